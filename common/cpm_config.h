@@ -1,0 +1,42 @@
+/* cpm_config: a service's YAML configuration file.
+ *
+ *   node: hn.d.hoan-kiem          # registry member id (required)
+ *   service: intake               # intake|routing|inspection (required)
+ *   data_dir: /var/lib/cpmesh/hn.d.hoan-kiem/intake   (required)
+ *   registry: /etc/cpmesh/registry.signed             (required)
+ *   root_public: /etc/cpmesh/root.public              (required)
+ *   identity: /etc/cpmesh/keys/hn.d.hoan-kiem.secret  (required)
+ *   rules: /etc/cpmesh/routing.yaml                   (required for intake, routing)
+ *   bind: tcp://0.0.0.0:7100      # optional: default is the registry endpoint
+ *   pub_bind: tcp://0.0.0.0:7101  # optional: default is the registry pub endpoint
+ *   max_skew_s: 300               # optional
+ *   map_size_mb: 1024             # optional
+ *   batch_max: 512                # optional: records per delivery batch
+ *
+ * Relative paths are taken relative to the configuration file's folder. */
+#ifndef CPM_CONFIG_H
+#define CPM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *node;
+    char *service;
+    char *data_dir;
+    char *registry;
+    char *root_public;
+    char *identity;
+    char *rules;    /* NULL when absent */
+    char *bind;     /* NULL when absent */
+    char *pub_bind; /* NULL when absent */
+    uint32_t max_skew_s;
+    uint32_t map_size_mb;
+    uint32_t batch_max;
+} cpm_config_t;
+
+/* NULL with a sentence in err naming the field that is missing or wrong. */
+cpm_config_t *cpm_config_load(const char *path, char *err, size_t errlen);
+void cpm_config_destroy(cpm_config_t **p);
+
+#endif

@@ -1,0 +1,70 @@
+/* cpm_envelope: build, sign and check SignedEnvelope frames.
+ *
+ * Signature input: the 19 ASCII bytes "CPMESH-ENVELOPE-V1" followed by one zero
+ * byte, then exactly the serialized Envelope bytes as carried in
+ * SignedEnvelope.envelope. Receivers verify those bytes; they never
+ * re-serialize. See docs/protocol.md. */
+#ifndef CPM_ENVELOPE_H
+#define CPM_ENVELOPE_H
+
+#include "cpm_keys.h"
+#include "cpmesh.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CPM_PROTO_VERSION 1
+#define CPM_MAX_MSG (4u << 20) /* largest frame any socket accepts */
+#define CPM_ENVELOPE_DOMAIN "CPMESH-ENVELOPE-V1"
+
+/* What a sender fills in; strings may be NULL for empty. */
+typedef struct {
+    const char *sender;
+    const char *sender_instance;
+    const char *key_id;
+    uint64_t seq;
+    int64_t sent_ms;
+    Cpm__MsgType type;
+    const char *msg_id;
+    const char *correlation_id;
+    const char *recipient;
+    const uint8_t *payload;
+    size_t payload_len;
+} cpm_env_fields_t;
+
+/* Serialize the Envelope, sign it with sk (64-byte libsodium secret key) and
+ * serialize the SignedEnvelope into a malloc'd buffer the caller frees.
+ * 0 or -1. */
+int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t **out,
+                      size_t *out_len);
+
+/* 0 when sig is a valid Ed25519 signature by pk over the domain-separated
+ * envelope bytes, -1 otherwise (including a signature that is not 64 bytes). */
+int cpm_envelope_verify_sig(const uint8_t *env, size_t env_len, const uint8_t *sig,
+                            size_t sig_len, const uint8_t pk[32]);
+
+/* The lowercase name of a type as used in may_send rules, e.g.
+ * MSG_SUBMIT_COMPLAINT -> "submit_complaint"; NULL for an unknown value. */
+const char *cpm_msg_type_name(int type);
+/* 1 for reply types (ACK, ERROR, *_REPLY), 0 otherwise. */
+int cpm_msg_type_is_reply(int type);
+
+/* A sender: identity plus a strictly increasing sequence number. The sequence
+ * starts at the current time in microseconds and then counts up by one per
+ * message (never below the clock), so it keeps increasing across restarts
+ * without storage. A plain value type: no allocation. */
+typedef struct {
+    const cpm_identity_t *id; /* borrowed */
+    char instance[64];
+    uint64_t last_seq;
+} cpm_sender_t;
+
+void cpm_sender_init(cpm_sender_t *s, const cpm_identity_t *id, const char *instance);
+/* Serialize payload (may be NULL for an empty payload), wrap and sign it as a
+ * message of type to recipient. The new msg_id is copied to msg_id_out when not
+ * NULL. *out is malloc'd; the caller frees it. 0 or -1. */
+int cpm_sender_seal(cpm_sender_t *s, Cpm__MsgType type, const char *recipient,
+                    const char *correlation_id, const ProtobufCMessage *payload,
+                    char msg_id_out[33], uint8_t **out, size_t *out_len);
+
+#endif

@@ -1,0 +1,37 @@
+/* cpm_eventlog: the service's numbered, hash-chained log of state changes.
+ *
+ * "events" maps seq (big-endian u64, from 1) to a serialized Event. "meta"
+ * holds "events.head" (u64) and "events.hash" (32 bytes, hash of the head
+ * event; all zero for an empty log). Event.hash = SHA-256 of:
+ *   prev_hash (32) || seq (u64 BE) || at_ms (i64 BE)
+ *   || for kind, ticket, agency, detail: length (u32 BE) || UTF-8 bytes
+ * so that the chain is checked without re-serializing protobuf. */
+#ifndef CPM_EVENTLOG_H
+#define CPM_EVENTLOG_H
+
+#include "cpm_store.h"
+#include "cpmesh.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Append one event (strings may be NULL for empty). */
+int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const char *kind,
+                        const char *ticket, const char *agency, const char *detail,
+                        uint64_t *seq_out);
+/* Head seq (0 when empty) and its hash (hash may be NULL). */
+int cpm_eventlog_head(cpm_store_t *s, MDB_txn *txn, uint64_t *seq, uint8_t hash[32]);
+/* Events from from_seq on, at most max. *events is malloc'd; free with
+ * cpm_eventlog_free. Reading past the head gives n = 0. */
+int cpm_eventlog_read(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t max,
+                      Cpm__Event ***events, size_t *n);
+void cpm_eventlog_free(Cpm__Event ***events, size_t n);
+
+/* The hash of ev given the previous hash (ev->prev_hash is not read). */
+void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32]);
+/* Check that events are consecutive and each hash and prev_hash links up,
+ * starting from prev (the hash before events[0]; NULL to trust events[0]'s
+ * prev_hash). 0 or -1. */
+int cpm_eventlog_verify_chain(Cpm__Event *const *events, size_t n, const uint8_t *prev);
+
+#endif

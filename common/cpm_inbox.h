@@ -1,0 +1,24 @@
+/* cpm_inbox: what a receiver has applied from each incoming stream.
+ *
+ * "inbox" maps a stream name to the highest seq applied (big-endian u64). The
+ * receiver updates it in the same transaction as the effects, so a record is
+ * applied exactly once however often it is delivered. Records that are signed
+ * and authorized but cannot be applied (undecodable, invalid) go to "dead"
+ * with the reason, so nothing is lost and the stream does not stall. */
+#ifndef CPM_INBOX_H
+#define CPM_INBOX_H
+
+#include "cpm_store.h"
+
+#include <stdint.h>
+
+int cpm_inbox_hwm(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *hwm);
+int cpm_inbox_set(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t hwm);
+/* Keep rec under "<stream>\0<seq BE>" in "dead", prefixed by the reason and a
+ * zero byte. */
+int cpm_inbox_dead_letter(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t seq,
+                          const char *reason, const uint8_t *rec, size_t len);
+/* How many dead letters are kept. */
+int cpm_inbox_dead_count(cpm_store_t *s, MDB_txn *txn, uint64_t *n);
+
+#endif

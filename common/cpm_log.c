@@ -1,0 +1,38 @@
+#include "cpm_log.h"
+#include "cpm_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char log_name[96] = "cpmesh";
+static cpm_log_level_t log_min = CPM_LOG_INFO;
+
+void cpm_log_init(const char *name)
+{
+    snprintf(log_name, sizeof log_name, "%s", name);
+    const char *lv = getenv("CPM_LOG_LEVEL");
+    if (!lv)
+        return;
+    if (!strcmp(lv, "debug"))
+        log_min = CPM_LOG_DEBUG;
+    else if (!strcmp(lv, "warn"))
+        log_min = CPM_LOG_WARN;
+    else if (!strcmp(lv, "error"))
+        log_min = CPM_LOG_ERROR;
+}
+
+void cpm_log(cpm_log_level_t level, const char *fmt, ...)
+{
+    static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+    if (level < log_min)
+        return;
+    char ts[40], line[2048];
+    cpm_format_time(cpm_now_ms(), ts, sizeof ts);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s %s %s %s\n", ts, log_name, names[level], line);
+}

@@ -1,0 +1,20 @@
+/* cpm_metrics: named counters of one process (received, rejected.<reason>,
+ * delivered, retried, ...), reported by the health query. */
+#ifndef CPM_METRICS_H
+#define CPM_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cpm_metrics cpm_metrics_t;
+
+cpm_metrics_t *cpm_metrics_new(void);
+void cpm_metrics_destroy(cpm_metrics_t **p);
+/* Add n to the counter name, creating it at 0 first. */
+void cpm_metrics_add(cpm_metrics_t *m, const char *name, uint64_t n);
+uint64_t cpm_metrics_get(const cpm_metrics_t *m, const char *name);
+size_t cpm_metrics_count(const cpm_metrics_t *m);
+/* The i-th counter in creation order; 0 or -1 when i is out of range. */
+int cpm_metrics_at(const cpm_metrics_t *m, size_t i, const char **name, uint64_t *value);
+
+#endif

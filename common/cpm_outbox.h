@@ -1,0 +1,46 @@
+/* cpm_outbox: records waiting to be delivered to a peer, kept in the sender's
+ * store and written in the same transaction as the effect that made them.
+ *
+ * A stream is "<sender>/<service>><recipient>/<service>", e.g.
+ * "hn.d.hoan-kiem/intake>hn.doit/routing". Each stream numbers its records
+ * 1, 2, 3, ... Keys in "outbox": stream, one zero byte, seq as big-endian u64.
+ * In "meta": "outbox.next:<stream>" (next seq to assign) and
+ * "outbox.acked:<stream>" (highest seq the peer acknowledged). No sockets here. */
+#ifndef CPM_OUTBOX_H
+#define CPM_OUTBOX_H
+
+#include "cpm_store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Append one record; *seq_out (may be NULL) gets its number. */
+int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8_t *rec,
+                   size_t len, uint64_t *seq_out);
+
+/* Records from from_seq on, at most max_n records and (after the first) at most
+ * max_bytes in all, copied into b. Consecutive by construction. */
+typedef struct {
+    uint64_t first_seq;
+    size_t n;
+    uint8_t **recs;
+    size_t *lens;
+} cpm_outbox_batch_t;
+
+int cpm_outbox_read(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t from_seq,
+                    size_t max_n, size_t max_bytes, cpm_outbox_batch_t *b);
+void cpm_outbox_batch_clear(cpm_outbox_batch_t *b);
+
+/* The peer has applied everything up to acked_seq: delete those records and
+ * remember acked_seq (an older ack changes nothing). */
+int cpm_outbox_ack(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t acked_seq);
+int cpm_outbox_acked(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *acked);
+/* next - 1 - acked: records not yet acknowledged. */
+int cpm_outbox_depth(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *depth);
+
+/* Every stream that has ever had a record ("outbox.next:" keys). *streams is a
+ * malloc'd array of malloc'd strings; free with cpm_outbox_streams_free. */
+int cpm_outbox_streams(cpm_store_t *s, MDB_txn *txn, char ***streams, size_t *n);
+void cpm_outbox_streams_free(char ***streams, size_t n);
+
+#endif

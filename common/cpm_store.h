@@ -1,0 +1,52 @@
+/* cpm_store: one service's LMDB environment in its data directory.
+ *
+ * Named databases: the common ones ("meta", "outbox", "inbox", "events",
+ * "dead") plus those the service names. "meta" holds "schema" (the schema
+ * version as a decimal string); opening a store written by another schema
+ * version fails with a clear error. Commits are durable (no MDB_NOSYNC).
+ * Every function returns 0 or a cpm_err_t code: MDB_MAP_FULL becomes
+ * CPM_E_STORE_FULL and disk errors CPM_E_STORE_IO, both retryable. */
+#ifndef CPM_STORE_H
+#define CPM_STORE_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CPM_STORE_SCHEMA 1
+
+typedef struct cpm_store cpm_store_t;
+
+/* Open (creating dir 0700 and the databases as needed). extra_dbs is a
+ * NULL-terminated list of the service's own database names, or NULL. map_size
+ * in bytes (0: 1 GiB). NULL with a sentence in err. */
+cpm_store_t *cpm_store_open(const char *dir, size_t map_size, const char *const *extra_dbs,
+                            char *err, size_t errlen);
+void cpm_store_destroy(cpm_store_t **p);
+
+MDB_env *cpm_store_env(cpm_store_t *s);
+/* Handle of a named database opened at cpm_store_open; aborts on an unknown name
+ * (a programming error). */
+MDB_dbi cpm_store_dbi(cpm_store_t *s, const char *name);
+
+int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn);
+/* Commit; on failure the transaction is gone either way. */
+int cpm_store_commit(MDB_txn *txn);
+void cpm_store_abort(MDB_txn **txn);
+/* Map an LMDB or errno code to a cpm_err_t code. */
+int cpm_store_err(int mdb_rc);
+
+/* Byte-string key/value helpers on a named database. get returns
+ * CPM_E_NOT_FOUND when absent; *val points into the map (valid until the
+ * transaction ends). */
+int cpm_store_put(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen,
+                  const void *val, size_t vlen);
+int cpm_store_get(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen,
+                  const void **val, size_t *vlen);
+int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen);
+/* A u64 under a string key in "meta" (absent reads as 0). */
+int cpm_store_get_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t *v);
+int cpm_store_put_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t v);
+
+#endif

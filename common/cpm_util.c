@@ -1,0 +1,158 @@
+#include "cpm_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t cpm_now_ms(void)
+{
+    return cpm_now_us() / 1000;
+}
+
+int64_t cpm_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t cpm_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cpm_random_id(char out[33])
+{
+    uint8_t b[16];
+    randombytes_buf(b, sizeof b);
+    cpm_hex_encode(b, sizeof b, out);
+}
+
+void cpm_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+    sodium_bin2hex(out, 2 * len + 1, in, len);
+}
+
+int cpm_hex_decode(const char *hex, uint8_t *out, size_t outlen)
+{
+    size_t got = 0;
+    if (!hex || strlen(hex) != 2 * outlen)
+        return -1;
+    if (sodium_hex2bin(out, outlen, hex, strlen(hex), NULL, &got, NULL) != 0 || got != outlen)
+        return -1;
+    return 0;
+}
+
+void cpm_put_be64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+uint64_t cpm_get_be64(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+int cpm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    uint8_t *b = malloc(max + 1);
+    if (!b) {
+        fclose(f);
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t n = fread(b, 1, max + 1, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || n > max) {
+        free(b);
+        errno = err ? EIO : EFBIG;
+        return -1;
+    }
+    b[n] = 0; /* convenient for text files */
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+int cpm_write_file(const char *path, const void *buf, size_t len, int mode)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    if (fd < 0)
+        return -1;
+    const uint8_t *p = buf;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int cpm_mkdirs(const char *path, int mode)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+void cpm_format_time(int64_t ms, char *out, size_t n)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, n, "%s.%03dZ", base, (int)(ms % 1000 + 1000) % 1000);
+}

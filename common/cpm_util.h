@@ -1,0 +1,34 @@
+/* cpm_util: clocks, identifiers and hex, used everywhere. */
+#ifndef CPM_UTIL_H
+#define CPM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t cpm_now_ms(void);      /* wall clock, Unix milliseconds */
+int64_t cpm_now_us(void);      /* wall clock, Unix microseconds */
+int64_t cpm_mono_ms(void);     /* monotonic clock, for timeouts */
+
+/* 32 lowercase hex chars of randomness, NUL-terminated (out has 33 bytes). */
+void cpm_random_id(char out[33]);
+
+/* Lowercase hex of len bytes into out (2*len+1 bytes). */
+void cpm_hex_encode(const uint8_t *in, size_t len, char *out);
+/* Decode exactly outlen bytes from a hex string; 0 or -1. */
+int cpm_hex_decode(const char *hex, uint8_t *out, size_t outlen);
+
+/* Big-endian u64 for LMDB keys that sort by number. */
+void cpm_put_be64(uint8_t out[8], uint64_t v);
+uint64_t cpm_get_be64(const uint8_t in[8]);
+
+/* Read a whole file (max bytes); caller frees *buf. 0 or -1 (errno set). */
+int cpm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+/* Write a file atomically (temp + rename) with the given mode. 0 or -1. */
+int cpm_write_file(const char *path, const void *buf, size_t len, int mode);
+/* mkdir -p with mode; 0 or -1. */
+int cpm_mkdirs(const char *path, int mode);
+
+/* ISO 8601 UTC time of ms into out (at least 25 bytes). */
+void cpm_format_time(int64_t ms, char *out, size_t n);
+
+#endif

@@ -1,0 +1,71 @@
+/* cpm_verifier: every check a receiver makes on a frame before it trusts it.
+ *
+ * In order: size, SignedEnvelope decoding, Envelope decoding, version, sender
+ * known, key id known and not revoked, signature, clock skew, message type,
+ * recipient, transport identity, authorization, replay. Only then may the
+ * caller decode the payload. Each refusal is counted by reason. */
+#ifndef CPM_VERIFIER_H
+#define CPM_VERIFIER_H
+
+#include "cpm_registry.h"
+#include "cpmesh.pb-c.h"
+
+#include <stdint.h>
+
+typedef enum {
+    CPM_V_OK = 0,
+    CPM_V_OVERSIZE,           /* frame larger than CPM_MAX_MSG */
+    CPM_V_MALFORMED,          /* not a SignedEnvelope / Envelope */
+    CPM_V_BAD_VERSION,        /* envelope version is not 1 */
+    CPM_V_UNKNOWN_SENDER,     /* sender not in the registry */
+    CPM_V_UNKNOWN_KEY,        /* key id is not the sender's key */
+    CPM_V_REVOKED_KEY,        /* key id is revoked */
+    CPM_V_BAD_SIGNATURE,      /* signature does not verify */
+    CPM_V_CLOCK_SKEW,         /* sent_ms too far from our clock */
+    CPM_V_UNKNOWN_TYPE,       /* type unknown to this version */
+    CPM_V_WRONG_RECIPIENT,    /* meant for another node or service */
+    CPM_V_TRANSPORT_MISMATCH, /* CURVE key of the link belongs to another member */
+    CPM_V_FORBIDDEN,          /* sender may not send this type to this service */
+    CPM_V_REPLAY,             /* (sender, instance, seq) seen before or too old */
+    CPM_V_COUNT
+} cpm_verdict_t;
+
+/* Stable lowercase name used in counters and logs, e.g. "bad_signature". */
+const char *cpm_verdict_name(cpm_verdict_t v);
+
+/* Where a frame arrived, which decides recipient and authorization checks. */
+typedef struct {
+    const char *self;           /* "<member>/<service>" we are, or NULL to skip */
+    const char *service;        /* our service name, for may_send; NULL on clients */
+    const char *transport_user; /* member id the CURVE handshake proved, or NULL */
+    const char *awaiting_reply; /* msg_id of our request when we expect a reply, or NULL */
+    const char *expect_sender;  /* member id a reply or publication must come from, or NULL */
+} cpm_verify_ctx_t;
+
+/* A verified message. env is owned; member is borrowed from the registry. */
+typedef struct {
+    Cpm__Envelope *env;
+    const Cpm__Member *member;
+} cpm_msg_t;
+
+void cpm_msg_clear(cpm_msg_t *m);
+
+typedef struct cpm_verifier cpm_verifier_t;
+
+/* max_skew_ms: largest accepted |sent_ms - now|. */
+cpm_verifier_t *cpm_verifier_new(int64_t max_skew_ms);
+void cpm_verifier_destroy(cpm_verifier_t **p);
+
+/* Run every check on frame buf. On CPM_V_OK out holds the message (free with
+ * cpm_msg_clear); otherwise out is left empty and the reason is counted.
+ * Authorization: a request type needs may_send "<type>@<ctx.service>"; a reply
+ * type is accepted only when ctx.awaiting_reply equals its correlation_id; a
+ * MSG_EVENTS_PUBLISH only from a member that runs sender_instance as a service.
+ * When ctx.expect_sender is set the sender must be that member. */
+cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_registry_t *reg,
+                                 const cpm_verify_ctx_t *ctx, const uint8_t *buf, size_t len,
+                                 int64_t now_ms, cpm_msg_t *out);
+
+uint64_t cpm_verifier_count(const cpm_verifier_t *v, cpm_verdict_t reason);
+
+#endif
