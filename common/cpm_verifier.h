@@ -38,7 +38,8 @@ typedef struct {
     const char *self;           /* "<member>/<service>" we are, or NULL to skip */
     const char *service;        /* our service name, for may_send; NULL on clients */
     const char *transport_user; /* member id the CURVE handshake proved, or NULL */
-    const char *awaiting_reply; /* msg_id of our request when we expect a reply, or NULL */
+    const char *awaiting_reply; /* msg_id of our request when we expect a reply, "*" for
+                                   any reply (cumulative acks), or NULL */
     const char *expect_sender;  /* member id a reply or publication must come from, or NULL */
 } cpm_verify_ctx_t;
 
@@ -59,7 +60,8 @@ void cpm_verifier_destroy(cpm_verifier_t **p);
 /* Run every check on frame buf. On CPM_V_OK out holds the message (free with
  * cpm_msg_clear); otherwise out is left empty and the reason is counted.
  * Authorization: a request type needs may_send "<type>@<ctx.service>"; a reply
- * type is accepted only when ctx.awaiting_reply equals its correlation_id; a
+ * type is accepted only when ctx.awaiting_reply equals its correlation_id (or is
+ * "*"); a
  * MSG_EVENTS_PUBLISH only from a member that runs sender_instance as a service.
  * When ctx.expect_sender is set the sender must be that member. */
 cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_registry_t *reg,

@@ -1,0 +1,20 @@
+/* cpm_effects: what a service's domain logic may do besides writing its own
+ * databases: queue a record for another service and append an event. Inside a
+ * service these are bound to cpm_server_send_record and cpm_server_event; unit
+ * tests bind them to a real store without sockets. Both act inside txn, so
+ * they commit or vanish together with the effect that caused them. */
+#ifndef CPM_EFFECTS_H
+#define CPM_EFFECTS_H
+
+#include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
+
+typedef struct {
+    int (*send)(void *ctx, MDB_txn *txn, const char *peer_member, const char *peer_service,
+                const ProtobufCMessage *rec);
+    int (*event)(void *ctx, MDB_txn *txn, const char *kind, const char *ticket,
+                 const char *agency, const char *detail);
+    void *ctx;
+} cpm_effects_t;
+
+#endif

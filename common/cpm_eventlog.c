@@ -1,0 +1,202 @@
+/* cpm_eventlog: the hash-chained event log. See cpm_eventlog.h. */
+#include "cpm_eventlog.h"
+
+#include "cpm_err.h"
+#include "cpm_log.h"
+#include "cpm_util.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEAD_KEY "events.head"
+#define HASH_KEY "events.hash"
+
+static void hash_str(crypto_hash_sha256_state *st, const char *str)
+{
+    size_t len = str ? strlen(str) : 0;
+    uint8_t be[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    crypto_hash_sha256_update(st, be, sizeof be);
+    if (len)
+        crypto_hash_sha256_update(st, (const uint8_t *)str, len);
+}
+
+void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32])
+{
+    crypto_hash_sha256_state st;
+    uint8_t num[8];
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, prev, 32);
+    cpm_put_be64(num, ev->seq);
+    crypto_hash_sha256_update(&st, num, 8);
+    cpm_put_be64(num, (uint64_t)ev->at_ms);
+    crypto_hash_sha256_update(&st, num, 8);
+    hash_str(&st, ev->kind);
+    hash_str(&st, ev->ticket);
+    hash_str(&st, ev->agency);
+    hash_str(&st, ev->detail);
+    crypto_hash_sha256_final(&st, out);
+}
+
+int cpm_eventlog_head(cpm_store_t *s, MDB_txn *txn, uint64_t *seq, uint8_t hash[32])
+{
+    int rc = cpm_store_get_u64(s, txn, HEAD_KEY, seq);
+    if (rc != 0 || hash == NULL)
+        return rc;
+    const void *val;
+    size_t len;
+    rc = cpm_store_get(s, txn, "meta", HASH_KEY, sizeof HASH_KEY - 1, &val, &len);
+    if (rc == CPM_E_NOT_FOUND && *seq == 0) {
+        memset(hash, 0, 32);
+        return 0;
+    }
+    if (rc == CPM_E_NOT_FOUND || (rc == 0 && len != 32)) {
+        cpm_error("eventlog: head %llu has no 32-byte hash in meta (corrupt store?)",
+                  (unsigned long long)*seq);
+        return CPM_E_INTERNAL;
+    }
+    if (rc != 0)
+        return rc;
+    memcpy(hash, val, 32);
+    return 0;
+}
+
+int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const char *kind,
+                        const char *ticket, const char *agency, const char *detail,
+                        uint64_t *seq_out)
+{
+    uint64_t head;
+    uint8_t prev[32], hash[32];
+    int rc = cpm_eventlog_head(s, txn, &head, prev);
+    if (rc != 0)
+        return rc;
+    Cpm__Event ev;
+    cpm__event__init(&ev);
+    ev.seq = head + 1;
+    ev.at_ms = at_ms;
+    ev.kind = (char *)(kind ? kind : "");
+    ev.ticket = (char *)(ticket ? ticket : "");
+    ev.agency = (char *)(agency ? agency : "");
+    ev.detail = (char *)(detail ? detail : "");
+    cpm_event_hash(&ev, prev, hash);
+    ev.prev_hash.len = 32;
+    ev.prev_hash.data = prev;
+    ev.hash.len = 32;
+    ev.hash.data = hash;
+
+    uint8_t key[8];
+    cpm_put_be64(key, ev.seq);
+    MDB_val k = {8, key}, v = {cpm__event__get_packed_size(&ev), NULL};
+    /* Pack straight into the map page: no temporary buffer. */
+    rc = mdb_put(txn, cpm_store_dbi(s, "events"), &k, &v, MDB_RESERVE);
+    if (rc != 0) {
+        if (rc != MDB_MAP_FULL)
+            cpm_error("eventlog: append %llu: %s", (unsigned long long)ev.seq, mdb_strerror(rc));
+        return cpm_store_err(rc);
+    }
+    cpm__event__pack(&ev, v.mv_data);
+    if ((rc = cpm_store_put_u64(s, txn, HEAD_KEY, ev.seq)) != 0 ||
+        (rc = cpm_store_put(s, txn, "meta", HASH_KEY, sizeof HASH_KEY - 1, hash, 32)) != 0)
+        return rc;
+    if (seq_out != NULL)
+        *seq_out = ev.seq;
+    return 0;
+}
+
+void cpm_eventlog_free(Cpm__Event ***events, size_t n)
+{
+    if (events == NULL || *events == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        cpm__event__free_unpacked((*events)[i], NULL);
+    free(*events);
+    *events = NULL;
+}
+
+int cpm_eventlog_read(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t max,
+                      Cpm__Event ***events, size_t *n)
+{
+    *events = NULL;
+    *n = 0;
+    if (max == 0) {
+        cpm_error("eventlog: read: max must be at least 1");
+        return CPM_E_INVALID;
+    }
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, cpm_store_dbi(s, "events"), &cur);
+    if (rc != 0)
+        return cpm_store_err(rc);
+    uint8_t key[8];
+    cpm_put_be64(key, from_seq);
+    MDB_val k = {8, key}, v;
+    size_t cap = 0;
+    int oom = 0, corrupt = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *n < max;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : (max < 64 ? max : 64);
+            Cpm__Event **grown = realloc(*events, ncap * sizeof *grown);
+            if ((oom = grown == NULL))
+                break;
+            *events = grown;
+            cap = ncap;
+        }
+        Cpm__Event *ev = cpm__event__unpack(NULL, v.mv_size, v.mv_data);
+        /* A key that is not its event's seq is as corrupt as bad bytes. */
+        if ((corrupt = ev == NULL || k.mv_size != 8 || ev->seq != cpm_get_be64(k.mv_data))) {
+            cpm__event__free_unpacked(ev, NULL);
+            break;
+        }
+        (*events)[(*n)++] = ev;
+    }
+    mdb_cursor_close(cur);
+    if (oom || corrupt || (rc != 0 && rc != MDB_NOTFOUND)) {
+        if (oom)
+            cpm_error("eventlog: read: out of memory after %zu events", *n);
+        else if (corrupt)
+            cpm_error("eventlog: read: the event after %zu read cannot be decoded or has "
+                      "the wrong seq (corrupt store?)",
+                      *n);
+        else
+            cpm_error("eventlog: read: %s", mdb_strerror(rc));
+        cpm_eventlog_free(events, *n);
+        *n = 0;
+        return (oom || corrupt) ? CPM_E_INTERNAL : cpm_store_err(rc);
+    }
+    return 0;
+}
+
+static int hash_is(const ProtobufCBinaryData *b, const uint8_t want[32])
+{
+    return b->len == 32 && b->data != NULL && memcmp(b->data, want, 32) == 0;
+}
+
+int cpm_eventlog_verify_chain(Cpm__Event *const *events, size_t n, const uint8_t *prev)
+{
+    static const uint8_t zero[32];
+    uint8_t h[32];
+    if (n == 0)
+        return 0;
+    if (events == NULL || events[0] == NULL)
+        return -1;
+    if (prev == NULL) {
+        if (events[0]->prev_hash.len != 32 || events[0]->prev_hash.data == NULL)
+            return -1;
+        prev = events[0]->prev_hash.data;
+    }
+    /* The first event of a log links to nothing. */
+    if (events[0]->seq == 0 || (events[0]->seq == 1 && memcmp(prev, zero, 32) != 0))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const Cpm__Event *ev = events[i];
+        if (ev == NULL || (i > 0 && ev->seq != events[i - 1]->seq + 1))
+            return -1;
+        if (!hash_is(&ev->prev_hash, prev))
+            return -1;
+        cpm_event_hash(ev, prev, h);
+        if (!hash_is(&ev->hash, h))
+            return -1;
+        prev = ev->hash.data;
+    }
+    return 0;
+}

@@ -1,0 +1,271 @@
+/* cpm_outbox: per-stream numbered records awaiting acknowledgement. See cpm_outbox.h. */
+#include "cpm_outbox.h"
+
+#include "cpm_err.h"
+#include "cpm_log.h"
+#include "cpm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* LMDB keys are at most 511 bytes; "outbox.acked:" is the longest prefix. */
+#define STREAM_MAX 480
+#define NEXT_PREFIX "outbox.next:"
+#define ACKED_PREFIX "outbox.acked:"
+
+typedef struct {
+    char next[sizeof NEXT_PREFIX + STREAM_MAX];
+    char acked[sizeof ACKED_PREFIX + STREAM_MAX];
+    uint8_t rec[STREAM_MAX + 1 + 8]; /* stream \0 seq, seq filled per record */
+    size_t slen;
+} stream_keys_t;
+
+/* Build the keys of a stream on the stack; CPM_E_INVALID for a bad name. */
+static int stream_keys(const char *op, const char *stream, stream_keys_t *k)
+{
+    k->slen = stream ? strlen(stream) : 0;
+    if (k->slen == 0 || k->slen > STREAM_MAX) {
+        cpm_error("outbox: %s: stream name must be 1 to %d bytes long, not %zu", op, STREAM_MAX,
+                  k->slen);
+        return CPM_E_INVALID;
+    }
+    snprintf(k->next, sizeof k->next, NEXT_PREFIX "%s", stream);
+    snprintf(k->acked, sizeof k->acked, ACKED_PREFIX "%s", stream);
+    memcpy(k->rec, stream, k->slen + 1);
+    return 0;
+}
+
+static void rec_key_seq(stream_keys_t *k, uint64_t seq)
+{
+    cpm_put_be64(k->rec + k->slen + 1, seq);
+}
+
+/* seq of a cursor key, or 0 when the key belongs to another stream. */
+static uint64_t rec_seq(const stream_keys_t *k, const MDB_val *key)
+{
+    if (key->mv_size != k->slen + 9 || memcmp(key->mv_data, k->rec, k->slen + 1) != 0)
+        return 0;
+    return cpm_get_be64((const uint8_t *)key->mv_data + k->slen + 1);
+}
+
+int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8_t *rec, size_t len,
+                   uint64_t *seq_out)
+{
+    stream_keys_t k;
+    int rc = stream_keys("put", stream, &k);
+    if (rc != 0)
+        return rc;
+    if (rec == NULL && len != 0) {
+        cpm_error("outbox: put: rec is NULL with len %zu", len);
+        return CPM_E_INVALID;
+    }
+    uint64_t next;
+    if ((rc = cpm_store_get_u64(s, txn, k.next, &next)) != 0)
+        return rc;
+    if (next == 0)
+        next = 1;
+    rec_key_seq(&k, next);
+    if ((rc = cpm_store_put(s, txn, "outbox", k.rec, k.slen + 9, rec, len)) != 0)
+        return rc;
+    if ((rc = cpm_store_put_u64(s, txn, k.next, next + 1)) != 0)
+        return rc;
+    if (seq_out != NULL)
+        *seq_out = next;
+    return 0;
+}
+
+void cpm_outbox_batch_clear(cpm_outbox_batch_t *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        free(b->recs[i]);
+    free(b->recs);
+    free(b->lens);
+    memset(b, 0, sizeof *b);
+}
+
+/* Append a copy of v to b, growing the arrays by doubling. */
+static int batch_push(cpm_outbox_batch_t *b, size_t *cap, const MDB_val *v)
+{
+    if (b->n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        uint8_t **recs = realloc(b->recs, ncap * sizeof *recs);
+        if (recs == NULL)
+            return CPM_E_INTERNAL;
+        b->recs = recs;
+        size_t *lens = realloc(b->lens, ncap * sizeof *lens);
+        if (lens == NULL)
+            return CPM_E_INTERNAL;
+        b->lens = lens;
+        *cap = ncap;
+    }
+    uint8_t *copy = malloc(v->mv_size ? v->mv_size : 1);
+    if (copy == NULL)
+        return CPM_E_INTERNAL;
+    memcpy(copy, v->mv_data, v->mv_size);
+    b->recs[b->n] = copy;
+    b->lens[b->n++] = v->mv_size;
+    return 0;
+}
+
+int cpm_outbox_read(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t from_seq,
+                    size_t max_n, size_t max_bytes, cpm_outbox_batch_t *b)
+{
+    memset(b, 0, sizeof *b);
+    b->first_seq = from_seq;
+    stream_keys_t k;
+    int rc = stream_keys("read", stream, &k);
+    if (rc != 0)
+        return rc;
+    if (max_n == 0) {
+        cpm_error("outbox: read: max_n must be at least 1");
+        return CPM_E_INVALID;
+    }
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, cpm_store_dbi(s, "outbox"), &cur)) != 0)
+        return cpm_store_err(rc);
+    rec_key_seq(&k, from_seq);
+    MDB_val key = {k.slen + 9, k.rec}, val;
+    size_t cap = 0, total = 0;
+    uint64_t seq;
+    int oom = 0;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         rc == 0 && b->n < max_n && (seq = rec_seq(&k, &key)) != 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (b->n > 0 && (total + val.mv_size > max_bytes || seq != b->first_seq + b->n))
+            break; /* a gap cannot happen: ack deletes a prefix only */
+        if (b->n == 0)
+            b->first_seq = seq;
+        if ((oom = batch_push(b, &cap, &val)) != 0)
+            break;
+        total += val.mv_size;
+    }
+    mdb_cursor_close(cur);
+    if (oom || (rc != 0 && rc != MDB_NOTFOUND)) {
+        if (oom)
+            cpm_error("outbox: read: out of memory copying %zu records", b->n);
+        else
+            cpm_error("outbox: read on stream %s: %s", stream, mdb_strerror(rc));
+        cpm_outbox_batch_clear(b);
+        b->first_seq = from_seq;
+        return oom ? CPM_E_INTERNAL : cpm_store_err(rc);
+    }
+    return 0;
+}
+
+int cpm_outbox_acked(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *acked)
+{
+    stream_keys_t k;
+    int rc = stream_keys("acked", stream, &k);
+    return rc ? rc : cpm_store_get_u64(s, txn, k.acked, acked);
+}
+
+int cpm_outbox_ack(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t acked_seq)
+{
+    stream_keys_t k;
+    int rc = stream_keys("ack", stream, &k);
+    if (rc != 0)
+        return rc;
+    uint64_t acked, next;
+    if ((rc = cpm_store_get_u64(s, txn, k.acked, &acked)) != 0 ||
+        (rc = cpm_store_get_u64(s, txn, k.next, &next)) != 0)
+        return rc;
+    if (acked_seq <= acked)
+        return 0; /* duplicate or reordered ack */
+    if (next == 0 || acked_seq >= next) {
+        /* The peer has applied records we never wrote: our store is older than
+         * its state (restored backup?). Refuse rather than hide it. */
+        cpm_error("outbox: ack %llu on stream %s is beyond the last record %llu",
+                  (unsigned long long)acked_seq, stream, (unsigned long long)(next ? next - 1 : 0));
+        return CPM_E_CONFLICT;
+    }
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, cpm_store_dbi(s, "outbox"), &cur)) != 0)
+        return cpm_store_err(rc);
+    rec_key_seq(&k, acked + 1);
+    MDB_val key = {k.slen + 9, k.rec}, val;
+    uint64_t seq;
+    /* After mdb_cursor_del the cursor already sits on the next record, and
+     * MDB_NEXT returns that record rather than skipping it. */
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         rc == 0 && (seq = rec_seq(&k, &key)) != 0 && seq <= acked_seq;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        cpm_error("outbox: ack on stream %s: %s", stream, mdb_strerror(rc));
+        return cpm_store_err(rc);
+    }
+    return cpm_store_put_u64(s, txn, k.acked, acked_seq);
+}
+
+int cpm_outbox_depth(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *depth)
+{
+    stream_keys_t k;
+    int rc = stream_keys("depth", stream, &k);
+    if (rc != 0)
+        return rc;
+    uint64_t acked, next;
+    if ((rc = cpm_store_get_u64(s, txn, k.acked, &acked)) != 0 ||
+        (rc = cpm_store_get_u64(s, txn, k.next, &next)) != 0)
+        return rc;
+    *depth = next > acked + 1 ? next - 1 - acked : 0;
+    return 0;
+}
+
+void cpm_outbox_streams_free(char ***streams, size_t n)
+{
+    if (streams == NULL || *streams == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free((*streams)[i]);
+    free(*streams);
+    *streams = NULL;
+}
+
+int cpm_outbox_streams(cpm_store_t *s, MDB_txn *txn, char ***streams, size_t *n)
+{
+    *streams = NULL;
+    *n = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, cpm_store_dbi(s, "meta"), &cur);
+    if (rc != 0)
+        return cpm_store_err(rc);
+    const size_t plen = sizeof NEXT_PREFIX - 1;
+    MDB_val key = {plen, (void *)NEXT_PREFIX}, val;
+    size_t cap = 0;
+    int oom = 0;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         rc == 0 && key.mv_size >= plen && memcmp(key.mv_data, NEXT_PREFIX, plen) == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size == plen)
+            continue; /* not written by cpm_outbox_put: no stream is empty */
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            char **grown = realloc(*streams, ncap * sizeof *grown);
+            if ((oom = grown == NULL))
+                break;
+            *streams = grown;
+            cap = ncap;
+        }
+        char *name = strndup((const char *)key.mv_data + plen, key.mv_size - plen);
+        if ((oom = name == NULL))
+            break;
+        (*streams)[(*n)++] = name;
+    }
+    mdb_cursor_close(cur);
+    if (oom || (rc != 0 && rc != MDB_NOTFOUND)) {
+        if (oom)
+            cpm_error("outbox: streams: out of memory after %zu streams", *n);
+        else
+            cpm_error("outbox: streams: %s", mdb_strerror(rc));
+        cpm_outbox_streams_free(streams, *n);
+        *n = 0;
+        return oom ? CPM_E_INTERNAL : cpm_store_err(rc);
+    }
+    return 0;
+}

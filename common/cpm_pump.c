@@ -1,0 +1,418 @@
+#include "cpm_pump.h"
+#include "cpm_err.h"
+#include "cpm_log.h"
+#include "cpm_outbox.h"
+#include "cpm_transport.h"
+#include "cpm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_BYTES (1u << 20)
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 8000
+
+typedef struct {
+    char name[320];
+    char peer_member[128];
+    char peer_service[32];
+    Cpm__MsgType type;
+    void *sock;
+    char endpoint[256];
+    uint8_t server_pk[32];
+    uint64_t tail;          /* highest seq known committed */
+    uint64_t acked;         /* highest seq the peer acknowledged */
+    uint64_t inflight_last; /* last seq of the batch in flight, 0 if none */
+    int attempts;           /* sends of the batch in flight */
+    int64_t due_ms;         /* monotonic time of the next (re)send */
+    int64_t last_ack_ms;
+    uint64_t retries;
+} stream_t;
+
+typedef struct {
+    char service[32];
+    Cpm__MsgType type;
+} route_t;
+
+struct cpm_pump {
+    void *zctx;
+    cpm_store_t *store;
+    cpm_sender_t *sender;
+    char self[160];
+    cpm_verifier_t *verifier;
+    cpm_metrics_t *metrics;
+    size_t batch_max;
+    stream_t *streams;
+    size_t n, cap;
+    route_t routes[8];
+    size_t nroutes;
+    const cpm_registry_t *reg; /* during cpm_pump_run only */
+};
+
+cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_sender_t *sender, const char *self,
+                         cpm_verifier_t *verifier, cpm_metrics_t *metrics, size_t batch_max)
+{
+    cpm_pump_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->zctx = zctx;
+    p->store = store;
+    p->sender = sender;
+    snprintf(p->self, sizeof p->self, "%s", self);
+    p->verifier = verifier;
+    p->metrics = metrics;
+    p->batch_max = batch_max ? batch_max : 512;
+    return p;
+}
+
+void cpm_pump_destroy(cpm_pump_t **pp)
+{
+    if (!pp || !*pp)
+        return;
+    cpm_pump_t *p = *pp;
+    for (size_t i = 0; i < p->n; i++)
+        cpm_sock_close(&p->streams[i].sock);
+    free(p->streams);
+    free(p);
+    *pp = NULL;
+}
+
+int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cpm__MsgType type)
+{
+    if (p->nroutes == sizeof p->routes / sizeof p->routes[0])
+        return -1;
+    route_t *r = &p->routes[p->nroutes++];
+    snprintf(r->service, sizeof r->service, "%s", peer_service);
+    r->type = type;
+    return 0;
+}
+
+int cpm_pump_stream_name(const cpm_pump_t *p, const char *peer_member, const char *peer_service,
+                         char *out, size_t n)
+{
+    int w = snprintf(out, n, "%s>%s/%s", p->self, peer_member, peer_service);
+    return (w < 0 || (size_t)w >= n) ? -1 : 0;
+}
+
+static stream_t *find_stream(cpm_pump_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->streams[i].name, name) == 0)
+            return &p->streams[i];
+    return NULL;
+}
+
+/* A stream named "<self>><member>/<service>" with a known route, or NULL. */
+static stream_t *add_stream(cpm_pump_t *p, const char *name)
+{
+    size_t sl = strlen(p->self);
+    if (strncmp(name, p->self, sl) != 0 || name[sl] != '>')
+        return NULL;
+    const char *peer = name + sl + 1, *slash = strrchr(peer, '/');
+    if (!slash || (size_t)(slash - peer) >= sizeof p->streams[0].peer_member)
+        return NULL;
+    const route_t *route = NULL;
+    for (size_t i = 0; i < p->nroutes; i++)
+        if (strcmp(p->routes[i].service, slash + 1) == 0)
+            route = &p->routes[i];
+    if (!route)
+        return NULL;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        stream_t *s = realloc(p->streams, cap * sizeof *s);
+        if (!s)
+            return NULL;
+        p->streams = s;
+        p->cap = cap;
+    }
+    stream_t *s = &p->streams[p->n++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    memcpy(s->peer_member, peer, (size_t)(slash - peer));
+    snprintf(s->peer_service, sizeof s->peer_service, "%s", slash + 1);
+    s->type = route->type;
+    return s;
+}
+
+int cpm_pump_load(cpm_pump_t *p)
+{
+    MDB_txn *txn;
+    char **names = NULL;
+    size_t n = 0;
+    if (cpm_store_begin(p->store, false, &txn) != 0)
+        return -1;
+    int rc = cpm_outbox_streams(p->store, txn, &names, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        stream_t *s = find_stream(p, names[i]);
+        if (!s)
+            s = add_stream(p, names[i]);
+        if (!s) {
+            cpm_warn("outbox stream %s has no route in this service; left alone", names[i]);
+            continue;
+        }
+        uint64_t depth = 0;
+        cpm_outbox_acked(p->store, txn, s->name, &s->acked);
+        cpm_outbox_depth(p->store, txn, s->name, &depth);
+        s->tail = s->acked + depth;
+    }
+    cpm_outbox_streams_free(&names, n);
+    cpm_store_abort(&txn);
+    return rc == 0 ? 0 : -1;
+}
+
+void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq)
+{
+    stream_t *s = find_stream(p, stream);
+    if (!s)
+        s = add_stream(p, stream);
+    if (!s) {
+        cpm_error("record committed on stream %s that has no route", stream);
+        return;
+    }
+    if (seq > s->tail)
+        s->tail = seq;
+}
+
+/* (Re)connect when the registry's endpoint or key for the peer changed. */
+static int ensure_socket(cpm_pump_t *p, stream_t *s)
+{
+    const Cpm__Member *m = cpm_registry_member(p->reg, s->peer_member);
+    const Cpm__ServiceEndpoint *ep = m ? cpm_member_service(m, s->peer_service) : NULL;
+    if (!ep || m->curve_pk.len != 32) {
+        cpm_metrics_add(p->metrics, "delivery.no_peer", 1);
+        return -1;
+    }
+    if (s->sock && strcmp(s->endpoint, ep->endpoint) == 0 &&
+        memcmp(s->server_pk, m->curve_pk.data, 32) == 0)
+        return 0;
+    cpm_sock_close(&s->sock);
+    s->sock = cpm_sock_client(p->zctx, ZMQ_DEALER, p->sender->id, m->curve_pk.data, ep->endpoint);
+    if (!s->sock)
+        return -1;
+    snprintf(s->endpoint, sizeof s->endpoint, "%s", ep->endpoint);
+    memcpy(s->server_pk, m->curve_pk.data, 32);
+    return 0;
+}
+
+static int64_t backoff_ms(int attempts)
+{
+    int64_t ms = BACKOFF_MIN_MS;
+    for (int i = 1; i < attempts && ms < BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
+}
+
+static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
+{
+    s->due_ms = now + backoff_ms(s->attempts + 1);
+    if (ensure_socket(p, s) != 0) {
+        s->attempts++;
+        return;
+    }
+    MDB_txn *txn;
+    cpm_outbox_batch_t b = {0};
+    if (cpm_store_begin(p->store, false, &txn) != 0)
+        return;
+    int rc = cpm_outbox_read(p->store, txn, s->name, s->acked + 1, p->batch_max, BATCH_BYTES, &b);
+    cpm_store_abort(&txn);
+    if (rc != 0 || b.n == 0) {
+        if (rc == 0) /* nothing there after all: our tail was ahead of the store */
+            s->tail = s->acked;
+        cpm_outbox_batch_clear(&b);
+        return;
+    }
+    Cpm__DeliveryBatch db = CPM__DELIVERY_BATCH__INIT;
+    ProtobufCBinaryData *recs = calloc(b.n, sizeof *recs);
+    if (!recs) {
+        cpm_outbox_batch_clear(&b);
+        return;
+    }
+    for (size_t i = 0; i < b.n; i++) {
+        recs[i].data = b.recs[i];
+        recs[i].len = b.lens[i];
+    }
+    db.stream = s->name;
+    db.first_seq = b.first_seq;
+    db.n_records = b.n;
+    db.records = recs;
+    char recipient[200];
+    snprintf(recipient, sizeof recipient, "%s/%s", s->peer_member, s->peer_service);
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if (cpm_sender_seal(p->sender, s->type, recipient, NULL, &db.base, NULL, &frame, &len) == 0) {
+        if (zmq_send(s->sock, frame, len, ZMQ_DONTWAIT) == (int)len) {
+            s->inflight_last = b.first_seq + b.n - 1;
+            if (s->attempts > 0) {
+                s->retries++;
+                cpm_metrics_add(p->metrics, "delivery.retried", 1);
+            }
+            s->attempts++;
+            cpm_metrics_add(p->metrics, "delivery.batches_sent", 1);
+        } else {
+            cpm_metrics_add(p->metrics, "delivery.send_failed", 1);
+            s->attempts++;
+        }
+    }
+    free(frame);
+    free(recs);
+    cpm_outbox_batch_clear(&b);
+}
+
+static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, int64_t now)
+{
+    if (strcmp(ack->stream ? ack->stream : "", s->name) != 0) {
+        cpm_warn("ack for stream %s arrived on %s; ignored", ack->stream, s->name);
+        cpm_metrics_add(p->metrics, "delivery.ack_mismatch", 1);
+        return;
+    }
+    s->last_ack_ms = cpm_now_ms();
+    if (ack->error_code != 0) {
+        cpm_warn("%s: peer could not apply the batch: %u %s", s->name, ack->error_code,
+                 ack->error ? ack->error : "");
+        cpm_metrics_add(p->metrics, "delivery.peer_errors", 1);
+        s->due_ms = now + backoff_ms(s->attempts);
+        return;
+    }
+    uint64_t acked = ack->acked_seq > s->tail ? s->tail : ack->acked_seq;
+    if (acked > s->acked) {
+        MDB_txn *txn = NULL;
+        int rc = cpm_store_begin(p->store, true, &txn);
+        if (rc == 0) {
+            rc = cpm_outbox_ack(p->store, txn, s->name, acked);
+            if (rc == 0)
+                rc = cpm_store_commit(txn);
+            else
+                cpm_store_abort(&txn);
+        }
+        if (rc != 0) {
+            cpm_error("%s: cannot record ack %llu: %s", s->name, (unsigned long long)acked,
+                      cpm_err_name(rc));
+            return;
+        }
+        cpm_metrics_add(p->metrics, "delivery.records_acked", acked - s->acked);
+        s->acked = acked;
+    }
+    if (s->inflight_last && s->acked >= s->inflight_last) {
+        s->inflight_last = 0;
+        s->attempts = 0;
+        s->due_ms = now; /* send the next batch at once */
+    } else if (s->inflight_last) {
+        /* The peer applied only part (a gap on its side): resend the rest now. */
+        s->inflight_last = 0;
+        s->due_ms = now;
+    }
+}
+
+static void read_acks(cpm_pump_t *p, stream_t *s, int64_t now)
+{
+    for (;;) {
+        zmq_msg_t f[1];
+        int n = cpm_sock_recv(s->sock, f, 1, ZMQ_DONTWAIT);
+        if (n <= 0)
+            return;
+        /* Replies come only from the peer we pinned by its CURVE key; any
+         * correlation is fine since acks are cumulative and idempotent. */
+        cpm_verify_ctx_t ctx = {
+            .self = p->self, .awaiting_reply = "*", .expect_sender = s->peer_member};
+        cpm_msg_t m = {0};
+        cpm_verdict_t v = cpm_verifier_check(p->verifier, p->reg, &ctx, zmq_msg_data(&f[0]),
+                                             zmq_msg_size(&f[0]), cpm_now_ms(), &m);
+        zmq_msg_close(&f[0]);
+        if (v != CPM_V_OK) {
+            char name[64];
+            snprintf(name, sizeof name, "rejected.%s", cpm_verdict_name(v));
+            cpm_metrics_add(p->metrics, name, 1);
+            cpm_warn("%s: refused a reply: %s", s->name, cpm_verdict_name(v));
+            continue;
+        }
+        if (m.env->type == CPM__MSG_TYPE__MSG_ACK) {
+            Cpm__Ack *ack = cpm__ack__unpack(NULL, m.env->payload.len, m.env->payload.data);
+            if (ack)
+                apply_ack(p, s, ack, now);
+            else
+                cpm_metrics_add(p->metrics, "rejected.bad_payload", 1);
+            cpm__ack__free_unpacked(ack, NULL);
+        } else if (m.env->type == CPM__MSG_TYPE__MSG_ERROR) {
+            Cpm__ErrorReply *e =
+                cpm__error_reply__unpack(NULL, m.env->payload.len, m.env->payload.data);
+            cpm_warn("%s: peer refused the batch: %u %s", s->name, e ? e->code : 0,
+                     e && e->message ? e->message : "(undecodable)");
+            cpm_metrics_add(p->metrics, "delivery.peer_errors", 1);
+            s->due_ms = now + backoff_ms(s->attempts);
+            cpm__error_reply__free_unpacked(e, NULL);
+        }
+        cpm_msg_clear(&m);
+    }
+}
+
+int cpm_pump_poll_items(cpm_pump_t *p, zmq_pollitem_t *items, int max)
+{
+    int k = 0;
+    for (size_t i = 0; i < p->n && k < max; i++) {
+        if (!p->streams[i].sock)
+            continue;
+        items[k].socket = p->streams[i].sock;
+        items[k].fd = 0;
+        items[k].events = ZMQ_POLLIN;
+        items[k].revents = 0;
+        k++;
+    }
+    return k;
+}
+
+void cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now)
+{
+    p->reg = reg;
+    for (size_t i = 0; i < p->n; i++) {
+        stream_t *s = &p->streams[i];
+        if (s->sock)
+            read_acks(p, s, now);
+        if (s->tail > s->acked && now >= s->due_ms)
+            send_batch(p, s, now); /* first send, next batch, or resend */
+    }
+    p->reg = NULL;
+}
+
+int64_t cpm_pump_next_due_ms(const cpm_pump_t *p, int64_t now)
+{
+    int64_t best = -1;
+    for (size_t i = 0; i < p->n; i++) {
+        const stream_t *s = &p->streams[i];
+        if (s->tail <= s->acked)
+            continue;
+        int64_t d = s->due_ms > now ? s->due_ms - now : 0;
+        if (best < 0 || d < best)
+            best = d;
+    }
+    return best;
+}
+
+void cpm_pump_health(cpm_pump_t *p, Cpm__HealthReply *h)
+{
+    h->peers = calloc(p->n ? p->n : 1, sizeof *h->peers);
+    if (!h->peers)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        stream_t *s = &p->streams[i];
+        Cpm__PeerStatus *ps = calloc(1, sizeof *ps);
+        if (!ps)
+            break;
+        cpm__peer_status__init(ps);
+        ps->stream = s->name;
+        ps->outbox_depth = s->tail - s->acked;
+        ps->acked_seq = s->acked;
+        ps->last_ack_ms = s->last_ack_ms;
+        ps->retries = s->retries;
+        h->peers[h->n_peers++] = ps;
+    }
+}
+
+void cpm_pump_health_free(Cpm__HealthReply *h)
+{
+    for (size_t i = 0; i < h->n_peers; i++)
+        free(h->peers[i]);
+    free(h->peers);
+    h->peers = NULL;
+    h->n_peers = 0;
+}

@@ -1,0 +1,50 @@
+/* cpm_pump: the sending half of reliable delivery, inside a service.
+ *
+ * For every outgoing stream it keeps a DEALER socket to the peer service (from
+ * the registry), sends the records after the acknowledged one as one signed
+ * DeliveryBatch, waits for the Ack, and resends with exponential backoff
+ * (250 ms doubling up to 8 s) until the peer acknowledges. One batch is in
+ * flight per stream. Acks are applied to the outbox in the store. The records
+ * themselves are only ever read from the store, so a restart loses nothing. */
+#ifndef CPM_PUMP_H
+#define CPM_PUMP_H
+
+#include "cpm_envelope.h"
+#include "cpm_metrics.h"
+#include "cpm_registry.h"
+#include "cpm_store.h"
+#include "cpm_verifier.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+typedef struct cpm_pump cpm_pump_t;
+
+/* self: "<member>/<service>" of this service. Everything is borrowed. */
+cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_sender_t *sender, const char *self,
+                         cpm_verifier_t *verifier, cpm_metrics_t *metrics, size_t batch_max);
+void cpm_pump_destroy(cpm_pump_t **p);
+
+/* Records for peer_service travel in batches of type. */
+int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cpm__MsgType type);
+/* The stream name for a peer into out. 0 or -1 (too long). */
+int cpm_pump_stream_name(const cpm_pump_t *p, const char *peer_member, const char *peer_service,
+                         char *out, size_t n);
+/* Pick up every stream the store knows (at start). */
+int cpm_pump_load(cpm_pump_t *p);
+/* A record with this seq was committed on stream. */
+void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq);
+
+/* Fill poll items for the streams' sockets; returns how many (at most max). */
+int cpm_pump_poll_items(cpm_pump_t *p, zmq_pollitem_t *items, int max);
+/* Handle whatever arrived on the sockets, then send what is due. */
+void cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now_ms);
+/* Milliseconds until the next resend is due (for the poll timeout), or -1. */
+int64_t cpm_pump_next_due_ms(const cpm_pump_t *p, int64_t now_ms);
+/* Append a PeerStatus per stream to h (allocated with malloc; freed by
+ * cpm_pump_health_free). */
+void cpm_pump_health(cpm_pump_t *p, Cpm__HealthReply *h);
+void cpm_pump_health_free(Cpm__HealthReply *h);
+
+#endif

@@ -1,0 +1,383 @@
+/* cpm_registry_yaml: build a Registry document from its YAML source.
+ *
+ * libcyaml parses the file against the schema below; every field is optional
+ * to libcyaml so that this file can say which member lacks which field. Keys
+ * come from each member's .public file (cpm_public_load). The finished
+ * document goes through cpm_registry_validate, so what this returns is what
+ * a loader would accept. */
+#include "cpm_registry.h"
+
+#include <cyaml/cyaml.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cpm_util.h"
+
+typedef struct {
+    char *name, *endpoint, *pub_endpoint;
+} y_service_t;
+
+typedef struct {
+    char *id, *agency, *role, *name, *public_key, *ticket_prefix, *district;
+    y_service_t *services;
+    unsigned services_count;
+    char **may_send;
+    unsigned may_send_count;
+} y_member_t;
+
+typedef struct {
+    char *mesh;
+    uint64_t *version;
+    char *issued;
+    y_member_t *members;
+    unsigned members_count;
+    char **revoked_keys;
+    unsigned revoked_keys_count;
+} y_registry_t;
+
+#define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
+#define STR(key, type, field) CYAML_FIELD_STRING_PTR(key, OPT, type, field, 0, CYAML_UNLIMITED)
+
+static const cyaml_schema_value_t string_entry = {
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
+
+static const cyaml_schema_field_t service_fields[] = {
+    STR("name", y_service_t, name),
+    STR("endpoint", y_service_t, endpoint),
+    STR("pub_endpoint", y_service_t, pub_endpoint),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t service_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, y_service_t, service_fields),
+};
+
+static const cyaml_schema_field_t member_fields[] = {
+    STR("id", y_member_t, id),
+    STR("agency", y_member_t, agency),
+    STR("role", y_member_t, role),
+    STR("name", y_member_t, name),
+    STR("public_key", y_member_t, public_key),
+    STR("ticket_prefix", y_member_t, ticket_prefix),
+    STR("district", y_member_t, district),
+    CYAML_FIELD_SEQUENCE("services", OPT, y_member_t, services, &service_entry, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_SEQUENCE("may_send", OPT, y_member_t, may_send, &string_entry, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t member_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, y_member_t, member_fields),
+};
+
+static const cyaml_schema_field_t registry_fields[] = {
+    STR("mesh", y_registry_t, mesh),
+    CYAML_FIELD_UINT_PTR("version", OPT, y_registry_t, version),
+    STR("issued", y_registry_t, issued),
+    CYAML_FIELD_SEQUENCE("members", OPT, y_registry_t, members, &member_entry, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_SEQUENCE("revoked_keys", OPT, y_registry_t, revoked_keys, &string_entry, 0,
+                         CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t registry_top = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, y_registry_t, registry_fields),
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* libcyaml reports a failure as a message then a backtrace, innermost first;
+ * keep the message, the first line number and the innermost field name. The
+ * line is approximate (libcyaml marks the last event it read), hence "near". */
+typedef struct {
+    char msg[256];
+    char field[64];
+    int line;
+} yaml_diag_t;
+
+static void capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+{
+    yaml_diag_t *d = ctx;
+    char text[200];
+    if (level < CYAML_LOG_ERROR)
+        return;
+    vsnprintf(text, sizeof text, fmt, args);
+    text[strcspn(text, "\n")] = 0;
+    const char *body = strncmp(text, "Load: ", 6) == 0 ? text + 6 : text;
+    const char *l = strstr(body, "(line: ");
+    if (l && d->line == 0)
+        d->line = atoi(l + 7);
+    const char *f = strstr(body, "mapping field '");
+    if (f && !d->field[0])
+        snprintf(d->field, sizeof d->field, "%.*s", (int)strcspn(f + 15, "'"), f + 15);
+    if (d->msg[0] || strncmp(body, "Backtrace", 9) == 0 || strncmp(body, "  in ", 5) == 0)
+        return;
+    if (strncmp(body, "Unexpected key: ", 16) == 0)
+        snprintf(d->msg, sizeof d->msg, "unknown field %s", body + 16);
+    else
+        snprintf(d->msg, sizeof d->msg, "%s", body);
+}
+
+/* "near line 7: <message> (in 'max_skew_s')" */
+static void describe(const yaml_diag_t *d, cyaml_err_t rc, char *out, size_t n)
+{
+    char where[32] = "", in[80] = "";
+    if (d->line > 0)
+        snprintf(where, sizeof where, "near line %d: ", d->line);
+    if (d->field[0])
+        snprintf(in, sizeof in, " (in '%s')", d->field);
+    snprintf(out, n, "%s%s%s", where, d->msg[0] ? d->msg : cyaml_strerror(rc), in);
+}
+
+static int parse_issued(const char *s, int64_t *ms)
+{
+    char *end = NULL;
+    if (s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s)) {
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno != 0)
+            return -1;
+        *ms = v;
+        return 0;
+    }
+    static const char *const formats[] = {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"};
+    for (size_t i = 0; i < 2; i++) {
+        struct tm tm = {0};
+        end = strptime(s, formats[i], &tm);
+        if (end && *end == 0) {
+            *ms = (int64_t)timegm(&tm) * 1000;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* strdup that tolerates NULL (as ""); returns NULL only when out of memory,
+ * which protobuf-c's free_unpacked tolerates. */
+static char *dup_str(const char *s, bool *oom)
+{
+    char *c = strdup(s ? s : "");
+    if (!c)
+        *oom = true;
+    return c;
+}
+
+static int load_keys(Cpm__Member *m, const y_member_t *y, const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    int n = y->public_key[0] == '/' ? snprintf(path, sizeof path, "%s", y->public_key)
+                                    : snprintf(path, sizeof path, "%s/%s", dir, y->public_key);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        set_err(err, errlen, "member %s: public_key %s: path too long", y->id, y->public_key);
+        return -1;
+    }
+    if (access(path, R_OK) != 0) {
+        set_err(err, errlen, "member %s: public_key %s: cannot read (%s)", y->id, y->public_key,
+                strerror(errno));
+        return -1;
+    }
+    cpm_public_t pub;
+    char why[256] = "";
+    if (cpm_public_load(&pub, path, why, sizeof why) != 0) {
+        set_err(err, errlen, "member %s: public_key %s: %s", y->id, y->public_key, why);
+        return -1;
+    }
+    if (strcmp(pub.id, y->id) != 0) {
+        set_err(err, errlen, "member %s: public_key %s: the file is for member %s", y->id,
+                y->public_key, pub.id);
+        return -1;
+    }
+    m->sign_pk.data = malloc(32);
+    m->curve_pk.data = malloc(32);
+    if (!m->sign_pk.data || !m->curve_pk.data) {
+        set_err(err, errlen, "registry: out of memory");
+        return -1;
+    }
+    memcpy(m->sign_pk.data, pub.sign_pk, 32);
+    memcpy(m->curve_pk.data, pub.curve_pk, 32);
+    m->sign_pk.len = m->curve_pk.len = 32;
+    return 0;
+}
+
+static bool blank(const char *s)
+{
+    return !s || !s[0];
+}
+
+static const char *missing_member_field(const y_member_t *y)
+{
+    if (blank(y->agency))
+        return "agency";
+    if (blank(y->role))
+        return "role";
+    if (blank(y->name))
+        return "name";
+    if (blank(y->public_key))
+        return "public_key";
+    return NULL;
+}
+
+/* Fills m (already initialised) from y; every allocation is owned by m. */
+static int build_member(Cpm__Member *m, const y_member_t *y, const char *dir, char *err,
+                        size_t errlen)
+{
+    const char *missing = missing_member_field(y);
+    if (missing) {
+        set_err(err, errlen, "member %s: missing required field %s", y->id, missing);
+        return -1;
+    }
+    bool oom = false;
+    m->id = dup_str(y->id, &oom);
+    m->agency = dup_str(y->agency, &oom);
+    m->role = dup_str(y->role, &oom);
+    m->name = dup_str(y->name, &oom);
+    m->ticket_prefix = dup_str(y->ticket_prefix, &oom);
+    m->district = dup_str(y->district, &oom);
+    if (y->may_send_count) {
+        m->may_send = calloc(y->may_send_count, sizeof *m->may_send);
+        oom |= m->may_send == NULL;
+    }
+    for (unsigned i = 0; m->may_send && i < y->may_send_count; i++, m->n_may_send++)
+        m->may_send[i] = dup_str(y->may_send[i], &oom);
+    if (y->services_count) {
+        m->services = calloc(y->services_count, sizeof *m->services);
+        oom |= m->services == NULL;
+    }
+    for (unsigned i = 0; m->services && i < y->services_count; i++) {
+        Cpm__ServiceEndpoint *s = malloc(sizeof *s);
+        if (!s) {
+            oom = true;
+            break;
+        }
+        cpm__service_endpoint__init(s);
+        s->name = dup_str(y->services[i].name, &oom);
+        s->endpoint = dup_str(y->services[i].endpoint, &oom);
+        s->pub_endpoint = dup_str(y->services[i].pub_endpoint, &oom);
+        m->services[m->n_services++] = s;
+    }
+    if (oom) {
+        set_err(err, errlen, "registry: out of memory");
+        return -1;
+    }
+    return load_keys(m, y, dir, err, errlen);
+}
+
+static int build_doc(Cpm__Registry *doc, const y_registry_t *y, const char *dir, char *err,
+                     size_t errlen)
+{
+    if (blank(y->mesh) || !y->version || !y->members) {
+        set_err(err, errlen, "registry: missing required field %s",
+                blank(y->mesh) ? "mesh"
+                : !y->version  ? "version"
+                               : "members");
+        return -1;
+    }
+    doc->issued_ms = cpm_now_ms();
+    if (y->issued && parse_issued(y->issued, &doc->issued_ms) != 0) {
+        set_err(err, errlen,
+                "registry: issued '%s' is not a time (Unix ms, YYYY-MM-DD or "
+                "YYYY-MM-DDTHH:MM:SSZ)",
+                y->issued);
+        return -1;
+    }
+    bool oom = false;
+    doc->version = *y->version;
+    doc->mesh = dup_str(y->mesh, &oom);
+    doc->members = calloc(y->members_count + 1, sizeof *doc->members);
+    doc->revoked_keys = calloc(y->revoked_keys_count + 1, sizeof *doc->revoked_keys);
+    if (oom || !doc->members || !doc->revoked_keys) {
+        set_err(err, errlen, "registry: out of memory");
+        return -1;
+    }
+    for (unsigned i = 0; i < y->revoked_keys_count; i++, doc->n_revoked_keys++)
+        doc->revoked_keys[i] = dup_str(y->revoked_keys[i], &oom);
+    for (unsigned i = 0; i < y->members_count; i++) {
+        if (blank(y->members[i].id)) {
+            set_err(err, errlen, "member #%u: missing required field id", i + 1);
+            return -1;
+        }
+        Cpm__Member *m = malloc(sizeof *m);
+        if (!m) {
+            set_err(err, errlen, "registry: out of memory");
+            return -1;
+        }
+        cpm__member__init(m);
+        doc->members[doc->n_members++] = m;
+        if (build_member(m, &y->members[i], dir, err, errlen) != 0)
+            return -1;
+    }
+    if (oom) {
+        set_err(err, errlen, "registry: out of memory");
+        return -1;
+    }
+    return cpm_registry_validate(doc, err, errlen);
+}
+
+int cpm_registry_from_yaml(const char *yaml_path, Cpm__Registry **out, char *err, size_t errlen)
+{
+    if (!yaml_path || !out) {
+        set_err(err, errlen, "registry source: no path");
+        return -1;
+    }
+    *out = NULL;
+    yaml_diag_t diag = {0};
+    const cyaml_config_t cfg = {
+        .log_fn = capture_log,
+        .log_ctx = &diag,
+        .mem_fn = cyaml_mem,
+        .log_level = CYAML_LOG_ERROR,
+        .flags = CYAML_CFG_DEFAULT,
+    };
+    if (access(yaml_path, R_OK) != 0) {
+        set_err(err, errlen, "%s: cannot read (%s)", yaml_path, strerror(errno));
+        return -1;
+    }
+    y_registry_t *y = NULL;
+    cyaml_err_t rc = cyaml_load_file(yaml_path, &cfg, &registry_top, (cyaml_data_t **)&y, NULL);
+    if (rc != CYAML_OK) {
+        char why[400];
+        describe(&diag, rc, why, sizeof why);
+        set_err(err, errlen, "%s: %s", yaml_path, why);
+        return -1;
+    }
+    if (!y) {
+        set_err(err, errlen, "%s: the file is empty", yaml_path);
+        return -1;
+    }
+
+    char dir[4096];
+    const char *slash = strrchr(yaml_path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - yaml_path) : 1,
+             slash ? yaml_path : ".");
+    if (slash == yaml_path)
+        snprintf(dir, sizeof dir, "/");
+
+    Cpm__Registry *doc = malloc(sizeof *doc);
+    int ret = -1;
+    if (!doc) {
+        set_err(err, errlen, "registry: out of memory");
+    } else {
+        cpm__registry__init(doc);
+        ret = build_doc(doc, y, dir, err, errlen);
+    }
+    cyaml_free(&cfg, &registry_top, y, 0);
+    if (ret != 0) {
+        cpm__registry__free_unpacked(doc, NULL);
+        return -1;
+    }
+    *out = doc;
+    return 0;
+}

@@ -1,0 +1,312 @@
+#include "cpm_server.h"
+#include "cpm_server_int.h"
+#include "cpm_envelope.h"
+#include "cpm_eventlog.h"
+#include "cpm_inbox.h"
+#include "cpm_log.h"
+#include "cpm_outbox.h"
+#include "cpm_pump.h"
+#include "cpm_transport.h"
+#include "cpm_util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zmq.h>
+
+int cpm_reply_set(cpm_reply_t *r, Cpm__MsgType type, const ProtobufCMessage *payload)
+{
+    size_t len = protobuf_c_message_get_packed_size(payload);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return CPM_E_INTERNAL;
+    protobuf_c_message_pack(payload, buf);
+    free(r->buf);
+    r->type = type;
+    r->buf = buf;
+    r->len = len;
+    return 0;
+}
+
+int cpm_server_load_registry(cpm_server_t *s, bool first)
+{
+    struct stat st;
+    if (stat(s->cfg->registry, &st) != 0) {
+        if (first)
+            cpm_error("registry %s: %s", s->cfg->registry, strerror(errno));
+        return -1;
+    }
+    if (!first && st.st_mtim.tv_sec == s->reg_stat.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == s->reg_stat.st_mtim.tv_nsec && st.st_ino == s->reg_stat.st_ino &&
+        st.st_size == s->reg_stat.st_size)
+        return 0;
+    s->reg_stat = st;
+    char err[256];
+    cpm_registry_t *r = cpm_registry_load(s->cfg->registry, s->root_pk, err, sizeof err);
+    if (!r) {
+        cpm_warn("registry %s refused: %s", s->cfg->registry, err);
+        cpm_metrics_add(s->metrics, "registry.refused", 1);
+        return -1;
+    }
+    if (s->reg && cpm_registry_version(r) <= cpm_registry_version(s->reg)) {
+        if (cpm_registry_version(r) < cpm_registry_version(s->reg)) {
+            cpm_warn("registry version %llu refused: older than the current %llu",
+                     (unsigned long long)cpm_registry_version(r),
+                     (unsigned long long)cpm_registry_version(s->reg));
+            cpm_metrics_add(s->metrics, "registry.refused", 1);
+        }
+        cpm_registry_destroy(&r);
+        return 0;
+    }
+    if (s->reg)
+        cpm_info("registry version %llu loaded (was %llu)",
+                 (unsigned long long)cpm_registry_version(r),
+                 (unsigned long long)cpm_registry_version(s->reg));
+    cpm_registry_destroy(&s->reg);
+    s->reg = r;
+    if (s->zap)
+        cpm_zap_set_registry(s->zap, r);
+    cpm_metrics_add(s->metrics, "registry.loaded", 1);
+    return 0;
+}
+
+static int open_sockets(cpm_server_t *s)
+{
+    const Cpm__Member *me = cpm_registry_member(s->reg, s->cfg->node);
+    const Cpm__ServiceEndpoint *ep = me ? cpm_member_service(me, s->cfg->service) : NULL;
+    if (!ep) {
+        cpm_error("the registry lists no service %s for member %s", s->cfg->service, s->cfg->node);
+        return -1;
+    }
+    if (me->curve_pk.len != 32 || memcmp(me->curve_pk.data, s->id.curve_pk, 32) != 0 ||
+        me->sign_pk.len != 32 || memcmp(me->sign_pk.data, s->id.sign_pk, 32) != 0) {
+        cpm_error("identity %s does not match the registry's keys for %s", s->cfg->identity,
+                  s->cfg->node);
+        return -1;
+    }
+    s->zap = cpm_zap_new(s->zctx, s->metrics);
+    if (!s->zap)
+        return -1;
+    cpm_zap_set_registry(s->zap, s->reg);
+    const char *bind = s->cfg->bind ? s->cfg->bind : ep->endpoint;
+    const char *pub = s->cfg->pub_bind ? s->cfg->pub_bind : ep->pub_endpoint;
+    s->router = cpm_sock_server(s->zctx, ZMQ_ROUTER, &s->id, bind);
+    s->pub = cpm_sock_server(s->zctx, ZMQ_PUB, &s->id, pub);
+    if (!s->router || !s->pub)
+        return -1;
+    cpm_info("listening on %s, publishing on %s", bind, pub);
+    return 0;
+}
+
+cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_dbs)
+{
+    cpm_server_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->cfg = cfg;
+    s->started_ms = cpm_now_ms();
+    snprintf(s->self, sizeof s->self, "%s/%s", cfg->node, cfg->service);
+    cpm_log_init(s->self);
+    char err[256];
+    cpm_public_t root;
+    s->metrics = cpm_metrics_new();
+    s->verifier = cpm_verifier_new((int64_t)cfg->max_skew_s * 1000);
+    s->group = calloc(GROUP_MAX, sizeof *s->group);
+    if (!s->metrics || !s->verifier || !s->group)
+        goto fail;
+    if (cpm_identity_load(&s->id, cfg->identity, err, sizeof err) != 0) {
+        cpm_error("identity: %s", err);
+        goto fail;
+    }
+    if (cpm_public_load(&root, cfg->root_public, err, sizeof err) != 0) {
+        cpm_error("root key: %s", err);
+        goto fail;
+    }
+    memcpy(s->root_pk, root.sign_pk, 32);
+    if (cpm_server_load_registry(s, true) != 0 || !s->reg)
+        goto fail;
+    s->store =
+        cpm_store_open(cfg->data_dir, (size_t)cfg->map_size_mb << 20, extra_dbs, err, sizeof err);
+    if (!s->store) {
+        cpm_error("store %s: %s", cfg->data_dir, err);
+        goto fail;
+    }
+    s->zctx = zmq_ctx_new();
+    if (!s->zctx || open_sockets(s) != 0)
+        goto fail;
+    cpm_sender_init(&s->sender, &s->id, cfg->service);
+    s->pump = cpm_pump_new(s->zctx, s->store, &s->sender, s->self, s->verifier, s->metrics,
+                           cfg->batch_max);
+    if (!s->pump)
+        goto fail;
+    MDB_txn *txn;
+    if (cpm_store_begin(s->store, false, &txn) != 0)
+        goto fail;
+    cpm_eventlog_head(s->store, txn, &s->published, NULL);
+    cpm_store_abort(&txn);
+    cpm_server_on_request(s, CPM__MSG_TYPE__MSG_EVENTS_FETCH, false,
+                          cpm_server_handle_events_fetch);
+    cpm_server_on_request(s, CPM__MSG_TYPE__MSG_HEALTH_QUERY, false, cpm_server_handle_health);
+    return s;
+fail:
+    cpm_server_destroy(&s);
+    return NULL;
+}
+
+void cpm_server_destroy(cpm_server_t **p)
+{
+    if (!p || !*p)
+        return;
+    cpm_server_t *s = *p;
+    cpm_pump_destroy(&s->pump);
+    cpm_sock_close(&s->router);
+    cpm_sock_close(&s->pub);
+    cpm_zap_destroy(&s->zap);
+    if (s->zctx)
+        zmq_ctx_term(s->zctx);
+    cpm_store_destroy(&s->store);
+    cpm_registry_destroy(&s->reg);
+    cpm_verifier_destroy(&s->verifier);
+    cpm_metrics_destroy(&s->metrics);
+    cpm_identity_wipe(&s->id);
+    free(s->group);
+    free(s->queued);
+    free(s);
+    *p = NULL;
+}
+
+static handler_t *add_handler(cpm_server_t *s, Cpm__MsgType type)
+{
+    for (size_t i = 0; i < s->nhandlers; i++)
+        if (s->handlers[i].type == type)
+            return &s->handlers[i];
+    if (s->nhandlers == MAX_HANDLERS)
+        return NULL;
+    handler_t *h = &s->handlers[s->nhandlers++];
+    memset(h, 0, sizeof *h);
+    h->type = type;
+    return h;
+}
+
+int cpm_server_on_request(cpm_server_t *s, Cpm__MsgType type, bool write, cpm_handle_fn fn)
+{
+    handler_t *h = add_handler(s, type);
+    if (!h)
+        return -1;
+    h->write = write;
+    h->handle = fn;
+    return 0;
+}
+
+int cpm_server_on_batch(cpm_server_t *s, Cpm__MsgType type, cpm_apply_fn fn)
+{
+    handler_t *h = add_handler(s, type);
+    if (!h)
+        return -1;
+    h->write = true;
+    h->batch = true;
+    h->apply = fn;
+    return 0;
+}
+
+int cpm_server_outbound(cpm_server_t *s, const char *peer_service, Cpm__MsgType type)
+{
+    return cpm_pump_outbound(s->pump, peer_service, type);
+}
+
+int cpm_server_send_record(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
+                           const char *peer_service, const ProtobufCMessage *rec)
+{
+    if (s->nqueued == s->capqueued) {
+        size_t cap = s->capqueued ? s->capqueued * 2 : 256;
+        queued_t *q = realloc(s->queued, cap * sizeof *q);
+        if (!q)
+            return CPM_E_INTERNAL;
+        s->queued = q;
+        s->capqueued = cap;
+    }
+    queued_t *q = &s->queued[s->nqueued];
+    if (cpm_pump_stream_name(s->pump, peer_member, peer_service, q->stream, sizeof q->stream))
+        return CPM_E_INVALID;
+    size_t len = protobuf_c_message_get_packed_size(rec);
+    uint8_t stackbuf[4096], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    if (!buf)
+        return CPM_E_INTERNAL;
+    protobuf_c_message_pack(rec, buf);
+    int rc = cpm_outbox_put(s->store, txn, q->stream, buf, len, &q->seq);
+    if (buf != stackbuf)
+        free(buf);
+    if (rc == 0)
+        s->nqueued++;
+    return rc;
+}
+
+int cpm_server_event(cpm_server_t *s, MDB_txn *txn, const char *kind, const char *ticket,
+                     const char *agency, const char *detail)
+{
+    return cpm_eventlog_append(s->store, txn, cpm_now_ms(), kind, ticket, agency, detail, NULL);
+}
+
+static int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *service,
+                   const ProtobufCMessage *rec)
+{
+    return cpm_server_send_record(ctx, txn, member, service, rec);
+}
+
+static int fx_event(void *ctx, MDB_txn *txn, const char *kind, const char *ticket,
+                    const char *agency, const char *detail)
+{
+    return cpm_server_event(ctx, txn, kind, ticket, agency, detail);
+}
+
+cpm_effects_t cpm_server_effects(cpm_server_t *s)
+{
+    cpm_effects_t fx = {fx_send, fx_event, s};
+    return fx;
+}
+
+void cpm_server_on_tick(cpm_server_t *s, cpm_tick_fn fn)
+{
+    s->tick = fn;
+}
+
+cpm_store_t *cpm_server_store(cpm_server_t *s)
+{
+    return s->store;
+}
+const cpm_registry_t *cpm_server_registry(cpm_server_t *s)
+{
+    return s->reg;
+}
+const cpm_identity_t *cpm_server_identity(cpm_server_t *s)
+{
+    return &s->id;
+}
+const cpm_config_t *cpm_server_config(cpm_server_t *s)
+{
+    return s->cfg;
+}
+cpm_metrics_t *cpm_server_metrics(cpm_server_t *s)
+{
+    return s->metrics;
+}
+void cpm_server_set_ctx(cpm_server_t *s, void *ctx)
+{
+    s->ctx = ctx;
+}
+void *cpm_server_ctx(cpm_server_t *s)
+{
+    return s->ctx;
+}
+
+const Cpm__Member *cpm_server_find_service(cpm_server_t *s, const char *service)
+{
+    const Cpm__Registry *doc = cpm_registry_doc(s->reg);
+    for (size_t i = 0; i < doc->n_members; i++)
+        if (cpm_member_service(doc->members[i], service))
+            return doc->members[i];
+    return NULL;
+}

@@ -1,0 +1,94 @@
+/* cpm_server: the event loop every service runs, and the mechanisms every
+ * service shares: verification of each frame, group commit, replies, reliable
+ * delivery (outbox pump, inbox apply, acknowledgements), event publication,
+ * registry reload and the health report.
+ *
+ * A service registers handlers for the request types it serves and apply
+ * functions for the delivery batches it receives, then calls cpm_server_run.
+ * Handlers get a verified message and, for writes, the transaction of the
+ * current group: every write request that arrived together is applied in one
+ * LMDB transaction, committed once, and only then answered. Handlers must not
+ * write before they have validated their input: a handler error other than a
+ * store error leaves the transaction untouched, while a store error (map
+ * full, disk) aborts the whole group and every request in it gets a retryable
+ * error. */
+#ifndef CPM_SERVER_H
+#define CPM_SERVER_H
+
+#include "cpm_config.h"
+#include "cpm_effects.h"
+#include "cpm_err.h"
+#include "cpm_keys.h"
+#include "cpm_metrics.h"
+#include "cpm_registry.h"
+#include "cpm_store.h"
+#include "cpm_verifier.h"
+#include "cpmesh.pb-c.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cpm_server cpm_server_t;
+
+/* What a handler answers: a payload of a reply type. The server seals it. */
+typedef struct {
+    Cpm__MsgType type;
+    uint8_t *buf; /* serialized payload, malloc'd; the server frees it */
+    size_t len;
+} cpm_reply_t;
+
+/* Serialize payload into r. 0 or CPM_E_INTERNAL. */
+int cpm_reply_set(cpm_reply_t *r, Cpm__MsgType type, const ProtobufCMessage *payload);
+
+/* A request handler. txn is NULL for read-only handlers. Returns 0 with *reply
+ * set, or an error code with err filled (sent back as an ErrorReply). */
+typedef int (*cpm_handle_fn)(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                             cpm_reply_t *reply, cpm_error_t *err);
+
+/* Applies one delivered record inside the group's transaction. Returns 0, a
+ * store error (aborts the group), or another code with err filled: the record
+ * is then kept as a dead letter and skipped. */
+typedef int (*cpm_apply_fn)(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                            const uint8_t *rec, size_t len, cpm_error_t *err);
+
+/* Load identity, registry and store as cfg says, bind the service's sockets.
+ * extra_dbs: the service's own databases (NULL-terminated). NULL on failure
+ * with the reason logged. */
+cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_dbs);
+void cpm_server_destroy(cpm_server_t **p);
+
+int cpm_server_on_request(cpm_server_t *srv, Cpm__MsgType type, bool write, cpm_handle_fn fn);
+int cpm_server_on_batch(cpm_server_t *srv, Cpm__MsgType type, cpm_apply_fn fn);
+/* Records this service sends to peer_service travel in batches of type. */
+int cpm_server_outbound(cpm_server_t *srv, const char *peer_service, Cpm__MsgType type);
+
+/* Queue a record for peer_member's peer_service inside txn (see cpm_outbox). */
+int cpm_server_send_record(cpm_server_t *srv, MDB_txn *txn, const char *peer_member,
+                           const char *peer_service, const ProtobufCMessage *rec);
+/* Append an event to this service's log inside txn; published after commit. */
+int cpm_server_event(cpm_server_t *srv, MDB_txn *txn, const char *kind, const char *ticket,
+                     const char *agency, const char *detail);
+
+/* Effects bound to this server (send_record and event). */
+cpm_effects_t cpm_server_effects(cpm_server_t *srv);
+
+/* Called by the loop between iterations (e.g. deadline checks); may be NULL. */
+typedef void (*cpm_tick_fn)(cpm_server_t *srv);
+void cpm_server_on_tick(cpm_server_t *srv, cpm_tick_fn fn);
+
+/* Run until SIGINT/SIGTERM. 0 on a clean stop, -1 on a fatal error. */
+int cpm_server_run(cpm_server_t *srv);
+
+cpm_store_t *cpm_server_store(cpm_server_t *srv);
+const cpm_registry_t *cpm_server_registry(cpm_server_t *srv);
+const cpm_identity_t *cpm_server_identity(cpm_server_t *srv);
+const cpm_config_t *cpm_server_config(cpm_server_t *srv);
+cpm_metrics_t *cpm_server_metrics(cpm_server_t *srv);
+/* Service-specific state, for handlers. */
+void cpm_server_set_ctx(cpm_server_t *srv, void *ctx);
+void *cpm_server_ctx(cpm_server_t *srv);
+/* The first member running service (e.g. "routing"), or NULL. */
+const Cpm__Member *cpm_server_find_service(cpm_server_t *srv, const char *service);
+
+#endif

@@ -1,0 +1,73 @@
+/* cpm_server_int: the server's state, shared by cpm_server.c (setup) and
+ * cpm_server_loop.c (the loop). Internal: services never include it. */
+#ifndef CPM_SERVER_INT_H
+#define CPM_SERVER_INT_H
+
+#include "cpm_pump.h"
+#include "cpm_server.h"
+#include "cpm_transport.h"
+
+#include <sys/stat.h>
+#include <zmq.h>
+
+#define MAX_HANDLERS 16
+#define GROUP_MAX 2048
+#define EVENTS_FETCH_MAX 1000
+
+typedef struct {
+    Cpm__MsgType type;
+    bool write;
+    bool batch;
+    cpm_handle_fn handle;
+    cpm_apply_fn apply;
+} handler_t;
+
+/* A write request waiting for the group's commit. */
+typedef struct {
+    zmq_msg_t route;
+    cpm_msg_t msg;
+    const handler_t *h;
+    cpm_reply_t reply;
+    cpm_error_t err;
+    int rc;
+} pending_t;
+
+typedef struct {
+    char stream[320];
+    uint64_t seq;
+} queued_t;
+
+struct cpm_server {
+    const cpm_config_t *cfg;
+    cpm_identity_t id;
+    uint8_t root_pk[32];
+    cpm_registry_t *reg;
+    struct stat reg_stat;
+    char self[192];
+    void *zctx, *router, *pub;
+    cpm_zap_t *zap;
+    cpm_store_t *store;
+    cpm_verifier_t *verifier;
+    cpm_metrics_t *metrics;
+    cpm_sender_t sender;
+    cpm_pump_t *pump;
+    handler_t handlers[MAX_HANDLERS];
+    size_t nhandlers;
+    pending_t *group;
+    size_t ngroup;
+    queued_t *queued; /* records written by the current group */
+    size_t nqueued, capqueued;
+    uint64_t published; /* event head already published */
+    int64_t started_ms;
+    void *ctx;
+    cpm_tick_fn tick;
+};
+
+/* Reload the registry file when it changed; first: at start. 0 or -1. */
+int cpm_server_load_registry(cpm_server_t *s, bool first);
+int cpm_server_handle_events_fetch(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                                   cpm_reply_t *reply, cpm_error_t *err);
+int cpm_server_handle_health(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                             cpm_reply_t *reply, cpm_error_t *err);
+
+#endif

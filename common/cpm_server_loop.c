@@ -1,0 +1,428 @@
+/* The service loop: receive, verify, apply in groups, commit, answer, publish,
+ * deliver. Read it top to bottom from cpm_server_run. */
+#include "cpm_envelope.h"
+#include "cpm_eventlog.h"
+#include "cpm_inbox.h"
+#include "cpm_log.h"
+#include "cpm_server_int.h"
+#include "cpm_util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void count(cpm_server_t *s, const char *what, const char *detail)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.%s", what, detail);
+    cpm_metrics_add(s->metrics, name, 1);
+}
+
+/* Seal payload as a reply to request (or to nobody when request is NULL) and
+ * send it to the ROUTER peer route. */
+static void send_reply(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *request,
+                       Cpm__MsgType type, const uint8_t *payload, size_t len)
+{
+    char recipient[200] = "";
+    if (request)
+        snprintf(recipient, sizeof recipient, "%s/%s", request->sender, request->sender_instance);
+    cpm_env_fields_t f = {0};
+    uint8_t *frame = NULL;
+    size_t flen = 0;
+    /* Seal by hand: the payload is already serialized. */
+    char msg_id[33];
+    cpm_random_id(msg_id);
+    uint64_t now_us = (uint64_t)cpm_now_us();
+    s->sender.last_seq = now_us > s->sender.last_seq ? now_us : s->sender.last_seq + 1;
+    f.sender = s->id.id;
+    f.sender_instance = s->sender.instance;
+    f.key_id = s->id.key_id;
+    f.seq = s->sender.last_seq;
+    f.sent_ms = cpm_now_ms();
+    f.type = type;
+    f.msg_id = msg_id;
+    f.correlation_id = request ? request->msg_id : "";
+    f.recipient = recipient;
+    f.payload = payload;
+    f.payload_len = len;
+    if (cpm_envelope_seal(&f, s->id.sign_sk, &frame, &flen) != 0) {
+        cpm_error("cannot seal a reply");
+        return;
+    }
+    if (zmq_send(s->router, zmq_msg_data(route), zmq_msg_size(route), ZMQ_SNDMORE) < 0 ||
+        zmq_send(s->router, frame, flen, ZMQ_DONTWAIT) < 0)
+        cpm_metrics_add(s->metrics, "replies.unroutable", 1);
+    free(frame);
+}
+
+static void send_error(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *request,
+                       const cpm_error_t *e)
+{
+    Cpm__ErrorReply er = CPM__ERROR_REPLY__INIT;
+    er.code = (uint32_t)e->code;
+    er.field = (char *)e->field;
+    er.message = (char *)e->message;
+    er.retryable = cpm_err_retryable(e->code);
+    uint8_t buf[512];
+    size_t len = cpm__error_reply__get_packed_size(&er);
+    if (len > sizeof buf)
+        return;
+    cpm__error_reply__pack(&er, buf);
+    send_reply(s, route, request, CPM__MSG_TYPE__MSG_ERROR, buf, len);
+}
+
+static const handler_t *find_handler(cpm_server_t *s, int type)
+{
+    for (size_t i = 0; i < s->nhandlers; i++)
+        if ((int)s->handlers[i].type == type)
+            return &s->handlers[i];
+    return NULL;
+}
+
+/* A refused frame: count, log, and tell the sender when we can tell who it is.
+ * The envelope is parsed here only to address the answer, never trusted. */
+static void refuse(cpm_server_t *s, zmq_msg_t *route, zmq_msg_t *frame, cpm_verdict_t v)
+{
+    count(s, "rejected", cpm_verdict_name(v));
+    const char *user = zmq_msg_gets(frame, "User-Id");
+    cpm_warn("refused a message from %s: %s", user ? user : "?", cpm_verdict_name(v));
+    cpm_error_t e;
+    cpm_error_set(&e,
+                  v == CPM_V_OVERSIZE    ? CPM_E_TOO_LARGE
+                  : v == CPM_V_MALFORMED ? CPM_E_BAD_MESSAGE
+                                         : CPM_E_FORBIDDEN,
+                  "envelope", "message refused: %s", cpm_verdict_name(v));
+    Cpm__SignedEnvelope *se = NULL;
+    Cpm__Envelope *env = NULL;
+    if (v != CPM_V_OVERSIZE)
+        se = cpm__signed_envelope__unpack(NULL, zmq_msg_size(frame), zmq_msg_data(frame));
+    if (se)
+        env = cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
+    send_error(s, route, env, &e);
+    cpm__envelope__free_unpacked(env, NULL);
+    cpm__signed_envelope__free_unpacked(se, NULL);
+}
+
+static void answer_now(cpm_server_t *s, zmq_msg_t *route, cpm_msg_t *m, const handler_t *h)
+{
+    MDB_txn *txn = NULL;
+    cpm_reply_t reply = {0};
+    cpm_error_t err = {0};
+    int rc = cpm_store_begin(s->store, false, &txn);
+    if (rc == 0)
+        rc = h->handle(s, txn, m, &reply, &err);
+    else
+        cpm_error_set(&err, rc, "", "the store cannot be read: %s", cpm_err_name(rc));
+    cpm_store_abort(&txn);
+    if (rc == 0)
+        send_reply(s, route, m->env, reply.type, reply.buf, reply.len);
+    else
+        send_error(s, route, m->env, &err);
+    free(reply.buf);
+}
+
+/* Receive, verify and dispatch one frame; write requests join the group. */
+static int take_one(cpm_server_t *s)
+{
+    zmq_msg_t f[2];
+    int n = cpm_sock_recv(s->router, f, 2, ZMQ_DONTWAIT);
+    if (n <= 0)
+        return n;
+    if (n != 2) {
+        count(s, "rejected", "framing");
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&f[i]);
+        return 1;
+    }
+    cpm_metrics_add(s->metrics, "received", 1);
+    cpm_verify_ctx_t ctx = {.self = s->self,
+                            .service = s->cfg->service,
+                            .transport_user = zmq_msg_gets(&f[1], "User-Id")};
+    cpm_msg_t m = {0};
+    cpm_verdict_t v = cpm_verifier_check(s->verifier, s->reg, &ctx, zmq_msg_data(&f[1]),
+                                         zmq_msg_size(&f[1]), cpm_now_ms(), &m);
+    if (v != CPM_V_OK) {
+        refuse(s, &f[0], &f[1], v);
+        zmq_msg_close(&f[0]);
+        zmq_msg_close(&f[1]);
+        return 1;
+    }
+    zmq_msg_close(&f[1]);
+    const handler_t *h = find_handler(s, m.env->type);
+    if (!h) {
+        cpm_error_t e;
+        cpm_error_set(&e, CPM_E_FORBIDDEN, "type", "%s does not serve %s", s->self,
+                      cpm_msg_type_name(m.env->type));
+        count(s, "rejected", "not_served");
+        send_error(s, &f[0], m.env, &e);
+    } else if (!h->write) {
+        answer_now(s, &f[0], &m, h);
+    } else {
+        pending_t *p = &s->group[s->ngroup++];
+        memset(p, 0, sizeof *p);
+        zmq_msg_init(&p->route);
+        zmq_msg_move(&p->route, &f[0]);
+        p->msg = m;
+        p->h = h;
+        return 1;
+    }
+    cpm_msg_clear(&m);
+    zmq_msg_close(&f[0]);
+    return 1;
+}
+
+/* Apply a DeliveryBatch inside the group's transaction (see cpm_inbox.h). */
+static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
+{
+    const Cpm__Envelope *env = p->msg.env;
+    Cpm__DeliveryBatch *b = cpm__delivery_batch__unpack(NULL, env->payload.len, env->payload.data);
+    if (!b)
+        return cpm_error_set(&p->err, CPM_E_BAD_MESSAGE, "payload",
+                             "payload is not a DeliveryBatch");
+    char expect[400];
+    snprintf(expect, sizeof expect, "%s/%s>%s", env->sender, env->sender_instance, s->self);
+    int rc = 0;
+    uint64_t hwm = 0;
+    if (strcmp(b->stream, expect) != 0) {
+        rc = cpm_error_set(&p->err, CPM_E_FORBIDDEN, "stream",
+                           "stream %s does not belong to this sender and recipient", b->stream);
+        goto done;
+    }
+    if ((rc = cpm_inbox_hwm(s->store, txn, b->stream, &hwm)) != 0)
+        goto done;
+    if (b->first_seq > hwm + 1) {
+        cpm_metrics_add(s->metrics, "delivery.gaps", 1);
+    } else {
+        uint64_t start = hwm;
+        for (size_t i = 0; i < b->n_records; i++) {
+            uint64_t seq = b->first_seq + i;
+            if (seq <= hwm) {
+                cpm_metrics_add(s->metrics, "delivery.duplicates", 1);
+                continue;
+            }
+            cpm_error_t e = {0};
+            int arc = p->h->apply(s, txn, &p->msg, b->records[i].data, b->records[i].len, &e);
+            if (arc == CPM_E_STORE_FULL || arc == CPM_E_STORE_IO || arc == CPM_E_INTERNAL) {
+                rc = cpm_error_set(&p->err, arc, "", "%s", cpm_err_name(arc));
+                goto done;
+            }
+            if (arc != 0) {
+                cpm_warn("%s record %llu kept as dead letter: %s", b->stream,
+                         (unsigned long long)seq, e.message);
+                cpm_metrics_add(s->metrics, "delivery.dead_letters", 1);
+                if ((rc = cpm_inbox_dead_letter(s->store, txn, b->stream, seq, e.message,
+                                                b->records[i].data, b->records[i].len)) != 0)
+                    goto done;
+            }
+            hwm = seq;
+        }
+        if (hwm > start) {
+            cpm_metrics_add(s->metrics, "delivery.records_applied", hwm - start);
+            rc = cpm_inbox_set(s->store, txn, b->stream, hwm);
+        }
+    }
+done:
+    if (rc == 0) { /* errors go back as an ErrorReply; the sender backs off */
+        Cpm__Ack ack = CPM__ACK__INIT;
+        ack.stream = b->stream;
+        ack.acked_seq = hwm;
+        rc = cpm_reply_set(&p->reply, CPM__MSG_TYPE__MSG_ACK, &ack.base);
+    }
+    cpm__delivery_batch__free_unpacked(b, NULL);
+    return rc;
+}
+
+/* Publish every event committed since the last call on the PUB socket. */
+static void publish_events(cpm_server_t *s)
+{
+    for (;;) {
+        MDB_txn *txn;
+        Cpm__Event **evs = NULL;
+        size_t n = 0;
+        uint64_t head = 0;
+        if (cpm_store_begin(s->store, false, &txn) != 0)
+            return;
+        cpm_eventlog_head(s->store, txn, &head, NULL);
+        if (head > s->published)
+            cpm_eventlog_read(s->store, txn, s->published + 1, EVENTS_FETCH_MAX, &evs, &n);
+        cpm_store_abort(&txn);
+        if (n == 0)
+            return;
+        Cpm__EventBatch eb = CPM__EVENT_BATCH__INIT;
+        eb.node = s->id.id;
+        eb.service = (char *)s->cfg->service;
+        eb.head_seq = head;
+        eb.n_events = n;
+        eb.events = evs;
+        uint8_t *frame = NULL;
+        size_t len = 0;
+        if (cpm_sender_seal(&s->sender, CPM__MSG_TYPE__MSG_EVENTS_PUBLISH, "*", NULL, &eb.base,
+                            NULL, &frame, &len) == 0) {
+            zmq_send(s->pub, s->self, strlen(s->self), ZMQ_SNDMORE);
+            zmq_send(s->pub, frame, len, ZMQ_DONTWAIT);
+            cpm_metrics_add(s->metrics, "events.published", n);
+        }
+        free(frame);
+        s->published = evs[n - 1]->seq;
+        cpm_eventlog_free(&evs, n);
+    }
+}
+
+/* Apply every write request of the group in one transaction, commit once,
+ * then answer them all. */
+static void commit_group(cpm_server_t *s)
+{
+    MDB_txn *txn = NULL;
+    s->nqueued = 0;
+    int rc = cpm_store_begin(s->store, true, &txn);
+    for (size_t i = 0; rc == 0 && i < s->ngroup; i++) {
+        pending_t *p = &s->group[i];
+        p->rc = p->h->batch ? apply_batch(s, txn, p)
+                            : p->h->handle(s, txn, &p->msg, &p->reply, &p->err);
+        if (p->rc == CPM_E_STORE_FULL || p->rc == CPM_E_STORE_IO || p->rc == CPM_E_INTERNAL)
+            rc = p->rc;
+    }
+    if (rc == 0)
+        rc = cpm_store_commit(txn);
+    else if (txn)
+        cpm_store_abort(&txn);
+    if (rc != 0) {
+        cpm_error("group of %zu not applied: %s", s->ngroup, cpm_err_name(rc));
+        cpm_metrics_add(s->metrics, "store.failures", 1);
+    } else {
+        cpm_metrics_add(s->metrics, "store.commits", 1);
+        for (size_t i = 0; i < s->nqueued; i++)
+            cpm_pump_committed(s->pump, s->queued[i].stream, s->queued[i].seq);
+    }
+    for (size_t i = 0; i < s->ngroup; i++) {
+        pending_t *p = &s->group[i];
+        if (rc != 0) {
+            cpm_error_t e;
+            cpm_error_set(&e, rc, "", "not applied (%s); nothing was recorded, send again",
+                          cpm_err_name(rc));
+            send_error(s, &p->route, p->msg.env, &e);
+        } else if (p->rc == 0) {
+            cpm_metrics_add(s->metrics, "applied", 1);
+            send_reply(s, &p->route, p->msg.env, p->reply.type, p->reply.buf, p->reply.len);
+        } else {
+            count(s, "invalid", cpm_err_name(p->rc));
+            send_error(s, &p->route, p->msg.env, &p->err);
+        }
+        free(p->reply.buf);
+        cpm_msg_clear(&p->msg);
+        zmq_msg_close(&p->route);
+    }
+    s->ngroup = 0;
+    if (rc == 0)
+        publish_events(s);
+}
+
+int cpm_server_run(cpm_server_t *s)
+{
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (cpm_pump_load(s->pump) != 0)
+        cpm_warn("could not read the outbox streams; delivery starts empty");
+    int64_t next_reload = cpm_mono_ms() + 1000;
+    cpm_info("running (registry version %llu)", (unsigned long long)cpm_registry_version(s->reg));
+    while (!stop_requested) {
+        zmq_pollitem_t items[66] = {{cpm_zap_socket(s->zap), 0, ZMQ_POLLIN, 0},
+                                    {s->router, 0, ZMQ_POLLIN, 0}};
+        int nitems = 2 + cpm_pump_poll_items(s->pump, items + 2, 64);
+        int64_t now = cpm_mono_ms();
+        int64_t due = cpm_pump_next_due_ms(s->pump, now);
+        long timeout = (due >= 0 && due < 200) ? (long)due : 200;
+        if (zmq_poll(items, nitems, timeout) < 0 && zmq_errno() != EINTR) {
+            cpm_error("poll: %s", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        cpm_zap_handle(s->zap);
+        while (s->ngroup < GROUP_MAX && take_one(s) > 0)
+            ;
+        if (s->ngroup > 0)
+            commit_group(s);
+        now = cpm_mono_ms();
+        cpm_pump_run(s->pump, s->reg, now);
+        if (now >= next_reload) {
+            next_reload = now + 1000;
+            cpm_server_load_registry(s, false);
+            if (s->tick)
+                s->tick(s);
+        }
+    }
+    cpm_info("stopping");
+    return 0;
+}
+
+int cpm_server_handle_events_fetch(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m,
+                                   cpm_reply_t *reply, cpm_error_t *err)
+{
+    Cpm__EventsFetch *q =
+        cpm__events_fetch__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    if (!q)
+        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not an EventsFetch");
+    size_t max = q->max && q->max < EVENTS_FETCH_MAX ? q->max : EVENTS_FETCH_MAX;
+    uint64_t from = q->from_seq ? q->from_seq : 1;
+    cpm__events_fetch__free_unpacked(q, NULL);
+    Cpm__EventBatch eb = CPM__EVENT_BATCH__INIT;
+    Cpm__Event **evs = NULL;
+    size_t n = 0;
+    int rc = cpm_eventlog_head(s->store, txn, &eb.head_seq, NULL);
+    if (rc == 0)
+        rc = cpm_eventlog_read(s->store, txn, from, max, &evs, &n);
+    if (rc != 0)
+        return cpm_error_set(err, rc, "", "cannot read the event log: %s", cpm_err_name(rc));
+    eb.node = s->id.id;
+    eb.service = (char *)s->cfg->service;
+    eb.events = evs;
+    eb.n_events = n;
+    rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EVENTS_REPLY, &eb.base);
+    cpm_eventlog_free(&evs, n);
+    return rc;
+}
+
+int cpm_server_handle_health(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
+                             cpm_error_t *err)
+{
+    Cpm__HealthReply h = CPM__HEALTH_REPLY__INIT;
+    h.node = s->id.id;
+    h.service = (char *)s->cfg->service;
+    h.started_ms = s->started_ms;
+    h.registry_version = cpm_registry_version(s->reg);
+    cpm_eventlog_head(s->store, txn, &h.event_head, NULL);
+    size_t n = cpm_metrics_count(s->metrics);
+    Cpm__Counter *cs = calloc(n + 1, sizeof *cs);
+    Cpm__Counter **cp = calloc(n + 1, sizeof *cp);
+    if (!cs || !cp) {
+        free(cs);
+        free(cp);
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name;
+        uint64_t value;
+        cpm__counter__init(&cs[i]);
+        cpm_metrics_at(s->metrics, i, &name, &value);
+        cs[i].name = (char *)name;
+        cs[i].value = value;
+        cp[i] = &cs[i];
+    }
+    h.counters = cp;
+    h.n_counters = n;
+    cpm_pump_health(s->pump, &h);
+    int rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_HEALTH_REPLY, &h.base);
+    cpm_pump_health_free(&h);
+    free(cs);
+    free(cp);
+    return rc;
+}

@@ -1,0 +1,332 @@
+/* cpm_store: one service's LMDB environment. See cpm_store.h. */
+#include "cpm_store.h"
+
+#include "cpm_err.h"
+#include "cpm_log.h"
+#include "cpm_util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_DEFAULT_MAP ((size_t)1 << 30)
+#define STORE_DB_NAME_MAX 63
+/* Room for databases a later version adds without a config change. */
+#define STORE_DB_SLACK 8
+
+static const char *const common_dbs[] = {"meta", "outbox", "inbox", "events", "dead"};
+#define N_COMMON (sizeof common_dbs / sizeof common_dbs[0])
+
+typedef struct {
+    char name[STORE_DB_NAME_MAX + 1];
+    MDB_dbi dbi;
+} store_db_t;
+
+struct cpm_store {
+    MDB_env *env;
+    size_t ndbs;
+    store_db_t dbs[]; /* a handful: a linear scan beats hashing */
+};
+
+int cpm_store_err(int mdb_rc)
+{
+    switch (mdb_rc) {
+    case 0:
+        return CPM_OK;
+    case MDB_MAP_FULL:
+        return CPM_E_STORE_FULL;
+    case MDB_NOTFOUND:
+        return CPM_E_NOT_FOUND;
+    case EIO:
+    case ENOSPC:
+    case EROFS:
+    case EDQUOT:
+    case MDB_PANIC:
+        return CPM_E_STORE_IO;
+    default:
+        return CPM_E_INTERNAL;
+    }
+}
+
+/* Map rc and say why, except for the answers callers expect (absent keys). */
+static int store_fail(const char *what, int rc)
+{
+    int code = cpm_store_err(rc);
+    if (code == CPM_E_STORE_FULL)
+        cpm_warn("store: %s: %s (map full; grow map_size)", what, mdb_strerror(rc));
+    else if (code != CPM_OK && code != CPM_E_NOT_FOUND)
+        cpm_error("store: %s: %s", what, mdb_strerror(rc));
+    return code;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int find_db(const cpm_store_t *s, const char *name, MDB_dbi *dbi)
+{
+    for (size_t i = 0; i < s->ndbs; i++) {
+        if (strcmp(s->dbs[i].name, name) == 0) {
+            *dbi = s->dbs[i].dbi;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Collect common + extra names into s->dbs, rejecting bad or repeated ones. */
+static int collect_names(cpm_store_t *s, const char *const *extra, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < N_COMMON; i++)
+        snprintf(s->dbs[s->ndbs++].name, STORE_DB_NAME_MAX + 1, "%s", common_dbs[i]);
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+        size_t len = strlen(extra[i]);
+        MDB_dbi unused;
+        if (len == 0 || len > STORE_DB_NAME_MAX) {
+            set_err(err, errlen, "extra_dbs[%zu] must be 1 to %d bytes long, not %zu", i,
+                    STORE_DB_NAME_MAX, len);
+            return -1;
+        }
+        if (find_db(s, extra[i], &unused) == 0) {
+            set_err(err, errlen, "extra_dbs[%zu] \"%s\" names a database twice", i, extra[i]);
+            return -1;
+        }
+        memcpy(s->dbs[s->ndbs++].name, extra[i], len + 1);
+    }
+    return 0;
+}
+
+/* Open every database and check or write the schema version, in one txn. */
+static int open_dbs(cpm_store_t *s, const char *dir, char *err, size_t errlen)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0) {
+        set_err(err, errlen, "cannot start a transaction in %s: %s", dir, mdb_strerror(rc));
+        return -1;
+    }
+    for (size_t i = 0; i < s->ndbs; i++) {
+        rc = mdb_dbi_open(txn, s->dbs[i].name, MDB_CREATE, &s->dbs[i].dbi);
+        if (rc != 0) {
+            set_err(err, errlen, "cannot open database \"%s\" in %s: %s", s->dbs[i].name, dir,
+                    mdb_strerror(rc));
+            goto fail;
+        }
+    }
+    MDB_val k = {6, (void *)"schema"}, v;
+    char want[24];
+    int wlen = snprintf(want, sizeof want, "%d", CPM_STORE_SCHEMA);
+    rc = mdb_get(txn, s->dbs[0].dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        v.mv_size = (size_t)wlen;
+        v.mv_data = want;
+        rc = mdb_put(txn, s->dbs[0].dbi, &k, &v, 0);
+    } else if (rc == 0 && (v.mv_size != (size_t)wlen || memcmp(v.mv_data, want, v.mv_size))) {
+        set_err(err, errlen,
+                "store in %s has schema version \"%.*s\" but this build reads version %s; "
+                "migrate it or use another data directory",
+                dir, (int)(v.mv_size > 20 ? 20 : v.mv_size), (const char *)v.mv_data, want);
+        goto fail;
+    }
+    if (rc != 0) {
+        set_err(err, errlen, "cannot read or write the schema version in %s: %s", dir,
+                mdb_strerror(rc));
+        goto fail;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        set_err(err, errlen, "cannot commit the new store in %s: %s", dir, mdb_strerror(rc));
+        return -1;
+    }
+    return 0;
+fail:
+    mdb_txn_abort(txn);
+    return -1;
+}
+
+cpm_store_t *cpm_store_open(const char *dir, size_t map_size, const char *const *extra_dbs,
+                            char *err, size_t errlen)
+{
+    if (dir == NULL || dir[0] == 0) {
+        set_err(err, errlen, "dir (the data directory) is empty");
+        return NULL;
+    }
+    size_t nextra = 0;
+    while (extra_dbs != NULL && extra_dbs[nextra] != NULL)
+        nextra++;
+    cpm_store_t *s = calloc(1, sizeof *s + (N_COMMON + nextra) * sizeof(store_db_t));
+    if (s == NULL) {
+        set_err(err, errlen, "out of memory opening the store in %s", dir);
+        return NULL;
+    }
+    if (collect_names(s, extra_dbs, err, errlen) != 0)
+        goto fail;
+    if (cpm_mkdirs(dir, 0700) != 0) {
+        set_err(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    int rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, (MDB_dbi)(s->ndbs + STORE_DB_SLACK));
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, map_size ? map_size : STORE_DEFAULT_MAP);
+    /* NOTLS: one thread per store, and read txns may be reused; no NOSYNC:
+     * a commit that returned 0 must survive a power cut. */
+    if (rc == 0)
+        rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+    if (rc != 0) {
+        set_err(err, errlen, "cannot open LMDB environment in %s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    if (open_dbs(s, dir, err, errlen) != 0)
+        goto fail;
+    return s;
+fail:
+    cpm_store_destroy(&s);
+    return NULL;
+}
+
+void cpm_store_destroy(cpm_store_t **p)
+{
+    if (p == NULL || *p == NULL)
+        return;
+    if ((*p)->env != NULL)
+        mdb_env_close((*p)->env);
+    free(*p);
+    *p = NULL;
+}
+
+MDB_env *cpm_store_env(cpm_store_t *s)
+{
+    return s->env;
+}
+
+MDB_dbi cpm_store_dbi(cpm_store_t *s, const char *name)
+{
+    MDB_dbi dbi;
+    if (find_db(s, name, &dbi) != 0) {
+        cpm_error("store: no database named \"%s\" was opened (a bug)", name);
+        abort();
+    }
+    return dbi;
+}
+
+int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn)
+{
+    *txn = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
+    return rc ? store_fail("begin", rc) : 0;
+}
+
+int cpm_store_commit(MDB_txn *txn)
+{
+    int rc = mdb_txn_commit(txn);
+    return rc ? store_fail("commit", rc) : 0;
+}
+
+void cpm_store_abort(MDB_txn **txn)
+{
+    if (txn == NULL || *txn == NULL)
+        return;
+    mdb_txn_abort(*txn);
+    *txn = NULL;
+}
+
+/* Resolve db and check the key; CPM_E_INVALID names what is wrong. */
+static int prepare(cpm_store_t *s, const char *op, const char *db, const void *key, size_t klen,
+                   MDB_dbi *dbi)
+{
+    if (find_db(s, db, dbi) != 0) {
+        cpm_error("store: %s: db \"%s\" is not a database of this store", op, db);
+        return CPM_E_INVALID;
+    }
+    if (key == NULL) {
+        cpm_error("store: %s: key is NULL in \"%s\"", op, db);
+        return CPM_E_INVALID;
+    }
+    if (klen == 0 || klen > (size_t)mdb_env_get_maxkeysize(s->env)) {
+        cpm_error("store: %s: key length %zu in \"%s\" is outside 1..%d", op, klen, db,
+                  mdb_env_get_maxkeysize(s->env));
+        return CPM_E_INVALID;
+    }
+    return 0;
+}
+
+int cpm_store_put(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen,
+                  const void *val, size_t vlen)
+{
+    MDB_dbi dbi;
+    int rc = prepare(s, "put", db, key, klen, &dbi);
+    if (rc != 0)
+        return rc;
+    if (val == NULL && vlen != 0) {
+        cpm_error("store: put: val is NULL with vlen %zu in \"%s\"", vlen, db);
+        return CPM_E_INVALID;
+    }
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    rc = mdb_put(txn, dbi, &k, &v, 0);
+    return rc ? store_fail("put", rc) : 0;
+}
+
+int cpm_store_get(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen,
+                  const void **val, size_t *vlen)
+{
+    MDB_dbi dbi;
+    int rc = prepare(s, "get", db, key, klen, &dbi);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {klen, (void *)key}, v;
+    rc = mdb_get(txn, dbi, &k, &v);
+    if (rc != 0)
+        return store_fail("get", rc);
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return 0;
+}
+
+int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen)
+{
+    MDB_dbi dbi;
+    int rc = prepare(s, "del", db, key, klen, &dbi);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {klen, (void *)key};
+    rc = mdb_del(txn, dbi, &k, NULL);
+    return rc ? store_fail("del", rc) : 0;
+}
+
+int cpm_store_get_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t *v)
+{
+    const void *val;
+    size_t len;
+    int rc = cpm_store_get(s, txn, "meta", key, strlen(key), &val, &len);
+    if (rc == CPM_E_NOT_FOUND) {
+        *v = 0;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (len != 8) {
+        cpm_error("store: meta \"%s\" holds %zu bytes, not a u64 (corrupt store?)", key, len);
+        return CPM_E_INTERNAL;
+    }
+    *v = cpm_get_be64(val);
+    return 0;
+}
+
+int cpm_store_put_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t v)
+{
+    uint8_t buf[8];
+    cpm_put_be64(buf, v);
+    return cpm_store_put(s, txn, "meta", key, strlen(key), buf, sizeof buf);
+}

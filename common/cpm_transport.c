@@ -1,0 +1,203 @@
+#include "cpm_transport.h"
+#include "cpm_envelope.h"
+#include "cpm_log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+struct cpm_zap {
+    void *sock;
+    const cpm_registry_t *reg;
+    cpm_metrics_t *metrics;
+};
+
+cpm_zap_t *cpm_zap_new(void *zctx, cpm_metrics_t *metrics)
+{
+    cpm_zap_t *z = calloc(1, sizeof *z);
+    if (!z)
+        return NULL;
+    z->metrics = metrics;
+    z->sock = zmq_socket(zctx, ZMQ_REP);
+    int linger = 0;
+    if (!z->sock || zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_bind(z->sock, "inproc://zeromq.zap.01") != 0) {
+        cpm_error("zap: cannot bind handler: %s", zmq_strerror(zmq_errno()));
+        if (z->sock)
+            zmq_close(z->sock);
+        free(z);
+        return NULL;
+    }
+    return z;
+}
+
+void cpm_zap_destroy(cpm_zap_t **p)
+{
+    if (!p || !*p)
+        return;
+    zmq_close((*p)->sock);
+    free(*p);
+    *p = NULL;
+}
+
+void *cpm_zap_socket(cpm_zap_t *z)
+{
+    return z->sock;
+}
+
+void cpm_zap_set_registry(cpm_zap_t *z, const cpm_registry_t *reg)
+{
+    z->reg = reg;
+}
+
+static void send_str(void *sock, const char *s, int more)
+{
+    zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0);
+}
+
+/* ZAP (RFC 27): version, request id, domain, address, routing id, mechanism,
+ * credentials...; reply: version, request id, status code, status text,
+ * user id, metadata. */
+static int handle_one(cpm_zap_t *z)
+{
+    zmq_msg_t f[8];
+    int n = cpm_sock_recv(z->sock, f, 8, ZMQ_DONTWAIT);
+    if (n == 0)
+        return 0;
+    if (n < 0)
+        return -1;
+    const char *status = "400", *text = "unknown transport key", *user = "";
+    char user_buf[128] = "";
+    if (n >= 7 && zmq_msg_size(&f[5]) == 5 && memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
+        zmq_msg_size(&f[6]) == 32 && z->reg) {
+        const Cpm__Member *m = cpm_registry_member_by_curve(z->reg, zmq_msg_data(&f[6]));
+        if (m) {
+            status = "200";
+            text = "OK";
+            snprintf(user_buf, sizeof user_buf, "%s", m->id);
+            user = user_buf;
+        }
+    } else if (n >= 6) {
+        text = "only CURVE is accepted";
+    }
+    if (z->metrics)
+        cpm_metrics_add(z->metrics, status[0] == '2' ? "zap.admitted" : "zap.refused", 1);
+    if (status[0] != '2')
+        cpm_warn("zap: refused a connection: %s", text);
+    send_str(z->sock, "1.0", 1);
+    zmq_send(z->sock, n > 1 ? zmq_msg_data(&f[1]) : "", n > 1 ? zmq_msg_size(&f[1]) : 0,
+             ZMQ_SNDMORE);
+    send_str(z->sock, status, 1);
+    send_str(z->sock, text, 1);
+    send_str(z->sock, user, 1);
+    zmq_send(z->sock, "", 0, 0);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+    return 1;
+}
+
+int cpm_zap_handle(cpm_zap_t *z)
+{
+    int count = 0;
+    while (handle_one(z) > 0)
+        count++;
+    return count;
+}
+
+static int set_common(void *s)
+{
+    int linger = 0, ivl = 2000, timeout = 6000, ttl = 6000;
+    int64_t maxsize = CPM_MAX_MSG + 1024;
+    return zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) |
+           zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) |
+           zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout) |
+           zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl) |
+           zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+}
+
+void *cpm_sock_server(void *zctx, int type, const cpm_identity_t *id, const char *endpoint)
+{
+    void *s = zmq_socket(zctx, type);
+    if (!s)
+        return NULL;
+    int one = 1, hwm = 100000;
+    int rc = set_common(s);
+    rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one);
+    rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, id->curve_sk, 32);
+    rc |= zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, CPM_ZAP_DOMAIN, strlen(CPM_ZAP_DOMAIN));
+    rc |= zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    rc |= zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (type == ZMQ_ROUTER)
+        rc |= zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    if (rc != 0 || zmq_bind(s, endpoint) != 0) {
+        cpm_error("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint8_t server_pk[32],
+                      const char *endpoint)
+{
+    void *s = zmq_socket(zctx, type);
+    if (!s)
+        return NULL;
+    int hwm = 100000;
+    int rc = set_common(s);
+    rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pk, 32);
+    rc |= zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, id->curve_pk, 32);
+    rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, id->curve_sk, 32);
+    rc |= zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    rc |= zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (rc != 0 || zmq_connect(s, endpoint) != 0) {
+        cpm_error("cannot connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void cpm_sock_close(void **sock)
+{
+    if (!sock || !*sock)
+        return;
+    int linger = 0;
+    zmq_setsockopt(*sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(*sock);
+    *sock = NULL;
+}
+
+int cpm_sock_recv(void *sock, void *parts, int nparts, int flags)
+{
+    zmq_msg_t *f = parts;
+    int n = 0, overflow = 0;
+    for (;;) {
+        zmq_msg_t tmp;
+        zmq_msg_t *dst = n < nparts ? &f[n] : &tmp;
+        zmq_msg_init(dst);
+        if (zmq_msg_recv(dst, sock, n == 0 ? flags : 0) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(dst);
+            for (int i = 0; i < n && i < nparts; i++)
+                zmq_msg_close(&f[i]);
+            return (n == 0 && e == EAGAIN) ? 0 : -1;
+        }
+        int more = zmq_msg_more(dst);
+        if (n < nparts)
+            n++;
+        else {
+            zmq_msg_close(dst);
+            overflow = 1;
+        }
+        if (!more)
+            break;
+    }
+    if (overflow) {
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&f[i]);
+        return -1;
+    }
+    return n;
+}

@@ -1,0 +1,50 @@
+/* cpm_transport: ZeroMQ sockets with CURVE on every link, and the ZAP
+ * authentication handler that admits only transport keys in the registry.
+ *
+ * A process that binds server sockets creates one cpm_zap_t before binding
+ * (libzmq asks the handler at inproc://zeromq.zap.01 about every CURVE
+ * handshake) and calls cpm_zap_handle whenever its socket is readable. The
+ * handler answers 200 with User-Id = the member id owning the client's key, or
+ * 400 for unknown keys. Messages on that link then carry the User-Id, which
+ * the verifier compares with the envelope's sender. */
+#ifndef CPM_TRANSPORT_H
+#define CPM_TRANSPORT_H
+
+#include "cpm_keys.h"
+#include "cpm_metrics.h"
+#include "cpm_registry.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CPM_ZAP_DOMAIN "cpmesh"
+
+typedef struct cpm_zap cpm_zap_t;
+
+/* Bind the handler in zctx. metrics may be NULL. NULL on failure. */
+cpm_zap_t *cpm_zap_new(void *zctx, cpm_metrics_t *metrics);
+void cpm_zap_destroy(cpm_zap_t **p);
+void *cpm_zap_socket(cpm_zap_t *z);
+/* The registry consulted from now on (borrowed; may be swapped at any time
+ * between calls to cpm_zap_handle). */
+void cpm_zap_set_registry(cpm_zap_t *z, const cpm_registry_t *reg);
+/* Answer every pending request without blocking. Returns how many. */
+int cpm_zap_handle(cpm_zap_t *z);
+
+/* A CURVE server socket (ROUTER or PUB) bound at endpoint. NULL on failure
+ * with the reason logged. */
+void *cpm_sock_server(void *zctx, int type, const cpm_identity_t *id, const char *endpoint);
+/* A CURVE client socket (DEALER or SUB) connected to endpoint, trusting
+ * server_pk. NULL on failure. */
+void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint8_t server_pk[32],
+                      const char *endpoint);
+/* Close with linger 0; sets *sock to NULL. */
+void cpm_sock_close(void **sock);
+
+/* Receive one message of up to nparts frames without blocking. Frame i goes
+ * to parts[i] (zmq_msg_t, initialised by the call). Returns the number of
+ * frames, 0 when nothing is waiting, -1 on error. Extra frames are dropped and
+ * reported as -1 after being drained. */
+int cpm_sock_recv(void *sock, void *parts, int nparts, int flags);
+
+#endif

@@ -1,0 +1,244 @@
+/* cpm_verifier: the checks a receiver makes on every frame, in the order of
+ * cpm_verifier.h. Cheap checks come first; the signature before anything that
+ * trusts the envelope's content; the replay window last, so that a frame
+ * refused for any other reason cannot use up a sequence number. */
+#include "cpm_verifier.h"
+
+#include "cpm_envelope.h"
+#include "cpm_replay.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct cpm_verifier {
+    int64_t max_skew_ms;
+    cpm_replay_t *replay;
+    uint64_t counts[CPM_V_COUNT];
+};
+
+static const char *const verdict_names[CPM_V_COUNT] = {
+    [CPM_V_OK] = "ok",
+    [CPM_V_OVERSIZE] = "oversize",
+    [CPM_V_MALFORMED] = "malformed",
+    [CPM_V_BAD_VERSION] = "bad_version",
+    [CPM_V_UNKNOWN_SENDER] = "unknown_sender",
+    [CPM_V_UNKNOWN_KEY] = "unknown_key",
+    [CPM_V_REVOKED_KEY] = "revoked_key",
+    [CPM_V_BAD_SIGNATURE] = "bad_signature",
+    [CPM_V_CLOCK_SKEW] = "clock_skew",
+    [CPM_V_UNKNOWN_TYPE] = "unknown_type",
+    [CPM_V_WRONG_RECIPIENT] = "wrong_recipient",
+    [CPM_V_TRANSPORT_MISMATCH] = "transport_mismatch",
+    [CPM_V_FORBIDDEN] = "forbidden",
+    [CPM_V_REPLAY] = "replay",
+};
+
+const char *cpm_verdict_name(cpm_verdict_t v)
+{
+    if ((int)v < 0 || v >= CPM_V_COUNT)
+        return "invalid";
+    return verdict_names[v];
+}
+
+void cpm_msg_clear(cpm_msg_t *m)
+{
+    if (!m)
+        return;
+    if (m->env)
+        cpm__envelope__free_unpacked(m->env, NULL);
+    m->env = NULL;
+    m->member = NULL;
+}
+
+cpm_verifier_t *cpm_verifier_new(int64_t max_skew_ms)
+{
+    if (max_skew_ms <= 0)
+        return NULL;
+    cpm_verifier_t *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->max_skew_ms = max_skew_ms;
+    /* A principal may be forgotten once none of its messages can pass the
+     * skew check any more: a message accepted at t had sent_ms >= t - skew and
+     * is refused from sent_ms + skew on. The extra second is margin. */
+    v->replay = cpm_replay_new(2 * max_skew_ms + 1000);
+    if (!v->replay) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void cpm_verifier_destroy(cpm_verifier_t **p)
+{
+    if (!p || !*p)
+        return;
+    cpm_replay_destroy(&(*p)->replay);
+    free(*p);
+    *p = NULL;
+}
+
+uint64_t cpm_verifier_count(const cpm_verifier_t *v, cpm_verdict_t reason)
+{
+    if (!v || (int)reason < 0 || reason >= CPM_V_COUNT)
+        return 0;
+    return v->counts[reason];
+}
+
+static int str_eq(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* |a - b| without signed overflow for any pair of int64 values. */
+static uint64_t abs_diff(int64_t a, int64_t b)
+{
+    return a > b ? (uint64_t)a - (uint64_t)b : (uint64_t)b - (uint64_t)a;
+}
+
+static cpm_verdict_t check_key(const cpm_registry_t *reg, const Cpm__Envelope *e,
+                               const Cpm__Member *m)
+{
+    /* A revoked key is named as such even when it is no longer the member's
+     * current key: it says more to whoever reads the counters. */
+    if (cpm_registry_key_revoked(reg, e->key_id))
+        return CPM_V_REVOKED_KEY;
+    char kid[CPM_KEY_ID_LEN + 1];
+    cpm_member_key_id(m, kid);
+    if (strcmp(kid, e->key_id) != 0 || m->sign_pk.len != 32)
+        return CPM_V_UNKNOWN_KEY;
+    return CPM_V_OK;
+}
+
+static cpm_verdict_t check_address(const cpm_verify_ctx_t *ctx, const Cpm__Envelope *e)
+{
+    if (e->type == CPM__MSG_TYPE__MSG_EVENTS_PUBLISH) {
+        if (strcmp(e->recipient, "*") != 0)
+            return CPM_V_WRONG_RECIPIENT;
+    } else if (ctx->self && strcmp(e->recipient, ctx->self) != 0) {
+        return CPM_V_WRONG_RECIPIENT;
+    }
+    if (ctx->transport_user && strcmp(ctx->transport_user, e->sender) != 0)
+        return CPM_V_TRANSPORT_MISMATCH;
+    return CPM_V_OK;
+}
+
+static cpm_verdict_t check_authorization(const cpm_verify_ctx_t *ctx, const Cpm__Envelope *e,
+                                         const Cpm__Member *m)
+{
+    if (ctx->expect_sender && strcmp(ctx->expect_sender, e->sender) != 0)
+        return CPM_V_FORBIDDEN;
+    if (cpm_msg_type_is_reply(e->type)) {
+        /* "*": a sender with several batches in flight takes any reply, since
+         * acknowledgements are cumulative. */
+        if (str_eq(ctx->awaiting_reply, "*") ||
+            (e->correlation_id[0] && str_eq(ctx->awaiting_reply, e->correlation_id)))
+            return CPM_V_OK;
+        return CPM_V_FORBIDDEN;
+    }
+    if (e->type == CPM__MSG_TYPE__MSG_EVENTS_PUBLISH)
+        return cpm_member_service(m, e->sender_instance) ? CPM_V_OK : CPM_V_FORBIDDEN;
+    if (!ctx->service || !cpm_member_may_send(m, cpm_msg_type_name(e->type), ctx->service))
+        return CPM_V_FORBIDDEN;
+    return CPM_V_OK;
+}
+
+/* The checks on a decoded envelope, up to and including authorization. */
+static cpm_verdict_t check_envelope(const cpm_verifier_t *v, const cpm_registry_t *reg,
+                                    const cpm_verify_ctx_t *ctx, const Cpm__SignedEnvelope *se,
+                                    const Cpm__Envelope *e, int64_t now_ms,
+                                    const Cpm__Member **member)
+{
+    cpm_verdict_t r;
+    if (e->version != CPM_PROTO_VERSION)
+        return CPM_V_BAD_VERSION;
+    const Cpm__Member *m = cpm_registry_member(reg, e->sender);
+    if (!m)
+        return CPM_V_UNKNOWN_SENDER;
+    if ((r = check_key(reg, e, m)) != CPM_V_OK)
+        return r;
+    if (cpm_envelope_verify_sig(se->envelope.data, se->envelope.len, se->signature.data,
+                                se->signature.len, m->sign_pk.data) != 0)
+        return CPM_V_BAD_SIGNATURE;
+    if (abs_diff(e->sent_ms, now_ms) > (uint64_t)v->max_skew_ms)
+        return CPM_V_CLOCK_SKEW;
+    if (!cpm_msg_type_name(e->type))
+        return CPM_V_UNKNOWN_TYPE;
+    if ((r = check_address(ctx, e)) != CPM_V_OK)
+        return r;
+    if ((r = check_authorization(ctx, e, m)) != CPM_V_OK)
+        return r;
+    *member = m;
+    return CPM_V_OK;
+}
+
+/* Every check but the replay window. On CPM_V_OK *env and *member are set. */
+static cpm_verdict_t check_frame(const cpm_verifier_t *v, const cpm_registry_t *reg,
+                                 const cpm_verify_ctx_t *ctx, const uint8_t *buf, size_t len,
+                                 int64_t now_ms, Cpm__Envelope **env, const Cpm__Member **member)
+{
+    if (len > CPM_MAX_MSG)
+        return CPM_V_OVERSIZE;
+    if (!buf && len)
+        return CPM_V_MALFORMED;
+    Cpm__SignedEnvelope *se = cpm__signed_envelope__unpack(NULL, len, buf);
+    if (!se)
+        return CPM_V_MALFORMED;
+    Cpm__Envelope *e = cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
+    cpm_verdict_t r = e ? check_envelope(v, reg, ctx, se, e, now_ms, member) : CPM_V_MALFORMED;
+    cpm__signed_envelope__free_unpacked(se, NULL);
+    if (r != CPM_V_OK) {
+        if (e)
+            cpm__envelope__free_unpacked(e, NULL);
+        return r;
+    }
+    *env = e;
+    return CPM_V_OK;
+}
+
+/* "<sender>/<sender_instance>" into a malloc'd string. */
+static char *principal_of(const Cpm__Envelope *e)
+{
+    size_t a = strlen(e->sender), b = strlen(e->sender_instance);
+    char *p = malloc(a + b + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, e->sender, a);
+    p[a] = '/';
+    memcpy(p + a + 1, e->sender_instance, b + 1);
+    return p;
+}
+
+cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_registry_t *reg,
+                                 const cpm_verify_ctx_t *ctx, const uint8_t *buf, size_t len,
+                                 int64_t now_ms, cpm_msg_t *out)
+{
+    static const cpm_verify_ctx_t no_ctx = {0};
+    if (out) {
+        out->env = NULL;
+        out->member = NULL;
+    }
+    if (!v || !reg || !out)
+        return CPM_V_MALFORMED; /* a caller bug; refuse rather than crash */
+    if (!ctx)
+        ctx = &no_ctx;
+
+    Cpm__Envelope *e = NULL;
+    const Cpm__Member *m = NULL;
+    cpm_verdict_t r = check_frame(v, reg, ctx, buf, len, now_ms, &e, &m);
+    if (r == CPM_V_OK) {
+        char *principal = principal_of(e);
+        if (!principal || cpm_replay_check(v->replay, principal, e->seq, now_ms) != 0)
+            r = CPM_V_REPLAY;
+        free(principal);
+    }
+    v->counts[r]++;
+    if (r != CPM_V_OK) {
+        if (e)
+            cpm__envelope__free_unpacked(e, NULL);
+        return r;
+    }
+    out->env = e;
+    out->member = m;
+    return CPM_V_OK;
+}

@@ -1,0 +1,155 @@
+#include "inspection_domain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOTE_MAX 2000
+
+static int put_case(cpm_store_t *st, MDB_txn *txn, const char *ticket,
+                    const Cpm__InspectionCase *c)
+{
+    size_t len = cpm__inspection_case__get_packed_size(c);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return CPM_E_INTERNAL;
+    cpm__inspection_case__pack(c, buf);
+    int rc = cpm_store_put(st, txn, "cases", ticket, strlen(ticket), buf, len);
+    free(buf);
+    return rc;
+}
+
+Cpm__InspectionCase *inspection_case(cpm_store_t *st, MDB_txn *txn, const char *ticket)
+{
+    const void *v;
+    size_t vlen;
+    if (cpm_store_get(st, txn, "cases", ticket, strlen(ticket), &v, &vlen) != 0)
+        return NULL;
+    return cpm__inspection_case__unpack(NULL, vlen, v);
+}
+
+/* Tell routing and the event log about a new state. */
+static int announce(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *fx,
+                    const char *ticket, const char *state, const char *actor, const char *note,
+                    int64_t now_ms)
+{
+    Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
+    u.ticket = (char *)ticket;
+    u.state = (char *)state;
+    u.agency = (char *)in->node;
+    u.actor = (char *)actor;
+    u.note = (char *)(note ? note : "");
+    u.at_ms = now_ms;
+    int rc = fx->send(fx->ctx, txn, in->routing, "routing", &u.base);
+    if (rc != 0)
+        return rc;
+    char kind[48], detail[200];
+    snprintf(kind, sizeof kind, "case.%s", state);
+    snprintf(detail, sizeof detail, "actor=%s", actor); /* notes may name the consumer */
+    return fx->event(fx->ctx, txn, kind, ticket, in->node, detail);
+}
+
+int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn *txn,
+                                const cpm_effects_t *fx, const Cpm__Assignment *a,
+                                int64_t now_ms, cpm_error_t *err)
+{
+    if (!a->complaint || !a->complaint->ticket || !*a->complaint->ticket)
+        return cpm_error_set(err, CPM_E_INVALID, "complaint.ticket", "assignment without ticket");
+    if (!a->agency || strcmp(a->agency, in->node) != 0)
+        return cpm_error_set(err, CPM_E_FORBIDDEN, "agency", "case %s is for %s, not %s",
+                             a->complaint->ticket, a->agency, in->node);
+    const char *ticket = a->complaint->ticket;
+    const void *v;
+    size_t vlen;
+    int rc = cpm_store_get(st, txn, "cases", ticket, strlen(ticket), &v, &vlen);
+    if (rc == 0)
+        return 0;
+    if (rc != CPM_E_NOT_FOUND)
+        return rc;
+    Cpm__InspectionCase c = CPM__INSPECTION_CASE__INIT;
+    Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT, *hist[1] = {&e};
+    c.assignment = (Cpm__Assignment *)a;
+    c.state = "assigned";
+    e.at_ms = now_ms;
+    e.state = "assigned";
+    e.actor = (char *)in->node;
+    c.history = hist;
+    c.n_history = 1;
+    if ((rc = put_case(st, txn, ticket, &c)) != 0)
+        return rc;
+    return announce(in, txn, fx, ticket, "assigned", in->node, "", now_ms);
+}
+
+static const char *target_state(const char *action)
+{
+    if (!strcmp(action, "accept"))
+        return "accepted";
+    if (!strcmp(action, "refuse"))
+        return "refused";
+    if (!strcmp(action, "resolve"))
+        return "resolved";
+    return NULL;
+}
+
+static int allowed(const char *from, const char *to)
+{
+    return (!strcmp(from, "assigned") && (!strcmp(to, "accepted") || !strcmp(to, "refused"))) ||
+           (!strcmp(from, "accepted") && !strcmp(to, "resolved"));
+}
+
+int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                   const char *actor, const Cpm__CaseAction *a, int64_t now_ms,
+                   const char **state, bool *duplicate, cpm_error_t *err)
+{
+    const char *to = target_state(a->action ? a->action : "");
+    *duplicate = false;
+    if (!a->ticket || !*a->ticket)
+        return cpm_error_set(err, CPM_E_INVALID, "ticket", "ticket is required");
+    if (!to)
+        return cpm_error_set(err, CPM_E_INVALID, "action",
+                             "action '%s' is not one of accept, refuse, resolve", a->action);
+    if (strlen(a->note) > NOTE_MAX)
+        return cpm_error_set(err, CPM_E_TOO_LARGE, "note", "note is longer than %d bytes",
+                             NOTE_MAX);
+    if (strcmp(to, "accepted") != 0 && !*a->note)
+        return cpm_error_set(err, CPM_E_INVALID, "note", "a note is required to %s a case: %s",
+                             a->action,
+                             !strcmp(to, "refused") ? "say why it is not ours" : "the outcome");
+    Cpm__InspectionCase *c = inspection_case(st, txn, a->ticket);
+    if (!c)
+        return cpm_error_set(err, CPM_E_NOT_FOUND, "ticket", "ticket %s is not a case of %s",
+                             a->ticket, in->node);
+    int rc = 0;
+    *state = to;
+    if (!strcmp(c->state, to)) {
+        *duplicate = true;
+        goto out;
+    }
+    if (!allowed(c->state, to)) {
+        rc = cpm_error_set(err, CPM_E_CONFLICT, "action", "case %s is %s; it cannot be %s",
+                           a->ticket, c->state, to);
+        goto out;
+    }
+    Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
+    e.at_ms = now_ms;
+    e.state = (char *)to;
+    e.actor = (char *)actor;
+    e.note = a->note;
+    Cpm__StatusEntry **h = realloc(c->history, (c->n_history + 1) * sizeof *h);
+    if (!h) {
+        rc = CPM_E_INTERNAL;
+        goto out;
+    }
+    c->history = h;
+    c->history[c->n_history++] = &e;
+    char *old = c->state;
+    c->state = (char *)to;
+    rc = put_case(st, txn, a->ticket, c);
+    c->state = old;
+    c->n_history--; /* e lives on this stack */
+    if (rc == 0)
+        rc = announce(in, txn, fx, a->ticket, to, actor, a->note, now_ms);
+out:
+    cpm__inspection_case__free_unpacked(c, NULL);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* inspection_domain: the cases assigned to one agency's node, and what its
+ * officers do with them.
+ *
+ * "cases" maps ticket -> InspectionCase (the Assignment with the consumer's
+ * contact, the state and its history). States: assigned -> accepted |
+ * refused; accepted -> resolved. Every change is an event and a CaseUpdate
+ * queued for routing. No sockets. */
+#ifndef INSPECTION_DOMAIN_H
+#define INSPECTION_DOMAIN_H
+
+#include "cpm_effects.h"
+#include "cpm_err.h"
+#include "cpm_store.h"
+#include "cpmesh.pb-c.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define INSPECTION_DBS {"cases", NULL}
+
+typedef struct {
+    const char *node;    /* this agency's member id */
+    const char *routing; /* member id running routing */
+} inspection_t;
+
+/* Store a case routed here by routing. A ticket already held is left alone. */
+int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn *txn,
+                                const cpm_effects_t *fx, const Cpm__Assignment *a,
+                                int64_t now_ms, cpm_error_t *err);
+
+/* An officer (member actor) accepts, refuses or resolves a case. *state gets
+ * the new state (static string); *duplicate is true when the case already was
+ * in that state. CPM_E_INVALID for a bad action or missing note,
+ * CPM_E_NOT_FOUND for an unknown ticket, CPM_E_CONFLICT for a move the state
+ * does not allow. */
+int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                   const char *actor, const Cpm__CaseAction *a, int64_t now_ms,
+                   const char **state, bool *duplicate, cpm_error_t *err);
+
+/* A stored case (free with cpm__inspection_case__free_unpacked), or NULL. */
+Cpm__InspectionCase *inspection_case(cpm_store_t *st, MDB_txn *txn, const char *ticket);
+
+#endif

@@ -1,0 +1,229 @@
+/* intake_validate: field-by-field checks of client submissions. Messages never
+ * echo the client's value: it may be huge or not valid UTF-8, and the message
+ * goes back on the wire. */
+#include "intake_validate.h"
+
+#include <string.h>
+
+static const char *const CHANNELS[] = {"hotline", "web", "walk_in", "email", "social", "letter"};
+
+/* protobuf-c gives "" for absent strings, but a hand-built struct may hold NULL. */
+static const char *str(const char *s)
+{
+    return s ? s : "";
+}
+
+bool intake_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p;
+        size_t n;                      /* continuation bytes that follow */
+        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the first one */
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1;
+        else if (c == 0xE0)
+            n = 2, lo = 0xA0; /* no overlong 3-byte forms */
+        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+            n = 2;
+        else if (c == 0xED)
+            n = 2, hi = 0x9F; /* no UTF-16 surrogates */
+        else if (c == 0xF0)
+            n = 3, lo = 0x90; /* no overlong 4-byte forms */
+        else if (c >= 0xF1 && c <= 0xF3)
+            n = 3;
+        else if (c == 0xF4)
+            n = 3, hi = 0x8F; /* nothing above U+10FFFF */
+        else
+            return false; /* continuation byte, C0, C1 or F5..FF as a lead */
+        if ((size_t)(end - p) < n + 1 || p[1] < lo || p[1] > hi)
+            return false;
+        for (size_t i = 2; i <= n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+bool intake_channel_valid(const char *channel)
+{
+    for (size_t i = 0; channel && i < sizeof CHANNELS / sizeof *CHANNELS; i++)
+        if (!strcmp(channel, CHANNELS[i]))
+            return true;
+    return false;
+}
+
+/* UTF-8, presence and size of a text field. */
+static int check_text(cpm_error_t *err, const char *field, const char *s, size_t max, bool required)
+{
+    size_t n = strlen(s);
+    if (!intake_utf8_valid(s, n))
+        return cpm_error_set(err, CPM_E_INVALID, field, "%s is not valid UTF-8.", field);
+    if (required && n == 0)
+        return cpm_error_set(err, CPM_E_INVALID, field, "%s is required.", field);
+    if (n > max)
+        return cpm_error_set(err, CPM_E_TOO_LARGE, field,
+                             "%s is %zu bytes long; at most %zu bytes are allowed.", field, n, max);
+    return 0;
+}
+
+static int check_set_by_intake(cpm_error_t *err, const char *field, bool is_set)
+{
+    if (is_set)
+        return cpm_error_set(err, CPM_E_INVALID, field,
+                             "%s is set by intake and must be empty on submit.", field);
+    return 0;
+}
+
+static int check_channel(cpm_error_t *err, const char *s)
+{
+    int rc = check_text(err, "channel", s, 16, true);
+    if (rc == CPM_E_TOO_LARGE || (rc == 0 && !intake_channel_valid(s)))
+        return cpm_error_set(err, CPM_E_INVALID, "channel",
+                             "channel must be one of hotline, web, walk_in, email, social, "
+                             "letter.");
+    return rc;
+}
+
+static int check_client_ref(cpm_error_t *err, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > INTAKE_CLIENT_REF_MAX)
+        return cpm_error_set(err, CPM_E_TOO_LARGE, "client_ref",
+                             "client_ref is %zu characters long; at most %d are allowed.", n,
+                             INTAKE_CLIENT_REF_MAX);
+    if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") != n)
+        return cpm_error_set(err, CPM_E_INVALID, "client_ref",
+                             "client_ref may hold only letters A-Z and a-z, digits and . _ : -.");
+    return 0;
+}
+
+static int check_category(cpm_error_t *err, const cpm_rules_t *rules, const char *s)
+{
+    int rc = check_text(err, "category", s, 64, false);
+    if (rc == 0 && *s && !cpm_rules_has_category(rules, s))
+        rc = CPM_E_INVALID;
+    if (rc)
+        return cpm_error_set(err, CPM_E_INVALID, "category",
+                             "category is not a known category slug of this deployment.");
+    return 0;
+}
+
+static int check_district(cpm_error_t *err, const cpm_rules_t *rules, const char *s)
+{
+    int rc = check_text(err, "district", s, 64, true);
+    if (rc == CPM_E_INVALID && !*s)
+        return rc; /* "district is required." */
+    if (rc || !cpm_rules_has_district(rules, s))
+        return cpm_error_set(err, CPM_E_INVALID, "district",
+                             "district is not a known district slug of this deployment.");
+    return 0;
+}
+
+static int check_phone(cpm_error_t *err, const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return 0;
+    if (strspn(s, "0123456789 +-.()") != n || strcspn(s, "0123456789") == n)
+        return cpm_error_set(err, CPM_E_INVALID, "consumer_phone",
+                             "consumer_phone may hold only digits, spaces and + - . ( ) and "
+                             "must contain digits.");
+    if (n < INTAKE_PHONE_MIN)
+        return cpm_error_set(err, CPM_E_INVALID, "consumer_phone",
+                             "consumer_phone is %zu characters long; at least %d are needed.", n,
+                             INTAKE_PHONE_MIN);
+    if (n > INTAKE_PHONE_MAX)
+        return cpm_error_set(err, CPM_E_TOO_LARGE, "consumer_phone",
+                             "consumer_phone is %zu characters long; at most %d are allowed.", n,
+                             INTAKE_PHONE_MAX);
+    return 0;
+}
+
+/* Not RFC 5322: enough to catch typing mistakes without refusing real addresses. */
+static int check_email(cpm_error_t *err, const char *s)
+{
+    int rc = check_text(err, "consumer_email", s, INTAKE_EMAIL_MAX, false);
+    if (rc || !*s)
+        return rc;
+    const char *at = strchr(s, '@');
+    const char *domain = at ? at + 1 : "";
+    size_t dn = strlen(domain);
+    const char *dot = memchr(domain, '.', dn);
+    bool has_space = false;
+    for (const char *p = s; *p; p++)
+        has_space |= (unsigned char)*p <= 0x20 || *p == 0x7F;
+    if (!at || at == s || strchr(domain, '@') || !dot || dot == domain || domain[dn - 1] == '.' ||
+        has_space)
+        return cpm_error_set(err, CPM_E_INVALID, "consumer_email",
+                             "consumer_email must be one name, one '@' and a domain with a '.', "
+                             "without spaces.");
+    return 0;
+}
+
+static int check_event_time(cpm_error_t *err, int64_t t, int64_t now_ms)
+{
+    if (t == 0)
+        return 0;
+    if (t < INTAKE_EPOCH_MIN_MS)
+        return cpm_error_set(err, CPM_E_INVALID, "event_time_ms",
+                             "event_time_ms is before the year 2000.");
+    if (t > now_ms + INTAKE_FUTURE_SLACK_MS)
+        return cpm_error_set(err, CPM_E_INVALID, "event_time_ms",
+                             "event_time_ms is more than 5 minutes in the future.");
+    return 0;
+}
+
+int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules, int64_t now_ms,
+                              cpm_error_t *err)
+{
+    int rc;
+    if (!c)
+        return cpm_error_set(err, CPM_E_INVALID, "", "The request holds no complaint.");
+    if (!rules)
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "No routing configuration is loaded.");
+    if ((rc = check_set_by_intake(err, "ticket", *str(c->ticket))) ||
+        (rc = check_set_by_intake(err, "received_ms", c->received_ms != 0)) ||
+        (rc = check_set_by_intake(err, "intake_node", *str(c->intake_node))) ||
+        (rc = check_channel(err, str(c->channel))) ||
+        (rc = check_text(err, "consumer_name", str(c->consumer_name), INTAKE_NAME_MAX, false)) ||
+        (rc = check_phone(err, str(c->consumer_phone))) ||
+        (rc = check_email(err, str(c->consumer_email))) ||
+        (rc = check_text(err, "business_name", str(c->business_name), INTAKE_NAME_MAX, true)) ||
+        (rc = check_text(err, "business_address", str(c->business_address), INTAKE_ADDRESS_MAX,
+                         false)) ||
+        (rc = check_district(err, rules, str(c->district))) ||
+        (rc = check_category(err, rules, str(c->category))) ||
+        (rc = check_text(err, "description", str(c->description), INTAKE_TEXT_MAX, true)) ||
+        (rc = check_event_time(err, c->event_time_ms, now_ms)) ||
+        (rc = check_client_ref(err, str(c->client_ref))))
+        return rc;
+    return 0;
+}
+
+int intake_validate_consultation(const Cpm__Consultation *c, const cpm_rules_t *rules,
+                                 cpm_error_t *err)
+{
+    int rc;
+    if (!c)
+        return cpm_error_set(err, CPM_E_INVALID, "", "The request holds no consultation.");
+    if (!rules)
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "No routing configuration is loaded.");
+    if ((rc = check_set_by_intake(err, "id", *str(c->id))) ||
+        (rc = check_set_by_intake(err, "received_ms", c->received_ms != 0)) ||
+        (rc = check_set_by_intake(err, "operator", *str(c->operator_))) ||
+        (rc = check_channel(err, str(c->channel))) ||
+        (rc = check_category(err, rules, str(c->category))) ||
+        (rc = check_text(err, "summary", str(c->summary), INTAKE_TEXT_MAX, true)) ||
+        (rc = check_client_ref(err, str(c->client_ref))))
+        return rc;
+    if (c->duration_s > INTAKE_DURATION_MAX)
+        return cpm_error_set(err, CPM_E_INVALID, "duration_s",
+                             "duration_s is over one day (%d seconds).", INTAKE_DURATION_MAX);
+    return 0;
+}

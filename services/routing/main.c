@@ -1,0 +1,98 @@
+/* cpmesh-routing: the city's register of every case. Routes each complaint
+ * to the responsible agency by the rule table, delivers it to that agency's
+ * inspection service, follows its state and answers status queries.
+ *
+ *   cpmesh-routing --config routing.yaml */
+#include "cpm_config.h"
+#include "cpm_log.h"
+#include "cpm_rules.h"
+#include "cpm_server.h"
+#include "cpm_util.h"
+#include "routing_domain.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int on_complaint(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, const uint8_t *rec,
+                        size_t len, cpm_error_t *err)
+{
+    Cpm__Complaint *c = cpm__complaint__unpack(NULL, len, rec);
+    if (!c)
+        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a Complaint");
+    cpm_effects_t fx = cpm_server_effects(srv);
+    int rc = routing_apply_complaint(cpm_server_ctx(srv), cpm_server_registry(srv),
+                                     cpm_server_store(srv), txn, &fx, m->env->sender, c,
+                                     cpm_now_ms(), err);
+    cpm__complaint__free_unpacked(c, NULL);
+    return rc;
+}
+
+static int on_update(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, const uint8_t *rec,
+                     size_t len, cpm_error_t *err)
+{
+    Cpm__CaseUpdate *u = cpm__case_update__unpack(NULL, len, rec);
+    if (!u)
+        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a CaseUpdate");
+    cpm_effects_t fx = cpm_server_effects(srv);
+    int rc = routing_apply_update(cpm_server_ctx(srv), cpm_server_store(srv), txn, &fx,
+                                  m->env->sender, u, err);
+    cpm__case_update__free_unpacked(u, NULL);
+    return rc;
+}
+
+static int on_status(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
+                     cpm_error_t *err)
+{
+    Cpm__StatusQuery *q =
+        cpm__status_query__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    if (!q)
+        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a StatusQuery");
+    int rc;
+    Cpm__StatusReply *r = routing_status(cpm_server_store(srv), txn, q->ticket, &rc);
+    if (!r)
+        cpm_error_set(err, rc, "ticket",
+                      rc == CPM_E_NOT_FOUND
+                          ? "ticket %s is not known to routing (yet: it may still be on its way)"
+                          : "ticket %s cannot be read",
+                      q->ticket);
+    else
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_STATUS_REPLY, &r->base);
+    cpm__status_reply__free_unpacked(r, NULL);
+    cpm__status_query__free_unpacked(q, NULL);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "--config") != 0) {
+        fprintf(stderr, "usage: cpmesh-routing --config FILE.yaml\n");
+        return 2;
+    }
+    char err[512];
+    cpm_config_t *cfg = cpm_config_load(argv[2], err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "cpmesh-routing: %s: %s\n", argv[2], err);
+        return 1;
+    }
+    cpm_rules_t *rules = cpm_rules_load(cfg->rules, err, sizeof err);
+    if (!rules) {
+        fprintf(stderr, "cpmesh-routing: rules %s: %s\n", cfg->rules, err);
+        cpm_config_destroy(&cfg);
+        return 1;
+    }
+    static const char *dbs[] = ROUTING_DBS;
+    cpm_server_t *srv = cpm_server_new(cfg, dbs);
+    int rc = 1;
+    if (srv) {
+        cpm_server_set_ctx(srv, rules);
+        cpm_server_on_batch(srv, CPM__MSG_TYPE__MSG_CASE_BATCH, on_complaint);
+        cpm_server_on_batch(srv, CPM__MSG_TYPE__MSG_UPDATE_BATCH, on_update);
+        cpm_server_on_request(srv, CPM__MSG_TYPE__MSG_STATUS_QUERY, false, on_status);
+        cpm_server_outbound(srv, "inspection", CPM__MSG_TYPE__MSG_ASSIGN_BATCH);
+        rc = cpm_server_run(srv) == 0 ? 0 : 1;
+    }
+    cpm_server_destroy(&srv);
+    cpm_rules_destroy(&rules);
+    cpm_config_destroy(&cfg);
+    return rc;
+}

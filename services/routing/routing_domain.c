@@ -1,0 +1,172 @@
+#include "routing_domain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int put_case(cpm_store_t *st, MDB_txn *txn, const Cpm__StatusReply *r)
+{
+    size_t len = cpm__status_reply__get_packed_size(r);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return CPM_E_INTERNAL;
+    cpm__status_reply__pack(r, buf);
+    int rc = cpm_store_put(st, txn, "cases", r->ticket, strlen(r->ticket), buf, len);
+    free(buf);
+    return rc;
+}
+
+Cpm__StatusReply *routing_status(cpm_store_t *st, MDB_txn *txn, const char *ticket, int *rc)
+{
+    const void *v;
+    size_t vlen;
+    *rc = cpm_store_get(st, txn, "cases", ticket, strlen(ticket), &v, &vlen);
+    if (*rc != 0)
+        return NULL;
+    Cpm__StatusReply *r = cpm__status_reply__unpack(NULL, vlen, v);
+    if (!r)
+        *rc = CPM_E_INTERNAL;
+    return r;
+}
+
+/* Append a history entry to r. The entry's strings are borrowed and must
+ * outlive the pack of r; history_free releases the added entries. */
+static int history_add(Cpm__StatusReply *r, Cpm__StatusEntry *e)
+{
+    Cpm__StatusEntry **h = realloc(r->history, (r->n_history + 1) * sizeof *h);
+    if (!h)
+        return CPM_E_INTERNAL;
+    r->history = h;
+    r->history[r->n_history++] = e;
+    return 0;
+}
+
+int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
+                            cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                            const char *sender, const Cpm__Complaint *c, int64_t now_ms,
+                            cpm_error_t *err)
+{
+    if (!c->ticket || !*c->ticket)
+        return cpm_error_set(err, CPM_E_INVALID, "ticket", "the complaint has no ticket");
+    if (!c->intake_node || strcmp(c->intake_node, sender) != 0)
+        return cpm_error_set(err, CPM_E_FORBIDDEN, "intake_node",
+                             "intake_node %s is not the sender %s", c->intake_node, sender);
+    const void *v;
+    size_t vlen;
+    int rc = cpm_store_get(st, txn, "cases", c->ticket, strlen(c->ticket), &v, &vlen);
+    if (rc == 0)
+        return 0; /* already routed: a second copy changes nothing */
+    if (rc != CPM_E_NOT_FOUND)
+        return rc;
+    cpm_route_t route;
+    cpm_rules_route(rules, reg, c->category, c->district, c->urgent, &route);
+    int64_t received = c->received_ms ? c->received_ms : now_ms;
+
+    Cpm__StatusReply r = CPM__STATUS_REPLY__INIT;
+    r.ticket = c->ticket;
+    r.state = "routed";
+    r.agency = route.agency;
+    r.rule_id = route.rule_id;
+    r.district = c->district;
+    r.category = c->category;
+    r.intake_node = c->intake_node;
+    r.received_ms = received;
+    r.routed_ms = now_ms;
+    r.accept_due_ms = cpm_rules_add_working_days(rules, received, cpm_rules_accept_days(rules));
+    Cpm__StatusEntry e1 = CPM__STATUS_ENTRY__INIT, e2 = CPM__STATUS_ENTRY__INIT;
+    Cpm__StatusEntry *hist[2] = {&e1, &e2};
+    e1.at_ms = received;
+    e1.state = "received";
+    e1.actor = c->intake_node;
+    e2.at_ms = now_ms;
+    e2.state = "routed";
+    e2.actor = route.rule_id;
+    e2.note = route.reason;
+    r.history = hist;
+    r.n_history = 2;
+    if ((rc = put_case(st, txn, &r)) != 0)
+        return rc;
+
+    Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
+    a.complaint = (Cpm__Complaint *)c;
+    a.agency = route.agency;
+    a.rule_id = route.rule_id;
+    a.routed_ms = now_ms;
+    a.accept_due_ms = r.accept_due_ms;
+    if ((rc = fx->send(fx->ctx, txn, route.agency, "inspection", &a.base)) != 0)
+        return rc;
+    char detail[400];
+    snprintf(detail, sizeof detail, "rule=%s category=%s district=%s%s%s", route.rule_id,
+             *c->category ? c->category : "-", c->district, *route.reason ? " reason=" : "",
+             route.reason);
+    return fx->event(fx->ctx, txn, "case.routed", c->ticket, route.agency, detail);
+}
+
+/* Which states may follow which, as routing sees them. */
+static int transition_ok(const char *from, const char *to)
+{
+    static const char *allowed[][2] = {
+        {"routed", "assigned"}, {"routed", "accepted"},   {"routed", "refused"},
+        {"assigned", "accepted"}, {"assigned", "refused"}, {"accepted", "resolved"},
+        {"routed", "resolved"},   {"assigned", "resolved"},
+    };
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        if (!strcmp(allowed[i][0], from) && !strcmp(allowed[i][1], to))
+            return 1;
+    return 0;
+}
+
+int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
+                         const cpm_effects_t *fx, const char *sender, const Cpm__CaseUpdate *u,
+                         cpm_error_t *err)
+{
+    int rc;
+    if (!u->ticket || !*u->ticket)
+        return cpm_error_set(err, CPM_E_INVALID, "ticket", "the update has no ticket");
+    Cpm__StatusReply *r = routing_status(st, txn, u->ticket, &rc);
+    if (!r)
+        return rc == CPM_E_NOT_FOUND ? cpm_error_set(err, rc, "ticket", "ticket %s is not known",
+                                                     u->ticket)
+                                     : rc;
+    if (strcmp(r->agency, sender) != 0) {
+        rc = cpm_error_set(err, CPM_E_FORBIDDEN, "agency",
+                           "%s reported on %s, which is assigned to %s", sender, u->ticket,
+                           r->agency);
+        goto out;
+    }
+    if (!strcmp(r->state, u->state))
+        goto out; /* nothing new */
+    /* "assigned" only confirms delivery: it never moves a case backwards. */
+    if (!transition_ok(r->state, u->state)) {
+        rc = strcmp(u->state, "assigned") == 0
+                 ? 0
+                 : cpm_error_set(err, CPM_E_CONFLICT, "state", "case %s is %s; cannot become %s",
+                                 u->ticket, r->state, u->state);
+        goto out;
+    }
+    char *old_state = r->state;
+    r->state = u->state;
+    if (!strcmp(u->state, "accepted"))
+        r->resolve_due_ms =
+            cpm_rules_add_working_days(rules, u->at_ms, cpm_rules_resolve_days(rules));
+    Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
+    e.at_ms = u->at_ms;
+    e.state = u->state;
+    e.actor = u->actor;
+    e.note = u->note;
+    size_t n_before = r->n_history;
+    if ((rc = history_add(r, &e)) == 0)
+        rc = put_case(st, txn, r);
+    if (r->n_history > n_before)
+        r->n_history--; /* e is on our stack: do not let free_unpacked see it */
+    r->state = old_state;
+    if (rc != 0)
+        goto out;
+    char kind[48], detail[200];
+    snprintf(kind, sizeof kind, "case.%s", u->state);
+    snprintf(detail, sizeof detail, "actor=%s", u->actor); /* notes may name the consumer */
+    rc = fx->event(fx->ctx, txn, kind, u->ticket, sender, detail);
+out:
+    cpm__status_reply__free_unpacked(r, NULL);
+    return rc;
+}

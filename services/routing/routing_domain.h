@@ -1,0 +1,43 @@
+/* routing_domain: the city-wide register of where every case is and when it
+ * is due.
+ *
+ * Each complaint from an intake node is routed by the rule table (cpm_rules)
+ * to the responsible agency, recorded in "cases" (ticket -> StatusReply, with
+ * the rule that decided and the deadlines; no personal data of the consumer is
+ * kept here) and queued as an Assignment for that agency's inspection
+ * service. Case updates from the responsible agency move the state on. No
+ * sockets. */
+#ifndef ROUTING_DOMAIN_H
+#define ROUTING_DOMAIN_H
+
+#include "cpm_effects.h"
+#include "cpm_err.h"
+#include "cpm_registry.h"
+#include "cpm_rules.h"
+#include "cpm_store.h"
+#include "cpmesh.pb-c.h"
+
+#include <stdint.h>
+
+#define ROUTING_DBS {"cases", NULL}
+
+/* Route and record one complaint delivered by intake member sender. A
+ * ticket already routed is left alone (0). 0, CPM_E_INVALID with err (kept as
+ * a dead letter by the caller), or a store error. reg may be NULL. */
+int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
+                            cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                            const char *sender, const Cpm__Complaint *c, int64_t now_ms,
+                            cpm_error_t *err);
+
+/* Apply a state change reported by an agency. Only the agency the case is
+ * assigned to may report on it (CPM_E_FORBIDDEN otherwise); unknown tickets
+ * give CPM_E_NOT_FOUND. */
+int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
+                         const cpm_effects_t *fx, const char *sender, const Cpm__CaseUpdate *u,
+                         cpm_error_t *err);
+
+/* The record of a ticket (free with cpm__status_reply__free_unpacked), or
+ * NULL with CPM_E_NOT_FOUND / a store error in *rc. */
+Cpm__StatusReply *routing_status(cpm_store_t *st, MDB_txn *txn, const char *ticket, int *rc);
+
+#endif

@@ -1,0 +1,207 @@
+/* test_config: service configuration files, good and bad. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cpm_config.h"
+#include "cpm_util.h"
+
+static char fixtures[PATH_MAX]; /* real path of tests/unit/fixtures/config */
+static char tmpdir[256];
+
+static int group_setup(void **state)
+{
+    const char *src = getenv("CPM_SOURCE_DIR");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/tests/unit/fixtures/config", src ? src : ".");
+    if (!realpath(dir, fixtures))
+        return -1;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cpm_test_config.XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(p);
+}
+
+static int group_teardown(void **state)
+{
+    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static cpm_config_t *load_fixture(const char *name, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", fixtures, name);
+    return cpm_config_load(path, err, errlen);
+}
+
+static void assert_has(const char *err, const char *part)
+{
+    if (!strstr(err, part))
+        fail_msg("error \"%s\" does not contain \"%s\"", err, part);
+}
+
+static void expect_error(const char *name, const char *part1, const char *part2)
+{
+    char err[512] = "";
+    cpm_config_t *c = load_fixture(name, err, sizeof err);
+    if (c)
+        fail_msg("%s was accepted; expected \"%s\"", name, part2);
+    assert_has(err, part1);
+    assert_has(err, part2);
+}
+
+static void test_good(void **state)
+{
+    char err[512] = "";
+    cpm_config_t *c = load_fixture("good.yaml", err, sizeof err);
+    if (!c)
+        fail_msg("good.yaml: %s", err);
+    assert_string_equal(c->node, "hn.d.hoan-kiem");
+    assert_string_equal(c->service, "intake");
+    assert_string_equal(c->data_dir, "/var/lib/cpmesh/hn.d.hoan-kiem/intake");
+    assert_string_equal(c->registry, "/etc/cpmesh/registry.signed");
+    assert_string_equal(c->root_public, "/etc/cpmesh/root.public");
+    assert_string_equal(c->identity, "/etc/cpmesh/keys/hn.d.hoan-kiem.secret");
+    assert_string_equal(c->rules, "/etc/cpmesh/routing.yaml");
+    assert_string_equal(c->bind, "tcp://0.0.0.0:7100");
+    assert_string_equal(c->pub_bind, "tcp://0.0.0.0:7101");
+    assert_int_equal(c->max_skew_s, 120);
+    assert_int_equal(c->map_size_mb, 64);
+    assert_int_equal(c->batch_max, 100);
+    cpm_config_destroy(&c);
+    assert_null(c);
+    cpm_config_destroy(&c); /* safe twice */
+}
+
+static void test_inspection_defaults(void **state)
+{
+    char err[512] = "";
+    cpm_config_t *c = load_fixture("inspection.yaml", err, sizeof err);
+    if (!c)
+        fail_msg("inspection.yaml: %s", err);
+    assert_string_equal(c->service, "inspection");
+    assert_null(c->rules);
+    assert_null(c->bind);
+    assert_null(c->pub_bind);
+    assert_int_equal(c->max_skew_s, 300);
+    assert_int_equal(c->map_size_mb, 1024);
+    assert_int_equal(c->batch_max, 512);
+    cpm_config_destroy(&c);
+}
+
+static void test_relative_paths(void **state)
+{
+    char err[512] = "", want[PATH_MAX + 64];
+    cpm_config_t *c = load_fixture("relative.yaml", err, sizeof err);
+    if (!c)
+        fail_msg("relative.yaml: %s", err);
+    snprintf(want, sizeof want, "%s/data/hn.doit/routing", fixtures);
+    assert_string_equal(c->data_dir, want);
+    snprintf(want, sizeof want, "%s/registry.signed", fixtures);
+    assert_string_equal(c->registry, want);
+    snprintf(want, sizeof want, "%s/../keys/root.public", fixtures);
+    assert_string_equal(c->root_public, want);
+    snprintf(want, sizeof want, "%s/keys/hn.doit.secret", fixtures);
+    assert_string_equal(c->identity, want);
+    snprintf(want, sizeof want, "%s/routing.yaml", fixtures);
+    assert_string_equal(c->rules, want);
+    cpm_config_destroy(&c);
+
+    /* the same file reached through a relative path still resolves against
+     * its own folder, not the working directory */
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(fixtures), 0);
+    c = cpm_config_load("relative.yaml", err, sizeof err);
+    assert_int_equal(chdir(cwd), 0);
+    assert_non_null(c);
+    snprintf(want, sizeof want, "%s/routing.yaml", fixtures);
+    assert_string_equal(c->rules, want);
+    cpm_config_destroy(&c);
+}
+
+/* good.yaml with one required line removed must name that field. */
+static void test_each_missing_field(void **state)
+{
+    static const char *const required[] = {"node",        "service",  "data_dir", "registry",
+                                           "root_public", "identity", "rules"};
+    char src[PATH_MAX + 64];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    snprintf(src, sizeof src, "%s/good.yaml", fixtures);
+    assert_int_equal(cpm_read_file(src, 1 << 16, &buf, &len), 0);
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        char out[8192] = "", path[512], err[512] = "", prefix[64];
+        snprintf(prefix, sizeof prefix, "%s:", required[i]);
+        for (char *line = strtok((char *)buf, "\n"); line; line = strtok(NULL, "\n")) {
+            if (strncmp(line, prefix, strlen(prefix)) == 0)
+                continue;
+            strcat(out, line);
+            strcat(out, "\n");
+        }
+        free(buf);
+        assert_int_equal(cpm_read_file(src, 1 << 16, &buf, &len), 0); /* strtok ate it */
+        snprintf(path, sizeof path, "%s/missing_%s.yaml", tmpdir, required[i]);
+        assert_int_equal(cpm_write_file(path, out, strlen(out), 0644), 0);
+        cpm_config_t *c = cpm_config_load(path, err, sizeof err);
+        if (c)
+            fail_msg("config without %s was accepted", required[i]);
+        char want[96];
+        snprintf(want, sizeof want, "missing required field %s", required[i]);
+        assert_has(err, want);
+        assert_has(err, path);
+    }
+    free(buf);
+}
+
+static void test_empty_value_is_missing(void **state)
+{
+    char path[512], err[512] = "";
+    const char *text = "node: ''\nservice: inspection\ndata_dir: d\nregistry: r\n"
+                       "root_public: p\nidentity: i\n";
+    snprintf(path, sizeof path, "%s/empty_node.yaml", tmpdir);
+    assert_int_equal(cpm_write_file(path, text, strlen(text), 0644), 0);
+    assert_null(cpm_config_load(path, err, sizeof err));
+    assert_has(err, "missing required field node");
+}
+
+static void test_bad_files(void **state)
+{
+    expect_error("unknown_field.yaml", "near line ", "unknown field colour");
+    expect_error("bad_service.yaml", "service 'billing'", "must be intake, routing or inspection");
+    expect_error("intake_without_rules.yaml", "missing required field rules", "intake");
+    expect_error("zero_batch.yaml", "batch_max", "must be greater than 0");
+    expect_error("bad_number.yaml", "near line 7", "(in 'max_skew_s')");
+    expect_error("bad_type.yaml", "SEQUENCE", "(in 'rules')");
+    expect_error("empty.yaml", "empty.yaml", "missing required field node");
+    expect_error("no_such.yaml", "no_such.yaml", "cannot read");
+
+    char err[64] = "";
+    assert_null(cpm_config_load(NULL, err, sizeof err));
+    assert_has(err, "no path");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_inspection_defaults),
+        cmocka_unit_test(test_relative_paths),
+        cmocka_unit_test(test_each_missing_field),
+        cmocka_unit_test(test_empty_value_is_missing),
+        cmocka_unit_test(test_bad_files),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

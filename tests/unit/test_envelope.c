@@ -1,0 +1,323 @@
+/* Tests of cpm_envelope: sealing, the signature input, type names, senders. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cpm_envelope.h"
+#include "cpm_util.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cpm_identity_t alice, bob;
+
+static int setup(void **state)
+{
+    (void)state;
+    uint8_t seed[32];
+    memset(seed, 0x11, 32);
+    if (cpm_identity_from_seed(&alice, "hn.op.alice", seed) != 0)
+        return -1;
+    memset(seed, 0x22, 32);
+    return cpm_identity_from_seed(&bob, "hn.op.bob", seed);
+}
+
+static cpm_env_fields_t sample_fields(void)
+{
+    static const uint8_t payload[] = {0x0a, 0x03, 'a', 'b', 'c'};
+    cpm_env_fields_t f = {
+        .sender = alice.id,
+        .sender_instance = "cli.42",
+        .key_id = alice.key_id,
+        .seq = 1767225600000000ull,
+        .sent_ms = 1767225600000,
+        .type = CPM__MSG_TYPE__MSG_STATUS_QUERY,
+        .msg_id = "000102030405060708090a0b0c0d0e0f",
+        .correlation_id = NULL,
+        .recipient = "hn.doit/routing",
+        .payload = payload,
+        .payload_len = sizeof payload,
+    };
+    return f;
+}
+
+static void test_seal_roundtrip(void **state)
+{
+    (void)state;
+    cpm_env_fields_t f = sample_fields();
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    assert_int_equal(cpm_envelope_seal(&f, alice.sign_sk, &frame, &len), 0);
+
+    Cpm__SignedEnvelope *se = cpm__signed_envelope__unpack(NULL, len, frame);
+    assert_non_null(se);
+    assert_int_equal(se->signature.len, 64);
+    Cpm__Envelope *e = cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
+    assert_non_null(e);
+    assert_int_equal(e->version, 1);
+    assert_string_equal(e->sender, "hn.op.alice");
+    assert_string_equal(e->sender_instance, "cli.42");
+    assert_string_equal(e->key_id, alice.key_id);
+    assert_int_equal(e->seq, f.seq);
+    assert_int_equal(e->sent_ms, f.sent_ms);
+    assert_int_equal(e->type, CPM__MSG_TYPE__MSG_STATUS_QUERY);
+    assert_string_equal(e->msg_id, f.msg_id);
+    assert_string_equal(e->correlation_id, "");
+    assert_string_equal(e->recipient, "hn.doit/routing");
+    assert_int_equal(e->payload.len, f.payload_len);
+    assert_memory_equal(e->payload.data, f.payload, f.payload_len);
+
+    /* The signature input is the domain, one zero byte, then the envelope bytes. */
+    size_t in_len = 19 + se->envelope.len;
+    uint8_t *in = malloc(in_len);
+    memcpy(in, "CPMESH-ENVELOPE-V1", 18);
+    in[18] = 0;
+    memcpy(in + 19, se->envelope.data, se->envelope.len);
+    assert_int_equal(crypto_sign_verify_detached(se->signature.data, in, in_len, alice.sign_pk), 0);
+    /* Without the domain it is not a valid signature. */
+    assert_int_not_equal(crypto_sign_verify_detached(se->signature.data, se->envelope.data,
+                                                     se->envelope.len, alice.sign_pk),
+                         0);
+    free(in);
+
+    assert_int_equal(cpm_envelope_verify_sig(se->envelope.data, se->envelope.len,
+                                             se->signature.data, 64, alice.sign_pk),
+                     0);
+    /* Ed25519 is deterministic: sealing again gives the same frame. */
+    uint8_t *again = NULL;
+    size_t again_len = 0;
+    assert_int_equal(cpm_envelope_seal(&f, alice.sign_sk, &again, &again_len), 0);
+    assert_int_equal(again_len, len);
+    assert_memory_equal(again, frame, len);
+    free(again);
+    cpm__envelope__free_unpacked(e, NULL);
+    cpm__signed_envelope__free_unpacked(se, NULL);
+    free(frame);
+}
+
+static void test_verify_sig_refusals(void **state)
+{
+    (void)state;
+    cpm_env_fields_t f = sample_fields();
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    assert_int_equal(cpm_envelope_seal(&f, alice.sign_sk, &frame, &len), 0);
+    Cpm__SignedEnvelope *se = cpm__signed_envelope__unpack(NULL, len, frame);
+    assert_non_null(se);
+    uint8_t *env = se->envelope.data, *sig = se->signature.data;
+    size_t env_len = se->envelope.len;
+
+    assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 64, bob.sign_pk), -1);
+    assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 63, alice.sign_pk), -1);
+    assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 65, alice.sign_pk), -1);
+    assert_int_equal(cpm_envelope_verify_sig(env, env_len, NULL, 64, alice.sign_pk), -1);
+    assert_int_equal(cpm_envelope_verify_sig(NULL, env_len, sig, 64, alice.sign_pk), -1);
+    assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 64, NULL), -1);
+    assert_int_equal(cpm_envelope_verify_sig(env, env_len - 1, sig, 64, alice.sign_pk), -1);
+    /* Every single flipped bit of the envelope or the signature is caught. */
+    for (size_t i = 0; i < env_len; i++) {
+        env[i] ^= 0x01;
+        assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 64, alice.sign_pk), -1);
+        env[i] ^= 0x01;
+    }
+    for (size_t i = 0; i < 64; i++) {
+        sig[i] ^= 0x80;
+        assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 64, alice.sign_pk), -1);
+        sig[i] ^= 0x80;
+    }
+    assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 64, alice.sign_pk), 0);
+    cpm__signed_envelope__free_unpacked(se, NULL);
+    free(frame);
+}
+
+static void test_seal_refusals(void **state)
+{
+    (void)state;
+    cpm_env_fields_t f = sample_fields();
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    assert_int_equal(cpm_envelope_seal(NULL, alice.sign_sk, &frame, &len), -1);
+    assert_int_equal(cpm_envelope_seal(&f, NULL, &frame, &len), -1);
+    assert_int_equal(cpm_envelope_seal(&f, alice.sign_sk, NULL, &len), -1);
+    assert_int_equal(cpm_envelope_seal(&f, alice.sign_sk, &frame, NULL), -1);
+    /* A payload that cannot fit in a frame. */
+    uint8_t *big = calloc(1, CPM_MAX_MSG);
+    f.payload = big;
+    f.payload_len = CPM_MAX_MSG;
+    assert_int_equal(cpm_envelope_seal(&f, alice.sign_sk, &frame, &len), -1);
+    free(big);
+    assert_null(frame);
+}
+
+static void test_empty_strings(void **state)
+{
+    (void)state;
+    cpm_env_fields_t f = {.type = CPM__MSG_TYPE__MSG_HEALTH_QUERY};
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    assert_int_equal(cpm_envelope_seal(&f, alice.sign_sk, &frame, &len), 0);
+    Cpm__SignedEnvelope *se = cpm__signed_envelope__unpack(NULL, len, frame);
+    Cpm__Envelope *e = cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
+    assert_non_null(e);
+    assert_string_equal(e->sender, "");
+    assert_string_equal(e->recipient, "");
+    assert_int_equal(e->payload.len, 0);
+    /* proto3 omits empty fields: version (tag 0x08) and type (0x38) only. */
+    const uint8_t want[] = {0x08, 0x01, 0x38, 60};
+    assert_int_equal(se->envelope.len, sizeof want);
+    assert_memory_equal(se->envelope.data, want, sizeof want);
+    cpm__envelope__free_unpacked(e, NULL);
+    cpm__signed_envelope__free_unpacked(se, NULL);
+    free(frame);
+}
+
+static void test_type_names_match_descriptor(void **state)
+{
+    (void)state;
+    const ProtobufCEnumDescriptor *d = &cpm__msg_type__descriptor;
+    unsigned named = 0;
+    for (unsigned i = 0; i < d->n_values; i++) {
+        int v = d->values[i].value;
+        const char *name = cpm_msg_type_name(v);
+        if (v == CPM__MSG_TYPE__MSG_UNSPECIFIED) {
+            assert_null(name);
+            continue;
+        }
+        char want[64];
+        const char *src = d->values[i].name + 4; /* without "MSG_" */
+        size_t k = 0;
+        for (; src[k] && k < sizeof want - 1; k++)
+            want[k] = (char)tolower((unsigned char)src[k]);
+        want[k] = 0;
+        assert_non_null(name);
+        assert_string_equal(name, want);
+        named++;
+
+        size_t n = strlen(want);
+        int reply = strcmp(want, "ack") == 0 || strcmp(want, "error") == 0 ||
+                    (n > 6 && strcmp(want + n - 6, "_reply") == 0);
+        assert_int_equal(cpm_msg_type_is_reply(v), reply);
+    }
+    assert_int_equal(named, d->n_values - 1);
+    assert_null(cpm_msg_type_name(3));
+    assert_null(cpm_msg_type_name(999));
+    assert_null(cpm_msg_type_name(-1));
+    assert_int_equal(cpm_msg_type_is_reply(999), 0);
+    assert_int_equal(cpm_msg_type_is_reply(CPM__MSG_TYPE__MSG_EVENTS_PUBLISH), 0);
+}
+
+static Cpm__Envelope *open_frame(const uint8_t *frame, size_t len)
+{
+    Cpm__SignedEnvelope *se = cpm__signed_envelope__unpack(NULL, len, frame);
+    assert_non_null(se);
+    assert_int_equal(cpm_envelope_verify_sig(se->envelope.data, se->envelope.len,
+                                             se->signature.data, se->signature.len,
+                                             alice.sign_pk),
+                     0);
+    Cpm__Envelope *e = cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
+    cpm__signed_envelope__free_unpacked(se, NULL);
+    assert_non_null(e);
+    return e;
+}
+
+static void test_sender(void **state)
+{
+    (void)state;
+    cpm_sender_t s;
+    cpm_sender_init(&s, &alice, "cli.7");
+    assert_int_equal(s.last_seq, 0);
+
+    Cpm__StatusQuery q = CPM__STATUS_QUERY__INIT;
+    q.ticket = "HN-000001";
+    char msg_id[33];
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    uint64_t before = (uint64_t)cpm_now_us();
+    assert_int_equal(cpm_sender_seal(&s, CPM__MSG_TYPE__MSG_STATUS_QUERY, "hn.doit/routing", NULL,
+                                     &q.base, msg_id, &frame, &len),
+                     0);
+    Cpm__Envelope *e = open_frame(frame, len);
+    assert_true(e->seq >= before);
+    assert_true(e->seq <= (uint64_t)cpm_now_us());
+    assert_int_equal(e->seq, s.last_seq);
+    assert_true(llabs(e->sent_ms - cpm_now_ms()) < 5000);
+    assert_string_equal(e->msg_id, msg_id);
+    assert_int_equal(strlen(msg_id), 32);
+    assert_string_equal(e->sender, "hn.op.alice");
+    assert_string_equal(e->sender_instance, "cli.7");
+    assert_string_equal(e->key_id, alice.key_id);
+    assert_string_equal(e->recipient, "hn.doit/routing");
+    Cpm__StatusQuery *back = cpm__status_query__unpack(NULL, e->payload.len, e->payload.data);
+    assert_non_null(back);
+    assert_string_equal(back->ticket, "HN-000001");
+    cpm__status_query__free_unpacked(back, NULL);
+    uint64_t first = e->seq;
+    cpm__envelope__free_unpacked(e, NULL);
+    free(frame);
+
+    /* Strictly increasing, even when the clock has not moved on. */
+    char id2[33];
+    assert_int_equal(cpm_sender_seal(&s, CPM__MSG_TYPE__MSG_ACK, "hn.doit/routing", msg_id, NULL,
+                                     id2, &frame, &len),
+                     0);
+    e = open_frame(frame, len);
+    assert_true(e->seq > first);
+    assert_string_equal(e->correlation_id, msg_id);
+    assert_string_not_equal(id2, msg_id);
+    assert_int_equal(e->payload.len, 0);
+    cpm__envelope__free_unpacked(e, NULL);
+    free(frame);
+
+    /* A sender ahead of the clock (the clock stepped back) keeps counting. */
+    s.last_seq = (uint64_t)cpm_now_us() + 60000000ull;
+    uint64_t ahead = s.last_seq;
+    assert_int_equal(cpm_sender_seal(&s, CPM__MSG_TYPE__MSG_HEALTH_QUERY, "x/y", NULL, NULL, NULL,
+                                     &frame, &len),
+                     0);
+    e = open_frame(frame, len);
+    assert_int_equal(e->seq, ahead + 1);
+    cpm__envelope__free_unpacked(e, NULL);
+    free(frame);
+
+    /* Refusals leave the sequence alone. */
+    assert_int_equal(cpm_sender_seal(&s, CPM__MSG_TYPE__MSG_ACK, "x/y", NULL, NULL, NULL, NULL,
+                                     &len),
+                     -1);
+    assert_int_equal(s.last_seq, ahead + 1);
+    cpm_sender_t empty;
+    cpm_sender_init(&empty, NULL, NULL);
+    assert_string_equal(empty.instance, "");
+    assert_int_equal(cpm_sender_seal(&empty, CPM__MSG_TYPE__MSG_ACK, "x/y", NULL, NULL, NULL,
+                                     &frame, &len),
+                     -1);
+}
+
+static void test_sender_instance_truncated(void **state)
+{
+    (void)state;
+    char longname[200];
+    memset(longname, 'i', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    cpm_sender_t s;
+    cpm_sender_init(&s, &alice, longname);
+    assert_int_equal(strlen(s.instance), sizeof s.instance - 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seal_roundtrip),
+        cmocka_unit_test(test_verify_sig_refusals),
+        cmocka_unit_test(test_seal_refusals),
+        cmocka_unit_test(test_empty_strings),
+        cmocka_unit_test(test_type_names_match_descriptor),
+        cmocka_unit_test(test_sender),
+        cmocka_unit_test(test_sender_instance_truncated),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

@@ -1,0 +1,369 @@
+/* Tests for cpm_outbox: numbering, reading in batches, acks, streams. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cpm_err.h"
+#include "cpm_outbox.h"
+#include "cpm_util.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S1 "hn.d.hoan-kiem/intake>hn.doit/routing"
+#define S2 "hn.d.hoan-kiem/intake>hn.doit/routing2" /* S1 is a prefix of S2 */
+
+typedef struct {
+    char dir[64];
+    cpm_store_t *s;
+    MDB_txn *txn; /* an open write transaction */
+} fixture_t;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/cpm-outbox-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char err[256];
+    f->s = cpm_store_open(f->dir, 0, NULL, err, sizeof err);
+    assert_non_null(f->s);
+    assert_int_equal(cpm_store_begin(f->s, true, &f->txn), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    cpm_store_abort(&f->txn);
+    cpm_store_destroy(&f->s);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* Put a record whose bytes are "<tag>:<seq-as-expected>" padded to len. */
+static uint64_t put_rec(fixture_t *f, const char *stream, size_t len, char fill)
+{
+    uint8_t buf[4096];
+    assert_true(len <= sizeof buf);
+    memset(buf, fill, len);
+    uint64_t seq = 0;
+    assert_int_equal(cpm_outbox_put(f->s, f->txn, stream, buf, len, &seq), 0);
+    return seq;
+}
+
+static void commit_and_renew(fixture_t *f)
+{
+    assert_int_equal(cpm_store_commit(f->txn), 0);
+    assert_int_equal(cpm_store_begin(f->s, true, &f->txn), 0);
+}
+
+static void test_put_numbers_each_stream(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(put_rec(f, S1, 10, 'a'), 1);
+    assert_int_equal(put_rec(f, S1, 10, 'b'), 2);
+    assert_int_equal(put_rec(f, S2, 10, 'x'), 1);
+    assert_int_equal(put_rec(f, S1, 0, 'c'), 3); /* empty record is allowed */
+    assert_int_equal(cpm_outbox_put(f->s, f->txn, S1, (const uint8_t *)"z", 1, NULL), 0);
+
+    /* The documented layout: key stream \0 seq BE, next in meta. */
+    uint8_t key[sizeof S1 + 8];
+    memcpy(key, S1, sizeof S1);
+    cpm_put_be64(key + sizeof S1, 2);
+    const void *v;
+    size_t len;
+    assert_int_equal(cpm_store_get(f->s, f->txn, "outbox", key, sizeof key, &v, &len), 0);
+    assert_int_equal(len, 10);
+    assert_memory_equal(v, "bbbbbbbbbb", 10);
+    uint64_t next;
+    assert_int_equal(cpm_store_get_u64(f->s, f->txn, "outbox.next:" S1, &next), 0);
+    assert_int_equal(next, 5);
+    uint64_t depth;
+    assert_int_equal(cpm_outbox_depth(f->s, f->txn, S1, &depth), 0);
+    assert_int_equal(depth, 4);
+    assert_int_equal(cpm_outbox_depth(f->s, f->txn, S2, &depth), 0);
+    assert_int_equal(depth, 1);
+    assert_int_equal(cpm_outbox_depth(f->s, f->txn, "never/x>y/z", &depth), 0);
+    assert_int_equal(depth, 0);
+}
+
+static void test_read_copies_and_limits(void **state)
+{
+    fixture_t *f = *state;
+    for (int i = 0; i < 5; i++)
+        put_rec(f, S1, 100, (char)('a' + i));
+    put_rec(f, S2, 100, 'x');
+    commit_and_renew(f);
+
+    cpm_outbox_batch_t b;
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 2, 10, 1 << 20, &b), 0);
+    cpm_store_abort(&f->txn); /* the copies outlive the transaction */
+    assert_int_equal(b.first_seq, 2);
+    assert_int_equal(b.n, 4); /* 2..5, not S2's record */
+    for (size_t i = 0; i < b.n; i++) {
+        assert_int_equal(b.lens[i], 100);
+        assert_int_equal(b.recs[i][0], 'b' + (int)i);
+        assert_int_equal(b.recs[i][99], 'b' + (int)i);
+    }
+    cpm_outbox_batch_clear(&b);
+    assert_int_equal(b.n, 0);
+    assert_null(b.recs);
+    cpm_outbox_batch_clear(&b); /* twice is fine */
+    cpm_outbox_batch_clear(NULL);
+    assert_int_equal(cpm_store_begin(f->s, false, &f->txn), 0);
+
+    /* max_n */
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 1, 2, 1 << 20, &b), 0);
+    assert_int_equal(b.first_seq, 1);
+    assert_int_equal(b.n, 2);
+    cpm_outbox_batch_clear(&b);
+    /* max_bytes: 250 holds two records of 100, not three */
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 1, 10, 250, &b), 0);
+    assert_int_equal(b.n, 2);
+    cpm_outbox_batch_clear(&b);
+    /* exactly 300 holds three */
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 1, 10, 300, &b), 0);
+    assert_int_equal(b.n, 3);
+    cpm_outbox_batch_clear(&b);
+    /* a first record bigger than max_bytes still comes, alone */
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 3, 10, 10, &b), 0);
+    assert_int_equal(b.first_seq, 3);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.recs[0][0], 'c');
+    cpm_outbox_batch_clear(&b);
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 3, 10, 0, &b), 0);
+    assert_int_equal(b.n, 1);
+    cpm_outbox_batch_clear(&b);
+    /* from 0 means from the first kept record */
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S2, 0, 10, 1 << 20, &b), 0);
+    assert_int_equal(b.first_seq, 1);
+    assert_int_equal(b.n, 1);
+    cpm_outbox_batch_clear(&b);
+    /* past the end, and an unknown stream: nothing */
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 6, 10, 1 << 20, &b), 0);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(b.first_seq, 6);
+    assert_null(b.recs);
+    cpm_outbox_batch_clear(&b);
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, "a/b>c/d", 1, 10, 1 << 20, &b), 0);
+    assert_int_equal(b.n, 0);
+}
+
+static void test_ack(void **state)
+{
+    fixture_t *f = *state;
+    for (int i = 0; i < 1000; i++) /* spans many pages: cursor deletes must not skip */
+        put_rec(f, S1, 200, 'a');
+    put_rec(f, S2, 10, 'x');
+    commit_and_renew(f);
+
+    uint64_t acked = 99, depth;
+    assert_int_equal(cpm_outbox_acked(f->s, f->txn, S1, &acked), 0);
+    assert_int_equal(acked, 0);
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 700), 0);
+    commit_and_renew(f);
+    assert_int_equal(cpm_outbox_acked(f->s, f->txn, S1, &acked), 0);
+    assert_int_equal(acked, 700);
+    assert_int_equal(cpm_outbox_depth(f->s, f->txn, S1, &depth), 0);
+    assert_int_equal(depth, 300);
+
+    /* Exactly 701..1000 are left, and the other stream is untouched. */
+    cpm_outbox_batch_t b;
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 1, 5000, SIZE_MAX, &b), 0);
+    assert_int_equal(b.first_seq, 701);
+    assert_int_equal(b.n, 300);
+    cpm_outbox_batch_clear(&b);
+    MDB_stat st;
+    assert_int_equal(mdb_stat(f->txn, cpm_store_dbi(f->s, "outbox"), &st), 0);
+    assert_int_equal(st.ms_entries, 301);
+
+    /* Old and repeated acks change nothing. */
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 5), 0);
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 700), 0);
+    assert_int_equal(cpm_outbox_acked(f->s, f->txn, S1, &acked), 0);
+    assert_int_equal(acked, 700);
+
+    /* Acking everything empties the stream; numbering continues. */
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 1000), 0);
+    assert_int_equal(cpm_outbox_depth(f->s, f->txn, S1, &depth), 0);
+    assert_int_equal(depth, 0);
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 1, 10, 100, &b), 0);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(put_rec(f, S1, 5, 'n'), 1001);
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 0, 10, 100, &b), 0);
+    assert_int_equal(b.first_seq, 1001);
+    assert_int_equal(b.n, 1);
+    cpm_outbox_batch_clear(&b);
+    assert_int_equal(mdb_stat(f->txn, cpm_store_dbi(f->s, "outbox"), &st), 0);
+    assert_int_equal(st.ms_entries, 2);
+}
+
+static void test_ack_beyond_last_is_conflict(void **state)
+{
+    fixture_t *f = *state;
+    put_rec(f, S1, 1, 'a');
+    put_rec(f, S1, 1, 'a');
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 3), CPM_E_CONFLICT);
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, "no/such>stream/x", 1), CPM_E_CONFLICT);
+    uint64_t acked;
+    assert_int_equal(cpm_outbox_acked(f->s, f->txn, S1, &acked), 0);
+    assert_int_equal(acked, 0);
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 2), 0);
+}
+
+static void test_streams(void **state)
+{
+    fixture_t *f = *state;
+    char **names = (char **)1;
+    size_t n = 9;
+    assert_int_equal(cpm_outbox_streams(f->s, f->txn, &names, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(names);
+
+    put_rec(f, S2, 1, 'a');
+    put_rec(f, S1, 1, 'a');
+    put_rec(f, S1, 1, 'a');
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 2), 0); /* acked streams still listed */
+    /* Neighbouring meta keys must not be taken for streams. */
+    assert_int_equal(cpm_store_put_u64(f->s, f->txn, "outbox.nexu", 1), 0);
+    assert_int_equal(cpm_store_put_u64(f->s, f->txn, "outbox.nex", 1), 0);
+    assert_int_equal(cpm_store_put_u64(f->s, f->txn, "outbox.next:", 1), 0);
+    commit_and_renew(f);
+    assert_int_equal(cpm_outbox_streams(f->s, f->txn, &names, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], S1); /* key order */
+    assert_string_equal(names[1], S2);
+    cpm_outbox_streams_free(&names, n);
+    assert_null(names);
+    cpm_outbox_streams_free(&names, 0);
+    cpm_outbox_streams_free(NULL, 0);
+}
+
+static void test_persists_across_reopen(void **state)
+{
+    fixture_t *f = *state;
+    put_rec(f, S1, 3, 'a');
+    put_rec(f, S1, 3, 'b');
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 1), 0);
+    assert_int_equal(cpm_store_commit(f->txn), 0);
+    f->txn = NULL;
+    cpm_store_destroy(&f->s);
+    char err[256];
+    f->s = cpm_store_open(f->dir, 0, NULL, err, sizeof err);
+    assert_non_null(f->s);
+    assert_int_equal(cpm_store_begin(f->s, true, &f->txn), 0);
+    uint64_t acked, depth;
+    assert_int_equal(cpm_outbox_acked(f->s, f->txn, S1, &acked), 0);
+    assert_int_equal(acked, 1);
+    assert_int_equal(cpm_outbox_depth(f->s, f->txn, S1, &depth), 0);
+    assert_int_equal(depth, 1);
+    assert_int_equal(put_rec(f, S1, 3, 'c'), 3);
+    cpm_outbox_batch_t b;
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 0, 10, 100, &b), 0);
+    assert_int_equal(b.first_seq, 2);
+    assert_int_equal(b.n, 2);
+    assert_memory_equal(b.recs[0], "bbb", 3);
+    assert_memory_equal(b.recs[1], "ccc", 3);
+    cpm_outbox_batch_clear(&b);
+}
+
+static void test_bad_input(void **state)
+{
+    fixture_t *f = *state;
+    char longname[600];
+    memset(longname, 's', 481);
+    longname[481] = 0;
+    const char *bad[] = {NULL, "", longname};
+    uint64_t v;
+    char **names;
+    size_t n;
+    cpm_outbox_batch_t b;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cpm_outbox_put(f->s, f->txn, bad[i], (const uint8_t *)"r", 1, &v),
+                         CPM_E_INVALID);
+        assert_int_equal(cpm_outbox_read(f->s, f->txn, bad[i], 1, 1, 1, &b), CPM_E_INVALID);
+        assert_int_equal(b.n, 0);
+        assert_int_equal(cpm_outbox_ack(f->s, f->txn, bad[i], 1), CPM_E_INVALID);
+        assert_int_equal(cpm_outbox_acked(f->s, f->txn, bad[i], &v), CPM_E_INVALID);
+        assert_int_equal(cpm_outbox_depth(f->s, f->txn, bad[i], &v), CPM_E_INVALID);
+    }
+    /* The longest allowed name works end to end. */
+    longname[480] = 0;
+    assert_int_equal(put_rec(f, longname, 4, 'l'), 1);
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, longname, 1, 1, 1, &b), 0);
+    assert_int_equal(b.n, 1);
+    cpm_outbox_batch_clear(&b);
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, longname, 1), 0);
+    assert_int_equal(cpm_outbox_streams(f->s, f->txn, &names, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], longname);
+    cpm_outbox_streams_free(&names, n);
+
+    assert_int_equal(cpm_outbox_put(f->s, f->txn, S1, NULL, 5, &v), CPM_E_INVALID);
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 1, 0, 100, &b), CPM_E_INVALID);
+    /* A corrupt counter is reported, not trusted. */
+    assert_int_equal(
+        cpm_store_put(f->s, f->txn, "meta", "outbox.next:" S1, 12 + strlen(S1), "x", 1), 0);
+    assert_int_equal(cpm_outbox_put(f->s, f->txn, S1, (const uint8_t *)"r", 1, &v), CPM_E_INTERNAL);
+    assert_int_equal(cpm_outbox_depth(f->s, f->txn, S1, &v), CPM_E_INTERNAL);
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 1), CPM_E_INTERNAL);
+}
+
+static void test_store_full_leaves_outbox_unchanged(void **state)
+{
+    fixture_t *f = *state;
+    char dir[96], err[256];
+    snprintf(dir, sizeof dir, "%s/small", f->dir);
+    cpm_store_t *s = cpm_store_open(dir, 64 * 1024, NULL, err, sizeof err);
+    assert_non_null(s);
+    MDB_txn *txn;
+    uint8_t rec[2000] = {0};
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+    assert_int_equal(cpm_outbox_put(s, txn, S1, rec, 10, NULL), 0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+    int rc = 0;
+    for (int i = 0; i < 200 && rc == 0; i++)
+        rc = cpm_outbox_put(s, txn, S1, rec, sizeof rec, NULL);
+    if (rc == 0)
+        rc = cpm_store_commit(txn);
+    else
+        cpm_store_abort(&txn);
+    assert_int_equal(rc, CPM_E_STORE_FULL);
+
+    uint64_t depth;
+    assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+    assert_int_equal(cpm_outbox_depth(s, txn, S1, &depth), 0);
+    assert_int_equal(depth, 1);
+    cpm_store_abort(&txn);
+    cpm_store_destroy(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_put_numbers_each_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_copies_and_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ack_beyond_last_is_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persists_across_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_full_leaves_outbox_unchanged, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

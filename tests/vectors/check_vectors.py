@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""An independent check of the vectors, written only from docs/protocol.md.
+
+Needs Python 3 and the 'cryptography' package. Not run by ctest (the C test
+test_vectors does that); it exists to show that a second implementation, in
+another language, with its own protobuf encoder, gets the same bytes.
+
+Usage: python3 tests/vectors/check_vectors.py [tests/vectors]
+"""
+import hashlib
+import json
+import os
+import sys
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,
+                                                               Ed25519PublicKey)
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+RAW = serialization.Encoding.Raw
+
+
+def varint(v):
+    v &= (1 << 64) - 1  # negative int32/int64 are sent as 10-byte two's complement
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def f_varint(num, v):
+    """proto3: a zero value is not written."""
+    return varint(num << 3) + varint(v) if v else b""
+
+
+def f_bytes(num, b):
+    if isinstance(b, str):
+        b = b.encode()
+    return varint(num << 3 | 2) + varint(len(b)) + b if b else b""
+
+
+def envelope_bytes(e):
+    return b"".join([
+        f_varint(1, e["version"]), f_bytes(2, e["sender"]), f_bytes(3, e["sender_instance"]),
+        f_bytes(4, e["key_id"]), f_varint(5, e["seq"]), f_varint(6, e["sent_ms"]),
+        f_varint(7, e["type_value"]), f_bytes(8, e["msg_id"]), f_bytes(9, e["correlation_id"]),
+        f_bytes(10, e["recipient"]), f_bytes(11, bytes.fromhex(e["payload_hex"]))])
+
+
+def member_bytes(m):
+    services = b"".join(
+        f_bytes(7, f_bytes(1, s["name"]) + f_bytes(2, s["endpoint"]) + f_bytes(3, s["pub_endpoint"]))
+        for s in m["services"])
+    return b"".join([
+        f_bytes(1, m["id"]), f_bytes(2, m["agency"]), f_bytes(3, m["role"]), f_bytes(4, m["name"]),
+        f_bytes(5, bytes.fromhex(m["sign_pk"])), f_bytes(6, bytes.fromhex(m["curve_pk"])), services,
+        b"".join(f_bytes(8, r) for r in m["may_send"]), f_bytes(9, m["ticket_prefix"]),
+        f_bytes(10, m["district"])])
+
+
+def registry_bytes(d):
+    return b"".join([
+        f_varint(1, d["version"]), f_varint(2, d["issued_ms"]), f_bytes(3, d["mesh"]),
+        b"".join(f_bytes(4, member_bytes(m)) for m in d["members"]),
+        b"".join(f_bytes(5, k) for k in d["revoked_keys"])])
+
+
+def check(cond, what):
+    if not cond:
+        sys.exit("MISMATCH: " + what)
+
+
+def main():
+    vdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    load = lambda n: json.load(open(os.path.join(vdir, n)))
+    keys, reg, env, events = (load("keys.json"), load("registry.json"), load("envelopes.json"),
+                              load("events.json"))
+
+    sk = {}
+    for i in keys["identities"]:
+        seed = bytes.fromhex(i["seed"])
+        priv = Ed25519PrivateKey.from_private_bytes(seed)
+        pk = priv.public_key().public_bytes(RAW, serialization.PublicFormat.Raw)
+        check(pk.hex() == i["sign_pk"], i["id"] + " sign_pk")
+        check((seed + pk).hex() == i["sign_sk"], i["id"] + " sign_sk")
+        check(hashlib.sha256(pk).digest()[:8].hex() == i["key_id"], i["id"] + " key_id")
+        csk = hashlib.sha256(b"CPMESH-CURVE-SEED\0" + seed).digest()
+        check(csk.hex() == i["curve_sk"], i["id"] + " curve_sk")
+        cpk = X25519PrivateKey.from_private_bytes(csk).public_key().public_bytes(
+            RAW, serialization.PublicFormat.Raw)
+        check(cpk.hex() == i["curve_pk"], i["id"] + " curve_pk")
+        sk[i["id"]] = priv
+
+    rb = registry_bytes(reg["document"])
+    check(rb.hex() == reg["registry_hex"], "registry bytes")
+    sig = sk[reg["root"]].sign(b"CPMESH-REGISTRY-V1\0" + rb)
+    check(sig.hex() == reg["signature_hex"], "registry signature")
+    check((f_bytes(1, rb) + f_bytes(2, sig)).hex() == reg["signed_registry_hex"], "signed registry")
+
+    prev = bytes(32)
+    for e in events["events"]:
+        body = prev + e["seq"].to_bytes(8, "big") + e["at_ms"].to_bytes(8, "big", signed=True)
+        for k in ("kind", "ticket", "agency", "detail"):
+            s = e[k].encode()
+            body += len(s).to_bytes(4, "big") + s
+        check(body.hex() == e["hash_input_hex"], "event %d hash input" % e["seq"])
+        check(e["prev_hash_hex"] == prev.hex(), "event %d prev_hash" % e["seq"])
+        prev = hashlib.sha256(body).digest()
+        check(prev.hex() == e["hash_hex"], "event %d hash" % e["seq"])
+
+    n = 0
+    for c in env["cases"]:
+        if "envelope" not in c:
+            continue
+        eb = envelope_bytes(c["envelope"])
+        check(eb.hex() == c["envelope_hex"], c["name"] + " envelope bytes")
+        si = b"CPMESH-ENVELOPE-V1\0" + eb
+        check(si.hex() == c["signature_input_hex"], c["name"] + " signature input")
+        sig = sk[c["signer"]].sign(si)
+        check(sig.hex() == c["signature_hex"], c["name"] + " signature")
+        frame = bytearray(f_bytes(1, eb) + f_bytes(2, sig))
+        if c["mutation"]:
+            frame[c["mutation"]["frame_offset"]] ^= int(c["mutation"]["xor"], 16)
+        check(bytes(frame).hex() == c["frame_hex"], c["name"] + " frame")
+        # A receiver checks the signature with the registered key of the sender.
+        if c["expect"][0] == "ok":
+            member = next(m for m in reg["document"]["members"]
+                          if m["id"] == c["envelope"]["sender"])
+            Ed25519PublicKey.from_public_bytes(bytes.fromhex(member["sign_pk"])).verify(sig, si)
+        n += 1
+    print("vectors agree: %d identities, registry, %d events, %d envelopes" %
+          (len(keys["identities"]), len(events["events"]), n))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,740 @@
+/* cpm-gen-vectors: writes the protocol test vectors (keys.json, registry.json,
+ * envelopes.json, events.json) into the folder given as argument.
+ *
+ * Everything is derived from fixed seeds and fixed times, and Ed25519 is
+ * deterministic, so running it twice gives the same files. The vectors are
+ * checked in; tests/unit/test_vectors.c recomputes them and fails when the
+ * code no longer produces these bytes. Regenerate only for a deliberate
+ * change of the wire format, and say so in the change. See README.md. */
+#include "cpm_envelope.h"
+#include "cpm_keys.h"
+#include "cpm_registry.h"
+#include "cpm_util.h"
+#include "cpm_verifier.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW_MS 1767225600000LL /* 2026-01-01T00:00:00Z */
+#define MAX_SKEW_MS 300000LL
+#define CURVE_SEED_DOMAIN "CPMESH-CURVE-SEED"
+#define EVENT_NODE "hn.doit"
+#define EVENT_SERVICE "routing"
+
+enum { ROOT, DOIT, HK, LAN, OLD, GHOST, NIDS };
+static const char *const ID_NAMES[NIDS] = {"root",      "hn.doit",   "hn.d.hoan-kiem",
+                                           "hn.op.lan", "hn.op.old", "hn.op.ghost"};
+static cpm_identity_t ids[NIDS];
+static uint8_t seeds[NIDS][32];
+
+static json_t *hexj(const uint8_t *b, size_t n)
+{
+    char *s = malloc(2 * n + 1);
+    cpm_hex_encode(b, n, s);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static int write_doc(const char *dir, const char *name, json_t *doc)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = json_dumps(doc, JSON_INDENT(2));
+    json_decref(doc);
+    if (!text)
+        return -1;
+    size_t n = strlen(text);
+    char *withnl = malloc(n + 2);
+    memcpy(withnl, text, n);
+    withnl[n] = '\n';
+    int rc = cpm_write_file(path, withnl, n + 1, 0644);
+    free(withnl);
+    free(text);
+    if (rc != 0)
+        fprintf(stderr, "cannot write %s\n", path);
+    return rc;
+}
+
+/* ---- keys ------------------------------------------------------------------- */
+
+static json_t *gen_keys(void)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < NIDS; i++) {
+        memset(seeds[i], 0xa0 + i, 32);
+        if (cpm_identity_from_seed(&ids[i], ID_NAMES[i], seeds[i]) != 0)
+            return NULL;
+        const cpm_identity_t *id = &ids[i];
+        json_array_append_new(list, json_pack("{s:s, s:o, s:s, s:o, s:o, s:o, s:o}", "id", id->id,
+                                              "seed", hexj(seeds[i], 32), "key_id", id->key_id,
+                                              "sign_pk", hexj(id->sign_pk, 32), "sign_sk",
+                                              hexj(id->sign_sk, 64), "curve_pk",
+                                              hexj(id->curve_pk, 32), "curve_sk",
+                                              hexj(id->curve_sk, 32)));
+    }
+    return json_pack("{s:s, s:o, s:o}", "description",
+                     "Identities derived with cpm_identity_from_seed. sign_sk = seed || sign_pk "
+                     "(libsodium form); curve_sk = SHA-256(curve_seed_domain || seed); "
+                     "curve_pk = X25519 base point times curve_sk; key_id = hex of the first 8 "
+                     "bytes of SHA-256(sign_pk). All values lowercase hex.",
+                     "curve_seed_domain_hex",
+                     hexj((const uint8_t *)CURVE_SEED_DOMAIN, sizeof CURVE_SEED_DOMAIN), "identities",
+                     list);
+}
+
+/* ---- registry ----------------------------------------------------------------- */
+
+typedef struct {
+    int who;
+    const char *role, *ticket_prefix, *district;
+    const char *services[3][3]; /* name, endpoint, pub_endpoint */
+    const char *may_send[6];
+} member_def_t;
+
+static const member_def_t MEMBERS[] = {
+    {DOIT,
+     "department",
+     "HN",
+     "",
+     {{"intake", "tcp://10.0.0.1:7101", "tcp://10.0.0.1:7102"},
+      {"routing", "tcp://10.0.0.1:7111", "tcp://10.0.0.1:7112"}},
+     {"assign_batch@inspection", "events_fetch@*", "health_query@*"}},
+    {HK,
+     "district",
+     "HK",
+     "hoan-kiem",
+     {{"intake", "tcp://10.0.1.1:7101", "tcp://10.0.1.1:7102"},
+      {"inspection", "tcp://10.0.1.1:7121", "tcp://10.0.1.1:7122"}},
+     {"case_batch@routing", "update_batch@routing", "events_fetch@*", "health_query@*"}},
+    {LAN,
+     "operator",
+     "",
+     "",
+     {{0}},
+     {"submit_complaint@intake", "record_consultation@intake", "status_query@routing",
+      "events_fetch@*", "health_query@*"}},
+    {OLD, "operator", "", "", {{0}}, {"submit_complaint@intake", "status_query@routing"}},
+};
+#define NMEMBERS (sizeof MEMBERS / sizeof MEMBERS[0])
+#define REG_VERSION 7
+#define REG_ISSUED_MS (NOW_MS - 86400000LL)
+#define REG_MESH "hanoi-vectors"
+
+static cpm_registry_t *registry;
+
+static json_t *member_json(const member_def_t *d)
+{
+    const cpm_identity_t *id = &ids[d->who];
+    json_t *svcs = json_array(), *rules = json_array();
+    for (int s = 0; s < 3 && d->services[s][0]; s++)
+        json_array_append_new(svcs, json_pack("{s:s, s:s, s:s}", "name", d->services[s][0],
+                                              "endpoint", d->services[s][1], "pub_endpoint",
+                                              d->services[s][2]));
+    for (int r = 0; r < 6 && d->may_send[r]; r++)
+        json_array_append_new(rules, json_string(d->may_send[r]));
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:s}", "id", id->id, "agency",
+                     id->id, "role", d->role, "name", id->id, "sign_pk", hexj(id->sign_pk, 32),
+                     "curve_pk", hexj(id->curve_pk, 32), "services", svcs, "may_send", rules,
+                     "ticket_prefix", d->ticket_prefix, "district", d->district);
+}
+
+/* The same document as a Cpm__Registry: built from the JSON, exactly as
+ * test_vectors.c builds it, so the two cannot drift apart. */
+static Cpm__Registry *registry_from_json(json_t *doc)
+{
+    Cpm__Registry *r = calloc(1, sizeof *r);
+    cpm__registry__init(r);
+    r->version = (uint64_t)json_integer_value(json_object_get(doc, "version"));
+    r->issued_ms = json_integer_value(json_object_get(doc, "issued_ms"));
+    r->mesh = strdup(json_string_value(json_object_get(doc, "mesh")));
+    json_t *members = json_object_get(doc, "members");
+    r->n_members = json_array_size(members);
+    r->members = calloc(r->n_members, sizeof *r->members);
+    for (size_t i = 0; i < r->n_members; i++) {
+        json_t *mj = json_array_get(members, i);
+        Cpm__Member *m = calloc(1, sizeof *m);
+        cpm__member__init(m);
+        m->id = strdup(json_string_value(json_object_get(mj, "id")));
+        m->agency = strdup(json_string_value(json_object_get(mj, "agency")));
+        m->role = strdup(json_string_value(json_object_get(mj, "role")));
+        m->name = strdup(json_string_value(json_object_get(mj, "name")));
+        m->ticket_prefix = strdup(json_string_value(json_object_get(mj, "ticket_prefix")));
+        m->district = strdup(json_string_value(json_object_get(mj, "district")));
+        m->sign_pk.len = m->curve_pk.len = 32;
+        m->sign_pk.data = malloc(32);
+        m->curve_pk.data = malloc(32);
+        cpm_hex_decode(json_string_value(json_object_get(mj, "sign_pk")), m->sign_pk.data, 32);
+        cpm_hex_decode(json_string_value(json_object_get(mj, "curve_pk")), m->curve_pk.data, 32);
+        json_t *svcs = json_object_get(mj, "services");
+        m->n_services = json_array_size(svcs);
+        m->services = calloc(m->n_services + 1, sizeof *m->services);
+        for (size_t s = 0; s < m->n_services; s++) {
+            json_t *sj = json_array_get(svcs, s);
+            Cpm__ServiceEndpoint *e = calloc(1, sizeof *e);
+            cpm__service_endpoint__init(e);
+            e->name = strdup(json_string_value(json_object_get(sj, "name")));
+            e->endpoint = strdup(json_string_value(json_object_get(sj, "endpoint")));
+            e->pub_endpoint = strdup(json_string_value(json_object_get(sj, "pub_endpoint")));
+            m->services[s] = e;
+        }
+        json_t *rules = json_object_get(mj, "may_send");
+        m->n_may_send = json_array_size(rules);
+        m->may_send = calloc(m->n_may_send + 1, sizeof *m->may_send);
+        for (size_t k = 0; k < m->n_may_send; k++)
+            m->may_send[k] = strdup(json_string_value(json_array_get(rules, k)));
+        r->members[i] = m;
+    }
+    json_t *rev = json_object_get(doc, "revoked_keys");
+    r->n_revoked_keys = json_array_size(rev);
+    r->revoked_keys = calloc(r->n_revoked_keys + 1, sizeof *r->revoked_keys);
+    for (size_t k = 0; k < r->n_revoked_keys; k++)
+        r->revoked_keys[k] = strdup(json_string_value(json_array_get(rev, k)));
+    return r;
+}
+
+static json_t *gen_registry(void)
+{
+    json_t *members = json_array();
+    for (size_t i = 0; i < NMEMBERS; i++)
+        json_array_append_new(members, member_json(&MEMBERS[i]));
+    json_t *doc = json_pack("{s:i, s:I, s:s, s:o, s:[s]}", "version", REG_VERSION, "issued_ms",
+                            (json_int_t)REG_ISSUED_MS, "mesh", REG_MESH, "members", members,
+                            "revoked_keys", ids[OLD].key_id);
+    Cpm__Registry *r = registry_from_json(doc);
+    size_t rlen = cpm__registry__get_packed_size(r);
+    uint8_t *rbytes = malloc(rlen);
+    cpm__registry__pack(r, rbytes);
+    uint8_t *signed_buf = NULL;
+    size_t signed_len = 0;
+    if (cpm_registry_sign(r, ids[ROOT].sign_sk, &signed_buf, &signed_len) != 0)
+        return NULL;
+    cpm__registry__free_unpacked(r, NULL); /* every field was malloc'd */
+
+    size_t dlen = sizeof CPM_REGISTRY_DOMAIN;
+    uint8_t *input = malloc(dlen + rlen);
+    memcpy(input, CPM_REGISTRY_DOMAIN, dlen);
+    memcpy(input + dlen, rbytes, rlen);
+    uint8_t sig[64];
+    crypto_sign_detached(sig, NULL, input, dlen + rlen, ids[ROOT].sign_sk);
+
+    char err[256] = "";
+    registry = cpm_registry_from_signed(signed_buf, signed_len, ids[ROOT].sign_pk, err, sizeof err);
+    if (!registry) {
+        fprintf(stderr, "registry refused: %s\n", err);
+        return NULL;
+    }
+    json_t *out = json_pack(
+        "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "description",
+        "A registry signed by the root key. registry_hex is the serialized Registry built "
+        "from document; signature = Ed25519(root sign_sk, domain || registry bytes); "
+        "signed_registry_hex is the SignedRegistry {1: registry bytes, 2: signature}.",
+        "root", ID_NAMES[ROOT], "root_sign_pk", hexj(ids[ROOT].sign_pk, 32), "domain_hex",
+        hexj((const uint8_t *)CPM_REGISTRY_DOMAIN, dlen), "document", doc, "registry_hex",
+        hexj(rbytes, rlen), "signature_input_hex", hexj(input, dlen + rlen), "signature_hex",
+        hexj(sig, 64), "signed_registry_hex", hexj(signed_buf, signed_len));
+    free(input);
+    free(rbytes);
+    free(signed_buf);
+    return out;
+}
+
+/* ---- envelopes ------------------------------------------------------------- */
+
+typedef struct {
+    const char *name, *description;
+    const char *expect[3];
+    int signer;
+    int from;
+    const char *key_id; /* NULL: the sender's */
+    uint32_t version;
+    const char *instance;
+    uint64_t seq;
+    int64_t sent_ms;
+    int type;
+    const char *msg_id, *correlation_id, *recipient;
+    const char *payload_type;
+    uint8_t payload[512];
+    size_t payload_len;
+    json_t *payload_json;
+    cpm_verify_ctx_t ctx;
+    int tamper; /* flip the last payload byte of the frame */
+} case_t;
+
+static json_t *ctx_json(const cpm_verify_ctx_t *c)
+{
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "self", str_or_null(c->self), "service",
+                     str_or_null(c->service), "transport_user", str_or_null(c->transport_user),
+                     "awaiting_reply", str_or_null(c->awaiting_reply), "expect_sender",
+                     str_or_null(c->expect_sender));
+}
+
+static size_t varint_len(size_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static json_t *envelope_case(case_t *c)
+{
+    const cpm_identity_t *from = &ids[c->from];
+    const char *type_name = protobuf_c_enum_descriptor_get_value(&cpm__msg_type__descriptor,
+                                                                 c->type)
+                                ? protobuf_c_enum_descriptor_get_value(&cpm__msg_type__descriptor,
+                                                                       c->type)
+                                      ->name
+                                : "";
+    Cpm__Envelope e = CPM__ENVELOPE__INIT;
+    e.version = c->version;
+    e.sender = (char *)from->id;
+    e.sender_instance = (char *)c->instance;
+    e.key_id = (char *)(c->key_id ? c->key_id : from->key_id);
+    e.seq = c->seq;
+    e.sent_ms = c->sent_ms;
+    e.type = (Cpm__MsgType)c->type;
+    e.msg_id = (char *)c->msg_id;
+    e.correlation_id = (char *)(c->correlation_id ? c->correlation_id : "");
+    e.recipient = (char *)c->recipient;
+    e.payload.data = c->payload;
+    e.payload.len = c->payload_len;
+    size_t env_len = cpm__envelope__get_packed_size(&e);
+    size_t dlen = sizeof CPM_ENVELOPE_DOMAIN;
+    uint8_t *input = malloc(dlen + env_len);
+    memcpy(input, CPM_ENVELOPE_DOMAIN, dlen);
+    cpm__envelope__pack(&e, input + dlen);
+    uint8_t sig[64];
+    crypto_sign_detached(sig, NULL, input, dlen + env_len, ids[c->signer].sign_sk);
+    Cpm__SignedEnvelope se = CPM__SIGNED_ENVELOPE__INIT;
+    se.envelope.data = input + dlen;
+    se.envelope.len = env_len;
+    se.signature.data = sig;
+    se.signature.len = 64;
+    size_t frame_len = cpm__signed_envelope__get_packed_size(&se);
+    uint8_t *frame = malloc(frame_len);
+    cpm__signed_envelope__pack(&se, frame);
+
+    json_t *mutation = json_null();
+    if (c->tamper) {
+        /* The frame starts with tag 0x0a and the envelope length; the payload
+         * is the envelope's last field, so its last byte is here: */
+        size_t off = 1 + varint_len(env_len) + env_len - 1;
+        frame[off] ^= 0x01;
+        mutation = json_pack("{s:I, s:s}", "frame_offset", (json_int_t)off, "xor", "01");
+    }
+
+    json_t *env = json_pack(
+        "{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:o}", "version",
+        (int)c->version, "sender", from->id, "sender_instance", c->instance, "key_id", e.key_id,
+        "seq", (json_int_t)c->seq, "sent_ms", (json_int_t)c->sent_ms, "type", type_name,
+        "type_value", c->type, "msg_id", c->msg_id, "correlation_id", e.correlation_id,
+        "recipient", c->recipient, "payload_type", c->payload_type ? c->payload_type : "",
+        "payload", c->payload_json ? c->payload_json : json_null(), "payload_hex",
+        hexj(c->payload, c->payload_len));
+    json_t *expect = json_array();
+    for (int i = 0; i < 3 && c->expect[i]; i++)
+        json_array_append_new(expect, json_string(c->expect[i]));
+    json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name",
+                            c->name, "description", c->description, "signer", ID_NAMES[c->signer],
+                            "envelope", env, "envelope_hex", hexj(input + dlen, env_len),
+                            "signature_input_hex", hexj(input, dlen + env_len), "signature_hex",
+                            hexj(sig, 64), "mutation", mutation, "frame_hex",
+                            hexj(frame, frame_len), "ctx", ctx_json(&c->ctx), "expect", expect);
+
+    /* The generator checks its own expectations, so a wrong vector is never written. */
+    cpm_verifier_t *v = cpm_verifier_new(MAX_SKEW_MS);
+    for (int i = 0; i < 3 && c->expect[i]; i++) {
+        cpm_msg_t m;
+        cpm_verdict_t r = cpm_verifier_check(v, registry, &c->ctx, frame, frame_len, NOW_MS, &m);
+        cpm_msg_clear(&m);
+        if (strcmp(cpm_verdict_name(r), c->expect[i]) != 0) {
+            fprintf(stderr, "case %s: verdict %s, expected %s\n", c->name, cpm_verdict_name(r),
+                    c->expect[i]);
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+    }
+    cpm_verifier_destroy(&v);
+    free(frame);
+    free(input);
+    return out;
+}
+
+static size_t pack_msg(const ProtobufCMessage *m, uint8_t *buf)
+{
+    return protobuf_c_message_pack(m, buf);
+}
+
+/* The standard cases start from this: an operator's hotline client submits
+ * a complaint to the city's intake. */
+static case_t base_case(const char *name, const char *description, const char *verdict)
+{
+    case_t c = {
+        .name = name,
+        .description = description,
+        .expect = {verdict},
+        .signer = LAN,
+        .from = LAN,
+        .version = 1,
+        .instance = "cli.4242",
+        .seq = (uint64_t)(NOW_MS - 1500) * 1000,
+        .sent_ms = NOW_MS - 1500,
+        .type = CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT,
+        .msg_id = "00112233445566778899aabbccddeeff",
+        .recipient = "hn.doit/intake",
+        .payload_type = "Complaint",
+        .ctx = {.self = "hn.doit/intake", .service = "intake", .transport_user = "hn.op.lan"},
+    };
+    Cpm__Complaint k = CPM__COMPLAINT__INIT;
+    k.channel = "hotline";
+    k.consumer_name = "Nguyen Van A";
+    k.consumer_phone = "0900000000";
+    k.business_name = "Cua hang X";
+    k.district = "hoan-kiem";
+    k.category = "food";
+    k.description = "Expired milk sold on 2025-12-30";
+    k.event_time_ms = NOW_MS - 2 * 86400000LL;
+    k.client_ref = "cli-0001";
+    c.payload_len = pack_msg(&k.base, c.payload);
+    c.payload_json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "channel",
+                               k.channel, "consumer_name", k.consumer_name, "consumer_phone",
+                               k.consumer_phone, "business_name", k.business_name, "district",
+                               k.district, "category", k.category, "description", k.description,
+                               "event_time_ms", (json_int_t)k.event_time_ms, "client_ref",
+                               k.client_ref);
+    return c;
+}
+
+static int add(json_t *cases, case_t c)
+{
+    json_t *j = envelope_case(&c);
+    if (!j)
+        return -1;
+    json_array_append_new(cases, j);
+    return 0;
+}
+
+static void set_reply(case_t *c)
+{
+    json_decref(c->payload_json);
+    c->from = c->signer = DOIT;
+    c->instance = "intake";
+    c->type = CPM__MSG_TYPE__MSG_SUBMIT_REPLY;
+    c->msg_id = "ffeeddccbbaa99887766554433221100";
+    c->correlation_id = "00112233445566778899aabbccddeeff";
+    c->recipient = "hn.op.lan/cli.4242";
+    c->seq = (uint64_t)(NOW_MS - 1400) * 1000;
+    c->sent_ms = NOW_MS - 1400;
+    c->payload_type = "SubmitReply";
+    Cpm__SubmitReply r = CPM__SUBMIT_REPLY__INIT;
+    r.ticket = "HN-2026-000001";
+    c->payload_len = pack_msg(&r.base, c->payload);
+    c->payload_json = json_pack("{s:s, s:b}", "ticket", r.ticket, "duplicate", 0);
+    c->ctx = (cpm_verify_ctx_t){.self = "hn.op.lan/cli.4242",
+                                .awaiting_reply = "00112233445566778899aabbccddeeff",
+                                .expect_sender = "hn.doit"};
+}
+
+static void set_batch(case_t *c)
+{
+    json_decref(c->payload_json);
+    /* The record is the complaint of the base case, now with its ticket. */
+    Cpm__Complaint *k = cpm__complaint__unpack(NULL, c->payload_len, c->payload);
+    k->ticket = "HK-2026-000001";
+    k->received_ms = NOW_MS - 1000;
+    k->intake_node = "hn.d.hoan-kiem";
+    uint8_t rec[400];
+    ProtobufCBinaryData records[1] = {{cpm__complaint__pack(k, rec), rec}};
+    k->ticket = k->intake_node = NULL; /* not ours to free */
+    cpm__complaint__free_unpacked(k, NULL);
+    Cpm__DeliveryBatch b = CPM__DELIVERY_BATCH__INIT;
+    b.stream = "hn.d.hoan-kiem/intake>hn.doit/routing";
+    b.first_seq = 1;
+    b.n_records = 1;
+    b.records = records;
+    c->from = c->signer = HK;
+    c->instance = "intake";
+    c->type = CPM__MSG_TYPE__MSG_CASE_BATCH;
+    c->msg_id = "0123456789abcdef0123456789abcdef";
+    c->recipient = "hn.doit/routing";
+    c->seq = (uint64_t)(NOW_MS - 900) * 1000;
+    c->sent_ms = NOW_MS - 900;
+    c->payload_type = "DeliveryBatch";
+    c->payload_len = pack_msg(&b.base, c->payload);
+    c->payload_json = json_pack("{s:s, s:i, s:[o]}", "stream", b.stream, "first_seq", 1,
+                                "records_hex", hexj(rec, records[0].len));
+    c->ctx = (cpm_verify_ctx_t){
+        .self = "hn.doit/routing", .service = "routing", .transport_user = "hn.d.hoan-kiem"};
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *kind, *ticket, *agency, *detail;
+} event_def_t;
+
+static const event_def_t EVENTS[] = {
+    {"case.routed", "HK-2026-000001", "hn.d.hoan-kiem", "rule=district-food"},
+    {"case.assigned", "HK-2026-000001", "hn.d.hoan-kiem", ""},
+    {"case.accepted", "HK-2026-000001", "hn.d.hoan-kiem", "officer=hn.i.tuan"},
+};
+#define NEVENTS (sizeof EVENTS / sizeof EVENTS[0])
+
+static void put_str(uint8_t *buf, size_t *n, const char *s)
+{
+    uint32_t len = (uint32_t)strlen(s);
+    buf[(*n)++] = (uint8_t)(len >> 24);
+    buf[(*n)++] = (uint8_t)(len >> 16);
+    buf[(*n)++] = (uint8_t)(len >> 8);
+    buf[(*n)++] = (uint8_t)len;
+    memcpy(buf + *n, s, len);
+    *n += len;
+}
+
+/* Writes events.json and fills batch with the chain, for the publish case. */
+static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
+{
+    json_t *list = json_array();
+    uint8_t prev[32] = {0};
+    static uint8_t hashes[NEVENTS][32], prevs[NEVENTS][32];
+    for (size_t i = 0; i < NEVENTS; i++) {
+        const event_def_t *d = &EVENTS[i];
+        int64_t at = NOW_MS - 60000 + 1000 * (int64_t)i;
+        uint8_t input[512];
+        size_t n = 0;
+        memcpy(input, prev, 32);
+        n = 32;
+        cpm_put_be64(input + n, i + 1);
+        n += 8;
+        cpm_put_be64(input + n, (uint64_t)at);
+        n += 8;
+        put_str(input, &n, d->kind);
+        put_str(input, &n, d->ticket);
+        put_str(input, &n, d->agency);
+        put_str(input, &n, d->detail);
+        memcpy(prevs[i], prev, 32);
+        crypto_hash_sha256(hashes[i], input, n);
+        memcpy(prev, hashes[i], 32);
+
+        Cpm__Event *ev = evs[i];
+        cpm__event__init(ev);
+        ev->seq = i + 1;
+        ev->at_ms = at;
+        ev->kind = (char *)d->kind;
+        ev->ticket = (char *)d->ticket;
+        ev->agency = (char *)d->agency;
+        ev->detail = (char *)d->detail;
+        ev->prev_hash.data = prevs[i];
+        ev->prev_hash.len = 32;
+        ev->hash.data = hashes[i];
+        ev->hash.len = 32;
+        size_t elen = cpm__event__get_packed_size(ev);
+        uint8_t ebuf[512];
+        cpm__event__pack(ev, ebuf);
+        json_array_append_new(
+            list, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "seq",
+                            (json_int_t)(i + 1), "at_ms", (json_int_t)at, "kind", d->kind,
+                            "ticket", d->ticket, "agency", d->agency, "detail", d->detail,
+                            "prev_hash_hex", hexj(prevs[i], 32), "hash_input_hex",
+                            hexj(input, n), "hash_hex", hexj(hashes[i], 32), "event_hex",
+                            hexj(ebuf, elen)));
+    }
+    batch->node = EVENT_NODE;
+    batch->service = EVENT_SERVICE;
+    batch->head_seq = NEVENTS;
+    batch->n_events = NEVENTS;
+    batch->events = evs;
+    size_t blen = cpm__event_batch__get_packed_size(batch);
+    uint8_t *bbuf = malloc(blen);
+    cpm__event_batch__pack(batch, bbuf);
+    json_t *out = json_pack(
+        "{s:s, s:s, s:s, s:o, s:o}", "description",
+        "An event log's first three events. hash = SHA-256(hash_input); hash_input = prev_hash "
+        "(32) || seq (u64 BE) || at_ms (i64 BE) || for kind, ticket, agency, detail: length "
+        "(u32 BE) || UTF-8 bytes. prev_hash of seq 1 is 32 zero bytes. event_batch_hex is the "
+        "EventBatch carrying all three, as in EventsReply and on PUB.",
+        "node", EVENT_NODE, "service", EVENT_SERVICE, "events", list, "event_batch_hex",
+        hexj(bbuf, blen));
+    free(bbuf);
+    return out;
+}
+
+static void set_publish(case_t *c, const Cpm__EventBatch *batch)
+{
+    json_decref(c->payload_json);
+    c->from = c->signer = DOIT;
+    c->instance = "routing";
+    c->type = CPM__MSG_TYPE__MSG_EVENTS_PUBLISH;
+    c->msg_id = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf";
+    c->recipient = "*";
+    c->seq = (uint64_t)(NOW_MS - 800) * 1000;
+    c->sent_ms = NOW_MS - 800;
+    c->payload_type = "EventBatch";
+    c->payload_len = pack_msg(&batch->base, c->payload);
+    c->payload_json = json_pack("{s:s}", "see", "events.json");
+    c->ctx = (cpm_verify_ctx_t){.self = "hn.op.lan/cli.4242", .expect_sender = "hn.doit"};
+}
+
+static json_t *gen_envelopes(const Cpm__EventBatch *batch)
+{
+    json_t *cases = json_array();
+    case_t c;
+    int rc = 0;
+
+    rc |= add(cases, base_case("good", "A hotline client submits a complaint to intake.", "ok"));
+
+    c = base_case("good_reply", "Intake answers the complaint of case good.", "ok");
+    set_reply(&c);
+    rc |= add(cases, c);
+
+    c = base_case("good_batch", "A district intake delivers one complaint to routing.", "ok");
+    set_batch(&c);
+    rc |= add(cases, c);
+
+    c = base_case("good_publish", "Routing publishes the events of events.json.", "ok");
+    set_publish(&c, batch);
+    rc |= add(cases, c);
+
+    c = base_case("at_skew_limit", "sent_ms exactly max_skew_ms before now_ms.", "ok");
+    c.sent_ms = NOW_MS - MAX_SKEW_MS;
+    rc |= add(cases, c);
+
+    c = base_case("bad_signature", "Right sender and key id, signed with another secret key.",
+                  "bad_signature");
+    c.signer = GHOST;
+    rc |= add(cases, c);
+
+    c = base_case("tampered_envelope_byte",
+                  "Case good with the last payload byte flipped after signing.", "bad_signature");
+    c.tamper = 1;
+    rc |= add(cases, c);
+
+    c = base_case("unknown_sender", "A key pair that is not in the registry signs as itself.",
+                  "unknown_sender");
+    c.from = c.signer = GHOST;
+    rc |= add(cases, c);
+
+    c = base_case("unknown_key_id", "hn.op.lan's name with another key's id and signature.",
+                  "unknown_key");
+    c.key_id = ids[GHOST].key_id;
+    c.signer = GHOST;
+    rc |= add(cases, c);
+
+    c = base_case("revoked_key", "A member whose key id is in revoked_keys.", "revoked_key");
+    c.from = c.signer = OLD;
+    c.ctx.transport_user = "hn.op.old";
+    rc |= add(cases, c);
+
+    c = base_case("forbidden_type", "An operator sends a case batch; no may_send rule allows it.",
+                  "forbidden");
+    c.type = CPM__MSG_TYPE__MSG_CASE_BATCH;
+    c.recipient = "hn.doit/routing";
+    c.ctx = (cpm_verify_ctx_t){
+        .self = "hn.doit/routing", .service = "routing", .transport_user = "hn.op.lan"};
+    rc |= add(cases, c);
+
+    c = base_case("unsolicited_reply", "Case good_reply arriving when no request is waiting.",
+                  "forbidden");
+    set_reply(&c);
+    c.ctx.awaiting_reply = NULL;
+    rc |= add(cases, c);
+
+    c = base_case("wrong_recipient", "Addressed to the district's intake, received by the city's.",
+                  "wrong_recipient");
+    c.recipient = "hn.d.hoan-kiem/intake";
+    rc |= add(cases, c);
+
+    c = base_case("transport_mismatch", "Case good arriving on a link authenticated as another "
+                                        "member.",
+                  "transport_mismatch");
+    c.ctx.transport_user = "hn.d.hoan-kiem";
+    rc |= add(cases, c);
+
+    c = base_case("clock_skew_past", "sent_ms one millisecond beyond max_skew_ms in the past.",
+                  "clock_skew");
+    c.sent_ms = NOW_MS - MAX_SKEW_MS - 1;
+    rc |= add(cases, c);
+
+    c = base_case("clock_skew_future", "sent_ms one millisecond beyond max_skew_ms ahead.",
+                  "clock_skew");
+    c.sent_ms = NOW_MS + MAX_SKEW_MS + 1;
+    rc |= add(cases, c);
+
+    c = base_case("bad_version", "Envelope version 2.", "bad_version");
+    c.version = 2;
+    rc |= add(cases, c);
+
+    c = base_case("unknown_type", "Type 99, unknown to version 1.", "unknown_type");
+    c.type = 99;
+    rc |= add(cases, c);
+
+    c = base_case("replay", "Case good delivered twice to the same receiver.", "ok");
+    c.expect[1] = "replay";
+    rc |= add(cases, c);
+
+    json_t *garbage = json_pack(
+        "{s:s, s:s, s:s, s:o, s:[s]}", "name", "garbage_bytes", "description",
+        "Bytes that are not a SignedEnvelope (an unterminated varint).", "frame_hex", "deadbeef",
+        "ctx", ctx_json(&(cpm_verify_ctx_t){.self = "hn.doit/intake", .service = "intake"}),
+        "expect", "malformed");
+    json_array_append_new(cases, garbage);
+    json_t *oversize = json_pack(
+        "{s:s, s:s, s:{s:I, s:s}, s:o, s:[s]}", "name", "oversize", "description",
+        "A frame one byte over the 4 MiB limit; refused before decoding.", "frame", "length",
+        (json_int_t)CPM_MAX_MSG + 1, "fill_hex", "00", "ctx",
+        ctx_json(&(cpm_verify_ctx_t){.self = "hn.doit/intake", .service = "intake"}), "expect",
+        "oversize");
+    json_array_append_new(cases, oversize);
+    if (rc != 0) {
+        json_decref(cases);
+        return NULL;
+    }
+    return json_pack("{s:s, s:I, s:I, s:o, s:o}", "description",
+                     "Envelopes and the verdict of cpm_verifier_check with ctx at now_ms. Each "
+                     "case starts from a fresh verifier; when expect lists several verdicts the "
+                     "same frame is delivered that many times. See README.md.",
+                     "now_ms", (json_int_t)NOW_MS, "max_skew_ms", (json_int_t)MAX_SKEW_MS,
+                     "domain_hex",
+                     hexj((const uint8_t *)CPM_ENVELOPE_DOMAIN, sizeof CPM_ENVELOPE_DOMAIN),
+                     "cases", cases);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "tests/vectors";
+    if (sodium_init() < 0)
+        return 1;
+    json_t *keys = gen_keys();
+    json_t *reg = keys ? gen_registry() : NULL;
+    Cpm__EventBatch batch = CPM__EVENT_BATCH__INIT;
+    Cpm__Event ev_store[NEVENTS], *evs[NEVENTS];
+    for (size_t i = 0; i < NEVENTS; i++)
+        evs[i] = &ev_store[i];
+    json_t *events = reg ? gen_events(&batch, evs) : NULL;
+    json_t *envs = events ? gen_envelopes(&batch) : NULL;
+    cpm_registry_destroy(&registry);
+    if (!envs) {
+        fprintf(stderr, "cpm-gen-vectors: failed; nothing written\n");
+        return 1;
+    }
+    if (write_doc(dir, "keys.json", keys) != 0 || write_doc(dir, "registry.json", reg) != 0 ||
+        write_doc(dir, "events.json", events) != 0 ||
+        write_doc(dir, "envelopes.json", envs) != 0)
+        return 1;
+    for (int i = 0; i < NIDS; i++)
+        cpm_identity_wipe(&ids[i]);
+    printf("wrote keys.json, registry.json, events.json, envelopes.json in %s\n", dir);
+    return 0;
+}

@@ -1,0 +1,90 @@
+/* ctl: what every cpmctl command shares: where the mesh's files are, who we
+ * are, and a signed request/reply over a CURVE link.
+ *
+ * Files come from the cpmesh home: --home DIR, else $CPMESH_HOME, else
+ * ~/.cpmesh (what ./deploy/local/up writes):
+ *   DIR/registry.signed   the signed registry
+ *   DIR/keys/root.public  the city's root public key
+ *   DIR/keys/<id>.secret  identities; --as ID (or $CPMESH_AS, or the id in
+ *                         DIR/identity) picks the one to sign with. */
+#ifndef CTL_H
+#define CTL_H
+
+#include "cpm_envelope.h"
+#include "cpm_err.h"
+#include "cpm_keys.h"
+#include "cpm_registry.h"
+#include "cpm_verifier.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct {
+    char home[1024];
+    char as[128];
+    bool json;
+    int timeout_ms;
+    cpm_identity_t id;
+    cpm_registry_t *reg;
+    cpm_verifier_t *verifier;
+    cpm_sender_t sender;
+    char instance[64];
+    char self[200];
+    void *zctx;
+    /* one cached link */
+    void *sock;
+    char sock_peer[200];
+} ctl_t;
+
+/* Parsed global options; argv is left with the command's own arguments. */
+typedef struct {
+    const char *home;
+    const char *as;
+    bool json;
+} ctl_opts_t;
+
+/* Resolve the home folder into out. */
+void ctl_home(const char *opt_home, char *out, size_t n);
+/* Load home, identity and registry. 0 or -1 (message printed). */
+int ctl_open(ctl_t *c, const ctl_opts_t *o);
+/* The same with an explicit identity id (NULL: the default). */
+int ctl_open_as(ctl_t *c, const ctl_opts_t *o, const char *as);
+void ctl_close(ctl_t *c);
+
+/* Send req (type) to member's service and wait for a reply (c->timeout_ms).
+ * 0 with *reply verified (free with cpm_msg_clear), or an error code with err
+ * filled (an ErrorReply from the service, a timeout, a refused reply). */
+int ctl_call(ctl_t *c, const char *member, const char *service, Cpm__MsgType type,
+             const ProtobufCMessage *req, cpm_msg_t *reply, cpm_error_t *err);
+
+/* Pipelined use of the same link: send now, collect later. */
+int ctl_send(ctl_t *c, const char *member, const char *service, Cpm__MsgType type,
+             const ProtobufCMessage *req, char msg_id[33], cpm_error_t *err);
+/* Wait up to timeout_ms for any reply on the link; its correlation id must be
+ * one we sent (the caller matches it). 0, or an error code. */
+int ctl_recv(ctl_t *c, const char *member, int timeout_ms, cpm_msg_t *reply, cpm_error_t *err);
+/* If reply is an ErrorReply, fill err and return its code; else 0. */
+int ctl_reply_error(const cpm_msg_t *reply, cpm_error_t *err);
+
+/* The member that runs service (first in the registry), or NULL. */
+const Cpm__Member *ctl_find_service(const ctl_t *c, const char *service);
+
+/* Print an error the way every command does (text or JSON); returns exit 1. */
+int ctl_fail(const ctl_t *c, bool json, const cpm_error_t *e);
+/* Print a JSON value (steals the reference). */
+void ctl_print_json(json_t *v);
+/* "2026-03-15T09:00:00.000Z" from ms, or "-" for 0. */
+const char *ctl_time(int64_t ms, char buf[40]);
+
+/* Commands: return the process exit code. */
+int ctl_cmd_submit(const ctl_opts_t *o, int argc, char **argv);
+int ctl_cmd_consult(const ctl_opts_t *o, int argc, char **argv);
+int ctl_cmd_status(const ctl_opts_t *o, int argc, char **argv);
+int ctl_cmd_case(const ctl_opts_t *o, int argc, char **argv);
+int ctl_cmd_watch(const ctl_opts_t *o, int argc, char **argv);
+int ctl_cmd_events(const ctl_opts_t *o, int argc, char **argv);
+int ctl_cmd_health(const ctl_opts_t *o, int argc, char **argv);
+int ctl_cmd_keygen(const ctl_opts_t *o, int argc, char **argv);
+int ctl_cmd_registry(const ctl_opts_t *o, int argc, char **argv);
+
+#endif

@@ -1,0 +1,386 @@
+/* cpmctl submit / consult: record complaints and hotline consultations. */
+#include "ctl_args.h"
+#include "cpm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char submit_usage[] =
+    "usage: cpmctl submit --channel C --business NAME --district SLUG [options]\n"
+    "       cpmctl submit --file FILE.jsonl [--window N] [--node ID]\n"
+    "\n"
+    "Records a complaint at an intake service and prints its ticket.\n"
+    "  --channel C          hotline|web|walk_in|email|social|letter\n"
+    "  --business NAME      the business complained about\n"
+    "  --address TEXT       the business's address\n"
+    "  --district SLUG      district of the business, e.g. hoan-kiem\n"
+    "  --category SLUG      e.g. food_safety, pricing (see deploy/hanoi/routing.yaml)\n"
+    "  --description TEXT   what happened\n"
+    "  --urgent             urgent (e.g. food poisoning)\n"
+    "  --event-time T       when it happened: YYYY-MM-DD[THH:MM] (Vietnam time) or Unix ms\n"
+    "  --consumer-name N, --phone P, --email E   the consumer's contact (personal data)\n"
+    "  --ref REF            client reference: resubmitting it returns the same ticket\n"
+    "  --node ID            intake node to use (default: your agency's, else the first)\n"
+    "  --file FILE          one JSON object per line with the Complaint's field names\n"
+    "                       (channel, business_name, district, ...); '-' reads stdin\n"
+    "  --window N           requests in flight with --file (default 64)\n"
+    "  --json               print JSON\n";
+
+static const char consult_usage[] =
+    "usage: cpmctl consult --summary TEXT [--channel C] [--category SLUG] [--duration S]\n"
+    "                      [--ref REF] [--node ID] [--json]\n"
+    "\n"
+    "Records a consultation: a call answered with advice, no case opened.\n";
+
+/* The intake to use: --node, else the sender's agency when it runs intake,
+ * else the first intake in the registry. */
+static const char *pick_intake(const ctl_t *c, const char *node)
+{
+    if (node)
+        return node;
+    const Cpm__Member *me = cpm_registry_member(c->reg, c->id.id);
+    if (me && *me->agency) {
+        const Cpm__Member *ag = cpm_registry_member(c->reg, me->agency);
+        if (ag && cpm_member_service(ag, "intake"))
+            return ag->id;
+    }
+    const Cpm__Member *any = ctl_find_service(c, "intake");
+    return any ? any->id : "";
+}
+
+static void random_ref(char out[48])
+{
+    char id[33];
+    cpm_random_id(id);
+    snprintf(out, 48, "cli-%s", id);
+}
+
+/* One complaint, resent with the same client reference on a retryable error. */
+static int submit_one(ctl_t *c, const char *node, const Cpm__Complaint *cp, cpm_error_t *err,
+                      Cpm__SubmitReply **out)
+{
+    int rc = CPM_E_INTERNAL;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        cpm_msg_t reply = {0};
+        rc = ctl_call(c, node, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cp->base, &reply,
+                      err);
+        if (rc == 0) {
+            *out = cpm__submit_reply__unpack(NULL, reply.env->payload.len,
+                                             reply.env->payload.data);
+            cpm_msg_clear(&reply);
+            return *out ? 0 : cpm_error_set(err, CPM_E_BAD_MESSAGE, "", "undecodable reply");
+        }
+        if (!cpm_err_retryable(rc))
+            return rc;
+    }
+    return rc;
+}
+
+static void print_ticket(bool json, long line, const Cpm__SubmitReply *r)
+{
+    if (json) {
+        json_t *o = json_pack("{s:b,s:s,s:b}", "ok", 1, "ticket", r->ticket, "duplicate",
+                              r->duplicate);
+        if (line > 0)
+            json_object_set_new(o, "line", json_integer(line));
+        ctl_print_json(o);
+    } else if (line > 0) {
+        printf("%ld %s%s\n", line, r->ticket, r->duplicate ? " (duplicate)" : "");
+    } else {
+        printf("%s%s\n", r->ticket, r->duplicate ? " (already recorded)" : "");
+    }
+}
+
+/* Fill c from a JSON object; strings are borrowed from o. */
+static int complaint_from_json(json_t *o, Cpm__Complaint *c, cpm_error_t *err)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } fields[] = {
+        {"channel", offsetof(Cpm__Complaint, channel)},
+        {"consumer_name", offsetof(Cpm__Complaint, consumer_name)},
+        {"consumer_phone", offsetof(Cpm__Complaint, consumer_phone)},
+        {"consumer_email", offsetof(Cpm__Complaint, consumer_email)},
+        {"business_name", offsetof(Cpm__Complaint, business_name)},
+        {"business_address", offsetof(Cpm__Complaint, business_address)},
+        {"district", offsetof(Cpm__Complaint, district)},
+        {"category", offsetof(Cpm__Complaint, category)},
+        {"description", offsetof(Cpm__Complaint, description)},
+        {"client_ref", offsetof(Cpm__Complaint, client_ref)},
+    };
+    if (!json_is_object(o))
+        return cpm_error_set(err, CPM_E_INVALID, "", "a line must be a JSON object");
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        json_t *v = json_object_get(o, fields[i].key);
+        if (!v)
+            continue;
+        if (!json_is_string(v))
+            return cpm_error_set(err, CPM_E_INVALID, fields[i].key, "%s must be a string",
+                                 fields[i].key);
+        *(const char **)((char *)c + fields[i].off) = json_string_value(v);
+    }
+    json_t *u = json_object_get(o, "urgent"), *t = json_object_get(o, "event_time_ms");
+    if (u && !json_is_boolean(u))
+        return cpm_error_set(err, CPM_E_INVALID, "urgent", "urgent must be true or false");
+    if (t && !json_is_integer(t))
+        return cpm_error_set(err, CPM_E_INVALID, "event_time_ms",
+                             "event_time_ms must be an integer (Unix ms)");
+    c->urgent = u && json_is_true(u);
+    c->event_time_ms = t ? json_integer_value(t) : 0;
+    return 0;
+}
+
+typedef struct {
+    long line;
+    json_t *obj;
+    Cpm__Complaint c;
+    char ref[48];
+    char msg_id[33];
+    int tries;
+    bool done;
+} item_t;
+
+static int send_item(ctl_t *c, const char *node, item_t *it, cpm_error_t *err)
+{
+    it->tries++;
+    return ctl_send(c, node, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &it->c.base,
+                    it->msg_id, err);
+}
+
+/* Many complaints over one link, window requests in flight. */
+static int submit_file(ctl_t *c, const char *node, const char *path, int window)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    cpm_error_t err = {0};
+    if (!f) {
+        cpm_error_set(&err, CPM_E_NOT_FOUND, "file", "cannot open %s", path);
+        return ctl_fail(c, c->json, &err);
+    }
+    item_t *items = NULL;
+    size_t n = 0, cap = 0, failed = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    long lineno = 0;
+    while (getline(&line, &lcap, f) > 0) {
+        lineno++;
+        if (line[strspn(line, " \t\r\n")] == 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            items = realloc(items, cap * sizeof *items);
+        }
+        item_t *it = &items[n];
+        memset(it, 0, sizeof *it);
+        cpm__complaint__init(&it->c);
+        it->line = lineno;
+        json_error_t je;
+        it->obj = json_loads(line, 0, &je);
+        int rc = it->obj ? complaint_from_json(it->obj, &it->c, &err)
+                         : cpm_error_set(&err, CPM_E_INVALID, "", "line %ld: %s", lineno, je.text);
+        if (rc != 0) {
+            failed++;
+            json_decref(it->obj);
+            ctl_fail(c, c->json, &err);
+            continue;
+        }
+        if (!*it->c.client_ref) { /* so that a resend cannot record it twice */
+            random_ref(it->ref);
+            it->c.client_ref = it->ref;
+        }
+        n++;
+    }
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    size_t next = 0, inflight = 0, done = 0, ok = 0;
+    while (done < n) {
+        while (inflight < (size_t)window && next < n) {
+            if (send_item(c, node, &items[next++], &err) != 0)
+                return ctl_fail(c, c->json, &err);
+            inflight++;
+        }
+        cpm_msg_t reply = {0};
+        int rc = ctl_recv(c, node, c->timeout_ms, &reply, &err);
+        if (rc == CPM_E_TIMEOUT) { /* resend what is unanswered; refs keep it idempotent */
+            for (size_t i = 0; i < next; i++) {
+                if (items[i].done)
+                    continue;
+                if (items[i].tries >= 4) {
+                    items[i].done = true;
+                    done++, inflight--, failed++;
+                    cpm_error_set(&err, CPM_E_TIMEOUT, "", "line %ld: no answer", items[i].line);
+                    ctl_fail(c, c->json, &err);
+                } else if (send_item(c, node, &items[i], &err) != 0) {
+                    return ctl_fail(c, c->json, &err);
+                }
+            }
+            continue;
+        }
+        if (rc != 0) {
+            ctl_fail(c, c->json, &err);
+            continue;
+        }
+        item_t *it = NULL;
+        for (size_t i = 0; i < next && !it; i++)
+            if (!items[i].done && !strcmp(items[i].msg_id, reply.env->correlation_id))
+                it = &items[i];
+        if (!it) {
+            cpm_msg_clear(&reply);
+            continue;
+        }
+        rc = ctl_reply_error(&reply, &err);
+        if (rc != 0 && cpm_err_retryable(rc) && it->tries < 4) {
+            send_item(c, node, it, &err);
+        } else if (rc != 0) {
+            it->done = true;
+            done++, inflight--, failed++;
+            char msg[sizeof err.message];
+            snprintf(msg, sizeof msg, "%s", err.message);
+            cpm_error_set(&err, rc, err.field, "line %ld: %s", it->line, msg);
+            ctl_fail(c, c->json, &err);
+        } else {
+            Cpm__SubmitReply *r = cpm__submit_reply__unpack(NULL, reply.env->payload.len,
+                                                            reply.env->payload.data);
+            it->done = true;
+            done++, inflight--, ok++;
+            if (r)
+                print_ticket(c->json, it->line, r);
+            cpm__submit_reply__free_unpacked(r, NULL);
+        }
+        cpm_msg_clear(&reply);
+    }
+    for (size_t i = 0; i < n; i++)
+        json_decref(items[i].obj);
+    free(items);
+    fprintf(stderr, "cpmctl: %zu recorded, %zu failed\n", ok, failed);
+    return failed ? 1 : 0;
+}
+
+int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"channel", required_argument, 0, 'c'}, {"business", required_argument, 0, 'b'},
+        {"address", required_argument, 0, 'a'}, {"district", required_argument, 0, 'd'},
+        {"category", required_argument, 0, 'k'}, {"description", required_argument, 0, 'm'},
+        {"urgent", no_argument, 0, 'u'},        {"event-time", required_argument, 0, 't'},
+        {"consumer-name", required_argument, 0, 'n'}, {"phone", required_argument, 0, 'p'},
+        {"email", required_argument, 0, 'e'},   {"ref", required_argument, 0, 'r'},
+        {"node", required_argument, 0, 'N'},    {"file", required_argument, 0, 'f'},
+        {"window", required_argument, 0, 'w'},  CTL_COMMON_LONGOPTS,
+        {0, 0, 0, 0}};
+    ctl_opts_t o = *gopts;
+    Cpm__Complaint cp = CPM__COMPLAINT__INIT;
+    const char *node = NULL, *file = NULL;
+    int window = 64, opt;
+    char ref[48];
+    cpm_error_t err = {0};
+    while ((opt = ctl_getopt(argc, argv, "h", longopts)) != 0) {
+        if (ctl_common_opt(opt, &o))
+            continue;
+        switch (opt) {
+        case 'c': cp.channel = optarg; break;
+        case 'b': cp.business_name = optarg; break;
+        case 'a': cp.business_address = optarg; break;
+        case 'd': cp.district = optarg; break;
+        case 'k': cp.category = optarg; break;
+        case 'm': cp.description = optarg; break;
+        case 'u': cp.urgent = true; break;
+        case 'n': cp.consumer_name = optarg; break;
+        case 'p': cp.consumer_phone = optarg; break;
+        case 'e': cp.consumer_email = optarg; break;
+        case 'r': cp.client_ref = optarg; break;
+        case 'N': node = optarg; break;
+        case 'f': file = optarg; break;
+        case 'w': window = atoi(optarg) > 0 ? atoi(optarg) : 64; break;
+        case 't':
+            if (ctl_parse_time(optarg, &cp.event_time_ms) != 0) {
+                cpm_error_set(&err, CPM_E_INVALID, "event_time_ms",
+                              "--event-time '%s' is not YYYY-MM-DD[THH:MM] or Unix ms", optarg);
+                return ctl_fail(NULL, o.json, &err);
+            }
+            break;
+        case 'h': return ctl_usage(submit_usage, 0);
+        default: return ctl_usage(submit_usage, 2);
+        }
+    }
+    if (optind < argc)
+        return ctl_usage(submit_usage, 2);
+    ctl_t c;
+    if (ctl_open(&c, &o) != 0)
+        return 1;
+    node = pick_intake(&c, node);
+    int rc;
+    if (file) {
+        rc = submit_file(&c, node, file, window);
+    } else {
+        if (!*cp.client_ref) {
+            random_ref(ref);
+            cp.client_ref = ref;
+        }
+        Cpm__SubmitReply *r = NULL;
+        if (submit_one(&c, node, &cp, &err, &r) != 0) {
+            rc = ctl_fail(&c, c.json, &err);
+        } else {
+            print_ticket(c.json, 0, r);
+            rc = 0;
+        }
+        cpm__submit_reply__free_unpacked(r, NULL);
+    }
+    ctl_close(&c);
+    return rc;
+}
+
+int ctl_cmd_consult(const ctl_opts_t *gopts, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"channel", required_argument, 0, 'c'},  {"summary", required_argument, 0, 's'},
+        {"category", required_argument, 0, 'k'}, {"duration", required_argument, 0, 'D'},
+        {"ref", required_argument, 0, 'r'},      {"node", required_argument, 0, 'N'},
+        CTL_COMMON_LONGOPTS,                     {0, 0, 0, 0}};
+    ctl_opts_t o = *gopts;
+    Cpm__Consultation cs = CPM__CONSULTATION__INIT;
+    cs.channel = "hotline";
+    const char *node = NULL;
+    char ref[48];
+    int opt;
+    while ((opt = ctl_getopt(argc, argv, "h", longopts)) != 0) {
+        if (ctl_common_opt(opt, &o))
+            continue;
+        switch (opt) {
+        case 'c': cs.channel = optarg; break;
+        case 's': cs.summary = optarg; break;
+        case 'k': cs.category = optarg; break;
+        case 'D': cs.duration_s = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'r': cs.client_ref = optarg; break;
+        case 'N': node = optarg; break;
+        case 'h': return ctl_usage(consult_usage, 0);
+        default: return ctl_usage(consult_usage, 2);
+        }
+    }
+    ctl_t c;
+    if (ctl_open(&c, &o) != 0)
+        return 1;
+    if (!*cs.client_ref) {
+        random_ref(ref);
+        cs.client_ref = ref;
+    }
+    node = pick_intake(&c, node);
+    cpm_msg_t reply = {0};
+    cpm_error_t err = {0};
+    int rc = ctl_call(&c, node, "intake", CPM__MSG_TYPE__MSG_RECORD_CONSULTATION, &cs.base,
+                      &reply, &err);
+    if (rc == 0) {
+        Cpm__SubmitReply *r =
+            cpm__submit_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
+        if (r)
+            print_ticket(c.json, 0, r);
+        cpm__submit_reply__free_unpacked(r, NULL);
+        cpm_msg_clear(&reply);
+    } else {
+        rc = ctl_fail(&c, c.json, &err);
+    }
+    ctl_close(&c);
+    return rc;
+}

@@ -1,0 +1,61 @@
+/* cpmctl: the command-line client of a cpmesh mesh. */
+#include "ctl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: cpmctl [--home DIR] [--as ID] [--json] COMMAND [ARGS]\n"
+    "\n"
+    "Commands (each has --help):\n"
+    "  submit      record a complaint at an intake service (or many, from a JSON-lines file)\n"
+    "  consult     record a hotline consultation (advice given, no case)\n"
+    "  status      where a ticket is, who handles it and when it is due\n"
+    "  case        accept, refuse or resolve a case as an officer of its agency\n"
+    "  watch       live stream of events from every service in the registry\n"
+    "  events      the event log of one service\n"
+    "  health      liveness and counters of every service\n"
+    "  keygen      create a member's signing and transport keys\n"
+    "  registry    create, sign, show and verify the mesh registry\n"
+    "\n"
+    "Files come from --home, $CPMESH_HOME or ~/.cpmesh (./deploy/local/up writes them).\n"
+    "--as ID signs with DIR/keys/ID.secret (default: $CPMESH_AS or the id in DIR/identity).\n"
+    "--json prints one JSON object per result. Exit status: 0 ok, 1 error, 2 bad usage.\n";
+
+int main(int argc, char **argv)
+{
+    ctl_opts_t o = {0};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--json"))
+            o.json = true;
+        else if (!strcmp(argv[i], "--home") && i + 1 < argc)
+            o.home = argv[++i];
+        else if (!strcmp(argv[i], "--as") && i + 1 < argc)
+            o.as = argv[++i];
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "cpmctl: unknown option %s\n%s", argv[i], usage);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(const ctl_opts_t *, int, char **);
+    } cmds[] = {
+        {"submit", ctl_cmd_submit}, {"consult", ctl_cmd_consult},   {"status", ctl_cmd_status},
+        {"case", ctl_cmd_case},     {"watch", ctl_cmd_watch},       {"events", ctl_cmd_events},
+        {"health", ctl_cmd_health}, {"keygen", ctl_cmd_keygen},     {"registry", ctl_cmd_registry},
+    };
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
+        if (!strcmp(argv[i], cmds[k].name))
+            return cmds[k].fn(&o, argc - i, argv + i);
+    fprintf(stderr, "cpmctl: unknown command '%s'\n%s", argv[i], usage);
+    return 2;
+}
