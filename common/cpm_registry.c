@@ -24,7 +24,7 @@ struct cpm_registry {
 };
 
 static const char *const ROLES[] = {"city",     "department",  "district", "association",
-                                    "operator", "coordinator", "inspector"};
+                                    "operator", "coordinator", "inspector", "officer"};
 static const char *const SERVICES[] = {"intake", "routing", "inspection"};
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -132,7 +132,7 @@ static int check_member(const Cpm__Member *m, size_t idx, char *err, size_t errl
     if (!m->role || !in_list(m->role, ROLES, sizeof ROLES / sizeof ROLES[0])) {
         set_err(err, errlen,
                 "member %s: role '%s' is unknown; it must be one of city, department, district, "
-                "association, operator, coordinator, inspector",
+                "association, operator, coordinator, inspector, officer",
                 m->id, m->role ? m->role : "");
         return -1;
     }
