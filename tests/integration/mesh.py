@@ -1,0 +1,208 @@
+"""A local mesh for integration tests: real processes, real sockets, real LMDB.
+
+Starts ./deploy/local/up --detach in a temporary home on its own ports, and
+offers cpmctl (JSON), SIGKILL and restart of single services, and teardown.
+Only the Python standard library is used.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("CPM_BUILD", os.path.join(ROOT, "build"))
+CTL = os.path.join(BUILD, "cpmctl")
+
+# What deploy/hanoi/routing.yaml says, restated independently so that the
+# tests notice when routing disagrees: category -> agency ("@district" = the
+# business's district office, when that node runs; otherwise triage).
+EXPECTED_ROUTE = {
+    "food_safety": "@district", "counterfeit_goods": "hn.qltt", "pricing": "hn.qltt",
+    "ecommerce": "hn.doit", "telecom": "hn.doic", "advertising": "hn.doic",
+    "utilities": "hn.doit", "real_estate": "hn.doc", "health_pharma": "hn.doh",
+    "transport": "hn.dot", "finance_insurance": "hn.doit", "education_training": "@district",
+    "tourism_services": "@district", "contracts_warranty": "@district", "other": "hn.doit",
+    "": "hn.doit",
+}
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+class Mesh:
+    def __init__(self, districts=("hoan-kiem", "ba-dinh", "cau-giay"), base_port=None):
+        self.home = tempfile.mkdtemp(prefix="cpmesh-it-")
+        self.base_port = base_port or random.randrange(20000, 40000, 200)
+        self.districts = list(districts)
+        self.nodes = ["hn.doit", "hn.qltt"] + ["hn.d." + d for d in self.districts]
+        self.env = dict(os.environ, CPMESH_HOME=self.home)
+
+    def __enter__(self):
+        self.up()
+        return self
+
+    def __exit__(self, *exc):
+        self.down()
+        if exc[0] is None:
+            shutil.rmtree(self.home, ignore_errors=True)
+        else:
+            print("  (mesh home kept for inspection: %s)" % self.home, file=sys.stderr)
+
+    def up(self):
+        r = subprocess.run([os.path.join(ROOT, "deploy/local/up"), "--home", self.home,
+                            "--base-port", str(self.base_port), "--districts",
+                            " ".join(self.districts), "--detach", "--no-build",
+                            "--build-dir", BUILD], capture_output=True, text=True, env=self.env)
+        if r.returncode != 0:
+            raise Failure("up failed: %s %s" % (r.stdout, r.stderr))
+
+    def down(self):
+        subprocess.run([os.path.join(ROOT, "deploy/local/down"), "--home", self.home],
+                       capture_output=True, env=self.env)
+
+    # -- cpmctl ---------------------------------------------------------------
+    def ctl(self, *args, check_rc=True, input=None, as_=None, timeout=120):
+        cmd = [CTL, "--json"] + (["--as", as_] if as_ else []) + list(args)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=self.env, input=input,
+                           timeout=timeout)
+        if check_rc and r.returncode != 0:
+            raise Failure("cpmctl %s failed (%d): %s %s" % (" ".join(args), r.returncode,
+                                                             r.stdout, r.stderr))
+        r.json = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+        return r
+
+    def submit_file(self, complaints, node=None, check_rc=True):
+        path = os.path.join(self.home, "batch-%d.jsonl" % random.randrange(1 << 30))
+        with open(path, "w") as f:
+            for c in complaints:
+                f.write(json.dumps(c) + "\n")
+        args = ["submit", "--file", path] + (["--node", node] if node else [])
+        return self.ctl(*args, check_rc=check_rc)
+
+    def status(self, ticket):
+        return self.ctl("status", ticket).json[0]
+
+    def health(self, node=None):
+        r = self.ctl("health", *(["--node", node] if node else []), check_rc=False)
+        return {(h["node"], h["service"]): h for h in r.json}
+
+    def events(self, node, service):
+        return self.ctl("events", "--node", node, "--service", service).json
+
+    # -- processes ------------------------------------------------------------
+    def pids(self):
+        out = {}
+        with open(os.path.join(self.home, "run", "pids")) as f:
+            for line in f:
+                pid, node, svc = line.split()
+                out[(node, svc)] = int(pid)
+        return out
+
+    def kill(self, node, service, sig=signal.SIGKILL):
+        pid = self.pids()[(node, service)]
+        os.kill(pid, sig)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            # a killed child stays a zombie until reaped: check its state
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    if f.read().split()[2] == "Z":
+                        return
+            except FileNotFoundError:
+                return
+            time.sleep(0.05)
+        raise Failure("%s/%s did not die" % (node, service))
+
+    def start(self, node, service):
+        cfg = os.path.join(self.home, "etc", "%s.%s.yaml" % (node, service))
+        log = open(os.path.join(self.home, "logs", "%s.%s.log" % (node, service)), "a")
+        p = subprocess.Popen([os.path.join(BUILD, "cpmesh-" + service), "--config", cfg],
+                             stdout=log, stderr=log, env=self.env, start_new_session=True)
+        lines = []
+        with open(os.path.join(self.home, "run", "pids")) as f:
+            for line in f:
+                if line.split()[1:] != [node, service]:
+                    lines.append(line)
+        lines.append("%d %s %s\n" % (p.pid, node, service))
+        with open(os.path.join(self.home, "run", "pids"), "w") as f:
+            f.writelines(lines)
+        self.wait_up(node, service)
+
+    def wait_up(self, node, service, seconds=10):
+        end = time.time() + seconds
+        while time.time() < end:
+            h = self.health(node)
+            if (node, service) in h and h[(node, service)].get("up"):
+                return
+            time.sleep(0.1)
+        raise Failure("%s/%s did not come up" % (node, service))
+
+    def wait_for(self, cond, what, seconds=30):
+        end = time.time() + seconds
+        while time.time() < end:
+            if cond():
+                return
+            time.sleep(0.2)
+        raise Failure("timed out waiting for " + what)
+
+    def outbox_empty(self):
+        for h in self.health().values():
+            if not h.get("up"):
+                return False
+            if any(s["outbox_depth"] for s in h.get("streams", [])):
+                return False
+        return True
+
+    def expected_agency(self, category, district):
+        a = EXPECTED_ROUTE[category]
+        if a == "@district":
+            a = "hn.d." + district
+        return a if a in self.nodes else "hn.doit"
+
+
+def complaints(n, seed=1, districts=("hoan-kiem", "ba-dinh", "cau-giay", "dong-da", "ba-vi"),
+               tag="c"):
+    rnd = random.Random(seed)
+    cats = sorted(EXPECTED_ROUTE)
+    out = []
+    for i in range(n):
+        out.append({"channel": rnd.choice(["hotline", "web", "walk_in", "email", "social",
+                                           "letter"]),
+                    "business_name": "Business %d" % i,
+                    "district": rnd.choice(districts),
+                    "category": rnd.choice(cats),
+                    "description": "Complaint number %d about a purchase" % i,
+                    "consumer_phone": "0912 000 %03d" % (i % 1000),
+                    "client_ref": "%s-%d-%d" % (tag, seed, i)})
+    return out
+
+
+def run(tests):
+    """Run test functions, print one line each, exit non-zero on a failure."""
+    failed = 0
+    only = sys.argv[1:]
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+        t0 = time.time()
+        try:
+            t()
+            print("ok   %-45s %.1fs" % (t.__name__, time.time() - t0), flush=True)
+        except Exception as e:  # noqa: BLE001 - report every kind of failure
+            failed += 1
+            print("FAIL %-45s %s" % (t.__name__, e), flush=True)
+    sys.exit(1 if failed else 0)
