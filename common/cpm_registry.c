@@ -23,7 +23,7 @@ struct cpm_registry {
     const char **revoked;         /* sorted key ids */
 };
 
-static const char *const ROLES[] = {"city",     "department",  "district", "association",
+static const char *const ROLES[] = {"city",     "department",  "district",  "association",
                                     "operator", "coordinator", "inspector", "officer"};
 static const char *const SERVICES[] = {"intake", "routing", "inspection"};
 

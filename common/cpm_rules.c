@@ -212,8 +212,8 @@ static int items(ctx_t *c, const yaml_node_t *seq, const char *field, yaml_node_
 static int load_slugs(ctx_t *c, const yaml_node_t *seq, const char *field, const char *const *keys,
                       char ***out, size_t *nout)
 {
-    yaml_node_item_t *it;
-    size_t n;
+    yaml_node_item_t *it = NULL;
+    size_t n = 0;
     if (items(c, seq, field, &it, &n) < 0)
         return -1;
     if (n == 0)
@@ -250,8 +250,8 @@ static int load_slugs(ctx_t *c, const yaml_node_t *seq, const char *field, const
 
 static int load_holidays(ctx_t *c, cpm_rules_t *r, const yaml_node_t *seq)
 {
-    yaml_node_item_t *it;
-    size_t n;
+    yaml_node_item_t *it = NULL;
+    size_t n = 0;
     if (!seq)
         return 0;
     if (items(c, seq, "holidays", &it, &n) < 0)
@@ -321,8 +321,8 @@ static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
 
     const yaml_node_t *dn = map_get(c, e, "districts");
     if (dn) {
-        yaml_node_item_t *it;
-        size_t n;
+        yaml_node_item_t *it = NULL;
+        size_t n = 0;
         if (items(c, dn, "districts", &it, &n) < 0)
             return fail(c, dn, "%s: districts must be a list of district slugs", where);
         if (n == 0)
@@ -408,8 +408,8 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
                    &r->ncategories) < 0)
         return -1;
 
-    yaml_node_item_t *it;
-    size_t n;
+    yaml_node_item_t *it = NULL;
+    size_t n = 0;
     const yaml_node_t *rn = map_get(c, root, "rules");
     if (items(c, rn, "rules", &it, &n) < 0)
         return -1;

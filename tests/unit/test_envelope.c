@@ -216,8 +216,7 @@ static Cpm__Envelope *open_frame(const uint8_t *frame, size_t len)
     Cpm__SignedEnvelope *se = cpm__signed_envelope__unpack(NULL, len, frame);
     assert_non_null(se);
     assert_int_equal(cpm_envelope_verify_sig(se->envelope.data, se->envelope.len,
-                                             se->signature.data, se->signature.len,
-                                             alice.sign_pk),
+                                             se->signature.data, se->signature.len, alice.sign_pk),
                      0);
     Cpm__Envelope *e = cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
     cpm__signed_envelope__free_unpacked(se, NULL);
@@ -276,25 +275,23 @@ static void test_sender(void **state)
     /* A sender ahead of the clock (the clock stepped back) keeps counting. */
     s.last_seq = (uint64_t)cpm_now_us() + 60000000ull;
     uint64_t ahead = s.last_seq;
-    assert_int_equal(cpm_sender_seal(&s, CPM__MSG_TYPE__MSG_HEALTH_QUERY, "x/y", NULL, NULL, NULL,
-                                     &frame, &len),
-                     0);
+    assert_int_equal(
+        cpm_sender_seal(&s, CPM__MSG_TYPE__MSG_HEALTH_QUERY, "x/y", NULL, NULL, NULL, &frame, &len),
+        0);
     e = open_frame(frame, len);
     assert_int_equal(e->seq, ahead + 1);
     cpm__envelope__free_unpacked(e, NULL);
     free(frame);
 
     /* Refusals leave the sequence alone. */
-    assert_int_equal(cpm_sender_seal(&s, CPM__MSG_TYPE__MSG_ACK, "x/y", NULL, NULL, NULL, NULL,
-                                     &len),
-                     -1);
+    assert_int_equal(
+        cpm_sender_seal(&s, CPM__MSG_TYPE__MSG_ACK, "x/y", NULL, NULL, NULL, NULL, &len), -1);
     assert_int_equal(s.last_seq, ahead + 1);
     cpm_sender_t empty;
     cpm_sender_init(&empty, NULL, NULL);
     assert_string_equal(empty.instance, "");
-    assert_int_equal(cpm_sender_seal(&empty, CPM__MSG_TYPE__MSG_ACK, "x/y", NULL, NULL, NULL,
-                                     &frame, &len),
-                     -1);
+    assert_int_equal(
+        cpm_sender_seal(&empty, CPM__MSG_TYPE__MSG_ACK, "x/y", NULL, NULL, NULL, &frame, &len), -1);
 }
 
 static void test_sender_instance_truncated(void **state)

@@ -62,8 +62,8 @@ static void write_secret(const char *path, const cpm_identity_t *id, fields_t f,
     hex(id->curve_pk, 32, cpk);
     hex(id->curve_sk, 32, csk);
     const char *names[6] = {"id", "key_id", "sign_pk", "sign_sk", "curve_pk", "curve_sk"};
-    const char *vals[6] = {f.id ? f.id : id->id,         f.key_id ? f.key_id : id->key_id,
-                           f.sign_pk ? f.sign_pk : spk,  f.sign_sk ? f.sign_sk : ssk,
+    const char *vals[6] = {f.id ? f.id : id->id,          f.key_id ? f.key_id : id->key_id,
+                           f.sign_pk ? f.sign_pk : spk,   f.sign_sk ? f.sign_sk : ssk,
                            f.curve_pk ? f.curve_pk : cpk, f.curve_sk ? f.curve_sk : csk};
     char buf[2048];
     size_t n = (size_t)snprintf(buf, sizeof buf, "{");
@@ -436,16 +436,11 @@ static void test_wipe(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_key_id_is_sha256_prefix),
-        cmocka_unit_test(test_generate),
-        cmocka_unit_test(test_bad_member_ids),
-        cmocka_unit_test(test_from_seed),
-        cmocka_unit_test(test_save_and_load),
-        cmocka_unit_test(test_save_errors),
-        cmocka_unit_test(test_load_mode_refused),
-        cmocka_unit_test(test_load_file_errors),
-        cmocka_unit_test(test_load_field_errors),
-        cmocka_unit_test(test_wipe),
+        cmocka_unit_test(test_key_id_is_sha256_prefix), cmocka_unit_test(test_generate),
+        cmocka_unit_test(test_bad_member_ids),          cmocka_unit_test(test_from_seed),
+        cmocka_unit_test(test_save_and_load),           cmocka_unit_test(test_save_errors),
+        cmocka_unit_test(test_load_mode_refused),       cmocka_unit_test(test_load_file_errors),
+        cmocka_unit_test(test_load_field_errors),       cmocka_unit_test(test_wipe),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

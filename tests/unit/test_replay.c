@@ -192,9 +192,9 @@ static void test_many_principals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_new_and_destroy),  cmocka_unit_test(test_basic),
-        cmocka_unit_test(test_window_edges),     cmocka_unit_test(test_shifts_keep_bits),
-        cmocka_unit_test(test_against_model),    cmocka_unit_test(test_forget_idle),
+        cmocka_unit_test(test_new_and_destroy), cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_window_edges),    cmocka_unit_test(test_shifts_keep_bits),
+        cmocka_unit_test(test_against_model),   cmocka_unit_test(test_forget_idle),
         cmocka_unit_test(test_many_principals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -265,8 +265,8 @@ static void test_registry(void **state)
     cpm_registry_t *r =
         cpm_registry_from_signed(signed_buf, signed_len, other.sign_pk, err, sizeof err);
     assert_null(r);
-    assert_int_equal(cpm_registry_version(reg), (uint64_t)num(json_object_get(reg_doc, "document"),
-                                                              "version"));
+    assert_int_equal(cpm_registry_version(reg),
+                     (uint64_t)num(json_object_get(reg_doc, "document"), "version"));
     free(signed_buf);
     free(input);
     free(rbytes);
@@ -349,9 +349,12 @@ static void test_events(void **state)
 static const ProtobufCMessageDescriptor *payload_descriptor(const char *name)
 {
     const ProtobufCMessageDescriptor *all[] = {
-        &cpm__complaint__descriptor,   &cpm__submit_reply__descriptor,
-        &cpm__delivery_batch__descriptor, &cpm__event_batch__descriptor,
-        &cpm__ack__descriptor,         &cpm__error_reply__descriptor,
+        &cpm__complaint__descriptor,
+        &cpm__submit_reply__descriptor,
+        &cpm__delivery_batch__descriptor,
+        &cpm__event_batch__descriptor,
+        &cpm__ack__descriptor,
+        &cpm__error_reply__descriptor,
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(all[i]->short_name, name) == 0)
@@ -393,9 +396,8 @@ static uint8_t *rebuild_case(json_t *c, size_t *frame_len)
         assert_string_equal(tv->name, str(e, "type"));
         for (size_t k = 0; lower[k]; k++)
             assert_int_equal(lower[k], tolower((unsigned char)tv->name[4 + k]));
-        ProtobufCMessage *pm =
-            protobuf_c_message_unpack(payload_descriptor(str(e, "payload_type")), NULL,
-                                      payload_len, payload);
+        ProtobufCMessage *pm = protobuf_c_message_unpack(payload_descriptor(str(e, "payload_type")),
+                                                         NULL, payload_len, payload);
         if (!pm)
             fail_msg("%s: payload does not decode as %s", name, str(e, "payload_type"));
         protobuf_c_message_free_unpacked(pm, NULL);

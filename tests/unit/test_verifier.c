@@ -66,8 +66,8 @@ static int setup(void **state)
     (void)state;
     uint8_t seed[32];
     cpm_identity_t *ids[] = {&root, &doit, &hk, &lan, &old, &ghost};
-    const char *names[] = {"root", "hn.doit", "hn.d.hoan-kiem", "hn.op.lan", "hn.op.old",
-                           "hn.op.ghost"};
+    const char *names[] = {"root",      "hn.doit",   "hn.d.hoan-kiem",
+                           "hn.op.lan", "hn.op.old", "hn.op.ghost"};
     for (int i = 0; i < 6; i++) {
         memset(seed, 0x40 + i, 32);
         if (cpm_identity_from_seed(ids[i], names[i], seed) != 0)
@@ -281,8 +281,7 @@ static void test_size_and_decoding(void **state)
     const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x01};
     assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, garbage, sizeof garbage, NOW, &out),
                      CPM_V_MALFORMED);
-    assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, NULL, 10, NOW, &out),
-                     CPM_V_MALFORMED);
+    assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, NULL, 10, NOW, &out), CPM_V_MALFORMED);
     /* A SignedEnvelope whose envelope field is not an Envelope. */
     const uint8_t bad_inner[] = {0x0a, 0x02, 0xff, 0xff, 0x12, 0x00};
     assert_int_equal(
@@ -594,8 +593,7 @@ static void test_api_edges(void **state)
     cpm_msg_t out;
     assert_int_equal(cpm_verifier_check(NULL, reg, &intake_ctx, f, len, NOW, &out),
                      CPM_V_MALFORMED);
-    assert_int_equal(cpm_verifier_check(v, NULL, &intake_ctx, f, len, NOW, &out),
-                     CPM_V_MALFORMED);
+    assert_int_equal(cpm_verifier_check(v, NULL, &intake_ctx, f, len, NOW, &out), CPM_V_MALFORMED);
     assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, f, len, NOW, NULL), CPM_V_MALFORMED);
     /* No context: nothing to authorize a request against. */
     assert_int_equal(cpm_verifier_check(v, reg, NULL, f, len, NOW, &out), CPM_V_FORBIDDEN);
@@ -613,10 +611,11 @@ static void test_api_edges(void **state)
 static void test_verdict_names(void **state)
 {
     (void)state;
-    const char *want[CPM_V_COUNT] = {
-        "ok",           "oversize",      "malformed",       "bad_version",        "unknown_sender",
-        "unknown_key",  "revoked_key",   "bad_signature",   "clock_skew",         "unknown_type",
-        "wrong_recipient", "transport_mismatch", "forbidden", "replay"};
+    const char *want[CPM_V_COUNT] = {"ok",           "oversize",        "malformed",
+                                     "bad_version",  "unknown_sender",  "unknown_key",
+                                     "revoked_key",  "bad_signature",   "clock_skew",
+                                     "unknown_type", "wrong_recipient", "transport_mismatch",
+                                     "forbidden",    "replay"};
     for (int i = 0; i < CPM_V_COUNT; i++)
         assert_string_equal(cpm_verdict_name((cpm_verdict_t)i), want[i]);
     assert_string_equal(cpm_verdict_name(CPM_V_COUNT), "invalid");

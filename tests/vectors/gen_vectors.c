@@ -74,12 +74,11 @@ static json_t *gen_keys(void)
         if (cpm_identity_from_seed(&ids[i], ID_NAMES[i], seeds[i]) != 0)
             return NULL;
         const cpm_identity_t *id = &ids[i];
-        json_array_append_new(list, json_pack("{s:s, s:o, s:s, s:o, s:o, s:o, s:o}", "id", id->id,
-                                              "seed", hexj(seeds[i], 32), "key_id", id->key_id,
-                                              "sign_pk", hexj(id->sign_pk, 32), "sign_sk",
-                                              hexj(id->sign_sk, 64), "curve_pk",
-                                              hexj(id->curve_pk, 32), "curve_sk",
-                                              hexj(id->curve_sk, 32)));
+        json_array_append_new(
+            list, json_pack("{s:s, s:o, s:s, s:o, s:o, s:o, s:o}", "id", id->id, "seed",
+                            hexj(seeds[i], 32), "key_id", id->key_id, "sign_pk",
+                            hexj(id->sign_pk, 32), "sign_sk", hexj(id->sign_sk, 64), "curve_pk",
+                            hexj(id->curve_pk, 32), "curve_sk", hexj(id->curve_sk, 32)));
     }
     return json_pack("{s:s, s:o, s:o}", "description",
                      "Identities derived with cpm_identity_from_seed. sign_sk = seed || sign_pk "
@@ -87,8 +86,8 @@ static json_t *gen_keys(void)
                      "curve_pk = X25519 base point times curve_sk; key_id = hex of the first 8 "
                      "bytes of SHA-256(sign_pk). All values lowercase hex.",
                      "curve_seed_domain_hex",
-                     hexj((const uint8_t *)CURVE_SEED_DOMAIN, sizeof CURVE_SEED_DOMAIN), "identities",
-                     list);
+                     hexj((const uint8_t *)CURVE_SEED_DOMAIN, sizeof CURVE_SEED_DOMAIN),
+                     "identities", list);
 }
 
 /* ---- registry ----------------------------------------------------------------- */
@@ -136,9 +135,9 @@ static json_t *member_json(const member_def_t *d)
     const cpm_identity_t *id = &ids[d->who];
     json_t *svcs = json_array(), *rules = json_array();
     for (int s = 0; s < 3 && d->services[s][0]; s++)
-        json_array_append_new(svcs, json_pack("{s:s, s:s, s:s}", "name", d->services[s][0],
-                                              "endpoint", d->services[s][1], "pub_endpoint",
-                                              d->services[s][2]));
+        json_array_append_new(svcs,
+                              json_pack("{s:s, s:s, s:s}", "name", d->services[s][0], "endpoint",
+                                        d->services[s][1], "pub_endpoint", d->services[s][2]));
     for (int r = 0; r < 6 && d->may_send[r]; r++)
         json_array_append_new(rules, json_string(d->may_send[r]));
     return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:s}", "id", id->id, "agency",
@@ -290,12 +289,10 @@ static size_t varint_len(size_t v)
 static json_t *envelope_case(case_t *c)
 {
     const cpm_identity_t *from = &ids[c->from];
-    const char *type_name = protobuf_c_enum_descriptor_get_value(&cpm__msg_type__descriptor,
-                                                                 c->type)
-                                ? protobuf_c_enum_descriptor_get_value(&cpm__msg_type__descriptor,
-                                                                       c->type)
-                                      ->name
-                                : "";
+    const char *type_name =
+        protobuf_c_enum_descriptor_get_value(&cpm__msg_type__descriptor, c->type)
+            ? protobuf_c_enum_descriptor_get_value(&cpm__msg_type__descriptor, c->type)->name
+            : "";
     Cpm__Envelope e = CPM__ENVELOPE__INIT;
     e.version = c->version;
     e.sender = (char *)from->id;
@@ -338,19 +335,19 @@ static json_t *envelope_case(case_t *c)
         "{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:o}", "version",
         (int)c->version, "sender", from->id, "sender_instance", c->instance, "key_id", e.key_id,
         "seq", (json_int_t)c->seq, "sent_ms", (json_int_t)c->sent_ms, "type", type_name,
-        "type_value", c->type, "msg_id", c->msg_id, "correlation_id", e.correlation_id,
-        "recipient", c->recipient, "payload_type", c->payload_type ? c->payload_type : "",
-        "payload", c->payload_json ? c->payload_json : json_null(), "payload_hex",
+        "type_value", c->type, "msg_id", c->msg_id, "correlation_id", e.correlation_id, "recipient",
+        c->recipient, "payload_type", c->payload_type ? c->payload_type : "", "payload",
+        c->payload_json ? c->payload_json : json_null(), "payload_hex",
         hexj(c->payload, c->payload_len));
     json_t *expect = json_array();
     for (int i = 0; i < 3 && c->expect[i]; i++)
         json_array_append_new(expect, json_string(c->expect[i]));
-    json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name",
-                            c->name, "description", c->description, "signer", ID_NAMES[c->signer],
-                            "envelope", env, "envelope_hex", hexj(input + dlen, env_len),
-                            "signature_input_hex", hexj(input, dlen + env_len), "signature_hex",
-                            hexj(sig, 64), "mutation", mutation, "frame_hex",
-                            hexj(frame, frame_len), "ctx", ctx_json(&c->ctx), "expect", expect);
+    json_t *out =
+        json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", c->name,
+                  "description", c->description, "signer", ID_NAMES[c->signer], "envelope", env,
+                  "envelope_hex", hexj(input + dlen, env_len), "signature_input_hex",
+                  hexj(input, dlen + env_len), "signature_hex", hexj(sig, 64), "mutation", mutation,
+                  "frame_hex", hexj(frame, frame_len), "ctx", ctx_json(&c->ctx), "expect", expect);
 
     /* The generator checks its own expectations, so a wrong vector is never written. */
     cpm_verifier_t *v = cpm_verifier_new(MAX_SKEW_MS);
@@ -408,12 +405,11 @@ static case_t base_case(const char *name, const char *description, const char *v
     k.event_time_ms = NOW_MS - 2 * 86400000LL;
     k.client_ref = "cli-0001";
     c.payload_len = pack_msg(&k.base, c.payload);
-    c.payload_json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "channel",
-                               k.channel, "consumer_name", k.consumer_name, "consumer_phone",
-                               k.consumer_phone, "business_name", k.business_name, "district",
-                               k.district, "category", k.category, "description", k.description,
-                               "event_time_ms", (json_int_t)k.event_time_ms, "client_ref",
-                               k.client_ref);
+    c.payload_json = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "channel", k.channel, "consumer_name",
+        k.consumer_name, "consumer_phone", k.consumer_phone, "business_name", k.business_name,
+        "district", k.district, "category", k.category, "description", k.description,
+        "event_time_ms", (json_int_t)k.event_time_ms, "client_ref", k.client_ref);
     return c;
 }
 
@@ -545,11 +541,10 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
         cpm__event__pack(ev, ebuf);
         json_array_append_new(
             list, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "seq",
-                            (json_int_t)(i + 1), "at_ms", (json_int_t)at, "kind", d->kind,
-                            "ticket", d->ticket, "agency", d->agency, "detail", d->detail,
-                            "prev_hash_hex", hexj(prevs[i], 32), "hash_input_hex",
-                            hexj(input, n), "hash_hex", hexj(hashes[i], 32), "event_hex",
-                            hexj(ebuf, elen)));
+                            (json_int_t)(i + 1), "at_ms", (json_int_t)at, "kind", d->kind, "ticket",
+                            d->ticket, "agency", d->agency, "detail", d->detail, "prev_hash_hex",
+                            hexj(prevs[i], 32), "hash_input_hex", hexj(input, n), "hash_hex",
+                            hexj(hashes[i], 32), "event_hex", hexj(ebuf, elen)));
     }
     batch->node = EVENT_NODE;
     batch->service = EVENT_SERVICE;
@@ -656,8 +651,9 @@ static json_t *gen_envelopes(const Cpm__EventBatch *batch)
     c.recipient = "hn.d.hoan-kiem/intake";
     rc |= add(cases, c);
 
-    c = base_case("transport_mismatch", "Case good arriving on a link authenticated as another "
-                                        "member.",
+    c = base_case("transport_mismatch",
+                  "Case good arriving on a link authenticated as another "
+                  "member.",
                   "transport_mismatch");
     c.ctx.transport_user = "hn.d.hoan-kiem";
     rc |= add(cases, c);
@@ -690,25 +686,24 @@ static json_t *gen_envelopes(const Cpm__EventBatch *batch)
         "ctx", ctx_json(&(cpm_verify_ctx_t){.self = "hn.doit/intake", .service = "intake"}),
         "expect", "malformed");
     json_array_append_new(cases, garbage);
-    json_t *oversize = json_pack(
-        "{s:s, s:s, s:{s:I, s:s}, s:o, s:[s]}", "name", "oversize", "description",
-        "A frame one byte over the 4 MiB limit; refused before decoding.", "frame", "length",
-        (json_int_t)CPM_MAX_MSG + 1, "fill_hex", "00", "ctx",
-        ctx_json(&(cpm_verify_ctx_t){.self = "hn.doit/intake", .service = "intake"}), "expect",
-        "oversize");
+    json_t *oversize =
+        json_pack("{s:s, s:s, s:{s:I, s:s}, s:o, s:[s]}", "name", "oversize", "description",
+                  "A frame one byte over the 4 MiB limit; refused before decoding.", "frame",
+                  "length", (json_int_t)CPM_MAX_MSG + 1, "fill_hex", "00", "ctx",
+                  ctx_json(&(cpm_verify_ctx_t){.self = "hn.doit/intake", .service = "intake"}),
+                  "expect", "oversize");
     json_array_append_new(cases, oversize);
     if (rc != 0) {
         json_decref(cases);
         return NULL;
     }
-    return json_pack("{s:s, s:I, s:I, s:o, s:o}", "description",
-                     "Envelopes and the verdict of cpm_verifier_check with ctx at now_ms. Each "
-                     "case starts from a fresh verifier; when expect lists several verdicts the "
-                     "same frame is delivered that many times. See README.md.",
-                     "now_ms", (json_int_t)NOW_MS, "max_skew_ms", (json_int_t)MAX_SKEW_MS,
-                     "domain_hex",
-                     hexj((const uint8_t *)CPM_ENVELOPE_DOMAIN, sizeof CPM_ENVELOPE_DOMAIN),
-                     "cases", cases);
+    return json_pack(
+        "{s:s, s:I, s:I, s:o, s:o}", "description",
+        "Envelopes and the verdict of cpm_verifier_check with ctx at now_ms. Each "
+        "case starts from a fresh verifier; when expect lists several verdicts the "
+        "same frame is delivered that many times. See README.md.",
+        "now_ms", (json_int_t)NOW_MS, "max_skew_ms", (json_int_t)MAX_SKEW_MS, "domain_hex",
+        hexj((const uint8_t *)CPM_ENVELOPE_DOMAIN, sizeof CPM_ENVELOPE_DOMAIN), "cases", cases);
 }
 
 int main(int argc, char **argv)
@@ -725,16 +720,24 @@ int main(int argc, char **argv)
     json_t *events = reg ? gen_events(&batch, evs) : NULL;
     json_t *envs = events ? gen_envelopes(&batch) : NULL;
     cpm_registry_destroy(&registry);
+    int rc = 0;
     if (!envs) {
         fprintf(stderr, "cpm-gen-vectors: failed; nothing written\n");
-        return 1;
+        json_decref(keys);
+        json_decref(reg);
+        json_decref(events);
+        rc = 1;
+    } else {
+        /* write_doc releases each document, written or not. */
+        rc |= write_doc(dir, "keys.json", keys);
+        rc |= write_doc(dir, "registry.json", reg);
+        rc |= write_doc(dir, "events.json", events);
+        rc |= write_doc(dir, "envelopes.json", envs);
     }
-    if (write_doc(dir, "keys.json", keys) != 0 || write_doc(dir, "registry.json", reg) != 0 ||
-        write_doc(dir, "events.json", events) != 0 ||
-        write_doc(dir, "envelopes.json", envs) != 0)
-        return 1;
     for (int i = 0; i < NIDS; i++)
         cpm_identity_wipe(&ids[i]);
+    if (rc != 0)
+        return 1;
     printf("wrote keys.json, registry.json, events.json, envelopes.json in %s\n", dir);
     return 0;
 }
