@@ -1,5 +1,6 @@
 /* The service loop: receive, verify, apply in groups, commit, answer, publish,
  * deliver. Read it top to bottom from cpm_server_run. */
+#include "cpm_delivery.h"
 #include "cpm_envelope.h"
 #include "cpm_eventlog.h"
 #include "cpm_inbox.h"
@@ -181,7 +182,20 @@ static int take_one(cpm_server_t *s)
     return 1;
 }
 
-/* Apply a DeliveryBatch inside the group's transaction (see cpm_inbox.h). */
+typedef struct {
+    cpm_server_t *srv;
+    pending_t *p;
+} apply_ctx_t;
+
+static int apply_record(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
+                        cpm_error_t *err)
+{
+    apply_ctx_t *a = ctx;
+    return a->p->h->apply(a->srv, txn, &a->p->msg, rec, len, err);
+}
+
+/* Apply a DeliveryBatch inside the group's transaction (see cpm_delivery.h)
+ * and answer with an Ack of the stream's new mark. */
 static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
 {
     const Cpm__Envelope *env = p->msg.env;
@@ -191,53 +205,39 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
                              "payload is not a DeliveryBatch");
     char expect[400];
     snprintf(expect, sizeof expect, "%s/%s>%s", env->sender, env->sender_instance, s->self);
-    int rc = 0;
-    uint64_t hwm = 0;
+    int rc;
     if (strcmp(b->stream, expect) != 0) {
         rc = cpm_error_set(&p->err, CPM_E_FORBIDDEN, "stream",
                            "stream %s does not belong to this sender and recipient", b->stream);
-        goto done;
+        cpm__delivery_batch__free_unpacked(b, NULL);
+        return rc;
     }
-    if ((rc = cpm_inbox_hwm(s->store, txn, b->stream, &hwm)) != 0)
-        goto done;
-    if (b->first_seq > hwm + 1) {
-        cpm_metrics_add(s->metrics, "delivery.gaps", 1);
-    } else {
-        uint64_t start = hwm;
-        for (size_t i = 0; i < b->n_records; i++) {
-            uint64_t seq = b->first_seq + i;
-            if (seq <= hwm) {
-                cpm_metrics_add(s->metrics, "delivery.duplicates", 1);
-                continue;
-            }
-            cpm_error_t e = {0};
-            int arc = p->h->apply(s, txn, &p->msg, b->records[i].data, b->records[i].len, &e);
-            if (arc == CPM_E_STORE_FULL || arc == CPM_E_STORE_IO || arc == CPM_E_INTERNAL) {
-                rc = cpm_error_set(&p->err, arc, "", "%s", cpm_err_name(arc));
-                goto done;
-            }
-            if (arc != 0) {
-                cpm_warn("%s record %llu kept as dead letter: %s", b->stream,
-                         (unsigned long long)seq, e.message);
-                cpm_metrics_add(s->metrics, "delivery.dead_letters", 1);
-                if ((rc = cpm_inbox_dead_letter(s->store, txn, b->stream, seq, e.message,
-                                                b->records[i].data, b->records[i].len)) != 0)
-                    goto done;
-            }
-            hwm = seq;
-        }
-        if (hwm > start) {
-            cpm_metrics_add(s->metrics, "delivery.records_applied", hwm - start);
-            rc = cpm_inbox_set(s->store, txn, b->stream, hwm);
-        }
+    const uint8_t **recs = calloc(b->n_records + 1, sizeof *recs);
+    size_t *lens = calloc(b->n_records + 1, sizeof *lens);
+    cpm_delivery_result_t res;
+    apply_ctx_t ctx = {s, p};
+    rc = (!recs || !lens) ? CPM_E_INTERNAL : 0;
+    for (size_t i = 0; rc == 0 && i < b->n_records; i++) {
+        recs[i] = b->records[i].data;
+        lens[i] = b->records[i].len;
     }
-done:
-    if (rc == 0) { /* errors go back as an ErrorReply; the sender backs off */
+    if (rc == 0)
+        rc = cpm_delivery_apply(s->store, txn, b->stream, b->first_seq, recs, lens, b->n_records,
+                                apply_record, &ctx, &res);
+    if (rc == 0) {
+        cpm_metrics_add(s->metrics, "delivery.records_applied", res.applied);
+        cpm_metrics_add(s->metrics, "delivery.duplicates", res.duplicates);
+        cpm_metrics_add(s->metrics, "delivery.dead_letters", res.dead_letters);
+        cpm_metrics_add(s->metrics, "delivery.gaps", (uint64_t)res.gap);
         Cpm__Ack ack = CPM__ACK__INIT;
         ack.stream = b->stream;
-        ack.acked_seq = hwm;
+        ack.acked_seq = res.hwm;
         rc = cpm_reply_set(&p->reply, CPM__MSG_TYPE__MSG_ACK, &ack.base);
+    } else {
+        cpm_error_set(&p->err, rc, "", "batch not applied: %s", cpm_err_name(rc));
     }
+    free(recs);
+    free(lens);
     cpm__delivery_batch__free_unpacked(b, NULL);
     return rc;
 }
@@ -289,7 +289,7 @@ static void commit_group(cpm_server_t *s)
         pending_t *p = &s->group[i];
         p->rc = p->h->batch ? apply_batch(s, txn, p)
                             : p->h->handle(s, txn, &p->msg, &p->reply, &p->err);
-        if (p->rc == CPM_E_STORE_FULL || p->rc == CPM_E_STORE_IO || p->rc == CPM_E_INTERNAL)
+        if (cpm_delivery_is_store_error(p->rc))
             rc = p->rc;
     }
     if (rc == 0)

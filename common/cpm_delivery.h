@@ -1,0 +1,44 @@
+/* cpm_delivery: the receiving half of reliable delivery, without sockets.
+ *
+ * Applies one DeliveryBatch of a stream inside the caller's transaction:
+ * records at or below the stream's high-water mark are duplicates and are
+ * skipped; a batch that starts beyond mark + 1 (a gap) applies nothing; the
+ * others are applied in order by apply(), and the mark moves with them in the
+ * same transaction, so each record takes effect exactly once however often it
+ * arrives. A record apply() cannot take (undecodable, invalid: any error that
+ * is not a store error) is kept as a dead letter and passed over, so one bad
+ * record cannot stall a stream. */
+#ifndef CPM_DELIVERY_H
+#define CPM_DELIVERY_H
+
+#include "cpm_err.h"
+#include "cpm_metrics.h"
+#include "cpm_store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Applies one record; returns 0, a store error (CPM_E_STORE_FULL, _STORE_IO,
+ * _INTERNAL: the batch stops and the caller aborts the transaction) or
+ * another code with err filled (the record becomes a dead letter). */
+typedef int (*cpm_record_fn)(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
+                             cpm_error_t *err);
+
+typedef struct {
+    uint64_t hwm;          /* the mark after the batch: what to acknowledge */
+    uint64_t applied;      /* records applied now */
+    uint64_t duplicates;   /* records at or below the mark */
+    uint64_t dead_letters; /* records kept aside */
+    int gap;               /* 1 when the batch started beyond mark + 1 */
+} cpm_delivery_result_t;
+
+/* 0 with res filled, or a store error (nothing may be committed then).
+ * metrics may be NULL. */
+int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64_t first_seq,
+                       const uint8_t *const *recs, const size_t *lens, size_t n,
+                       cpm_record_fn apply, void *ctx, cpm_delivery_result_t *res);
+
+/* 1 for the codes that abort a group (the store failed, not the record). */
+int cpm_delivery_is_store_error(int rc);
+
+#endif
