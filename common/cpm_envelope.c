@@ -169,8 +169,6 @@ int cpm_sender_seal(cpm_sender_t *s, Cpm__MsgType type, const char *recipient,
                     const char *correlation_id, const ProtobufCMessage *payload,
                     char msg_id_out[33], uint8_t **out, size_t *out_len)
 {
-    if (!s || !s->id || !out || !out_len)
-        return -1;
     uint8_t *pl = NULL;
     size_t pl_len = 0;
     if (payload) {
@@ -182,6 +180,18 @@ int cpm_sender_seal(cpm_sender_t *s, Cpm__MsgType type, const char *recipient,
             return -1;
         protobuf_c_message_pack(payload, pl);
     }
+    int rc = cpm_sender_seal_raw(s, type, recipient, correlation_id, pl, pl_len, msg_id_out, out,
+                                 out_len);
+    free(pl);
+    return rc;
+}
+
+int cpm_sender_seal_raw(cpm_sender_t *s, Cpm__MsgType type, const char *recipient,
+                        const char *correlation_id, const uint8_t *payload, size_t payload_len,
+                        char msg_id_out[33], uint8_t **out, size_t *out_len)
+{
+    if (!s || !s->id || !out || !out_len || payload_len > CPM_MAX_MSG)
+        return -1;
     /* Never below the clock, so a restarted sender starts above anything it
      * sent before; never repeating, even when the clock steps back. */
     uint64_t now_us = (uint64_t)cpm_now_us();
@@ -199,12 +209,10 @@ int cpm_sender_seal(cpm_sender_t *s, Cpm__MsgType type, const char *recipient,
         .msg_id = msg_id,
         .correlation_id = correlation_id,
         .recipient = recipient,
-        .payload = pl,
-        .payload_len = pl_len,
+        .payload = payload,
+        .payload_len = payload_len,
     };
-    int rc = cpm_envelope_seal(&f, s->id->sign_sk, out, out_len);
-    free(pl);
-    if (rc != 0)
+    if (cpm_envelope_seal(&f, s->id->sign_sk, out, out_len) != 0)
         return -1;
     s->last_seq = seq;
     if (msg_id_out)

@@ -66,5 +66,10 @@ void cpm_sender_init(cpm_sender_t *s, const cpm_identity_t *id, const char *inst
 int cpm_sender_seal(cpm_sender_t *s, Cpm__MsgType type, const char *recipient,
                     const char *correlation_id, const ProtobufCMessage *payload,
                     char msg_id_out[33], uint8_t **out, size_t *out_len);
+/* The same with a payload already serialized (payload may be NULL when
+ * payload_len is 0). */
+int cpm_sender_seal_raw(cpm_sender_t *s, Cpm__MsgType type, const char *recipient,
+                        const char *correlation_id, const uint8_t *payload, size_t payload_len,
+                        char msg_id_out[33], uint8_t **out, size_t *out_len);
 
 #endif

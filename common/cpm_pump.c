@@ -245,7 +245,7 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
             s->inflight_last = b.first_seq + b.n - 1;
             if (s->attempts > 0) {
                 s->retries++;
-                cpm_metrics_add(p->metrics, "delivery.retried", 1);
+                cpm_metrics_add(p->metrics, "retried", 1);
             }
             s->attempts++;
             cpm_metrics_add(p->metrics, "delivery.batches_sent", 1);
@@ -290,7 +290,7 @@ static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, int64_t n
                       cpm_err_name(rc));
             return;
         }
-        cpm_metrics_add(p->metrics, "delivery.records_acked", acked - s->acked);
+        cpm_metrics_add(p->metrics, "delivered", acked - s->acked);
         s->acked = acked;
     }
     if (s->inflight_last && s->acked >= s->inflight_last) {

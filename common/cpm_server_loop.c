@@ -37,26 +37,10 @@ static void send_reply(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *r
     char recipient[200] = "";
     if (request)
         snprintf(recipient, sizeof recipient, "%s/%s", request->sender, request->sender_instance);
-    cpm_env_fields_t f = {0};
     uint8_t *frame = NULL;
     size_t flen = 0;
-    /* Seal by hand: the payload is already serialized. */
-    char msg_id[33];
-    cpm_random_id(msg_id);
-    uint64_t now_us = (uint64_t)cpm_now_us();
-    s->sender.last_seq = now_us > s->sender.last_seq ? now_us : s->sender.last_seq + 1;
-    f.sender = s->id.id;
-    f.sender_instance = s->sender.instance;
-    f.key_id = s->id.key_id;
-    f.seq = s->sender.last_seq;
-    f.sent_ms = cpm_now_ms();
-    f.type = type;
-    f.msg_id = msg_id;
-    f.correlation_id = request ? request->msg_id : "";
-    f.recipient = recipient;
-    f.payload = payload;
-    f.payload_len = len;
-    if (cpm_envelope_seal(&f, s->id.sign_sk, &frame, &flen) != 0) {
+    if (cpm_sender_seal_raw(&s->sender, type, recipient, request ? request->msg_id : "", payload,
+                            len, NULL, &frame, &flen) != 0) {
         cpm_error("cannot seal a reply");
         return;
     }

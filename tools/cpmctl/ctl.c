@@ -42,7 +42,7 @@ int ctl_open_as(ctl_t *c, const ctl_opts_t *o, const char *as)
 {
     memset(c, 0, sizeof *c);
     c->json = o->json;
-    c->timeout_ms = 5000;
+    c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
     ctl_home(o->home, c->home, sizeof c->home);
     if (as)
         snprintf(c->as, sizeof c->as, "%s", as);
@@ -93,9 +93,17 @@ int ctl_open(ctl_t *c, const ctl_opts_t *o)
     return ctl_open_as(c, o, NULL);
 }
 
+static void unlink_peer(ctl_t *c)
+{
+    if (c->sock)
+        zmq_socket_monitor(c->sock, NULL, 0);
+    cpm_sock_close(&c->monitor);
+    cpm_sock_close(&c->sock);
+}
+
 void ctl_close(ctl_t *c)
 {
-    cpm_sock_close(&c->sock);
+    unlink_peer(c);
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     c->zctx = NULL;
@@ -119,7 +127,7 @@ static int link_to(ctl_t *c, const char *member, const char *service, cpm_error_
     snprintf(peer, sizeof peer, "%s/%s", member, service);
     if (c->sock && strcmp(peer, c->sock_peer) == 0)
         return 0;
-    cpm_sock_close(&c->sock);
+    unlink_peer(c);
     const Cpm__Member *m = cpm_registry_member(c->reg, member);
     const Cpm__ServiceEndpoint *ep = m ? cpm_member_service(m, service) : NULL;
     if (!ep)
@@ -130,7 +138,32 @@ static int link_to(ctl_t *c, const char *member, const char *service, cpm_error_
         return cpm_error_set(err, CPM_E_UNAVAILABLE, "node", "cannot connect to %s at %s", peer,
                              ep->endpoint);
     snprintf(c->sock_peer, sizeof c->sock_peer, "%s", peer);
+    /* Watch the handshake, so that a refused key is a clear error at once
+     * rather than a timeout. */
+    char ep_name[64];
+    snprintf(ep_name, sizeof ep_name, "inproc://ctl-monitor-%p", (void *)c->sock);
+    if (zmq_socket_monitor(c->sock, ep_name, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) == 0) {
+        c->monitor = zmq_socket(c->zctx, ZMQ_PAIR);
+        if (c->monitor && zmq_connect(c->monitor, ep_name) != 0)
+            cpm_sock_close(&c->monitor);
+    }
     return 0;
+}
+
+/* 1 when the monitor reports that the service refused our handshake. */
+static int handshake_refused(ctl_t *c)
+{
+    zmq_msg_t f[2];
+    int n = c->monitor ? cpm_sock_recv(c->monitor, f, 2, ZMQ_DONTWAIT) : 0;
+    if (n <= 0)
+        return 0;
+    uint16_t event = 0;
+    if (zmq_msg_size(&f[0]) >= 2)
+        memcpy(&event, zmq_msg_data(&f[0]), 2);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+    return event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
 }
 
 int ctl_send(ctl_t *c, const char *member, const char *service, Cpm__MsgType type,
@@ -171,10 +204,17 @@ int ctl_recv(ctl_t *c, const char *member, int timeout_ms, cpm_msg_t *reply, cpm
     int64_t deadline = cpm_mono_ms() + timeout_ms;
     for (;;) {
         int64_t left = deadline - cpm_mono_ms();
-        zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
-        if (left <= 0 || zmq_poll(&it, 1, (long)left) <= 0)
+        zmq_pollitem_t it[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->monitor, 0, ZMQ_POLLIN, 0}};
+        if (left <= 0 || zmq_poll(it, c->monitor ? 2 : 1, (long)left) <= 0)
             return cpm_error_set(err, CPM_E_TIMEOUT, "", "no answer from %s within %d ms",
                                  c->sock_peer, timeout_ms);
+        if (handshake_refused(c))
+            return cpm_error_set(err, CPM_E_FORBIDDEN, "as",
+                                 "%s refused the CURVE handshake: the key of %s is not in its "
+                                 "registry",
+                                 c->sock_peer, c->id.id);
+        if (!(it[0].revents & ZMQ_POLLIN))
+            continue;
         zmq_msg_t f[1];
         if (cpm_sock_recv(c->sock, f, 1, 0) != 1)
             continue;
@@ -208,7 +248,7 @@ int ctl_call(ctl_t *c, const char *member, const char *service, Cpm__MsgType typ
         break;
     }
     if (rc != 0) /* a fresh link next time: never read a stale answer */
-        cpm_sock_close(&c->sock);
+        unlink_peer(c);
     return rc;
 }
 

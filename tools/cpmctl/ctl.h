@@ -31,8 +31,9 @@ typedef struct {
     char instance[64];
     char self[200];
     void *zctx;
-    /* one cached link */
+    /* one cached link, and a monitor that tells a refused handshake */
     void *sock;
+    void *monitor;
     char sock_peer[200];
 } ctl_t;
 
@@ -41,6 +42,7 @@ typedef struct {
     const char *home;
     const char *as;
     bool json;
+    int timeout_ms; /* 0: the command's default */
 } ctl_opts_t;
 
 /* Resolve the home folder into out. */

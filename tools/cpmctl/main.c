@@ -2,10 +2,11 @@
 #include "ctl.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
-    "usage: cpmctl [--home DIR] [--as ID] [--json] COMMAND [ARGS]\n"
+    "usage: cpmctl [--home DIR] [--as ID] [--json] [--timeout MS] COMMAND [ARGS]\n"
     "\n"
     "Commands (each has --help):\n"
     "  submit      record a complaint at an intake service (or many, from a JSON-lines file)\n"
@@ -20,6 +21,7 @@ static const char usage[] =
     "\n"
     "Files come from --home, $CPMESH_HOME or ~/.cpmesh (./deploy/local/up writes them).\n"
     "--as ID signs with DIR/keys/ID.secret (default: $CPMESH_AS or the id in DIR/identity).\n"
+    "--timeout MS waits that long for each answer (default 5000).\n"
     "--json prints one JSON object per result. Exit status: 0 ok, 1 error, 2 bad usage.\n";
 
 int main(int argc, char **argv)
@@ -33,6 +35,8 @@ int main(int argc, char **argv)
             o.home = argv[++i];
         else if (!strcmp(argv[i], "--as") && i + 1 < argc)
             o.as = argv[++i];
+        else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+            o.timeout_ms = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
             return 0;
