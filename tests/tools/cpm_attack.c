@@ -84,7 +84,8 @@ static int setup(attack_t *a, const opts_t *o)
     char path[1200], err[300];
     a->o = o;
     const char *slash = strchr(o->target, '/');
-    if (!slash || slash == o->target || !slash[1] || (size_t)(slash - o->target) >= sizeof a->member)
+    if (!slash || slash == o->target || !slash[1] ||
+        (size_t)(slash - o->target) >= sizeof a->member)
         return die("--target must be MEMBER/SERVICE", o->target);
     snprintf(a->member, sizeof a->member, "%.*s", (int)(slash - o->target), o->target);
     snprintf(a->service, sizeof a->service, "%s", slash + 1);
@@ -282,7 +283,8 @@ static int receive(attack_t *a, int timeout_ms, result_t *r)
 
 static int send_frame(attack_t *a, const uint8_t *buf, size_t len, int flags)
 {
-    return zmq_send(a->sock, buf, len, flags) == (int)len ? 0 : die("send", zmq_strerror(errno));
+    return zmq_send(a->sock, buf, len, flags) == (int)len ? 0
+                                                          : die("send", zmq_strerror(zmq_errno()));
 }
 
 static int exchange(attack_t *a, const uint8_t *buf, size_t len, result_t *r)
@@ -483,7 +485,7 @@ static int at_replay(attack_t *a, uint8_t **out, size_t *len, result_t *first)
  * inspection an assignment batch, to intake a case batch. */
 static int at_forbidden(attack_t *a, uint8_t **out, size_t *len, result_t *first)
 {
-    char stream[300];
+    char stream[600];
     snprintf(stream, sizeof stream, "%s/%s>%s", a->id.id, a->instance, a->recipient);
     Cpm__Complaint c = CPM__COMPLAINT__INIT;
     c.ticket = "FORBIDDEN-00000001";
@@ -498,10 +500,10 @@ static int at_forbidden(attack_t *a, uint8_t **out, size_t *len, result_t *first
     bool assign = !strcmp(a->service, "inspection");
     size_t plen;
     uint8_t *p = batch_bytes(stream, 1, assign ? &as.base : &c.base, &plen);
-    int rc = p ? valid_frame(a, assign ? CPM__MSG_TYPE__MSG_ASSIGN_BATCH
-                                       : CPM__MSG_TYPE__MSG_CASE_BATCH,
-                             p, plen, out, len)
-               : 1;
+    int rc =
+        p ? valid_frame(a, assign ? CPM__MSG_TYPE__MSG_ASSIGN_BATCH : CPM__MSG_TYPE__MSG_CASE_BATCH,
+                        p, plen, out, len)
+          : 1;
     free(p);
     return rc;
 }
@@ -552,7 +554,7 @@ static int case_batch(attack_t *a, const char *stream, const char *ticket, const
 /* A member's case batch that claims another member's stream. */
 static int at_stream_forgery(attack_t *a, uint8_t **out, size_t *len, result_t *first)
 {
-    char stream[300];
+    char stream[600];
     snprintf(stream, sizeof stream, "hn.doit/intake>%s", a->recipient);
     return case_batch(a, stream, a->o->ticket ? a->o->ticket : "DOIT-99999999", "hn.doit", out,
                       len);
@@ -564,7 +566,7 @@ static int at_ticket_squat(attack_t *a, uint8_t **out, size_t *len, result_t *fi
 {
     if (!a->o->ticket)
         return die("ticket_squat needs --ticket", NULL);
-    char stream[300];
+    char stream[600];
     snprintf(stream, sizeof stream, "%s/%s>%s", a->id.id, a->instance, a->recipient);
     return case_batch(a, stream, a->o->ticket, a->id.id, out, len);
 }
@@ -772,25 +774,44 @@ static const char usage[] =
 static int parse(int argc, char **argv, opts_t *o)
 {
     static const struct option lo[] = {
-        {"home", required_argument, 0, 'H'},   {"as", required_argument, 0, 'a'},
+        {"home", required_argument, 0, 'H'},     {"as", required_argument, 0, 'a'},
         {"curve-as", required_argument, 0, 'c'}, {"target", required_argument, 0, 't'},
-        {"attack", required_argument, 0, 'k'}, {"timeout", required_argument, 0, 'T'},
-        {"count", required_argument, 0, 'n'},  {"seed", required_argument, 0, 's'},
-        {"ticket", required_argument, 0, 'i'}, {0, 0, 0, 0}};
+        {"attack", required_argument, 0, 'k'},   {"timeout", required_argument, 0, 'T'},
+        {"count", required_argument, 0, 'n'},    {"seed", required_argument, 0, 's'},
+        {"ticket", required_argument, 0, 'i'},   {0, 0, 0, 0}};
     *o = (opts_t){.timeout_ms = 3000, .count = 500, .seed = 1};
     int opt;
     while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (opt) {
-        case 'H': o->home = optarg; break;
-        case 'a': o->as = optarg; break;
-        case 'c': o->curve_as = optarg; break;
-        case 't': o->target = optarg; break;
-        case 'k': o->attack = optarg; break;
-        case 'T': o->timeout_ms = atoi(optarg); break;
-        case 'n': o->count = atoi(optarg); break;
-        case 's': o->seed = strtoull(optarg, NULL, 10); break;
-        case 'i': o->ticket = optarg; break;
-        default: return -1;
+        case 'H':
+            o->home = optarg;
+            break;
+        case 'a':
+            o->as = optarg;
+            break;
+        case 'c':
+            o->curve_as = optarg;
+            break;
+        case 't':
+            o->target = optarg;
+            break;
+        case 'k':
+            o->attack = optarg;
+            break;
+        case 'T':
+            o->timeout_ms = atoi(optarg);
+            break;
+        case 'n':
+            o->count = atoi(optarg);
+            break;
+        case 's':
+            o->seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'i':
+            o->ticket = optarg;
+            break;
+        default:
+            return -1;
         }
     }
     if (!o->home || !o->as || !o->target || !o->attack || o->timeout_ms <= 0 || o->count < 0 ||
@@ -830,7 +851,9 @@ int main(int argc, char **argv)
             rc = exchange(&a, frame, len, &r);
         free(frame);
         if (rc == 0) {
-            json_object_update(out, result_json(&r));
+            json_t *rj = result_json(&r);
+            json_object_update(out, rj);
+            json_decref(rj);
             if (first.replied)
                 json_object_set_new(out, "first", result_json(&first));
         }

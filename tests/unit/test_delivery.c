@@ -1,0 +1,433 @@
+/* Tests for cpm_delivery: the receiving half of reliable delivery on a real
+ * store, without sockets: in-order batches, duplicates, gaps, dead letters,
+ * store errors that abort the batch, and marks that survive a reopen. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cpm_delivery.h"
+#include "cpm_inbox.h"
+#include "cpm_util.h"
+#include "fixtures/domain/domain_fixture.h"
+
+#define S1 "hn.d.hoan-kiem/intake>hn.doit/routing"
+#define S2 "hn.d.ba-dinh/intake>hn.doit/routing"
+
+/* The test's apply(): a record "bad" is invalid, "full", "io" and "bug" are
+ * store errors, "deny" and "garbage" are other refusals, "big" writes more
+ * than a tiny map holds; anything else is stored under "applied:<rec>" in
+ * "meta" so the test can see the effect commit or vanish with the mark. */
+typedef struct {
+    cpm_store_t *st;
+    char seen[32][32]; /* records apply() was called with, in order */
+    size_t n;
+} applier_t;
+
+static int apply_rec(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len, cpm_error_t *err)
+{
+    applier_t *a = ctx;
+    char r[32];
+    snprintf(r, sizeof r, "%.*s", (int)len, (const char *)rec);
+    if (a->n < 32)
+        snprintf(a->seen[a->n++], sizeof a->seen[0], "%s", r);
+    if (!strcmp(r, "bad"))
+        return cpm_error_set(err, CPM_E_INVALID, "district", "district is not known.");
+    if (!strcmp(r, "deny"))
+        return cpm_error_set(err, CPM_E_FORBIDDEN, "intake_node", "intake_node is not the sender");
+    if (!strcmp(r, "garbage"))
+        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a Complaint");
+    if (!strcmp(r, "full"))
+        return CPM_E_STORE_FULL;
+    if (!strcmp(r, "io"))
+        return CPM_E_STORE_IO;
+    if (!strcmp(r, "bug"))
+        return CPM_E_INTERNAL;
+    char key[64];
+    snprintf(key, sizeof key, "applied:%s", r);
+    if (!strcmp(r, "big")) {
+        static uint8_t blob[256 * 1024];
+        return cpm_store_put(a->st, txn, "meta", key, strlen(key), blob, sizeof blob);
+    }
+    return cpm_store_put(a->st, txn, "meta", key, strlen(key), "1", 1);
+}
+
+typedef struct {
+    char dir[64];
+    cpm_store_t *st;
+    applier_t ap;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    dom_tmpdir(f->dir, "delivery");
+    f->st = dom_open(f->dir, 0, NULL);
+    f->ap.st = f->st;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    cpm_store_destroy(&f->st);
+    dom_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Apply recs (C strings) as one batch in one write transaction and commit it
+ * when the call succeeds; returns cpm_delivery_apply's code. */
+static int deliver(fixture_t *f, const char *stream, uint64_t first_seq, const char *const *recs,
+                   size_t n, cpm_delivery_result_t *res)
+{
+    const uint8_t *ptrs[16];
+    size_t lens[16];
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++) {
+        ptrs[i] = (const uint8_t *)recs[i];
+        lens[i] = strlen(recs[i]);
+    }
+    f->ap.n = 0;
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    int rc = cpm_delivery_apply(f->st, txn, stream, first_seq, ptrs, lens, n, apply_rec, &f->ap,
+                                res);
+    if (rc == 0)
+        assert_int_equal(cpm_store_commit(txn), 0);
+    else
+        cpm_store_abort(&txn);
+    return rc;
+}
+
+static uint64_t hwm(cpm_store_t *st, const char *stream)
+{
+    MDB_txn *txn;
+    uint64_t v = 99;
+    assert_int_equal(cpm_store_begin(st, false, &txn), 0);
+    assert_int_equal(cpm_inbox_hwm(st, txn, stream, &v), 0);
+    cpm_store_abort(&txn);
+    return v;
+}
+
+static uint64_t dead_count(cpm_store_t *st)
+{
+    MDB_txn *txn;
+    uint64_t n = 99;
+    assert_int_equal(cpm_store_begin(st, false, &txn), 0);
+    assert_int_equal(cpm_inbox_dead_count(st, txn, &n), 0);
+    cpm_store_abort(&txn);
+    return n;
+}
+
+/* 1 when the effect of record r is committed. */
+static int applied(cpm_store_t *st, const char *r)
+{
+    MDB_txn *txn;
+    char key[64];
+    const void *v;
+    size_t vlen;
+    snprintf(key, sizeof key, "applied:%s", r);
+    assert_int_equal(cpm_store_begin(st, false, &txn), 0);
+    int rc = cpm_store_get(st, txn, "meta", key, strlen(key), &v, &vlen);
+    cpm_store_abort(&txn);
+    assert_true(rc == 0 || rc == CPM_E_NOT_FOUND);
+    return rc == 0;
+}
+
+static void test_in_order(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b1[] = {"a", "b", "c"};
+    assert_int_equal(deliver(f, S1, 1, b1, 3, &res), 0);
+    assert_int_equal(res.hwm, 3);
+    assert_int_equal(res.applied, 3);
+    assert_int_equal(res.duplicates, 0);
+    assert_int_equal(res.dead_letters, 0);
+    assert_int_equal(res.gap, 0);
+    assert_int_equal(f->ap.n, 3);
+    assert_string_equal(f->ap.seen[0], "a");
+    assert_string_equal(f->ap.seen[2], "c");
+    assert_int_equal(hwm(f->st, S1), 3);
+    assert_true(applied(f->st, "a") && applied(f->st, "b") && applied(f->st, "c"));
+
+    const char *b2[] = {"d"};
+    assert_int_equal(deliver(f, S1, 4, b2, 1, &res), 0);
+    assert_int_equal(res.hwm, 4);
+    assert_int_equal(res.applied, 1);
+    assert_int_equal(hwm(f->st, S1), 4);
+    /* another stream keeps its own mark */
+    assert_int_equal(hwm(f->st, S2), 0);
+    const char *b3[] = {"x"};
+    assert_int_equal(deliver(f, S2, 1, b3, 1, &res), 0);
+    assert_int_equal(hwm(f->st, S2), 1);
+    assert_int_equal(hwm(f->st, S1), 4);
+}
+
+static void test_duplicates(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b1[] = {"a", "b", "c"};
+    assert_int_equal(deliver(f, S1, 1, b1, 3, &res), 0);
+
+    /* the same batch again: nothing is applied twice, the mark stays */
+    assert_int_equal(deliver(f, S1, 1, b1, 3, &res), 0);
+    assert_int_equal(res.duplicates, 3);
+    assert_int_equal(res.applied, 0);
+    assert_int_equal(res.hwm, 3);
+    assert_int_equal(res.gap, 0);
+    assert_int_equal(f->ap.n, 0);
+
+    /* an overlapping batch: the old part is skipped, the new part applied */
+    const char *b2[] = {"b", "c", "d", "e"};
+    assert_int_equal(deliver(f, S1, 2, b2, 4, &res), 0);
+    assert_int_equal(res.duplicates, 2);
+    assert_int_equal(res.applied, 2);
+    assert_int_equal(res.hwm, 5);
+    assert_int_equal(f->ap.n, 2);
+    assert_string_equal(f->ap.seen[0], "d");
+    assert_string_equal(f->ap.seen[1], "e");
+    assert_int_equal(hwm(f->st, S1), 5);
+}
+
+static void test_gap(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b1[] = {"a", "b"};
+    assert_int_equal(deliver(f, S1, 1, b1, 2, &res), 0);
+
+    const char *b2[] = {"d", "e"};
+    assert_int_equal(deliver(f, S1, 4, b2, 2, &res), 0); /* 3 is missing */
+    assert_int_equal(res.gap, 1);
+    assert_int_equal(res.applied, 0);
+    assert_int_equal(res.duplicates, 0);
+    assert_int_equal(res.hwm, 2); /* what to acknowledge: the old mark */
+    assert_int_equal(f->ap.n, 0);
+    assert_false(applied(f->st, "d"));
+    assert_int_equal(hwm(f->st, S1), 2);
+
+    /* a first batch that does not start at 1 is a gap as well */
+    assert_int_equal(deliver(f, S2, 2, b2, 2, &res), 0);
+    assert_int_equal(res.gap, 1);
+    assert_int_equal(res.hwm, 0);
+    assert_int_equal(hwm(f->st, S2), 0);
+
+    /* after the gap is filled the stream moves on */
+    const char *b3[] = {"c", "d", "e"};
+    assert_int_equal(deliver(f, S1, 3, b3, 3, &res), 0);
+    assert_int_equal(res.gap, 0);
+    assert_int_equal(res.applied, 3);
+    assert_int_equal(hwm(f->st, S1), 5);
+}
+
+static void test_first_seq_zero(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"a"};
+    /* seq 0 does not exist: treated as a gap on a new and on a used stream */
+    assert_int_equal(deliver(f, S1, 0, b, 1, &res), 0);
+    assert_int_equal(res.gap, 1);
+    assert_int_equal(res.applied, 0);
+    assert_int_equal(res.duplicates, 0);
+    assert_int_equal(f->ap.n, 0);
+    assert_int_equal(hwm(f->st, S1), 0);
+    assert_int_equal(deliver(f, S1, 1, b, 1, &res), 0);
+    assert_int_equal(deliver(f, S1, 0, b, 1, &res), 0);
+    assert_int_equal(res.gap, 1);
+    assert_int_equal(res.duplicates, 0);
+    assert_int_equal(res.hwm, 1);
+    assert_int_equal(f->ap.n, 0);
+}
+
+static void test_empty_batch(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    assert_int_equal(deliver(f, S1, 1, NULL, 0, &res), 0);
+    assert_int_equal(res.gap, 0);
+    assert_int_equal(res.applied, 0);
+    assert_int_equal(res.hwm, 0);
+    assert_int_equal(hwm(f->st, S1), 0);
+}
+
+/* Read the dead letter of stream/seq: "reason\0record". */
+static void check_dead(cpm_store_t *st, const char *stream, uint64_t seq, const char *reason,
+                       const char *rec)
+{
+    uint8_t key[512];
+    size_t slen = strlen(stream);
+    memcpy(key, stream, slen + 1);
+    cpm_put_be64(key + slen + 1, seq);
+    MDB_txn *txn;
+    const void *v;
+    size_t vlen;
+    assert_int_equal(cpm_store_begin(st, false, &txn), 0);
+    assert_int_equal(cpm_store_get(st, txn, "dead", key, slen + 9, &v, &vlen), 0);
+    size_t rlen = strlen(reason);
+    assert_int_equal(vlen, rlen + 1 + strlen(rec));
+    assert_memory_equal(v, reason, rlen + 1);
+    assert_memory_equal((const char *)v + rlen + 1, rec, strlen(rec));
+    cpm_store_abort(&txn);
+}
+
+static void test_dead_letters(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b1[] = {"a", "bad", "c"};
+    assert_int_equal(deliver(f, S1, 1, b1, 3, &res), 0);
+    assert_int_equal(res.applied, 2);
+    assert_int_equal(res.dead_letters, 1);
+    assert_int_equal(res.hwm, 3); /* the mark passes the bad record */
+    assert_int_equal(hwm(f->st, S1), 3);
+    assert_true(applied(f->st, "a"));
+    assert_true(applied(f->st, "c"));
+    assert_int_equal(dead_count(f->st), 1);
+    check_dead(f->st, S1, 2, "district is not known.", "bad");
+
+    /* any refusal that is not a store error is kept aside the same way */
+    const char *b2[] = {"deny", "garbage", "d"};
+    assert_int_equal(deliver(f, S1, 4, b2, 3, &res), 0);
+    assert_int_equal(res.dead_letters, 2);
+    assert_int_equal(res.applied, 1);
+    assert_int_equal(res.hwm, 6);
+    assert_int_equal(dead_count(f->st), 3);
+    check_dead(f->st, S1, 4, "intake_node is not the sender", "deny");
+    check_dead(f->st, S1, 5, "record is not a Complaint", "garbage");
+
+    /* a dead letter delivered again is a duplicate, not a second dead letter */
+    assert_int_equal(deliver(f, S1, 2, b1 + 1, 1, &res), 0);
+    assert_int_equal(res.duplicates, 1);
+    assert_int_equal(res.dead_letters, 0);
+    assert_int_equal(dead_count(f->st), 3);
+}
+
+/* A store error stops the batch; after abort nothing of it is visible. */
+static void check_store_error(fixture_t *f, const char *rec, int code)
+{
+    cpm_delivery_result_t res;
+    const char *b0[] = {"a"};
+    assert_int_equal(deliver(f, S1, 1, b0, 1, &res), 0);
+    const char *b1[] = {"b", rec, "c"};
+    assert_int_equal(deliver(f, S1, 2, b1, 3, &res), code);
+    assert_int_equal(f->ap.n, 2); /* "c" was never tried */
+    assert_int_equal(hwm(f->st, S1), 1);
+    assert_false(applied(f->st, "b"));
+    assert_false(applied(f->st, "c"));
+    assert_int_equal(dead_count(f->st), 0);
+    /* redelivered once the store is fine again (here: without the bad one) */
+    const char *b2[] = {"b", "c"};
+    assert_int_equal(deliver(f, S1, 2, b2, 2, &res), 0);
+    assert_int_equal(res.applied, 2);
+    assert_int_equal(hwm(f->st, S1), 3);
+}
+
+static void test_store_full(void **state)
+{
+    check_store_error(*state, "full", CPM_E_STORE_FULL);
+}
+
+static void test_store_io(void **state)
+{
+    check_store_error(*state, "io", CPM_E_STORE_IO);
+}
+
+static void test_store_internal(void **state)
+{
+    check_store_error(*state, "bug", CPM_E_INTERNAL);
+}
+
+static void test_is_store_error(void **state)
+{
+    (void)state;
+    assert_true(cpm_delivery_is_store_error(CPM_E_STORE_FULL));
+    assert_true(cpm_delivery_is_store_error(CPM_E_STORE_IO));
+    assert_true(cpm_delivery_is_store_error(CPM_E_INTERNAL));
+    assert_false(cpm_delivery_is_store_error(0));
+    assert_false(cpm_delivery_is_store_error(CPM_E_INVALID));
+    assert_false(cpm_delivery_is_store_error(CPM_E_FORBIDDEN));
+    assert_false(cpm_delivery_is_store_error(CPM_E_BAD_MESSAGE));
+    assert_false(cpm_delivery_is_store_error(CPM_E_UNAVAILABLE));
+}
+
+/* A real LMDB map-full inside apply(): the same contract as a reported one. */
+static void test_real_map_full(void **state)
+{
+    fixture_t *f = *state;
+    char sub[128];
+    static const char *const none[] = {NULL};
+    cpm_store_t *tiny = dom_open_tiny(f->dir, none, sub);
+    applier_t ap = {.st = tiny};
+    const uint8_t *recs[] = {(const uint8_t *)"a", (const uint8_t *)"big"};
+    size_t lens[] = {1, 3};
+    cpm_delivery_result_t res;
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(tiny, true, &txn), 0);
+    assert_int_equal(cpm_delivery_apply(tiny, txn, S1, 1, recs, lens, 2, apply_rec, &ap, &res),
+                     CPM_E_STORE_FULL);
+    cpm_store_abort(&txn);
+    assert_int_equal(hwm(tiny, S1), 0);
+    assert_false(applied(tiny, "a"));
+    cpm_store_destroy(&tiny);
+}
+
+static void test_persistence(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b1[] = {"a", "bad", "c"};
+    assert_int_equal(deliver(f, S1, 1, b1, 3, &res), 0);
+    cpm_store_destroy(&f->st);
+    f->st = dom_open(f->dir, 0, NULL);
+    f->ap.st = f->st;
+    assert_int_equal(hwm(f->st, S1), 3);
+    assert_int_equal(dead_count(f->st), 1);
+    /* after a restart the sender resends from its last ack: all duplicates */
+    assert_int_equal(deliver(f, S1, 1, b1, 3, &res), 0);
+    assert_int_equal(res.duplicates, 3);
+    assert_int_equal(res.applied, 0);
+    assert_int_equal(f->ap.n, 0);
+    const char *b2[] = {"d"};
+    assert_int_equal(deliver(f, S1, 4, b2, 1, &res), 0);
+    assert_int_equal(res.applied, 1);
+    assert_int_equal(hwm(f->st, S1), 4);
+}
+
+static void test_bad_stream(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"a"};
+    /* an empty stream name is refused before anything is applied */
+    assert_int_not_equal(deliver(f, "", 1, b, 1, &res), 0);
+    assert_int_equal(f->ap.n, 0);
+    assert_false(applied(f->st, "a"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_seq_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_io, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_internal, setup, teardown),
+        cmocka_unit_test(test_is_store_error),
+        cmocka_unit_test_setup_teardown(test_real_map_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_stream, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
