@@ -523,14 +523,14 @@ static int mesh_phase(const env_t *e, link_t *hl, int nclients, int window, int6
 /* Effects as the service binds them: outbox record and event log, in txn. */
 typedef struct {
     cpm_store_t *st;
-    char self[320]; /* "<member>/<service>" whose outbox this is */
+    char self[200]; /* "<member>/<service>" whose outbox this is */
 } fx_ctx_t;
 
 static int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *service,
                    const ProtobufCMessage *rec)
 {
     fx_ctx_t *f = ctx;
-    char stream[320];
+    char stream[512];
     snprintf(stream, sizeof stream, "%s>%s/%s", f->self, member, service);
     size_t len = protobuf_c_message_get_packed_size(rec);
     uint8_t stackbuf[4096], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
