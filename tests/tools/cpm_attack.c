@@ -59,6 +59,7 @@ typedef struct {
     int type;
     int error_code;
     char field[64], message[300], ticket[64], stream[200];
+    bool duplicate;
     uint64_t acked_seq;
 } result_t;
 
@@ -241,6 +242,7 @@ static void read_reply(const cpm_msg_t *m, result_t *r)
         Cpm__SubmitReply *s = cpm__submit_reply__unpack(NULL, p->len, p->data);
         if (s) {
             snprintf(r->ticket, sizeof r->ticket, "%s", s->ticket);
+            r->duplicate = s->duplicate;
             cpm__submit_reply__free_unpacked(s, NULL);
         }
     } else if (r->type == CPM__MSG_TYPE__MSG_ACK) {
@@ -309,8 +311,10 @@ static json_t *result_json(const result_t *r)
     json_object_set_new(o, "error_code", json_integer(r->error_code));
     json_object_set_new(o, "field", json_string(r->field));
     json_object_set_new(o, "message", json_string(r->message));
-    if (*r->ticket)
+    if (*r->ticket) {
         json_object_set_new(o, "ticket", json_string(r->ticket));
+        json_object_set_new(o, "duplicate", json_boolean(r->duplicate));
+    }
     if (r->type == CPM__MSG_TYPE__MSG_ACK) {
         json_object_set_new(o, "stream", json_string(r->stream));
         json_object_set_new(o, "acked_seq", json_integer((json_int_t)r->acked_seq));
@@ -571,6 +575,45 @@ static int at_ticket_squat(attack_t *a, uint8_t **out, size_t *len, result_t *fi
     return case_batch(a, stream, a->o->ticket, a->id.id, out, len);
 }
 
+/* An officer's case action on --ticket, sent to whichever inspection is the
+ * target: another agency's officer must be turned away. */
+static int at_case_action(attack_t *a, uint8_t **out, size_t *len, result_t *first)
+{
+    if (!a->o->ticket)
+        return die("case_action needs --ticket", NULL);
+    Cpm__CaseAction act = CPM__CASE_ACTION__INIT;
+    act.ticket = (char *)a->o->ticket;
+    act.action = "resolve";
+    act.note = "closed by an officer of another agency";
+    size_t plen;
+    uint8_t *p = pack(&act.base, &plen);
+    int rc = p ? valid_frame(a, CPM__MSG_TYPE__MSG_CASE_ACTION, p, plen, out, len) : 1;
+    free(p);
+    return rc;
+}
+
+/* An update batch on the sender's own stream about --ticket, a case assigned
+ * to another agency, whose record claims to come from hn.qltt. */
+static int at_foreign_update(attack_t *a, uint8_t **out, size_t *len, result_t *first)
+{
+    if (!a->o->ticket)
+        return die("foreign_update needs --ticket", NULL);
+    char stream[600];
+    snprintf(stream, sizeof stream, "%s/%s>%s", a->id.id, a->instance, a->recipient);
+    Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
+    u.ticket = (char *)a->o->ticket;
+    u.state = "resolved";
+    u.agency = "hn.qltt";
+    u.actor = "officer.hn.qltt";
+    u.note = "resolved by somebody else";
+    u.at_ms = cpm_now_ms();
+    size_t plen;
+    uint8_t *p = batch_bytes(stream, 1, &u.base, &plen);
+    int rc = p ? valid_frame(a, CPM__MSG_TYPE__MSG_UPDATE_BATCH, p, plen, out, len) : 1;
+    free(p);
+    return rc;
+}
+
 /* A valid frame followed by a second part: one message of two frames. */
 static int at_multipart(attack_t *a, uint8_t **out, size_t *len, result_t *first)
 {
@@ -670,47 +713,13 @@ static size_t fuzz_frame(uint64_t *s, const uint8_t *base, size_t blen, uint8_t 
     return n;
 }
 
-/* Sends a valid base frame (its own reply reported as "first"), then count
- * frames: random ones and mutations of the base, whose sequence number is
- * therefore spent: any mutation that still verifies is a replay. */
-static int run_fuzz(attack_t *a, json_t *out)
+/* Collect up to count replies within the timeout into out. */
+static void collect(attack_t *a, int count, json_t *out)
 {
-    uint8_t *base = NULL;
-    size_t blen = 0;
-    int rc;
-    if (!strcmp(a->service, "intake")) {
-        rc = valid_complaint_frame(a, &base, &blen);
-    } else {
-        Cpm__HealthQuery q = CPM__HEALTH_QUERY__INIT;
-        size_t plen;
-        uint8_t *p = pack(&q.base, &plen);
-        rc = p ? valid_frame(a, CPM__MSG_TYPE__MSG_HEALTH_QUERY, p, plen, &base, &blen) : 1;
-        free(p);
-    }
-    result_t first;
-    if (rc != 0 || exchange(a, base, blen, &first) != 0) {
-        free(base);
-        return 1;
-    }
-    json_object_set_new(out, "first", result_json(&first));
-    size_t cap = blen + 65536 + 128;
-    uint8_t *buf = malloc(cap);
-    if (!buf) {
-        free(base);
-        return 1;
-    }
-    uint64_t s = a->o->seed;
-    for (int i = 0; i < a->o->count; i++) {
-        size_t n = fuzz_frame(&s, base, blen, buf, cap);
-        if (send_frame(a, buf, n, 0) != 0)
-            break;
-    }
-    free(buf);
-    free(base);
-    int replies = 0, verified = 0, accepted = 0;
+    int replies = 0, verified = 0, accepted = 0, recorded = 0;
     json_t *codes = json_object();
     int64_t deadline = cpm_mono_ms() + a->o->timeout_ms;
-    while (replies < a->o->count && cpm_mono_ms() < deadline) {
+    while (replies < count && cpm_mono_ms() < deadline) {
         result_t r;
         if (!receive(a, (int)(deadline - cpm_mono_ms()), &r))
             continue;
@@ -720,17 +729,84 @@ static int run_fuzz(attack_t *a, json_t *out)
         verified++;
         if (r.type != CPM__MSG_TYPE__MSG_ERROR)
             accepted++;
+        if (r.type == CPM__MSG_TYPE__MSG_SUBMIT_REPLY && !r.duplicate)
+            recorded++;
         char key[16];
         snprintf(key, sizeof key, "%d", r.error_code);
         json_t *c = json_object_get(codes, key);
         json_object_set_new(codes, key, json_integer(c ? json_integer_value(c) + 1 : 1));
     }
-    json_object_set_new(out, "sent", json_integer(a->o->count));
+    json_object_set_new(out, "sent", json_integer(count));
     json_object_set_new(out, "replies", json_integer(replies));
     json_object_set_new(out, "verified", json_integer(verified));
     json_object_set_new(out, "accepted", json_integer(accepted));
+    json_object_set_new(out, "recorded", json_integer(recorded));
     json_object_set_new(out, "codes", codes);
+}
+
+/* The valid frame fuzz starts from: a complaint for intake, else a health
+ * query. Sent first; its reply is reported as "first". */
+static int fuzz_base(attack_t *a, uint8_t **base, size_t *blen, json_t *out)
+{
+    int rc;
+    if (!strcmp(a->service, "intake")) {
+        rc = valid_complaint_frame(a, base, blen);
+    } else {
+        Cpm__HealthQuery q = CPM__HEALTH_QUERY__INIT;
+        size_t plen;
+        uint8_t *p = pack(&q.base, &plen);
+        rc = p ? valid_frame(a, CPM__MSG_TYPE__MSG_HEALTH_QUERY, p, plen, base, blen) : 1;
+        free(p);
+    }
+    result_t first;
+    if (rc != 0 || exchange(a, *base, *blen, &first) != 0)
+        return 1;
+    json_object_set_new(out, "first", result_json(&first));
     return 0;
+}
+
+/* fuzz: random frames and mutations of the base frame, whose sequence number
+ * is spent by then, so any mutation that still verifies is a replay.
+ * fuzz_payload: validly signed complaints (fresh sequence numbers) whose
+ * payload is random or a mutation of a good complaint: they reach intake's
+ * decoder and validation. */
+static int run_fuzz(attack_t *a, bool payload_only, json_t *out)
+{
+    uint8_t *base = NULL, *buf = NULL;
+    size_t blen = 0;
+    if (fuzz_base(a, &base, &blen, out) != 0) {
+        free(base);
+        return 1;
+    }
+    if (payload_only) {
+        free(base);
+        base = complaint_bytes("Fuzz Shop", &blen);
+    }
+    size_t cap = blen + 65536 + 128;
+    if (!base || !(buf = malloc(cap))) {
+        free(base);
+        return 1;
+    }
+    uint64_t s = a->o->seed;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < a->o->count; i++) {
+        size_t n = fuzz_frame(&s, base, blen, buf, cap);
+        if (!payload_only) {
+            rc = send_frame(a, buf, n, 0);
+            continue;
+        }
+        uint8_t *frame = NULL;
+        size_t flen = 0;
+        rc = valid_frame(a, CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, buf, n, &frame, &flen);
+        if (rc == 0)
+            rc = send_frame(a, frame, flen, 0);
+        free(frame);
+    }
+    free(buf);
+    free(base);
+    if (rc == 0)
+        collect(a, a->o->count, out);
+    return rc;
 }
 
 /* ---- main -------------------------------------------------------------------- */
@@ -761,6 +837,8 @@ static const struct {
     {"stream_forgery", at_stream_forgery},
     {"ticket_squat", at_ticket_squat},
     {"multipart", at_multipart},
+    {"case_action", at_case_action},
+    {"foreign_update", at_foreign_update},
 };
 
 static const char usage[] =
@@ -769,7 +847,8 @@ static const char usage[] =
     "attacks: garbage empty truncated oversize oversize_huge tampered forged wrong_key\n"
     "  unknown_sender replay skew unknown_type forbidden wrong_recipient\n"
     "  transport_mismatch (needs --curve-as) bad_payload unregistered_curve invalid_field\n"
-    "  valid stream_forgery ticket_squat (needs --ticket) multipart fuzz (--count, --seed)\n";
+    "  valid stream_forgery ticket_squat multipart case_action foreign_update (these three\n"
+    "  need --ticket) fuzz fuzz_payload (--count, --seed)\n";
 
 static int parse(int argc, char **argv, opts_t *o)
 {
@@ -831,7 +910,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++)
         if (!strcmp(o.attack, attacks[i].name))
             fn = attacks[i].fn;
-    if (!fn && strcmp(o.attack, "fuzz") != 0) {
+    bool fuzz = !strcmp(o.attack, "fuzz"), fuzz_payload = !strcmp(o.attack, "fuzz_payload");
+    if (!fn && !fuzz && !fuzz_payload) {
         fprintf(stderr, "cpm_attack: unknown attack %s\n%s", o.attack, usage);
         return 2;
     }
@@ -841,7 +921,7 @@ int main(int argc, char **argv)
     int rc = setup(&a, &o);
     json_t *out = json_pack("{s:s,s:s}", "attack", o.attack, "target", o.target);
     if (rc == 0 && !fn) {
-        rc = run_fuzz(&a, out);
+        rc = run_fuzz(&a, fuzz_payload, out);
     } else if (rc == 0) {
         uint8_t *frame = NULL;
         size_t len = 0;

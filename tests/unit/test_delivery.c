@@ -95,8 +95,8 @@ static int deliver(fixture_t *f, const char *stream, uint64_t first_seq, const c
     f->ap.n = 0;
     MDB_txn *txn;
     assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
-    int rc = cpm_delivery_apply(f->st, txn, stream, first_seq, ptrs, lens, n, apply_rec, &f->ap,
-                                res);
+    int rc =
+        cpm_delivery_apply(f->st, txn, stream, first_seq, ptrs, lens, n, apply_rec, &f->ap, res);
     if (rc == 0)
         assert_int_equal(cpm_store_commit(txn), 0);
     else

@@ -1,0 +1,451 @@
+/* Tests for inspection_domain on a real store, without sockets: storing the
+ * cases routing assigns, officers' actions (accept, refuse, resolve), what is
+ * reported back to routing and logged, and every refusal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fixtures/domain/domain_fixture.h"
+#include "inspection_domain.h"
+
+#define NODE "hn.d.hoan-kiem"
+#define ROUTING "hn.doit"
+#define STREAM NODE "/inspection>" ROUTING "/routing"
+#define OFFICER "officer.hk.3"
+#define PHONE "0912 345 678"
+
+static const char *const dbs[] = INSPECTION_DBS;
+
+typedef struct {
+    char dir[64];
+    cpm_store_t *st;
+    inspection_t in;
+    dom_fx_t rec;
+    cpm_effects_t fx;
+    int64_t now;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    dom_tmpdir(f->dir, "inspection");
+    f->st = dom_open(f->dir, 0, dbs);
+    f->in.node = NODE;
+    f->in.routing = ROUTING;
+    f->now = dom_vn_time(2026, 3, 2, 11, 0);
+    dom_fx_init(&f->rec, f->st, NODE "/inspection", f->now);
+    f->fx = dom_fx_effects(&f->rec);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    dom_fx_clear(&f->rec);
+    cpm_store_destroy(&f->st);
+    dom_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static int assign(fixture_t *f, const char *ticket, const char *agency, cpm_error_t *err)
+{
+    Cpm__Complaint c = CPM__COMPLAINT__INIT;
+    c.ticket = (char *)ticket;
+    c.channel = "hotline";
+    c.consumer_name = "Nguyen Thi Lan";
+    c.consumer_phone = PHONE;
+    c.business_name = "Pho Ngon Co.";
+    c.district = "hoan-kiem";
+    c.category = "food_safety";
+    c.description = "Food poisoning after lunch.";
+    c.intake_node = NODE;
+    Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
+    a.complaint = &c;
+    a.agency = (char *)agency;
+    a.rule_id = "R02-food";
+    a.routed_ms = f->now - 1000;
+    a.accept_due_ms = dom_vn_day_end(2026, 3, 16);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    int rc = inspection_apply_assignment(&f->in, f->st, txn, &f->fx, &a, f->now, err);
+    if (rc == 0)
+        assert_int_equal(cpm_store_commit(txn), 0);
+    else
+        cpm_store_abort(&txn);
+    return rc;
+}
+
+static void assign_ok(fixture_t *f, const char *ticket)
+{
+    cpm_error_t err = {0};
+    int rc = assign(f, ticket, NODE, &err);
+    if (rc != 0)
+        fail_msg("assign %s: %d %s: %s", ticket, rc, err.field, err.message);
+}
+
+static int act(fixture_t *f, const char *ticket, const char *action, const char *note,
+               const char **st, bool *dup, cpm_error_t *err)
+{
+    Cpm__CaseAction a = CPM__CASE_ACTION__INIT;
+    a.ticket = (char *)ticket;
+    a.action = (char *)action;
+    a.note = (char *)note;
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    int rc = inspection_act(&f->in, f->st, txn, &f->fx, OFFICER, &a, f->now, st, dup, err);
+    if (rc == 0)
+        assert_int_equal(cpm_store_commit(txn), 0);
+    else
+        cpm_store_abort(&txn);
+    return rc;
+}
+
+static Cpm__InspectionCase *get_case(fixture_t *f, const char *ticket)
+{
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    Cpm__InspectionCase *c = inspection_case(f->st, txn, ticket);
+    cpm_store_abort(&txn);
+    return c;
+}
+
+/* The CaseUpdate in outbox record seq of the stream to routing. */
+static Cpm__CaseUpdate *queued_update(fixture_t *f, uint64_t seq)
+{
+    MDB_txn *txn;
+    cpm_outbox_batch_t b;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    dom_outbox_record(f->st, txn, STREAM, seq, &b);
+    Cpm__CaseUpdate *u = cpm__case_update__unpack(NULL, b.lens[0], b.recs[0]);
+    assert_non_null(u);
+    cpm_outbox_batch_clear(&b);
+    cpm_store_abort(&txn);
+    return u;
+}
+
+/* Events in the store and records queued for routing. */
+static void assert_written(fixture_t *f, uint64_t events, uint64_t queued)
+{
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    assert_int_equal(dom_event_head(f->st, txn), events);
+    assert_int_equal(dom_outbox_depth(f->st, txn, STREAM), queued);
+    cpm_store_abort(&txn);
+}
+
+static size_t case_bytes(fixture_t *f, const char *ticket, uint8_t *out, size_t cap)
+{
+    MDB_txn *txn;
+    const void *v;
+    size_t vlen;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    assert_int_equal(cpm_store_get(f->st, txn, "cases", ticket, strlen(ticket), &v, &vlen), 0);
+    assert_true(vlen <= cap);
+    memcpy(out, v, vlen);
+    cpm_store_abort(&txn);
+    return vlen;
+}
+
+static void test_assignment(void **state)
+{
+    fixture_t *f = *state;
+    assign_ok(f, "HK-00000001");
+    Cpm__InspectionCase *c = get_case(f, "HK-00000001");
+    assert_non_null(c);
+    assert_string_equal(c->state, "assigned");
+    assert_non_null(c->assignment);
+    assert_string_equal(c->assignment->agency, NODE);
+    assert_string_equal(c->assignment->rule_id, "R02-food");
+    assert_int_equal(c->assignment->accept_due_ms, dom_vn_day_end(2026, 3, 16));
+    /* the agency keeps the consumer's contact: it has to call back */
+    assert_string_equal(c->assignment->complaint->consumer_phone, PHONE);
+    assert_int_equal(c->n_history, 1);
+    assert_string_equal(c->history[0]->state, "assigned");
+    assert_int_equal(c->history[0]->at_ms, f->now);
+    assert_string_equal(c->history[0]->actor, NODE);
+    cpm__inspection_case__free_unpacked(c, NULL);
+
+    assert_int_equal(f->rec.n_events, 1);
+    assert_string_equal(f->rec.events[0].kind, "case.assigned");
+    assert_string_equal(f->rec.events[0].ticket, "HK-00000001");
+    assert_string_equal(f->rec.events[0].agency, NODE);
+    assert_null(strstr(f->rec.events[0].detail, PHONE));
+    assert_int_equal(f->rec.n_sent, 1);
+    assert_string_equal(f->rec.sent[0].member, ROUTING);
+    assert_string_equal(f->rec.sent[0].service, "routing");
+    assert_string_equal(f->rec.sent[0].type, "CaseUpdate");
+    assert_written(f, 1, 1);
+    Cpm__CaseUpdate *u = queued_update(f, 1);
+    assert_string_equal(u->ticket, "HK-00000001");
+    assert_string_equal(u->state, "assigned");
+    assert_string_equal(u->agency, NODE);
+    assert_string_equal(u->actor, NODE);
+    assert_int_equal(u->at_ms, f->now);
+    cpm__case_update__free_unpacked(u, NULL);
+
+    /* the same assignment again changes nothing */
+    uint8_t before[8192], after[8192];
+    size_t lb = case_bytes(f, "HK-00000001", before, sizeof before);
+    f->now += 5000;
+    assign_ok(f, "HK-00000001");
+    size_t la = case_bytes(f, "HK-00000001", after, sizeof after);
+    assert_int_equal(la, lb);
+    assert_memory_equal(after, before, lb);
+    assert_int_equal(f->rec.n_events, 1);
+    assert_int_equal(f->rec.n_sent, 1);
+    assert_written(f, 1, 1);
+
+    /* persistence */
+    cpm_store_destroy(&f->st);
+    f->st = dom_open(f->dir, 0, dbs);
+    f->rec.st = f->st;
+    c = get_case(f, "HK-00000001");
+    assert_non_null(c);
+    assert_string_equal(c->state, "assigned");
+    cpm__inspection_case__free_unpacked(c, NULL);
+    assert_null(get_case(f, "HK-00000002"));
+}
+
+static void test_assignment_refused(void **state)
+{
+    fixture_t *f = *state;
+    cpm_error_t err = {0};
+    assert_int_equal(assign(f, "HK-00000001", "hn.qltt", &err), CPM_E_FORBIDDEN);
+    assert_int_equal(err.code, CPM_E_FORBIDDEN);
+    assert_string_equal(err.field, "agency");
+    assert_non_null(strstr(err.message, "hn.qltt"));
+    assert_non_null(strstr(err.message, NODE));
+    memset(&err, 0, sizeof err);
+    assert_int_equal(assign(f, "HK-00000001", "", &err), CPM_E_FORBIDDEN);
+    assert_string_equal(err.field, "agency");
+    memset(&err, 0, sizeof err);
+    assert_int_equal(assign(f, "", NODE, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "complaint.ticket");
+    assert_non_null(strstr(err.message, "ticket"));
+
+    /* an assignment without a complaint at all */
+    Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
+    a.agency = NODE;
+    MDB_txn *txn;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    assert_int_equal(inspection_apply_assignment(&f->in, f->st, txn, &f->fx, &a, f->now, &err),
+                     CPM_E_INVALID);
+    cpm_store_abort(&txn);
+    assert_string_equal(err.field, "complaint.ticket");
+
+    assert_null(get_case(f, "HK-00000001"));
+    assert_int_equal(f->rec.n_events, 0);
+    assert_int_equal(f->rec.n_sent, 0);
+    assert_written(f, 0, 0);
+}
+
+static void test_accept_resolve(void **state)
+{
+    fixture_t *f = *state;
+    assign_ok(f, "HK-00000001");
+    const char *st = NULL;
+    bool dup = true;
+    cpm_error_t err = {0};
+
+    f->now += 60 * 1000;
+    assert_int_equal(act(f, "HK-00000001", "accept", "", &st, &dup, &err), 0);
+    assert_string_equal(st, "accepted");
+    assert_false(dup);
+    Cpm__InspectionCase *c = get_case(f, "HK-00000001");
+    assert_string_equal(c->state, "accepted");
+    assert_int_equal(c->n_history, 2);
+    assert_string_equal(c->history[1]->state, "accepted");
+    assert_string_equal(c->history[1]->actor, OFFICER);
+    assert_int_equal(c->history[1]->at_ms, f->now);
+    cpm__inspection_case__free_unpacked(c, NULL);
+    assert_int_equal(f->rec.n_events, 2);
+    assert_string_equal(f->rec.events[1].kind, "case.accepted");
+    assert_string_equal(f->rec.events[1].agency, NODE);
+    assert_non_null(strstr(f->rec.events[1].detail, OFFICER));
+    assert_written(f, 2, 2);
+    Cpm__CaseUpdate *u = queued_update(f, 2);
+    assert_string_equal(u->state, "accepted");
+    assert_string_equal(u->actor, OFFICER);
+    assert_string_equal(u->agency, NODE);
+    assert_int_equal(u->at_ms, f->now);
+    cpm__case_update__free_unpacked(u, NULL);
+
+    /* the same action again: duplicate, nothing new */
+    uint8_t before[8192], after[8192];
+    size_t lb = case_bytes(f, "HK-00000001", before, sizeof before);
+    dup = false;
+    st = NULL;
+    assert_int_equal(act(f, "HK-00000001", "accept", "", &st, &dup, &err), 0);
+    assert_true(dup);
+    assert_string_equal(st, "accepted");
+    size_t la = case_bytes(f, "HK-00000001", after, sizeof after);
+    assert_int_equal(la, lb);
+    assert_memory_equal(after, before, lb);
+    assert_written(f, 2, 2);
+    assert_int_equal(f->rec.n_events, 2);
+
+    /* accepted cannot become refused */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act(f, "HK-00000001", "refuse", "not ours", &st, &dup, &err), CPM_E_CONFLICT);
+    assert_int_equal(err.code, CPM_E_CONFLICT);
+    assert_string_equal(err.field, "action");
+    assert_non_null(strstr(err.message, "accepted"));
+    assert_written(f, 2, 2);
+
+    /* resolve needs the outcome */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act(f, "HK-00000001", "resolve", "", &st, &dup, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "note");
+    assert_non_null(strstr(err.message, "note"));
+    assert_written(f, 2, 2);
+
+    f->now += 60 * 1000;
+    assert_int_equal(act(f, "HK-00000001", "resolve", "Refund paid; shop fined.", &st, &dup, &err),
+                     0);
+    assert_string_equal(st, "resolved");
+    assert_false(dup);
+    c = get_case(f, "HK-00000001");
+    assert_string_equal(c->state, "resolved");
+    assert_int_equal(c->n_history, 3);
+    assert_string_equal(c->history[2]->note, "Refund paid; shop fined.");
+    cpm__inspection_case__free_unpacked(c, NULL);
+    assert_written(f, 3, 3);
+    u = queued_update(f, 3);
+    assert_string_equal(u->state, "resolved");
+    assert_string_equal(u->note, "Refund paid; shop fined.");
+    cpm__case_update__free_unpacked(u, NULL);
+    /* the note stays out of the event log */
+    assert_null(strstr(f->rec.events[2].detail, "Refund"));
+
+    /* resolved again (with its note): duplicate */
+    assert_int_equal(act(f, "HK-00000001", "resolve", "again", &st, &dup, &err), 0);
+    assert_true(dup);
+    assert_written(f, 3, 3);
+    /* nothing leaves resolved */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act(f, "HK-00000001", "accept", "", &st, &dup, &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "action");
+}
+
+static void test_refuse(void **state)
+{
+    fixture_t *f = *state;
+    assign_ok(f, "HK-00000001");
+    assign_ok(f, "HK-00000002");
+    const char *st = NULL;
+    bool dup = true;
+    cpm_error_t err = {0};
+
+    /* refuse needs a reason */
+    assert_int_equal(act(f, "HK-00000001", "refuse", "", &st, &dup, &err), CPM_E_INVALID);
+    assert_int_equal(err.code, CPM_E_INVALID);
+    assert_string_equal(err.field, "note");
+    assert_non_null(strstr(err.message, "note"));
+    assert_false(dup);
+    assert_written(f, 2, 2);
+
+    assert_int_equal(act(f, "HK-00000001", "refuse", "Business is in Ba Dinh.", &st, &dup, &err),
+                     0);
+    assert_string_equal(st, "refused");
+    assert_false(dup);
+    Cpm__CaseUpdate *u = queued_update(f, 3);
+    assert_string_equal(u->ticket, "HK-00000001");
+    assert_string_equal(u->state, "refused");
+    assert_string_equal(u->note, "Business is in Ba Dinh.");
+    cpm__case_update__free_unpacked(u, NULL);
+    assert_string_equal(f->rec.events[2].kind, "case.refused");
+    assert_written(f, 3, 3);
+
+    assert_int_equal(act(f, "HK-00000001", "refuse", "still not ours", &st, &dup, &err), 0);
+    assert_true(dup);
+    assert_written(f, 3, 3);
+
+    /* a refused case cannot be resolved or accepted */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act(f, "HK-00000001", "resolve", "done", &st, &dup, &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "action");
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act(f, "HK-00000001", "accept", "", &st, &dup, &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "action");
+    /* a fresh case cannot be resolved before it is accepted */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act(f, "HK-00000002", "resolve", "done", &st, &dup, &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "action");
+    assert_non_null(strstr(err.message, "assigned"));
+    assert_written(f, 3, 3);
+    Cpm__InspectionCase *c = get_case(f, "HK-00000002");
+    assert_string_equal(c->state, "assigned");
+    assert_int_equal(c->n_history, 1);
+    cpm__inspection_case__free_unpacked(c, NULL);
+}
+
+static void test_act_errors(void **state)
+{
+    fixture_t *f = *state;
+    assign_ok(f, "HK-00000001");
+    const char *st = NULL;
+    bool dup = true;
+    cpm_error_t err = {0};
+
+    static const char *bad_actions[] = {"close", "", "ACCEPT", "accepted"};
+    for (size_t i = 0; i < sizeof bad_actions / sizeof *bad_actions; i++) {
+        memset(&err, 0, sizeof err);
+        assert_int_equal(act(f, "HK-00000001", bad_actions[i], "x", &st, &dup, &err),
+                         CPM_E_INVALID);
+        assert_int_equal(err.code, CPM_E_INVALID);
+        assert_string_equal(err.field, "action");
+        assert_non_null(strstr(err.message, "action"));
+    }
+
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act(f, "HK-00000404", "accept", "", &st, &dup, &err), CPM_E_NOT_FOUND);
+    assert_int_equal(err.code, CPM_E_NOT_FOUND);
+    assert_string_equal(err.field, "ticket");
+    assert_non_null(strstr(err.message, "HK-00000404"));
+
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act(f, "", "accept", "", &st, &dup, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "ticket");
+    assert_non_null(strstr(err.message, "ticket"));
+
+    /* notes up to 2000 bytes; one more is too large */
+    char note[2002];
+    memset(note, 'n', 2001);
+    note[2001] = '\0';
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act(f, "HK-00000001", "refuse", note, &st, &dup, &err), CPM_E_TOO_LARGE);
+    assert_int_equal(err.code, CPM_E_TOO_LARGE);
+    assert_string_equal(err.field, "note");
+    assert_non_null(strstr(err.message, "note"));
+    assert_non_null(strstr(err.message, "2000"));
+    assert_false(dup);
+
+    assert_written(f, 1, 1);
+    Cpm__InspectionCase *c = get_case(f, "HK-00000001");
+    assert_string_equal(c->state, "assigned");
+    cpm__inspection_case__free_unpacked(c, NULL);
+
+    note[2000] = '\0';
+    assert_int_equal(act(f, "HK-00000001", "refuse", note, &st, &dup, &err), 0);
+    assert_string_equal(st, "refused");
+    assert_written(f, 2, 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_assignment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_assignment_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accept_resolve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_act_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,550 @@
+/* Tests for routing_domain on a real store, without sockets: routing by the
+ * rule table and the registry, the case record (rule, deadlines, history, no
+ * personal data), the Assignment queued for the agency, idempotent delivery,
+ * and case updates (who may send them, which moves are legal). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fixtures/domain/domain_fixture.h"
+#include "routing_domain.h"
+
+#define SELF "hn.doit/routing"
+#define INTAKE "hn.d.hoan-kiem"
+#define PHONE "0912 345 678"
+#define EMAIL "lan.nguyen@example.vn"
+#define NAME "Nguyen Thi Lan"
+
+static const char *const dbs[] = ROUTING_DBS;
+
+typedef struct {
+    char dir[64];
+    cpm_rules_t *rules;
+    cpm_registry_t *reg;
+    cpm_store_t *st;
+    dom_fx_t rec;
+    cpm_effects_t fx;
+    int64_t received, now;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->rules = dom_rules(); /* first: a failure here leaves no folder behind */
+    dom_tmpdir(f->dir, "routing");
+    f->reg = dom_registry();
+    f->st = dom_open(f->dir, 0, dbs);
+    /* Monday 2 March 2026, a plain working week in Vietnam */
+    f->received = dom_vn_time(2026, 3, 2, 10, 0);
+    f->now = f->received + 60 * 1000;
+    dom_fx_init(&f->rec, f->st, SELF, f->now);
+    f->fx = dom_fx_effects(&f->rec);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    dom_fx_clear(&f->rec);
+    cpm_store_destroy(&f->st);
+    cpm_registry_destroy(&f->reg);
+    cpm_rules_destroy(&f->rules);
+    dom_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A complaint as intake delivers it (strings borrowed from literals). */
+static Cpm__Complaint complaint(const char *ticket, const char *category, const char *district,
+                                bool urgent)
+{
+    Cpm__Complaint c = CPM__COMPLAINT__INIT;
+    c.ticket = (char *)ticket;
+    c.channel = "hotline";
+    c.consumer_name = NAME;
+    c.consumer_phone = PHONE;
+    c.consumer_email = EMAIL;
+    c.business_name = "Pho Ngon Co.";
+    c.business_address = "12 Hang Bac";
+    c.district = (char *)district;
+    c.category = (char *)category;
+    c.description = "Food poisoning after lunch.";
+    c.client_ref = "ref-1";
+    c.intake_node = INTAKE;
+    c.urgent = urgent;
+    return c;
+}
+
+static int route(fixture_t *f, const char *sender, const Cpm__Complaint *c, cpm_error_t *err)
+{
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    int rc = routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, sender, c, f->now, err);
+    if (rc == 0)
+        assert_int_equal(cpm_store_commit(txn), 0);
+    else
+        cpm_store_abort(&txn);
+    return rc;
+}
+
+static void route_ok(fixture_t *f, const char *ticket, const char *category, const char *district,
+                     bool urgent)
+{
+    Cpm__Complaint c = complaint(ticket, category, district, urgent);
+    c.received_ms = f->received;
+    cpm_error_t err = {0};
+    int rc = route(f, INTAKE, &c, &err);
+    if (rc != 0)
+        fail_msg("route %s: %d %s: %s", ticket, rc, err.field, err.message);
+}
+
+static int update(fixture_t *f, const char *sender, const char *ticket, const char *state,
+                  int64_t at, const char *note, cpm_error_t *err)
+{
+    Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
+    u.ticket = (char *)ticket;
+    u.state = (char *)state;
+    u.agency = (char *)sender;
+    u.actor = "officer.7";
+    u.note = (char *)note;
+    u.at_ms = at;
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    int rc = routing_apply_update(f->rules, f->st, txn, &f->fx, sender, &u, err);
+    if (rc == 0)
+        assert_int_equal(cpm_store_commit(txn), 0);
+    else
+        cpm_store_abort(&txn);
+    return rc;
+}
+
+static Cpm__StatusReply *status(fixture_t *f, const char *ticket)
+{
+    MDB_txn *txn;
+    int rc = -1;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    Cpm__StatusReply *r = routing_status(f->st, txn, ticket, &rc);
+    cpm_store_abort(&txn);
+    if (r)
+        assert_int_equal(rc, 0);
+    return r;
+}
+
+/* The stored bytes of a case, to show that something changed nothing. */
+static size_t case_bytes(fixture_t *f, const char *ticket, uint8_t *out, size_t cap)
+{
+    MDB_txn *txn;
+    const void *v;
+    size_t vlen;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    assert_int_equal(cpm_store_get(f->st, txn, "cases", ticket, strlen(ticket), &v, &vlen), 0);
+    assert_true(vlen <= cap);
+    memcpy(out, v, vlen);
+    cpm_store_abort(&txn);
+    return vlen;
+}
+
+static uint64_t event_head(fixture_t *f)
+{
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    uint64_t h = dom_event_head(f->st, txn);
+    cpm_store_abort(&txn);
+    return h;
+}
+
+static void test_routes_by_rules(void **state)
+{
+    fixture_t *f = *state;
+    static const struct {
+        const char *ticket, *category, *district;
+        bool urgent;
+        const char *agency, *rule, *reason;
+    } want[] = {
+        {"HK-00000001", "food_safety", "hoan-kiem", false, "hn.d.hoan-kiem", "R02-food", NULL},
+        {"HK-00000002", "food_safety", "hoan-kiem", true, "hn.attp", "R01-food-urgent", NULL},
+        {"HK-00000003", "pricing", "hoan-kiem", false, "hn.qltt", "R04-pricing", NULL},
+        /* @district follows the registry's office, whatever its id */
+        {"HK-00000004", "tourism_services", "cau-giay", false, "office-cg", "R14-tourism", NULL},
+        /* @district without an office: triage, and the reason says why */
+        {"HK-00000005", "food_safety", "tay-ho", false, "hn.doit", "triage",
+         "no district office for district tay-ho"},
+        /* an office without an inspection service */
+        {"HK-00000006", "contracts_warranty", "ba-dinh", false, "hn.doit", "triage",
+         "member hn.d.ba-dinh has no inspection service"},
+        /* an agency that is not a member */
+        {"HK-00000007", "health_pharma", "hoan-kiem", false, "hn.doit", "triage",
+         "agency hn.doh is not in the registry"},
+        /* no category */
+        {"HK-00000008", "", "hoan-kiem", false, "hn.doit", "triage", "no category given"},
+    };
+    size_t n = sizeof want / sizeof *want;
+    for (size_t i = 0; i < n; i++) {
+        route_ok(f, want[i].ticket, want[i].category, want[i].district, want[i].urgent);
+        Cpm__StatusReply *r = status(f, want[i].ticket);
+        assert_non_null(r);
+        assert_string_equal(r->agency, want[i].agency);
+        assert_string_equal(r->rule_id, want[i].rule);
+        assert_string_equal(r->state, "routed");
+        assert_int_equal(r->n_history, 2);
+        if (want[i].reason)
+            assert_non_null(strstr(r->history[1]->note, want[i].reason));
+        cpm__status_reply__free_unpacked(r, NULL);
+
+        /* the Assignment goes to the agency's inspection service */
+        assert_int_equal(f->rec.n_sent, i + 1);
+        assert_string_equal(f->rec.sent[i].member, want[i].agency);
+        assert_string_equal(f->rec.sent[i].service, "inspection");
+        assert_string_equal(f->rec.sent[i].type, "Assignment");
+        /* and the event names the agency and the rule */
+        assert_int_equal(f->rec.n_events, i + 1);
+        assert_string_equal(f->rec.events[i].kind, "case.routed");
+        assert_string_equal(f->rec.events[i].ticket, want[i].ticket);
+        assert_string_equal(f->rec.events[i].agency, want[i].agency);
+        assert_non_null(strstr(f->rec.events[i].detail, want[i].rule));
+        if (want[i].reason)
+            assert_non_null(strstr(f->rec.events[i].detail, want[i].reason));
+    }
+    /* triage collected four cases on one stream, numbered 1..4 */
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    assert_int_equal(dom_outbox_depth(f->st, txn, SELF ">hn.doit/inspection"), 4);
+    assert_int_equal(dom_outbox_depth(f->st, txn, SELF ">hn.qltt/inspection"), 1);
+    assert_int_equal(dom_outbox_nstreams(f->st, txn), 5);
+    assert_int_equal(dom_event_head(f->st, txn), n);
+    cpm_store_abort(&txn);
+}
+
+static void test_case_record(void **state)
+{
+    fixture_t *f = *state;
+    route_ok(f, "HK-00000001", "food_safety", "hoan-kiem", false);
+    Cpm__StatusReply *r = status(f, "HK-00000001");
+    assert_non_null(r);
+    assert_string_equal(r->ticket, "HK-00000001");
+    assert_string_equal(r->district, "hoan-kiem");
+    assert_string_equal(r->category, "food_safety");
+    assert_string_equal(r->intake_node, INTAKE);
+    assert_int_equal(r->received_ms, f->received);
+    assert_int_equal(r->routed_ms, f->now);
+    /* 10 working days after Mon 2 March 2026: the end of Mon 16 March, VN time */
+    assert_int_equal(r->accept_due_ms, dom_vn_day_end(2026, 3, 16));
+    assert_int_equal(r->resolve_due_ms, 0);
+    assert_int_equal(r->n_history, 2);
+    assert_string_equal(r->history[0]->state, "received");
+    assert_int_equal(r->history[0]->at_ms, f->received);
+    assert_string_equal(r->history[0]->actor, INTAKE);
+    assert_string_equal(r->history[1]->state, "routed");
+    assert_int_equal(r->history[1]->at_ms, f->now);
+    assert_string_equal(r->history[1]->actor, "R02-food");
+    cpm__status_reply__free_unpacked(r, NULL);
+
+    /* no personal data in the stored record, anywhere */
+    uint8_t buf[8192];
+    size_t len = case_bytes(f, "HK-00000001", buf, sizeof buf);
+    assert_false(dom_contains(buf, len, PHONE));
+    assert_false(dom_contains(buf, len, EMAIL));
+    assert_false(dom_contains(buf, len, NAME));
+    /* nor in the event */
+    assert_false(dom_contains(f->rec.events[0].detail, strlen(f->rec.events[0].detail), PHONE));
+    assert_false(dom_contains(f->rec.events[0].detail, strlen(f->rec.events[0].detail), NAME));
+
+    /* received_ms absent: routing's own clock stands in */
+    Cpm__Complaint c = complaint("HK-00000002", "pricing", "hoan-kiem", false);
+    cpm_error_t err = {0};
+    assert_int_equal(route(f, INTAKE, &c, &err), 0);
+    r = status(f, "HK-00000002");
+    assert_non_null(r);
+    assert_int_equal(r->received_ms, f->now);
+    cpm__status_reply__free_unpacked(r, NULL);
+}
+
+static void test_assignment_carries_contact(void **state)
+{
+    fixture_t *f = *state;
+    route_ok(f, "HK-00000001", "food_safety", "hoan-kiem", false);
+    MDB_txn *txn;
+    cpm_outbox_batch_t b;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    dom_outbox_record(f->st, txn, SELF ">hn.d.hoan-kiem/inspection", 1, &b);
+    Cpm__Assignment *a = cpm__assignment__unpack(NULL, b.lens[0], b.recs[0]);
+    assert_non_null(a);
+    assert_string_equal(a->agency, "hn.d.hoan-kiem");
+    assert_string_equal(a->rule_id, "R02-food");
+    assert_int_equal(a->routed_ms, f->now);
+    assert_int_equal(a->accept_due_ms, dom_vn_day_end(2026, 3, 16));
+    assert_int_equal(a->resolve_due_ms, 0);
+    assert_non_null(a->complaint);
+    assert_string_equal(a->complaint->ticket, "HK-00000001");
+    assert_string_equal(a->complaint->consumer_phone, PHONE);
+    assert_string_equal(a->complaint->consumer_email, EMAIL);
+    assert_string_equal(a->complaint->consumer_name, NAME);
+    assert_string_equal(a->complaint->business_name, "Pho Ngon Co.");
+    assert_string_equal(a->complaint->description, "Food poisoning after lunch.");
+    assert_string_equal(a->complaint->intake_node, INTAKE);
+    cpm__assignment__free_unpacked(a, NULL);
+    cpm_outbox_batch_clear(&b);
+    cpm_store_abort(&txn);
+}
+
+static void test_second_delivery(void **state)
+{
+    fixture_t *f = *state;
+    route_ok(f, "HK-00000001", "food_safety", "hoan-kiem", false);
+    uint8_t before[8192], after[8192];
+    size_t lb = case_bytes(f, "HK-00000001", before, sizeof before);
+    dom_fx_clear(&f->rec);
+
+    /* the same ticket again, even with other content and a later clock */
+    f->now += 3600 * 1000;
+    route_ok(f, "HK-00000001", "pricing", "cau-giay", true);
+    assert_int_equal(f->rec.n_sent, 0);
+    assert_int_equal(f->rec.n_events, 0);
+    size_t la = case_bytes(f, "HK-00000001", after, sizeof after);
+    assert_int_equal(la, lb);
+    assert_memory_equal(after, before, lb);
+    assert_int_equal(event_head(f), 1);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    assert_int_equal(dom_outbox_nstreams(f->st, txn), 1);
+    assert_int_equal(dom_outbox_depth(f->st, txn, SELF ">hn.d.hoan-kiem/inspection"), 1);
+    cpm_store_abort(&txn);
+}
+
+static void test_complaint_refused(void **state)
+{
+    fixture_t *f = *state;
+    cpm_error_t err = {0};
+    /* only the intake node that recorded it may deliver it */
+    Cpm__Complaint c = complaint("HK-00000001", "food_safety", "hoan-kiem", false);
+    assert_int_equal(route(f, "hn.d.ba-dinh", &c, &err), CPM_E_FORBIDDEN);
+    assert_int_equal(err.code, CPM_E_FORBIDDEN);
+    assert_string_equal(err.field, "intake_node");
+    assert_non_null(strstr(err.message, "intake_node"));
+
+    c.intake_node = "";
+    memset(&err, 0, sizeof err);
+    assert_int_equal(route(f, INTAKE, &c, &err), CPM_E_FORBIDDEN);
+    assert_string_equal(err.field, "intake_node");
+
+    c = complaint("", "food_safety", "hoan-kiem", false);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(route(f, INTAKE, &c, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "ticket");
+    assert_non_null(strstr(err.message, "ticket"));
+
+    int rc = -1;
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    assert_null(routing_status(f->st, txn, "HK-00000001", &rc));
+    assert_int_equal(rc, CPM_E_NOT_FOUND);
+    assert_int_equal(dom_outbox_nstreams(f->st, txn), 0);
+    assert_int_equal(dom_event_head(f->st, txn), 0);
+    cpm_store_abort(&txn);
+    assert_int_equal(f->rec.n_sent, 0);
+    assert_int_equal(f->rec.n_events, 0);
+}
+
+static void test_updates(void **state)
+{
+    fixture_t *f = *state;
+    const char *T = "HK-00000001", *AG = "hn.d.hoan-kiem";
+    route_ok(f, T, "food_safety", "hoan-kiem", false);
+    dom_fx_clear(&f->rec);
+    cpm_error_t err = {0};
+    int64_t t1 = dom_vn_time(2026, 3, 2, 11, 0);
+    int64_t t2 = dom_vn_time(2026, 3, 3, 9, 0); /* Tuesday */
+
+    assert_int_equal(update(f, AG, T, "assigned", t1, "", &err), 0);
+    Cpm__StatusReply *r = status(f, T);
+    assert_string_equal(r->state, "assigned");
+    assert_int_equal(r->n_history, 3);
+    assert_string_equal(r->history[2]->state, "assigned");
+    assert_int_equal(r->history[2]->at_ms, t1);
+    assert_string_equal(r->history[2]->actor, "officer.7");
+    assert_int_equal(r->resolve_due_ms, 0);
+    cpm__status_reply__free_unpacked(r, NULL);
+    assert_int_equal(f->rec.n_events, 1);
+    assert_string_equal(f->rec.events[0].kind, "case.assigned");
+    assert_string_equal(f->rec.events[0].ticket, T);
+    assert_string_equal(f->rec.events[0].agency, AG);
+
+    assert_int_equal(update(f, AG, T, "accepted", t2, "ours", &err), 0);
+    r = status(f, T);
+    assert_string_equal(r->state, "accepted");
+    assert_int_equal(r->n_history, 4);
+    assert_string_equal(r->history[3]->state, "accepted");
+    assert_string_equal(r->history[3]->note, "ours");
+    /* 30 working days after Tue 3 March 2026: the end of Tue 14 April */
+    assert_int_equal(r->resolve_due_ms, dom_vn_day_end(2026, 4, 14));
+    assert_int_equal(r->resolve_due_ms, cpm_rules_add_working_days(f->rules, t2, 30));
+    assert_int_equal(r->accept_due_ms, dom_vn_day_end(2026, 3, 16)); /* unchanged */
+    assert_string_equal(r->agency, AG);
+    assert_string_equal(r->rule_id, "R02-food");
+    cpm__status_reply__free_unpacked(r, NULL);
+    assert_int_equal(f->rec.n_events, 2);
+    assert_string_equal(f->rec.events[1].kind, "case.accepted");
+    /* notes may name the consumer: they stay out of the event */
+    assert_null(strstr(f->rec.events[1].detail, "ours"));
+
+    uint8_t before[8192], after[8192];
+    size_t lb = case_bytes(f, T, before, sizeof before);
+
+    /* "assigned" arriving late only confirms delivery: no error, no change */
+    assert_int_equal(update(f, AG, T, "assigned", t2 + 1, "", &err), 0);
+    /* the same state again: nothing new */
+    assert_int_equal(update(f, AG, T, "accepted", t2 + 2, "again", &err), 0);
+    size_t la = case_bytes(f, T, after, sizeof after);
+    assert_int_equal(la, lb);
+    assert_memory_equal(after, before, lb);
+    assert_int_equal(f->rec.n_events, 2);
+    assert_int_equal(event_head(f), 3);
+
+    /* illegal moves: 409 naming the state, nothing changes */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(update(f, AG, T, "refused", t2 + 3, "not ours", &err), CPM_E_CONFLICT);
+    assert_int_equal(err.code, CPM_E_CONFLICT);
+    assert_string_equal(err.field, "state");
+    assert_non_null(strstr(err.message, "refused"));
+    memset(&err, 0, sizeof err);
+    assert_int_equal(update(f, AG, T, "routed", t2 + 3, "", &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "state");
+    memset(&err, 0, sizeof err);
+    assert_int_equal(update(f, AG, T, "closed", t2 + 3, "", &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "state");
+    la = case_bytes(f, T, after, sizeof after);
+    assert_int_equal(la, lb);
+    assert_memory_equal(after, before, lb);
+
+    assert_int_equal(update(f, AG, T, "resolved", t2 + 4, "refund paid", &err), 0);
+    r = status(f, T);
+    assert_string_equal(r->state, "resolved");
+    assert_int_equal(r->n_history, 5);
+    assert_string_equal(r->history[4]->note, "refund paid");
+    cpm__status_reply__free_unpacked(r, NULL);
+    assert_string_equal(f->rec.events[2].kind, "case.resolved");
+    /* routing sends nothing on updates */
+    assert_int_equal(f->rec.n_sent, 0);
+
+    /* nothing moves a resolved case */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(update(f, AG, T, "accepted", t2 + 5, "", &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "state");
+}
+
+static void test_update_refused_and_direct(void **state)
+{
+    fixture_t *f = *state;
+    route_ok(f, "HK-00000001", "pricing", "hoan-kiem", false); /* hn.qltt */
+    route_ok(f, "HK-00000002", "pricing", "hoan-kiem", false);
+    cpm_error_t err = {0};
+    int64_t t = dom_vn_time(2026, 3, 3, 9, 0);
+    /* straight from routed, without "assigned" first */
+    assert_int_equal(update(f, "hn.qltt", "HK-00000001", "refused", t, "not ours", &err), 0);
+    Cpm__StatusReply *r = status(f, "HK-00000001");
+    assert_string_equal(r->state, "refused");
+    assert_int_equal(r->n_history, 3);
+    assert_int_equal(r->resolve_due_ms, 0);
+    cpm__status_reply__free_unpacked(r, NULL);
+    assert_int_equal(update(f, "hn.qltt", "HK-00000002", "accepted", t, "", &err), 0);
+    r = status(f, "HK-00000002");
+    assert_string_equal(r->state, "accepted");
+    assert_int_equal(r->resolve_due_ms, cpm_rules_add_working_days(f->rules, t, 30));
+    cpm__status_reply__free_unpacked(r, NULL);
+    /* a refused case cannot be accepted afterwards */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(update(f, "hn.qltt", "HK-00000001", "accepted", t, "", &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "state");
+}
+
+static void test_update_errors(void **state)
+{
+    fixture_t *f = *state;
+    route_ok(f, "HK-00000001", "food_safety", "hoan-kiem", false);
+    uint8_t before[8192], after[8192];
+    size_t lb = case_bytes(f, "HK-00000001", before, sizeof before);
+    dom_fx_clear(&f->rec);
+    cpm_error_t err = {0};
+    int64_t t = dom_vn_time(2026, 3, 3, 9, 0);
+
+    /* only the agency the case is assigned to */
+    assert_int_equal(update(f, "hn.qltt", "HK-00000001", "accepted", t, "", &err), CPM_E_FORBIDDEN);
+    assert_int_equal(err.code, CPM_E_FORBIDDEN);
+    assert_string_equal(err.field, "agency");
+    assert_non_null(strstr(err.message, "hn.qltt"));
+    assert_non_null(strstr(err.message, "hn.d.hoan-kiem"));
+    /* ... even for a state it would otherwise ignore */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(update(f, "hn.doit", "HK-00000001", "routed", t, "", &err), CPM_E_FORBIDDEN);
+    assert_string_equal(err.field, "agency");
+
+    memset(&err, 0, sizeof err);
+    assert_int_equal(update(f, "hn.d.hoan-kiem", "HK-00000404", "accepted", t, "", &err),
+                     CPM_E_NOT_FOUND);
+    assert_int_equal(err.code, CPM_E_NOT_FOUND);
+    assert_string_equal(err.field, "ticket");
+    assert_non_null(strstr(err.message, "HK-00000404"));
+
+    memset(&err, 0, sizeof err);
+    assert_int_equal(update(f, "hn.d.hoan-kiem", "", "accepted", t, "", &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "ticket");
+    assert_non_null(strstr(err.message, "ticket"));
+
+    size_t la = case_bytes(f, "HK-00000001", after, sizeof after);
+    assert_int_equal(la, lb);
+    assert_memory_equal(after, before, lb);
+    assert_int_equal(f->rec.n_events, 0);
+    assert_int_equal(event_head(f), 1);
+}
+
+static void test_no_registry(void **state)
+{
+    fixture_t *f = *state;
+    /* without a registry "@district" is prefix + slug, with no membership check */
+    cpm_registry_destroy(&f->reg);
+    route_ok(f, "HK-00000001", "food_safety", "tay-ho", false);
+    Cpm__StatusReply *r = status(f, "HK-00000001");
+    assert_string_equal(r->agency, "hn.d.tay-ho");
+    assert_string_equal(r->rule_id, "R02-food");
+    cpm__status_reply__free_unpacked(r, NULL);
+    assert_string_equal(f->rec.sent[0].member, "hn.d.tay-ho");
+}
+
+static void test_persistence(void **state)
+{
+    fixture_t *f = *state;
+    route_ok(f, "HK-00000001", "food_safety", "hoan-kiem", false);
+    cpm_store_destroy(&f->st);
+    f->st = dom_open(f->dir, 0, dbs);
+    f->rec.st = f->st;
+    Cpm__StatusReply *r = status(f, "HK-00000001");
+    assert_non_null(r);
+    assert_string_equal(r->agency, "hn.d.hoan-kiem");
+    cpm__status_reply__free_unpacked(r, NULL);
+    dom_fx_clear(&f->rec);
+    route_ok(f, "HK-00000001", "food_safety", "hoan-kiem", false); /* redelivered */
+    assert_int_equal(f->rec.n_sent, 0);
+    assert_int_equal(event_head(f), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_routes_by_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_case_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_assignment_carries_contact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_delivery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_complaint_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_updates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_refused_and_direct, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_registry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
