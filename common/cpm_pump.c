@@ -19,6 +19,8 @@ typedef struct {
     char peer_service[32];
     Cpm__MsgType type;
     void *sock;
+    void *monitor; /* handshake and disconnect events of sock */
+    int connected;
     char endpoint[256];
     uint8_t server_pk[32];
     uint64_t tail;          /* highest seq known committed */
@@ -66,13 +68,63 @@ cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_sender_t *sender, c
     return p;
 }
 
+static void close_link(stream_t *s)
+{
+    if (s->sock)
+        zmq_socket_monitor(s->sock, NULL, 0);
+    cpm_sock_close(&s->monitor);
+    cpm_sock_close(&s->sock);
+    s->connected = 0;
+}
+
+/* ZeroMQ heartbeats (see cpm_transport.c) turn a dead peer into a
+ * disconnect; the monitor tells us, so health can say which peer is down. */
+static void open_monitor(cpm_pump_t *p, stream_t *s)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://pump-%p", (void *)s->sock);
+    if (zmq_socket_monitor(s->sock, ep,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+        return;
+    s->monitor = zmq_socket(p->zctx, ZMQ_PAIR);
+    if (s->monitor && zmq_connect(s->monitor, ep) != 0)
+        cpm_sock_close(&s->monitor);
+}
+
+static void read_monitor(cpm_pump_t *p, stream_t *s)
+{
+    for (;;) {
+        zmq_msg_t f[2];
+        int n = s->monitor ? cpm_sock_recv(s->monitor, f, 2, ZMQ_DONTWAIT) : 0;
+        if (n <= 0)
+            return;
+        uint16_t event = 0;
+        if (zmq_msg_size(&f[0]) >= 2)
+            memcpy(&event, zmq_msg_data(&f[0]), 2);
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&f[i]);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !s->connected) {
+            s->connected = 1;
+            cpm_info("%s: peer connected", s->name);
+        } else if (event == ZMQ_EVENT_DISCONNECTED && s->connected) {
+            s->connected = 0;
+            cpm_warn("%s: peer down", s->name);
+            cpm_metrics_add(p->metrics, "delivery.peer_down", 1);
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            cpm_warn("%s: peer refused our transport key", s->name);
+            cpm_metrics_add(p->metrics, "delivery.peer_refused", 1);
+        }
+    }
+}
+
 void cpm_pump_destroy(cpm_pump_t **pp)
 {
     if (!pp || !*pp)
         return;
     cpm_pump_t *p = *pp;
     for (size_t i = 0; i < p->n; i++)
-        cpm_sock_close(&p->streams[i].sock);
+        close_link(&p->streams[i]);
     free(p->streams);
     free(p);
     *pp = NULL;
@@ -186,10 +238,11 @@ static int ensure_socket(cpm_pump_t *p, stream_t *s)
     if (s->sock && strcmp(s->endpoint, ep->endpoint) == 0 &&
         memcmp(s->server_pk, m->curve_pk.data, 32) == 0)
         return 0;
-    cpm_sock_close(&s->sock);
+    close_link(s);
     s->sock = cpm_sock_client(p->zctx, ZMQ_DEALER, p->sender->id, m->curve_pk.data, ep->endpoint);
     if (!s->sock)
         return -1;
+    open_monitor(p, s);
     snprintf(s->endpoint, sizeof s->endpoint, "%s", ep->endpoint);
     memcpy(s->server_pk, m->curve_pk.data, 32);
     return 0;
@@ -366,6 +419,7 @@ void cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now)
     p->reg = reg;
     for (size_t i = 0; i < p->n; i++) {
         stream_t *s = &p->streams[i];
+        read_monitor(p, s);
         if (s->sock)
             read_acks(p, s, now);
         if (s->tail > s->acked && now >= s->due_ms)
@@ -404,6 +458,7 @@ void cpm_pump_health(cpm_pump_t *p, Cpm__HealthReply *h)
         ps->acked_seq = s->acked;
         ps->last_ack_ms = s->last_ack_ms;
         ps->retries = s->retries;
+        ps->connected = s->connected;
         h->peers[h->n_peers++] = ps;
     }
 }

@@ -51,8 +51,9 @@ class Snapshot:
         return self.counters[k].get(counter, 0) - before.counters[k].get(counter, 0)
 
     def rejected(self, before, target):
+        def total(counters):
+            return sum(v for n, v in counters.items() if n.startswith("rejected."))
         k = key(target)
-        total = lambda c: sum(v for n, v in c.items() if n.startswith("rejected."))  # noqa: E731
         return total(self.counters[k]) - total(before.counters[k])
 
     def changed(self, before):
@@ -103,8 +104,8 @@ def expect_valid_complaint(out, before, what):
     ch = after.changed(before)
     check(ch.get(key(INTAKE)) == 1,
           "%s: intake log grew by %s, not 1" % (what, ch.get(key(INTAKE))))
-    agency = M.status(out["ticket"])
-    check(agency["intake_node"] == "hn.doit", "%s: routing has %s" % (what, agency))
+    st = M.status(out["ticket"])
+    check(st["intake_node"] == "hn.doit", "%s: routing has %s" % (what, st))
     allowed = {key(INTAKE), key(ROUTING), ("hn.d.hoan-kiem", "inspection")}
     check(set(ch) <= allowed, "%s: unexpected logs changed: %s" % (what, ch))
     return after
@@ -254,7 +255,8 @@ def test_other_agency_officer_cannot_act_on_a_case():
 def test_update_for_another_agencys_case_is_not_applied():
     ticket = submit("Price Shop 2", category="pricing")  # assigned to hn.qltt
     before = Snapshot()
-    out = attack("foreign_update", target=ROUTING, as_="hn.d.hoan-kiem", extra=["--ticket", ticket])
+    out = attack("foreign_update", target=ROUTING, as_="hn.d.hoan-kiem",
+                 extra=["--ticket", ticket])
     check(out["replied"] and out["verified"], "no verified reply: %s" % out)
     after = Snapshot()
     unchanged(before, after, "foreign_update")
@@ -271,8 +273,14 @@ def test_district_cannot_claim_another_intakes_ticket():
     last = submit("Before Squat")
     squatted = "DOIT-%08d" % (int(last.split("-")[1]) + 1)
     before = Snapshot()
-    out = attack("ticket_squat", target=ROUTING, as_="hn.d.hoan-kiem", extra=["--ticket", squatted])
+    out = attack("ticket_squat", target=ROUTING, as_="hn.d.hoan-kiem",
+                 extra=["--ticket", squatted])
     check(out["replied"] and out["verified"], "no verified reply: %s" % out)
+    Snapshot()
+    early = M.ctl("status", squatted, check_rc=False)
+    check(early.returncode != 0,
+          "routing registered %s, sent by hn.d.hoan-kiem, before hn.doit's intake issued it: "
+          "%s" % (squatted, early.stdout.strip()[:200]))
     real = submit("After Squat", category="food_safety", district="cau-giay")
     check(real == squatted, "expected the next ticket %s, got %s" % (squatted, real))
     st = M.status(real)
