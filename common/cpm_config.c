@@ -5,6 +5,8 @@
  * in one sentence. Unknown keys are rejected by libcyaml; its log is captured
  * to say which key and on which line. */
 #include "cpm_config.h"
+#include "cpm_util.h"
+#include "cpm_yaml.h"
 
 #include <cyaml/cyaml.h>
 #include <errno.h>
@@ -34,61 +36,6 @@ static const cyaml_schema_value_t config_top = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, y_config_t, config_fields),
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* libcyaml reports a failure as a message then a backtrace, innermost first;
- * keep the message, the first line number and the innermost field name. The
- * line is approximate (libcyaml marks the last event it read), hence "near". */
-typedef struct {
-    char msg[256];
-    char field[64];
-    int line;
-} yaml_diag_t;
-
-static void capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
-{
-    yaml_diag_t *d = ctx;
-    char text[200];
-    if (level < CYAML_LOG_ERROR)
-        return;
-    vsnprintf(text, sizeof text, fmt, args);
-    text[strcspn(text, "\n")] = 0;
-    const char *body = strncmp(text, "Load: ", 6) == 0 ? text + 6 : text;
-    const char *l = strstr(body, "(line: ");
-    if (l && d->line == 0)
-        d->line = atoi(l + 7);
-    const char *f = strstr(body, "mapping field '");
-    if (f && !d->field[0])
-        snprintf(d->field, sizeof d->field, "%.*s", (int)strcspn(f + 15, "'"), f + 15);
-    if (d->msg[0] || strncmp(body, "Backtrace", 9) == 0 || strncmp(body, "  in ", 5) == 0)
-        return;
-    if (strncmp(body, "Unexpected key: ", 16) == 0)
-        snprintf(d->msg, sizeof d->msg, "unknown field %s", body + 16);
-    else
-        snprintf(d->msg, sizeof d->msg, "%s", body);
-}
-
-/* "near line 7: <message> (in 'max_skew_s')" */
-static void describe(const yaml_diag_t *d, cyaml_err_t rc, char *out, size_t n)
-{
-    char where[32] = "", in[80] = "";
-    if (d->line > 0)
-        snprintf(where, sizeof where, "near line %d: ", d->line);
-    if (d->field[0])
-        snprintf(in, sizeof in, " (in '%s')", d->field);
-    snprintf(out, n, "%s%s%s", where, d->msg[0] ? d->msg : cyaml_strerror(rc), in);
-}
 
 /* An absolute path stays; a relative one is joined to dir. */
 static char *resolve(const char *dir, const char *p)
@@ -125,18 +72,18 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
 {
     const char *missing = missing_field(y);
     if (missing) {
-        set_err(err, errlen, "config %s: missing required field %s", path, missing);
+        cpm_errf(err, errlen, "config %s: missing required field %s", path, missing);
         return -1;
     }
     bool needs_rules = strcmp(y->service, "intake") == 0 || strcmp(y->service, "routing") == 0;
     if (!needs_rules && strcmp(y->service, "inspection") != 0) {
-        set_err(err, errlen,
+        cpm_errf(err, errlen,
                 "config %s: service '%s' is unknown; it must be intake, routing or inspection",
                 path, y->service);
         return -1;
     }
     if (needs_rules && blank(y->rules)) {
-        set_err(err, errlen, "config %s: missing required field rules (service %s needs it)", path,
+        cpm_errf(err, errlen, "config %s: missing required field rules (service %s needs it)", path,
                 y->service);
         return -1;
     }
@@ -150,7 +97,7 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
                 {"batch_max", y->batch_max, 512, &c->batch_max}};
     for (size_t i = 0; i < 3; i++) {
         if (nums[i].val && *nums[i].val == 0) {
-            set_err(err, errlen, "config %s: %s must be greater than 0", path, nums[i].name);
+            cpm_errf(err, errlen, "config %s: %s must be greater than 0", path, nums[i].name);
             return -1;
         }
         *nums[i].dst = nums[i].val ? *nums[i].val : nums[i].def;
@@ -167,7 +114,7 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
     if (!c->node || !c->service || !c->data_dir || !c->registry || !c->root_public ||
         !c->identity || (!blank(y->rules) && !c->rules) || (!blank(y->bind) && !c->bind) ||
         (!blank(y->pub_bind) && !c->pub_bind)) {
-        set_err(err, errlen, "config %s: out of memory", path);
+        cpm_errf(err, errlen, "config %s: out of memory", path);
         return -1;
     }
     return 0;
@@ -190,38 +137,28 @@ static char *folder_of(const char *path)
 cpm_config_t *cpm_config_load(const char *path, char *err, size_t errlen)
 {
     if (!path) {
-        set_err(err, errlen, "config: no path given");
+        cpm_errf(err, errlen, "config: no path given");
         return NULL;
     }
     char *dir = folder_of(path);
     if (!dir || access(path, R_OK) != 0) {
-        set_err(err, errlen, "config %s: cannot read (%s)", path, strerror(errno));
+        cpm_errf(err, errlen, "config %s: cannot read (%s)", path, strerror(errno));
         free(dir);
         return NULL;
     }
-    yaml_diag_t diag = {0};
-    const cyaml_config_t cfg = {
-        .log_fn = capture_log,
-        .log_ctx = &diag,
-        .mem_fn = cyaml_mem,
-        .log_level = CYAML_LOG_ERROR,
-        .flags = CYAML_CFG_DEFAULT,
-    };
     y_config_t *y = NULL;
-    cyaml_err_t rc = cyaml_load_file(path, &cfg, &config_top, (cyaml_data_t **)&y, NULL);
+    char why[400];
     cpm_config_t *c = NULL;
-    if (rc != CYAML_OK) {
-        char why[400];
-        describe(&diag, rc, why, sizeof why);
-        set_err(err, errlen, "config %s: %s", path, why);
+    if (cpm_yaml_load(path, &config_top, (void **)&y, why, sizeof why) != 0) {
+        cpm_errf(err, errlen, "config %s: %s", path, why);
     } else if (!y) {
-        set_err(err, errlen, "config %s: the file is empty; missing required field node", path);
+        cpm_errf(err, errlen, "config %s: the file is empty; missing required field node", path);
     } else if ((c = calloc(1, sizeof *c)) == NULL) {
-        set_err(err, errlen, "config %s: out of memory", path);
+        cpm_errf(err, errlen, "config %s: out of memory", path);
     } else if (fill(c, y, dir, path, err, errlen) != 0) {
         cpm_config_destroy(&c);
     }
-    cyaml_free(&cfg, &config_top, y, 0);
+    cpm_yaml_free(&config_top, y);
     free(dir);
     return c;
 }

@@ -17,19 +17,6 @@
 #define CURVE_SEED_DOMAIN "CPMESH-CURVE-SEED" /* followed by one zero byte */
 #define KEY_FILE_MAX 4096                     /* a key file is a few hundred bytes */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Member ids become file names, so they are restricted to a safe alphabet. */
 static int member_id_ok(const char *id)
 {
@@ -133,13 +120,13 @@ static int write_json(json_t *obj, const char *path, int mode, char *err, size_t
     size_t n = json_dumpb(obj, buf, sizeof buf - 1, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     int rc = -1;
     if (n == 0 || n >= sizeof buf - 1) {
-        set_err(err, errlen, "cannot encode the key file %s", path);
+        cpm_errf(err, errlen, "cannot encode the key file %s", path);
     } else {
         buf[n++] = '\n';
         if (cpm_write_file(path, buf, n, mode) == 0)
             rc = 0;
         else
-            set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+            cpm_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
     }
     sodium_memzero(buf, sizeof buf);
     return rc;
@@ -162,7 +149,7 @@ int cpm_identity_save(const cpm_identity_t *id, const char *dir, int force, char
                       size_t errlen)
 {
     if (!id || !dir || !member_id_ok(id->id)) {
-        set_err(err, errlen, "cannot save keys: the member id is empty or not a safe file name");
+        cpm_errf(err, errlen, "cannot save keys: the member id is empty or not a safe file name");
         return -1;
     }
     char secret_path[4096], public_path[4096];
@@ -170,16 +157,16 @@ int cpm_identity_save(const cpm_identity_t *id, const char *dir, int force, char
             (int)sizeof secret_path ||
         snprintf(public_path, sizeof public_path, "%s/%s.public", dir, id->id) >=
             (int)sizeof public_path) {
-        set_err(err, errlen, "cannot save keys: the path is too long (folder %.64s...)", dir);
+        cpm_errf(err, errlen, "cannot save keys: the path is too long (folder %.64s...)", dir);
         return -1;
     }
     if (cpm_mkdirs(dir, 0700) != 0) {
-        set_err(err, errlen, "cannot create the key folder %s: %s", dir, strerror(errno));
+        cpm_errf(err, errlen, "cannot create the key folder %s: %s", dir, strerror(errno));
         return -1;
     }
     struct stat st;
     if (!force && lstat(secret_path, &st) == 0) {
-        set_err(err, errlen, "%s already exists; refusing to overwrite a secret key", secret_path);
+        cpm_errf(err, errlen, "%s already exists; refusing to overwrite a secret key", secret_path);
         return -1;
     }
 
@@ -188,7 +175,7 @@ int cpm_identity_save(const cpm_identity_t *id, const char *dir, int force, char
     int rc = -1;
     if (!pub || !sec || set_hex(sec, "sign_sk", id->sign_sk, 64) != 0 ||
         set_hex(sec, "curve_sk", id->curve_sk, 32) != 0) {
-        set_err(err, errlen, "cannot encode the key files for %s", id->id);
+        cpm_errf(err, errlen, "cannot encode the key files for %s", id->id);
         goto done;
     }
     /* The secret first: a public file without its secret would be useless. */
@@ -213,17 +200,17 @@ static json_t *read_key_json(const char *path, int secret, char *err, size_t err
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        cpm_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s is not a regular file", path);
+        cpm_errf(err, errlen, "%s is not a regular file", path);
         close(fd);
         return NULL;
     }
     if (secret && (st.st_mode & 077) != 0) {
-        set_err(err, errlen,
+        cpm_errf(err, errlen,
                 "%s may be read by group or others (mode %04o); a secret key file must have "
                 "mode 0600 (chmod 600 %s)",
                 path, (unsigned)(st.st_mode & 07777), path);
@@ -231,7 +218,7 @@ static json_t *read_key_json(const char *path, int secret, char *err, size_t err
         return NULL;
     }
     if (st.st_size > KEY_FILE_MAX) {
-        set_err(err, errlen, "%s is too large to be a key file (%lld bytes)", path,
+        cpm_errf(err, errlen, "%s is too large to be a key file (%lld bytes)", path,
                 (long long)st.st_size);
         close(fd);
         return NULL;
@@ -244,7 +231,7 @@ static json_t *read_key_json(const char *path, int secret, char *err, size_t err
     int read_errno = errno;
     close(fd);
     if (n < 0 || n > KEY_FILE_MAX) {
-        set_err(err, errlen, "cannot read %s: %s", path,
+        cpm_errf(err, errlen, "cannot read %s: %s", path,
                 n < 0 ? strerror(read_errno) : "file grew while reading");
         sodium_memzero(buf, sizeof buf);
         return NULL;
@@ -253,11 +240,11 @@ static json_t *read_key_json(const char *path, int secret, char *err, size_t err
     json_t *doc = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, &je);
     sodium_memzero(buf, sizeof buf);
     if (!doc) {
-        set_err(err, errlen, "%s is not valid JSON (line %d: %s)", path, je.line, je.text);
+        cpm_errf(err, errlen, "%s is not valid JSON (line %d: %s)", path, je.line, je.text);
         return NULL;
     }
     if (!json_is_object(doc)) {
-        set_err(err, errlen, "%s is not a JSON object", path);
+        cpm_errf(err, errlen, "%s is not a JSON object", path);
         json_decref(doc);
         return NULL;
     }
@@ -269,11 +256,11 @@ static int get_hex(json_t *doc, const char *path, const char *key, uint8_t *out,
 {
     json_t *v = json_object_get(doc, key);
     if (!json_is_string(v)) {
-        set_err(err, errlen, "%s: field \"%s\" is missing or not a string", path, key);
+        cpm_errf(err, errlen, "%s: field \"%s\" is missing or not a string", path, key);
         return -1;
     }
     if (cpm_hex_decode(json_string_value(v), out, len) != 0) {
-        set_err(err, errlen, "%s: field \"%s\" must be %zu hex characters", path, key, 2 * len);
+        cpm_errf(err, errlen, "%s: field \"%s\" must be %zu hex characters", path, key, 2 * len);
         return -1;
     }
     return 0;
@@ -284,7 +271,7 @@ static int get_public(json_t *doc, const char *path, cpm_public_t *pub, char *er
 {
     json_t *v = json_object_get(doc, "id");
     if (!json_is_string(v) || !member_id_ok(json_string_value(v))) {
-        set_err(err, errlen,
+        cpm_errf(err, errlen,
                 "%s: field \"id\" is missing or not a valid member id (letters, digits, '.', "
                 "'-', '_', at most 127)",
                 path);
@@ -296,12 +283,12 @@ static int get_public(json_t *doc, const char *path, cpm_public_t *pub, char *er
         return -1;
     v = json_object_get(doc, "key_id");
     if (!json_is_string(v)) {
-        set_err(err, errlen, "%s: field \"key_id\" is missing or not a string", path);
+        cpm_errf(err, errlen, "%s: field \"key_id\" is missing or not a string", path);
         return -1;
     }
     cpm_key_id(pub->sign_pk, pub->key_id);
     if (strcmp(json_string_value(v), pub->key_id) != 0) {
-        set_err(err, errlen, "%s: field \"key_id\" is %s but sign_pk has key id %s", path,
+        cpm_errf(err, errlen, "%s: field \"key_id\" is %s but sign_pk has key id %s", path,
                 json_string_value(v), pub->key_id);
         return -1;
     }
@@ -311,7 +298,7 @@ static int get_public(json_t *doc, const char *path, cpm_public_t *pub, char *er
 int cpm_public_load(cpm_public_t *pub, const char *public_path, char *err, size_t errlen)
 {
     if (!pub || !public_path) {
-        set_err(err, errlen, "cannot load a public key: no path given");
+        cpm_errf(err, errlen, "cannot load a public key: no path given");
         return -1;
     }
     memset(pub, 0, sizeof *pub);
@@ -332,7 +319,7 @@ static int check_pairs(const cpm_identity_t *id, const char *path, char *err, si
     uint8_t pk[32];
     if (crypto_sign_ed25519_sk_to_pk(pk, id->sign_sk) != 0 ||
         sodium_memcmp(pk, id->sign_pk, 32) != 0) {
-        set_err(err, errlen, "%s: sign_pk does not match sign_sk", path);
+        cpm_errf(err, errlen, "%s: sign_pk does not match sign_sk", path);
         return -1;
     }
     /* sign_sk is seed || pk: the seed must also reproduce the key pair. */
@@ -341,11 +328,11 @@ static int check_pairs(const cpm_identity_t *id, const char *path, char *err, si
               sodium_memcmp(seed_pk, id->sign_pk, 32) != 0;
     sodium_memzero(seed_sk, sizeof seed_sk);
     if (bad) {
-        set_err(err, errlen, "%s: the seed half of sign_sk does not match sign_pk", path);
+        cpm_errf(err, errlen, "%s: the seed half of sign_sk does not match sign_pk", path);
         return -1;
     }
     if (crypto_scalarmult_base(pk, id->curve_sk) != 0 || sodium_memcmp(pk, id->curve_pk, 32) != 0) {
-        set_err(err, errlen, "%s: curve_pk does not match curve_sk", path);
+        cpm_errf(err, errlen, "%s: curve_pk does not match curve_sk", path);
         return -1;
     }
     return 0;
@@ -354,7 +341,7 @@ static int check_pairs(const cpm_identity_t *id, const char *path, char *err, si
 int cpm_identity_load(cpm_identity_t *id, const char *secret_path, char *err, size_t errlen)
 {
     if (!id || !secret_path || sodium_init() < 0) {
-        set_err(err, errlen, "cannot load a secret key: no path given");
+        cpm_errf(err, errlen, "cannot load a secret key: no path given");
         return -1;
     }
     memset(id, 0, sizeof *id);

@@ -27,19 +27,6 @@ static const char *const ROLES[] = {"city",     "department",  "district",  "ass
                                     "operator", "coordinator", "inspector", "officer"};
 static const char *const SERVICES[] = {"intake", "routing", "inspection"};
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool in_list(const char *s, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -74,19 +61,19 @@ static int check_rule(const Cpm__Member *m, const char *rule, char *err, size_t 
 {
     const char *at = strchr(rule, '@');
     if (!at || at == rule || at[1] == 0 || strchr(at + 1, '@')) {
-        set_err(err, errlen,
+        cpm_errf(err, errlen,
                 "member %s: may_send rule '%s' is malformed; it must be <type>@<service>", m->id,
                 rule);
         return -1;
     }
     size_t tlen = (size_t)(at - rule);
     if (!(tlen == 1 && rule[0] == '*') && !known_type(rule, tlen)) {
-        set_err(err, errlen, "member %s: may_send rule '%s' names an unknown message type", m->id,
+        cpm_errf(err, errlen, "member %s: may_send rule '%s' names an unknown message type", m->id,
                 rule);
         return -1;
     }
     if (strcmp(at + 1, "*") != 0 && !in_list(at + 1, SERVICES, 3)) {
-        set_err(err, errlen,
+        cpm_errf(err, errlen,
                 "member %s: may_send rule '%s' names an unknown service; it must be intake, "
                 "routing, inspection or *",
                 m->id, rule);
@@ -101,22 +88,22 @@ static int check_services(const Cpm__Member *m, char *err, size_t errlen)
         const Cpm__ServiceEndpoint *s = m->services[i];
         const char *name = s && s->name ? s->name : "";
         if (!in_list(name, SERVICES, 3)) {
-            set_err(err, errlen,
+            cpm_errf(err, errlen,
                     "member %s: service '%s' is unknown; it must be intake, routing or inspection",
                     m->id, name);
             return -1;
         }
         if (!s->endpoint || !s->endpoint[0]) {
-            set_err(err, errlen, "member %s: service %s: endpoint is missing", m->id, name);
+            cpm_errf(err, errlen, "member %s: service %s: endpoint is missing", m->id, name);
             return -1;
         }
         if (!s->pub_endpoint || !s->pub_endpoint[0]) {
-            set_err(err, errlen, "member %s: service %s: pub_endpoint is missing", m->id, name);
+            cpm_errf(err, errlen, "member %s: service %s: pub_endpoint is missing", m->id, name);
             return -1;
         }
         for (size_t j = 0; j < i; j++)
             if (strcmp(m->services[j]->name, name) == 0) {
-                set_err(err, errlen, "member %s: service %s is listed twice", m->id, name);
+                cpm_errf(err, errlen, "member %s: service %s is listed twice", m->id, name);
                 return -1;
             }
     }
@@ -126,28 +113,28 @@ static int check_services(const Cpm__Member *m, char *err, size_t errlen)
 static int check_member(const Cpm__Member *m, size_t idx, char *err, size_t errlen)
 {
     if (!m || !m->id || !m->id[0]) {
-        set_err(err, errlen, "member #%zu: id is empty", idx + 1);
+        cpm_errf(err, errlen, "member #%zu: id is empty", idx + 1);
         return -1;
     }
     if (!m->role || !in_list(m->role, ROLES, sizeof ROLES / sizeof ROLES[0])) {
-        set_err(err, errlen,
+        cpm_errf(err, errlen,
                 "member %s: role '%s' is unknown; it must be one of city, department, district, "
                 "association, operator, coordinator, inspector, officer",
                 m->id, m->role ? m->role : "");
         return -1;
     }
     if (m->sign_pk.len != 32) {
-        set_err(err, errlen, "member %s: sign_pk is %zu bytes; it must be 32", m->id,
+        cpm_errf(err, errlen, "member %s: sign_pk is %zu bytes; it must be 32", m->id,
                 m->sign_pk.len);
         return -1;
     }
     if (m->curve_pk.len != 32) {
-        set_err(err, errlen, "member %s: curve_pk is %zu bytes; it must be 32", m->id,
+        cpm_errf(err, errlen, "member %s: curve_pk is %zu bytes; it must be 32", m->id,
                 m->curve_pk.len);
         return -1;
     }
     if (strcmp(m->role, "district") == 0 && (!m->district || !m->district[0])) {
-        set_err(err, errlen, "member %s: district is missing; a district office must name it",
+        cpm_errf(err, errlen, "member %s: district is missing; a district office must name it",
                 m->id);
         return -1;
     }
@@ -237,7 +224,7 @@ static int check_unique(const Cpm__Registry *doc, const Cpm__Member **tmp, const
     qsort(tmp, n, sizeof *tmp, u->cmp);
     for (size_t i = 1; i < n; i++)
         if (u->cmp(&tmp[i - 1], &tmp[i]) == 0) {
-            set_err(err, errlen, "member %s: %s%s%s is the same as member %s's", tmp[i]->id,
+            cpm_errf(err, errlen, "member %s: %s%s%s is the same as member %s's", tmp[i]->id,
                     u->what, u->value ? " " : "", u->value ? u->value(tmp[i]) : "", tmp[i - 1]->id);
             return -1;
         }
@@ -257,24 +244,24 @@ static bool is_key_id(const char *s)
 int cpm_registry_validate(const Cpm__Registry *doc, char *err, size_t errlen)
 {
     if (!doc) {
-        set_err(err, errlen, "registry: no document");
+        cpm_errf(err, errlen, "registry: no document");
         return -1;
     }
     if (doc->version == 0) {
-        set_err(err, errlen, "registry: version must be greater than 0");
+        cpm_errf(err, errlen, "registry: version must be greater than 0");
         return -1;
     }
     if (!doc->mesh || !doc->mesh[0]) {
-        set_err(err, errlen, "registry: mesh is empty");
+        cpm_errf(err, errlen, "registry: mesh is empty");
         return -1;
     }
     if (doc->n_members == 0) {
-        set_err(err, errlen, "registry: members is empty");
+        cpm_errf(err, errlen, "registry: members is empty");
         return -1;
     }
     for (size_t i = 0; i < doc->n_revoked_keys; i++)
         if (!is_key_id(doc->revoked_keys[i])) {
-            set_err(err, errlen,
+            cpm_errf(err, errlen,
                     "registry: revoked_keys entry '%s' is not a key id (16 lowercase hex chars)",
                     doc->revoked_keys[i] ? doc->revoked_keys[i] : "");
             return -1;
@@ -285,7 +272,7 @@ int cpm_registry_validate(const Cpm__Registry *doc, char *err, size_t errlen)
 
     const Cpm__Member **tmp = malloc(doc->n_members * sizeof *tmp);
     if (!tmp) {
-        set_err(err, errlen, "registry: out of memory");
+        cpm_errf(err, errlen, "registry: out of memory");
         return -1;
     }
     int rc = 0;
@@ -347,20 +334,20 @@ static int verify(const Cpm__SignedRegistry *sr, const uint8_t root_pk[32], char
                   size_t errlen)
 {
     if (sr->signature.len != crypto_sign_BYTES) {
-        set_err(err, errlen, "registry: signature is %zu bytes; it must be %d", sr->signature.len,
+        cpm_errf(err, errlen, "registry: signature is %zu bytes; it must be %d", sr->signature.len,
                 crypto_sign_BYTES);
         return -1;
     }
     size_t mlen = 0;
     uint8_t *msg = signed_input(sr->registry.data, sr->registry.len, &mlen);
     if (!msg) {
-        set_err(err, errlen, "registry: out of memory");
+        cpm_errf(err, errlen, "registry: out of memory");
         return -1;
     }
     int rc = crypto_sign_verify_detached(sr->signature.data, msg, mlen, root_pk);
     free(msg);
     if (rc != 0) {
-        set_err(err, errlen, "registry: signature does not verify with the root key");
+        cpm_errf(err, errlen, "registry: signature does not verify with the root key");
         return -1;
     }
     return 0;
@@ -393,20 +380,20 @@ cpm_registry_t *cpm_registry_from_signed(const uint8_t *buf, size_t len, const u
                                          char *err, size_t errlen)
 {
     if (!buf || len == 0 || !root_pk) {
-        set_err(err, errlen, "registry: empty input");
+        cpm_errf(err, errlen, "registry: empty input");
         return NULL;
     }
     if (len > CPM_REGISTRY_MAX) {
-        set_err(err, errlen, "registry: %zu bytes is over the limit of %u", len, CPM_REGISTRY_MAX);
+        cpm_errf(err, errlen, "registry: %zu bytes is over the limit of %u", len, CPM_REGISTRY_MAX);
         return NULL;
     }
     if (sodium_init() < 0) {
-        set_err(err, errlen, "registry: libsodium failed to initialise");
+        cpm_errf(err, errlen, "registry: libsodium failed to initialise");
         return NULL;
     }
     Cpm__SignedRegistry *sr = cpm__signed_registry__unpack(NULL, len, buf);
     if (!sr) {
-        set_err(err, errlen,
+        cpm_errf(err, errlen,
                 "registry: cannot decode the signed frame (truncated or not a registry)");
         return NULL;
     }
@@ -417,7 +404,7 @@ cpm_registry_t *cpm_registry_from_signed(const uint8_t *buf, size_t len, const u
     Cpm__Registry *doc = cpm__registry__unpack(NULL, sr->registry.len, sr->registry.data);
     cpm__signed_registry__free_unpacked(sr, NULL);
     if (!doc) {
-        set_err(err, errlen, "registry: signature is good but the registry cannot be decoded");
+        cpm_errf(err, errlen, "registry: signature is good but the registry cannot be decoded");
         return NULL;
     }
     if (cpm_registry_validate(doc, err, errlen) != 0) {
@@ -432,7 +419,7 @@ cpm_registry_t *cpm_registry_from_signed(const uint8_t *buf, size_t len, const u
             cpm_registry_destroy(&r);
         else
             cpm__registry__free_unpacked(doc, NULL);
-        set_err(err, errlen, "registry: out of memory");
+        cpm_errf(err, errlen, "registry: out of memory");
         return NULL;
     }
     return r;
@@ -444,7 +431,7 @@ cpm_registry_t *cpm_registry_load(const char *path, const uint8_t root_pk[32], c
     uint8_t *buf = NULL;
     size_t len = 0;
     if (!path || cpm_read_file(path, CPM_REGISTRY_MAX, &buf, &len) != 0) {
-        set_err(err, errlen, "registry %s: cannot read: %s", path ? path : "(null)",
+        cpm_errf(err, errlen, "registry %s: cannot read: %s", path ? path : "(null)",
                 strerror(errno));
         return NULL;
     }
@@ -452,7 +439,7 @@ cpm_registry_t *cpm_registry_load(const char *path, const uint8_t root_pk[32], c
     cpm_registry_t *r = cpm_registry_from_signed(buf, len, root_pk, why, sizeof why);
     free(buf);
     if (!r)
-        set_err(err, errlen, "%s (file %s)", why, path);
+        cpm_errf(err, errlen, "%s (file %s)", why, path);
     return r;
 }
 

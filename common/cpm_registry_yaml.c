@@ -6,6 +6,7 @@
  * document goes through cpm_registry_validate, so what this returns is what
  * a loader would accept. */
 #include "cpm_registry.h"
+#include "cpm_yaml.h"
 
 #include <cyaml/cyaml.h>
 #include <errno.h>
@@ -86,61 +87,6 @@ static const cyaml_schema_value_t registry_top = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, y_registry_t, registry_fields),
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* libcyaml reports a failure as a message then a backtrace, innermost first;
- * keep the message, the first line number and the innermost field name. The
- * line is approximate (libcyaml marks the last event it read), hence "near". */
-typedef struct {
-    char msg[256];
-    char field[64];
-    int line;
-} yaml_diag_t;
-
-static void capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
-{
-    yaml_diag_t *d = ctx;
-    char text[200];
-    if (level < CYAML_LOG_ERROR)
-        return;
-    vsnprintf(text, sizeof text, fmt, args);
-    text[strcspn(text, "\n")] = 0;
-    const char *body = strncmp(text, "Load: ", 6) == 0 ? text + 6 : text;
-    const char *l = strstr(body, "(line: ");
-    if (l && d->line == 0)
-        d->line = atoi(l + 7);
-    const char *f = strstr(body, "mapping field '");
-    if (f && !d->field[0])
-        snprintf(d->field, sizeof d->field, "%.*s", (int)strcspn(f + 15, "'"), f + 15);
-    if (d->msg[0] || strncmp(body, "Backtrace", 9) == 0 || strncmp(body, "  in ", 5) == 0)
-        return;
-    if (strncmp(body, "Unexpected key: ", 16) == 0)
-        snprintf(d->msg, sizeof d->msg, "unknown field %s", body + 16);
-    else
-        snprintf(d->msg, sizeof d->msg, "%s", body);
-}
-
-/* "near line 7: <message> (in 'max_skew_s')" */
-static void describe(const yaml_diag_t *d, cyaml_err_t rc, char *out, size_t n)
-{
-    char where[32] = "", in[80] = "";
-    if (d->line > 0)
-        snprintf(where, sizeof where, "near line %d: ", d->line);
-    if (d->field[0])
-        snprintf(in, sizeof in, " (in '%s')", d->field);
-    snprintf(out, n, "%s%s%s", where, d->msg[0] ? d->msg : cyaml_strerror(rc), in);
-}
 
 static int parse_issued(const char *s, int64_t *ms)
 {
@@ -181,29 +127,29 @@ static int load_keys(Cpm__Member *m, const y_member_t *y, const char *dir, char 
     int n = y->public_key[0] == '/' ? snprintf(path, sizeof path, "%s", y->public_key)
                                     : snprintf(path, sizeof path, "%s/%s", dir, y->public_key);
     if (n < 0 || (size_t)n >= sizeof path) {
-        set_err(err, errlen, "member %s: public_key %s: path too long", y->id, y->public_key);
+        cpm_errf(err, errlen, "member %s: public_key %s: path too long", y->id, y->public_key);
         return -1;
     }
     if (access(path, R_OK) != 0) {
-        set_err(err, errlen, "member %s: public_key %s: cannot read (%s)", y->id, y->public_key,
+        cpm_errf(err, errlen, "member %s: public_key %s: cannot read (%s)", y->id, y->public_key,
                 strerror(errno));
         return -1;
     }
     cpm_public_t pub;
     char why[256] = "";
     if (cpm_public_load(&pub, path, why, sizeof why) != 0) {
-        set_err(err, errlen, "member %s: public_key %s: %s", y->id, y->public_key, why);
+        cpm_errf(err, errlen, "member %s: public_key %s: %s", y->id, y->public_key, why);
         return -1;
     }
     if (strcmp(pub.id, y->id) != 0) {
-        set_err(err, errlen, "member %s: public_key %s: the file is for member %s", y->id,
+        cpm_errf(err, errlen, "member %s: public_key %s: the file is for member %s", y->id,
                 y->public_key, pub.id);
         return -1;
     }
     m->sign_pk.data = malloc(32);
     m->curve_pk.data = malloc(32);
     if (!m->sign_pk.data || !m->curve_pk.data) {
-        set_err(err, errlen, "registry: out of memory");
+        cpm_errf(err, errlen, "registry: out of memory");
         return -1;
     }
     memcpy(m->sign_pk.data, pub.sign_pk, 32);
@@ -236,7 +182,7 @@ static int build_member(Cpm__Member *m, const y_member_t *y, const char *dir, ch
 {
     const char *missing = missing_member_field(y);
     if (missing) {
-        set_err(err, errlen, "member %s: missing required field %s", y->id, missing);
+        cpm_errf(err, errlen, "member %s: missing required field %s", y->id, missing);
         return -1;
     }
     bool oom = false;
@@ -269,7 +215,7 @@ static int build_member(Cpm__Member *m, const y_member_t *y, const char *dir, ch
         m->services[m->n_services++] = s;
     }
     if (oom) {
-        set_err(err, errlen, "registry: out of memory");
+        cpm_errf(err, errlen, "registry: out of memory");
         return -1;
     }
     return load_keys(m, y, dir, err, errlen);
@@ -279,7 +225,7 @@ static int build_doc(Cpm__Registry *doc, const y_registry_t *y, const char *dir,
                      size_t errlen)
 {
     if (blank(y->mesh) || !y->version || !y->members) {
-        set_err(err, errlen, "registry: missing required field %s",
+        cpm_errf(err, errlen, "registry: missing required field %s",
                 blank(y->mesh) ? "mesh"
                 : !y->version  ? "version"
                                : "members");
@@ -287,7 +233,7 @@ static int build_doc(Cpm__Registry *doc, const y_registry_t *y, const char *dir,
     }
     doc->issued_ms = cpm_now_ms();
     if (y->issued && parse_issued(y->issued, &doc->issued_ms) != 0) {
-        set_err(err, errlen,
+        cpm_errf(err, errlen,
                 "registry: issued '%s' is not a time (Unix ms, YYYY-MM-DD or "
                 "YYYY-MM-DDTHH:MM:SSZ)",
                 y->issued);
@@ -299,19 +245,19 @@ static int build_doc(Cpm__Registry *doc, const y_registry_t *y, const char *dir,
     doc->members = calloc(y->members_count + 1, sizeof *doc->members);
     doc->revoked_keys = calloc(y->revoked_keys_count + 1, sizeof *doc->revoked_keys);
     if (oom || !doc->members || !doc->revoked_keys) {
-        set_err(err, errlen, "registry: out of memory");
+        cpm_errf(err, errlen, "registry: out of memory");
         return -1;
     }
     for (unsigned i = 0; i < y->revoked_keys_count; i++, doc->n_revoked_keys++)
         doc->revoked_keys[i] = dup_str(y->revoked_keys[i], &oom);
     for (unsigned i = 0; i < y->members_count; i++) {
         if (blank(y->members[i].id)) {
-            set_err(err, errlen, "member #%u: missing required field id", i + 1);
+            cpm_errf(err, errlen, "member #%u: missing required field id", i + 1);
             return -1;
         }
         Cpm__Member *m = malloc(sizeof *m);
         if (!m) {
-            set_err(err, errlen, "registry: out of memory");
+            cpm_errf(err, errlen, "registry: out of memory");
             return -1;
         }
         cpm__member__init(m);
@@ -320,7 +266,7 @@ static int build_doc(Cpm__Registry *doc, const y_registry_t *y, const char *dir,
             return -1;
     }
     if (oom) {
-        set_err(err, errlen, "registry: out of memory");
+        cpm_errf(err, errlen, "registry: out of memory");
         return -1;
     }
     return cpm_registry_validate(doc, err, errlen);
@@ -329,32 +275,22 @@ static int build_doc(Cpm__Registry *doc, const y_registry_t *y, const char *dir,
 int cpm_registry_from_yaml(const char *yaml_path, Cpm__Registry **out, char *err, size_t errlen)
 {
     if (!yaml_path || !out) {
-        set_err(err, errlen, "registry source: no path");
+        cpm_errf(err, errlen, "registry source: no path");
         return -1;
     }
     *out = NULL;
-    yaml_diag_t diag = {0};
-    const cyaml_config_t cfg = {
-        .log_fn = capture_log,
-        .log_ctx = &diag,
-        .mem_fn = cyaml_mem,
-        .log_level = CYAML_LOG_ERROR,
-        .flags = CYAML_CFG_DEFAULT,
-    };
     if (access(yaml_path, R_OK) != 0) {
-        set_err(err, errlen, "%s: cannot read (%s)", yaml_path, strerror(errno));
+        cpm_errf(err, errlen, "%s: cannot read (%s)", yaml_path, strerror(errno));
         return -1;
     }
     y_registry_t *y = NULL;
-    cyaml_err_t rc = cyaml_load_file(yaml_path, &cfg, &registry_top, (cyaml_data_t **)&y, NULL);
-    if (rc != CYAML_OK) {
-        char why[400];
-        describe(&diag, rc, why, sizeof why);
-        set_err(err, errlen, "%s: %s", yaml_path, why);
+    char why[400];
+    if (cpm_yaml_load(yaml_path, &registry_top, (void **)&y, why, sizeof why) != 0) {
+        cpm_errf(err, errlen, "%s: %s", yaml_path, why);
         return -1;
     }
     if (!y) {
-        set_err(err, errlen, "%s: the file is empty", yaml_path);
+        cpm_errf(err, errlen, "%s: the file is empty", yaml_path);
         return -1;
     }
 
@@ -368,12 +304,12 @@ int cpm_registry_from_yaml(const char *yaml_path, Cpm__Registry **out, char *err
     Cpm__Registry *doc = malloc(sizeof *doc);
     int ret = -1;
     if (!doc) {
-        set_err(err, errlen, "registry: out of memory");
+        cpm_errf(err, errlen, "registry: out of memory");
     } else {
         cpm__registry__init(doc);
         ret = build_doc(doc, y, dir, err, errlen);
     }
-    cyaml_free(&cfg, &registry_top, y, 0);
+    cpm_yaml_free(&registry_top, y);
     if (ret != 0) {
         cpm__registry__free_unpacked(doc, NULL);
         return -1;

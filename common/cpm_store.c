@@ -61,18 +61,6 @@ static int store_fail(const char *what, int rc)
     return code;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int find_db(const cpm_store_t *s, const char *name, MDB_dbi *dbi)
 {
     for (size_t i = 0; i < s->ndbs; i++) {
@@ -93,12 +81,12 @@ static int collect_names(cpm_store_t *s, const char *const *extra, char *err, si
         size_t len = strlen(extra[i]);
         MDB_dbi unused;
         if (len == 0 || len > STORE_DB_NAME_MAX) {
-            set_err(err, errlen, "extra_dbs[%zu] must be 1 to %d bytes long, not %zu", i,
+            cpm_errf(err, errlen, "extra_dbs[%zu] must be 1 to %d bytes long, not %zu", i,
                     STORE_DB_NAME_MAX, len);
             return -1;
         }
         if (find_db(s, extra[i], &unused) == 0) {
-            set_err(err, errlen, "extra_dbs[%zu] \"%s\" names a database twice", i, extra[i]);
+            cpm_errf(err, errlen, "extra_dbs[%zu] \"%s\" names a database twice", i, extra[i]);
             return -1;
         }
         memcpy(s->dbs[s->ndbs++].name, extra[i], len + 1);
@@ -112,13 +100,13 @@ static int open_dbs(cpm_store_t *s, const char *dir, char *err, size_t errlen)
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != 0) {
-        set_err(err, errlen, "cannot start a transaction in %s: %s", dir, mdb_strerror(rc));
+        cpm_errf(err, errlen, "cannot start a transaction in %s: %s", dir, mdb_strerror(rc));
         return -1;
     }
     for (size_t i = 0; i < s->ndbs; i++) {
         rc = mdb_dbi_open(txn, s->dbs[i].name, MDB_CREATE, &s->dbs[i].dbi);
         if (rc != 0) {
-            set_err(err, errlen, "cannot open database \"%s\" in %s: %s", s->dbs[i].name, dir,
+            cpm_errf(err, errlen, "cannot open database \"%s\" in %s: %s", s->dbs[i].name, dir,
                     mdb_strerror(rc));
             goto fail;
         }
@@ -132,20 +120,20 @@ static int open_dbs(cpm_store_t *s, const char *dir, char *err, size_t errlen)
         v.mv_data = want;
         rc = mdb_put(txn, s->dbs[0].dbi, &k, &v, 0);
     } else if (rc == 0 && (v.mv_size != (size_t)wlen || memcmp(v.mv_data, want, v.mv_size))) {
-        set_err(err, errlen,
+        cpm_errf(err, errlen,
                 "store in %s has schema version \"%.*s\" but this build reads version %s; "
                 "migrate it or use another data directory",
                 dir, (int)(v.mv_size > 20 ? 20 : v.mv_size), (const char *)v.mv_data, want);
         goto fail;
     }
     if (rc != 0) {
-        set_err(err, errlen, "cannot read or write the schema version in %s: %s", dir,
+        cpm_errf(err, errlen, "cannot read or write the schema version in %s: %s", dir,
                 mdb_strerror(rc));
         goto fail;
     }
     rc = mdb_txn_commit(txn);
     if (rc != 0) {
-        set_err(err, errlen, "cannot commit the new store in %s: %s", dir, mdb_strerror(rc));
+        cpm_errf(err, errlen, "cannot commit the new store in %s: %s", dir, mdb_strerror(rc));
         return -1;
     }
     return 0;
@@ -158,7 +146,7 @@ cpm_store_t *cpm_store_open(const char *dir, size_t map_size, const char *const 
                             char *err, size_t errlen)
 {
     if (dir == NULL || dir[0] == 0) {
-        set_err(err, errlen, "dir (the data directory) is empty");
+        cpm_errf(err, errlen, "dir (the data directory) is empty");
         return NULL;
     }
     size_t nextra = 0;
@@ -166,13 +154,13 @@ cpm_store_t *cpm_store_open(const char *dir, size_t map_size, const char *const 
         nextra++;
     cpm_store_t *s = calloc(1, sizeof *s + (N_COMMON + nextra) * sizeof(store_db_t));
     if (s == NULL) {
-        set_err(err, errlen, "out of memory opening the store in %s", dir);
+        cpm_errf(err, errlen, "out of memory opening the store in %s", dir);
         return NULL;
     }
     if (collect_names(s, extra_dbs, err, errlen) != 0)
         goto fail;
     if (cpm_mkdirs(dir, 0700) != 0) {
-        set_err(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));
+        cpm_errf(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));
         goto fail;
     }
     int rc = mdb_env_create(&s->env);
@@ -185,7 +173,7 @@ cpm_store_t *cpm_store_open(const char *dir, size_t map_size, const char *const 
     if (rc == 0)
         rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
     if (rc != 0) {
-        set_err(err, errlen, "cannot open LMDB environment in %s: %s", dir, mdb_strerror(rc));
+        cpm_errf(err, errlen, "cannot open LMDB environment in %s: %s", dir, mdb_strerror(rc));
         goto fail;
     }
     if (open_dbs(s, dir, err, errlen) != 0)

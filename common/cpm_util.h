@@ -28,6 +28,10 @@ int cpm_write_file(const char *path, const void *buf, size_t len, int mode);
 /* mkdir -p with mode; 0 or -1. */
 int cpm_mkdirs(const char *path, int mode);
 
+/* printf into err (when err is not NULL and errlen > 0): the one-sentence
+ * error buffers of the loaders. */
+void cpm_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* ISO 8601 UTC time of ms into out (at least 25 bytes). */
 void cpm_format_time(int64_t ms, char *out, size_t n);
 

@@ -90,7 +90,7 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     *duplicate = false;
     char refkey[256] = "";
     if (c->client_ref && *c->client_ref) {
-        snprintf(refkey, sizeof refkey, "%s\x1f%s", sender, c->client_ref);
+        snprintf(refkey, sizeof refkey, "c\x1f%s\x1f%s", sender, c->client_ref);
         rc = ref_lookup(st, txn, refkey, ticket);
         if (rc == 0) {
             *duplicate = true;
@@ -135,7 +135,7 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
     *duplicate = false;
     char refkey[256] = "";
     if (c->client_ref && *c->client_ref) {
-        snprintf(refkey, sizeof refkey, "%s\x1f%s", sender, c->client_ref);
+        snprintf(refkey, sizeof refkey, "k\x1f%s\x1f%s", sender, c->client_ref);
         rc = ref_lookup(st, txn, refkey, id);
         if (rc == 0) {
             *duplicate = true;

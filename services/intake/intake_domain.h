@@ -2,9 +2,11 @@
  * tickets unique across the mesh, and hands complaints to routing.
  *
  * Databases: "complaints" (ticket -> Complaint), "consultations" (id ->
- * Consultation), "refs" ("<sender>\x1f<client_ref>" -> ticket or id). A client
- * reference makes a submission idempotent per sender: sending it again returns
- * the first ticket and records nothing. Tickets are "<prefix>-<8 digits>",
+ * Consultation), "refs" ("c\x1f<sender>\x1f<client_ref>" -> ticket, and
+ * "k\x1f..." -> consultation id: two key spaces, so a reference reused across
+ * kinds never returns the other kind's id). A client reference makes a
+ * submission idempotent per sender: sending it again returns the first ticket
+ * and records nothing. Tickets are "<prefix>-<8 digits>",
  * consultations "<prefix>-C<8 digits>", where prefix is the node's
  * ticket_prefix in the registry (unique by registry validation). No sockets. */
 #ifndef INTAKE_DOMAIN_H
