@@ -28,8 +28,18 @@ int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64
             res->duplicates++;
             continue;
         }
+        /* Each record in its own nested transaction, so that a record that
+         * fails half-way leaves nothing behind but its dead letter. */
         cpm_error_t e = {0};
-        int arc = apply(ctx, txn, recs[i], lens[i], &e);
+        MDB_txn *child = NULL;
+        int arc = cpm_store_begin_child(st, txn, &child);
+        if (arc != 0)
+            return arc;
+        arc = apply(ctx, child, recs[i], lens[i], &e);
+        if (arc == 0)
+            arc = cpm_store_commit(child);
+        else
+            cpm_store_abort(&child);
         if (cpm_delivery_is_store_error(arc))
             return arc;
         if (arc != 0) {

@@ -5,14 +5,14 @@
  * skipped; a batch that starts beyond mark + 1 (a gap) applies nothing; the
  * others are applied in order by apply(), and the mark moves with them in the
  * same transaction, so each record takes effect exactly once however often it
- * arrives. A record apply() cannot take (undecodable, invalid: any error that
- * is not a store error) is kept as a dead letter and passed over, so one bad
- * record cannot stall a stream. */
+ * arrives. Each record is applied in a nested transaction: a record apply()
+ * cannot take (undecodable, invalid: any error that is not a store error)
+ * leaves no partial writes; it is kept as a dead letter and passed over, so
+ * one bad record cannot stall a stream. */
 #ifndef CPM_DELIVERY_H
 #define CPM_DELIVERY_H
 
 #include "cpm_err.h"
-#include "cpm_metrics.h"
 #include "cpm_store.h"
 
 #include <stddef.h>
@@ -32,8 +32,8 @@ typedef struct {
     int gap;               /* 1 when the batch started beyond mark + 1 */
 } cpm_delivery_result_t;
 
-/* 0 with res filled, or a store error (nothing may be committed then).
- * metrics may be NULL. */
+/* 0 with res filled; CPM_E_INVALID for an empty stream name; or a store
+ * error (nothing may be committed then). */
 int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64_t first_seq,
                        const uint8_t *const *recs, const size_t *lens, size_t n,
                        cpm_record_fn apply, void *ctx, cpm_delivery_result_t *res);

@@ -7,11 +7,11 @@
  * functions for the delivery batches it receives, then calls cpm_server_run.
  * Handlers get a verified message and, for writes, the transaction of the
  * current group: every write request that arrived together is applied in one
- * LMDB transaction, committed once, and only then answered. Handlers must not
- * write before they have validated their input: a handler error other than a
- * store error leaves the transaction untouched, while a store error (map
- * full, disk) aborts the whole group and every request in it gets a retryable
- * error. */
+ * LMDB transaction, committed once, and only then answered. Each request (and
+ * each delivered record) runs in a nested transaction of its own: when its
+ * handler fails, even half way or on a full map, its writes are undone and it
+ * alone gets the error (retryable for store errors); the rest of the group
+ * commits. */
 #ifndef CPM_SERVER_H
 #define CPM_SERVER_H
 

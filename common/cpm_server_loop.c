@@ -270,11 +270,27 @@ static void commit_group(cpm_server_t *s)
     s->nqueued = 0;
     int rc = cpm_store_begin(s->store, true, &txn);
     for (size_t i = 0; rc == 0 && i < s->ngroup; i++) {
+        /* Each request in a nested transaction: one that fails, even half
+         * way or on a full map, leaves nothing and fails alone. */
         pending_t *p = &s->group[i];
-        p->rc = p->h->batch ? apply_batch(s, txn, p)
-                            : p->h->handle(s, txn, &p->msg, &p->reply, &p->err);
-        if (cpm_delivery_is_store_error(p->rc))
-            rc = p->rc;
+        size_t queued_before = s->nqueued;
+        MDB_txn *child = NULL;
+        p->rc = cpm_store_begin_child(s->store, txn, &child);
+        if (p->rc == 0)
+            p->rc = p->h->batch ? apply_batch(s, child, p)
+                                : p->h->handle(s, child, &p->msg, &p->reply, &p->err);
+        if (p->rc == 0) {
+            p->rc = cpm_store_commit(child);
+        } else {
+            cpm_store_abort(&child);
+            s->nqueued = queued_before;
+        }
+        if (cpm_delivery_is_store_error(p->rc)) {
+            cpm_error_set(&p->err, p->rc, "",
+                          "not applied (%s); nothing was recorded, send again later",
+                          cpm_err_name(p->rc));
+            cpm_metrics_add(s->metrics, "store.failures", 1);
+        }
     }
     if (rc == 0)
         rc = cpm_store_commit(txn);

@@ -216,6 +216,13 @@ int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn)
     return rc ? store_fail("begin", rc) : 0;
 }
 
+int cpm_store_begin_child(cpm_store_t *s, MDB_txn *parent, MDB_txn **child)
+{
+    *child = NULL;
+    int rc = mdb_txn_begin(s->env, parent, 0, child);
+    return rc ? store_fail("begin nested", rc) : 0;
+}
+
 int cpm_store_commit(MDB_txn *txn)
 {
     int rc = mdb_txn_commit(txn);

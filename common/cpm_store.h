@@ -31,6 +31,10 @@ MDB_env *cpm_store_env(cpm_store_t *s);
 MDB_dbi cpm_store_dbi(cpm_store_t *s, const char *name);
 
 int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn);
+/* A nested write transaction inside parent: committing it folds its writes
+ * into parent; aborting it undoes them and leaves parent usable. Lets one
+ * request or record fail without failing the others of its group. */
+int cpm_store_begin_child(cpm_store_t *s, MDB_txn *parent, MDB_txn **child);
 /* Commit; on failure the transaction is gone either way. */
 int cpm_store_commit(MDB_txn *txn);
 void cpm_store_abort(MDB_txn **txn);

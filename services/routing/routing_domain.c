@@ -51,6 +51,14 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     if (!c->intake_node || strcmp(c->intake_node, sender) != 0)
         return cpm_error_set(err, CPM_E_FORBIDDEN, "intake_node",
                              "intake_node %s is not the sender %s", c->intake_node, sender);
+    /* A ticket belongs to the intake that issued it: its prefix is that
+     * member's ticket_prefix, so one node cannot claim another's numbers. */
+    const Cpm__Member *m = reg ? cpm_registry_member(reg, sender) : NULL;
+    size_t pl = m && m->ticket_prefix ? strlen(m->ticket_prefix) : 0;
+    if (reg && (!pl || strncmp(c->ticket, m->ticket_prefix, pl) != 0 || c->ticket[pl] != '-'))
+        return cpm_error_set(err, CPM_E_FORBIDDEN, "ticket",
+                             "ticket %s does not carry the ticket prefix of %s", c->ticket,
+                             sender);
     const void *v;
     size_t vlen;
     int rc = cpm_store_get(st, txn, "cases", c->ticket, strlen(c->ticket), &v, &vlen);
@@ -123,6 +131,8 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     int rc;
     if (!u->ticket || !*u->ticket)
         return cpm_error_set(err, CPM_E_INVALID, "ticket", "the update has no ticket");
+    if (u->at_ms <= 0)
+        return cpm_error_set(err, CPM_E_INVALID, "at_ms", "the update has no time");
     Cpm__StatusReply *r = routing_status(st, txn, u->ticket, &rc);
     if (!r)
         return rc == CPM_E_NOT_FOUND ? cpm_error_set(err, rc, "ticket", "ticket %s is not known",

@@ -332,6 +332,16 @@ static void test_complaint_refused(void **state)
     assert_int_equal(route(f, INTAKE, &c, &err), CPM_E_FORBIDDEN);
     assert_string_equal(err.field, "intake_node");
 
+    /* a ticket number of another intake (or none of ours) cannot be claimed */
+    const char *foreign[] = {"DOIT-00000001", "HKX-00000001", "HK00000001", "H-00000001"};
+    for (size_t i = 0; i < sizeof foreign / sizeof *foreign; i++) {
+        c = complaint(foreign[i], "food_safety", "hoan-kiem", false);
+        memset(&err, 0, sizeof err);
+        assert_int_equal(route(f, INTAKE, &c, &err), CPM_E_FORBIDDEN);
+        assert_string_equal(err.field, "ticket");
+        assert_non_null(strstr(err.message, "ticket prefix"));
+    }
+
     c = complaint("", "food_safety", "hoan-kiem", false);
     memset(&err, 0, sizeof err);
     assert_int_equal(route(f, INTAKE, &c, &err), CPM_E_INVALID);
