@@ -121,6 +121,12 @@ static int take_one(cpm_server_t *s)
 {
     zmq_msg_t f[2];
     int n = cpm_sock_recv(s->router, f, 2, ZMQ_DONTWAIT);
+    if (n == CPM_SOCK_TOO_MANY_FRAMES) { /* a frame too many: not our framing */
+        cpm_metrics_add(s->metrics, "received", 1);
+        count(s, "rejected", "framing");
+        cpm_warn("refused a message of more than one frame");
+        return 1;
+    }
     if (n <= 0)
         return n;
     if (n != 2) {

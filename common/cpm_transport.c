@@ -197,7 +197,7 @@ int cpm_sock_recv(void *sock, void *parts, int nparts, int flags)
     if (overflow) {
         for (int i = 0; i < n; i++)
             zmq_msg_close(&f[i]);
-        return -1;
+        return CPM_SOCK_TOO_MANY_FRAMES;
     }
     return n;
 }

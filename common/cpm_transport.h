@@ -43,8 +43,9 @@ void cpm_sock_close(void **sock);
 
 /* Receive one message of up to nparts frames without blocking. Frame i goes
  * to parts[i] (zmq_msg_t, initialised by the call). Returns the number of
- * frames, 0 when nothing is waiting, -1 on error. Extra frames are dropped and
- * reported as -1 after being drained. */
+ * frames, 0 when nothing is waiting, -1 on error, or CPM_SOCK_TOO_MANY_FRAMES
+ * when the message had more than nparts frames (all drained and dropped). */
+#define CPM_SOCK_TOO_MANY_FRAMES (-2)
 int cpm_sock_recv(void *sock, void *parts, int nparts, int flags);
 
 #endif

@@ -17,8 +17,9 @@
  *
  * Baseline: in this process, without sockets, for the same complaints: seal
  * (client), cpm_verifier_check with the mesh's registry, decode, intake_submit
- * with a real store in a temp folder under DIR and effects that write the
- * outbox and the event log, committed durably in groups of the size that
+ * (in a nested transaction per request, as the service loop does) with a real
+ * store in a temp folder under DIR and effects that write the outbox and the
+ * event log, committed durably in groups of the size that
  * phase's service achieved. A second baseline row adds the reply the service
  * also makes (seal) and the client checks (verify).
  *
@@ -389,7 +390,7 @@ static void *client_main(void *arg)
         cpm_msg_clear(&r);
     }
     c->cpu_us = thread_cpu_us() - cpu0;
-    if (ready)
+    if (slots) /* link_open leaves l safe to close even when it failed */
         link_close(&l);
     free(slots);
     return NULL;
@@ -674,9 +675,16 @@ static int base_one(base_t *b, MDB_txn *txn, const char *tag, uint64_t i, bool r
     char ticket[INTAKE_TICKET_MAX];
     bool dup = false;
     cpm_error_t err = {0};
-    int rc = c ? intake_submit(b->in, b->st, txn, &b->fx, m.env->sender, c, cpm_now_ms(), ticket,
-                               &dup, &err)
-               : CPM_E_BAD_MESSAGE;
+    /* As the service loop does: each request in a nested transaction. */
+    MDB_txn *child = NULL;
+    int rc = c ? cpm_store_begin_child(b->st, txn, &child) : CPM_E_BAD_MESSAGE;
+    if (rc == 0)
+        rc = intake_submit(b->in, b->st, child, &b->fx, m.env->sender, c, cpm_now_ms(), ticket,
+                           &dup, &err);
+    if (rc == 0)
+        rc = cpm_store_commit(child);
+    else if (child)
+        cpm_store_abort(&child);
     cpm__complaint__free_unpacked(c, NULL);
     if (rc != 0) {
         fprintf(stderr, "bench_intake: baseline intake_submit: %s %s\n", cpm_err_name(rc),
@@ -812,9 +820,18 @@ static int baseline_delivery(const env_t *e, uint64_t n, deliver_base_t *res)
         for (size_t k = 0; rc == 0 && k < ob.n; k++) {
             Cpm__Complaint *c = cpm__complaint__unpack(NULL, ob.lens[k], ob.recs[k]);
             cpm_error_t err = {0};
-            rc = c ? routing_apply_complaint(e->rules, e->reg, rst, txn, &rfx, e->node, c,
-                                             cpm_now_ms(), &err)
-                   : -1;
+            MDB_txn *child = NULL; /* one nested transaction per record, as routing does */
+            rc = c ? cpm_store_begin_child(rst, txn, &child) : -1;
+            if (rc == 0)
+                rc = routing_apply_complaint(e->rules, e->reg, rst, child, &rfx, e->node, c,
+                                             cpm_now_ms(), &err);
+            if (rc == 0)
+                rc = cpm_store_commit(child);
+            else if (child)
+                cpm_store_abort(&child);
+            if (rc != 0)
+                fprintf(stderr, "bench_intake: baseline routing: %s %s\n", cpm_err_name(rc),
+                        err.message);
             cpm__complaint__free_unpacked(c, NULL);
         }
         uint64_t hwm = ob.first_seq + ob.n - 1;
