@@ -35,6 +35,23 @@ class Failure(Exception):
     pass
 
 
+def free_base_port(span):
+    """A base port below Linux's ephemeral range (32768+) whose span ports are
+    all free now, so that concurrent meshes and outgoing connections do not
+    collide with ours."""
+    import socket
+    for _ in range(200):
+        base = random.randrange(10000, 32000 - span, 10)
+        try:
+            for port in range(base, base + span):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise Failure("no free port range")
+
+
 def check(cond, what):
     if not cond:
         raise Failure(what)
@@ -43,7 +60,7 @@ def check(cond, what):
 class Mesh:
     def __init__(self, districts=("hoan-kiem", "ba-dinh", "cau-giay"), base_port=None):
         self.home = tempfile.mkdtemp(prefix="cpmesh-it-")
-        self.base_port = base_port or random.randrange(20000, 40000, 200)
+        self.base_port = base_port or free_base_port(10 * (2 + len(districts)))
         self.districts = list(districts)
         self.nodes = ["hn.doit", "hn.qltt"] + ["hn.d." + d for d in self.districts]
         self.env = dict(os.environ, CPMESH_HOME=self.home)
