@@ -333,8 +333,10 @@ static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, int64_t n
         int rc = cpm_store_begin(p->store, true, &txn);
         if (rc == 0) {
             rc = cpm_outbox_ack(p->store, txn, s->name, acked);
+            /* Not durable on its own: losing an ack only resends records
+             * the peer already holds, and it drops them as duplicates. */
             if (rc == 0)
-                rc = cpm_store_commit(txn);
+                rc = cpm_store_commit_lazy(p->store, txn);
             else
                 cpm_store_abort(&txn);
         }

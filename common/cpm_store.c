@@ -229,6 +229,14 @@ int cpm_store_commit(MDB_txn *txn)
     return rc ? store_fail("commit", rc) : 0;
 }
 
+int cpm_store_commit_lazy(cpm_store_t *s, MDB_txn *txn)
+{
+    mdb_env_set_flags(s->env, MDB_NOSYNC, 1);
+    int rc = mdb_txn_commit(txn);
+    mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
+    return rc ? store_fail("commit", rc) : 0;
+}
+
 void cpm_store_abort(MDB_txn **txn)
 {
     if (txn == NULL || *txn == NULL)

@@ -37,6 +37,12 @@ int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn);
 int cpm_store_begin_child(cpm_store_t *s, MDB_txn *parent, MDB_txn **child);
 /* Commit; on failure the transaction is gone either way. */
 int cpm_store_commit(MDB_txn *txn);
+/* Commit without waiting for the disk: the writes survive the process being
+ * killed (they are in the OS page cache) and are made durable by the next
+ * durable commit, but an OS crash may undo them. Only for writes whose loss
+ * is harmless, such as recording an acknowledgement (the peer drops the
+ * resend). */
+int cpm_store_commit_lazy(cpm_store_t *s, MDB_txn *txn);
 void cpm_store_abort(MDB_txn **txn);
 /* Map an LMDB or errno code to a cpm_err_t code. */
 int cpm_store_err(int mdb_rc);
