@@ -36,7 +36,6 @@ static const cyaml_schema_value_t config_top = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, y_config_t, config_fields),
 };
 
-
 /* An absolute path stays; a relative one is joined to dir. */
 static char *resolve(const char *dir, const char *p)
 {
@@ -78,13 +77,13 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
     bool needs_rules = strcmp(y->service, "intake") == 0 || strcmp(y->service, "routing") == 0;
     if (!needs_rules && strcmp(y->service, "inspection") != 0) {
         cpm_errf(err, errlen,
-                "config %s: service '%s' is unknown; it must be intake, routing or inspection",
-                path, y->service);
+                 "config %s: service '%s' is unknown; it must be intake, routing or inspection",
+                 path, y->service);
         return -1;
     }
     if (needs_rules && blank(y->rules)) {
         cpm_errf(err, errlen, "config %s: missing required field rules (service %s needs it)", path,
-                y->service);
+                 y->service);
         return -1;
     }
     const struct {

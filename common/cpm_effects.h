@@ -12,8 +12,8 @@
 typedef struct {
     int (*send)(void *ctx, MDB_txn *txn, const char *peer_member, const char *peer_service,
                 const ProtobufCMessage *rec);
-    int (*event)(void *ctx, MDB_txn *txn, const char *kind, const char *ticket,
-                 const char *agency, const char *detail);
+    int (*event)(void *ctx, MDB_txn *txn, const char *kind, const char *ticket, const char *agency,
+                 const char *detail);
     void *ctx;
 } cpm_effects_t;
 

@@ -40,8 +40,8 @@ int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t *
 
 /* 0 when sig is a valid Ed25519 signature by pk over the domain-separated
  * envelope bytes, -1 otherwise (including a signature that is not 64 bytes). */
-int cpm_envelope_verify_sig(const uint8_t *env, size_t env_len, const uint8_t *sig,
-                            size_t sig_len, const uint8_t pk[32]);
+int cpm_envelope_verify_sig(const uint8_t *env, size_t env_len, const uint8_t *sig, size_t sig_len,
+                            const uint8_t pk[32]);
 
 /* The lowercase name of a type as used in may_send rules, e.g.
  * MSG_SUBMIT_COMPLAINT -> "submit_complaint"; NULL for an unknown value. */

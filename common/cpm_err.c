@@ -7,19 +7,32 @@
 const char *cpm_err_name(int code)
 {
     switch (code) {
-    case CPM_OK: return "ok";
-    case CPM_E_INVALID: return "invalid";
-    case CPM_E_FORBIDDEN: return "forbidden";
-    case CPM_E_NOT_FOUND: return "not_found";
-    case CPM_E_CONFLICT: return "conflict";
-    case CPM_E_TOO_LARGE: return "too_large";
-    case CPM_E_BAD_MESSAGE: return "bad_message";
-    case CPM_E_INTERNAL: return "internal";
-    case CPM_E_UNAVAILABLE: return "unavailable";
-    case CPM_E_TIMEOUT: return "timeout";
-    case CPM_E_STORE_FULL: return "store_full";
-    case CPM_E_STORE_IO: return "store_io";
-    default: return "unknown";
+    case CPM_OK:
+        return "ok";
+    case CPM_E_INVALID:
+        return "invalid";
+    case CPM_E_FORBIDDEN:
+        return "forbidden";
+    case CPM_E_NOT_FOUND:
+        return "not_found";
+    case CPM_E_CONFLICT:
+        return "conflict";
+    case CPM_E_TOO_LARGE:
+        return "too_large";
+    case CPM_E_BAD_MESSAGE:
+        return "bad_message";
+    case CPM_E_INTERNAL:
+        return "internal";
+    case CPM_E_UNAVAILABLE:
+        return "unavailable";
+    case CPM_E_TIMEOUT:
+        return "timeout";
+    case CPM_E_STORE_FULL:
+        return "store_full";
+    case CPM_E_STORE_IO:
+        return "store_io";
+    default:
+        return "unknown";
     }
 }
 

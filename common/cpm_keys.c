@@ -211,15 +211,15 @@ static json_t *read_key_json(const char *path, int secret, char *err, size_t err
     }
     if (secret && (st.st_mode & 077) != 0) {
         cpm_errf(err, errlen,
-                "%s may be read by group or others (mode %04o); a secret key file must have "
-                "mode 0600 (chmod 600 %s)",
-                path, (unsigned)(st.st_mode & 07777), path);
+                 "%s may be read by group or others (mode %04o); a secret key file must have "
+                 "mode 0600 (chmod 600 %s)",
+                 path, (unsigned)(st.st_mode & 07777), path);
         close(fd);
         return NULL;
     }
     if (st.st_size > KEY_FILE_MAX) {
         cpm_errf(err, errlen, "%s is too large to be a key file (%lld bytes)", path,
-                (long long)st.st_size);
+                 (long long)st.st_size);
         close(fd);
         return NULL;
     }
@@ -232,7 +232,7 @@ static json_t *read_key_json(const char *path, int secret, char *err, size_t err
     close(fd);
     if (n < 0 || n > KEY_FILE_MAX) {
         cpm_errf(err, errlen, "cannot read %s: %s", path,
-                n < 0 ? strerror(read_errno) : "file grew while reading");
+                 n < 0 ? strerror(read_errno) : "file grew while reading");
         sodium_memzero(buf, sizeof buf);
         return NULL;
     }
@@ -272,9 +272,9 @@ static int get_public(json_t *doc, const char *path, cpm_public_t *pub, char *er
     json_t *v = json_object_get(doc, "id");
     if (!json_is_string(v) || !member_id_ok(json_string_value(v))) {
         cpm_errf(err, errlen,
-                "%s: field \"id\" is missing or not a valid member id (letters, digits, '.', "
-                "'-', '_', at most 127)",
-                path);
+                 "%s: field \"id\" is missing or not a valid member id (letters, digits, '.', "
+                 "'-', '_', at most 127)",
+                 path);
         return -1;
     }
     snprintf(pub->id, sizeof pub->id, "%s", json_string_value(v));
@@ -289,7 +289,7 @@ static int get_public(json_t *doc, const char *path, cpm_public_t *pub, char *er
     cpm_key_id(pub->sign_pk, pub->key_id);
     if (strcmp(json_string_value(v), pub->key_id) != 0) {
         cpm_errf(err, errlen, "%s: field \"key_id\" is %s but sign_pk has key id %s", path,
-                json_string_value(v), pub->key_id);
+                 json_string_value(v), pub->key_id);
         return -1;
     }
     return 0;

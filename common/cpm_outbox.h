@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 /* Append one record; *seq_out (may be NULL) gets its number. */
-int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8_t *rec,
-                   size_t len, uint64_t *seq_out);
+int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8_t *rec, size_t len,
+                   uint64_t *seq_out);
 
 /* Records from from_seq on, at most max_n records and (after the first) at most
  * max_bytes in all, copied into b. Consecutive by construction. */

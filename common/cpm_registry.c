@@ -62,21 +62,21 @@ static int check_rule(const Cpm__Member *m, const char *rule, char *err, size_t 
     const char *at = strchr(rule, '@');
     if (!at || at == rule || at[1] == 0 || strchr(at + 1, '@')) {
         cpm_errf(err, errlen,
-                "member %s: may_send rule '%s' is malformed; it must be <type>@<service>", m->id,
-                rule);
+                 "member %s: may_send rule '%s' is malformed; it must be <type>@<service>", m->id,
+                 rule);
         return -1;
     }
     size_t tlen = (size_t)(at - rule);
     if (!(tlen == 1 && rule[0] == '*') && !known_type(rule, tlen)) {
         cpm_errf(err, errlen, "member %s: may_send rule '%s' names an unknown message type", m->id,
-                rule);
+                 rule);
         return -1;
     }
     if (strcmp(at + 1, "*") != 0 && !in_list(at + 1, SERVICES, 3)) {
         cpm_errf(err, errlen,
-                "member %s: may_send rule '%s' names an unknown service; it must be intake, "
-                "routing, inspection or *",
-                m->id, rule);
+                 "member %s: may_send rule '%s' names an unknown service; it must be intake, "
+                 "routing, inspection or *",
+                 m->id, rule);
         return -1;
     }
     return 0;
@@ -89,8 +89,8 @@ static int check_services(const Cpm__Member *m, char *err, size_t errlen)
         const char *name = s && s->name ? s->name : "";
         if (!in_list(name, SERVICES, 3)) {
             cpm_errf(err, errlen,
-                    "member %s: service '%s' is unknown; it must be intake, routing or inspection",
-                    m->id, name);
+                     "member %s: service '%s' is unknown; it must be intake, routing or inspection",
+                     m->id, name);
             return -1;
         }
         if (!s->endpoint || !s->endpoint[0]) {
@@ -118,24 +118,24 @@ static int check_member(const Cpm__Member *m, size_t idx, char *err, size_t errl
     }
     if (!m->role || !in_list(m->role, ROLES, sizeof ROLES / sizeof ROLES[0])) {
         cpm_errf(err, errlen,
-                "member %s: role '%s' is unknown; it must be one of city, department, district, "
-                "association, operator, coordinator, inspector, officer",
-                m->id, m->role ? m->role : "");
+                 "member %s: role '%s' is unknown; it must be one of city, department, district, "
+                 "association, operator, coordinator, inspector, officer",
+                 m->id, m->role ? m->role : "");
         return -1;
     }
     if (m->sign_pk.len != 32) {
         cpm_errf(err, errlen, "member %s: sign_pk is %zu bytes; it must be 32", m->id,
-                m->sign_pk.len);
+                 m->sign_pk.len);
         return -1;
     }
     if (m->curve_pk.len != 32) {
         cpm_errf(err, errlen, "member %s: curve_pk is %zu bytes; it must be 32", m->id,
-                m->curve_pk.len);
+                 m->curve_pk.len);
         return -1;
     }
     if (strcmp(m->role, "district") == 0 && (!m->district || !m->district[0])) {
         cpm_errf(err, errlen, "member %s: district is missing; a district office must name it",
-                m->id);
+                 m->id);
         return -1;
     }
     if (check_services(m, err, errlen) != 0)
@@ -225,7 +225,8 @@ static int check_unique(const Cpm__Registry *doc, const Cpm__Member **tmp, const
     for (size_t i = 1; i < n; i++)
         if (u->cmp(&tmp[i - 1], &tmp[i]) == 0) {
             cpm_errf(err, errlen, "member %s: %s%s%s is the same as member %s's", tmp[i]->id,
-                    u->what, u->value ? " " : "", u->value ? u->value(tmp[i]) : "", tmp[i - 1]->id);
+                     u->what, u->value ? " " : "", u->value ? u->value(tmp[i]) : "",
+                     tmp[i - 1]->id);
             return -1;
         }
     return 0;
@@ -262,8 +263,8 @@ int cpm_registry_validate(const Cpm__Registry *doc, char *err, size_t errlen)
     for (size_t i = 0; i < doc->n_revoked_keys; i++)
         if (!is_key_id(doc->revoked_keys[i])) {
             cpm_errf(err, errlen,
-                    "registry: revoked_keys entry '%s' is not a key id (16 lowercase hex chars)",
-                    doc->revoked_keys[i] ? doc->revoked_keys[i] : "");
+                     "registry: revoked_keys entry '%s' is not a key id (16 lowercase hex chars)",
+                     doc->revoked_keys[i] ? doc->revoked_keys[i] : "");
             return -1;
         }
     for (size_t i = 0; i < doc->n_members; i++)
@@ -335,7 +336,7 @@ static int verify(const Cpm__SignedRegistry *sr, const uint8_t root_pk[32], char
 {
     if (sr->signature.len != crypto_sign_BYTES) {
         cpm_errf(err, errlen, "registry: signature is %zu bytes; it must be %d", sr->signature.len,
-                crypto_sign_BYTES);
+                 crypto_sign_BYTES);
         return -1;
     }
     size_t mlen = 0;
@@ -394,7 +395,7 @@ cpm_registry_t *cpm_registry_from_signed(const uint8_t *buf, size_t len, const u
     Cpm__SignedRegistry *sr = cpm__signed_registry__unpack(NULL, len, buf);
     if (!sr) {
         cpm_errf(err, errlen,
-                "registry: cannot decode the signed frame (truncated or not a registry)");
+                 "registry: cannot decode the signed frame (truncated or not a registry)");
         return NULL;
     }
     if (verify(sr, root_pk, err, errlen) != 0) {
@@ -432,7 +433,7 @@ cpm_registry_t *cpm_registry_load(const char *path, const uint8_t root_pk[32], c
     size_t len = 0;
     if (!path || cpm_read_file(path, CPM_REGISTRY_MAX, &buf, &len) != 0) {
         cpm_errf(err, errlen, "registry %s: cannot read: %s", path ? path : "(null)",
-                strerror(errno));
+                 strerror(errno));
         return NULL;
     }
     char why[512] = "";

@@ -87,7 +87,6 @@ static const cyaml_schema_value_t registry_top = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, y_registry_t, registry_fields),
 };
 
-
 static int parse_issued(const char *s, int64_t *ms)
 {
     char *end = NULL;
@@ -132,7 +131,7 @@ static int load_keys(Cpm__Member *m, const y_member_t *y, const char *dir, char 
     }
     if (access(path, R_OK) != 0) {
         cpm_errf(err, errlen, "member %s: public_key %s: cannot read (%s)", y->id, y->public_key,
-                strerror(errno));
+                 strerror(errno));
         return -1;
     }
     cpm_public_t pub;
@@ -143,7 +142,7 @@ static int load_keys(Cpm__Member *m, const y_member_t *y, const char *dir, char 
     }
     if (strcmp(pub.id, y->id) != 0) {
         cpm_errf(err, errlen, "member %s: public_key %s: the file is for member %s", y->id,
-                y->public_key, pub.id);
+                 y->public_key, pub.id);
         return -1;
     }
     m->sign_pk.data = malloc(32);
@@ -226,17 +225,17 @@ static int build_doc(Cpm__Registry *doc, const y_registry_t *y, const char *dir,
 {
     if (blank(y->mesh) || !y->version || !y->members) {
         cpm_errf(err, errlen, "registry: missing required field %s",
-                blank(y->mesh) ? "mesh"
-                : !y->version  ? "version"
-                               : "members");
+                 blank(y->mesh) ? "mesh"
+                 : !y->version  ? "version"
+                                : "members");
         return -1;
     }
     doc->issued_ms = cpm_now_ms();
     if (y->issued && parse_issued(y->issued, &doc->issued_ms) != 0) {
         cpm_errf(err, errlen,
-                "registry: issued '%s' is not a time (Unix ms, YYYY-MM-DD or "
-                "YYYY-MM-DDTHH:MM:SSZ)",
-                y->issued);
+                 "registry: issued '%s' is not a time (Unix ms, YYYY-MM-DD or "
+                 "YYYY-MM-DDTHH:MM:SSZ)",
+                 y->issued);
         return -1;
     }
     bool oom = false;

@@ -49,8 +49,8 @@ typedef int (*cpm_handle_fn)(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m
 /* Applies one delivered record inside the group's transaction. Returns 0, a
  * store error (aborts the group), or another code with err filled: the record
  * is then kept as a dead letter and skipped. */
-typedef int (*cpm_apply_fn)(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
-                            const uint8_t *rec, size_t len, cpm_error_t *err);
+typedef int (*cpm_apply_fn)(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, const uint8_t *rec,
+                            size_t len, cpm_error_t *err);
 
 /* Load identity, registry and store as cfg says, bind the service's sockets.
  * extra_dbs: the service's own databases (NULL-terminated). NULL on failure

@@ -177,8 +177,7 @@ typedef struct {
     pending_t *p;
 } apply_ctx_t;
 
-static int apply_record(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
-                        cpm_error_t *err)
+static int apply_record(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len, cpm_error_t *err)
 {
     apply_ctx_t *a = ctx;
     return a->p->h->apply(a->srv, txn, &a->p->msg, rec, len, err);

@@ -82,7 +82,7 @@ static int collect_names(cpm_store_t *s, const char *const *extra, char *err, si
         MDB_dbi unused;
         if (len == 0 || len > STORE_DB_NAME_MAX) {
             cpm_errf(err, errlen, "extra_dbs[%zu] must be 1 to %d bytes long, not %zu", i,
-                    STORE_DB_NAME_MAX, len);
+                     STORE_DB_NAME_MAX, len);
             return -1;
         }
         if (find_db(s, extra[i], &unused) == 0) {
@@ -107,7 +107,7 @@ static int open_dbs(cpm_store_t *s, const char *dir, char *err, size_t errlen)
         rc = mdb_dbi_open(txn, s->dbs[i].name, MDB_CREATE, &s->dbs[i].dbi);
         if (rc != 0) {
             cpm_errf(err, errlen, "cannot open database \"%s\" in %s: %s", s->dbs[i].name, dir,
-                    mdb_strerror(rc));
+                     mdb_strerror(rc));
             goto fail;
         }
     }
@@ -121,14 +121,14 @@ static int open_dbs(cpm_store_t *s, const char *dir, char *err, size_t errlen)
         rc = mdb_put(txn, s->dbs[0].dbi, &k, &v, 0);
     } else if (rc == 0 && (v.mv_size != (size_t)wlen || memcmp(v.mv_data, want, v.mv_size))) {
         cpm_errf(err, errlen,
-                "store in %s has schema version \"%.*s\" but this build reads version %s; "
-                "migrate it or use another data directory",
-                dir, (int)(v.mv_size > 20 ? 20 : v.mv_size), (const char *)v.mv_data, want);
+                 "store in %s has schema version \"%.*s\" but this build reads version %s; "
+                 "migrate it or use another data directory",
+                 dir, (int)(v.mv_size > 20 ? 20 : v.mv_size), (const char *)v.mv_data, want);
         goto fail;
     }
     if (rc != 0) {
         cpm_errf(err, errlen, "cannot read or write the schema version in %s: %s", dir,
-                mdb_strerror(rc));
+                 mdb_strerror(rc));
         goto fail;
     }
     rc = mdb_txn_commit(txn);

@@ -6,8 +6,7 @@
 
 #define NOTE_MAX 2000
 
-static int put_case(cpm_store_t *st, MDB_txn *txn, const char *ticket,
-                    const Cpm__InspectionCase *c)
+static int put_case(cpm_store_t *st, MDB_txn *txn, const char *ticket, const Cpm__InspectionCase *c)
 {
     size_t len = cpm__inspection_case__get_packed_size(c);
     uint8_t *buf = malloc(len ? len : 1);
@@ -50,8 +49,8 @@ static int announce(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *f
 }
 
 int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn *txn,
-                                const cpm_effects_t *fx, const Cpm__Assignment *a,
-                                int64_t now_ms, cpm_error_t *err)
+                                const cpm_effects_t *fx, const Cpm__Assignment *a, int64_t now_ms,
+                                cpm_error_t *err)
 {
     if (!a->complaint || !a->complaint->ticket || !*a->complaint->ticket)
         return cpm_error_set(err, CPM_E_INVALID, "complaint.ticket", "assignment without ticket");
@@ -98,8 +97,8 @@ static int allowed(const char *from, const char *to)
 }
 
 int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
-                   const char *actor, const Cpm__CaseAction *a, int64_t now_ms,
-                   const char **state, bool *duplicate, cpm_error_t *err)
+                   const char *actor, const Cpm__CaseAction *a, int64_t now_ms, const char **state,
+                   bool *duplicate, cpm_error_t *err)
 {
     const char *to = target_state(a->action ? a->action : "");
     *duplicate = false;

@@ -16,7 +16,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define INSPECTION_DBS {"cases", NULL}
+#define INSPECTION_DBS                                                                             \
+    {                                                                                              \
+        "cases", NULL                                                                              \
+    }
 
 typedef struct {
     const char *node;    /* this agency's member id */
@@ -25,8 +28,8 @@ typedef struct {
 
 /* Store a case routed here by routing. A ticket already held is left alone. */
 int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn *txn,
-                                const cpm_effects_t *fx, const Cpm__Assignment *a,
-                                int64_t now_ms, cpm_error_t *err);
+                                const cpm_effects_t *fx, const Cpm__Assignment *a, int64_t now_ms,
+                                cpm_error_t *err);
 
 /* An officer (member actor) accepts, refuses or resolves a case. *state gets
  * the new state (static string); *duplicate is true when the case already was
@@ -34,8 +37,8 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
  * CPM_E_NOT_FOUND for an unknown ticket, CPM_E_CONFLICT for a move the state
  * does not allow. */
 int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
-                   const char *actor, const Cpm__CaseAction *a, int64_t now_ms,
-                   const char **state, bool *duplicate, cpm_error_t *err);
+                   const char *actor, const Cpm__CaseAction *a, int64_t now_ms, const char **state,
+                   bool *duplicate, cpm_error_t *err);
 
 /* A stored case (free with cpm__inspection_case__free_unpacked), or NULL. */
 Cpm__InspectionCase *inspection_case(cpm_store_t *st, MDB_txn *txn, const char *ticket);

@@ -27,8 +27,8 @@ static int on_assignment(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, co
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not an Assignment");
     cpm_effects_t fx = cpm_server_effects(srv);
     inspection_t in = domain(srv);
-    int rc = inspection_apply_assignment(&in, cpm_server_store(srv), txn, &fx, a, cpm_now_ms(),
-                                         err);
+    int rc =
+        inspection_apply_assignment(&in, cpm_server_store(srv), txn, &fx, a, cpm_now_ms(), err);
     cpm__assignment__free_unpacked(a, NULL);
     return rc;
 }
@@ -48,8 +48,8 @@ static int on_action(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
     inspection_t in = domain(srv);
     const char *state = NULL;
     bool dup = false;
-    int rc = inspection_act(&in, cpm_server_store(srv), txn, &fx, m->env->sender, a,
-                            cpm_now_ms(), &state, &dup, err);
+    int rc = inspection_act(&in, cpm_server_store(srv), txn, &fx, m->env->sender, a, cpm_now_ms(),
+                            &state, &dup, err);
     if (rc == 0) {
         Cpm__CaseActionReply r = CPM__CASE_ACTION_REPLY__INIT;
         r.ticket = a->ticket;

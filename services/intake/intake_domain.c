@@ -114,12 +114,12 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     c->received_ms = now_ms;
     if ((rc = put_msg(st, txn, "complaints", ticket, &c->base)) != 0)
         return rc;
-    if (*refkey && (rc = cpm_store_put(st, txn, "refs", refkey, strlen(refkey), ticket,
-                                       strlen(ticket))) != 0)
+    if (*refkey &&
+        (rc = cpm_store_put(st, txn, "refs", refkey, strlen(refkey), ticket, strlen(ticket))) != 0)
         return rc;
     char detail[256];
-    snprintf(detail, sizeof detail, "channel=%s district=%s category=%s%s", c->channel,
-             c->district, *c->category ? c->category : "-", c->urgent ? " urgent" : "");
+    snprintf(detail, sizeof detail, "channel=%s district=%s category=%s%s", c->channel, c->district,
+             *c->category ? c->category : "-", c->urgent ? " urgent" : "");
     if ((rc = fx->event(fx->ctx, txn, "complaint.received", ticket, "", detail)) != 0)
         return rc;
     return fx->send(fx->ctx, txn, in->routing, "routing", &c->base);

@@ -21,7 +21,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define INTAKE_DBS {"complaints", "consultations", "refs", NULL}
+#define INTAKE_DBS                                                                                 \
+    {                                                                                              \
+        "complaints", "consultations", "refs", NULL                                                \
+    }
 #define INTAKE_TICKET_MAX 48
 
 typedef struct intake intake_t;

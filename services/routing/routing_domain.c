@@ -41,10 +41,9 @@ static int history_add(Cpm__StatusReply *r, Cpm__StatusEntry *e)
     return 0;
 }
 
-int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
-                            cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
-                            const char *sender, const Cpm__Complaint *c, int64_t now_ms,
-                            cpm_error_t *err)
+int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_store_t *st,
+                            MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
+                            const Cpm__Complaint *c, int64_t now_ms, cpm_error_t *err)
 {
     if (!c->ticket || !*c->ticket)
         return cpm_error_set(err, CPM_E_INVALID, "ticket", "the complaint has no ticket");
@@ -57,8 +56,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     size_t pl = m && m->ticket_prefix ? strlen(m->ticket_prefix) : 0;
     if (reg && (!pl || strncmp(c->ticket, m->ticket_prefix, pl) != 0 || c->ticket[pl] != '-'))
         return cpm_error_set(err, CPM_E_FORBIDDEN, "ticket",
-                             "ticket %s does not carry the ticket prefix of %s", c->ticket,
-                             sender);
+                             "ticket %s does not carry the ticket prefix of %s", c->ticket, sender);
     const void *v;
     size_t vlen;
     int rc = cpm_store_get(st, txn, "cases", c->ticket, strlen(c->ticket), &v, &vlen);
@@ -114,8 +112,8 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
 static int transition_ok(const char *from, const char *to)
 {
     static const char *allowed[][2] = {
-        {"routed", "assigned"}, {"routed", "accepted"},   {"routed", "refused"},
-        {"assigned", "accepted"}, {"assigned", "refused"}, {"accepted", "resolved"},
+        {"routed", "assigned"},   {"routed", "accepted"},   {"routed", "refused"},
+        {"assigned", "accepted"}, {"assigned", "refused"},  {"accepted", "resolved"},
         {"routed", "resolved"},   {"assigned", "resolved"},
     };
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
@@ -135,9 +133,9 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
         return cpm_error_set(err, CPM_E_INVALID, "at_ms", "the update has no time");
     Cpm__StatusReply *r = routing_status(st, txn, u->ticket, &rc);
     if (!r)
-        return rc == CPM_E_NOT_FOUND ? cpm_error_set(err, rc, "ticket", "ticket %s is not known",
-                                                     u->ticket)
-                                     : rc;
+        return rc == CPM_E_NOT_FOUND
+                   ? cpm_error_set(err, rc, "ticket", "ticket %s is not known", u->ticket)
+                   : rc;
     if (strcmp(r->agency, sender) != 0) {
         rc = cpm_error_set(err, CPM_E_FORBIDDEN, "agency",
                            "%s reported on %s, which is assigned to %s", sender, u->ticket,

@@ -19,17 +19,19 @@
 
 #include <stdint.h>
 
-#define ROUTING_DBS {"cases", NULL}
+#define ROUTING_DBS                                                                                \
+    {                                                                                              \
+        "cases", NULL                                                                              \
+    }
 
 /* Route and record one complaint delivered by intake member sender. A
  * ticket already routed is left alone (0). With a registry, the ticket must
  * carry the sender's ticket_prefix (CPM_E_FORBIDDEN otherwise). 0,
  * CPM_E_INVALID/CPM_E_FORBIDDEN with err (kept as a dead letter by the
  * caller), or a store error. reg may be NULL (no ownership check). */
-int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
-                            cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
-                            const char *sender, const Cpm__Complaint *c, int64_t now_ms,
-                            cpm_error_t *err);
+int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_store_t *st,
+                            MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
+                            const Cpm__Complaint *c, int64_t now_ms, cpm_error_t *err);
 
 /* Apply a state change reported by an agency. Only the agency the case is
  * assigned to may report on it (CPM_E_FORBIDDEN otherwise); unknown tickets

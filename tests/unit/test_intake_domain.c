@@ -572,7 +572,7 @@ static void test_store_full(void **state)
     const void *v;
     size_t vlen;
     static const char ref0[] = "c\x1f" OP1 "\x1f"
-                                   "full-0";
+                               "full-0";
     assert_int_equal(cpm_store_get(tiny, txn, "refs", ref0, sizeof ref0 - 1, &v, &vlen),
                      CPM_E_NOT_FOUND);
     cpm_store_abort(&txn);

@@ -131,8 +131,7 @@ static int link_to(ctl_t *c, const char *member, const char *service, cpm_error_
     const Cpm__Member *m = cpm_registry_member(c->reg, member);
     const Cpm__ServiceEndpoint *ep = m ? cpm_member_service(m, service) : NULL;
     if (!ep)
-        return cpm_error_set(err, CPM_E_NOT_FOUND, "node", "the registry has no service %s",
-                             peer);
+        return cpm_error_set(err, CPM_E_NOT_FOUND, "node", "the registry has no service %s", peer);
     c->sock = cpm_sock_client(c->zctx, ZMQ_DEALER, &c->id, m->curve_pk.data, ep->endpoint);
     if (!c->sock)
         return cpm_error_set(err, CPM_E_UNAVAILABLE, "node", "cannot connect to %s at %s", peer,
@@ -142,8 +141,9 @@ static int link_to(ctl_t *c, const char *member, const char *service, cpm_error_
      * rather than a timeout. */
     char ep_name[64];
     snprintf(ep_name, sizeof ep_name, "inproc://ctl-monitor-%p", (void *)c->sock);
-    if (zmq_socket_monitor(c->sock, ep_name, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) == 0) {
+    if (zmq_socket_monitor(c->sock, ep_name,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) ==
+        0) {
         c->monitor = zmq_socket(c->zctx, ZMQ_PAIR);
         if (c->monitor && zmq_connect(c->monitor, ep_name) != 0)
             cpm_sock_close(&c->monitor);

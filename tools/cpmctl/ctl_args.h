@@ -8,9 +8,12 @@
 #include <getopt.h>
 #include <stdint.h>
 
-#define CTL_COMMON_LONGOPTS                                                                      \
-    {"json", no_argument, 0, 1001}, {"home", required_argument, 0, 1002},                        \
-        {"as", required_argument, 0, 1003}, {"help", no_argument, 0, 'h'}
+#define CTL_COMMON_LONGOPTS                                                                        \
+    {"json", no_argument, 0, 1001}, {"home", required_argument, 0, 1002},                          \
+        {"as", required_argument, 0, 1003},                                                        \
+    {                                                                                              \
+        "help", no_argument, 0, 'h'                                                                \
+    }
 
 /* Handle a common option; 1 if it was one, 0 if not. */
 int ctl_common_opt(int opt, ctl_opts_t *o);

@@ -47,24 +47,24 @@ static void print_status(bool json, const Cpm__StatusReply *r)
     if (json) {
         json_t *h = json_array();
         for (size_t i = 0; i < r->n_history; i++)
-            json_array_append_new(
-                h, json_pack("{s:s,s:s,s:s,s:s}", "at", ctl_time(r->history[i]->at_ms, t1),
-                             "state", r->history[i]->state, "actor", r->history[i]->actor, "note",
-                             r->history[i]->note));
-        ctl_print_json(json_pack(
-            "{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "ok", 1, "ticket", r->ticket,
-            "state", r->state, "agency", r->agency, "rule", r->rule_id, "district", r->district,
-            "category", r->category, "intake_node", r->intake_node, "received",
-            ctl_time(r->received_ms, t1), "routed", ctl_time(r->routed_ms, t2), "accept_due",
-            ctl_time(r->accept_due_ms, t3), "resolve_due", ctl_time(r->resolve_due_ms, t4),
-            "history", h));
+            json_array_append_new(h, json_pack("{s:s,s:s,s:s,s:s}", "at",
+                                               ctl_time(r->history[i]->at_ms, t1), "state",
+                                               r->history[i]->state, "actor", r->history[i]->actor,
+                                               "note", r->history[i]->note));
+        ctl_print_json(json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "ok", 1,
+                                 "ticket", r->ticket, "state", r->state, "agency", r->agency,
+                                 "rule", r->rule_id, "district", r->district, "category",
+                                 r->category, "intake_node", r->intake_node, "received",
+                                 ctl_time(r->received_ms, t1), "routed", ctl_time(r->routed_ms, t2),
+                                 "accept_due", ctl_time(r->accept_due_ms, t3), "resolve_due",
+                                 ctl_time(r->resolve_due_ms, t4), "history", h));
         return;
     }
     printf("ticket       %s\nstate        %s\nagency       %s\nrule         %s\n", r->ticket,
            r->state, r->agency, r->rule_id);
-    printf("district     %s\ncategory     %s\nreceived at  %s (%s)\nrouted       %s\n",
-           r->district, *r->category ? r->category : "-", r->intake_node,
-           ctl_time(r->received_ms, t1), ctl_time(r->routed_ms, t2));
+    printf("district     %s\ncategory     %s\nreceived at  %s (%s)\nrouted       %s\n", r->district,
+           *r->category ? r->category : "-", r->intake_node, ctl_time(r->received_ms, t1),
+           ctl_time(r->routed_ms, t2));
     printf("accept by    %s\nresolve by   %s\nhistory:\n", ctl_time(r->accept_due_ms, t3),
            ctl_time(r->resolve_due_ms, t4));
     for (size_t i = 0; i < r->n_history; i++)
@@ -140,17 +140,16 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     a.action = (char *)action;
     a.note = (char *)note;
     cpm_msg_t reply = {0};
-    int rc = ctl_call(&c, agency, "inspection", CPM__MSG_TYPE__MSG_CASE_ACTION, &a.base, &reply,
-                      &err);
+    int rc =
+        ctl_call(&c, agency, "inspection", CPM__MSG_TYPE__MSG_CASE_ACTION, &a.base, &reply, &err);
     if (rc != 0) {
         rc = ctl_fail(&c, c.json, &err);
     } else {
         Cpm__CaseActionReply *r =
             cpm__case_action_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
         if (r && c.json)
-            ctl_print_json(json_pack("{s:b,s:s,s:s,s:s,s:b}", "ok", 1, "ticket", r->ticket,
-                                     "state", r->state, "agency", agency, "duplicate",
-                                     r->duplicate));
+            ctl_print_json(json_pack("{s:b,s:s,s:s,s:s,s:b}", "ok", 1, "ticket", r->ticket, "state",
+                                     r->state, "agency", agency, "duplicate", r->duplicate));
         else if (r)
             printf("%s %s at %s%s\n", r->ticket, r->state, agency,
                    r->duplicate ? " (it already was)" : "");

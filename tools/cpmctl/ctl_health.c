@@ -24,31 +24,29 @@ static void print_health(bool json, const Cpm__HealthReply *h, int64_t rtt_ms)
         for (size_t i = 0; i < h->n_peers; i++)
             json_array_append_new(
                 peers, json_pack("{s:s,s:b,s:I,s:I,s:s,s:I}", "stream", h->peers[i]->stream,
-                                 "connected", h->peers[i]->connected,
-                                 "outbox_depth", (json_int_t)h->peers[i]->outbox_depth,
-                                 "acked_seq", (json_int_t)h->peers[i]->acked_seq, "last_ack",
+                                 "connected", h->peers[i]->connected, "outbox_depth",
+                                 (json_int_t)h->peers[i]->outbox_depth, "acked_seq",
+                                 (json_int_t)h->peers[i]->acked_seq, "last_ack",
                                  ctl_time(h->peers[i]->last_ack_ms, t), "retries",
                                  (json_int_t)h->peers[i]->retries));
-        ctl_print_json(json_pack("{s:s,s:s,s:b,s:I,s:s,s:I,s:I,s:o,s:o}", "node", h->node,
-                                 "service", h->service, "up", 1, "rtt_ms", (json_int_t)rtt_ms,
-                                 "started", ctl_time(h->started_ms, t), "registry_version",
-                                 (json_int_t)h->registry_version, "event_head",
-                                 (json_int_t)h->event_head, "counters", counters, "streams",
-                                 peers));
+        ctl_print_json(json_pack(
+            "{s:s,s:s,s:b,s:I,s:s,s:I,s:I,s:o,s:o}", "node", h->node, "service", h->service, "up",
+            1, "rtt_ms", (json_int_t)rtt_ms, "started", ctl_time(h->started_ms, t),
+            "registry_version", (json_int_t)h->registry_version, "event_head",
+            (json_int_t)h->event_head, "counters", counters, "streams", peers));
         return;
     }
     printf("%s/%s  up  %lld ms  registry v%llu  events %llu  since %s\n", h->node, h->service,
            (long long)rtt_ms, (unsigned long long)h->registry_version,
            (unsigned long long)h->event_head, ctl_time(h->started_ms, t));
     for (size_t i = 0; i < h->n_counters; i++)
-        printf("    %-28s %llu\n", h->counters[i]->name,
-               (unsigned long long)h->counters[i]->value);
+        printf("    %-28s %llu\n", h->counters[i]->name, (unsigned long long)h->counters[i]->value);
     for (size_t i = 0; i < h->n_peers; i++)
         printf("    stream %s  %s  outbox %llu  acked %llu  retries %llu  last ack %s\n",
                h->peers[i]->stream, h->peers[i]->connected ? "connected" : "DOWN",
                (unsigned long long)h->peers[i]->outbox_depth,
-               (unsigned long long)h->peers[i]->acked_seq,
-               (unsigned long long)h->peers[i]->retries, ctl_time(h->peers[i]->last_ack_ms, t));
+               (unsigned long long)h->peers[i]->acked_seq, (unsigned long long)h->peers[i]->retries,
+               ctl_time(h->peers[i]->last_ack_ms, t));
 }
 
 int ctl_cmd_health(const ctl_opts_t *gopts, int argc, char **argv)
@@ -87,8 +85,8 @@ int ctl_cmd_health(const ctl_opts_t *gopts, int argc, char **argv)
             cpm_error_t err = {0};
             int64_t t0 = cpm_mono_ms();
             seen++;
-            if (ctl_call(&c, m->id, svc, CPM__MSG_TYPE__MSG_HEALTH_QUERY, &q.base, &reply,
-                         &err) != 0) {
+            if (ctl_call(&c, m->id, svc, CPM__MSG_TYPE__MSG_HEALTH_QUERY, &q.base, &reply, &err) !=
+                0) {
                 down++;
                 if (c.json)
                     ctl_print_json(json_pack("{s:s,s:s,s:b,s:s}", "node", m->id, "service", svc,

@@ -40,10 +40,17 @@ int ctl_cmd_keygen(const ctl_opts_t *gopts, int argc, char **argv)
         if (ctl_common_opt(opt, &o))
             continue;
         switch (opt) {
-        case 'i': id = optarg; break;
-        case 'd': dir = optarg; break;
-        case 'f': force = 1; break;
-        default: return ctl_usage(keygen_usage, opt == 'h' ? 0 : 2);
+        case 'i':
+            id = optarg;
+            break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'f':
+            force = 1;
+            break;
+        default:
+            return ctl_usage(keygen_usage, opt == 'h' ? 0 : 2);
         }
     }
     cpm_error_t e = {0};
@@ -97,8 +104,7 @@ static void show(bool json, const cpm_registry_t *r)
         for (size_t k = 0; k < m->n_services; k++)
             json_array_append_new(svcs, json_pack("{s:s,s:s,s:s}", "name", m->services[k]->name,
                                                   "endpoint", m->services[k]->endpoint,
-                                                  "pub_endpoint",
-                                                  m->services[k]->pub_endpoint));
+                                                  "pub_endpoint", m->services[k]->pub_endpoint));
         for (size_t k = 0; k < m->n_may_send; k++)
             json_array_append_new(may, json_string(m->may_send[k]));
         if (!json) {
@@ -108,10 +114,10 @@ static void show(bool json, const cpm_registry_t *r)
                 printf("  %s=%s", m->services[k]->name, m->services[k]->endpoint);
             printf("\n");
         }
-        json_array_append_new(members, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "id", m->id,
-                                                 "agency", m->agency, "role", m->role, "name",
-                                                 m->name, "key_id", kid, "services", svcs,
-                                                 "may_send", may));
+        json_array_append_new(members,
+                              json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "id", m->id, "agency",
+                                        m->agency, "role", m->role, "name", m->name, "key_id", kid,
+                                        "services", svcs, "may_send", may));
     }
     if (json)
         ctl_print_json(json_pack("{s:b,s:s,s:I,s:o}", "ok", 1, "mesh", d->mesh, "version",
@@ -126,7 +132,10 @@ static int registry_create(const ctl_opts_t *o, const char *source, const char *
     cpm_error_t e = {0};
     char err[400];
     if (!source || !root_key || !out) {
-        cpm_error_set(&e, CPM_E_INVALID, !source ? "source" : !root_key ? "root-key" : "out",
+        cpm_error_set(&e, CPM_E_INVALID,
+                      !source     ? "source"
+                      : !root_key ? "root-key"
+                                  : "out",
                       "create needs --source, --root-key and --out");
         return ctl_fail(NULL, o->json, &e);
     }
@@ -148,8 +157,7 @@ static int registry_create(const ctl_opts_t *o, const char *source, const char *
     cpm_identity_wipe(&root);
     if (rc == 0 && o->json)
         ctl_print_json(json_pack("{s:b,s:s,s:I,s:I}", "ok", 1, "out", out, "version",
-                                 (json_int_t)doc->version, "members",
-                                 (json_int_t)doc->n_members));
+                                 (json_int_t)doc->version, "members", (json_int_t)doc->n_members));
     else if (rc == 0)
         printf("registry version %llu with %zu members signed into %s\n",
                (unsigned long long)doc->version, doc->n_members, out);
@@ -173,11 +181,20 @@ int ctl_cmd_registry(const ctl_opts_t *gopts, int argc, char **argv)
         if (ctl_common_opt(opt, &o))
             continue;
         switch (opt) {
-        case 's': source = optarg; break;
-        case 'k': root_key = optarg; break;
-        case 'o': out = optarg; break;
-        case 'r': root = optarg; break;
-        default: return ctl_usage(registry_usage, opt == 'h' ? 0 : 2);
+        case 's':
+            source = optarg;
+            break;
+        case 'k':
+            root_key = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'r':
+            root = optarg;
+            break;
+        default:
+            return ctl_usage(registry_usage, opt == 'h' ? 0 : 2);
         }
     }
     if (optind >= argc)

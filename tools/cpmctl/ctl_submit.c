@@ -66,8 +66,7 @@ static int submit_one(ctl_t *c, const char *node, const Cpm__Complaint *cp, cpm_
         rc = ctl_call(c, node, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cp->base, &reply,
                       err);
         if (rc == 0) {
-            *out = cpm__submit_reply__unpack(NULL, reply.env->payload.len,
-                                             reply.env->payload.data);
+            *out = cpm__submit_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
             cpm_msg_clear(&reply);
             return *out ? 0 : cpm_error_set(err, CPM_E_BAD_MESSAGE, "", "undecodable reply");
         }
@@ -80,8 +79,8 @@ static int submit_one(ctl_t *c, const char *node, const Cpm__Complaint *cp, cpm_
 static void print_ticket(bool json, long line, const Cpm__SubmitReply *r)
 {
     if (json) {
-        json_t *o = json_pack("{s:b,s:s,s:b}", "ok", 1, "ticket", r->ticket, "duplicate",
-                              r->duplicate);
+        json_t *o =
+            json_pack("{s:b,s:s,s:b}", "ok", 1, "ticket", r->ticket, "duplicate", r->duplicate);
         if (line > 0)
             json_object_set_new(o, "line", json_integer(line));
         ctl_print_json(o);
@@ -145,8 +144,8 @@ typedef struct {
 static int send_item(ctl_t *c, const char *node, item_t *it, cpm_error_t *err)
 {
     it->tries++;
-    return ctl_send(c, node, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &it->c.base,
-                    it->msg_id, err);
+    return ctl_send(c, node, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &it->c.base, it->msg_id,
+                    err);
 }
 
 /* Many complaints over one link, window requests in flight. */
@@ -241,8 +240,8 @@ static int submit_file(ctl_t *c, const char *node, const char *path, int window)
             cpm_error_set(&err, rc, err.field, "line %ld: %s", it->line, msg);
             ctl_fail(c, c->json, &err);
         } else {
-            Cpm__SubmitReply *r = cpm__submit_reply__unpack(NULL, reply.env->payload.len,
-                                                            reply.env->payload.data);
+            Cpm__SubmitReply *r =
+                cpm__submit_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
             it->done = true;
             done++, inflight--, ok++;
             if (r)
@@ -260,16 +259,23 @@ static int submit_file(ctl_t *c, const char *node, const char *path, int window)
 
 int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"channel", required_argument, 0, 'c'}, {"business", required_argument, 0, 'b'},
-        {"address", required_argument, 0, 'a'}, {"district", required_argument, 0, 'd'},
-        {"category", required_argument, 0, 'k'}, {"description", required_argument, 0, 'm'},
-        {"urgent", no_argument, 0, 'u'},        {"event-time", required_argument, 0, 't'},
-        {"consumer-name", required_argument, 0, 'n'}, {"phone", required_argument, 0, 'p'},
-        {"email", required_argument, 0, 'e'},   {"ref", required_argument, 0, 'r'},
-        {"node", required_argument, 0, 'N'},    {"file", required_argument, 0, 'f'},
-        {"window", required_argument, 0, 'w'},  CTL_COMMON_LONGOPTS,
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"channel", required_argument, 0, 'c'},
+                                             {"business", required_argument, 0, 'b'},
+                                             {"address", required_argument, 0, 'a'},
+                                             {"district", required_argument, 0, 'd'},
+                                             {"category", required_argument, 0, 'k'},
+                                             {"description", required_argument, 0, 'm'},
+                                             {"urgent", no_argument, 0, 'u'},
+                                             {"event-time", required_argument, 0, 't'},
+                                             {"consumer-name", required_argument, 0, 'n'},
+                                             {"phone", required_argument, 0, 'p'},
+                                             {"email", required_argument, 0, 'e'},
+                                             {"ref", required_argument, 0, 'r'},
+                                             {"node", required_argument, 0, 'N'},
+                                             {"file", required_argument, 0, 'f'},
+                                             {"window", required_argument, 0, 'w'},
+                                             CTL_COMMON_LONGOPTS,
+                                             {0, 0, 0, 0}};
     ctl_opts_t o = *gopts;
     Cpm__Complaint cp = CPM__COMPLAINT__INIT;
     const char *node = NULL, *file = NULL;
@@ -280,20 +286,48 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
         if (ctl_common_opt(opt, &o))
             continue;
         switch (opt) {
-        case 'c': cp.channel = optarg; break;
-        case 'b': cp.business_name = optarg; break;
-        case 'a': cp.business_address = optarg; break;
-        case 'd': cp.district = optarg; break;
-        case 'k': cp.category = optarg; break;
-        case 'm': cp.description = optarg; break;
-        case 'u': cp.urgent = true; break;
-        case 'n': cp.consumer_name = optarg; break;
-        case 'p': cp.consumer_phone = optarg; break;
-        case 'e': cp.consumer_email = optarg; break;
-        case 'r': cp.client_ref = optarg; break;
-        case 'N': node = optarg; break;
-        case 'f': file = optarg; break;
-        case 'w': window = atoi(optarg) > 0 ? atoi(optarg) : 64; break;
+        case 'c':
+            cp.channel = optarg;
+            break;
+        case 'b':
+            cp.business_name = optarg;
+            break;
+        case 'a':
+            cp.business_address = optarg;
+            break;
+        case 'd':
+            cp.district = optarg;
+            break;
+        case 'k':
+            cp.category = optarg;
+            break;
+        case 'm':
+            cp.description = optarg;
+            break;
+        case 'u':
+            cp.urgent = true;
+            break;
+        case 'n':
+            cp.consumer_name = optarg;
+            break;
+        case 'p':
+            cp.consumer_phone = optarg;
+            break;
+        case 'e':
+            cp.consumer_email = optarg;
+            break;
+        case 'r':
+            cp.client_ref = optarg;
+            break;
+        case 'N':
+            node = optarg;
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        case 'w':
+            window = atoi(optarg) > 0 ? atoi(optarg) : 64;
+            break;
         case 't':
             if (ctl_parse_time(optarg, &cp.event_time_ms) != 0) {
                 cpm_error_set(&err, CPM_E_INVALID, "event_time_ms",
@@ -301,8 +335,10 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
                 return ctl_fail(NULL, o.json, &err);
             }
             break;
-        case 'h': return ctl_usage(submit_usage, 0);
-        default: return ctl_usage(submit_usage, 2);
+        case 'h':
+            return ctl_usage(submit_usage, 0);
+        default:
+            return ctl_usage(submit_usage, 2);
         }
     }
     if (optind < argc)
@@ -334,11 +370,14 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
 
 int ctl_cmd_consult(const ctl_opts_t *gopts, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"channel", required_argument, 0, 'c'},  {"summary", required_argument, 0, 's'},
-        {"category", required_argument, 0, 'k'}, {"duration", required_argument, 0, 'D'},
-        {"ref", required_argument, 0, 'r'},      {"node", required_argument, 0, 'N'},
-        CTL_COMMON_LONGOPTS,                     {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"channel", required_argument, 0, 'c'},
+                                             {"summary", required_argument, 0, 's'},
+                                             {"category", required_argument, 0, 'k'},
+                                             {"duration", required_argument, 0, 'D'},
+                                             {"ref", required_argument, 0, 'r'},
+                                             {"node", required_argument, 0, 'N'},
+                                             CTL_COMMON_LONGOPTS,
+                                             {0, 0, 0, 0}};
     ctl_opts_t o = *gopts;
     Cpm__Consultation cs = CPM__CONSULTATION__INIT;
     cs.channel = "hotline";
@@ -349,14 +388,28 @@ int ctl_cmd_consult(const ctl_opts_t *gopts, int argc, char **argv)
         if (ctl_common_opt(opt, &o))
             continue;
         switch (opt) {
-        case 'c': cs.channel = optarg; break;
-        case 's': cs.summary = optarg; break;
-        case 'k': cs.category = optarg; break;
-        case 'D': cs.duration_s = (uint32_t)strtoul(optarg, NULL, 10); break;
-        case 'r': cs.client_ref = optarg; break;
-        case 'N': node = optarg; break;
-        case 'h': return ctl_usage(consult_usage, 0);
-        default: return ctl_usage(consult_usage, 2);
+        case 'c':
+            cs.channel = optarg;
+            break;
+        case 's':
+            cs.summary = optarg;
+            break;
+        case 'k':
+            cs.category = optarg;
+            break;
+        case 'D':
+            cs.duration_s = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'r':
+            cs.client_ref = optarg;
+            break;
+        case 'N':
+            node = optarg;
+            break;
+        case 'h':
+            return ctl_usage(consult_usage, 0);
+        default:
+            return ctl_usage(consult_usage, 2);
         }
     }
     ctl_t c;
@@ -369,8 +422,8 @@ int ctl_cmd_consult(const ctl_opts_t *gopts, int argc, char **argv)
     node = pick_intake(&c, node);
     cpm_msg_t reply = {0};
     cpm_error_t err = {0};
-    int rc = ctl_call(&c, node, "intake", CPM__MSG_TYPE__MSG_RECORD_CONSULTATION, &cs.base,
-                      &reply, &err);
+    int rc = ctl_call(&c, node, "intake", CPM__MSG_TYPE__MSG_RECORD_CONSULTATION, &cs.base, &reply,
+                      &err);
     if (rc == 0) {
         Cpm__SubmitReply *r =
             cpm__submit_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);

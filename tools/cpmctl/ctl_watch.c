@@ -59,8 +59,7 @@ static void emit(ctl_t *c, src_t *s, const Cpm__Event *ev)
         ctl_print_json(json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:b}", "node", s->member,
                                  "service", s->service, "seq", (json_int_t)ev->seq, "at",
                                  ctl_time(ev->at_ms, t), "kind", ev->kind, "ticket", ev->ticket,
-                                 "agency", ev->agency, "detail", ev->detail, "chain_ok",
-                                 chain_ok));
+                                 "agency", ev->agency, "detail", ev->detail, "chain_ok", chain_ok));
     } else {
         printf("%s %s #%llu %s %s%s%s %s\n", ctl_time(ev->at_ms, t), s->key,
                (unsigned long long)ev->seq, ev->kind, ev->ticket, *ev->agency ? " -> " : "",
@@ -173,8 +172,9 @@ static long on_publication(ctl_t *c, src_t *s, long budget)
     long emitted = 0;
     cpm_msg_t m = {0};
     cpm_verify_ctx_t ctx = {.expect_sender = s->member};
-    if (parts == 2 && cpm_verifier_check(c->verifier, c->reg, &ctx, zmq_msg_data(&f[1]),
-                                         zmq_msg_size(&f[1]), cpm_now_ms(), &m) == CPM_V_OK &&
+    if (parts == 2 &&
+        cpm_verifier_check(c->verifier, c->reg, &ctx, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]),
+                           cpm_now_ms(), &m) == CPM_V_OK &&
         m.env->type == CPM__MSG_TYPE__MSG_EVENTS_PUBLISH) {
         Cpm__EventBatch *b =
             cpm__event_batch__unpack(NULL, m.env->payload.len, m.env->payload.data);
@@ -204,11 +204,13 @@ static long on_publication(ctl_t *c, src_t *s, long budget)
 
 int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"node", required_argument, 0, 'n'},  {"cursor", required_argument, 0, 'c'},
-        {"from-start", no_argument, 0, 's'},  {"count", required_argument, 0, 'N'},
-        {"for", required_argument, 0, 'f'},   CTL_COMMON_LONGOPTS,
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"node", required_argument, 0, 'n'},
+                                             {"cursor", required_argument, 0, 'c'},
+                                             {"from-start", no_argument, 0, 's'},
+                                             {"count", required_argument, 0, 'N'},
+                                             {"for", required_argument, 0, 'f'},
+                                             CTL_COMMON_LONGOPTS,
+                                             {0, 0, 0, 0}};
     ctl_opts_t o = *gopts;
     const char *node = NULL, *cursor = NULL;
     bool from_start = false;
@@ -218,12 +220,23 @@ int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
         if (ctl_common_opt(opt, &o))
             continue;
         switch (opt) {
-        case 'n': node = optarg; break;
-        case 'c': cursor = optarg; break;
-        case 's': from_start = true; break;
-        case 'N': count = atol(optarg); break;
-        case 'f': seconds = atol(optarg); break;
-        default: return ctl_usage(watch_usage, opt == 'h' ? 0 : 2);
+        case 'n':
+            node = optarg;
+            break;
+        case 'c':
+            cursor = optarg;
+            break;
+        case 's':
+            from_start = true;
+            break;
+        case 'N':
+            count = atol(optarg);
+            break;
+        case 'f':
+            seconds = atol(optarg);
+            break;
+        default:
+            return ctl_usage(watch_usage, opt == 'h' ? 0 : 2);
         }
     }
     ctl_t c;
@@ -292,10 +305,17 @@ int ctl_cmd_events(const ctl_opts_t *gopts, int argc, char **argv)
         if (ctl_common_opt(opt, &o))
             continue;
         switch (opt) {
-        case 'n': snprintf(s.member, sizeof s.member, "%s", optarg); break;
-        case 's': snprintf(s.service, sizeof s.service, "%s", optarg); break;
-        case 'f': s.last = strtoull(optarg, NULL, 10) - 1; break;
-        default: return ctl_usage(events_usage, opt == 'h' ? 0 : 2);
+        case 'n':
+            snprintf(s.member, sizeof s.member, "%s", optarg);
+            break;
+        case 's':
+            snprintf(s.service, sizeof s.service, "%s", optarg);
+            break;
+        case 'f':
+            s.last = strtoull(optarg, NULL, 10) - 1;
+            break;
+        default:
+            return ctl_usage(events_usage, opt == 'h' ? 0 : 2);
         }
     }
     if (!*s.member || !*s.service)

@@ -53,9 +53,9 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(const ctl_opts_t *, int, char **);
     } cmds[] = {
-        {"submit", ctl_cmd_submit}, {"consult", ctl_cmd_consult},   {"status", ctl_cmd_status},
-        {"case", ctl_cmd_case},     {"watch", ctl_cmd_watch},       {"events", ctl_cmd_events},
-        {"health", ctl_cmd_health}, {"keygen", ctl_cmd_keygen},     {"registry", ctl_cmd_registry},
+        {"submit", ctl_cmd_submit}, {"consult", ctl_cmd_consult}, {"status", ctl_cmd_status},
+        {"case", ctl_cmd_case},     {"watch", ctl_cmd_watch},     {"events", ctl_cmd_events},
+        {"health", ctl_cmd_health}, {"keygen", ctl_cmd_keygen},   {"registry", ctl_cmd_registry},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))
