@@ -77,6 +77,13 @@ cpm_effects_t cpm_server_effects(cpm_server_t *srv);
 typedef void (*cpm_tick_fn)(cpm_server_t *srv);
 void cpm_server_on_tick(cpm_server_t *srv, cpm_tick_fn fn);
 
+/* A change the service makes on its own (e.g. from a tick): fn runs in a
+ * write transaction that is committed durably when fn returns 0 (aborted
+ * otherwise); its records are then delivered and its events published like
+ * those of a request. Returns fn's result or a store error. */
+typedef int (*cpm_write_fn)(cpm_server_t *srv, MDB_txn *txn, void *ctx);
+int cpm_server_write(cpm_server_t *srv, cpm_write_fn fn, void *ctx);
+
 /* Run until SIGINT/SIGTERM. 0 on a clean stop, -1 on a fatal error. */
 int cpm_server_run(cpm_server_t *srv);
 

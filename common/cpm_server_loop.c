@@ -332,6 +332,29 @@ static void commit_group(cpm_server_t *s)
         publish_events(s);
 }
 
+int cpm_server_write(cpm_server_t *s, cpm_write_fn fn, void *ctx)
+{
+    MDB_txn *txn = NULL;
+    s->nqueued = 0;
+    int rc = cpm_store_begin(s->store, true, &txn);
+    if (rc != 0)
+        return rc;
+    rc = fn(s, txn, ctx);
+    if (rc == 0)
+        rc = cpm_store_commit(txn);
+    else
+        cpm_store_abort(&txn);
+    if (rc != 0) {
+        s->nqueued = 0;
+        return rc;
+    }
+    for (size_t i = 0; i < s->nqueued; i++)
+        cpm_pump_committed(s->pump, s->queued[i].stream, s->queued[i].seq);
+    s->nqueued = 0;
+    publish_events(s);
+    return 0;
+}
+
 int cpm_server_run(cpm_server_t *s)
 {
     signal(SIGINT, on_signal);

@@ -8,6 +8,7 @@
 #include "cpm_rules.h"
 #include "cpm_server.h"
 #include "cpm_util.h"
+#include "routing_deadlines.h"
 #include "routing_domain.h"
 
 #include <stdio.h>
@@ -62,6 +63,26 @@ static int on_status(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
     return rc;
 }
 
+static int check_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+{
+    cpm_effects_t fx = cpm_server_effects(srv);
+    size_t n = 0;
+    int rc = routing_deadlines_check(cpm_server_store(srv), txn, &fx, cpm_now_ms(), 1000, &n);
+    if (rc == 0 && n > 0) {
+        cpm_metrics_add(cpm_server_metrics(srv), "deadlines.overdue", n);
+        cpm_info("%zu case deadline%s passed", n, n == 1 ? "" : "s");
+    }
+    return rc;
+}
+
+/* Once a second: report deadlines that passed (one "case.overdue" each). */
+static void on_tick(cpm_server_t *srv)
+{
+    int rc = cpm_server_write(srv, check_deadlines, NULL);
+    if (rc != 0)
+        cpm_warn("deadline check failed: %s", cpm_err_name(rc));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3 || strcmp(argv[1], "--config") != 0) {
@@ -89,6 +110,7 @@ int main(int argc, char **argv)
         cpm_server_on_batch(srv, CPM__MSG_TYPE__MSG_UPDATE_BATCH, on_update);
         cpm_server_on_request(srv, CPM__MSG_TYPE__MSG_STATUS_QUERY, false, on_status);
         cpm_server_outbound(srv, "inspection", CPM__MSG_TYPE__MSG_ASSIGN_BATCH);
+        cpm_server_on_tick(srv, on_tick);
         rc = cpm_server_run(srv) == 0 ? 0 : 1;
     }
     cpm_server_destroy(&srv);

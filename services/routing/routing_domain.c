@@ -1,4 +1,5 @@
 #include "routing_domain.h"
+#include "routing_deadlines.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,8 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     e2.note = route.reason;
     r.history = hist;
     r.n_history = 2;
-    if ((rc = put_case(st, txn, &r)) != 0)
+    if ((rc = put_case(st, txn, &r)) != 0 ||
+        (rc = routing_deadline_set(st, txn, r.accept_due_ms, c->ticket, "accept")) != 0)
         return rc;
 
     Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
@@ -152,11 +154,25 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
                                  u->ticket, r->state, u->state);
         goto out;
     }
+    /* Move the deadlines the register watches: the accept deadline ends with
+     * any answer, the resolve deadline runs from acceptance to resolution. */
+    if ((!strcmp(r->state, "routed") || !strcmp(r->state, "assigned")) &&
+        strcmp(u->state, "assigned") != 0 &&
+        (rc = routing_deadline_clear(st, txn, r->accept_due_ms, u->ticket)) != 0)
+        goto out;
+    if (!strcmp(r->state, "accepted") &&
+        (rc = routing_deadline_clear(st, txn, r->resolve_due_ms, u->ticket)) != 0)
+        goto out;
     char *old_state = r->state;
     r->state = u->state;
-    if (!strcmp(u->state, "accepted"))
+    if (!strcmp(u->state, "accepted")) {
         r->resolve_due_ms =
             cpm_rules_add_working_days(rules, u->at_ms, cpm_rules_resolve_days(rules));
+        if ((rc = routing_deadline_set(st, txn, r->resolve_due_ms, u->ticket, "resolve")) != 0) {
+            r->state = old_state;
+            goto out;
+        }
+    }
     Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
     e.at_ms = u->at_ms;
     e.state = u->state;

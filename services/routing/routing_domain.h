@@ -21,8 +21,8 @@
 
 #define ROUTING_DBS                                                                                \
     {                                                                                              \
-        "cases", NULL                                                                              \
-    }
+        "cases", "due", NULL                                                                       \
+    } /* clang-format off */
 
 /* Route and record one complaint delivered by intake member sender. A
  * ticket already routed is left alone (0). With a registry, the ticket must

@@ -1,0 +1,191 @@
+/* routing_deadlines: accept and resolve deadlines become one "case.overdue"
+ * event each when they pass, and stop being watched once met. Real LMDB. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fixtures/domain/domain_fixture.h"
+#include "routing_deadlines.h"
+#include "routing_domain.h"
+
+#define SELF "hn.doit/routing"
+#define INTAKE "hn.d.hoan-kiem"
+#define DAY (24LL * 3600 * 1000)
+
+static const char *const dbs[] = ROUTING_DBS;
+
+typedef struct {
+    char dir[64];
+    cpm_rules_t *rules;
+    cpm_registry_t *reg;
+    cpm_store_t *st;
+    dom_fx_t rec;
+    cpm_effects_t fx;
+    int64_t received;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->rules = dom_rules();
+    dom_tmpdir(f->dir, "deadlines");
+    f->reg = dom_registry();
+    f->st = dom_open(f->dir, 0, dbs);
+    f->received = dom_vn_time(2026, 3, 2, 10, 0); /* Monday: accept by Mon 16 March */
+    dom_fx_init(&f->rec, f->st, SELF, f->received);
+    f->fx = dom_fx_effects(&f->rec);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    dom_fx_clear(&f->rec);
+    cpm_store_destroy(&f->st);
+    cpm_registry_destroy(&f->reg);
+    cpm_rules_destroy(&f->rules);
+    dom_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void route(fixture_t *f, const char *ticket)
+{
+    Cpm__Complaint c = CPM__COMPLAINT__INIT;
+    c.ticket = (char *)ticket;
+    c.channel = "web";
+    c.business_name = "Shop";
+    c.district = "hoan-kiem";
+    c.category = "food_safety";
+    c.description = "stale food";
+    c.intake_node = INTAKE;
+    c.received_ms = f->received;
+    cpm_error_t err = {0};
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    assert_int_equal(routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c,
+                                             f->received, &err),
+                     0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+}
+
+static void update(fixture_t *f, const char *ticket, const char *state, int64_t at)
+{
+    Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
+    u.ticket = (char *)ticket;
+    u.state = (char *)state;
+    u.agency = "hn.d.hoan-kiem";
+    u.actor = "officer.hn.d.hoan-kiem";
+    u.at_ms = at;
+    cpm_error_t err = {0};
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    int rc = routing_apply_update(f->rules, f->st, txn, &f->fx, "hn.d.hoan-kiem", &u, &err);
+    if (rc != 0)
+        fail_msg("update %s -> %s: %s", ticket, state, err.message);
+    assert_int_equal(cpm_store_commit(txn), 0);
+}
+
+/* Run the check at now; returns how many deadlines it reported. */
+static size_t check(fixture_t *f, int64_t now)
+{
+    size_t n = 99;
+    dom_fx_clear(&f->rec);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    assert_int_equal(routing_deadlines_check(f->st, txn, &f->fx, now, 1000, &n), 0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+    assert_int_equal(n, f->rec.n_events);
+    return n;
+}
+
+static void test_accept_deadline_reported_once(void **state)
+{
+    fixture_t *f = *state;
+    route(f, "HK-00000001");
+    int64_t due = dom_vn_day_end(2026, 3, 16);
+    assert_int_equal(check(f, due - 1), 0);
+    assert_int_equal(check(f, due + 1), 1);
+    assert_string_equal(f->rec.events[0].kind, "case.overdue");
+    assert_string_equal(f->rec.events[0].ticket, "HK-00000001");
+    assert_string_equal(f->rec.events[0].agency, "hn.d.hoan-kiem");
+    assert_non_null(strstr(f->rec.events[0].detail, "deadline=accept"));
+    assert_int_equal(check(f, due + 10 * DAY), 0); /* reported once */
+}
+
+static void test_met_deadlines_are_not_reported(void **state)
+{
+    fixture_t *f = *state;
+    route(f, "HK-00000001");
+    update(f, "HK-00000001", "assigned", f->received + 1000); /* delivery: still due */
+    update(f, "HK-00000001", "accepted", f->received + DAY);
+    update(f, "HK-00000001", "resolved", f->received + 2 * DAY);
+    route(f, "HK-00000002");
+    update(f, "HK-00000002", "refused", f->received + DAY);
+    assert_int_equal(check(f, f->received + 400 * DAY), 0);
+}
+
+static void test_resolve_deadline_runs_from_acceptance(void **state)
+{
+    fixture_t *f = *state;
+    route(f, "HK-00000001");
+    route(f, "HK-00000002");
+    update(f, "HK-00000001", "accepted", dom_vn_time(2026, 3, 3, 9, 0));
+    /* accept deadline of 2 passes; 1 now waits for resolution (30 working
+     * days from 3 March, past the 30 April / 1 May holidays) */
+    assert_int_equal(check(f, dom_vn_day_end(2026, 3, 16) + 1), 1);
+    assert_string_equal(f->rec.events[0].ticket, "HK-00000002");
+    int rc;
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    Cpm__StatusReply *r = routing_status(f->st, txn, "HK-00000001", &rc);
+    assert_non_null(r);
+    int64_t resolve_due = r->resolve_due_ms;
+    cpm__status_reply__free_unpacked(r, NULL);
+    cpm_store_abort(&txn);
+    assert_true(resolve_due > dom_vn_time(2026, 4, 10, 0, 0));
+    assert_int_equal(check(f, resolve_due - 1), 0);
+    assert_int_equal(check(f, resolve_due + 1), 1);
+    assert_string_equal(f->rec.events[0].ticket, "HK-00000001");
+    assert_non_null(strstr(f->rec.events[0].detail, "deadline=resolve"));
+}
+
+static void test_check_respects_max_and_order(void **state)
+{
+    fixture_t *f = *state;
+    char t[32];
+    for (int i = 1; i <= 5; i++) {
+        snprintf(t, sizeof t, "HK-%08d", i);
+        f->received = dom_vn_time(2026, 3, 2 + i, 10, 0); /* later days, later deadlines */
+        route(f, t);
+    }
+    size_t n = 0;
+    dom_fx_clear(&f->rec);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    assert_int_equal(
+        routing_deadlines_check(f->st, txn, &f->fx, dom_vn_time(2027, 1, 1, 0, 0), 2, &n), 0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(f->rec.events[0].ticket, "HK-00000001");
+    assert_string_equal(f->rec.events[1].ticket, "HK-00000002");
+    assert_int_equal(check(f, dom_vn_time(2027, 1, 1, 0, 0)), 3);
+    assert_string_equal(f->rec.events[2].ticket, "HK-00000005");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_accept_deadline_reported_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_met_deadlines_are_not_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resolve_deadline_runs_from_acceptance, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_check_respects_max_and_order, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
