@@ -6,7 +6,7 @@
 
 int cpm_delivery_is_store_error(int rc)
 {
-    return rc == CPM_E_STORE_FULL || rc == CPM_E_STORE_IO || rc == CPM_E_INTERNAL;
+    return rc == CPM_E_STORE_FULL || rc == CPM_E_STORE_IO;
 }
 
 int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64_t first_seq,

@@ -18,9 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Applies one record; returns 0, a store error (CPM_E_STORE_FULL, _STORE_IO,
- * _INTERNAL: the batch stops and the caller aborts the transaction) or
- * another code with err filled (the record becomes a dead letter). */
+/* Applies one record; returns 0, a store error (CPM_E_STORE_FULL or
+ * CPM_E_STORE_IO: the batch stops, nothing of it may be committed, the
+ * sender retries) or another code with err filled (the record becomes a dead
+ * letter: a record that can never be applied must not stall its stream). */
 typedef int (*cpm_record_fn)(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
                              cpm_error_t *err);
 
@@ -38,7 +39,8 @@ int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64
                        const uint8_t *const *recs, const size_t *lens, size_t n,
                        cpm_record_fn apply, void *ctx, cpm_delivery_result_t *res);
 
-/* 1 for the codes that abort a group (the store failed, not the record). */
+/* 1 for the retryable store errors that stop a batch (the store failed, not
+ * the record). */
 int cpm_delivery_is_store_error(int rc);
 
 #endif

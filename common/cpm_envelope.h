@@ -16,6 +16,7 @@
 #define CPM_PROTO_VERSION 1
 #define CPM_MAX_MSG (4u << 20) /* largest frame any socket accepts */
 #define CPM_ENVELOPE_DOMAIN "CPMESH-ENVELOPE-V1"
+#define CPM_INSTANCE_MAX 63 /* bytes of Envelope.sender_instance; receivers refuse longer */
 
 /* What a sender fills in; strings may be NULL for empty. */
 typedef struct {
@@ -55,7 +56,7 @@ int cpm_msg_type_is_reply(int type);
  * without storage. A plain value type: no allocation. */
 typedef struct {
     const cpm_identity_t *id; /* borrowed */
-    char instance[64];
+    char instance[CPM_INSTANCE_MAX + 1];
     uint64_t last_seq;
 } cpm_sender_t;
 

@@ -26,6 +26,7 @@ typedef struct {
     uint64_t tail;          /* highest seq known committed */
     uint64_t acked;         /* highest seq the peer acknowledged */
     uint64_t inflight_last; /* last seq of the batch in flight, 0 if none */
+    char inflight_id[33];   /* msg_id of its latest sending */
     int attempts;           /* sends of the batch in flight */
     int64_t due_ms;         /* monotonic time of the next (re)send */
     int64_t last_ack_ms;
@@ -293,9 +294,11 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     snprintf(recipient, sizeof recipient, "%s/%s", s->peer_member, s->peer_service);
     uint8_t *frame = NULL;
     size_t len = 0;
-    if (cpm_sender_seal(p->sender, s->type, recipient, NULL, &db.base, NULL, &frame, &len) == 0) {
+    char msg_id[33];
+    if (cpm_sender_seal(p->sender, s->type, recipient, NULL, &db.base, msg_id, &frame, &len) == 0) {
         if (zmq_send(s->sock, frame, len, ZMQ_DONTWAIT) == (int)len) {
             s->inflight_last = b.first_seq + b.n - 1;
+            memcpy(s->inflight_id, msg_id, sizeof msg_id);
             if (s->attempts > 0) {
                 s->retries++;
                 cpm_metrics_add(p->metrics, "retried", 1);
@@ -312,7 +315,8 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     cpm_outbox_batch_clear(&b);
 }
 
-static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, int64_t now)
+static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, const char *corr,
+                      int64_t now)
 {
     if (strcmp(ack->stream ? ack->stream : "", s->name) != 0) {
         cpm_warn("ack for stream %s arrived on %s; ignored", ack->stream, s->name);
@@ -352,8 +356,10 @@ static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, int64_t n
         s->inflight_last = 0;
         s->attempts = 0;
         s->due_ms = now; /* send the next batch at once */
-    } else if (s->inflight_last) {
-        /* The peer applied only part (a gap on its side): resend the rest now. */
+    } else if (s->inflight_last && strcmp(corr, s->inflight_id) == 0) {
+        /* The answer to our latest sending applied only part (a gap on its
+         * side): resend the rest now. An older sending's answer says
+         * nothing about the latest one, which is still on its way. */
         s->inflight_last = 0;
         s->due_ms = now;
     }
@@ -384,7 +390,7 @@ static void read_acks(cpm_pump_t *p, stream_t *s, int64_t now)
         if (m.env->type == CPM__MSG_TYPE__MSG_ACK) {
             Cpm__Ack *ack = cpm__ack__unpack(NULL, m.env->payload.len, m.env->payload.data);
             if (ack)
-                apply_ack(p, s, ack, now);
+                apply_ack(p, s, ack, m.env->correlation_id, now);
             else
                 cpm_metrics_add(p->metrics, "rejected.bad_payload", 1);
             cpm__ack__free_unpacked(ack, NULL);

@@ -137,7 +137,12 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
     s->zctx = zmq_ctx_new();
     if (!s->zctx || open_sockets(s) != 0)
         goto fail;
+    char instance[64];
     cpm_sender_init(&s->sender, &s->id, cfg->service);
+    snprintf(instance, sizeof instance, "%s.reply", cfg->service);
+    cpm_sender_init(&s->reply_sender, &s->id, instance);
+    snprintf(instance, sizeof instance, "%s.pub", cfg->service);
+    cpm_sender_init(&s->pub_sender, &s->id, instance);
     s->pump = cpm_pump_new(s->zctx, s->store, &s->sender, s->self, s->verifier, s->metrics,
                            cfg->batch_max);
     if (!s->pump)

@@ -49,7 +49,13 @@ struct cpm_server {
     cpm_store_t *store;
     cpm_verifier_t *verifier;
     cpm_metrics_t *metrics;
+    /* One principal per connection kind, since a receiver's replay window is
+     * per principal and only messages on one connection arrive in order:
+     * batches from the pump ("<service>"), replies ("<service>.reply"),
+     * publications ("<service>.pub"). */
     cpm_sender_t sender;
+    cpm_sender_t reply_sender;
+    cpm_sender_t pub_sender;
     cpm_pump_t *pump;
     handler_t handlers[MAX_HANDLERS];
     size_t nhandlers;

@@ -39,7 +39,7 @@ static void send_reply(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *r
         snprintf(recipient, sizeof recipient, "%s/%s", request->sender, request->sender_instance);
     uint8_t *frame = NULL;
     size_t flen = 0;
-    if (cpm_sender_seal_raw(&s->sender, type, recipient, request ? request->msg_id : "", payload,
+    if (cpm_sender_seal_raw(&s->reply_sender, type, recipient, request ? request->msg_id : "", payload,
                             len, NULL, &frame, &flen) != 0) {
         cpm_error("cannot seal a reply");
         return;
@@ -255,7 +255,7 @@ static void publish_events(cpm_server_t *s)
         eb.events = evs;
         uint8_t *frame = NULL;
         size_t len = 0;
-        if (cpm_sender_seal(&s->sender, CPM__MSG_TYPE__MSG_EVENTS_PUBLISH, "*", NULL, &eb.base,
+        if (cpm_sender_seal(&s->pub_sender, CPM__MSG_TYPE__MSG_EVENTS_PUBLISH, "*", NULL, &eb.base,
                             NULL, &frame, &len) == 0) {
             zmq_send(s->pub, s->self, strlen(s->self), ZMQ_SNDMORE);
             zmq_send(s->pub, frame, len, ZMQ_DONTWAIT);

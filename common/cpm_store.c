@@ -36,6 +36,7 @@ int cpm_store_err(int mdb_rc)
     case 0:
         return CPM_OK;
     case MDB_MAP_FULL:
+    case MDB_TXN_FULL: /* too much in one transaction: retry, smaller */
         return CPM_E_STORE_FULL;
     case MDB_NOTFOUND:
         return CPM_E_NOT_FOUND;

@@ -7,6 +7,7 @@
 #include "cpm_envelope.h"
 #include "cpm_replay.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,8 +137,15 @@ static cpm_verdict_t check_authorization(const cpm_verify_ctx_t *ctx, const Cpm_
             return CPM_V_OK;
         return CPM_V_FORBIDDEN;
     }
-    if (e->type == CPM__MSG_TYPE__MSG_EVENTS_PUBLISH)
-        return cpm_member_service(m, e->sender_instance) ? CPM_V_OK : CPM_V_FORBIDDEN;
+    if (e->type == CPM__MSG_TYPE__MSG_EVENTS_PUBLISH) {
+        /* instance "<service>" or "<service>.pub" of a service it runs */
+        char svc[CPM_INSTANCE_MAX + 1];
+        snprintf(svc, sizeof svc, "%s", e->sender_instance);
+        size_t n = strlen(svc);
+        if (n > 4 && strcmp(svc + n - 4, ".pub") == 0)
+            svc[n - 4] = 0;
+        return cpm_member_service(m, svc) ? CPM_V_OK : CPM_V_FORBIDDEN;
+    }
     if (!ctx->service || !cpm_member_may_send(m, cpm_msg_type_name(e->type), ctx->service))
         return CPM_V_FORBIDDEN;
     return CPM_V_OK;
@@ -152,6 +160,11 @@ static cpm_verdict_t check_envelope(const cpm_verifier_t *v, const cpm_registry_
     cpm_verdict_t r;
     if (e->version != CPM_PROTO_VERSION)
         return CPM_V_BAD_VERSION;
+    /* Bounded, so that no sender can grow the replay table with long or
+     * empty principals. */
+    size_t il = strlen(e->sender_instance);
+    if (il == 0 || il > CPM_INSTANCE_MAX)
+        return CPM_V_MALFORMED;
     const Cpm__Member *m = cpm_registry_member(reg, e->sender);
     if (!m)
         return CPM_V_UNKNOWN_SENDER;

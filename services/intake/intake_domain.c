@@ -1,5 +1,8 @@
 #include "intake_domain.h"
 #include "intake_validate.h"
+#include "cpm_util.h"
+
+#include <sodium.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,17 +43,58 @@ void intake_set_routing(intake_t *in, const char *routing_member)
     snprintf(in->routing, sizeof in->routing, "%s", routing_member ? routing_member : "");
 }
 
-/* Look up a client reference; 0 and the id when known, CPM_E_NOT_FOUND when
- * new, or a store error. */
-static int ref_lookup(cpm_store_t *st, MDB_txn *txn, const char *key, char id[INTAKE_TICKET_MAX])
+/* What a client reference stands for: SHA-256 over the fields the client
+ * set, each length-prefixed, so that a resubmission matches and a different
+ * request under the same reference does not. */
+static void digest_fields(const char *const *fields, size_t n, int64_t a, int64_t b,
+                          uint8_t out[32])
+{
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t len[8];
+        const char *f = fields[i] ? fields[i] : "";
+        cpm_put_be64(len, strlen(f));
+        crypto_hash_sha256_update(&st, len, 8);
+        crypto_hash_sha256_update(&st, (const uint8_t *)f, strlen(f));
+    }
+    uint8_t tail[16];
+    cpm_put_be64(tail, (uint64_t)a);
+    cpm_put_be64(tail + 8, (uint64_t)b);
+    crypto_hash_sha256_update(&st, tail, sizeof tail);
+    crypto_hash_sha256_final(&st, out);
+}
+
+/* "refs" values: the id, a zero byte, the 32-byte digest. 0 with *duplicate
+ * set and id filled when key is known with the same digest; CPM_E_NOT_FOUND
+ * when new; CPM_E_CONFLICT (err filled) when it stands for another request. */
+static int ref_lookup(cpm_store_t *st, MDB_txn *txn, const char *key, const char *client_ref,
+                      const uint8_t digest[32], char id[INTAKE_TICKET_MAX], bool *duplicate,
+                      cpm_error_t *err)
 {
     const void *v;
     size_t vlen;
     int rc = cpm_store_get(st, txn, "refs", key, strlen(key), &v, &vlen);
     if (rc != 0)
         return rc;
-    snprintf(id, INTAKE_TICKET_MAX, "%.*s", (int)vlen, (const char *)v);
+    size_t idlen = strnlen(v, vlen);
+    snprintf(id, INTAKE_TICKET_MAX, "%.*s", (int)idlen, (const char *)v);
+    if (vlen != idlen + 1 + 32 || memcmp((const uint8_t *)v + idlen + 1, digest, 32) != 0)
+        return cpm_error_set(err, CPM_E_CONFLICT, "client_ref",
+                             "client_ref %s was already used for a different request (%s)",
+                             client_ref, id);
+    *duplicate = true;
     return 0;
+}
+
+static int ref_store(cpm_store_t *st, MDB_txn *txn, const char *key, const char *id,
+                     const uint8_t digest[32])
+{
+    uint8_t val[INTAKE_TICKET_MAX + 1 + 32];
+    size_t idlen = strlen(id);
+    memcpy(val, id, idlen + 1);
+    memcpy(val + idlen + 1, digest, 32);
+    return cpm_store_put(st, txn, "refs", key, strlen(key), val, idlen + 1 + 32);
 }
 
 static int next_id(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *counter,
@@ -89,13 +133,14 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
         return rc;
     *duplicate = false;
     char refkey[256] = "";
+    uint8_t digest[32];
+    const char *fields[] = {c->channel,       c->consumer_name,    c->consumer_phone,
+                            c->consumer_email, c->business_name,   c->business_address,
+                            c->district,      c->category,         c->description};
+    digest_fields(fields, sizeof fields / sizeof *fields, c->event_time_ms, c->urgent, digest);
     if (c->client_ref && *c->client_ref) {
         snprintf(refkey, sizeof refkey, "c\x1f%s\x1f%s", sender, c->client_ref);
-        rc = ref_lookup(st, txn, refkey, ticket);
-        if (rc == 0) {
-            *duplicate = true;
-            return 0;
-        }
+        rc = ref_lookup(st, txn, refkey, c->client_ref, digest, ticket, duplicate, err);
         if (rc != CPM_E_NOT_FOUND)
             return rc;
     }
@@ -114,8 +159,7 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     c->received_ms = now_ms;
     if ((rc = put_msg(st, txn, "complaints", ticket, &c->base)) != 0)
         return rc;
-    if (*refkey &&
-        (rc = cpm_store_put(st, txn, "refs", refkey, strlen(refkey), ticket, strlen(ticket))) != 0)
+    if (*refkey && (rc = ref_store(st, txn, refkey, ticket, digest)) != 0)
         return rc;
     char detail[256];
     snprintf(detail, sizeof detail, "channel=%s district=%s category=%s%s", c->channel, c->district,
@@ -134,13 +178,12 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
         return rc;
     *duplicate = false;
     char refkey[256] = "";
+    uint8_t digest[32];
+    const char *fields[] = {c->channel, c->category, c->summary};
+    digest_fields(fields, sizeof fields / sizeof *fields, c->duration_s, 0, digest);
     if (c->client_ref && *c->client_ref) {
         snprintf(refkey, sizeof refkey, "k\x1f%s\x1f%s", sender, c->client_ref);
-        rc = ref_lookup(st, txn, refkey, id);
-        if (rc == 0) {
-            *duplicate = true;
-            return 0;
-        }
+        rc = ref_lookup(st, txn, refkey, c->client_ref, digest, id, duplicate, err);
         if (rc != CPM_E_NOT_FOUND)
             return rc;
     }
@@ -155,8 +198,7 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
     c->received_ms = now_ms;
     if ((rc = put_msg(st, txn, "consultations", id, &c->base)) != 0)
         return rc;
-    if (*refkey &&
-        (rc = cpm_store_put(st, txn, "refs", refkey, strlen(refkey), id, strlen(id))) != 0)
+    if (*refkey && (rc = ref_store(st, txn, refkey, id, digest)) != 0)
         return rc;
     char detail[160];
     snprintf(detail, sizeof detail, "channel=%s category=%s duration_s=%u", c->channel,

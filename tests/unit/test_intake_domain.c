@@ -296,11 +296,14 @@ static void test_resubmission(void **state)
     assert_counts(f->st, 1, 1, 1);
     cpm__complaint__free_unpacked(c, NULL);
 
-    /* even when the resubmission differs (the first one wins) */
+    /* a different complaint under the same reference is a conflict, shown
+     * and not swallowed; nothing is recorded */
     c = complaint("tablet-7:0042", "pricing");
-    assert_int_equal(submit(f, OP1, c, t2, &dup, &err), 0);
-    assert_true(dup);
-    assert_string_equal(t2, t1);
+    dup = false;
+    assert_int_equal(submit(f, OP1, c, t2, &dup, &err), CPM_E_CONFLICT);
+    assert_false(dup);
+    assert_string_equal(err.field, "client_ref");
+    assert_non_null(strstr(err.message, t1));
     assert_counts(f->st, 1, 1, 1);
     cpm__complaint__free_unpacked(c, NULL);
 
