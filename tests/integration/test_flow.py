@@ -67,6 +67,55 @@ def test_thousand_complaints_reach_the_right_agency_once():
             check(st["state"] == "assigned", "state of %s is %s" % (t, st["state"]))
 
 
+def test_concurrent_load_is_refused_nowhere():
+    """3,000 complaints without client references from three intakes at once:
+    all recorded, and no service refuses any of the mesh's own messages (a
+    replay window too narrow for traffic on several connections would)."""
+    with Mesh() as m:
+        import subprocess
+        import threading
+        cs = complaints(3000, seed=6)
+        for c in cs:
+            del c["client_ref"]  # cpmctl makes them up; more than one buffer's worth
+        results = {}
+
+        def one(node):
+            results[node] = m.submit_file(cs, node=node, check_rc=False)
+
+        ths = [threading.Thread(target=one, args=(n,)) for n in INTAKES[:3]]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        for node, r in results.items():
+            oks = [j for j in r.json if j.get("ok")]
+            check(r.returncode == 0 and len(oks) == 3000, "%s: %d of 3000 recorded: %s"
+                  % (node, len(oks), [j for j in r.json if not j.get("ok")][:1]))
+        m.wait_for(m.outbox_empty, "delivery", seconds=90)
+        for (node, svc), h in m.health().items():
+            bad = {k: v for k, v in h["counters"].items()
+                   if v and (k.startswith("rejected.") or k == "delivery.dead_letters")}
+            check(not bad, "%s/%s refused its own mesh's messages: %s" % (node, svc, bad))
+        routed = sum(1 for e in m.events("hn.doit", "routing") if e["kind"] == "case.routed")
+        check(routed == 9000, "9000 routed, not %d" % routed)
+
+
+def test_file_errors_name_the_line_and_field():
+    with Mesh() as m:
+        cs = complaints(3, seed=7)
+        cs[1]["district"] = "atlantis"
+        r = m.submit_file(cs, check_rc=False)
+        check(r.returncode == 1, "exit 1 when a line fails")
+        bad = [j for j in r.json if not j.get("ok")]
+        check(len(bad) == 1 and bad[0]["field"] == "district" and "line 2" in bad[0]["message"],
+              "the error names line 2 and the field: %s" % bad)
+        check(len([j for j in r.json if j.get("ok")]) == 2, "the other lines are recorded")
+        again = dict(cs[0], description="something else entirely")
+        r = m.submit_file([again], check_rc=False)
+        check(r.json[0]["code"] == 409 and r.json[0]["field"] == "client_ref",
+              "a reference reused for a different complaint is a conflict: %s" % r.json)
+
+
 def test_resubmission_returns_the_same_ticket_and_records_nothing():
     with Mesh() as m:
         cs = complaints(50, seed=2)
@@ -150,6 +199,8 @@ def test_district_node_down_then_back():
 if __name__ == "__main__":
     run([test_thousand_complaints_reach_the_right_agency_once,
          test_resubmission_returns_the_same_ticket_and_records_nothing,
+         test_concurrent_load_is_refused_nowhere,
+         test_file_errors_name_the_line_and_field,
          test_routing_killed_mid_flow_loses_nothing_and_applies_once,
          test_intake_and_inspection_killed_mid_flow,
          test_district_node_down_then_back])

@@ -168,7 +168,13 @@ static int submit_file(ctl_t *c, const char *node, const char *path, int window)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 256;
-            items = realloc(items, cap * sizeof *items);
+            item_t *grown = realloc(items, cap * sizeof *items);
+            if (!grown) {
+                cpm_error_set(&err, CPM_E_INTERNAL, "file", "out of memory at line %ld", lineno);
+                failed++;
+                break;
+            }
+            items = grown;
         }
         item_t *it = &items[n];
         memset(it, 0, sizeof *it);
@@ -184,11 +190,14 @@ static int submit_file(ctl_t *c, const char *node, const char *path, int window)
             ctl_fail(c, c->json, &err);
             continue;
         }
-        if (!*it->c.client_ref) { /* so that a resend cannot record it twice */
-            random_ref(it->ref);
-            it->c.client_ref = it->ref;
-        }
         n++;
+    }
+    /* Only now that items no longer moves may its strings be pointed at. */
+    for (size_t i = 0; i < n; i++) {
+        if (!*items[i].c.client_ref) { /* so that a resend cannot record it twice */
+            random_ref(items[i].ref);
+            items[i].c.client_ref = items[i].ref;
+        }
     }
     free(line);
     if (f != stdin)
@@ -237,7 +246,9 @@ static int submit_file(ctl_t *c, const char *node, const char *path, int window)
             done++, inflight--, failed++;
             char msg[sizeof err.message];
             snprintf(msg, sizeof msg, "%s", err.message);
-            cpm_error_set(&err, rc, err.field, "line %ld: %s", it->line, msg);
+            char field[sizeof err.field];
+            snprintf(field, sizeof field, "%s", err.field);
+            cpm_error_set(&err, rc, field, "line %ld: %s", it->line, msg);
             ctl_fail(c, c->json, &err);
         } else {
             Cpm__SubmitReply *r =
