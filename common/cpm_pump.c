@@ -71,40 +71,17 @@ cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_sender_t *sender, c
 
 static void close_link(stream_t *s)
 {
-    if (s->sock)
-        zmq_socket_monitor(s->sock, NULL, 0);
-    cpm_sock_close(&s->monitor);
+    cpm_sock_monitor_close(s->sock, &s->monitor);
     cpm_sock_close(&s->sock);
     s->connected = 0;
 }
 
 /* ZeroMQ heartbeats (see cpm_transport.c) turn a dead peer into a
  * disconnect; the monitor tells us, so health can say which peer is down. */
-static void open_monitor(cpm_pump_t *p, stream_t *s)
-{
-    char ep[64];
-    snprintf(ep, sizeof ep, "inproc://pump-%p", (void *)s->sock);
-    if (zmq_socket_monitor(s->sock, ep,
-                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
-        return;
-    s->monitor = zmq_socket(p->zctx, ZMQ_PAIR);
-    if (s->monitor && zmq_connect(s->monitor, ep) != 0)
-        cpm_sock_close(&s->monitor);
-}
-
 static void read_monitor(cpm_pump_t *p, stream_t *s)
 {
-    for (;;) {
-        zmq_msg_t f[2];
-        int n = s->monitor ? cpm_sock_recv(s->monitor, f, 2, ZMQ_DONTWAIT) : 0;
-        if (n <= 0)
-            return;
-        uint16_t event = 0;
-        if (zmq_msg_size(&f[0]) >= 2)
-            memcpy(&event, zmq_msg_data(&f[0]), 2);
-        for (int i = 0; i < n; i++)
-            zmq_msg_close(&f[i]);
+    int event;
+    while ((event = cpm_sock_monitor_event(s->monitor)) > 0) {
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !s->connected) {
             s->connected = 1;
             cpm_info("%s: peer connected", s->name);
@@ -243,7 +220,9 @@ static int ensure_socket(cpm_pump_t *p, stream_t *s)
     s->sock = cpm_sock_client(p->zctx, ZMQ_DEALER, p->sender->id, m->curve_pk.data, ep->endpoint);
     if (!s->sock)
         return -1;
-    open_monitor(p, s);
+    s->monitor = cpm_sock_monitor(p->zctx, s->sock,
+                                  ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                                      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     snprintf(s->endpoint, sizeof s->endpoint, "%s", ep->endpoint);
     memcpy(s->server_pk, m->curve_pk.data, 32);
     return 0;
@@ -405,6 +384,11 @@ static void read_acks(cpm_pump_t *p, stream_t *s, int64_t now)
         }
         cpm_msg_clear(&m);
     }
+}
+
+size_t cpm_pump_size(const cpm_pump_t *p)
+{
+    return p->n;
 }
 
 int cpm_pump_poll_items(cpm_pump_t *p, zmq_pollitem_t *items, int max)

@@ -36,6 +36,8 @@ int cpm_pump_load(cpm_pump_t *p);
 /* A record with this seq was committed on stream. */
 void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq);
 
+/* How many streams (an upper bound for cpm_pump_poll_items). */
+size_t cpm_pump_size(const cpm_pump_t *p);
 /* Fill poll items for the streams' sockets; returns how many (at most max). */
 int cpm_pump_poll_items(cpm_pump_t *p, zmq_pollitem_t *items, int max);
 /* Handle whatever arrived on the sockets, then send what is due. */

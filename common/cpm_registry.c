@@ -492,6 +492,14 @@ const Cpm__Member *cpm_registry_member_by_curve(const cpm_registry_t *r, const u
     return hit ? *hit : NULL;
 }
 
+const Cpm__Member *cpm_registry_find_service(const cpm_registry_t *r, const char *service)
+{
+    for (size_t i = 0; i < r->doc->n_members; i++)
+        if (cpm_member_service(r->doc->members[i], service))
+            return r->doc->members[i];
+    return NULL;
+}
+
 const Cpm__Member *cpm_registry_district_office(const cpm_registry_t *r, const char *slug)
 {
     if (!r || !slug)

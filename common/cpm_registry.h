@@ -32,6 +32,8 @@ uint64_t cpm_registry_version(const cpm_registry_t *r);
 const Cpm__Registry *cpm_registry_doc(const cpm_registry_t *r);
 const Cpm__Member *cpm_registry_member(const cpm_registry_t *r, const char *id);
 const Cpm__Member *cpm_registry_member_by_curve(const cpm_registry_t *r, const uint8_t pk[32]);
+/* The first member (in registry order) that runs service, or NULL. */
+const Cpm__Member *cpm_registry_find_service(const cpm_registry_t *r, const char *service);
 /* The district office (role "district") whose district is slug, or NULL. */
 const Cpm__Member *cpm_registry_district_office(const cpm_registry_t *r, const char *slug);
 bool cpm_registry_key_revoked(const cpm_registry_t *r, const char *key_id);

@@ -179,6 +179,7 @@ void cpm_server_destroy(cpm_server_t **p)
     cpm_identity_wipe(&s->id);
     free(s->group);
     free(s->queued);
+    free(s->items);
     free(s);
     *p = NULL;
 }
@@ -309,9 +310,5 @@ void *cpm_server_ctx(cpm_server_t *s)
 
 const Cpm__Member *cpm_server_find_service(cpm_server_t *s, const char *service)
 {
-    const Cpm__Registry *doc = cpm_registry_doc(s->reg);
-    for (size_t i = 0; i < doc->n_members; i++)
-        if (cpm_member_service(doc->members[i], service))
-            return doc->members[i];
-    return NULL;
+    return cpm_registry_find_service(s->reg, service);
 }

@@ -39,8 +39,8 @@ static void send_reply(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *r
         snprintf(recipient, sizeof recipient, "%s/%s", request->sender, request->sender_instance);
     uint8_t *frame = NULL;
     size_t flen = 0;
-    if (cpm_sender_seal_raw(&s->reply_sender, type, recipient, request ? request->msg_id : "", payload,
-                            len, NULL, &frame, &flen) != 0) {
+    if (cpm_sender_seal_raw(&s->reply_sender, type, recipient, request ? request->msg_id : "",
+                            payload, len, NULL, &frame, &flen) != 0) {
         cpm_error("cannot seal a reply");
         return;
     }
@@ -130,6 +130,7 @@ static int take_one(cpm_server_t *s)
     if (n <= 0)
         return n;
     if (n != 2) {
+        cpm_metrics_add(s->metrics, "received", 1);
         count(s, "rejected", "framing");
         for (int i = 0; i < n; i++)
             zmq_msg_close(&f[i]);
@@ -364,9 +365,20 @@ int cpm_server_run(cpm_server_t *s)
     int64_t next_reload = cpm_mono_ms() + 1000;
     cpm_info("running (registry version %llu)", (unsigned long long)cpm_registry_version(s->reg));
     while (!stop_requested) {
-        zmq_pollitem_t items[66] = {{cpm_zap_socket(s->zap), 0, ZMQ_POLLIN, 0},
-                                    {s->router, 0, ZMQ_POLLIN, 0}};
-        int nitems = 2 + cpm_pump_poll_items(s->pump, items + 2, 64);
+        size_t need = 2 + cpm_pump_size(s->pump);
+        if (need > s->items_cap) { /* one poll item per peer, however many */
+            zmq_pollitem_t *grown = realloc(s->items, need * 2 * sizeof *grown);
+            if (!grown) {
+                cpm_error("out of memory for the poll set");
+                return -1;
+            }
+            s->items = grown;
+            s->items_cap = need * 2;
+        }
+        zmq_pollitem_t *items = s->items;
+        items[0] = (zmq_pollitem_t){cpm_zap_socket(s->zap), 0, ZMQ_POLLIN, 0};
+        items[1] = (zmq_pollitem_t){s->router, 0, ZMQ_POLLIN, 0};
+        int nitems = 2 + cpm_pump_poll_items(s->pump, items + 2, (int)(s->items_cap - 2));
         int64_t now = cpm_mono_ms();
         int64_t due = cpm_pump_next_due_ms(s->pump, now);
         long timeout = (due >= 0 && due < 200) ? (long)due : 200;

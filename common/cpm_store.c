@@ -311,8 +311,8 @@ int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
 
 int cpm_store_get_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t *v)
 {
-    const void *val;
-    size_t len;
+    const void *val = NULL;
+    size_t len = 0;
     int rc = cpm_store_get(s, txn, "meta", key, strlen(key), &val, &len);
     if (rc == CPM_E_NOT_FOUND) {
         *v = 0;

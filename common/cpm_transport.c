@@ -169,6 +169,39 @@ void cpm_sock_close(void **sock)
     *sock = NULL;
 }
 
+void *cpm_sock_monitor(void *zctx, void *sock, int events)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://cpm-monitor-%p", sock);
+    if (zmq_socket_monitor(sock, ep, events) != 0)
+        return NULL;
+    void *mon = zmq_socket(zctx, ZMQ_PAIR);
+    if (mon && zmq_connect(mon, ep) != 0)
+        cpm_sock_close(&mon);
+    return mon;
+}
+
+int cpm_sock_monitor_event(void *monitor)
+{
+    zmq_msg_t f[2];
+    int n = monitor ? cpm_sock_recv(monitor, f, 2, ZMQ_DONTWAIT) : 0;
+    if (n <= 0)
+        return 0;
+    uint16_t event = 0; /* frame 1: event (u16, host order), value (u32) */
+    if (zmq_msg_size(&f[0]) >= 2)
+        memcpy(&event, zmq_msg_data(&f[0]), 2);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+    return event;
+}
+
+void cpm_sock_monitor_close(void *sock, void **monitor)
+{
+    if (sock)
+        zmq_socket_monitor(sock, NULL, 0);
+    cpm_sock_close(monitor);
+}
+
 int cpm_sock_recv(void *sock, void *parts, int nparts, int flags)
 {
     zmq_msg_t *f = parts;

@@ -41,6 +41,14 @@ void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint
 /* Close with linger 0; sets *sock to NULL. */
 void cpm_sock_close(void **sock);
 
+/* Watch sock's connection events (ZMQ_EVENT_* bits): returns a socket to
+ * read them from with cpm_sock_monitor_event, or NULL. */
+void *cpm_sock_monitor(void *zctx, void *sock, int events);
+/* The next pending event number, 0 when none is waiting (never blocks). */
+int cpm_sock_monitor_event(void *monitor);
+/* Stop watching sock and close *monitor (either may be NULL). */
+void cpm_sock_monitor_close(void *sock, void **monitor);
+
 /* Receive one message of up to nparts frames without blocking. Frame i goes
  * to parts[i] (zmq_msg_t, initialised by the call). Returns the number of
  * frames, 0 when nothing is waiting, -1 on error, or CPM_SOCK_TOO_MANY_FRAMES

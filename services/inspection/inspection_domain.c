@@ -18,13 +18,24 @@ static int put_case(cpm_store_t *st, MDB_txn *txn, const char *ticket, const Cpm
     return rc;
 }
 
-Cpm__InspectionCase *inspection_case(cpm_store_t *st, MDB_txn *txn, const char *ticket)
+/* The case, or NULL with *rc: CPM_E_NOT_FOUND, a store error, or
+ * CPM_E_INTERNAL for a record that does not decode. */
+static Cpm__InspectionCase *load_case(cpm_store_t *st, MDB_txn *txn, const char *ticket, int *rc)
 {
     const void *v;
     size_t vlen;
-    if (cpm_store_get(st, txn, "cases", ticket, strlen(ticket), &v, &vlen) != 0)
+    if ((*rc = cpm_store_get(st, txn, "cases", ticket, strlen(ticket), &v, &vlen)) != 0)
         return NULL;
-    return cpm__inspection_case__unpack(NULL, vlen, v);
+    Cpm__InspectionCase *c = cpm__inspection_case__unpack(NULL, vlen, v);
+    if (!c)
+        *rc = CPM_E_INTERNAL;
+    return c;
+}
+
+Cpm__InspectionCase *inspection_case(cpm_store_t *st, MDB_txn *txn, const char *ticket)
+{
+    int rc;
+    return load_case(st, txn, ticket, &rc);
 }
 
 /* Tell routing and the event log about a new state. */
@@ -114,11 +125,15 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
         return cpm_error_set(err, CPM_E_INVALID, "note", "a note is required to %s a case: %s",
                              a->action,
                              !strcmp(to, "refused") ? "say why it is not ours" : "the outcome");
-    Cpm__InspectionCase *c = inspection_case(st, txn, a->ticket);
+    int rc;
+    Cpm__InspectionCase *c = load_case(st, txn, a->ticket, &rc);
+    if (!c && rc == CPM_E_NOT_FOUND)
+        return cpm_error_set(err, rc, "ticket", "ticket %s is not a case of %s", a->ticket,
+                             in->node);
     if (!c)
-        return cpm_error_set(err, CPM_E_NOT_FOUND, "ticket", "ticket %s is not a case of %s",
-                             a->ticket, in->node);
-    int rc = 0;
+        return cpm_error_set(err, rc, "ticket", "case %s cannot be read: %s", a->ticket,
+                             cpm_err_name(rc));
+    rc = 0;
     *state = to;
     if (!strcmp(c->state, to)) {
         *duplicate = true;

@@ -71,6 +71,7 @@ int ctl_open_as(ctl_t *c, const ctl_opts_t *o, const char *as)
     if (!*c->as) {
         cpm_error_set(&e, CPM_E_INVALID, "as", "no identity: pass --as ID or set CPMESH_AS");
         ctl_fail(c, c->json, &e);
+        ctl_close(c);
         return -1;
     }
     snprintf(path, sizeof path, "%s/keys/%s.secret", c->home, c->as);
@@ -95,9 +96,7 @@ int ctl_open(ctl_t *c, const ctl_opts_t *o)
 
 static void unlink_peer(ctl_t *c)
 {
-    if (c->sock)
-        zmq_socket_monitor(c->sock, NULL, 0);
-    cpm_sock_close(&c->monitor);
+    cpm_sock_monitor_close(c->sock, &c->monitor);
     cpm_sock_close(&c->sock);
 }
 
@@ -110,15 +109,6 @@ void ctl_close(ctl_t *c)
     cpm_registry_destroy(&c->reg);
     cpm_verifier_destroy(&c->verifier);
     cpm_identity_wipe(&c->id);
-}
-
-const Cpm__Member *ctl_find_service(const ctl_t *c, const char *service)
-{
-    const Cpm__Registry *doc = cpm_registry_doc(c->reg);
-    for (size_t i = 0; i < doc->n_members; i++)
-        if (cpm_member_service(doc->members[i], service))
-            return doc->members[i];
-    return NULL;
 }
 
 static int link_to(ctl_t *c, const char *member, const char *service, cpm_error_t *err)
@@ -139,31 +129,20 @@ static int link_to(ctl_t *c, const char *member, const char *service, cpm_error_
     snprintf(c->sock_peer, sizeof c->sock_peer, "%s", peer);
     /* Watch the handshake, so that a refused key is a clear error at once
      * rather than a timeout. */
-    char ep_name[64];
-    snprintf(ep_name, sizeof ep_name, "inproc://ctl-monitor-%p", (void *)c->sock);
-    if (zmq_socket_monitor(c->sock, ep_name,
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) ==
-        0) {
-        c->monitor = zmq_socket(c->zctx, ZMQ_PAIR);
-        if (c->monitor && zmq_connect(c->monitor, ep_name) != 0)
-            cpm_sock_close(&c->monitor);
-    }
+    c->monitor = cpm_sock_monitor(
+        c->zctx, c->sock, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
     return 0;
 }
 
 /* 1 when the monitor reports that the service refused our handshake. */
 static int handshake_refused(ctl_t *c)
 {
-    zmq_msg_t f[2];
-    int n = c->monitor ? cpm_sock_recv(c->monitor, f, 2, ZMQ_DONTWAIT) : 0;
-    if (n <= 0)
-        return 0;
-    uint16_t event = 0;
-    if (zmq_msg_size(&f[0]) >= 2)
-        memcpy(&event, zmq_msg_data(&f[0]), 2);
-    for (int i = 0; i < n; i++)
-        zmq_msg_close(&f[i]);
-    return event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+    int event;
+    while ((event = cpm_sock_monitor_event(c->monitor)) > 0)
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+            event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            return 1;
+    return 0;
 }
 
 int ctl_send(ctl_t *c, const char *member, const char *service, Cpm__MsgType type,

@@ -68,9 +68,6 @@ int ctl_recv(ctl_t *c, const char *member, int timeout_ms, cpm_msg_t *reply, cpm
 /* If reply is an ErrorReply, fill err and return its code; else 0. */
 int ctl_reply_error(const cpm_msg_t *reply, cpm_error_t *err);
 
-/* The member that runs service (first in the registry), or NULL. */
-const Cpm__Member *ctl_find_service(const ctl_t *c, const char *service);
-
 /* Print an error the way every command does (text or JSON); returns exit 1. */
 int ctl_fail(const ctl_t *c, bool json, const cpm_error_t *e);
 /* Print a JSON value (steals the reference). */

@@ -22,7 +22,7 @@ static const char case_usage[] =
 /* The status of ticket from routing; NULL with err. */
 static Cpm__StatusReply *query_status(ctl_t *c, const char *ticket, cpm_error_t *err)
 {
-    const Cpm__Member *routing = ctl_find_service(c, "routing");
+    const Cpm__Member *routing = cpm_registry_find_service(c->reg, "routing");
     if (!routing) {
         cpm_error_set(err, CPM_E_NOT_FOUND, "", "the registry has no routing service");
         return NULL;

@@ -45,7 +45,7 @@ static const char *pick_intake(const ctl_t *c, const char *node)
         if (ag && cpm_member_service(ag, "intake"))
             return ag->id;
     }
-    const Cpm__Member *any = ctl_find_service(c, "intake");
+    const Cpm__Member *any = cpm_registry_find_service(c->reg, "intake");
     return any ? any->id : "";
 }
 
