@@ -177,7 +177,9 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     e.at_ms = u->at_ms;
     e.state = u->state;
     e.actor = u->actor;
-    e.note = u->note;
+    /* Officers' notes stay at the agency (they may name the consumer); the
+     * register keeps only why a case was refused, which routing needs. */
+    e.note = !strcmp(u->state, "refused") ? u->note : "";
     size_t n_before = r->n_history;
     if ((rc = history_add(r, &e)) == 0)
         rc = put_case(st, txn, r);

@@ -389,7 +389,7 @@ static void test_updates(void **state)
     assert_string_equal(r->state, "accepted");
     assert_int_equal(r->n_history, 4);
     assert_string_equal(r->history[3]->state, "accepted");
-    assert_string_equal(r->history[3]->note, "ours");
+    assert_string_equal(r->history[3]->note, ""); /* notes stay at the agency */
     /* 30 working days after Tue 3 March 2026: the end of Tue 14 April */
     assert_int_equal(r->resolve_due_ms, dom_vn_day_end(2026, 4, 14));
     assert_int_equal(r->resolve_due_ms, cpm_rules_add_working_days(f->rules, t2, 30));
@@ -435,7 +435,7 @@ static void test_updates(void **state)
     r = status(f, T);
     assert_string_equal(r->state, "resolved");
     assert_int_equal(r->n_history, 5);
-    assert_string_equal(r->history[4]->note, "refund paid");
+    assert_string_equal(r->history[4]->note, ""); /* the outcome stays at the agency */
     cpm__status_reply__free_unpacked(r, NULL);
     assert_string_equal(f->rec.events[2].kind, "case.resolved");
     /* routing sends nothing on updates */
@@ -459,6 +459,7 @@ static void test_update_refused_and_direct(void **state)
     Cpm__StatusReply *r = status(f, "HK-00000001");
     assert_string_equal(r->state, "refused");
     assert_int_equal(r->n_history, 3);
+    assert_string_equal(r->history[2]->note, "not ours"); /* the register keeps why */
     assert_int_equal(r->resolve_due_ms, 0);
     cpm__status_reply__free_unpacked(r, NULL);
     assert_int_equal(update(f, "hn.qltt", "HK-00000002", "accepted", t, "", &err), 0);
