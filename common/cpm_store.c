@@ -282,6 +282,23 @@ int cpm_store_put(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
     return rc ? store_fail("put", rc) : 0;
 }
 
+int cpm_store_put_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *key,
+                      const ProtobufCMessage *msg)
+{
+    MDB_dbi dbi;
+    size_t klen = strlen(key);
+    int rc = prepare(s, "put", db, key, klen, &dbi);
+    if (rc != 0)
+        return rc;
+    /* Serialize straight into the map: no copy, no allocation. */
+    MDB_val k = {klen, (void *)key}, v = {protobuf_c_message_get_packed_size(msg), NULL};
+    rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return store_fail("put", rc);
+    protobuf_c_message_pack(msg, v.mv_data);
+    return 0;
+}
+
 int cpm_store_get(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen,
                   const void **val, size_t *vlen)
 {

@@ -10,6 +10,7 @@
 #define CPM_STORE_H
 
 #include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +53,9 @@ int cpm_store_err(int mdb_rc);
  * transaction ends). */
 int cpm_store_put(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen,
                   const void *val, size_t vlen);
+/* A protobuf message under a string key, serialized in place. */
+int cpm_store_put_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *key,
+                      const ProtobufCMessage *msg);
 int cpm_store_get(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen,
                   const void **val, size_t *vlen);
 int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen);

@@ -6,18 +6,6 @@
 
 #define NOTE_MAX 2000
 
-static int put_case(cpm_store_t *st, MDB_txn *txn, const char *ticket, const Cpm__InspectionCase *c)
-{
-    size_t len = cpm__inspection_case__get_packed_size(c);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return CPM_E_INTERNAL;
-    cpm__inspection_case__pack(c, buf);
-    int rc = cpm_store_put(st, txn, "cases", ticket, strlen(ticket), buf, len);
-    free(buf);
-    return rc;
-}
-
 /* The case, or NULL with *rc: CPM_E_NOT_FOUND, a store error, or
  * CPM_E_INTERNAL for a record that does not decode. */
 static Cpm__InspectionCase *load_case(cpm_store_t *st, MDB_txn *txn, const char *ticket, int *rc)
@@ -85,7 +73,7 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
     e.actor = (char *)in->node;
     c.history = hist;
     c.n_history = 1;
-    if ((rc = put_case(st, txn, ticket, &c)) != 0)
+    if ((rc = cpm_store_put_msg(st, txn, "cases", ticket, &c.base)) != 0)
         return rc;
     return announce(in, txn, fx, ticket, "assigned", in->node, "", now_ms);
 }
@@ -158,7 +146,7 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
     c->history[c->n_history++] = &e;
     char *old = c->state;
     c->state = (char *)to;
-    rc = put_case(st, txn, a->ticket, c);
+    rc = cpm_store_put_msg(st, txn, "cases", a->ticket, &c->base);
     c->state = old;
     c->n_history--; /* e lives on this stack */
     if (rc == 0)

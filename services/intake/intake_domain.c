@@ -110,20 +110,6 @@ static int next_id(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *coun
     return rc;
 }
 
-static int put_msg(cpm_store_t *st, MDB_txn *txn, const char *db, const char *key,
-                   const ProtobufCMessage *m)
-{
-    size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t stackbuf[8192], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
-    if (!buf)
-        return CPM_E_INTERNAL;
-    protobuf_c_message_pack(m, buf);
-    int rc = cpm_store_put(st, txn, db, key, strlen(key), buf, len);
-    if (buf != stackbuf)
-        free(buf);
-    return rc;
-}
-
 int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                   const char *sender, Cpm__Complaint *c, int64_t now_ms,
                   char ticket[INTAKE_TICKET_MAX], bool *duplicate, cpm_error_t *err)
@@ -134,9 +120,9 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     *duplicate = false;
     char refkey[256] = "";
     uint8_t digest[32];
-    const char *fields[] = {c->channel,       c->consumer_name,    c->consumer_phone,
-                            c->consumer_email, c->business_name,   c->business_address,
-                            c->district,      c->category,         c->description};
+    const char *fields[] = {c->channel,        c->consumer_name, c->consumer_phone,
+                            c->consumer_email, c->business_name, c->business_address,
+                            c->district,       c->category,      c->description};
     digest_fields(fields, sizeof fields / sizeof *fields, c->event_time_ms, c->urgent, digest);
     if (c->client_ref && *c->client_ref) {
         snprintf(refkey, sizeof refkey, "c\x1f%s\x1f%s", sender, c->client_ref);
@@ -157,7 +143,7 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     if (!c->ticket || !c->intake_node)
         return CPM_E_INTERNAL;
     c->received_ms = now_ms;
-    if ((rc = put_msg(st, txn, "complaints", ticket, &c->base)) != 0)
+    if ((rc = cpm_store_put_msg(st, txn, "complaints", ticket, &c->base)) != 0)
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, ticket, digest)) != 0)
         return rc;
@@ -196,7 +182,7 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
     if (!c->id || !c->operator_)
         return CPM_E_INTERNAL;
     c->received_ms = now_ms;
-    if ((rc = put_msg(st, txn, "consultations", id, &c->base)) != 0)
+    if ((rc = cpm_store_put_msg(st, txn, "consultations", id, &c->base)) != 0)
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, id, digest)) != 0)
         return rc;

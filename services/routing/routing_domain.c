@@ -5,18 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int put_case(cpm_store_t *st, MDB_txn *txn, const Cpm__StatusReply *r)
-{
-    size_t len = cpm__status_reply__get_packed_size(r);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return CPM_E_INTERNAL;
-    cpm__status_reply__pack(r, buf);
-    int rc = cpm_store_put(st, txn, "cases", r->ticket, strlen(r->ticket), buf, len);
-    free(buf);
-    return rc;
-}
-
 Cpm__StatusReply *routing_status(cpm_store_t *st, MDB_txn *txn, const char *ticket, int *rc)
 {
     const void *v;
@@ -91,7 +79,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     e2.note = route.reason;
     r.history = hist;
     r.n_history = 2;
-    if ((rc = put_case(st, txn, &r)) != 0 ||
+    if ((rc = cpm_store_put_msg(st, txn, "cases", r.ticket, &r.base)) != 0 ||
         (rc = routing_deadline_set(st, txn, r.accept_due_ms, c->ticket, "accept")) != 0)
         return rc;
 
@@ -182,7 +170,7 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     e.note = !strcmp(u->state, "refused") ? u->note : "";
     size_t n_before = r->n_history;
     if ((rc = history_add(r, &e)) == 0)
-        rc = put_case(st, txn, r);
+        rc = cpm_store_put_msg(st, txn, "cases", r->ticket, &r->base);
     if (r->n_history > n_before)
         r->n_history--; /* e is on our stack: do not let free_unpacked see it */
     r->state = old_state;
