@@ -64,6 +64,7 @@ class Mesh:
         self.districts = list(districts)
         self.nodes = ["hn.doit", "hn.qltt"] + ["hn.d." + d for d in self.districts]
         self.env = dict(os.environ, CPMESH_HOME=self.home)
+        self.prefix = []  # e.g. ["ip", "netns", "exec", NS]: where cpmctl runs
 
     def __enter__(self):
         self.up()
@@ -90,7 +91,7 @@ class Mesh:
 
     # -- cpmctl ---------------------------------------------------------------
     def ctl(self, *args, check_rc=True, input=None, as_=None, timeout=120):
-        cmd = [CTL, "--json"] + (["--as", as_] if as_ else []) + list(args)
+        cmd = self.prefix + [CTL, "--json"] + (["--as", as_] if as_ else []) + list(args)
         r = subprocess.run(cmd, capture_output=True, text=True, env=self.env, input=input,
                            timeout=timeout)
         if check_rc and r.returncode != 0:
@@ -144,10 +145,11 @@ class Mesh:
             time.sleep(0.05)
         raise Failure("%s/%s did not die" % (node, service))
 
-    def start(self, node, service):
+    def start(self, node, service, prefix=None):
         cfg = os.path.join(self.home, "etc", "%s.%s.yaml" % (node, service))
         log = open(os.path.join(self.home, "logs", "%s.%s.log" % (node, service)), "a")
-        p = subprocess.Popen([os.path.join(BUILD, "cpmesh-" + service), "--config", cfg],
+        p = subprocess.Popen((self.prefix if prefix is None else prefix) +
+                             [os.path.join(BUILD, "cpmesh-" + service), "--config", cfg],
                              stdout=log, stderr=log, env=self.env, start_new_session=True)
         lines = []
         with open(os.path.join(self.home, "run", "pids")) as f:
