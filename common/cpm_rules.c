@@ -1,482 +1,25 @@
-/* cpm_rules: loads the routing configuration with libyaml's document parser,
- * checks it whole, and turns it into indexes so that routing a complaint is a
- * few binary searches and integer compares (it runs once per complaint).
- *
- * Layout after load: district and category slugs sorted for bsearch; each rule
- * holds its category as an index (-1 = any) and its districts as a bitmap over
- * the sorted district list (NULL = any); holidays are sorted day numbers in
- * Vietnam time. */
-#include "cpm_rules.h"
+/* cpm_rules: the routing decision and the lookups intake validates with. It
+ * runs once per complaint, so it is a few binary searches over the sorted
+ * slugs and integer compares against the indexes cpm_rules_load.c built (the
+ * layout is in cpm_rules_int.h). */
+#include "cpm_rules_int.h"
 
-#include "cpm_util.h"
-
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
-#define RULES_FILE_MAX (1u << 20)
-#define SLUG_MAX 64   /* bytes, so "<prefix><slug>" fits cpm_route_t.agency */
-#define PREFIX_MAX 63 /* district_office_prefix */
-#define DEADLINE_MAX 365
-#define DAY_MS 86400000LL
-#define VN_OFFSET_MS (7LL * 3600 * 1000) /* UTC+7, no daylight saving */
-#define AT_DISTRICT "@district"
-
-typedef struct {
-    char id[SLUG_MAX + 1]; /* short enough that reasons quoting it fit */
-    char agency[128];
-    bool at_district; /* agency is "@district" */
-    int category;     /* index into categories, -1 = any */
-    int urgent;       /* -1 = any, else 0 or 1 */
-    uint8_t *dmap;    /* bitmap over districts, NULL = any */
-} rule_t;
-
-struct cpm_rules {
-    uint32_t version;
-    char triage[128];
-    char prefix[PREFIX_MAX + 1];
-    int accept_days, resolve_days;
-    char **districts; /* sorted */
-    size_t ndistricts;
-    char **categories; /* sorted */
-    size_t ncategories;
-    int32_t *holidays; /* sorted day numbers (days since 1970-01-01, Vietnam time) */
-    size_t nholidays;
-    rule_t *rules; /* file order */
-    size_t nrules;
-};
-
-/* Parse state: the document and where to write the first error. */
-typedef struct {
-    const char *path;
-    yaml_document_t *doc;
-    char *err;
-    size_t errlen;
-} ctx_t;
-
-__attribute__((format(printf, 3, 4))) static int fail(ctx_t *c, const yaml_node_t *n,
-                                                      const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (n)
-        snprintf(c->err, c->errlen, "%s:%lu: %s", c->path, (unsigned long)n->start_mark.line + 1,
-                 msg);
-    else
-        snprintf(c->err, c->errlen, "%s: %s", c->path, msg);
-    return -1;
-}
-
-static yaml_node_t *node(ctx_t *c, int id)
-{
-    return yaml_document_get_node(c->doc, id);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-/* A non-empty scalar shorter than max bytes, or NULL after recording an error. */
-static const char *get_string(ctx_t *c, const yaml_node_t *n, const char *field, size_t max)
-{
-    const char *s = scalar(n);
-    if (!s) {
-        fail(c, n, "%s must be a string", field);
-        return NULL;
-    }
-    if (!*s || strlen(s) >= max) {
-        fail(c, n, "%s must be 1 to %zu bytes", field, max - 1);
-        return NULL;
-    }
-    return s;
-}
-
-static int get_int(ctx_t *c, const yaml_node_t *n, const char *field, long lo, long hi, long *out)
-{
-    const char *s = scalar(n);
-    char *end = NULL;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || *end || errno || v < lo || v > hi)
-        return fail(c, n, "%s must be a whole number from %ld to %ld", field, lo, hi);
-    *out = v;
-    return 0;
-}
-
-static bool is_slug(const char *s)
-{
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
-            return false;
-    return true;
-}
-
-/* Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil). */
-static int32_t days_from_civil(int y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int32_t)doe - 719468;
-}
-
-/* Strict YYYY-MM-DD with a real calendar date; 0 or -1. */
-static int parse_date(const char *s, int32_t *day)
-{
-    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return -1;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return -1;
-    int y = atoi(s);
-    unsigned m = (unsigned)atoi(s + 5), d = (unsigned)atoi(s + 8);
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] || (m == 2 && d == 29 && !leap))
-        return -1;
-    *day = days_from_civil(y, m, d);
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
+int cpm_rules_cmp_slug(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int cmp_i32(const void *a, const void *b)
-{
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Index of slug in a sorted list, or -1. */
-static int find_slug(char **list, size_t n, const char *slug)
+int cpm_rules_find_slug(char **list, size_t n, const char *slug)
 {
     if (!slug || !*slug || !n)
         return -1;
-    char **hit = bsearch(&slug, list, n, sizeof *list, cmp_str);
+    char **hit = bsearch(&slug, list, n, sizeof *list, cpm_rules_cmp_slug);
     return hit ? (int)(hit - list) : -1;
-}
-
-/* The value of key in a mapping, or NULL. */
-static yaml_node_t *map_get(ctx_t *c, const yaml_node_t *map, const char *key)
-{
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        const char *k = scalar(node(c, p->key));
-        if (k && !strcmp(k, key))
-            return node(c, p->value);
-    }
-    return NULL;
-}
-
-/* Rejects keys outside allowed (NULL-terminated) so that typos are errors. */
-static int map_check_keys(ctx_t *c, const yaml_node_t *map, const char *where,
-                          const char *const *allowed)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return fail(c, map, "%s must be a mapping", where);
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        const yaml_node_t *kn = node(c, p->key);
-        const char *k = scalar(kn);
-        size_t i = 0;
-        while (k && allowed[i] && strcmp(allowed[i], k))
-            i++;
-        if (!k || !allowed[i])
-            return fail(c, kn, "%s: unknown key \"%s\"", where, k ? k : "?");
-    }
-    return 0;
-}
-
-static int items(ctx_t *c, const yaml_node_t *seq, const char *field, yaml_node_item_t **start,
-                 size_t *n)
-{
-    if (!seq || seq->type != YAML_SEQUENCE_NODE)
-        return fail(c, seq, "%s must be a list", field);
-    *start = seq->data.sequence.items.start;
-    *n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
-    return 0;
-}
-
-/* districts or categories: a list of mappings with a unique slug; kept sorted. */
-static int load_slugs(ctx_t *c, const yaml_node_t *seq, const char *field, const char *const *keys,
-                      char ***out, size_t *nout)
-{
-    yaml_node_item_t *it = NULL;
-    size_t n = 0;
-    if (items(c, seq, field, &it, &n) < 0)
-        return -1;
-    if (n == 0)
-        return fail(c, seq, "%s must not be empty", field);
-    if (!(*out = calloc(n, sizeof **out)))
-        return fail(c, seq, "out of memory");
-    char where[64];
-    for (size_t i = 0; i < n; i++) {
-        const yaml_node_t *e = node(c, it[i]);
-        snprintf(where, sizeof where, "%s[%zu]", field, i);
-        if (map_check_keys(c, e, where, keys) < 0)
-            return -1;
-        for (size_t k = 1; keys[k]; k++) { /* keys[0] is "slug"; the rest are text */
-            const yaml_node_t *v = map_get(c, e, keys[k]);
-            if (v && !scalar(v))
-                return fail(c, v, "%s.%s must be a string", where, keys[k]);
-        }
-        const yaml_node_t *sn = map_get(c, e, "slug");
-        const char *s = get_string(c, sn, "slug", SLUG_MAX + 1);
-        if (!s)
-            return fail(c, sn ? sn : e, "%s.slug is required: 1 to %d bytes", where, SLUG_MAX);
-        if (!is_slug(s))
-            return fail(c, sn, "%s.slug \"%s\" may hold only a-z, 0-9, '-' and '_'", where, s);
-        if (!((*out)[i] = strdup(s)))
-            return fail(c, sn, "out of memory");
-        *nout = i + 1;
-    }
-    qsort(*out, n, sizeof **out, cmp_str);
-    for (size_t i = 1; i < n; i++)
-        if (!strcmp((*out)[i - 1], (*out)[i]))
-            return fail(c, seq, "%s: slug \"%s\" is declared twice", field, (*out)[i]);
-    return 0;
-}
-
-static int load_holidays(ctx_t *c, cpm_rules_t *r, const yaml_node_t *seq)
-{
-    yaml_node_item_t *it = NULL;
-    size_t n = 0;
-    if (!seq)
-        return 0;
-    if (items(c, seq, "holidays", &it, &n) < 0)
-        return -1;
-    if (n && !(r->holidays = calloc(n, sizeof *r->holidays)))
-        return fail(c, seq, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        const yaml_node_t *e = node(c, it[i]);
-        if (parse_date(scalar(e), &r->holidays[i]) < 0)
-            return fail(c, e, "holidays[%zu]: \"%s\" is not a date as YYYY-MM-DD", i,
-                        scalar(e) ? scalar(e) : "(not a string)");
-    }
-    r->nholidays = n;
-    qsort(r->holidays, n, sizeof *r->holidays, cmp_i32);
-    for (size_t i = 1; i < n; i++)
-        if (r->holidays[i] == r->holidays[i - 1])
-            return fail(c, seq, "holidays: a date is listed twice");
-    return 0;
-}
-
-static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
-{
-    static const char *const keys[] = {"id", "category", "districts", "urgent", "agency", NULL};
-    rule_t *ru = &r->rules[i];
-    char where[160];
-    snprintf(where, sizeof where, "rules[%zu]", i);
-    if (map_check_keys(c, e, where, keys) < 0)
-        return -1;
-    const yaml_node_t *idn = map_get(c, e, "id");
-    const char *id = scalar(idn);
-    if (!id || !*id || strlen(id) >= sizeof ru->id)
-        return fail(c, idn ? idn : e, "%s.id is required: 1 to %zu bytes", where,
-                    sizeof ru->id - 1);
-    snprintf(ru->id, sizeof ru->id, "%s", id);
-    for (size_t k = 0; k < i; k++)
-        if (!strcmp(r->rules[k].id, id))
-            return fail(c, idn, "%s: rule id \"%s\" is used twice", where, id);
-    snprintf(where, sizeof where, "rule %s", id); /* from here on, name the rule */
-
-    const yaml_node_t *an = map_get(c, e, "agency");
-    const char *ag = scalar(an);
-    if (!ag || !*ag || strlen(ag) >= sizeof ru->agency)
-        return fail(c, an ? an : e, "%s: agency is required: a member id or \"%s\"", where,
-                    AT_DISTRICT);
-    ru->at_district = !strcmp(ag, AT_DISTRICT);
-    if (ag[0] == '@' && !ru->at_district)
-        return fail(c, an, "%s: agency \"%s\" is unknown; the only '@' form is \"%s\"", where, ag,
-                    AT_DISTRICT);
-    snprintf(ru->agency, sizeof ru->agency, "%s", ag);
-
-    const yaml_node_t *cn = map_get(c, e, "category");
-    const char *cat = scalar(cn);
-    if (!cat || !*cat)
-        return fail(c, cn ? cn : e, "%s: category is required (a category slug or \"*\")", where);
-    ru->category = strcmp(cat, "*") ? find_slug(r->categories, r->ncategories, cat) : -1;
-    if (strcmp(cat, "*") && ru->category < 0)
-        return fail(c, cn, "%s: category \"%s\" is not a declared category", where, cat);
-
-    ru->urgent = -1;
-    const yaml_node_t *un = map_get(c, e, "urgent");
-    if (un) {
-        const char *u = scalar(un);
-        if (!u || (strcmp(u, "true") && strcmp(u, "false")))
-            return fail(c, un, "%s: urgent must be true or false", where);
-        ru->urgent = !strcmp(u, "true");
-    }
-
-    const yaml_node_t *dn = map_get(c, e, "districts");
-    if (dn) {
-        yaml_node_item_t *it = NULL;
-        size_t n = 0;
-        if (items(c, dn, "districts", &it, &n) < 0)
-            return fail(c, dn, "%s: districts must be a list of district slugs", where);
-        if (n == 0)
-            return fail(c, dn, "%s: districts must not be empty (leave it out to match any)",
-                        where);
-        if (!(ru->dmap = calloc((r->ndistricts + 7) / 8, 1)))
-            return fail(c, dn, "out of memory");
-        for (size_t k = 0; k < n; k++) {
-            const yaml_node_t *s = node(c, it[k]);
-            int d = find_slug(r->districts, r->ndistricts, scalar(s));
-            if (d < 0)
-                return fail(c, s, "%s: district \"%s\" is not a declared district", where,
-                            scalar(s) ? scalar(s) : "(not a string)");
-            ru->dmap[d / 8] |= (uint8_t)(1u << (d % 8));
-        }
-    }
-    return 0;
-}
-
-static int load_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *n)
-{
-    static const char *const keys[] = {"accept_working_days", "resolve_working_days", NULL};
-    long a, b;
-    if (!n)
-        return fail(c, NULL, "deadlines is required");
-    if (map_check_keys(c, n, "deadlines", keys) < 0)
-        return -1;
-    const yaml_node_t *an = map_get(c, n, "accept_working_days");
-    const yaml_node_t *rn = map_get(c, n, "resolve_working_days");
-    if (!an || !rn)
-        return fail(c, n, "deadlines needs accept_working_days and resolve_working_days");
-    if (get_int(c, an, "deadlines.accept_working_days", 1, DEADLINE_MAX, &a) < 0 ||
-        get_int(c, rn, "deadlines.resolve_working_days", 1, DEADLINE_MAX, &b) < 0)
-        return -1;
-    r->accept_days = (int)a;
-    r->resolve_days = (int)b;
-    return 0;
-}
-
-static int load_doc(ctx_t *c, cpm_rules_t *r)
-{
-    static const char *const top[] = {"version",   "effective_from",
-                                      "triage",    "district_office_prefix",
-                                      "deadlines", "holidays",
-                                      "districts", "categories",
-                                      "rules",     NULL};
-    static const char *const dkeys[] = {"slug", "code", "name", NULL};
-    static const char *const ckeys[] = {"slug", "name_en", "name_vi", NULL};
-    const yaml_node_t *root = yaml_document_get_root_node(c->doc);
-    if (!root)
-        return fail(c, NULL, "the file is empty");
-    if (map_check_keys(c, root, "the top level", top) < 0)
-        return -1;
-    const char *req[] = {"version", "effective_from", "triage", "districts", "categories", "rules"};
-    for (size_t i = 0; i < sizeof req / sizeof *req; i++)
-        if (!map_get(c, root, req[i]))
-            return fail(c, NULL, "%s is required", req[i]);
-
-    long v;
-    if (get_int(c, map_get(c, root, "version"), "version", 1, UINT32_MAX, &v) < 0)
-        return -1;
-    r->version = (uint32_t)v;
-    const yaml_node_t *en = map_get(c, root, "effective_from");
-    int32_t day;
-    if (parse_date(scalar(en), &day) < 0)
-        return fail(c, en, "effective_from must be a date as YYYY-MM-DD");
-    const char *s = get_string(c, map_get(c, root, "triage"), "triage", sizeof r->triage);
-    if (!s)
-        return -1;
-    snprintf(r->triage, sizeof r->triage, "%s", s);
-    snprintf(r->prefix, sizeof r->prefix, "hn.d.");
-    const yaml_node_t *pn = map_get(c, root, "district_office_prefix");
-    if (pn) {
-        if (!(s = get_string(c, pn, "district_office_prefix", sizeof r->prefix)))
-            return -1;
-        snprintf(r->prefix, sizeof r->prefix, "%s", s);
-    }
-    if (load_deadlines(c, r, map_get(c, root, "deadlines")) < 0 ||
-        load_holidays(c, r, map_get(c, root, "holidays")) < 0 ||
-        load_slugs(c, map_get(c, root, "districts"), "districts", dkeys, &r->districts,
-                   &r->ndistricts) < 0 ||
-        load_slugs(c, map_get(c, root, "categories"), "categories", ckeys, &r->categories,
-                   &r->ncategories) < 0)
-        return -1;
-
-    yaml_node_item_t *it = NULL;
-    size_t n = 0;
-    const yaml_node_t *rn = map_get(c, root, "rules");
-    if (items(c, rn, "rules", &it, &n) < 0)
-        return -1;
-    if (n == 0)
-        return fail(c, rn, "rules must not be empty");
-    if (!(r->rules = calloc(n, sizeof *r->rules)))
-        return fail(c, rn, "out of memory");
-    r->nrules = n; /* zeroed, so destroy frees what was filled */
-    for (size_t i = 0; i < n; i++)
-        if (load_rule(c, r, i, node(c, it[i])) < 0)
-            return -1;
-    return 0;
-}
-
-cpm_rules_t *cpm_rules_load(const char *path, char *err, size_t errlen)
-{
-    char dummy[1];
-    ctx_t c = {path ? path : "(null)", NULL, err ? err : dummy, err ? errlen : sizeof dummy};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (!path || cpm_read_file(path, RULES_FILE_MAX, &buf, &len) < 0) {
-        fail(&c, NULL, "cannot read the file: %s", path ? strerror(errno) : "no path");
-        return NULL;
-    }
-    cpm_rules_t *r = calloc(1, sizeof *r);
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    int loaded = 0, ok = 0;
-    if (r && yaml_parser_initialize(&parser)) {
-        yaml_parser_set_input_string(&parser, buf, len);
-        loaded = yaml_parser_load(&parser, &doc);
-        if (!loaded)
-            snprintf(c.err, c.errlen, "%s:%lu: YAML syntax error: %s", c.path,
-                     (unsigned long)parser.problem_mark.line + 1,
-                     parser.problem ? parser.problem : "unknown");
-        yaml_parser_delete(&parser);
-    } else {
-        fail(&c, NULL, "out of memory");
-    }
-    if (loaded) {
-        c.doc = &doc;
-        ok = load_doc(&c, r) == 0;
-        yaml_document_delete(&doc);
-    }
-    free(buf);
-    if (!ok)
-        cpm_rules_destroy(&r);
-    return r;
-}
-
-void cpm_rules_destroy(cpm_rules_t **p)
-{
-    if (!p || !*p)
-        return;
-    cpm_rules_t *r = *p;
-    for (size_t i = 0; i < r->ndistricts; i++)
-        free(r->districts[i]);
-    for (size_t i = 0; i < r->ncategories; i++)
-        free(r->categories[i]);
-    for (size_t i = 0; i < r->nrules; i++)
-        free(r->rules[i].dmap);
-    free(r->districts);
-    free(r->categories);
-    free(r->rules);
-    free(r->holidays);
-    free(r);
-    *p = NULL;
 }
 
 uint32_t cpm_rules_version(const cpm_rules_t *r)
@@ -486,27 +29,17 @@ uint32_t cpm_rules_version(const cpm_rules_t *r)
 
 bool cpm_rules_has_district(const cpm_rules_t *r, const char *slug)
 {
-    return find_slug(r->districts, r->ndistricts, slug) >= 0;
+    return cpm_rules_find_slug(r->districts, r->ndistricts, slug) >= 0;
 }
 
 bool cpm_rules_has_category(const cpm_rules_t *r, const char *slug)
 {
-    return find_slug(r->categories, r->ncategories, slug) >= 0;
+    return cpm_rules_find_slug(r->categories, r->ncategories, slug) >= 0;
 }
 
 const char *cpm_rules_triage(const cpm_rules_t *r)
 {
     return r->triage;
-}
-
-int cpm_rules_accept_days(const cpm_rules_t *r)
-{
-    return r->accept_days;
-}
-
-int cpm_rules_resolve_days(const cpm_rules_t *r)
-{
-    return r->resolve_days;
 }
 
 __attribute__((format(printf, 3, 4))) static void to_triage(const cpm_rules_t *r, cpm_route_t *out,
@@ -559,8 +92,8 @@ void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char
     memset(out, 0, sizeof *out);
     category = category ? category : "";
     district = district ? district : "";
-    int cidx = find_slug(r->categories, r->ncategories, category);
-    int didx = find_slug(r->districts, r->ndistricts, district);
+    int cidx = cpm_rules_find_slug(r->categories, r->ncategories, category);
+    int didx = cpm_rules_find_slug(r->districts, r->ndistricts, district);
     for (size_t i = 0; i < r->nrules; i++) {
         const rule_t *ru = &r->rules[i];
         if ((ru->category >= 0 && ru->category != cidx) ||
@@ -580,28 +113,4 @@ void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char
         to_triage(r, out, "category \"%.40s\" is not declared", category);
     else
         to_triage(r, out, "no rule matches category %s in district \"%.40s\"", category, district);
-}
-
-/* Working days, in Vietnam time. Day numbers count from 1970-01-01 (a Thursday). */
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
-
-static bool is_working_day(const cpm_rules_t *r, int64_t day)
-{
-    int64_t wd = ((day % 7) + 7 + 4) % 7; /* 0 = Sunday */
-    if (wd == 0 || wd == 6)
-        return false;
-    int32_t d = (int32_t)day;
-    return !(r->nholidays && bsearch(&d, r->holidays, r->nholidays, sizeof d, cmp_i32));
-}
-
-int64_t cpm_rules_add_working_days(const cpm_rules_t *r, int64_t from_ms, int days)
-{
-    int64_t day = floor_div(from_ms + VN_OFFSET_MS, DAY_MS);
-    for (int n = 0; n < days;)
-        if (is_working_day(r, ++day))
-            n++;
-    return (day + 1) * DAY_MS - VN_OFFSET_MS - 1;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Hostile frames against a real local mesh: every refusal has the right
 reason and counter, nothing forged reaches a store, and the services keep
-serving. Frames come from tests/tools/cpm_attack.c (built as $CPM_BUILD/cpm_attack).
+serving. Frames come from tests/tools/cpm_attack/ (built as $CPM_BUILD/cpm_attack).
 
 One mesh serves the whole file. Each check takes a snapshot (every service's
 event log head and counters, once deliveries have settled) before and after

@@ -1,0 +1,52 @@
+/* cpm_rules_int: the loaded configuration, shared by cpm_rules_load.c (YAML
+ * to indexes), cpm_rules.c (routing and lookups) and cpm_rules_calendar.c
+ * (working days). Internal: services include cpm_rules.h only.
+ *
+ * Layout after load: district and category slugs sorted for bsearch; each rule
+ * holds its category as an index (-1 = any) and its districts as a bitmap over
+ * the sorted district list (NULL = any); holidays are sorted day numbers in
+ * Vietnam time. */
+#ifndef CPM_RULES_INT_H
+#define CPM_RULES_INT_H
+
+#include "cpm_rules.h"
+
+#define SLUG_MAX 64   /* bytes, so "<prefix><slug>" fits cpm_route_t.agency */
+#define PREFIX_MAX 63 /* district_office_prefix */
+
+typedef struct {
+    char id[SLUG_MAX + 1]; /* short enough that reasons quoting it fit */
+    char agency[128];
+    bool at_district; /* agency is "@district" */
+    int category;     /* index into categories, -1 = any */
+    int urgent;       /* -1 = any, else 0 or 1 */
+    uint8_t *dmap;    /* bitmap over districts, NULL = any */
+} rule_t;
+
+struct cpm_rules {
+    uint32_t version;
+    char triage[128];
+    char prefix[PREFIX_MAX + 1];
+    int accept_days, resolve_days;
+    char **districts; /* sorted */
+    size_t ndistricts;
+    char **categories; /* sorted */
+    size_t ncategories;
+    int32_t *holidays; /* sorted day numbers (days since 1970-01-01, Vietnam time) */
+    size_t nholidays;
+    rule_t *rules; /* file order */
+    size_t nrules;
+};
+
+/* qsort/bsearch order of a slug list (elements are char *). */
+int cpm_rules_cmp_slug(const void *a, const void *b);
+/* Index of slug in a sorted list, or -1 (also for NULL or ""). */
+int cpm_rules_find_slug(char **list, size_t n, const char *slug);
+
+/* qsort/bsearch order of day numbers (elements are int32_t). */
+int cpm_rules_cmp_day(const void *a, const void *b);
+/* Strict YYYY-MM-DD with a real calendar date from 1970 on, as a day number
+ * (days since 1970-01-01); 0, or -1 when s is NULL or not such a date. */
+int cpm_rules_parse_date(const char *s, int32_t *day);
+
+#endif

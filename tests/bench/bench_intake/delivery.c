@@ -1,0 +1,177 @@
+/* delivery: the mesh from an empty pipe (intake -> routing), against the same
+ * pipeline in one process: intake groups of 512, then routing applies the
+ * outbox records in 512-record transactions. */
+#include "delivery.h"
+
+#include "baseline.h"
+#include "mesh.h"
+
+#include "cpm_err.h"
+#include "cpm_inbox.h"
+#include "cpm_outbox.h"
+#include "cpm_util.h"
+#include "routing_domain.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#define DELIVERY_GROUP 512
+#define ROUTED_TIMEOUT_MS 60000
+
+typedef struct {
+    double intake_s, routing_s, rate;
+} deliver_base_t;
+
+/* The pipeline in one process: n complaints into an intake store in groups of
+ * 512; then routing applies the outbox records, 512 per transaction, with its
+ * own effects, inbox high-water mark and the sender's ack commit. */
+static int baseline_delivery(const env_t *e, uint64_t n, deliver_base_t *res)
+{
+    static const char *idbs[] = INTAKE_DBS, *rdbs[] = ROUTING_DBS;
+    char idir[1200], rdir[1200], stream[480];
+    cpm_store_t *ist = temp_store(e, "dintake", idbs, idir);
+    cpm_store_t *rst = ist ? temp_store(e, "drouting", rdbs, rdir) : NULL;
+    fx_ctx_t ifc, rfc;
+    base_t b;
+    int rc = rst ? base_open(&b, e, &ifc, ist, "deliver") : -1;
+    int64_t t0 = mono_us();
+    for (uint64_t i = 0; rc == 0 && i < n;) {
+        MDB_txn *txn = NULL;
+        if ((rc = cpm_store_begin(ist, true, &txn)) != 0)
+            break;
+        for (size_t k = 0; rc == 0 && k < DELIVERY_GROUP && i < n; k++)
+            rc = base_one(&b, txn, "deliver", i++, false);
+        rc = rc == 0 ? cpm_store_commit(txn) : (cpm_store_abort(&txn), -1);
+    }
+    int64_t t1 = mono_us();
+    snprintf(stream, sizeof stream, "%s>%s/routing", e->self_svc, e->routing_member);
+    snprintf(rfc.self, sizeof rfc.self, "%s/routing", e->routing_member);
+    rfc.st = rst;
+    cpm_effects_t rfx = {fx_send, fx_event, &rfc};
+    for (uint64_t acked = 0; rc == 0 && acked < n;) {
+        MDB_txn *txn = NULL;
+        cpm_outbox_batch_t ob = {0};
+        if ((rc = cpm_store_begin(ist, false, &txn)) == 0)
+            rc = cpm_outbox_read(ist, txn, stream, acked + 1, DELIVERY_GROUP, 1u << 20, &ob);
+        cpm_store_abort(&txn);
+        if (rc != 0 || ob.n == 0) {
+            rc = -1;
+            cpm_outbox_batch_clear(&ob);
+            break;
+        }
+        if ((rc = cpm_store_begin(rst, true, &txn)) != 0) {
+            cpm_outbox_batch_clear(&ob);
+            break;
+        }
+        for (size_t k = 0; rc == 0 && k < ob.n; k++) {
+            Cpm__Complaint *c = cpm__complaint__unpack(NULL, ob.lens[k], ob.recs[k]);
+            cpm_error_t err = {0};
+            MDB_txn *child = NULL; /* one nested transaction per record, as routing does */
+            rc = c ? cpm_store_begin_child(rst, txn, &child) : -1;
+            if (rc == 0)
+                rc = routing_apply_complaint(e->rules, e->reg, rst, child, &rfx, e->node, c,
+                                             cpm_now_ms(), &err);
+            if (rc == 0)
+                rc = cpm_store_commit(child);
+            else if (child)
+                cpm_store_abort(&child);
+            if (rc != 0)
+                fprintf(stderr, "bench_intake: baseline routing: %s %s\n", cpm_err_name(rc),
+                        err.message);
+            cpm__complaint__free_unpacked(c, NULL);
+        }
+        uint64_t hwm = ob.first_seq + ob.n - 1;
+        cpm_outbox_batch_clear(&ob);
+        if (rc == 0)
+            rc = cpm_inbox_set(rst, txn, stream, hwm);
+        rc = rc == 0 ? cpm_store_commit(txn) : (cpm_store_abort(&txn), -1);
+        if (rc == 0 && (rc = cpm_store_begin(ist, true, &txn)) == 0) { /* the pump's ack */
+            rc = cpm_outbox_ack(ist, txn, stream, hwm);
+            rc = rc == 0 ? cpm_store_commit(txn) : (cpm_store_abort(&txn), -1);
+        }
+        acked = hwm;
+    }
+    int64_t t2 = mono_us();
+    if (rst)
+        base_close(&b);
+    if (rc == 0) {
+        res->intake_s = (double)(t1 - t0) / 1e6;
+        res->routing_s = (double)(t2 - t1) / 1e6;
+        res->rate = (double)n * 1e6 / (double)(t2 - t0);
+    } else {
+        fprintf(stderr, "bench_intake: delivery baseline failed\n");
+    }
+    if (rst)
+        temp_store_drop(&rst, rdir);
+    if (ist)
+        temp_store_drop(&ist, idir);
+    return rc;
+}
+
+/* Wait until routing has applied every record intake queued before now, so
+ * that the delivery figure starts from an empty pipe. *applied gets routing's
+ * counter. 0 or -1. */
+static int wait_drained(const env_t *e, health_links_t *hl, uint64_t *applied)
+{
+    health_t in = {0}, r = {0};
+    uint64_t last = UINT64_MAX;
+    int64_t deadline = mono_us() + ROUTED_TIMEOUT_MS * 1000LL, still_since = mono_us();
+    while (mono_us() < deadline) {
+        if (health_get(&hl->intake, e, "intake", &in) != 0 ||
+            health_get(&hl->routing, e, "routing", &r) != 0)
+            return -1;
+        if (r.records_applied >= in.applied) /* only this intake feeds routing here */
+            break;
+        if (r.records_applied != last)
+            still_since = mono_us(), last = r.records_applied;
+        else if (mono_us() - still_since > 2000000) /* other feeders: stable is enough */
+            break;
+        usleep(10000);
+    }
+    *applied = r.records_applied;
+    return 0;
+}
+
+int delivery_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclients, int window)
+{
+    health_t r1 = {0};
+    uint64_t r0 = 0;
+    if (wait_drained(e, hl, &r0) != 0)
+        return -1;
+    mesh_result_t mr;
+    if (run_clients(e, nclients, window, 0, n, &mr) != 0)
+        return -1;
+    /* the clients' warm-up complaints are delivered too */
+    uint64_t target = r0 + n + (uint64_t)nclients;
+    int64_t deadline = mono_us() + ROUTED_TIMEOUT_MS * 1000LL;
+    do {
+        if (health_get(&hl->routing, e, "routing", &r1) != 0)
+            return -1;
+        if (r1.records_applied >= target)
+            break;
+        usleep(2000);
+    } while (mono_us() < deadline);
+    int64_t routed_us = mono_us() - mr.start_us;
+    if (r1.records_applied < target) {
+        fprintf(stderr, "bench_intake: routing applied %llu of %llu within %d s\n",
+                (unsigned long long)(r1.records_applied - r0),
+                (unsigned long long)(n + (uint64_t)nclients), ROUTED_TIMEOUT_MS / 1000);
+        return -1;
+    }
+    deliver_base_t db = {0};
+    if (baseline_delivery(e, n, &db) != 0)
+        return -1;
+    double mesh_rate = (double)n * 1e6 / (double)routed_us;
+    printf("\ndelivery intake -> routing: %llu complaints from %d clients x window %d, "
+           "as fast as intake takes them\n",
+           (unsigned long long)n, nclients, window);
+    printf("  mesh:     intake acknowledged all after %.2f s (%.0f/s); routing applied all after "
+           "%.2f s: %.0f records/s\n",
+           (double)mr.elapsed_us / 1e6, mr.rate, (double)routed_us / 1e6, mesh_rate);
+    printf("  baseline: one process, intake %d/txn %.2f s, then routing %d records/txn %.2f s "
+           "(%.0f records/s): %.0f records/s end to end\n",
+           DELIVERY_GROUP, db.intake_s, DELIVERY_GROUP, db.routing_s,
+           db.routing_s > 0 ? (double)n / db.routing_s : 0, db.rate);
+    printf("  ratio mesh/baseline end to end: %.2f\n", db.rate > 0 ? mesh_rate / db.rate : 0);
+    return 0;
+}
