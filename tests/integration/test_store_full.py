@@ -3,6 +3,7 @@
 loses nothing that was acknowledged."""
 import collections
 import os
+import sys
 
 from mesh import Mesh, check, complaints, run
 
@@ -42,5 +43,45 @@ def test_map_full_is_retryable_and_loses_nothing():
         check(r.json[0]["ok"], "accepting again once space is free")
 
 
+def test_full_disk_is_retryable_and_loses_nothing():
+    """The disk under intake's store fills up (a 1 MiB tmpfs): writes fail with
+    ENOSPC, which the sender sees as 508 store_io, retryable; everything
+    acknowledged before is delivered, and intake serves again with room."""
+    import subprocess
+    with Mesh() as m:
+        disk = os.path.join(m.home, "small-disk")
+        os.makedirs(disk)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", disk]).returncode:
+            print("SKIP: cannot mount a tmpfs here", file=sys.stderr)
+            return
+        try:
+            m.kill("hn.doit", "routing")
+            m.kill("hn.doit", "intake")
+            cfg = os.path.join(m.home, "etc", "hn.doit.intake.yaml")
+            text = open(cfg).read().replace("data_dir: ../data/hn.doit/intake",
+                                            "data_dir: " + disk + "/intake")
+            open(cfg, "w").write(text + "map_size_mb: 64\n")
+            m.start("hn.doit", "intake")
+            cs = complaints(300, seed=21)
+            for c in cs:
+                c["description"] = "y" * 3900
+            r = m.submit_file(cs, node="hn.doit", check_rc=False)
+            ok = [j for j in r.json if j.get("ok")]
+            bad = [j for j in r.json if not j.get("ok")]
+            check(ok and bad, "%d recorded before the disk filled, %d refused" % (len(ok), len(bad)))
+            check(all(j["code"] in (507, 508) for j in bad), "refused as store errors: %s" % bad[:1])
+            check(any(j["code"] == 508 and j["error"] == "store_io" for j in bad),
+                  "the full disk is reported as store_io: %s" % bad[:1])
+            m.start("hn.doit", "routing")
+            m.wait_for(m.outbox_empty, "intake's outbox to drain", seconds=60)
+            routed = collections.Counter(e["ticket"] for e in m.events("hn.doit", "routing")
+                                         if e["kind"] == "case.routed")
+            check(all(routed[j["ticket"]] == 1 for j in ok) and len(routed) == len(ok),
+                  "%d acknowledged, %d routed" % (len(ok), len(routed)))
+        finally:
+            m.down()
+            subprocess.run(["umount", "-l", disk])
+
+
 if __name__ == "__main__":
-    run([test_map_full_is_retryable_and_loses_nothing])
+    run([test_map_full_is_retryable_and_loses_nothing, test_full_disk_is_retryable_and_loses_nothing])
