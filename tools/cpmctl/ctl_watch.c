@@ -35,6 +35,7 @@ typedef struct {
     uint64_t last;
     uint8_t hash[32];
     bool have_hash;
+    bool unreachable; /* told the user already */
 } src_t;
 
 static volatile sig_atomic_t interrupted;
@@ -84,8 +85,16 @@ static long catch_up(ctl_t *c, src_t *s, long budget)
         cpm_msg_t reply = {0};
         cpm_error_t err = {0};
         if (ctl_call(c, s->member, s->service, CPM__MSG_TYPE__MSG_EVENTS_FETCH, &q.base, &reply,
-                     &err) != 0)
+                     &err) != 0) {
+            if (!s->unreachable) /* once, until it answers again */
+                fprintf(stderr, "cpmctl: %s does not answer (%s); will keep trying\n", s->key,
+                        err.message);
+            s->unreachable = true;
             return total ? total : -1;
+        }
+        if (s->unreachable)
+            fprintf(stderr, "cpmctl: %s answers again\n", s->key);
+        s->unreachable = false;
         Cpm__EventBatch *b =
             cpm__event_batch__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
         cpm_msg_clear(&reply);
