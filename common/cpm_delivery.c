@@ -2,11 +2,20 @@
 #include "cpm_inbox.h"
 #include "cpm_log.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int cpm_delivery_is_store_error(int rc)
 {
     return rc == CPM_E_STORE_FULL || rc == CPM_E_STORE_IO;
+}
+
+void cpm_delivery_mark_name(const char *stream, uint64_t epoch, char *out, size_t n)
+{
+    if (epoch == 0)
+        snprintf(out, n, "%s", stream);
+    else
+        snprintf(out, n, "%s@%016llx", stream, (unsigned long long)epoch);
 }
 
 int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64_t first_seq,

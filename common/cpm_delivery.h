@@ -33,8 +33,15 @@ typedef struct {
     int gap;               /* 1 when the batch started beyond mark + 1 */
 } cpm_delivery_result_t;
 
-/* 0 with res filled; CPM_E_INVALID for an empty stream name; or a store
- * error (nothing may be committed then). */
+/* The name a stream's mark is kept under: the stream itself for epoch 0,
+ * else "<stream>@<epoch as 16 hex digits>", so that a sender whose store was
+ * created anew (numbering from 1 again under a new epoch) gets a fresh mark
+ * instead of having its records taken for duplicates. */
+void cpm_delivery_mark_name(const char *stream, uint64_t epoch, char *out, size_t n);
+
+/* stream: the mark's name (see cpm_delivery_mark_name). 0 with res filled;
+ * CPM_E_INVALID for an empty stream name; or a store error (nothing may be
+ * committed then). */
 int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64_t first_seq,
                        const uint8_t *const *recs, const size_t *lens, size_t n,
                        cpm_record_fn apply, void *ctx, cpm_delivery_result_t *res);

@@ -5,6 +5,7 @@
 #include "cpm_log.h"
 #include "cpm_util.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,12 @@
 #define STREAM_MAX 480
 #define NEXT_PREFIX "outbox.next:"
 #define ACKED_PREFIX "outbox.acked:"
+#define EPOCH_PREFIX "outbox.epoch:"
 
 typedef struct {
     char next[sizeof NEXT_PREFIX + STREAM_MAX];
     char acked[sizeof ACKED_PREFIX + STREAM_MAX];
+    char epoch[sizeof EPOCH_PREFIX + STREAM_MAX];
     uint8_t rec[STREAM_MAX + 1 + 8]; /* stream \0 seq, seq filled per record */
     size_t slen;
 } stream_keys_t;
@@ -32,6 +35,7 @@ static int stream_keys(const char *op, const char *stream, stream_keys_t *k)
     }
     snprintf(k->next, sizeof k->next, NEXT_PREFIX "%s", stream);
     snprintf(k->acked, sizeof k->acked, ACKED_PREFIX "%s", stream);
+    snprintf(k->epoch, sizeof k->epoch, EPOCH_PREFIX "%s", stream);
     memcpy(k->rec, stream, k->slen + 1);
     return 0;
 }
@@ -63,8 +67,14 @@ int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8
     uint64_t next;
     if ((rc = cpm_store_get_u64(s, txn, k.next, &next)) != 0)
         return rc;
-    if (next == 0)
+    if (next == 0) { /* a new stream: a new epoch (see cpm_outbox_epoch) */
+        uint64_t epoch = 0;
+        while (epoch == 0)
+            randombytes_buf(&epoch, sizeof epoch);
+        if ((rc = cpm_store_put_u64(s, txn, k.epoch, epoch)) != 0)
+            return rc;
         next = 1;
+    }
     rec_key_seq(&k, next);
     if ((rc = cpm_store_put(s, txn, "outbox", k.rec, k.slen + 9, rec, len)) != 0)
         return rc;
@@ -73,6 +83,13 @@ int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8
     if (seq_out != NULL)
         *seq_out = next;
     return 0;
+}
+
+int cpm_outbox_epoch(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *epoch)
+{
+    stream_keys_t k;
+    int rc = stream_keys("epoch", stream, &k);
+    return rc ? rc : cpm_store_get_u64(s, txn, k.epoch, epoch);
 }
 
 void cpm_outbox_batch_clear(cpm_outbox_batch_t *b)

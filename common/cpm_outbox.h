@@ -14,9 +14,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Append one record; *seq_out (may be NULL) gets its number. */
+/* Append one record; *seq_out (may be NULL) gets its number. The first record
+ * of a stream also gives the stream a random, non-zero epoch. */
 int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8_t *rec, size_t len,
                    uint64_t *seq_out);
+
+/* The stream's epoch ("outbox.epoch:<stream>" in "meta"; 0 before its first
+ * record). Numbers are unique only within an epoch: a store created anew (a
+ * wiped or reinstalled node) numbers from 1 again under a new epoch, and the
+ * receiver keeps a separate mark for it instead of taking the new records
+ * for duplicates. */
+int cpm_outbox_epoch(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *epoch);
 
 /* Records from from_seq on, at most max_n records and (after the first) at most
  * max_bytes in all, copied into b. Consecutive by construction. */

@@ -31,6 +31,9 @@ typedef struct {
     int64_t due_ms;         /* monotonic time of the next (re)send */
     int64_t last_ack_ms;
     uint64_t retries;
+    int halted;         /* the peer holds more than this store: restored from an older copy */
+    int probed;         /* the peer has told us its mark since we started */
+    uint64_t sent_tail; /* our tail when the latest batch was sent */
 } stream_t;
 
 typedef struct {
@@ -247,16 +250,22 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     cpm_outbox_batch_t b = {0};
     if (cpm_store_begin(p->store, false, &txn) != 0)
         return;
+    uint64_t epoch = 0;
     int rc = cpm_outbox_read(p->store, txn, s->name, s->acked + 1, p->batch_max, BATCH_BYTES, &b);
+    if (rc == 0)
+        rc = cpm_outbox_epoch(p->store, txn, s->name, &epoch);
     cpm_store_abort(&txn);
-    if (rc != 0 || b.n == 0) {
+    if (rc != 0 || (b.n == 0 && s->probed)) {
         if (rc == 0) /* nothing there after all: our tail was ahead of the store */
             s->tail = s->acked;
         cpm_outbox_batch_clear(&b);
         return;
     }
+    /* Until the peer has answered once, even an empty batch goes out: its
+     * answer says whether the peer holds more than this store (see
+     * apply_ack). */
     Cpm__DeliveryBatch db = CPM__DELIVERY_BATCH__INIT;
-    ProtobufCBinaryData *recs = calloc(b.n, sizeof *recs);
+    ProtobufCBinaryData *recs = calloc(b.n + 1, sizeof *recs);
     if (!recs) {
         cpm_outbox_batch_clear(&b);
         return;
@@ -266,7 +275,8 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
         recs[i].len = b.lens[i];
     }
     db.stream = s->name;
-    db.first_seq = b.first_seq;
+    db.first_seq = b.n ? b.first_seq : s->acked + 1;
+    db.epoch = epoch;
     db.n_records = b.n;
     db.records = recs;
     char recipient[200];
@@ -276,7 +286,8 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     char msg_id[33];
     if (cpm_sender_seal(p->sender, s->type, recipient, NULL, &db.base, msg_id, &frame, &len) == 0) {
         if (zmq_send(s->sock, frame, len, ZMQ_DONTWAIT) == (int)len) {
-            s->inflight_last = b.first_seq + b.n - 1;
+            s->inflight_last = b.n ? b.first_seq + b.n - 1 : s->acked;
+            s->sent_tail = s->tail;
             memcpy(s->inflight_id, msg_id, sizeof msg_id);
             if (s->attempts > 0) {
                 s->retries++;
@@ -310,7 +321,22 @@ static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, const cha
         s->due_ms = now + backoff_ms(s->attempts);
         return;
     }
-    uint64_t acked = ack->acked_seq > s->tail ? s->tail : ack->acked_seq;
+    s->probed = 1;
+    if (ack->acked_seq > s->sent_tail) {
+        /* The peer has applied records this store never wrote: the store was
+         * restored from an older copy, and the numbers we would give new
+         * records are taken. Acknowledging them would drop them as duplicates,
+         * so keep everything and stop this stream until an operator acts. */
+        if (!s->halted)
+            cpm_error("%s: the peer has applied up to %llu but this store holds only up to %llu: "
+                      "restored from an older copy? Stream halted; nothing is deleted",
+                      s->name, (unsigned long long)ack->acked_seq,
+                      (unsigned long long)s->sent_tail);
+        s->halted = 1;
+        cpm_metrics_add(p->metrics, "delivery.rewound", 1);
+        return;
+    }
+    uint64_t acked = ack->acked_seq;
     if (acked > s->acked) {
         MDB_txn *txn = NULL;
         int rc = cpm_store_begin(p->store, true, &txn);
@@ -414,7 +440,7 @@ void cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now)
         read_monitor(p, s);
         if (s->sock)
             read_acks(p, s, now);
-        if (s->tail > s->acked && now >= s->due_ms)
+        if ((s->tail > s->acked || !s->probed) && now >= s->due_ms && !s->halted)
             send_batch(p, s, now); /* first send, next batch, or resend */
     }
     p->reg = NULL;
@@ -451,6 +477,7 @@ void cpm_pump_health(cpm_pump_t *p, Cpm__HealthReply *h)
         ps->last_ack_ms = s->last_ack_ms;
         ps->retries = s->retries;
         ps->connected = s->connected;
+        ps->halted = s->halted;
         h->peers[h->n_peers++] = ps;
     }
 }

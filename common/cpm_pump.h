@@ -5,7 +5,13 @@
  * DeliveryBatch, waits for the Ack, and resends with exponential backoff
  * (250 ms doubling up to 8 s) until the peer acknowledges. One batch is in
  * flight per stream. Acks are applied to the outbox in the store. The records
- * themselves are only ever read from the store, so a restart loses nothing. */
+ * themselves are only ever read from the store, so a restart loses nothing.
+ *
+ * After a start each stream first learns the peer's mark (an empty batch when
+ * nothing waits). A peer that has applied more than this store ever held
+ * means the store was restored from an older copy: the stream halts, deletes
+ * nothing, and says so (log, "delivery.rewound", PeerStatus.halted), instead
+ * of letting new records be taken for ones the peer already has. */
 #ifndef CPM_PUMP_H
 #define CPM_PUMP_H
 

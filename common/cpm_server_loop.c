@@ -202,6 +202,8 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
         cpm__delivery_batch__free_unpacked(b, NULL);
         return rc;
     }
+    char mark[420];
+    cpm_delivery_mark_name(b->stream, b->epoch, mark, sizeof mark);
     const uint8_t **recs = calloc(b->n_records + 1, sizeof *recs);
     size_t *lens = calloc(b->n_records + 1, sizeof *lens);
     cpm_delivery_result_t res;
@@ -212,7 +214,7 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
         lens[i] = b->records[i].len;
     }
     if (rc == 0)
-        rc = cpm_delivery_apply(s->store, txn, b->stream, b->first_seq, recs, lens, b->n_records,
+        rc = cpm_delivery_apply(s->store, txn, mark, b->first_seq, recs, lens, b->n_records,
                                 apply_record, &ctx, &res);
     if (rc == 0) {
         cpm_metrics_add(s->metrics, "delivery.records_applied", res.applied);
@@ -362,6 +364,9 @@ int cpm_server_run(cpm_server_t *s)
     signal(SIGTERM, on_signal);
     if (cpm_pump_load(s->pump) != 0)
         cpm_warn("could not read the outbox streams; delivery starts empty");
+    /* Ask every peer for its mark before any new record is numbered: a peer
+     * holding more than this store means the store is an older copy. */
+    cpm_pump_run(s->pump, s->reg, cpm_mono_ms());
     int64_t next_reload = cpm_mono_ms() + 1000;
     cpm_info("running (registry version %llu)", (unsigned long long)cpm_registry_version(s->reg));
     while (!stop_requested) {

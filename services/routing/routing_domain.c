@@ -1,6 +1,8 @@
 #include "routing_domain.h"
+#include "cpm_util.h"
 #include "routing_deadlines.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,11 +48,23 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     if (reg && (!pl || strncmp(c->ticket, m->ticket_prefix, pl) != 0 || c->ticket[pl] != '-'))
         return cpm_error_set(err, CPM_E_FORBIDDEN, "ticket",
                              "ticket %s does not carry the ticket prefix of %s", c->ticket, sender);
-    const void *v;
-    size_t vlen;
-    int rc = cpm_store_get(st, txn, "cases", c->ticket, strlen(c->ticket), &v, &vlen);
-    if (rc == 0)
-        return 0; /* already routed: a second copy changes nothing */
+    int rc;
+    Cpm__StatusReply *known = routing_status(st, txn, c->ticket, &rc);
+    if (known) {
+        /* A second copy of the same complaint changes nothing; another
+         * complaint under a ticket already routed means its intake issued the
+         * number twice (its store was reset or restored): keep it aside. */
+        bool same = known->received_ms == c->received_ms;
+        char at[40];
+        cpm_format_time(known->received_ms, at, sizeof at);
+        cpm__status_reply__free_unpacked(known, NULL);
+        if (same)
+            return 0;
+        return cpm_error_set(err, CPM_E_CONFLICT, "ticket",
+                             "ticket %s was already routed for another complaint received at %s: "
+                             "was the store of %s reset or restored?",
+                             c->ticket, at, sender);
+    }
     if (rc != CPM_E_NOT_FOUND)
         return rc;
     cpm_route_t route;

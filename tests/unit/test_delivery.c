@@ -422,6 +422,34 @@ static void test_bad_stream(void **state)
     assert_false(applied(f->st, "a"));
 }
 
+/* A sender whose store was created anew numbers from 1 again under a new
+ * epoch: its records get a mark of their own, not taken for duplicates. */
+static void test_new_epoch_gets_its_own_mark(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    char e1[420], e2[420], plain[420];
+    cpm_delivery_mark_name(S1, 0x1111, e1, sizeof e1);
+    cpm_delivery_mark_name(S1, 0x2222, e2, sizeof e2);
+    cpm_delivery_mark_name(S1, 0, plain, sizeof plain);
+    assert_string_equal(plain, S1);
+    assert_string_not_equal(e1, e2);
+    assert_non_null(strstr(e1, "@0000000000001111"));
+    const char *b1[] = {"a", "b", "c"};
+    assert_int_equal(deliver(f, e1, 1, b1, 3, &res), 0);
+    assert_int_equal(res.applied, 3);
+    const char *b2[] = {"d", "e"};
+    assert_int_equal(deliver(f, e2, 1, b2, 2, &res), 0); /* numbers 1, 2 again */
+    assert_int_equal(res.applied, 2);
+    assert_int_equal(res.duplicates, 0);
+    assert_true(applied(f->st, "d"));
+    assert_int_equal(hwm(f->st, e1), 3);
+    assert_int_equal(hwm(f->st, e2), 2);
+    /* and the old epoch's late resends are still duplicates */
+    assert_int_equal(deliver(f, e1, 2, b1 + 1, 2, &res), 0);
+    assert_int_equal(res.duplicates, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +462,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_io, setup, teardown),
         cmocka_unit_test_setup_teardown(test_internal_error_is_a_dead_letter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_epoch_gets_its_own_mark, setup, teardown),
         cmocka_unit_test(test_is_store_error),
         cmocka_unit_test_setup_teardown(test_real_map_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),

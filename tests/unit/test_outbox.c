@@ -162,6 +162,27 @@ static void test_read_copies_and_limits(void **state)
     assert_int_equal(b.n, 0);
 }
 
+/* Each stream gets a random, non-zero epoch with its first record, kept for
+ * good; another stream (or a store created anew) gets another. */
+static void test_epoch(void **state)
+{
+    fixture_t *f = *state;
+    uint64_t e1 = 1, e2 = 1, again = 0;
+    assert_int_equal(cpm_outbox_epoch(f->s, f->txn, S1, &e1), 0);
+    assert_int_equal(e1, 0); /* no record yet */
+    put_rec(f, S1, 10, 'a');
+    assert_int_equal(cpm_outbox_epoch(f->s, f->txn, S1, &e1), 0);
+    assert_true(e1 != 0);
+    put_rec(f, S1, 10, 'b');
+    commit_and_renew(f);
+    assert_int_equal(cpm_outbox_epoch(f->s, f->txn, S1, &again), 0);
+    assert_true(again == e1);
+    put_rec(f, S2, 10, 'c');
+    assert_int_equal(cpm_outbox_epoch(f->s, f->txn, S2, &e2), 0);
+    assert_true(e2 != 0 && e2 != e1);
+    assert_int_equal(cpm_outbox_epoch(f->s, f->txn, "", &e2), CPM_E_INVALID);
+}
+
 static void test_ack(void **state)
 {
     fixture_t *f = *state;
@@ -359,6 +380,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_numbers_each_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_copies_and_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ack_beyond_last_is_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persists_across_reopen, setup, teardown),

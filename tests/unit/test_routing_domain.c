@@ -300,7 +300,7 @@ static void test_second_delivery(void **state)
     size_t lb = case_bytes(f, "HK-00000001", before, sizeof before);
     dom_fx_clear(&f->rec);
 
-    /* the same ticket again, even with other content and a later clock */
+    /* the same complaint again (same ticket, same receipt), later */
     f->now += 3600 * 1000;
     route_ok(f, "HK-00000001", "pricing", "cau-giay", true);
     assert_int_equal(f->rec.n_sent, 0);
@@ -314,6 +314,18 @@ static void test_second_delivery(void **state)
     assert_int_equal(dom_outbox_nstreams(f->st, txn), 1);
     assert_int_equal(dom_outbox_depth(f->st, txn, SELF ">hn.d.hoan-kiem/inspection"), 1);
     cpm_store_abort(&txn);
+
+    /* another complaint under a ticket already routed (its intake issued the
+     * number twice after a reset): refused, kept aside by the caller */
+    Cpm__Complaint c = complaint("HK-00000001", "pricing", "cau-giay", false);
+    c.received_ms = f->received + 86400 * 1000;
+    cpm_error_t err = {0};
+    assert_int_equal(route(f, INTAKE, &c, &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "ticket");
+    assert_non_null(strstr(err.message, "already routed for another complaint"));
+    la = case_bytes(f, "HK-00000001", after, sizeof after);
+    assert_int_equal(la, lb);
+    assert_memory_equal(after, before, lb);
 }
 
 static void test_complaint_refused(void **state)

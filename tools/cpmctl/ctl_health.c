@@ -23,9 +23,9 @@ static void print_health(bool json, const Cpm__HealthReply *h, int64_t rtt_ms)
                                 json_integer((json_int_t)h->counters[i]->value));
         for (size_t i = 0; i < h->n_peers; i++)
             json_array_append_new(
-                peers, json_pack("{s:s,s:b,s:I,s:I,s:s,s:I}", "stream", h->peers[i]->stream,
-                                 "connected", h->peers[i]->connected, "outbox_depth",
-                                 (json_int_t)h->peers[i]->outbox_depth, "acked_seq",
+                peers, json_pack("{s:s,s:b,s:b,s:I,s:I,s:s,s:I}", "stream", h->peers[i]->stream,
+                                 "connected", h->peers[i]->connected, "halted", h->peers[i]->halted,
+                                 "outbox_depth", (json_int_t)h->peers[i]->outbox_depth, "acked_seq",
                                  (json_int_t)h->peers[i]->acked_seq, "last_ack",
                                  ctl_time(h->peers[i]->last_ack_ms, t), "retries",
                                  (json_int_t)h->peers[i]->retries));
@@ -43,7 +43,10 @@ static void print_health(bool json, const Cpm__HealthReply *h, int64_t rtt_ms)
         printf("    %-28s %llu\n", h->counters[i]->name, (unsigned long long)h->counters[i]->value);
     for (size_t i = 0; i < h->n_peers; i++)
         printf("    stream %s  %s  outbox %llu  acked %llu  retries %llu  last ack %s\n",
-               h->peers[i]->stream, h->peers[i]->connected ? "connected" : "DOWN",
+               h->peers[i]->stream,
+               h->peers[i]->halted      ? "HALTED (store older than the peer's)"
+               : h->peers[i]->connected ? "connected"
+                                        : "DOWN",
                (unsigned long long)h->peers[i]->outbox_depth,
                (unsigned long long)h->peers[i]->acked_seq, (unsigned long long)h->peers[i]->retries,
                ctl_time(h->peers[i]->last_ack_ms, t));
