@@ -451,7 +451,7 @@ int64_t cpm_pump_next_due_ms(const cpm_pump_t *p, int64_t now)
     int64_t best = -1;
     for (size_t i = 0; i < p->n; i++) {
         const stream_t *s = &p->streams[i];
-        if (s->tail <= s->acked)
+        if ((s->tail <= s->acked && s->probed) || s->halted) /* nothing to send */
             continue;
         int64_t d = s->due_ms > now ? s->due_ms - now : 0;
         if (best < 0 || d < best)
