@@ -12,6 +12,7 @@
 #define BATCH_BYTES (1u << 20)
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
+#define HALTED_PREFIX "pump.halted:" /* in "meta": a stream stopped for good */
 
 typedef struct {
     char name[320];
@@ -31,9 +32,9 @@ typedef struct {
     int64_t due_ms;         /* monotonic time of the next (re)send */
     int64_t last_ack_ms;
     uint64_t retries;
-    int halted;         /* the peer holds more than this store: restored from an older copy */
-    int probed;         /* the peer has told us its mark since we started */
-    uint64_t sent_tail; /* our tail when the latest batch was sent */
+    int halted;          /* the peer holds more than this store: restored from an older copy */
+    int probed;          /* the peer has told us its mark since we started */
+    uint64_t start_tail; /* our tail when we started: all the peer can have */
 } stream_t;
 
 typedef struct {
@@ -184,10 +185,19 @@ int cpm_pump_load(cpm_pump_t *p)
             cpm_warn("outbox stream %s has no route in this service; left alone", names[i]);
             continue;
         }
-        uint64_t depth = 0;
-        cpm_outbox_acked(p->store, txn, s->name, &s->acked);
-        cpm_outbox_depth(p->store, txn, s->name, &depth);
-        s->tail = s->acked + depth;
+        uint64_t depth = 0, halted = 0;
+        char key[400];
+        snprintf(key, sizeof key, HALTED_PREFIX "%s", s->name);
+        if (cpm_outbox_acked(p->store, txn, s->name, &s->acked) != 0 ||
+            cpm_outbox_depth(p->store, txn, s->name, &depth) != 0 ||
+            cpm_store_get_u64(p->store, txn, key, &halted) != 0) {
+            cpm_error("%s: cannot read its state; the stream is halted", s->name);
+            halted = 1;
+        }
+        s->tail = s->start_tail = s->acked + depth;
+        s->halted = halted != 0; /* a halt outlives restarts until an operator acts */
+        if (s->halted)
+            cpm_error("%s: halted (see earlier logs); nothing is sent on it", s->name);
     }
     cpm_outbox_streams_free(&names, n);
     cpm_store_abort(&txn);
@@ -197,8 +207,8 @@ int cpm_pump_load(cpm_pump_t *p)
 void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq)
 {
     stream_t *s = find_stream(p, stream);
-    if (!s)
-        s = add_stream(p, stream);
+    if (!s && (s = add_stream(p, stream)) != NULL)
+        s->probed = 1; /* born in this run, under a new epoch: nothing to learn */
     if (!s) {
         cpm_error("record committed on stream %s that has no route", stream);
         return;
@@ -287,7 +297,6 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     if (cpm_sender_seal(p->sender, s->type, recipient, NULL, &db.base, msg_id, &frame, &len) == 0) {
         if (zmq_send(s->sock, frame, len, ZMQ_DONTWAIT) == (int)len) {
             s->inflight_last = b.n ? b.first_seq + b.n - 1 : s->acked;
-            s->sent_tail = s->tail;
             memcpy(s->inflight_id, msg_id, sizeof msg_id);
             if (s->attempts > 0) {
                 s->retries++;
@@ -303,6 +312,25 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     free(frame);
     free(recs);
     cpm_outbox_batch_clear(&b);
+}
+
+/* Stop a stream and remember it in the store: nothing more is sent or
+ * deleted on it, across restarts, until an operator acts. */
+static void halt(cpm_pump_t *p, stream_t *s, const char *why)
+{
+    if (!s->halted)
+        cpm_error("%s: %s. Stream halted; nothing on it is deleted", s->name, why);
+    s->halted = 1;
+    cpm_metrics_add(p->metrics, "delivery.rewound", 1);
+    char key[400];
+    snprintf(key, sizeof key, HALTED_PREFIX "%s", s->name);
+    MDB_txn *txn = NULL;
+    if (cpm_store_begin(p->store, true, &txn) == 0) {
+        if (cpm_store_put_u64(p->store, txn, key, 1) == 0)
+            cpm_store_commit(txn);
+        else
+            cpm_store_abort(&txn);
+    }
 }
 
 static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, const char *corr,
@@ -321,21 +349,28 @@ static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, const cha
         s->due_ms = now + backoff_ms(s->attempts);
         return;
     }
-    s->probed = 1;
-    if (ack->acked_seq > s->sent_tail) {
-        /* The peer has applied records this store never wrote: the store was
-         * restored from an older copy, and the numbers we would give new
-         * records are taken. Acknowledging them would drop them as duplicates,
-         * so keep everything and stop this stream until an operator acts. */
-        if (!s->halted)
-            cpm_error("%s: the peer has applied up to %llu but this store holds only up to %llu: "
-                      "restored from an older copy? Stream halted; nothing is deleted",
-                      s->name, (unsigned long long)ack->acked_seq,
-                      (unsigned long long)s->sent_tail);
-        s->halted = 1;
-        cpm_metrics_add(p->metrics, "delivery.rewound", 1);
+    /* The peer can hold only what we wrote: before its first answer since we
+     * started, no more than our tail at start (records numbered since may
+     * reuse numbers it has, if this store is an older copy); after it, no
+     * more than our tail. And its mark never goes back. */
+    char why[200];
+    uint64_t limit = s->probed ? s->tail : s->start_tail;
+    if (ack->acked_seq > limit) {
+        snprintf(why, sizeof why,
+                 "the peer has applied up to %llu but this store held only up to %llu: "
+                 "restored from an older copy?",
+                 (unsigned long long)ack->acked_seq, (unsigned long long)limit);
+        halt(p, s, why);
         return;
     }
+    if (ack->acked_seq < s->acked && strcmp(corr, s->inflight_id) == 0) {
+        snprintf(why, sizeof why,
+                 "the peer's mark went back from %llu to %llu: was its store reset or restored?",
+                 (unsigned long long)s->acked, (unsigned long long)ack->acked_seq);
+        halt(p, s, why);
+        return;
+    }
+    s->probed = 1;
     uint64_t acked = ack->acked_seq;
     if (acked > s->acked) {
         MDB_txn *txn = NULL;
@@ -366,7 +401,7 @@ static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, const cha
          * side): resend the rest now. An older sending's answer says
          * nothing about the latest one, which is still on its way. */
         s->inflight_last = 0;
-        s->due_ms = now;
+        s->due_ms = now + BACKOFF_MIN_MS;
     }
 }
 

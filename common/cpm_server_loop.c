@@ -287,12 +287,12 @@ static void commit_group(cpm_server_t *s)
         if (p->rc == 0)
             p->rc = p->h->batch ? apply_batch(s, child, p)
                                 : p->h->handle(s, child, &p->msg, &p->reply, &p->err);
-        if (p->rc == 0) {
+        if (p->rc == 0)
             p->rc = cpm_store_commit(child);
-        } else {
+        else
             cpm_store_abort(&child);
-            s->nqueued = queued_before;
-        }
+        if (p->rc != 0)
+            s->nqueued = queued_before; /* its records were not written */
         if (cpm_delivery_is_store_error(p->rc)) {
             cpm_error_set(&p->err, p->rc, "",
                           "not applied (%s); nothing was recorded, send again later",
@@ -364,8 +364,8 @@ int cpm_server_run(cpm_server_t *s)
     signal(SIGTERM, on_signal);
     if (cpm_pump_load(s->pump) != 0)
         cpm_warn("could not read the outbox streams; delivery starts empty");
-    /* Ask every peer for its mark before any new record is numbered: a peer
-     * holding more than this store means the store is an older copy. */
+    /* Ask every peer for its mark at once: a peer holding more than this store
+     * held at start means the store is an older copy (see cpm_pump.h). */
     cpm_pump_run(s->pump, s->reg, cpm_mono_ms());
     int64_t next_reload = cpm_mono_ms() + 1000;
     cpm_info("running (registry version %llu)", (unsigned long long)cpm_registry_version(s->reg));

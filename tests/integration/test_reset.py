@@ -93,6 +93,15 @@ def test_restored_older_copy_halts_its_stream_and_keeps_everything():
               "routing has the 20 from before and nothing more: %d" % len(got))
         time.sleep(1)
         check(routing_applied(m) == applied, "nothing new applied at routing")
+        # The halt outlives a crash: nothing is sent or deleted after a restart.
+        depth = stream["outbox_depth"]
+        m.kill(NODE, "intake")
+        m.start(NODE, "intake")
+        time.sleep(1)
+        stream, _ = intake_stream(m)
+        check(stream["halted"] and stream["outbox_depth"] == depth,
+              "still halted after a restart, %d records kept: %s" % (depth, stream))
+        check(routing_applied(m) == applied, "nothing applied at routing after the restart")
 
 
 if __name__ == "__main__":
