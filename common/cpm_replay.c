@@ -161,6 +161,15 @@ int cpm_replay_check(cpm_replay_t *r, const char *principal, uint64_t seq, int64
         e->last_ms = now_ms;
         return 0;
     }
+    if (!e && r->size >= CPM_REPLAY_MAX) {
+        /* Full: forget the idle now rather than once per horizon; if that
+         * frees nothing, refuse newcomers instead of growing without end (a
+         * registered member inventing instances is found by its id). */
+        r->last_sweep_ms = now_ms - r->horizon_ms;
+        sweep(r, now_ms);
+        if (r->size >= CPM_REPLAY_MAX)
+            return -1;
+    }
     if (!e) {
         size_t len = strlen(principal) + 1;
         e = calloc(1, sizeof *e + len);

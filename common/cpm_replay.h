@@ -11,6 +11,9 @@
 #include <stdint.h>
 
 #define CPM_REPLAY_WINDOW 1024
+/* At most this many principals are tracked (about 200 bytes each); when all
+ * are active, new principals are refused until some fall idle. */
+#define CPM_REPLAY_MAX 100000
 
 typedef struct cpm_replay cpm_replay_t;
 

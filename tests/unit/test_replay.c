@@ -189,13 +189,35 @@ static void test_many_principals(void **state)
     cpm_replay_destroy(&r);
 }
 
+/* The table is bounded: when every slot holds an active principal, new ones
+ * are refused (known ones still work); once some fall idle, newcomers fit. */
+static void test_bounded(void **state)
+{
+    (void)state;
+    cpm_replay_t *r = cpm_replay_new(1000);
+    char p[48];
+    int64_t t = 1767225600000;
+    for (int i = 0; i < CPM_REPLAY_MAX; i++) {
+        snprintf(p, sizeof p, "m/inst.%d", i);
+        assert_int_equal(cpm_replay_check(r, p, 7, t), 0);
+    }
+    assert_int_equal(cpm_replay_size(r), CPM_REPLAY_MAX);
+    assert_int_equal(cpm_replay_check(r, "m/one-too-many", 1, t + 10), -1);
+    assert_int_equal(cpm_replay_size(r), CPM_REPLAY_MAX);
+    assert_int_equal(cpm_replay_check(r, "m/inst.5", 8, t + 10), 0); /* known: fine */
+    /* after the horizon everyone but inst.5 is idle: room again */
+    assert_int_equal(cpm_replay_check(r, "m/newcomer", 1, t + 1005), 0);
+    assert_true(cpm_replay_size(r) <= 3);
+    cpm_replay_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_and_destroy), cmocka_unit_test(test_basic),
         cmocka_unit_test(test_window_edges),    cmocka_unit_test(test_shifts_keep_bits),
         cmocka_unit_test(test_against_model),   cmocka_unit_test(test_forget_idle),
-        cmocka_unit_test(test_many_principals),
+        cmocka_unit_test(test_many_principals), cmocka_unit_test(test_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
