@@ -54,29 +54,17 @@ static int apply_rec(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len, cp
     return cpm_store_put(a->st, txn, "meta", key, strlen(key), "1", 1);
 }
 
+/* The environment's effects seam is unused: delivery has none. */
 typedef struct {
-    char dir[64];
-    cpm_store_t *st;
+    dom_env_t env; /* first, for dom_env_teardown */
     applier_t ap;
 } fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    dom_tmpdir(f->dir, "delivery");
-    f->st = dom_open(f->dir, 0, NULL);
-    f->ap.st = f->st;
+    fixture_t *f = dom_env_new(sizeof *f, "delivery", NULL, 0, "", 0);
+    f->ap.st = f->env.st;
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    cpm_store_destroy(&f->st);
-    dom_rmdir(f->dir);
-    free(f);
     return 0;
 }
 
@@ -93,15 +81,9 @@ static int deliver(fixture_t *f, const char *stream, uint64_t first_seq, const c
         lens[i] = strlen(recs[i]);
     }
     f->ap.n = 0;
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
-    int rc =
-        cpm_delivery_apply(f->st, txn, stream, first_seq, ptrs, lens, n, apply_rec, &f->ap, res);
-    if (rc == 0)
-        assert_int_equal(cpm_store_commit(txn), 0);
-    else
-        cpm_store_abort(&txn);
-    return rc;
+    MDB_txn *txn = dom_begin(f->env.st, true);
+    return dom_end(txn, cpm_delivery_apply(f->env.st, txn, stream, first_seq, ptrs, lens, n,
+                                           apply_rec, &f->ap, res));
 }
 
 static uint64_t hwm(cpm_store_t *st, const char *stream)
@@ -153,20 +135,20 @@ static void test_in_order(void **state)
     assert_int_equal(f->ap.n, 3);
     assert_string_equal(f->ap.seen[0], "a");
     assert_string_equal(f->ap.seen[2], "c");
-    assert_int_equal(hwm(f->st, S1), 3);
-    assert_true(applied(f->st, "a") && applied(f->st, "b") && applied(f->st, "c"));
+    assert_int_equal(hwm(f->env.st, S1), 3);
+    assert_true(applied(f->env.st, "a") && applied(f->env.st, "b") && applied(f->env.st, "c"));
 
     const char *b2[] = {"d"};
     assert_int_equal(deliver(f, S1, 4, b2, 1, &res), 0);
     assert_int_equal(res.hwm, 4);
     assert_int_equal(res.applied, 1);
-    assert_int_equal(hwm(f->st, S1), 4);
+    assert_int_equal(hwm(f->env.st, S1), 4);
     /* another stream keeps its own mark */
-    assert_int_equal(hwm(f->st, S2), 0);
+    assert_int_equal(hwm(f->env.st, S2), 0);
     const char *b3[] = {"x"};
     assert_int_equal(deliver(f, S2, 1, b3, 1, &res), 0);
-    assert_int_equal(hwm(f->st, S2), 1);
-    assert_int_equal(hwm(f->st, S1), 4);
+    assert_int_equal(hwm(f->env.st, S2), 1);
+    assert_int_equal(hwm(f->env.st, S1), 4);
 }
 
 static void test_duplicates(void **state)
@@ -193,7 +175,7 @@ static void test_duplicates(void **state)
     assert_int_equal(f->ap.n, 2);
     assert_string_equal(f->ap.seen[0], "d");
     assert_string_equal(f->ap.seen[1], "e");
-    assert_int_equal(hwm(f->st, S1), 5);
+    assert_int_equal(hwm(f->env.st, S1), 5);
 }
 
 static void test_gap(void **state)
@@ -210,21 +192,21 @@ static void test_gap(void **state)
     assert_int_equal(res.duplicates, 0);
     assert_int_equal(res.hwm, 2); /* what to acknowledge: the old mark */
     assert_int_equal(f->ap.n, 0);
-    assert_false(applied(f->st, "d"));
-    assert_int_equal(hwm(f->st, S1), 2);
+    assert_false(applied(f->env.st, "d"));
+    assert_int_equal(hwm(f->env.st, S1), 2);
 
     /* a first batch that does not start at 1 is a gap as well */
     assert_int_equal(deliver(f, S2, 2, b2, 2, &res), 0);
     assert_int_equal(res.gap, 1);
     assert_int_equal(res.hwm, 0);
-    assert_int_equal(hwm(f->st, S2), 0);
+    assert_int_equal(hwm(f->env.st, S2), 0);
 
     /* after the gap is filled the stream moves on */
     const char *b3[] = {"c", "d", "e"};
     assert_int_equal(deliver(f, S1, 3, b3, 3, &res), 0);
     assert_int_equal(res.gap, 0);
     assert_int_equal(res.applied, 3);
-    assert_int_equal(hwm(f->st, S1), 5);
+    assert_int_equal(hwm(f->env.st, S1), 5);
 }
 
 static void test_first_seq_zero(void **state)
@@ -238,7 +220,7 @@ static void test_first_seq_zero(void **state)
     assert_int_equal(res.applied, 0);
     assert_int_equal(res.duplicates, 0);
     assert_int_equal(f->ap.n, 0);
-    assert_int_equal(hwm(f->st, S1), 0);
+    assert_int_equal(hwm(f->env.st, S1), 0);
     assert_int_equal(deliver(f, S1, 1, b, 1, &res), 0);
     assert_int_equal(deliver(f, S1, 0, b, 1, &res), 0);
     assert_int_equal(res.gap, 1);
@@ -255,7 +237,7 @@ static void test_empty_batch(void **state)
     assert_int_equal(res.gap, 0);
     assert_int_equal(res.applied, 0);
     assert_int_equal(res.hwm, 0);
-    assert_int_equal(hwm(f->st, S1), 0);
+    assert_int_equal(hwm(f->env.st, S1), 0);
 }
 
 /* Read the dead letter of stream/seq: "reason\0record". */
@@ -287,11 +269,11 @@ static void test_dead_letters(void **state)
     assert_int_equal(res.applied, 2);
     assert_int_equal(res.dead_letters, 1);
     assert_int_equal(res.hwm, 3); /* the mark passes the bad record */
-    assert_int_equal(hwm(f->st, S1), 3);
-    assert_true(applied(f->st, "a"));
-    assert_true(applied(f->st, "c"));
-    assert_int_equal(dead_count(f->st), 1);
-    check_dead(f->st, S1, 2, "district is not known.", "bad");
+    assert_int_equal(hwm(f->env.st, S1), 3);
+    assert_true(applied(f->env.st, "a"));
+    assert_true(applied(f->env.st, "c"));
+    assert_int_equal(dead_count(f->env.st), 1);
+    check_dead(f->env.st, S1, 2, "district is not known.", "bad");
 
     /* any refusal that is not a store error is kept aside the same way */
     const char *b2[] = {"deny", "garbage", "d"};
@@ -299,15 +281,15 @@ static void test_dead_letters(void **state)
     assert_int_equal(res.dead_letters, 2);
     assert_int_equal(res.applied, 1);
     assert_int_equal(res.hwm, 6);
-    assert_int_equal(dead_count(f->st), 3);
-    check_dead(f->st, S1, 4, "intake_node is not the sender", "deny");
-    check_dead(f->st, S1, 5, "record is not a Complaint", "garbage");
+    assert_int_equal(dead_count(f->env.st), 3);
+    check_dead(f->env.st, S1, 4, "intake_node is not the sender", "deny");
+    check_dead(f->env.st, S1, 5, "record is not a Complaint", "garbage");
 
     /* a dead letter delivered again is a duplicate, not a second dead letter */
     assert_int_equal(deliver(f, S1, 2, b1 + 1, 1, &res), 0);
     assert_int_equal(res.duplicates, 1);
     assert_int_equal(res.dead_letters, 0);
-    assert_int_equal(dead_count(f->st), 3);
+    assert_int_equal(dead_count(f->env.st), 3);
 }
 
 /* A store error stops the batch; after abort nothing of it is visible. */
@@ -319,15 +301,15 @@ static void check_store_error(fixture_t *f, const char *rec, int code)
     const char *b1[] = {"b", rec, "c"};
     assert_int_equal(deliver(f, S1, 2, b1, 3, &res), code);
     assert_int_equal(f->ap.n, 2); /* "c" was never tried */
-    assert_int_equal(hwm(f->st, S1), 1);
-    assert_false(applied(f->st, "b"));
-    assert_false(applied(f->st, "c"));
-    assert_int_equal(dead_count(f->st), 0);
+    assert_int_equal(hwm(f->env.st, S1), 1);
+    assert_false(applied(f->env.st, "b"));
+    assert_false(applied(f->env.st, "c"));
+    assert_int_equal(dead_count(f->env.st), 0);
     /* redelivered once the store is fine again (here: without the bad one) */
     const char *b2[] = {"b", "c"};
     assert_int_equal(deliver(f, S1, 2, b2, 2, &res), 0);
     assert_int_equal(res.applied, 2);
-    assert_int_equal(hwm(f->st, S1), 3);
+    assert_int_equal(hwm(f->env.st, S1), 3);
 }
 
 static void test_store_full(void **state)
@@ -350,9 +332,9 @@ static void test_internal_error_is_a_dead_letter(void **state)
     assert_int_equal(deliver(f, S1, 1, b, 3, &res), 0);
     assert_int_equal(res.applied, 2);
     assert_int_equal(res.dead_letters, 1);
-    assert_int_equal(hwm(f->st, S1), 3);
-    assert_true(applied(f->st, "c"));
-    assert_int_equal(dead_count(f->st), 1);
+    assert_int_equal(hwm(f->env.st, S1), 3);
+    assert_true(applied(f->env.st, "c"));
+    assert_int_equal(dead_count(f->env.st), 1);
 }
 
 static void test_is_store_error(void **state)
@@ -374,13 +356,12 @@ static void test_real_map_full(void **state)
     fixture_t *f = *state;
     char sub[128];
     static const char *const none[] = {NULL};
-    cpm_store_t *tiny = dom_open_tiny(f->dir, none, sub);
+    cpm_store_t *tiny = dom_open_tiny(f->env.dir, none, sub);
     applier_t ap = {.st = tiny};
     const uint8_t *recs[] = {(const uint8_t *)"a", (const uint8_t *)"big"};
     size_t lens[] = {1, 3};
     cpm_delivery_result_t res;
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(tiny, true, &txn), 0);
+    MDB_txn *txn = dom_begin(tiny, true);
     assert_int_equal(cpm_delivery_apply(tiny, txn, S1, 1, recs, lens, 2, apply_rec, &ap, &res),
                      CPM_E_STORE_FULL);
     cpm_store_abort(&txn);
@@ -395,11 +376,11 @@ static void test_persistence(void **state)
     cpm_delivery_result_t res;
     const char *b1[] = {"a", "bad", "c"};
     assert_int_equal(deliver(f, S1, 1, b1, 3, &res), 0);
-    cpm_store_destroy(&f->st);
-    f->st = dom_open(f->dir, 0, NULL);
-    f->ap.st = f->st;
-    assert_int_equal(hwm(f->st, S1), 3);
-    assert_int_equal(dead_count(f->st), 1);
+    cpm_store_destroy(&f->env.st);
+    f->env.st = dom_open(f->env.dir, 0, NULL);
+    f->ap.st = f->env.st;
+    assert_int_equal(hwm(f->env.st, S1), 3);
+    assert_int_equal(dead_count(f->env.st), 1);
     /* after a restart the sender resends from its last ack: all duplicates */
     assert_int_equal(deliver(f, S1, 1, b1, 3, &res), 0);
     assert_int_equal(res.duplicates, 3);
@@ -408,7 +389,7 @@ static void test_persistence(void **state)
     const char *b2[] = {"d"};
     assert_int_equal(deliver(f, S1, 4, b2, 1, &res), 0);
     assert_int_equal(res.applied, 1);
-    assert_int_equal(hwm(f->st, S1), 4);
+    assert_int_equal(hwm(f->env.st, S1), 4);
 }
 
 static void test_bad_stream(void **state)
@@ -419,7 +400,7 @@ static void test_bad_stream(void **state)
     /* an empty stream name is refused before anything is applied */
     assert_int_not_equal(deliver(f, "", 1, b, 1, &res), 0);
     assert_int_equal(f->ap.n, 0);
-    assert_false(applied(f->st, "a"));
+    assert_false(applied(f->env.st, "a"));
 }
 
 /* A sender whose store was created anew numbers from 1 again under a new
@@ -442,9 +423,9 @@ static void test_new_epoch_gets_its_own_mark(void **state)
     assert_int_equal(deliver(f, e2, 1, b2, 2, &res), 0); /* numbers 1, 2 again */
     assert_int_equal(res.applied, 2);
     assert_int_equal(res.duplicates, 0);
-    assert_true(applied(f->st, "d"));
-    assert_int_equal(hwm(f->st, e1), 3);
-    assert_int_equal(hwm(f->st, e2), 2);
+    assert_true(applied(f->env.st, "d"));
+    assert_int_equal(hwm(f->env.st, e1), 3);
+    assert_int_equal(hwm(f->env.st, e2), 2);
     /* and the old epoch's late resends are still duplicates */
     assert_int_equal(deliver(f, e1, 2, b1 + 1, 2, &res), 0);
     assert_int_equal(res.duplicates, 2);
@@ -453,20 +434,21 @@ static void test_new_epoch_gets_its_own_mark(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_first_seq_zero, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_batch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dead_letters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_io, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_internal_error_is_a_dead_letter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_new_epoch_gets_its_own_mark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_in_order, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicates, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_gap, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_first_seq_zero, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_batch, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letters, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_store_full, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_store_io, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_internal_error_is_a_dead_letter, setup,
+                                        dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_new_epoch_gets_its_own_mark, setup, dom_env_teardown),
         cmocka_unit_test(test_is_store_error),
-        cmocka_unit_test_setup_teardown(test_real_map_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_real_map_full, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_persistence, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_stream, setup, dom_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,8 +9,8 @@
 #include "cpm_err.h"
 #include "cpm_eventlog.h"
 #include "cpm_util.h"
+#include "fixtures/store/store_fixture.h"
 
-#include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,50 +20,12 @@
 #define H1_HEX "16e55af716815e33b55a4d7afdc6edf3a2fce2e00e6d87befba2f930895533c3"
 #define H2_HEX "0079d029ab7155cbfd6e95cda70bb6c93864338714fb61805294fda9fc5ef86d"
 
-typedef struct {
-    char dir[64];
-    cpm_store_t *s;
-    MDB_txn *txn; /* an open write transaction */
-} fixture_t;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void open_store(fixture_t *f)
-{
-    char err[256];
-    f->s = cpm_store_open(f->dir, 0, NULL, err, sizeof err);
-    if (f->s == NULL)
-        fail_msg("open: %s", err);
-    assert_int_equal(cpm_store_begin(f->s, true, &f->txn), 0);
-}
-
-static void close_store(fixture_t *f)
-{
-    cpm_store_abort(&f->txn);
-    cpm_store_destroy(&f->s);
-}
+typedef stx_t fixture_t;
 
 static int setup(void **state)
 {
     assert_true(sodium_init() >= 0);
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cpm-events-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    open_store(f);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    close_store(f);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
+    *state = stx_new("events");
     return 0;
 }
 
@@ -222,8 +184,8 @@ static void test_many_and_reopen_continues_chain(void **state)
     append_n(f, 150); /* more than the first read allocation */
     commit_and_renew(f);
     assert_int_equal(read_all_verified(f), 150);
-    close_store(f);
-    open_store(f);
+    stx_close(f);
+    stx_open(f, 0);
     append_n(f, 2);
     uint64_t seq;
     assert_int_equal(cpm_eventlog_append(f->s, f->txn, 5, "k", "t", "a", "d", &seq), 0);
@@ -367,10 +329,7 @@ static void test_corrupt_store_is_reported(void **state)
 static void test_append_store_full(void **state)
 {
     fixture_t *f = *state;
-    char dir[96], err[256];
-    snprintf(dir, sizeof dir, "%s/small", f->dir);
-    cpm_store_t *s = cpm_store_open(dir, 64 * 1024, NULL, err, sizeof err);
-    assert_non_null(s);
+    cpm_store_t *s = stx_open_small(f);
     MDB_txn *txn;
     assert_int_equal(cpm_store_begin(s, true, &txn), 0);
     assert_int_equal(cpm_eventlog_append(s, txn, 1, "k", "t", "a", "fits", NULL), 0);
@@ -397,14 +356,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_matches_documented_layout),
-        cmocka_unit_test_setup_teardown(test_empty_log, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append_and_read, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_many_and_reopen_continues_chain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_abort_leaves_head, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tampered_detail_fails_verify, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_verify_rejects, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_store_is_reported, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append_store_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_log, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_append_and_read, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_many_and_reopen_continues_chain, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_abort_leaves_head, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_tampered_detail_fails_verify, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_verify_rejects, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_store_is_reported, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_append_store_full, setup, stx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

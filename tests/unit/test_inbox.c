@@ -9,8 +9,8 @@
 #include "cpm_err.h"
 #include "cpm_inbox.h"
 #include "cpm_util.h"
+#include "fixtures/store/store_fixture.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,49 +18,11 @@
 #define S1 "hn.d.hoan-kiem/intake>hn.doit/routing"
 #define S2 "hn.d.ba-dinh/intake>hn.doit/routing"
 
-typedef struct {
-    char dir[64];
-    cpm_store_t *s;
-    MDB_txn *txn; /* an open write transaction */
-} fixture_t;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void open_store(fixture_t *f, size_t map)
-{
-    char err[256];
-    f->s = cpm_store_open(f->dir, map, NULL, err, sizeof err);
-    if (f->s == NULL)
-        fail_msg("open: %s", err);
-    assert_int_equal(cpm_store_begin(f->s, true, &f->txn), 0);
-}
+typedef stx_t fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cpm-inbox-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    open_store(f, 0);
-    *state = f;
-    return 0;
-}
-
-static void close_store(fixture_t *f)
-{
-    cpm_store_abort(&f->txn);
-    cpm_store_destroy(&f->s);
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    close_store(f);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
+    *state = stx_new("inbox");
     return 0;
 }
 
@@ -86,8 +48,8 @@ static void test_hwm(void **state)
     assert_int_equal(cpm_store_commit(f->txn), 0);
     f->txn = NULL;
 
-    close_store(f);
-    open_store(f, 0);
+    stx_close(f);
+    stx_open(f, 0);
     assert_int_equal(cpm_inbox_hwm(f->s, f->txn, S1, &hwm), 0);
     assert_int_equal(hwm, 42);
 }
@@ -173,12 +135,8 @@ static void test_bad_input(void **state)
 static void test_dead_letter_store_full(void **state)
 {
     fixture_t *f = *state;
-    close_store(f);
-    char sub[96];
-    snprintf(sub, sizeof sub, "%s/small", f->dir);
-    char err[256];
-    cpm_store_t *s = cpm_store_open(sub, 64 * 1024, NULL, err, sizeof err);
-    assert_non_null(s);
+    stx_close(f);
+    cpm_store_t *s = stx_open_small(f);
     MDB_txn *txn;
     assert_int_equal(cpm_store_begin(s, true, &txn), 0);
     static uint8_t big[256 * 1024];
@@ -196,11 +154,11 @@ static void test_dead_letter_store_full(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_hwm, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hwm_abort_discards, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dead_letter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dead_letter_store_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hwm, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_hwm_abort_discards, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letter, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letter_store_full, setup, stx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

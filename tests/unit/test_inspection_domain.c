@@ -19,37 +19,14 @@
 
 static const char *const dbs[] = INSPECTION_DBS;
 
-typedef struct {
-    char dir[64];
-    cpm_store_t *st;
-    inspection_t in;
-    dom_fx_t rec;
-    cpm_effects_t fx;
-    int64_t now;
-} fixture_t;
+static const inspection_t node = {.node = NODE, .routing = ROUTING};
+
+typedef dom_env_t fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    dom_tmpdir(f->dir, "inspection");
-    f->st = dom_open(f->dir, 0, dbs);
-    f->in.node = NODE;
-    f->in.routing = ROUTING;
-    f->now = dom_vn_time(2026, 3, 2, 11, 0);
-    dom_fx_init(&f->rec, f->st, NODE "/inspection", f->now);
-    f->fx = dom_fx_effects(&f->rec);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    dom_fx_clear(&f->rec);
-    cpm_store_destroy(&f->st);
-    dom_rmdir(f->dir);
-    free(f);
+    *state = dom_env_new(sizeof(fixture_t), "inspection", dbs, 0, NODE "/inspection",
+                         dom_vn_time(2026, 3, 2, 11, 0));
     return 0;
 }
 
@@ -71,14 +48,8 @@ static int assign(fixture_t *f, const char *ticket, const char *agency, cpm_erro
     a.rule_id = "R02-food";
     a.routed_ms = f->now - 1000;
     a.accept_due_ms = dom_vn_day_end(2026, 3, 16);
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
-    int rc = inspection_apply_assignment(&f->in, f->st, txn, &f->fx, &a, f->now, err);
-    if (rc == 0)
-        assert_int_equal(cpm_store_commit(txn), 0);
-    else
-        cpm_store_abort(&txn);
-    return rc;
+    MDB_txn *txn = dom_begin(f->st, true);
+    return dom_end(txn, inspection_apply_assignment(&node, f->st, txn, &f->fx, &a, f->now, err));
 }
 
 static void assign_ok(fixture_t *f, const char *ticket)
@@ -96,20 +67,14 @@ static int act(fixture_t *f, const char *ticket, const char *action, const char 
     a.ticket = (char *)ticket;
     a.action = (char *)action;
     a.note = (char *)note;
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
-    int rc = inspection_act(&f->in, f->st, txn, &f->fx, OFFICER, &a, f->now, st, dup, err);
-    if (rc == 0)
-        assert_int_equal(cpm_store_commit(txn), 0);
-    else
-        cpm_store_abort(&txn);
-    return rc;
+    MDB_txn *txn = dom_begin(f->st, true);
+    return dom_end(txn,
+                   inspection_act(&node, f->st, txn, &f->fx, OFFICER, &a, f->now, st, dup, err));
 }
 
 static Cpm__InspectionCase *get_case(fixture_t *f, const char *ticket)
 {
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    MDB_txn *txn = dom_begin(f->st, false);
     Cpm__InspectionCase *c = inspection_case(f->st, txn, ticket);
     cpm_store_abort(&txn);
     return c;
@@ -132,24 +97,16 @@ static Cpm__CaseUpdate *queued_update(fixture_t *f, uint64_t seq)
 /* Events in the store and records queued for routing. */
 static void assert_written(fixture_t *f, uint64_t events, uint64_t queued)
 {
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    MDB_txn *txn = dom_begin(f->st, false);
     assert_int_equal(dom_event_head(f->st, txn), events);
     assert_int_equal(dom_outbox_depth(f->st, txn, STREAM), queued);
     cpm_store_abort(&txn);
 }
 
+/* The stored bytes of a case, to show that something changed nothing. */
 static size_t case_bytes(fixture_t *f, const char *ticket, uint8_t *out, size_t cap)
 {
-    MDB_txn *txn;
-    const void *v;
-    size_t vlen;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
-    assert_int_equal(cpm_store_get(f->st, txn, "cases", ticket, strlen(ticket), &v, &vlen), 0);
-    assert_true(vlen <= cap);
-    memcpy(out, v, vlen);
-    cpm_store_abort(&txn);
-    return vlen;
+    return dom_value_bytes(f->st, "cases", ticket, out, cap);
 }
 
 static void test_assignment(void **state)
@@ -190,13 +147,11 @@ static void test_assignment(void **state)
     cpm__case_update__free_unpacked(u, NULL);
 
     /* the same assignment again changes nothing */
-    uint8_t before[8192], after[8192];
+    uint8_t before[8192];
     size_t lb = case_bytes(f, "HK-00000001", before, sizeof before);
     f->now += 5000;
     assign_ok(f, "HK-00000001");
-    size_t la = case_bytes(f, "HK-00000001", after, sizeof after);
-    assert_int_equal(la, lb);
-    assert_memory_equal(after, before, lb);
+    dom_value_unchanged(f->st, "cases", "HK-00000001", before, lb);
     assert_int_equal(f->rec.n_events, 1);
     assert_int_equal(f->rec.n_sent, 1);
     assert_written(f, 1, 1);
@@ -235,7 +190,7 @@ static void test_assignment_refused(void **state)
     MDB_txn *txn;
     memset(&err, 0, sizeof err);
     assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
-    assert_int_equal(inspection_apply_assignment(&f->in, f->st, txn, &f->fx, &a, f->now, &err),
+    assert_int_equal(inspection_apply_assignment(&node, f->st, txn, &f->fx, &a, f->now, &err),
                      CPM_E_INVALID);
     cpm_store_abort(&txn);
     assert_string_equal(err.field, "complaint.ticket");
@@ -278,16 +233,14 @@ static void test_accept_resolve(void **state)
     cpm__case_update__free_unpacked(u, NULL);
 
     /* the same action again: duplicate, nothing new */
-    uint8_t before[8192], after[8192];
+    uint8_t before[8192];
     size_t lb = case_bytes(f, "HK-00000001", before, sizeof before);
     dup = false;
     st = NULL;
     assert_int_equal(act(f, "HK-00000001", "accept", "", &st, &dup, &err), 0);
     assert_true(dup);
     assert_string_equal(st, "accepted");
-    size_t la = case_bytes(f, "HK-00000001", after, sizeof after);
-    assert_int_equal(la, lb);
-    assert_memory_equal(after, before, lb);
+    dom_value_unchanged(f->st, "cases", "HK-00000001", before, lb);
     assert_written(f, 2, 2);
     assert_int_equal(f->rec.n_events, 2);
 
@@ -441,11 +394,11 @@ static void test_act_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_assignment, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_assignment_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_accept_resolve, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_act_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_assignment, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_assignment_refused, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_accept_resolve, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_act_errors, setup, dom_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

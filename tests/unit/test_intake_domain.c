@@ -24,27 +24,16 @@
 static const char *const dbs[] = INTAKE_DBS;
 
 typedef struct {
-    char dir[64];
-    cpm_rules_t *rules;
-    cpm_store_t *st;
+    dom_env_t env; /* first, for dom_env_teardown */
     intake_t *in;
-    dom_fx_t rec;
-    cpm_effects_t fx;
-    int64_t now;
 } fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->rules = dom_rules(); /* first: a failure here leaves no folder behind */
-    dom_tmpdir(f->dir, "intake");
-    f->st = dom_open(f->dir, 0, dbs);
-    f->in = intake_new(f->rules, NODE, "HK", ROUTING);
+    fixture_t *f = dom_env_new(sizeof *f, "intake", dbs, DOM_RULES, NODE "/intake",
+                               dom_vn_time(2026, 3, 2, 10, 0));
+    f->in = intake_new(f->env.rules, NODE, "HK", ROUTING);
     assert_non_null(f->in);
-    f->now = dom_vn_time(2026, 3, 2, 10, 0);
-    dom_fx_init(&f->rec, f->st, NODE "/intake", f->now);
-    f->fx = dom_fx_effects(&f->rec);
     *state = f;
     return 0;
 }
@@ -52,13 +41,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    dom_fx_clear(&f->rec);
     intake_destroy(&f->in);
-    cpm_store_destroy(&f->st);
-    cpm_rules_destroy(&f->rules);
-    dom_rmdir(f->dir);
-    free(f);
-    return 0;
+    return dom_env_teardown(state);
 }
 
 /* A valid complaint as the server hands it over: unpacked, so intake may
@@ -103,27 +87,17 @@ static Cpm__Consultation *consultation(const char *client_ref)
 static int submit(fixture_t *f, const char *sender, Cpm__Complaint *c, char ticket[48], bool *dup,
                   cpm_error_t *err)
 {
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
-    int rc = intake_submit(f->in, f->st, txn, &f->fx, sender, c, f->now, ticket, dup, err);
-    if (rc == 0)
-        assert_int_equal(cpm_store_commit(txn), 0);
-    else
-        cpm_store_abort(&txn);
-    return rc;
+    MDB_txn *txn = dom_begin(f->env.st, true);
+    return dom_end(txn, intake_submit(f->in, f->env.st, txn, &f->env.fx, sender, c, f->env.now,
+                                      ticket, dup, err));
 }
 
 static int consult(fixture_t *f, const char *sender, Cpm__Consultation *c, char id[48], bool *dup,
                    cpm_error_t *err)
 {
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
-    int rc = intake_consult(f->in, f->st, txn, &f->fx, sender, c, f->now, id, dup, err);
-    if (rc == 0)
-        assert_int_equal(cpm_store_commit(txn), 0);
-    else
-        cpm_store_abort(&txn);
-    return rc;
+    MDB_txn *txn = dom_begin(f->env.st, true);
+    return dom_end(txn, intake_consult(f->in, f->env.st, txn, &f->env.fx, sender, c, f->env.now, id,
+                                       dup, err));
 }
 
 /* Submit a fresh valid complaint; returns its ticket in t. */
@@ -147,8 +121,7 @@ typedef struct {
 static counts_t counts(cpm_store_t *st)
 {
     counts_t c;
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(st, false, &txn), 0);
+    MDB_txn *txn = dom_begin(st, false);
     c.events = dom_event_head(st, txn);
     c.queued = dom_outbox_depth(st, txn, STREAM);
     assert_int_equal(cpm_store_get_u64(st, txn, "intake.ticket", &c.counter), 0);
@@ -182,26 +155,25 @@ static void test_tickets(void **state)
     assert_id_format(t1, "HK-");
     assert_string_equal(t1, "HK-00000001");
     assert_string_equal(t2, "HK-00000002");
-    assert_counts(f->st, 2, 2, 2);
+    assert_counts(f->env.st, 2, 2, 2);
 
     /* the counter survives closing and reopening the store */
-    cpm_store_destroy(&f->st);
-    f->st = dom_open(f->dir, 0, dbs);
-    f->rec.st = f->st;
+    cpm_store_destroy(&f->env.st);
+    f->env.st = dom_open(f->env.dir, 0, dbs);
+    f->env.rec.st = f->env.st;
     submit_ok(f, OP1, "", t3);
     assert_string_equal(t3, "HK-00000003");
 
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
-    Cpm__Complaint *c = intake_complaint(f->st, txn, "HK-00000002");
+    MDB_txn *txn = dom_begin(f->env.st, false);
+    Cpm__Complaint *c = intake_complaint(f->env.st, txn, "HK-00000002");
     assert_non_null(c);
     assert_string_equal(c->ticket, "HK-00000002");
     assert_string_equal(c->intake_node, NODE);
-    assert_int_equal(c->received_ms, f->now);
+    assert_int_equal(c->received_ms, f->env.now);
     assert_string_equal(c->consumer_phone, PHONE); /* intake keeps the contact */
     cpm__complaint__free_unpacked(c, NULL);
-    assert_null(intake_complaint(f->st, txn, "HK-00000009"));
-    assert_null(intake_complaint(f->st, txn, ""));
+    assert_null(intake_complaint(f->env.st, txn, "HK-00000009"));
+    assert_null(intake_complaint(f->env.st, txn, ""));
     cpm_store_abort(&txn);
 }
 
@@ -215,7 +187,7 @@ static void test_submit_completes_complaint(void **state)
     assert_int_equal(submit(f, OP1, c, t, &dup, &err), 0);
     assert_string_equal(c->ticket, t);
     assert_string_equal(c->intake_node, NODE);
-    assert_int_equal(c->received_ms, f->now);
+    assert_int_equal(c->received_ms, f->env.now);
     cpm__complaint__free_unpacked(c, NULL);
 }
 
@@ -226,23 +198,23 @@ static void test_queued_for_routing(void **state)
     submit_ok(f, OP1, "ref-1", t);
 
     /* what the seam saw */
-    assert_int_equal(f->rec.n_sent, 1);
-    assert_string_equal(f->rec.sent[0].member, ROUTING);
-    assert_string_equal(f->rec.sent[0].service, "routing");
-    assert_string_equal(f->rec.sent[0].type, "Complaint");
-    assert_int_equal(f->rec.sent[0].seq, 1);
+    assert_int_equal(f->env.rec.n_sent, 1);
+    assert_string_equal(f->env.rec.sent[0].member, ROUTING);
+    assert_string_equal(f->env.rec.sent[0].service, "routing");
+    assert_string_equal(f->env.rec.sent[0].type, "Complaint");
+    assert_int_equal(f->env.rec.sent[0].seq, 1);
 
     /* what the outbox holds */
     MDB_txn *txn;
     cpm_outbox_batch_t b;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
-    assert_int_equal(dom_outbox_nstreams(f->st, txn), 1);
-    dom_outbox_record(f->st, txn, STREAM, 1, &b);
+    assert_int_equal(cpm_store_begin(f->env.st, false, &txn), 0);
+    assert_int_equal(dom_outbox_nstreams(f->env.st, txn), 1);
+    dom_outbox_record(f->env.st, txn, STREAM, 1, &b);
     Cpm__Complaint *q = cpm__complaint__unpack(NULL, b.lens[0], b.recs[0]);
     assert_non_null(q);
     assert_string_equal(q->ticket, t);
     assert_string_equal(q->intake_node, NODE);
-    assert_int_equal(q->received_ms, f->now);
+    assert_int_equal(q->received_ms, f->env.now);
     assert_string_equal(q->channel, "hotline");
     assert_string_equal(q->district, "hoan-kiem");
     assert_string_equal(q->category, "food_safety");
@@ -259,11 +231,11 @@ static void test_queued_for_routing(void **state)
 
     /* the event: kind, ticket, detail without personal data */
     Cpm__Event **evs = NULL;
-    size_t n = dom_events(f->st, txn, 1, &evs);
+    size_t n = dom_events(f->env.st, txn, 1, &evs);
     assert_int_equal(n, 1);
     assert_string_equal(evs[0]->kind, "complaint.received");
     assert_string_equal(evs[0]->ticket, t);
-    assert_int_equal(evs[0]->at_ms, f->now);
+    assert_int_equal(evs[0]->at_ms, f->env.now);
     const char *d = evs[0]->detail;
     assert_non_null(strstr(d, "channel=hotline"));
     assert_non_null(strstr(d, "district=hoan-kiem"));
@@ -281,8 +253,8 @@ static void test_resubmission(void **state)
     fixture_t *f = *state;
     char t1[48], t2[48], t3[48];
     submit_ok(f, OP1, "tablet-7:0042", t1);
-    assert_counts(f->st, 1, 1, 1);
-    dom_fx_clear(&f->rec);
+    assert_counts(f->env.st, 1, 1, 1);
+    dom_fx_clear(&f->env.rec);
 
     /* the same client_ref from the same sender: the same ticket, nothing new */
     Cpm__Complaint *c = complaint("tablet-7:0042", "food_safety");
@@ -291,9 +263,9 @@ static void test_resubmission(void **state)
     assert_int_equal(submit(f, OP1, c, t2, &dup, &err), 0);
     assert_true(dup);
     assert_string_equal(t2, t1);
-    assert_int_equal(f->rec.n_sent, 0);
-    assert_int_equal(f->rec.n_events, 0);
-    assert_counts(f->st, 1, 1, 1);
+    assert_int_equal(f->env.rec.n_sent, 0);
+    assert_int_equal(f->env.rec.n_events, 0);
+    assert_counts(f->env.st, 1, 1, 1);
     cpm__complaint__free_unpacked(c, NULL);
 
     /* a different complaint under the same reference is a conflict, shown
@@ -304,14 +276,14 @@ static void test_resubmission(void **state)
     assert_false(dup);
     assert_string_equal(err.field, "client_ref");
     assert_non_null(strstr(err.message, t1));
-    assert_counts(f->st, 1, 1, 1);
+    assert_counts(f->env.st, 1, 1, 1);
     cpm__complaint__free_unpacked(c, NULL);
 
     /* the same client_ref from another sender is another complaint */
     submit_ok(f, OP2, "tablet-7:0042", t3);
     assert_string_not_equal(t3, t1);
     assert_string_equal(t3, "HK-00000002");
-    assert_counts(f->st, 2, 2, 2);
+    assert_counts(f->env.st, 2, 2, 2);
 
     /* and each sender's reference keeps pointing at its own ticket */
     c = complaint("tablet-7:0042", "food_safety");
@@ -324,8 +296,8 @@ static void test_resubmission(void **state)
 /* A complaint that fails validation; field and code must match. */
 static void check_refused(fixture_t *f, Cpm__Complaint *c, int code, const char *field)
 {
-    counts_t before = counts(f->st);
-    size_t sent = f->rec.n_sent, events = f->rec.n_events;
+    counts_t before = counts(f->env.st);
+    size_t sent = f->env.rec.n_sent, events = f->env.rec.n_events;
     char t[48] = "";
     bool dup = false;
     cpm_error_t err = {0};
@@ -334,9 +306,9 @@ static void check_refused(fixture_t *f, Cpm__Complaint *c, int code, const char 
     assert_string_equal(err.field, field);
     assert_non_null(strstr(err.message, field));
     assert_false(dup);
-    assert_int_equal(f->rec.n_sent, sent);
-    assert_int_equal(f->rec.n_events, events);
-    counts_t after = counts(f->st);
+    assert_int_equal(f->env.rec.n_sent, sent);
+    assert_int_equal(f->env.rec.n_events, events);
+    counts_t after = counts(f->env.st);
     assert_int_equal(after.events, before.events);
     assert_int_equal(after.queued, before.queued);
     assert_int_equal(after.counter, before.counter);
@@ -376,7 +348,7 @@ static void test_validation_writes_nothing(void **state)
     check_refused(f, c, CPM_E_INVALID, "ticket");
 
     /* the refused client_ref was not remembered: it works once fixed */
-    assert_counts(f->st, 0, 0, 0);
+    assert_counts(f->env.st, 0, 0, 0);
     submit_ok(f, OP1, "r1", t);
     assert_string_equal(t, "HK-00000001");
 }
@@ -393,9 +365,9 @@ static void test_no_routing_member(void **state)
     assert_int_equal(err.code, CPM_E_UNAVAILABLE);
     assert_non_null(strstr(err.message, "routing"));
     assert_true(cpm_err_retryable(CPM_E_UNAVAILABLE));
-    assert_int_equal(f->rec.n_sent, 0);
-    assert_int_equal(f->rec.n_events, 0);
-    assert_counts(f->st, 0, 0, 0);
+    assert_int_equal(f->env.rec.n_sent, 0);
+    assert_int_equal(f->env.rec.n_events, 0);
+    assert_counts(f->env.st, 0, 0, 0);
     cpm__complaint__free_unpacked(c, NULL);
 
     /* consultations do not need routing */
@@ -424,7 +396,7 @@ static void test_consultations(void **state)
     assert_string_equal(id1, "HK-C00000001");
     assert_string_equal(k->id, id1);
     assert_string_equal(k->operator_, OP1);
-    assert_int_equal(k->received_ms, f->now);
+    assert_int_equal(k->received_ms, f->env.now);
     cpm__consultation__free_unpacked(k, NULL);
 
     k = consultation("");
@@ -440,12 +412,11 @@ static void test_consultations(void **state)
     cpm__consultation__free_unpacked(k, NULL);
 
     /* consultations are kept at intake, never forwarded */
-    assert_int_equal(f->rec.n_sent, 0);
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
-    assert_int_equal(dom_outbox_nstreams(f->st, txn), 0);
+    assert_int_equal(f->env.rec.n_sent, 0);
+    MDB_txn *txn = dom_begin(f->env.st, false);
+    assert_int_equal(dom_outbox_nstreams(f->env.st, txn), 0);
     Cpm__Event **evs = NULL;
-    size_t n = dom_events(f->st, txn, 1, &evs);
+    size_t n = dom_events(f->env.st, txn, 1, &evs);
     assert_int_equal(n, 2);
     assert_string_equal(evs[0]->kind, "consultation.recorded");
     assert_string_equal(evs[0]->ticket, id1);
@@ -453,7 +424,7 @@ static void test_consultations(void **state)
     cpm_eventlog_free(&evs, n);
     /* a consultation does not use a complaint ticket */
     uint64_t tickets = 9;
-    assert_int_equal(cpm_store_get_u64(f->st, txn, "intake.ticket", &tickets), 0);
+    assert_int_equal(cpm_store_get_u64(f->env.st, txn, "intake.ticket", &tickets), 0);
     assert_int_equal(tickets, 0);
     cpm_store_abort(&txn);
 }
@@ -478,7 +449,7 @@ static void test_client_ref_kinds(void **state)
     if (rc == 0) {
         assert_false(dup); /* fails today: dup is true and t is "HK-C00000001" */
         assert_id_format(t, "HK-");
-        assert_int_equal(f->rec.n_sent, 1); /* the complaint went to routing */
+        assert_int_equal(f->env.rec.n_sent, 1); /* the complaint went to routing */
     } else {
         assert_int_equal(rc, CPM_E_CONFLICT);
         assert_string_equal(err.field, "client_ref");
@@ -520,12 +491,12 @@ static void test_consultation_refused(void **state)
     assert_non_null(strstr(err.message, "duration_s"));
     cpm__consultation__free_unpacked(k, NULL);
 
-    assert_int_equal(f->rec.n_events, 0);
-    assert_counts(f->st, 0, 0, 0);
+    assert_int_equal(f->env.rec.n_events, 0);
+    assert_counts(f->env.st, 0, 0, 0);
     MDB_txn *txn;
     uint64_t n = 9;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
-    assert_int_equal(cpm_store_get_u64(f->st, txn, "intake.consultation", &n), 0);
+    assert_int_equal(cpm_store_begin(f->env.st, false, &txn), 0);
+    assert_int_equal(cpm_store_get_u64(f->env.st, txn, "intake.consultation", &n), 0);
     assert_int_equal(n, 0);
     cpm_store_abort(&txn);
 }
@@ -536,13 +507,12 @@ static void test_store_full(void **state)
 {
     fixture_t *f = *state;
     char sub[128];
-    cpm_store_t *tiny = dom_open_tiny(f->dir, dbs, sub);
+    cpm_store_t *tiny = dom_open_tiny(f->env.dir, dbs, sub);
     dom_fx_t rec;
-    dom_fx_init(&rec, tiny, NODE "/intake", f->now);
+    dom_fx_init(&rec, tiny, NODE "/intake", f->env.now);
     cpm_effects_t fx = dom_fx_effects(&rec);
 
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(tiny, true, &txn), 0);
+    MDB_txn *txn = dom_begin(tiny, true);
     int rc = 0, i;
     char t[48];
     for (i = 0; i < 200 && rc == 0; i++) {
@@ -555,7 +525,7 @@ static void test_store_full(void **state)
         memset(c->description, 'x', INTAKE_TEXT_MAX);
         bool dup = false;
         cpm_error_t err = {0};
-        rc = intake_submit(f->in, tiny, txn, &fx, OP1, c, f->now, t, &dup, &err);
+        rc = intake_submit(f->in, tiny, txn, &fx, OP1, c, f->env.now, t, &dup, &err);
         cpm__complaint__free_unpacked(c, NULL);
     }
     if (rc == 0) {
@@ -587,10 +557,10 @@ static void test_new_arguments(void **state)
 {
     fixture_t *f = *state;
     assert_null(intake_new(NULL, NODE, "HK", ROUTING));
-    assert_null(intake_new(f->rules, NULL, "HK", ROUTING));
-    assert_null(intake_new(f->rules, NODE, "", ROUTING));
-    assert_null(intake_new(f->rules, NODE, NULL, ROUTING));
-    intake_t *in = intake_new(f->rules, NODE, "HK", NULL);
+    assert_null(intake_new(f->env.rules, NULL, "HK", ROUTING));
+    assert_null(intake_new(f->env.rules, NODE, "", ROUTING));
+    assert_null(intake_new(f->env.rules, NODE, NULL, ROUTING));
+    intake_t *in = intake_new(f->env.rules, NODE, "HK", NULL);
     assert_non_null(in);
     intake_destroy(&in);
     assert_null(in);

@@ -9,8 +9,8 @@
 #include "cpm_err.h"
 #include "cpm_outbox.h"
 #include "cpm_util.h"
+#include "fixtures/store/store_fixture.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,38 +18,11 @@
 #define S1 "hn.d.hoan-kiem/intake>hn.doit/routing"
 #define S2 "hn.d.hoan-kiem/intake>hn.doit/routing2" /* S1 is a prefix of S2 */
 
-typedef struct {
-    char dir[64];
-    cpm_store_t *s;
-    MDB_txn *txn; /* an open write transaction */
-} fixture_t;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
+typedef stx_t fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cpm-outbox-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    char err[256];
-    f->s = cpm_store_open(f->dir, 0, NULL, err, sizeof err);
-    assert_non_null(f->s);
-    assert_int_equal(cpm_store_begin(f->s, true, &f->txn), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    cpm_store_abort(&f->txn);
-    cpm_store_destroy(&f->s);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
+    *state = stx_new("outbox");
     return 0;
 }
 
@@ -346,10 +319,7 @@ static void test_bad_input(void **state)
 static void test_store_full_leaves_outbox_unchanged(void **state)
 {
     fixture_t *f = *state;
-    char dir[96], err[256];
-    snprintf(dir, sizeof dir, "%s/small", f->dir);
-    cpm_store_t *s = cpm_store_open(dir, 64 * 1024, NULL, err, sizeof err);
-    assert_non_null(s);
+    cpm_store_t *s = stx_open_small(f);
     MDB_txn *txn;
     uint8_t rec[2000] = {0};
     assert_int_equal(cpm_store_begin(s, true, &txn), 0);
@@ -377,15 +347,16 @@ static void test_store_full_leaves_outbox_unchanged(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_put_numbers_each_stream, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_copies_and_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_epoch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ack_beyond_last_is_conflict, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_persists_across_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_full_leaves_outbox_unchanged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_numbers_each_stream, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_read_copies_and_limits, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_ack, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_epoch, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_beyond_last_is_conflict, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_streams, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_persists_across_reopen, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_store_full_leaves_outbox_unchanged, setup,
+                                        stx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,40 +17,14 @@
 
 static const char *const dbs[] = ROUTING_DBS;
 
-typedef struct {
-    char dir[64];
-    cpm_rules_t *rules;
-    cpm_registry_t *reg;
-    cpm_store_t *st;
-    dom_fx_t rec;
-    cpm_effects_t fx;
-    int64_t received;
-} fixture_t;
+/* f->now: when the next complaint is received, and routed */
+typedef dom_env_t fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->rules = dom_rules();
-    dom_tmpdir(f->dir, "deadlines");
-    f->reg = dom_registry();
-    f->st = dom_open(f->dir, 0, dbs);
-    f->received = dom_vn_time(2026, 3, 2, 10, 0); /* Monday: accept by Mon 16 March */
-    dom_fx_init(&f->rec, f->st, SELF, f->received);
-    f->fx = dom_fx_effects(&f->rec);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    dom_fx_clear(&f->rec);
-    cpm_store_destroy(&f->st);
-    cpm_registry_destroy(&f->reg);
-    cpm_rules_destroy(&f->rules);
-    dom_rmdir(f->dir);
-    free(f);
+    /* Monday: accept by Mon 16 March */
+    *state = dom_env_new(sizeof(fixture_t), "deadlines", dbs, DOM_RULES | DOM_REGISTRY, SELF,
+                         dom_vn_time(2026, 3, 2, 10, 0));
     return 0;
 }
 
@@ -64,13 +38,11 @@ static void route(fixture_t *f, const char *ticket)
     c.category = "food_safety";
     c.description = "stale food";
     c.intake_node = INTAKE;
-    c.received_ms = f->received;
+    c.received_ms = f->now;
     cpm_error_t err = {0};
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
-    assert_int_equal(routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c,
-                                             f->received, &err),
-                     0);
+    MDB_txn *txn = dom_begin(f->st, true);
+    assert_int_equal(
+        routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c, f->now, &err), 0);
     assert_int_equal(cpm_store_commit(txn), 0);
 }
 
@@ -83,8 +55,7 @@ static void update(fixture_t *f, const char *ticket, const char *state, int64_t 
     u.actor = "officer.hn.d.hoan-kiem";
     u.at_ms = at;
     cpm_error_t err = {0};
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    MDB_txn *txn = dom_begin(f->st, true);
     int rc = routing_apply_update(f->rules, f->st, txn, &f->fx, "hn.d.hoan-kiem", &u, &err);
     if (rc != 0)
         fail_msg("update %s -> %s: %s", ticket, state, err.message);
@@ -96,8 +67,7 @@ static size_t check(fixture_t *f, int64_t now)
 {
     size_t n = 99;
     dom_fx_clear(&f->rec);
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    MDB_txn *txn = dom_begin(f->st, true);
     assert_int_equal(routing_deadlines_check(f->st, txn, &f->fx, now, 1000, &n), 0);
     assert_int_equal(cpm_store_commit(txn), 0);
     assert_int_equal(n, f->rec.n_events);
@@ -122,12 +92,12 @@ static void test_met_deadlines_are_not_reported(void **state)
 {
     fixture_t *f = *state;
     route(f, "HK-00000001");
-    update(f, "HK-00000001", "assigned", f->received + 1000); /* delivery: still due */
-    update(f, "HK-00000001", "accepted", f->received + DAY);
-    update(f, "HK-00000001", "resolved", f->received + 2 * DAY);
+    update(f, "HK-00000001", "assigned", f->now + 1000); /* delivery: still due */
+    update(f, "HK-00000001", "accepted", f->now + DAY);
+    update(f, "HK-00000001", "resolved", f->now + 2 * DAY);
     route(f, "HK-00000002");
-    update(f, "HK-00000002", "refused", f->received + DAY);
-    assert_int_equal(check(f, f->received + 400 * DAY), 0);
+    update(f, "HK-00000002", "refused", f->now + DAY);
+    assert_int_equal(check(f, f->now + 400 * DAY), 0);
 }
 
 static void test_resolve_deadline_runs_from_acceptance(void **state)
@@ -141,8 +111,7 @@ static void test_resolve_deadline_runs_from_acceptance(void **state)
     assert_int_equal(check(f, dom_vn_day_end(2026, 3, 16) + 1), 1);
     assert_string_equal(f->rec.events[0].ticket, "HK-00000002");
     int rc;
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    MDB_txn *txn = dom_begin(f->st, false);
     Cpm__StatusReply *r = routing_status(f->st, txn, "HK-00000001", &rc);
     assert_non_null(r);
     int64_t resolve_due = r->resolve_due_ms;
@@ -161,13 +130,12 @@ static void test_check_respects_max_and_order(void **state)
     char t[32];
     for (int i = 1; i <= 5; i++) {
         snprintf(t, sizeof t, "HK-%08d", i);
-        f->received = dom_vn_time(2026, 3, 2 + i, 10, 0); /* later days, later deadlines */
+        f->now = dom_vn_time(2026, 3, 2 + i, 10, 0); /* later days, later deadlines */
         route(f, t);
     }
     size_t n = 0;
     dom_fx_clear(&f->rec);
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
+    MDB_txn *txn = dom_begin(f->st, true);
     assert_int_equal(
         routing_deadlines_check(f->st, txn, &f->fx, dom_vn_time(2027, 1, 1, 0, 0), 2, &n), 0);
     assert_int_equal(cpm_store_commit(txn), 0);
@@ -181,11 +149,13 @@ static void test_check_respects_max_and_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_accept_deadline_reported_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_met_deadlines_are_not_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accept_deadline_reported_once, setup,
+                                        dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_met_deadlines_are_not_reported, setup,
+                                        dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_resolve_deadline_runs_from_acceptance, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_check_respects_max_and_order, setup, teardown),
+                                        dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_check_respects_max_and_order, setup, dom_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,42 +20,16 @@
 
 static const char *const dbs[] = ROUTING_DBS;
 
-typedef struct {
-    char dir[64];
-    cpm_rules_t *rules;
-    cpm_registry_t *reg;
-    cpm_store_t *st;
-    dom_fx_t rec;
-    cpm_effects_t fx;
-    int64_t received, now;
-} fixture_t;
+/* Monday 2 March 2026, a plain working week in Vietnam; routing runs a
+ * minute later (f->now) */
+#define RECEIVED dom_vn_time(2026, 3, 2, 10, 0)
+
+typedef dom_env_t fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->rules = dom_rules(); /* first: a failure here leaves no folder behind */
-    dom_tmpdir(f->dir, "routing");
-    f->reg = dom_registry();
-    f->st = dom_open(f->dir, 0, dbs);
-    /* Monday 2 March 2026, a plain working week in Vietnam */
-    f->received = dom_vn_time(2026, 3, 2, 10, 0);
-    f->now = f->received + 60 * 1000;
-    dom_fx_init(&f->rec, f->st, SELF, f->now);
-    f->fx = dom_fx_effects(&f->rec);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    dom_fx_clear(&f->rec);
-    cpm_store_destroy(&f->st);
-    cpm_registry_destroy(&f->reg);
-    cpm_rules_destroy(&f->rules);
-    dom_rmdir(f->dir);
-    free(f);
+    *state = dom_env_new(sizeof(fixture_t), "routing", dbs, DOM_RULES | DOM_REGISTRY, SELF,
+                         RECEIVED + 60 * 1000);
     return 0;
 }
 
@@ -82,21 +56,16 @@ static Cpm__Complaint complaint(const char *ticket, const char *category, const 
 
 static int route(fixture_t *f, const char *sender, const Cpm__Complaint *c, cpm_error_t *err)
 {
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
-    int rc = routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, sender, c, f->now, err);
-    if (rc == 0)
-        assert_int_equal(cpm_store_commit(txn), 0);
-    else
-        cpm_store_abort(&txn);
-    return rc;
+    MDB_txn *txn = dom_begin(f->st, true);
+    return dom_end(
+        txn, routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, sender, c, f->now, err));
 }
 
 static void route_ok(fixture_t *f, const char *ticket, const char *category, const char *district,
                      bool urgent)
 {
     Cpm__Complaint c = complaint(ticket, category, district, urgent);
-    c.received_ms = f->received;
+    c.received_ms = RECEIVED;
     cpm_error_t err = {0};
     int rc = route(f, INTAKE, &c, &err);
     if (rc != 0)
@@ -113,14 +82,8 @@ static int update(fixture_t *f, const char *sender, const char *ticket, const ch
     u.actor = "officer.7";
     u.note = (char *)note;
     u.at_ms = at;
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, true, &txn), 0);
-    int rc = routing_apply_update(f->rules, f->st, txn, &f->fx, sender, &u, err);
-    if (rc == 0)
-        assert_int_equal(cpm_store_commit(txn), 0);
-    else
-        cpm_store_abort(&txn);
-    return rc;
+    MDB_txn *txn = dom_begin(f->st, true);
+    return dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx, sender, &u, err));
 }
 
 static Cpm__StatusReply *status(fixture_t *f, const char *ticket)
@@ -138,21 +101,12 @@ static Cpm__StatusReply *status(fixture_t *f, const char *ticket)
 /* The stored bytes of a case, to show that something changed nothing. */
 static size_t case_bytes(fixture_t *f, const char *ticket, uint8_t *out, size_t cap)
 {
-    MDB_txn *txn;
-    const void *v;
-    size_t vlen;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
-    assert_int_equal(cpm_store_get(f->st, txn, "cases", ticket, strlen(ticket), &v, &vlen), 0);
-    assert_true(vlen <= cap);
-    memcpy(out, v, vlen);
-    cpm_store_abort(&txn);
-    return vlen;
+    return dom_value_bytes(f->st, "cases", ticket, out, cap);
 }
 
 static uint64_t event_head(fixture_t *f)
 {
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    MDB_txn *txn = dom_begin(f->st, false);
     uint64_t h = dom_event_head(f->st, txn);
     cpm_store_abort(&txn);
     return h;
@@ -211,8 +165,7 @@ static void test_routes_by_rules(void **state)
             assert_non_null(strstr(f->rec.events[i].detail, want[i].reason));
     }
     /* triage collected four cases on one stream, numbered 1..4 */
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    MDB_txn *txn = dom_begin(f->st, false);
     assert_int_equal(dom_outbox_depth(f->st, txn, SELF ">hn.doit/inspection"), 4);
     assert_int_equal(dom_outbox_depth(f->st, txn, SELF ">hn.qltt/inspection"), 1);
     assert_int_equal(dom_outbox_nstreams(f->st, txn), 5);
@@ -230,14 +183,14 @@ static void test_case_record(void **state)
     assert_string_equal(r->district, "hoan-kiem");
     assert_string_equal(r->category, "food_safety");
     assert_string_equal(r->intake_node, INTAKE);
-    assert_int_equal(r->received_ms, f->received);
+    assert_int_equal(r->received_ms, RECEIVED);
     assert_int_equal(r->routed_ms, f->now);
     /* 10 working days after Mon 2 March 2026: the end of Mon 16 March, VN time */
     assert_int_equal(r->accept_due_ms, dom_vn_day_end(2026, 3, 16));
     assert_int_equal(r->resolve_due_ms, 0);
     assert_int_equal(r->n_history, 2);
     assert_string_equal(r->history[0]->state, "received");
-    assert_int_equal(r->history[0]->at_ms, f->received);
+    assert_int_equal(r->history[0]->at_ms, RECEIVED);
     assert_string_equal(r->history[0]->actor, INTAKE);
     assert_string_equal(r->history[1]->state, "routed");
     assert_int_equal(r->history[1]->at_ms, f->now);
@@ -296,7 +249,7 @@ static void test_second_delivery(void **state)
 {
     fixture_t *f = *state;
     route_ok(f, "HK-00000001", "food_safety", "hoan-kiem", false);
-    uint8_t before[8192], after[8192];
+    uint8_t before[8192];
     size_t lb = case_bytes(f, "HK-00000001", before, sizeof before);
     dom_fx_clear(&f->rec);
 
@@ -305,12 +258,9 @@ static void test_second_delivery(void **state)
     route_ok(f, "HK-00000001", "pricing", "cau-giay", true);
     assert_int_equal(f->rec.n_sent, 0);
     assert_int_equal(f->rec.n_events, 0);
-    size_t la = case_bytes(f, "HK-00000001", after, sizeof after);
-    assert_int_equal(la, lb);
-    assert_memory_equal(after, before, lb);
+    dom_value_unchanged(f->st, "cases", "HK-00000001", before, lb);
     assert_int_equal(event_head(f), 1);
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    MDB_txn *txn = dom_begin(f->st, false);
     assert_int_equal(dom_outbox_nstreams(f->st, txn), 1);
     assert_int_equal(dom_outbox_depth(f->st, txn, SELF ">hn.d.hoan-kiem/inspection"), 1);
     cpm_store_abort(&txn);
@@ -318,14 +268,12 @@ static void test_second_delivery(void **state)
     /* another complaint under a ticket already routed (its intake issued the
      * number twice after a reset): refused, kept aside by the caller */
     Cpm__Complaint c = complaint("HK-00000001", "pricing", "cau-giay", false);
-    c.received_ms = f->received + 86400 * 1000;
+    c.received_ms = RECEIVED + 86400 * 1000;
     cpm_error_t err = {0};
     assert_int_equal(route(f, INTAKE, &c, &err), CPM_E_CONFLICT);
     assert_string_equal(err.field, "ticket");
     assert_non_null(strstr(err.message, "already routed for another complaint"));
-    la = case_bytes(f, "HK-00000001", after, sizeof after);
-    assert_int_equal(la, lb);
-    assert_memory_equal(after, before, lb);
+    dom_value_unchanged(f->st, "cases", "HK-00000001", before, lb);
 }
 
 static void test_complaint_refused(void **state)
@@ -361,8 +309,7 @@ static void test_complaint_refused(void **state)
     assert_non_null(strstr(err.message, "ticket"));
 
     int rc = -1;
-    MDB_txn *txn;
-    assert_int_equal(cpm_store_begin(f->st, false, &txn), 0);
+    MDB_txn *txn = dom_begin(f->st, false);
     assert_null(routing_status(f->st, txn, "HK-00000001", &rc));
     assert_int_equal(rc, CPM_E_NOT_FOUND);
     assert_int_equal(dom_outbox_nstreams(f->st, txn), 0);
@@ -414,16 +361,14 @@ static void test_updates(void **state)
     /* notes may name the consumer: they stay out of the event */
     assert_null(strstr(f->rec.events[1].detail, "ours"));
 
-    uint8_t before[8192], after[8192];
+    uint8_t before[8192];
     size_t lb = case_bytes(f, T, before, sizeof before);
 
     /* "assigned" arriving late only confirms delivery: no error, no change */
     assert_int_equal(update(f, AG, T, "assigned", t2 + 1, "", &err), 0);
     /* the same state again: nothing new */
     assert_int_equal(update(f, AG, T, "accepted", t2 + 2, "again", &err), 0);
-    size_t la = case_bytes(f, T, after, sizeof after);
-    assert_int_equal(la, lb);
-    assert_memory_equal(after, before, lb);
+    dom_value_unchanged(f->st, "cases", T, before, lb);
     assert_int_equal(f->rec.n_events, 2);
     assert_int_equal(event_head(f), 3);
 
@@ -439,9 +384,7 @@ static void test_updates(void **state)
     memset(&err, 0, sizeof err);
     assert_int_equal(update(f, AG, T, "closed", t2 + 3, "", &err), CPM_E_CONFLICT);
     assert_string_equal(err.field, "state");
-    la = case_bytes(f, T, after, sizeof after);
-    assert_int_equal(la, lb);
-    assert_memory_equal(after, before, lb);
+    dom_value_unchanged(f->st, "cases", T, before, lb);
 
     assert_int_equal(update(f, AG, T, "resolved", t2 + 4, "refund paid", &err), 0);
     r = status(f, T);
@@ -489,7 +432,7 @@ static void test_update_errors(void **state)
 {
     fixture_t *f = *state;
     route_ok(f, "HK-00000001", "food_safety", "hoan-kiem", false);
-    uint8_t before[8192], after[8192];
+    uint8_t before[8192];
     size_t lb = case_bytes(f, "HK-00000001", before, sizeof before);
     dom_fx_clear(&f->rec);
     cpm_error_t err = {0};
@@ -518,9 +461,7 @@ static void test_update_errors(void **state)
     assert_string_equal(err.field, "ticket");
     assert_non_null(strstr(err.message, "ticket"));
 
-    size_t la = case_bytes(f, "HK-00000001", after, sizeof after);
-    assert_int_equal(la, lb);
-    assert_memory_equal(after, before, lb);
+    dom_value_unchanged(f->st, "cases", "HK-00000001", before, lb);
     assert_int_equal(f->rec.n_events, 0);
     assert_int_equal(event_head(f), 1);
 }
@@ -558,16 +499,16 @@ static void test_persistence(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_routes_by_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_case_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_assignment_carries_contact, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_second_delivery, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_complaint_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_updates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_refused_and_direct, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_registry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_routes_by_rules, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_case_record, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_assignment_carries_contact, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_second_delivery, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_complaint_refused, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_updates, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_update_refused_and_direct, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_update_errors, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_no_registry, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_persistence, setup, dom_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
