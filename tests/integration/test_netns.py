@@ -109,6 +109,12 @@ def test_cases_cross_a_cut_and_healed_link_exactly_once():
         check(stream(m).get("connected"), "routing -> district link is up over veth")
         h.link(False)  # cut
         second = m.submit_file(cs[50:], node="hn.doit").json
+        # The district keeps working while cut off: its officer accepts a case.
+        t = first[0]["ticket"]
+        m.prefix = h.netns(h.dist)
+        r = m.ctl("case", "accept", t, "--node", DISTRICT)
+        check(r.json[0]["state"] == "accepted", "accepted offline: %s" % r.json)
+        m.prefix = h.netns(h.city)
         m.wait_for(lambda: not stream(m).get("connected"), "heartbeats notice the cut", 20)
         check(stream(m).get("outbox_depth") == 50, "50 wait at the city: %s" % stream(m))
         h.link(True)  # heal
@@ -117,6 +123,7 @@ def test_cases_cross_a_cut_and_healed_link_exactly_once():
         want = {j["ticket"] for j in first + second}
         check(len(tickets) == 100 and set(tickets) == want,
               "each of 100 cases assigned once at the district: %d" % len(tickets))
+        m.wait_for(lambda: m.status(t)["state"] == "accepted", "the city learns of it", 30)
         m.prefix = []
 
 

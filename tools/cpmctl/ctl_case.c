@@ -12,9 +12,12 @@ static const char status_usage[] =
     "responsible, the rule that chose it, its deadlines and its history.\n";
 
 static const char case_usage[] =
-    "usage: cpmctl case accept|refuse|resolve TICKET [--note TEXT] [--as ID] [--json]\n"
+    "usage: cpmctl case accept|refuse|resolve TICKET [--note TEXT] [--node ID] [--as ID]\n"
+    "                 [--json]\n"
     "\n"
-    "Acts on a case at the inspection service of the agency it is assigned to.\n"
+    "Acts on a case at the inspection service of the agency it is assigned to, which\n"
+    "it asks the city's routing service, or at --node ID without asking (so a district\n"
+    "office keeps working while its link to the city is down).\n"
     "refuse needs --note (why it is not ours); resolve needs --note (the outcome).\n"
     "Signs as --as ID, else as officer.<agency> when its key is in DIR/keys, else\n"
     "as the default identity.\n";
@@ -99,16 +102,20 @@ int ctl_cmd_status(const ctl_opts_t *gopts, int argc, char **argv)
 
 int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"note", required_argument, 0, 'n'}, CTL_COMMON_LONGOPTS, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"note", required_argument, 0, 'n'},
+                                             {"node", required_argument, 0, 'N'},
+                                             CTL_COMMON_LONGOPTS,
+                                             {0, 0, 0, 0}};
     ctl_opts_t o = *gopts;
-    const char *note = "";
+    const char *note = "", *node = NULL;
     int opt;
     while ((opt = ctl_getopt(argc, argv, "h", longopts)) != 0) {
         if (ctl_common_opt(opt, &o))
             continue;
         if (opt == 'n')
             note = optarg;
+        else if (opt == 'N')
+            node = optarg;
         else
             return ctl_usage(case_usage, opt == 'h' ? 0 : 2);
     }
@@ -119,15 +126,19 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     cpm_error_t err = {0};
     if (ctl_open(&c, &o) != 0)
         return 1;
-    Cpm__StatusReply *st = query_status(&c, ticket, &err);
-    if (!st) {
-        int rc = ctl_fail(&c, c.json, &err);
-        ctl_close(&c);
-        return rc;
-    }
     char agency[128], officer[200], path[1400];
-    snprintf(agency, sizeof agency, "%s", st->agency);
-    cpm__status_reply__free_unpacked(st, NULL);
+    if (node) { /* no need to ask the city: works while its link is down */
+        snprintf(agency, sizeof agency, "%s", node);
+    } else {
+        Cpm__StatusReply *st = query_status(&c, ticket, &err);
+        if (!st) {
+            int rc = ctl_fail(&c, c.json, &err);
+            ctl_close(&c);
+            return rc;
+        }
+        snprintf(agency, sizeof agency, "%s", st->agency);
+        cpm__status_reply__free_unpacked(st, NULL);
+    }
     snprintf(officer, sizeof officer, "officer.%s", agency);
     snprintf(path, sizeof path, "%s/keys/%s.secret", c.home, officer);
     if (!o.as && access(path, R_OK) == 0) { /* act as that agency's officer */
