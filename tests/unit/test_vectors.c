@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "../vectors/vector_registry.h"
+
 #include "cpm_envelope.h"
 #include "cpm_eventlog.h"
 #include "cpm_keys.h"
@@ -175,58 +177,20 @@ static void test_keys(void **state)
     assert_true(n >= 6);
 }
 
-/* The registry document of registry.json as a Cpm__Registry. */
+/* The registry document of registry.json as a Cpm__Registry (built as the
+ * generator builds it), whose keys must be those derived from the seeds. */
 static Cpm__Registry *registry_from_json(json_t *doc)
 {
-    Cpm__Registry *r = calloc(1, sizeof *r);
-    cpm__registry__init(r);
-    r->version = (uint64_t)num(doc, "version");
-    r->issued_ms = num(doc, "issued_ms");
-    r->mesh = strdup(str(doc, "mesh"));
-    json_t *members = json_object_get(doc, "members");
-    r->n_members = json_array_size(members);
-    r->members = calloc(r->n_members + 1, sizeof *r->members);
+    Cpm__Registry *r = vector_registry_from_json(doc);
     for (size_t i = 0; i < r->n_members; i++) {
-        json_t *mj = json_array_get(members, i);
-        Cpm__Member *m = calloc(1, sizeof *m);
-        cpm__member__init(m);
-        m->id = strdup(str(mj, "id"));
-        m->agency = strdup(str(mj, "agency"));
-        m->role = strdup(str(mj, "role"));
-        m->name = strdup(str(mj, "name"));
-        m->ticket_prefix = strdup(str(mj, "ticket_prefix"));
-        m->district = strdup(str(mj, "district"));
-        m->sign_pk.data = unhex(str(mj, "sign_pk"), &m->sign_pk.len);
-        m->curve_pk.data = unhex(str(mj, "curve_pk"), &m->curve_pk.len);
-        /* The keys in the registry are the keys derived from the seeds. */
+        const Cpm__Member *m = r->members[i];
         cpm_identity_t id;
         identity_of(m->id, &id);
+        assert_int_equal(m->sign_pk.len, 32);
+        assert_int_equal(m->curve_pk.len, 32);
         assert_memory_equal(m->sign_pk.data, id.sign_pk, 32);
         assert_memory_equal(m->curve_pk.data, id.curve_pk, 32);
-        json_t *svcs = json_object_get(mj, "services");
-        m->n_services = json_array_size(svcs);
-        m->services = calloc(m->n_services + 1, sizeof *m->services);
-        for (size_t s = 0; s < m->n_services; s++) {
-            json_t *sj = json_array_get(svcs, s);
-            Cpm__ServiceEndpoint *e = calloc(1, sizeof *e);
-            cpm__service_endpoint__init(e);
-            e->name = strdup(str(sj, "name"));
-            e->endpoint = strdup(str(sj, "endpoint"));
-            e->pub_endpoint = strdup(str(sj, "pub_endpoint"));
-            m->services[s] = e;
-        }
-        json_t *rules = json_object_get(mj, "may_send");
-        m->n_may_send = json_array_size(rules);
-        m->may_send = calloc(m->n_may_send + 1, sizeof *m->may_send);
-        for (size_t k = 0; k < m->n_may_send; k++)
-            m->may_send[k] = strdup(json_string_value(json_array_get(rules, k)));
-        r->members[i] = m;
     }
-    json_t *rev = json_object_get(doc, "revoked_keys");
-    r->n_revoked_keys = json_array_size(rev);
-    r->revoked_keys = calloc(r->n_revoked_keys + 1, sizeof *r->revoked_keys);
-    for (size_t k = 0; k < r->n_revoked_keys; k++)
-        r->revoked_keys[k] = strdup(json_string_value(json_array_get(rev, k)));
     return r;
 }
 
