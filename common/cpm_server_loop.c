@@ -270,6 +270,14 @@ static void publish_events(cpm_server_t *s)
     }
 }
 
+/* After a commit: the records it queued are in the store; tell the pump. */
+static void hand_over_records(cpm_server_t *s)
+{
+    for (size_t i = 0; i < s->nqueued; i++)
+        cpm_pump_committed(s->pump, s->queued[i].stream, s->queued[i].seq);
+    s->nqueued = 0;
+}
+
 /* Apply every write request of the group in one transaction, commit once,
  * then answer them all. */
 static void commit_group(cpm_server_t *s)
@@ -309,8 +317,7 @@ static void commit_group(cpm_server_t *s)
         cpm_metrics_add(s->metrics, "store.failures", 1);
     } else {
         cpm_metrics_add(s->metrics, "store.commits", 1);
-        for (size_t i = 0; i < s->nqueued; i++)
-            cpm_pump_committed(s->pump, s->queued[i].stream, s->queued[i].seq);
+        hand_over_records(s);
     }
     for (size_t i = 0; i < s->ngroup; i++) {
         pending_t *p = &s->group[i];
@@ -351,9 +358,7 @@ int cpm_server_write(cpm_server_t *s, cpm_write_fn fn, void *ctx)
         s->nqueued = 0;
         return rc;
     }
-    for (size_t i = 0; i < s->nqueued; i++)
-        cpm_pump_committed(s->pump, s->queued[i].stream, s->queued[i].seq);
-    s->nqueued = 0;
+    hand_over_records(s);
     publish_events(s);
     return 0;
 }
