@@ -2,6 +2,7 @@
 """Complaints flow across a real local mesh: intake -> routing -> the agency's
 inspection service, exactly once, while services are killed with SIGKILL."""
 import collections
+import os
 import signal
 import threading
 import time
@@ -110,6 +111,17 @@ def test_file_errors_name_the_line_and_field():
         check(len(bad) == 1 and bad[0]["field"] == "district" and "line 2" in bad[0]["message"],
               "the error names line 2 and the field: %s" % bad)
         check(len([j for j in r.json if j.get("ok")]) == 2, "the other lines are recorded")
+        # lines that are not complaints at all: each refused, naming what is wrong
+        path = os.path.join(m.home, "bad.jsonl")
+        with open(path, "w") as f:
+            f.write('[1, 2]\n{"channel": 5}\n{"urgent": "yes"}\nnot json\n')
+        r = m.ctl("submit", "--file", path, check_rc=False)
+        errs = [j for j in r.json if not j.get("ok")]
+        check(r.returncode == 1 and len(errs) == 4, "4 bad lines refused: %s" % r.json)
+        check([e["field"] for e in errs[1:3]] == ["channel", "urgent"],
+              "type errors name the field: %s" % errs)
+        check("JSON object" in errs[0]["message"] and "line 4" in errs[3]["message"],
+              "non-objects and unparsable lines are named: %s" % errs)
         again = dict(cs[0], description="something else entirely")
         r = m.submit_file([again], check_rc=False)
         check(r.json[0]["code"] == 409 and r.json[0]["field"] == "client_ref",
