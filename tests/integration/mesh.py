@@ -161,7 +161,7 @@ class Mesh:
             f.writelines(lines)
         self.wait_up(node, service)
 
-    def wait_up(self, node, service, seconds=10):
+    def wait_up(self, node, service, seconds=30):
         end = time.time() + seconds
         while time.time() < end:
             h = self.health(node)
@@ -170,7 +170,7 @@ class Mesh:
             time.sleep(0.1)
         raise Failure("%s/%s did not come up" % (node, service))
 
-    def wait_for(self, cond, what, seconds=30):
+    def wait_for(self, cond, what, seconds=90):
         end = time.time() + seconds
         while time.time() < end:
             if cond():

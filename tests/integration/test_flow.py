@@ -37,7 +37,7 @@ def assigned_events(m):
 
 
 def check_exactly_once(m, tickets):
-    m.wait_for(m.outbox_empty, "every outbox to drain", seconds=60)
+    m.wait_for(m.outbox_empty, "every outbox to drain", seconds=120)
     seen = assigned_events(m)
     check(len(tickets) == len(set(tickets)), "tickets are not unique")
     wrong = []

@@ -38,7 +38,7 @@ class Snapshot:
     """Event heads and counters of every service, after deliveries settled."""
 
     def __init__(self):
-        M.wait_for(M.outbox_empty, "deliveries to settle", seconds=20)
+        M.wait_for(M.outbox_empty, "deliveries to settle", seconds=90)
         h = M.health()
         services = set(M.pids())
         down = sorted(services - {k for k, v in h.items() if v.get("up")})
