@@ -114,6 +114,8 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
     if (!to)
         return cpm_error_set(err, CPM_E_INVALID, "action",
                              "action '%s' is not one of accept, refuse, resolve", a->action);
+    if (!cpm_text_utf8_valid(a->note, strlen(a->note)))
+        return cpm_error_set(err, CPM_E_INVALID, "note", "note is not valid UTF-8");
     if (strlen(a->note) > NOTE_MAX)
         return cpm_error_set(err, CPM_E_TOO_LARGE, "note", "note is longer than %d bytes",
                              NOTE_MAX);
