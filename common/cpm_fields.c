@@ -19,8 +19,7 @@ static const char *name(char buf[48], const char *where, const char *field)
 }
 
 /* An identifier field: ok (has its form), or CPM_E_INVALID naming it. */
-static int ident(cpm_error_t *err, const char *where, const char *field, bool ok,
-                 const char *form)
+static int ident(cpm_error_t *err, const char *where, const char *field, bool ok, const char *form)
 {
     char f[48];
     if (ok)
@@ -44,8 +43,8 @@ static int complaint(const Cpm__Complaint *c, const char *w, cpm_error_t *err)
         (rc = ident(err, w, "intake_node", cpm_text_member_valid(str(c->intake_node)),
                     "a member id")) ||
         (rc = ident(err, w, "channel", cpm_text_slug_valid(str(c->channel)), "a channel slug")) ||
-        (rc = ident(err, w, "district", cpm_text_slug_valid(str(c->district)),
-                    "a district slug")) ||
+        (rc =
+             ident(err, w, "district", cpm_text_slug_valid(str(c->district)), "a district slug")) ||
         (rc = ident(err, w, "category", !*cat || cpm_text_slug_valid(cat),
                     "empty or a category slug")) ||
         (rc = ident(err, w, "client_ref", !*ref || cpm_text_label_valid(ref),

@@ -17,10 +17,10 @@
 #include "cpmesh.pb-c.h"
 
 /* Limits, in bytes of UTF-8: the same as intake applies to submissions. */
-#define CPM_FIELDS_NAME_MAX 200     /* business_name */
-#define CPM_FIELDS_ADDRESS_MAX 300  /* business_address */
-#define CPM_FIELDS_TEXT_MAX 4000    /* description */
-#define CPM_FIELDS_NOTE_MAX 2000    /* CaseUpdate.note */
+#define CPM_FIELDS_NAME_MAX 200    /* business_name */
+#define CPM_FIELDS_ADDRESS_MAX 300 /* business_address */
+#define CPM_FIELDS_TEXT_MAX 4000   /* description */
+#define CPM_FIELDS_NOTE_MAX 2000   /* CaseUpdate.note */
 
 /* A Complaint as intake completed it: ticket, intake_node, channel, district
  * and category have their forms, texts are UTF-8 within their limits.

@@ -58,15 +58,16 @@ static void print_status(bool json, const Cpm__StatusReply *r)
     if (json) {
         json_t *h = json_array();
         for (size_t i = 0; i < r->n_history; i++)
-            json_array_append_new(
-                h, json_pack("{s:s,s:s,s:s,s:s}", "at", ctl_time(r->history[i]->at_ms, t1),
-                             "state", ctl_utf8(r->history[i]->state), "actor",
-                             ctl_utf8(r->history[i]->actor), "note", ctl_utf8(r->history[i]->note)));
-        json_t *o = json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ok", 1, "ticket",
-                              ctl_utf8(r->ticket), "state", ctl_utf8(r->state), "agency",
-                              ctl_utf8(r->agency), "rule", ctl_utf8(r->rule_id), "district",
-                              ctl_utf8(r->district), "category", ctl_utf8(r->category),
-                              "intake_node", ctl_utf8(r->intake_node));
+            json_array_append_new(h, json_pack("{s:s,s:s,s:s,s:s}", "at",
+                                               ctl_time(r->history[i]->at_ms, t1), "state",
+                                               ctl_utf8(r->history[i]->state), "actor",
+                                               ctl_utf8(r->history[i]->actor), "note",
+                                               ctl_utf8(r->history[i]->note)));
+        json_t *o =
+            json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ok", 1, "ticket", ctl_utf8(r->ticket),
+                      "state", ctl_utf8(r->state), "agency", ctl_utf8(r->agency), "rule",
+                      ctl_utf8(r->rule_id), "district", ctl_utf8(r->district), "category",
+                      ctl_utf8(r->category), "intake_node", ctl_utf8(r->intake_node));
         json_object_set_new(o, "view", json_string(ctl_utf8(r->view)));
         json_object_set_new(o, "received", json_string(ctl_time(r->received_ms, t1)));
         json_object_set_new(o, "routed", json_string(ctl_time(r->routed_ms, t2)));

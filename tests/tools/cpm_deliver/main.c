@@ -74,11 +74,13 @@ static void report(const cpm_msg_t *m)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"home", required_argument, 0, 'H'},   {"as", required_argument, 0, 'a'},
-        {"target", required_argument, 0, 't'}, {"type", required_argument, 0, 'y'},
-        {"record", required_argument, 0, 'r'}, {"timeout", required_argument, 0, 'T'},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"home", required_argument, 0, 'H'},
+                                       {"as", required_argument, 0, 'a'},
+                                       {"target", required_argument, 0, 't'},
+                                       {"type", required_argument, 0, 'y'},
+                                       {"record", required_argument, 0, 'r'},
+                                       {"timeout", required_argument, 0, 'T'},
+                                       {0, 0, 0, 0}};
     const char *home = NULL, *as = NULL, *target = NULL, *type = "case";
     const char *hex[MAX_RECORDS];
     size_t n = 0;
