@@ -1,4 +1,5 @@
 #include "cpm_log.h"
+#include "cpm_text.h"
 #include "cpm_util.h"
 
 #include <stdarg.h>
@@ -28,11 +29,16 @@ void cpm_log(cpm_log_level_t level, const char *fmt, ...)
     static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     if (level < log_min)
         return;
-    char ts[40], line[2048];
+    char ts[40], line[2048], safe[4 * sizeof line];
     cpm_format_time(cpm_now_ms(), ts, sizeof ts);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s %s %s %s\n", ts, log_name, names[level], line);
+    /* Messages quote what other nodes sent (tickets, reasons): escaped, a
+     * line break or an escape code in them can neither forge a log line nor
+     * reach the operator's terminal. One event, one line, always. */
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    cpm_text_escape(line, len, safe, sizeof safe);
+    fprintf(stderr, "%s %s %s %s\n", ts, log_name, names[level], safe);
 }

@@ -1,4 +1,6 @@
 #include "inspection_domain.h"
+#include "cpm_fields.h"
+#include "cpm_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,11 +53,17 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
                                 const cpm_effects_t *fx, const Cpm__Assignment *a, int64_t now_ms,
                                 cpm_error_t *err)
 {
+    char e1[96], e2[96];
     if (!a->complaint || !a->complaint->ticket || !*a->complaint->ticket)
         return cpm_error_set(err, CPM_E_INVALID, "complaint.ticket", "assignment without ticket");
     if (!a->agency || strcmp(a->agency, in->node) != 0)
         return cpm_error_set(err, CPM_E_FORBIDDEN, "agency", "case %s is for %s, not %s",
-                             a->complaint->ticket, a->agency, in->node);
+                             cpm_text_esc(a->complaint->ticket, e1, sizeof e1),
+                             cpm_text_esc(a->agency, e2, sizeof e2), in->node);
+    /* Routing is another node: its text reaches our store, events and log. */
+    int frc = cpm_fields_assignment(a, err);
+    if (frc != 0)
+        return frc;
     const char *ticket = a->complaint->ticket;
     const void *v;
     size_t vlen;
@@ -106,6 +114,8 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
     if (!to)
         return cpm_error_set(err, CPM_E_INVALID, "action",
                              "action '%s' is not one of accept, refuse, resolve", a->action);
+    if (!cpm_text_utf8_valid(a->note, strlen(a->note)))
+        return cpm_error_set(err, CPM_E_INVALID, "note", "note is not valid UTF-8");
     if (strlen(a->note) > NOTE_MAX)
         return cpm_error_set(err, CPM_E_TOO_LARGE, "note", "note is longer than %d bytes",
                              NOTE_MAX);

@@ -1,4 +1,5 @@
 #include "intake_domain.h"
+#include "intake_lookup.h"
 #include "intake_validate.h"
 #include "cpm_util.h"
 
@@ -143,6 +144,11 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     if (!c->ticket || !c->intake_node)
         return CPM_E_INTERNAL;
     c->received_ms = now_ms;
+    char code[CPM_TEXT_CODE_LEN + 1]; /* travels to routing: the public view asks for it */
+    free(c->lookup_code != protobuf_c_empty_string ? c->lookup_code : NULL);
+    c->lookup_code = NULL;
+    if ((rc = intake_lookup_code(st, txn, ticket, code)) != 0 || !(c->lookup_code = strdup(code)))
+        return rc ? rc : CPM_E_INTERNAL;
     if ((rc = cpm_store_put_msg(st, txn, "complaints", ticket, &c->base)) != 0)
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, ticket, digest)) != 0)

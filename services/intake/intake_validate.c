@@ -2,6 +2,7 @@
  * echo the client's value: it may be huge or not valid UTF-8, and the message
  * goes back on the wire. */
 #include "intake_validate.h"
+#include "cpm_text.h"
 
 #include <string.h>
 
@@ -15,39 +16,7 @@ static const char *str(const char *s)
 
 bool intake_utf8_valid(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
-        unsigned c = *p;
-        size_t n;                      /* continuation bytes that follow */
-        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the first one */
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1;
-        else if (c == 0xE0)
-            n = 2, lo = 0xA0; /* no overlong 3-byte forms */
-        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-            n = 2;
-        else if (c == 0xED)
-            n = 2, hi = 0x9F; /* no UTF-16 surrogates */
-        else if (c == 0xF0)
-            n = 3, lo = 0x90; /* no overlong 4-byte forms */
-        else if (c >= 0xF1 && c <= 0xF3)
-            n = 3;
-        else if (c == 0xF4)
-            n = 3, hi = 0x8F; /* nothing above U+10FFFF */
-        else
-            return false; /* continuation byte, C0, C1 or F5..FF as a lead */
-        if ((size_t)(end - p) < n + 1 || p[1] < lo || p[1] > hi)
-            return false;
-        for (size_t i = 2; i <= n; i++)
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-        p += n + 1;
-    }
-    return true;
+    return cpm_text_utf8_valid(s, len); /* one decoder for every hop */
 }
 
 bool intake_channel_valid(const char *channel)
@@ -190,6 +159,7 @@ int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules,
     if ((rc = check_set_by_intake(err, "ticket", *str(c->ticket))) ||
         (rc = check_set_by_intake(err, "received_ms", c->received_ms != 0)) ||
         (rc = check_set_by_intake(err, "intake_node", *str(c->intake_node))) ||
+        (rc = check_set_by_intake(err, "lookup_code", *str(c->lookup_code))) ||
         (rc = check_channel(err, str(c->channel))) ||
         (rc = check_text(err, "consumer_name", str(c->consumer_name), INTAKE_NAME_MAX, false)) ||
         (rc = check_phone(err, str(c->consumer_phone))) ||

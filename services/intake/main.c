@@ -8,6 +8,7 @@
 #include "cpm_server.h"
 #include "cpm_util.h"
 #include "intake_domain.h"
+#include "intake_lookup.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,12 @@ static int on_submit(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
     if (rc != 0)
         return rc;
     Cpm__SubmitReply r = CPM__SUBMIT_REPLY__INIT;
+    char code[CPM_TEXT_CODE_LEN + 1];
+    if ((rc = intake_lookup_code(cpm_server_store(srv), txn, ticket, code)) != 0)
+        return rc;
     r.ticket = ticket;
     r.duplicate = dup;
+    r.lookup_code = code;
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_SUBMIT_REPLY, &r.base);
 }
 

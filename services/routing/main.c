@@ -41,6 +41,8 @@ static int on_update(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, const 
     return rc;
 }
 
+/* Scoped by who asks (routing_status_for): officers see their agency's
+ * cases, coordinators all, the public view needs the ticket's lookup code. */
 static int on_status(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
                      cpm_error_t *err)
 {
@@ -48,16 +50,18 @@ static int on_status(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
         cpm__status_query__unpack(NULL, m->env->payload.len, m->env->payload.data);
     if (!q)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a StatusQuery");
+    const Cpm__Member *asker = cpm_registry_member(cpm_server_registry(srv), m->env->sender);
     int rc;
-    Cpm__StatusReply *r = routing_status(cpm_server_store(srv), txn, q->ticket, &rc);
-    if (!r)
-        cpm_error_set(err, rc, "ticket",
-                      rc == CPM_E_NOT_FOUND
-                          ? "ticket %s is not known to routing (yet: it may still be on its way)"
-                          : "ticket %s cannot be read",
-                      q->ticket);
-    else
+    bool hidden;
+    Cpm__StatusReply *r =
+        routing_status_for(cpm_server_store(srv), txn, asker, q, &rc, &hidden, err);
+    if (r) {
         rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_STATUS_REPLY, &r->base);
+    } else if (hidden) { /* a case exists but was not shown: someone may be guessing */
+        cpm_metrics_add(cpm_server_metrics(srv), "status.not_visible", 1);
+        cpm_info("status of %s not shown to %s (%s)", q->ticket, m->env->sender,
+                 *q->lookup_code ? "wrong lookup code" : "not its agency's case");
+    }
     cpm__status_reply__free_unpacked(r, NULL);
     cpm__status_query__free_unpacked(q, NULL);
     return rc;

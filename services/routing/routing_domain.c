@@ -1,4 +1,6 @@
 #include "routing_domain.h"
+#include "cpm_fields.h"
+#include "cpm_text.h"
 #include "cpm_util.h"
 #include "routing_deadlines.h"
 
@@ -36,19 +38,26 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
                             MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
                             const Cpm__Complaint *c, int64_t now_ms, cpm_error_t *err)
 {
+    char esc_node[96], esc_ticket[96];
     if (!c->ticket || !*c->ticket)
         return cpm_error_set(err, CPM_E_INVALID, "ticket", "the complaint has no ticket");
     if (!c->intake_node || strcmp(c->intake_node, sender) != 0)
         return cpm_error_set(err, CPM_E_FORBIDDEN, "intake_node",
-                             "intake_node %s is not the sender %s", c->intake_node, sender);
+                             "intake_node %s is not the sender %s",
+                             cpm_text_esc(c->intake_node, esc_node, sizeof esc_node), sender);
     /* A ticket belongs to the intake that issued it: its prefix is that
      * member's ticket_prefix, so one node cannot claim another's numbers. */
     const Cpm__Member *m = reg ? cpm_registry_member(reg, sender) : NULL;
     size_t pl = m && m->ticket_prefix ? strlen(m->ticket_prefix) : 0;
     if (reg && (!pl || strncmp(c->ticket, m->ticket_prefix, pl) != 0 || c->ticket[pl] != '-'))
         return cpm_error_set(err, CPM_E_FORBIDDEN, "ticket",
-                             "ticket %s does not carry the ticket prefix of %s", c->ticket, sender);
-    int rc;
+                             "ticket %s does not carry the ticket prefix of %s",
+                             cpm_text_esc(c->ticket, esc_ticket, sizeof esc_ticket), sender);
+    /* Whatever intake checked, this record comes from another node: its
+     * text reaches routing's store, events, log and every watcher. */
+    int rc = cpm_fields_complaint(c, err);
+    if (rc != 0)
+        return rc;
     Cpm__StatusReply *known = routing_status(st, txn, c->ticket, &rc);
     if (known) {
         /* A second copy of the same complaint changes nothing; another
@@ -96,6 +105,10 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     if ((rc = cpm_store_put_msg(st, txn, "cases", r.ticket, &r.base)) != 0 ||
         (rc = routing_deadline_set(st, txn, r.accept_due_ms, c->ticket, "accept")) != 0)
         return rc;
+    /* The consumer's key to the public view (routing_status_for). */
+    if (*c->lookup_code && (rc = cpm_store_put(st, txn, "codes", c->ticket, strlen(c->ticket),
+                                               c->lookup_code, strlen(c->lookup_code))) != 0)
+        return rc;
 
     Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
     a.complaint = (Cpm__Complaint *)c;
@@ -131,21 +144,26 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
                          cpm_error_t *err)
 {
     int rc;
+    char esc[96];
     if (!u->ticket || !*u->ticket)
         return cpm_error_set(err, CPM_E_INVALID, "ticket", "the update has no ticket");
     if (u->at_ms <= 0)
         return cpm_error_set(err, CPM_E_INVALID, "at_ms", "the update has no time");
     Cpm__StatusReply *r = routing_status(st, txn, u->ticket, &rc);
     if (!r)
-        return rc == CPM_E_NOT_FOUND
-                   ? cpm_error_set(err, rc, "ticket", "ticket %s is not known", u->ticket)
-                   : rc;
+        return rc == CPM_E_NOT_FOUND ? cpm_error_set(err, rc, "ticket", "ticket %s is not known",
+                                                     cpm_text_esc(u->ticket, esc, sizeof esc))
+                                     : rc;
     if (strcmp(r->agency, sender) != 0) {
         rc = cpm_error_set(err, CPM_E_FORBIDDEN, "agency",
                            "%s reported on %s, which is assigned to %s", sender, u->ticket,
                            r->agency);
         goto out;
     }
+    /* The agency's node is another node: what it says reaches our store,
+     * events and log only in the forms they allow. */
+    if ((rc = cpm_fields_update(u, err)) != 0)
+        goto out;
     if (!strcmp(r->state, u->state))
         goto out; /* nothing new */
     /* "assigned" only confirms delivery: it never moves a case backwards. */

@@ -17,11 +17,12 @@
 #include "cpm_store.h"
 #include "cpmesh.pb-c.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define ROUTING_DBS                                                                                \
     {                                                                                              \
-        "cases", "due", NULL                                                                       \
+        "cases", "due", "codes", NULL                                                              \
     } /* clang-format off */
 
 /* Route and record one complaint delivered by intake member sender. A
@@ -41,7 +42,24 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
                          cpm_error_t *err);
 
 /* The record of a ticket (free with cpm__status_reply__free_unpacked), or
- * NULL with CPM_E_NOT_FOUND / a store error in *rc. */
+ * NULL with CPM_E_NOT_FOUND / a store error in *rc. The whole record: for
+ * routing's own use; answer queries with routing_status_for. */
 Cpm__StatusReply *routing_status(cpm_store_t *st, MDB_txn *txn, const char *ticket, int *rc);
+
+/* The answer to query q from asker (the verified sender's registry entry;
+ * NULL is treated as the public), with view set:
+ *   "full"    roles coordinator and city: every case, notes included;
+ *   "agency"  roles department, district, inspector, officer: the cases
+ *             assigned to the asker's agency, notes included;
+ *   "public"  q->lookup_code given and equal to the code intake issued with
+ *             the ticket: state, agency, district, category and dates, the
+ *             history without actors or notes (contact is never here).
+ * Anything else is CPM_E_NOT_FOUND with field "ticket", the same answer as
+ * for an unknown ticket, so tickets (sequential) cannot be enumerated; a
+ * ticket or code of the wrong form is CPM_E_INVALID. NULL with *rc and err
+ * on refusal; *hidden tells a case that exists but was not shown. */
+Cpm__StatusReply *routing_status_for(cpm_store_t *st, MDB_txn *txn, const Cpm__Member *asker,
+                                     const Cpm__StatusQuery *q, int *rc, bool *hidden,
+                                     cpm_error_t *err);
 
 #endif

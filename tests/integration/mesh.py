@@ -108,8 +108,9 @@ class Mesh:
         args = ["submit", "--file", path] + (["--node", node] if node else [])
         return self.ctl(*args, check_rc=check_rc)
 
-    def status(self, ticket):
-        return self.ctl("status", ticket).json[0]
+    def status(self, ticket, as_="coordinator.hn.doit"):
+        # routing scopes status by who asks: a coordinator sees every case
+        return self.ctl("status", ticket, as_=as_).json[0]
 
     def health(self, node=None):
         r = self.ctl("health", *(["--node", node] if node else []), check_rc=False)

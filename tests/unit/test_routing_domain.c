@@ -372,18 +372,19 @@ static void test_updates(void **state)
     assert_int_equal(f->rec.n_events, 2);
     assert_int_equal(event_head(f), 3);
 
-    /* illegal moves: 409 naming the state, nothing changes */
+    /* illegal moves: 409 naming the state (400 for a state an agency never
+     * reports), nothing changes */
     memset(&err, 0, sizeof err);
     assert_int_equal(update(f, AG, T, "refused", t2 + 3, "not ours", &err), CPM_E_CONFLICT);
     assert_int_equal(err.code, CPM_E_CONFLICT);
     assert_string_equal(err.field, "state");
     assert_non_null(strstr(err.message, "refused"));
     memset(&err, 0, sizeof err);
-    assert_int_equal(update(f, AG, T, "routed", t2 + 3, "", &err), CPM_E_CONFLICT);
+    assert_int_equal(update(f, AG, T, "routed", t2 + 3, "", &err), CPM_E_INVALID);
     assert_string_equal(err.field, "state");
     memset(&err, 0, sizeof err);
-    assert_int_equal(update(f, AG, T, "closed", t2 + 3, "", &err), CPM_E_CONFLICT);
-    assert_string_equal(err.field, "state");
+    assert_int_equal(update(f, AG, T, "closed", t2 + 3, "", &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "state"); /* not a state at all */
     dom_value_unchanged(f->st, "cases", T, before, lb);
 
     assert_int_equal(update(f, AG, T, "resolved", t2 + 4, "refund paid", &err), 0);

@@ -1,4 +1,5 @@
 #include "ctl.h"
+#include "cpm_text.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
 
@@ -231,16 +232,43 @@ int ctl_call(ctl_t *c, const char *member, const char *service, Cpm__MsgType typ
     return rc;
 }
 
+static char *ring_slot(void)
+{
+    static char ring[8][16384];
+    static unsigned next;
+    return ring[next++ % 8];
+}
+
+const char *ctl_safe(const char *s)
+{
+    s = s ? s : "";
+    if (!cpm_text_needs_escape(s, strlen(s)))
+        return s;
+    char *buf = ring_slot();
+    cpm_text_escape(s, strlen(s), buf, 16384);
+    return buf;
+}
+
+const char *ctl_utf8(const char *s)
+{
+    s = s ? s : "";
+    if (cpm_text_utf8_valid(s, strlen(s)))
+        return s;
+    return ctl_safe(s); /* escaped text is ASCII, so valid */
+}
+
 int ctl_fail(const ctl_t *c, bool json, const cpm_error_t *e)
 {
     (void)c;
+    /* field and message may come from a service's ErrorReply */
     if (json) {
         json_t *o = json_pack("{s:b,s:i,s:s,s:s,s:s}", "ok", 0, "code", e->code, "error",
-                              cpm_err_name(e->code), "field", e->field, "message", e->message);
+                              cpm_err_name(e->code), "field", ctl_utf8(e->field), "message",
+                              ctl_utf8(e->message));
         ctl_print_json(o);
     } else {
         fprintf(stderr, "cpmctl: error %d (%s)%s%s: %s\n", e->code, cpm_err_name(e->code),
-                *e->field ? " in " : "", e->field, e->message);
+                *e->field ? " in " : "", ctl_safe(e->field), ctl_safe(e->message));
     }
     return 1;
 }

@@ -72,6 +72,14 @@ int ctl_reply_error(const cpm_msg_t *reply, cpm_error_t *err);
 int ctl_fail(const ctl_t *c, bool json, const cpm_error_t *e);
 /* Print a JSON value (steals the reference). */
 void ctl_print_json(json_t *v);
+/* Text that came from the network, made safe to print: ctl_safe escapes
+ * control characters, escape codes and invalid UTF-8 (cpm_text_escape) for
+ * a terminal; ctl_utf8 only replaces invalid UTF-8 (as \xNN), for JSON,
+ * whose encoder escapes control characters itself and refuses invalid UTF-8.
+ * Both return s itself or one of 8 rotating static buffers: at most 8 uses
+ * per printed line. NULL reads as "". */
+const char *ctl_safe(const char *s);
+const char *ctl_utf8(const char *s);
 /* "2026-03-15T09:00:00.000Z" from ms, or "-" for 0. */
 const char *ctl_time(int64_t ms, char buf[40]);
 

@@ -6,10 +6,15 @@
 #include <unistd.h>
 
 static const char status_usage[] =
-    "usage: cpmctl status TICKET [--json]\n"
+    "usage: cpmctl status TICKET [--code CODE] [--json]\n"
     "\n"
     "Asks the city's routing service where the case is: its state, the agency\n"
-    "responsible, the rule that chose it, its deadlines and its history.\n";
+    "responsible, the rule that chose it, its deadlines and its history.\n"
+    "What routing shows depends on who asks (--as): coordinators see every case,\n"
+    "officers the cases of their own agency, notes included.\n"
+    "  --code CODE   the public view, as the consumer may see it: needs the lookup\n"
+    "                code that submit printed with the ticket; no notes, no actors.\n"
+    "                (A hotline operator has only this view.)\n";
 
 static const char case_usage[] =
     "usage: cpmctl case accept|refuse|resolve TICKET [--note TEXT] [--node ID] [--as ID]\n"
@@ -22,8 +27,10 @@ static const char case_usage[] =
     "Signs as --as ID, else as officer.<agency> when its key is in DIR/keys, else\n"
     "as the default identity.\n";
 
-/* The status of ticket from routing; NULL with err. */
-static Cpm__StatusReply *query_status(ctl_t *c, const char *ticket, cpm_error_t *err)
+/* The status of ticket from routing (the public view with code); NULL with
+ * err. */
+static Cpm__StatusReply *query_status(ctl_t *c, const char *ticket, const char *code,
+                                      cpm_error_t *err)
 {
     const Cpm__Member *routing = cpm_registry_find_service(c->reg, "routing");
     if (!routing) {
@@ -32,6 +39,7 @@ static Cpm__StatusReply *query_status(ctl_t *c, const char *ticket, cpm_error_t 
     }
     Cpm__StatusQuery q = CPM__STATUS_QUERY__INIT;
     q.ticket = (char *)ticket;
+    q.lookup_code = (char *)(code ? code : "");
     cpm_msg_t reply = {0};
     if (ctl_call(c, routing->id, "routing", CPM__MSG_TYPE__MSG_STATUS_QUERY, &q.base, &reply,
                  err) != 0)
@@ -52,38 +60,58 @@ static void print_status(bool json, const Cpm__StatusReply *r)
         for (size_t i = 0; i < r->n_history; i++)
             json_array_append_new(h, json_pack("{s:s,s:s,s:s,s:s}", "at",
                                                ctl_time(r->history[i]->at_ms, t1), "state",
-                                               r->history[i]->state, "actor", r->history[i]->actor,
-                                               "note", r->history[i]->note));
-        ctl_print_json(json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "ok", 1,
-                                 "ticket", r->ticket, "state", r->state, "agency", r->agency,
-                                 "rule", r->rule_id, "district", r->district, "category",
-                                 r->category, "intake_node", r->intake_node, "received",
-                                 ctl_time(r->received_ms, t1), "routed", ctl_time(r->routed_ms, t2),
-                                 "accept_due", ctl_time(r->accept_due_ms, t3), "resolve_due",
-                                 ctl_time(r->resolve_due_ms, t4), "history", h));
+                                               ctl_utf8(r->history[i]->state), "actor",
+                                               ctl_utf8(r->history[i]->actor), "note",
+                                               ctl_utf8(r->history[i]->note)));
+        json_t *o =
+            json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ok", 1, "ticket", ctl_utf8(r->ticket),
+                      "state", ctl_utf8(r->state), "agency", ctl_utf8(r->agency), "rule",
+                      ctl_utf8(r->rule_id), "district", ctl_utf8(r->district), "category",
+                      ctl_utf8(r->category), "intake_node", ctl_utf8(r->intake_node));
+        json_object_set_new(o, "view", json_string(ctl_utf8(r->view)));
+        json_object_set_new(o, "received", json_string(ctl_time(r->received_ms, t1)));
+        json_object_set_new(o, "routed", json_string(ctl_time(r->routed_ms, t2)));
+        json_object_set_new(o, "accept_due", json_string(ctl_time(r->accept_due_ms, t3)));
+        json_object_set_new(o, "resolve_due", json_string(ctl_time(r->resolve_due_ms, t4)));
+        json_object_set_new(o, "history", h);
+        ctl_print_json(o);
         return;
     }
-    printf("ticket       %s\nstate        %s\nagency       %s\nrule         %s\n", r->ticket,
-           r->state, r->agency, r->rule_id);
-    printf("district     %s\ncategory     %s\nreceived at  %s (%s)\nrouted       %s\n", r->district,
-           *r->category ? r->category : "-", r->intake_node, ctl_time(r->received_ms, t1),
-           ctl_time(r->routed_ms, t2));
-    printf("accept by    %s\nresolve by   %s\nhistory:\n", ctl_time(r->accept_due_ms, t3),
-           ctl_time(r->resolve_due_ms, t4));
+    printf("ticket       %s\nstate        %s\nagency       %s\n", ctl_safe(r->ticket),
+           ctl_safe(r->state), ctl_safe(r->agency));
+    if (*r->rule_id)
+        printf("rule         %s\n", ctl_safe(r->rule_id));
+    printf("district     %s\ncategory     %s\n", ctl_safe(r->district),
+           *r->category ? ctl_safe(r->category) : "-");
+    if (*r->intake_node)
+        printf("received at  %s (%s)\n", ctl_safe(r->intake_node), ctl_time(r->received_ms, t1));
+    else
+        printf("received     %s\n", ctl_time(r->received_ms, t1));
+    printf("routed       %s\naccept by    %s\nresolve by   %s\n", ctl_time(r->routed_ms, t2),
+           ctl_time(r->accept_due_ms, t3), ctl_time(r->resolve_due_ms, t4));
+    if (*r->view)
+        printf("view         %s\n", ctl_safe(r->view));
+    printf("history:\n");
     for (size_t i = 0; i < r->n_history; i++)
-        printf("  %s  %-9s %s%s%s\n", ctl_time(r->history[i]->at_ms, t1), r->history[i]->state,
-               r->history[i]->actor, *r->history[i]->note ? "  " : "", r->history[i]->note);
+        printf("  %s  %-9s %s%s%s\n", ctl_time(r->history[i]->at_ms, t1),
+               ctl_safe(r->history[i]->state), ctl_safe(r->history[i]->actor),
+               *r->history[i]->note ? "  " : "", ctl_safe(r->history[i]->note));
 }
 
 int ctl_cmd_status(const ctl_opts_t *gopts, int argc, char **argv)
 {
-    static const struct option longopts[] = {CTL_COMMON_LONGOPTS, {0, 0, 0, 0}};
+    static const struct option longopts[] = {
+        {"code", required_argument, 0, 'c'}, CTL_COMMON_LONGOPTS, {0, 0, 0, 0}};
     ctl_opts_t o = *gopts;
+    const char *code = NULL;
     int opt;
     while ((opt = ctl_getopt(argc, argv, "h", longopts)) != 0) {
         if (ctl_common_opt(opt, &o))
             continue;
-        return ctl_usage(status_usage, opt == 'h' ? 0 : 2);
+        if (opt == 'c')
+            code = optarg;
+        else
+            return ctl_usage(status_usage, opt == 'h' ? 0 : 2);
     }
     if (optind + 1 != argc)
         return ctl_usage(status_usage, 2);
@@ -91,13 +119,43 @@ int ctl_cmd_status(const ctl_opts_t *gopts, int argc, char **argv)
     if (ctl_open(&c, &o) != 0)
         return 1;
     cpm_error_t err = {0};
-    Cpm__StatusReply *r = query_status(&c, argv[optind], &err);
+    Cpm__StatusReply *r = query_status(&c, argv[optind], code, &err);
     int rc = r ? 0 : ctl_fail(&c, c.json, &err);
     if (r)
         print_status(c.json, r);
     cpm__status_reply__free_unpacked(r, NULL);
     ctl_close(&c);
     return rc;
+}
+
+/* The agency a case is assigned to, asked as c; when c may not see it (a
+ * hotline operator's identity, another agency's officer), asked again as a
+ * coordinator or the city node, if such a key is in DIR/keys (a local mesh
+ * holds every key). 0, or an error code with err from the first answer. */
+static int case_agency(ctl_t *c, const ctl_opts_t *o, const char *ticket, char *agency, size_t n,
+                       cpm_error_t *err)
+{
+    Cpm__StatusReply *st = query_status(c, ticket, NULL, err);
+    const Cpm__Registry *doc = cpm_registry_doc(c->reg);
+    for (size_t i = 0; !st && err->code == CPM_E_NOT_FOUND && i < doc->n_members; i++) {
+        const Cpm__Member *m = doc->members[i];
+        char path[1400];
+        snprintf(path, sizeof path, "%s/keys/%s.secret", c->home, m->id);
+        if ((strcmp(m->role, "coordinator") != 0 && strcmp(m->role, "city") != 0) ||
+            !strcmp(m->id, c->id.id) || access(path, R_OK) != 0)
+            continue;
+        ctl_t other;
+        cpm_error_t e2 = {0};
+        if (ctl_open_as(&other, o, m->id) != 0)
+            continue;
+        st = query_status(&other, ticket, NULL, &e2);
+        ctl_close(&other);
+    }
+    if (!st)
+        return err->code;
+    snprintf(agency, n, "%s", st->agency);
+    cpm__status_reply__free_unpacked(st, NULL);
+    return 0;
 }
 
 int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
@@ -130,14 +188,11 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     if (node) { /* no need to ask the city: works while its link is down */
         snprintf(agency, sizeof agency, "%s", node);
     } else {
-        Cpm__StatusReply *st = query_status(&c, ticket, &err);
-        if (!st) {
+        if (case_agency(&c, &o, ticket, agency, sizeof agency, &err) != 0) {
             int rc = ctl_fail(&c, c.json, &err);
             ctl_close(&c);
             return rc;
         }
-        snprintf(agency, sizeof agency, "%s", st->agency);
-        cpm__status_reply__free_unpacked(st, NULL);
     }
     snprintf(officer, sizeof officer, "officer.%s", agency);
     snprintf(path, sizeof path, "%s/keys/%s.secret", c.home, officer);
@@ -159,10 +214,11 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
         Cpm__CaseActionReply *r =
             cpm__case_action_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
         if (r && c.json)
-            ctl_print_json(json_pack("{s:b,s:s,s:s,s:s,s:b}", "ok", 1, "ticket", r->ticket, "state",
-                                     r->state, "agency", agency, "duplicate", r->duplicate));
+            ctl_print_json(json_pack("{s:b,s:s,s:s,s:s,s:b}", "ok", 1, "ticket",
+                                     ctl_utf8(r->ticket), "state", ctl_utf8(r->state), "agency",
+                                     ctl_utf8(agency), "duplicate", r->duplicate));
         else if (r)
-            printf("%s %s at %s%s\n", r->ticket, r->state, agency,
+            printf("%s %s at %s%s\n", ctl_safe(r->ticket), ctl_safe(r->state), ctl_safe(agency),
                    r->duplicate ? " (it already was)" : "");
         cpm__case_action_reply__free_unpacked(r, NULL);
         cpm_msg_clear(&reply);

@@ -19,31 +19,33 @@ static void print_health(bool json, const Cpm__HealthReply *h, int64_t rtt_ms)
     if (json) {
         json_t *counters = json_object(), *peers = json_array();
         for (size_t i = 0; i < h->n_counters; i++)
-            json_object_set_new(counters, h->counters[i]->name,
+            json_object_set_new(counters, ctl_utf8(h->counters[i]->name),
                                 json_integer((json_int_t)h->counters[i]->value));
         for (size_t i = 0; i < h->n_peers; i++)
-            json_array_append_new(
-                peers, json_pack("{s:s,s:b,s:b,s:I,s:I,s:s,s:I}", "stream", h->peers[i]->stream,
-                                 "connected", h->peers[i]->connected, "halted", h->peers[i]->halted,
-                                 "outbox_depth", (json_int_t)h->peers[i]->outbox_depth, "acked_seq",
-                                 (json_int_t)h->peers[i]->acked_seq, "last_ack",
-                                 ctl_time(h->peers[i]->last_ack_ms, t), "retries",
-                                 (json_int_t)h->peers[i]->retries));
+            json_array_append_new(peers,
+                                  json_pack("{s:s,s:b,s:b,s:I,s:I,s:s,s:I}", "stream",
+                                            ctl_utf8(h->peers[i]->stream), "connected",
+                                            h->peers[i]->connected, "halted", h->peers[i]->halted,
+                                            "outbox_depth", (json_int_t)h->peers[i]->outbox_depth,
+                                            "acked_seq", (json_int_t)h->peers[i]->acked_seq,
+                                            "last_ack", ctl_time(h->peers[i]->last_ack_ms, t),
+                                            "retries", (json_int_t)h->peers[i]->retries));
         ctl_print_json(json_pack(
-            "{s:s,s:s,s:b,s:I,s:s,s:I,s:I,s:o,s:o}", "node", h->node, "service", h->service, "up",
-            1, "rtt_ms", (json_int_t)rtt_ms, "started", ctl_time(h->started_ms, t),
-            "registry_version", (json_int_t)h->registry_version, "event_head",
-            (json_int_t)h->event_head, "counters", counters, "streams", peers));
+            "{s:s,s:s,s:b,s:I,s:s,s:I,s:I,s:o,s:o}", "node", ctl_utf8(h->node), "service",
+            ctl_utf8(h->service), "up", 1, "rtt_ms", (json_int_t)rtt_ms, "started",
+            ctl_time(h->started_ms, t), "registry_version", (json_int_t)h->registry_version,
+            "event_head", (json_int_t)h->event_head, "counters", counters, "streams", peers));
         return;
     }
-    printf("%s/%s  up  %lld ms  registry v%llu  events %llu  since %s\n", h->node, h->service,
-           (long long)rtt_ms, (unsigned long long)h->registry_version,
+    printf("%s/%s  up  %lld ms  registry v%llu  events %llu  since %s\n", ctl_safe(h->node),
+           ctl_safe(h->service), (long long)rtt_ms, (unsigned long long)h->registry_version,
            (unsigned long long)h->event_head, ctl_time(h->started_ms, t));
     for (size_t i = 0; i < h->n_counters; i++)
-        printf("    %-28s %llu\n", h->counters[i]->name, (unsigned long long)h->counters[i]->value);
+        printf("    %-28s %llu\n", ctl_safe(h->counters[i]->name),
+               (unsigned long long)h->counters[i]->value);
     for (size_t i = 0; i < h->n_peers; i++)
         printf("    stream %s  %s  outbox %llu  acked %llu  retries %llu  last ack %s\n",
-               h->peers[i]->stream,
+               ctl_safe(h->peers[i]->stream),
                h->peers[i]->halted      ? "HALTED (store older than the peer's)"
                : h->peers[i]->connected ? "connected"
                                         : "DOWN",
@@ -93,9 +95,9 @@ int ctl_cmd_health(const ctl_opts_t *gopts, int argc, char **argv)
                 down++;
                 if (c.json)
                     ctl_print_json(json_pack("{s:s,s:s,s:b,s:s}", "node", m->id, "service", svc,
-                                             "up", 0, "error", err.message));
+                                             "up", 0, "error", ctl_utf8(err.message)));
                 else
-                    printf("%s/%s  DOWN  %s\n", m->id, svc, err.message);
+                    printf("%s/%s  DOWN  %s\n", m->id, svc, ctl_safe(err.message));
                 continue;
             }
             Cpm__HealthReply *h =

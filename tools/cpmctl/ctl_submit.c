@@ -10,7 +10,8 @@ static const char submit_usage[] =
     "usage: cpmctl submit --channel C --business NAME --district SLUG [options]\n"
     "       cpmctl submit --file FILE.jsonl [--window N] [--node ID]\n"
     "\n"
-    "Records a complaint at an intake service and prints its ticket.\n"
+    "Records a complaint at an intake service and prints its ticket and lookup code\n"
+    "(give both to the consumer: the code opens the public status view).\n"
     "  --channel C          hotline|web|walk_in|email|social|letter\n"
     "  --business NAME      the business complained about\n"
     "  --address TEXT       the business's address\n"
@@ -78,16 +79,23 @@ static int submit_one(ctl_t *c, const char *node, const Cpm__Complaint *cp, cpm_
 
 static void print_ticket(bool json, long line, const Cpm__SubmitReply *r)
 {
+    /* The lookup code goes to the consumer: with the ticket it opens the
+     * public status view (cpmctl status TICKET --code CODE). */
+    const char *code = r->lookup_code ? r->lookup_code : "";
     if (json) {
-        json_t *o =
-            json_pack("{s:b,s:s,s:b}", "ok", 1, "ticket", r->ticket, "duplicate", r->duplicate);
+        json_t *o = json_pack("{s:b,s:s,s:b}", "ok", 1, "ticket", ctl_utf8(r->ticket), "duplicate",
+                              r->duplicate);
+        if (*code)
+            json_object_set_new(o, "lookup_code", json_string(ctl_utf8(code)));
         if (line > 0)
             json_object_set_new(o, "line", json_integer(line));
         ctl_print_json(o);
     } else if (line > 0) {
-        printf("%ld %s%s\n", line, r->ticket, r->duplicate ? " (duplicate)" : "");
+        printf("%ld %s%s%s%s\n", line, ctl_safe(r->ticket), *code ? " " : "", ctl_safe(code),
+               r->duplicate ? " (duplicate)" : "");
     } else {
-        printf("%s%s\n", r->ticket, r->duplicate ? " (already recorded)" : "");
+        printf("%s%s%s%s\n", ctl_safe(r->ticket), *code ? " " : "", ctl_safe(code),
+               r->duplicate ? " (already recorded)" : "");
     }
 }
 

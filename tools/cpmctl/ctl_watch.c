@@ -59,12 +59,13 @@ static void emit(ctl_t *c, src_t *s, const Cpm__Event *ev)
     if (c->json) {
         ctl_print_json(json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:b}", "node", s->member,
                                  "service", s->service, "seq", (json_int_t)ev->seq, "at",
-                                 ctl_time(ev->at_ms, t), "kind", ev->kind, "ticket", ev->ticket,
-                                 "agency", ev->agency, "detail", ev->detail, "chain_ok", chain_ok));
+                                 ctl_time(ev->at_ms, t), "kind", ctl_utf8(ev->kind), "ticket",
+                                 ctl_utf8(ev->ticket), "agency", ctl_utf8(ev->agency), "detail",
+                                 ctl_utf8(ev->detail), "chain_ok", chain_ok));
     } else {
         printf("%s %s #%llu %s %s%s%s %s\n", ctl_time(ev->at_ms, t), s->key,
-               (unsigned long long)ev->seq, ev->kind, ev->ticket, *ev->agency ? " -> " : "",
-               ev->agency, ev->detail);
+               (unsigned long long)ev->seq, ctl_safe(ev->kind), ctl_safe(ev->ticket),
+               *ev->agency ? " -> " : "", ctl_safe(ev->agency), ctl_safe(ev->detail));
         fflush(stdout);
     }
     s->last = ev->seq;
@@ -88,7 +89,7 @@ static long catch_up(ctl_t *c, src_t *s, long budget)
                      &err) != 0) {
             if (!s->unreachable) /* once, until it answers again */
                 fprintf(stderr, "cpmctl: %s does not answer (%s); will keep trying\n", s->key,
-                        err.message);
+                        ctl_safe(err.message));
             s->unreachable = true;
             return total ? total : -1;
         }

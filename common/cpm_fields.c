@@ -1,0 +1,95 @@
+/* cpm_fields: checks of delivered records. See cpm_fields.h. */
+#include "cpm_fields.h"
+#include "cpm_text.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *str(const char *s)
+{
+    return s ? s : "";
+}
+
+/* field as named in the error: "<where><name>". */
+static const char *name(char buf[48], const char *where, const char *field)
+{
+    snprintf(buf, 48, "%s%s", where, field);
+    return buf;
+}
+
+/* An identifier field: ok (has its form), or CPM_E_INVALID naming it. */
+static int ident(cpm_error_t *err, const char *where, const char *field, bool ok, const char *form)
+{
+    char f[48];
+    if (ok)
+        return 0;
+    return cpm_error_set(err, CPM_E_INVALID, name(f, where, field), "%s is not %s", f, form);
+}
+
+static int text(cpm_error_t *err, const char *where, const char *field, const char *s, size_t max,
+                bool required)
+{
+    char f[48];
+    return cpm_text_check(err, name(f, where, field), s, max, required);
+}
+
+static int complaint(const Cpm__Complaint *c, const char *w, cpm_error_t *err)
+{
+    const char *cat = str(c->category), *ref = str(c->client_ref), *code = str(c->lookup_code);
+    int rc;
+    if ((rc = ident(err, w, "ticket", cpm_text_ticket_valid(str(c->ticket), NULL),
+                    "a ticket (<PREFIX>-<digits>)")) ||
+        (rc = ident(err, w, "intake_node", cpm_text_member_valid(str(c->intake_node)),
+                    "a member id")) ||
+        (rc = ident(err, w, "channel", cpm_text_slug_valid(str(c->channel)), "a channel slug")) ||
+        (rc =
+             ident(err, w, "district", cpm_text_slug_valid(str(c->district)), "a district slug")) ||
+        (rc = ident(err, w, "category", !*cat || cpm_text_slug_valid(cat),
+                    "empty or a category slug")) ||
+        (rc = ident(err, w, "client_ref", !*ref || cpm_text_label_valid(ref),
+                    "empty or a client reference (A-Z a-z 0-9 . _ : -, at most 64)")) ||
+        (rc = ident(err, w, "lookup_code", !*code || cpm_text_code_valid(code),
+                    "empty or a lookup code")) ||
+        (rc = text(err, w, "business_name", str(c->business_name), CPM_FIELDS_NAME_MAX, true)) ||
+        (rc = text(err, w, "business_address", str(c->business_address), CPM_FIELDS_ADDRESS_MAX,
+                   false)) ||
+        (rc = text(err, w, "description", str(c->description), CPM_FIELDS_TEXT_MAX, true)))
+        return rc;
+    return 0;
+}
+
+int cpm_fields_complaint(const Cpm__Complaint *c, cpm_error_t *err)
+{
+    return complaint(c, "", err);
+}
+
+int cpm_fields_assignment(const Cpm__Assignment *a, cpm_error_t *err)
+{
+    int rc;
+    if (!a->complaint)
+        return cpm_error_set(err, CPM_E_INVALID, "complaint", "the assignment has no complaint");
+    if ((rc = complaint(a->complaint, "complaint.", err)) ||
+        (rc = ident(err, "", "rule_id", cpm_text_label_valid(str(a->rule_id)), "a rule id")))
+        return rc;
+    return 0;
+}
+
+int cpm_fields_update(const Cpm__CaseUpdate *u, cpm_error_t *err)
+{
+    static const char *const states[] = {"assigned", "accepted", "refused", "resolved"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof states / sizeof *states; i++)
+        known |= !strcmp(str(u->state), states[i]);
+    const char *agency = str(u->agency);
+    int rc;
+    if ((rc = ident(err, "", "ticket", cpm_text_ticket_valid(str(u->ticket), NULL),
+                    "a ticket (<PREFIX>-<digits>)")) ||
+        (rc = ident(err, "", "state", known, "one of assigned, accepted, refused, resolved")) ||
+        (rc = ident(err, "", "agency", !*agency || cpm_text_member_valid(agency),
+                    "empty or a member id")) ||
+        (rc = ident(err, "", "actor", cpm_text_member_valid(str(u->actor)), "a member id")) ||
+        (rc = text(err, "", "note", str(u->note), CPM_FIELDS_NOTE_MAX, false)))
+        return rc;
+    return 0;
+}

@@ -1,0 +1,247 @@
+/* Tests for cpm_text (UTF-8, identifier forms, escaping), cpm_fields (checks
+ * of delivered records) and cpm_log (one escaped line per message). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cpm_fields.h"
+#include "cpm_log.h"
+#include "cpm_text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define VALID(s) assert_true(cpm_text_utf8_valid(s, sizeof(s) - 1))
+#define INVALID(s) assert_false(cpm_text_utf8_valid(s, sizeof(s) - 1))
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    VALID("");
+    VALID("Vi\xe1\xbb\x87t Nam"); /* Việt Nam */
+    VALID("\xf0\x9f\x98\x80");    /* U+1F600 */
+    VALID("\xf4\x8f\xbf\xbf");    /* U+10FFFF */
+    INVALID("\xff");              /* never a lead */
+    INVALID("\xc0\xaf");          /* overlong '/' */
+    INVALID("\xe0\x80\xaf");      /* overlong, 3 bytes */
+    INVALID("\xed\xa0\x80");      /* surrogate D800 */
+    INVALID("\xf4\x90\x80\x80");  /* above U+10FFFF */
+    INVALID("\xe1\xbb");          /* truncated */
+    INVALID("\x80");              /* lone continuation */
+    INVALID("ok\xc3");            /* truncated at the end */
+}
+
+static void test_identifiers(void **state)
+{
+    (void)state;
+    assert_true(cpm_text_ticket_valid("HK-00000001", NULL));
+    assert_true(cpm_text_ticket_valid("DOIT-1", "DOIT"));
+    assert_false(cpm_text_ticket_valid("DOIT-1", "HK"));
+    assert_false(cpm_text_ticket_valid("HK-0001\x1b[31m", NULL));
+    assert_false(cpm_text_ticket_valid("HK-", NULL));
+    assert_false(cpm_text_ticket_valid("-1", NULL));
+    assert_false(cpm_text_ticket_valid("hk-1", NULL));
+    assert_false(cpm_text_ticket_valid("HK-1\nX", NULL));
+    assert_false(cpm_text_ticket_valid("HK-123456789012345678901", NULL)); /* 21 digits */
+    assert_false(cpm_text_ticket_valid("ABCDEFGHIJKLMNOPQ-1", NULL));      /* prefix of 17 */
+    assert_false(cpm_text_ticket_valid(NULL, NULL));
+
+    assert_true(cpm_text_slug_valid("hoan-kiem"));
+    assert_true(cpm_text_slug_valid("food_safety"));
+    assert_false(cpm_text_slug_valid(""));
+    assert_false(cpm_text_slug_valid("-x"));
+    assert_false(cpm_text_slug_valid("Food"));
+    assert_false(cpm_text_slug_valid("pricing\xff"));
+    char long_slug[80];
+    memset(long_slug, 'a', 65);
+    long_slug[65] = 0;
+    assert_false(cpm_text_slug_valid(long_slug));
+    long_slug[64] = 0;
+    assert_true(cpm_text_slug_valid(long_slug));
+
+    assert_true(cpm_text_member_valid("officer.hn.d.hoan-kiem"));
+    assert_false(cpm_text_member_valid(".hidden"));
+    assert_false(cpm_text_member_valid("a b"));
+    assert_true(cpm_text_label_valid("R01-food-urgent"));
+    assert_false(cpm_text_label_valid("R01 food"));
+    assert_true(cpm_text_code_valid("7KQ2M9XD4P"));
+    assert_false(cpm_text_code_valid("7KQ2M9XD4"));  /* 9 */
+    assert_false(cpm_text_code_valid("7KQ2M9XD4I")); /* I is not in the alphabet */
+    assert_false(cpm_text_code_valid("7kq2m9xd4p")); /* lowercase */
+}
+
+static const char *esc(const char *s, size_t len)
+{
+    static char out[512];
+    cpm_text_escape(s, len, out, sizeof out);
+    return out;
+}
+#define ESC(s) esc(s, sizeof(s) - 1)
+
+static void test_escape(void **state)
+{
+    (void)state;
+    assert_string_equal(ESC("plain text"), "plain text");
+    assert_string_equal(ESC("Vi\xe1\xbb\x87t Nam"), "Vi\xe1\xbb\x87t Nam");
+    assert_string_equal(ESC("a\nb\rc\td\\e"), "a\\nb\\rc\\td\\\\e");
+    assert_string_equal(ESC("\x1b[31mred\x07"), "\\x1b[31mred\\x07");
+    assert_string_equal(ESC("x\x7f"), "x\\x7f");
+    assert_string_equal(ESC("nul\0byte"), "nul\\x00byte");
+    assert_string_equal(ESC("bad\xff\xfe"), "bad\\xff\\xfe");
+    assert_string_equal(ESC("\xc0\xaf"), "\\xc0\\xaf");
+    assert_string_equal(ESC("csi\xc2\x9b"
+                            "31m"),
+                        "csi\\xc2\\x9b31m"); /* C1 CSI */
+    assert_string_equal(ESC("rtl\xe2\x80\xae"), "rtl\\u202e");
+    assert_string_equal(ESC("ls\xe2\x80\xa8"), "ls\\u2028");
+    assert_true(cpm_text_needs_escape("\x1b", 1));
+    assert_false(cpm_text_needs_escape("Vi\xe1\xbb\x87t", 6));
+
+    /* never cut inside an escape or a character; always terminated */
+    char small[6];
+    assert_int_equal(cpm_text_escape("ab\x1b", 3, small, sizeof small), 2);
+    assert_string_equal(small, "ab");
+    assert_int_equal(cpm_text_escape("abcd\xe1\xbb\x87", 7, small, sizeof small), 4);
+    assert_string_equal(small, "abcd");
+    char one[1];
+    assert_int_equal(cpm_text_escape("abc", 3, one, 1), 0);
+    assert_string_equal(one, "");
+    char buf[64];
+    assert_string_equal(cpm_text_esc(NULL, buf, sizeof buf), "");
+}
+
+static void test_check(void **state)
+{
+    (void)state;
+    cpm_error_t err = {0};
+    assert_int_equal(cpm_text_check(&err, "note", "ok", 10, false), 0);
+    assert_int_equal(cpm_text_check(&err, "note", "\xff", 10, false), CPM_E_INVALID);
+    assert_string_equal(err.field, "note");
+    assert_null(strchr(err.message, '\xff')); /* never echoes the value */
+    assert_int_equal(cpm_text_check(&err, "note", "", 10, true), CPM_E_INVALID);
+    assert_int_equal(cpm_text_check(&err, "note", "12345678901", 10, false), CPM_E_TOO_LARGE);
+}
+
+static Cpm__Complaint good_complaint(void)
+{
+    Cpm__Complaint c = CPM__COMPLAINT__INIT;
+    c.ticket = "HK-00000001";
+    c.intake_node = "hn.d.hoan-kiem";
+    c.channel = "hotline";
+    c.district = "hoan-kiem";
+    c.category = "food_safety";
+    c.business_name = "Nh\xc3\xa0 h\xc3\xa0ng";
+    c.description = "sick";
+    c.lookup_code = "7KQ2M9XD4P";
+    return c;
+}
+
+static void expect_field(int rc, const cpm_error_t *err, int code, const char *field)
+{
+    assert_int_equal(rc, code);
+    assert_string_equal(err->field, field);
+    assert_null(strchr(err->message, '\x1b'));
+}
+
+static void test_fields(void **state)
+{
+    (void)state;
+    cpm_error_t err = {0};
+    Cpm__Complaint c = good_complaint();
+    assert_int_equal(cpm_fields_complaint(&c, &err), 0);
+    c.category = "";
+    assert_int_equal(cpm_fields_complaint(&c, &err), 0); /* unknown category: triage */
+
+    c = good_complaint();
+    c.ticket = "HK-1\x1b[2J";
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "ticket");
+    c = good_complaint();
+    c.category = "pricing\xff";
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "category");
+    c = good_complaint();
+    c.district = "hoan-kiem\nERROR forged";
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "district");
+    c = good_complaint();
+    c.description = "\xc0\xaf";
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "description");
+    c = good_complaint();
+    c.lookup_code = "x";
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "lookup_code");
+    static char big[CPM_FIELDS_TEXT_MAX + 2];
+    memset(big, 'a', sizeof big - 1);
+    c = good_complaint();
+    c.description = big;
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_TOO_LARGE, "description");
+
+    Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
+    Cpm__Complaint ac = good_complaint();
+    a.complaint = &ac;
+    a.agency = "hn.d.hoan-kiem";
+    a.rule_id = "R02-food";
+    assert_int_equal(cpm_fields_assignment(&a, &err), 0);
+    ac.channel = "hot\x1bline";
+    expect_field(cpm_fields_assignment(&a, &err), &err, CPM_E_INVALID, "complaint.channel");
+    ac = good_complaint();
+    a.rule_id = "R02 food\n";
+    expect_field(cpm_fields_assignment(&a, &err), &err, CPM_E_INVALID, "rule_id");
+    a.complaint = NULL;
+    expect_field(cpm_fields_assignment(&a, &err), &err, CPM_E_INVALID, "complaint");
+
+    Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
+    u.ticket = "HK-00000001";
+    u.state = "refused";
+    u.actor = "officer.hn.d.hoan-kiem";
+    u.note = "Kh\xc3\xb4ng ph\xe1\xba\xa3i c\xe1\xbb\xa7\x61 ch\xc3\xbang t\xc3\xb4i\n\x1b[2J";
+    assert_int_equal(cpm_fields_update(&u, &err), 0); /* free text may hold controls */
+    u.note = "\xff";
+    expect_field(cpm_fields_update(&u, &err), &err, CPM_E_INVALID, "note");
+    u.note = "";
+    u.state = "closed";
+    expect_field(cpm_fields_update(&u, &err), &err, CPM_E_INVALID, "state");
+    u.state = "accepted";
+    u.actor = "officer\n2026 ERROR";
+    expect_field(cpm_fields_update(&u, &err), &err, CPM_E_INVALID, "actor");
+}
+
+static void test_log_one_line(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/cpm-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    int saved = dup(2);
+    fflush(stderr);
+    dup2(fd, 2);
+    cpm_log_init("hn.doit/routing");
+    cpm_warn("record kept as a dead letter: ticket %s", "X-1\n2026-01-01T00:00:00.000Z "
+                                                        "hn.doit/routing ERROR registry version "
+                                                        "9 loaded\x1b[2J\xff");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char buf[1024] = {0};
+    FILE *f = fopen(path, "r");
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    close(fd);
+    unlink(path);
+    assert_true(n > 0);
+    assert_ptr_equal(strchr(buf, '\n'), buf + n - 1); /* one line */
+    assert_null(strchr(buf, '\x1b'));
+    assert_non_null(strstr(buf, " WARN record kept as a dead letter: ticket X-1\\n2026"));
+    assert_non_null(strstr(buf, "\\x1b[2J\\xff\n"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_utf8),   cmocka_unit_test(test_identifiers),
+        cmocka_unit_test(test_escape), cmocka_unit_test(test_check),
+        cmocka_unit_test(test_fields), cmocka_unit_test(test_log_one_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
