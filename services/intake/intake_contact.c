@@ -28,6 +28,13 @@ static void wipe_field(char **s)
 int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, Cpm__Complaint *c,
                         cpm_error_t *err)
 {
+    /* Only intake seals: a client may not bring its own sealed bytes. */
+    if (c->sealed_contact.len)
+        return cpm_error_set(err, CPM_E_INVALID, "sealed_contact",
+                             "sealed_contact is set by intake; send the contact in clear");
+    if (c->contact_for && *c->contact_for)
+        return cpm_error_set(err, CPM_E_INVALID, "contact_for",
+                             "contact_for is set by intake; leave it empty");
     Cpm__ContactCard card = CPM__CONTACT_CARD__INIT;
     card.ticket = c->ticket;
     card.name = c->consumer_name;
@@ -56,8 +63,7 @@ int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, Cpm
         free(sealed);
         return CPM_E_INTERNAL;
     }
-    if (c->sealed_contact.data)
-        free(c->sealed_contact.data);
+    free(c->sealed_contact.data);
     if (c->contact_for && c->contact_for != protobuf_c_empty_string)
         free(c->contact_for);
     c->sealed_contact.data = sealed;

@@ -13,7 +13,8 @@
 
 /* Replace c's clear contact by sealed_contact/contact_for, sealed to the
  * curve_pk of the agency rules route c to (c->ticket must be set). The clear
- * strings are wiped. A complaint without contact gets neither. 0, or
+ * strings are wiped. A complaint without contact gets neither. 0,
+ * CPM_E_INVALID with err when the client set sealed_contact or contact_for, or
  * CPM_E_UNAVAILABLE with err when that agency has no key in reg (or reg is
  * NULL), or the error of cpm_seal_contact. */
 int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, Cpm__Complaint *c,

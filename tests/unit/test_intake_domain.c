@@ -662,6 +662,16 @@ static void test_contact_sealed_for_the_routed_agency(void **state)
     assert_string_equal(c->contact_for, "");
     cpm__complaint__free_unpacked(c, NULL);
 
+    /* a client may not bring its own sealed bytes or recipient */
+    c = complaint("own-1", "food_safety");
+    c->sealed_contact.data = malloc(4);
+    c->sealed_contact.len = 4;
+    memcpy(c->sealed_contact.data, "junk", 4);
+    check_refused(f, c, CPM_E_INVALID, "sealed_contact");
+    c = complaint("own-2", "food_safety");
+    c->contact_for = strdup("hn.qltt");
+    check_refused(f, c, CPM_E_INVALID, "contact_for");
+
     intake_set_registry(f->in, NULL);
     counts_t before = counts(f->env.st);
     c = complaint("nokey-1", "food_safety");
