@@ -21,6 +21,7 @@
 typedef struct {
     char *node, *service, *data_dir, *registry, *root_public, *identity, *rules, *bind, *pub_bind;
     uint32_t *max_skew_s, *map_size_mb, *batch_max;
+    uint32_t *dead_retention_s, *contact_retention_s;
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -28,9 +29,21 @@ typedef struct {
 #define NUM(key) CYAML_FIELD_UINT_PTR(#key, OPT, y_config_t, key)
 
 static const cyaml_schema_field_t config_fields[] = {
-    STR(node),        STR(service),   STR(data_dir),   STR(registry), STR(root_public),
-    STR(identity),    STR(rules),     STR(bind),       STR(pub_bind), NUM(max_skew_s),
-    NUM(map_size_mb), NUM(batch_max), CYAML_FIELD_END,
+    STR(node),
+    STR(service),
+    STR(data_dir),
+    STR(registry),
+    STR(root_public),
+    STR(identity),
+    STR(rules),
+    STR(bind),
+    STR(pub_bind),
+    NUM(max_skew_s),
+    NUM(map_size_mb),
+    NUM(batch_max),
+    NUM(dead_retention_s),
+    NUM(contact_retention_s),
+    CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, y_config_t, config_fields),
@@ -91,10 +104,13 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         const uint32_t *val;
         uint32_t def;
         uint32_t *dst;
-    } nums[] = {{"max_skew_s", y->max_skew_s, 300, &c->max_skew_s},
-                {"map_size_mb", y->map_size_mb, 1024, &c->map_size_mb},
-                {"batch_max", y->batch_max, 512, &c->batch_max}};
-    for (size_t i = 0; i < 3; i++) {
+    } nums[] = {
+        {"max_skew_s", y->max_skew_s, 300, &c->max_skew_s},
+        {"map_size_mb", y->map_size_mb, 1024, &c->map_size_mb},
+        {"batch_max", y->batch_max, 512, &c->batch_max},
+        {"dead_retention_s", y->dead_retention_s, 30 * 86400, &c->dead_retention_s},
+        {"contact_retention_s", y->contact_retention_s, 30 * 86400, &c->contact_retention_s}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (nums[i].val && *nums[i].val == 0) {
             cpm_errf(err, errlen, "config %s: %s must be greater than 0", path, nums[i].name);
             return -1;

@@ -12,6 +12,8 @@
  *   max_skew_s: 300               # optional
  *   map_size_mb: 1024             # optional
  *   batch_max: 512                # optional: records per delivery batch
+ *   dead_retention_s: 2592000     # optional: dead letters are deleted after (30 days)
+ *   contact_retention_s: 2592000  # optional, intake: sealed contact kept after routing's ack
  *
  * Relative paths are taken relative to the configuration file's folder. */
 #ifndef CPM_CONFIG_H
@@ -33,6 +35,8 @@ typedef struct {
     uint32_t max_skew_s;
     uint32_t map_size_mb;
     uint32_t batch_max;
+    uint32_t dead_retention_s;
+    uint32_t contact_retention_s;
 } cpm_config_t;
 
 /* NULL with a sentence in err naming the field that is missing or wrong. */

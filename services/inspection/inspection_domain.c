@@ -2,6 +2,8 @@
 #include "cpm_fields.h"
 #include "cpm_text.h"
 
+#include "cpm_seal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,4 +166,35 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
 out:
     cpm__inspection_case__free_unpacked(c, NULL);
     return rc;
+}
+
+int inspection_show(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const char *ticket,
+                    inspection_view_t *v, cpm_error_t *err)
+{
+    memset(v, 0, sizeof *v);
+    int rc;
+    Cpm__InspectionCase *c = load_case(st, txn, ticket ? ticket : "", &rc);
+    if (!c && rc == CPM_E_NOT_FOUND)
+        return cpm_error_set(err, rc, "ticket", "ticket %s is not a case of %s", ticket, in->node);
+    if (!c)
+        return cpm_error_set(err, rc, "ticket", "case %s cannot be read: %s", ticket,
+                             cpm_err_name(rc));
+    snprintf(v->state, sizeof v->state, "%s", c->state);
+    const Cpm__Complaint *cp = c->assignment ? c->assignment->complaint : NULL;
+    v->contact_status = "none";
+    if (cp && cp->sealed_contact.len) {
+        snprintf(v->contact_for, sizeof v->contact_for, "%s", cp->contact_for);
+        if (strcmp(cp->contact_for, in->node) != 0) {
+            v->contact_status = "sealed_for_other";
+        } else {
+            int orc = CPM_E_INVALID;
+            v->contact = in->curve_sk
+                             ? cpm_seal_open(cp->sealed_contact.data, cp->sealed_contact.len,
+                                             in->curve_pk, in->curve_sk, ticket, &orc)
+                             : NULL;
+            v->contact_status = v->contact ? "open" : "unreadable";
+        }
+    }
+    cpm__inspection_case__free_unpacked(c, NULL);
+    return 0;
 }

@@ -2,7 +2,9 @@
  * officers do with them.
  *
  * "cases" maps ticket -> InspectionCase (the Assignment with the consumer's
- * contact, the state and its history). States: assigned -> accepted |
+ * contact, the state and its history). The contact stays sealed at rest (to
+ * this node's transport key, by intake); inspection_show opens it for this
+ * agency's officers on demand. States: assigned -> accepted |
  * refused; accepted -> resolved. Every change is an event and a CaseUpdate
  * queued for routing. No sockets. */
 #ifndef INSPECTION_DOMAIN_H
@@ -10,6 +12,7 @@
 
 #include "cpm_effects.h"
 #include "cpm_err.h"
+#include "cpm_retention.h"
 #include "cpm_store.h"
 #include "cpmesh.pb-c.h"
 
@@ -18,12 +21,14 @@
 
 #define INSPECTION_DBS                                                                             \
     {                                                                                              \
-        "cases", NULL                                                                              \
+        "cases", CPM_RETENTION_DB, NULL                                                            \
     }
 
 typedef struct {
-    const char *node;    /* this agency's member id */
-    const char *routing; /* member id running routing */
+    const char *node;        /* this agency's member id */
+    const char *routing;     /* member id running routing */
+    const uint8_t *curve_pk; /* this node's transport key pair, to open contacts; */
+    const uint8_t *curve_sk; /* NULL: contacts are reported unreadable */
 } inspection_t;
 
 /* Store a case routed here by routing. A ticket already held is left alone. */
@@ -39,6 +44,21 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
 int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                    const char *actor, const Cpm__CaseAction *a, int64_t now_ms, const char **state,
                    bool *duplicate, cpm_error_t *err);
+
+/* What an officer of this agency sees of a case (action "show"). */
+typedef struct {
+    char state[32];
+    const char *contact_status; /* open|none|sealed_for_other|unreadable (static) */
+    char contact_for[128];      /* who the contact is sealed for */
+    Cpm__ContactCard *contact;  /* when open; free with cpm__contact_card__free_unpacked */
+} inspection_view_t;
+
+/* Fill v for ticket, opening its sealed contact with this node's key. A
+ * contact sealed for another member is not opened (sealed_for_other); one
+ * that does not open or names another ticket is "unreadable". 0, or
+ * CPM_E_NOT_FOUND with err, or a store error. */
+int inspection_show(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const char *ticket,
+                    inspection_view_t *v, cpm_error_t *err);
 
 /* A stored case (free with cpm__inspection_case__free_unpacked), or NULL. */
 Cpm__InspectionCase *inspection_case(cpm_store_t *st, MDB_txn *txn, const char *ticket);

@@ -5,6 +5,7 @@
  *   cpmesh-inspection --config inspection.yaml */
 #include "cpm_config.h"
 #include "cpm_log.h"
+#include "cpm_retention.h"
 #include "cpm_server.h"
 #include "cpm_util.h"
 #include "inspection_domain.h"
@@ -15,7 +16,9 @@
 static inspection_t domain(cpm_server_t *srv)
 {
     const Cpm__Member *routing = cpm_server_find_service(srv, "routing");
-    inspection_t in = {cpm_server_config(srv)->node, routing ? routing->id : ""};
+    const cpm_identity_t *id = cpm_server_identity(srv);
+    inspection_t in = {cpm_server_config(srv)->node, routing ? routing->id : "", id->curve_pk,
+                       id->curve_sk};
     return in;
 }
 
@@ -33,6 +36,28 @@ static int on_assignment(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, co
     return rc;
 }
 
+/* An officer of this agency looks at a case: its state and, opened here
+ * with this node's key, the consumer's contact. Nothing changes. */
+static int show(cpm_server_t *srv, MDB_txn *txn, const inspection_t *in, const Cpm__CaseAction *a,
+                cpm_reply_t *reply, cpm_error_t *err)
+{
+    inspection_view_t v;
+    int rc = inspection_show(in, cpm_server_store(srv), txn, a->ticket, &v, err);
+    if (rc != 0)
+        return rc;
+    if (!strcmp(v.contact_status, "sealed_for_other") || !strcmp(v.contact_status, "unreadable"))
+        cpm_metrics_add(cpm_server_metrics(srv), "contact.unreadable", 1);
+    Cpm__CaseActionReply r = CPM__CASE_ACTION_REPLY__INIT;
+    r.ticket = a->ticket;
+    r.state = v.state;
+    r.contact = v.contact;
+    r.contact_status = (char *)v.contact_status;
+    r.contact_for = v.contact_for;
+    rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_ACTION_REPLY, &r.base);
+    cpm__contact_card__free_unpacked(v.contact, NULL);
+    return rc;
+}
+
 static int on_action(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
                      cpm_error_t *err)
 {
@@ -44,8 +69,13 @@ static int on_action(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
     Cpm__CaseAction *a = cpm__case_action__unpack(NULL, m->env->payload.len, m->env->payload.data);
     if (!a)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a CaseAction");
-    cpm_effects_t fx = cpm_server_effects(srv);
     inspection_t in = domain(srv);
+    if (a->action && !strcmp(a->action, "show")) {
+        int rc = show(srv, txn, &in, a, reply, err);
+        cpm__case_action__free_unpacked(a, NULL);
+        return rc;
+    }
+    cpm_effects_t fx = cpm_server_effects(srv);
     const char *state = NULL;
     bool dup = false;
     int rc = inspection_act(&in, cpm_server_store(srv), txn, &fx, m->env->sender, a, cpm_now_ms(),
@@ -80,6 +110,7 @@ int main(int argc, char **argv)
         cpm_server_on_batch(srv, CPM__MSG_TYPE__MSG_ASSIGN_BATCH, on_assignment);
         cpm_server_on_request(srv, CPM__MSG_TYPE__MSG_CASE_ACTION, true, on_action);
         cpm_server_outbound(srv, "routing", CPM__MSG_TYPE__MSG_UPDATE_BATCH);
+        cpm_server_on_tick(srv, cpm_retention_tick);
         rc = cpm_server_run(srv) == 0 ? 0 : 1;
     }
     cpm_server_destroy(&srv);

@@ -1,7 +1,9 @@
 #include "intake_domain.h"
+#include "cpm_outbox.h"
+#include "cpm_util.h"
+#include "intake_contact.h"
 #include "intake_lookup.h"
 #include "intake_validate.h"
-#include "cpm_util.h"
 
 #include <sodium.h>
 
@@ -14,6 +16,8 @@ struct intake {
     char node[128];
     char prefix[24];
     char routing[128];
+    const cpm_registry_t *reg;
+    uint8_t ref_key[32];
 };
 
 intake_t *intake_new(const cpm_rules_t *rules, const char *node, const char *ticket_prefix,
@@ -35,6 +39,7 @@ void intake_destroy(intake_t **p)
 {
     if (!p || !*p)
         return;
+    sodium_memzero((*p)->ref_key, sizeof(*p)->ref_key);
     free(*p);
     *p = NULL;
 }
@@ -44,26 +49,38 @@ void intake_set_routing(intake_t *in, const char *routing_member)
     snprintf(in->routing, sizeof in->routing, "%s", routing_member ? routing_member : "");
 }
 
-/* What a client reference stands for: SHA-256 over the fields the client
- * set, each length-prefixed, so that a resubmission matches and a different
- * request under the same reference does not. */
-static void digest_fields(const char *const *fields, size_t n, int64_t a, int64_t b,
-                          uint8_t out[32])
+void intake_set_registry(intake_t *in, const cpm_registry_t *reg)
 {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
+    in->reg = reg;
+}
+
+void intake_set_ref_key(intake_t *in, const uint8_t key[32])
+{
+    memcpy(in->ref_key, key, sizeof in->ref_key);
+}
+
+/* What a client reference stands for: a keyed BLAKE2b over the fields the
+ * client set, each length-prefixed, so that a resubmission matches and a
+ * different request under the same reference does not. Keyed, because the
+ * fields include the consumer's contact, which the store must not let anyone
+ * confirm by guessing. */
+static void digest_fields(const uint8_t key[32], const char *const *fields, size_t n, int64_t a,
+                          int64_t b, uint8_t out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, key, 32, 32);
     for (size_t i = 0; i < n; i++) {
         uint8_t len[8];
         const char *f = fields[i] ? fields[i] : "";
         cpm_put_be64(len, strlen(f));
-        crypto_hash_sha256_update(&st, len, 8);
-        crypto_hash_sha256_update(&st, (const uint8_t *)f, strlen(f));
+        crypto_generichash_update(&st, len, 8);
+        crypto_generichash_update(&st, (const uint8_t *)f, strlen(f));
     }
     uint8_t tail[16];
     cpm_put_be64(tail, (uint64_t)a);
     cpm_put_be64(tail + 8, (uint64_t)b);
-    crypto_hash_sha256_update(&st, tail, sizeof tail);
-    crypto_hash_sha256_final(&st, out);
+    crypto_generichash_update(&st, tail, sizeof tail);
+    crypto_generichash_final(&st, out, 32);
 }
 
 /* "refs" values: the id, a zero byte, the 32-byte digest. 0 with *duplicate
@@ -111,6 +128,21 @@ static int next_id(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *coun
     return rc;
 }
 
+/* The record just queued for routing holds a sealed contact: note its
+ * number (the outbox's newest: acked + depth) for intake_contact_sweep. */
+static int track_contact(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *ticket)
+{
+    char stream[400];
+    snprintf(stream, sizeof stream, "%s/intake>%s/routing", in->node, in->routing);
+    uint64_t acked = 0, depth = 0;
+    int rc = cpm_outbox_acked(st, txn, stream, &acked);
+    if (rc == 0)
+        rc = cpm_outbox_depth(st, txn, stream, &depth);
+    if (rc == 0)
+        rc = intake_contact_track(st, txn, stream, acked + depth, ticket);
+    return rc;
+}
+
 int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                   const char *sender, Cpm__Complaint *c, int64_t now_ms,
                   char ticket[INTAKE_TICKET_MAX], bool *duplicate, cpm_error_t *err)
@@ -124,7 +156,8 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     const char *fields[] = {c->channel,        c->consumer_name, c->consumer_phone,
                             c->consumer_email, c->business_name, c->business_address,
                             c->district,       c->category,      c->description};
-    digest_fields(fields, sizeof fields / sizeof *fields, c->event_time_ms, c->urgent, digest);
+    digest_fields(in->ref_key, fields, sizeof fields / sizeof *fields, c->event_time_ms, c->urgent,
+                  digest);
     if (c->client_ref && *c->client_ref) {
         snprintf(refkey, sizeof refkey, "c\x1f%s\x1f%s", sender, c->client_ref);
         rc = ref_lookup(st, txn, refkey, c->client_ref, digest, ticket, duplicate, err);
@@ -149,6 +182,9 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     c->lookup_code = NULL;
     if ((rc = intake_lookup_code(st, txn, ticket, code)) != 0 || !(c->lookup_code = strdup(code)))
         return rc ? rc : CPM_E_INTERNAL;
+    /* From here on the contact exists only sealed: nothing clear is stored. */
+    if ((rc = intake_contact_seal(in->rules, in->reg, c, err)) != 0)
+        return rc;
     if ((rc = cpm_store_put_msg(st, txn, "complaints", ticket, &c->base)) != 0)
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, ticket, digest)) != 0)
@@ -156,9 +192,10 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     char detail[256];
     snprintf(detail, sizeof detail, "channel=%s district=%s category=%s%s", c->channel, c->district,
              *c->category ? c->category : "-", c->urgent ? " urgent" : "");
-    if ((rc = fx->event(fx->ctx, txn, "complaint.received", ticket, "", detail)) != 0)
+    if ((rc = fx->event(fx->ctx, txn, "complaint.received", ticket, "", detail)) != 0 ||
+        (rc = fx->send(fx->ctx, txn, in->routing, "routing", &c->base)) != 0)
         return rc;
-    return fx->send(fx->ctx, txn, in->routing, "routing", &c->base);
+    return c->sealed_contact.len ? track_contact(in, st, txn, ticket) : 0;
 }
 
 int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
@@ -172,7 +209,7 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
     char refkey[256] = "";
     uint8_t digest[32];
     const char *fields[] = {c->channel, c->category, c->summary};
-    digest_fields(fields, sizeof fields / sizeof *fields, c->duration_s, 0, digest);
+    digest_fields(in->ref_key, fields, sizeof fields / sizeof *fields, c->duration_s, 0, digest);
     if (c->client_ref && *c->client_ref) {
         snprintf(refkey, sizeof refkey, "k\x1f%s\x1f%s", sender, c->client_ref);
         rc = ref_lookup(st, txn, refkey, c->client_ref, digest, id, duplicate, err);

@@ -8,12 +8,25 @@
  * submission idempotent per sender: sending it again returns the first ticket
  * and records nothing. Tickets are "<prefix>-<8 digits>",
  * consultations "<prefix>-C<8 digits>", where prefix is the node's
- * ticket_prefix in the registry (unique by registry validation). No sockets. */
+ * ticket_prefix in the registry (unique by registry validation).
+ *
+ * Personal data: the consumer's name, phone and email are sealed (cpm_seal)
+ * to the transport key of the agency the rules route the complaint to,
+ * before anything is stored; "complaints" and the outbox hold only the
+ * sealed form, and the clear fields are emptied. "contacts" tracks each
+ * sealed contact until routing acknowledged its record plus the retention
+ * period, when intake_contact_sweep strips it: "p\x1f<stream>\0<seq BE>" ->
+ * ticket while routing has not acknowledged it, "d<due ms BE>\x1f<ticket>" ->
+ * "" once it has. The client_ref digest over the contact is keyed with a
+ * secret of the node (intake_set_ref_key), so a copy of the store does not
+ * let anyone confirm a guessed phone number. No sockets. */
 #ifndef INTAKE_DOMAIN_H
 #define INTAKE_DOMAIN_H
 
 #include "cpm_effects.h"
 #include "cpm_err.h"
+#include "cpm_registry.h"
+#include "cpm_retention.h"
 #include "cpm_rules.h"
 #include "cpm_store.h"
 #include "cpmesh.pb-c.h"
@@ -23,7 +36,7 @@
 
 #define INTAKE_DBS                                                                                 \
     {                                                                                              \
-        "complaints", "consultations", "refs", NULL                                                \
+        "complaints", "consultations", "refs", "contacts", CPM_RETENTION_DB, NULL                  \
     }
 #define INTAKE_TICKET_MAX 48
 
@@ -34,6 +47,13 @@ intake_t *intake_new(const cpm_rules_t *rules, const char *node, const char *tic
                      const char *routing_member);
 void intake_destroy(intake_t **p);
 void intake_set_routing(intake_t *in, const char *routing_member);
+/* The registry whose members' curve_pk contacts are sealed to (borrowed; set
+ * again after every reload). Without one, a complaint with a contact is
+ * refused (CPM_E_UNAVAILABLE): intake never stores a contact in clear. */
+void intake_set_registry(intake_t *in, const cpm_registry_t *reg);
+/* The secret keying client_ref digests (derive it from the node's secret
+ * key). Until set, an all-zero key. */
+void intake_set_ref_key(intake_t *in, const uint8_t key[32]);
 
 /* Validate c, then record it (c is completed with ticket, received_ms and
  * intake_node) and queue it for routing. ticket gets the ticket; *duplicate
@@ -47,6 +67,12 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
 int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                    const char *sender, Cpm__Consultation *c, int64_t now_ms,
                    char id[INTAKE_TICKET_MAX], bool *duplicate, cpm_error_t *err);
+
+/* Strip the sealed contact from complaints whose record routing acknowledged
+ * at least retention_ms before now_ms, at most max changes per call.
+ * *stripped gets how many were stripped. 0 or a store error. */
+int intake_contact_sweep(intake_t *in, cpm_store_t *st, MDB_txn *txn, int64_t now_ms,
+                         int64_t retention_ms, size_t max, size_t *stripped);
 
 /* A stored complaint by ticket (free with cpm__complaint__free_unpacked), or
  * NULL. */

@@ -4,11 +4,14 @@
  *   cpmesh-intake --config intake.yaml */
 #include "cpm_config.h"
 #include "cpm_log.h"
+#include "cpm_retention.h"
 #include "cpm_rules.h"
 #include "cpm_server.h"
 #include "cpm_util.h"
 #include "intake_domain.h"
 #include "intake_lookup.h"
+
+#include <sodium.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,7 @@ static intake_t *domain(cpm_server_t *srv)
     intake_t *in = cpm_server_ctx(srv);
     const Cpm__Member *routing = cpm_server_find_service(srv, "routing");
     intake_set_routing(in, routing ? routing->id : NULL); /* follows registry reloads */
+    intake_set_registry(in, cpm_server_registry(srv));
     return in;
 }
 
@@ -67,6 +71,38 @@ static int on_consult(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_r
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CONSULTATION_REPLY, &r.base);
 }
 
+static int sweep_contacts(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+{
+    size_t *stripped = ctx;
+    int64_t retention = (int64_t)cpm_server_config(srv)->contact_retention_s * 1000;
+    return intake_contact_sweep(domain(srv), cpm_server_store(srv), txn, cpm_now_ms(), retention,
+                                1000, stripped);
+}
+
+/* Once a second: strip sealed contacts whose retention after routing's
+ * acknowledgement is over; dead letters past theirs. */
+static void on_tick(cpm_server_t *srv)
+{
+    size_t stripped = 0;
+    int rc = cpm_server_write(srv, sweep_contacts, &stripped);
+    if (rc != 0)
+        cpm_warn("contact retention sweep failed: %s", cpm_err_name(rc));
+    else if (stripped > 0) {
+        cpm_metrics_add(cpm_server_metrics(srv), "retention.contacts_stripped", stripped);
+        cpm_info("retention: stripped the sealed contact of %zu complaint%s", stripped,
+                 stripped == 1 ? "" : "s");
+    }
+    cpm_retention_tick(srv);
+}
+
+/* The client_ref digest key: derived from the node's signing secret, which
+ * is not in the store, so a copy of the store alone cannot test guesses. */
+static void ref_key(const cpm_identity_t *id, uint8_t key[32])
+{
+    static const char label[] = "CPMESH-INTAKE-REF-DIGEST-V1";
+    crypto_generichash(key, 32, (const uint8_t *)label, sizeof label, id->sign_sk, 32);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3 || strcmp(argv[1], "--config") != 0) {
@@ -95,7 +131,12 @@ int main(int argc, char **argv)
     else if (me)
         in = intake_new(rules, cfg->node, me->ticket_prefix, NULL);
     if (in) {
+        uint8_t key[32];
+        ref_key(cpm_server_identity(srv), key);
+        intake_set_ref_key(in, key);
+        sodium_memzero(key, sizeof key);
         cpm_server_set_ctx(srv, in);
+        cpm_server_on_tick(srv, on_tick);
         cpm_server_on_request(srv, CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, true, on_submit);
         cpm_server_on_request(srv, CPM__MSG_TYPE__MSG_RECORD_CONSULTATION, true, on_consult);
         cpm_server_outbound(srv, "routing", CPM__MSG_TYPE__MSG_CASE_BATCH);

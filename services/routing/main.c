@@ -5,6 +5,7 @@
  *   cpmesh-routing --config routing.yaml */
 #include "cpm_config.h"
 #include "cpm_log.h"
+#include "cpm_retention.h"
 #include "cpm_rules.h"
 #include "cpm_server.h"
 #include "cpm_util.h"
@@ -20,10 +21,26 @@ static int on_complaint(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, con
     Cpm__Complaint *c = cpm__complaint__unpack(NULL, len, rec);
     if (!c)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a Complaint");
+    /* Routing never holds a contact in clear: an intake that sends one
+     * (an old version) loses it here, counted and logged. */
+    if (routing_contact_drop_clear(c)) {
+        cpm_metrics_add(cpm_server_metrics(srv), "contact.clear_dropped", 1);
+        cpm_warn("%s sent the contact of %s in clear; dropped (intake must seal it)",
+                 m->env->sender, c->ticket);
+    }
+    int known;
+    Cpm__StatusReply *old = routing_status(cpm_server_store(srv), txn, c->ticket, &known);
+    bool fresh = old == NULL;
+    cpm__status_reply__free_unpacked(old, NULL);
     cpm_effects_t fx = cpm_server_effects(srv);
     int rc = routing_apply_complaint(cpm_server_ctx(srv), cpm_server_registry(srv),
                                      cpm_server_store(srv), txn, &fx, m->env->sender, c,
                                      cpm_now_ms(), err);
+    Cpm__StatusReply *now =
+        rc == 0 && fresh ? routing_status(cpm_server_store(srv), txn, c->ticket, &known) : NULL;
+    if (now && routing_contact_unreadable(c, now->agency))
+        cpm_metrics_add(cpm_server_metrics(srv), "contact.unreadable", 1);
+    cpm__status_reply__free_unpacked(now, NULL);
     cpm__complaint__free_unpacked(c, NULL);
     return rc;
 }
@@ -85,6 +102,7 @@ static void on_tick(cpm_server_t *srv)
     int rc = cpm_server_write(srv, check_deadlines, NULL);
     if (rc != 0)
         cpm_warn("deadline check failed: %s", cpm_err_name(rc));
+    cpm_retention_tick(srv);
 }
 
 int main(int argc, char **argv)

@@ -102,6 +102,9 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     e2.note = route.reason;
     r.history = hist;
     r.n_history = 2;
+    bool unreadable = routing_contact_unreadable(c, route.agency);
+    if (unreadable)
+        r.contact_for = c->contact_for;
     if ((rc = cpm_store_put_msg(st, txn, "cases", r.ticket, &r.base)) != 0 ||
         (rc = routing_deadline_set(st, txn, r.accept_due_ms, c->ticket, "accept")) != 0)
         return rc;
@@ -122,7 +125,32 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     snprintf(detail, sizeof detail, "rule=%s category=%s district=%s%s%s", route.rule_id,
              *c->category ? c->category : "-", c->district, *route.reason ? " reason=" : "",
              route.reason);
-    return fx->event(fx->ctx, txn, "case.routed", c->ticket, route.agency, detail);
+    if ((rc = fx->event(fx->ctx, txn, "case.routed", c->ticket, route.agency, detail)) != 0 ||
+        !unreadable)
+        return rc;
+    snprintf(detail, sizeof detail, "sealed_for=%s", c->contact_for);
+    return fx->event(fx->ctx, txn, "contact.unreadable", c->ticket, route.agency, detail);
+}
+
+bool routing_contact_unreadable(const Cpm__Complaint *c, const char *agency)
+{
+    return c->sealed_contact.len > 0 && (!c->contact_for || strcmp(c->contact_for, agency) != 0);
+}
+
+static bool drop(char **s)
+{
+    if (!*s || !**s)
+        return false;
+    memset(*s, 0, strlen(*s)); /* our unpacked copy: do not leave it in freed memory */
+    free(*s);
+    *s = (char *)protobuf_c_empty_string;
+    return true;
+}
+
+bool routing_contact_drop_clear(Cpm__Complaint *c)
+{
+    bool a = drop(&c->consumer_name), b = drop(&c->consumer_phone), d = drop(&c->consumer_email);
+    return a || b || d;
 }
 
 /* Which states may follow which, as routing sees them. */

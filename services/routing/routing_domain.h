@@ -5,14 +5,16 @@
  * to the responsible agency, recorded in "cases" (ticket -> StatusReply, with
  * the rule that decided and the deadlines; no personal data of the consumer is
  * kept here) and queued as an Assignment for that agency's inspection
- * service. Case updates from the responsible agency move the state on. No
- * sockets. */
+ * service. The consumer's contact travels sealed to an agency's transport key
+ * (cpm_seal): routing passes it on and cannot read it. Case updates from the responsible agency
+ * move the state on. No sockets. */
 #ifndef ROUTING_DOMAIN_H
 #define ROUTING_DOMAIN_H
 
 #include "cpm_effects.h"
 #include "cpm_err.h"
 #include "cpm_registry.h"
+#include "cpm_retention.h"
 #include "cpm_rules.h"
 #include "cpm_store.h"
 #include "cpmesh.pb-c.h"
@@ -22,7 +24,7 @@
 
 #define ROUTING_DBS                                                                                \
     {                                                                                              \
-        "cases", "due", "codes", NULL                                                              \
+        "cases", "due", "codes", CPM_RETENTION_DB, NULL                                            \
     } /* clang-format off */
 
 /* Route and record one complaint delivered by intake member sender. A
@@ -33,6 +35,17 @@
 int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_store_t *st,
                             MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
                             const Cpm__Complaint *c, int64_t now_ms, cpm_error_t *err);
+
+/* true when c's sealed contact is sealed for another member than agency, so
+ * that agency cannot open it (the rules changed since intake sealed it, or
+ * the agency has no node and the case went to triage). Routing records
+ * contact_for in the case, logs a "contact.unreadable" event and counts it. */
+bool routing_contact_unreadable(const Cpm__Complaint *c, const char *agency);
+
+/* Empty the clear contact fields of c, which an intake must never send (it
+ * seals them). true when there was something to empty: the caller counts
+ * and logs it; the contact is lost rather than kept in clear. */
+bool routing_contact_drop_clear(Cpm__Complaint *c);
 
 /* Apply a state change reported by an agency. Only the agency the case is
  * assigned to may report on it (CPM_E_FORBIDDEN otherwise); unknown tickets

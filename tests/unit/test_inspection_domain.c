@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "fixtures/domain/domain_fixture.h"
+#include "cpm_seal.h"
 #include "inspection_domain.h"
 
 #define NODE "hn.d.hoan-kiem"
@@ -16,6 +17,7 @@
 #define STREAM NODE "/inspection>" ROUTING "/routing"
 #define OFFICER "officer.hk.3"
 #define PHONE "0912 345 678"
+#define NAME "Nguyen Thi Lan"
 
 static const char *const dbs[] = INSPECTION_DBS;
 
@@ -30,13 +32,27 @@ static int setup(void **state)
     return 0;
 }
 
-static int assign(fixture_t *f, const char *ticket, const char *agency, cpm_error_t *err)
+/* Assign ticket to agency, its contact sealed (as intake does) for the
+ * member sealed_for (NULL: no contact) in a card naming card_ticket. */
+static int assign_with(fixture_t *f, const char *ticket, const char *agency, const char *sealed_for,
+                       const char *card_ticket, cpm_error_t *err)
 {
     Cpm__Complaint c = CPM__COMPLAINT__INIT;
     c.ticket = (char *)ticket;
     c.channel = "hotline";
-    c.consumer_name = "Nguyen Thi Lan";
-    c.consumer_phone = PHONE;
+    uint8_t *sealed = NULL;
+    if (sealed_for) {
+        Cpm__ContactCard k = CPM__CONTACT_CARD__INIT;
+        k.ticket = (char *)card_ticket;
+        k.name = NAME;
+        k.phone = PHONE;
+        cpm_identity_t key;
+        dom_identity(sealed_for, &key);
+        assert_int_equal(cpm_seal_contact(&k, key.curve_pk, &sealed, &c.sealed_contact.len), 0);
+        cpm_identity_wipe(&key);
+        c.sealed_contact.data = sealed;
+        c.contact_for = (char *)sealed_for;
+    }
     c.business_name = "Pho Ngon Co.";
     c.district = "hoan-kiem";
     c.category = "food_safety";
@@ -49,7 +65,14 @@ static int assign(fixture_t *f, const char *ticket, const char *agency, cpm_erro
     a.routed_ms = f->now - 1000;
     a.accept_due_ms = dom_vn_day_end(2026, 3, 16);
     MDB_txn *txn = dom_begin(f->st, true);
-    return dom_end(txn, inspection_apply_assignment(&node, f->st, txn, &f->fx, &a, f->now, err));
+    int rc = dom_end(txn, inspection_apply_assignment(&node, f->st, txn, &f->fx, &a, f->now, err));
+    free(sealed);
+    return rc;
+}
+
+static int assign(fixture_t *f, const char *ticket, const char *agency, cpm_error_t *err)
+{
+    return assign_with(f, ticket, agency, NODE, ticket, err);
 }
 
 static void assign_ok(fixture_t *f, const char *ticket)
@@ -120,8 +143,14 @@ static void test_assignment(void **state)
     assert_string_equal(c->assignment->agency, NODE);
     assert_string_equal(c->assignment->rule_id, "R02-food");
     assert_int_equal(c->assignment->accept_due_ms, dom_vn_day_end(2026, 3, 16));
-    /* the agency keeps the consumer's contact: it has to call back */
-    assert_string_equal(c->assignment->complaint->consumer_phone, PHONE);
+    /* the agency keeps the consumer's contact (it has to call back), sealed
+     * to its own key: at rest nothing of it is in clear */
+    assert_string_equal(c->assignment->complaint->contact_for, NODE);
+    assert_true(c->assignment->complaint->sealed_contact.len > 0);
+    uint8_t raw[8192];
+    size_t rawlen = case_bytes(f, "HK-00000001", raw, sizeof raw);
+    assert_false(dom_contains(raw, rawlen, PHONE));
+    assert_false(dom_contains(raw, rawlen, NAME));
     assert_int_equal(c->n_history, 1);
     assert_string_equal(c->history[0]->state, "assigned");
     assert_int_equal(c->history[0]->at_ms, f->now);
@@ -391,6 +420,72 @@ static void test_act_errors(void **state)
     assert_written(f, 2, 2);
 }
 
+static int show(const inspection_t *in, fixture_t *f, const char *ticket, inspection_view_t *v,
+                cpm_error_t *err)
+{
+    MDB_txn *txn = dom_begin(f->st, false);
+    int rc = inspection_show(in, f->st, txn, ticket, v, err);
+    cpm_store_abort(&txn);
+    return rc;
+}
+
+/* Officers of the agency see the contact, opened with the node's key; a
+ * contact sealed for someone else, or that does not open, is said to be so. */
+static void test_show_opens_contact(void **state)
+{
+    fixture_t *f = *state;
+    cpm_identity_t key;
+    dom_identity(NODE, &key);
+    inspection_t in = {NODE, ROUTING, key.curve_pk, key.curve_sk};
+    cpm_error_t err = {0};
+    inspection_view_t v;
+
+    assign_ok(f, "HK-00000001");
+    assert_int_equal(show(&in, f, "HK-00000001", &v, &err), 0);
+    assert_string_equal(v.state, "assigned");
+    assert_string_equal(v.contact_status, "open");
+    assert_string_equal(v.contact_for, NODE);
+    assert_non_null(v.contact);
+    assert_string_equal(v.contact->name, NAME);
+    assert_string_equal(v.contact->phone, PHONE);
+    cpm__contact_card__free_unpacked(v.contact, NULL);
+
+    /* sealed for another agency (rules changed, triage): not ours to open */
+    assert_int_equal(assign_with(f, "HK-00000002", NODE, "hn.qltt", "HK-00000002", &err), 0);
+    assert_int_equal(show(&in, f, "HK-00000002", &v, &err), 0);
+    assert_string_equal(v.contact_status, "sealed_for_other");
+    assert_string_equal(v.contact_for, "hn.qltt");
+    assert_null(v.contact);
+
+    /* a card of another case, copied onto this one: refused */
+    assert_int_equal(assign_with(f, "HK-00000003", NODE, NODE, "HK-00000001", &err), 0);
+    assert_int_equal(show(&in, f, "HK-00000003", &v, &err), 0);
+    assert_string_equal(v.contact_status, "unreadable");
+    assert_null(v.contact);
+
+    /* no contact given */
+    assert_int_equal(assign_with(f, "HK-00000004", NODE, NULL, NULL, &err), 0);
+    assert_int_equal(show(&in, f, "HK-00000004", &v, &err), 0);
+    assert_string_equal(v.contact_status, "none");
+
+    /* a node without its key cannot open anything */
+    inspection_t keyless = {NODE, ROUTING, NULL, NULL};
+    assert_int_equal(show(&keyless, f, "HK-00000001", &v, &err), 0);
+    assert_string_equal(v.contact_status, "unreadable");
+
+    /* the wrong key does not open it either */
+    cpm_identity_t other;
+    dom_identity("hn.qltt", &other);
+    inspection_t wrong = {NODE, ROUTING, other.curve_pk, other.curve_sk};
+    assert_int_equal(show(&wrong, f, "HK-00000001", &v, &err), 0);
+    assert_string_equal(v.contact_status, "unreadable");
+    cpm_identity_wipe(&other);
+
+    assert_int_equal(show(&in, f, "HK-00000099", &v, &err), CPM_E_NOT_FOUND);
+    assert_string_equal(err.field, "ticket");
+    cpm_identity_wipe(&key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +494,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_accept_resolve, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_refuse, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_act_errors, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_show_opens_contact, setup, dom_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "fixtures/domain/domain_fixture.h"
+#include "cpm_seal.h"
 #include "intake_domain.h"
 #include "intake_validate.h"
 
@@ -30,10 +31,11 @@ typedef struct {
 
 static int setup(void **state)
 {
-    fixture_t *f = dom_env_new(sizeof *f, "intake", dbs, DOM_RULES, NODE "/intake",
+    fixture_t *f = dom_env_new(sizeof *f, "intake", dbs, DOM_RULES | DOM_REGISTRY, NODE "/intake",
                                dom_vn_time(2026, 3, 2, 10, 0));
     f->in = intake_new(f->env.rules, NODE, "HK", ROUTING);
     assert_non_null(f->in);
+    intake_set_registry(f->in, f->env.reg);
     *state = f;
     return 0;
 }
@@ -113,6 +115,24 @@ static void submit_ok(fixture_t *f, const char *sender, const char *ref, char t[
     cpm__complaint__free_unpacked(c, NULL);
 }
 
+/* q's sealed contact opens with member's key and holds the test's contact. */
+static void assert_card_opens(const Cpm__Complaint *q, const char *member)
+{
+    cpm_identity_t key;
+    dom_identity(member, &key);
+    int rc = -1;
+    Cpm__ContactCard *k = cpm_seal_open(q->sealed_contact.data, q->sealed_contact.len, key.curve_pk,
+                                        key.curve_sk, q->ticket, &rc);
+    cpm_identity_wipe(&key);
+    assert_int_equal(rc, 0);
+    assert_non_null(k);
+    assert_string_equal(k->ticket, q->ticket);
+    assert_string_equal(k->name, NAME);
+    assert_string_equal(k->phone, PHONE);
+    assert_string_equal(k->email, EMAIL);
+    cpm__contact_card__free_unpacked(k, NULL);
+}
+
 /* What the store holds: events, records queued for routing, tickets issued. */
 typedef struct {
     uint64_t events, queued, counter;
@@ -170,7 +190,10 @@ static void test_tickets(void **state)
     assert_string_equal(c->ticket, "HK-00000002");
     assert_string_equal(c->intake_node, NODE);
     assert_int_equal(c->received_ms, f->env.now);
-    assert_string_equal(c->consumer_phone, PHONE); /* intake keeps the contact */
+    /* intake keeps the contact only sealed, for the agency the rules choose */
+    assert_string_equal(c->consumer_phone, "");
+    assert_string_equal(c->contact_for, NODE);
+    assert_true(c->sealed_contact.len > 0);
     cpm__complaint__free_unpacked(c, NULL);
     assert_null(intake_complaint(f->env.st, txn, "HK-00000009"));
     assert_null(intake_complaint(f->env.st, txn, ""));
@@ -222,10 +245,16 @@ static void test_queued_for_routing(void **state)
     assert_string_equal(q->description, "Food poisoning after lunch.");
     assert_string_equal(q->client_ref, "ref-1");
     assert_int_equal(q->event_time_ms, dom_vn_time(2026, 3, 1, 12, 0));
-    /* routing passes the contact on to the agency that handles the case */
-    assert_string_equal(q->consumer_phone, PHONE);
-    assert_string_equal(q->consumer_email, EMAIL);
-    assert_string_equal(q->consumer_name, NAME);
+    /* the contact travels sealed to the agency that handles the case: the
+     * district office of hoan-kiem for food safety; nothing of it in clear */
+    assert_string_equal(q->consumer_phone, "");
+    assert_string_equal(q->consumer_email, "");
+    assert_string_equal(q->consumer_name, "");
+    assert_string_equal(q->contact_for, "hn.d.hoan-kiem");
+    assert_false(dom_contains(b.recs[0], b.lens[0], PHONE));
+    assert_false(dom_contains(b.recs[0], b.lens[0], NAME));
+    assert_false(dom_contains(b.recs[0], b.lens[0], EMAIL));
+    assert_card_opens(q, "hn.d.hoan-kiem");
     cpm__complaint__free_unpacked(q, NULL);
     cpm_outbox_batch_clear(&b);
 
@@ -567,6 +596,189 @@ static void test_new_arguments(void **state)
     intake_destroy(&in); /* safe twice */
 }
 
+/* true when the bytes of needle occur anywhere in the store's data file:
+ * what someone who copies the file (or a freed page of it) can read. */
+static int file_contains(const char *dir, const char *needle)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    int found = dom_contains(buf, (size_t)n, needle);
+    free(buf);
+    return found;
+}
+
+/* Nothing of the consumer's contact reaches intake's data file in clear:
+ * not the complaint, not the outbox record, not the client_ref digest. */
+static void test_contact_never_stored_in_clear(void **state)
+{
+    fixture_t *f = *state;
+    char t[48];
+    for (int i = 0; i < 20; i++) {
+        char ref[16];
+        snprintf(ref, sizeof ref, "clear-%d", i);
+        submit_ok(f, OP1, ref, t);
+    }
+    /* routing acknowledges: the outbox records are deleted (their pages
+     * freed, not wiped) */
+    MDB_txn *txn = dom_begin(f->env.st, true);
+    assert_int_equal(cpm_outbox_ack(f->env.st, txn, STREAM, 20), 0);
+    dom_end(txn, 0);
+    assert_false(file_contains(f->env.dir, PHONE));
+    assert_false(file_contains(f->env.dir, NAME));
+    assert_false(file_contains(f->env.dir, EMAIL));
+    assert_true(file_contains(f->env.dir, "Pho Ngon Co.")); /* the scan does see the rest */
+}
+
+/* The contact is sealed to the agency the rules choose; a complaint without
+ * contact has no seal; without a key to seal to, nothing is recorded. */
+static void test_contact_sealed_for_the_routed_agency(void **state)
+{
+    fixture_t *f = *state;
+    /* tay-ho has no district office: food safety there goes to triage */
+    Cpm__Complaint *c = complaint("tri-1", "food_safety");
+    free(c->district);
+    c->district = strdup("tay-ho");
+    char t[48];
+    bool dup = false;
+    cpm_error_t err = {0};
+    assert_int_equal(submit(f, OP1, c, t, &dup, &err), 0);
+    assert_string_equal(c->contact_for, "hn.doit");
+    assert_card_opens(c, "hn.doit");
+    cpm__complaint__free_unpacked(c, NULL);
+
+    c = complaint("none-1", "pricing");
+    c->consumer_name[0] = c->consumer_phone[0] = c->consumer_email[0] = 0;
+    assert_int_equal(submit(f, OP1, c, t, &dup, &err), 0);
+    assert_int_equal(c->sealed_contact.len, 0);
+    assert_string_equal(c->contact_for, "");
+    cpm__complaint__free_unpacked(c, NULL);
+
+    /* a client may not bring its own sealed bytes or recipient */
+    c = complaint("own-1", "food_safety");
+    c->sealed_contact.data = malloc(4);
+    c->sealed_contact.len = 4;
+    memcpy(c->sealed_contact.data, "junk", 4);
+    check_refused(f, c, CPM_E_INVALID, "sealed_contact");
+    c = complaint("own-2", "food_safety");
+    c->contact_for = strdup("hn.qltt");
+    check_refused(f, c, CPM_E_INVALID, "contact_for");
+
+    intake_set_registry(f->in, NULL);
+    counts_t before = counts(f->env.st);
+    c = complaint("nokey-1", "food_safety");
+    assert_int_equal(submit(f, OP1, c, t, &dup, &err), CPM_E_UNAVAILABLE);
+    assert_string_equal(err.field, "consumer_name");
+    assert_non_null(strstr(err.message, "hn.d.hoan-kiem"));
+    counts_t after = counts(f->env.st);
+    assert_int_equal(after.counter, before.counter);
+    assert_int_equal(after.queued, before.queued);
+    cpm__complaint__free_unpacked(c, NULL);
+}
+
+/* Sweep at a given time; returns how many contacts were stripped. */
+static size_t sweep(fixture_t *f, int64_t at, int64_t retention)
+{
+    size_t n = 99;
+    MDB_txn *txn = dom_begin(f->env.st, true);
+    assert_int_equal(
+        dom_end(txn, intake_contact_sweep(f->in, f->env.st, txn, at, retention, 1000, &n)), 0);
+    return n;
+}
+
+static size_t sealed_len(fixture_t *f, const char *ticket)
+{
+    MDB_txn *txn = dom_begin(f->env.st, false);
+    Cpm__Complaint *c = intake_complaint(f->env.st, txn, ticket);
+    assert_non_null(c);
+    size_t n = c->sealed_contact.len;
+    cpm__complaint__free_unpacked(c, NULL);
+    cpm_store_abort(&txn);
+    return n;
+}
+
+static void ack(fixture_t *f, uint64_t seq)
+{
+    MDB_txn *txn = dom_begin(f->env.st, true);
+    assert_int_equal(cpm_outbox_ack(f->env.st, txn, STREAM, seq), 0);
+    dom_end(txn, 0);
+}
+
+/* The sealed contact stays until routing acknowledged the record plus the
+ * retention period, then it is stripped; the rest of the record stays. */
+static void test_contact_retention(void **state)
+{
+    fixture_t *f = *state;
+    const int64_t day = 86400000, keep = 30 * day, t0 = f->env.now;
+    char t1[48], t2[48], t3[48];
+    submit_ok(f, OP1, "ret-1", t1);
+    submit_ok(f, OP1, "ret-2", t2);
+    submit_ok(f, OP1, "ret-3", t3);
+
+    /* nothing acknowledged: kept however long it waits */
+    assert_int_equal(sweep(f, t0 + 365 * day, keep), 0);
+    assert_true(sealed_len(f, t1) > 0);
+
+    ack(f, 2);                                     /* routing applied the first two */
+    assert_int_equal(sweep(f, t0 + day, keep), 0); /* the clock starts now */
+    assert_int_equal(sweep(f, t0 + day + keep - 1, keep), 0);
+    assert_true(sealed_len(f, t1) > 0);
+    assert_int_equal(sweep(f, t0 + day + keep, keep), 2);
+    assert_int_equal(sealed_len(f, t1), 0);
+    assert_int_equal(sealed_len(f, t2), 0);
+    assert_true(sealed_len(f, t3) > 0);
+    assert_int_equal(sweep(f, t0 + 400 * day, keep), 0); /* done once */
+
+    ack(f, 3);
+    assert_int_equal(sweep(f, t0 + 2 * day, keep), 0);
+    assert_int_equal(sweep(f, t0 + 2 * day + keep, keep), 1);
+    assert_int_equal(sealed_len(f, t3), 0);
+
+    /* stripped, the rest of the complaint is still there */
+    MDB_txn *txn = dom_begin(f->env.st, false);
+    Cpm__Complaint *c = intake_complaint(f->env.st, txn, t3);
+    assert_string_equal(c->business_name, "Pho Ngon Co.");
+    assert_string_equal(c->contact_for, "hn.d.hoan-kiem");
+    cpm__complaint__free_unpacked(c, NULL);
+    /* and the tracking entries are gone */
+    MDB_stat ms;
+    assert_int_equal(mdb_stat(txn, cpm_store_dbi(f->env.st, "contacts"), &ms), 0);
+    assert_int_equal(ms.ms_entries, 0);
+    cpm_store_abort(&txn);
+}
+
+/* max bounds the work of one sweep; the next one goes on. */
+static void test_contact_sweep_bounded(void **state)
+{
+    fixture_t *f = *state;
+    char t[48];
+    for (int i = 0; i < 5; i++) {
+        char ref[16];
+        snprintf(ref, sizeof ref, "b-%d", i);
+        submit_ok(f, OP1, ref, t);
+    }
+    ack(f, 5);
+    size_t n = 0;
+    int64_t now = f->env.now;
+    MDB_txn *txn = dom_begin(f->env.st, true);
+    assert_int_equal(intake_contact_sweep(f->in, f->env.st, txn, now, 0, 3, &n), 0);
+    dom_end(txn, 0);
+    assert_int_equal(n, 0); /* 3 promoted, none stripped yet */
+    txn = dom_begin(f->env.st, true);
+    assert_int_equal(intake_contact_sweep(f->in, f->env.st, txn, now, 0, 3, &n), 0);
+    dom_end(txn, 0);
+    assert_int_equal(n, 1); /* 2 promoted, 1 stripped */
+    assert_int_equal(sweep(f, now, 0), 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +793,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_consultation_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contact_never_stored_in_clear, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contact_sealed_for_the_routed_agency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contact_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contact_sweep_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

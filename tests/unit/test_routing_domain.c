@@ -33,16 +33,22 @@ static int setup(void **state)
     return 0;
 }
 
-/* A complaint as intake delivers it (strings borrowed from literals). */
+/* What routing sees of a contact: bytes it cannot open (intake sealed them
+ * to the agency's key); only that they pass through unchanged matters. */
+static uint8_t SEALED[] = "\x01opaque sealed contact bytes\x02";
+
+/* A complaint as intake delivers it (strings borrowed from literals): the
+ * contact sealed for the district office the rules choose for food safety
+ * in hoan-kiem, the clear fields empty. */
 static Cpm__Complaint complaint(const char *ticket, const char *category, const char *district,
                                 bool urgent)
 {
     Cpm__Complaint c = CPM__COMPLAINT__INIT;
     c.ticket = (char *)ticket;
     c.channel = "hotline";
-    c.consumer_name = NAME;
-    c.consumer_phone = PHONE;
-    c.consumer_email = EMAIL;
+    c.sealed_contact.data = SEALED;
+    c.sealed_contact.len = sizeof SEALED;
+    c.contact_for = "hn.d.hoan-kiem";
     c.business_name = "Pho Ngon Co.";
     c.business_address = "12 Hang Bac";
     c.district = (char *)district;
@@ -66,6 +72,9 @@ static void route_ok(fixture_t *f, const char *ticket, const char *category, con
 {
     Cpm__Complaint c = complaint(ticket, category, district, urgent);
     c.received_ms = RECEIVED;
+    cpm_route_t sealed_for; /* intake seals for the agency the same rules choose */
+    cpm_rules_route(f->rules, f->reg, category, district, urgent, &sealed_for);
+    c.contact_for = sealed_for.agency;
     cpm_error_t err = {0};
     int rc = route(f, INTAKE, &c, &err);
     if (rc != 0)
@@ -234,9 +243,11 @@ static void test_assignment_carries_contact(void **state)
     assert_int_equal(a->resolve_due_ms, 0);
     assert_non_null(a->complaint);
     assert_string_equal(a->complaint->ticket, "HK-00000001");
-    assert_string_equal(a->complaint->consumer_phone, PHONE);
-    assert_string_equal(a->complaint->consumer_email, EMAIL);
-    assert_string_equal(a->complaint->consumer_name, NAME);
+    /* the sealed contact passes through, unchanged and unread */
+    assert_int_equal(a->complaint->sealed_contact.len, sizeof SEALED);
+    assert_memory_equal(a->complaint->sealed_contact.data, SEALED, sizeof SEALED);
+    assert_string_equal(a->complaint->contact_for, "hn.d.hoan-kiem");
+    assert_string_equal(a->complaint->consumer_phone, "");
     assert_string_equal(a->complaint->business_name, "Pho Ngon Co.");
     assert_string_equal(a->complaint->description, "Food poisoning after lunch.");
     assert_string_equal(a->complaint->intake_node, INTAKE);
@@ -497,6 +508,63 @@ static void test_persistence(void **state)
     assert_int_equal(event_head(f), 1);
 }
 
+/* A contact sealed for another member than the agency routing chooses is
+ * passed on, recorded in the case and announced; one sealed for the right
+ * agency is not. */
+static void test_contact_sealed_for_another_agency(void **state)
+{
+    fixture_t *f = *state;
+    route_ok(f, "HK-00000001", "food_safety", "hoan-kiem", false);
+    Cpm__Complaint c = complaint("HK-00000002", "pricing", "hoan-kiem", false); /* -> hn.qltt */
+    c.received_ms = RECEIVED;
+    assert_true(routing_contact_unreadable(&c, "hn.qltt"));
+    assert_false(routing_contact_unreadable(&c, "hn.d.hoan-kiem"));
+    cpm_error_t err = {0};
+    assert_int_equal(route(f, INTAKE, &c, &err), 0);
+    int rc;
+    MDB_txn *txn = dom_begin(f->st, false);
+    Cpm__StatusReply *r = routing_status(f->st, txn, "HK-00000002", &rc);
+    assert_non_null(r);
+    assert_string_equal(r->agency, "hn.qltt");
+    assert_string_equal(r->contact_for, "hn.d.hoan-kiem");
+    cpm__status_reply__free_unpacked(r, NULL);
+    r = routing_status(f->st, txn, "HK-00000001", &rc);
+    assert_string_equal(r->contact_for, "");
+    cpm__status_reply__free_unpacked(r, NULL);
+    cpm_store_abort(&txn);
+    size_t unreadable = 0;
+    for (size_t i = 0; i < f->rec.n_events; i++)
+        if (!strcmp(f->rec.events[i].kind, "contact.unreadable")) {
+            unreadable++;
+            assert_string_equal(f->rec.events[i].ticket, "HK-00000002");
+            assert_string_equal(f->rec.events[i].detail, "sealed_for=hn.d.hoan-kiem");
+        }
+    assert_int_equal(unreadable, 1);
+    /* no contact at all: nothing to read, nothing unreadable */
+    Cpm__Complaint bare = CPM__COMPLAINT__INIT;
+    assert_false(routing_contact_unreadable(&bare, "hn.qltt"));
+}
+
+/* Clear contact fields from an intake are emptied before anything is kept. */
+static void test_clear_contact_dropped(void **state)
+{
+    (void)state;
+    Cpm__Complaint c = CPM__COMPLAINT__INIT;
+    c.ticket = "HK-00000001";
+    c.consumer_name = NAME;
+    c.consumer_phone = PHONE;
+    uint8_t buf[512];
+    size_t len = cpm__complaint__pack(&c, buf);
+    Cpm__Complaint *u = cpm__complaint__unpack(NULL, len, buf);
+    assert_non_null(u);
+    assert_true(routing_contact_drop_clear(u));
+    assert_string_equal(u->consumer_name, "");
+    assert_string_equal(u->consumer_phone, "");
+    assert_string_equal(u->consumer_email, "");
+    assert_false(routing_contact_drop_clear(u));
+    cpm__complaint__free_unpacked(u, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +578,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_errors, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_no_registry, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_persistence, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_contact_sealed_for_another_agency, setup,
+                                        dom_env_teardown),
+        cmocka_unit_test(test_clear_contact_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,13 +17,15 @@ static const char status_usage[] =
     "                (A hotline operator has only this view.)\n";
 
 static const char case_usage[] =
-    "usage: cpmctl case accept|refuse|resolve TICKET [--note TEXT] [--node ID] [--as ID]\n"
-    "                 [--json]\n"
+    "usage: cpmctl case accept|refuse|resolve|show TICKET [--note TEXT] [--node ID]\n"
+    "                 [--as ID] [--json]\n"
     "\n"
     "Acts on a case at the inspection service of the agency it is assigned to, which\n"
     "it asks the city's routing service, or at --node ID without asking (so a district\n"
     "office keeps working while its link to the city is down).\n"
     "refuse needs --note (why it is not ours); resolve needs --note (the outcome).\n"
+    "show changes nothing: it prints the case's state and the consumer's contact,\n"
+    "which only that agency's node can open (it is sealed to its key at intake).\n"
     "Signs as --as ID, else as officer.<agency> when its key is in DIR/keys, else\n"
     "as the default identity.\n";
 
@@ -158,6 +160,38 @@ static int case_agency(ctl_t *c, const ctl_opts_t *o, const char *ticket, char *
     return 0;
 }
 
+/* The answer to "case show": the state and, at the agency that can open it,
+ * the consumer's contact. */
+static void print_show(bool json, const char *agency, const Cpm__CaseActionReply *r)
+{
+    const Cpm__ContactCard *k = r->contact;
+    if (json) {
+        json_t *o =
+            json_pack("{s:b,s:s,s:s,s:s,s:s,s:s}", "ok", 1, "ticket", ctl_utf8(r->ticket), "state",
+                      ctl_utf8(r->state), "agency", ctl_utf8(agency), "contact_status",
+                      ctl_utf8(r->contact_status), "contact_for", ctl_utf8(r->contact_for));
+        if (k)
+            json_object_set_new(o, "contact",
+                                json_pack("{s:s,s:s,s:s}", "name", ctl_utf8(k->name), "phone",
+                                          ctl_utf8(k->phone), "email", ctl_utf8(k->email)));
+        ctl_print_json(o);
+        return;
+    }
+    printf("ticket       %s\nstate        %s\nagency       %s\n", ctl_safe(r->ticket),
+           ctl_safe(r->state), ctl_safe(agency));
+    if (k)
+        printf("consumer     %s\nphone        %s\nemail        %s\n",
+               *k->name ? ctl_safe(k->name) : "-", *k->phone ? ctl_safe(k->phone) : "-",
+               *k->email ? ctl_safe(k->email) : "-");
+    else if (!strcmp(r->contact_status, "none"))
+        printf("contact      none given\n");
+    else if (!strcmp(r->contact_status, "sealed_for_other"))
+        printf("contact      sealed for %s: this agency cannot open it\n",
+               ctl_safe(r->contact_for));
+    else
+        printf("contact      unreadable (%s)\n", ctl_safe(r->contact_status));
+}
+
 int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
 {
     static const struct option longopts[] = {{"note", required_argument, 0, 'n'},
@@ -213,7 +247,9 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     } else {
         Cpm__CaseActionReply *r =
             cpm__case_action_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
-        if (r && c.json)
+        if (r && !strcmp(action, "show"))
+            print_show(c.json, agency, r);
+        else if (r && c.json)
             ctl_print_json(json_pack("{s:b,s:s,s:s,s:s,s:b}", "ok", 1, "ticket",
                                      ctl_utf8(r->ticket), "state", ctl_utf8(r->state), "agency",
                                      ctl_utf8(agency), "duplicate", r->duplicate));
