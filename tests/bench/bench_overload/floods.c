@@ -368,6 +368,7 @@ static void *fetches(flood_t *f, int read)
         free(frame);
         n++;
     }
+    atomic_store(&f->elapsed_us, mono_us() - start);
     if (s)
         zmq_close(s);
     zmq_ctx_term(zctx);

@@ -371,7 +371,8 @@ int main(int argc, char **argv)
         default:
             snprintf(ph->flood, sizeof ph->flood,
                      "%llu fetches sent (%.0f/s), %llu replies read, %llu not sent",
-                     (unsigned long long)f->sent, (double)f->sent / (secs + 1),
+                     (unsigned long long)f->sent,
+                     f->elapsed_us > 0 ? (double)f->sent * 1e6 / (double)f->elapsed_us : 0.0,
                      (unsigned long long)f->replies, (unsigned long long)f->failures);
         }
         print_phase(ph, base);

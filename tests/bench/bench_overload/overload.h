@@ -45,6 +45,7 @@ struct flood {
     atomic_int stop;
     /* figures the flood reports */
     atomic_ullong sent, bytes, replies, failures, open, peak_open, reconnects;
+    atomic_llong elapsed_us; /* d, e: how long it sent */
     char note[160];
     /* parameters */
     int conns;    /* b: idle connections */
