@@ -42,7 +42,9 @@ void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char
 /* Deadlines in working days (Mon-Fri, minus holidays, in Vietnam time UTC+7). */
 int cpm_rules_accept_days(const cpm_rules_t *r);
 int cpm_rules_resolve_days(const cpm_rules_t *r);
-/* The end (23:59:59.999 Vietnam time) of the days-th working day after from_ms. */
+/* The end (23:59:59.999 Vietnam time) of the days-th working day after from_ms.
+ * from_ms is taken as the start of year 1 when earlier and as the end of year
+ * 9999 when later (it may come from another node). */
 int64_t cpm_rules_add_working_days(const cpm_rules_t *r, int64_t from_ms, int days);
 
 #endif

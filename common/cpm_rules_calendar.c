@@ -68,8 +68,15 @@ static bool is_working_day(const cpm_rules_t *r, int64_t day)
     return !(r->nholidays && bsearch(&d, r->holidays, r->nholidays, sizeof d, cpm_rules_cmp_day));
 }
 
+/* The times a deadline may start from: year 1 to the end of year 9999. Starting
+ * times come from other nodes (a complaint's received_ms, an update's at_ms);
+ * outside this range the day arithmetic below would overflow int64. */
+#define CAL_MIN_MS (-62135596800000LL) /* 0001-01-01T00:00:00Z */
+#define CAL_MAX_MS 253402300799999LL
+
 int64_t cpm_rules_add_working_days(const cpm_rules_t *r, int64_t from_ms, int days)
 {
+    from_ms = from_ms < CAL_MIN_MS ? CAL_MIN_MS : from_ms > CAL_MAX_MS ? CAL_MAX_MS : from_ms;
     int64_t day = floor_div(from_ms + VN_OFFSET_MS, DAY_MS);
     for (int n = 0; n < days;)
         if (is_working_day(r, ++day))

@@ -1,0 +1,26 @@
+/* Fuzz target: an Assignment record as inspection applies it (decode,
+ * inspection_apply_assignment) on a store that already holds case
+ * FZ_TICKET, in a transaction aborted after each input. */
+#include "fuzz_env.h"
+
+#include "inspection_domain.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    cpm_store_t *st = fz_inspection_store();
+    Cpm__Assignment *a = cpm__assignment__unpack(NULL, size, data);
+    if (!a)
+        return 0;
+    cpm_effects_t fx = fz_effects(st, FZ_DISTRICT "/inspection");
+    inspection_t in = {FZ_DISTRICT, FZ_CITY};
+    cpm_error_t err = {0};
+    MDB_txn *txn = NULL;
+    if (cpm_store_begin(st, true, &txn) == 0) {
+        inspection_apply_assignment(&in, st, txn, &fx, a, fz_now_ms(), &err);
+        cpm_store_abort(&txn);
+    }
+    cpm__assignment__free_unpacked(a, NULL);
+    return 0;
+}

@@ -1,0 +1,37 @@
+/* Fuzz target: a record_consultation payload as intake handles it: decode,
+ * intake_validate_consultation, then intake_consult in a write transaction
+ * on a real store, aborted after each input. */
+#include "fuzz_env.h"
+
+#include "intake_domain.h"
+#include "intake_validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static cpm_store_t *st;
+    static intake_t *in;
+    static const char *const dbs[] = INTAKE_DBS;
+    if (!st) {
+        st = fz_store("intake", dbs);
+        in = intake_new(fz_rules(), FZ_DISTRICT, "HK", FZ_CITY);
+        if (!in)
+            fz_die("intake_new", NULL);
+    }
+    Cpm__Consultation *c = cpm__consultation__unpack(NULL, size, data);
+    if (!c)
+        return 0;
+    cpm_error_t err = {0};
+    intake_validate_consultation(c, fz_rules(), &err);
+    cpm_effects_t fx = fz_effects(st, FZ_DISTRICT "/intake");
+    MDB_txn *txn = NULL;
+    char id[INTAKE_TICKET_MAX];
+    bool dup = false;
+    if (cpm_store_begin(st, true, &txn) == 0) {
+        intake_consult(in, st, txn, &fx, FZ_OPERATOR, c, fz_now_ms(), id, &dup, &err);
+        cpm_store_abort(&txn);
+    }
+    cpm__consultation__free_unpacked(c, NULL);
+    return 0;
+}
