@@ -34,6 +34,13 @@ static int text(cpm_error_t *err, const char *where, const char *field, const ch
     return cpm_text_check(err, name(f, where, field), s, max, required);
 }
 
+/* A time in ms: within years 1970..9999, so that date arithmetic on it
+ * (deadlines, the calendar) cannot overflow. */
+static bool time_ok(int64_t ms)
+{
+    return ms >= 0 && ms <= CPM_FIELDS_TIME_MAX;
+}
+
 static int complaint(const Cpm__Complaint *c, const char *w, cpm_error_t *err)
 {
     const char *cat = str(c->category), *ref = str(c->client_ref), *code = str(c->lookup_code);
@@ -54,7 +61,11 @@ static int complaint(const Cpm__Complaint *c, const char *w, cpm_error_t *err)
         (rc = text(err, w, "business_name", str(c->business_name), CPM_FIELDS_NAME_MAX, true)) ||
         (rc = text(err, w, "business_address", str(c->business_address), CPM_FIELDS_ADDRESS_MAX,
                    false)) ||
-        (rc = text(err, w, "description", str(c->description), CPM_FIELDS_TEXT_MAX, true)))
+        (rc = text(err, w, "description", str(c->description), CPM_FIELDS_TEXT_MAX, true)) ||
+        (rc = ident(err, w, "received_ms", time_ok(c->received_ms),
+                    "a time in ms from 1970 to 9999")) ||
+        (rc = ident(err, w, "event_time_ms", time_ok(c->event_time_ms),
+                    "a time in ms from 1970 to 9999")))
         return rc;
     return 0;
 }
@@ -70,7 +81,13 @@ int cpm_fields_assignment(const Cpm__Assignment *a, cpm_error_t *err)
     if (!a->complaint)
         return cpm_error_set(err, CPM_E_INVALID, "complaint", "the assignment has no complaint");
     if ((rc = complaint(a->complaint, "complaint.", err)) ||
-        (rc = ident(err, "", "rule_id", cpm_text_label_valid(str(a->rule_id)), "a rule id")))
+        (rc = ident(err, "", "rule_id", cpm_text_label_valid(str(a->rule_id)), "a rule id")) ||
+        (rc = ident(err, "", "routed_ms", time_ok(a->routed_ms),
+                    "a time in ms from 1970 to 9999")) ||
+        (rc = ident(err, "", "accept_due_ms", time_ok(a->accept_due_ms),
+                    "a time in ms from 1970 to 9999")) ||
+        (rc = ident(err, "", "resolve_due_ms", time_ok(a->resolve_due_ms),
+                    "a time in ms from 1970 to 9999")))
         return rc;
     return 0;
 }
@@ -89,7 +106,8 @@ int cpm_fields_update(const Cpm__CaseUpdate *u, cpm_error_t *err)
         (rc = ident(err, "", "agency", !*agency || cpm_text_member_valid(agency),
                     "empty or a member id")) ||
         (rc = ident(err, "", "actor", cpm_text_member_valid(str(u->actor)), "a member id")) ||
-        (rc = text(err, "", "note", str(u->note), CPM_FIELDS_NOTE_MAX, false)))
+        (rc = text(err, "", "note", str(u->note), CPM_FIELDS_NOTE_MAX, false)) ||
+        (rc = ident(err, "", "at_ms", time_ok(u->at_ms), "a time in ms from 1970 to 9999")))
         return rc;
     return 0;
 }

@@ -21,6 +21,9 @@
 #define CPM_FIELDS_ADDRESS_MAX 300 /* business_address */
 #define CPM_FIELDS_TEXT_MAX 4000   /* description */
 #define CPM_FIELDS_NOTE_MAX 2000   /* CaseUpdate.note */
+/* Times (*_ms) are Unix ms within 1970..9999-12-31: the deadline arithmetic downstream cannot
+ * overflow. */
+#define CPM_FIELDS_TIME_MAX 253402300799999LL
 
 /* A Complaint as intake completed it: ticket, intake_node, channel, district
  * and category have their forms, texts are UTF-8 within their limits.

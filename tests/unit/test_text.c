@@ -137,6 +137,7 @@ static Cpm__Complaint good_complaint(void)
     c.business_name = "Nh\xc3\xa0 h\xc3\xa0ng";
     c.description = "sick";
     c.lookup_code = "7KQ2M9XD4P";
+    c.received_ms = 1773565200000; /* 2026-03-15 */
     return c;
 }
 
@@ -176,6 +177,12 @@ static void test_fields(void **state)
     c = good_complaint();
     c.description = big;
     expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_TOO_LARGE, "description");
+    c = good_complaint();
+    c.received_ms = INT64_MAX - 1; /* the calendar would overflow on it */
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "received_ms");
+    c = good_complaint();
+    c.event_time_ms = -1;
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "event_time_ms");
 
     Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
     Cpm__Complaint ac = good_complaint();
@@ -188,6 +195,10 @@ static void test_fields(void **state)
     ac = good_complaint();
     a.rule_id = "R02 food\n";
     expect_field(cpm_fields_assignment(&a, &err), &err, CPM_E_INVALID, "rule_id");
+    a.rule_id = "R02-food";
+    a.accept_due_ms = INT64_MAX;
+    expect_field(cpm_fields_assignment(&a, &err), &err, CPM_E_INVALID, "accept_due_ms");
+    a.accept_due_ms = 0;
     a.complaint = NULL;
     expect_field(cpm_fields_assignment(&a, &err), &err, CPM_E_INVALID, "complaint");
 
@@ -195,6 +206,7 @@ static void test_fields(void **state)
     u.ticket = "HK-00000001";
     u.state = "refused";
     u.actor = "officer.hn.d.hoan-kiem";
+    u.at_ms = 1773565200000;
     u.note = "Kh\xc3\xb4ng ph\xe1\xba\xa3i c\xe1\xbb\xa7\x61 ch\xc3\xbang t\xc3\xb4i\n\x1b[2J";
     assert_int_equal(cpm_fields_update(&u, &err), 0); /* free text may hold controls */
     u.note = "\xff";
@@ -205,6 +217,9 @@ static void test_fields(void **state)
     u.state = "accepted";
     u.actor = "officer\n2026 ERROR";
     expect_field(cpm_fields_update(&u, &err), &err, CPM_E_INVALID, "actor");
+    u.actor = "officer.hn.d.hoan-kiem";
+    u.at_ms = INT64_MAX - 5; /* found by fuzz_case_update: overflowed the calendar */
+    expect_field(cpm_fields_update(&u, &err), &err, CPM_E_INVALID, "at_ms");
 }
 
 static void test_log_one_line(void **state)
