@@ -5,6 +5,8 @@
 #include "cpm_eventlog.h"
 #include "cpm_inbox.h"
 #include "cpm_log.h"
+#include "cpm_pbcheck.h"
+#include "cpm_ratelimit.h"
 #include "cpm_server_int.h"
 #include "cpm_util.h"
 
@@ -74,28 +76,31 @@ static const handler_t *find_handler(cpm_server_t *s, int type)
     return NULL;
 }
 
-/* A refused frame: count, log, and tell the sender when we can tell who it is.
- * The envelope is parsed here only to address the answer, never trusted. */
-static void refuse(cpm_server_t *s, zmq_msg_t *route, zmq_msg_t *frame, cpm_verdict_t v)
+/* A refused frame: count, log (at a bounded rate: hostile frames can come
+ * without end), and tell the sender when we can tell who it is. The frame is
+ * not decoded again: the verifier handed back what addresses the answer
+ * (see cpm_reply_addr_t), which is a label, never trusted. */
+static void refuse(cpm_server_t *s, zmq_msg_t *route, zmq_msg_t *frame, cpm_verdict_t v,
+                   const cpm_reply_addr_t *addr)
 {
+    static cpm_ratelimit_t log_rate = CPM_RATELIMIT_INIT(20, 10000);
     count(s, "rejected", cpm_verdict_name(v));
     const char *user = zmq_msg_gets(frame, "User-Id");
-    cpm_warn("refused a message from %s: %s", user ? user : "?", cpm_verdict_name(v));
+    uint64_t dropped = 0;
+    if (cpm_ratelimit_allow(&log_rate, cpm_mono_ms(), &dropped))
+        cpm_warn("refused a message from %s: %s%s", user ? user : "?", cpm_verdict_name(v),
+                 cpm_ratelimit_note(dropped));
     cpm_error_t e;
     cpm_error_set(&e,
                   v == CPM_V_OVERSIZE    ? CPM_E_TOO_LARGE
                   : v == CPM_V_MALFORMED ? CPM_E_BAD_MESSAGE
                                          : CPM_E_FORBIDDEN,
                   "envelope", "message refused: %s", cpm_verdict_name(v));
-    Cpm__SignedEnvelope *se = NULL;
-    Cpm__Envelope *env = NULL;
-    if (v != CPM_V_OVERSIZE)
-        se = cpm__signed_envelope__unpack(NULL, zmq_msg_size(frame), zmq_msg_data(frame));
-    if (se)
-        env = cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
-    send_error(s, route, env, &e);
-    cpm__envelope__free_unpacked(env, NULL);
-    cpm__signed_envelope__free_unpacked(se, NULL);
+    Cpm__Envelope to = CPM__ENVELOPE__INIT;
+    to.sender = (char *)addr->sender;
+    to.sender_instance = (char *)addr->sender_instance;
+    to.msg_id = (char *)addr->msg_id;
+    send_error(s, route, addr->known ? &to : NULL, &e);
 }
 
 static void answer_now(cpm_server_t *s, zmq_msg_t *route, cpm_msg_t *m, const handler_t *h)
@@ -144,7 +149,7 @@ static int take_one(cpm_server_t *s)
     cpm_verdict_t v = cpm_verifier_check(s->verifier, s->reg, &ctx, zmq_msg_data(&f[1]),
                                          zmq_msg_size(&f[1]), cpm_now_ms(), &m);
     if (v != CPM_V_OK) {
-        refuse(s, &f[0], &f[1], v);
+        refuse(s, &f[0], &f[1], v, &m.addr);
         zmq_msg_close(&f[0]);
         zmq_msg_close(&f[1]);
         return 1;

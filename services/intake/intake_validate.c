@@ -3,6 +3,8 @@
  * goes back on the wire. */
 #include "intake_validate.h"
 
+#include "cpm_pbcheck.h"
+
 #include <string.h>
 
 static const char *const CHANNELS[] = {"hotline", "web", "walk_in", "email", "social", "letter"};
@@ -15,39 +17,7 @@ static const char *str(const char *s)
 
 bool intake_utf8_valid(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
-        unsigned c = *p;
-        size_t n;                      /* continuation bytes that follow */
-        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the first one */
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1;
-        else if (c == 0xE0)
-            n = 2, lo = 0xA0; /* no overlong 3-byte forms */
-        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-            n = 2;
-        else if (c == 0xED)
-            n = 2, hi = 0x9F; /* no UTF-16 surrogates */
-        else if (c == 0xF0)
-            n = 3, lo = 0x90; /* no overlong 4-byte forms */
-        else if (c >= 0xF1 && c <= 0xF3)
-            n = 3;
-        else if (c == 0xF4)
-            n = 3, hi = 0x8F; /* nothing above U+10FFFF */
-        else
-            return false; /* continuation byte, C0, C1 or F5..FF as a lead */
-        if ((size_t)(end - p) < n + 1 || p[1] < lo || p[1] > hi)
-            return false;
-        for (size_t i = 2; i <= n; i++)
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-        p += n + 1;
-    }
-    return true;
+    return cpm_utf8_valid(s, len);
 }
 
 bool intake_channel_valid(const char *channel)
@@ -179,6 +149,19 @@ static int check_event_time(cpm_error_t *err, int64_t t, int64_t now_ms)
     return 0;
 }
 
+int intake_validate_record(const ProtobufCMessage *m, cpm_error_t *err)
+{
+    int rc = cpm_pbcheck(m, NULL, err);
+    if (rc)
+        return rc;
+    size_t n = protobuf_c_message_get_packed_size(m);
+    if (n > INTAKE_RECORD_MAX)
+        return cpm_error_set(err, CPM_E_TOO_LARGE, "",
+                             "The %s is %zu bytes long in all; at most %d bytes are allowed.",
+                             m->descriptor->short_name, n, INTAKE_RECORD_MAX);
+    return 0;
+}
+
 int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules, int64_t now_ms,
                               cpm_error_t *err)
 {
@@ -201,7 +184,8 @@ int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules,
         (rc = check_category(err, rules, str(c->category))) ||
         (rc = check_text(err, "description", str(c->description), INTAKE_TEXT_MAX, true)) ||
         (rc = check_event_time(err, c->event_time_ms, now_ms)) ||
-        (rc = check_client_ref(err, str(c->client_ref))))
+        (rc = check_client_ref(err, str(c->client_ref))) ||
+        (rc = intake_validate_record(&c->base, err)))
         return rc;
     return 0;
 }
@@ -220,7 +204,8 @@ int intake_validate_consultation(const Cpm__Consultation *c, const cpm_rules_t *
         (rc = check_channel(err, str(c->channel))) ||
         (rc = check_category(err, rules, str(c->category))) ||
         (rc = check_text(err, "summary", str(c->summary), INTAKE_TEXT_MAX, true)) ||
-        (rc = check_client_ref(err, str(c->client_ref))))
+        (rc = check_client_ref(err, str(c->client_ref))) ||
+        (rc = intake_validate_record(&c->base, err)))
         return rc;
     if (c->duration_s > INTAKE_DURATION_MAX)
         return cpm_error_set(err, CPM_E_INVALID, "duration_s",

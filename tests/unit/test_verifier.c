@@ -203,7 +203,7 @@ static cpm_verdict_t run(cpm_verifier_t *v, const cpm_verify_ctx_t *ctx, const m
 {
     size_t len;
     uint8_t *f = build(m, &len);
-    cpm_msg_t out = {(Cpm__Envelope *)1, (const Cpm__Member *)1}; /* must be cleared */
+    cpm_msg_t out = {.env = (Cpm__Envelope *)1, .member = (const Cpm__Member *)1}; /* cleared */
     cpm_verdict_t r = cpm_verifier_check(v, reg, ctx, f, len, now, &out);
     if (r == CPM_V_OK) {
         assert_non_null(out.env);
