@@ -189,18 +189,41 @@ static int apply_record(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
     return a->p->h->apply(a->srv, txn, &a->p->msg, rec, len, err);
 }
 
+/* A batch refused before anything of it is applied: counted and said. */
+static int refuse_batch(cpm_server_t *s, pending_t *p, int rc)
+{
+    cpm_metrics_add(s->metrics, "delivery.batches_refused", 1);
+    return rc;
+}
+
 /* Apply a DeliveryBatch inside the group's transaction (see cpm_delivery.h)
- * and answer with an Ack of the stream's new mark. */
+ * and answer with an Ack of the stream's new mark. The batch's bounds are
+ * checked before it is decoded (its fields are counted in place: 4 MiB of
+ * empty records would otherwise cost millions of allocations) and again
+ * after. */
 static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
 {
+    static cpm_ratelimit_t stuck_log = CPM_RATELIMIT_INIT(10, 60000);
     const Cpm__Envelope *env = p->msg.env;
+    size_t nfields;
+    if (cpm_pb_count_fields(env->payload.data, env->payload.len, CPM_DELIVERY_RECORDS_MAX + 3,
+                            &nfields) != 0)
+        return refuse_batch(s, p,
+                            cpm_error_set(&p->err, CPM_E_TOO_LARGE, "records",
+                                          "payload is not a DeliveryBatch of at most %d records",
+                                          CPM_DELIVERY_RECORDS_MAX));
     Cpm__DeliveryBatch *b = cpm__delivery_batch__unpack(NULL, env->payload.len, env->payload.data);
     if (!b)
-        return cpm_error_set(&p->err, CPM_E_BAD_MESSAGE, "payload",
-                             "payload is not a DeliveryBatch");
+        return refuse_batch(
+            s, p,
+            cpm_error_set(&p->err, CPM_E_BAD_MESSAGE, "payload", "payload is not a DeliveryBatch"));
     char expect[400];
     snprintf(expect, sizeof expect, "%s/%s>%s", env->sender, env->sender_instance, s->self);
     int rc;
+    if ((rc = cpm_pbcheck(&b->base, NULL, &p->err)) != 0) {
+        cpm__delivery_batch__free_unpacked(b, NULL);
+        return refuse_batch(s, p, rc);
+    }
     if (strcmp(b->stream, expect) != 0) {
         rc = cpm_error_set(&p->err, CPM_E_FORBIDDEN, "stream",
                            "stream %s does not belong to this sender and recipient", b->stream);
@@ -218,19 +241,34 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
         recs[i] = b->records[i].data;
         lens[i] = b->records[i].len;
     }
-    if (rc == 0)
+    if (rc == 0 && (rc = cpm_delivery_check_batch(lens, b->n_records, &p->err)) != 0)
+        refuse_batch(s, p, rc);
+    else if (rc == 0)
         rc = cpm_delivery_apply(s->store, txn, mark, b->first_seq, recs, lens, b->n_records,
                                 apply_record, &ctx, &res);
     if (rc == 0) {
         cpm_metrics_add(s->metrics, "delivery.records_applied", res.applied);
         cpm_metrics_add(s->metrics, "delivery.duplicates", res.duplicates);
         cpm_metrics_add(s->metrics, "delivery.dead_letters", res.dead_letters);
+        cpm_metrics_add(s->metrics, "delivery.skipped", res.skipped);
         cpm_metrics_add(s->metrics, "delivery.gaps", (uint64_t)res.gap);
         Cpm__Ack ack = CPM__ACK__INIT;
         ack.stream = b->stream;
         ack.acked_seq = res.hwm;
         rc = cpm_reply_set(&p->reply, CPM__MSG_TYPE__MSG_ACK, &ack.base);
-    } else {
+    } else if (rc == CPM_E_UNAVAILABLE && res.stuck) {
+        uint64_t dropped = 0;
+        cpm_metrics_add(s->metrics, "delivery.stuck", 1);
+        if (cpm_ratelimit_allow(&stuck_log, cpm_mono_ms(), &dropped))
+            cpm_error("%s: stuck: %s has %d dead letters (or %u bytes of them) here; its "
+                      "batches with more are refused until they are cleared%s",
+                      mark, env->sender, CPM_DELIVERY_DEAD_MAX, CPM_DELIVERY_DEAD_BYTES_MAX,
+                      cpm_ratelimit_note(dropped));
+        cpm_error_set(&p->err, rc, "records",
+                      "%s already has %d dead letters (or %u bytes) here; this batch holds "
+                      "another and is refused until they are cleared; send again later",
+                      env->sender, CPM_DELIVERY_DEAD_MAX, CPM_DELIVERY_DEAD_BYTES_MAX);
+    } else if (p->err.code != rc) {
         cpm_error_set(&p->err, rc, "", "batch not applied: %s", cpm_err_name(rc));
     }
     free(recs);

@@ -5,6 +5,7 @@
  *   cpmesh-routing --config routing.yaml */
 #include "cpm_config.h"
 #include "cpm_log.h"
+#include "cpm_pbcheck.h"
 #include "cpm_rules.h"
 #include "cpm_server.h"
 #include "cpm_util.h"
@@ -20,6 +21,8 @@ static int on_complaint(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, con
     Cpm__Complaint *c = cpm__complaint__unpack(NULL, len, rec);
     if (!c)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a Complaint");
+    if (cpm_pbcheck_or_free(&c->base, err) != 0) /* unknown fields would be forwarded */
+        return err->code;
     cpm_effects_t fx = cpm_server_effects(srv);
     int rc = routing_apply_complaint(cpm_server_ctx(srv), cpm_server_registry(srv),
                                      cpm_server_store(srv), txn, &fx, m->env->sender, c,
@@ -34,6 +37,8 @@ static int on_update(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, const 
     Cpm__CaseUpdate *u = cpm__case_update__unpack(NULL, len, rec);
     if (!u)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a CaseUpdate");
+    if (cpm_pbcheck_or_free(&u->base, err) != 0)
+        return err->code;
     cpm_effects_t fx = cpm_server_effects(srv);
     int rc = routing_apply_update(cpm_server_ctx(srv), cpm_server_store(srv), txn, &fx,
                                   m->env->sender, u, err);
@@ -48,6 +53,8 @@ static int on_status(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
         cpm__status_query__unpack(NULL, m->env->payload.len, m->env->payload.data);
     if (!q)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a StatusQuery");
+    if (cpm_pbcheck_or_free(&q->base, err) != 0)
+        return err->code;
     int rc;
     Cpm__StatusReply *r = routing_status(cpm_server_store(srv), txn, q->ticket, &rc);
     if (!r)
