@@ -59,7 +59,8 @@ static int setup(void)
     ep.name = "intake";
     ep.endpoint = "tcp://127.0.0.1:7100";
     ep.pub_endpoint = "tcp://127.0.0.1:7101";
-    Cpm__Member *ms[2] = {member(&doit, "department", NULL, 0), member(&lan, "operator", op_rules, 1)};
+    Cpm__Member *ms[2] = {member(&doit, "department", NULL, 0),
+                          member(&lan, "operator", op_rules, 1)};
     ms[0]->ticket_prefix = "DOIT";
     ms[0]->services = eps;
     ms[0]->n_services = 1;
@@ -122,8 +123,8 @@ static int decoder_path(const uint8_t *buf, size_t len)
 {
     for (int pass = 0; pass < 2; pass++) {
         Cpm__SignedEnvelope *se = cpm__signed_envelope__unpack(NULL, len, buf);
-        Cpm__Envelope *e = se ? cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data)
-                              : NULL;
+        Cpm__Envelope *e =
+            se ? cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data) : NULL;
         int refused = !e || e->version != CPM_PROTO_VERSION;
         cpm__envelope__free_unpacked(e, NULL);
         cpm__signed_envelope__free_unpacked(se, NULL);

@@ -24,7 +24,8 @@ static uint8_t *complaint_plus(const uint8_t *extra, size_t elen, size_t *len)
     uint8_t *buf = malloc(n + elen);
     assert_non_null(buf);
     cpm__complaint__pack(&c, buf);
-    memcpy(buf + n, extra, elen);
+    if (elen)
+        memcpy(buf + n, extra, elen);
     *len = n + elen;
     return buf;
 }
