@@ -25,12 +25,24 @@
 typedef int (*cpm_record_fn)(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
                              cpm_error_t *err);
 
+#define CPM_DELIVERY_RECORDS_MAX 4096           /* records in one batch */
+#define CPM_DELIVERY_RECORD_MAX (1u << 20)      /* bytes of one record */
+#define CPM_DELIVERY_BATCH_BYTES_MAX (2u << 20) /* bytes of a batch's records */
+#define CPM_DELIVERY_DEAD_MAX 1000              /* dead letters per sending member */
+#define CPM_DELIVERY_DEAD_BYTES_MAX (16u << 20) /* their bytes per sending member */
+
+/* 0 when a batch of n records of the given lengths is within the bounds
+ * above, else CPM_E_TOO_LARGE with err naming "records". */
+int cpm_delivery_check_batch(const size_t *lens, size_t n, cpm_error_t *err);
+
 typedef struct {
     uint64_t hwm;          /* the mark after the batch: what to acknowledge */
     uint64_t applied;      /* records applied now */
     uint64_t duplicates;   /* records at or below the mark */
     uint64_t dead_letters; /* records kept aside */
+    uint64_t skipped;      /* tombstones passed over */
     int gap;               /* 1 when the batch started beyond mark + 1 */
+    int stuck;             /* 1 when refused: the sender's dead letters are at their cap */
 } cpm_delivery_result_t;
 
 /* The name a stream's mark is kept under: the stream itself for epoch 0,
@@ -39,8 +51,10 @@ typedef struct {
  * instead of having its records taken for duplicates. */
 void cpm_delivery_mark_name(const char *stream, uint64_t epoch, char *out, size_t n);
 
-/* stream: the mark's name (see cpm_delivery_mark_name). 0 with res filled;
- * CPM_E_INVALID for an empty stream name; or a store error (nothing may be
+/* stream: the mark's name (see cpm_delivery_mark_name); the sending member
+ * is what precedes its first '/'. 0 with res filled; CPM_E_INVALID for an
+ * empty stream name; CPM_E_UNAVAILABLE with res->stuck set when one more
+ * dead letter would pass the member's cap; or a store error (nothing may be
  * committed then). */
 int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64_t first_seq,
                        const uint8_t *const *recs, const size_t *lens, size_t n,

@@ -1,6 +1,8 @@
 /* cpm_envelope: sealing and signature checks of SignedEnvelope frames. */
 #include "cpm_envelope.h"
+#include "cpm_text.h"
 
+#include "cpm_pbcheck.h"
 #include "cpm_util.h"
 
 #include <sodium.h>
@@ -92,6 +94,74 @@ int cpm_envelope_verify_sig(const uint8_t *env, size_t env_len, const uint8_t *s
     int rc = crypto_sign_verify_detached(sig, in, in_len, pk) == 0 ? 0 : -1;
     free(in);
     return rc;
+}
+
+int cpm_envelope_parse_signed(const uint8_t *buf, size_t len, cpm_slice_t *envelope,
+                              cpm_slice_t *signature)
+{
+    *envelope = (cpm_slice_t){NULL, 0};
+    *signature = (cpm_slice_t){NULL, 0};
+    if (len == 0)
+        return 0; /* both fields empty */
+    if (!buf)
+        return -1;
+    const uint8_t *p = buf, *end = buf + len;
+    unsigned seen = 0;
+    cpm_pb_field_t f;
+    int r;
+    while ((r = cpm_pb_next(&p, end, &f)) == 1) {
+        if ((f.number != 1 && f.number != 2) || f.wire_type != 2 || (seen & (1u << f.number)))
+            return -1;
+        seen |= 1u << f.number;
+        *(f.number == 1 ? envelope : signature) = (cpm_slice_t){f.data, f.len};
+    }
+    return r == 0 ? 0 : -1;
+}
+
+/* A string field: UTF-8 (the rest of the code reads them as C strings, so
+ * no zero byte either). */
+static int text_ok(const cpm_pb_field_t *f)
+{
+    return memchr(f->data, 0, f->len) == NULL && cpm_text_utf8_valid((const char *)f->data, f->len);
+}
+
+int cpm_envelope_parse_view(const uint8_t *buf, size_t len, cpm_envelope_view_t *v)
+{
+    memset(v, 0, sizeof *v);
+    if (len == 0)
+        return 0;
+    if (!buf)
+        return -1;
+    /* Field number -> where a length-delimited field goes (NULL: a varint). */
+    cpm_slice_t *const slots[12] = {
+        [2] = &v->sender,         [3] = &v->sender_instance, [4] = &v->key_id,  [8] = &v->msg_id,
+        [9] = &v->correlation_id, [10] = &v->recipient,      [11] = &v->payload};
+    const uint8_t *p = buf, *end = buf + len;
+    unsigned seen = 0;
+    cpm_pb_field_t f;
+    int r;
+    while ((r = cpm_pb_next(&p, end, &f)) == 1) {
+        if (f.number < 1 || f.number > 11 || (seen & (1u << f.number)))
+            return -1;
+        seen |= 1u << f.number;
+        cpm_slice_t *slot = slots[f.number];
+        if (f.wire_type != (slot ? 2 : 0))
+            return -1;
+        if (slot) {
+            if (f.number != 11 && !text_ok(&f))
+                return -1;
+            *slot = (cpm_slice_t){f.data, f.len};
+        } else if (f.number == 1) {
+            v->version = f.value;
+        } else if (f.number == 5) {
+            v->seq = f.value;
+        } else if (f.number == 6) {
+            v->sent_ms = (int64_t)f.value;
+        } else {
+            v->type = f.value;
+        }
+    }
+    return r == 0 ? 0 : -1;
 }
 
 /* Spelled out rather than derived from the protobuf descriptor so the strings

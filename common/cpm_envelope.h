@@ -44,6 +44,32 @@ int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t *
 int cpm_envelope_verify_sig(const uint8_t *env, size_t env_len, const uint8_t *sig, size_t sig_len,
                             const uint8_t pk[32]);
 
+/* A piece of a received frame: points into the caller's buffer. */
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} cpm_slice_t;
+
+/* The two fields of a SignedEnvelope, read without the general decoder and
+ * without allocating: the layout is fixed, so anything but field 1 and field
+ * 2, each length-delimited and at most once (absent = empty), is refused.
+ * A frame of 2-byte unknown fields thus costs one pass over its first bytes,
+ * not a decoder's allocations. 0 or -1. */
+int cpm_envelope_parse_signed(const uint8_t *buf, size_t len, cpm_slice_t *envelope,
+                              cpm_slice_t *signature);
+
+/* The fields of an Envelope, read the same way (slices into buf). Only the
+ * fields 1 to 11 of section 4 of docs/protocol.md, each at most once with its
+ * own wire type; strings valid UTF-8 without zero bytes. Anything else
+ * (an unknown field, a field twice) is refused: -1. */
+typedef struct {
+    uint64_t version, seq, type;
+    int64_t sent_ms;
+    cpm_slice_t sender, sender_instance, key_id, msg_id, correlation_id, recipient, payload;
+} cpm_envelope_view_t;
+
+int cpm_envelope_parse_view(const uint8_t *buf, size_t len, cpm_envelope_view_t *v);
+
 /* The lowercase name of a type as used in may_send rules, e.g.
  * MSG_SUBMIT_COMPLAINT -> "submit_complaint"; NULL for an unknown value. */
 const char *cpm_msg_type_name(int type);

@@ -97,3 +97,50 @@ int cpm_inbox_dead_count(cpm_store_t *s, MDB_txn *txn, uint64_t *n)
     *n = st.ms_entries;
     return 0;
 }
+
+int cpm_inbox_dead_usage(cpm_store_t *s, MDB_txn *txn, const char *prefix, uint64_t max_n,
+                         uint64_t *n, uint64_t *bytes)
+{
+    *n = 0;
+    *bytes = 0;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    if (plen == 0 || plen > STREAM_MAX)
+        return CPM_E_INVALID;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, cpm_store_dbi(s, "dead"), &cur);
+    if (rc != 0)
+        return cpm_store_err(rc);
+    MDB_val k = {plen, (void *)prefix}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0 && *n <= max_n;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ++*n;
+        *bytes += v.mv_size;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        cpm_error("inbox: dead_usage: %s", mdb_strerror(rc));
+        return cpm_store_err(rc);
+    }
+    return 0;
+}
+
+int cpm_inbox_dead_exists(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t seq,
+                          int *exists)
+{
+    size_t slen;
+    int rc = check_stream("dead_exists", stream, &slen);
+    if (rc != 0)
+        return rc;
+    uint8_t kbuf[STREAM_MAX + 1 + 8];
+    memcpy(kbuf, stream, slen + 1);
+    cpm_put_be64(kbuf + slen + 1, seq);
+    MDB_val k = {slen + 9, kbuf}, v;
+    rc = mdb_get(txn, cpm_store_dbi(s, "dead"), &k, &v);
+    *exists = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        cpm_error("inbox: dead_exists on stream %s: %s", stream, mdb_strerror(rc));
+        return cpm_store_err(rc);
+    }
+    return 0;
+}

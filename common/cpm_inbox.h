@@ -20,5 +20,14 @@ int cpm_inbox_dead_letter(cpm_store_t *s, MDB_txn *txn, const char *stream, uint
                           const char *reason, const uint8_t *rec, size_t len);
 /* How many dead letters are kept. */
 int cpm_inbox_dead_count(cpm_store_t *s, MDB_txn *txn, uint64_t *n);
+/* How many dead letters, and how many bytes of them, are kept for streams
+ * whose name starts with prefix (e.g. "<member>/": everything one member
+ * sent). Stops counting once *n passes max_n, so the cost is bounded. */
+int cpm_inbox_dead_usage(cpm_store_t *s, MDB_txn *txn, const char *prefix, uint64_t max_n,
+                         uint64_t *n, uint64_t *bytes);
+/* 1 when a dead letter is kept under (stream, seq), 0 when not, or an error
+ * code (negative is never returned). */
+int cpm_inbox_dead_exists(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t seq,
+                          int *exists);
 
 #endif

@@ -1,7 +1,10 @@
 #include "cpm_pump.h"
+#include "cpm_delivery.h"
 #include "cpm_err.h"
+#include "cpm_inbox.h"
 #include "cpm_log.h"
 #include "cpm_outbox.h"
+#include "cpm_ratelimit.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
 
@@ -249,6 +252,64 @@ static int64_t backoff_ms(int attempts)
     return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
 }
 
+/* A sending that did not get out: always counted (counter, PeerStatus
+ * retries) and said, at a bounded rate, so that no stream can stop making
+ * progress in silence. */
+static void send_failed(cpm_pump_t *p, stream_t *s, const char *counter, const char *why)
+{
+    static cpm_ratelimit_t rate = CPM_RATELIMIT_INIT(10, 60000);
+    uint64_t dropped = 0;
+    cpm_metrics_add(p->metrics, counter, 1);
+    cpm_metrics_add(p->metrics, "retried", 1);
+    s->retries++;
+    s->attempts++;
+    if (cpm_ratelimit_allow(&rate, cpm_mono_ms(), &dropped))
+        cpm_error("%s: batch from %llu not sent: %s; trying again in %lld ms%s", s->name,
+                  (unsigned long long)(s->acked + 1), why, (long long)(s->due_ms - cpm_mono_ms()),
+                  cpm_ratelimit_note(dropped));
+}
+
+/* A record larger than any receiver takes (CPM_DELIVERY_RECORD_MAX) can never
+ * be sent. It is kept here as a dead letter, under this stream and its
+ * number (once: counted and logged when first found), and travels as a
+ * tombstone, an empty record, which the receiver passes over (see
+ * cpm_delivery.h): the records after it are not held up. 0 or a store error
+ * (then nothing is sent). */
+static int set_aside_unsendable(cpm_pump_t *p, stream_t *s, cpm_outbox_batch_t *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->lens[i] <= CPM_DELIVERY_RECORD_MAX)
+            continue;
+        uint64_t seq = b->first_seq + i;
+        MDB_txn *txn = NULL;
+        int exists = 0, rc = cpm_store_begin(p->store, true, &txn);
+        if (rc == 0)
+            rc = cpm_inbox_dead_exists(p->store, txn, s->name, seq, &exists);
+        if (rc == 0 && !exists) {
+            char why[160];
+            snprintf(why, sizeof why, "unsendable: %zu bytes, over the %u bytes a record may have",
+                     b->lens[i], CPM_DELIVERY_RECORD_MAX);
+            rc = cpm_inbox_dead_letter(p->store, txn, s->name, seq, why, b->recs[i], b->lens[i]);
+        }
+        if (rc == 0)
+            rc = cpm_store_commit(txn);
+        else
+            cpm_store_abort(&txn);
+        if (rc != 0)
+            return rc;
+        if (!exists) {
+            cpm_metrics_add(p->metrics, "delivery.unsendable", 1);
+            cpm_error("%s: record %llu is %zu bytes, more than a receiver takes (%u): kept here "
+                      "as a dead letter and sent as an empty tombstone",
+                      s->name, (unsigned long long)seq, b->lens[i], CPM_DELIVERY_RECORD_MAX);
+        }
+        free(b->recs[i]);
+        b->recs[i] = NULL;
+        b->lens[i] = 0;
+    }
+    return 0;
+}
+
 static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
 {
     s->due_ms = now + backoff_ms(s->attempts + 1);
@@ -258,16 +319,28 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     }
     MDB_txn *txn;
     cpm_outbox_batch_t b = {0};
-    if (cpm_store_begin(p->store, false, &txn) != 0)
+    int rc = cpm_store_begin(p->store, false, &txn);
+    if (rc != 0) {
+        send_failed(p, s, "delivery.read_failed", cpm_err_name(rc));
         return;
+    }
     uint64_t epoch = 0;
-    int rc = cpm_outbox_read(p->store, txn, s->name, s->acked + 1, p->batch_max, BATCH_BYTES, &b);
+    /* Never more records than a receiver takes, whatever batch_max says. */
+    size_t max_n =
+        p->batch_max < CPM_DELIVERY_RECORDS_MAX ? p->batch_max : CPM_DELIVERY_RECORDS_MAX;
+    rc = cpm_outbox_read(p->store, txn, s->name, s->acked + 1, max_n, BATCH_BYTES, &b);
     if (rc == 0)
         rc = cpm_outbox_epoch(p->store, txn, s->name, &epoch);
     cpm_store_abort(&txn);
-    if (rc != 0 || (b.n == 0 && s->probed)) {
-        if (rc == 0) /* nothing there after all: our tail was ahead of the store */
-            s->tail = s->acked;
+    if (rc == 0)
+        rc = set_aside_unsendable(p, s, &b);
+    if (rc != 0) {
+        cpm_outbox_batch_clear(&b);
+        send_failed(p, s, "delivery.read_failed", cpm_err_name(rc));
+        return;
+    }
+    if (b.n == 0 && s->probed) { /* nothing there after all: our tail was ahead of the store */
+        s->tail = s->acked;
         cpm_outbox_batch_clear(&b);
         return;
     }
@@ -278,6 +351,7 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     ProtobufCBinaryData *recs = calloc(b.n + 1, sizeof *recs);
     if (!recs) {
         cpm_outbox_batch_clear(&b);
+        send_failed(p, s, "delivery.seal_failed", "out of memory");
         return;
     }
     for (size_t i = 0; i < b.n; i++) {
@@ -294,20 +368,19 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     uint8_t *frame = NULL;
     size_t len = 0;
     char msg_id[33];
-    if (cpm_sender_seal(p->sender, s->type, recipient, NULL, &db.base, msg_id, &frame, &len) == 0) {
-        if (zmq_send(s->sock, frame, len, ZMQ_DONTWAIT) == (int)len) {
-            s->inflight_last = b.n ? b.first_seq + b.n - 1 : s->acked;
-            memcpy(s->inflight_id, msg_id, sizeof msg_id);
-            if (s->attempts > 0) {
-                s->retries++;
-                cpm_metrics_add(p->metrics, "retried", 1);
-            }
-            s->attempts++;
-            cpm_metrics_add(p->metrics, "delivery.batches_sent", 1);
-        } else {
-            cpm_metrics_add(p->metrics, "delivery.send_failed", 1);
-            s->attempts++;
+    if (cpm_sender_seal(p->sender, s->type, recipient, NULL, &db.base, msg_id, &frame, &len) != 0) {
+        send_failed(p, s, "delivery.seal_failed", "the batch cannot be sealed");
+    } else if (zmq_send(s->sock, frame, len, ZMQ_DONTWAIT) == (int)len) {
+        s->inflight_last = b.n ? b.first_seq + b.n - 1 : s->acked;
+        memcpy(s->inflight_id, msg_id, sizeof msg_id);
+        if (s->attempts > 0) {
+            s->retries++;
+            cpm_metrics_add(p->metrics, "retried", 1);
         }
+        s->attempts++;
+        cpm_metrics_add(p->metrics, "delivery.batches_sent", 1);
+    } else {
+        send_failed(p, s, "delivery.send_failed", zmq_strerror(zmq_errno()));
     }
     free(frame);
     free(recs);

@@ -11,7 +11,16 @@
  * nothing waits). A peer that has applied more than this store ever held
  * means the store was restored from an older copy: the stream halts, deletes
  * nothing, and says so (log, "delivery.rewound", PeerStatus.halted), instead
- * of letting new records be taken for ones the peer already has. */
+ * of letting new records be taken for ones the peer already has.
+ *
+ * A record that can never be sent (over CPM_DELIVERY_RECORD_MAX bytes) is
+ * kept as a dead letter in this store ("dead", under the stream and its
+ * number), counted once ("delivery.unsendable"), logged once, and sent as an
+ * empty tombstone that the receiver passes over, so the records after it
+ * still go. Any sending that does not get out (store, sealing, socket) is
+ * counted ("delivery.read_failed", "delivery.seal_failed",
+ * "delivery.send_failed", and PeerStatus.retries) and logged at a bounded
+ * rate: a stream never stops making progress in silence. */
 #ifndef CPM_PUMP_H
 #define CPM_PUMP_H
 

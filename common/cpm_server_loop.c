@@ -5,6 +5,8 @@
 #include "cpm_eventlog.h"
 #include "cpm_inbox.h"
 #include "cpm_log.h"
+#include "cpm_pbcheck.h"
+#include "cpm_ratelimit.h"
 #include "cpm_server_int.h"
 #include "cpm_util.h"
 
@@ -74,28 +76,31 @@ static const handler_t *find_handler(cpm_server_t *s, int type)
     return NULL;
 }
 
-/* A refused frame: count, log, and tell the sender when we can tell who it is.
- * The envelope is parsed here only to address the answer, never trusted. */
-static void refuse(cpm_server_t *s, zmq_msg_t *route, zmq_msg_t *frame, cpm_verdict_t v)
+/* A refused frame: count, log (at a bounded rate: hostile frames can come
+ * without end), and tell the sender when we can tell who it is. The frame is
+ * not decoded again: the verifier handed back what addresses the answer
+ * (see cpm_reply_addr_t), which is a label, never trusted. */
+static void refuse(cpm_server_t *s, zmq_msg_t *route, zmq_msg_t *frame, cpm_verdict_t v,
+                   const cpm_reply_addr_t *addr)
 {
+    static cpm_ratelimit_t log_rate = CPM_RATELIMIT_INIT(20, 10000);
     count(s, "rejected", cpm_verdict_name(v));
     const char *user = zmq_msg_gets(frame, "User-Id");
-    cpm_warn("refused a message from %s: %s", user ? user : "?", cpm_verdict_name(v));
+    uint64_t dropped = 0;
+    if (cpm_ratelimit_allow(&log_rate, cpm_mono_ms(), &dropped))
+        cpm_warn("refused a message from %s: %s%s", user ? user : "?", cpm_verdict_name(v),
+                 cpm_ratelimit_note(dropped));
     cpm_error_t e;
     cpm_error_set(&e,
                   v == CPM_V_OVERSIZE    ? CPM_E_TOO_LARGE
                   : v == CPM_V_MALFORMED ? CPM_E_BAD_MESSAGE
                                          : CPM_E_FORBIDDEN,
                   "envelope", "message refused: %s", cpm_verdict_name(v));
-    Cpm__SignedEnvelope *se = NULL;
-    Cpm__Envelope *env = NULL;
-    if (v != CPM_V_OVERSIZE)
-        se = cpm__signed_envelope__unpack(NULL, zmq_msg_size(frame), zmq_msg_data(frame));
-    if (se)
-        env = cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
-    send_error(s, route, env, &e);
-    cpm__envelope__free_unpacked(env, NULL);
-    cpm__signed_envelope__free_unpacked(se, NULL);
+    Cpm__Envelope to = CPM__ENVELOPE__INIT;
+    to.sender = (char *)addr->sender;
+    to.sender_instance = (char *)addr->sender_instance;
+    to.msg_id = (char *)addr->msg_id;
+    send_error(s, route, addr->known ? &to : NULL, &e);
 }
 
 static void answer_now(cpm_server_t *s, zmq_msg_t *route, cpm_msg_t *m, const handler_t *h)
@@ -144,7 +149,7 @@ static int take_one(cpm_server_t *s)
     cpm_verdict_t v = cpm_verifier_check(s->verifier, s->reg, &ctx, zmq_msg_data(&f[1]),
                                          zmq_msg_size(&f[1]), cpm_now_ms(), &m);
     if (v != CPM_V_OK) {
-        refuse(s, &f[0], &f[1], v);
+        refuse(s, &f[0], &f[1], v, &m.addr);
         zmq_msg_close(&f[0]);
         zmq_msg_close(&f[1]);
         return 1;
@@ -184,18 +189,41 @@ static int apply_record(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
     return a->p->h->apply(a->srv, txn, &a->p->msg, rec, len, err);
 }
 
+/* A batch refused before anything of it is applied: counted and said. */
+static int refuse_batch(cpm_server_t *s, pending_t *p, int rc)
+{
+    cpm_metrics_add(s->metrics, "delivery.batches_refused", 1);
+    return rc;
+}
+
 /* Apply a DeliveryBatch inside the group's transaction (see cpm_delivery.h)
- * and answer with an Ack of the stream's new mark. */
+ * and answer with an Ack of the stream's new mark. The batch's bounds are
+ * checked before it is decoded (its fields are counted in place: 4 MiB of
+ * empty records would otherwise cost millions of allocations) and again
+ * after. */
 static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
 {
+    static cpm_ratelimit_t stuck_log = CPM_RATELIMIT_INIT(10, 60000);
     const Cpm__Envelope *env = p->msg.env;
+    size_t nfields;
+    if (cpm_pb_count_fields(env->payload.data, env->payload.len, CPM_DELIVERY_RECORDS_MAX + 3,
+                            &nfields) != 0)
+        return refuse_batch(s, p,
+                            cpm_error_set(&p->err, CPM_E_TOO_LARGE, "records",
+                                          "payload is not a DeliveryBatch of at most %d records",
+                                          CPM_DELIVERY_RECORDS_MAX));
     Cpm__DeliveryBatch *b = cpm__delivery_batch__unpack(NULL, env->payload.len, env->payload.data);
     if (!b)
-        return cpm_error_set(&p->err, CPM_E_BAD_MESSAGE, "payload",
-                             "payload is not a DeliveryBatch");
+        return refuse_batch(
+            s, p,
+            cpm_error_set(&p->err, CPM_E_BAD_MESSAGE, "payload", "payload is not a DeliveryBatch"));
     char expect[400];
     snprintf(expect, sizeof expect, "%s/%s>%s", env->sender, env->sender_instance, s->self);
     int rc;
+    if ((rc = cpm_pbcheck(&b->base, NULL, &p->err)) != 0) {
+        cpm__delivery_batch__free_unpacked(b, NULL);
+        return refuse_batch(s, p, rc);
+    }
     if (strcmp(b->stream, expect) != 0) {
         rc = cpm_error_set(&p->err, CPM_E_FORBIDDEN, "stream",
                            "stream %s does not belong to this sender and recipient", b->stream);
@@ -213,19 +241,34 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
         recs[i] = b->records[i].data;
         lens[i] = b->records[i].len;
     }
-    if (rc == 0)
+    if (rc == 0 && (rc = cpm_delivery_check_batch(lens, b->n_records, &p->err)) != 0)
+        refuse_batch(s, p, rc);
+    else if (rc == 0)
         rc = cpm_delivery_apply(s->store, txn, mark, b->first_seq, recs, lens, b->n_records,
                                 apply_record, &ctx, &res);
     if (rc == 0) {
         cpm_metrics_add(s->metrics, "delivery.records_applied", res.applied);
         cpm_metrics_add(s->metrics, "delivery.duplicates", res.duplicates);
         cpm_metrics_add(s->metrics, "delivery.dead_letters", res.dead_letters);
+        cpm_metrics_add(s->metrics, "delivery.skipped", res.skipped);
         cpm_metrics_add(s->metrics, "delivery.gaps", (uint64_t)res.gap);
         Cpm__Ack ack = CPM__ACK__INIT;
         ack.stream = b->stream;
         ack.acked_seq = res.hwm;
         rc = cpm_reply_set(&p->reply, CPM__MSG_TYPE__MSG_ACK, &ack.base);
-    } else {
+    } else if (rc == CPM_E_UNAVAILABLE && res.stuck) {
+        uint64_t dropped = 0;
+        cpm_metrics_add(s->metrics, "delivery.stuck", 1);
+        if (cpm_ratelimit_allow(&stuck_log, cpm_mono_ms(), &dropped))
+            cpm_error("%s: stuck: %s has %d dead letters (or %u bytes of them) here; its "
+                      "batches with more are refused until they are cleared%s",
+                      mark, env->sender, CPM_DELIVERY_DEAD_MAX, CPM_DELIVERY_DEAD_BYTES_MAX,
+                      cpm_ratelimit_note(dropped));
+        cpm_error_set(&p->err, rc, "records",
+                      "%s already has %d dead letters (or %u bytes) here; this batch holds "
+                      "another and is refused until they are cleared; send again later",
+                      env->sender, CPM_DELIVERY_DEAD_MAX, CPM_DELIVERY_DEAD_BYTES_MAX);
+    } else if (p->err.code != rc) {
         cpm_error_set(&p->err, rc, "", "batch not applied: %s", cpm_err_name(rc));
     }
     free(recs);

@@ -97,16 +97,15 @@ static uint64_t abs_diff(int64_t a, int64_t b)
     return a > b ? (uint64_t)a - (uint64_t)b : (uint64_t)b - (uint64_t)a;
 }
 
-static cpm_verdict_t check_key(const cpm_registry_t *reg, const Cpm__Envelope *e,
-                               const Cpm__Member *m)
+static cpm_verdict_t check_key(const cpm_registry_t *reg, const char *key_id, const Cpm__Member *m)
 {
     /* A revoked key is named as such even when it is no longer the member's
      * current key: it says more to whoever reads the counters. */
-    if (cpm_registry_key_revoked(reg, e->key_id))
+    if (cpm_registry_key_revoked(reg, key_id))
         return CPM_V_REVOKED_KEY;
     char kid[CPM_KEY_ID_LEN + 1];
     cpm_member_key_id(m, kid);
-    if (strcmp(kid, e->key_id) != 0 || m->sign_pk.len != 32)
+    if (strcmp(kid, key_id) != 0 || m->sign_pk.len != 32)
         return CPM_V_UNKNOWN_KEY;
     return CPM_V_OK;
 }
@@ -151,36 +150,68 @@ static cpm_verdict_t check_authorization(const cpm_verify_ctx_t *ctx, const Cpm_
     return CPM_V_OK;
 }
 
-/* The checks on a decoded envelope, up to and including authorization. */
-static cpm_verdict_t check_envelope(const cpm_verifier_t *v, const cpm_registry_t *reg,
-                                    const cpm_verify_ctx_t *ctx, const Cpm__SignedEnvelope *se,
-                                    const Cpm__Envelope *e, int64_t now_ms,
-                                    const Cpm__Member **member)
+/* The slice as a C string in out (n bytes). 0, or -1 when it does not fit. */
+static int slice_str(cpm_slice_t sl, char *out, size_t n)
 {
-    cpm_verdict_t r;
-    if (e->version != CPM_PROTO_VERSION)
+    if (sl.len >= n)
+        return -1;
+    if (sl.len)
+        memcpy(out, sl.data, sl.len);
+    out[sl.len] = 0;
+    return 0;
+}
+
+static void fill_addr(const cpm_envelope_view_t *ev, cpm_reply_addr_t *a)
+{
+    /* Truncated when too long: such a sender is refused anyway and the
+     * answer only needs a label. */
+    cpm_slice_t parts[3] = {ev->sender, ev->sender_instance, ev->msg_id};
+    char *dst[3] = {a->sender, a->sender_instance, a->msg_id};
+    size_t cap[3] = {sizeof a->sender, sizeof a->sender_instance, sizeof a->msg_id};
+    for (int i = 0; i < 3; i++) {
+        cpm_slice_t sl = parts[i];
+        if (sl.len >= cap[i])
+            sl.len = cap[i] - 1;
+        slice_str(sl, dst[i], cap[i]);
+    }
+    a->known = true;
+}
+
+/* Checks 1 to 7 on the frame's bytes as received: size, layout, version,
+ * sender, key, signature. Nothing is allocated before the signature has
+ * verified. On CPM_V_OK *member is the signer and *envb the signed bytes. */
+static cpm_verdict_t check_signed(const cpm_registry_t *reg, const uint8_t *buf, size_t len,
+                                  cpm_reply_addr_t *addr, cpm_slice_t *envb,
+                                  const Cpm__Member **member)
+{
+    if (len > CPM_MAX_MSG)
+        return CPM_V_OVERSIZE;
+    cpm_slice_t sig;
+    cpm_envelope_view_t ev;
+    if (cpm_envelope_parse_signed(buf, len, envb, &sig) != 0 ||
+        cpm_envelope_parse_view(envb->data, envb->len, &ev) != 0)
+        return CPM_V_MALFORMED;
+    fill_addr(&ev, addr);
+    if (ev.version != CPM_PROTO_VERSION)
         return CPM_V_BAD_VERSION;
     /* Bounded, so that no sender can grow the replay table with long or
      * empty principals. */
-    size_t il = strlen(e->sender_instance);
-    if (il == 0 || il > CPM_INSTANCE_MAX)
+    if (ev.sender_instance.len == 0 || ev.sender_instance.len > CPM_INSTANCE_MAX)
         return CPM_V_MALFORMED;
-    const Cpm__Member *m = cpm_registry_member(reg, e->sender);
+    char sender[128], key_id[CPM_KEY_ID_LEN + 1];
+    const Cpm__Member *m = NULL;
+    if (slice_str(ev.sender, sender, sizeof sender) == 0)
+        m = cpm_registry_member(reg, sender);
     if (!m)
         return CPM_V_UNKNOWN_SENDER;
-    if ((r = check_key(reg, e, m)) != CPM_V_OK)
+    if (slice_str(ev.key_id, key_id, sizeof key_id) != 0)
+        return CPM_V_UNKNOWN_KEY; /* longer than any key id, so neither known nor revoked */
+    cpm_verdict_t r = check_key(reg, key_id, m);
+    if (r != CPM_V_OK)
         return r;
-    if (cpm_envelope_verify_sig(se->envelope.data, se->envelope.len, se->signature.data,
-                                se->signature.len, m->sign_pk.data) != 0)
+    if (cpm_envelope_verify_sig(envb->data, envb->len, sig.data, sig.len, m->sign_pk.data) != 0)
         return CPM_V_BAD_SIGNATURE;
-    if (abs_diff(e->sent_ms, now_ms) > (uint64_t)v->max_skew_ms)
-        return CPM_V_CLOCK_SKEW;
-    if (!cpm_msg_type_name(e->type))
-        return CPM_V_UNKNOWN_TYPE;
-    if ((r = check_address(ctx, e)) != CPM_V_OK)
-        return r;
-    if ((r = check_authorization(ctx, e, m)) != CPM_V_OK)
-        return r;
+    addr->verified = true;
     *member = m;
     return CPM_V_OK;
 }
@@ -188,24 +219,30 @@ static cpm_verdict_t check_envelope(const cpm_verifier_t *v, const cpm_registry_
 /* Every check but the replay window. On CPM_V_OK *env and *member are set. */
 static cpm_verdict_t check_frame(const cpm_verifier_t *v, const cpm_registry_t *reg,
                                  const cpm_verify_ctx_t *ctx, const uint8_t *buf, size_t len,
-                                 int64_t now_ms, Cpm__Envelope **env, const Cpm__Member **member)
+                                 int64_t now_ms, cpm_reply_addr_t *addr, Cpm__Envelope **env,
+                                 const Cpm__Member **member)
 {
-    if (len > CPM_MAX_MSG)
-        return CPM_V_OVERSIZE;
-    if (!buf && len)
+    cpm_slice_t envb;
+    const Cpm__Member *m = NULL;
+    cpm_verdict_t r = check_signed(reg, buf, len, addr, &envb, &m);
+    if (r != CPM_V_OK)
+        return r;
+    /* Signed, and read once already: at most 11 known fields to decode. */
+    Cpm__Envelope *e = cpm__envelope__unpack(NULL, envb.len, envb.data);
+    if (!e)
         return CPM_V_MALFORMED;
-    Cpm__SignedEnvelope *se = cpm__signed_envelope__unpack(NULL, len, buf);
-    if (!se)
-        return CPM_V_MALFORMED;
-    Cpm__Envelope *e = cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
-    cpm_verdict_t r = e ? check_envelope(v, reg, ctx, se, e, now_ms, member) : CPM_V_MALFORMED;
-    cpm__signed_envelope__free_unpacked(se, NULL);
+    if (abs_diff(e->sent_ms, now_ms) > (uint64_t)v->max_skew_ms)
+        r = CPM_V_CLOCK_SKEW;
+    else if (!cpm_msg_type_name(e->type))
+        r = CPM_V_UNKNOWN_TYPE;
+    else if ((r = check_address(ctx, e)) == CPM_V_OK)
+        r = check_authorization(ctx, e, m);
     if (r != CPM_V_OK) {
-        if (e)
-            cpm__envelope__free_unpacked(e, NULL);
+        cpm__envelope__free_unpacked(e, NULL);
         return r;
     }
     *env = e;
+    *member = m;
     return CPM_V_OK;
 }
 
@@ -227,10 +264,8 @@ cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_registry_t *reg,
                                  int64_t now_ms, cpm_msg_t *out)
 {
     static const cpm_verify_ctx_t no_ctx = {0};
-    if (out) {
-        out->env = NULL;
-        out->member = NULL;
-    }
+    if (out)
+        memset(out, 0, sizeof *out);
     if (!v || !reg || !out)
         return CPM_V_MALFORMED; /* a caller bug; refuse rather than crash */
     if (!ctx)
@@ -238,7 +273,7 @@ cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_registry_t *reg,
 
     Cpm__Envelope *e = NULL;
     const Cpm__Member *m = NULL;
-    cpm_verdict_t r = check_frame(v, reg, ctx, buf, len, now_ms, &e, &m);
+    cpm_verdict_t r = check_frame(v, reg, ctx, buf, len, now_ms, &out->addr, &e, &m);
     if (r == CPM_V_OK) {
         char *principal = principal_of(e);
         if (!principal || cpm_replay_check(v->replay, principal, e->seq, now_ms) != 0)

@@ -1,15 +1,24 @@
 /* cpm_verifier: every check a receiver makes on a frame before it trusts it.
  *
- * In order: size, SignedEnvelope decoding, Envelope decoding, version, sender
+ * In order: size, SignedEnvelope layout, Envelope layout, version, sender
  * known, key id known and not revoked, signature, clock skew, message type,
  * recipient, transport identity, authorization, replay. Only then may the
- * caller decode the payload. Each refusal is counted by reason. */
+ * caller decode the payload. Each refusal is counted by reason.
+ *
+ * Nothing is decoded with the general protobuf decoder before the signature
+ * has verified: the SignedEnvelope (fields 1 and 2 only) and the Envelope
+ * (fields 1 to 11, each once; no unknown field) are read in place, without
+ * allocation (cpm_envelope_parse_signed, cpm_envelope_parse_view), so a
+ * hostile frame costs one pass over its bytes. Only a verified envelope is
+ * then decoded into a Cpm__Envelope. */
 #ifndef CPM_VERIFIER_H
 #define CPM_VERIFIER_H
 
+#include "cpm_envelope.h"
 #include "cpm_registry.h"
 #include "cpmesh.pb-c.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef enum {
@@ -43,10 +52,24 @@ typedef struct {
     const char *expect_sender;  /* member id a reply or publication must come from, or NULL */
 } cpm_verify_ctx_t;
 
+/* Where an answer to a frame goes: copied from the envelope as soon as its
+ * layout has been read, also when the frame is then refused, so that the
+ * refusal can be addressed without decoding the frame a second time. Not
+ * trusted unless verified: it only labels an answer on the connection the
+ * frame came in on. */
+typedef struct {
+    bool known;    /* the envelope's layout was read */
+    bool verified; /* ... and its signature verified */
+    char sender[128];
+    char sender_instance[CPM_INSTANCE_MAX + 1];
+    char msg_id[33];
+} cpm_reply_addr_t;
+
 /* A verified message. env is owned; member is borrowed from the registry. */
 typedef struct {
     Cpm__Envelope *env;
     const Cpm__Member *member;
+    cpm_reply_addr_t addr; /* also filled on a refusal, see above */
 } cpm_msg_t;
 
 void cpm_msg_clear(cpm_msg_t *m);
@@ -58,7 +81,8 @@ cpm_verifier_t *cpm_verifier_new(int64_t max_skew_ms);
 void cpm_verifier_destroy(cpm_verifier_t **p);
 
 /* Run every check on frame buf. On CPM_V_OK out holds the message (free with
- * cpm_msg_clear); otherwise out is left empty and the reason is counted.
+ * cpm_msg_clear); otherwise out->env is NULL, out->addr says where an answer
+ * goes when the envelope could be read, and the reason is counted.
  * Authorization: a request type needs may_send "<type>@<ctx.service>"; a reply
  * type is accepted only when ctx.awaiting_reply equals its correlation_id (or is
  * "*"); a

@@ -6,6 +6,7 @@
 #include "cpm_config.h"
 #include "cpm_log.h"
 #include "cpm_retention.h"
+#include "cpm_pbcheck.h"
 #include "cpm_server.h"
 #include "cpm_util.h"
 #include "inspection_domain.h"
@@ -28,6 +29,8 @@ static int on_assignment(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, co
     Cpm__Assignment *a = cpm__assignment__unpack(NULL, len, rec);
     if (!a)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not an Assignment");
+    if (cpm_pbcheck_or_free(&a->base, err) != 0)
+        return err->code;
     cpm_effects_t fx = cpm_server_effects(srv);
     inspection_t in = domain(srv);
     int rc =
@@ -69,6 +72,8 @@ static int on_action(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
     Cpm__CaseAction *a = cpm__case_action__unpack(NULL, m->env->payload.len, m->env->payload.data);
     if (!a)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a CaseAction");
+    if (cpm_pbcheck_or_free(&a->base, err) != 0)
+        return err->code;
     inspection_t in = domain(srv);
     if (a->action && !strcmp(a->action, "show")) {
         int rc = show(srv, txn, &in, a, reply, err);

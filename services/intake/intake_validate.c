@@ -4,6 +4,8 @@
 #include "intake_validate.h"
 #include "cpm_text.h"
 
+#include "cpm_pbcheck.h"
+
 #include <string.h>
 
 static const char *const CHANNELS[] = {"hotline", "web", "walk_in", "email", "social", "letter"};
@@ -148,6 +150,19 @@ static int check_event_time(cpm_error_t *err, int64_t t, int64_t now_ms)
     return 0;
 }
 
+int intake_validate_record(const ProtobufCMessage *m, cpm_error_t *err)
+{
+    int rc = cpm_pbcheck(m, NULL, err);
+    if (rc)
+        return rc;
+    size_t n = protobuf_c_message_get_packed_size(m);
+    if (n > INTAKE_RECORD_MAX)
+        return cpm_error_set(err, CPM_E_TOO_LARGE, "",
+                             "The %s is %zu bytes long in all; at most %d bytes are allowed.",
+                             m->descriptor->short_name, n, INTAKE_RECORD_MAX);
+    return 0;
+}
+
 int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules, int64_t now_ms,
                               cpm_error_t *err)
 {
@@ -171,7 +186,8 @@ int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules,
         (rc = check_category(err, rules, str(c->category))) ||
         (rc = check_text(err, "description", str(c->description), INTAKE_TEXT_MAX, true)) ||
         (rc = check_event_time(err, c->event_time_ms, now_ms)) ||
-        (rc = check_client_ref(err, str(c->client_ref))))
+        (rc = check_client_ref(err, str(c->client_ref))) ||
+        (rc = intake_validate_record(&c->base, err)))
         return rc;
     return 0;
 }
@@ -190,7 +206,8 @@ int intake_validate_consultation(const Cpm__Consultation *c, const cpm_rules_t *
         (rc = check_channel(err, str(c->channel))) ||
         (rc = check_category(err, rules, str(c->category))) ||
         (rc = check_text(err, "summary", str(c->summary), INTAKE_TEXT_MAX, true)) ||
-        (rc = check_client_ref(err, str(c->client_ref))))
+        (rc = check_client_ref(err, str(c->client_ref))) ||
+        (rc = intake_validate_record(&c->base, err)))
         return rc;
     if (c->duration_s > INTAKE_DURATION_MAX)
         return cpm_error_set(err, CPM_E_INVALID, "duration_s",

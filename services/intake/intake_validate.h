@@ -29,6 +29,18 @@
 #define INTAKE_FUTURE_SLACK_MS (5 * 60 * 1000) /* clock skew allowed on event_time_ms */
 #define INTAKE_EPOCH_MIN_MS 946684800000LL     /* 2000-01-01T00:00:00Z */
 #define INTAKE_DURATION_MAX 86400              /* duration_s, one day */
+/* Serialized size of a whole complaint or consultation as submitted: well
+ * above what its field limits allow together (about 6 KiB), far below what a
+ * delivery batch carries (CPM_DELIVERY_RECORD_MAX), so a record intake
+ * accepts can always be forwarded. */
+#define INTAKE_RECORD_MAX (16 * 1024)
+
+/* Checks shared by both: no field unknown to this version at any depth
+ * (protobuf-c would keep and forward it; err->field is "#<number>"), every
+ * string valid UTF-8, and the whole message at most INTAKE_RECORD_MAX bytes
+ * (field "" with CPM_E_TOO_LARGE). The two functions below call it after
+ * their field checks, whose messages say more. */
+int intake_validate_record(const ProtobufCMessage *m, cpm_error_t *err);
 
 /* A complaint as submitted by a client. rules gives the known districts and
  * categories; now_ms bounds event_time_ms. */

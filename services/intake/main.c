@@ -5,6 +5,7 @@
 #include "cpm_config.h"
 #include "cpm_log.h"
 #include "cpm_retention.h"
+#include "cpm_pbcheck.h"
 #include "cpm_rules.h"
 #include "cpm_server.h"
 #include "cpm_util.h"
@@ -32,6 +33,8 @@ static int on_submit(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
     Cpm__Complaint *c = cpm__complaint__unpack(NULL, m->env->payload.len, m->env->payload.data);
     if (!c)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a Complaint");
+    if (cpm_pbcheck_or_free(&c->base, err) != 0) /* unknown fields would be stored */
+        return err->code;
     cpm_effects_t fx = cpm_server_effects(srv);
     char ticket[INTAKE_TICKET_MAX];
     bool dup = false;
@@ -57,6 +60,8 @@ static int on_consult(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_r
         cpm__consultation__unpack(NULL, m->env->payload.len, m->env->payload.data);
     if (!c)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a Consultation");
+    if (cpm_pbcheck_or_free(&c->base, err) != 0)
+        return err->code;
     cpm_effects_t fx = cpm_server_effects(srv);
     char id[INTAKE_TICKET_MAX];
     bool dup = false;

@@ -6,6 +6,7 @@
 #include "cpm_config.h"
 #include "cpm_log.h"
 #include "cpm_retention.h"
+#include "cpm_pbcheck.h"
 #include "cpm_rules.h"
 #include "cpm_server.h"
 #include "cpm_util.h"
@@ -21,6 +22,8 @@ static int on_complaint(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, con
     Cpm__Complaint *c = cpm__complaint__unpack(NULL, len, rec);
     if (!c)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a Complaint");
+    if (cpm_pbcheck_or_free(&c->base, err) != 0) /* unknown fields would be forwarded */
+        return err->code;
     /* Routing never holds a contact in clear: an intake that sends one
      * (an old version) loses it here, counted and logged. */
     if (routing_contact_drop_clear(c)) {
@@ -51,6 +54,8 @@ static int on_update(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, const 
     Cpm__CaseUpdate *u = cpm__case_update__unpack(NULL, len, rec);
     if (!u)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a CaseUpdate");
+    if (cpm_pbcheck_or_free(&u->base, err) != 0)
+        return err->code;
     cpm_effects_t fx = cpm_server_effects(srv);
     int rc = routing_apply_update(cpm_server_ctx(srv), cpm_server_store(srv), txn, &fx,
                                   m->env->sender, u, err);
@@ -67,6 +72,8 @@ static int on_status(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
         cpm__status_query__unpack(NULL, m->env->payload.len, m->env->payload.data);
     if (!q)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a StatusQuery");
+    if (cpm_pbcheck_or_free(&q->base, err) != 0)
+        return err->code;
     const Cpm__Member *asker = cpm_registry_member(cpm_server_registry(srv), m->env->sender);
     int rc;
     bool hidden;

@@ -292,6 +292,75 @@ static void test_dead_letters(void **state)
     assert_int_equal(dead_count(f->env.st), 3);
 }
 
+/* An empty record is a tombstone: the mark passes it, nothing is applied or
+ * kept, and the records after it are applied. */
+static void test_tombstone(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b1[] = {"a", "", "c"};
+    assert_int_equal(deliver(f, S1, 1, b1, 3, &res), 0);
+    assert_int_equal(res.applied, 2);
+    assert_int_equal(res.skipped, 1);
+    assert_int_equal(res.dead_letters, 0);
+    assert_int_equal(res.hwm, 3);
+    assert_int_equal(f->ap.n, 2); /* apply() never saw the tombstone */
+    assert_int_equal(dead_count(f->env.st), 0);
+    assert_true(applied(f->env.st, "c"));
+}
+
+static void test_check_batch(void **state)
+{
+    (void)state;
+    cpm_error_t e = {0};
+    size_t *lens = calloc(CPM_DELIVERY_RECORDS_MAX + 1, sizeof *lens);
+    assert_int_equal(cpm_delivery_check_batch(lens, CPM_DELIVERY_RECORDS_MAX, &e), 0);
+    assert_int_equal(cpm_delivery_check_batch(lens, CPM_DELIVERY_RECORDS_MAX + 1, &e),
+                     CPM_E_TOO_LARGE);
+    assert_string_equal(e.field, "records");
+    lens[0] = CPM_DELIVERY_RECORD_MAX + 1;
+    assert_int_equal(cpm_delivery_check_batch(lens, 1, &e), CPM_E_TOO_LARGE);
+    lens[0] = lens[1] = lens[2] = CPM_DELIVERY_RECORD_MAX;
+    assert_int_equal(cpm_delivery_check_batch(lens, 2, &e), 0);
+    assert_int_equal(cpm_delivery_check_batch(lens, 3, &e), CPM_E_TOO_LARGE);
+    assert_non_null(strstr(e.message, "in all"));
+    free(lens);
+}
+
+/* Past CPM_DELIVERY_DEAD_MAX dead letters of one member, a batch that would
+ * add one is refused as a whole, retryably, on any of that member's streams;
+ * good records and other members are not affected. */
+static void test_dead_letter_cap(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *bad[16];
+    for (int i = 0; i < 16; i++)
+        bad[i] = "bad";
+    uint64_t seq = 1;
+    while (seq <= CPM_DELIVERY_DEAD_MAX) {
+        size_t n = CPM_DELIVERY_DEAD_MAX + 1 - seq < 16 ? CPM_DELIVERY_DEAD_MAX + 1 - seq : 16;
+        assert_int_equal(deliver(f, S1, seq, bad, n, &res), 0);
+        assert_int_equal(res.dead_letters, n);
+        seq += n;
+    }
+    assert_int_equal(dead_count(f->env.st), CPM_DELIVERY_DEAD_MAX);
+    const char *b1[] = {"ok1", "bad"};
+    assert_int_equal(deliver(f, S1, seq, b1, 2, &res), CPM_E_UNAVAILABLE);
+    assert_int_equal(res.stuck, 1);
+    assert_int_equal(hwm(f->env.st, S1), CPM_DELIVERY_DEAD_MAX); /* nothing of it applied */
+    assert_false(applied(f->env.st, "ok1"));
+    assert_int_equal(dead_count(f->env.st), CPM_DELIVERY_DEAD_MAX);
+    /* a fresh stream of the same member (another instance) is no way round */
+    const char *fresh = "hn.d.hoan-kiem/other>hn.doit/routing";
+    assert_int_equal(deliver(f, fresh, 1, b1 + 1, 1, &res), CPM_E_UNAVAILABLE);
+    /* good records still pass; other members are not affected */
+    assert_int_equal(deliver(f, S1, seq, b1, 1, &res), 0);
+    assert_int_equal(res.applied, 1);
+    assert_int_equal(deliver(f, S2, 1, b1 + 1, 1, &res), 0);
+    assert_int_equal(res.dead_letters, 1);
+}
+
 /* A store error stops the batch; after abort nothing of it is visible. */
 static void check_store_error(fixture_t *f, const char *rec, int code)
 {
@@ -440,6 +509,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_first_seq_zero, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_empty_batch, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_dead_letters, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tombstone, setup, dom_env_teardown),
+        cmocka_unit_test(test_check_batch),
+        cmocka_unit_test_setup_teardown(test_dead_letter_cap, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_store_full, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_store_io, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_internal_error_is_a_dead_letter, setup,

@@ -305,6 +305,58 @@ static void test_sender_instance_truncated(void **state)
     assert_int_equal(strlen(s.instance), sizeof s.instance - 1);
 }
 
+/* The in-place readers give the same fields as the decoder and refuse any
+ * other layout. */
+static void test_parse_in_place(void **state)
+{
+    (void)state;
+    cpm_env_fields_t f = sample_fields();
+    uint8_t *frame;
+    size_t len;
+    assert_int_equal(cpm_envelope_seal(&f, alice.sign_sk, &frame, &len), 0);
+    cpm_slice_t env, sig;
+    assert_int_equal(cpm_envelope_parse_signed(frame, len, &env, &sig), 0);
+    assert_int_equal(sig.len, 64);
+    cpm_envelope_view_t v;
+    assert_int_equal(cpm_envelope_parse_view(env.data, env.len, &v), 0);
+    assert_int_equal(v.version, 1);
+    assert_int_equal(v.seq, f.seq);
+    assert_int_equal(v.sent_ms, f.sent_ms);
+    assert_int_equal(v.type, f.type);
+    assert_int_equal(v.sender.len, strlen(alice.id));
+    assert_memory_equal(v.sender.data, alice.id, v.sender.len);
+    assert_int_equal(v.payload.len, f.payload_len);
+    assert_int_equal(cpm_envelope_verify_sig(env.data, env.len, sig.data, sig.len, alice.sign_pk),
+                     0);
+    /* empty: both fields empty */
+    assert_int_equal(cpm_envelope_parse_signed(frame, 0, &env, &sig), 0);
+    assert_int_equal(env.len + sig.len, 0);
+    /* a field twice, a third field, a wrong wire type, trailing garbage */
+    uint8_t *two = malloc(2 * len);
+    memcpy(two, frame, len);
+    memcpy(two + len, frame, len);
+    assert_int_equal(cpm_envelope_parse_signed(two, 2 * len, &env, &sig), -1);
+    free(two);
+    const uint8_t third[] = {0x1a, 0x00}, varint[] = {0x08, 0x01}, trunc[] = {0x0a, 0x05, 0x00};
+    assert_int_equal(cpm_envelope_parse_signed(third, 2, &env, &sig), -1);
+    assert_int_equal(cpm_envelope_parse_signed(varint, 2, &env, &sig), -1);
+    assert_int_equal(cpm_envelope_parse_signed(trunc, 3, &env, &sig), -1);
+    /* the envelope: unknown field, duplicate, zero byte or bad UTF-8 in a string */
+    const uint8_t unknown[] = {0x08, 0x01, 0x60, 0x01};
+    const uint8_t dup[] = {0x08, 0x01, 0x08, 0x01};
+    const uint8_t nul[] = {0x12, 0x02, 'a', 0x00};
+    const uint8_t bad_utf8[] = {0x12, 0x01, 0xff};
+    const uint8_t type_as_bytes[] = {0x3a, 0x00};
+    assert_int_equal(cpm_envelope_parse_view(unknown, sizeof unknown, &v), -1);
+    assert_int_equal(cpm_envelope_parse_view(dup, sizeof dup, &v), -1);
+    assert_int_equal(cpm_envelope_parse_view(nul, sizeof nul, &v), -1);
+    assert_int_equal(cpm_envelope_parse_view(bad_utf8, sizeof bad_utf8, &v), -1);
+    assert_int_equal(cpm_envelope_parse_view(type_as_bytes, sizeof type_as_bytes, &v), -1);
+    assert_int_equal(cpm_envelope_parse_view(NULL, 0, &v), 0);
+    assert_int_equal(v.version, 0);
+    free(frame);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_type_names_match_descriptor),
         cmocka_unit_test(test_sender),
         cmocka_unit_test(test_sender_instance_truncated),
+        cmocka_unit_test(test_parse_in_place),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -151,12 +151,39 @@ static void test_dead_letter_store_full(void **state)
     cpm_store_destroy(&s);
 }
 
+/* Usage by prefix (one member's streams), bounded; existence by key. */
+static void test_dead_usage_and_exists(void **state)
+{
+    fixture_t *f = *state;
+    MDB_txn *txn = f->txn;
+    for (uint64_t seq = 1; seq <= 5; seq++)
+        assert_int_equal(
+            cpm_inbox_dead_letter(f->s, txn, S1, seq, "why", (const uint8_t *)"rec", 3), 0);
+    assert_int_equal(cpm_inbox_dead_letter(f->s, txn, S2, 1, "why", (const uint8_t *)"rec", 3), 0);
+    uint64_t n, bytes;
+    assert_int_equal(cpm_inbox_dead_usage(f->s, txn, "hn.d.hoan-kiem/", 100, &n, &bytes), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(bytes, 5 * (4 + 3));
+    assert_int_equal(cpm_inbox_dead_usage(f->s, txn, "hn.d.hoan-kiem/", 2, &n, &bytes), 0);
+    assert_int_equal(n, 3); /* stops once past the bound */
+    assert_int_equal(cpm_inbox_dead_usage(f->s, txn, "hn.d.cau-giay/", 100, &n, &bytes), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(cpm_inbox_dead_usage(f->s, txn, "", 100, &n, &bytes), CPM_E_INVALID);
+    int exists = -1;
+    assert_int_equal(cpm_inbox_dead_exists(f->s, txn, S1, 5, &exists), 0);
+    assert_int_equal(exists, 1);
+    assert_int_equal(cpm_inbox_dead_exists(f->s, txn, S1, 6, &exists), 0);
+    assert_int_equal(exists, 0);
+    assert_int_equal(cpm_inbox_dead_exists(f->s, txn, "", 6, &exists), CPM_E_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hwm, setup, stx_teardown),
         cmocka_unit_test_setup_teardown(test_hwm_abort_discards, setup, stx_teardown),
         cmocka_unit_test_setup_teardown(test_dead_letter, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_dead_usage_and_exists, setup, stx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, stx_teardown),
         cmocka_unit_test_setup_teardown(test_dead_letter_store_full, setup, stx_teardown),
     };

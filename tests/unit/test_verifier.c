@@ -203,7 +203,7 @@ static cpm_verdict_t run(cpm_verifier_t *v, const cpm_verify_ctx_t *ctx, const m
 {
     size_t len;
     uint8_t *f = build(m, &len);
-    cpm_msg_t out = {(Cpm__Envelope *)1, (const Cpm__Member *)1}; /* must be cleared */
+    cpm_msg_t out = {.env = (Cpm__Envelope *)1, .member = (const Cpm__Member *)1}; /* cleared */
     cpm_verdict_t r = cpm_verifier_check(v, reg, ctx, f, len, now, &out);
     if (r == CPM_V_OK) {
         assert_non_null(out.env);
@@ -262,6 +262,136 @@ static void test_good(void **state)
                      CPM_V_OK);
     cpm_msg_clear(&out);
     free(sealed);
+    free(f);
+    cpm_verifier_destroy(&v);
+}
+
+/* Sign env (any bytes) with id's key and wrap it with sig_extra (raw wire
+ * bytes) after the signature. */
+static uint8_t *sign_raw(const uint8_t *env, size_t n, const cpm_identity_t *id,
+                         const uint8_t *extra, size_t elen, size_t *len)
+{
+    uint8_t *in = malloc(19 + n);
+    memcpy(in, "CPMESH-ENVELOPE-V1", 19);
+    memcpy(in + 19, env, n);
+    uint8_t sig[64];
+    crypto_sign_detached(sig, NULL, in, 19 + n, id->sign_sk);
+    Cpm__SignedEnvelope se = CPM__SIGNED_ENVELOPE__INIT;
+    se.envelope.data = in + 19;
+    se.envelope.len = n;
+    se.signature.data = sig;
+    se.signature.len = 64;
+    size_t base = cpm__signed_envelope__get_packed_size(&se);
+    uint8_t *out = malloc(base + elen + 1);
+    cpm__signed_envelope__pack(&se, out);
+    if (elen)
+        memcpy(out + base, extra, elen);
+    *len = base + elen;
+    free(in);
+    return out;
+}
+
+/* The envelope of good() with extra wire bytes appended, signed properly. */
+static uint8_t *good_plus(const uint8_t *extra, size_t elen, size_t *len)
+{
+    msg_t m = good();
+    size_t flen;
+    uint8_t *f = build(&m, &flen);
+    Cpm__SignedEnvelope *se = cpm__signed_envelope__unpack(NULL, flen, f);
+    assert_non_null(se);
+    uint8_t *env = malloc(se->envelope.len + elen);
+    memcpy(env, se->envelope.data, se->envelope.len);
+    memcpy(env + se->envelope.len, extra, elen);
+    uint8_t *out = sign_raw(env, se->envelope.len + elen, &lan, NULL, 0, len);
+    free(env);
+    cpm__signed_envelope__free_unpacked(se, NULL);
+    free(f);
+    return out;
+}
+
+/* The outer and inner envelopes are read in place: only their own fields,
+ * each once, whatever the signature says. */
+static void test_layout(void **state)
+{
+    (void)state;
+    cpm_verifier_t *v = cpm_verifier_new(SKEW);
+    cpm_msg_t out;
+    size_t len;
+    /* A validly signed envelope with an unknown field 12. */
+    const uint8_t unknown[] = {0x62, 0x01, 'x'};
+    uint8_t *f = good_plus(unknown, sizeof unknown, &len);
+    assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, f, len, NOW, &out), CPM_V_MALFORMED);
+    free(f);
+    /* ... with its sender twice (protobuf would take the last). */
+    const uint8_t twice[] = {0x12, 0x07, 'h', 'n', '.', 'd', 'o', 'i', 't'};
+    f = good_plus(twice, sizeof twice, &len);
+    assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, f, len, NOW, &out), CPM_V_MALFORMED);
+    free(f);
+    /* ... with a string field sent as a varint. */
+    const uint8_t wrong_type[] = {0x48, 0x01}; /* correlation_id (9) as a varint */
+    f = good_plus(wrong_type, sizeof wrong_type, &len);
+    assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, f, len, NOW, &out), CPM_V_MALFORMED);
+    free(f);
+    /* control: nothing appended passes */
+    f = good_plus(wrong_type, 0, &len);
+    assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, f, len, NOW, &out), CPM_V_OK);
+    cpm_msg_clear(&out);
+    free(f);
+    msg_t m = good();
+    size_t flen;
+    uint8_t *g = build(&m, &flen);
+    /* A SignedEnvelope with a third field, or a field of the wrong type. */
+    const uint8_t third[] = {0x1a, 0x00};
+    uint8_t *h = malloc(flen + sizeof third);
+    memcpy(h, g, flen);
+    memcpy(h + flen, third, sizeof third);
+    assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, h, flen + 2, NOW, &out),
+                     CPM_V_MALFORMED);
+    memcpy(h + flen, wrong_type, sizeof wrong_type);
+    assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, h, flen + 2, NOW, &out),
+                     CPM_V_MALFORMED);
+    free(h);
+    free(g);
+    /* A frame of 2-byte unknown fields is refused at its first byte. */
+    uint8_t *junk = malloc(1 << 20);
+    for (size_t i = 0; i < (1 << 20); i += 2) {
+        junk[i] = 0x18; /* field 3, varint */
+        junk[i + 1] = 0x01;
+    }
+    assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, junk, 1 << 20, NOW, &out),
+                     CPM_V_MALFORMED);
+    assert_false(out.addr.known);
+    free(junk);
+    assert_int_equal(cpm_verifier_count(v, CPM_V_MALFORMED), 6);
+    cpm_verifier_destroy(&v);
+}
+
+/* A refusal hands back where the answer goes; verified only after the
+ * signature. */
+static void test_reply_address(void **state)
+{
+    (void)state;
+    cpm_verifier_t *v = cpm_verifier_new(SKEW);
+    cpm_msg_t out;
+    msg_t m = good();
+    m.signer = &hk; /* bad signature */
+    size_t len;
+    uint8_t *f = build(&m, &len);
+    assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, f, len, NOW, &out),
+                     CPM_V_BAD_SIGNATURE);
+    assert_true(out.addr.known);
+    assert_false(out.addr.verified);
+    assert_string_equal(out.addr.sender, "hn.op.lan");
+    assert_string_equal(out.addr.sender_instance, "cli.1");
+    assert_string_equal(out.addr.msg_id, "0123456789abcdef0123456789abcdef");
+    assert_null(out.env);
+    free(f);
+    m = good();
+    m.recipient = "hn.doit/routing";
+    f = build(&m, &len);
+    assert_int_equal(cpm_verifier_check(v, reg, &intake_ctx, f, len, NOW, &out),
+                     CPM_V_WRONG_RECIPIENT);
+    assert_true(out.addr.known && out.addr.verified);
     free(f);
     cpm_verifier_destroy(&v);
 }
@@ -627,6 +757,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_size_and_decoding),
+        cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_reply_address),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_sender_and_keys),
         cmocka_unit_test(test_signature),

@@ -4,6 +4,7 @@
 
 #include "frames.h"
 #include "link.h"
+#include "wire.h"
 
 #include "cpm_util.h"
 
@@ -348,6 +349,11 @@ static const struct {
     {"multipart", at_multipart},
     {"case_action", at_case_action},
     {"foreign_update", at_foreign_update},
+    {"padded_complaint", at_padded_complaint}, /* wire.c */
+    {"twobyte_fields", at_twobyte_fields},
+    {"empty_records", at_empty_records},
+    {"oversize_batch", at_oversize_batch},
+    {"bad_records", at_bad_records},
 };
 
 attack_fn attack_find(const char *name)

@@ -42,7 +42,9 @@ static const char usage[] =
     "  unknown_sender replay skew unknown_type forbidden wrong_recipient\n"
     "  transport_mismatch (needs --curve-as) bad_payload unregistered_curve invalid_field\n"
     "  valid stream_forgery ticket_squat multipart case_action foreign_update (these three\n"
-    "  need --ticket) fuzz fuzz_payload (--count, --seed)\n";
+    "  need --ticket) fuzz fuzz_payload (--count, --seed)\n"
+    "  padded_complaint (--count KiB) twobyte_fields empty_records bad_records (--count\n"
+    "  records) oversize_batch\n";
 
 static int parse(int argc, char **argv, opts_t *o)
 {
