@@ -20,7 +20,7 @@
 
 typedef struct {
     char *node, *service, *data_dir, *registry, *root_public, *identity, *rules, *bind, *pub_bind;
-    uint32_t *max_skew_s, *map_size_mb, *batch_max;
+    uint32_t *max_skew_s, *map_size_mb, *batch_max, *map_max_mb, *map_high_water_pct;
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -28,9 +28,9 @@ typedef struct {
 #define NUM(key) CYAML_FIELD_UINT_PTR(#key, OPT, y_config_t, key)
 
 static const cyaml_schema_field_t config_fields[] = {
-    STR(node),        STR(service),   STR(data_dir),   STR(registry), STR(root_public),
-    STR(identity),    STR(rules),     STR(bind),       STR(pub_bind), NUM(max_skew_s),
-    NUM(map_size_mb), NUM(batch_max), CYAML_FIELD_END,
+    STR(node),        STR(service),   STR(data_dir),   STR(registry),           STR(root_public),
+    STR(identity),    STR(rules),     STR(bind),       STR(pub_bind),           NUM(max_skew_s),
+    NUM(map_size_mb), NUM(batch_max), NUM(map_max_mb), NUM(map_high_water_pct), CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, y_config_t, config_fields),
@@ -100,6 +100,18 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
             return -1;
         }
         *nums[i].dst = nums[i].val ? *nums[i].val : nums[i].def;
+    }
+    c->map_max_mb = y->map_max_mb ? *y->map_max_mb : c->map_size_mb;
+    if (c->map_max_mb < c->map_size_mb) {
+        cpm_errf(err, errlen, "config %s: map_max_mb (%u) must be at least map_size_mb (%u)", path,
+                 c->map_max_mb, c->map_size_mb);
+        return -1;
+    }
+    c->map_high_water_pct = y->map_high_water_pct ? *y->map_high_water_pct : 80;
+    if (c->map_high_water_pct < 10 || c->map_high_water_pct > 95) {
+        cpm_errf(err, errlen, "config %s: map_high_water_pct must be 10 to 95, not %u", path,
+                 c->map_high_water_pct);
+        return -1;
     }
     c->node = strdup(y->node);
     c->service = strdup(y->service);
