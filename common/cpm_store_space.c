@@ -119,10 +119,12 @@ int cpm_store_make_room(cpm_store_t *s)
     mdb_env_stat(s->env, &st);
     want -= want % st.ms_psize;
     if (want <= map) {
-        if (!s->grow_warned)
-            cpm_warn("store: the map stays at %zu KiB (map_max %zu KiB, %zu KiB the disk "
-                     "allows)",
-                     map >> 10, s->map_max >> 10, room >> 10);
+        if (!s->grow_warned && s->map_max <= map)
+            cpm_warn("store: the map stays at %zu KiB: map_max_mb reached", map >> 10);
+        else if (!s->grow_warned)
+            cpm_warn("store: the map stays at %zu KiB: the disk under %s has room for %zu KiB "
+                     "more (half its free space)",
+                     map >> 10, s->dir, room >> 10);
         s->grow_warned = 1;
         return 0;
     }
