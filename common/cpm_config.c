@@ -20,7 +20,7 @@
 
 typedef struct {
     char *node, *service, *data_dir, *registry, *root_public, *identity, *rules, *bind, *pub_bind;
-    uint32_t *max_skew_s, *map_size_mb, *batch_max;
+    uint32_t *max_skew_s, *map_size_mb, *batch_max, *map_max_mb, *map_high_water_pct;
     uint32_t *dead_retention_s, *contact_retention_s;
 } y_config_t;
 
@@ -43,6 +43,8 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(batch_max),
     NUM(dead_retention_s),
     NUM(contact_retention_s),
+    NUM(map_max_mb),
+    NUM(map_high_water_pct),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -116,6 +118,18 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
             return -1;
         }
         *nums[i].dst = nums[i].val ? *nums[i].val : nums[i].def;
+    }
+    c->map_max_mb = y->map_max_mb ? *y->map_max_mb : c->map_size_mb;
+    if (c->map_max_mb < c->map_size_mb) {
+        cpm_errf(err, errlen, "config %s: map_max_mb (%u) must be at least map_size_mb (%u)", path,
+                 c->map_max_mb, c->map_size_mb);
+        return -1;
+    }
+    c->map_high_water_pct = y->map_high_water_pct ? *y->map_high_water_pct : 80;
+    if (c->map_high_water_pct < 10 || c->map_high_water_pct > 95) {
+        cpm_errf(err, errlen, "config %s: map_high_water_pct must be 10 to 95, not %u", path,
+                 c->map_high_water_pct);
+        return -1;
     }
     c->node = strdup(y->node);
     c->service = strdup(y->service);

@@ -10,7 +10,13 @@
  *   bind: tcp://0.0.0.0:7100      # optional: default is the registry endpoint
  *   pub_bind: tcp://0.0.0.0:7101  # optional: default is the registry pub endpoint
  *   max_skew_s: 300               # optional
- *   map_size_mb: 1024             # optional
+ *   map_size_mb: 1024             # optional: the store's LMDB map at start
+ *   map_max_mb: 1024              # optional: the map may grow up to this (default:
+ *                                 #   map_size_mb, i.e. no growth) while the disk has room
+ *   map_high_water_pct: 80        # optional, 10..95: above this share of the map in
+ *                                 #   use, new writes and delivery batches are refused
+ *                                 #   (507 store_full); the rest is headroom for acks
+ *                                 #   and deletions, so a full store always drains
  *   batch_max: 512                # optional: records per delivery batch
  *   dead_retention_s: 2592000     # optional: dead letters are deleted after (30 days)
  *   contact_retention_s: 2592000  # optional, intake: sealed contact kept after routing's ack
@@ -35,6 +41,8 @@ typedef struct {
     uint32_t max_skew_s;
     uint32_t map_size_mb;
     uint32_t batch_max;
+    uint32_t map_max_mb;         /* >= map_size_mb */
+    uint32_t map_high_water_pct; /* 10..95 */
     uint32_t dead_retention_s;
     uint32_t contact_retention_s;
 } cpm_config_t;

@@ -38,6 +38,8 @@ typedef struct {
     int halted;          /* the peer holds more than this store: restored from an older copy */
     int probed;          /* the peer has told us its mark since we started */
     uint64_t start_tail; /* our tail when we started: all the peer can have */
+    int ack_unrecorded;  /* acked is ahead of the store: see record_acks */
+    int ack_failed;      /* recording it failed (said once until it succeeds) */
 } stream_t;
 
 typedef struct {
@@ -446,24 +448,11 @@ static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, const cha
     s->probed = 1;
     uint64_t acked = ack->acked_seq;
     if (acked > s->acked) {
-        MDB_txn *txn = NULL;
-        int rc = cpm_store_begin(p->store, true, &txn);
-        if (rc == 0) {
-            rc = cpm_outbox_ack(p->store, txn, s->name, acked);
-            /* Not durable on its own: losing an ack only resends records
-             * the peer already holds, and it drops them as duplicates. */
-            if (rc == 0)
-                rc = cpm_store_commit_lazy(p->store, txn);
-            else
-                cpm_store_abort(&txn);
-        }
-        if (rc != 0) {
-            cpm_error("%s: cannot record ack %llu: %s", s->name, (unsigned long long)acked,
-                      cpm_err_name(rc));
-            return;
-        }
+        /* Recorded durably with the turn's other acks (record_acks); until
+         * then a crash only resends records the peer drops as duplicates. */
         cpm_metrics_add(p->metrics, "delivered", acked - s->acked);
         s->acked = acked;
+        s->ack_unrecorded = 1;
     }
     if (s->inflight_last && s->acked >= s->inflight_last) {
         s->inflight_last = 0;
@@ -475,6 +464,85 @@ static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, const cha
          * nothing about the latest one, which is still on its way. */
         s->inflight_last = 0;
         s->due_ms = now + BACKOFF_MIN_MS;
+    }
+}
+
+/* Record s's ack in txn inside a nested transaction, so that one stream's
+ * failure leaves the others' acks in the group. */
+static int record_ack(cpm_pump_t *p, MDB_txn *txn, stream_t *s, uint64_t upto)
+{
+    MDB_txn *child = NULL;
+    int rc = cpm_store_begin_child(p->store, txn, &child);
+    if (rc == 0)
+        rc = cpm_outbox_ack(p->store, child, s->name, upto);
+    if (rc == 0)
+        rc = cpm_store_commit(child);
+    else
+        cpm_store_abort(&child);
+    if (rc != 0 && !s->ack_failed)
+        cpm_error("%s: cannot record ack %llu: %s (tried again every turn)", s->name,
+                  (unsigned long long)upto, cpm_err_name(rc));
+    s->ack_failed = rc != 0;
+    return rc;
+}
+
+/* On a full map: delete the acknowledged records of s a few at a time, each
+ * step in its own durable commit, so that each needs few free pages and frees
+ * pages for the next. Ends when all are recorded or one record will not go. */
+static void record_ack_in_steps(cpm_pump_t *p, stream_t *s)
+{
+    uint64_t step = 0, stored = 0;
+    for (;;) {
+        MDB_txn *txn = NULL;
+        int rc = cpm_store_begin(p->store, true, &txn);
+        if (rc == 0)
+            rc = cpm_outbox_acked(p->store, txn, s->name, &stored);
+        if (rc != 0 || stored >= s->acked) {
+            cpm_store_abort(&txn);
+            s->ack_unrecorded = rc != 0;
+            return;
+        }
+        if (step == 0 || step > s->acked - stored)
+            step = (s->acked - stored + 1) / 2;
+        rc = record_ack(p, txn, s, stored + step);
+        if (rc == 0)
+            rc = cpm_store_commit(txn);
+        else
+            cpm_store_abort(&txn);
+        if (rc == CPM_E_STORE_FULL && step > 1)
+            step /= 2;
+        else if (rc != 0)
+            return;
+    }
+}
+
+/* Every ack that arrived in this turn, in one durable commit (an ack recorded
+ * without fsync could, after a power cut, corrupt the whole store). */
+static void record_acks(cpm_pump_t *p)
+{
+    size_t pending = 0;
+    for (size_t i = 0; i < p->n; i++)
+        pending += (size_t)p->streams[i].ack_unrecorded;
+    if (pending == 0)
+        return;
+    MDB_txn *txn = NULL;
+    int rc = cpm_store_begin(p->store, true, &txn), full = 0;
+    for (size_t i = 0; rc == 0 && i < p->n; i++) {
+        stream_t *s = &p->streams[i];
+        if (s->ack_unrecorded && record_ack(p, txn, s, s->acked) == CPM_E_STORE_FULL)
+            full = 1;
+    }
+    if (rc == 0)
+        rc = cpm_store_commit(txn);
+    for (size_t i = 0; rc == 0 && i < p->n; i++)
+        if (!p->streams[i].ack_failed)
+            p->streams[i].ack_unrecorded = 0;
+    if (rc == CPM_E_STORE_FULL || full) {
+        for (size_t i = 0; i < p->n; i++)
+            if (p->streams[i].ack_unrecorded)
+                record_ack_in_steps(p, &p->streams[i]);
+    } else if (rc != 0) {
+        cpm_error("cannot record %zu acks: %s (tried again next turn)", pending, cpm_err_name(rc));
     }
 }
 
@@ -551,6 +619,7 @@ void cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now)
         if ((s->tail > s->acked || !s->probed) && now >= s->due_ms && !s->halted)
             send_batch(p, s, now); /* first send, next batch, or resend */
     }
+    record_acks(p);
     p->reg = NULL;
 }
 

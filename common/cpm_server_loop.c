@@ -327,6 +327,10 @@ static void commit_group(cpm_server_t *s)
 {
     MDB_txn *txn = NULL;
     s->nqueued = 0;
+    /* New work stays out of the store's headroom, which only acks and
+     * deletions use (see cpm_store.h); grow the map first when allowed. */
+    cpm_store_set_limits(s->store, (size_t)s->cfg->map_max_mb << 20, s->cfg->map_high_water_pct);
+    cpm_store_make_room(s->store);
     int rc = cpm_store_begin(s->store, true, &txn);
     for (size_t i = 0; rc == 0 && i < s->ngroup; i++) {
         /* Each request in a nested transaction: one that fails, even half
@@ -334,7 +338,9 @@ static void commit_group(cpm_server_t *s)
         pending_t *p = &s->group[i];
         size_t queued_before = s->nqueued;
         MDB_txn *child = NULL;
-        p->rc = cpm_store_begin_child(s->store, txn, &child);
+        p->rc = cpm_store_admit(s->store, txn);
+        if (p->rc == 0)
+            p->rc = cpm_store_begin_child(s->store, txn, &child);
         if (p->rc == 0)
             p->rc = p->h->batch ? apply_batch(s, child, p)
                                 : p->h->handle(s, child, &p->msg, &p->reply, &p->err);

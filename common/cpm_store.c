@@ -1,5 +1,6 @@
 /* cpm_store: one service's LMDB environment. See cpm_store.h. */
 #include "cpm_store.h"
+#include "cpm_store_int.h"
 
 #include "cpm_err.h"
 #include "cpm_log.h"
@@ -12,23 +13,11 @@
 #include <string.h>
 
 #define STORE_DEFAULT_MAP ((size_t)1 << 30)
-#define STORE_DB_NAME_MAX 63
 /* Room for databases a later version adds without a config change. */
 #define STORE_DB_SLACK 8
 
 static const char *const common_dbs[] = {"meta", "outbox", "inbox", "events", "dead"};
 #define N_COMMON (sizeof common_dbs / sizeof common_dbs[0])
-
-typedef struct {
-    char name[STORE_DB_NAME_MAX + 1];
-    MDB_dbi dbi;
-} store_db_t;
-
-struct cpm_store {
-    MDB_env *env;
-    size_t ndbs;
-    store_db_t dbs[]; /* a handful: a linear scan beats hashing */
-};
 
 int cpm_store_err(int mdb_rc)
 {
@@ -56,7 +45,8 @@ static int store_fail(const char *what, int rc)
 {
     int code = cpm_store_err(rc);
     if (code == CPM_E_STORE_FULL)
-        cpm_warn("store: %s: %s (map full; grow map_size)", what, mdb_strerror(rc));
+        cpm_warn("store: %s: %s (map full; see map_size_mb and map_max_mb)", what,
+                 mdb_strerror(rc));
     else if (code != CPM_OK && code != CPM_E_NOT_FOUND)
         cpm_error("store: %s: %s", what, mdb_strerror(rc));
     return code;
@@ -158,6 +148,13 @@ cpm_store_t *cpm_store_open(const char *dir, size_t map_size, const char *const 
         cpm_errf(err, errlen, "out of memory opening the store in %s", dir);
         return NULL;
     }
+    s->dir = strdup(dir);
+    s->map_max = map_size ? map_size : STORE_DEFAULT_MAP;
+    s->high_water_pct = CPM_STORE_HIGH_WATER_DEFAULT;
+    if (s->dir == NULL) {
+        cpm_errf(err, errlen, "out of memory opening the store in %s", dir);
+        goto fail;
+    }
     if (collect_names(s, extra_dbs, err, errlen) != 0)
         goto fail;
     if (cpm_mkdirs(dir, 0700) != 0) {
@@ -191,6 +188,7 @@ void cpm_store_destroy(cpm_store_t **p)
         return;
     if ((*p)->env != NULL)
         mdb_env_close((*p)->env);
+    free((*p)->dir);
     free(*p);
     *p = NULL;
 }
@@ -227,14 +225,6 @@ int cpm_store_begin_child(cpm_store_t *s, MDB_txn *parent, MDB_txn **child)
 int cpm_store_commit(MDB_txn *txn)
 {
     int rc = mdb_txn_commit(txn);
-    return rc ? store_fail("commit", rc) : 0;
-}
-
-int cpm_store_commit_lazy(cpm_store_t *s, MDB_txn *txn)
-{
-    mdb_env_set_flags(s->env, MDB_NOSYNC, 1);
-    int rc = mdb_txn_commit(txn);
-    mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
     return rc ? store_fail("commit", rc) : 0;
 }
 

@@ -3,9 +3,18 @@
  * Named databases: the common ones ("meta", "outbox", "inbox", "events",
  * "dead") plus those the service names. "meta" holds "schema" (the schema
  * version as a decimal string); opening a store written by another schema
- * version fails with a clear error. Commits are durable (no MDB_NOSYNC).
- * Every function returns 0 or a cpm_err_t code: MDB_MAP_FULL becomes
- * CPM_E_STORE_FULL and disk errors CPM_E_STORE_IO, both retryable. */
+ * version fails with a clear error. Every commit is durable (no MDB_NOSYNC):
+ * when cpm_store_commit returns 0 the writes are on disk and survive a power
+ * cut. Every function returns 0 or a cpm_err_t code: MDB_MAP_FULL becomes
+ * CPM_E_STORE_FULL and disk errors CPM_E_STORE_IO, both retryable.
+ *
+ * Space. LMDB copies pages on write, so even deleting a record or recording
+ * an acknowledgement needs free pages: a map filled to its last page could
+ * never drain. So new work stops at a high-water mark, a share of the map
+ * held by live pages (default 80%); the rest is headroom that only shrinking
+ * writes (acknowledgements, deletions) use. Callers that add new work ask
+ * cpm_store_admit first; between transactions cpm_store_make_room grows the
+ * map, up to a configured maximum and while the disk has room. */
 #ifndef CPM_STORE_H
 #define CPM_STORE_H
 
@@ -36,14 +45,8 @@ int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn);
  * into parent; aborting it undoes them and leaves parent usable. Lets one
  * request or record fail without failing the others of its group. */
 int cpm_store_begin_child(cpm_store_t *s, MDB_txn *parent, MDB_txn **child);
-/* Commit; on failure the transaction is gone either way. */
+/* Commit durably (fsync); on failure the transaction is gone either way. */
 int cpm_store_commit(MDB_txn *txn);
-/* Commit without waiting for the disk: the writes survive the process being
- * killed (they are in the OS page cache) and are made durable by the next
- * durable commit, but an OS crash may undo them. Only for writes whose loss
- * is harmless, such as recording an acknowledgement (the peer drops the
- * resend). */
-int cpm_store_commit_lazy(cpm_store_t *s, MDB_txn *txn);
 void cpm_store_abort(MDB_txn **txn);
 /* Map an LMDB or errno code to a cpm_err_t code. */
 int cpm_store_err(int mdb_rc);
@@ -62,5 +65,27 @@ int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
 /* A u64 under a string key in "meta" (absent reads as 0). */
 int cpm_store_get_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t *v);
 int cpm_store_put_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t v);
+
+#define CPM_STORE_HIGH_WATER_DEFAULT 80
+#define CPM_STORE_HIGH_WATER_MIN 10
+#define CPM_STORE_HIGH_WATER_MAX 95
+
+/* map_max: bytes the map may grow to (less than the map's size now means no
+ * growth; 0 leaves it as it is, at first the size given to cpm_store_open).
+ * high_water_pct: CPM_STORE_HIGH_WATER_MIN..MAX (0 leaves it, at first
+ * CPM_STORE_HIGH_WATER_DEFAULT). Cheap; may be called before every group. */
+void cpm_store_set_limits(cpm_store_t *s, size_t map_max, unsigned high_water_pct);
+/* Bytes in live pages as txn sees them (every tree, the free list's own
+ * pages and the meta pages; free pages not counted), and the map's size. */
+int cpm_store_usage(cpm_store_t *s, MDB_txn *txn, size_t *used, size_t *map_size);
+/* 0 when txn may take new work, CPM_E_STORE_FULL when its live pages are above
+ * the high-water mark. Shrinking writes need not ask. Logs when the answer
+ * changes. */
+int cpm_store_admit(cpm_store_t *s, MDB_txn *txn);
+/* Only while this process has no transaction open: when live pages are above
+ * the mark, grow the map (doubling, up to map_max, leaving half of the free
+ * disk to others). 0 (also when it cannot grow: cpm_store_admit then
+ * refuses), or a store code. */
+int cpm_store_make_room(cpm_store_t *s);
 
 #endif

@@ -93,39 +93,81 @@ int cpm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
     return 0;
 }
 
+/* Create a new temporary file next to path, under a name nobody can guess:
+ * O_EXCL refuses anything already there, a planted symlink included, and
+ * O_NOFOLLOW says so twice. The name goes into tmp. */
+static int open_temp(const char *path, int mode, char *tmp, size_t n)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        char rnd[33];
+        cpm_random_id(rnd);
+        if (snprintf(tmp, n, "%s.%s.tmp", path, rnd) >= (int)n) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int fd =
+            open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)(mode & 0777));
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Make a rename in path's folder durable: the folder's entry is data too. */
+static int sync_parent(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
 int cpm_write_file(const char *path, const void *buf, size_t len, int mode)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    int fd = open_temp(path, mode, tmp, sizeof tmp);
     if (fd < 0)
         return -1;
-    const uint8_t *p = buf;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
+    if (write_all(fd, buf, len) != 0 || fchmod(fd, (mode_t)(mode & 0777)) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
         unlink(tmp);
+        errno = e;
         return -1;
     }
-    if (rename(tmp, path) != 0) {
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
         unlink(tmp);
+        errno = e;
         return -1;
     }
-    return 0;
+    return sync_parent(path);
 }
 
 int cpm_mkdirs(const char *path, int mode)

@@ -23,7 +23,11 @@ uint64_t cpm_get_be64(const uint8_t in[8]);
 
 /* Read a whole file (max bytes); caller frees *buf. 0 or -1 (errno set). */
 int cpm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
-/* Write a file atomically (temp + rename) with the given mode. 0 or -1. */
+/* Write a file atomically and durably with the given mode: a new temporary
+ * file with an unpredictable name in the same folder (O_EXCL, O_NOFOLLOW: a
+ * planted symlink is never followed), fsync, rename over path (a symlink at
+ * path is replaced, not followed), fsync of the folder. The one way the
+ * project writes a file. 0 or -1 (errno set). */
 int cpm_write_file(const char *path, const void *buf, size_t len, int mode);
 /* mkdir -p with mode; 0 or -1. */
 int cpm_mkdirs(const char *path, int mode);

@@ -9,6 +9,7 @@
 #include "cpm_keys.h"
 #include "cpm_util.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -254,6 +255,104 @@ static void test_save_and_load(void **state)
     assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/* content of path as a string (static buffer), or "" when unreadable. */
+static const char *slurp(const char *path)
+{
+    static char text[256];
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[n] = 0;
+    return text;
+}
+
+/* Symlinks planted where a writer might put its temporary file: at the names
+ * the old scheme used (path.tmp.<pid>, for pids around ours) and with the
+ * suffixes an attacker could try. */
+static void plant(const char *path, const char *victim)
+{
+    static const char *const suffixes[] = {".tmp", ".new", "~", ".swp"};
+    char link[700];
+    for (int d = -2; d <= 2; d++) {
+        snprintf(link, sizeof link, "%s.tmp.%d", path, (int)getpid() + d);
+        assert_int_equal(symlink(victim, link), 0);
+    }
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(link, sizeof link, "%s%s", path, suffixes[i]);
+        assert_int_equal(symlink(victim, link), 0);
+    }
+}
+
+/* Entries of dir whose name contains ".tmp." and that are not symlinks:
+ * temporary files left behind. */
+static int leftovers(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL) {
+        char p[700];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (strstr(e->d_name, ".tmp") && lstat(p, &st) == 0 && !S_ISLNK(st.st_mode))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A local user who can write into the key folder plants symlinks at the
+ * temporary names: saving keys must not follow them (the victim stays as it
+ * was), must leave regular files of mode 0600/0644, and no temporary file. */
+static void test_save_never_follows_planted_symlinks(void **state)
+{
+    (void)state;
+    char dir[512], victim[600], sp[600], pp[600], err[256] = "";
+    snprintf(dir, sizeof dir, "%s/planted", tmpdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    path_of(victim, sizeof victim, "victim");
+    assert_int_equal(cpm_write_file(victim, "victim", 6, 0644), 0);
+    snprintf(sp, sizeof sp, "%s/hn.sym.secret", dir);
+    snprintf(pp, sizeof pp, "%s/hn.sym.public", dir);
+    plant(sp, victim);
+    plant(pp, victim);
+
+    cpm_identity_t id, back;
+    assert_int_equal(cpm_identity_generate(&id, "hn.sym"), 0);
+    mode_t old = umask(0); /* modes must not depend on the caller's umask */
+    assert_int_equal(cpm_identity_save(&id, dir, 0, err, sizeof err), 0);
+    umask(old);
+
+    assert_string_equal(slurp(victim), "victim");
+    struct stat st;
+    assert_int_equal(lstat(victim, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(lstat(sp, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(lstat(pp, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(cpm_identity_load(&back, sp, err, sizeof err), 0);
+    assert_memory_equal(back.sign_pk, id.sign_pk, 32);
+    assert_int_equal(leftovers(dir), 0);
+
+    /* A symlink at the destination itself is replaced, not written through. */
+    char reg[600];
+    snprintf(reg, sizeof reg, "%s/registry.signed", dir);
+    assert_int_equal(symlink(victim, reg), 0);
+    assert_int_equal(cpm_write_file(reg, "registry", 8, 0644), 0);
+    assert_string_equal(slurp(victim), "victim");
+    assert_int_equal(lstat(reg, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_string_equal(slurp(reg), "registry");
+    assert_int_equal(leftovers(dir), 0);
+    cpm_identity_wipe(&id);
+    cpm_identity_wipe(&back);
+}
+
 static void test_save_errors(void **state)
 {
     (void)state;
@@ -436,11 +535,17 @@ static void test_wipe(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_key_id_is_sha256_prefix), cmocka_unit_test(test_generate),
-        cmocka_unit_test(test_bad_member_ids),          cmocka_unit_test(test_from_seed),
-        cmocka_unit_test(test_save_and_load),           cmocka_unit_test(test_save_errors),
-        cmocka_unit_test(test_load_mode_refused),       cmocka_unit_test(test_load_file_errors),
-        cmocka_unit_test(test_load_field_errors),       cmocka_unit_test(test_wipe),
+        cmocka_unit_test(test_key_id_is_sha256_prefix),
+        cmocka_unit_test(test_generate),
+        cmocka_unit_test(test_bad_member_ids),
+        cmocka_unit_test(test_from_seed),
+        cmocka_unit_test(test_save_and_load),
+        cmocka_unit_test(test_save_errors),
+        cmocka_unit_test(test_save_never_follows_planted_symlinks),
+        cmocka_unit_test(test_load_mode_refused),
+        cmocka_unit_test(test_load_file_errors),
+        cmocka_unit_test(test_load_field_errors),
+        cmocka_unit_test(test_wipe),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -424,6 +424,114 @@ static void test_map_full(void **state)
     cpm_store_destroy(&s);
 }
 
+/* Put key n (1500 bytes: two records to a leaf page, so that deleting them
+ * copies many pages) in its own commit, if the store admits new work. */
+static int put_admitted(cpm_store_t *s, int n)
+{
+    char key[16], val[1500];
+    memset(val, 'h', sizeof val);
+    snprintf(key, sizeof key, "k%05d", n);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+    int rc = cpm_store_admit(s, txn);
+    if (rc == 0)
+        rc = cpm_store_put(s, txn, "outbox", key, strlen(key), val, sizeof val);
+    if (rc == 0)
+        return cpm_store_commit(txn);
+    cpm_store_abort(&txn);
+    return rc;
+}
+
+static size_t used_now(cpm_store_t *s, size_t *map)
+{
+    MDB_txn *txn;
+    size_t used;
+    assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+    assert_int_equal(cpm_store_usage(s, txn, &used, map), 0);
+    cpm_store_abort(&txn);
+    return used;
+}
+
+/* New work fills the map only to the high-water mark; above it new work is
+ * refused (retryable store_full) while deleting everything still commits, and
+ * then new work is admitted again. Without the headroom the map fills to its
+ * last page and not even a deletion fits. */
+static void test_headroom_keeps_deletions_possible(void **state)
+{
+    fixture_t *f = *state;
+    cpm_store_t *s = open_ok(f->data, 1 << 20, NULL);
+    int n = 0, rc;
+    while ((rc = put_admitted(s, n)) == 0)
+        n++;
+    assert_int_equal(rc, CPM_E_STORE_FULL);
+    assert_true(n > 50);
+    size_t map, used = used_now(s, &map);
+    assert_int_equal(map, 1 << 20);
+    assert_true(used * 100 > map * CPM_STORE_HIGH_WATER_DEFAULT); /* refused above the mark */
+    assert_true(used * 100 < map * 90);                           /* and well below the end */
+    /* Refused before any write: nothing partial, the same in a fresh txn. */
+    assert_int_equal(put_admitted(s, n), CPM_E_STORE_FULL);
+    assert_int_equal(put_admitted(s, n + 1), CPM_E_STORE_FULL);
+    assert_null(get_str(s, "outbox", "k99999"));
+
+    /* One transaction deletes every record (an ack of the whole outbox) and
+     * records a mark: that takes free pages, which the headroom holds. */
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%05d", i);
+        assert_int_equal(cpm_store_del(s, txn, "outbox", key, strlen(key)), 0);
+    }
+    assert_int_equal(cpm_store_put_u64(s, txn, "outbox.acked:x", (uint64_t)n), 0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+    assert_true(used_now(s, &map) * 100 < map * 20);
+    /* Space is free again: new work is admitted. */
+    assert_int_equal(put_admitted(s, n), 0);
+    cpm_store_destroy(&s);
+}
+
+/* Above the mark the map grows (doubling) up to map_max, never beyond, and
+ * the high-water mark is configurable within 10..95%. */
+static void test_map_grows_up_to_max(void **state)
+{
+    fixture_t *f = *state;
+    cpm_store_t *s = open_ok(f->data, 1 << 20, NULL);
+    int n = 0;
+    assert_int_equal(cpm_store_make_room(s), 0); /* below the mark: nothing to do */
+    size_t map;
+    used_now(s, &map);
+    assert_int_equal(map, 1 << 20);
+    while (put_admitted(s, n) == 0)
+        n++;
+    assert_int_equal(cpm_store_make_room(s), 0); /* map_max defaults to the open size */
+    used_now(s, &map);
+    assert_int_equal(map, 1 << 20);
+
+    cpm_store_set_limits(s, 3 << 20, 0);
+    assert_int_equal(cpm_store_make_room(s), 0);
+    used_now(s, &map);
+    assert_int_equal(map, 2 << 20);
+    int before = n;
+    while (put_admitted(s, n) == 0)
+        n++;
+    assert_true(n > before + 50);
+    assert_int_equal(cpm_store_make_room(s), 0);
+    used_now(s, &map);
+    assert_int_equal(map, 3 << 20); /* capped at map_max */
+    assert_int_equal(cpm_store_make_room(s), 0);
+    used_now(s, &map);
+    assert_int_equal(map, 3 << 20);
+
+    /* A lower mark refuses earlier; out-of-range values are ignored. */
+    cpm_store_set_limits(s, 0, 5);
+    cpm_store_set_limits(s, 0, 99);
+    assert_int_equal(put_admitted(s, n++), 0);
+    cpm_store_set_limits(s, 0, 10);
+    assert_int_equal(put_admitted(s, n), CPM_E_STORE_FULL);
+    cpm_store_destroy(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +547,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_db_names, setup, teardown),
         cmocka_unit_test(test_error_mapping),
         cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_headroom_keeps_deletions_possible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_grows_up_to_max, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,142 @@
+/* cpm_store_space: the headroom that keeps a full store able to drain, and
+ * growth of the map. See "Space" in cpm_store.h. */
+#include "cpm_err.h"
+#include "cpm_log.h"
+#include "cpm_store.h"
+#include "cpm_store_int.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#define FREE_DBI 0 /* LMDB's own: the free list, and the table of named databases */
+#define MAIN_DBI 1
+#define META_PAGES 2
+
+void cpm_store_set_limits(cpm_store_t *s, size_t map_max, unsigned high_water_pct)
+{
+    if (map_max)
+        s->map_max = map_max;
+    if (high_water_pct >= CPM_STORE_HIGH_WATER_MIN && high_water_pct <= CPM_STORE_HIGH_WATER_MAX)
+        s->high_water_pct = high_water_pct;
+}
+
+static int add_pages(MDB_txn *txn, MDB_dbi dbi, size_t *pages, size_t *psize)
+{
+    MDB_stat st;
+    int rc = mdb_stat(txn, dbi, &st);
+    if (rc != 0) {
+        cpm_error("store: cannot measure database %u: %s", (unsigned)dbi, mdb_strerror(rc));
+        return cpm_store_err(rc);
+    }
+    *pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    *psize = st.ms_psize;
+    return 0;
+}
+
+int cpm_store_usage(cpm_store_t *s, MDB_txn *txn, size_t *used, size_t *map_size)
+{
+    /* The trees as this transaction sees them, its own writes included: a
+     * group of requests is measured as it grows, not only at its start. */
+    size_t pages = META_PAGES, psize = 0;
+    int rc = add_pages(txn, FREE_DBI, &pages, &psize);
+    if (rc == 0)
+        rc = add_pages(txn, MAIN_DBI, &pages, &psize);
+    for (size_t i = 0; rc == 0 && i < s->ndbs; i++)
+        rc = add_pages(txn, s->dbs[i].dbi, &pages, &psize);
+    if (rc != 0)
+        return rc;
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    *used = pages * psize;
+    *map_size = info.me_mapsize;
+    return 0;
+}
+
+static int above_mark(const cpm_store_t *s, size_t used, size_t map)
+{
+    return (unsigned long long)used * 100 > (unsigned long long)map * s->high_water_pct;
+}
+
+int cpm_store_admit(cpm_store_t *s, MDB_txn *txn)
+{
+    size_t used, map;
+    int rc = cpm_store_usage(s, txn, &used, &map);
+    if (rc != 0)
+        return rc;
+    int over = above_mark(s, used, map);
+    if (over && !s->refusing)
+        cpm_warn("store: %zu of %zu KiB in use, above the high-water mark of %u%%: new work "
+                 "is refused (store_full) until deliveries free space; raise map_max_mb to "
+                 "let the map grow",
+                 used >> 10, map >> 10, s->high_water_pct);
+    else if (!over && s->refusing)
+        cpm_info("store: %zu of %zu KiB in use, below the high-water mark again: accepting "
+                 "new work",
+                 used >> 10, map >> 10);
+    s->refusing = over;
+    return over ? CPM_E_STORE_FULL : 0;
+}
+
+/* Bytes the map may still grow by on the data file's disk, leaving half of the
+ * free space to others; 0 when that cannot be seen. */
+static size_t disk_allowance(const cpm_store_t *s, size_t map)
+{
+    struct statvfs vfs;
+    struct stat st;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", s->dir);
+    if (statvfs(s->dir, &vfs) != 0 || stat(path, &st) != 0) {
+        cpm_warn("store: cannot see the free space under %s: %s", s->dir, strerror(errno));
+        return 0;
+    }
+    unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize / 2;
+    unsigned long long file = (unsigned long long)st.st_size;
+    /* The file grows up to the map as pages are written. */
+    unsigned long long room = file + avail > map ? file + avail - map : 0;
+    return room > SIZE_MAX ? SIZE_MAX : (size_t)room;
+}
+
+int cpm_store_make_room(cpm_store_t *s)
+{
+    MDB_txn *txn = NULL;
+    size_t used, map;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return cpm_store_err(rc);
+    rc = cpm_store_usage(s, txn, &used, &map);
+    mdb_txn_abort(txn);
+    if (rc != 0 || !above_mark(s, used, map))
+        return rc;
+    size_t want = map > s->map_max / 2 ? s->map_max : map * 2;
+    size_t room = want > map ? disk_allowance(s, map) : 0;
+    if (want > map && want - map > room)
+        want = map + room;
+    MDB_stat st;
+    mdb_env_stat(s->env, &st);
+    want -= want % st.ms_psize;
+    if (want <= map) {
+        if (!s->grow_warned && s->map_max <= map)
+            cpm_warn("store: the map stays at %zu KiB: map_max_mb reached", map >> 10);
+        else if (!s->grow_warned)
+            cpm_warn("store: the map stays at %zu KiB: the disk under %s has room for %zu KiB "
+                     "more (half its free space)",
+                     map >> 10, s->dir, room >> 10);
+        s->grow_warned = 1;
+        return 0;
+    }
+    /* Safe: no transaction is open in this process (the caller's promise),
+     * and no other process opens this store. */
+    rc = mdb_env_set_mapsize(s->env, want);
+    if (rc != 0) {
+        cpm_error("store: cannot grow the map to %zu KiB: %s", want >> 10, mdb_strerror(rc));
+        return cpm_store_err(rc);
+    }
+    cpm_info("store: map grown from %zu to %zu KiB (%zu KiB in use, high-water mark %u%%)",
+             map >> 10, want >> 10, used >> 10, s->high_water_pct);
+    s->grow_warned = 0;
+    return 0;
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Files of a local mesh: deploy/local/up makes the home and every folder in it
+private to the user (0700), secrets and configuration 0600, and `up --help`
+prints a usage."""
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+
+from mesh import BUILD, ROOT, Mesh, check, run
+
+UP = os.path.join(ROOT, "deploy", "local", "up")
+
+
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_up_makes_home_private():
+    parent = tempfile.mkdtemp(prefix="cpmesh-files-")
+    m = Mesh(districts=("hoan-kiem",))
+    shutil.rmtree(m.home)
+    # A home left world-readable by an older version, with an etc/ to match.
+    m.home = os.path.join(parent, "home")
+    m.env["CPMESH_HOME"] = m.home
+    os.makedirs(os.path.join(m.home, "etc"))
+    os.chmod(m.home, 0o755)
+    os.chmod(os.path.join(m.home, "etc"), 0o755)
+    try:
+        m.up()
+        for d in ("", "etc", "logs", "keys", "data", "run"):
+            p = os.path.join(m.home, d)
+            check(mode(p) == 0o700, "%s is mode %o, not 0700" % (p, mode(p)))
+        for d in ("etc", "logs", "keys"):
+            for name in os.listdir(os.path.join(m.home, d)):
+                p = os.path.join(m.home, d, name)
+                if name.endswith(".public"):
+                    continue
+                check(mode(p) & 0o077 == 0, "%s is mode %o: group or others may read it"
+                      % (p, mode(p)))
+        check(m.health("hn.doit"), "the mesh serves from its private home")
+    finally:
+        m.down()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_up_help_prints_usage():
+    r = subprocess.run([UP, "--help"], capture_output=True, text=True)
+    check(r.returncode == 0, "up --help exits 0, not %d" % r.returncode)
+    check(r.stdout.startswith("Usage: ./deploy/local/up"), "usage first: %r" % r.stdout[:80])
+    for opt in ("--demo", "--detach", "--home", "--base-port", "--districts", "--no-build",
+                "--build-dir"):
+        check(opt in r.stdout, "usage names %s" % opt)
+    check("set -e" not in r.stdout and "#" not in r.stdout, "no line of the script's own code")
+    r = subprocess.run([UP, "--no-such-option"], capture_output=True, text=True)
+    check(r.returncode == 2, "an unknown option exits 2, not %d" % r.returncode)
+    check("unknown option --no-such-option" in r.stderr and "Usage:" in r.stderr,
+          "names the option and prints the usage: %r" % r.stderr[:200])
+
+
+if __name__ == "__main__":
+    run([test_up_makes_home_private, test_up_help_prints_usage])
