@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         in = intake_new(fz_rules(), FZ_DISTRICT, "HK", FZ_CITY);
         if (!in)
             fz_die("intake_new", NULL);
+        intake_set_registry(in, fz_registry()); /* contacts are sealed to its members */
     }
     Cpm__Consultation *c = cpm__consultation__unpack(NULL, size, data);
     if (!c)

@@ -54,7 +54,7 @@ static int apply_assignment(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t 
     Cpm__Assignment *as = cpm__assignment__unpack(NULL, len, rec);
     if (!as)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not an Assignment");
-    inspection_t in = {FZ_DISTRICT, FZ_CITY};
+    inspection_t in = {.node = FZ_DISTRICT, .routing = FZ_CITY};
     int rc = inspection_apply_assignment(&in, a->st, txn, &a->fx, as, fz_now_ms(), err);
     cpm__assignment__free_unpacked(as, NULL);
     return rc;

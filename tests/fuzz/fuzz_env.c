@@ -289,7 +289,7 @@ cpm_store_t *fz_inspection_store(void)
     a.rule_id = "district-default";
     a.routed_ms = fz.now_ms;
     a.accept_due_ms = fz.now_ms + 10 * 86400000LL;
-    inspection_t in = {FZ_DISTRICT, FZ_CITY};
+    inspection_t in = {.node = FZ_DISTRICT, .routing = FZ_CITY};
     MDB_txn *txn = NULL;
     cpm_error_t err = {0};
     if (cpm_store_begin(st, true, &txn) != 0 ||
