@@ -83,7 +83,7 @@ def submit(business, node="hn.doit"):
 
 
 def routed(ticket):
-    r = M.ctl("status", ticket, check_rc=False)
+    r = M.ctl("status", ticket, check_rc=False, as_="coordinator.hn.doit")
     return r.returncode == 0
 
 
