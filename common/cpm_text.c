@@ -105,12 +105,12 @@ int cpm_text_check(cpm_error_t *err, const char *field, const char *s, size_t ma
 {
     size_t n = s ? strlen(s) : 0;
     if (!cpm_text_utf8_valid(s ? s : "", n))
-        return cpm_error_set(err, CPM_E_INVALID, field, "%s is not valid UTF-8", field);
+        return cpm_error_set(err, CPM_E_INVALID, field, "%s is not valid UTF-8.", field);
     if (required && n == 0)
-        return cpm_error_set(err, CPM_E_INVALID, field, "%s is required", field);
+        return cpm_error_set(err, CPM_E_INVALID, field, "%s is required.", field);
     if (n > max)
         return cpm_error_set(err, CPM_E_TOO_LARGE, field,
-                             "%s is %zu bytes long; at most %zu bytes are allowed", field, n, max);
+                             "%s is %zu bytes long; at most %zu bytes are allowed.", field, n, max);
     return 0;
 }
 

@@ -29,18 +29,10 @@ bool intake_channel_valid(const char *channel)
     return false;
 }
 
-/* UTF-8, presence and size of a text field. */
+/* UTF-8, presence and size of a text field: the check every hop makes. */
 static int check_text(cpm_error_t *err, const char *field, const char *s, size_t max, bool required)
 {
-    size_t n = strlen(s);
-    if (!intake_utf8_valid(s, n))
-        return cpm_error_set(err, CPM_E_INVALID, field, "%s is not valid UTF-8.", field);
-    if (required && n == 0)
-        return cpm_error_set(err, CPM_E_INVALID, field, "%s is required.", field);
-    if (n > max)
-        return cpm_error_set(err, CPM_E_TOO_LARGE, field,
-                             "%s is %zu bytes long; at most %zu bytes are allowed.", field, n, max);
-    return 0;
+    return cpm_text_check(err, field, s, max, required);
 }
 
 static int check_set_by_intake(cpm_error_t *err, const char *field, bool is_set)
