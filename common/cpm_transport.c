@@ -159,7 +159,8 @@ static int set_common(void *s)
            zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
 }
 
-void *cpm_sock_server(void *zctx, int type, const cpm_identity_t *id, const char *endpoint)
+static void *server_socket(void *zctx, int type, const cpm_identity_t *id, const char *endpoint,
+                           bool quiet)
 {
     void *s = zmq_socket(zctx, type);
     if (!s)
@@ -172,11 +173,24 @@ void *cpm_sock_server(void *zctx, int type, const cpm_identity_t *id, const char
     if (type == ZMQ_ROUTER)
         rc |= zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     if (rc != 0 || zmq_bind(s, endpoint) != 0) {
-        cpm_error("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        int e = zmq_errno();
+        if (!quiet)
+            cpm_error("cannot bind %s: %s", endpoint, zmq_strerror(e));
         zmq_close(s);
+        errno = e;
         return NULL;
     }
     return s;
+}
+
+void *cpm_sock_server(void *zctx, int type, const cpm_identity_t *id, const char *endpoint)
+{
+    return server_socket(zctx, type, id, endpoint, false);
+}
+
+void *cpm_sock_server_quiet(void *zctx, int type, const cpm_identity_t *id, const char *endpoint)
+{
+    return server_socket(zctx, type, id, endpoint, true);
 }
 
 void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint8_t server_pk[32],

@@ -56,6 +56,8 @@ bool cpm_zap_lost_access(const cpm_registry_t *old_reg, const cpm_registry_t *ne
 /* A CURVE server socket (ROUTER or PUB) bound at endpoint. NULL on failure
  * with the reason logged. */
 void *cpm_sock_server(void *zctx, int type, const cpm_identity_t *id, const char *endpoint);
+/* The same without the log line (for a caller that retries). */
+void *cpm_sock_server_quiet(void *zctx, int type, const cpm_identity_t *id, const char *endpoint);
 /* A CURVE client socket (DEALER or SUB) connected to endpoint, trusting
  * server_pk. NULL on failure. */
 void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint8_t server_pk[32],
