@@ -16,7 +16,7 @@
 #define EVENTS_FETCH_MAX 1000
 /* A reply or publication of events stops before it would pass this size, so
  * that a reader pins at most CPM_SOCK_HWM of them (see cpm_transport.h). */
-#define EVENTS_REPLY_BYTES (256u << 10)
+#define EVENTS_REPLY_BYTES (CPM_REPLY_BYTES - 4096)
 /* One turn of the loop takes at most TURN_FRAMES requests or TURN_MS of them,
  * then commits the group, runs delivery, answers ZAP and reloads the
  * registry: reads and writes alternate however many requests wait. */

@@ -44,7 +44,10 @@ static void send_reply(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *r
         cpm_error("cannot seal a reply");
         return;
     }
-    if (zmq_send(s->router, zmq_msg_data(route), zmq_msg_size(route), ZMQ_SNDMORE) < 0 ||
+    /* Never block: a peer that does not read has a full queue (ROUTER_MANDATORY
+     * then says EAGAIN) and loses the reply, not the loop. */
+    if (zmq_send(s->router, zmq_msg_data(route), zmq_msg_size(route), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+            0 ||
         zmq_send(s->router, frame, flen, ZMQ_DONTWAIT) < 0)
         cpm_metrics_add(s->metrics, "replies.unroutable", 1);
     free(frame);

@@ -170,8 +170,11 @@ static void *server_socket(void *zctx, int type, const cpm_identity_t *id, const
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, id->curve_sk, 32);
     rc |= zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, CPM_ZAP_DOMAIN, strlen(CPM_ZAP_DOMAIN));
-    if (type == ZMQ_ROUTER)
+    if (type == ZMQ_ROUTER) {
+        int reply_hwm = CPM_REPLY_HWM;
         rc |= zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+        rc |= zmq_setsockopt(s, ZMQ_SNDHWM, &reply_hwm, sizeof reply_hwm);
+    }
     if (rc != 0 || zmq_bind(s, endpoint) != 0) {
         int e = zmq_errno();
         if (!quiet)

@@ -31,6 +31,13 @@
  * publications for a slow subscriber (watchers catch up by fetching). */
 #define CPM_SOCK_QUEUE_BYTES (32u << 20)
 #define CPM_SOCK_HWM ((int)(CPM_SOCK_QUEUE_BYTES / CPM_MAX_MSG))
+/* Replies are smaller: a service's largest (an event batch) stops at
+ * CPM_REPLY_BYTES. A ROUTER holds up to CPM_REPLY_HWM replies for one
+ * connection (32 MiB), so that a client with 64 requests in flight gets every
+ * answer (libzmq frees room in a queue in steps, so twice over and more); replies beyond that are dropped and counted (replies.unroutable). */
+#define CPM_REPLY_BYTES (128u << 10)
+#define CPM_REPLY_QUEUE_BYTES (32u << 20)
+#define CPM_REPLY_HWM ((int)(CPM_REPLY_QUEUE_BYTES / CPM_REPLY_BYTES))
 
 typedef struct cpm_zap cpm_zap_t;
 
