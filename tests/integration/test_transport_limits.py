@@ -144,7 +144,7 @@ def test_fetch_flood_does_not_starve_submissions():
     with Mesh(districts=("ba-dinh",)) as m:
         m.submit_file(complaints(1100, tag="starve"), node="hn.doit")
         commits = counters(m, "hn.doit", "intake").get("store.commits", 0)
-        floods = [flood(m, who, "hn.doit/intake", "flood", "--seconds", 40, "--window", 64)
+        floods = [flood(m, who, "hn.doit/intake", "flood", "--seconds", 90, "--window", 64)
                   for who in ("coordinator.hn.doit", "officer.hn.doit")]
         try:
             time.sleep(2)  # the flood is under way (not a synchronisation)
@@ -238,8 +238,6 @@ def cut_off(change):
             rebinds = counters(m, "hn.doit", "intake").get("transport.rebinds", 0)
             resign(m, with_version(m, change(m, text, base), v0 + 2))
             wait_version(m, v0 + 2)
-            m.wait_for(lambda: counters(m, "hn.doit", "intake").get("transport.rebinds", 0)
-                       > rebinds, "intake dropped its connections", 30)
             t2 = m.ctl(*SUBMIT, "--node", "hn.doit").json[0]["ticket"]
             m.wait_for(lambda: ticket_seen(seen["control"], t2), "control sees %s" % t2, 30)
             t3 = m.ctl(*SUBMIT, "--node", "hn.doit").json[0]["ticket"]
@@ -247,6 +245,7 @@ def cut_off(change):
             check(not ticket_seen(seen["victim"], t2) and not ticket_seen(seen["victim"], t3),
                   "the cut-off member received no event published after the reload")
             c = counters(m, "hn.doit", "intake")
+            check(c.get("transport.rebinds", 0) > rebinds, "intake dropped its connections")
             check(c.get("zap.refused", 0) >= 1, "its reconnection was refused by ZAP: %s" % c)
             r = m.ctl("events", "--node", "hn.doit", "--service", "intake", as_="victim",
                       check_rc=False)
