@@ -172,7 +172,7 @@ def test_invented_instances_do_not_lock_out_others():
     same member from a new instance are still accepted."""
     with Mesh(districts=("ba-dinh",)) as m:
         p = flood(m, "officer.hn.doit", "hn.doit/intake", "instances", "--count", 101000,
-                  "--window", 128)
+                  "--window", 48)
         out, err = p.communicate(timeout=900)
         res = json.loads(out.splitlines()[-1])
         print("  instances flood: %s" % res)
