@@ -22,9 +22,10 @@
  * registry: reads and writes alternate however many requests wait. */
 #define TURN_FRAMES 256
 #define TURN_MS 50
-/* Requests one principal (ZAP User-Id) may have taken in one turn; more are
- * refused at once as busy (503, retryable), so that one reader cannot take
- * every turn, whatever number of connections it opens. */
+/* Requests one principal (ZAP User-Id) may have taken in one turn when others
+ * have requests in it too; more are refused at once as busy (503, retryable),
+ * so that one reader cannot take every turn, whatever number of connections
+ * it opens. */
 #define TURN_PER_PRINCIPAL 64
 #define TURN_PRINCIPALS 64
 

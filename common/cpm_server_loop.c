@@ -120,7 +120,8 @@ static void answer_now(cpm_server_t *s, zmq_msg_t *route, cpm_msg_t *m, const ha
 }
 
 /* Count one request of user in this turn; false when user has had its share
- * (the request is then refused as busy). */
+ * while others want theirs (the request is then refused as busy). Alone, a
+ * principal may use the whole turn: refusing it would serve nobody. */
 static bool take_share(cpm_server_t *s, const char *user)
 {
     if (!user)
@@ -135,7 +136,7 @@ static bool take_share(cpm_server_t *s, const char *user)
         s->shares[i].taken = 0;
         s->nshares++;
     }
-    return ++s->shares[i].taken <= TURN_PER_PRINCIPAL;
+    return ++s->shares[i].taken <= TURN_PER_PRINCIPAL || s->nshares == 1;
 }
 
 static void refuse_busy(cpm_server_t *s, zmq_msg_t *route, const cpm_msg_t *m)

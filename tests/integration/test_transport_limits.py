@@ -45,6 +45,11 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
+def sanitized(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def drained_to_eof(c):
     """1 when the peer closes c (reading its greeting first), 0 on a timeout."""
     try:
@@ -110,6 +115,8 @@ def test_reader_that_never_reads_is_bounded():
         r = m.submit_file(complaints(1100, tag="rss"), node="hn.doit")
         check(sum(1 for x in r.json if x.get("ok")) == 1100, "1100 complaints recorded")
         pid = m.pids()[("hn.doit", "intake")]
+        # 150 MiB; under AddressSanitizer, plus its quarantine of freed memory.
+        bound = (150 + (256 if sanitized(pid) else 0)) * 1024
         before = counters(m, "hn.doit", "intake").get("received", 0)
         p = flood(m, "officer.hn.doit", "hn.doit/intake", "noread", "--count", 1200,
                   "--hold-ms", 120000)
@@ -121,7 +128,7 @@ def test_reader_that_never_reads_is_bounded():
 
             def took_all():
                 peak[0] = max(peak[0], rss_kib(pid))
-                check(peak[0] < 150 * 1024, "intake RSS bounded: %d KiB" % peak[0])
+                check(peak[0] < bound, "intake RSS bounded: %d KiB" % peak[0])
                 try:
                     return counters(m, "hn.doit", "intake").get("received", 0) >= before + sent
                 except Exception:  # noqa: BLE001 - busy: look again
@@ -129,7 +136,7 @@ def test_reader_that_never_reads_is_bounded():
             m.wait_for(took_all, "intake took every fetch", 300)
             peak[0] = max(peak[0], rss_kib(pid))
             print("  intake VmRSS with %d unread fetches held: %d KiB at most" % (sent, peak[0]))
-            check(peak[0] < 150 * 1024, "intake RSS bounded: %d KiB" % peak[0])
+            check(peak[0] < bound, "intake RSS bounded: %d KiB" % peak[0])
         finally:
             p.kill()
             p.wait()
@@ -176,7 +183,8 @@ def test_invented_instances_do_not_lock_out_others():
         out, err = p.communicate(timeout=900)
         res = json.loads(out.splitlines()[-1])
         print("  instances flood: %s" % res)
-        check(res["ok"] >= 100000, "the member's own instances were accepted: %s" % res)
+        check(res["replay"] == 0 and res["ok"] + res["busy"] == res["sent"] and
+              res["ok"] >= 90000, "the member's own instances were accepted: %s" % res)
         r = m.ctl(*SUBMIT, "--node", "hn.doit", check_rc=False)
         check(r.returncode == 0 and r.json[0]["ok"], "a submission is accepted: %s" % r.stdout)
         r = m.ctl("events", "--node", "hn.doit", "--service", "intake", as_="officer.hn.doit",
