@@ -115,8 +115,10 @@ def test_reader_that_never_reads_is_bounded():
         r = m.submit_file(complaints(1100, tag="rss"), node="hn.doit")
         check(sum(1 for x in r.json if x.get("ok")) == 1100, "1100 complaints recorded")
         pid = m.pids()[("hn.doit", "intake")]
-        # 150 MiB; under AddressSanitizer, plus its quarantine of freed memory.
-        bound = (150 + (256 if sanitized(pid) else 0)) * 1024
+        # 150 MiB. Under AddressSanitizer freed memory is held in a quarantine
+        # (256 MiB) and the allocator keeps what it had: the bound there only
+        # catches a runaway (the old code reached 200 MiB in seconds without it).
+        bound = (150 + (512 if sanitized(pid) else 0)) * 1024
         before = counters(m, "hn.doit", "intake").get("received", 0)
         p = flood(m, "officer.hn.doit", "hn.doit/intake", "noread", "--count", 1200,
                   "--hold-ms", 120000)
