@@ -1,43 +1,62 @@
 /* cpm_replay: per-principal sliding window of sequence numbers, as in IPsec
  * (RFC 4303 section 3.4.3): the highest number seen and a bitmap of the
- * CPM_REPLAY_WINDOW numbers at and below it. See cpm_replay.h. */
+ * CPM_REPLAY_WINDOW numbers at and below it; principals grouped by member with
+ * a bound and a floor per member. See cpm_replay.h. */
 #include "cpm_replay.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define WORDS (CPM_REPLAY_WINDOW / 64)
 #define MIN_BUCKETS 64
+#define MEMBER_BUCKETS 256 /* members are the registry's: a few hundred */
+
+typedef struct member member_t;
 
 typedef struct entry {
-    struct entry *next;
+    struct entry *next;          /* hash chain */
+    struct entry *newer, *older; /* the member's principals, most recent first */
+    member_t *member;
     uint64_t top;         /* highest seq seen */
     uint64_t seen[WORDS]; /* bit d: seq top - d was seen */
     int64_t last_ms;      /* when this principal last sent a fresh message */
     char principal[];     /* NUL-terminated */
 } entry_t;
 
+struct member {
+    member_t *next; /* hash chain */
+    entry_t *newest, *oldest;
+    unsigned count;
+    uint64_t floor;   /* a principal not in the table must send above this */
+    int64_t floor_ms; /* when floor was last raised */
+    size_t idlen;
+    char id[];
+};
+
 struct cpm_replay {
     entry_t **buckets;
     size_t nbuckets; /* a power of two */
     unsigned size;
+    member_t *members[MEMBER_BUCKETS];
+    unsigned char key[crypto_shorthash_KEYBYTES];
     int64_t horizon_ms;
     int64_t last_sweep_ms;
+    uint64_t evicted;
 };
 
-static uint64_t hash_str(const char *s)
+static uint64_t hash(const cpm_replay_t *r, const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 1099511628211ull;
-    }
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, (const unsigned char *)s, len, r->key);
+    uint64_t h;
+    memcpy(&h, out, sizeof h);
     return h;
 }
 
 cpm_replay_t *cpm_replay_new(int64_t horizon_ms)
 {
-    if (horizon_ms <= 0)
+    if (horizon_ms <= 0 || sodium_init() < 0)
         return NULL;
     cpm_replay_t *r = calloc(1, sizeof *r);
     if (!r)
@@ -49,6 +68,7 @@ cpm_replay_t *cpm_replay_new(int64_t horizon_ms)
     }
     r->nbuckets = MIN_BUCKETS;
     r->horizon_ms = horizon_ms;
+    crypto_shorthash_keygen(r->key);
     return r;
 }
 
@@ -65,6 +85,15 @@ void cpm_replay_destroy(cpm_replay_t **p)
             e = next;
         }
     }
+    for (size_t i = 0; i < MEMBER_BUCKETS; i++) {
+        member_t *m = r->members[i];
+        while (m) {
+            member_t *next = m->next;
+            free(m);
+            m = next;
+        }
+    }
+    sodium_memzero(r->key, sizeof r->key);
     free(r->buckets);
     free(r);
     *p = NULL;
@@ -75,13 +104,95 @@ unsigned cpm_replay_size(const cpm_replay_t *r)
     return r ? r->size : 0;
 }
 
-static int idle(const cpm_replay_t *r, const entry_t *e, int64_t now_ms)
+uint64_t cpm_replay_evicted(const cpm_replay_t *r)
 {
-    return now_ms - e->last_ms > r->horizon_ms;
+    return r ? r->evicted : 0;
 }
 
-/* Forget idle principals, at most once per horizon, so the table stays as
- * small as the set of recently active senders. */
+static int idle(const cpm_replay_t *r, int64_t last_ms, int64_t now_ms)
+{
+    return now_ms - last_ms > r->horizon_ms;
+}
+
+static member_t *find_member(cpm_replay_t *r, const char *id, size_t idlen, int create)
+{
+    size_t slot = hash(r, id, idlen) % MEMBER_BUCKETS;
+    for (member_t *m = r->members[slot]; m; m = m->next)
+        if (m->idlen == idlen && memcmp(m->id, id, idlen) == 0)
+            return m;
+    if (!create)
+        return NULL;
+    member_t *m = calloc(1, sizeof *m + idlen + 1);
+    if (!m)
+        return NULL;
+    memcpy(m->id, id, idlen);
+    m->idlen = idlen;
+    m->next = r->members[slot];
+    r->members[slot] = m;
+    return m;
+}
+
+static void list_unlink(member_t *m, entry_t *e)
+{
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        m->newest = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        m->oldest = e->newer;
+    e->newer = e->older = NULL;
+}
+
+static void list_push(member_t *m, entry_t *e)
+{
+    e->newer = NULL;
+    e->older = m->newest;
+    if (m->newest)
+        m->newest->newer = e;
+    m->newest = e;
+    if (!m->oldest)
+        m->oldest = e;
+}
+
+/* Unlink e from its hash chain (at *pp) and its member, and free it. */
+static void drop_entry(cpm_replay_t *r, entry_t **pp)
+{
+    entry_t *e = *pp;
+    *pp = e->next;
+    list_unlink(e->member, e);
+    e->member->count--;
+    r->size--;
+    free(e);
+}
+
+static entry_t **chain_of(cpm_replay_t *r, entry_t *e)
+{
+    entry_t **pp = &r->buckets[hash(r, e->principal, strlen(e->principal)) & (r->nbuckets - 1)];
+    while (*pp != e)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* Make room in m: forget its least recently active principal, raising the
+ * member's floor above every number that principal saw. */
+static void evict_oldest(cpm_replay_t *r, member_t *m, int64_t now_ms)
+{
+    entry_t *e = m->oldest;
+    if (!e)
+        return;
+    if (!idle(r, e->last_ms, now_ms)) {
+        if (e->top > m->floor)
+            m->floor = e->top;
+        m->floor_ms = now_ms;
+    }
+    drop_entry(r, chain_of(r, e));
+    r->evicted++;
+}
+
+/* Forget idle principals and expired floors, at most once per horizon, so the
+ * table stays as small as the set of recently active senders. */
 static void sweep(cpm_replay_t *r, int64_t now_ms)
 {
     if (now_ms - r->last_sweep_ms < r->horizon_ms)
@@ -90,16 +201,36 @@ static void sweep(cpm_replay_t *r, int64_t now_ms)
     for (size_t i = 0; i < r->nbuckets; i++) {
         entry_t **pp = &r->buckets[i];
         while (*pp) {
-            entry_t *e = *pp;
-            if (idle(r, e, now_ms)) {
-                *pp = e->next;
-                free(e);
-                r->size--;
+            if (idle(r, (*pp)->last_ms, now_ms))
+                drop_entry(r, pp);
+            else
+                pp = &(*pp)->next;
+        }
+    }
+    for (size_t i = 0; i < MEMBER_BUCKETS; i++) {
+        member_t **pp = &r->members[i];
+        while (*pp) {
+            member_t *m = *pp;
+            if (idle(r, m->floor_ms, now_ms))
+                m->floor = 0;
+            if (m->count == 0 && m->floor == 0) {
+                *pp = m->next;
+                free(m);
             } else {
-                pp = &e->next;
+                pp = &m->next;
             }
         }
     }
+}
+
+static member_t *largest_member(cpm_replay_t *r)
+{
+    member_t *best = NULL;
+    for (size_t i = 0; i < MEMBER_BUCKETS; i++)
+        for (member_t *m = r->members[i]; m; m = m->next)
+            if (!best || m->count > best->count)
+                best = m;
+    return best;
 }
 
 static void grow(cpm_replay_t *r)
@@ -112,7 +243,7 @@ static void grow(cpm_replay_t *r)
         entry_t *e = r->buckets[i];
         while (e) {
             entry_t *next = e->next;
-            size_t j = hash_str(e->principal) & (n - 1);
+            size_t j = hash(r, e->principal, strlen(e->principal)) & (n - 1);
             e->next = b[j];
             b[j] = e;
             e = next;
@@ -143,47 +274,74 @@ static void shift_window(uint64_t w[WORDS], uint64_t n)
     }
 }
 
+static void mark_active(entry_t *e, int64_t now_ms)
+{
+    e->last_ms = now_ms;
+    list_unlink(e->member, e);
+    list_push(e->member, e);
+}
+
+/* A principal the table does not hold: admit it above its member's floor,
+ * making room within that member first. */
+static int admit_new(cpm_replay_t *r, const char *principal, size_t plen, uint64_t seq,
+                     int64_t now_ms)
+{
+    member_t *m = find_member(r, principal, strcspn(principal, "/"), 1);
+    if (!m)
+        return -1; /* refusing is the safe answer */
+    if (m->floor && idle(r, m->floor_ms, now_ms))
+        m->floor = 0;
+    if (m->floor && seq <= m->floor)
+        return -1;
+    if (m->count >= CPM_REPLAY_PER_MEMBER)
+        evict_oldest(r, m, now_ms);
+    if (r->size >= CPM_REPLAY_MAX) {
+        r->last_sweep_ms = now_ms - r->horizon_ms; /* forget the idle now */
+        sweep(r, now_ms);
+        if (r->size >= CPM_REPLAY_MAX)
+            evict_oldest(r, largest_member(r), now_ms);
+        m = find_member(r, principal, strcspn(principal, "/"), 1); /* sweep may free it */
+        if (!m)
+            return -1;
+    }
+    entry_t *e = calloc(1, sizeof *e + plen + 1);
+    if (!e)
+        return -1;
+    memcpy(e->principal, principal, plen + 1);
+    e->member = m;
+    e->top = seq;
+    e->seen[0] = 1;
+    e->last_ms = now_ms;
+    size_t slot = hash(r, principal, plen) & (r->nbuckets - 1);
+    e->next = r->buckets[slot];
+    r->buckets[slot] = e;
+    list_push(m, e);
+    m->count++;
+    r->size++;
+    if (r->size > 2 * r->nbuckets)
+        grow(r);
+    return 0;
+}
+
 int cpm_replay_check(cpm_replay_t *r, const char *principal, uint64_t seq, int64_t now_ms)
 {
     if (!r || !principal)
         return -1;
     sweep(r, now_ms);
-    size_t slot = hash_str(principal) & (r->nbuckets - 1);
+    size_t plen = strlen(principal);
+    size_t slot = hash(r, principal, plen) & (r->nbuckets - 1);
     entry_t *e = r->buckets[slot];
     while (e && strcmp(e->principal, principal) != 0)
         e = e->next;
+    if (!e)
+        return admit_new(r, principal, plen, seq, now_ms);
 
-    if (e && idle(r, e, now_ms)) {
+    if (idle(r, e->last_ms, now_ms)) {
         /* Forgotten, as if swept: the clock-skew check covers what it saw. */
         memset(e->seen, 0, sizeof e->seen);
         e->top = seq;
         e->seen[0] = 1;
-        e->last_ms = now_ms;
-        return 0;
-    }
-    if (!e && r->size >= CPM_REPLAY_MAX) {
-        /* Full: forget the idle now rather than once per horizon; if that
-         * frees nothing, refuse newcomers instead of growing without end (a
-         * registered member inventing instances is found by its id). */
-        r->last_sweep_ms = now_ms - r->horizon_ms;
-        sweep(r, now_ms);
-        if (r->size >= CPM_REPLAY_MAX)
-            return -1;
-    }
-    if (!e) {
-        size_t len = strlen(principal) + 1;
-        e = calloc(1, sizeof *e + len);
-        if (!e)
-            return -1; /* refusing is the safe answer */
-        memcpy(e->principal, principal, len);
-        e->top = seq;
-        e->seen[0] = 1;
-        e->last_ms = now_ms;
-        e->next = r->buckets[slot];
-        r->buckets[slot] = e;
-        r->size++;
-        if (r->size > 2 * r->nbuckets)
-            grow(r);
+        mark_active(e, now_ms);
         return 0;
     }
     if (seq > e->top) {
@@ -199,6 +357,6 @@ int cpm_replay_check(cpm_replay_t *r, const char *principal, uint64_t seq, int64
             return -1;
         e->seen[d / 64] |= bit;
     }
-    e->last_ms = now_ms;
+    mark_active(e, now_ms);
     return 0;
 }

@@ -14,8 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <zmq.h>
+
+#define REGISTRY_SEEN_KEY "registry.version"
 
 int cpm_reply_set(cpm_reply_t *r, Cpm__MsgType type, const ProtobufCMessage *payload)
 {
@@ -30,6 +34,8 @@ int cpm_reply_set(cpm_reply_t *r, Cpm__MsgType type, const ProtobufCMessage *pay
     r->len = len;
     return 0;
 }
+
+static int remember_registry_version(cpm_server_t *s);
 
 int cpm_server_load_registry(cpm_server_t *s, bool first)
 {
@@ -65,11 +71,114 @@ int cpm_server_load_registry(cpm_server_t *s, bool first)
         cpm_info("registry version %llu loaded (was %llu)",
                  (unsigned long long)cpm_registry_version(r),
                  (unsigned long long)cpm_registry_version(s->reg));
+    char who[128] = "";
+    bool lost = s->reg && cpm_zap_lost_access(s->reg, r, who, sizeof who);
     cpm_registry_destroy(&s->reg);
     s->reg = r;
     if (s->zap)
         cpm_zap_set_registry(s->zap, r);
     cpm_metrics_add(s->metrics, "registry.loaded", 1);
+    if (s->store && remember_registry_version(s) != 0)
+        cpm_warn("cannot record registry version %llu in the store",
+                 (unsigned long long)cpm_registry_version(r));
+    if (lost && s->router) {
+        /* Connections admitted under the old registry stay open otherwise:
+         * ZeroMQ cannot drop one peer of a bound socket, so drop them all;
+         * every peer reconnects and passes ZAP under this registry. */
+        cpm_warn("registry version %llu takes access from %s (and perhaps others): dropping "
+                 "every connection",
+                 (unsigned long long)cpm_registry_version(r), who);
+        if (cpm_server_rebind(s) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Record the registry version now in force, so that a restart refuses an
+ * older file (a rollback to a registry that still admits revoked keys). */
+static int remember_registry_version(cpm_server_t *s)
+{
+    MDB_txn *txn = NULL;
+    uint64_t seen = 0, now = cpm_registry_version(s->reg);
+    int rc = cpm_store_begin(s->store, true, &txn);
+    if (rc == 0)
+        rc = cpm_store_get_u64(s->store, txn, REGISTRY_SEEN_KEY, &seen);
+    if (rc == 0 && now > seen)
+        rc = cpm_store_put_u64(s->store, txn, REGISTRY_SEEN_KEY, now);
+    if (rc == 0 && now > seen)
+        return cpm_store_commit(txn);
+    cpm_store_abort(&txn);
+    return rc;
+}
+
+/* At start: refuse a registry file older than the newest this store has
+ * accepted. The service stops (rather than running on a registry that may
+ * still admit revoked members) with a line saying what to install. */
+static int check_registry_rollback(cpm_server_t *s)
+{
+    MDB_txn *txn = NULL;
+    uint64_t seen = 0;
+    int rc = cpm_store_begin(s->store, false, &txn);
+    if (rc == 0)
+        rc = cpm_store_get_u64(s->store, txn, REGISTRY_SEEN_KEY, &seen);
+    cpm_store_abort(&txn);
+    if (rc != 0) {
+        cpm_error("store: cannot read the registry version seen: %s", cpm_err_name(rc));
+        return -1;
+    }
+    if (cpm_registry_version(s->reg) < seen) {
+        cpm_metrics_add(s->metrics, "registry.refused", 1);
+        cpm_error("registry %s refused: version %llu is older than version %llu, which this "
+                  "service has already accepted; install the current registry",
+                  s->cfg->registry, (unsigned long long)cpm_registry_version(s->reg),
+                  (unsigned long long)seen);
+        return -1;
+    }
+    return remember_registry_version(s) == 0 ? 0 : -1;
+}
+
+/* Descriptors: each connection holds one, and the default soft limit (1024)
+ * is reached by a thousand idle connections. Raise the soft limit to the hard
+ * one (LimitNOFILE in the systemd unit) and say what we got. */
+static void raise_descriptor_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            cpm_warn("cannot raise the descriptor limit from %llu: %s", (unsigned long long)was,
+                     strerror(errno));
+            return;
+        }
+    }
+    cpm_info("descriptor limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
+static void *bind_again(cpm_server_t *s, void **sock, int type, const char *ep)
+{
+    cpm_sock_close(sock);
+    /* The old listener is closed by libzmq's I/O thread shortly after. */
+    for (int i = 0; i < 100 && !*sock; i++) {
+        *sock = cpm_sock_server_quiet(s->zctx, type, &s->id, ep);
+        if (!*sock)
+            nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    }
+    if (!*sock)
+        cpm_error("cannot bind %s again: %s", ep, zmq_strerror(zmq_errno()));
+    return *sock;
+}
+
+int cpm_server_rebind(cpm_server_t *s)
+{
+    cpm_metrics_add(s->metrics, "transport.rebinds", 1);
+    if (!bind_again(s, &s->router, ZMQ_ROUTER, s->bind_ep) ||
+        !bind_again(s, &s->pub, ZMQ_PUB, s->pub_ep))
+        return -1;
+    cpm_info("every connection dropped; listening again on %s, publishing on %s", s->bind_ep,
+             s->pub_ep);
     return 0;
 }
 
@@ -93,6 +202,8 @@ static int open_sockets(cpm_server_t *s)
     cpm_zap_set_registry(s->zap, s->reg);
     const char *bind = s->cfg->bind ? s->cfg->bind : ep->endpoint;
     const char *pub = s->cfg->pub_bind ? s->cfg->pub_bind : ep->pub_endpoint;
+    snprintf(s->bind_ep, sizeof s->bind_ep, "%s", bind);
+    snprintf(s->pub_ep, sizeof s->pub_ep, "%s", pub);
     s->router = cpm_sock_server(s->zctx, ZMQ_ROUTER, &s->id, bind);
     s->pub = cpm_sock_server(s->zctx, ZMQ_PUB, &s->id, pub);
     if (!s->router || !s->pub)
@@ -110,6 +221,7 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
     s->started_ms = cpm_now_ms();
     snprintf(s->self, sizeof s->self, "%s/%s", cfg->node, cfg->service);
     cpm_log_init(s->self);
+    raise_descriptor_limit();
     char err[256];
     cpm_public_t root;
     s->metrics = cpm_metrics_new();
@@ -134,6 +246,8 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
         cpm_error("store %s: %s", cfg->data_dir, err);
         goto fail;
     }
+    if (check_registry_rollback(s) != 0)
+        goto fail;
     s->zctx = zmq_ctx_new();
     if (!s->zctx || open_sockets(s) != 0)
         goto fail;
@@ -143,6 +257,12 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
     cpm_sender_init(&s->reply_sender, &s->id, instance);
     snprintf(instance, sizeof instance, "%s.pub", cfg->service);
     cpm_sender_init(&s->pub_sender, &s->id, instance);
+    cpm_sender_t *senders[3] = {&s->sender, &s->reply_sender, &s->pub_sender};
+    for (int i = 0; i < 3; i++)
+        if (cpm_seqres_start(&s->seqres[i], s->store, senders[i], cpm_now_us()) != 0)
+            cpm_warn("cannot reserve sequence numbers for %s: a restart after the clock "
+                     "stepped back may be refused as a replay",
+                     senders[i]->instance);
     s->pump = cpm_pump_new(s->zctx, s->store, &s->sender, s->self, s->verifier, s->metrics,
                            cfg->batch_max);
     if (!s->pump)

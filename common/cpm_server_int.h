@@ -4,6 +4,7 @@
 #define CPM_SERVER_INT_H
 
 #include "cpm_pump.h"
+#include "cpm_seqres.h"
 #include "cpm_server.h"
 #include "cpm_transport.h"
 
@@ -13,6 +14,20 @@
 #define MAX_HANDLERS 16
 #define GROUP_MAX 2048
 #define EVENTS_FETCH_MAX 1000
+/* A reply or publication of events stops before it would pass this size, so
+ * that a reader pins at most CPM_SOCK_HWM of them (see cpm_transport.h). */
+#define EVENTS_REPLY_BYTES (CPM_REPLY_BYTES - 4096)
+/* One turn of the loop takes at most TURN_FRAMES requests or TURN_MS of them,
+ * then commits the group, runs delivery, answers ZAP and reloads the
+ * registry: reads and writes alternate however many requests wait. */
+#define TURN_FRAMES 256
+#define TURN_MS 50
+/* Requests one principal (ZAP User-Id) may have taken in one turn when others
+ * have requests in it too; more are refused at once as busy (503, retryable),
+ * so that one reader cannot take every turn, whatever number of connections
+ * it opens. */
+#define TURN_PER_PRINCIPAL 64
+#define TURN_PRINCIPALS 64
 
 typedef struct {
     Cpm__MsgType type;
@@ -37,6 +52,12 @@ typedef struct {
     uint64_t seq;
 } queued_t;
 
+/* Requests taken from one principal in the current turn. */
+typedef struct {
+    char user[128];
+    unsigned taken;
+} turn_share_t;
+
 struct cpm_server {
     const cpm_config_t *cfg;
     cpm_identity_t id;
@@ -56,6 +77,10 @@ struct cpm_server {
     cpm_sender_t sender;
     cpm_sender_t reply_sender;
     cpm_sender_t pub_sender;
+    cpm_seqres_t seqres[3]; /* the three senders' reserved sequences */
+    char bind_ep[256], pub_ep[256];
+    turn_share_t shares[TURN_PRINCIPALS];
+    size_t nshares;
     cpm_pump_t *pump;
     handler_t handlers[MAX_HANDLERS];
     size_t nhandlers;
@@ -71,8 +96,14 @@ struct cpm_server {
     cpm_tick_fn tick;
 };
 
-/* Reload the registry file when it changed; first: at start. 0 or -1. */
+/* Reload the registry file when it changed; first: at start. A new version
+ * that takes access from a member drops every connection (see
+ * cpm_server_rebind). 0 or -1. */
 int cpm_server_load_registry(cpm_server_t *s, bool first);
+/* Close and re-create the ROUTER and PUB sockets on the same endpoints, so
+ * that every peer reconnects and passes ZAP under the current registry. 0 or
+ * -1 when an endpoint cannot be bound again. */
+int cpm_server_rebind(cpm_server_t *s);
 int cpm_server_handle_events_fetch(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
                                    cpm_reply_t *reply, cpm_error_t *err);
 int cpm_server_handle_health(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,

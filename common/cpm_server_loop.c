@@ -46,7 +46,10 @@ static void send_reply(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *r
         cpm_error("cannot seal a reply");
         return;
     }
-    if (zmq_send(s->router, zmq_msg_data(route), zmq_msg_size(route), ZMQ_SNDMORE) < 0 ||
+    /* Never block: a peer that does not read has a full queue (ROUTER_MANDATORY
+     * then says EAGAIN) and loses the reply, not the loop. */
+    if (zmq_send(s->router, zmq_msg_data(route), zmq_msg_size(route), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+            0 ||
         zmq_send(s->router, frame, flen, ZMQ_DONTWAIT) < 0)
         cpm_metrics_add(s->metrics, "replies.unroutable", 1);
     free(frame);
@@ -121,6 +124,36 @@ static void answer_now(cpm_server_t *s, zmq_msg_t *route, cpm_msg_t *m, const ha
     free(reply.buf);
 }
 
+/* Count one request of user in this turn; false when user has had its share
+ * while others want theirs (the request is then refused as busy). Alone, a
+ * principal may use the whole turn: refusing it would serve nobody. */
+static bool take_share(cpm_server_t *s, const char *user)
+{
+    if (!user)
+        return true; /* not through ZAP: refused by the verifier anyway */
+    size_t i = 0;
+    while (i < s->nshares && strcmp(s->shares[i].user, user) != 0)
+        i++;
+    if (i == s->nshares) {
+        if (s->nshares == TURN_PRINCIPALS)
+            return true; /* so many principals that none can hold the turn */
+        snprintf(s->shares[i].user, sizeof s->shares[i].user, "%s", user);
+        s->shares[i].taken = 0;
+        s->nshares++;
+    }
+    return ++s->shares[i].taken <= TURN_PER_PRINCIPAL || s->nshares == 1;
+}
+
+static void refuse_busy(cpm_server_t *s, zmq_msg_t *route, const cpm_msg_t *m)
+{
+    cpm_error_t e;
+    cpm_error_set(&e, CPM_E_UNAVAILABLE, "rate",
+                  "busy: more than %d requests of %s in one turn; send again later",
+                  TURN_PER_PRINCIPAL, m->env->sender);
+    count(s, "rejected", "busy");
+    send_error(s, route, m->env, &e);
+}
+
 /* Receive, verify and dispatch one frame; write requests join the group. */
 static int take_one(cpm_server_t *s)
 {
@@ -154,9 +187,12 @@ static int take_one(cpm_server_t *s)
         zmq_msg_close(&f[1]);
         return 1;
     }
+    bool share = take_share(s, ctx.transport_user);
     zmq_msg_close(&f[1]);
     const handler_t *h = find_handler(s, m.env->type);
-    if (!h) {
+    if (!share) {
+        refuse_busy(s, &f[0], &m);
+    } else if (!h) {
         cpm_error_t e;
         cpm_error_set(&e, CPM_E_FORBIDDEN, "type", "%s does not serve %s", s->self,
                       cpm_msg_type_name(m.env->type));
@@ -277,6 +313,19 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
     return rc;
 }
 
+/* How many of the first events fit in bytes (at least one, so that one large
+ * event still goes out alone). */
+static size_t events_within(Cpm__Event **evs, size_t n, size_t bytes)
+{
+    size_t total = 0, k = 0;
+    for (; k < n; k++) {
+        total += cpm__event__get_packed_size(evs[k]) + 8; /* tag and length */
+        if (total > bytes && k > 0)
+            break;
+    }
+    return k;
+}
+
 /* Publish every event committed since the last call on the PUB socket. */
 static void publish_events(cpm_server_t *s)
 {
@@ -297,7 +346,7 @@ static void publish_events(cpm_server_t *s)
         eb.node = s->id.id;
         eb.service = (char *)s->cfg->service;
         eb.head_seq = head;
-        eb.n_events = n;
+        eb.n_events = events_within(evs, n, EVENTS_REPLY_BYTES);
         eb.events = evs;
         uint8_t *frame = NULL;
         size_t len = 0;
@@ -305,10 +354,10 @@ static void publish_events(cpm_server_t *s)
                             NULL, &frame, &len) == 0) {
             zmq_send(s->pub, s->self, strlen(s->self), ZMQ_SNDMORE);
             zmq_send(s->pub, frame, len, ZMQ_DONTWAIT);
-            cpm_metrics_add(s->metrics, "events.published", n);
+            cpm_metrics_add(s->metrics, "events.published", eb.n_events);
         }
         free(frame);
-        s->published = evs[n - 1]->seq;
+        s->published = evs[eb.n_events - 1]->seq;
         cpm_eventlog_free(&evs, n);
     }
 }
@@ -412,6 +461,34 @@ int cpm_server_write(cpm_server_t *s, cpm_write_fn fn, void *ctx)
     return 0;
 }
 
+/* Take the requests of one turn: at most TURN_FRAMES of them and TURN_MS of
+ * work, so that the group's commit, delivery, ZAP and the registry reload
+ * come round however many requests wait (the rest wait in the socket, within
+ * its high-water mark). */
+static void take_turn(cpm_server_t *s)
+{
+    int64_t end = cpm_mono_ms() + TURN_MS;
+    s->nshares = 0;
+    for (int n = 0; n < TURN_FRAMES && s->ngroup < GROUP_MAX; n++) {
+        if (take_one(s) <= 0)
+            return;
+        if (cpm_mono_ms() >= end) {
+            cpm_metrics_add(s->metrics, "loop.turns_cut", 1);
+            return;
+        }
+    }
+    cpm_metrics_add(s->metrics, "loop.turns_cut", 1);
+}
+
+/* Keep each sender's persisted reservation ahead of its next sequence. */
+static void keep_sequences(cpm_server_t *s)
+{
+    int64_t now = cpm_now_us();
+    for (int i = 0; i < 3; i++)
+        if (s->seqres[i].sender && cpm_seqres_keep(&s->seqres[i], s->store, now) != 0)
+            cpm_metrics_add(s->metrics, "store.failures", 1);
+}
+
 int cpm_server_run(cpm_server_t *s)
 {
     signal(SIGINT, on_signal);
@@ -424,6 +501,7 @@ int cpm_server_run(cpm_server_t *s)
     int64_t next_reload = cpm_mono_ms() + 1000;
     cpm_info("running (registry version %llu)", (unsigned long long)cpm_registry_version(s->reg));
     while (!stop_requested) {
+        keep_sequences(s);
         size_t need = 2 + cpm_pump_size(s->pump);
         if (need > s->items_cap) { /* one poll item per peer, however many */
             zmq_pollitem_t *grown = realloc(s->items, need * 2 * sizeof *grown);
@@ -446,15 +524,17 @@ int cpm_server_run(cpm_server_t *s)
             return -1;
         }
         cpm_zap_handle(s->zap);
-        while (s->ngroup < GROUP_MAX && take_one(s) > 0)
-            ;
+        take_turn(s);
         if (s->ngroup > 0)
             commit_group(s);
         now = cpm_mono_ms();
         cpm_pump_run(s->pump, s->reg, now);
         if (now >= next_reload) {
             next_reload = now + 1000;
-            cpm_server_load_registry(s, false);
+            if (cpm_server_load_registry(s, false) != 0 && (!s->router || !s->pub)) {
+                cpm_error("stopping: the service's endpoints could not be bound again");
+                return -1;
+            }
             if (s->tick)
                 s->tick(s);
         }
@@ -484,7 +564,7 @@ int cpm_server_handle_events_fetch(cpm_server_t *s, MDB_txn *txn, const cpm_msg_
     eb.node = s->id.id;
     eb.service = (char *)s->cfg->service;
     eb.events = evs;
-    eb.n_events = n;
+    eb.n_events = events_within(evs, n, EVENTS_REPLY_BYTES);
     rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EVENTS_REPLY, &eb.base);
     cpm_eventlog_free(&evs, n);
     return rc;

@@ -3,6 +3,7 @@
 #include "cpm_log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -51,6 +52,37 @@ void cpm_zap_set_registry(cpm_zap_t *z, const cpm_registry_t *reg)
     z->reg = reg;
 }
 
+const Cpm__Member *cpm_zap_admits(const cpm_registry_t *reg, const uint8_t curve_pk[32])
+{
+    const Cpm__Member *m = reg ? cpm_registry_member_by_curve(reg, curve_pk) : NULL;
+    if (!m)
+        return NULL;
+    char kid[CPM_KEY_ID_LEN + 1];
+    cpm_member_key_id(m, kid);
+    if (cpm_registry_key_revoked(reg, kid))
+        return NULL;
+    cpm_key_id(curve_pk, kid);
+    return cpm_registry_key_revoked(reg, kid) ? NULL : m;
+}
+
+bool cpm_zap_lost_access(const cpm_registry_t *old_reg, const cpm_registry_t *new_reg, char *who,
+                         size_t wholen)
+{
+    const Cpm__Registry *d = old_reg ? cpm_registry_doc(old_reg) : NULL;
+    for (size_t i = 0; d && i < d->n_members; i++) {
+        const Cpm__Member *m = d->members[i];
+        if (m->curve_pk.len != 32 || cpm_zap_admits(old_reg, m->curve_pk.data) != m)
+            continue;
+        const Cpm__Member *now = cpm_zap_admits(new_reg, m->curve_pk.data);
+        if (!now || strcmp(now->id, m->id) != 0) {
+            if (who)
+                snprintf(who, wholen, "%s", m->id);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void send_str(void *sock, const char *s, int more)
 {
     zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0);
@@ -71,7 +103,9 @@ static int handle_one(cpm_zap_t *z)
     char user_buf[128] = "";
     if (n >= 7 && zmq_msg_size(&f[5]) == 5 && memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
         zmq_msg_size(&f[6]) == 32 && z->reg) {
-        const Cpm__Member *m = cpm_registry_member_by_curve(z->reg, zmq_msg_data(&f[6]));
+        const Cpm__Member *m = cpm_zap_admits(z->reg, zmq_msg_data(&f[6]));
+        if (!m && cpm_registry_member_by_curve(z->reg, zmq_msg_data(&f[6])))
+            text = "revoked transport key";
         if (m) {
             status = "200";
             text = "OK";
@@ -105,37 +139,61 @@ int cpm_zap_handle(cpm_zap_t *z)
     return count;
 }
 
+/* Options of every socket. The high-water marks are in messages, so they are
+ * derived from the largest frame: a peer that never reads (or never stops
+ * sending) pins at most CPM_SOCK_HWM frames each way on its connection. A
+ * connection that has not finished the CURVE handshake within
+ * CPM_HANDSHAKE_MS is closed, so idle connections cannot hold descriptors. */
 static int set_common(void *s)
 {
-    int linger = 0, ivl = 2000, timeout = 6000, ttl = 6000;
+    int linger = 0, ivl = 2000, timeout = 6000, ttl = 6000, hwm = CPM_SOCK_HWM;
+    int handshake = CPM_HANDSHAKE_MS;
     int64_t maxsize = CPM_MAX_MSG + 1024;
     return zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) |
            zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) |
            zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout) |
            zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl) |
+           zmq_setsockopt(s, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) |
+           zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm) |
+           zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm) |
            zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
 }
 
-void *cpm_sock_server(void *zctx, int type, const cpm_identity_t *id, const char *endpoint)
+static void *server_socket(void *zctx, int type, const cpm_identity_t *id, const char *endpoint,
+                           bool quiet)
 {
     void *s = zmq_socket(zctx, type);
     if (!s)
         return NULL;
-    int one = 1, hwm = 100000;
+    int one = 1;
     int rc = set_common(s);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, id->curve_sk, 32);
     rc |= zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, CPM_ZAP_DOMAIN, strlen(CPM_ZAP_DOMAIN));
-    rc |= zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    rc |= zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if (type == ZMQ_ROUTER)
+    if (type == ZMQ_ROUTER) {
+        int reply_hwm = CPM_REPLY_HWM;
         rc |= zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+        rc |= zmq_setsockopt(s, ZMQ_SNDHWM, &reply_hwm, sizeof reply_hwm);
+    }
     if (rc != 0 || zmq_bind(s, endpoint) != 0) {
-        cpm_error("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        int e = zmq_errno();
+        if (!quiet)
+            cpm_error("cannot bind %s: %s", endpoint, zmq_strerror(e));
         zmq_close(s);
+        errno = e;
         return NULL;
     }
     return s;
+}
+
+void *cpm_sock_server(void *zctx, int type, const cpm_identity_t *id, const char *endpoint)
+{
+    return server_socket(zctx, type, id, endpoint, false);
+}
+
+void *cpm_sock_server_quiet(void *zctx, int type, const cpm_identity_t *id, const char *endpoint)
+{
+    return server_socket(zctx, type, id, endpoint, true);
 }
 
 void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint8_t server_pk[32],
@@ -144,13 +202,10 @@ void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint
     void *s = zmq_socket(zctx, type);
     if (!s)
         return NULL;
-    int hwm = 100000;
     int rc = set_common(s);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pk, 32);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, id->curve_pk, 32);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, id->curve_sk, 32);
-    rc |= zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    rc |= zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (rc != 0 || zmq_connect(s, endpoint) != 0) {
         cpm_error("cannot connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(s);

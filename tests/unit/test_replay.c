@@ -189,35 +189,89 @@ static void test_many_principals(void **state)
     cpm_replay_destroy(&r);
 }
 
-/* The table is bounded: when every slot holds an active principal, new ones
- * are refused (known ones still work); once some fall idle, newcomers fit. */
+/* The table is bounded in all: when it is full, the member holding the most
+ * principals gives one up, so a newcomer of another member still fits. */
 static void test_bounded(void **state)
 {
     (void)state;
     cpm_replay_t *r = cpm_replay_new(1000);
     char p[48];
     int64_t t = 1767225600000;
+    int members = CPM_REPLAY_MAX / CPM_REPLAY_PER_MEMBER + 1;
     for (int i = 0; i < CPM_REPLAY_MAX; i++) {
-        snprintf(p, sizeof p, "m/inst.%d", i);
+        snprintf(p, sizeof p, "m%d/inst.%d", i % members, i);
         assert_int_equal(cpm_replay_check(r, p, 7, t), 0);
     }
     assert_int_equal(cpm_replay_size(r), CPM_REPLAY_MAX);
-    assert_int_equal(cpm_replay_check(r, "m/one-too-many", 1, t + 10), -1);
+    assert_int_equal(cpm_replay_check(r, "other/one-too-many", 1, t + 10), 0);
     assert_int_equal(cpm_replay_size(r), CPM_REPLAY_MAX);
-    assert_int_equal(cpm_replay_check(r, "m/inst.5", 8, t + 10), 0); /* known: fine */
-    /* after the horizon everyone but inst.5 is idle: room again */
-    assert_int_equal(cpm_replay_check(r, "m/newcomer", 1, t + 1005), 0);
-    assert_true(cpm_replay_size(r) <= 3);
+    assert_int_equal(cpm_replay_evicted(r), 1);
+    assert_int_equal(cpm_replay_check(r, "m5/inst.5", 8, t + 10), 0); /* known: fine */
+    /* after the horizon everyone but inst.5 and the newcomer is idle */
+    assert_int_equal(cpm_replay_check(r, "m7/newcomer", 100, t + 1005), 0);
+    assert_true(cpm_replay_size(r) <= 4);
+    cpm_replay_destroy(&r);
+}
+
+/* One member inventing instances evicts only its own principals: another
+ * member's principals keep their windows (a replay of theirs is still
+ * refused) and its newcomers are admitted. */
+static void test_member_cannot_evict_others(void **state)
+{
+    (void)state;
+    cpm_replay_t *r = cpm_replay_new(HORIZON);
+    char p[48];
+    int64_t t = 1767225600000;
+    assert_int_equal(cpm_replay_check(r, "good/svc", 100, t), 0);
+    for (int i = 0; i < 3 * CPM_REPLAY_MAX / 2; i++) {
+        snprintf(p, sizeof p, "evil/inst.%d", i);
+        assert_int_equal(cpm_replay_check(r, p, 1000 + (uint64_t)i, t + 1), 0);
+    }
+    assert_int_equal(cpm_replay_size(r), CPM_REPLAY_PER_MEMBER + 1);
+    assert_int_equal(cpm_replay_check(r, "good/svc", 100, t + 2), -1); /* still known */
+    assert_int_equal(cpm_replay_check(r, "good/svc", 101, t + 2), 0);
+    assert_int_equal(cpm_replay_check(r, "good/cli.1", 5, t + 2), 0);
+    assert_int_equal(cpm_replay_check(r, "other/cli.1", 5, t + 2), 0);
+    assert_int_equal(cpm_replay_size(r), CPM_REPLAY_PER_MEMBER + 3);
+    cpm_replay_destroy(&r);
+}
+
+/* An evicted principal cannot replay: its member's floor is above every
+ * number it saw. A new principal of that member above the floor is admitted;
+ * the floor lapses after one horizon, when the clock-skew check takes over. */
+static void test_eviction_keeps_replays_out(void **state)
+{
+    (void)state;
+    cpm_replay_t *r = cpm_replay_new(1000);
+    char p[48];
+    int64_t t = 1767225600000;
+    assert_int_equal(cpm_replay_check(r, "m/first", 5000, t), 0);
+    for (int i = 0; i < CPM_REPLAY_PER_MEMBER; i++) {
+        snprintf(p, sizeof p, "m/inst.%d", i);
+        assert_int_equal(cpm_replay_check(r, p, 6000 + (uint64_t)i, t + 1), 0);
+    }
+    assert_int_equal(cpm_replay_evicted(r), 1);
+    assert_int_equal(cpm_replay_check(r, "m/first", 5000, t + 2), -1); /* replay */
+    assert_int_equal(cpm_replay_check(r, "m/first", 4999, t + 2), -1);
+    assert_int_equal(cpm_replay_check(r, "m/next", 5001, t + 2), 0);
+    assert_int_equal(cpm_replay_check(r, "x/first", 5000, t + 2), 0); /* other members */
+    assert_int_equal(cpm_replay_check(r, "m/late", 10, t + 1500), 0); /* floor lapsed */
     cpm_replay_destroy(&r);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_new_and_destroy), cmocka_unit_test(test_basic),
-        cmocka_unit_test(test_window_edges),    cmocka_unit_test(test_shifts_keep_bits),
-        cmocka_unit_test(test_against_model),   cmocka_unit_test(test_forget_idle),
-        cmocka_unit_test(test_many_principals), cmocka_unit_test(test_bounded),
+        cmocka_unit_test(test_new_and_destroy),
+        cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_window_edges),
+        cmocka_unit_test(test_shifts_keep_bits),
+        cmocka_unit_test(test_against_model),
+        cmocka_unit_test(test_forget_idle),
+        cmocka_unit_test(test_many_principals),
+        cmocka_unit_test(test_bounded),
+        cmocka_unit_test(test_member_cannot_evict_others),
+        cmocka_unit_test(test_eviction_keeps_replays_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

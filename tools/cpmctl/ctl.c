@@ -82,7 +82,12 @@ int ctl_open_as(ctl_t *c, const ctl_opts_t *o, const char *as)
         ctl_close(c);
         return -1;
     }
-    snprintf(c->instance, sizeof c->instance, "cli.%d", (int)getpid());
+    /* A fresh instance per run, never a reused pid: receivers remember each
+     * instance's highest sequence for ten minutes, and a run started after
+     * the clock stepped back would otherwise be refused as a replay. */
+    char rnd[33];
+    cpm_random_id(rnd);
+    snprintf(c->instance, sizeof c->instance, "cli.%d.%.12s", (int)getpid(), rnd);
     snprintf(c->self, sizeof c->self, "%s/%s", c->id.id, c->instance);
     cpm_sender_init(&c->sender, &c->id, c->instance);
     c->verifier = cpm_verifier_new(300000);
