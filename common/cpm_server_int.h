@@ -88,8 +88,9 @@ struct cpm_server {
     size_t ngroup;
     queued_t *queued; /* records written by the current group */
     size_t nqueued, capqueued;
-    uint64_t published;    /* event head already published */
-    zmq_pollitem_t *items; /* the loop's poll set: zap, router, one per stream */
+    uint64_t published;      /* event head already published */
+    uint64_t replay_evicted; /* the verifier's replay evictions already counted */
+    zmq_pollitem_t *items;   /* the loop's poll set: zap, router, one per stream */
     size_t items_cap;
     int64_t started_ms;
     void *ctx;

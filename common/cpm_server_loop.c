@@ -181,6 +181,11 @@ static int take_one(cpm_server_t *s)
     cpm_msg_t m = {0};
     cpm_verdict_t v = cpm_verifier_check(s->verifier, s->reg, &ctx, zmq_msg_data(&f[1]),
                                          zmq_msg_size(&f[1]), cpm_now_ms(), &m);
+    uint64_t evicted = cpm_verifier_replay_evicted(s->verifier);
+    if (evicted > s->replay_evicted) { /* a member past its share of the replay table */
+        cpm_metrics_add(s->metrics, "replay.evicted", evicted - s->replay_evicted);
+        s->replay_evicted = evicted;
+    }
     if (v != CPM_V_OK) {
         refuse(s, &f[0], &f[1], v, &m.addr);
         zmq_msg_close(&f[0]);

@@ -86,6 +86,11 @@ uint64_t cpm_verifier_count(const cpm_verifier_t *v, cpm_verdict_t reason)
     return v->counts[reason];
 }
 
+uint64_t cpm_verifier_replay_evicted(const cpm_verifier_t *v)
+{
+    return v ? cpm_replay_evicted(v->replay) : 0;
+}
+
 static int str_eq(const char *a, const char *b)
 {
     return a && b && strcmp(a, b) == 0;

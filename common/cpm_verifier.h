@@ -93,5 +93,8 @@ cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_registry_t *reg,
                                  int64_t now_ms, cpm_msg_t *out);
 
 uint64_t cpm_verifier_count(const cpm_verifier_t *v, cpm_verdict_t reason);
+/* Principals evicted from the replay table so far (see cpm_replay.h): a
+ * member that invents sender instances evicts its own. */
+uint64_t cpm_verifier_replay_evicted(const cpm_verifier_t *v);
 
 #endif

@@ -195,6 +195,8 @@ def test_invented_instances_do_not_lock_out_others():
               % r.stdout[-300:])
         c = counters(m, "hn.doit", "intake")
         check(c.get("rejected.replay", 0) == 0, "nothing refused as a replay: %s" % c)
+        check(c.get("replay.evicted", 0) > 0,
+              "the flooding member evicted its own instances, counted: %s" % c.get("replay.evicted"))
 
 
 def add_member(text, name, role="coordinator"):
