@@ -327,6 +327,34 @@ static const ProtobufCMessageDescriptor *payload_descriptor(const char *name)
     return NULL;
 }
 
+/* A layout case's edit of the envelope or the frame (README.md): at offset,
+ * delete bytes, insert bytes. Nothing when the case has no edit for target. */
+static void apply_edit(json_t *c, const char *target, uint8_t **buf, size_t *len)
+{
+    json_t *ed = json_object_get(c, "edit");
+    if (!ed || strcmp(str(ed, "target"), target) != 0)
+        return;
+    json_int_t off = num(ed, "offset"), del = num(ed, "delete");
+    assert_true(off >= 0 && del >= 0 && (size_t)(off + del) <= *len);
+    size_t ins_len;
+    uint8_t *ins = unhex(str(ed, "insert_hex"), &ins_len);
+    size_t n = *len - (size_t)del + ins_len;
+    uint8_t *out = malloc(n ? n : 1);
+    memcpy(out, *buf, (size_t)off);
+    memcpy(out + off, ins, ins_len);
+    memcpy(out + off + ins_len, *buf + off + del, *len - (size_t)(off + del));
+    free(ins);
+    free(*buf);
+    *buf = out;
+    *len = n;
+}
+
+static int has_edit(json_t *c, const char *target)
+{
+    json_t *ed = json_object_get(c, "edit");
+    return ed && strcmp(str(ed, "target"), target) == 0;
+}
+
 /* Rebuild one case's frame from its fields and check each step against the
  * file. Returns the frame that is delivered (malloc'd). */
 static uint8_t *rebuild_case(json_t *c, size_t *frame_len)
@@ -370,10 +398,14 @@ static uint8_t *rebuild_case(json_t *c, size_t *frame_len)
     }
 
     size_t env_len = cpm__envelope__get_packed_size(&env);
+    uint8_t *envb = malloc(env_len);
+    cpm__envelope__pack(&env, envb);
+    apply_edit(c, "envelope", &envb, &env_len);
     size_t dlen = sizeof CPM_ENVELOPE_DOMAIN;
     uint8_t *input = malloc(dlen + env_len);
     memcpy(input, CPM_ENVELOPE_DOMAIN, dlen);
-    cpm__envelope__pack(&env, input + dlen);
+    memcpy(input + dlen, envb, env_len);
+    free(envb);
     assert_hex(input + dlen, env_len, str(c, "envelope_hex"), "envelope bytes");
     assert_hex(input, dlen + env_len, str(c, "signature_input_hex"), "signature input");
     uint8_t sig[64];
@@ -389,8 +421,9 @@ static uint8_t *rebuild_case(json_t *c, size_t *frame_len)
     uint8_t *frame = malloc(n);
     cpm__signed_envelope__pack(&se, frame);
 
-    /* cpm_envelope_seal writes exactly these bytes for a version 1 envelope. */
-    if (env.version == CPM_PROTO_VERSION) {
+    /* cpm_envelope_seal writes exactly these bytes for a version 1 envelope
+     * (an edited envelope is not one it would write). */
+    if (env.version == CPM_PROTO_VERSION && !has_edit(c, "envelope")) {
         cpm_env_fields_t f = {.sender = env.sender,
                               .sender_instance = env.sender_instance,
                               .key_id = env.key_id,
@@ -418,6 +451,7 @@ static uint8_t *rebuild_case(json_t *c, size_t *frame_len)
         assert_true(off >= 0 && (size_t)off < n);
         frame[off] ^= x;
     }
+    apply_edit(c, "frame", &frame, &n);
     assert_hex(frame, n, str(c, "frame_hex"), "frame");
     free(input);
     free(payload);
@@ -458,6 +492,27 @@ static void test_envelopes(void **state)
             memset(frame, fill, len);
         } else {
             frame = unhex(str(c, "frame_hex"), &len);
+        }
+
+        /* The layout rules alone (checks 2 and 3) refuse exactly the
+         * malformed frames, and an edited frame at check 2, an edited
+         * envelope at check 3. */
+        if (len <= CPM_MAX_MSG) {
+            cpm_slice_t eb, sb;
+            cpm_envelope_view_t ev;
+            int outer = cpm_envelope_parse_signed(frame, len, &eb, &sb);
+            int inner = outer == 0 ? cpm_envelope_parse_view(eb.data, eb.len, &ev) : -1;
+            const char *first = json_string_value(json_array_get(json_object_get(c, "expect"), 0));
+            int malformed = first && strcmp(first, "malformed") == 0;
+            if ((outer == 0 && inner == 0) == malformed)
+                fail_msg("case %s: layout %s, the vector says %s", name,
+                         outer || inner ? "refused" : "accepted", first ? first : "nothing");
+            if (has_edit(c, "frame"))
+                assert_int_equal(outer, -1);
+            if (has_edit(c, "envelope")) {
+                assert_int_equal(outer, 0);
+                assert_int_equal(inner, -1);
+            }
         }
 
         json_t *cj = json_object_get(c, "ctx");

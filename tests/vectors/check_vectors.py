@@ -70,6 +70,105 @@ def registry_bytes(d):
         b"".join(f_bytes(5, k) for k in d["revoked_keys"])])
 
 
+# ---- the layout rules of section 6 (checks 1 to 4), on the bytes as received ----
+
+MAX_MSG = 4194304
+VARINT_FIELDS = {1, 5, 6, 7}  # version, seq, sent_ms, type
+STRING_FIELDS = {2, 3, 4, 8, 9, 10}  # sender ... recipient; 11 (payload) is bytes
+
+
+class Malformed(Exception):
+    pass
+
+
+def read_varint(b, i):
+    """At most 10 bytes, non-minimal forms allowed; the value is taken mod 2^64."""
+    v = 0
+    for k in range(10):
+        if i >= len(b):
+            raise Malformed("varint runs past the end")
+        x = b[i]
+        i += 1
+        v |= (x & 0x7F) << (7 * k)
+        if not x & 0x80:
+            return v & ((1 << 64) - 1), i
+    raise Malformed("varint of more than 10 bytes")
+
+
+def wire_fields(b):
+    """(number, wire type, value) of each top-level field; Malformed on bad wire data."""
+    i, out = 0, []
+    while i < len(b):
+        tag, i = read_varint(b, i)
+        num, wt = tag >> 3, tag & 7
+        if num < 1 or num > (1 << 29) - 1:
+            raise Malformed("field number %d" % num)
+        if wt == 0:
+            val, i = read_varint(b, i)
+        elif wt in (1, 5):
+            n = 8 if wt == 1 else 4
+            if len(b) - i < n:
+                raise Malformed("fixed field runs past the end")
+            val, i = int.from_bytes(b[i:i + n], "little"), i + n
+        elif wt == 2:
+            n, i = read_varint(b, i)
+            if n > len(b) - i:
+                raise Malformed("length past the end")
+            val, i = b[i:i + n], i + n
+        else:
+            raise Malformed("wire type %d" % wt)
+        out.append((num, wt, val))
+    return out
+
+
+def read_layout(frame):
+    """Checks 2 and 3: the fixed layouts of SignedEnvelope and Envelope.
+    Returns (envelope fields by number, envelope bytes, signature)."""
+    outer = {}
+    for num, wt, val in wire_fields(frame):
+        if num not in (1, 2) or wt != 2 or num in outer:
+            raise Malformed("SignedEnvelope field %d, wire type %d" % (num, wt))
+        outer[num] = val
+    env = {}
+    for num, wt, val in wire_fields(outer.get(1, b"")):
+        if not 1 <= num <= 11 or num in env or wt != (0 if num in VARINT_FIELDS else 2):
+            raise Malformed("Envelope field %d, wire type %d" % (num, wt))
+        if num in STRING_FIELDS:
+            if 0 in val:
+                raise Malformed("Envelope field %d holds a zero byte" % num)
+            try:
+                val.decode("utf-8")  # strict: no overlong forms, surrogates, > U+10FFFF
+            except UnicodeDecodeError:
+                raise Malformed("Envelope field %d is not UTF-8" % num)
+        env[num] = val
+    return env, outer.get(1, b""), outer.get(2, b"")
+
+
+def early_verdict(frame):
+    """The verdict of checks 1 to 4b of section 6, or None when the frame passes them."""
+    if len(frame) > MAX_MSG:
+        return "oversize"
+    try:
+        env, _, _ = read_layout(frame)
+    except Malformed:
+        return "malformed"
+    if env.get(1, 0) != 1:
+        return "bad_version"
+    if not 1 <= len(env.get(3, b"")) <= 63:
+        return "malformed"
+    return None
+
+
+def apply_edit(c, target, b):
+    """A layout case's edit (README.md): at offset, delete bytes, insert bytes."""
+    ed = c.get("edit")
+    if not ed or ed["target"] != target:
+        return b
+    off, n = ed["offset"], ed["delete"]
+    check(0 <= off and off + n <= len(b), c["name"] + " edit offset")
+    return b[:off] + bytes.fromhex(ed["insert_hex"]) + b[off + n:]
+
+
 def check(cond, what):
     if not cond:
         sys.exit("MISMATCH: " + what)
@@ -113,11 +212,17 @@ def main():
         prev = hashlib.sha256(body).digest()
         check(prev.hex() == e["hash_hex"], "event %d hash" % e["seq"])
 
-    n = 0
+    n = n_layout = 0
     for c in env["cases"]:
         if "envelope" not in c:
+            if "frame" in c:
+                frame = bytes.fromhex(c["frame"]["fill_hex"]) * c["frame"]["length"]
+            else:
+                frame = bytes.fromhex(c["frame_hex"])
+            v = early_verdict(frame)
+            check(v == c["expect"][0], "%s: checks 1 to 4 give %s" % (c["name"], v))
             continue
-        eb = envelope_bytes(c["envelope"])
+        eb = apply_edit(c, "envelope", envelope_bytes(c["envelope"]))
         check(eb.hex() == c["envelope_hex"], c["name"] + " envelope bytes")
         si = b"CPMESH-ENVELOPE-V1\0" + eb
         check(si.hex() == c["signature_input_hex"], c["name"] + " signature input")
@@ -126,15 +231,24 @@ def main():
         frame = bytearray(f_bytes(1, eb) + f_bytes(2, sig))
         if c["mutation"]:
             frame[c["mutation"]["frame_offset"]] ^= int(c["mutation"]["xor"], 16)
-        check(bytes(frame).hex() == c["frame_hex"], c["name"] + " frame")
-        # A receiver checks the signature with the registered key of the sender.
-        if c["expect"][0] == "ok":
+        frame = apply_edit(c, "frame", bytes(frame))
+        check(frame.hex() == c["frame_hex"], c["name"] + " frame")
+        # Checks 1 to 4 (size, layout, version) give the vector's verdict when
+        # it is one of theirs, and pass every other frame.
+        v = early_verdict(frame)
+        want = c["expect"][0] if c["expect"][0] in ("oversize", "malformed", "bad_version") else None
+        check(v == want, "%s: checks 1 to 4 give %s, the vector says %s" %
+              (c["name"], v, c["expect"][0]))
+        n_layout += "edit" in c
+        # A receiver checks the signature with the registered key of the sender;
+        # a layout case is signed properly, so only its layout is wrong.
+        if c["expect"][0] == "ok" or "edit" in c:
             member = next(m for m in reg["document"]["members"]
                           if m["id"] == c["envelope"]["sender"])
             Ed25519PublicKey.from_public_bytes(bytes.fromhex(member["sign_pk"])).verify(sig, si)
         n += 1
-    print("vectors agree: %d identities, registry, %d events, %d envelopes" %
-          (len(keys["identities"]), len(events["events"]), n))
+    print("vectors agree: %d identities, registry, %d events, %d envelopes (%d layout cases)" %
+          (len(keys["identities"]), len(events["events"]), n, n_layout))
 
 
 if __name__ == "__main__":

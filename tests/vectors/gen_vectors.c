@@ -8,6 +8,7 @@
  * change of the wire format, and say so in the change. See README.md. */
 #include "cpm_envelope.h"
 #include "cpm_keys.h"
+#include "cpm_pbcheck.h"
 #include "cpm_registry.h"
 #include "cpm_util.h"
 #include "cpm_verifier.h"
@@ -195,6 +196,20 @@ static json_t *gen_registry(void)
 
 /* ---- envelopes ------------------------------------------------------------- */
 
+/* A layout case (docs/protocol.md section 6, checks 2 and 3) edits the
+ * standard bytes: the envelope before signing, so the signature is valid and
+ * only the layout is wrong, or the frame after signing. */
+enum { EDIT_NONE, EDIT_ENVELOPE, EDIT_FRAME };
+enum { EDIT_APPEND, EDIT_REPLACE, EDIT_REPEAT };
+
+typedef struct {
+    int target; /* EDIT_* */
+    int op;     /* append ins; replace field `field` by ins; append a copy of field `field` */
+    uint32_t field;
+    uint8_t ins[64];
+    size_t ins_len;
+} edit_t;
+
 typedef struct {
     const char *name, *description;
     const char *expect[3];
@@ -213,6 +228,7 @@ typedef struct {
     json_t *payload_json;
     cpm_verify_ctx_t ctx;
     int tamper; /* flip the last payload byte of the frame */
+    edit_t edit;
 } case_t;
 
 static json_t *ctx_json(const cpm_verify_ctx_t *c)
@@ -231,6 +247,57 @@ static size_t varint_len(size_t v)
         n++;
     }
     return n;
+}
+
+/* Where field `number` is encoded in buf (tag included): 0, or -1 when absent. */
+static int find_field(const uint8_t *buf, size_t len, uint32_t number, size_t *off, size_t *n)
+{
+    const uint8_t *p = buf, *end = buf + len, *start = p;
+    cpm_pb_field_t f;
+    while (cpm_pb_next(&p, end, &f) == 1) {
+        if (f.number == number) {
+            *off = (size_t)(start - buf);
+            *n = (size_t)(p - start);
+            return 0;
+        }
+        start = p;
+    }
+    return -1;
+}
+
+/* Applies c->edit to *buf (malloc'd, *len bytes): at offset, delete bytes,
+ * insert bytes. Returns the edit as JSON, or NULL on failure. */
+static json_t *apply_edit(const edit_t *ed, uint8_t **buf, size_t *len)
+{
+    size_t off = *len, del = 0, at, n;
+    const uint8_t *ins = ed->ins;
+    size_t ins_len = ed->ins_len;
+    uint8_t copy[1024];
+    if (ed->op != EDIT_APPEND) {
+        if (find_field(*buf, *len, ed->field, &at, &n) != 0)
+            return NULL;
+        if (ed->op == EDIT_REPLACE) {
+            off = at;
+            del = n;
+        } else {
+            if (n > sizeof copy)
+                return NULL;
+            memcpy(copy, *buf + at, n);
+            ins = copy;
+            ins_len = n;
+        }
+    }
+    uint8_t *out = malloc(*len - del + ins_len);
+    memcpy(out, *buf, off);
+    memcpy(out + off, ins, ins_len);
+    memcpy(out + off + ins_len, *buf + off + del, *len - off - del);
+    json_t *j = json_pack(
+        "{s:s, s:I, s:I, s:o}", "target", ed->target == EDIT_ENVELOPE ? "envelope" : "frame",
+        "offset", (json_int_t)off, "delete", (json_int_t)del, "insert_hex", hexj(ins, ins_len));
+    free(*buf);
+    *buf = out;
+    *len = *len - del + ins_len;
+    return j;
 }
 
 static json_t *envelope_case(case_t *c)
@@ -254,10 +321,18 @@ static json_t *envelope_case(case_t *c)
     e.payload.data = c->payload;
     e.payload.len = c->payload_len;
     size_t env_len = cpm__envelope__get_packed_size(&e);
+    uint8_t *envb = malloc(env_len);
+    cpm__envelope__pack(&e, envb);
+    json_t *edit = NULL;
+    if (c->edit.target == EDIT_ENVELOPE && !(edit = apply_edit(&c->edit, &envb, &env_len))) {
+        free(envb);
+        return NULL;
+    }
     size_t dlen = sizeof CPM_ENVELOPE_DOMAIN;
     uint8_t *input = malloc(dlen + env_len);
     memcpy(input, CPM_ENVELOPE_DOMAIN, dlen);
-    cpm__envelope__pack(&e, input + dlen);
+    memcpy(input + dlen, envb, env_len);
+    free(envb);
     uint8_t sig[64];
     crypto_sign_detached(sig, NULL, input, dlen + env_len, ids[c->signer].sign_sk);
     Cpm__SignedEnvelope se = CPM__SIGNED_ENVELOPE__INIT;
@@ -277,6 +352,11 @@ static json_t *envelope_case(case_t *c)
         frame[off] ^= 0x01;
         mutation = json_pack("{s:I, s:s}", "frame_offset", (json_int_t)off, "xor", "01");
     }
+    if (c->edit.target == EDIT_FRAME && !(edit = apply_edit(&c->edit, &frame, &frame_len))) {
+        free(frame);
+        free(input);
+        return NULL;
+    }
 
     json_t *env = json_pack(
         "{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:o}", "version",
@@ -295,6 +375,8 @@ static json_t *envelope_case(case_t *c)
                   "envelope_hex", hexj(input + dlen, env_len), "signature_input_hex",
                   hexj(input, dlen + env_len), "signature_hex", hexj(sig, 64), "mutation", mutation,
                   "frame_hex", hexj(frame, frame_len), "ctx", ctx_json(&c->ctx), "expect", expect);
+    if (edit)
+        json_object_set_new(out, "edit", edit); /* only layout cases have one */
 
     /* The generator checks its own expectations, so a wrong vector is never written. */
     cpm_verifier_t *v = cpm_verifier_new(MAX_SKEW_MS);
@@ -529,6 +611,68 @@ static void set_publish(case_t *c, const Cpm__EventBatch *batch)
     c->ctx = (cpm_verify_ctx_t){.self = "hn.op.lan/cli.4242", .expect_sender = "hn.doit"};
 }
 
+/* A layout case: case good, signed by its sender, with one rule of the
+ * fixed layout (docs/protocol.md section 6, checks 2 and 3) broken. */
+static case_t layout_case(const char *name, const char *description, int target, int op,
+                          uint32_t field, const void *ins, size_t ins_len)
+{
+    case_t c = base_case(name, description, "malformed");
+    c.edit = (edit_t){.target = target, .op = op, .field = field, .ins_len = ins_len};
+    if (ins_len)
+        memcpy(c.edit.ins, ins, ins_len);
+    return c;
+}
+
+static int add_layout_cases(json_t *cases)
+{
+    int rc = 0;
+    /* String literals: the sizes leave out the terminating zero. */
+    static const char unknown3[] = "\x1a\x03xxx";
+    static const char wire2[] = "\x10\x40";
+    static const char unknown12[] = "\x62\x03xxx";
+    static const char again10[] = "\x52\x15hn.d.hoan-kiem/intake";
+    static const char overlong[] = "\x52\x0fhn.doit\xc0\xafintake";
+    static const char zero[] = "\x12\x0ahn.op.lan\x00";
+    uint8_t fixed64[9] = {0x29}; /* the seq of base_case, little-endian */
+    for (int i = 0; i < 8; i++)
+        fixed64[1 + i] = (uint8_t)((uint64_t)(NOW_MS - 1500) * 1000 >> (8 * i));
+
+    rc |= add(cases, layout_case("frame_unknown_field",
+                                 "Case good with field 3 (3 bytes \"xxx\") appended to the "
+                                 "SignedEnvelope: only fields 1 and 2 may appear.",
+                                 EDIT_FRAME, EDIT_APPEND, 0, unknown3, sizeof unknown3 - 1));
+    rc |= add(cases, layout_case("frame_repeated_envelope",
+                                 "Case good with field 1 (the envelope) appended again after the "
+                                 "signature: each field at most once.",
+                                 EDIT_FRAME, EDIT_REPEAT, 1, NULL, 0));
+    rc |= add(cases, layout_case("frame_signature_wire_type",
+                                 "Case good with the signature field replaced by field 2 as a "
+                                 "varint (tag 10, value 64): field 2 must be length-delimited.",
+                                 EDIT_FRAME, EDIT_REPLACE, 2, wire2, sizeof wire2 - 1));
+    rc |= add(cases, layout_case("envelope_unknown_field",
+                                 "Case good with field 12 (3 bytes \"xxx\") appended to the "
+                                 "Envelope before signing: only fields 1 to 11 may appear.",
+                                 EDIT_ENVELOPE, EDIT_APPEND, 0, unknown12, sizeof unknown12 - 1));
+    rc |= add(cases, layout_case("envelope_repeated_field",
+                                 "Case good with a second recipient (field 10, "
+                                 "\"hn.d.hoan-kiem/intake\") appended to the Envelope before "
+                                 "signing; a decoder would keep the last: each field at most once.",
+                                 EDIT_ENVELOPE, EDIT_APPEND, 0, again10, sizeof again10 - 1));
+    rc |= add(cases, layout_case("envelope_wrong_wire_type",
+                                 "Case good with seq (field 5) as a fixed64 (tag 29, 8 bytes "
+                                 "little-endian) instead of a varint, before signing.",
+                                 EDIT_ENVELOPE, EDIT_REPLACE, 5, fixed64, sizeof fixed64));
+    rc |= add(cases, layout_case("envelope_string_not_utf8",
+                                 "Case good with recipient \"hn.doit\" c0 af \"intake\" (the "
+                                 "slash in an overlong two-byte form, not UTF-8), before signing.",
+                                 EDIT_ENVELOPE, EDIT_REPLACE, 10, overlong, sizeof overlong - 1));
+    rc |= add(cases, layout_case("envelope_string_zero_byte",
+                                 "Case good with sender \"hn.op.lan\" followed by a zero byte "
+                                 "(which a C string would drop), before signing.",
+                                 EDIT_ENVELOPE, EDIT_REPLACE, 2, zero, sizeof zero - 1));
+    return rc;
+}
+
 static json_t *gen_envelopes(const Cpm__EventBatch *batch)
 {
     json_t *cases = json_array();
@@ -633,6 +777,7 @@ static json_t *gen_envelopes(const Cpm__EventBatch *batch)
         "ctx", ctx_json(&(cpm_verify_ctx_t){.self = "hn.doit/intake", .service = "intake"}),
         "expect", "malformed");
     json_array_append_new(cases, garbage);
+    rc |= add_layout_cases(cases);
     json_t *oversize =
         json_pack("{s:s, s:s, s:{s:I, s:s}, s:o, s:[s]}", "name", "oversize", "description",
                   "A frame one byte over the 4 MiB limit; refused before decoding.", "frame",
