@@ -4,6 +4,7 @@
 #include "cpm_text.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -232,4 +233,34 @@ int cpm_pb_count_fields(const uint8_t *buf, size_t len, size_t max, size_t *n)
         if (++*n > max)
             return -1;
     return r == 0 ? 0 : -1;
+}
+
+typedef struct {
+    size_t used, budget;
+} budget_t;
+
+static void *budget_alloc(void *data, size_t size)
+{
+    budget_t *b = data;
+    if (size > b->budget - b->used) /* used <= budget always holds */
+        return NULL;
+    b->used += size;
+    return malloc(size);
+}
+
+static void budget_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
+ProtobufCAllocator *cpm_pb_budget(size_t len)
+{
+    static budget_t b;
+    static ProtobufCAllocator a = {budget_alloc, budget_free, &b};
+    b.used = 0;
+    b.budget = len > (SIZE_MAX - CPM_PB_ALLOC_BASE) / CPM_PB_ALLOC_FACTOR
+                   ? SIZE_MAX
+                   : CPM_PB_ALLOC_FACTOR * len + CPM_PB_ALLOC_BASE;
+    return &a;
 }

@@ -37,6 +37,18 @@ typedef struct {
 #define CPM_PB_BYTES_MAX (4u << 20)
 #define CPM_PB_DEPTH_MAX 8
 
+/* An allocator for decoding len untrusted bytes: it fails (so the unpack
+ * returns NULL and frees what it took) once the decoding has allocated more
+ * than CPM_PB_ALLOC_FACTOR * len + CPM_PB_ALLOC_BASE bytes. A message of
+ * known fields needs about len plus its structs; one of millions of tiny
+ * unknown fields needs tens of times len, and is refused after that budget
+ * instead of costing a service hundreds of MiB. Memory comes from malloc, so
+ * free the message with NULL (the default allocator). The allocator is one
+ * static object, reset by each call: use it for one unpack at a time. */
+#define CPM_PB_ALLOC_FACTOR 4
+#define CPM_PB_ALLOC_BASE (64u << 10)
+ProtobufCAllocator *cpm_pb_budget(size_t len);
+
 /* 0 when m (and every message inside it) passes; else CPM_E_INVALID (an
  * unknown field, a string that is not UTF-8, nesting too deep) or
  * CPM_E_TOO_LARGE (a repeated field or a string/bytes field over its limit),

@@ -3,6 +3,7 @@
 #include "cpm_err.h"
 #include "cpm_inbox.h"
 #include "cpm_log.h"
+#include "cpm_pbcheck.h"
 #include "cpm_outbox.h"
 #include "cpm_ratelimit.h"
 #include "cpm_transport.h"
@@ -569,15 +570,16 @@ static void read_acks(cpm_pump_t *p, stream_t *s, int64_t now)
             continue;
         }
         if (m.env->type == CPM__MSG_TYPE__MSG_ACK) {
-            Cpm__Ack *ack = cpm__ack__unpack(NULL, m.env->payload.len, m.env->payload.data);
+            Cpm__Ack *ack = cpm__ack__unpack(cpm_pb_budget(m.env->payload.len), m.env->payload.len,
+                                             m.env->payload.data);
             if (ack)
                 apply_ack(p, s, ack, m.env->correlation_id, now);
             else
                 cpm_metrics_add(p->metrics, "rejected.bad_payload", 1);
             cpm__ack__free_unpacked(ack, NULL);
         } else if (m.env->type == CPM__MSG_TYPE__MSG_ERROR) {
-            Cpm__ErrorReply *e =
-                cpm__error_reply__unpack(NULL, m.env->payload.len, m.env->payload.data);
+            Cpm__ErrorReply *e = cpm__error_reply__unpack(cpm_pb_budget(m.env->payload.len),
+                                                          m.env->payload.len, m.env->payload.data);
             cpm_warn("%s: peer refused the batch: %u %s", s->name, e ? e->code : 0,
                      e && e->message ? e->message : "(undecodable)");
             cpm_metrics_add(p->metrics, "delivery.peer_errors", 1);

@@ -253,7 +253,8 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
                             cpm_error_set(&p->err, CPM_E_TOO_LARGE, "records",
                                           "payload is not a DeliveryBatch of at most %d records",
                                           CPM_DELIVERY_RECORDS_MAX));
-    Cpm__DeliveryBatch *b = cpm__delivery_batch__unpack(NULL, env->payload.len, env->payload.data);
+    Cpm__DeliveryBatch *b = cpm__delivery_batch__unpack(cpm_pb_budget(env->payload.len),
+                                                        env->payload.len, env->payload.data);
     if (!b)
         return refuse_batch(
             s, p,
@@ -551,8 +552,8 @@ int cpm_server_run(cpm_server_t *s)
 int cpm_server_handle_events_fetch(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m,
                                    cpm_reply_t *reply, cpm_error_t *err)
 {
-    Cpm__EventsFetch *q =
-        cpm__events_fetch__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    Cpm__EventsFetch *q = cpm__events_fetch__unpack(cpm_pb_budget(m->env->payload.len),
+                                                    m->env->payload.len, m->env->payload.data);
     if (!q)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not an EventsFetch");
     size_t max = q->max && q->max < EVENTS_FETCH_MAX ? q->max : EVENTS_FETCH_MAX;

@@ -26,7 +26,7 @@ static inspection_t domain(cpm_server_t *srv)
 static int on_assignment(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, const uint8_t *rec,
                          size_t len, cpm_error_t *err)
 {
-    Cpm__Assignment *a = cpm__assignment__unpack(NULL, len, rec);
+    Cpm__Assignment *a = cpm__assignment__unpack(cpm_pb_budget(len), len, rec);
     if (!a)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not an Assignment");
     if (cpm_pbcheck_or_free(&a->base, err) != 0)
@@ -69,7 +69,8 @@ static int on_action(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
         return cpm_error_set(err, CPM_E_FORBIDDEN, "sender",
                              "%s belongs to %s and cannot act on cases of %s", m->env->sender,
                              m->member->agency, cpm_server_config(srv)->node);
-    Cpm__CaseAction *a = cpm__case_action__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    Cpm__CaseAction *a = cpm__case_action__unpack(cpm_pb_budget(m->env->payload.len),
+                                                  m->env->payload.len, m->env->payload.data);
     if (!a)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a CaseAction");
     if (cpm_pbcheck_or_free(&a->base, err) != 0)

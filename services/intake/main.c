@@ -30,7 +30,8 @@ static intake_t *domain(cpm_server_t *srv)
 static int on_submit(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
                      cpm_error_t *err)
 {
-    Cpm__Complaint *c = cpm__complaint__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    Cpm__Complaint *c = cpm__complaint__unpack(cpm_pb_budget(m->env->payload.len),
+                                               m->env->payload.len, m->env->payload.data);
     if (!c)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a Complaint");
     if (cpm_pbcheck_or_free(&c->base, err) != 0) /* unknown fields would be stored */
@@ -56,8 +57,8 @@ static int on_submit(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
 static int on_consult(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
                       cpm_error_t *err)
 {
-    Cpm__Consultation *c =
-        cpm__consultation__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    Cpm__Consultation *c = cpm__consultation__unpack(cpm_pb_budget(m->env->payload.len),
+                                                     m->env->payload.len, m->env->payload.data);
     if (!c)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a Consultation");
     if (cpm_pbcheck_or_free(&c->base, err) != 0)

@@ -19,7 +19,7 @@
 static int on_complaint(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, const uint8_t *rec,
                         size_t len, cpm_error_t *err)
 {
-    Cpm__Complaint *c = cpm__complaint__unpack(NULL, len, rec);
+    Cpm__Complaint *c = cpm__complaint__unpack(cpm_pb_budget(len), len, rec);
     if (!c)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a Complaint");
     if (cpm_pbcheck_or_free(&c->base, err) != 0) /* unknown fields would be forwarded */
@@ -51,7 +51,7 @@ static int on_complaint(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, con
 static int on_update(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, const uint8_t *rec,
                      size_t len, cpm_error_t *err)
 {
-    Cpm__CaseUpdate *u = cpm__case_update__unpack(NULL, len, rec);
+    Cpm__CaseUpdate *u = cpm__case_update__unpack(cpm_pb_budget(len), len, rec);
     if (!u)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a CaseUpdate");
     if (cpm_pbcheck_or_free(&u->base, err) != 0)
@@ -68,8 +68,8 @@ static int on_update(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, const 
 static int on_status(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
                      cpm_error_t *err)
 {
-    Cpm__StatusQuery *q =
-        cpm__status_query__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    Cpm__StatusQuery *q = cpm__status_query__unpack(cpm_pb_budget(m->env->payload.len),
+                                                    m->env->payload.len, m->env->payload.data);
     if (!q)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a StatusQuery");
     if (cpm_pbcheck_or_free(&q->base, err) != 0)

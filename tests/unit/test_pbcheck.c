@@ -184,6 +184,46 @@ static void test_wire_reader(void **state)
     assert_int_equal(cpm_pb_next(&p, long_varint + sizeof long_varint, &f), -1);
 }
 
+/* The lever of the hardening review, after the signature: a payload made of
+ * 2-byte unknown fields. Decoded with the default allocator it costs tens of
+ * times its size; with the budget the decoder gives up and frees. */
+static void test_budget_refuses_a_payload_of_tiny_fields(void **state)
+{
+    (void)state;
+    size_t len = 1u << 20;
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    for (size_t i = 0; i < len; i += 2) {
+        buf[i] = 0x18; /* field 3, varint: unknown to StatusQuery */
+        buf[i + 1] = 0x00;
+    }
+    Cpm__StatusQuery *q = cpm__status_query__unpack(NULL, len, buf);
+    assert_non_null(q); /* what the services did before */
+    assert_int_equal(q->base.n_unknown_fields, len / 2);
+    cpm__status_query__free_unpacked(q, NULL);
+    assert_null(cpm__status_query__unpack(cpm_pb_budget(len), len, buf));
+
+    /* A message of known fields of any size decodes within its budget. */
+    Cpm__DeliveryBatch b = CPM__DELIVERY_BATCH__INIT;
+    static uint8_t rec[512];
+    ProtobufCBinaryData recs[4096];
+    for (size_t i = 0; i < 4096; i++)
+        recs[i] = (ProtobufCBinaryData){sizeof rec, rec};
+    b.stream = "hn.d.hoan-kiem/intake>hn.doit/routing";
+    b.records = recs;
+    b.n_records = 4096;
+    size_t blen = cpm__delivery_batch__get_packed_size(&b);
+    uint8_t *packed = malloc(blen);
+    assert_non_null(packed);
+    cpm__delivery_batch__pack(&b, packed);
+    Cpm__DeliveryBatch *d = cpm__delivery_batch__unpack(cpm_pb_budget(blen), blen, packed);
+    assert_non_null(d);
+    assert_int_equal(d->n_records, 4096);
+    cpm__delivery_batch__free_unpacked(d, NULL);
+    free(packed);
+    free(buf);
+}
+
 static void test_ratelimit(void **state)
 {
     cpm_ratelimit_t r = CPM_RATELIMIT_INIT(3, 1000);
@@ -209,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_wire_reader),
+        cmocka_unit_test(test_budget_refuses_a_payload_of_tiny_fields),
         cmocka_unit_test(test_ratelimit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
