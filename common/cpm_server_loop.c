@@ -222,11 +222,21 @@ static int take_one(cpm_server_t *s)
 typedef struct {
     cpm_server_t *srv;
     pending_t *p;
+    bool admitted; /* the store had room when the batch's first new record came */
 } apply_ctx_t;
 
+/* A batch is new work only from its first record not yet applied: one that
+ * holds only duplicates, tombstones or nothing (a probe) is answered even
+ * above the store's high-water mark, so that its sender's outbox drains. */
 static int apply_record(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len, cpm_error_t *err)
 {
     apply_ctx_t *a = ctx;
+    if (!a->admitted) {
+        int rc = cpm_store_admit(a->srv->store, txn);
+        if (rc != 0)
+            return rc;
+        a->admitted = true;
+    }
     return a->p->h->apply(a->srv, txn, &a->p->msg, rec, len, err);
 }
 
@@ -277,7 +287,7 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
     const uint8_t **recs = calloc(b->n_records + 1, sizeof *recs);
     size_t *lens = calloc(b->n_records + 1, sizeof *lens);
     cpm_delivery_result_t res;
-    apply_ctx_t ctx = {s, p};
+    apply_ctx_t ctx = {s, p, false};
     rc = (!recs || !lens) ? CPM_E_INTERNAL : 0;
     for (size_t i = 0; rc == 0 && i < b->n_records; i++) {
         recs[i] = b->records[i].data;
@@ -393,7 +403,7 @@ static void commit_group(cpm_server_t *s)
         pending_t *p = &s->group[i];
         size_t queued_before = s->nqueued;
         MDB_txn *child = NULL;
-        p->rc = cpm_store_admit(s->store, txn);
+        p->rc = p->h->batch ? 0 : cpm_store_admit(s->store, txn); /* batches: apply_record */
         if (p->rc == 0)
             p->rc = cpm_store_begin_child(s->store, txn, &child);
         if (p->rc == 0)
