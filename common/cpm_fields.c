@@ -1,5 +1,6 @@
 /* cpm_fields: checks of delivered records. See cpm_fields.h. */
 #include "cpm_fields.h"
+#include "cpm_seal.h"
 #include "cpm_text.h"
 
 #include <stdbool.h>
@@ -44,6 +45,8 @@ static bool time_ok(int64_t ms)
 static int complaint(const Cpm__Complaint *c, const char *w, cpm_error_t *err)
 {
     const char *cat = str(c->category), *ref = str(c->client_ref), *code = str(c->lookup_code);
+    const char *cf = str(c->contact_for);
+    char f[48];
     int rc;
     if ((rc = ident(err, w, "ticket", cpm_text_ticket_valid(str(c->ticket), NULL),
                     "a ticket (<PREFIX>-<digits>)")) ||
@@ -58,6 +61,8 @@ static int complaint(const Cpm__Complaint *c, const char *w, cpm_error_t *err)
                     "empty or a client reference (A-Z a-z 0-9 . _ : -, at most 64)")) ||
         (rc = ident(err, w, "lookup_code", !*code || cpm_text_code_valid(code),
                     "empty or a lookup code")) ||
+        (rc = ident(err, w, "contact_for", !*cf || cpm_text_member_valid(cf),
+                    "empty or a member id")) ||
         (rc = text(err, w, "business_name", str(c->business_name), CPM_FIELDS_NAME_MAX, true)) ||
         (rc = text(err, w, "business_address", str(c->business_address), CPM_FIELDS_ADDRESS_MAX,
                    false)) ||
@@ -67,6 +72,10 @@ static int complaint(const Cpm__Complaint *c, const char *w, cpm_error_t *err)
         (rc = ident(err, w, "event_time_ms", time_ok(c->event_time_ms),
                     "a time in ms from 1970 to 9999")))
         return rc;
+    if (c->sealed_contact.len > CPM_SEAL_MAX)
+        return cpm_error_set(err, CPM_E_TOO_LARGE, name(f, w, "sealed_contact"),
+                             "%s is %zu bytes, more than %d", f, c->sealed_contact.len,
+                             CPM_SEAL_MAX);
     return 0;
 }
 

@@ -59,6 +59,13 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
 void cpm_server_destroy(cpm_server_t **p);
 
 int cpm_server_on_request(cpm_server_t *srv, Cpm__MsgType type, bool write, cpm_handle_fn fn);
+/* For a write handler of type: requests for which reads(m) is true (m is
+ * verified, its payload not yet checked) are answered at once in a read-only
+ * transaction, like a read handler's, by the same handler: they are not held
+ * back by the store's high-water mark (cpm_store_admit), which is for new
+ * work. The handler must write nothing for them (the transaction refuses). */
+typedef bool (*cpm_reads_fn)(const cpm_msg_t *m);
+int cpm_server_reads_when(cpm_server_t *srv, Cpm__MsgType type, cpm_reads_fn reads);
 int cpm_server_on_batch(cpm_server_t *srv, Cpm__MsgType type, cpm_apply_fn fn);
 /* Records this service sends to peer_service travel in batches of type. */
 int cpm_server_outbound(cpm_server_t *srv, const char *peer_service, Cpm__MsgType type);

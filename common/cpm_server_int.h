@@ -35,6 +35,7 @@ typedef struct {
     bool batch;
     cpm_handle_fn handle;
     cpm_apply_fn apply;
+    cpm_reads_fn reads; /* a write handler's requests that only read */
 } handler_t;
 
 /* A write request waiting for the group's commit. */

@@ -162,7 +162,10 @@ static int take_one(cpm_server_t *s)
     if (n == CPM_SOCK_TOO_MANY_FRAMES) { /* a frame too many: not our framing */
         cpm_metrics_add(s->metrics, "received", 1);
         count(s, "rejected", "framing");
-        cpm_warn("refused a message of more than one frame");
+        static cpm_ratelimit_t framing_log = CPM_RATELIMIT_INIT(20, 10000);
+        uint64_t dropped = 0;
+        if (cpm_ratelimit_allow(&framing_log, cpm_mono_ms(), &dropped))
+            cpm_warn("refused a message of more than one frame%s", cpm_ratelimit_note(dropped));
         return 1;
     }
     if (n <= 0)
@@ -203,7 +206,7 @@ static int take_one(cpm_server_t *s)
                       cpm_msg_type_name(m.env->type));
         count(s, "rejected", "not_served");
         send_error(s, &f[0], m.env, &e);
-    } else if (!h->write) {
+    } else if (!h->write || (h->reads && h->reads(&m))) {
         answer_now(s, &f[0], &m, h);
     } else {
         pending_t *p = &s->group[s->ngroup++];

@@ -1,6 +1,8 @@
 #include "cpm_transport.h"
 #include "cpm_envelope.h"
 #include "cpm_log.h"
+#include "cpm_ratelimit.h"
+#include "cpm_util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -117,8 +119,12 @@ static int handle_one(cpm_zap_t *z)
     }
     if (z->metrics)
         cpm_metrics_add(z->metrics, status[0] == '2' ? "zap.admitted" : "zap.refused", 1);
-    if (status[0] != '2')
-        cpm_warn("zap: refused a connection: %s", text);
+    /* Anyone who reaches the port can start a handshake, no key needed: the
+     * counter counts every refusal, the log only a bounded number. */
+    static cpm_ratelimit_t refused_log = CPM_RATELIMIT_INIT(20, 10000);
+    uint64_t dropped = 0;
+    if (status[0] != '2' && cpm_ratelimit_allow(&refused_log, cpm_mono_ms(), &dropped))
+        cpm_warn("zap: refused a connection: %s%s", text, cpm_ratelimit_note(dropped));
     send_str(z->sock, "1.0", 1);
     zmq_send(z->sock, n > 1 ? zmq_msg_data(&f[1]) : "", n > 1 ? zmq_msg_size(&f[1]) : 0,
              ZMQ_SNDMORE);

@@ -61,6 +61,16 @@ static int show(cpm_server_t *srv, MDB_txn *txn, const inspection_t *in, const C
     return rc;
 }
 
+/* "show" writes nothing: served at once, even while the store is too full
+ * for new work, by on_action all the same (one authorization). */
+static bool action_reads(const cpm_msg_t *m)
+{
+    Cpm__CaseAction *a = cpm__case_action__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    bool reads = a && a->action && !strcmp(a->action, "show");
+    cpm__case_action__free_unpacked(a, NULL);
+    return reads;
+}
+
 static int on_action(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
                      cpm_error_t *err)
 {
@@ -115,6 +125,7 @@ int main(int argc, char **argv)
     if (srv) {
         cpm_server_on_batch(srv, CPM__MSG_TYPE__MSG_ASSIGN_BATCH, on_assignment);
         cpm_server_on_request(srv, CPM__MSG_TYPE__MSG_CASE_ACTION, true, on_action);
+        cpm_server_reads_when(srv, CPM__MSG_TYPE__MSG_CASE_ACTION, action_reads);
         cpm_server_outbound(srv, "routing", CPM__MSG_TYPE__MSG_UPDATE_BATCH);
         cpm_server_on_tick(srv, cpm_retention_tick);
         rc = cpm_server_run(srv) == 0 ? 0 : 1;

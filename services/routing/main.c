@@ -7,6 +7,7 @@
 #include "cpm_log.h"
 #include "cpm_retention.h"
 #include "cpm_pbcheck.h"
+#include "cpm_ratelimit.h"
 #include "cpm_rules.h"
 #include "cpm_server.h"
 #include "cpm_util.h"
@@ -83,8 +84,12 @@ static int on_status(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
         rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_STATUS_REPLY, &r->base);
     } else if (hidden) { /* a case exists but was not shown: someone may be guessing */
         cpm_metrics_add(cpm_server_metrics(srv), "status.not_visible", 1);
-        cpm_info("status of %s not shown to %s (%s)", q->ticket, m->env->sender,
-                 *q->lookup_code ? "wrong lookup code" : "not its agency's case");
+        static cpm_ratelimit_t hidden_log = CPM_RATELIMIT_INIT(20, 10000);
+        uint64_t dropped = 0;
+        if (cpm_ratelimit_allow(&hidden_log, cpm_mono_ms(), &dropped))
+            cpm_info("status of %s not shown to %s (%s)%s", q->ticket, m->env->sender,
+                     *q->lookup_code ? "wrong lookup code" : "not its agency's case",
+                     cpm_ratelimit_note(dropped));
     }
     cpm__status_reply__free_unpacked(r, NULL);
     cpm__status_query__free_unpacked(q, NULL);

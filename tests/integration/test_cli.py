@@ -86,6 +86,10 @@ def test_case_actions_follow_responsibility():
               "another district's officer is refused: %s" % r.stdout)
         r = m.ctl("case", "resolve", t, check_rc=False)
         check(r.json[0]["code"] == 400 and r.json[0]["field"] == "note", "resolve needs a note")
+        # the agency names DIR/keys/officer.<agency>.secret: a member id only
+        r = m.ctl("case", "show", t, "--node", "../x", check_rc=False)
+        check(r.returncode == 1 and r.json[0]["code"] == 400 and r.json[0]["field"] == "--node",
+              "a --node that is not a member id is refused: %s" % r.stdout)
         r = m.ctl("case", "resolve", t, "--note", "fined", check_rc=False)
         check(r.json[0]["code"] == 409, "cannot resolve before accepting: %s" % r.stdout)
         check(m.ctl("case", "accept", t).json[0]["state"] == "accepted", "accepted")

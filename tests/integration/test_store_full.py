@@ -97,5 +97,34 @@ def test_full_disk_is_retryable_and_loses_nothing():
             subprocess.run(["umount", "-l", disk])
 
 
+def test_show_is_served_while_inspection_is_full():
+    """Above the high-water mark an agency's inspection refuses new work
+    (accept, refuse, resolve: 507 store_full) but its officers can still read
+    a case: "show" writes nothing and is not held back."""
+    with Mesh() as m:
+        cs = complaints(40, seed=22, districts=("cau-giay",))
+        for c in cs:
+            c["category"] = "food_safety"
+            c["description"] = "w" * 3900
+        tickets = [j["ticket"] for j in m.submit_file(cs, node="hn.doit").json]
+        t = tickets[-1]
+        m.wait_for(lambda: all(m.status(x)["state"] == "assigned" for x in tickets),
+                   "assignments", seconds=60)
+        m.kill("hn.d.cau-giay", "inspection")
+        with open(os.path.join(m.home, "etc", "hn.d.cau-giay.inspection.yaml"), "a") as f:
+            f.write("map_size_mb: 1\nmap_high_water_pct: 10\n")
+        m.start("hn.d.cau-giay", "inspection")
+        r = m.ctl("case", "accept", t, check_rc=False)
+        check(r.returncode == 1 and r.json[0]["code"] == 507,
+              "new work is refused above the mark: %s" % r.stdout)
+        r = m.ctl("case", "show", t, check_rc=False)
+        check(r.returncode == 0 and r.json[0]["state"] == "assigned",
+              "show is served above the mark: %s" % r.stdout)
+        r = m.ctl("case", "show", t, as_="officer.hn.d.hoan-kiem", check_rc=False)
+        check(r.returncode == 1 and r.json[0]["code"] == 403,
+              "show stays for this agency's officers only: %s" % r.stdout)
+
+
 if __name__ == "__main__":
-    run([test_map_full_is_retryable_and_loses_nothing, test_full_disk_is_retryable_and_loses_nothing])
+    run([test_map_full_is_retryable_and_loses_nothing, test_full_disk_is_retryable_and_loses_nothing,
+         test_show_is_served_while_inspection_is_full])

@@ -8,6 +8,7 @@
 
 #include "cpm_fields.h"
 #include "cpm_log.h"
+#include "cpm_seal.h"
 #include "cpm_text.h"
 
 #include <stdio.h>
@@ -183,6 +184,20 @@ static void test_fields(void **state)
     c = good_complaint();
     c.event_time_ms = -1;
     expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "event_time_ms");
+    c = good_complaint();
+    c.contact_for = "hn.d.hoan-kiem";
+    assert_int_equal(cpm_fields_complaint(&c, &err), 0);
+    c.contact_for = "../../etc\n";
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "contact_for");
+    c.contact_for = "hn.d\x1b[2J";
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "contact_for");
+    static uint8_t sealed[CPM_SEAL_MAX + 1];
+    c = good_complaint();
+    c.sealed_contact.data = sealed;
+    c.sealed_contact.len = CPM_SEAL_MAX;
+    assert_int_equal(cpm_fields_complaint(&c, &err), 0);
+    c.sealed_contact.len = CPM_SEAL_MAX + 1;
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_TOO_LARGE, "sealed_contact");
 
     Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
     Cpm__Complaint ac = good_complaint();

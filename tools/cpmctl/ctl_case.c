@@ -1,5 +1,6 @@
 /* cpmctl status / case: follow a ticket, and act on a case as an officer. */
 #include "ctl_args.h"
+#include "cpm_text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -155,6 +156,13 @@ static int case_agency(ctl_t *c, const ctl_opts_t *o, const char *ticket, char *
     }
     if (!st)
         return err->code;
+    if (!cpm_text_member_valid(st->agency)) { /* it names a key file below */
+        int rc = cpm_error_set(err, CPM_E_INVALID, "agency",
+                               "routing's status reply names agency \"%s\", not a member id",
+                               st->agency);
+        cpm__status_reply__free_unpacked(st, NULL);
+        return rc;
+    }
     snprintf(agency, n, "%s", st->agency);
     cpm__status_reply__free_unpacked(st, NULL);
     return 0;
@@ -219,14 +227,19 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     if (ctl_open(&c, &o) != 0)
         return 1;
     char agency[128], officer[200], path[1400];
-    if (node) { /* no need to ask the city: works while its link is down */
+    /* The agency names DIR/keys/officer.<agency>.secret: a member id only. */
+    int found = 0;
+    if (node && !cpm_text_member_valid(node))
+        found =
+            cpm_error_set(&err, CPM_E_INVALID, "--node", "--node \"%s\" is not a member id", node);
+    else if (node) /* no need to ask the city: works while its link is down */
         snprintf(agency, sizeof agency, "%s", node);
-    } else {
-        if (case_agency(&c, &o, ticket, agency, sizeof agency, &err) != 0) {
-            int rc = ctl_fail(&c, c.json, &err);
-            ctl_close(&c);
-            return rc;
-        }
+    else
+        found = case_agency(&c, &o, ticket, agency, sizeof agency, &err);
+    if (found != 0) {
+        int rc = ctl_fail(&c, c.json, &err);
+        ctl_close(&c);
+        return rc;
     }
     snprintf(officer, sizeof officer, "officer.%s", agency);
     snprintf(path, sizeof path, "%s/keys/%s.secret", c.home, officer);
