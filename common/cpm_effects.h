@@ -6,14 +6,15 @@
 #ifndef CPM_EFFECTS_H
 #define CPM_EFFECTS_H
 
+#include "cpm_eventlog.h"
+
 #include <lmdb.h>
 #include <protobuf-c/protobuf-c.h>
 
 typedef struct {
     int (*send)(void *ctx, MDB_txn *txn, const char *peer_member, const char *peer_service,
                 const ProtobufCMessage *rec);
-    int (*event)(void *ctx, MDB_txn *txn, const char *kind, const char *ticket, const char *agency,
-                 const char *detail);
+    int (*event)(void *ctx, MDB_txn *txn, const cpm_event_t *ev);
     void *ctx;
 } cpm_effects_t;
 

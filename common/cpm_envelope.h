@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CPM_PROTO_VERSION 1
+#define CPM_PROTO_VERSION 2
 #define CPM_MAX_MSG (4u << 20) /* largest frame any socket accepts */
 #define CPM_ENVELOPE_DOMAIN "CPMESH-ENVELOPE-V1"
 #define CPM_INSTANCE_MAX 63 /* bytes of Envelope.sender_instance; receivers refuse longer */

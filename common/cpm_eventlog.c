@@ -1,11 +1,13 @@
 /* cpm_eventlog: the hash-chained event log. See cpm_eventlog.h. */
 #include "cpm_eventlog.h"
+#include "cpm_case.h"
 
 #include "cpm_err.h"
 #include "cpm_log.h"
 #include "cpm_util.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +36,13 @@ void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32
     hash_str(&st, ev->kind);
     hash_str(&st, ev->ticket);
     hash_str(&st, ev->agency);
-    hash_str(&st, ev->detail);
+    hash_str(&st, ev->area);
+    hash_str(&st, ev->category);
+    cpm_put_be64(num, (uint64_t)(uint32_t)ev->state);
+    crypto_hash_sha256_update(&st, num + 4, 4);
+    hash_str(&st, ev->rule);
+    hash_str(&st, ev->actor);
+    hash_str(&st, ev->note);
     crypto_hash_sha256_final(&st, out);
 }
 
@@ -61,8 +69,9 @@ int cpm_eventlog_head(cpm_store_t *s, MDB_txn *txn, uint64_t *seq, uint8_t hash[
     return 0;
 }
 
-int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const char *kind,
-                        const char *ticket, const char *agency, const char *detail,
+#define OR_EMPTY(x) ((char *)((x) ? (x) : ""))
+
+int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const cpm_event_t *e,
                         uint64_t *seq_out)
 {
     uint64_t head;
@@ -74,10 +83,15 @@ int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const char 
     cpm__event__init(&ev);
     ev.seq = head + 1;
     ev.at_ms = at_ms;
-    ev.kind = (char *)(kind ? kind : "");
-    ev.ticket = (char *)(ticket ? ticket : "");
-    ev.agency = (char *)(agency ? agency : "");
-    ev.detail = (char *)(detail ? detail : "");
+    ev.kind = OR_EMPTY(e->kind);
+    ev.ticket = OR_EMPTY(e->ticket);
+    ev.agency = OR_EMPTY(e->agency);
+    ev.area = OR_EMPTY(e->area);
+    ev.category = OR_EMPTY(e->category);
+    ev.state = e->state;
+    ev.rule = OR_EMPTY(e->rule);
+    ev.actor = OR_EMPTY(e->actor);
+    ev.note = OR_EMPTY(e->note);
     cpm_event_hash(&ev, prev, hash);
     ev.prev_hash.len = 32;
     ev.prev_hash.data = prev;
@@ -199,4 +213,24 @@ int cpm_eventlog_verify_chain(Cpm__Event *const *events, size_t n, const uint8_t
         prev = ev->hash.data;
     }
     return 0;
+}
+
+const char *cpm_event_describe(const Cpm__Event *ev, char *buf, size_t n)
+{
+    const char *state = cpm_case_state_name(ev->state);
+    const char *names[] = {"area", "category", "state", "rule", "actor"};
+    const char *vals[] = {ev->area, ev->category, state, ev->rule, ev->actor};
+    size_t at = 0;
+    if (n == 0)
+        return buf;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if (!vals[i] || !*vals[i] || at >= n)
+            continue;
+        int w = snprintf(buf + at, n - at, "%s%s=%s", at ? " " : "", names[i], vals[i]);
+        at += w > 0 ? (size_t)w : 0;
+    }
+    if (ev->note && *ev->note && at < n)
+        snprintf(buf + at, n - at, "%s%s", at ? " " : "", ev->note);
+    return buf;
 }

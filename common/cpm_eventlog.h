@@ -2,9 +2,12 @@
  *
  * "events" maps seq (big-endian u64, from 1) to a serialized Event. "meta"
  * holds "events.head" (u64) and "events.hash" (32 bytes, hash of the head
- * event; all zero for an empty log). Event.hash = SHA-256 of:
+ * event; all zero for an empty log). Event.hash (protocol version 2) =
+ * SHA-256 of:
  *   prev_hash (32) || seq (u64 BE) || at_ms (i64 BE)
- *   || for kind, ticket, agency, detail: length (u32 BE) || UTF-8 bytes
+ *   || for kind, ticket, agency, area, category: length (u32 BE) || UTF-8
+ *   || state (u32 BE, the CaseState number)
+ *   || for rule, actor, note: length (u32 BE) || UTF-8
  * so that the chain is checked without re-serializing protobuf. */
 #ifndef CPM_EVENTLOG_H
 #define CPM_EVENTLOG_H
@@ -15,9 +18,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Append one event (strings may be NULL for empty). */
-int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const char *kind,
-                        const char *ticket, const char *agency, const char *detail,
+/* What a service says happened: the typed fields of an Event (strings may
+ * be NULL for empty; state 0 for none). Never the consumer's personal data. */
+typedef struct {
+    const char *kind, *ticket, *agency, *area, *category;
+    Cpm__CaseState state;
+    const char *rule, *actor, *note;
+} cpm_event_t;
+
+/* Append one event. */
+int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const cpm_event_t *e,
                         uint64_t *seq_out);
 /* Head seq (0 when empty) and its hash (hash may be NULL). */
 int cpm_eventlog_head(cpm_store_t *s, MDB_txn *txn, uint64_t *seq, uint8_t hash[32]);
@@ -33,5 +43,10 @@ void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32
  * starting from prev (the hash before events[0]; NULL to trust events[0]'s
  * prev_hash). 0 or -1. */
 int cpm_eventlog_verify_chain(Cpm__Event *const *events, size_t n, const uint8_t *prev);
+
+/* The typed fields after kind, ticket and agency as one line for humans:
+ * "area=.. category=.. state=.. rule=.. actor=.. note" (empty ones left out),
+ * truncated to n. Returns buf. */
+const char *cpm_event_describe(const Cpm__Event *ev, char *buf, size_t n);
 
 #endif

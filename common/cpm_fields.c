@@ -103,10 +103,11 @@ int cpm_fields_assignment(const Cpm__Assignment *a, cpm_error_t *err)
 
 int cpm_fields_update(const Cpm__CaseUpdate *u, cpm_error_t *err)
 {
-    static const char *const states[] = {"assigned", "accepted", "refused", "resolved"};
-    bool known = false;
-    for (size_t i = 0; i < sizeof states / sizeof *states; i++)
-        known |= !strcmp(str(u->state), states[i]);
+    /* What an agency may report: delivery and every state an action leads to. */
+    bool known = u->state == CPM__CASE_STATE__CASE_STATE_ASSIGNED ||
+                 u->state == CPM__CASE_STATE__CASE_STATE_ACCEPTED ||
+                 u->state == CPM__CASE_STATE__CASE_STATE_REFUSED ||
+                 u->state == CPM__CASE_STATE__CASE_STATE_RESOLVED;
     const char *agency = str(u->agency);
     int rc;
     if ((rc = ident(err, "", "ticket", cpm_text_ticket_valid(str(u->ticket), NULL),

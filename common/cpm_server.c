@@ -380,10 +380,9 @@ int cpm_server_send_record(cpm_server_t *s, MDB_txn *txn, const char *peer_membe
     return rc;
 }
 
-int cpm_server_event(cpm_server_t *s, MDB_txn *txn, const char *kind, const char *ticket,
-                     const char *agency, const char *detail)
+int cpm_server_event(cpm_server_t *s, MDB_txn *txn, const cpm_event_t *ev)
 {
-    return cpm_eventlog_append(s->store, txn, cpm_now_ms(), kind, ticket, agency, detail, NULL);
+    return cpm_eventlog_append(s->store, txn, cpm_now_ms(), ev, NULL);
 }
 
 static int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *service,
@@ -392,10 +391,9 @@ static int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *serv
     return cpm_server_send_record(ctx, txn, member, service, rec);
 }
 
-static int fx_event(void *ctx, MDB_txn *txn, const char *kind, const char *ticket,
-                    const char *agency, const char *detail)
+static int fx_event(void *ctx, MDB_txn *txn, const cpm_event_t *ev)
 {
-    return cpm_server_event(ctx, txn, kind, ticket, agency, detail);
+    return cpm_server_event(ctx, txn, ev);
 }
 
 cpm_effects_t cpm_server_effects(cpm_server_t *s)

@@ -74,8 +74,7 @@ int cpm_server_outbound(cpm_server_t *srv, const char *peer_service, Cpm__MsgTyp
 int cpm_server_send_record(cpm_server_t *srv, MDB_txn *txn, const char *peer_member,
                            const char *peer_service, const ProtobufCMessage *rec);
 /* Append an event to this service's log inside txn; published after commit. */
-int cpm_server_event(cpm_server_t *srv, MDB_txn *txn, const char *kind, const char *ticket,
-                     const char *agency, const char *detail);
+int cpm_server_event(cpm_server_t *srv, MDB_txn *txn, const cpm_event_t *ev);
 
 /* Effects bound to this server (send_record and event). */
 cpm_effects_t cpm_server_effects(cpm_server_t *srv);

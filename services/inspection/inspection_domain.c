@@ -1,4 +1,5 @@
 #include "inspection_domain.h"
+#include "cpm_case.h"
 #include "cpm_fields.h"
 #include "cpm_text.h"
 
@@ -32,12 +33,13 @@ Cpm__InspectionCase *inspection_case(cpm_store_t *st, MDB_txn *txn, const char *
 
 /* Tell routing and the event log about a new state. */
 static int announce(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *fx,
-                    const char *ticket, const char *state, const char *actor, const char *note,
-                    int64_t now_ms)
+                    const Cpm__Assignment *a, Cpm__CaseState state, const char *actor,
+                    const char *note, int64_t now_ms)
 {
+    const char *ticket = a->complaint->ticket;
     Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
     u.ticket = (char *)ticket;
-    u.state = (char *)state;
+    u.state = state;
     u.agency = (char *)in->node;
     u.actor = (char *)actor;
     u.note = (char *)(note ? note : "");
@@ -45,10 +47,18 @@ static int announce(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *f
     int rc = fx->send(fx->ctx, txn, in->routing, "routing", &u.base);
     if (rc != 0)
         return rc;
-    char kind[48], detail[200];
-    snprintf(kind, sizeof kind, "case.%s", state);
-    snprintf(detail, sizeof detail, "actor=%s", actor); /* notes may name the consumer */
-    return fx->event(fx->ctx, txn, kind, ticket, in->node, detail);
+    char kind[48];
+    snprintf(kind, sizeof kind, "case.%s", cpm_case_state_name(state));
+    /* The officer's note stays out: notes may name the consumer. */
+    cpm_event_t ev = {.kind = kind,
+                      .ticket = ticket,
+                      .agency = in->node,
+                      .area = a->complaint->district,
+                      .category = a->complaint->category,
+                      .state = state,
+                      .rule = a->rule_id,
+                      .actor = actor};
+    return fx->event(fx->ctx, txn, &ev);
 }
 
 int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn *txn,
@@ -77,7 +87,7 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
     Cpm__InspectionCase c = CPM__INSPECTION_CASE__INIT;
     Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT, *hist[1] = {&e};
     c.assignment = (Cpm__Assignment *)a;
-    c.state = "assigned";
+    c.state = CPM__CASE_STATE__CASE_STATE_ASSIGNED;
     e.at_ms = now_ms;
     e.state = "assigned";
     e.actor = (char *)in->node;
@@ -85,31 +95,16 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
     c.n_history = 1;
     if ((rc = cpm_store_put_msg(st, txn, "cases", ticket, &c.base)) != 0)
         return rc;
-    return announce(in, txn, fx, ticket, "assigned", in->node, "", now_ms);
-}
-
-static const char *target_state(const char *action)
-{
-    if (!strcmp(action, "accept"))
-        return "accepted";
-    if (!strcmp(action, "refuse"))
-        return "refused";
-    if (!strcmp(action, "resolve"))
-        return "resolved";
-    return NULL;
-}
-
-static int allowed(const char *from, const char *to)
-{
-    return (!strcmp(from, "assigned") && (!strcmp(to, "accepted") || !strcmp(to, "refused"))) ||
-           (!strcmp(from, "accepted") && !strcmp(to, "resolved"));
+    return announce(in, txn, fx, a, CPM__CASE_STATE__CASE_STATE_ASSIGNED, in->node, "", now_ms);
 }
 
 int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                    const char *actor, const Cpm__CaseAction *a, int64_t now_ms, const char **state,
                    bool *duplicate, cpm_error_t *err)
 {
-    const char *to = target_state(a->action ? a->action : "");
+    Cpm__CaseActionKind act = cpm_case_action_parse(a->action);
+    Cpm__CaseState to_state = cpm_case_target(act);
+    const char *to = cpm_case_state_name(to_state);
     *duplicate = false;
     if (!a->ticket || !*a->ticket)
         return cpm_error_set(err, CPM_E_INVALID, "ticket", "ticket is required");
@@ -121,10 +116,11 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
     if (strlen(a->note) > NOTE_MAX)
         return cpm_error_set(err, CPM_E_TOO_LARGE, "note", "note is longer than %d bytes",
                              NOTE_MAX);
-    if (strcmp(to, "accepted") != 0 && !*a->note)
-        return cpm_error_set(err, CPM_E_INVALID, "note", "a note is required to %s a case: %s",
-                             a->action,
-                             !strcmp(to, "refused") ? "say why it is not ours" : "the outcome");
+    if (to_state != CPM__CASE_STATE__CASE_STATE_ACCEPTED && !*a->note)
+        return cpm_error_set(
+            err, CPM_E_INVALID, "note", "a note is required to %s a case: %s", a->action,
+            to_state == CPM__CASE_STATE__CASE_STATE_REFUSED ? "say why it is not ours"
+                                                            : "the outcome");
     int rc;
     Cpm__InspectionCase *c = load_case(st, txn, a->ticket, &rc);
     if (!c && rc == CPM_E_NOT_FOUND)
@@ -135,13 +131,14 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
                              cpm_err_name(rc));
     rc = 0;
     *state = to;
-    if (!strcmp(c->state, to)) {
+    if (c->state == to_state) {
         *duplicate = true;
         goto out;
     }
-    if (!allowed(c->state, to)) {
+    if (cpm_case_next(c->state, act) != to_state) {
+        const char *from = cpm_case_state_name(c->state);
         rc = cpm_error_set(err, CPM_E_CONFLICT, "action", "case %s is %s; it cannot be %s",
-                           a->ticket, c->state, to);
+                           a->ticket, from ? from : "unknown", to);
         goto out;
     }
     Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
@@ -156,13 +153,15 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
     }
     c->history = h;
     c->history[c->n_history++] = &e;
-    char *old = c->state;
-    c->state = (char *)to;
+    Cpm__CaseState old = c->state;
+    c->state = to_state;
     rc = cpm_store_put_msg(st, txn, "cases", a->ticket, &c->base);
     c->state = old;
     c->n_history--; /* e lives on this stack */
+    if (rc == 0 && !c->assignment)
+        rc = CPM_E_INTERNAL; /* stored without its assignment: corrupt */
     if (rc == 0)
-        rc = announce(in, txn, fx, a->ticket, to, actor, a->note, now_ms);
+        rc = announce(in, txn, fx, c->assignment, to_state, actor, a->note, now_ms);
 out:
     cpm__inspection_case__free_unpacked(c, NULL);
     return rc;
@@ -179,7 +178,8 @@ int inspection_show(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const
     if (!c)
         return cpm_error_set(err, rc, "ticket", "case %s cannot be read: %s", ticket,
                              cpm_err_name(rc));
-    snprintf(v->state, sizeof v->state, "%s", c->state);
+    const char *sname = cpm_case_state_name(c->state);
+    snprintf(v->state, sizeof v->state, "%s", sname ? sname : "");
     const Cpm__Complaint *cp = c->assignment ? c->assignment->complaint : NULL;
     v->contact_status = "none";
     if (cp && cp->sealed_contact.len) {

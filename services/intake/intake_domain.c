@@ -189,10 +189,16 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, ticket, digest)) != 0)
         return rc;
-    char detail[256];
-    snprintf(detail, sizeof detail, "channel=%s district=%s category=%s%s", c->channel, c->district,
-             *c->category ? c->category : "-", c->urgent ? " urgent" : "");
-    if ((rc = fx->event(fx->ctx, txn, "complaint.received", ticket, "", detail)) != 0 ||
+    char note[64];
+    snprintf(note, sizeof note, "channel=%s%s", c->channel, c->urgent ? " urgent" : "");
+    cpm_event_t ev = {.kind = "complaint.received",
+                      .ticket = ticket,
+                      .area = c->district,
+                      .category = c->category,
+                      .state = CPM__CASE_STATE__CASE_STATE_RECEIVED,
+                      .actor = c->intake_node,
+                      .note = note};
+    if ((rc = fx->event(fx->ctx, txn, &ev)) != 0 ||
         (rc = fx->send(fx->ctx, txn, in->routing, "routing", &c->base)) != 0)
         return rc;
     return c->sealed_contact.len ? track_contact(in, st, txn, ticket) : 0;
@@ -229,10 +235,14 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, id, digest)) != 0)
         return rc;
-    char detail[160];
-    snprintf(detail, sizeof detail, "channel=%s category=%s duration_s=%u", c->channel,
-             *c->category ? c->category : "-", c->duration_s);
-    return fx->event(fx->ctx, txn, "consultation.recorded", id, "", detail);
+    char note[96];
+    snprintf(note, sizeof note, "channel=%s duration_s=%u", c->channel, c->duration_s);
+    cpm_event_t ev = {.kind = "consultation.recorded",
+                      .ticket = id,
+                      .category = c->category,
+                      .actor = c->operator_,
+                      .note = note};
+    return fx->event(fx->ctx, txn, &ev);
 }
 
 Cpm__Complaint *intake_complaint(cpm_store_t *st, MDB_txn *txn, const char *ticket)

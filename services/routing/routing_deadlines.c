@@ -61,13 +61,14 @@ int routing_deadlines_check(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *
     /* The index is ordered by time: the first key is always the next due. */
     while (*n < max && (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size > 8 &&
            (int64_t)cpm_get_be64(k.mv_data) < now_ms) {
-        char ticket[KEY_MAX], what[16], agency[128], detail[160], at[40];
+        char ticket[KEY_MAX], what[16], agency[128], note[160], at[40];
         snprintf(ticket, sizeof ticket, "%.*s", (int)(k.mv_size - 8), (char *)k.mv_data + 8);
         snprintf(what, sizeof what, "%.*s", (int)v.mv_size, (char *)v.mv_data);
         cpm_format_time((int64_t)cpm_get_be64(k.mv_data), at, sizeof at);
         case_agency(st, txn, ticket, agency, sizeof agency);
-        snprintf(detail, sizeof detail, "deadline=%s due=%s", what, at);
-        if ((rc = fx->event(fx->ctx, txn, "case.overdue", ticket, agency, detail)) != 0)
+        snprintf(note, sizeof note, "deadline=%s due=%s", what, at);
+        cpm_event_t ev = {.kind = "case.overdue", .ticket = ticket, .agency = agency, .note = note};
+        if ((rc = fx->event(fx->ctx, txn, &ev)) != 0)
             break;
         if ((mrc = mdb_cursor_del(cur, 0)) != 0)
             break;

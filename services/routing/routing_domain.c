@@ -1,4 +1,5 @@
 #include "routing_domain.h"
+#include "cpm_case.h"
 #include "cpm_fields.h"
 #include "cpm_text.h"
 #include "cpm_util.h"
@@ -121,15 +122,23 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     a.accept_due_ms = r.accept_due_ms;
     if ((rc = fx->send(fx->ctx, txn, route.agency, "inspection", &a.base)) != 0)
         return rc;
-    char detail[400];
-    snprintf(detail, sizeof detail, "rule=%s category=%s district=%s%s%s", route.rule_id,
-             *c->category ? c->category : "-", c->district, *route.reason ? " reason=" : "",
-             route.reason);
-    if ((rc = fx->event(fx->ctx, txn, "case.routed", c->ticket, route.agency, detail)) != 0 ||
-        !unreadable)
+    char note[300] = "";
+    if (*route.reason)
+        snprintf(note, sizeof note, "reason=%s", route.reason);
+    cpm_event_t ev = {.kind = "case.routed",
+                      .ticket = c->ticket,
+                      .agency = route.agency,
+                      .area = c->district,
+                      .category = c->category,
+                      .state = CPM__CASE_STATE__CASE_STATE_ROUTED,
+                      .rule = route.rule_id,
+                      .note = note};
+    if ((rc = fx->event(fx->ctx, txn, &ev)) != 0 || !unreadable)
         return rc;
-    snprintf(detail, sizeof detail, "sealed_for=%s", c->contact_for);
-    return fx->event(fx->ctx, txn, "contact.unreadable", c->ticket, route.agency, detail);
+    snprintf(note, sizeof note, "sealed_for=%s", c->contact_for);
+    ev.kind = "contact.unreadable";
+    ev.state = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
+    return fx->event(fx->ctx, txn, &ev);
 }
 
 bool routing_contact_unreadable(const Cpm__Complaint *c, const char *agency)
@@ -151,20 +160,6 @@ bool routing_contact_drop_clear(Cpm__Complaint *c)
 {
     bool a = drop(&c->consumer_name), b = drop(&c->consumer_phone), d = drop(&c->consumer_email);
     return a || b || d;
-}
-
-/* Which states may follow which, as routing sees them. */
-static int transition_ok(const char *from, const char *to)
-{
-    static const char *allowed[][2] = {
-        {"routed", "assigned"},   {"routed", "accepted"},   {"routed", "refused"},
-        {"assigned", "accepted"}, {"assigned", "refused"},  {"accepted", "resolved"},
-        {"routed", "resolved"},   {"assigned", "resolved"},
-    };
-    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
-        if (!strcmp(allowed[i][0], from) && !strcmp(allowed[i][1], to))
-            return 1;
-    return 0;
 }
 
 int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
@@ -192,28 +187,32 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
      * events and log only in the forms they allow. */
     if ((rc = cpm_fields_update(u, err)) != 0)
         goto out;
-    if (!strcmp(r->state, u->state))
+    Cpm__CaseState from = cpm_case_state_parse(r->state), to = u->state;
+    const char *to_name = cpm_case_state_name(to);
+    if (from == to)
         goto out; /* nothing new */
-    /* "assigned" only confirms delivery: it never moves a case backwards. */
-    if (!transition_ok(r->state, u->state)) {
-        rc = strcmp(u->state, "assigned") == 0
+    /* "assigned" only confirms delivery: it moves routed on and never moves
+     * a case backwards. Every other report follows the one table. */
+    bool delivered = to == CPM__CASE_STATE__CASE_STATE_ASSIGNED;
+    if (delivered ? from != CPM__CASE_STATE__CASE_STATE_ROUTED : !cpm_case_follows(from, to)) {
+        rc = delivered
                  ? 0
                  : cpm_error_set(err, CPM_E_CONFLICT, "state", "case %s is %s; cannot become %s",
-                                 u->ticket, r->state, u->state);
+                                 u->ticket, r->state, to_name);
         goto out;
     }
     /* Move the deadlines the register watches: the accept deadline ends with
      * any answer, the resolve deadline runs from acceptance to resolution. */
-    if ((!strcmp(r->state, "routed") || !strcmp(r->state, "assigned")) &&
-        strcmp(u->state, "assigned") != 0 &&
-        (rc = routing_deadline_clear(st, txn, r->accept_due_ms, u->ticket)) != 0)
+    if ((from == CPM__CASE_STATE__CASE_STATE_ROUTED ||
+         from == CPM__CASE_STATE__CASE_STATE_ASSIGNED) &&
+        !delivered && (rc = routing_deadline_clear(st, txn, r->accept_due_ms, u->ticket)) != 0)
         goto out;
-    if (!strcmp(r->state, "accepted") &&
+    if (from == CPM__CASE_STATE__CASE_STATE_ACCEPTED &&
         (rc = routing_deadline_clear(st, txn, r->resolve_due_ms, u->ticket)) != 0)
         goto out;
     char *old_state = r->state;
-    r->state = u->state;
-    if (!strcmp(u->state, "accepted")) {
+    r->state = (char *)to_name;
+    if (to == CPM__CASE_STATE__CASE_STATE_ACCEPTED) {
         r->resolve_due_ms =
             cpm_rules_add_working_days(rules, u->at_ms, cpm_rules_resolve_days(rules));
         if ((rc = routing_deadline_set(st, txn, r->resolve_due_ms, u->ticket, "resolve")) != 0) {
@@ -223,11 +222,11 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     }
     Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
     e.at_ms = u->at_ms;
-    e.state = u->state;
+    e.state = (char *)to_name;
     e.actor = u->actor;
     /* Officers' notes stay at the agency (they may name the consumer); the
      * register keeps only why a case was refused, which routing needs. */
-    e.note = !strcmp(u->state, "refused") ? u->note : "";
+    e.note = to == CPM__CASE_STATE__CASE_STATE_REFUSED ? u->note : "";
     size_t n_before = r->n_history;
     if ((rc = history_add(r, &e)) == 0)
         rc = cpm_store_put_msg(st, txn, "cases", r->ticket, &r->base);
@@ -236,10 +235,18 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     r->state = old_state;
     if (rc != 0)
         goto out;
-    char kind[48], detail[200];
-    snprintf(kind, sizeof kind, "case.%s", u->state);
-    snprintf(detail, sizeof detail, "actor=%s", u->actor); /* notes may name the consumer */
-    rc = fx->event(fx->ctx, txn, kind, u->ticket, sender, detail);
+    char kind[48];
+    snprintf(kind, sizeof kind, "case.%s", to_name);
+    /* No note: notes may name the consumer. */
+    cpm_event_t ev = {.kind = kind,
+                      .ticket = u->ticket,
+                      .agency = sender,
+                      .area = r->district,
+                      .category = r->category,
+                      .state = to,
+                      .rule = r->rule_id,
+                      .actor = u->actor};
+    rc = fx->event(fx->ctx, txn, &ev);
 out:
     cpm__status_reply__free_unpacked(r, NULL);
     return rc;

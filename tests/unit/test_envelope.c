@@ -59,7 +59,7 @@ static void test_seal_roundtrip(void **state)
     assert_int_equal(se->signature.len, 64);
     Cpm__Envelope *e = cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
     assert_non_null(e);
-    assert_int_equal(e->version, 1);
+    assert_int_equal(e->version, CPM_PROTO_VERSION);
     assert_string_equal(e->sender, "hn.op.alice");
     assert_string_equal(e->sender_instance, "cli.42");
     assert_string_equal(e->key_id, alice.key_id);
@@ -168,7 +168,7 @@ static void test_empty_strings(void **state)
     assert_string_equal(e->recipient, "");
     assert_int_equal(e->payload.len, 0);
     /* proto3 omits empty fields: version (tag 0x08) and type (0x38) only. */
-    const uint8_t want[] = {0x08, 0x01, 0x38, 60};
+    const uint8_t want[] = {0x08, CPM_PROTO_VERSION, 0x38, 60};
     assert_int_equal(se->envelope.len, sizeof want);
     assert_memory_equal(se->envelope.data, want, sizeof want);
     cpm__envelope__free_unpacked(e, NULL);
@@ -319,7 +319,7 @@ static void test_parse_in_place(void **state)
     assert_int_equal(sig.len, 64);
     cpm_envelope_view_t v;
     assert_int_equal(cpm_envelope_parse_view(env.data, env.len, &v), 0);
-    assert_int_equal(v.version, 1);
+    assert_int_equal(v.version, CPM_PROTO_VERSION);
     assert_int_equal(v.seq, f.seq);
     assert_int_equal(v.sent_ms, f.sent_ms);
     assert_int_equal(v.type, f.type);

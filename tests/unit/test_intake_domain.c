@@ -265,10 +265,12 @@ static void test_queued_for_routing(void **state)
     assert_string_equal(evs[0]->kind, "complaint.received");
     assert_string_equal(evs[0]->ticket, t);
     assert_int_equal(evs[0]->at_ms, f->env.now);
-    const char *d = evs[0]->detail;
+    char d[1024];
+    cpm_event_describe(evs[0], d, sizeof d);
     assert_non_null(strstr(d, "channel=hotline"));
-    assert_non_null(strstr(d, "district=hoan-kiem"));
-    assert_non_null(strstr(d, "category=food_safety"));
+    assert_string_equal(evs[0]->area, "hoan-kiem");
+    assert_string_equal(evs[0]->category, "food_safety");
+    assert_int_equal(evs[0]->state, CPM__CASE_STATE__CASE_STATE_RECEIVED);
     assert_null(strstr(d, PHONE));
     assert_null(strstr(d, EMAIL));
     assert_null(strstr(d, NAME));

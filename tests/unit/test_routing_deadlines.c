@@ -9,6 +9,7 @@
 
 #include "fixtures/domain/domain_fixture.h"
 #include "routing_deadlines.h"
+#include "cpm_case.h"
 #include "routing_domain.h"
 
 #define SELF "hn.doit/routing"
@@ -50,7 +51,7 @@ static void update(fixture_t *f, const char *ticket, const char *state, int64_t 
 {
     Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
     u.ticket = (char *)ticket;
-    u.state = (char *)state;
+    u.state = cpm_case_state_parse(state);
     u.agency = "hn.d.hoan-kiem";
     u.actor = "officer.hn.d.hoan-kiem";
     u.at_ms = at;

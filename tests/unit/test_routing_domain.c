@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "fixtures/domain/domain_fixture.h"
+#include "cpm_case.h"
 #include "routing_domain.h"
 
 #define SELF "hn.doit/routing"
@@ -86,7 +87,7 @@ static int update(fixture_t *f, const char *sender, const char *ticket, const ch
 {
     Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
     u.ticket = (char *)ticket;
-    u.state = (char *)state;
+    u.state = cpm_case_state_parse(state);
     u.agency = (char *)sender;
     u.actor = "officer.7";
     u.note = (char *)note;
@@ -169,7 +170,8 @@ static void test_routes_by_rules(void **state)
         assert_string_equal(f->rec.events[i].kind, "case.routed");
         assert_string_equal(f->rec.events[i].ticket, want[i].ticket);
         assert_string_equal(f->rec.events[i].agency, want[i].agency);
-        assert_non_null(strstr(f->rec.events[i].detail, want[i].rule));
+        assert_string_equal(f->rec.events[i].rule, want[i].rule);
+        assert_int_equal(f->rec.events[i].state, CPM__CASE_STATE__CASE_STATE_ROUTED);
         if (want[i].reason)
             assert_non_null(strstr(f->rec.events[i].detail, want[i].reason));
     }

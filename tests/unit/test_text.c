@@ -219,7 +219,7 @@ static void test_fields(void **state)
 
     Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
     u.ticket = "HK-00000001";
-    u.state = "refused";
+    u.state = CPM__CASE_STATE__CASE_STATE_REFUSED;
     u.actor = "officer.hn.d.hoan-kiem";
     u.at_ms = 1773565200000;
     u.note = "Kh\xc3\xb4ng ph\xe1\xba\xa3i c\xe1\xbb\xa7\x61 ch\xc3\xbang t\xc3\xb4i\n\x1b[2J";
@@ -227,9 +227,9 @@ static void test_fields(void **state)
     u.note = "\xff";
     expect_field(cpm_fields_update(&u, &err), &err, CPM_E_INVALID, "note");
     u.note = "";
-    u.state = "closed";
+    u.state = (Cpm__CaseState)99; /* not a state */
     expect_field(cpm_fields_update(&u, &err), &err, CPM_E_INVALID, "state");
-    u.state = "accepted";
+    u.state = CPM__CASE_STATE__CASE_STATE_ACCEPTED;
     u.actor = "officer\n2026 ERROR";
     expect_field(cpm_fields_update(&u, &err), &err, CPM_E_INVALID, "actor");
     u.actor = "officer.hn.d.hoan-kiem";

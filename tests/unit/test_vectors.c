@@ -252,7 +252,12 @@ static void test_events(void **state)
         ev.kind = (char *)str(v, "kind");
         ev.ticket = (char *)str(v, "ticket");
         ev.agency = (char *)str(v, "agency");
-        ev.detail = (char *)str(v, "detail");
+        ev.area = (char *)str(v, "area");
+        ev.category = (char *)str(v, "category");
+        ev.state = (Cpm__CaseState)num(v, "state");
+        ev.rule = (char *)str(v, "rule");
+        ev.actor = (char *)str(v, "actor");
+        ev.note = (char *)str(v, "note");
         assert_int_equal(ev.seq, i + 1);
         assert_hex(prev, 32, str(v, "prev_hash_hex"), "prev_hash");
 
@@ -265,8 +270,17 @@ static void test_events(void **state)
         n += 8;
         cpm_put_be64(in + n, (uint64_t)ev.at_ms);
         n += 8;
-        const char *strs[4] = {ev.kind, ev.ticket, ev.agency, ev.detail};
-        for (int k = 0; k < 4; k++) {
+        const char *strs[9] = {ev.kind, ev.ticket, ev.agency, ev.area, ev.category,
+                               NULL,    ev.rule,   ev.actor,  ev.note};
+        for (int k = 0; k < 9; k++) {
+            if (!strs[k]) { /* state, a number between the strings */
+                uint32_t st = (uint32_t)ev.state;
+                in[n++] = (uint8_t)(st >> 24);
+                in[n++] = (uint8_t)(st >> 16);
+                in[n++] = (uint8_t)(st >> 8);
+                in[n++] = (uint8_t)st;
+                continue;
+            }
             uint32_t len = (uint32_t)strlen(strs[k]);
             in[n++] = (uint8_t)(len >> 24);
             in[n++] = (uint8_t)(len >> 16);

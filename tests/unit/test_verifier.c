@@ -147,7 +147,7 @@ static msg_t good(void)
         .from = &lan,
         .signer = &lan,
         .instance = "cli.1",
-        .version = 1,
+        .version = CPM_PROTO_VERSION,
         .seq = next_seq++,
         .sent_ms = NOW,
         .type = CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT,
@@ -437,7 +437,9 @@ static void test_version(void **state)
 {
     (void)state;
     msg_t m = good();
-    m.version = 2;
+    m.version = CPM_PROTO_VERSION + 1;
+    expect(&intake_ctx, &m, CPM_V_BAD_VERSION);
+    m.version = 1; /* the version before typed events */
     expect(&intake_ctx, &m, CPM_V_BAD_VERSION);
     m.version = 0;
     expect(&intake_ctx, &m, CPM_V_BAD_VERSION);

@@ -73,6 +73,7 @@ def registry_bytes(d):
 # ---- the layout rules of section 6 (checks 1 to 4), on the bytes as received ----
 
 MAX_MSG = 4194304
+PROTO_VERSION = 2  # Envelope.version (CPM_PROTO_VERSION)
 VARINT_FIELDS = {1, 5, 6, 7}  # version, seq, sent_ms, type
 STRING_FIELDS = {2, 3, 4, 8, 9, 10}  # sender ... recipient; 11 (payload) is bytes
 
@@ -152,7 +153,7 @@ def early_verdict(frame):
         env, _, _ = read_layout(frame)
     except Malformed:
         return "malformed"
-    if env.get(1, 0) != 1:
+    if env.get(1, 0) != PROTO_VERSION:
         return "bad_version"
     if not 1 <= len(env.get(3, b"")) <= 63:
         return "malformed"
@@ -204,7 +205,11 @@ def main():
     prev = bytes(32)
     for e in events["events"]:
         body = prev + e["seq"].to_bytes(8, "big") + e["at_ms"].to_bytes(8, "big", signed=True)
-        for k in ("kind", "ticket", "agency", "detail"):
+        # version 2: typed fields; state is a CaseState number between the strings
+        for k in ("kind", "ticket", "agency", "area", "category", "state", "rule", "actor", "note"):
+            if k == "state":
+                body += e[k].to_bytes(4, "big")
+                continue
             s = e[k].encode()
             body += len(s).to_bytes(4, "big") + s
         check(body.hex() == e["hash_input_hex"], "event %d hash input" % e["seq"])

@@ -223,7 +223,7 @@ typedef struct {
     int type;
     const char *msg_id, *correlation_id, *recipient;
     const char *payload_type;
-    uint8_t payload[512];
+    uint8_t payload[1024];
     size_t payload_len;
     json_t *payload_json;
     cpm_verify_ctx_t ctx;
@@ -413,7 +413,7 @@ static case_t base_case(const char *name, const char *description, const char *v
         .expect = {verdict},
         .signer = LAN,
         .from = LAN,
-        .version = 1,
+        .version = CPM_PROTO_VERSION,
         .instance = "cli.4242",
         .seq = (uint64_t)(NOW_MS - 1500) * 1000,
         .sent_ms = NOW_MS - 1500,
@@ -507,13 +507,18 @@ static void set_batch(case_t *c)
 /* ---- events ------------------------------------------------------------------ */
 
 typedef struct {
-    const char *kind, *ticket, *agency, *detail;
+    const char *kind, *ticket, *agency, *area, *category;
+    uint32_t state; /* CaseState number */
+    const char *rule, *actor, *note;
 } event_def_t;
 
 static const event_def_t EVENTS[] = {
-    {"case.routed", "HK-2026-000001", "hn.d.hoan-kiem", "rule=district-food"},
-    {"case.assigned", "HK-2026-000001", "hn.d.hoan-kiem", ""},
-    {"case.accepted", "HK-2026-000001", "hn.d.hoan-kiem", "officer=hn.i.tuan"},
+    {"case.routed", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 2, "district-food", "",
+     "reason=Đơn mới"},
+    {"case.assigned", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 3, "district-food",
+     "hn.d.hoan-kiem", ""},
+    {"case.accepted", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 4, "district-food",
+     "hn.i.tuan", ""},
 };
 #define NEVENTS (sizeof EVENTS / sizeof EVENTS[0])
 
@@ -548,7 +553,15 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
         put_str(input, &n, d->kind);
         put_str(input, &n, d->ticket);
         put_str(input, &n, d->agency);
-        put_str(input, &n, d->detail);
+        put_str(input, &n, d->area);
+        put_str(input, &n, d->category);
+        input[n++] = (uint8_t)(d->state >> 24);
+        input[n++] = (uint8_t)(d->state >> 16);
+        input[n++] = (uint8_t)(d->state >> 8);
+        input[n++] = (uint8_t)d->state;
+        put_str(input, &n, d->rule);
+        put_str(input, &n, d->actor);
+        put_str(input, &n, d->note);
         memcpy(prevs[i], prev, 32);
         crypto_hash_sha256(hashes[i], input, n);
         memcpy(prev, hashes[i], 32);
@@ -560,7 +573,12 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
         ev->kind = (char *)d->kind;
         ev->ticket = (char *)d->ticket;
         ev->agency = (char *)d->agency;
-        ev->detail = (char *)d->detail;
+        ev->area = (char *)d->area;
+        ev->category = (char *)d->category;
+        ev->state = (Cpm__CaseState)d->state;
+        ev->rule = (char *)d->rule;
+        ev->actor = (char *)d->actor;
+        ev->note = (char *)d->note;
         ev->prev_hash.data = prevs[i];
         ev->prev_hash.len = 32;
         ev->hash.data = hashes[i];
@@ -568,12 +586,16 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
         size_t elen = cpm__event__get_packed_size(ev);
         uint8_t ebuf[512];
         cpm__event__pack(ev, ebuf);
-        json_array_append_new(
-            list, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "seq",
-                            (json_int_t)(i + 1), "at_ms", (json_int_t)at, "kind", d->kind, "ticket",
-                            d->ticket, "agency", d->agency, "detail", d->detail, "prev_hash_hex",
-                            hexj(prevs[i], 32), "hash_input_hex", hexj(input, n), "hash_hex",
-                            hexj(hashes[i], 32), "event_hex", hexj(ebuf, elen)));
+        json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "seq",
+                              (json_int_t)(i + 1), "at_ms", (json_int_t)at, "kind", d->kind,
+                              "ticket", d->ticket, "agency", d->agency, "area", d->area, "category",
+                              d->category, "state", (json_int_t)d->state, "rule", d->rule, "actor",
+                              d->actor, "note", d->note);
+        json_object_set_new(o, "prev_hash_hex", hexj(prevs[i], 32));
+        json_object_set_new(o, "hash_input_hex", hexj(input, n));
+        json_object_set_new(o, "hash_hex", hexj(hashes[i], 32));
+        json_object_set_new(o, "event_hex", hexj(ebuf, elen));
+        json_array_append_new(list, o);
     }
     batch->node = EVENT_NODE;
     batch->service = EVENT_SERVICE;
@@ -586,8 +608,10 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
     json_t *out = json_pack(
         "{s:s, s:s, s:s, s:o, s:o}", "description",
         "An event log's first three events. hash = SHA-256(hash_input); hash_input = prev_hash "
-        "(32) || seq (u64 BE) || at_ms (i64 BE) || for kind, ticket, agency, detail: length "
-        "(u32 BE) || UTF-8 bytes. prev_hash of seq 1 is 32 zero bytes. event_batch_hex is the "
+        "(32) || seq (u64 BE) || at_ms (i64 BE) || for kind, ticket, agency, area, category: "
+        "length (u32 BE) || UTF-8 bytes || state (u32 BE, the CaseState number) || for rule, "
+        "actor, note: length (u32 BE) || UTF-8 bytes. prev_hash of seq 1 is 32 zero bytes. "
+        "event_batch_hex is the "
         "EventBatch carrying all three, as in EventsReply and on PUB.",
         "node", EVENT_NODE, "service", EVENT_SERVICE, "events", list, "event_batch_hex",
         hexj(bbuf, blen));
@@ -759,11 +783,11 @@ static json_t *gen_envelopes(const Cpm__EventBatch *batch)
     c.sent_ms = NOW_MS + MAX_SKEW_MS + 1;
     rc |= add(cases, c);
 
-    c = base_case("bad_version", "Envelope version 2.", "bad_version");
-    c.version = 2;
+    c = base_case("bad_version", "Envelope version 3 (this is version 2).", "bad_version");
+    c.version = CPM_PROTO_VERSION + 1;
     rc |= add(cases, c);
 
-    c = base_case("unknown_type", "Type 99, unknown to version 1.", "unknown_type");
+    c = base_case("unknown_type", "Type 99, unknown to version 2.", "unknown_type");
     c.type = 99;
     rc |= add(cases, c);
 

@@ -1,6 +1,7 @@
 /* cpmctl watch / events: the live stream of every service's events, and one
  * service's log. Events are checked against their hash chain as they come. */
 #include "ctl_args.h"
+#include "cpm_case.h"
 #include "cpm_eventlog.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
@@ -55,17 +56,28 @@ static void emit(ctl_t *c, src_t *s, const Cpm__Event *ev)
     if (!chain_ok)
         fprintf(stderr, "cpmctl: warning: %s event %llu does not match the hash chain\n", s->key,
                 (unsigned long long)ev->seq);
-    char t[40];
+    char t[40], detail[1024];
+    const char *state = cpm_case_state_name(ev->state);
+    /* detail: the typed fields as one line, as before they were typed. */
+    cpm_event_describe(ev, detail, sizeof detail);
     if (c->json) {
-        ctl_print_json(json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:b}", "node", s->member,
-                                 "service", s->service, "seq", (json_int_t)ev->seq, "at",
-                                 ctl_time(ev->at_ms, t), "kind", ctl_utf8(ev->kind), "ticket",
-                                 ctl_utf8(ev->ticket), "agency", ctl_utf8(ev->agency), "detail",
-                                 ctl_utf8(ev->detail), "chain_ok", chain_ok));
+        json_t *o =
+            json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:b}", "node", s->member, "service",
+                      s->service, "seq", (json_int_t)ev->seq, "at", ctl_time(ev->at_ms, t), "kind",
+                      ctl_utf8(ev->kind), "ticket", ctl_utf8(ev->ticket), "agency",
+                      ctl_utf8(ev->agency), "detail", ctl_utf8(detail), "chain_ok", chain_ok);
+        json_t *typed =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "area", ctl_utf8(ev->area), "category",
+                      ctl_utf8(ev->category), "state", state ? state : "", "rule",
+                      ctl_utf8(ev->rule), "actor", ctl_utf8(ev->actor), "note", ctl_utf8(ev->note));
+        if (o && typed)
+            json_object_update(o, typed);
+        json_decref(typed);
+        ctl_print_json(o);
     } else {
         printf("%s %s #%llu %s %s%s%s %s\n", ctl_time(ev->at_ms, t), s->key,
                (unsigned long long)ev->seq, ctl_safe(ev->kind), ctl_safe(ev->ticket),
-               *ev->agency ? " -> " : "", ctl_safe(ev->agency), ctl_safe(ev->detail));
+               *ev->agency ? " -> " : "", ctl_safe(ev->agency), ctl_safe(detail));
         fflush(stdout);
     }
     s->last = ev->seq;

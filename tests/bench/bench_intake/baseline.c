@@ -35,11 +35,10 @@ int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *service,
     return rc;
 }
 
-int fx_event(void *ctx, MDB_txn *txn, const char *kind, const char *ticket, const char *agency,
-             const char *detail)
+int fx_event(void *ctx, MDB_txn *txn, const cpm_event_t *ev)
 {
     fx_ctx_t *f = ctx;
-    return cpm_eventlog_append(f->st, txn, cpm_now_ms(), kind, ticket, agency, detail, NULL);
+    return cpm_eventlog_append(f->st, txn, cpm_now_ms(), ev, NULL);
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

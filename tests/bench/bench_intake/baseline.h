@@ -24,8 +24,7 @@ typedef struct {
 /* The effects functions, ctx a fx_ctx_t. */
 int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *service,
             const ProtobufCMessage *rec);
-int fx_event(void *ctx, MDB_txn *txn, const char *kind, const char *ticket, const char *agency,
-             const char *detail);
+int fx_event(void *ctx, MDB_txn *txn, const cpm_event_t *ev);
 
 /* A fresh store in a temp folder under the home (the disk the mesh uses);
  * dir gets its path. NULL after saying why on stderr. */

@@ -291,7 +291,7 @@ static int at_foreign_update(attack_t *a, uint8_t **out, size_t *len, result_t *
     snprintf(stream, sizeof stream, "%s/%s>%s", a->id.id, a->instance, a->recipient);
     Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
     u.ticket = (char *)a->o->ticket;
-    u.state = "resolved";
+    u.state = CPM__CASE_STATE__CASE_STATE_RESOLVED;
     u.agency = "hn.qltt";
     u.actor = "officer.hn.qltt";
     u.note = "resolved by somebody else";
