@@ -215,11 +215,10 @@ static int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *serv
     return rc;
 }
 
-static int fx_event(void *ctx, MDB_txn *txn, const char *kind, const char *ticket,
-                    const char *agency, const char *detail)
+static int fx_event(void *ctx, MDB_txn *txn, const cpm_event_t *ev)
 {
     fx_ctx_t *f = ctx;
-    return cpm_eventlog_append(f->st, txn, fz.now_ms, kind, ticket, agency, detail, NULL);
+    return cpm_eventlog_append(f->st, txn, fz.now_ms, ev, NULL);
 }
 
 cpm_effects_t fz_effects(cpm_store_t *st, const char *self)

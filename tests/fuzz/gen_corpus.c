@@ -5,6 +5,7 @@
  * in. Seeds are small on purpose: the fuzzer grows its own corpus.
  *
  *   fuzz-gen-corpus OUT_DIR */
+#include "cpm_case.h"
 #include "fuzz_env.h"
 
 #include "cpm_envelope.h"
@@ -174,7 +175,7 @@ static void payloads(void)
     for (int i = 0; i < 4; i++) {
         Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
         u.ticket = FZ_TICKET;
-        u.state = (char *)states[i];
+        u.state = cpm_case_state_parse(states[i]);
         u.agency = FZ_DISTRICT;
         u.actor = "hn.officer.hk";
         u.note = i == 1 ? "Not ours" : "";
@@ -199,7 +200,7 @@ static void payloads(void)
                                           FZ_CITY "/routing>" FZ_DISTRICT "/inspection"};
     Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
     u.ticket = FZ_TICKET;
-    u.state = "accepted";
+    u.state = CPM__CASE_STATE__CASE_STATE_ACCEPTED;
     u.agency = FZ_DISTRICT;
     u.actor = "hn.officer.hk";
     const ProtobufCMessage *recs[] = {&routed.base, &u.base, &a.base};
