@@ -64,7 +64,7 @@ int cpm_server_on_request(cpm_server_t *srv, Cpm__MsgType type, bool write, cpm_
  * transaction, like a read handler's, by the same handler: they are not held
  * back by the store's high-water mark (cpm_store_admit), which is for new
  * work. The handler must write nothing for them (the transaction refuses). */
-typedef bool (*cpm_reads_fn)(const cpm_msg_t *m);
+typedef bool (*cpm_reads_fn)(cpm_server_t *srv, const cpm_msg_t *m);
 int cpm_server_reads_when(cpm_server_t *srv, Cpm__MsgType type, cpm_reads_fn reads);
 int cpm_server_on_batch(cpm_server_t *srv, Cpm__MsgType type, cpm_apply_fn fn);
 /* Records this service sends to peer_service travel in batches of type. */

@@ -96,6 +96,11 @@ struct cpm_server {
     int64_t started_ms;
     void *ctx;
     cpm_tick_fn tick;
+    /* The table the service runs (cpm_service_attach), its state, and the
+     * registry version the state last saw. */
+    const struct cpm_service *svc;
+    struct cpm_svc *svc_state;
+    uint64_t svc_reg_version;
 };
 
 /* Reload the registry file when it changed; first: at start. A new version
