@@ -126,6 +126,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
         fprintf(stderr, "cpmesh-intake: rules %s: %s\n", cfg->rules, err);
         return -1;
     }
+    cpm_rules_set_service(st->rules, "inspection"); /* routes as routing does */
     const Cpm__Member *me = cpm_registry_member(cpm_server_registry(srv), cfg->node);
     if (!me)
         return -1;

@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The service cases are assigned to: routing sends it the assignments, so a
+ * rule may only name an agency that runs it. */
+#define ASSIGNED_TO "inspection"
+
 struct cpm_svc {
     cpm_rules_t *rules;
 };
@@ -121,6 +125,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
         fprintf(stderr, "cpmesh-routing: rules %s: %s\n", path, err);
         return -1;
     }
+    cpm_rules_set_service(st->rules, ASSIGNED_TO);
     return 0;
 }
 
@@ -133,7 +138,7 @@ static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_CASE_BATCH, &cpm__complaint__descriptor, on_complaint},
     {CPM__MSG_TYPE__MSG_UPDATE_BATCH, &cpm__case_update__descriptor, on_update},
     {0}};
-static const cpm_svc_stream_t streams[] = {{"inspection", CPM__MSG_TYPE__MSG_ASSIGN_BATCH}, {0}};
+static const cpm_svc_stream_t streams[] = {{ASSIGNED_TO, CPM__MSG_TYPE__MSG_ASSIGN_BATCH}, {0}};
 
 static const cpm_service_t service = {
     .name = "routing",
