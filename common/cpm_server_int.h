@@ -94,7 +94,6 @@ struct cpm_server {
     zmq_pollitem_t *items;   /* the loop's poll set: zap, router, one per stream */
     size_t items_cap;
     int64_t started_ms;
-    void *ctx;
     cpm_tick_fn tick;
     /* The table the service runs (cpm_service_attach), its state, and the
      * registry version the state last saw. */
