@@ -1,13 +1,15 @@
 /* cpm_config: a service's YAML configuration file.
  *
  *   node: hn.d.hoan-kiem          # registry member id (required)
- *   service: intake               # the service this file is for (required; the program checks it
- * is its own) data_dir: /var/lib/cpmesh/hn.d.hoan-kiem/intake   (required) registry:
- * /etc/cpmesh/registry.signed             (required) root_public: /etc/cpmesh/root.public
- * (required) identity: /etc/cpmesh/keys/hn.d.hoan-kiem.secret  (required) rules:
- * /etc/cpmesh/routing.yaml                   (required by the services that need it) bind:
- * tcp://0.0.0.0:7100      # optional: default is the registry endpoint pub_bind: tcp://0.0.0.0:7101
- * # optional: default is the registry pub endpoint max_skew_s: 300               # optional
+ *   service: intake               # (required) the program checks it is its own
+ *   data_dir: /var/lib/cpmesh/hn.d.hoan-kiem/intake   (required)
+ *   registry: /etc/cpmesh/registry.signed             (required)
+ *   root_public: /etc/cpmesh/root.public              (required)
+ *   identity: /etc/cpmesh/keys/hn.d.hoan-kiem.secret  (required)
+ *   rules: /etc/cpmesh/routing.yaml                   (required by the services that say so)
+ *   bind: tcp://0.0.0.0:7100      # optional: default is the registry endpoint
+ *   pub_bind: tcp://0.0.0.0:7101  # optional: default is the registry pub endpoint
+ *   max_skew_s: 300               # optional
  *   map_size_mb: 1024             # optional: the store's LMDB map at start
  *   map_max_mb: 1024              # optional: the map may grow up to this (default:
  *                                 #   map_size_mb, i.e. no growth) while the disk has room
