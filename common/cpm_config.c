@@ -89,18 +89,6 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         cpm_errf(err, errlen, "config %s: missing required field %s", path, missing);
         return -1;
     }
-    bool needs_rules = strcmp(y->service, "intake") == 0 || strcmp(y->service, "routing") == 0;
-    if (!needs_rules && strcmp(y->service, "inspection") != 0) {
-        cpm_errf(err, errlen,
-                 "config %s: service '%s' is unknown; it must be intake, routing or inspection",
-                 path, y->service);
-        return -1;
-    }
-    if (needs_rules && blank(y->rules)) {
-        cpm_errf(err, errlen, "config %s: missing required field rules (service %s needs it)", path,
-                 y->service);
-        return -1;
-    }
     const struct {
         const char *name;
         const uint32_t *val;
@@ -190,6 +178,31 @@ cpm_config_t *cpm_config_load(const char *path, char *err, size_t errlen)
     cpm_yaml_free(&config_top, y);
     free(dir);
     return c;
+}
+
+int cpm_config_check_service(const cpm_config_t *c, const char *service,
+                             const char *const *requires, char *err, size_t errlen)
+{
+    if (strcmp(c->service, service) != 0) {
+        cpm_errf(err, errlen, "service is '%s', but this program runs service %s", c->service,
+                 service);
+        return -1;
+    }
+    const struct {
+        const char *name;
+        const char *val;
+    } opt[] = {{"rules", c->rules}, {"bind", c->bind}, {"pub_bind", c->pub_bind}};
+    for (size_t i = 0; requires && requires[i]; i++) {
+        size_t k = 0;
+        while (k < sizeof opt / sizeof *opt && strcmp(opt[k].name, requires[i]) != 0)
+            k++;
+        if (k == sizeof opt / sizeof *opt || blank(opt[k].val)) {
+            cpm_errf(err, errlen, "missing required field %s (service %s needs it)", requires[i],
+                     service);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void cpm_config_destroy(cpm_config_t **p)

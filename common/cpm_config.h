@@ -1,12 +1,12 @@
 /* cpm_config: a service's YAML configuration file.
  *
  *   node: hn.d.hoan-kiem          # registry member id (required)
- *   service: intake               # intake|routing|inspection (required)
+ *   service: intake               # (required) the program checks it is its own
  *   data_dir: /var/lib/cpmesh/hn.d.hoan-kiem/intake   (required)
  *   registry: /etc/cpmesh/registry.signed             (required)
  *   root_public: /etc/cpmesh/root.public              (required)
  *   identity: /etc/cpmesh/keys/hn.d.hoan-kiem.secret  (required)
- *   rules: /etc/cpmesh/routing.yaml                   (required for intake, routing)
+ *   rules: /etc/cpmesh/routing.yaml                   (required by the services that say so)
  *   bind: tcp://0.0.0.0:7100      # optional: default is the registry endpoint
  *   pub_bind: tcp://0.0.0.0:7101  # optional: default is the registry pub endpoint
  *   max_skew_s: 300               # optional
@@ -49,6 +49,11 @@ typedef struct {
 
 /* NULL with a sentence in err naming the field that is missing or wrong. */
 cpm_config_t *cpm_config_load(const char *path, char *err, size_t errlen);
+/* The config is for service (the name the binary runs) and has each optional
+ * field named in requires (NULL-terminated; "rules", "bind", "pub_bind"). 0,
+ * or -1 with a sentence in err naming the field. */
+int cpm_config_check_service(const cpm_config_t *c, const char *service,
+                             const char *const *requires, char *err, size_t errlen);
 void cpm_config_destroy(cpm_config_t **p);
 
 #endif

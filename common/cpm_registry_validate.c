@@ -12,7 +12,21 @@
 
 static const char *const ROLES[] = {"city",     "department",  "district",  "association",
                                     "operator", "coordinator", "inspector", "officer"};
-static const char *const SERVICES[] = {"intake", "routing", "inspection"};
+/* Service names are data (each binary names its own): any name of
+ * lowercase letters, digits, '-' and '_' that starts with a letter, short
+ * enough for the "<service>.reply" and "<service>.pub" instance names. */
+#define SERVICE_NAME_MAX 24
+
+static bool service_name_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > SERVICE_NAME_MAX || !islower((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-' &&
+            s[i] != '_')
+            return false;
+    return true;
+}
 
 static bool in_list(const char *s, const char *const *list, size_t n)
 {
@@ -57,11 +71,11 @@ static int check_rule(const Cpm__Member *m, const char *rule, char *err, size_t 
                  rule);
         return -1;
     }
-    if (strcmp(at + 1, "*") != 0 && !in_list(at + 1, SERVICES, 3)) {
+    if (strcmp(at + 1, "*") != 0 && !service_name_ok(at + 1, strlen(at + 1))) {
         cpm_errf(err, errlen,
-                 "member %s: may_send rule '%s' names an unknown service; it must be intake, "
-                 "routing, inspection or *",
-                 m->id, rule);
+                 "member %s: may_send rule '%s' names no valid service; it must be a service "
+                 "name (a-z, 0-9, '-', '_', at most %d) or *",
+                 m->id, rule, SERVICE_NAME_MAX);
         return -1;
     }
     return 0;
@@ -72,10 +86,11 @@ static int check_services(const Cpm__Member *m, char *err, size_t errlen)
     for (size_t i = 0; i < m->n_services; i++) {
         const Cpm__ServiceEndpoint *s = m->services[i];
         const char *name = s && s->name ? s->name : "";
-        if (!in_list(name, SERVICES, 3)) {
+        if (!service_name_ok(name, strlen(name))) {
             cpm_errf(err, errlen,
-                     "member %s: service '%s' is unknown; it must be intake, routing or inspection",
-                     m->id, name);
+                     "member %s: service '%s' is not a valid service name; it must be a-z, 0-9, "
+                     "'-' or '_', start with a letter, at most %d characters",
+                     m->id, name, SERVICE_NAME_MAX);
             return -1;
         }
         if (!s->endpoint || !s->endpoint[0]) {

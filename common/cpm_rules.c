@@ -78,12 +78,17 @@ static bool resolve_agency(const cpm_rules_t *r, const cpm_registry_t *reg, cons
         to_triage(r, out, "rule %s: agency %s is not in the registry", ru->id, ru->agency);
         return false;
     }
-    if (m && !cpm_member_service(m, "inspection")) {
-        to_triage(r, out, "rule %s: member %.60s has no inspection service", ru->id, m->id);
+    if (m && r->service[0] && !cpm_member_service(m, r->service)) {
+        to_triage(r, out, "rule %s: member %.60s has no %s service", ru->id, m->id, r->service);
         return false;
     }
     snprintf(out->agency, sizeof out->agency, "%s", m ? m->id : ru->agency);
     return true;
+}
+
+void cpm_rules_set_service(cpm_rules_t *r, const char *service)
+{
+    snprintf(r->service, sizeof r->service, "%s", service ? service : "");
 }
 
 void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char *category,

@@ -34,8 +34,12 @@ typedef struct {
  * (or "*") equals category, its district list (absent = any) holds district,
  * and its urgent flag (absent = any) equals urgent. Agency "@district" means the
  * registry's district office for district. When nothing matches, or the agency
- * is not in reg with an inspection service, the case goes to the triage agency
+ * is not in reg with the service cpm_rules_set_service named, the case goes to the triage agency
  * and reason says why. reg may be NULL (no membership check). Always decides. */
+/* The service an agency must run in the registry to be routed to (e.g. the
+ * one that receives assignments); names are the program's, not the rules'.
+ * Until set, any member of the registry may be routed to. */
+void cpm_rules_set_service(cpm_rules_t *r, const char *service);
 void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char *category,
                      const char *district, bool urgent, cpm_route_t *out);
 

@@ -27,6 +27,7 @@ struct cpm_rules {
     uint32_t version;
     char triage[128];
     char prefix[PREFIX_MAX + 1];
+    char service[64]; /* an agency must run it to be routed to; "" = no check */
     int accept_days, resolve_days;
     char **districts; /* sorted */
     size_t ndistricts;

@@ -312,7 +312,7 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
     if (!s)
         return -1;
     snprintf(r->triage, sizeof r->triage, "%s", s);
-    snprintf(r->prefix, sizeof r->prefix, "hn.d.");
+    r->prefix[0] = 0; /* no default: a mesh names its own members */
     const yaml_node_t *pn = map_get(c, root, "district_office_prefix");
     if (pn) {
         if (!(s = get_string(c, pn, "district_office_prefix", sizeof r->prefix)))

@@ -427,14 +427,6 @@ cpm_metrics_t *cpm_server_metrics(cpm_server_t *s)
 {
     return s->metrics;
 }
-void cpm_server_set_ctx(cpm_server_t *s, void *ctx)
-{
-    s->ctx = ctx;
-}
-void *cpm_server_ctx(cpm_server_t *s)
-{
-    return s->ctx;
-}
 
 const Cpm__Member *cpm_server_find_service(cpm_server_t *s, const char *service)
 {

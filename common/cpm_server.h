@@ -3,8 +3,8 @@
  * delivery (outbox pump, inbox apply, acknowledgements), event publication,
  * registry reload and the health report.
  *
- * A service registers handlers for the request types it serves and apply
- * functions for the delivery batches it receives, then calls cpm_server_run.
+ * A service is described by a table (cpm_service.h), which registers the
+ * handlers below for it; cpm_service_main then calls cpm_server_run.
  * Handlers get a verified message and, for writes, the transaction of the
  * current group: every write request that arrived together is applied in one
  * LMDB transaction, committed once, and only then answered. Each request (and
@@ -64,7 +64,7 @@ int cpm_server_on_request(cpm_server_t *srv, Cpm__MsgType type, bool write, cpm_
  * transaction, like a read handler's, by the same handler: they are not held
  * back by the store's high-water mark (cpm_store_admit), which is for new
  * work. The handler must write nothing for them (the transaction refuses). */
-typedef bool (*cpm_reads_fn)(const cpm_msg_t *m);
+typedef bool (*cpm_reads_fn)(cpm_server_t *srv, const cpm_msg_t *m);
 int cpm_server_reads_when(cpm_server_t *srv, Cpm__MsgType type, cpm_reads_fn reads);
 int cpm_server_on_batch(cpm_server_t *srv, Cpm__MsgType type, cpm_apply_fn fn);
 /* Records this service sends to peer_service travel in batches of type. */
@@ -98,9 +98,7 @@ const cpm_registry_t *cpm_server_registry(cpm_server_t *srv);
 const cpm_identity_t *cpm_server_identity(cpm_server_t *srv);
 const cpm_config_t *cpm_server_config(cpm_server_t *srv);
 cpm_metrics_t *cpm_server_metrics(cpm_server_t *srv);
-/* Service-specific state, for handlers. */
-void cpm_server_set_ctx(cpm_server_t *srv, void *ctx);
-void *cpm_server_ctx(cpm_server_t *srv);
+/* Service state reaches handlers typed, through cpm_service (struct cpm_svc). */
 /* The first member running service (e.g. "routing"), or NULL. */
 const Cpm__Member *cpm_server_find_service(cpm_server_t *srv, const char *service);
 

@@ -94,8 +94,12 @@ struct cpm_server {
     zmq_pollitem_t *items;   /* the loop's poll set: zap, router, one per stream */
     size_t items_cap;
     int64_t started_ms;
-    void *ctx;
     cpm_tick_fn tick;
+    /* The table the service runs (cpm_service_attach), its state, and the
+     * registry version the state last saw. */
+    const struct cpm_service *svc;
+    struct cpm_svc *svc_state;
+    uint64_t svc_reg_version;
 };
 
 /* Reload the registry file when it changed; first: at start. A new version

@@ -206,7 +206,7 @@ static int take_one(cpm_server_t *s)
                       cpm_msg_type_name(m.env->type));
         count(s, "rejected", "not_served");
         send_error(s, &f[0], m.env, &e);
-    } else if (!h->write || (h->reads && h->reads(&m))) {
+    } else if (!h->write || (h->reads && h->reads(s, &m))) {
         answer_now(s, &f[0], &m, h);
     } else {
         pending_t *p = &s->group[s->ngroup++];

@@ -3,40 +3,50 @@
  * change back to routing.
  *
  *   cpmesh-inspection --config inspection.yaml */
-#include "cpm_config.h"
 #include "cpm_log.h"
-#include "cpm_retention.h"
-#include "cpm_pbcheck.h"
-#include "cpm_server.h"
+#include "cpm_service.h"
 #include "cpm_util.h"
 #include "inspection_domain.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static inspection_t domain(cpm_server_t *srv)
+struct cpm_svc {
+    inspection_t in;
+    char routing[128]; /* the routing member of the current registry */
+};
+
+static int init(cpm_server_t *srv, cpm_svc_t **st)
 {
-    const Cpm__Member *routing = cpm_server_find_service(srv, "routing");
+    cpm_svc_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return -1;
     const cpm_identity_t *id = cpm_server_identity(srv);
-    inspection_t in = {cpm_server_config(srv)->node, routing ? routing->id : "", id->curve_pk,
-                       id->curve_sk};
-    return in;
+    inspection_t in = {cpm_server_config(srv)->node, s->routing, id->curve_pk, id->curve_sk};
+    s->in = in;
+    *st = s;
+    return 0;
 }
 
-static int on_assignment(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, const uint8_t *rec,
-                         size_t len, cpm_error_t *err)
+static void fini(cpm_svc_t **st)
 {
-    Cpm__Assignment *a = cpm__assignment__unpack(cpm_pb_budget(len), len, rec);
-    if (!a)
-        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not an Assignment");
-    if (cpm_pbcheck_or_free(&a->base, err) != 0)
-        return err->code;
+    free(*st);
+    *st = NULL;
+}
+
+static void registry_changed(cpm_svc_t *st, cpm_server_t *srv)
+{
+    const Cpm__Member *routing = cpm_server_find_service(srv, "routing");
+    snprintf(st->routing, sizeof st->routing, "%s", routing ? routing->id : "");
+}
+
+static int on_assignment(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                         ProtobufCMessage *rec, cpm_error_t *err)
+{
     cpm_effects_t fx = cpm_server_effects(srv);
-    inspection_t in = domain(srv);
-    int rc =
-        inspection_apply_assignment(&in, cpm_server_store(srv), txn, &fx, a, cpm_now_ms(), err);
-    cpm__assignment__free_unpacked(a, NULL);
-    return rc;
+    return inspection_apply_assignment(&st->in, cpm_server_store(srv), txn, &fx,
+                                       (const Cpm__Assignment *)rec, cpm_now_ms(), err);
 }
 
 /* An officer of this agency looks at a case: its state and, opened here
@@ -63,74 +73,58 @@ static int show(cpm_server_t *srv, MDB_txn *txn, const inspection_t *in, const C
 
 /* "show" writes nothing: served at once, even while the store is too full
  * for new work, by on_action all the same (one authorization). */
-static bool action_reads(const cpm_msg_t *m)
+static bool action_reads(const ProtobufCMessage *payload)
 {
-    Cpm__CaseAction *a = cpm__case_action__unpack(NULL, m->env->payload.len, m->env->payload.data);
-    bool reads = a && a->action && !strcmp(a->action, "show");
-    cpm__case_action__free_unpacked(a, NULL);
-    return reads;
+    const Cpm__CaseAction *a = (const Cpm__CaseAction *)payload;
+    return a->action && !strcmp(a->action, "show");
 }
 
-static int on_action(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
-                     cpm_error_t *err)
+static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                     ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
 {
     /* Responsibility is per agency: only its own officers act on its cases. */
     if (strcmp(m->member->agency, cpm_server_config(srv)->node) != 0)
         return cpm_error_set(err, CPM_E_FORBIDDEN, "sender",
                              "%s belongs to %s and cannot act on cases of %s", m->env->sender,
                              m->member->agency, cpm_server_config(srv)->node);
-    Cpm__CaseAction *a = cpm__case_action__unpack(cpm_pb_budget(m->env->payload.len),
-                                                  m->env->payload.len, m->env->payload.data);
-    if (!a)
-        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a CaseAction");
-    if (cpm_pbcheck_or_free(&a->base, err) != 0)
-        return err->code;
-    inspection_t in = domain(srv);
-    if (a->action && !strcmp(a->action, "show")) {
-        int rc = show(srv, txn, &in, a, reply, err);
-        cpm__case_action__free_unpacked(a, NULL);
-        return rc;
-    }
+    const Cpm__CaseAction *a = (const Cpm__CaseAction *)payload;
+    if (action_reads(payload))
+        return show(srv, txn, &st->in, a, reply, err);
     cpm_effects_t fx = cpm_server_effects(srv);
     const char *state = NULL;
     bool dup = false;
-    int rc = inspection_act(&in, cpm_server_store(srv), txn, &fx, m->env->sender, a, cpm_now_ms(),
-                            &state, &dup, err);
-    if (rc == 0) {
-        Cpm__CaseActionReply r = CPM__CASE_ACTION_REPLY__INIT;
-        r.ticket = a->ticket;
-        r.state = (char *)state;
-        r.duplicate = dup;
-        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_ACTION_REPLY, &r.base);
-    }
-    cpm__case_action__free_unpacked(a, NULL);
-    return rc;
+    int rc = inspection_act(&st->in, cpm_server_store(srv), txn, &fx, m->env->sender, a,
+                            cpm_now_ms(), &state, &dup, err);
+    if (rc != 0)
+        return rc;
+    Cpm__CaseActionReply r = CPM__CASE_ACTION_REPLY__INIT;
+    r.ticket = a->ticket;
+    r.state = (char *)state;
+    r.duplicate = dup;
+    return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_ACTION_REPLY, &r.base);
 }
+
+static const char *const dbs[] = INSPECTION_DBS;
+
+static const cpm_svc_request_t requests[] = {
+    {CPM__MSG_TYPE__MSG_CASE_ACTION, &cpm__case_action__descriptor, true, on_action, action_reads},
+    {0}};
+static const cpm_svc_batch_t batches[] = {
+    {CPM__MSG_TYPE__MSG_ASSIGN_BATCH, &cpm__assignment__descriptor, on_assignment}, {0}};
+static const cpm_svc_stream_t streams[] = {{"routing", CPM__MSG_TYPE__MSG_UPDATE_BATCH}, {0}};
+
+static const cpm_service_t service = {
+    .name = "inspection",
+    .databases = dbs,
+    .requests = requests,
+    .batches = batches,
+    .streams = streams,
+    .init = init,
+    .fini = fini,
+    .registry_changed = registry_changed,
+};
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[1], "--config") != 0) {
-        fprintf(stderr, "usage: cpmesh-inspection --config FILE.yaml\n");
-        return 2;
-    }
-    char err[512];
-    cpm_config_t *cfg = cpm_config_load(argv[2], err, sizeof err);
-    if (!cfg) {
-        fprintf(stderr, "cpmesh-inspection: %s: %s\n", argv[2], err);
-        return 1;
-    }
-    static const char *dbs[] = INSPECTION_DBS;
-    cpm_server_t *srv = cpm_server_new(cfg, dbs);
-    int rc = 1;
-    if (srv) {
-        cpm_server_on_batch(srv, CPM__MSG_TYPE__MSG_ASSIGN_BATCH, on_assignment);
-        cpm_server_on_request(srv, CPM__MSG_TYPE__MSG_CASE_ACTION, true, on_action);
-        cpm_server_reads_when(srv, CPM__MSG_TYPE__MSG_CASE_ACTION, action_reads);
-        cpm_server_outbound(srv, "routing", CPM__MSG_TYPE__MSG_UPDATE_BATCH);
-        cpm_server_on_tick(srv, cpm_retention_tick);
-        rc = cpm_server_run(srv) == 0 ? 0 : 1;
-    }
-    cpm_server_destroy(&srv);
-    cpm_config_destroy(&cfg);
-    return rc;
+    return cpm_service_main(&service, argc, argv);
 }

@@ -2,12 +2,9 @@
  * channel and forwards complaints to routing.
  *
  *   cpmesh-intake --config intake.yaml */
-#include "cpm_config.h"
 #include "cpm_log.h"
-#include "cpm_retention.h"
-#include "cpm_pbcheck.h"
 #include "cpm_rules.h"
-#include "cpm_server.h"
+#include "cpm_service.h"
 #include "cpm_util.h"
 #include "intake_domain.h"
 #include "intake_lookup.h"
@@ -18,30 +15,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-static intake_t *domain(cpm_server_t *srv)
+struct cpm_svc {
+    cpm_rules_t *rules;
+    intake_t *in;
+};
+
+/* The routing member and the registry the domain checks against follow
+ * registry reloads: resolved once per registry version. */
+static void registry_changed(cpm_svc_t *st, cpm_server_t *srv)
 {
-    intake_t *in = cpm_server_ctx(srv);
     const Cpm__Member *routing = cpm_server_find_service(srv, "routing");
-    intake_set_routing(in, routing ? routing->id : NULL); /* follows registry reloads */
-    intake_set_registry(in, cpm_server_registry(srv));
-    return in;
+    intake_set_routing(st->in, routing ? routing->id : NULL);
+    intake_set_registry(st->in, cpm_server_registry(srv));
 }
 
-static int on_submit(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
-                     cpm_error_t *err)
+static int on_submit(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                     ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
 {
-    Cpm__Complaint *c = cpm__complaint__unpack(cpm_pb_budget(m->env->payload.len),
-                                               m->env->payload.len, m->env->payload.data);
-    if (!c)
-        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a Complaint");
-    if (cpm_pbcheck_or_free(&c->base, err) != 0) /* unknown fields would be stored */
-        return err->code;
+    Cpm__Complaint *c = (Cpm__Complaint *)payload;
     cpm_effects_t fx = cpm_server_effects(srv);
     char ticket[INTAKE_TICKET_MAX];
     bool dup = false;
-    int rc = intake_submit(domain(srv), cpm_server_store(srv), txn, &fx, m->env->sender, c,
-                           cpm_now_ms(), ticket, &dup, err);
-    cpm__complaint__free_unpacked(c, NULL);
+    int rc = intake_submit(st->in, cpm_server_store(srv), txn, &fx, m->env->sender, c, cpm_now_ms(),
+                           ticket, &dup, err);
     if (rc != 0)
         return rc;
     Cpm__SubmitReply r = CPM__SUBMIT_REPLY__INIT;
@@ -54,21 +50,15 @@ static int on_submit(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_re
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_SUBMIT_REPLY, &r.base);
 }
 
-static int on_consult(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
-                      cpm_error_t *err)
+static int on_consult(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                      ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
 {
-    Cpm__Consultation *c = cpm__consultation__unpack(cpm_pb_budget(m->env->payload.len),
-                                                     m->env->payload.len, m->env->payload.data);
-    if (!c)
-        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not a Consultation");
-    if (cpm_pbcheck_or_free(&c->base, err) != 0)
-        return err->code;
+    Cpm__Consultation *c = (Cpm__Consultation *)payload;
     cpm_effects_t fx = cpm_server_effects(srv);
     char id[INTAKE_TICKET_MAX];
     bool dup = false;
-    int rc = intake_consult(domain(srv), cpm_server_store(srv), txn, &fx, m->env->sender, c,
+    int rc = intake_consult(st->in, cpm_server_store(srv), txn, &fx, m->env->sender, c,
                             cpm_now_ms(), id, &dup, err);
-    cpm__consultation__free_unpacked(c, NULL);
     if (rc != 0)
         return rc;
     Cpm__SubmitReply r = CPM__SUBMIT_REPLY__INIT;
@@ -77,20 +67,26 @@ static int on_consult(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, cpm_r
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CONSULTATION_REPLY, &r.base);
 }
 
+typedef struct {
+    cpm_svc_t *st;
+    size_t stripped;
+} sweep_t;
+
 static int sweep_contacts(cpm_server_t *srv, MDB_txn *txn, void *ctx)
 {
-    size_t *stripped = ctx;
+    sweep_t *sw = ctx;
     int64_t retention = (int64_t)cpm_server_config(srv)->contact_retention_s * 1000;
-    return intake_contact_sweep(domain(srv), cpm_server_store(srv), txn, cpm_now_ms(), retention,
-                                1000, stripped);
+    return intake_contact_sweep(sw->st->in, cpm_server_store(srv), txn, cpm_now_ms(), retention,
+                                1000, &sw->stripped);
 }
 
 /* Once a second: strip sealed contacts whose retention after routing's
- * acknowledgement is over; dead letters past theirs. */
-static void on_tick(cpm_server_t *srv)
+ * acknowledgement is over (the library then sweeps dead letters). */
+static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
-    size_t stripped = 0;
-    int rc = cpm_server_write(srv, sweep_contacts, &stripped);
+    sweep_t sw = {st, 0};
+    int rc = cpm_server_write(srv, sweep_contacts, &sw);
+    size_t stripped = sw.stripped;
     if (rc != 0)
         cpm_warn("contact retention sweep failed: %s", cpm_err_name(rc));
     else if (stripped > 0) {
@@ -98,7 +94,6 @@ static void on_tick(cpm_server_t *srv)
         cpm_info("retention: stripped the sealed contact of %zu complaint%s", stripped,
                  stripped == 1 ? "" : "s");
     }
-    cpm_retention_tick(srv);
 }
 
 /* The client_ref digest key: derived from the node's signing secret, which
@@ -109,48 +104,68 @@ static void ref_key(const cpm_identity_t *id, uint8_t key[32])
     crypto_generichash(key, 32, (const uint8_t *)label, sizeof label, id->sign_sk, 32);
 }
 
+static void fini(cpm_svc_t **st)
+{
+    if (!*st)
+        return;
+    intake_destroy(&(*st)->in);
+    cpm_rules_destroy(&(*st)->rules);
+    free(*st);
+    *st = NULL;
+}
+
+static int init(cpm_server_t *srv, cpm_svc_t **out)
+{
+    const cpm_config_t *cfg = cpm_server_config(srv);
+    char err[512];
+    cpm_svc_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return -1;
+    *out = st;
+    if (!(st->rules = cpm_rules_load(cfg->rules, err, sizeof err))) {
+        fprintf(stderr, "cpmesh-intake: rules %s: %s\n", cfg->rules, err);
+        return -1;
+    }
+    cpm_rules_set_service(st->rules, "inspection"); /* routes as routing does */
+    const Cpm__Member *me = cpm_registry_member(cpm_server_registry(srv), cfg->node);
+    if (!me)
+        return -1;
+    if (!me->ticket_prefix || !*me->ticket_prefix) {
+        cpm_error("member %s has no ticket_prefix in the registry", cfg->node);
+        return -1;
+    }
+    if (!(st->in = intake_new(st->rules, cfg->node, me->ticket_prefix, NULL)))
+        return -1;
+    uint8_t key[32];
+    ref_key(cpm_server_identity(srv), key);
+    intake_set_ref_key(st->in, key);
+    sodium_memzero(key, sizeof key);
+    return 0;
+}
+
+static const char *const dbs[] = INTAKE_DBS;
+static const char *const requires[] = {"rules", NULL};
+
+static const cpm_svc_request_t requests[] = {
+    {CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cpm__complaint__descriptor, true, on_submit, NULL},
+    {CPM__MSG_TYPE__MSG_RECORD_CONSULTATION, &cpm__consultation__descriptor, true, on_consult,
+     NULL},
+    {0}};
+static const cpm_svc_stream_t streams[] = {{"routing", CPM__MSG_TYPE__MSG_CASE_BATCH}, {0}};
+
+static const cpm_service_t service = {
+    .name = "intake",
+    .databases = dbs,
+    .config_requires = requires,
+    .requests = requests,
+    .streams = streams,
+    .init = init,
+    .fini = fini,
+    .registry_changed = registry_changed,
+    .tick = on_tick,
+};
+
 int main(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[1], "--config") != 0) {
-        fprintf(stderr, "usage: cpmesh-intake --config FILE.yaml\n");
-        return 2;
-    }
-    char err[512];
-    cpm_config_t *cfg = cpm_config_load(argv[2], err, sizeof err);
-    if (!cfg) {
-        fprintf(stderr, "cpmesh-intake: %s: %s\n", argv[2], err);
-        return 1;
-    }
-    cpm_rules_t *rules = cpm_rules_load(cfg->rules, err, sizeof err);
-    if (!rules) {
-        fprintf(stderr, "cpmesh-intake: rules %s: %s\n", cfg->rules, err);
-        cpm_config_destroy(&cfg);
-        return 1;
-    }
-    static const char *dbs[] = INTAKE_DBS;
-    cpm_server_t *srv = cpm_server_new(cfg, dbs);
-    int rc = 1;
-    const Cpm__Member *me = srv ? cpm_registry_member(cpm_server_registry(srv), cfg->node) : NULL;
-    intake_t *in = NULL;
-    if (me && (!me->ticket_prefix || !*me->ticket_prefix))
-        cpm_error("member %s has no ticket_prefix in the registry", cfg->node);
-    else if (me)
-        in = intake_new(rules, cfg->node, me->ticket_prefix, NULL);
-    if (in) {
-        uint8_t key[32];
-        ref_key(cpm_server_identity(srv), key);
-        intake_set_ref_key(in, key);
-        sodium_memzero(key, sizeof key);
-        cpm_server_set_ctx(srv, in);
-        cpm_server_on_tick(srv, on_tick);
-        cpm_server_on_request(srv, CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, true, on_submit);
-        cpm_server_on_request(srv, CPM__MSG_TYPE__MSG_RECORD_CONSULTATION, true, on_consult);
-        cpm_server_outbound(srv, "routing", CPM__MSG_TYPE__MSG_CASE_BATCH);
-        rc = cpm_server_run(srv) == 0 ? 0 : 1;
-    }
-    intake_destroy(&in);
-    cpm_server_destroy(&srv);
-    cpm_rules_destroy(&rules);
-    cpm_config_destroy(&cfg);
-    return rc;
+    return cpm_service_main(&service, argc, argv);
 }

@@ -118,6 +118,7 @@ static void init(void)
     fz.rules = cpm_rules_load(path, err, sizeof err);
     if (!fz.rules)
         fz_die(path, err);
+    cpm_rules_set_service(fz.rules, "inspection"); /* as routing and intake do */
 }
 
 const cpm_registry_t *fz_registry(void)

@@ -420,7 +420,8 @@ static void no_pub_endpoint(Cpm__Registry *d)
 }
 static void bad_service(Cpm__Registry *d)
 {
-    replace(&member_of(d, "hn.d.ba-dinh")->services[0]->name, "billing");
+    /* any well-formed name is a service (names are data), this is not one */
+    replace(&member_of(d, "hn.d.ba-dinh")->services[0]->name, "Billing!");
 }
 static void service_twice(Cpm__Registry *d)
 {
@@ -441,7 +442,7 @@ static void rule_bad_type(Cpm__Registry *d)
 }
 static void rule_bad_service(Cpm__Registry *d)
 {
-    replace(&member_of(d, "hn.op.1")->may_send[0], "submit_complaint@billing");
+    replace(&member_of(d, "hn.op.1")->may_send[0], "submit_complaint@Billing!");
 }
 static void version_zero(Cpm__Registry *d)
 {
@@ -480,12 +481,13 @@ static void test_validation_errors(void **state)
     expect_invalid(long_curve_key, "member hn.op.1", "curve_pk is 33 bytes");
     expect_invalid(no_endpoint, "member hn.d.ba-dinh", "service intake: endpoint is missing");
     expect_invalid(no_pub_endpoint, "member hn.d.ba-dinh", "pub_endpoint is missing");
-    expect_invalid(bad_service, "member hn.d.ba-dinh", "service 'billing' is unknown");
+    expect_invalid(bad_service, "member hn.d.ba-dinh",
+                   "service 'Billing!' is not a valid service name");
     expect_invalid(service_twice, "member hn.doit", "service intake is listed twice");
     expect_invalid(rule_no_at, "member hn.op.1", "may_send rule 'submit_complaint' is malformed");
     expect_invalid(rule_empty_side, "member hn.op.1", "may_send rule '@intake' is malformed");
     expect_invalid(rule_bad_type, "member hn.op.1", "unknown message type");
-    expect_invalid(rule_bad_service, "member hn.op.1", "unknown service");
+    expect_invalid(rule_bad_service, "member hn.op.1", "names no valid service");
     expect_invalid(version_zero, "registry", "version must be greater than 0");
     expect_invalid(empty_id, "member #4", "id is empty");
     expect_invalid(bad_role, "member hn.op.1", "role 'mayor' is unknown");
@@ -522,7 +524,8 @@ static void test_yaml_errors(void **state)
                       "member hn.doit: public_key keys/garbage.public: ", "garbage.public");
     expect_yaml_error("wrong_key_file.yaml", "member hn.doit: public_key keys/hn.op.1.public",
                       "is for member hn.op.1");
-    expect_yaml_error("unknown_service.yaml", "member hn.doit", "service 'billing' is unknown");
+    expect_yaml_error("unknown_service.yaml", "member hn.doit",
+                      "service 'Billing!' is not a valid");
     expect_yaml_error("missing_endpoint.yaml", "member hn.doit", "endpoint is missing");
     expect_yaml_error("malformed_may_send.yaml", "member hn.doit", "'case_batch' is malformed");
     expect_yaml_error("version_zero.yaml", "registry", "version must be greater than 0");

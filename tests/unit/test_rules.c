@@ -25,6 +25,7 @@ static cpm_rules_t *load_hanoi(void)
     cpm_rules_t *r = cpm_rules_load(path, err, sizeof err);
     if (!r)
         fail_msg("cannot load %s: %s", path, err);
+    cpm_rules_set_service(r, "inspection"); /* as routing and intake do */
     return r;
 }
 
@@ -314,10 +315,10 @@ static void test_small_config_routes(void **state)
     cpm_rules_route(r, NULL, "food", "south", true, &rt);
     assert_string_equal(rt.agency, "a.urgent");
     cpm_rules_route(r, NULL, "food", "south", false, &rt); /* falls to "*" */
-    assert_string_equal(rt.agency, "hn.d.south");          /* default prefix */
+    assert_string_equal(rt.agency, "south");               /* no default prefix */
     assert_string_equal(rt.rule_id, "A3");
     cpm_rules_route(r, NULL, "misc", "north", false, &rt);
-    assert_string_equal(rt.agency, "hn.d.north");
+    assert_string_equal(rt.agency, "north");                  /* no default prefix */
     cpm_rules_route(r, NULL, "unknown", "north", false, &rt); /* "*" matches anything */
     assert_string_equal(rt.rule_id, "A3");
     cpm_rules_destroy(&r);

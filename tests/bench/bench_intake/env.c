@@ -18,6 +18,7 @@ int env_load(env_t *e)
         fprintf(stderr, "bench_intake: %s: %s\n", path, err);
         return -1;
     }
+    cpm_rules_set_service(e->rules, "inspection"); /* as intake does */
     memcpy(e->root_pk, root.sign_pk, 32);
     snprintf(path, sizeof path, "%s/registry.signed", e->home);
     if (!(e->reg = cpm_registry_load(path, e->root_pk, err, sizeof err))) {

@@ -1,0 +1,163 @@
+/* cpm_service: runs a service from its table (see cpm_service.h). The
+ * adapters below are registered with cpm_server for every entry; they find
+ * the entry by message type, decode and check once, call it, free. */
+#include "cpm_service.h"
+
+#include "cpm_config.h"
+#include "cpm_log.h"
+#include "cpm_pbcheck.h"
+#include "cpm_retention.h"
+#include "cpm_server_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Tell the state about a registry it has not seen yet. */
+static void refresh(cpm_server_t *s)
+{
+    uint64_t v = cpm_registry_version(s->reg);
+    if (v == s->svc_reg_version)
+        return;
+    s->svc_reg_version = v;
+    if (s->svc->registry_changed)
+        s->svc->registry_changed(s->svc_state, s);
+}
+
+static const cpm_svc_request_t *find_request(const cpm_service_t *d, int type)
+{
+    for (const cpm_svc_request_t *r = d->requests; r && r->fn; r++)
+        if ((int)r->type == type)
+            return r;
+    return NULL;
+}
+
+static const cpm_svc_batch_t *find_batch(const cpm_service_t *d, int type)
+{
+    for (const cpm_svc_batch_t *b = d->batches; b && b->fn; b++)
+        if ((int)b->type == type)
+            return b;
+    return NULL;
+}
+
+/* Decode len bytes as desc under the untrusted-input budget, then check;
+ * NULL with err filled ("<what> is not a <Type>" or the check's finding). */
+static ProtobufCMessage *decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
+                                size_t len, const char *what, cpm_error_t *err)
+{
+    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, cpm_pb_budget(len), len, buf);
+    if (!msg) {
+        cpm_error_set(err, CPM_E_BAD_MESSAGE, what, "%s is not a %s", what, desc->short_name);
+        return NULL;
+    }
+    if (cpm_pbcheck_or_free(msg, err) != 0)
+        return NULL;
+    return msg;
+}
+
+static int on_request(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
+                      cpm_error_t *err)
+{
+    const cpm_svc_request_t *r = find_request(s->svc, m->env->type);
+    if (!r)
+        return cpm_error_set(err, CPM_E_INTERNAL, "type", "no entry for this type");
+    refresh(s);
+    ProtobufCMessage *p =
+        decode(r->payload, m->env->payload.data, m->env->payload.len, "payload", err);
+    if (!p)
+        return err->code;
+    int rc = r->fn(s->svc_state, s, txn, m, p, reply, err);
+    protobuf_c_message_free_unpacked(p, NULL);
+    return rc;
+}
+
+static bool on_reads(cpm_server_t *s, const cpm_msg_t *m)
+{
+    const cpm_svc_request_t *r = find_request(s->svc, m->env->type);
+    if (!r || !r->reads)
+        return false;
+    /* A look only: a payload that does not decode is a write, which then
+     * gets its refusal from on_request. */
+    ProtobufCMessage *p = protobuf_c_message_unpack(r->payload, cpm_pb_budget(m->env->payload.len),
+                                                    m->env->payload.len, m->env->payload.data);
+    bool reads = p && r->reads(p);
+    if (p)
+        protobuf_c_message_free_unpacked(p, NULL);
+    return reads;
+}
+
+static int on_record(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, const uint8_t *rec,
+                     size_t len, cpm_error_t *err)
+{
+    const cpm_svc_batch_t *b = find_batch(s->svc, m->env->type);
+    if (!b)
+        return cpm_error_set(err, CPM_E_INTERNAL, "type", "no entry for this batch type");
+    refresh(s);
+    ProtobufCMessage *r = decode(b->record, rec, len, "record", err);
+    if (!r)
+        return err->code;
+    int rc = b->fn(s->svc_state, s, txn, m, r, err);
+    protobuf_c_message_free_unpacked(r, NULL);
+    return rc;
+}
+
+static void on_tick(cpm_server_t *s)
+{
+    refresh(s);
+    if (s->svc->tick)
+        s->svc->tick(s->svc_state, s);
+    cpm_retention_tick(s);
+}
+
+int cpm_service_attach(cpm_server_t *s, const cpm_service_t *d, cpm_svc_t *st)
+{
+    s->svc = d;
+    s->svc_state = st;
+    s->svc_reg_version = 0;
+    for (const cpm_svc_request_t *r = d->requests; r && r->fn; r++) {
+        if (cpm_server_on_request(s, r->type, r->write, on_request) != 0 ||
+            (r->reads && cpm_server_reads_when(s, r->type, on_reads) != 0)) {
+            cpm_error("%s: cannot register %s", d->name, cpm_msg_type_name(r->type));
+            return -1;
+        }
+    }
+    for (const cpm_svc_batch_t *b = d->batches; b && b->fn; b++)
+        if (cpm_server_on_batch(s, b->type, on_record) != 0) {
+            cpm_error("%s: cannot register %s", d->name, cpm_msg_type_name(b->type));
+            return -1;
+        }
+    for (const cpm_svc_stream_t *o = d->streams; o && o->peer_service; o++)
+        if (cpm_server_outbound(s, o->peer_service, o->type) != 0) {
+            cpm_error("%s: cannot send %s to %s", d->name, cpm_msg_type_name(o->type),
+                      o->peer_service);
+            return -1;
+        }
+    cpm_server_on_tick(s, on_tick);
+    refresh(s);
+    return 0;
+}
+
+int cpm_service_main(const cpm_service_t *d, int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "--config") != 0) {
+        fprintf(stderr, "usage: cpmesh-%s --config FILE.yaml\n", d->name);
+        return 2;
+    }
+    char err[512];
+    cpm_config_t *cfg = cpm_config_load(argv[2], err, sizeof err);
+    if (cfg && cpm_config_check_service(cfg, d->name, d->config_requires, err, sizeof err) != 0)
+        cpm_config_destroy(&cfg);
+    if (!cfg) {
+        fprintf(stderr, "cpmesh-%s: %s: %s\n", d->name, argv[2], err);
+        return 1;
+    }
+    cpm_server_t *srv = cpm_server_new(cfg, d->databases);
+    cpm_svc_t *st = NULL;
+    int rc = 1;
+    if (srv && (!d->init || d->init(srv, &st) == 0) && cpm_service_attach(srv, d, st) == 0)
+        rc = cpm_server_run(srv) == 0 ? 0 : 1;
+    if (d->fini) /* also after a failed init, which may leave a partial state */
+        d->fini(&st);
+    cpm_server_destroy(&srv);
+    cpm_config_destroy(&cfg);
+    return rc;
+}

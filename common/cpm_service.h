@@ -1,0 +1,95 @@
+/* cpm_service: a service described by a table, and the one main that runs it.
+ *
+ * A service binary is a cpm_service_t (its name, databases, the requests and
+ * delivery batches it serves with the protobuf descriptor of each payload or
+ * record, the streams it sends, a tick, init and fini) plus small adapter
+ * functions that call its domain modules. The library does everything else:
+ * it parses --config, loads the configuration (checking that it is for this
+ * service), opens identity, registry and store, and runs the cpm_server loop.
+ * For each request (and each delivered record) it unpacks the payload with
+ * the entry's descriptor under cpm_pb_budget, checks it with cpm_pbcheck
+ * (unknown fields, limits, UTF-8), calls the entry, and frees it: handlers
+ * get a decoded, checked message and never unpack or free.
+ *
+ * State: each service binary defines `struct cpm_svc` (its own state, e.g.
+ * the loaded rules); init creates it, every callback receives it typed, fini
+ * destroys it. The state learns of a new registry version through
+ * registry_changed before any callback sees it (so members looked up there,
+ * such as the routing member, are resolved once per registry version).
+ *
+ * See docs/adding-a-service.md. */
+#ifndef CPM_SERVICE_H
+#define CPM_SERVICE_H
+
+#include "cpm_server.h"
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+
+/* Defined by each service binary (one service per process). */
+typedef struct cpm_svc cpm_svc_t;
+
+/* A request: payload is the decoded, checked message of the entry's
+ * descriptor (cast it to its type), the handler's to use (and change) until it
+ * returns; the library frees it. txn is read-only for read entries and
+ * for requests the entry's reads predicate marks. Returns 0 with *reply set,
+ * or an error code with err filled. */
+typedef int (*cpm_svc_request_fn)(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn,
+                                  const cpm_msg_t *m, ProtobufCMessage *payload, cpm_reply_t *reply,
+                                  cpm_error_t *err);
+/* For a write request: true when this payload only reads (see
+ * cpm_server_reads_when). payload is decoded but not yet checked. */
+typedef bool (*cpm_svc_reads_fn)(const ProtobufCMessage *payload);
+/* One delivered record of a batch, decoded and checked (see cpm_apply_fn for
+ * what the result means). */
+typedef int (*cpm_svc_record_fn)(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                                 ProtobufCMessage *rec, cpm_error_t *err);
+
+typedef struct {
+    Cpm__MsgType type;
+    const ProtobufCMessageDescriptor *payload;
+    bool write;
+    cpm_svc_request_fn fn;
+    cpm_svc_reads_fn reads; /* optional, write entries only */
+} cpm_svc_request_t;
+
+typedef struct {
+    Cpm__MsgType type; /* the batch message type */
+    const ProtobufCMessageDescriptor *record;
+    cpm_svc_record_fn fn;
+} cpm_svc_batch_t;
+
+/* Records for peer_service travel in batches of type. */
+typedef struct {
+    const char *peer_service;
+    Cpm__MsgType type;
+} cpm_svc_stream_t;
+
+typedef struct cpm_service {
+    const char *name;                   /* must equal the config's service */
+    const char *const *databases;       /* the service's own, NULL-terminated */
+    const char *const *config_requires; /* optional config fields it needs, NULL-terminated */
+    const cpm_svc_request_t *requests;  /* ended by an entry with fn NULL */
+    const cpm_svc_batch_t *batches;     /* ended by an entry with fn NULL */
+    const cpm_svc_stream_t *streams;    /* ended by an entry with peer_service NULL */
+    /* After the server is up: create the state. 0, or -1 with the reason
+     * logged (the process exits 1). */
+    int (*init)(cpm_server_t *srv, cpm_svc_t **st);
+    void (*fini)(cpm_svc_t **st);
+    /* Once per registry version, before callbacks see it; may be NULL. */
+    void (*registry_changed)(cpm_svc_t *st, cpm_server_t *srv);
+    /* Between loop iterations; may be NULL. The library runs
+     * cpm_retention_tick after it for every service. */
+    void (*tick)(cpm_svc_t *st, cpm_server_t *srv);
+} cpm_service_t;
+
+/* Register desc's tables on srv with st as their state. 0, or -1 when a
+ * table does not fit (too many handlers, unknown stream service). */
+int cpm_service_attach(cpm_server_t *srv, const cpm_service_t *desc, cpm_svc_t *st);
+
+/* The whole main of a service binary: `<binary> --config FILE.yaml`.
+ * Returns the process exit code: 0 on a clean stop, 1 on an error, 2 on
+ * wrong usage. */
+int cpm_service_main(const cpm_service_t *desc, int argc, char **argv);
+
+#endif
