@@ -85,8 +85,8 @@ static long catch_up(ctl_t *c, src_t *s, long budget)
         q.max = 1000;
         cpm_msg_t reply = {0};
         cpm_error_t err = {0};
-        if (ctl_call(c, s->member, s->service, CPM__MSG_TYPE__MSG_EVENTS_FETCH, &q.base, &reply,
-                     &err) != 0) {
+        if (cpm_client_call(c->client, s->member, s->service, CPM__MSG_TYPE__MSG_EVENTS_FETCH,
+                            &q.base, c->timeout_ms, &reply, &err) != 0) {
             if (!s->unreachable) /* once, until it answers again */
                 fprintf(stderr, "cpmctl: %s does not answer (%s); will keep trying\n", s->key,
                         ctl_safe(err.message));
@@ -173,6 +173,7 @@ static size_t list_sources(ctl_t *c, const char *node, src_t **out)
 }
 
 /* A publication on s->sub: emit what follows our cursor, fetch what we missed. */
+static cpm_verifier_t *verifier;
 static long on_publication(ctl_t *c, src_t *s, long budget)
 {
     zmq_msg_t f[2];
@@ -183,7 +184,7 @@ static long on_publication(ctl_t *c, src_t *s, long budget)
     cpm_msg_t m = {0};
     cpm_verify_ctx_t ctx = {.expect_sender = s->member};
     if (parts == 2 &&
-        cpm_verifier_check(c->verifier, c->reg, &ctx, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]),
+        cpm_verifier_check(verifier, c->reg, &ctx, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]),
                            cpm_now_ms(), &m) == CPM_V_OK &&
         m.env->type == CPM__MSG_TYPE__MSG_EVENTS_PUBLISH) {
         Cpm__EventBatch *b =
@@ -253,6 +254,7 @@ int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
     if (ctl_open(&c, &o) != 0)
         return 1;
     c.timeout_ms = 2000;
+    verifier = cpm_verifier_new(300000);
     char cpath[1400];
     if (cursor)
         snprintf(cpath, sizeof cpath, "%s", cursor);
