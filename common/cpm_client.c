@@ -11,6 +11,9 @@
 /* Links kept open at once; the least recently used is closed beyond that
  * (a client fanning out to the whole registry reconnects, which is cheap). */
 #define CLIENT_LINKS 32
+/* Requests a link remembers as awaiting an answer; a reply to none of them
+ * is refused. Older ones are forgotten (their late answers then too). */
+#define CLIENT_PENDING 1024
 
 typedef struct {
     char peer[200];   /* "<member>/<service>", "" when free */
@@ -18,6 +21,8 @@ typedef struct {
     void *sock;
     void *monitor; /* tells a refused handshake */
     uint64_t used; /* for LRU */
+    char pending[CLIENT_PENDING][33];
+    unsigned next_pending;
 } link_t;
 
 struct cpm_client {
@@ -30,6 +35,7 @@ struct cpm_client {
     char self[200];
     link_t links[CLIENT_LINKS];
     uint64_t clock;
+    uint64_t refused;
 };
 
 int cpm_client_new(cpm_client_t **out, void *zctx, const cpm_registry_t *reg,
@@ -70,6 +76,18 @@ static void unlink_peer(link_t *l)
     cpm_sock_monitor_close(l->sock, &l->monitor);
     cpm_sock_close(&l->sock);
     l->peer[0] = 0;
+    memset(l->pending, 0, sizeof l->pending);
+}
+
+/* Forget msg_id as pending; false when it never was (or is forgotten). */
+static bool take_pending(link_t *l, const char *msg_id)
+{
+    for (int i = 0; *msg_id && i < CLIENT_PENDING; i++)
+        if (strcmp(l->pending[i], msg_id) == 0) {
+            l->pending[i][0] = 0;
+            return true;
+        }
+    return false;
 }
 
 void cpm_client_destroy(cpm_client_t **p)
@@ -87,6 +105,11 @@ void cpm_client_destroy(cpm_client_t **p)
 const char *cpm_client_self(const cpm_client_t *c)
 {
     return c->self;
+}
+
+uint64_t cpm_client_refused(const cpm_client_t *c)
+{
+    return c->refused;
 }
 
 void cpm_client_set_registry(cpm_client_t *c, const cpm_registry_t *reg)
@@ -161,6 +184,8 @@ int cpm_client_send(cpm_client_t *c, const char *member, const char *service, Cp
              ? 0
              : cpm_error_set(err, CPM_E_UNAVAILABLE, "", "cannot send to %s", l->peer);
     free(frame);
+    if (rc == 0)
+        memcpy(l->pending[l->next_pending++ % CLIENT_PENDING], msg_id, 33);
     return rc;
 }
 
@@ -201,9 +226,18 @@ static int recv_on(cpm_client_t *c, link_t *l, int timeout_ms, cpm_msg_t *reply,
         cpm_verdict_t v = cpm_verifier_check(c->verifier, c->reg, &ctx, zmq_msg_data(&f[0]),
                                              zmq_msg_size(&f[0]), cpm_now_ms(), reply);
         zmq_msg_close(&f[0]);
-        if (v != CPM_V_OK)
+        if (v != CPM_V_OK) {
+            c->refused++;
             return cpm_error_set(err, CPM_E_FORBIDDEN, "reply", "refused the reply of %s: %s",
                                  l->peer, cpm_verdict_name(v));
+        }
+        /* Signed by the peer, but an answer to no request of ours (or one
+         * answered already): dropped, and the wait goes on. */
+        if (!take_pending(l, reply->env->correlation_id)) {
+            c->refused++;
+            cpm_msg_clear(reply);
+            continue;
+        }
         return 0;
     }
 }

@@ -23,6 +23,7 @@
 #include "cpm_verifier.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct cpm_client cpm_client_t;
 
@@ -35,6 +36,9 @@ int cpm_client_new(cpm_client_t **out, void *zctx, const cpm_registry_t *reg,
 void cpm_client_destroy(cpm_client_t **p);
 /* "<member id>/<instance>": the address replies are sent to. */
 const char *cpm_client_self(const cpm_client_t *c);
+/* Replies refused so far: failed verification, or answered no pending
+ * request of ours. */
+uint64_t cpm_client_refused(const cpm_client_t *c);
 /* The registry used from the next call on (borrowed). */
 void cpm_client_set_registry(cpm_client_t *c, const cpm_registry_t *reg);
 
@@ -45,7 +49,8 @@ int cpm_client_send(cpm_client_t *c, const char *member, const char *service, Cp
                     const ProtobufCMessage *req, char msg_id[33], cpm_error_t *err);
 /* Wait up to timeout_ms for the next verified reply on the link to
  * member/service. Its correlation id is one of ours (any request sent on the
- * link; the caller matches it). An ErrorReply is returned as a reply: see
+ * link and not answered yet; replies to none are dropped and counted, see
+ * cpm_client_refused; the caller matches it). An ErrorReply is returned as a reply: see
  * cpm_client_reply_error. A forged, unsolicited or replayed reply is
  * refused (CPM_E_FORBIDDEN, field "reply"). */
 int cpm_client_recv(cpm_client_t *c, const char *member, const char *service, int timeout_ms,
