@@ -349,3 +349,19 @@ uint64_t cpm_subscriber_refused(const cpm_subscriber_t *s)
 {
     return s->refused;
 }
+
+int cpm_subscriber_seek(cpm_subscriber_t *s, const char *node, const char *service, uint64_t seq,
+                        const uint8_t hash[32])
+{
+    for (size_t i = 0; i < s->n; i++) {
+        src_t *src = &s->srcs[i];
+        if (strcmp(src->member, node) != 0 || strcmp(src->service, service) != 0)
+            continue;
+        src->last = seq;
+        src->have_hash = hash != NULL;
+        if (hash)
+            memcpy(src->hash, hash, 32);
+        return 0;
+    }
+    return CPM_E_NOT_FOUND;
+}

@@ -85,6 +85,11 @@ long cpm_subscriber_poll(cpm_subscriber_t *s, int timeout_ms, long budget);
 int cpm_subscriber_save(cpm_subscriber_t *s);
 /* The cursor of node/service: last seq delivered (0 when none or unknown). */
 uint64_t cpm_subscriber_cursor(const cpm_subscriber_t *s, const char *node, const char *service);
+/* Set the cursor of node/service (a known source): the next event
+ * delivered is seq + 1, checked against hash (NULL: trust its prev_hash).
+ * For importing a cursor kept elsewhere. 0 or CPM_E_NOT_FOUND. */
+int cpm_subscriber_seek(cpm_subscriber_t *s, const char *node, const char *service, uint64_t seq,
+                        const uint8_t hash[32]);
 /* Events refused so far (broken chain, refused publications). */
 uint64_t cpm_subscriber_refused(const cpm_subscriber_t *s);
 

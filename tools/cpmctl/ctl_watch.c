@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 static const char watch_usage[] =
@@ -84,6 +85,46 @@ static void on_notice(void *arg, const char *node, const char *service, cpm_sub_
     }
 }
 
+/* A cursor written by an earlier cpmctl is a JSON file {"<node>/<service>":
+ * {"seq":N,"hash":"<hex>"}} where the LMDB store now goes: read it, move it
+ * aside to <path>.json-old and carry it into the store, so an upgrade shows
+ * no event twice. NULL when path is not such a file. */
+static json_t *old_cursor_take(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return NULL;
+    json_t *root = json_load_file(path, 0, NULL);
+    char aside[1500];
+    snprintf(aside, sizeof aside, "%s.json-old", path);
+    if (!root || rename(path, aside) != 0) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static void old_cursor_apply(cpm_subscriber_t *sub, json_t *root)
+{
+    const char *key;
+    json_t *e;
+    json_object_foreach(root, key, e)
+    {
+        char node[200];
+        snprintf(node, sizeof node, "%s", key);
+        char *service = strchr(node, '/');
+        json_t *seq = json_object_get(e, "seq"), *hash = json_object_get(e, "hash");
+        uint8_t h[32];
+        if (!service || !json_is_integer(seq))
+            continue;
+        *service++ = 0;
+        bool have = json_is_string(hash) && cpm_hex_decode(json_string_value(hash), h, 32) == 0;
+        (void)cpm_subscriber_seek(sub, node, service, (uint64_t)json_integer_value(seq),
+                                  have ? h : NULL);
+    }
+    (void)cpm_subscriber_save(sub);
+}
+
 /* cpmctl shows events off the chain with a warning rather than hiding them. */
 static cpm_sub_opts_t sub_opts(ctl_t *c)
 {
@@ -140,6 +181,7 @@ int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
         snprintf(cpath, sizeof cpath, "%s", cursor);
     else
         snprintf(cpath, sizeof cpath, "%s/watch-%s.cursor", c.home, c.id.id);
+    json_t *old = old_cursor_take(cpath);
     cpm_sub_opts_t so = sub_opts(&c);
     so.cursor_dir = cpath;
     so.from_start = from_start;
@@ -148,9 +190,13 @@ int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
     cpm_error_t err = {0};
     if (cpm_subscriber_new(&sub, c.zctx, c.reg, &c.id, c.client, &so, &err) != 0) {
         int rc = ctl_fail(&c, c.json, &err);
+        json_decref(old);
         ctl_close(&c);
         return rc;
     }
+    if (old && !from_start)
+        old_cursor_apply(sub, old);
+    json_decref(old);
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
     long shown = 0;
