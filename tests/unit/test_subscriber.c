@@ -24,6 +24,7 @@ typedef struct {
     bool ok[RESP_MAX_EVENTS];
     size_t n;
     int broken_notices;
+    cpm_subscriber_t *s; /* the live one, so that teardown closes it after a failed assertion */
 } fx_t;
 
 static void on_event(void *arg, const char *node, const char *service, const Cpm__Event *ev,
@@ -68,6 +69,7 @@ static int teardown(void **state)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
     if (system(cmd) != 0)
         return -1;
+    cpm_subscriber_destroy(&f->s);
     cpm_client_destroy(&f->c);
     zmq_ctx_term(f->zctx);
     resp_stop(&f->r);
@@ -84,6 +86,7 @@ static cpm_subscriber_t *sub_new(fx_t *f, cpm_sub_opts_t o)
     cpm_subscriber_t *s = NULL;
     cpm_error_t err = {0};
     assert_int_equal(cpm_subscriber_new(&s, f->zctx, f->r.reg, &f->r.cli, f->c, &o, &err), 0);
+    f->s = s;
     return s;
 }
 
@@ -99,6 +102,7 @@ static void test_cursor_kept_across_destroy_and_new(void **state)
     for (size_t i = 0; i < 5; i++)
         assert_true(f->seqs[i] == i + 1 && f->ok[i]);
     cpm_subscriber_destroy(&s);
+    f->s = NULL;
     assert_null(s);
 
     /* A new subscriber on the same store resumes after 5, checking 6 from
@@ -111,12 +115,14 @@ static void test_cursor_kept_across_destroy_and_new(void **state)
     assert_int_equal(cpm_subscriber_sweep(s, 0, NULL), 3);
     assert_true(f->seqs[0] == 6 && f->seqs[2] == 8 && f->ok[0]);
     cpm_subscriber_destroy(&s);
+    f->s = NULL;
 
     /* from_start ignores it */
     f->n = 0;
     s = sub_new(f, (cpm_sub_opts_t){.cursor_dir = f->dir, .from_start = true});
     assert_int_equal(cpm_subscriber_sweep(s, 0, NULL), 8);
     cpm_subscriber_destroy(&s);
+    f->s = NULL;
 }
 
 static void test_filter_by_kind_node_service(void **state)
@@ -132,12 +138,14 @@ static void test_filter_by_kind_node_service(void **state)
     assert_true(f->seqs[0] == 2 && f->seqs[1] == 3);
     assert_int_equal(cpm_subscriber_cursor(s, "hn.doit", "intake"), 3);
     cpm_subscriber_destroy(&s);
+    f->s = NULL;
     /* a service that the node does not run: no source at all */
     f->n = 0;
     s = sub_new(f, (cpm_sub_opts_t){.filter = {.service = "routing"}});
     assert_int_equal(cpm_subscriber_sweep(s, 0, NULL), 0);
     assert_int_equal(f->n, 0);
     cpm_subscriber_destroy(&s);
+    f->s = NULL;
 }
 
 static void test_gap_in_publications_is_fetched(void **state)
@@ -163,6 +171,7 @@ static void test_gap_in_publications_is_fetched(void **state)
     cpm_subscriber_poll(s, 200, 0);
     assert_int_equal(f->n, 5);
     cpm_subscriber_destroy(&s);
+    f->s = NULL;
 }
 
 static void test_broken_chain_refused(void **state)
@@ -177,6 +186,7 @@ static void test_broken_chain_refused(void **state)
     assert_int_equal(cpm_subscriber_refused(s), 1);
     assert_int_equal(f->broken_notices, 1);
     cpm_subscriber_destroy(&s);
+    f->s = NULL;
 
     /* accept_broken (cpmctl's choice): shown, flagged */
     f->n = 0;
@@ -184,6 +194,7 @@ static void test_broken_chain_refused(void **state)
     assert_int_equal(cpm_subscriber_sweep(s, 0, NULL), 5);
     assert_true(f->ok[1] && !f->ok[2] && f->ok[3]);
     cpm_subscriber_destroy(&s);
+    f->s = NULL;
 }
 
 int main(void)
