@@ -20,7 +20,7 @@ typedef struct {
 static int setup(void **state)
 {
     fx_t *f = calloc(1, sizeof *f);
-    if (!f || resp_start(&f->r) != 0)
+    if (!f || resp_start(&f->r, true) != 0)
         return -1;
     f->zctx = zmq_ctx_new();
     cpm_error_t err = {0};
@@ -144,12 +144,43 @@ static void test_several_in_flight(void **state)
     assert_int_equal(cpm_client_recv(f->c, "hn.doit", "routing", 100, &reply, &err), CPM_E_INVALID);
 }
 
+/* Two peers at once, each awaited with its own timeout: a silent one does
+ * not hold up the other, and its request stays pending on its own link. */
+static void test_two_peers_each_with_its_timeout(void **state)
+{
+    fx_t *f = *state;
+    atomic_store(&f->r.routing_silent, 1);
+    char a[33], b[33];
+    Cpm__Complaint cp = CPM__COMPLAINT__INIT;
+    cp.client_ref = "ref-3";
+    Cpm__EventsFetch q = CPM__EVENTS_FETCH__INIT;
+    assert_int_equal(cpm_client_send(f->c, "hn.doit", "routing", CPM__MSG_TYPE__MSG_EVENTS_FETCH,
+                                     &q.base, b, NULL),
+                     0);
+    assert_int_equal(cpm_client_send(f->c, "hn.doit", "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT,
+                                     &cp.base, a, NULL),
+                     0);
+    cpm_msg_t reply = {0};
+    cpm_error_t err = {0};
+    assert_int_equal(cpm_client_recv(f->c, "hn.doit", "routing", 200, &reply, &err), CPM_E_TIMEOUT);
+    assert_int_equal(cpm_client_recv(f->c, "hn.doit", "intake", 10000, &reply, &err), 0);
+    assert_string_equal(reply.env->correlation_id, a);
+    cpm_msg_clear(&reply);
+    /* routing answers the next one; a call there works on the same client */
+    atomic_store(&f->r.routing_silent, 0);
+    assert_int_equal(cpm_client_call(f->c, "hn.doit", "routing", CPM__MSG_TYPE__MSG_EVENTS_FETCH,
+                                     &q.base, 10000, &reply, &err),
+                     0);
+    assert_int_equal(reply.env->type, CPM__MSG_TYPE__MSG_EVENTS_REPLY);
+    cpm_msg_clear(&reply);
+}
+
 static void test_unknown_service(void **state)
 {
     fx_t *f = *state;
     cpm_error_t err = {0};
     cpm_msg_t reply = {0};
-    assert_int_equal(cpm_client_call(f->c, "hn.doit", "routing", CPM__MSG_TYPE__MSG_EVENTS_FETCH,
+    assert_int_equal(cpm_client_call(f->c, "hn.doit", "inspection", CPM__MSG_TYPE__MSG_EVENTS_FETCH,
                                      NULL, 1000, &reply, &err),
                      CPM_E_NOT_FOUND);
     assert_string_equal(err.field, "node");
@@ -164,6 +195,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_reply_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsolicited_reply_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_several_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_peers_each_with_its_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_service, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,7 +50,7 @@ static void on_notice(void *arg, const char *node, const char *service, cpm_sub_
 static int setup(void **state)
 {
     fx_t *f = calloc(1, sizeof *f);
-    if (!f || resp_start(&f->r) != 0)
+    if (!f || resp_start(&f->r, false) != 0)
         return -1;
     f->zctx = zmq_ctx_new();
     if (cpm_client_new(&f->c, f->zctx, f->r.reg, &f->r.cli, NULL, NULL) != 0)
