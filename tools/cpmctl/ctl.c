@@ -82,17 +82,13 @@ int ctl_open_as(ctl_t *c, const ctl_opts_t *o, const char *as)
         ctl_close(c);
         return -1;
     }
-    /* A fresh instance per run, never a reused pid: receivers remember each
-     * instance's highest sequence for ten minutes, and a run started after
-     * the clock stepped back would otherwise be refused as a replay. */
-    char rnd[33];
-    cpm_random_id(rnd);
-    snprintf(c->instance, sizeof c->instance, "cli.%d.%.12s", (int)getpid(), rnd);
-    snprintf(c->self, sizeof c->self, "%s/%s", c->id.id, c->instance);
-    cpm_sender_init(&c->sender, &c->id, c->instance);
-    c->verifier = cpm_verifier_new(300000);
     c->zctx = zmq_ctx_new();
-    return (c->verifier && c->zctx) ? 0 : -1;
+    if (!c->zctx || cpm_client_new(&c->client, c->zctx, c->reg, &c->id, NULL, &e) != 0) {
+        ctl_fail(c, c->json, &e);
+        ctl_close(c);
+        return -1;
+    }
+    return 0;
 }
 
 int ctl_open(ctl_t *c, const ctl_opts_t *o)
@@ -100,141 +96,14 @@ int ctl_open(ctl_t *c, const ctl_opts_t *o)
     return ctl_open_as(c, o, NULL);
 }
 
-static void unlink_peer(ctl_t *c)
-{
-    cpm_sock_monitor_close(c->sock, &c->monitor);
-    cpm_sock_close(&c->sock);
-}
-
 void ctl_close(ctl_t *c)
 {
-    unlink_peer(c);
+    cpm_client_destroy(&c->client);
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     c->zctx = NULL;
     cpm_registry_destroy(&c->reg);
-    cpm_verifier_destroy(&c->verifier);
     cpm_identity_wipe(&c->id);
-}
-
-static int link_to(ctl_t *c, const char *member, const char *service, cpm_error_t *err)
-{
-    char peer[200];
-    snprintf(peer, sizeof peer, "%s/%s", member, service);
-    if (c->sock && strcmp(peer, c->sock_peer) == 0)
-        return 0;
-    unlink_peer(c);
-    const Cpm__Member *m = cpm_registry_member(c->reg, member);
-    const Cpm__ServiceEndpoint *ep = m ? cpm_member_service(m, service) : NULL;
-    if (!ep)
-        return cpm_error_set(err, CPM_E_NOT_FOUND, "node", "the registry has no service %s", peer);
-    c->sock = cpm_sock_client(c->zctx, ZMQ_DEALER, &c->id, m->curve_pk.data, ep->endpoint);
-    if (!c->sock)
-        return cpm_error_set(err, CPM_E_UNAVAILABLE, "node", "cannot connect to %s at %s", peer,
-                             ep->endpoint);
-    snprintf(c->sock_peer, sizeof c->sock_peer, "%s", peer);
-    /* Watch the handshake, so that a refused key is a clear error at once
-     * rather than a timeout. */
-    c->monitor = cpm_sock_monitor(
-        c->zctx, c->sock, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
-    return 0;
-}
-
-/* 1 when the monitor reports that the service refused our handshake. */
-static int handshake_refused(ctl_t *c)
-{
-    int event;
-    while ((event = cpm_sock_monitor_event(c->monitor)) > 0)
-        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
-            event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-            return 1;
-    return 0;
-}
-
-int ctl_send(ctl_t *c, const char *member, const char *service, Cpm__MsgType type,
-             const ProtobufCMessage *req, char msg_id[33], cpm_error_t *err)
-{
-    int rc = link_to(c, member, service, err);
-    if (rc != 0)
-        return rc;
-    char recipient[200];
-    snprintf(recipient, sizeof recipient, "%s/%s", member, service);
-    uint8_t *frame = NULL;
-    size_t len = 0;
-    if (cpm_sender_seal(&c->sender, type, recipient, NULL, req, msg_id, &frame, &len) != 0)
-        return cpm_error_set(err, CPM_E_INTERNAL, "", "cannot sign the request");
-    rc = zmq_send(c->sock, frame, len, 0) == (int)len
-             ? 0
-             : cpm_error_set(err, CPM_E_UNAVAILABLE, "", "cannot send to %s", recipient);
-    free(frame);
-    return rc;
-}
-
-int ctl_reply_error(const cpm_msg_t *reply, cpm_error_t *err)
-{
-    if (reply->env->type != CPM__MSG_TYPE__MSG_ERROR)
-        return 0;
-    Cpm__ErrorReply *e =
-        cpm__error_reply__unpack(NULL, reply->env->payload.len, reply->env->payload.data);
-    if (!e)
-        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "", "undecodable error reply");
-    int code = e->code ? (int)e->code : CPM_E_INTERNAL;
-    cpm_error_set(err, code, e->field, "%s", e->message);
-    cpm__error_reply__free_unpacked(e, NULL);
-    return code;
-}
-
-int ctl_recv(ctl_t *c, const char *member, int timeout_ms, cpm_msg_t *reply, cpm_error_t *err)
-{
-    int64_t deadline = cpm_mono_ms() + timeout_ms;
-    for (;;) {
-        int64_t left = deadline - cpm_mono_ms();
-        zmq_pollitem_t it[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->monitor, 0, ZMQ_POLLIN, 0}};
-        if (left <= 0 || zmq_poll(it, c->monitor ? 2 : 1, (long)left) <= 0)
-            return cpm_error_set(err, CPM_E_TIMEOUT, "", "no answer from %s within %d ms",
-                                 c->sock_peer, timeout_ms);
-        if (handshake_refused(c))
-            return cpm_error_set(err, CPM_E_FORBIDDEN, "as",
-                                 "%s refused the CURVE handshake: the key of %s is not in its "
-                                 "registry",
-                                 c->sock_peer, c->id.id);
-        if (!(it[0].revents & ZMQ_POLLIN))
-            continue;
-        zmq_msg_t f[1];
-        if (cpm_sock_recv(c->sock, f, 1, 0) != 1)
-            continue;
-        cpm_verify_ctx_t ctx = {.self = c->self, .awaiting_reply = "*", .expect_sender = member};
-        cpm_verdict_t v = cpm_verifier_check(c->verifier, c->reg, &ctx, zmq_msg_data(&f[0]),
-                                             zmq_msg_size(&f[0]), cpm_now_ms(), reply);
-        zmq_msg_close(&f[0]);
-        if (v != CPM_V_OK)
-            return cpm_error_set(err, CPM_E_FORBIDDEN, "reply", "refused the reply of %s: %s",
-                                 c->sock_peer, cpm_verdict_name(v));
-        return 0;
-    }
-}
-
-int ctl_call(ctl_t *c, const char *member, const char *service, Cpm__MsgType type,
-             const ProtobufCMessage *req, cpm_msg_t *reply, cpm_error_t *err)
-{
-    char msg_id[33];
-    int rc = ctl_send(c, member, service, type, req, msg_id, err);
-    while (rc == 0) {
-        rc = ctl_recv(c, member, c->timeout_ms, reply, err);
-        if (rc != 0)
-            break;
-        if (strcmp(reply->env->correlation_id, msg_id) != 0) {
-            cpm_msg_clear(reply); /* a late answer to an earlier request */
-            continue;
-        }
-        rc = ctl_reply_error(reply, err);
-        if (rc != 0)
-            cpm_msg_clear(reply);
-        break;
-    }
-    if (rc != 0) /* a fresh link next time: never read a stale answer */
-        unlink_peer(c);
-    return rc;
 }
 
 static char *ring_slot(void)

@@ -10,6 +10,7 @@
 #ifndef CTL_H
 #define CTL_H
 
+#include "cpm_client.h"
 #include "cpm_envelope.h"
 #include "cpm_err.h"
 #include "cpm_keys.h"
@@ -26,15 +27,8 @@ typedef struct {
     int timeout_ms;
     cpm_identity_t id;
     cpm_registry_t *reg;
-    cpm_verifier_t *verifier;
-    cpm_sender_t sender;
-    char instance[64];
-    char self[200];
     void *zctx;
-    /* one cached link, and a monitor that tells a refused handshake */
-    void *sock;
-    void *monitor;
-    char sock_peer[200];
+    cpm_client_t *client; /* requests go through it (c->timeout_ms each) */
 } ctl_t;
 
 /* Parsed global options; argv is left with the command's own arguments. */
@@ -52,21 +46,6 @@ int ctl_open(ctl_t *c, const ctl_opts_t *o);
 /* The same with an explicit identity id (NULL: the default). */
 int ctl_open_as(ctl_t *c, const ctl_opts_t *o, const char *as);
 void ctl_close(ctl_t *c);
-
-/* Send req (type) to member's service and wait for a reply (c->timeout_ms).
- * 0 with *reply verified (free with cpm_msg_clear), or an error code with err
- * filled (an ErrorReply from the service, a timeout, a refused reply). */
-int ctl_call(ctl_t *c, const char *member, const char *service, Cpm__MsgType type,
-             const ProtobufCMessage *req, cpm_msg_t *reply, cpm_error_t *err);
-
-/* Pipelined use of the same link: send now, collect later. */
-int ctl_send(ctl_t *c, const char *member, const char *service, Cpm__MsgType type,
-             const ProtobufCMessage *req, char msg_id[33], cpm_error_t *err);
-/* Wait up to timeout_ms for any reply on the link; its correlation id must be
- * one we sent (the caller matches it). 0, or an error code. */
-int ctl_recv(ctl_t *c, const char *member, int timeout_ms, cpm_msg_t *reply, cpm_error_t *err);
-/* If reply is an ErrorReply, fill err and return its code; else 0. */
-int ctl_reply_error(const cpm_msg_t *reply, cpm_error_t *err);
 
 /* Print an error the way every command does (text or JSON); returns exit 1. */
 int ctl_fail(const ctl_t *c, bool json, const cpm_error_t *e);

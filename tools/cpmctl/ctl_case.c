@@ -44,8 +44,8 @@ static Cpm__StatusReply *query_status(ctl_t *c, const char *ticket, const char *
     q.ticket = (char *)ticket;
     q.lookup_code = (char *)(code ? code : "");
     cpm_msg_t reply = {0};
-    if (ctl_call(c, routing->id, "routing", CPM__MSG_TYPE__MSG_STATUS_QUERY, &q.base, &reply,
-                 err) != 0)
+    if (cpm_client_call(c->client, routing->id, "routing", CPM__MSG_TYPE__MSG_STATUS_QUERY, &q.base,
+                        c->timeout_ms, &reply, err) != 0)
         return NULL;
     Cpm__StatusReply *r =
         cpm__status_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
@@ -253,8 +253,8 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     a.action = (char *)action;
     a.note = (char *)note;
     cpm_msg_t reply = {0};
-    int rc =
-        ctl_call(&c, agency, "inspection", CPM__MSG_TYPE__MSG_CASE_ACTION, &a.base, &reply, &err);
+    int rc = cpm_client_call(c.client, agency, "inspection", CPM__MSG_TYPE__MSG_CASE_ACTION,
+                             &a.base, c.timeout_ms, &reply, &err);
     if (rc != 0) {
         rc = ctl_fail(&c, c.json, &err);
     } else {

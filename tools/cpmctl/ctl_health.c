@@ -90,8 +90,8 @@ int ctl_cmd_health(const ctl_opts_t *gopts, int argc, char **argv)
             cpm_error_t err = {0};
             int64_t t0 = cpm_mono_ms();
             seen++;
-            if (ctl_call(&c, m->id, svc, CPM__MSG_TYPE__MSG_HEALTH_QUERY, &q.base, &reply, &err) !=
-                0) {
+            if (cpm_client_call(c.client, m->id, svc, CPM__MSG_TYPE__MSG_HEALTH_QUERY, &q.base,
+                                c.timeout_ms, &reply, &err) != 0) {
                 down++;
                 if (c.json)
                     ctl_print_json(json_pack("{s:s,s:s,s:b,s:s}", "node", m->id, "service", svc,

@@ -62,20 +62,14 @@ static void random_ref(char out[48])
 static int submit_one(ctl_t *c, const char *node, const Cpm__Complaint *cp, cpm_error_t *err,
                       Cpm__SubmitReply **out)
 {
-    int rc = CPM_E_INTERNAL;
-    for (int attempt = 0; attempt < 4; attempt++) {
-        cpm_msg_t reply = {0};
-        rc = ctl_call(c, node, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cp->base, &reply,
-                      err);
-        if (rc == 0) {
-            *out = cpm__submit_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
-            cpm_msg_clear(&reply);
-            return *out ? 0 : cpm_error_set(err, CPM_E_BAD_MESSAGE, "", "undecodable reply");
-        }
-        if (!cpm_err_retryable(rc))
-            return rc;
-    }
-    return rc;
+    cpm_msg_t reply = {0};
+    int rc = cpm_client_call_retry(c->client, node, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT,
+                                   &cp->base, c->timeout_ms, 4, &reply, err);
+    if (rc != 0)
+        return rc;
+    *out = cpm__submit_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
+    cpm_msg_clear(&reply);
+    return *out ? 0 : cpm_error_set(err, CPM_E_BAD_MESSAGE, "", "undecodable reply");
 }
 
 static void print_ticket(bool json, long line, const Cpm__SubmitReply *r)
@@ -113,8 +107,8 @@ typedef struct {
 static int send_item(ctl_t *c, const char *node, item_t *it, cpm_error_t *err)
 {
     it->tries++;
-    return ctl_send(c, node, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &it->c.base, it->msg_id,
-                    err);
+    return cpm_client_send(c->client, node, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT,
+                           &it->c.base, it->msg_id, err);
 }
 
 /* Many complaints over one link, window requests in flight. */
@@ -174,7 +168,7 @@ static int submit_file(ctl_t *c, const char *node, const char *path, int window)
             inflight++;
         }
         cpm_msg_t reply = {0};
-        int rc = ctl_recv(c, node, c->timeout_ms, &reply, &err);
+        int rc = cpm_client_recv(c->client, node, "intake", c->timeout_ms, &reply, &err);
         if (rc == CPM_E_TIMEOUT) { /* resend what is unanswered; refs keep it idempotent */
             for (size_t i = 0; i < next; i++) {
                 if (items[i].done)
@@ -202,7 +196,7 @@ static int submit_file(ctl_t *c, const char *node, const char *path, int window)
             cpm_msg_clear(&reply);
             continue;
         }
-        rc = ctl_reply_error(&reply, &err);
+        rc = cpm_client_reply_error(&reply, &err);
         if (rc != 0 && cpm_err_retryable(rc) && it->tries < 4) {
             send_item(c, node, it, &err);
         } else if (rc != 0) {
@@ -397,8 +391,8 @@ int ctl_cmd_consult(const ctl_opts_t *gopts, int argc, char **argv)
     node = pick_intake(&c, node);
     cpm_msg_t reply = {0};
     cpm_error_t err = {0};
-    int rc = ctl_call(&c, node, "intake", CPM__MSG_TYPE__MSG_RECORD_CONSULTATION, &cs.base, &reply,
-                      &err);
+    int rc = cpm_client_call(c.client, node, "intake", CPM__MSG_TYPE__MSG_RECORD_CONSULTATION,
+                             &cs.base, c.timeout_ms, &reply, &err);
     if (rc == 0) {
         Cpm__SubmitReply *r =
             cpm__submit_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);

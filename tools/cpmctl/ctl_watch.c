@@ -3,6 +3,7 @@
 #include "ctl_args.h"
 #include "cpm_case.h"
 #include "cpm_eventlog.h"
+#include "cpm_subscriber.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
 
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 static const char watch_usage[] =
@@ -28,17 +30,6 @@ static const char events_usage[] =
     "\n"
     "Prints the event log of one service from SEQ (default 1) to its head.\n";
 
-typedef struct {
-    char member[128];
-    char service[32];
-    char key[200];
-    void *sub;
-    uint64_t last;
-    uint8_t hash[32];
-    bool have_hash;
-    bool unreachable; /* told the user already */
-} src_t;
-
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig)
 {
@@ -46,15 +37,15 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-static void emit(ctl_t *c, src_t *s, const Cpm__Event *ev)
+/* Print one event (the subscriber has checked it against the chain). */
+static void emit(void *arg, const char *node, const char *service, const Cpm__Event *ev,
+                 bool chain_ok)
 {
-    uint8_t h[32];
-    cpm_event_hash(ev, ev->prev_hash.len == 32 ? ev->prev_hash.data : s->hash, h);
-    bool chain_ok = ev->hash.len == 32 && memcmp(h, ev->hash.data, 32) == 0 &&
-                    (!s->have_hash ||
-                     (ev->prev_hash.len == 32 && memcmp(ev->prev_hash.data, s->hash, 32) == 0));
+    const ctl_t *c = arg;
+    char key[200];
+    snprintf(key, sizeof key, "%s/%s", node, service);
     if (!chain_ok)
-        fprintf(stderr, "cpmctl: warning: %s event %llu does not match the hash chain\n", s->key,
+        fprintf(stderr, "cpmctl: warning: %s event %llu does not match the hash chain\n", key,
                 (unsigned long long)ev->seq);
     char t[40], detail[1024];
     const char *state = cpm_case_state_name(ev->state);
@@ -62,8 +53,8 @@ static void emit(ctl_t *c, src_t *s, const Cpm__Event *ev)
     cpm_event_describe(ev, detail, sizeof detail);
     if (c->json) {
         json_t *o =
-            json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:b}", "node", s->member, "service",
-                      s->service, "seq", (json_int_t)ev->seq, "at", ctl_time(ev->at_ms, t), "kind",
+            json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:b}", "node", node, "service", service,
+                      "seq", (json_int_t)ev->seq, "at", ctl_time(ev->at_ms, t), "kind",
                       ctl_utf8(ev->kind), "ticket", ctl_utf8(ev->ticket), "agency",
                       ctl_utf8(ev->agency), "detail", ctl_utf8(detail), "chain_ok", chain_ok);
         json_t *typed =
@@ -75,153 +66,86 @@ static void emit(ctl_t *c, src_t *s, const Cpm__Event *ev)
         json_decref(typed);
         ctl_print_json(o);
     } else {
-        printf("%s %s #%llu %s %s%s%s %s\n", ctl_time(ev->at_ms, t), s->key,
+        printf("%s %s #%llu %s %s%s%s %s\n", ctl_time(ev->at_ms, t), key,
                (unsigned long long)ev->seq, ctl_safe(ev->kind), ctl_safe(ev->ticket),
                *ev->agency ? " -> " : "", ctl_safe(ev->agency), ctl_safe(detail));
         fflush(stdout);
     }
-    s->last = ev->seq;
-    if (ev->hash.len == 32) {
-        memcpy(s->hash, ev->hash.data, 32);
-        s->have_hash = true;
+}
+
+static void on_notice(void *arg, const char *node, const char *service, cpm_sub_notice_t what,
+                      const char *detail)
+{
+    (void)arg;
+    char key[200];
+    snprintf(key, sizeof key, "%s/%s", node, service);
+    switch (what) {
+    case CPM_SUB_UNREACHABLE:
+        fprintf(stderr, "cpmctl: %s does not answer (%s); will keep trying\n", key,
+                ctl_safe(detail));
+        break;
+    case CPM_SUB_REACHABLE:
+        fprintf(stderr, "cpmctl: %s answers again\n", key);
+        break;
+    case CPM_SUB_REFUSED_PUB:
+        fprintf(stderr, "cpmctl: refused a publication on %s\n", key);
+        break;
+    case CPM_SUB_BROKEN_CHAIN:
+        break; /* not refused here: accept_broken prints the warning in emit */
+    case CPM_SUB_CURSOR_SAVE:
+        fprintf(stderr, "cpmctl: cannot save the cursor %s\n", ctl_safe(detail));
+        break;
     }
 }
 
-/* Fetch and emit everything after s->last; returns events emitted or -1. */
-static long catch_up(ctl_t *c, src_t *s, long budget)
+/* A cursor written by an earlier cpmctl is a JSON file {"<node>/<service>":
+ * {"seq":N,"hash":"<hex>"}} where the LMDB store now goes: read it, move it
+ * aside to <path>.json-old and carry it into the store, so an upgrade shows
+ * no event twice. NULL when path is not such a file. */
+static json_t *old_cursor_take(const char *path)
 {
-    long total = 0;
-    for (;;) {
-        Cpm__EventsFetch q = CPM__EVENTS_FETCH__INIT;
-        q.from_seq = s->last + 1;
-        q.max = 1000;
-        cpm_msg_t reply = {0};
-        cpm_error_t err = {0};
-        if (ctl_call(c, s->member, s->service, CPM__MSG_TYPE__MSG_EVENTS_FETCH, &q.base, &reply,
-                     &err) != 0) {
-            if (!s->unreachable) /* once, until it answers again */
-                fprintf(stderr, "cpmctl: %s does not answer (%s); will keep trying\n", s->key,
-                        ctl_safe(err.message));
-            s->unreachable = true;
-            return total ? total : -1;
-        }
-        if (s->unreachable)
-            fprintf(stderr, "cpmctl: %s answers again\n", s->key);
-        s->unreachable = false;
-        Cpm__EventBatch *b =
-            cpm__event_batch__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
-        cpm_msg_clear(&reply);
-        if (!b)
-            return -1;
-        size_t n = 0;
-        for (size_t i = 0; i < b->n_events && (budget <= 0 || total < budget); i++) {
-            if (b->events[i]->seq != s->last + 1)
-                continue;
-            emit(c, s, b->events[i]);
-            total++, n++;
-        }
-        bool more = n > 0 && s->last < b->head_seq && (budget <= 0 || total < budget);
-        cpm__event_batch__free_unpacked(b, NULL);
-        if (!more)
-            return total;
-    }
-}
-
-static void cursor_load(const char *path, src_t *srcs, size_t n)
-{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return NULL;
     json_t *root = json_load_file(path, 0, NULL);
-    if (!root)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_object_get(root, srcs[i].key);
+    char aside[1500];
+    snprintf(aside, sizeof aside, "%s.json-old", path);
+    if (!root || rename(path, aside) != 0) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static void old_cursor_apply(cpm_subscriber_t *sub, json_t *root)
+{
+    const char *key;
+    json_t *e;
+    json_object_foreach(root, key, e)
+    {
+        char node[200];
+        snprintf(node, sizeof node, "%s", key);
+        char *service = strchr(node, '/');
         json_t *seq = json_object_get(e, "seq"), *hash = json_object_get(e, "hash");
-        if (json_is_integer(seq))
-            srcs[i].last = (uint64_t)json_integer_value(seq);
-        if (json_is_string(hash) && cpm_hex_decode(json_string_value(hash), srcs[i].hash, 32) == 0)
-            srcs[i].have_hash = true;
-    }
-    json_decref(root);
-}
-
-static void cursor_save(const char *path, const src_t *srcs, size_t n)
-{
-    json_t *root = json_object();
-    for (size_t i = 0; i < n; i++) {
-        char hex[65] = "";
-        if (srcs[i].have_hash)
-            cpm_hex_encode(srcs[i].hash, 32, hex);
-        json_object_set_new(root, srcs[i].key,
-                            json_pack("{s:I,s:s}", "seq", (json_int_t)srcs[i].last, "hash", hex));
-    }
-    char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
-    if (text && cpm_write_file(path, text, strlen(text), 0600) != 0)
-        fprintf(stderr, "cpmctl: cannot save the cursor %s\n", path);
-    free(text);
-    json_decref(root);
-}
-
-static size_t list_sources(ctl_t *c, const char *node, src_t **out)
-{
-    const Cpm__Registry *doc = cpm_registry_doc(c->reg);
-    size_t n = 0;
-    src_t *srcs = calloc(64 + doc->n_members * 3, sizeof *srcs);
-    for (size_t i = 0; srcs && i < doc->n_members; i++) {
-        const Cpm__Member *m = doc->members[i];
-        if (node && strcmp(node, m->id) != 0)
+        uint8_t h[32];
+        if (!service || !json_is_integer(seq))
             continue;
-        for (size_t k = 0; k < m->n_services; k++) {
-            src_t *s = &srcs[n++];
-            snprintf(s->member, sizeof s->member, "%s", m->id);
-            snprintf(s->service, sizeof s->service, "%s", m->services[k]->name);
-            snprintf(s->key, sizeof s->key, "%s/%s", m->id, m->services[k]->name);
-            s->sub = cpm_sock_client(c->zctx, ZMQ_SUB, &c->id, m->curve_pk.data,
-                                     m->services[k]->pub_endpoint);
-            if (s->sub)
-                zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, "", 0);
-        }
+        *service++ = 0;
+        bool have = json_is_string(hash) && cpm_hex_decode(json_string_value(hash), h, 32) == 0;
+        (void)cpm_subscriber_seek(sub, node, service, (uint64_t)json_integer_value(seq),
+                                  have ? h : NULL);
     }
-    *out = srcs;
-    return n;
+    (void)cpm_subscriber_save(sub);
 }
 
-/* A publication on s->sub: emit what follows our cursor, fetch what we missed. */
-static long on_publication(ctl_t *c, src_t *s, long budget)
+/* cpmctl shows events off the chain with a warning rather than hiding them. */
+static cpm_sub_opts_t sub_opts(ctl_t *c)
 {
-    zmq_msg_t f[2];
-    int parts = cpm_sock_recv(s->sub, f, 2, ZMQ_DONTWAIT);
-    if (parts <= 0)
-        return 0;
-    long emitted = 0;
-    cpm_msg_t m = {0};
-    cpm_verify_ctx_t ctx = {.expect_sender = s->member};
-    if (parts == 2 &&
-        cpm_verifier_check(c->verifier, c->reg, &ctx, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]),
-                           cpm_now_ms(), &m) == CPM_V_OK &&
-        m.env->type == CPM__MSG_TYPE__MSG_EVENTS_PUBLISH) {
-        Cpm__EventBatch *b =
-            cpm__event_batch__unpack(NULL, m.env->payload.len, m.env->payload.data);
-        if (b && !strcmp(b->service, s->service) && !strcmp(b->node, s->member)) {
-            for (size_t i = 0; i < b->n_events && (budget <= 0 || emitted < budget); i++) {
-                if (b->events[i]->seq <= s->last)
-                    continue;
-                if (b->events[i]->seq > s->last + 1) { /* a gap: fetch it */
-                    long got = catch_up(c, s, budget > 0 ? budget - emitted : 0);
-                    emitted += got > 0 ? got : 0;
-                    if (b->events[i]->seq != s->last + 1)
-                        continue;
-                }
-                emit(c, s, b->events[i]);
-                emitted++;
-            }
-        }
-        cpm__event_batch__free_unpacked(b, NULL);
-    } else {
-        fprintf(stderr, "cpmctl: refused a publication on %s\n", s->key);
-    }
-    cpm_msg_clear(&m);
-    for (int i = 0; i < parts; i++)
-        zmq_msg_close(&f[i]);
-    return emitted;
+    return (cpm_sub_opts_t){.accept_broken = true,
+                            .fetch_timeout_ms = c->timeout_ms,
+                            .on_event = emit,
+                            .on_notice = on_notice,
+                            .arg = c};
 }
 
 int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
@@ -270,45 +194,35 @@ int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
         snprintf(cpath, sizeof cpath, "%s", cursor);
     else
         snprintf(cpath, sizeof cpath, "%s/watch-%s.cursor", c.home, c.id.id);
-    src_t *srcs = NULL;
-    size_t n = list_sources(&c, node, &srcs);
-    if (!from_start)
-        cursor_load(cpath, srcs, n);
+    json_t *old = old_cursor_take(cpath);
+    cpm_sub_opts_t so = sub_opts(&c);
+    so.cursor_dir = cpath;
+    so.from_start = from_start;
+    so.filter.node = node;
+    cpm_subscriber_t *sub = NULL;
+    cpm_error_t err = {0};
+    if (cpm_subscriber_new(&sub, c.zctx, c.reg, &c.id, c.client, &so, &err) != 0) {
+        int rc = ctl_fail(&c, c.json, &err);
+        json_decref(old);
+        ctl_close(&c);
+        return rc;
+    }
+    if (old && !from_start)
+        old_cursor_apply(sub, old);
+    json_decref(old);
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
     long shown = 0;
     int64_t end = seconds > 0 ? cpm_mono_ms() + seconds * 1000 : 0, next_sweep = 0;
     while (!interrupted && (count <= 0 || shown < count) && (!end || cpm_mono_ms() < end)) {
         if (cpm_mono_ms() >= next_sweep) { /* start-up, and a sweep for lost publications */
-            for (size_t i = 0; i < n && (count <= 0 || shown < count); i++) {
-                long got = catch_up(&c, &srcs[i], count > 0 ? count - shown : 0);
-                shown += got > 0 ? got : 0;
-            }
-            cursor_save(cpath, srcs, n);
+            shown += cpm_subscriber_sweep(sub, count > 0 ? count - shown : 0, NULL);
             next_sweep = cpm_mono_ms() + 3000;
             continue;
         }
-        zmq_pollitem_t items[256];
-        size_t k = 0;
-        for (size_t i = 0; i < n && k < 256; i++)
-            if (srcs[i].sub)
-                items[k++] = (zmq_pollitem_t){srcs[i].sub, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(items, (int)k, 250) <= 0)
-            continue;
-        long before = shown;
-        for (size_t i = 0, j = 0; i < n && j < k; i++) {
-            if (!srcs[i].sub)
-                continue;
-            if (items[j++].revents & ZMQ_POLLIN)
-                shown += on_publication(&c, &srcs[i], count > 0 ? count - shown : 0);
-        }
-        if (shown != before)
-            cursor_save(cpath, srcs, n);
+        shown += cpm_subscriber_poll(sub, 250, count > 0 ? count - shown : 0);
     }
-    cursor_save(cpath, srcs, n);
-    for (size_t i = 0; i < n; i++)
-        cpm_sock_close(&srcs[i].sub);
-    free(srcs);
+    cpm_subscriber_destroy(&sub); /* saves the cursor */
     ctl_close(&c);
     return 0;
 }
@@ -321,38 +235,47 @@ int ctl_cmd_events(const ctl_opts_t *gopts, int argc, char **argv)
                                              CTL_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
     ctl_opts_t o = *gopts;
-    src_t s = {0};
+    const char *node = NULL, *service = NULL;
+    uint64_t from = 1;
     int opt;
     while ((opt = ctl_getopt(argc, argv, "h", longopts)) != 0) {
         if (ctl_common_opt(opt, &o))
             continue;
         switch (opt) {
         case 'n':
-            snprintf(s.member, sizeof s.member, "%s", optarg);
+            node = optarg;
             break;
         case 's':
-            snprintf(s.service, sizeof s.service, "%s", optarg);
+            service = optarg;
             break;
         case 'f':
-            s.last = strtoull(optarg, NULL, 10) - 1;
+            from = strtoull(optarg, NULL, 10);
             break;
         default:
             return ctl_usage(events_usage, opt == 'h' ? 0 : 2);
         }
     }
-    if (!*s.member || !*s.service)
+    if (!node || !*node || !service || !*service)
         return ctl_usage(events_usage, 2);
-    snprintf(s.key, sizeof s.key, "%s/%s", s.member, s.service);
     ctl_t c;
     if (ctl_open(&c, &o) != 0)
         return 1;
-    long got = catch_up(&c, &s, 0);
-    int rc = 0;
-    if (got < 0) {
-        cpm_error_t err;
-        cpm_error_set(&err, CPM_E_UNAVAILABLE, "node", "cannot read the events of %s", s.key);
+    cpm_sub_opts_t so = sub_opts(&c);
+    so.fetch_only = true;
+    so.start_seq = from;
+    so.filter.node = node;
+    so.filter.service = service;
+    cpm_subscriber_t *sub = NULL;
+    cpm_error_t err = {0};
+    int rc = 0, failed = 0;
+    if (cpm_subscriber_new(&sub, c.zctx, c.reg, &c.id, c.client, &so, &err) != 0) {
+        rc = ctl_fail(&c, c.json, &err);
+    } else if (cpm_subscriber_sweep(sub, 0, &failed) == 0 && failed) {
+        cpm_error_set(&err, CPM_E_UNAVAILABLE, "node", "cannot read the events of %s/%s", node,
+                      service);
         rc = ctl_fail(&c, c.json, &err);
     }
+    cpm_subscriber_destroy(&sub);
     ctl_close(&c);
     return rc;
 }

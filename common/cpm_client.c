@@ -1,0 +1,296 @@
+#include "cpm_client.h"
+#include "cpm_transport.h"
+#include "cpm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* Links kept open at once; the least recently used is closed beyond that
+ * (a client fanning out to the whole registry reconnects, which is cheap). */
+#define CLIENT_LINKS 32
+/* Requests a link remembers as awaiting an answer; a reply to none of them
+ * is refused. Older ones are forgotten (their late answers then too). */
+#define CLIENT_PENDING 1024
+
+typedef struct {
+    char peer[200];   /* "<member>/<service>", "" when free */
+    char member[128]; /* who its replies must be signed by */
+    void *sock;
+    void *monitor; /* tells a refused handshake */
+    uint64_t used; /* for LRU */
+    char pending[CLIENT_PENDING][33];
+    unsigned next_pending;
+} link_t;
+
+struct cpm_client {
+    void *zctx;
+    const cpm_registry_t *reg;
+    const cpm_identity_t *id;
+    cpm_verifier_t *verifier;
+    cpm_sender_t sender;
+    char instance[64];
+    char self[200];
+    link_t links[CLIENT_LINKS];
+    uint64_t clock;
+    uint64_t refused;
+};
+
+int cpm_client_new(cpm_client_t **out, void *zctx, const cpm_registry_t *reg,
+                   const cpm_identity_t *id, const char *instance, cpm_error_t *err)
+{
+    *out = NULL;
+    if (!zctx || !reg || !id)
+        return cpm_error_set(err, CPM_E_INVALID, "client", "no context, registry or identity");
+    cpm_client_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
+    c->zctx = zctx;
+    c->reg = reg;
+    c->id = id;
+    if (instance) {
+        snprintf(c->instance, sizeof c->instance, "%s", instance);
+    } else {
+        /* A fresh instance per run, never a reused pid: receivers remember
+         * each instance's highest sequence for ten minutes, and a run started
+         * after the clock stepped back would otherwise be refused as a replay. */
+        char rnd[33];
+        cpm_random_id(rnd);
+        snprintf(c->instance, sizeof c->instance, "cli.%d.%.12s", (int)getpid(), rnd);
+    }
+    snprintf(c->self, sizeof c->self, "%s/%s", id->id, c->instance);
+    cpm_sender_init(&c->sender, id, c->instance);
+    c->verifier = cpm_verifier_new(300000);
+    if (!c->verifier) {
+        free(c);
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "cannot make a verifier");
+    }
+    *out = c;
+    return 0;
+}
+
+static void unlink_peer(link_t *l)
+{
+    cpm_sock_monitor_close(l->sock, &l->monitor);
+    cpm_sock_close(&l->sock);
+    l->peer[0] = 0;
+    memset(l->pending, 0, sizeof l->pending);
+}
+
+/* Forget msg_id as pending; false when it never was (or is forgotten). */
+static bool take_pending(link_t *l, const char *msg_id)
+{
+    for (int i = 0; *msg_id && i < CLIENT_PENDING; i++)
+        if (strcmp(l->pending[i], msg_id) == 0) {
+            l->pending[i][0] = 0;
+            return true;
+        }
+    return false;
+}
+
+void cpm_client_destroy(cpm_client_t **p)
+{
+    if (!p || !*p)
+        return;
+    cpm_client_t *c = *p;
+    for (int i = 0; i < CLIENT_LINKS; i++)
+        unlink_peer(&c->links[i]);
+    cpm_verifier_destroy(&c->verifier);
+    free(c);
+    *p = NULL;
+}
+
+const char *cpm_client_self(const cpm_client_t *c)
+{
+    return c->self;
+}
+
+uint64_t cpm_client_refused(const cpm_client_t *c)
+{
+    return c->refused;
+}
+
+void cpm_client_set_registry(cpm_client_t *c, const cpm_registry_t *reg)
+{
+    c->reg = reg;
+}
+
+static link_t *find_link(cpm_client_t *c, const char *peer)
+{
+    for (int i = 0; i < CLIENT_LINKS; i++)
+        if (c->links[i].sock && strcmp(c->links[i].peer, peer) == 0) {
+            c->links[i].used = ++c->clock;
+            return &c->links[i];
+        }
+    return NULL;
+}
+
+static int link_to(cpm_client_t *c, const char *member, const char *service, link_t **out,
+                   cpm_error_t *err)
+{
+    char peer[200];
+    snprintf(peer, sizeof peer, "%s/%s", member, service);
+    if ((*out = find_link(c, peer)))
+        return 0;
+    const Cpm__Member *m = cpm_registry_member(c->reg, member);
+    const Cpm__ServiceEndpoint *ep = m ? cpm_member_service(m, service) : NULL;
+    if (!ep)
+        return cpm_error_set(err, CPM_E_NOT_FOUND, "node", "the registry has no service %s", peer);
+    link_t *l = &c->links[0];
+    for (int i = 1; i < CLIENT_LINKS && l->sock; i++)
+        if (!c->links[i].sock || c->links[i].used < l->used)
+            l = &c->links[i];
+    unlink_peer(l);
+    l->sock = cpm_sock_client(c->zctx, ZMQ_DEALER, c->id, m->curve_pk.data, ep->endpoint);
+    if (!l->sock)
+        return cpm_error_set(err, CPM_E_UNAVAILABLE, "node", "cannot connect to %s at %s", peer,
+                             ep->endpoint);
+    snprintf(l->peer, sizeof l->peer, "%s", peer);
+    snprintf(l->member, sizeof l->member, "%s", member);
+    l->used = ++c->clock;
+    /* Watch the handshake, so that a refused key is a clear error at once
+     * rather than a timeout. */
+    l->monitor = cpm_sock_monitor(
+        c->zctx, l->sock, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+    *out = l;
+    return 0;
+}
+
+/* 1 when the monitor reports that the service refused our handshake. */
+static int handshake_refused(link_t *l)
+{
+    int event;
+    while ((event = cpm_sock_monitor_event(l->monitor)) > 0)
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+            event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            return 1;
+    return 0;
+}
+
+int cpm_client_send(cpm_client_t *c, const char *member, const char *service, Cpm__MsgType type,
+                    const ProtobufCMessage *req, char msg_id[33], cpm_error_t *err)
+{
+    link_t *l;
+    int rc = link_to(c, member, service, &l, err);
+    if (rc != 0)
+        return rc;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if (cpm_sender_seal(&c->sender, type, l->peer, NULL, req, msg_id, &frame, &len) != 0)
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "cannot sign the request");
+    rc = zmq_send(l->sock, frame, len, 0) == (int)len
+             ? 0
+             : cpm_error_set(err, CPM_E_UNAVAILABLE, "", "cannot send to %s", l->peer);
+    free(frame);
+    if (rc == 0)
+        memcpy(l->pending[l->next_pending++ % CLIENT_PENDING], msg_id, 33);
+    return rc;
+}
+
+int cpm_client_reply_error(const cpm_msg_t *reply, cpm_error_t *err)
+{
+    if (reply->env->type != CPM__MSG_TYPE__MSG_ERROR)
+        return 0;
+    Cpm__ErrorReply *e =
+        cpm__error_reply__unpack(NULL, reply->env->payload.len, reply->env->payload.data);
+    if (!e)
+        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "", "undecodable error reply");
+    int code = e->code ? (int)e->code : CPM_E_INTERNAL;
+    cpm_error_set(err, code, e->field, "%s", e->message);
+    cpm__error_reply__free_unpacked(e, NULL);
+    return code;
+}
+
+static int recv_on(cpm_client_t *c, link_t *l, int timeout_ms, cpm_msg_t *reply, cpm_error_t *err)
+{
+    int64_t deadline = cpm_mono_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - cpm_mono_ms();
+        zmq_pollitem_t it[2] = {{l->sock, 0, ZMQ_POLLIN, 0}, {l->monitor, 0, ZMQ_POLLIN, 0}};
+        if (left <= 0 || zmq_poll(it, l->monitor ? 2 : 1, (long)left) <= 0)
+            return cpm_error_set(err, CPM_E_TIMEOUT, "", "no answer from %s within %d ms", l->peer,
+                                 timeout_ms);
+        if (handshake_refused(l))
+            return cpm_error_set(err, CPM_E_FORBIDDEN, "as",
+                                 "%s refused the CURVE handshake: the key of %s is not in its "
+                                 "registry",
+                                 l->peer, c->id->id);
+        if (!(it[0].revents & ZMQ_POLLIN))
+            continue;
+        zmq_msg_t f[1];
+        if (cpm_sock_recv(l->sock, f, 1, 0) != 1)
+            continue;
+        cpm_verify_ctx_t ctx = {.self = c->self, .awaiting_reply = "*", .expect_sender = l->member};
+        cpm_verdict_t v = cpm_verifier_check(c->verifier, c->reg, &ctx, zmq_msg_data(&f[0]),
+                                             zmq_msg_size(&f[0]), cpm_now_ms(), reply);
+        zmq_msg_close(&f[0]);
+        if (v != CPM_V_OK) {
+            c->refused++;
+            return cpm_error_set(err, CPM_E_FORBIDDEN, "reply", "refused the reply of %s: %s",
+                                 l->peer, cpm_verdict_name(v));
+        }
+        /* Signed by the peer, but an answer to no request of ours (or one
+         * answered already): dropped, and the wait goes on. */
+        if (!take_pending(l, reply->env->correlation_id)) {
+            c->refused++;
+            cpm_msg_clear(reply);
+            continue;
+        }
+        return 0;
+    }
+}
+
+int cpm_client_recv(cpm_client_t *c, const char *member, const char *service, int timeout_ms,
+                    cpm_msg_t *reply, cpm_error_t *err)
+{
+    char peer[200];
+    snprintf(peer, sizeof peer, "%s/%s", member, service);
+    link_t *l = find_link(c, peer);
+    if (!l)
+        return cpm_error_set(err, CPM_E_INVALID, "node", "no request is pending at %s", peer);
+    return recv_on(c, l, timeout_ms, reply, err);
+}
+
+int cpm_client_call(cpm_client_t *c, const char *member, const char *service, Cpm__MsgType type,
+                    const ProtobufCMessage *req, int timeout_ms, cpm_msg_t *reply, cpm_error_t *err)
+{
+    char msg_id[33];
+    link_t *l = NULL;
+    int rc = cpm_client_send(c, member, service, type, req, msg_id, err);
+    if (rc == 0) {
+        char peer[200];
+        snprintf(peer, sizeof peer, "%s/%s", member, service);
+        l = find_link(c, peer);
+    }
+    while (rc == 0) {
+        rc = recv_on(c, l, timeout_ms, reply, err);
+        if (rc != 0)
+            break;
+        if (strcmp(reply->env->correlation_id, msg_id) != 0) {
+            cpm_msg_clear(reply); /* a late answer to an earlier request */
+            continue;
+        }
+        rc = cpm_client_reply_error(reply, err);
+        if (rc != 0)
+            cpm_msg_clear(reply);
+        break;
+    }
+    if (rc != 0 && l) /* a fresh link next time: never read a stale answer */
+        unlink_peer(l);
+    return rc;
+}
+
+int cpm_client_call_retry(cpm_client_t *c, const char *member, const char *service,
+                          Cpm__MsgType type, const ProtobufCMessage *req, int timeout_ms,
+                          int attempts, cpm_msg_t *reply, cpm_error_t *err)
+{
+    int rc = CPM_E_INTERNAL;
+    for (int i = 0; i < (attempts > 0 ? attempts : 1); i++) {
+        rc = cpm_client_call(c, member, service, type, req, timeout_ms, reply, err);
+        if (rc == 0 || !cpm_err_retryable(rc))
+            break;
+    }
+    return rc;
+}

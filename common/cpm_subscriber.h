@@ -1,0 +1,96 @@
+/* cpm_subscriber: every service's event stream, in order, none lost or
+ * repeated, each event checked against its service's hash chain.
+ *
+ * Sources are the member services of the registry that have a pub endpoint
+ * (narrowed by the filter's node and service). For each source the
+ * subscriber keeps a cursor (last seq delivered and its hash), persisted in
+ * its own LMDB store when cursor_dir is given, so that a restarted
+ * subscriber resumes where it stopped. Publications arrive on a CURVE SUB
+ * socket per source and are verified (signed by the source member); after a
+ * gap (a missed publication, a restart of either side) the missing events
+ * are fetched with EventsFetch through a cpm_client. Every event is checked
+ * with cpm_eventlog_verify_chain from the cursor's hash; an event that does
+ * not link is refused (not delivered, cursor not moved) unless
+ * accept_broken is set, when it is delivered with chain_ok false.
+ *
+ * Ownership: zctx, reg, id and client are borrowed and must outlive the
+ * subscriber; the filter's strings are copied. Events passed to on_event are
+ * valid only during the call. Functions return 0 (or a count) or a cpm_err_t
+ * code with err filled. One thread per subscriber. */
+#ifndef CPM_SUBSCRIBER_H
+#define CPM_SUBSCRIBER_H
+
+#include "cpm_client.h"
+#include "cpm_err.h"
+#include "cpm_keys.h"
+#include "cpm_registry.h"
+#include "cpmesh.pb-c.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct cpm_subscriber cpm_subscriber_t;
+
+/* Which events are delivered; NULL or "" matches everything. node and
+ * service also narrow the sources. A small struct so that typed event fields
+ * can be added as further members. */
+typedef struct {
+    const char *node;
+    const char *service;
+    const char *kind_prefix;
+} cpm_sub_filter_t;
+
+/* Things worth telling a user about a source, as they change. */
+typedef enum {
+    CPM_SUB_UNREACHABLE = 1, /* a fetch failed (told once until it answers again) */
+    CPM_SUB_REACHABLE,       /* it answers again */
+    CPM_SUB_REFUSED_PUB,     /* a publication failed verification */
+    CPM_SUB_BROKEN_CHAIN,    /* an event did not link to the chain (refused) */
+    CPM_SUB_CURSOR_SAVE,     /* the cursor could not be saved */
+} cpm_sub_notice_t;
+
+typedef struct {
+    const char *cursor_dir; /* LMDB store of the cursor; NULL: none kept */
+    bool from_start;        /* ignore the stored cursor */
+    uint64_t start_seq;     /* without a stored cursor, begin here (0 or 1: the start) */
+    bool fetch_only;        /* no SUB sockets; node+service name the one source even when
+                               the registry lacks it (the fetch then reports it) */
+    bool accept_broken;     /* deliver events off the chain, with chain_ok false */
+    int fetch_timeout_ms;   /* per EventsFetch (0: 2000) */
+    cpm_sub_filter_t filter;
+    /* Called for each delivered event in order; the cursor moves past it. */
+    void (*on_event)(void *arg, const char *node, const char *service, const Cpm__Event *ev,
+                     bool chain_ok);
+    /* May be NULL. detail is a sentence or "". */
+    void (*on_notice)(void *arg, const char *node, const char *service, cpm_sub_notice_t what,
+                      const char *detail);
+    void *arg;
+} cpm_sub_opts_t;
+
+int cpm_subscriber_new(cpm_subscriber_t **out, void *zctx, const cpm_registry_t *reg,
+                       const cpm_identity_t *id, cpm_client_t *client, const cpm_sub_opts_t *o,
+                       cpm_error_t *err);
+/* Saves the cursor and closes the sockets; sets *p to NULL. */
+void cpm_subscriber_destroy(cpm_subscriber_t **p);
+
+/* Fetch what every source has after its cursor, delivering at most budget
+ * events (0: no limit). Returns how many were delivered; *failed (may be
+ * NULL) gets how many sources could not be read. Saves the cursor. */
+long cpm_subscriber_sweep(cpm_subscriber_t *s, long budget, int *failed);
+/* Wait up to timeout_ms for publications and deliver what follows each
+ * cursor, fetching across gaps. Returns how many were delivered. Saves the
+ * cursor when something was. */
+long cpm_subscriber_poll(cpm_subscriber_t *s, int timeout_ms, long budget);
+/* Persist the cursor now. 0 or a store code. */
+int cpm_subscriber_save(cpm_subscriber_t *s);
+/* The cursor of node/service: last seq delivered (0 when none or unknown). */
+uint64_t cpm_subscriber_cursor(const cpm_subscriber_t *s, const char *node, const char *service);
+/* Set the cursor of node/service (a known source): the next event
+ * delivered is seq + 1, checked against hash (NULL: trust its prev_hash).
+ * For importing a cursor kept elsewhere. 0 or CPM_E_NOT_FOUND. */
+int cpm_subscriber_seek(cpm_subscriber_t *s, const char *node, const char *service, uint64_t seq,
+                        const uint8_t hash[32]);
+/* Events refused so far (broken chain, refused publications). */
+uint64_t cpm_subscriber_refused(const cpm_subscriber_t *s);
+
+#endif
