@@ -331,7 +331,16 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     /* Never more records than a receiver takes, whatever batch_max says. */
     size_t max_n =
         p->batch_max < CPM_DELIVERY_RECORDS_MAX ? p->batch_max : CPM_DELIVERY_RECORDS_MAX;
-    rc = cpm_outbox_read(p->store, txn, s->name, s->acked + 1, max_n, BATCH_BYTES, &b);
+    /* Until the peer has answered once, only records we held at start go:
+     * its ack is checked against start_tail (apply_ack), so a record
+     * committed since (while the peer was down, say) would make a healthy
+     * peer look like it holds more than this store. */
+    if (!s->probed && s->start_tail - s->acked < max_n)
+        max_n = (size_t)(s->start_tail - s->acked);
+    if (max_n > 0)
+        rc = cpm_outbox_read(p->store, txn, s->name, s->acked + 1, max_n, BATCH_BYTES, &b);
+    else
+        b.first_seq = s->acked + 1; /* an empty batch: only asks the peer's mark */
     if (rc == 0)
         rc = cpm_outbox_epoch(p->store, txn, s->name, &epoch);
     cpm_store_abort(&txn);

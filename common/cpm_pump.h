@@ -7,8 +7,9 @@
  * flight per stream. Acks are applied to the outbox in the store. The records
  * themselves are only ever read from the store, so a restart loses nothing.
  *
- * After a start each stream first learns the peer's mark (an empty batch when
- * nothing waits). A peer that has applied more than this store ever held
+ * After a start each stream first learns the peer's mark, sending only the
+ * records it held at start (an empty batch when none): records committed
+ * before that answer wait for it. A peer that has applied more than this store ever held
  * means the store was restored from an older copy: the stream halts, deletes
  * nothing, and says so (log, "delivery.rewound", PeerStatus.halted), instead
  * of letting new records be taken for ones the peer already has.

@@ -1,0 +1,370 @@
+/* Tests of cpm_pump against a real LMDB store in a temp folder and an
+ * in-process peer (fixtures/ackpeer.h) that answers DeliveryBatches with
+ * signed Acks: one batch then a drained outbox with the ack recorded
+ * durably; resends with backoff while the peer is silent; a halt (records
+ * kept) when the peer's mark goes back or the store is an older copy; an
+ * unsendable record set aside as a dead letter with a tombstone in its place.
+ *
+ * The test drives both sides from one thread, so nothing waits on time:
+ * where a test needs the network it polls until a condition, with a
+ * generous deadline; the backoff is checked on a clock the test passes in. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cpm_delivery.h"
+#include "cpm_inbox.h"
+#include "cpm_outbox.h"
+#include "cpm_pump.h"
+#include "fixtures/ackpeer.h"
+
+#include <ftw.h>
+
+#define SELF "hn.d.x/intake"
+#define STREAM "hn.d.x/intake>hn.doit/routing"
+#define DEADLINE_MS 30000
+
+typedef struct {
+    char dir[64];
+    void *zctx;
+    ackpeer_t peer;
+    cpm_store_t *store;
+    cpm_metrics_t *metrics;
+    cpm_verifier_t *verifier;
+    cpm_sender_t sender;
+    cpm_pump_t *p;
+} fx_t;
+
+static void store_open(fx_t *f)
+{
+    char err[256];
+    f->store = cpm_store_open(f->dir, 0, NULL, err, sizeof err);
+    if (!f->store)
+        fail_msg("open: %s", err);
+}
+
+static void pump_open(fx_t *f)
+{
+    f->p = cpm_pump_new(f->zctx, f->store, &f->sender, SELF, f->verifier, f->metrics, 512);
+    assert_non_null(f->p);
+    assert_int_equal(cpm_pump_outbound(f->p, "routing", CPM__MSG_TYPE__MSG_CASE_BATCH), 0);
+    assert_int_equal(cpm_pump_load(f->p), 0);
+}
+
+static int setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/cpm-pump-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    f->zctx = zmq_ctx_new();
+    if (ackpeer_start(&f->peer, f->zctx) != 0)
+        return -1;
+    f->metrics = cpm_metrics_new();
+    f->verifier = cpm_verifier_new(300000);
+    cpm_sender_init(&f->sender, &f->peer.self, "intake");
+    store_open(f);
+    *state = f;
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    cpm_pump_destroy(&f->p);
+    cpm_store_destroy(&f->store);
+    ackpeer_stop(&f->peer);
+    zmq_ctx_term(f->zctx);
+    cpm_verifier_destroy(&f->verifier);
+    cpm_metrics_destroy(&f->metrics);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* Commit one record of len bytes of fill on STREAM; tell the pump when
+ * there is one. Returns its seq. */
+static uint64_t commit(fx_t *f, size_t len, char fill)
+{
+    uint8_t *buf = malloc(len ? len : 1);
+    assert_non_null(buf);
+    memset(buf, fill, len);
+    MDB_txn *txn = NULL;
+    uint64_t seq = 0;
+    assert_int_equal(cpm_store_begin(f->store, true, &txn), 0);
+    assert_int_equal(cpm_outbox_put(f->store, txn, STREAM, buf, len, &seq), 0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+    free(buf);
+    if (f->p)
+        cpm_pump_committed(f->p, STREAM, seq);
+    return seq;
+}
+
+/* The pump's PeerStatus for STREAM. */
+static Cpm__PeerStatus health(fx_t *f)
+{
+    Cpm__HealthReply h = CPM__HEALTH_REPLY__INIT;
+    cpm_pump_health(f->p, &h);
+    assert_int_equal(h.n_peers, 1);
+    Cpm__PeerStatus ps = *h.peers[0];
+    assert_string_equal(ps.stream, STREAM);
+    ps.stream = NULL; /* borrowed from the pump */
+    cpm_pump_health_free(&h);
+    return ps;
+}
+
+/* One turn of each side on the real clock. */
+static void step(fx_t *f)
+{
+    cpm_pump_run(f->p, f->peer.reg, cpm_mono_ms());
+    ackpeer_poll(&f->peer, 10);
+}
+
+static int acked_upto(fx_t *f, uint64_t seq)
+{
+    Cpm__PeerStatus ps = health(f);
+    return ps.acked_seq == seq && ps.outbox_depth == 0;
+}
+
+static int halted(fx_t *f)
+{
+    return health(f).halted;
+}
+
+/* Turn both sides until cond holds; fails after DEADLINE_MS. */
+static void until(fx_t *f, int (*cond)(fx_t *, uint64_t), uint64_t arg, const char *what)
+{
+    int64_t end = cpm_mono_ms() + DEADLINE_MS;
+    while (!cond(f, arg)) {
+        if (cpm_mono_ms() > end)
+            fail_msg("timed out waiting for %s", what);
+        step(f);
+    }
+}
+
+static int cond_acked(fx_t *f, uint64_t seq)
+{
+    return acked_upto(f, seq);
+}
+
+static int cond_halted(fx_t *f, uint64_t unused)
+{
+    (void)unused;
+    return halted(f);
+}
+
+static uint64_t store_u64(fx_t *f, int which)
+{
+    MDB_txn *txn = NULL;
+    uint64_t v = 0;
+    assert_int_equal(cpm_store_begin(f->store, false, &txn), 0);
+    if (which == 0)
+        assert_int_equal(cpm_outbox_acked(f->store, txn, STREAM, &v), 0);
+    else
+        assert_int_equal(cpm_outbox_depth(f->store, txn, STREAM, &v), 0);
+    cpm_store_abort(&txn);
+    return v;
+}
+#define STORE_ACKED(f) store_u64(f, 0)
+#define STORE_DEPTH(f) store_u64(f, 1)
+
+/* Close the pump and the store, open both again from the folder. */
+static void reopen(fx_t *f)
+{
+    cpm_pump_destroy(&f->p);
+    cpm_store_destroy(&f->store);
+    store_open(f);
+    pump_open(f);
+}
+
+static void test_batch_then_drained_and_ack_durable(void **state)
+{
+    fx_t *f = *state;
+    pump_open(f);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(commit(f, 10, (char)('a' + i)), (uint64_t)i + 1);
+    until(f, cond_acked, 3, "the outbox to drain");
+    assert_int_equal(f->peer.batches, 1); /* all three in one batch */
+    assert_int_equal(f->peer.seen[0].first_seq, 1);
+    assert_int_equal(f->peer.seen[0].n, 3);
+    assert_int_equal(f->peer.mark, 3);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivered"), 3);
+    assert_int_equal(STORE_DEPTH(f), 0);
+
+    /* Recorded durably: a store opened again from the folder has the mark,
+     * and a pump started on it has nothing to resend. */
+    reopen(f);
+    assert_int_equal(STORE_ACKED(f), 3);
+    assert_int_equal(STORE_DEPTH(f), 0);
+    Cpm__PeerStatus ps = health(f);
+    assert_int_equal(ps.acked_seq, 3);
+    assert_int_equal(ps.outbox_depth, 0);
+    assert_false(ps.halted);
+    /* The restarted pump asks the peer's mark once (an empty batch), then
+     * the next record goes as seq 4. */
+    assert_int_equal(commit(f, 5, 'd'), 4);
+    until(f, cond_acked, 4, "record 4 acked after the restart");
+    assert_int_equal(STORE_ACKED(f), 4);
+    assert_int_equal(f->peer.seen[f->peer.batches - 1].first_seq, 4);
+}
+
+static void test_silent_peer_resends_with_backoff(void **state)
+{
+    fx_t *f = *state;
+    f->peer.mode = ACKPEER_SILENT;
+    pump_open(f);
+    commit(f, 10, 'a');
+    commit(f, 10, 'b');
+    /* The pump's clock is the test's: each resend is due after the
+     * backoff, which doubles from 250 ms up to 8 s. */
+    const int64_t gaps[] = {250, 500, 1000, 2000, 4000, 8000, 8000};
+    const size_t nsends = sizeof gaps / sizeof gaps[0];
+    int64_t now = 1000000;
+    for (size_t i = 0; i < nsends; i++) {
+        cpm_pump_run(f->p, f->peer.reg, now);
+        assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), i + 1);
+        assert_int_equal(cpm_pump_next_due_ms(f->p, now), gaps[i]);
+        cpm_pump_run(f->p, f->peer.reg, now + gaps[i] - 1); /* not yet due */
+        assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), i + 1);
+        now += gaps[i];
+    }
+    assert_int_equal(health(f).retries, nsends - 1);
+    assert_int_equal(cpm_metrics_get(f->metrics, "retried"), nsends - 1);
+
+    /* Every sending reached the peer: the same records under a new msg_id. */
+    int64_t end = cpm_mono_ms() + DEADLINE_MS;
+    while (f->peer.batches < nsends && cpm_mono_ms() < end)
+        ackpeer_poll(&f->peer, 50);
+    assert_int_equal(f->peer.batches, nsends);
+    for (size_t i = 0; i < nsends; i++) {
+        assert_int_equal(f->peer.seen[i].first_seq, 1);
+        assert_int_equal(f->peer.seen[i].n, 2);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(f->peer.seen[i].msg_id, f->peer.seen[j].msg_id);
+    }
+    assert_int_equal(STORE_DEPTH(f), 2); /* nothing deleted without an ack */
+
+    /* Once the peer answers, the next resend drains the outbox. */
+    f->peer.mode = ACKPEER_APPLY;
+    until(f, cond_acked, 2, "the outbox to drain once the peer answers");
+    assert_int_equal(STORE_DEPTH(f), 0);
+}
+
+static void test_peer_mark_going_back_halts(void **state)
+{
+    fx_t *f = *state;
+    pump_open(f);
+    commit(f, 10, 'a');
+    commit(f, 10, 'b');
+    until(f, cond_acked, 2, "records 1-2 acked");
+
+    /* The peer now says it has applied only up to 1 (its store was reset). */
+    f->peer.mode = ACKPEER_FIXED;
+    f->peer.fixed_mark = 1;
+    commit(f, 10, 'c');
+    commit(f, 10, 'd');
+    until(f, cond_halted, 0, "the stream to halt");
+    Cpm__PeerStatus ps = health(f);
+    assert_int_equal(ps.acked_seq, 2);
+    assert_int_equal(ps.outbox_depth, 2);
+    assert_int_equal(STORE_ACKED(f), 2); /* the mark did not go back */
+    assert_int_equal(STORE_DEPTH(f), 2); /* records 3 and 4 kept */
+    assert_true(cpm_metrics_get(f->metrics, "delivery.rewound") >= 1);
+
+    /* Halted means nothing more is sent, however long we wait. */
+    uint64_t sent = cpm_metrics_get(f->metrics, "delivery.batches_sent");
+    cpm_pump_run(f->p, f->peer.reg, cpm_mono_ms() + 3600 * 1000);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent);
+    assert_int_equal(cpm_pump_next_due_ms(f->p, cpm_mono_ms()), -1);
+
+    /* And the halt outlives a restart. */
+    reopen(f);
+    assert_true(halted(f));
+    cpm_pump_run(f->p, f->peer.reg, cpm_mono_ms() + 3600 * 1000);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent);
+    assert_int_equal(STORE_DEPTH(f), 2);
+}
+
+static void test_store_older_than_peer_halts(void **state)
+{
+    fx_t *f = *state;
+    /* This store holds records 1-2, unacknowledged; the peer has applied up
+     * to 5 of this stream: the store was restored from an older copy. */
+    commit(f, 10, 'a');
+    commit(f, 10, 'b');
+    f->peer.mark = 5;
+    pump_open(f);
+    commit(f, 10, 'c'); /* taken as 3 before the peer answered: kept too */
+    until(f, cond_halted, 0, "the stream to halt");
+    Cpm__PeerStatus ps = health(f);
+    assert_int_equal(ps.acked_seq, 0);
+    assert_int_equal(ps.outbox_depth, 3);
+    assert_int_equal(STORE_ACKED(f), 0);
+    assert_int_equal(STORE_DEPTH(f), 3);
+    assert_true(cpm_metrics_get(f->metrics, "delivery.rewound") >= 1);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivered"), 0);
+}
+
+static void test_oversize_record_becomes_tombstone(void **state)
+{
+    fx_t *f = *state;
+    pump_open(f);
+    commit(f, 10, 'a');
+    commit(f, CPM_DELIVERY_RECORD_MAX + 1, 'B');
+    commit(f, 10, 'c');
+    until(f, cond_acked, 3, "all three acked");
+    assert_int_equal(f->peer.mark, 3);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.unsendable"), 1);
+
+    /* Seq 2 travelled as an empty record and nothing else went in its
+     * place; the others arrived whole. */
+    int tomb = 0;
+    for (size_t i = 0; i < f->peer.batches; i++)
+        for (size_t j = 0; j < f->peer.seen[i].n; j++) {
+            uint64_t seq = f->peer.seen[i].first_seq + j;
+            if (seq == 2) {
+                assert_int_equal(f->peer.seen[i].lens[j], 0);
+                tomb++;
+            } else {
+                assert_int_equal(f->peer.seen[i].lens[j], 10);
+            }
+        }
+    assert_true(tomb >= 1);
+
+    /* The record itself is kept here as a dead letter under (stream, 2). */
+    MDB_txn *txn = NULL;
+    int exists = 0;
+    uint64_t n = 0;
+    assert_int_equal(cpm_store_begin(f->store, false, &txn), 0);
+    assert_int_equal(cpm_inbox_dead_exists(f->store, txn, STREAM, 2, &exists), 0);
+    assert_int_equal(exists, 1);
+    assert_int_equal(cpm_inbox_dead_exists(f->store, txn, STREAM, 1, &exists), 0);
+    assert_int_equal(exists, 0);
+    assert_int_equal(cpm_inbox_dead_count(f->store, txn, &n), 0);
+    assert_int_equal(n, 1);
+    cpm_store_abort(&txn);
+    assert_int_equal(STORE_DEPTH(f), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_batch_then_drained_and_ack_durable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_silent_peer_resends_with_backoff, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_mark_going_back_halts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_older_than_peer_halts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oversize_record_becomes_tombstone, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
