@@ -25,6 +25,7 @@ typedef struct {
 
 struct cpm_rules {
     uint32_t version;
+    uint8_t digest[32]; /* BLAKE2b of the file's bytes: a changed file under the same version */
     char triage[128];
     char prefix[PREFIX_MAX + 1];
     char service[64]; /* an agency must run it to be routed to; "" = no check */

@@ -6,6 +6,8 @@
 
 #include "cpm_util.h"
 
+#include <sodium.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -372,6 +374,8 @@ cpm_rules_t *cpm_rules_load(const char *path, char *err, size_t errlen)
         c.doc = &doc;
         ok = load_doc(&c, r) == 0;
         yaml_document_delete(&doc);
+        if (ok)
+            crypto_generichash(r->digest, sizeof r->digest, buf, len, NULL, 0);
     }
     free(buf);
     if (!ok)

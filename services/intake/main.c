@@ -4,6 +4,7 @@
  *   cpmesh-intake --config intake.yaml */
 #include "cpm_log.h"
 #include "cpm_rules.h"
+#include "cpm_rules_watch.h"
 #include "cpm_service.h"
 #include "cpm_util.h"
 #include "intake_domain.h"
@@ -16,6 +17,7 @@
 #include <string.h>
 
 struct cpm_svc {
+    cpm_rules_watch_t *watch; /* owns rules, reloads them in place */
     cpm_rules_t *rules;
     intake_t *in;
 };
@@ -84,6 +86,8 @@ static int sweep_contacts(cpm_server_t *srv, MDB_txn *txn, void *ctx)
  * acknowledgement is over (the library then sweeps dead letters). */
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
+    /* A changed rules file: areas, categories and sealing follow routing's. */
+    (void)cpm_rules_watch_check(st->watch, cpm_server_metrics(srv)); /* counted and logged */
     sweep_t sw = {st, 0};
     int rc = cpm_server_write(srv, sweep_contacts, &sw);
     size_t stripped = sw.stripped;
@@ -109,7 +113,7 @@ static void fini(cpm_svc_t **st)
     if (!*st)
         return;
     intake_destroy(&(*st)->in);
-    cpm_rules_destroy(&(*st)->rules);
+    cpm_rules_watch_destroy(&(*st)->watch);
     free(*st);
     *st = NULL;
 }
@@ -122,11 +126,12 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     if (!st)
         return -1;
     *out = st;
-    if (!(st->rules = cpm_rules_load(cfg->rules, err, sizeof err))) {
+    /* "inspection": routes as routing does */
+    if (!(st->watch = cpm_rules_watch_new(cfg->rules, "inspection", err, sizeof err))) {
         fprintf(stderr, "cpmesh-intake: rules %s: %s\n", cfg->rules, err);
         return -1;
     }
-    cpm_rules_set_service(st->rules, "inspection"); /* routes as routing does */
+    st->rules = cpm_rules_watch_rules(st->watch);
     const Cpm__Member *me = cpm_registry_member(cpm_server_registry(srv), cfg->node);
     if (!me)
         return -1;

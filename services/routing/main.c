@@ -6,6 +6,7 @@
 #include "cpm_log.h"
 #include "cpm_ratelimit.h"
 #include "cpm_rules.h"
+#include "cpm_rules_watch.h"
 #include "cpm_service.h"
 #include "cpm_util.h"
 #include "routing_deadlines.h"
@@ -20,6 +21,7 @@
 #define ASSIGNED_TO "inspection"
 
 struct cpm_svc {
+    cpm_rules_watch_t *watch; /* owns rules, reloads them in place */
     cpm_rules_t *rules;
 };
 
@@ -96,9 +98,11 @@ static int check_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
     return rc;
 }
 
-/* Once a second: report deadlines that passed (one "case.overdue" each). */
+/* Once a second: take a changed rules file; report deadlines that passed
+ * (one "case.overdue" each). */
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
+    (void)cpm_rules_watch_check(st->watch, cpm_server_metrics(srv)); /* counted and logged */
     int rc = cpm_server_write(srv, check_deadlines, NULL);
     if (rc != 0)
         cpm_warn("deadline check failed: %s", cpm_err_name(rc));
@@ -108,7 +112,7 @@ static void fini(cpm_svc_t **st)
 {
     if (!*st)
         return;
-    cpm_rules_destroy(&(*st)->rules);
+    cpm_rules_watch_destroy(&(*st)->watch);
     free(*st);
     *st = NULL;
 }
@@ -121,11 +125,11 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     if (!st)
         return -1;
     *out = st;
-    if (!(st->rules = cpm_rules_load(path, err, sizeof err))) {
+    if (!(st->watch = cpm_rules_watch_new(path, ASSIGNED_TO, err, sizeof err))) {
         fprintf(stderr, "cpmesh-routing: rules %s: %s\n", path, err);
         return -1;
     }
-    cpm_rules_set_service(st->rules, ASSIGNED_TO);
+    st->rules = cpm_rules_watch_rules(st->watch);
     return 0;
 }
 

@@ -79,6 +79,8 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
         return rc;
     cpm_route_t route;
     cpm_rules_route(rules, reg, c->category, c->district, c->urgent, &route);
+    char version[16]; /* recorded with the rule: the rules are reloaded while running */
+    snprintf(version, sizeof version, "%u", cpm_rules_version(rules));
     int64_t received = c->received_ms ? c->received_ms : now_ms;
 
     Cpm__StatusReply r = CPM__STATUS_REPLY__INIT;
@@ -86,6 +88,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     r.state = "routed";
     r.agency = route.agency;
     r.rule_id = route.rule_id;
+    r.rules_version = version;
     r.district = c->district;
     r.category = c->category;
     r.intake_node = c->intake_node;
@@ -118,6 +121,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     a.complaint = (Cpm__Complaint *)c;
     a.agency = route.agency;
     a.rule_id = route.rule_id;
+    a.rules_version = version;
     a.routed_ms = now_ms;
     a.accept_due_ms = r.accept_due_ms;
     if ((rc = fx->send(fx->ctx, txn, route.agency, "inspection", &a.base)) != 0)

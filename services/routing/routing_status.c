@@ -42,6 +42,7 @@ static void blank(char **s)
 static void make_public(Cpm__StatusReply *r)
 {
     blank(&r->rule_id);
+    blank(&r->rules_version);
     blank(&r->intake_node);
     for (size_t i = 0; i < r->n_history; i++) {
         blank(&r->history[i]->actor);

@@ -7,7 +7,9 @@
 #include <cmocka.h>
 
 #include "cpm_registry.h"
+#include "cpm_metrics.h"
 #include "cpm_rules.h"
+#include "cpm_rules_watch.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -466,13 +468,94 @@ static void test_working_days(void **state)
     cpm_rules_destroy(&r);
 }
 
+/* ---- reload while running (cpm_rules_watch) ---------------------------- */
+
+static void write_text(const char *path, const char *text)
+{
+    char tmp[160];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rename(tmp, path), 0); /* a new inode: seen whatever the mtime */
+}
+
+/* The watch looks at most once a second: poll until it reports something
+ * (a generous deadline, no timed assertion). */
+static int check_until_change(cpm_rules_watch_t *w, cpm_metrics_t *m)
+{
+    for (int i = 0; i < 600; i++) {
+        int rc = cpm_rules_watch_check(w, m);
+        if (rc != 0)
+            return rc;
+        usleep(50 * 1000);
+    }
+    fail_msg("the watch saw no change in 30 s");
+    return 0;
+}
+
+static void test_watch_reload(void **state)
+{
+    (void)state;
+    char path[128], err[256] = "", text[4096];
+    snprintf(path, sizeof path, "%s/watched.yaml", tmpdir);
+    write_text(path, BASE);
+    cpm_metrics_t *m = cpm_metrics_new();
+    cpm_rules_watch_t *w = cpm_rules_watch_new(path, NULL, err, sizeof err);
+    if (!w)
+        fail_msg("%s", err);
+    cpm_rules_t *r = cpm_rules_watch_rules(w); /* the same pointer throughout */
+    assert_int_equal(cpm_rules_version(r), 3);
+    cpm_route_t rt;
+
+    /* version 4 moves north's food to a.other: taken in place */
+    char *at = strstr(BASE, "agency: a.north");
+    snprintf(text, sizeof text, "version: 4%.*sagency: a.other%s", (int)(at - BASE - 10), BASE + 10,
+             at + strlen("agency: a.north"));
+    write_text(path, text);
+    assert_int_equal(check_until_change(w, m), 1);
+    assert_ptr_equal(cpm_rules_watch_rules(w), r);
+    assert_int_equal(cpm_rules_version(r), 4);
+    cpm_rules_route(r, NULL, "food", "north", false, &rt);
+    assert_string_equal(rt.agency, "a.other");
+    assert_int_equal(cpm_metrics_get(m, "rules.loaded"), 1);
+
+    /* a broken file: refused, counted, version 4 stays in force */
+    write_text(path, "version: 5\nrules: [\n");
+    assert_int_equal(check_until_change(w, m), -1);
+    assert_int_equal(cpm_metrics_get(m, "rules.refused"), 1);
+    assert_int_equal(cpm_rules_version(r), 4);
+    cpm_rules_route(r, NULL, "food", "north", false, &rt);
+    assert_string_equal(rt.agency, "a.other");
+
+    /* valid, but a changed file under a version not above 4: refused */
+    write_text(path, BASE);
+    assert_int_equal(check_until_change(w, m), -1);
+    assert_int_equal(cpm_metrics_get(m, "rules.refused"), 2);
+    assert_int_equal(cpm_rules_version(r), 4);
+
+    /* the same bytes again (rewritten): no reload, no refusal */
+    write_text(path, text);
+    for (int i = 0; i < 30; i++) { /* past the once-a-second look */
+        assert_int_equal(cpm_rules_watch_check(w, m), 0);
+        usleep(50 * 1000);
+    }
+    assert_int_equal(cpm_metrics_get(m, "rules.loaded"), 1);
+    assert_int_equal(cpm_metrics_get(m, "rules.refused"), 2);
+
+    cpm_rules_watch_destroy(&w);
+    assert_null(w);
+    cpm_metrics_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hanoi_loads),         cmocka_unit_test(test_hanoi_every_category),
         cmocka_unit_test(test_hanoi_triage),        cmocka_unit_test(test_route_with_registry),
         cmocka_unit_test(test_small_config_routes), cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_working_days),
+        cmocka_unit_test(test_working_days),        cmocka_unit_test(test_watch_reload),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

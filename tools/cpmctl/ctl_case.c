@@ -72,6 +72,7 @@ static void print_status(bool json, const Cpm__StatusReply *r)
                       ctl_utf8(r->rule_id), "district", ctl_utf8(r->district), "category",
                       ctl_utf8(r->category), "intake_node", ctl_utf8(r->intake_node));
         json_object_set_new(o, "view", json_string(ctl_utf8(r->view)));
+        json_object_set_new(o, "rules_version", json_string(ctl_utf8(r->rules_version)));
         json_object_set_new(o, "received", json_string(ctl_time(r->received_ms, t1)));
         json_object_set_new(o, "routed", json_string(ctl_time(r->routed_ms, t2)));
         json_object_set_new(o, "accept_due", json_string(ctl_time(r->accept_due_ms, t3)));
@@ -83,7 +84,8 @@ static void print_status(bool json, const Cpm__StatusReply *r)
     printf("ticket       %s\nstate        %s\nagency       %s\n", ctl_safe(r->ticket),
            ctl_safe(r->state), ctl_safe(r->agency));
     if (*r->rule_id)
-        printf("rule         %s\n", ctl_safe(r->rule_id));
+        printf("rule         %s%s%s\n", ctl_safe(r->rule_id),
+               *r->rules_version ? " of rules version " : "", ctl_safe(r->rules_version));
     printf("district     %s\ncategory     %s\n", ctl_safe(r->district),
            *r->category ? ctl_safe(r->category) : "-");
     if (*r->intake_node)
