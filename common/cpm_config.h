@@ -25,6 +25,8 @@
 #ifndef CPM_CONFIG_H
 #define CPM_CONFIG_H
 
+#include "cpm_err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,12 +50,12 @@ typedef struct {
 } cpm_config_t;
 
 /* NULL with a sentence in err naming the field that is missing or wrong. */
-cpm_config_t *cpm_config_load(const char *path, char *err, size_t errlen);
+CPM_MUST_CHECK cpm_config_t *cpm_config_load(const char *path, char *err, size_t errlen);
 /* The config is for service (the name the binary runs) and has each optional
  * field named in requires (NULL-terminated; "rules", "bind", "pub_bind"). 0,
  * or -1 with a sentence in err naming the field. */
-int cpm_config_check_service(const cpm_config_t *c, const char *service,
-                             const char *const *requires, char *err, size_t errlen);
+CPM_MUST_CHECK int cpm_config_check_service(const cpm_config_t *c, const char *service,
+                                            const char *const *requires, char *err, size_t errlen);
 void cpm_config_destroy(cpm_config_t **p);
 
 #endif

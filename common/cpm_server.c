@@ -270,11 +270,18 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
     MDB_txn *txn;
     if (cpm_store_begin(s->store, false, &txn) != 0)
         goto fail;
-    cpm_eventlog_head(s->store, txn, &s->published, NULL);
+    /* Without the head the service would publish from sequence 0. */
+    int hrc = cpm_eventlog_head(s->store, txn, &s->published, NULL);
     cpm_store_abort(&txn);
-    cpm_server_on_request(s, CPM__MSG_TYPE__MSG_EVENTS_FETCH, false,
-                          cpm_server_handle_events_fetch);
-    cpm_server_on_request(s, CPM__MSG_TYPE__MSG_HEALTH_QUERY, false, cpm_server_handle_health);
+    if (hrc != 0) {
+        cpm_error("cannot read the event log head (%s); not starting", cpm_err_name(hrc));
+        goto fail;
+    }
+    if (cpm_server_on_request(s, CPM__MSG_TYPE__MSG_EVENTS_FETCH, false,
+                              cpm_server_handle_events_fetch) != 0 ||
+        cpm_server_on_request(s, CPM__MSG_TYPE__MSG_HEALTH_QUERY, false,
+                              cpm_server_handle_health) != 0)
+        goto fail;
     return s;
 fail:
     cpm_server_destroy(&s);
