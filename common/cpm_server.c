@@ -316,8 +316,11 @@ static handler_t *add_handler(cpm_server_t *s, Cpm__MsgType type)
     for (size_t i = 0; i < s->nhandlers; i++)
         if (s->handlers[i].type == type)
             return &s->handlers[i];
-    if (s->nhandlers == MAX_HANDLERS)
+    if (s->nhandlers == MAX_HANDLERS) {
+        cpm_error("cannot handle %s: already %d message types (MAX_HANDLERS)",
+                  cpm_msg_type_name(type), MAX_HANDLERS);
         return NULL;
+    }
     handler_t *h = &s->handlers[s->nhandlers++];
     memset(h, 0, sizeof *h);
     h->type = type;

@@ -381,9 +381,13 @@ static void publish_events(cpm_server_t *s)
         size_t len = 0;
         if (cpm_sender_seal(&s->pub_sender, CPM__MSG_TYPE__MSG_EVENTS_PUBLISH, "*", NULL, &eb.base,
                             NULL, &frame, &len) == 0) {
-            zmq_send(s->pub, s->self, strlen(s->self), ZMQ_SNDMORE);
-            zmq_send(s->pub, frame, len, ZMQ_DONTWAIT);
-            cpm_metrics_add(s->metrics, "events.published", eb.n_events);
+            /* A publication lost here is not retried: subscribers see the gap
+             * and fetch. Counted so that a broken PUB socket shows. */
+            if (zmq_send(s->pub, s->self, strlen(s->self), ZMQ_SNDMORE) < 0 ||
+                zmq_send(s->pub, frame, len, ZMQ_DONTWAIT) < 0)
+                cpm_metrics_add(s->metrics, "events.publish_send_failed", 1);
+            else
+                cpm_metrics_add(s->metrics, "events.published", eb.n_events);
         }
         free(frame);
         s->published = evs[eb.n_events - 1]->seq;
