@@ -26,9 +26,11 @@ typedef struct cpm_registry cpm_registry_t;
 CPM_MUST_CHECK cpm_registry_t *cpm_registry_from_signed(const uint8_t *buf, size_t len,
                                                         const uint8_t root_pk[32], char *err,
                                                         size_t errlen);
-/* The same from a file. */
-CPM_MUST_CHECK cpm_registry_t *cpm_registry_load(const char *path, const uint8_t root_pk[32],
-                                                 char *err, size_t errlen);
+/* The same from a file: 0 and *out, or an error code (CPM_E_NOT_FOUND: no
+ * such file; CPM_E_INVALID: unreadable, bad signature or refused document)
+ * with *out NULL and err (may be NULL; field "registry") saying why. */
+CPM_MUST_CHECK int cpm_registry_load(const char *path, const uint8_t root_pk[32],
+                                     cpm_registry_t **out, cpm_error_t *err);
 void cpm_registry_destroy(cpm_registry_t **p);
 
 uint64_t cpm_registry_version(const cpm_registry_t *r);

@@ -50,10 +50,10 @@ int cpm_server_load_registry(cpm_server_t *s, bool first)
         st.st_size == s->reg_stat.st_size)
         return 0;
     s->reg_stat = st;
-    char err[256];
-    cpm_registry_t *r = cpm_registry_load(s->cfg->registry, s->root_pk, err, sizeof err);
-    if (!r) {
-        cpm_warn("registry %s refused: %s", s->cfg->registry, err);
+    cpm_error_t err = {0};
+    cpm_registry_t *r = NULL;
+    if (cpm_registry_load(s->cfg->registry, s->root_pk, &r, &err) != 0) {
+        cpm_warn("registry %s refused: %s", s->cfg->registry, err.message);
         cpm_metrics_add(s->metrics, "registry.refused", 1);
         return -1;
     }
