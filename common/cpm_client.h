@@ -30,8 +30,8 @@ typedef struct cpm_client cpm_client_t;
 /* instance names this process in "<id>/<instance>" (NULL: a fresh
  * "cli.<pid>.<random>", so that a restarted client is never taken for a
  * replay of an earlier one). */
-int cpm_client_new(cpm_client_t **out, void *zctx, const cpm_registry_t *reg,
-                   const cpm_identity_t *id, const char *instance, cpm_error_t *err);
+CPM_MUST_CHECK int cpm_client_new(cpm_client_t **out, void *zctx, const cpm_registry_t *reg,
+                                  const cpm_identity_t *id, const char *instance, cpm_error_t *err);
 /* Closes every link; sets *p to NULL. */
 void cpm_client_destroy(cpm_client_t **p);
 /* "<member id>/<instance>": the address replies are sent to. */
@@ -45,32 +45,34 @@ void cpm_client_set_registry(cpm_client_t *c, const cpm_registry_t *reg);
 /* Sign req (type; NULL for an empty payload) and send it to member's
  * service, linking to it on first use. msg_id gets the request's id, which
  * its reply carries as correlation id. */
-int cpm_client_send(cpm_client_t *c, const char *member, const char *service, Cpm__MsgType type,
-                    const ProtobufCMessage *req, char msg_id[33], cpm_error_t *err);
+CPM_MUST_CHECK int cpm_client_send(cpm_client_t *c, const char *member, const char *service,
+                                   Cpm__MsgType type, const ProtobufCMessage *req, char msg_id[33],
+                                   cpm_error_t *err);
 /* Wait up to timeout_ms for the next verified reply on the link to
  * member/service. Its correlation id is one of ours (any request sent on the
  * link and not answered yet; replies to none are dropped and counted, see
  * cpm_client_refused; the caller matches it). An ErrorReply is returned as a reply: see
  * cpm_client_reply_error. A forged, unsolicited or replayed reply is
  * refused (CPM_E_FORBIDDEN, field "reply"). */
-int cpm_client_recv(cpm_client_t *c, const char *member, const char *service, int timeout_ms,
-                    cpm_msg_t *reply, cpm_error_t *err);
+CPM_MUST_CHECK int cpm_client_recv(cpm_client_t *c, const char *member, const char *service,
+                                   int timeout_ms, cpm_msg_t *reply, cpm_error_t *err);
 /* If reply is an ErrorReply, fill err and return its code; else 0. */
-int cpm_client_reply_error(const cpm_msg_t *reply, cpm_error_t *err);
+CPM_MUST_CHECK int cpm_client_reply_error(const cpm_msg_t *reply, cpm_error_t *err);
 
 /* Send and wait for the answer to this request (late answers to earlier
  * requests are dropped). 0 with *reply (not an ErrorReply), or an error:
  * the service's ErrorReply code, CPM_E_TIMEOUT, a refused reply. On any
  * error the link is dropped, so a later call never reads a stale answer. */
-int cpm_client_call(cpm_client_t *c, const char *member, const char *service, Cpm__MsgType type,
-                    const ProtobufCMessage *req, int timeout_ms, cpm_msg_t *reply,
-                    cpm_error_t *err);
+CPM_MUST_CHECK int cpm_client_call(cpm_client_t *c, const char *member, const char *service,
+                                   Cpm__MsgType type, const ProtobufCMessage *req, int timeout_ms,
+                                   cpm_msg_t *reply, cpm_error_t *err);
 /* cpm_client_call, repeated up to attempts times while the error is
  * retryable (cpm_err_retryable: a timeout, a full store, ...). The same
  * payload is resent, so a client reference in it makes the retry idempotent
  * at the service. */
-int cpm_client_call_retry(cpm_client_t *c, const char *member, const char *service,
-                          Cpm__MsgType type, const ProtobufCMessage *req, int timeout_ms,
-                          int attempts, cpm_msg_t *reply, cpm_error_t *err);
+CPM_MUST_CHECK int cpm_client_call_retry(cpm_client_t *c, const char *member, const char *service,
+                                         Cpm__MsgType type, const ProtobufCMessage *req,
+                                         int timeout_ms, int attempts, cpm_msg_t *reply,
+                                         cpm_error_t *err);
 
 #endif

@@ -81,13 +81,13 @@ static const char *missing_field(const y_config_t *y)
 }
 
 /* Checks y and copies it into c; paths are resolved against dir. */
-static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const char *path, char *err,
-                size_t errlen)
+static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const char *path,
+                cpm_error_t *err)
 {
     const char *missing = missing_field(y);
     if (missing) {
-        cpm_errf(err, errlen, "config %s: missing required field %s", path, missing);
-        return -1;
+        return cpm_error_set(err, CPM_E_INVALID, missing, "config %s: missing required field %s",
+                             path, missing);
     }
     const struct {
         const char *name;
@@ -102,22 +102,22 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         {"contact_retention_s", y->contact_retention_s, 30 * 86400, &c->contact_retention_s}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (nums[i].val && *nums[i].val == 0) {
-            cpm_errf(err, errlen, "config %s: %s must be greater than 0", path, nums[i].name);
-            return -1;
+            return cpm_error_set(err, CPM_E_INVALID, nums[i].name,
+                                 "config %s: %s must be greater than 0", path, nums[i].name);
         }
         *nums[i].dst = nums[i].val ? *nums[i].val : nums[i].def;
     }
     c->map_max_mb = y->map_max_mb ? *y->map_max_mb : c->map_size_mb;
     if (c->map_max_mb < c->map_size_mb) {
-        cpm_errf(err, errlen, "config %s: map_max_mb (%u) must be at least map_size_mb (%u)", path,
-                 c->map_max_mb, c->map_size_mb);
-        return -1;
+        return cpm_error_set(err, CPM_E_INVALID, "map_max_mb",
+                             "config %s: map_max_mb (%u) must be at least map_size_mb (%u)", path,
+                             c->map_max_mb, c->map_size_mb);
     }
     c->map_high_water_pct = y->map_high_water_pct ? *y->map_high_water_pct : 80;
     if (c->map_high_water_pct < 10 || c->map_high_water_pct > 95) {
-        cpm_errf(err, errlen, "config %s: map_high_water_pct must be 10 to 95, not %u", path,
-                 c->map_high_water_pct);
-        return -1;
+        return cpm_error_set(err, CPM_E_INVALID, "map_high_water_pct",
+                             "config %s: map_high_water_pct must be 10 to 95, not %u", path,
+                             c->map_high_water_pct);
     }
     c->node = strdup(y->node);
     c->service = strdup(y->service);
@@ -131,8 +131,7 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
     if (!c->node || !c->service || !c->data_dir || !c->registry || !c->root_public ||
         !c->identity || (!blank(y->rules) && !c->rules) || (!blank(y->bind) && !c->bind) ||
         (!blank(y->pub_bind) && !c->pub_bind)) {
-        cpm_errf(err, errlen, "config %s: out of memory", path);
-        return -1;
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "config %s: out of memory", path);
     }
     return 0;
 }
@@ -151,43 +150,45 @@ static char *folder_of(const char *path)
     return abs;
 }
 
-cpm_config_t *cpm_config_load(const char *path, char *err, size_t errlen)
+int cpm_config_load(const char *path, cpm_config_t **out, cpm_error_t *err)
 {
-    if (!path) {
-        cpm_errf(err, errlen, "config: no path given");
-        return NULL;
-    }
+    *out = NULL;
+    if (!path)
+        return cpm_error_set(err, CPM_E_INVALID, "path", "config: no path given");
     char *dir = folder_of(path);
     if (!dir || access(path, R_OK) != 0) {
-        cpm_errf(err, errlen, "config %s: cannot read (%s)", path, strerror(errno));
+        int e = errno;
         free(dir);
-        return NULL;
+        return cpm_error_set(err, e == ENOENT ? CPM_E_NOT_FOUND : CPM_E_INVALID, "path",
+                             "config %s: cannot read (%s)", path, strerror(e));
     }
     y_config_t *y = NULL;
     char why[400];
     cpm_config_t *c = NULL;
+    int rc = 0;
     if (cpm_yaml_load(path, &config_top, (void **)&y, why, sizeof why) != 0) {
-        cpm_errf(err, errlen, "config %s: %s", path, why);
+        rc = cpm_error_set(err, CPM_E_INVALID, "", "config %s: %s", path, why);
     } else if (!y) {
-        cpm_errf(err, errlen, "config %s: the file is empty; missing required field node", path);
+        rc = cpm_error_set(err, CPM_E_INVALID, "node",
+                           "config %s: the file is empty; missing required field node", path);
     } else if ((c = calloc(1, sizeof *c)) == NULL) {
-        cpm_errf(err, errlen, "config %s: out of memory", path);
-    } else if (fill(c, y, dir, path, err, errlen) != 0) {
+        rc = cpm_error_set(err, CPM_E_INTERNAL, "", "config %s: out of memory", path);
+    } else if ((rc = fill(c, y, dir, path, err)) != 0) {
         cpm_config_destroy(&c);
     }
     cpm_yaml_free(&config_top, y);
     free(dir);
-    return c;
+    *out = c;
+    return rc;
 }
 
 int cpm_config_check_service(const cpm_config_t *c, const char *service,
-                             const char *const *requires, char *err, size_t errlen)
+                             const char *const *requires, cpm_error_t *err)
 {
-    if (strcmp(c->service, service) != 0) {
-        cpm_errf(err, errlen, "service is '%s', but this program runs service %s", c->service,
-                 service);
-        return -1;
-    }
+    if (strcmp(c->service, service) != 0)
+        return cpm_error_set(err, CPM_E_INVALID, "service",
+                             "service is '%s', but this program runs service %s", c->service,
+                             service);
     const struct {
         const char *name;
         const char *val;
@@ -196,11 +197,10 @@ int cpm_config_check_service(const cpm_config_t *c, const char *service,
         size_t k = 0;
         while (k < sizeof opt / sizeof *opt && strcmp(opt[k].name, requires[i]) != 0)
             k++;
-        if (k == sizeof opt / sizeof *opt || blank(opt[k].val)) {
-            cpm_errf(err, errlen, "missing required field %s (service %s needs it)", requires[i],
-                     service);
-            return -1;
-        }
+        if (k == sizeof opt / sizeof *opt || blank(opt[k].val))
+            return cpm_error_set(err, CPM_E_INVALID, requires[i],
+                                 "missing required field %s (service %s needs it)", requires[i],
+                                 service);
     }
     return 0;
 }

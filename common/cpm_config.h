@@ -25,6 +25,8 @@
 #ifndef CPM_CONFIG_H
 #define CPM_CONFIG_H
 
+#include "cpm_err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,13 +49,15 @@ typedef struct {
     uint32_t contact_retention_s;
 } cpm_config_t;
 
-/* NULL with a sentence in err naming the field that is missing or wrong. */
-cpm_config_t *cpm_config_load(const char *path, char *err, size_t errlen);
+/* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:
+ * a field is missing or wrong) with *out NULL and err (may be NULL) naming
+ * the field and saying what is wrong in one sentence. */
+CPM_MUST_CHECK int cpm_config_load(const char *path, cpm_config_t **out, cpm_error_t *err);
 /* The config is for service (the name the binary runs) and has each optional
  * field named in requires (NULL-terminated; "rules", "bind", "pub_bind"). 0,
- * or -1 with a sentence in err naming the field. */
-int cpm_config_check_service(const cpm_config_t *c, const char *service,
-                             const char *const *requires, char *err, size_t errlen);
+ * or CPM_E_INVALID with err (may be NULL) naming the field. */
+CPM_MUST_CHECK int cpm_config_check_service(const cpm_config_t *c, const char *service,
+                                            const char *const *requires, cpm_error_t *err);
 void cpm_config_destroy(cpm_config_t **p);
 
 #endif

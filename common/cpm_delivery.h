@@ -33,7 +33,7 @@ typedef int (*cpm_record_fn)(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t
 
 /* 0 when a batch of n records of the given lengths is within the bounds
  * above, else CPM_E_TOO_LARGE with err naming "records". */
-int cpm_delivery_check_batch(const size_t *lens, size_t n, cpm_error_t *err);
+CPM_MUST_CHECK int cpm_delivery_check_batch(const size_t *lens, size_t n, cpm_error_t *err);
 
 typedef struct {
     uint64_t hwm;          /* the mark after the batch: what to acknowledge */
@@ -56,9 +56,10 @@ void cpm_delivery_mark_name(const char *stream, uint64_t epoch, char *out, size_
  * empty stream name; CPM_E_UNAVAILABLE with res->stuck set when one more
  * dead letter would pass the member's cap; or a store error (nothing may be
  * committed then). */
-int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64_t first_seq,
-                       const uint8_t *const *recs, const size_t *lens, size_t n,
-                       cpm_record_fn apply, void *ctx, cpm_delivery_result_t *res);
+CPM_MUST_CHECK int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream,
+                                      uint64_t first_seq, const uint8_t *const *recs,
+                                      const size_t *lens, size_t n, cpm_record_fn apply, void *ctx,
+                                      cpm_delivery_result_t *res);
 
 /* 1 for the retryable store errors that stop a batch (the store failed, not
  * the record). */

@@ -7,6 +7,8 @@
 #ifndef CPM_ENVELOPE_H
 #define CPM_ENVELOPE_H
 
+#include "cpm_err.h"
+
 #include "cpm_keys.h"
 #include "cpmesh.pb-c.h"
 
@@ -36,13 +38,13 @@ typedef struct {
 /* Serialize the Envelope, sign it with sk (64-byte libsodium secret key) and
  * serialize the SignedEnvelope into a malloc'd buffer the caller frees.
  * 0 or -1. */
-int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t **out,
-                      size_t *out_len);
+CPM_MUST_CHECK int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t **out,
+                                     size_t *out_len);
 
 /* 0 when sig is a valid Ed25519 signature by pk over the domain-separated
  * envelope bytes, -1 otherwise (including a signature that is not 64 bytes). */
-int cpm_envelope_verify_sig(const uint8_t *env, size_t env_len, const uint8_t *sig, size_t sig_len,
-                            const uint8_t pk[32]);
+CPM_MUST_CHECK int cpm_envelope_verify_sig(const uint8_t *env, size_t env_len, const uint8_t *sig,
+                                           size_t sig_len, const uint8_t pk[32]);
 
 /* A piece of a received frame: points into the caller's buffer. */
 typedef struct {
@@ -55,8 +57,8 @@ typedef struct {
  * 2, each length-delimited and at most once (absent = empty), is refused.
  * A frame of 2-byte unknown fields thus costs one pass over its first bytes,
  * not a decoder's allocations. 0 or -1. */
-int cpm_envelope_parse_signed(const uint8_t *buf, size_t len, cpm_slice_t *envelope,
-                              cpm_slice_t *signature);
+CPM_MUST_CHECK int cpm_envelope_parse_signed(const uint8_t *buf, size_t len, cpm_slice_t *envelope,
+                                             cpm_slice_t *signature);
 
 /* The fields of an Envelope, read the same way (slices into buf). Only the
  * fields 1 to 11 of section 4 of docs/protocol.md, each at most once with its
@@ -68,7 +70,7 @@ typedef struct {
     cpm_slice_t sender, sender_instance, key_id, msg_id, correlation_id, recipient, payload;
 } cpm_envelope_view_t;
 
-int cpm_envelope_parse_view(const uint8_t *buf, size_t len, cpm_envelope_view_t *v);
+CPM_MUST_CHECK int cpm_envelope_parse_view(const uint8_t *buf, size_t len, cpm_envelope_view_t *v);
 
 /* The lowercase name of a type as used in may_send rules, e.g.
  * MSG_SUBMIT_COMPLAINT -> "submit_complaint"; NULL for an unknown value. */
@@ -90,13 +92,14 @@ void cpm_sender_init(cpm_sender_t *s, const cpm_identity_t *id, const char *inst
 /* Serialize payload (may be NULL for an empty payload), wrap and sign it as a
  * message of type to recipient. The new msg_id is copied to msg_id_out when not
  * NULL. *out is malloc'd; the caller frees it. 0 or -1. */
-int cpm_sender_seal(cpm_sender_t *s, Cpm__MsgType type, const char *recipient,
-                    const char *correlation_id, const ProtobufCMessage *payload,
-                    char msg_id_out[33], uint8_t **out, size_t *out_len);
+CPM_MUST_CHECK int cpm_sender_seal(cpm_sender_t *s, Cpm__MsgType type, const char *recipient,
+                                   const char *correlation_id, const ProtobufCMessage *payload,
+                                   char msg_id_out[33], uint8_t **out, size_t *out_len);
 /* The same with a payload already serialized (payload may be NULL when
  * payload_len is 0). */
-int cpm_sender_seal_raw(cpm_sender_t *s, Cpm__MsgType type, const char *recipient,
-                        const char *correlation_id, const uint8_t *payload, size_t payload_len,
-                        char msg_id_out[33], uint8_t **out, size_t *out_len);
+CPM_MUST_CHECK int cpm_sender_seal_raw(cpm_sender_t *s, Cpm__MsgType type, const char *recipient,
+                                       const char *correlation_id, const uint8_t *payload,
+                                       size_t payload_len, char msg_id_out[33], uint8_t **out,
+                                       size_t *out_len);
 
 #endif

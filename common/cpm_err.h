@@ -8,6 +8,11 @@
 
 #include <stddef.h>
 
+/* On every function whose result matters (0/-1, an error code, a verdict or
+ * an owned pointer): ignoring it is how failures went silent before. A (void)
+ * cast does not silence it; handle the result. */
+#define CPM_MUST_CHECK __attribute__((warn_unused_result))
+
 typedef enum {
     CPM_OK = 0,
     CPM_E_INVALID = 400,     /* a field of the request is wrong; see field */

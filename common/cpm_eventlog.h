@@ -12,6 +12,8 @@
 #ifndef CPM_EVENTLOG_H
 #define CPM_EVENTLOG_H
 
+#include "cpm_err.h"
+
 #include "cpm_store.h"
 #include "cpmesh.pb-c.h"
 
@@ -27,14 +29,14 @@ typedef struct {
 } cpm_event_t;
 
 /* Append one event. */
-int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const cpm_event_t *e,
-                        uint64_t *seq_out);
+CPM_MUST_CHECK int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms,
+                                       const cpm_event_t *e, uint64_t *seq_out);
 /* Head seq (0 when empty) and its hash (hash may be NULL). */
-int cpm_eventlog_head(cpm_store_t *s, MDB_txn *txn, uint64_t *seq, uint8_t hash[32]);
+CPM_MUST_CHECK int cpm_eventlog_head(cpm_store_t *s, MDB_txn *txn, uint64_t *seq, uint8_t hash[32]);
 /* Events from from_seq on, at most max. *events is malloc'd; free with
  * cpm_eventlog_free. Reading past the head gives n = 0. */
-int cpm_eventlog_read(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t max,
-                      Cpm__Event ***events, size_t *n);
+CPM_MUST_CHECK int cpm_eventlog_read(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t max,
+                                     Cpm__Event ***events, size_t *n);
 void cpm_eventlog_free(Cpm__Event ***events, size_t n);
 
 /* The hash of ev given the previous hash (ev->prev_hash is not read). */
@@ -42,7 +44,8 @@ void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32
 /* Check that events are consecutive and each hash and prev_hash links up,
  * starting from prev (the hash before events[0]; NULL to trust events[0]'s
  * prev_hash). 0 or -1. */
-int cpm_eventlog_verify_chain(Cpm__Event *const *events, size_t n, const uint8_t *prev);
+CPM_MUST_CHECK int cpm_eventlog_verify_chain(Cpm__Event *const *events, size_t n,
+                                             const uint8_t *prev);
 
 /* The typed fields after kind, ticket and agency as one line for humans:
  * "area=.. category=.. state=.. rule=.. actor=.. note" (empty ones left out),

@@ -28,14 +28,14 @@
 /* A Complaint as intake completed it: ticket, intake_node, channel, district
  * and category have their forms, texts are UTF-8 within their limits.
  * Personal data fields are not looked at here. */
-int cpm_fields_complaint(const Cpm__Complaint *c, cpm_error_t *err);
+CPM_MUST_CHECK int cpm_fields_complaint(const Cpm__Complaint *c, cpm_error_t *err);
 
 /* An Assignment: its complaint as above, rule_id a label. (agency is the
  * receiver's own id, which the receiver compares.) */
-int cpm_fields_assignment(const Cpm__Assignment *a, cpm_error_t *err);
+CPM_MUST_CHECK int cpm_fields_assignment(const Cpm__Assignment *a, cpm_error_t *err);
 
 /* A CaseUpdate: ticket, a known state, actor (and agency when set) member
  * ids, note UTF-8 within CPM_FIELDS_NOTE_MAX. */
-int cpm_fields_update(const Cpm__CaseUpdate *u, cpm_error_t *err);
+CPM_MUST_CHECK int cpm_fields_update(const Cpm__CaseUpdate *u, cpm_error_t *err);
 
 #endif

@@ -9,6 +9,8 @@
 #ifndef CPM_KEYS_H
 #define CPM_KEYS_H
 
+#include "cpm_err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,19 +36,22 @@ typedef struct {
 void cpm_key_id(const uint8_t sign_pk[32], char out[CPM_KEY_ID_LEN + 1]);
 
 /* Fresh random keys for member_id. 0 or -1. */
-int cpm_identity_generate(cpm_identity_t *id, const char *member_id);
+CPM_MUST_CHECK int cpm_identity_generate(cpm_identity_t *id, const char *member_id);
 /* Keys from a 32-byte seed (test vectors only): the Ed25519 key from the seed,
  * the Curve25519 secret = SHA-256("CPMESH-CURVE-SEED\0" || seed). 0 or -1. */
-int cpm_identity_from_seed(cpm_identity_t *id, const char *member_id, const uint8_t seed[32]);
+CPM_MUST_CHECK int cpm_identity_from_seed(cpm_identity_t *id, const char *member_id,
+                                          const uint8_t seed[32]);
 /* Write <dir>/<id>.secret (0600) and <dir>/<id>.public (0644); creates dir (0700).
  * Refuses to overwrite an existing secret unless force. 0 or -1 (err filled). */
-int cpm_identity_save(const cpm_identity_t *id, const char *dir, int force, char *err,
-                      size_t errlen);
+CPM_MUST_CHECK int cpm_identity_save(const cpm_identity_t *id, const char *dir, int force,
+                                     char *err, size_t errlen);
 /* Load a .secret file. 0 or -1 with a sentence in err (bad mode, bad hex, keys
  * that do not match each other, ...). */
-int cpm_identity_load(cpm_identity_t *id, const char *secret_path, char *err, size_t errlen);
+CPM_MUST_CHECK int cpm_identity_load(cpm_identity_t *id, const char *secret_path, char *err,
+                                     size_t errlen);
 /* Load a .public file. 0 or -1 with err. */
-int cpm_public_load(cpm_public_t *pub, const char *public_path, char *err, size_t errlen);
+CPM_MUST_CHECK int cpm_public_load(cpm_public_t *pub, const char *public_path, char *err,
+                                   size_t errlen);
 /* Wipe secrets with sodium_memzero. */
 void cpm_identity_wipe(cpm_identity_t *id);
 

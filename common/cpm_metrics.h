@@ -3,12 +3,14 @@
 #ifndef CPM_METRICS_H
 #define CPM_METRICS_H
 
+#include "cpm_err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct cpm_metrics cpm_metrics_t;
 
-cpm_metrics_t *cpm_metrics_new(void);
+CPM_MUST_CHECK cpm_metrics_t *cpm_metrics_new(void);
 void cpm_metrics_destroy(cpm_metrics_t **p);
 /* Add n to the counter name, creating it at 0 first. */
 void cpm_metrics_add(cpm_metrics_t *m, const char *name, uint64_t n);

@@ -9,6 +9,8 @@
 #ifndef CPM_OUTBOX_H
 #define CPM_OUTBOX_H
 
+#include "cpm_err.h"
+
 #include "cpm_store.h"
 
 #include <stddef.h>
@@ -16,15 +18,16 @@
 
 /* Append one record; *seq_out (may be NULL) gets its number. The first record
  * of a stream also gives the stream a random, non-zero epoch. */
-int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8_t *rec, size_t len,
-                   uint64_t *seq_out);
+CPM_MUST_CHECK int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream,
+                                  const uint8_t *rec, size_t len, uint64_t *seq_out);
 
 /* The stream's epoch ("outbox.epoch:<stream>" in "meta"; 0 before its first
  * record). Numbers are unique only within an epoch: a store created anew (a
  * wiped or reinstalled node) numbers from 1 again under a new epoch, and the
  * receiver keeps a separate mark for it instead of taking the new records
  * for duplicates. */
-int cpm_outbox_epoch(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *epoch);
+CPM_MUST_CHECK int cpm_outbox_epoch(cpm_store_t *s, MDB_txn *txn, const char *stream,
+                                    uint64_t *epoch);
 
 /* Records from from_seq on, at most max_n records and (after the first) at most
  * max_bytes in all, copied into b. Consecutive by construction. */
@@ -35,20 +38,24 @@ typedef struct {
     size_t *lens;
 } cpm_outbox_batch_t;
 
-int cpm_outbox_read(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t from_seq,
-                    size_t max_n, size_t max_bytes, cpm_outbox_batch_t *b);
+CPM_MUST_CHECK int cpm_outbox_read(cpm_store_t *s, MDB_txn *txn, const char *stream,
+                                   uint64_t from_seq, size_t max_n, size_t max_bytes,
+                                   cpm_outbox_batch_t *b);
 void cpm_outbox_batch_clear(cpm_outbox_batch_t *b);
 
 /* The peer has applied everything up to acked_seq: delete those records and
  * remember acked_seq (an older ack changes nothing). */
-int cpm_outbox_ack(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t acked_seq);
-int cpm_outbox_acked(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *acked);
+CPM_MUST_CHECK int cpm_outbox_ack(cpm_store_t *s, MDB_txn *txn, const char *stream,
+                                  uint64_t acked_seq);
+CPM_MUST_CHECK int cpm_outbox_acked(cpm_store_t *s, MDB_txn *txn, const char *stream,
+                                    uint64_t *acked);
 /* next - 1 - acked: records not yet acknowledged. */
-int cpm_outbox_depth(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *depth);
+CPM_MUST_CHECK int cpm_outbox_depth(cpm_store_t *s, MDB_txn *txn, const char *stream,
+                                    uint64_t *depth);
 
 /* Every stream that has ever had a record ("outbox.next:" keys). *streams is a
  * malloc'd array of malloc'd strings; free with cpm_outbox_streams_free. */
-int cpm_outbox_streams(cpm_store_t *s, MDB_txn *txn, char ***streams, size_t *n);
+CPM_MUST_CHECK int cpm_outbox_streams(cpm_store_t *s, MDB_txn *txn, char ***streams, size_t *n);
 void cpm_outbox_streams_free(char ***streams, size_t n);
 
 #endif

@@ -53,11 +53,12 @@ ProtobufCAllocator *cpm_pb_budget(size_t len);
  * unknown field, a string that is not UTF-8, nesting too deep) or
  * CPM_E_TOO_LARGE (a repeated field or a string/bytes field over its limit),
  * with err naming the field. limits may be NULL for the defaults above. */
-int cpm_pbcheck(const ProtobufCMessage *m, const cpm_pb_limits_t *limits, cpm_error_t *err);
+CPM_MUST_CHECK int cpm_pbcheck(const ProtobufCMessage *m, const cpm_pb_limits_t *limits,
+                               cpm_error_t *err);
 
 /* cpm_pbcheck with the defaults; on failure frees m (decoded with the default
  * allocator) so a handler can return at once. 0 or the error code. */
-int cpm_pbcheck_or_free(ProtobufCMessage *m, cpm_error_t *err);
+CPM_MUST_CHECK int cpm_pbcheck_or_free(ProtobufCMessage *m, cpm_error_t *err);
 
 /* One field read from the wire. For wire type 0 value holds the varint, for
  * 1 and 5 the fixed value; for 2 data/len is the payload inside the buffer. */
@@ -73,11 +74,11 @@ typedef struct {
  * read, 0 at the end, -1 on anything that is not well-formed wire format
  * (field number 0, groups, a length past the end, a varint of more than
  * 10 bytes). Allocates nothing. */
-int cpm_pb_next(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f);
+CPM_MUST_CHECK int cpm_pb_next(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f);
 
 /* Count the top-level fields of buf, stopping as soon as there are more than
  * max. 0 with *n set, or -1 when buf is not well-formed wire format or holds
  * more than max fields (*n is then max + 1). */
-int cpm_pb_count_fields(const uint8_t *buf, size_t len, size_t max, size_t *n);
+CPM_MUST_CHECK int cpm_pb_count_fields(const uint8_t *buf, size_t len, size_t max, size_t *n);
 
 #endif

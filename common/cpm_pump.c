@@ -411,9 +411,10 @@ static void halt(cpm_pump_t *p, stream_t *s, const char *why)
     snprintf(key, sizeof key, HALTED_PREFIX "%s", s->name);
     MDB_txn *txn = NULL;
     if (cpm_store_begin(p->store, true, &txn) == 0) {
-        if (cpm_store_put_u64(p->store, txn, key, 1) == 0)
-            cpm_store_commit(txn);
-        else
+        if (cpm_store_put_u64(p->store, txn, key, 1) == 0) {
+            if (cpm_store_commit(txn) != 0)
+                cpm_error("%s: cannot record the halt; it holds until restart only", s->name);
+        } else
             cpm_store_abort(&txn);
     }
 }

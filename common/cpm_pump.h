@@ -25,6 +25,8 @@
 #ifndef CPM_PUMP_H
 #define CPM_PUMP_H
 
+#include "cpm_err.h"
+
 #include "cpm_envelope.h"
 #include "cpm_metrics.h"
 #include "cpm_registry.h"
@@ -38,24 +40,25 @@
 typedef struct cpm_pump cpm_pump_t;
 
 /* self: "<member>/<service>" of this service. Everything is borrowed. */
-cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_sender_t *sender, const char *self,
-                         cpm_verifier_t *verifier, cpm_metrics_t *metrics, size_t batch_max);
+CPM_MUST_CHECK cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_sender_t *sender,
+                                        const char *self, cpm_verifier_t *verifier,
+                                        cpm_metrics_t *metrics, size_t batch_max);
 void cpm_pump_destroy(cpm_pump_t **p);
 
 /* Records for peer_service travel in batches of type. */
-int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cpm__MsgType type);
+CPM_MUST_CHECK int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cpm__MsgType type);
 /* The stream name for a peer into out. 0 or -1 (too long). */
-int cpm_pump_stream_name(const cpm_pump_t *p, const char *peer_member, const char *peer_service,
-                         char *out, size_t n);
+CPM_MUST_CHECK int cpm_pump_stream_name(const cpm_pump_t *p, const char *peer_member,
+                                        const char *peer_service, char *out, size_t n);
 /* Pick up every stream the store knows (at start). */
-int cpm_pump_load(cpm_pump_t *p);
+CPM_MUST_CHECK int cpm_pump_load(cpm_pump_t *p);
 /* A record with this seq was committed on stream. */
 void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq);
 
 /* How many streams (an upper bound for cpm_pump_poll_items). */
 size_t cpm_pump_size(const cpm_pump_t *p);
 /* Fill poll items for the streams' sockets; returns how many (at most max). */
-int cpm_pump_poll_items(cpm_pump_t *p, zmq_pollitem_t *items, int max);
+CPM_MUST_CHECK int cpm_pump_poll_items(cpm_pump_t *p, zmq_pollitem_t *items, int max);
 /* Handle whatever arrived on the sockets, then send what is due. */
 void cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now_ms);
 /* Milliseconds until the next resend is due (for the poll timeout), or -1. */

@@ -6,6 +6,8 @@
 #ifndef CPM_RATELIMIT_H
 #define CPM_RATELIMIT_H
 
+#include "cpm_err.h"
+
 #include <stdint.h>
 
 typedef struct {
@@ -24,7 +26,7 @@ typedef struct {
 /* 1 when a line may be logged at now_ms (monotonic); then *dropped (may be
  * NULL) gets the number of lines held back since the previous one. 0 when
  * the line must be dropped (it is counted). */
-int cpm_ratelimit_allow(cpm_ratelimit_t *r, int64_t now_ms, uint64_t *dropped);
+CPM_MUST_CHECK int cpm_ratelimit_allow(cpm_ratelimit_t *r, int64_t now_ms, uint64_t *dropped);
 
 /* "" for 0, else " (N similar lines not logged)" in a buffer of this thread
  * that the next call reuses: for appending to the line let through. */

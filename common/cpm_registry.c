@@ -181,22 +181,23 @@ cpm_registry_t *cpm_registry_from_signed(const uint8_t *buf, size_t len, const u
     return r;
 }
 
-cpm_registry_t *cpm_registry_load(const char *path, const uint8_t root_pk[32], char *err,
-                                  size_t errlen)
+int cpm_registry_load(const char *path, const uint8_t root_pk[32], cpm_registry_t **out,
+                      cpm_error_t *err)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
+    *out = NULL;
     if (!path || cpm_read_file(path, CPM_REGISTRY_MAX, &buf, &len) != 0) {
-        cpm_errf(err, errlen, "registry %s: cannot read: %s", path ? path : "(null)",
-                 strerror(errno));
-        return NULL;
+        int e = path ? errno : EINVAL;
+        return cpm_error_set(err, e == ENOENT ? CPM_E_NOT_FOUND : CPM_E_INVALID, "registry",
+                             "registry %s: cannot read: %s", path ? path : "(null)", strerror(e));
     }
     char why[512] = "";
-    cpm_registry_t *r = cpm_registry_from_signed(buf, len, root_pk, why, sizeof why);
+    *out = cpm_registry_from_signed(buf, len, root_pk, why, sizeof why);
     free(buf);
-    if (!r)
-        cpm_errf(err, errlen, "%s (file %s)", why, path);
-    return r;
+    if (!*out)
+        return cpm_error_set(err, CPM_E_INVALID, "registry", "%s (file %s)", why, path);
+    return 0;
 }
 
 void cpm_registry_destroy(cpm_registry_t **p)

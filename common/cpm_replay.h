@@ -20,6 +20,8 @@
 #ifndef CPM_REPLAY_H
 #define CPM_REPLAY_H
 
+#include "cpm_err.h"
+
 #include <stdint.h>
 
 #define CPM_REPLAY_WINDOW 1024
@@ -31,11 +33,12 @@
 
 typedef struct cpm_replay cpm_replay_t;
 
-cpm_replay_t *cpm_replay_new(int64_t horizon_ms);
+CPM_MUST_CHECK cpm_replay_t *cpm_replay_new(int64_t horizon_ms);
 void cpm_replay_destroy(cpm_replay_t **p);
 /* 0: fresh, now recorded. -1: a replay, or too old for the window. The member
  * is the part of principal before its first '/' (all of it when none). */
-int cpm_replay_check(cpm_replay_t *r, const char *principal, uint64_t seq, int64_t now_ms);
+CPM_MUST_CHECK int cpm_replay_check(cpm_replay_t *r, const char *principal, uint64_t seq,
+                                    int64_t now_ms);
 /* How many principals are tracked (for tests and health). */
 unsigned cpm_replay_size(const cpm_replay_t *r);
 /* How many principals were evicted to make room (for health). */

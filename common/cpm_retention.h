@@ -10,6 +10,8 @@
 #ifndef CPM_RETENTION_H
 #define CPM_RETENTION_H
 
+#include "cpm_err.h"
+
 #include "cpm_server.h"
 #include "cpm_store.h"
 
@@ -24,8 +26,8 @@
  * letters first seen at least retention_ms before now_ms, and drop notes
  * whose letter is gone; at most max changes. *deleted gets the letters
  * deleted. 0 or a store error. */
-int cpm_retention_sweep_dead(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, int64_t retention_ms,
-                             size_t max, size_t *deleted);
+CPM_MUST_CHECK int cpm_retention_sweep_dead(cpm_store_t *st, MDB_txn *txn, int64_t now_ms,
+                                            int64_t retention_ms, size_t max, size_t *deleted);
 
 /* From a service's tick: sweep (in its own durable write) when the last
  * sweep is CPM_RETENTION_EVERY_MS old (or the retention, if shorter), with the config's

@@ -11,6 +11,8 @@
 #ifndef CPM_SEAL_H
 #define CPM_SEAL_H
 
+#include "cpm_err.h"
+
 #include "cpmesh.pb-c.h"
 
 #include <stdbool.h>
@@ -27,8 +29,8 @@ bool cpm_seal_card_empty(const Cpm__ContactCard *card);
  * 0; CPM_E_TOO_LARGE for a card over CPM_SEAL_MAX; CPM_E_INVALID for a key
  * libsodium refuses; CPM_E_INTERNAL on allocation failure. The clear
  * serialization is wiped before return. */
-int cpm_seal_contact(const Cpm__ContactCard *card, const uint8_t curve_pk[32], uint8_t **out,
-                     size_t *len);
+CPM_MUST_CHECK int cpm_seal_contact(const Cpm__ContactCard *card, const uint8_t curve_pk[32],
+                                    uint8_t **out, size_t *len);
 
 /* Open a sealed contact with the recipient's key pair and check that it
  * belongs to ticket. The card (free with cpm__contact_card__free_unpacked),

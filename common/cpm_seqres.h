@@ -14,6 +14,8 @@
 #ifndef CPM_SEQRES_H
 #define CPM_SEQRES_H
 
+#include "cpm_err.h"
+
 #include "cpm_envelope.h"
 #include "cpm_store.h"
 
@@ -30,9 +32,10 @@ typedef struct {
 /* Bind r to sender, continue the sender's sequence above its persisted
  * reservation and persist a new one. 0 or a store error (the sender then
  * starts from the clock alone). */
-int cpm_seqres_start(cpm_seqres_t *r, cpm_store_t *store, cpm_sender_t *sender, int64_t now_us);
+CPM_MUST_CHECK int cpm_seqres_start(cpm_seqres_t *r, cpm_store_t *store, cpm_sender_t *sender,
+                                    int64_t now_us);
 /* Move the reservation ahead when the next sequence nears it. Call at least
  * every few seconds and before a burst of sends. 0, or a store error. */
-int cpm_seqres_keep(cpm_seqres_t *r, cpm_store_t *store, int64_t now_us);
+CPM_MUST_CHECK int cpm_seqres_keep(cpm_seqres_t *r, cpm_store_t *store, int64_t now_us);
 
 #endif

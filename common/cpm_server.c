@@ -50,10 +50,10 @@ int cpm_server_load_registry(cpm_server_t *s, bool first)
         st.st_size == s->reg_stat.st_size)
         return 0;
     s->reg_stat = st;
-    char err[256];
-    cpm_registry_t *r = cpm_registry_load(s->cfg->registry, s->root_pk, err, sizeof err);
-    if (!r) {
-        cpm_warn("registry %s refused: %s", s->cfg->registry, err);
+    cpm_error_t err = {0};
+    cpm_registry_t *r = NULL;
+    if (cpm_registry_load(s->cfg->registry, s->root_pk, &r, &err) != 0) {
+        cpm_warn("registry %s refused: %s", s->cfg->registry, err.message);
         cpm_metrics_add(s->metrics, "registry.refused", 1);
         return -1;
     }
@@ -270,11 +270,18 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
     MDB_txn *txn;
     if (cpm_store_begin(s->store, false, &txn) != 0)
         goto fail;
-    cpm_eventlog_head(s->store, txn, &s->published, NULL);
+    /* Without the head the service would publish from sequence 0. */
+    int hrc = cpm_eventlog_head(s->store, txn, &s->published, NULL);
     cpm_store_abort(&txn);
-    cpm_server_on_request(s, CPM__MSG_TYPE__MSG_EVENTS_FETCH, false,
-                          cpm_server_handle_events_fetch);
-    cpm_server_on_request(s, CPM__MSG_TYPE__MSG_HEALTH_QUERY, false, cpm_server_handle_health);
+    if (hrc != 0) {
+        cpm_error("cannot read the event log head (%s); not starting", cpm_err_name(hrc));
+        goto fail;
+    }
+    if (cpm_server_on_request(s, CPM__MSG_TYPE__MSG_EVENTS_FETCH, false,
+                              cpm_server_handle_events_fetch) != 0 ||
+        cpm_server_on_request(s, CPM__MSG_TYPE__MSG_HEALTH_QUERY, false,
+                              cpm_server_handle_health) != 0)
+        goto fail;
     return s;
 fail:
     cpm_server_destroy(&s);
@@ -309,8 +316,11 @@ static handler_t *add_handler(cpm_server_t *s, Cpm__MsgType type)
     for (size_t i = 0; i < s->nhandlers; i++)
         if (s->handlers[i].type == type)
             return &s->handlers[i];
-    if (s->nhandlers == MAX_HANDLERS)
+    if (s->nhandlers == MAX_HANDLERS) {
+        cpm_error("cannot handle %s: already %d message types (MAX_HANDLERS)",
+                  cpm_msg_type_name(type), MAX_HANDLERS);
         return NULL;
+    }
     handler_t *h = &s->handlers[s->nhandlers++];
     memset(h, 0, sizeof *h);
     h->type = type;

@@ -39,7 +39,8 @@ typedef struct {
 } cpm_reply_t;
 
 /* Serialize payload into r. 0 or CPM_E_INTERNAL. */
-int cpm_reply_set(cpm_reply_t *r, Cpm__MsgType type, const ProtobufCMessage *payload);
+CPM_MUST_CHECK int cpm_reply_set(cpm_reply_t *r, Cpm__MsgType type,
+                                 const ProtobufCMessage *payload);
 
 /* A request handler. txn is NULL for read-only handlers. Returns 0 with *reply
  * set, or an error code with err filled (sent back as an ErrorReply). */
@@ -55,26 +56,28 @@ typedef int (*cpm_apply_fn)(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
 /* Load identity, registry and store as cfg says, bind the service's sockets.
  * extra_dbs: the service's own databases (NULL-terminated). NULL on failure
  * with the reason logged. */
-cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_dbs);
+CPM_MUST_CHECK cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_dbs);
 void cpm_server_destroy(cpm_server_t **p);
 
-int cpm_server_on_request(cpm_server_t *srv, Cpm__MsgType type, bool write, cpm_handle_fn fn);
+CPM_MUST_CHECK int cpm_server_on_request(cpm_server_t *srv, Cpm__MsgType type, bool write,
+                                         cpm_handle_fn fn);
 /* For a write handler of type: requests for which reads(m) is true (m is
  * verified, its payload not yet checked) are answered at once in a read-only
  * transaction, like a read handler's, by the same handler: they are not held
  * back by the store's high-water mark (cpm_store_admit), which is for new
  * work. The handler must write nothing for them (the transaction refuses). */
 typedef bool (*cpm_reads_fn)(cpm_server_t *srv, const cpm_msg_t *m);
-int cpm_server_reads_when(cpm_server_t *srv, Cpm__MsgType type, cpm_reads_fn reads);
-int cpm_server_on_batch(cpm_server_t *srv, Cpm__MsgType type, cpm_apply_fn fn);
+CPM_MUST_CHECK int cpm_server_reads_when(cpm_server_t *srv, Cpm__MsgType type, cpm_reads_fn reads);
+CPM_MUST_CHECK int cpm_server_on_batch(cpm_server_t *srv, Cpm__MsgType type, cpm_apply_fn fn);
 /* Records this service sends to peer_service travel in batches of type. */
-int cpm_server_outbound(cpm_server_t *srv, const char *peer_service, Cpm__MsgType type);
+CPM_MUST_CHECK int cpm_server_outbound(cpm_server_t *srv, const char *peer_service,
+                                       Cpm__MsgType type);
 
 /* Queue a record for peer_member's peer_service inside txn (see cpm_outbox). */
-int cpm_server_send_record(cpm_server_t *srv, MDB_txn *txn, const char *peer_member,
-                           const char *peer_service, const ProtobufCMessage *rec);
+CPM_MUST_CHECK int cpm_server_send_record(cpm_server_t *srv, MDB_txn *txn, const char *peer_member,
+                                          const char *peer_service, const ProtobufCMessage *rec);
 /* Append an event to this service's log inside txn; published after commit. */
-int cpm_server_event(cpm_server_t *srv, MDB_txn *txn, const cpm_event_t *ev);
+CPM_MUST_CHECK int cpm_server_event(cpm_server_t *srv, MDB_txn *txn, const cpm_event_t *ev);
 
 /* Effects bound to this server (send_record and event). */
 cpm_effects_t cpm_server_effects(cpm_server_t *srv);
@@ -88,10 +91,10 @@ void cpm_server_on_tick(cpm_server_t *srv, cpm_tick_fn fn);
  * otherwise); its records are then delivered and its events published like
  * those of a request. Returns fn's result or a store error. */
 typedef int (*cpm_write_fn)(cpm_server_t *srv, MDB_txn *txn, void *ctx);
-int cpm_server_write(cpm_server_t *srv, cpm_write_fn fn, void *ctx);
+CPM_MUST_CHECK int cpm_server_write(cpm_server_t *srv, cpm_write_fn fn, void *ctx);
 
 /* Run until SIGINT/SIGTERM. 0 on a clean stop, -1 on a fatal error. */
-int cpm_server_run(cpm_server_t *srv);
+CPM_MUST_CHECK int cpm_server_run(cpm_server_t *srv);
 
 cpm_store_t *cpm_server_store(cpm_server_t *srv);
 const cpm_registry_t *cpm_server_registry(cpm_server_t *srv);

@@ -3,6 +3,8 @@
 #ifndef CPM_SERVER_INT_H
 #define CPM_SERVER_INT_H
 
+#include "cpm_err.h"
+
 #include "cpm_pump.h"
 #include "cpm_seqres.h"
 #include "cpm_server.h"
@@ -105,14 +107,15 @@ struct cpm_server {
 /* Reload the registry file when it changed; first: at start. A new version
  * that takes access from a member drops every connection (see
  * cpm_server_rebind). 0 or -1. */
-int cpm_server_load_registry(cpm_server_t *s, bool first);
+CPM_MUST_CHECK int cpm_server_load_registry(cpm_server_t *s, bool first);
 /* Close and re-create the ROUTER and PUB sockets on the same endpoints, so
  * that every peer reconnects and passes ZAP under the current registry. 0 or
  * -1 when an endpoint cannot be bound again. */
-int cpm_server_rebind(cpm_server_t *s);
-int cpm_server_handle_events_fetch(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
-                                   cpm_reply_t *reply, cpm_error_t *err);
-int cpm_server_handle_health(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
-                             cpm_reply_t *reply, cpm_error_t *err);
+CPM_MUST_CHECK int cpm_server_rebind(cpm_server_t *s);
+CPM_MUST_CHECK int cpm_server_handle_events_fetch(cpm_server_t *srv, MDB_txn *txn,
+                                                  const cpm_msg_t *m, cpm_reply_t *reply,
+                                                  cpm_error_t *err);
+CPM_MUST_CHECK int cpm_server_handle_health(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                                            cpm_reply_t *reply, cpm_error_t *err);
 
 #endif

@@ -355,10 +355,20 @@ static void publish_events(cpm_server_t *s)
         uint64_t head = 0;
         if (cpm_store_begin(s->store, false, &txn) != 0)
             return;
-        cpm_eventlog_head(s->store, txn, &head, NULL);
-        if (head > s->published)
-            cpm_eventlog_read(s->store, txn, s->published + 1, EVENTS_FETCH_MAX, &evs, &n);
+        int rc = cpm_eventlog_head(s->store, txn, &head, NULL);
+        if (rc == 0 && head > s->published)
+            rc = cpm_eventlog_read(s->store, txn, s->published + 1, EVENTS_FETCH_MAX, &evs, &n);
         cpm_store_abort(&txn);
+        if (rc != 0) {
+            /* Retried on the next turn; subscribers catch up by fetch meanwhile. */
+            static cpm_ratelimit_t said = CPM_RATELIMIT_INIT(5, 60000);
+            uint64_t dropped = 0;
+            cpm_metrics_add(s->metrics, "events.publish_failed", 1);
+            if (cpm_ratelimit_allow(&said, cpm_mono_ms(), &dropped))
+                cpm_error("cannot read the event log to publish: %s%s", cpm_err_name(rc),
+                          cpm_ratelimit_note(dropped));
+            return;
+        }
         if (n == 0)
             return;
         Cpm__EventBatch eb = CPM__EVENT_BATCH__INIT;
@@ -371,9 +381,13 @@ static void publish_events(cpm_server_t *s)
         size_t len = 0;
         if (cpm_sender_seal(&s->pub_sender, CPM__MSG_TYPE__MSG_EVENTS_PUBLISH, "*", NULL, &eb.base,
                             NULL, &frame, &len) == 0) {
-            zmq_send(s->pub, s->self, strlen(s->self), ZMQ_SNDMORE);
-            zmq_send(s->pub, frame, len, ZMQ_DONTWAIT);
-            cpm_metrics_add(s->metrics, "events.published", eb.n_events);
+            /* A publication lost here is not retried: subscribers see the gap
+             * and fetch. Counted so that a broken PUB socket shows. */
+            if (zmq_send(s->pub, s->self, strlen(s->self), ZMQ_SNDMORE) < 0 ||
+                zmq_send(s->pub, frame, len, ZMQ_DONTWAIT) < 0)
+                cpm_metrics_add(s->metrics, "events.publish_send_failed", 1);
+            else
+                cpm_metrics_add(s->metrics, "events.published", eb.n_events);
         }
         free(frame);
         s->published = evs[eb.n_events - 1]->seq;
@@ -398,7 +412,9 @@ static void commit_group(cpm_server_t *s)
     /* New work stays out of the store's headroom, which only acks and
      * deletions use (see cpm_store.h); grow the map first when allowed. */
     cpm_store_set_limits(s->store, (size_t)s->cfg->map_max_mb << 20, s->cfg->map_high_water_pct);
-    cpm_store_make_room(s->store);
+    if (cpm_store_make_room(s->store) != 0)
+        /* cpm_store_admit below then refuses what does not fit; counted there. */
+        cpm_metrics_add(s->metrics, "store.grow_failed", 1);
     int rc = cpm_store_begin(s->store, true, &txn);
     for (size_t i = 0; rc == 0 && i < s->ngroup; i++) {
         /* Each request in a nested transaction: one that fails, even half
@@ -597,7 +613,9 @@ int cpm_server_handle_health(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, 
     h.service = (char *)s->cfg->service;
     h.started_ms = s->started_ms;
     h.registry_version = cpm_registry_version(s->reg);
-    cpm_eventlog_head(s->store, txn, &h.event_head, NULL);
+    int hrc = cpm_eventlog_head(s->store, txn, &h.event_head, NULL);
+    if (hrc != 0)
+        return cpm_error_set(err, hrc, "", "cannot read the event log head");
     size_t n = cpm_metrics_count(s->metrics);
     Cpm__Counter *cs = calloc(n + 1, sizeof *cs);
     Cpm__Counter **cp = calloc(n + 1, sizeof *cp);

@@ -142,12 +142,13 @@ int cpm_service_main(const cpm_service_t *d, int argc, char **argv)
         fprintf(stderr, "usage: cpmesh-%s --config FILE.yaml\n", d->name);
         return 2;
     }
-    char err[512];
-    cpm_config_t *cfg = cpm_config_load(argv[2], err, sizeof err);
-    if (cfg && cpm_config_check_service(cfg, d->name, d->config_requires, err, sizeof err) != 0)
+    cpm_error_t err = {0};
+    cpm_config_t *cfg = NULL;
+    if (cpm_config_load(argv[2], &cfg, &err) == 0 &&
+        cpm_config_check_service(cfg, d->name, d->config_requires, &err) != 0)
         cpm_config_destroy(&cfg);
     if (!cfg) {
-        fprintf(stderr, "cpmesh-%s: %s: %s\n", d->name, argv[2], err);
+        fprintf(stderr, "cpmesh-%s: %s: %s\n", d->name, argv[2], err.message);
         return 1;
     }
     cpm_server_t *srv = cpm_server_new(cfg, d->databases);

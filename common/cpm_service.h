@@ -21,6 +21,8 @@
 #ifndef CPM_SERVICE_H
 #define CPM_SERVICE_H
 
+#include "cpm_err.h"
+
 #include "cpm_server.h"
 
 #include <protobuf-c/protobuf-c.h>
@@ -85,11 +87,11 @@ typedef struct cpm_service {
 
 /* Register desc's tables on srv with st as their state. 0, or -1 when a
  * table does not fit (too many handlers, unknown stream service). */
-int cpm_service_attach(cpm_server_t *srv, const cpm_service_t *desc, cpm_svc_t *st);
+CPM_MUST_CHECK int cpm_service_attach(cpm_server_t *srv, const cpm_service_t *desc, cpm_svc_t *st);
 
 /* The whole main of a service binary: `<binary> --config FILE.yaml`.
  * Returns the process exit code: 0 on a clean stop, 1 on an error, 2 on
  * wrong usage. */
-int cpm_service_main(const cpm_service_t *desc, int argc, char **argv);
+CPM_MUST_CHECK int cpm_service_main(const cpm_service_t *desc, int argc, char **argv);
 
 #endif

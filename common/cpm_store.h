@@ -18,6 +18,8 @@
 #ifndef CPM_STORE_H
 #define CPM_STORE_H
 
+#include "cpm_err.h"
+
 #include <lmdb.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
@@ -31,8 +33,8 @@ typedef struct cpm_store cpm_store_t;
 /* Open (creating dir 0700 and the databases as needed). extra_dbs is a
  * NULL-terminated list of the service's own database names, or NULL. map_size
  * in bytes (0: 1 GiB). NULL with a sentence in err. */
-cpm_store_t *cpm_store_open(const char *dir, size_t map_size, const char *const *extra_dbs,
-                            char *err, size_t errlen);
+CPM_MUST_CHECK cpm_store_t *cpm_store_open(const char *dir, size_t map_size,
+                                           const char *const *extra_dbs, char *err, size_t errlen);
 void cpm_store_destroy(cpm_store_t **p);
 
 MDB_env *cpm_store_env(cpm_store_t *s);
@@ -40,13 +42,13 @@ MDB_env *cpm_store_env(cpm_store_t *s);
  * (a programming error). */
 MDB_dbi cpm_store_dbi(cpm_store_t *s, const char *name);
 
-int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn);
+CPM_MUST_CHECK int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn);
 /* A nested write transaction inside parent: committing it folds its writes
  * into parent; aborting it undoes them and leaves parent usable. Lets one
  * request or record fail without failing the others of its group. */
-int cpm_store_begin_child(cpm_store_t *s, MDB_txn *parent, MDB_txn **child);
+CPM_MUST_CHECK int cpm_store_begin_child(cpm_store_t *s, MDB_txn *parent, MDB_txn **child);
 /* Commit durably (fsync); on failure the transaction is gone either way. */
-int cpm_store_commit(MDB_txn *txn);
+CPM_MUST_CHECK int cpm_store_commit(MDB_txn *txn);
 void cpm_store_abort(MDB_txn **txn);
 /* Map an LMDB or errno code to a cpm_err_t code. */
 int cpm_store_err(int mdb_rc);
@@ -54,17 +56,18 @@ int cpm_store_err(int mdb_rc);
 /* Byte-string key/value helpers on a named database. get returns
  * CPM_E_NOT_FOUND when absent; *val points into the map (valid until the
  * transaction ends). */
-int cpm_store_put(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen,
-                  const void *val, size_t vlen);
+CPM_MUST_CHECK int cpm_store_put(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
+                                 size_t klen, const void *val, size_t vlen);
 /* A protobuf message under a string key, serialized in place. */
-int cpm_store_put_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *key,
-                      const ProtobufCMessage *msg);
-int cpm_store_get(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen,
-                  const void **val, size_t *vlen);
-int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen);
+CPM_MUST_CHECK int cpm_store_put_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *key,
+                                     const ProtobufCMessage *msg);
+CPM_MUST_CHECK int cpm_store_get(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
+                                 size_t klen, const void **val, size_t *vlen);
+CPM_MUST_CHECK int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
+                                 size_t klen);
 /* A u64 under a string key in "meta" (absent reads as 0). */
-int cpm_store_get_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t *v);
-int cpm_store_put_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t v);
+CPM_MUST_CHECK int cpm_store_get_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t *v);
+CPM_MUST_CHECK int cpm_store_put_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t v);
 
 #define CPM_STORE_HIGH_WATER_DEFAULT 80
 #define CPM_STORE_HIGH_WATER_MIN 10
@@ -77,15 +80,15 @@ int cpm_store_put_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t v)
 void cpm_store_set_limits(cpm_store_t *s, size_t map_max, unsigned high_water_pct);
 /* Bytes in live pages as txn sees them (every tree, the free list's own
  * pages and the meta pages; free pages not counted), and the map's size. */
-int cpm_store_usage(cpm_store_t *s, MDB_txn *txn, size_t *used, size_t *map_size);
+CPM_MUST_CHECK int cpm_store_usage(cpm_store_t *s, MDB_txn *txn, size_t *used, size_t *map_size);
 /* 0 when txn may take new work, CPM_E_STORE_FULL when its live pages are above
  * the high-water mark. Shrinking writes need not ask. Logs when the answer
  * changes. */
-int cpm_store_admit(cpm_store_t *s, MDB_txn *txn);
+CPM_MUST_CHECK int cpm_store_admit(cpm_store_t *s, MDB_txn *txn);
 /* Only while this process has no transaction open: when live pages are above
  * the mark, grow the map (doubling, up to map_max, leaving half of the free
  * disk to others). 0 (also when it cannot grow: cpm_store_admit then
  * refuses), or a store code. */
-int cpm_store_make_room(cpm_store_t *s);
+CPM_MUST_CHECK int cpm_store_make_room(cpm_store_t *s);
 
 #endif

@@ -241,13 +241,21 @@ int cpm_subscriber_new(cpm_subscriber_t **out, void *zctx, const cpm_registry_t 
     return 0;
 }
 
+/* Where the caller cannot act on a failed save: cpm_subscriber_save has told
+ * the notice callback already (CPM_SUB_CURSOR_SAVE). */
+static void save_noted(cpm_subscriber_t *s)
+{
+    int rc = cpm_subscriber_save(s);
+    (void)rc;
+}
+
 void cpm_subscriber_destroy(cpm_subscriber_t **p)
 {
     if (!p || !*p)
         return;
     cpm_subscriber_t *s = *p;
     if (s->store)
-        (void)cpm_subscriber_save(s);
+        save_noted(s);
     for (size_t i = 0; s->srcs && i < s->n; i++)
         cpm_sock_close(&s->srcs[i].sub);
     free(s->srcs);
@@ -269,7 +277,7 @@ long cpm_subscriber_sweep(cpm_subscriber_t *s, long budget, int *failed)
     }
     if (failed)
         *failed = bad;
-    (void)cpm_subscriber_save(s);
+    save_noted(s);
     return total;
 }
 
@@ -333,7 +341,7 @@ long cpm_subscriber_poll(cpm_subscriber_t *s, int timeout_ms, long budget)
             got += on_publication(s, &s->srcs[i], budget > 0 ? budget - got : 0);
     }
     if (got > 0)
-        (void)cpm_subscriber_save(s);
+        save_noted(s);
     return got;
 }
 

@@ -67,9 +67,9 @@ typedef struct {
     void *arg;
 } cpm_sub_opts_t;
 
-int cpm_subscriber_new(cpm_subscriber_t **out, void *zctx, const cpm_registry_t *reg,
-                       const cpm_identity_t *id, cpm_client_t *client, const cpm_sub_opts_t *o,
-                       cpm_error_t *err);
+CPM_MUST_CHECK int cpm_subscriber_new(cpm_subscriber_t **out, void *zctx, const cpm_registry_t *reg,
+                                      const cpm_identity_t *id, cpm_client_t *client,
+                                      const cpm_sub_opts_t *o, cpm_error_t *err);
 /* Saves the cursor and closes the sockets; sets *p to NULL. */
 void cpm_subscriber_destroy(cpm_subscriber_t **p);
 
@@ -82,14 +82,14 @@ long cpm_subscriber_sweep(cpm_subscriber_t *s, long budget, int *failed);
  * cursor when something was. */
 long cpm_subscriber_poll(cpm_subscriber_t *s, int timeout_ms, long budget);
 /* Persist the cursor now. 0 or a store code. */
-int cpm_subscriber_save(cpm_subscriber_t *s);
+CPM_MUST_CHECK int cpm_subscriber_save(cpm_subscriber_t *s);
 /* The cursor of node/service: last seq delivered (0 when none or unknown). */
 uint64_t cpm_subscriber_cursor(const cpm_subscriber_t *s, const char *node, const char *service);
 /* Set the cursor of node/service (a known source): the next event
  * delivered is seq + 1, checked against hash (NULL: trust its prev_hash).
  * For importing a cursor kept elsewhere. 0 or CPM_E_NOT_FOUND. */
-int cpm_subscriber_seek(cpm_subscriber_t *s, const char *node, const char *service, uint64_t seq,
-                        const uint8_t hash[32]);
+CPM_MUST_CHECK int cpm_subscriber_seek(cpm_subscriber_t *s, const char *node, const char *service,
+                                       uint64_t seq, const uint8_t hash[32]);
 /* Events refused so far (broken chain, refused publications). */
 uint64_t cpm_subscriber_refused(const cpm_subscriber_t *s);
 

@@ -24,29 +24,30 @@
 
 /* true when s[0..len) is well-formed UTF-8: no overlong forms, no surrogates,
  * nothing above U+10FFFF, no truncated sequences. */
-bool cpm_text_utf8_valid(const char *s, size_t len);
+CPM_MUST_CHECK bool cpm_text_utf8_valid(const char *s, size_t len);
 
 /* A ticket "<PREFIX>-<1 to 20 digits>", at most CPM_TEXT_TICKET_MAX bytes,
  * where PREFIX is 1 to 16 of A-Z 0-9. With prefix (not NULL), PREFIX must be
  * exactly it. */
-bool cpm_text_ticket_valid(const char *s, const char *prefix);
+CPM_MUST_CHECK bool cpm_text_ticket_valid(const char *s, const char *prefix);
 
 /* A slug: 1 to 64 of a-z 0-9 _ -, starting with a letter or digit. */
-bool cpm_text_slug_valid(const char *s);
+CPM_MUST_CHECK bool cpm_text_slug_valid(const char *s);
 
 /* A member id: 1 to 127 of A-Z a-z 0-9 . - _, not starting with '.'. */
-bool cpm_text_member_valid(const char *s);
+CPM_MUST_CHECK bool cpm_text_member_valid(const char *s);
 
 /* A label (rule id, client reference): 1 to 64 of A-Z a-z 0-9 . _ : -. */
-bool cpm_text_label_valid(const char *s);
+CPM_MUST_CHECK bool cpm_text_label_valid(const char *s);
 
 /* A lookup code: exactly CPM_TEXT_CODE_LEN of 0-9 A-H J K M N P-T V-Z. */
-bool cpm_text_code_valid(const char *s);
+CPM_MUST_CHECK bool cpm_text_code_valid(const char *s);
 
 /* Check a free-text field: valid UTF-8 (else CPM_E_INVALID), present when
  * required (CPM_E_INVALID), at most max bytes (CPM_E_TOO_LARGE). 0 or the
  * code, with err naming field; the message never repeats the value. */
-int cpm_text_check(cpm_error_t *err, const char *field, const char *s, size_t max, bool required);
+CPM_MUST_CHECK int cpm_text_check(cpm_error_t *err, const char *field, const char *s, size_t max,
+                                  bool required);
 
 /* Write s[0..len) into out (cap bytes, cap >= 1, always NUL-terminated) so
  * that it is one line of printable text: \n \r \t and \\ become two-character

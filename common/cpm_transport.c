@@ -85,9 +85,10 @@ bool cpm_zap_lost_access(const cpm_registry_t *old_reg, const cpm_registry_t *ne
     return false;
 }
 
-static void send_str(void *sock, const char *s, int more)
+/* 0 when sent, -1 when not. */
+static int send_str(void *sock, const char *s, int more)
 {
-    zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0);
+    return zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
 }
 
 /* ZAP (RFC 27): version, request id, domain, address, routing id, mechanism,
@@ -125,13 +126,26 @@ static int handle_one(cpm_zap_t *z)
     uint64_t dropped = 0;
     if (status[0] != '2' && cpm_ratelimit_allow(&refused_log, cpm_mono_ms(), &dropped))
         cpm_warn("zap: refused a connection: %s%s", text, cpm_ratelimit_note(dropped));
-    send_str(z->sock, "1.0", 1);
-    zmq_send(z->sock, n > 1 ? zmq_msg_data(&f[1]) : "", n > 1 ? zmq_msg_size(&f[1]) : 0,
-             ZMQ_SNDMORE);
-    send_str(z->sock, status, 1);
-    send_str(z->sock, text, 1);
-    send_str(z->sock, user, 1);
-    zmq_send(z->sock, "", 0, 0);
+    /* A reply that does not go out leaves libzmq's handshake waiting (it then
+     * fails closed): count and say so, rate-limited like the refusals. */
+    int bad = send_str(z->sock, "1.0", 1);
+    if (zmq_send(z->sock, n > 1 ? zmq_msg_data(&f[1]) : "", n > 1 ? zmq_msg_size(&f[1]) : 0,
+                 ZMQ_SNDMORE) < 0)
+        bad = -1;
+    bad |= send_str(z->sock, status, 1);
+    bad |= send_str(z->sock, text, 1);
+    bad |= send_str(z->sock, user, 1);
+    if (zmq_send(z->sock, "", 0, 0) < 0)
+        bad = -1;
+    if (bad) {
+        static cpm_ratelimit_t unsent_log = CPM_RATELIMIT_INIT(20, 10000);
+        uint64_t lost = 0;
+        if (z->metrics)
+            cpm_metrics_add(z->metrics, "zap.reply_failed", 1);
+        if (cpm_ratelimit_allow(&unsent_log, cpm_mono_ms(), &lost))
+            cpm_warn("zap: cannot send the reply: %s%s", zmq_strerror(zmq_errno()),
+                     cpm_ratelimit_note(lost));
+    }
     for (int i = 0; i < n; i++)
         zmq_msg_close(&f[i]);
     return 1;

@@ -10,6 +10,8 @@
 #ifndef CPM_TRANSPORT_H
 #define CPM_TRANSPORT_H
 
+#include "cpm_err.h"
+
 #include "cpm_envelope.h"
 #include "cpm_keys.h"
 #include "cpm_metrics.h"
@@ -34,7 +36,8 @@
 /* Replies are smaller: a service's largest (an event batch) stops at
  * CPM_REPLY_BYTES. A ROUTER holds up to CPM_REPLY_HWM replies for one
  * connection (32 MiB), so that a client with 64 requests in flight gets every
- * answer (libzmq frees room in a queue in steps, so twice over and more); replies beyond that are dropped and counted (replies.unroutable). */
+ * answer (libzmq frees room in a queue in steps, so twice over and more); replies beyond that are
+ * dropped and counted (replies.unroutable). */
 #define CPM_REPLY_BYTES (128u << 10)
 #define CPM_REPLY_QUEUE_BYTES (32u << 20)
 #define CPM_REPLY_HWM ((int)(CPM_REPLY_QUEUE_BYTES / CPM_REPLY_BYTES))
@@ -42,7 +45,7 @@
 typedef struct cpm_zap cpm_zap_t;
 
 /* Bind the handler in zctx. metrics may be NULL. NULL on failure. */
-cpm_zap_t *cpm_zap_new(void *zctx, cpm_metrics_t *metrics);
+CPM_MUST_CHECK cpm_zap_t *cpm_zap_new(void *zctx, cpm_metrics_t *metrics);
 void cpm_zap_destroy(cpm_zap_t **p);
 void *cpm_zap_socket(cpm_zap_t *z);
 /* The registry consulted from now on (borrowed; may be swapped at any time
@@ -53,28 +56,31 @@ int cpm_zap_handle(cpm_zap_t *z);
 /* The member that key may connect as under reg, or NULL when none may: the
  * key is unknown or the member's signing key (or the key itself, read as a
  * key id) is revoked. */
-const Cpm__Member *cpm_zap_admits(const cpm_registry_t *reg, const uint8_t curve_pk[32]);
+CPM_MUST_CHECK const Cpm__Member *cpm_zap_admits(const cpm_registry_t *reg,
+                                                 const uint8_t curve_pk[32]);
 /* true when some member admitted under old is not admitted as the same member
  * under new: connections made under old must then be dropped. who (may be
  * NULL) gets the first such member's id. */
-bool cpm_zap_lost_access(const cpm_registry_t *old_reg, const cpm_registry_t *new_reg, char *who,
-                         size_t wholen);
+CPM_MUST_CHECK bool cpm_zap_lost_access(const cpm_registry_t *old_reg,
+                                        const cpm_registry_t *new_reg, char *who, size_t wholen);
 
 /* A CURVE server socket (ROUTER or PUB) bound at endpoint. NULL on failure
  * with the reason logged. */
-void *cpm_sock_server(void *zctx, int type, const cpm_identity_t *id, const char *endpoint);
+CPM_MUST_CHECK void *cpm_sock_server(void *zctx, int type, const cpm_identity_t *id,
+                                     const char *endpoint);
 /* The same without the log line (for a caller that retries). */
-void *cpm_sock_server_quiet(void *zctx, int type, const cpm_identity_t *id, const char *endpoint);
+CPM_MUST_CHECK void *cpm_sock_server_quiet(void *zctx, int type, const cpm_identity_t *id,
+                                           const char *endpoint);
 /* A CURVE client socket (DEALER or SUB) connected to endpoint, trusting
  * server_pk. NULL on failure. */
-void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint8_t server_pk[32],
-                      const char *endpoint);
+CPM_MUST_CHECK void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id,
+                                     const uint8_t server_pk[32], const char *endpoint);
 /* Close with linger 0; sets *sock to NULL. */
 void cpm_sock_close(void **sock);
 
 /* Watch sock's connection events (ZMQ_EVENT_* bits): returns a socket to
  * read them from with cpm_sock_monitor_event, or NULL. */
-void *cpm_sock_monitor(void *zctx, void *sock, int events);
+CPM_MUST_CHECK void *cpm_sock_monitor(void *zctx, void *sock, int events);
 /* The next pending event number, 0 when none is waiting (never blocks). */
 int cpm_sock_monitor_event(void *monitor);
 /* Stop watching sock and close *monitor (either may be NULL). */
@@ -85,6 +91,6 @@ void cpm_sock_monitor_close(void *sock, void **monitor);
  * frames, 0 when nothing is waiting, -1 on error, or CPM_SOCK_TOO_MANY_FRAMES
  * when the message had more than nparts frames (all drained and dropped). */
 #define CPM_SOCK_TOO_MANY_FRAMES (-2)
-int cpm_sock_recv(void *sock, void *parts, int nparts, int flags);
+CPM_MUST_CHECK int cpm_sock_recv(void *sock, void *parts, int nparts, int flags);
 
 #endif

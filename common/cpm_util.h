@@ -2,6 +2,8 @@
 #ifndef CPM_UTIL_H
 #define CPM_UTIL_H
 
+#include "cpm_err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,22 +17,22 @@ void cpm_random_id(char out[33]);
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void cpm_hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decode exactly outlen bytes from a hex string; 0 or -1. */
-int cpm_hex_decode(const char *hex, uint8_t *out, size_t outlen);
+CPM_MUST_CHECK int cpm_hex_decode(const char *hex, uint8_t *out, size_t outlen);
 
 /* Big-endian u64 for LMDB keys that sort by number. */
 void cpm_put_be64(uint8_t out[8], uint64_t v);
 uint64_t cpm_get_be64(const uint8_t in[8]);
 
 /* Read a whole file (max bytes); caller frees *buf. 0 or -1 (errno set). */
-int cpm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+CPM_MUST_CHECK int cpm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* Write a file atomically and durably with the given mode: a new temporary
  * file with an unpredictable name in the same folder (O_EXCL, O_NOFOLLOW: a
  * planted symlink is never followed), fsync, rename over path (a symlink at
  * path is replaced, not followed), fsync of the folder. The one way the
  * project writes a file. 0 or -1 (errno set). */
-int cpm_write_file(const char *path, const void *buf, size_t len, int mode);
+CPM_MUST_CHECK int cpm_write_file(const char *path, const void *buf, size_t len, int mode);
 /* mkdir -p with mode; 0 or -1. */
-int cpm_mkdirs(const char *path, int mode);
+CPM_MUST_CHECK int cpm_mkdirs(const char *path, int mode);
 
 /* printf into err (when err is not NULL and errlen > 0): the one-sentence
  * error buffers of the loaders. */

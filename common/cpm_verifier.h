@@ -14,6 +14,8 @@
 #ifndef CPM_VERIFIER_H
 #define CPM_VERIFIER_H
 
+#include "cpm_err.h"
+
 #include "cpm_envelope.h"
 #include "cpm_registry.h"
 #include "cpmesh.pb-c.h"
@@ -77,7 +79,7 @@ void cpm_msg_clear(cpm_msg_t *m);
 typedef struct cpm_verifier cpm_verifier_t;
 
 /* max_skew_ms: largest accepted |sent_ms - now|. */
-cpm_verifier_t *cpm_verifier_new(int64_t max_skew_ms);
+CPM_MUST_CHECK cpm_verifier_t *cpm_verifier_new(int64_t max_skew_ms);
 void cpm_verifier_destroy(cpm_verifier_t **p);
 
 /* Run every check on frame buf. On CPM_V_OK out holds the message (free with
@@ -88,9 +90,9 @@ void cpm_verifier_destroy(cpm_verifier_t **p);
  * "*"); a
  * MSG_EVENTS_PUBLISH only from a member that runs sender_instance as a service.
  * When ctx.expect_sender is set the sender must be that member. */
-cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_registry_t *reg,
-                                 const cpm_verify_ctx_t *ctx, const uint8_t *buf, size_t len,
-                                 int64_t now_ms, cpm_msg_t *out);
+CPM_MUST_CHECK cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_registry_t *reg,
+                                                const cpm_verify_ctx_t *ctx, const uint8_t *buf,
+                                                size_t len, int64_t now_ms, cpm_msg_t *out);
 
 uint64_t cpm_verifier_count(const cpm_verifier_t *v, cpm_verdict_t reason);
 /* Principals evicted from the replay table so far (see cpm_replay.h): a

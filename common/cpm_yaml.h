@@ -5,12 +5,14 @@
 #ifndef CPM_YAML_H
 #define CPM_YAML_H
 
+#include "cpm_err.h"
+
 #include <cyaml/cyaml.h>
 #include <stddef.h>
 
 /* 0 with *out set (NULL for an empty file), or -1 with why filled. */
-int cpm_yaml_load(const char *path, const cyaml_schema_value_t *schema, void **out, char *why,
-                  size_t whylen);
+CPM_MUST_CHECK int cpm_yaml_load(const char *path, const cyaml_schema_value_t *schema, void **out,
+                                 char *why, size_t whylen);
 /* Free what cpm_yaml_load returned (NULL is fine). */
 void cpm_yaml_free(const cyaml_schema_value_t *schema, void *data);
 

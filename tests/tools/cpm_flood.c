@@ -57,8 +57,9 @@ static int setup(flood_t *f, const opts_t *o)
     if (cpm_public_load(&root, path, err, sizeof err) != 0)
         return die("root key", err);
     snprintf(path, sizeof path, "%s/registry.signed", o->home);
-    if (!(f->reg = cpm_registry_load(path, root.sign_pk, err, sizeof err)))
-        return die("registry", err);
+    cpm_error_t rerr = {0};
+    if (cpm_registry_load(path, root.sign_pk, &f->reg, &rerr) != 0)
+        return die("registry", rerr.message);
     snprintf(path, sizeof path, "%s/keys/%s.secret", o->home, o->as);
     if (cpm_identity_load(&f->id, path, err, sizeof err) != 0)
         return die("identity", err);

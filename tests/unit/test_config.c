@@ -40,11 +40,37 @@ static int group_teardown(void **state)
     return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The loader through its error struct, with the sentence copied to err: the
+ * tests below check the sentences, which stayed as they were. */
+static cpm_config_t *load_msg(const char *path, char *err, size_t errlen)
+{
+    cpm_config_t *c = NULL;
+    cpm_error_t e = {0};
+    int rc = cpm_config_load(path, &c, &e);
+    assert_int_equal(rc == 0, c != NULL);
+    if (rc != 0) {
+        assert_true(rc == CPM_E_INVALID || rc == CPM_E_NOT_FOUND || rc == CPM_E_INTERNAL);
+        assert_int_equal(e.code, rc);
+        snprintf(err, errlen, "%s", e.message);
+    }
+    return c;
+}
+
+static int check_msg(const cpm_config_t *c, const char *service, const char *const *requires,
+                     char *err, size_t errlen)
+{
+    cpm_error_t e = {0};
+    int rc = cpm_config_check_service(c, service, requires, &e);
+    if (rc != 0)
+        snprintf(err, errlen, "%s", e.message);
+    return rc;
+}
+
 static cpm_config_t *load_fixture(const char *name, char *err, size_t errlen)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", fixtures, name);
-    return cpm_config_load(path, err, errlen);
+    return load_msg(path, err, errlen);
 }
 
 static void assert_has(const char *err, const char *part)
@@ -73,7 +99,7 @@ static void expect_refused_by_service(const char *name, const char *service, con
     cpm_config_t *c = load_fixture(name, err, sizeof err);
     if (!c)
         fail_msg("%s was refused by the loader: %s", name, err);
-    if (cpm_config_check_service(c, service, needs, err, sizeof err) == 0)
+    if (check_msg(c, service, needs, err, sizeof err) == 0)
         fail_msg("%s was accepted for %s; expected \"%s\"", name, service, part2);
     cpm_config_destroy(&c);
     assert_has(err, part1);
@@ -142,7 +168,7 @@ static void test_relative_paths(void **state)
     char cwd[PATH_MAX];
     assert_non_null(getcwd(cwd, sizeof cwd));
     assert_int_equal(chdir(fixtures), 0);
-    c = cpm_config_load("relative.yaml", err, sizeof err);
+    c = load_msg("relative.yaml", err, sizeof err);
     assert_int_equal(chdir(cwd), 0);
     assert_non_null(c);
     snprintf(want, sizeof want, "%s/routing.yaml", fixtures);
@@ -173,11 +199,11 @@ static void test_each_missing_field(void **state)
         assert_int_equal(cpm_read_file(src, 1 << 16, &buf, &len), 0); /* strtok ate it */
         snprintf(path, sizeof path, "%s/missing_%s.yaml", tmpdir, required[i]);
         assert_int_equal(cpm_write_file(path, out, strlen(out), 0644), 0);
-        cpm_config_t *c = cpm_config_load(path, err, sizeof err);
+        cpm_config_t *c = load_msg(path, err, sizeof err);
         /* rules is required by the services that say so (intake, routing) */
         static const char *const needs[] = {"rules", NULL};
         bool late = c != NULL;
-        if (c && cpm_config_check_service(c, "intake", needs, err, sizeof err) == 0)
+        if (c && check_msg(c, "intake", needs, err, sizeof err) == 0)
             fail_msg("config without %s was accepted", required[i]);
         cpm_config_destroy(&c);
         char want[96];
@@ -196,7 +222,7 @@ static void test_empty_value_is_missing(void **state)
                        "root_public: p\nidentity: i\n";
     snprintf(path, sizeof path, "%s/empty_node.yaml", tmpdir);
     assert_int_equal(cpm_write_file(path, text, strlen(text), 0644), 0);
-    assert_null(cpm_config_load(path, err, sizeof err));
+    assert_null(load_msg(path, err, sizeof err));
     assert_has(err, "missing required field node");
 }
 
@@ -214,8 +240,28 @@ static void test_bad_files(void **state)
     expect_error("no_such.yaml", "no_such.yaml", "cannot read");
 
     char err[64] = "";
-    assert_null(cpm_config_load(NULL, err, sizeof err));
+    assert_null(load_msg(NULL, err, sizeof err));
     assert_has(err, "no path");
+}
+
+/* The code and the field come with the sentence. */
+static void test_error_code_and_field(void **state)
+{
+    char path[PATH_MAX + 64];
+    cpm_config_t *c = NULL;
+    cpm_error_t e = {0};
+    snprintf(path, sizeof path, "%s/zero_batch.yaml", fixtures);
+    assert_int_equal(cpm_config_load(path, &c, &e), CPM_E_INVALID);
+    assert_null(c);
+    assert_string_equal(e.field, "batch_max");
+    snprintf(path, sizeof path, "%s/no_such.yaml", fixtures);
+    assert_int_equal(cpm_config_load(path, &c, &e), CPM_E_NOT_FOUND);
+    assert_string_equal(e.field, "path");
+    snprintf(path, sizeof path, "%s/bad_service.yaml", fixtures);
+    assert_int_equal(cpm_config_load(path, &c, &e), 0);
+    assert_int_equal(cpm_config_check_service(c, "inspection", NULL, &e), CPM_E_INVALID);
+    assert_string_equal(e.field, "service");
+    cpm_config_destroy(&c);
 }
 
 int main(void)
@@ -227,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_each_missing_field),
         cmocka_unit_test(test_empty_value_is_missing),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_error_code_and_field),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -154,15 +154,17 @@ static void write_mesh(void)
              tmpdir, tmpdir, tmpdir, tmpdir);
     snprintf(path, sizeof path, "%s/notes.yaml", tmpdir);
     assert_int_equal(cpm_write_file(path, text, strlen(text), 0600), 0);
-    cfg = cpm_config_load(path, err, sizeof err);
-    if (!cfg)
-        fail_msg("config: %s", err);
-    assert_int_equal(cpm_config_check_service(cfg, notes.name, NULL, err, sizeof err), 0);
+    cpm_error_t e = {0};
+    if (cpm_config_load(path, &cfg, &e) != 0)
+        fail_msg("config: %s", e.message);
+    assert_int_equal(cpm_config_check_service(cfg, notes.name, NULL, &e), 0);
 }
+
+static int run_rc = -1;
 
 static void *run(void *arg)
 {
-    cpm_server_run(arg);
+    run_rc = cpm_server_run(arg);
     return NULL;
 }
 
@@ -188,6 +190,7 @@ static int teardown(void **state)
 {
     raise(SIGTERM); /* the loop's handler: stop after this turn */
     pthread_join(loop, NULL);
+    assert_int_equal(run_rc, 0);
     cpm_server_destroy(&srv);
     cpm_config_destroy(&cfg);
     cpm_identity_wipe(&server_id);

@@ -35,8 +35,12 @@ static inline Cpm__Registry *vector_registry_from_json(json_t *doc)
         m->sign_pk.len = m->curve_pk.len = 32;
         m->sign_pk.data = malloc(32);
         m->curve_pk.data = malloc(32);
-        cpm_hex_decode(json_string_value(json_object_get(mj, "sign_pk")), m->sign_pk.data, 32);
-        cpm_hex_decode(json_string_value(json_object_get(mj, "curve_pk")), m->curve_pk.data, 32);
+        /* A vector with a bad key is a broken test file: stop loudly. */
+        if (cpm_hex_decode(json_string_value(json_object_get(mj, "sign_pk")), m->sign_pk.data,
+                           32) != 0 ||
+            cpm_hex_decode(json_string_value(json_object_get(mj, "curve_pk")), m->curve_pk.data,
+                           32) != 0)
+            abort();
         json_t *svcs = json_object_get(mj, "services");
         m->n_services = json_array_size(svcs);
         m->services = calloc(m->n_services + 1, sizeof *m->services);

@@ -63,9 +63,9 @@ int ctl_open_as(ctl_t *c, const ctl_opts_t *o, const char *as)
         return -1;
     }
     snprintf(path, sizeof path, "%s/registry.signed", c->home);
-    c->reg = cpm_registry_load(path, root.sign_pk, err, sizeof err);
-    if (!c->reg) {
-        cpm_error_set(&e, CPM_E_INVALID, "registry", "registry %s: %s", path, err);
+    cpm_error_t rerr = {0};
+    if (cpm_registry_load(path, root.sign_pk, &c->reg, &rerr) != 0) {
+        cpm_error_set(&e, CPM_E_INVALID, "registry", "registry %s: %s", path, rerr.message);
         ctl_fail(c, c->json, &e);
         return -1;
     }

@@ -204,7 +204,7 @@ int ctl_cmd_registry(const ctl_opts_t *gopts, int argc, char **argv)
         return registry_create(&o, source, root_key, out);
     if (strcmp(verb, "show") != 0 && strcmp(verb, "verify") != 0)
         return ctl_usage(registry_usage, 2);
-    char home[1024], path[1200], err[400];
+    char home[1024], path[1200];
     ctl_home(o.home, home, sizeof home);
     snprintf(path, sizeof path, "%s/registry.signed", home);
     const char *file = optind + 1 < argc ? argv[optind + 1] : path;
@@ -212,9 +212,10 @@ int ctl_cmd_registry(const ctl_opts_t *gopts, int argc, char **argv)
     cpm_error_t e = {0};
     if (load_root(home, root, pk, &e) != 0)
         return ctl_fail(NULL, o.json, &e);
-    cpm_registry_t *r = cpm_registry_load(file, pk, err, sizeof err);
-    if (!r) {
-        cpm_error_set(&e, CPM_E_INVALID, "registry", "%s: %s", file, err);
+    cpm_registry_t *r = NULL;
+    cpm_error_t rerr = {0};
+    if (cpm_registry_load(file, pk, &r, &rerr) != 0) {
+        cpm_error_set(&e, CPM_E_INVALID, "registry", "%s: %s", file, rerr.message);
         return ctl_fail(NULL, o.json, &e);
     }
     if (!strcmp(verb, "show"))

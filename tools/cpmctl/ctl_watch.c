@@ -132,10 +132,13 @@ static void old_cursor_apply(cpm_subscriber_t *sub, json_t *root)
             continue;
         *service++ = 0;
         bool have = json_is_string(hash) && cpm_hex_decode(json_string_value(hash), h, 32) == 0;
-        (void)cpm_subscriber_seek(sub, node, service, (uint64_t)json_integer_value(seq),
-                                  have ? h : NULL);
+        if (cpm_subscriber_seek(sub, node, service, (uint64_t)json_integer_value(seq),
+                                have ? h : NULL) != 0)
+            fprintf(stderr, "cpmctl: old cursor %s/%s: no such source now; dropped\n", node,
+                    service);
     }
-    (void)cpm_subscriber_save(sub);
+    if (cpm_subscriber_save(sub) != 0)
+        fprintf(stderr, "cpmctl: warning: the old cursor could not be saved in the store\n");
 }
 
 /* cpmctl shows events off the chain with a warning rather than hiding them. */

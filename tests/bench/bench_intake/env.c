@@ -21,8 +21,9 @@ int env_load(env_t *e)
     cpm_rules_set_service(e->rules, "inspection"); /* as intake does */
     memcpy(e->root_pk, root.sign_pk, 32);
     snprintf(path, sizeof path, "%s/registry.signed", e->home);
-    if (!(e->reg = cpm_registry_load(path, e->root_pk, err, sizeof err))) {
-        fprintf(stderr, "bench_intake: %s: %s\n", path, err);
+    cpm_error_t rerr = {0};
+    if (cpm_registry_load(path, e->root_pk, &e->reg, &rerr) != 0) {
+        fprintf(stderr, "bench_intake: %s: %s\n", path, rerr.message);
         return -1;
     }
     snprintf(path, sizeof path, "%s/etc/routing.yaml", e->home);

@@ -15,7 +15,9 @@ int link_open(link_t *l, const env_t *e, const char *service, const char *instan
     char path[1200], err[256];
     memset(l, 0, sizeof *l);
     snprintf(path, sizeof path, "%s/registry.signed", e->home);
-    l->reg = cpm_registry_load(path, e->root_pk, err, sizeof err); /* a copy per thread */
+    cpm_error_t rerr = {0};
+    if (cpm_registry_load(path, e->root_pk, &l->reg, &rerr) != 0) /* a copy per thread */
+        snprintf(err, sizeof err, "%s", rerr.message);
     const Cpm__Member *m = l->reg ? cpm_registry_member(l->reg, e->node) : NULL;
     const Cpm__ServiceEndpoint *ep = m ? cpm_member_service(m, service) : NULL;
     if (!ep) {

@@ -40,8 +40,9 @@ int link_setup(attack_t *a, const opts_t *o)
     if (cpm_public_load(&root, path, err, sizeof err) != 0)
         return attack_die("root key", err);
     snprintf(path, sizeof path, "%s/registry.signed", o->home);
-    if (!(a->reg = cpm_registry_load(path, root.sign_pk, err, sizeof err)))
-        return attack_die("registry", err);
+    cpm_error_t rerr = {0};
+    if (cpm_registry_load(path, root.sign_pk, &a->reg, &rerr) != 0)
+        return attack_die("registry", rerr.message);
     const Cpm__Member *m = cpm_registry_member(a->reg, a->member);
     if (!m || !cpm_member_service(m, a->service) || m->curve_pk.len != 32)
         return attack_die("the registry has no such service", o->target);

@@ -117,9 +117,10 @@ int main(int argc, char **argv)
     if (cpm_public_load(&root, path, err, sizeof err) != 0)
         return die(path, err);
     snprintf(path, sizeof path, "%s/registry.signed", home);
-    cpm_registry_t *reg = cpm_registry_load(path, root.sign_pk, err, sizeof err);
-    if (!reg)
-        return die(path, err);
+    cpm_registry_t *reg = NULL;
+    cpm_error_t rerr = {0};
+    if (cpm_registry_load(path, root.sign_pk, &reg, &rerr) != 0)
+        return die(path, rerr.message);
     snprintf(path, sizeof path, "%s/keys/%s.secret", home, as);
     if (cpm_identity_load(&id, path, err, sizeof err) != 0)
         return die(path, err);
