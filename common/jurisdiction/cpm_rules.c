@@ -27,9 +27,9 @@ uint32_t cpm_rules_version(const cpm_rules_t *r)
     return r->version;
 }
 
-bool cpm_rules_has_district(const cpm_rules_t *r, const char *slug)
+bool cpm_rules_has_area(const cpm_rules_t *r, const char *slug)
 {
-    return cpm_rules_find_slug(r->districts, r->ndistricts, slug) >= 0;
+    return cpm_rules_find_slug(r->areas, r->nareas, slug) >= 0;
 }
 
 bool cpm_rules_has_category(const cpm_rules_t *r, const char *slug)
@@ -55,23 +55,23 @@ __attribute__((format(printf, 3, 4))) static void to_triage(const cpm_rules_t *r
 
 /* The member a matched rule names, checked against reg; false sends to triage. */
 static bool resolve_agency(const cpm_rules_t *r, const cpm_registry_t *reg, const rule_t *ru,
-                           const char *district, int didx, cpm_route_t *out)
+                           const char *area, int didx, cpm_route_t *out)
 {
     const Cpm__Member *m = NULL;
-    if (ru->at_district) {
+    if (ru->at_area) {
         if (didx < 0) {
-            if (*district)
-                to_triage(r, out, "rule %s: district \"%.40s\" is not declared", ru->id, district);
+            if (*area)
+                to_triage(r, out, "rule %s: area \"%.40s\" is not declared", ru->id, area);
             else
-                to_triage(r, out, "rule %s: no district given", ru->id);
+                to_triage(r, out, "rule %s: no area given", ru->id);
             return false;
         }
         if (!reg) {
-            snprintf(out->agency, sizeof out->agency, "%s%s", r->prefix, r->districts[didx]);
+            snprintf(out->agency, sizeof out->agency, "%s%s", r->prefix, r->areas[didx]);
             return true;
         }
-        if (!(m = cpm_registry_district_office(reg, district))) {
-            to_triage(r, out, "rule %s: no district office for district %s", ru->id, district);
+        if (!(m = cpm_registry_area_office(reg, area))) {
+            to_triage(r, out, "rule %s: no area office for area %s", ru->id, area);
             return false;
         }
     } else if (reg && !(m = cpm_registry_member(reg, ru->agency))) {
@@ -92,20 +92,20 @@ void cpm_rules_set_service(cpm_rules_t *r, const char *service)
 }
 
 void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char *category,
-                     const char *district, bool urgent, cpm_route_t *out)
+                     const char *area, bool urgent, cpm_route_t *out)
 {
     memset(out, 0, sizeof *out);
     category = category ? category : "";
-    district = district ? district : "";
+    area = area ? area : "";
     int cidx = cpm_rules_find_slug(r->categories, r->ncategories, category);
-    int didx = cpm_rules_find_slug(r->districts, r->ndistricts, district);
+    int didx = cpm_rules_find_slug(r->areas, r->nareas, area);
     for (size_t i = 0; i < r->nrules; i++) {
         const rule_t *ru = &r->rules[i];
         if ((ru->category >= 0 && ru->category != cidx) ||
             (ru->urgent >= 0 && ru->urgent != (int)urgent) ||
             (ru->dmap && (didx < 0 || !(ru->dmap[didx / 8] & (1u << (didx % 8))))))
             continue;
-        if (!resolve_agency(r, reg, ru, district, didx, out))
+        if (!resolve_agency(r, reg, ru, area, didx, out))
             return;
         snprintf(out->rule_id, sizeof out->rule_id, "%s", ru->id);
         snprintf(out->reason, sizeof out->reason, "rule %s matched category %s", ru->id,
@@ -117,5 +117,5 @@ void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char
     else if (cidx < 0)
         to_triage(r, out, "category \"%.40s\" is not declared", category);
     else
-        to_triage(r, out, "no rule matches category %s in district \"%.40s\"", category, district);
+        to_triage(r, out, "no rule matches category %s in area \"%.40s\"", category, area);
 }

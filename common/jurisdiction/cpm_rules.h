@@ -1,7 +1,7 @@
-/* cpm_rules: a deployment's jurisdiction configuration: districts, complaint
+/* cpm_rules: a deployment's jurisdiction configuration: areas, complaint
  * categories, the routing rule table, deadlines and public holidays, loaded
  * from YAML (deploy/hanoi/routing.yaml is the sample; the format is in
- * docs/operations.md). Intake uses the districts and categories to validate;
+ * docs/operations.md). Intake uses the areas and categories to validate;
  * routing uses the rules and deadlines to decide. No sockets, no store. */
 #ifndef CPM_RULES_H
 #define CPM_RULES_H
@@ -19,7 +19,7 @@ cpm_rules_t *cpm_rules_load(const char *path, char *err, size_t errlen);
 void cpm_rules_destroy(cpm_rules_t **p);
 
 uint32_t cpm_rules_version(const cpm_rules_t *r);
-bool cpm_rules_has_district(const cpm_rules_t *r, const char *slug);
+bool cpm_rules_has_area(const cpm_rules_t *r, const char *slug);
 bool cpm_rules_has_category(const cpm_rules_t *r, const char *slug);
 const char *cpm_rules_triage(const cpm_rules_t *r);
 
@@ -27,13 +27,13 @@ const char *cpm_rules_triage(const cpm_rules_t *r);
 typedef struct {
     char agency[128];  /* member id that must handle the case */
     char rule_id[128]; /* rule that decided; "triage" when none matched */
-    char reason[160];  /* why, for the event log, e.g. "no node for district ba-vi" */
+    char reason[160];  /* why, for the event log, e.g. "no node for area ba-vi" */
 } cpm_route_t;
 
 /* First matching rule in file order wins. A rule matches when its category
- * (or "*") equals category, its district list (absent = any) holds district,
- * and its urgent flag (absent = any) equals urgent. Agency "@district" means the
- * registry's district office for district. When nothing matches, or the agency
+ * (or "*") equals category, its area list (absent = any) holds area,
+ * and its urgent flag (absent = any) equals urgent. Agency "@area" means the
+ * registry's area office for area. When nothing matches, or the agency
  * is not in reg with the service cpm_rules_set_service named, the case goes to the triage agency
  * and reason says why. reg may be NULL (no membership check). Always decides. */
 /* The service an agency must run in the registry to be routed to (e.g. the
@@ -41,7 +41,7 @@ typedef struct {
  * Until set, any member of the registry may be routed to. */
 void cpm_rules_set_service(cpm_rules_t *r, const char *service);
 void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char *category,
-                     const char *district, bool urgent, cpm_route_t *out);
+                     const char *area, bool urgent, cpm_route_t *out);
 
 /* Deadlines in working days (Mon-Fri, minus holidays, in Vietnam time UTC+7). */
 int cpm_rules_accept_days(const cpm_rules_t *r);

@@ -2,9 +2,9 @@
  * to indexes), cpm_rules.c (routing and lookups) and cpm_rules_calendar.c
  * (working days). Internal: services include cpm_rules.h only.
  *
- * Layout after load: district and category slugs sorted for bsearch; each rule
- * holds its category as an index (-1 = any) and its districts as a bitmap over
- * the sorted district list (NULL = any); holidays are sorted day numbers in
+ * Layout after load: area and category slugs sorted for bsearch; each rule
+ * holds its category as an index (-1 = any) and its areas as a bitmap over
+ * the sorted area list (NULL = any); holidays are sorted day numbers in
  * Vietnam time. */
 #ifndef CPM_RULES_INT_H
 #define CPM_RULES_INT_H
@@ -12,15 +12,15 @@
 #include "cpm_rules.h"
 
 #define SLUG_MAX 64   /* bytes, so "<prefix><slug>" fits cpm_route_t.agency */
-#define PREFIX_MAX 63 /* district_office_prefix */
+#define PREFIX_MAX 63 /* area_office_prefix */
 
 typedef struct {
     char id[SLUG_MAX + 1]; /* short enough that reasons quoting it fit */
     char agency[128];
-    bool at_district; /* agency is "@district" */
-    int category;     /* index into categories, -1 = any */
-    int urgent;       /* -1 = any, else 0 or 1 */
-    uint8_t *dmap;    /* bitmap over districts, NULL = any */
+    bool at_area;  /* agency is "@area" */
+    int category;  /* index into categories, -1 = any */
+    int urgent;    /* -1 = any, else 0 or 1 */
+    uint8_t *dmap; /* bitmap over areas, NULL = any */
 } rule_t;
 
 struct cpm_rules {
@@ -30,8 +30,8 @@ struct cpm_rules {
     char prefix[PREFIX_MAX + 1];
     char service[64]; /* an agency must run it to be routed to; "" = no check */
     int accept_days, resolve_days;
-    char **districts; /* sorted */
-    size_t ndistricts;
+    char **areas; /* sorted */
+    size_t nareas;
     char **categories; /* sorted */
     size_t ncategories;
     int32_t *holidays; /* sorted day numbers (days since 1970-01-01, Vietnam time) */

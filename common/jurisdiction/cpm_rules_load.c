@@ -17,7 +17,7 @@
 
 #define RULES_FILE_MAX (1u << 20)
 #define DEADLINE_MAX 365
-#define AT_DISTRICT "@district"
+#define AT_AREA "@area"
 
 /* Parse state: the document and where to write the first error. */
 typedef struct {
@@ -129,7 +129,7 @@ static int items(ctx_t *c, const yaml_node_t *seq, const char *field, yaml_node_
     return 0;
 }
 
-/* districts or categories: a list of mappings with a unique slug; kept sorted. */
+/* areas or categories: a list of mappings with a unique slug; kept sorted. */
 static int load_slugs(ctx_t *c, const yaml_node_t *seq, const char *field, const char *const *keys,
                       char ***out, size_t *nout)
 {
@@ -195,7 +195,7 @@ static int load_holidays(ctx_t *c, cpm_rules_t *r, const yaml_node_t *seq)
 
 static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
 {
-    static const char *const keys[] = {"id", "category", "districts", "urgent", "agency", NULL};
+    static const char *const keys[] = {"id", "category", "areas", "urgent", "agency", NULL};
     rule_t *ru = &r->rules[i];
     char where[160];
     snprintf(where, sizeof where, "rules[%zu]", i);
@@ -216,11 +216,11 @@ static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
     const char *ag = scalar(an);
     if (!ag || !*ag || strlen(ag) >= sizeof ru->agency)
         return fail(c, an ? an : e, "%s: agency is required: a member id or \"%s\"", where,
-                    AT_DISTRICT);
-    ru->at_district = !strcmp(ag, AT_DISTRICT);
-    if (ag[0] == '@' && !ru->at_district)
+                    AT_AREA);
+    ru->at_area = !strcmp(ag, AT_AREA);
+    if (ag[0] == '@' && !ru->at_area)
         return fail(c, an, "%s: agency \"%s\" is unknown; the only '@' form is \"%s\"", where, ag,
-                    AT_DISTRICT);
+                    AT_AREA);
     snprintf(ru->agency, sizeof ru->agency, "%s", ag);
 
     const yaml_node_t *cn = map_get(c, e, "category");
@@ -240,22 +240,21 @@ static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
         ru->urgent = !strcmp(u, "true");
     }
 
-    const yaml_node_t *dn = map_get(c, e, "districts");
+    const yaml_node_t *dn = map_get(c, e, "areas");
     if (dn) {
         yaml_node_item_t *it = NULL;
         size_t n = 0;
-        if (items(c, dn, "districts", &it, &n) < 0)
-            return fail(c, dn, "%s: districts must be a list of district slugs", where);
+        if (items(c, dn, "areas", &it, &n) < 0)
+            return fail(c, dn, "%s: areas must be a list of area slugs", where);
         if (n == 0)
-            return fail(c, dn, "%s: districts must not be empty (leave it out to match any)",
-                        where);
-        if (!(ru->dmap = calloc((r->ndistricts + 7) / 8, 1)))
+            return fail(c, dn, "%s: areas must not be empty (leave it out to match any)", where);
+        if (!(ru->dmap = calloc((r->nareas + 7) / 8, 1)))
             return fail(c, dn, "out of memory");
         for (size_t k = 0; k < n; k++) {
             const yaml_node_t *s = node(c, it[k]);
-            int d = cpm_rules_find_slug(r->districts, r->ndistricts, scalar(s));
+            int d = cpm_rules_find_slug(r->areas, r->nareas, scalar(s));
             if (d < 0)
-                return fail(c, s, "%s: district \"%s\" is not a declared district", where,
+                return fail(c, s, "%s: area \"%s\" is not a declared area", where,
                             scalar(s) ? scalar(s) : "(not a string)");
             ru->dmap[d / 8] |= (uint8_t)(1u << (d % 8));
         }
@@ -286,9 +285,9 @@ static int load_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *n)
 static int load_doc(ctx_t *c, cpm_rules_t *r)
 {
     static const char *const top[] = {"version",   "effective_from",
-                                      "triage",    "district_office_prefix",
+                                      "triage",    "area_office_prefix",
                                       "deadlines", "holidays",
-                                      "districts", "categories",
+                                      "areas",     "categories",
                                       "rules",     NULL};
     static const char *const dkeys[] = {"slug", "code", "name", NULL};
     static const char *const ckeys[] = {"slug", "name_en", "name_vi", NULL};
@@ -297,7 +296,7 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
         return fail(c, NULL, "the file is empty");
     if (map_check_keys(c, root, "the top level", top) < 0)
         return -1;
-    const char *req[] = {"version", "effective_from", "triage", "districts", "categories", "rules"};
+    const char *req[] = {"version", "effective_from", "triage", "areas", "categories", "rules"};
     for (size_t i = 0; i < sizeof req / sizeof *req; i++)
         if (!map_get(c, root, req[i]))
             return fail(c, NULL, "%s is required", req[i]);
@@ -315,16 +314,15 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
         return -1;
     snprintf(r->triage, sizeof r->triage, "%s", s);
     r->prefix[0] = 0; /* no default: a mesh names its own members */
-    const yaml_node_t *pn = map_get(c, root, "district_office_prefix");
+    const yaml_node_t *pn = map_get(c, root, "area_office_prefix");
     if (pn) {
-        if (!(s = get_string(c, pn, "district_office_prefix", sizeof r->prefix)))
+        if (!(s = get_string(c, pn, "area_office_prefix", sizeof r->prefix)))
             return -1;
         snprintf(r->prefix, sizeof r->prefix, "%s", s);
     }
     if (load_deadlines(c, r, map_get(c, root, "deadlines")) < 0 ||
         load_holidays(c, r, map_get(c, root, "holidays")) < 0 ||
-        load_slugs(c, map_get(c, root, "districts"), "districts", dkeys, &r->districts,
-                   &r->ndistricts) < 0 ||
+        load_slugs(c, map_get(c, root, "areas"), "areas", dkeys, &r->areas, &r->nareas) < 0 ||
         load_slugs(c, map_get(c, root, "categories"), "categories", ckeys, &r->categories,
                    &r->ncategories) < 0)
         return -1;
@@ -388,13 +386,13 @@ void cpm_rules_destroy(cpm_rules_t **p)
     if (!p || !*p)
         return;
     cpm_rules_t *r = *p;
-    for (size_t i = 0; i < r->ndistricts; i++)
-        free(r->districts[i]);
+    for (size_t i = 0; i < r->nareas; i++)
+        free(r->areas[i]);
     for (size_t i = 0; i < r->ncategories; i++)
         free(r->categories[i]);
     for (size_t i = 0; i < r->nrules; i++)
         free(r->rules[i].dmap);
-    free(r->districts);
+    free(r->areas);
     free(r->categories);
     free(r->rules);
     free(r->holidays);

@@ -53,8 +53,7 @@ static int complaint(const Cpm__Complaint *c, const char *w, cpm_error_t *err)
         (rc = ident(err, w, "intake_node", cpm_text_member_valid(str(c->intake_node)),
                     "a member id")) ||
         (rc = ident(err, w, "channel", cpm_text_slug_valid(str(c->channel)), "a channel slug")) ||
-        (rc =
-             ident(err, w, "district", cpm_text_slug_valid(str(c->district)), "a district slug")) ||
+        (rc = ident(err, w, "area", cpm_text_slug_valid(str(c->area)), "an area slug")) ||
         (rc = ident(err, w, "category", !*cat || cpm_text_slug_valid(cat),
                     "empty or a category slug")) ||
         (rc = ident(err, w, "client_ref", !*ref || cpm_text_label_valid(ref),

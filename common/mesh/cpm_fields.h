@@ -4,7 +4,7 @@
  *
  * A node that was compromised, or runs other code, can send anything the
  * protobuf schema allows: a ticket with escape codes, a category that is not
- * UTF-8, a megabyte of "district". Identifiers must have their form (see
+ * UTF-8, a megabyte of "area". Identifiers must have their form (see
  * cpm_text.h), free text must be UTF-8 within its size. Each function returns
  * 0 or CPM_E_INVALID / CPM_E_TOO_LARGE with err naming the field exactly as in
  * proto/cpmesh.proto (inside an Assignment: "complaint.<field>"); the message
@@ -25,7 +25,7 @@
  * overflow. */
 #define CPM_FIELDS_TIME_MAX 253402300799999LL
 
-/* A Complaint as intake completed it: ticket, intake_node, channel, district
+/* A Complaint as intake completed it: ticket, intake_node, channel, area
  * and category have their forms, texts are UTF-8 within their limits.
  * Personal data fields are not looked at here. */
 CPM_MUST_CHECK int cpm_fields_complaint(const Cpm__Complaint *c, cpm_error_t *err);

@@ -35,7 +35,7 @@ int cpm_registry_cmp_curve(const void *a, const void *b)
 
 bool cpm_registry_is_office(const Cpm__Member *m)
 {
-    return strcmp(m->role, "district") == 0;
+    return strcmp(m->role, "area") == 0;
 }
 
 /* ---- signing and loading --------------------------------------------------- */
@@ -258,13 +258,13 @@ const Cpm__Member *cpm_registry_find_service(const cpm_registry_t *r, const char
     return NULL;
 }
 
-const Cpm__Member *cpm_registry_district_office(const cpm_registry_t *r, const char *slug)
+const Cpm__Member *cpm_registry_area_office(const cpm_registry_t *r, const char *slug)
 {
     if (!r || !slug)
         return NULL;
     for (size_t i = 0; i < r->doc->n_members; i++) {
         const Cpm__Member *m = r->doc->members[i];
-        if (cpm_registry_is_office(m) && strcmp(m->district, slug) == 0)
+        if (cpm_registry_is_office(m) && strcmp(m->area, slug) == 0)
             return m;
     }
     return NULL;

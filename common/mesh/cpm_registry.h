@@ -39,8 +39,8 @@ const Cpm__Member *cpm_registry_member(const cpm_registry_t *r, const char *id);
 const Cpm__Member *cpm_registry_member_by_curve(const cpm_registry_t *r, const uint8_t pk[32]);
 /* The first member (in registry order) that runs service, or NULL. */
 const Cpm__Member *cpm_registry_find_service(const cpm_registry_t *r, const char *service);
-/* The district office (role "district") whose district is slug, or NULL. */
-const Cpm__Member *cpm_registry_district_office(const cpm_registry_t *r, const char *slug);
+/* The area office (role "area") whose area is slug, or NULL. */
+const Cpm__Member *cpm_registry_area_office(const cpm_registry_t *r, const char *slug);
 CPM_MUST_CHECK bool cpm_registry_key_revoked(const cpm_registry_t *r, const char *key_id);
 
 /* The member's endpoint entry for a service name, or NULL. */

@@ -11,7 +11,7 @@
  * by id, and by the 32-byte curve_pk. */
 int cpm_registry_cmp_id(const void *a, const void *b);
 int cpm_registry_cmp_curve(const void *a, const void *b);
-/* true for a district office (role "district"). */
+/* true for an area office (role "area"). */
 bool cpm_registry_is_office(const Cpm__Member *m);
 
 #endif

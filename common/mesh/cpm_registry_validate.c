@@ -10,7 +10,7 @@
 
 #include "cpm_util.h"
 
-static const char *const ROLES[] = {"city",     "department",  "district",  "association",
+static const char *const ROLES[] = {"city",     "department",  "area",      "association",
                                     "operator", "coordinator", "inspector", "officer"};
 /* Service names are data (each binary names its own): any name of
  * lowercase letters, digits, '-' and '_' that starts with a letter, short
@@ -118,7 +118,7 @@ static int check_member(const Cpm__Member *m, size_t idx, char *err, size_t errl
     }
     if (!m->role || !in_list(m->role, ROLES, sizeof ROLES / sizeof ROLES[0])) {
         cpm_errf(err, errlen,
-                 "member %s: role '%s' is unknown; it must be one of city, department, district, "
+                 "member %s: role '%s' is unknown; it must be one of city, department, area, "
                  "association, operator, coordinator, inspector, officer",
                  m->id, m->role ? m->role : "");
         return -1;
@@ -133,9 +133,8 @@ static int check_member(const Cpm__Member *m, size_t idx, char *err, size_t errl
                  m->curve_pk.len);
         return -1;
     }
-    if (strcmp(m->role, "district") == 0 && (!m->district || !m->district[0])) {
-        cpm_errf(err, errlen, "member %s: district is missing; a district office must name it",
-                 m->id);
+    if (strcmp(m->role, "area") == 0 && (!m->area || !m->area[0])) {
+        cpm_errf(err, errlen, "member %s: area is missing; an area office must name it", m->id);
         return -1;
     }
     if (check_services(m, err, errlen) != 0)
@@ -158,10 +157,9 @@ static int cmp_prefix(const void *a, const void *b)
                   (*(const Cpm__Member *const *)b)->ticket_prefix);
 }
 
-static int cmp_district(const void *a, const void *b)
+static int cmp_area(const void *a, const void *b)
 {
-    return strcmp((*(const Cpm__Member *const *)a)->district,
-                  (*(const Cpm__Member *const *)b)->district);
+    return strcmp((*(const Cpm__Member *const *)a)->area, (*(const Cpm__Member *const *)b)->area);
 }
 
 static bool has_prefix(const Cpm__Member *m)
@@ -174,9 +172,9 @@ static const char *prefix_of(const Cpm__Member *m)
     return m->ticket_prefix;
 }
 
-static const char *district_of(const Cpm__Member *m)
+static const char *area_of(const Cpm__Member *m)
 {
-    return m->district;
+    return m->area;
 }
 
 /* A field that must differ between members: which members it applies to, how
@@ -193,7 +191,7 @@ static const unique_rule_t UNIQUE[] = {
     {"sign_pk", NULL, cmp_sign, NULL},
     {"curve_pk", NULL, cpm_registry_cmp_curve, NULL},
     {"ticket_prefix", has_prefix, cmp_prefix, prefix_of},
-    {"district", cpm_registry_is_office, cmp_district, district_of},
+    {"area", cpm_registry_is_office, cmp_area, area_of},
 };
 
 /* Sorts the members the rule applies to into tmp and reports the first equal

@@ -24,7 +24,7 @@ typedef struct {
 } y_service_t;
 
 typedef struct {
-    char *id, *agency, *role, *name, *public_key, *ticket_prefix, *district;
+    char *id, *agency, *role, *name, *public_key, *ticket_prefix, *area;
     y_service_t *services;
     unsigned services_count;
     char **may_send;
@@ -65,7 +65,7 @@ static const cyaml_schema_field_t member_fields[] = {
     STR("name", y_member_t, name),
     STR("public_key", y_member_t, public_key),
     STR("ticket_prefix", y_member_t, ticket_prefix),
-    STR("district", y_member_t, district),
+    STR("area", y_member_t, area),
     CYAML_FIELD_SEQUENCE("services", OPT, y_member_t, services, &service_entry, 0, CYAML_UNLIMITED),
     CYAML_FIELD_SEQUENCE("may_send", OPT, y_member_t, may_send, &string_entry, 0, CYAML_UNLIMITED),
     CYAML_FIELD_END,
@@ -190,7 +190,7 @@ static int build_member(Cpm__Member *m, const y_member_t *y, const char *dir, ch
     m->role = dup_str(y->role, &oom);
     m->name = dup_str(y->name, &oom);
     m->ticket_prefix = dup_str(y->ticket_prefix, &oom);
-    m->district = dup_str(y->district, &oom);
+    m->area = dup_str(y->area, &oom);
     if (y->may_send_count) {
         m->may_send = calloc(y->may_send_count, sizeof *m->may_send);
         oom |= m->may_send == NULL;

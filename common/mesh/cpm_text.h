@@ -17,7 +17,7 @@
 
 #define CPM_TEXT_TICKET_MAX 64  /* "<PREFIX>-<digits>" */
 #define CPM_TEXT_PREFIX_MAX 16  /* ticket_prefix: A-Z and 0-9 */
-#define CPM_TEXT_SLUG_MAX 64    /* category, district: a-z 0-9 _ - */
+#define CPM_TEXT_SLUG_MAX 64    /* category, area: a-z 0-9 _ - */
 #define CPM_TEXT_MEMBER_MAX 127 /* member ids: A-Z a-z 0-9 . - _ */
 #define CPM_TEXT_LABEL_MAX 64   /* rule ids, client refs: A-Z a-z 0-9 . _ : - */
 #define CPM_TEXT_CODE_LEN 10    /* lookup codes: Crockford base32 */

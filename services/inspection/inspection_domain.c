@@ -53,7 +53,7 @@ static int announce(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *f
     cpm_event_t ev = {.kind = kind,
                       .ticket = ticket,
                       .agency = in->node,
-                      .area = a->complaint->district,
+                      .area = a->complaint->area,
                       .category = a->complaint->category,
                       .state = state,
                       .rule = a->rule_id,

@@ -45,7 +45,7 @@ int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, Cpm
     /* The same decision routing will take, so that the agency that gets the
      * case can open the contact; routing counts any disagreement. */
     cpm_route_t route;
-    cpm_rules_route(rules, reg, c->category, c->district, c->urgent, &route);
+    cpm_rules_route(rules, reg, c->category, c->area, c->urgent, &route);
     const Cpm__Member *m = reg ? cpm_registry_member(reg, route.agency) : NULL;
     if (!m || m->curve_pk.len != 32)
         return cpm_error_set(err, CPM_E_UNAVAILABLE, "consumer_name",

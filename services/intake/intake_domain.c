@@ -155,7 +155,7 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     uint8_t digest[32];
     const char *fields[] = {c->channel,        c->consumer_name, c->consumer_phone,
                             c->consumer_email, c->business_name, c->business_address,
-                            c->district,       c->category,      c->description};
+                            c->area,           c->category,      c->description};
     digest_fields(in->ref_key, fields, sizeof fields / sizeof *fields, c->event_time_ms, c->urgent,
                   digest);
     if (c->client_ref && *c->client_ref) {
@@ -193,7 +193,7 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     snprintf(note, sizeof note, "channel=%s%s", c->channel, c->urgent ? " urgent" : "");
     cpm_event_t ev = {.kind = "complaint.received",
                       .ticket = ticket,
-                      .area = c->district,
+                      .area = c->area,
                       .category = c->category,
                       .state = CPM__CASE_STATE__CASE_STATE_RECEIVED,
                       .actor = c->intake_node,

@@ -77,14 +77,14 @@ static int check_category(cpm_error_t *err, const cpm_rules_t *rules, const char
     return 0;
 }
 
-static int check_district(cpm_error_t *err, const cpm_rules_t *rules, const char *s)
+static int check_area(cpm_error_t *err, const cpm_rules_t *rules, const char *s)
 {
-    int rc = check_text(err, "district", s, 64, true);
+    int rc = check_text(err, "area", s, 64, true);
     if (rc == CPM_E_INVALID && !*s)
-        return rc; /* "district is required." */
-    if (rc || !cpm_rules_has_district(rules, s))
-        return cpm_error_set(err, CPM_E_INVALID, "district",
-                             "district is not a known district slug of this deployment.");
+        return rc; /* "area is required." */
+    if (rc || !cpm_rules_has_area(rules, s))
+        return cpm_error_set(err, CPM_E_INVALID, "area",
+                             "area is not a known area slug of this deployment.");
     return 0;
 }
 
@@ -174,7 +174,7 @@ int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules,
         (rc = check_text(err, "business_name", str(c->business_name), INTAKE_NAME_MAX, true)) ||
         (rc = check_text(err, "business_address", str(c->business_address), INTAKE_ADDRESS_MAX,
                          false)) ||
-        (rc = check_district(err, rules, str(c->district))) ||
+        (rc = check_area(err, rules, str(c->area))) ||
         (rc = check_category(err, rules, str(c->category))) ||
         (rc = check_text(err, "description", str(c->description), INTAKE_TEXT_MAX, true)) ||
         (rc = check_event_time(err, c->event_time_ms, now_ms)) ||

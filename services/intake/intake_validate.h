@@ -42,7 +42,7 @@
  * their field checks, whose messages say more. */
 int intake_validate_record(const ProtobufCMessage *m, cpm_error_t *err);
 
-/* A complaint as submitted by a client. rules gives the known districts and
+/* A complaint as submitted by a client. rules gives the known areas and
  * categories; now_ms bounds event_time_ms. */
 int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules, int64_t now_ms,
                               cpm_error_t *err);

@@ -78,7 +78,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     if (rc != CPM_E_NOT_FOUND)
         return rc;
     cpm_route_t route;
-    cpm_rules_route(rules, reg, c->category, c->district, c->urgent, &route);
+    cpm_rules_route(rules, reg, c->category, c->area, c->urgent, &route);
     char version[16]; /* recorded with the rule: the rules are reloaded while running */
     snprintf(version, sizeof version, "%u", cpm_rules_version(rules));
     int64_t received = c->received_ms ? c->received_ms : now_ms;
@@ -89,7 +89,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     r.agency = route.agency;
     r.rule_id = route.rule_id;
     r.rules_version = version;
-    r.district = c->district;
+    r.area = c->area;
     r.category = c->category;
     r.intake_node = c->intake_node;
     r.received_ms = received;
@@ -132,7 +132,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     cpm_event_t ev = {.kind = "case.routed",
                       .ticket = c->ticket,
                       .agency = route.agency,
-                      .area = c->district,
+                      .area = c->area,
                       .category = c->category,
                       .state = CPM__CASE_STATE__CASE_STATE_ROUTED,
                       .rule = route.rule_id,
@@ -245,7 +245,7 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     cpm_event_t ev = {.kind = kind,
                       .ticket = u->ticket,
                       .agency = sender,
-                      .area = r->district,
+                      .area = r->area,
                       .category = r->category,
                       .state = to,
                       .rule = r->rule_id,

@@ -62,10 +62,10 @@ Cpm__StatusReply *routing_status(cpm_store_t *st, MDB_txn *txn, const char *tick
 /* The answer to query q from asker (the verified sender's registry entry;
  * NULL is treated as the public), with view set:
  *   "full"    roles coordinator and city: every case, notes included;
- *   "agency"  roles department, district, inspector, officer: the cases
+ *   "agency"  roles department, area, inspector, officer: the cases
  *             assigned to the asker's agency, notes included;
  *   "public"  q->lookup_code given and equal to the code intake issued with
- *             the ticket: state, agency, district, category and dates, the
+ *             the ticket: state, agency, area, category and dates, the
  *             history without actors or notes (contact is never here).
  * Anything else is CPM_E_NOT_FOUND with field "ticket", the same answer as
  * for an unknown ticket, so tickets (sequential) cannot be enumerated; a

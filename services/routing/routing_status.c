@@ -27,7 +27,7 @@ static bool sees_all(const Cpm__Member *m)
  * for consumers: they get the public view, whatever their agency. */
 static bool works_cases(const Cpm__Member *m)
 {
-    static const char *const roles[] = {"department", "district", "inspector", "officer"};
+    static const char *const roles[] = {"department", "area", "inspector", "officer"};
     return role_is(m, roles, 4);
 }
 

@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Cpm__CaseAction *a = cpm__case_action__unpack(NULL, size, data);
     if (!a)
         return 0;
-    cpm_effects_t fx = fz_effects(st, FZ_DISTRICT "/inspection");
-    inspection_t in = {.node = FZ_DISTRICT, .routing = FZ_CITY};
+    cpm_effects_t fx = fz_effects(st, FZ_AREA "/inspection");
+    inspection_t in = {.node = FZ_AREA, .routing = FZ_CITY};
     cpm_error_t err = {0};
     MDB_txn *txn = NULL;
     if (cpm_store_begin(st, true, &txn) == 0) {

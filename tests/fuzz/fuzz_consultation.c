@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const dbs[] = INTAKE_DBS;
     if (!st) {
         st = fz_store("intake", dbs);
-        in = intake_new(fz_rules(), FZ_DISTRICT, "HK", FZ_CITY);
+        in = intake_new(fz_rules(), FZ_AREA, "HK", FZ_CITY);
         if (!in)
             fz_die("intake_new", NULL);
         intake_set_registry(in, fz_registry()); /* contacts are sealed to its members */
@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     cpm_error_t err = {0};
     intake_validate_consultation(c, fz_rules(), &err);
-    cpm_effects_t fx = fz_effects(st, FZ_DISTRICT "/intake");
+    cpm_effects_t fx = fz_effects(st, FZ_AREA "/intake");
     MDB_txn *txn = NULL;
     char id[INTAKE_TICKET_MAX];
     bool dup = false;

@@ -30,7 +30,7 @@ static int apply_complaint(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t l
     Cpm__Complaint *c = cpm__complaint__unpack(NULL, len, rec);
     if (!c)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a Complaint");
-    int rc = routing_apply_complaint(fz_rules(), fz_registry(), a->st, txn, &a->fx, FZ_DISTRICT, c,
+    int rc = routing_apply_complaint(fz_rules(), fz_registry(), a->st, txn, &a->fx, FZ_AREA, c,
                                      fz_now_ms(), err);
     cpm__complaint__free_unpacked(c, NULL);
     return rc;
@@ -42,7 +42,7 @@ static int apply_update(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
     Cpm__CaseUpdate *u = cpm__case_update__unpack(NULL, len, rec);
     if (!u)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a CaseUpdate");
-    int rc = routing_apply_update(fz_rules(), a->st, txn, &a->fx, FZ_DISTRICT, u, err);
+    int rc = routing_apply_update(fz_rules(), a->st, txn, &a->fx, FZ_AREA, u, err);
     cpm__case_update__free_unpacked(u, NULL);
     return rc;
 }
@@ -54,7 +54,7 @@ static int apply_assignment(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t 
     Cpm__Assignment *as = cpm__assignment__unpack(NULL, len, rec);
     if (!as)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not an Assignment");
-    inspection_t in = {.node = FZ_DISTRICT, .routing = FZ_CITY};
+    inspection_t in = {.node = FZ_AREA, .routing = FZ_CITY};
     int rc = inspection_apply_assignment(&in, a->st, txn, &a->fx, as, fz_now_ms(), err);
     cpm__assignment__free_unpacked(as, NULL);
     return rc;
@@ -67,18 +67,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     cpm_record_fn fn = NULL;
     apply_ctx_t ctx;
-    if (!strcmp(b->stream, FZ_DISTRICT "/intake>" FZ_CITY "/routing")) {
+    if (!strcmp(b->stream, FZ_AREA "/intake>" FZ_CITY "/routing")) {
         fn = apply_complaint;
         ctx.st = fz_routing_store();
         ctx.fx = fz_effects(ctx.st, FZ_CITY "/routing");
-    } else if (!strcmp(b->stream, FZ_DISTRICT "/inspection>" FZ_CITY "/routing")) {
+    } else if (!strcmp(b->stream, FZ_AREA "/inspection>" FZ_CITY "/routing")) {
         fn = apply_update;
         ctx.st = fz_routing_store();
         ctx.fx = fz_effects(ctx.st, FZ_CITY "/routing");
-    } else if (!strcmp(b->stream, FZ_CITY "/routing>" FZ_DISTRICT "/inspection")) {
+    } else if (!strcmp(b->stream, FZ_CITY "/routing>" FZ_AREA "/inspection")) {
         fn = apply_assignment;
         ctx.st = fz_inspection_store();
-        ctx.fx = fz_effects(ctx.st, FZ_DISTRICT "/inspection");
+        ctx.fx = fz_effects(ctx.st, FZ_AREA "/inspection");
     }
     if (fn) {
         char mark[420];

@@ -246,13 +246,13 @@ static void known_complaint(Cpm__Complaint *c)
     c->consumer_name = "Nguyen Van A";
     c->consumer_phone = "0900000000";
     c->business_name = "Cua hang X";
-    c->district = "hoan-kiem";
+    c->area = "hoan-kiem";
     c->category = "food_safety";
     c->description = "Expired milk";
     c->event_time_ms = fz.now_ms - 86400000;
     c->client_ref = "fuzz-0001";
     c->received_ms = fz.now_ms - 1000;
-    c->intake_node = FZ_DISTRICT;
+    c->intake_node = FZ_AREA;
 }
 
 cpm_store_t *fz_routing_store(void)
@@ -267,7 +267,7 @@ cpm_store_t *fz_routing_store(void)
     MDB_txn *txn = NULL;
     cpm_error_t err = {0};
     if (cpm_store_begin(st, true, &txn) != 0 ||
-        routing_apply_complaint(fz.rules, fz.reg, st, txn, &fx, FZ_DISTRICT, &c, fz.now_ms, &err) !=
+        routing_apply_complaint(fz.rules, fz.reg, st, txn, &fx, FZ_AREA, &c, fz.now_ms, &err) !=
             0 ||
         cpm_store_commit(txn) != 0)
         fz_die("routing store", err.message);
@@ -280,16 +280,16 @@ cpm_store_t *fz_inspection_store(void)
         return fz.inspection;
     static const char *const dbs[] = INSPECTION_DBS;
     cpm_store_t *st = fz_store("inspection", dbs);
-    cpm_effects_t fx = fz_effects(st, FZ_DISTRICT "/inspection");
+    cpm_effects_t fx = fz_effects(st, FZ_AREA "/inspection");
     Cpm__Complaint c;
     known_complaint(&c);
     Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
     a.complaint = &c;
-    a.agency = FZ_DISTRICT;
-    a.rule_id = "district-default";
+    a.agency = FZ_AREA;
+    a.rule_id = "area-default";
     a.routed_ms = fz.now_ms;
     a.accept_due_ms = fz.now_ms + 10 * 86400000LL;
-    inspection_t in = {.node = FZ_DISTRICT, .routing = FZ_CITY};
+    inspection_t in = {.node = FZ_AREA, .routing = FZ_CITY};
     MDB_txn *txn = NULL;
     cpm_error_t err = {0};
     if (cpm_store_begin(st, true, &txn) != 0 ||

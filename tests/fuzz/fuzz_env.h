@@ -19,10 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FZ_DISTRICT "hn.d.hoan-kiem" /* district node: intake (prefix HK) + inspection */
-#define FZ_CITY "hn.doit"            /* city node: intake + routing */
-#define FZ_OPERATOR "hn.op.lan"      /* a hotline operator */
-#define FZ_TICKET "HK-00000001"      /* a case known to the routing and inspection stores */
+#define FZ_AREA "hn.d.hoan-kiem" /* area node: intake (prefix HK) + inspection */
+#define FZ_CITY "hn.doit"        /* city node: intake + routing */
+#define FZ_OPERATOR "hn.op.lan"  /* a hotline operator */
+#define FZ_TICKET "HK-00000001"  /* a case known to the routing and inspection stores */
 
 /* The vectors' registry (borrowed, lives until exit). */
 const cpm_registry_t *fz_registry(void);
@@ -45,7 +45,7 @@ const char *fz_dir(void);
 /* Write data to <fz_dir()>/<name> (replacing it); the path goes to out. 0 or -1. */
 int fz_write_file(const char *name, const uint8_t *data, size_t len, char out[1024]);
 
-/* The store of routing (FZ_CITY) and of inspection (FZ_DISTRICT), each holding
+/* The store of routing (FZ_CITY) and of inspection (FZ_AREA), each holding
  * case FZ_TICKET, committed. */
 cpm_store_t *fz_routing_store(void);
 cpm_store_t *fz_inspection_store(void);

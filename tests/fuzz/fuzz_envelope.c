@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const cpm_verify_ctx_t ctxs[] = {
         {"hn.doit/intake", "intake", NULL, NULL, NULL},
         {"hn.doit/intake", "intake", FZ_OPERATOR, NULL, NULL},
-        {"hn.doit/routing", "routing", FZ_DISTRICT, NULL, NULL},
+        {"hn.doit/routing", "routing", FZ_AREA, NULL, NULL},
         {"hn.op.lan/cli.4242", NULL, FZ_CITY, "*", FZ_CITY},
     };
     cpm_verdict_t verdict = CPM_V_OK;

@@ -34,11 +34,11 @@ static void query(const cpm_registry_t *r)
         (void)cpm_member_service(m, "intake");
         (void)cpm_member_may_send(m, "submit_complaint", "intake");
         (void)cpm_member_may_send(m, cpm_msg_type_name(CPM__MSG_TYPE__MSG_CASE_BATCH), "routing");
-        if (*m->district)
-            (void)cpm_registry_district_office(r, m->district);
+        if (*m->area)
+            (void)cpm_registry_area_office(r, m->area);
     }
     (void)cpm_registry_find_service(r, "routing");
-    (void)cpm_registry_district_office(r, "hoan-kiem");
+    (void)cpm_registry_area_office(r, "hoan-kiem");
 }
 
 static uint8_t *sign_doc(const uint8_t *doc, size_t len, size_t *out_len)

@@ -1,4 +1,4 @@
-/* Fuzz target: the routing rules file (cpm_rules_load: districts, categories,
+/* Fuzz target: the routing rules file (cpm_rules_load: areas, categories,
  * rules, deadlines, holidays), written to a file first since the loader takes
  * a path. Rules that load are used as intake and routing use them: routing
  * decisions against the vectors' registry and working-day deadlines. */
@@ -15,14 +15,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_die("write", path);
     cpm_rules_t *r = cpm_rules_load(path, err, sizeof err);
     if (r) {
-        static const char *const districts[] = {"hoan-kiem", "ba-dinh", "", "x"};
+        static const char *const areas[] = {"hoan-kiem", "ba-dinh", "", "x"};
         static const char *const categories[] = {"food_safety", "pricing", "", "*"};
         cpm_route_t route;
         for (int i = 0; i < 4; i++) {
-            (void)cpm_rules_has_district(r, districts[i]);
+            (void)cpm_rules_has_area(r, areas[i]);
             (void)cpm_rules_has_category(r, categories[i]);
-            cpm_rules_route(r, fz_registry(), categories[i], districts[i], i % 2, &route);
-            cpm_rules_route(r, NULL, categories[i], districts[3 - i], i % 2, &route);
+            cpm_rules_route(r, fz_registry(), categories[i], areas[i], i % 2, &route);
+            cpm_rules_route(r, NULL, categories[i], areas[3 - i], i % 2, &route);
         }
         (void)cpm_rules_triage(r);
         (void)cpm_rules_version(r);

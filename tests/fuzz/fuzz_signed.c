@@ -7,7 +7,7 @@
  *         sender (when it decodes) and signs as that member when it has the
  *         member's key (the vectors' seeds), else as the operator.
  *   odd:  the rest is [type byte][payload]: a well-formed envelope from the
- *         operator (or, for batch types, the district node) to the service
+ *         operator (or, for batch types, the area node) to the service
  *         that serves the type, fresh sequence number, the fuzzed payload.
  * A frame that passes is decoded as the payload its type names, as the
  * service's handler would. */
@@ -110,7 +110,7 @@ static const char *service_of(int type, const char **sender)
         return "intake";
     case CPM__MSG_TYPE__MSG_CASE_BATCH:
     case CPM__MSG_TYPE__MSG_UPDATE_BATCH:
-        *sender = FZ_DISTRICT;
+        *sender = FZ_AREA;
         return "routing";
     case CPM__MSG_TYPE__MSG_ASSIGN_BATCH:
         *sender = FZ_CITY;
@@ -159,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *svc = service_of(type, &sender);
         char msg_id[33], recipient[200];
         snprintf(recipient, sizeof recipient, "%s/%s",
-                 !strcmp(svc, "inspection") ? FZ_DISTRICT : FZ_CITY, svc);
+                 !strcmp(svc, "inspection") ? FZ_AREA : FZ_CITY, svc);
         snprintf(self, sizeof self, "%s", recipient);
         snprintf(service, sizeof service, "%s", svc);
         snprintf(user, sizeof user, "%s", sender);

@@ -128,7 +128,7 @@ static void complaint(Cpm__Complaint *c)
     c->consumer_email = "lan@example.vn";
     c->business_name = "Pho Ngon Co.";
     c->business_address = "12 Hang Bac";
-    c->district = "hoan-kiem";
+    c->area = "hoan-kiem";
     c->category = "food_safety";
     c->description = "Food poisoning after lunch.";
     c->event_time_ms = fz_now_ms() - 86400000;
@@ -152,18 +152,18 @@ static void payloads(void)
     Cpm__Complaint routed;
     complaint(&routed);
     routed.ticket = "HK-00000002";
-    routed.intake_node = FZ_DISTRICT;
+    routed.intake_node = FZ_AREA;
     routed.received_ms = fz_now_ms();
     Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
     a.complaint = &routed;
-    a.agency = FZ_DISTRICT;
-    a.rule_id = "district-default";
+    a.agency = FZ_AREA;
+    a.rule_id = "area-default";
     a.routed_ms = fz_now_ms();
     a.accept_due_ms = fz_now_ms() + 864000000LL;
     put_msg("fuzz_assignment", "valid", &a.base);
 
     static const char *const actions[][2] = {
-        {"accept", ""}, {"refuse", "Not our district"}, {"resolve", "Fined"}};
+        {"accept", ""}, {"refuse", "Not our area"}, {"resolve", "Fined"}};
     for (int i = 0; i < 3; i++) {
         Cpm__CaseAction ca = CPM__CASE_ACTION__INIT;
         ca.ticket = FZ_TICKET;
@@ -176,7 +176,7 @@ static void payloads(void)
         Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
         u.ticket = FZ_TICKET;
         u.state = cpm_case_state_parse(states[i]);
-        u.agency = FZ_DISTRICT;
+        u.agency = FZ_AREA;
         u.actor = "hn.officer.hk";
         u.note = i == 1 ? "Not ours" : "";
         u.at_ms = fz_now_ms();
@@ -195,13 +195,13 @@ static void payloads(void)
 
     /* Delivery batches on each stream the harness knows: a new record, a
      * duplicate, a gap. */
-    static const char *const streams[] = {FZ_DISTRICT "/intake>" FZ_CITY "/routing",
-                                          FZ_DISTRICT "/inspection>" FZ_CITY "/routing",
-                                          FZ_CITY "/routing>" FZ_DISTRICT "/inspection"};
+    static const char *const streams[] = {FZ_AREA "/intake>" FZ_CITY "/routing",
+                                          FZ_AREA "/inspection>" FZ_CITY "/routing",
+                                          FZ_CITY "/routing>" FZ_AREA "/inspection"};
     Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
     u.ticket = FZ_TICKET;
     u.state = CPM__CASE_STATE__CASE_STATE_ACCEPTED;
-    u.agency = FZ_DISTRICT;
+    u.agency = FZ_AREA;
     u.actor = "hn.officer.hk";
     const ProtobufCMessage *recs[] = {&routed.base, &u.base, &a.base};
     for (int i = 0; i < 3; i++) {
@@ -275,9 +275,9 @@ static void files(void)
         "      - {name: routing, endpoint: \"tcp://127.0.0.1:7110\", pub_endpoint: "
         "\"tcp://127.0.0.1:7111\"}\n"
         "    may_send: [assign_batch@inspection, \"events_fetch@*\"]\n"
-        "  - id: hn.d.hoan-kiem\n    agency: hn.d.hoan-kiem\n    role: district\n"
+        "  - id: hn.d.hoan-kiem\n    agency: hn.d.hoan-kiem\n    role: area\n"
         "    name: Hoan Kiem\n    public_key: keys/hn.d.hoan-kiem.public\n"
-        "    ticket_prefix: HK\n    district: hoan-kiem\n    services:\n"
+        "    ticket_prefix: HK\n    area: hoan-kiem\n    services:\n"
         "      - name: inspection\n        endpoint: \"tcp://127.0.0.1:7220\"\n"
         "        pub_endpoint: \"tcp://127.0.0.1:7221\"\n"
         "    may_send: [\"*@intake\", update_batch@routing]\n"
@@ -286,10 +286,10 @@ static void files(void)
         "revoked_keys: [0123456789abcdef]\n";
     put("fuzz_registry_yaml", "small", (const uint8_t *)reg, sizeof reg - 1);
     static const char *const lines[] = {
-        ("{\"channel\":\"hotline\",\"business_name\":\"Pho Ngon\",\"district\":\"hoan-kiem\","
+        ("{\"channel\":\"hotline\",\"business_name\":\"Pho Ngon\",\"area\":\"hoan-kiem\","
          "\"category\":\"food_safety\",\"description\":\"Food poisoning\",\"urgent\":true,"
          "\"event_time_ms\":1767052800000,\"consumer_phone\":\"0912 345 678\"}\n"),
-        ("{\"channel\":\"web\",\"business_name\":\"Shop\",\"district\":\"ba-dinh\","
+        ("{\"channel\":\"web\",\"business_name\":\"Shop\",\"area\":\"ba-dinh\","
          "\"client_ref\":\"r-1\"}\n"),
         "{\"channel\": 5}\n",
         "[1,2,3]\n",

@@ -19,14 +19,14 @@ BUILD = os.environ.get("CPM_BUILD", os.path.join(ROOT, "build"))
 CTL = os.path.join(BUILD, "cpmctl")
 
 # What deploy/hanoi/routing.yaml says, restated independently so that the
-# tests notice when routing disagrees: category -> agency ("@district" = the
-# business's district office, when that node runs; otherwise triage).
+# tests notice when routing disagrees: category -> agency ("@area" = the
+# business's area office, when that node runs; otherwise triage).
 EXPECTED_ROUTE = {
-    "food_safety": "@district", "counterfeit_goods": "hn.qltt", "pricing": "hn.qltt",
+    "food_safety": "@area", "counterfeit_goods": "hn.qltt", "pricing": "hn.qltt",
     "ecommerce": "hn.doit", "telecom": "hn.doic", "advertising": "hn.doic",
     "utilities": "hn.doit", "real_estate": "hn.doc", "health_pharma": "hn.doh",
-    "transport": "hn.dot", "finance_insurance": "hn.doit", "education_training": "@district",
-    "tourism_services": "@district", "contracts_warranty": "@district", "other": "hn.doit",
+    "transport": "hn.dot", "finance_insurance": "hn.doit", "education_training": "@area",
+    "tourism_services": "@area", "contracts_warranty": "@area", "other": "hn.doit",
     "": "hn.doit",
 }
 
@@ -58,11 +58,11 @@ def check(cond, what):
 
 
 class Mesh:
-    def __init__(self, districts=("hoan-kiem", "ba-dinh", "cau-giay"), base_port=None):
+    def __init__(self, areas=("hoan-kiem", "ba-dinh", "cau-giay"), base_port=None):
         self.home = tempfile.mkdtemp(prefix="cpmesh-it-")
-        self.base_port = base_port or free_base_port(10 * (2 + len(districts)))
-        self.districts = list(districts)
-        self.nodes = ["hn.doit", "hn.qltt"] + ["hn.d." + d for d in self.districts]
+        self.base_port = base_port or free_base_port(10 * (2 + len(areas)))
+        self.areas = list(areas)
+        self.nodes = ["hn.doit", "hn.qltt"] + ["hn.d." + d for d in self.areas]
         self.env = dict(os.environ, CPMESH_HOME=self.home)
         self.prefix = []  # e.g. ["ip", "netns", "exec", NS]: where cpmctl runs
 
@@ -79,8 +79,8 @@ class Mesh:
 
     def up(self):
         r = subprocess.run([os.path.join(ROOT, "deploy/local/up"), "--home", self.home,
-                            "--base-port", str(self.base_port), "--districts",
-                            " ".join(self.districts), "--detach", "--no-build",
+                            "--base-port", str(self.base_port), "--areas",
+                            " ".join(self.areas), "--detach", "--no-build",
                             "--build-dir", BUILD], capture_output=True, text=True, env=self.env)
         if r.returncode != 0:
             raise Failure("up failed: %s %s" % (r.stdout, r.stderr))
@@ -187,14 +187,14 @@ class Mesh:
                 return False
         return True
 
-    def expected_agency(self, category, district):
+    def expected_agency(self, category, area):
         a = EXPECTED_ROUTE[category]
-        if a == "@district":
-            a = "hn.d." + district
+        if a == "@area":
+            a = "hn.d." + area
         return a if a in self.nodes else "hn.doit"
 
 
-def complaints(n, seed=1, districts=("hoan-kiem", "ba-dinh", "cau-giay", "dong-da", "ba-vi"),
+def complaints(n, seed=1, areas=("hoan-kiem", "ba-dinh", "cau-giay", "dong-da", "ba-vi"),
                tag="c"):
     rnd = random.Random(seed)
     cats = sorted(EXPECTED_ROUTE)
@@ -203,7 +203,7 @@ def complaints(n, seed=1, districts=("hoan-kiem", "ba-dinh", "cau-giay", "dong-d
         out.append({"channel": rnd.choice(["hotline", "web", "walk_in", "email", "social",
                                            "letter"]),
                     "business_name": "Business %d" % i,
-                    "district": rnd.choice(districts),
+                    "area": rnd.choice(areas),
                     "category": rnd.choice(cats),
                     "description": "Complaint number %d about a purchase" % i,
                     "consumer_phone": "0912 000 %03d" % (i % 1000),

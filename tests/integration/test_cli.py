@@ -49,15 +49,15 @@ def test_bad_input_names_the_field_and_records_nothing():
     with Mesh() as m:
         head = len(m.events("hn.doit", "intake"))
         cases = [
-            (["--channel", "fax", "--business", "B", "--district", "ba-dinh",
+            (["--channel", "fax", "--business", "B", "--area", "ba-dinh",
               "--description", "d"], "channel"),
-            (["--channel", "web", "--business", "B", "--district", "atlantis",
-              "--description", "d"], "district"),
-            (["--channel", "web", "--district", "ba-dinh", "--description", "d"],
+            (["--channel", "web", "--business", "B", "--area", "atlantis",
+              "--description", "d"], "area"),
+            (["--channel", "web", "--area", "ba-dinh", "--description", "d"],
              "business_name"),
-            (["--channel", "web", "--business", "B", "--district", "ba-dinh",
+            (["--channel", "web", "--business", "B", "--area", "ba-dinh",
               "--description", "d", "--category", "space"], "category"),
-            (["--channel", "web", "--business", "B", "--district", "ba-dinh",
+            (["--channel", "web", "--business", "B", "--area", "ba-dinh",
               "--description", "d", "--email", "not-an-email"], "consumer_email"),
         ]
         for args, field in cases:
@@ -69,21 +69,21 @@ def test_bad_input_names_the_field_and_records_nothing():
         check(len(m.events("hn.doit", "intake")) == head, "nothing recorded")
         r = m.ctl("status", "DOIT-99999999", check_rc=False)
         check(r.returncode == 1 and r.json[0]["code"] == 404, "unknown ticket is 404")
-        r = subprocess.run([CTL, "submit", "--channel", "fax", "--business", "B", "--district",
+        r = subprocess.run([CTL, "submit", "--channel", "fax", "--business", "B", "--area",
                             "x", "--description", "d"], capture_output=True, text=True, env=m.env)
         check("error 400" in r.stderr and "channel" in r.stderr, "text error: %s" % r.stderr)
 
 
 def test_case_actions_follow_responsibility():
     with Mesh() as m:
-        t = m.ctl("submit", "--channel", "walk_in", "--business", "Bakery", "--district",
+        t = m.ctl("submit", "--channel", "walk_in", "--business", "Bakery", "--area",
                   "cau-giay", "--category", "food_safety", "--description",
                   "mouldy bread").json[0]["ticket"]
         m.wait_for(lambda: m.status(t)["state"] == "assigned", "assignment")
-        check(m.status(t)["agency"] == "hn.d.cau-giay", "food safety goes to the district")
+        check(m.status(t)["agency"] == "hn.d.cau-giay", "food safety goes to the area")
         r = m.ctl("case", "accept", t, as_="officer.hn.d.hoan-kiem", check_rc=False)
         check(r.returncode == 1 and r.json[0]["code"] == 403,
-              "another district's officer is refused: %s" % r.stdout)
+              "another area's officer is refused: %s" % r.stdout)
         r = m.ctl("case", "resolve", t, check_rc=False)
         check(r.json[0]["code"] == 400 and r.json[0]["field"] == "note", "resolve needs a note")
         # the agency names DIR/keys/officer.<agency>.secret: a member id only

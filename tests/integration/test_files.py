@@ -19,7 +19,7 @@ def mode(path):
 
 def test_up_makes_home_private():
     parent = tempfile.mkdtemp(prefix="cpmesh-files-")
-    m = Mesh(districts=("hoan-kiem",))
+    m = Mesh(areas=("hoan-kiem",))
     shutil.rmtree(m.home)
     # A home left world-readable by an older version, with an etc/ to match.
     m.home = os.path.join(parent, "home")
@@ -49,7 +49,7 @@ def test_up_help_prints_usage():
     r = subprocess.run([UP, "--help"], capture_output=True, text=True)
     check(r.returncode == 0, "up --help exits 0, not %d" % r.returncode)
     check(r.stdout.startswith("Usage: ./deploy/local/up"), "usage first: %r" % r.stdout[:80])
-    for opt in ("--demo", "--detach", "--home", "--base-port", "--districts", "--no-build",
+    for opt in ("--demo", "--detach", "--home", "--base-port", "--areas", "--no-build",
                 "--build-dir"):
         check(opt in r.stdout, "usage names %s" % opt)
     check("set -e" not in r.stdout and "#" not in r.stdout, "no line of the script's own code")

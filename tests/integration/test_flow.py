@@ -42,7 +42,7 @@ def check_exactly_once(m, tickets):
     check(len(tickets) == len(set(tickets)), "tickets are not unique")
     wrong = []
     for t, c in tickets.items():
-        want = m.expected_agency(c["category"], c["district"])
+        want = m.expected_agency(c["category"], c["area"])
         if seen.get(t) != [want]:
             wrong.append((t, want, seen.get(t)))
     check(not wrong, "%d tickets not assigned exactly once to the right agency, e.g. %s"
@@ -62,7 +62,7 @@ def test_thousand_complaints_reach_the_right_agency_once():
         for t in list(tickets)[:40]:  # the city register agrees, and says which rule
             st = m.status(t)
             c = tickets[t]
-            check(st["agency"] == m.expected_agency(c["category"], c["district"]),
+            check(st["agency"] == m.expected_agency(c["category"], c["area"]),
                   "status of %s names %s" % (t, st["agency"]))
             check(st["rule"] and st["accept_due"] != "-", "status of %s lacks rule/deadline" % t)
             check(st["state"] == "assigned", "state of %s is %s" % (t, st["state"]))
@@ -104,11 +104,11 @@ def test_concurrent_load_is_refused_nowhere():
 def test_file_errors_name_the_line_and_field():
     with Mesh() as m:
         cs = complaints(3, seed=7)
-        cs[1]["district"] = "atlantis"
+        cs[1]["area"] = "atlantis"
         r = m.submit_file(cs, check_rc=False)
         check(r.returncode == 1, "exit 1 when a line fails")
         bad = [j for j in r.json if not j.get("ok")]
-        check(len(bad) == 1 and bad[0]["field"] == "district" and "line 2" in bad[0]["message"],
+        check(len(bad) == 1 and bad[0]["field"] == "area" and "line 2" in bad[0]["message"],
               "the error names line 2 and the field: %s" % bad)
         check(len([j for j in r.json if j.get("ok")]) == 2, "the other lines are recorded")
         # lines that are not complaints at all: each refused, naming what is wrong
@@ -183,17 +183,17 @@ def test_intake_and_inspection_killed_mid_flow():
         check_exactly_once(m, tickets)
 
 
-def test_district_node_down_then_back():
+def test_area_node_down_then_back():
     with Mesh() as m:
         m.kill("hn.d.ba-dinh", "intake")
         m.kill("hn.d.ba-dinh", "inspection")
-        cs = [dict(c, district="ba-dinh", category="food_safety")
+        cs = [dict(c, area="ba-dinh", category="food_safety")
               for c in complaints(200, seed=5)]
         tickets = submit_spread(m, cs[:0]) or {}
         r = m.submit_file(cs, node="hn.doit")
         for j in r.json:
             tickets[j["ticket"]] = cs[j["line"] - 1]
-        check(len(tickets) == 200, "200 recorded while the district is down")
+        check(len(tickets) == 200, "200 recorded while the area is down")
         time.sleep(1.0)
         some = list(tickets)[:5]
         check(all(m.status(t)["state"] == "routed" for t in some),
@@ -215,4 +215,4 @@ if __name__ == "__main__":
          test_file_errors_name_the_line_and_field,
          test_routing_killed_mid_flow_loses_nothing_and_applies_once,
          test_intake_and_inspection_killed_mid_flow,
-         test_district_node_down_then_back])
+         test_area_node_down_then_back])

@@ -21,7 +21,7 @@ def stream_state(m):
 
 def submit_pricing(m, n):
     for i in range(n):
-        m.ctl("submit", "--channel", "web", "--business", "Shop %d" % i, "--district",
+        m.ctl("submit", "--channel", "web", "--business", "Shop %d" % i, "--area",
               "ba-dinh", "--category", "pricing", "--description", "prices not shown")
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Two hosts made of network namespaces joined by a veth link: the city
-(hn.doit, hn.qltt) on one, the Hoan Kiem district node on the other, every
+(hn.doit, hn.qltt) on one, the Hoan Kiem area node on the other, every
 link TCP with CURVE. Cases cross the link; the link is cut and healed; every
 case arrives exactly once."""
 import os
@@ -12,7 +12,7 @@ import time
 
 from mesh import Mesh, check, complaints, run
 
-DISTRICT = "hn.d.hoan-kiem"
+AREA = "hn.d.hoan-kiem"
 
 
 def sh(*args, check_rc=True):
@@ -23,7 +23,7 @@ def sh(*args, check_rc=True):
 
 
 class Hosts:
-    """city <-> district over a veth pair, each namespace with its own lo."""
+    """city <-> area over a veth pair, each namespace with its own lo."""
 
     def __init__(self):
         k = random.randrange(1, 250)
@@ -65,7 +65,7 @@ def move_to_hosts(m, h):
         mm = re.match(r"  - id: (\S+)", line)
         if mm:
             member = mm.group(1)
-        ip = h.dist_ip if member == DISTRICT else h.city_ip
+        ip = h.dist_ip if member == AREA else h.city_ip
         out.append(line.replace("127.0.0.1", ip))
     text = "\n".join(out) + "\n"
     text = re.sub(r"(?m)^version: (\d+)", lambda x: "version: %d" % (int(x.group(1)) + 1), text)
@@ -76,7 +76,7 @@ def move_to_hosts(m, h):
     open(os.path.join(m.home, "run", "pids"), "w").close()
     m.prefix = h.netns(h.city)
     for node in m.nodes:
-        ns = h.dist if node == DISTRICT else h.city
+        ns = h.dist if node == AREA else h.city
         for svc in (["intake", "inspection"] if node.startswith("hn.d.") else
                     ["intake", "routing", "inspection"] if node == "hn.doit" else
                     ["inspection"]):
@@ -86,13 +86,13 @@ def move_to_hosts(m, h):
 def stream(m):
     h = m.health("hn.doit").get(("hn.doit", "routing"), {})
     for s in h.get("streams", []):
-        if s["stream"] == "hn.doit/routing>%s/inspection" % DISTRICT:
+        if s["stream"] == "hn.doit/routing>%s/inspection" % AREA:
             return s
     return {}
 
 
 def assigned(m):
-    evs = m.ctl("--timeout", "2000", "events", "--node", DISTRICT, "--service", "inspection").json
+    evs = m.ctl("--timeout", "2000", "events", "--node", AREA, "--service", "inspection").json
     return [e["ticket"] for e in evs if e["kind"] == "case.assigned"]
 
 
@@ -100,19 +100,19 @@ def test_cases_cross_a_cut_and_healed_link_exactly_once():
     if os.geteuid() != 0 or sh("ip", "netns", "list", check_rc=False).returncode != 0:
         print("SKIP: network namespaces need root and iproute2", file=sys.stderr)
         return
-    with Hosts() as h, Mesh(districts=("hoan-kiem",)) as m:
+    with Hosts() as h, Mesh(areas=("hoan-kiem",)) as m:
         move_to_hosts(m, h)
-        cs = [dict(c, district="hoan-kiem", category="food_safety")
+        cs = [dict(c, area="hoan-kiem", category="food_safety")
               for c in complaints(100, seed=30)]
         first = m.submit_file(cs[:50], node="hn.doit").json
         m.wait_for(lambda: len(assigned(m)) == 50, "50 cases across the link", 30)
-        check(stream(m).get("connected"), "routing -> district link is up over veth")
+        check(stream(m).get("connected"), "routing -> area link is up over veth")
         h.link(False)  # cut
         second = m.submit_file(cs[50:], node="hn.doit").json
-        # The district keeps working while cut off: its officer accepts a case.
+        # The area keeps working while cut off: its officer accepts a case.
         t = first[0]["ticket"]
         m.prefix = h.netns(h.dist)
-        r = m.ctl("case", "accept", t, "--node", DISTRICT)
+        r = m.ctl("case", "accept", t, "--node", AREA)
         check(r.json[0]["state"] == "accepted", "accepted offline: %s" % r.json)
         m.prefix = h.netns(h.city)
         m.wait_for(lambda: not stream(m).get("connected"), "heartbeats notice the cut", 20)
@@ -122,7 +122,7 @@ def test_cases_cross_a_cut_and_healed_link_exactly_once():
         tickets = assigned(m)
         want = {j["ticket"] for j in first + second}
         check(len(tickets) == 100 and set(tickets) == want,
-              "each of 100 cases assigned once at the district: %d" % len(tickets))
+              "each of 100 cases assigned once at the area: %d" % len(tickets))
         m.wait_for(lambda: m.status(t)["state"] == "accepted", "the city learns of it", 30)
         m.prefix = []
 

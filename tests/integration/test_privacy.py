@@ -22,8 +22,8 @@ CITY, HK, BD = "hn.doit", "hn.d.hoan-kiem", "hn.d.ba-dinh"
 M = None
 
 
-def complaint(i, category, district):
-    return {"channel": "hotline", "business_name": "Privacy Shop %d" % i, "district": district,
+def complaint(i, category, area):
+    return {"channel": "hotline", "business_name": "Privacy Shop %d" % i, "area": area,
             "category": category, "description": "Complaint %d with a contact" % i,
             "consumer_name": NAME, "consumer_phone": PHONE, "consumer_email": EMAIL,
             "client_ref": "priv-%s-%d" % (category, i)}
@@ -151,7 +151,7 @@ TESTS = [test_contact_is_in_no_file_yet_the_agency_sees_it,
 
 if __name__ == "__main__":
     code = 0
-    with Mesh(districts=("hoan-kiem", "ba-dinh")) as M:
+    with Mesh(areas=("hoan-kiem", "ba-dinh")) as M:
         reconfigure()
         try:
             run(TESTS)

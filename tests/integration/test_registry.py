@@ -8,7 +8,7 @@ import time
 
 from mesh import CTL, Mesh, check, run
 
-SUBMIT = ["submit", "--channel", "web", "--business", "Shop", "--district", "ba-dinh",
+SUBMIT = ["submit", "--channel", "web", "--business", "Shop", "--area", "ba-dinh",
           "--description", "a faulty kettle"]
 
 

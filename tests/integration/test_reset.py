@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A node's store wiped (a reinstalled district) or replaced by an older
+"""A node's store wiped (a reinstalled area) or replaced by an older
 copy (a restored backup): nothing it sends afterwards is silently taken for
 what its peers already have."""
 import os

@@ -8,7 +8,7 @@ import re
 
 from mesh import Mesh, check, run
 
-PRICING = ["submit", "--channel", "web", "--business", "Shop", "--district", "ba-dinh",
+PRICING = ["submit", "--channel", "web", "--business", "Shop", "--area", "ba-dinh",
            "--category", "pricing", "--description", "price tag differs from the till"]
 
 

@@ -86,9 +86,9 @@ def refused(name, target=INTAKE, as_=OP, extra=(), code=403, field="envelope", r
     return out
 
 
-def submit(business="Real Shop", category="food_safety", district="hoan-kiem", node="hn.doit"):
+def submit(business="Real Shop", category="food_safety", area="hoan-kiem", node="hn.doit"):
     """A complaint through cpmctl; returns its ticket once it has been delivered."""
-    r = M.ctl("submit", "--channel", "hotline", "--business", business, "--district", district,
+    r = M.ctl("submit", "--channel", "hotline", "--business", business, "--area", area,
               "--category", category, "--description", "A real complaint", "--node", node)
     check(r.json and r.json[0].get("ok"), "submit failed: %s" % r.stdout)
     Snapshot()
@@ -174,7 +174,7 @@ def test_operator_may_not_send_case_batch_to_routing():
     refused("forbidden", target=ROUTING, reason="forbidden")
 
 
-def test_district_may_not_send_assign_batch_to_inspection():
+def test_area_may_not_send_assign_batch_to_inspection():
     refused("forbidden", target="hn.qltt/inspection", as_="hn.d.hoan-kiem", reason="forbidden")
 
 
@@ -266,8 +266,8 @@ def test_update_for_another_agencys_case_is_not_applied():
           or out.get("reply_type") == "error", "the update was neither refused nor dead-lettered")
 
 
-def test_district_cannot_claim_another_intakes_ticket():
-    # Tickets are sequential per intake ("DOIT-00000042"). A district node
+def test_area_cannot_claim_another_intakes_ticket():
+    # Tickets are sequential per intake ("DOIT-00000042"). An area node
     # sending its own case batch with the next DOIT ticket must not be able to
     # claim it: routing keeps the first copy of a ticket and drops later ones.
     last = submit("Before Squat")
@@ -278,17 +278,17 @@ def test_district_cannot_claim_another_intakes_ticket():
     Snapshot()
     early = M.ctl("status", squatted, check_rc=False, as_="coordinator.hn.doit")
     # Always use up the squatted number, so that no later check gets it.
-    real = submit("After Squat", category="food_safety", district="cau-giay")
+    real = submit("After Squat", category="food_safety", area="cau-giay")
     check(out["replied"] and out["verified"], "no verified reply: %s" % out)
     check(real == squatted, "expected the next ticket %s, got %s" % (squatted, real))
     check(early.returncode != 0,
           "routing registered %s, sent by hn.d.hoan-kiem, before hn.doit's intake issued it: "
           "%s" % (squatted, early.stdout.strip()[:200]))
     st = M.status(real)
-    check(st["intake_node"] == "hn.doit" and st["district"] == "cau-giay",
-          "routing registered %s from %s (district %s, category %s): a district node claimed "
+    check(st["intake_node"] == "hn.doit" and st["area"] == "cau-giay",
+          "routing registered %s from %s (area %s, category %s): an area node claimed "
           "another intake's ticket and the real complaint was dropped"
-          % (real, st["intake_node"], st["district"], st["category"]))
+          % (real, st["intake_node"], st["area"], st["category"]))
     ch = Snapshot().changed(before)
     check(ch.get(key(INTAKE)) == 1, "intake log grew by %s" % ch.get(key(INTAKE)))
 
@@ -369,14 +369,14 @@ TESTS = [
     test_tampered_envelope_fails_signature, test_forged_sender_fails_signature,
     test_wrong_key_id_is_unknown_key, test_unknown_sender, test_clock_skew, test_unknown_type,
     test_operator_may_not_send_case_batch_to_routing,
-    test_district_may_not_send_assign_batch_to_inspection, test_wrong_recipient,
+    test_area_may_not_send_assign_batch_to_inspection, test_wrong_recipient,
     test_transport_mismatch, test_unregistered_curve_key_never_gets_a_reply,
     test_replay_is_refused_after_one_application, test_multipart_message_is_counted,
     test_bad_payload_is_refused, test_invalid_field_names_the_field,
     test_valid_complaint_is_recorded_once, test_stream_forgery_is_refused,
     test_other_agency_officer_cannot_act_on_a_case,
     test_update_for_another_agencys_case_is_not_applied,
-    test_district_cannot_claim_another_intakes_ticket, test_fuzz_intake, test_fuzz_routing,
+    test_area_cannot_claim_another_intakes_ticket, test_fuzz_intake, test_fuzz_routing,
     test_fuzz_signed_payloads_at_intake,
     test_services_still_serve, test_secret_key_readable_by_others_is_refused,
 ]

@@ -19,14 +19,14 @@ def status(m, ticket, as_, *extra):
 
 
 def test_status_is_scoped():
-    with Mesh(districts=("hoan-kiem", "ba-dinh")) as m:
-        sub = m.ctl("submit", "--channel", "hotline", "--business", "Pho Co", "--district",
+    with Mesh(areas=("hoan-kiem", "ba-dinh")) as m:
+        sub = m.ctl("submit", "--channel", "hotline", "--business", "Pho Co", "--area",
                     "hoan-kiem", "--category", "food_safety", "--description", "sick",
                     "--consumer-name", "Nguyen Van A", "--phone", PHONE, "--ref",
                     "scope-1").json[0]
         t, code = sub["ticket"], sub.get("lookup_code", "")
         check(len(code) == 10, "submit gives no lookup code: %s" % sub)
-        again = m.ctl("submit", "--channel", "hotline", "--business", "Pho Co", "--district",
+        again = m.ctl("submit", "--channel", "hotline", "--business", "Pho Co", "--area",
                       "hoan-kiem", "--category", "food_safety", "--description", "sick",
                       "--consumer-name", "Nguyen Van A", "--phone", PHONE, "--ref",
                       "scope-1").json[0]

@@ -52,7 +52,7 @@ def test_map_full_is_retryable_and_loses_nothing():
         check(all(routed[t] == 1 for t in tickets) and len(routed) == len(tickets),
               "%d acknowledged, %d routed" % (len(tickets), len(routed)))
         # With the outbox drained there is room again.
-        r = m.ctl("submit", "--channel", "web", "--business", "After", "--district", "ba-dinh",
+        r = m.ctl("submit", "--channel", "web", "--business", "After", "--area", "ba-dinh",
                   "--description", "short")
         check(r.json[0]["ok"], "accepting again once space is free")
 
@@ -102,7 +102,7 @@ def test_show_is_served_while_inspection_is_full():
     (accept, refuse, resolve: 507 store_full) but its officers can still read
     a case: "show" writes nothing and is not held back."""
     with Mesh() as m:
-        cs = complaints(40, seed=22, districts=("cau-giay",))
+        cs = complaints(40, seed=22, areas=("cau-giay",))
         for c in cs:
             c["category"] = "food_safety"
             c["description"] = "w" * 3900

@@ -2,7 +2,7 @@
 """Text from other nodes is not trusted (issue 5, item 11): a real attack
 against real processes.
 
-A registered district node (hn.d.hoan-kiem, whose keys a mesh member holds)
+A registered area node (hn.d.hoan-kiem, whose keys a mesh member holds)
 delivers to the city's routing, on a stream of its own, case records with an
 escape-laden ticket, a category that is not UTF-8 and a ticket that carries a
 forged log line. Routing must keep each as a counted dead letter (never an
@@ -19,7 +19,7 @@ import subprocess
 from mesh import BUILD, Mesh, check, run
 
 DELIVER = os.path.join(BUILD, "cpm_deliver")
-DISTRICT = "hn.d.hoan-kiem"
+AREA = "hn.d.hoan-kiem"
 COORD = "coordinator.hn.doit"
 FORGED = "2026-01-01T00:00:00.000Z hn.doit/routing ERROR registry version 9 loaded"
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ (DEBUG|INFO|WARN|ERROR) ")
@@ -42,14 +42,14 @@ def field(num, value):
     return varint(num << 3 | 2) + varint(len(value)) + value
 
 
-def complaint(ticket, category=b"pricing", district=b"hoan-kiem", node=DISTRICT):
+def complaint(ticket, category=b"pricing", area=b"hoan-kiem", node=AREA):
     """A Complaint as intake completes it (field numbers of proto/cpmesh.proto)."""
-    return (field(1, ticket) + field(2, "hotline") + field(6, "Shop") + field(8, district) +
+    return (field(1, ticket) + field(2, "hotline") + field(6, "Shop") + field(8, area) +
             field(9, category) + field(10, "What happened") + field(13, 1767225600000) +
             field(14, node))
 
 
-def deliver(m, records, as_=DISTRICT, target="hn.doit/routing"):
+def deliver(m, records, as_=AREA, target="hn.doit/routing"):
     cmd = [DELIVER, "--home", m.home, "--as", as_, "--target", target, "--type", "case"]
     for r in records:
         cmd += ["--record", r.hex()]
@@ -64,13 +64,13 @@ def counter(m, node, service, name):
 
 
 def test_hostile_records_become_dead_letters():
-    with Mesh(districts=("hoan-kiem",)) as m:
+    with Mesh(areas=("hoan-kiem",)) as m:
         head = len(m.events("hn.doit", "routing"))
         dead = counter(m, "hn.doit", "routing", "delivery.dead_letters")
         hostile = [
             complaint(b"HK-00000077\x1b]0;owned\x07\x1b[2J\x1b[31m"),  # escape codes
             complaint(b"HK-00000078", category=b"pricing\xff\xfe\xc0"),  # not UTF-8
-            complaint(b"HK-00000079", district=b"hoan-kiem\nINFO x"),  # not a slug
+            complaint(b"HK-00000079", area=b"hoan-kiem\nINFO x"),  # not a slug
             complaint(("XX-1\n" + FORGED).encode()),  # a forged log line
         ]
         good = complaint(b"HK-00000080")  # after them: the stream must not stall
@@ -108,13 +108,13 @@ def test_hostile_records_become_dead_letters():
 
 def test_escape_codes_in_a_note_are_printed_escaped():
     """Free text may carry control characters; what prints it must escape them."""
-    with Mesh(districts=("hoan-kiem",)) as m:
-        t = m.ctl("submit", "--channel", "hotline", "--business", "Shop", "--district",
+    with Mesh(areas=("hoan-kiem",)) as m:
+        t = m.ctl("submit", "--channel", "hotline", "--business", "Shop", "--area",
                   "hoan-kiem", "--category", "food_safety", "--description",
                   "sick").json[0]["ticket"]
         m.wait_for(lambda: m.status(t)["state"] == "assigned", "assignment")
         note = "Not ours\x1b[2J\x1b]0;owned\x07\n" + FORGED + " \u009b31m Vi\u1ec7t Nam"
-        m.ctl("case", "refuse", t, "--note", note, as_="officer." + DISTRICT)
+        m.ctl("case", "refuse", t, "--note", note, as_="officer." + AREA)
         m.wait_for(lambda: m.status(t)["state"] == "refused", "routing hears of it")
         st = m.status(t)
         check(st["history"][-1]["note"] == note, "the note changed on the way: %r" %

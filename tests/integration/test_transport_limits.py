@@ -16,7 +16,7 @@ from mesh import BUILD, CTL, Mesh, check, complaints, run
 from test_registry import resign, wait_version, with_version
 
 FLOOD = os.path.join(BUILD, "cpm_flood")
-SUBMIT = ["submit", "--channel", "hotline", "--business", "Shop", "--district", "ba-dinh",
+SUBMIT = ["submit", "--channel", "hotline", "--business", "Shop", "--area", "ba-dinh",
           "--category", "ecommerce", "--description", "a faulty kettle"]
 
 
@@ -111,7 +111,7 @@ def test_reader_that_never_reads_is_bounded():
     """An officer sends event fetches of 1,000 events each and never reads:
     intake's memory stays bounded (replies are bounded in bytes, the socket
     queue in frames, and the principal's share of each turn)."""
-    with Mesh(districts=("ba-dinh",)) as m:
+    with Mesh(areas=("ba-dinh",)) as m:
         r = m.submit_file(complaints(1100, tag="rss"), node="hn.doit")
         check(sum(1 for x in r.json if x.get("ok")) == 1100, "1100 complaints recorded")
         pid = m.pids()[("hn.doit", "intake")]
@@ -150,7 +150,7 @@ def test_reader_that_never_reads_is_bounded():
 def test_fetch_flood_does_not_starve_submissions():
     """Two coordinators flood intake with event fetches while an operator
     submits: every submission completes and the group commits advance."""
-    with Mesh(districts=("ba-dinh",)) as m:
+    with Mesh(areas=("ba-dinh",)) as m:
         m.submit_file(complaints(1100, tag="starve"), node="hn.doit")
         commits = counters(m, "hn.doit", "intake").get("store.commits", 0)
         floods = [flood(m, who, "hn.doit/intake", "flood", "--seconds", 90, "--window", 64)
@@ -179,7 +179,7 @@ def test_invented_instances_do_not_lock_out_others():
     """A registered member sends valid signed requests from 101,000 sender
     instances; then a normal submission (another member) and a request of the
     same member from a new instance are still accepted."""
-    with Mesh(districts=("ba-dinh",)) as m:
+    with Mesh(areas=("ba-dinh",)) as m:
         p = flood(m, "officer.hn.doit", "hn.doit/intake", "instances", "--count", 101000,
                   "--window", 48)
         out, err = p.communicate(timeout=900)
@@ -223,7 +223,7 @@ def cut_off(change):
     """A watcher of the member `change` takes access from, with its live stream
     open, stops receiving events after the reload and cannot reconnect; a
     watcher of a member still registered keeps receiving them."""
-    with Mesh(districts=("ba-dinh",)) as m:
+    with Mesh(areas=("ba-dinh",)) as m:
         src = os.path.join(m.home, "etc", "registry.yaml")
         base = open(src).read()
         v0 = int(re.search(r"(?m)^version: (\d+)", base).group(1))
@@ -284,7 +284,7 @@ def test_restart_with_older_registry_is_refused():
     """A service that has accepted version v+1 refuses to start on a file of
     version v (a rollback could re-admit revoked keys): it exits with a line
     naming both versions and counts registry.refused meanwhile."""
-    with Mesh(districts=("ba-dinh",)) as m:
+    with Mesh(areas=("ba-dinh",)) as m:
         src = os.path.join(m.home, "etc", "registry.yaml")
         text = open(src).read()
         v0 = int(re.search(r"(?m)^version: (\d+)", text).group(1))

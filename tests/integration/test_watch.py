@@ -50,7 +50,7 @@ def test_watch_live_stream_and_gap_recovery():
         p = subprocess.Popen([CTL, "--json", "watch", "--cursor", cursor, "--for", "6"],
                              stdout=subprocess.PIPE, text=True, env=m.env)
         time.sleep(1.0)
-        r = m.ctl("submit", "--channel", "hotline", "--business", "Live Shop", "--district",
+        r = m.ctl("submit", "--channel", "hotline", "--business", "Live Shop", "--area",
                   "hoan-kiem", "--category", "pricing", "--description", "price not shown")
         ticket = r.json[0]["ticket"]
         # Kill the watcher's view of one publisher by restarting that service:
@@ -70,7 +70,7 @@ def test_watch_live_stream_and_gap_recovery():
 
 def test_watch_json_and_text_forms_and_help():
     with Mesh() as m:
-        m.ctl("submit", "--channel", "web", "--business", "B", "--district", "ba-dinh",
+        m.ctl("submit", "--channel", "web", "--business", "B", "--area", "ba-dinh",
               "--description", "something happened")
         time.sleep(0.5)
         r = subprocess.run([CTL, "watch", "--from-start", "--for", "2"], capture_output=True,

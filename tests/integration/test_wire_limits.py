@@ -75,7 +75,7 @@ def log_lines(target, text):
 
 
 def submit(business, node="hn.doit"):
-    r = M.ctl("submit", "--channel", "hotline", "--business", business, "--district",
+    r = M.ctl("submit", "--channel", "hotline", "--business", business, "--area",
               "hoan-kiem", "--category", "food_safety", "--description", "A real complaint",
               "--node", node)
     check(r.json and r.json[0].get("ok"), "submit failed: %s" % r.stdout)

@@ -34,7 +34,7 @@ static int apply_rec(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len, cp
     if (a->n < 32)
         snprintf(a->seen[a->n++], sizeof a->seen[0], "%s", r);
     if (!strcmp(r, "bad"))
-        return cpm_error_set(err, CPM_E_INVALID, "district", "district is not known.");
+        return cpm_error_set(err, CPM_E_INVALID, "area", "area is not known.");
     if (!strcmp(r, "deny"))
         return cpm_error_set(err, CPM_E_FORBIDDEN, "intake_node", "intake_node is not the sender");
     if (!strcmp(r, "garbage"))
@@ -273,7 +273,7 @@ static void test_dead_letters(void **state)
     assert_true(applied(f->env.st, "a"));
     assert_true(applied(f->env.st, "c"));
     assert_int_equal(dead_count(f->env.st), 1);
-    check_dead(f->env.st, S1, 2, "district is not known.", "bad");
+    check_dead(f->env.st, S1, 2, "area is not known.", "bad");
 
     /* any refusal that is not a store error is kept aside the same way */
     const char *b2[] = {"deny", "garbage", "d"};

@@ -54,7 +54,7 @@ static int assign_with(fixture_t *f, const char *ticket, const char *agency, con
         c.contact_for = (char *)sealed_for;
     }
     c.business_name = "Pho Ngon Co.";
-    c.district = "hoan-kiem";
+    c.area = "hoan-kiem";
     c.category = "food_safety";
     c.description = "Food poisoning after lunch.";
     c.intake_node = NODE;

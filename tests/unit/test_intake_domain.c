@@ -58,7 +58,7 @@ static Cpm__Complaint *complaint(const char *client_ref, const char *category)
     c.consumer_email = EMAIL;
     c.business_name = "Pho Ngon Co.";
     c.business_address = "12 Hang Bac";
-    c.district = "hoan-kiem";
+    c.area = "hoan-kiem";
     c.category = (char *)category;
     c.description = "Food poisoning after lunch.";
     c.event_time_ms = dom_vn_time(2026, 3, 1, 12, 0);
@@ -239,14 +239,14 @@ static void test_queued_for_routing(void **state)
     assert_string_equal(q->intake_node, NODE);
     assert_int_equal(q->received_ms, f->env.now);
     assert_string_equal(q->channel, "hotline");
-    assert_string_equal(q->district, "hoan-kiem");
+    assert_string_equal(q->area, "hoan-kiem");
     assert_string_equal(q->category, "food_safety");
     assert_string_equal(q->business_name, "Pho Ngon Co.");
     assert_string_equal(q->description, "Food poisoning after lunch.");
     assert_string_equal(q->client_ref, "ref-1");
     assert_int_equal(q->event_time_ms, dom_vn_time(2026, 3, 1, 12, 0));
     /* the contact travels sealed to the agency that handles the case: the
-     * district office of hoan-kiem for food safety; nothing of it in clear */
+     * area office of hoan-kiem for food safety; nothing of it in clear */
     assert_string_equal(q->consumer_phone, "");
     assert_string_equal(q->consumer_email, "");
     assert_string_equal(q->consumer_name, "");
@@ -359,9 +359,9 @@ static void test_validation_writes_nothing(void **state)
     check_refused(f, c, CPM_E_INVALID, "category");
 
     c = complaint("r3", "food_safety");
-    free(c->district);
-    c->district = strdup("atlantis");
-    check_refused(f, c, CPM_E_INVALID, "district");
+    free(c->area);
+    c->area = strdup("atlantis");
+    check_refused(f, c, CPM_E_INVALID, "area");
 
     c = complaint("bad ref!", "food_safety");
     check_refused(f, c, CPM_E_INVALID, "client_ref");
@@ -645,10 +645,10 @@ static void test_contact_never_stored_in_clear(void **state)
 static void test_contact_sealed_for_the_routed_agency(void **state)
 {
     fixture_t *f = *state;
-    /* tay-ho has no district office: food safety there goes to triage */
+    /* tay-ho has no area office: food safety there goes to triage */
     Cpm__Complaint *c = complaint("tri-1", "food_safety");
-    free(c->district);
-    c->district = strdup("tay-ho");
+    free(c->area);
+    c->area = strdup("tay-ho");
     char t[48];
     bool dup = false;
     cpm_error_t err = {0};

@@ -57,7 +57,7 @@ static Cpm__Complaint good_complaint(void)
     c.consumer_email = "an.nguyen@example.vn";
     c.business_name = "Phở Bò Hàng Trống";
     c.business_address = "12 Hàng Trống, Hoàn Kiếm";
-    c.district = "hoan-kiem";
+    c.area = "hoan-kiem";
     c.category = "food_safety";
     c.description = "Bát phở có ruồi. A fly in the soup.";
     c.event_time_ms = NOW_MS - 3600 * 1000;
@@ -214,20 +214,20 @@ static void test_text_fields(void **state)
     check_text_field(&c.consumer_name, "consumer_name", 200, false, &c);
 }
 
-static void test_district_and_category(void **state)
+static void test_area_and_category(void **state)
 {
     (void)state;
     cpm_error_t e;
     Cpm__Complaint c = good_complaint();
-    c.district = "";
-    expect_err(check(&c, &e), &e, CPM_E_INVALID, "district", "district is required");
-    c.district = "Hoan Kiem";
-    expect_err(check(&c, &e), &e, CPM_E_INVALID, "district", "not a known district");
-    c.district = repeat('a', 300);
-    expect_err(check(&c, &e), &e, CPM_E_INVALID, "district", "not a known district");
-    c.district = "hoan-kiem\xc0\x80";
-    expect_err(check(&c, &e), &e, CPM_E_INVALID, "district", "not a known district");
-    c.district = "ba-vi";
+    c.area = "";
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "area", "area is required");
+    c.area = "Hoan Kiem";
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "area", "not a known area");
+    c.area = repeat('a', 300);
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "area", "not a known area");
+    c.area = "hoan-kiem\xc0\x80";
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "area", "not a known area");
+    c.area = "ba-vi";
     expect_ok(check(&c, &e), &e);
 
     c.category = "";
@@ -459,7 +459,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_complaint), cmocka_unit_test(test_no_complaint_or_rules),
         cmocka_unit_test(test_set_by_intake),  cmocka_unit_test(test_channel),
-        cmocka_unit_test(test_text_fields),    cmocka_unit_test(test_district_and_category),
+        cmocka_unit_test(test_text_fields),    cmocka_unit_test(test_area_and_category),
         cmocka_unit_test(test_event_time),     cmocka_unit_test(test_client_ref),
         cmocka_unit_test(test_phone),          cmocka_unit_test(test_email),
         cmocka_unit_test(test_utf8),           cmocka_unit_test(test_consultation),

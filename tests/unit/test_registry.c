@@ -204,12 +204,12 @@ static void test_round_trip(void **state)
     assert_string_equal(s->pub_endpoint, "tcp://127.0.0.1:7111");
     assert_null(cpm_member_service(doit, "inspection"));
 
-    assert_ptr_equal(cpm_registry_district_office(r, "hoan-kiem"),
+    assert_ptr_equal(cpm_registry_area_office(r, "hoan-kiem"),
                      cpm_registry_member(r, "hn.d.hoan-kiem"));
-    assert_ptr_equal(cpm_registry_district_office(r, "ba-dinh"),
+    assert_ptr_equal(cpm_registry_area_office(r, "ba-dinh"),
                      cpm_registry_member(r, "hn.d.ba-dinh"));
-    assert_null(cpm_registry_district_office(r, "tay-ho"));
-    assert_null(cpm_registry_district_office(r, ""));
+    assert_null(cpm_registry_area_office(r, "tay-ho"));
+    assert_null(cpm_registry_area_office(r, ""));
 
     assert_true(cpm_registry_key_revoked(r, "0123456789abcdef"));
     assert_false(cpm_registry_key_revoked(r, "0123456789abcdee"));
@@ -410,9 +410,9 @@ static void dup_prefix(Cpm__Registry *d)
 {
     replace(&member_of(d, "hn.d.ba-dinh")->ticket_prefix, "DOIT");
 }
-static void dup_district(Cpm__Registry *d)
+static void dup_area(Cpm__Registry *d)
 {
-    replace(&member_of(d, "hn.d.ba-dinh")->district, "hoan-kiem");
+    replace(&member_of(d, "hn.d.ba-dinh")->area, "hoan-kiem");
 }
 static void short_sign_key(Cpm__Registry *d)
 {
@@ -471,9 +471,9 @@ static void bad_role(Cpm__Registry *d)
 {
     replace(&member_of(d, "hn.op.1")->role, "mayor");
 }
-static void office_without_district(Cpm__Registry *d)
+static void office_without_area(Cpm__Registry *d)
 {
-    replace(&member_of(d, "hn.d.ba-dinh")->district, "");
+    replace(&member_of(d, "hn.d.ba-dinh")->area, "");
 }
 static void bad_revoked(Cpm__Registry *d)
 {
@@ -491,7 +491,7 @@ static void test_validation_errors(void **state)
     expect_invalid(dup_sign, "member hn.", "sign_pk is the same as member hn.");
     expect_invalid(dup_prefix, "member hn.d.ba-dinh",
                    "ticket_prefix DOIT is the same as member hn.doit");
-    expect_invalid(dup_district, "member hn.d", "district hoan-kiem is the same");
+    expect_invalid(dup_area, "member hn.d", "area hoan-kiem is the same");
     expect_invalid(short_sign_key, "member hn.op.1", "sign_pk is 31 bytes");
     expect_invalid(long_curve_key, "member hn.op.1", "curve_pk is 33 bytes");
     expect_invalid(no_endpoint, "member hn.d.ba-dinh", "service intake: endpoint is missing");
@@ -506,7 +506,7 @@ static void test_validation_errors(void **state)
     expect_invalid(version_zero, "registry", "version must be greater than 0");
     expect_invalid(empty_id, "member #4", "id is empty");
     expect_invalid(bad_role, "member hn.op.1", "role 'mayor' is unknown");
-    expect_invalid(office_without_district, "member hn.d.ba-dinh", "district is missing");
+    expect_invalid(office_without_area, "member hn.d.ba-dinh", "area is missing");
     expect_invalid(bad_revoked, "not-a-key-id", "revoked_keys entry");
     expect_invalid(empty_mesh, "registry", "mesh is empty");
 

@@ -35,7 +35,7 @@ static void route(fixture_t *f, const char *ticket)
     c.ticket = (char *)ticket;
     c.channel = "web";
     c.business_name = "Shop";
-    c.district = "hoan-kiem";
+    c.area = "hoan-kiem";
     c.category = "food_safety";
     c.description = "stale food";
     c.intake_node = INTAKE;

@@ -39,9 +39,9 @@ static int setup(void **state)
 static uint8_t SEALED[] = "\x01opaque sealed contact bytes\x02";
 
 /* A complaint as intake delivers it (strings borrowed from literals): the
- * contact sealed for the district office the rules choose for food safety
+ * contact sealed for the area office the rules choose for food safety
  * in hoan-kiem, the clear fields empty. */
-static Cpm__Complaint complaint(const char *ticket, const char *category, const char *district,
+static Cpm__Complaint complaint(const char *ticket, const char *category, const char *area,
                                 bool urgent)
 {
     Cpm__Complaint c = CPM__COMPLAINT__INIT;
@@ -52,7 +52,7 @@ static Cpm__Complaint complaint(const char *ticket, const char *category, const 
     c.contact_for = "hn.d.hoan-kiem";
     c.business_name = "Pho Ngon Co.";
     c.business_address = "12 Hang Bac";
-    c.district = (char *)district;
+    c.area = (char *)area;
     c.category = (char *)category;
     c.description = "Food poisoning after lunch.";
     c.client_ref = "ref-1";
@@ -68,13 +68,13 @@ static int route(fixture_t *f, const char *sender, const Cpm__Complaint *c, cpm_
         txn, routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, sender, c, f->now, err));
 }
 
-static void route_ok(fixture_t *f, const char *ticket, const char *category, const char *district,
+static void route_ok(fixture_t *f, const char *ticket, const char *category, const char *area,
                      bool urgent)
 {
-    Cpm__Complaint c = complaint(ticket, category, district, urgent);
+    Cpm__Complaint c = complaint(ticket, category, area, urgent);
     c.received_ms = RECEIVED;
     cpm_route_t sealed_for; /* intake seals for the agency the same rules choose */
-    cpm_rules_route(f->rules, f->reg, category, district, urgent, &sealed_for);
+    cpm_rules_route(f->rules, f->reg, category, area, urgent, &sealed_for);
     c.contact_for = sealed_for.agency;
     cpm_error_t err = {0};
     int rc = route(f, INTAKE, &c, &err);
@@ -126,18 +126,18 @@ static void test_routes_by_rules(void **state)
 {
     fixture_t *f = *state;
     static const struct {
-        const char *ticket, *category, *district;
+        const char *ticket, *category, *area;
         bool urgent;
         const char *agency, *rule, *reason;
     } want[] = {
         {"HK-00000001", "food_safety", "hoan-kiem", false, "hn.d.hoan-kiem", "R02-food", NULL},
         {"HK-00000002", "food_safety", "hoan-kiem", true, "hn.attp", "R01-food-urgent", NULL},
         {"HK-00000003", "pricing", "hoan-kiem", false, "hn.qltt", "R04-pricing", NULL},
-        /* @district follows the registry's office, whatever its id */
+        /* @area follows the registry's office, whatever its id */
         {"HK-00000004", "tourism_services", "cau-giay", false, "office-cg", "R14-tourism", NULL},
-        /* @district without an office: triage, and the reason says why */
+        /* @area without an office: triage, and the reason says why */
         {"HK-00000005", "food_safety", "tay-ho", false, "hn.doit", "triage",
-         "no district office for district tay-ho"},
+         "no area office for area tay-ho"},
         /* an office without an inspection service */
         {"HK-00000006", "contracts_warranty", "ba-dinh", false, "hn.doit", "triage",
          "member hn.d.ba-dinh has no inspection service"},
@@ -149,7 +149,7 @@ static void test_routes_by_rules(void **state)
     };
     size_t n = sizeof want / sizeof *want;
     for (size_t i = 0; i < n; i++) {
-        route_ok(f, want[i].ticket, want[i].category, want[i].district, want[i].urgent);
+        route_ok(f, want[i].ticket, want[i].category, want[i].area, want[i].urgent);
         Cpm__StatusReply *r = status(f, want[i].ticket);
         assert_non_null(r);
         assert_string_equal(r->agency, want[i].agency);
@@ -191,7 +191,7 @@ static void test_case_record(void **state)
     Cpm__StatusReply *r = status(f, "HK-00000001");
     assert_non_null(r);
     assert_string_equal(r->ticket, "HK-00000001");
-    assert_string_equal(r->district, "hoan-kiem");
+    assert_string_equal(r->area, "hoan-kiem");
     assert_string_equal(r->category, "food_safety");
     assert_string_equal(r->intake_node, INTAKE);
     assert_int_equal(r->received_ms, RECEIVED);
@@ -483,7 +483,7 @@ static void test_update_errors(void **state)
 static void test_no_registry(void **state)
 {
     fixture_t *f = *state;
-    /* without a registry "@district" is prefix + slug, with no membership check */
+    /* without a registry "@area" is prefix + slug, with no membership check */
     cpm_registry_destroy(&f->reg);
     route_ok(f, "HK-00000001", "food_safety", "tay-ho", false);
     Cpm__StatusReply *r = status(f, "HK-00000001");

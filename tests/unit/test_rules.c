@@ -54,12 +54,12 @@ static void test_hanoi_loads(void **state)
     assert_string_equal(cpm_rules_triage(r), "hn.doit");
     assert_int_equal(cpm_rules_accept_days(r), 10);
     assert_int_equal(cpm_rules_resolve_days(r), 30);
-    const char *districts[] = {"ba-dinh", "hoan-kiem", "tay-ho", "ba-vi", "my-duc", "son-tay"};
-    for (size_t i = 0; i < sizeof districts / sizeof *districts; i++)
-        assert_true(cpm_rules_has_district(r, districts[i]));
-    assert_false(cpm_rules_has_district(r, "saigon"));
-    assert_false(cpm_rules_has_district(r, ""));
-    assert_false(cpm_rules_has_district(r, NULL));
+    const char *areas[] = {"ba-dinh", "hoan-kiem", "tay-ho", "ba-vi", "my-duc", "son-tay"};
+    for (size_t i = 0; i < sizeof areas / sizeof *areas; i++)
+        assert_true(cpm_rules_has_area(r, areas[i]));
+    assert_false(cpm_rules_has_area(r, "saigon"));
+    assert_false(cpm_rules_has_area(r, ""));
+    assert_false(cpm_rules_has_area(r, NULL));
     assert_true(cpm_rules_has_category(r, "food_safety"));
     assert_true(cpm_rules_has_category(r, "other"));
     assert_false(cpm_rules_has_category(r, "food"));
@@ -127,14 +127,14 @@ static void test_hanoi_triage(void **state)
     assert_non_null(strstr(rt.reason, "no category given"));
     cpm_rules_route(r, NULL, NULL, NULL, false, &rt);
     assert_string_equal(rt.agency, "hn.doit");
-    /* "@district" needs a declared district */
+    /* "@area" needs a declared area */
     cpm_rules_route(r, NULL, "tourism_services", "atlantis", false, &rt);
     assert_string_equal(rt.agency, "hn.doit");
     assert_string_equal(rt.rule_id, "triage");
-    assert_non_null(strstr(rt.reason, "R14-tourism: district \"atlantis\" is not declared"));
+    assert_non_null(strstr(rt.reason, "R14-tourism: area \"atlantis\" is not declared"));
     cpm_rules_route(r, NULL, "tourism_services", "", false, &rt);
-    assert_non_null(strstr(rt.reason, "R14-tourism: no district given"));
-    /* a fixed agency does not need a district */
+    assert_non_null(strstr(rt.reason, "R14-tourism: no area given"));
+    /* a fixed agency does not need an area */
     cpm_rules_route(r, NULL, "telecom", "", false, &rt);
     assert_string_equal(rt.agency, "hn.doic");
     cpm_rules_destroy(&r);
@@ -142,8 +142,7 @@ static void test_hanoi_triage(void **state)
 
 /* ---- with a registry ---------------------------------------------------- */
 
-static Cpm__Member *member(const char *id, const char *role, const char *district,
-                           const char *service)
+static Cpm__Member *member(const char *id, const char *role, const char *area, const char *service)
 {
     Cpm__Member *m = calloc(1, sizeof *m);
     cpm__member__init(m);
@@ -151,7 +150,7 @@ static Cpm__Member *member(const char *id, const char *role, const char *distric
     m->role = strdup(role);
     m->agency = strdup(id);
     m->name = strdup(id);
-    m->district = strdup(district ? district : "");
+    m->area = strdup(area ? area : "");
     m->sign_pk.len = m->curve_pk.len = 32;
     m->sign_pk.data = malloc(32);
     m->curve_pk.data = malloc(32);
@@ -181,9 +180,9 @@ static cpm_registry_t *test_registry(void)
         member("hn.doit", "city", NULL, "inspection"),
         member("hn.attp", "department", NULL, "inspection"),
         member("hn.qltt", "department", NULL, "intake"), /* no inspection */
-        member("hn.d.hoan-kiem", "district", "hoan-kiem", "inspection"),
-        member("hn.d.ba-dinh", "district", "ba-dinh", "intake"),   /* no inspection */
-        member("office-cg", "district", "cau-giay", "inspection"), /* id not hn.d.<slug> */
+        member("hn.d.hoan-kiem", "area", "hoan-kiem", "inspection"),
+        member("hn.d.ba-dinh", "area", "ba-dinh", "intake"),   /* no inspection */
+        member("office-cg", "area", "cau-giay", "inspection"), /* id not hn.d.<slug> */
     };
     doc.members = ms;
     doc.n_members = sizeof ms / sizeof *ms;
@@ -211,18 +210,18 @@ static void test_route_with_registry(void **state)
     cpm_rules_route(r, reg, "education_training", "hoan-kiem", false, &rt);
     assert_string_equal(rt.agency, "hn.d.hoan-kiem");
     assert_string_equal(rt.rule_id, "R13-education");
-    /* the registry's district office, whatever its member id */
+    /* the registry's area office, whatever its member id */
     cpm_rules_route(r, reg, "food_safety", "cau-giay", false, &rt);
     assert_string_equal(rt.agency, "office-cg");
     assert_string_equal(rt.rule_id, "R02-food");
     cpm_rules_route(r, reg, "food_safety", "cau-giay", true, &rt);
     assert_string_equal(rt.agency, "hn.attp");
 
-    /* no office for the district */
+    /* no office for the area */
     cpm_rules_route(r, reg, "food_safety", "tay-ho", false, &rt);
     assert_string_equal(rt.agency, "hn.doit");
     assert_string_equal(rt.rule_id, "triage");
-    assert_non_null(strstr(rt.reason, "R02-food: no district office for district tay-ho"));
+    assert_non_null(strstr(rt.reason, "R02-food: no area office for area tay-ho"));
     /* office without an inspection service */
     cpm_rules_route(r, reg, "contracts_warranty", "ba-dinh", false, &rt);
     assert_string_equal(rt.agency, "hn.doit");
@@ -252,16 +251,16 @@ static const char BASE[] = "version: 3\n"
                            "triage: t.triage\n"
                            "deadlines: {accept_working_days: 2, resolve_working_days: 5}\n"
                            "holidays: [\"2026-01-01\"]\n"
-                           "districts:\n"
+                           "areas:\n"
                            "  - {slug: north, code: \"01\", name: North}\n"
                            "  - {slug: south}\n"
                            "categories:\n"
                            "  - {slug: food, name_en: Food, name_vi: Thuc pham}\n"
                            "  - {slug: misc}\n"
                            "rules:\n"
-                           "  - {id: A1, category: food, districts: [north], agency: a.north}\n"
+                           "  - {id: A1, category: food, areas: [north], agency: a.north}\n"
                            "  - {id: A2, category: food, urgent: true, agency: a.urgent}\n"
-                           "  - {id: A3, category: \"*\", agency: \"@district\"}\n";
+                           "  - {id: A3, category: \"*\", agency: \"@area\"}\n";
 
 static char tmpdir[64];
 
@@ -309,7 +308,7 @@ static void test_small_config_routes(void **state)
         fail_msg("%s", err);
     assert_int_equal(cpm_rules_version(r), 3);
     cpm_route_t rt;
-    cpm_rules_route(r, NULL, "food", "north", false, &rt); /* district list */
+    cpm_rules_route(r, NULL, "food", "north", false, &rt); /* area list */
     assert_string_equal(rt.agency, "a.north");
     assert_string_equal(rt.rule_id, "A1");
     cpm_rules_route(r, NULL, "food", "north", true, &rt); /* A1 has no urgent: any */
@@ -325,21 +324,21 @@ static void test_small_config_routes(void **state)
     assert_string_equal(rt.rule_id, "A3");
     cpm_rules_destroy(&r);
 
-    r = load_variant("triage: t.triage\n", "triage: t.triage\ndistrict_office_prefix: x.\n", err,
+    r = load_variant("triage: t.triage\n", "triage: t.triage\narea_office_prefix: x.\n", err,
                      sizeof err);
     assert_non_null(r);
     cpm_rules_route(r, NULL, "misc", "south", false, &rt);
     assert_string_equal(rt.agency, "x.south");
     cpm_rules_destroy(&r);
 
-    /* no rule for the category and no "*": triage names category and district */
-    r = load_variant("  - {id: A3, category: \"*\", agency: \"@district\"}\n", "", err, sizeof err);
+    /* no rule for the category and no "*": triage names category and area */
+    r = load_variant("  - {id: A3, category: \"*\", agency: \"@area\"}\n", "", err, sizeof err);
     assert_non_null(r);
     cpm_rules_route(r, NULL, "misc", "south", false, &rt);
     assert_string_equal(rt.agency, "t.triage");
     assert_string_equal(rt.rule_id, "triage");
-    assert_string_equal(rt.reason, "no rule matches category misc in district \"south\"");
-    cpm_rules_route(r, NULL, "food", "nowhere", false, &rt); /* A1 needs a known district */
+    assert_string_equal(rt.reason, "no rule matches category misc in area \"south\"");
+    cpm_rules_route(r, NULL, "food", "nowhere", false, &rt); /* A1 needs a known area */
     assert_string_equal(rt.rule_id, "triage");
     cpm_rules_destroy(&r);
 }
@@ -360,8 +359,8 @@ static void test_load_errors(void **state)
         {"\"2026-01-01\"\ntriage", "\"2026-13-01\"\ntriage", "effective_from must be a date", NULL},
         {"triage: t.triage\n", "triage: \"\"\n", "triage must be 1 to", NULL},
         {"triage: t.triage\n", "triage: [a]\n", "triage must be a string", NULL},
-        {"triage: t.triage\n", "triage: t\ndistrict_office_prefix: {a: b}\n",
-         "district_office_prefix must be a string", NULL},
+        {"triage: t.triage\n", "triage: t\narea_office_prefix: {a: b}\n",
+         "area_office_prefix must be a string", NULL},
         {"deadlines: {accept_working_days: 2, resolve_working_days: 5}\n", "",
          "deadlines is required", NULL},
         {"accept_working_days: 2", "accept_working_days: 0", "deadlines.accept_working_days",
@@ -379,12 +378,10 @@ static void test_load_errors(void **state)
         {"[\"2026-01-01\"]", "[\"2026-01-01\", \"2026-01-01\"]", "a date is listed twice", NULL},
         {"[\"2026-01-01\"]", "\"2026-01-01\"", "holidays must be a list", NULL},
         {"- {slug: south}", "- {slug: north}", "slug \"north\" is declared twice", NULL},
-        {"- {slug: south}", "- {slug: South}", "districts[1].slug \"South\" may hold only", ":8:"},
-        {"- {slug: south}", "- {code: \"02\"}", "districts[1].slug is required", NULL},
-        {"- {slug: south}", "- {slug: south, mayor: x}", "districts[1]: unknown key \"mayor\"",
-         NULL},
-        {"- {slug: south}", "- {slug: south, name: [x]}", "districts[1].name must be a string",
-         NULL},
+        {"- {slug: south}", "- {slug: South}", "areas[1].slug \"South\" may hold only", ":8:"},
+        {"- {slug: south}", "- {code: \"02\"}", "areas[1].slug is required", NULL},
+        {"- {slug: south}", "- {slug: south, mayor: x}", "areas[1]: unknown key \"mayor\"", NULL},
+        {"- {slug: south}", "- {slug: south, name: [x]}", "areas[1].name must be a string", NULL},
         {"- {slug: misc}", "- {slug: food}", "categories: slug \"food\" is declared twice", NULL},
         {"categories:\n  - {slug: food, name_en: Food, name_vi: Thuc pham}\n  - {slug: misc}\n",
          "categories: []\n", "categories must not be empty", NULL},
@@ -392,14 +389,14 @@ static void test_load_errors(void **state)
         {"{id: A2,", "{", "rules[1].id is required", NULL},
         {"agency: a.urgent", "agency: \"\"", "rule A2: agency is required", NULL},
         {"urgent: true, agency: a.urgent", "urgent: true", "rule A2: agency is required", NULL},
-        {"agency: \"@district\"", "agency: \"@distrct\"", "rule A3: agency \"@distrct\" is unknown",
+        {"agency: \"@area\"", "agency: \"@distrct\"", "rule A3: agency \"@distrct\" is unknown",
          NULL},
         {"category: food, urgent", "category: fod, urgent",
          "rule A2: category \"fod\" is not a declared category", ":14:"},
         {"category: food, urgent", "urgent", "rule A2: category is required", NULL},
-        {"[north]", "[north, east]", "rule A1: district \"east\" is not a declared district", NULL},
-        {"[north]", "[]", "rule A1: districts must not be empty", NULL},
-        {"[north]", "north", "rule A1: districts must be a list", NULL},
+        {"[north]", "[north, east]", "rule A1: area \"east\" is not a declared area", NULL},
+        {"[north]", "[]", "rule A1: areas must not be empty", NULL},
+        {"[north]", "north", "rule A1: areas must be a list", NULL},
         {"urgent: true", "urgent: yes", "rule A2: urgent must be true or false", NULL},
         {"urgent: true", "urgent: true, priority: 1", "rules[1]: unknown key \"priority\"", NULL},
         {"rules:\n", "rules: []\nx:\n", "unknown key \"x\"", NULL},
@@ -416,9 +413,9 @@ static void test_load_errors(void **state)
     }
     /* empty rules list */
     cpm_rules_t *r = load_variant(
-        "rules:\n  - {id: A1, category: food, districts: [north], agency: a.north}\n  - {id: A2, "
+        "rules:\n  - {id: A1, category: food, areas: [north], agency: a.north}\n  - {id: A2, "
         "category: food, urgent: true, agency: a.urgent}\n  - {id: A3, category: \"*\", agency: "
-        "\"@district\"}\n",
+        "\"@area\"}\n",
         "rules: []\n", err, sizeof err);
     assert_null(r);
     assert_non_null(strstr(err, "rules must not be empty"));

@@ -133,7 +133,7 @@ static Cpm__Complaint good_complaint(void)
     c.ticket = "HK-00000001";
     c.intake_node = "hn.d.hoan-kiem";
     c.channel = "hotline";
-    c.district = "hoan-kiem";
+    c.area = "hoan-kiem";
     c.category = "food_safety";
     c.business_name = "Nh\xc3\xa0 h\xc3\xa0ng";
     c.description = "sick";
@@ -165,8 +165,8 @@ static void test_fields(void **state)
     c.category = "pricing\xff";
     expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "category");
     c = good_complaint();
-    c.district = "hoan-kiem\nERROR forged";
-    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "district");
+    c.area = "hoan-kiem\nERROR forged";
+    expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "area");
     c = good_complaint();
     c.description = "\xc0\xaf";
     expect_field(cpm_fields_complaint(&c, &err), &err, CPM_E_INVALID, "description");

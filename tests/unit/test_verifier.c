@@ -79,7 +79,7 @@ static int setup(void **state)
                                "status_query@routing", "events_fetch@*"};
     Cpm__Member *ms[4] = {
         member(&doit, "department", doit_rules, 3),
-        member(&hk, "district", hk_rules, 3),
+        member(&hk, "area", hk_rules, 3),
         member(&lan, "operator", op_rules, 4),
         member(&old, "operator", op_rules, 4),
     };
@@ -89,7 +89,7 @@ static int setup(void **state)
     ms[0]->services[0] = endpoint("intake", 7100);
     ms[0]->services[1] = endpoint("routing", 7110);
     ms[1]->ticket_prefix = "HK";
-    ms[1]->district = "hoan-kiem";
+    ms[1]->area = "hoan-kiem";
     ms[1]->n_services = 2;
     ms[1]->services = calloc(2, sizeof *ms[1]->services);
     ms[1]->services[0] = endpoint("intake", 7200);

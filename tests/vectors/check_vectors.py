@@ -60,7 +60,7 @@ def member_bytes(m):
         f_bytes(1, m["id"]), f_bytes(2, m["agency"]), f_bytes(3, m["role"]), f_bytes(4, m["name"]),
         f_bytes(5, bytes.fromhex(m["sign_pk"])), f_bytes(6, bytes.fromhex(m["curve_pk"])), services,
         b"".join(f_bytes(8, r) for r in m["may_send"]), f_bytes(9, m["ticket_prefix"]),
-        f_bytes(10, m["district"])])
+        f_bytes(10, m["area"])])
 
 
 def registry_bytes(d):

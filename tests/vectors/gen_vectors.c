@@ -96,7 +96,7 @@ static json_t *gen_keys(void)
 
 typedef struct {
     int who;
-    const char *role, *ticket_prefix, *district;
+    const char *role, *ticket_prefix, *area;
     const char *services[3][3]; /* name, endpoint, pub_endpoint */
     const char *may_send[6];
 } member_def_t;
@@ -110,7 +110,7 @@ static const member_def_t MEMBERS[] = {
       {"routing", "tcp://10.0.0.1:7111", "tcp://10.0.0.1:7112"}},
      {"assign_batch@inspection", "events_fetch@*", "health_query@*"}},
     {HK,
-     "district",
+     "area",
      "HK",
      "hoan-kiem",
      {{"intake", "tcp://10.0.1.1:7101", "tcp://10.0.1.1:7102"},
@@ -145,7 +145,7 @@ static json_t *member_json(const member_def_t *d)
     return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:s}", "id", id->id, "agency",
                      id->id, "role", d->role, "name", id->id, "sign_pk", hexj(id->sign_pk, 32),
                      "curve_pk", hexj(id->curve_pk, 32), "services", svcs, "may_send", rules,
-                     "ticket_prefix", d->ticket_prefix, "district", d->district);
+                     "ticket_prefix", d->ticket_prefix, "area", d->area);
 }
 
 static json_t *gen_registry(void)
@@ -428,7 +428,7 @@ static case_t base_case(const char *name, const char *description, const char *v
     k.consumer_name = "Nguyen Van A";
     k.consumer_phone = "0900000000";
     k.business_name = "Cua hang X";
-    k.district = "hoan-kiem";
+    k.area = "hoan-kiem";
     k.category = "food";
     k.description = "Expired milk sold on 2025-12-30";
     k.event_time_ms = NOW_MS - 2 * 86400000LL;
@@ -437,8 +437,8 @@ static case_t base_case(const char *name, const char *description, const char *v
     c.payload_json = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "channel", k.channel, "consumer_name",
         k.consumer_name, "consumer_phone", k.consumer_phone, "business_name", k.business_name,
-        "district", k.district, "category", k.category, "description", k.description,
-        "event_time_ms", (json_int_t)k.event_time_ms, "client_ref", k.client_ref);
+        "area", k.area, "category", k.category, "description", k.description, "event_time_ms",
+        (json_int_t)k.event_time_ms, "client_ref", k.client_ref);
     return c;
 }
 
@@ -513,11 +513,11 @@ typedef struct {
 } event_def_t;
 
 static const event_def_t EVENTS[] = {
-    {"case.routed", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 2, "district-food", "",
+    {"case.routed", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 2, "area-food", "",
      "reason=Đơn mới"},
-    {"case.assigned", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 3, "district-food",
+    {"case.assigned", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 3, "area-food",
      "hn.d.hoan-kiem", ""},
-    {"case.accepted", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 4, "district-food",
+    {"case.accepted", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 4, "area-food",
      "hn.i.tuan", ""},
 };
 #define NEVENTS (sizeof EVENTS / sizeof EVENTS[0])
@@ -709,7 +709,7 @@ static json_t *gen_envelopes(const Cpm__EventBatch *batch)
     set_reply(&c);
     rc |= add(cases, c);
 
-    c = base_case("good_batch", "A district intake delivers one complaint to routing.", "ok");
+    c = base_case("good_batch", "An area intake delivers one complaint to routing.", "ok");
     set_batch(&c);
     rc |= add(cases, c);
 
@@ -761,7 +761,7 @@ static json_t *gen_envelopes(const Cpm__EventBatch *batch)
     c.ctx.awaiting_reply = NULL;
     rc |= add(cases, c);
 
-    c = base_case("wrong_recipient", "Addressed to the district's intake, received by the city's.",
+    c = base_case("wrong_recipient", "Addressed to the area's intake, received by the city's.",
                   "wrong_recipient");
     c.recipient = "hn.d.hoan-kiem/intake";
     rc |= add(cases, c);

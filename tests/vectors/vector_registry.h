@@ -31,7 +31,7 @@ static inline Cpm__Registry *vector_registry_from_json(json_t *doc)
         m->role = strdup(json_string_value(json_object_get(mj, "role")));
         m->name = strdup(json_string_value(json_object_get(mj, "name")));
         m->ticket_prefix = strdup(json_string_value(json_object_get(mj, "ticket_prefix")));
-        m->district = strdup(json_string_value(json_object_get(mj, "district")));
+        m->area = strdup(json_string_value(json_object_get(mj, "area")));
         m->sign_pk.len = m->curve_pk.len = 32;
         m->sign_pk.data = malloc(32);
         m->curve_pk.data = malloc(32);

@@ -22,7 +22,7 @@ static const char case_usage[] =
     "                 [--as ID] [--json]\n"
     "\n"
     "Acts on a case at the inspection service of the agency it is assigned to, which\n"
-    "it asks the city's routing service, or at --node ID without asking (so a district\n"
+    "it asks the city's routing service, or at --node ID without asking (so an area\n"
     "office keeps working while its link to the city is down).\n"
     "refuse needs --note (why it is not ours); resolve needs --note (the outcome).\n"
     "show changes nothing: it prints the case's state and the consumer's contact,\n"
@@ -69,7 +69,7 @@ static void print_status(bool json, const Cpm__StatusReply *r)
         json_t *o =
             json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ok", 1, "ticket", ctl_utf8(r->ticket),
                       "state", ctl_utf8(r->state), "agency", ctl_utf8(r->agency), "rule",
-                      ctl_utf8(r->rule_id), "district", ctl_utf8(r->district), "category",
+                      ctl_utf8(r->rule_id), "area", ctl_utf8(r->area), "category",
                       ctl_utf8(r->category), "intake_node", ctl_utf8(r->intake_node));
         json_object_set_new(o, "view", json_string(ctl_utf8(r->view)));
         json_object_set_new(o, "rules_version", json_string(ctl_utf8(r->rules_version)));
@@ -86,7 +86,7 @@ static void print_status(bool json, const Cpm__StatusReply *r)
     if (*r->rule_id)
         printf("rule         %s%s%s\n", ctl_safe(r->rule_id),
                *r->rules_version ? " of rules version " : "", ctl_safe(r->rules_version));
-    printf("district     %s\ncategory     %s\n", ctl_safe(r->district),
+    printf("area     %s\ncategory     %s\n", ctl_safe(r->area),
            *r->category ? ctl_safe(r->category) : "-");
     if (*r->intake_node)
         printf("received at  %s (%s)\n", ctl_safe(r->intake_node), ctl_time(r->received_ms, t1));

@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char submit_usage[] =
-    "usage: cpmctl submit --channel C --business NAME --district SLUG [options]\n"
+    "usage: cpmctl submit --channel C --business NAME --area SLUG [options]\n"
     "       cpmctl submit --file FILE.jsonl [--window N] [--node ID]\n"
     "\n"
     "Records a complaint at an intake service and prints its ticket and lookup code\n"
@@ -16,7 +16,7 @@ static const char submit_usage[] =
     "  --channel C          hotline|web|walk_in|email|social|letter\n"
     "  --business NAME      the business complained about\n"
     "  --address TEXT       the business's address\n"
-    "  --district SLUG      district of the business, e.g. hoan-kiem\n"
+    "  --area SLUG          area of the business, e.g. hoan-kiem (--district: the same)\n"
     "  --category SLUG      e.g. food_safety, pricing (see deploy/hanoi/routing.yaml)\n"
     "  --description TEXT   what happened\n"
     "  --urgent             urgent (e.g. food poisoning)\n"
@@ -25,7 +25,7 @@ static const char submit_usage[] =
     "  --ref REF            client reference: resubmitting it returns the same ticket\n"
     "  --node ID            intake node to use (default: your agency's, else the first)\n"
     "  --file FILE          one JSON object per line with the Complaint's field names\n"
-    "                       (channel, business_name, district, ...); '-' reads stdin\n"
+    "                       (channel, business_name, area, ...); '-' reads stdin\n"
     "  --window N           requests in flight with --file (default 64)\n"
     "  --json               print JSON\n";
 
@@ -231,6 +231,7 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
     static const struct option longopts[] = {{"channel", required_argument, 0, 'c'},
                                              {"business", required_argument, 0, 'b'},
                                              {"address", required_argument, 0, 'a'},
+                                             {"area", required_argument, 0, 'd'},
                                              {"district", required_argument, 0, 'd'},
                                              {"category", required_argument, 0, 'k'},
                                              {"description", required_argument, 0, 'm'},
@@ -265,7 +266,7 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
             cp.business_address = optarg;
             break;
         case 'd':
-            cp.district = optarg;
+            cp.area = optarg;
             break;
         case 'k':
             cp.category = optarg;

@@ -16,7 +16,7 @@ static int complaint_from_json(json_t *o, Cpm__Complaint *c, cpm_error_t *err)
         {"consumer_email", offsetof(Cpm__Complaint, consumer_email)},
         {"business_name", offsetof(Cpm__Complaint, business_name)},
         {"business_address", offsetof(Cpm__Complaint, business_address)},
-        {"district", offsetof(Cpm__Complaint, district)},
+        {"area", offsetof(Cpm__Complaint, area)},
         {"category", offsetof(Cpm__Complaint, category)},
         {"description", offsetof(Cpm__Complaint, description)},
         {"client_ref", offsetof(Cpm__Complaint, client_ref)},

@@ -1,10 +1,10 @@
 /* complaints: the complaints the phases send, alike in size and spread over
- * districts and categories, unique across runs. */
+ * areas and categories, unique across runs. */
 #include "bench.h"
 
 #include <stdio.h>
 
-static const char *const DISTRICTS[] = {"hoan-kiem", "ba-dinh", "cau-giay", "tay-ho"};
+static const char *const AREAS[] = {"hoan-kiem", "ba-dinh", "cau-giay", "tay-ho"};
 static const char *const CATEGORIES[] = {"food_safety", "pricing", "counterfeit_goods",
                                          "ecommerce"};
 
@@ -24,7 +24,7 @@ void make_complaint(const env_t *e, const char *tag, uint64_t i, Cpm__Complaint 
     c->consumer_phone = "0912 345 678";
     c->business_name = b->business;
     c->business_address = "12 Hang Bac";
-    c->district = (char *)DISTRICTS[i % 4];
+    c->area = (char *)AREAS[i % 4];
     c->category = (char *)CATEGORIES[(i / 4) % 4];
     c->description = b->desc;
     c->client_ref = b->ref;

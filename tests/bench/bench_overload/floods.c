@@ -46,7 +46,7 @@ const char *overload_endpoint(const env_t *e, const char *member, const char *se
     return ep ? ep->endpoint : NULL;
 }
 
-const char *overload_district(const env_t *e)
+const char *overload_area(const env_t *e)
 {
     const Cpm__Registry *doc = cpm_registry_doc(e->reg);
     for (size_t i = 0; i < doc->n_members; i++) {
@@ -247,19 +247,19 @@ void *flood_idle_tcp(void *arg)
     return NULL;
 }
 
-/* (c) DeliveryBatches of f->records empty records from a registered district
+/* (c) DeliveryBatches of f->records empty records from a registered area
  * node, each on a fresh stream (a new sender instance), one at a time: the
  * next is sent when the service has answered the last (or refused it). */
 void *flood_empty_records(void *arg)
 {
     flood_t *f = arg;
-    const char *district = overload_district(f->e);
+    const char *area = overload_area(f->e);
     cpm_identity_t id;
-    if (!district) {
-        snprintf(f->note, sizeof f->note, "no district node with a key in the home");
+    if (!area) {
+        snprintf(f->note, sizeof f->note, "no area node with a key in the home");
         return NULL;
     }
-    if (overload_identity(f->e, district, &id) != 0)
+    if (overload_identity(f->e, area, &id) != 0)
         return NULL;
     void *zctx = zmq_ctx_new();
     void *s = overload_socket(zctx, f->e, &id, f->e->node, "routing", 2, 0, 0);
@@ -269,7 +269,7 @@ void *flood_empty_records(void *arg)
         cpm_sender_t snd;
         char instance[64], stream[400], msg_id[33];
         snprintf(instance, sizeof instance, "flood.%d.%u", (int)getpid(), k);
-        snprintf(stream, sizeof stream, "%s/%s>%s", district, instance, recipient);
+        snprintf(stream, sizeof stream, "%s/%s>%s", area, instance, recipient);
         cpm_sender_init(&snd, &id, instance);
         /* DeliveryBatch by hand: stream (1), first_seq (2) = 1, then records
          * (3) of length 0, two bytes each. */

@@ -12,7 +12,7 @@
  * floods (threads of this process, each with its own zmq context):
  *   a  4 MiB frames of 2-byte unknown fields, unsigned, to intake (item 3)
  *   b  N idle TCP connections to intake, no key, reopened when closed (item 4)
- *   c  DeliveryBatches of N empty records from a district node to routing,
+ *   c  DeliveryBatches of N empty records from an area node to routing,
  *      each on a fresh stream, one at a time (item 5)
  *   d  event fetches of 1000 events to intake, replies never read (item 6)
  *   e  800 event fetches a second from one principal, replies read (item 8)

@@ -68,8 +68,8 @@ void *overload_socket(void *zctx, const env_t *e, const cpm_identity_t *id, cons
 /* Load <home>/keys/<member>.secret into id. 0 or -1 (said on stderr). */
 int overload_identity(const env_t *e, const char *member, cpm_identity_t *id);
 /* A member that may send case_batch to routing and whose key is in the home
- * (a district node), or NULL. */
-const char *overload_district(const env_t *e);
+ * (an area node), or NULL. */
+const char *overload_area(const env_t *e);
 /* The endpoint of member's service in the registry, or NULL. */
 const char *overload_endpoint(const env_t *e, const char *member, const char *service);
 

@@ -184,7 +184,7 @@ static int at_forbidden(attack_t *a, uint8_t **out, size_t *len, result_t *first
     c.ticket = "FORBIDDEN-00000001";
     c.channel = "hotline";
     c.business_name = "Forbidden Shop";
-    c.district = "hoan-kiem";
+    c.area = "hoan-kiem";
     c.intake_node = a->id.id;
     Cpm__Assignment as = CPM__ASSIGNMENT__INIT;
     as.complaint = &c;
@@ -232,7 +232,7 @@ static int case_batch(attack_t *a, const char *stream, const char *ticket, const
     c.ticket = (char *)ticket;
     c.channel = "hotline";
     c.business_name = "Squatter Shop";
-    c.district = "ba-dinh";
+    c.area = "ba-dinh";
     c.category = "pricing";
     c.description = "A record that must not be applied";
     c.intake_node = (char *)intake;

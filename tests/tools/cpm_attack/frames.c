@@ -48,7 +48,7 @@ uint8_t *frame_complaint(const char *business, size_t *len)
     Cpm__Complaint c = CPM__COMPLAINT__INIT;
     c.channel = "hotline";
     c.business_name = (char *)business;
-    c.district = "hoan-kiem";
+    c.area = "hoan-kiem";
     c.category = "food_safety";
     c.description = "Security test complaint";
     c.client_ref = ref;

@@ -2,7 +2,7 @@
  * mesh, as a member whose keys are in the home: one DeliveryBatch on a fresh
  * stream of its own (sender instance "deliver.<pid>", records numbered from 1),
  * signed and sent over CURVE like any service's batch. A member that may send
- * the batch type (a district node: case_batch@routing) is a real node sending
+ * the batch type (an area node: case_batch@routing) is a real node sending
  * whatever bytes it likes; the integration tests use it to check what the
  * receiver does with hostile text (tests/integration/test_text.py).
  *
