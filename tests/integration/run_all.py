@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Runs every integration test file (tests/integration/test_*.py and *.sh),
+a few at a time, each in its own process with its own temporary mesh on
+random loopback ports. The output of each file is printed whole when it ends,
+with its duration, so parallel runs stay readable. Exit status 1 if any failed.
+
+  run_all.py [--jobs N] [--only NAME ...]
+
+The tests wait on conditions, never on timings, so running them side by side
+only makes each slower, not flaky; files that a test marks as needing the
+machine to itself (`# run-alone` in its first 20 lines) run after the others,
+one at a time.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_alone(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        head = [next(f, "") for _ in range(20)]
+    return any("run-alone" in line for line in head)
+
+
+def run_one(path):
+    cmd = [sys.executable, path] if path.endswith(".py") else ["bash", path]
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return path, p.returncode, time.monotonic() - t0, p.stdout.decode("utf-8", "replace")
+
+
+def report(result):
+    path, rc, secs, out = result
+    name = os.path.relpath(path, os.path.dirname(os.path.dirname(HERE)))
+    print(f"-- {name}  ({secs:.0f} s, {'ok' if rc == 0 else 'FAILED rc=%d' % rc})")
+    sys.stdout.write(out)
+    sys.stdout.flush()
+    return rc == 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--jobs", type=int, default=max(2, os.cpu_count() or 2))
+    ap.add_argument("--only", nargs="*", default=None)
+    a = ap.parse_args()
+    files = sorted(os.path.join(HERE, f) for f in os.listdir(HERE)
+                   if f.startswith("test_") and (f.endswith(".py") or f.endswith(".sh")))
+    if a.only:
+        files = [f for f in files if os.path.basename(f).rsplit(".", 1)[0] in a.only]
+    alone = [f for f in files if run_alone(f)]
+    shared = [f for f in files if f not in alone]
+    ok = True
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+        for r in pool.map(run_one, shared):
+            ok &= report(r)
+    for f in alone:
+        ok &= report(run_one(f))
+    print(f"integration: {len(files)} files in {time.monotonic() - t0:.0f} s, "
+          f"{'all passed' if ok else 'FAILURES above'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
