@@ -1,5 +1,6 @@
 #include "intake_domain.h"
 #include "cpm_outbox.h"
+#include "cpm_stream.h"
 #include "cpm_util.h"
 #include "intake_contact.h"
 #include "intake_lookup.h"
@@ -132,10 +133,11 @@ static int next_id(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *coun
  * number (the outbox's newest: acked + depth) for intake_contact_sweep. */
 static int track_contact(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *ticket)
 {
-    char stream[400];
-    snprintf(stream, sizeof stream, "%s/intake>%s/routing", in->node, in->routing);
+    char stream[CPM_STREAM_MAX];
     uint64_t acked = 0, depth = 0;
-    int rc = cpm_outbox_acked(st, txn, stream, &acked);
+    int rc = cpm_stream_build(stream, sizeof stream, in->node, "intake", in->routing, "routing");
+    if (rc == 0)
+        rc = cpm_outbox_acked(st, txn, stream, &acked);
     if (rc == 0)
         rc = cpm_outbox_depth(st, txn, stream, &depth);
     if (rc == 0)
