@@ -93,7 +93,7 @@ static int ref_lookup(cpm_store_t *st, MDB_txn *txn, const char *key, const char
 {
     const void *v;
     size_t vlen;
-    int rc = cpm_store_get(st, txn, "refs", key, strlen(key), &v, &vlen);
+    int rc = cpm_store_get(st, txn, INTAKE_REFS_DB, key, strlen(key), &v, &vlen);
     if (rc != 0)
         return rc;
     size_t idlen = strnlen(v, vlen);
@@ -113,7 +113,7 @@ static int ref_store(cpm_store_t *st, MDB_txn *txn, const char *key, const char 
     size_t idlen = strlen(id);
     memcpy(val, id, idlen + 1);
     memcpy(val + idlen + 1, digest, 32);
-    return cpm_store_put(st, txn, "refs", key, strlen(key), val, idlen + 1 + 32);
+    return cpm_store_put(st, txn, INTAKE_REFS_DB, key, strlen(key), val, idlen + 1 + 32);
 }
 
 static int next_id(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *counter,
@@ -187,7 +187,7 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     /* From here on the contact exists only sealed: nothing clear is stored. */
     if ((rc = intake_contact_seal(in->rules, in->reg, c, err)) != 0)
         return rc;
-    if ((rc = cpm_store_put_msg(st, txn, "complaints", ticket, &c->base)) != 0)
+    if ((rc = cpm_store_put_msg(st, txn, INTAKE_COMPLAINTS_DB, ticket, &c->base)) != 0)
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, ticket, digest)) != 0)
         return rc;
@@ -233,7 +233,7 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
     if (!c->id || !c->operator_)
         return CPM_E_INTERNAL;
     c->received_ms = now_ms;
-    if ((rc = cpm_store_put_msg(st, txn, "consultations", id, &c->base)) != 0)
+    if ((rc = cpm_store_put_msg(st, txn, INTAKE_CONSULTATIONS_DB, id, &c->base)) != 0)
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, id, digest)) != 0)
         return rc;
@@ -249,9 +249,9 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
 
 Cpm__Complaint *intake_complaint(cpm_store_t *st, MDB_txn *txn, const char *ticket)
 {
-    const void *v;
-    size_t vlen;
-    if (cpm_store_get(st, txn, "complaints", ticket, strlen(ticket), &v, &vlen) != 0)
+    ProtobufCMessage *m;
+    if (cpm_store_get_msg(st, txn, INTAKE_COMPLAINTS_DB, ticket, &cpm__complaint__descriptor, &m) !=
+        0)
         return NULL;
-    return cpm__complaint__unpack(NULL, vlen, v);
+    return (Cpm__Complaint *)m;
 }
