@@ -18,8 +18,9 @@ static void write_keys(void)
     snprintf(dir, sizeof dir, "%s/keys", fz_dir());
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         const cpm_identity_t *id = fz_identity(ids[i]);
-        if (!id || cpm_identity_save(id, dir, 1, err, sizeof err) != 0)
-            fz_die("keys", err);
+        cpm_error_t e = {0};
+        if (!id || cpm_identity_save(id, dir, 1, &e) != 0)
+            fz_die("keys", e.message);
     }
 }
 
