@@ -95,11 +95,7 @@ static void refuse(cpm_server_t *s, zmq_msg_t *route, zmq_msg_t *frame, cpm_verd
         cpm_warn("refused a message from %s: %s%s", user ? user : "?", cpm_verdict_name(v),
                  cpm_ratelimit_note(dropped));
     cpm_error_t e;
-    cpm_error_set(&e,
-                  v == CPM_V_OVERSIZE    ? CPM_E_TOO_LARGE
-                  : v == CPM_V_MALFORMED ? CPM_E_BAD_MESSAGE
-                                         : CPM_E_FORBIDDEN,
-                  "envelope", "message refused: %s", cpm_verdict_name(v));
+    cpm_error_set(&e, cpm_verdict_code(v), "envelope", "message refused: %s", cpm_verdict_name(v));
     Cpm__Envelope to = CPM__ENVELOPE__INIT;
     to.sender = (char *)addr->sender;
     to.sender_instance = (char *)addr->sender_instance;
