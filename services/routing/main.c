@@ -159,7 +159,4 @@ static const cpm_service_t service = {
     .tick = on_tick,
 };
 
-int main(int argc, char **argv)
-{
-    return cpm_service_main(&service, argc, argv);
-}
+CPM_SERVICE_MAIN(service)
