@@ -113,7 +113,7 @@ static void init(void)
     atexit(cleanup);
     load_identities();
     load_registry();
-    char path[1024], err[256] = "";
+    char path[1024];
     snprintf(path, sizeof path, "%s/deploy/hanoi/routing.yaml", CPM_FUZZ_SOURCE_DIR);
     cpm_error_t e;
     if (cpm_rules_load(path, &fz.rules, &e) != 0)

@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char path[1024], err[512];
+    char path[1024];
     if (fz_write_file("routing.yaml", data, size, path) != 0)
         fz_die("write", path);
     cpm_rules_t *r;
