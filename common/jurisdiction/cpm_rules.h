@@ -14,8 +14,11 @@
 
 typedef struct cpm_rules cpm_rules_t;
 
-/* NULL with a sentence in err naming the field (and rule id) that is wrong. */
-cpm_rules_t *cpm_rules_load(const char *path, char *err, size_t errlen);
+/* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file;
+ * CPM_E_INVALID: unreadable, not YAML, or a field is wrong) with *out NULL
+ * and err (may be NULL; field "rules") naming the field (and rule id) that is
+ * wrong in one sentence. */
+CPM_MUST_CHECK int cpm_rules_load(const char *path, cpm_rules_t **out, cpm_error_t *err);
 void cpm_rules_destroy(cpm_rules_t **p);
 
 uint32_t cpm_rules_version(const cpm_rules_t *r);

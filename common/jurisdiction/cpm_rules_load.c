@@ -343,13 +343,16 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
     return 0;
 }
 
-cpm_rules_t *cpm_rules_load(const char *path, char *err, size_t errlen)
+/* The load itself; its sentence goes into a plain buffer, *missing set when
+ * the file is not there. */
+static cpm_rules_t *rules_load(const char *path, char *err, size_t errlen, bool *missing)
 {
     char dummy[1];
     ctx_t c = {path ? path : "(null)", NULL, err ? err : dummy, err ? errlen : sizeof dummy};
     uint8_t *buf = NULL;
     size_t len = 0;
     if (!path || cpm_read_file(path, RULES_FILE_MAX, &buf, &len) < 0) {
+        *missing = !path || errno == ENOENT;
         fail(&c, NULL, "cannot read the file: %s", path ? strerror(errno) : "no path");
         return NULL;
     }
@@ -379,6 +382,15 @@ cpm_rules_t *cpm_rules_load(const char *path, char *err, size_t errlen)
     if (!ok)
         cpm_rules_destroy(&r);
     return r;
+}
+
+int cpm_rules_load(const char *path, cpm_rules_t **out, cpm_error_t *err)
+{
+    char why[sizeof err->message] = "";
+    bool missing = false;
+    if ((*out = rules_load(path, why, sizeof why, &missing)) != NULL)
+        return 0;
+    return cpm_error_set(err, missing ? CPM_E_NOT_FOUND : CPM_E_INVALID, "rules", "%s", why);
 }
 
 void cpm_rules_destroy(cpm_rules_t **p)

@@ -29,26 +29,28 @@ static bool same_stat(const struct stat *a, const struct stat *b)
            a->st_ino == b->st_ino && a->st_size == b->st_size;
 }
 
-cpm_rules_watch_t *cpm_rules_watch_new(const char *path, const char *service, char *err,
-                                       size_t errlen)
+int cpm_rules_watch_new(const char *path, const char *service, cpm_rules_watch_t **out,
+                        cpm_error_t *err)
 {
+    *out = NULL;
     cpm_rules_watch_t *w = calloc(1, sizeof *w);
     if (!w || !path || !(w->path = strdup(path))) {
-        snprintf(err, errlen, "out of memory");
         cpm_rules_watch_destroy(&w);
-        return NULL;
+        return cpm_error_set(err, CPM_E_INTERNAL, "rules", "out of memory");
     }
     snprintf(w->service, sizeof w->service, "%s", service ? service : "");
     /* stat before load: a change in between is seen at the first check. */
     w->have_st = stat(path, &w->st) == 0;
-    if (!(w->rules = cpm_rules_load(path, err, errlen))) {
+    int rc = cpm_rules_load(path, &w->rules, err);
+    if (rc != 0) {
         cpm_rules_watch_destroy(&w);
-        return NULL;
+        return rc;
     }
     if (*w->service)
         cpm_rules_set_service(w->rules, w->service);
     w->next_ms = cpm_mono_ms() + 1000;
-    return w;
+    *out = w;
+    return 0;
 }
 
 void cpm_rules_watch_destroy(cpm_rules_watch_t **p)
@@ -66,12 +68,12 @@ cpm_rules_t *cpm_rules_watch_rules(const cpm_rules_watch_t *w)
     return w ? w->rules : NULL;
 }
 
-static int refuse(cpm_metrics_t *m, const char *path, const char *why)
+static int refuse(cpm_metrics_t *m, const char *path, int code, const char *why)
 {
     cpm_warn("rules %s refused, the rules in force stay: %s", path, why);
     if (m)
         cpm_metrics_add(m, "rules.refused", 1);
-    return -1;
+    return code;
 }
 
 int cpm_rules_watch_check(cpm_rules_watch_t *w, cpm_metrics_t *m)
@@ -86,27 +88,28 @@ int cpm_rules_watch_check(cpm_rules_watch_t *w, cpm_metrics_t *m)
         if (!w->have_st)
             return 0;
         w->have_st = false;
-        return refuse(m, w->path, strerror(errno));
+        return refuse(m, w->path, CPM_E_NOT_FOUND, strerror(errno));
     }
     if (w->have_st && same_stat(&st, &w->st))
         return 0;
     w->st = st;
     w->have_st = true;
-    char err[512];
-    cpm_rules_t *n = cpm_rules_load(w->path, err, sizeof err);
-    if (!n)
-        return refuse(m, w->path, err);
+    cpm_error_t err;
+    cpm_rules_t *n;
+    int rc = cpm_rules_load(w->path, &n, &err);
+    if (rc != 0)
+        return refuse(m, w->path, rc, err.message);
     if (sodium_memcmp(n->digest, w->rules->digest, sizeof n->digest) == 0) {
         cpm_rules_destroy(&n);
         return 0;
     }
     if (n->version <= w->rules->version) {
-        snprintf(err, sizeof err,
-                 "version: %u is not above the version in force, %u (a changed file needs a "
-                 "higher version: every routing decision records it)",
-                 n->version, w->rules->version);
+        cpm_error_set(&err, CPM_E_CONFLICT, "version",
+                      "version: %u is not above the version in force, %u (a changed file needs a "
+                      "higher version: every routing decision records it)",
+                      n->version, w->rules->version);
         cpm_rules_destroy(&n);
-        return refuse(m, w->path, err);
+        return refuse(m, w->path, err.code, err.message);
     }
     if (*w->service)
         cpm_rules_set_service(n, w->service);

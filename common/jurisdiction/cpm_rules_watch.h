@@ -21,17 +21,20 @@
 typedef struct cpm_rules_watch cpm_rules_watch_t;
 
 /* Load path (cpm_rules_set_service(service) applied, also to every reload).
- * NULL with the reason in err. */
-cpm_rules_watch_t *cpm_rules_watch_new(const char *path, const char *service, char *err,
-                                       size_t errlen);
+ * 0 and *out, or the error code of cpm_rules_load (CPM_E_INTERNAL: out of
+ * memory) with *out NULL and the reason in err (may be NULL). */
+CPM_MUST_CHECK int cpm_rules_watch_new(const char *path, const char *service,
+                                       cpm_rules_watch_t **out, cpm_error_t *err);
 void cpm_rules_watch_destroy(cpm_rules_watch_t **p);
 /* The rules in force; the same pointer for the watch's whole life. */
 cpm_rules_t *cpm_rules_watch_rules(const cpm_rules_watch_t *w);
 
 /* Call often (each service tick); looks at the file at most once a second
  * (stat: mtime, size, inode). 1 when new rules were taken (rules.loaded
- * counted in m, version logged), 0 when nothing changed, -1 when a changed
- * file was refused (rules.refused counted, reason logged). m may be NULL. */
-int cpm_rules_watch_check(cpm_rules_watch_t *w, cpm_metrics_t *m);
+ * counted in m, version logged), 0 when nothing changed, or the error code
+ * when a changed file was refused (rules.refused counted, reason logged):
+ * CPM_E_NOT_FOUND (the file is gone), CPM_E_INVALID (it does not load),
+ * CPM_E_CONFLICT (its version is not above the one in force). m may be NULL. */
+CPM_MUST_CHECK int cpm_rules_watch_check(cpm_rules_watch_t *w, cpm_metrics_t *m);
 
 #endif

@@ -228,7 +228,7 @@ static int recv_on(cpm_client_t *c, link_t *l, int timeout_ms, cpm_msg_t *reply,
         zmq_msg_close(&f[0]);
         if (v != CPM_V_OK) {
             c->refused++;
-            return cpm_error_set(err, CPM_E_FORBIDDEN, "reply", "refused the reply of %s: %s",
+            return cpm_error_set(err, cpm_verdict_code(v), "reply", "refused the reply of %s: %s",
                                  l->peer, cpm_verdict_name(v));
         }
         /* Signed by the peer, but an answer to no request of ours (or one

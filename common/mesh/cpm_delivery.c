@@ -2,6 +2,7 @@
 #include "cpm_inbox.h"
 #include "cpm_log.h"
 #include "cpm_ratelimit.h"
+#include "cpm_stream.h"
 #include "cpm_util.h"
 
 #include <stdio.h>
@@ -10,14 +11,6 @@
 int cpm_delivery_is_store_error(int rc)
 {
     return rc == CPM_E_STORE_FULL || rc == CPM_E_STORE_IO;
-}
-
-void cpm_delivery_mark_name(const char *stream, uint64_t epoch, char *out, size_t n)
-{
-    if (epoch == 0)
-        snprintf(out, n, "%s", stream);
-    else
-        snprintf(out, n, "%s@%016llx", stream, (unsigned long long)epoch);
 }
 
 int cpm_delivery_check_batch(const size_t *lens, size_t n, cpm_error_t *err)
@@ -49,12 +42,8 @@ static int dead_letter_room(cpm_store_t *st, MDB_txn *txn, const char *stream, u
 {
     if (*n == UINT64_MAX) {
         char prefix[256];
-        const char *slash = strchr(stream, '/');
-        size_t plen = slash ? (size_t)(slash - stream) + 1 : strlen(stream);
-        if (plen >= sizeof prefix)
-            plen = sizeof prefix - 1;
-        memcpy(prefix, stream, plen);
-        prefix[plen] = 0;
+        if (cpm_stream_sender_prefix(stream, prefix, sizeof prefix) != 0)
+            snprintf(prefix, sizeof prefix, "%s", stream); /* not a stream name: itself */
         int rc = cpm_inbox_dead_usage(st, txn, prefix, CPM_DELIVERY_DEAD_MAX, n, bytes);
         if (rc != 0)
             return rc;

@@ -45,13 +45,7 @@ typedef struct {
     int stuck;             /* 1 when refused: the sender's dead letters are at their cap */
 } cpm_delivery_result_t;
 
-/* The name a stream's mark is kept under: the stream itself for epoch 0,
- * else "<stream>@<epoch as 16 hex digits>", so that a sender whose store was
- * created anew (numbering from 1 again under a new epoch) gets a fresh mark
- * instead of having its records taken for duplicates. */
-void cpm_delivery_mark_name(const char *stream, uint64_t epoch, char *out, size_t n);
-
-/* stream: the mark's name (see cpm_delivery_mark_name); the sending member
+/* stream: the mark's name (see cpm_stream_mark); the sending member
  * is what precedes its first '/'. 0 with res filled; CPM_E_INVALID for an
  * empty stream name; CPM_E_UNAVAILABLE with res->stuck set when one more
  * dead letter would pass the member's cap; or a store error (nothing may be

@@ -53,7 +53,7 @@ int cpm_eventlog_head(cpm_store_t *s, MDB_txn *txn, uint64_t *seq, uint8_t hash[
         return rc;
     const void *val;
     size_t len;
-    rc = cpm_store_get(s, txn, "meta", HASH_KEY, sizeof HASH_KEY - 1, &val, &len);
+    rc = cpm_store_get(s, txn, CPM_DB_META, HASH_KEY, sizeof HASH_KEY - 1, &val, &len);
     if (rc == CPM_E_NOT_FOUND && *seq == 0) {
         memset(hash, 0, 32);
         return 0;
@@ -102,7 +102,7 @@ int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const cpm_e
     cpm_put_be64(key, ev.seq);
     MDB_val k = {8, key}, v = {cpm__event__get_packed_size(&ev), NULL};
     /* Pack straight into the map page: no temporary buffer. */
-    rc = mdb_put(txn, cpm_store_dbi(s, "events"), &k, &v, MDB_RESERVE);
+    rc = mdb_put(txn, cpm_store_dbi(s, CPM_DB_EVENTS), &k, &v, MDB_RESERVE);
     if (rc != 0) {
         if (rc != MDB_MAP_FULL)
             cpm_error("eventlog: append %llu: %s", (unsigned long long)ev.seq, mdb_strerror(rc));
@@ -110,7 +110,7 @@ int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const cpm_e
     }
     cpm__event__pack(&ev, v.mv_data);
     if ((rc = cpm_store_put_u64(s, txn, HEAD_KEY, ev.seq)) != 0 ||
-        (rc = cpm_store_put(s, txn, "meta", HASH_KEY, sizeof HASH_KEY - 1, hash, 32)) != 0)
+        (rc = cpm_store_put(s, txn, CPM_DB_META, HASH_KEY, sizeof HASH_KEY - 1, hash, 32)) != 0)
         return rc;
     if (seq_out != NULL)
         *seq_out = ev.seq;
@@ -137,7 +137,7 @@ int cpm_eventlog_read(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t ma
         return CPM_E_INVALID;
     }
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, cpm_store_dbi(s, "events"), &cur);
+    int rc = mdb_cursor_open(txn, cpm_store_dbi(s, CPM_DB_EVENTS), &cur);
     if (rc != 0)
         return cpm_store_err(rc);
     uint8_t key[8];

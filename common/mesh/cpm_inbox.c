@@ -29,7 +29,7 @@ int cpm_inbox_hwm(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *hw
         return rc;
     const void *val;
     size_t vlen;
-    rc = cpm_store_get(s, txn, "inbox", stream, slen, &val, &vlen);
+    rc = cpm_store_get(s, txn, CPM_DB_INBOX, stream, slen, &val, &vlen);
     if (rc == CPM_E_NOT_FOUND) {
         *hwm = 0;
         return 0;
@@ -52,7 +52,7 @@ int cpm_inbox_set(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t hwm
         return rc;
     uint8_t buf[8];
     cpm_put_be64(buf, hwm);
-    return cpm_store_put(s, txn, "inbox", stream, slen, buf, sizeof buf);
+    return cpm_store_put(s, txn, CPM_DB_INBOX, stream, slen, buf, sizeof buf);
 }
 
 int cpm_inbox_dead_letter(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t seq,
@@ -74,7 +74,7 @@ int cpm_inbox_dead_letter(cpm_store_t *s, MDB_txn *txn, const char *stream, uint
     cpm_put_be64(kbuf + slen + 1, seq);
     MDB_val k = {slen + 9, kbuf}, v = {rlen + 1 + len, NULL};
     /* Reserve the value in the map and fill it there: no temporary buffer. */
-    rc = mdb_put(txn, cpm_store_dbi(s, "dead"), &k, &v, MDB_RESERVE);
+    rc = mdb_put(txn, cpm_store_dbi(s, CPM_DB_DEAD), &k, &v, MDB_RESERVE);
     if (rc != 0) {
         if (rc != MDB_MAP_FULL)
             cpm_error("inbox: dead_letter on stream %s: %s", stream, mdb_strerror(rc));
@@ -89,7 +89,7 @@ int cpm_inbox_dead_letter(cpm_store_t *s, MDB_txn *txn, const char *stream, uint
 int cpm_inbox_dead_count(cpm_store_t *s, MDB_txn *txn, uint64_t *n)
 {
     MDB_stat st;
-    int rc = mdb_stat(txn, cpm_store_dbi(s, "dead"), &st);
+    int rc = mdb_stat(txn, cpm_store_dbi(s, CPM_DB_DEAD), &st);
     if (rc != 0) {
         cpm_error("inbox: dead_count: %s", mdb_strerror(rc));
         return cpm_store_err(rc);
@@ -107,7 +107,7 @@ int cpm_inbox_dead_usage(cpm_store_t *s, MDB_txn *txn, const char *prefix, uint6
     if (plen == 0 || plen > STREAM_MAX)
         return CPM_E_INVALID;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, cpm_store_dbi(s, "dead"), &cur);
+    int rc = mdb_cursor_open(txn, cpm_store_dbi(s, CPM_DB_DEAD), &cur);
     if (rc != 0)
         return cpm_store_err(rc);
     MDB_val k = {plen, (void *)prefix}, v;
@@ -136,7 +136,7 @@ int cpm_inbox_dead_exists(cpm_store_t *s, MDB_txn *txn, const char *stream, uint
     memcpy(kbuf, stream, slen + 1);
     cpm_put_be64(kbuf + slen + 1, seq);
     MDB_val k = {slen + 9, kbuf}, v;
-    rc = mdb_get(txn, cpm_store_dbi(s, "dead"), &k, &v);
+    rc = mdb_get(txn, cpm_store_dbi(s, CPM_DB_DEAD), &k, &v);
     *exists = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND) {
         cpm_error("inbox: dead_exists on stream %s: %s", stream, mdb_strerror(rc));

@@ -145,9 +145,12 @@ static json_t *public_json(const cpm_identity_t *id)
     return o;
 }
 
-int cpm_identity_save(const cpm_identity_t *id, const char *dir, int force, char *err,
-                      size_t errlen)
+/* The loaders below write their sentence into a plain buffer; the public
+ * functions at the end of the file turn it into the library's error. */
+static int identity_save(const cpm_identity_t *id, const char *dir, int force, char *err,
+                         size_t errlen, int *code)
 {
+    *code = CPM_E_INVALID;
     if (!id || !dir || !member_id_ok(id->id)) {
         cpm_errf(err, errlen, "cannot save keys: the member id is empty or not a safe file name");
         return -1;
@@ -160,6 +163,7 @@ int cpm_identity_save(const cpm_identity_t *id, const char *dir, int force, char
         cpm_errf(err, errlen, "cannot save keys: the path is too long (folder %.64s...)", dir);
         return -1;
     }
+    *code = CPM_E_INTERNAL; /* from here on: the disk or the library */
     if (cpm_mkdirs(dir, 0700) != 0) {
         cpm_errf(err, errlen, "cannot create the key folder %s: %s", dir, strerror(errno));
         return -1;
@@ -167,6 +171,7 @@ int cpm_identity_save(const cpm_identity_t *id, const char *dir, int force, char
     struct stat st;
     if (!force && lstat(secret_path, &st) == 0) {
         cpm_errf(err, errlen, "%s already exists; refusing to overwrite a secret key", secret_path);
+        *code = CPM_E_CONFLICT;
         return -1;
     }
 
@@ -295,7 +300,7 @@ static int get_public(json_t *doc, const char *path, cpm_public_t *pub, char *er
     return 0;
 }
 
-int cpm_public_load(cpm_public_t *pub, const char *public_path, char *err, size_t errlen)
+static int public_load(cpm_public_t *pub, const char *public_path, char *err, size_t errlen)
 {
     if (!pub || !public_path) {
         cpm_errf(err, errlen, "cannot load a public key: no path given");
@@ -338,7 +343,7 @@ static int check_pairs(const cpm_identity_t *id, const char *path, char *err, si
     return 0;
 }
 
-int cpm_identity_load(cpm_identity_t *id, const char *secret_path, char *err, size_t errlen)
+static int identity_load(cpm_identity_t *id, const char *secret_path, char *err, size_t errlen)
 {
     if (!id || !secret_path || sodium_init() < 0) {
         cpm_errf(err, errlen, "cannot load a secret key: no path given");
@@ -366,4 +371,36 @@ done:
     if (rc != 0)
         cpm_identity_wipe(id);
     return rc;
+}
+
+/* A failed load is CPM_E_NOT_FOUND when the file is not there, else
+ * CPM_E_INVALID (unreadable, bad mode, bad content); field "key". */
+static int load_error(const char *path, const char *why, cpm_error_t *err)
+{
+    struct stat st;
+    int code = path && stat(path, &st) != 0 && errno == ENOENT ? CPM_E_NOT_FOUND : CPM_E_INVALID;
+    return cpm_error_set(err, code, "key", "%s", why);
+}
+
+int cpm_identity_save(const cpm_identity_t *id, const char *dir, int force, cpm_error_t *err)
+{
+    char why[sizeof err->message] = "";
+    int code;
+    if (identity_save(id, dir, force, why, sizeof why, &code) == 0)
+        return 0;
+    return cpm_error_set(err, code, "key", "%s", why);
+}
+
+int cpm_public_load(cpm_public_t *pub, const char *public_path, cpm_error_t *err)
+{
+    char why[sizeof err->message] = "";
+    return public_load(pub, public_path, why, sizeof why) == 0 ? 0
+                                                               : load_error(public_path, why, err);
+}
+
+int cpm_identity_load(cpm_identity_t *id, const char *secret_path, cpm_error_t *err)
+{
+    char why[sizeof err->message] = "";
+    return identity_load(id, secret_path, why, sizeof why) == 0 ? 0
+                                                                : load_error(secret_path, why, err);
 }

@@ -42,16 +42,18 @@ CPM_MUST_CHECK int cpm_identity_generate(cpm_identity_t *id, const char *member_
 CPM_MUST_CHECK int cpm_identity_from_seed(cpm_identity_t *id, const char *member_id,
                                           const uint8_t seed[32]);
 /* Write <dir>/<id>.secret (0600) and <dir>/<id>.public (0644); creates dir (0700).
- * Refuses to overwrite an existing secret unless force. 0 or -1 (err filled). */
+ * Refuses to overwrite an existing secret unless force. 0, or an error code
+ * with err (may be NULL; field "key") saying why: CPM_E_INVALID (unsafe
+ * member id, path too long), CPM_E_CONFLICT (the secret exists),
+ * CPM_E_INTERNAL (the folder or a file cannot be written). */
 CPM_MUST_CHECK int cpm_identity_save(const cpm_identity_t *id, const char *dir, int force,
-                                     char *err, size_t errlen);
-/* Load a .secret file. 0 or -1 with a sentence in err (bad mode, bad hex, keys
- * that do not match each other, ...). */
-CPM_MUST_CHECK int cpm_identity_load(cpm_identity_t *id, const char *secret_path, char *err,
-                                     size_t errlen);
-/* Load a .public file. 0 or -1 with err. */
-CPM_MUST_CHECK int cpm_public_load(cpm_public_t *pub, const char *public_path, char *err,
-                                   size_t errlen);
+                                     cpm_error_t *err);
+/* Load a .secret file. 0, or CPM_E_NOT_FOUND (no such file) or CPM_E_INVALID
+ * (bad mode, bad hex, keys that do not match each other, ...) with err (may be
+ * NULL; field "key") saying why in one sentence. */
+CPM_MUST_CHECK int cpm_identity_load(cpm_identity_t *id, const char *secret_path, cpm_error_t *err);
+/* Load a .public file. 0 or an error code, as cpm_identity_load. */
+CPM_MUST_CHECK int cpm_public_load(cpm_public_t *pub, const char *public_path, cpm_error_t *err);
 /* Wipe secrets with sodium_memzero. */
 void cpm_identity_wipe(cpm_identity_t *id);
 

@@ -76,7 +76,7 @@ int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8
         next = 1;
     }
     rec_key_seq(&k, next);
-    if ((rc = cpm_store_put(s, txn, "outbox", k.rec, k.slen + 9, rec, len)) != 0)
+    if ((rc = cpm_store_put(s, txn, CPM_DB_OUTBOX, k.rec, k.slen + 9, rec, len)) != 0)
         return rc;
     if ((rc = cpm_store_put_u64(s, txn, k.next, next + 1)) != 0)
         return rc;
@@ -141,7 +141,7 @@ int cpm_outbox_read(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t f
         return CPM_E_INVALID;
     }
     MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, cpm_store_dbi(s, "outbox"), &cur)) != 0)
+    if ((rc = mdb_cursor_open(txn, cpm_store_dbi(s, CPM_DB_OUTBOX), &cur)) != 0)
         return cpm_store_err(rc);
     rec_key_seq(&k, from_seq);
     MDB_val key = {k.slen + 9, k.rec}, val;
@@ -199,7 +199,7 @@ int cpm_outbox_ack(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t ac
         return CPM_E_CONFLICT;
     }
     MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, cpm_store_dbi(s, "outbox"), &cur)) != 0)
+    if ((rc = mdb_cursor_open(txn, cpm_store_dbi(s, CPM_DB_OUTBOX), &cur)) != 0)
         return cpm_store_err(rc);
     rec_key_seq(&k, acked + 1);
     MDB_val key = {k.slen + 9, k.rec}, val;
@@ -249,7 +249,7 @@ int cpm_outbox_streams(cpm_store_t *s, MDB_txn *txn, char ***streams, size_t *n)
     *streams = NULL;
     *n = 0;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, cpm_store_dbi(s, "meta"), &cur);
+    int rc = mdb_cursor_open(txn, cpm_store_dbi(s, CPM_DB_META), &cur);
     if (rc != 0)
         return cpm_store_err(rc);
     const size_t plen = sizeof NEXT_PREFIX - 1;

@@ -1,4 +1,5 @@
 #include "cpm_pump.h"
+#include "cpm_stream.h"
 #include "cpm_delivery.h"
 #include "cpm_err.h"
 #include "cpm_inbox.h"
@@ -19,9 +20,9 @@
 #define HALTED_PREFIX "pump.halted:" /* in "meta": a stream stopped for good */
 
 typedef struct {
-    char name[320];
-    char peer_member[128];
-    char peer_service[32];
+    char name[CPM_STREAM_MAX];
+    char peer_member[CPM_STREAM_MEMBER_MAX];
+    char peer_service[CPM_STREAM_SERVICE_MAX];
     Cpm__MsgType type;
     void *sock;
     void *monitor; /* handshake and disconnect events of sock */
@@ -131,8 +132,11 @@ int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cpm__MsgType type
 int cpm_pump_stream_name(const cpm_pump_t *p, const char *peer_member, const char *peer_service,
                          char *out, size_t n)
 {
-    int w = snprintf(out, n, "%s>%s/%s", p->self, peer_member, peer_service);
-    return (w < 0 || (size_t)w >= n) ? -1 : 0;
+    cpm_stream_parts_t me;
+    if (cpm_stream_parse_end(p->self, &me.from) != 0)
+        return -1;
+    int rc = cpm_stream_build(out, n, me.from.member, me.from.service, peer_member, peer_service);
+    return rc == 0 ? 0 : -1;
 }
 
 static stream_t *find_stream(cpm_pump_t *p, const char *name)
@@ -146,15 +150,15 @@ static stream_t *find_stream(cpm_pump_t *p, const char *name)
 /* A stream named "<self>><member>/<service>" with a known route, or NULL. */
 static stream_t *add_stream(cpm_pump_t *p, const char *name)
 {
-    size_t sl = strlen(p->self);
-    if (strncmp(name, p->self, sl) != 0 || name[sl] != '>')
-        return NULL;
-    const char *peer = name + sl + 1, *slash = strrchr(peer, '/');
-    if (!slash || (size_t)(slash - peer) >= sizeof p->streams[0].peer_member)
+    cpm_stream_parts_t parts, me;
+    if (strlen(name) >= sizeof p->streams[0].name || cpm_stream_parse(name, &parts) != 0 ||
+        cpm_stream_parse_end(p->self, &me.from) != 0 ||
+        strcmp(parts.from.member, me.from.member) != 0 ||
+        strcmp(parts.from.service, me.from.service) != 0)
         return NULL;
     const route_t *route = NULL;
     for (size_t i = 0; i < p->nroutes; i++)
-        if (strcmp(p->routes[i].service, slash + 1) == 0)
+        if (strcmp(p->routes[i].service, parts.to.service) == 0)
             route = &p->routes[i];
     if (!route)
         return NULL;
@@ -169,8 +173,8 @@ static stream_t *add_stream(cpm_pump_t *p, const char *name)
     stream_t *s = &p->streams[p->n++];
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "%s", name);
-    memcpy(s->peer_member, peer, (size_t)(slash - peer));
-    snprintf(s->peer_service, sizeof s->peer_service, "%s", slash + 1);
+    snprintf(s->peer_member, sizeof s->peer_member, "%s", parts.to.member);
+    snprintf(s->peer_service, sizeof s->peer_service, "%s", parts.to.service);
     s->type = route->type;
     return s;
 }

@@ -135,9 +135,9 @@ static int load_keys(Cpm__Member *m, const y_member_t *y, const char *dir, char 
         return -1;
     }
     cpm_public_t pub;
-    char why[256] = "";
-    if (cpm_public_load(&pub, path, why, sizeof why) != 0) {
-        cpm_errf(err, errlen, "member %s: public_key %s: %s", y->id, y->public_key, why);
+    cpm_error_t why;
+    if (cpm_public_load(&pub, path, &why) != 0) {
+        cpm_errf(err, errlen, "member %s: public_key %s: %s", y->id, y->public_key, why.message);
         return -1;
     }
     if (strcmp(pub.id, y->id) != 0) {

@@ -71,14 +71,14 @@ int cpm_retention_sweep_dead(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, int6
     keys_t old = {calloc(max ? max : 1, sizeof(key_t_)), 0, max};
     int rc = fresh.keys && old.keys ? 0 : CPM_E_INTERNAL;
     if (rc == 0)
-        rc = scan(st, txn, "dead", CPM_RETENTION_DB, now_ms - retention_ms, &fresh, &old);
+        rc = scan(st, txn, CPM_DB_DEAD, CPM_RETENTION_DB, now_ms - retention_ms, &fresh, &old);
     uint8_t seen[8];
     cpm_put_be64(seen, (uint64_t)now_ms);
     for (size_t i = 0; rc == 0 && i < fresh.n; i++)
         rc = cpm_store_put(st, txn, CPM_RETENTION_DB, fresh.keys[i].key, fresh.keys[i].klen, seen,
                            8);
     for (size_t i = 0; rc == 0 && i < old.n; i++) {
-        rc = cpm_store_del(st, txn, "dead", old.keys[i].key, old.keys[i].klen);
+        rc = cpm_store_del(st, txn, CPM_DB_DEAD, old.keys[i].key, old.keys[i].klen);
         if (rc == 0)
             rc = cpm_store_del(st, txn, CPM_RETENTION_DB, old.keys[i].key, old.keys[i].klen);
         if (rc == 0)
@@ -86,7 +86,7 @@ int cpm_retention_sweep_dead(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, int6
     }
     if (rc == 0) { /* notes of letters deleted by someone else */
         old.n = 0;
-        rc = scan(st, txn, CPM_RETENTION_DB, "dead", 0, NULL, &old);
+        rc = scan(st, txn, CPM_RETENTION_DB, CPM_DB_DEAD, 0, NULL, &old);
         for (size_t i = 0; rc == 0 && i < old.n; i++)
             rc = cpm_store_del(st, txn, CPM_RETENTION_DB, old.keys[i].key, old.keys[i].klen);
     }

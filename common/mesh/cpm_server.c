@@ -229,12 +229,13 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
     s->group = calloc(GROUP_MAX, sizeof *s->group);
     if (!s->metrics || !s->verifier || !s->group)
         goto fail;
-    if (cpm_identity_load(&s->id, cfg->identity, err, sizeof err) != 0) {
-        cpm_error("identity: %s", err);
+    cpm_error_t kerr;
+    if (cpm_identity_load(&s->id, cfg->identity, &kerr) != 0) {
+        cpm_error("identity: %s", kerr.message);
         goto fail;
     }
-    if (cpm_public_load(&root, cfg->root_public, err, sizeof err) != 0) {
-        cpm_error("root key: %s", err);
+    if (cpm_public_load(&root, cfg->root_public, &kerr) != 0) {
+        cpm_error("root key: %s", kerr.message);
         goto fail;
     }
     memcpy(s->root_pk, root.sign_pk, 32);

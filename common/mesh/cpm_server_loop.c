@@ -8,6 +8,7 @@
 #include "cpm_pbcheck.h"
 #include "cpm_ratelimit.h"
 #include "cpm_server_int.h"
+#include "cpm_stream.h"
 #include "cpm_util.h"
 
 #include <errno.h>
@@ -94,11 +95,7 @@ static void refuse(cpm_server_t *s, zmq_msg_t *route, zmq_msg_t *frame, cpm_verd
         cpm_warn("refused a message from %s: %s%s", user ? user : "?", cpm_verdict_name(v),
                  cpm_ratelimit_note(dropped));
     cpm_error_t e;
-    cpm_error_set(&e,
-                  v == CPM_V_OVERSIZE    ? CPM_E_TOO_LARGE
-                  : v == CPM_V_MALFORMED ? CPM_E_BAD_MESSAGE
-                                         : CPM_E_FORBIDDEN,
-                  "envelope", "message refused: %s", cpm_verdict_name(v));
+    cpm_error_set(&e, cpm_verdict_code(v), "envelope", "message refused: %s", cpm_verdict_name(v));
     Cpm__Envelope to = CPM__ENVELOPE__INIT;
     to.sender = (char *)addr->sender;
     to.sender_instance = (char *)addr->sender_instance;
@@ -272,21 +269,26 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
         return refuse_batch(
             s, p,
             cpm_error_set(&p->err, CPM_E_BAD_MESSAGE, "payload", "payload is not a DeliveryBatch"));
-    char expect[400];
-    snprintf(expect, sizeof expect, "%s/%s>%s", env->sender, env->sender_instance, s->self);
+    char expect[CPM_STREAM_MAX];
     int rc;
     if ((rc = cpm_pbcheck(&b->base, NULL, &p->err)) != 0) {
         cpm__delivery_batch__free_unpacked(b, NULL);
         return refuse_batch(s, p, rc);
     }
-    if (strcmp(b->stream, expect) != 0) {
+    if (cpm_stream_build(expect, sizeof expect, env->sender, env->sender_instance, s->cfg->node,
+                         s->cfg->service) != 0 ||
+        strcmp(b->stream, expect) != 0) {
         rc = cpm_error_set(&p->err, CPM_E_FORBIDDEN, "stream",
                            "stream %s does not belong to this sender and recipient", b->stream);
         cpm__delivery_batch__free_unpacked(b, NULL);
         return rc;
     }
-    char mark[420];
-    cpm_delivery_mark_name(b->stream, b->epoch, mark, sizeof mark);
+    char mark[CPM_STREAM_MARK_MAX];
+    if (cpm_stream_mark(b->stream, b->epoch, mark, sizeof mark) != 0) { /* b->stream == expect */
+        cpm__delivery_batch__free_unpacked(b, NULL);
+        return refuse_batch(
+            s, p, cpm_error_set(&p->err, CPM_E_TOO_LARGE, "stream", "stream name too long"));
+    }
     const uint8_t **recs = calloc(b->n_records + 1, sizeof *recs);
     size_t *lens = calloc(b->n_records + 1, sizeof *lens);
     cpm_delivery_result_t res;

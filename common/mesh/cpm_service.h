@@ -93,5 +93,12 @@ CPM_MUST_CHECK int cpm_service_attach(cpm_server_t *srv, const cpm_service_t *de
  * Returns the process exit code: 0 on a clean stop, 1 on an error, 2 on
  * wrong usage. */
 CPM_MUST_CHECK int cpm_service_main(const cpm_service_t *desc, int argc, char **argv);
+/* A service's main.c ends with CPM_SERVICE_MAIN(its descriptor): the binary's
+ * main function, the same for every service. */
+#define CPM_SERVICE_MAIN(desc)                                                                     \
+    int main(int argc, char **argv)                                                                \
+    {                                                                                              \
+        return cpm_service_main(&(desc), argc, argv);                                              \
+    }
 
 #endif

@@ -1,5 +1,6 @@
 /* cpm_store: one service's LMDB environment. See cpm_store.h. */
 #include "cpm_store.h"
+#include "cpm_pbcheck.h"
 #include "cpm_store_int.h"
 
 #include "cpm_err.h"
@@ -16,7 +17,8 @@
 /* Room for databases a later version adds without a config change. */
 #define STORE_DB_SLACK 8
 
-static const char *const common_dbs[] = {"meta", "outbox", "inbox", "events", "dead"};
+static const char *const common_dbs[] = {CPM_DB_META, CPM_DB_OUTBOX, CPM_DB_INBOX, CPM_DB_EVENTS,
+                                         CPM_DB_DEAD};
 #define N_COMMON (sizeof common_dbs / sizeof common_dbs[0])
 
 int cpm_store_err(int mdb_rc)
@@ -289,6 +291,19 @@ int cpm_store_put_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *
     return 0;
 }
 
+int cpm_store_get_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *key,
+                      const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+{
+    *out = NULL;
+    const void *v;
+    size_t vlen;
+    int rc = cpm_store_get(s, txn, db, key, strlen(key), &v, &vlen);
+    if (rc != 0)
+        return rc;
+    *out = protobuf_c_message_unpack(desc, cpm_pb_budget(vlen), vlen, v);
+    return *out ? 0 : CPM_E_BAD_MESSAGE;
+}
+
 int cpm_store_get(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen,
                   const void **val, size_t *vlen)
 {
@@ -320,7 +335,7 @@ int cpm_store_get_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t *v
 {
     const void *val = NULL;
     size_t len = 0;
-    int rc = cpm_store_get(s, txn, "meta", key, strlen(key), &val, &len);
+    int rc = cpm_store_get(s, txn, CPM_DB_META, key, strlen(key), &val, &len);
     if (rc == CPM_E_NOT_FOUND) {
         *v = 0;
         return 0;
@@ -339,5 +354,5 @@ int cpm_store_put_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t v)
 {
     uint8_t buf[8];
     cpm_put_be64(buf, v);
-    return cpm_store_put(s, txn, "meta", key, strlen(key), buf, sizeof buf);
+    return cpm_store_put(s, txn, CPM_DB_META, key, strlen(key), buf, sizeof buf);
 }

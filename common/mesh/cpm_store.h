@@ -28,6 +28,14 @@
 
 #define CPM_STORE_SCHEMA 1
 
+/* The databases every store has (services add their own, named in their
+ * domain header as <SERVICE>_<NAME>_DB). */
+#define CPM_DB_META "meta"
+#define CPM_DB_OUTBOX "outbox"
+#define CPM_DB_INBOX "inbox"
+#define CPM_DB_EVENTS "events"
+#define CPM_DB_DEAD "dead"
+
 typedef struct cpm_store cpm_store_t;
 
 /* Open (creating dir 0700 and the databases as needed). extra_dbs is a
@@ -63,6 +71,14 @@ CPM_MUST_CHECK int cpm_store_put_msg(cpm_store_t *s, MDB_txn *txn, const char *d
                                      const ProtobufCMessage *msg);
 CPM_MUST_CHECK int cpm_store_get(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
                                  size_t klen, const void **val, size_t *vlen);
+/* The protobuf message of type desc under a string key, unpacked within the
+ * decoding budget of its size (cpm_pb_budget). *out is NULL unless 0 is
+ * returned; free it with protobuf_c_message_free_unpacked(*out, NULL).
+ * CPM_E_NOT_FOUND when absent, CPM_E_BAD_MESSAGE when the bytes do not
+ * decode, or a store code. */
+CPM_MUST_CHECK int cpm_store_get_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *key,
+                                     const ProtobufCMessageDescriptor *desc,
+                                     ProtobufCMessage **out);
 CPM_MUST_CHECK int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
                                  size_t klen);
 /* A u64 under a string key in "meta" (absent reads as 0). */

@@ -41,6 +41,20 @@ const char *cpm_verdict_name(cpm_verdict_t v)
     return verdict_names[v];
 }
 
+int cpm_verdict_code(cpm_verdict_t v)
+{
+    switch (v) {
+    case CPM_V_OK:
+        return CPM_OK;
+    case CPM_V_OVERSIZE:
+        return CPM_E_TOO_LARGE;
+    case CPM_V_MALFORMED:
+        return CPM_E_BAD_MESSAGE;
+    default:
+        return CPM_E_FORBIDDEN;
+    }
+}
+
 void cpm_msg_clear(cpm_msg_t *m)
 {
     if (!m)

@@ -43,6 +43,12 @@ typedef enum {
 
 /* Stable lowercase name used in counters and logs, e.g. "bad_signature". */
 const char *cpm_verdict_name(cpm_verdict_t v);
+/* The one place a verdict (a reason) becomes an error code, for replies,
+ * ErrorReply.code and callers' results: CPM_OK for CPM_V_OK, CPM_E_TOO_LARGE
+ * for an oversize frame, CPM_E_BAD_MESSAGE for one that does not decode, and
+ * CPM_E_FORBIDDEN for every other refusal (the sender, key, signature,
+ * clock, recipient, rights or sequence is not acceptable). */
+CPM_MUST_CHECK int cpm_verdict_code(cpm_verdict_t v);
 
 /* Where a frame arrived, which decides recipient and authorization checks. */
 typedef struct {

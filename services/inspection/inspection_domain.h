@@ -19,9 +19,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define INSPECTION_CASES_DB "cases"
 #define INSPECTION_DBS                                                                             \
     {                                                                                              \
-        "cases", CPM_RETENTION_DB, NULL                                                            \
+        INSPECTION_CASES_DB, CPM_RETENTION_DB, NULL                                                \
     }
 
 typedef struct {

@@ -124,7 +124,4 @@ static const cpm_service_t service = {
     .registry_changed = registry_changed,
 };
 
-int main(int argc, char **argv)
-{
-    return cpm_service_main(&service, argc, argv);
-}
+CPM_SERVICE_MAIN(service)

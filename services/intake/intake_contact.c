@@ -93,7 +93,7 @@ int intake_contact_track(cpm_store_t *st, MDB_txn *txn, const char *stream, uint
         return CPM_E_INVALID;
     uint8_t k[STREAM_MAX + 16];
     size_t kl = pending_key(k, stream, seq);
-    return cpm_store_put(st, txn, "contacts", k, kl, ticket, strlen(ticket));
+    return cpm_store_put(st, txn, INTAKE_CONTACTS_DB, k, kl, ticket, strlen(ticket));
 }
 
 /* Keys collected by a read pass, changed after the cursor is closed (LMDB
@@ -110,7 +110,7 @@ typedef struct {
 static int collect_acked(cpm_store_t *st, MDB_txn *txn, entry_t *out, size_t max, size_t *n)
 {
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, cpm_store_dbi(st, "contacts"), &cur);
+    int rc = mdb_cursor_open(txn, cpm_store_dbi(st, INTAKE_CONTACTS_DB), &cur);
     if (rc != 0)
         return cpm_store_err(rc);
     uint8_t seek[STREAM_MAX + 3] = {'p', 0x1f};
@@ -159,7 +159,7 @@ static int collect_due(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, entry_t *o
                        size_t *n)
 {
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, cpm_store_dbi(st, "contacts"), &cur);
+    int rc = mdb_cursor_open(txn, cpm_store_dbi(st, INTAKE_CONTACTS_DB), &cur);
     if (rc != 0)
         return cpm_store_err(rc);
     MDB_val k = {1, (void *)"d"}, v;
@@ -189,7 +189,7 @@ static int strip(cpm_store_t *st, MDB_txn *txn, const char *ticket)
     free(c->sealed_contact.data);
     c->sealed_contact.data = NULL;
     c->sealed_contact.len = 0;
-    int rc = cpm_store_put_msg(st, txn, "complaints", ticket, &c->base);
+    int rc = cpm_store_put_msg(st, txn, INTAKE_COMPLAINTS_DB, ticket, &c->base);
     cpm__complaint__free_unpacked(c, NULL);
     return rc;
 }
@@ -217,9 +217,9 @@ int intake_contact_sweep(intake_t *in, cpm_store_t *st, MDB_txn *txn, int64_t no
             cpm_put_be64(dk + 1, (uint64_t)(now_ms + retention_ms));
             dk[9] = 0x1f;
             memcpy(dk + 10, es[i].ticket, tl);
-            rc = cpm_store_del(st, txn, "contacts", es[i].key, es[i].klen);
+            rc = cpm_store_del(st, txn, INTAKE_CONTACTS_DB, es[i].key, es[i].klen);
             if (rc == 0)
-                rc = cpm_store_put(st, txn, "contacts", dk, 10 + tl, "", 0);
+                rc = cpm_store_put(st, txn, INTAKE_CONTACTS_DB, dk, 10 + tl, "", 0);
         }
         budget -= n;
     }
@@ -230,7 +230,7 @@ int intake_contact_sweep(intake_t *in, cpm_store_t *st, MDB_txn *txn, int64_t no
         for (size_t i = 0; i < n && rc == 0; i++) {
             rc = strip(st, txn, es[i].ticket);
             if (rc == 0)
-                rc = cpm_store_del(st, txn, "contacts", es[i].key, es[i].klen);
+                rc = cpm_store_del(st, txn, INTAKE_CONTACTS_DB, es[i].key, es[i].klen);
             if (rc == 0)
                 (*stripped)++;
         }

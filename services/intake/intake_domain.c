@@ -1,5 +1,6 @@
 #include "intake_domain.h"
 #include "cpm_outbox.h"
+#include "cpm_stream.h"
 #include "cpm_util.h"
 #include "intake_contact.h"
 #include "intake_lookup.h"
@@ -92,7 +93,7 @@ static int ref_lookup(cpm_store_t *st, MDB_txn *txn, const char *key, const char
 {
     const void *v;
     size_t vlen;
-    int rc = cpm_store_get(st, txn, "refs", key, strlen(key), &v, &vlen);
+    int rc = cpm_store_get(st, txn, INTAKE_REFS_DB, key, strlen(key), &v, &vlen);
     if (rc != 0)
         return rc;
     size_t idlen = strnlen(v, vlen);
@@ -112,7 +113,7 @@ static int ref_store(cpm_store_t *st, MDB_txn *txn, const char *key, const char 
     size_t idlen = strlen(id);
     memcpy(val, id, idlen + 1);
     memcpy(val + idlen + 1, digest, 32);
-    return cpm_store_put(st, txn, "refs", key, strlen(key), val, idlen + 1 + 32);
+    return cpm_store_put(st, txn, INTAKE_REFS_DB, key, strlen(key), val, idlen + 1 + 32);
 }
 
 static int next_id(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *counter,
@@ -132,10 +133,11 @@ static int next_id(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *coun
  * number (the outbox's newest: acked + depth) for intake_contact_sweep. */
 static int track_contact(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *ticket)
 {
-    char stream[400];
-    snprintf(stream, sizeof stream, "%s/intake>%s/routing", in->node, in->routing);
+    char stream[CPM_STREAM_MAX];
     uint64_t acked = 0, depth = 0;
-    int rc = cpm_outbox_acked(st, txn, stream, &acked);
+    int rc = cpm_stream_build(stream, sizeof stream, in->node, "intake", in->routing, "routing");
+    if (rc == 0)
+        rc = cpm_outbox_acked(st, txn, stream, &acked);
     if (rc == 0)
         rc = cpm_outbox_depth(st, txn, stream, &depth);
     if (rc == 0)
@@ -185,7 +187,7 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     /* From here on the contact exists only sealed: nothing clear is stored. */
     if ((rc = intake_contact_seal(in->rules, in->reg, c, err)) != 0)
         return rc;
-    if ((rc = cpm_store_put_msg(st, txn, "complaints", ticket, &c->base)) != 0)
+    if ((rc = cpm_store_put_msg(st, txn, INTAKE_COMPLAINTS_DB, ticket, &c->base)) != 0)
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, ticket, digest)) != 0)
         return rc;
@@ -231,7 +233,7 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
     if (!c->id || !c->operator_)
         return CPM_E_INTERNAL;
     c->received_ms = now_ms;
-    if ((rc = cpm_store_put_msg(st, txn, "consultations", id, &c->base)) != 0)
+    if ((rc = cpm_store_put_msg(st, txn, INTAKE_CONSULTATIONS_DB, id, &c->base)) != 0)
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, id, digest)) != 0)
         return rc;
@@ -247,9 +249,9 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
 
 Cpm__Complaint *intake_complaint(cpm_store_t *st, MDB_txn *txn, const char *ticket)
 {
-    const void *v;
-    size_t vlen;
-    if (cpm_store_get(st, txn, "complaints", ticket, strlen(ticket), &v, &vlen) != 0)
+    ProtobufCMessage *m;
+    if (cpm_store_get_msg(st, txn, INTAKE_COMPLAINTS_DB, ticket, &cpm__complaint__descriptor, &m) !=
+        0)
         return NULL;
-    return cpm__complaint__unpack(NULL, vlen, v);
+    return (Cpm__Complaint *)m;
 }

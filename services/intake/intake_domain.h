@@ -34,9 +34,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define INTAKE_COMPLAINTS_DB "complaints"
+#define INTAKE_CONSULTATIONS_DB "consultations"
+#define INTAKE_REFS_DB "refs"
+#define INTAKE_CONTACTS_DB "contacts"
 #define INTAKE_DBS                                                                                 \
     {                                                                                              \
-        "complaints", "consultations", "refs", "contacts", CPM_RETENTION_DB, NULL                  \
+        INTAKE_COMPLAINTS_DB, INTAKE_CONSULTATIONS_DB, INTAKE_REFS_DB, INTAKE_CONTACTS_DB,         \
+            CPM_RETENTION_DB, NULL                                                                 \
     }
 #define INTAKE_TICKET_MAX 48
 

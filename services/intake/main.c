@@ -87,7 +87,10 @@ static int sweep_contacts(cpm_server_t *srv, MDB_txn *txn, void *ctx)
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
     /* A changed rules file: areas, categories and sealing follow routing's. */
-    (void)cpm_rules_watch_check(st->watch, cpm_server_metrics(srv)); /* counted and logged */
+    /* 1 (taken), 0, or the code of a refusal, which is counted and logged
+     * inside: the rules in force stay, so there is nothing more to do here. */
+    if (cpm_rules_watch_check(st->watch, cpm_server_metrics(srv)) > 1) {
+    }
     sweep_t sw = {st, 0};
     int rc = cpm_server_write(srv, sweep_contacts, &sw);
     size_t stripped = sw.stripped;
@@ -121,14 +124,14 @@ static void fini(cpm_svc_t **st)
 static int init(cpm_server_t *srv, cpm_svc_t **out)
 {
     const cpm_config_t *cfg = cpm_server_config(srv);
-    char err[512];
     cpm_svc_t *st = calloc(1, sizeof *st);
     if (!st)
         return -1;
     *out = st;
     /* "inspection": routes as routing does */
-    if (!(st->watch = cpm_rules_watch_new(cfg->rules, "inspection", err, sizeof err))) {
-        fprintf(stderr, "cpmesh-intake: rules %s: %s\n", cfg->rules, err);
+    cpm_error_t rerr;
+    if (cpm_rules_watch_new(cfg->rules, "inspection", &st->watch, &rerr) != 0) {
+        fprintf(stderr, "cpmesh-intake: rules %s: %s\n", cfg->rules, rerr.message);
         return -1;
     }
     st->rules = cpm_rules_watch_rules(st->watch);
@@ -170,7 +173,4 @@ static const cpm_service_t service = {
     .tick = on_tick,
 };
 
-int main(int argc, char **argv)
-{
-    return cpm_service_main(&service, argc, argv);
-}
+CPM_SERVICE_MAIN(service)

@@ -102,7 +102,10 @@ static int check_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
  * (one "case.overdue" each). */
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
-    (void)cpm_rules_watch_check(st->watch, cpm_server_metrics(srv)); /* counted and logged */
+    /* 1 (taken), 0, or the code of a refusal, which is counted and logged
+     * inside: the rules in force stay, so there is nothing more to do here. */
+    if (cpm_rules_watch_check(st->watch, cpm_server_metrics(srv)) > 1) {
+    }
     int rc = cpm_server_write(srv, check_deadlines, NULL);
     if (rc != 0)
         cpm_warn("deadline check failed: %s", cpm_err_name(rc));
@@ -120,13 +123,13 @@ static void fini(cpm_svc_t **st)
 static int init(cpm_server_t *srv, cpm_svc_t **out)
 {
     const char *path = cpm_server_config(srv)->rules;
-    char err[512];
     cpm_svc_t *st = calloc(1, sizeof *st);
     if (!st)
         return -1;
     *out = st;
-    if (!(st->watch = cpm_rules_watch_new(path, ASSIGNED_TO, err, sizeof err))) {
-        fprintf(stderr, "cpmesh-routing: rules %s: %s\n", path, err);
+    cpm_error_t rerr;
+    if (cpm_rules_watch_new(path, ASSIGNED_TO, &st->watch, &rerr) != 0) {
+        fprintf(stderr, "cpmesh-routing: rules %s: %s\n", path, rerr.message);
         return -1;
     }
     st->rules = cpm_rules_watch_rules(st->watch);
@@ -156,7 +159,4 @@ static const cpm_service_t service = {
     .tick = on_tick,
 };
 
-int main(int argc, char **argv)
-{
-    return cpm_service_main(&service, argc, argv);
-}
+CPM_SERVICE_MAIN(service)

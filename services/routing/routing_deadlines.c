@@ -2,6 +2,7 @@
 #include "cpm_err.h"
 #include "cpm_util.h"
 #include "cpmesh.pb-c.h"
+#include "routing_domain.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -37,15 +38,13 @@ int routing_deadline_clear(cpm_store_t *st, MDB_txn *txn, int64_t due_ms, const 
 /* The agency of a case, for the event ("" when the case is unknown). */
 static void case_agency(cpm_store_t *st, MDB_txn *txn, const char *ticket, char *out, size_t n)
 {
-    const void *v;
-    size_t vlen;
+    ProtobufCMessage *m;
     out[0] = 0;
-    if (cpm_store_get(st, txn, "cases", ticket, strlen(ticket), &v, &vlen) != 0)
+    if (cpm_store_get_msg(st, txn, ROUTING_CASES_DB, ticket, &cpm__status_reply__descriptor, &m) !=
+        0)
         return;
-    Cpm__StatusReply *r = cpm__status_reply__unpack(NULL, vlen, v);
-    if (r)
-        snprintf(out, n, "%s", r->agency);
-    cpm__status_reply__free_unpacked(r, NULL);
+    snprintf(out, n, "%s", ((Cpm__StatusReply *)m)->agency);
+    protobuf_c_message_free_unpacked(m, NULL);
 }
 
 int routing_deadlines_check(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx, int64_t now_ms,

@@ -17,14 +17,17 @@
 #include "cpm_retention.h"
 #include "cpm_rules.h"
 #include "cpm_store.h"
+#include "routing_deadlines.h"
 #include "cpmesh.pb-c.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#define ROUTING_CASES_DB "cases"
+#define ROUTING_CODES_DB "codes"
 #define ROUTING_DBS                                                                                \
     {                                                                                              \
-        "cases", "due", "codes", CPM_RETENTION_DB, NULL                                            \
+        ROUTING_CASES_DB, ROUTING_DUE_DB, ROUTING_CODES_DB, CPM_RETENTION_DB, NULL                 \
     } /* clang-format off */
 
 /* Route and record one complaint delivered by intake member sender. A

@@ -10,6 +10,7 @@
 #include "fuzz_env.h"
 
 #include "cpm_delivery.h"
+#include "cpm_stream.h"
 #include "inspection_domain.h"
 #include "routing_domain.h"
 
@@ -80,9 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ctx.st = fz_inspection_store();
         ctx.fx = fz_effects(ctx.st, FZ_AREA "/inspection");
     }
-    if (fn) {
-        char mark[420];
-        cpm_delivery_mark_name(b->stream, b->epoch, mark, sizeof mark);
+    char mark[CPM_STREAM_MARK_MAX];
+    if (fn && cpm_stream_mark(b->stream, b->epoch, mark, sizeof mark) == 0) {
         const uint8_t **recs = calloc(b->n_records + 1, sizeof *recs);
         size_t *lens = calloc(b->n_records + 1, sizeof *lens);
         MDB_txn *txn = NULL;

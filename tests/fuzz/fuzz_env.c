@@ -113,11 +113,11 @@ static void init(void)
     atexit(cleanup);
     load_identities();
     load_registry();
-    char path[1024], err[256] = "";
+    char path[1024];
     snprintf(path, sizeof path, "%s/deploy/hanoi/routing.yaml", CPM_FUZZ_SOURCE_DIR);
-    fz.rules = cpm_rules_load(path, err, sizeof err);
-    if (!fz.rules)
-        fz_die(path, err);
+    cpm_error_t e;
+    if (cpm_rules_load(path, &fz.rules, &e) != 0)
+        fz_die(path, e.message);
     cpm_rules_set_service(fz.rules, "inspection"); /* as routing and intake do */
 }
 

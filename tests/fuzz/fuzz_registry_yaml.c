@@ -14,12 +14,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void write_keys(void)
 {
     static const char *const ids[] = {"hn.doit", "hn.d.hoan-kiem", "hn.op.lan", "hn.op.old"};
-    char dir[1024], err[256] = "";
+    char dir[1024];
     snprintf(dir, sizeof dir, "%s/keys", fz_dir());
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         const cpm_identity_t *id = fz_identity(ids[i]);
-        if (!id || cpm_identity_save(id, dir, 1, err, sizeof err) != 0)
-            fz_die("keys", err);
+        cpm_error_t e = {0};
+        if (!id || cpm_identity_save(id, dir, 1, &e) != 0)
+            fz_die("keys", e.message);
     }
 }
 

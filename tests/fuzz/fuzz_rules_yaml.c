@@ -10,11 +10,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char path[1024], err[512];
+    char path[1024];
     if (fz_write_file("routing.yaml", data, size, path) != 0)
         fz_die("write", path);
-    cpm_rules_t *r = cpm_rules_load(path, err, sizeof err);
-    if (r) {
+    cpm_rules_t *r;
+    if (cpm_rules_load(path, &r, NULL) == 0) {
         static const char *const areas[] = {"hoan-kiem", "ba-dinh", "", "x"};
         static const char *const categories[] = {"food_safety", "pricing", "", "*"};
         cpm_route_t route;

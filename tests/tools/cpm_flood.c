@@ -51,18 +51,19 @@ static int die(const char *what, const char *detail)
 
 static int setup(flood_t *f, const opts_t *o)
 {
-    char path[1200], err[300];
+    char path[1200];
+    cpm_error_t kerr;
     cpm_public_t root;
     snprintf(path, sizeof path, "%s/keys/root.public", o->home);
-    if (cpm_public_load(&root, path, err, sizeof err) != 0)
-        return die("root key", err);
+    if (cpm_public_load(&root, path, &kerr) != 0)
+        return die("root key", kerr.message);
     snprintf(path, sizeof path, "%s/registry.signed", o->home);
     cpm_error_t rerr = {0};
     if (cpm_registry_load(path, root.sign_pk, &f->reg, &rerr) != 0)
         return die("registry", rerr.message);
     snprintf(path, sizeof path, "%s/keys/%s.secret", o->home, o->as);
-    if (cpm_identity_load(&f->id, path, err, sizeof err) != 0)
-        return die("identity", err);
+    if (cpm_identity_load(&f->id, path, &kerr) != 0)
+        return die("identity", kerr.message);
     char member[160];
     const char *slash = strchr(o->target, '/');
     if (!slash || (size_t)(slash - o->target) >= sizeof member)

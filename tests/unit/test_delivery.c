@@ -10,6 +10,7 @@
 
 #include "cpm_delivery.h"
 #include "cpm_inbox.h"
+#include "cpm_stream.h"
 #include "cpm_util.h"
 #include "fixtures/domain/domain_fixture.h"
 
@@ -479,9 +480,9 @@ static void test_new_epoch_gets_its_own_mark(void **state)
     fixture_t *f = *state;
     cpm_delivery_result_t res;
     char e1[420], e2[420], plain[420];
-    cpm_delivery_mark_name(S1, 0x1111, e1, sizeof e1);
-    cpm_delivery_mark_name(S1, 0x2222, e2, sizeof e2);
-    cpm_delivery_mark_name(S1, 0, plain, sizeof plain);
+    assert_int_equal(cpm_stream_mark(S1, 0x1111, e1, sizeof e1), 0);
+    assert_int_equal(cpm_stream_mark(S1, 0x2222, e2, sizeof e2), 0);
+    assert_int_equal(cpm_stream_mark(S1, 0, plain, sizeof plain), 0);
     assert_string_equal(plain, S1);
     assert_string_not_equal(e1, e2);
     assert_non_null(strstr(e1, "@0000000000001111"));

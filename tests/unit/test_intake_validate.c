@@ -21,13 +21,13 @@ static int setup(void **state)
 {
     (void)state;
     const char *src = getenv("CPM_SOURCE_DIR");
-    char path[1024], err[256];
+    char path[1024];
     if (!src)
         return -1;
     snprintf(path, sizeof path, "%s/deploy/hanoi/routing.yaml", src);
-    rules = cpm_rules_load(path, err, sizeof err);
-    if (!rules)
-        fprintf(stderr, "%s\n", err);
+    cpm_error_t e;
+    if (cpm_rules_load(path, &rules, &e) != 0)
+        fprintf(stderr, "%s\n", e.message);
     return rules ? 0 : -1;
 }
 

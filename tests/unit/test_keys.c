@@ -89,9 +89,10 @@ static void path_of(char *out, size_t n, const char *name)
 static void expect_load_error(const char *path, const char *want)
 {
     cpm_identity_t id;
-    char err[512] = "";
+    cpm_error_t e = {0};
+    const char *err = e.message;
     memset(&id, 0xaa, sizeof id);
-    assert_int_equal(cpm_identity_load(&id, path, err, sizeof err), -1);
+    assert_int_not_equal(cpm_identity_load(&id, path, &e), 0);
     if (!strstr(err, want))
         fail_msg("error \"%s\" does not mention \"%s\"", err, want);
     /* Nothing half-loaded is left behind. */
@@ -103,8 +104,9 @@ static void expect_load_error(const char *path, const char *want)
 static void expect_public_error(const char *path, const char *want)
 {
     cpm_public_t pub;
-    char err[512] = "";
-    assert_int_equal(cpm_public_load(&pub, path, err, sizeof err), -1);
+    cpm_error_t e = {0};
+    const char *err = e.message;
+    assert_int_not_equal(cpm_public_load(&pub, path, &e), 0);
     if (!strstr(err, want))
         fail_msg("error \"%s\" does not mention \"%s\"", err, want);
 }
@@ -201,9 +203,11 @@ static void test_save_and_load(void **state)
     uint8_t seed[32];
     seed_of(seed, 3);
     assert_int_equal(cpm_identity_from_seed(&id, "hn.op.lan", seed), 0);
-    char dir[512], sp[600], pp[600], err[256] = "";
+    char dir[512], sp[600], pp[600];
+    cpm_error_t e = {0};
+    const char *err = e.message;
     snprintf(dir, sizeof dir, "%s/keys/nested", tmpdir);
-    assert_int_equal(cpm_identity_save(&id, dir, 0, err, sizeof err), 0);
+    assert_int_equal(cpm_identity_save(&id, dir, 0, &e), 0);
     snprintf(sp, sizeof sp, "%s/hn.op.lan.secret", dir);
     snprintf(pp, sizeof pp, "%s/hn.op.lan.public", dir);
 
@@ -215,11 +219,11 @@ static void test_save_and_load(void **state)
     assert_int_equal(stat(dir, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0700);
 
-    assert_int_equal(cpm_identity_load(&back, sp, err, sizeof err), 0);
+    assert_int_equal(cpm_identity_load(&back, sp, &e), 0);
     assert_memory_equal(&back, &id, sizeof id);
 
     cpm_public_t pub;
-    assert_int_equal(cpm_public_load(&pub, pp, err, sizeof err), 0);
+    assert_int_equal(cpm_public_load(&pub, pp, &e), 0);
     assert_string_equal(pub.id, "hn.op.lan");
     assert_string_equal(pub.key_id, id.key_id);
     assert_memory_equal(pub.sign_pk, id.sign_pk, 32);
@@ -239,17 +243,17 @@ static void test_save_and_load(void **state)
     /* No overwriting without force. */
     cpm_identity_t other;
     assert_int_equal(cpm_identity_generate(&other, "hn.op.lan"), 0);
-    assert_int_equal(cpm_identity_save(&other, dir, 0, err, sizeof err), -1);
+    assert_int_equal(cpm_identity_save(&other, dir, 0, &e), CPM_E_CONFLICT);
     assert_non_null(strstr(err, "already exists"));
-    assert_int_equal(cpm_identity_load(&back, sp, err, sizeof err), 0);
+    assert_int_equal(cpm_identity_load(&back, sp, &e), 0);
     assert_memory_equal(back.sign_pk, id.sign_pk, 32);
-    assert_int_equal(cpm_identity_save(&other, dir, 1, err, sizeof err), 0);
-    assert_int_equal(cpm_identity_load(&back, sp, err, sizeof err), 0);
+    assert_int_equal(cpm_identity_save(&other, dir, 1, &e), 0);
+    assert_int_equal(cpm_identity_load(&back, sp, &e), 0);
     assert_memory_equal(back.sign_pk, other.sign_pk, 32);
 
     /* A loose umask does not loosen the secret file. */
     mode_t old = umask(0);
-    assert_int_equal(cpm_identity_save(&other, dir, 1, err, sizeof err), 0);
+    assert_int_equal(cpm_identity_save(&other, dir, 1, &e), 0);
     umask(old);
     assert_int_equal(stat(sp, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -309,7 +313,8 @@ static int leftovers(const char *dir)
 static void test_save_never_follows_planted_symlinks(void **state)
 {
     (void)state;
-    char dir[512], victim[600], sp[600], pp[600], err[256] = "";
+    char dir[512], victim[600], sp[600], pp[600];
+    cpm_error_t e = {0};
     snprintf(dir, sizeof dir, "%s/planted", tmpdir);
     assert_int_equal(mkdir(dir, 0700), 0);
     path_of(victim, sizeof victim, "victim");
@@ -322,7 +327,7 @@ static void test_save_never_follows_planted_symlinks(void **state)
     cpm_identity_t id, back;
     assert_int_equal(cpm_identity_generate(&id, "hn.sym"), 0);
     mode_t old = umask(0); /* modes must not depend on the caller's umask */
-    assert_int_equal(cpm_identity_save(&id, dir, 0, err, sizeof err), 0);
+    assert_int_equal(cpm_identity_save(&id, dir, 0, &e), 0);
     umask(old);
 
     assert_string_equal(slurp(victim), "victim");
@@ -335,7 +340,7 @@ static void test_save_never_follows_planted_symlinks(void **state)
     assert_int_equal(lstat(pp, &st), 0);
     assert_true(S_ISREG(st.st_mode));
     assert_int_equal(st.st_mode & 0777, 0644);
-    assert_int_equal(cpm_identity_load(&back, sp, err, sizeof err), 0);
+    assert_int_equal(cpm_identity_load(&back, sp, &e), 0);
     assert_memory_equal(back.sign_pk, id.sign_pk, 32);
     assert_int_equal(leftovers(dir), 0);
 
@@ -357,25 +362,27 @@ static void test_save_errors(void **state)
 {
     (void)state;
     cpm_identity_t id;
-    char err[512] = "", blocker[512], dir[600];
+    char blocker[512], dir[600];
+    cpm_error_t e = {0};
+    const char *err = e.message;
     assert_int_equal(cpm_identity_generate(&id, "hn.x"), 0);
 
     path_of(blocker, sizeof blocker, "plainfile");
     assert_int_equal(cpm_write_file(blocker, "x", 1, 0600), 0);
     snprintf(dir, sizeof dir, "%s/sub", blocker);
-    assert_int_equal(cpm_identity_save(&id, dir, 0, err, sizeof err), -1);
+    assert_int_equal(cpm_identity_save(&id, dir, 0, &e), CPM_E_INTERNAL);
     assert_non_null(strstr(err, "cannot create the key folder"));
 
     char longdir[5000];
     memset(longdir, 'd', sizeof longdir - 1);
     longdir[sizeof longdir - 1] = 0;
-    assert_int_equal(cpm_identity_save(&id, longdir, 0, err, sizeof err), -1);
+    assert_int_equal(cpm_identity_save(&id, longdir, 0, &e), CPM_E_INVALID);
     assert_non_null(strstr(err, "too long"));
 
     strcpy(id.id, "../escape");
-    assert_int_equal(cpm_identity_save(&id, tmpdir, 0, err, sizeof err), -1);
+    assert_int_equal(cpm_identity_save(&id, tmpdir, 0, &e), CPM_E_INVALID);
     assert_non_null(strstr(err, "member id"));
-    assert_int_equal(cpm_identity_save(NULL, tmpdir, 0, err, sizeof err), -1);
+    assert_int_equal(cpm_identity_save(NULL, tmpdir, 0, &e), CPM_E_INVALID);
 
     /* A folder we may not write into (root ignores modes, so only when not root). */
     if (geteuid() != 0) {
@@ -383,7 +390,7 @@ static void test_save_errors(void **state)
         snprintf(ro, sizeof ro, "%s/ro", tmpdir);
         assert_int_equal(mkdir(ro, 0500), 0);
         assert_int_equal(cpm_identity_generate(&id, "hn.x"), 0);
-        assert_int_equal(cpm_identity_save(&id, ro, 0, err, sizeof err), -1);
+        assert_int_equal(cpm_identity_save(&id, ro, 0, &e), CPM_E_INTERNAL);
         assert_non_null(strstr(err, "cannot write"));
         chmod(ro, 0700);
     }
@@ -407,12 +414,12 @@ static void test_load_mode_refused(void **state)
     }
     write_secret(p, &id, none, 0400);
     cpm_identity_t back;
-    char err[256];
-    assert_int_equal(cpm_identity_load(&back, p, err, sizeof err), 0);
+    cpm_error_t e = {0};
+    assert_int_equal(cpm_identity_load(&back, p, &e), 0);
     /* The public loader does not care about modes. */
     write_secret(p, &id, none, 0644);
     cpm_public_t pub;
-    assert_int_equal(cpm_public_load(&pub, p, err, sizeof err), 0);
+    assert_int_equal(cpm_public_load(&pub, p, &e), 0);
 }
 
 static void test_load_file_errors(void **state)
@@ -443,14 +450,15 @@ static void test_load_file_errors(void **state)
     expect_load_error(p, "not valid JSON");
 
     cpm_identity_t id;
-    char err[64];
-    assert_int_equal(cpm_identity_load(&id, NULL, err, sizeof err), -1);
+    cpm_error_t e = {0};
+    const char *err = e.message;
+    assert_int_equal(cpm_identity_load(&id, NULL, &e), CPM_E_INVALID);
     assert_non_null(strstr(err, "no path"));
     cpm_public_t pub;
-    assert_int_equal(cpm_public_load(&pub, NULL, err, sizeof err), -1);
+    assert_int_equal(cpm_public_load(&pub, NULL, &e), CPM_E_INVALID);
     assert_non_null(strstr(err, "no path"));
     /* err may be NULL. */
-    assert_int_equal(cpm_identity_load(&id, p, NULL, 0), -1);
+    assert_int_equal(cpm_identity_load(&id, p, NULL), CPM_E_INVALID);
 }
 
 static void test_load_field_errors(void **state)

@@ -65,12 +65,13 @@ static int group_setup(void **state)
     snprintf(tmpdir, sizeof tmpdir, "/tmp/cpm_test_registry.XXXXXX");
     if (!mkdtemp(tmpdir) || copy_fixtures() != 0)
         return -1;
-    char keys[512], err[256];
+    char keys[512];
+    cpm_error_t e;
     path_in_tmp(keys, sizeof keys, "keys");
     for (size_t i = 0; i < N_IDS; i++)
         if (cpm_identity_generate(&ids[i], MEMBER_IDS[i]) != 0 ||
-            cpm_identity_save(&ids[i], keys, 0, err, sizeof err) != 0) {
-            fprintf(stderr, "cannot make keys: %s\n", err);
+            cpm_identity_save(&ids[i], keys, 0, &e) != 0) {
+            fprintf(stderr, "cannot make keys: %s\n", e.message);
             return -1;
         }
     /* a key file that exists but is not one */

@@ -21,12 +21,13 @@
 static cpm_rules_t *load_hanoi(void)
 {
     const char *src = getenv("CPM_SOURCE_DIR");
-    char path[1024], err[256] = "";
+    char path[1024];
+    cpm_error_t e;
     assert_non_null(src);
     snprintf(path, sizeof path, "%s/deploy/hanoi/routing.yaml", src);
-    cpm_rules_t *r = cpm_rules_load(path, err, sizeof err);
-    if (!r)
-        fail_msg("cannot load %s: %s", path, err);
+    cpm_rules_t *r;
+    if (cpm_rules_load(path, &r, &e) != 0)
+        fail_msg("cannot load %s: %s", path, e.message);
     cpm_rules_set_service(r, "inspection"); /* as routing and intake do */
     return r;
 }
@@ -296,7 +297,14 @@ static cpm_rules_t *load_variant(const char *from, const char *to, char *err, si
     assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
     assert_int_equal(fclose(f), 0);
     err[0] = 0;
-    return cpm_rules_load(path, err, errlen);
+    cpm_rules_t *r;
+    cpm_error_t e;
+    if (cpm_rules_load(path, &r, &e) != 0) {
+        assert_int_equal(e.code, CPM_E_INVALID);
+        assert_string_equal(e.field, "rules");
+        snprintf(err, errlen, "%s", e.message);
+    }
+    return r;
 }
 
 static void test_small_config_routes(void **state)
@@ -420,11 +428,13 @@ static void test_load_errors(void **state)
     assert_null(r);
     assert_non_null(strstr(err, "rules must not be empty"));
     /* a file that does not exist */
-    r = cpm_rules_load("/nonexistent/routing.yaml", err, sizeof err);
+    cpm_error_t e;
+    assert_int_equal(cpm_rules_load("/nonexistent/routing.yaml", &r, &e), CPM_E_NOT_FOUND);
     assert_null(r);
-    assert_non_null(strstr(err, "cannot read the file"));
+    assert_non_null(strstr(e.message, "cannot read the file"));
     /* NULL err is allowed */
-    assert_null(cpm_rules_load("/nonexistent/routing.yaml", NULL, 0));
+    assert_int_equal(cpm_rules_load("/nonexistent/routing.yaml", &r, NULL), CPM_E_NOT_FOUND);
+    assert_null(r);
 }
 
 /* ---- working days ------------------------------------------------------- */
@@ -495,13 +505,14 @@ static int check_until_change(cpm_rules_watch_t *w, cpm_metrics_t *m)
 static void test_watch_reload(void **state)
 {
     (void)state;
-    char path[128], err[256] = "", text[4096];
+    char path[128], text[4096];
     snprintf(path, sizeof path, "%s/watched.yaml", tmpdir);
     write_text(path, BASE);
     cpm_metrics_t *m = cpm_metrics_new();
-    cpm_rules_watch_t *w = cpm_rules_watch_new(path, NULL, err, sizeof err);
-    if (!w)
-        fail_msg("%s", err);
+    cpm_rules_watch_t *w;
+    cpm_error_t e;
+    if (cpm_rules_watch_new(path, NULL, &w, &e) != 0)
+        fail_msg("%s", e.message);
     cpm_rules_t *r = cpm_rules_watch_rules(w); /* the same pointer throughout */
     assert_int_equal(cpm_rules_version(r), 3);
     cpm_route_t rt;
@@ -520,7 +531,7 @@ static void test_watch_reload(void **state)
 
     /* a broken file: refused, counted, version 4 stays in force */
     write_text(path, "version: 5\nrules: [\n");
-    assert_int_equal(check_until_change(w, m), -1);
+    assert_int_equal(check_until_change(w, m), CPM_E_INVALID);
     assert_int_equal(cpm_metrics_get(m, "rules.refused"), 1);
     assert_int_equal(cpm_rules_version(r), 4);
     cpm_rules_route(r, NULL, "food", "north", false, &rt);
@@ -528,7 +539,7 @@ static void test_watch_reload(void **state)
 
     /* valid, but a changed file under a version not above 4: refused */
     write_text(path, BASE);
-    assert_int_equal(check_until_change(w, m), -1);
+    assert_int_equal(check_until_change(w, m), CPM_E_CONFLICT);
     assert_int_equal(cpm_metrics_get(m, "rules.refused"), 2);
     assert_int_equal(cpm_rules_version(r), 4);
 

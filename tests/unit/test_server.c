@@ -121,13 +121,13 @@ static pthread_t loop;
 static void write_mesh(void)
 {
     cpm_identity_t root;
-    char err[256] = "", path[512];
+    char path[512];
     assert_int_equal(cpm_identity_generate(&root, "root"), 0);
     assert_int_equal(cpm_identity_generate(&server_id, "t.server"), 0);
     assert_int_equal(cpm_identity_generate(&client_id, "t.client"), 0);
     snprintf(path, sizeof path, "%s/keys", tmpdir);
-    assert_int_equal(cpm_identity_save(&root, path, 0, err, sizeof err), 0);
-    assert_int_equal(cpm_identity_save(&server_id, path, 0, err, sizeof err), 0);
+    assert_int_equal(cpm_identity_save(&root, path, 0, NULL), 0);
+    assert_int_equal(cpm_identity_save(&server_id, path, 0, NULL), 0);
 
     Cpm__Registry doc;
     cpm__registry__init(&doc);

@@ -52,13 +52,14 @@ int ctl_open_as(ctl_t *c, const ctl_opts_t *o, const char *as)
     else
         default_as(c->home, c->as, sizeof c->as);
     cpm_error_t e = {0};
-    char path[1400], err[300];
+    char path[1400];
+    cpm_error_t kerr;
     cpm_public_t root;
     snprintf(path, sizeof path, "%s/keys/root.public", c->home);
-    if (cpm_public_load(&root, path, err, sizeof err) != 0) {
+    if (cpm_public_load(&root, path, &kerr) != 0) {
         cpm_error_set(&e, CPM_E_NOT_FOUND, "home",
                       "no mesh at %s (%s); start one with ./deploy/local/up or pass --home",
-                      c->home, err);
+                      c->home, kerr.message);
         ctl_fail(c, c->json, &e);
         return -1;
     }
@@ -76,8 +77,8 @@ int ctl_open_as(ctl_t *c, const ctl_opts_t *o, const char *as)
         return -1;
     }
     snprintf(path, sizeof path, "%s/keys/%s.secret", c->home, c->as);
-    if (cpm_identity_load(&c->id, path, err, sizeof err) != 0) {
-        cpm_error_set(&e, CPM_E_INVALID, "as", "identity %s: %s", c->as, err);
+    if (cpm_identity_load(&c->id, path, &kerr) != 0) {
+        cpm_error_set(&e, CPM_E_INVALID, "as", "identity %s: %s", c->as, kerr.message);
         ctl_fail(c, c->json, &e);
         ctl_close(c);
         return -1;

@@ -58,14 +58,15 @@ int ctl_cmd_keygen(const ctl_opts_t *gopts, int argc, char **argv)
         cpm_error_set(&e, CPM_E_INVALID, "id", "--id is required and may not contain '/'");
         return ctl_fail(NULL, o.json, &e);
     }
-    char home[1024], keys[1100], err[300];
+    char home[1024], keys[1100];
+    cpm_error_t kerr;
     ctl_home(o.home, home, sizeof home);
     snprintf(keys, sizeof keys, "%s/keys", home);
     cpm_identity_t ident;
     if (cpm_identity_generate(&ident, id) != 0 ||
-        cpm_identity_save(&ident, dir ? dir : keys, force, err, sizeof err) != 0) {
+        cpm_identity_save(&ident, dir ? dir : keys, force, &kerr) != 0) {
         cpm_identity_wipe(&ident);
-        cpm_error_set(&e, CPM_E_INVALID, "id", "%s", err);
+        cpm_error_set(&e, CPM_E_INVALID, "id", "%s", kerr.message);
         return ctl_fail(NULL, o.json, &e);
     }
     if (o.json)
@@ -79,11 +80,12 @@ int ctl_cmd_keygen(const ctl_opts_t *gopts, int argc, char **argv)
 
 static int load_root(const char *home, const char *root_path, uint8_t pk[32], cpm_error_t *e)
 {
-    char path[1200], err[300];
+    char path[1200];
     cpm_public_t root;
     snprintf(path, sizeof path, "%s/keys/root.public", home);
-    if (cpm_public_load(&root, root_path ? root_path : path, err, sizeof err) != 0)
-        return cpm_error_set(e, CPM_E_NOT_FOUND, "root", "root key: %s", err);
+    cpm_error_t kerr;
+    if (cpm_public_load(&root, root_path ? root_path : path, &kerr) != 0)
+        return cpm_error_set(e, CPM_E_NOT_FOUND, "root", "root key: %s", kerr.message);
     memcpy(pk, root.sign_pk, 32);
     return 0;
 }
@@ -148,8 +150,9 @@ static int registry_create(const ctl_opts_t *o, const char *source, const char *
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = 0;
-    if (cpm_identity_load(&root, root_key, err, sizeof err) != 0) {
-        rc = cpm_error_set(&e, CPM_E_INVALID, "root-key", "%s", err);
+    cpm_error_t kerr;
+    if (cpm_identity_load(&root, root_key, &kerr) != 0) {
+        rc = cpm_error_set(&e, CPM_E_INVALID, "root-key", "%s", kerr.message);
     } else if (cpm_registry_sign(doc, root.sign_sk, &buf, &len) != 0 ||
                cpm_write_file(out, buf, len, 0644) != 0) {
         rc = cpm_error_set(&e, CPM_E_INTERNAL, "out", "cannot sign or write %s", out);

@@ -11,11 +11,12 @@
 
 int env_load(env_t *e)
 {
-    char path[1200], err[256];
+    char path[1200];
+    cpm_error_t kerr;
     cpm_public_t root;
     snprintf(path, sizeof path, "%s/keys/root.public", e->home);
-    if (cpm_public_load(&root, path, err, sizeof err) != 0) {
-        fprintf(stderr, "bench_intake: %s: %s\n", path, err);
+    if (cpm_public_load(&root, path, &kerr) != 0) {
+        fprintf(stderr, "bench_intake: %s: %s\n", path, kerr.message);
         return -1;
     }
     cpm_rules_set_service(e->rules, "inspection"); /* as intake does */
@@ -27,13 +28,13 @@ int env_load(env_t *e)
         return -1;
     }
     snprintf(path, sizeof path, "%s/etc/routing.yaml", e->home);
-    if (!(e->rules = cpm_rules_load(path, err, sizeof err))) {
-        fprintf(stderr, "bench_intake: %s: %s\n", path, err);
+    if (cpm_rules_load(path, &e->rules, &kerr) != 0) {
+        fprintf(stderr, "bench_intake: %s: %s\n", path, kerr.message);
         return -1;
     }
     snprintf(path, sizeof path, "%s/keys/%s.secret", e->home, e->as);
-    if (cpm_identity_load(&e->id, path, err, sizeof err) != 0) {
-        fprintf(stderr, "bench_intake: %s: %s\n", path, err);
+    if (cpm_identity_load(&e->id, path, &kerr) != 0) {
+        fprintf(stderr, "bench_intake: %s: %s\n", path, kerr.message);
         return -1;
     }
     const Cpm__Member *me = cpm_registry_member(e->reg, e->node);

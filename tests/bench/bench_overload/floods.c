@@ -30,10 +30,11 @@ static void sleep_ms(int ms)
 
 int overload_identity(const env_t *e, const char *member, cpm_identity_t *id)
 {
-    char path[1200], err[256];
+    char path[1200];
+    cpm_error_t kerr;
     snprintf(path, sizeof path, "%s/keys/%s.secret", e->home, member);
-    if (cpm_identity_load(id, path, err, sizeof err) != 0) {
-        fprintf(stderr, "bench_overload: %s: %s\n", path, err);
+    if (cpm_identity_load(id, path, &kerr) != 0) {
+        fprintf(stderr, "bench_overload: %s: %s\n", path, kerr.message);
         return -1;
     }
     return 0;

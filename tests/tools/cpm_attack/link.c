@@ -15,16 +15,18 @@
 
 static int load_identity(const char *home, const char *who, cpm_identity_t *id)
 {
-    char path[1200], err[300];
+    char path[1200];
+    cpm_error_t kerr;
     snprintf(path, sizeof path, "%s/keys/%s.secret", home, who);
-    if (cpm_identity_load(id, path, err, sizeof err) != 0)
-        return attack_die("identity", err);
+    if (cpm_identity_load(id, path, &kerr) != 0)
+        return attack_die("identity", kerr.message);
     return 0;
 }
 
 int link_setup(attack_t *a, const opts_t *o)
 {
-    char path[1200], err[300];
+    char path[1200];
+    cpm_error_t kerr;
     a->o = o;
     const char *slash = strchr(o->target, '/');
     if (!slash || slash == o->target || !slash[1] ||
@@ -37,8 +39,8 @@ int link_setup(attack_t *a, const opts_t *o)
 
     cpm_public_t root;
     snprintf(path, sizeof path, "%s/keys/root.public", o->home);
-    if (cpm_public_load(&root, path, err, sizeof err) != 0)
-        return attack_die("root key", err);
+    if (cpm_public_load(&root, path, &kerr) != 0)
+        return attack_die("root key", kerr.message);
     snprintf(path, sizeof path, "%s/registry.signed", o->home);
     cpm_error_t rerr = {0};
     if (cpm_registry_load(path, root.sign_pk, &a->reg, &rerr) != 0)

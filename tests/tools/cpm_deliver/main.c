@@ -108,22 +108,23 @@ int main(int argc, char **argv)
                         "--type case|assign|update --record HEX... [--timeout MS]\n");
         return 2;
     }
-    char member[128], path[1200], err[300];
+    char member[128], path[1200];
+    cpm_error_t kerr;
     snprintf(member, sizeof member, "%.*s", (int)(slash - target), target);
 
     cpm_public_t root;
     cpm_identity_t id;
     snprintf(path, sizeof path, "%s/keys/root.public", home);
-    if (cpm_public_load(&root, path, err, sizeof err) != 0)
-        return die(path, err);
+    if (cpm_public_load(&root, path, &kerr) != 0)
+        return die(path, kerr.message);
     snprintf(path, sizeof path, "%s/registry.signed", home);
     cpm_registry_t *reg = NULL;
     cpm_error_t rerr = {0};
     if (cpm_registry_load(path, root.sign_pk, &reg, &rerr) != 0)
         return die(path, rerr.message);
     snprintf(path, sizeof path, "%s/keys/%s.secret", home, as);
-    if (cpm_identity_load(&id, path, err, sizeof err) != 0)
-        return die(path, err);
+    if (cpm_identity_load(&id, path, &kerr) != 0)
+        return die(path, kerr.message);
     const Cpm__Member *m = cpm_registry_member(reg, member);
     const Cpm__ServiceEndpoint *ep = m ? cpm_member_service(m, slash + 1) : NULL;
     if (!ep)
