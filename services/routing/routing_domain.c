@@ -85,7 +85,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
 
     Cpm__StatusReply r = CPM__STATUS_REPLY__INIT;
     r.ticket = c->ticket;
-    r.state = "routed";
+    r.state = CPM__CASE_STATE__CASE_STATE_ROUTED;
     r.agency = route.agency;
     r.rule_id = route.rule_id;
     r.rules_version = version;
@@ -98,10 +98,10 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     Cpm__StatusEntry e1 = CPM__STATUS_ENTRY__INIT, e2 = CPM__STATUS_ENTRY__INIT;
     Cpm__StatusEntry *hist[2] = {&e1, &e2};
     e1.at_ms = received;
-    e1.state = "received";
+    e1.state = CPM__CASE_STATE__CASE_STATE_RECEIVED;
     e1.actor = c->intake_node;
     e2.at_ms = now_ms;
-    e2.state = "routed";
+    e2.state = CPM__CASE_STATE__CASE_STATE_ROUTED;
     e2.actor = route.rule_id;
     e2.note = route.reason;
     r.history = hist;
@@ -191,7 +191,7 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
      * events and log only in the forms they allow. */
     if ((rc = cpm_fields_update(u, err)) != 0)
         goto out;
-    Cpm__CaseState from = cpm_case_state_parse(r->state), to = u->state;
+    Cpm__CaseState from = r->state, to = u->state;
     const char *to_name = cpm_case_state_name(to);
     if (from == to)
         goto out; /* nothing new */
@@ -202,7 +202,7 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
         rc = delivered
                  ? 0
                  : cpm_error_set(err, CPM_E_CONFLICT, "state", "case %s is %s; cannot become %s",
-                                 u->ticket, r->state, to_name);
+                                 u->ticket, cpm_case_state_name(from), to_name);
         goto out;
     }
     /* Move the deadlines the register watches: the accept deadline ends with
@@ -214,8 +214,8 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     if (from == CPM__CASE_STATE__CASE_STATE_ACCEPTED &&
         (rc = routing_deadline_clear(st, txn, r->resolve_due_ms, u->ticket)) != 0)
         goto out;
-    char *old_state = r->state;
-    r->state = (char *)to_name;
+    Cpm__CaseState old_state = r->state;
+    r->state = to;
     if (to == CPM__CASE_STATE__CASE_STATE_ACCEPTED) {
         r->resolve_due_ms =
             cpm_rules_add_working_days(rules, u->at_ms, cpm_rules_resolve_days(rules));
@@ -226,7 +226,7 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     }
     Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
     e.at_ms = u->at_ms;
-    e.state = (char *)to_name;
+    e.state = to;
     e.actor = u->actor;
     /* Officers' notes stay at the agency (they may name the consumer); the
      * register keeps only why a case was refused, which routing needs. */

@@ -154,7 +154,7 @@ static void test_routes_by_rules(void **state)
         assert_non_null(r);
         assert_string_equal(r->agency, want[i].agency);
         assert_string_equal(r->rule_id, want[i].rule);
-        assert_string_equal(r->state, "routed");
+        assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_ROUTED);
         assert_int_equal(r->n_history, 2);
         if (want[i].reason)
             assert_non_null(strstr(r->history[1]->note, want[i].reason));
@@ -200,10 +200,10 @@ static void test_case_record(void **state)
     assert_int_equal(r->accept_due_ms, dom_vn_day_end(2026, 3, 16));
     assert_int_equal(r->resolve_due_ms, 0);
     assert_int_equal(r->n_history, 2);
-    assert_string_equal(r->history[0]->state, "received");
+    assert_int_equal(r->history[0]->state, CPM__CASE_STATE__CASE_STATE_RECEIVED);
     assert_int_equal(r->history[0]->at_ms, RECEIVED);
     assert_string_equal(r->history[0]->actor, INTAKE);
-    assert_string_equal(r->history[1]->state, "routed");
+    assert_int_equal(r->history[1]->state, CPM__CASE_STATE__CASE_STATE_ROUTED);
     assert_int_equal(r->history[1]->at_ms, f->now);
     assert_string_equal(r->history[1]->actor, "R02-food");
     cpm__status_reply__free_unpacked(r, NULL);
@@ -344,9 +344,9 @@ static void test_updates(void **state)
 
     assert_int_equal(update(f, AG, T, "assigned", t1, "", &err), 0);
     Cpm__StatusReply *r = status(f, T);
-    assert_string_equal(r->state, "assigned");
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
     assert_int_equal(r->n_history, 3);
-    assert_string_equal(r->history[2]->state, "assigned");
+    assert_int_equal(r->history[2]->state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
     assert_int_equal(r->history[2]->at_ms, t1);
     assert_string_equal(r->history[2]->actor, "officer.7");
     assert_int_equal(r->resolve_due_ms, 0);
@@ -358,9 +358,9 @@ static void test_updates(void **state)
 
     assert_int_equal(update(f, AG, T, "accepted", t2, "ours", &err), 0);
     r = status(f, T);
-    assert_string_equal(r->state, "accepted");
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_ACCEPTED);
     assert_int_equal(r->n_history, 4);
-    assert_string_equal(r->history[3]->state, "accepted");
+    assert_int_equal(r->history[3]->state, CPM__CASE_STATE__CASE_STATE_ACCEPTED);
     assert_string_equal(r->history[3]->note, ""); /* notes stay at the agency */
     /* 30 working days after Tue 3 March 2026: the end of Tue 14 April */
     assert_int_equal(r->resolve_due_ms, dom_vn_day_end(2026, 4, 14));
@@ -402,7 +402,7 @@ static void test_updates(void **state)
 
     assert_int_equal(update(f, AG, T, "resolved", t2 + 4, "refund paid", &err), 0);
     r = status(f, T);
-    assert_string_equal(r->state, "resolved");
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_RESOLVED);
     assert_int_equal(r->n_history, 5);
     assert_string_equal(r->history[4]->note, ""); /* the outcome stays at the agency */
     cpm__status_reply__free_unpacked(r, NULL);
@@ -426,14 +426,14 @@ static void test_update_refused_and_direct(void **state)
     /* straight from routed, without "assigned" first */
     assert_int_equal(update(f, "hn.qltt", "HK-00000001", "refused", t, "not ours", &err), 0);
     Cpm__StatusReply *r = status(f, "HK-00000001");
-    assert_string_equal(r->state, "refused");
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_REFUSED);
     assert_int_equal(r->n_history, 3);
     assert_string_equal(r->history[2]->note, "not ours"); /* the register keeps why */
     assert_int_equal(r->resolve_due_ms, 0);
     cpm__status_reply__free_unpacked(r, NULL);
     assert_int_equal(update(f, "hn.qltt", "HK-00000002", "accepted", t, "", &err), 0);
     r = status(f, "HK-00000002");
-    assert_string_equal(r->state, "accepted");
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_ACCEPTED);
     assert_int_equal(r->resolve_due_ms, cpm_rules_add_working_days(f->rules, t, 30));
     cpm__status_reply__free_unpacked(r, NULL);
     /* a refused case cannot be accepted afterwards */
