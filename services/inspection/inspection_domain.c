@@ -31,12 +31,15 @@ Cpm__InspectionCase *inspection_case(cpm_store_t *st, MDB_txn *txn, const char *
     return load_case(st, txn, ticket, &rc);
 }
 
-/* Tell routing and the event log about a new state. */
+/* Tell the event log about a new state and, for an officer's answer,
+ * routing. "assigned" is not sent: routing learns it from the delivery's
+ * acknowledgement. */
 static int announce(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *fx,
                     const Cpm__Assignment *a, Cpm__CaseState state, const char *actor,
                     const char *note, int64_t now_ms)
 {
     const char *ticket = a->complaint->ticket;
+    int rc = 0;
     Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
     u.ticket = (char *)ticket;
     u.state = state;
@@ -44,7 +47,8 @@ static int announce(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *f
     u.actor = (char *)actor;
     u.note = (char *)(note ? note : "");
     u.at_ms = now_ms;
-    int rc = fx->send(fx->ctx, txn, in->routing, "routing", &u.base);
+    if (state != CPM__CASE_STATE__CASE_STATE_ASSIGNED)
+        rc = fx->send(fx->ctx, txn, in->routing, "routing", &u.base);
     if (rc != 0)
         return rc;
     char kind[48];

@@ -166,6 +166,55 @@ bool routing_contact_drop_clear(Cpm__Complaint *c)
     return a || b || d;
 }
 
+/* Move r (routed) to assigned at at_ms, held by agency, said by actor:
+ * history, store, event. The entry is the record's own (freed with it). */
+static int mark_assigned(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                         Cpm__StatusReply *r, const char *agency, const char *actor, int64_t at_ms)
+{
+    Cpm__StatusEntry *e = malloc(sizeof *e);
+    if (!e)
+        return CPM_E_INTERNAL;
+    cpm__status_entry__init(e);
+    e->at_ms = at_ms;
+    e->state = CPM__CASE_STATE__CASE_STATE_ASSIGNED;
+    e->actor = strdup(actor);
+    int rc = e->actor ? history_add(r, e) : CPM_E_INTERNAL;
+    if (rc != 0) {
+        free(e->actor);
+        free(e);
+        return rc;
+    }
+    r->state = CPM__CASE_STATE__CASE_STATE_ASSIGNED;
+    if ((rc = cpm_store_put_msg(st, txn, "cases", r->ticket, &r->base)) != 0)
+        return rc;
+    cpm_event_t ev = {.kind = "case.assigned",
+                      .ticket = r->ticket,
+                      .agency = agency,
+                      .area = r->area,
+                      .category = r->category,
+                      .state = CPM__CASE_STATE__CASE_STATE_ASSIGNED,
+                      .rule = r->rule_id,
+                      .actor = actor};
+    return fx->event(fx->ctx, txn, &ev);
+}
+
+int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                                 const char *agency, const Cpm__Assignment *a, int64_t now_ms)
+{
+    const char *ticket = a->complaint && a->complaint->ticket ? a->complaint->ticket : "";
+    int rc;
+    Cpm__StatusReply *r = *ticket ? routing_status(st, txn, ticket, &rc) : NULL;
+    if (!r)
+        return *ticket && rc != CPM_E_NOT_FOUND ? rc : 0; /* only a store error is retried */
+    rc = 0;
+    /* Once: a case past routed (an answer came first, or a second ack of
+     * the same record after a restart) is left alone. */
+    if (r->state == CPM__CASE_STATE__CASE_STATE_ROUTED && !strcmp(r->agency, agency))
+        rc = mark_assigned(st, txn, fx, r, agency, agency, now_ms);
+    cpm__status_reply__free_unpacked(r, NULL);
+    return rc;
+}
+
 int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
                          const cpm_effects_t *fx, const char *sender, const Cpm__CaseUpdate *u,
                          cpm_error_t *err)
@@ -195,21 +244,27 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     const char *to_name = cpm_case_state_name(to);
     if (from == to)
         goto out; /* nothing new */
-    /* "assigned" only confirms delivery: it moves routed on and never moves
-     * a case backwards. Every other report follows the one table. */
+    /* "assigned" only confirms delivery, which routing learns from the
+     * agency node's acknowledgement (routing_assignment_delivered); a node
+     * may still say it (version 1 did). It moves routed on and never moves a
+     * case backwards. Every other report follows the one table, and may come
+     * straight from routed. */
     bool delivered = to == CPM__CASE_STATE__CASE_STATE_ASSIGNED;
-    if (delivered ? from != CPM__CASE_STATE__CASE_STATE_ROUTED : !cpm_case_follows(from, to)) {
-        rc = delivered
-                 ? 0
-                 : cpm_error_set(err, CPM_E_CONFLICT, "state", "case %s is %s; cannot become %s",
-                                 u->ticket, cpm_case_state_name(from), to_name);
+    if (delivered) {
+        if (from == CPM__CASE_STATE__CASE_STATE_ROUTED)
+            rc = mark_assigned(st, txn, fx, r, sender, u->actor, u->at_ms);
+        goto out;
+    }
+    if (!cpm_case_follows(from, to)) {
+        rc = cpm_error_set(err, CPM_E_CONFLICT, "state", "case %s is %s; cannot become %s",
+                           u->ticket, cpm_case_state_name(from), to_name);
         goto out;
     }
     /* Move the deadlines the register watches: the accept deadline ends with
      * any answer, the resolve deadline runs from acceptance to resolution. */
     if ((from == CPM__CASE_STATE__CASE_STATE_ROUTED ||
          from == CPM__CASE_STATE__CASE_STATE_ASSIGNED) &&
-        !delivered && (rc = routing_deadline_clear(st, txn, r->accept_due_ms, u->ticket)) != 0)
+        (rc = routing_deadline_clear(st, txn, r->accept_due_ms, u->ticket)) != 0)
         goto out;
     if (from == CPM__CASE_STATE__CASE_STATE_ACCEPTED &&
         (rc = routing_deadline_clear(st, txn, r->resolve_due_ms, u->ticket)) != 0)

@@ -416,6 +416,63 @@ static void test_updates(void **state)
     assert_string_equal(err.field, "state");
 }
 
+/* The agency node's acknowledgement of the assignment makes the case
+ * assigned, once; it never moves a case that is past routed. */
+static int delivered(fixture_t *f, const char *agency, const char *ticket, int64_t at)
+{
+    Cpm__Complaint c = complaint(ticket, "food_safety", "hoan-kiem", false);
+    Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
+    a.complaint = &c;
+    a.agency = (char *)agency;
+    MDB_txn *txn = dom_begin(f->st, true);
+    return dom_end(txn, routing_assignment_delivered(f->st, txn, &f->fx, agency, &a, at));
+}
+
+static void test_assignment_delivered(void **state)
+{
+    fixture_t *f = *state;
+    const char *T = "HK-00000001", *AG = "hn.d.hoan-kiem";
+    route_ok(f, T, "food_safety", "hoan-kiem", false);
+    dom_fx_clear(&f->rec);
+    int64_t t1 = dom_vn_time(2026, 3, 2, 11, 0);
+    cpm_error_t err = {0};
+
+    /* acknowledged by another node, or an unknown ticket: nothing */
+    uint8_t before[8192];
+    size_t lb = case_bytes(f, T, before, sizeof before);
+    assert_int_equal(delivered(f, "hn.d.ba-dinh", T, t1), 0);
+    assert_int_equal(delivered(f, AG, "HK-00000404", t1), 0);
+    dom_value_unchanged(f->st, "cases", T, before, lb);
+    assert_int_equal(f->rec.n_events, 0);
+
+    assert_int_equal(delivered(f, AG, T, t1), 0);
+    Cpm__StatusReply *r = status(f, T);
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
+    assert_int_equal(r->n_history, 3);
+    assert_int_equal(r->history[2]->state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
+    assert_int_equal(r->history[2]->at_ms, t1);
+    assert_string_equal(r->history[2]->actor, AG);
+    cpm__status_reply__free_unpacked(r, NULL);
+    assert_int_equal(f->rec.n_events, 1);
+    assert_string_equal(f->rec.events[0].kind, "case.assigned");
+    assert_int_equal(f->rec.events[0].state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
+    assert_string_equal(f->rec.events[0].agency, AG);
+    assert_string_equal(f->rec.events[0].actor, AG);
+    assert_int_equal(f->rec.n_sent, 0);
+
+    /* a second acknowledgement (a restart resends, the node acks again) */
+    lb = case_bytes(f, T, before, sizeof before);
+    assert_int_equal(delivered(f, AG, T, t1 + 1), 0);
+    dom_value_unchanged(f->st, "cases", T, before, lb);
+    assert_int_equal(f->rec.n_events, 1);
+
+    /* an answer, then an ack that was late: the answer stands */
+    assert_int_equal(update(f, AG, T, "accepted", t1 + 2, "", &err), 0);
+    lb = case_bytes(f, T, before, sizeof before);
+    assert_int_equal(delivered(f, AG, T, t1 + 3), 0);
+    dom_value_unchanged(f->st, "cases", T, before, lb);
+}
+
 static void test_update_refused_and_direct(void **state)
 {
     fixture_t *f = *state;
@@ -576,6 +633,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_delivery, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_complaint_refused, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_updates, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_assignment_delivered, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_refused_and_direct, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_errors, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_no_registry, setup, dom_env_teardown),
