@@ -5,8 +5,9 @@
  * contact, the state and its history). The contact stays sealed at rest (to
  * this node's transport key, by intake); inspection_show opens it for this
  * agency's officers on demand. States: assigned -> accepted |
- * refused; accepted -> resolved. Every change is an event and a CaseUpdate
- * queued for routing. No sockets. */
+ * refused; accepted -> resolved. Every change is an event; every officer's
+ * answer also a CaseUpdate queued for routing (routing learns "assigned" from
+ * the delivery's acknowledgement). No sockets. */
 #ifndef INSPECTION_DOMAIN_H
 #define INSPECTION_DOMAIN_H
 
