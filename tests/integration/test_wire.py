@@ -38,6 +38,11 @@ def test_assigned_is_the_acknowledgement_exactly_once():
             check(states == ["received", "routed", "assigned"] and st["state"] == "assigned",
                   "history of %s: %s" % (t, states))
             check(st["history"][2]["actor"] == st["agency"], "assigned by %s" % st)
+        # The action travels as an enum: a word cpmctl does not know is refused by it.
+        t = next(iter(tickets))
+        r = m.ctl("case", "close", t, as_="officer." + m.status(t)["agency"], check_rc=False)
+        check(r.returncode == 1 and r.json and r.json[0]["code"] == 400 and
+              r.json[0]["field"] == "action", "an unknown action word: %s" % r.stdout)
         # No inspection node echoed "assigned": nothing was sent to routing.
         for node in m.nodes:
             h = m.health(node).get((node, "inspection"), {})
