@@ -47,6 +47,8 @@ typedef struct {
 typedef struct {
     char service[32];
     Cpm__MsgType type;
+    cpm_pump_acked_fn acked; /* optional: see cpm_pump_on_acked */
+    void *acked_ctx;
 } route_t;
 
 struct cpm_pump {
@@ -62,6 +64,8 @@ struct cpm_pump {
     route_t routes[8];
     size_t nroutes;
     const cpm_registry_t *reg; /* during cpm_pump_run only */
+    int hooked;                /* records through an acked hook, committed this turn */
+    int hooked_pending;        /* the same, in the transaction not yet committed */
 };
 
 cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_sender_t *sender, const char *self,
@@ -127,6 +131,17 @@ int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cpm__MsgType type
     snprintf(r->service, sizeof r->service, "%s", peer_service);
     r->type = type;
     return 0;
+}
+
+int cpm_pump_on_acked(cpm_pump_t *p, const char *peer_service, cpm_pump_acked_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < p->nroutes; i++)
+        if (strcmp(p->routes[i].service, peer_service) == 0) {
+            p->routes[i].acked = fn;
+            p->routes[i].acked_ctx = ctx;
+            return 0;
+        }
+    return -1;
 }
 
 int cpm_pump_stream_name(const cpm_pump_t *p, const char *peer_member, const char *peer_service,
@@ -482,23 +497,68 @@ static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, const cha
     }
 }
 
+/* Run the stream's acked hook over the records acknowledged in (stored ack,
+ * upto], in txn, before they are deleted. *n gets how many went through. */
+static int run_acked_hook(cpm_pump_t *p, MDB_txn *txn, stream_t *s, uint64_t upto, int *n)
+{
+    const route_t *route = NULL;
+    for (size_t i = 0; i < p->nroutes; i++)
+        if (strcmp(p->routes[i].service, s->peer_service) == 0)
+            route = &p->routes[i];
+    uint64_t from = 0;
+    int rc = route && route->acked ? cpm_outbox_acked(p->store, txn, s->name, &from) : 0;
+    if (!route || !route->acked || rc != 0)
+        return rc;
+    for (from++; rc == 0 && from <= upto;) {
+        cpm_outbox_batch_t b = {0};
+        uint64_t want = upto - from + 1;
+        rc = cpm_outbox_read(p->store, txn, s->name, from, want < 64 ? (size_t)want : 64,
+                             BATCH_BYTES, &b);
+        if (rc == 0 && b.n == 0)
+            rc = CPM_E_INTERNAL; /* acked records that are not there: said by the caller */
+        for (size_t i = 0; rc == 0 && i < b.n; i++) {
+            if (b.lens[i] > CPM_DELIVERY_RECORD_MAX)
+                continue; /* went as a tombstone: the peer never had it */
+            rc = route->acked(route->acked_ctx, txn, s->peer_member, s->peer_service,
+                              b.first_seq + i, b.recs[i], b.lens[i]);
+            *n += rc == 0;
+        }
+        from += b.n;
+        cpm_outbox_batch_clear(&b);
+    }
+    return rc;
+}
+
 /* Record s's ack in txn inside a nested transaction, so that one stream's
  * failure leaves the others' acks in the group. */
 static int record_ack(cpm_pump_t *p, MDB_txn *txn, stream_t *s, uint64_t upto)
 {
     MDB_txn *child = NULL;
+    int hooked = 0;
     int rc = cpm_store_begin_child(p->store, txn, &child);
+    if (rc == 0)
+        rc = run_acked_hook(p, child, s, upto, &hooked);
     if (rc == 0)
         rc = cpm_outbox_ack(p->store, child, s->name, upto);
     if (rc == 0)
         rc = cpm_store_commit(child);
     else
         cpm_store_abort(&child);
+    if (rc == 0)
+        p->hooked_pending += hooked; /* counted once the parent commits (settle) */
     if (rc != 0 && !s->ack_failed)
         cpm_error("%s: cannot record ack %llu: %s (tried again every turn)", s->name,
                   (unsigned long long)upto, cpm_err_name(rc));
     s->ack_failed = rc != 0;
     return rc;
+}
+
+/* The parent transaction of record_ack ended with rc. */
+static void settle(cpm_pump_t *p, int rc)
+{
+    if (rc == 0)
+        p->hooked += p->hooked_pending;
+    p->hooked_pending = 0;
 }
 
 /* On a full map: delete the acknowledged records of s a few at a time, each
@@ -524,6 +584,7 @@ static void record_ack_in_steps(cpm_pump_t *p, stream_t *s)
             rc = cpm_store_commit(txn);
         else
             cpm_store_abort(&txn);
+        settle(p, rc);
         if (rc == CPM_E_STORE_FULL && step > 1)
             step /= 2;
         else if (rc != 0)
@@ -549,6 +610,7 @@ static void record_acks(cpm_pump_t *p)
     }
     if (rc == 0)
         rc = cpm_store_commit(txn);
+    settle(p, rc);
     for (size_t i = 0; rc == 0 && i < p->n; i++)
         if (!p->streams[i].ack_failed)
             p->streams[i].ack_unrecorded = 0;
@@ -624,9 +686,10 @@ int cpm_pump_poll_items(cpm_pump_t *p, zmq_pollitem_t *items, int max)
     return k;
 }
 
-void cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now)
+int cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now)
 {
     p->reg = reg;
+    p->hooked = 0;
     for (size_t i = 0; i < p->n; i++) {
         stream_t *s = &p->streams[i];
         read_monitor(p, s);
@@ -637,6 +700,7 @@ void cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now)
     }
     record_acks(p);
     p->reg = NULL;
+    return p->hooked;
 }
 
 int64_t cpm_pump_next_due_ms(const cpm_pump_t *p, int64_t now)

@@ -47,6 +47,19 @@ void cpm_pump_destroy(cpm_pump_t **p);
 
 /* Records for peer_service travel in batches of type. */
 CPM_MUST_CHECK int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cpm__MsgType type);
+/* Called once for every record a peer on a stream to peer_service has
+ * acknowledged (seq, the record's bytes), inside the write transaction that
+ * records the acknowledgement: what it writes commits with the ack or not at
+ * all, so a crash between the two cannot happen. Records sent as tombstones
+ * (see above) are passed over. Return 0, or a store error: then the ack is
+ * not recorded and both are tried again on the next turn (so return 0 for
+ * anything that will not get better). It must not queue records. */
+typedef int (*cpm_pump_acked_fn)(void *ctx, MDB_txn *txn, const char *peer_member,
+                                 const char *peer_service, uint64_t seq, const uint8_t *rec,
+                                 size_t len);
+/* Set the hook for the records of peer_service (after cpm_pump_outbound). */
+CPM_MUST_CHECK int cpm_pump_on_acked(cpm_pump_t *p, const char *peer_service, cpm_pump_acked_fn fn,
+                                     void *ctx);
 /* The stream name for a peer into out. 0 or -1 (too long). */
 CPM_MUST_CHECK int cpm_pump_stream_name(const cpm_pump_t *p, const char *peer_member,
                                         const char *peer_service, char *out, size_t n);
@@ -59,8 +72,10 @@ void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq);
 size_t cpm_pump_size(const cpm_pump_t *p);
 /* Fill poll items for the streams' sockets; returns how many (at most max). */
 CPM_MUST_CHECK int cpm_pump_poll_items(cpm_pump_t *p, zmq_pollitem_t *items, int max);
-/* Handle whatever arrived on the sockets, then send what is due. */
-void cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now_ms);
+/* Handle whatever arrived on the sockets, then send what is due. Returns
+ * how many acknowledged records went through an acked hook and were
+ * committed (their effects, e.g. events, are now in the store). */
+int cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now_ms);
 /* Milliseconds until the next resend is due (for the poll timeout), or -1. */
 int64_t cpm_pump_next_due_ms(const cpm_pump_t *p, int64_t now_ms);
 /* Append a PeerStatus per stream to h (allocated with malloc; freed by

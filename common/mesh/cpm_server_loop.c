@@ -534,7 +534,8 @@ int cpm_server_run(cpm_server_t *s)
         cpm_warn("could not read the outbox streams; delivery starts empty");
     /* Ask every peer for its mark at once: a peer holding more than this store
      * held at start means the store is an older copy (see cpm_pump.h). */
-    cpm_pump_run(s->pump, s->reg, cpm_mono_ms());
+    if (cpm_pump_run(s->pump, s->reg, cpm_mono_ms()) > 0)
+        publish_events(s);
     int64_t next_reload = cpm_mono_ms() + 1000;
     cpm_info("running (registry version %llu)", (unsigned long long)cpm_registry_version(s->reg));
     while (!stop_requested) {
@@ -565,7 +566,8 @@ int cpm_server_run(cpm_server_t *s)
         if (s->ngroup > 0)
             commit_group(s);
         now = cpm_mono_ms();
-        cpm_pump_run(s->pump, s->reg, now);
+        if (cpm_pump_run(s->pump, s->reg, now) > 0)
+            publish_events(s); /* the events acked hooks wrote (cpm_pump_on_acked) */
         if (now >= next_reload) {
             next_reload = now + 1000;
             if (cpm_server_load_registry(s, false) != 0 && (!s->router || !s->pub)) {

@@ -100,6 +100,29 @@ static int on_record(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, const ui
     return rc;
 }
 
+/* The pump's acked hook (cpm_pump_on_acked): decode once, call the entry. */
+static int on_acked(void *ctx, MDB_txn *txn, const char *peer_member, const char *peer_service,
+                    uint64_t seq, const uint8_t *rec, size_t len)
+{
+    cpm_server_t *s = ctx;
+    const cpm_svc_acked_t *o = s->svc->acked;
+    while (o && o->fn && strcmp(o->peer_service, peer_service) != 0)
+        o++;
+    if (!o || !o->fn)
+        return 0;
+    refresh(s);
+    cpm_error_t err = {0};
+    ProtobufCMessage *r = decode(o->record, rec, len, "record", &err);
+    if (!r) { /* our own record: only a bug or a damaged store gets here */
+        cpm_error("%s/%s: acknowledged record %llu does not decode (%s); passed over", peer_member,
+                  peer_service, (unsigned long long)seq, err.message);
+        return 0;
+    }
+    int rc = o->fn(s->svc_state, s, txn, peer_member, r);
+    protobuf_c_message_free_unpacked(r, NULL);
+    return rc;
+}
+
 static void on_tick(cpm_server_t *s)
 {
     refresh(s);
@@ -129,6 +152,12 @@ int cpm_service_attach(cpm_server_t *s, const cpm_service_t *d, cpm_svc_t *st)
         if (cpm_server_outbound(s, o->peer_service, o->type) != 0) {
             cpm_error("%s: cannot send %s to %s", d->name, cpm_msg_type_name(o->type),
                       o->peer_service);
+            return -1;
+        }
+    for (const cpm_svc_acked_t *a = d->acked; a && a->fn; a++)
+        if (!a->record || cpm_pump_on_acked(s->pump, a->peer_service, on_acked, s) != 0) {
+            cpm_error("%s: cannot hear acknowledgements from %s (no such stream)", d->name,
+                      a->peer_service);
             return -1;
         }
     cpm_server_on_tick(s, on_tick);

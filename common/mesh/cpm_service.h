@@ -61,11 +61,28 @@ typedef struct {
     cpm_svc_record_fn fn;
 } cpm_svc_batch_t;
 
+/* The peer's node acknowledged rec (decoded with the stream entry's record
+ * descriptor), a record this service sent it. Runs inside the write
+ * transaction that records the acknowledgement (see cpm_pump_on_acked), so
+ * what it writes (its databases, events through cpm_server_effects) commits
+ * with the ack, exactly once; it must not send records. 0, or a store error
+ * (then ack and effect are tried again); anything else it logs itself. */
+typedef int (*cpm_svc_acked_fn)(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn,
+                                const char *peer_member, ProtobufCMessage *rec);
+
 /* Records for peer_service travel in batches of type. */
 typedef struct {
     const char *peer_service;
     Cpm__MsgType type;
 } cpm_svc_stream_t;
+
+/* Hear of each record of a stream to peer_service that the peer
+ * acknowledged, decoded with record. */
+typedef struct {
+    const char *peer_service;
+    const ProtobufCMessageDescriptor *record;
+    cpm_svc_acked_fn fn;
+} cpm_svc_acked_t;
 
 typedef struct cpm_service {
     const char *name;                   /* must equal the config's service */
@@ -74,6 +91,7 @@ typedef struct cpm_service {
     const cpm_svc_request_t *requests;  /* ended by an entry with fn NULL */
     const cpm_svc_batch_t *batches;     /* ended by an entry with fn NULL */
     const cpm_svc_stream_t *streams;    /* ended by an entry with peer_service NULL */
+    const cpm_svc_acked_t *acked;       /* optional, ended by an entry with fn NULL */
     /* After the server is up: create the state. 0, or -1 with the reason
      * logged (the process exits 1). */
     int (*init)(cpm_server_t *srv, cpm_svc_t **st);

@@ -31,12 +31,15 @@ Cpm__InspectionCase *inspection_case(cpm_store_t *st, MDB_txn *txn, const char *
     return load_case(st, txn, ticket, &rc);
 }
 
-/* Tell routing and the event log about a new state. */
+/* Tell the event log about a new state and, for an officer's answer,
+ * routing. "assigned" is not sent: routing learns it from the delivery's
+ * acknowledgement. */
 static int announce(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *fx,
                     const Cpm__Assignment *a, Cpm__CaseState state, const char *actor,
                     const char *note, int64_t now_ms)
 {
     const char *ticket = a->complaint->ticket;
+    int rc = 0;
     Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
     u.ticket = (char *)ticket;
     u.state = state;
@@ -44,7 +47,8 @@ static int announce(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *f
     u.actor = (char *)actor;
     u.note = (char *)(note ? note : "");
     u.at_ms = now_ms;
-    int rc = fx->send(fx->ctx, txn, in->routing, "routing", &u.base);
+    if (state != CPM__CASE_STATE__CASE_STATE_ASSIGNED)
+        rc = fx->send(fx->ctx, txn, in->routing, "routing", &u.base);
     if (rc != 0)
         return rc;
     char kind[48];
@@ -89,7 +93,7 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
     c.assignment = (Cpm__Assignment *)a;
     c.state = CPM__CASE_STATE__CASE_STATE_ASSIGNED;
     e.at_ms = now_ms;
-    e.state = "assigned";
+    e.state = CPM__CASE_STATE__CASE_STATE_ASSIGNED;
     e.actor = (char *)in->node;
     c.history = hist;
     c.n_history = 1;
@@ -99,10 +103,10 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
 }
 
 int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
-                   const char *actor, const Cpm__CaseAction *a, int64_t now_ms, const char **state,
-                   bool *duplicate, cpm_error_t *err)
+                   const char *actor, const Cpm__CaseAction *a, int64_t now_ms,
+                   Cpm__CaseState *state, bool *duplicate, cpm_error_t *err)
 {
-    Cpm__CaseActionKind act = cpm_case_action_parse(a->action);
+    Cpm__CaseActionKind act = a->action;
     Cpm__CaseState to_state = cpm_case_target(act);
     const char *to = cpm_case_state_name(to_state);
     *duplicate = false;
@@ -110,17 +114,18 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
         return cpm_error_set(err, CPM_E_INVALID, "ticket", "ticket is required");
     if (!to)
         return cpm_error_set(err, CPM_E_INVALID, "action",
-                             "action '%s' is not one of accept, refuse, resolve", a->action);
+                             "action %d is not one of accept, refuse, resolve", (int)act);
     if (!cpm_text_utf8_valid(a->note, strlen(a->note)))
         return cpm_error_set(err, CPM_E_INVALID, "note", "note is not valid UTF-8");
     if (strlen(a->note) > NOTE_MAX)
         return cpm_error_set(err, CPM_E_TOO_LARGE, "note", "note is longer than %d bytes",
                              NOTE_MAX);
     if (to_state != CPM__CASE_STATE__CASE_STATE_ACCEPTED && !*a->note)
-        return cpm_error_set(
-            err, CPM_E_INVALID, "note", "a note is required to %s a case: %s", a->action,
-            to_state == CPM__CASE_STATE__CASE_STATE_REFUSED ? "say why it is not ours"
-                                                            : "the outcome");
+        return cpm_error_set(err, CPM_E_INVALID, "note", "a note is required to %s a case: %s",
+                             cpm_case_action_name(act),
+                             to_state == CPM__CASE_STATE__CASE_STATE_REFUSED
+                                 ? "say why it is not ours"
+                                 : "the outcome");
     int rc;
     Cpm__InspectionCase *c = load_case(st, txn, a->ticket, &rc);
     if (!c && rc == CPM_E_NOT_FOUND)
@@ -130,7 +135,7 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
         return cpm_error_set(err, rc, "ticket", "case %s cannot be read: %s", a->ticket,
                              cpm_err_name(rc));
     rc = 0;
-    *state = to;
+    *state = to_state;
     if (c->state == to_state) {
         *duplicate = true;
         goto out;
@@ -143,7 +148,7 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
     }
     Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
     e.at_ms = now_ms;
-    e.state = (char *)to;
+    e.state = to_state;
     e.actor = (char *)actor;
     e.note = a->note;
     Cpm__StatusEntry **h = realloc(c->history, (c->n_history + 1) * sizeof *h);
@@ -178,8 +183,7 @@ int inspection_show(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const
     if (!c)
         return cpm_error_set(err, rc, "ticket", "case %s cannot be read: %s", ticket,
                              cpm_err_name(rc));
-    const char *sname = cpm_case_state_name(c->state);
-    snprintf(v->state, sizeof v->state, "%s", sname ? sname : "");
+    v->state = c->state;
     const Cpm__Complaint *cp = c->assignment ? c->assignment->complaint : NULL;
     v->contact_status = "none";
     if (cp && cp->sealed_contact.len) {

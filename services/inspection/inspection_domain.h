@@ -5,8 +5,9 @@
  * contact, the state and its history). The contact stays sealed at rest (to
  * this node's transport key, by intake); inspection_show opens it for this
  * agency's officers on demand. States: assigned -> accepted |
- * refused; accepted -> resolved. Every change is an event and a CaseUpdate
- * queued for routing. No sockets. */
+ * refused; accepted -> resolved. Every change is an event; every officer's
+ * answer also a CaseUpdate queued for routing (routing learns "assigned" from
+ * the delivery's acknowledgement). No sockets. */
 #ifndef INSPECTION_DOMAIN_H
 #define INSPECTION_DOMAIN_H
 
@@ -38,17 +39,17 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
                                 cpm_error_t *err);
 
 /* An officer (member actor) accepts, refuses or resolves a case. *state gets
- * the new state (static string); *duplicate is true when the case already was
+ * the new state; *duplicate is true when the case already was
  * in that state. CPM_E_INVALID for a bad action or missing note,
  * CPM_E_NOT_FOUND for an unknown ticket, CPM_E_CONFLICT for a move the state
  * does not allow. */
 int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
-                   const char *actor, const Cpm__CaseAction *a, int64_t now_ms, const char **state,
-                   bool *duplicate, cpm_error_t *err);
+                   const char *actor, const Cpm__CaseAction *a, int64_t now_ms,
+                   Cpm__CaseState *state, bool *duplicate, cpm_error_t *err);
 
 /* What an officer of this agency sees of a case (action "show"). */
 typedef struct {
-    char state[32];
+    Cpm__CaseState state;
     const char *contact_status; /* open|none|sealed_for_other|unreadable (static) */
     char contact_for[128];      /* who the contact is sealed for */
     Cpm__ContactCard *contact;  /* when open; free with cpm__contact_card__free_unpacked */

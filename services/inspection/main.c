@@ -76,7 +76,7 @@ static int show(cpm_server_t *srv, MDB_txn *txn, const inspection_t *in, const C
 static bool action_reads(const ProtobufCMessage *payload)
 {
     const Cpm__CaseAction *a = (const Cpm__CaseAction *)payload;
-    return a->action && !strcmp(a->action, "show");
+    return a->action == CPM__CASE_ACTION_KIND__CASE_ACTION_SHOW;
 }
 
 static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
@@ -91,7 +91,7 @@ static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     if (action_reads(payload))
         return show(srv, txn, &st->in, a, reply, err);
     cpm_effects_t fx = cpm_server_effects(srv);
-    const char *state = NULL;
+    Cpm__CaseState state = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
     bool dup = false;
     int rc = inspection_act(&st->in, cpm_server_store(srv), txn, &fx, m->env->sender, a,
                             cpm_now_ms(), &state, &dup, err);
@@ -99,7 +99,7 @@ static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
         return rc;
     Cpm__CaseActionReply r = CPM__CASE_ACTION_REPLY__INIT;
     r.ticket = a->ticket;
-    r.state = (char *)state;
+    r.state = state;
     r.duplicate = dup;
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_ACTION_REPLY, &r.base);
 }

@@ -60,6 +60,16 @@ static int on_update(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
                                 (const Cpm__CaseUpdate *)rec, err);
 }
 
+/* The agency's node acknowledged an assignment: the case is assigned. */
+static int on_delivered(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const char *agency,
+                        ProtobufCMessage *rec)
+{
+    (void)st;
+    cpm_effects_t fx = cpm_server_effects(srv);
+    return routing_assignment_delivered(cpm_server_store(srv), txn, &fx, agency,
+                                        (const Cpm__Assignment *)rec, cpm_now_ms());
+}
+
 /* Scoped by who asks (routing_status_for): officers see their agency's
  * cases, coordinators all, the public view needs the ticket's lookup code. */
 static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
@@ -146,6 +156,8 @@ static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_UPDATE_BATCH, &cpm__case_update__descriptor, on_update},
     {0}};
 static const cpm_svc_stream_t streams[] = {{ASSIGNED_TO, CPM__MSG_TYPE__MSG_ASSIGN_BATCH}, {0}};
+static const cpm_svc_acked_t acked[] = {{ASSIGNED_TO, &cpm__assignment__descriptor, on_delivered},
+                                        {0}};
 
 static const cpm_service_t service = {
     .name = "routing",
@@ -154,6 +166,7 @@ static const cpm_service_t service = {
     .requests = requests,
     .batches = batches,
     .streams = streams,
+    .acked = acked,
     .init = init,
     .fini = fini,
     .tick = on_tick,

@@ -85,7 +85,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
 
     Cpm__StatusReply r = CPM__STATUS_REPLY__INIT;
     r.ticket = c->ticket;
-    r.state = "routed";
+    r.state = CPM__CASE_STATE__CASE_STATE_ROUTED;
     r.agency = route.agency;
     r.rule_id = route.rule_id;
     r.rules_version = version;
@@ -98,10 +98,10 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     Cpm__StatusEntry e1 = CPM__STATUS_ENTRY__INIT, e2 = CPM__STATUS_ENTRY__INIT;
     Cpm__StatusEntry *hist[2] = {&e1, &e2};
     e1.at_ms = received;
-    e1.state = "received";
+    e1.state = CPM__CASE_STATE__CASE_STATE_RECEIVED;
     e1.actor = c->intake_node;
     e2.at_ms = now_ms;
-    e2.state = "routed";
+    e2.state = CPM__CASE_STATE__CASE_STATE_ROUTED;
     e2.actor = route.rule_id;
     e2.note = route.reason;
     r.history = hist;
@@ -166,6 +166,55 @@ bool routing_contact_drop_clear(Cpm__Complaint *c)
     return a || b || d;
 }
 
+/* Move r (routed) to assigned at at_ms, held by agency, said by actor:
+ * history, store, event. The entry is the record's own (freed with it). */
+static int mark_assigned(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                         Cpm__StatusReply *r, const char *agency, const char *actor, int64_t at_ms)
+{
+    Cpm__StatusEntry *e = malloc(sizeof *e);
+    if (!e)
+        return CPM_E_INTERNAL;
+    cpm__status_entry__init(e);
+    e->at_ms = at_ms;
+    e->state = CPM__CASE_STATE__CASE_STATE_ASSIGNED;
+    e->actor = strdup(actor);
+    int rc = e->actor ? history_add(r, e) : CPM_E_INTERNAL;
+    if (rc != 0) {
+        free(e->actor);
+        free(e);
+        return rc;
+    }
+    r->state = CPM__CASE_STATE__CASE_STATE_ASSIGNED;
+    if ((rc = cpm_store_put_msg(st, txn, "cases", r->ticket, &r->base)) != 0)
+        return rc;
+    cpm_event_t ev = {.kind = "case.assigned",
+                      .ticket = r->ticket,
+                      .agency = agency,
+                      .area = r->area,
+                      .category = r->category,
+                      .state = CPM__CASE_STATE__CASE_STATE_ASSIGNED,
+                      .rule = r->rule_id,
+                      .actor = actor};
+    return fx->event(fx->ctx, txn, &ev);
+}
+
+int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                                 const char *agency, const Cpm__Assignment *a, int64_t now_ms)
+{
+    const char *ticket = a->complaint && a->complaint->ticket ? a->complaint->ticket : "";
+    int rc;
+    Cpm__StatusReply *r = *ticket ? routing_status(st, txn, ticket, &rc) : NULL;
+    if (!r)
+        return *ticket && rc != CPM_E_NOT_FOUND ? rc : 0; /* only a store error is retried */
+    rc = 0;
+    /* Once: a case past routed (an answer came first, or a second ack of
+     * the same record after a restart) is left alone. */
+    if (r->state == CPM__CASE_STATE__CASE_STATE_ROUTED && !strcmp(r->agency, agency))
+        rc = mark_assigned(st, txn, fx, r, agency, agency, now_ms);
+    cpm__status_reply__free_unpacked(r, NULL);
+    return rc;
+}
+
 int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
                          const cpm_effects_t *fx, const char *sender, const Cpm__CaseUpdate *u,
                          cpm_error_t *err)
@@ -191,31 +240,37 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
      * events and log only in the forms they allow. */
     if ((rc = cpm_fields_update(u, err)) != 0)
         goto out;
-    Cpm__CaseState from = cpm_case_state_parse(r->state), to = u->state;
+    Cpm__CaseState from = r->state, to = u->state;
     const char *to_name = cpm_case_state_name(to);
     if (from == to)
         goto out; /* nothing new */
-    /* "assigned" only confirms delivery: it moves routed on and never moves
-     * a case backwards. Every other report follows the one table. */
+    /* "assigned" only confirms delivery, which routing learns from the
+     * agency node's acknowledgement (routing_assignment_delivered); a node
+     * may still say it (version 1 did). It moves routed on and never moves a
+     * case backwards. Every other report follows the one table, and may come
+     * straight from routed. */
     bool delivered = to == CPM__CASE_STATE__CASE_STATE_ASSIGNED;
-    if (delivered ? from != CPM__CASE_STATE__CASE_STATE_ROUTED : !cpm_case_follows(from, to)) {
-        rc = delivered
-                 ? 0
-                 : cpm_error_set(err, CPM_E_CONFLICT, "state", "case %s is %s; cannot become %s",
-                                 u->ticket, r->state, to_name);
+    if (delivered) {
+        if (from == CPM__CASE_STATE__CASE_STATE_ROUTED)
+            rc = mark_assigned(st, txn, fx, r, sender, u->actor, u->at_ms);
+        goto out;
+    }
+    if (!cpm_case_follows(from, to)) {
+        rc = cpm_error_set(err, CPM_E_CONFLICT, "state", "case %s is %s; cannot become %s",
+                           u->ticket, cpm_case_state_name(from), to_name);
         goto out;
     }
     /* Move the deadlines the register watches: the accept deadline ends with
      * any answer, the resolve deadline runs from acceptance to resolution. */
     if ((from == CPM__CASE_STATE__CASE_STATE_ROUTED ||
          from == CPM__CASE_STATE__CASE_STATE_ASSIGNED) &&
-        !delivered && (rc = routing_deadline_clear(st, txn, r->accept_due_ms, u->ticket)) != 0)
+        (rc = routing_deadline_clear(st, txn, r->accept_due_ms, u->ticket)) != 0)
         goto out;
     if (from == CPM__CASE_STATE__CASE_STATE_ACCEPTED &&
         (rc = routing_deadline_clear(st, txn, r->resolve_due_ms, u->ticket)) != 0)
         goto out;
-    char *old_state = r->state;
-    r->state = (char *)to_name;
+    Cpm__CaseState old_state = r->state;
+    r->state = to;
     if (to == CPM__CASE_STATE__CASE_STATE_ACCEPTED) {
         r->resolve_due_ms =
             cpm_rules_add_working_days(rules, u->at_ms, cpm_rules_resolve_days(rules));
@@ -226,7 +281,7 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     }
     Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
     e.at_ms = u->at_ms;
-    e.state = (char *)to_name;
+    e.state = to;
     e.actor = u->actor;
     /* Officers' notes stay at the agency (they may name the consumer); the
      * register keeps only why a case was refused, which routing needs. */

@@ -50,6 +50,13 @@ bool routing_contact_unreadable(const Cpm__Complaint *c, const char *agency);
  * and logs it; the contact is lost rather than kept in clear. */
 bool routing_contact_drop_clear(Cpm__Complaint *c);
 
+/* The agency's node acknowledged the delivery of assignment a (routing's
+ * acked hook, in the transaction that records the ack): a case still routed
+ * to agency becomes assigned (history, event "case.assigned"); anything else
+ * is left alone, so a second ack changes nothing. 0 or a store error. */
+int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                                 const char *agency, const Cpm__Assignment *a, int64_t now_ms);
+
 /* Apply a state change reported by an agency. Only the agency the case is
  * assigned to may report on it (CPM_E_FORBIDDEN otherwise); unknown tickets
  * give CPM_E_NOT_FOUND. */

@@ -22,13 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cpm_error_t err = {0};
     MDB_txn *txn = NULL;
     if (cpm_store_begin(st, true, &txn) == 0) {
-        const char *state = NULL;
+        Cpm__CaseState state = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
         bool dup = false;
         int rc =
             inspection_act(&in, st, txn, &fx, "hn.officer.hk", a, fz_now_ms(), &state, &dup, &err);
         if (rc == 0) { /* e.g. accept, then the same input again as resolve */
-            char *action = a->action;
-            a->action = "resolve";
+            Cpm__CaseActionKind action = a->action;
+            a->action = CPM__CASE_ACTION_KIND__CASE_ACTION_RESOLVE;
             inspection_act(&in, st, txn, &fx, "hn.officer.hk", a, fz_now_ms(), &state, &dup, &err);
             a->action = action;
         }

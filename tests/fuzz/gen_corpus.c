@@ -167,7 +167,7 @@ static void payloads(void)
     for (int i = 0; i < 3; i++) {
         Cpm__CaseAction ca = CPM__CASE_ACTION__INIT;
         ca.ticket = FZ_TICKET;
-        ca.action = (char *)actions[i][0];
+        ca.action = cpm_case_action_parse(actions[i][0]);
         ca.note = (char *)actions[i][1];
         put_msg("fuzz_case_action", actions[i][0], &ca.base);
     }

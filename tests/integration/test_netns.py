@@ -112,7 +112,7 @@ def test_cases_cross_a_cut_and_healed_link_exactly_once():
         # The area keeps working while cut off: its officer accepts a case.
         t = first[0]["ticket"]
         m.prefix = h.netns(h.dist)
-        r = m.ctl("case", "accept", t, "--node", AREA)
+        r = m.ctl("case", "accept", t, as_="officer." + AREA)
         check(r.json[0]["state"] == "accepted", "accepted offline: %s" % r.json)
         m.prefix = h.netns(h.city)
         m.wait_for(lambda: not stream(m).get("connected"), "heartbeats notice the cut", 20)

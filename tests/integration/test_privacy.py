@@ -61,7 +61,9 @@ def files_holding(needles):
 
 
 def case_show(ticket):
-    r = M.ctl("case", "show", ticket)
+    # cpmctl case acts as who runs it: the officer of the agency routing chose,
+    # at the node of that officer's own agency (from the registry)
+    r = M.ctl("case", "show", ticket, as_="officer." + M.status(ticket)["agency"])
     return r.json[0]
 
 

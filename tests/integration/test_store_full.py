@@ -114,13 +114,15 @@ def test_show_is_served_while_inspection_is_full():
         with open(os.path.join(m.home, "etc", "hn.d.cau-giay.inspection.yaml"), "a") as f:
             f.write("map_size_mb: 1\nmap_high_water_pct: 10\n")
         m.start("hn.d.cau-giay", "inspection")
-        r = m.ctl("case", "accept", t, check_rc=False)
+        officer = "officer.hn.d.cau-giay"
+        r = m.ctl("case", "accept", t, as_=officer, check_rc=False)
         check(r.returncode == 1 and r.json[0]["code"] == 507,
               "new work is refused above the mark: %s" % r.stdout)
-        r = m.ctl("case", "show", t, check_rc=False)
+        r = m.ctl("case", "show", t, as_=officer, check_rc=False)
         check(r.returncode == 0 and r.json[0]["state"] == "assigned",
               "show is served above the mark: %s" % r.stdout)
-        r = m.ctl("case", "show", t, as_="officer.hn.d.hoan-kiem", check_rc=False)
+        r = m.ctl("case", "show", t, "--node", "hn.d.cau-giay", as_="officer.hn.d.hoan-kiem",
+                  check_rc=False)
         check(r.returncode == 1 and r.json[0]["code"] == 403,
               "show stays for this agency's officers only: %s" % r.stdout)
 

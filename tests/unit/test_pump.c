@@ -357,6 +357,93 @@ static void test_oversize_record_becomes_tombstone(void **state)
     assert_int_equal(STORE_DEPTH(f), 0);
 }
 
+/* The acked hook: each record the peer acknowledged goes through it once,
+ * in the transaction that records the ack; a hook that fails leaves the
+ * ack unrecorded (and its writes out), to be tried again. */
+typedef struct {
+    fx_t *f;
+    int fail;  /* calls still to fail */
+    int calls; /* calls that returned 0 */
+    uint64_t last_seq;
+} hook_t;
+
+static int count_acked(void *ctx, MDB_txn *txn, const char *peer_member, const char *peer_service,
+                       uint64_t seq, const uint8_t *rec, size_t len)
+{
+    hook_t *h = ctx;
+    assert_string_equal(peer_member, "hn.doit");
+    assert_string_equal(peer_service, "routing");
+    assert_int_equal(len, 10);
+    assert_int_equal(rec[0], 'a' + (int)seq - 1);
+    char key[64];
+    uint64_t was = 0;
+    snprintf(key, sizeof key, "test.hooked:%llu", (unsigned long long)seq);
+    assert_int_equal(cpm_store_get_u64(h->f->store, txn, key, &was), 0);
+    assert_int_equal(was, 0); /* never twice for one record */
+    assert_int_equal(cpm_store_put_u64(h->f->store, txn, key, 1), 0);
+    if (h->fail > 0) {
+        h->fail--;
+        return CPM_E_STORE_IO;
+    }
+    h->calls++;
+    h->last_seq = seq;
+    return 0;
+}
+
+static uint64_t hooked(fx_t *f, uint64_t seq)
+{
+    char key[64];
+    uint64_t v = 0;
+    MDB_txn *txn = NULL;
+    snprintf(key, sizeof key, "test.hooked:%llu", (unsigned long long)seq);
+    assert_int_equal(cpm_store_begin(f->store, false, &txn), 0);
+    assert_int_equal(cpm_store_get_u64(f->store, txn, key, &v), 0);
+    cpm_store_abort(&txn);
+    return v;
+}
+
+static void test_acked_hook_runs_once_with_the_ack(void **state)
+{
+    fx_t *f = *state;
+    hook_t h = {.f = f, .fail = 2};
+    pump_open(f);
+    assert_int_equal(cpm_pump_on_acked(f->p, "routing", count_acked, &h), 0);
+    assert_int_equal(cpm_pump_on_acked(f->p, "nobody", count_acked, &h), -1);
+    commit(f, 10, 'a');
+    commit(f, CPM_DELIVERY_RECORD_MAX + 1, 'B'); /* a tombstone: the peer never had it */
+    commit(f, 10, 'c');
+    /* The peer applies all three; the hook fails twice: the ack is recorded
+     * only with the hook's writes, when it succeeds. */
+    int64_t end = cpm_mono_ms() + DEADLINE_MS;
+    int ran = 0;
+    while (h.fail > 0) {
+        if (cpm_mono_ms() > end)
+            fail_msg("the hook was never called");
+        ran += cpm_pump_run(f->p, f->peer.reg, cpm_mono_ms());
+        ackpeer_poll(&f->peer, 10);
+        if (h.fail > 0) {
+            assert_int_equal(STORE_ACKED(f), 0);
+            assert_int_equal(hooked(f, 1), 0);
+        }
+    }
+    until(f, cond_acked, 3, "all three acked");
+    assert_int_equal(STORE_ACKED(f), 3);
+    assert_int_equal(h.calls, 2);
+    assert_int_equal(h.last_seq, 3);
+    assert_int_equal(hooked(f, 1), 1);
+    assert_int_equal(hooked(f, 2), 0);
+    assert_int_equal(hooked(f, 3), 1);
+
+    /* After a restart the peer acknowledges its mark again: nothing new. */
+    reopen(f);
+    assert_int_equal(cpm_pump_on_acked(f->p, "routing", count_acked, &h), 0);
+    commit(f, 10, 'd');
+    until(f, cond_acked, 4, "record 4 acked after the restart");
+    assert_int_equal(h.calls, 3);
+    assert_int_equal(h.last_seq, 4);
+    (void)ran;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_peer_mark_going_back_halts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_older_than_peer_halts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversize_record_becomes_tombstone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acked_hook_runs_once_with_the_ack, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

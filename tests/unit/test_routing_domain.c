@@ -154,7 +154,7 @@ static void test_routes_by_rules(void **state)
         assert_non_null(r);
         assert_string_equal(r->agency, want[i].agency);
         assert_string_equal(r->rule_id, want[i].rule);
-        assert_string_equal(r->state, "routed");
+        assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_ROUTED);
         assert_int_equal(r->n_history, 2);
         if (want[i].reason)
             assert_non_null(strstr(r->history[1]->note, want[i].reason));
@@ -200,10 +200,10 @@ static void test_case_record(void **state)
     assert_int_equal(r->accept_due_ms, dom_vn_day_end(2026, 3, 16));
     assert_int_equal(r->resolve_due_ms, 0);
     assert_int_equal(r->n_history, 2);
-    assert_string_equal(r->history[0]->state, "received");
+    assert_int_equal(r->history[0]->state, CPM__CASE_STATE__CASE_STATE_RECEIVED);
     assert_int_equal(r->history[0]->at_ms, RECEIVED);
     assert_string_equal(r->history[0]->actor, INTAKE);
-    assert_string_equal(r->history[1]->state, "routed");
+    assert_int_equal(r->history[1]->state, CPM__CASE_STATE__CASE_STATE_ROUTED);
     assert_int_equal(r->history[1]->at_ms, f->now);
     assert_string_equal(r->history[1]->actor, "R02-food");
     cpm__status_reply__free_unpacked(r, NULL);
@@ -344,9 +344,9 @@ static void test_updates(void **state)
 
     assert_int_equal(update(f, AG, T, "assigned", t1, "", &err), 0);
     Cpm__StatusReply *r = status(f, T);
-    assert_string_equal(r->state, "assigned");
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
     assert_int_equal(r->n_history, 3);
-    assert_string_equal(r->history[2]->state, "assigned");
+    assert_int_equal(r->history[2]->state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
     assert_int_equal(r->history[2]->at_ms, t1);
     assert_string_equal(r->history[2]->actor, "officer.7");
     assert_int_equal(r->resolve_due_ms, 0);
@@ -358,9 +358,9 @@ static void test_updates(void **state)
 
     assert_int_equal(update(f, AG, T, "accepted", t2, "ours", &err), 0);
     r = status(f, T);
-    assert_string_equal(r->state, "accepted");
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_ACCEPTED);
     assert_int_equal(r->n_history, 4);
-    assert_string_equal(r->history[3]->state, "accepted");
+    assert_int_equal(r->history[3]->state, CPM__CASE_STATE__CASE_STATE_ACCEPTED);
     assert_string_equal(r->history[3]->note, ""); /* notes stay at the agency */
     /* 30 working days after Tue 3 March 2026: the end of Tue 14 April */
     assert_int_equal(r->resolve_due_ms, dom_vn_day_end(2026, 4, 14));
@@ -402,7 +402,7 @@ static void test_updates(void **state)
 
     assert_int_equal(update(f, AG, T, "resolved", t2 + 4, "refund paid", &err), 0);
     r = status(f, T);
-    assert_string_equal(r->state, "resolved");
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_RESOLVED);
     assert_int_equal(r->n_history, 5);
     assert_string_equal(r->history[4]->note, ""); /* the outcome stays at the agency */
     cpm__status_reply__free_unpacked(r, NULL);
@@ -416,6 +416,63 @@ static void test_updates(void **state)
     assert_string_equal(err.field, "state");
 }
 
+/* The agency node's acknowledgement of the assignment makes the case
+ * assigned, once; it never moves a case that is past routed. */
+static int delivered(fixture_t *f, const char *agency, const char *ticket, int64_t at)
+{
+    Cpm__Complaint c = complaint(ticket, "food_safety", "hoan-kiem", false);
+    Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
+    a.complaint = &c;
+    a.agency = (char *)agency;
+    MDB_txn *txn = dom_begin(f->st, true);
+    return dom_end(txn, routing_assignment_delivered(f->st, txn, &f->fx, agency, &a, at));
+}
+
+static void test_assignment_delivered(void **state)
+{
+    fixture_t *f = *state;
+    const char *T = "HK-00000001", *AG = "hn.d.hoan-kiem";
+    route_ok(f, T, "food_safety", "hoan-kiem", false);
+    dom_fx_clear(&f->rec);
+    int64_t t1 = dom_vn_time(2026, 3, 2, 11, 0);
+    cpm_error_t err = {0};
+
+    /* acknowledged by another node, or an unknown ticket: nothing */
+    uint8_t before[8192];
+    size_t lb = case_bytes(f, T, before, sizeof before);
+    assert_int_equal(delivered(f, "hn.d.ba-dinh", T, t1), 0);
+    assert_int_equal(delivered(f, AG, "HK-00000404", t1), 0);
+    dom_value_unchanged(f->st, "cases", T, before, lb);
+    assert_int_equal(f->rec.n_events, 0);
+
+    assert_int_equal(delivered(f, AG, T, t1), 0);
+    Cpm__StatusReply *r = status(f, T);
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
+    assert_int_equal(r->n_history, 3);
+    assert_int_equal(r->history[2]->state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
+    assert_int_equal(r->history[2]->at_ms, t1);
+    assert_string_equal(r->history[2]->actor, AG);
+    cpm__status_reply__free_unpacked(r, NULL);
+    assert_int_equal(f->rec.n_events, 1);
+    assert_string_equal(f->rec.events[0].kind, "case.assigned");
+    assert_int_equal(f->rec.events[0].state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
+    assert_string_equal(f->rec.events[0].agency, AG);
+    assert_string_equal(f->rec.events[0].actor, AG);
+    assert_int_equal(f->rec.n_sent, 0);
+
+    /* a second acknowledgement (a restart resends, the node acks again) */
+    lb = case_bytes(f, T, before, sizeof before);
+    assert_int_equal(delivered(f, AG, T, t1 + 1), 0);
+    dom_value_unchanged(f->st, "cases", T, before, lb);
+    assert_int_equal(f->rec.n_events, 1);
+
+    /* an answer, then an ack that was late: the answer stands */
+    assert_int_equal(update(f, AG, T, "accepted", t1 + 2, "", &err), 0);
+    lb = case_bytes(f, T, before, sizeof before);
+    assert_int_equal(delivered(f, AG, T, t1 + 3), 0);
+    dom_value_unchanged(f->st, "cases", T, before, lb);
+}
+
 static void test_update_refused_and_direct(void **state)
 {
     fixture_t *f = *state;
@@ -426,14 +483,14 @@ static void test_update_refused_and_direct(void **state)
     /* straight from routed, without "assigned" first */
     assert_int_equal(update(f, "hn.qltt", "HK-00000001", "refused", t, "not ours", &err), 0);
     Cpm__StatusReply *r = status(f, "HK-00000001");
-    assert_string_equal(r->state, "refused");
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_REFUSED);
     assert_int_equal(r->n_history, 3);
     assert_string_equal(r->history[2]->note, "not ours"); /* the register keeps why */
     assert_int_equal(r->resolve_due_ms, 0);
     cpm__status_reply__free_unpacked(r, NULL);
     assert_int_equal(update(f, "hn.qltt", "HK-00000002", "accepted", t, "", &err), 0);
     r = status(f, "HK-00000002");
-    assert_string_equal(r->state, "accepted");
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_ACCEPTED);
     assert_int_equal(r->resolve_due_ms, cpm_rules_add_working_days(f->rules, t, 30));
     cpm__status_reply__free_unpacked(r, NULL);
     /* a refused case cannot be accepted afterwards */
@@ -576,6 +633,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_delivery, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_complaint_refused, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_updates, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_assignment_delivered, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_refused_and_direct, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_errors, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_no_registry, setup, dom_env_teardown),

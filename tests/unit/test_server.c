@@ -64,7 +64,7 @@ static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     snprintf(state, sizeof state, "%.*s", (int)len, (const char *)val);
     Cpm__StatusReply r = CPM__STATUS_REPLY__INIT;
     r.ticket = q->ticket;
-    r.state = state;
+    r.area = state; /* any string field: the note read back */
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_STATUS_REPLY, &r.base);
 }
 
@@ -290,7 +290,7 @@ static void test_write_committed_then_read(void **state)
     assert_int_equal(t, CPM__MSG_TYPE__MSG_STATUS_REPLY);
     Cpm__StatusReply *s = cpm__status_reply__unpack(NULL, outlen, out);
     assert_non_null(s);
-    assert_string_equal(s->state, "noisy");
+    assert_string_equal(s->area, "noisy");
     cpm__status_reply__free_unpacked(s, NULL);
     client_close(&c);
 }

@@ -1,10 +1,10 @@
 /* cpmctl status / case: follow a ticket, and act on a case as an officer. */
 #include "ctl_args.h"
+#include "cpm_case.h"
 #include "cpm_text.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char status_usage[] =
     "usage: cpmctl status TICKET [--code CODE] [--json]\n"
@@ -21,14 +21,21 @@ static const char case_usage[] =
     "usage: cpmctl case accept|refuse|resolve|show TICKET [--note TEXT] [--node ID]\n"
     "                 [--as ID] [--json]\n"
     "\n"
-    "Acts on a case at the inspection service of the agency it is assigned to, which\n"
-    "it asks the city's routing service, or at --node ID without asking (so an area\n"
-    "office keeps working while its link to the city is down).\n"
+    "Acts on a case at the inspection service of --node ID, else of the agency the\n"
+    "identity belongs to (an officer's own agency, from the registry; so an area\n"
+    "office keeps working while its link to the city is down), else of the agency\n"
+    "the city's routing service says holds the case.\n"
     "refuse needs --note (why it is not ours); resolve needs --note (the outcome).\n"
     "show changes nothing: it prints the case's state and the consumer's contact,\n"
     "which only that agency's node can open (it is sealed to its key at intake).\n"
-    "Signs as --as ID, else as officer.<agency> when its key is in DIR/keys, else\n"
-    "as the default identity.\n";
+    "Signs as --as ID, else as CPMESH_AS, else as DIR/identity; never as another.\n";
+
+/* The word for a state on the wire ("" for a value this build does not know). */
+static const char *state_word(Cpm__CaseState s)
+{
+    const char *name = cpm_case_state_name(s);
+    return name ? name : "";
+}
 
 /* The status of ticket from routing (the public view with code); NULL with
  * err. */
@@ -63,12 +70,12 @@ static void print_status(bool json, const Cpm__StatusReply *r)
         for (size_t i = 0; i < r->n_history; i++)
             json_array_append_new(h, json_pack("{s:s,s:s,s:s,s:s}", "at",
                                                ctl_time(r->history[i]->at_ms, t1), "state",
-                                               ctl_utf8(r->history[i]->state), "actor",
+                                               state_word(r->history[i]->state), "actor",
                                                ctl_utf8(r->history[i]->actor), "note",
                                                ctl_utf8(r->history[i]->note)));
         json_t *o =
             json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ok", 1, "ticket", ctl_utf8(r->ticket),
-                      "state", ctl_utf8(r->state), "agency", ctl_utf8(r->agency), "rule",
+                      "state", state_word(r->state), "agency", ctl_utf8(r->agency), "rule",
                       ctl_utf8(r->rule_id), "area", ctl_utf8(r->area), "category",
                       ctl_utf8(r->category), "intake_node", ctl_utf8(r->intake_node));
         json_object_set_new(o, "view", json_string(ctl_utf8(r->view)));
@@ -82,7 +89,7 @@ static void print_status(bool json, const Cpm__StatusReply *r)
         return;
     }
     printf("ticket       %s\nstate        %s\nagency       %s\n", ctl_safe(r->ticket),
-           ctl_safe(r->state), ctl_safe(r->agency));
+           state_word(r->state), ctl_safe(r->agency));
     if (*r->rule_id)
         printf("rule         %s%s%s\n", ctl_safe(r->rule_id),
                *r->rules_version ? " of rules version " : "", ctl_safe(r->rules_version));
@@ -99,7 +106,7 @@ static void print_status(bool json, const Cpm__StatusReply *r)
     printf("history:\n");
     for (size_t i = 0; i < r->n_history; i++)
         printf("  %s  %-9s %s%s%s\n", ctl_time(r->history[i]->at_ms, t1),
-               ctl_safe(r->history[i]->state), ctl_safe(r->history[i]->actor),
+               state_word(r->history[i]->state), ctl_safe(r->history[i]->actor),
                *r->history[i]->note ? "  " : "", ctl_safe(r->history[i]->note));
 }
 
@@ -133,32 +140,25 @@ int ctl_cmd_status(const ctl_opts_t *gopts, int argc, char **argv)
     return rc;
 }
 
-/* The agency a case is assigned to, asked as c; when c may not see it (a
- * hotline operator's identity, another agency's officer), asked again as a
- * coordinator or the city node, if such a key is in DIR/keys (a local mesh
- * holds every key). 0, or an error code with err from the first answer. */
-static int case_agency(ctl_t *c, const ctl_opts_t *o, const char *ticket, char *agency, size_t n,
-                       cpm_error_t *err)
+/* The inspection node of the agency the identity belongs to, from the
+ * registry (an officer's own agency); NULL when the identity has no agency
+ * or its agency runs no inspection service. */
+static const char *own_agency_node(const ctl_t *c)
+{
+    const Cpm__Member *me = cpm_registry_member(c->reg, c->id.id);
+    const Cpm__Member *ag =
+        me && me->agency && *me->agency ? cpm_registry_member(c->reg, me->agency) : NULL;
+    return ag && cpm_member_service(ag, "inspection") ? ag->id : NULL;
+}
+
+/* The agency a case is assigned to, asked of routing as c itself (only when
+ * the identity's own agency is not known). 0, or an error code with err. */
+static int case_agency(ctl_t *c, const char *ticket, char *agency, size_t n, cpm_error_t *err)
 {
     Cpm__StatusReply *st = query_status(c, ticket, NULL, err);
-    const Cpm__Registry *doc = cpm_registry_doc(c->reg);
-    for (size_t i = 0; !st && err->code == CPM_E_NOT_FOUND && i < doc->n_members; i++) {
-        const Cpm__Member *m = doc->members[i];
-        char path[1400];
-        snprintf(path, sizeof path, "%s/keys/%s.secret", c->home, m->id);
-        if ((strcmp(m->role, "coordinator") != 0 && strcmp(m->role, "city") != 0) ||
-            !strcmp(m->id, c->id.id) || access(path, R_OK) != 0)
-            continue;
-        ctl_t other;
-        cpm_error_t e2 = {0};
-        if (ctl_open_as(&other, o, m->id) != 0)
-            continue;
-        st = query_status(&other, ticket, NULL, &e2);
-        ctl_close(&other);
-    }
     if (!st)
         return err->code;
-    if (!cpm_text_member_valid(st->agency)) { /* it names a key file below */
+    if (!cpm_text_member_valid(st->agency)) {
         int rc = cpm_error_set(err, CPM_E_INVALID, "agency",
                                "routing's status reply names agency \"%s\", not a member id",
                                st->agency);
@@ -178,7 +178,7 @@ static void print_show(bool json, const char *agency, const Cpm__CaseActionReply
     if (json) {
         json_t *o =
             json_pack("{s:b,s:s,s:s,s:s,s:s,s:s}", "ok", 1, "ticket", ctl_utf8(r->ticket), "state",
-                      ctl_utf8(r->state), "agency", ctl_utf8(agency), "contact_status",
+                      state_word(r->state), "agency", ctl_utf8(agency), "contact_status",
                       ctl_utf8(r->contact_status), "contact_for", ctl_utf8(r->contact_for));
         if (k)
             json_object_set_new(o, "contact",
@@ -188,7 +188,7 @@ static void print_show(bool json, const char *agency, const Cpm__CaseActionReply
         return;
     }
     printf("ticket       %s\nstate        %s\nagency       %s\n", ctl_safe(r->ticket),
-           ctl_safe(r->state), ctl_safe(agency));
+           state_word(r->state), ctl_safe(agency));
     if (k)
         printf("consumer     %s\nphone        %s\nemail        %s\n",
                *k->name ? ctl_safe(k->name) : "-", *k->phone ? ctl_safe(k->phone) : "-",
@@ -223,36 +223,34 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     }
     if (optind + 2 != argc)
         return ctl_usage(case_usage, 2);
-    const char *action = argv[optind], *ticket = argv[optind + 1];
+    const char *word = argv[optind], *ticket = argv[optind + 1];
+    Cpm__CaseActionKind action = cpm_case_action_parse(word);
     ctl_t c;
     cpm_error_t err = {0};
     if (ctl_open(&c, &o) != 0)
         return 1;
-    char agency[128], officer[200], path[1400];
-    /* The agency names DIR/keys/officer.<agency>.secret: a member id only. */
+    char agency[128];
     int found = 0;
-    if (node && !cpm_text_member_valid(node))
+    const char *own = node ? NULL : own_agency_node(&c);
+    if (action == CPM__CASE_ACTION_KIND__CASE_ACTION_UNSPECIFIED)
+        found = cpm_error_set(&err, CPM_E_INVALID, "action",
+                              "action \"%s\" is not one of accept, refuse, resolve, show",
+                              ctl_safe(word));
+    else if (node && !cpm_text_member_valid(node))
         found =
             cpm_error_set(&err, CPM_E_INVALID, "--node", "--node \"%s\" is not a member id", node);
-    else if (node) /* no need to ask the city: works while its link is down */
-        snprintf(agency, sizeof agency, "%s", node);
+    else if (node || own) /* no need to ask the city: works while its link is down */
+        snprintf(agency, sizeof agency, "%s", node ? node : own);
     else
-        found = case_agency(&c, &o, ticket, agency, sizeof agency, &err);
+        found = case_agency(&c, ticket, agency, sizeof agency, &err);
     if (found != 0) {
         int rc = ctl_fail(&c, c.json, &err);
         ctl_close(&c);
         return rc;
     }
-    snprintf(officer, sizeof officer, "officer.%s", agency);
-    snprintf(path, sizeof path, "%s/keys/%s.secret", c.home, officer);
-    if (!o.as && access(path, R_OK) == 0) { /* act as that agency's officer */
-        ctl_close(&c);
-        if (ctl_open_as(&c, &o, officer) != 0)
-            return 1;
-    }
     Cpm__CaseAction a = CPM__CASE_ACTION__INIT;
     a.ticket = (char *)ticket;
-    a.action = (char *)action;
+    a.action = action;
     a.note = (char *)note;
     cpm_msg_t reply = {0};
     int rc = cpm_client_call(c.client, agency, "inspection", CPM__MSG_TYPE__MSG_CASE_ACTION,
@@ -262,14 +260,14 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     } else {
         Cpm__CaseActionReply *r =
             cpm__case_action_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
-        if (r && !strcmp(action, "show"))
+        if (r && action == CPM__CASE_ACTION_KIND__CASE_ACTION_SHOW)
             print_show(c.json, agency, r);
         else if (r && c.json)
             ctl_print_json(json_pack("{s:b,s:s,s:s,s:s,s:b}", "ok", 1, "ticket",
-                                     ctl_utf8(r->ticket), "state", ctl_utf8(r->state), "agency",
+                                     ctl_utf8(r->ticket), "state", state_word(r->state), "agency",
                                      ctl_utf8(agency), "duplicate", r->duplicate));
         else if (r)
-            printf("%s %s at %s%s\n", ctl_safe(r->ticket), ctl_safe(r->state), ctl_safe(agency),
+            printf("%s %s at %s%s\n", ctl_safe(r->ticket), state_word(r->state), ctl_safe(agency),
                    r->duplicate ? " (it already was)" : "");
         cpm__case_action_reply__free_unpacked(r, NULL);
         cpm_msg_clear(&reply);

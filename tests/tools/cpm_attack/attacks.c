@@ -272,7 +272,7 @@ static int at_case_action(attack_t *a, uint8_t **out, size_t *len, result_t *fir
         return attack_die("case_action needs --ticket", NULL);
     Cpm__CaseAction act = CPM__CASE_ACTION__INIT;
     act.ticket = (char *)a->o->ticket;
-    act.action = "resolve";
+    act.action = CPM__CASE_ACTION_KIND__CASE_ACTION_RESOLVE;
     act.note = "closed by an officer of another agency";
     size_t plen;
     uint8_t *p = frame_pack(&act.base, &plen);
