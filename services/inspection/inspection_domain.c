@@ -15,14 +15,12 @@
  * CPM_E_INTERNAL for a record that does not decode. */
 static Cpm__InspectionCase *load_case(cpm_store_t *st, MDB_txn *txn, const char *ticket, int *rc)
 {
-    const void *v;
-    size_t vlen;
-    if ((*rc = cpm_store_get(st, txn, "cases", ticket, strlen(ticket), &v, &vlen)) != 0)
-        return NULL;
-    Cpm__InspectionCase *c = cpm__inspection_case__unpack(NULL, vlen, v);
-    if (!c)
+    ProtobufCMessage *m = NULL;
+    *rc = cpm_store_get_msg(st, txn, INSPECTION_CASES_DB, ticket, &cpm__inspection_case__descriptor,
+                            &m);
+    if (*rc == CPM_E_BAD_MESSAGE)
         *rc = CPM_E_INTERNAL;
-    return c;
+    return *rc == 0 ? (Cpm__InspectionCase *)m : NULL;
 }
 
 Cpm__InspectionCase *inspection_case(cpm_store_t *st, MDB_txn *txn, const char *ticket)
@@ -83,7 +81,7 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
     const char *ticket = a->complaint->ticket;
     const void *v;
     size_t vlen;
-    int rc = cpm_store_get(st, txn, "cases", ticket, strlen(ticket), &v, &vlen);
+    int rc = cpm_store_get(st, txn, INSPECTION_CASES_DB, ticket, strlen(ticket), &v, &vlen);
     if (rc == 0)
         return 0;
     if (rc != CPM_E_NOT_FOUND)
@@ -97,7 +95,7 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
     e.actor = (char *)in->node;
     c.history = hist;
     c.n_history = 1;
-    if ((rc = cpm_store_put_msg(st, txn, "cases", ticket, &c.base)) != 0)
+    if ((rc = cpm_store_put_msg(st, txn, INSPECTION_CASES_DB, ticket, &c.base)) != 0)
         return rc;
     return announce(in, txn, fx, a, CPM__CASE_STATE__CASE_STATE_ASSIGNED, in->node, "", now_ms);
 }
@@ -160,7 +158,7 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
     c->history[c->n_history++] = &e;
     Cpm__CaseState old = c->state;
     c->state = to_state;
-    rc = cpm_store_put_msg(st, txn, "cases", a->ticket, &c->base);
+    rc = cpm_store_put_msg(st, txn, INSPECTION_CASES_DB, a->ticket, &c->base);
     c->state = old;
     c->n_history--; /* e lives on this stack */
     if (rc == 0 && !c->assignment)

@@ -12,15 +12,11 @@
 
 Cpm__StatusReply *routing_status(cpm_store_t *st, MDB_txn *txn, const char *ticket, int *rc)
 {
-    const void *v;
-    size_t vlen;
-    *rc = cpm_store_get(st, txn, "cases", ticket, strlen(ticket), &v, &vlen);
-    if (*rc != 0)
-        return NULL;
-    Cpm__StatusReply *r = cpm__status_reply__unpack(NULL, vlen, v);
-    if (!r)
+    ProtobufCMessage *m = NULL;
+    *rc = cpm_store_get_msg(st, txn, ROUTING_CASES_DB, ticket, &cpm__status_reply__descriptor, &m);
+    if (*rc == CPM_E_BAD_MESSAGE)
         *rc = CPM_E_INTERNAL;
-    return r;
+    return *rc == 0 ? (Cpm__StatusReply *)m : NULL;
 }
 
 /* Append a history entry to r. The entry's strings are borrowed and must
@@ -109,12 +105,13 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     bool unreadable = routing_contact_unreadable(c, route.agency);
     if (unreadable)
         r.contact_for = c->contact_for;
-    if ((rc = cpm_store_put_msg(st, txn, "cases", r.ticket, &r.base)) != 0 ||
+    if ((rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r.ticket, &r.base)) != 0 ||
         (rc = routing_deadline_set(st, txn, r.accept_due_ms, c->ticket, "accept")) != 0)
         return rc;
     /* The consumer's key to the public view (routing_status_for). */
-    if (*c->lookup_code && (rc = cpm_store_put(st, txn, "codes", c->ticket, strlen(c->ticket),
-                                               c->lookup_code, strlen(c->lookup_code))) != 0)
+    if (*c->lookup_code &&
+        (rc = cpm_store_put(st, txn, ROUTING_CODES_DB, c->ticket, strlen(c->ticket), c->lookup_code,
+                            strlen(c->lookup_code))) != 0)
         return rc;
 
     Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
@@ -185,7 +182,7 @@ static int mark_assigned(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
         return rc;
     }
     r->state = CPM__CASE_STATE__CASE_STATE_ASSIGNED;
-    if ((rc = cpm_store_put_msg(st, txn, "cases", r->ticket, &r->base)) != 0)
+    if ((rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r->ticket, &r->base)) != 0)
         return rc;
     cpm_event_t ev = {.kind = "case.assigned",
                       .ticket = r->ticket,
@@ -288,7 +285,7 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     e.note = to == CPM__CASE_STATE__CASE_STATE_REFUSED ? u->note : "";
     size_t n_before = r->n_history;
     if ((rc = history_add(r, &e)) == 0)
-        rc = cpm_store_put_msg(st, txn, "cases", r->ticket, &r->base);
+        rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r->ticket, &r->base);
     if (r->n_history > n_before)
         r->n_history--; /* e is on our stack: do not let free_unpacked see it */
     r->state = old_state;

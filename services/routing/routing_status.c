@@ -56,7 +56,7 @@ static int code_matches(cpm_store_t *st, MDB_txn *txn, const char *ticket, const
 {
     const void *v;
     size_t vlen;
-    *rc = cpm_store_get(st, txn, "codes", ticket, strlen(ticket), &v, &vlen);
+    *rc = cpm_store_get(st, txn, ROUTING_CODES_DB, ticket, strlen(ticket), &v, &vlen);
     if (*rc == CPM_E_NOT_FOUND)
         *rc = 0;
     else if (*rc == 0 && vlen == strlen(code) && sodium_memcmp(v, code, vlen) == 0)
