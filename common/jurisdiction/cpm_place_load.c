@@ -374,7 +374,8 @@ static int cmp_name(const void *a, const void *b)
 static void names_finish(names_t *ns, place_name_t **out, size_t *n)
 {
     size_t k = 0;
-    qsort(ns->v, ns->n, sizeof *ns->v, cmp_name);
+    if (ns->n > 1) /* qsort of NULL is undefined even for 0 */
+        qsort(ns->v, ns->n, sizeof *ns->v, cmp_name);
     for (size_t i = 0; i < ns->n; i++) {
         if (k > 0 && cmp_name(&ns->v[k - 1], &ns->v[i]) == 0) {
             free(ns->v[i].key);
