@@ -353,7 +353,7 @@ static int identity_load(cpm_identity_t *id, const char *secret_path, char *err,
     json_t *doc = read_key_json(secret_path, 1, err, errlen);
     if (!doc)
         return -1;
-    cpm_public_t pub;
+    cpm_public_t pub = {0}; /* copied whole into id: no stack bytes after the strings */
     int rc = -1;
     if (get_public(doc, secret_path, &pub, err, errlen) != 0 ||
         get_hex(doc, secret_path, "sign_sk", id->sign_sk, 64, err, errlen) != 0 ||
