@@ -197,9 +197,9 @@ int cpm_config_check_service(const cpm_config_t *c, const char *service,
         const char *name;
         const char *val;
     } opt[] = {{"rules", c->rules},
-              {"places_dir", c->places_dir},
-              {"bind", c->bind},
-              {"pub_bind", c->pub_bind}};
+               {"places_dir", c->places_dir},
+               {"bind", c->bind},
+               {"pub_bind", c->pub_bind}};
     for (size_t i = 0; requires && requires[i]; i++) {
         size_t k = 0;
         while (k < sizeof opt / sizeof *opt && strcmp(opt[k].name, requires[i]) != 0)

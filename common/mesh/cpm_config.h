@@ -40,8 +40,8 @@ typedef struct {
     char *identity;
     char *rules;      /* NULL when absent */
     char *places_dir; /* NULL when absent */
-    char *bind;     /* NULL when absent */
-    char *pub_bind; /* NULL when absent */
+    char *bind;       /* NULL when absent */
+    char *pub_bind;   /* NULL when absent */
     uint32_t max_skew_s;
     uint32_t map_size_mb;
     uint32_t batch_max;

@@ -93,7 +93,8 @@ static int placement(const Cpm__Placement *p, const char *area, const char *w, c
         (rc = ident(err, pw, "unit_slug", triage ? !*slug : !strcmp(slug, area),
                     triage ? "empty for triage" : "the complaint's area")) ||
         (rc = ident(err, pw, "candidates",
-                    p->n_candidates <= CPM_FIELDS_PLACE_CANDIDATES_MAX && (!triage || p->n_candidates),
+                    p->n_candidates <= CPM_FIELDS_PLACE_CANDIDATES_MAX &&
+                        (!triage || p->n_candidates),
                     triage ? "1 to 24 units" : "at most 24 units")))
         return rc;
     for (size_t i = 0; i < p->n_candidates; i++) {

@@ -17,13 +17,13 @@
 #include "cpmesh.pb-c.h"
 
 /* Limits, in bytes of UTF-8: the same as intake applies to submissions. */
-#define CPM_FIELDS_NAME_MAX 200    /* business_name */
-#define CPM_FIELDS_ADDRESS_MAX 300 /* business_address */
-#define CPM_FIELDS_TEXT_MAX 4000   /* description */
-#define CPM_FIELDS_NOTE_MAX 2000   /* CaseUpdate.note */
-#define CPM_FIELDS_LOCATION_MAX 1024      /* location, placement.written */
-#define CPM_FIELDS_PLACE_NAME_MAX 96      /* placement unit and candidate names */
-#define CPM_FIELDS_PLACE_NOTE_MAX 320     /* placement.note */
+#define CPM_FIELDS_NAME_MAX 200            /* business_name */
+#define CPM_FIELDS_ADDRESS_MAX 300         /* business_address */
+#define CPM_FIELDS_TEXT_MAX 4000           /* description */
+#define CPM_FIELDS_NOTE_MAX 2000           /* CaseUpdate.note */
+#define CPM_FIELDS_LOCATION_MAX 1024       /* location, placement.written */
+#define CPM_FIELDS_PLACE_NAME_MAX 96       /* placement unit and candidate names */
+#define CPM_FIELDS_PLACE_NOTE_MAX 320      /* placement.note */
 #define CPM_FIELDS_PLACE_CANDIDATES_MAX 24 /* placement.candidates */
 /* Times (*_ms) are Unix ms within 1970..9999-12-31: the deadline arithmetic downstream cannot
  * overflow. */

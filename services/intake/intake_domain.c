@@ -183,10 +183,17 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     char point[64];
     snprintf(point, sizeof point, "%.9g,%.9g", c->lat, c->lon);
     bool where = (c->location && *c->location) || c->has_point;
-    const char *fields[] = {c->channel,        c->consumer_name, c->consumer_phone,
-                            c->consumer_email, c->business_name, c->business_address,
-                            c->area,           c->category,      c->description,
-                            c->location,       c->has_point ? point : ""};
+    const char *fields[] = {c->channel,
+                            c->consumer_name,
+                            c->consumer_phone,
+                            c->consumer_email,
+                            c->business_name,
+                            c->business_address,
+                            c->area,
+                            c->category,
+                            c->description,
+                            c->location,
+                            c->has_point ? point : ""};
     digest_fields(in->ref_key, fields, sizeof fields / sizeof *fields - (where ? 0 : 2),
                   c->event_time_ms, c->urgent, digest);
     if (c->client_ref && *c->client_ref) {

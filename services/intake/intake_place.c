@@ -22,8 +22,8 @@ static const char *text_of(const Cpm__Complaint *c, const char **field)
     return str(c->area);
 }
 
-int intake_place_resolve(const cpm_places_t *places, const Cpm__Complaint *c,
-                         cpm_placement_t *out, cpm_error_t *err)
+int intake_place_resolve(const cpm_places_t *places, const Cpm__Complaint *c, cpm_placement_t *out,
+                         cpm_error_t *err)
 {
     memset(out, 0, sizeof *out);
     if (!places)

@@ -27,8 +27,8 @@
  * err naming the field the text came from ("location", or "area" for a
  * legacy client) and the nearest known names, never the client's text. out
  * is filled in every case (out->method UNKNOWN on refusal). */
-int intake_place_resolve(const cpm_places_t *places, const Cpm__Complaint *c,
-                         cpm_placement_t *out, cpm_error_t *err);
+int intake_place_resolve(const cpm_places_t *places, const Cpm__Complaint *c, cpm_placement_t *out,
+                         cpm_error_t *err);
 
 /* Write p into c: c->placement (a new Placement; written = the text as the
  * consumer wrote it) and c->area (the unit's slug; "" for triage). Strings

@@ -190,8 +190,7 @@ int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules,
         (rc = check_text(err, "business_name", str(c->business_name), INTAKE_NAME_MAX, true)) ||
         (rc = check_text(err, "business_address", str(c->business_address), INTAKE_ADDRESS_MAX,
                          false)) ||
-        (rc = check_location(err, c)) ||
-        (rc = check_category(err, rules, str(c->category))) ||
+        (rc = check_location(err, c)) || (rc = check_category(err, rules, str(c->category))) ||
         (rc = check_text(err, "description", str(c->description), INTAKE_TEXT_MAX, true)) ||
         (rc = check_event_time(err, c->event_time_ms, now_ms)) ||
         (rc = check_client_ref(err, str(c->client_ref))) ||

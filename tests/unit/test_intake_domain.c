@@ -29,6 +29,28 @@ typedef struct {
     intake_t *in;
 } fixture_t;
 
+/* The reform data, loaded once for the whole group (it is read-only). */
+static cpm_places_t *places;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *src = getenv("CPM_SOURCE_DIR");
+    char path[1024];
+    cpm_error_t e;
+    snprintf(path, sizeof path, "%s/deploy/hanoi/reform-2025", src ? src : ".");
+    if (cpm_places_load(path, &places, &e) != 0)
+        fprintf(stderr, "places %s: %s\n", path, e.message);
+    return places ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    cpm_places_destroy(&places);
+    return 0;
+}
+
 static int setup(void **state)
 {
     fixture_t *f = dom_env_new(sizeof *f, "intake", dbs, DOM_RULES | DOM_REGISTRY, NODE "/intake",
@@ -36,6 +58,7 @@ static int setup(void **state)
     f->in = intake_new(f->env.rules, NODE, "HK", ROUTING);
     assert_non_null(f->in);
     intake_set_registry(f->in, f->env.reg);
+    intake_set_places(f->in, places, NULL);
     *state = f;
     return 0;
 }
@@ -800,5 +823,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_contact_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_contact_sweep_bounded, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
