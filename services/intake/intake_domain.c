@@ -229,8 +229,9 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, ticket, digest)) != 0)
         return rc;
-    char note[64];
-    snprintf(note, sizeof note, "channel=%s%s", c->channel, c->urgent ? " urgent" : "");
+    char note[96]; /* how it was placed, for watchers: never what was written */
+    snprintf(note, sizeof note, "channel=%s%s place=%s", c->channel, c->urgent ? " urgent" : "",
+             cpm_place_method_name(place.method));
     cpm_event_t ev = {.kind = "complaint.received",
                       .ticket = ticket,
                       .area = c->area,
