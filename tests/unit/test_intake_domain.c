@@ -816,7 +816,7 @@ static void test_placement_goes_to_routing(void **state)
     assert_non_null(m);
     intake_set_places(f->in, places, m);
     Cpm__Complaint *c = complaint("pl-1", "pricing");
-    free(c->location);
+    /* location was absent: the unpacker's shared "", not to be freed */
     c->location = strdup("Quận Nam Từ Liêm");
     char t[48];
     bool dup = false;
@@ -840,7 +840,7 @@ static void test_placement_goes_to_routing(void **state)
     cpm_store_abort(&txn);
 
     c = complaint("pl-2", "pricing");
-    free(c->location);
+    /* location was absent: the unpacker's shared "", not to be freed */
     c->location = strdup("Atlantis");
     check_refused(f, c, CPM_E_INVALID, "location");
     assert_int_equal(cpm_metrics_get(m, "place.triage"), 1);
