@@ -20,6 +20,7 @@
 
 typedef struct {
     char *node, *service, *data_dir, *registry, *root_public, *identity, *rules, *bind, *pub_bind;
+    char *places_dir;
     uint32_t *max_skew_s, *map_size_mb, *batch_max, *map_max_mb, *map_high_water_pct;
     uint32_t *dead_retention_s, *contact_retention_s;
 } y_config_t;
@@ -36,6 +37,7 @@ static const cyaml_schema_field_t config_fields[] = {
     STR(root_public),
     STR(identity),
     STR(rules),
+    STR(places_dir),
     STR(bind),
     STR(pub_bind),
     NUM(max_skew_s),
@@ -126,10 +128,12 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
     c->root_public = resolve(dir, y->root_public);
     c->identity = resolve(dir, y->identity);
     c->rules = resolve(dir, blank(y->rules) ? NULL : y->rules);
+    c->places_dir = resolve(dir, blank(y->places_dir) ? NULL : y->places_dir);
     c->bind = blank(y->bind) ? NULL : strdup(y->bind);
     c->pub_bind = blank(y->pub_bind) ? NULL : strdup(y->pub_bind);
     if (!c->node || !c->service || !c->data_dir || !c->registry || !c->root_public ||
-        !c->identity || (!blank(y->rules) && !c->rules) || (!blank(y->bind) && !c->bind) ||
+        !c->identity || (!blank(y->rules) && !c->rules) ||
+        (!blank(y->places_dir) && !c->places_dir) || (!blank(y->bind) && !c->bind) ||
         (!blank(y->pub_bind) && !c->pub_bind)) {
         return cpm_error_set(err, CPM_E_INTERNAL, "", "config %s: out of memory", path);
     }
@@ -192,7 +196,10 @@ int cpm_config_check_service(const cpm_config_t *c, const char *service,
     const struct {
         const char *name;
         const char *val;
-    } opt[] = {{"rules", c->rules}, {"bind", c->bind}, {"pub_bind", c->pub_bind}};
+    } opt[] = {{"rules", c->rules},
+               {"places_dir", c->places_dir},
+               {"bind", c->bind},
+               {"pub_bind", c->pub_bind}};
     for (size_t i = 0; requires && requires[i]; i++) {
         size_t k = 0;
         while (k < sizeof opt / sizeof *opt && strcmp(opt[k].name, requires[i]) != 0)
@@ -217,6 +224,7 @@ void cpm_config_destroy(cpm_config_t **p)
     free(c->root_public);
     free(c->identity);
     free(c->rules);
+    free(c->places_dir);
     free(c->bind);
     free(c->pub_bind);
     free(c);

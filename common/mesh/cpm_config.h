@@ -7,6 +7,7 @@
  *   root_public: /etc/cpmesh/root.public              (required)
  *   identity: /etc/cpmesh/keys/hn.d.hoan-kiem.secret  (required)
  *   rules: /etc/cpmesh/routing.yaml                   (required by the services that say so)
+ *   places_dir: /etc/cpmesh/hanoi/reform-2025         (intake: the places data, cpm_place.h)
  *   bind: tcp://0.0.0.0:7100      # optional: default is the registry endpoint
  *   pub_bind: tcp://0.0.0.0:7101  # optional: default is the registry pub endpoint
  *   max_skew_s: 300               # optional
@@ -37,9 +38,10 @@ typedef struct {
     char *registry;
     char *root_public;
     char *identity;
-    char *rules;    /* NULL when absent */
-    char *bind;     /* NULL when absent */
-    char *pub_bind; /* NULL when absent */
+    char *rules;      /* NULL when absent */
+    char *places_dir; /* NULL when absent */
+    char *bind;       /* NULL when absent */
+    char *pub_bind;   /* NULL when absent */
     uint32_t max_skew_s;
     uint32_t map_size_mb;
     uint32_t batch_max;
@@ -54,7 +56,8 @@ typedef struct {
  * the field and saying what is wrong in one sentence. */
 CPM_MUST_CHECK int cpm_config_load(const char *path, cpm_config_t **out, cpm_error_t *err);
 /* The config is for service (the name the binary runs) and has each optional
- * field named in requires (NULL-terminated; "rules", "bind", "pub_bind"). 0,
+ * field named in requires (NULL-terminated; "rules", "places_dir", "bind",
+ * "pub_bind"). 0,
  * or CPM_E_INVALID with err (may be NULL) naming the field. */
 CPM_MUST_CHECK int cpm_config_check_service(const cpm_config_t *c, const char *service,
                                             const char *const *requires, cpm_error_t *err);

@@ -17,16 +17,23 @@
 #include "cpmesh.pb-c.h"
 
 /* Limits, in bytes of UTF-8: the same as intake applies to submissions. */
-#define CPM_FIELDS_NAME_MAX 200    /* business_name */
-#define CPM_FIELDS_ADDRESS_MAX 300 /* business_address */
-#define CPM_FIELDS_TEXT_MAX 4000   /* description */
-#define CPM_FIELDS_NOTE_MAX 2000   /* CaseUpdate.note */
+#define CPM_FIELDS_NAME_MAX 200            /* business_name */
+#define CPM_FIELDS_ADDRESS_MAX 300         /* business_address */
+#define CPM_FIELDS_TEXT_MAX 4000           /* description */
+#define CPM_FIELDS_NOTE_MAX 2000           /* CaseUpdate.note */
+#define CPM_FIELDS_LOCATION_MAX 1024       /* location, placement.written */
+#define CPM_FIELDS_PLACE_NAME_MAX 96       /* placement unit and candidate names */
+#define CPM_FIELDS_PLACE_NOTE_MAX 320      /* placement.note */
+#define CPM_FIELDS_PLACE_CANDIDATES_MAX 24 /* placement.candidates */
 /* Times (*_ms) are Unix ms within 1970..9999-12-31: the deadline arithmetic downstream cannot
  * overflow. */
 #define CPM_FIELDS_TIME_MAX 253402300799999LL
 
 /* A Complaint as intake completed it: ticket, intake_node, channel, area
- * and category have their forms, texts are UTF-8 within their limits.
+ * and category have their forms, texts are UTF-8 within their limits; lat/lon
+ * finite and in range with has_point (else 0); a placement, when present,
+ * has its forms (method point|name|lineage|triage; for triage area and the
+ * unit are empty and there are 1..24 candidates; else unit_slug = area).
  * Personal data fields are not looked at here. */
 CPM_MUST_CHECK int cpm_fields_complaint(const Cpm__Complaint *c, cpm_error_t *err);
 

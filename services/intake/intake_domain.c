@@ -4,6 +4,7 @@
 #include "cpm_util.h"
 #include "intake_contact.h"
 #include "intake_lookup.h"
+#include "intake_place.h"
 #include "intake_validate.h"
 
 #include <sodium.h>
@@ -18,6 +19,8 @@ struct intake {
     char prefix[24];
     char routing[128];
     const cpm_registry_t *reg;
+    const cpm_places_t *places;
+    cpm_metrics_t *metrics;
     uint8_t ref_key[32];
 };
 
@@ -53,6 +56,21 @@ void intake_set_routing(intake_t *in, const char *routing_member)
 void intake_set_registry(intake_t *in, const cpm_registry_t *reg)
 {
     in->reg = reg;
+}
+
+void intake_set_places(intake_t *in, const cpm_places_t *places, cpm_metrics_t *metrics)
+{
+    in->places = places;
+    in->metrics = metrics;
+}
+
+/* "place.<method>": how complaints were placed, refusals (unknown) too. */
+static void count_place(intake_t *in, cpm_place_method_t m)
+{
+    char name[32];
+    snprintf(name, sizeof name, "place.%s", cpm_place_method_name(m));
+    if (in->metrics)
+        cpm_metrics_add(in->metrics, name, 1);
 }
 
 void intake_set_ref_key(intake_t *in, const uint8_t key[32])
@@ -152,14 +170,32 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     int rc = intake_validate_complaint(c, in->rules, now_ms, err);
     if (rc != 0)
         return rc;
+    cpm_placement_t place;
+    rc = intake_place_resolve(in->places, c, &place, err);
+    count_place(in, place.method);
+    if (rc != 0)
+        return rc;
     *duplicate = false;
     char refkey[256] = "";
     uint8_t digest[32];
-    const char *fields[] = {c->channel,        c->consumer_name, c->consumer_phone,
-                            c->consumer_email, c->business_name, c->business_address,
-                            c->area,           c->category,      c->description};
-    digest_fields(in->ref_key, fields, sizeof fields / sizeof *fields, c->event_time_ms, c->urgent,
-                  digest);
+    /* Over what the client sent: location and point only when given, so
+     * that a reference of a client before placement keeps its digest. */
+    char point[64];
+    snprintf(point, sizeof point, "%.9g,%.9g", c->lat, c->lon);
+    bool where = (c->location && *c->location) || c->has_point;
+    const char *fields[] = {c->channel,
+                            c->consumer_name,
+                            c->consumer_phone,
+                            c->consumer_email,
+                            c->business_name,
+                            c->business_address,
+                            c->area,
+                            c->category,
+                            c->description,
+                            c->location,
+                            c->has_point ? point : ""};
+    digest_fields(in->ref_key, fields, sizeof fields / sizeof *fields - (where ? 0 : 2),
+                  c->event_time_ms, c->urgent, digest);
     if (c->client_ref && *c->client_ref) {
         snprintf(refkey, sizeof refkey, "c\x1f%s\x1f%s", sender, c->client_ref);
         rc = ref_lookup(st, txn, refkey, c->client_ref, digest, ticket, duplicate, err);
@@ -179,6 +215,8 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     if (!c->ticket || !c->intake_node)
         return CPM_E_INTERNAL;
     c->received_ms = now_ms;
+    if ((rc = intake_place_apply(&place, c)) != 0)
+        return rc;
     char code[CPM_TEXT_CODE_LEN + 1]; /* travels to routing: the public view asks for it */
     free(c->lookup_code != protobuf_c_empty_string ? c->lookup_code : NULL);
     c->lookup_code = NULL;
@@ -191,8 +229,9 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
         return rc;
     if (*refkey && (rc = ref_store(st, txn, refkey, ticket, digest)) != 0)
         return rc;
-    char note[64];
-    snprintf(note, sizeof note, "channel=%s%s", c->channel, c->urgent ? " urgent" : "");
+    char note[96]; /* how it was placed, for watchers: never what was written */
+    snprintf(note, sizeof note, "channel=%s%s place=%s", c->channel, c->urgent ? " urgent" : "",
+             cpm_place_method_name(place.method));
     cpm_event_t ev = {.kind = "complaint.received",
                       .ticket = ticket,
                       .area = c->area,

@@ -25,6 +25,8 @@
 
 #include "cpm_effects.h"
 #include "cpm_err.h"
+#include "cpm_metrics.h"
+#include "cpm_place.h"
 #include "cpm_registry.h"
 #include "cpm_retention.h"
 #include "cpm_rules.h"
@@ -56,12 +58,19 @@ void intake_set_routing(intake_t *in, const char *routing_member);
  * again after every reload). Without one, a complaint with a contact is
  * refused (CPM_E_UNAVAILABLE): intake never stores a contact in clear. */
 void intake_set_registry(intake_t *in, const cpm_registry_t *reg);
+/* The places complaints are placed in (intake_place; borrowed, loaded once
+ * at start) and the counters of how ("place.point", "place.name",
+ * "place.lineage", "place.triage", "place.unknown"; may be NULL). Without
+ * places, every complaint is refused (CPM_E_INTERNAL). */
+void intake_set_places(intake_t *in, const cpm_places_t *places, cpm_metrics_t *metrics);
 /* The secret keying client_ref digests (derive it from the node's secret
  * key). Until set, an all-zero key. */
 void intake_set_ref_key(intake_t *in, const uint8_t key[32]);
 
-/* Validate c, then record it (c is completed with ticket, received_ms and
- * intake_node) and queue it for routing. ticket gets the ticket; *duplicate
+/* Validate and place c, then record it (c is completed with ticket,
+ * received_ms, intake_node, placement and area = the unit's slug, "" for
+ * triage) and queue it for routing. An unknown place is CPM_E_INVALID naming
+ * location (or area, when the text came from there). ticket gets the ticket; *duplicate
  * tells a resubmission. 0, CPM_E_INVALID/CPM_E_TOO_LARGE with err, or a store
  * error. */
 int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,

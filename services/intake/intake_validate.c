@@ -6,6 +6,7 @@
 
 #include "cpm_pbcheck.h"
 
+#include <math.h>
 #include <string.h>
 
 static const char *const CHANNELS[] = {"hotline", "web", "walk_in", "email", "social", "letter"};
@@ -77,14 +78,29 @@ static int check_category(cpm_error_t *err, const cpm_rules_t *rules, const char
     return 0;
 }
 
-static int check_area(cpm_error_t *err, const cpm_rules_t *rules, const char *s)
+/* Where: a text (location, or the legacy area) and/or a point. Only the
+ * forms here; intake_place decides whether Hanoi has such a place. */
+static int check_location(cpm_error_t *err, const Cpm__Complaint *c)
 {
-    int rc = check_text(err, "area", s, 64, true);
-    if (rc == CPM_E_INVALID && !*s)
-        return rc; /* "area is required." */
-    if (rc || !cpm_rules_has_area(rules, s))
-        return cpm_error_set(err, CPM_E_INVALID, "area",
-                             "area is not a known area slug of this deployment.");
+    int rc;
+    if ((rc = check_text(err, "location", str(c->location), INTAKE_LOCATION_MAX, false)) ||
+        (rc = check_text(err, "area", str(c->area), INTAKE_LOCATION_MAX, false)) ||
+        (rc = check_set_by_intake(err, "placement", c->placement != NULL)))
+        return rc;
+    if (!c->has_point && (c->lat != 0 || c->lon != 0))
+        return cpm_error_set(err, CPM_E_INVALID, c->lat != 0 ? "lat" : "lon",
+                             "%s is given without has_point; send has_point with lat and lon.",
+                             c->lat != 0 ? "lat" : "lon");
+    if (c->has_point && !(isfinite(c->lat) && c->lat >= -90 && c->lat <= 90))
+        return cpm_error_set(err, CPM_E_INVALID, "lat",
+                             "lat must be a number of degrees from -90 to 90 (WGS 84).");
+    if (c->has_point && !(isfinite(c->lon) && c->lon >= -180 && c->lon <= 180))
+        return cpm_error_set(err, CPM_E_INVALID, "lon",
+                             "lon must be a number of degrees from -180 to 180 (WGS 84).");
+    if (!*str(c->location) && !*str(c->area) && !c->has_point)
+        return cpm_error_set(err, CPM_E_INVALID, "location",
+                             "location is required: a ward, commune, district or address in "
+                             "Hanoi, or a point (lat, lon).");
     return 0;
 }
 
@@ -174,8 +190,7 @@ int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules,
         (rc = check_text(err, "business_name", str(c->business_name), INTAKE_NAME_MAX, true)) ||
         (rc = check_text(err, "business_address", str(c->business_address), INTAKE_ADDRESS_MAX,
                          false)) ||
-        (rc = check_area(err, rules, str(c->area))) ||
-        (rc = check_category(err, rules, str(c->category))) ||
+        (rc = check_location(err, c)) || (rc = check_category(err, rules, str(c->category))) ||
         (rc = check_text(err, "description", str(c->description), INTAKE_TEXT_MAX, true)) ||
         (rc = check_event_time(err, c->event_time_ms, now_ms)) ||
         (rc = check_client_ref(err, str(c->client_ref))) ||

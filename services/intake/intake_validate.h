@@ -21,6 +21,7 @@
 
 #define INTAKE_NAME_MAX 200      /* business_name, consumer_name */
 #define INTAKE_ADDRESS_MAX 300   /* business_address */
+#define INTAKE_LOCATION_MAX 1024 /* location, and area as a legacy location text */
 #define INTAKE_TEXT_MAX 4000     /* description, summary */
 #define INTAKE_CLIENT_REF_MAX 64 /* client_ref: [A-Za-z0-9._:-] */
 #define INTAKE_EMAIL_MAX 254     /* consumer_email */
@@ -42,8 +43,10 @@
  * their field checks, whose messages say more. */
 int intake_validate_record(const ProtobufCMessage *m, cpm_error_t *err);
 
-/* A complaint as submitted by a client. rules gives the known areas and
- * categories; now_ms bounds event_time_ms. */
+/* A complaint as submitted by a client. rules gives the known categories;
+ * now_ms bounds event_time_ms. The place is checked for its form only
+ * (location and area texts, a point with has_point and in range, no
+ * placement, something given): intake_place resolves it. */
 int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules, int64_t now_ms,
                               cpm_error_t *err);
 

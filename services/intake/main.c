@@ -3,6 +3,7 @@
  *
  *   cpmesh-intake --config intake.yaml */
 #include "cpm_log.h"
+#include "cpm_place.h"
 #include "cpm_rules.h"
 #include "cpm_rules_watch.h"
 #include "cpm_service.h"
@@ -19,6 +20,7 @@
 struct cpm_svc {
     cpm_rules_watch_t *watch; /* owns rules, reloads them in place */
     cpm_rules_t *rules;
+    cpm_places_t *places; /* loaded once at start: the data changes with a release */
     intake_t *in;
 };
 
@@ -116,6 +118,7 @@ static void fini(cpm_svc_t **st)
     if (!*st)
         return;
     intake_destroy(&(*st)->in);
+    cpm_places_destroy(&(*st)->places);
     cpm_rules_watch_destroy(&(*st)->watch);
     free(*st);
     *st = NULL;
@@ -144,6 +147,19 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     }
     if (!(st->in = intake_new(st->rules, cfg->node, me->ticket_prefix, NULL)))
         return -1;
+    /* Without its places, intake could not place a single complaint: refuse
+     * to start rather than refuse every submission. */
+    cpm_error_t perr;
+    if (cpm_places_load(cfg->places_dir, &st->places, &perr) != 0) {
+        fprintf(stderr, "cpmesh-intake: places_dir %s: %s%s%s\n", cfg->places_dir,
+                *perr.field ? perr.field : "", *perr.field ? ": " : "", perr.message);
+        return -1;
+    }
+    cpm_info("places: %zu units in force, %zu former districts, %zu former wards from %s",
+             cpm_place_count(st->places, CPM_PLACE_KIND_UNIT),
+             cpm_place_count(st->places, CPM_PLACE_KIND_OLD_DISTRICT),
+             cpm_place_count(st->places, CPM_PLACE_KIND_OLD_WARD), cfg->places_dir);
+    intake_set_places(st->in, st->places, cpm_server_metrics(srv));
     uint8_t key[32];
     ref_key(cpm_server_identity(srv), key);
     intake_set_ref_key(st->in, key);
@@ -152,7 +168,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
 }
 
 static const char *const dbs[] = INTAKE_DBS;
-static const char *const requires[] = {"rules", NULL};
+static const char *const requires[] = {"rules", "places_dir", NULL};
 
 static const cpm_svc_request_t requests[] = {
     {CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cpm__complaint__descriptor, true, on_submit, NULL},

@@ -86,6 +86,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     r.rule_id = route.rule_id;
     r.rules_version = version;
     r.area = c->area;
+    r.placement = c->placement; /* what was written and how intake placed it (case explain) */
     r.category = c->category;
     r.intake_node = c->intake_node;
     r.received_ms = received;

@@ -44,6 +44,18 @@ static void make_public(Cpm__StatusReply *r)
     blank(&r->rule_id);
     blank(&r->rules_version);
     blank(&r->intake_node);
+    if (r->placement) { /* the unit's name only: not what was written, not how */
+        Cpm__Placement *p = r->placement;
+        char *name = p->unit_name;
+        p->unit_name = NULL;
+        cpm__placement__free_unpacked(p, NULL);
+        r->placement = malloc(sizeof *r->placement);
+        if (r->placement) {
+            cpm__placement__init(r->placement);
+            r->placement->unit_name = name;
+        } else if (name != protobuf_c_empty_string)
+            free(name);
+    }
     for (size_t i = 0; i < r->n_history; i++) {
         blank(&r->history[i]->actor);
         blank(&r->history[i]->note);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "fixtures/domain/domain_fixture.h"
+#include "cpm_fields.h"
 #include "cpm_seal.h"
 #include "intake_domain.h"
 #include "intake_validate.h"
@@ -29,6 +30,28 @@ typedef struct {
     intake_t *in;
 } fixture_t;
 
+/* The reform data, loaded once for the whole group (it is read-only). */
+static cpm_places_t *places;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *src = getenv("CPM_SOURCE_DIR");
+    char path[1024];
+    cpm_error_t e;
+    snprintf(path, sizeof path, "%s/deploy/hanoi/reform-2025", src ? src : ".");
+    if (cpm_places_load(path, &places, &e) != 0)
+        fprintf(stderr, "places %s: %s\n", path, e.message);
+    return places ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    cpm_places_destroy(&places);
+    return 0;
+}
+
 static int setup(void **state)
 {
     fixture_t *f = dom_env_new(sizeof *f, "intake", dbs, DOM_RULES | DOM_REGISTRY, NODE "/intake",
@@ -36,6 +59,7 @@ static int setup(void **state)
     f->in = intake_new(f->env.rules, NODE, "HK", ROUTING);
     assert_non_null(f->in);
     intake_set_registry(f->in, f->env.reg);
+    intake_set_places(f->in, places, NULL);
     *state = f;
     return 0;
 }
@@ -268,6 +292,7 @@ static void test_queued_for_routing(void **state)
     char d[1024];
     cpm_event_describe(evs[0], d, sizeof d);
     assert_non_null(strstr(d, "channel=hotline"));
+    assert_non_null(strstr(d, "place=name")); /* the legacy slug hoan-kiem: that unit */
     assert_string_equal(evs[0]->area, "hoan-kiem");
     assert_string_equal(evs[0]->category, "food_safety");
     assert_int_equal(evs[0]->state, CPM__CASE_STATE__CASE_STATE_RECEIVED);
@@ -781,6 +806,49 @@ static void test_contact_sweep_bounded(void **state)
     assert_int_equal(sweep(f, now, 0), 4);
 }
 
+/* Intake places the complaint: what goes to routing carries the placement,
+ * a triage placement has no area, an unknown place records nothing, and
+ * every placement is counted by method. */
+static void test_placement_goes_to_routing(void **state)
+{
+    fixture_t *f = *state;
+    cpm_metrics_t *m = cpm_metrics_new();
+    assert_non_null(m);
+    intake_set_places(f->in, places, m);
+    Cpm__Complaint *c = complaint("pl-1", "pricing");
+    /* location was absent: the unpacker's shared "", not to be freed */
+    c->location = strdup("Quận Nam Từ Liêm");
+    char t[48];
+    bool dup = false;
+    cpm_error_t err = {0};
+    assert_int_equal(submit(f, OP1, c, t, &dup, &err), 0);
+    cpm__complaint__free_unpacked(c, NULL);
+    MDB_txn *txn;
+    cpm_outbox_batch_t b;
+    assert_int_equal(cpm_store_begin(f->env.st, false, &txn), 0);
+    dom_outbox_record(f->env.st, txn, STREAM, 1, &b);
+    Cpm__Complaint *q = cpm__complaint__unpack(NULL, b.lens[0], b.recs[0]);
+    assert_non_null(q);
+    assert_string_equal(q->area, "");
+    assert_non_null(q->placement);
+    assert_string_equal(q->placement->method, "triage");
+    assert_string_equal(q->placement->written, "Quận Nam Từ Liêm");
+    assert_true(q->placement->n_candidates >= 2);
+    assert_int_equal(cpm_fields_complaint(q, &err), 0); /* routing will take it */
+    cpm__complaint__free_unpacked(q, NULL);
+    cpm_outbox_batch_clear(&b);
+    cpm_store_abort(&txn);
+
+    c = complaint("pl-2", "pricing");
+    /* location was absent: the unpacker's shared "", not to be freed */
+    c->location = strdup("Atlantis");
+    check_refused(f, c, CPM_E_INVALID, "location");
+    assert_int_equal(cpm_metrics_get(m, "place.triage"), 1);
+    assert_int_equal(cpm_metrics_get(m, "place.unknown"), 1);
+    intake_set_places(f->in, places, NULL);
+    cpm_metrics_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -799,6 +867,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_contact_sealed_for_the_routed_agency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_contact_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_contact_sweep_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_placement_goes_to_routing, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

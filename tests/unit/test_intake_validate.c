@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 
 #include "intake_validate.h"
 
@@ -219,14 +220,51 @@ static void test_area_and_category(void **state)
     (void)state;
     cpm_error_t e;
     Cpm__Complaint c = good_complaint();
+    /* The place is only checked for its form here: intake_place resolves
+     * it (tests/unit/test_intake_place.c). */
     c.area = "";
-    expect_err(check(&c, &e), &e, CPM_E_INVALID, "area", "area is required");
-    c.area = "Hoan Kiem";
-    expect_err(check(&c, &e), &e, CPM_E_INVALID, "area", "not a known area");
-    c.area = repeat('a', 300);
-    expect_err(check(&c, &e), &e, CPM_E_INVALID, "area", "not a known area");
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "location", "location is required");
+    c.area = "Hoan Kiem"; /* a name in the legacy field: a location text */
+    expect_ok(check(&c, &e), &e);
+    c.area = repeat('a', 1025);
+    expect_err(check(&c, &e), &e, CPM_E_TOO_LARGE, "area", "at most");
     c.area = "hoan-kiem\xc0\x80";
-    expect_err(check(&c, &e), &e, CPM_E_INVALID, "area", "not a known area");
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "area", "UTF-8");
+    c.area = "";
+    c.location = repeat('a', 1025);
+    expect_err(check(&c, &e), &e, CPM_E_TOO_LARGE, "location", "at most");
+    c.location = "P. Hang Bac \xff";
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "location", "UTF-8");
+    c.location = "12 Hàng Bạc, P. Hoàn Kiếm, Hà Nội";
+    expect_ok(check(&c, &e), &e);
+    c.location = "";
+    /* a point: only with has_point, finite, on the globe; alone it is enough */
+    c.lat = 21.0287;
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "lat", "without has_point");
+    c.lat = 0;
+    c.lon = 105.8524;
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "lon", "without has_point");
+    c.has_point = true;
+    c.lat = 21.0287;
+    expect_ok(check(&c, &e), &e);
+    c.lat = 90.5;
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "lat", "-90 to 90");
+    c.lat = NAN;
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "lat", "-90 to 90");
+    c.lat = 21.0287;
+    c.lon = INFINITY;
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "lon", "-180 to 180");
+    c.lon = -180.5;
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "lon", "-180 to 180");
+    c.lon = 105.8524;
+    expect_ok(check(&c, &e), &e);
+    /* placement is intake's answer: a client may not bring its own */
+    Cpm__Placement pl = CPM__PLACEMENT__INIT;
+    c.placement = &pl;
+    expect_err(check(&c, &e), &e, CPM_E_INVALID, "placement", "set by intake");
+    c.placement = NULL;
+    c.has_point = false;
+    c.lat = c.lon = 0;
     c.area = "ba-vi";
     expect_ok(check(&c, &e), &e);
 

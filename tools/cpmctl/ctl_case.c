@@ -20,6 +20,7 @@ static const char status_usage[] =
 static const char case_usage[] =
     "usage: cpmctl case accept|refuse|resolve|show TICKET [--note TEXT] [--node ID]\n"
     "                 [--as ID] [--json]\n"
+    "       cpmctl case explain TICKET [--json]   (how it was placed and routed)\n"
     "\n"
     "Acts on a case at the inspection service of --node ID, else of the agency the\n"
     "identity belongs to (an officer's own agency, from the registry; so an area\n"
@@ -208,6 +209,8 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
                                              {"node", required_argument, 0, 'N'},
                                              CTL_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
+    if (argc > 1 && !strcmp(argv[1], "explain")) /* a question to routing: ctl_explain.c */
+        return ctl_cmd_case_explain(gopts, argc - 1, argv + 1);
     ctl_opts_t o = *gopts;
     const char *note = "", *node = NULL;
     int opt;

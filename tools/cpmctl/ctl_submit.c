@@ -3,12 +3,13 @@
 #include "ctl_submit_line.h"
 #include "cpm_util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char submit_usage[] =
-    "usage: cpmctl submit --channel C --business NAME --area SLUG [options]\n"
+    "usage: cpmctl submit --channel C --business NAME --location TEXT [options]\n"
     "       cpmctl submit --file FILE.jsonl [--window N] [--node ID]\n"
     "\n"
     "Records a complaint at an intake service and prints its ticket and lookup code\n"
@@ -16,7 +17,11 @@ static const char submit_usage[] =
     "  --channel C          hotline|web|walk_in|email|social|letter\n"
     "  --business NAME      the business complained about\n"
     "  --address TEXT       the business's address\n"
-    "  --area SLUG          area of the business, e.g. hoan-kiem (--district: the same)\n"
+    "  --location TEXT      where: a ward, commune, old ward or district, or an address\n"
+    "                       line, in any spelling (\"P. Hàng Bạc\", \"phuong yen hoa\")\n"
+    "  --lat X --lon Y      where, as a point (WGS 84 degrees): decides over the text\n"
+    "  --area TEXT          the same as a location text, in the area field of older\n"
+    "                       clients (a slug such as hoan-kiem; --district: the same)\n"
     "  --category SLUG      e.g. food_safety, pricing (see deploy/hanoi/routing.yaml)\n"
     "  --description TEXT   what happened\n"
     "  --urgent             urgent (e.g. food poisoning)\n"
@@ -25,7 +30,8 @@ static const char submit_usage[] =
     "  --ref REF            client reference: resubmitting it returns the same ticket\n"
     "  --node ID            intake node to use (default: your agency's, else the first)\n"
     "  --file FILE          one JSON object per line with the Complaint's field names\n"
-    "                       (channel, business_name, area, ...); '-' reads stdin\n"
+    "                       (channel, business_name, location, lat, lon, area, ...);\n"
+    "                       '-' reads stdin\n"
     "  --window N           requests in flight with --file (default 64)\n"
     "  --json               print JSON\n";
 
@@ -226,6 +232,18 @@ static int submit_file(ctl_t *c, const char *node, const char *path, int window)
     return failed ? 1 : 0;
 }
 
+/* A decimal number of degrees, whole string. 0 or -1. */
+static int parse_degrees(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
 {
     static const struct option longopts[] = {{"channel", required_argument, 0, 'c'},
@@ -233,6 +251,9 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
                                              {"address", required_argument, 0, 'a'},
                                              {"area", required_argument, 0, 'd'},
                                              {"district", required_argument, 0, 'd'},
+                                             {"location", required_argument, 0, 'l'},
+                                             {"lat", required_argument, 0, 'y'},
+                                             {"lon", required_argument, 0, 'x'},
                                              {"category", required_argument, 0, 'k'},
                                              {"description", required_argument, 0, 'm'},
                                              {"urgent", no_argument, 0, 'u'},
@@ -249,7 +270,7 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
     ctl_opts_t o = *gopts;
     Cpm__Complaint cp = CPM__COMPLAINT__INIT;
     const char *node = NULL, *file = NULL;
-    int window = 64, opt;
+    int window = 64, opt, npoint = 0;
     char ref[48];
     cpm_error_t err = {0};
     while ((opt = ctl_getopt(argc, argv, "h", longopts)) != 0) {
@@ -267,6 +288,20 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
             break;
         case 'd':
             cp.area = optarg;
+            break;
+        case 'l':
+            cp.location = optarg;
+            break;
+        case 'y':
+        case 'x':
+            if (parse_degrees(optarg, opt == 'y' ? &cp.lat : &cp.lon) != 0) {
+                cpm_error_set(&err, CPM_E_INVALID, opt == 'y' ? "lat" : "lon",
+                              "--%s '%s' is not a number of degrees", opt == 'y' ? "lat" : "lon",
+                              optarg);
+                return ctl_fail(NULL, o.json, &err);
+            }
+            cp.has_point = true;
+            npoint++;
             break;
         case 'k':
             cp.category = optarg;
@@ -313,6 +348,11 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
     }
     if (optind < argc)
         return ctl_usage(submit_usage, 2);
+    if (npoint == 1) {
+        cpm_error_set(&err, CPM_E_INVALID, cp.lat != 0 ? "lon" : "lat",
+                      "a point needs both --lat and --lon");
+        return ctl_fail(NULL, o.json, &err);
+    }
     ctl_t c;
     if (ctl_open(&c, &o) != 0)
         return 1;

@@ -17,6 +17,7 @@ static int complaint_from_json(json_t *o, Cpm__Complaint *c, cpm_error_t *err)
         {"business_name", offsetof(Cpm__Complaint, business_name)},
         {"business_address", offsetof(Cpm__Complaint, business_address)},
         {"area", offsetof(Cpm__Complaint, area)},
+        {"location", offsetof(Cpm__Complaint, location)},
         {"category", offsetof(Cpm__Complaint, category)},
         {"description", offsetof(Cpm__Complaint, description)},
         {"client_ref", offsetof(Cpm__Complaint, client_ref)},
@@ -38,6 +39,14 @@ static int complaint_from_json(json_t *o, Cpm__Complaint *c, cpm_error_t *err)
     if (t && !json_is_integer(t))
         return cpm_error_set(err, CPM_E_INVALID, "event_time_ms",
                              "event_time_ms must be an integer (Unix ms)");
+    /* A point: both or neither, numbers (the range is intake's to check). */
+    json_t *lat = json_object_get(o, "lat"), *lon = json_object_get(o, "lon");
+    if ((lat && !json_is_number(lat)) || (lon && !json_is_number(lon)) || !lat != !lon)
+        return cpm_error_set(err, CPM_E_INVALID, lat && json_is_number(lat) ? "lon" : "lat",
+                             "lat and lon must both be numbers of degrees, or both absent");
+    c->has_point = lat != NULL;
+    c->lat = lat ? json_number_value(lat) : 0;
+    c->lon = lon ? json_number_value(lon) : 0;
     c->urgent = u && json_is_true(u);
     c->event_time_ms = t ? json_integer_value(t) : 0;
     return 0;

@@ -11,8 +11,9 @@
 
 /* Parse line (NUL-terminated; lineno names it in errors) into c, which the
  * caller has initialised (cpm__complaint__init). A line is one JSON object
- * with the Complaint's field names: strings, "urgent" a boolean,
- * "event_time_ms" an integer; other keys are ignored. On 0, *obj holds the
+ * with the Complaint's field names: strings (location and area among them),
+ * "urgent" a boolean, "event_time_ms" an integer, "lat" and "lon" numbers
+ * (both or neither: they set has_point); other keys are ignored. On 0, *obj holds the
  * parsed object and c's strings are borrowed from it (json_decref(*obj) when
  * done with c). Otherwise CPM_E_INVALID with err naming the field, and *obj is
  * NULL. */
