@@ -11,6 +11,7 @@
 #include "cpm_util.h"
 #include "routing_deadlines.h"
 #include "routing_domain.h"
+#include "routing_watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,29 +97,35 @@ static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     return rc;
 }
 
-static int check_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+static int watch_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
 {
+    cpm_svc_t *st = ctx;
     cpm_effects_t fx = cpm_server_effects(srv);
-    size_t n = 0;
-    int rc = routing_deadlines_check(cpm_server_store(srv), txn, &fx, cpm_now_ms(), 1000, &n);
-    if (rc == 0 && n > 0) {
-        cpm_metrics_add(cpm_server_metrics(srv), "deadlines.overdue", n);
-        cpm_info("%zu case deadline%s passed", n, n == 1 ? "" : "s");
-    }
-    return rc;
+    routing_watch_stats_t s;
+    int rc = routing_watch_tick(st->rules, cpm_server_store(srv), txn, &fx, cpm_now_ms(), 1000, &s);
+    if (rc != 0)
+        return rc;
+    cpm_metrics_t *mx = cpm_server_metrics(srv);
+    cpm_metrics_add(mx, "deadlines.reminded", s.reminders);
+    cpm_metrics_add(mx, "deadlines.overdue", s.escalated);
+    cpm_metrics_add(mx, "deadlines.stale", s.stale);
+    if (s.reminders || s.escalated)
+        cpm_info("deadlines: %zu reminder%s, %zu escalated as overdue", s.reminders,
+                 s.reminders == 1 ? "" : "s", s.escalated);
+    return 0;
 }
 
-/* Once a second: take a changed rules file; report deadlines that passed
- * (one "case.overdue" each). */
+/* Once a second: take a changed rules file; remind agencies of deadlines
+ * that come near and escalate those that passed (routing_watch). */
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
     /* 1 (taken), 0, or the code of a refusal, which is counted and logged
      * inside: the rules in force stay, so there is nothing more to do here. */
     if (cpm_rules_watch_check(st->watch, cpm_server_metrics(srv)) > 1) {
     }
-    int rc = cpm_server_write(srv, check_deadlines, NULL);
+    int rc = cpm_server_write(srv, watch_deadlines, st);
     if (rc != 0)
-        cpm_warn("deadline check failed: %s", cpm_err_name(rc));
+        cpm_warn("deadline watch failed: %s", cpm_err_name(rc));
 }
 
 static void fini(cpm_svc_t **st)

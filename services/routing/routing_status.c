@@ -3,6 +3,7 @@
  * answered exactly like a ticket routing never saw. */
 #include "cpm_text.h"
 #include "routing_domain.h"
+#include "routing_watch.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -115,6 +116,8 @@ Cpm__StatusReply *routing_status_for(cpm_store_t *st, MDB_txn *txn, const Cpm__M
     }
     if (!strcmp(view, "public"))
         make_public(r);
+    /* Flagged at escalation; shown while that deadline is still the open one. */
+    r->overdue = routing_watch_is_overdue(r);
     blank(&r->view);
     if (!(r->view = strdup(view))) {
         *rc = CPM_E_INTERNAL;
