@@ -11,6 +11,7 @@
 #include "cpm_util.h"
 #include "routing_deadlines.h"
 #include "routing_domain.h"
+#include "routing_list.h"
 #include "routing_watch.h"
 
 #include <stdio.h>
@@ -97,6 +98,23 @@ static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     return rc;
 }
 
+/* Lists of cases, scoped like status (routing_list). */
+static int on_case_list(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                        ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    (void)st;
+    const Cpm__Member *asker = cpm_registry_member(cpm_server_registry(srv), m->env->sender);
+    Cpm__CaseListReply *r = NULL;
+    int rc = routing_list(cpm_server_store(srv), txn, asker, (const Cpm__CaseListQuery *)payload,
+                          cpm_now_ms(), &r, err);
+    if (rc == 0)
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_LIST_REPLY, &r->base);
+    else if (rc == CPM_E_FORBIDDEN)
+        cpm_metrics_add(cpm_server_metrics(srv), "cases.list_refused", 1);
+    routing_list_free(&r);
+    return rc;
+}
+
 static int watch_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
 {
     cpm_svc_t *st = ctx;
@@ -157,7 +175,10 @@ static const char *const dbs[] = ROUTING_DBS;
 static const char *const requires[] = {"rules", NULL};
 
 static const cpm_svc_request_t requests[] = {
-    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL}, {0}};
+    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL},
+    {CPM__MSG_TYPE__MSG_CASE_LIST_QUERY, &cpm__case_list_query__descriptor, false, on_case_list,
+     NULL},
+    {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_CASE_BATCH, &cpm__complaint__descriptor, on_complaint},
     {CPM__MSG_TYPE__MSG_UPDATE_BATCH, &cpm__case_update__descriptor, on_update},
