@@ -80,7 +80,7 @@ int64_t cpm_clock_offset_ms(void)
     char bad[sizeof clk.bad];
     int64_t off = read_offset(path, bad, sizeof bad);
     bool tell = bad[0] && strcmp(bad, clk.bad) != 0;
-    bool moved = clk.loaded && off != clk.offset_ms;
+    bool moved = off != clk.offset_ms; /* also the first time: a moved clock is news */
     clk.loaded = true;
     clk.read_at_ms = mono;
     clk.offset_ms = off;

@@ -134,7 +134,7 @@ static int remind(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn, const
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         entry_t e;
         decode(&k, &v, &e);
-        if (cpm_rules_sub_working_days(rules, e.due_ms, days) > now_ms)
+        if (cpm_rules_sub_working_days(rules, e.due_ms, days) >= now_ms)
             break;
         if (n == max) {
             s->more = true;
