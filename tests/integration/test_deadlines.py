@@ -136,6 +136,10 @@ def test_deadlines_across_tet():
         check(all(n == 1 for n in events(m, "case.escalated").values()),
               "an escalation fired twice: %s" % events(m, "case.escalated"))
         check(events(m, "case.reminder").get(d) == 1, "d was reminded before escalation")
+        # One clock for all: no envelope anywhere was refused for its time.
+        skew = {k: h["counters"].get("rejected.clock_skew", 0)
+                for k, h in m.health().items() if h.get("up")}
+        check(not any(skew.values()), "clock skew refusals: %s" % skew)
 
 
 if __name__ == "__main__":
