@@ -100,6 +100,10 @@ def test_deadlines_across_tet():
               "the accepted case is not overdue")
         check(sorted(cases(m, "--overdue")) == sorted([a, b]), "cases --overdue")
         check(cases(m, "--overdue", "--agency", "hn.qltt") == [a], "--overdue --agency")
+        text = subprocess.run([CTL, "--as", COORD, "cases", "--overdue"], env=m.env,
+                              capture_output=True, text=True).stdout
+        check(a in text and "OVERDUE" in text and "2027-02-15 23:59:59 +07" in text,
+              "cases as text, in Vietnam time: %s" % text)
         check(cases(m, "--state", "accepted") == [c], "--state accepted")
         check(cases(m, "--area", "ba-dinh") == [b], "--area")
         check(len(cases(m, "--limit", "2")) == 2, "--limit")
