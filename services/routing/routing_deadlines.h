@@ -16,7 +16,14 @@
 #include <stdint.h>
 
 #define ROUTING_DUE_DB "due"
+/* routing_watch's place in "due" ("meta" key): reminders are out for the
+ * entries up to it (key bytes; 8 bytes = before every entry of that time). */
+#define ROUTING_DUE_CURSOR "routing.remind_cursor"
+/* Appended to an entry's value once its reminder is out ("accept:r"). */
+#define ROUTING_DUE_REMINDED ":r"
 
+/* Watch a deadline (what: "accept" or "resolve"). One set behind the
+ * reminder cursor moves the cursor back, so it is still reminded. */
 int routing_deadline_set(cpm_store_t *st, MDB_txn *txn, int64_t due_ms, const char *ticket,
                          const char *what);
 /* Absent deadlines are fine (0). */

@@ -46,6 +46,7 @@ typedef struct {
     int64_t due_ms;
     char ticket[KEY_MAX];
     char what[16];
+    bool reminded; /* the value carries ROUTING_DUE_REMINDED */
 } entry_t;
 
 static void decode(const MDB_val *k, const MDB_val *v, entry_t *e)
@@ -53,6 +54,10 @@ static void decode(const MDB_val *k, const MDB_val *v, entry_t *e)
     e->due_ms = (int64_t)cpm_get_be64(k->mv_data);
     snprintf(e->ticket, sizeof e->ticket, "%.*s", (int)(k->mv_size - 8), (char *)k->mv_data + 8);
     snprintf(e->what, sizeof e->what, "%.*s", (int)v->mv_size, (char *)v->mv_data);
+    char *mark = strstr(e->what, ROUTING_DUE_REMINDED);
+    e->reminded = mark != NULL;
+    if (mark)
+        *mark = 0;
 }
 
 /* The case of e when it still holds e's deadline open, else NULL (stale). */
@@ -95,8 +100,8 @@ static int load_cursor(cpm_store_t *st, MDB_txn *txn, uint8_t *key, size_t *klen
     const void *v;
     size_t vlen;
     *klen = 0;
-    int rc = cpm_store_get(st, txn, CPM_DB_META, ROUTING_WATCH_CURSOR, strlen(ROUTING_WATCH_CURSOR),
-                           &v, &vlen);
+    int rc = cpm_store_get(st, txn, CPM_DB_META, ROUTING_DUE_CURSOR, strlen(ROUTING_DUE_CURSOR), &v,
+                           &vlen);
     if (rc == CPM_E_NOT_FOUND)
         return 0;
     if (rc != 0)
@@ -108,25 +113,36 @@ static int load_cursor(cpm_store_t *st, MDB_txn *txn, uint8_t *key, size_t *klen
     return 0;
 }
 
+static int send_reminder(const cpm_effects_t *fx, MDB_txn *txn, const entry_t *e,
+                         const Cpm__StatusReply *r, int days)
+{
+    char tail[64];
+    snprintf(tail, sizeof tail, "working_days_left=%d", days);
+    return emit(fx, txn, "case.reminder", e, r, tail);
+}
+
 /* The reminders whose moment has come, in index order after the cursor. */
 static int remind(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
-                  int64_t now_ms, size_t max, routing_watch_stats_t *s, uint8_t *cur_key,
-                  size_t *cur_len)
+                  int64_t now_ms, size_t max, routing_watch_stats_t *s)
 {
     int days = cpm_rules_remind_days(rules);
+    uint8_t cur_key[KEY_MAX];
+    size_t cur_len;
+    int rc = load_cursor(st, txn, cur_key, &cur_len);
+    if (rc != 0)
+        return rc;
     MDB_cursor *cur;
     int mrc = mdb_cursor_open(txn, cpm_store_dbi(st, ROUTING_DUE_DB), &cur);
     if (mrc != 0)
         return cpm_store_err(mrc);
-    MDB_val k = {.mv_size = *cur_len, .mv_data = cur_key}, v;
-    if (*cur_len) {
+    MDB_val k = {.mv_size = cur_len, .mv_data = cur_key}, v;
+    if (cur_len) {
         mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (mrc == 0 && k.mv_size == *cur_len && !memcmp(k.mv_data, cur_key, *cur_len))
+        if (mrc == 0 && k.mv_size == cur_len && !memcmp(k.mv_data, cur_key, cur_len))
             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     } else {
         mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     }
-    int rc = 0;
     size_t n = 0;
     uint8_t last[KEY_MAX];
     size_t last_len = 0;
@@ -143,18 +159,24 @@ static int remind(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn, const
         memcpy(last, k.mv_data, k.mv_size);
         last_len = k.mv_size;
         n++;
+        if (e.reminded)
+            continue; /* the cursor went back for an earlier deadline */
         Cpm__StatusReply *r = holder(st, txn, &e, &rc);
         if (rc != 0)
             break;
         if (!r)
             continue; /* met or moved: nothing to remind of */
-        char tail[64];
-        snprintf(tail, sizeof tail, "working_days_left=%d", days);
-        rc = emit(fx, txn, "case.reminder", &e, r, tail);
+        rc = send_reminder(fx, txn, &e, r, days);
         cpm__status_reply__free_unpacked(r, NULL);
         if (rc != 0)
             break;
         s->reminders++;
+        char marked[sizeof e.what + sizeof ROUTING_DUE_REMINDED];
+        snprintf(marked, sizeof marked, "%s%s", e.what, ROUTING_DUE_REMINDED);
+        MDB_val mk = {.mv_size = last_len, .mv_data = last};
+        MDB_val mv = {.mv_size = strlen(marked), .mv_data = marked};
+        if ((mrc = mdb_cursor_put(cur, &mk, &mv, MDB_CURRENT)) != 0)
+            break;
     }
     mdb_cursor_close(cur);
     if (rc != 0)
@@ -163,10 +185,8 @@ static int remind(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn, const
         return cpm_store_err(mrc);
     if (!last_len)
         return 0;
-    memcpy(cur_key, last, last_len);
-    *cur_len = last_len;
-    return cpm_store_put(st, txn, CPM_DB_META, ROUTING_WATCH_CURSOR, strlen(ROUTING_WATCH_CURSOR),
-                         last, last_len);
+    return cpm_store_put(st, txn, CPM_DB_META, ROUTING_DUE_CURSOR, strlen(ROUTING_DUE_CURSOR), last,
+                         last_len);
 }
 
 static int flag_overdue(cpm_store_t *st, MDB_txn *txn, Cpm__StatusReply *r, const entry_t *e,
@@ -182,12 +202,12 @@ static int flag_overdue(cpm_store_t *st, MDB_txn *txn, Cpm__StatusReply *r, cons
     return rc;
 }
 
-/* Deadlines that passed (and were reminded first): escalate, flag, drop. */
+/* Deadlines that passed: escalate (after the reminder, sent now if it is
+ * not out yet), flag, drop. */
 static int escalate(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
-                    const cpm_effects_t *fx, int64_t now_ms, size_t max, routing_watch_stats_t *s,
-                    const uint8_t *cur_key, size_t cur_len)
+                    const cpm_effects_t *fx, int64_t now_ms, size_t max, routing_watch_stats_t *s)
 {
-    bool reminders = cpm_rules_remind_days(rules) > 0;
+    int days = cpm_rules_remind_days(rules);
     MDB_cursor *cur;
     int mrc = mdb_cursor_open(txn, cpm_store_dbi(st, ROUTING_DUE_DB), &cur);
     if (mrc != 0)
@@ -198,10 +218,6 @@ static int escalate(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
     /* The index is ordered by time: the first key is always the next due. */
     while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size > 8 &&
            k.mv_size <= KEY_MAX && (int64_t)cpm_get_be64(k.mv_data) < now_ms) {
-        size_t cl = cur_len < k.mv_size ? cur_len : k.mv_size;
-        int cmp = memcmp(k.mv_data, cur_key, cl);
-        if (reminders && (cmp > 0 || (cmp == 0 && k.mv_size > cur_len)))
-            break; /* its reminder is not out yet: it goes first */
         if (n == max) {
             s->more = true;
             break;
@@ -213,7 +229,10 @@ static int escalate(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
         if (rc != 0)
             break;
         if (r) {
-            rc = flag_overdue(st, txn, r, &e, now_ms);
+            if (days > 0 && !e.reminded && (rc = send_reminder(fx, txn, &e, r, days)) == 0)
+                s->reminders++;
+            if (rc == 0)
+                rc = flag_overdue(st, txn, r, &e, now_ms);
             if (rc == 0)
                 rc = emit(fx, txn, "case.escalated", &e, r, "to=coordinators");
             cpm__status_reply__free_unpacked(r, NULL);
@@ -237,12 +256,10 @@ int routing_watch_tick(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
                        routing_watch_stats_t *stats)
 {
     memset(stats, 0, sizeof *stats);
-    uint8_t cur_key[KEY_MAX];
-    size_t cur_len;
-    int rc = load_cursor(st, txn, cur_key, &cur_len);
-    if (rc == 0 && cpm_rules_remind_days(rules) > 0)
-        rc = remind(rules, st, txn, fx, now_ms, max, stats, cur_key, &cur_len);
+    int rc = 0;
+    if (cpm_rules_remind_days(rules) > 0)
+        rc = remind(rules, st, txn, fx, now_ms, max, stats);
     if (rc == 0)
-        rc = escalate(rules, st, txn, fx, now_ms, max, stats, cur_key, cur_len);
+        rc = escalate(rules, st, txn, fx, now_ms, max, stats);
     return rc;
 }

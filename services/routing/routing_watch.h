@@ -3,16 +3,18 @@
  * Every deadline the register holds is in the "due" index of
  * routing_deadlines (due_ms || ticket -> "accept" | "resolve"). Each tick:
  *   - reminders: walking the index in time order from a cursor kept in
- *     "meta" (ROUTING_WATCH_CURSOR), every deadline whose reminder moment
+ *     "meta" (ROUTING_DUE_CURSOR), every deadline whose reminder moment
  *     (cpm_rules_remind_days working days before it) has come gives one
- *     "case.reminder" event to the responsible agency; the cursor moves past
- *     it in the same transaction, so a reminder is sent once, SIGKILL or not.
- *     The reminder moment only grows with the deadline, so the cursor never
- *     needs to go back;
- *   - escalation: every deadline that has passed (and was reminded first)
- *     gives one "case.escalated" event for the city's coordinators, flags the
- *     case overdue (StatusReply.overdue, overdue_deadline, overdue_since_ms,
- *     escalated_ms) and leaves the index, all in one transaction.
+ *     "case.reminder" event to the responsible agency; in the same
+ *     transaction its entry is marked reminded and the cursor moves past it,
+ *     so a reminder is sent once, SIGKILL or not. The reminder moment only
+ *     grows with the deadline, so the cursor goes back only for a deadline
+ *     set behind it (routing_deadline_set), and the marks skip what was sent;
+ *   - escalation: every deadline that has passed gives one "case.escalated"
+ *     event for the city's coordinators (after its reminder, sent then if it
+ *     was not yet), flags the case overdue (StatusReply.overdue,
+ *     overdue_deadline, overdue_since_ms, escalated_ms) and leaves the index,
+ *     all in one transaction.
  * An index entry that no longer matches its case (the case moved on, its
  * deadline changed) is dropped without an event. Work per tick is bounded by
  * max. No sockets. */
@@ -27,8 +29,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define ROUTING_WATCH_CURSOR "routing.remind_cursor"
 
 typedef struct {
     size_t reminders; /* case.reminder events */

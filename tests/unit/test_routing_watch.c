@@ -203,6 +203,32 @@ static void test_per_category_resolve(void **state)
     cpm__status_reply__free_unpacked(b, NULL);
 }
 
+/* A deadline set behind the reminder cursor (here: a complaint that reached
+ * routing late, received days before one already reminded) is still
+ * reminded, and what was reminded is not reminded again. */
+static void test_deadline_behind_cursor_is_reminded_once(void **state)
+{
+    fixture_t *f = *state;
+    int64_t t0 = f->now;
+    route(f, "HK-00000001", "food_safety"); /* due 15 Feb, reminded end of 4 Feb */
+    routing_watch_stats_t s = tick(f, dom_vn_time(2027, 2, 5, 9, 0));
+    assert_int_equal(s.reminders, 1);
+    f->now = t0 - 3 * DAY; /* received Friday 22 January: due Friday 12 February */
+    route(f, "HK-00000002", "food_safety");
+    s = tick(f, dom_vn_time(2027, 2, 5, 9, 0) + 1000);
+    assert_int_equal(s.reminders, 1); /* its moment (end of 3 February) has passed */
+    assert_int_equal(s.escalated, 0);
+    assert_string_equal(f->rec.events[0].ticket, "HK-00000002");
+    s = tick(f, dom_vn_day_end(2027, 2, 12) + 1);
+    assert_int_equal(s.reminders + s.escalated, 1);
+    assert_string_equal(f->rec.events[0].kind, "case.escalated");
+    assert_string_equal(f->rec.events[0].ticket, "HK-00000002");
+    s = tick(f, dom_vn_day_end(2027, 2, 15) + 1);
+    assert_int_equal(s.reminders, 0); /* 1 was reminded before */
+    assert_int_equal(s.escalated, 1);
+    assert_string_equal(f->rec.events[0].ticket, "HK-00000001");
+}
+
 /* An index entry its case no longer matches is dropped without an event. */
 static void test_stale_entry_dropped(void **state)
 {
@@ -310,6 +336,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_tick_sends_once, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_bounded_ticks_keep_order, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_per_category_resolve, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_behind_cursor_is_reminded_once, setup,
+                                        dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_stale_entry_dropped, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_case_list, setup, dom_env_teardown),
     };
