@@ -49,6 +49,17 @@ void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char
 /* Deadlines in working days (Mon-Fri, minus holidays, in Vietnam time UTC+7). */
 int cpm_rules_accept_days(const cpm_rules_t *r);
 int cpm_rules_resolve_days(const cpm_rules_t *r);
+/* The deadlines of a case of category (NULL, "" or undeclared: the defaults
+ * of the deadlines block) under jurisdiction generation (NULL = the one in
+ * force; deadlines do not differ by generation yet). */
+int cpm_rules_accept_days_for(const cpm_rules_t *r, const char *category, const char *generation);
+int cpm_rules_resolve_days_for(const cpm_rules_t *r, const char *category, const char *generation);
+/* Working days before a deadline when the agency is reminded (0 = never). */
+int cpm_rules_remind_days(const cpm_rules_t *r);
+/* The end of the working day that lies days working days before the day of
+ * due_ms (so that many working days remain until due_ms); due_ms itself for
+ * days <= 0. Clamped like cpm_rules_add_working_days. */
+int64_t cpm_rules_sub_working_days(const cpm_rules_t *r, int64_t due_ms, int days);
 /* The end (23:59:59.999 Vietnam time) of the days-th working day after from_ms.
  * from_ms is taken as the start of year 1 when earlier and as the end of year
  * 9999 when later (it may come from another node). */

@@ -54,6 +54,29 @@ int cpm_rules_resolve_days(const cpm_rules_t *r)
     return r->resolve_days;
 }
 
+static int category_days(const cpm_rules_t *r, const int *per, const char *category, int dflt)
+{
+    int k = per ? cpm_rules_find_slug(r->categories, r->ncategories, category) : -1;
+    return k >= 0 && per[k] > 0 ? per[k] : dflt;
+}
+
+int cpm_rules_accept_days_for(const cpm_rules_t *r, const char *category, const char *generation)
+{
+    (void)generation; /* one set of deadlines for every generation so far */
+    return category_days(r, r->cat_accept, category, r->accept_days);
+}
+
+int cpm_rules_resolve_days_for(const cpm_rules_t *r, const char *category, const char *generation)
+{
+    (void)generation;
+    return category_days(r, r->cat_resolve, category, r->resolve_days);
+}
+
+int cpm_rules_remind_days(const cpm_rules_t *r)
+{
+    return r->remind_days;
+}
+
 static int64_t floor_div(int64_t a, int64_t b)
 {
     return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
@@ -80,6 +103,20 @@ int64_t cpm_rules_add_working_days(const cpm_rules_t *r, int64_t from_ms, int da
     int64_t day = floor_div(from_ms + VN_OFFSET_MS, DAY_MS);
     for (int n = 0; n < days;)
         if (is_working_day(r, ++day))
+            n++;
+    return (day + 1) * DAY_MS - VN_OFFSET_MS - 1;
+}
+
+int64_t cpm_rules_sub_working_days(const cpm_rules_t *r, int64_t due_ms, int days)
+{
+    if (days <= 0)
+        return due_ms;
+    due_ms = due_ms < CAL_MIN_MS ? CAL_MIN_MS : due_ms > CAL_MAX_MS ? CAL_MAX_MS : due_ms;
+    int64_t day = floor_div(due_ms + VN_OFFSET_MS, DAY_MS);
+    /* The due day itself is one of the days that remain (it is a working day
+     * for every deadline cpm_rules_add_working_days gives). */
+    for (int n = 0; n < days;)
+        if (is_working_day(r, --day) || day <= CAL_MIN_MS / DAY_MS)
             n++;
     return (day + 1) * DAY_MS - VN_OFFSET_MS - 1;
 }

@@ -264,7 +264,8 @@ static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
 
 static int load_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *n)
 {
-    static const char *const keys[] = {"accept_working_days", "resolve_working_days", NULL};
+    static const char *const keys[] = {"accept_working_days", "resolve_working_days",
+                                       "remind_days_before", NULL};
     long a, b;
     if (!n)
         return fail(c, NULL, "deadlines is required");
@@ -279,6 +280,39 @@ static int load_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *n)
         return -1;
     r->accept_days = (int)a;
     r->resolve_days = (int)b;
+    /* Reminders go out this many working days before each deadline; 0 = none. */
+    const yaml_node_t *mn = map_get(c, n, "remind_days_before");
+    long m = 2;
+    if (mn && get_int(c, mn, "deadlines.remind_days_before", 0, DEADLINE_MAX, &m) < 0)
+        return -1;
+    r->remind_days = (int)m;
+    return 0;
+}
+
+/* Per-category accept_days / resolve_days (absent = the deadlines block),
+ * after the categories are loaded and sorted. */
+static int load_category_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *seq)
+{
+    yaml_node_item_t *it = seq->data.sequence.items.start;
+    size_t n = r->ncategories;
+    if (!(r->cat_accept = calloc(n, sizeof *r->cat_accept)) ||
+        !(r->cat_resolve = calloc(n, sizeof *r->cat_resolve)))
+        return fail(c, seq, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *e = node(c, it[i]);
+        int k = cpm_rules_find_slug(r->categories, n, scalar(map_get(c, e, "slug")));
+        const yaml_node_t *an = map_get(c, e, "accept_days"), *rn = map_get(c, e, "resolve_days");
+        char field[96];
+        long v;
+        snprintf(field, sizeof field, "categories[%zu].accept_days", i);
+        if (an && get_int(c, an, field, 1, DEADLINE_MAX, &v) < 0)
+            return -1;
+        r->cat_accept[k] = an ? (int)v : 0;
+        snprintf(field, sizeof field, "categories[%zu].resolve_days", i);
+        if (rn && get_int(c, rn, field, 1, DEADLINE_MAX, &v) < 0)
+            return -1;
+        r->cat_resolve[k] = rn ? (int)v : 0;
+    }
     return 0;
 }
 
@@ -290,7 +324,8 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
                                       "areas",     "categories",
                                       "rules",     NULL};
     static const char *const dkeys[] = {"slug", "code", "name", NULL};
-    static const char *const ckeys[] = {"slug", "name_en", "name_vi", NULL};
+    static const char *const ckeys[] = {"slug",        "name_en",      "name_vi",
+                                        "accept_days", "resolve_days", NULL};
     const yaml_node_t *root = yaml_document_get_root_node(c->doc);
     if (!root)
         return fail(c, NULL, "the file is empty");
@@ -324,7 +359,8 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
         load_holidays(c, r, map_get(c, root, "holidays")) < 0 ||
         load_slugs(c, map_get(c, root, "areas"), "areas", dkeys, &r->areas, &r->nareas) < 0 ||
         load_slugs(c, map_get(c, root, "categories"), "categories", ckeys, &r->categories,
-                   &r->ncategories) < 0)
+                   &r->ncategories) < 0 ||
+        load_category_deadlines(c, r, map_get(c, root, "categories")) < 0)
         return -1;
 
     yaml_node_item_t *it = NULL;
@@ -408,6 +444,8 @@ void cpm_rules_destroy(cpm_rules_t **p)
     free(r->categories);
     free(r->rules);
     free(r->holidays);
+    free(r->cat_accept);
+    free(r->cat_resolve);
     free(r);
     *p = NULL;
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The only "now" of services and tools: the wall clock plus the test offset
+ * of cpm_clock (0 unless CPM_CLOCK_OFFSET_FILE is set). */
 int64_t cpm_now_ms(void);  /* wall clock, Unix milliseconds */
 int64_t cpm_now_us(void);  /* wall clock, Unix microseconds */
 int64_t cpm_mono_ms(void); /* monotonic clock, for timeouts */

@@ -11,6 +11,8 @@
 #include "cpm_util.h"
 #include "routing_deadlines.h"
 #include "routing_domain.h"
+#include "routing_list.h"
+#include "routing_watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,29 +98,52 @@ static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     return rc;
 }
 
-static int check_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+/* Lists of cases, scoped like status (routing_list). */
+static int on_case_list(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                        ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
 {
-    cpm_effects_t fx = cpm_server_effects(srv);
-    size_t n = 0;
-    int rc = routing_deadlines_check(cpm_server_store(srv), txn, &fx, cpm_now_ms(), 1000, &n);
-    if (rc == 0 && n > 0) {
-        cpm_metrics_add(cpm_server_metrics(srv), "deadlines.overdue", n);
-        cpm_info("%zu case deadline%s passed", n, n == 1 ? "" : "s");
-    }
+    (void)st;
+    const Cpm__Member *asker = cpm_registry_member(cpm_server_registry(srv), m->env->sender);
+    Cpm__CaseListReply *r = NULL;
+    int rc = routing_list(cpm_server_store(srv), txn, asker, (const Cpm__CaseListQuery *)payload,
+                          cpm_now_ms(), &r, err);
+    if (rc == 0)
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_LIST_REPLY, &r->base);
+    else if (rc == CPM_E_FORBIDDEN)
+        cpm_metrics_add(cpm_server_metrics(srv), "cases.list_refused", 1);
+    routing_list_free(&r);
     return rc;
 }
 
-/* Once a second: take a changed rules file; report deadlines that passed
- * (one "case.overdue" each). */
+static int watch_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+{
+    cpm_svc_t *st = ctx;
+    cpm_effects_t fx = cpm_server_effects(srv);
+    routing_watch_stats_t s;
+    int rc = routing_watch_tick(st->rules, cpm_server_store(srv), txn, &fx, cpm_now_ms(), 1000, &s);
+    if (rc != 0)
+        return rc;
+    cpm_metrics_t *mx = cpm_server_metrics(srv);
+    cpm_metrics_add(mx, "deadlines.reminded", s.reminders);
+    cpm_metrics_add(mx, "deadlines.overdue", s.escalated);
+    cpm_metrics_add(mx, "deadlines.stale", s.stale);
+    if (s.reminders || s.escalated)
+        cpm_info("deadlines: %zu reminder%s, %zu escalated as overdue", s.reminders,
+                 s.reminders == 1 ? "" : "s", s.escalated);
+    return 0;
+}
+
+/* Once a second: take a changed rules file; remind agencies of deadlines
+ * that come near and escalate those that passed (routing_watch). */
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
     /* 1 (taken), 0, or the code of a refusal, which is counted and logged
      * inside: the rules in force stay, so there is nothing more to do here. */
     if (cpm_rules_watch_check(st->watch, cpm_server_metrics(srv)) > 1) {
     }
-    int rc = cpm_server_write(srv, check_deadlines, NULL);
+    int rc = cpm_server_write(srv, watch_deadlines, st);
     if (rc != 0)
-        cpm_warn("deadline check failed: %s", cpm_err_name(rc));
+        cpm_warn("deadline watch failed: %s", cpm_err_name(rc));
 }
 
 static void fini(cpm_svc_t **st)
@@ -150,7 +175,10 @@ static const char *const dbs[] = ROUTING_DBS;
 static const char *const requires[] = {"rules", NULL};
 
 static const cpm_svc_request_t requests[] = {
-    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL}, {0}};
+    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL},
+    {CPM__MSG_TYPE__MSG_CASE_LIST_QUERY, &cpm__case_list_query__descriptor, false, on_case_list,
+     NULL},
+    {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_CASE_BATCH, &cpm__complaint__descriptor, on_complaint},
     {CPM__MSG_TYPE__MSG_UPDATE_BATCH, &cpm__case_update__descriptor, on_update},

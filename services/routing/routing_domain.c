@@ -91,7 +91,8 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     r.intake_node = c->intake_node;
     r.received_ms = received;
     r.routed_ms = now_ms;
-    r.accept_due_ms = cpm_rules_add_working_days(rules, received, cpm_rules_accept_days(rules));
+    r.accept_due_ms = cpm_rules_add_working_days(
+        rules, received, cpm_rules_accept_days_for(rules, c->category, NULL));
     Cpm__StatusEntry e1 = CPM__STATUS_ENTRY__INIT, e2 = CPM__STATUS_ENTRY__INIT;
     Cpm__StatusEntry *hist[2] = {&e1, &e2};
     e1.at_ms = received;
@@ -270,8 +271,8 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     Cpm__CaseState old_state = r->state;
     r->state = to;
     if (to == CPM__CASE_STATE__CASE_STATE_ACCEPTED) {
-        r->resolve_due_ms =
-            cpm_rules_add_working_days(rules, u->at_ms, cpm_rules_resolve_days(rules));
+        r->resolve_due_ms = cpm_rules_add_working_days(
+            rules, u->at_ms, cpm_rules_resolve_days_for(rules, r->category, NULL));
         if ((rc = routing_deadline_set(st, txn, r->resolve_due_ms, u->ticket, "resolve")) != 0) {
             r->state = old_state;
             goto out;

@@ -3,6 +3,8 @@
  * answered exactly like a ticket routing never saw. */
 #include "cpm_text.h"
 #include "routing_domain.h"
+#include "routing_list.h"
+#include "routing_watch.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -127,6 +129,8 @@ Cpm__StatusReply *routing_status_for(cpm_store_t *st, MDB_txn *txn, const Cpm__M
     }
     if (!strcmp(view, "public"))
         make_public(r);
+    /* Flagged at escalation; shown while that deadline is still the open one. */
+    r->overdue = routing_watch_is_overdue(r);
     blank(&r->view);
     if (!(r->view = strdup(view))) {
         *rc = CPM_E_INTERNAL;
@@ -137,4 +141,16 @@ Cpm__StatusReply *routing_status_for(cpm_store_t *st, MDB_txn *txn, const Cpm__M
 refuse:
     cpm__status_reply__free_unpacked(r, NULL);
     return NULL;
+}
+
+int routing_list_scope(const Cpm__Member *asker, const char **agency)
+{
+    *agency = NULL;
+    if (sees_all(asker))
+        return 1;
+    if (works_cases(asker) && asker->agency && *asker->agency) {
+        *agency = asker->agency;
+        return 2;
+    }
+    return 0;
 }

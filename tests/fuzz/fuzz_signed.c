@@ -55,6 +55,9 @@ static void decode_payload(int type, const uint8_t *p, size_t len)
     case CPM__MSG_TYPE__MSG_STATUS_QUERY:
         cpm__status_query__free_unpacked(cpm__status_query__unpack(NULL, len, p), NULL);
         break;
+    case CPM__MSG_TYPE__MSG_CASE_LIST_QUERY:
+        cpm__case_list_query__free_unpacked(cpm__case_list_query__unpack(NULL, len, p), NULL);
+        break;
     case CPM__MSG_TYPE__MSG_EVENTS_FETCH:
         cpm__events_fetch__free_unpacked(cpm__events_fetch__unpack(NULL, len, p), NULL);
         break;
@@ -116,6 +119,7 @@ static const char *service_of(int type, const char **sender)
         *sender = FZ_CITY;
         return "inspection";
     case CPM__MSG_TYPE__MSG_STATUS_QUERY:
+    case CPM__MSG_TYPE__MSG_CASE_LIST_QUERY:
         return "routing";
     default:
         return "intake";

@@ -31,6 +31,11 @@ EXPECTED_ROUTE = {
 }
 
 
+# The test clock (common/mesh/cpm_clock.h).
+CLOCK_ENV = "CPM_CLOCK_OFFSET_FILE"
+CLOCK_REREAD_MS = 100
+
+
 class Failure(Exception):
     pass
 
@@ -58,13 +63,24 @@ def check(cond, what):
 
 
 class Mesh:
-    def __init__(self, areas=("hoan-kiem", "ba-dinh", "cau-giay"), base_port=None):
+    """clock_at (Unix ms): start every process of the mesh, and every cpmctl,
+    with one shared clock offset file (CPM_CLOCK_OFFSET_FILE) so that their
+    "now" is clock_at; advance() moves it forward for all of them at once."""
+
+    def __init__(self, areas=("hoan-kiem", "ba-dinh", "cau-giay"), base_port=None,
+                 clock_at=None):
         self.home = tempfile.mkdtemp(prefix="cpmesh-it-")
         self.base_port = base_port or free_base_port(10 * (2 + len(areas)))
         self.areas = list(areas)
         self.nodes = ["hn.doit", "hn.qltt"] + ["hn.d." + d for d in self.areas]
         self.env = dict(os.environ, CPMESH_HOME=self.home)
         self.prefix = []  # e.g. ["ip", "netns", "exec", NS]: where cpmctl runs
+        self.clock_file = None
+        if clock_at is not None:
+            self.clock_file = os.path.join(self.home, "clock-offset")
+            self.clock_offset_ms = int(clock_at - time.time() * 1000)
+            self._write_clock()
+            self.env[CLOCK_ENV] = self.clock_file
 
     def __enter__(self):
         self.up()
@@ -88,6 +104,33 @@ class Mesh:
     def down(self):
         subprocess.run([os.path.join(ROOT, "deploy/local/down"), "--home", self.home],
                        capture_output=True, env=self.env)
+
+    # -- the shared clock -------------------------------------------------------
+    def _write_clock(self):
+        tmp = self.clock_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % self.clock_offset_ms)
+        os.replace(tmp, self.clock_file)  # never a half-written number
+
+    def now_ms(self):
+        """The mesh's "now" (what cpm_now_ms returns in its processes)."""
+        return int(time.time() * 1000) + (self.clock_offset_ms if self.clock_file else 0)
+
+    def advance(self, days=0, hours=0, ms=0):
+        """Move every process's clock forward. Processes re-read the offset
+        file at most CLOCK_REREAD_MS after it changes (cpm_clock.h), so any
+        clock reading after that bound has passed sees the new time: the
+        bound is waited out on the monotonic clock before returning."""
+        check(self.clock_file, "advance() needs Mesh(clock_at=...)")
+        self.clock_offset_ms += int(days * 86400000 + hours * 3600000 + ms)
+        self._write_clock()
+        end = time.monotonic() + 2 * CLOCK_REREAD_MS / 1000.0
+        while time.monotonic() < end:
+            time.sleep(end - time.monotonic())
+
+    def advance_to(self, at_ms):
+        check(at_ms >= self.now_ms(), "the shared clock only moves forward")
+        self.advance(ms=at_ms - self.now_ms())
 
     # -- cpmctl ---------------------------------------------------------------
     def ctl(self, *args, check_rc=True, input=None, as_=None, timeout=120):

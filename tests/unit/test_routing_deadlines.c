@@ -1,5 +1,6 @@
-/* routing_deadlines: accept and resolve deadlines become one "case.overdue"
- * event each when they pass, and stop being watched once met. Real LMDB. */
+/* routing_deadlines + routing_watch: accept and resolve deadlines become one
+ * "case.escalated" event each when they pass (after their reminder), and stop
+ * being watched once met. Real LMDB. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include "routing_deadlines.h"
 #include "cpm_case.h"
 #include "routing_domain.h"
+#include "routing_watch.h"
 
 #define SELF "hn.doit/routing"
 #define INTAKE "hn.d.hoan-kiem"
@@ -63,16 +65,32 @@ static void update(fixture_t *f, const char *ticket, const char *state, int64_t 
     assert_int_equal(cpm_store_commit(txn), 0);
 }
 
-/* Run the check at now; returns how many deadlines it reported. */
-static size_t check(fixture_t *f, int64_t now)
+/* The i-th escalation among the recorded events. */
+static const dom_event_t *esc(fixture_t *f, size_t i)
 {
-    size_t n = 99;
+    for (size_t k = 0; k < f->rec.n_events; k++)
+        if (!strcmp(f->rec.events[k].kind, "case.escalated") && i-- == 0)
+            return &f->rec.events[k];
+    fail_msg("no escalation %zu", i);
+    return NULL;
+}
+
+/* Run the watch at now (at most max of each); returns how many deadlines it
+ * escalated. */
+static size_t check_max(fixture_t *f, int64_t now, size_t max)
+{
+    routing_watch_stats_t s;
     dom_fx_clear(&f->rec);
     MDB_txn *txn = dom_begin(f->st, true);
-    assert_int_equal(routing_deadlines_check(f->st, txn, &f->fx, now, 1000, &n), 0);
+    assert_int_equal(routing_watch_tick(f->rules, f->st, txn, &f->fx, now, max, &s), 0);
     assert_int_equal(cpm_store_commit(txn), 0);
-    assert_int_equal(n, f->rec.n_events);
-    return n;
+    assert_int_equal(s.escalated + s.reminders, f->rec.n_events);
+    return s.escalated;
+}
+
+static size_t check(fixture_t *f, int64_t now)
+{
+    return check_max(f, now, 1000);
 }
 
 static void test_accept_deadline_reported_once(void **state)
@@ -82,10 +100,9 @@ static void test_accept_deadline_reported_once(void **state)
     int64_t due = dom_vn_day_end(2026, 3, 16);
     assert_int_equal(check(f, due - 1), 0);
     assert_int_equal(check(f, due + 1), 1);
-    assert_string_equal(f->rec.events[0].kind, "case.overdue");
-    assert_string_equal(f->rec.events[0].ticket, "HK-00000001");
-    assert_string_equal(f->rec.events[0].agency, "hn.d.hoan-kiem");
-    assert_non_null(strstr(f->rec.events[0].detail, "deadline=accept"));
+    assert_string_equal(esc(f, 0)->ticket, "HK-00000001");
+    assert_string_equal(esc(f, 0)->agency, "hn.d.hoan-kiem");
+    assert_non_null(strstr(esc(f, 0)->detail, "deadline=accept"));
     assert_int_equal(check(f, due + 10 * DAY), 0); /* reported once */
 }
 
@@ -110,7 +127,7 @@ static void test_resolve_deadline_runs_from_acceptance(void **state)
     /* accept deadline of 2 passes; 1 now waits for resolution (30 working
      * days from 3 March, past the 30 April / 1 May holidays) */
     assert_int_equal(check(f, dom_vn_day_end(2026, 3, 16) + 1), 1);
-    assert_string_equal(f->rec.events[0].ticket, "HK-00000002");
+    assert_string_equal(esc(f, 0)->ticket, "HK-00000002");
     int rc;
     MDB_txn *txn = dom_begin(f->st, false);
     Cpm__StatusReply *r = routing_status(f->st, txn, "HK-00000001", &rc);
@@ -121,8 +138,8 @@ static void test_resolve_deadline_runs_from_acceptance(void **state)
     assert_true(resolve_due > dom_vn_time(2026, 4, 10, 0, 0));
     assert_int_equal(check(f, resolve_due - 1), 0);
     assert_int_equal(check(f, resolve_due + 1), 1);
-    assert_string_equal(f->rec.events[0].ticket, "HK-00000001");
-    assert_non_null(strstr(f->rec.events[0].detail, "deadline=resolve"));
+    assert_string_equal(esc(f, 0)->ticket, "HK-00000001");
+    assert_non_null(strstr(esc(f, 0)->detail, "deadline=resolve"));
 }
 
 static void test_check_respects_max_and_order(void **state)
@@ -134,17 +151,11 @@ static void test_check_respects_max_and_order(void **state)
         f->now = dom_vn_time(2026, 3, 2 + i, 10, 0); /* later days, later deadlines */
         route(f, t);
     }
-    size_t n = 0;
-    dom_fx_clear(&f->rec);
-    MDB_txn *txn = dom_begin(f->st, true);
-    assert_int_equal(
-        routing_deadlines_check(f->st, txn, &f->fx, dom_vn_time(2027, 1, 1, 0, 0), 2, &n), 0);
-    assert_int_equal(cpm_store_commit(txn), 0);
-    assert_int_equal(n, 2);
-    assert_string_equal(f->rec.events[0].ticket, "HK-00000001");
-    assert_string_equal(f->rec.events[1].ticket, "HK-00000002");
+    assert_int_equal(check_max(f, dom_vn_time(2027, 1, 1, 0, 0), 2), 2);
+    assert_string_equal(esc(f, 0)->ticket, "HK-00000001");
+    assert_string_equal(esc(f, 1)->ticket, "HK-00000002");
     assert_int_equal(check(f, dom_vn_time(2027, 1, 1, 0, 0)), 3);
-    assert_string_equal(f->rec.events[2].ticket, "HK-00000005");
+    assert_string_equal(esc(f, 2)->ticket, "HK-00000005");
 }
 
 int main(void)

@@ -59,6 +59,9 @@ void ctl_print_json(json_t *v);
  * per printed line. NULL reads as "". */
 const char *ctl_safe(const char *s);
 const char *ctl_utf8(const char *s);
+/* "2026-03-15 16:00:00 +07" (Vietnam time, Asia/Ho_Chi_Minh) from ms, or "-"
+ * for 0: how deadlines are shown (ctl_cases.c). */
+const char *ctl_time_vn(int64_t ms, char buf[40]);
 /* "2026-03-15T09:00:00.000Z" from ms, or "-" for 0. */
 const char *ctl_time(int64_t ms, char buf[40]);
 
@@ -66,6 +69,7 @@ const char *ctl_time(int64_t ms, char buf[40]);
 int ctl_cmd_submit(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_consult(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_status(const ctl_opts_t *o, int argc, char **argv);
+int ctl_cmd_cases(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_case(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_case_explain(const ctl_opts_t *o, int argc, char **argv); /* ctl_explain.c */
 int ctl_cmd_watch(const ctl_opts_t *o, int argc, char **argv);

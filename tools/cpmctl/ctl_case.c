@@ -85,6 +85,11 @@ static void print_status(bool json, const Cpm__StatusReply *r)
         json_object_set_new(o, "routed", json_string(ctl_time(r->routed_ms, t2)));
         json_object_set_new(o, "accept_due", json_string(ctl_time(r->accept_due_ms, t3)));
         json_object_set_new(o, "resolve_due", json_string(ctl_time(r->resolve_due_ms, t4)));
+        json_object_set_new(o, "accept_due_ms", json_integer(r->accept_due_ms));
+        json_object_set_new(o, "resolve_due_ms", json_integer(r->resolve_due_ms));
+        json_object_set_new(o, "overdue", json_boolean(r->overdue));
+        json_object_set_new(o, "overdue_deadline",
+                            json_string(r->overdue ? ctl_utf8(r->overdue_deadline) : ""));
         json_object_set_new(o, "history", h);
         ctl_print_json(o);
         return;
@@ -101,7 +106,10 @@ static void print_status(bool json, const Cpm__StatusReply *r)
     else
         printf("received     %s\n", ctl_time(r->received_ms, t1));
     printf("routed       %s\naccept by    %s\nresolve by   %s\n", ctl_time(r->routed_ms, t2),
-           ctl_time(r->accept_due_ms, t3), ctl_time(r->resolve_due_ms, t4));
+           ctl_time_vn(r->accept_due_ms, t3), ctl_time_vn(r->resolve_due_ms, t4));
+    if (r->overdue)
+        printf("overdue      the %s deadline passed (%s)\n", ctl_safe(r->overdue_deadline),
+               ctl_time_vn(r->overdue_since_ms, t3));
     if (*r->view)
         printf("view         %s\n", ctl_safe(r->view));
     printf("history:\n");

@@ -12,6 +12,7 @@ static const char usage[] =
     "  submit      record a complaint at an intake service (or many, from a JSON-lines file)\n"
     "  consult     record a hotline consultation (advice given, no case)\n"
     "  status      where a ticket is, who handles it and when it is due\n"
+    "  cases       lists of cases: overdue, due soon, by agency, area or state\n"
     "  case        accept, refuse or resolve a case as an officer of its agency\n"
     "  watch       live stream of events from every service in the registry\n"
     "  events      the event log of one service\n"
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
         {"submit", ctl_cmd_submit}, {"consult", ctl_cmd_consult}, {"status", ctl_cmd_status},
         {"case", ctl_cmd_case},     {"watch", ctl_cmd_watch},     {"events", ctl_cmd_events},
         {"health", ctl_cmd_health}, {"keygen", ctl_cmd_keygen},   {"registry", ctl_cmd_registry},
+        {"cases", ctl_cmd_cases},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))

@@ -28,9 +28,11 @@ struct cpm_rules {
     uint8_t digest[32]; /* BLAKE2b of the file's bytes: a changed file under the same version */
     char triage[128];
     char prefix[PREFIX_MAX + 1];
-    char service[64]; /* an agency must run it to be routed to; "" = no check */
-    int accept_days, resolve_days;
-    char **areas; /* sorted */
+    char service[64];              /* an agency must run it to be routed to; "" = no check */
+    int accept_days, resolve_days; /* the deadlines block: the defaults */
+    int *cat_accept, *cat_resolve; /* per sorted category; 0 = the default */
+    int remind_days;               /* working days before a deadline; 0 = no reminders */
+    char **areas;                  /* sorted */
     size_t nareas;
     char **categories; /* sorted */
     size_t ncategories;
