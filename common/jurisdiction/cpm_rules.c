@@ -91,8 +91,23 @@ void cpm_rules_set_service(cpm_rules_t *r, const char *service)
     snprintf(r->service, sizeof r->service, "%s", service ? service : "");
 }
 
+static bool skipped(const char *agency, const char *const *skip, size_t nskip)
+{
+    for (size_t i = 0; i < nskip; i++)
+        if (skip[i] && !strcmp(skip[i], agency))
+            return true;
+    return false;
+}
+
 void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char *category,
                      const char *area, bool urgent, cpm_route_t *out)
+{
+    cpm_rules_route_skip(r, reg, category, area, urgent, NULL, 0, out);
+}
+
+void cpm_rules_route_skip(const cpm_rules_t *r, const cpm_registry_t *reg, const char *category,
+                          const char *area, bool urgent, const char *const *skip, size_t nskip,
+                          cpm_route_t *out)
 {
     memset(out, 0, sizeof *out);
     category = category ? category : "";
@@ -105,7 +120,15 @@ void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char
             (ru->urgent >= 0 && ru->urgent != (int)urgent) ||
             (ru->dmap && (didx < 0 || !(ru->dmap[didx / 8] & (1u << (didx % 8))))))
             continue;
-        if (!resolve_agency(r, reg, ru, area, didx, out))
+        cpm_route_t d;
+        memset(&d, 0, sizeof d);
+        bool ok = resolve_agency(r, reg, ru, area, didx, &d);
+        /* An agency that returned the case ("not ours") is not asked again:
+         * the next matching rule decides. */
+        if (skipped(d.agency, skip, nskip))
+            continue;
+        *out = d;
+        if (!ok)
             return;
         snprintf(out->rule_id, sizeof out->rule_id, "%s", ru->id);
         snprintf(out->reason, sizeof out->reason, "rule %s matched category %s", ru->id,

@@ -45,6 +45,12 @@ typedef struct {
 void cpm_rules_set_service(cpm_rules_t *r, const char *service);
 void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char *category,
                      const char *area, bool urgent, cpm_route_t *out);
+/* The same, passing over every rule whose agency is one of skip[0..nskip)
+ * (agencies that returned the case). When every match is skipped the result
+ * is the triage agency, which may itself be in skip: the caller checks. */
+void cpm_rules_route_skip(const cpm_rules_t *r, const cpm_registry_t *reg, const char *category,
+                          const char *area, bool urgent, const char *const *skip, size_t nskip,
+                          cpm_route_t *out);
 
 /* Deadlines in working days (Mon-Fri, minus holidays, in Vietnam time UTC+7). */
 int cpm_rules_accept_days(const cpm_rules_t *r);

@@ -195,6 +195,10 @@ const char *cpm_msg_type_name(int type)
         return "status_query";
     case CPM__MSG_TYPE__MSG_STATUS_REPLY:
         return "status_reply";
+    case CPM__MSG_TYPE__MSG_CASE_ASSIGN:
+        return "case_assign";
+    case CPM__MSG_TYPE__MSG_CASE_ASSIGN_REPLY:
+        return "case_assign_reply";
     case CPM__MSG_TYPE__MSG_EVENTS_FETCH:
         return "events_fetch";
     case CPM__MSG_TYPE__MSG_EVENTS_REPLY:
@@ -219,6 +223,7 @@ int cpm_msg_type_is_reply(int type)
     case CPM__MSG_TYPE__MSG_CONSULTATION_REPLY:
     case CPM__MSG_TYPE__MSG_CASE_ACTION_REPLY:
     case CPM__MSG_TYPE__MSG_STATUS_REPLY:
+    case CPM__MSG_TYPE__MSG_CASE_ASSIGN_REPLY:
     case CPM__MSG_TYPE__MSG_EVENTS_REPLY:
     case CPM__MSG_TYPE__MSG_HEALTH_REPLY:
         return 1;

@@ -11,6 +11,7 @@
 #include "cpm_util.h"
 #include "routing_deadlines.h"
 #include "routing_domain.h"
+#include "routing_transfer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +57,46 @@ static int on_update(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
                      ProtobufCMessage *rec, cpm_error_t *err)
 {
     cpm_effects_t fx = cpm_server_effects(srv);
-    return routing_apply_update(st->rules, cpm_server_store(srv), txn, &fx, m->env->sender,
-                                (const Cpm__CaseUpdate *)rec, err);
+    const Cpm__CaseUpdate *u = (const Cpm__CaseUpdate *)rec;
+    int rc =
+        routing_apply_update(st->rules, cpm_server_store(srv), txn, &fx, m->env->sender, u, err);
+    if (rc != 0 || u->state != CPM__CASE_STATE__CASE_STATE_REFUSED)
+        return rc;
+    /* "Not ours": route it again, or to the coordinators (routing_transfer). */
+    bool unassigned = false;
+    rc = routing_return(st->rules, cpm_server_registry(srv), cpm_server_store(srv), txn, &fx,
+                        u->ticket, m->env->sender, cpm_now_ms(), &unassigned, err);
+    if (rc == 0 && unassigned) {
+        cpm_metrics_add(cpm_server_metrics(srv), "cases.unassigned", 1);
+        cpm_info("case %s returned twice: with the city's coordinators", u->ticket);
+    }
+    return rc;
+}
+
+/* A coordinator gives a case to an agency by hand (routing_case_assign). */
+static int on_case_assign(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                          ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    const Cpm__CaseAssign *q = (const Cpm__CaseAssign *)payload;
+    cpm_effects_t fx = cpm_server_effects(srv);
+    Cpm__CaseState state = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
+    bool dup = false;
+    int rc = routing_case_assign(st->rules, cpm_server_registry(srv), cpm_server_store(srv), txn,
+                                 &fx, m->member, q, cpm_now_ms(), &state, &dup, err);
+    if (rc != 0) {
+        cpm_metrics_add(cpm_server_metrics(srv), "case_assign.refused", 1);
+        cpm_warn("case assign of %s by %s refused: %s", q->ticket, m->env->sender, err->message);
+        return rc;
+    }
+    cpm_metrics_add(cpm_server_metrics(srv), "case_assign.done", 1);
+    cpm_info("case %s assigned to %s by %s%s", q->ticket, q->agency, m->env->sender,
+             dup ? " (it already was)" : "");
+    Cpm__CaseAssignReply r = CPM__CASE_ASSIGN_REPLY__INIT;
+    r.ticket = q->ticket;
+    r.agency = q->agency;
+    r.state = state;
+    r.duplicate = dup;
+    return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_ASSIGN_REPLY, &r.base);
 }
 
 /* The agency's node acknowledged an assignment: the case is assigned. */
@@ -150,7 +189,9 @@ static const char *const dbs[] = ROUTING_DBS;
 static const char *const requires[] = {"rules", NULL};
 
 static const cpm_svc_request_t requests[] = {
-    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL}, {0}};
+    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL},
+    {CPM__MSG_TYPE__MSG_CASE_ASSIGN, &cpm__case_assign__descriptor, true, on_case_assign, NULL},
+    {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_CASE_BATCH, &cpm__complaint__descriptor, on_complaint},
     {CPM__MSG_TYPE__MSG_UPDATE_BATCH, &cpm__case_update__descriptor, on_update},

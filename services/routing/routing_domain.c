@@ -4,6 +4,7 @@
 #include "cpm_text.h"
 #include "cpm_util.h"
 #include "routing_deadlines.h"
+#include "routing_transfer.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -106,7 +107,8 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     if (unreadable)
         r.contact_for = c->contact_for;
     if ((rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r.ticket, &r.base)) != 0 ||
-        (rc = routing_deadline_set(st, txn, r.accept_due_ms, c->ticket, "accept")) != 0)
+        (rc = routing_deadline_set(st, txn, r.accept_due_ms, c->ticket, "accept")) != 0 ||
+        (rc = routing_copy_put(st, txn, c)) != 0) /* to move it later (routing_transfer) */
         return rc;
     /* The consumer's key to the public view (routing_status_for). */
     if (*c->lookup_code &&

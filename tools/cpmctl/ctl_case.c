@@ -20,6 +20,7 @@ static const char status_usage[] =
 static const char case_usage[] =
     "usage: cpmctl case accept|refuse|resolve|show TICKET [--note TEXT] [--node ID]\n"
     "                 [--as ID] [--json]\n"
+    "       cpmctl case assign TICKET --agency ID [--note TEXT]   (coordinators)\n"
     "\n"
     "Acts on a case at the inspection service of --node ID, else of the agency the\n"
     "identity belongs to (an officer's own agency, from the registry; so an area\n"
@@ -204,6 +205,8 @@ static void print_show(bool json, const char *agency, const Cpm__CaseActionReply
 
 int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "assign")) /* a coordinator's, at routing (ctl_assign.c) */
+        return ctl_cmd_case_assign(gopts, argc - 1, argv + 1);
     static const struct option longopts[] = {{"note", required_argument, 0, 'n'},
                                              {"node", required_argument, 0, 'N'},
                                              CTL_COMMON_LONGOPTS,
