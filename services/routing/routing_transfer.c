@@ -216,8 +216,16 @@ int routing_return(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_stor
     r->refused_by = rb;
     r->n_refused_by++;
     r->returns = (uint32_t)r->n_refused_by;
+    int crc;
+    Cpm__Complaint *c = routing_copy_get(st, txn, ticket, &crc);
+    bool urgent = c && c->urgent; /* the rules match on it as they did at first */
+    cpm__complaint__free_unpacked(c, NULL);
+    if (!c && crc != CPM_E_NOT_FOUND) {
+        rc = crc;
+        goto out;
+    }
     cpm_route_t route;
-    cpm_rules_route_skip(rules, reg, r->category, r->area, false,
+    cpm_rules_route_skip(rules, reg, r->category, r->area, urgent,
                          (const char *const *)r->refused_by, r->n_refused_by, &route);
     bool skip = false;
     for (size_t i = 0; i < r->n_refused_by; i++)
