@@ -75,7 +75,10 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     if (rc != CPM_E_NOT_FOUND)
         return rc;
     cpm_route_t route;
-    cpm_rules_route(rules, reg, c->category, c->area, c->urgent, &route);
+    /* By (generation, unit): the generation in force when intake received it. */
+    cpm_route_query_t rq = {NULL, c->received_ms ? c->received_ms : now_ms, c->category, c->area,
+                            c->urgent, NULL, 0};
+    cpm_rules_route_q(rules, reg, &rq, &route);
     char version[16]; /* recorded with the rule: the rules are reloaded while running */
     snprintf(version, sizeof version, "%u", cpm_rules_version(rules));
     int64_t received = c->received_ms ? c->received_ms : now_ms;
@@ -86,6 +89,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     r.agency = route.agency;
     r.rule_id = route.rule_id;
     r.rules_version = version;
+    r.generation = route.generation;
     r.area = c->area;
     r.category = c->category;
     r.intake_node = c->intake_node;
