@@ -69,7 +69,8 @@ const char *cpm_rules_generation_at(const cpm_rules_t *r, int64_t ms)
 const char *cpm_rules_unit_agency(const cpm_rules_t *r, const char *gen, const char *slug,
                                   char *buf, size_t n)
 {
-    const gen_t *g = gen && *gen ? cpm_rules_gen_find(r, gen) : cpm_rules_gen_on(r, vn_day(cpm_now_ms()));
+    const gen_t *g =
+        gen && *gen ? cpm_rules_gen_find(r, gen) : cpm_rules_gen_on(r, vn_day(cpm_now_ms()));
     const gen_unit_t *u = cpm_rules_gen_unit(g, slug);
     if (!u)
         return NULL;

@@ -28,9 +28,9 @@ const char *cpm_rules_triage(const cpm_rules_t *r);
 
 /* A routing decision. */
 typedef struct {
-    char agency[128];  /* member id that must handle the case */
-    char rule_id[128]; /* rule that decided; "triage" when none matched */
-    char reason[160];  /* why, for the event log, e.g. "no node for area ba-vi" */
+    char agency[128];    /* member id that must handle the case */
+    char rule_id[128];   /* rule that decided; "triage" when none matched */
+    char reason[160];    /* why, for the event log, e.g. "no node for area ba-vi" */
     char generation[16]; /* the jurisdiction generation that decided; "" without generations */
 } cpm_route_t;
 
@@ -48,10 +48,10 @@ void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char
                      const char *area, bool urgent, cpm_route_t *out);
 /* A decision by (generation, unit). */
 typedef struct {
-    const char *generation;  /* NULL or "": the generation in force at at_ms */
-    int64_t at_ms;           /* 0: now */
+    const char *generation; /* NULL or "": the generation in force at at_ms */
+    int64_t at_ms;          /* 0: now */
     const char *category;
-    const char *area;        /* the unit's slug in that generation */
+    const char *area; /* the unit's slug in that generation */
     bool urgent;
     const char *const *skip; /* agencies that returned the case: their rules are passed over */
     size_t nskip;

@@ -295,8 +295,7 @@ int cpm_rules_gens_load(ctx_t *c, cpm_rules_t *r, const yaml_node_t *root)
         rc = gfail(c, seq, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         r->ngens = i + 1;
-        rc = load_one(c, r, &r->gens[i], gnode(c, seq->data.sequence.items.start[i]), pl,
-                      agencies);
+        rc = load_one(c, r, &r->gens[i], gnode(c, seq->data.sequence.items.start[i]), pl, agencies);
         for (size_t k = 0; rc == 0 && k < i; k++)
             if (!strcmp(r->gens[k].id, r->gens[i].id))
                 rc = gfail(c, seq, "generations: id %s is declared twice (lines %u and %u)",

@@ -278,13 +278,10 @@ static int load_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *n)
 
 static int load_doc(ctx_t *c, cpm_rules_t *r)
 {
-    static const char *const top[] = {"version",   "effective_from",
-                                      "triage",    "area_office_prefix",
-                                      "deadlines", "holidays",
-                                      "areas",     "categories",
-                                      "rules",     "generations",
-                                      "places_dir", "agencies",
-                                      NULL};
+    static const char *const top[] = {
+        "version", "effective_from", "triage", "area_office_prefix", "deadlines",  "holidays",
+        "areas",   "categories",     "rules",  "generations",        "places_dir", "agencies",
+        NULL};
     static const char *const dkeys[] = {"slug", "code", "name", NULL};
     static const char *const ckeys[] = {"slug", "name_en", "name_vi", NULL};
     const yaml_node_t *root = yaml_document_get_root_node(c->doc);

@@ -76,8 +76,8 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
         return rc;
     cpm_route_t route;
     /* By (generation, unit): the generation in force when intake received it. */
-    cpm_route_query_t rq = {NULL, c->received_ms ? c->received_ms : now_ms, c->category, c->area,
-                            c->urgent, NULL, 0};
+    cpm_route_query_t rq = {
+        NULL, c->received_ms ? c->received_ms : now_ms, c->category, c->area, c->urgent, NULL, 0};
     cpm_rules_route_q(rules, reg, &rq, &route);
     char version[16]; /* recorded with the rule: the rules are reloaded while running */
     snprintf(version, sizeof version, "%u", cpm_rules_version(rules));

@@ -225,8 +225,9 @@ int routing_return(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_stor
         goto out;
     }
     cpm_route_t route;
-    cpm_route_query_t rq = {r->generation, r->received_ms, r->category, r->area, urgent,
-                            (const char *const *)r->refused_by, r->n_refused_by};
+    cpm_route_query_t rq = {r->generation,  r->received_ms, r->category,
+                            r->area,        urgent,         (const char *const *)r->refused_by,
+                            r->n_refused_by};
     cpm_rules_route_q(rules, reg, &rq, &route);
     bool skip = false;
     for (size_t i = 0; i < r->n_refused_by; i++)
