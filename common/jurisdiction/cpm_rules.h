@@ -69,6 +69,14 @@ void cpm_rules_route_q(const cpm_rules_t *r, const cpm_registry_t *reg, const cp
 /* The id of the generation in force at ms (Vietnam date), or NULL (none, or
  * a file without generations). */
 const char *cpm_rules_generation_at(const cpm_rules_t *r, int64_t ms);
+/* The units that succeed unit slug of generation gen in the next one: up to
+ * max slugs into out (valid while r lives); returns how many there are.
+ * *whole: the unit went whole into out[0] (its cases follow it); else its
+ * cases go to triage with these candidates. 0 for an unknown unit or one
+ * with no successor. A district of 2024 has the 2025 units that took part of
+ * it; a unit whose slug exists in a later generation has that one. */
+size_t cpm_rules_successors(const cpm_rules_t *r, const char *gen, const char *slug,
+                            const char **out, size_t max, bool *whole);
 /* The agency of unit slug in generation gen ("" = in force now), or NULL. */
 const char *cpm_rules_unit_agency(const cpm_rules_t *r, const char *gen, const char *slug,
                                   char *buf, size_t n);

@@ -102,6 +102,50 @@ const gen_t *cpm_rules_gen_on(const cpm_rules_t *r, int32_t day)
     return NULL;
 }
 
+/* The 2025 units that took a district of 2024 (the reorganization moves its
+ * open cases there, or to triage with them). -1 when out of memory. */
+static int add_successors(const cpm_places_t *pl, gen_unit_t *u)
+{
+    const cpm_place_unit_t *out[CPM_PLACE_MAX_SUCCESSORS];
+    bool whole = false;
+    size_t n = cpm_place_successors(pl, u->code, out, CPM_PLACE_MAX_SUCCESSORS, &whole);
+    if (n > CPM_PLACE_MAX_SUCCESSORS)
+        n = CPM_PLACE_MAX_SUCCESSORS;
+    if (!n)
+        return 0;
+    if (!(u->succ = calloc(n, sizeof *u->succ)))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        snprintf(u->succ[i], sizeof u->succ[i], "%s", out[i]->slug);
+    u->nsucc = n;
+    u->whole = whole && n == 1;
+    return 0;
+}
+
+size_t cpm_rules_successors(const cpm_rules_t *r, const char *gen, const char *slug,
+                            const char **out, size_t max, bool *whole)
+{
+    const gen_t *g = cpm_rules_gen_find(r, gen);
+    const gen_unit_t *u = cpm_rules_gen_unit(g, slug);
+    *whole = false;
+    if (!u)
+        return 0;
+    if (!u->succ) { /* a unit of the same slug in a later generation is its own successor */
+        for (size_t i = 0; i < r->ngens; i++)
+            if (r->gens[i].from_day > g->from_day && cpm_rules_gen_unit(&r->gens[i], slug)) {
+                if (max)
+                    out[0] = cpm_rules_gen_unit(&r->gens[i], slug)->slug;
+                *whole = true;
+                return 1;
+            }
+        return 0;
+    }
+    for (size_t i = 0; i < u->nsucc && i < max; i++)
+        out[i] = u->succ[i];
+    *whole = u->whole;
+    return u->nsucc;
+}
+
 /* The units of a generation from the places data or the areas: list. */
 static int fill_units(ctx_t *c, cpm_rules_t *r, gen_t *g, const yaml_node_t *un,
                       const cpm_places_t *pl)
@@ -131,6 +175,8 @@ static int fill_units(ctx_t *c, cpm_rules_t *r, gen_t *g, const yaml_node_t *un,
     for (size_t i = 0; i < n; i++) {
         snprintf(g->units[i].slug, sizeof g->units[i].slug, "%s", src ? src[i].slug : r->areas[i]);
         snprintf(g->units[i].code, sizeof g->units[i].code, "%s", src ? src[i].code : "");
+        if (src && src[i].kind == CPM_PLACE_KIND_OLD_DISTRICT && add_successors(pl, &g->units[i]))
+            return gfail(c, un, "out of memory");
     }
     g->nunits = n;
     qsort(g->units, n, sizeof *g->units, cmp_unit);
@@ -317,8 +363,11 @@ int cpm_rules_gens_load(ctx_t *c, cpm_rules_t *r, const yaml_node_t *root)
 
 void cpm_rules_gens_free(cpm_rules_t *r)
 {
-    for (size_t i = 0; i < r->ngens; i++)
+    for (size_t i = 0; i < r->ngens; i++) {
+        for (size_t k = 0; k < r->gens[i].nunits; k++)
+            free(r->gens[i].units[k].succ);
         free(r->gens[i].units);
+    }
     free(r->gens);
     r->gens = NULL;
     r->ngens = 0;

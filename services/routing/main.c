@@ -11,6 +11,7 @@
 #include "cpm_util.h"
 #include "routing_deadlines.h"
 #include "routing_domain.h"
+#include "routing_reorg.h"
 #include "routing_transfer.h"
 
 #include <stdio.h>
@@ -147,6 +148,31 @@ static int check_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
     return rc;
 }
 
+/* A generation that took effect: move the open cases of retired units, a
+ * bounded number per tick, each step one transaction with its cursor. */
+#define REORG_STEP 200
+static int reorg_step(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+{
+    cpm_svc_t *st = ctx;
+    cpm_effects_t fx = cpm_server_effects(srv);
+    routing_reorg_stats_t s;
+    int rc = routing_reorg_step(st->rules, cpm_server_registry(srv), cpm_server_store(srv), txn,
+                                &fx, cpm_now_ms(), REORG_STEP, &s);
+    if (rc != 0)
+        return rc;
+    cpm_metrics_t *m = cpm_server_metrics(srv);
+    cpm_metrics_add(m, "reorg.moved", s.moved);
+    cpm_metrics_add(m, "reorg.triaged", s.triaged);
+    cpm_metrics_add(m, "reorg.relabelled", s.relabelled);
+    if (s.moved || s.triaged || s.relabelled)
+        cpm_info("reorganization to generation %s: %zu moved, %zu to triage, %zu relabelled of "
+                 "%zu cases looked at",
+                 s.generation, s.moved, s.triaged, s.relabelled, s.scanned);
+    if (s.finished)
+        cpm_info("reorganization to generation %s applied", s.generation);
+    return 0;
+}
+
 /* Once a second: take a changed rules file; report deadlines that passed
  * (one "case.overdue" each). */
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
@@ -158,6 +184,8 @@ static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
     int rc = cpm_server_write(srv, check_deadlines, NULL);
     if (rc != 0)
         cpm_warn("deadline check failed: %s", cpm_err_name(rc));
+    if ((rc = cpm_server_write(srv, reorg_step, st)) != 0)
+        cpm_warn("reorganization step failed (retried next tick): %s", cpm_err_name(rc));
 }
 
 static void fini(cpm_svc_t **st)

@@ -115,6 +115,12 @@ int routing_transfer(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
         (rc = set_str(&r->agency, mv->to)) || (rc = set_str(&r->previous_agency, old)) ||
         (rc = set_str(&r->rule_id, mv->rule_id)) || (rc = set_str(&r->rules_version, version)))
         goto out;
+    /* A reorganization moves the case to a unit of the new generation. */
+    if (mv->area && ((rc = set_str(&r->area, mv->area)) || (rc = set_str(&c->area, mv->area)) ||
+                     (rc = routing_copy_put(st, txn, c))))
+        goto out;
+    if (mv->generation && (rc = set_str(&r->generation, mv->generation)))
+        goto out;
     r->state = CPM__CASE_STATE__CASE_STATE_ROUTED;
     r->routed_ms = now_ms;
     r->resolve_due_ms = 0;
@@ -240,7 +246,7 @@ int routing_return(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_stor
     /* Keep refused_by in the record, then move it. */
     if ((rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, ticket, &r->base)) != 0)
         goto out;
-    routing_move_t mv = {route.agency, route.rule_id, "routing", reason, false};
+    routing_move_t mv = {route.agency, route.rule_id, "routing", reason, false, NULL, NULL};
     rc = routing_transfer(rules, st, txn, fx, ticket, &mv, now_ms, err);
 out:
     cpm__status_reply__free_unpacked(r, NULL);
@@ -292,7 +298,7 @@ int routing_case_assign(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm
                              cpm_case_state_name(from) ? cpm_case_state_name(from) : "closed");
     char reason[600];
     snprintf(reason, sizeof reason, "assigned by hand%s%s", *q->note ? ": " : "", q->note);
-    routing_move_t mv = {q->agency, "coordinator", asker->id, reason, notify};
+    routing_move_t mv = {q->agency, "coordinator", asker->id, reason, notify, NULL, NULL};
     if ((rc = routing_transfer(rules, st, txn, fx, q->ticket, &mv, now_ms, err)) == 0)
         *state = CPM__CASE_STATE__CASE_STATE_ROUTED;
     return rc;

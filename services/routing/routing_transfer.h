@@ -41,11 +41,13 @@ Cpm__Complaint *routing_copy_get(cpm_store_t *st, MDB_txn *txn, const char *tick
 
 /* One move. */
 typedef struct {
-    const char *to;      /* member id of the new agency */
-    const char *rule_id; /* what decided: a rule id, "triage", "coordinator", "reorg" */
-    const char *actor;   /* who moved it (member id, or a rule) */
-    const char *reason;  /* why, in the history, the Assignment and the notice */
-    bool notify_old;     /* tell the old agency the case left (not after its own refusal) */
+    const char *to;         /* member id of the new agency */
+    const char *rule_id;    /* what decided: a rule id, "triage", "coordinator", "reorg" */
+    const char *actor;      /* who moved it (member id, or a rule) */
+    const char *reason;     /* why, in the history, the Assignment and the notice */
+    bool notify_old;        /* tell the old agency the case left (not after its own refusal) */
+    const char *area;       /* NULL, or the case's new unit (a reorganization; "" = none) */
+    const char *generation; /* NULL, or the generation of area */
 } routing_move_t;
 
 /* Move case ticket to mv->to as described above. CPM_E_NOT_FOUND (no such
@@ -57,8 +59,8 @@ int routing_transfer(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
 /* The register just recorded agency's refusal of ticket (state refused,
  * still held by agency): route it again or hand it to the coordinators. A
  * case in any other state, or held by another agency, is left alone, so a
- * second delivery of the same refusal changes nothing. *moved tells whether
- * the case went on to an agency (true) or to the coordinators (false). */
+ * second delivery of the same refusal changes nothing. *unassigned tells
+ * that the case went to the coordinators rather than on to an agency. */
 int routing_return(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_store_t *st,
                    MDB_txn *txn, const cpm_effects_t *fx, const char *ticket, const char *agency,
                    int64_t now_ms, bool *unassigned, cpm_error_t *err);

@@ -28,6 +28,10 @@ typedef struct {
     char slug[SLUG_MAX + 1];
     char code[16];
     char agency[128]; /* explicit override, or "" = the generation's prefix + slug */
+    /* units: districts: the 2025 units that took part of it (cpm_place_successors) */
+    char (*succ)[SLUG_MAX + 1];
+    size_t nsucc;
+    bool whole; /* went whole into succ[0] */
 } gen_unit_t;
 
 typedef struct {
