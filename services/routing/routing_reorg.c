@@ -153,7 +153,7 @@ static int reorg_case(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_s
     rc = routing_transfer(rules, st, txn, fx, ticket, &mv, now_ms, &err);
     if (rc == CPM_E_CONFLICT) /* no kept copy (routed by an older version): relabel only */
         rc = relabel(st, txn, fx, r, gen, area, note, now_ms);
-    else if (rc == 0 && one)
+    else if (rc == 0 && one && strcmp(agency, cpm_rules_triage(rules)) != 0)
         s->moved++;
     else if (rc == 0)
         s->triaged++;

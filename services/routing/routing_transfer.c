@@ -116,8 +116,12 @@ int routing_transfer(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
         (rc = set_str(&r->rule_id, mv->rule_id)) || (rc = set_str(&r->rules_version, version)))
         goto out;
     /* A reorganization moves the case to a unit of the new generation. */
-    if (mv->area && ((rc = set_str(&r->area, mv->area)) || (rc = set_str(&c->area, mv->area)) ||
-                     (rc = routing_copy_put(st, txn, c))))
+    if (mv->area && (rc = set_str(&r->area, mv->area)) != 0)
+        goto out;
+    /* The complaint keeps a unit slug (receivers require one): the new unit
+     * when there is one, else the old (the candidates are in the reason). */
+    if (mv->area && *mv->area &&
+        ((rc = set_str(&c->area, mv->area)) || (rc = routing_copy_put(st, txn, c))))
         goto out;
     if (mv->generation && (rc = set_str(&r->generation, mv->generation)))
         goto out;

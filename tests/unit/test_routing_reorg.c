@@ -197,6 +197,7 @@ static void test_reorganization(void **state)
     for (size_t i = 0; i < f->rec.n_sent; i++) {
         Cpm__Assignment *a = cpm__assignment__unpack(NULL, f->rec.sent[i].len, f->rec.sent[i].rec);
         assert_non_null(a);
+        assert_true(a->complaint && *a->complaint->area); /* receivers require a unit slug */
         to_new += !a->withdrawn;
         notices += a->withdrawn;
         cpm__assignment__free_unpacked(a, NULL);
