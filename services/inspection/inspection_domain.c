@@ -82,6 +82,8 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
     const char *ticket = a->complaint->ticket;
     if (a->withdrawn) /* the case left this agency (inspection_transfer) */
         return inspection_withdraw(in, st, txn, fx, a, now_ms, err);
+    if ((frc = inspection_transfer_check(a, err)) != 0)
+        return frc;
     const void *v;
     size_t vlen;
     int rc = cpm_store_get(st, txn, INSPECTION_CASES_DB, ticket, strlen(ticket), &v, &vlen);

@@ -71,6 +71,17 @@ out:
     return rc;
 }
 
+int inspection_transfer_check(const Cpm__Assignment *a, cpm_error_t *err)
+{
+    if (*a->previous_agency && !cpm_text_member_valid(a->previous_agency))
+        return cpm_error_set(err, CPM_E_INVALID, "previous_agency",
+                             "previous_agency must be empty or a member id");
+    if (!cpm_text_utf8_valid(a->reason, strlen(a->reason)) || strlen(a->reason) > REASON_MAX)
+        return cpm_error_set(err, CPM_E_INVALID, "reason", "reason must be UTF-8, at most %d bytes",
+                             REASON_MAX);
+    return 0;
+}
+
 bool inspection_takes_back(cpm_store_t *st, MDB_txn *txn, const Cpm__Assignment *a)
 {
     int rc;

@@ -19,6 +19,11 @@ int inspection_withdraw(const inspection_t *in, cpm_store_t *st, MDB_txn *txn,
                         const cpm_effects_t *fx, const Cpm__Assignment *a, int64_t now_ms,
                         cpm_error_t *err);
 
+/* The transfer fields of an ordinary assignment a, from routing (another
+ * node): previous_agency empty or a member id, reason UTF-8 of at most 1000
+ * bytes. 0 or CPM_E_INVALID naming the field. */
+int inspection_transfer_check(const Cpm__Assignment *a, cpm_error_t *err);
+
 /* true when the stored copy of a's ticket is one this node gave up
  * (transferred or refused) and a is a newer assignment: take it again. */
 bool inspection_takes_back(cpm_store_t *st, MDB_txn *txn, const Cpm__Assignment *a);
