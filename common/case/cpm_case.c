@@ -17,6 +17,9 @@ static const struct {
     {CPM__CASE_STATE__CASE_STATE_ACCEPTED, "accepted", true},
     {CPM__CASE_STATE__CASE_STATE_REFUSED, "refused", false},
     {CPM__CASE_STATE__CASE_STATE_RESOLVED, "resolved", false},
+    /* gen (transfers): the old agency's copy of a moved case; a case with the coordinators */
+    {CPM__CASE_STATE__CASE_STATE_TRANSFERRED, "transferred", false},
+    {CPM__CASE_STATE__CASE_STATE_UNASSIGNED, "unassigned", true},
 };
 
 static const struct {

@@ -28,9 +28,10 @@ const char *cpm_rules_triage(const cpm_rules_t *r);
 
 /* A routing decision. */
 typedef struct {
-    char agency[128];  /* member id that must handle the case */
-    char rule_id[128]; /* rule that decided; "triage" when none matched */
-    char reason[160];  /* why, for the event log, e.g. "no node for area ba-vi" */
+    char agency[128];    /* member id that must handle the case */
+    char rule_id[128];   /* rule that decided; "triage" when none matched */
+    char reason[160];    /* why, for the event log, e.g. "no node for area ba-vi" */
+    char generation[16]; /* the jurisdiction generation that decided; "" without generations */
 } cpm_route_t;
 
 /* First matching rule in file order wins. A rule matches when its category
@@ -45,6 +46,40 @@ typedef struct {
 void cpm_rules_set_service(cpm_rules_t *r, const char *service);
 void cpm_rules_route(const cpm_rules_t *r, const cpm_registry_t *reg, const char *category,
                      const char *area, bool urgent, cpm_route_t *out);
+/* A decision by (generation, unit). */
+typedef struct {
+    const char *generation; /* NULL or "": the generation in force at at_ms */
+    int64_t at_ms;          /* 0: now */
+    const char *category;
+    const char *area; /* the unit's slug in that generation */
+    bool urgent;
+    const char *const *skip; /* agencies that returned the case: their rules are passed over */
+    size_t nskip;
+} cpm_route_query_t;
+
+/* The same as cpm_rules_route, by (generation, unit) when the file declares
+ * generations: "@area" is the unit's agency in that generation (its override,
+ * else the registry's area office for the slug, else agency_prefix + slug),
+ * and a unit that is not in the generation goes to triage with the reason.
+ * Every rule whose agency is in skip is passed over; when every match is
+ * skipped the result is the triage agency, which may itself be in skip: the
+ * caller checks. out->generation names the generation. */
+void cpm_rules_route_q(const cpm_rules_t *r, const cpm_registry_t *reg, const cpm_route_query_t *q,
+                       cpm_route_t *out);
+/* The id of the generation in force at ms (Vietnam date), or NULL (none, or
+ * a file without generations). */
+const char *cpm_rules_generation_at(const cpm_rules_t *r, int64_t ms);
+/* The units that succeed unit slug of generation gen in the next one: up to
+ * max slugs into out (valid while r lives); returns how many there are.
+ * *whole: the unit went whole into out[0] (its cases follow it); else its
+ * cases go to triage with these candidates. 0 for an unknown unit or one
+ * with no successor. A district of 2024 has the 2025 units that took part of
+ * it; a unit whose slug exists in a later generation has that one. */
+size_t cpm_rules_successors(const cpm_rules_t *r, const char *gen, const char *slug,
+                            const char **out, size_t max, bool *whole);
+/* The agency of unit slug in generation gen ("" = in force now), or NULL. */
+const char *cpm_rules_unit_agency(const cpm_rules_t *r, const char *gen, const char *slug,
+                                  char *buf, size_t n);
 
 /* Deadlines in working days (Mon-Fri, minus holidays, in Vietnam time UTC+7). */
 int cpm_rules_accept_days(const cpm_rules_t *r);

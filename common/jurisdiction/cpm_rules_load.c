@@ -19,13 +19,7 @@
 #define DEADLINE_MAX 365
 #define AT_AREA "@area"
 
-/* Parse state: the document and where to write the first error. */
-typedef struct {
-    const char *path;
-    yaml_document_t *doc;
-    char *err;
-    size_t errlen;
-} ctx_t;
+/* Parse state (ctx_t, cpm_rules_int.h): the document and where to write the first error. */
 
 __attribute__((format(printf, 3, 4))) static int fail(ctx_t *c, const yaml_node_t *n,
                                                       const char *fmt, ...)
@@ -318,11 +312,10 @@ static int load_category_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *
 
 static int load_doc(ctx_t *c, cpm_rules_t *r)
 {
-    static const char *const top[] = {"version",   "effective_from",
-                                      "triage",    "area_office_prefix",
-                                      "deadlines", "holidays",
-                                      "areas",     "categories",
-                                      "rules",     NULL};
+    static const char *const top[] = {
+        "version", "effective_from", "triage", "area_office_prefix", "deadlines",  "holidays",
+        "areas",   "categories",     "rules",  "generations",        "places_dir", "agencies",
+        NULL};
     static const char *const dkeys[] = {"slug", "code", "name", NULL};
     static const char *const ckeys[] = {"slug",        "name_en",      "name_vi",
                                         "accept_days", "resolve_days", NULL};
@@ -332,8 +325,9 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
     if (map_check_keys(c, root, "the top level", top) < 0)
         return -1;
     const char *req[] = {"version", "effective_from", "triage", "areas", "categories", "rules"};
+    bool gens = map_get(c, root, "generations") != NULL; /* then areas come from them */
     for (size_t i = 0; i < sizeof req / sizeof *req; i++)
-        if (!map_get(c, root, req[i]))
+        if (!map_get(c, root, req[i]) && !(gens && !strcmp(req[i], "areas")))
             return fail(c, NULL, "%s is required", req[i]);
 
     long v;
@@ -357,7 +351,9 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
     }
     if (load_deadlines(c, r, map_get(c, root, "deadlines")) < 0 ||
         load_holidays(c, r, map_get(c, root, "holidays")) < 0 ||
-        load_slugs(c, map_get(c, root, "areas"), "areas", dkeys, &r->areas, &r->nareas) < 0 ||
+        (map_get(c, root, "areas") &&
+         load_slugs(c, map_get(c, root, "areas"), "areas", dkeys, &r->areas, &r->nareas) < 0) ||
+        (gens && cpm_rules_gens_load(c, r, root) < 0) ||
         load_slugs(c, map_get(c, root, "categories"), "categories", ckeys, &r->categories,
                    &r->ncategories) < 0 ||
         load_category_deadlines(c, r, map_get(c, root, "categories")) < 0)
@@ -446,6 +442,7 @@ void cpm_rules_destroy(cpm_rules_t **p)
     free(r->holidays);
     free(r->cat_accept);
     free(r->cat_resolve);
+    cpm_rules_gens_free(r);
     free(r);
     *p = NULL;
 }

@@ -199,6 +199,10 @@ const char *cpm_msg_type_name(int type)
         return "case_list_query";
     case CPM__MSG_TYPE__MSG_CASE_LIST_REPLY:
         return "case_list_reply";
+    case CPM__MSG_TYPE__MSG_CASE_ASSIGN:
+        return "case_assign";
+    case CPM__MSG_TYPE__MSG_CASE_ASSIGN_REPLY:
+        return "case_assign_reply";
     case CPM__MSG_TYPE__MSG_EVENTS_FETCH:
         return "events_fetch";
     case CPM__MSG_TYPE__MSG_EVENTS_REPLY:
@@ -224,6 +228,7 @@ int cpm_msg_type_is_reply(int type)
     case CPM__MSG_TYPE__MSG_CASE_ACTION_REPLY:
     case CPM__MSG_TYPE__MSG_STATUS_REPLY:
     case CPM__MSG_TYPE__MSG_CASE_LIST_REPLY:
+    case CPM__MSG_TYPE__MSG_CASE_ASSIGN_REPLY:
     case CPM__MSG_TYPE__MSG_EVENTS_REPLY:
     case CPM__MSG_TYPE__MSG_HEALTH_REPLY:
         return 1;

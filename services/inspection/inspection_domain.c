@@ -1,4 +1,5 @@
 #include "inspection_domain.h"
+#include "inspection_transfer.h"
 #include "cpm_case.h"
 #include "cpm_fields.h"
 #include "cpm_text.h"
@@ -79,12 +80,16 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
     if (frc != 0)
         return frc;
     const char *ticket = a->complaint->ticket;
+    if (a->withdrawn) /* the case left this agency (inspection_transfer) */
+        return inspection_withdraw(in, st, txn, fx, a, now_ms, err);
+    if ((frc = inspection_transfer_check(a, err)) != 0)
+        return frc;
     const void *v;
     size_t vlen;
     int rc = cpm_store_get(st, txn, INSPECTION_CASES_DB, ticket, strlen(ticket), &v, &vlen);
-    if (rc == 0)
+    if (rc == 0 && !inspection_takes_back(st, txn, a))
         return 0;
-    if (rc != CPM_E_NOT_FOUND)
+    if (rc != 0 && rc != CPM_E_NOT_FOUND)
         return rc;
     Cpm__InspectionCase c = CPM__INSPECTION_CASE__INIT;
     Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT, *hist[1] = {&e};

@@ -13,6 +13,8 @@
 #include "routing_domain.h"
 #include "routing_list.h"
 #include "routing_watch.h"
+#include "routing_reorg.h"
+#include "routing_transfer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,8 +60,46 @@ static int on_update(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
                      ProtobufCMessage *rec, cpm_error_t *err)
 {
     cpm_effects_t fx = cpm_server_effects(srv);
-    return routing_apply_update(st->rules, cpm_server_store(srv), txn, &fx, m->env->sender,
-                                (const Cpm__CaseUpdate *)rec, err);
+    const Cpm__CaseUpdate *u = (const Cpm__CaseUpdate *)rec;
+    int rc =
+        routing_apply_update(st->rules, cpm_server_store(srv), txn, &fx, m->env->sender, u, err);
+    if (rc != 0 || u->state != CPM__CASE_STATE__CASE_STATE_REFUSED)
+        return rc;
+    /* "Not ours": route it again, or to the coordinators (routing_transfer). */
+    bool unassigned = false;
+    rc = routing_return(st->rules, cpm_server_registry(srv), cpm_server_store(srv), txn, &fx,
+                        u->ticket, m->env->sender, cpm_now_ms(), &unassigned, err);
+    if (rc == 0 && unassigned) {
+        cpm_metrics_add(cpm_server_metrics(srv), "cases.unassigned", 1);
+        cpm_info("case %s returned twice: with the city's coordinators", u->ticket);
+    }
+    return rc;
+}
+
+/* A coordinator gives a case to an agency by hand (routing_case_assign). */
+static int on_case_assign(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                          ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    const Cpm__CaseAssign *q = (const Cpm__CaseAssign *)payload;
+    cpm_effects_t fx = cpm_server_effects(srv);
+    Cpm__CaseState state = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
+    bool dup = false;
+    int rc = routing_case_assign(st->rules, cpm_server_registry(srv), cpm_server_store(srv), txn,
+                                 &fx, m->member, q, cpm_now_ms(), &state, &dup, err);
+    if (rc != 0) {
+        cpm_metrics_add(cpm_server_metrics(srv), "case_assign.refused", 1);
+        cpm_warn("case assign of %s by %s refused: %s", q->ticket, m->env->sender, err->message);
+        return rc;
+    }
+    cpm_metrics_add(cpm_server_metrics(srv), "case_assign.done", 1);
+    cpm_info("case %s assigned to %s by %s%s", q->ticket, q->agency, m->env->sender,
+             dup ? " (it already was)" : "");
+    Cpm__CaseAssignReply r = CPM__CASE_ASSIGN_REPLY__INIT;
+    r.ticket = q->ticket;
+    r.agency = q->agency;
+    r.state = state;
+    r.duplicate = dup;
+    return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_ASSIGN_REPLY, &r.base);
 }
 
 /* The agency's node acknowledged an assignment: the case is assigned. */
@@ -133,8 +173,34 @@ static int watch_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
     return 0;
 }
 
+/* A generation that took effect: move the open cases of retired units, a
+ * bounded number per tick, each step one transaction with its cursor. */
+#define REORG_STEP 200
+static int reorg_step(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+{
+    cpm_svc_t *st = ctx;
+    cpm_effects_t fx = cpm_server_effects(srv);
+    routing_reorg_stats_t s;
+    int rc = routing_reorg_step(st->rules, cpm_server_registry(srv), cpm_server_store(srv), txn,
+                                &fx, cpm_now_ms(), REORG_STEP, &s);
+    if (rc != 0)
+        return rc;
+    cpm_metrics_t *m = cpm_server_metrics(srv);
+    cpm_metrics_add(m, "reorg.moved", s.moved);
+    cpm_metrics_add(m, "reorg.triaged", s.triaged);
+    cpm_metrics_add(m, "reorg.relabelled", s.relabelled);
+    if (s.moved || s.triaged || s.relabelled)
+        cpm_info("reorganization to generation %s: %zu moved, %zu to triage, %zu relabelled of "
+                 "%zu cases looked at",
+                 s.generation, s.moved, s.triaged, s.relabelled, s.scanned);
+    if (s.finished)
+        cpm_info("reorganization to generation %s applied", s.generation);
+    return 0;
+}
+
 /* Once a second: take a changed rules file; remind agencies of deadlines
- * that come near and escalate those that passed (routing_watch). */
+ * that come near and escalate those that passed (routing_watch); take a
+ * bounded step of a reorganization in progress (routing_reorg). */
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
     /* 1 (taken), 0, or the code of a refusal, which is counted and logged
@@ -144,6 +210,8 @@ static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
     int rc = cpm_server_write(srv, watch_deadlines, st);
     if (rc != 0)
         cpm_warn("deadline watch failed: %s", cpm_err_name(rc));
+    if ((rc = cpm_server_write(srv, reorg_step, st)) != 0)
+        cpm_warn("reorganization step failed (retried next tick): %s", cpm_err_name(rc));
 }
 
 static void fini(cpm_svc_t **st)
@@ -178,6 +246,7 @@ static const cpm_svc_request_t requests[] = {
     {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL},
     {CPM__MSG_TYPE__MSG_CASE_LIST_QUERY, &cpm__case_list_query__descriptor, false, on_case_list,
      NULL},
+    {CPM__MSG_TYPE__MSG_CASE_ASSIGN, &cpm__case_assign__descriptor, true, on_case_assign, NULL},
     {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_CASE_BATCH, &cpm__complaint__descriptor, on_complaint},

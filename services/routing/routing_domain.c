@@ -4,6 +4,7 @@
 #include "cpm_text.h"
 #include "cpm_util.h"
 #include "routing_deadlines.h"
+#include "routing_transfer.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -74,7 +75,10 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     if (rc != CPM_E_NOT_FOUND)
         return rc;
     cpm_route_t route;
-    cpm_rules_route(rules, reg, c->category, c->area, c->urgent, &route);
+    /* By (generation, unit): the generation in force when intake received it. */
+    cpm_route_query_t rq = {
+        NULL, c->received_ms ? c->received_ms : now_ms, c->category, c->area, c->urgent, NULL, 0};
+    cpm_rules_route_q(rules, reg, &rq, &route);
     char version[16]; /* recorded with the rule: the rules are reloaded while running */
     snprintf(version, sizeof version, "%u", cpm_rules_version(rules));
     int64_t received = c->received_ms ? c->received_ms : now_ms;
@@ -85,6 +89,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     r.agency = route.agency;
     r.rule_id = route.rule_id;
     r.rules_version = version;
+    r.generation = route.generation;
     r.area = c->area;
     r.placement = c->placement; /* what was written and how intake placed it (case explain) */
     r.category = c->category;
@@ -108,7 +113,8 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     if (unreadable)
         r.contact_for = c->contact_for;
     if ((rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r.ticket, &r.base)) != 0 ||
-        (rc = routing_deadline_set(st, txn, r.accept_due_ms, c->ticket, "accept")) != 0)
+        (rc = routing_deadline_set(st, txn, r.accept_due_ms, c->ticket, "accept")) != 0 ||
+        (rc = routing_copy_put(st, txn, c)) != 0) /* to move it later (routing_transfer) */
         return rc;
     /* The consumer's key to the public view (routing_status_for). */
     if (*c->lookup_code &&

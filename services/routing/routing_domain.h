@@ -25,9 +25,13 @@
 
 #define ROUTING_CASES_DB "cases"
 #define ROUTING_CODES_DB "codes"
+/* routing_transfer.h: each complaint without its contact; routing_reorg.h: its cursor */
+#define ROUTING_COPIES_DB "complaints"
+#define ROUTING_REORG_DB "reorg"
 #define ROUTING_DBS                                                                                \
     {                                                                                              \
-        ROUTING_CASES_DB, ROUTING_DUE_DB, ROUTING_CODES_DB, CPM_RETENTION_DB, NULL                 \
+        ROUTING_CASES_DB, ROUTING_DUE_DB, ROUTING_CODES_DB, ROUTING_COPIES_DB, ROUTING_REORG_DB,   \
+            CPM_RETENTION_DB, NULL                                                                 \
     } /* clang-format off */
 
 /* Route and record one complaint delivered by intake member sender. A

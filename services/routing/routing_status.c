@@ -110,7 +110,8 @@ Cpm__StatusReply *routing_status_for(cpm_store_t *st, MDB_txn *txn, const Cpm__M
         }
     } else if (r && sees_all(asker)) {
         view = "full";
-    } else if (r && works_cases(asker) && asker->agency && !strcmp(asker->agency, r->agency)) {
+    } else if (r && works_cases(asker) && asker->agency && *r->agency &&
+               !strcmp(asker->agency, r->agency)) {
         view = "agency";
     }
     if (!view) {

@@ -21,6 +21,7 @@ static const char case_usage[] =
     "usage: cpmctl case accept|refuse|resolve|show TICKET [--note TEXT] [--node ID]\n"
     "                 [--as ID] [--json]\n"
     "       cpmctl case explain TICKET [--json]   (how it was placed and routed)\n"
+    "       cpmctl case assign TICKET --agency ID [--note TEXT]   (coordinators)\n"
     "\n"
     "Acts on a case at the inspection service of --node ID, else of the agency the\n"
     "identity belongs to (an officer's own agency, from the registry; so an area\n"
@@ -81,6 +82,9 @@ static void print_status(bool json, const Cpm__StatusReply *r)
                       ctl_utf8(r->category), "intake_node", ctl_utf8(r->intake_node));
         json_object_set_new(o, "view", json_string(ctl_utf8(r->view)));
         json_object_set_new(o, "rules_version", json_string(ctl_utf8(r->rules_version)));
+        json_object_set_new(o, "generation", json_string(ctl_utf8(r->generation)));
+        json_object_set_new(o, "previous_agency", json_string(ctl_utf8(r->previous_agency)));
+        json_object_set_new(o, "returns", json_integer(r->returns));
         json_object_set_new(o, "received", json_string(ctl_time(r->received_ms, t1)));
         json_object_set_new(o, "routed", json_string(ctl_time(r->routed_ms, t2)));
         json_object_set_new(o, "accept_due", json_string(ctl_time(r->accept_due_ms, t3)));
@@ -99,6 +103,10 @@ static void print_status(bool json, const Cpm__StatusReply *r)
     if (*r->rule_id)
         printf("rule         %s%s%s\n", ctl_safe(r->rule_id),
                *r->rules_version ? " of rules version " : "", ctl_safe(r->rules_version));
+    if (*r->generation || *r->previous_agency)
+        printf("generation   %s\nbefore       %s (returns: %u)\n",
+               *r->generation ? ctl_safe(r->generation) : "-",
+               *r->previous_agency ? ctl_safe(r->previous_agency) : "-", r->returns);
     printf("area     %s\ncategory     %s\n", ctl_safe(r->area),
            *r->category ? ctl_safe(r->category) : "-");
     if (*r->intake_node)
@@ -213,6 +221,8 @@ static void print_show(bool json, const char *agency, const Cpm__CaseActionReply
 
 int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "assign")) /* a coordinator's, at routing (ctl_assign.c) */
+        return ctl_cmd_case_assign(gopts, argc - 1, argv + 1);
     static const struct option longopts[] = {{"note", required_argument, 0, 'n'},
                                              {"node", required_argument, 0, 'N'},
                                              CTL_COMMON_LONGOPTS,

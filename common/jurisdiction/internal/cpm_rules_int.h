@@ -23,8 +23,30 @@ typedef struct {
     uint8_t *dmap; /* bitmap over areas, NULL = any */
 } rule_t;
 
+/* Generations (cpm_rules_gen.c): one unit of one generation. */
+typedef struct {
+    char slug[SLUG_MAX + 1];
+    char code[16];
+    char agency[128]; /* explicit override, or "" = the generation's prefix + slug */
+    /* units: districts: the 2025 units that took part of it (cpm_place_successors) */
+    char (*succ)[SLUG_MAX + 1];
+    size_t nsucc;
+    bool whole; /* went whole into succ[0] */
+} gen_unit_t;
+
+typedef struct {
+    char id[16];
+    int32_t from_day, to_day; /* Vietnam days; to_day INT32_MAX when open-ended */
+    unsigned line;            /* where it is declared, for errors */
+    char prefix[PREFIX_MAX + 1];
+    gen_unit_t *units; /* sorted by slug */
+    size_t nunits;
+} gen_t;
+
 struct cpm_rules {
     uint32_t version;
+    gen_t *gens; /* sorted by from_day; NULL: the legacy single "areas:" generation */
+    size_t ngens;
     uint8_t digest[32]; /* BLAKE2b of the file's bytes: a changed file under the same version */
     char triage[128];
     char prefix[PREFIX_MAX + 1];
@@ -52,5 +74,24 @@ int cpm_rules_cmp_day(const void *a, const void *b);
 /* Strict YYYY-MM-DD with a real calendar date from 1970 on, as a day number
  * (days since 1970-01-01); 0, or -1 when s is NULL or not such a date. */
 int cpm_rules_parse_date(const char *s, int32_t *day);
+
+/* The loader's parse state (cpm_rules_load.c, cpm_rules_gen.c). */
+#include <yaml.h>
+typedef struct {
+    const char *path;
+    yaml_document_t *doc;
+    char *err;
+    size_t errlen;
+} ctx_t;
+
+/* Load "generations" (with "places_dir" and "agencies") from the root
+ * mapping into r->gens, and add every unit slug to r->areas (kept sorted and
+ * unique). 0, or -1 with the first error in c (file:line: sentence). */
+int cpm_rules_gens_load(ctx_t *c, cpm_rules_t *r, const yaml_node_t *root);
+void cpm_rules_gens_free(cpm_rules_t *r);
+/* The generation in force on Vietnam day day, or NULL. */
+const gen_t *cpm_rules_gen_on(const cpm_rules_t *r, int32_t day);
+const gen_t *cpm_rules_gen_find(const cpm_rules_t *r, const char *id);
+const gen_unit_t *cpm_rules_gen_unit(const gen_t *g, const char *slug);
 
 #endif
