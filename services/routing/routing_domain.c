@@ -75,10 +75,19 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     if (rc != CPM_E_NOT_FOUND)
         return rc;
     cpm_route_t route;
-    /* By (generation, unit): the generation in force when intake received it. */
-    cpm_route_query_t rq = {
-        NULL, c->received_ms ? c->received_ms : now_ms, c->category, c->area, c->urgent, NULL, 0};
+    /* By (generation, unit): the generation intake placed it in, else the one
+     * in force when intake received it. */
+    const Cpm__Placement *place = c->placement;
+    cpm_route_query_t rq = {place && *place->generation ? place->generation : NULL,
+                            c->received_ms ? c->received_ms : now_ms,
+                            c->category,
+                            c->area,
+                            c->urgent,
+                            NULL,
+                            0};
     cpm_rules_route_q(rules, reg, &rq, &route);
+    if (place && strcmp(place->method, "triage") == 0)
+        routing_triage_reason(place, rules, &route);
     char version[16]; /* recorded with the rule: the rules are reloaded while running */
     snprintf(version, sizeof version, "%u", cpm_rules_version(rules));
     int64_t received = c->received_ms ? c->received_ms : now_ms;
@@ -148,6 +157,30 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     ev.kind = "contact.unreadable";
     ev.state = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
     return fx->event(fx->ctx, txn, &ev);
+}
+
+void routing_triage_reason(const Cpm__Placement *pl, const cpm_rules_t *rules, cpm_route_t *route)
+{
+    /* A rule that does not look at the area (a city department's category)
+     * still decides; only a case that went to triage for want of a unit gets
+     * the units it may be in, for the coordinator who places it by hand. */
+    if (strcmp(route->agency, cpm_rules_triage(rules)) != 0)
+        return;
+    size_t n = 0;
+    int w = snprintf(route->reason, sizeof route->reason,
+                     "place may be any of %zu units:", pl->n_candidates);
+    for (size_t i = 0; i < pl->n_candidates && w > 0 && (size_t)w < sizeof route->reason; i++) {
+        const Cpm__PlaceCandidate *k = pl->candidates[i];
+        int add = snprintf(route->reason + w, sizeof route->reason - (size_t)w, "%s %s:%s",
+                           i ? "," : "", k->generation, k->code);
+        if (add < 0 || (size_t)(w + add) >= sizeof route->reason - 12)
+            break;
+        w += add;
+        n++;
+    }
+    if (n < pl->n_candidates && (size_t)w < sizeof route->reason)
+        snprintf(route->reason + w, sizeof route->reason - (size_t)w, " +%zu more",
+                 pl->n_candidates - n);
 }
 
 bool routing_contact_unreadable(const Cpm__Complaint *c, const char *agency)

@@ -47,6 +47,11 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
  * that agency cannot open it (the rules changed since intake sealed it, or
  * the agency has no node and the case went to triage). Routing records
  * contact_for in the case, logs a "contact.unreadable" event and counts it. */
+/* When intake could not tell the unit (placement method "triage") and the
+ * rules sent the case to triage for it, route->reason lists the candidate
+ * units as "<generation>:<code>" (what fits in it, then "+N more"). */
+void routing_triage_reason(const Cpm__Placement *pl, const cpm_rules_t *rules, cpm_route_t *route);
+
 bool routing_contact_unreadable(const Cpm__Complaint *c, const char *agency);
 
 /* Empty the clear contact fields of c, which an intake must never send (it

@@ -212,9 +212,16 @@ def test_old_clients_and_json_lines():
         m.wait_for(lambda: m.status(t)["state"] == "assigned", "assignment")
         check(m.status(t)["agency"] == "hn.d.hoan-kiem", "an old client is routed as before")
         # --district is the same; a former district's slug goes to triage
-        t = submit(m, "--district", "nam-tu-liem").json[0]["ticket"]
-        check_placed(wait_explained(m, t), "nam-tu-liem", "triage", district("019"),
-                     "--district nam-tu-liem")
+        t = submit(m, "--district", "nam-tu-liem", category="food_safety").json[0]["ticket"]
+        x = wait_explained(m, t)
+        check_placed(x, "nam-tu-liem", "triage", district("019"), "--district nam-tu-liem")
+        # food safety goes to "@area": with no unit, routing sends it to triage and
+        # says which units it may be in, for the coordinator who places it
+        check(x["rule"] == "triage" and x["agency"] == "hn.doit",
+              "a case without a unit goes to triage: %s" % x)
+        n = len(district("019")[1])
+        check(x["routed_note"].startswith("place may be any of %d units: 2025:" % n),
+              "the triage note lists the candidate units: %r" % x["routed_note"])
         # an unknown area names the field the client used
         r = submit(m, "--area", "atlantis", check_rc=False)
         check(r.returncode == 1 and r.json[0]["field"] == "area", "area named: %s" % r.stdout)

@@ -41,6 +41,16 @@ static const char *s_(const char *s)
     return s ? s : "";
 }
 
+/* Why routing chose the agency: the note of the first "routed" entry (the
+ * rule's reason, or the units a triage case may be in). */
+static const char *routed_note(const Cpm__StatusReply *r)
+{
+    for (size_t i = 0; i < r->n_history; i++)
+        if (r->history[i]->state == CPM__CASE_STATE__CASE_STATE_ROUTED)
+            return s_(r->history[i]->note);
+    return "";
+}
+
 static void print_json(const Cpm__StatusReply *r)
 {
     const Cpm__Placement *p = r->placement;
@@ -71,6 +81,8 @@ static void print_json(const Cpm__StatusReply *r)
         json_object_set_new(o, "unit", json_null());
     }
     json_object_set_new(o, "candidates", cands);
+    json_object_set_new(o, "generation", json_string(ctl_utf8(r->generation)));
+    json_object_set_new(o, "routed_note", json_string(ctl_utf8(routed_note(r))));
     ctl_print_json(o);
 }
 
@@ -93,6 +105,8 @@ static void print_text(const Cpm__StatusReply *r)
     }
     printf("routed by   rule %s, rules version %s\n", ctl_safe(r->rule_id),
            ctl_safe(r->rules_version));
+    if (*routed_note(r))
+        printf("why         %s\n", ctl_safe(routed_note(r)));
     printf("agency      %s\n", ctl_safe(r->agency));
 }
 
