@@ -88,6 +88,10 @@ static bool unit_agency(const cpm_rules_t *r, const cpm_registry_t *reg, const r
                         const gen_t *g, const char *area, cpm_route_t *out)
 {
     const gen_unit_t *u = cpm_rules_gen_unit(g, area);
+    if (!u && !*area) {
+        to_triage(r, out, "rule %s: no unit given", ru->id);
+        return false;
+    }
     if (!u) {
         to_triage(r, out, "rule %s: \"%.40s\" is not a unit of generation %s", ru->id, area, g->id);
         return false;

@@ -75,16 +75,12 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     if (rc != CPM_E_NOT_FOUND)
         return rc;
     cpm_route_t route;
-    /* By (generation, unit): the generation intake placed it in, else the one
-     * in force when intake received it. */
+    /* By (generation, unit): the generation in force when intake received it
+     * (intake places in the units of today; a mesh still on an older
+     * generation reads the slug in that one). */
     const Cpm__Placement *place = c->placement;
-    cpm_route_query_t rq = {place && *place->generation ? place->generation : NULL,
-                            c->received_ms ? c->received_ms : now_ms,
-                            c->category,
-                            c->area,
-                            c->urgent,
-                            NULL,
-                            0};
+    cpm_route_query_t rq = {
+        NULL, c->received_ms ? c->received_ms : now_ms, c->category, c->area, c->urgent, NULL, 0};
     cpm_rules_route_q(rules, reg, &rq, &route);
     if (place && strcmp(place->method, "triage") == 0)
         routing_triage_reason(place, rules, &route);

@@ -263,9 +263,9 @@ def test_intake_refuses_to_start_without_places():
         cfg = os.path.join(m.home, "etc", "hn.doit.intake.yaml")
         with open(cfg) as f:
             text = f.read()
-        check("places_dir: places" in text, "up writes places_dir for intake")
+        check("places_dir: reform-2025" in text, "up writes places_dir for intake")
         with open(cfg, "w") as f:
-            f.write(text.replace("places_dir: places", "places_dir: no-such-folder"))
+            f.write(text.replace("places_dir: reform-2025", "places_dir: no-such-folder"))
         r = subprocess.run([os.path.join(BUILD, "cpmesh-intake"), "--config", cfg],
                            capture_output=True, text=True, timeout=60)
         check(r.returncode != 0 and "places_dir" in r.stderr and "no-such-folder" in r.stderr,

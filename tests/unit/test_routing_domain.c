@@ -137,7 +137,7 @@ static void test_routes_by_rules(void **state)
         {"HK-00000004", "tourism_services", "cau-giay", false, "office-cg", "R14-tourism", NULL},
         /* @area without an office: triage, and the reason says why */
         {"HK-00000005", "food_safety", "tay-ho", false, "hn.doit", "triage",
-         "no area office for area tay-ho"},
+         "no node for unit 2025:tay-ho"},
         /* an office without an inspection service */
         {"HK-00000006", "contracts_warranty", "ba-dinh", false, "hn.doit", "triage",
          "member hn.d.ba-dinh has no inspection service"},

@@ -132,9 +132,10 @@ static void test_hanoi_triage(void **state)
     cpm_rules_route(r, NULL, "tourism_services", "atlantis", false, &rt);
     assert_string_equal(rt.agency, "hn.doit");
     assert_string_equal(rt.rule_id, "triage");
-    assert_non_null(strstr(rt.reason, "R14-tourism: area \"atlantis\" is not declared"));
+    assert_non_null(
+        strstr(rt.reason, "R14-tourism: \"atlantis\" is not a unit of generation 2025"));
     cpm_rules_route(r, NULL, "tourism_services", "", false, &rt);
-    assert_non_null(strstr(rt.reason, "R14-tourism: no area given"));
+    assert_non_null(strstr(rt.reason, "R14-tourism: no unit given"));
     /* a fixed agency does not need an area */
     cpm_rules_route(r, NULL, "telecom", "", false, &rt);
     assert_string_equal(rt.agency, "hn.doic");
@@ -222,7 +223,7 @@ static void test_route_with_registry(void **state)
     cpm_rules_route(r, reg, "food_safety", "tay-ho", false, &rt);
     assert_string_equal(rt.agency, "hn.doit");
     assert_string_equal(rt.rule_id, "triage");
-    assert_non_null(strstr(rt.reason, "R02-food: no area office for area tay-ho"));
+    assert_non_null(strstr(rt.reason, "R02-food: no node for unit 2025:tay-ho (hn.d.tay-ho)"));
     /* office without an inspection service */
     cpm_rules_route(r, reg, "contracts_warranty", "ba-dinh", false, &rt);
     assert_string_equal(rt.agency, "hn.doit");
