@@ -1,5 +1,7 @@
 #include "routing_domain.h"
 #include "cpm_case.h"
+#include "cpm_envelope.h"
+#include "cpm_keys.h"
 #include "cpm_fields.h"
 #include "cpm_text.h"
 #include "cpm_util.h"
@@ -263,11 +265,17 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
          from == CPM__CASE_STATE__CASE_STATE_ASSIGNED) &&
         (rc = routing_deadline_clear(st, txn, r->accept_due_ms, u->ticket)) != 0)
         goto out;
-    if (from == CPM__CASE_STATE__CASE_STATE_ACCEPTED &&
+    if (to == CPM__CASE_STATE__CASE_STATE_RESOLVED && r->resolve_due_ms &&
         (rc = routing_deadline_clear(st, txn, r->resolve_due_ms, u->ticket)) != 0)
         goto out;
     Cpm__CaseState old_state = r->state;
     r->state = to;
+    /* The outcome is the case's while it stands: a reopened case has none
+     * (its history keeps the earlier one). */
+    if (to == CPM__CASE_STATE__CASE_STATE_RESOLVED || to == CPM__CASE_STATE__CASE_STATE_REOPENED) {
+        r->outcome = u->outcome;
+        r->fine_vnd = u->fine_vnd;
+    }
     if (to == CPM__CASE_STATE__CASE_STATE_ACCEPTED) {
         r->resolve_due_ms =
             cpm_rules_add_working_days(rules, u->at_ms, cpm_rules_resolve_days(rules));
@@ -277,12 +285,40 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
         }
     }
     Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
+    char key_id[CPM_KEY_ID_LEN + 1] = "";
     e.at_ms = u->at_ms;
     e.state = to;
     e.actor = u->actor;
     /* Officers' notes stay at the agency (they may name the consumer); the
      * register keeps only why a case was refused, which routing needs. */
     e.note = to == CPM__CASE_STATE__CASE_STATE_REFUSED ? u->note : "";
+    e.outcome = u->outcome;
+    /* The officer's own signed act, as its agency received it: anyone with
+     * the registry can check who did it (docs/protocol.md 13a). */
+    cpm_slice_t envb, sig;
+    cpm_envelope_view_t ev_signed;
+    if (u->signed_action.len) {
+        /* It must be a case action signed by the actor the update names:
+         * else the agency's node reports an act under someone else's name. */
+        size_t al = strlen(u->actor);
+        if (cpm_envelope_parse_signed(u->signed_action.data, u->signed_action.len, &envb, &sig) !=
+                0 ||
+            cpm_envelope_parse_view(envb.data, envb.len, &ev_signed) != 0 ||
+            ev_signed.type != CPM__MSG_TYPE__MSG_CASE_ACTION || ev_signed.sender.len != al ||
+            memcmp(ev_signed.sender.data, u->actor, al) != 0) {
+            r->state = old_state;
+            rc = cpm_error_set(err, CPM_E_INVALID, "signed_action",
+                               "signed_action is not a case action signed by %s", u->actor);
+            goto out;
+        }
+        e.signed_action = u->signed_action;
+        e.signature.data = (uint8_t *)sig.data;
+        e.signature.len = sig.len;
+        snprintf(key_id, sizeof key_id, "%.*s", (int)ev_signed.key_id.len,
+                 (const char *)ev_signed.key_id.data);
+        e.key_id = key_id;
+        e.received_ms = ev_signed.sent_ms;
+    }
     size_t n_before = r->n_history;
     if ((rc = history_add(r, &e)) == 0)
         rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r->ticket, &r->base);
@@ -291,9 +327,11 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     r->state = old_state;
     if (rc != 0)
         goto out;
-    char kind[48];
+    char kind[48], note[64] = "";
     snprintf(kind, sizeof kind, "case.%s", to_name);
-    /* No note: notes may name the consumer. */
+    if (u->outcome)
+        snprintf(note, sizeof note, "outcome=%s", cpm_case_outcome_name(u->outcome));
+    /* No officer's note: notes may name the consumer. */
     cpm_event_t ev = {.kind = kind,
                       .ticket = u->ticket,
                       .agency = sender,
@@ -301,7 +339,8 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
                       .category = r->category,
                       .state = to,
                       .rule = r->rule_id,
-                      .actor = u->actor};
+                      .actor = u->actor,
+                      .note = note};
     rc = fx->event(fx->ctx, txn, &ev);
 out:
     cpm__status_reply__free_unpacked(r, NULL);
