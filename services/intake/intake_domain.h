@@ -59,6 +59,9 @@ void intake_set_registry(intake_t *in, const cpm_registry_t *reg);
 /* The secret keying client_ref digests (derive it from the node's secret
  * key). Until set, an all-zero key. */
 void intake_set_ref_key(intake_t *in, const uint8_t key[32]);
+/* The deployment's secret keying Complaint.consumer_key (intake_consumer).
+ * Until set, complaints carry no consumer_key (nothing is linked). */
+void intake_set_consumer_secret(intake_t *in, const uint8_t secret[32]);
 
 /* Validate c, then record it (c is completed with ticket, received_ms and
  * intake_node) and queue it for routing. ticket gets the ticket; *duplicate
