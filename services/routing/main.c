@@ -96,6 +96,27 @@ static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     return rc;
 }
 
+/* Clusters of consumers about one business: the city's coordinators only. */
+static int on_clusters(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                       ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    const Cpm__ClustersQuery *q = (const Cpm__ClustersQuery *)payload;
+    const char *role = m->member->role;
+    if (strcmp(role, "coordinator") != 0 && strcmp(role, "city") != 0) {
+        cpm_metrics_add(cpm_server_metrics(srv), "clusters.forbidden", 1);
+        cpm_info("clusters refused to %s (role %s)", m->env->sender, role);
+        return cpm_error_set(err, CPM_E_FORBIDDEN, "sender",
+                             "clusters are for the city's coordinators; %s is %s", m->env->sender,
+                             role);
+    }
+    Cpm__ClustersReply *r = NULL;
+    int rc = routing_clusters(cpm_server_store(srv), txn, q->min_consumers, q->max, &r);
+    if (rc == 0)
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CLUSTERS_REPLY, &r->base);
+    routing_clusters_free(&r);
+    return rc;
+}
+
 static int check_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
 {
     cpm_effects_t fx = cpm_server_effects(srv);
@@ -143,6 +164,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
         return -1;
     }
     st->rules = cpm_rules_watch_rules(st->watch);
+    routing_dupes_set_window((int64_t)cpm_server_config(srv)->link_window_s * 1000);
     return 0;
 }
 
@@ -150,7 +172,9 @@ static const char *const dbs[] = ROUTING_DBS;
 static const char *const requires[] = {"rules", NULL};
 
 static const cpm_svc_request_t requests[] = {
-    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL}, {0}};
+    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL},
+    {CPM__MSG_TYPE__MSG_CLUSTERS_QUERY, &cpm__clusters_query__descriptor, false, on_clusters, NULL},
+    {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_CASE_BATCH, &cpm__complaint__descriptor, on_complaint},
     {CPM__MSG_TYPE__MSG_UPDATE_BATCH, &cpm__case_update__descriptor, on_update},

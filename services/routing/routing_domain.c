@@ -6,6 +6,7 @@
 #include "cpm_text.h"
 #include "cpm_util.h"
 #include "routing_deadlines.h"
+#include "routing_dupes.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -107,6 +108,10 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     bool unreadable = routing_contact_unreadable(c, route.agency);
     if (unreadable)
         r.contact_for = c->contact_for;
+    char linked[ROUTING_TICKET_MAX]; /* the same consumer about the same business: linked */
+    if ((rc = routing_dupes_link(st, txn, fx, c, now_ms, linked)) != 0)
+        return rc;
+    r.linked_to = linked;
     if ((rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r.ticket, &r.base)) != 0 ||
         (rc = routing_deadline_set(st, txn, r.accept_due_ms, c->ticket, "accept")) != 0)
         return rc;
