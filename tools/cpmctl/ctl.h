@@ -72,5 +72,6 @@ int ctl_cmd_events(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_health(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_keygen(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_registry(const ctl_opts_t *o, int argc, char **argv);
+int ctl_cmd_clusters(const ctl_opts_t *o, int argc, char **argv);
 
 #endif
