@@ -189,6 +189,12 @@ int ctl_cmd_status(const ctl_opts_t *gopts, int argc, char **argv)
 static const char *own_agency_node(const ctl_t *c)
 {
     const Cpm__Member *me = cpm_registry_member(c->reg, c->id.id);
+    /* The city's coordinators (and operators, for the consumer) act on
+     * other agencies' cases: the case's agency, not their own. */
+    if (me && me->role &&
+        (!strcmp(me->role, "coordinator") || !strcmp(me->role, "city") ||
+         !strcmp(me->role, "operator")))
+        return NULL;
     const Cpm__Member *ag =
         me && me->agency && *me->agency ? cpm_registry_member(c->reg, me->agency) : NULL;
     return ag && cpm_member_service(ag, "inspection") ? ag->id : NULL;
