@@ -219,6 +219,33 @@ int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effect
     return rc;
 }
 
+/* The officer's own signed act, as its agency received it, into e: anyone
+ * with the registry can check who did it (docs/protocol.md 13a). It must be
+ * a case action signed by the actor the update names: else the agency's node
+ * reports an act under someone else's name (CPM_E_INVALID). */
+static int signed_act(const Cpm__CaseUpdate *u, Cpm__StatusEntry *e,
+                      char key_id[CPM_KEY_ID_LEN + 1], cpm_error_t *err)
+{
+    if (!u->signed_action.len)
+        return 0;
+    cpm_slice_t envb, sig;
+    cpm_envelope_view_t v;
+    size_t al = strlen(u->actor);
+    if (cpm_envelope_parse_signed(u->signed_action.data, u->signed_action.len, &envb, &sig) != 0 ||
+        cpm_envelope_parse_view(envb.data, envb.len, &v) != 0 ||
+        v.type != CPM__MSG_TYPE__MSG_CASE_ACTION || v.sender.len != al ||
+        memcmp(v.sender.data, u->actor, al) != 0)
+        return cpm_error_set(err, CPM_E_INVALID, "signed_action",
+                             "signed_action is not a case action signed by %s", u->actor);
+    e->signed_action = u->signed_action;
+    e->signature.data = (uint8_t *)sig.data;
+    e->signature.len = sig.len;
+    snprintf(key_id, CPM_KEY_ID_LEN + 1, "%.*s", (int)v.key_id.len, (const char *)v.key_id.data);
+    e->key_id = key_id;
+    e->received_ms = v.sent_ms;
+    return 0;
+}
+
 int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
                          const cpm_effects_t *fx, const char *sender, const Cpm__CaseUpdate *u,
                          cpm_error_t *err)
@@ -264,6 +291,10 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
                            u->ticket, cpm_case_state_name(from), to_name);
         goto out;
     }
+    Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
+    char key_id[CPM_KEY_ID_LEN + 1] = "";
+    if ((rc = signed_act(u, &e, key_id, err)) != 0) /* checked before anything is written */
+        goto out;
     /* Move the deadlines the register watches: the accept deadline ends with
      * any answer, the resolve deadline runs from acceptance to resolution. */
     if ((from == CPM__CASE_STATE__CASE_STATE_ROUTED ||
@@ -289,8 +320,6 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
             goto out;
         }
     }
-    Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
-    char key_id[CPM_KEY_ID_LEN + 1] = "";
     e.at_ms = u->at_ms;
     e.state = to;
     e.actor = u->actor;
@@ -298,32 +327,6 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
      * register keeps only why a case was refused, which routing needs. */
     e.note = to == CPM__CASE_STATE__CASE_STATE_REFUSED ? u->note : "";
     e.outcome = u->outcome;
-    /* The officer's own signed act, as its agency received it: anyone with
-     * the registry can check who did it (docs/protocol.md 13a). */
-    cpm_slice_t envb, sig;
-    cpm_envelope_view_t ev_signed;
-    if (u->signed_action.len) {
-        /* It must be a case action signed by the actor the update names:
-         * else the agency's node reports an act under someone else's name. */
-        size_t al = strlen(u->actor);
-        if (cpm_envelope_parse_signed(u->signed_action.data, u->signed_action.len, &envb, &sig) !=
-                0 ||
-            cpm_envelope_parse_view(envb.data, envb.len, &ev_signed) != 0 ||
-            ev_signed.type != CPM__MSG_TYPE__MSG_CASE_ACTION || ev_signed.sender.len != al ||
-            memcmp(ev_signed.sender.data, u->actor, al) != 0) {
-            r->state = old_state;
-            rc = cpm_error_set(err, CPM_E_INVALID, "signed_action",
-                               "signed_action is not a case action signed by %s", u->actor);
-            goto out;
-        }
-        e.signed_action = u->signed_action;
-        e.signature.data = (uint8_t *)sig.data;
-        e.signature.len = sig.len;
-        snprintf(key_id, sizeof key_id, "%.*s", (int)ev_signed.key_id.len,
-                 (const char *)ev_signed.key_id.data);
-        e.key_id = key_id;
-        e.received_ms = ev_signed.sent_ms;
-    }
     size_t n_before = r->n_history;
     if ((rc = history_add(r, &e)) == 0)
         rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r->ticket, &r->base);
