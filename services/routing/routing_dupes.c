@@ -195,7 +195,8 @@ int routing_clusters(cpm_store_t *st, MDB_txn *txn, uint32_t min_consumers, uint
     mdb_cursor_close(cur);
     if (rc == 0 && mrc != MDB_NOTFOUND)
         rc = cpm_store_err(mrc);
-    qsort(r->clusters, r->n_clusters, sizeof *r->clusters, by_consumers);
+    if (r->n_clusters > 1)
+        qsort(r->clusters, r->n_clusters, sizeof *r->clusters, by_consumers);
     while (r->n_clusters > max) {
         cpm__cluster__free_unpacked(r->clusters[--r->n_clusters], NULL);
         r->truncated = true;
