@@ -14,7 +14,10 @@ static const char status_usage[] =
     "Asks the city's routing service where the case is: its state, the agency\n"
     "responsible, the rule that chose it, its deadlines and its history.\n"
     "What routing shows depends on who asks (--as): coordinators see every case,\n"
-    "officers the cases of their own agency, notes included.\n"
+    "officers the cases of their own agency, notes included. A resolved case\n"
+    "shows its outcome (and fine); a complaint of the same consumer about the same\n"
+    "business within the link window shows the first case it is linked to; --json\n"
+    "history entries say whether the act was signed and by which key_id.\n"
     "  --code CODE   the public view, as the consumer may see it: needs the lookup\n"
     "                code that submit printed with the ticket; no notes, no actors.\n"
     "                (A hotline operator has only this view.)\n";
