@@ -32,12 +32,18 @@ def case(m, as_, *args):
     return r.returncode, (r.json[0] if r.json else {})
 
 
+def state_of(m, t):
+    """routing's state of t, or None while routing has not heard of it yet"""
+    r = m.ctl("status", t, as_=COORD, check_rc=False)
+    return r.json[0].get("state") if r.returncode == 0 and r.json else None
+
+
 def assigned(m, t):
-    m.wait_for(lambda: m.status(t)["state"] == "assigned", "assignment of " + t)
+    m.wait_for(lambda: state_of(m, t) == "assigned", "assignment of " + t)
 
 
 def routing_says(m, t, state):
-    m.wait_for(lambda: m.status(t)["state"] == state, "routing hears %s of %s" % (state, t))
+    m.wait_for(lambda: state_of(m, t) == state, "routing hears %s of %s" % (state, t))
     return m.status(t)
 
 
@@ -99,6 +105,7 @@ def test_case_walk_and_forbidden_moves():
                           (["resolve", "--outcome", "refunded"], "resolved")):
             rc, r = case(m, HK, act[0], t, *act[1:])
             check(rc == 0 and r["state"] == want, "%s after reopen: %s" % (act, r))
+            routing_says(m, t, want)
         # the consumer, through the hotline operator, may reopen too
         rc, r = case(m, OP, "reopen", t, "--note", "consumer calls again", "--node",
                      "hn.d.hoan-kiem")
@@ -184,12 +191,12 @@ def test_duplicates_linked_across_intakes_and_clusters():
         check(stat.S_IMODE(mode) == 0o600 and os.path.getsize(keyf) == 32,
               "consumer key file: %o" % mode)
         a = submit(m, "Phở Ngon", "hoan-kiem", "0912 345 678", "dup-a", node="hn.d.hoan-kiem")
-        m.wait_for(lambda: m.status(a)["state"] in ("routed", "assigned"), "routing of a")
+        m.wait_for(lambda: state_of(m, a) in ("routed", "assigned"), "routing of a")
         b = submit(m, "PHO NGON!", "hoan-kiem", "+84 912 345 678", "dup-b", node="hn.doit")
         c = submit(m, "Pho Ngon", "hoan-kiem", "0987 654 321", "dup-c", node="hn.doit")
         d = submit(m, "Pho Ngon", "ba-dinh", "0912 345 678", "dup-d", node="hn.d.ba-dinh")
         for t in (b, c, d):
-            m.wait_for(lambda: m.status(t)["state"] in ("routed", "assigned"), "routing")
+            m.wait_for(lambda: state_of(m, t) in ("routed", "assigned"), "routing")
         check(a.split("-")[0] != b.split("-")[0], "one intake issued both: %s %s" % (a, b))
         sb = m.status(b)
         check(sb["linked_to"] == a, "not linked: %s" % sb)
@@ -197,7 +204,7 @@ def test_duplicates_linked_across_intakes_and_clusters():
               "another consumer or area linked")
         check(m.status(a)["linked_to"] == "", "the first case links")
         for t in (a, b):  # linked, never dropped: both are with the agency
-            m.wait_for(lambda: m.status(t)["state"] == "assigned", "assignment of " + t)
+            assigned(m, t)
         evs = [e for e in m.events("hn.doit", "routing") if e["kind"] == "case.linked"]
         check(len(evs) == 1 and evs[0]["ticket"] == b, "case.linked: %s" % evs)
         check("0912" not in json.dumps(m.events("hn.doit", "routing")), "phone in events")
