@@ -115,6 +115,11 @@ def test_case_walk_and_forbidden_moves():
         check(states == ["received", "routed", "assigned", "accepted", "in_progress",
                          "waiting_consumer", "in_progress", "resolved", "closed", "reopened",
                          "in_progress", "resolved", "reopened"], "history: %s" % states)
+        # every signed act in the register verifies against the registry
+        r = m.ctl("case", "verify", t, as_=COORD).json[0]
+        check(r["ok"] and r["bad"] == 0 and r["checked"] == 10 and
+              all(e["result"] == "ok" for e in r["entries"]), "verify: %s" % r)
+        check({e["actor"] for e in r["entries"]} == {HK, COORD, OP}, "signers: %s" % r)
 
 
 def test_reopen_after_the_period_is_refused():

@@ -26,6 +26,7 @@ static const char case_usage[] =
     "usage: cpmctl case ACTION TICKET [--note TEXT] [--outcome O [--fine VND]]\n"
     "                 [--client-id ID [--acted-ms MS]] [--node ID] [--as ID] [--json]\n"
     "  ACTION: accept | refuse | start | wait | resume | resolve | close | reopen | show\n"
+    "       cpmctl case verify TICKET [--as ID] [--json]\n"
     "\n"
     "The lifecycle (docs/protocol.md 13a): assigned -accept-> accepted -start->\n"
     "in_progress -wait-> waiting_consumer -resume-> in_progress; resolve (from\n"
@@ -37,6 +38,12 @@ static const char case_usage[] =
     "allow is error 409; an actor the table does not allow, 403.\n"
     "Offline acts: --client-id ID (1-64 of A-Z a-z 0-9 . _ -) makes the act apply\n"
     "once however often it is sent; --acted-ms MS (Unix ms) is when it happened.\n"
+    "\n"
+    "verify asks routing for the case (as --as: a coordinator, or the agency's\n"
+    "officer) and checks every signed act in its history against this registry:\n"
+    "signer = actor, key id of the signer's key, Ed25519 signature, and that the\n"
+    "act names the ticket, the state, the outcome and the time recorded. Exit 1\n"
+    "when one does not verify.\n"
     "\n"
     "Acts on a case at the inspection service of --node ID, else of the agency the\n"
     "identity belongs to (an officer's own agency, from the registry; so an area\n"
@@ -306,6 +313,13 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     cpm_error_t err = {0};
     if (ctl_open(&c, &o) != 0)
         return 1;
+    if (!strcmp(word, "verify")) {
+        Cpm__StatusReply *st = query_status(&c, ticket, NULL, &err);
+        int vrc = st ? ctl_case_verify(&c, st) : ctl_fail(&c, c.json, &err);
+        cpm__status_reply__free_unpacked(st, NULL);
+        ctl_close(&c);
+        return vrc;
+    }
     char agency[128];
     int found = 0;
     const char *own = node ? NULL : own_agency_node(&c);
