@@ -23,6 +23,8 @@ typedef struct {
     char *places_dir;
     uint32_t *max_skew_s, *map_size_mb, *batch_max, *map_max_mb, *map_high_water_pct;
     uint32_t *dead_retention_s, *contact_retention_s;
+    uint32_t *reopen_period_s, *link_window_s; /* case lifecycle */
+    char *consumer_key_file;
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -47,6 +49,9 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(contact_retention_s),
     NUM(map_max_mb),
     NUM(map_high_water_pct),
+    NUM(reopen_period_s),
+    NUM(link_window_s),
+    STR(consumer_key_file),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -101,7 +106,9 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         {"map_size_mb", y->map_size_mb, 1024, &c->map_size_mb},
         {"batch_max", y->batch_max, 512, &c->batch_max},
         {"dead_retention_s", y->dead_retention_s, 30 * 86400, &c->dead_retention_s},
-        {"contact_retention_s", y->contact_retention_s, 30 * 86400, &c->contact_retention_s}};
+        {"contact_retention_s", y->contact_retention_s, 30 * 86400, &c->contact_retention_s},
+        {"reopen_period_s", y->reopen_period_s, 30 * 86400, &c->reopen_period_s},
+        {"link_window_s", y->link_window_s, 30 * 86400, &c->link_window_s}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (nums[i].val && *nums[i].val == 0) {
             return cpm_error_set(err, CPM_E_INVALID, nums[i].name,
@@ -131,6 +138,9 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
     c->places_dir = resolve(dir, blank(y->places_dir) ? NULL : y->places_dir);
     c->bind = blank(y->bind) ? NULL : strdup(y->bind);
     c->pub_bind = blank(y->pub_bind) ? NULL : strdup(y->pub_bind);
+    c->consumer_key_file = resolve(dir, blank(y->consumer_key_file) ? NULL : y->consumer_key_file);
+    if (!blank(y->consumer_key_file) && !c->consumer_key_file)
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "config %s: out of memory", path);
     if (!c->node || !c->service || !c->data_dir || !c->registry || !c->root_public ||
         !c->identity || (!blank(y->rules) && !c->rules) ||
         (!blank(y->places_dir) && !c->places_dir) || (!blank(y->bind) && !c->bind) ||
@@ -227,6 +237,7 @@ void cpm_config_destroy(cpm_config_t **p)
     free(c->places_dir);
     free(c->bind);
     free(c->pub_bind);
+    free(c->consumer_key_file);
     free(c);
     *p = NULL;
 }

@@ -21,6 +21,12 @@
  *   batch_max: 512                # optional: records per delivery batch
  *   dead_retention_s: 2592000     # optional: dead letters are deleted after (30 days)
  *   contact_retention_s: 2592000  # optional, intake: sealed contact kept after routing's ack
+ *   reopen_period_s: 2592000      # optional, inspection: a case may be reopened this long
+ *                                 #   after it was resolved (30 days)
+ *   link_window_s: 2592000        # optional, routing: a consumer's complaints about one
+ *                                 #   business within this window link to the first (30 days)
+ *   consumer_key_file: ../keys/consumer.key  # intake: 32-byte secret (mode 0600) that keys
+ *                                 #   Complaint.consumer_key; absent: no consumer_key is set
  *
  * Relative paths are taken relative to the configuration file's folder. */
 #ifndef CPM_CONFIG_H
@@ -49,6 +55,9 @@ typedef struct {
     uint32_t map_high_water_pct; /* 10..95 */
     uint32_t dead_retention_s;
     uint32_t contact_retention_s;
+    uint32_t reopen_period_s; /* inspection */
+    uint32_t link_window_s;   /* routing */
+    char *consumer_key_file;  /* intake; NULL when absent */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

@@ -1,5 +1,6 @@
 /* cpm_fields: checks of delivered records. See cpm_fields.h. */
 #include "cpm_fields.h"
+#include "cpm_case.h"
 #include "cpm_seal.h"
 #include "cpm_text.h"
 
@@ -195,17 +196,32 @@ int cpm_fields_update(const Cpm__CaseUpdate *u, cpm_error_t *err)
     bool known = u->state == CPM__CASE_STATE__CASE_STATE_ASSIGNED ||
                  u->state == CPM__CASE_STATE__CASE_STATE_ACCEPTED ||
                  u->state == CPM__CASE_STATE__CASE_STATE_REFUSED ||
-                 u->state == CPM__CASE_STATE__CASE_STATE_RESOLVED;
+                 u->state == CPM__CASE_STATE__CASE_STATE_RESOLVED ||
+                 u->state == CPM__CASE_STATE__CASE_STATE_IN_PROGRESS ||
+                 u->state == CPM__CASE_STATE__CASE_STATE_WAITING_CONSUMER ||
+                 u->state == CPM__CASE_STATE__CASE_STATE_CLOSED ||
+                 u->state == CPM__CASE_STATE__CASE_STATE_REOPENED;
+    bool resolved = u->state == CPM__CASE_STATE__CASE_STATE_RESOLVED;
     const char *agency = str(u->agency);
     int rc;
     if ((rc = ident(err, "", "ticket", cpm_text_ticket_valid(str(u->ticket), NULL),
                     "a ticket (<PREFIX>-<digits>)")) ||
-        (rc = ident(err, "", "state", known, "one of assigned, accepted, refused, resolved")) ||
+        (rc = ident(err, "", "state", known,
+                    "one of assigned, accepted, refused, in_progress, waiting_consumer, "
+                    "resolved, closed, reopened")) ||
         (rc = ident(err, "", "agency", !*agency || cpm_text_member_valid(agency),
                     "empty or a member id")) ||
         (rc = ident(err, "", "actor", cpm_text_member_valid(str(u->actor)), "a member id")) ||
         (rc = text(err, "", "note", str(u->note), CPM_FIELDS_NOTE_MAX, false)) ||
-        (rc = ident(err, "", "at_ms", time_ok(u->at_ms), "a time in ms from 1970 to 9999")))
+        (rc = ident(err, "", "at_ms", time_ok(u->at_ms), "a time in ms from 1970 to 9999")) ||
+        (rc = ident(err, "", "outcome",
+                    u->outcome == 0 || (resolved && cpm_case_outcome_name(u->outcome)),
+                    "an outcome with resolved (or none), none otherwise")) ||
+        (rc = ident(err, "", "fine_vnd",
+                    u->fine_vnd == 0 ||
+                        !cpm_case_check_outcome(CPM__CASE_ACTION_KIND__CASE_ACTION_RESOLVE,
+                                                u->outcome, u->fine_vnd),
+                    "a fine in VND with outcome fined only")))
         return rc;
     return 0;
 }

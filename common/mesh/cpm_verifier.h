@@ -78,6 +78,10 @@ typedef struct {
     Cpm__Envelope *env;
     const Cpm__Member *member;
     cpm_reply_addr_t addr; /* also filled on a refusal, see above */
+    /* The whole signed frame as received (a SignedEnvelope), owned: kept by
+     * those who must show later who said what (an officer's case action). */
+    uint8_t *frame;
+    size_t frame_len;
 } cpm_msg_t;
 
 void cpm_msg_clear(cpm_msg_t *m);

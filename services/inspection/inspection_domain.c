@@ -4,7 +4,9 @@
 #include "cpm_fields.h"
 #include "cpm_text.h"
 
+#include "cpm_envelope.h"
 #include "cpm_seal.h"
+#include "cpm_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,37 +32,43 @@ Cpm__InspectionCase *inspection_case(cpm_store_t *st, MDB_txn *txn, const char *
     return load_case(st, txn, ticket, &rc);
 }
 
-/* Tell the event log about a new state and, for an officer's answer,
- * routing. "assigned" is not sent: routing learns it from the delivery's
- * acknowledgement. */
+/* Tell the event log about a new state and, for an act, routing (with the
+ * outcome and the actor's signed frame). "assigned" is not sent: routing
+ * learns it from the delivery's acknowledgement. */
 static int announce(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *fx,
-                    const Cpm__Assignment *a, Cpm__CaseState state, const char *actor,
-                    const char *note, int64_t now_ms)
+                    const Cpm__Assignment *a, const Cpm__StatusEntry *e, int64_t fine_vnd)
 {
     const char *ticket = a->complaint->ticket;
     int rc = 0;
     Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
     u.ticket = (char *)ticket;
-    u.state = state;
+    u.state = e->state;
     u.agency = (char *)in->node;
-    u.actor = (char *)actor;
-    u.note = (char *)(note ? note : "");
-    u.at_ms = now_ms;
-    if (state != CPM__CASE_STATE__CASE_STATE_ASSIGNED)
+    u.actor = e->actor;
+    u.note = (char *)(e->note ? e->note : "");
+    u.at_ms = e->at_ms;
+    u.outcome = e->outcome;
+    u.fine_vnd = fine_vnd;
+    u.signed_action = e->signed_action;
+    if (e->state != CPM__CASE_STATE__CASE_STATE_ASSIGNED)
         rc = fx->send(fx->ctx, txn, in->routing, "routing", &u.base);
     if (rc != 0)
         return rc;
-    char kind[48];
-    snprintf(kind, sizeof kind, "case.%s", cpm_case_state_name(state));
-    /* The officer's note stays out: notes may name the consumer. */
+    char kind[48], note[64] = "";
+    snprintf(kind, sizeof kind, "case.%s", cpm_case_state_name(e->state));
+    /* The officer's note stays out (notes may name the consumer); the
+     * outcome is one of a closed set of words. */
+    if (e->outcome)
+        snprintf(note, sizeof note, "outcome=%s", cpm_case_outcome_name(e->outcome));
     cpm_event_t ev = {.kind = kind,
                       .ticket = ticket,
                       .agency = in->node,
                       .area = a->complaint->area,
                       .category = a->complaint->category,
-                      .state = state,
+                      .state = e->state,
                       .rule = a->rule_id,
-                      .actor = actor};
+                      .actor = e->actor,
+                      .note = note};
     return fx->event(fx->ctx, txn, &ev);
 }
 
@@ -102,34 +110,164 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
     c.n_history = 1;
     if ((rc = cpm_store_put_msg(st, txn, INSPECTION_CASES_DB, ticket, &c.base)) != 0)
         return rc;
-    return announce(in, txn, fx, a, CPM__CASE_STATE__CASE_STATE_ASSIGNED, in->node, "", now_ms);
+    return announce(in, txn, fx, a, &e, 0);
 }
 
-int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
-                   const char *actor, const Cpm__CaseAction *a, int64_t now_ms,
-                   Cpm__CaseState *state, bool *duplicate, cpm_error_t *err)
+/* Check what an action carries, before the case is read. 0 or
+ * CPM_E_INVALID/CPM_E_TOO_LARGE with err naming the field. */
+static int check_action(const inspection_t *in, const Cpm__CaseAction *a, int64_t now_ms,
+                        cpm_error_t *err)
 {
     Cpm__CaseActionKind act = a->action;
-    Cpm__CaseState to_state = cpm_case_target(act);
-    const char *to = cpm_case_state_name(to_state);
-    *duplicate = false;
     if (!a->ticket || !*a->ticket)
         return cpm_error_set(err, CPM_E_INVALID, "ticket", "ticket is required");
-    if (!to)
+    if (!cpm_case_target(act) || cpm_case_at_routing(act))
         return cpm_error_set(err, CPM_E_INVALID, "action",
-                             "action %d is not one of accept, refuse, resolve", (int)act);
+                             "action %d is not one of accept, refuse, start, wait, resume, "
+                             "resolve, close, reopen",
+                             (int)act);
     if (!cpm_text_utf8_valid(a->note, strlen(a->note)))
         return cpm_error_set(err, CPM_E_INVALID, "note", "note is not valid UTF-8");
     if (strlen(a->note) > NOTE_MAX)
         return cpm_error_set(err, CPM_E_TOO_LARGE, "note", "note is longer than %d bytes",
                              NOTE_MAX);
-    if (to_state != CPM__CASE_STATE__CASE_STATE_ACCEPTED && !*a->note)
-        return cpm_error_set(err, CPM_E_INVALID, "note", "a note is required to %s a case: %s",
-                             cpm_case_action_name(act),
-                             to_state == CPM__CASE_STATE__CASE_STATE_REFUSED
-                                 ? "say why it is not ours"
-                                 : "the outcome");
-    int rc;
+    if (cpm_case_needs_note(act) && !*a->note)
+        return cpm_error_set(
+            err, CPM_E_INVALID, "note", "a note is required to %s a case%s",
+            cpm_case_action_name(act),
+            act == CPM__CASE_ACTION_KIND__CASE_ACTION_REFUSE ? ": say why it is not ours" : "");
+    const char *bad = cpm_case_check_outcome(act, a->outcome, a->fine_vnd);
+    if (bad && !strcmp(bad, "outcome"))
+        return cpm_error_set(err, CPM_E_INVALID, "outcome",
+                             act == CPM__CASE_ACTION_KIND__CASE_ACTION_RESOLVE
+                                 ? "resolve needs an outcome: mediated, refunded, "
+                                   "replaced_or_repaired, fined, no_violation, withdrawn, referred"
+                                 : "only resolve carries an outcome");
+    if (bad)
+        return cpm_error_set(err, CPM_E_INVALID, "fine_vnd",
+                             "fine_vnd must be 1 to 10^12 VND with outcome fined, and 0 otherwise");
+    if (*a->client_id && !inspection_client_id_valid(a->client_id))
+        return cpm_error_set(err, CPM_E_INVALID, "client_id",
+                             "client_id must be 1-%d characters of A-Z a-z 0-9 . _ -",
+                             INSPECTION_CLIENT_ID_MAX);
+    int64_t skew = in->max_skew_ms > 0 ? in->max_skew_ms : 300000;
+    if (a->acted_ms < 0 || a->acted_ms > now_ms + skew)
+        return cpm_error_set(err, CPM_E_INVALID, "acted_ms",
+                             "acted_ms is in the future (more than %lld s ahead)",
+                             (long long)(skew / 1000));
+    return 0;
+}
+
+/* true when as may make action from some state: only then is "it already
+ * was" an answer it may get. */
+static bool may_ever(Cpm__CaseActionKind action, cpm_case_actor_t as)
+{
+    for (int s = CPM__CASE_STATE__CASE_STATE_RECEIVED; s <= CPM__CASE_STATE__CASE_STATE_UNASSIGNED;
+         s++)
+        if (cpm_case_may((Cpm__CaseState)s, action, as))
+            return true;
+    return false;
+}
+
+/* When the case was last resolved (0: never). */
+static int64_t resolved_at(const Cpm__InspectionCase *c)
+{
+    for (size_t i = c->n_history; i-- > 0;)
+        if (c->history[i]->state == CPM__CASE_STATE__CASE_STATE_RESOLVED)
+            return c->history[i]->at_ms;
+    return 0;
+}
+
+/* The move itself, on the loaded case c: who may, when, then record. */
+static int move(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                const inspection_actor_t *who, const Cpm__CaseAction *a, Cpm__InspectionCase *c,
+                int64_t now_ms, cpm_error_t *err)
+{
+    Cpm__CaseActionKind act = a->action;
+    Cpm__CaseState to = cpm_case_next(c->state, act);
+    const char *from = cpm_case_state_name(c->state);
+    if (!to)
+        return cpm_error_set(err, CPM_E_CONFLICT, "action", "case %s is %s; it cannot be %s",
+                             a->ticket, from ? from : "unknown",
+                             cpm_case_state_name(cpm_case_target(act)));
+    if (!cpm_case_may(c->state, act, who->as))
+        return cpm_error_set(err, CPM_E_FORBIDDEN, "sender", "%s may not %s a case that is %s",
+                             who->id, cpm_case_action_name(act), from);
+    int64_t at = a->acted_ms ? a->acted_ms : now_ms;
+    int64_t since = c->n_history ? c->history[0]->at_ms : 0;
+    if (at < since) {
+        char t[40];
+        cpm_format_time(since, t, sizeof t);
+        return cpm_error_set(err, CPM_E_INVALID, "acted_ms",
+                             "acted_ms is before the case was assigned here (%s)", t);
+    }
+    int64_t period =
+        in->reopen_period_ms > 0 ? in->reopen_period_ms : CPM_CASE_REOPEN_DAYS_DEFAULT * 86400000LL;
+    int64_t resolved = resolved_at(c);
+    if (act == CPM__CASE_ACTION_KIND__CASE_ACTION_REOPEN && at > resolved + period) {
+        char t[40];
+        cpm_format_time(resolved + period, t, sizeof t);
+        return cpm_error_set(err, CPM_E_CONFLICT, "action",
+                             "case %s can no longer be reopened: the period after its "
+                             "resolution ended at %s",
+                             a->ticket, t);
+    }
+    Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
+    e.at_ms = at;
+    e.received_ms = now_ms;
+    e.state = to;
+    e.actor = (char *)who->id;
+    e.note = a->note;
+    e.outcome = a->outcome;
+    e.key_id = (char *)(who->key_id ? who->key_id : "");
+    cpm_slice_t envb = {0}, sig = {0};
+    if (who->frame && cpm_envelope_parse_signed(who->frame, who->frame_len, &envb, &sig) == 0) {
+        e.signed_action.data = (uint8_t *)who->frame;
+        e.signed_action.len = who->frame_len;
+        e.signature.data = (uint8_t *)sig.data;
+        e.signature.len = sig.len;
+    }
+    Cpm__StatusEntry **h = realloc(c->history, (c->n_history + 1) * sizeof *h);
+    if (!h)
+        return CPM_E_INTERNAL;
+    c->history = h;
+    c->history[c->n_history++] = &e;
+    Cpm__CaseState old = c->state;
+    c->state = to;
+    int rc = cpm_store_put_msg(st, txn, INSPECTION_CASES_DB, a->ticket, &c->base);
+    c->state = old;
+    c->n_history--; /* e lives on this stack */
+    if (rc == 0 && !c->assignment)
+        rc = CPM_E_INTERNAL; /* stored without its assignment: corrupt */
+    if (rc == 0)
+        rc = announce(in, txn, fx, c->assignment, &e, a->fine_vnd);
+    return rc;
+}
+
+int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                   const inspection_actor_t *who, const Cpm__CaseAction *a, int64_t now_ms,
+                   Cpm__CaseState *state, bool *duplicate, cpm_error_t *err)
+{
+    *duplicate = false;
+    int rc = check_action(in, a, now_ms, err);
+    if (rc != 0)
+        return rc;
+    /* An offline act sent again: the first answer, nothing applied twice. */
+    if (*a->client_id) {
+        Cpm__CaseActionReply *first = inspection_acts_get(st, txn, who->id, a->client_id, &rc);
+        if (first) {
+            bool same = !strcmp(first->ticket, a->ticket);
+            *state = first->state;
+            *duplicate = same;
+            cpm__case_action_reply__free_unpacked(first, NULL);
+            return same ? 0
+                        : cpm_error_set(err, CPM_E_CONFLICT, "client_id",
+                                        "client_id %s was used by %s for another case",
+                                        a->client_id, who->id);
+        }
+        if (rc != CPM_E_NOT_FOUND)
+            return rc;
+    }
     Cpm__InspectionCase *c = load_case(st, txn, a->ticket, &rc);
     if (!c && rc == CPM_E_NOT_FOUND)
         return cpm_error_set(err, rc, "ticket", "ticket %s is not a case of %s", a->ticket,
@@ -137,41 +275,21 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
     if (!c)
         return cpm_error_set(err, rc, "ticket", "case %s cannot be read: %s", a->ticket,
                              cpm_err_name(rc));
-    rc = 0;
-    *state = to_state;
-    if (c->state == to_state) {
-        *duplicate = true;
-        goto out;
+    Cpm__CaseState to = cpm_case_target(a->action);
+    if (c->state == to && !cpm_case_next(c->state, a->action) && may_ever(a->action, who->as)) {
+        *duplicate = true; /* already there, by this action (a resend without client_id) */
+        rc = 0;
+    } else {
+        rc = move(in, st, txn, fx, who, a, c, now_ms, err);
     }
-    if (cpm_case_next(c->state, act) != to_state) {
-        const char *from = cpm_case_state_name(c->state);
-        rc = cpm_error_set(err, CPM_E_CONFLICT, "action", "case %s is %s; it cannot be %s",
-                           a->ticket, from ? from : "unknown", to);
-        goto out;
-    }
-    Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
-    e.at_ms = now_ms;
-    e.state = to_state;
-    e.actor = (char *)actor;
-    e.note = a->note;
-    Cpm__StatusEntry **h = realloc(c->history, (c->n_history + 1) * sizeof *h);
-    if (!h) {
-        rc = CPM_E_INTERNAL;
-        goto out;
-    }
-    c->history = h;
-    c->history[c->n_history++] = &e;
-    Cpm__CaseState old = c->state;
-    c->state = to_state;
-    rc = cpm_store_put_msg(st, txn, INSPECTION_CASES_DB, a->ticket, &c->base);
-    c->state = old;
-    c->n_history--; /* e lives on this stack */
-    if (rc == 0 && !c->assignment)
-        rc = CPM_E_INTERNAL; /* stored without its assignment: corrupt */
-    if (rc == 0)
-        rc = announce(in, txn, fx, c->assignment, to_state, actor, a->note, now_ms);
-out:
+    *state = to;
     cpm__inspection_case__free_unpacked(c, NULL);
+    if (rc == 0 && *a->client_id) {
+        Cpm__CaseActionReply r = CPM__CASE_ACTION_REPLY__INIT;
+        r.ticket = a->ticket;
+        r.state = to;
+        rc = inspection_acts_put(st, txn, who->id, a->client_id, &r);
+    }
     return rc;
 }
 

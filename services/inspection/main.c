@@ -23,7 +23,13 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
     if (!s)
         return -1;
     const cpm_identity_t *id = cpm_server_identity(srv);
-    inspection_t in = {cpm_server_config(srv)->node, s->routing, id->curve_pk, id->curve_sk};
+    const cpm_config_t *cfg = cpm_server_config(srv);
+    inspection_t in = {cfg->node,
+                       s->routing,
+                       id->curve_pk,
+                       id->curve_sk,
+                       (int64_t)cfg->reopen_period_s * 1000,
+                       (int64_t)cfg->max_skew_s * 1000};
     s->in = in;
     *st = s;
     return 0;
@@ -82,19 +88,27 @@ static bool action_reads(const ProtobufCMessage *payload)
 static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
                      ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
 {
-    /* Responsibility is per agency: only its own officers act on its cases. */
-    if (strcmp(m->member->agency, cpm_server_config(srv)->node) != 0)
+    /* Responsibility is per agency: its own officers act on its cases; the
+     * city's coordinators (and the consumer, through an operator) only make
+     * the moves the table gives them (close, reopen), and never see the
+     * contact. */
+    bool own = !strcmp(m->member->agency, cpm_server_config(srv)->node);
+    inspection_actor_t who = {m->env->sender, cpm_case_actor_of(m->member->role, own), m->frame,
+                              m->frame_len, m->env->key_id};
+    const Cpm__CaseAction *a = (const Cpm__CaseAction *)payload;
+    if (!who.as || (!own && action_reads(payload))) {
+        cpm_metrics_add(cpm_server_metrics(srv), "case.action_forbidden", 1);
         return cpm_error_set(err, CPM_E_FORBIDDEN, "sender",
                              "%s belongs to %s and cannot act on cases of %s", m->env->sender,
                              m->member->agency, cpm_server_config(srv)->node);
-    const Cpm__CaseAction *a = (const Cpm__CaseAction *)payload;
+    }
     if (action_reads(payload))
         return show(srv, txn, &st->in, a, reply, err);
     cpm_effects_t fx = cpm_server_effects(srv);
     Cpm__CaseState state = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
     bool dup = false;
-    int rc = inspection_act(&st->in, cpm_server_store(srv), txn, &fx, m->env->sender, a,
-                            cpm_now_ms(), &state, &dup, err);
+    int rc = inspection_act(&st->in, cpm_server_store(srv), txn, &fx, &who, a, cpm_now_ms(), &state,
+                            &dup, err);
     if (rc != 0)
         return rc;
     Cpm__CaseActionReply r = CPM__CASE_ACTION_REPLY__INIT;

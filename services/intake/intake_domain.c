@@ -1,4 +1,5 @@
 #include "intake_domain.h"
+#include "intake_consumer.h"
 #include "cpm_outbox.h"
 #include "cpm_stream.h"
 #include "cpm_util.h"
@@ -22,6 +23,8 @@ struct intake {
     const cpm_places_t *places;
     cpm_metrics_t *metrics;
     uint8_t ref_key[32];
+    uint8_t consumer_secret[32]; /* keys Complaint.consumer_key */
+    bool has_consumer_secret;
 };
 
 intake_t *intake_new(const cpm_rules_t *rules, const char *node, const char *ticket_prefix,
@@ -76,6 +79,30 @@ static void count_place(intake_t *in, cpm_place_method_t m)
 void intake_set_ref_key(intake_t *in, const uint8_t key[32])
 {
     memcpy(in->ref_key, key, sizeof in->ref_key);
+}
+
+void intake_set_consumer_secret(intake_t *in, const uint8_t secret[32])
+{
+    memcpy(in->consumer_secret, secret, sizeof in->consumer_secret);
+    in->has_consumer_secret = true;
+}
+
+/* Set c->consumer_key from the clear contact (before it is sealed); a key a
+ * client sent is never kept. 0 or CPM_E_INTERNAL. */
+static int set_consumer_key(const intake_t *in, Cpm__Complaint *c)
+{
+    free(c->consumer_key.data);
+    c->consumer_key.data = NULL;
+    c->consumer_key.len = 0;
+    uint8_t k[INTAKE_CONSUMER_KEY_LEN];
+    if (!in->has_consumer_secret ||
+        !intake_consumer_key(in->consumer_secret, c->consumer_phone, c->consumer_email, k))
+        return 0;
+    if (!(c->consumer_key.data = malloc(sizeof k)))
+        return CPM_E_INTERNAL;
+    memcpy(c->consumer_key.data, k, sizeof k);
+    c->consumer_key.len = sizeof k;
+    return 0;
 }
 
 /* What a client reference stands for: a keyed BLAKE2b over the fields the
@@ -223,7 +250,8 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     if ((rc = intake_lookup_code(st, txn, ticket, code)) != 0 || !(c->lookup_code = strdup(code)))
         return rc ? rc : CPM_E_INTERNAL;
     /* From here on the contact exists only sealed: nothing clear is stored. */
-    if ((rc = intake_contact_seal(in->rules, in->reg, c, err)) != 0)
+    if ((rc = set_consumer_key(in, c)) != 0 ||
+        (rc = intake_contact_seal(in->rules, in->reg, c, err)) != 0)
         return rc;
     if ((rc = cpm_store_put_msg(st, txn, INTAKE_COMPLAINTS_DB, ticket, &c->base)) != 0)
         return rc;

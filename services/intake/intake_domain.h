@@ -66,6 +66,9 @@ void intake_set_places(intake_t *in, const cpm_places_t *places, cpm_metrics_t *
 /* The secret keying client_ref digests (derive it from the node's secret
  * key). Until set, an all-zero key. */
 void intake_set_ref_key(intake_t *in, const uint8_t key[32]);
+/* The deployment's secret keying Complaint.consumer_key (intake_consumer).
+ * Until set, complaints carry no consumer_key (nothing is linked). */
+void intake_set_consumer_secret(intake_t *in, const uint8_t secret[32]);
 
 /* Validate and place c, then record it (c is completed with ticket,
  * received_ms, intake_node, placement and area = the unit's slug, "" for

@@ -8,6 +8,7 @@
 #include "cpm_rules_watch.h"
 #include "cpm_service.h"
 #include "cpm_util.h"
+#include "intake_consumer.h"
 #include "intake_domain.h"
 #include "intake_lookup.h"
 
@@ -164,6 +165,17 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     ref_key(cpm_server_identity(srv), key);
     intake_set_ref_key(st->in, key);
     sodium_memzero(key, sizeof key);
+    if (cfg->consumer_key_file) { /* links one consumer's complaints (routing_dupes) */
+        cpm_error_t kerr;
+        if (intake_consumer_secret_load(cfg->consumer_key_file, key, &kerr) != 0) {
+            fprintf(stderr, "cpmesh-intake: %s\n", kerr.message);
+            return -1;
+        }
+        intake_set_consumer_secret(st->in, key);
+        sodium_memzero(key, sizeof key);
+    } else {
+        cpm_warn("no consumer_key_file: complaints carry no consumer_key, nothing is linked");
+    }
     return 0;
 }
 

@@ -138,6 +138,27 @@ static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     return rc;
 }
 
+/* Clusters of consumers about one business: the city's coordinators only. */
+static int on_clusters(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                       ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    const Cpm__ClustersQuery *q = (const Cpm__ClustersQuery *)payload;
+    const char *role = m->member->role;
+    if (strcmp(role, "coordinator") != 0 && strcmp(role, "city") != 0) {
+        cpm_metrics_add(cpm_server_metrics(srv), "clusters.forbidden", 1);
+        cpm_info("clusters refused to %s (role %s)", m->env->sender, role);
+        return cpm_error_set(err, CPM_E_FORBIDDEN, "sender",
+                             "clusters are for the city's coordinators; %s is %s", m->env->sender,
+                             role);
+    }
+    Cpm__ClustersReply *r = NULL;
+    int rc = routing_clusters(cpm_server_store(srv), txn, q->min_consumers, q->max, &r);
+    if (rc == 0)
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CLUSTERS_REPLY, &r->base);
+    routing_clusters_free(&r);
+    return rc;
+}
+
 /* Lists of cases, scoped like status (routing_list). */
 static int on_case_list(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
                         ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
@@ -236,6 +257,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
         return -1;
     }
     st->rules = cpm_rules_watch_rules(st->watch);
+    routing_dupes_set_window((int64_t)cpm_server_config(srv)->link_window_s * 1000);
     return 0;
 }
 
@@ -247,6 +269,7 @@ static const cpm_svc_request_t requests[] = {
     {CPM__MSG_TYPE__MSG_CASE_LIST_QUERY, &cpm__case_list_query__descriptor, false, on_case_list,
      NULL},
     {CPM__MSG_TYPE__MSG_CASE_ASSIGN, &cpm__case_assign__descriptor, true, on_case_assign, NULL},
+    {CPM__MSG_TYPE__MSG_CLUSTERS_QUERY, &cpm__clusters_query__descriptor, false, on_clusters, NULL},
     {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_CASE_BATCH, &cpm__complaint__descriptor, on_complaint},

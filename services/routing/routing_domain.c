@@ -1,10 +1,13 @@
 #include "routing_domain.h"
 #include "cpm_case.h"
+#include "cpm_envelope.h"
+#include "cpm_keys.h"
 #include "cpm_fields.h"
 #include "cpm_text.h"
 #include "cpm_util.h"
 #include "routing_deadlines.h"
 #include "routing_transfer.h"
+#include "routing_dupes.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -117,6 +120,10 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     bool unreadable = routing_contact_unreadable(c, route.agency);
     if (unreadable)
         r.contact_for = c->contact_for;
+    char linked[ROUTING_TICKET_MAX]; /* the same consumer about the same business: linked */
+    if ((rc = routing_dupes_link(st, txn, fx, c, now_ms, linked)) != 0)
+        return rc;
+    r.linked_to = linked;
     if ((rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r.ticket, &r.base)) != 0 ||
         (rc = routing_deadline_set(st, txn, r.accept_due_ms, c->ticket, "accept")) != 0 ||
         (rc = routing_copy_put(st, txn, c)) != 0) /* to move it later (routing_transfer) */
@@ -249,6 +256,33 @@ int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effect
     return rc;
 }
 
+/* The officer's own signed act, as its agency received it, into e: anyone
+ * with the registry can check who did it (docs/protocol.md 13a). It must be
+ * a case action signed by the actor the update names: else the agency's node
+ * reports an act under someone else's name (CPM_E_INVALID). */
+static int signed_act(const Cpm__CaseUpdate *u, Cpm__StatusEntry *e,
+                      char key_id[CPM_KEY_ID_LEN + 1], cpm_error_t *err)
+{
+    if (!u->signed_action.len)
+        return 0;
+    cpm_slice_t envb, sig;
+    cpm_envelope_view_t v;
+    size_t al = strlen(u->actor);
+    if (cpm_envelope_parse_signed(u->signed_action.data, u->signed_action.len, &envb, &sig) != 0 ||
+        cpm_envelope_parse_view(envb.data, envb.len, &v) != 0 ||
+        v.type != CPM__MSG_TYPE__MSG_CASE_ACTION || v.sender.len != al ||
+        memcmp(v.sender.data, u->actor, al) != 0)
+        return cpm_error_set(err, CPM_E_INVALID, "signed_action",
+                             "signed_action is not a case action signed by %s", u->actor);
+    e->signed_action = u->signed_action;
+    e->signature.data = (uint8_t *)sig.data;
+    e->signature.len = sig.len;
+    snprintf(key_id, CPM_KEY_ID_LEN + 1, "%.*s", (int)v.key_id.len, (const char *)v.key_id.data);
+    e->key_id = key_id;
+    e->received_ms = v.sent_ms;
+    return 0;
+}
+
 int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
                          const cpm_effects_t *fx, const char *sender, const Cpm__CaseUpdate *u,
                          cpm_error_t *err)
@@ -294,17 +328,27 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
                            u->ticket, cpm_case_state_name(from), to_name);
         goto out;
     }
+    Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
+    char key_id[CPM_KEY_ID_LEN + 1] = "";
+    if ((rc = signed_act(u, &e, key_id, err)) != 0) /* checked before anything is written */
+        goto out;
     /* Move the deadlines the register watches: the accept deadline ends with
      * any answer, the resolve deadline runs from acceptance to resolution. */
     if ((from == CPM__CASE_STATE__CASE_STATE_ROUTED ||
          from == CPM__CASE_STATE__CASE_STATE_ASSIGNED) &&
         (rc = routing_deadline_clear(st, txn, r->accept_due_ms, u->ticket)) != 0)
         goto out;
-    if (from == CPM__CASE_STATE__CASE_STATE_ACCEPTED &&
+    if (to == CPM__CASE_STATE__CASE_STATE_RESOLVED && r->resolve_due_ms &&
         (rc = routing_deadline_clear(st, txn, r->resolve_due_ms, u->ticket)) != 0)
         goto out;
     Cpm__CaseState old_state = r->state;
     r->state = to;
+    /* The outcome is the case's while it stands: a reopened case has none
+     * (its history keeps the earlier one). */
+    if (to == CPM__CASE_STATE__CASE_STATE_RESOLVED || to == CPM__CASE_STATE__CASE_STATE_REOPENED) {
+        r->outcome = u->outcome;
+        r->fine_vnd = u->fine_vnd;
+    }
     if (to == CPM__CASE_STATE__CASE_STATE_ACCEPTED) {
         r->resolve_due_ms = cpm_rules_add_working_days(
             rules, u->at_ms, cpm_rules_resolve_days_for(rules, r->category, NULL));
@@ -313,13 +357,13 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
             goto out;
         }
     }
-    Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
     e.at_ms = u->at_ms;
     e.state = to;
     e.actor = u->actor;
     /* Officers' notes stay at the agency (they may name the consumer); the
      * register keeps only why a case was refused, which routing needs. */
     e.note = to == CPM__CASE_STATE__CASE_STATE_REFUSED ? u->note : "";
+    e.outcome = u->outcome;
     size_t n_before = r->n_history;
     if ((rc = history_add(r, &e)) == 0)
         rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r->ticket, &r->base);
@@ -328,9 +372,11 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     r->state = old_state;
     if (rc != 0)
         goto out;
-    char kind[48];
+    char kind[48], note[64] = "";
     snprintf(kind, sizeof kind, "case.%s", to_name);
-    /* No note: notes may name the consumer. */
+    if (u->outcome)
+        snprintf(note, sizeof note, "outcome=%s", cpm_case_outcome_name(u->outcome));
+    /* No officer's note: notes may name the consumer. */
     cpm_event_t ev = {.kind = kind,
                       .ticket = u->ticket,
                       .agency = sender,
@@ -338,7 +384,8 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
                       .category = r->category,
                       .state = to,
                       .rule = r->rule_id,
-                      .actor = u->actor};
+                      .actor = u->actor,
+                      .note = note};
     rc = fx->event(fx->ctx, txn, &ev);
 out:
     cpm__status_reply__free_unpacked(r, NULL);

@@ -18,6 +18,7 @@
 #include "cpm_rules.h"
 #include "cpm_store.h"
 #include "routing_deadlines.h"
+#include "routing_dupes.h"
 #include "cpmesh.pb-c.h"
 
 #include <stdbool.h>
@@ -31,6 +32,7 @@
 #define ROUTING_DBS                                                                                \
     {                                                                                              \
         ROUTING_CASES_DB, ROUTING_DUE_DB, ROUTING_CODES_DB, ROUTING_COPIES_DB, ROUTING_REORG_DB,   \
+            ROUTING_DUPES_DB, ROUTING_CLUSTERS_DB,                                                 \
             CPM_RETENTION_DB, NULL                                                                 \
     } /* clang-format off */
 

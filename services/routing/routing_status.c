@@ -58,9 +58,15 @@ static void make_public(Cpm__StatusReply *r)
         } else if (name != protobuf_c_empty_string)
             free(name);
     }
+    blank(&r->linked_to); /* another ticket: not the lookup code's to show */
     for (size_t i = 0; i < r->n_history; i++) {
         blank(&r->history[i]->actor);
         blank(&r->history[i]->note);
+        blank(&r->history[i]->key_id); /* the signed act names the officer */
+        free(r->history[i]->signed_action.data);
+        free(r->history[i]->signature.data);
+        r->history[i]->signed_action = (ProtobufCBinaryData){0, NULL};
+        r->history[i]->signature = (ProtobufCBinaryData){0, NULL};
     }
 }
 

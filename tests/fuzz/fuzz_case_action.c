@@ -24,12 +24,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cpm_store_begin(st, true, &txn) == 0) {
         Cpm__CaseState state = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
         bool dup = false;
-        int rc =
-            inspection_act(&in, st, txn, &fx, "hn.officer.hk", a, fz_now_ms(), &state, &dup, &err);
+        inspection_actor_t who = {"hn.officer.hk", CPM_CASE_BY_OFFICER, data, size, ""};
+        int rc = inspection_act(&in, st, txn, &fx, &who, a, fz_now_ms(), &state, &dup, &err);
         if (rc == 0) { /* e.g. accept, then the same input again as resolve */
             Cpm__CaseActionKind action = a->action;
             a->action = CPM__CASE_ACTION_KIND__CASE_ACTION_RESOLVE;
-            inspection_act(&in, st, txn, &fx, "hn.officer.hk", a, fz_now_ms(), &state, &dup, &err);
+            inspection_act(&in, st, txn, &fx, &who, a, fz_now_ms(), &state, &dup, &err);
             a->action = action;
         }
         cpm_store_abort(&txn);

@@ -88,17 +88,20 @@ def test_case_actions_follow_responsibility():
         # cpmctl case acts as who runs it, at that officer's own agency's node
         officer = "officer.hn.d.cau-giay"
         r = m.ctl("case", "resolve", t, as_=officer, check_rc=False)
-        check(r.json[0]["code"] == 400 and r.json[0]["field"] == "note", "resolve needs a note")
+        check(r.json[0]["code"] == 400 and r.json[0]["field"] == "outcome",
+              "resolve needs an outcome")
         # the agency names DIR/keys/officer.<agency>.secret: a member id only
         r = m.ctl("case", "show", t, "--node", "../x", check_rc=False)
         check(r.returncode == 1 and r.json[0]["code"] == 400 and r.json[0]["field"] == "--node",
               "a --node that is not a member id is refused: %s" % r.stdout)
-        r = m.ctl("case", "resolve", t, "--note", "fined", as_=officer, check_rc=False)
+        r = m.ctl("case", "resolve", t, "--note", "fined", "--outcome", "fined", "--fine",
+                  "5000000", as_=officer, check_rc=False)
         check(r.json[0]["code"] == 409, "cannot resolve before accepting: %s" % r.stdout)
         check(m.ctl("case", "accept", t, as_=officer).json[0]["state"] == "accepted", "accepted")
         check(m.ctl("case", "accept", t, as_=officer).json[0]["duplicate"],
               "accepting twice is harmless")
-        r = m.ctl("case", "resolve", t, "--note", "Stock destroyed; shop fined", as_=officer)
+        r = m.ctl("case", "resolve", t, "--note", "Stock destroyed; shop fined", "--outcome",
+                  "fined", "--fine", "5000000", as_=officer)
         check(r.json[0]["state"] == "resolved", "resolved")
         m.wait_for(lambda: m.status(t)["state"] == "resolved", "routing hears of it")
         st = m.status(t)

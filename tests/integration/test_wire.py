@@ -40,7 +40,7 @@ def test_assigned_is_the_acknowledgement_exactly_once():
             check(st["history"][2]["actor"] == st["agency"], "assigned by %s" % st)
         # The action travels as an enum: a word cpmctl does not know is refused by it.
         t = next(iter(tickets))
-        r = m.ctl("case", "close", t, as_="officer." + m.status(t)["agency"], check_rc=False)
+        r = m.ctl("case", "escalate", t, as_="officer." + m.status(t)["agency"], check_rc=False)
         check(r.returncode == 1 and r.json and r.json[0]["code"] == 400 and
               r.json[0]["field"] == "action", "an unknown action word: %s" % r.stdout)
         # No inspection node echoed "assigned": nothing was sent to routing.

@@ -84,7 +84,22 @@ static void assign_ok(fixture_t *f, const char *ticket)
         fail_msg("assign %s: %d %s: %s", ticket, rc, err.field, err.message);
 }
 
-/* The action as the protocol carries it (an enum); st gets the new state's word. */
+static const inspection_actor_t officer = {OFFICER, CPM_CASE_BY_OFFICER, NULL, 0, ""};
+
+/* Act as who with a (ticket and action set by the caller); st gets the new
+ * state's word. */
+static int act_as(fixture_t *f, const inspection_actor_t *who, Cpm__CaseAction *a, const char **st,
+                  bool *dup, cpm_error_t *err)
+{
+    Cpm__CaseState to = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
+    MDB_txn *txn = dom_begin(f->st, true);
+    int rc = dom_end(txn, inspection_act(&node, f->st, txn, &f->fx, who, a, f->now, &to, dup, err));
+    if (rc == 0)
+        *st = cpm_case_state_name(to);
+    return rc;
+}
+
+/* The action as the protocol carries it (an enum); resolve says "mediated". */
 static int act_kind(fixture_t *f, const char *ticket, Cpm__CaseActionKind action, const char *note,
                     const char **st, bool *dup, cpm_error_t *err)
 {
@@ -92,13 +107,9 @@ static int act_kind(fixture_t *f, const char *ticket, Cpm__CaseActionKind action
     a.ticket = (char *)ticket;
     a.action = action;
     a.note = (char *)note;
-    Cpm__CaseState to = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
-    MDB_txn *txn = dom_begin(f->st, true);
-    int rc =
-        dom_end(txn, inspection_act(&node, f->st, txn, &f->fx, OFFICER, &a, f->now, &to, dup, err));
-    if (rc == 0)
-        *st = cpm_case_state_name(to);
-    return rc;
+    if (action == CPM__CASE_ACTION_KIND__CASE_ACTION_RESOLVE)
+        a.outcome = CPM__OUTCOME__OUTCOME_MEDIATED;
+    return act_as(f, &officer, &a, st, dup, err);
 }
 
 static int act(fixture_t *f, const char *ticket, const char *action, const char *note,
@@ -287,9 +298,12 @@ static void test_accept_resolve(void **state)
 
     /* resolve needs the outcome */
     memset(&err, 0, sizeof err);
-    assert_int_equal(act(f, "HK-00000001", "resolve", "", &st, &dup, &err), CPM_E_INVALID);
-    assert_string_equal(err.field, "note");
-    assert_non_null(strstr(err.message, "note"));
+    Cpm__CaseAction bare = CPM__CASE_ACTION__INIT;
+    bare.ticket = "HK-00000001";
+    bare.action = CPM__CASE_ACTION_KIND__CASE_ACTION_RESOLVE;
+    assert_int_equal(act_as(f, &officer, &bare, &st, &dup, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "outcome");
+    assert_non_null(strstr(err.message, "outcome"));
     assert_written(f, 2, 1);
 
     f->now += 60 * 1000;
@@ -380,7 +394,7 @@ static void test_act_errors(void **state)
     bool dup = true;
     cpm_error_t err = {0};
 
-    static const char *bad_actions[] = {"close", "", "ACCEPT", "accepted", "show"};
+    static const char *bad_actions[] = {"assign", "transfer", "", "ACCEPT", "accepted", "show"};
     for (size_t i = 0; i < sizeof bad_actions / sizeof *bad_actions; i++) {
         memset(&err, 0, sizeof err);
         assert_int_equal(act(f, "HK-00000001", bad_actions[i], "x", &st, &dup, &err),
@@ -445,7 +459,7 @@ static void test_show_opens_contact(void **state)
     fixture_t *f = *state;
     cpm_identity_t key;
     dom_identity(NODE, &key);
-    inspection_t in = {NODE, ROUTING, key.curve_pk, key.curve_sk};
+    inspection_t in = {NODE, ROUTING, key.curve_pk, key.curve_sk, 0, 0};
     cpm_error_t err = {0};
     inspection_view_t v;
 
@@ -478,14 +492,14 @@ static void test_show_opens_contact(void **state)
     assert_string_equal(v.contact_status, "none");
 
     /* a node without its key cannot open anything */
-    inspection_t keyless = {NODE, ROUTING, NULL, NULL};
+    inspection_t keyless = {NODE, ROUTING, NULL, NULL, 0, 0};
     assert_int_equal(show(&keyless, f, "HK-00000001", &v, &err), 0);
     assert_string_equal(v.contact_status, "unreadable");
 
     /* the wrong key does not open it either */
     cpm_identity_t other;
     dom_identity("hn.qltt", &other);
-    inspection_t wrong = {NODE, ROUTING, other.curve_pk, other.curve_sk};
+    inspection_t wrong = {NODE, ROUTING, other.curve_pk, other.curve_sk, 0, 0};
     assert_int_equal(show(&wrong, f, "HK-00000001", &v, &err), 0);
     assert_string_equal(v.contact_status, "unreadable");
     cpm_identity_wipe(&other);
@@ -495,12 +509,183 @@ static void test_show_opens_contact(void **state)
     cpm_identity_wipe(&key);
 }
 
+/* The whole walk at the agency: start, wait, resume, resolve with a fine,
+ * close, reopen (coordinator) within the period and not after it; who may do
+ * what; the outcome travels to routing and into the event (as a word). */
+static void test_lifecycle_walk(void **state)
+{
+    fixture_t *f = *state;
+    assign_ok(f, "HK-00000001");
+    const char *st = NULL;
+    bool dup = false;
+    cpm_error_t err = {0};
+    const char *walk[] = {"accept", "start", "wait", "resume"};
+    const char *want[] = {"accepted", "in_progress", "waiting_consumer", "in_progress"};
+    for (size_t i = 0; i < 4; i++) {
+        f->now += 1000;
+        assert_int_equal(
+            act(f, "HK-00000001", walk[i], "what the consumer must send", &st, &dup, &err), 0);
+        assert_string_equal(st, want[i]);
+        assert_false(dup);
+    }
+    /* wait needs a note (what is awaited) */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act(f, "HK-00000001", "wait", "", &st, &dup, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "note");
+    /* fined needs the fine, and only fined carries one */
+    Cpm__CaseAction r = CPM__CASE_ACTION__INIT;
+    r.ticket = "HK-00000001";
+    r.action = CPM__CASE_ACTION_KIND__CASE_ACTION_RESOLVE;
+    r.outcome = CPM__OUTCOME__OUTCOME_FINED;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act_as(f, &officer, &r, &st, &dup, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "fine_vnd");
+    r.outcome = CPM__OUTCOME__OUTCOME_REFUNDED;
+    r.fine_vnd = 5;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act_as(f, &officer, &r, &st, &dup, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "fine_vnd");
+    r.outcome = CPM__OUTCOME__OUTCOME_FINED;
+    r.fine_vnd = 15000000;
+    f->now += 1000;
+    int64_t resolved = f->now;
+    assert_int_equal(act_as(f, &officer, &r, &st, &dup, &err), 0);
+    assert_string_equal(st, "resolved");
+    Cpm__CaseUpdate *u = queued_update(f, 5);
+    assert_int_equal(u->state, CPM__CASE_STATE__CASE_STATE_RESOLVED);
+    assert_int_equal(u->outcome, CPM__OUTCOME__OUTCOME_FINED);
+    assert_int_equal(u->fine_vnd, 15000000);
+    cpm__case_update__free_unpacked(u, NULL);
+    assert_string_equal(f->rec.events[f->rec.n_events - 1].detail, "outcome=fined");
+    /* an officer may close, but not reopen: that is the consumer's or the city's */
+    f->now += 1000;
+    assert_int_equal(act(f, "HK-00000001", "close", "", &st, &dup, &err), 0);
+    assert_string_equal(st, "closed");
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act(f, "HK-00000001", "reopen", "consumer not refunded", &st, &dup, &err),
+                     CPM_E_FORBIDDEN);
+    assert_string_equal(err.field, "sender");
+    inspection_actor_t coord = {"coordinator.hn.doit", CPM_CASE_BY_COORDINATOR, NULL, 0, ""};
+    Cpm__CaseAction ro = CPM__CASE_ACTION__INIT;
+    ro.ticket = "HK-00000001";
+    ro.action = CPM__CASE_ACTION_KIND__CASE_ACTION_REOPEN;
+    ro.note = "consumer not refunded";
+    /* a coordinator may not start the work either */
+    Cpm__CaseAction sa = CPM__CASE_ACTION__INIT;
+    sa.ticket = "HK-00000001";
+    sa.action = CPM__CASE_ACTION_KIND__CASE_ACTION_START;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act_as(f, &coord, &sa, &st, &dup, &err), CPM_E_CONFLICT); /* closed */
+    /* just inside the 30 days */
+    f->now = resolved + 30LL * 86400000;
+    assert_int_equal(act_as(f, &coord, &ro, &st, &dup, &err), 0);
+    assert_string_equal(st, "reopened");
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act_as(f, &coord, &sa, &st, &dup, &err), CPM_E_FORBIDDEN);
+    f->now += 1000;
+    assert_int_equal(act(f, "HK-00000001", "start", "", &st, &dup, &err), 0);
+    assert_int_equal(act(f, "HK-00000001", "resolve", "", &st, &dup, &err), 0);
+    resolved = f->now;
+    /* one millisecond after the period: refused, nothing written */
+    f->now = resolved + 30LL * 86400000 + 1;
+    size_t sent = f->rec.n_sent;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act_as(f, &coord, &ro, &st, &dup, &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "action");
+    assert_non_null(strstr(err.message, "period"));
+    assert_int_equal(f->rec.n_sent, sent);
+    Cpm__InspectionCase *c = get_case(f, "HK-00000001");
+    assert_int_equal(c->state, CPM__CASE_STATE__CASE_STATE_RESOLVED);
+    cpm__inspection_case__free_unpacked(c, NULL);
+}
+
+/* An offline act: applied once per (actor, client_id), with its own time and
+ * the receipt time beside it; bounded in time; the signed frame is kept. */
+static void test_offline_act(void **state)
+{
+    fixture_t *f = *state;
+    int64_t assigned = f->now;
+    assign_ok(f, "HK-00000001");
+    assign_ok(f, "HK-00000002");
+    const char *st = NULL;
+    bool dup = true;
+    cpm_error_t err = {0};
+    uint8_t frame[100];
+    memset(frame, 0, sizeof frame);
+    /* a SignedEnvelope: field 1 (envelope, 10 bytes), field 2 (signature, 64 bytes) */
+    frame[0] = 0x0a;
+    frame[1] = 10;
+    frame[12] = 0x12;
+    frame[13] = 64;
+    memset(frame + 14, 0xab, 64);
+    inspection_actor_t who = {OFFICER, CPM_CASE_BY_OFFICER, frame, 78, "0011223344556677"};
+    Cpm__CaseAction a = CPM__CASE_ACTION__INIT;
+    a.ticket = "HK-00000001";
+    a.action = CPM__CASE_ACTION_KIND__CASE_ACTION_ACCEPT;
+    a.client_id = "tablet-7.0001";
+    f->now += 3600 * 1000; /* sent an hour after it happened */
+    a.acted_ms = assigned + 60 * 1000;
+    assert_int_equal(act_as(f, &who, &a, &st, &dup, &err), 0);
+    assert_false(dup);
+    Cpm__InspectionCase *c = get_case(f, "HK-00000001");
+    assert_int_equal(c->n_history, 2);
+    assert_int_equal(c->history[1]->at_ms, assigned + 60 * 1000);
+    assert_int_equal(c->history[1]->received_ms, f->now);
+    assert_string_equal(c->history[1]->key_id, "0011223344556677");
+    assert_int_equal(c->history[1]->signed_action.len, 78);
+    assert_memory_equal(c->history[1]->signed_action.data, frame, 78);
+    assert_int_equal(c->history[1]->signature.len, 64);
+    assert_int_equal(c->history[1]->signature.data[0], 0xab);
+    cpm__inspection_case__free_unpacked(c, NULL);
+    Cpm__CaseUpdate *u = queued_update(f, 1);
+    assert_int_equal(u->at_ms, assigned + 60 * 1000);
+    assert_int_equal(u->signed_action.len, 78);
+    cpm__case_update__free_unpacked(u, NULL);
+    size_t sent = f->rec.n_sent, events = f->rec.n_events;
+    /* sent again, later: the first answer, nothing applied twice */
+    f->now += 1000;
+    dup = false;
+    assert_int_equal(act_as(f, &who, &a, &st, &dup, &err), 0);
+    assert_true(dup);
+    assert_string_equal(st, "accepted");
+    assert_int_equal(f->rec.n_sent, sent);
+    assert_int_equal(f->rec.n_events, events);
+    /* the same client id for another case is a conflict */
+    a.ticket = "HK-00000002";
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act_as(f, &who, &a, &st, &dup, &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "client_id");
+    /* before the case was assigned here, in the future, a bad id: refused */
+    a.client_id = "tablet-7.0002";
+    a.acted_ms = assigned - 1;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act_as(f, &who, &a, &st, &dup, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "acted_ms");
+    a.acted_ms = f->now + 301 * 1000;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act_as(f, &who, &a, &st, &dup, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "acted_ms");
+    a.acted_ms = 0;
+    a.client_id = "tablet 7";
+    memset(&err, 0, sizeof err);
+    assert_int_equal(act_as(f, &who, &a, &st, &dup, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "client_id");
+    assert_int_equal(f->rec.n_sent, sent);
+    /* another actor's client id of the same text is its own */
+    inspection_actor_t other = {"officer.hk.4", CPM_CASE_BY_OFFICER, NULL, 0, ""};
+    a.client_id = "tablet-7.0001";
+    assert_int_equal(act_as(f, &other, &a, &st, &dup, &err), 0);
+    assert_false(dup);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_assignment, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_assignment_refused, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_accept_resolve, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_lifecycle_walk, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_offline_act, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_refuse, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_act_errors, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_show_opens_contact, setup, dom_env_teardown),

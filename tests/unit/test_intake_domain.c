@@ -11,6 +11,7 @@
 #include "fixtures/domain/domain_fixture.h"
 #include "cpm_fields.h"
 #include "cpm_seal.h"
+#include "intake_consumer.h"
 #include "intake_domain.h"
 #include "intake_validate.h"
 
@@ -236,6 +237,47 @@ static void test_submit_completes_complaint(void **state)
     assert_string_equal(c->intake_node, NODE);
     assert_int_equal(c->received_ms, f->env.now);
     cpm__complaint__free_unpacked(c, NULL);
+}
+
+/* The record for routing carries the consumer key (keyed hash of the phone),
+ * never a key the client sent; without the deployment secret there is none. */
+static Cpm__Complaint *queued(fixture_t *f, uint64_t seq)
+{
+    MDB_txn *txn;
+    cpm_outbox_batch_t b;
+    assert_int_equal(cpm_store_begin(f->env.st, false, &txn), 0);
+    dom_outbox_record(f->env.st, txn, STREAM, seq, &b);
+    Cpm__Complaint *q = cpm__complaint__unpack(NULL, b.lens[0], b.recs[0]);
+    cpm_outbox_batch_clear(&b);
+    cpm_store_abort(&txn);
+    assert_non_null(q);
+    return q;
+}
+
+static void test_consumer_key(void **state)
+{
+    fixture_t *f = *state;
+    char t[48];
+    submit_ok(f, OP1, "ref-k0", t); /* no secret yet */
+    Cpm__Complaint *q = queued(f, 1);
+    assert_int_equal(q->consumer_key.len, 0);
+    cpm__complaint__free_unpacked(q, NULL);
+    uint8_t secret[32] = {42}, want[32];
+    intake_set_consumer_secret(f->in, secret);
+    assert_true(intake_consumer_key(secret, "+84 912 345 678", "", want));
+    Cpm__Complaint *c = complaint("ref-k1", "food_safety");
+    c->consumer_key.data = malloc(32);
+    memset(c->consumer_key.data, 0xee, 32); /* a client's attempt to pose as another */
+    c->consumer_key.len = 32;
+    bool dup = true;
+    cpm_error_t err = {0};
+    assert_int_equal(submit(f, OP1, c, t, &dup, &err), 0);
+    cpm__complaint__free_unpacked(c, NULL);
+    q = queued(f, 2);
+    assert_int_equal(q->consumer_key.len, 32);
+    assert_memory_equal(q->consumer_key.data, want, 32);
+    assert_string_equal(q->consumer_phone, ""); /* the contact itself stays sealed */
+    cpm__complaint__free_unpacked(q, NULL);
 }
 
 static void test_queued_for_routing(void **state)
@@ -855,6 +897,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tickets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_completes_complaint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_for_routing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_consumer_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmission, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validation_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_routing_member, setup, teardown),

@@ -11,6 +11,7 @@
 
 #include "fixtures/domain/domain_fixture.h"
 #include "cpm_case.h"
+#include "cpm_envelope.h"
 #include "routing_domain.h"
 
 #define SELF "hn.doit/routing"
@@ -396,8 +397,11 @@ static void test_updates(void **state)
     assert_int_equal(update(f, AG, T, "routed", t2 + 3, "", &err), CPM_E_INVALID);
     assert_string_equal(err.field, "state");
     memset(&err, 0, sizeof err);
-    assert_int_equal(update(f, AG, T, "closed", t2 + 3, "", &err), CPM_E_INVALID);
-    assert_string_equal(err.field, "state"); /* not a state at all */
+    assert_int_equal(update(f, AG, T, "transferred", t2 + 3, "", &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "state"); /* the city's move, never an agency's report */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(update(f, AG, T, "closed", t2 + 3, "", &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "state"); /* accepted is not resolved yet */
     dom_value_unchanged(f->st, "cases", T, before, lb);
 
     assert_int_equal(update(f, AG, T, "resolved", t2 + 4, "refund paid", &err), 0);
@@ -624,6 +628,98 @@ static void test_clear_contact_dropped(void **state)
     cpm__complaint__free_unpacked(u, NULL);
 }
 
+/* Routing follows the whole walk by the one table, keeps the outcome in the
+ * case and its event, and keeps the officer's signed act (checked to be a
+ * case action signed by the actor named) in the history. */
+static void test_update_walk_outcome(void **state)
+{
+    fixture_t *f = *state;
+    const char *T = "HK-00000001", *AG = "hn.d.hoan-kiem";
+    route_ok(f, T, "food_safety", "hoan-kiem", false);
+    dom_fx_clear(&f->rec);
+    cpm_error_t err = {0};
+    int64_t t = dom_vn_time(2026, 3, 3, 9, 0);
+    const char *walk[] = {"accepted", "in_progress", "waiting_consumer", "in_progress"};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(update(f, AG, T, walk[i], t + (int64_t)i, "", &err), 0);
+    /* an outcome only with resolved */
+    Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
+    u.ticket = (char *)T;
+    u.agency = (char *)AG;
+    u.actor = "officer.7";
+    u.note = "";
+    u.at_ms = t + 10;
+    u.state = CPM__CASE_STATE__CASE_STATE_WAITING_CONSUMER;
+    u.outcome = CPM__OUTCOME__OUTCOME_FINED;
+    MDB_txn *txn = dom_begin(f->st, true);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx, AG, &u, &err)),
+                     CPM_E_INVALID);
+    assert_string_equal(err.field, "outcome");
+    /* the officer's signed frame */
+    cpm_identity_t key;
+    dom_identity("officer.7", &key);
+    cpm_sender_t snd;
+    cpm_sender_init(&snd, &key, "cli.1");
+    Cpm__CaseAction a = CPM__CASE_ACTION__INIT;
+    a.ticket = (char *)T;
+    a.action = CPM__CASE_ACTION_KIND__CASE_ACTION_RESOLVE;
+    a.outcome = CPM__OUTCOME__OUTCOME_FINED;
+    a.fine_vnd = 15000000;
+    uint8_t *frame = NULL;
+    size_t flen = 0;
+    assert_int_equal(cpm_sender_seal(&snd, CPM__MSG_TYPE__MSG_CASE_ACTION,
+                                     "hn.d.hoan-kiem/inspection", NULL, &a.base, NULL, &frame,
+                                     &flen),
+                     0);
+    u.state = CPM__CASE_STATE__CASE_STATE_RESOLVED;
+    u.fine_vnd = 15000000;
+    u.signed_action.data = frame;
+    u.signed_action.len = flen;
+    /* signed by someone else than the actor named: refused */
+    u.actor = "officer.8";
+    txn = dom_begin(f->st, true);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx, AG, &u, &err)),
+                     CPM_E_INVALID);
+    assert_string_equal(err.field, "signed_action");
+    u.actor = "officer.7";
+    txn = dom_begin(f->st, true);
+    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx, AG, &u, &err)),
+                     0);
+    Cpm__StatusReply *r = status(f, T);
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_RESOLVED);
+    assert_int_equal(r->outcome, CPM__OUTCOME__OUTCOME_FINED);
+    assert_int_equal(r->fine_vnd, 15000000);
+    Cpm__StatusEntry *e = r->history[r->n_history - 1];
+    assert_int_equal(e->outcome, CPM__OUTCOME__OUTCOME_FINED);
+    assert_int_equal(e->signed_action.len, flen);
+    assert_memory_equal(e->signed_action.data, frame, flen);
+    assert_string_equal(e->key_id, key.key_id);
+    assert_int_equal(e->signature.len, 64);
+    /* the signature verifies against the officer's public key */
+    cpm_slice_t envb, sig;
+    assert_int_equal(
+        cpm_envelope_parse_signed(e->signed_action.data, e->signed_action.len, &envb, &sig), 0);
+    assert_int_equal(
+        cpm_envelope_verify_sig(envb.data, envb.len, e->signature.data, 64, key.sign_pk), 0);
+    cpm__status_reply__free_unpacked(r, NULL);
+    assert_string_equal(f->rec.events[f->rec.n_events - 1].kind, "case.resolved");
+    assert_string_equal(f->rec.events[f->rec.n_events - 1].detail, "outcome=fined");
+    /* closed, then reopened: the outcome no longer stands */
+    assert_int_equal(update(f, AG, T, "closed", t + 20, "", &err), 0);
+    assert_int_equal(update(f, AG, T, "reopened", t + 30, "", &err), 0);
+    r = status(f, T);
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_REOPENED);
+    assert_int_equal(r->outcome, 0);
+    cpm__status_reply__free_unpacked(r, NULL);
+    /* and a closed case cannot be accepted again */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(update(f, AG, T, "accepted", t + 40, "", &err), CPM_E_CONFLICT);
+    free(frame);
+    cpm_identity_wipe(&key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +729,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_delivery, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_complaint_refused, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_updates, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_update_walk_outcome, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_assignment_delivered, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_refused_and_direct, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_errors, setup, dom_env_teardown),

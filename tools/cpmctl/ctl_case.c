@@ -3,7 +3,9 @@
 #include "cpm_case.h"
 #include "cpm_text.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char status_usage[] =
@@ -12,22 +14,44 @@ static const char status_usage[] =
     "Asks the city's routing service where the case is: its state, the agency\n"
     "responsible, the rule that chose it, its deadlines and its history.\n"
     "What routing shows depends on who asks (--as): coordinators see every case,\n"
-    "officers the cases of their own agency, notes included.\n"
+    "officers the cases of their own agency, notes included. A resolved case\n"
+    "shows its outcome (and fine); a complaint of the same consumer about the same\n"
+    "business within the link window shows the first case it is linked to; --json\n"
+    "history entries say whether the act was signed and by which key_id.\n"
     "  --code CODE   the public view, as the consumer may see it: needs the lookup\n"
     "                code that submit printed with the ticket; no notes, no actors.\n"
     "                (A hotline operator has only this view.)\n";
 
 static const char case_usage[] =
-    "usage: cpmctl case accept|refuse|resolve|show TICKET [--note TEXT] [--node ID]\n"
-    "                 [--as ID] [--json]\n"
+    "usage: cpmctl case ACTION TICKET [--note TEXT] [--outcome O [--fine VND]]\n"
+    "                 [--client-id ID [--acted-ms MS]] [--node ID] [--as ID] [--json]\n"
+    "  ACTION: accept | refuse | start | wait | resume | resolve | close | reopen | show\n"
+    "       cpmctl case verify TICKET [--as ID] [--json]\n"
     "       cpmctl case explain TICKET [--json]   (how it was placed and routed)\n"
     "       cpmctl case assign TICKET --agency ID [--note TEXT]   (coordinators)\n"
+    "\n"
+    "The lifecycle (docs/protocol.md 13a): assigned -accept-> accepted -start->\n"
+    "in_progress -wait-> waiting_consumer -resume-> in_progress; resolve (from\n"
+    "accepted, in_progress, waiting_consumer, reopened) needs --outcome: mediated,\n"
+    "refunded, replaced_or_repaired, fined (with --fine VND), no_violation,\n"
+    "withdrawn, referred; resolved -close-> closed; reopen (resolved or closed,\n"
+    "within the agency's reopen period) is for a coordinator, or an operator for\n"
+    "the consumer, never the agency's own officers. A move the state does not\n"
+    "allow is error 409; an actor the table does not allow, 403.\n"
+    "Offline acts: --client-id ID (1-64 of A-Z a-z 0-9 . _ -) makes the act apply\n"
+    "once however often it is sent; --acted-ms MS (Unix ms) is when it happened.\n"
+    "\n"
+    "verify asks routing for the case (as --as: a coordinator, or the agency's\n"
+    "officer) and checks every signed act in its history against this registry:\n"
+    "signer = actor, key id of the signer's key, Ed25519 signature, and that the\n"
+    "act names the ticket, the state, the outcome and the time recorded. Exit 1\n"
+    "when one does not verify.\n"
     "\n"
     "Acts on a case at the inspection service of --node ID, else of the agency the\n"
     "identity belongs to (an officer's own agency, from the registry; so an area\n"
     "office keeps working while its link to the city is down), else of the agency\n"
     "the city's routing service says holds the case.\n"
-    "refuse needs --note (why it is not ours); resolve needs --note (the outcome).\n"
+    "refuse, wait and reopen need --note (why; what is awaited).\n"
     "show changes nothing: it prints the case's state and the consumer's contact,\n"
     "which only that agency's node can open (it is sealed to its key at intake).\n"
     "Signs as --as ID, else as CPMESH_AS, else as DIR/identity; never as another.\n";
@@ -36,6 +60,13 @@ static const char case_usage[] =
 static const char *state_word(Cpm__CaseState s)
 {
     const char *name = cpm_case_state_name(s);
+    return name ? name : "";
+}
+
+/* The word for an outcome ("" for none or one this build does not know). */
+static const char *outcome_word(Cpm__Outcome o)
+{
+    const char *name = cpm_case_outcome_name(o);
     return name ? name : "";
 }
 
@@ -69,12 +100,21 @@ static void print_status(bool json, const Cpm__StatusReply *r)
     char t1[40], t2[40], t3[40], t4[40];
     if (json) {
         json_t *h = json_array();
-        for (size_t i = 0; i < r->n_history; i++)
-            json_array_append_new(h, json_pack("{s:s,s:s,s:s,s:s}", "at",
-                                               ctl_time(r->history[i]->at_ms, t1), "state",
-                                               state_word(r->history[i]->state), "actor",
-                                               ctl_utf8(r->history[i]->actor), "note",
-                                               ctl_utf8(r->history[i]->note)));
+        for (size_t i = 0; i < r->n_history; i++) {
+            const Cpm__StatusEntry *e = r->history[i];
+            json_t *je = json_pack("{s:s,s:s,s:s,s:s}", "at", ctl_time(e->at_ms, t1), "state",
+                                   state_word(e->state), "actor", ctl_utf8(e->actor), "note",
+                                   ctl_utf8(e->note));
+            json_object_set_new(je, "at_ms", json_integer(e->at_ms));
+            if (e->outcome)
+                json_object_set_new(je, "outcome", json_string(outcome_word(e->outcome)));
+            if (e->received_ms)
+                json_object_set_new(je, "received_ms", json_integer(e->received_ms));
+            if (e->signed_action.len) /* the signed act itself: cpmctl does not print it */
+                json_object_set_new(je, "key_id", json_string(ctl_utf8(e->key_id)));
+            json_object_set_new(je, "signed", json_boolean(e->signed_action.len > 0));
+            json_array_append_new(h, je);
+        }
         json_t *o =
             json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ok", 1, "ticket", ctl_utf8(r->ticket),
                       "state", state_word(r->state), "agency", ctl_utf8(r->agency), "rule",
@@ -95,6 +135,10 @@ static void print_status(bool json, const Cpm__StatusReply *r)
         json_object_set_new(o, "overdue_deadline",
                             json_string(r->overdue ? ctl_utf8(r->overdue_deadline) : ""));
         json_object_set_new(o, "history", h);
+        json_object_set_new(o, "outcome", json_string(outcome_word(r->outcome)));
+        if (r->fine_vnd)
+            json_object_set_new(o, "fine_vnd", json_integer(r->fine_vnd));
+        json_object_set_new(o, "linked_to", json_string(ctl_utf8(r->linked_to)));
         ctl_print_json(o);
         return;
     }
@@ -118,13 +162,22 @@ static void print_status(bool json, const Cpm__StatusReply *r)
     if (r->overdue)
         printf("overdue      the %s deadline passed (%s)\n", ctl_safe(r->overdue_deadline),
                ctl_time_vn(r->overdue_since_ms, t3));
+    if (r->outcome)
+        printf("outcome      %s%s\n", outcome_word(r->outcome), r->fine_vnd ? " (fine below)" : "");
+    if (r->fine_vnd)
+        printf("fine         %lld VND\n", (long long)r->fine_vnd);
+    if (*r->linked_to)
+        printf("linked to    %s (the same consumer about the same business)\n",
+               ctl_safe(r->linked_to));
     if (*r->view)
         printf("view         %s\n", ctl_safe(r->view));
     printf("history:\n");
     for (size_t i = 0; i < r->n_history; i++)
-        printf("  %s  %-9s %s%s%s\n", ctl_time(r->history[i]->at_ms, t1),
+        printf("  %s  %-9s %s%s%s%s%s\n", ctl_time(r->history[i]->at_ms, t1),
                state_word(r->history[i]->state), ctl_safe(r->history[i]->actor),
-               *r->history[i]->note ? "  " : "", ctl_safe(r->history[i]->note));
+               *r->history[i]->note ? "  " : "", ctl_safe(r->history[i]->note),
+               r->history[i]->outcome ? "  outcome=" : "",
+               r->history[i]->outcome ? outcome_word(r->history[i]->outcome) : "");
 }
 
 int ctl_cmd_status(const ctl_opts_t *gopts, int argc, char **argv)
@@ -163,6 +216,12 @@ int ctl_cmd_status(const ctl_opts_t *gopts, int argc, char **argv)
 static const char *own_agency_node(const ctl_t *c)
 {
     const Cpm__Member *me = cpm_registry_member(c->reg, c->id.id);
+    /* The city's coordinators (and operators, for the consumer) act on
+     * other agencies' cases: the case's agency, not their own. */
+    if (me && me->role &&
+        (!strcmp(me->role, "coordinator") || !strcmp(me->role, "city") ||
+         !strcmp(me->role, "operator")))
+        return NULL;
     const Cpm__Member *ag =
         me && me->agency && *me->agency ? cpm_registry_member(c->reg, me->agency) : NULL;
     return ag && cpm_member_service(ag, "inspection") ? ag->id : NULL;
@@ -219,18 +278,36 @@ static void print_show(bool json, const char *agency, const Cpm__CaseActionReply
         printf("contact      unreadable (%s)\n", ctl_safe(r->contact_status));
 }
 
+/* A whole number of VND, digits only. 0 or -1. */
+static int parse_vnd(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "assign")) /* a coordinator's, at routing (ctl_assign.c) */
         return ctl_cmd_case_assign(gopts, argc - 1, argv + 1);
     static const struct option longopts[] = {{"note", required_argument, 0, 'n'},
                                              {"node", required_argument, 0, 'N'},
+                                             {"outcome", required_argument, 0, 'o'},
+                                             {"fine", required_argument, 0, 'f'},
+                                             {"client-id", required_argument, 0, 'C'},
+                                             {"acted-ms", required_argument, 0, 'T'},
                                              CTL_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
     if (argc > 1 && !strcmp(argv[1], "explain")) /* a question to routing: ctl_explain.c */
         return ctl_cmd_case_explain(gopts, argc - 1, argv + 1);
     ctl_opts_t o = *gopts;
-    const char *note = "", *node = NULL;
+    const char *note = "", *node = NULL, *outcome = NULL, *client_id = "";
+    long long fine = 0;
+    int64_t acted = 0;
     int opt;
     while ((opt = ctl_getopt(argc, argv, "h", longopts)) != 0) {
         if (ctl_common_opt(opt, &o))
@@ -239,7 +316,14 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
             note = optarg;
         else if (opt == 'N')
             node = optarg;
-        else
+        else if (opt == 'o')
+            outcome = optarg;
+        else if (opt == 'C')
+            client_id = optarg;
+        else if ((opt == 'f' && parse_vnd(optarg, &fine) != 0) ||
+                 (opt == 'T' && ctl_parse_time(optarg, &acted) != 0))
+            return ctl_usage(case_usage, 2);
+        else if (opt != 'f' && opt != 'T')
             return ctl_usage(case_usage, opt == 'h' ? 0 : 2);
     }
     if (optind + 2 != argc)
@@ -250,13 +334,27 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     cpm_error_t err = {0};
     if (ctl_open(&c, &o) != 0)
         return 1;
+    if (!strcmp(word, "verify")) {
+        Cpm__StatusReply *st = query_status(&c, ticket, NULL, &err);
+        int vrc = st ? ctl_case_verify(&c, st) : ctl_fail(&c, c.json, &err);
+        cpm__status_reply__free_unpacked(st, NULL);
+        ctl_close(&c);
+        return vrc;
+    }
     char agency[128];
     int found = 0;
     const char *own = node ? NULL : own_agency_node(&c);
-    if (action == CPM__CASE_ACTION_KIND__CASE_ACTION_UNSPECIFIED)
+    Cpm__Outcome oc = outcome ? cpm_case_outcome_parse(outcome) : CPM__OUTCOME__OUTCOME_UNSPECIFIED;
+    if (action == CPM__CASE_ACTION_KIND__CASE_ACTION_UNSPECIFIED || cpm_case_at_routing(action))
         found = cpm_error_set(&err, CPM_E_INVALID, "action",
-                              "action \"%s\" is not one of accept, refuse, resolve, show",
+                              "action \"%s\" is not one of accept, refuse, start, wait, resume, "
+                              "resolve, close, reopen, show",
                               ctl_safe(word));
+    else if (outcome && !oc)
+        found = cpm_error_set(&err, CPM_E_INVALID, "--outcome",
+                              "--outcome \"%s\" is not one of mediated, refunded, "
+                              "replaced_or_repaired, fined, no_violation, withdrawn, referred",
+                              ctl_safe(outcome));
     else if (node && !cpm_text_member_valid(node))
         found =
             cpm_error_set(&err, CPM_E_INVALID, "--node", "--node \"%s\" is not a member id", node);
@@ -273,6 +371,10 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     a.ticket = (char *)ticket;
     a.action = action;
     a.note = (char *)note;
+    a.outcome = oc;
+    a.fine_vnd = fine;
+    a.client_id = (char *)client_id;
+    a.acted_ms = acted;
     cpm_msg_t reply = {0};
     int rc = cpm_client_call(c.client, agency, "inspection", CPM__MSG_TYPE__MSG_CASE_ACTION,
                              &a.base, c.timeout_ms, &reply, &err);

@@ -13,7 +13,8 @@ static const char usage[] =
     "  consult     record a hotline consultation (advice given, no case)\n"
     "  status      where a ticket is, who handles it and when it is due\n"
     "  cases       lists of cases: overdue, due soon, by agency, area or state\n"
-    "  case        accept, refuse or resolve a case as an officer of its agency\n"
+    "  case        act on a case: accept, refuse, start, wait, resume, resolve, close, reopen\n"
+    "  clusters    businesses many consumers complained about (coordinators)\n"
     "  watch       live stream of events from every service in the registry\n"
     "  events      the event log of one service\n"
     "  health      liveness and counters of every service\n"
@@ -54,9 +55,11 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(const ctl_opts_t *, int, char **);
     } cmds[] = {
-        {"submit", ctl_cmd_submit}, {"consult", ctl_cmd_consult}, {"status", ctl_cmd_status},
-        {"case", ctl_cmd_case},     {"watch", ctl_cmd_watch},     {"events", ctl_cmd_events},
-        {"health", ctl_cmd_health}, {"keygen", ctl_cmd_keygen},   {"registry", ctl_cmd_registry},
+        {"submit", ctl_cmd_submit},     {"consult", ctl_cmd_consult},
+        {"status", ctl_cmd_status},     {"case", ctl_cmd_case},
+        {"watch", ctl_cmd_watch},       {"events", ctl_cmd_events},
+        {"health", ctl_cmd_health},     {"keygen", ctl_cmd_keygen},
+        {"registry", ctl_cmd_registry}, {"clusters", ctl_cmd_clusters},
         {"cases", ctl_cmd_cases},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
