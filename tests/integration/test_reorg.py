@@ -83,7 +83,7 @@ def setup_cases(m):
         check(m.status(t)["generation"] == "2024", "routed under 2024: %s" % m.status(t))
     c = cases["closed"][0]
     m.ctl("case", "accept", c, "--node", "hn.d.hoan-kiem", as_="officer.hn.d.hoan-kiem")
-    m.ctl("case", "resolve", c, "--node", "hn.d.hoan-kiem", "--note", "mediated",
+    m.ctl("case", "resolve", c, "--node", "hn.d.hoan-kiem", "--outcome", "mediated",
           as_="officer.hn.d.hoan-kiem")
     m.wait_for(lambda: m.status(c)["state"] == "resolved", "closed case resolved")
     return cases

@@ -115,10 +115,11 @@ def test_escape_codes_in_a_note_are_printed_escaped():
         m.wait_for(lambda: m.status(t)["state"] == "assigned", "assignment")
         note = "Not ours\x1b[2J\x1b]0;owned\x07\n" + FORGED + " \u009b31m Vi\u1ec7t Nam"
         m.ctl("case", "refuse", t, "--note", note, as_="officer." + AREA)
-        m.wait_for(lambda: m.status(t)["state"] == "refused", "routing hears of it")
-        st = m.status(t)
-        check(st["history"][-1]["note"] == note, "the note changed on the way: %r" %
-              st["history"][-1]["note"])  # JSON carries it exactly (escaped by JSON)
+        # a refusal is routed on ("not ours"): routing's history keeps the refusal
+        refused = lambda: [h for h in m.status(t)["history"] if h["state"] == "refused"]
+        m.wait_for(refused, "routing hears of it")
+        check(refused()[0]["note"] == note, "the note changed on the way: %r" %
+              refused()[0]["note"])  # JSON carries it exactly (escaped by JSON)
         r = subprocess.run([os.path.join(BUILD, "cpmctl"), "--as", COORD, "status", t],
                            capture_output=True, env=m.env, timeout=60)
         out = r.stdout

@@ -108,7 +108,8 @@ def test_returns_then_coordinator():
         wait_at(m, t, "hn.d.cau-giay")
         m.wait_for(lambda: act(m, t, "hn.d.ba-dinh", "show")["state"] == "transferred",
                    "ba-dinh's copy transferred")
-        r = act(m, t, "hn.d.ba-dinh", "resolve", "mediated", check_rc=False)
+        r = m.ctl("case", "resolve", t, "--node", "hn.d.ba-dinh", "--outcome", "mediated",
+                  as_="officer.hn.d.ba-dinh", check_rc=False).json[0]
         check(not r["ok"] and r["code"] == 409, "no action on a transferred copy: %s" % r)
         check(act(m, t, "hn.d.cau-giay", "accept")["state"] == "accepted", "new holder acts")
 
