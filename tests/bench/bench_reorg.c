@@ -17,6 +17,7 @@
 #include "routing_reorg.h"
 
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,13 @@ static const char *const DISTRICTS[] = {
 
 int main(int argc, char **argv)
 {
-    const char *src = argc > 1 ? argv[1] : ".";
+    /* absolute: the rules written to /tmp name the places data by this path */
+    char srcbuf[PATH_MAX];
+    const char *src = realpath(argc > 1 ? argv[1] : ".", srcbuf);
+    if (!src) {
+        perror("source dir");
+        return 1;
+    }
     size_t ncases = argc > 2 ? (size_t)atol(argv[2]) : 100000;
     char dir[] = "/tmp/cpm-bench-reorg-store-XXXXXX";
     if (!mkdtemp(dir))

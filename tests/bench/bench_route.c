@@ -9,6 +9,7 @@
 #include "cpm_rules.h"
 #include "cpm_util.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,13 @@ static cpm_rules_t *load(const char *path)
 
 int main(int argc, char **argv)
 {
-    const char *src = argc > 1 ? argv[1] : ".";
+    /* absolute: the rules written to /tmp name the places data by this path */
+    char srcbuf[PATH_MAX];
+    const char *src = realpath(argc > 1 ? argv[1] : ".", srcbuf);
+    if (!src) {
+        perror("source dir");
+        return 1;
+    }
     double seconds = argc > 2 ? atof(argv[2]) : 2.0;
     char base[1024], big[] = "/tmp/cpm-bench-route-XXXXXX";
     snprintf(base, sizeof base, "%s/deploy/hanoi/routing.yaml", src);
