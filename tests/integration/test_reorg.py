@@ -84,7 +84,7 @@ def setup_cases(m):
     c = cases["closed"][0]
     m.ctl("case", "accept", c, "--node", "hn.d.hoan-kiem", as_="officer.hn.d.hoan-kiem")
     m.ctl("case", "resolve", c, "--node", "hn.d.hoan-kiem", "--note", "mediated",
-          as_="officer.hn.d.hoan-kiem")
+          "--outcome", "mediated", as_="officer.hn.d.hoan-kiem")
     m.wait_for(lambda: m.status(c)["state"] == "resolved", "closed case resolved")
     return cases
 

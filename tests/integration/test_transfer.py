@@ -109,7 +109,8 @@ def test_returns_then_coordinator():
         wait_at(m, t, "hn.d.cau-giay")
         m.wait_for(lambda: act(m, t, "hn.d.ba-dinh", "show")["state"] == "transferred",
                    "ba-dinh's copy transferred")
-        r = act(m, t, "hn.d.ba-dinh", "resolve", "mediated", check_rc=False)
+        r = m.ctl("case", "resolve", t, "--node", "hn.d.ba-dinh", "--outcome", "mediated",
+                  as_="officer.hn.d.ba-dinh", check_rc=False).json[0]
         check(not r["ok"] and r["code"] == 409, "no action on a transferred copy: %s" % r)
         check(act(m, t, "hn.d.cau-giay", "accept")["state"] == "accepted", "new holder acts")
 
@@ -130,6 +131,10 @@ def test_transfer_while_nodes_down():
         m.start("hn.qltt", "inspection")
         m.wait_for(lambda: act(m, t, "hn.qltt", "show", check_rc=False).get("state")
                    == "transferred", "qltt's copy transferred after its restart")
+        # the contact follows once the old node is back; the case did not wait for it
+        m.wait_for(lambda: contact_at(m, t, "hn.d.cau-giay") == ("open", "0912345678"),
+                   "the contact to follow from qltt after its restart")
+        check(contact_at(m, t, "hn.qltt") == ("none", None), "qltt dropped it")
         # exactly once: one assignment at cau-giay, one transfer at qltt
         ev = [e["kind"] for e in m.events("hn.d.cau-giay", "inspection") if e.get("ticket") == t]
         check(ev.count("case.assigned") == 1, "assigned once at cau-giay: %s" % ev)
