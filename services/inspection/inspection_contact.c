@@ -1,5 +1,6 @@
 /* inspection_contact: see inspection_contact.h. */
 #include "inspection_contact.h"
+#include "cpm_log.h"
 #include "cpm_seal.h"
 #include "cpm_text.h"
 
@@ -29,20 +30,30 @@ static void drop_contact(Cpm__Complaint *cp)
     cp->contact_for = (char *)protobuf_c_empty_string;
 }
 
+/* The contact cannot be sealed for to: this agency no longer handles the
+ * case, so it does not keep it either (the case itself moves on). */
+static int drop_unsent(const inspection_t *in, Cpm__Complaint *cp, const char *to, const char *why,
+                       bool *changed)
+{
+    cpm_warn("the contact of %s cannot follow the case to %s (%s): dropped", cp->ticket, to, why);
+    drop_contact(cp);
+    count(in, "contact.dropped");
+    *changed = true;
+    return 0;
+}
+
 int inspection_contact_forward(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *fx,
                                Cpm__InspectionCase *c, const char *to, int64_t now_ms,
-                               bool *forwarded, cpm_error_t *err)
+                               bool *changed)
 {
-    *forwarded = false;
+    *changed = false;
     Cpm__Complaint *cp = c->assignment ? c->assignment->complaint : NULL;
     if (!cp || !cp->sealed_contact.len || strcmp(cp->contact_for, in->node) != 0 ||
         !strcmp(to, in->node) || !in->curve_sk)
         return 0; /* nothing this node can pass on */
     const uint8_t *pk = in->peer_key ? in->peer_key(in->ctx, to) : NULL;
-    if (!pk)
-        return cpm_error_set(err, CPM_E_UNAVAILABLE, "transferred_to",
-                             "no transport key of %s in the registry to seal the contact of %s to",
-                             to, cp->ticket);
+    if (!pk) /* routing moves cases only to members with a node: out of place */
+        return drop_unsent(in, cp, to, "it has no transport key in the registry", changed);
     int rc;
     Cpm__ContactCard *card = cpm_seal_open(cp->sealed_contact.data, cp->sealed_contact.len,
                                            in->curve_pk, in->curve_sk, cp->ticket, &rc);
@@ -62,8 +73,7 @@ int inspection_contact_forward(const inspection_t *in, MDB_txn *txn, const cpm_e
         sodium_memzero(card->email, strlen(card->email));
     cpm__contact_card__free_unpacked(card, NULL);
     if (rc != 0)
-        return cpm_error_set(err, rc, "transferred_to", "cannot seal the contact of %s to %s",
-                             cp->ticket, to);
+        return drop_unsent(in, cp, to, "its transport key does not seal", changed);
     char note[200];
     snprintf(note, sizeof note, "the consumer's contact follows the case to %s", to);
     Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
@@ -81,7 +91,8 @@ int inspection_contact_forward(const inspection_t *in, MDB_txn *txn, const cpm_e
     if (rc != 0)
         return rc;
     drop_contact(cp);
-    *forwarded = true;
+    *changed = true;
+    count(in, "contact.forwarded");
     return 0;
 }
 

@@ -16,13 +16,15 @@
 
 /* c is this node's copy of a case that just left for to (a withdrawal
  * notice): when it holds a contact sealed to this node, re-seal it to to and
- * queue it for routing; c's contact is wiped (the caller stores c). Nothing
- * to do (no contact, or one this node cannot open) is 0 with *forwarded
- * false; a new agency with no transport key in the registry is
- * CPM_E_UNAVAILABLE naming "transferred_to" (the notice is retried). */
+ * queue it for routing (counted contact.forwarded), then wipe c's contact;
+ * *changed tells the caller to store c. A new agency whose key is missing
+ * from the registry or unusable is out of place: the contact is dropped
+ * (counted contact.dropped, logged), the case moves on all the same. No
+ * contact, or one this node cannot open, changes nothing. 0, or an error of
+ * fx->send. */
 int inspection_contact_forward(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *fx,
                                Cpm__InspectionCase *c, const char *to, int64_t now_ms,
-                               bool *forwarded, cpm_error_t *err);
+                               bool *changed);
 
 /* Store the contact follow-up a (contact_only) in this node's copy of the
  * case. Refused: contact_for not this node, a card that does not open with

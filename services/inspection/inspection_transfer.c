@@ -57,9 +57,9 @@ int inspection_withdraw(const inspection_t *in, cpm_store_t *st, MDB_txn *txn,
         c->history[c->n_history++] = &e;
         c->state = CPM__CASE_STATE__CASE_STATE_TRANSFERRED;
     }
-    bool forwarded = false;
-    rc = inspection_contact_forward(in, txn, fx, c, a->transferred_to, now_ms, &forwarded, err);
-    if (rc == 0 && (!left || forwarded))
+    bool changed = false; /* the consumer's contact follows the case */
+    rc = inspection_contact_forward(in, txn, fx, c, a->transferred_to, now_ms, &changed);
+    if (rc == 0 && (!left || changed))
         rc = cpm_store_put_msg(st, txn, INSPECTION_CASES_DB, ticket, &c->base);
     if (!left)
         c->n_history--; /* e lives on this stack */
@@ -76,8 +76,6 @@ int inspection_withdraw(const inspection_t *in, cpm_store_t *st, MDB_txn *txn,
                       .note = a->transferred_to};
     rc = fx->event(fx->ctx, txn, &ev);
 out:
-    if (rc == 0 && forwarded && in->count)
-        in->count(in->ctx, "contact.forwarded");
     cpm__inspection_case__free_unpacked(c, NULL);
     return rc;
 }

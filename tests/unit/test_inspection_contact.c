@@ -26,7 +26,7 @@ typedef struct {
     dom_env_t *a, *b;      /* the old and the new agency's stores */
     cpm_identity_t ka, kb; /* their transport keys */
     inspection_t ia, ib;   /* their inspection services */
-    int forwarded, received, refused;
+    int forwarded, received, refused, dropped;
     bool peer_known;
 } fixture_t;
 
@@ -42,6 +42,7 @@ static void count(void *ctx, const char *name)
     f->forwarded += !strcmp(name, "contact.forwarded");
     f->received += !strcmp(name, "contact.received");
     f->refused += !strcmp(name, "contact.refused");
+    f->dropped += !strcmp(name, "contact.dropped");
 }
 
 /* ticket with a card naming card_ticket sealed for sealed_for (NULL: none). */
@@ -215,15 +216,19 @@ static void test_out_of_place_refused(void **state)
     assert_int_equal(f->received, 0);
     assert_string_equal(status_at(&f->ib, f->b, T, phone), "none");
 
-    /* the new agency has no key in the registry: the notice waits (retried) */
+    /* the new agency has no key in the registry: the case moves, the
+     * contact is dropped rather than kept by an agency that no longer
+     * handles the case */
     f->peer_known = false;
     assert_int_equal(apply(f->a, &f->ia, T, OLD, T, false, false, &err), 0);
-    assert_int_equal(apply(f->a, &f->ia, T, NULL, NULL, true, false, &err), CPM_E_UNAVAILABLE);
-    assert_string_equal(err.field, "transferred_to");
-    assert_string_equal(status_at(&f->ia, f->a, T, phone), "open"); /* rolled back */
-    f->peer_known = true;
+    assert_string_equal(status_at(&f->ia, f->a, T, phone), "open");
+    dom_fx_clear(&f->a->rec);
     assert_int_equal(apply(f->a, &f->ia, T, NULL, NULL, true, false, &err), 0);
-    assert_int_equal(f->forwarded, 1);
+    assert_int_equal(f->dropped, 1);
+    assert_int_equal(f->forwarded, 0);
+    assert_string_equal(status_at(&f->ia, f->a, T, phone), "none");
+    for (size_t i = 0; i < f->a->rec.n_sent; i++)
+        assert_string_not_equal(f->a->rec.sent[i].type, "CaseUpdate");
 }
 
 int main(void)
