@@ -1,4 +1,5 @@
 #include "inspection_domain.h"
+#include "inspection_contact.h"
 #include "inspection_transfer.h"
 #include "cpm_case.h"
 #include "cpm_fields.h"
@@ -90,6 +91,8 @@ int inspection_apply_assignment(const inspection_t *in, cpm_store_t *st, MDB_txn
     const char *ticket = a->complaint->ticket;
     if (a->withdrawn) /* the case left this agency (inspection_transfer) */
         return inspection_withdraw(in, st, txn, fx, a, now_ms, err);
+    if (a->contact_only) /* its contact follows it here (inspection_contact) */
+        return inspection_contact_receive(in, st, txn, a, err);
     if ((frc = inspection_transfer_check(a, err)) != 0)
         return frc;
     const void *v;

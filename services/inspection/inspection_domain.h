@@ -37,6 +37,11 @@ typedef struct {
     const uint8_t *curve_sk;  /* NULL: contacts are reported unreadable */
     int64_t reopen_period_ms; /* 0: CPM_CASE_REOPEN_DAYS_DEFAULT days */
     int64_t max_skew_ms;      /* an offline act may say it happened this far ahead; 0: 300 s */
+    /* A member's transport key (32 bytes) from the current registry, or
+     * NULL: to re-seal a contact for the agency a case moves to. */
+    const uint8_t *(*peer_key)(void *ctx, const char *member);
+    void (*count)(void *ctx, const char *counter); /* a health counter, or NULL */
+    void *ctx;                                     /* for peer_key and count */
 } inspection_t;
 
 /* Who acts: the verified sender of the CaseAction. */

@@ -1,5 +1,6 @@
 /* inspection_transfer: see inspection_transfer.h. */
 #include "inspection_transfer.h"
+#include "inspection_contact.h"
 #include "cpm_text.h"
 
 #include <stdio.h>
@@ -35,8 +36,10 @@ int inspection_withdraw(const inspection_t *in, cpm_store_t *st, MDB_txn *txn,
     if (!c)
         return rc == CPM_E_NOT_FOUND ? 0 : rc;
     rc = 0;
-    if (c->state == CPM__CASE_STATE__CASE_STATE_TRANSFERRED)
-        goto out; /* the same notice again */
+    /* A copy that already left (the same notice again, or this agency's own
+     * refusal) keeps its state; the contact it still holds follows. */
+    bool left = c->state == CPM__CASE_STATE__CASE_STATE_TRANSFERRED ||
+                c->state == CPM__CASE_STATE__CASE_STATE_REFUSED;
     char note[REASON_MAX + 200];
     snprintf(note, sizeof note, "to %s: %s", a->transferred_to, a->reason);
     Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
@@ -44,17 +47,23 @@ int inspection_withdraw(const inspection_t *in, cpm_store_t *st, MDB_txn *txn,
     e.state = CPM__CASE_STATE__CASE_STATE_TRANSFERRED;
     e.actor = (char *)(*in->routing ? in->routing : "routing");
     e.note = note;
-    Cpm__StatusEntry **h = realloc(c->history, (c->n_history + 1) * sizeof *h);
-    if (!h) {
-        rc = CPM_E_INTERNAL;
-        goto out;
+    if (!left) {
+        Cpm__StatusEntry **h = realloc(c->history, (c->n_history + 1) * sizeof *h);
+        if (!h) {
+            rc = CPM_E_INTERNAL;
+            goto out;
+        }
+        c->history = h;
+        c->history[c->n_history++] = &e;
+        c->state = CPM__CASE_STATE__CASE_STATE_TRANSFERRED;
     }
-    c->history = h;
-    c->history[c->n_history++] = &e;
-    c->state = CPM__CASE_STATE__CASE_STATE_TRANSFERRED;
-    rc = cpm_store_put_msg(st, txn, INSPECTION_CASES_DB, ticket, &c->base);
-    c->n_history--; /* e lives on this stack */
-    if (rc != 0)
+    bool changed = false; /* the consumer's contact follows the case */
+    rc = inspection_contact_forward(in, txn, fx, c, a->transferred_to, now_ms, &changed);
+    if (rc == 0 && (!left || changed))
+        rc = cpm_store_put_msg(st, txn, INSPECTION_CASES_DB, ticket, &c->base);
+    if (!left)
+        c->n_history--; /* e lives on this stack */
+    if (rc != 0 || left)
         goto out;
     cpm_event_t ev = {.kind = "case.transferred",
                       .ticket = ticket,

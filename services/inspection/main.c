@@ -17,6 +17,18 @@ struct cpm_svc {
     char routing[128]; /* the routing member of the current registry */
 };
 
+/* The transport key of member, to re-seal a contact for it. */
+static const uint8_t *peer_key(void *ctx, const char *member)
+{
+    const Cpm__Member *m = cpm_registry_member(cpm_server_registry(ctx), member);
+    return m && m->curve_pk.len == 32 ? m->curve_pk.data : NULL;
+}
+
+static void count(void *ctx, const char *counter)
+{
+    cpm_metrics_add(cpm_server_metrics(ctx), counter, 1);
+}
+
 static int init(cpm_server_t *srv, cpm_svc_t **st)
 {
     cpm_svc_t *s = calloc(1, sizeof *s);
@@ -29,7 +41,10 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
                        id->curve_pk,
                        id->curve_sk,
                        (int64_t)cfg->reopen_period_s * 1000,
-                       (int64_t)cfg->max_skew_s * 1000};
+                       (int64_t)cfg->max_skew_s * 1000,
+                       peer_key,
+                       count,
+                       srv};
     s->in = in;
     *st = s;
     return 0;

@@ -10,6 +10,7 @@
 #include "cpm_service.h"
 #include "cpm_util.h"
 #include "routing_deadlines.h"
+#include "routing_contact.h"
 #include "routing_domain.h"
 #include "routing_list.h"
 #include "routing_watch.h"
@@ -61,6 +62,13 @@ static int on_update(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
 {
     cpm_effects_t fx = cpm_server_effects(srv);
     const Cpm__CaseUpdate *u = (const Cpm__CaseUpdate *)rec;
+    if (routing_contact_is_follow(u)) { /* the contact follows a moved case */
+        int frc = routing_contact_follow(cpm_server_store(srv), txn, &fx, m->env->sender, u, err);
+        cpm_metrics_add(cpm_server_metrics(srv), frc ? "contact.refused" : "contact.followed", 1);
+        if (frc)
+            cpm_warn("contact for %s from %s refused: %s", u->ticket, m->env->sender, err->message);
+        return frc;
+    }
     int rc =
         routing_apply_update(st->rules, cpm_server_store(srv), txn, &fx, m->env->sender, u, err);
     if (rc != 0 || u->state != CPM__CASE_STATE__CASE_STATE_REFUSED)

@@ -90,11 +90,13 @@ int routing_transfer(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
                    ? cpm_error_set(err, rc, "ticket", "ticket %s is not known", ticket)
                    : rc;
     Cpm__Complaint *c = routing_copy_get(st, txn, ticket, &rc);
-    char *old = strdup(r->agency ? r->agency : "");
+    /* The last agency that held the case (for an unassigned case, the last
+     * that returned it): it may still hold the consumer's contact. */
+    char *old = strdup(*r->agency ? r->agency : r->previous_agency ? r->previous_agency : "");
     char version[16], note[400];
     snprintf(version, sizeof version, "%u", cpm_rules_version(rules));
-    snprintf(note, sizeof note, "from %s to %s: %s", *old ? old : "(coordinators)", mv->to,
-             mv->reason ? mv->reason : "");
+    snprintf(note, sizeof note, "from %s to %s: %s", *r->agency ? r->agency : "(coordinators)",
+             mv->to, mv->reason ? mv->reason : "");
     if (!c) {
         if (rc == CPM_E_NOT_FOUND)
             rc = cpm_error_set(err, CPM_E_CONFLICT, "ticket",
@@ -145,8 +147,11 @@ int routing_transfer(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
     if ((rc = fx->send(fx->ctx, txn, mv->to, "inspection", &a.base)) != 0)
         goto out;
     /* The old agency's copy must stop taking actions: same stream, so the
-     * notice arrives after the assignment it withdraws. */
-    if (mv->notify_old && *old && strcmp(old, mv->to) != 0) {
+     * notice arrives after the assignment it withdraws. A copy the agency
+     * refused itself keeps its state but gets the notice too: its node is the
+     * only one that can re-seal the consumer's contact for the new agency
+     * (inspection_contact, routing_contact). */
+    if (*old && strcmp(old, mv->to) != 0) {
         Cpm__Assignment w = a;
         w.agency = old;
         w.withdrawn = true;

@@ -45,7 +45,9 @@ typedef struct {
     const char *rule_id;    /* what decided: a rule id, "triage", "coordinator", "reorg" */
     const char *actor;      /* who moved it (member id, or a rule) */
     const char *reason;     /* why, in the history, the Assignment and the notice */
-    bool notify_old;        /* tell the old agency the case left (not after its own refusal) */
+    bool notify_old;        /* informational: the old copy is still open (else its agency
+                               refused it); the old agency is told either way, so that the
+                               consumer's contact follows the case */
     const char *area;       /* NULL, or the case's new unit (a reorganization; "" = none) */
     const char *generation; /* NULL, or the generation of area */
 } routing_move_t;

@@ -6,6 +6,7 @@ who give it to an agency by hand with `cpmctl case assign` (only they may;
 an agency with no node is 409 naming agency). A transfer reaches an agency
 node that is down when it comes back, and the old agency's node is told the
 case left (its copy transferred; its officers' actions refused with 409)."""
+import glob
 import os
 import re
 
@@ -130,6 +131,10 @@ def test_transfer_while_nodes_down():
         m.start("hn.qltt", "inspection")
         m.wait_for(lambda: act(m, t, "hn.qltt", "show", check_rc=False).get("state")
                    == "transferred", "qltt's copy transferred after its restart")
+        # the contact follows once the old node is back; the case did not wait for it
+        m.wait_for(lambda: contact_at(m, t, "hn.d.cau-giay") == ("open", "0912345678"),
+                   "the contact to follow from qltt after its restart")
+        check(contact_at(m, t, "hn.qltt") == ("none", None), "qltt dropped it")
         # exactly once: one assignment at cau-giay, one transfer at qltt
         ev = [e["kind"] for e in m.events("hn.d.cau-giay", "inspection") if e.get("ticket") == t]
         check(ev.count("case.assigned") == 1, "assigned once at cau-giay: %s" % ev)
@@ -139,5 +144,59 @@ def test_transfer_while_nodes_down():
         check(ev.count("case.transferred") == 1, "one transfer at routing: %s" % ev)
 
 
+PHONE, EMAIL = "0977001122", "follow.contact@example.vn"
+
+
+def contact_at(m, ticket, node):
+    j = act(m, ticket, node, "show", check_rc=False)
+    return j.get("contact_status"), j.get("contact", {}).get("phone")
+
+
+def data_holding(m, needle):
+    found = []
+    for path in glob.glob(os.path.join(m.home, "data", "**"), recursive=True) + \
+            glob.glob(os.path.join(m.home, "logs", "*")):
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                if needle.encode() in f.read():
+                    found.append(os.path.relpath(path, m.home))
+    return found
+
+
+def test_contact_follows_the_case():
+    with Mesh() as m:
+        r = m.ctl("submit", "--channel", "web", "--business", "Shop", "--area", "hoan-kiem",
+                  "--category", "pricing", "--phone", PHONE, "--email", EMAIL,
+                  "--description", "price tag differs from the till")
+        t = r.json[0]["ticket"]
+        wait_at(m, t, "hn.qltt")  # pricing -> hn.qltt (R04), sealed for it by intake
+        check(contact_at(m, t, "hn.qltt") == ("open", PHONE), "qltt opens the contact")
+        # a coordinator moves it, then moves it again: the contact follows twice
+        hops = [("hn.qltt", "hn.d.ba-dinh"), ("hn.d.ba-dinh", "hn.d.cau-giay")]
+        for old, new in hops:
+            assign(m, t, new)
+            wait_at(m, t, new)
+            m.wait_for(lambda: contact_at(m, t, new) == ("open", PHONE),
+                       "the contact to follow %s to %s" % (t, new))
+            m.wait_for(lambda: contact_at(m, t, old)[0] == "none",
+                       "%s's copy to drop the contact" % old)
+            check(contact_at(m, t, old)[1] is None, "%s no longer shows the phone" % old)
+        # "not ours": the agency that returns it passes the contact on too
+        act(m, t, "hn.d.cau-giay", "refuse", "not ours")
+        wait_at(m, t, "hn.qltt")
+        m.wait_for(lambda: contact_at(m, t, "hn.qltt") == ("open", PHONE),
+                   "the contact to follow the return to qltt")
+        m.wait_for(lambda: contact_at(m, t, "hn.d.cau-giay")[0] == "none",
+                   "the returning agency's copy to drop the contact")
+        check(act(m, t, "hn.d.cau-giay", "show")["state"] == "refused", "still refused")
+        check(counter(m, "inspection", "contact.forwarded") == 3, "forwarded 3 times")
+        check(counter(m, "routing", "contact.followed") == 3, "followed 3 times")
+        check(counter(m, "inspection", "contact.received") == 3, "received 3 times")
+        check(counter(m, "routing", "contact.refused") == 0, "nothing refused")
+        m.wait_for(m.outbox_empty, "every outbox to drain", seconds=60)
+        leaks = data_holding(m, PHONE) + data_holding(m, EMAIL)
+        check(not leaks, "the contact is readable in: %s" % leaks)
+
+
 if __name__ == "__main__":
-    run([test_returns_then_coordinator, test_transfer_while_nodes_down])
+    run([test_returns_then_coordinator, test_transfer_while_nodes_down, test_contact_follows_the_case])

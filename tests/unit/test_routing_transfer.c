@@ -137,9 +137,15 @@ static void test_return_next_rule_then_coordinators(void **state)
     assert_non_null(strstr(t->note, "not our field"));
     assert_int_equal(r->history[r->n_history - 3]->state, CPM__CASE_STATE__CASE_STATE_REFUSED);
     cpm__status_reply__free_unpacked(r, NULL);
-    /* one new assignment, no notice to the agency that refused */
-    assert_int_equal(f->rec.n_sent, 1);
+    /* one new assignment, and a notice to the agency that refused (its copy
+     * stays refused; it is told so that the consumer's contact follows) */
+    assert_int_equal(f->rec.n_sent, 2);
     assert_string_equal(f->rec.sent[0].member, "hn.d.hoan-kiem");
+    assert_string_equal(f->rec.sent[1].member, "hn.attp");
+    Cpm__Assignment *w = sent(f, 1);
+    assert_true(w->withdrawn);
+    assert_string_equal(w->transferred_to, "hn.d.hoan-kiem");
+    cpm__assignment__free_unpacked(w, NULL);
     Cpm__Assignment *a = sent(f, 0);
     assert_false(a->withdrawn);
     assert_string_equal(a->previous_agency, "hn.attp");
@@ -235,8 +241,13 @@ static void test_coordinator_assigns(void **state)
     assert_string_equal(r->rule_id, "coordinator");
     assert_string_equal(r->history[r->n_history - 2]->actor, "coord");
     cpm__status_reply__free_unpacked(r, NULL);
-    assert_int_equal(f->rec.n_sent, 1); /* nobody held it: no notice */
+    /* the last agency that returned it is told, so that the contact follows */
+    assert_int_equal(f->rec.n_sent, 2);
     assert_string_equal(f->rec.sent[0].member, "hn.qltt");
+    assert_string_equal(f->rec.sent[1].member, "hn.d.hoan-kiem");
+    Cpm__Assignment *a = sent(f, 0);
+    assert_string_equal(a->previous_agency, "hn.d.hoan-kiem");
+    cpm__assignment__free_unpacked(a, NULL);
 
     /* again: nothing new */
     dom_fx_clear(&f->rec);
