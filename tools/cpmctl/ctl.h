@@ -72,7 +72,7 @@ int ctl_cmd_status(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_cases(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_case(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_case_explain(const ctl_opts_t *o, int argc, char **argv); /* ctl_explain.c */
-int ctl_cmd_case_assign(const ctl_opts_t *o, int argc, char **argv); /* ctl_assign.c */
+int ctl_cmd_case_assign(const ctl_opts_t *o, int argc, char **argv);  /* ctl_assign.c */
 int ctl_cmd_watch(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_events(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_health(const ctl_opts_t *o, int argc, char **argv);
