@@ -27,41 +27,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-__attribute__((format(printf, 3, 4))) static int gfail(ctx_t *c, const yaml_node_t *n,
-                                                       const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (n)
-        snprintf(c->err, c->errlen, "%s:%lu: %s", c->path, (unsigned long)n->start_mark.line + 1,
-                 msg);
-    else
-        snprintf(c->err, c->errlen, "%s: %s", c->path, msg);
-    return -1;
-}
-
-static yaml_node_t *gnode(ctx_t *c, int id)
-{
-    return yaml_document_get_node(c->doc, id);
-}
-
-static const char *gscalar(const yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
 static yaml_node_t *gget(ctx_t *c, const yaml_node_t *map, const char *key)
 {
     if (!map || map->type != YAML_MAPPING_NODE)
         return NULL;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        const char *k = gscalar(gnode(c, p->key));
+        const char *k = cpm_rules_yscalar(cpm_rules_ynode(c, p->key));
         if (k && !strcmp(k, key))
-            return gnode(c, p->value);
+            return cpm_rules_ynode(c, p->value);
     }
     return NULL;
 }
@@ -150,40 +124,40 @@ size_t cpm_rules_successors(const cpm_rules_t *r, const char *gen, const char *s
 static int fill_units(ctx_t *c, cpm_rules_t *r, gen_t *g, const yaml_node_t *un,
                       const cpm_places_t *pl)
 {
-    const char *what = gscalar(un);
+    const char *what = cpm_rules_yscalar(un);
     if (!what)
-        return gfail(c, un, "generation %s: units is required: communes, districts or areas",
-                     g->id);
+        return cpm_rules_yfail(
+            c, un, "generation %s: units is required: communes, districts or areas", g->id);
     size_t n = 0;
     const cpm_place_unit_t *src = NULL;
     if (!strcmp(what, "communes") || !strcmp(what, "districts")) {
         if (!pl)
-            return gfail(c, un, "generation %s: units %s needs places_dir", g->id, what);
+            return cpm_rules_yfail(c, un, "generation %s: units %s needs places_dir", g->id, what);
         bool com = !strcmp(what, "communes");
         src = com ? pl->units : pl->districts;
         n = com ? pl->nunits : pl->ndistricts;
     } else if (!strcmp(what, "areas")) {
         n = r->nareas;
         if (!n)
-            return gfail(c, un, "generation %s: units areas needs an areas: list", g->id);
+            return cpm_rules_yfail(c, un, "generation %s: units areas needs an areas: list", g->id);
     } else {
-        return gfail(c, un, "generation %s: units \"%s\" is not communes, districts or areas",
-                     g->id, what);
+        return cpm_rules_yfail(
+            c, un, "generation %s: units \"%s\" is not communes, districts or areas", g->id, what);
     }
     if (!(g->units = calloc(n ? n : 1, sizeof *g->units)))
-        return gfail(c, un, "out of memory");
+        return cpm_rules_yfail(c, un, "out of memory");
     for (size_t i = 0; i < n; i++) {
         snprintf(g->units[i].slug, sizeof g->units[i].slug, "%s", src ? src[i].slug : r->areas[i]);
         snprintf(g->units[i].code, sizeof g->units[i].code, "%s", src ? src[i].code : "");
         if (src && src[i].kind == CPM_PLACE_KIND_OLD_DISTRICT && add_successors(pl, &g->units[i]))
-            return gfail(c, un, "out of memory");
+            return cpm_rules_yfail(c, un, "out of memory");
     }
     g->nunits = n;
     qsort(g->units, n, sizeof *g->units, cmp_unit);
     for (size_t i = 1; i < n; i++)
         if (!strcmp(g->units[i - 1].slug, g->units[i].slug))
-            return gfail(c, un, "generation %s: unit slug %s appears twice", g->id,
-                         g->units[i].slug);
+            return cpm_rules_yfail(c, un, "generation %s: unit slug %s appears twice", g->id,
+                                   g->units[i].slug);
     return 0;
 }
 
@@ -199,7 +173,7 @@ static bool known_agency(ctx_t *c, const cpm_rules_t *r, const gen_t *g, const y
     if (list && list->type == YAML_SEQUENCE_NODE)
         for (yaml_node_item_t *it = list->data.sequence.items.start;
              it < list->data.sequence.items.top; it++) {
-            const char *s = gscalar(gnode(c, *it));
+            const char *s = cpm_rules_yscalar(cpm_rules_ynode(c, *it));
             if (s && !strcmp(s, agency))
                 return true;
         }
@@ -212,23 +186,27 @@ static int load_overrides(ctx_t *c, const cpm_rules_t *r, gen_t *g, const yaml_n
     if (!map)
         return 0;
     if (map->type != YAML_MAPPING_NODE)
-        return gfail(c, map, "generation %s: agencies must map unit slugs to member ids", g->id);
+        return cpm_rules_yfail(c, map, "generation %s: agencies must map unit slugs to member ids",
+                               g->id);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        const yaml_node_t *kn = gnode(c, p->key), *vn = gnode(c, p->value);
-        const char *unit = gscalar(kn), *ag = gscalar(vn);
+        const yaml_node_t *kn = cpm_rules_ynode(c, p->key), *vn = cpm_rules_ynode(c, p->value);
+        const char *unit = cpm_rules_yscalar(kn), *ag = cpm_rules_yscalar(vn);
         gen_unit_t *u = (gen_unit_t *)cpm_rules_gen_unit(g, unit);
         if (!u)
-            return gfail(c, kn, "generation %s: agencies: \"%s\" is not a unit of generation %s",
-                         g->id, unit ? unit : "?", g->id);
+            return cpm_rules_yfail(c, kn,
+                                   "generation %s: agencies: \"%s\" is not a unit of generation %s",
+                                   g->id, unit ? unit : "?", g->id);
         if (!ag || !*ag || strlen(ag) >= sizeof u->agency)
-            return gfail(c, vn, "generation %s: agencies.%s must be a member id", g->id, unit);
+            return cpm_rules_yfail(c, vn, "generation %s: agencies.%s must be a member id", g->id,
+                                   unit);
         if (!known_agency(c, r, g, agencies, ag))
-            return gfail(c, vn,
-                         "generation %s: agencies.%s: agency \"%s\" is unknown (neither "
-                         "%s<unit> of this generation, the triage agency, nor listed under "
-                         "agencies:)",
-                         g->id, unit, ag, g->prefix);
+            return cpm_rules_yfail(
+                c, vn,
+                "generation %s: agencies.%s: agency \"%s\" is unknown (neither "
+                "%s<unit> of this generation, the triage agency, nor listed under "
+                "agencies:)",
+                g->id, unit, ag, g->prefix);
         snprintf(u->agency, sizeof u->agency, "%s", ag);
     }
     return 0;
@@ -240,36 +218,37 @@ static int load_one(ctx_t *c, cpm_rules_t *r, gen_t *g, const yaml_node_t *e,
     static const char *const keys[] = {"id",    "valid_from",    "valid_to",
                                        "units", "agency_prefix", "agencies"};
     if (!e || e->type != YAML_MAPPING_NODE)
-        return gfail(c, e, "generations: each entry must be a mapping");
+        return cpm_rules_yfail(c, e, "generations: each entry must be a mapping");
     g->line = (unsigned)e->start_mark.line + 1;
     for (yaml_node_pair_t *p = e->data.mapping.pairs.start; p < e->data.mapping.pairs.top; p++) {
-        const yaml_node_t *kn = gnode(c, p->key);
-        const char *k = gscalar(kn);
+        const yaml_node_t *kn = cpm_rules_ynode(c, p->key);
+        const char *k = cpm_rules_yscalar(kn);
         size_t i = 0;
         while (k && i < sizeof keys / sizeof *keys && strcmp(keys[i], k))
             i++;
         if (!k || i == sizeof keys / sizeof *keys)
-            return gfail(c, kn, "generations: unknown key \"%s\"", k ? k : "?");
+            return cpm_rules_yfail(c, kn, "generations: unknown key \"%s\"", k ? k : "?");
     }
     const yaml_node_t *idn = gget(c, e, "id");
-    const char *id = gscalar(idn);
+    const char *id = cpm_rules_yscalar(idn);
     if (!id || !*id || strlen(id) >= sizeof g->id)
-        return gfail(c, idn ? idn : e, "generations: id is required: 1 to %zu bytes",
-                     sizeof g->id - 1);
+        return cpm_rules_yfail(c, idn ? idn : e, "generations: id is required: 1 to %zu bytes",
+                               sizeof g->id - 1);
     snprintf(g->id, sizeof g->id, "%s", id);
     const yaml_node_t *fn = gget(c, e, "valid_from"), *tn = gget(c, e, "valid_to");
-    if (cpm_rules_parse_date(gscalar(fn), &g->from_day) < 0)
-        return gfail(c, fn ? fn : e, "generation %s: valid_from must be a date as YYYY-MM-DD", id);
+    if (cpm_rules_parse_date(cpm_rules_yscalar(fn), &g->from_day) < 0)
+        return cpm_rules_yfail(c, fn ? fn : e,
+                               "generation %s: valid_from must be a date as YYYY-MM-DD", id);
     g->to_day = INT32_MAX;
-    if (tn && cpm_rules_parse_date(gscalar(tn), &g->to_day) < 0)
-        return gfail(c, tn, "generation %s: valid_to must be a date as YYYY-MM-DD", id);
+    if (tn && cpm_rules_parse_date(cpm_rules_yscalar(tn), &g->to_day) < 0)
+        return cpm_rules_yfail(c, tn, "generation %s: valid_to must be a date as YYYY-MM-DD", id);
     if (g->to_day < g->from_day)
-        return gfail(c, tn, "generation %s: valid_to is before valid_from", id);
+        return cpm_rules_yfail(c, tn, "generation %s: valid_to is before valid_from", id);
     const yaml_node_t *pn = gget(c, e, "agency_prefix");
-    if (pn && (!gscalar(pn) || strlen(gscalar(pn)) > PREFIX_MAX))
-        return gfail(c, pn, "generation %s: agency_prefix must be at most %d bytes", id,
-                     PREFIX_MAX);
-    snprintf(g->prefix, sizeof g->prefix, "%s", pn ? gscalar(pn) : r->prefix);
+    if (pn && (!cpm_rules_yscalar(pn) || strlen(cpm_rules_yscalar(pn)) > PREFIX_MAX))
+        return cpm_rules_yfail(c, pn, "generation %s: agency_prefix must be at most %d bytes", id,
+                               PREFIX_MAX);
+    snprintf(g->prefix, sizeof g->prefix, "%s", pn ? cpm_rules_yscalar(pn) : r->prefix);
     if (fill_units(c, r, g, gget(c, e, "units"), pl) < 0)
         return -1;
     return load_overrides(c, r, g, gget(c, e, "agencies"), agencies);
@@ -284,12 +263,12 @@ static int merge_areas(ctx_t *c, cpm_rules_t *r)
         n += r->gens[i].nunits;
     char **all = realloc(r->areas, (n ? n : 1) * sizeof *all);
     if (!all)
-        return gfail(c, NULL, "out of memory");
+        return cpm_rules_yfail(c, NULL, "out of memory");
     r->areas = all;
     for (size_t i = 0; i < r->ngens; i++)
         for (size_t k = 0; k < r->gens[i].nunits; k++) {
             if (!(all[r->nareas] = strdup(r->gens[i].units[k].slug)))
-                return gfail(c, NULL, "out of memory");
+                return cpm_rules_yfail(c, NULL, "out of memory");
             r->nareas++;
         }
     qsort(all, r->nareas, sizeof *all, cpm_rules_cmp_slug);
@@ -310,21 +289,21 @@ int cpm_rules_gens_load(ctx_t *c, cpm_rules_t *r, const yaml_node_t *root)
     const yaml_node_t *seq = gget(c, root, "generations");
     const yaml_node_t *agencies = gget(c, root, "agencies");
     if (agencies && agencies->type != YAML_SEQUENCE_NODE)
-        return gfail(c, agencies, "agencies must be a list of member ids");
+        return cpm_rules_yfail(c, agencies, "agencies must be a list of member ids");
     if (!seq || seq->type != YAML_SEQUENCE_NODE)
-        return gfail(c, seq, "generations must be a list");
+        return cpm_rules_yfail(c, seq, "generations must be a list");
     size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
     if (n == 0)
-        return gfail(c, seq, "generations must not be empty");
+        return cpm_rules_yfail(c, seq, "generations must not be empty");
     cpm_places_t *pl = NULL;
     const yaml_node_t *dn = gget(c, root, "places_dir");
     if (dn) {
-        const char *d = gscalar(dn);
+        const char *d = cpm_rules_yscalar(dn);
         char *copy = strdup(c->path);
         char dir[PATH_MAX];
         if (!d || !*d || !copy) {
             free(copy);
-            return gfail(c, dn, "places_dir must be a folder name");
+            return cpm_rules_yfail(c, dn, "places_dir must be a folder name");
         }
         if (d[0] == '/')
             snprintf(dir, sizeof dir, "%s", d);
@@ -333,19 +312,21 @@ int cpm_rules_gens_load(ctx_t *c, cpm_rules_t *r, const yaml_node_t *root)
         free(copy);
         cpm_error_t e = {0};
         if (cpm_places_load(dir, &pl, &e) != 0)
-            return gfail(c, dn, "places_dir %s: %s%s%s", dir, e.field, *e.field ? ": " : "",
-                         e.message);
+            return cpm_rules_yfail(c, dn, "places_dir %s: %s%s%s", dir, e.field,
+                                   *e.field ? ": " : "", e.message);
     }
     int rc = 0;
     if (!(r->gens = calloc(n, sizeof *r->gens)))
-        rc = gfail(c, seq, "out of memory");
+        rc = cpm_rules_yfail(c, seq, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         r->ngens = i + 1;
-        rc = load_one(c, r, &r->gens[i], gnode(c, seq->data.sequence.items.start[i]), pl, agencies);
+        rc = load_one(c, r, &r->gens[i], cpm_rules_ynode(c, seq->data.sequence.items.start[i]), pl,
+                      agencies);
         for (size_t k = 0; rc == 0 && k < i; k++)
             if (!strcmp(r->gens[k].id, r->gens[i].id))
-                rc = gfail(c, seq, "generations: id %s is declared twice (lines %u and %u)",
-                           r->gens[i].id, r->gens[k].line, r->gens[i].line);
+                rc = cpm_rules_yfail(c, seq,
+                                     "generations: id %s is declared twice (lines %u and %u)",
+                                     r->gens[i].id, r->gens[k].line, r->gens[i].line);
     }
     cpm_places_destroy(&pl);
     if (rc != 0)
@@ -353,11 +334,12 @@ int cpm_rules_gens_load(ctx_t *c, cpm_rules_t *r, const yaml_node_t *root)
     qsort(r->gens, r->ngens, sizeof *r->gens, cmp_gen);
     for (size_t i = 1; i < r->ngens; i++)
         if (r->gens[i - 1].to_day >= r->gens[i].from_day)
-            return gfail(c, NULL,
-                         "line %u: generation %s overlaps generation %s of line %u (it is valid "
-                         "until after %s begins)",
-                         r->gens[i].line, r->gens[i].id, r->gens[i - 1].id, r->gens[i - 1].line,
-                         r->gens[i].id);
+            return cpm_rules_yfail(
+                c, NULL,
+                "line %u: generation %s overlaps generation %s of line %u (it is valid "
+                "until after %s begins)",
+                r->gens[i].line, r->gens[i].id, r->gens[i - 1].id, r->gens[i - 1].line,
+                r->gens[i].id);
     return merge_areas(c, r);
 }
 

@@ -21,8 +21,7 @@
 
 /* Parse state (ctx_t, cpm_rules_int.h): the document and where to write the first error. */
 
-__attribute__((format(printf, 3, 4))) static int fail(ctx_t *c, const yaml_node_t *n,
-                                                      const char *fmt, ...)
+int cpm_rules_yfail(ctx_t *c, const yaml_node_t *n, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
@@ -37,12 +36,12 @@ __attribute__((format(printf, 3, 4))) static int fail(ctx_t *c, const yaml_node_
     return -1;
 }
 
-static yaml_node_t *node(ctx_t *c, int id)
+yaml_node_t *cpm_rules_ynode(ctx_t *c, int id)
 {
     return yaml_document_get_node(c->doc, id);
 }
 
-static const char *scalar(const yaml_node_t *n)
+const char *cpm_rules_yscalar(const yaml_node_t *n)
 {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
@@ -50,13 +49,13 @@ static const char *scalar(const yaml_node_t *n)
 /* A non-empty scalar shorter than max bytes, or NULL after recording an error. */
 static const char *get_string(ctx_t *c, const yaml_node_t *n, const char *field, size_t max)
 {
-    const char *s = scalar(n);
+    const char *s = cpm_rules_yscalar(n);
     if (!s) {
-        fail(c, n, "%s must be a string", field);
+        cpm_rules_yfail(c, n, "%s must be a string", field);
         return NULL;
     }
     if (!*s || strlen(s) >= max) {
-        fail(c, n, "%s must be 1 to %zu bytes", field, max - 1);
+        cpm_rules_yfail(c, n, "%s must be 1 to %zu bytes", field, max - 1);
         return NULL;
     }
     return s;
@@ -64,12 +63,12 @@ static const char *get_string(ctx_t *c, const yaml_node_t *n, const char *field,
 
 static int get_int(ctx_t *c, const yaml_node_t *n, const char *field, long lo, long hi, long *out)
 {
-    const char *s = scalar(n);
+    const char *s = cpm_rules_yscalar(n);
     char *end = NULL;
     errno = 0;
     long v = s ? strtol(s, &end, 10) : 0;
     if (!s || !*s || *end || errno || v < lo || v > hi)
-        return fail(c, n, "%s must be a whole number from %ld to %ld", field, lo, hi);
+        return cpm_rules_yfail(c, n, "%s must be a whole number from %ld to %ld", field, lo, hi);
     *out = v;
     return 0;
 }
@@ -87,9 +86,9 @@ static yaml_node_t *map_get(ctx_t *c, const yaml_node_t *map, const char *key)
 {
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        const char *k = scalar(node(c, p->key));
+        const char *k = cpm_rules_yscalar(cpm_rules_ynode(c, p->key));
         if (k && !strcmp(k, key))
-            return node(c, p->value);
+            return cpm_rules_ynode(c, p->value);
     }
     return NULL;
 }
@@ -99,16 +98,16 @@ static int map_check_keys(ctx_t *c, const yaml_node_t *map, const char *where,
                           const char *const *allowed)
 {
     if (!map || map->type != YAML_MAPPING_NODE)
-        return fail(c, map, "%s must be a mapping", where);
+        return cpm_rules_yfail(c, map, "%s must be a mapping", where);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        const yaml_node_t *kn = node(c, p->key);
-        const char *k = scalar(kn);
+        const yaml_node_t *kn = cpm_rules_ynode(c, p->key);
+        const char *k = cpm_rules_yscalar(kn);
         size_t i = 0;
         while (k && allowed[i] && strcmp(allowed[i], k))
             i++;
         if (!k || !allowed[i])
-            return fail(c, kn, "%s: unknown key \"%s\"", where, k ? k : "?");
+            return cpm_rules_yfail(c, kn, "%s: unknown key \"%s\"", where, k ? k : "?");
     }
     return 0;
 }
@@ -117,7 +116,7 @@ static int items(ctx_t *c, const yaml_node_t *seq, const char *field, yaml_node_
                  size_t *n)
 {
     if (!seq || seq->type != YAML_SEQUENCE_NODE)
-        return fail(c, seq, "%s must be a list", field);
+        return cpm_rules_yfail(c, seq, "%s must be a list", field);
     *start = seq->data.sequence.items.start;
     *n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
     return 0;
@@ -132,34 +131,36 @@ static int load_slugs(ctx_t *c, const yaml_node_t *seq, const char *field, const
     if (items(c, seq, field, &it, &n) < 0)
         return -1;
     if (n == 0)
-        return fail(c, seq, "%s must not be empty", field);
+        return cpm_rules_yfail(c, seq, "%s must not be empty", field);
     if (!(*out = calloc(n, sizeof **out)))
-        return fail(c, seq, "out of memory");
+        return cpm_rules_yfail(c, seq, "out of memory");
     char where[64];
     for (size_t i = 0; i < n; i++) {
-        const yaml_node_t *e = node(c, it[i]);
+        const yaml_node_t *e = cpm_rules_ynode(c, it[i]);
         snprintf(where, sizeof where, "%s[%zu]", field, i);
         if (map_check_keys(c, e, where, keys) < 0)
             return -1;
         for (size_t k = 1; keys[k]; k++) { /* keys[0] is "slug"; the rest are text */
             const yaml_node_t *v = map_get(c, e, keys[k]);
-            if (v && !scalar(v))
-                return fail(c, v, "%s.%s must be a string", where, keys[k]);
+            if (v && !cpm_rules_yscalar(v))
+                return cpm_rules_yfail(c, v, "%s.%s must be a string", where, keys[k]);
         }
         const yaml_node_t *sn = map_get(c, e, "slug");
         const char *s = get_string(c, sn, "slug", SLUG_MAX + 1);
         if (!s)
-            return fail(c, sn ? sn : e, "%s.slug is required: 1 to %d bytes", where, SLUG_MAX);
+            return cpm_rules_yfail(c, sn ? sn : e, "%s.slug is required: 1 to %d bytes", where,
+                                   SLUG_MAX);
         if (!is_slug(s))
-            return fail(c, sn, "%s.slug \"%s\" may hold only a-z, 0-9, '-' and '_'", where, s);
+            return cpm_rules_yfail(c, sn, "%s.slug \"%s\" may hold only a-z, 0-9, '-' and '_'",
+                                   where, s);
         if (!((*out)[i] = strdup(s)))
-            return fail(c, sn, "out of memory");
+            return cpm_rules_yfail(c, sn, "out of memory");
         *nout = i + 1;
     }
     qsort(*out, n, sizeof **out, cpm_rules_cmp_slug);
     for (size_t i = 1; i < n; i++)
         if (!strcmp((*out)[i - 1], (*out)[i]))
-            return fail(c, seq, "%s: slug \"%s\" is declared twice", field, (*out)[i]);
+            return cpm_rules_yfail(c, seq, "%s: slug \"%s\" is declared twice", field, (*out)[i]);
     return 0;
 }
 
@@ -172,18 +173,18 @@ static int load_holidays(ctx_t *c, cpm_rules_t *r, const yaml_node_t *seq)
     if (items(c, seq, "holidays", &it, &n) < 0)
         return -1;
     if (n && !(r->holidays = calloc(n, sizeof *r->holidays)))
-        return fail(c, seq, "out of memory");
+        return cpm_rules_yfail(c, seq, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const yaml_node_t *e = node(c, it[i]);
-        if (cpm_rules_parse_date(scalar(e), &r->holidays[i]) < 0)
-            return fail(c, e, "holidays[%zu]: \"%s\" is not a date as YYYY-MM-DD", i,
-                        scalar(e) ? scalar(e) : "(not a string)");
+        const yaml_node_t *e = cpm_rules_ynode(c, it[i]);
+        if (cpm_rules_parse_date(cpm_rules_yscalar(e), &r->holidays[i]) < 0)
+            return cpm_rules_yfail(c, e, "holidays[%zu]: \"%s\" is not a date as YYYY-MM-DD", i,
+                                   cpm_rules_yscalar(e) ? cpm_rules_yscalar(e) : "(not a string)");
     }
     r->nholidays = n;
     qsort(r->holidays, n, sizeof *r->holidays, cpm_rules_cmp_day);
     for (size_t i = 1; i < n; i++)
         if (r->holidays[i] == r->holidays[i - 1])
-            return fail(c, seq, "holidays: a date is listed twice");
+            return cpm_rules_yfail(c, seq, "holidays: a date is listed twice");
     return 0;
 }
 
@@ -196,41 +197,42 @@ static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
     if (map_check_keys(c, e, where, keys) < 0)
         return -1;
     const yaml_node_t *idn = map_get(c, e, "id");
-    const char *id = scalar(idn);
+    const char *id = cpm_rules_yscalar(idn);
     if (!id || !*id || strlen(id) >= sizeof ru->id)
-        return fail(c, idn ? idn : e, "%s.id is required: 1 to %zu bytes", where,
-                    sizeof ru->id - 1);
+        return cpm_rules_yfail(c, idn ? idn : e, "%s.id is required: 1 to %zu bytes", where,
+                               sizeof ru->id - 1);
     snprintf(ru->id, sizeof ru->id, "%s", id);
     for (size_t k = 0; k < i; k++)
         if (!strcmp(r->rules[k].id, id))
-            return fail(c, idn, "%s: rule id \"%s\" is used twice", where, id);
+            return cpm_rules_yfail(c, idn, "%s: rule id \"%s\" is used twice", where, id);
     snprintf(where, sizeof where, "rule %s", id); /* from here on, name the rule */
 
     const yaml_node_t *an = map_get(c, e, "agency");
-    const char *ag = scalar(an);
+    const char *ag = cpm_rules_yscalar(an);
     if (!ag || !*ag || strlen(ag) >= sizeof ru->agency)
-        return fail(c, an ? an : e, "%s: agency is required: a member id or \"%s\"", where,
-                    AT_AREA);
+        return cpm_rules_yfail(c, an ? an : e, "%s: agency is required: a member id or \"%s\"",
+                               where, AT_AREA);
     ru->at_area = !strcmp(ag, AT_AREA);
     if (ag[0] == '@' && !ru->at_area)
-        return fail(c, an, "%s: agency \"%s\" is unknown; the only '@' form is \"%s\"", where, ag,
-                    AT_AREA);
+        return cpm_rules_yfail(c, an, "%s: agency \"%s\" is unknown; the only '@' form is \"%s\"",
+                               where, ag, AT_AREA);
     snprintf(ru->agency, sizeof ru->agency, "%s", ag);
 
     const yaml_node_t *cn = map_get(c, e, "category");
-    const char *cat = scalar(cn);
+    const char *cat = cpm_rules_yscalar(cn);
     if (!cat || !*cat)
-        return fail(c, cn ? cn : e, "%s: category is required (a category slug or \"*\")", where);
+        return cpm_rules_yfail(c, cn ? cn : e,
+                               "%s: category is required (a category slug or \"*\")", where);
     ru->category = strcmp(cat, "*") ? cpm_rules_find_slug(r->categories, r->ncategories, cat) : -1;
     if (strcmp(cat, "*") && ru->category < 0)
-        return fail(c, cn, "%s: category \"%s\" is not a declared category", where, cat);
+        return cpm_rules_yfail(c, cn, "%s: category \"%s\" is not a declared category", where, cat);
 
     ru->urgent = -1;
     const yaml_node_t *un = map_get(c, e, "urgent");
     if (un) {
-        const char *u = scalar(un);
+        const char *u = cpm_rules_yscalar(un);
         if (!u || (strcmp(u, "true") && strcmp(u, "false")))
-            return fail(c, un, "%s: urgent must be true or false", where);
+            return cpm_rules_yfail(c, un, "%s: urgent must be true or false", where);
         ru->urgent = !strcmp(u, "true");
     }
 
@@ -239,17 +241,19 @@ static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
         yaml_node_item_t *it = NULL;
         size_t n = 0;
         if (items(c, dn, "areas", &it, &n) < 0)
-            return fail(c, dn, "%s: areas must be a list of area slugs", where);
+            return cpm_rules_yfail(c, dn, "%s: areas must be a list of area slugs", where);
         if (n == 0)
-            return fail(c, dn, "%s: areas must not be empty (leave it out to match any)", where);
+            return cpm_rules_yfail(c, dn, "%s: areas must not be empty (leave it out to match any)",
+                                   where);
         if (!(ru->dmap = calloc((r->nareas + 7) / 8, 1)))
-            return fail(c, dn, "out of memory");
+            return cpm_rules_yfail(c, dn, "out of memory");
         for (size_t k = 0; k < n; k++) {
-            const yaml_node_t *s = node(c, it[k]);
-            int d = cpm_rules_find_slug(r->areas, r->nareas, scalar(s));
+            const yaml_node_t *s = cpm_rules_ynode(c, it[k]);
+            int d = cpm_rules_find_slug(r->areas, r->nareas, cpm_rules_yscalar(s));
             if (d < 0)
-                return fail(c, s, "%s: area \"%s\" is not a declared area", where,
-                            scalar(s) ? scalar(s) : "(not a string)");
+                return cpm_rules_yfail(c, s, "%s: area \"%s\" is not a declared area", where,
+                                       cpm_rules_yscalar(s) ? cpm_rules_yscalar(s)
+                                                            : "(not a string)");
             ru->dmap[d / 8] |= (uint8_t)(1u << (d % 8));
         }
     }
@@ -262,13 +266,14 @@ static int load_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *n)
                                        "remind_days_before", NULL};
     long a, b;
     if (!n)
-        return fail(c, NULL, "deadlines is required");
+        return cpm_rules_yfail(c, NULL, "deadlines is required");
     if (map_check_keys(c, n, "deadlines", keys) < 0)
         return -1;
     const yaml_node_t *an = map_get(c, n, "accept_working_days");
     const yaml_node_t *rn = map_get(c, n, "resolve_working_days");
     if (!an || !rn)
-        return fail(c, n, "deadlines needs accept_working_days and resolve_working_days");
+        return cpm_rules_yfail(c, n,
+                               "deadlines needs accept_working_days and resolve_working_days");
     if (get_int(c, an, "deadlines.accept_working_days", 1, DEADLINE_MAX, &a) < 0 ||
         get_int(c, rn, "deadlines.resolve_working_days", 1, DEADLINE_MAX, &b) < 0)
         return -1;
@@ -291,10 +296,10 @@ static int load_category_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *
     size_t n = r->ncategories;
     if (!(r->cat_accept = calloc(n, sizeof *r->cat_accept)) ||
         !(r->cat_resolve = calloc(n, sizeof *r->cat_resolve)))
-        return fail(c, seq, "out of memory");
+        return cpm_rules_yfail(c, seq, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const yaml_node_t *e = node(c, it[i]);
-        int k = cpm_rules_find_slug(r->categories, n, scalar(map_get(c, e, "slug")));
+        const yaml_node_t *e = cpm_rules_ynode(c, it[i]);
+        int k = cpm_rules_find_slug(r->categories, n, cpm_rules_yscalar(map_get(c, e, "slug")));
         const yaml_node_t *an = map_get(c, e, "accept_days"), *rn = map_get(c, e, "resolve_days");
         char field[96];
         long v;
@@ -321,14 +326,14 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
                                         "accept_days", "resolve_days", NULL};
     const yaml_node_t *root = yaml_document_get_root_node(c->doc);
     if (!root)
-        return fail(c, NULL, "the file is empty");
+        return cpm_rules_yfail(c, NULL, "the file is empty");
     if (map_check_keys(c, root, "the top level", top) < 0)
         return -1;
     const char *req[] = {"version", "effective_from", "triage", "areas", "categories", "rules"};
     bool gens = map_get(c, root, "generations") != NULL; /* then areas come from them */
     for (size_t i = 0; i < sizeof req / sizeof *req; i++)
         if (!map_get(c, root, req[i]) && !(gens && !strcmp(req[i], "areas")))
-            return fail(c, NULL, "%s is required", req[i]);
+            return cpm_rules_yfail(c, NULL, "%s is required", req[i]);
 
     long v;
     if (get_int(c, map_get(c, root, "version"), "version", 1, UINT32_MAX, &v) < 0)
@@ -336,8 +341,8 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
     r->version = (uint32_t)v;
     const yaml_node_t *en = map_get(c, root, "effective_from");
     int32_t day;
-    if (cpm_rules_parse_date(scalar(en), &day) < 0)
-        return fail(c, en, "effective_from must be a date as YYYY-MM-DD");
+    if (cpm_rules_parse_date(cpm_rules_yscalar(en), &day) < 0)
+        return cpm_rules_yfail(c, en, "effective_from must be a date as YYYY-MM-DD");
     const char *s = get_string(c, map_get(c, root, "triage"), "triage", sizeof r->triage);
     if (!s)
         return -1;
@@ -365,12 +370,12 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
     if (items(c, rn, "rules", &it, &n) < 0)
         return -1;
     if (n == 0)
-        return fail(c, rn, "rules must not be empty");
+        return cpm_rules_yfail(c, rn, "rules must not be empty");
     if (!(r->rules = calloc(n, sizeof *r->rules)))
-        return fail(c, rn, "out of memory");
+        return cpm_rules_yfail(c, rn, "out of memory");
     r->nrules = n; /* zeroed, so destroy frees what was filled */
     for (size_t i = 0; i < n; i++)
-        if (load_rule(c, r, i, node(c, it[i])) < 0)
+        if (load_rule(c, r, i, cpm_rules_ynode(c, it[i])) < 0)
             return -1;
     return 0;
 }
@@ -385,7 +390,7 @@ static cpm_rules_t *rules_load(const char *path, char *err, size_t errlen, bool 
     size_t len = 0;
     if (!path || cpm_read_file(path, RULES_FILE_MAX, &buf, &len) < 0) {
         *missing = !path || errno == ENOENT;
-        fail(&c, NULL, "cannot read the file: %s", path ? strerror(errno) : "no path");
+        cpm_rules_yfail(&c, NULL, "cannot read the file: %s", path ? strerror(errno) : "no path");
         return NULL;
     }
     cpm_rules_t *r = calloc(1, sizeof *r);
@@ -401,7 +406,7 @@ static cpm_rules_t *rules_load(const char *path, char *err, size_t errlen, bool 
                      parser.problem ? parser.problem : "unknown");
         yaml_parser_delete(&parser);
     } else {
-        fail(&c, NULL, "out of memory");
+        cpm_rules_yfail(&c, NULL, "out of memory");
     }
     if (loaded) {
         c.doc = &doc;

@@ -88,6 +88,13 @@ typedef struct {
  * mapping into r->gens, and add every unit slug to r->areas (kept sorted and
  * unique). 0, or -1 with the first error in c (file:line: sentence). */
 int cpm_rules_gens_load(ctx_t *c, cpm_rules_t *r, const yaml_node_t *root);
+
+/* The parse helpers both loaders share: record the first error as
+ * "path:line: sentence" and return -1; a node by id; a scalar's text or NULL. */
+__attribute__((format(printf, 3, 4))) int cpm_rules_yfail(ctx_t *c, const yaml_node_t *n,
+                                                          const char *fmt, ...);
+yaml_node_t *cpm_rules_ynode(ctx_t *c, int id);
+const char *cpm_rules_yscalar(const yaml_node_t *n);
 void cpm_rules_gens_free(cpm_rules_t *r);
 /* The generation in force on Vietnam day day, or NULL. */
 const gen_t *cpm_rules_gen_on(const cpm_rules_t *r, int32_t day);
