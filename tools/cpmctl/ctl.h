@@ -71,6 +71,11 @@ int ctl_cmd_consult(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_status(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_cases(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_case(const ctl_opts_t *o, int argc, char **argv);
+/* The status of ticket from the city's routing service, asked as the
+ * caller (the public view with code, else what the caller may see); NULL
+ * with err. Free with cpm__status_reply__free_unpacked. (ctl_case.c) */
+Cpm__StatusReply *ctl_query_status(ctl_t *c, const char *ticket, const char *code,
+                                   cpm_error_t *err);
 int ctl_cmd_case_explain(const ctl_opts_t *o, int argc, char **argv); /* ctl_explain.c */
 int ctl_cmd_case_assign(const ctl_opts_t *o, int argc, char **argv);  /* ctl_assign.c */
 int ctl_cmd_watch(const ctl_opts_t *o, int argc, char **argv);

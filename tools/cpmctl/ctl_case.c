@@ -70,10 +70,7 @@ static const char *outcome_word(Cpm__Outcome o)
     return name ? name : "";
 }
 
-/* The status of ticket from routing (the public view with code); NULL with
- * err. */
-static Cpm__StatusReply *query_status(ctl_t *c, const char *ticket, const char *code,
-                                      cpm_error_t *err)
+Cpm__StatusReply *ctl_query_status(ctl_t *c, const char *ticket, const char *code, cpm_error_t *err)
 {
     const Cpm__Member *routing = cpm_registry_find_service(c->reg, "routing");
     if (!routing) {
@@ -201,7 +198,7 @@ int ctl_cmd_status(const ctl_opts_t *gopts, int argc, char **argv)
     if (ctl_open(&c, &o) != 0)
         return 1;
     cpm_error_t err = {0};
-    Cpm__StatusReply *r = query_status(&c, argv[optind], code, &err);
+    Cpm__StatusReply *r = ctl_query_status(&c, argv[optind], code, &err);
     int rc = r ? 0 : ctl_fail(&c, c.json, &err);
     if (r)
         print_status(c.json, r);
@@ -231,7 +228,7 @@ static const char *own_agency_node(const ctl_t *c)
  * the identity's own agency is not known). 0, or an error code with err. */
 static int case_agency(ctl_t *c, const char *ticket, char *agency, size_t n, cpm_error_t *err)
 {
-    Cpm__StatusReply *st = query_status(c, ticket, NULL, err);
+    Cpm__StatusReply *st = ctl_query_status(c, ticket, NULL, err);
     if (!st)
         return err->code;
     if (!cpm_text_member_valid(st->agency)) {
@@ -335,7 +332,7 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     if (ctl_open(&c, &o) != 0)
         return 1;
     if (!strcmp(word, "verify")) {
-        Cpm__StatusReply *st = query_status(&c, ticket, NULL, &err);
+        Cpm__StatusReply *st = ctl_query_status(&c, ticket, NULL, &err);
         int vrc = st ? ctl_case_verify(&c, st) : ctl_fail(&c, c.json, &err);
         cpm__status_reply__free_unpacked(st, NULL);
         ctl_close(&c);

@@ -15,27 +15,6 @@ static const char explain_usage[] =
     "Asks the city's routing service as --as ID (coordinators: every case; officers:\n"
     "their own agency's cases).\n";
 
-static Cpm__StatusReply *ask_routing(ctl_t *c, const char *ticket, cpm_error_t *err)
-{
-    const Cpm__Member *routing = cpm_registry_find_service(c->reg, "routing");
-    if (!routing) {
-        cpm_error_set(err, CPM_E_NOT_FOUND, "", "the registry has no routing service");
-        return NULL;
-    }
-    Cpm__StatusQuery q = CPM__STATUS_QUERY__INIT;
-    q.ticket = (char *)ticket;
-    cpm_msg_t reply = {0};
-    if (cpm_client_call(c->client, routing->id, "routing", CPM__MSG_TYPE__MSG_STATUS_QUERY, &q.base,
-                        c->timeout_ms, &reply, err) != 0)
-        return NULL;
-    Cpm__StatusReply *r =
-        cpm__status_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
-    cpm_msg_clear(&reply);
-    if (!r)
-        cpm_error_set(err, CPM_E_BAD_MESSAGE, "", "undecodable status reply");
-    return r;
-}
-
 static const char *s_(const char *s)
 {
     return s ? s : "";
@@ -126,7 +105,7 @@ int ctl_cmd_case_explain(const ctl_opts_t *gopts, int argc, char **argv)
     cpm_error_t err = {0};
     if (ctl_open(&c, &o) != 0)
         return 1;
-    Cpm__StatusReply *r = ask_routing(&c, argv[optind], &err);
+    Cpm__StatusReply *r = ctl_query_status(&c, argv[optind], NULL, &err);
     int rc = 0;
     if (!r) {
         rc = ctl_fail(&c, c.json, &err);
