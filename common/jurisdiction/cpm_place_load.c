@@ -156,6 +156,29 @@ static int index_table(names_t *m, names_t *l, const char *file, const cpm_place
 
 /* ---- the files ---- */
 
+/* One row of communes.csv or districts-2024.csv (columns code, name,
+ * full_name, type, slug, alt_name at ix[0..5]) checked and copied into u. */
+static int unit_row(place_csv_t *c, const int ix[6], size_t code_len, const char *const *types,
+                    cpm_place_unit_t *u, cpm_error_t *err)
+{
+    char **f = c->f;
+    int rc;
+    if ((rc = check_code(c, "code", f[ix[0]], code_len, err)) ||
+        (rc = check_text(c, "name", f[ix[1]], sizeof u->name, false, err)) ||
+        (rc = check_text(c, "full_name", f[ix[2]], sizeof u->full_name, false, err)) ||
+        (rc = check_one_of(c, "type", f[ix[3]], types, err)) ||
+        (rc = check_slug(c, f[ix[4]], err)) ||
+        (rc = check_text(c, "alt_name", f[ix[5]], sizeof u->name, true, err)))
+        return rc;
+    snprintf(u->code, sizeof u->code, "%s", f[ix[0]]);
+    snprintf(u->name, sizeof u->name, "%s", f[ix[1]]);
+    snprintf(u->full_name, sizeof u->full_name, "%s", f[ix[2]]);
+    snprintf(u->type, sizeof u->type, "%s", f[ix[3]]);
+    snprintf(u->slug, sizeof u->slug, "%s", f[ix[4]]);
+    snprintf(u->alt_name, sizeof u->alt_name, "%s", f[ix[5]]);
+    return 0;
+}
+
 static int load_units(cpm_places_t *p, const char *dir, cpm_error_t *err)
 {
     static const char *const cols[] = {"code", "name",     "full_name", "type",
@@ -167,20 +190,8 @@ static int load_units(cpm_places_t *p, const char *dir, cpm_error_t *err)
         rc = columns(&c, cols, ix, err);
     while (rc == 0 && (rc = place_csv_row(&c, err)) == 1) {
         cpm_place_unit_t u = {.kind = CPM_PLACE_KIND_UNIT, .generation = CPM_PLACE_GEN_2025};
-        char **f = c.f;
-        if ((rc = check_code(&c, "code", f[ix[0]], 5, err)) ||
-            (rc = check_text(&c, "name", f[ix[1]], sizeof u.name, false, err)) ||
-            (rc = check_text(&c, "full_name", f[ix[2]], sizeof u.full_name, false, err)) ||
-            (rc = check_one_of(&c, "type", f[ix[3]], types, err)) ||
-            (rc = check_slug(&c, f[ix[4]], err)) ||
-            (rc = check_text(&c, "alt_name", f[ix[5]], sizeof u.name, true, err)))
+        if ((rc = unit_row(&c, ix, 5, types, &u, err)))
             break;
-        snprintf(u.code, sizeof u.code, "%s", f[ix[0]]);
-        snprintf(u.name, sizeof u.name, "%s", f[ix[1]]);
-        snprintf(u.full_name, sizeof u.full_name, "%s", f[ix[2]]);
-        snprintf(u.type, sizeof u.type, "%s", f[ix[3]]);
-        snprintf(u.slug, sizeof u.slug, "%s", f[ix[4]]);
-        snprintf(u.alt_name, sizeof u.alt_name, "%s", f[ix[5]]);
         if ((rc = add_unit(&c, &p->units, &p->nunits, MAX_UNITS, &u, err)))
             break;
     }
@@ -204,20 +215,8 @@ static int load_districts(cpm_places_t *p, const char *dir, cpm_error_t *err)
     while (rc == 0 && (rc = place_csv_row(&c, err)) == 1) {
         cpm_place_unit_t u = {.kind = CPM_PLACE_KIND_OLD_DISTRICT,
                               .generation = CPM_PLACE_GEN_2024};
-        char **f = c.f;
-        if ((rc = check_code(&c, "code", f[ix[0]], 3, err)) ||
-            (rc = check_text(&c, "name", f[ix[1]], sizeof u.name, false, err)) ||
-            (rc = check_text(&c, "full_name", f[ix[2]], sizeof u.full_name, false, err)) ||
-            (rc = check_one_of(&c, "type", f[ix[3]], types, err)) ||
-            (rc = check_slug(&c, f[ix[4]], err)) ||
-            (rc = check_text(&c, "alt_name", f[ix[5]], sizeof u.name, true, err)))
+        if ((rc = unit_row(&c, ix, 3, types, &u, err)))
             break;
-        snprintf(u.code, sizeof u.code, "%s", f[ix[0]]);
-        snprintf(u.name, sizeof u.name, "%s", f[ix[1]]);
-        snprintf(u.full_name, sizeof u.full_name, "%s", f[ix[2]]);
-        snprintf(u.type, sizeof u.type, "%s", f[ix[3]]);
-        snprintf(u.slug, sizeof u.slug, "%s", f[ix[4]]);
-        snprintf(u.alt_name, sizeof u.alt_name, "%s", f[ix[5]]);
         if ((rc = add_unit(&c, &p->districts, &p->ndistricts, MAX_DISTRICTS, &u, err)))
             break;
     }
