@@ -238,6 +238,13 @@ static cpm_verdict_t check_signed(const cpm_registry_t *reg, const uint8_t *buf,
     return CPM_V_OK;
 }
 
+cpm_verdict_t cpm_verify_signed(const cpm_registry_t *reg, const uint8_t *buf, size_t len,
+                                cpm_slice_t *envb, const Cpm__Member **member)
+{
+    cpm_reply_addr_t addr = {0};
+    return check_signed(reg, buf, len, &addr, envb, member);
+}
+
 /* Every check but the replay window. On CPM_V_OK *env and *member are set. */
 static cpm_verdict_t check_frame(const cpm_verifier_t *v, const cpm_registry_t *reg,
                                  const cpm_verify_ctx_t *ctx, const uint8_t *buf, size_t len,

@@ -104,6 +104,17 @@ CPM_MUST_CHECK cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_reg
                                                 const cpm_verify_ctx_t *ctx, const uint8_t *buf,
                                                 size_t len, int64_t now_ms, cpm_msg_t *out);
 
+/* The first checks alone, on a signed frame kept to be shown later (an
+ * officer's act that its agency's node passes on): size, layout, version,
+ * sender in reg, key id the sender's current key and not revoked, and the
+ * Ed25519 signature over the exact signed bytes. No clock, recipient, rights
+ * or replay check (the frame is old and was addressed to someone else), and
+ * nothing is counted. On CPM_V_OK *member is the signer and *envb the signed
+ * envelope's bytes. */
+CPM_MUST_CHECK cpm_verdict_t cpm_verify_signed(const cpm_registry_t *reg, const uint8_t *buf,
+                                               size_t len, cpm_slice_t *envb,
+                                               const Cpm__Member **member);
+
 uint64_t cpm_verifier_count(const cpm_verifier_t *v, cpm_verdict_t reason);
 /* Principals evicted from the replay table so far (see cpm_replay.h): a
  * member that invents sender instances evicts its own. */

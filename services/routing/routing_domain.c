@@ -4,6 +4,7 @@
 #include "cpm_keys.h"
 #include "cpm_fields.h"
 #include "cpm_text.h"
+#include "cpm_verifier.h"
 #include "cpm_util.h"
 #include "routing_deadlines.h"
 #include "routing_transfer.h"
@@ -257,10 +258,16 @@ int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effect
 }
 
 /* The officer's own signed act, as its agency received it, into e: anyone
- * with the registry can check who did it (docs/protocol.md 13a). It must be
- * a case action signed by the actor the update names: else the agency's node
- * reports an act under someone else's name (CPM_E_INVALID). */
-static int signed_act(const Cpm__CaseUpdate *u, Cpm__StatusEntry *e,
+ * with the registry can check who did it (docs/protocol.md 13a). The agency's
+ * node is another node, so routing checks it all before anything is written:
+ * a case action (else CPM_E_INVALID), signed by the actor the update names
+ * with that member's current, unrevoked key, the signature valid over the
+ * exact bytes (else CPM_E_FORBIDDEN: the node reports an act its actor did
+ * not sign), on this ticket and leading to the state reported (else
+ * CPM_E_INVALID). A key revoked since the act was signed is refused too: the
+ * registry keeps only a member's current public key, so nothing else could
+ * check the act (docs/protocol.md 13a). */
+static int signed_act(const cpm_registry_t *reg, const Cpm__CaseUpdate *u, Cpm__StatusEntry *e,
                       char key_id[CPM_KEY_ID_LEN + 1], cpm_error_t *err)
 {
     if (!u->signed_action.len)
@@ -274,6 +281,25 @@ static int signed_act(const Cpm__CaseUpdate *u, Cpm__StatusEntry *e,
         memcmp(v.sender.data, u->actor, al) != 0)
         return cpm_error_set(err, CPM_E_INVALID, "signed_action",
                              "signed_action is not a case action signed by %s", u->actor);
+    const Cpm__Member *m = NULL;
+    cpm_verdict_t vd =
+        cpm_verify_signed(reg, u->signed_action.data, u->signed_action.len, &envb, &m);
+    if (vd != CPM_V_OK)
+        return cpm_error_set(err, CPM_E_FORBIDDEN, "signed_action",
+                             "signed_action does not verify as signed by %s: %s", u->actor,
+                             cpm_verdict_name(vd));
+    /* Signed: now its payload may be decoded. */
+    Cpm__CaseAction *a = cpm__case_action__unpack(NULL, v.payload.len, v.payload.data);
+    int rc = !a || !a->ticket || strcmp(a->ticket, u->ticket) != 0
+                 ? cpm_error_set(err, CPM_E_INVALID, "signed_action",
+                                 "signed_action is not an act on %s", u->ticket)
+             : cpm_case_target(a->action) != u->state
+                 ? cpm_error_set(err, CPM_E_INVALID, "signed_action",
+                                 "signed_action does not lead to %s", cpm_case_state_name(u->state))
+                 : 0;
+    cpm__case_action__free_unpacked(a, NULL);
+    if (rc != 0)
+        return rc;
     e->signed_action = u->signed_action;
     e->signature.data = (uint8_t *)sig.data;
     e->signature.len = sig.len;
@@ -283,9 +309,9 @@ static int signed_act(const Cpm__CaseUpdate *u, Cpm__StatusEntry *e,
     return 0;
 }
 
-int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
-                         const cpm_effects_t *fx, const char *sender, const Cpm__CaseUpdate *u,
-                         cpm_error_t *err)
+int routing_apply_update(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_store_t *st,
+                         MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
+                         const Cpm__CaseUpdate *u, cpm_error_t *err)
 {
     int rc;
     char esc[96];
@@ -330,7 +356,7 @@ int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn
     }
     Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
     char key_id[CPM_KEY_ID_LEN + 1] = "";
-    if ((rc = signed_act(u, &e, key_id, err)) != 0) /* checked before anything is written */
+    if ((rc = signed_act(reg, u, &e, key_id, err)) != 0) /* checked before anything is written */
         goto out;
     /* Move the deadlines the register watches: the accept deadline ends with
      * any answer, the resolve deadline runs from acceptance to resolution. */

@@ -69,10 +69,13 @@ int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effect
 
 /* Apply a state change reported by an agency. Only the agency the case is
  * assigned to may report on it (CPM_E_FORBIDDEN otherwise); unknown tickets
- * give CPM_E_NOT_FOUND. */
-int routing_apply_update(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
-                         const cpm_effects_t *fx, const char *sender, const Cpm__CaseUpdate *u,
-                         cpm_error_t *err);
+ * give CPM_E_NOT_FOUND. The officer's signed act it carries is verified
+ * against reg (field "signed_action": CPM_E_FORBIDDEN for a signature, key or
+ * signer that does not verify, CPM_E_INVALID for another form, ticket or
+ * state). */
+int routing_apply_update(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_store_t *st,
+                         MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
+                         const Cpm__CaseUpdate *u, cpm_error_t *err);
 
 /* The record of a ticket (free with cpm__status_reply__free_unpacked), or
  * NULL with CPM_E_NOT_FOUND / a store error in *rc. The whole record: for

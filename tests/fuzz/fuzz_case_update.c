@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cpm_error_t err = {0};
     MDB_txn *txn = NULL;
     if (cpm_store_begin(st, true, &txn) == 0) {
-        routing_apply_update(fz_rules(), st, txn, &fx, FZ_AREA, u, &err);
+        routing_apply_update(fz_rules(), fz_registry(), st, txn, &fx, FZ_AREA, u, &err);
         cpm_store_abort(&txn);
     }
     cpm__case_update__free_unpacked(u, NULL);

@@ -43,7 +43,7 @@ static int apply_update(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
     Cpm__CaseUpdate *u = cpm__case_update__unpack(NULL, len, rec);
     if (!u)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a CaseUpdate");
-    int rc = routing_apply_update(fz_rules(), a->st, txn, &a->fx, FZ_AREA, u, err);
+    int rc = routing_apply_update(fz_rules(), fz_registry(), a->st, txn, &a->fx, FZ_AREA, u, err);
     cpm__case_update__free_unpacked(u, NULL);
     return rc;
 }

@@ -94,7 +94,8 @@ static int update(fixture_t *f, const char *sender, const char *ticket, const ch
     u.note = (char *)note;
     u.at_ms = at;
     MDB_txn *txn = dom_begin(f->st, true);
-    return dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx, sender, &u, err));
+    return dom_end(txn,
+                   routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx, sender, &u, err));
 }
 
 static Cpm__StatusReply *status(fixture_t *f, const char *ticket)
@@ -653,8 +654,9 @@ static void test_update_walk_outcome(void **state)
     u.outcome = CPM__OUTCOME__OUTCOME_FINED;
     MDB_txn *txn = dom_begin(f->st, true);
     memset(&err, 0, sizeof err);
-    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx, AG, &u, &err)),
-                     CPM_E_INVALID);
+    assert_int_equal(
+        dom_end(txn, routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx, AG, &u, &err)),
+        CPM_E_INVALID);
     assert_string_equal(err.field, "outcome");
     /* the officer's signed frame */
     cpm_identity_t key;
@@ -680,13 +682,14 @@ static void test_update_walk_outcome(void **state)
     u.actor = "officer.8";
     txn = dom_begin(f->st, true);
     memset(&err, 0, sizeof err);
-    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx, AG, &u, &err)),
-                     CPM_E_INVALID);
+    assert_int_equal(
+        dom_end(txn, routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx, AG, &u, &err)),
+        CPM_E_INVALID);
     assert_string_equal(err.field, "signed_action");
     u.actor = "officer.7";
     txn = dom_begin(f->st, true);
-    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx, AG, &u, &err)),
-                     0);
+    assert_int_equal(
+        dom_end(txn, routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx, AG, &u, &err)), 0);
     Cpm__StatusReply *r = status(f, T);
     assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_RESOLVED);
     assert_int_equal(r->outcome, CPM__OUTCOME__OUTCOME_FINED);

@@ -127,14 +127,14 @@ static void test_reorganization(void **state)
     cpm_error_t err = {0};
     u.state = CPM__CASE_STATE__CASE_STATE_ACCEPTED;
     MDB_txn *txn = dom_begin(f->st, true);
-    assert_int_equal(
-        dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx, "hn.d.ba-dinh", &u, &err)),
-        0);
+    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx,
+                                                       "hn.d.ba-dinh", &u, &err)),
+                     0);
     u.state = CPM__CASE_STATE__CASE_STATE_RESOLVED;
     txn = dom_begin(f->st, true);
-    assert_int_equal(
-        dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx, "hn.d.ba-dinh", &u, &err)),
-        0);
+    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx,
+                                                       "hn.d.ba-dinh", &u, &err)),
+                     0);
     uint8_t closed[8192];
     size_t closed_len = dom_value_bytes(f->st, "cases", "HK-00000004", closed, sizeof closed);
 

@@ -77,7 +77,7 @@ static bool refuse(dom_env_t *f, const char *ticket, const char *agency)
     cpm_error_t err = {0};
     bool unassigned = false;
     MDB_txn *txn = dom_begin(f->st, true);
-    int rc = routing_apply_update(f->rules, f->st, txn, &f->fx, agency, &u, &err);
+    int rc = routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx, agency, &u, &err);
     if (rc == 0)
         rc = routing_return(f->rules, f->reg, f->st, txn, &f->fx, ticket, agency, f->now,
                             &unassigned, &err);
@@ -280,12 +280,12 @@ static void test_closed_case_not_assigned(void **state)
     cpm_error_t err = {0};
     u.state = CPM__CASE_STATE__CASE_STATE_ACCEPTED;
     MDB_txn *txn = dom_begin(f->st, true);
-    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx,
+    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx,
                                                        "hn.d.hoan-kiem", &u, &err)),
                      0);
     u.state = CPM__CASE_STATE__CASE_STATE_RESOLVED;
     txn = dom_begin(f->st, true);
-    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->st, txn, &f->fx,
+    assert_int_equal(dom_end(txn, routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx,
                                                        "hn.d.hoan-kiem", &u, &err)),
                      0);
     bool dup;

@@ -66,7 +66,7 @@ static void update(fixture_t *f, const char *ticket, const char *agency, const c
     u.at_ms = at;
     cpm_error_t err = {0};
     MDB_txn *txn = dom_begin(f->st, true);
-    int rc = routing_apply_update(f->rules, f->st, txn, &f->fx, agency, &u, &err);
+    int rc = routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx, agency, &u, &err);
     if (rc != 0)
         fail_msg("update %s -> %s: %s", ticket, state, err.message);
     assert_int_equal(cpm_store_commit(txn), 0);
