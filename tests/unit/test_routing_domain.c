@@ -723,6 +723,105 @@ static void test_update_walk_outcome(void **state)
     cpm_identity_wipe(&key);
 }
 
+/* A resolve on ticket signed by signer's keys under the name "officer.7"
+ * (signer "officer.8": another member's key under the actor's name). */
+static uint8_t *resolve_act(const char *signer, const char *ticket, size_t *len)
+{
+    uint8_t seed[32];
+    crypto_hash_sha256(seed, (const uint8_t *)signer, strlen(signer));
+    cpm_identity_t key;
+    assert_int_equal(cpm_identity_from_seed(&key, "officer.7", seed), 0);
+    cpm_sender_t snd;
+    cpm_sender_init(&snd, &key, "cli.1");
+    Cpm__CaseAction a = CPM__CASE_ACTION__INIT;
+    a.ticket = (char *)ticket;
+    a.action = CPM__CASE_ACTION_KIND__CASE_ACTION_RESOLVE;
+    a.outcome = CPM__OUTCOME__OUTCOME_MEDIATED;
+    uint8_t *frame = NULL;
+    assert_int_equal(cpm_sender_seal(&snd, CPM__MSG_TYPE__MSG_CASE_ACTION,
+                                     "hn.d.hoan-kiem/inspection", NULL, &a.base, NULL, &frame, len),
+                     0);
+    cpm_identity_wipe(&key);
+    return frame;
+}
+
+/* The agency's node passes on the officer's act; routing checks the
+ * signature against the registry before anything is written: a forged act
+ * (a flipped signature byte, another member's key under the actor's name,
+ * an act on another ticket) is refused and leaves the case as it was. */
+static void test_update_signed_act_verified(void **state)
+{
+    fixture_t *f = *state;
+    const char *T = "HK-00000001", *AG = "hn.d.hoan-kiem";
+    route_ok(f, T, "food_safety", "hoan-kiem", false);
+    cpm_error_t err = {0};
+    int64_t t = dom_vn_time(2026, 3, 3, 9, 0);
+    assert_int_equal(update(f, AG, T, "accepted", t, "", &err), 0);
+    assert_int_equal(update(f, AG, T, "in_progress", t + 1, "", &err), 0);
+    Cpm__StatusReply *r = status(f, T);
+    size_t n_history = r->n_history;
+    cpm__status_reply__free_unpacked(r, NULL);
+    dom_fx_clear(&f->rec);
+    Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
+    u.ticket = (char *)T;
+    u.agency = (char *)AG;
+    u.actor = "officer.7";
+    u.note = "";
+    u.at_ms = t + 10;
+    u.state = CPM__CASE_STATE__CASE_STATE_RESOLVED;
+    u.outcome = CPM__OUTCOME__OUTCOME_MEDIATED;
+    size_t flen = 0, olen = 0, xlen = 0;
+    uint8_t *good = resolve_act("officer.7", T, &flen);
+    uint8_t *other = resolve_act("officer.8", T, &olen);
+    uint8_t *elsewhere = resolve_act("officer.7", "HK-00000002", &xlen);
+    uint8_t *flipped = malloc(flen);
+    assert_non_null(flipped);
+    memcpy(flipped, good, flen);
+    cpm_slice_t envb, sig;
+    assert_int_equal(cpm_envelope_parse_signed(flipped, flen, &envb, &sig), 0);
+    assert_int_equal(sig.len, 64);
+    ((uint8_t *)sig.data)[17] ^= 0x01;
+    struct {
+        uint8_t *frame;
+        size_t len;
+        int code;
+    } bad[] = {{flipped, flen, CPM_E_FORBIDDEN},
+               {other, olen, CPM_E_FORBIDDEN},
+               {elsewhere, xlen, CPM_E_INVALID}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        u.signed_action.data = bad[i].frame;
+        u.signed_action.len = bad[i].len;
+        memset(&err, 0, sizeof err);
+        MDB_txn *txn = dom_begin(f->st, true);
+        assert_int_equal(
+            dom_end(txn, routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx, AG, &u, &err)),
+            bad[i].code);
+        assert_string_equal(err.field, "signed_action");
+        /* nothing written: same state, same history, no event, nothing sent */
+        r = status(f, T);
+        assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_IN_PROGRESS);
+        assert_int_equal(r->n_history, n_history);
+        cpm__status_reply__free_unpacked(r, NULL);
+        assert_int_equal(f->rec.n_events, 0);
+        assert_int_equal(f->rec.n_sent, 0);
+    }
+    /* the officer's own act, unchanged, is accepted and kept */
+    u.signed_action.data = good;
+    u.signed_action.len = flen;
+    MDB_txn *txn = dom_begin(f->st, true);
+    assert_int_equal(
+        dom_end(txn, routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx, AG, &u, &err)), 0);
+    r = status(f, T);
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_RESOLVED);
+    assert_int_equal(r->n_history, n_history + 1);
+    assert_memory_equal(r->history[n_history]->signed_action.data, good, flen);
+    cpm__status_reply__free_unpacked(r, NULL);
+    free(good);
+    free(other);
+    free(elsewhere);
+    free(flipped);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +832,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_complaint_refused, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_updates, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_walk_outcome, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_update_signed_act_verified, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_assignment_delivered, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_refused_and_direct, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_errors, setup, dom_env_teardown),
