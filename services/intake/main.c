@@ -92,8 +92,8 @@ static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
     /* A changed rules file: areas, categories and sealing follow routing's. */
     /* 1 (taken), 0, or the code of a refusal, which is counted and logged
      * inside: the rules in force stay, so there is nothing more to do here. */
-    if (cpm_rules_watch_check(st->watch, cpm_server_metrics(srv)) > 1) {
-    }
+    int watched = cpm_rules_watch_check(st->watch, cpm_server_metrics(srv));
+    (void)watched;
     sweep_t sw = {st, 0};
     int rc = cpm_server_write(srv, sweep_contacts, &sw);
     size_t stripped = sw.stripped;

@@ -234,8 +234,8 @@ static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
     /* 1 (taken), 0, or the code of a refusal, which is counted and logged
      * inside: the rules in force stay, so there is nothing more to do here. */
-    if (cpm_rules_watch_check(st->watch, cpm_server_metrics(srv)) > 1) {
-    }
+    int watched = cpm_rules_watch_check(st->watch, cpm_server_metrics(srv));
+    (void)watched;
     int rc = cpm_server_write(srv, watch_deadlines, st);
     if (rc != 0)
         cpm_warn("deadline watch failed: %s", cpm_err_name(rc));
