@@ -338,6 +338,16 @@ int cpm_server_on_request(cpm_server_t *s, Cpm__MsgType type, bool write, cpm_ha
     return 0;
 }
 
+int cpm_server_keep_frame(cpm_server_t *s, Cpm__MsgType type)
+{
+    for (size_t i = 0; i < s->nhandlers; i++)
+        if (s->handlers[i].type == type && !s->handlers[i].batch) {
+            s->handlers[i].keep_frame = true;
+            return 0;
+        }
+    return -1;
+}
+
 int cpm_server_reads_when(cpm_server_t *s, Cpm__MsgType type, cpm_reads_fn reads)
 {
     for (size_t i = 0; i < s->nhandlers; i++)

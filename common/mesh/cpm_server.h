@@ -68,6 +68,10 @@ CPM_MUST_CHECK int cpm_server_on_request(cpm_server_t *srv, Cpm__MsgType type, b
  * work. The handler must write nothing for them (the transaction refuses). */
 typedef bool (*cpm_reads_fn)(cpm_server_t *srv, const cpm_msg_t *m);
 CPM_MUST_CHECK int cpm_server_reads_when(cpm_server_t *srv, Cpm__MsgType type, cpm_reads_fn reads);
+/* Requests of type keep their whole signed frame in cpm_msg_t.frame for the
+ * handler (those who must show later who said what: an officer's case
+ * action). Other requests are not copied. */
+CPM_MUST_CHECK int cpm_server_keep_frame(cpm_server_t *srv, Cpm__MsgType type);
 CPM_MUST_CHECK int cpm_server_on_batch(cpm_server_t *srv, Cpm__MsgType type, cpm_apply_fn fn);
 /* Records this service sends to peer_service travel in batches of type. */
 CPM_MUST_CHECK int cpm_server_outbound(cpm_server_t *srv, const char *peer_service,

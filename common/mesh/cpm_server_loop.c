@@ -193,9 +193,17 @@ static int take_one(cpm_server_t *s)
         return 1;
     }
     bool share = take_share(s, ctx.transport_user);
-    zmq_msg_close(&f[1]);
     const handler_t *h = find_handler(s, m.env->type);
-    if (!share) {
+    if (h && h->keep_frame && share && (m.frame = malloc(zmq_msg_size(&f[1])))) {
+        memcpy(m.frame, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]));
+        m.frame_len = zmq_msg_size(&f[1]);
+    }
+    zmq_msg_close(&f[1]);
+    if (h && h->keep_frame && share && !m.frame) {
+        cpm_error_t e;
+        cpm_error_set(&e, CPM_E_INTERNAL, "", "out of memory keeping the signed request");
+        send_error(s, &f[0], m.env, &e);
+    } else if (!share) {
         refuse_busy(s, &f[0], &m);
     } else if (!h) {
         cpm_error_t e;

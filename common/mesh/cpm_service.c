@@ -138,7 +138,8 @@ int cpm_service_attach(cpm_server_t *s, const cpm_service_t *d, cpm_svc_t *st)
     s->svc_reg_version = 0;
     for (const cpm_svc_request_t *r = d->requests; r && r->fn; r++) {
         if (cpm_server_on_request(s, r->type, r->write, on_request) != 0 ||
-            (r->reads && cpm_server_reads_when(s, r->type, on_reads) != 0)) {
+            (r->reads && cpm_server_reads_when(s, r->type, on_reads) != 0) ||
+            (r->keep_frame && cpm_server_keep_frame(s, r->type) != 0)) {
             cpm_error("%s: cannot register %s", d->name, cpm_msg_type_name(r->type));
             return -1;
         }

@@ -53,6 +53,7 @@ typedef struct {
     bool write;
     cpm_svc_request_fn fn;
     cpm_svc_reads_fn reads; /* optional, write entries only */
+    bool keep_frame;        /* the handler gets the signed frame (cpm_msg_t.frame) */
 } cpm_svc_request_t;
 
 typedef struct {

@@ -303,11 +303,7 @@ cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_registry_t *reg,
     Cpm__Envelope *e = NULL;
     const Cpm__Member *m = NULL;
     cpm_verdict_t r = check_frame(v, reg, ctx, buf, len, now_ms, &out->addr, &e, &m);
-    if (r == CPM_V_OK && (out->frame = malloc(len)) == NULL)
-        r = CPM_V_MALFORMED; /* out of memory: refused, never half-kept */
     if (r == CPM_V_OK) {
-        memcpy(out->frame, buf, len);
-        out->frame_len = len;
         char *principal = principal_of(e);
         if (!principal || cpm_replay_check(v->replay, principal, e->seq, now_ms) != 0)
             r = CPM_V_REPLAY;
@@ -317,9 +313,6 @@ cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_registry_t *reg,
     if (r != CPM_V_OK) {
         if (e)
             cpm__envelope__free_unpacked(e, NULL);
-        free(out->frame);
-        out->frame = NULL;
-        out->frame_len = 0;
         return r;
     }
     out->env = e;

@@ -78,8 +78,9 @@ typedef struct {
     Cpm__Envelope *env;
     const Cpm__Member *member;
     cpm_reply_addr_t addr; /* also filled on a refusal, see above */
-    /* The whole signed frame as received (a SignedEnvelope), owned: kept by
-     * those who must show later who said what (an officer's case action). */
+    /* The whole signed frame as received (a SignedEnvelope), owned; set by
+     * the server only for request types registered with
+     * cpm_server_keep_frame (an officer's case action), NULL otherwise. */
     uint8_t *frame;
     size_t frame_len;
 } cpm_msg_t;

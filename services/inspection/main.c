@@ -136,7 +136,9 @@ static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
 static const char *const dbs[] = INSPECTION_DBS;
 
 static const cpm_svc_request_t requests[] = {
-    {CPM__MSG_TYPE__MSG_CASE_ACTION, &cpm__case_action__descriptor, true, on_action, action_reads},
+    /* the officer's signed act is kept in the case's history */
+    {CPM__MSG_TYPE__MSG_CASE_ACTION, &cpm__case_action__descriptor, true, on_action, action_reads,
+     true},
     {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_ASSIGN_BATCH, &cpm__assignment__descriptor, on_assignment}, {0}};

@@ -183,9 +183,10 @@ static const char *const dbs[] = INTAKE_DBS;
 static const char *const requires[] = {"rules", "places_dir", NULL};
 
 static const cpm_svc_request_t requests[] = {
-    {CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cpm__complaint__descriptor, true, on_submit, NULL},
-    {CPM__MSG_TYPE__MSG_RECORD_CONSULTATION, &cpm__consultation__descriptor, true, on_consult,
-     NULL},
+    {CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cpm__complaint__descriptor, true, on_submit, NULL,
+     false},
+    {CPM__MSG_TYPE__MSG_RECORD_CONSULTATION, &cpm__consultation__descriptor, true, on_consult, NULL,
+     false},
     {0}};
 static const cpm_svc_stream_t streams[] = {{"routing", CPM__MSG_TYPE__MSG_CASE_BATCH}, {0}};
 

@@ -273,11 +273,14 @@ static const char *const dbs[] = ROUTING_DBS;
 static const char *const requires[] = {"rules", NULL};
 
 static const cpm_svc_request_t requests[] = {
-    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL},
+    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL,
+     false},
     {CPM__MSG_TYPE__MSG_CASE_LIST_QUERY, &cpm__case_list_query__descriptor, false, on_case_list,
-     NULL},
-    {CPM__MSG_TYPE__MSG_CASE_ASSIGN, &cpm__case_assign__descriptor, true, on_case_assign, NULL},
-    {CPM__MSG_TYPE__MSG_CLUSTERS_QUERY, &cpm__clusters_query__descriptor, false, on_clusters, NULL},
+     NULL, false},
+    {CPM__MSG_TYPE__MSG_CASE_ASSIGN, &cpm__case_assign__descriptor, true, on_case_assign, NULL,
+     false},
+    {CPM__MSG_TYPE__MSG_CLUSTERS_QUERY, &cpm__clusters_query__descriptor, false, on_clusters, NULL,
+     false},
     {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_CASE_BATCH, &cpm__complaint__descriptor, on_complaint},

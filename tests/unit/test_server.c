@@ -70,8 +70,10 @@ static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
 
 static const char *const dbs[] = {"notes", NULL};
 static const cpm_svc_request_t requests[] = {
-    {CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cpm__complaint__descriptor, true, on_submit, NULL},
-    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL},
+    {CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cpm__complaint__descriptor, true, on_submit, NULL,
+     false},
+    {CPM__MSG_TYPE__MSG_STATUS_QUERY, &cpm__status_query__descriptor, false, on_status, NULL,
+     false},
     {0}};
 static const cpm_service_t notes = {.name = "notes", .databases = dbs, .requests = requests};
 

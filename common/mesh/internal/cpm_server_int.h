@@ -38,6 +38,7 @@ typedef struct {
     cpm_handle_fn handle;
     cpm_apply_fn apply;
     cpm_reads_fn reads; /* a write handler's requests that only read */
+    bool keep_frame;    /* copy the signed frame into cpm_msg_t.frame */
 } handler_t;
 
 /* A write request waiting for the group's commit. */
