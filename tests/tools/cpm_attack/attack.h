@@ -31,6 +31,7 @@ typedef struct {
 /* What one exchange brought back. */
 typedef struct {
     bool replied, verified;
+    bool undelivered; /* the send timed out: the link never came up */
     char verdict[32]; /* our verifier's verdict on the reply when it failed */
     int type;
     int error_code;

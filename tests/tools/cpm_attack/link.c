@@ -8,6 +8,7 @@
 #include "cpm_transport.h"
 #include "cpm_util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,7 +68,13 @@ int link_setup(attack_t *a, const opts_t *o)
         return attack_die("out of memory", NULL);
     a->sock = cpm_sock_client(a->zctx, ZMQ_DEALER, &a->curve, m->curve_pk.data,
                               cpm_member_service(m, a->service)->endpoint);
-    return a->sock ? 0 : attack_die("cannot connect", o->target);
+    if (!a->sock)
+        return attack_die("cannot connect", o->target);
+    /* A link whose handshake the target refuses loses its pipe: a blocking
+     * send would then wait forever, so a send waits --timeout at most. */
+    int sndtimeo = o->timeout_ms;
+    zmq_setsockopt(a->sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+    return 0;
 }
 
 void link_teardown(attack_t *a)
@@ -147,8 +154,13 @@ int link_send(attack_t *a, const uint8_t *buf, size_t len, int flags)
 
 int link_exchange(attack_t *a, const uint8_t *buf, size_t len, result_t *r)
 {
-    if (link_send(a, buf, len, 0) != 0)
-        return 1;
+    if (zmq_send(a->sock, buf, len, 0) != (int)len) {
+        if (zmq_errno() != EAGAIN)
+            return attack_die("send", zmq_strerror(zmq_errno()));
+        memset(r, 0, sizeof *r); /* refused link: nothing sent, nothing back */
+        r->undelivered = true;
+        return 0;
+    }
     link_receive(a, a->o->timeout_ms, r);
     return 0;
 }
@@ -156,6 +168,8 @@ int link_exchange(attack_t *a, const uint8_t *buf, size_t len, result_t *r)
 json_t *result_json(const result_t *r)
 {
     json_t *o = json_pack("{s:b,s:b}", "replied", r->replied, "verified", r->verified);
+    if (r->undelivered)
+        json_object_set_new(o, "undelivered", json_true());
     if (!r->replied)
         return o;
     if (!r->verified) {
