@@ -217,6 +217,30 @@ const char *cpm_msg_type_name(int type)
         return "health_query";
     case CPM__MSG_TYPE__MSG_HEALTH_REPLY:
         return "health_reply";
+    case CPM__MSG_TYPE__MSG_INSPECTION_PLAN:
+        return "inspection_plan";
+    case CPM__MSG_TYPE__MSG_INSPECTION_ASSIGN:
+        return "inspection_assign";
+    case CPM__MSG_TYPE__MSG_INSPECTION_REVIEW:
+        return "inspection_review";
+    case CPM__MSG_TYPE__MSG_INSPECTION_QUERY:
+        return "inspection_query";
+    case CPM__MSG_TYPE__MSG_INSPECTION_REPLY:
+        return "inspection_reply";
+    case CPM__MSG_TYPE__MSG_FIELD_CHECKOUT:
+        return "field_checkout";
+    case CPM__MSG_TYPE__MSG_FIELD_CHECKOUT_REPLY:
+        return "field_checkout_reply";
+    case CPM__MSG_TYPE__MSG_FIELD_UPLOAD:
+        return "field_upload";
+    case CPM__MSG_TYPE__MSG_FIELD_UPLOAD_REPLY:
+        return "field_upload_reply";
+    case CPM__MSG_TYPE__MSG_EVIDENCE_CHUNK:
+        return "evidence_chunk";
+    case CPM__MSG_TYPE__MSG_EVIDENCE_REPLY:
+        return "evidence_reply";
+    case CPM__MSG_TYPE__MSG_FIELD_RECORD:
+        return "field_record";
     default:
         return NULL; /* including MSG_UNSPECIFIED: never valid on the wire */
     }
@@ -236,6 +260,10 @@ int cpm_msg_type_is_reply(int type)
     case CPM__MSG_TYPE__MSG_CLUSTERS_REPLY:
     case CPM__MSG_TYPE__MSG_EVENTS_REPLY:
     case CPM__MSG_TYPE__MSG_HEALTH_REPLY:
+    case CPM__MSG_TYPE__MSG_INSPECTION_REPLY:
+    case CPM__MSG_TYPE__MSG_FIELD_CHECKOUT_REPLY:
+    case CPM__MSG_TYPE__MSG_FIELD_UPLOAD_REPLY:
+    case CPM__MSG_TYPE__MSG_EVIDENCE_REPLY:
         return 1;
     default:
         return 0;
