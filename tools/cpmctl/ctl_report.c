@@ -208,7 +208,8 @@ int ctl_cmd_report(const ctl_opts_t *gopts, int argc, char **argv)
         cpm__report_reply__free_unpacked(r, NULL);
     } while (rc == 0 && *cursor && ++pages < MAX_PAGES);
     if (rc == 0) {
-        qsort(s.rows, s.n, sizeof *s.rows, cmp_row);
+        if (s.n) /* no rows: no array at all */
+            qsort(s.rows, s.n, sizeof *s.rows, cmp_row);
         print(c.json, q.generation, &s, *cursor != 0, &q, now_ms);
     }
     sum_free(&s);
