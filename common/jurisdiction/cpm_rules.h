@@ -100,4 +100,15 @@ int64_t cpm_rules_sub_working_days(const cpm_rules_t *r, int64_t due_ms, int day
  * 9999 when later (it may come from another node). */
 int64_t cpm_rules_add_working_days(const cpm_rules_t *r, int64_t from_ms, int days);
 
+/* Lineage across generations (cpm_place_lineage.c): is gen a generation of
+ * the file; the units of generation to that unit slug of generation from
+ * maps to, in slug order, up to max into out (valid while r lives); returns
+ * how many there are. The same generation gives slug itself; an older unit
+ * gives its successors in to; a newer one the units of to that it took
+ * (wards) from. 0 for an unknown generation or unit. */
+#define CPM_RULES_LINEAGE_MAX 64 /* a 2024 district has at most 13 successors */
+bool cpm_rules_has_generation(const cpm_rules_t *r, const char *gen);
+size_t cpm_rules_map_unit(const cpm_rules_t *r, const char *from, const char *slug, const char *to,
+                          const char **out, size_t max);
+
 #endif

@@ -213,6 +213,10 @@ const char *cpm_msg_type_name(int type)
         return "clusters_query";
     case CPM__MSG_TYPE__MSG_CLUSTERS_REPLY:
         return "clusters_reply";
+    case CPM__MSG_TYPE__MSG_REPORT_QUERY:
+        return "report_query";
+    case CPM__MSG_TYPE__MSG_REPORT_REPLY:
+        return "report_reply";
     case CPM__MSG_TYPE__MSG_HEALTH_QUERY:
         return "health_query";
     case CPM__MSG_TYPE__MSG_HEALTH_REPLY:
@@ -258,6 +262,7 @@ int cpm_msg_type_is_reply(int type)
     case CPM__MSG_TYPE__MSG_CASE_LIST_REPLY:
     case CPM__MSG_TYPE__MSG_CASE_ASSIGN_REPLY:
     case CPM__MSG_TYPE__MSG_CLUSTERS_REPLY:
+    case CPM__MSG_TYPE__MSG_REPORT_REPLY:
     case CPM__MSG_TYPE__MSG_EVENTS_REPLY:
     case CPM__MSG_TYPE__MSG_HEALTH_REPLY:
     case CPM__MSG_TYPE__MSG_INSPECTION_REPLY:

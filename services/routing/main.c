@@ -13,6 +13,7 @@
 #include "routing_contact.h"
 #include "routing_domain.h"
 #include "routing_list.h"
+#include "routing_report.h"
 #include "routing_watch.h"
 #include "routing_reorg.h"
 #include "routing_transfer.h"
@@ -184,6 +185,26 @@ static int on_case_list(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cp
     return rc;
 }
 
+/* Cases by area in either generation: coordinators only (routing_report). */
+static int on_report(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                     ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    const Cpm__Member *asker = cpm_registry_member(cpm_server_registry(srv), m->env->sender);
+    Cpm__ReportReply *r = NULL;
+    int rc = routing_report(st->rules, cpm_server_store(srv), txn, asker,
+                            (const Cpm__ReportQuery *)payload, cpm_now_ms(), &r, err);
+    if (rc == 0) {
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_REPORT_REPLY, &r->base);
+        if (r->truncated)
+            cpm_metrics_add(cpm_server_metrics(srv), "report.truncated", 1);
+    } else {
+        cpm_metrics_add(cpm_server_metrics(srv), "report.refused", 1);
+        cpm_info("report refused to %s: %s", m->env->sender, err->message);
+    }
+    routing_report_free(&r);
+    return rc;
+}
+
 static int watch_deadlines(cpm_server_t *srv, MDB_txn *txn, void *ctx)
 {
     cpm_svc_t *st = ctx;
@@ -280,6 +301,8 @@ static const cpm_svc_request_t requests[] = {
     {CPM__MSG_TYPE__MSG_CASE_ASSIGN, &cpm__case_assign__descriptor, true, on_case_assign, NULL,
      false},
     {CPM__MSG_TYPE__MSG_CLUSTERS_QUERY, &cpm__clusters_query__descriptor, false, on_clusters, NULL,
+     false},
+    {CPM__MSG_TYPE__MSG_REPORT_QUERY, &cpm__report_query__descriptor, false, on_report, NULL,
      false},
     {0}};
 static const cpm_svc_batch_t batches[] = {

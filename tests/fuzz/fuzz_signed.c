@@ -58,6 +58,9 @@ static void decode_payload(int type, const uint8_t *p, size_t len)
     case CPM__MSG_TYPE__MSG_CASE_LIST_QUERY:
         cpm__case_list_query__free_unpacked(cpm__case_list_query__unpack(NULL, len, p), NULL);
         break;
+    case CPM__MSG_TYPE__MSG_REPORT_QUERY:
+        cpm__report_query__free_unpacked(cpm__report_query__unpack(NULL, len, p), NULL);
+        break;
     case CPM__MSG_TYPE__MSG_EVENTS_FETCH:
         cpm__events_fetch__free_unpacked(cpm__events_fetch__unpack(NULL, len, p), NULL);
         break;
@@ -120,6 +123,7 @@ static const char *service_of(int type, const char **sender)
         return "inspection";
     case CPM__MSG_TYPE__MSG_STATUS_QUERY:
     case CPM__MSG_TYPE__MSG_CASE_LIST_QUERY:
+    case CPM__MSG_TYPE__MSG_REPORT_QUERY:
         return "routing";
     default:
         return "intake";

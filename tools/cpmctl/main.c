@@ -15,6 +15,7 @@ static const char usage[] =
     "  cases       lists of cases: overdue, due soon, by agency, area or state\n"
     "  case        act on a case: accept, refuse, start, wait, resume, resolve, close, reopen\n"
     "  clusters    businesses many consumers complained about (coordinators)\n"
+    "  report      cases by area in the 2024 or 2025 generation (coordinators)\n"
     "  watch       live stream of events from every service in the registry\n"
     "  events      the event log of one service\n"
     "  health      liveness and counters of every service\n"
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
         {"watch", ctl_cmd_watch},       {"events", ctl_cmd_events},
         {"health", ctl_cmd_health},     {"keygen", ctl_cmd_keygen},
         {"registry", ctl_cmd_registry}, {"clusters", ctl_cmd_clusters},
-        {"cases", ctl_cmd_cases},
+        {"cases", ctl_cmd_cases},       {"report", ctl_cmd_report},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))
