@@ -23,7 +23,7 @@ typedef struct {
     char *places_dir;
     uint32_t *max_skew_s, *map_size_mb, *batch_max, *map_max_mb, *map_high_water_pct;
     uint32_t *dead_retention_s, *contact_retention_s;
-    uint32_t *reopen_period_s, *link_window_s; /* case lifecycle */
+    uint32_t *reopen_period_s, *link_window_s;         /* case lifecycle */
     uint32_t *clusters_window_days, *acts_window_days; /* retention of indexes */
     char *consumer_key_file;
 } y_config_t;

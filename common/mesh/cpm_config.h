@@ -59,11 +59,11 @@ typedef struct {
     uint32_t map_high_water_pct; /* 10..95 */
     uint32_t dead_retention_s;
     uint32_t contact_retention_s;
-    uint32_t reopen_period_s; /* inspection */
-    uint32_t link_window_s;   /* routing */
+    uint32_t reopen_period_s;      /* inspection */
+    uint32_t link_window_s;        /* routing */
     uint32_t clusters_window_days; /* routing */
     uint32_t acts_window_days;     /* inspection */
-    char *consumer_key_file;  /* intake; NULL when absent */
+    char *consumer_key_file;       /* intake; NULL when absent */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

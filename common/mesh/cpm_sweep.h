@@ -26,8 +26,9 @@ typedef struct {
 } cpm_sweep_cursor_t;
 
 /* Whether the record (k, v) of the database swept is to be deleted (*del),
- * after any change of other databases that goes with it (decide must not
- * write the database being swept). 0 or a store error, which ends the step. */
+ * after any change of other databases that goes with it. decide may rewrite
+ * this record (same key) but no other record of the database swept. 0 or a
+ * store error, which ends the step. */
 typedef int (*cpm_sweep_decide_fn)(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v,
                                    bool *del);
 

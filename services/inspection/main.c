@@ -46,6 +46,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
                        count,
                        srv};
     s->in = in;
+    inspection_acts_set_window((int64_t)cfg->acts_window_days * 86400000LL);
     *st = s;
     return 0;
 }
@@ -133,6 +134,13 @@ static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_ACTION_REPLY, &r.base);
 }
 
+/* Once a second: a bounded step of forgetting old offline act ids. */
+static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
+{
+    (void)st;
+    inspection_acts_tick(srv);
+}
+
 static const char *const dbs[] = INSPECTION_DBS;
 
 static const cpm_svc_request_t requests[] = {
@@ -153,6 +161,7 @@ static const cpm_service_t service = {
     .init = init,
     .fini = fini,
     .registry_changed = registry_changed,
+    .tick = on_tick,
 };
 
 CPM_SERVICE_MAIN(service)

@@ -27,8 +27,8 @@ static int step(cpm_server_t *srv, MDB_txn *txn, void *ctx)
 
 void routing_bounds_tick(cpm_server_t *srv)
 {
-    step_t s = {cpm_now_ms(), (int64_t)cpm_server_config(srv)->clusters_window_days * 86400000LL,
-                0, 0, 0};
+    step_t s = {cpm_now_ms(), (int64_t)cpm_server_config(srv)->clusters_window_days * 86400000LL, 0,
+                0, 0};
     int rc = cpm_server_write(srv, step, &s);
     if (rc != 0) {
         cpm_warn("retention of duplicate links and clusters failed (retried next tick): %s",
@@ -41,6 +41,6 @@ void routing_bounds_tick(cpm_server_t *srv)
     cpm_metrics_add(m, "retention.clusters_deleted", s.clusters);
     if (s.dupes || s.members || s.clusters)
         cpm_info("retention: deleted %zu duplicate link%s, %zu cluster consumer%s, %zu cluster%s",
-                 s.dupes, s.dupes == 1 ? "" : "s", s.members, s.members == 1 ? "" : "s",
-                 s.clusters, s.clusters == 1 ? "" : "s");
+                 s.dupes, s.dupes == 1 ? "" : "s", s.members, s.members == 1 ? "" : "s", s.clusters,
+                 s.clusters == 1 ? "" : "s");
 }

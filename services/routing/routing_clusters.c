@@ -287,8 +287,8 @@ static int forget_cluster(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_v
         rc = cpm_store_get(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN,
                            &rv, &rlen);
         if (rc == CPM_E_NOT_FOUND)
-            rc = cpm_store_put(s->st, txn, ROUTING_CLUSTER_RANK_DB, key,
-                               ROUTING_CLUSTER_CURSOR_LEN, "", 0);
+            rc = cpm_store_put(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN,
+                               "", 0);
     }
     cpm__cluster__free_unpacked(cl, NULL);
     return rc;
@@ -301,8 +301,8 @@ int routing_clusters_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, int64_
     sweep_ctx_t s = {st, now_ms - window_ms};
     cpm_sweep_stats_t a, b;
     *members = *clusters = 0;
-    int rc = cpm_sweep_step(st, txn, ROUTING_CLUSTER_MEMBERS_DB, &cur->members, max,
-                            forget_member, &s, &a);
+    int rc = cpm_sweep_step(st, txn, ROUTING_CLUSTER_MEMBERS_DB, &cur->members, max, forget_member,
+                            &s, &a);
     if (rc == 0)
         rc = cpm_sweep_step(st, txn, ROUTING_CLUSTERS_DB, &cur->clusters, max, forget_cluster, &s,
                             &b);

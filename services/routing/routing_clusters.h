@@ -30,7 +30,7 @@
 #define ROUTING_CLUSTERS_DB "clusters"
 #define ROUTING_CLUSTER_RANK_DB "clusters.rank"
 #define ROUTING_CLUSTER_MEMBERS_DB "clusters.members"
-#define ROUTING_CLUSTERS_MAX 500   /* clusters in one reply at most */
+#define ROUTING_CLUSTERS_MAX 500      /* clusters in one reply at most */
 #define ROUTING_CLUSTER_CURSOR_LEN 48 /* a rank key: 16 + 32 hex digits */
 
 /* Count complaint c (received at at_ms) in the cluster of business bid (32

@@ -68,8 +68,8 @@ static void business_id(const char *area, const char *norm, char out[33])
 
 /* "case.linked" with the agency and area that hold the first case, so that
  * a watcher filtering by agency sees the link to its own case. */
-static int announce(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
-                    const Cpm__Complaint *c, const char *linked_to)
+static int announce(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx, const Cpm__Complaint *c,
+                    const char *linked_to)
 {
     int rc;
     Cpm__StatusReply *first = routing_status(st, txn, linked_to, &rc);
