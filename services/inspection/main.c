@@ -4,6 +4,7 @@
  *
  *   cpmesh-inspection --config inspection.yaml */
 #include "cpm_log.h"
+#include "cpm_ratelimit.h"
 #include "cpm_service.h"
 #include "cpm_util.h"
 #include "inspection_domain.h"
@@ -125,6 +126,14 @@ static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     bool dup = false;
     int rc = inspection_act(&st->in, cpm_server_store(srv), txn, &fx, &who, a, cpm_now_ms(), &state,
                             &dup, err);
+    if (rc == CPM_E_INVALID && !strcmp(err->field, "acted_ms")) {
+        /* an act too old for the memory of acts, or without its time */
+        static cpm_ratelimit_t act_log = CPM_RATELIMIT_INIT(20, 10000);
+        uint64_t dropped;
+        if (cpm_ratelimit_allow(&act_log, cpm_mono_ms(), &dropped))
+            cpm_info("act of %s on %s refused: %s%s", m->env->sender, a->ticket, err->message,
+                     cpm_ratelimit_note(dropped));
+    }
     if (rc != 0)
         return rc;
     Cpm__CaseActionReply r = CPM__CASE_ACTION_REPLY__INIT;

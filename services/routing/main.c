@@ -162,8 +162,10 @@ static int on_clusters(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm
     }
     Cpm__ClustersReply *r = NULL;
     int rc = routing_clusters_page(cpm_server_store(srv), txn, q, &r, err);
-    if (rc == CPM_E_INVALID)
+    if (rc == CPM_E_INVALID) {
         cpm_metrics_add(cpm_server_metrics(srv), "clusters.invalid", 1);
+        cpm_info("clusters query of %s refused: %s", m->env->sender, err->message);
+    }
     if (rc == 0)
         rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CLUSTERS_REPLY, &r->base);
     routing_clusters_free(&r);
