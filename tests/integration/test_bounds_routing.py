@@ -5,7 +5,10 @@ pages with a cursor, the same answer as before; case.linked names the agency
 holding the first case; once the shared clock passes the link window (plus its
 7-day grace) routing deletes the duplicate links, and once it passes the
 clusters window (365 days) the consumers and clusters, counted in health;
-a business complained about again afterwards starts a new cluster.
+a business complained about again afterwards starts a new cluster. An
+officer's offline act is remembered within inspection's acts window and its
+replay is a duplicate; after the window its id is forgotten (counted) and the
+replay is refused, never applied twice.
 """
 import calendar
 
@@ -56,6 +59,13 @@ def test_clusters_paged_and_retention_on_the_clock():
         for t in (b, c, d, e, f):
             m.wait_for(lambda t=t: routed(m, t), "routing of " + t)
         check(m.status(b)["linked_to"] == a, "not linked: %s" % m.status(b))
+        m.wait_for(lambda: m.status(a)["state"] == "assigned", "assignment of a")
+        acted = str(m.now_ms())
+        act = ["case", "accept", a, "--client-id", "tablet-9.0001", "--acted-ms", acted]
+        r = m.ctl(*act, as_=HK).json[0]
+        check(not r.get("duplicate"), "first act: %s" % r)
+        r = m.ctl(*act, as_=HK).json[0]
+        check(r.get("duplicate") is True, "replay inside the window: %s" % r)
 
         # case.linked names the agency (and area) holding the first case
         agency = m.status(a)["agency"]
@@ -98,6 +108,21 @@ def test_clusters_paged_and_retention_on_the_clock():
         k = counters(m)
         check(k.get("retention.cluster_members_deleted", 0) >= 5, "consumers forgotten: %s" % k)
         check(clusters(m, "--min", "1")["clusters"] == [], "clusters left: %s" % clusters(m))
+
+        # the act's id is forgotten (a year is past the 90-day window); its
+        # replay is refused, not applied again
+        def insp():
+            h = m.health("hn.d.hoan-kiem").get(("hn.d.hoan-kiem", "inspection"), {})
+            return h.get("counters", {})
+        m.wait_for(lambda: insp().get("retention.acts_deleted", 0) >= 1,
+                   "act ids forgotten: %s" % insp())
+        res = m.ctl(*act, as_=HK, check_rc=False)
+        check(res.returncode == 1 and res.json[0]["code"] == 400 and
+              res.json[0]["field"] == "acted_ms", "forgotten act replayed: %s" % res.json)
+        check(insp().get("case.act_too_old", 0) == 1, "refusal counted: %s" % insp())
+        accepted = [x for x in m.events("hn.d.hoan-kiem", "inspection")
+                    if x["kind"] == "case.accepted" and x["ticket"] == a]
+        check(len(accepted) == 1, "accepted twice: %s" % accepted)
 
         # complained about again: a new cluster, counted from one
         h = submit(m, "Pho Ngon", "0987 654 321", "b-h")
