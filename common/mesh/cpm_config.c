@@ -23,7 +23,8 @@ typedef struct {
     char *places_dir;
     uint32_t *max_skew_s, *map_size_mb, *batch_max, *map_max_mb, *map_high_water_pct;
     uint32_t *dead_retention_s, *contact_retention_s;
-    uint32_t *reopen_period_s, *link_window_s; /* case lifecycle */
+    uint32_t *reopen_period_s, *link_window_s;         /* case lifecycle */
+    uint32_t *clusters_window_days, *acts_window_days; /* retention of indexes */
     char *consumer_key_file;
 } y_config_t;
 
@@ -51,6 +52,8 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(map_high_water_pct),
     NUM(reopen_period_s),
     NUM(link_window_s),
+    NUM(clusters_window_days),
+    NUM(acts_window_days),
     STR(consumer_key_file),
     CYAML_FIELD_END,
 };
@@ -108,7 +111,9 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         {"dead_retention_s", y->dead_retention_s, 30 * 86400, &c->dead_retention_s},
         {"contact_retention_s", y->contact_retention_s, 30 * 86400, &c->contact_retention_s},
         {"reopen_period_s", y->reopen_period_s, 30 * 86400, &c->reopen_period_s},
-        {"link_window_s", y->link_window_s, 30 * 86400, &c->link_window_s}};
+        {"link_window_s", y->link_window_s, 30 * 86400, &c->link_window_s},
+        {"clusters_window_days", y->clusters_window_days, 365, &c->clusters_window_days},
+        {"acts_window_days", y->acts_window_days, 90, &c->acts_window_days}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (nums[i].val && *nums[i].val == 0) {
             return cpm_error_set(err, CPM_E_INVALID, nums[i].name,

@@ -25,6 +25,10 @@
  *                                 #   after it was resolved (30 days)
  *   link_window_s: 2592000        # optional, routing: a consumer's complaints about one
  *                                 #   business within this window link to the first (30 days)
+ *   clusters_window_days: 365     # optional, routing: a consumer, or a cluster, not heard
+ *                                 #   from for this long is forgotten by the clusters
+ *   acts_window_days: 90          # optional, inspection: offline act ids are remembered
+ *                                 #   this long; older acts are refused
  *   consumer_key_file: ../keys/consumer.key  # intake: 32-byte secret (mode 0600) that keys
  *                                 #   Complaint.consumer_key; absent: no consumer_key is set
  *
@@ -55,9 +59,11 @@ typedef struct {
     uint32_t map_high_water_pct; /* 10..95 */
     uint32_t dead_retention_s;
     uint32_t contact_retention_s;
-    uint32_t reopen_period_s; /* inspection */
-    uint32_t link_window_s;   /* routing */
-    char *consumer_key_file;  /* intake; NULL when absent */
+    uint32_t reopen_period_s;      /* inspection */
+    uint32_t link_window_s;        /* routing */
+    uint32_t clusters_window_days; /* routing */
+    uint32_t acts_window_days;     /* inspection */
+    char *consumer_key_file;       /* intake; NULL when absent */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

@@ -1,8 +1,30 @@
 /* inspection_acts: see inspection_acts.h. */
 #include "inspection_acts.h"
 
+#include "cpm_log.h"
+#include "cpm_metrics.h"
+#include "cpm_util.h"
+
 #include <stdio.h>
 #include <string.h>
+
+static int64_t window_ms = INSPECTION_ACTS_WINDOW_DAYS * 86400000LL;
+
+void inspection_acts_set_window(int64_t ms)
+{
+    if (ms > 0)
+        window_ms = ms;
+}
+
+int64_t inspection_acts_window(void)
+{
+    return window_ms;
+}
+
+bool inspection_acts_too_old(int64_t acted_ms, int64_t now_ms)
+{
+    return acted_ms < now_ms - window_ms;
+}
 
 bool inspection_client_id_valid(const char *id)
 {
@@ -46,4 +68,69 @@ int inspection_acts_put(cpm_store_t *st, MDB_txn *txn, const char *actor, const 
     char key[256];
     int rc = key_of(actor, client_id, key, sizeof key);
     return rc != 0 ? rc : cpm_store_put_msg(st, txn, INSPECTION_ACTS_DB, key, &r->base);
+}
+
+typedef struct {
+    cpm_store_t *st;
+    int64_t now_ms;
+} sweep_t;
+
+static int old_act(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *del)
+{
+    sweep_t *s = ctx;
+    Cpm__CaseActionReply *r = cpm__case_action_reply__unpack(NULL, v->mv_size, v->mv_data);
+    if (!r) { /* unreadable: it answers nothing */
+        *del = true;
+        return 0;
+    }
+    int rc = 0;
+    char key[256];
+    if (!r->acted_ms && k->mv_size < sizeof key) { /* no time kept: a full window from now */
+        memcpy(key, k->mv_data, k->mv_size);
+        key[k->mv_size] = 0;
+        r->acted_ms = s->now_ms;
+        rc = cpm_store_put_msg(s->st, txn, INSPECTION_ACTS_DB, key, &r->base);
+    } else {
+        *del = !r->acted_ms || inspection_acts_too_old(r->acted_ms, s->now_ms);
+    }
+    cpm__case_action_reply__free_unpacked(r, NULL);
+    return rc;
+}
+
+int inspection_acts_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, size_t max,
+                          cpm_sweep_cursor_t *cur, size_t *deleted)
+{
+    sweep_t s = {st, now_ms};
+    cpm_sweep_stats_t stats;
+    int rc = cpm_sweep_step(st, txn, INSPECTION_ACTS_DB, cur, max, old_act, &s, &stats);
+    *deleted = rc == 0 ? stats.deleted : 0;
+    return rc;
+}
+
+typedef struct {
+    int64_t now_ms;
+    size_t deleted;
+} tick_t;
+
+static cpm_sweep_cursor_t tick_cursor;
+
+static int tick_step(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+{
+    tick_t *t = ctx;
+    return inspection_acts_sweep(cpm_server_store(srv), txn, t->now_ms, INSPECTION_ACTS_STEP,
+                                 &tick_cursor, &t->deleted);
+}
+
+void inspection_acts_tick(cpm_server_t *srv)
+{
+    tick_t t = {cpm_now_ms(), 0};
+    int rc = cpm_server_write(srv, tick_step, &t);
+    if (rc != 0) {
+        cpm_warn("retention of offline act ids failed (retried next tick): %s", cpm_err_name(rc));
+        return;
+    }
+    cpm_metrics_add(cpm_server_metrics(srv), "retention.acts_deleted", t.deleted);
+    if (t.deleted)
+        cpm_info("retention: forgot %zu offline act id%s older than %lld days", t.deleted,
+                 t.deleted == 1 ? "" : "s", (long long)(window_ms / 86400000LL));
 }

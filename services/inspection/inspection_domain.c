@@ -255,6 +255,19 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
     int rc = check_action(in, a, now_ms, err);
     if (rc != 0)
         return rc;
+    /* The memory of act ids is bounded in time (inspection_acts.h): an act
+     * it may have forgotten is refused, so none is ever applied twice. */
+    if (*a->client_id && !a->acted_ms)
+        return cpm_error_set(err, CPM_E_INVALID, "acted_ms",
+                             "an act with a client_id must carry acted_ms (when it happened)");
+    if (a->acted_ms && inspection_acts_too_old(a->acted_ms, now_ms)) {
+        if (in->count)
+            in->count(in->ctx, "case.act_too_old");
+        return cpm_error_set(err, CPM_E_INVALID, "acted_ms",
+                             "acted_ms is more than %lld days ago: acts are remembered, and "
+                             "accepted, for acts_window_days only",
+                             (long long)(inspection_acts_window() / 86400000LL));
+    }
     /* An offline act sent again: the first answer, nothing applied twice. */
     if (*a->client_id) {
         Cpm__CaseActionReply *first = inspection_acts_get(st, txn, who->id, a->client_id, &rc);
@@ -291,6 +304,7 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
         Cpm__CaseActionReply r = CPM__CASE_ACTION_REPLY__INIT;
         r.ticket = a->ticket;
         r.state = to;
+        r.acted_ms = a->acted_ms;
         rc = inspection_acts_put(st, txn, who->id, a->client_id, &r);
     }
     return rc;

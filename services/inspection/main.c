@@ -4,6 +4,7 @@
  *
  *   cpmesh-inspection --config inspection.yaml */
 #include "cpm_log.h"
+#include "cpm_ratelimit.h"
 #include "cpm_service.h"
 #include "cpm_util.h"
 #include "inspection_domain.h"
@@ -46,6 +47,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
                        count,
                        srv};
     s->in = in;
+    inspection_acts_set_window((int64_t)cfg->acts_window_days * 86400000LL);
     *st = s;
     return 0;
 }
@@ -124,6 +126,14 @@ static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     bool dup = false;
     int rc = inspection_act(&st->in, cpm_server_store(srv), txn, &fx, &who, a, cpm_now_ms(), &state,
                             &dup, err);
+    if (rc == CPM_E_INVALID && !strcmp(err->field, "acted_ms")) {
+        /* an act too old for the memory of acts, or without its time */
+        static cpm_ratelimit_t act_log = CPM_RATELIMIT_INIT(20, 10000);
+        uint64_t dropped;
+        if (cpm_ratelimit_allow(&act_log, cpm_mono_ms(), &dropped))
+            cpm_info("act of %s on %s refused: %s%s", m->env->sender, a->ticket, err->message,
+                     cpm_ratelimit_note(dropped));
+    }
     if (rc != 0)
         return rc;
     Cpm__CaseActionReply r = CPM__CASE_ACTION_REPLY__INIT;
@@ -131,6 +141,13 @@ static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     r.state = state;
     r.duplicate = dup;
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_ACTION_REPLY, &r.base);
+}
+
+/* Once a second: a bounded step of forgetting old offline act ids. */
+static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
+{
+    (void)st;
+    inspection_acts_tick(srv);
 }
 
 static const char *const dbs[] = INSPECTION_DBS;
@@ -153,6 +170,7 @@ static const cpm_service_t service = {
     .init = init,
     .fini = fini,
     .registry_changed = registry_changed,
+    .tick = on_tick,
 };
 
 CPM_SERVICE_MAIN(service)

@@ -9,6 +9,7 @@
 #include "cpm_rules_watch.h"
 #include "cpm_service.h"
 #include "cpm_util.h"
+#include "routing_bounds.h"
 #include "routing_deadlines.h"
 #include "routing_contact.h"
 #include "routing_domain.h"
@@ -161,7 +162,11 @@ static int on_clusters(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm
                              role);
     }
     Cpm__ClustersReply *r = NULL;
-    int rc = routing_clusters(cpm_server_store(srv), txn, q->min_consumers, q->max, &r);
+    int rc = routing_clusters_page(cpm_server_store(srv), txn, q, &r, err);
+    if (rc == CPM_E_INVALID) {
+        cpm_metrics_add(cpm_server_metrics(srv), "clusters.invalid", 1);
+        cpm_info("clusters query of %s refused: %s", m->env->sender, err->message);
+    }
     if (rc == 0)
         rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CLUSTERS_REPLY, &r->base);
     routing_clusters_free(&r);
@@ -262,6 +267,7 @@ static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
         cpm_warn("deadline watch failed: %s", cpm_err_name(rc));
     if ((rc = cpm_server_write(srv, reorg_step, st)) != 0)
         cpm_warn("reorganization step failed (retried next tick): %s", cpm_err_name(rc));
+    routing_bounds_tick(srv);
 }
 
 static void fini(cpm_svc_t **st)

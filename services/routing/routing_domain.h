@@ -32,7 +32,8 @@
 #define ROUTING_DBS                                                                                \
     {                                                                                              \
         ROUTING_CASES_DB, ROUTING_DUE_DB, ROUTING_CODES_DB, ROUTING_COPIES_DB, ROUTING_REORG_DB,   \
-            ROUTING_DUPES_DB, ROUTING_CLUSTERS_DB, CPM_RETENTION_DB, NULL                          \
+            ROUTING_DUPES_DB, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_RANK_DB,                        \
+            ROUTING_CLUSTER_MEMBERS_DB, CPM_RETENTION_DB, NULL                                     \
     } /* clang-format off */
 
 /* Route and record one complaint delivered by intake member sender. A

@@ -1,5 +1,6 @@
 /* routing_dupes: see routing_dupes.h. */
 #include "routing_dupes.h"
+#include "routing_domain.h"
 #include "cpm_util.h"
 
 #include <sodium.h>
@@ -65,27 +66,26 @@ static void business_id(const char *area, const char *norm, char out[33])
     cpm_hex_encode(h, sizeof h, out);
 }
 
-/* Count the complaint in its cluster (a new consumer when fresh). */
-static int count(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *norm,
-                 const Cpm__Complaint *c, bool fresh)
+/* "case.linked" with the agency and area that hold the first case, so that
+ * a watcher filtering by agency sees the link to its own case. */
+static int announce(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx, const Cpm__Complaint *c,
+                    const char *linked_to)
 {
-    ProtobufCMessage *m = NULL;
-    int rc = cpm_store_get_msg(st, txn, ROUTING_CLUSTERS_DB, bid, &cpm__cluster__descriptor, &m);
-    if (rc != 0 && rc != CPM_E_NOT_FOUND && rc != CPM_E_BAD_MESSAGE)
+    int rc;
+    Cpm__StatusReply *first = routing_status(st, txn, linked_to, &rc);
+    if (!first && rc != CPM_E_NOT_FOUND)
         return rc;
-    Cpm__Cluster fresh_cl = CPM__CLUSTER__INIT, *cl = rc == 0 ? (Cpm__Cluster *)m : &fresh_cl;
-    if (cl == &fresh_cl) {
-        cl->business = (char *)norm;
-        cl->area = c->area;
-        cl->first_ticket = c->ticket;
-    }
-    cl->cases++;
-    cl->consumers += fresh;
-    if (c->received_ms > cl->last_ms)
-        cl->last_ms = c->received_ms;
-    rc = cpm_store_put_msg(st, txn, ROUTING_CLUSTERS_DB, bid, &cl->base);
-    if (m)
-        protobuf_c_message_free_unpacked(m, NULL);
+    char note[ROUTING_TICKET_MAX + 16];
+    snprintf(note, sizeof note, "linked_to=%s", linked_to);
+    cpm_event_t ev = {.kind = "case.linked",
+                      .ticket = c->ticket,
+                      .agency = first && *first->agency ? first->agency : NULL,
+                      .area = first && *first->area ? first->area : c->area,
+                      .category = c->category,
+                      .note = note};
+    rc = fx->event(fx->ctx, txn, &ev);
+    if (first)
+        cpm__status_reply__free_unpacked(first, NULL);
     return rc;
 }
 
@@ -97,13 +97,13 @@ int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
     if (!routing_business_norm(c->business_name, norm, sizeof norm))
         return 0; /* no business named: nothing to link or count */
     business_id(c->area, norm, bid);
+    int64_t at = c->received_ms ? c->received_ms : now_ms;
     bool keyed = c->consumer_key.len == 32;
     if (!keyed)
-        return count(st, txn, bid, norm, c, false);
+        return routing_clusters_count(st, txn, bid, norm, c, at);
     char key[33 + 64];
     memcpy(key, bid, 32);
     cpm_hex_encode(c->consumer_key.data, 32, key + 32);
-    int64_t at = c->received_ms ? c->received_ms : now_ms;
     const void *v;
     size_t vlen;
     int rc = cpm_store_get(st, txn, ROUTING_DUPES_DB, key, strlen(key), &v, &vlen);
@@ -124,98 +124,30 @@ int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
         if ((rc = cpm_store_put(st, txn, ROUTING_DUPES_DB, key, strlen(key), val, 8 + tl)) != 0)
             return rc;
     }
-    if ((rc = count(st, txn, bid, norm, c, !seen)) != 0 || !*linked_to)
+    if ((rc = routing_clusters_count(st, txn, bid, norm, c, at)) != 0 || !*linked_to)
         return rc;
-    char note[ROUTING_TICKET_MAX + 16];
-    snprintf(note, sizeof note, "linked_to=%s", linked_to);
-    cpm_event_t ev = {.kind = "case.linked",
-                      .ticket = c->ticket,
-                      .area = c->area,
-                      .category = c->category,
-                      .note = note};
-    return fx->event(fx->ctx, txn, &ev);
+    return announce(st, txn, fx, c, linked_to);
 }
 
-static int by_consumers(const void *a, const void *b)
-{
-    const Cpm__Cluster *x = *(Cpm__Cluster *const *)a, *y = *(Cpm__Cluster *const *)b;
-    if (x->consumers != y->consumers)
-        return x->consumers > y->consumers ? -1 : 1;
-    return x->cases > y->cases ? -1 : x->cases < y->cases;
-}
+typedef struct {
+    int64_t cutoff;
+} dupes_sweep_t;
 
-int routing_clusters(cpm_store_t *st, MDB_txn *txn, uint32_t min_consumers, uint32_t max,
-                     Cpm__ClustersReply **out)
+static int old_link(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *del)
 {
-    *out = NULL;
-    min_consumers = min_consumers ? min_consumers : 2;
-    max = max ? max : 100;
-    if (max > ROUTING_CLUSTERS_MAX)
-        max = ROUTING_CLUSTERS_MAX;
-    Cpm__ClustersReply *r = calloc(1, sizeof *r);
-    if (!r)
-        return CPM_E_INTERNAL;
-    cpm__clusters_reply__init(r);
-    MDB_cursor *cur;
-    int mrc = mdb_cursor_open(txn, cpm_store_dbi(st, ROUTING_CLUSTERS_DB), &cur);
-    if (mrc != 0) {
-        free(r);
-        return cpm_store_err(mrc);
-    }
-    int rc = 0;
-    size_t cap = 0;
-    MDB_val k, v;
-    /* Keep the best max (plus one, to tell truncation) while scanning. */
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        Cpm__Cluster *cl = cpm__cluster__unpack(NULL, v.mv_size, v.mv_data);
-        if (!cl || cl->consumers < min_consumers) {
-            cpm__cluster__free_unpacked(cl, NULL);
-            continue;
-        }
-        if (r->n_clusters == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            Cpm__Cluster **g = realloc(r->clusters, ncap * sizeof *g);
-            if (!g) {
-                cpm__cluster__free_unpacked(cl, NULL);
-                rc = CPM_E_INTERNAL;
-                break;
-            }
-            r->clusters = g;
-            cap = ncap;
-        }
-        r->clusters[r->n_clusters++] = cl;
-        if (r->n_clusters > (size_t)max * 2) { /* bounded memory: drop the weakest */
-            qsort(r->clusters, r->n_clusters, sizeof *r->clusters, by_consumers);
-            while (r->n_clusters > (size_t)max + 1)
-                cpm__cluster__free_unpacked(r->clusters[--r->n_clusters], NULL);
-            r->truncated = true;
-        }
-    }
-    mdb_cursor_close(cur);
-    if (rc == 0 && mrc != MDB_NOTFOUND)
-        rc = cpm_store_err(mrc);
-    if (r->n_clusters > 1)
-        qsort(r->clusters, r->n_clusters, sizeof *r->clusters, by_consumers);
-    while (r->n_clusters > max) {
-        cpm__cluster__free_unpacked(r->clusters[--r->n_clusters], NULL);
-        r->truncated = true;
-    }
-    if (rc != 0) {
-        routing_clusters_free(&r);
-        return rc;
-    }
-    *out = r;
+    (void)txn;
+    (void)k;
+    const dupes_sweep_t *s = ctx;
+    *del = v->mv_size < 8 || (int64_t)cpm_get_be64(v->mv_data) < s->cutoff;
     return 0;
 }
 
-void routing_clusters_free(Cpm__ClustersReply **r)
+int routing_dupes_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, size_t max,
+                        cpm_sweep_cursor_t *cur, size_t *deleted)
 {
-    if (!r || !*r)
-        return;
-    for (size_t i = 0; i < (*r)->n_clusters; i++)
-        cpm__cluster__free_unpacked((*r)->clusters[i], NULL);
-    free((*r)->clusters);
-    free(*r);
-    *r = NULL;
+    dupes_sweep_t s = {now_ms - window_ms - ROUTING_DUPES_GRACE_MS};
+    cpm_sweep_stats_t stats;
+    int rc = cpm_sweep_step(st, txn, ROUTING_DUPES_DB, cur, max, old_link, &s, &stats);
+    *deleted = rc == 0 ? stats.deleted : 0;
+    return rc;
 }

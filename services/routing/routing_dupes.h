@@ -6,28 +6,34 @@
  * normalised business name (lower case, diacritics and punctuation dropped,
  * spaces collapsed) within its area. A complaint of the same consumer about
  * the same business received within the window after the first one is
- * linked to that first case (StatusReply.linked_to, event "case.linked"); it
- * is routed like any other, never dropped. Databases:
+ * linked to that first case (StatusReply.linked_to, event "case.linked" with
+ * the agency and area holding the first case); it is routed like any other,
+ * never dropped. Database:
  *   "dupes"    hex(b) hex(consumer_key) -> first received_ms (8 bytes BE) + ticket
- *   "clusters" hex(b) -> Cluster (distinct consumers, complaints, first ticket)
- * where b is a 16-byte BLAKE2b of "<area>\x1f<normalised name>". The
- * coordinators' list (routing_clusters) reads "clusters". No sockets. */
+ * where b is a 16-byte BLAKE2b of "<area>\x1f<normalised name>". Every
+ * complaint is also counted in its business's cluster (routing_clusters.h).
+ * Retention (routing_dupes_sweep): an entry that can no longer link anything
+ * (older than the window plus ROUTING_DUPES_GRACE_MS for complaints delivered
+ * late, which are compared by their received time) is deleted. No sockets. */
 #ifndef ROUTING_DUPES_H
 #define ROUTING_DUPES_H
 
 #include "cpm_effects.h"
 #include "cpm_err.h"
 #include "cpm_store.h"
+#include "cpm_sweep.h"
 #include "cpmesh.pb-c.h"
+#include "routing_clusters.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define ROUTING_DUPES_DB "dupes"
-#define ROUTING_CLUSTERS_DB "clusters"
 #define ROUTING_TICKET_MAX 64
-#define ROUTING_CLUSTERS_MAX 500 /* clusters in one reply at most */
+/* How long after the window a link entry is kept: a complaint received by an
+ * intake while routing was out of reach still links by its received time. */
+#define ROUTING_DUPES_GRACE_MS (7LL * 86400 * 1000)
 
 /* The link window (routing config link_window_s; default 30 days). One
  * routing per process, so it is set once at start. */
@@ -44,12 +50,10 @@ bool routing_business_norm(const char *name, char *out, size_t n);
 int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                        const Cpm__Complaint *c, int64_t now_ms, char linked_to[ROUTING_TICKET_MAX]);
 
-/* The clusters with at least min_consumers distinct consumers (0: 2), most
- * consumers first, at most max (0: 100; capped at ROUTING_CLUSTERS_MAX).
- * *out is malloc'd (free with routing_clusters_free); *truncated tells that
- * more matched. 0 or a store error. */
-int routing_clusters(cpm_store_t *st, MDB_txn *txn, uint32_t min_consumers, uint32_t max,
-                     Cpm__ClustersReply **out);
-void routing_clusters_free(Cpm__ClustersReply **r);
+/* One bounded retention step: at most max entries of "dupes" looked at,
+ * those first seen before now_ms - window - ROUTING_DUPES_GRACE_MS deleted
+ * (*deleted counts them). 0 or a store error. */
+int routing_dupes_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, size_t max,
+                        cpm_sweep_cursor_t *cur, size_t *deleted);
 
 #endif

@@ -2,6 +2,7 @@
 #include "ctl_args.h"
 #include "cpm_case.h"
 #include "cpm_text.h"
+#include "cpm_util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -371,7 +372,9 @@ int ctl_cmd_case(const ctl_opts_t *gopts, int argc, char **argv)
     a.outcome = oc;
     a.fine_vnd = fine;
     a.client_id = (char *)client_id;
-    a.acted_ms = acted;
+    /* An act with a client id says when it happened (inspection refuses it
+     * otherwise): now, unless --acted-ms tells an earlier time. */
+    a.acted_ms = acted || !*client_id ? acted : cpm_now_ms();
     cpm_msg_t reply = {0};
     int rc = cpm_client_call(c.client, agency, "inspection", CPM__MSG_TYPE__MSG_CASE_ACTION,
                              &a.base, c.timeout_ms, &reply, &err);

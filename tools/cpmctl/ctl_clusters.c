@@ -7,13 +7,14 @@
 #include <stdlib.h>
 
 static const char clusters_usage[] =
-    "usage: cpmctl clusters [--min N] [--max N] [--as ID] [--json]\n"
+    "usage: cpmctl clusters [--min N] [--max N] [--after CURSOR] [--as ID] [--json]\n"
     "\n"
     "Asks the city's routing service for the businesses that at least N distinct\n"
     "consumers (by consumer_key, default 2) complained about, most consumers first:\n"
     "normalised business name, area, consumers, complaints (linked ones included),\n"
     "the first ticket and the newest complaint. At most --max clusters (default\n"
-    "100, at most 500); \"truncated\" says there were more. Coordinators only\n"
+    "100, at most 500); \"truncated\" says there were more and \"next_after\" is the\n"
+    "--after CURSOR that asks for the next page. Coordinators only\n"
     "(roles coordinator and city); anyone else gets error 403.\n";
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -31,6 +32,7 @@ int ctl_cmd_clusters(const ctl_opts_t *gopts, int argc, char **argv)
 {
     static const struct option longopts[] = {{"min", required_argument, 0, 'm'},
                                              {"max", required_argument, 0, 'x'},
+                                             {"after", required_argument, 0, 'a'},
                                              CTL_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
     ctl_opts_t o = *gopts;
@@ -42,6 +44,10 @@ int ctl_cmd_clusters(const ctl_opts_t *gopts, int argc, char **argv)
         if ((opt == 'm' && parse_u32(optarg, &q.min_consumers) == 0) ||
             (opt == 'x' && parse_u32(optarg, &q.max) == 0))
             continue;
+        if (opt == 'a') {
+            q.after = optarg;
+            continue;
+        }
         return ctl_usage(clusters_usage, opt == 'h' ? 0 : 2);
     }
     if (optind != argc)
@@ -80,8 +86,8 @@ int ctl_cmd_clusters(const ctl_opts_t *gopts, int argc, char **argv)
                              (int)k->cases, "first_ticket", ctl_utf8(k->first_ticket), "last",
                              ctl_time(k->last_ms, t)));
         }
-        ctl_print_json(
-            json_pack("{s:b,s:o,s:b}", "ok", 1, "clusters", a, "truncated", r->truncated));
+        ctl_print_json(json_pack("{s:b,s:o,s:b,s:s}", "ok", 1, "clusters", a, "truncated",
+                                 r->truncated, "next_after", ctl_utf8(r->next_after)));
     } else {
         printf("%-9s %-6s %-14s %-24s %s\n", "consumers", "cases", "area", "first ticket",
                "business");
@@ -91,7 +97,8 @@ int ctl_cmd_clusters(const ctl_opts_t *gopts, int argc, char **argv)
                    ctl_safe(k->first_ticket), ctl_safe(k->business));
         }
         if (r->truncated)
-            printf("(more clusters matched: raise --max or --min)\n");
+            printf("(more clusters matched: --after %s for the next page)\n",
+                   ctl_safe(r->next_after));
     }
     cpm__clusters_reply__free_unpacked(r, NULL);
     ctl_close(&c);

@@ -1,0 +1,314 @@
+/* routing_clusters: see routing_clusters.h. */
+#include "routing_clusters.h"
+#include "cpm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BID_LEN 32
+#define MEMBER_KEY_LEN (BID_LEN + 64)
+
+/* The rank key of cl: descending order of consumers, then of cases. */
+static void rank_key(uint32_t consumers, uint32_t cases, const char *bid,
+                     char out[ROUTING_CLUSTER_CURSOR_LEN + 1])
+{
+    snprintf(out, ROUTING_CLUSTER_CURSOR_LEN + 1, "%08x%08x%.32s", ~consumers, ~cases, bid);
+}
+
+/* Store cl under bid with its rank; the rank it had (consumers, cases) goes. */
+static int put_ranked(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm__Cluster *cl,
+                      bool had, uint32_t old_consumers, uint32_t old_cases)
+{
+    char key[ROUTING_CLUSTER_CURSOR_LEN + 1];
+    int rc;
+    if (had) {
+        rank_key(old_consumers, old_cases, bid, key);
+        rc = cpm_store_del(st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN);
+        if (rc != 0 && rc != CPM_E_NOT_FOUND)
+            return rc;
+    }
+    if ((rc = cpm_store_put_msg(st, txn, ROUTING_CLUSTERS_DB, bid, &cl->base)) != 0)
+        return rc;
+    rank_key(cl->consumers, cl->cases, bid, key);
+    return cpm_store_put(st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN, "", 0);
+}
+
+static Cpm__Cluster *load(cpm_store_t *st, MDB_txn *txn, const char *bid, int *rc)
+{
+    char key[BID_LEN + 1];
+    snprintf(key, sizeof key, "%.32s", bid);
+    ProtobufCMessage *m = NULL;
+    *rc = cpm_store_get_msg(st, txn, ROUTING_CLUSTERS_DB, key, &cpm__cluster__descriptor, &m);
+    if (*rc == CPM_E_BAD_MESSAGE) /* unreadable: counted afresh */
+        *rc = CPM_E_NOT_FOUND;
+    return *rc == 0 ? (Cpm__Cluster *)m : NULL;
+}
+
+/* Whether consumer key k is a new consumer of cl (had: cl was stored): not
+ * counted yet, or counted in an earlier life of the cluster (before first_ms),
+ * and note it as heard from at at_ms. */
+static int member(cpm_store_t *st, MDB_txn *txn, const char *bid, const ProtobufCBinaryData *k,
+                  const Cpm__Cluster *cl, bool had, int64_t at_ms, bool *fresh)
+{
+    char key[MEMBER_KEY_LEN + 1];
+    memcpy(key, bid, BID_LEN);
+    cpm_hex_encode(k->data, 32, key + BID_LEN);
+    const void *v;
+    size_t vlen;
+    int rc = cpm_store_get(st, txn, ROUTING_CLUSTER_MEMBERS_DB, key, MEMBER_KEY_LEN, &v, &vlen);
+    if (rc != 0 && rc != CPM_E_NOT_FOUND)
+        return rc;
+    int64_t last = rc == 0 && vlen == 8 ? (int64_t)cpm_get_be64(v) : -1;
+    *fresh = last < 0 || !had || last < cl->first_ms;
+    if (!*fresh && last >= at_ms)
+        return 0;
+    uint8_t val[8];
+    cpm_put_be64(val, (uint64_t)(!*fresh && last > at_ms ? last : at_ms));
+    return cpm_store_put(st, txn, ROUTING_CLUSTER_MEMBERS_DB, key, MEMBER_KEY_LEN, val, 8);
+}
+
+int routing_clusters_count(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *norm,
+                           const Cpm__Complaint *c, int64_t at_ms)
+{
+    int rc;
+    Cpm__Cluster *m = load(st, txn, bid, &rc);
+    if (!m && rc != CPM_E_NOT_FOUND)
+        return rc;
+    Cpm__Cluster fresh_cl = CPM__CLUSTER__INIT, *cl = m ? m : &fresh_cl;
+    bool had = m != NULL;
+    uint32_t old_consumers = cl->consumers, old_cases = cl->cases;
+    if (!had) {
+        cl->business = (char *)norm;
+        cl->area = c->area;
+        cl->first_ticket = c->ticket;
+        cl->first_ms = at_ms;
+    }
+    bool fresh = false;
+    if (c->consumer_key.len == 32 &&
+        (rc = member(st, txn, bid, &c->consumer_key, cl, had, at_ms, &fresh)) != 0)
+        goto out;
+    cl->cases++;
+    cl->consumers += fresh;
+    if (at_ms > cl->last_ms)
+        cl->last_ms = at_ms;
+    if (!cl->first_ms || at_ms < cl->first_ms)
+        cl->first_ms = at_ms;
+    rc = put_ranked(st, txn, bid, cl, had, old_consumers, old_cases);
+out:
+    if (m)
+        cpm__cluster__free_unpacked(m, NULL);
+    return rc;
+}
+
+static bool cursor_valid(const char *a)
+{
+    if (strlen(a) != ROUTING_CLUSTER_CURSOR_LEN)
+        return false;
+    for (const char *p = a; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
+static int append(Cpm__ClustersReply *r, Cpm__Cluster *cl, size_t *cap)
+{
+    if (r->n_clusters == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        Cpm__Cluster **g = realloc(r->clusters, ncap * sizeof *g);
+        if (!g)
+            return CPM_E_INTERNAL;
+        r->clusters = g;
+        *cap = ncap;
+    }
+    r->clusters[r->n_clusters++] = cl;
+    return 0;
+}
+
+/* Walk the rank index from the cursor: entries are in reply order, so the
+ * walk stops at the first cluster with too few consumers, and after max
+ * clusters (plus stale entries, bounded too). */
+static int walk(cpm_store_t *st, MDB_txn *txn, MDB_cursor *cur, const char *after, uint32_t min,
+                uint32_t max, Cpm__ClustersReply *r)
+{
+    MDB_val k = {0, NULL}, v;
+    int mrc;
+    if (*after) {
+        k.mv_data = (void *)after;
+        k.mv_size = ROUTING_CLUSTER_CURSOR_LEN;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (mrc == 0 && k.mv_size == ROUTING_CLUSTER_CURSOR_LEN &&
+            !memcmp(k.mv_data, after, ROUTING_CLUSTER_CURSOR_LEN))
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    } else {
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    }
+    size_t cap = 0, looked = 0, limit = 4 * (size_t)max + 16;
+    char last[ROUTING_CLUSTER_CURSOR_LEN + 1] = "";
+    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != ROUTING_CLUSTER_CURSOR_LEN)
+            continue;
+        char key[ROUTING_CLUSTER_CURSOR_LEN + 1], hex[9];
+        memcpy(key, k.mv_data, ROUTING_CLUSTER_CURSOR_LEN);
+        key[ROUTING_CLUSTER_CURSOR_LEN] = 0;
+        memcpy(hex, key, 8);
+        hex[8] = 0;
+        uint32_t consumers = ~(uint32_t)strtoul(hex, NULL, 16);
+        if (consumers < min)
+            break; /* all after it have fewer */
+        if (r->n_clusters == max || looked == limit) {
+            r->truncated = true;
+            break;
+        }
+        looked++;
+        int rc;
+        Cpm__Cluster *cl = load(st, txn, key + 16, &rc);
+        if (!cl && rc != CPM_E_NOT_FOUND)
+            return rc;
+        if (cl && (rc = append(r, cl, &cap)) != 0) {
+            cpm__cluster__free_unpacked(cl, NULL);
+            return rc;
+        }
+        memcpy(last, key, sizeof last);
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        return cpm_store_err(mrc);
+    if (r->truncated && *last && !(r->next_after = strdup(last)))
+        return CPM_E_INTERNAL;
+    return 0;
+}
+
+int routing_clusters_page(cpm_store_t *st, MDB_txn *txn, const Cpm__ClustersQuery *q,
+                          Cpm__ClustersReply **out, cpm_error_t *err)
+{
+    *out = NULL;
+    const char *after = q->after ? q->after : "";
+    if (*after && !cursor_valid(after))
+        return cpm_error_set(err, CPM_E_INVALID, "after",
+                             "after must be the next_after of a clusters reply (%d hex digits)",
+                             ROUTING_CLUSTER_CURSOR_LEN);
+    uint32_t min = q->min_consumers ? q->min_consumers : 2;
+    uint32_t max = q->max ? q->max : 100;
+    if (max > ROUTING_CLUSTERS_MAX)
+        max = ROUTING_CLUSTERS_MAX;
+    Cpm__ClustersReply *r = calloc(1, sizeof *r);
+    if (!r)
+        return CPM_E_INTERNAL;
+    cpm__clusters_reply__init(r);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, cpm_store_dbi(st, ROUTING_CLUSTER_RANK_DB), &cur);
+    if (rc != 0) {
+        free(r);
+        return cpm_store_err(rc);
+    }
+    rc = walk(st, txn, cur, after, min, max, r);
+    mdb_cursor_close(cur);
+    if (rc != 0) {
+        routing_clusters_free(&r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int routing_clusters(cpm_store_t *st, MDB_txn *txn, uint32_t min_consumers, uint32_t max,
+                     Cpm__ClustersReply **out)
+{
+    Cpm__ClustersQuery q = CPM__CLUSTERS_QUERY__INIT;
+    q.min_consumers = min_consumers;
+    q.max = max;
+    cpm_error_t err;
+    return routing_clusters_page(st, txn, &q, out, &err);
+}
+
+void routing_clusters_free(Cpm__ClustersReply **r)
+{
+    if (!r || !*r)
+        return;
+    for (size_t i = 0; i < (*r)->n_clusters; i++)
+        cpm__cluster__free_unpacked((*r)->clusters[i], NULL);
+    free((*r)->clusters);
+    if ((*r)->next_after != protobuf_c_empty_string)
+        free((*r)->next_after);
+    free(*r);
+    *r = NULL;
+}
+
+typedef struct {
+    cpm_store_t *st;
+    int64_t cutoff;
+} sweep_ctx_t;
+
+/* A consumer last heard before the cutoff: forgotten, and its cluster counts
+ * one consumer less if it was counted in the cluster's present life. */
+static int forget_member(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *del)
+{
+    sweep_ctx_t *s = ctx;
+    int64_t last = v->mv_size == 8 ? (int64_t)cpm_get_be64(v->mv_data) : -1;
+    if (last >= s->cutoff || k->mv_size != MEMBER_KEY_LEN)
+        return 0;
+    *del = true;
+    char bid[BID_LEN + 1];
+    snprintf(bid, sizeof bid, "%.32s", (const char *)k->mv_data);
+    int rc;
+    Cpm__Cluster *cl = load(s->st, txn, bid, &rc);
+    if (!cl)
+        return rc == CPM_E_NOT_FOUND ? 0 : rc;
+    if (last >= cl->first_ms && cl->consumers > 0) {
+        uint32_t old = cl->consumers--;
+        rc = put_ranked(s->st, txn, bid, cl, true, old, cl->cases);
+    }
+    cpm__cluster__free_unpacked(cl, NULL);
+    return rc;
+}
+
+/* A cluster last heard before the cutoff goes with its rank; one kept gets
+ * its rank if it has none (stored before the rank index existed). */
+static int forget_cluster(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *del)
+{
+    sweep_ctx_t *s = ctx;
+    if (k->mv_size != BID_LEN)
+        return 0;
+    Cpm__Cluster *cl = cpm__cluster__unpack(NULL, v->mv_size, v->mv_data);
+    char key[ROUTING_CLUSTER_CURSOR_LEN + 1];
+    int rc = 0;
+    if (!cl) { /* unreadable: nothing to rank it by */
+        *del = true;
+        return 0;
+    }
+    rank_key(cl->consumers, cl->cases, k->mv_data, key);
+    if (cl->last_ms < s->cutoff) {
+        *del = true;
+        rc = cpm_store_del(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN);
+        rc = rc == CPM_E_NOT_FOUND ? 0 : rc;
+    } else {
+        const void *rv;
+        size_t rlen;
+        rc = cpm_store_get(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN,
+                           &rv, &rlen);
+        if (rc == CPM_E_NOT_FOUND)
+            rc = cpm_store_put(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN,
+                               "", 0);
+    }
+    cpm__cluster__free_unpacked(cl, NULL);
+    return rc;
+}
+
+int routing_clusters_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, int64_t window_ms,
+                           size_t max, routing_clusters_sweep_t *cur, size_t *members,
+                           size_t *clusters)
+{
+    sweep_ctx_t s = {st, now_ms - window_ms};
+    cpm_sweep_stats_t a, b;
+    *members = *clusters = 0;
+    int rc = cpm_sweep_step(st, txn, ROUTING_CLUSTER_MEMBERS_DB, &cur->members, max, forget_member,
+                            &s, &a);
+    if (rc == 0)
+        rc = cpm_sweep_step(st, txn, ROUTING_CLUSTERS_DB, &cur->clusters, max, forget_cluster, &s,
+                            &b);
+    if (rc == 0) {
+        *members = a.deleted;
+        *clusters = b.deleted;
+    }
+    return rc;
+}
