@@ -40,21 +40,42 @@ class Failure(Exception):
     pass
 
 
+PORT_LOCKS = os.path.join(tempfile.gettempdir(), "cpmesh-port-locks")
+
+
 def free_base_port(span):
     """A base port below Linux's ephemeral range (32768+) whose span ports are
-    all free now, so that concurrent meshes and outgoing connections do not
-    collide with ours."""
+    all free now, so that outgoing connections do not collide with ours, and
+    (base, locks): every 10-port block of the range is reserved by an flock
+    on a file under PORT_LOCKS, held until release_ports (or the process
+    ends), so that meshes started concurrently by other test processes on
+    this machine never pick the same ports between the check and the bind."""
+    import fcntl
     import socket
+    os.makedirs(PORT_LOCKS, exist_ok=True)
     for _ in range(200):
         base = random.randrange(10000, 32000 - span, 10)
+        locks = []
         try:
+            for block in range(base, base + span, 10):
+                fd = os.open(os.path.join(PORT_LOCKS, "%d.lock" % block),
+                             os.O_CREAT | os.O_RDWR, 0o600)
+                locks.append(fd)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             for port in range(base, base + span):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", port))
-            return base
+            return base, locks
         except OSError:
+            release_ports(locks)
             continue
     raise Failure("no free port range")
+
+
+def release_ports(locks):
+    for fd in locks:
+        os.close(fd)  # closing drops the flock
+    del locks[:]
 
 
 def check(cond, what):
@@ -70,8 +91,10 @@ class Mesh:
     def __init__(self, areas=("hoan-kiem", "ba-dinh", "cau-giay"), base_port=None,
                  clock_at=None):
         self.home = tempfile.mkdtemp(prefix="cpmesh-it-")
-        self.base_port = base_port or free_base_port(10 * (2 + len(areas)))
         self.areas = list(areas)
+        self.fixed_port = base_port
+        self.port_locks = []
+        self._pick_ports()
         self.nodes = ["hn.doit", "hn.qltt"] + ["hn.d." + d for d in self.areas]
         self.env = dict(os.environ, CPMESH_HOME=self.home)
         self.prefix = []  # e.g. ["ip", "netns", "exec", NS]: where cpmctl runs
@@ -88,18 +111,37 @@ class Mesh:
 
     def __exit__(self, *exc):
         self.down()
+        release_ports(self.port_locks)
         if exc[0] is None:
             shutil.rmtree(self.home, ignore_errors=True)
         else:
             print("  (mesh home kept for inspection: %s)" % self.home, file=sys.stderr)
 
+    def _pick_ports(self):
+        release_ports(self.port_locks)
+        if self.fixed_port:
+            self.base_port = self.fixed_port
+        else:
+            self.base_port, self.port_locks = free_base_port(10 * (2 + len(self.areas)))
+
     def up(self):
-        r = subprocess.run([os.path.join(ROOT, "deploy/local/up"), "--home", self.home,
-                            "--base-port", str(self.base_port), "--areas",
-                            " ".join(self.areas), "--detach", "--no-build",
-                            "--build-dir", BUILD], capture_output=True, text=True, env=self.env)
-        if r.returncode != 0:
-            raise Failure("up failed: %s %s" % (r.stdout, r.stderr))
+        # A port taken by a process outside this harness between the check
+        # and the bind makes a service exit at start: try other ports.
+        for attempt in range(3):
+            r = subprocess.run([os.path.join(ROOT, "deploy/local/up"), "--home", self.home,
+                                "--base-port", str(self.base_port), "--areas",
+                                " ".join(self.areas), "--detach", "--no-build",
+                                "--build-dir", BUILD], capture_output=True, text=True,
+                               env=self.env)
+            if r.returncode == 0:
+                return
+            if "Address already in use" not in r.stdout + r.stderr or self.fixed_port or attempt == 2:
+                break
+            print("  (ports %d+ taken meanwhile: starting the mesh on others)" % self.base_port,
+                  file=sys.stderr)
+            self.down()
+            self._pick_ports()
+        raise Failure("up failed: %s %s" % (r.stdout, r.stderr))
 
     def down(self):
         subprocess.run([os.path.join(ROOT, "deploy/local/down"), "--home", self.home],
