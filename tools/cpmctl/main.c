@@ -14,6 +14,7 @@ static const char usage[] =
     "  status      where a ticket is, who handles it and when it is due\n"
     "  cases       lists of cases: overdue, due soon, by agency, area or state\n"
     "  case        act on a case: accept, refuse, start, wait, resume, resolve, close, reopen\n"
+    "  inspection  plan, assign, show, list, review and close inspections at an agency\n"
     "  clusters    businesses many consumers complained about (coordinators)\n"
     "  watch       live stream of events from every service in the registry\n"
     "  events      the event log of one service\n"
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
         {"watch", ctl_cmd_watch},       {"events", ctl_cmd_events},
         {"health", ctl_cmd_health},     {"keygen", ctl_cmd_keygen},
         {"registry", ctl_cmd_registry}, {"clusters", ctl_cmd_clusters},
-        {"cases", ctl_cmd_cases},
+        {"cases", ctl_cmd_cases},       {"inspection", ctl_cmd_inspection},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))
