@@ -149,7 +149,8 @@ static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
 
 /* Inspections (inspection_plan, inspection_review): plan, assign, review
  * and query all answer an InspectionReply; a refusal is counted. */
-static int inspection_reply(cpm_server_t *srv, int rc, Cpm__InspectionReply *r, cpm_reply_t *reply)
+static int inspection_reply(cpm_server_t *srv, const cpm_msg_t *m, int rc, Cpm__InspectionReply *r,
+                            cpm_reply_t *reply, const cpm_error_t *err)
 {
     if (rc == 0)
         rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_INSPECTION_REPLY, &r->base);
@@ -158,6 +159,9 @@ static int inspection_reply(cpm_server_t *srv, int rc, Cpm__InspectionReply *r, 
     else if (rc == CPM_E_INVALID || rc == CPM_E_CONFLICT || rc == CPM_E_TOO_LARGE ||
              rc == CPM_E_NOT_FOUND)
         cpm_metrics_add(cpm_server_metrics(srv), "inspection.refused", 1);
+    if (rc != 0) /* the messages quote only ids and fields checked before */
+        cpm_log(CPM_LOG_WARN, "inspection request of %s refused: %s (%s): %s", m->env->sender,
+                cpm_err_name(rc), err->field, err->message);
     inspection_reply_clear(r);
     return rc;
 }
@@ -175,7 +179,7 @@ static int on_plan(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg
     Cpm__InspectionReply r = CPM__INSPECTION_REPLY__INIT;
     int rc = inspection_plan_new(&st->plans, cpm_server_store(srv), txn, &fx, &who,
                                  (const Cpm__InspectionPlan *)payload, cpm_now_ms(), &r, err);
-    return inspection_reply(srv, rc, &r, reply);
+    return inspection_reply(srv, m, rc, &r, reply, err);
 }
 
 static int on_assign(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
@@ -186,7 +190,7 @@ static int on_assign(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     Cpm__InspectionReply r = CPM__INSPECTION_REPLY__INIT;
     int rc = inspection_plan_assign(&st->plans, cpm_server_store(srv), txn, &fx, &who,
                                     (const Cpm__InspectionAssign *)payload, cpm_now_ms(), &r, err);
-    return inspection_reply(srv, rc, &r, reply);
+    return inspection_reply(srv, m, rc, &r, reply, err);
 }
 
 static int on_review(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
@@ -197,7 +201,7 @@ static int on_review(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     Cpm__InspectionReply r = CPM__INSPECTION_REPLY__INIT;
     int rc = inspection_review(&st->plans, &st->in, cpm_server_store(srv), txn, &fx, &who,
                                (const Cpm__InspectionReview *)payload, cpm_now_ms(), &r, err);
-    return inspection_reply(srv, rc, &r, reply);
+    return inspection_reply(srv, m, rc, &r, reply, err);
 }
 
 static int on_inspection_query(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
@@ -207,7 +211,7 @@ static int on_inspection_query(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, c
     Cpm__InspectionReply r = CPM__INSPECTION_REPLY__INIT;
     int rc = inspection_plan_query(&st->plans, cpm_server_store(srv), txn, &who,
                                    (const Cpm__InspectionQuery *)payload, &r, err);
-    return inspection_reply(srv, rc, &r, reply);
+    return inspection_reply(srv, m, rc, &r, reply, err);
 }
 
 static const char *const dbs[] = INSPECTION_DBS;
