@@ -428,8 +428,14 @@ static int build(const char *verb, const char *id, const args_t *a, Cpm__MsgType
         return cpm_error_set(err, CPM_E_INVALID, "--state",
                              "--state is one of planned, assigned, in_field, "
                              "findings_submitted, reviewed, closed");
-    if (a->limit)
-        u->q.limit = (uint32_t)strtoul(a->limit, NULL, 10);
+    if (a->limit) {
+        char *end;
+        errno = 0;
+        unsigned long l = strtoul(a->limit, &end, 10);
+        if (!*a->limit || *end || errno || l < 1 || l > 500)
+            return cpm_error_set(err, CPM_E_INVALID, "--limit", "--limit is 1 to 500");
+        u->q.limit = (uint32_t)l;
+    }
     *type = CPM__MSG_TYPE__MSG_INSPECTION_QUERY;
     *msg = &u->q.base;
     return 0;
