@@ -6,9 +6,10 @@ outcome fined resolves the case at routing (cpmctl status) and the event
 streams carry it; a campaign plans one inspection per business; a forbidden
 move (409) and senders who may not (403) are refused with nothing written.
 """
+import os
 import subprocess
 
-from mesh import CTL, Mesh, check, run
+from mesh import BUILD, CTL, Mesh, check, run
 
 COORD = "coordinator.hn.doit"
 HK = "officer.hn.d.hoan-kiem"
@@ -149,6 +150,23 @@ def test_campaign_and_senders_who_may_not():
         counters = h.get("counters", h)
         check(counters.get("inspection.forbidden", 0) >= 2 and
               counters.get("inspection.refused", 0) >= 1, "counted: %s" % counters)
+
+        # a wrong checklists file stops the service at start, naming the line
+        m.kill("hn.d.ba-dinh", "inspection")
+        etc = os.path.join(m.home, "etc")
+        with open(os.path.join(etc, "bad-checklists.yaml"), "w") as f:
+            f.write("templates:\n  - category: pricing\n    items:\n"
+                    "      - {code: a, text: x}\n      - {code: a, text: y}\n")
+        with open(os.path.join(etc, "hn.d.ba-dinh.inspection.yaml")) as f:
+            cfg = f.read().replace("checklists: checklists.yaml",
+                                   "checklists: bad-checklists.yaml")
+        bad = os.path.join(etc, "bad.inspection.yaml")
+        with open(bad, "w") as f:
+            f.write(cfg)
+        r = subprocess.run([os.path.join(BUILD, "cpmesh-inspection"), "--config", bad],
+                           capture_output=True, text=True, env=m.env, timeout=60)
+        check(r.returncode != 0 and "bad-checklists.yaml line 5" in r.stderr,
+              "bad checklists: %d %s" % (r.returncode, r.stderr))
 
 
 if __name__ == "__main__":
