@@ -26,6 +26,7 @@ typedef struct {
     uint32_t *reopen_period_s, *link_window_s;         /* case lifecycle */
     uint32_t *clusters_window_days, *acts_window_days; /* retention of indexes */
     char *consumer_key_file;
+    char *checklists; /* inspection */
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -55,6 +56,7 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(clusters_window_days),
     NUM(acts_window_days),
     STR(consumer_key_file),
+    STR(checklists),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -144,7 +146,9 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
     c->bind = blank(y->bind) ? NULL : strdup(y->bind);
     c->pub_bind = blank(y->pub_bind) ? NULL : strdup(y->pub_bind);
     c->consumer_key_file = resolve(dir, blank(y->consumer_key_file) ? NULL : y->consumer_key_file);
-    if (!blank(y->consumer_key_file) && !c->consumer_key_file)
+    c->checklists = resolve(dir, blank(y->checklists) ? NULL : y->checklists);
+    if ((!blank(y->consumer_key_file) && !c->consumer_key_file) ||
+        (!blank(y->checklists) && !c->checklists))
         return cpm_error_set(err, CPM_E_INTERNAL, "", "config %s: out of memory", path);
     if (!c->node || !c->service || !c->data_dir || !c->registry || !c->root_public ||
         !c->identity || (!blank(y->rules) && !c->rules) ||
@@ -243,6 +247,7 @@ void cpm_config_destroy(cpm_config_t **p)
     free(c->bind);
     free(c->pub_bind);
     free(c->consumer_key_file);
+    free(c->checklists);
     free(c);
     *p = NULL;
 }

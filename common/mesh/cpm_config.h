@@ -31,6 +31,8 @@
  *                                 #   this long; older acts are refused
  *   consumer_key_file: ../keys/consumer.key  # intake: 32-byte secret (mode 0600) that keys
  *                                 #   Complaint.consumer_key; absent: no consumer_key is set
+ *   checklists: checklists.yaml   # optional, inspection: checklist templates per category
+ *                                 #   (docs/operations.md); absent: inspections get none
  *
  * Relative paths are taken relative to the configuration file's folder. */
 #ifndef CPM_CONFIG_H
@@ -64,6 +66,7 @@ typedef struct {
     uint32_t clusters_window_days; /* routing */
     uint32_t acts_window_days;     /* inspection */
     char *consumer_key_file;       /* intake; NULL when absent */
+    char *checklists;              /* inspection; NULL when absent */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

@@ -20,6 +20,7 @@
 #include "cpm_store.h"
 #include "cpmesh.pb-c.h"
 #include "inspection_acts.h"
+#include "inspection_plan.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,7 +28,9 @@
 #define INSPECTION_CASES_DB "cases"
 #define INSPECTION_DBS                                                                             \
     {                                                                                              \
-        INSPECTION_CASES_DB, INSPECTION_ACTS_DB, CPM_RETENTION_DB, NULL                            \
+        INSPECTION_CASES_DB, INSPECTION_ACTS_DB, CPM_RETENTION_DB, INSPECTION_PLANS_DB,            \
+            INSPECTION_VIOLATIONS_DB, INSPECTION_FIELD_RECORDS_DB, INSPECTION_FIELD_CONFLICTS_DB,  \
+            NULL                                                                                   \
     }
 
 typedef struct {

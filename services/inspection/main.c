@@ -8,6 +8,8 @@
 #include "cpm_service.h"
 #include "cpm_util.h"
 #include "inspection_domain.h"
+#include "inspection_plan.h"
+#include "inspection_review.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,9 @@
 
 struct cpm_svc {
     inspection_t in;
-    char routing[128]; /* the routing member of the current registry */
+    char routing[128];              /* the routing member of the current registry */
+    inspection_checklists_t *lists; /* config checklists; NULL: none */
+    inspection_plans_t plans;
 };
 
 /* The transport key of member, to re-seal a contact for it. */
@@ -48,12 +52,21 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
                        srv};
     s->in = in;
     inspection_acts_set_window((int64_t)cfg->acts_window_days * 86400000LL);
+    cpm_error_t err = {0};
+    if (cfg->checklists && inspection_checklists_load(cfg->checklists, &s->lists, &err) != 0) {
+        cpm_log(CPM_LOG_ERROR, "checklists: %s", err.message);
+        free(s);
+        return -1;
+    }
+    inspection_plans_t plans = {cfg->node, s->lists, cpm_server_registry(srv)};
+    s->plans = plans;
     *st = s;
     return 0;
 }
 
 static void fini(cpm_svc_t **st)
 {
+    inspection_checklists_destroy(&(*st)->lists);
     free(*st);
     *st = NULL;
 }
@@ -62,6 +75,7 @@ static void registry_changed(cpm_svc_t *st, cpm_server_t *srv)
 {
     const Cpm__Member *routing = cpm_server_find_service(srv, "routing");
     snprintf(st->routing, sizeof st->routing, "%s", routing ? routing->id : "");
+    st->plans.reg = cpm_server_registry(srv);
 }
 
 static int on_assignment(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
@@ -150,12 +164,87 @@ static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
     inspection_acts_tick(srv);
 }
 
+/* Inspections (inspection_plan, inspection_review): plan, assign, review
+ * and query all answer an InspectionReply; a refusal is counted. */
+static int inspection_reply(cpm_server_t *srv, const cpm_msg_t *m, int rc, Cpm__InspectionReply *r,
+                            cpm_reply_t *reply, const cpm_error_t *err)
+{
+    if (rc == 0)
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_INSPECTION_REPLY, &r->base);
+    else if (rc == CPM_E_FORBIDDEN)
+        cpm_metrics_add(cpm_server_metrics(srv), "inspection.forbidden", 1);
+    else if (rc == CPM_E_INVALID || rc == CPM_E_CONFLICT || rc == CPM_E_TOO_LARGE ||
+             rc == CPM_E_NOT_FOUND)
+        cpm_metrics_add(cpm_server_metrics(srv), "inspection.refused", 1);
+    if (rc != 0) /* the messages quote only ids and fields checked before */
+        cpm_log(CPM_LOG_WARN, "inspection request of %s refused: %s (%s): %s", m->env->sender,
+                cpm_err_name(rc), err->field, err->message);
+    inspection_reply_clear(r);
+    return rc;
+}
+
+#define WHO(m)                                                                                     \
+    {                                                                                              \
+        (m)->env->sender, (m)->member->role, (m)->member->agency                                   \
+    }
+
+static int on_plan(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                   ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    inspection_who_t who = WHO(m);
+    cpm_effects_t fx = cpm_server_effects(srv);
+    Cpm__InspectionReply r = CPM__INSPECTION_REPLY__INIT;
+    int rc = inspection_plan_new(&st->plans, cpm_server_store(srv), txn, &fx, &who,
+                                 (const Cpm__InspectionPlan *)payload, cpm_now_ms(), &r, err);
+    return inspection_reply(srv, m, rc, &r, reply, err);
+}
+
+static int on_assign(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                     ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    inspection_who_t who = WHO(m);
+    cpm_effects_t fx = cpm_server_effects(srv);
+    Cpm__InspectionReply r = CPM__INSPECTION_REPLY__INIT;
+    int rc = inspection_plan_assign(&st->plans, cpm_server_store(srv), txn, &fx, &who,
+                                    (const Cpm__InspectionAssign *)payload, cpm_now_ms(), &r, err);
+    return inspection_reply(srv, m, rc, &r, reply, err);
+}
+
+static int on_review(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                     ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    inspection_who_t who = WHO(m);
+    cpm_effects_t fx = cpm_server_effects(srv);
+    Cpm__InspectionReply r = CPM__INSPECTION_REPLY__INIT;
+    int rc = inspection_review(&st->plans, &st->in, cpm_server_store(srv), txn, &fx, &who,
+                               (const Cpm__InspectionReview *)payload, cpm_now_ms(), &r, err);
+    return inspection_reply(srv, m, rc, &r, reply, err);
+}
+
+static int on_inspection_query(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                               ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    inspection_who_t who = WHO(m);
+    Cpm__InspectionReply r = CPM__INSPECTION_REPLY__INIT;
+    int rc = inspection_plan_query(&st->plans, cpm_server_store(srv), txn, &who,
+                                   (const Cpm__InspectionQuery *)payload, &r, err);
+    return inspection_reply(srv, m, rc, &r, reply, err);
+}
+
 static const char *const dbs[] = INSPECTION_DBS;
 
 static const cpm_svc_request_t requests[] = {
     /* the officer's signed act is kept in the case's history */
     {CPM__MSG_TYPE__MSG_CASE_ACTION, &cpm__case_action__descriptor, true, on_action, action_reads,
      true},
+    {CPM__MSG_TYPE__MSG_INSPECTION_PLAN, &cpm__inspection_plan__descriptor, true, on_plan, NULL,
+     false},
+    {CPM__MSG_TYPE__MSG_INSPECTION_ASSIGN, &cpm__inspection_assign__descriptor, true, on_assign,
+     NULL, false},
+    {CPM__MSG_TYPE__MSG_INSPECTION_REVIEW, &cpm__inspection_review__descriptor, true, on_review,
+     NULL, false},
+    {CPM__MSG_TYPE__MSG_INSPECTION_QUERY, &cpm__inspection_query__descriptor, false,
+     on_inspection_query, NULL, false},
     {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_ASSIGN_BATCH, &cpm__assignment__descriptor, on_assignment}, {0}};

@@ -14,6 +14,7 @@ static const char usage[] =
     "  status      where a ticket is, who handles it and when it is due\n"
     "  cases       lists of cases: overdue, due soon, by agency, area or state\n"
     "  case        act on a case: accept, refuse, start, wait, resume, resolve, close, reopen\n"
+    "  inspection  plan, assign, show, list, review and close inspections at an agency\n"
     "  clusters    businesses many consumers complained about (coordinators)\n"
     "  report      cases by area in the 2024 or 2025 generation (coordinators)\n"
     "  watch       live stream of events from every service in the registry\n"
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
         {"health", ctl_cmd_health},     {"keygen", ctl_cmd_keygen},
         {"registry", ctl_cmd_registry}, {"clusters", ctl_cmd_clusters},
         {"cases", ctl_cmd_cases},       {"report", ctl_cmd_report},
+        {"inspection", ctl_cmd_inspection},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))
