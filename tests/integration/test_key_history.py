@@ -133,6 +133,39 @@ def test_act_before_rotation_accepted_after_it():
         check(vr.returncode == 0, "case verify: %s %s" % (vr.stdout, vr.stderr))
 
 
+def test_revoked_member_earlier_act_marked_and_member_shut_out():
+    """An inspector who leaves (docs/operations.md): key_revoked on their
+    entry. Their act made before it, delivered after it, stands and is marked
+    as signed by a now-revoked key; they can no longer connect."""
+    with Mesh(areas=("hoan-kiem",)) as m:
+        t = submit(m, "Pho Revoked", "kh-3")
+        m.wait_for(lambda: state_of(m, t) == "assigned", "assignment of " + t)
+        kid = key_id(m, HK)
+        m.kill("hn.doit", "routing")
+        m.ctl("case", "accept", t, as_=HK)
+        at = int(time.time() * 1000) + 1  # revoked after the act was signed
+        src = os.path.join(m.home, "etc", "registry.yaml")
+        text = open(src).read()
+        line = "    public_key: ../keys/%s.public\n" % HK
+        text = text.replace(line, line + "    key_revoked: \"%d\"\n" % at)
+        v = int(re.search(r"(?m)^version: (\d+)", text).group(1)) + 1
+        r = resign(m, with_version(m, text, v))
+        check(r.returncode == 0, "re-signed with the revocation: %s %s" % (r.stdout, r.stderr))
+        shown = [x for x in m.ctl("registry", "show").json[0]["members"] if x["id"] == HK][0]
+        check(shown["key_revoked_ms"] == at, "registry show: %s" % shown)
+        m.wait_for(lambda: all(h.get("registry_version") == v
+                               for (n, s), h in m.health().items() if s != "routing"),
+                   "every running service on version %d" % v)
+        m.start("hn.doit", "routing")
+        m.wait_for(lambda: state_of(m, t) == "accepted", "routing accepts the earlier act")
+        acc = entry(m, t, "accepted")
+        check(acc["key_id"] == kid and acc.get("key_standing") == "revoked",
+              "marked as signed by a now-revoked key: %s" % acc)
+        r = m.ctl("case", "start", t, as_=HK, check_rc=False)
+        check(r.returncode == 1 and r.json and r.json[0]["code"] == 403,
+              "a revoked member cannot connect: %s %s" % (r.stdout, r.stderr))
+
+
 def test_old_key_act_dated_after_rotation_refused():
     with Mesh(areas=("hoan-kiem",)) as m:
         t = submit(m, "Pho Forged", "kh-2")
@@ -168,4 +201,5 @@ def test_old_key_act_dated_after_rotation_refused():
 
 if __name__ == "__main__":
     run([test_act_before_rotation_accepted_after_it,
+         test_revoked_member_earlier_act_marked_and_member_shut_out,
          test_old_key_act_dated_after_rotation_refused])
