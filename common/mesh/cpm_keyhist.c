@@ -94,6 +94,9 @@ cpm_verdict_t cpm_verify_signed_key(const cpm_registry_t *reg, const uint8_t *bu
         return CPM_V_MALFORMED;
     if (view->version != CPM_PROTO_VERSION)
         return CPM_V_BAD_VERSION;
+    /* the same bounds as the wire (cpm_verifier.c) */
+    if (view->sender_instance.len == 0 || view->sender_instance.len > CPM_INSTANCE_MAX)
+        return CPM_V_MALFORMED;
     char sender[128], key_id[CPM_KEY_ID_LEN + 1];
     const Cpm__Member *m = NULL;
     if (view->sender.len < sizeof sender) {
