@@ -47,8 +47,11 @@ int cpm_keyhist_find(const cpm_registry_t *reg, const Cpm__Member *m, const char
         return -1;
     memset(out, 0, sizeof *out);
     if (key_is(m->sign_pk.data, m->sign_pk.len, key_id)) {
+        /* Any time before its revocation: the act's time is when it
+         * happened, and an act recorded offline before a rotation may be
+         * signed and sent with the new key (the wire checked that key). */
         out->pk = m->sign_pk.data;
-        out->from_ms = cpm_keyhist_current_since(m);
+        out->from_ms = 0;
         out->until_ms = m->key_revoked_ms;
         out->current = true;
     } else {

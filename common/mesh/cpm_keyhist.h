@@ -4,8 +4,9 @@
  * The wire (cpm_verifier_check, cpm_verify_signed) accepts only a member's
  * current, unrevoked key. An act kept and shown later (an officer's case
  * action, an inspector's finding) is judged at the time it says it was made:
- * it verifies with the member's current key from the moment that key began,
- * with a past key (Member.past_keys) inside that key's period, and with a
+ * it verifies with the member's current key (until its revocation, when the
+ * registry records one), with a past key (Member.past_keys) inside that key's
+ * period, and with a
  * revoked key only before the revocation time the registry records (a past
  * key's valid_until_ms, or Member.key_revoked_ms for the current key). A key
  * listed in Registry.revoked_keys with no such time verifies nothing.

@@ -261,18 +261,18 @@ int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effect
 /* Why the key that signed an act made at at_ms does not cover that time,
  * into err: the refusal names the act's time and the key's period. */
 static int key_not_valid_at(const Cpm__CaseUpdate *u, const cpm_member_key_t *k, int64_t at_ms,
-                            cpm_error_t *err)
+                            bool acted, cpm_error_t *err)
 {
     char at[40], from[40], until[40];
     cpm_format_time(at_ms, at, sizeof at);
     cpm_format_time(k->from_ms, from, sizeof from);
     cpm_format_time(k->until_ms, until, sizeof until);
     return cpm_error_set(err, CPM_E_FORBIDDEN, "signed_action",
-                         "signed_action by %s: its acted_ms %s is outside the period of the "
+                         "signed_action by %s: its %s %s is outside the period of the "
                          "%s key that signed it (valid from %s%s%s)",
-                         u->actor, at, k->current ? "current" : "past",
-                         k->from_ms ? from : "the start", k->until_ms ? " until " : "",
-                         k->until_ms ? until : "");
+                         u->actor, acted ? "acted_ms" : "sent_ms", at,
+                         k->current ? "current" : "past", k->from_ms ? from : "the start",
+                         k->until_ms ? " until " : "", k->until_ms ? until : "");
 }
 
 /* The officer's own signed act, as its agency received it, into e: anyone
@@ -283,8 +283,8 @@ static int key_not_valid_at(const Cpm__CaseUpdate *u, const cpm_member_key_t *k,
  * (else CPM_E_FORBIDDEN: the node reports an act its actor did not sign), on
  * this ticket and leading to the state reported (else CPM_E_INVALID). The key
  * is judged at the act's own time (acted_ms, else the time it was signed),
- * not at delivery (docs/protocol.md 13c): the current key from when it began,
- * a past key inside its period ("rotated"), a key revoked with a recorded
+ * not at delivery (docs/protocol.md 13c): the current key until its
+ * revocation, a past key inside its period ("rotated"), a key revoked with a recorded
  * time only before it ("revoked"); anything else is CPM_E_FORBIDDEN. */
 static int signed_act(const cpm_registry_t *reg, const Cpm__CaseUpdate *u, Cpm__StatusEntry *e,
                       char key_id[CPM_KEY_ID_LEN + 1], cpm_error_t *err)
@@ -310,7 +310,8 @@ static int signed_act(const cpm_registry_t *reg, const Cpm__CaseUpdate *u, Cpm__
                              cpm_verdict_name(vd));
     /* Signed: now its payload may be decoded. */
     Cpm__CaseAction *a = cpm__case_action__unpack(NULL, v.payload.len, v.payload.data);
-    int64_t at_ms = a && a->acted_ms ? a->acted_ms : v.sent_ms;
+    bool acted = a && a->acted_ms;
+    int64_t at_ms = acted ? a->acted_ms : v.sent_ms;
     cpm_key_standing_t standing = CPM_KEY_CURRENT;
     int rc = !a || !a->ticket || strcmp(a->ticket, u->ticket) != 0
                  ? cpm_error_set(err, CPM_E_INVALID, "signed_action",
@@ -323,7 +324,7 @@ static int signed_act(const cpm_registry_t *reg, const Cpm__CaseUpdate *u, Cpm__
     if (rc != 0)
         return rc;
     if ((vd = cpm_keyhist_check_at(&k, at_ms, &standing)) == CPM_V_KEY_NOT_VALID_AT)
-        return key_not_valid_at(u, &k, at_ms, err);
+        return key_not_valid_at(u, &k, at_ms, acted, err);
     if (vd != CPM_V_OK)
         return cpm_error_set(err, CPM_E_FORBIDDEN, "signed_action",
                              "signed_action does not verify as signed by %s: %s", u->actor,
