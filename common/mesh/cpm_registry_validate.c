@@ -4,6 +4,8 @@
  * reported as one sentence naming the member and the field. */
 #include "cpm_registry_int.h"
 
+#include "cpm_keyhist.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,7 +252,8 @@ int cpm_registry_validate(const Cpm__Registry *doc, char *err, size_t errlen)
             return -1;
         }
     for (size_t i = 0; i < doc->n_members; i++)
-        if (check_member(doc->members[i], i, err, errlen) != 0)
+        if (check_member(doc->members[i], i, err, errlen) != 0 ||
+            cpm_keyhist_validate(doc, doc->members[i], err, errlen) != 0)
             return -1;
 
     const Cpm__Member **tmp = malloc(doc->n_members * sizeof *tmp);

@@ -24,7 +24,13 @@ typedef struct {
 } y_service_t;
 
 typedef struct {
-    char *id, *agency, *role, *name, *public_key, *ticket_prefix, *area;
+    char *public_key, *valid_from, *valid_until, *reason;
+} y_past_key_t;
+
+typedef struct {
+    char *id, *agency, *role, *name, *public_key, *ticket_prefix, *area, *key_revoked;
+    y_past_key_t *past_keys;
+    unsigned past_keys_count;
     y_service_t *services;
     unsigned services_count;
     char **may_send;
@@ -58,6 +64,17 @@ static const cyaml_schema_value_t service_entry = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, y_service_t, service_fields),
 };
 
+static const cyaml_schema_field_t past_key_fields[] = {
+    STR("public_key", y_past_key_t, public_key),
+    STR("valid_from", y_past_key_t, valid_from),
+    STR("valid_until", y_past_key_t, valid_until),
+    STR("reason", y_past_key_t, reason),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t past_key_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, y_past_key_t, past_key_fields),
+};
+
 static const cyaml_schema_field_t member_fields[] = {
     STR("id", y_member_t, id),
     STR("agency", y_member_t, agency),
@@ -66,6 +83,9 @@ static const cyaml_schema_field_t member_fields[] = {
     STR("public_key", y_member_t, public_key),
     STR("ticket_prefix", y_member_t, ticket_prefix),
     STR("area", y_member_t, area),
+    STR("key_revoked", y_member_t, key_revoked),
+    CYAML_FIELD_SEQUENCE("past_keys", OPT, y_member_t, past_keys, &past_key_entry, 0,
+                         CYAML_UNLIMITED),
     CYAML_FIELD_SEQUENCE("services", OPT, y_member_t, services, &service_entry, 0, CYAML_UNLIMITED),
     CYAML_FIELD_SEQUENCE("may_send", OPT, y_member_t, may_send, &string_entry, 0, CYAML_UNLIMITED),
     CYAML_FIELD_END,
@@ -120,31 +140,40 @@ static char *dup_str(const char *s, bool *oom)
     return c;
 }
 
-static int load_keys(Cpm__Member *m, const y_member_t *y, const char *dir, char *err, size_t errlen)
+/* Reads the .public file at rel (relative to dir unless absolute) into pub;
+ * it must be member id's. what names the field in errors. */
+static int read_public(const char *rel, const char *dir, const char *id, const char *what,
+                       cpm_public_t *pub, char *err, size_t errlen)
 {
     char path[4096];
-    int n = y->public_key[0] == '/' ? snprintf(path, sizeof path, "%s", y->public_key)
-                                    : snprintf(path, sizeof path, "%s/%s", dir, y->public_key);
+    int n = rel[0] == '/' ? snprintf(path, sizeof path, "%s", rel)
+                          : snprintf(path, sizeof path, "%s/%s", dir, rel);
     if (n < 0 || (size_t)n >= sizeof path) {
-        cpm_errf(err, errlen, "member %s: public_key %s: path too long", y->id, y->public_key);
+        cpm_errf(err, errlen, "member %s: %s %s: path too long", id, what, rel);
         return -1;
     }
     if (access(path, R_OK) != 0) {
-        cpm_errf(err, errlen, "member %s: public_key %s: cannot read (%s)", y->id, y->public_key,
-                 strerror(errno));
+        cpm_errf(err, errlen, "member %s: %s %s: cannot read (%s)", id, what, rel, strerror(errno));
         return -1;
     }
-    cpm_public_t pub;
     cpm_error_t why;
-    if (cpm_public_load(&pub, path, &why) != 0) {
-        cpm_errf(err, errlen, "member %s: public_key %s: %s", y->id, y->public_key, why.message);
+    if (cpm_public_load(pub, path, &why) != 0) {
+        cpm_errf(err, errlen, "member %s: %s %s: %s", id, what, rel, why.message);
         return -1;
     }
-    if (strcmp(pub.id, y->id) != 0) {
-        cpm_errf(err, errlen, "member %s: public_key %s: the file is for member %s", y->id,
-                 y->public_key, pub.id);
+    if (strcmp(pub->id, id) != 0) {
+        cpm_errf(err, errlen, "member %s: %s %s: the file is for member %s", id, what, rel,
+                 pub->id);
         return -1;
     }
+    return 0;
+}
+
+static int load_keys(Cpm__Member *m, const y_member_t *y, const char *dir, char *err, size_t errlen)
+{
+    cpm_public_t pub;
+    if (read_public(y->public_key, dir, y->id, "public_key", &pub, err, errlen) != 0)
+        return -1;
     m->sign_pk.data = malloc(32);
     m->curve_pk.data = malloc(32);
     if (!m->sign_pk.data || !m->curve_pk.data) {
@@ -154,6 +183,75 @@ static int load_keys(Cpm__Member *m, const y_member_t *y, const char *dir, char 
     memcpy(m->sign_pk.data, pub.sign_pk, 32);
     memcpy(m->curve_pk.data, pub.curve_pk, 32);
     m->sign_pk.len = m->curve_pk.len = 32;
+    return 0;
+}
+
+/* One past_keys entry (docs/operations.md, "Rotating or revoking a member's
+ * key"): the old .public file, when it stopped (required), when it began
+ * (optional), why. */
+static int build_past_key(Cpm__PastKey *p, const y_past_key_t *y, unsigned i, const char *id,
+                          const char *dir, char *err, size_t errlen)
+{
+    char what[48];
+    snprintf(what, sizeof what, "past_keys[%u].public_key", i);
+    if (!y->public_key || !y->public_key[0] || !y->valid_until || !y->valid_until[0]) {
+        cpm_errf(err, errlen, "member %s: past_keys[%u]: missing required field %s", id, i,
+                 !y->public_key || !y->public_key[0] ? "public_key" : "valid_until");
+        return -1;
+    }
+    cpm_public_t pub;
+    if (read_public(y->public_key, dir, id, what, &pub, err, errlen) != 0)
+        return -1;
+    if (parse_issued(y->valid_until, &p->valid_until_ms) != 0 ||
+        (y->valid_from && parse_issued(y->valid_from, &p->valid_from_ms) != 0)) {
+        bool until = parse_issued(y->valid_until, &p->valid_until_ms) != 0;
+        cpm_errf(err, errlen,
+                 "member %s: past_keys[%u].%s '%s' is not a time (Unix ms, YYYY-MM-DD or "
+                 "YYYY-MM-DDTHH:MM:SSZ)",
+                 id, i, until ? "valid_until" : "valid_from",
+                 until ? y->valid_until : y->valid_from);
+        return -1;
+    }
+    bool oom = false;
+    p->reason = dup_str(y->reason, &oom);
+    p->sign_pk.data = malloc(32);
+    if (oom || !p->sign_pk.data) {
+        cpm_errf(err, errlen, "registry: out of memory");
+        return -1;
+    }
+    memcpy(p->sign_pk.data, pub.sign_pk, 32);
+    p->sign_pk.len = 32;
+    return 0;
+}
+
+static int build_key_history(Cpm__Member *m, const y_member_t *y, const char *dir, char *err,
+                             size_t errlen)
+{
+    if (y->key_revoked && parse_issued(y->key_revoked, &m->key_revoked_ms) != 0) {
+        cpm_errf(err, errlen,
+                 "member %s: key_revoked '%s' is not a time (Unix ms, YYYY-MM-DD or "
+                 "YYYY-MM-DDTHH:MM:SSZ)",
+                 y->id, y->key_revoked);
+        return -1;
+    }
+    if (!y->past_keys_count)
+        return 0;
+    m->past_keys = calloc(y->past_keys_count, sizeof *m->past_keys);
+    if (!m->past_keys) {
+        cpm_errf(err, errlen, "registry: out of memory");
+        return -1;
+    }
+    for (unsigned i = 0; i < y->past_keys_count; i++) {
+        Cpm__PastKey *p = malloc(sizeof *p);
+        if (!p) {
+            cpm_errf(err, errlen, "registry: out of memory");
+            return -1;
+        }
+        cpm__past_key__init(p);
+        m->past_keys[m->n_past_keys++] = p;
+        if (build_past_key(p, &y->past_keys[i], i, y->id, dir, err, errlen) != 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -217,7 +315,24 @@ static int build_member(Cpm__Member *m, const y_member_t *y, const char *dir, ch
         cpm_errf(err, errlen, "registry: out of memory");
         return -1;
     }
-    return load_keys(m, y, dir, err, errlen);
+    if (load_keys(m, y, dir, err, errlen) != 0)
+        return -1;
+    return build_key_history(m, y, dir, err, errlen);
+}
+
+/* key_revoked: the wire must refuse the key too, so its id joins
+ * revoked_keys (once). -1 only when out of memory. */
+static int revoke_current(Cpm__Registry *doc, const Cpm__Member *m)
+{
+    char kid[CPM_KEY_ID_LEN + 1];
+    cpm_member_key_id(m, kid);
+    for (size_t i = 0; i < doc->n_revoked_keys; i++)
+        if (strcmp(doc->revoked_keys[i], kid) == 0)
+            return 0;
+    if (!(doc->revoked_keys[doc->n_revoked_keys] = strdup(kid)))
+        return -1;
+    doc->n_revoked_keys++;
+    return 0;
 }
 
 static int build_doc(Cpm__Registry *doc, const y_registry_t *y, const char *dir, char *err,
@@ -242,7 +357,9 @@ static int build_doc(Cpm__Registry *doc, const y_registry_t *y, const char *dir,
     doc->version = *y->version;
     doc->mesh = dup_str(y->mesh, &oom);
     doc->members = calloc(y->members_count + 1, sizeof *doc->members);
-    doc->revoked_keys = calloc(y->revoked_keys_count + 1, sizeof *doc->revoked_keys);
+    /* room for a key id of each member whose current key is revoked */
+    doc->revoked_keys =
+        calloc(y->revoked_keys_count + y->members_count + 1, sizeof *doc->revoked_keys);
     if (oom || !doc->members || !doc->revoked_keys) {
         cpm_errf(err, errlen, "registry: out of memory");
         return -1;
@@ -263,6 +380,8 @@ static int build_doc(Cpm__Registry *doc, const y_registry_t *y, const char *dir,
         doc->members[doc->n_members++] = m;
         if (build_member(m, &y->members[i], dir, err, errlen) != 0)
             return -1;
+        if (m->key_revoked_ms > 0 && revoke_current(doc, m) != 0)
+            oom = true;
     }
     if (oom) {
         cpm_errf(err, errlen, "registry: out of memory");

@@ -32,6 +32,7 @@ static const char *const verdict_names[CPM_V_COUNT] = {
     [CPM_V_TRANSPORT_MISMATCH] = "transport_mismatch",
     [CPM_V_FORBIDDEN] = "forbidden",
     [CPM_V_REPLAY] = "replay",
+    [CPM_V_KEY_NOT_VALID_AT] = "key_not_valid_at",
 };
 
 const char *cpm_verdict_name(cpm_verdict_t v)

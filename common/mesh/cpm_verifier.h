@@ -38,6 +38,7 @@ typedef enum {
     CPM_V_TRANSPORT_MISMATCH, /* CURVE key of the link belongs to another member */
     CPM_V_FORBIDDEN,          /* sender may not send this type to this service */
     CPM_V_REPLAY,             /* (sender, instance, seq) seen before or too old */
+    CPM_V_KEY_NOT_VALID_AT,   /* a kept act's own time is outside its key's period (cpm_keyhist) */
     CPM_V_COUNT
 } cpm_verdict_t;
 

@@ -73,6 +73,8 @@ static int on_update(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     }
     int rc = routing_apply_update(st->rules, cpm_server_registry(srv), cpm_server_store(srv), txn,
                                   &fx, m->env->sender, u, err);
+    if (rc != 0 && !strcmp(err->field, "signed_action")) /* an act its officer did not sign */
+        cpm_metrics_add(cpm_server_metrics(srv), "signed_acts.refused", 1);
     if (rc != 0 || u->state != CPM__CASE_STATE__CASE_STATE_REFUSED)
         return rc;
     /* "Not ours": route it again, or to the coordinators (routing_transfer). */

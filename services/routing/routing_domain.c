@@ -4,6 +4,7 @@
 #include "cpm_keys.h"
 #include "cpm_fields.h"
 #include "cpm_text.h"
+#include "cpm_keyhist.h"
 #include "cpm_verifier.h"
 #include "cpm_util.h"
 #include "routing_deadlines.h"
@@ -257,16 +258,34 @@ int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effect
     return rc;
 }
 
+/* Why the key that signed an act made at at_ms does not cover that time,
+ * into err: the refusal names the act's time and the key's period. */
+static int key_not_valid_at(const Cpm__CaseUpdate *u, const cpm_member_key_t *k, int64_t at_ms,
+                            bool acted, cpm_error_t *err)
+{
+    char at[40], from[40], until[40];
+    cpm_format_time(at_ms, at, sizeof at);
+    cpm_format_time(k->from_ms, from, sizeof from);
+    cpm_format_time(k->until_ms, until, sizeof until);
+    return cpm_error_set(err, CPM_E_FORBIDDEN, "signed_action",
+                         "signed_action by %s: its %s %s is outside the period of the "
+                         "%s key that signed it (valid from %s%s%s)",
+                         u->actor, acted ? "acted_ms" : "sent_ms", at,
+                         k->current ? "current" : "past", k->from_ms ? from : "the start",
+                         k->until_ms ? " until " : "", k->until_ms ? until : "");
+}
+
 /* The officer's own signed act, as its agency received it, into e: anyone
  * with the registry can check who did it (docs/protocol.md 13a). The agency's
  * node is another node, so routing checks it all before anything is written:
  * a case action (else CPM_E_INVALID), signed by the actor the update names
- * with that member's current, unrevoked key, the signature valid over the
- * exact bytes (else CPM_E_FORBIDDEN: the node reports an act its actor did
- * not sign), on this ticket and leading to the state reported (else
- * CPM_E_INVALID). A key revoked since the act was signed is refused too: the
- * registry keeps only a member's current public key, so nothing else could
- * check the act (docs/protocol.md 13a). */
+ * with one of that member's keys, the signature valid over the exact bytes
+ * (else CPM_E_FORBIDDEN: the node reports an act its actor did not sign), on
+ * this ticket and leading to the state reported (else CPM_E_INVALID). The key
+ * is judged at the act's own time (acted_ms, else the time it was signed),
+ * not at delivery (docs/protocol.md 13c): the current key until its
+ * revocation, a past key inside its period ("rotated"), a key revoked with a recorded
+ * time only before it ("revoked"); anything else is CPM_E_FORBIDDEN. */
 static int signed_act(const cpm_registry_t *reg, const Cpm__CaseUpdate *u, Cpm__StatusEntry *e,
                       char key_id[CPM_KEY_ID_LEN + 1], cpm_error_t *err)
 {
@@ -282,14 +301,18 @@ static int signed_act(const cpm_registry_t *reg, const Cpm__CaseUpdate *u, Cpm__
         return cpm_error_set(err, CPM_E_INVALID, "signed_action",
                              "signed_action is not a case action signed by %s", u->actor);
     const Cpm__Member *m = NULL;
+    cpm_member_key_t k;
     cpm_verdict_t vd =
-        cpm_verify_signed(reg, u->signed_action.data, u->signed_action.len, &envb, &m);
+        cpm_verify_signed_key(reg, u->signed_action.data, u->signed_action.len, &envb, &v, &m, &k);
     if (vd != CPM_V_OK)
         return cpm_error_set(err, CPM_E_FORBIDDEN, "signed_action",
                              "signed_action does not verify as signed by %s: %s", u->actor,
                              cpm_verdict_name(vd));
     /* Signed: now its payload may be decoded. */
     Cpm__CaseAction *a = cpm__case_action__unpack(NULL, v.payload.len, v.payload.data);
+    bool acted = a && a->acted_ms;
+    int64_t at_ms = acted ? a->acted_ms : v.sent_ms;
+    cpm_key_standing_t standing = CPM_KEY_CURRENT;
     int rc = !a || !a->ticket || strcmp(a->ticket, u->ticket) != 0
                  ? cpm_error_set(err, CPM_E_INVALID, "signed_action",
                                  "signed_action is not an act on %s", u->ticket)
@@ -300,11 +323,18 @@ static int signed_act(const cpm_registry_t *reg, const Cpm__CaseUpdate *u, Cpm__
     cpm__case_action__free_unpacked(a, NULL);
     if (rc != 0)
         return rc;
+    if ((vd = cpm_keyhist_check_at(&k, at_ms, &standing)) == CPM_V_KEY_NOT_VALID_AT)
+        return key_not_valid_at(u, &k, at_ms, acted, err);
+    if (vd != CPM_V_OK)
+        return cpm_error_set(err, CPM_E_FORBIDDEN, "signed_action",
+                             "signed_action does not verify as signed by %s: %s", u->actor,
+                             cpm_verdict_name(vd));
     e->signed_action = u->signed_action;
     e->signature.data = (uint8_t *)sig.data;
     e->signature.len = sig.len;
     snprintf(key_id, CPM_KEY_ID_LEN + 1, "%.*s", (int)v.key_id.len, (const char *)v.key_id.data);
     e->key_id = key_id;
+    e->key_standing = (char *)cpm_key_standing_name(standing);
     e->received_ms = v.sent_ms;
     return 0;
 }

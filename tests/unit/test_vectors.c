@@ -552,9 +552,10 @@ static void test_envelopes(void **state)
         cpm_verifier_destroy(&v);
         free(frame);
     }
-    /* The vectors show every verdict at least once. */
+    /* The vectors show every verdict at least once; key_not_valid_at is a
+     * verdict of kept acts (cpm_keyhist.h), never of a frame on the wire. */
     for (int r = 0; r < CPM_V_COUNT; r++)
-        if (!seen[r])
+        if (!seen[r] && r != CPM_V_KEY_NOT_VALID_AT)
             fail_msg("no vector has verdict %s", cpm_verdict_name((cpm_verdict_t)r));
 }
 

@@ -747,7 +747,7 @@ static void test_verdict_names(void **state)
                                      "bad_version",  "unknown_sender",  "unknown_key",
                                      "revoked_key",  "bad_signature",   "clock_skew",
                                      "unknown_type", "wrong_recipient", "transport_mismatch",
-                                     "forbidden",    "replay"};
+                                     "forbidden",    "replay",          "key_not_valid_at"};
     for (int i = 0; i < CPM_V_COUNT; i++)
         assert_string_equal(cpm_verdict_name((cpm_verdict_t)i), want[i]);
     assert_string_equal(cpm_verdict_name(CPM_V_COUNT), "invalid");

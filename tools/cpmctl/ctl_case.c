@@ -110,6 +110,8 @@ static void print_status(bool json, const Cpm__StatusReply *r)
                 json_object_set_new(je, "received_ms", json_integer(e->received_ms));
             if (e->signed_action.len) /* the signed act itself: cpmctl does not print it */
                 json_object_set_new(je, "key_id", json_string(ctl_utf8(e->key_id)));
+            if (e->key_standing && *e->key_standing) /* docs/protocol.md 13c */
+                json_object_set_new(je, "key_standing", json_string(ctl_utf8(e->key_standing)));
             json_object_set_new(je, "signed", json_boolean(e->signed_action.len > 0));
             json_array_append_new(h, je);
         }

@@ -90,6 +90,31 @@ static int load_root(const char *home, const char *root_path, uint8_t pk[32], cp
     return 0;
 }
 
+/* The member's past keys and key revocation time (docs/protocol.md 13c):
+ * into jm, or printed below the member's line. */
+static void show_key_history(bool json, const cpm_registry_t *r, const Cpm__Member *m, json_t *jm)
+{
+    char kid[CPM_KEY_ID_LEN + 1], t1[40], t2[40];
+    json_t *past = json_array();
+    for (size_t k = 0; k < m->n_past_keys; k++) {
+        const Cpm__PastKey *p = m->past_keys[k];
+        cpm_key_id(p->sign_pk.data, kid);
+        bool revoked = cpm_registry_key_revoked(r, kid);
+        json_array_append_new(past, json_pack("{s:s,s:I,s:I,s:s,s:b}", "key_id", kid,
+                                              "valid_from_ms", (json_int_t)p->valid_from_ms,
+                                              "valid_until_ms", (json_int_t)p->valid_until_ms,
+                                              "reason", ctl_utf8(p->reason), "revoked", revoked));
+        if (!json)
+            printf("  %-28s past key %s%s valid %s .. %s  %s\n", "", kid, revoked ? " REVOKED" : "",
+                   p->valid_from_ms ? ctl_time(p->valid_from_ms, t1) : "start",
+                   ctl_time(p->valid_until_ms, t2), ctl_safe(p->reason));
+    }
+    json_object_set_new(jm, "past_keys", past);
+    json_object_set_new(jm, "key_revoked_ms", json_integer(m->key_revoked_ms));
+    if (!json && m->key_revoked_ms)
+        printf("  %-28s current key revoked from %s\n", "", ctl_time(m->key_revoked_ms, t1));
+}
+
 static void show(bool json, const cpm_registry_t *r)
 {
     const Cpm__Registry *d = cpm_registry_doc(r);
@@ -116,10 +141,11 @@ static void show(bool json, const cpm_registry_t *r)
                 printf("  %s=%s", m->services[k]->name, m->services[k]->endpoint);
             printf("\n");
         }
-        json_array_append_new(members,
-                              json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "id", m->id, "agency",
-                                        m->agency, "role", m->role, "name", m->name, "key_id", kid,
-                                        "services", svcs, "may_send", may));
+        json_t *jm =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "id", m->id, "agency", m->agency, "role",
+                      m->role, "name", m->name, "key_id", kid, "services", svcs, "may_send", may);
+        show_key_history(json, r, m, jm);
+        json_array_append_new(members, jm);
     }
     if (json)
         ctl_print_json(json_pack("{s:b,s:s,s:I,s:o}", "ok", 1, "mesh", d->mesh, "version",

@@ -3,40 +3,48 @@
 #include "ctl_args.h"
 #include "cpm_case.h"
 #include "cpm_envelope.h"
+#include "cpm_keyhist.h"
 #include "cpm_keys.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* "ok", or why the entry's signed act does not show that its actor did it. */
+/* "ok", or why the entry's signed act does not show that its actor did it.
+ * The key is judged at the act's own time (docs/protocol.md 13c): a key
+ * rotated or revoked since still shows an act made while it was valid. */
 static const char *check_entry(const ctl_t *c, const char *ticket, const Cpm__StatusEntry *e)
 {
-    cpm_slice_t envb, sig;
+    cpm_slice_t envb;
     cpm_envelope_view_t v;
-    if (cpm_envelope_parse_signed(e->signed_action.data, e->signed_action.len, &envb, &sig) != 0 ||
-        cpm_envelope_parse_view(envb.data, envb.len, &v) != 0)
+    const Cpm__Member *m = NULL;
+    cpm_member_key_t k;
+    cpm_verdict_t vd = cpm_verify_signed_key(c->reg, e->signed_action.data, e->signed_action.len,
+                                             &envb, &v, &m, &k);
+    if (vd == CPM_V_MALFORMED || vd == CPM_V_OVERSIZE || vd == CPM_V_BAD_VERSION)
         return "not a signed envelope";
-    char sender[128], kid[CPM_KEY_ID_LEN + 1];
-    snprintf(sender, sizeof sender, "%.*s", (int)v.sender.len, (const char *)v.sender.data);
-    if (strcmp(sender, e->actor) != 0)
-        return "signed by another member than the actor";
-    const Cpm__Member *m = cpm_registry_member(c->reg, sender);
-    if (!m || m->sign_pk.len != 32)
+    if (vd == CPM_V_UNKNOWN_SENDER)
         return "the signer is not in this registry";
-    cpm_key_id(m->sign_pk.data, kid);
-    if ((size_t)v.key_id.len != strlen(kid) || memcmp(v.key_id.data, kid, v.key_id.len) != 0)
+    if (vd == CPM_V_UNKNOWN_KEY)
         return "signed with a key this registry does not give the signer";
-    if (cpm_envelope_verify_sig(envb.data, envb.len, sig.data, sig.len, m->sign_pk.data) != 0)
+    if (vd != CPM_V_OK)
         return "bad signature";
+    if (strcmp(m->id, e->actor) != 0)
+        return "signed by another member than the actor";
     Cpm__CaseAction *a = v.type == CPM__MSG_TYPE__MSG_CASE_ACTION
                              ? cpm__case_action__unpack(NULL, v.payload.len, v.payload.data)
                              : NULL;
-    const char *why = !a                                       ? "not a case action"
-                      : strcmp(a->ticket, ticket) != 0         ? "an act on another ticket"
-                      : cpm_case_target(a->action) != e->state ? "an act that leads elsewhere"
-                      : a->outcome != e->outcome               ? "another outcome"
-                      : a->acted_ms && a->acted_ms != e->at_ms ? "another time"
-                                                               : "ok";
+    cpm_key_standing_t standing;
+    const char *why =
+        !a                                       ? "not a case action"
+        : strcmp(a->ticket, ticket) != 0         ? "an act on another ticket"
+        : cpm_case_target(a->action) != e->state ? "an act that leads elsewhere"
+        : a->outcome != e->outcome               ? "another outcome"
+        : a->acted_ms && a->acted_ms != e->at_ms ? "another time"
+        : cpm_keyhist_check_at(&k, a->acted_ms ? a->acted_ms : v.sent_ms, &standing) != CPM_V_OK
+            ? "signed with a key that was not valid at the act's time"
+        : standing == CPM_KEY_ROTATED ? "ok (key rotated since)"
+        : standing == CPM_KEY_REVOKED ? "ok (signed by a now-revoked key)"
+                                      : "ok";
     cpm__case_action__free_unpacked(a, NULL);
     return why;
 }
@@ -52,7 +60,7 @@ int ctl_case_verify(ctl_t *c, const Cpm__StatusReply *r)
             continue;
         const char *why = check_entry(c, r->ticket, e);
         checked++;
-        bad += strcmp(why, "ok") != 0;
+        bad += strncmp(why, "ok", 2) != 0;
         const char *state = cpm_case_state_name(e->state);
         if (list)
             json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s}", "at", ctl_time(e->at_ms, t),
