@@ -383,6 +383,11 @@ int routing_apply_update(const cpm_rules_t *rules, const cpm_registry_t *reg, cp
             goto out;
         }
     }
+    /* Reopened: a new period with its own deadlines (routing_deadlines.h). */
+    if ((rc = routing_deadlines_reopen(rules, st, txn, r, from, to, u->at_ms)) != 0) {
+        r->state = old_state;
+        goto out;
+    }
     e.at_ms = u->at_ms;
     e.state = to;
     e.actor = u->actor;
