@@ -112,10 +112,11 @@ typedef struct {
     /* One sentence: how it was decided, e.g. "old ward Phường Hàng Bạc (Quận
      * Hoàn Kiếm) went whole into Phường Hoàn Kiếm". */
     char note[320];
-    /* The old units of generation 2024 the text named, when it named old
-     * wards (named_kind CPM_PLACE_KIND_OLD_WARD) or old districts
-     * (..._OLD_DISTRICT) by name: their codes (n_named 0 otherwise). Used to
-     * place in generation 2024 (cpm_place_in_generation). */
+    /* The old units of generation 2024 the text names: old wards
+     * (named_kind CPM_PLACE_KIND_OLD_WARD; also when a current unit of the
+     * same name decided) or old districts (..._OLD_DISTRICT): their codes
+     * (n_named 0 otherwise). Used to place in generation 2024
+     * (cpm_place_in_generation). */
     cpm_place_kind_t named_kind;
     size_t n_named;
     char named[CPM_PLACE_MAX_CANDIDATES][CPM_PLACE_CODE_MAX];

@@ -202,6 +202,14 @@ static cpm_place_method_t by_name(rs_t *rs, const place_words_t *w, size_t a, si
     if (nu > 0) {
         if (nu == 1 && (unit_word || nd == 0)) {
             set_unit(o, &p->units[uh[0]]);
+            /* Old wards of the same name were the units of that name in
+             * 2024 (cpm_place_in_generation). */
+            if (nw)
+                named(o, p->wards, CPM_PLACE_KIND_OLD_WARD, wh,
+                      filter_type(p->wards, wh, nw,
+                                  tw == TW_PHUONG ? "phường"
+                                  : tw == TW_XA   ? "xã"
+                                                  : NULL));
             snprintf(o->note, sizeof o->note, "the name of %s (since 2025-07-01)",
                      p->units[uh[0]].full_name);
             return CPM_PLACE_NAME;

@@ -87,6 +87,13 @@ static void test_old_names_resolve_directly_in_2024(void **state)
     assert_int_equal(place("Hoàn Kiếm", "", "2024", &p), CPM_PLACE_NAME);
     assert_string_equal(p.slug, "hoan-kiem");
     assert_string_equal(p.code, "002");
+    /* a current unit's name that was an old ward's too: the old ward, in
+     * force in 2024 (Ngọc Hà of 2025 took wards of Ba Đình and Cầu Giấy) */
+    assert_int_equal(place("Phường Ngọc Hà", "", "2025", &p), CPM_PLACE_NAME);
+    assert_string_equal(p.slug, "ngoc-ha");
+    assert_int_equal(place("Phường Ngọc Hà", "", "2024", &p), CPM_PLACE_NAME);
+    assert_string_equal(p.generation, "2024");
+    assert_string_equal(p.slug, "ba-dinh");
     /* a legacy client's area slug is a district on 2024 */
     assert_int_equal(place("", "cau-giay", "2024", &p), CPM_PLACE_NAME);
     assert_string_equal(p.generation, "2024");
