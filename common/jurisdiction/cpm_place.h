@@ -80,7 +80,8 @@ typedef struct {
     char district_code[CPM_PLACE_CODE_MAX]; /* old wards: their district; else "" */
 } cpm_place_unit_t;
 
-/* A candidate of a placement: always a unit of generation 2025. */
+/* A candidate of a placement: a unit of generation 2025 (of 2024 after
+ * cpm_place_in_generation). */
 typedef struct {
     char generation[8];
     char code[CPM_PLACE_CODE_MAX];
@@ -111,6 +112,14 @@ typedef struct {
     /* One sentence: how it was decided, e.g. "old ward Phường Hàng Bạc (Quận
      * Hoàn Kiếm) went whole into Phường Hoàn Kiếm". */
     char note[320];
+    /* The old units of generation 2024 the text names: old wards
+     * (named_kind CPM_PLACE_KIND_OLD_WARD; also when a current unit of the
+     * same name decided) or old districts (..._OLD_DISTRICT): their codes
+     * (n_named 0 otherwise). Used to place in generation 2024
+     * (cpm_place_in_generation). */
+    cpm_place_kind_t named_kind;
+    size_t n_named;
+    char named[CPM_PLACE_MAX_CANDIDATES][CPM_PLACE_CODE_MAX];
 } cpm_placement_t;
 
 /* Load the reform data from dir (communes.csv, districts-2024.csv,
@@ -138,6 +147,19 @@ void cpm_places_destroy(cpm_places_t **p);
  * text that is not UTF-8 or longer than CPM_PLACE_TEXT_MAX (note says which). */
 cpm_place_method_t cpm_place_resolve(const cpm_places_t *p, const char *text, bool has_point,
                                      double lat, double lon, cpm_placement_t *out);
+
+/* Turn io, a placement by cpm_place_resolve (in the units of 2025), into
+ * one in the units of generation (its method returned). "2025", NULL, "" or
+ * an unknown generation: io unchanged. "2024" (the 30 districts): an old
+ * district named is that district (NAME); old wards named are their
+ * district (NAME) or, when same-named wards lie in several, TRIAGE with
+ * those districts; a unit of 2025 (by name, point or lineage) is the
+ * district its old wards all came from (LINEAGE) or TRIAGE with the
+ * districts it took wards from; 2025 candidates become the districts they
+ * came from likewise. Candidates and the unit are then of generation 2024;
+ * the note says how. UNKNOWN stays UNKNOWN. */
+cpm_place_method_t cpm_place_in_generation(const cpm_places_t *p, const char *generation,
+                                           cpm_placement_t *io);
 
 /* "point", "name", "lineage", "triage", "unknown". Never NULL. */
 const char *cpm_place_method_name(cpm_place_method_t m);

@@ -95,6 +95,15 @@ static void add_candidate(cpm_placement_t *o, const cpm_place_unit_t *u)
     snprintf(r->name, sizeof r->name, "%s", u->full_name);
 }
 
+/* The old units the text named (cpm_placement_t.named). */
+static void named(cpm_placement_t *o, const cpm_place_unit_t *t, cpm_place_kind_t kind,
+                  const uint32_t *hits, size_t n)
+{
+    o->named_kind = kind;
+    for (o->n_named = 0; o->n_named < n && o->n_named < CPM_PLACE_MAX_CANDIDATES; o->n_named++)
+        snprintf(o->named[o->n_named], sizeof o->named[0], "%s", t[hits[o->n_named]].code);
+}
+
 /* Every unit that took part of an old ward or district. */
 static void add_successors(rs_t *rs, cpm_place_kind_t kind, uint32_t idx)
 {
@@ -123,6 +132,7 @@ static cpm_place_method_t old_wards(rs_t *rs, uint32_t *hits, size_t n, place_tw
             }
     if (k)
         n = k;
+    named(o, p->wards, CPM_PLACE_KIND_OLD_WARD, hits, n);
     const cpm_place_unit_t *w = &p->wards[hits[0]];
     const place_link_t *l;
     if (n == 1 && place_links(p, CPM_PLACE_KIND_OLD_WARD, hits[0], &l) == 1 && l[0].whole) {
@@ -151,6 +161,7 @@ static cpm_place_method_t old_districts(rs_t *rs, uint32_t *hits, size_t n, plac
                     : tw == TW_HUYEN ? "huyện"
                     : tw == TW_THIXA ? "thị xã"
                                      : NULL);
+    named(rs->out, p->districts, CPM_PLACE_KIND_OLD_DISTRICT, hits, n);
     for (size_t i = 0; i < n; i++)
         add_successors(rs, CPM_PLACE_KIND_OLD_DISTRICT, hits[i]);
     snprintf(rs->out->note, sizeof rs->out->note,
@@ -191,12 +202,21 @@ static cpm_place_method_t by_name(rs_t *rs, const place_words_t *w, size_t a, si
     if (nu > 0) {
         if (nu == 1 && (unit_word || nd == 0)) {
             set_unit(o, &p->units[uh[0]]);
+            /* Old wards of the same name were the units of that name in
+             * 2024 (cpm_place_in_generation). */
+            if (nw)
+                named(o, p->wards, CPM_PLACE_KIND_OLD_WARD, wh,
+                      filter_type(p->wards, wh, nw,
+                                  tw == TW_PHUONG ? "phường"
+                                  : tw == TW_XA   ? "xã"
+                                                  : NULL));
             snprintf(o->note, sizeof o->note, "the name of %s (since 2025-07-01)",
                      p->units[uh[0]].full_name);
             return CPM_PLACE_NAME;
         }
         for (size_t i = 0; i < nu; i++)
             add_candidate(o, &p->units[uh[i]]);
+        named(o, p->districts, CPM_PLACE_KIND_OLD_DISTRICT, dh, nd);
         for (size_t i = 0; i < nd; i++)
             add_successors(rs, CPM_PLACE_KIND_OLD_DISTRICT, dh[i]);
         if (nd)

@@ -84,9 +84,11 @@ const char *cpm_rules_unit_agency(const cpm_rules_t *r, const char *gen, const c
 /* Deadlines in working days (Mon-Fri, minus holidays, in Vietnam time UTC+7). */
 int cpm_rules_accept_days(const cpm_rules_t *r);
 int cpm_rules_resolve_days(const cpm_rules_t *r);
-/* The deadlines of a case of category (NULL, "" or undeclared: the defaults
- * of the deadlines block) under jurisdiction generation (NULL = the one in
- * force; deadlines do not differ by generation yet). */
+/* The deadlines of a case of category under jurisdiction generation (NULL
+ * or "": the one in force now): the first that is set of the generation's
+ * entry for the category, the generation's deadlines:, the category's
+ * accept_days / resolve_days, and the top-level deadlines: block (an
+ * undeclared category or generation skips its steps). */
 int cpm_rules_accept_days_for(const cpm_rules_t *r, const char *category, const char *generation);
 int cpm_rules_resolve_days_for(const cpm_rules_t *r, const char *category, const char *generation);
 /* Working days before a deadline when the agency is reminded (0 = never). */

@@ -54,24 +54,6 @@ int cpm_rules_resolve_days(const cpm_rules_t *r)
     return r->resolve_days;
 }
 
-static int category_days(const cpm_rules_t *r, const int *per, const char *category, int dflt)
-{
-    int k = per ? cpm_rules_find_slug(r->categories, r->ncategories, category) : -1;
-    return k >= 0 && per[k] > 0 ? per[k] : dflt;
-}
-
-int cpm_rules_accept_days_for(const cpm_rules_t *r, const char *category, const char *generation)
-{
-    (void)generation; /* one set of deadlines for every generation so far */
-    return category_days(r, r->cat_accept, category, r->accept_days);
-}
-
-int cpm_rules_resolve_days_for(const cpm_rules_t *r, const char *category, const char *generation)
-{
-    (void)generation;
-    return category_days(r, r->cat_resolve, category, r->resolve_days);
-}
-
 int cpm_rules_remind_days(const cpm_rules_t *r)
 {
     return r->remind_days;

@@ -215,8 +215,9 @@ static int load_overrides(ctx_t *c, const cpm_rules_t *r, gen_t *g, const yaml_n
 static int load_one(ctx_t *c, cpm_rules_t *r, gen_t *g, const yaml_node_t *e,
                     const cpm_places_t *pl, const yaml_node_t *agencies)
 {
-    static const char *const keys[] = {"id",    "valid_from",    "valid_to",
-                                       "units", "agency_prefix", "agencies"};
+    static const char *const keys[] = {"id",        "valid_from",    "valid_to",
+                                       "units",     "agency_prefix", "agencies",
+                                       "deadlines", "categories"};
     if (!e || e->type != YAML_MAPPING_NODE)
         return cpm_rules_yfail(c, e, "generations: each entry must be a mapping");
     g->line = (unsigned)e->start_mark.line + 1;
@@ -349,6 +350,8 @@ void cpm_rules_gens_free(cpm_rules_t *r)
         for (size_t k = 0; k < r->gens[i].nunits; k++)
             free(r->gens[i].units[k].succ);
         free(r->gens[i].units);
+        free(r->gens[i].cat_accept);
+        free(r->gens[i].cat_resolve);
     }
     free(r->gens);
     r->gens = NULL;

@@ -361,7 +361,8 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
         (gens && cpm_rules_gens_load(c, r, root) < 0) ||
         load_slugs(c, map_get(c, root, "categories"), "categories", ckeys, &r->categories,
                    &r->ncategories) < 0 ||
-        load_category_deadlines(c, r, map_get(c, root, "categories")) < 0)
+        load_category_deadlines(c, r, map_get(c, root, "categories")) < 0 ||
+        (gens && cpm_rules_gens_deadlines(c, r, root) < 0))
         return -1;
 
     yaml_node_item_t *it = NULL;

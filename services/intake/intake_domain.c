@@ -6,6 +6,7 @@
 #include "intake_contact.h"
 #include "intake_lookup.h"
 #include "intake_place.h"
+#include "intake_place_gen.h"
 #include "intake_validate.h"
 
 #include <sodium.h>
@@ -199,6 +200,8 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
         return rc;
     cpm_placement_t place;
     rc = intake_place_resolve(in->places, c, &place, err);
+    if (rc == 0) /* in the units of the generation in force (a mesh still on 2024) */
+        intake_place_generation(in->places, cpm_rules_generation_at(in->rules, now_ms), c, &place);
     count_place(in, place.method);
     if (rc != 0)
         return rc;

@@ -4,6 +4,7 @@
 #include "cpmesh.pb-c.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define KEY_MAX 200
@@ -52,4 +53,42 @@ int routing_deadline_clear(cpm_store_t *st, MDB_txn *txn, int64_t due_ms, const 
     size_t klen = due_key(key, due_ms, ticket);
     int rc = cpm_store_del(st, txn, ROUTING_DUE_DB, key, klen);
     return rc == CPM_E_NOT_FOUND ? 0 : rc;
+}
+
+/* The flags routing_watch set when the last period's deadline passed. */
+static void clear_overdue(Cpm__StatusReply *r)
+{
+    if (r->overdue_deadline && r->overdue_deadline != protobuf_c_empty_string)
+        free(r->overdue_deadline);
+    r->overdue_deadline = (char *)protobuf_c_empty_string;
+    r->overdue = false;
+    r->overdue_since_ms = 0;
+    r->escalated_ms = 0;
+}
+
+int routing_deadlines_reopen(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
+                             Cpm__StatusReply *r, Cpm__CaseState from, Cpm__CaseState to,
+                             int64_t at_ms)
+{
+    int rc;
+    if (to == CPM__CASE_STATE__CASE_STATE_REOPENED) {
+        /* Whatever the last period left in the index (nothing, normally:
+         * resolution cleared it) is no longer this case's. */
+        if ((rc = routing_deadline_clear(st, txn, r->accept_due_ms, r->ticket)) != 0 ||
+            (rc = routing_deadline_clear(st, txn, r->resolve_due_ms, r->ticket)) != 0)
+            return rc;
+        r->accept_due_ms = cpm_rules_add_working_days(
+            rules, at_ms, cpm_rules_accept_days_for(rules, r->category, r->generation));
+        r->resolve_due_ms = cpm_rules_add_working_days(
+            rules, at_ms, cpm_rules_resolve_days_for(rules, r->category, r->generation));
+        clear_overdue(r);
+        return routing_deadline_set(st, txn, r->accept_due_ms, r->ticket, "accept");
+    }
+    if (from != CPM__CASE_STATE__CASE_STATE_REOPENED)
+        return 0;
+    if ((rc = routing_deadline_clear(st, txn, r->accept_due_ms, r->ticket)) != 0)
+        return rc;
+    if (to == CPM__CASE_STATE__CASE_STATE_IN_PROGRESS && r->resolve_due_ms)
+        return routing_deadline_set(st, txn, r->resolve_due_ms, r->ticket, "resolve");
+    return 0;
 }

@@ -3,13 +3,16 @@
  * "due" maps due_ms (u64 big-endian) || ticket to the deadline's name
  * ("accept" or "resolve"), so the deadlines that have passed are the first
  * keys. A case holds its accept deadline until it is accepted, refused or
- * resolved, and its resolve deadline from acceptance until resolution.
+ * resolved, and its resolve deadline from acceptance until resolution; a
+ * reopened case holds new ones (routing_deadlines_reopen).
  * routing_watch reminds before and escalates after each deadline in it. No
  * sockets. */
 #ifndef ROUTING_DEADLINES_H
 #define ROUTING_DEADLINES_H
 
 #include "cpm_effects.h"
+#include "cpm_rules.h"
+#include "cpmesh.pb-c.h"
 #include "cpm_store.h"
 
 #include <stddef.h>
@@ -28,5 +31,20 @@ int routing_deadline_set(cpm_store_t *st, MDB_txn *txn, int64_t due_ms, const ch
                          const char *what);
 /* Absent deadlines are fine (0). */
 int routing_deadline_clear(cpm_store_t *st, MDB_txn *txn, int64_t due_ms, const char *ticket);
+
+/* The deadlines of a reported move from -> to of case r at at_ms into or out
+ * of "reopened" (r's fields are set here, the caller stores r):
+ *   - into reopened: a new period, counted from at_ms with the case's
+ *     category and generation: the agency must take the case up again (start
+ *     or resolve) within the accept days ("accept" is its open deadline) and
+ *     resolve it within the resolve days; the overdue flags of the last
+ *     period are cleared. The new deadlines are new index entries, so each
+ *     gets its reminder and its escalation once (routing_watch);
+ *   - out of reopened: the accept deadline is met; started (in progress),
+ *     the resolve deadline of the reopening is watched.
+ * Other moves: nothing. 0 or a store error. */
+int routing_deadlines_reopen(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
+                             Cpm__StatusReply *r, Cpm__CaseState from, Cpm__CaseState to,
+                             int64_t at_ms);
 
 #endif

@@ -107,7 +107,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     r.received_ms = received;
     r.routed_ms = now_ms;
     r.accept_due_ms = cpm_rules_add_working_days(
-        rules, received, cpm_rules_accept_days_for(rules, c->category, NULL));
+        rules, received, cpm_rules_accept_days_for(rules, c->category, route.generation));
     Cpm__StatusEntry e1 = CPM__STATUS_ENTRY__INIT, e2 = CPM__STATUS_ENTRY__INIT;
     Cpm__StatusEntry *hist[2] = {&e1, &e2};
     e1.at_ms = received;
@@ -407,11 +407,16 @@ int routing_apply_update(const cpm_rules_t *rules, const cpm_registry_t *reg, cp
     }
     if (to == CPM__CASE_STATE__CASE_STATE_ACCEPTED) {
         r->resolve_due_ms = cpm_rules_add_working_days(
-            rules, u->at_ms, cpm_rules_resolve_days_for(rules, r->category, NULL));
+            rules, u->at_ms, cpm_rules_resolve_days_for(rules, r->category, r->generation));
         if ((rc = routing_deadline_set(st, txn, r->resolve_due_ms, u->ticket, "resolve")) != 0) {
             r->state = old_state;
             goto out;
         }
+    }
+    /* Reopened: a new period with its own deadlines (routing_deadlines.h). */
+    if ((rc = routing_deadlines_reopen(rules, st, txn, r, from, to, u->at_ms)) != 0) {
+        r->state = old_state;
+        goto out;
     }
     e.at_ms = u->at_ms;
     e.state = to;

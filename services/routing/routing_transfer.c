@@ -130,7 +130,8 @@ int routing_transfer(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
     r->state = CPM__CASE_STATE__CASE_STATE_ROUTED;
     r->routed_ms = now_ms;
     r->resolve_due_ms = 0;
-    r->accept_due_ms = cpm_rules_add_working_days(rules, now_ms, cpm_rules_accept_days(rules));
+    r->accept_due_ms = cpm_rules_add_working_days(
+        rules, now_ms, cpm_rules_accept_days_for(rules, r->category, r->generation));
     if ((rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, ticket, &r->base)) != 0 ||
         (rc = routing_deadline_set(st, txn, r->accept_due_ms, ticket, "accept")) != 0)
         goto out;

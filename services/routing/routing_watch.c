@@ -20,12 +20,12 @@ const char *routing_watch_open_deadline(const Cpm__StatusReply *r, int64_t *due_
     case CPM__CASE_STATE__CASE_STATE_ASSIGNED:
     case CPM__CASE_STATE__CASE_STATE_TRANSFERRED:
     case CPM__CASE_STATE__CASE_STATE_UNASSIGNED:
+    case CPM__CASE_STATE__CASE_STATE_REOPENED: /* to be taken up again */
         *due_ms = r->accept_due_ms;
         return r->accept_due_ms ? "accept" : "";
     case CPM__CASE_STATE__CASE_STATE_ACCEPTED:
     case CPM__CASE_STATE__CASE_STATE_IN_PROGRESS:
     case CPM__CASE_STATE__CASE_STATE_WAITING_CONSUMER:
-    case CPM__CASE_STATE__CASE_STATE_REOPENED:
         *due_ms = r->resolve_due_ms;
         return r->resolve_due_ms ? "resolve" : "";
     default:

@@ -44,8 +44,9 @@ int routing_watch_tick(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
                        routing_watch_stats_t *stats);
 
 /* The deadline that is still open for r by its state: "accept" (routed,
- * assigned, transferred, unassigned), "resolve" (accepted, in progress,
- * waiting for the consumer, reopened; with a resolve deadline set) or ""
+ * assigned, transferred, unassigned, reopened: to be taken up again),
+ * "resolve" (accepted, in progress, waiting for the consumer; with a resolve
+ * deadline set) or ""
  * (none: refused, resolved, closed). *due_ms gets its time (0 for ""). */
 const char *routing_watch_open_deadline(const Cpm__StatusReply *r, int64_t *due_ms);
 

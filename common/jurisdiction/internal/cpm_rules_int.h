@@ -41,6 +41,9 @@ typedef struct {
     char prefix[PREFIX_MAX + 1];
     gen_unit_t *units; /* sorted by slug */
     size_t nunits;
+    /* Its own deadlines (cpm_rules_deadlines.c); 0 = not set here. */
+    int accept_days, resolve_days; /* the generation's defaults */
+    int *cat_accept, *cat_resolve; /* per sorted category, NULL when none is set */
 } gen_t;
 
 struct cpm_rules {
@@ -96,6 +99,9 @@ __attribute__((format(printf, 3, 4))) int cpm_rules_yfail(ctx_t *c, const yaml_n
 yaml_node_t *cpm_rules_ynode(ctx_t *c, int id);
 const char *cpm_rules_yscalar(const yaml_node_t *n);
 void cpm_rules_gens_free(cpm_rules_t *r);
+/* The deadlines: and categories: of each generation entry (after the
+ * categories are loaded). 0, or -1 with the first error in c. */
+int cpm_rules_gens_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *root);
 /* The generation in force on Vietnam day day, or NULL. */
 const gen_t *cpm_rules_gen_on(const cpm_rules_t *r, int32_t day);
 const gen_t *cpm_rules_gen_find(const cpm_rules_t *r, const char *id);
