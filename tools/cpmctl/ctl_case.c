@@ -151,13 +151,13 @@ static void print_status(bool json, const Cpm__StatusReply *r)
         printf("generation   %s\nbefore       %s (returns: %u)\n",
                *r->generation ? ctl_safe(r->generation) : "-",
                *r->previous_agency ? ctl_safe(r->previous_agency) : "-", r->returns);
-    printf("area     %s\ncategory     %s\n", ctl_safe(r->area),
+    printf("area         %s\ncategory     %s\n", ctl_safe(r->area),
            *r->category ? ctl_safe(r->category) : "-");
     if (*r->intake_node)
-        printf("received at  %s (%s)\n", ctl_safe(r->intake_node), ctl_time(r->received_ms, t1));
+        printf("received at  %s (%s)\n", ctl_safe(r->intake_node), ctl_time_vn(r->received_ms, t1));
     else
-        printf("received     %s\n", ctl_time(r->received_ms, t1));
-    printf("routed       %s\naccept by    %s\nresolve by   %s\n", ctl_time(r->routed_ms, t2),
+        printf("received     %s\n", ctl_time_vn(r->received_ms, t1));
+    printf("routed       %s\naccept by    %s\nresolve by   %s\n", ctl_time_vn(r->routed_ms, t2),
            ctl_time_vn(r->accept_due_ms, t3), ctl_time_vn(r->resolve_due_ms, t4));
     if (r->overdue)
         printf("overdue      the %s deadline passed (%s)\n", ctl_safe(r->overdue_deadline),
@@ -173,7 +173,7 @@ static void print_status(bool json, const Cpm__StatusReply *r)
         printf("view         %s\n", ctl_safe(r->view));
     printf("history:\n");
     for (size_t i = 0; i < r->n_history; i++)
-        printf("  %s  %-9s %s%s%s%s%s\n", ctl_time(r->history[i]->at_ms, t1),
+        printf("  %s  %-9s %s%s%s%s%s\n", ctl_time_vn(r->history[i]->at_ms, t1),
                state_word(r->history[i]->state), ctl_safe(r->history[i]->actor),
                *r->history[i]->note ? "  " : "", ctl_safe(r->history[i]->note),
                r->history[i]->outcome ? "  outcome=" : "",

@@ -39,7 +39,7 @@ static void print_health(bool json, const Cpm__HealthReply *h, int64_t rtt_ms)
     }
     printf("%s/%s  up  %lld ms  registry v%llu  events %llu  since %s\n", ctl_safe(h->node),
            ctl_safe(h->service), (long long)rtt_ms, (unsigned long long)h->registry_version,
-           (unsigned long long)h->event_head, ctl_time(h->started_ms, t));
+           (unsigned long long)h->event_head, ctl_time_vn(h->started_ms, t));
     for (size_t i = 0; i < h->n_counters; i++)
         printf("    %-28s %llu\n", ctl_safe(h->counters[i]->name),
                (unsigned long long)h->counters[i]->value);
@@ -51,7 +51,7 @@ static void print_health(bool json, const Cpm__HealthReply *h, int64_t rtt_ms)
                                         : "DOWN",
                (unsigned long long)h->peers[i]->outbox_depth,
                (unsigned long long)h->peers[i]->acked_seq, (unsigned long long)h->peers[i]->retries,
-               ctl_time(h->peers[i]->last_ack_ms, t));
+               ctl_time_vn(h->peers[i]->last_ack_ms, t));
 }
 
 int ctl_cmd_health(const ctl_opts_t *gopts, int argc, char **argv)

@@ -106,13 +106,13 @@ static void show_key_history(bool json, const cpm_registry_t *r, const Cpm__Memb
                                               "reason", ctl_utf8(p->reason), "revoked", revoked));
         if (!json)
             printf("  %-28s past key %s%s valid %s .. %s  %s\n", "", kid, revoked ? " REVOKED" : "",
-                   p->valid_from_ms ? ctl_time(p->valid_from_ms, t1) : "start",
-                   ctl_time(p->valid_until_ms, t2), ctl_safe(p->reason));
+                   p->valid_from_ms ? ctl_time_vn(p->valid_from_ms, t1) : "start",
+                   ctl_time_vn(p->valid_until_ms, t2), ctl_safe(p->reason));
     }
     json_object_set_new(jm, "past_keys", past);
     json_object_set_new(jm, "key_revoked_ms", json_integer(m->key_revoked_ms));
     if (!json && m->key_revoked_ms)
-        printf("  %-28s current key revoked from %s\n", "", ctl_time(m->key_revoked_ms, t1));
+        printf("  %-28s current key revoked from %s\n", "", ctl_time_vn(m->key_revoked_ms, t1));
 }
 
 static void show(bool json, const cpm_registry_t *r)
@@ -122,7 +122,7 @@ static void show(bool json, const cpm_registry_t *r)
     json_t *members = json_array();
     if (!json)
         printf("mesh %s  version %llu  issued %s  %zu members  %zu revoked keys\n", d->mesh,
-               (unsigned long long)d->version, ctl_time(d->issued_ms, t), d->n_members,
+               (unsigned long long)d->version, ctl_time_vn(d->issued_ms, t), d->n_members,
                d->n_revoked_keys);
     for (size_t i = 0; i < d->n_members; i++) {
         const Cpm__Member *m = d->members[i];

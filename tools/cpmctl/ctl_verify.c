@@ -67,7 +67,7 @@ int ctl_case_verify(ctl_t *c, const Cpm__StatusReply *r)
                                                   "state", state ? state : "", "actor",
                                                   ctl_utf8(e->actor), "result", why));
         else
-            printf("  %s  %-16s %-28s %s\n", ctl_time(e->at_ms, t), state ? state : "",
+            printf("  %s  %-16s %-28s %s\n", ctl_time_vn(e->at_ms, t), state ? state : "",
                    ctl_safe(e->actor), why);
     }
     if (list)

@@ -66,7 +66,7 @@ static void emit(void *arg, const char *node, const char *service, const Cpm__Ev
         json_decref(typed);
         ctl_print_json(o);
     } else {
-        printf("%s %s #%llu %s %s%s%s %s\n", ctl_time(ev->at_ms, t), key,
+        printf("%s %s #%llu %s %s%s%s %s\n", ctl_time_vn(ev->at_ms, t), key,
                (unsigned long long)ev->seq, ctl_safe(ev->kind), ctl_safe(ev->ticket),
                *ev->agency ? " -> " : "", ctl_safe(ev->agency), ctl_safe(detail));
         fflush(stdout);

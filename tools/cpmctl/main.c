@@ -57,12 +57,12 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(const ctl_opts_t *, int, char **);
     } cmds[] = {
-        {"submit", ctl_cmd_submit},     {"consult", ctl_cmd_consult},
-        {"status", ctl_cmd_status},     {"case", ctl_cmd_case},
-        {"watch", ctl_cmd_watch},       {"events", ctl_cmd_events},
-        {"health", ctl_cmd_health},     {"keygen", ctl_cmd_keygen},
-        {"registry", ctl_cmd_registry}, {"clusters", ctl_cmd_clusters},
-        {"cases", ctl_cmd_cases},       {"report", ctl_cmd_report},
+        {"submit", ctl_cmd_submit},         {"consult", ctl_cmd_consult},
+        {"status", ctl_cmd_status},         {"case", ctl_cmd_case},
+        {"watch", ctl_cmd_watch},           {"events", ctl_cmd_events},
+        {"health", ctl_cmd_health},         {"keygen", ctl_cmd_keygen},
+        {"registry", ctl_cmd_registry},     {"clusters", ctl_cmd_clusters},
+        {"cases", ctl_cmd_cases},           {"report", ctl_cmd_report},
         {"inspection", ctl_cmd_inspection},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
