@@ -25,6 +25,10 @@
  *                                 #   after it was resolved (30 days)
  *   link_window_s: 2592000        # optional, routing: a consumer's complaints about one
  *                                 #   business within this window link to the first (30 days)
+ *   evidence_max_mb: 4096         # optional, inspection: bytes of evidence files kept
+ *                                 #   under data_dir/evidence (field sync)
+ *   field_share_contact: 0        # optional, inspection: 1 lets the agency's inspectors
+ *                                 #   see the consumer's contact at checkout (default 0)
  *   consumer_key_file: ../keys/consumer.key  # intake: 32-byte secret (mode 0600) that keys
  *                                 #   Complaint.consumer_key; absent: no consumer_key is set
  *
@@ -34,6 +38,7 @@
 
 #include "cpm_err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +63,8 @@ typedef struct {
     uint32_t reopen_period_s; /* inspection */
     uint32_t link_window_s;   /* routing */
     char *consumer_key_file;  /* intake; NULL when absent */
+    uint32_t evidence_max_mb; /* inspection: evidence folder bound */
+    bool field_share_contact; /* inspection: inspectors see the consumer's contact */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

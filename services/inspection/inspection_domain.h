@@ -27,7 +27,8 @@
 #define INSPECTION_CASES_DB "cases"
 #define INSPECTION_DBS                                                                             \
     {                                                                                              \
-        INSPECTION_CASES_DB, INSPECTION_ACTS_DB, CPM_RETENTION_DB, NULL                            \
+        INSPECTION_CASES_DB, INSPECTION_ACTS_DB, CPM_RETENTION_DB, "inspections", "field_records", \
+            "field_conflicts", "evidence", NULL                                                    \
     }
 
 typedef struct {
