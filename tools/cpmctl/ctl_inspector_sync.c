@@ -29,7 +29,8 @@ typedef struct {
     const char *agency;
     /* figures */
     uint64_t records_sent, stored, same, conflict, refused;
-    uint64_t evidence_files, evidence_bytes_sent, record_bytes, frame_bytes, messages;
+    uint64_t evidence_files, evidence_bytes_sent, evidence_resumed, record_bytes, frame_bytes,
+        messages;
     uint64_t total_bytes, done_bytes; /* for the progress bar */
     bool bar;
     size_t env_overhead; /* bytes a signed envelope adds to a payload */
@@ -341,6 +342,8 @@ static int send_evidence(sync_t *s, const uint8_t *hash, uint64_t size, uint8_t 
         bool complete = st->complete;
         uint64_t received = st->received;
         cpm__evidence_status__free_unpacked(st, NULL);
+        if (c.data.len == 0)
+            s->evidence_resumed += received; /* what arrived before: not sent again */
         if (complete) {
             s->evidence_files++;
             return note_evidence_done(s, hash);
