@@ -382,6 +382,8 @@ static void print_summary(sync_t *s, int rc, const cpm_error_t *e)
                       "evidence_bytes_sent", (json_int_t)s->evidence_bytes_sent, "record_bytes",
                       (json_int_t)s->record_bytes, "wire_bytes", (json_int_t)s->frame_bytes,
                       "messages", (json_int_t)s->messages, "overhead_pct", overhead);
+        json_object_set_new(j, "evidence_bytes_resumed",
+                            json_integer((json_int_t)s->evidence_resumed));
         if (rc)
             json_object_set_new(j, "error",
                                 json_pack("{s:s,s:s,s:s}", "code", cpm_err_name(e->code), "field",
