@@ -264,7 +264,38 @@ def test_device_clock_far_off():
               "device time kept, receipt time beside it: %s" % rec)
 
 
+def test_revoked_inspector_cannot_sync():
+    with FieldMesh() as m:
+        ins(m, "checkout", as_=INS2)
+        ins(m, "finding", "add", "--inspection", INSPECTION, "--item", "a", "--id", "before",
+            as_=INS2)
+        check(ins(m, "sync", as_=INS2).json[0]["stored"] == 1, "synced before the revocation")
+        src = os.path.join(m.home, "etc", "registry-field.yaml")
+        with open(src) as f:
+            text = f.read()
+        kid = [x["key_id"] for x in m.ctl("registry", "show").json[0]["members"]
+               if x["id"] == INS2][0]
+        version = int(re.search(r"(?m)^version: (\d+)", text).group(1)) + 1
+        text = re.sub(r"(?m)^version: \d+", "version: %d" % version, text)
+        out = os.path.join(m.home, "etc", "registry-revoked.yaml")
+        with open(out, "w") as f:
+            f.write(text + "revoked_keys: [%s]\n" % kid)
+        m.ctl("registry", "create", "--source", out, "--root-key",
+              os.path.join(m.home, "keys", "root.secret"), "--out",
+              os.path.join(m.home, "registry.signed"))
+        m.wait_for(lambda: m.health(AGENCY)[(AGENCY, "inspection")].get("registry_version") ==
+                   version, "the agency on the new registry", 30)
+        ins(m, "finding", "add", "--inspection", INSPECTION, "--item", "a", "--id", "after",
+            as_=INS2)
+        r = ins(m, "sync", as_=INS2, check_rc=False)
+        check(r.returncode == 1 and r.json and r.json[-1].get("code", r.json[-1].get("error", {})
+                                                              ) and "after" not in
+              [x["id"] for x in stored(m)], "a revoked inspector cannot sync: %s" % r.stdout)
+        check("before" in [x["id"] for x in stored(m)], "earlier findings stay")
+
+
 if __name__ == "__main__":
     run([test_offline_then_sync_repeat_is_noop, test_conflict_kept_and_tampered_refused,
          test_evidence_not_matching_hash_refused, test_sigkill_client_mid_upload_resumes,
-         test_sigkill_service_mid_upload_resumes, test_device_clock_far_off])
+         test_sigkill_service_mid_upload_resumes, test_device_clock_far_off,
+         test_revoked_inspector_cannot_sync])
