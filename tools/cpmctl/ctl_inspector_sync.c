@@ -34,6 +34,7 @@ typedef struct {
     uint64_t total_bytes, done_bytes; /* for the progress bar */
     bool bar;
     size_t env_overhead; /* bytes a signed envelope adds to a payload */
+    MDB_txn *batch;      /* verdicts of one upload: one durable commit, not one per record */
 } sync_t;
 
 static int fail_e(const ctl_field_t *w, const cpm_error_t *e)
@@ -206,18 +207,21 @@ static bool evidence_done(sync_t *s, const uint8_t *hash)
     char key[80];
     cpm_evidence_hex(hash, key + 2);
     key[0] = 'E', key[1] = 0x1f;
-    MDB_txn *txn;
-    if (cpm_store_begin(s->d.st, false, &txn) != 0)
+    MDB_txn *txn = s->batch;
+    if (!txn && cpm_store_begin(s->d.st, false, &txn) != 0)
         return false;
     const void *v;
     size_t vl;
     bool done = cpm_store_get(s->d.st, txn, FIELD_DEV_SYNC, key, 66, &v, &vl) == 0;
-    cpm_store_abort(&txn);
+    if (txn != s->batch)
+        cpm_store_abort(&txn);
     return done;
 }
 
 static int note(sync_t *s, const char *key, size_t klen, uint8_t verdict)
 {
+    if (s->batch)
+        return cpm_store_put(s->d.st, s->batch, FIELD_DEV_SYNC, key, klen, &verdict, 1);
     MDB_txn *txn;
     int rc = cpm_store_begin(s->d.st, true, &txn);
     if (rc)
@@ -290,8 +294,10 @@ static int upload_batch(sync_t *s, work_t *w, size_t *idx, size_t n, cpm_error_t
     free(frames);
     if (!r)
         return e->code ? e->code : CPM_E_INTERNAL;
-    int rc = 0;
-    if (r->n_results != n)
+    int rc = cpm_store_begin(s->d.st, true, &s->batch);
+    if (rc)
+        cpm_error_set(e, rc, "device", "%s", cpm_err_name(rc));
+    if (rc == 0 && r->n_results != n)
         rc = cpm_error_set(e, CPM_E_BAD_MESSAGE, "results",
                            "the reply has %zu results for %zu records", r->n_results, n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -321,6 +327,12 @@ static int upload_batch(sync_t *s, work_t *w, size_t *idx, size_t n, cpm_error_t
             rc = evidence_of(s, w, rec, res);
         if (rc)
             cpm_error_set(e, rc, "device", "noting the verdict: %s", cpm_err_name(rc));
+    }
+    if (s->batch) {
+        int crc = rc ? (cpm_store_abort(&s->batch), 0) : cpm_store_commit(s->batch);
+        s->batch = NULL;
+        if (crc)
+            rc = cpm_error_set(e, crc, "device", "noting the verdicts: %s", cpm_err_name(crc));
     }
     cpm__field_upload_reply__free_unpacked(r, NULL);
     progress(s);
