@@ -290,7 +290,14 @@ int cpm_evidence_append(cpm_evidence_t *ev, const uint8_t hash[CPM_EVIDENCE_HASH
     if (fd < 0)
         return cpm_error_set(err, CPM_E_STORE_IO, "evidence", "cannot open %s: %s", part,
                              strerror(errno));
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    /* fsync every CPM_EVIDENCE_SYNC_EVERY bytes and at the end, not per
+     * chunk: a part that lost its unsynced tail in a power cut only makes
+     * the sender resume earlier (it always asks for received first), and
+     * the hash check on the last byte catches anything else. */
+    uint64_t end = offset + len;
+    bool sync_now =
+        end == size || offset / CPM_EVIDENCE_SYNC_EVERY != end / CPM_EVIDENCE_SYNC_EVERY;
+    if (write_all(fd, data, len) != 0 || (sync_now && fsync(fd) != 0)) {
         /* Cut back to what was there, so offsets stay exact. */
         int trunc_rc = ftruncate(fd, (off_t)offset);
         close(fd);

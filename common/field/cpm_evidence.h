@@ -5,9 +5,11 @@
  * A file is named by the lowercase hex of its BLAKE2b-256 hash (libsodium
  * crypto_generichash, 32-byte output, no key), computed streaming. The same
  * bytes are stored once. A file that is still arriving is "<hex>.part": bytes
- * are appended only at offset == what the .part holds, each append is
- * fsync'ed, so after a crash on either side the upload resumes from the
- * .part's size. When the last byte arrives the whole .part is hashed; a
+ * are appended only at offset == what the .part holds, so after a crash on
+ * either side the upload resumes from the
+ * .part's size. Parts are fsync'ed every CPM_EVIDENCE_SYNC_EVERY bytes and
+ * on the last byte (a tail lost in a power cut is simply sent again: senders
+ * always ask for received first). When the last byte arrives the whole .part is hashed; a
  * mismatch deletes it, a match renames it to its final name (then fsyncs the
  * folder). The folder's total (complete files and parts) is bounded by
  * max_bytes. Bytes never go into LMDB.
@@ -27,6 +29,7 @@
 #define CPM_EVIDENCE_MAX_FILE (64ull << 20) /* largest evidence file: 64 MiB */
 #define CPM_EVIDENCE_CHUNK (1u << 20)       /* largest chunk on the wire: 1 MiB */
 #define CPM_EVIDENCE_MAX_BYTES_DEFAULT (4ull << 30)
+#define CPM_EVIDENCE_SYNC_EVERY (8ull << 20) /* a part is fsync'ed at least this often */
 
 typedef struct cpm_evidence cpm_evidence_t;
 

@@ -29,8 +29,8 @@ typedef struct {
     const char *agency;
     /* figures */
     uint64_t records_sent, stored, same, conflict, refused;
-    uint64_t evidence_files, evidence_bytes_sent, evidence_resumed, record_bytes, frame_bytes,
-        messages;
+    uint64_t evidence_files, evidence_bytes_sent, evidence_resumed, evidence_unwritten,
+        record_bytes, frame_bytes, messages;
     uint64_t total_bytes, done_bytes; /* for the progress bar */
     bool bar;
     size_t env_overhead; /* bytes a signed envelope adds to a payload */
@@ -339,6 +339,39 @@ static int upload_batch(sync_t *s, work_t *w, size_t *idx, size_t n, cpm_error_t
     return rc;
 }
 
+/* The node's answer to one chunk sent with cpm_client_send. */
+static int recv_status(sync_t *s, const char *msg_id, uint64_t *received, bool *complete,
+                       cpm_error_t *e)
+{
+    cpm_msg_t reply = {0};
+    int rc = cpm_client_recv(s->c.client, s->agency, "inspection", s->c.timeout_ms, &reply, e);
+    if (rc != 0)
+        return rc;
+    s->messages++;
+    s->frame_bytes += reply.env->payload.len + s->env_overhead;
+    if (strcmp(reply.env->correlation_id, msg_id) != 0)
+        rc = cpm_error_set(e, CPM_E_BAD_MESSAGE, "reply", "a reply out of order");
+    if (rc == 0)
+        rc = cpm_client_reply_error(&reply, e);
+    Cpm__EvidenceStatus *st =
+        rc ? NULL
+           : cpm__evidence_status__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
+    if (rc == 0 && !st)
+        rc = cpm_error_set(e, CPM_E_BAD_MESSAGE, "reply", "the agency's reply does not decode");
+    if (st) {
+        *received = st->received;
+        *complete = st->complete;
+        cpm__evidence_status__free_unpacked(st, NULL);
+    }
+    cpm_msg_clear(&reply);
+    return rc;
+}
+
+#define WINDOW 4 /* chunks in flight: the device reads and seals while the node writes */
+
+/* One file: ask what the node holds, then send the rest in order, WINDOW
+ * chunks ahead. The node writes a chunk only at its received offset, so
+ * after any refusal or gap the replies say where to go on from. */
 static int send_evidence(sync_t *s, const uint8_t *hash, uint64_t size, uint8_t *buf,
                          cpm_error_t *e)
 {
@@ -346,38 +379,59 @@ static int send_evidence(sync_t *s, const uint8_t *hash, uint64_t size, uint8_t 
     c.blake2b.data = (uint8_t *)hash;
     c.blake2b.len = 32;
     c.size = size;
-    for (;;) {
-        Cpm__EvidenceStatus *st = (Cpm__EvidenceStatus *)call(
-            s, CPM__MSG_TYPE__MSG_EVIDENCE_CHUNK, &c.base, &cpm__evidence_status__descriptor, e);
-        if (!st)
-            return e->code ? e->code : CPM_E_INTERNAL;
-        bool complete = st->complete;
-        uint64_t received = st->received;
-        cpm__evidence_status__free_unpacked(st, NULL);
-        if (c.data.len == 0)
-            s->evidence_resumed += received; /* what arrived before: not sent again */
-        if (complete) {
-            s->evidence_files++;
-            return note_evidence_done(s, hash);
-        }
+    Cpm__EvidenceStatus *st = (Cpm__EvidenceStatus *)call(
+        s, CPM__MSG_TYPE__MSG_EVIDENCE_CHUNK, &c.base, &cpm__evidence_status__descriptor, e);
+    if (!st)
+        return e->code ? e->code : CPM_E_INTERNAL;
+    bool complete = st->complete;
+    uint64_t received = st->received;
+    cpm__evidence_status__free_unpacked(st, NULL);
+    s->evidence_resumed += received; /* what arrived before: not sent again */
+    s->done_bytes += received < size ? received : size;
+    while (!complete) {
         if (received > size)
             return cpm_error_set(e, CPM_E_CONFLICT, "received",
                                  "the node holds more than the file");
-        if (c.data.len == 0 && received) /* resumed: what arrived before counts as done */
-            s->done_bytes += received;
-        size_t got = 0;
-        int rc = cpm_evidence_read(s->d.ev, hash, received, buf, CPM_EVIDENCE_CHUNK, &got, e);
-        if (rc != 0)
-            return rc;
-        if (got == 0)
-            return cpm_error_set(e, CPM_E_INTERNAL, "evidence", "the device's file is shorter");
-        c.offset = received;
-        c.data.data = buf;
-        c.data.len = got;
-        s->evidence_bytes_sent += got;
-        s->done_bytes += got;
+        char ids[WINDOW][33];
+        uint64_t ends[WINDOW];
+        int n = 0;
+        for (uint64_t next = received; n < WINDOW && next < size; n++) {
+            size_t got = 0;
+            int rc = cpm_evidence_read(s->d.ev, hash, next, buf, CPM_EVIDENCE_CHUNK, &got, e);
+            if (rc == 0 && got == 0)
+                rc = cpm_error_set(e, CPM_E_INTERNAL, "evidence", "the device's file is shorter");
+            c.offset = next;
+            c.data.data = buf;
+            c.data.len = got;
+            if (rc == 0)
+                rc = cpm_client_send(s->c.client, s->agency, "inspection",
+                                     CPM__MSG_TYPE__MSG_EVIDENCE_CHUNK, &c.base, ids[n], e);
+            if (rc != 0)
+                return rc;
+            s->messages++;
+            s->frame_bytes += protobuf_c_message_get_packed_size(&c.base) + s->env_overhead;
+            s->evidence_bytes_sent += got;
+            next += got;
+            ends[n] = next;
+        }
+        if (n == 0)
+            return cpm_error_set(e, CPM_E_INTERNAL, "evidence", "nothing left to send");
+        uint64_t was0 = received;
+        for (int i = 0; i < n; i++) {
+            uint64_t was = received;
+            int rc = recv_status(s, ids[i], &received, &complete, e);
+            if (rc != 0)
+                return rc;
+            if (received > was)
+                s->done_bytes += received - was;
+            uint64_t start = i ? ends[i - 1] : was0;
+            if (!complete && received != ends[i]) /* not written: the node held other bytes */
+                s->evidence_unwritten += ends[i] - start;
+        }
         progress(s);
     }
+    s->evidence_files++;
+    return note_evidence_done(s, hash);
 }
 
 static void print_summary(sync_t *s, int rc, const cpm_error_t *e)
@@ -394,6 +448,8 @@ static void print_summary(sync_t *s, int rc, const cpm_error_t *e)
                       "evidence_bytes_sent", (json_int_t)s->evidence_bytes_sent, "record_bytes",
                       (json_int_t)s->record_bytes, "wire_bytes", (json_int_t)s->frame_bytes,
                       "messages", (json_int_t)s->messages, "overhead_pct", overhead);
+        json_object_set_new(j, "evidence_bytes_unwritten",
+                            json_integer((json_int_t)s->evidence_unwritten));
         json_object_set_new(j, "evidence_bytes_resumed",
                             json_integer((json_int_t)s->evidence_resumed));
         if (rc)
