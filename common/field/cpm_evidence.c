@@ -259,6 +259,33 @@ static int finish(cpm_evidence_t *ev, const uint8_t *hash, uint64_t size, int fd
     return 0;
 }
 
+/* A part that holds the whole file (or more) but was never checked: the
+ * process stopped between the last write and the check. Check it now; one
+ * longer than the file cannot be right and is dropped. */
+static int recover(cpm_evidence_t *ev, const uint8_t *hash, uint64_t size, uint64_t *received,
+                   bool *complete, cpm_error_t *err)
+{
+    char part[1200];
+    path_of(ev, hash, ".part", part, sizeof part);
+    if (*received > size) {
+        unlink(part);
+        ev->used -= *received <= ev->used ? *received : ev->used;
+        *received = 0;
+        return 0;
+    }
+    int fd = open(part, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cpm_error_set(err, CPM_E_STORE_IO, "evidence", "cannot open %s: %s", part,
+                             strerror(errno));
+    int rc = fsync(fd) == 0 ? finish(ev, hash, size, fd, part, err) : CPM_E_STORE_IO;
+    close(fd);
+    if (rc == 0)
+        *complete = true;
+    else
+        *received = 0;
+    return rc;
+}
+
 int cpm_evidence_append(cpm_evidence_t *ev, const uint8_t hash[CPM_EVIDENCE_HASH_LEN],
                         uint64_t size, uint64_t offset, const uint8_t *data, size_t len,
                         uint64_t *received, bool *complete, cpm_error_t *err)
@@ -270,16 +297,14 @@ int cpm_evidence_append(cpm_evidence_t *ev, const uint8_t hash[CPM_EVIDENCE_HASH
         return cpm_error_set(err, CPM_E_TOO_LARGE, "data", "a chunk holds at most %u bytes",
                              CPM_EVIDENCE_CHUNK);
     int rc = cpm_evidence_status(ev, hash, received, complete, err);
+    if (rc == 0 && !*complete && *received >= size)
+        return recover(ev, hash, size, received, complete, err);
     if (rc != 0 || *complete || offset != *received || len == 0)
         return rc; /* the status tells the sender where to resume */
     if (offset + len > size)
         return cpm_error_set(err, CPM_E_TOO_LARGE, "data",
                              "offset %llu + %zu bytes passes the declared size %llu",
                              (unsigned long long)offset, len, (unsigned long long)size);
-    if (*received > size) /* a part longer than the file it claims: start again */
-        return cpm_error_set(err, CPM_E_CONFLICT, "size",
-                             "%llu bytes already received for a file declared as %llu",
-                             (unsigned long long)*received, (unsigned long long)size);
     if ((offset == 0 && ev->used + size > ev->max_bytes) || ev->used + len > ev->max_bytes)
         return cpm_error_set(err, CPM_E_STORE_FULL, "evidence",
                              "the evidence folder would pass its limit of %llu bytes",

@@ -142,6 +142,44 @@ static void test_resume_after_partial_write(void **state)
     free(b);
 }
 
+/* The process stopped after the last byte was written but before the check:
+ * the next question (an empty chunk) checks and completes it. */
+static void test_whole_part_never_checked(void **state)
+{
+    (void)state;
+    char evd[300], part[400], hex[65];
+    snprintf(evd, sizeof evd, "%s/unchecked", dir);
+    const size_t n = 4000;
+    uint8_t *b = pattern(n, 9), h[32];
+    crypto_generichash(h, 32, b, n, NULL, 0);
+    cpm_error_t e = {0};
+    cpm_evidence_t *ev = cpm_evidence_open(evd, 0, &e);
+    cpm_evidence_hex(h, hex);
+    snprintf(part, sizeof part, "%s/%s.part", evd, hex);
+    write_file(part, b, n);
+    uint64_t rcv;
+    bool complete;
+    assert_int_equal(cpm_evidence_status(ev, h, &rcv, &complete, &e), 0);
+    assert_int_equal(rcv, n);
+    assert_false(complete);
+    assert_int_equal(cpm_evidence_append(ev, h, n, 0, NULL, 0, &rcv, &complete, &e), 0);
+    assert_true(complete);
+    assert_int_equal(rcv, n);
+    /* a part longer than its declared size is dropped: start again */
+    uint8_t h2[32];
+    crypto_generichash(h2, 32, b, 100, NULL, 0);
+    cpm_evidence_hex(h2, hex);
+    snprintf(part, sizeof part, "%s/%s.part", evd, hex);
+    write_file(part, b, 200);
+    assert_int_equal(cpm_evidence_append(ev, h2, 100, 0, NULL, 0, &rcv, &complete, &e), 0);
+    assert_int_equal(rcv, 0);
+    assert_false(complete);
+    assert_int_equal(cpm_evidence_append(ev, h2, 100, 0, b, 100, &rcv, &complete, &e), 0);
+    assert_true(complete);
+    cpm_evidence_destroy(&ev);
+    free(b);
+}
+
 static void test_bytes_not_matching_hash(void **state)
 {
     (void)state;
@@ -200,6 +238,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_import_dedup_and_known_hash),
         cmocka_unit_test(test_resume_after_partial_write),
+        cmocka_unit_test(test_whole_part_never_checked),
         cmocka_unit_test(test_bytes_not_matching_hash),
         cmocka_unit_test(test_limits),
     };
