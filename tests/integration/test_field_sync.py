@@ -101,6 +101,13 @@ def stored(m):
     return [json.loads(l) for l in r.stdout.splitlines()]
 
 
+def inspection(m):
+    r = subprocess.run([TOOL, "inspection", "--data-dir", data_dir(m), "--id", INSPECTION],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "inspection: %s" % r.stderr)
+    return json.loads(r.stdout)
+
+
 def counters(m):
     return m.health(AGENCY)[(AGENCY, "inspection")]["counters"]
 
@@ -273,6 +280,27 @@ def test_device_clock_far_off():
               "device time kept, receipt time beside it: %s" % rec)
 
 
+def test_outcome_conflict_and_out_of_order():
+    with FieldMesh() as m:
+        for who in (INS1, INS2):
+            ins(m, "checkout", as_=who)
+        # the lead's submit is made first and travels before the findings
+        # (records go up in id order: "a-submit" < "z-finding")
+        ins(m, "submit", "--inspection", INSPECTION, "--id", "a-submit")
+        ins(m, "finding", "add", "--inspection", INSPECTION, "--item", "x", "--id", "z-finding")
+        ins(m, "outcome", "--inspection", INSPECTION, "--outcome", "fined", "--fine", "3000000",
+            "--id", "out-1")
+        ins(m, "outcome", "--inspection", INSPECTION, "--outcome", "no-violation",
+            "--id", "out-2", as_=INS2)
+        check(ins(m, "sync", as_=INS2).json[0]["stored"] == 1, "team member's outcome stored")
+        check(ins(m, "sync").json[0]["stored"] == 3, "lead's records stored")
+        i = inspection(m)
+        check(i["state"] == 4 and i["findings"] == 1 and i["outcome_conflict"],
+              "submitted, the finding counted, outcomes flagged: %s" % i)
+        check(sorted(x["id"] for x in stored(m)) == ["a-submit", "out-1", "out-2", "z-finding"],
+              "both outcomes kept")
+
+
 def test_revoked_inspector_cannot_sync():
     with FieldMesh() as m:
         ins(m, "checkout", as_=INS2)
@@ -307,4 +335,4 @@ if __name__ == "__main__":
     run([test_offline_then_sync_repeat_is_noop, test_conflict_kept_and_tampered_refused,
          test_evidence_not_matching_hash_refused, test_sigkill_client_mid_upload_resumes,
          test_sigkill_service_mid_upload_resumes, test_device_clock_far_off,
-         test_revoked_inspector_cannot_sync])
+         test_outcome_conflict_and_out_of_order, test_revoked_inspector_cannot_sync])

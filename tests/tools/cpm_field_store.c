@@ -7,6 +7,8 @@
  *   cpm_field_store records --data-dir DIR
  *       prints one JSON line per stored field record and kept conflict:
  *       {"key":..., "id":..., "inspector":..., "made_ms":..., "received_ms":..., "conflict":b}
+ *   cpm_field_store inspection --data-dir DIR --id ID
+ *       prints the inspection as JSON: state, findings, conflicts, outcome_conflict
  *
  * LMDB lets this run beside the service. Exit 0, 1 on failure, 2 on bad usage. */
 #include "cpm_store.h"
@@ -93,6 +95,28 @@ int main(int argc, char **argv)
     int rc = 2;
     if (!strcmp(argv[1], "seed")) {
         rc = seed(st, argc, argv);
+    } else if (!strcmp(argv[1], "inspection")) {
+        const char *id = NULL;
+        for (int i = 2; i + 1 < argc; i++)
+            if (!strcmp(argv[i], "--id"))
+                id = argv[i + 1];
+        MDB_txn *txn;
+        ProtobufCMessage *m = NULL;
+        rc = !id || cpm_store_begin(st, false, &txn) ? 1 : 0;
+        if (rc == 0) {
+            rc = cpm_store_get_msg(st, txn, "inspections", id, &cpm__inspection__descriptor, &m)
+                     ? 1
+                     : 0;
+            cpm_store_abort(&txn);
+        }
+        if (rc == 0) {
+            const Cpm__Inspection *in = (const Cpm__Inspection *)m;
+            printf("{\"state\": %d, \"findings\": %u, \"conflicts\": %u, "
+                   "\"outcome_conflict\": %s}\n",
+                   (int)in->state, in->findings, in->conflicts,
+                   in->outcome_conflict ? "true" : "false");
+            protobuf_c_message_free_unpacked(m, NULL);
+        }
     } else if (!strcmp(argv[1], "records")) {
         MDB_txn *txn;
         rc = cpm_store_begin(st, false, &txn) ? 1 : 0;
