@@ -26,7 +26,8 @@ typedef struct {
     uint32_t *reopen_period_s, *link_window_s;         /* case lifecycle */
     uint32_t *clusters_window_days, *acts_window_days; /* retention of indexes */
     char *consumer_key_file;
-    char *checklists; /* inspection */
+    char *checklists;                                /* inspection */
+    uint32_t *evidence_max_mb, *field_share_contact; /* inspection: field sync */
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -57,6 +58,8 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(acts_window_days),
     STR(consumer_key_file),
     STR(checklists),
+    NUM(evidence_max_mb),
+    NUM(field_share_contact),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -115,7 +118,9 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         {"reopen_period_s", y->reopen_period_s, 30 * 86400, &c->reopen_period_s},
         {"link_window_s", y->link_window_s, 30 * 86400, &c->link_window_s},
         {"clusters_window_days", y->clusters_window_days, 365, &c->clusters_window_days},
-        {"acts_window_days", y->acts_window_days, 90, &c->acts_window_days}};
+        {"acts_window_days", y->acts_window_days, 90, &c->acts_window_days},
+
+        {"evidence_max_mb", y->evidence_max_mb, 4096, &c->evidence_max_mb}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (nums[i].val && *nums[i].val == 0) {
             return cpm_error_set(err, CPM_E_INVALID, nums[i].name,
@@ -123,6 +128,7 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         }
         *nums[i].dst = nums[i].val ? *nums[i].val : nums[i].def;
     }
+    c->field_share_contact = y->field_share_contact && *y->field_share_contact;
     c->map_max_mb = y->map_max_mb ? *y->map_max_mb : c->map_size_mb;
     if (c->map_max_mb < c->map_size_mb) {
         return cpm_error_set(err, CPM_E_INVALID, "map_max_mb",

@@ -29,6 +29,10 @@
  *                                 #   from for this long is forgotten by the clusters
  *   acts_window_days: 90          # optional, inspection: offline act ids are remembered
  *                                 #   this long; older acts are refused
+ *   evidence_max_mb: 4096         # optional, inspection: bytes of evidence files kept
+ *                                 #   under data_dir/evidence (field sync)
+ *   field_share_contact: 0        # optional, inspection: 1 lets the agency's inspectors
+ *                                 #   see the consumer's contact at checkout (default 0)
  *   consumer_key_file: ../keys/consumer.key  # intake: 32-byte secret (mode 0600) that keys
  *                                 #   Complaint.consumer_key; absent: no consumer_key is set
  *   checklists: checklists.yaml   # optional, inspection: checklist templates per category
@@ -40,6 +44,7 @@
 
 #include "cpm_err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,6 +72,8 @@ typedef struct {
     uint32_t acts_window_days;     /* inspection */
     char *consumer_key_file;       /* intake; NULL when absent */
     char *checklists;              /* inspection; NULL when absent */
+    uint32_t evidence_max_mb;      /* inspection: evidence folder bound */
+    bool field_share_contact;      /* inspection: inspectors see the consumer's contact */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

@@ -30,7 +30,7 @@
     {                                                                                              \
         INSPECTION_CASES_DB, INSPECTION_ACTS_DB, CPM_RETENTION_DB, INSPECTION_PLANS_DB,            \
             INSPECTION_VIOLATIONS_DB, INSPECTION_FIELD_RECORDS_DB, INSPECTION_FIELD_CONFLICTS_DB,  \
-            NULL                                                                                   \
+            "evidence", NULL                                                                       \
     }
 
 typedef struct {

@@ -10,6 +10,7 @@
 #include "inspection_domain.h"
 #include "inspection_plan.h"
 #include "inspection_review.h"
+#include "inspection_field.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ struct cpm_svc {
     char routing[128];              /* the routing member of the current registry */
     inspection_checklists_t *lists; /* config checklists; NULL: none */
     inspection_plans_t plans;
+    inspection_field_t field; /* field sync (inspection_field.h) */
 };
 
 /* The transport key of member, to re-seal a contact for it. */
@@ -32,6 +34,24 @@ static const uint8_t *peer_key(void *ctx, const char *member)
 static void count(void *ctx, const char *counter)
 {
     cpm_metrics_add(cpm_server_metrics(ctx), counter, 1);
+}
+
+/* Field sync: the evidence folder under data_dir (bytes never in LMDB). */
+static int field_init(cpm_server_t *srv, cpm_svc_t *s)
+{
+    const cpm_config_t *cfg = cpm_server_config(srv);
+    char dir[1200];
+    cpm_error_t e = {0};
+    snprintf(dir, sizeof dir, "%s/evidence", cfg->data_dir);
+    inspection_field_t f = {
+        cfg->node, cpm_server_registry(srv), NULL, cfg->field_share_contact, &s->in, count, srv};
+    f.evidence = cpm_evidence_open(dir, (uint64_t)cfg->evidence_max_mb << 20, &e);
+    if (!f.evidence) {
+        cpm_error("evidence folder: %s", e.message);
+        return -1;
+    }
+    s->field = f;
+    return 0;
 }
 
 static int init(cpm_server_t *srv, cpm_svc_t **st)
@@ -60,13 +80,21 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
     }
     inspection_plans_t plans = {cfg->node, s->lists, cpm_server_registry(srv)};
     s->plans = plans;
+    if (field_init(srv, s) != 0) {
+        inspection_checklists_destroy(&s->lists);
+        free(s);
+        return -1;
+    }
     *st = s;
     return 0;
 }
 
 static void fini(cpm_svc_t **st)
 {
-    inspection_checklists_destroy(&(*st)->lists);
+    if (*st) {
+        inspection_checklists_destroy(&(*st)->lists);
+        cpm_evidence_destroy(&(*st)->field.evidence);
+    }
     free(*st);
     *st = NULL;
 }
@@ -76,6 +104,7 @@ static void registry_changed(cpm_svc_t *st, cpm_server_t *srv)
     const Cpm__Member *routing = cpm_server_find_service(srv, "routing");
     snprintf(st->routing, sizeof st->routing, "%s", routing ? routing->id : "");
     st->plans.reg = cpm_server_registry(srv);
+    st->field.reg = cpm_server_registry(srv);
 }
 
 static int on_assignment(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
@@ -231,6 +260,42 @@ static int on_inspection_query(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, c
     return inspection_reply(srv, m, rc, &r, reply, err);
 }
 
+static int on_field_checkout(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                             ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    Cpm__FieldCheckoutReply r;
+    int rc = inspection_field_checkout(&st->field, cpm_server_store(srv), txn, m->env->sender,
+                                       cpm_now_ms(), &r, err);
+    if (rc != 0)
+        return rc;
+    rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_FIELD_CHECKOUT_REPLY, &r.base);
+    inspection_field_checkout_free(&r);
+    return rc;
+}
+
+static int on_field_upload(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                           ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    cpm_effects_t fx = cpm_server_effects(srv);
+    Cpm__FieldUploadReply r;
+    int rc = inspection_field_upload(&st->field, cpm_server_store(srv), txn, &fx, m->env->sender,
+                                     (const Cpm__FieldUpload *)payload, cpm_now_ms(), &r, err);
+    if (rc != 0)
+        return rc;
+    rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_FIELD_UPLOAD_REPLY, &r.base);
+    inspection_field_upload_free(&r);
+    return rc;
+}
+
+static int on_evidence_chunk(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                             ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    Cpm__EvidenceStatus r;
+    int rc = inspection_field_chunk(&st->field, cpm_server_store(srv), txn, m->env->sender,
+                                    (const Cpm__EvidenceChunk *)payload, &r, err);
+    return rc ? rc : cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EVIDENCE_REPLY, &r.base);
+}
+
 static const char *const dbs[] = INSPECTION_DBS;
 
 static const cpm_svc_request_t requests[] = {
@@ -245,6 +310,13 @@ static const cpm_svc_request_t requests[] = {
      NULL, false},
     {CPM__MSG_TYPE__MSG_INSPECTION_QUERY, &cpm__inspection_query__descriptor, false,
      on_inspection_query, NULL, false},
+    {CPM__MSG_TYPE__MSG_FIELD_CHECKOUT, &cpm__field_checkout__descriptor, true, on_field_checkout,
+     NULL, false},
+    {CPM__MSG_TYPE__MSG_FIELD_UPLOAD, &cpm__field_upload__descriptor, true, on_field_upload, NULL,
+     false},
+    /* evidence bytes go to files; the txn only reads who may send them */
+    {CPM__MSG_TYPE__MSG_EVIDENCE_CHUNK, &cpm__evidence_chunk__descriptor, false, on_evidence_chunk,
+     NULL, false},
     {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_ASSIGN_BATCH, &cpm__assignment__descriptor, on_assignment}, {0}};

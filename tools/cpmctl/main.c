@@ -22,6 +22,7 @@ static const char usage[] =
     "  health      liveness and counters of every service\n"
     "  keygen      create a member's signing and transport keys\n"
     "  registry    create, sign, show and verify the mesh registry\n"
+    "  inspector   the inspector's device: checkout, findings, evidence, sync\n"
     "\n"
     "Files come from --home, $CPMESH_HOME or ~/.cpmesh (./deploy/local/up writes them).\n"
     "--as ID signs with DIR/keys/ID.secret (default: $CPMESH_AS or the id in DIR/identity).\n"
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
         {"health", ctl_cmd_health},         {"keygen", ctl_cmd_keygen},
         {"registry", ctl_cmd_registry},     {"clusters", ctl_cmd_clusters},
         {"cases", ctl_cmd_cases},           {"report", ctl_cmd_report},
-        {"inspection", ctl_cmd_inspection},
+        {"inspection", ctl_cmd_inspection}, {"inspector", ctl_cmd_inspector},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))
