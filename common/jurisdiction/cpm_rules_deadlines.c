@@ -25,38 +25,14 @@
 
 #define DEADLINE_MAX 365
 
-static yaml_node_t *dget(ctx_t *c, const yaml_node_t *map, const char *key)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        const char *k = cpm_rules_yscalar(cpm_rules_ynode(c, p->key));
-        if (k && !strcmp(k, key))
-            return cpm_rules_ynode(c, p->value);
-    }
-    return NULL;
-}
-
-/* Only the keys in allowed (NULL-terminated): a typo is an error, not a
- * silently longer deadline. */
+/* Only the keys in allowed: a typo is an error, not a silently longer
+ * deadline. The error names the generation. */
 static int check_keys(ctx_t *c, const yaml_node_t *map, const char *gen, const char *where,
                       const char *const *allowed)
 {
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return cpm_rules_yfail(c, map, "generation %s: %s must be a mapping", gen, where);
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        const yaml_node_t *kn = cpm_rules_ynode(c, p->key);
-        const char *k = cpm_rules_yscalar(kn);
-        size_t i = 0;
-        while (k && allowed[i] && strcmp(allowed[i], k))
-            i++;
-        if (!k || !allowed[i])
-            return cpm_rules_yfail(c, kn, "generation %s: %s: unknown key \"%s\"", gen, where,
-                                   k ? k : "?");
-    }
-    return 0;
+    char at[160];
+    snprintf(at, sizeof at, "generation %s: %s", gen, where);
+    return cpm_rules_ycheck_keys(c, map, at, allowed);
 }
 
 /* A whole number of working days (1..DEADLINE_MAX) at key of map into *out,
@@ -64,7 +40,7 @@ static int check_keys(ctx_t *c, const yaml_node_t *map, const char *gen, const c
 static int get_days(ctx_t *c, const yaml_node_t *map, const char *key, const char *gen,
                     const char *where, int *out)
 {
-    const yaml_node_t *n = dget(c, map, key);
+    const yaml_node_t *n = cpm_rules_yget(c, map, key);
     if (!n)
         return 0;
     const char *s = cpm_rules_yscalar(n);
@@ -82,7 +58,8 @@ static int load_gen(ctx_t *c, cpm_rules_t *r, gen_t *g, const yaml_node_t *e)
 {
     static const char *const dkeys[] = {"accept_working_days", "resolve_working_days", NULL};
     static const char *const ckeys[] = {"accept_days", "resolve_days", NULL};
-    const yaml_node_t *dn = dget(c, e, "deadlines"), *cn = dget(c, e, "categories");
+    const yaml_node_t *dn = cpm_rules_yget(c, e, "deadlines"),
+                      *cn = cpm_rules_yget(c, e, "categories");
     if (dn && (check_keys(c, dn, g->id, "deadlines", dkeys) < 0 ||
                get_days(c, dn, "accept_working_days", g->id, "deadlines", &g->accept_days) < 0 ||
                get_days(c, dn, "resolve_working_days", g->id, "deadlines", &g->resolve_days) < 0))
@@ -126,11 +103,11 @@ static int load_gen(ctx_t *c, cpm_rules_t *r, gen_t *g, const yaml_node_t *e)
 int cpm_rules_gens_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *root)
 {
     /* r->gens is sorted by date now; the entries are found again by id. */
-    const yaml_node_t *seq = dget(c, root, "generations");
+    const yaml_node_t *seq = cpm_rules_yget(c, root, "generations");
     for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
          it++) {
         const yaml_node_t *e = cpm_rules_ynode(c, *it);
-        gen_t *g = (gen_t *)cpm_rules_gen_find(r, cpm_rules_yscalar(dget(c, e, "id")));
+        gen_t *g = (gen_t *)cpm_rules_gen_find(r, cpm_rules_yscalar(cpm_rules_yget(c, e, "id")));
         if (g && load_gen(c, r, g, e) < 0)
             return -1;
     }

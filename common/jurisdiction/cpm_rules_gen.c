@@ -27,19 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static yaml_node_t *gget(ctx_t *c, const yaml_node_t *map, const char *key)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        const char *k = cpm_rules_yscalar(cpm_rules_ynode(c, p->key));
-        if (k && !strcmp(k, key))
-            return cpm_rules_ynode(c, p->value);
-    }
-    return NULL;
-}
-
 static int cmp_unit(const void *a, const void *b)
 {
     return strcmp(((const gen_unit_t *)a)->slug, ((const gen_unit_t *)b)->slug);
@@ -230,13 +217,14 @@ static int load_one(ctx_t *c, cpm_rules_t *r, gen_t *g, const yaml_node_t *e,
         if (!k || i == sizeof keys / sizeof *keys)
             return cpm_rules_yfail(c, kn, "generations: unknown key \"%s\"", k ? k : "?");
     }
-    const yaml_node_t *idn = gget(c, e, "id");
+    const yaml_node_t *idn = cpm_rules_yget(c, e, "id");
     const char *id = cpm_rules_yscalar(idn);
     if (!id || !*id || strlen(id) >= sizeof g->id)
         return cpm_rules_yfail(c, idn ? idn : e, "generations: id is required: 1 to %zu bytes",
                                sizeof g->id - 1);
     snprintf(g->id, sizeof g->id, "%s", id);
-    const yaml_node_t *fn = gget(c, e, "valid_from"), *tn = gget(c, e, "valid_to");
+    const yaml_node_t *fn = cpm_rules_yget(c, e, "valid_from"),
+                      *tn = cpm_rules_yget(c, e, "valid_to");
     if (cpm_rules_parse_date(cpm_rules_yscalar(fn), &g->from_day) < 0)
         return cpm_rules_yfail(c, fn ? fn : e,
                                "generation %s: valid_from must be a date as YYYY-MM-DD", id);
@@ -245,14 +233,14 @@ static int load_one(ctx_t *c, cpm_rules_t *r, gen_t *g, const yaml_node_t *e,
         return cpm_rules_yfail(c, tn, "generation %s: valid_to must be a date as YYYY-MM-DD", id);
     if (g->to_day < g->from_day)
         return cpm_rules_yfail(c, tn, "generation %s: valid_to is before valid_from", id);
-    const yaml_node_t *pn = gget(c, e, "agency_prefix");
+    const yaml_node_t *pn = cpm_rules_yget(c, e, "agency_prefix");
     if (pn && (!cpm_rules_yscalar(pn) || strlen(cpm_rules_yscalar(pn)) > PREFIX_MAX))
         return cpm_rules_yfail(c, pn, "generation %s: agency_prefix must be at most %d bytes", id,
                                PREFIX_MAX);
     snprintf(g->prefix, sizeof g->prefix, "%s", pn ? cpm_rules_yscalar(pn) : r->prefix);
-    if (fill_units(c, r, g, gget(c, e, "units"), pl) < 0)
+    if (fill_units(c, r, g, cpm_rules_yget(c, e, "units"), pl) < 0)
         return -1;
-    return load_overrides(c, r, g, gget(c, e, "agencies"), agencies);
+    return load_overrides(c, r, g, cpm_rules_yget(c, e, "agencies"), agencies);
 }
 
 /* r->areas becomes the union of itself and every generation's unit slugs,
@@ -287,8 +275,8 @@ static int merge_areas(ctx_t *c, cpm_rules_t *r)
 
 int cpm_rules_gens_load(ctx_t *c, cpm_rules_t *r, const yaml_node_t *root)
 {
-    const yaml_node_t *seq = gget(c, root, "generations");
-    const yaml_node_t *agencies = gget(c, root, "agencies");
+    const yaml_node_t *seq = cpm_rules_yget(c, root, "generations");
+    const yaml_node_t *agencies = cpm_rules_yget(c, root, "agencies");
     if (agencies && agencies->type != YAML_SEQUENCE_NODE)
         return cpm_rules_yfail(c, agencies, "agencies must be a list of member ids");
     if (!seq || seq->type != YAML_SEQUENCE_NODE)
@@ -297,7 +285,7 @@ int cpm_rules_gens_load(ctx_t *c, cpm_rules_t *r, const yaml_node_t *root)
     if (n == 0)
         return cpm_rules_yfail(c, seq, "generations must not be empty");
     cpm_places_t *pl = NULL;
-    const yaml_node_t *dn = gget(c, root, "places_dir");
+    const yaml_node_t *dn = cpm_rules_yget(c, root, "places_dir");
     if (dn) {
         const char *d = cpm_rules_yscalar(dn);
         char *copy = strdup(c->path);

@@ -81,9 +81,10 @@ static bool is_slug(const char *s)
     return true;
 }
 
-/* The value of key in a mapping, or NULL. */
-static yaml_node_t *map_get(ctx_t *c, const yaml_node_t *map, const char *key)
+yaml_node_t *cpm_rules_yget(ctx_t *c, const yaml_node_t *map, const char *key)
 {
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
         const char *k = cpm_rules_yscalar(cpm_rules_ynode(c, p->key));
@@ -93,8 +94,7 @@ static yaml_node_t *map_get(ctx_t *c, const yaml_node_t *map, const char *key)
     return NULL;
 }
 
-/* Rejects keys outside allowed (NULL-terminated) so that typos are errors. */
-static int map_check_keys(ctx_t *c, const yaml_node_t *map, const char *where,
+int cpm_rules_ycheck_keys(ctx_t *c, const yaml_node_t *map, const char *where,
                           const char *const *allowed)
 {
     if (!map || map->type != YAML_MAPPING_NODE)
@@ -138,14 +138,14 @@ static int load_slugs(ctx_t *c, const yaml_node_t *seq, const char *field, const
     for (size_t i = 0; i < n; i++) {
         const yaml_node_t *e = cpm_rules_ynode(c, it[i]);
         snprintf(where, sizeof where, "%s[%zu]", field, i);
-        if (map_check_keys(c, e, where, keys) < 0)
+        if (cpm_rules_ycheck_keys(c, e, where, keys) < 0)
             return -1;
         for (size_t k = 1; keys[k]; k++) { /* keys[0] is "slug"; the rest are text */
-            const yaml_node_t *v = map_get(c, e, keys[k]);
+            const yaml_node_t *v = cpm_rules_yget(c, e, keys[k]);
             if (v && !cpm_rules_yscalar(v))
                 return cpm_rules_yfail(c, v, "%s.%s must be a string", where, keys[k]);
         }
-        const yaml_node_t *sn = map_get(c, e, "slug");
+        const yaml_node_t *sn = cpm_rules_yget(c, e, "slug");
         const char *s = get_string(c, sn, "slug", SLUG_MAX + 1);
         if (!s)
             return cpm_rules_yfail(c, sn ? sn : e, "%s.slug is required: 1 to %d bytes", where,
@@ -194,9 +194,9 @@ static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
     rule_t *ru = &r->rules[i];
     char where[160];
     snprintf(where, sizeof where, "rules[%zu]", i);
-    if (map_check_keys(c, e, where, keys) < 0)
+    if (cpm_rules_ycheck_keys(c, e, where, keys) < 0)
         return -1;
-    const yaml_node_t *idn = map_get(c, e, "id");
+    const yaml_node_t *idn = cpm_rules_yget(c, e, "id");
     const char *id = cpm_rules_yscalar(idn);
     if (!id || !*id || strlen(id) >= sizeof ru->id)
         return cpm_rules_yfail(c, idn ? idn : e, "%s.id is required: 1 to %zu bytes", where,
@@ -207,7 +207,7 @@ static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
             return cpm_rules_yfail(c, idn, "%s: rule id \"%s\" is used twice", where, id);
     snprintf(where, sizeof where, "rule %s", id); /* from here on, name the rule */
 
-    const yaml_node_t *an = map_get(c, e, "agency");
+    const yaml_node_t *an = cpm_rules_yget(c, e, "agency");
     const char *ag = cpm_rules_yscalar(an);
     if (!ag || !*ag || strlen(ag) >= sizeof ru->agency)
         return cpm_rules_yfail(c, an ? an : e, "%s: agency is required: a member id or \"%s\"",
@@ -218,7 +218,7 @@ static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
                                where, ag, AT_AREA);
     snprintf(ru->agency, sizeof ru->agency, "%s", ag);
 
-    const yaml_node_t *cn = map_get(c, e, "category");
+    const yaml_node_t *cn = cpm_rules_yget(c, e, "category");
     const char *cat = cpm_rules_yscalar(cn);
     if (!cat || !*cat)
         return cpm_rules_yfail(c, cn ? cn : e,
@@ -228,7 +228,7 @@ static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
         return cpm_rules_yfail(c, cn, "%s: category \"%s\" is not a declared category", where, cat);
 
     ru->urgent = -1;
-    const yaml_node_t *un = map_get(c, e, "urgent");
+    const yaml_node_t *un = cpm_rules_yget(c, e, "urgent");
     if (un) {
         const char *u = cpm_rules_yscalar(un);
         if (!u || (strcmp(u, "true") && strcmp(u, "false")))
@@ -236,7 +236,7 @@ static int load_rule(ctx_t *c, cpm_rules_t *r, size_t i, const yaml_node_t *e)
         ru->urgent = !strcmp(u, "true");
     }
 
-    const yaml_node_t *dn = map_get(c, e, "areas");
+    const yaml_node_t *dn = cpm_rules_yget(c, e, "areas");
     if (dn) {
         yaml_node_item_t *it = NULL;
         size_t n = 0;
@@ -267,10 +267,10 @@ static int load_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *n)
     long a, b;
     if (!n)
         return cpm_rules_yfail(c, NULL, "deadlines is required");
-    if (map_check_keys(c, n, "deadlines", keys) < 0)
+    if (cpm_rules_ycheck_keys(c, n, "deadlines", keys) < 0)
         return -1;
-    const yaml_node_t *an = map_get(c, n, "accept_working_days");
-    const yaml_node_t *rn = map_get(c, n, "resolve_working_days");
+    const yaml_node_t *an = cpm_rules_yget(c, n, "accept_working_days");
+    const yaml_node_t *rn = cpm_rules_yget(c, n, "resolve_working_days");
     if (!an || !rn)
         return cpm_rules_yfail(c, n,
                                "deadlines needs accept_working_days and resolve_working_days");
@@ -280,7 +280,7 @@ static int load_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *n)
     r->accept_days = (int)a;
     r->resolve_days = (int)b;
     /* Reminders go out this many working days before each deadline; 0 = none. */
-    const yaml_node_t *mn = map_get(c, n, "remind_days_before");
+    const yaml_node_t *mn = cpm_rules_yget(c, n, "remind_days_before");
     long m = 2;
     if (mn && get_int(c, mn, "deadlines.remind_days_before", 0, DEADLINE_MAX, &m) < 0)
         return -1;
@@ -299,8 +299,10 @@ static int load_category_deadlines(ctx_t *c, cpm_rules_t *r, const yaml_node_t *
         return cpm_rules_yfail(c, seq, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const yaml_node_t *e = cpm_rules_ynode(c, it[i]);
-        int k = cpm_rules_find_slug(r->categories, n, cpm_rules_yscalar(map_get(c, e, "slug")));
-        const yaml_node_t *an = map_get(c, e, "accept_days"), *rn = map_get(c, e, "resolve_days");
+        int k =
+            cpm_rules_find_slug(r->categories, n, cpm_rules_yscalar(cpm_rules_yget(c, e, "slug")));
+        const yaml_node_t *an = cpm_rules_yget(c, e, "accept_days"),
+                          *rn = cpm_rules_yget(c, e, "resolve_days");
         char field[96];
         long v;
         snprintf(field, sizeof field, "categories[%zu].accept_days", i);
@@ -327,47 +329,48 @@ static int load_doc(ctx_t *c, cpm_rules_t *r)
     const yaml_node_t *root = yaml_document_get_root_node(c->doc);
     if (!root)
         return cpm_rules_yfail(c, NULL, "the file is empty");
-    if (map_check_keys(c, root, "the top level", top) < 0)
+    if (cpm_rules_ycheck_keys(c, root, "the top level", top) < 0)
         return -1;
     const char *req[] = {"version", "effective_from", "triage", "areas", "categories", "rules"};
-    bool gens = map_get(c, root, "generations") != NULL; /* then areas come from them */
+    bool gens = cpm_rules_yget(c, root, "generations") != NULL; /* then areas come from them */
     for (size_t i = 0; i < sizeof req / sizeof *req; i++)
-        if (!map_get(c, root, req[i]) && !(gens && !strcmp(req[i], "areas")))
+        if (!cpm_rules_yget(c, root, req[i]) && !(gens && !strcmp(req[i], "areas")))
             return cpm_rules_yfail(c, NULL, "%s is required", req[i]);
 
     long v;
-    if (get_int(c, map_get(c, root, "version"), "version", 1, UINT32_MAX, &v) < 0)
+    if (get_int(c, cpm_rules_yget(c, root, "version"), "version", 1, UINT32_MAX, &v) < 0)
         return -1;
     r->version = (uint32_t)v;
-    const yaml_node_t *en = map_get(c, root, "effective_from");
+    const yaml_node_t *en = cpm_rules_yget(c, root, "effective_from");
     int32_t day;
     if (cpm_rules_parse_date(cpm_rules_yscalar(en), &day) < 0)
         return cpm_rules_yfail(c, en, "effective_from must be a date as YYYY-MM-DD");
-    const char *s = get_string(c, map_get(c, root, "triage"), "triage", sizeof r->triage);
+    const char *s = get_string(c, cpm_rules_yget(c, root, "triage"), "triage", sizeof r->triage);
     if (!s)
         return -1;
     snprintf(r->triage, sizeof r->triage, "%s", s);
     r->prefix[0] = 0; /* no default: a mesh names its own members */
-    const yaml_node_t *pn = map_get(c, root, "area_office_prefix");
+    const yaml_node_t *pn = cpm_rules_yget(c, root, "area_office_prefix");
     if (pn) {
         if (!(s = get_string(c, pn, "area_office_prefix", sizeof r->prefix)))
             return -1;
         snprintf(r->prefix, sizeof r->prefix, "%s", s);
     }
-    if (load_deadlines(c, r, map_get(c, root, "deadlines")) < 0 ||
-        load_holidays(c, r, map_get(c, root, "holidays")) < 0 ||
-        (map_get(c, root, "areas") &&
-         load_slugs(c, map_get(c, root, "areas"), "areas", dkeys, &r->areas, &r->nareas) < 0) ||
+    if (load_deadlines(c, r, cpm_rules_yget(c, root, "deadlines")) < 0 ||
+        load_holidays(c, r, cpm_rules_yget(c, root, "holidays")) < 0 ||
+        (cpm_rules_yget(c, root, "areas") &&
+         load_slugs(c, cpm_rules_yget(c, root, "areas"), "areas", dkeys, &r->areas, &r->nareas) <
+             0) ||
         (gens && cpm_rules_gens_load(c, r, root) < 0) ||
-        load_slugs(c, map_get(c, root, "categories"), "categories", ckeys, &r->categories,
+        load_slugs(c, cpm_rules_yget(c, root, "categories"), "categories", ckeys, &r->categories,
                    &r->ncategories) < 0 ||
-        load_category_deadlines(c, r, map_get(c, root, "categories")) < 0 ||
+        load_category_deadlines(c, r, cpm_rules_yget(c, root, "categories")) < 0 ||
         (gens && cpm_rules_gens_deadlines(c, r, root) < 0))
         return -1;
 
     yaml_node_item_t *it = NULL;
     size_t n = 0;
-    const yaml_node_t *rn = map_get(c, root, "rules");
+    const yaml_node_t *rn = cpm_rules_yget(c, root, "rules");
     if (items(c, rn, "rules", &it, &n) < 0)
         return -1;
     if (n == 0)

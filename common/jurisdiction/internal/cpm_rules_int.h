@@ -98,6 +98,12 @@ __attribute__((format(printf, 3, 4))) int cpm_rules_yfail(ctx_t *c, const yaml_n
                                                           const char *fmt, ...);
 yaml_node_t *cpm_rules_ynode(ctx_t *c, int id);
 const char *cpm_rules_yscalar(const yaml_node_t *n);
+/* The value of key in a mapping (NULL when absent or map is not a mapping). */
+yaml_node_t *cpm_rules_yget(ctx_t *c, const yaml_node_t *map, const char *key);
+/* -1 (with where in the error) unless map is a mapping whose keys are all in
+ * allowed (NULL-terminated): typos are errors, not silently ignored. */
+int cpm_rules_ycheck_keys(ctx_t *c, const yaml_node_t *map, const char *where,
+                          const char *const *allowed);
 void cpm_rules_gens_free(cpm_rules_t *r);
 /* The deadlines: and categories: of each generation entry (after the
  * categories are loaded). 0, or -1 with the first error in c. */
