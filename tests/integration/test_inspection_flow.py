@@ -10,8 +10,9 @@ findings propose) and closes. The case is resolved at routing with the
 outcome and the fine, the coordinators' stream carries every step, the
 violation record exists, and a second sync sends nothing."""
 import os
+import subprocess
 
-from mesh import Mesh, check, run
+from mesh import CTL, Mesh, check, run
 
 AGENCY = "hn.d.hoan-kiem"
 OFFICER = "officer." + AGENCY
@@ -120,6 +121,10 @@ def test_complaint_to_fine_through_the_field():
               v[0]["business"] == BUSINESS and v[0]["area"] == "hoan-kiem" and
               v[0]["inspection"] == iid and v[0]["tickets"] == [t] and
               v[0]["record"] == "f-cert", "the violation: %s" % v)
+        text = subprocess.run(m.prefix + [CTL, "--as", OFFICER, "inspection", "show", iid],
+                              capture_output=True, text=True, env=m.env, timeout=120).stdout
+        check("violations:" in text and "ND115-2018-6" in text and "7.000.000 VND" in text,
+              "the violation in the text form: %s" % text)
         # the coordinators' stream
         m.wait_for(m.outbox_empty, "delivery")
         seen = m.ctl("watch", "--for", "3", as_=COORD).json
