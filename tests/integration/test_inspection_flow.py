@@ -8,7 +8,8 @@ outcome and the submit while the agency's inspection service is stopped,
 syncs when it is back, and the lead reviews (fined: the fine is the sum the
 findings propose) and closes. The case is resolved at routing with the
 outcome and the fine, the coordinators' stream carries every step, the
-violation record exists, and a second sync sends nothing."""
+violation record exists, and a second sync sends nothing; the next checkout
+takes the closed work off the device."""
 import os
 import subprocess
 
@@ -139,6 +140,17 @@ def test_complaint_to_fine_through_the_field():
         again = ins(m, "sync")
         check(again["records_sent"] == 0 and again["evidence_bytes_sent"] == 0 and
               again["stored"] == 0, "a second sync sends nothing: %s" % again)
+        # the next checkout takes the closed inspection and its case facts off
+        # the device: nothing more is recorded on it (its records stay)
+        r = ins(m, "checkout")
+        check(r["inspections"] == [] and r["cases"] == 0, "nothing open: %s" % r)
+        listed = ins(m, "list")
+        check(listed["inspections"] == [] and listed["total"] == 4 and
+              listed["not_synced"] == 0, "closed work off the device, records kept: %s" % listed)
+        late = m.ctl("inspector", "finding", "add", "--inspection", iid, "--item", "x",
+                     as_=LEAD, check_rc=False)
+        check(late.returncode == 1 and late.json[0]["field"] == "inspection",
+              "no finding on a closed inspection: %s" % late.stdout)
 
 
 if __name__ == "__main__":
