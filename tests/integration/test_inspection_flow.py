@@ -140,12 +140,19 @@ def test_complaint_to_fine_through_the_field():
         again = ins(m, "sync")
         check(again["records_sent"] == 0 and again["evidence_bytes_sent"] == 0 and
               again["stored"] == 0, "a second sync sends nothing: %s" % again)
+        # a finding made on the device after the close is refused, and the
+        # sync says why
+        ins(m, "finding", "add", "--inspection", iid, "--item", "x", "--id", "f-late")
+        late = m.ctl("inspector", "sync", as_=LEAD, check_rc=False)
+        r = late.json[0]
+        check(late.returncode == 1 and r["refused"] == 1 and r["refusals"][0]["id"] == "f-late" and
+              r["refusals"][0]["field"] == "inspection", "refused, saying why: %s" % r)
         # the next checkout takes the closed inspection and its case facts off
         # the device: nothing more is recorded on it (its records stay)
         r = ins(m, "checkout")
         check(r["inspections"] == [] and r["cases"] == 0, "nothing open: %s" % r)
         listed = ins(m, "list")
-        check(listed["inspections"] == [] and listed["total"] == 4 and
+        check(listed["inspections"] == [] and listed["total"] == 5 and
               listed["not_synced"] == 0, "closed work off the device, records kept: %s" % listed)
         late = m.ctl("inspector", "finding", "add", "--inspection", iid, "--item", "x",
                      as_=LEAD, check_rc=False)

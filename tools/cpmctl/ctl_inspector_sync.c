@@ -35,7 +35,10 @@ typedef struct {
     bool bar;
     size_t env_overhead; /* bytes a signed envelope adds to a payload */
     MDB_txn *batch;      /* verdicts of one upload: one durable commit, not one per record */
+    json_t *refusals;    /* --json: why records were refused (the first REFUSALS_SHOWN) */
 } sync_t;
+
+#define REFUSALS_SHOWN 100
 
 static int fail_e(const ctl_field_t *w, const cpm_error_t *e)
 {
@@ -324,6 +327,14 @@ static int upload_batch(sync_t *s, work_t *w, size_t *idx, size_t n, cpm_error_t
             break;
         default:
             s->refused++;
+            if (s->w->json && s->refused <= REFUSALS_SHOWN) {
+                if (!s->refusals)
+                    s->refusals = json_array();
+                json_array_append_new(s->refusals,
+                                      json_pack("{s:s,s:s,s:s}", "id", ctl_utf8(res->id), "field",
+                                                ctl_utf8(res->field), "message",
+                                                ctl_utf8(res->message)));
+            }
             if (!s->w->json)
                 fprintf(stderr, "record %s refused: %s: %s\n", ctl_safe(res->id),
                         ctl_safe(res->field), ctl_safe(res->message));
@@ -459,6 +470,9 @@ static void print_summary(sync_t *s, int rc, const cpm_error_t *e)
                             json_integer((json_int_t)s->evidence_unwritten));
         json_object_set_new(j, "evidence_bytes_resumed",
                             json_integer((json_int_t)s->evidence_resumed));
+        if (s->refusals)
+            json_object_set_new(j, "refusals", s->refusals);
+        s->refusals = NULL;
         if (rc)
             json_object_set_new(j, "error",
                                 json_pack("{s:s,s:s,s:s}", "code", cpm_err_name(e->code), "field",
