@@ -108,6 +108,39 @@ static int add_summary(void *vctx, const char *key, size_t klen, const Cpm__Fiel
     return x->id && x->inspector && x->item && x->violation && x->description ? 0 : CPM_E_INTERNAL;
 }
 
+/* The violation records of inspection id (written at its review). */
+static int add_violations(cpm_store_t *st, MDB_txn *txn, const char *id, Cpm__InspectionReply *r)
+{
+    char prefix[INSPECTION_ID_MAX + 1];
+    int plen = snprintf(prefix, sizeof prefix, "%s%c", id, SEP);
+    if (plen < 0 || (size_t)plen >= sizeof prefix)
+        return CPM_E_INVALID;
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, cpm_store_dbi(st, INSPECTION_VIOLATIONS_DB), &cur);
+    if (mrc != 0)
+        return cpm_store_err(mrc);
+    MDB_val k = {(size_t)plen, prefix}, v;
+    int rc = 0;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         mrc == 0 && rc == 0 && k.mv_size >= (size_t)plen && !memcmp(k.mv_data, prefix, plen);
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        Cpm__ViolationRecord *x = cpm__violation_record__unpack(NULL, v.mv_size, v.mv_data);
+        Cpm__ViolationRecord **a =
+            x ? realloc(r->violations, (r->n_violations + 1) * sizeof *a) : NULL;
+        if (!a) {
+            cpm__violation_record__free_unpacked(x, NULL);
+            rc = CPM_E_INTERNAL;
+            break;
+        }
+        r->violations = a;
+        r->violations[r->n_violations++] = x;
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = cpm_store_err(mrc);
+    return rc;
+}
+
 int inspection_review_records(const inspection_plans_t *p, cpm_store_t *st, MDB_txn *txn,
                               const char *id, Cpm__InspectionReply *r)
 {
@@ -123,11 +156,16 @@ int inspection_review_records(const inspection_plans_t *p, cpm_store_t *st, MDB_
                 if (r->records[k]->conflict && !strcmp(r->records[k]->id, r->records[i]->id))
                     r->records[i]->conflict = true;
     }
-    return rc;
+    return rc == 0 ? add_violations(st, txn, id, r) : rc;
 }
 
 void inspection_review_records_free(Cpm__InspectionReply *r)
 {
+    for (size_t i = 0; i < r->n_violations; i++)
+        cpm__violation_record__free_unpacked(r->violations[i], NULL);
+    free(r->violations);
+    r->violations = NULL;
+    r->n_violations = 0;
     for (size_t i = 0; i < r->n_records; i++) {
         Cpm__FieldRecordSummary *x = r->records[i];
         free(x->id);

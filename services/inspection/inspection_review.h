@@ -32,10 +32,11 @@ int inspection_review(const inspection_plans_t *p, const inspection_t *cases, cp
                       cpm_error_t *err);
 
 /* Add to r->records the field records of inspection id and their conflicting
- * versions (conflict true), key_revoked from p->reg. 0 or an error. */
+ * versions (conflict true), key_revoked from p->reg, and to r->violations its
+ * violation records (once reviewed). 0 or an error. */
 int inspection_review_records(const inspection_plans_t *p, cpm_store_t *st, MDB_txn *txn,
                               const char *id, Cpm__InspectionReply *r);
-/* Free r->records (called by inspection_reply_clear). */
+/* Free r->records and r->violations (called by inspection_reply_clear). */
 void inspection_review_records_free(Cpm__InspectionReply *r);
 
 #endif

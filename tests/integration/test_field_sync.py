@@ -7,105 +7,84 @@ and counted; an evidence upload cut by SIGKILL (of cpmctl, or of the agency's
 service) resumes without re-sending what arrived; a device clock far off is
 accepted with both times kept.
 
-Self-contained until the inspection planning commands are merged: the
-inspectors are added to the registry here (as test_registry.py does), and an
-assigned inspection is seeded into the agency's store with
-tests/tools/cpm_field_store."""
-import json
+Set up the way a user does it: the inspectors are those deploy/local/up
+registers, a complaint is routed to the district's office, whose officer
+plans an inspection from the case and assigns it (cpmctl inspection plan,
+assign); what the agency stored is read back with cpmctl inspection show."""
 import os
 import re
 import signal
 import subprocess
 import time
 
-from mesh import BUILD, CTL, Mesh, check, run
+from mesh import CTL, Mesh, check, run
 
 AGENCY = "hn.d.hoan-kiem"
+OFFICER = "officer." + AGENCY
+COORD = "coordinator.hn.doit"
 INS1 = "inspector1." + AGENCY
 INS2 = "inspector2." + AGENCY
-INSPECTION = AGENCY + "/I1"
-TOOL = os.path.join(BUILD, "cpm_field_store")
 
 
 def data_dir(m):
     return os.path.join(m.home, "data", AGENCY, "inspection")
 
 
-def add_inspectors(m):
-    """The inspectors, unless deploy/local/up already registers them."""
-    src = os.path.join(m.home, "etc", "registry.yaml")
-    with open(src) as f:
-        text = f.read()
-    if "id: %s\n" % INS1 in text:
-        with open(os.path.join(m.home, "etc", "registry-field.yaml"), "w") as f:
-            f.write(text)
-        return
-    for who in (INS1, INS2):
-        m.ctl("keygen", "--id", who)
-    version = int(re.search(r"(?m)^version: (\d+)", text).group(1)) + 1
-    text = re.sub(r"(?m)^version: \d+", "version: %d" % version, text)
-    for who in (INS1, INS2):
-        text += """  - id: %s
-    agency: %s
-    role: inspector
-    name: "Inspector"
-    public_key: ../keys/%s.public
-    may_send: [field_checkout@inspection, field_upload@inspection, evidence_chunk@inspection, "health_query@*"]
-""" % (who, AGENCY, who)
-    out = os.path.join(m.home, "etc", "registry-field.yaml")
-    with open(out, "w") as f:
-        f.write(text)
-    m.ctl("registry", "create", "--source", out, "--root-key",
-          os.path.join(m.home, "keys", "root.secret"), "--out",
-          os.path.join(m.home, "registry.signed"))
-    # the agency's service is restarted below and reads the new registry then
+def case_state(m, t):
+    r = m.ctl("status", t, as_=COORD, check_rc=False)
+    return r.json[0].get("state") if r.returncode == 0 and r.json else None
 
 
-def seed(m, iid=INSPECTION):
-    r = subprocess.run([TOOL, "seed", "--data-dir", data_dir(m), "--id", iid, "--lead", INS1,
-                        "--team", INS2], capture_output=True, text=True)
-    check(r.returncode == 0, "seed: %s" % r.stderr)
-
-
-def field_mesh():
-    m = Mesh(areas=("hoan-kiem",))
-    m.up()
-    try:
-        add_inspectors(m)
-        m.kill(AGENCY, "inspection")
-        seed(m)
-        m.start(AGENCY, "inspection")
-    except Exception:
-        m.down()
-        raise
-    return m
+def plan_inspection(m):
+    """A complaint routed to the district's office, planned and assigned by
+    its officer; the inspection's id."""
+    t = m.ctl("submit", "--channel", "hotline", "--business", "Cửa hàng thực phẩm Hoàn Kiếm",
+              "--area", "hoan-kiem", "--category", "food_safety", "--description",
+              "thực phẩm hết hạn", "--phone", "0912 345 678",
+              "--ref", "field-%d" % os.getpid()).json[0]["ticket"]
+    m.wait_for(lambda: case_state(m, t) == "assigned", "routing assigns " + t)
+    r = m.ctl("inspection", "plan", "--ticket", t, "--category", "food_safety",
+              as_=OFFICER).json[0]
+    iid = r["inspections"][0]["id"]
+    r = m.ctl("inspection", "assign", iid, "--lead", INS1, "--team", INS2, as_=OFFICER).json[0]
+    check(r["inspections"][0]["state"] == "assigned", "assigned: %s" % r)
+    return iid
 
 
 class FieldMesh:
     def __enter__(self):
-        self.m = field_mesh()
+        global INSPECTION
+        self.m = Mesh(areas=("hoan-kiem",))
+        self.m.__enter__()
+        try:
+            INSPECTION = plan_inspection(self.m)
+        except BaseException:
+            self.m.down()
+            raise
         return self.m
 
     def __exit__(self, *exc):
         return self.m.__exit__(*exc)
 
 
+INSPECTION = None
+
+
 def ins(m, *args, as_=INS1, check_rc=True):
     return m.ctl("inspector", *args, as_=as_, check_rc=check_rc)
 
 
+def show(m):
+    return m.ctl("inspection", "show", INSPECTION, as_=OFFICER).json[0]
+
+
 def stored(m):
-    r = subprocess.run([TOOL, "records", "--data-dir", data_dir(m)], capture_output=True,
-                       text=True)
-    check(r.returncode == 0, "records: %s" % r.stderr)
-    return [json.loads(l) for l in r.stdout.splitlines()]
+    """The records the agency keeps (conflicting versions too), as shown."""
+    return show(m)["records"]
 
 
 def inspection(m):
-    r = subprocess.run([TOOL, "inspection", "--data-dir", data_dir(m), "--id", INSPECTION],
-                       capture_output=True, text=True)
-    check(r.returncode == 0, "inspection: %s" % r.stderr)
-    return json.loads(r.stdout)
+    return show(m)["inspections"][0]
 
 
 def counters(m):
@@ -177,8 +156,8 @@ def test_conflict_kept_and_tampered_refused():
         check(r2["conflict"] == 1, "same id, other content: conflict %s" % r2)
         recs = [x for x in stored(m) if x["id"] == "dup-1"]
         check(sorted(x["fine_vnd"] for x in recs) == [1000000, 2000000] and
-              sorted(x["conflict"] for x in recs) == [False, True],
-              "both versions kept: %s" % recs)
+              [x["conflict"] for x in recs] == [True, True],
+              "both versions kept, both flagged: %s" % recs)
         again = ins(m, "sync", "--device", dev2).json[0]
         check(again["records_sent"] == 0, "the conflict is not sent again: %s" % again)
         c = counters(m)
@@ -295,7 +274,7 @@ def test_outcome_conflict_and_out_of_order():
         check(ins(m, "sync", as_=INS2).json[0]["stored"] == 1, "team member's outcome stored")
         check(ins(m, "sync").json[0]["stored"] == 3, "lead's records stored")
         i = inspection(m)
-        check(i["state"] == 4 and i["findings"] == 1 and i["outcome_conflict"],
+        check(i["state"] == "findings_submitted" and i["findings"] == 1 and i["outcome_conflict"],
               "submitted, the finding counted, outcomes flagged: %s" % i)
         check(sorted(x["id"] for x in stored(m)) == ["a-submit", "out-1", "out-2", "z-finding"],
               "both outcomes kept")
@@ -307,7 +286,7 @@ def test_revoked_inspector_cannot_sync():
         ins(m, "finding", "add", "--inspection", INSPECTION, "--item", "a", "--id", "before",
             as_=INS2)
         check(ins(m, "sync", as_=INS2).json[0]["stored"] == 1, "synced before the revocation")
-        src = os.path.join(m.home, "etc", "registry-field.yaml")
+        src = os.path.join(m.home, "etc", "registry.yaml")
         with open(src) as f:
             text = f.read()
         kid = [x["key_id"] for x in m.ctl("registry", "show").json[0]["members"]

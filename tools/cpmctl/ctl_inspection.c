@@ -30,8 +30,9 @@ static const char usage[] =
     "team (inspectors of the agency; again while assigned). review (the lead or\n"
     "an officer) decides the outcome: mediated, refunded, replaced_or_repaired,\n"
     "fined (--fine VND, default the sum the findings propose), no_violation,\n"
-    "withdrawn, referred; the linked cases are resolved with it. close ends a\n"
-    "reviewed inspection. Times are shown in Vietnam time (+07); --due is the end\n"
+    "withdrawn, referred; the linked cases are resolved with it, and a violation\n"
+    "record is kept per finding naming a violation code (show lists them). close\n"
+    "ends a reviewed inspection. Times are shown in Vietnam time (+07); --due is the end\n"
     "of that day. A move the state does not allow is error 409; a sender who may\n"
     "not, 403.\n";
 
@@ -187,6 +188,36 @@ static void print_records(const Cpm__InspectionReply *r)
     }
 }
 
+static json_t *violation_json(const Cpm__ViolationRecord *v)
+{
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "inspection",
+                          ctl_utf8(v->inspection), "business", ctl_utf8(v->business), "address",
+                          ctl_utf8(v->address), "area", ctl_utf8(v->area), "category",
+                          ctl_utf8(v->category), "violation", ctl_utf8(v->violation), "record",
+                          ctl_utf8(v->record), "inspector", ctl_utf8(v->inspector));
+    json_object_set_new(j, "tickets", strings_json(v->tickets, v->n_tickets));
+    json_object_set_new(j, "fine_vnd", json_integer(v->fine_vnd));
+    json_object_set_new(j, "found_ms", json_integer(v->found_ms));
+    json_object_set_new(j, "reviewed_ms", json_integer(v->reviewed_ms));
+    json_object_set_new(j, "outcome", json_string(outcome_word(v->outcome)));
+    return j;
+}
+
+/* The violation records kept at review (what the data-sharing exchange publishes). */
+static void print_violations(const Cpm__InspectionReply *r)
+{
+    char t[40], f[40];
+    if (r->n_violations)
+        printf("violations:\n");
+    for (size_t i = 0; i < r->n_violations; i++) {
+        const Cpm__ViolationRecord *v = r->violations[i];
+        printf("  %-16s fine %s  found %s  record %s  %s\n",
+               *v->violation ? ctl_safe(v->violation) : "(summary)",
+               v->fine_vnd ? vnd(v->fine_vnd, f) : "-", ctl_time_vn(v->found_ms, t),
+               *v->record ? ctl_safe(v->record) : "-", ctl_safe(v->inspector));
+    }
+}
+
 static void print_reply(const ctl_t *c, const char *verb, const Cpm__InspectionReply *r)
 {
     if (c->json) {
@@ -212,6 +243,10 @@ static void print_reply(const ctl_t *c, const char *verb, const Cpm__InspectionR
             json_array_append_new(recs, j);
         }
         json_object_set_new(o, "records", recs);
+        json_t *vs = json_array();
+        for (size_t i = 0; i < r->n_violations; i++)
+            json_array_append_new(vs, violation_json(r->violations[i]));
+        json_object_set_new(o, "violations", vs);
         ctl_print_json(o);
         return;
     }
@@ -219,6 +254,7 @@ static void print_reply(const ctl_t *c, const char *verb, const Cpm__InspectionR
         for (size_t i = 0; i < r->n_inspections; i++)
             print_one(r->inspections[i]);
         print_records(r);
+        print_violations(r);
         return;
     }
     char t[40];

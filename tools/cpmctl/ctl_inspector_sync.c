@@ -35,7 +35,10 @@ typedef struct {
     bool bar;
     size_t env_overhead; /* bytes a signed envelope adds to a payload */
     MDB_txn *batch;      /* verdicts of one upload: one durable commit, not one per record */
+    json_t *refusals;    /* --json: why records were refused (the first REFUSALS_SHOWN) */
 } sync_t;
+
+#define REFUSALS_SHOWN 100
 
 static int fail_e(const ctl_field_t *w, const cpm_error_t *e)
 {
@@ -123,6 +126,13 @@ int ctl_inspector_checkout(const ctl_opts_t *o, const ctl_field_t *w, int argc, 
                                              &cpm__field_checkout_reply__descriptor, &e);
     MDB_txn *txn = NULL;
     if (r && (rc = cpm_store_begin(s.d.st, true, &txn)) == 0) {
+        /* The reply is the whole of the work now assigned: an inspection
+         * closed or given to others since, and its case facts, leave the
+         * device (nothing more is recorded on it); records stay and sync. */
+        int mrc = mdb_drop(txn, cpm_store_dbi(s.d.st, FIELD_DEV_INSPECTIONS), 0);
+        if (mrc == 0)
+            mrc = mdb_drop(txn, cpm_store_dbi(s.d.st, FIELD_DEV_CASES), 0);
+        rc = mrc ? cpm_store_err(mrc) : 0;
         for (size_t i = 0; rc == 0 && i < r->n_inspections; i++)
             rc = cpm_store_put_msg(s.d.st, txn, FIELD_DEV_INSPECTIONS, r->inspections[i]->id,
                                    &r->inspections[i]->base);
@@ -317,6 +327,14 @@ static int upload_batch(sync_t *s, work_t *w, size_t *idx, size_t n, cpm_error_t
             break;
         default:
             s->refused++;
+            if (s->w->json && s->refused <= REFUSALS_SHOWN) {
+                if (!s->refusals)
+                    s->refusals = json_array();
+                json_array_append_new(s->refusals,
+                                      json_pack("{s:s,s:s,s:s}", "id", ctl_utf8(res->id), "field",
+                                                ctl_utf8(res->field), "message",
+                                                ctl_utf8(res->message)));
+            }
             if (!s->w->json)
                 fprintf(stderr, "record %s refused: %s: %s\n", ctl_safe(res->id),
                         ctl_safe(res->field), ctl_safe(res->message));
@@ -452,6 +470,9 @@ static void print_summary(sync_t *s, int rc, const cpm_error_t *e)
                             json_integer((json_int_t)s->evidence_unwritten));
         json_object_set_new(j, "evidence_bytes_resumed",
                             json_integer((json_int_t)s->evidence_resumed));
+        if (s->refusals)
+            json_object_set_new(j, "refusals", s->refusals);
+        s->refusals = NULL;
         if (rc)
             json_object_set_new(j, "error",
                                 json_pack("{s:s,s:s,s:s}", "code", cpm_err_name(e->code), "field",
