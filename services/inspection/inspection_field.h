@@ -29,6 +29,12 @@
 
 #define INSPECTION_FIELD_MAX_RECORDS 500
 #define INSPECTION_FIELD_MAX_UPLOAD (1u << 20)
+/* A hostile inspector of the team must not grow the store without bound:
+ * versions of one record id kept beside the first (the first is not
+ * counted), and records (first and conflicting versions) per inspection.
+ * Past either the record is REFUSED (too_large), counted and logged. */
+#define INSPECTION_FIELD_MAX_VERSIONS 8
+#define INSPECTION_FIELD_MAX_PER_INSPECTION 20000
 
 typedef struct {
     const char *node;          /* this agency's member id */

@@ -369,6 +369,89 @@ static void test_closed_takes_no_new_records(void **state)
     free(fr.data);
 }
 
+/* A hostile inspector re-signs one record id with ever other content: only
+ * INSPECTION_FIELD_MAX_VERSIONS later versions are kept, the rest refused
+ * (too_large, field "id") and counted; the store does not grow. */
+static void test_conflict_versions_bounded(void **state)
+{
+    fixture_t *x = *state;
+    enum { N = INSPECTION_FIELD_MAX_VERSIONS + 4 };
+    Cpm__FieldRecord r;
+    record(&r, "f1", INS1);
+    ProtobufCBinaryData fr[N];
+    for (int i = 0; i < N; i++) {
+        r.fine_vnd = 1000 * (i + 1);
+        fr[i] = seal(&x->s1, &r);
+    }
+    Cpm__FieldUploadReply out;
+    assert_int_equal(upload(x, INS1, fr, N, &out), 0);
+    assert_int_equal(out.results[0]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_STORED);
+    for (int i = 1; i <= INSPECTION_FIELD_MAX_VERSIONS; i++)
+        assert_int_equal(out.results[i]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_CONFLICT);
+    for (int i = INSPECTION_FIELD_MAX_VERSIONS + 1; i < N; i++) {
+        assert_int_equal(out.results[i]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_REFUSED);
+        assert_int_equal(out.results[i]->code, CPM_E_TOO_LARGE);
+        assert_string_equal(out.results[i]->field, "id");
+    }
+    assert_int_equal(x->record_refused, N - 1 - INSPECTION_FIELD_MAX_VERSIONS);
+    inspection_field_upload_free(&out);
+    /* a version kept before is still a conflict, not a refusal */
+    assert_int_equal(upload(x, INS1, fr, 2, &out), 0);
+    assert_int_equal(out.results[1]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_CONFLICT);
+    inspection_field_upload_free(&out);
+    MDB_txn *txn = dom_begin(x->st, false);
+    MDB_stat ms;
+    mdb_stat(txn, cpm_store_dbi(x->st, INSPECTION_FIELD_CONFLICTS_DB), &ms);
+    assert_int_equal(ms.ms_entries, INSPECTION_FIELD_MAX_VERSIONS);
+    mdb_txn_abort(txn);
+    Cpm__Inspection *in = get(x, "hn.d.x/I1");
+    assert_int_equal(in->conflicts, INSPECTION_FIELD_MAX_VERSIONS);
+    assert_int_equal(in->records, 1 + INSPECTION_FIELD_MAX_VERSIONS);
+    cpm__inspection__free_unpacked(in, NULL);
+    for (int i = 0; i < N; i++)
+        free(fr[i].data);
+}
+
+/* Distinct record ids without end: past INSPECTION_FIELD_MAX_PER_INSPECTION
+ * records an inspection takes no more (refused, field "inspection"), but an
+ * upload of a record it holds stays SAME. */
+static void test_records_per_inspection_bounded(void **state)
+{
+    fixture_t *x = *state;
+    Cpm__Inspection *in = get(x, "hn.d.x/I1");
+    in->records = INSPECTION_FIELD_MAX_PER_INSPECTION - 1; /* as after that many uploads */
+    MDB_txn *txn = dom_begin(x->st, true);
+    assert_int_equal(dom_end(txn, inspection_plan_put(x->st, txn, in, NULL)), 0);
+    cpm__inspection__free_unpacked(in, NULL);
+    Cpm__FieldRecord r;
+    ProtobufCBinaryData fr[3];
+    record(&r, "last", INS1);
+    fr[0] = seal(&x->s1, &r);
+    record(&r, "one-too-many", INS1);
+    fr[1] = seal(&x->s1, &r);
+    record(&r, "last", INS1);
+    r.fine_vnd = 5; /* a conflicting version is a record too */
+    fr[2] = seal(&x->s1, &r);
+    Cpm__FieldUploadReply out;
+    assert_int_equal(upload(x, INS1, fr, 3, &out), 0);
+    assert_int_equal(out.results[0]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_STORED);
+    assert_int_equal(out.results[1]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_REFUSED);
+    assert_string_equal(out.results[1]->field, "inspection");
+    assert_int_equal(out.results[1]->code, CPM_E_TOO_LARGE);
+    assert_int_equal(out.results[2]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_REFUSED);
+    assert_int_equal(x->record_refused, 2);
+    inspection_field_upload_free(&out);
+    assert_int_equal(upload(x, INS1, fr, 1, &out), 0);
+    assert_int_equal(out.results[0]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_SAME);
+    inspection_field_upload_free(&out);
+    in = get(x, "hn.d.x/I1");
+    assert_int_equal(in->records, INSPECTION_FIELD_MAX_PER_INSPECTION);
+    assert_int_equal(in->findings, 1);
+    cpm__inspection__free_unpacked(in, NULL);
+    for (int i = 0; i < 3; i++)
+        free(fr[i].data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +461,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submit_and_outcome_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evidence_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_takes_no_new_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_versions_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_per_inspection_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
