@@ -73,7 +73,8 @@ static int note_evidence(const upload_t *u, const Cpm__FieldRecord *rec,
             return rc;
         uint64_t received = 0;
         bool complete = false;
-        rc = cpm_evidence_status(u->f->evidence, e->blake2b.data, &received, &complete, NULL);
+        rc = cpm_evidence_status_as(u->f->evidence, e->blake2b.data, u->asker, &received, &complete,
+                                    NULL);
         if (rc != 0)
             return rc;
         if (complete)
@@ -420,8 +421,8 @@ int inspection_field_chunk(const inspection_field_t *f, cpm_store_t *st, MDB_txn
     uint64_t received = 0;
     bool complete = false;
     if (!code) {
-        code = cpm_evidence_append(f->evidence, c->blake2b.data, c->size, c->offset, c->data.data,
-                                   c->data.len, &received, &complete, &e);
+        code = cpm_evidence_append_as(f->evidence, c->blake2b.data, asker, c->size, c->offset,
+                                      c->data.data, c->data.len, &received, &complete, &e);
         if (!code && c->data.len && c->offset + c->data.len != received && !complete)
             count(f, "field.evidence_offset_mismatch");
         else if (!code && c->data.len && c->offset + c->data.len == received)

@@ -452,6 +452,67 @@ static void test_records_per_inspection_bounded(void **state)
         free(fr[i].data);
 }
 
+/* Two inspectors of one inspection name the same hash: one with the true
+ * size, the other (hostile) with a smaller and then the same size. The
+ * hostile one can neither cut the honest part (a smaller size) nor spoil it
+ * with bytes of its own at the honest offset; the honest upload resumes and
+ * completes. */
+static void test_evidence_part_per_uploader(void **state)
+{
+    fixture_t *x = *state;
+    enum { N = 5000 };
+    uint8_t good[N], junk[N], h[32];
+    for (int i = 0; i < N; i++) {
+        good[i] = (uint8_t)(i * 13);
+        junk[i] = 0xee;
+    }
+    crypto_generichash(h, 32, good, N, NULL, 0);
+    Cpm__EvidenceRef ref = CPM__EVIDENCE_REF__INIT;
+    Cpm__EvidenceRef *refs[1] = {&ref};
+    ref.blake2b.data = h;
+    ref.blake2b.len = 32;
+    ref.size = N;
+    Cpm__FieldRecord r;
+    record(&r, "honest", INS1);
+    r.evidence = refs;
+    r.n_evidence = 1;
+    ProtobufCBinaryData fr[3];
+    fr[0] = seal(&x->s1, &r);
+    record(&r, "small", INS2);
+    r.evidence = refs;
+    r.n_evidence = 1;
+    ref.size = 1000;
+    fr[1] = seal(&x->s2, &r);
+    Cpm__FieldUploadReply out;
+    Cpm__EvidenceStatus st;
+    cpm_error_t e = {0};
+    assert_int_equal(upload(x, INS1, fr, 1, &out), 0);
+    inspection_field_upload_free(&out);
+    assert_int_equal(upload(x, INS2, fr + 1, 1, &out), 0);
+    inspection_field_upload_free(&out);
+    assert_int_equal(chunk(x, INS1, h, N, 0, good, 3000, &st, &e), 0);
+    assert_int_equal(st.received, 3000);
+    /* a smaller size: asking the status must not cut the honest part */
+    (void)chunk(x, INS2, h, 1000, 0, NULL, 0, &st, &e);
+    assert_int_equal(chunk(x, INS1, h, N, 0, NULL, 0, &st, &e), 0);
+    assert_int_equal(st.received, 3000);
+    /* the same size: junk at the honest offset goes nowhere near the part */
+    record(&r, "same", INS2);
+    r.evidence = refs;
+    r.n_evidence = 1;
+    ref.size = N;
+    fr[2] = seal(&x->s2, &r);
+    assert_int_equal(upload(x, INS2, fr + 2, 1, &out), 0);
+    inspection_field_upload_free(&out);
+    (void)chunk(x, INS2, h, N, 3000, junk, N - 3000, &st, &e);
+    assert_int_equal(chunk(x, INS1, h, N, 0, NULL, 0, &st, &e), 0);
+    assert_int_equal(st.received, 3000);
+    assert_int_equal(chunk(x, INS1, h, N, 3000, good + 3000, N - 3000, &st, &e), 0);
+    assert_true(st.complete);
+    for (int i = 0; i < 3; i++)
+        free(fr[i].data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +524,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_closed_takes_no_new_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflict_versions_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_per_inspection_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evidence_part_per_uploader, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
