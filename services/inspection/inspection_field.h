@@ -34,6 +34,11 @@
  * counted), and records (first and conflicting versions) per inspection.
  * Past either the record is REFUSED (too_large), counted and logged. */
 #define INSPECTION_FIELD_MAX_VERSIONS 8
+/* A checkout reply stays well under CPM_MAX_MSG: inspections (with their
+ * cases) past INSPECTION_FIELD_CHECKOUT_MAX or this many packed bytes are
+ * left out and the reply says truncated. */
+#define INSPECTION_FIELD_CHECKOUT_MAX 500
+#define INSPECTION_FIELD_CHECKOUT_BYTES (3u << 20)
 #define INSPECTION_FIELD_MAX_PER_INSPECTION 20000
 
 typedef struct {

@@ -13,6 +13,7 @@
 #include "fixtures/domain/domain_fixture.h"
 #include "cpm_fieldrec.h"
 #include "field_fixture.h"
+#include "inspection_checklist.h"
 #include "inspection_field.h"
 
 #include <sodium.h>
@@ -513,6 +514,64 @@ static void test_evidence_part_per_uploader(void **state)
         free(fr[i].data);
 }
 
+/* An inspector on very many large inspections: the checkout reply stays
+ * within INSPECTION_FIELD_CHECKOUT_BYTES (a reply past CPM_MAX_MSG would
+ * never arrive), says truncated, and only the inspections it carries move
+ * to in_field. */
+static void test_checkout_reply_bounded(void **state)
+{
+    fixture_t *x = *state;
+    enum { N = 120, ITEMS = 100 };
+    static char text[INSPECTION_CHECKLIST_TEXT_MAX + 1];
+    memset(text, 'x', INSPECTION_CHECKLIST_TEXT_MAX);
+    Cpm__ChecklistItem items[ITEMS], *pitems[ITEMS];
+    char codes[ITEMS][16];
+    for (int i = 0; i < ITEMS; i++) {
+        cpm__checklist_item__init(&items[i]);
+        snprintf(codes[i], sizeof codes[i], "item-%d", i);
+        items[i].code = codes[i];
+        items[i].text = text;
+        pitems[i] = &items[i];
+    }
+    MDB_txn *txn = dom_begin(x->st, true);
+    int rc = 0;
+    for (int i = 0; i < N && rc == 0; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "hn.d.x/I%d", 100 + i);
+        Cpm__Inspection in = CPM__INSPECTION__INIT;
+        in.id = id;
+        in.lead = INS1;
+        in.checklist = pitems;
+        in.n_checklist = ITEMS;
+        in.state = CPM__INSPECTION_STATE__INSPECTION_STATE_ASSIGNED;
+        rc = inspection_plan_put(x->st, txn, &in, NULL);
+    }
+    assert_int_equal(dom_end(txn, rc), 0);
+    Cpm__FieldCheckoutReply out;
+    cpm_error_t e = {0};
+    txn = dom_begin(x->st, true);
+    assert_int_equal(
+        dom_end(txn, inspection_field_checkout(&x->f, x->st, txn, INS1, NOW, &out, &e)), 0);
+    size_t packed = protobuf_c_message_get_packed_size(&out.base);
+    assert_true(packed <= INSPECTION_FIELD_CHECKOUT_BYTES);
+    assert_true(out.truncated);
+    assert_true(out.n_inspections > 0 && out.n_inspections < N);
+    size_t shown = out.n_inspections;
+    inspection_field_checkout_free(&out);
+    /* the ones left out are still assigned, not taken into the field */
+    size_t in_field = 0;
+    txn = dom_begin(x->st, false);
+    for (int i = 0; i < N; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "hn.d.x/I%d", 100 + i);
+        Cpm__Inspection *in = inspection_plan_get(x->st, txn, id);
+        in_field += in->state == CPM__INSPECTION_STATE__INSPECTION_STATE_IN_FIELD;
+        cpm__inspection__free_unpacked(in, NULL);
+    }
+    mdb_txn_abort(txn);
+    assert_true(in_field <= shown);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,6 +584,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conflict_versions_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_per_inspection_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evidence_part_per_uploader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkout_reply_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
