@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct cpm_evidence {
@@ -36,11 +37,41 @@ void cpm_evidence_path(const cpm_evidence_t *ev, const uint8_t hash[CPM_EVIDENCE
     path_of(ev, hash, "", out, n);
 }
 
-/* Only our own names count: 64 hex digits, optionally ".part" or ".tmp". */
+/* The part of hash that owner is sending: "<hex>.<tag>.part", tag the hex
+ * of an 8-byte BLAKE2b of owner, so no uploader can append to, cut or spoil
+ * another's part of the same hash; NULL or "" owner: "<hex>.part". */
+static void part_of(const cpm_evidence_t *ev, const uint8_t *hash, const char *owner, char *out,
+                    size_t n)
+{
+    if (!owner || !*owner) {
+        path_of(ev, hash, ".part", out, n);
+        return;
+    }
+    uint8_t t[8];
+    char tag[2 + 2 * sizeof t + 6];
+    crypto_generichash(t, sizeof t, (const uint8_t *)owner, strlen(owner), NULL, 0);
+    tag[0] = '.';
+    sodium_bin2hex(tag + 1, sizeof tag - 1, t, sizeof t);
+    strcat(tag, ".part");
+    path_of(ev, hash, tag, out, n);
+}
+
+/* Only our own names count: 64 hex digits, optionally ".part", ".tmp" or
+ * ".<16 hex>.part". */
 static bool own_name(const char *name)
 {
     size_t n = strspn(name, "0123456789abcdef");
-    return n == 64 && (!name[64] || !strcmp(name + 64, ".part") || !strcmp(name + 64, ".tmp"));
+    if (n != 64)
+        return false;
+    const char *t = name + 64;
+    return !*t || !strcmp(t, ".part") || !strcmp(t, ".tmp") ||
+           (t[0] == '.' && strspn(t + 1, "0123456789abcdef") == 16 && !strcmp(t + 17, ".part"));
+}
+
+static bool is_part(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 5 && !strcmp(name + n - 5, ".part");
 }
 
 cpm_evidence_t *cpm_evidence_open(const char *dir, uint64_t max_bytes, cpm_error_t *err)
@@ -74,6 +105,11 @@ cpm_evidence_t *cpm_evidence_open(const char *dir, uint64_t max_bytes, cpm_error
         if (!own_name(e->d_name) || fstatat(dirfd(d), e->d_name, &sb, 0) != 0)
             continue;
         if (strstr(e->d_name, ".tmp")) { /* an import cut short: never complete */
+            unlinkat(dirfd(d), e->d_name, 0);
+            continue;
+        }
+        /* an upload nobody resumed for CPM_EVIDENCE_PART_TTL_S: abandoned */
+        if (is_part(e->d_name) && sb.st_mtime + CPM_EVIDENCE_PART_TTL_S < time(NULL)) {
             unlinkat(dirfd(d), e->d_name, 0);
             continue;
         }
@@ -218,6 +254,12 @@ int cpm_evidence_import(cpm_evidence_t *ev, const char *path, uint8_t hash[CPM_E
 int cpm_evidence_status(cpm_evidence_t *ev, const uint8_t hash[CPM_EVIDENCE_HASH_LEN],
                         uint64_t *received, bool *complete, cpm_error_t *err)
 {
+    return cpm_evidence_status_as(ev, hash, NULL, received, complete, err);
+}
+
+int cpm_evidence_status_as(cpm_evidence_t *ev, const uint8_t hash[CPM_EVIDENCE_HASH_LEN],
+                           const char *owner, uint64_t *received, bool *complete, cpm_error_t *err)
+{
     char p[1200];
     struct stat sb;
     path_of(ev, hash, "", p, sizeof p);
@@ -227,7 +269,7 @@ int cpm_evidence_status(cpm_evidence_t *ev, const uint8_t hash[CPM_EVIDENCE_HASH
         return 0;
     }
     *complete = false;
-    path_of(ev, hash, ".part", p, sizeof p);
+    part_of(ev, hash, owner, p, sizeof p);
     *received = stat(p, &sb) == 0 ? (uint64_t)sb.st_size : 0;
     return 0;
 }
@@ -253,6 +295,12 @@ static int finish(cpm_evidence_t *ev, const uint8_t *hash, uint64_t size, int fd
     }
     char dst[1200];
     path_of(ev, hash, "", dst, sizeof dst);
+    struct stat sb;
+    if (stat(dst, &sb) == 0) { /* another uploader finished the same bytes first */
+        unlink(part);
+        ev->used -= got_size <= ev->used ? got_size : ev->used;
+        return 0;
+    }
     if (rename(part, dst) != 0)
         return cpm_error_set(err, CPM_E_STORE_IO, "evidence", "rename: %s", strerror(errno));
     sync_dir(ev);
@@ -262,11 +310,11 @@ static int finish(cpm_evidence_t *ev, const uint8_t *hash, uint64_t size, int fd
 /* A part that holds the whole file (or more) but was never checked: the
  * process stopped between the last write and the check. Check it now; one
  * longer than the file cannot be right and is dropped. */
-static int recover(cpm_evidence_t *ev, const uint8_t *hash, uint64_t size, uint64_t *received,
-                   bool *complete, cpm_error_t *err)
+static int recover(cpm_evidence_t *ev, const uint8_t *hash, const char *owner, uint64_t size,
+                   uint64_t *received, bool *complete, cpm_error_t *err)
 {
     char part[1200];
-    path_of(ev, hash, ".part", part, sizeof part);
+    part_of(ev, hash, owner, part, sizeof part);
     if (*received > size) {
         unlink(part);
         ev->used -= *received <= ev->used ? *received : ev->used;
@@ -286,9 +334,51 @@ static int recover(cpm_evidence_t *ev, const uint8_t *hash, uint64_t size, uint6
     return rc;
 }
 
+/* owner starts a part: if it already has CPM_EVIDENCE_PARTS_PER_OWNER, its
+ * oldest is dropped (an upload it gave up on), so one uploader's unfinished
+ * bytes stay bounded and a device that abandoned uploads is never stuck. */
+static void make_room_for(cpm_evidence_t *ev, const char *owner)
+{
+    char mine[1200], suffix[40];
+    static const uint8_t zero[CPM_EVIDENCE_HASH_LEN];
+    part_of(ev, zero, owner, mine, sizeof mine);
+    snprintf(suffix, sizeof suffix, "%s", mine + strlen(ev->dir) + 1 + 64);
+    DIR *d = opendir(ev->dir);
+    if (!d)
+        return;
+    char oldest[300] = "";
+    time_t oldest_t = 0;
+    off_t oldest_size = 0;
+    int n = 0;
+    struct dirent *e;
+    struct stat sb;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len != 64 + strlen(suffix) || strcmp(e->d_name + 64, suffix) != 0 ||
+            !own_name(e->d_name) || fstatat(dirfd(d), e->d_name, &sb, 0) != 0)
+            continue;
+        n++;
+        if (!*oldest || sb.st_mtime < oldest_t) {
+            snprintf(oldest, sizeof oldest, "%s", e->d_name);
+            oldest_t = sb.st_mtime;
+            oldest_size = sb.st_size;
+        }
+    }
+    if (n >= CPM_EVIDENCE_PARTS_PER_OWNER && unlinkat(dirfd(d), oldest, 0) == 0)
+        ev->used -= (uint64_t)oldest_size <= ev->used ? (uint64_t)oldest_size : ev->used;
+    closedir(d);
+}
+
 int cpm_evidence_append(cpm_evidence_t *ev, const uint8_t hash[CPM_EVIDENCE_HASH_LEN],
                         uint64_t size, uint64_t offset, const uint8_t *data, size_t len,
                         uint64_t *received, bool *complete, cpm_error_t *err)
+{
+    return cpm_evidence_append_as(ev, hash, NULL, size, offset, data, len, received, complete, err);
+}
+
+int cpm_evidence_append_as(cpm_evidence_t *ev, const uint8_t hash[CPM_EVIDENCE_HASH_LEN],
+                           const char *owner, uint64_t size, uint64_t offset, const uint8_t *data,
+                           size_t len, uint64_t *received, bool *complete, cpm_error_t *err)
 {
     if (size == 0 || size > CPM_EVIDENCE_MAX_FILE)
         return cpm_error_set(err, CPM_E_INVALID, "size", "size must be 1..%llu bytes",
@@ -296,21 +386,23 @@ int cpm_evidence_append(cpm_evidence_t *ev, const uint8_t hash[CPM_EVIDENCE_HASH
     if (len > CPM_EVIDENCE_CHUNK)
         return cpm_error_set(err, CPM_E_TOO_LARGE, "data", "a chunk holds at most %u bytes",
                              CPM_EVIDENCE_CHUNK);
-    int rc = cpm_evidence_status(ev, hash, received, complete, err);
+    int rc = cpm_evidence_status_as(ev, hash, owner, received, complete, err);
     if (rc == 0 && !*complete && *received >= size)
-        return recover(ev, hash, size, received, complete, err);
+        return recover(ev, hash, owner, size, received, complete, err);
     if (rc != 0 || *complete || offset != *received || len == 0)
         return rc; /* the status tells the sender where to resume */
     if (offset + len > size)
         return cpm_error_set(err, CPM_E_TOO_LARGE, "data",
                              "offset %llu + %zu bytes passes the declared size %llu",
                              (unsigned long long)offset, len, (unsigned long long)size);
+    if (offset == 0 && owner && *owner)
+        make_room_for(ev, owner);
     if ((offset == 0 && ev->used + size > ev->max_bytes) || ev->used + len > ev->max_bytes)
         return cpm_error_set(err, CPM_E_STORE_FULL, "evidence",
                              "the evidence folder would pass its limit of %llu bytes",
                              (unsigned long long)ev->max_bytes);
     char part[1200];
-    path_of(ev, hash, ".part", part, sizeof part);
+    part_of(ev, hash, owner, part, sizeof part);
     int fd = open(part, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
         return cpm_error_set(err, CPM_E_STORE_IO, "evidence", "cannot open %s: %s", part,

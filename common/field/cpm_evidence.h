@@ -12,7 +12,8 @@
  * always ask for received first). When the last byte arrives the whole .part is hashed; a
  * mismatch deletes it, a match renames it to its final name (then fsyncs the
  * folder). The folder's total (complete files and parts) is bounded by
- * max_bytes. Bytes never go into LMDB.
+ * max_bytes; a part untouched for CPM_EVIDENCE_PART_TTL_S is dropped when the
+ * store is opened. Bytes never go into LMDB.
  *
  * Every function returns 0 or a cpm_err_t code with err (may be NULL) naming
  * the field and saying what is wrong in one sentence. */
@@ -30,6 +31,8 @@
 #define CPM_EVIDENCE_CHUNK (1u << 20)       /* largest chunk on the wire: 1 MiB */
 #define CPM_EVIDENCE_MAX_BYTES_DEFAULT (4ull << 30)
 #define CPM_EVIDENCE_SYNC_EVERY (8ull << 20) /* a part is fsync'ed at least this often */
+#define CPM_EVIDENCE_PARTS_PER_OWNER 8 /* unfinished uploads kept per uploader (oldest dropped) */
+#define CPM_EVIDENCE_PART_TTL_S (30 * 86400) /* a part untouched this long is dropped at open */
 
 typedef struct cpm_evidence cpm_evidence_t;
 
@@ -76,6 +79,23 @@ CPM_MUST_CHECK int cpm_evidence_append(cpm_evidence_t *ev,
                                        const uint8_t hash[CPM_EVIDENCE_HASH_LEN], uint64_t size,
                                        uint64_t offset, const uint8_t *data, size_t len,
                                        uint64_t *received, bool *complete, cpm_error_t *err);
+
+/* The same for the part that owner (an uploader's member id) sends: each
+ * uploader has its own part of a hash ("<hex>.<tag>.part"), so a second
+ * uploader naming the same hash, with the same or another size, can neither
+ * append to, cut nor spoil it; the first to finish makes the file, the
+ * other's part is then dropped. Starting a part drops owner's oldest when it
+ * has CPM_EVIDENCE_PARTS_PER_OWNER already. The agency's service uses these;
+ * the functions above are these with owner NULL ("<hex>.part"). */
+CPM_MUST_CHECK int cpm_evidence_status_as(cpm_evidence_t *ev,
+                                          const uint8_t hash[CPM_EVIDENCE_HASH_LEN],
+                                          const char *owner, uint64_t *received, bool *complete,
+                                          cpm_error_t *err);
+CPM_MUST_CHECK int cpm_evidence_append_as(cpm_evidence_t *ev,
+                                          const uint8_t hash[CPM_EVIDENCE_HASH_LEN],
+                                          const char *owner, uint64_t size, uint64_t offset,
+                                          const uint8_t *data, size_t len, uint64_t *received,
+                                          bool *complete, cpm_error_t *err);
 
 /* Read up to cap bytes of the complete file hash from offset into buf; *got
  * the number read (0 at the end). */

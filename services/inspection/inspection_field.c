@@ -61,6 +61,30 @@ static int add_case(const inspection_field_t *f, cpm_store_t *st, MDB_txn *txn, 
     return 0;
 }
 
+/* Drop out's inspections from i on, with the cases added for them (the
+ * first n_cases are kept). */
+static void drop_from(Cpm__FieldCheckoutReply *out, size_t i, size_t n_cases)
+{
+    for (size_t k = i; k < out->n_inspections; k++)
+        cpm__inspection__free_unpacked(out->inspections[k], NULL);
+    out->n_inspections = i;
+    Cpm__FieldCheckoutReply tail = CPM__FIELD_CHECKOUT_REPLY__INIT;
+    tail.cases = out->cases + n_cases;
+    tail.n_cases = out->n_cases - n_cases;
+    for (size_t k = 0; k < tail.n_cases; k++) {
+        Cpm__FieldCase *c = tail.cases[k];
+        free(c->ticket);
+        free(c->business);
+        free(c->address);
+        free(c->category);
+        free(c->description);
+        free(c->contact);
+        free(c);
+    }
+    out->n_cases = n_cases;
+    out->truncated = true;
+}
+
 int inspection_field_checkout(const inspection_field_t *f, cpm_store_t *st, MDB_txn *txn,
                               const char *asker, int64_t now_ms, Cpm__FieldCheckoutReply *out,
                               cpm_error_t *err)
@@ -72,8 +96,6 @@ int inspection_field_checkout(const inspection_field_t *f, cpm_store_t *st, MDB_
         return cpm_error_set(err, cpm_store_err(rc), "store", "%s", mdb_strerror(rc));
     MDB_val k, v;
     int r = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    Cpm__Inspection **changed = NULL;
-    size_t n_changed = 0;
     for (; r == 0 && rc == 0; r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size && ((const char *)k.mv_data)[0] == '#')
             continue;
@@ -82,10 +104,14 @@ int inspection_field_checkout(const inspection_field_t *f, cpm_store_t *st, MDB_
             continue;
         if (!inspection_plan_has_inspector(in, asker) ||
             in->state == CPM__INSPECTION_STATE__INSPECTION_STATE_CLOSED ||
-            in->state < CPM__INSPECTION_STATE__INSPECTION_STATE_ASSIGNED ||
-            out->n_inspections >= 500) {
+            in->state < CPM__INSPECTION_STATE__INSPECTION_STATE_ASSIGNED) {
             cpm__inspection__free_unpacked(in, NULL);
             continue;
+        }
+        if (out->n_inspections >= INSPECTION_FIELD_CHECKOUT_MAX) {
+            cpm__inspection__free_unpacked(in, NULL);
+            out->truncated = true;
+            break;
         }
         Cpm__Inspection **grown =
             realloc(out->inspections, (out->n_inspections + 1) * sizeof *grown);
@@ -96,33 +122,44 @@ int inspection_field_checkout(const inspection_field_t *f, cpm_store_t *st, MDB_
         }
         out->inspections = grown;
         out->inspections[out->n_inspections++] = in;
-        if (in->state == CPM__INSPECTION_STATE__INSPECTION_STATE_ASSIGNED && in->lead &&
-            !strcmp(in->lead, asker)) {
-            Cpm__Inspection **g2 = realloc(changed, (n_changed + 1) * sizeof *g2);
-            if (!g2) {
-                rc = CPM_E_INTERNAL;
-                break;
-            }
-            changed = g2;
-            changed[n_changed++] = in;
-        }
     }
     mdb_cursor_close(cur);
-    /* written after the cursor is done with the database */
-    for (size_t i = 0; rc == 0 && i < n_changed; i++) {
-        changed[i]->state = CPM__INSPECTION_STATE__INSPECTION_STATE_IN_FIELD;
-        changed[i]->updated_ms = now_ms;
-        rc = inspection_plan_put(st, txn, changed[i], NULL);
-    }
-    free(changed);
-    for (size_t i = 0; rc == 0 && i < out->n_inspections; i++)
+    /* the cases, within the byte budget: an inspector on very many (or very
+     * large) inspections gets the first that fit and truncated, never a
+     * reply no socket would carry */
+    size_t bytes = 0;
+    for (size_t i = 0; rc == 0 && i < out->n_inspections; i++) {
+        size_t n_cases = out->n_cases;
         for (size_t t = 0; rc == 0 && t < out->inspections[i]->n_tickets; t++)
             rc = add_case(f, st, txn, out->inspections[i]->tickets[t], out);
+        if (rc != 0)
+            break;
+        bytes += protobuf_c_message_get_packed_size(&out->inspections[i]->base) + 8;
+        for (size_t c = n_cases; c < out->n_cases; c++)
+            bytes += protobuf_c_message_get_packed_size(&out->cases[c]->base) + 8;
+        if (bytes > INSPECTION_FIELD_CHECKOUT_BYTES) {
+            drop_from(out, i, n_cases);
+            break;
+        }
+    }
+    /* written after the cursor is done with the database, and only for the
+     * inspections the lead actually takes */
+    for (size_t i = 0; rc == 0 && i < out->n_inspections; i++) {
+        Cpm__Inspection *in = out->inspections[i];
+        if (in->state != CPM__INSPECTION_STATE__INSPECTION_STATE_ASSIGNED || !in->lead ||
+            strcmp(in->lead, asker) != 0)
+            continue;
+        in->state = CPM__INSPECTION_STATE__INSPECTION_STATE_IN_FIELD;
+        in->updated_ms = now_ms;
+        rc = inspection_plan_put(st, txn, in, NULL);
+    }
     if (rc != 0) {
         inspection_field_checkout_free(out);
         return cpm_error_set(err, rc, "store", "checkout failed");
     }
     count(f, "field.checkout");
+    if (out->truncated)
+        count(f, "field.checkout_truncated");
     return 0;
 }
 

@@ -29,6 +29,17 @@
 
 #define INSPECTION_FIELD_MAX_RECORDS 500
 #define INSPECTION_FIELD_MAX_UPLOAD (1u << 20)
+/* A hostile inspector of the team must not grow the store without bound:
+ * versions of one record id kept beside the first (the first is not
+ * counted), and records (first and conflicting versions) per inspection.
+ * Past either the record is REFUSED (too_large), counted and logged. */
+#define INSPECTION_FIELD_MAX_VERSIONS 8
+/* A checkout reply stays well under CPM_MAX_MSG: inspections (with their
+ * cases) past INSPECTION_FIELD_CHECKOUT_MAX or this many packed bytes are
+ * left out and the reply says truncated. */
+#define INSPECTION_FIELD_CHECKOUT_MAX 500
+#define INSPECTION_FIELD_CHECKOUT_BYTES (3u << 20)
+#define INSPECTION_FIELD_MAX_PER_INSPECTION 20000
 
 typedef struct {
     const char *node;          /* this agency's member id */

@@ -73,7 +73,8 @@ static int note_evidence(const upload_t *u, const Cpm__FieldRecord *rec,
             return rc;
         uint64_t received = 0;
         bool complete = false;
-        rc = cpm_evidence_status(u->f->evidence, e->blake2b.data, &received, &complete, NULL);
+        rc = cpm_evidence_status_as(u->f->evidence, e->blake2b.data, u->asker, &received, &complete,
+                                    NULL);
         if (rc != 0)
             return rc;
         if (complete)
@@ -125,6 +126,37 @@ static int outcome_disagrees(const upload_t *u, const Cpm__FieldRecord *rec, boo
     return 0;
 }
 
+/* The refusal of a record past the inspection's bound. */
+static int full(const Cpm__Inspection *in, cpm_error_t *e)
+{
+    return cpm_error_set(e, CPM_E_TOO_LARGE, "inspection",
+                         "inspection %s already holds %d field records: no more are kept", in->id,
+                         INSPECTION_FIELD_MAX_PER_INSPECTION);
+}
+
+/* How many later versions of the record at key field_conflicts holds (keys
+ * "<key>\x1f<hex hash>"); stops counting at the bound. */
+static int count_versions(const upload_t *u, const char *key, size_t *n)
+{
+    char prefix[220];
+    int plen = snprintf(prefix, sizeof prefix, "%s\x1f", key);
+    *n = 0;
+    if (plen < 0 || (size_t)plen >= sizeof prefix)
+        return CPM_E_INVALID;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(u->txn, cpm_store_dbi(u->st, INSPECTION_FIELD_CONFLICTS_DB), &cur);
+    if (rc != 0)
+        return cpm_store_err(rc);
+    MDB_val k = {(size_t)plen, prefix}, v;
+    int r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; r == 0 && *n < INSPECTION_FIELD_MAX_VERSIONS && k.mv_size >= (size_t)plen &&
+           !memcmp(k.mv_data, prefix, (size_t)plen);
+         r = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        (*n)++;
+    mdb_cursor_close(cur);
+    return r == 0 || r == MDB_NOTFOUND ? 0 : cpm_store_err(r);
+}
+
 /* A new record: stored, the inspection updated, an event. */
 static int store_new(const upload_t *u, const ProtobufCBinaryData *frame, const cpm_fieldrec_t *fr,
                      Cpm__Inspection *in, const char *key)
@@ -162,6 +194,7 @@ static int store_new(const upload_t *u, const ProtobufCBinaryData *frame, const 
         kind = "inspection.conflict";
         snprintf(note, sizeof note, "inspection=%s record=%s outcomes disagree", in->id, rec->id);
     }
+    in->records++;
     in->updated_ms = u->now_ms;
     rc = inspection_plan_put(u->st, u->txn, in, NULL);
     if (rc == 0 && kind)
@@ -173,7 +206,7 @@ static int store_new(const upload_t *u, const ProtobufCBinaryData *frame, const 
  * conflict kept beside the first version. */
 static int store_again(const upload_t *u, const ProtobufCBinaryData *frame,
                        const cpm_fieldrec_t *fr, const Cpm__FieldStored *first, Cpm__Inspection *in,
-                       const char *key, Cpm__FieldVerdict *verdict)
+                       const char *key, Cpm__FieldVerdict *verdict, cpm_error_t *e)
 {
     if (first->content_hash.len == 32 && !memcmp(first->content_hash.data, fr->hash, 32)) {
         *verdict = CPM__FIELD_VERDICT__FIELD_VERDICT_SAME;
@@ -191,6 +224,20 @@ static int store_again(const upload_t *u, const ProtobufCBinaryData *frame,
         return 0; /* this version was kept before: still a conflict, nothing new */
     if (rc != CPM_E_NOT_FOUND)
         return rc;
+    size_t versions = 0;
+    rc = count_versions(u, key, &versions);
+    if (rc != 0)
+        return rc;
+    if (versions >= INSPECTION_FIELD_MAX_VERSIONS) {
+        *verdict = CPM__FIELD_VERDICT__FIELD_VERDICT_REFUSED;
+        return cpm_error_set(e, CPM_E_TOO_LARGE, "id",
+                             "record %s already has %d conflicting versions: no more are kept",
+                             fr->rec->id, INSPECTION_FIELD_MAX_VERSIONS);
+    }
+    if (in->records >= INSPECTION_FIELD_MAX_PER_INSPECTION) {
+        *verdict = CPM__FIELD_VERDICT__FIELD_VERDICT_REFUSED;
+        return full(in, e);
+    }
     Cpm__FieldStored s = CPM__FIELD_STORED__INIT;
     s.frame = *frame;
     s.content_hash.data = (uint8_t *)fr->hash;
@@ -201,6 +248,7 @@ static int store_again(const upload_t *u, const ProtobufCBinaryData *frame,
     if (rc != 0)
         return rc;
     in->conflicts++;
+    in->records++;
     in->updated_ms = u->now_ms;
     rc = inspection_plan_put(u->st, u->txn, in, NULL);
     char note[200];
@@ -249,10 +297,17 @@ static int one_record(const upload_t *u, const ProtobufCBinaryData *frame,
             code = cpm_error_set(&e, CPM_E_CONFLICT, "inspection",
                                  "%s was reviewed: new records are not taken", in->id);
     }
+    if (rc == 0 && code == 0 && !first && in->records >= INSPECTION_FIELD_MAX_PER_INSPECTION)
+        code = full(in, &e);
+    Cpm__FieldVerdict verdict = CPM__FIELD_VERDICT__FIELD_VERDICT_STORED;
+    if (rc == 0 && code == 0 && first) {
+        rc = store_again(u, frame, &fr, first, in, key, &verdict, &e);
+        if (rc == CPM_E_TOO_LARGE && verdict == CPM__FIELD_VERDICT__FIELD_VERDICT_REFUSED)
+            code = rc, rc = 0; /* a bound, not a store error */
+    }
     if (rc == 0 && code == 0) {
-        Cpm__FieldVerdict verdict = CPM__FIELD_VERDICT__FIELD_VERDICT_STORED;
-        rc = first ? store_again(u, frame, &fr, first, in, key, &verdict)
-                   : store_new(u, frame, &fr, in, key);
+        if (!first)
+            rc = store_new(u, frame, &fr, in, key);
         if (rc == 0)
             rc = note_evidence(u, fr.rec, res);
         res->verdict = verdict;
@@ -366,8 +421,8 @@ int inspection_field_chunk(const inspection_field_t *f, cpm_store_t *st, MDB_txn
     uint64_t received = 0;
     bool complete = false;
     if (!code) {
-        code = cpm_evidence_append(f->evidence, c->blake2b.data, c->size, c->offset, c->data.data,
-                                   c->data.len, &received, &complete, &e);
+        code = cpm_evidence_append_as(f->evidence, c->blake2b.data, asker, c->size, c->offset,
+                                      c->data.data, c->data.len, &received, &complete, &e);
         if (!code && c->data.len && c->offset + c->data.len != received && !complete)
             count(f, "field.evidence_offset_mismatch");
         else if (!code && c->data.len && c->offset + c->data.len == received)

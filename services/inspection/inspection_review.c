@@ -225,8 +225,10 @@ static int finding_violation(void *vctx, const char *key, size_t klen, const Cpm
     const Cpm__FieldRecord *f = s->record;
     if (f->kind != CPM__FIELD_RECORD_KIND__FIELD_RECORD_FINDING)
         return 0;
+    /* saturate just past FINE_MAX: a sum that large is refused anyway, and
+     * many findings must not overflow int64 */
     if (f->fine_vnd > 0 && f->fine_vnd <= FINE_MAX)
-        c->fines += f->fine_vnd;
+        c->fines = c->fines > FINE_MAX - f->fine_vnd ? FINE_MAX + 1 : c->fines + f->fine_vnd;
     if (!c->write || !*f->violation)
         return 0;
     return put_violation(c, f->id, f->violation, f->fine_vnd, f->made_ms, f->id, f->inspector);

@@ -233,6 +233,46 @@ static void test_limits(void **state)
     free(b);
 }
 
+/* Abandoned uploads do not pile up: one uploader keeps at most
+ * CPM_EVIDENCE_PARTS_PER_OWNER parts (its oldest is dropped and its bytes
+ * freed), and a part untouched for CPM_EVIDENCE_PART_TTL_S is dropped at
+ * open. */
+static void test_abandoned_parts_bounded(void **state)
+{
+    (void)state;
+    char evd[300];
+    snprintf(evd, sizeof evd, "%s/parts", dir);
+    cpm_error_t e = {0};
+    cpm_evidence_t *ev = cpm_evidence_open(evd, 0, &e);
+    assert_non_null(ev);
+    enum { K = CPM_EVIDENCE_PARTS_PER_OWNER + 3 };
+    uint8_t *b = pattern(100, 9), h[32];
+    uint64_t rcv;
+    bool complete;
+    for (int i = 0; i < K; i++) {
+        memset(h, 0, sizeof h);
+        h[0] = (uint8_t)(i + 1); /* hashes nobody will ever complete */
+        assert_int_equal(
+            cpm_evidence_append_as(ev, h, "hostile", 1000, 0, b, 100, &rcv, &complete, &e), 0);
+    }
+    /* another uploader is unaffected by the hostile one's bound */
+    assert_int_equal(cpm_evidence_append_as(ev, h, "honest", 1000, 0, b, 100, &rcv, &complete, &e),
+                     0);
+    assert_int_equal(cpm_evidence_used(ev), (CPM_EVIDENCE_PARTS_PER_OWNER + 1) * 100);
+    cpm_evidence_destroy(&ev);
+    ev = cpm_evidence_open(evd, 0, &e);
+    assert_int_equal(cpm_evidence_used(ev), (CPM_EVIDENCE_PARTS_PER_OWNER + 1) * 100);
+    cpm_evidence_destroy(&ev);
+    /* all parts a month old: gone at the next open */
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "touch -d '40 days ago' %s/*.part", evd);
+    assert_int_equal(system(cmd), 0);
+    ev = cpm_evidence_open(evd, 0, &e);
+    assert_int_equal(cpm_evidence_used(ev), 0);
+    cpm_evidence_destroy(&ev);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_whole_part_never_checked),
         cmocka_unit_test(test_bytes_not_matching_hash),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_abandoned_parts_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

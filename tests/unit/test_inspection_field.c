@@ -13,6 +13,7 @@
 #include "fixtures/domain/domain_fixture.h"
 #include "cpm_fieldrec.h"
 #include "field_fixture.h"
+#include "inspection_checklist.h"
 #include "inspection_field.h"
 
 #include <sodium.h>
@@ -369,6 +370,208 @@ static void test_closed_takes_no_new_records(void **state)
     free(fr.data);
 }
 
+/* A hostile inspector re-signs one record id with ever other content: only
+ * INSPECTION_FIELD_MAX_VERSIONS later versions are kept, the rest refused
+ * (too_large, field "id") and counted; the store does not grow. */
+static void test_conflict_versions_bounded(void **state)
+{
+    fixture_t *x = *state;
+    enum { N = INSPECTION_FIELD_MAX_VERSIONS + 4 };
+    Cpm__FieldRecord r;
+    record(&r, "f1", INS1);
+    ProtobufCBinaryData fr[N];
+    for (int i = 0; i < N; i++) {
+        r.fine_vnd = 1000 * (i + 1);
+        fr[i] = seal(&x->s1, &r);
+    }
+    Cpm__FieldUploadReply out;
+    assert_int_equal(upload(x, INS1, fr, N, &out), 0);
+    assert_int_equal(out.results[0]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_STORED);
+    for (int i = 1; i <= INSPECTION_FIELD_MAX_VERSIONS; i++)
+        assert_int_equal(out.results[i]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_CONFLICT);
+    for (int i = INSPECTION_FIELD_MAX_VERSIONS + 1; i < N; i++) {
+        assert_int_equal(out.results[i]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_REFUSED);
+        assert_int_equal(out.results[i]->code, CPM_E_TOO_LARGE);
+        assert_string_equal(out.results[i]->field, "id");
+    }
+    assert_int_equal(x->record_refused, N - 1 - INSPECTION_FIELD_MAX_VERSIONS);
+    inspection_field_upload_free(&out);
+    /* a version kept before is still a conflict, not a refusal */
+    assert_int_equal(upload(x, INS1, fr, 2, &out), 0);
+    assert_int_equal(out.results[1]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_CONFLICT);
+    inspection_field_upload_free(&out);
+    MDB_txn *txn = dom_begin(x->st, false);
+    MDB_stat ms;
+    mdb_stat(txn, cpm_store_dbi(x->st, INSPECTION_FIELD_CONFLICTS_DB), &ms);
+    assert_int_equal(ms.ms_entries, INSPECTION_FIELD_MAX_VERSIONS);
+    mdb_txn_abort(txn);
+    Cpm__Inspection *in = get(x, "hn.d.x/I1");
+    assert_int_equal(in->conflicts, INSPECTION_FIELD_MAX_VERSIONS);
+    assert_int_equal(in->records, 1 + INSPECTION_FIELD_MAX_VERSIONS);
+    cpm__inspection__free_unpacked(in, NULL);
+    for (int i = 0; i < N; i++)
+        free(fr[i].data);
+}
+
+/* Distinct record ids without end: past INSPECTION_FIELD_MAX_PER_INSPECTION
+ * records an inspection takes no more (refused, field "inspection"), but an
+ * upload of a record it holds stays SAME. */
+static void test_records_per_inspection_bounded(void **state)
+{
+    fixture_t *x = *state;
+    Cpm__Inspection *in = get(x, "hn.d.x/I1");
+    in->records = INSPECTION_FIELD_MAX_PER_INSPECTION - 1; /* as after that many uploads */
+    MDB_txn *txn = dom_begin(x->st, true);
+    assert_int_equal(dom_end(txn, inspection_plan_put(x->st, txn, in, NULL)), 0);
+    cpm__inspection__free_unpacked(in, NULL);
+    Cpm__FieldRecord r;
+    ProtobufCBinaryData fr[3];
+    record(&r, "last", INS1);
+    fr[0] = seal(&x->s1, &r);
+    record(&r, "one-too-many", INS1);
+    fr[1] = seal(&x->s1, &r);
+    record(&r, "last", INS1);
+    r.fine_vnd = 5; /* a conflicting version is a record too */
+    fr[2] = seal(&x->s1, &r);
+    Cpm__FieldUploadReply out;
+    assert_int_equal(upload(x, INS1, fr, 3, &out), 0);
+    assert_int_equal(out.results[0]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_STORED);
+    assert_int_equal(out.results[1]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_REFUSED);
+    assert_string_equal(out.results[1]->field, "inspection");
+    assert_int_equal(out.results[1]->code, CPM_E_TOO_LARGE);
+    assert_int_equal(out.results[2]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_REFUSED);
+    assert_int_equal(x->record_refused, 2);
+    inspection_field_upload_free(&out);
+    assert_int_equal(upload(x, INS1, fr, 1, &out), 0);
+    assert_int_equal(out.results[0]->verdict, CPM__FIELD_VERDICT__FIELD_VERDICT_SAME);
+    inspection_field_upload_free(&out);
+    in = get(x, "hn.d.x/I1");
+    assert_int_equal(in->records, INSPECTION_FIELD_MAX_PER_INSPECTION);
+    assert_int_equal(in->findings, 1);
+    cpm__inspection__free_unpacked(in, NULL);
+    for (int i = 0; i < 3; i++)
+        free(fr[i].data);
+}
+
+/* Two inspectors of one inspection name the same hash: one with the true
+ * size, the other (hostile) with a smaller and then the same size. The
+ * hostile one can neither cut the honest part (a smaller size) nor spoil it
+ * with bytes of its own at the honest offset; the honest upload resumes and
+ * completes. */
+static void test_evidence_part_per_uploader(void **state)
+{
+    fixture_t *x = *state;
+    enum { N = 5000 };
+    uint8_t good[N], junk[N], h[32];
+    for (int i = 0; i < N; i++) {
+        good[i] = (uint8_t)(i * 13);
+        junk[i] = 0xee;
+    }
+    crypto_generichash(h, 32, good, N, NULL, 0);
+    Cpm__EvidenceRef ref = CPM__EVIDENCE_REF__INIT;
+    Cpm__EvidenceRef *refs[1] = {&ref};
+    ref.blake2b.data = h;
+    ref.blake2b.len = 32;
+    ref.size = N;
+    Cpm__FieldRecord r;
+    record(&r, "honest", INS1);
+    r.evidence = refs;
+    r.n_evidence = 1;
+    ProtobufCBinaryData fr[3];
+    fr[0] = seal(&x->s1, &r);
+    record(&r, "small", INS2);
+    r.evidence = refs;
+    r.n_evidence = 1;
+    ref.size = 1000;
+    fr[1] = seal(&x->s2, &r);
+    Cpm__FieldUploadReply out;
+    Cpm__EvidenceStatus st;
+    cpm_error_t e = {0};
+    assert_int_equal(upload(x, INS1, fr, 1, &out), 0);
+    inspection_field_upload_free(&out);
+    assert_int_equal(upload(x, INS2, fr + 1, 1, &out), 0);
+    inspection_field_upload_free(&out);
+    assert_int_equal(chunk(x, INS1, h, N, 0, good, 3000, &st, &e), 0);
+    assert_int_equal(st.received, 3000);
+    /* a smaller size: asking the status must not cut the honest part */
+    (void)chunk(x, INS2, h, 1000, 0, NULL, 0, &st, &e);
+    assert_int_equal(chunk(x, INS1, h, N, 0, NULL, 0, &st, &e), 0);
+    assert_int_equal(st.received, 3000);
+    /* the same size: junk at the honest offset goes nowhere near the part */
+    record(&r, "same", INS2);
+    r.evidence = refs;
+    r.n_evidence = 1;
+    ref.size = N;
+    fr[2] = seal(&x->s2, &r);
+    assert_int_equal(upload(x, INS2, fr + 2, 1, &out), 0);
+    inspection_field_upload_free(&out);
+    (void)chunk(x, INS2, h, N, 3000, junk, N - 3000, &st, &e);
+    assert_int_equal(chunk(x, INS1, h, N, 0, NULL, 0, &st, &e), 0);
+    assert_int_equal(st.received, 3000);
+    assert_int_equal(chunk(x, INS1, h, N, 3000, good + 3000, N - 3000, &st, &e), 0);
+    assert_true(st.complete);
+    for (int i = 0; i < 3; i++)
+        free(fr[i].data);
+}
+
+/* An inspector on very many large inspections: the checkout reply stays
+ * within INSPECTION_FIELD_CHECKOUT_BYTES (a reply past CPM_MAX_MSG would
+ * never arrive), says truncated, and only the inspections it carries move
+ * to in_field. */
+static void test_checkout_reply_bounded(void **state)
+{
+    fixture_t *x = *state;
+    enum { N = 120, ITEMS = 100 };
+    static char text[INSPECTION_CHECKLIST_TEXT_MAX + 1];
+    memset(text, 'x', INSPECTION_CHECKLIST_TEXT_MAX);
+    Cpm__ChecklistItem items[ITEMS], *pitems[ITEMS];
+    char codes[ITEMS][16];
+    for (int i = 0; i < ITEMS; i++) {
+        cpm__checklist_item__init(&items[i]);
+        snprintf(codes[i], sizeof codes[i], "item-%d", i);
+        items[i].code = codes[i];
+        items[i].text = text;
+        pitems[i] = &items[i];
+    }
+    MDB_txn *txn = dom_begin(x->st, true);
+    int rc = 0;
+    for (int i = 0; i < N && rc == 0; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "hn.d.x/I%d", 100 + i);
+        Cpm__Inspection in = CPM__INSPECTION__INIT;
+        in.id = id;
+        in.lead = INS1;
+        in.checklist = pitems;
+        in.n_checklist = ITEMS;
+        in.state = CPM__INSPECTION_STATE__INSPECTION_STATE_ASSIGNED;
+        rc = inspection_plan_put(x->st, txn, &in, NULL);
+    }
+    assert_int_equal(dom_end(txn, rc), 0);
+    Cpm__FieldCheckoutReply out;
+    cpm_error_t e = {0};
+    txn = dom_begin(x->st, true);
+    assert_int_equal(
+        dom_end(txn, inspection_field_checkout(&x->f, x->st, txn, INS1, NOW, &out, &e)), 0);
+    size_t packed = protobuf_c_message_get_packed_size(&out.base);
+    assert_true(packed <= INSPECTION_FIELD_CHECKOUT_BYTES);
+    assert_true(out.truncated);
+    assert_true(out.n_inspections > 0 && out.n_inspections < N);
+    size_t shown = out.n_inspections;
+    inspection_field_checkout_free(&out);
+    /* the ones left out are still assigned, not taken into the field */
+    size_t in_field = 0;
+    txn = dom_begin(x->st, false);
+    for (int i = 0; i < N; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "hn.d.x/I%d", 100 + i);
+        Cpm__Inspection *in = inspection_plan_get(x->st, txn, id);
+        in_field += in->state == CPM__INSPECTION_STATE__INSPECTION_STATE_IN_FIELD;
+        cpm__inspection__free_unpacked(in, NULL);
+    }
+    mdb_txn_abort(txn);
+    assert_true(in_field <= shown);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +581,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submit_and_outcome_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evidence_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_takes_no_new_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_versions_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_per_inspection_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evidence_part_per_uploader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkout_reply_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
