@@ -186,10 +186,15 @@ def test_evidence_not_matching_hash_refused():
 
 
 def part_size(m, h):
-    try:
-        return os.path.getsize(os.path.join(data_dir(m), "evidence", h + ".part"))
-    except FileNotFoundError:
-        return 0
+    """Bytes of the unfinished upload of h at the agency (one part file per
+    uploader: <hex>.<owner tag>.part)."""
+    total = 0
+    for p in glob.glob(os.path.join(data_dir(m), "evidence", h + "*.part")):
+        try:
+            total += os.path.getsize(p)
+        except FileNotFoundError:
+            pass
+    return total
 
 
 def big_finding(m, size):
@@ -201,6 +206,17 @@ def big_finding(m, size):
     return h
 
 
+def until_part(m, h, n, seconds=60):
+    """Polls tightly (the upload runs at tens of MB/s) until the agency holds
+    at least n bytes of h's unfinished upload."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if part_size(m, h) >= n:
+            return
+        time.sleep(0.005)
+    check(False, "timed out waiting for %d bytes of %s at the agency" % (n, h))
+
+
 def start_sync(m):
     return subprocess.Popen([CTL, "--json", "--as", INS1, "inspector", "sync"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=m.env,
@@ -208,11 +224,11 @@ def start_sync(m):
 
 
 def test_sigkill_client_mid_upload_resumes():
-    size = 24 << 20
+    size = 60 << 20  # near the 64 MiB limit: the cut lands mid-upload
     with FieldMesh() as m:
         h = big_finding(m, size)
         p = start_sync(m)
-        m.wait_for(lambda: part_size(m, h) >= 2 << 20, "two chunks at the agency", 60)
+        until_part(m, h, 2 << 20)
         p.send_signal(signal.SIGKILL)
         p.wait()
         check(part_size(m, h) < size, "cut before the end")
@@ -229,11 +245,11 @@ def test_sigkill_client_mid_upload_resumes():
 
 
 def test_sigkill_service_mid_upload_resumes():
-    size = 24 << 20
+    size = 60 << 20  # near the 64 MiB limit: the cut lands mid-upload
     with FieldMesh() as m:
         h = big_finding(m, size)
         p = start_sync(m)
-        m.wait_for(lambda: part_size(m, h) >= 2 << 20, "two chunks at the agency", 60)
+        until_part(m, h, 2 << 20)
         m.kill(AGENCY, "inspection")
         out, _ = p.communicate(timeout=120)
         check(p.returncode == 1, "the cut sync fails: %s" % out)
