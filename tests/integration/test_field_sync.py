@@ -11,6 +11,7 @@ Set up the way a user does it: the inspectors are those deploy/local/up
 registers, a complaint is routed to the district's office, whose officer
 plans an inspection from the case and assigns it (cpmctl inspection plan,
 assign); what the agency stored is read back with cpmctl inspection show."""
+import glob
 import os
 import re
 import signal
