@@ -7,7 +7,7 @@
  * same table: routing's "routed" is the agency's "assigned" (the assignment
  * is on its way or held), so an answer may follow either. Each state's
  * Open311 status (open/closed) is here too. No store, no sockets.
- * docs/protocol.md section 13a prints the table. */
+ * docs/protocol.md section 13 prints the table. */
 #ifndef CPM_CASE_H
 #define CPM_CASE_H
 

@@ -30,7 +30,7 @@
 /* 1..64 of [A-Za-z0-9._-]: record ids and checklist/violation codes. */
 bool cpm_fieldrec_id_valid(const char *s);
 
-/* The limits of docs/protocol.md 14.2: id, inspection, inspector, kind,
+/* The limits of docs/protocol.md 16.2: id, inspection, inspector, kind,
  * item/violation codes, text <= 4 KiB, severity 0..3, fine >= 0, position,
  * <= 32 evidence refs each with a 32-byte hash and size 1..64 MiB, outcome
  * for kind OUTCOME. CPM_E_INVALID / CPM_E_TOO_LARGE naming the field. */

@@ -1,5 +1,5 @@
 /* cpm_keyhist: key history of members and time-aware verification of kept
- * signed acts (see cpm_keyhist.h and docs/protocol.md 13c). The wire's own
+ * signed acts (see cpm_keyhist.h and docs/protocol.md 13.1). The wire's own
  * checks stay in cpm_verifier.c and never consult past keys. */
 #include "cpm_keyhist.h"
 

@@ -1,5 +1,5 @@
 /* cpm_keyhist: members' key history, and the verification of signed acts that
- * carry their own time (docs/protocol.md 13c).
+ * carry their own time (docs/protocol.md 13.1).
  *
  * The wire (cpm_verifier_check, cpm_verify_signed) accepts only a member's
  * current, unrevoked key. An act kept and shown later (an officer's case

@@ -1,5 +1,5 @@
 /* inspection_contact: the consumer's contact following a case that moves
- * (docs/protocol.md 13b, "The contact follows").
+ * (docs/protocol.md 14, "The contact follows").
  *
  * The old agency's node is the only one that can open the sealed contact it
  * holds. When it applies a withdrawal notice it opens the card (ticket

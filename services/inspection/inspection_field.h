@@ -1,5 +1,5 @@
 /* inspection_field: the agency's side of the inspectors' field sync
- * (docs/protocol.md 14.2): checkout of the inspections assigned to an
+ * (docs/protocol.md 16.2): checkout of the inspections assigned to an
  * inspector, upload of their signed field records, and evidence chunks.
  *
  * Storage (contract with inspection_plan, DESIGN8): DB "inspections" holds

@@ -9,7 +9,7 @@
  * reassigned) -> in_field -> findings_submitted (both by the field sync) ->
  * reviewed -> closed (inspection_review). Every change is an event
  * (inspection.planned, inspection.assigned). No sockets: who asks is given
- * by the caller, already authenticated. docs/protocol.md 14.1. */
+ * by the caller, already authenticated. docs/protocol.md 16.1. */
 #ifndef INSPECTION_PLAN_H
 #define INSPECTION_PLAN_H
 

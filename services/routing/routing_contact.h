@@ -1,5 +1,5 @@
 /* routing_contact: the consumer's contact following a moved case
- * (docs/protocol.md 13b, "The contact follows").
+ * (docs/protocol.md 14, "The contact follows").
  *
  * Routing cannot open a sealed contact. After a move, the old agency's node
  * re-seals the contact to the new agency and reports it in a CaseUpdate with

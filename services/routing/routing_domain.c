@@ -276,14 +276,14 @@ static int key_not_valid_at(const Cpm__CaseUpdate *u, const cpm_member_key_t *k,
 }
 
 /* The officer's own signed act, as its agency received it, into e: anyone
- * with the registry can check who did it (docs/protocol.md 13a). The agency's
+ * with the registry can check who did it (docs/protocol.md 13). The agency's
  * node is another node, so routing checks it all before anything is written:
  * a case action (else CPM_E_INVALID), signed by the actor the update names
  * with one of that member's keys, the signature valid over the exact bytes
  * (else CPM_E_FORBIDDEN: the node reports an act its actor did not sign), on
  * this ticket and leading to the state reported (else CPM_E_INVALID). The key
  * is judged at the act's own time (acted_ms, else the time it was signed),
- * not at delivery (docs/protocol.md 13c): the current key until its
+ * not at delivery (docs/protocol.md 13.1): the current key until its
  * revocation, a past key inside its period ("rotated"), a key revoked with a recorded
  * time only before it ("revoked"); anything else is CPM_E_FORBIDDEN. */
 static int signed_act(const cpm_registry_t *reg, const Cpm__CaseUpdate *u, Cpm__StatusEntry *e,

@@ -63,7 +63,7 @@ static void make_public(Cpm__StatusReply *r)
         blank(&r->history[i]->actor);
         blank(&r->history[i]->note);
         blank(&r->history[i]->key_id); /* the signed act names the officer */
-        /* ... and so does its key's standing (docs/protocol.md 13c) */
+        /* ... and so does its key's standing (docs/protocol.md 13.1) */
         blank(&r->history[i]->key_standing);
         free(r->history[i]->signed_action.data);
         free(r->history[i]->signature.data);

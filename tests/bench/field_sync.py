@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Benchmark of the inspectors' field sync through the real inspection
-service on loopback (docs/protocol.md 14.2): 10,000 signed findings and 50 MB
+service on loopback (docs/protocol.md 16.2): 10,000 signed findings and 50 MB
 of evidence (25 files of 2 MiB) on a device, then one `cpmctl inspector sync`.
 
 Prints the sync's wall time, the signed frames' bytes against the payload

@@ -2,7 +2,7 @@
 """A hostile inspector against the agency's field sync, over the wire with
 real processes: re-signing one record id with ever other content (one
 version per device) keeps at most 8 later versions beside the first; the
-rest are refused, counted, and never reach the store (docs/protocol.md 14.2,
+rest are refused, counted, and never reach the store (docs/protocol.md 16.2,
 docs/operations.md "Under attack: the field sync at the agency").
 
 The inspectors are the ones deploy/local/up registers; an assigned

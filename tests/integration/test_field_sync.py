@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Inspectors' field sync against real processes (docs/protocol.md 14.2):
+"""Inspectors' field sync against real processes (docs/protocol.md 16.2):
 findings recorded with no connection and synced later; a repeated sync is a
 no-op; the same record id with other content is a conflict, both kept; a
 tampered record and evidence whose bytes do not match its hash are refused

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Key history against a real mesh (docs/protocol.md 13c).
+"""Key history against a real mesh (docs/protocol.md 13.1).
 
 An officer's act, made while their key was current and delivered to routing
 only after the registry rotated that key, is accepted and recorded as signed

@@ -31,7 +31,7 @@ static const char case_usage[] =
     "       cpmctl case explain TICKET [--json]   (how it was placed and routed)\n"
     "       cpmctl case assign TICKET --agency ID [--note TEXT]   (coordinators)\n"
     "\n"
-    "The lifecycle (docs/protocol.md 13a): assigned -accept-> accepted -start->\n"
+    "The lifecycle (docs/protocol.md 13): assigned -accept-> accepted -start->\n"
     "in_progress -wait-> waiting_consumer -resume-> in_progress; resolve (from\n"
     "accepted, in_progress, waiting_consumer, reopened) needs --outcome: mediated,\n"
     "refunded, replaced_or_repaired, fined (with --fine VND), no_violation,\n"
@@ -110,7 +110,7 @@ static void print_status(bool json, const Cpm__StatusReply *r)
                 json_object_set_new(je, "received_ms", json_integer(e->received_ms));
             if (e->signed_action.len) /* the signed act itself: cpmctl does not print it */
                 json_object_set_new(je, "key_id", json_string(ctl_utf8(e->key_id)));
-            if (e->key_standing && *e->key_standing) /* docs/protocol.md 13c */
+            if (e->key_standing && *e->key_standing) /* docs/protocol.md 13.1 */
                 json_object_set_new(je, "key_standing", json_string(ctl_utf8(e->key_standing)));
             json_object_set_new(je, "signed", json_boolean(e->signed_action.len > 0));
             json_array_append_new(h, je);

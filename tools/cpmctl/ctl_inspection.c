@@ -1,5 +1,5 @@
 /* cpmctl inspection: plan, assign, show, list, review and close inspections
- * at an agency's inspection service (docs/protocol.md 14.1). */
+ * at an agency's inspection service (docs/protocol.md 16.1). */
 #include "ctl_args.h"
 #include "cpm_case.h"
 #include "field.pb-c.h"

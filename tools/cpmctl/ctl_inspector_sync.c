@@ -1,5 +1,5 @@
 /* cpmctl inspector checkout / sync: the device talks to its agency's
- * inspection service (docs/protocol.md 14.2).
+ * inspection service (docs/protocol.md 16.2).
  *
  * sync: records not yet accepted go up in batches (<= 500 records, <= 1 MiB
  * of frames), each frame the same bytes as first signed; the node answers

@@ -90,7 +90,7 @@ static int load_root(const char *home, const char *root_path, uint8_t pk[32], cp
     return 0;
 }
 
-/* The member's past keys and key revocation time (docs/protocol.md 13c):
+/* The member's past keys and key revocation time (docs/protocol.md 13.1):
  * into jm, or printed below the member's line. */
 static void show_key_history(bool json, const cpm_registry_t *r, const Cpm__Member *m, json_t *jm)
 {

@@ -1,5 +1,5 @@
 /* cpmctl case verify: check the signed acts in a case's history against the
- * registry (docs/protocol.md 13a, "Verifying an entry later"). */
+ * registry (docs/protocol.md 13, "Verifying an entry later"). */
 #include "ctl_args.h"
 #include "cpm_case.h"
 #include "cpm_envelope.h"
@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* "ok", or why the entry's signed act does not show that its actor did it.
- * The key is judged at the act's own time (docs/protocol.md 13c): a key
+ * The key is judged at the act's own time (docs/protocol.md 13.1): a key
  * rotated or revoked since still shows an act made while it was valid. */
 static const char *check_entry(const ctl_t *c, const char *ticket, const Cpm__StatusEntry *e)
 {
