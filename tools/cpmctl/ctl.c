@@ -167,3 +167,20 @@ const char *ctl_time(int64_t ms, char buf[40])
     cpm_format_time(ms, buf, 40);
     return buf;
 }
+
+/* "1.500.000 VND". */
+const char *ctl_vnd(int64_t v, char buf[40])
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof digits, "%lld", (long long)(v < 0 ? -v : v));
+    size_t o = 0;
+    if (v < 0)
+        buf[o++] = '-';
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0)
+            buf[o++] = '.';
+        buf[o++] = digits[i];
+    }
+    snprintf(buf + o, 40 - o, " VND");
+    return buf;
+}

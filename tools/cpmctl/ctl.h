@@ -64,6 +64,8 @@ const char *ctl_utf8(const char *s);
 const char *ctl_time_vn(int64_t ms, char buf[40]);
 /* "2026-03-15T09:00:00.000Z" from ms, or "-" for 0. */
 const char *ctl_time(int64_t ms, char buf[40]);
+/* An amount as people read it: "1.500.000 VND". */
+const char *ctl_vnd(int64_t v, char buf[40]);
 
 /* Commands: return the process exit code. */
 int ctl_cmd_submit(const ctl_opts_t *o, int argc, char **argv);

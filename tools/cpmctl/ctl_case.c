@@ -165,7 +165,7 @@ static void print_status(bool json, const Cpm__StatusReply *r)
     if (r->outcome)
         printf("outcome      %s%s\n", outcome_word(r->outcome), r->fine_vnd ? " (fine below)" : "");
     if (r->fine_vnd)
-        printf("fine         %lld VND\n", (long long)r->fine_vnd);
+        printf("fine         %s\n", ctl_vnd(r->fine_vnd, t1));
     if (*r->linked_to)
         printf("linked to    %s (the same consumer about the same business)\n",
                ctl_safe(r->linked_to));

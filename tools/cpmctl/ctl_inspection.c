@@ -36,23 +36,6 @@ static const char usage[] =
     "of that day. A move the state does not allow is error 409; a sender who may\n"
     "not, 403.\n";
 
-/* "1.500.000 VND". */
-static const char *vnd(int64_t v, char buf[40])
-{
-    char digits[24];
-    int n = snprintf(digits, sizeof digits, "%lld", (long long)(v < 0 ? -v : v));
-    size_t o = 0;
-    if (v < 0)
-        buf[o++] = '-';
-    for (int i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0)
-            buf[o++] = '.';
-        buf[o++] = digits[i];
-    }
-    snprintf(buf + o, 40 - o, " VND");
-    return buf;
-}
-
 static const char *state_word(Cpm__InspectionState s)
 {
     static const char *const names[] = {
@@ -158,7 +141,7 @@ static void print_one(const Cpm__Inspection *in)
         printf("conflicts    %u (versions kept; see below)\n", in->conflicts);
     if (in->outcome)
         printf("outcome      %s%s%s\n", outcome_word(in->outcome), in->fine_vnd ? ", fine " : "",
-               in->fine_vnd ? vnd(in->fine_vnd, f) : "");
+               in->fine_vnd ? ctl_vnd(in->fine_vnd, f) : "");
     if (*in->review_note)
         printf("review note  %s\n", ctl_safe(in->review_note));
     if (in->n_checklist)
@@ -180,7 +163,7 @@ static void print_records(const Cpm__InspectionReply *r)
         if (*x->item || *x->violation || x->fine_vnd)
             printf("      item %s  violation %s  fine %s\n", *x->item ? ctl_safe(x->item) : "-",
                    *x->violation ? ctl_safe(x->violation) : "-",
-                   x->fine_vnd ? vnd(x->fine_vnd, f) : "-");
+                   x->fine_vnd ? ctl_vnd(x->fine_vnd, f) : "-");
         if (x->outcome)
             printf("      outcome %s\n", outcome_word(x->outcome));
         if (*x->description)
@@ -213,7 +196,7 @@ static void print_violations(const Cpm__InspectionReply *r)
         const Cpm__ViolationRecord *v = r->violations[i];
         printf("  %-16s fine %s  found %s  record %s  %s\n",
                *v->violation ? ctl_safe(v->violation) : "(summary)",
-               v->fine_vnd ? vnd(v->fine_vnd, f) : "-", ctl_time_vn(v->found_ms, t),
+               v->fine_vnd ? ctl_vnd(v->fine_vnd, f) : "-", ctl_time_vn(v->found_ms, t),
                *v->record ? ctl_safe(v->record) : "-", ctl_safe(v->inspector));
     }
 }

@@ -206,7 +206,7 @@ static int keep_record(const ctl_field_t *w, field_device_t *d, Cpm__FieldRecord
                                  ctl_utf8(r->inspection), "made", ctl_time(r->made_ms, t)));
     else
         printf("record %s kept for %s (%s), signed by %s\n", r->id, ctl_safe(r->inspection),
-               ctl_time(r->made_ms, t), w->as);
+               ctl_time_vn(r->made_ms, t), w->as);
     return 0;
 }
 
@@ -398,10 +398,12 @@ static int list_one(void *ctx, const char *key, const uint8_t *frame, size_t len
                       ctl_utf8(f.rec->item), "violation", ctl_utf8(f.rec->violation), "fine_vnd",
                       (json_int_t)f.rec->fine_vnd, "made", ctl_time(f.rec->made_ms, t), "evidence",
                       (int)f.rec->n_evidence, "sync", verdict_name(verdict)));
-    else if (l->w)
-        printf("  %-24s %-20s %-14s fine %lld  %s  [%s]\n", f.rec->id, ctl_safe(f.rec->inspection),
-               ctl_safe(f.rec->item), (long long)f.rec->fine_vnd, ctl_time(f.rec->made_ms, t),
-               verdict_name(verdict));
+    else if (l->w) {
+        char fine[40];
+        printf("  %-24s %-20s %-14s fine %s  %s  [%s]\n", f.rec->id, ctl_safe(f.rec->inspection),
+               ctl_safe(f.rec->item), ctl_vnd(f.rec->fine_vnd, fine),
+               ctl_time_vn(f.rec->made_ms, t), verdict_name(verdict));
+    }
     cpm_fieldrec_clear(&f);
     (void)key;
     return 0;
@@ -429,9 +431,9 @@ static int cmd_list(const ctl_field_t *w, bool status_only)
                                        ctl_utf8(in->business), "address", ctl_utf8(in->address),
                                        "lead", ctl_utf8(in->lead), "state", (int)in->state));
                 else if (!status_only)
-                    printf("%s  %s, %s  lead %s  checklist %zu items\n", ctl_safe(in->id),
-                           ctl_safe(in->business), ctl_safe(in->address), ctl_safe(in->lead),
-                           in->n_checklist);
+                    printf("%s  %s%s%s  lead %s  checklist %zu items\n", ctl_safe(in->id),
+                           ctl_safe(in->business), *in->address ? ", " : "", ctl_safe(in->address),
+                           ctl_safe(in->lead), in->n_checklist);
                 cpm__inspection__free_unpacked(in, NULL);
             }
             mdb_cursor_close(cur);

@@ -154,8 +154,9 @@ int ctl_inspector_checkout(const ctl_opts_t *o, const ctl_field_t *w, int argc, 
             json_pack("{s:b,s:o,s:I}", "ok", 1, "inspections", a, "cases", (json_int_t)r->n_cases));
     } else {
         for (size_t i = 0; i < r->n_inspections; i++)
-            printf("%s  %s, %s\n", ctl_safe(r->inspections[i]->id),
-                   ctl_safe(r->inspections[i]->business), ctl_safe(r->inspections[i]->address));
+            printf("%s  %s%s%s\n", ctl_safe(r->inspections[i]->id),
+                   ctl_safe(r->inspections[i]->business), *r->inspections[i]->address ? ", " : "",
+                   ctl_safe(r->inspections[i]->address));
         printf("%zu inspections, %zu cases checked out\n", r->n_inspections, r->n_cases);
     }
     if (r)
