@@ -8,6 +8,9 @@
 #include "cpm_case.h"
 #include "fuzz_env.h"
 
+#include "../unit/field_fixture.h"
+#include "cpm_fieldrec.h"
+
 #include "cpm_envelope.h"
 #include "cpm_eventlog.h"
 #include "cpm_util.h"
@@ -301,6 +304,153 @@ static void files(void)
     }
 }
 
+/* The field sync and inspection seeds (fuzz_field_upload, fuzz_evidence_chunk,
+ * fuzz_inspection_plan, fuzz_checklist_yaml): records signed with the field
+ * tests' registry (tests/unit/field_fixture.h), as the harnesses expect. */
+static void field_seeds(void)
+{
+    cpm_registry_t *reg = fx_registry(); /* makes fx_id */
+    if (!reg)
+        fz_die("field registry", "not made");
+    cpm_registry_destroy(&reg);
+    cpm_sender_t s1;
+    cpm_sender_init(&s1, &fx_id[FX_INS1], "device");
+    Cpm__EvidenceRef ref = CPM__EVIDENCE_REF__INIT, *refs[1] = {&ref};
+    static const uint8_t photo[] = "a small photo of a price list";
+    uint8_t h[32];
+    cpm_fieldrec_hash(photo, sizeof photo - 1, h);
+    ref.blake2b.data = h;
+    ref.blake2b.len = 32;
+    ref.size = sizeof photo - 1;
+    ref.name = "price.jpg";
+    Cpm__FieldRecord r = CPM__FIELD_RECORD__INIT;
+    r.id = "f2";
+    r.inspection = "hn.d.x/I1";
+    r.inspector = "inspector1.hn.d.x";
+    r.kind = CPM__FIELD_RECORD_KIND__FIELD_RECORD_FINDING;
+    r.item = "price-posted";
+    r.violation = "no-price";
+    r.description = "Không niêm yết giá";
+    r.severity = 1;
+    r.fine_vnd = 500000;
+    r.made_ms = fz_now_ms() - 3600000;
+    r.has_position = true;
+    r.lat = 21.03;
+    r.lon = 105.85;
+    r.evidence = refs;
+    r.n_evidence = 1;
+    size_t plen = protobuf_c_message_get_packed_size(&r.base);
+    uint8_t *payload = malloc(plen + 1);
+    protobuf_c_message_pack(&r.base, payload);
+    ProtobufCBinaryData fr = {0, NULL};
+    if (cpm_fieldrec_seal(&s1, "hn.d.x/inspection", &r, &fr.data, &fr.len, NULL) != 0)
+        fz_die("seal", "field record");
+    Cpm__FieldUpload up = CPM__FIELD_UPLOAD__INIT;
+    up.records = &fr;
+    up.n_records = 1;
+    size_t ulen = protobuf_c_message_get_packed_size(&up.base);
+    uint8_t *ubuf = malloc(ulen + 1);
+    protobuf_c_message_pack(&up.base, ubuf);
+    put_prefixed("fuzz_field_upload", "upload", (const uint8_t[]){0}, 1, ubuf, ulen);
+    put_prefixed("fuzz_field_upload", "frame", (const uint8_t[]){1}, 1, fr.data, fr.len);
+    put_prefixed("fuzz_field_upload", "payload-signed", (const uint8_t[]){2}, 1, payload, plen);
+    put_prefixed("fuzz_field_upload", "record-versions", (const uint8_t[]){3}, 1, payload, plen);
+    r.id = "o2";
+    r.kind = CPM__FIELD_RECORD_KIND__FIELD_RECORD_OUTCOME;
+    r.item = "";
+    r.outcome = CPM__OUTCOME__OUTCOME_MEDIATED;
+    r.n_evidence = 0;
+    free(payload);
+    plen = protobuf_c_message_get_packed_size(&r.base);
+    payload = malloc(plen + 1);
+    protobuf_c_message_pack(&r.base, payload);
+    put_prefixed("fuzz_field_upload", "outcome-inspector2", (const uint8_t[]){3 | 4}, 1, payload,
+                 plen);
+    free(payload);
+    free(ubuf);
+    free(fr.data);
+
+    Cpm__EvidenceChunk c = CPM__EVIDENCE_CHUNK__INIT;
+    c.blake2b.data = h;
+    c.blake2b.len = 32;
+    c.size = sizeof photo - 1;
+    c.data.data = (uint8_t *)photo;
+    c.data.len = sizeof photo - 1;
+    size_t clen = protobuf_c_message_get_packed_size(&c.base);
+    uint8_t *cbuf = malloc(clen + 1);
+    protobuf_c_message_pack(&c.base, cbuf);
+    put_prefixed("fuzz_evidence_chunk", "whole", (const uint8_t[]){0}, 1, cbuf, clen);
+    put_prefixed("fuzz_evidence_chunk", "whole-hashed", (const uint8_t[]){1}, 1, cbuf, clen);
+    put_prefixed("fuzz_evidence_chunk", "resumed", (const uint8_t[]){1 | 8}, 1, cbuf, clen);
+    put_prefixed("fuzz_evidence_chunk", "not-named", (const uint8_t[]){4}, 1, cbuf, clen);
+    free(cbuf);
+    c.data.len = 0;
+    clen = protobuf_c_message_get_packed_size(&c.base);
+    cbuf = malloc(clen + 1);
+    protobuf_c_message_pack(&c.base, cbuf);
+    put_prefixed("fuzz_evidence_chunk", "status", (const uint8_t[]){0}, 1, cbuf, clen);
+    free(cbuf);
+
+    /* fuzz_inspection_plan: bits 0-1 the message, bits 2-4 who (0 officer,
+     * 1 coordinator, 3 inspector1). */
+    char *tickets[1] = {"HX-00000001"}, *biz[2] = {"Quán A", "Quán B"},
+         *team[1] = {"inspector2.hn.d.x"};
+    Cpm__InspectionPlan pl = CPM__INSPECTION_PLAN__INIT;
+    pl.tickets = tickets;
+    pl.n_tickets = 1;
+    pl.due_ms = fz_now_ms() + 7 * 86400000LL;
+    uint8_t buf[1024];
+    size_t n = cpm__inspection_plan__pack(&pl, buf);
+    put_prefixed("fuzz_inspection_plan", "plan-cases", (const uint8_t[]){0}, 1, buf, n);
+    cpm__inspection_plan__init(&pl);
+    pl.campaign = "Tết 2026";
+    pl.category = "food_safety";
+    pl.area = "hoan-kiem";
+    pl.businesses = biz;
+    pl.n_businesses = 2;
+    n = cpm__inspection_plan__pack(&pl, buf);
+    put_prefixed("fuzz_inspection_plan", "plan-campaign", (const uint8_t[]){0 | 1 << 2}, 1, buf, n);
+    Cpm__InspectionAssign as = CPM__INSPECTION_ASSIGN__INIT;
+    as.id = "hn.d.x/I2";
+    as.lead = "inspector1.hn.d.x";
+    as.team = team;
+    as.n_team = 1;
+    n = cpm__inspection_assign__pack(&as, buf);
+    put_prefixed("fuzz_inspection_plan", "assign", (const uint8_t[]){1}, 1, buf, n);
+    Cpm__InspectionReview rv = CPM__INSPECTION_REVIEW__INIT;
+    rv.id = "hn.d.x/I1";
+    rv.outcome = CPM__OUTCOME__OUTCOME_FINED;
+    rv.fine_vnd = 1500000;
+    rv.note = "Đã xử phạt";
+    n = cpm__inspection_review__pack(&rv, buf);
+    put_prefixed("fuzz_inspection_plan", "review", (const uint8_t[]){2}, 1, buf, n);
+    put_prefixed("fuzz_inspection_plan", "review-by-lead", (const uint8_t[]){2 | 3 << 2}, 1, buf,
+                 n);
+    Cpm__InspectionQuery q = CPM__INSPECTION_QUERY__INIT;
+    q.limit = 10;
+    q.inspector = "inspector1.hn.d.x";
+    n = cpm__inspection_query__pack(&q, buf);
+    put_prefixed("fuzz_inspection_plan", "list", (const uint8_t[]){3}, 1, buf, n);
+    cpm__inspection_query__init(&q);
+    q.id = "hn.d.x/I1";
+    n = cpm__inspection_query__pack(&q, buf);
+    put_prefixed("fuzz_inspection_plan", "show-by-lead", (const uint8_t[]){3 | 3 << 2}, 1, buf, n);
+
+    char path[1024];
+    snprintf(path, sizeof path, "%s/deploy/hanoi/checklists.yaml", CPM_FUZZ_SOURCE_DIR);
+    copy_file("fuzz_checklist_yaml", "hanoi", path);
+    static const char small[] = "templates:\n"
+                                "  - category: default\n"
+                                "    items:\n"
+                                "      - {code: license, text: \"Giấy phép\"}\n"
+                                "  - category: food_safety\n"
+                                "    items: [{code: a.b_c-1, text: x}]\n";
+    put("fuzz_checklist_yaml", "small", (const uint8_t *)small, sizeof small - 1);
+    static const char dup[] = "templates:\n  - category: x\n    items:\n"
+                              "      - {code: a, text: one}\n      - {code: a, text: two}\n";
+    put("fuzz_checklist_yaml", "duplicate-code", (const uint8_t *)dup, sizeof dup - 1);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -312,5 +462,6 @@ int main(int argc, char **argv)
     from_vectors();
     payloads();
     files();
+    field_seeds();
     return 0;
 }
