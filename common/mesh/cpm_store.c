@@ -304,6 +304,31 @@ int cpm_store_get_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *
     return *out ? 0 : CPM_E_BAD_MESSAGE;
 }
 
+int cpm_store_each_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const void *prefix,
+                       size_t plen, const ProtobufCMessageDescriptor *desc, cpm_store_each_fn fn,
+                       void *ctx)
+{
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, cpm_store_dbi(s, db), &cur);
+    if (mrc != 0)
+        return store_fail("cursor", mrc);
+    MDB_val k = {plen, (void *)prefix}, v;
+    int rc = 0;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         mrc == 0 && rc == 0 && k.mv_size >= plen && !memcmp(k.mv_data, prefix, plen);
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ProtobufCMessage *m =
+            protobuf_c_message_unpack(desc, cpm_pb_budget(v.mv_size), v.mv_size, v.mv_data);
+        rc = m ? fn(ctx, (const char *)k.mv_data + plen, k.mv_size - plen, m) : CPM_E_BAD_MESSAGE;
+        if (m)
+            protobuf_c_message_free_unpacked(m, NULL);
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = store_fail("cursor", mrc);
+    return rc;
+}
+
 int cpm_store_get(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key, size_t klen,
                   const void **val, size_t *vlen)
 {

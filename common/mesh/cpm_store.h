@@ -81,6 +81,17 @@ CPM_MUST_CHECK int cpm_store_get_msg(cpm_store_t *s, MDB_txn *txn, const char *d
                                      ProtobufCMessage **out);
 CPM_MUST_CHECK int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
                                  size_t klen);
+/* Each record of db whose key starts with prefix (plen bytes), in key order,
+ * unpacked as desc within its decoding budget: fn gets the rest of the key
+ * and the message (freed after fn returns). Stops at fn's first non-zero
+ * return, which it returns; CPM_E_BAD_MESSAGE for a value that does not
+ * decode; 0 after the last one. */
+typedef int (*cpm_store_each_fn)(void *ctx, const char *rest, size_t rlen,
+                                 const ProtobufCMessage *msg);
+CPM_MUST_CHECK int cpm_store_each_msg(cpm_store_t *s, MDB_txn *txn, const char *db,
+                                      const void *prefix, size_t plen,
+                                      const ProtobufCMessageDescriptor *desc, cpm_store_each_fn fn,
+                                      void *ctx);
 /* A u64 under a string key in "meta" (absent reads as 0). */
 CPM_MUST_CHECK int cpm_store_get_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t *v);
 CPM_MUST_CHECK int cpm_store_put_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t v);

@@ -14,34 +14,37 @@
 
 typedef int (*record_fn)(void *ctx, const char *key, size_t klen, const Cpm__FieldStored *s);
 
+typedef struct {
+    record_fn fn;
+    void *ctx;
+} each_ctx_t;
+
+static int each_stored(void *ctx, const char *rest, size_t rlen, const ProtobufCMessage *m)
+{
+    const each_ctx_t *e = ctx;
+    const Cpm__FieldStored *s = (const Cpm__FieldStored *)m;
+    /* a record without its parsed copy: the field sync wrote what it cannot have */
+    return s->record ? e->fn(e->ctx, rest, rlen, s) : CPM_E_INTERNAL;
+}
+
+/* "<id>\x1f": the key prefix of inspection id's entries; its length or -1. */
+static int id_prefix(const char *id, char prefix[INSPECTION_ID_MAX + 1])
+{
+    int plen = snprintf(prefix, INSPECTION_ID_MAX + 1, "%s%c", id, SEP);
+    return plen < 0 || plen >= INSPECTION_ID_MAX + 1 ? -1 : plen;
+}
+
 /* Each FieldStored of db whose key starts with "<id>\x1f", in key order. */
 static int each_record(cpm_store_t *st, MDB_txn *txn, const char *db, const char *id, record_fn fn,
                        void *ctx)
 {
     char prefix[INSPECTION_ID_MAX + 1];
-    int plen = snprintf(prefix, sizeof prefix, "%s%c", id, SEP);
-    if (plen < 0 || (size_t)plen >= sizeof prefix)
+    int plen = id_prefix(id, prefix);
+    if (plen < 0)
         return CPM_E_INVALID;
-    MDB_cursor *cur;
-    int mrc = mdb_cursor_open(txn, cpm_store_dbi(st, db), &cur);
-    if (mrc != 0)
-        return cpm_store_err(mrc);
-    MDB_val k = {(size_t)plen, prefix}, v;
-    int rc = 0;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         mrc == 0 && rc == 0 && k.mv_size >= (size_t)plen && !memcmp(k.mv_data, prefix, plen);
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        Cpm__FieldStored *s = cpm__field_stored__unpack(NULL, v.mv_size, v.mv_data);
-        if (!s || !s->record)
-            rc = CPM_E_INTERNAL; /* the field sync wrote what it cannot have */
-        else
-            rc = fn(ctx, (const char *)k.mv_data + plen, k.mv_size - plen, s);
-        cpm__field_stored__free_unpacked(s, NULL);
-    }
-    mdb_cursor_close(cur);
-    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = cpm_store_err(mrc);
-    return rc;
+    each_ctx_t e = {fn, ctx};
+    return cpm_store_each_msg(st, txn, db, prefix, (size_t)plen, &cpm__field_stored__descriptor,
+                              each_stored, &e);
 }
 
 /* ---- show: the records as summaries ---------------------------------- */
@@ -108,37 +111,37 @@ static int add_summary(void *vctx, const char *key, size_t klen, const Cpm__Fiel
     return x->id && x->inspector && x->item && x->violation && x->description ? 0 : CPM_E_INTERNAL;
 }
 
+/* Keeps a copy of one violation record (the walk frees its own). */
+static int add_violation(void *ctx, const char *rest, size_t rlen, const ProtobufCMessage *m)
+{
+    (void)rest;
+    (void)rlen;
+    Cpm__InspectionReply *r = ctx;
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(n ? n : 1);
+    Cpm__ViolationRecord *x =
+        buf ? cpm__violation_record__unpack(NULL, protobuf_c_message_pack(m, buf), buf) : NULL;
+    free(buf);
+    Cpm__ViolationRecord **a = x ? realloc(r->violations, (r->n_violations + 1) * sizeof *a) : NULL;
+    if (!a) {
+        if (x)
+            cpm__violation_record__free_unpacked(x, NULL);
+        return CPM_E_INTERNAL;
+    }
+    r->violations = a;
+    r->violations[r->n_violations++] = x;
+    return 0;
+}
+
 /* The violation records of inspection id (written at its review). */
 static int add_violations(cpm_store_t *st, MDB_txn *txn, const char *id, Cpm__InspectionReply *r)
 {
     char prefix[INSPECTION_ID_MAX + 1];
-    int plen = snprintf(prefix, sizeof prefix, "%s%c", id, SEP);
-    if (plen < 0 || (size_t)plen >= sizeof prefix)
+    int plen = id_prefix(id, prefix);
+    if (plen < 0)
         return CPM_E_INVALID;
-    MDB_cursor *cur;
-    int mrc = mdb_cursor_open(txn, cpm_store_dbi(st, INSPECTION_VIOLATIONS_DB), &cur);
-    if (mrc != 0)
-        return cpm_store_err(mrc);
-    MDB_val k = {(size_t)plen, prefix}, v;
-    int rc = 0;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         mrc == 0 && rc == 0 && k.mv_size >= (size_t)plen && !memcmp(k.mv_data, prefix, plen);
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        Cpm__ViolationRecord *x = cpm__violation_record__unpack(NULL, v.mv_size, v.mv_data);
-        Cpm__ViolationRecord **a =
-            x ? realloc(r->violations, (r->n_violations + 1) * sizeof *a) : NULL;
-        if (!a) {
-            cpm__violation_record__free_unpacked(x, NULL);
-            rc = CPM_E_INTERNAL;
-            break;
-        }
-        r->violations = a;
-        r->violations[r->n_violations++] = x;
-    }
-    mdb_cursor_close(cur);
-    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = cpm_store_err(mrc);
-    return rc;
+    return cpm_store_each_msg(st, txn, INSPECTION_VIOLATIONS_DB, prefix, (size_t)plen,
+                              &cpm__violation_record__descriptor, add_violation, r);
 }
 
 int inspection_review_records(const inspection_plans_t *p, cpm_store_t *st, MDB_txn *txn,
