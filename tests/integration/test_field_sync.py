@@ -303,6 +303,8 @@ def test_revoked_inspector_cannot_sync():
         ins(m, "finding", "add", "--inspection", INSPECTION, "--item", "a", "--id", "before",
             as_=INS2)
         check(ins(m, "sync", as_=INS2).json[0]["stored"] == 1, "synced before the revocation")
+        check([x.get("key_revoked") for x in stored(m) if x["id"] == "before"] == [False],
+              "a current key is not marked revoked")
         src = os.path.join(m.home, "etc", "registry.yaml")
         with open(src) as f:
             text = f.read()
@@ -324,7 +326,10 @@ def test_revoked_inspector_cannot_sync():
         check(r.returncode == 1 and r.json and r.json[-1].get("code", r.json[-1].get("error", {})
                                                               ) and "after" not in
               [x["id"] for x in stored(m)], "a revoked inspector cannot sync: %s" % r.stdout)
-        check("before" in [x["id"] for x in stored(m)], "earlier findings stay")
+        before = [x for x in stored(m) if x["id"] == "before"]
+        check(len(before) == 1, "earlier findings stay: %s" % before)
+        check(before[0].get("key_revoked") is True,
+              "shown as signed by a now-revoked key: %s" % before[0])
 
 
 if __name__ == "__main__":
