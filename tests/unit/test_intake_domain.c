@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "fixtures/domain/domain_fixture.h"
+#include "fixtures/places/places_fixture.h"
 #include "cpm_fields.h"
 #include "cpm_seal.h"
 #include "intake_consumer.h"
@@ -30,28 +31,6 @@ typedef struct {
     dom_env_t env; /* first, for dom_env_teardown */
     intake_t *in;
 } fixture_t;
-
-/* The reform data, loaded once for the whole group (it is read-only). */
-static cpm_places_t *places;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    const char *src = getenv("CPM_SOURCE_DIR");
-    char path[1024];
-    cpm_error_t e;
-    snprintf(path, sizeof path, "%s/deploy/hanoi/reform-2025", src ? src : ".");
-    if (cpm_places_load(path, &places, &e) != 0)
-        fprintf(stderr, "places %s: %s\n", path, e.message);
-    return places ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    cpm_places_destroy(&places);
-    return 0;
-}
 
 static int setup(void **state)
 {
@@ -912,5 +891,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_contact_sweep_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_placement_goes_to_routing, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, places_setup, places_teardown);
 }

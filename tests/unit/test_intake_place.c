@@ -10,31 +10,11 @@
 #include <cmocka.h>
 
 #include "intake_place.h"
+#include "fixtures/places/places_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static cpm_places_t *places;
-
-static int setup(void **state)
-{
-    (void)state;
-    const char *src = getenv("CPM_SOURCE_DIR");
-    char path[1024];
-    cpm_error_t e;
-    snprintf(path, sizeof path, "%s/deploy/hanoi/reform-2025", src ? src : ".");
-    if (cpm_places_load(path, &places, &e) != 0)
-        fprintf(stderr, "places %s: %s\n", path, e.message);
-    return places ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    cpm_places_destroy(&places);
-    return 0;
-}
 
 /* A complaint as the server hands it over: unpacked, so strings are owned. */
 static Cpm__Complaint *complaint(const char *location, const char *area)
@@ -186,5 +166,5 @@ int main(void)
         cmocka_unit_test(test_points),
         cmocka_unit_test(test_unknown_names_the_field),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, places_setup, places_teardown);
 }

@@ -14,31 +14,11 @@
 
 #include "intake_place.h"
 #include "intake_place_gen.h"
+#include "fixtures/places/places_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static cpm_places_t *places;
-
-static int setup(void **state)
-{
-    (void)state;
-    const char *src = getenv("CPM_SOURCE_DIR");
-    char path[1024];
-    cpm_error_t e;
-    snprintf(path, sizeof path, "%s/deploy/hanoi/reform-2025", src ? src : ".");
-    if (cpm_places_load(path, &places, &e) != 0)
-        fprintf(stderr, "places %s: %s\n", path, e.message);
-    return places ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    cpm_places_destroy(&places);
-    return 0;
-}
 
 /* Place location (or the legacy area) in generation gen. */
 static cpm_place_method_t place(const char *location, const char *area, const char *gen,
@@ -132,5 +112,5 @@ int main(void)
         cmocka_unit_test(test_old_names_resolve_directly_in_2024),
         cmocka_unit_test(test_units_of_2025_through_the_lineage),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, places_setup, places_teardown);
 }
