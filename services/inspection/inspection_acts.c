@@ -8,22 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 
-static int64_t window_ms = INSPECTION_ACTS_WINDOW_DAYS * 86400000LL;
-
-void inspection_acts_set_window(int64_t ms)
+int64_t inspection_acts_window(int64_t window_ms)
 {
-    if (ms > 0)
-        window_ms = ms;
+    return window_ms > 0 ? window_ms : INSPECTION_ACTS_WINDOW_DAYS * 86400000LL;
 }
 
-int64_t inspection_acts_window(void)
+bool inspection_acts_too_old(int64_t window_ms, int64_t acted_ms, int64_t now_ms)
 {
-    return window_ms;
-}
-
-bool inspection_acts_too_old(int64_t acted_ms, int64_t now_ms)
-{
-    return acted_ms < now_ms - window_ms;
+    return acted_ms < now_ms - inspection_acts_window(window_ms);
 }
 
 bool inspection_client_id_valid(const char *id)
@@ -72,6 +64,7 @@ int inspection_acts_put(cpm_store_t *st, MDB_txn *txn, const char *actor, const 
 
 typedef struct {
     cpm_store_t *st;
+    int64_t window_ms;
     int64_t now_ms;
 } sweep_t;
 
@@ -91,16 +84,16 @@ static int old_act(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, 
         r->acted_ms = s->now_ms;
         rc = cpm_store_put_msg(s->st, txn, INSPECTION_ACTS_DB, key, &r->base);
     } else {
-        *del = !r->acted_ms || inspection_acts_too_old(r->acted_ms, s->now_ms);
+        *del = !r->acted_ms || inspection_acts_too_old(s->window_ms, r->acted_ms, s->now_ms);
     }
     cpm__case_action_reply__free_unpacked(r, NULL);
     return rc;
 }
 
-int inspection_acts_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, size_t max,
-                          cpm_sweep_cursor_t *cur, size_t *deleted)
+int inspection_acts_sweep(cpm_store_t *st, MDB_txn *txn, int64_t window_ms, int64_t now_ms,
+                          size_t max, cpm_sweep_cursor_t *cur, size_t *deleted)
 {
-    sweep_t s = {st, now_ms};
+    sweep_t s = {st, window_ms, now_ms};
     cpm_sweep_stats_t stats;
     int rc = cpm_sweep_step(st, txn, INSPECTION_ACTS_DB, cur, max, old_act, &s, &stats);
     *deleted = rc == 0 ? stats.deleted : 0;
@@ -108,22 +101,21 @@ int inspection_acts_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, size_t 
 }
 
 typedef struct {
-    int64_t now_ms;
+    int64_t window_ms, now_ms;
+    cpm_sweep_cursor_t *cur;
     size_t deleted;
 } tick_t;
-
-static cpm_sweep_cursor_t tick_cursor;
 
 static int tick_step(cpm_server_t *srv, MDB_txn *txn, void *ctx)
 {
     tick_t *t = ctx;
-    return inspection_acts_sweep(cpm_server_store(srv), txn, t->now_ms, INSPECTION_ACTS_STEP,
-                                 &tick_cursor, &t->deleted);
+    return inspection_acts_sweep(cpm_server_store(srv), txn, t->window_ms, t->now_ms,
+                                 INSPECTION_ACTS_STEP, t->cur, &t->deleted);
 }
 
-void inspection_acts_tick(cpm_server_t *srv)
+void inspection_acts_tick(cpm_server_t *srv, int64_t window_ms, cpm_sweep_cursor_t *cur)
 {
-    tick_t t = {cpm_now_ms(), 0};
+    tick_t t = {window_ms, cpm_now_ms(), cur, 0};
     int rc = cpm_server_write(srv, tick_step, &t);
     if (rc != 0) {
         cpm_warn("retention of offline act ids failed (retried next tick): %s", cpm_err_name(rc));
@@ -132,5 +124,6 @@ void inspection_acts_tick(cpm_server_t *srv)
     cpm_metrics_add(cpm_server_metrics(srv), "retention.acts_deleted", t.deleted);
     if (t.deleted)
         cpm_info("retention: forgot %zu offline act id%s older than %lld days", t.deleted,
-                 t.deleted == 1 ? "" : "s", (long long)(window_ms / 86400000LL));
+                 t.deleted == 1 ? "" : "s",
+                 (long long)(inspection_acts_window(window_ms) / 86400000LL));
 }

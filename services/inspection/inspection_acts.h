@@ -27,14 +27,12 @@
 #define INSPECTION_ACTS_WINDOW_DAYS 90 /* the default */
 #define INSPECTION_ACTS_STEP 500       /* entries looked at per tick */
 
-/* The acts window (one inspection per process: set once at start; <= 0 keeps
- * the default). */
-void inspection_acts_set_window(int64_t window_ms);
-int64_t inspection_acts_window(void);
+/* The acts window in force: window_ms, or the default when it is <= 0. */
+int64_t inspection_acts_window(int64_t window_ms);
 
 /* true when an act that happened at acted_ms is too old to be applied at
- * now_ms: its id may be forgotten already. */
-bool inspection_acts_too_old(int64_t acted_ms, int64_t now_ms);
+ * now_ms under window_ms (<= 0: the default): its id may be forgotten. */
+bool inspection_acts_too_old(int64_t window_ms, int64_t acted_ms, int64_t now_ms);
 
 /* true when id is a well-formed client id: 1-64 of [A-Za-z0-9._-]. */
 bool inspection_client_id_valid(const char *id);
@@ -53,11 +51,11 @@ int inspection_acts_put(cpm_store_t *st, MDB_txn *txn, const char *actor, const 
  * whose act is older than the window deleted (*deleted counts them); an
  * entry without a time (stored before times were kept) is given now_ms. 0 or
  * a store error. */
-int inspection_acts_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, size_t max,
-                          cpm_sweep_cursor_t *cur, size_t *deleted);
+int inspection_acts_sweep(cpm_store_t *st, MDB_txn *txn, int64_t window_ms, int64_t now_ms,
+                          size_t max, cpm_sweep_cursor_t *cur, size_t *deleted);
 
-/* From the service's tick: one step in its own write, counted as
- * retention.acts_deleted. */
-void inspection_acts_tick(cpm_server_t *srv);
+/* From the service's tick: one step in its own write from cur (kept by the
+ * service between ticks), counted as retention.acts_deleted. */
+void inspection_acts_tick(cpm_server_t *srv, int64_t window_ms, cpm_sweep_cursor_t *cur);
 
 #endif

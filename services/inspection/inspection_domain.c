@@ -260,13 +260,13 @@ int inspection_act(const inspection_t *in, cpm_store_t *st, MDB_txn *txn, const 
     if (*a->client_id && !a->acted_ms)
         return cpm_error_set(err, CPM_E_INVALID, "acted_ms",
                              "an act with a client_id must carry acted_ms (when it happened)");
-    if (a->acted_ms && inspection_acts_too_old(a->acted_ms, now_ms)) {
+    if (a->acted_ms && inspection_acts_too_old(in->acts_window_ms, a->acted_ms, now_ms)) {
         if (in->count)
             in->count(in->ctx, "case.act_too_old");
         return cpm_error_set(err, CPM_E_INVALID, "acted_ms",
                              "acted_ms is more than %lld days ago: acts are remembered, and "
                              "accepted, for acts_window_days only",
-                             (long long)(inspection_acts_window() / 86400000LL));
+                             (long long)(inspection_acts_window(in->acts_window_ms) / 86400000LL));
     }
     /* An offline act sent again: the first answer, nothing applied twice. */
     if (*a->client_id) {

@@ -45,6 +45,9 @@ typedef struct {
     const uint8_t *(*peer_key)(void *ctx, const char *member);
     void (*count)(void *ctx, const char *counter); /* a health counter, or NULL */
     void *ctx;                                     /* for peer_key and count */
+    /* Offline act ids are remembered, and acts accepted, this long (0: the
+     * default, INSPECTION_ACTS_WINDOW_DAYS). */
+    int64_t acts_window_ms;
 } inspection_t;
 
 /* Who acts: the verified sender of the CaseAction. */

@@ -21,7 +21,8 @@ struct cpm_svc {
     char routing[128];              /* the routing member of the current registry */
     inspection_checklists_t *lists; /* config checklists; NULL: none */
     inspection_plans_t plans;
-    inspection_field_t field; /* field sync (inspection_field.h) */
+    inspection_field_t field;       /* field sync (inspection_field.h) */
+    cpm_sweep_cursor_t acts_cursor; /* where the acts retention goes on next tick */
 };
 
 /* The transport key of member, to re-seal a contact for it. */
@@ -69,9 +70,9 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
                        (int64_t)cfg->max_skew_s * 1000,
                        peer_key,
                        count,
-                       srv};
+                       srv,
+                       (int64_t)cfg->acts_window_days * 86400000LL};
     s->in = in;
-    inspection_acts_set_window((int64_t)cfg->acts_window_days * 86400000LL);
     cpm_error_t err = {0};
     if (cfg->checklists && inspection_checklists_load(cfg->checklists, &s->lists, &err) != 0) {
         cpm_log(CPM_LOG_ERROR, "checklists: %s", err.message);
@@ -189,8 +190,7 @@ static int on_action(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
 /* Once a second: a bounded step of forgetting old offline act ids. */
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
-    (void)st;
-    inspection_acts_tick(srv);
+    inspection_acts_tick(srv, st->in.acts_window_ms, &st->acts_cursor);
 }
 
 /* Inspections (inspection_plan, inspection_review): plan, assign, review

@@ -29,12 +29,12 @@ static void count(void *ctx, const char *counter)
     too_old += !strcmp(counter, "case.act_too_old");
 }
 
-static const inspection_t node = {.node = NODE, .routing = ROUTING, .count = count};
+static const inspection_t node = {
+    .node = NODE, .routing = ROUTING, .count = count, .acts_window_ms = 90 * DAY};
 static const inspection_actor_t officer = {OFFICER, CPM_CASE_BY_OFFICER, NULL, 0, ""};
 
 static int setup(void **state)
 {
-    inspection_acts_set_window(90 * DAY);
     too_old = 0;
     *state = dom_env_new(sizeof(fixture_t), "inspection", dbs, 0, NODE "/inspection",
                          dom_vn_time(2026, 3, 2, 11, 0));
@@ -82,7 +82,9 @@ static size_t sweep(fixture_t *f, int64_t now, size_t max, cpm_sweep_cursor_t *c
 {
     size_t deleted = 0;
     MDB_txn *txn = dom_begin(f->st, true);
-    assert_int_equal(dom_end(txn, inspection_acts_sweep(f->st, txn, now, max, cur, &deleted)), 0);
+    assert_int_equal(dom_end(txn, inspection_acts_sweep(f->st, txn, node.acts_window_ms, now, max,
+                                                        cur, &deleted)),
+                     0);
     return deleted;
 }
 

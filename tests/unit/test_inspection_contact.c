@@ -106,8 +106,8 @@ static int setup(void **state)
     f->b = dom_env_new(sizeof(dom_env_t), "icontact-b", dbs, 0, NEW "/inspection", now);
     dom_identity(OLD, &f->ka);
     dom_identity(NEW, &f->kb);
-    inspection_t ia = {OLD, ROUTING, f->ka.curve_pk, f->ka.curve_sk, 0, 0, peer_key, count, f};
-    inspection_t ib = {NEW, ROUTING, f->kb.curve_pk, f->kb.curve_sk, 0, 0, peer_key, count, f};
+    inspection_t ia = {OLD, ROUTING, f->ka.curve_pk, f->ka.curve_sk, 0, 0, peer_key, count, f, 0};
+    inspection_t ib = {NEW, ROUTING, f->kb.curve_pk, f->kb.curve_sk, 0, 0, peer_key, count, f, 0};
     f->ia = ia;
     f->ib = ib;
     f->peer_known = true;

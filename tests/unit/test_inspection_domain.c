@@ -459,7 +459,7 @@ static void test_show_opens_contact(void **state)
     fixture_t *f = *state;
     cpm_identity_t key;
     dom_identity(NODE, &key);
-    inspection_t in = {NODE, ROUTING, key.curve_pk, key.curve_sk, 0, 0, NULL, NULL, NULL};
+    inspection_t in = {NODE, ROUTING, key.curve_pk, key.curve_sk, 0, 0, NULL, NULL, NULL, 0};
     cpm_error_t err = {0};
     inspection_view_t v;
 
@@ -492,14 +492,14 @@ static void test_show_opens_contact(void **state)
     assert_string_equal(v.contact_status, "none");
 
     /* a node without its key cannot open anything */
-    inspection_t keyless = {NODE, ROUTING, NULL, NULL, 0, 0, NULL, NULL, NULL};
+    inspection_t keyless = {NODE, ROUTING, NULL, NULL, 0, 0, NULL, NULL, NULL, 0};
     assert_int_equal(show(&keyless, f, "HK-00000001", &v, &err), 0);
     assert_string_equal(v.contact_status, "unreadable");
 
     /* the wrong key does not open it either */
     cpm_identity_t other;
     dom_identity("hn.qltt", &other);
-    inspection_t wrong = {NODE, ROUTING, other.curve_pk, other.curve_sk, 0, 0, NULL, NULL, NULL};
+    inspection_t wrong = {NODE, ROUTING, other.curve_pk, other.curve_sk, 0, 0, NULL, NULL, NULL, 0};
     assert_int_equal(show(&wrong, f, "HK-00000001", &v, &err), 0);
     assert_string_equal(v.contact_status, "unreadable");
     cpm_identity_wipe(&other);
