@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -23,6 +24,8 @@ typedef struct {
     uint64_t used; /* for LRU */
     char pending[CLIENT_PENDING][33];
     unsigned next_pending;
+    uint8_t sent_hash[32]; /* SHA-256 of the last frame sent (cpm_client_sent_hash) */
+    bool sent_any;
 } link_t;
 
 struct cpm_client {
@@ -77,6 +80,7 @@ static void unlink_peer(link_t *l)
     cpm_sock_close(&l->sock);
     l->peer[0] = 0;
     memset(l->pending, 0, sizeof l->pending);
+    l->sent_any = false;
 }
 
 /* Forget msg_id as pending; false when it never was (or is forgotten). */
@@ -183,10 +187,28 @@ int cpm_client_send(cpm_client_t *c, const char *member, const char *service, Cp
     rc = zmq_send(l->sock, frame, len, 0) == (int)len
              ? 0
              : cpm_error_set(err, CPM_E_UNAVAILABLE, "", "cannot send to %s", l->peer);
+    if (rc == 0) {
+        crypto_hash_sha256(l->sent_hash, frame, len);
+        l->sent_any = true;
+    }
     free(frame);
     if (rc == 0)
         memcpy(l->pending[l->next_pending++ % CLIENT_PENDING], msg_id, 33);
     return rc;
+}
+
+int cpm_client_sent_hash(cpm_client_t *c, const char *member, const char *service, uint8_t out[32])
+{
+    char peer[sizeof c->links[0].peer];
+    snprintf(peer, sizeof peer, "%s/%s", member, service);
+    for (size_t i = 0; i < CLIENT_LINKS; i++) {
+        link_t *l = &c->links[i];
+        if (l->sock && l->sent_any && strcmp(l->peer, peer) == 0) {
+            memcpy(out, l->sent_hash, 32);
+            return 0;
+        }
+    }
+    return CPM_E_NOT_FOUND;
 }
 
 int cpm_client_reply_error(const cpm_msg_t *reply, cpm_error_t *err)

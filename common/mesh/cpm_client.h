@@ -48,6 +48,11 @@ void cpm_client_set_registry(cpm_client_t *c, const cpm_registry_t *reg);
 CPM_MUST_CHECK int cpm_client_send(cpm_client_t *c, const char *member, const char *service,
                                    Cpm__MsgType type, const ProtobufCMessage *req, char msg_id[33],
                                    cpm_error_t *err);
+/* SHA-256 of the last signed frame sent on the link to member/service (what
+ * a reply that is bound to its request's hash must name). 0, or
+ * CPM_E_NOT_FOUND when nothing was sent on that link. */
+CPM_MUST_CHECK int cpm_client_sent_hash(cpm_client_t *c, const char *member, const char *service,
+                                        uint8_t out[32]);
 /* Wait up to timeout_ms for the next verified reply on the link to
  * member/service. Its correlation id is one of ours (any request sent on the
  * link and not answered yet; replies to none are dropped and counted, see

@@ -28,6 +28,8 @@ typedef struct {
     char *consumer_key_file;
     char *checklists;                                /* inspection */
     uint32_t *evidence_max_mb, *field_share_contact; /* inspection: field sync */
+    char *exchange_policy;                           /* exchange */
+    uint32_t *checkpoint_every, *checkpoint_s, *exchange_max_records;
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -60,6 +62,10 @@ static const cyaml_schema_field_t config_fields[] = {
     STR(checklists),
     NUM(evidence_max_mb),
     NUM(field_share_contact),
+    STR(exchange_policy),
+    NUM(checkpoint_every),
+    NUM(checkpoint_s),
+    NUM(exchange_max_records),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -119,8 +125,10 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         {"link_window_s", y->link_window_s, 30 * 86400, &c->link_window_s},
         {"clusters_window_days", y->clusters_window_days, 365, &c->clusters_window_days},
         {"acts_window_days", y->acts_window_days, 90, &c->acts_window_days},
-
-        {"evidence_max_mb", y->evidence_max_mb, 4096, &c->evidence_max_mb}};
+        {"evidence_max_mb", y->evidence_max_mb, 4096, &c->evidence_max_mb},
+        {"checkpoint_every", y->checkpoint_every, 256, &c->checkpoint_every},
+        {"checkpoint_s", y->checkpoint_s, 60, &c->checkpoint_s},
+        {"exchange_max_records", y->exchange_max_records, 1000000, &c->exchange_max_records}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (nums[i].val && *nums[i].val == 0) {
             return cpm_error_set(err, CPM_E_INVALID, nums[i].name,
@@ -153,8 +161,10 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
     c->pub_bind = blank(y->pub_bind) ? NULL : strdup(y->pub_bind);
     c->consumer_key_file = resolve(dir, blank(y->consumer_key_file) ? NULL : y->consumer_key_file);
     c->checklists = resolve(dir, blank(y->checklists) ? NULL : y->checklists);
+    c->exchange_policy = resolve(dir, blank(y->exchange_policy) ? NULL : y->exchange_policy);
     if ((!blank(y->consumer_key_file) && !c->consumer_key_file) ||
-        (!blank(y->checklists) && !c->checklists))
+        (!blank(y->checklists) && !c->checklists) ||
+        (!blank(y->exchange_policy) && !c->exchange_policy))
         return cpm_error_set(err, CPM_E_INTERNAL, "", "config %s: out of memory", path);
     if (!c->node || !c->service || !c->data_dir || !c->registry || !c->root_public ||
         !c->identity || (!blank(y->rules) && !c->rules) ||
@@ -254,6 +264,7 @@ void cpm_config_destroy(cpm_config_t **p)
     free(c->pub_bind);
     free(c->consumer_key_file);
     free(c->checklists);
+    free(c->exchange_policy);
     free(c);
     *p = NULL;
 }

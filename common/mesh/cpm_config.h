@@ -37,6 +37,11 @@
  *                                 #   Complaint.consumer_key; absent: no consumer_key is set
  *   checklists: checklists.yaml   # optional, inspection: checklist templates per category
  *                                 #   (docs/operations.md); absent: inspections get none
+ *   exchange_policy: policy.signed  # exchange: the agency's signed access policy
+ *                                 #   (cpmctl exchange policy sign); absent: nothing is shared
+ *   checkpoint_every: 256         # optional, exchange: a signed checkpoint of the proof
+ *   checkpoint_s: 60              #   log after this many entries or seconds with new entries
+ *   exchange_max_records: 1000000 # optional, exchange: records kept per dataset
  *
  * Relative paths are taken relative to the configuration file's folder. */
 #ifndef CPM_CONFIG_H
@@ -74,6 +79,10 @@ typedef struct {
     char *checklists;              /* inspection; NULL when absent */
     uint32_t evidence_max_mb;      /* inspection: evidence folder bound */
     bool field_share_contact;      /* inspection: inspectors see the consumer's contact */
+    char *exchange_policy;         /* exchange; NULL when absent */
+    uint32_t checkpoint_every;     /* exchange: entries between checkpoints */
+    uint32_t checkpoint_s;         /* exchange: seconds between checkpoints */
+    uint32_t exchange_max_records; /* exchange: records per dataset */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

@@ -23,6 +23,17 @@ static void hash_str(crypto_hash_sha256_state *st, const char *str)
         crypto_hash_sha256_update(st, (const uint8_t *)str, len);
 }
 
+static bool set(const char *x)
+{
+    return x != NULL && x[0] != '\0';
+}
+
+bool cpm_event_has_record(const Cpm__Event *ev)
+{
+    return set(ev->business) || set(ev->address) || set(ev->violation) || ev->fine_vnd != 0 ||
+           set(ev->tax_code) || set(ev->inspection) || set(ev->channel);
+}
+
 void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32])
 {
     crypto_hash_sha256_state st;
@@ -43,6 +54,19 @@ void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32
     hash_str(&st, ev->rule);
     hash_str(&st, ev->actor);
     hash_str(&st, ev->note);
+    if (cpm_event_has_record(ev)) {
+        /* The record fields (14-20) only when one is set, so that every
+         * event written before they existed keeps its hash. */
+        crypto_hash_sha256_update(&st, (const uint8_t *)"R1", 2);
+        hash_str(&st, ev->business);
+        hash_str(&st, ev->address);
+        hash_str(&st, ev->violation);
+        cpm_put_be64(num, (uint64_t)ev->fine_vnd);
+        crypto_hash_sha256_update(&st, num, 8);
+        hash_str(&st, ev->tax_code);
+        hash_str(&st, ev->inspection);
+        hash_str(&st, ev->channel);
+    }
     crypto_hash_sha256_final(&st, out);
 }
 
@@ -92,6 +116,13 @@ int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const cpm_e
     ev.rule = OR_EMPTY(e->rule);
     ev.actor = OR_EMPTY(e->actor);
     ev.note = OR_EMPTY(e->note);
+    ev.business = OR_EMPTY(e->business);
+    ev.address = OR_EMPTY(e->address);
+    ev.violation = OR_EMPTY(e->violation);
+    ev.fine_vnd = e->fine_vnd;
+    ev.tax_code = OR_EMPTY(e->tax_code);
+    ev.inspection = OR_EMPTY(e->inspection);
+    ev.channel = OR_EMPTY(e->channel);
     cpm_event_hash(&ev, prev, hash);
     ev.prev_hash.len = 32;
     ev.prev_hash.data = prev;

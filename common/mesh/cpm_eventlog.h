@@ -8,6 +8,10 @@
  *   || for kind, ticket, agency, area, category: length (u32 BE) || UTF-8
  *   || state (u32 BE, the CaseState number)
  *   || for rule, actor, note: length (u32 BE) || UTF-8
+ *   and, only when one of the record fields 14-20 is set (violation.recorded,
+ *   complaint.received, consultation.recorded): "R1"
+ *   || for business, address, violation: length (u32 BE) || UTF-8
+ *   || fine_vnd (i64 BE) || for tax_code, inspection, channel: length || UTF-8
  * so that the chain is checked without re-serializing protobuf. */
 #ifndef CPM_EVENTLOG_H
 #define CPM_EVENTLOG_H
@@ -17,6 +21,7 @@
 #include "cpm_store.h"
 #include "cpmesh.pb-c.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +31,11 @@ typedef struct {
     const char *kind, *ticket, *agency, *area, *category;
     Cpm__CaseState state;
     const char *rule, *actor, *note;
+    /* The record fields (a violation found, a complaint's or consultation's
+     * channel): NULL/0 for none. */
+    const char *business, *address, *violation;
+    int64_t fine_vnd;
+    const char *tax_code, *inspection, *channel;
 } cpm_event_t;
 
 /* Append one event. */
@@ -39,6 +49,8 @@ CPM_MUST_CHECK int cpm_eventlog_read(cpm_store_t *s, MDB_txn *txn, uint64_t from
                                      Cpm__Event ***events, size_t *n);
 void cpm_eventlog_free(Cpm__Event ***events, size_t n);
 
+/* One of the record fields 14-20 is set (they then enter the hash). */
+bool cpm_event_has_record(const Cpm__Event *ev);
 /* The hash of ev given the previous hash (ev->prev_hash is not read). */
 void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32]);
 /* Check that events are consecutive and each hash and prev_hash links up,

@@ -449,6 +449,11 @@ cpm_metrics_t *cpm_server_metrics(cpm_server_t *s)
     return s->metrics;
 }
 
+void *cpm_server_zctx(cpm_server_t *s)
+{
+    return s->zctx;
+}
+
 const Cpm__Member *cpm_server_find_service(cpm_server_t *s, const char *service)
 {
     return cpm_registry_find_service(s->reg, service);

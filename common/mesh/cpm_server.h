@@ -105,6 +105,8 @@ const cpm_registry_t *cpm_server_registry(cpm_server_t *srv);
 const cpm_identity_t *cpm_server_identity(cpm_server_t *srv);
 const cpm_config_t *cpm_server_config(cpm_server_t *srv);
 cpm_metrics_t *cpm_server_metrics(cpm_server_t *srv);
+/* The server's ZeroMQ context, for a service's own clients (cpm_client_new). */
+void *cpm_server_zctx(cpm_server_t *srv);
 /* Service state reaches handlers typed, through cpm_service (struct cpm_svc). */
 /* The first member running service (e.g. "routing"), or NULL. */
 const Cpm__Member *cpm_server_find_service(cpm_server_t *srv, const char *service);

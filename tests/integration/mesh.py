@@ -89,8 +89,9 @@ class Mesh:
     "now" is clock_at; advance() moves it forward for all of them at once."""
 
     def __init__(self, areas=("hoan-kiem", "ba-dinh", "cau-giay"), base_port=None,
-                 clock_at=None):
+                 clock_at=None, exchange=False):
         self.home = tempfile.mkdtemp(prefix="cpmesh-it-")
+        self.exchange = exchange  # also start every node's data-sharing exchange
         self.areas = list(areas)
         self.fixed_port = base_port
         self.port_locks = []
@@ -131,7 +132,9 @@ class Mesh:
             r = subprocess.run([os.path.join(ROOT, "deploy/local/up"), "--home", self.home,
                                 "--base-port", str(self.base_port), "--areas",
                                 " ".join(self.areas), "--detach", "--no-build",
-                                "--build-dir", BUILD], capture_output=True, text=True,
+                                "--build-dir", BUILD]
+                               + ([] if self.exchange else ["--no-exchange"]),
+                               capture_output=True, text=True,
                                env=self.env)
             if r.returncode == 0:
                 return
