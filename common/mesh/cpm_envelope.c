@@ -245,6 +245,36 @@ const char *cpm_msg_type_name(int type)
         return "evidence_reply";
     case CPM__MSG_TYPE__MSG_FIELD_RECORD:
         return "field_record";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_QUERY:
+        return "exchange_query";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_QUERY_REPLY:
+        return "exchange_query_reply";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_PUBLISH:
+        return "exchange_publish";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_PUBLISH_REPLY:
+        return "exchange_publish_reply";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_SUBSCRIBE:
+        return "exchange_subscribe";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_SUBSCRIBE_REPLY:
+        return "exchange_subscribe_reply";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_BATCH:
+        return "exchange_batch";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_COSIGN:
+        return "exchange_cosign";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_COSIGN_REPLY:
+        return "exchange_cosign_reply";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_LOG_QUERY:
+        return "exchange_log_query";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_LOG_REPLY:
+        return "exchange_log_reply";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_RECEIVED_QUERY:
+        return "exchange_received_query";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_RECEIVED_REPLY:
+        return "exchange_received_reply";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_ANSWER_SIGNED:
+        return "exchange_answer_signed";
+    case CPM__MSG_TYPE__MSG_EXCHANGE_CHECKPOINT:
+        return "exchange_checkpoint";
     default:
         return NULL; /* including MSG_UNSPECIFIED: never valid on the wire */
     }
@@ -269,6 +299,12 @@ int cpm_msg_type_is_reply(int type)
     case CPM__MSG_TYPE__MSG_FIELD_CHECKOUT_REPLY:
     case CPM__MSG_TYPE__MSG_FIELD_UPLOAD_REPLY:
     case CPM__MSG_TYPE__MSG_EVIDENCE_REPLY:
+    case CPM__MSG_TYPE__MSG_EXCHANGE_QUERY_REPLY:
+    case CPM__MSG_TYPE__MSG_EXCHANGE_PUBLISH_REPLY:
+    case CPM__MSG_TYPE__MSG_EXCHANGE_SUBSCRIBE_REPLY:
+    case CPM__MSG_TYPE__MSG_EXCHANGE_COSIGN_REPLY:
+    case CPM__MSG_TYPE__MSG_EXCHANGE_LOG_REPLY:
+    case CPM__MSG_TYPE__MSG_EXCHANGE_RECEIVED_REPLY:
         return 1;
     default:
         return 0;

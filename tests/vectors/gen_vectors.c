@@ -787,8 +787,8 @@ static json_t *gen_envelopes(const Cpm__EventBatch *batch)
     c.version = CPM_PROTO_VERSION + 1;
     rc |= add(cases, c);
 
-    c = base_case("unknown_type", "Type 99, unknown to version 2.", "unknown_type");
-    c.type = 99;
+    c = base_case("unknown_type", "Type 999, unknown to version 2.", "unknown_type");
+    c.type = 999;
     rc |= add(cases, c);
 
     c = base_case("replay", "Case good delivered twice to the same receiver.", "ok");
