@@ -112,6 +112,8 @@ int exchange_publish(const exchange_t *x, cpm_store_t *st, MDB_txn *txn, const c
     bool unchanged = false;
     if (rc == 0)
         rc = exchange_records_put(st, txn, x->node, x->max_records, &r, &unchanged, err);
+    char area[72];
+    snprintf(area, sizeof area, "%s", rc == 0 ? exchange_record_value(&r, "area") : "");
     if (old)
         cpm__data_record__free_unpacked(old, NULL);
     if (rc != 0)
