@@ -141,7 +141,7 @@ int exchange_publish(const exchange_t *x, cpm_store_t *st, MDB_txn *txn, const c
     cpm_event_t ev = {.kind = "exchange.published",
                       .agency = x->node,
                       .actor = who->id,
-                      .area = exchange_record_value(&r, "area"),
+                      .area = area,
                       .note = note};
     return fx->event ? fx->event(fx->ctx, txn, &ev) : 0;
 }
