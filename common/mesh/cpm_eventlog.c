@@ -31,7 +31,7 @@ static bool set(const char *x)
 bool cpm_event_has_record(const Cpm__Event *ev)
 {
     return set(ev->business) || set(ev->address) || set(ev->violation) || ev->fine_vnd != 0 ||
-           set(ev->tax_code) || set(ev->inspection) || set(ev->channel);
+           set(ev->tax_code) || set(ev->inspection) || set(ev->channel) || ev->outcome != 0;
 }
 
 void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32])
@@ -66,6 +66,8 @@ void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32
         hash_str(&st, ev->tax_code);
         hash_str(&st, ev->inspection);
         hash_str(&st, ev->channel);
+        cpm_put_be64(num, (uint64_t)(uint32_t)ev->outcome);
+        crypto_hash_sha256_update(&st, num + 4, 4);
     }
     crypto_hash_sha256_final(&st, out);
 }
@@ -123,6 +125,7 @@ int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const cpm_e
     ev.tax_code = OR_EMPTY(e->tax_code);
     ev.inspection = OR_EMPTY(e->inspection);
     ev.channel = OR_EMPTY(e->channel);
+    ev.outcome = e->outcome;
     cpm_event_hash(&ev, prev, hash);
     ev.prev_hash.len = 32;
     ev.prev_hash.data = prev;

@@ -8,10 +8,11 @@
  *   || for kind, ticket, agency, area, category: length (u32 BE) || UTF-8
  *   || state (u32 BE, the CaseState number)
  *   || for rule, actor, note: length (u32 BE) || UTF-8
- *   and, only when one of the record fields 14-20 is set (violation.recorded,
+ *   and, only when one of the record fields 14-21 is set (violation.recorded,
  *   complaint.received, consultation.recorded): "R1"
  *   || for business, address, violation: length (u32 BE) || UTF-8
  *   || fine_vnd (i64 BE) || for tax_code, inspection, channel: length || UTF-8
+ *   || outcome (u32 BE, the Outcome number)
  * so that the chain is checked without re-serializing protobuf. */
 #ifndef CPM_EVENTLOG_H
 #define CPM_EVENTLOG_H
@@ -36,6 +37,7 @@ typedef struct {
     const char *business, *address, *violation;
     int64_t fine_vnd;
     const char *tax_code, *inspection, *channel;
+    Cpm__Outcome outcome; /* case.resolved */
 } cpm_event_t;
 
 /* Append one event. */
@@ -49,7 +51,7 @@ CPM_MUST_CHECK int cpm_eventlog_read(cpm_store_t *s, MDB_txn *txn, uint64_t from
                                      Cpm__Event ***events, size_t *n);
 void cpm_eventlog_free(Cpm__Event ***events, size_t n);
 
-/* One of the record fields 14-20 is set (they then enter the hash). */
+/* One of the record fields 14-21 is set (they then enter the hash). */
 bool cpm_event_has_record(const Cpm__Event *ev);
 /* The hash of ev given the previous hash (ev->prev_hash is not read). */
 void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32]);
