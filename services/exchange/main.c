@@ -9,6 +9,7 @@
 #include "cpm_service.h"
 #include "cpm_util.h"
 #include "exchange_domain.h"
+#include "exchange_policy.h"
 #include "exchange_publish.h"
 
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 struct cpm_svc {
     exchange_t x;
+    exchange_policy_t *policy; /* the agency's signed access policy in force */
 };
 
 static void count(void *ctx, const char *counter)
@@ -38,12 +40,18 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
                     count,
                     srv};
     s->x = x;
+    if (!(s->policy = exchange_policy_new(cfg->exchange_policy, &s->x))) {
+        free(s);
+        return -1;
+    }
     *st = s;
     return 0;
 }
 
 static void fini(cpm_svc_t **st)
 {
+    if (*st)
+        exchange_policy_destroy(&(*st)->policy);
     free(*st);
     *st = NULL;
 }
@@ -75,8 +83,8 @@ static int on_publish(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_
 
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
-    (void)st;
     (void)srv;
+    exchange_policy_tick(st->policy, &st->x);
 }
 
 static const cpm_svc_request_t requests[] = {

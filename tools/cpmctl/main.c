@@ -23,6 +23,7 @@ static const char usage[] =
     "  keygen      create a member's signing and transport keys\n"
     "  registry    create, sign, show and verify the mesh registry\n"
     "  inspector   the inspector's device: checkout, findings, evidence, sync\n"
+    "  exchange    data shared between agencies: query, publish, subscribe, proof log\n"
     "\n"
     "Files come from --home, $CPMESH_HOME or ~/.cpmesh (./deploy/local/up writes them).\n"
     "--as ID signs with DIR/keys/ID.secret (default: $CPMESH_AS or the id in DIR/identity).\n"
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
         {"registry", ctl_cmd_registry},     {"clusters", ctl_cmd_clusters},
         {"cases", ctl_cmd_cases},           {"report", ctl_cmd_report},
         {"inspection", ctl_cmd_inspection}, {"inspector", ctl_cmd_inspector},
+        {"exchange", ctl_cmd_exchange},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))

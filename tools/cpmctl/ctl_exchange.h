@@ -1,0 +1,14 @@
+/* ctl_exchange: `cpmctl exchange <verb>`, the data-sharing exchange. The
+ * dispatcher (ctl_exchange_main.c) hands each verb its own arguments
+ * (argv[0] is the verb). Each verb's module adds one line to the table there
+ * and one declaration here. */
+#ifndef CTL_EXCHANGE_H
+#define CTL_EXCHANGE_H
+
+#include "ctl.h"
+
+/* ctl_exchange_main.c */
+int ctl_exchange_policy(const ctl_opts_t *o, int argc, char **argv);
+int ctl_exchange_datasets(const ctl_opts_t *o, int argc, char **argv);
+
+#endif
