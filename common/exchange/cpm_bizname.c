@@ -33,8 +33,7 @@ static const char *const FORMS[] = {
     "cp",
 };
 
-/* Fold into words: lower-case ASCII letters and digits, single spaces. */
-static size_t fold(const char *name, char *out, size_t cap)
+size_t cpm_bizname_fold(const char *name, char *out, size_t cap)
 {
     size_t len = 0, k = 0;
     out[0] = 0;
@@ -107,7 +106,7 @@ bool cpm_bizname_normal(const char *name, char *out, size_t cap, char *forms, si
     char buf[CPM_BIZNAME_MAX];
     if (forms && forms_cap)
         forms[0] = 0;
-    if (fold(name, buf, sizeof buf) == 0) {
+    if (cpm_bizname_fold(name, buf, sizeof buf) == 0) {
         if (cap)
             out[0] = 0;
         return false;

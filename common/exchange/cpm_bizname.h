@@ -15,6 +15,11 @@
 
 #define CPM_BIZNAME_MAX 256 /* bytes of a normal form kept */
 
+/* Fold name into out (cap bytes): Vietnamese diacritics dropped ("đ" is
+ * "d"), ASCII lower case, every run of anything but a letter or digit one
+ * space. Returns the length (0: nothing left). The forms stay. */
+size_t cpm_bizname_fold(const char *name, char *out, size_t cap);
+
 /* The normal form of name into out (cap bytes). *forms (may be NULL) gets
  * the forms dropped, space-separated in their folded spelling ("cong ty
  * tnhh"), within forms_cap. false when nothing is left (an empty name, or a

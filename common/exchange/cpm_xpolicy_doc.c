@@ -1,6 +1,7 @@
 /* cpm_xpolicy_doc: the signed policy document. See cpm_xpolicy_doc.h. */
 #include "cpm_xpolicy_doc.h"
 
+#include "cpm_docsig.h"
 #include "cpm_pbcheck.h"
 #include "cpm_xschema.h"
 #include "cpm_yaml.h"
@@ -154,29 +155,15 @@ int cpm_xpolicy_from_yaml(const char *path, Cpm__ExchangePolicy **out, cpm_error
     return 0;
 }
 
-/* "CPMESH-POLICY-V1\0" || policy, malloc'd. */
-static uint8_t *signed_input(const uint8_t *doc, size_t len, size_t *out_len)
-{
-    uint8_t *m = malloc(sizeof CPM_XPOLICY_DOMAIN + len);
-    if (!m)
-        return NULL;
-    memcpy(m, CPM_XPOLICY_DOMAIN, sizeof CPM_XPOLICY_DOMAIN);
-    if (len)
-        memcpy(m + sizeof CPM_XPOLICY_DOMAIN, doc, len);
-    *out_len = sizeof CPM_XPOLICY_DOMAIN + len;
-    return m;
-}
-
 int cpm_xpolicy_sign(const Cpm__ExchangePolicy *p, const uint8_t sk[64], uint8_t **out, size_t *len)
 {
-    size_t plen = cpm__exchange_policy__get_packed_size(p), mlen = 0;
-    uint8_t *doc = malloc(plen + 1), *msg = NULL, sig[crypto_sign_BYTES];
+    size_t plen = cpm__exchange_policy__get_packed_size(p);
+    uint8_t *doc = malloc(plen + 1), sig[crypto_sign_BYTES];
     int rc = -1;
     if (!doc)
         return -1;
     cpm__exchange_policy__pack(p, doc);
-    if ((msg = signed_input(doc, plen, &mlen)) != NULL &&
-        crypto_sign_detached(sig, NULL, msg, mlen, sk) == 0) {
+    if (cpm_docsig_sign(CPM_XPOLICY_DOMAIN, doc, plen, sk, sig) == 0) {
         Cpm__SignedPolicy sp = CPM__SIGNED_POLICY__INIT;
         sp.policy.data = doc;
         sp.policy.len = plen;
@@ -188,7 +175,6 @@ int cpm_xpolicy_sign(const Cpm__ExchangePolicy *p, const uint8_t sk[64], uint8_t
             rc = 0;
         }
     }
-    free(msg);
     free(doc);
     return rc;
 }
@@ -210,12 +196,8 @@ int cpm_xpolicy_open(const uint8_t *buf, size_t len, const cpm_registry_t *reg, 
     Cpm__SignedPolicy *sp = cpm__signed_policy__unpack(cpm_pb_budget(len), len, buf);
     if (!sp)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "policy", "not a signed policy");
-    size_t mlen = 0;
-    uint8_t *msg = signed_input(sp->policy.data, sp->policy.len, &mlen);
-    int ok = msg && sp->signature.len == crypto_sign_BYTES &&
-             crypto_sign_verify_detached(sp->signature.data, msg, mlen, m->sign_pk.data) == 0;
-    free(msg);
-    if (!ok) {
+    if (cpm_docsig_verify(CPM_XPOLICY_DOMAIN, sp->policy.data, sp->policy.len, sp->signature.data,
+                          sp->signature.len, m->sign_pk.data) != 0) {
         cpm__signed_policy__free_unpacked(sp, NULL);
         return cpm_error_set(err, CPM_E_FORBIDDEN, "signature",
                              "the policy is not signed by %s's current key", agency);

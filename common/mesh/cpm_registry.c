@@ -6,6 +6,7 @@
  * bytes parsed as a Registry. Lookups by member id and by CURVE key run per
  * message, so both use sorted indexes built once at load time. */
 #include "cpm_registry_int.h"
+#include "cpm_docsig.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -40,20 +41,6 @@ bool cpm_registry_is_office(const Cpm__Member *m)
 
 /* ---- signing and loading --------------------------------------------------- */
 
-/* "CPMESH-REGISTRY-V1" || 0x00 || bytes, the exact input of the signature. */
-static uint8_t *signed_input(const uint8_t *bytes, size_t len, size_t *out_len)
-{
-    size_t dlen = sizeof CPM_REGISTRY_DOMAIN; /* includes the NUL */
-    uint8_t *m = malloc(dlen + len + 1);
-    if (!m)
-        return NULL;
-    memcpy(m, CPM_REGISTRY_DOMAIN, dlen);
-    if (len)
-        memcpy(m + dlen, bytes, len);
-    *out_len = dlen + len;
-    return m;
-}
-
 int cpm_registry_sign(const Cpm__Registry *doc, const uint8_t root_sk[64], uint8_t **out,
                       size_t *out_len)
 {
@@ -65,11 +52,9 @@ int cpm_registry_sign(const Cpm__Registry *doc, const uint8_t root_sk[64], uint8
         return -1;
     cpm__registry__pack(doc, rbytes);
 
-    size_t mlen = 0;
-    uint8_t *msg = signed_input(rbytes, rlen, &mlen);
     uint8_t sig[crypto_sign_BYTES];
     int rc = -1;
-    if (msg && crypto_sign_detached(sig, NULL, msg, mlen, root_sk) == 0) {
+    if (cpm_docsig_sign(CPM_REGISTRY_DOMAIN, rbytes, rlen, root_sk, sig) == 0) {
         Cpm__SignedRegistry sr = CPM__SIGNED_REGISTRY__INIT;
         sr.registry.data = rbytes;
         sr.registry.len = rlen;
@@ -81,7 +66,6 @@ int cpm_registry_sign(const Cpm__Registry *doc, const uint8_t root_sk[64], uint8
             rc = 0;
         }
     }
-    free(msg);
     free(rbytes);
     return rc;
 }
@@ -94,15 +78,8 @@ static int verify(const Cpm__SignedRegistry *sr, const uint8_t root_pk[32], char
                  crypto_sign_BYTES);
         return -1;
     }
-    size_t mlen = 0;
-    uint8_t *msg = signed_input(sr->registry.data, sr->registry.len, &mlen);
-    if (!msg) {
-        cpm_errf(err, errlen, "registry: out of memory");
-        return -1;
-    }
-    int rc = crypto_sign_verify_detached(sr->signature.data, msg, mlen, root_pk);
-    free(msg);
-    if (rc != 0) {
+    if (cpm_docsig_verify(CPM_REGISTRY_DOMAIN, sr->registry.data, sr->registry.len,
+                          sr->signature.data, sr->signature.len, root_pk) != 0) {
         cpm_errf(err, errlen, "registry: signature does not verify with the root key");
         return -1;
     }

@@ -1,5 +1,6 @@
 /* routing_dupes: see routing_dupes.h. */
 #include "routing_dupes.h"
+#include "cpm_bizname.h"
 #include "routing_domain.h"
 #include "cpm_util.h"
 
@@ -7,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uninorm.h>
-#include <unistr.h>
 
 #define BIZ_MAX 256 /* bytes of a normalised business name kept */
 
@@ -22,35 +21,15 @@ void routing_dupes_set_window(int64_t ms)
 
 bool routing_business_norm(const char *name, char *out, size_t n)
 {
-    size_t len = 0, k = 0;
-    out[0] = 0;
-    if (!name || !*name || n < 2)
+    /* Decomposed, so that the marks fall away: "Phở" and "Pho" are one name.
+     * The forms (Công ty TNHH, Shop) stay: cluster keys made before the
+     * exchange's normal form existed keep their value. */
+    if (n < 2) {
+        if (n)
+            out[0] = 0;
         return false;
-    /* Decomposed, so that the marks fall away: "Phở" and "Pho" are one name. */
-    uint8_t *d = u8_normalize(UNINORM_NFD, (const uint8_t *)name, strlen(name), NULL, &len);
-    if (!d)
-        return false;
-    bool space = false;
-    for (size_t i = 0; i < len && k + 2 < n;) {
-        ucs4_t ch;
-        int l = u8_mbtouc(&ch, d + i, len - i);
-        i += l > 0 ? (size_t)l : 1;
-        if (ch == 0x0111 || ch == 0x0110) /* đ, Đ: a letter of its own, not d + mark */
-            ch = 'd';
-        if (ch >= 'A' && ch <= 'Z')
-            ch = ch - 'A' + 'a';
-        if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) {
-            if (space && k > 0)
-                out[k++] = ' ';
-            out[k++] = (char)ch;
-            space = false;
-        } else if (ch < 0x0300 || ch > 0x036f) { /* anything but a combining mark separates */
-            space = true;
-        }
     }
-    out[k] = 0;
-    free(d);
-    return k > 0;
+    return cpm_bizname_fold(name, out, n) > 0;
 }
 
 /* hex of the 16-byte hash of "<area>\x1f<name>" into out[33]. */
