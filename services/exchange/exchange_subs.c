@@ -337,6 +337,21 @@ static int step(const exchange_t *x, const Cpm__ExchangePolicy *policy, cpm_stor
     return 0;
 }
 
+/* fn for every subscription, dataset by dataset. */
+static int each_sub(cpm_store_t *st, MDB_txn *txn, cpm_store_each_fn fn, void *ctx)
+{
+    size_t n;
+    const cpm_xdataset_t *d = cpm_xschema_all(&n);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char prefix[CPM_XSCHEMA_NAME_MAX + 2];
+        int plen = snprintf(prefix, sizeof prefix, "%s\x1f", d[i].name);
+        rc = cpm_store_each_msg(st, txn, EXCHANGE_SUBS_DB, prefix, (size_t)plen,
+                                &cpm__subscription__descriptor, fn, ctx);
+    }
+    return rc;
+}
+
 /* The keys of every subscription (at most EXCHANGE_SUBS_MAX per dataset). */
 typedef struct {
     char (*keys)[CPM_XSCHEMA_NAME_MAX + 160];
@@ -345,10 +360,9 @@ typedef struct {
 
 static int collect_key(void *ctx, const char *rest, size_t rlen, const ProtobufCMessage *m)
 {
-    (void)m;
+    (void)rest, (void)rlen;
+    const Cpm__Subscription *s = (const Cpm__Subscription *)m;
     keys_t *k = ctx;
-    if (rlen >= sizeof k->keys[0])
-        return 0;
     if (k->n == k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 16;
         void *grown = realloc(k->keys, cap * sizeof k->keys[0]);
@@ -357,8 +371,8 @@ static int collect_key(void *ctx, const char *rest, size_t rlen, const ProtobufC
         k->keys = grown;
         k->cap = cap;
     }
-    memcpy(k->keys[k->n], rest, rlen);
-    k->keys[k->n++][rlen] = 0;
+    if (sub_key(k->keys[k->n], sizeof k->keys[0], s->dataset, s->subscriber) > 0)
+        k->n++;
     return 0;
 }
 
@@ -368,8 +382,7 @@ int exchange_subs_tick(const exchange_t *x, const Cpm__ExchangePolicy *policy, c
 {
     memset(stats, 0, sizeof *stats);
     keys_t k = {0};
-    int rc = cpm_store_each_msg(st, txn, EXCHANGE_SUBS_DB, "", 0, &cpm__subscription__descriptor,
-                                collect_key, &k);
+    int rc = each_sub(st, txn, collect_key, &k);
     for (size_t i = 0; rc == 0 && i < k.n; i++) {
         Cpm__Subscription *s = NULL;
         rc = cpm_store_get_msg(st, txn, EXCHANGE_SUBS_DB, k.keys[i], &cpm__subscription__descriptor,
@@ -415,6 +428,5 @@ bool exchange_subs_due(const exchange_t *x, const Cpm__ExchangePolicy *policy, c
                        MDB_txn *txn)
 {
     due_t c = {x, policy, st, txn};
-    return cpm_store_each_msg(st, txn, EXCHANGE_SUBS_DB, "", 0, &cpm__subscription__descriptor,
-                              due_one, &c) != 0;
+    return each_sub(st, txn, due_one, &c) != 0;
 }
