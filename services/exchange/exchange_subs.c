@@ -289,6 +289,14 @@ static bool still_allowed(const exchange_t *x, const Cpm__ExchangePolicy *policy
                           const cpm_xdataset_t *d, const Cpm__Subscription *s, cpm_xgrant_t *g)
 {
     cpm_xpolicy_decide(policy, x->node, d, s->subscriber, s->role, s->purpose, NULL, 0, g);
+    /* a subscriber that left the registry (or stopped running an exchange)
+     * has no stream to deliver on: held like a refused one */
+    const Cpm__Member *m = x->reg ? cpm_registry_member(x->reg, s->subscriber) : NULL;
+    if (x->reg && (!m || !cpm_member_service(m, "exchange"))) {
+        snprintf(g->reason, sizeof g->reason, "%s is not a member running an exchange",
+                 s->subscriber);
+        return false;
+    }
     return g->allowed && g->subscribe;
 }
 
