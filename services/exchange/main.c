@@ -11,6 +11,8 @@
 #include "exchange_domain.h"
 #include "exchange_policy.h"
 #include "exchange_publish.h"
+#include "exchange_received.h"
+#include "exchange_subs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,17 +83,88 @@ static int on_publish(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EXCHANGE_PUBLISH_REPLY, &r.base);
 }
 
+static int on_subscribe(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                        ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    cpm_effects_t fx = cpm_server_effects(srv);
+    exchange_sender_t who = sender_of(m);
+    exchange_sub_reply_t r;
+    int rc = exchange_subscribe(&st->x, exchange_policy_current(st->policy), cpm_server_store(srv),
+                                txn, &fx, &who, (const Cpm__ExchangeSubscribe *)payload,
+                                cpm_now_ms(), &r, err);
+    return rc ? rc : cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EXCHANGE_SUBSCRIBE_REPLY, &r.r.base);
+}
+
+static int on_delivery(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                       ProtobufCMessage *rec, cpm_error_t *err)
+{
+    cpm_effects_t fx = cpm_server_effects(srv);
+    return exchange_received_apply(&st->x, cpm_server_store(srv), txn, &fx, m->member,
+                                   (const Cpm__ExchangeDelivery *)rec, cpm_now_ms(), NULL, err);
+}
+
+static int on_received_query(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                             ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    exchange_sender_t who = sender_of(m);
+    Cpm__ExchangeReceivedReply *r = NULL;
+    int rc = exchange_received_query(&st->x, cpm_server_store(srv), txn, &who,
+                                     (const Cpm__ExchangeReceivedQuery *)payload, &r, err);
+    if (rc == 0)
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EXCHANGE_RECEIVED_REPLY, &r->base);
+    exchange_received_free(&r);
+    return rc;
+}
+
+/* One step of every subscription's delivery, in one transaction; none when
+ * nothing is due, and none while the store is above its high-water mark
+ * (the outbox waits like every stream). */
+static int deliver(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+{
+    cpm_svc_t *st = ctx;
+    cpm_effects_t fx = cpm_server_effects(srv);
+    exchange_subs_stats_t s;
+    int rc = exchange_subs_tick(&st->x, exchange_policy_current(st->policy), cpm_server_store(srv),
+                                txn, &fx, cpm_now_ms(), &s);
+    if (rc == 0)
+        cpm_metrics_add(cpm_server_metrics(srv), "exchange.delivered", s.delivered);
+    return rc;
+}
+
+static void deliver_due(cpm_svc_t *st, cpm_server_t *srv)
+{
+    MDB_txn *txn = NULL;
+    cpm_store_t *store = cpm_server_store(srv);
+    if (cpm_store_begin(store, false, &txn) != 0)
+        return;
+    bool due = exchange_subs_due(&st->x, exchange_policy_current(st->policy), store, txn);
+    bool full = due && cpm_store_admit(store, txn) != 0;
+    cpm_store_abort(&txn);
+    if (full)
+        cpm_metrics_add(cpm_server_metrics(srv), "exchange.delivery_held", 1);
+    int rc = due && !full ? cpm_server_write(srv, deliver, st) : 0;
+    if (rc != 0)
+        cpm_warn("subscription delivery failed (tried again next tick): %s", cpm_err_name(rc));
+}
+
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
-    (void)srv;
     exchange_policy_tick(st->policy, &st->x);
+    deliver_due(st, srv);
 }
 
 static const cpm_svc_request_t requests[] = {
     /* type, payload descriptor, write, entry, reads-only predicate, keep frame */
     {CPM__MSG_TYPE__MSG_EXCHANGE_PUBLISH, &cpm__exchange_publish__descriptor, true, on_publish,
      NULL, true},
+    {CPM__MSG_TYPE__MSG_EXCHANGE_SUBSCRIBE, &cpm__exchange_subscribe__descriptor, true,
+     on_subscribe, NULL, true},
+    {CPM__MSG_TYPE__MSG_EXCHANGE_RECEIVED_QUERY, &cpm__exchange_received_query__descriptor, false,
+     on_received_query, NULL, false},
     {0}};
+static const cpm_svc_batch_t batches[] = {
+    {CPM__MSG_TYPE__MSG_EXCHANGE_BATCH, &cpm__exchange_delivery__descriptor, on_delivery}, {0}};
+static const cpm_svc_stream_t streams[] = {{"exchange", CPM__MSG_TYPE__MSG_EXCHANGE_BATCH}, {0}};
 
 static const char *const dbs[] = {EXCHANGE_DATABASES, NULL};
 static const cpm_service_t service = {
@@ -99,8 +172,8 @@ static const cpm_service_t service = {
     .databases = dbs,
     .config_requires = NULL,
     .requests = requests,
-    .batches = NULL,
-    .streams = NULL,
+    .batches = batches,
+    .streams = streams,
     .init = init,
     .fini = fini,
     .registry_changed = registry_changed,

@@ -17,14 +17,19 @@ static const char usage[] =
     "usage: cpmctl exchange <verb> ...\n"
     "  datasets                          the datasets an exchange publishes, field by field\n"
     "  policy sign --source P.yaml --key AGENCY.secret --out P.signed\n"
-    "  policy show FILE [--agency ID]    check a signed policy against the registry\n";
+    "  policy show FILE [--agency ID]    check a signed policy against the registry\n"
+    "  subscribe --dataset D --from-agency X [--area A] [--business B] [--tax-code T]\n"
+    "            [--purpose P] [--from-start] [--cancel]\n"
+    "  received [--dataset D] [--from-agency X]   what the own agency received\n"
+    "  publish --dataset D [--key K] --field NAME=VALUE ... [--remove] [--client-ref R]\n";
 
 static const struct {
     const char *verb;
     int (*fn)(const ctl_opts_t *, int, char **);
 } VERBS[] = {
-    {"policy", ctl_exchange_policy},
-    {"datasets", ctl_exchange_datasets},
+    {"policy", ctl_exchange_policy},       {"datasets", ctl_exchange_datasets},
+    {"subscribe", ctl_exchange_subscribe}, {"received", ctl_exchange_received},
+    {"publish", ctl_exchange_publish},
 };
 
 int ctl_cmd_exchange(const ctl_opts_t *o, int argc, char **argv)
