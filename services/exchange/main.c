@@ -9,6 +9,7 @@
 #include "cpm_service.h"
 #include "cpm_util.h"
 #include "exchange_domain.h"
+#include "exchange_feed.h"
 #include "exchange_publish.h"
 
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 struct cpm_svc {
     exchange_t x;
+    exchange_feed_t *feed; /* datasets from this node's own events */
 };
 
 static void count(void *ctx, const char *counter)
@@ -38,12 +40,19 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
                     count,
                     srv};
     s->x = x;
+    s->feed = exchange_feed_new(&s->x);
+    if (!s->feed) {
+        free(s);
+        return -1;
+    }
     *st = s;
     return 0;
 }
 
 static void fini(cpm_svc_t **st)
 {
+    if (*st)
+        exchange_feed_destroy(&(*st)->feed);
     free(*st);
     *st = NULL;
 }
@@ -51,6 +60,7 @@ static void fini(cpm_svc_t **st)
 static void registry_changed(cpm_svc_t *st, cpm_server_t *srv)
 {
     st->x.reg = cpm_server_registry(srv);
+    exchange_feed_registry_changed(st->feed);
 }
 
 static exchange_sender_t sender_of(const cpm_msg_t *m)
@@ -75,8 +85,7 @@ static int on_publish(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_
 
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
-    (void)st;
-    (void)srv;
+    exchange_feed_tick(st->feed, srv);
 }
 
 static const cpm_svc_request_t requests[] = {
