@@ -15,7 +15,8 @@
 #include <time.h>
 
 #define VN_OFFSET_MS (7 * 3600 * 1000LL) /* Asia/Ho_Chi_Minh: UTC+7 all year */
-#define FETCH_TIMEOUT_MS 500             /* per EventsFetch: the loop must not wait long */
+#define FETCH_TIMEOUT_MS 300             /* per EventsFetch: the loop must not wait long */
+#define RETRY_MS 5000                    /* a source that did not answer is asked again after */
 #define CURSOR_LEN 40                    /* seq (u64 BE) || hash (32) */
 
 /* ---- the mapping (pure) ---------------------------------------------------- */
@@ -194,7 +195,8 @@ typedef struct {
     uint8_t hash[32]; /* its hash */
     held_t *batch;
     size_t n, cap;
-    bool lost; /* an event could not be held: later ones wait for the next tick */
+    bool lost;           /* an event could not be held: later ones wait for the next tick */
+    int64_t next_try_ms; /* monotonic: after a failed read, the loop is not held each tick */
     bool unreachable, broken, stalled; /* told once per state change */
 } source_t;
 
@@ -423,7 +425,10 @@ static void source_tick(exchange_feed_t *f, source_t *s, cpm_server_t *srv)
 {
     const exchange_t *x = f->x;
     int failed = 0;
+    if (cpm_mono_ms() < s->next_try_ms)
+        return;
     long got = cpm_subscriber_sweep(s->sub, EXCHANGE_FEED_TICK_MAX, &failed);
+    s->next_try_ms = failed ? cpm_mono_ms() + RETRY_MS : 0;
     if (got > 0 && s->n) {
         write_ctx_t w = {f, s, 0, {0}, 0, 0};
         int rc = cpm_server_write(srv, apply_batch, &w);
