@@ -9,6 +9,7 @@
 #include "cpm_service.h"
 #include "cpm_util.h"
 #include "exchange_domain.h"
+#include "exchange_feed.h"
 #include "exchange_policy.h"
 #include "exchange_publish.h"
 #include "exchange_received.h"
@@ -21,6 +22,7 @@
 struct cpm_svc {
     exchange_t x;
     exchange_policy_t *policy; /* the agency's signed access policy in force */
+    exchange_feed_t *feed;     /* datasets from this node's own events */
 };
 
 static void count(void *ctx, const char *counter)
@@ -42,7 +44,9 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
                     count,
                     srv};
     s->x = x;
-    if (!(s->policy = exchange_policy_new(cfg->exchange_policy, &s->x))) {
+    if (!(s->policy = exchange_policy_new(cfg->exchange_policy, &s->x)) ||
+        !(s->feed = exchange_feed_new(&s->x))) {
+        exchange_policy_destroy(&s->policy);
         free(s);
         return -1;
     }
@@ -52,8 +56,10 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
 
 static void fini(cpm_svc_t **st)
 {
-    if (*st)
+    if (*st) {
         exchange_policy_destroy(&(*st)->policy);
+        exchange_feed_destroy(&(*st)->feed);
+    }
     free(*st);
     *st = NULL;
 }
@@ -61,6 +67,7 @@ static void fini(cpm_svc_t **st)
 static void registry_changed(cpm_svc_t *st, cpm_server_t *srv)
 {
     st->x.reg = cpm_server_registry(srv);
+    exchange_feed_registry_changed(st->feed);
 }
 
 static exchange_sender_t sender_of(const cpm_msg_t *m)
@@ -150,6 +157,7 @@ static void deliver_due(cpm_svc_t *st, cpm_server_t *srv)
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
     exchange_policy_tick(st->policy, &st->x);
+    exchange_feed_tick(st->feed, srv);
     deliver_due(st, srv);
 }
 

@@ -149,6 +149,20 @@ static int check_slug(const char *s, const char *field, cpm_error_t *err)
                                "%s must be a slug: 1-64 of a-z 0-9 - _ (e.g. hoan-kiem)", field);
 }
 
+/* A tax code (mã số thuế): 10 digits, or 10 digits "-" 3 digits for a
+ * branch; "" = not known. */
+static int check_tax_code(const char *s, cpm_error_t *err)
+{
+    size_t n = strlen(s);
+    bool ok = n == 0 || n == 10 || (n == 14 && s[10] == '-');
+    for (size_t i = 0; ok && i < n; i++)
+        ok = i == 10 ? s[i] == '-' : (s[i] >= '0' && s[i] <= '9');
+    return ok ? 0
+              : cpm_error_set(err, CPM_E_INVALID, "tax_code",
+                              "tax_code is 10 digits, or 10 digits \"-\" 3 digits "
+                              "(e.g. 0101234567-001)");
+}
+
 static int check_plan(const Cpm__InspectionPlan *pl, int64_t now_ms, cpm_error_t *err)
 {
     int rc;
@@ -192,8 +206,12 @@ static int check_plan(const Cpm__InspectionPlan *pl, int64_t now_ms, cpm_error_t
             return rc;
     }
     if ((rc = check_text(pl->business, "business", false, err)) != 0 ||
-        (rc = check_text(pl->address, "address", false, err)) != 0)
+        (rc = check_text(pl->address, "address", false, err)) != 0 ||
+        (rc = check_tax_code(pl->tax_code, err)) != 0)
         return rc;
+    if (*pl->tax_code && pl->n_businesses > 1)
+        return cpm_error_set(err, CPM_E_INVALID, "tax_code",
+                             "tax_code names one business: not for a campaign of several");
     if (*pl->area && (rc = check_slug(pl->area, "area", err)) != 0)
         return rc;
     if (*pl->category && (rc = check_slug(pl->category, "category", err)) != 0)
@@ -268,6 +286,7 @@ int inspection_plan_new(const inspection_plans_t *p, cpm_store_t *st, MDB_txn *t
     in.n_tickets = pl->n_tickets;
     in.campaign = pl->campaign;
     in.address = pl->address;
+    in.tax_code = pl->tax_code;
     in.area = pl->area;
     in.category = pl->category;
     in.due_ms = pl->due_ms;

@@ -189,6 +189,8 @@ typedef struct {
     cpm_store_t *st;
     MDB_txn *txn;
     const Cpm__Inspection *in;
+    const cpm_effects_t *fx; /* violation.recorded events */
+    const char *node;        /* this agency */
     Cpm__Outcome outcome;
     int64_t now_ms;
     bool write;     /* false: only sum the proposed fines */
@@ -218,8 +220,27 @@ static int put_violation(violations_ctx_t *c, const char *key_tail, const char *
     v.record = (char *)record;
     v.inspector = (char *)inspector;
     v.outcome = c->outcome;
+    v.tax_code = c->in->tax_code;
     c->written++;
-    return cpm_store_put_msg(c->st, c->txn, INSPECTION_VIOLATIONS_DB, key, &v.base);
+    int rc = cpm_store_put_msg(c->st, c->txn, INSPECTION_VIOLATIONS_DB, key, &v.base);
+    if (rc != 0)
+        return rc;
+    /* The agency's exchange publishes its violations dataset from these
+     * events (about a business: never a consumer's personal data). */
+    cpm_event_t ev = {.kind = "violation.recorded",
+                      .ticket = c->in->n_tickets ? c->in->tickets[0] : "",
+                      .agency = c->node,
+                      .area = c->in->area,
+                      .category = c->in->category,
+                      .actor = inspector,
+                      .note = *violation ? "finding" : "summary",
+                      .business = c->in->business,
+                      .address = c->in->address,
+                      .violation = violation,
+                      .fine_vnd = fine,
+                      .tax_code = c->in->tax_code,
+                      .inspection = c->in->id};
+    return c->fx->event(c->fx->ctx, c->txn, &ev);
 }
 
 static int finding_violation(void *vctx, const char *key, size_t klen, const Cpm__FieldStored *s)
@@ -315,7 +336,7 @@ static int review(const inspection_plans_t *p, const inspection_t *cases, cpm_st
                              "inspection %s is %s: only an assigned, in_field or "
                              "findings_submitted inspection is reviewed",
                              in->id, inspection_state_name(s) ? inspection_state_name(s) : "?");
-    violations_ctx_t vc = {st, txn, in, rv->outcome, now_ms, false, 0, 0};
+    violations_ctx_t vc = {st, txn, in, fx, p->node, rv->outcome, now_ms, false, 0, 0};
     int rc = each_record(st, txn, INSPECTION_FIELD_RECORDS_DB, in->id, finding_violation, &vc);
     if (rc != 0)
         return rc;

@@ -269,7 +269,8 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
                       .category = c->category,
                       .state = CPM__CASE_STATE__CASE_STATE_RECEIVED,
                       .actor = c->intake_node,
-                      .note = note};
+                      .note = note,
+                      .channel = c->channel};
     if ((rc = fx->event(fx->ctx, txn, &ev)) != 0 ||
         (rc = fx->send(fx->ctx, txn, in->routing, "routing", &c->base)) != 0)
         return rc;
@@ -313,7 +314,8 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
                       .ticket = id,
                       .category = c->category,
                       .actor = c->operator_,
-                      .note = note};
+                      .note = note,
+                      .channel = c->channel};
     return fx->event(fx->ctx, txn, &ev);
 }
 

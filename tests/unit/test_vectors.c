@@ -258,6 +258,18 @@ static void test_events(void **state)
         ev.rule = (char *)str(v, "rule");
         ev.actor = (char *)str(v, "actor");
         ev.note = (char *)str(v, "note");
+        bool rec = json_object_get(v, "business") != NULL; /* a record-carrying event */
+        if (rec) {
+            ev.business = (char *)str(v, "business");
+            ev.address = (char *)str(v, "address");
+            ev.violation = (char *)str(v, "violation");
+            ev.fine_vnd = num(v, "fine_vnd");
+            ev.tax_code = (char *)str(v, "tax_code");
+            ev.inspection = (char *)str(v, "inspection");
+            ev.channel = (char *)str(v, "channel");
+            ev.outcome = (Cpm__Outcome)num(v, "outcome");
+        }
+        assert_int_equal(cpm_event_has_record(&ev), rec);
         assert_int_equal(ev.seq, i + 1);
         assert_hex(prev, 32, str(v, "prev_hash_hex"), "prev_hash");
 
@@ -289,6 +301,31 @@ static void test_events(void **state)
             memcpy(in + n, strs[k], len);
             n += len;
         }
+        if (rec) { /* "R1", then the record fields (cpm_eventlog.h) */
+            in[n++] = 'R';
+            in[n++] = '1';
+            const char *rs[7] = {ev.business, ev.address,    ev.violation, NULL,
+                                 ev.tax_code, ev.inspection, ev.channel};
+            for (int k = 0; k < 7; k++) {
+                if (!rs[k]) { /* fine_vnd, i64 BE */
+                    cpm_put_be64(in + n, (uint64_t)ev.fine_vnd);
+                    n += 8;
+                    continue;
+                }
+                uint32_t len = (uint32_t)strlen(rs[k]);
+                in[n++] = (uint8_t)(len >> 24);
+                in[n++] = (uint8_t)(len >> 16);
+                in[n++] = (uint8_t)(len >> 8);
+                in[n++] = (uint8_t)len;
+                memcpy(in + n, rs[k], len);
+                n += len;
+            }
+            uint32_t oc = (uint32_t)ev.outcome;
+            in[n++] = (uint8_t)(oc >> 24);
+            in[n++] = (uint8_t)(oc >> 16);
+            in[n++] = (uint8_t)(oc >> 8);
+            in[n++] = (uint8_t)oc;
+        }
         assert_hex(in, n, str(v, "hash_input_hex"), "event hash input");
         uint8_t h[32], h2[32];
         crypto_hash_sha256(h, in, n);
@@ -307,7 +344,7 @@ static void test_events(void **state)
         free(ebuf);
         memcpy(prev, h, 32);
     }
-    assert_int_equal(i, 3);
+    assert_int_equal(i, 4);
 
     /* The batch verifies as a chain; any changed field breaks it. */
     size_t blen;
@@ -315,10 +352,13 @@ static void test_events(void **state)
     Cpm__EventBatch *batch = cpm__event_batch__unpack(NULL, blen, b);
     assert_non_null(batch);
     assert_string_equal(batch->service, str(events_doc, "service"));
-    assert_int_equal(batch->head_seq, 3);
+    assert_int_equal(batch->head_seq, 4);
     uint8_t zero[32] = {0};
     assert_int_equal(cpm_eventlog_verify_chain(batch->events, batch->n_events, zero), 0);
     batch->events[1]->at_ms++;
+    assert_int_equal(cpm_eventlog_verify_chain(batch->events, batch->n_events, zero), -1);
+    batch->events[1]->at_ms--;
+    batch->events[3]->fine_vnd++; /* a record field is covered too */
     assert_int_equal(cpm_eventlog_verify_chain(batch->events, batch->n_events, zero), -1);
     cpm__event_batch__free_unpacked(batch, NULL);
     free(b);

@@ -212,6 +212,17 @@ def main():
                 continue
             s = e[k].encode()
             body += len(s).to_bytes(4, "big") + s
+        if "business" in e:  # a record-carrying event: the "R1" tail (cpm_eventlog.h)
+            body += b"R1"
+            for k in ("business", "address", "violation", "fine_vnd", "tax_code", "inspection",
+                      "channel", "outcome"):
+                if k == "fine_vnd":
+                    body += e[k].to_bytes(8, "big", signed=True)
+                elif k == "outcome":
+                    body += e[k].to_bytes(4, "big")
+                else:
+                    s = e[k].encode()
+                    body += len(s).to_bytes(4, "big") + s
         check(body.hex() == e["hash_input_hex"], "event %d hash input" % e["seq"])
         check(e["prev_hash_hex"] == prev.hex(), "event %d prev_hash" % e["seq"])
         prev = hashlib.sha256(body).digest()

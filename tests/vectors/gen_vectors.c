@@ -510,15 +510,24 @@ typedef struct {
     const char *kind, *ticket, *agency, *area, *category;
     uint32_t state; /* CaseState number */
     const char *rule, *actor, *note;
+    /* the record fields (14-21): hashed after "R1" only when one is set */
+    const char *business, *address, *violation;
+    int64_t fine_vnd;
+    const char *tax_code, *inspection, *channel;
+    uint32_t outcome; /* Outcome number */
 } event_def_t;
 
+#define NO_RECORD NULL, NULL, NULL, 0, NULL, NULL, NULL, 0
 static const event_def_t EVENTS[] = {
     {"case.routed", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 2, "area-food", "",
-     "reason=Đơn mới"},
+     "reason=Đơn mới", NO_RECORD},
     {"case.assigned", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 3, "area-food",
-     "hn.d.hoan-kiem", ""},
+     "hn.d.hoan-kiem", "", NO_RECORD},
     {"case.accepted", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 4, "area-food",
-     "hn.i.tuan", ""},
+     "hn.i.tuan", "", NO_RECORD},
+    {"violation.recorded", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 0, "",
+     "hn.i.tuan", "finding", "Công ty TNHH Phở Cồ", "12 Hàng Bạc", "ND115-2018-6", 7000000,
+     "0101234567-001", "hn.d.hoan-kiem/I1", "", 0},
 };
 #define NEVENTS (sizeof EVENTS / sizeof EVENTS[0])
 
@@ -533,6 +542,21 @@ static void put_str(uint8_t *buf, size_t *n, const char *s)
     *n += len;
 }
 
+static bool def_has_record(const event_def_t *d)
+{
+    const char *s[] = {d->business, d->address,    d->violation,
+                       d->tax_code, d->inspection, d->channel};
+    for (size_t i = 0; i < sizeof s / sizeof *s; i++)
+        if (s[i] && *s[i])
+            return true;
+    return d->fine_vnd != 0 || d->outcome != 0;
+}
+
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
 /* Writes events.json and fills batch with the chain, for the publish case. */
 static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
 {
@@ -542,7 +566,7 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
     for (size_t i = 0; i < NEVENTS; i++) {
         const event_def_t *d = &EVENTS[i];
         int64_t at = NOW_MS - 60000 + 1000 * (int64_t)i;
-        uint8_t input[512];
+        uint8_t input[1024];
         size_t n = 0;
         memcpy(input, prev, 32);
         n = 32;
@@ -562,6 +586,23 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
         put_str(input, &n, d->rule);
         put_str(input, &n, d->actor);
         put_str(input, &n, d->note);
+        bool rec = def_has_record(d);
+        if (rec) { /* the record tail "R1" */
+            input[n++] = 'R';
+            input[n++] = '1';
+            put_str(input, &n, or_empty(d->business));
+            put_str(input, &n, or_empty(d->address));
+            put_str(input, &n, or_empty(d->violation));
+            cpm_put_be64(input + n, (uint64_t)d->fine_vnd);
+            n += 8;
+            put_str(input, &n, or_empty(d->tax_code));
+            put_str(input, &n, or_empty(d->inspection));
+            put_str(input, &n, or_empty(d->channel));
+            input[n++] = (uint8_t)(d->outcome >> 24);
+            input[n++] = (uint8_t)(d->outcome >> 16);
+            input[n++] = (uint8_t)(d->outcome >> 8);
+            input[n++] = (uint8_t)d->outcome;
+        }
         memcpy(prevs[i], prev, 32);
         crypto_hash_sha256(hashes[i], input, n);
         memcpy(prev, hashes[i], 32);
@@ -579,18 +620,38 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
         ev->rule = (char *)d->rule;
         ev->actor = (char *)d->actor;
         ev->note = (char *)d->note;
+        if (rec) {
+            ev->business = (char *)or_empty(d->business);
+            ev->address = (char *)or_empty(d->address);
+            ev->violation = (char *)or_empty(d->violation);
+            ev->fine_vnd = d->fine_vnd;
+            ev->tax_code = (char *)or_empty(d->tax_code);
+            ev->inspection = (char *)or_empty(d->inspection);
+            ev->channel = (char *)or_empty(d->channel);
+            ev->outcome = (Cpm__Outcome)d->outcome;
+        }
         ev->prev_hash.data = prevs[i];
         ev->prev_hash.len = 32;
         ev->hash.data = hashes[i];
         ev->hash.len = 32;
         size_t elen = cpm__event__get_packed_size(ev);
-        uint8_t ebuf[512];
+        uint8_t ebuf[1024];
         cpm__event__pack(ev, ebuf);
         json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "seq",
                               (json_int_t)(i + 1), "at_ms", (json_int_t)at, "kind", d->kind,
                               "ticket", d->ticket, "agency", d->agency, "area", d->area, "category",
                               d->category, "state", (json_int_t)d->state, "rule", d->rule, "actor",
                               d->actor, "note", d->note);
+        if (rec) {
+            json_object_set_new(o, "business", json_string(or_empty(d->business)));
+            json_object_set_new(o, "address", json_string(or_empty(d->address)));
+            json_object_set_new(o, "violation", json_string(or_empty(d->violation)));
+            json_object_set_new(o, "fine_vnd", json_integer(d->fine_vnd));
+            json_object_set_new(o, "tax_code", json_string(or_empty(d->tax_code)));
+            json_object_set_new(o, "inspection", json_string(or_empty(d->inspection)));
+            json_object_set_new(o, "channel", json_string(or_empty(d->channel)));
+            json_object_set_new(o, "outcome", json_integer(d->outcome));
+        }
         json_object_set_new(o, "prev_hash_hex", hexj(prevs[i], 32));
         json_object_set_new(o, "hash_input_hex", hexj(input, n));
         json_object_set_new(o, "hash_hex", hexj(hashes[i], 32));
@@ -607,12 +668,15 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
     cpm__event_batch__pack(batch, bbuf);
     json_t *out = json_pack(
         "{s:s, s:s, s:s, s:o, s:o}", "description",
-        "An event log's first three events. hash = SHA-256(hash_input); hash_input = prev_hash "
+        "An event log's first four events. hash = SHA-256(hash_input); hash_input = prev_hash "
         "(32) || seq (u64 BE) || at_ms (i64 BE) || for kind, ticket, agency, area, category: "
         "length (u32 BE) || UTF-8 bytes || state (u32 BE, the CaseState number) || for rule, "
-        "actor, note: length (u32 BE) || UTF-8 bytes. prev_hash of seq 1 is 32 zero bytes. "
+        "actor, note: length (u32 BE) || UTF-8 bytes, and only when one of the record fields "
+        "(14-21) is set (event 4): \"R1\" || for business, address, violation: length || UTF-8 "
+        "|| fine_vnd (i64 BE) || for tax_code, inspection, channel: length || UTF-8 || outcome "
+        "(u32 BE, the Outcome number). prev_hash of seq 1 is 32 zero bytes. "
         "event_batch_hex is the "
-        "EventBatch carrying all three, as in EventsReply and on PUB.",
+        "EventBatch carrying all four, as in EventsReply and on PUB.",
         "node", EVENT_NODE, "service", EVENT_SERVICE, "events", list, "event_batch_hex",
         hexj(bbuf, blen));
     free(bbuf);

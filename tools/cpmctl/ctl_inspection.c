@@ -13,6 +13,7 @@
 static const char usage[] =
     "usage: cpmctl inspection plan (--ticket T ... | --campaign NAME --business B ...)\n"
     "                              --category C [--address A --area S --due YYYY-MM-DD]\n"
+    "                              [--tax-code 0101234567[-001]]\n"
     "       cpmctl inspection assign ID --lead MEMBER [--team MEMBER ...]\n"
     "       cpmctl inspection show ID\n"
     "       cpmctl inspection list [--state S] [--inspector MEMBER] [--limit N]\n"
@@ -96,6 +97,7 @@ static json_t *inspection_json(const Cpm__Inspection *in)
                           ctl_utf8(in->address), "area", ctl_utf8(in->area), "category",
                           ctl_utf8(in->category), "campaign", ctl_utf8(in->campaign), "lead",
                           ctl_utf8(in->lead));
+    json_object_set_new(o, "tax_code", json_string(ctl_utf8(in->tax_code)));
     json_object_set_new(o, "tickets", strings_json(in->tickets, in->n_tickets));
     json_object_set_new(o, "team", strings_json(in->team, in->n_team));
     json_t *cl = json_array();
@@ -124,6 +126,8 @@ static void print_one(const Cpm__Inspection *in)
            state_shown(in->state), ctl_safe(in->business));
     if (*in->address)
         printf("address      %s\n", ctl_safe(in->address));
+    if (*in->tax_code)
+        printf("tax code     %s\n", ctl_safe(in->tax_code));
     printf("area         %s\ncategory     %s\n", *in->area ? ctl_safe(in->area) : "-",
            *in->category ? ctl_safe(in->category) : "-");
     if (*in->campaign)
@@ -281,7 +285,7 @@ typedef struct {
     char *tickets[64], *businesses[256], *team[32];
     size_t n_tickets, n_businesses, n_team;
     const char *node, *campaign, *category, *address, *area, *due, *lead, *state, *inspector,
-        *outcome, *fine, *note, *limit;
+        *outcome, *fine, *note, *limit, *tax_code;
 } args_t;
 
 static int parse(int argc, char **argv, ctl_opts_t *o, args_t *a)
@@ -302,6 +306,7 @@ static int parse(int argc, char **argv, ctl_opts_t *o, args_t *a)
                                              {"fine", required_argument, 0, 'f'},
                                              {"note", required_argument, 0, 'n'},
                                              {"limit", required_argument, 0, 'L'},
+                                             {"tax-code", required_argument, 0, 'X'},
                                              CTL_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
     int opt;
@@ -363,6 +368,9 @@ static int parse(int argc, char **argv, ctl_opts_t *o, args_t *a)
         case 'L':
             a->limit = optarg;
             break;
+        case 'X':
+            a->tax_code = optarg;
+            break;
         default:
             return opt == 'h' ? 0 : 2;
         }
@@ -389,6 +397,7 @@ static int build(const char *verb, const char *id, const args_t *a, Cpm__MsgType
         u->p.campaign = (char *)(a->campaign ? a->campaign : "");
         u->p.category = (char *)(a->category ? a->category : "");
         u->p.address = (char *)(a->address ? a->address : "");
+        u->p.tax_code = (char *)(a->tax_code ? a->tax_code : "");
         u->p.area = (char *)(a->area ? a->area : "");
         if (a->n_tickets && a->n_businesses == 1) { /* the business of the cases, named */
             u->p.business = (char *)a->businesses[0];
