@@ -11,6 +11,7 @@
 #include "exchange_domain.h"
 #include "exchange_policy.h"
 #include "exchange_publish.h"
+#include "exchange_query.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 struct cpm_svc {
     exchange_t x;
     exchange_policy_t *policy; /* the agency's signed access policy in force */
+    cpm_sender_t signer;       /* signs query answers as this node */
 };
 
 static void count(void *ctx, const char *counter)
@@ -44,6 +46,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
         free(s);
         return -1;
     }
+    cpm_sender_init(&s->signer, s->x.id, "exchange");
     *st = s;
     return 0;
 }
@@ -81,6 +84,22 @@ static int on_publish(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EXCHANGE_PUBLISH_REPLY, &r.base);
 }
 
+static int on_query(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                    ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    cpm_effects_t fx = cpm_server_effects(srv);
+    exchange_query_req_t req = {sender_of(m), m->env->sender_instance, m->env->msg_id};
+    Cpm__ExchangeAnswerReply r = CPM__EXCHANGE_ANSWER_REPLY__INIT;
+    int rc =
+        exchange_query(&st->x, exchange_policy_current(st->policy), &st->signer,
+                       cpm_server_store(srv), txn, &fx, &req, (const Cpm__ExchangeQuery *)payload,
+                       cpm_now_ms(), &r.signed_answer.data, &r.signed_answer.len, err);
+    if (rc == 0)
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EXCHANGE_QUERY_REPLY, &r.base);
+    free(r.signed_answer.data);
+    return rc;
+}
+
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
     (void)srv;
@@ -91,6 +110,8 @@ static const cpm_svc_request_t requests[] = {
     /* type, payload descriptor, write, entry, reads-only predicate, keep frame */
     {CPM__MSG_TYPE__MSG_EXCHANGE_PUBLISH, &cpm__exchange_publish__descriptor, true, on_publish,
      NULL, true},
+    {CPM__MSG_TYPE__MSG_EXCHANGE_QUERY, &cpm__exchange_query__descriptor, true, on_query, NULL,
+     true},
     {0}};
 
 static const char *const dbs[] = {EXCHANGE_DATABASES, NULL};

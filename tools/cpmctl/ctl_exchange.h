@@ -11,4 +11,8 @@
 int ctl_exchange_policy(const ctl_opts_t *o, int argc, char **argv);
 int ctl_exchange_datasets(const ctl_opts_t *o, int argc, char **argv);
 
+/* ctl_exchange_query.c */
+int ctl_exchange_query(const ctl_opts_t *o, int argc, char **argv);
+int ctl_exchange_publish(const ctl_opts_t *o, int argc, char **argv);
+
 #endif

@@ -17,7 +17,9 @@ static const char usage[] =
     "usage: cpmctl exchange <verb> ...\n"
     "  datasets                          the datasets an exchange publishes, field by field\n"
     "  policy sign --source P.yaml --key AGENCY.secret --out P.signed\n"
-    "  policy show FILE [--agency ID]    check a signed policy against the registry\n";
+    "  policy show FILE [--agency ID]    check a signed policy against the registry\n"
+    "  query --dataset D [filters]       ask every agency's exchange at once (--help)\n"
+    "  publish --dataset D --field n=v   a record by hand at the own agency (--help)\n";
 
 static const struct {
     const char *verb;
@@ -25,6 +27,8 @@ static const struct {
 } VERBS[] = {
     {"policy", ctl_exchange_policy},
     {"datasets", ctl_exchange_datasets},
+    {"query", ctl_exchange_query},
+    {"publish", ctl_exchange_publish},
 };
 
 int ctl_cmd_exchange(const ctl_opts_t *o, int argc, char **argv)
