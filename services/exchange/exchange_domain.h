@@ -12,14 +12,16 @@
 #include "cpm_effects.h"
 #include "cpm_keys.h"
 #include "cpm_registry.h"
+#include "cpm_retention.h"
 #include "cpm_store.h"
 
 #include <stdint.h>
 
-/* The databases of the exchange (one name, one place). */
+/* The databases of the exchange (one name, one place); CPM_RETENTION_DB is
+ * the server's own sweep of dead letters, which every service opens. */
 #define EXCHANGE_DATABASES                                                                         \
     "records", "records_seq", "xlog", "publish_refs", "xcheckpoints", "xcosigned", "xfeed",        \
-        "subs", "received", "received_seq"
+        "subs", "received", "received_seq", CPM_RETENTION_DB
 
 typedef struct {
     const char *node;          /* this agency node's member id */
