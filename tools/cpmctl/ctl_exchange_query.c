@@ -6,11 +6,11 @@
 #include "ctl_exchange.h"
 
 #include "cpm_util.h"
+#include "cpm_xanswer.h"
 #include "cpm_xschema.h"
 #include "exchange.pb-c.h"
 
 #include <getopt.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,50 +39,6 @@ typedef struct {
     size_t n_records, pages;
     Cpm__ExchangeAnswer *answers[MAX_PAGES]; /* owned */
 } agency_t;
-
-/* Check one signed answer: signed by the agency asked (its registry key),
- * to us, of type MSG_EXCHANGE_ANSWER_SIGNED, bound to the request we sent
- * (hash of its frame, msg_id). NULL with why on any failure. */
-static Cpm__ExchangeAnswer *verify_answer(ctl_t *c, const agency_t *a, const uint8_t sent[32],
-                                          const ProtobufCBinaryData *frame, char *why, size_t cap)
-{
-    cpm_slice_t envb;
-    const Cpm__Member *signer = NULL;
-    if (cpm_verify_signed(c->reg, frame->data, frame->len, &envb, &signer) != CPM_V_OK) {
-        snprintf(why, cap, "bad signature (does not verify against the registry)");
-        return NULL;
-    }
-    cpm_envelope_view_t v;
-    if (cpm_envelope_parse_view(envb.data, envb.len, &v) != 0) {
-        snprintf(why, cap, "the signed answer does not decode");
-        return NULL;
-    }
-    if (strcmp(signer->id, a->id) != 0) {
-        snprintf(why, cap, "signed by %s, not by the agency asked", ctl_safe(signer->id));
-        return NULL;
-    }
-    const char *self = cpm_client_self(c->client);
-    if (v.type != CPM__MSG_TYPE__MSG_EXCHANGE_ANSWER_SIGNED || v.recipient.len != strlen(self) ||
-        memcmp(v.recipient.data, self, v.recipient.len) ||
-        v.correlation_id.len != strlen(a->msg_id) ||
-        memcmp(v.correlation_id.data, a->msg_id, v.correlation_id.len)) {
-        snprintf(why, cap, "not bound to our request (type, recipient or correlation)");
-        return NULL;
-    }
-    Cpm__ExchangeAnswer *ans = cpm__exchange_answer__unpack(NULL, v.payload.len, v.payload.data);
-    if (!ans) {
-        snprintf(why, cap, "the signed answer does not decode");
-        return NULL;
-    }
-    if (ans->request_hash.len != 32 || sodium_memcmp(ans->request_hash.data, sent, 32) != 0 ||
-        strcmp(ans->request_id, a->msg_id) || strcmp(ans->requester, c->id.id) ||
-        strcmp(ans->publisher, a->id)) {
-        snprintf(why, cap, "not bound to our request (request hash, id, requester or publisher)");
-        cpm__exchange_answer__free_unpacked(ans, NULL);
-        return NULL;
-    }
-    return ans;
-}
 
 /* Wait for a's answer until deadline (monotonic ms) and file it. */
 static void await(ctl_t *c, agency_t *a, int64_t deadline)
@@ -124,8 +80,13 @@ static void await(ctl_t *c, agency_t *a, int64_t deadline)
             snprintf(a->why, sizeof a->why, "the reply does not decode");
         else if (cpm_client_sent_hash(c->client, a->id, "exchange", sent) != 0)
             snprintf(a->why, sizeof a->why, "no request sent");
-        else
-            ans = verify_answer(c, a, sent, &r->signed_answer, a->why, sizeof a->why);
+        else {
+            cpm_xanswer_expect_t x = {a->id, c->id.id, cpm_client_self(c->client), a->msg_id, sent};
+            cpm_error_t ve = {0};
+            if (cpm_xanswer_verify(c->reg, r->signed_answer.data, r->signed_answer.len, &x, &ans,
+                                   &ve) != 0)
+                snprintf(a->why, sizeof a->why, "%s", ve.message);
+        }
         if (r)
             cpm__exchange_answer_reply__free_unpacked(r, NULL);
         cpm_msg_clear(&m);
