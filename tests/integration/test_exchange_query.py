@@ -140,6 +140,8 @@ def test_down_and_slow():
         check(len(ans["records"]) == 1, "their records: %s" % ans["records"])
         # two agencies silent: waiting for each in turn would take two timeouts
         check(took < 2 * timeout / 1000.0 - 0.5, "one timeout, not the sum: %.1fs" % took)
+        print("     (2 of 4 agencies silent, --timeout %d ms: the query took %.1f s)"
+              % (timeout, took), flush=True)
         # resumed: it answers again (its late answer to the old request is dropped)
         def answers():
             a = by_agency(query(m, "coordinator.hn.doit", "--dataset", "watchlist"))
