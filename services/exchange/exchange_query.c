@@ -286,10 +286,10 @@ int exchange_query(const exchange_t *x, const Cpm__ExchangePolicy *policy, cpm_s
             rc = s.err;
         if (rc == 1) /* stopped full: more may match after the last record given */
             a.next_after = s.next_after, rc = 0;
-        else if (rc == 0 && s.read >= EXCHANGE_QUERY_SCAN) /* read the bound: go on after it */
-            a.next_after = snprintf(s.next_after, sizeof s.next_after, "%s", last) >= 0
-                               ? s.next_after
-                               : (char *)"";
+        else if (rc == 0 && s.read >= EXCHANGE_QUERY_SCAN) { /* the bound: go on after it */
+            snprintf(s.next_after, sizeof s.next_after, "%s", last);
+            a.next_after = s.next_after;
+        }
         a.records = s.out;
         a.n_records = s.n;
         exchange_count(x, "exchange.query_answered");

@@ -339,6 +339,47 @@ static void test_paging(void **state)
     assert_string_equal(after, "");
 }
 
+/* At most EXCHANGE_QUERY_SCAN records are read per request: a query that
+ * matches nothing in a large dataset ends with next_after, and the next
+ * page reads on from there. */
+static void test_scan_bound(void **state)
+{
+    qenv_t *q = *state;
+    MDB_txn *txn = dom_begin(q->e.st, true);
+    cpm_error_t err = {0};
+    char key[16], name[32];
+    for (int i = 0; i < EXCHANGE_QUERY_SCAN + 5; i++) {
+        snprintf(key, sizeof key, "Y%06d", i);
+        snprintf(name, sizeof name, "Shop %d", i);
+        Cpm__DataField f = CPM__DATA_FIELD__INIT, *fp = &f;
+        f.name = "business";
+        f.value = name;
+        Cpm__DataRecord r = CPM__DATA_RECORD__INIT;
+        r.dataset = "watchlist";
+        r.key = key;
+        r.fields = &fp;
+        r.n_fields = 1;
+        r.at_ms = NOW_MS;
+        assert_int_equal(exchange_records_put(q->e.st, txn, "hn.qltt", 100000, &r, NULL, &err), 0);
+    }
+    assert_int_equal(cpm_store_commit(txn), 0);
+    int rc;
+    Cpm__ExchangeQuery qq = CPM__EXCHANGE_QUERY__INIT;
+    qq.dataset = "watchlist";
+    qq.business = "no such business anywhere";
+    Cpm__ExchangeAnswer *a = ask(q, "officer.hn.doit", "hn.doit", "officer", &qq, &rc, &err, NULL);
+    assert_int_equal(a->n_records, 0);
+    assert_true(a->next_after[0]);
+    char after[64];
+    snprintf(after, sizeof after, "%s", a->next_after);
+    cpm__exchange_answer__free_unpacked(a, NULL);
+    qq.after = after;
+    a = ask(q, "officer.hn.doit", "hn.doit", "officer", &qq, &rc, &err, NULL);
+    assert_int_equal(a->n_records, 0);
+    assert_string_equal(a->next_after, "");
+    cpm__exchange_answer__free_unpacked(a, NULL);
+}
+
 static void test_bad_queries(void **state)
 {
     qenv_t *q = *state;
@@ -384,6 +425,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redaction_and_personal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound_and_logged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_queries, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
