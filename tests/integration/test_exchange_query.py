@@ -147,6 +147,14 @@ def test_down_and_slow():
             a = by_agency(query(m, "coordinator.hn.doit", "--dataset", "watchlist"))
             return a["hn.d.hoan-kiem"]["status"] == "answered"
         m.wait_for(answers, "the stopped exchange to answer again")
+        # pages: one record per answer, followed by cpmctl through next_after
+        for name in ("Shop Giày Thụy Khuê", "Cửa hàng Giày Hàng Dầu"):
+            publish(m, "hn.qltt", "watchlist", business=name, area="ba-dinh")
+        ans = query(m, "coordinator.hn.doit", "--dataset", "watchlist", "--business", "giay",
+                    "--agency", "hn.qltt", "--max", "1")
+        check(sorted(x["fields"]["business"] for x in ans["records"]) ==
+              sorted(["Shop Giày Hà Đông", "Shop Giày Thụy Khuê", "Cửa hàng Giày Hàng Dầu"]),
+              "every page: %s" % ans["records"])
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@
 static const char usage[] =
     "usage: cpmctl exchange query --dataset D [--business B] [--tax-code T] [--area A]\n"
     "         [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--purpose P] [--fields a,b]\n"
-    "         [--agency X]... [--timeout MS] [--json]\n"
+    "         [--agency X]... [--timeout MS] [--max N per page, 1..500] [--json]\n"
     "       cpmctl exchange publish --dataset watchlist|product_warnings --field name=value ...\n"
     "         [--key K] [--remove] [--client-ref R] [--json]\n";
 
