@@ -19,6 +19,7 @@
 
 /* The databases of the exchange (one name, one place). CPM_RETENTION_DB:
  * the server's retention tick runs for every service and aborts without it. */
+
 #define EXCHANGE_DATABASES                                                                         \
     "records", "records_seq", "xlog", "publish_refs", "xcheckpoints", "xcosigned", "xfeed",        \
         "subs", "received", "received_seq", CPM_RETENTION_DB

@@ -15,6 +15,8 @@
 #include "exchange_received.h"
 #include "exchange_subs.h"
 
+#include "exchange_query.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@ struct cpm_svc {
     exchange_t x;
     exchange_policy_t *policy; /* the agency's signed access policy in force */
     exchange_feed_t *feed;     /* datasets from this node's own events */
+    cpm_sender_t signer;       /* signs query answers as this node */
 };
 
 static void count(void *ctx, const char *counter)
@@ -50,6 +53,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
         free(s);
         return -1;
     }
+    cpm_sender_init(&s->signer, s->x.id, "exchange");
     *st = s;
     return 0;
 }
@@ -154,6 +158,22 @@ static void deliver_due(cpm_svc_t *st, cpm_server_t *srv)
         cpm_warn("subscription delivery failed (tried again next tick): %s", cpm_err_name(rc));
 }
 
+static int on_query(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                    ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    cpm_effects_t fx = cpm_server_effects(srv);
+    exchange_query_req_t req = {sender_of(m), m->env->sender_instance, m->env->msg_id};
+    Cpm__ExchangeAnswerReply r = CPM__EXCHANGE_ANSWER_REPLY__INIT;
+    int rc =
+        exchange_query(&st->x, exchange_policy_current(st->policy), &st->signer,
+                       cpm_server_store(srv), txn, &fx, &req, (const Cpm__ExchangeQuery *)payload,
+                       cpm_now_ms(), &r.signed_answer.data, &r.signed_answer.len, err);
+    if (rc == 0)
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EXCHANGE_QUERY_REPLY, &r.base);
+    free(r.signed_answer.data);
+    return rc;
+}
+
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
     exchange_policy_tick(st->policy, &st->x);
@@ -169,6 +189,9 @@ static const cpm_svc_request_t requests[] = {
      on_subscribe, NULL, true},
     {CPM__MSG_TYPE__MSG_EXCHANGE_RECEIVED_QUERY, &cpm__exchange_received_query__descriptor, false,
      on_received_query, NULL, false},
+
+    {CPM__MSG_TYPE__MSG_EXCHANGE_QUERY, &cpm__exchange_query__descriptor, true, on_query, NULL,
+     true},
     {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_EXCHANGE_BATCH, &cpm__exchange_delivery__descriptor, on_delivery}, {0}};

@@ -13,6 +13,8 @@ int ctl_exchange_datasets(const ctl_opts_t *o, int argc, char **argv);
 /* ctl_exchange_subs.c */
 int ctl_exchange_subscribe(const ctl_opts_t *o, int argc, char **argv);
 int ctl_exchange_received(const ctl_opts_t *o, int argc, char **argv);
+/* ctl_exchange_query.c */
+int ctl_exchange_query(const ctl_opts_t *o, int argc, char **argv);
 int ctl_exchange_publish(const ctl_opts_t *o, int argc, char **argv);
 
 #endif

@@ -21,7 +21,8 @@ static const char usage[] =
     "  subscribe --dataset D --from-agency X [--area A] [--business B] [--tax-code T]\n"
     "            [--purpose P] [--from-start] [--cancel]\n"
     "  received [--dataset D] [--from-agency X]   what the own agency received\n"
-    "  publish --dataset D [--key K] --field NAME=VALUE ... [--remove] [--client-ref R]\n";
+    "  query --dataset D [filters]       ask every agency's exchange at once (--help)\n"
+    "  publish --dataset D --field n=v   a record by hand at the own agency (--help)\n";
 
 static const struct {
     const char *verb;
@@ -29,7 +30,7 @@ static const struct {
 } VERBS[] = {
     {"policy", ctl_exchange_policy},       {"datasets", ctl_exchange_datasets},
     {"subscribe", ctl_exchange_subscribe}, {"received", ctl_exchange_received},
-    {"publish", ctl_exchange_publish},
+    {"query", ctl_exchange_query},         {"publish", ctl_exchange_publish},
 };
 
 int ctl_cmd_exchange(const ctl_opts_t *o, int argc, char **argv)

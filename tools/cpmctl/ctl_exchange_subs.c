@@ -24,10 +24,6 @@ static const char received_usage[] =
     "usage: cpmctl exchange received [--dataset D] [--from-agency X]\n"
     "  The records the caller's own agency received from its subscriptions.\n";
 
-static const char publish_usage[] =
-    "usage: cpmctl exchange publish --dataset D [--key K] --field NAME=VALUE ... [--remove]\n"
-    "           [--client-ref R]\n";
-
 /* The caller's agency (its registry entry's agency), or NULL with err. */
 static const char *own_agency(const ctl_t *c, cpm_error_t *err)
 {
@@ -253,86 +249,6 @@ int ctl_exchange_received(const ctl_opts_t *gopts, int argc, char **argv)
                                  (json_int_t)n, "records", all));
     else
         printf("%zu record%s received by %s\n", n, n == 1 ? "" : "s", agency);
-    ctl_close(&c);
-    return 0;
-}
-
-#define PUBLISH_FIELDS_MAX 32
-
-int ctl_exchange_publish(const ctl_opts_t *gopts, int argc, char **argv)
-{
-    static const struct option longopts[] = {{"dataset", required_argument, 0, 'd'},
-                                             {"key", required_argument, 0, 'k'},
-                                             {"field", required_argument, 0, 'f'},
-                                             {"remove", no_argument, 0, 'r'},
-                                             {"client-ref", required_argument, 0, 'c'},
-                                             CTL_COMMON_LONGOPTS,
-                                             {0, 0, 0, 0}};
-    ctl_opts_t o = *gopts;
-    Cpm__ExchangePublish p = CPM__EXCHANGE_PUBLISH__INIT;
-    Cpm__DataField fs[PUBLISH_FIELDS_MAX], *fp[PUBLISH_FIELDS_MAX];
-    cpm_error_t err = {0};
-    int opt;
-    while ((opt = ctl_getopt(argc, argv, "h", longopts)) != 0) {
-        if (ctl_common_opt(opt, &o))
-            continue;
-        switch (opt) {
-        case 'd':
-            p.dataset = optarg;
-            break;
-        case 'k':
-            p.key = optarg;
-            break;
-        case 'r':
-            p.remove = true;
-            break;
-        case 'c':
-            p.client_ref = optarg;
-            break;
-        case 'f': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || p.n_fields == PUBLISH_FIELDS_MAX) {
-                cpm_error_set(&err, CPM_E_INVALID, "field",
-                              "--field is NAME=VALUE, at most %d of them", PUBLISH_FIELDS_MAX);
-                return ctl_fail(NULL, o.json, &err);
-            }
-            *eq = 0;
-            cpm__data_field__init(&fs[p.n_fields]);
-            fs[p.n_fields].name = optarg;
-            fs[p.n_fields].value = eq + 1;
-            fp[p.n_fields] = &fs[p.n_fields];
-            p.n_fields++;
-            break;
-        }
-        default:
-            return ctl_usage(publish_usage, opt == 'h' ? 0 : 2);
-        }
-    }
-    p.fields = fp;
-    if (optind != argc || !p.dataset[0])
-        return ctl_usage(publish_usage, 2);
-    ctl_t c;
-    if (ctl_open(&c, &o) != 0)
-        return 1;
-    const char *agency = own_agency(&c, &err);
-    Cpm__ExchangePublishReply *r =
-        agency ? (Cpm__ExchangePublishReply *)call(&c, agency, CPM__MSG_TYPE__MSG_EXCHANGE_PUBLISH,
-                                                   &p.base,
-                                                   &cpm__exchange_publish_reply__descriptor, &err)
-               : NULL;
-    if (!r) {
-        int rc = ctl_fail(&c, c.json, &err);
-        ctl_close(&c);
-        return rc;
-    }
-    if (c.json)
-        ctl_print_json(json_pack("{s:b,s:s,s:I,s:I,s:b}", "ok", 1, "key", ctl_utf8(r->key),
-                                 "version", (json_int_t)r->version, "seq", (json_int_t)r->seq,
-                                 "duplicate", r->duplicate));
-    else
-        printf("%s %s version %llu%s\n", p.dataset, ctl_safe(r->key),
-               (unsigned long long)r->version, r->duplicate ? " (unchanged)" : "");
-    cpm__exchange_publish_reply__free_unpacked(r, NULL);
     ctl_close(&c);
     return 0;
 }
