@@ -181,8 +181,7 @@ static bool in_query(const mon_query_t *q, int64_t at, const char *agency, const
                      const char *area)
 {
     return at >= q->from_ms && at < q->to_ms &&
-           (!q->agency || !*q->agency || !strcmp(q->agency, agency)) &&
-           area_match(q, gen, area);
+           (!q->agency || !*q->agency || !strcmp(q->agency, agency)) && area_match(q, gen, area);
 }
 
 static int32_t clampd(int32_t d)

@@ -38,9 +38,9 @@ typedef struct {
     int64_t received_ms, accepted_ms, resolved_ms; /* 0: not (yet) */
     int32_t accept_days, resolve_days;             /* the case's deadlines (0: none) */
     int64_t fine_vnd;
-    uint32_t outcome;                      /* Cpm__Outcome of the last resolution */
+    uint32_t outcome;                        /* Cpm__Outcome of the last resolution */
     uint32_t refused, returned, transferred; /* times it happened */
-    uint32_t closed;                       /* refused, resolved or closed (not reopened) */
+    uint32_t closed;                         /* refused, resolved or closed (not reopened) */
 } mon_case_t;
 #define MON_CASE_VERSION 1
 
@@ -76,7 +76,7 @@ typedef struct {
 
 typedef struct {
     int64_t from_ms, to_ms, now_ms;
-    const char *agency;     /* NULL or "": every agency */
+    const char *agency;      /* NULL or "": every agency */
     const mon_area_t *areas; /* NULL: every area; else n_areas pairs */
     size_t n_areas;
 } mon_query_t;
@@ -98,7 +98,7 @@ typedef struct {
     uint64_t outcomes[MON_OUTCOMES];
     mon_count_t channels[MON_TOP], categories[MON_TOP], areas[MON_TOP * 4];
     size_t n_channels, n_categories, n_areas; /* areas: by the case's own (gen:slug) */
-    uint64_t other; /* counted under a key that did not fit */
+    uint64_t other;                           /* counted under a key that did not fit */
 } mon_eff_t;
 
 /* The figures of q over the facts. 0, or -1 on allocation failure. */

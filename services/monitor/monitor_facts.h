@@ -16,6 +16,7 @@
 #ifndef MONITOR_FACTS_H
 #define MONITOR_FACTS_H
 
+#include "cpm_retention.h"
 #include "cpm_rules.h"
 #include "cpm_store.h"
 #include "cpmesh.pb-c.h"
@@ -23,7 +24,12 @@
 
 #include <stdint.h>
 
-#define MONITOR_DATABASES "mon_cases", "mon_recs", "mon_cursors", "mon_acts"
+/* CPM_RETENTION_DB: every service's tick runs the dead-letter sweep. */
+#define MONITOR_DATABASES "mon_cases", "mon_recs", "mon_cursors", "mon_acts", CPM_RETENTION_DB
+
+/* u64 in "meta": events read from the streams (applied or not), moved in the
+ * same transaction as the cursors. */
+#define MONITOR_SEEN_KEY "monitor.events_seen"
 
 typedef enum { MON_APPLIED = 0, MON_IGNORED = 1, MON_FULL = 2 } mon_apply_t;
 

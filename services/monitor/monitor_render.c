@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const OUTCOME[MON_OUTCOMES] = {
-    "unspecified", "mediated", "refunded", "replaced_or_repaired",
+    "unspecified", "mediated",     "refunded",  "replaced_or_repaired",
     "fined",       "no_violation", "withdrawn", "referred"};
 
 static double pct(uint64_t a, uint64_t b)
@@ -55,13 +55,14 @@ static void text(FILE *o, const mon_title_t *t, const mon_eff_t *e)
     fprintf(o, "Effectiveness %s  agency=%s  area=%s\n", t->period,
             t->agency && *t->agency ? t->agency : "(all)",
             t->area && *t->area ? t->area : "(city)");
+    fprintf(o, "  (from %llu events; %llu cases known)\n", (unsigned long long)t->events_seen,
+            (unsigned long long)t->cases_known);
     fig_t f[32];
     size_t n = figures(e, f);
     for (size_t i = 0; i < n; i++)
         fprintf(o, "  %-24s %lld\n", f[i].name, f[i].v);
     fprintf(o, "  %-24s %.1f%%\n", "accept_compliance", pct(e->accept_on_time, e->accept_timed));
-    fprintf(o, "  %-24s %.1f%%\n", "resolve_compliance",
-            pct(e->resolve_on_time, e->resolve_timed));
+    fprintf(o, "  %-24s %.1f%%\n", "resolve_compliance", pct(e->resolve_on_time, e->resolve_timed));
     fprintf(o, "Complaints by channel\n");
     for (size_t i = 0; i < e->n_channels; i++)
         fprintf(o, "  %-24s %llu\n", e->channels[i].key, (unsigned long long)e->channels[i].n);
@@ -91,6 +92,8 @@ static int json_form(FILE *o, const mon_title_t *t, const mon_eff_t *e)
     json_object_set_new(j, "period", json_string(t->period ? t->period : ""));
     json_object_set_new(j, "agency", json_string(t->agency ? t->agency : ""));
     json_object_set_new(j, "area", json_string(t->area ? t->area : ""));
+    json_object_set_new(j, "events_seen", json_integer((json_int_t)t->events_seen));
+    json_object_set_new(j, "cases_known", json_integer((json_int_t)t->cases_known));
     fig_t f[32];
     size_t n = figures(e, f);
     for (size_t i = 0; i < n; i++)
@@ -106,7 +109,7 @@ static int json_form(FILE *o, const mon_title_t *t, const mon_eff_t *e)
     for (size_t i = 1; i < MON_OUTCOMES; i++)
         json_object_set_new(oc, OUTCOME[i], json_integer((json_int_t)e->outcomes[i]));
     json_object_set_new(j, "outcomes", oc);
-    int rc = json_dumpf(j, o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int rc = json_dumpf(j, o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     fputc('\n', o);
     json_decref(j);
     return rc;

@@ -5,10 +5,12 @@
 #include "monitor_eff.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* What the report is of (shown in its header). */
 typedef struct {
     const char *period, *agency, *area;
+    uint64_t events_seen, cases_known; /* the monitor's own state */
 } mon_title_t;
 
 /* format: "text", "json" or "csv". *out is malloc'd (NUL-terminated).

@@ -84,8 +84,12 @@ static void test_period(void **state)
 static mon_case_t mk(const char *ticket, const char *channel, const char *area, int64_t recv,
                      int64_t acc, int64_t res)
 {
-    mon_case_t c = {.version = MON_CASE_VERSION, .received_ms = recv, .accepted_ms = acc,
-                    .resolved_ms = res, .accept_days = 10, .resolve_days = 30};
+    mon_case_t c = {.version = MON_CASE_VERSION,
+                    .received_ms = recv,
+                    .accepted_ms = acc,
+                    .resolved_ms = res,
+                    .accept_days = 10,
+                    .resolve_days = 30};
     snprintf(c.ticket, sizeof c.ticket, "%s", ticket);
     snprintf(c.channel, sizeof c.channel, "%s", channel);
     snprintf(c.area, sizeof c.area, "%s", area);
@@ -113,11 +117,13 @@ static void scenario(mon_case_t *c, mon_rec_t *r)
     /* F: Saturday 14 Feb, never accepted: overdue on 1 Jun. */
     c[5] = mk("F", "hotline", "hoan-kiem", vn(2026, 2, 14, 9), 0, 0);
     c[5].returned = 1;
-    mon_rec_t cons = {.version = MON_REC_VERSION, .kind = MON_REC_CONSULTATION,
-                      .at_ms = vn(2026, 2, 17, 9)};
+    mon_rec_t cons = {
+        .version = MON_REC_VERSION, .kind = MON_REC_CONSULTATION, .at_ms = vn(2026, 2, 17, 9)};
     snprintf(cons.agency, sizeof cons.agency, "hn.doit");
-    mon_rec_t viol = {.version = MON_REC_VERSION, .kind = MON_REC_VIOLATION,
-                      .at_ms = vn(2026, 3, 3, 9), .fine_vnd = 5000000};
+    mon_rec_t viol = {.version = MON_REC_VERSION,
+                      .kind = MON_REC_VIOLATION,
+                      .at_ms = vn(2026, 3, 3, 9),
+                      .fine_vnd = 5000000};
     snprintf(viol.agency, sizeof viol.agency, "hn.d.hoan-kiem");
     snprintf(viol.area, sizeof viol.area, "hoan-kiem");
     snprintf(viol.gen, sizeof viol.gen, "2025");
@@ -167,12 +173,12 @@ static void test_city(void **state)
 
     char *out;
     size_t len;
-    mon_title_t t = {"2026", "", ""};
+    mon_title_t t = {"2026", "", "", 0, 0};
     assert_int_equal(monitor_render("csv", &t, &e, &out, &len), 0);
     assert_non_null(strstr(out, "figure,accept_days_p90,14\n"));
     free(out);
     assert_int_equal(monitor_render("json", &t, &e, &out, &len), 0);
-    assert_non_null(strstr(out, "\"overdue_now\": 3"));
+    assert_non_null(strstr(out, "\"overdue_now\":3"));
     free(out);
     assert_int_not_equal(monitor_render("pdf", &t, &e, &out, &len), 0);
 }
@@ -217,10 +223,8 @@ static void test_areas_lineage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_working_days),
-        cmocka_unit_test(test_period),
-        cmocka_unit_test(test_city),
-        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_working_days),  cmocka_unit_test(test_period),
+        cmocka_unit_test(test_city),          cmocka_unit_test(test_filters),
         cmocka_unit_test(test_areas_lineage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
