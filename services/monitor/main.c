@@ -18,6 +18,9 @@
 #include "monitor_eff.h"
 #include "monitor_facts.h"
 #include "monitor_render.h"
+#include "monitor_targets.h"
+
+#include <libgen.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,7 @@
 struct cpm_svc {
     cpm_rules_t *rules;
     mon_cal_t *cal;
+    mon_targets_t *targets; /* targets.csv beside the rules; NULL when absent */
     cpm_client_t *client;
     cpm_subscriber_t *sub[3]; /* intake, routing, inspection (never itself) */
     cpm_server_t *srv;
@@ -226,6 +230,42 @@ static int on_report(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_ms
     return rc;
 }
 
+/* An activity towards a programme target, signed by the agency that did it. */
+static int on_record(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                     ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    if (!s->targets)
+        return cpm_error_set(err, CPM_E_NOT_FOUND, "target", "the monitor has no targets.csv");
+    Cpm__ProgrammeRecordReply r = CPM__PROGRAMME_RECORD_REPLY__INIT;
+    int rc = mon_targets_record(s->targets, cpm_server_store(srv), txn, m->member->agency,
+                                (const Cpm__ProgrammeActivity *)payload, m->frame, m->frame_len, &r,
+                                err);
+    if (rc != 0) {
+        count(s, "monitor.programme_refused", 1);
+        cpm_info("programme record refused to %s: %s", m->env->sender, err->message);
+        return rc;
+    }
+    count(s, r.duplicate ? "monitor.programme_duplicate" : "monitor.programme_recorded", 1);
+    rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_PROGRAMME_RECORD_REPLY, &r.base);
+    mon_targets_reply_clear(&r);
+    return rc;
+}
+
+static int on_progress(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                       ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    (void)m;
+    if (!s->targets)
+        return cpm_error_set(err, CPM_E_NOT_FOUND, "year", "the monitor has no targets.csv");
+    Cpm__ProgrammeProgressReply *r = NULL;
+    int rc = mon_targets_progress(s->targets, cpm_server_store(srv), txn, cpm_server_registry(srv),
+                                  ((const Cpm__ProgrammeProgressQuery *)payload)->year, &r, err);
+    if (rc == 0)
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_PROGRAMME_PROGRESS_REPLY, &r->base);
+    mon_targets_progress_free(&r);
+    return rc;
+}
+
 static int init(cpm_server_t *srv, cpm_svc_t **st)
 {
     cpm_svc_t *s = calloc(1, sizeof *s);
@@ -244,6 +284,12 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
         free(s);
         return -1;
     }
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char tpath[1100];
+    snprintf(tpath, sizeof tpath, "%s/targets.csv", dirname(dir));
+    if (mon_targets_load(tpath, &s->targets, &err) != 0)
+        cpm_info("monitor: no programme targets (%s)", err.message);
     *st = s;
     return 0;
 }
@@ -256,6 +302,7 @@ static void fini(cpm_svc_t **st)
     drop_sub(s);
     mon_cal_destroy(&s->cal);
     cpm_rules_destroy(&s->rules);
+    mon_targets_destroy(&s->targets);
     free(s);
     *st = NULL;
 }
@@ -267,10 +314,15 @@ static void registry_changed(cpm_svc_t *st, cpm_server_t *srv)
     drop_sub(st);
 }
 
-static const cpm_svc_request_t requests[] = {{CPM__MSG_TYPE__MSG_MONITOR_REPORT,
-                                              &cpm__monitor_report_query__descriptor, false,
-                                              on_report, NULL, false},
-                                             {0}};
+static const cpm_svc_request_t requests[] = {
+    /* type, payload descriptor, write, entry, reads-only predicate, keep frame */
+    {CPM__MSG_TYPE__MSG_MONITOR_REPORT, &cpm__monitor_report_query__descriptor, false, on_report,
+     NULL, false},
+    {CPM__MSG_TYPE__MSG_PROGRAMME_RECORD, &cpm__programme_activity__descriptor, true, on_record,
+     NULL, true},
+    {CPM__MSG_TYPE__MSG_PROGRAMME_PROGRESS, &cpm__programme_progress_query__descriptor, false,
+     on_progress, NULL, false},
+    {0}};
 
 static const char *const dbs[] = {MONITOR_DATABASES, NULL};
 static const char *const requires[] = {"rules", NULL};

@@ -103,6 +103,40 @@ def test_effectiveness_through_mesh():
         r = m.ctl("report", "--period", year(), "--area", "atlantis", as_=COORD, check_rc=False)
         check(r.returncode == 1 and r.json[0]["field"] == "area", "bad area: %s" % r.stdout)
 
+        programme(m)
+
+
+def programme(m):
+    """Targets: activities signed by the agency that did them, progress with
+    what is missing; the same activity or official counts once."""
+    y = year()
+    rec = ["programme", "record", "--target", "news_articles", "--date", y + "-03-15"]
+    r = m.ctl(*rec, "--title", "Consumer Rights Day", "--link", "https://example.vn/a",
+              as_=OFFICER).json[0]
+    check(r["agency"] == "hn.d.hoan-kiem" and not r["duplicate"], "recorded: %s" % r)
+    check(m.ctl(*rec, "--title", "Consumer Rights Day", as_=OFFICER).json[0]["duplicate"],
+          "the same article counts once")
+    m.ctl(*rec, "--title", "Fake milk seized", as_=COORD)
+    m.ctl("programme", "record", "--target", "rights_day_launch", "--title", "Launch",
+          "--date", y + "-03-15", as_=COORD)
+    for who in (OFFICER, OFFICER):
+        m.ctl("programme", "train", "--official", who, "--date", y + "-05-02", as_=COORD)
+    m.ctl("programme", "train", "--official", "nobody.hn", "--date", y + "-05-02", as_=COORD)
+    r = m.ctl("programme", "record", "--target", "moon_landing", "--title", "x", "--date",
+              y + "-01-02", as_=OFFICER, check_rc=False)
+    check(r.returncode == 1 and r.json[0]["field"] == "target", "unknown target: %s" % r.stdout)
+    r = m.ctl("programme", "record", "--target", "news_articles", "--title", "x", "--date",
+              "15/03", as_=OFFICER, check_rc=False)
+    check(r.returncode == 1 and r.json[0]["field"] == "date", "bad date: %s" % r.stdout)
+    p = {t["target"]: t for t in m.ctl("programme", "progress", "--year", y, as_=COORD).json}
+    check(p["news_articles"]["done"] == 2 and not p["news_articles"]["met"] and
+          p["news_articles"]["missing"] == "48 more needed", "news: %s" % p["news_articles"])
+    check(p["rights_day_launch"]["met"], "launch: %s" % p["rights_day_launch"])
+    o = p["officials_trained"]
+    check(o["done"] == 1 and o["required"] > 1 and not o["met"], "officials: %s" % o)
+    check(p["hotline_systems"]["missing"] == "1 more needed", "hotline: %s" % p["hotline_systems"])
+    check(len(p) == 9, "every target of targets.csv: %s" % sorted(p))
+
 
 if __name__ == "__main__":
     run([test_effectiveness_through_mesh])
