@@ -17,6 +17,7 @@
 #include "monitor.pb-c.h"
 #include "monitor_eff.h"
 #include "monitor_facts.h"
+#include "monitor_html.h"
 #include "monitor_render.h"
 #include "monitor_targets.h"
 
@@ -34,6 +35,7 @@ struct cpm_svc {
     cpm_rules_t *rules;
     mon_cal_t *cal;
     mon_targets_t *targets; /* targets.csv beside the rules; NULL when absent */
+    mon_map_t *map;         /* reform-2025/boundaries.geojson beside the rules; NULL when absent */
     cpm_client_t *client;
     cpm_subscriber_t *sub[3]; /* intake, routing, inspection (never itself) */
     cpm_server_t *srv;
@@ -187,9 +189,10 @@ static int on_report(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_ms
                              "period is YYYY, YYYY-MM, YYYY-Qn or YYYY-MM-DD..YYYY-MM-DD");
     }
     const char *fmt = *q->format ? q->format : "text";
-    if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "csv")) {
+    bool html = !strcmp(fmt, "html");
+    if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "csv") && !html) {
         count(s, "monitor.report_refused", 1);
-        return cpm_error_set(err, CPM_E_INVALID, "format", "format is text, json or csv");
+        return cpm_error_set(err, CPM_E_INVALID, "format", "format is text, json, csv or html");
     }
     mon_area_t *areas = NULL;
     size_t n_areas = 0;
@@ -212,7 +215,8 @@ static int on_report(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_ms
         t.cases_known = ms.ms_entries;
     if (rc == 0)
         rc = cpm_store_get_u64(cpm_server_store(srv), txn, MONITOR_SEEN_KEY, &t.events_seen);
-    if (rc == 0 && monitor_render(fmt, &t, e, &body, &len) != 0)
+    if (rc == 0 && (html ? monitor_render_html(&t, e, s->map, &body, &len)
+                         : monitor_render(fmt, &t, e, &body, &len)) != 0)
         rc = -1;
     free(e);
     if (rc != 0) {
@@ -287,9 +291,14 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", path);
     char tpath[1100];
-    snprintf(tpath, sizeof tpath, "%s/targets.csv", dirname(dir));
+    const char *d = dirname(dir); /* may be a static "." */
+    snprintf(tpath, sizeof tpath, "%s/targets.csv", d);
     if (mon_targets_load(tpath, &s->targets, &err) != 0)
         cpm_info("monitor: no programme targets (%s)", err.message);
+    char mpath[1100], merr[256];
+    snprintf(mpath, sizeof mpath, "%s/reform-2025/boundaries.geojson", d);
+    if (mon_map_load(mpath, &s->map, merr, sizeof merr) != 0)
+        cpm_info("monitor: no map for HTML reports (%s)", merr);
     *st = s;
     return 0;
 }
@@ -303,6 +312,7 @@ static void fini(cpm_svc_t **st)
     mon_cal_destroy(&s->cal);
     cpm_rules_destroy(&s->rules);
     mon_targets_destroy(&s->targets);
+    mon_map_destroy(&s->map);
     free(s);
     *st = NULL;
 }

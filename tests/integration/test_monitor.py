@@ -7,7 +7,12 @@ The monitor is killed with SIGKILL and restarted: its cursor is kept in the
 same transaction as its facts, so nothing is counted twice (refused stays 1)
 and what came meanwhile is counted. Members other than coordinators get 403,
 a bad period 400 naming the field."""
+import os
+import shutil
+import struct
+import subprocess
 import time
+import zlib
 
 from mesh import Mesh, check, run
 
@@ -104,6 +109,78 @@ def test_effectiveness_through_mesh():
         check(r.returncode == 1 and r.json[0]["field"] == "area", "bad area: %s" % r.stdout)
 
         programme(m)
+        html_report(m)
+
+
+def png_pixels(path):
+    """(width, height, rows of (r, g, b) tuples) of an 8-bit RGB/RGBA PNG,
+    decoded with zlib (filters 0-4)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    check(data[:8] == b"\x89PNG\r\n\x1a\n", "a PNG")
+    pos, idat, w = 8, b"", 0
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+            check(depth == 8 and ctype in (2, 6), "8-bit RGB(A): %d %d" % (depth, ctype))
+            bpp = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw, stride, prev, rows = zlib.decompress(idat), w * bpp, bytearray(w * bpp), []
+    for y in range(h):
+        ft, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if ft == 1:
+                line[i] = (line[i] + a) & 255
+            elif ft == 2:
+                line[i] = (line[i] + b) & 255
+            elif ft == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif ft == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append([tuple(line[x * bpp:x * bpp + 3]) for x in range(w)])
+        prev = line
+    return w, h, rows
+
+
+def html_report(m):
+    """One self-contained HTML file; headless Chromium draws the map with the
+    shading (the darkest blue for the one unit with cases, grey for none)."""
+    path = os.path.join(m.home, "report.html")
+    m.ctl("report", "--period", year(), "--format", "html", "--out", path, as_=COORD)
+    with open(path, encoding="utf-8") as f:
+        html = f.read()
+    check(html.count("<path ") == 126, "126 wards and communes: %d" % html.count("<path "))
+    check("http" not in html and "<script" not in html and "src=" not in html,
+          "self-contained: no network, no script")
+    check('fill="#08519c"' in html and "Hoàn Kiếm: 4" in html, "hoan-kiem shaded darkest")
+    chromium = shutil.which("chromium")
+    check(chromium, "chromium is installed (deploy/deps)")
+    shot = os.path.join(m.home, "report.png")
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                    "--hide-scrollbars", "--window-size=900,1800",
+                    "--user-data-dir=" + os.path.join(m.home, "chromium"),
+                    "--screenshot=" + shot, "file://" + path],
+                   capture_output=True, timeout=120, check=False)
+    check(os.path.exists(shot), "chromium made a screenshot")
+    w, h, rows = png_pixels(shot)
+    seen = {}
+    for row in rows[::2]:
+        for px in row[::2]:
+            seen[px] = seen.get(px, 0) + 1
+    white = seen.get((255, 255, 255), 0)
+    total = sum(seen.values())
+    check(white < total * 0.97, "not blank: %d of %d white" % (white, total))
+    near = lambda c, rgb: sum(n for px, n in seen.items()
+                              if all(abs(px[i] - rgb[i]) <= 6 for i in range(3)))
+    check(near(seen, (0x08, 0x51, 0x9c)) > 20, "the darkest shade is drawn")
+    check(near(seen, (0xe0, 0xe0, 0xe0)) > 5000, "units without cases are grey")
 
 
 def programme(m):

@@ -9,7 +9,7 @@
 
 static const char monitor_usage[] =
     "usage: cpmctl report --period PERIOD [--agency ID] [--area AREA]\n"
-    "                     [--format text|json|csv] [--out FILE]\n"
+    "                     [--format text|json|csv|html] [--out FILE]\n"
     "\n"
     "The city's effectiveness for a period, from the monitor (the city node's\n"
     "reporting service, fed by every event stream): complaints by channel and\n"
@@ -20,7 +20,9 @@ static const char monitor_usage[] =
     "  --agency ID   only the cases this agency holds\n"
     "  --area A      one ward/commune or district (\"hoan-kiem\", \"2024:ba-dinh\"); cases\n"
     "                of the other generation that map onto it alone are counted too\n"
-    "  --format F    text (default), json or csv;  --out FILE: write there\n"
+    "  --format F    text (default), json, csv or html (one self-contained file: charts\n"
+    "                and a map of the 126 wards and communes as inline SVG, no network)\n"
+    "  --out FILE    write the report there\n"
     "Coordinators only (roles coordinator and city); anyone else gets error 403.\n";
 
 int ctl_cmd_monitor_report(const ctl_opts_t *gopts, int argc, char **argv);
