@@ -245,6 +245,18 @@ const char *cpm_msg_type_name(int type)
         return "evidence_reply";
     case CPM__MSG_TYPE__MSG_FIELD_RECORD:
         return "field_record";
+    case CPM__MSG_TYPE__MSG_MONITOR_REPORT:
+        return "monitor_report";
+    case CPM__MSG_TYPE__MSG_MONITOR_REPORT_REPLY:
+        return "monitor_report_reply";
+    case CPM__MSG_TYPE__MSG_PROGRAMME_RECORD:
+        return "programme_record";
+    case CPM__MSG_TYPE__MSG_PROGRAMME_RECORD_REPLY:
+        return "programme_record_reply";
+    case CPM__MSG_TYPE__MSG_PROGRAMME_PROGRESS:
+        return "programme_progress";
+    case CPM__MSG_TYPE__MSG_PROGRAMME_PROGRESS_REPLY:
+        return "programme_progress_reply";
     case CPM__MSG_TYPE__MSG_EXCHANGE_QUERY:
         return "exchange_query";
     case CPM__MSG_TYPE__MSG_EXCHANGE_QUERY_REPLY:
@@ -305,6 +317,9 @@ int cpm_msg_type_is_reply(int type)
     case CPM__MSG_TYPE__MSG_EXCHANGE_COSIGN_REPLY:
     case CPM__MSG_TYPE__MSG_EXCHANGE_LOG_REPLY:
     case CPM__MSG_TYPE__MSG_EXCHANGE_RECEIVED_REPLY:
+    case CPM__MSG_TYPE__MSG_MONITOR_REPORT_REPLY:
+    case CPM__MSG_TYPE__MSG_PROGRAMME_RECORD_REPLY:
+    case CPM__MSG_TYPE__MSG_PROGRAMME_PROGRESS_REPLY:
         return 1;
     default:
         return 0;

@@ -69,7 +69,9 @@ static int announce(const inspection_t *in, MDB_txn *txn, const cpm_effects_t *f
                       .state = e->state,
                       .rule = a->rule_id,
                       .actor = e->actor,
-                      .note = note};
+                      .note = note,
+                      .outcome = e->outcome, /* the monitor counts outcomes and fines */
+                      .fine_vnd = e->state == CPM__CASE_STATE__CASE_STATE_RESOLVED ? fine_vnd : 0};
     return fx->event(fx->ctx, txn, &ev);
 }
 

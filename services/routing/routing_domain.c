@@ -446,7 +446,9 @@ int routing_apply_update(const cpm_rules_t *rules, const cpm_registry_t *reg, cp
                       .state = to,
                       .rule = r->rule_id,
                       .actor = u->actor,
-                      .note = note};
+                      .note = note,
+                      .outcome = u->outcome, /* the monitor counts outcomes and fines */
+                      .fine_vnd = to == CPM__CASE_STATE__CASE_STATE_RESOLVED ? u->fine_vnd : 0};
     rc = fx->event(fx->ctx, txn, &ev);
 out:
     cpm__status_reply__free_unpacked(r, NULL);

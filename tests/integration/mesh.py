@@ -89,9 +89,10 @@ class Mesh:
     "now" is clock_at; advance() moves it forward for all of them at once."""
 
     def __init__(self, areas=("hoan-kiem", "ba-dinh", "cau-giay"), base_port=None,
-                 clock_at=None, exchange=False):
+                 clock_at=None, exchange=False, monitor=False):
         self.home = tempfile.mkdtemp(prefix="cpmesh-it-")
         self.exchange = exchange  # also start every node's data-sharing exchange
+        self.monitor = monitor  # also start the city's monitor (effectiveness reports)
         self.areas = list(areas)
         self.fixed_port = base_port
         self.port_locks = []
@@ -133,7 +134,8 @@ class Mesh:
                                 "--base-port", str(self.base_port), "--areas",
                                 " ".join(self.areas), "--detach", "--no-build",
                                 "--build-dir", BUILD]
-                               + ([] if self.exchange else ["--no-exchange"]),
+                               + ([] if self.exchange else ["--no-exchange"])
+                               + ([] if self.monitor else ["--no-monitor"]),
                                capture_output=True, text=True,
                                env=self.env)
             if r.returncode == 0:

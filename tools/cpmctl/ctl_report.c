@@ -10,6 +10,7 @@
 static const char report_usage[] =
     "usage: cpmctl report --generation 2024|2025 [--agency ID] [--from TIME] [--to TIME]\n"
     "                     [--json]\n"
+    "       cpmctl report --period 2026 ...   (effectiveness: see cpmctl report --period x -h)\n"
     "\n"
     "Counts the city's cases by area in one jurisdiction generation: 2024 (the 30\n"
     "former districts) or 2025 (the 126 wards and communes). A case handled under\n"
@@ -154,8 +155,13 @@ static void print(bool json, const char *gen, const sum_t *s, bool truncated,
         printf("(stopped after %d pages: more cases follow; narrow with --from/--to)\n", MAX_PAGES);
 }
 
+int ctl_cmd_monitor_report(const ctl_opts_t *gopts, int argc, char **argv); /* ctl_monitor.c */
+
 int ctl_cmd_report(const ctl_opts_t *gopts, int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* --period: the monitor's effectiveness report */
+        if (!strcmp(argv[i], "--period") || !strncmp(argv[i], "--period=", 9))
+            return ctl_cmd_monitor_report(gopts, argc, argv);
     static const struct option longopts[] = {{"generation", required_argument, 0, 'g'},
                                              {"agency", required_argument, 0, 'a'},
                                              {"from", required_argument, 0, 'f'},

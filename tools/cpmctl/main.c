@@ -16,7 +16,9 @@ static const char usage[] =
     "  case        act on a case: accept, refuse, start, wait, resume, resolve, close, reopen\n"
     "  inspection  plan, assign, show, list, review and close inspections at an agency\n"
     "  clusters    businesses many consumers complained about (coordinators)\n"
-    "  report      cases by area in the 2024 or 2025 generation (coordinators)\n"
+    "  report      cases by area in the 2024 or 2025 generation (coordinators);\n"
+    "              --period: effectiveness from the monitor\n"
+    "  programme   record activities towards the programme's targets; progress\n"
     "  watch       live stream of events from every service in the registry\n"
     "  events      the event log of one service\n"
     "  health      liveness and counters of every service\n"
@@ -67,6 +69,8 @@ int main(int argc, char **argv)
         {"cases", ctl_cmd_cases},           {"report", ctl_cmd_report},
         {"inspection", ctl_cmd_inspection}, {"inspector", ctl_cmd_inspector},
         {"exchange", ctl_cmd_exchange},
+
+        {"programme", ctl_cmd_programme},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))

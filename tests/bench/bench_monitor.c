@@ -1,0 +1,155 @@
+/* bench_monitor: the monitor's report over 1,000,000 case facts (and
+ * 200,000 records) on a real LMDB store: the whole year for the city, one
+ * agency, one area through the lineage; against the same computation over
+ * the facts in memory (the baseline: the cost of the store walk).
+ *
+ *   build/bench_monitor [SOURCE_DIR] [CASES]   (no mesh; prints, asserts no timing) */
+#include "cpm_rules.h"
+#include "cpm_store.h"
+#include "monitor_eff.h"
+#include "monitor_facts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static const char *AREAS[] = {"hoan-kiem", "ba-dinh", "cau-giay", "dong-da", "tay-ho", "ba-vi"};
+static const char *CHANNELS[] = {"hotline", "web", "email", "walk_in", "app"};
+
+int main(int argc, char **argv)
+{
+    const char *src = argc > 1 ? argv[1] : ".";
+    size_t n = argc > 2 ? strtoul(argv[2], NULL, 10) : 1000000;
+    size_t n_recs = n / 5;
+    char path[600];
+    snprintf(path, sizeof path, "%s/deploy/hanoi/routing.yaml", src);
+    cpm_rules_t *rules;
+    cpm_error_t e = {0};
+    if (cpm_rules_load(path, &rules, &e) != 0) {
+        fprintf(stderr, "bench_monitor: %s: %s\n", path, e.message);
+        return 1;
+    }
+    mon_cal_t *cal = monitor_cal_from_rules(rules);
+    int64_t from, to;
+    if (!cal || mon_period_parse("2026", &from, &to) != 0)
+        return 1;
+    mon_case_t *cases = calloc(n, sizeof *cases);
+    mon_rec_t *recs = calloc(n_recs, sizeof *recs);
+    if (!cases || !recs)
+        return 1;
+    srand(7);
+    for (size_t i = 0; i < n; i++) {
+        mon_case_t *c = &cases[i];
+        c->version = MON_CASE_VERSION;
+        snprintf(c->ticket, sizeof c->ticket, "T-%09zu", i);
+        const char *a = AREAS[i % 6];
+        snprintf(c->area, sizeof c->area, "%s", a);
+        snprintf(c->gen, sizeof c->gen, "%s", i % 10 ? "2025" : "2024");
+        snprintf(c->agency, sizeof c->agency, "hn.d.%s", a);
+        snprintf(c->category, sizeof c->category, "cat%zu", i % 12);
+        snprintf(c->channel, sizeof c->channel, "%s", CHANNELS[i % 5]);
+        c->received_ms = from + (int64_t)(rand() % 360) * 86400000LL + rand() % 86400000;
+        c->accept_days = 10, c->resolve_days = 30;
+        if (i % 4)
+            c->accepted_ms = c->received_ms + (int64_t)(rand() % 15) * 86400000LL;
+        if (i % 4 == 1)
+            c->resolved_ms = c->accepted_ms + (int64_t)(rand() % 40) * 86400000LL,
+            c->outcome = 1 + (uint32_t)(i % 7), c->closed = 1;
+        c->refused = i % 13 == 0;
+    }
+    for (size_t i = 0; i < n_recs; i++) {
+        mon_rec_t *r = &recs[i];
+        r->version = MON_REC_VERSION, r->kind = 1 + (uint32_t)(i % 3);
+        r->at_ms = from + (int64_t)(rand() % 360) * 86400000LL;
+        snprintf(r->agency, sizeof r->agency, "hn.d.%s", AREAS[i % 6]);
+        snprintf(r->area, sizeof r->area, "%s", AREAS[i % 6]);
+        snprintf(r->gen, sizeof r->gen, "2025");
+        r->fine_vnd = r->kind == MON_REC_VIOLATION ? 1000000 : 0;
+    }
+    char dir[] = "/tmp/bench-monitor-XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    static const char *const dbs[] = {MONITOR_DATABASES, NULL};
+    char err[256];
+    cpm_store_t *st = cpm_store_open(dir, (size_t)4 << 30, dbs, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "bench_monitor: %s\n", err);
+        return 1;
+    }
+    double t0 = now_s();
+    for (size_t i = 0; i < n;) {
+        MDB_txn *txn;
+        if (cpm_store_begin(st, true, &txn) != 0)
+            return 1;
+        for (size_t k = 0; k < 10000 && i < n; k++, i++)
+            if (cpm_store_put(st, txn, "mon_cases", cases[i].ticket, strlen(cases[i].ticket),
+                              &cases[i], sizeof cases[i]) != 0)
+                return 1;
+        if (cpm_store_commit(txn) != 0)
+            return 1;
+    }
+    MDB_txn *txn;
+    if (cpm_store_begin(st, true, &txn) != 0)
+        return 1;
+    for (size_t i = 0; i < n_recs; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "n/s/%020zu", i);
+        if (cpm_store_put(st, txn, "mon_recs", key, strlen(key), &recs[i], sizeof recs[i]) != 0)
+            return 1;
+    }
+    if (cpm_store_commit(txn) != 0)
+        return 1;
+    printf("filled %zu cases + %zu records in %.1f s\n", n, n_recs, now_s() - t0);
+
+    mon_area_t *areas;
+    size_t n_areas;
+    if (monitor_areas(rules, "hoan-kiem", to - 1, &areas, &n_areas) != 0)
+        return 1;
+    struct {
+        const char *name;
+        mon_query_t q;
+    } runs[] = {
+        {"city", {.from_ms = from, .to_ms = to, .now_ms = to}},
+        {"agency hn.d.ba-dinh",
+         {.from_ms = from, .to_ms = to, .now_ms = to, .agency = "hn.d.ba-dinh"}},
+        {"area hoan-kiem (lineage)",
+         {.from_ms = from, .to_ms = to, .now_ms = to, .areas = areas, .n_areas = n_areas}},
+    };
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        mon_eff_t out, base;
+        if (cpm_store_begin(st, false, &txn) != 0)
+            return 1;
+        double a = now_s();
+        if (monitor_compute(st, txn, cal, &runs[r].q, &out) != 0)
+            return 1;
+        double b = now_s();
+        cpm_store_abort(&txn);
+        if (mon_eff_compute(cal, &runs[r].q, cases, n, recs, n_recs, &base) != 0)
+            return 1;
+        double c = now_s();
+        printf("%-26s store %7.0f ms  in-memory baseline %6.0f ms  (%llu cases, accept p90 %d "
+               "days)%s\n",
+               runs[r].name, (b - a) * 1e3, (c - b) * 1e3, (unsigned long long)out.received,
+               out.accept_p90, out.received == base.received ? "" : "  MISMATCH");
+    }
+    free(areas);
+    cpm_store_destroy(&st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_monitor: could not remove %s\n", dir);
+    mon_cal_destroy(&cal);
+    cpm_rules_destroy(&rules);
+    free(cases);
+    free(recs);
+    return 0;
+}

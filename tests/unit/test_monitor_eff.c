@@ -1,0 +1,231 @@
+/* monitor_eff: effectiveness arithmetic on a known scenario across weekends,
+ * New Year and Tet 2026 (holidays from deploy/hanoi/routing.yaml: 1 Jan,
+ * 16-20 Feb, 27 and 30 Apr, 1 May). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "cpm_rules.h"
+#include "monitor_eff.h"
+#include "monitor_facts.h"
+#include "monitor_render.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cpm_rules_t *rules;
+static mon_cal_t *cal;
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *src = getenv("CPM_SOURCE_DIR");
+    if (!src)
+        return -1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/deploy/hanoi/routing.yaml", src);
+    cpm_error_t e = {0};
+    if (cpm_rules_load(path, &rules, &e) != 0)
+        return -1;
+    cal = monitor_cal_from_rules(rules);
+    return cal ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mon_cal_destroy(&cal);
+    cpm_rules_destroy(&rules);
+    return 0;
+}
+
+/* UTC ms of a Vietnam local time. */
+static int64_t vn(int y, int mo, int d, int h)
+{
+    int64_t from, to;
+    char p[32];
+    snprintf(p, sizeof p, "%04d-%02d-%02d..%04d-%02d-%02d", y, mo, d, y + 1, 1, 1);
+    assert_int_equal(mon_period_parse(p, &from, &to), 0);
+    return from + (int64_t)h * 3600000;
+}
+
+static void test_working_days(void **state)
+{
+    (void)state;
+    /* Friday before Tet to the Monday after: 14-22 Feb are weekend or Tet. */
+    assert_int_equal(mon_cal_between(cal, vn(2026, 2, 13, 10), vn(2026, 2, 23, 9)), 1);
+    /* Same day: 0; New Year's Day (Thu) to Monday 5 Jan: Fri 2 + Mon 5. */
+    assert_int_equal(mon_cal_between(cal, vn(2026, 2, 23, 8), vn(2026, 2, 23, 17)), 0);
+    assert_int_equal(mon_cal_between(cal, vn(2026, 1, 1, 8), vn(2026, 1, 5, 9)), 2);
+    /* 23:30 on Friday 9 Jan Vietnam time is still Friday (UTC 16:30). */
+    assert_int_equal(mon_cal_between(cal, vn(2026, 1, 9, 23) + 1800000, vn(2026, 1, 12, 1)), 1);
+    /* 20 Apr (Mon) .. 4 May (Mon): 21-24, 28, 29, 4 May = 7 (27, 30 Apr, 1 May off). */
+    assert_int_equal(mon_cal_between(cal, vn(2026, 4, 20, 9), vn(2026, 5, 4, 9)), 7);
+}
+
+static void test_period(void **state)
+{
+    (void)state;
+    int64_t f, t;
+    assert_int_equal(mon_period_parse("2026", &f, &t), 0);
+    assert_int_equal(f, 1767200400000LL); /* 2026-01-01T00:00+07:00 */
+    assert_int_equal(mon_period_parse("2026-Q4", &f, &t), 0);
+    assert_int_equal(t, 1798736400000LL); /* 2027-01-01T00:00+07:00 */
+    assert_int_equal(mon_period_parse("2026-02", &f, &t), 0);
+    assert_int_not_equal(mon_period_parse("2026-13", &f, &t), 0);
+    assert_int_not_equal(mon_period_parse("26", &f, &t), 0);
+    assert_int_not_equal(mon_period_parse("2026-05-01..2026-04-01", &f, &t), 0);
+    assert_int_not_equal(mon_period_parse("2026x", &f, &t), 0);
+}
+
+static mon_case_t mk(const char *ticket, const char *channel, const char *area, int64_t recv,
+                     int64_t acc, int64_t res)
+{
+    mon_case_t c = {.version = MON_CASE_VERSION,
+                    .received_ms = recv,
+                    .accepted_ms = acc,
+                    .resolved_ms = res,
+                    .accept_days = 10,
+                    .resolve_days = 30};
+    snprintf(c.ticket, sizeof c.ticket, "%s", ticket);
+    snprintf(c.channel, sizeof c.channel, "%s", channel);
+    snprintf(c.area, sizeof c.area, "%s", area);
+    snprintf(c.gen, sizeof c.gen, "2025");
+    snprintf(c.agency, sizeof c.agency, "hn.d.%s", area);
+    snprintf(c.category, sizeof c.category, "food_safety");
+    return c;
+}
+
+static void scenario(mon_case_t *c, mon_rec_t *r)
+{
+    /* A: Fri 13 Feb -> accepted Mon 23 Feb (1 day, across Tet). */
+    c[0] = mk("A", "hotline", "hoan-kiem", vn(2026, 2, 13, 10), vn(2026, 2, 23, 9), 0);
+    /* B: New Year's Day -> accepted Mon 5 Jan (2) -> resolved Fri 30 Jan (21 from receipt,
+     * 19 from acceptance: on time), fined. */
+    c[1] = mk("B", "web", "ba-dinh", vn(2026, 1, 1, 8), vn(2026, 1, 5, 9), vn(2026, 1, 30, 16));
+    c[1].outcome = 4, c[1].fine_vnd = 2000000, c[1].closed = 1;
+    /* C: Mon 2 Mar -> accepted Fri 20 Mar (14: late), still open on 1 Jun (48 > 30: overdue). */
+    c[2] = mk("C", "hotline", "hoan-kiem", vn(2026, 3, 2, 9), vn(2026, 3, 20, 9), 0);
+    /* D: refused. */
+    c[3] = mk("D", "web", "hoan-kiem", vn(2026, 2, 13, 11), 0, 0);
+    c[3].refused = 1, c[3].closed = 1, c[3].transferred = 1;
+    /* E: last year: outside the period. */
+    c[4] = mk("E", "web", "hoan-kiem", vn(2025, 12, 31, 9), vn(2026, 1, 2, 9), 0);
+    /* F: Saturday 14 Feb, never accepted: overdue on 1 Jun. */
+    c[5] = mk("F", "hotline", "hoan-kiem", vn(2026, 2, 14, 9), 0, 0);
+    c[5].returned = 1;
+    mon_rec_t cons = {
+        .version = MON_REC_VERSION, .kind = MON_REC_CONSULTATION, .at_ms = vn(2026, 2, 17, 9)};
+    snprintf(cons.agency, sizeof cons.agency, "hn.doit");
+    mon_rec_t viol = {.version = MON_REC_VERSION,
+                      .kind = MON_REC_VIOLATION,
+                      .at_ms = vn(2026, 3, 3, 9),
+                      .fine_vnd = 5000000};
+    snprintf(viol.agency, sizeof viol.agency, "hn.d.hoan-kiem");
+    snprintf(viol.area, sizeof viol.area, "hoan-kiem");
+    snprintf(viol.gen, sizeof viol.gen, "2025");
+    mon_rec_t old = viol;
+    old.at_ms = vn(2025, 6, 1, 9);
+    mon_rec_t insp = viol;
+    insp.kind = MON_REC_INSPECTION, insp.fine_vnd = 0;
+    r[0] = cons, r[1] = viol, r[2] = old, r[3] = insp;
+}
+
+static void test_city(void **state)
+{
+    (void)state;
+    mon_case_t c[6];
+    mon_rec_t r[4];
+    scenario(c, r);
+    mon_query_t q = {.now_ms = vn(2026, 6, 1, 12)};
+    assert_int_equal(mon_period_parse("2026", &q.from_ms, &q.to_ms), 0);
+    mon_eff_t e;
+    assert_int_equal(mon_eff_compute(cal, &q, c, 6, r, 4, &e), 0);
+    assert_int_equal(e.received, 5);
+    assert_int_equal(e.accepted, 3);
+    assert_int_equal(e.refused, 1);
+    assert_int_equal(e.returned, 1);
+    assert_int_equal(e.transferred, 1);
+    assert_int_equal(e.resolved, 1);
+    /* accept days {1, 2, 14}: median (2nd) 2, p90 (3rd) 14 */
+    assert_int_equal(e.accept_median, 2);
+    assert_int_equal(e.accept_p90, 14);
+    assert_int_equal(e.resolve_median, 21);
+    assert_int_equal(e.resolve_p90, 21);
+    assert_int_equal(e.accept_timed, 3);
+    assert_int_equal(e.accept_on_time, 2);
+    assert_int_equal(e.resolve_on_time, 1);
+    assert_int_equal(e.overdue_now, 3); /* A, C (resolve: > 30 after acceptance), F (accept) */
+    assert_int_equal(e.open, 3);        /* A, C, F */
+    assert_int_equal(e.consultations, 1);
+    assert_int_equal(e.violations, 1);
+    assert_int_equal(e.inspections, 1);
+    assert_int_equal(e.fines_vnd, 5000000);
+    assert_int_equal(e.case_fines_vnd, 2000000);
+    assert_int_equal(e.outcomes[4], 1);
+    assert_int_equal(e.n_channels, 2);
+    assert_string_equal(e.channels[0].key, "hotline");
+    assert_int_equal(e.channels[0].n, 3);
+    assert_int_equal(e.channels[1].n, 2);
+
+    char *out;
+    size_t len;
+    mon_title_t t = {"2026", "", "", 0, 0};
+    assert_int_equal(monitor_render("csv", &t, &e, &out, &len), 0);
+    assert_non_null(strstr(out, "figure,accept_days_p90,14\n"));
+    free(out);
+    assert_int_equal(monitor_render("json", &t, &e, &out, &len), 0);
+    assert_non_null(strstr(out, "\"overdue_now\":3"));
+    free(out);
+    assert_int_not_equal(monitor_render("pdf", &t, &e, &out, &len), 0);
+}
+
+static void test_filters(void **state)
+{
+    (void)state;
+    mon_case_t c[6];
+    mon_rec_t r[4];
+    scenario(c, r);
+    mon_query_t q = {.now_ms = vn(2026, 6, 1, 12), .agency = "hn.d.ba-dinh"};
+    assert_int_equal(mon_period_parse("2026-01", &q.from_ms, &q.to_ms), 0);
+    mon_eff_t e;
+    assert_int_equal(mon_eff_compute(cal, &q, c, 6, r, 4, &e), 0);
+    assert_int_equal(e.received, 1);
+    assert_int_equal(e.resolved, 1);
+    /* Area: hoan-kiem of 2025, and a 2024 unit given as mapping onto it alone. */
+    c[3].gen[0] = 0;
+    snprintf(c[3].gen, sizeof c[3].gen, "2024");
+    mon_area_t a[2] = {{"2025", "hoan-kiem"}, {"2024", "hoan-kiem"}};
+    mon_query_t qa = {.now_ms = q.now_ms, .areas = a, .n_areas = 1};
+    assert_int_equal(mon_period_parse("2026", &qa.from_ms, &qa.to_ms), 0);
+    assert_int_equal(mon_eff_compute(cal, &qa, c, 6, r, 4, &e), 0);
+    assert_int_equal(e.received, 3); /* A, C, F; not D (2024) */
+    qa.n_areas = 2;
+    assert_int_equal(mon_eff_compute(cal, &qa, c, 6, r, 4, &e), 0);
+    assert_int_equal(e.received, 4);
+}
+
+static void test_areas_lineage(void **state)
+{
+    (void)state;
+    mon_area_t *a;
+    size_t n;
+    assert_int_equal(monitor_areas(rules, "2025:hoan-kiem", 0, &a, &n), 0);
+    assert_true(n >= 1);
+    assert_string_equal(a[0].gen, "2025");
+    free(a);
+    assert_int_not_equal(monitor_areas(rules, "nowhere", 0, &a, &n), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_working_days),  cmocka_unit_test(test_period),
+        cmocka_unit_test(test_city),          cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_areas_lineage),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
