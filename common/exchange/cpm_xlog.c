@@ -41,8 +41,8 @@ static int bad(cpm_xlog_problem_t *p, uint64_t seq, const char *fmt, ...)
 /* The seq a record's body says, or 0 when the body is not a LogEntry. */
 static uint64_t body_seq(const Cpm__LogRecord *r)
 {
-    Cpm__LogEntry *e = cpm__log_entry__unpack(cpm_pb_budget(r->body.len), r->body.len,
-                                              r->body.data);
+    Cpm__LogEntry *e =
+        cpm__log_entry__unpack(cpm_pb_budget(r->body.len), r->body.len, r->body.data);
     uint64_t s = e ? e->seq : 0;
     if (e)
         cpm__log_entry__free_unpacked(e, NULL);
@@ -97,8 +97,8 @@ int cpm_xlog_verify_run(Cpm__LogRecord *const *records, size_t n, cpm_xlog_head_
     return 0;
 }
 
-int cpm_xcheckpoint_seal(cpm_sender_t *s, const char *agency, uint64_t seq,
-                         const uint8_t head[32], int64_t at_ms, uint8_t **out, size_t *out_len)
+int cpm_xcheckpoint_seal(cpm_sender_t *s, const char *agency, uint64_t seq, const uint8_t head[32],
+                         int64_t at_ms, uint8_t **out, size_t *out_len)
 {
     Cpm__Checkpoint c = CPM__CHECKPOINT__INIT;
     c.agency = (char *)agency;

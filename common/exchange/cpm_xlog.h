@@ -33,8 +33,8 @@ void cpm_xlog_link(const uint8_t prev[32], const uint8_t content[32], uint8_t ou
 
 /* Where a verification stopped: the first bad seq and a sentence. */
 typedef struct {
-    uint64_t seq;    /* the first entry (or checkpoint) seq found bad; 0 when none */
-    char what[256];  /* "seq 7: hash does not match its body (a changed byte)" */
+    uint64_t seq;   /* the first entry (or checkpoint) seq found bad; 0 when none */
+    char what[256]; /* "seq 7: hash does not match its body (a changed byte)" */
 } cpm_xlog_problem_t;
 
 /* A verified run's end, to continue with the next page. */
@@ -56,8 +56,8 @@ int cpm_xlog_verify_run(Cpm__LogRecord *const *records, size_t n, cpm_xlog_head_
 
 /* Seal a Checkpoint (agency, seq, head, at_ms) as a MSG_EXCHANGE_CHECKPOINT
  * envelope by s (the agency node). *out malloc'd. 0 or -1. */
-int cpm_xcheckpoint_seal(cpm_sender_t *s, const char *agency, uint64_t seq,
-                         const uint8_t head[32], int64_t at_ms, uint8_t **out, size_t *out_len);
+int cpm_xcheckpoint_seal(cpm_sender_t *s, const char *agency, uint64_t seq, const uint8_t head[32],
+                         int64_t at_ms, uint8_t **out, size_t *out_len);
 /* Verify a checkpoint frame with reg: signed by a key of its sender valid at
  * the checkpoint's at_ms (current or past, cpm_keyhist), type
  * MSG_EXCHANGE_CHECKPOINT, payload a Checkpoint whose agency is the signer,

@@ -48,8 +48,8 @@ int exchange_checkpoint_get(cpm_store_t *st, MDB_txn *txn, uint64_t seq,
 }
 
 /* seq 0 with last: the last checkpoint; else the first at or after seq. */
-static int seek(cpm_store_t *st, MDB_txn *txn, uint64_t seq, bool last,
-                Cpm__SignedCheckpoint **out, uint64_t *cp_seq)
+static int seek(cpm_store_t *st, MDB_txn *txn, uint64_t seq, bool last, Cpm__SignedCheckpoint **out,
+                uint64_t *cp_seq)
 {
     MDB_cursor *cur;
     *out = NULL;
@@ -111,8 +111,8 @@ int exchange_checkpoint_add_cosig(cpm_store_t *st, MDB_txn *txn, uint64_t seq,
     return rc;
 }
 
-int exchange_checkpoint_make(const exchange_t *x, cpm_sender_t *s, cpm_store_t *st,
-                             MDB_txn *txn, int64_t now_ms, uint64_t *seq_out)
+int exchange_checkpoint_make(const exchange_t *x, cpm_sender_t *s, cpm_store_t *st, MDB_txn *txn,
+                             int64_t now_ms, uint64_t *seq_out)
 {
     uint64_t head;
     uint8_t hash[32];
@@ -181,8 +181,8 @@ int exchange_cosign(const exchange_t *x, cpm_store_t *st, MDB_txn *txn, const ch
         return rc;
     }
     Cpm__Checkpoint *last = NULL;
-    rc = cpm_store_get_msg(st, txn, EXCHANGE_COSIGNED_DB, cp->agency,
-                           &cpm__checkpoint__descriptor, (ProtobufCMessage **)&last);
+    rc = cpm_store_get_msg(st, txn, EXCHANGE_COSIGNED_DB, cp->agency, &cpm__checkpoint__descriptor,
+                           (ProtobufCMessage **)&last);
     if (rc == 0) {
         bool same_head =
             last->head_hash.len == 32 && memcmp(last->head_hash.data, cp->head_hash.data, 32) == 0;
@@ -239,10 +239,10 @@ struct exchange_ckpt {
     cpm_sender_t snd;
     bool loaded;
     uint64_t last_cp, scanned, n_new;
-    bool traffic;      /* entries other than checkpoints and cosignatures since last_cp */
+    bool traffic; /* entries other than checkpoints and cosignatures since last_cp */
     int64_t last_cp_ms;
-    uint64_t pending;  /* checkpoint awaiting a cosignature, 0: none */
-    uint8_t *frame;    /* its frame */
+    uint64_t pending; /* checkpoint awaiting a cosignature, 0: none */
+    uint8_t *frame;   /* its frame */
     size_t frame_len;
     bool inflight, stalled;
     char peer[128];
@@ -433,8 +433,8 @@ static void got_reply(exchange_ckpt_t *k, const exchange_t *x, cpm_server_t *srv
         return;
     }
     exchange_count(x, "exchange.cosigned");
-    cpm_info("exchange: checkpoint %llu co-signed by %s%s", (unsigned long long)k->pending,
-             k->peer, k->stalled ? " (co-signing resumed)" : "");
+    cpm_info("exchange: checkpoint %llu co-signed by %s%s", (unsigned long long)k->pending, k->peer,
+             k->stalled ? " (co-signing resumed)" : "");
     k->stalled = false;
     set_pending(k, 0, NULL, 0);
 }
@@ -489,8 +489,8 @@ static void cosign_step(exchange_ckpt_t *k, const exchange_t *x, cpm_server_t *s
     req.checkpoint.data = k->frame;
     req.checkpoint.len = k->frame_len;
     cpm_error_t err = {0};
-    if (cpm_client_send(k->cli, k->peer, "exchange", CPM__MSG_TYPE__MSG_EXCHANGE_COSIGN,
-                        &req.base, k->msg_id, &err) != 0) {
+    if (cpm_client_send(k->cli, k->peer, "exchange", CPM__MSG_TYPE__MSG_EXCHANGE_COSIGN, &req.base,
+                        k->msg_id, &err) != 0) {
         next_peer(k, x, "cannot be reached");
         return;
     }

@@ -31,9 +31,8 @@
 /* Seal a checkpoint over the current head with s, store it and append its
  * "checkpoint" entry, in txn. *seq_out: the checkpoint's seq (0 when the log
  * is empty: nothing done). */
-CPM_MUST_CHECK int exchange_checkpoint_make(const exchange_t *x, cpm_sender_t *s,
-                                            cpm_store_t *st, MDB_txn *txn, int64_t now_ms,
-                                            uint64_t *seq_out);
+CPM_MUST_CHECK int exchange_checkpoint_make(const exchange_t *x, cpm_sender_t *s, cpm_store_t *st,
+                                            MDB_txn *txn, int64_t now_ms, uint64_t *seq_out);
 /* The stored checkpoint of seq (CPM_E_NOT_FOUND), the first at or after seq
  * (CPM_E_NOT_FOUND when none), or the last one. *out owned
  * (cpm__signed_checkpoint__free_unpacked). */

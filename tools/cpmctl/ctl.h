@@ -89,6 +89,8 @@ int ctl_cmd_clusters(const ctl_opts_t *o, int argc, char **argv);
 int ctl_cmd_report(const ctl_opts_t *o, int argc, char **argv);     /* ctl_report.c */
 int ctl_cmd_inspection(const ctl_opts_t *o, int argc, char **argv); /* ctl_inspection.c */
 int ctl_cmd_inspector(const ctl_opts_t *o, int argc, char **argv);  /* ctl_inspector.c */
+/* exchange verify-log | evidence | verify-evidence; -1: another subcommand */
+int ctl_exchange_log(const ctl_opts_t *o, int argc, char **argv); /* ctl_exchange_log.c */
 /* cpmctl case verify: check the signed acts of r's history against c's
  * registry; prints per entry; 0 when all verify, 1 otherwise. */
 int ctl_case_verify(ctl_t *c, const Cpm__StatusReply *r);

@@ -66,6 +66,9 @@ int main(int argc, char **argv)
         {"cases", ctl_cmd_cases},           {"report", ctl_cmd_report},
         {"inspection", ctl_cmd_inspection}, {"inspector", ctl_cmd_inspector},
     };
+    int xrc = !strcmp(argv[i], "exchange") ? ctl_exchange_log(&o, argc - i, argv + i) : -1;
+    if (xrc >= 0) /* exchange verify-log | evidence | verify-evidence */
+        return xrc;
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))
             return cmds[k].fn(&o, argc - i, argv + i);
