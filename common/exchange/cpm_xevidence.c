@@ -159,6 +159,16 @@ int cpm_xevidence_verify(const uint8_t *buf, size_t len, const uint8_t root_pk[3
     Cpm__LogEntry *e = NULL;
     Cpm__Checkpoint *cp = NULL;
     const Cpm__LogRecord *r = ev->record;
+    /* a byte changed in a tag turns a field into an unknown one: refused,
+     * so that no part (a cosignature) silently drops out */
+    bool unknown = ev->base.n_unknown_fields || (r && r->base.n_unknown_fields) ||
+                   (ev->checkpoint && ev->checkpoint->base.n_unknown_fields);
+    for (size_t i = 0; ev->checkpoint && i < ev->checkpoint->n_cosignatures; i++)
+        unknown = unknown || ev->checkpoint->cosignatures[i]->base.n_unknown_fields;
+    if (unknown) {
+        fail(p, 0, "evidence: a field this reader does not know (a changed byte?)");
+        goto out;
+    }
     if (ev->version != CPM_XEVIDENCE_VERSION) {
         fail(p, 0, "evidence: version %u (this reader knows %d)", ev->version,
              CPM_XEVIDENCE_VERSION);
