@@ -12,6 +12,7 @@
 #include "cpm_effects.h"
 #include "cpm_keys.h"
 #include "cpm_registry.h"
+#include "cpm_retention.h"
 #include "cpm_store.h"
 
 #include <stdint.h>
@@ -19,7 +20,7 @@
 /* The databases of the exchange (one name, one place). */
 #define EXCHANGE_DATABASES                                                                         \
     "records", "records_seq", "xlog", "publish_refs", "xcheckpoints", "xcosigned", "xfeed",        \
-        "subs", "received", "received_seq"
+        "subs", "received", "received_seq", CPM_RETENTION_DB
 
 typedef struct {
     const char *node;          /* this agency node's member id */
