@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const DBS[] = {"records", "records_seq", "xlog", "publish_refs",
-                                  "xcheckpoints", "xcosigned", "xfeed", "subs",
-                                  "received", "received_seq", NULL};
+static const char *const DBS[] = {"records",      "records_seq",  "xlog",  "publish_refs",
+                                  "xcheckpoints", "xcosigned",    "xfeed", "subs",
+                                  "received",     "received_seq", NULL};
 
 static int get(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, MDB_val *v)
 {

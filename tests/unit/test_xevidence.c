@@ -58,8 +58,8 @@ static void append_query(MDB_txn *txn, uint64_t *seq)
     a.requester = "officer.b";
     a.publisher = "hn.a";
     a.dataset = "violations";
-    assert_int_equal(cpm_sender_seal(&sa, CPM__MSG_TYPE__MSG_EXCHANGE_ANSWER_SIGNED, "officer.b/cli",
-                                     id, &a.base, NULL, &ans, &alen),
+    assert_int_equal(cpm_sender_seal(&sa, CPM__MSG_TYPE__MSG_EXCHANGE_ANSWER_SIGNED,
+                                     "officer.b/cli", id, &a.base, NULL, &ans, &alen),
                      0);
     exchange_log_entry_t e = {"query", "officer.b", "violations", req, rlen, ans, alen};
     assert_int_equal(exchange_log_append(F.st, txn, cpm_now_ms(), &e, seq), 0);
@@ -70,8 +70,8 @@ static void append_query(MDB_txn *txn, uint64_t *seq)
 static void filler(MDB_txn *txn, int n)
 {
     for (int i = 0; i < n; i++) {
-        exchange_log_entry_t e = {"publish", "hn.a", "watchlist", NULL, 0,
-                                  (const uint8_t *)"reply", 5};
+        exchange_log_entry_t e = {"publish", "hn.a", "watchlist", NULL, 0, (const uint8_t *)"reply",
+                                  5};
         assert_int_equal(exchange_log_append(F.st, txn, cpm_now_ms(), &e, NULL), 0);
     }
 }

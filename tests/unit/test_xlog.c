@@ -41,8 +41,9 @@ static void make_log(size_t n, Cpm__LogRecord **recs)
     for (size_t i = 0; i < n; i++) {
         char req[32];
         snprintf(req, sizeof req, "request %zu", i);
-        exchange_log_entry_t e = {"query", "hn.b", "violations", (uint8_t *)req, strlen(req),
-                                  (const uint8_t *)"answer", 6};
+        exchange_log_entry_t e = {
+            "query", "hn.b", "violations", (uint8_t *)req, strlen(req), (const uint8_t *)"answer",
+            6};
         assert_int_equal(exchange_log_append(F.st, txn, 1700000000000LL + (int64_t)i, &e, NULL), 0);
     }
     for (size_t i = 0; i < n; i++)
@@ -188,8 +189,8 @@ static int cosign(int64_t at_ms, uint64_t seq, uint8_t headbyte, const char *sen
     uint8_t sig[64];
     MDB_txn *txn = dom_begin(F.st, true);
     int64_t now = cpm_now_ms();
-    int rc = exchange_cosign(&F.xb, F.st, txn, sender, (const uint8_t *)"frame", 5, &req, now,
-                             &out, sig, err);
+    int rc = exchange_cosign(&F.xb, F.st, txn, sender, (const uint8_t *)"frame", 5, &req, now, &out,
+                             sig, err);
     if (rc == 0) {
         cpm_xlog_problem_t p = {0};
         assert_int_equal(cpm_xcosign_verify(F.reg, &out, "hn.a", fr, len, seq, &p), 0);
