@@ -57,7 +57,8 @@ def wait_cosigned(m, what, min_cps=1):
     def done():
         s = state(m)
         return (s["ok"] and s["checkpoints"] >= min_cps and s["cosigned"] == s["checkpoints"]
-                and s["last_checkpoint"] >= covers)
+                # entry last_checkpoint + 1 is that checkpoint's own entry
+                and s["last_checkpoint"] + 1 >= covers)
     m.wait_for(done, what, seconds=120)
     return state(m)
 
