@@ -101,7 +101,8 @@ int exchange_checkpoint_add_cosig(cpm_store_t *st, MDB_txn *txn, uint64_t seq,
         cpm__signed_checkpoint__free_unpacked(sc, NULL);
         return CPM_E_INTERNAL;
     }
-    memcpy(all, sc->cosignatures, sc->n_cosignatures * sizeof *all);
+    if (sc->n_cosignatures)
+        memcpy(all, sc->cosignatures, sc->n_cosignatures * sizeof *all);
     all[sc->n_cosignatures] = (Cpm__Cosignature *)c;
     n.cosignatures = all;
     n.n_cosignatures = sc->n_cosignatures + 1;
