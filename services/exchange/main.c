@@ -8,9 +8,11 @@
 #include "cpm_log.h"
 #include "cpm_service.h"
 #include "cpm_util.h"
+#include "exchange_checkpoint.h"
 #include "exchange_domain.h"
 #include "exchange_feed.h"
 #include "exchange_policy.h"
+#include "exchange_logq.h"
 #include "exchange_publish.h"
 #include "exchange_received.h"
 #include "exchange_subs.h"
@@ -26,6 +28,7 @@ struct cpm_svc {
     exchange_policy_t *policy; /* the agency's signed access policy in force */
     exchange_feed_t *feed;     /* datasets from this node's own events */
     cpm_sender_t signer;       /* signs query answers as this node */
+    exchange_ckpt_t *ckpt;     /* checkpoints and co-signing (exchange_checkpoint) */
 };
 
 static void count(void *ctx, const char *counter)
@@ -48,8 +51,9 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
                     srv};
     s->x = x;
     if (!(s->policy = exchange_policy_new(cfg->exchange_policy, &s->x)) ||
-        !(s->feed = exchange_feed_new(&s->x))) {
+        !(s->feed = exchange_feed_new(&s->x)) || exchange_ckpt_new(&s->ckpt, srv) != 0) {
         exchange_policy_destroy(&s->policy);
+        exchange_feed_destroy(&s->feed);
         free(s);
         return -1;
     }
@@ -63,6 +67,7 @@ static void fini(cpm_svc_t **st)
     if (*st) {
         exchange_policy_destroy(&(*st)->policy);
         exchange_feed_destroy(&(*st)->feed);
+        exchange_ckpt_destroy(&(*st)->ckpt);
     }
     free(*st);
     *st = NULL;
@@ -72,6 +77,7 @@ static void registry_changed(cpm_svc_t *st, cpm_server_t *srv)
 {
     st->x.reg = cpm_server_registry(srv);
     exchange_feed_registry_changed(st->feed);
+    exchange_ckpt_registry(st->ckpt, st->x.reg);
 }
 
 static exchange_sender_t sender_of(const cpm_msg_t *m)
@@ -174,11 +180,41 @@ static int on_query(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_ms
     return rc;
 }
 
+static int on_cosign(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                     ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    Cpm__Cosignature c = CPM__COSIGNATURE__INIT;
+    uint8_t sig[64];
+    int rc =
+        exchange_cosign(&st->x, cpm_server_store(srv), txn, m->env->sender, m->frame, m->frame_len,
+                        (const Cpm__CosignRequest *)payload, cpm_now_ms(), &c, sig, err);
+    return rc ? rc : cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EXCHANGE_COSIGN_REPLY, &c.base);
+}
+
+static int on_log_query(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                        ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    Cpm__ExchangeLogReply r = CPM__EXCHANGE_LOG_REPLY__INIT;
+    MDB_txn *own = NULL;
+    cpm_store_t *store = cpm_server_store(srv);
+    int rc = txn ? 0 : cpm_store_begin(store, false, &own);
+    if (rc == 0)
+        rc = exchange_logq(&st->x, store, txn ? txn : own, cpm_server_config(srv)->registry,
+                           m->member->agency, m->member->role,
+                           (const Cpm__ExchangeLogQuery *)payload, &r, err);
+    if (rc == 0)
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EXCHANGE_LOG_REPLY, &r.base);
+    exchange_logq_free(&r);
+    cpm_store_abort(&own);
+    return rc;
+}
+
 static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
 {
     exchange_policy_tick(st->policy, &st->x);
     exchange_feed_tick(st->feed, srv);
     deliver_due(st, srv);
+    exchange_ckpt_tick(st->ckpt, &st->x, srv);
 }
 
 static const cpm_svc_request_t requests[] = {
@@ -189,9 +225,12 @@ static const cpm_svc_request_t requests[] = {
      on_subscribe, NULL, true},
     {CPM__MSG_TYPE__MSG_EXCHANGE_RECEIVED_QUERY, &cpm__exchange_received_query__descriptor, false,
      on_received_query, NULL, false},
-
     {CPM__MSG_TYPE__MSG_EXCHANGE_QUERY, &cpm__exchange_query__descriptor, true, on_query, NULL,
      true},
+    {CPM__MSG_TYPE__MSG_EXCHANGE_COSIGN, &cpm__cosign_request__descriptor, true, on_cosign, NULL,
+     true},
+    {CPM__MSG_TYPE__MSG_EXCHANGE_LOG_QUERY, &cpm__exchange_log_query__descriptor, false,
+     on_log_query, NULL, false},
     {0}};
 static const cpm_svc_batch_t batches[] = {
     {CPM__MSG_TYPE__MSG_EXCHANGE_BATCH, &cpm__exchange_delivery__descriptor, on_delivery}, {0}};

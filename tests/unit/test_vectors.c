@@ -17,6 +17,8 @@
 #include "cpm_registry.h"
 #include "cpm_util.h"
 #include "cpm_verifier.h"
+#include "cpm_xevidence.h"
+#include "cpm_xlog.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -599,13 +601,72 @@ static void test_envelopes(void **state)
             fail_msg("no vector has verdict %s", cpm_verdict_name((cpm_verdict_t)r));
 }
 
+/* exchange.json: the proof log's hashes, the checkpoint, the cosignature and
+ * the evidence file (docs/protocol.md 19.5, 19.6), with the code's own
+ * functions. */
+static void test_exchange(void **state)
+{
+    (void)state;
+    json_t *doc = load("exchange.json");
+    assert_non_null(doc);
+    json_t *log = json_object_get(doc, "log"), *v;
+    size_t i, n = json_array_size(log);
+    assert_int_equal(n, 2);
+    Cpm__LogRecord recs[2], *rp[2];
+    uint8_t *bufs[6];
+    json_array_foreach(log, i, v)
+    {
+        cpm__log_record__init(&recs[i]);
+        bufs[3 * i] = unhex(str(v, "body_hex"), &recs[i].body.len);
+        bufs[3 * i + 1] = unhex(str(v, "prev_hash_hex"), &recs[i].prev_hash.len);
+        bufs[3 * i + 2] = unhex(str(v, "hash_hex"), &recs[i].hash.len);
+        recs[i].body.data = bufs[3 * i];
+        recs[i].prev_hash.data = bufs[3 * i + 1];
+        recs[i].hash.data = bufs[3 * i + 2];
+        uint8_t c[32];
+        cpm_xlog_content(recs[i].body.data, recs[i].body.len, c);
+        assert_hex(c, 32, str(v, "content_hex"), "content");
+        rp[i] = &recs[i];
+    }
+    cpm_xlog_head_t h = {0, {0}, false};
+    cpm_xlog_problem_t p = {0};
+    assert_int_equal(cpm_xlog_verify_run(rp, 2, &h, &p), 0);
+    json_t *cj = json_object_get(doc, "checkpoint");
+    size_t flen, slen, elen;
+    uint8_t *frame = unhex(str(cj, "frame_hex"), &flen);
+    Cpm__Checkpoint *cp = NULL;
+    assert_int_equal(cpm_xcheckpoint_verify(reg, frame, flen, &cp, &p), 0);
+    assert_int_equal(cp->seq, 2);
+    assert_memory_equal(cp->head_hash.data, h.hash, 32);
+    cpm__checkpoint__free_unpacked(cp, NULL);
+    json_t *sj = json_object_get(doc, "cosignature");
+    uint8_t *sig = unhex(str(sj, "signature_hex"), &slen);
+    cpm_identity_t hk;
+    identity_of(str(sj, "cosigner"), &hk);
+    assert_int_equal(cpm_xcosign_check(hk.sign_pk, frame, flen, num(sj, "at_ms"), sig, slen), 0);
+    cpm_identity_t root;
+    identity_of("root", &root);
+    uint8_t *ev = unhex(str(json_object_get(doc, "evidence"), "file_hex"), &elen);
+    char *summary = NULL;
+    if (cpm_xevidence_verify(ev, elen, root.sign_pk, &summary, &p) != 0)
+        fail_msg("exchange.json evidence: %s", p.what);
+    free(summary);
+    ev[elen / 2] ^= 1;
+    assert_int_equal(cpm_xevidence_verify(ev, elen, root.sign_pk, &summary, &p), -1);
+    for (i = 0; i < 6; i++)
+        free(bufs[i]);
+    free(frame);
+    free(sig);
+    free(ev);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_registry),
-        cmocka_unit_test(test_events),
-        cmocka_unit_test(test_envelopes),
+        cmocka_unit_test(test_keys),     cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_events),   cmocka_unit_test(test_envelopes),
+        cmocka_unit_test(test_exchange),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -175,6 +175,58 @@ def check(cond, what):
         sys.exit("MISMATCH: " + what)
 
 
+def check_exchange(vdir, reg):
+    """exchange.json (docs/protocol.md 19.5, 19.6), from the text alone."""
+    path = os.path.join(vdir, "exchange.json")
+    if not os.path.exists(path):
+        return 0
+    x = json.load(open(path))
+    pk_of = {m["id"]: bytes.fromhex(m["sign_pk"]) for m in reg["document"]["members"]}
+    link = lambda prev, c: hashlib.sha256(b"CPMESH-XLOG-V1\0" + prev + c).digest()
+    prev = bytes(32)
+    for e in x["log"]:
+        body = bytes.fromhex(e["body_hex"])
+        f = {n: v for n, _, v in wire_fields(body)}
+        check(f[1] == e["seq"] and f[3].decode() == e["kind"], "log entry %d fields" % e["seq"])
+        c = hashlib.sha256(body).digest()
+        check(c.hex() == e["content_hex"], "log %d content" % e["seq"])
+        check(prev.hex() == e["prev_hash_hex"], "log %d prev_hash" % e["seq"])
+        prev = link(prev, c)
+        check(prev.hex() == e["hash_hex"], "log %d hash" % e["seq"])
+    cp = x["checkpoint"]
+    frame = bytes.fromhex(cp["frame_hex"])
+    outer = {n: v for n, _, v in wire_fields(frame)}
+    envb, sig = outer[1], outer[2]
+    Ed25519PublicKey.from_public_bytes(pk_of[cp["agency"]]).verify(
+        sig, b"CPMESH-ENVELOPE-V1\0" + envb)
+    ef = {n: v for n, _, v in wire_fields(envb)}
+    check(ef[2].decode() == cp["agency"] and ef[7] == 104, "checkpoint envelope sender/type")
+    pf = {n: v for n, _, v in wire_fields(ef[11])}
+    check(pf[1].decode() == cp["agency"] and pf[2] == cp["seq"] and pf[3] == prev,
+          "checkpoint payload names the head")
+    co = x["cosignature"]
+    signed = b"CPMESH-XCOSIGN-V1\0" + frame + co["at_ms"].to_bytes(8, "big", signed=True)
+    check(signed.hex() == co["signed_bytes_hex"], "cosignature signed bytes")
+    Ed25519PublicKey.from_public_bytes(pk_of[co["cosigner"]]).verify(
+        bytes.fromhex(co["signature_hex"]), signed)
+    # the evidence: registry as in registry.json, the record, the chain to the head
+    ev = {}
+    for n, _, v in wire_fields(bytes.fromhex(x["evidence"]["file_hex"])):
+        ev.setdefault(n, []).append(v)
+    check(ev[1] == [1], "evidence version")
+    check(ev[2][0].hex() == reg["signed_registry_hex"], "evidence registry")
+    rec = {n: v for n, _, v in wire_fields(ev[3][0])}
+    h = link(rec[2], hashlib.sha256(rec[1]).digest())
+    check(h == rec[3], "evidence record hash")
+    for c in ev.get(4, []):
+        h = link(h, c)
+    scp = {}
+    for n, _, v in wire_fields(ev[5][0]):
+        scp.setdefault(n, []).append(v)
+    check(scp[1][0] == frame and h == prev, "evidence links the entry to the checkpoint head")
+    return len(x["log"])
+
+
 def main():
     vdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     load = lambda n: json.load(open(os.path.join(vdir, n)))
@@ -265,6 +317,8 @@ def main():
         n += 1
     print("vectors agree: %d identities, registry, %d events, %d envelopes (%d layout cases)" %
           (len(keys["identities"]), len(events["events"]), n, n_layout))
+    nx = check_exchange(vdir, reg)
+    print("exchange vectors agree: %d log entries, checkpoint, cosignature, evidence" % nx)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #include "cpm_registry.h"
 #include "cpm_util.h"
 #include "cpm_verifier.h"
+#include "exchange.pb-c.h"
 #include "vector_registry.h"
 
 #include <jansson.h>
@@ -886,6 +887,121 @@ static json_t *gen_envelopes(const Cpm__EventBatch *batch)
         hexj((const uint8_t *)CPM_ENVELOPE_DOMAIN, sizeof CPM_ENVELOPE_DOMAIN), "cases", cases);
 }
 
+/* ---- the exchange's proof log (docs/protocol.md 19.5, 19.6) --------------- */
+static void xlink(const uint8_t prev[32], const uint8_t content[32], uint8_t out[32])
+{
+    static const char dom[] = "CPMESH-XLOG-V1";
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const uint8_t *)dom, sizeof dom);
+    crypto_hash_sha256_update(&st, prev, 32);
+    crypto_hash_sha256_update(&st, content, 32);
+    crypto_hash_sha256_final(&st, out);
+}
+
+/* hn.doit's two-entry log (hashed here with libsodium alone), its checkpoint
+ * over entry 2, hn.d.hoan-kiem's cosignature and the evidence of entry 1. */
+static json_t *gen_exchange(void)
+{
+    uint8_t body[2][256], prev[2][32], content[2][32], hash[2][32];
+    size_t blen[2];
+    json_t *log = json_array();
+    static const char *const kinds[2] = {"publish", "delivery"};
+    memset(prev[0], 0, 32);
+    Cpm__LogRecord recs[2];
+    for (int i = 0; i < 2; i++) {
+        Cpm__LogEntry e = CPM__LOG_ENTRY__INIT;
+        e.seq = (uint64_t)i + 1;
+        e.at_ms = NOW_MS + i;
+        e.kind = (char *)kinds[i];
+        e.peer = i ? "hn.d.hoan-kiem" : "hn.doit";
+        e.dataset = "watchlist";
+        e.response.data = (uint8_t *)"record bytes";
+        e.response.len = 12;
+        blen[i] = cpm__log_entry__pack(&e, body[i]);
+        if (i)
+            memcpy(prev[i], hash[i - 1], 32);
+        crypto_hash_sha256(content[i], body[i], blen[i]);
+        xlink(prev[i], content[i], hash[i]);
+        cpm__log_record__init(&recs[i]);
+        recs[i].body = (ProtobufCBinaryData){blen[i], body[i]};
+        recs[i].prev_hash = (ProtobufCBinaryData){32, prev[i]};
+        recs[i].hash = (ProtobufCBinaryData){32, hash[i]};
+        json_array_append_new(log, json_pack("{s:I,s:s,s:o,s:o,s:o,s:o}", "seq", (json_int_t)e.seq,
+                                             "kind", e.kind, "body_hex", hexj(body[i], blen[i]),
+                                             "prev_hash_hex", hexj(prev[i], 32), "content_hex",
+                                             hexj(content[i], 32), "hash_hex", hexj(hash[i], 32)));
+    }
+    Cpm__Checkpoint cp = CPM__CHECKPOINT__INIT;
+    cp.agency = "hn.doit";
+    cp.seq = 2;
+    cp.head_hash = (ProtobufCBinaryData){32, hash[1]};
+    cp.at_ms = NOW_MS + 10;
+    uint8_t cpb[256];
+    size_t cplen = cpm__checkpoint__pack(&cp, cpb);
+    cpm_env_fields_t f = {"hn.doit",
+                          "exchange",
+                          ids[DOIT].key_id,
+                          1,
+                          NOW_MS + 10,
+                          CPM__MSG_TYPE__MSG_EXCHANGE_CHECKPOINT,
+                          "c0ffee00c0ffee00c0ffee00c0ffee00",
+                          NULL,
+                          "hn.doit",
+                          cpb,
+                          cplen};
+    uint8_t *frame = NULL, *sreg = NULL;
+    size_t flen = 0, slen = 0;
+    if (cpm_envelope_seal(&f, ids[DOIT].sign_sk, &frame, &flen) != 0 ||
+        cpm_registry_sign(cpm_registry_doc(registry), ids[ROOT].sign_sk, &sreg, &slen) != 0)
+        return NULL;
+    static const char cdom[] = "CPMESH-XCOSIGN-V1";
+    int64_t cat = NOW_MS + 20;
+    size_t mlen = sizeof cdom + flen + 8;
+    uint8_t *msg = malloc(mlen), sig[64];
+    memcpy(msg, cdom, sizeof cdom);
+    memcpy(msg + sizeof cdom, frame, flen);
+    cpm_put_be64(msg + sizeof cdom + flen, (uint64_t)cat);
+    crypto_sign_detached(sig, NULL, msg, mlen, ids[HK].sign_sk);
+    Cpm__Cosignature cs = CPM__COSIGNATURE__INIT;
+    cs.cosigner = "hn.d.hoan-kiem";
+    cs.at_ms = cat;
+    cs.signature = (ProtobufCBinaryData){64, sig};
+    Cpm__Cosignature *csv[1] = {&cs};
+    Cpm__SignedCheckpoint sc = CPM__SIGNED_CHECKPOINT__INIT;
+    sc.checkpoint = (ProtobufCBinaryData){flen, frame};
+    sc.cosignatures = csv;
+    sc.n_cosignatures = 1;
+    Cpm__ExchangeEvidence ev = CPM__EXCHANGE_EVIDENCE__INIT;
+    ProtobufCBinaryData next[1] = {{32, content[1]}};
+    ev.version = 1;
+    ev.signed_registry = (ProtobufCBinaryData){slen, sreg};
+    ev.record = &recs[0];
+    ev.next_content_hashes = next;
+    ev.n_next_content_hashes = 1;
+    ev.checkpoint = &sc;
+    size_t evlen = cpm__exchange_evidence__get_packed_size(&ev);
+    uint8_t *evb = malloc(evlen);
+    cpm__exchange_evidence__pack(&ev, evb);
+    json_t *doc = json_pack(
+        "{s:s,s:o,s:{s:s,s:I,s:I,s:o,s:o},s:{s:s,s:I,s:o,s:o},s:{s:I,s:o}}", "description",
+        "hn.doit's proof log of two entries: content = SHA-256(body), hash = SHA-256("
+        "\"CPMESH-XLOG-V1\\0\" || prev_hash || content). A checkpoint over entry 2 sealed as a "
+        "MSG_EXCHANGE_CHECKPOINT envelope by hn.doit; hn.d.hoan-kiem's cosignature = Ed25519 over "
+        "\"CPMESH-XCOSIGN-V1\\0\" || checkpoint frame || at_ms (i64 BE); the evidence of entry 1 "
+        "(registry = registry.json's signed_registry). The root key is in keys.json.",
+        "log", log, "checkpoint", "agency", "hn.doit", "seq", (json_int_t)2, "at_ms",
+        (json_int_t)cp.at_ms, "payload_hex", hexj(cpb, cplen), "frame_hex", hexj(frame, flen),
+        "cosignature", "cosigner", "hn.d.hoan-kiem", "at_ms", (json_int_t)cat, "signed_bytes_hex",
+        hexj(msg, mlen), "signature_hex", hexj(sig, 64), "evidence", "entry", (json_int_t)1,
+        "file_hex", hexj(evb, evlen));
+    free(msg);
+    free(frame);
+    free(sreg);
+    free(evb);
+    return doc;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "tests/vectors";
@@ -899,9 +1015,11 @@ int main(int argc, char **argv)
         evs[i] = &ev_store[i];
     json_t *events = reg ? gen_events(&batch, evs) : NULL;
     json_t *envs = events ? gen_envelopes(&batch) : NULL;
+    json_t *exch = envs ? gen_exchange() : NULL;
     cpm_registry_destroy(&registry);
     int rc = 0;
-    if (!envs) {
+    if (!envs || !exch) {
+        json_decref(exch);
         fprintf(stderr, "cpm-gen-vectors: failed; nothing written\n");
         json_decref(keys);
         json_decref(reg);
@@ -913,6 +1031,7 @@ int main(int argc, char **argv)
         rc |= write_doc(dir, "registry.json", reg);
         rc |= write_doc(dir, "events.json", events);
         rc |= write_doc(dir, "envelopes.json", envs);
+        rc |= write_doc(dir, "exchange.json", exch);
     }
     for (int i = 0; i < NIDS; i++)
         cpm_identity_wipe(&ids[i]);

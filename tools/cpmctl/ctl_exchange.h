@@ -17,4 +17,7 @@ int ctl_exchange_received(const ctl_opts_t *o, int argc, char **argv);
 int ctl_exchange_query(const ctl_opts_t *o, int argc, char **argv);
 int ctl_exchange_publish(const ctl_opts_t *o, int argc, char **argv);
 
+/* ctl_exchange_log.c: verify-log | evidence | verify-evidence */
+int ctl_exchange_log(const ctl_opts_t *o, int argc, char **argv);
+
 #endif

@@ -22,6 +22,10 @@ static const char usage[] =
     "            [--purpose P] [--from-start] [--cancel]\n"
     "  received [--dataset D] [--from-agency X]   what the own agency received\n"
     "  query --dataset D [filters]       ask every agency's exchange at once (--help)\n"
+    "  verify-log [--node N]             check an exchange's hash chain, checkpoints, "
+    "co-signatures\n"
+    "  evidence SEQ [--node N] --out F   export one exchange with everything that proves it\n"
+    "  verify-evidence FILE [--root-public F]   check an evidence file offline\n"
     "  publish --dataset D --field n=v   a record by hand at the own agency (--help)\n";
 
 static const struct {
@@ -30,7 +34,9 @@ static const struct {
 } VERBS[] = {
     {"policy", ctl_exchange_policy},       {"datasets", ctl_exchange_datasets},
     {"subscribe", ctl_exchange_subscribe}, {"received", ctl_exchange_received},
-    {"query", ctl_exchange_query},         {"publish", ctl_exchange_publish},
+    {"query", ctl_exchange_query},         {"verify-log", ctl_exchange_log},
+    {"evidence", ctl_exchange_log},        {"verify-evidence", ctl_exchange_log},
+    {"publish", ctl_exchange_publish},
 };
 
 int ctl_cmd_exchange(const ctl_opts_t *o, int argc, char **argv)
