@@ -85,7 +85,7 @@ static int check_entry(const cpm_registry_t *reg, const Cpm__LogEntry *e, const 
             strcmp(rq->agency, e->peer) != 0)
             return fail(p, seq, "entry %llu: the request is signed by %s, not the peer %s",
                         (unsigned long long)seq, rq->id, e->peer);
-        cpm_format_time(rv.sent_ms, when, sizeof when);
+        cpm_format_time_vn(rv.sent_ms, when, sizeof when);
         say(t, "request:   %s signed by %s (agency %s) at %s, signature valid",
             cpm_msg_type_name((int)rv.type) ? cpm_msg_type_name((int)rv.type) : "?", rq->id,
             rq->agency, when);
@@ -210,17 +210,17 @@ int cpm_xevidence_verify(const uint8_t *buf, size_t len, const uint8_t root_pk[3
              (unsigned long long)e->seq, (unsigned long long)cp->seq, ev->n_next_content_hashes);
         goto out;
     }
-    cpm_format_time(e->at_ms, when, sizeof when);
+    cpm_format_time_vn(e->at_ms, when, sizeof when);
     say(&t, "entry:     %llu of %s's exchange log, kind %s%s%s, peer %s, at %s",
         (unsigned long long)e->seq, cp->agency, e->kind, e->dataset[0] ? ", dataset " : "",
         e->dataset, e->peer, when);
     if (check_entry(reg, e, cp->agency, &t, p) != 0)
         goto out;
-    cpm_format_time(cp->at_ms, when, sizeof when);
+    cpm_format_time_vn(cp->at_ms, when, sizeof when);
     say(&t, "checkpoint: seq %llu signed by %s at %s; the entry links to its head",
         (unsigned long long)cp->seq, cp->agency, when);
     for (size_t i = 0; i < ev->checkpoint->n_cosignatures; i++) {
-        cpm_format_time(ev->checkpoint->cosignatures[i]->at_ms, when, sizeof when);
+        cpm_format_time_vn(ev->checkpoint->cosignatures[i]->at_ms, when, sizeof when);
         say(&t, "cosigned:  by %s at %s, valid", ev->checkpoint->cosignatures[i]->cosigner, when);
     }
     if (ev->checkpoint->n_cosignatures == 0)

@@ -202,6 +202,15 @@ void cpm_format_time(int64_t ms, char *out, size_t n)
     snprintf(out, n, "%s.%03dZ", base, (int)(ms % 1000 + 1000) % 1000);
 }
 
+void cpm_format_time_vn(int64_t ms, char *out, size_t n)
+{
+    /* Vietnam keeps UTC+7 all year (no daylight saving time). */
+    time_t s = (time_t)(ms / 1000 + 7 * 3600 - (ms < 0 && ms % 1000 ? 1 : 0));
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, n, "%Y-%m-%d %H:%M:%S +07", &tm);
+}
+
 void cpm_errf(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0)

@@ -42,5 +42,8 @@ void cpm_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((for
 
 /* ISO 8601 UTC time of ms into out (at least 25 bytes). */
 void cpm_format_time(int64_t ms, char *out, size_t n);
+/* The same as people in Vietnam read it: "2026-03-15 16:00:00 +07"
+ * (Asia/Ho_Chi_Minh, UTC+7 all year). */
+void cpm_format_time_vn(int64_t ms, char *out, size_t n);
 
 #endif

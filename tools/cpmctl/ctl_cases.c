@@ -4,6 +4,7 @@
 #include "ctl_args.h"
 #include "cpm_case.h"
 #include "cpm_text.h"
+#include "cpm_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,16 +27,11 @@ static const char cases_usage[] =
     "                    are fetched until N or the end\n"
     "Times are Vietnam time (Asia/Ho_Chi_Minh, UTC+7).\n";
 
-#define VN_OFFSET_S (7 * 3600)
-
 const char *ctl_time_vn(int64_t ms, char buf[40])
 {
     if (ms == 0)
         return "-";
-    time_t s = (time_t)(ms / 1000 + VN_OFFSET_S - (ms < 0 && ms % 1000 ? 1 : 0));
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(buf, 40, "%Y-%m-%d %H:%M:%S +07", &tm);
+    cpm_format_time_vn(ms, buf, 40);
     return buf;
 }
 
