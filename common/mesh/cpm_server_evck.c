@@ -30,6 +30,14 @@ void cpm_server_checkpoint_init(cpm_server_t *s)
     if (cpm_evcheck_last(s->store, txn, &s->ckpt_seq) != 0)
         s->ckpt_seq = 0;
     cpm_store_abort(&txn);
+    if (s->ckpt_seq > s->published) {
+        /* Events this service signed are gone: an old copy of the store, or
+         * an edit. Readers see it too (the checkpoint past the head). */
+        cpm_error("the event log ends at %llu but a checkpoint of %llu was signed: events are "
+                  "missing",
+                  (unsigned long long)s->published, (unsigned long long)s->ckpt_seq);
+        cpm_metrics_add(s->metrics, "events.log_behind_checkpoint", 1);
+    }
 }
 
 void cpm_server_checkpoint(cpm_server_t *s, bool force)
@@ -188,8 +196,11 @@ int cpm_server_handle_events_fetch(cpm_server_t *s, MDB_txn *txn, const cpm_msg_
         }
     }
     if (rc == 0 && want_ckpt && eb.scan_to >= eb.scan_from && eb.scan_from > 0 &&
-        (rc = cpm_evcheck_list(s->store, txn, eb.scan_from, eb.scan_to, CKPT_MAX, &frames,
-                               &nframes)) == 0) {
+        (rc = cpm_evcheck_list(s->store, txn, eb.scan_from,
+                               /* at the head: also any checkpoint past it, so that a
+                                  log cut short shows */
+                               eb.scan_to >= eb.head_seq ? UINT64_MAX : eb.scan_to, CKPT_MAX,
+                               &frames, &nframes)) == 0) {
         eb.checkpoints = frames;
         eb.n_checkpoints = nframes;
     }

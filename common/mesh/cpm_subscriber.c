@@ -24,6 +24,7 @@ typedef struct {
     bool have_hash;
     bool unreachable;  /* told already */
     uint64_t proven;   /* highest seq a checkpoint proved */
+    uint64_t broke;    /* first seq delivered off the chain (accept_broken): proven stays below */
     uint64_t pend_seq; /* a live checkpoint ahead of the cursor, checked on arrival */
     uint8_t pend_hash[32];
 } src_t;
@@ -66,6 +67,12 @@ static bool filtering(const cpm_subscriber_t *s)
     return *s->kind || *s->agency || *s->area || *s->category || s->o.filter.state != 0;
 }
 
+static void prove(src_t *src, uint64_t seq)
+{
+    if (seq > src->proven && (!src->broke || seq < src->broke))
+        src->proven = seq;
+}
+
 static void ckpt_wrong(cpm_subscriber_t *s, src_t *src, uint64_t seq, const char *why)
 {
     char d[200];
@@ -89,9 +96,11 @@ static bool deliver(cpm_subscriber_t *s, src_t *src, const Cpm__Event *ev, bool 
             chain_ok = false;
         } else {
             s->ckpt_ok++;
-            src->proven = ev->seq;
+            prove(src, ev->seq);
         }
     }
+    if (!chain_ok && s->o.accept_broken && !src->broke)
+        src->broke = ev->seq;
     if (!chain_ok && !s->o.accept_broken) {
         s->refused++;
         char d[80];
@@ -122,6 +131,9 @@ static bool reply_checkpoints(cpm_subscriber_t *s, src_t *src, const Cpm__EventB
         if (cpm_evcheck_verify(s->reg, b->checkpoints[i].data, b->checkpoints[i].len, src->member,
                                src->service, &c, &err) != 0) {
             ckpt_wrong(s, src, 0, err.message);
+            ok = false;
+        } else if (c.seq > b->head_seq) {
+            ckpt_wrong(s, src, c.seq, "signed beyond the log's head: events are missing");
             ok = false;
         } else if (*n < cap) {
             cs[(*n)++] = c;
@@ -235,8 +247,10 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
     src->last = end;
     memcpy(src->hash, h[end - from], 32);
     src->have_hash = true;
-    if (!bad && proven > src->proven)
-        src->proven = proven < end ? proven : end;
+    if (bad && !src->broke)
+        src->broke = from;
+    if (!bad)
+        prove(src, proven < end ? proven : end);
     *done = end == to;
     free(h);
     return got;
@@ -292,7 +306,7 @@ static long catch_up(cpm_subscriber_t *s, src_t *src, long budget)
          * cursor, and each checkpoint in the batch against it. */
         cpm_evcheck_t cs[REPLY_CKPTS];
         size_t ncs = 0;
-        uint64_t suspect_to = 0, prove = 0;
+        uint64_t suspect_to = 0, proves = 0;
         if (!reply_checkpoints(s, src, b, cs, REPLY_CKPTS, &ncs))
             suspect_to = b->n_events ? b->events[b->n_events - 1]->seq : 0;
         for (size_t c = 0; c < ncs; c++) {
@@ -305,7 +319,7 @@ static long catch_up(cpm_subscriber_t *s, src_t *src, long budget)
                     suspect_to = ev->seq > suspect_to ? ev->seq : suspect_to;
                 } else {
                     s->ckpt_ok++;
-                    prove = ev->seq > prove ? ev->seq : prove;
+                    proves = ev->seq > proves ? ev->seq : proves;
                 }
             }
         }
@@ -320,8 +334,8 @@ static long catch_up(cpm_subscriber_t *s, src_t *src, long budget)
             }
             total++, n++;
         }
-        if (prove > src->proven && prove <= src->last && prove > suspect_to)
-            src->proven = prove;
+        if (proves <= src->last && proves > suspect_to)
+            prove(src, proves);
         bool more = !broken && n > 0 && src->last < b->head_seq && (budget <= 0 || total < budget);
         cpm__event_batch__free_unpacked(b, NULL);
         if (!more)
@@ -553,7 +567,7 @@ static void live_checkpoint(cpm_subscriber_t *s, src_t *src, const cpm_evcheck_t
             ckpt_wrong(s, src, c->seq, "the signed head differs from the event delivered");
         } else {
             s->ckpt_ok++;
-            src->proven = c->seq;
+            prove(src, c->seq);
         }
     } else if (c->seq > src->last) {
         src->pend_seq = c->seq;

@@ -98,7 +98,16 @@ static void emit(void *arg, const char *node, const char *service, const Cpm__Ev
         if (o && typed)
             json_object_update(o, typed);
         json_decref(typed);
-        ctl_print_json(o);
+        if (out_file) {
+            char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+            if (line)
+                fprintf(out_file, "%s\n", line);
+            fflush(out_file);
+            free(line);
+            json_decref(o);
+        } else {
+            ctl_print_json(o);
+        }
     } else {
         fprintf(out_file ? out_file : stdout, "%s %s #%llu %s %s%s%s %s\n",
                 ctl_time_vn(ev->at_ms, t), key, (unsigned long long)ev->seq, ctl_safe(ev->kind),
