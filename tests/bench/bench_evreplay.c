@@ -89,8 +89,7 @@ static long long pass(cpm_store_t *s, const uint8_t pk[32], bool verify, uint64_
             uint64_t last = evs[n - 1]->seq;
             if (cpm_eventlog_verify_chain(evs, n, prev) != 0 ||
                 cpm_evcheck_list(s, txn, from, last, 16, &frames, &nf) != 0) {
-                fprintf(stderr, "bench_evreplay: chain broken at %llu\n",
-                        (unsigned long long)from);
+                fprintf(stderr, "bench_evreplay: chain broken at %llu\n", (unsigned long long)from);
                 total = -1;
             }
             for (size_t i = 0; i < nf && total >= 0; i++) {
@@ -154,8 +153,8 @@ int main(int argc, char **argv)
     int64_t t4 = cpm_mono_ms();
     (void)t2;
     if (plain != (long long)n || verified != (long long)n || proven != n - n % EVERY) {
-        fprintf(stderr, "bench_evreplay: read %lld / verified %lld of %llu (proven %llu)\n",
-                plain, verified, (unsigned long long)n, (unsigned long long)proven);
+        fprintf(stderr, "bench_evreplay: read %lld / verified %lld of %llu (proven %llu)\n", plain,
+                verified, (unsigned long long)n, (unsigned long long)proven);
         return 1;
     }
     double up = (double)(t3 - t2) / 1000.0, vp = (double)(t4 - t3) / 1000.0;
