@@ -174,11 +174,12 @@ int cpm_server_handle_events_fetch(cpm_server_t *s, MDB_txn *txn, const cpm_msg_
     size_t nframes = 0;
     int rc = cpm_eventlog_head(s->store, txn, &eb.head_seq, NULL);
     if (rc == 0 && filtered) {
-        /* Start at the range of the checkpoint before from, so that the
-         * reader can check that range's digest (docs/protocol.md 20). */
+        /* Start at the checkpoint range that holds the reader's cursor
+         * (from - 1), so that the reader can check that range's digest and
+         * prove its tail (docs/protocol.md 20). */
         uint64_t before = 0;
         uint64_t scan_from = from;
-        if (cpm_evcheck_before(s->store, txn, from, &before) == 0 &&
+        if (cpm_evcheck_before(s->store, txn, from > 1 ? from - 1 : 1, &before) == 0 &&
             from - (before + 1) <= REWIND_MAX)
             scan_from = before + 1;
         rc = scan(s, txn, q, scan_from, from, max, &sc, &eb.scan_to);

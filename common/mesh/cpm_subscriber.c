@@ -162,6 +162,10 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
         return -1;
     }
     size_t count = (size_t)(to - from + 1);
+    if (count == 0) { /* nothing read */
+        *done = true;
+        return 0;
+    }
     uint8_t(*h)[32] = malloc(count * 32);
     if (!h)
         return -1;
