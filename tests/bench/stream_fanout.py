@@ -109,7 +109,8 @@ def run_bench(m, a, procs):
             check_file(os.path.join(m.home, "w%d.jsonl" % i), want)
         slow.send_signal(signal.SIGCONT)
         t2 = time.time()
-        m.wait_for(lambda: complete(os.path.join(m.home, "w%d.jsonl" % a.watchers), want),
+        m.wait_for(lambda: complete(os.path.join(m.home, "w%d.jsonl" % a.watchers), want, procs,
+                                    a.watchers, start),
                    "the stopped watcher catches up", seconds=600)
         catch = time.time() - t2
         check_file(os.path.join(m.home, "w%d.jsonl" % a.watchers), want)
