@@ -73,20 +73,23 @@ typedef struct {
     uint32_t map_high_water_pct; /* 10..95 */
     uint32_t dead_retention_s;
     uint32_t contact_retention_s;
-    uint32_t reopen_period_s;        /* inspection */
-    uint32_t link_window_s;          /* routing */
-    uint32_t clusters_window_days;   /* routing */
-    uint32_t acts_window_days;       /* inspection */
-    char *consumer_key_file;         /* intake; NULL when absent */
-    char *checklists;                /* inspection; NULL when absent */
-    uint32_t evidence_max_mb;        /* inspection: evidence folder bound */
-    bool field_share_contact;        /* inspection: inspectors see the consumer's contact */
-    char *exchange_policy;           /* exchange; NULL when absent */
-    uint32_t checkpoint_every;       /* exchange: entries between checkpoints */
-    uint32_t checkpoint_s;           /* exchange: seconds between checkpoints */
-    uint32_t exchange_max_records;   /* exchange: records per dataset */
-    uint32_t event_checkpoint_every; /* events between signed checkpoints of the log */
-    uint32_t event_checkpoint_s;     /* seconds (with new events) between checkpoints */
+    uint32_t reopen_period_s;      /* inspection */
+    uint32_t link_window_s;        /* routing */
+    uint32_t clusters_window_days; /* routing */
+    uint32_t acts_window_days;     /* inspection */
+    char *consumer_key_file;       /* intake; NULL when absent */
+    char *checklists;              /* inspection; NULL when absent */
+    uint32_t evidence_max_mb;      /* inspection: evidence folder bound */
+    bool field_share_contact;      /* inspection: inspectors see the consumer's contact */
+    char *exchange_policy;         /* exchange; NULL when absent */
+    uint32_t checkpoint_every;     /* exchange: entries between checkpoints */
+    uint32_t checkpoint_s;         /* exchange: seconds between checkpoints */
+    uint32_t exchange_max_records; /* exchange: records per dataset */
+
+    /* Every service's event log: a signed checkpoint after this many events
+     * or seconds with new events (docs/protocol.md section 20). */
+    uint32_t event_checkpoint_every;
+    uint32_t event_checkpoint_s;
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:
