@@ -82,9 +82,10 @@ static int edit(cpm_store_t *st, MDB_txn *txn, uint64_t seq, const char *note, b
         fprintf(stderr, "cpm_evtamper: no event %llu\n", (unsigned long long)seq);
         return -1;
     }
-    evs[0]->note = (char *)note; /* not freed by free_unpacked: restored below */
+    char *was = evs[0]->note; /* put back before the event is freed */
+    evs[0]->note = (char *)note;
     int rc = put_event(st, txn, evs[0]);
-    evs[0]->note = NULL;
+    evs[0]->note = was;
     cpm_eventlog_free(&evs, n);
     return rc != 0 ? -1 : re ? rehash(st, txn, seq, head) : 0;
 }
