@@ -30,6 +30,7 @@ typedef struct {
     uint32_t *evidence_max_mb, *field_share_contact; /* inspection: field sync */
     char *exchange_policy;                           /* exchange */
     uint32_t *checkpoint_every, *checkpoint_s, *exchange_max_records;
+    uint32_t *event_checkpoint_every, *event_checkpoint_s; /* every service's event log */
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -66,6 +67,8 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(checkpoint_every),
     NUM(checkpoint_s),
     NUM(exchange_max_records),
+    NUM(event_checkpoint_every),
+    NUM(event_checkpoint_s),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -128,7 +131,9 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         {"evidence_max_mb", y->evidence_max_mb, 4096, &c->evidence_max_mb},
         {"checkpoint_every", y->checkpoint_every, 256, &c->checkpoint_every},
         {"checkpoint_s", y->checkpoint_s, 60, &c->checkpoint_s},
-        {"exchange_max_records", y->exchange_max_records, 1000000, &c->exchange_max_records}};
+        {"exchange_max_records", y->exchange_max_records, 1000000, &c->exchange_max_records},
+        {"event_checkpoint_every", y->event_checkpoint_every, 1000, &c->event_checkpoint_every},
+        {"event_checkpoint_s", y->event_checkpoint_s, 60, &c->event_checkpoint_s}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (nums[i].val && *nums[i].val == 0) {
             return cpm_error_set(err, CPM_E_INVALID, nums[i].name,

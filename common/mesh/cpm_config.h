@@ -42,6 +42,8 @@
  *   checkpoint_every: 256         # optional, exchange: a signed checkpoint of the proof
  *   checkpoint_s: 60              #   log after this many entries or seconds with new entries
  *   exchange_max_records: 1000000 # optional, exchange: records kept per dataset
+ *   event_checkpoint_every: 1000  # optional: a signed checkpoint of the event log after
+ *   event_checkpoint_s: 60        #   this many events or seconds with new events, and at stop
  *
  * Relative paths are taken relative to the configuration file's folder. */
 #ifndef CPM_CONFIG_H
@@ -83,6 +85,11 @@ typedef struct {
     uint32_t checkpoint_every;     /* exchange: entries between checkpoints */
     uint32_t checkpoint_s;         /* exchange: seconds between checkpoints */
     uint32_t exchange_max_records; /* exchange: records per dataset */
+
+    /* Every service's event log: a signed checkpoint after this many events
+     * or seconds with new events (docs/protocol.md section 20). */
+    uint32_t event_checkpoint_every;
+    uint32_t event_checkpoint_s;
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

@@ -287,6 +287,8 @@ const char *cpm_msg_type_name(int type)
         return "exchange_answer_signed";
     case CPM__MSG_TYPE__MSG_EXCHANGE_CHECKPOINT:
         return "exchange_checkpoint";
+    case CPM__MSG_TYPE__MSG_EVENT_CHECKPOINT:
+        return "event_checkpoint";
     default:
         return NULL; /* including MSG_UNSPECIFIED: never valid on the wire */
     }

@@ -278,6 +278,7 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
         cpm_error("cannot read the event log head (%s); not starting", cpm_err_name(hrc));
         goto fail;
     }
+    cpm_server_checkpoint_init(s);
     if (cpm_server_on_request(s, CPM__MSG_TYPE__MSG_EVENTS_FETCH, false,
                               cpm_server_handle_events_fetch) != 0 ||
         cpm_server_on_request(s, CPM__MSG_TYPE__MSG_HEALTH_QUERY, false,

@@ -402,6 +402,7 @@ static void publish_events(cpm_server_t *s)
         free(frame);
         s->published = evs[eb.n_events - 1]->seq;
         cpm_eventlog_free(&evs, n);
+        cpm_server_checkpoint(s, false); /* every event_checkpoint_every events */
     }
 }
 
@@ -584,38 +585,15 @@ int cpm_server_run(cpm_server_t *s)
             }
             if (s->tick)
                 s->tick(s);
+            cpm_server_checkpoint(s, false); /* after event_checkpoint_s seconds */
         }
     }
+    cpm_server_checkpoint(s, true); /* a clean stop signs the head */
     cpm_info("stopping");
     return 0;
 }
 
-int cpm_server_handle_events_fetch(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m,
-                                   cpm_reply_t *reply, cpm_error_t *err)
-{
-    Cpm__EventsFetch *q = cpm__events_fetch__unpack(cpm_pb_budget(m->env->payload.len),
-                                                    m->env->payload.len, m->env->payload.data);
-    if (!q)
-        return cpm_error_set(err, CPM_E_BAD_MESSAGE, "payload", "payload is not an EventsFetch");
-    size_t max = q->max && q->max < EVENTS_FETCH_MAX ? q->max : EVENTS_FETCH_MAX;
-    uint64_t from = q->from_seq ? q->from_seq : 1;
-    cpm__events_fetch__free_unpacked(q, NULL);
-    Cpm__EventBatch eb = CPM__EVENT_BATCH__INIT;
-    Cpm__Event **evs = NULL;
-    size_t n = 0;
-    int rc = cpm_eventlog_head(s->store, txn, &eb.head_seq, NULL);
-    if (rc == 0)
-        rc = cpm_eventlog_read(s->store, txn, from, max, &evs, &n);
-    if (rc != 0)
-        return cpm_error_set(err, rc, "", "cannot read the event log: %s", cpm_err_name(rc));
-    eb.node = s->id.id;
-    eb.service = (char *)s->cfg->service;
-    eb.events = evs;
-    eb.n_events = events_within(evs, n, EVENTS_REPLY_BYTES);
-    rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_EVENTS_REPLY, &eb.base);
-    cpm_eventlog_free(&evs, n);
-    return rc;
-}
+/* cpm_server_handle_events_fetch: cpm_server_evck.c */
 
 int cpm_server_handle_health(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, cpm_reply_t *reply,
                              cpm_error_t *err)

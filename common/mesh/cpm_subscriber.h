@@ -38,6 +38,15 @@ typedef struct {
     const char *node;
     const char *service;
     const char *kind_prefix;
+    /* The typed fields (equal; NULL/"" or 0: any). With any of kind_prefix,
+     * agency, area, category or state set, fetches are filtered at the source
+     * (docs/protocol.md section 20) and checked with the skipped events'
+     * hashes and the range's checkpoints; live publications are filtered
+     * here. */
+    const char *agency;
+    const char *area;
+    const char *category;
+    Cpm__CaseState state;
 } cpm_sub_filter_t;
 
 /* Things worth telling a user about a source, as they change. */
@@ -92,5 +101,28 @@ CPM_MUST_CHECK int cpm_subscriber_seek(cpm_subscriber_t *s, const char *node, co
                                        uint64_t seq, const uint8_t hash[32]);
 /* Events refused so far (broken chain, refused publications). */
 uint64_t cpm_subscriber_refused(const cpm_subscriber_t *s);
+
+/* Signed checkpoints (docs/protocol.md section 20). Every fetch asks for the
+ * checkpoints of what it reads, and checkpoints arrive on the live stream;
+ * each is checked against the signer's key in the registry and against the
+ * chain the subscriber holds. One that does not match is told as
+ * CPM_SUB_BROKEN_CHAIN with a detail naming the checkpoint, counted in
+ * cpm_subscriber_refused, and the events it covers in that reply are refused
+ * (or delivered with chain_ok false under accept_broken). */
+/* The highest seq of node/service that a checkpoint proved (0: none yet):
+ * every event delivered up to it is what the service signed. */
+uint64_t cpm_subscriber_proven(const cpm_subscriber_t *s, const char *node, const char *service);
+/* Checkpoints verified so far, and found wrong (bad signature, other hash). */
+uint64_t cpm_subscriber_checkpoints(const cpm_subscriber_t *s, uint64_t *bad);
+
+/* Save the cursor together with one value of the caller's (key must not
+ * contain '/'), in the same transaction: a consumer that writes its output
+ * elsewhere keeps where its output ended with the cursor (cpmctl watch --out
+ * keeps the file's size). 0 or a store code. */
+CPM_MUST_CHECK int cpm_subscriber_save_with(cpm_subscriber_t *s, const char *key, const void *val,
+                                            size_t len);
+/* Read that value back: its length (at most cap bytes copied), or -1 when
+ * none is kept. */
+long cpm_subscriber_load_extra(cpm_subscriber_t *s, const char *key, void *buf, size_t cap);
 
 #endif

@@ -226,6 +226,29 @@ def check_exchange(vdir, reg):
     check(scp[1][0] == frame and h == prev, "evidence links the entry to the checkpoint head")
     return len(x["log"])
 
+def check_checkpoints(vdir):
+    """checkpoints.json (docs/protocol.md section 20): the range digest, the
+    EventCheckpoint and Envelope bytes built here, and the signature."""
+    c = json.load(open(os.path.join(vdir, "checkpoints.json")))
+    priv = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(c["seed_hex"]))
+    pk = priv.public_key().public_bytes(RAW, serialization.PublicFormat.Raw)
+    check(pk.hex() == c["sign_pk_hex"], "checkpoint signer")
+    d = hashlib.sha256(b"CPM-EVRANGE-V1\0" + b"".join(bytes.fromhex(h)
+                                                      for h in c["range_hashes_hex"])).digest()
+    check(d.hex() == c["range_digest_hex"], "checkpoint range digest")
+    head = bytes.fromhex(c["head_hash_hex"])
+    payload = b"".join([f_bytes(1, c["node"]), f_bytes(2, c["service"]), f_varint(3, c["seq"]),
+                        f_bytes(4, head), f_varint(5, c["at_ms"]), f_varint(6, c["range_from"]),
+                        f_bytes(7, d)])
+    eb = envelope_bytes({"version": 2, "sender": c["node"],
+                         "sender_instance": c["service"] + ".ckpt", "key_id": c["key_id"],
+                         "seq": c["seq"], "sent_ms": c["at_ms"], "type_value": 110,
+                         "msg_id": head[:16].hex(), "correlation_id": "", "recipient": "*",
+                         "payload_hex": payload.hex()})
+    sig = priv.sign(b"CPMESH-ENVELOPE-V1\0" + eb)
+    check((f_bytes(1, eb) + f_bytes(2, sig)).hex() == c["frame_hex"], "checkpoint frame")
+    return 1
+
 
 def main():
     vdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
@@ -315,8 +338,9 @@ def main():
                           if m["id"] == c["envelope"]["sender"])
             Ed25519PublicKey.from_public_bytes(bytes.fromhex(member["sign_pk"])).verify(sig, si)
         n += 1
-    print("vectors agree: %d identities, registry, %d events, %d envelopes (%d layout cases)" %
-          (len(keys["identities"]), len(events["events"]), n, n_layout))
+    nck = check_checkpoints(vdir)
+    print("vectors agree: %d identities, registry, %d events, %d envelopes (%d layout cases), "
+          "%d checkpoint" % (len(keys["identities"]), len(events["events"]), n, n_layout, nck))
     nx = check_exchange(vdir, reg)
     print("exchange vectors agree: %d log entries, checkpoint, cosignature, evidence" % nx)
 

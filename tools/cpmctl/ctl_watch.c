@@ -7,34 +7,66 @@
 #include "cpm_transport.h"
 #include "cpm_util.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static const char watch_usage[] =
     "usage: cpmctl watch [--node ID] [--cursor FILE] [--from-start] [--count N] [--for SECONDS]\n"
-    "                    [--json]\n"
+    "                    [--kind PREFIX] [--agency ID] [--area SLUG] [--category SLUG]\n"
+    "                    [--state STATE] [--out FILE] [--json]\n"
     "\n"
     "Shows events from every service in the registry as they happen. Remembers the\n"
     "last event seen of each service in the cursor file (default DIR/watch-<as>.cursor)\n"
     "and, after a restart or a gap, first fetches what it missed, so no event is lost\n"
     "or shown twice. Each event is checked against its service's hash chain.\n"
     "  --from-start   ignore the cursor and show every log from its first event\n"
-    "  --count N      stop after N events;  --for S   stop after S seconds\n";
+    "  --count N      stop after N events;  --for S   stop after S seconds\n"
+    "  --kind, --agency, --area, --category, --state   only such events (kind: a\n"
+    "                 prefix); fetches are filtered by the service, checked with\n"
+    "                 the hashes of the events left out and the signed checkpoints\n"
+    "  --out FILE     append the events to FILE and keep its size with the cursor:\n"
+    "                 after a kill, the restarted watch cuts FILE back to the last\n"
+    "                 event it saved and goes on, so FILE holds each event once\n";
 
 static const char events_usage[] =
     "usage: cpmctl events --node ID --service NAME [--from SEQ] [--json]\n"
     "\n"
-    "Prints the event log of one service from SEQ (default 1) to its head.\n";
+    "Prints the event log of one service from SEQ (default 1) to its head, each\n"
+    "event checked against the hash chain and the service's signed checkpoints;\n"
+    "then says on stderr up to which event a checkpoint proved the log. Exit 3\n"
+    "when an event or a checkpoint did not verify.\n";
+
+/* Where --out writes, and the size it had at the last saved cursor. */
+static FILE *out_file;
+static cpm_subscriber_t *out_sub;
 
 static volatile sig_atomic_t interrupted;
+static bool broken_seen; /* an event off the chain was shown */
 static void on_sigint(int sig)
 {
     (void)sig;
     interrupted = 1;
+}
+
+/* --out: the event is in the file; move the cursor past it and keep the
+ * file's size with it in one transaction. A kill before that commit leaves
+ * the line in the file beyond the kept size, cut off at the restart. */
+static void out_saved(const char *node, const char *service, const Cpm__Event *ev)
+{
+    uint8_t size[8];
+    long at = ftell(out_file);
+    if (at < 0 || cpm_subscriber_seek(out_sub, node, service, ev->seq,
+                                      ev->hash.len == 32 ? ev->hash.data : NULL) != 0)
+        return;
+    cpm_put_be64(size, (uint64_t)at);
+    if (cpm_subscriber_save_with(out_sub, "out.size", size, sizeof size) != 0)
+        fprintf(stderr, "cpmctl: cannot save the cursor with the output's size\n");
 }
 
 /* Print one event (the subscriber has checked it against the chain). */
@@ -44,9 +76,11 @@ static void emit(void *arg, const char *node, const char *service, const Cpm__Ev
     const ctl_t *c = arg;
     char key[200];
     snprintf(key, sizeof key, "%s/%s", node, service);
-    if (!chain_ok)
+    if (!chain_ok) {
         fprintf(stderr, "cpmctl: warning: %s event %llu does not match the hash chain\n", key,
                 (unsigned long long)ev->seq);
+        broken_seen = true;
+    }
     char t[40], detail[1024];
     const char *state = cpm_case_state_name(ev->state);
     /* detail: the typed fields as one line, as before they were typed. */
@@ -64,13 +98,25 @@ static void emit(void *arg, const char *node, const char *service, const Cpm__Ev
         if (o && typed)
             json_object_update(o, typed);
         json_decref(typed);
-        ctl_print_json(o);
+        if (out_file) {
+            char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+            if (line)
+                fprintf(out_file, "%s\n", line);
+            fflush(out_file);
+            free(line);
+            json_decref(o);
+        } else {
+            ctl_print_json(o);
+        }
     } else {
-        printf("%s %s #%llu %s %s%s%s %s\n", ctl_time_vn(ev->at_ms, t), key,
-               (unsigned long long)ev->seq, ctl_safe(ev->kind), ctl_safe(ev->ticket),
-               *ev->agency ? " -> " : "", ctl_safe(ev->agency), ctl_safe(detail));
-        fflush(stdout);
+        fprintf(out_file ? out_file : stdout, "%s %s #%llu %s %s%s%s %s\n",
+                ctl_time_vn(ev->at_ms, t), key, (unsigned long long)ev->seq, ctl_safe(ev->kind),
+                ctl_safe(ev->ticket), *ev->agency ? " -> " : "", ctl_safe(ev->agency),
+                ctl_safe(detail));
+        fflush(out_file ? out_file : stdout);
     }
+    if (out_file && out_sub)
+        out_saved(node, service, ev);
 }
 
 static void on_notice(void *arg, const char *node, const char *service, cpm_sub_notice_t what,
@@ -91,7 +137,11 @@ static void on_notice(void *arg, const char *node, const char *service, cpm_sub_
         fprintf(stderr, "cpmctl: refused a publication on %s\n", key);
         break;
     case CPM_SUB_BROKEN_CHAIN:
-        break; /* not refused here: accept_broken prints the warning in emit */
+        /* An event off the chain is shown with a warning in emit; a
+         * checkpoint that does not match is told here. */
+        if (strncmp(detail, "checkpoint", 10) == 0)
+            fprintf(stderr, "cpmctl: %s %s\n", key, ctl_safe(detail));
+        break;
     case CPM_SUB_CURSOR_SAVE:
         fprintf(stderr, "cpmctl: cannot save the cursor %s\n", ctl_safe(detail));
         break;
@@ -141,6 +191,28 @@ static void old_cursor_apply(cpm_subscriber_t *sub, json_t *root)
         fprintf(stderr, "cpmctl: warning: the old cursor could not be saved in the store\n");
 }
 
+/* --out FILE: cut it back to the size kept with the cursor (what a killed
+ * watch wrote after its last save), then append. */
+static int out_open(cpm_subscriber_t *sub, const char *path, bool from_start)
+{
+    uint8_t size[8];
+    long kept = from_start ? -1 : cpm_subscriber_load_extra(sub, "out.size", size, sizeof size);
+    out_file = fopen(path, from_start ? "w" : "a");
+    if (!out_file) {
+        fprintf(stderr, "cpmctl: --out %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (kept == 8 && ftruncate(fileno(out_file), (off_t)cpm_get_be64(size)) != 0) {
+        fprintf(stderr, "cpmctl: --out %s: cannot cut back: %s\n", path, strerror(errno));
+        fclose(out_file);
+        out_file = NULL;
+        return -1;
+    }
+    fseek(out_file, 0, SEEK_END);
+    out_sub = sub;
+    return 0;
+}
+
 /* cpmctl shows events off the chain with a warning rather than hiding them. */
 static cpm_sub_opts_t sub_opts(ctl_t *c)
 {
@@ -158,10 +230,17 @@ int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
                                              {"from-start", no_argument, 0, 's'},
                                              {"count", required_argument, 0, 'N'},
                                              {"for", required_argument, 0, 'f'},
+                                             {"kind", required_argument, 0, 'K'},
+                                             {"agency", required_argument, 0, 'A'},
+                                             {"area", required_argument, 0, 'R'},
+                                             {"category", required_argument, 0, 'C'},
+                                             {"state", required_argument, 0, 'S'},
+                                             {"out", required_argument, 0, 'O'},
                                              CTL_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
     ctl_opts_t o = *gopts;
-    const char *node = NULL, *cursor = NULL;
+    const char *node = NULL, *cursor = NULL, *out = NULL;
+    cpm_sub_filter_t filt = {0};
     bool from_start = false;
     long count = 0, seconds = 0;
     int opt;
@@ -184,6 +263,27 @@ int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
         case 'f':
             seconds = atol(optarg);
             break;
+        case 'K':
+            filt.kind_prefix = optarg;
+            break;
+        case 'A':
+            filt.agency = optarg;
+            break;
+        case 'R':
+            filt.area = optarg;
+            break;
+        case 'C':
+            filt.category = optarg;
+            break;
+        case 'S':
+            if ((filt.state = cpm_case_state_parse(optarg)) == 0) {
+                fprintf(stderr, "cpmctl: --state: unknown case state \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 'O':
+            out = optarg;
+            break;
         default:
             return ctl_usage(watch_usage, opt == 'h' ? 0 : 2);
         }
@@ -201,7 +301,8 @@ int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
     cpm_sub_opts_t so = sub_opts(&c);
     so.cursor_dir = cpath;
     so.from_start = from_start;
-    so.filter.node = node;
+    filt.node = node;
+    so.filter = filt;
     cpm_subscriber_t *sub = NULL;
     cpm_error_t err = {0};
     if (cpm_subscriber_new(&sub, c.zctx, c.reg, &c.id, c.client, &so, &err) != 0) {
@@ -213,6 +314,11 @@ int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
     if (old && !from_start)
         old_cursor_apply(sub, old);
     json_decref(old);
+    if (out && out_open(sub, out, from_start) != 0) {
+        cpm_subscriber_destroy(&sub);
+        ctl_close(&c);
+        return 1;
+    }
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
     long shown = 0;
@@ -226,6 +332,10 @@ int ctl_cmd_watch(const ctl_opts_t *gopts, int argc, char **argv)
         shown += cpm_subscriber_poll(sub, 250, count > 0 ? count - shown : 0);
     }
     cpm_subscriber_destroy(&sub); /* saves the cursor */
+    if (out_file)
+        fclose(out_file);
+    out_file = NULL;
+    out_sub = NULL;
     ctl_close(&c);
     return 0;
 }
@@ -277,6 +387,16 @@ int ctl_cmd_events(const ctl_opts_t *gopts, int argc, char **argv)
         cpm_error_set(&err, CPM_E_UNAVAILABLE, "node", "cannot read the events of %s/%s", node,
                       service);
         rc = ctl_fail(&c, c.json, &err);
+    } else {
+        uint64_t bad = 0, good = cpm_subscriber_checkpoints(sub, &bad);
+        fprintf(stderr,
+                "cpmctl: %s/%s: read to #%llu; checkpoints verified %llu, wrong %llu; proven "
+                "to #%llu\n",
+                node, service, (unsigned long long)cpm_subscriber_cursor(sub, node, service),
+                (unsigned long long)good, (unsigned long long)bad,
+                (unsigned long long)cpm_subscriber_proven(sub, node, service));
+        if (bad > 0 || broken_seen)
+            rc = 3;
     }
     cpm_subscriber_destroy(&sub);
     ctl_close(&c);

@@ -93,6 +93,8 @@ struct cpm_server {
     queued_t *queued; /* records written by the current group */
     size_t nqueued, capqueued;
     uint64_t published;      /* event head already published */
+    uint64_t ckpt_seq;       /* event head of the newest checkpoint (cpm_server_evck.c) */
+    int64_t ckpt_mono_ms;    /* when it was made */
     uint64_t replay_evicted; /* the verifier's replay evictions already counted */
     zmq_pollitem_t *items;   /* the loop's poll set: zap, router, one per stream */
     size_t items_cap;
@@ -116,6 +118,10 @@ CPM_MUST_CHECK int cpm_server_rebind(cpm_server_t *s);
 CPM_MUST_CHECK int cpm_server_handle_events_fetch(cpm_server_t *srv, MDB_txn *txn,
                                                   const cpm_msg_t *m, cpm_reply_t *reply,
                                                   cpm_error_t *err);
+/* Event checkpoints (cpm_server_evck.c): read the newest at start; make one
+ * when due (force: whenever the head has none). */
+void cpm_server_checkpoint_init(cpm_server_t *s);
+void cpm_server_checkpoint(cpm_server_t *s, bool force);
 CPM_MUST_CHECK int cpm_server_handle_health(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
                                             cpm_reply_t *reply, cpm_error_t *err);
 
