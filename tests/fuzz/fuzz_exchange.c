@@ -141,8 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     default: {
-        Cpm__ExchangePublish *p = (Cpm__ExchangePublish *)decode(
-            &cpm__exchange_publish__descriptor, data + 1, size - 1);
+        Cpm__ExchangePublish *p =
+            (Cpm__ExchangePublish *)decode(&cpm__exchange_publish__descriptor, data + 1, size - 1);
         if (p) {
             Cpm__ExchangePublishReply r = CPM__EXCHANGE_PUBLISH_REPLY__INIT;
             (void)exchange_publish(&x, st, txn, &fx, &s, p, fz_now_ms(), &r, &err);

@@ -32,8 +32,8 @@ static void ask(const Cpm__ExchangePolicy *p)
         for (size_t w = 0; w < 4; w++)
             for (size_t k = 0; k < 2; k++) {
                 cpm_xgrant_t g;
-                cpm_xpolicy_decide(p, FZ_CITY, &d[i], who[w][0], who[w][1], purposes[k],
-                                   wanted + w, w % 2, &g);
+                cpm_xpolicy_decide(p, FZ_CITY, &d[i], who[w][0], who[w][1], purposes[k], wanted + w,
+                                   w % 2, &g);
                 if (!g.allowed)
                     continue;
                 Cpm__DataField f = CPM__DATA_FIELD__INIT;
