@@ -353,7 +353,7 @@ static int make_sources(exchange_feed_t *f, cpm_server_t *srv)
         rc = exchange_feed_cursor_get(st, txn, x->node, s->service, &s->seq, s->hash);
         cpm_sub_opts_t o = {.fetch_only = true,
                             .fetch_timeout_ms = FETCH_TIMEOUT_MS,
-                            .filter = {x->node, s->service, NULL},
+                            .filter = {.node = x->node, .service = s->service},
                             .on_event = on_event,
                             .on_notice = on_notice,
                             .arg = s};
