@@ -107,6 +107,24 @@ void cpm_xpolicy_decide(const Cpm__ExchangePolicy *p, const char *self_agency,
     g->withheld = all_fields(d) & ~shared;
 }
 
+bool cpm_xpolicy_may_filter(const Cpm__ExchangePolicy *p, const char *self_agency,
+                            const cpm_xdataset_t *d, const char *agency, const char *role,
+                            const char *purpose, const char *field, cpm_xgrant_t *g)
+{
+    if (!field || !field[0])
+        return true;
+    cpm_xgrant_t all;
+    cpm_xpolicy_decide(p, self_agency, d, agency, role, purpose, NULL, 0, &all);
+    int fi = field_index(d, field);
+    if (all.allowed && fi >= 0 && (all.shared & (1ULL << fi)))
+        return true;
+    char f[80];
+    snprintf(f, sizeof f, "%s.%s", d->name, field);
+    refuse(g, f, "%s is not shared with agency %s, so it cannot be filtered on either%s", f,
+           agency ? agency : "?", "");
+    return false;
+}
+
 int cpm_xpolicy_redact(const cpm_xgrant_t *g, const cpm_xdataset_t *d, const Cpm__DataRecord *r,
                        Cpm__DataRecord *out)
 {

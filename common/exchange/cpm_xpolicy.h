@@ -37,6 +37,14 @@ void cpm_xpolicy_decide(const Cpm__ExchangePolicy *p, const char *self_agency,
                         const cpm_xdataset_t *d, const char *agency, const char *role,
                         const char *purpose, const char *const *wanted, size_t n, cpm_xgrant_t *g);
 
+/* May the requester filter dataset d on field (NULL or "": nothing to
+ * check)? Only on a field the policy would give it: a filter on a withheld
+ * field would reveal it record by record. true, or false with g refused
+ * (403, "<dataset>.<field>", a sentence). */
+bool cpm_xpolicy_may_filter(const Cpm__ExchangePolicy *p, const char *self_agency,
+                            const cpm_xdataset_t *d, const char *agency, const char *role,
+                            const char *purpose, const char *field, cpm_xgrant_t *g);
+
 /* out = r with only the fields g shares, in r's order (out->fields is a
  * malloc'd array of pointers borrowed from r: free(out->fields) only).
  * 0 or -1 (out of memory). */

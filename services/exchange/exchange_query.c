@@ -242,6 +242,14 @@ int exchange_query(const exchange_t *x, const Cpm__ExchangePolicy *policy, cpm_s
     cpm_xgrant_t g;
     cpm_xpolicy_decide(policy, x->node, d, req->who.agency, req->who.role, q->purpose,
                        (const char *const *)q->fields, q->n_fields, &g);
+    /* Filters only on fields the requester may see: a filter on a withheld
+     * field (a tax code, a name) would reveal it record by record. */
+    const char *filtered[] = {
+        q->business[0] ? d->business_field : NULL, q->tax_code[0] ? d->tax_field : NULL,
+        q->area[0] ? d->area_field : NULL, (q->from_ms || q->to_ms) ? d->date_field : NULL};
+    for (size_t i = 0; g.allowed && i < sizeof filtered / sizeof filtered[0]; i++)
+        (void)cpm_xpolicy_may_filter(policy, x->node, d, req->who.agency, req->who.role, q->purpose,
+                                     filtered[i], &g);
     uint64_t head = 0;
     if ((rc = exchange_log_head(st, txn, &head, NULL)) != 0)
         return rc;

@@ -113,6 +113,29 @@ static int record_request(const exchange_t *x, cpm_store_t *st, MDB_txn *txn,
     return fx && fx->event ? fx->event(fx->ctx, txn, &ev) : 0;
 }
 
+/* What a subscription may carry, beyond what the policy decides: no
+ * personal field ever (the records land in the subscriber agency's store,
+ * readable by all its people; personal data is asked by query, with the
+ * purpose), and filters only on fields the policy gives (a filter on a
+ * withheld field would reveal it). */
+static void narrow(const Cpm__ExchangePolicy *policy, const char *self, const cpm_xdataset_t *d,
+                   const char *agency, const char *role, const char *purpose, const char *area,
+                   const char *business, const char *tax_code, cpm_xgrant_t *g)
+{
+    if (!g->allowed)
+        return;
+    for (size_t i = 0; i < d->n_fields && i < 64; i++)
+        if (d->fields[i].personal && (g->shared & (1ULL << i))) {
+            g->shared &= ~(1ULL << i);
+            g->withheld |= 1ULL << i;
+        }
+    const char *filtered[] = {area && area[0] ? d->area_field : NULL,
+                              business && business[0] ? d->business_field : NULL,
+                              tax_code && tax_code[0] ? d->tax_field : NULL};
+    for (size_t i = 0; g->allowed && i < sizeof filtered / sizeof filtered[0]; i++)
+        (void)cpm_xpolicy_may_filter(policy, self, d, agency, role, purpose, filtered[i], g);
+}
+
 int exchange_subscribe(const exchange_t *x, const Cpm__ExchangePolicy *policy, cpm_store_t *st,
                        MDB_txn *txn, const cpm_effects_t *fx, const exchange_sender_t *who,
                        const Cpm__ExchangeSubscribe *s, int64_t now_ms, exchange_sub_reply_t *out,
@@ -164,6 +187,8 @@ int exchange_subscribe(const exchange_t *x, const Cpm__ExchangePolicy *policy, c
     }
     cpm_xgrant_t g;
     cpm_xpolicy_decide(policy, x->node, d, agency, who->role, s->purpose, NULL, 0, &g);
+    narrow(policy, x->node, d, agency, who->role, s->purpose, s->area, s->business, s->tax_code,
+           &g);
     if (g.allowed && !g.subscribe) {
         g.code = CPM_E_FORBIDDEN;
         snprintf(g.field, sizeof g.field, "%s", d->name);
@@ -289,6 +314,8 @@ static bool still_allowed(const exchange_t *x, const Cpm__ExchangePolicy *policy
                           const cpm_xdataset_t *d, const Cpm__Subscription *s, cpm_xgrant_t *g)
 {
     cpm_xpolicy_decide(policy, x->node, d, s->subscriber, s->role, s->purpose, NULL, 0, g);
+    narrow(policy, x->node, d, s->subscriber, s->role, s->purpose, s->area, s->business,
+           s->tax_code, g);
     /* a subscriber that left the registry (or stopped running an exchange)
      * has no stream to deliver on: held like a refused one */
     const Cpm__Member *m = x->reg ? cpm_registry_member(x->reg, s->subscriber) : NULL;

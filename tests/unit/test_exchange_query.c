@@ -251,6 +251,17 @@ static void test_redaction_and_personal(void **state)
     assert_int_equal(a->n_records, 1);
     assert_string_equal(val(a->records[0], "reporter_phone"), "0912345678");
     cpm__exchange_answer__free_unpacked(a, NULL);
+    /* a filter on a field the policy withholds (area is not shared for
+     * product_warnings) would reveal it record by record: refused */
+    qq.n_fields = 0;
+    qq.purpose = "";
+    qq.area = "hoan-kiem";
+    a = ask(q, "officer.hn.d.ba-dinh", "hn.d.ba-dinh", "officer", &qq, &rc, &err, NULL);
+    assert_int_equal(a->refused_code, 403);
+    assert_string_equal(a->refused_field, "product_warnings.area");
+    assert_int_equal(a->n_records, 0);
+    cpm__exchange_answer__free_unpacked(a, NULL);
+    qq.area = "";
     /* no policy at all: nothing for another agency */
     qq.n_fields = 0;
     qq.dataset = "watchlist";

@@ -90,6 +90,20 @@ static void test_fields_and_refusals(void **state)
     assert_non_null(strstr(g.reason, "no signed access policy"));
 }
 
+static void test_filters_only_on_shared_fields(void **state)
+{
+    (void)state;
+    const cpm_xdataset_t *v = cpm_xschema_find("violations");
+    cpm_xgrant_t g = {.allowed = true};
+    assert_true(
+        cpm_xpolicy_may_filter(policy(), "hn.qltt", v, "hn.doit", "officer", "", "business", &g));
+    assert_true(cpm_xpolicy_may_filter(policy(), "hn.qltt", v, "hn.doit", "officer", "", NULL, &g));
+    assert_false(
+        cpm_xpolicy_may_filter(policy(), "hn.qltt", v, "hn.doit", "officer", "", "tax_code", &g));
+    assert_false(g.allowed);
+    assert_string_equal(g.field, "violations.tax_code");
+}
+
 static void test_redact(void **state)
 {
     (void)state;
@@ -117,6 +131,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields_and_refusals),
+        cmocka_unit_test(test_filters_only_on_shared_fields),
         cmocka_unit_test(test_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
