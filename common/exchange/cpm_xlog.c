@@ -194,8 +194,13 @@ int cpm_xcosign_verify(const cpm_registry_t *reg, const Cpm__Cosignature *c, con
     if (!m)
         return bad(p, seq, "checkpoint %llu: cosigner \"%.60s\" is not in the registry",
                    (unsigned long long)seq, who);
-    if (agency && strcmp(agency, who) == 0)
-        return bad(p, seq, "checkpoint %llu: cosigned by its own agency %.60s",
+    /* A peer agency's exchange node: not the agency itself, nor one of its
+     * people (an officer could be made to sign anything its agency wants). */
+    if (agency && (strcmp(agency, who) == 0 || (m->agency && strcmp(m->agency, agency) == 0)))
+        return bad(p, seq, "checkpoint %llu: cosigned by %.60s of its own agency %.60s",
+                   (unsigned long long)seq, who, agency);
+    if (!cpm_member_service(m, "exchange"))
+        return bad(p, seq, "checkpoint %llu: cosigner %.60s runs no exchange: not a peer agency",
                    (unsigned long long)seq, who);
     /* no key id travels with a cosignature: try each key of the member */
     for (size_t i = 0; i <= m->n_past_keys; i++) {

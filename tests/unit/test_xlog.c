@@ -157,6 +157,12 @@ static void test_checkpoint_seal_verify_forge(void **state)
     c.cosigner = "hn.a";
     assert_int_equal(cpm_xcosign_sign(F.a.sign_sk, fr, len, now, sig), 0);
     assert_int_equal(cpm_xcosign_verify(F.reg, &c, "hn.a", fr, len, 9, &p), -1);
+    /* a person (here another agency's officer) is not a peer exchange: an
+     * agency could have its own staff sign a backdated checkpoint */
+    c.cosigner = "officer.b";
+    assert_int_equal(cpm_xcosign_sign(F.off.sign_sk, fr, len, now, sig), 0);
+    assert_int_equal(cpm_xcosign_verify(F.reg, &c, "hn.a", fr, len, 9, &p), -1);
+    assert_non_null(strstr(p.what, "runs no exchange"));
     /* a SignedCheckpoint with a forged cosignature is refused as a whole */
     c.cosigner = "hn.c";
     Cpm__Cosignature *cs[1] = {&c};
