@@ -71,6 +71,60 @@ static int check_frame(const cpm_registry_t *reg, const ProtobufCBinaryData *f, 
     return 0;
 }
 
+static bool same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+static bool same_slice(const char *a, cpm_slice_t b)
+{
+    return a && strlen(a) == b.len && memcmp(a, b.data, b.len) == 0;
+}
+
+/* A query entry proves an exchange only when everything in it agrees: the
+ * request is a query for the entry's dataset, signed by the requester the
+ * answer names, and the answer is the publisher's answer to exactly that
+ * request (its hash and msg_id), for that dataset, at this log position. */
+static int check_answer(const Cpm__LogEntry *e, const char *agency, const Cpm__Member *rq,
+                        const cpm_envelope_view_t *rv, const cpm_envelope_view_t *sv, text_t *t,
+                        cpm_xlog_problem_t *p)
+{
+    uint64_t seq = e->seq;
+    if (!rq || rv->type != CPM__MSG_TYPE__MSG_EXCHANGE_QUERY)
+        return fail(p, seq, "entry %llu: a query entry whose request is not a signed query",
+                    (unsigned long long)seq);
+    if (sv->type != CPM__MSG_TYPE__MSG_EXCHANGE_ANSWER_SIGNED)
+        return fail(p, seq, "entry %llu: a query entry whose response is not a signed answer",
+                    (unsigned long long)seq);
+    Cpm__ExchangeQuery *q = cpm__exchange_query__unpack(cpm_pb_budget(rv->payload.len),
+                                                        rv->payload.len, rv->payload.data);
+    Cpm__ExchangeAnswer *a = cpm__exchange_answer__unpack(cpm_pb_budget(sv->payload.len),
+                                                          sv->payload.len, sv->payload.data);
+    uint8_t h[32];
+    crypto_hash_sha256(h, e->request.data, e->request.len);
+    const char *wrong = !q || !a ? "does not decode"
+                        : !(a->request_hash.len == 32 && !memcmp(a->request_hash.data, h, 32))
+                            ? "is not bound to the request's hash"
+                        : !same_slice(a->request_id, rv->msg_id) ? "names another request id"
+                        : !same(a->requester, rq->id)            ? "names another requester"
+                        : !same(a->publisher, agency)            ? "names another publisher"
+                        : !same(a->dataset, q->dataset) || !same(a->dataset, e->dataset)
+                            ? "is for another dataset than the request or the entry"
+                        : a->log_seq != seq ? "names another log entry"
+                                            : NULL;
+    if (!wrong)
+        say(t, "response:  %s answered %s: %zu record(s)%s%s; bound to the request's hash", agency,
+            a->dataset, a->n_records, a->refused_code ? ", refused " : "",
+            a->refused_code ? a->refused_field : "");
+    if (q)
+        cpm__exchange_query__free_unpacked(q, NULL);
+    if (a)
+        cpm__exchange_answer__free_unpacked(a, NULL);
+    if (wrong)
+        return fail(p, seq, "entry %llu: the answer %s", (unsigned long long)seq, wrong);
+    return 0;
+}
+
 static int check_entry(const cpm_registry_t *reg, const Cpm__LogEntry *e, const char *agency,
                        text_t *t, cpm_xlog_problem_t *p)
 {
@@ -91,6 +145,9 @@ static int check_entry(const cpm_registry_t *reg, const Cpm__LogEntry *e, const 
             rq->agency, when);
     }
     bool is_query = strcmp(e->kind, "query") == 0;
+    if (is_query && !e->request.len)
+        return fail(p, seq, "entry %llu: a query entry without its signed request",
+                    (unsigned long long)seq);
     if (is_query || strcmp(e->kind, "checkpoint") == 0) {
         if (!e->response.len)
             return fail(p, seq, "entry %llu: a %s entry without its signed response",
@@ -101,20 +158,11 @@ static int check_entry(const cpm_registry_t *reg, const Cpm__LogEntry *e, const 
             return fail(p, seq, "entry %llu: the response is signed by %s, not the agency %s",
                         (unsigned long long)seq, rs->id, agency);
         if (is_query) {
-            Cpm__ExchangeAnswer *a = cpm__exchange_answer__unpack(cpm_pb_budget(sv.payload.len),
-                                                                  sv.payload.len, sv.payload.data);
-            uint8_t h[32];
-            crypto_hash_sha256(h, e->request.data, e->request.len);
-            bool bound = a && a->request_hash.len == 32 && memcmp(a->request_hash.data, h, 32) == 0;
-            if (a) {
-                say(t, "response:  %s answered: %zu record(s)%s%s%s", rs->id, a->n_records,
-                    a->refused_code ? ", refused " : "", a->refused_code ? a->refused_field : "",
-                    bound ? "; bound to the request's hash" : "");
-                cpm__exchange_answer__free_unpacked(a, NULL);
-            }
-            if (!bound)
-                return fail(p, seq, "entry %llu: the answer is not bound to the request's hash",
-                            (unsigned long long)seq);
+            if (check_answer(e, agency, rq, &rv, &sv, t, p) != 0)
+                return -1;
+        } else if (sv.type != CPM__MSG_TYPE__MSG_EXCHANGE_CHECKPOINT) {
+            return fail(p, seq, "entry %llu: a checkpoint entry whose response is not a checkpoint",
+                        (unsigned long long)seq);
         } else {
             say(t, "response:  checkpoint frame signed by %s", rs->id);
         }

@@ -34,6 +34,9 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The dataset the log entry names (a dishonest agency may name another). */
+static const char *entry_dataset = "violations";
+
 /* officer.b asks hn.a; hn.a answers, signed and bound to the request. */
 static void append_query(MDB_txn *txn, uint64_t *seq)
 {
@@ -58,10 +61,13 @@ static void append_query(MDB_txn *txn, uint64_t *seq)
     a.requester = "officer.b";
     a.publisher = "hn.a";
     a.dataset = "violations";
+    uint64_t head = 0;
+    assert_int_equal(exchange_log_head(F.st, txn, &head, NULL), 0);
+    a.log_seq = head + 1; /* the entry this answer is logged as */
     assert_int_equal(cpm_sender_seal(&sa, CPM__MSG_TYPE__MSG_EXCHANGE_ANSWER_SIGNED,
                                      "officer.b/cli", id, &a.base, NULL, &ans, &alen),
                      0);
-    exchange_log_entry_t e = {"query", "officer.b", "violations", req, rlen, ans, alen};
+    exchange_log_entry_t e = {"query", "officer.b", entry_dataset, req, rlen, ans, alen};
     assert_int_equal(exchange_log_append(F.st, txn, cpm_now_ms(), &e, seq), 0);
     free(req);
     free(ans);
@@ -156,6 +162,23 @@ static void test_evidence_verifies_offline(void **state)
     free(ev);
 }
 
+/* An agency logs a genuine request and its own answer under another
+ * dataset (to make it look as if the requester obtained something else):
+ * the entry does not prove that exchange. */
+static void test_entry_disagreeing_with_its_request_refused(void **state)
+{
+    (void)state;
+    entry_dataset = "product_warnings";
+    size_t len = 0;
+    uint8_t *ev = make_evidence(&len, true);
+    entry_dataset = "violations";
+    char *summary = NULL;
+    cpm_xlog_problem_t p = {0};
+    assert_int_equal(cpm_xevidence_verify(ev, len, F.root_pk, &summary, &p), -1);
+    assert_non_null(strstr(p.what, "another dataset"));
+    free(ev);
+}
+
 static void test_every_changed_byte_refused(void **state)
 {
     (void)state;
@@ -197,6 +220,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_evidence_verifies_offline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_changed_byte_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_disagreeing_with_its_request_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_uncosigned_checkpoint_says_so, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
