@@ -26,9 +26,35 @@ void exchange_logq_free(Cpm__ExchangeLogReply *r)
     r->n_records = r->n_checkpoints = 0;
 }
 
-static bool may_read(const exchange_t *x, const char *agency, const char *role)
+/* The agency's own officers, coordinators and node read its log in full and
+ * export evidence; coordinators of other agencies (the city) read it as
+ * hashes only, enough to verify the chain and checkpoints, since bodies hold
+ * signed requests and answers with personal fields; nobody else reads it. */
+typedef enum { READ_NONE, READ_HASHES, READ_FULL } reader_t;
+
+static reader_t reader_of(const exchange_t *x, const char *agency, const char *role)
 {
-    return (agency && strcmp(agency, x->node) == 0) || (role && strcmp(role, "coordinator") == 0);
+    static const char *const staff[] = {"officer", "coordinator", "city", "department", "area"};
+    bool own = agency && strcmp(agency, x->node) == 0;
+    for (size_t i = 0; own && role && i < sizeof staff / sizeof staff[0]; i++)
+        if (strcmp(role, staff[i]) == 0)
+            return READ_FULL;
+    return role && strcmp(role, "coordinator") == 0 ? READ_HASHES : READ_NONE;
+}
+
+/* r without its body: its seq and content hash instead. The body's bytes
+ * stay where the unpacker put them (freed with r); only its length goes. */
+static int hash_only(Cpm__LogRecord *r, uint64_t seq)
+{
+    uint8_t *c = malloc(32);
+    if (!c)
+        return CPM_E_INTERNAL;
+    cpm_xlog_content(r->body.data, r->body.len, c);
+    r->body.len = 0;
+    r->content_hash.data = c;
+    r->content_hash.len = 32;
+    r->seq = seq;
+    return 0;
 }
 
 static int add_cp(Cpm__ExchangeLogReply *out, Cpm__SignedCheckpoint *sc, size_t cap)
@@ -122,13 +148,17 @@ int exchange_logq(const exchange_t *x, cpm_store_t *st, MDB_txn *txn, const char
                   const char *agency, const char *role, const Cpm__ExchangeLogQuery *q,
                   Cpm__ExchangeLogReply *out, cpm_error_t *err)
 {
-    if (!may_read(x, agency, role)) {
+    reader_t who = reader_of(x, agency, role);
+    if (who == READ_NONE || (q->evidence_seq && who != READ_FULL)) {
         exchange_count(x, "exchange.logq_forbidden");
         cpm_warn("exchange: log query refused: agency %.60s role %.30s", agency ? agency : "",
                  role ? role : "");
-        return cpm_error_set(err, CPM_E_FORBIDDEN, "sender",
-                             "only %s's own people and coordinators may read its proof log",
-                             x->node);
+        return cpm_error_set(err, CPM_E_FORBIDDEN, "sender", "%s",
+                             who == READ_NONE
+                                 ? "only the agency's own officers and coordinators, and "
+                                   "coordinators (as hashes), may read its proof log"
+                                 : "only the agency's own officers and coordinators export "
+                                   "evidence: its entries hold personal data");
     }
     uint64_t head = 0;
     int rc = exchange_log_head(st, txn, &head, NULL);
@@ -150,6 +180,10 @@ int exchange_logq(const exchange_t *x, cpm_store_t *st, MDB_txn *txn, const char
         if (rc != 0)
             return rc;
         bytes += r->body.len + 80;
+        if (who == READ_HASHES && (rc = hash_only(r, s)) != 0) {
+            cpm__log_record__free_unpacked(r, NULL);
+            return rc;
+        }
         out->records[out->n_records++] = r;
     }
     if (!q->checkpoints || out->n_records == 0)

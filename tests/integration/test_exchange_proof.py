@@ -74,6 +74,16 @@ def test_cosigned_and_evidence():
         # the peers logged their co-signing
         given = sum(counter(m, p, "exchange.cosign_given") for p in PEERS)
         check(given >= 1, "no peer counted a cosignature")
+        # the city's coordinator verifies the same log from hashes alone (the
+        # bodies hold signed requests and answers, personal fields included)
+        # and may not export evidence of another agency's entries
+        r = m.ctl("exchange", "verify-log", "--node", NODE, as_="coordinator.hn.doit")
+        check(r.json[0]["ok"] and r.json[0]["entries"] >= s["entries"],
+              "coordinator's verify-log: %s" % r.stdout)
+        r = m.ctl("exchange", "evidence", "1", "--node", NODE, "--out",
+                  os.path.join(m.home, "no.bin"), as_="coordinator.hn.doit", check_rc=False)
+        check(r.returncode == 1 and "403" in r.stdout + r.stderr, "coordinator's evidence: %s %s"
+              % (r.stdout, r.stderr))
         out = os.path.join(m.home, "ev1.bin")
         r = m.ctl("exchange", "evidence", "1", "--node", NODE, "--out", out, as_=OFFICER)
         check(r.json[0]["ok"], "evidence: %s" % r.stdout)

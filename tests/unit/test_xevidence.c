@@ -132,6 +132,9 @@ static uint8_t *make_evidence(size_t *len, bool cosigned)
     /* only the own agency and coordinators read the log */
     assert_int_equal(ask(seq, "hn.c", "department", &r, &err), CPM_E_FORBIDDEN);
     assert_int_equal(ask(seq, "hn.b", "officer", &r, &err), CPM_E_FORBIDDEN);
+    /* another agency's coordinator reads hashes, never an entry's content */
+    assert_int_equal(ask(seq, "hn.b", "coordinator", &r, &err), CPM_E_FORBIDDEN);
+    assert_int_equal(ask(seq, "hn.a", "inspector", &r, &err), CPM_E_FORBIDDEN);
     assert_int_equal(ask(seq, "hn.a", "officer", &r, &err), 0);
     uint8_t *out = malloc(r.evidence.len);
     memcpy(out, r.evidence.data, r.evidence.len);
