@@ -9,11 +9,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#define FLOOR_KEY "policy.version" /* meta: the highest version ever in force */
+
 struct exchange_policy {
+    cpm_store_t *st; /* where the highest version in force is remembered */
+    uint64_t floor;
     char *path;
     Cpm__ExchangePolicy *current;
     struct timespec mtime;
     off_t size;
+    ino_t ino; /* a file replaced within the clock's granularity is another inode */
     bool seen;
 };
 
@@ -39,11 +44,25 @@ static void load(exchange_policy_t *p, const exchange_t *x)
             ? cpm_error_set(&err, CPM_E_NOT_FOUND, "exchange_policy", "cannot read %s", p->path)
             : cpm_xpolicy_open(buf, len, x->reg, x->node, &next, &err);
     free(buf);
-    if (rc == 0 && p->current && next->version < p->current->version)
+    /* Older than any policy this exchange ever had in force (remembered in
+     * its store across restarts): a restored old file must not come back. */
+    if (rc == 0 && next->version < p->floor)
         rc = cpm_error_set(&err, CPM_E_CONFLICT, "version",
-                           "policy version %llu is older than the one in force (%llu)",
-                           (unsigned long long)next->version,
-                           (unsigned long long)p->current->version);
+                           "policy version %llu is older than version %llu, already in force",
+                           (unsigned long long)next->version, (unsigned long long)p->floor);
+    MDB_txn *txn = NULL;
+    if (rc == 0 && next->version > p->floor && p->st) {
+        int w = cpm_store_begin(p->st, true, &txn);
+        if (w == 0 && (w = cpm_store_put_u64(p->st, txn, FLOOR_KEY, next->version)) == 0)
+            w = cpm_store_commit(txn);
+        else
+            cpm_store_abort(&txn);
+        if (w != 0)
+            rc = cpm_error_set(&err, w, "version", "cannot record policy version %llu: %s",
+                               (unsigned long long)next->version, cpm_err_name(w));
+        else
+            p->floor = next->version;
+    }
     if (rc != 0) {
         exchange_count(x, "exchange.policy_refused");
         cpm_warn("exchange policy %s refused (%s): %s; %s", p->path, err.field, err.message,
@@ -79,14 +98,22 @@ void exchange_policy_tick(exchange_policy_t *p, const exchange_t *x)
     p->seen = true;
     p->mtime = sb.st_mtim;
     p->size = sb.st_size;
+    p->ino = sb.st_ino;
     load(p, x);
 }
 
-exchange_policy_t *exchange_policy_new(const char *path, const exchange_t *x)
+exchange_policy_t *exchange_policy_new(const char *path, const exchange_t *x, cpm_store_t *st)
 {
     exchange_policy_t *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    p->st = st;
+    MDB_txn *txn = NULL;
+    if (st && cpm_store_begin(st, false, &txn) == 0) {
+        if (cpm_store_get_u64(st, txn, FLOOR_KEY, &p->floor) != 0)
+            p->floor = 0;
+        cpm_store_abort(&txn);
+    }
     if (path && !(p->path = strdup(path))) {
         free(p);
         return NULL;

@@ -10,6 +10,7 @@
 #define EXCHANGE_POLICY_H
 
 #include "cpm_registry.h"
+#include "cpm_store.h"
 #include "exchange_domain.h"
 #include "exchange.pb-c.h"
 
@@ -18,8 +19,10 @@
 typedef struct exchange_policy exchange_policy_t;
 
 /* path may be NULL (no policy). Reads it now; a bad file is logged and
- * counted, not fatal. NULL only when out of memory. */
-exchange_policy_t *exchange_policy_new(const char *path, const exchange_t *x);
+ * counted, not fatal. st (may be NULL) remembers the highest version ever in
+ * force (meta "policy.version"), so that an older file is refused after a
+ * restart too. NULL only when out of memory. */
+exchange_policy_t *exchange_policy_new(const char *path, const exchange_t *x, cpm_store_t *st);
 void exchange_policy_destroy(exchange_policy_t **p);
 /* Reload when the file changed since the last look (cheap: one stat). */
 void exchange_policy_tick(exchange_policy_t *p, const exchange_t *x);

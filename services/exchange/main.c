@@ -50,7 +50,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
                     count,
                     srv};
     s->x = x;
-    if (!(s->policy = exchange_policy_new(cfg->exchange_policy, &s->x)) ||
+    if (!(s->policy = exchange_policy_new(cfg->exchange_policy, &s->x, cpm_server_store(srv))) ||
         !(s->feed = exchange_feed_new(&s->x)) || exchange_ckpt_new(&s->ckpt, srv) != 0) {
         exchange_policy_destroy(&s->policy);
         exchange_feed_destroy(&s->feed);
