@@ -445,7 +445,8 @@ static void cosign_step(exchange_ckpt_t *k, const exchange_t *x, cpm_server_t *s
     if (k->inflight) {
         cpm_msg_t m = {0};
         cpm_error_t err = {0};
-        int rc = cpm_client_recv(k->cli, k->peer, "exchange", 150, &m, &err);
+        /* a short look: the reply is read on a later tick, never waited for */
+        int rc = cpm_client_recv(k->cli, k->peer, "exchange", 5, &m, &err);
         if (rc == 0) {
             bool ours = m.env->correlation_id && strcmp(m.env->correlation_id, k->msg_id) == 0;
             if (ours)

@@ -17,7 +17,7 @@
 #include "exchange_domain.h"
 
 #define EXCHANGE_LOGQ_MAX 256
-#define EXCHANGE_LOGQ_BYTES (3u << 20)
+#define EXCHANGE_LOGQ_BYTES (96u << 10) /* under the reply size the queues are sized for */
 #define EXCHANGE_EVIDENCE_HASHES_MAX 60000
 
 /* registry_path: the signed registry file put into evidence. On 0 *out
