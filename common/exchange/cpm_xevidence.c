@@ -41,18 +41,6 @@ static void say(text_t *t, const char *fmt, ...)
     t->buf[t->len] = 0;
 }
 
-static int fail(cpm_xlog_problem_t *p, uint64_t seq, const char *fmt, ...)
-{
-    if (p) {
-        p->seq = seq;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(p->what, sizeof p->what, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* A signed frame kept in the entry, verified at its own sent_ms. */
 static int check_frame(const cpm_registry_t *reg, const ProtobufCBinaryData *f, uint64_t seq,
                        const char *what, const Cpm__Member **signer, cpm_envelope_view_t *view,
@@ -62,12 +50,12 @@ static int check_frame(const cpm_registry_t *reg, const ProtobufCBinaryData *f, 
     cpm_verdict_t v = cpm_verify_signed_at(reg, f->data, f->len, 0, signer, &standing);
     cpm_slice_t envb, sig;
     if (v != CPM_V_OK)
-        return fail(p, seq, "entry %llu: the %s's signature is refused (%s)",
-                    (unsigned long long)seq, what, cpm_verdict_name(v));
+        return cpm_xlog_problem(p, seq, "entry %llu: the %s's signature is refused (%s)",
+                                (unsigned long long)seq, what, cpm_verdict_name(v));
     if (cpm_envelope_parse_signed(f->data, f->len, &envb, &sig) != 0 ||
         cpm_envelope_parse_view(envb.data, envb.len, view) != 0)
-        return fail(p, seq, "entry %llu: the %s is not a signed envelope", (unsigned long long)seq,
-                    what);
+        return cpm_xlog_problem(p, seq, "entry %llu: the %s is not a signed envelope",
+                                (unsigned long long)seq, what);
     return 0;
 }
 
@@ -91,11 +79,13 @@ static int check_answer(const Cpm__LogEntry *e, const char *agency, const Cpm__M
 {
     uint64_t seq = e->seq;
     if (!rq || rv->type != CPM__MSG_TYPE__MSG_EXCHANGE_QUERY)
-        return fail(p, seq, "entry %llu: a query entry whose request is not a signed query",
-                    (unsigned long long)seq);
+        return cpm_xlog_problem(p, seq,
+                                "entry %llu: a query entry whose request is not a signed query",
+                                (unsigned long long)seq);
     if (sv->type != CPM__MSG_TYPE__MSG_EXCHANGE_ANSWER_SIGNED)
-        return fail(p, seq, "entry %llu: a query entry whose response is not a signed answer",
-                    (unsigned long long)seq);
+        return cpm_xlog_problem(p, seq,
+                                "entry %llu: a query entry whose response is not a signed answer",
+                                (unsigned long long)seq);
     Cpm__ExchangeQuery *q = cpm__exchange_query__unpack(cpm_pb_budget(rv->payload.len),
                                                         rv->payload.len, rv->payload.data);
     Cpm__ExchangeAnswer *a = cpm__exchange_answer__unpack(cpm_pb_budget(sv->payload.len),
@@ -121,7 +111,8 @@ static int check_answer(const Cpm__LogEntry *e, const char *agency, const Cpm__M
     if (a)
         cpm__exchange_answer__free_unpacked(a, NULL);
     if (wrong)
-        return fail(p, seq, "entry %llu: the answer %s", (unsigned long long)seq, wrong);
+        return cpm_xlog_problem(p, seq, "entry %llu: the answer %s", (unsigned long long)seq,
+                                wrong);
     return 0;
 }
 
@@ -137,8 +128,9 @@ static int check_entry(const cpm_registry_t *reg, const Cpm__LogEntry *e, const 
             return -1;
         if (e->peer && e->peer[0] && strcmp(rq->id, e->peer) != 0 &&
             strcmp(rq->agency, e->peer) != 0)
-            return fail(p, seq, "entry %llu: the request is signed by %s, not the peer %s",
-                        (unsigned long long)seq, rq->id, e->peer);
+            return cpm_xlog_problem(p, seq,
+                                    "entry %llu: the request is signed by %s, not the peer %s",
+                                    (unsigned long long)seq, rq->id, e->peer);
         cpm_format_time_vn(rv.sent_ms, when, sizeof when);
         say(t, "request:   %s signed by %s (agency %s) at %s, signature valid",
             cpm_msg_type_name((int)rv.type) ? cpm_msg_type_name((int)rv.type) : "?", rq->id,
@@ -146,23 +138,25 @@ static int check_entry(const cpm_registry_t *reg, const Cpm__LogEntry *e, const 
     }
     bool is_query = strcmp(e->kind, "query") == 0;
     if (is_query && !e->request.len)
-        return fail(p, seq, "entry %llu: a query entry without its signed request",
-                    (unsigned long long)seq);
+        return cpm_xlog_problem(p, seq, "entry %llu: a query entry without its signed request",
+                                (unsigned long long)seq);
     if (is_query || strcmp(e->kind, "checkpoint") == 0) {
         if (!e->response.len)
-            return fail(p, seq, "entry %llu: a %s entry without its signed response",
-                        (unsigned long long)seq, e->kind);
+            return cpm_xlog_problem(p, seq, "entry %llu: a %s entry without its signed response",
+                                    (unsigned long long)seq, e->kind);
         if (check_frame(reg, &e->response, seq, "response", &rs, &sv, p) != 0)
             return -1;
         if (strcmp(rs->id, agency) != 0)
-            return fail(p, seq, "entry %llu: the response is signed by %s, not the agency %s",
-                        (unsigned long long)seq, rs->id, agency);
+            return cpm_xlog_problem(p, seq,
+                                    "entry %llu: the response is signed by %s, not the agency %s",
+                                    (unsigned long long)seq, rs->id, agency);
         if (is_query) {
             if (check_answer(e, agency, rq, &rv, &sv, t, p) != 0)
                 return -1;
         } else if (sv.type != CPM__MSG_TYPE__MSG_EXCHANGE_CHECKPOINT) {
-            return fail(p, seq, "entry %llu: a checkpoint entry whose response is not a checkpoint",
-                        (unsigned long long)seq);
+            return cpm_xlog_problem(
+                p, seq, "entry %llu: a checkpoint entry whose response is not a checkpoint",
+                (unsigned long long)seq);
         } else {
             say(t, "response:  checkpoint frame signed by %s", rs->id);
         }
@@ -174,8 +168,8 @@ static int check_entry(const cpm_registry_t *reg, const Cpm__LogEntry *e, const 
         int rc =
             cr && c && strcmp(c->cosigner, agency) == 0
                 ? cpm_xcosign_verify(reg, c, NULL, cr->checkpoint.data, cr->checkpoint.len, seq, p)
-                : fail(p, seq, "entry %llu: a cosign entry without its cosignature",
-                       (unsigned long long)seq);
+                : cpm_xlog_problem(p, seq, "entry %llu: a cosign entry without its cosignature",
+                                   (unsigned long long)seq);
         if (rc == 0)
             say(t, "response:  cosignature by %s, valid", agency);
         if (cr)
@@ -196,10 +190,10 @@ int cpm_xevidence_verify(const uint8_t *buf, size_t len, const uint8_t root_pk[3
 {
     *summary = NULL;
     if (len > CPM_XEVIDENCE_MAX)
-        return fail(p, 0, "evidence: %zu bytes, over %u", len, CPM_XEVIDENCE_MAX);
+        return cpm_xlog_problem(p, 0, "evidence: %zu bytes, over %u", len, CPM_XEVIDENCE_MAX);
     Cpm__ExchangeEvidence *ev = cpm__exchange_evidence__unpack(cpm_pb_budget(len), len, buf);
     if (!ev)
-        return fail(p, 0, "evidence: not an ExchangeEvidence");
+        return cpm_xlog_problem(p, 0, "evidence: not an ExchangeEvidence");
     int rc = -1;
     text_t t = {0};
     char err[256] = "", when[40];
@@ -214,27 +208,27 @@ int cpm_xevidence_verify(const uint8_t *buf, size_t len, const uint8_t root_pk[3
     for (size_t i = 0; ev->checkpoint && i < ev->checkpoint->n_cosignatures; i++)
         unknown = unknown || ev->checkpoint->cosignatures[i]->base.n_unknown_fields;
     if (unknown) {
-        fail(p, 0, "evidence: a field this reader does not know (a changed byte?)");
+        cpm_xlog_problem(p, 0, "evidence: a field this reader does not know (a changed byte?)");
         goto out;
     }
     if (ev->version != CPM_XEVIDENCE_VERSION) {
-        fail(p, 0, "evidence: version %u (this reader knows %d)", ev->version,
-             CPM_XEVIDENCE_VERSION);
+        cpm_xlog_problem(p, 0, "evidence: version %u (this reader knows %d)", ev->version,
+                         CPM_XEVIDENCE_VERSION);
         goto out;
     }
     reg = cpm_registry_from_signed(ev->signed_registry.data, ev->signed_registry.len, root_pk, err,
                                    sizeof err);
     if (!reg) {
-        fail(p, 0, "evidence: signed_registry refused: %s", err);
+        cpm_xlog_problem(p, 0, "evidence: signed_registry refused: %s", err);
         goto out;
     }
     if (!r || !ev->checkpoint) {
-        fail(p, 0, "evidence: record and checkpoint are required");
+        cpm_xlog_problem(p, 0, "evidence: record and checkpoint are required");
         goto out;
     }
     e = cpm__log_entry__unpack(cpm_pb_budget(r->body.len), r->body.len, r->body.data);
     if (!e) {
-        fail(p, 0, "evidence: the record's body is not a log entry (a changed byte)");
+        cpm_xlog_problem(p, 0, "evidence: the record's body is not a log entry (a changed byte)");
         goto out;
     }
     cpm_xlog_head_t h = {0, {0}, true};
@@ -247,15 +241,16 @@ int cpm_xevidence_verify(const uint8_t *buf, size_t len, const uint8_t root_pk[3
     memcpy(cur, h.hash, 32);
     for (size_t i = 0; i < ev->n_next_content_hashes; i++) {
         if (ev->next_content_hashes[i].len != 32) {
-            fail(p, e->seq + 1 + i, "evidence: content hash %zu is not 32 bytes", i);
+            cpm_xlog_problem(p, e->seq + 1 + i, "evidence: content hash %zu is not 32 bytes", i);
             goto out;
         }
         cpm_xlog_link(cur, ev->next_content_hashes[i].data, cur);
     }
     if (cp->seq != e->seq + ev->n_next_content_hashes || memcmp(cur, cp->head_hash.data, 32) != 0) {
-        fail(p, e->seq,
-             "entry %llu does not link to checkpoint %llu's head through the %zu content hashes",
-             (unsigned long long)e->seq, (unsigned long long)cp->seq, ev->n_next_content_hashes);
+        cpm_xlog_problem(
+            p, e->seq,
+            "entry %llu does not link to checkpoint %llu's head through the %zu content hashes",
+            (unsigned long long)e->seq, (unsigned long long)cp->seq, ev->n_next_content_hashes);
         goto out;
     }
     cpm_format_time_vn(e->at_ms, when, sizeof when);

@@ -26,7 +26,7 @@ void cpm_xlog_link(const uint8_t prev[32], const uint8_t content[32], uint8_t ou
     crypto_hash_sha256_final(&st, out);
 }
 
-static int bad(cpm_xlog_problem_t *p, uint64_t seq, const char *fmt, ...)
+int cpm_xlog_problem(cpm_xlog_problem_t *p, uint64_t seq, const char *fmt, ...)
 {
     if (p) {
         p->seq = seq;
@@ -60,8 +60,9 @@ int cpm_xlog_verify_run(Cpm__LogRecord *const *records, size_t n, cpm_xlog_head_
         bool hashed = r && r->body.len == 0 && r->content_hash.len == 32 && r->seq;
         uint64_t s = !r ? 0 : hashed ? r->seq : body_seq(r);
         if (s == 0)
-            return bad(p, want, "seq %llu: the record's body is not a log entry (a changed byte)",
-                       (unsigned long long)want);
+            return cpm_xlog_problem(
+                p, want, "seq %llu: the record's body is not a log entry (a changed byte)",
+                (unsigned long long)want);
         bool first_of_page = head->seq == 0 && i == 0;
         /* a page may start anywhere: its first record sets the count */
         if (first_of_page && head->any_start)
@@ -71,24 +72,26 @@ int cpm_xlog_verify_run(Cpm__LogRecord *const *records, size_t n, cpm_xlog_head_
             for (size_t j = i + 1; j < n; j++)
                 if (records[j] &&
                     (records[j]->body.len ? body_seq(records[j]) : records[j]->seq) == want)
-                    return bad(p, want, "seq %llu: out of order (seq %llu stands in its place)",
-                               (unsigned long long)want, (unsigned long long)s);
+                    return cpm_xlog_problem(p, want,
+                                            "seq %llu: out of order (seq %llu stands in its place)",
+                                            (unsigned long long)want, (unsigned long long)s);
             if (s > want)
-                return bad(p, want, "seq %llu: missing (the record after seq %llu is seq %llu)",
-                           (unsigned long long)want, (unsigned long long)head->seq,
-                           (unsigned long long)s);
-            return bad(p, want, "seq %llu: out of order (seq %llu follows seq %llu)",
-                       (unsigned long long)want, (unsigned long long)s,
-                       (unsigned long long)head->seq);
+                return cpm_xlog_problem(
+                    p, want, "seq %llu: missing (the record after seq %llu is seq %llu)",
+                    (unsigned long long)want, (unsigned long long)head->seq, (unsigned long long)s);
+            return cpm_xlog_problem(p, want, "seq %llu: out of order (seq %llu follows seq %llu)",
+                                    (unsigned long long)want, (unsigned long long)s,
+                                    (unsigned long long)head->seq);
         }
         if (r->prev_hash.len != 32 || r->hash.len != 32)
-            return bad(p, s, "seq %llu: prev_hash and hash must be 32 bytes",
-                       (unsigned long long)s);
+            return cpm_xlog_problem(p, s, "seq %llu: prev_hash and hash must be 32 bytes",
+                                    (unsigned long long)s);
         if (first_of_page && s == 1 && !sodium_is_zero(r->prev_hash.data, 32))
-            return bad(p, s, "seq 1: prev_hash is not zero");
+            return cpm_xlog_problem(p, s, "seq 1: prev_hash is not zero");
         if (!first_of_page && memcmp(r->prev_hash.data, head->hash, 32) != 0)
-            return bad(p, s, "seq %llu: prev_hash is not the hash of seq %llu (a record changed)",
-                       (unsigned long long)s, (unsigned long long)head->seq);
+            return cpm_xlog_problem(
+                p, s, "seq %llu: prev_hash is not the hash of seq %llu (a record changed)",
+                (unsigned long long)s, (unsigned long long)head->seq);
         uint8_t c[32], h[32];
         if (hashed)
             memcpy(c, r->content_hash.data, 32);
@@ -96,8 +99,8 @@ int cpm_xlog_verify_run(Cpm__LogRecord *const *records, size_t n, cpm_xlog_head_
             cpm_xlog_content(r->body.data, r->body.len, c);
         cpm_xlog_link(r->prev_hash.data, c, h);
         if (memcmp(h, r->hash.data, 32) != 0)
-            return bad(p, s, "seq %llu: hash does not match its body (a changed byte)",
-                       (unsigned long long)s);
+            return cpm_xlog_problem(p, s, "seq %llu: hash does not match its body (a changed byte)",
+                                    (unsigned long long)s);
         head->seq = s;
         memcpy(head->hash, h, 32);
     }
@@ -127,24 +130,25 @@ int cpm_xcheckpoint_verify(const cpm_registry_t *reg, const uint8_t *frame, size
     *out = NULL;
     cpm_verdict_t r = cpm_verify_signed_key(reg, frame, len, &envb, &v, &m, &k);
     if (r != CPM_V_OK)
-        return bad(p, 0, "checkpoint: signature refused (%s)", cpm_verdict_name(r));
+        return cpm_xlog_problem(p, 0, "checkpoint: signature refused (%s)", cpm_verdict_name(r));
     if (v.type != CPM__MSG_TYPE__MSG_EXCHANGE_CHECKPOINT)
-        return bad(p, 0, "checkpoint: envelope type %llu is not MSG_EXCHANGE_CHECKPOINT",
-                   (unsigned long long)v.type);
+        return cpm_xlog_problem(p, 0,
+                                "checkpoint: envelope type %llu is not MSG_EXCHANGE_CHECKPOINT",
+                                (unsigned long long)v.type);
     Cpm__Checkpoint *c =
         cpm__checkpoint__unpack(cpm_pb_budget(v.payload.len), v.payload.len, v.payload.data);
     if (!c)
-        return bad(p, 0, "checkpoint: payload is not a Checkpoint");
+        return cpm_xlog_problem(p, 0, "checkpoint: payload is not a Checkpoint");
     cpm_key_standing_t standing;
     if (!c->agency || strcmp(c->agency, m->id) != 0) {
-        bad(p, c->seq, "checkpoint %llu: agency \"%.60s\" is not its signer %.60s",
-            (unsigned long long)c->seq, c->agency ? c->agency : "", m->id);
+        cpm_xlog_problem(p, c->seq, "checkpoint %llu: agency \"%.60s\" is not its signer %.60s",
+                         (unsigned long long)c->seq, c->agency ? c->agency : "", m->id);
     } else if (c->head_hash.len != 32 || c->seq == 0) {
-        bad(p, c->seq, "checkpoint %llu: head_hash must be 32 bytes and seq > 0",
-            (unsigned long long)c->seq);
+        cpm_xlog_problem(p, c->seq, "checkpoint %llu: head_hash must be 32 bytes and seq > 0",
+                         (unsigned long long)c->seq);
     } else if (cpm_keyhist_check_at(&k, c->at_ms, &standing) != CPM_V_OK) {
-        bad(p, c->seq, "checkpoint %llu: %s's key was not valid at at_ms %lld",
-            (unsigned long long)c->seq, m->id, (long long)c->at_ms);
+        cpm_xlog_problem(p, c->seq, "checkpoint %llu: %s's key was not valid at at_ms %lld",
+                         (unsigned long long)c->seq, m->id, (long long)c->at_ms);
     } else {
         *out = c;
         return 0;
@@ -199,16 +203,19 @@ int cpm_xcosign_verify(const cpm_registry_t *reg, const Cpm__Cosignature *c, con
     const char *who = c && c->cosigner ? c->cosigner : "";
     const Cpm__Member *m = cpm_registry_member(reg, who);
     if (!m)
-        return bad(p, seq, "checkpoint %llu: cosigner \"%.60s\" is not in the registry",
-                   (unsigned long long)seq, who);
+        return cpm_xlog_problem(p, seq,
+                                "checkpoint %llu: cosigner \"%.60s\" is not in the registry",
+                                (unsigned long long)seq, who);
     /* A peer agency's exchange node: not the agency itself, nor one of its
      * people (an officer could be made to sign anything its agency wants). */
     if (agency && (strcmp(agency, who) == 0 || (m->agency && strcmp(m->agency, agency) == 0)))
-        return bad(p, seq, "checkpoint %llu: cosigned by %.60s of its own agency %.60s",
-                   (unsigned long long)seq, who, agency);
+        return cpm_xlog_problem(p, seq,
+                                "checkpoint %llu: cosigned by %.60s of its own agency %.60s",
+                                (unsigned long long)seq, who, agency);
     if (!cpm_member_service(m, "exchange"))
-        return bad(p, seq, "checkpoint %llu: cosigner %.60s runs no exchange: not a peer agency",
-                   (unsigned long long)seq, who);
+        return cpm_xlog_problem(
+            p, seq, "checkpoint %llu: cosigner %.60s runs no exchange: not a peer agency",
+            (unsigned long long)seq, who);
     /* no key id travels with a cosignature: try each key of the member */
     for (size_t i = 0; i <= m->n_past_keys; i++) {
         const uint8_t *pk = i == 0 ? m->sign_pk.data : m->past_keys[i - 1]->sign_pk.data;
@@ -224,12 +231,14 @@ int cpm_xcosign_verify(const cpm_registry_t *reg, const Cpm__Cosignature *c, con
         if (cpm_xcosign_check(pk, frame, len, c->at_ms, c->signature.data, c->signature.len) != 0)
             continue;
         if (cpm_keyhist_check_at(&k, c->at_ms, &standing) != CPM_V_OK)
-            return bad(p, seq, "checkpoint %llu: %s's cosigning key was not valid at %lld",
-                       (unsigned long long)seq, who, (long long)c->at_ms);
+            return cpm_xlog_problem(p, seq,
+                                    "checkpoint %llu: %s's cosigning key was not valid at %lld",
+                                    (unsigned long long)seq, who, (long long)c->at_ms);
         return 0;
     }
-    return bad(p, seq, "checkpoint %llu: cosignature of %.60s does not verify (forged)",
-               (unsigned long long)seq, who);
+    return cpm_xlog_problem(p, seq,
+                            "checkpoint %llu: cosignature of %.60s does not verify (forged)",
+                            (unsigned long long)seq, who);
 }
 
 int cpm_xcheckpoint_verify_signed(const cpm_registry_t *reg, const Cpm__SignedCheckpoint *sc,

@@ -36,6 +36,9 @@ typedef struct {
     uint64_t seq;   /* the first entry (or checkpoint) seq found bad; 0 when none */
     char what[256]; /* "seq 7: hash does not match its body (a changed byte)" */
 } cpm_xlog_problem_t;
+/* Fill p (may be NULL) with seq and the sentence; returns -1. */
+int cpm_xlog_problem(cpm_xlog_problem_t *p, uint64_t seq, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A verified run's end, to continue with the next page. */
 typedef struct {
