@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sodium.h>
 
 #define FLOOR_KEY "policy.version" /* meta: the highest version ever in force */
 
@@ -16,9 +16,7 @@ struct exchange_policy {
     uint64_t floor;
     char *path;
     Cpm__ExchangePolicy *current;
-    struct timespec mtime;
-    off_t size;
-    ino_t ino; /* a file replaced within the clock's granularity is another inode */
+    uint8_t seen_hash[32]; /* SHA-256 of the file last looked at */
     bool seen;
 };
 
@@ -33,17 +31,11 @@ static int read_file(const char *path, uint8_t **buf, size_t *len)
     return *buf ? 0 : -1;
 }
 
-static void load(exchange_policy_t *p, const exchange_t *x)
+static void load(exchange_policy_t *p, const exchange_t *x, const uint8_t *buf, size_t len)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
     cpm_error_t err = {0};
     Cpm__ExchangePolicy *next = NULL;
-    int rc =
-        read_file(p->path, &buf, &len) != 0
-            ? cpm_error_set(&err, CPM_E_NOT_FOUND, "exchange_policy", "cannot read %s", p->path)
-            : cpm_xpolicy_open(buf, len, x->reg, x->node, &next, &err);
-    free(buf);
+    int rc = cpm_xpolicy_open(buf, len, x->reg, x->node, &next, &err);
     /* Older than any policy this exchange ever had in force (remembered in
      * its store across restarts): a restored old file must not come back. */
     if (rc == 0 && next->version < p->floor)
@@ -81,10 +73,15 @@ static void load(exchange_policy_t *p, const exchange_t *x)
 
 void exchange_policy_tick(exchange_policy_t *p, const exchange_t *x)
 {
-    struct stat sb;
     if (!p || !p->path)
         return;
-    if (stat(p->path, &sb) != 0) {
+    /* The file is small (at most CPM_XPOLICY_MAX_BYTES) and looked at once a
+     * second: its content, not its time stamp, says whether it changed (a
+     * file replaced within the clock's granularity keeps size and time). */
+    uint8_t *buf = NULL, h[32];
+    size_t len = 0;
+    if (read_file(p->path, &buf, &len) != 0) {
+        free(buf);
         if (p->seen || !p->current) {
             p->seen = false;
             cpm_warn("exchange policy %s cannot be read; %s", p->path,
@@ -92,14 +89,13 @@ void exchange_policy_tick(exchange_policy_t *p, const exchange_t *x)
         }
         return;
     }
-    if (p->seen && sb.st_mtim.tv_sec == p->mtime.tv_sec && sb.st_mtim.tv_nsec == p->mtime.tv_nsec &&
-        sb.st_size == p->size)
-        return;
-    p->seen = true;
-    p->mtime = sb.st_mtim;
-    p->size = sb.st_size;
-    p->ino = sb.st_ino;
-    load(p, x);
+    crypto_hash_sha256(h, buf, len);
+    if (!p->seen || memcmp(h, p->seen_hash, 32) != 0) {
+        p->seen = true;
+        memcpy(p->seen_hash, h, 32);
+        load(p, x, buf, len);
+    }
+    free(buf);
 }
 
 exchange_policy_t *exchange_policy_new(const char *path, const exchange_t *x, cpm_store_t *st)

@@ -30,6 +30,7 @@
 #define CASES_MAX 5000000ULL /* case facts kept; new cases beyond are counted, not kept */
 #define TICK_BUDGET 5000     /* events applied per tick */
 #define TICK_EVERY_MS 200
+#define SWEEP_BACKOFF_MS 5000 /* between sweeps while a source does not answer */
 
 struct cpm_svc {
     cpm_rules_t *rules;
@@ -41,6 +42,7 @@ struct cpm_svc {
     cpm_server_t *srv;
     MDB_txn *txn; /* the sweep's write transaction while it runs */
     int apply_rc; /* first store error of this sweep (then it is rolled back) */
+    int failed;   /* sources that could not be read in the last sweep */
     uint64_t applied;
     int64_t last_ms;
 };
@@ -107,7 +109,7 @@ static int make_sub(cpm_svc_t *s)
     }
     for (int i = 0; i < 3; i++) {
         cpm_sub_opts_t o = {.start_seq = 1,
-                            .fetch_timeout_ms = 2000,
+                            .fetch_timeout_ms = 300, /* the loop waits on it: keep it short */
                             .on_event = on_event,
                             .on_notice = on_notice,
                             .arg = s};
@@ -135,10 +137,12 @@ static int sweep(cpm_server_t *srv, MDB_txn *txn, void *ctx)
     cpm_svc_t *s = ctx;
     s->txn = txn, s->apply_rc = 0;
     long left = TICK_BUDGET;
+    s->failed = 0;
     for (int i = 0; i < 3 && left > 0 && s->apply_rc == 0; i++) {
         int failed = 0;
         long n = cpm_subscriber_sweep(s->sub[i], left, &failed);
         left -= n > 0 ? n : 0;
+        s->failed += failed;
     }
     s->txn = NULL;
     return s->apply_rc;
@@ -163,6 +167,10 @@ static void on_tick(cpm_svc_t *s, cpm_server_t *srv)
     }
     if (s->applied > before)
         count(s, "monitor.events_applied", s->applied - before);
+    /* A source that does not answer costs the loop a fetch timeout on every
+     * sweep: while one is away, sweep every few seconds only. */
+    if (s->failed > 0)
+        s->last_ms = now + SWEEP_BACKOFF_MS - TICK_EVERY_MS;
 }
 
 static bool is_coordinator(const Cpm__Member *m)
