@@ -27,38 +27,12 @@ typedef struct {
     inspection_plans_t p;
 } fixture_t;
 
-static Cpm__Member *member(const char *id, const char *role)
-{
-    Cpm__Member *m = dom_member(id, role, NULL, "cli");
-    free(m->agency);
-    m->agency = strdup(NODE);
-    return m;
-}
-
 static cpm_registry_t *registry(void)
 {
-    cpm_identity_t root;
-    assert_int_equal(cpm_identity_generate(&root, "root"), 0);
-    Cpm__Registry doc;
-    cpm__registry__init(&doc);
-    doc.version = 1;
-    doc.mesh = "test";
-    Cpm__Member *ms[] = {member(NODE, "department"), member(INSP1, "inspector"),
-                         member("officer." NODE, "officer")};
-    doc.members = ms;
-    doc.n_members = sizeof ms / sizeof *ms;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    char err[256] = "";
-    assert_int_equal(cpm_registry_sign(&doc, root.sign_sk, &buf, &len), 0);
-    cpm_registry_t *reg = cpm_registry_from_signed(buf, len, root.sign_pk, err, sizeof err);
-    cpm_identity_wipe(&root);
-    free(buf);
-    for (size_t i = 0; i < doc.n_members; i++)
-        cpm__member__free_unpacked(ms[i], NULL);
-    if (!reg)
-        fail_msg("registry: %s", err);
-    return reg;
+    Cpm__Member *ms[] = {dom_member_of(NODE, "department", NODE),
+                         dom_member_of(INSP1, "inspector", NODE),
+                         dom_member_of("officer." NODE, "officer", NODE)};
+    return dom_registry_of(ms, sizeof ms / sizeof *ms);
 }
 
 static int setup(void **state)
