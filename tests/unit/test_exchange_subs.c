@@ -38,31 +38,11 @@ static void count(void *ctx, const char *c)
  * hoan-kiem (agency hn.d.hoan-kiem). */
 static cpm_registry_t *registry(void)
 {
-    cpm_identity_t root;
-    assert_int_equal(cpm_identity_generate(&root, "root"), 0);
-    Cpm__Registry doc;
-    cpm__registry__init(&doc);
-    doc.version = 1;
-    doc.mesh = "test";
     Cpm__Member *ms[] = {dom_member("hn.qltt", "department", NULL, "exchange"),
                          dom_member("hn.d.hoan-kiem", "area", "hoan-kiem", "exchange"),
                          dom_member("hn.d.ba-dinh", "area", "ba-dinh", "intake"),
-                         dom_member("officer.hk", "officer", NULL, "cli")};
-    free(ms[3]->agency);
-    ms[3]->agency = strdup("hn.d.hoan-kiem");
-    doc.members = ms;
-    doc.n_members = 4;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    char err[256] = "";
-    assert_int_equal(cpm_registry_sign(&doc, root.sign_sk, &buf, &len), 0);
-    cpm_registry_t *reg = cpm_registry_from_signed(buf, len, root.sign_pk, err, sizeof err);
-    cpm_identity_wipe(&root);
-    free(buf);
-    for (size_t i = 0; i < doc.n_members; i++)
-        cpm__member__free_unpacked(ms[i], NULL);
-    assert_non_null(reg);
-    return reg;
+                         dom_member_of("officer.hk", "officer", "hn.d.hoan-kiem")};
+    return dom_registry_of(ms, sizeof ms / sizeof *ms);
 }
 
 static int setup(void **state)
