@@ -69,6 +69,15 @@ static int64_t read_offset(const char *path, char *bad, size_t badlen)
     return ms;
 }
 
+bool cpm_clock_expire(void)
+{
+    const char *path = getenv(CPM_CLOCK_ENV);
+    if (!path || !*path)
+        return false;
+    clk.loaded = false;
+    return true;
+}
+
 int64_t cpm_clock_offset_ms(void)
 {
     const char *path = getenv(CPM_CLOCK_ENV);

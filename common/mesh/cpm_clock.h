@@ -18,6 +18,7 @@
 #ifndef CPM_CLOCK_H
 #define CPM_CLOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define CPM_CLOCK_ENV "CPM_CLOCK_OFFSET_FILE"
@@ -27,6 +28,12 @@
 
 /* The offset in force now, in milliseconds (0 without the environment). */
 int64_t cpm_clock_offset_ms(void);
+
+/* Forget the offset read last, so that the next reading reads the file
+ * again (a verifier about to refuse an envelope for clock skew looks once
+ * more: another process may have read a moved clock a moment earlier).
+ * false when no offset file is in use (nothing to read again). */
+bool cpm_clock_expire(void);
 
 /* Parse the file's text: 0 and *ms, or -1 (garbled). For tests. */
 int cpm_clock_parse(const char *text, int64_t *ms);
