@@ -31,6 +31,7 @@ typedef struct {
     char *exchange_policy;                           /* exchange */
     uint32_t *checkpoint_every, *checkpoint_s, *exchange_max_records;
     uint32_t *event_checkpoint_every, *event_checkpoint_s; /* every service's event log */
+    char *http_bind, *gateway_clients;                     /* gateway */
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -69,6 +70,8 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(exchange_max_records),
     NUM(event_checkpoint_every),
     NUM(event_checkpoint_s),
+    STR(http_bind),
+    STR(gateway_clients),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -167,6 +170,11 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
     c->consumer_key_file = resolve(dir, blank(y->consumer_key_file) ? NULL : y->consumer_key_file);
     c->checklists = resolve(dir, blank(y->checklists) ? NULL : y->checklists);
     c->exchange_policy = resolve(dir, blank(y->exchange_policy) ? NULL : y->exchange_policy);
+    c->http_bind = blank(y->http_bind) ? NULL : strdup(y->http_bind);
+    c->gateway_clients = resolve(dir, blank(y->gateway_clients) ? NULL : y->gateway_clients);
+    if ((!blank(y->http_bind) && !c->http_bind) ||
+        (!blank(y->gateway_clients) && !c->gateway_clients))
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "config %s: out of memory", path);
     if ((!blank(y->consumer_key_file) && !c->consumer_key_file) ||
         (!blank(y->checklists) && !c->checklists) ||
         (!blank(y->exchange_policy) && !c->exchange_policy))
@@ -239,7 +247,8 @@ int cpm_config_check_service(const cpm_config_t *c, const char *service,
     } opt[] = {{"rules", c->rules},
                {"places_dir", c->places_dir},
                {"bind", c->bind},
-               {"pub_bind", c->pub_bind}};
+               {"pub_bind", c->pub_bind},
+               {"http_bind", c->http_bind}};
     for (size_t i = 0; requires && requires[i]; i++) {
         size_t k = 0;
         while (k < sizeof opt / sizeof *opt && strcmp(opt[k].name, requires[i]) != 0)
@@ -270,6 +279,8 @@ void cpm_config_destroy(cpm_config_t **p)
     free(c->consumer_key_file);
     free(c->checklists);
     free(c->exchange_policy);
+    free(c->http_bind);
+    free(c->gateway_clients);
     free(c);
     *p = NULL;
 }

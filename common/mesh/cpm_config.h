@@ -44,6 +44,10 @@
  *   exchange_max_records: 1000000 # optional, exchange: records kept per dataset
  *   event_checkpoint_every: 1000  # optional: a signed checkpoint of the event log after
  *   event_checkpoint_s: 60        #   this many events or seconds with new events, and at stop
+ *   http_bind: 127.0.0.1:8080     # gateway (required there): the HTTP listener, host:port
+ *   gateway_clients: clients.signed  # gateway: the city's signed list of Open311 client
+ *                                 #   applications and their API key hashes; absent: no
+ *                                 #   application may POST
  *
  * Relative paths are taken relative to the configuration file's folder. */
 #ifndef CPM_CONFIG_H
@@ -90,6 +94,8 @@ typedef struct {
      * or seconds with new events (docs/protocol.md section 20). */
     uint32_t event_checkpoint_every;
     uint32_t event_checkpoint_s;
+    char *http_bind;       /* gateway: "host:port"; NULL when absent */
+    char *gateway_clients; /* gateway: signed client list; NULL when absent */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:
@@ -98,7 +104,7 @@ typedef struct {
 CPM_MUST_CHECK int cpm_config_load(const char *path, cpm_config_t **out, cpm_error_t *err);
 /* The config is for service (the name the binary runs) and has each optional
  * field named in requires (NULL-terminated; "rules", "places_dir", "bind",
- * "pub_bind"). 0,
+ * "pub_bind", "http_bind"). 0,
  * or CPM_E_INVALID with err (may be NULL) naming the field. */
 CPM_MUST_CHECK int cpm_config_check_service(const cpm_config_t *c, const char *service,
                                             const char *const *requires, cpm_error_t *err);

@@ -89,10 +89,11 @@ class Mesh:
     "now" is clock_at; advance() moves it forward for all of them at once."""
 
     def __init__(self, areas=("hoan-kiem", "ba-dinh", "cau-giay"), base_port=None,
-                 clock_at=None, exchange=False, monitor=False):
+                 clock_at=None, exchange=False, monitor=False, gateway=False):
         self.home = tempfile.mkdtemp(prefix="cpmesh-it-")
         self.exchange = exchange  # also start every node's data-sharing exchange
         self.monitor = monitor  # also start the city's monitor (effectiveness reports)
+        self.gateway = gateway  # also start the web gateway (node hn.gw, role gateway)
         self.areas = list(areas)
         self.fixed_port = base_port
         self.port_locks = []
@@ -124,7 +125,7 @@ class Mesh:
         if self.fixed_port:
             self.base_port = self.fixed_port
         else:
-            self.base_port, self.port_locks = free_base_port(10 * (2 + len(self.areas)))
+            self.base_port, self.port_locks = free_base_port(10 * (3 + len(self.areas)))
 
     def up(self):
         # A port taken by a process outside this harness between the check
@@ -135,7 +136,8 @@ class Mesh:
                                 " ".join(self.areas), "--detach", "--no-build",
                                 "--build-dir", BUILD]
                                + ([] if self.exchange else ["--no-exchange"])
-                               + ([] if self.monitor else ["--no-monitor"]),
+                               + ([] if self.monitor else ["--no-monitor"])
+                               + ([] if self.gateway else ["--no-gateway"]),
                                capture_output=True, text=True,
                                env=self.env)
             if r.returncode == 0:
@@ -147,6 +149,12 @@ class Mesh:
             self.down()
             self._pick_ports()
         raise Failure("up failed: %s %s" % (r.stdout, r.stderr))
+
+    @property
+    def http_url(self):
+        """The gateway's base URL (Mesh(gateway=True)), e.g. http://127.0.0.1:7155"""
+        nodes = 2 + len(self.areas)
+        return "http://127.0.0.1:%d" % (self.base_port + nodes * 10 + 5)
 
     def down(self):
         subprocess.run([os.path.join(ROOT, "deploy/local/down"), "--home", self.home],

@@ -1,0 +1,103 @@
+/* gw_mesh: see gw_mesh.h. */
+#include "gw_mesh.h"
+
+#include "cpm_log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct gw_mesh {
+    pthread_mutex_t lock;
+    cpm_client_t *client;
+    cpm_registry_t *reg;
+    const cpm_config_t *cfg;
+    uint8_t root_pk[32];
+    char self[128];
+};
+
+static int load(gw_mesh_t *m, cpm_registry_t **out, cpm_error_t *err)
+{
+    return cpm_registry_load(m->cfg->registry, m->root_pk, out, err);
+}
+
+int gw_mesh_new(gw_mesh_t **out, void *zctx, const cpm_config_t *cfg, const cpm_identity_t *id,
+                cpm_error_t *err)
+{
+    *out = NULL;
+    gw_mesh_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
+    pthread_mutex_init(&m->lock, NULL);
+    m->cfg = cfg;
+    snprintf(m->self, sizeof m->self, "%s", id->id);
+    cpm_public_t root;
+    int rc = cpm_public_load(&root, cfg->root_public, err);
+    if (rc == 0) {
+        memcpy(m->root_pk, root.sign_pk, 32);
+        rc = load(m, &m->reg, err);
+    }
+    if (rc == 0)
+        rc = cpm_client_new(&m->client, zctx, m->reg, id, "gateway.http", err);
+    if (rc != 0) {
+        gw_mesh_destroy(&m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void gw_mesh_destroy(gw_mesh_t **p)
+{
+    if (!p || !*p)
+        return;
+    gw_mesh_t *m = *p;
+    cpm_client_destroy(&m->client);
+    cpm_registry_destroy(&m->reg);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+    *p = NULL;
+}
+
+void gw_mesh_reload(gw_mesh_t *m)
+{
+    cpm_registry_t *r = NULL;
+    cpm_error_t err = {0};
+    if (load(m, &r, &err) != 0) {
+        cpm_warn("gateway: registry for the web side not reloaded: %s", err.message);
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    if (cpm_registry_version(r) > cpm_registry_version(m->reg)) {
+        cpm_client_set_registry(m->client, r);
+        cpm_registry_t *old = m->reg;
+        m->reg = r;
+        r = old;
+    }
+    pthread_mutex_unlock(&m->lock);
+    cpm_registry_destroy(&r);
+}
+
+int gw_mesh_call(gw_mesh_t *m, const char *member, const char *service, Cpm__MsgType type,
+                 const ProtobufCMessage *req, int timeout_ms, cpm_msg_t *reply, cpm_error_t *err)
+{
+    pthread_mutex_lock(&m->lock);
+    int rc = cpm_client_call(m->client, member, service, type, req, timeout_ms, reply, err);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+int gw_mesh_with(gw_mesh_t *m, int (*fn)(const cpm_registry_t *reg, cpm_client_t *c, void *arg),
+                 void *arg)
+{
+    pthread_mutex_lock(&m->lock);
+    int rc = fn(m->reg, m->client, arg);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+const char *gw_mesh_self(const gw_mesh_t *m)
+{
+    return m->self;
+}

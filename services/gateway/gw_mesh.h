@@ -1,0 +1,33 @@
+/* gw_mesh: the gateway's way into the mesh from HTTP threads.
+ *
+ * It holds its own cpm_client (instance "<node>/gateway.http") and its own
+ * copy of the signed registry, both used under one lock, so any HTTP thread
+ * may call a service while the loop reloads the server's registry. Calls
+ * are serialised: at most one request in flight from the web side, each
+ * with its own timeout. */
+#ifndef GW_MESH_H
+#define GW_MESH_H
+
+#include "cpm_client.h"
+#include "cpm_config.h"
+#include "cpm_registry.h"
+
+typedef struct gw_mesh gw_mesh_t;
+
+int gw_mesh_new(gw_mesh_t **out, void *zctx, const cpm_config_t *cfg, const cpm_identity_t *id,
+                cpm_error_t *err);
+void gw_mesh_destroy(gw_mesh_t **p);
+/* Load the registry file again when its version is newer (main thread, from
+ * registry_changed). */
+void gw_mesh_reload(gw_mesh_t *m);
+/* cpm_client_call under the lock. */
+int gw_mesh_call(gw_mesh_t *m, const char *member, const char *service, Cpm__MsgType type,
+                 const ProtobufCMessage *req, int timeout_ms, cpm_msg_t *reply, cpm_error_t *err);
+/* Run fn with the registry (and the client) under the lock; returns fn's
+ * result. fn must not call gw_mesh functions. */
+int gw_mesh_with(gw_mesh_t *m, int (*fn)(const cpm_registry_t *reg, cpm_client_t *c, void *arg),
+                 void *arg);
+/* This gateway's member id. */
+const char *gw_mesh_self(const gw_mesh_t *m);
+
+#endif
