@@ -177,9 +177,9 @@ def city_registry(tmp, node_out, base_port):
     text = "\n".join(entry)
     text = text.replace("    role: area\n", "    role: city\n"
                         "    ticket_prefix: DOIT\n", 1)
-    text = text.replace('may_send: ["health_query@*", "events_fetch@*"]',
-                        'may_send: ["health_query@*", "events_fetch@*", '
-                        'submit_complaint@intake, status_query@routing]')
+    old = 'may_send: [status_query@routing, "health_query@*", "events_fetch@*"]'
+    check(old in text, "the operator's entry: %s" % text)
+    text = text.replace(old, old[:-1] + ', submit_complaint@intake]')
     for f in (NODE + ".public", "admin.%s.public" % NODE):
         shutil.copy("/etc/cpmesh/keys/" + f, os.path.join(tmp, f))
     src = os.path.join(tmp, "registry.yaml")
