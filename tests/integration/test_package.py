@@ -399,5 +399,180 @@ def test_backup_restore():
             shutil.rmtree(backup, ignore_errors=True)
 
 
+class _Upstream:
+    """Stands in for the gateway behind nginx: /events answers one
+    server-sent event, then holds the response open until release is set
+    and sends a second; every request's headers are kept."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        self.release = threading.Event()
+        self.finished = threading.Event()  # the event stream's response ended
+        self.seen = []
+        up = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                up.seen.append((self.path, dict(self.headers)))
+                if self.path == "/events":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Cache-Control", "no-store")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(b"data: one\n\n")
+                    self.wfile.flush()
+                    up.release.wait(60)
+                    self.wfile.write(b"data: two\n\n")
+                    up.finished.set()
+                    self.close_connection = True
+                    return
+                body = b"ok"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def nginx_config(tmp, upstream_port, http_port, https_port):
+    """deploy/nginx/cpmesh-gateway.conf as an operator would adapt it (ports,
+    name, certificate), inside a minimal nginx main configuration."""
+    with open(os.path.join(ROOT, "deploy/nginx/cpmesh-gateway.conf")) as f:
+        site = f.read()
+    site = site.replace("127.0.0.1:8080", "127.0.0.1:%d" % upstream_port)
+    site = site.replace("listen 443 ssl", "listen 127.0.0.1:%d ssl" % https_port)
+    site = site.replace("listen 80;", "listen 127.0.0.1:%d;" % http_port)
+    site = "\n".join(l for l in site.splitlines() if "listen [::]" not in l)
+    site = site.replace("complaints.example.gov.vn;", "localhost;")
+    site = site.replace("/etc/ssl/certs/complaints.example.gov.vn.pem", tmp + "/cert.pem")
+    site = site.replace("/etc/ssl/private/complaints.example.gov.vn.key", tmp + "/key.pem")
+    with open(os.path.join(tmp, "site.conf"), "w") as f:
+        f.write(site)
+    with open(os.path.join(tmp, "nginx.conf"), "w") as f:
+        f.write("""pid %(t)s/nginx.pid;
+error_log %(t)s/error.log;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path %(t)s/body;
+    proxy_temp_path %(t)s/proxy;
+    fastcgi_temp_path %(t)s/fastcgi;
+    uwsgi_temp_path %(t)s/uwsgi;
+    scgi_temp_path %(t)s/scgi;
+    include %(t)s/site.conf;
+}
+""" % {"t": tmp})
+    return os.path.join(tmp, "nginx.conf")
+
+
+def test_nginx_proxy():
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
+                                      else None)
+    if not nginx:
+        print("  skip: nginx is not installed (deploy/deps installs nginx-core)", file=sys.stderr)
+        return
+    import http.client
+    import ssl
+    tmp = tempfile.mkdtemp(prefix="cpmesh-nginx-")
+    up = _Upstream()
+    base, locks = free_base_port(10)
+    proc = None
+    try:
+        sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+           "-subj", "/CN=localhost", "-keyout", tmp + "/key.pem", "-out", tmp + "/cert.pem")
+        conf = nginx_config(tmp, up.port, base, base + 1)
+        sh(nginx, "-t", "-p", tmp, "-c", conf)
+        proc = subprocess.Popen([nginx, "-p", tmp, "-c", conf, "-g", "daemon off;"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ctx = ssl.create_default_context(cafile=tmp + "/cert.pem")
+
+        def https():
+            return http.client.HTTPSConnection("localhost", base + 1, context=ctx, timeout=30)
+
+        def get(path, method="GET", body=None):
+            c = https()
+            c.request(method, path, body=body)
+            r = c.getresponse()
+            data = r.read()
+            c.close()
+            return r, data
+
+        def ready():
+            try:
+                return get("/")[0].status == 200
+            except OSError:
+                return proc.poll() is None and False
+        wait_for(ready, "nginx to answer")
+        # Plain HTTP is sent to HTTPS.
+        c = http.client.HTTPConnection("127.0.0.1", base, timeout=30)
+        c.request("GET", "/open311/v2/services.json", headers={"Host": "localhost"})
+        r = c.getresponse()
+        check(r.status == 301 and r.getheader("Location", "").startswith("https://"),
+              "http redirects to https: %d %s" % (r.status, r.getheader("Location")))
+        c.close()
+        # The gateway learns the original scheme, host and client.
+        r, _ = get("/x")
+        check(r.getheader("Strict-Transport-Security"), "HSTS set")
+        path, hdrs = up.seen[-1]
+        hdrs = {k.lower(): v for k, v in hdrs.items()}
+        check(path == "/x" and hdrs.get("x-forwarded-proto") == "https" and
+              hdrs.get("host") == "localhost" and hdrs.get("x-forwarded-for") == "127.0.0.1",
+              "forwarded headers: %s" % hdrs)
+        # An oversized body is refused at the proxy (the gateway's own bound).
+        n = len(up.seen)
+        r, _ = get("/open311/v2/requests.json", "POST", b"x" * (65 * 1024))
+        check(r.status == 413 and len(up.seen) == n, "a 65 KiB body refused by nginx: %d"
+              % r.status)
+        # /metrics is not for the internet (loopback is not the monitoring network).
+        r, _ = get("/metrics")
+        check(r.status == 403 and len(up.seen) == n, "/metrics refused at the proxy: %d"
+              % r.status)
+        # Server-sent events pass unbuffered: the first event arrives while the
+        # gateway still holds the response open.
+        c = https()
+        c.request("GET", "/events", headers={"Accept": "text/event-stream"})
+        r = c.getresponse()
+        check(r.status == 200, "events through the proxy: %d" % r.status)
+        try:
+            first = r.readline() + r.readline()
+        except TimeoutError:
+            raise AssertionError("the first event was held back by the proxy (buffering)")
+        check(not up.finished.is_set() and b"data: one" in first,
+              "the first event arrives before the stream ends: %r" % first)
+        up.release.set()
+        rest = r.read()
+        check(b"data: two" in rest, "the second event follows: %r" % rest)
+        c.close()
+    finally:
+        up.close()
+        if proc:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        release_ports(locks)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    run([test_package_install_run_purge, test_backup_restore])
+    run([test_package_install_run_purge, test_backup_restore, test_nginx_proxy])
