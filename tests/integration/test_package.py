@@ -76,7 +76,7 @@ def traces():
         out.append("group cpmesh")
     for p in ("/etc/cpmesh", "/var/lib/cpmesh", UNIT_DIR + "/cpmesh@.service",
               UNIT_DIR + "/cpmesh.target", "/usr/bin/cpmctl", "/usr/bin/cpmesh-node",
-              "/usr/share/cpmesh") + tuple("/usr/bin/cpmesh-" + s for s in SERVICES):
+              "/usr/share/cpmesh", "/usr/share/doc/cpmesh") + tuple("/usr/bin/cpmesh-" + s for s in SERVICES):
         if os.path.lexists(p):
             out.append(p)
     return out
