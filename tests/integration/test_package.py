@@ -34,6 +34,7 @@ SERVICES = ["intake", "routing", "inspection", "exchange", "monitor", "gateway"]
 NODE_SERVICES = ["intake", "routing", "inspection"]
 UNIT_DIR = "/lib/systemd/system"
 NODE = "hn.doit"
+GW = "hn.gw"  # the web gateway: a member of its own, on the same machine
 
 
 def sh(*cmd, check_rc=True, **kw):
@@ -164,23 +165,32 @@ def verify_units():
         print("  (%s)" % r.stdout.strip().splitlines()[-1], file=sys.stderr)
 
 
-def city_registry(tmp, node_out, base_port):
-    """Plays the city: the entry cpmesh-node printed, completed by the city
-    (role, name, ticket prefix, what the operator may ask), signed by its root."""
-    lines = node_out.splitlines()
+def printed_entry(out):
+    """The registry entry cpmesh-node printed (up to the blank line)."""
+    lines = out.splitlines()
     start = next(i for i, l in enumerate(lines) if l.startswith("and this entry")) + 1
     entry = []
     for l in lines[start:]:
         if not l.strip():
             break
         entry.append(l)
-    text = "\n".join(entry)
+    return entry
+
+
+def city_registry(tmp, node_out, gw_out):
+    """Plays the city: the entries cpmesh-node printed, completed by the city
+    (role, ticket prefix, what the operator may ask), signed by its root.
+    The gateway's run printed the operator again: taken once."""
+    gw = printed_entry(gw_out)
+    gw = gw[:next(i for i, l in enumerate(gw) if l.startswith("  - id: admin."))]
+    check("    role: gateway" in gw, "a gateway node is printed with role gateway: %s" % gw)
+    text = "\n".join(printed_entry(node_out) + gw)
     text = text.replace("    role: area\n", "    role: city\n"
                         "    ticket_prefix: DOIT\n", 1)
     old = 'may_send: [status_query@routing, "health_query@*", "events_fetch@*"]'
     check(old in text, "the operator's entry: %s" % text)
     text = text.replace(old, old[:-1] + ', submit_complaint@intake]')
-    for f in (NODE + ".public", "admin.%s.public" % NODE):
+    for f in (NODE + ".public", "admin.%s.public" % NODE, GW + ".public"):
         shutil.copy("/etc/cpmesh/keys/" + f, os.path.join(tmp, f))
     src = os.path.join(tmp, "registry.yaml")
     with open(src, "w") as f:
@@ -260,6 +270,13 @@ def test_package_install_run_purge():
                "--host", "127.0.0.1", "--base-port", str(base), "--new-consumer-key",
                "--root-public", os.path.join(city, "keys", "root.public"))
         node_out = r.stdout
+        http_port = base + 8
+        r = sh("cpmesh-node", "init", "--node", GW, "--services", "gateway", "--admin",
+               "admin." + NODE, "--host", "127.0.0.1", "--base-port", str(base + 6),
+               "--http-bind", "127.0.0.1:%d" % http_port)
+        gw_out = r.stdout
+        check("kept     /etc/cpmesh/keys/admin.%s.secret" % NODE in gw_out,
+              "the operator's key is kept: %s" % gw_out)
         # Bad input is refused, naming the option, and writes nothing.
         r = sh("cpmesh-node", "init", "--node", "a/b", "--services", "intake", check_rc=False)
         check(r.returncode != 0 and "--node" in r.stderr, "bad node id refused: %s" % r.stderr)
@@ -276,22 +293,27 @@ def test_package_install_run_purge():
             check(mode_owner("/etc/cpmesh/%s.yaml" % s) == (0o640, "root", "cpmesh"),
                   "/etc/cpmesh/%s.yaml 0640 root:cpmesh" % s)
         check("/etc/cpmesh/keys/%s.public" % NODE in node_out, "prints the file to send")
-        reg = city_registry(city, node_out, base)
+        reg = city_registry(city, node_out, gw_out)
         shutil.copy(reg, "/etc/cpmesh/registry.signed")
         os.chmod("/etc/cpmesh/registry.signed", 0o644)
 
         logs = os.path.join(tmp, "logs")
         os.makedirs(logs)
-        procs = [start_service(s, logs) for s in NODE_SERVICES]
+        started = NODE_SERVICES + ["gateway"]
+        procs = [start_service(s, logs) for s in started]
 
         def all_up():
-            for p, s in zip(procs, NODE_SERVICES):
+            for p, s in zip(procs, started):
                 if p.poll() is not None:
                     with open(os.path.join(logs, s + ".log")) as f:
                         raise AssertionError("%s exited: %s" % (s, f.read()[-2000:]))
-            h = ctl("health", "--node", NODE, "--timeout", "500", check_rc=False).json
-            return sorted(x["service"] for x in h if x.get("up")) == sorted(NODE_SERVICES)
+            h = ctl("health", "--timeout", "500", check_rc=False).json
+            up = sorted((x["node"], x["service"]) for x in h if x.get("up"))
+            return up == sorted([(NODE, s) for s in NODE_SERVICES] + [(GW, "gateway")])
         wait_for(all_up, "the installed node's services to answer health")
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % http_port, timeout=30) as r:
+            check(r.status == 200, "the installed gateway answers HTTP: %d" % r.status)
         for p in procs:
             with open("/proc/%d/status" % p.pid) as f:
                 uid = [l.split()[1] for l in f if l.startswith("Uid:")][0]
@@ -306,6 +328,11 @@ def test_package_install_run_purge():
         wait_for(lambda: ctl("status", ticket, check_rc=False).json[:1] and
                  ctl("status", ticket).json[0].get("agency") == NODE,
                  "the case routed on the installed node")
+        # Every service is still running after the work (none fell over meanwhile).
+        for p, s in zip(procs, started):
+            if p.poll() is not None:
+                with open(os.path.join(logs, s + ".log")) as f:
+                    raise AssertionError("%s exited meanwhile: %s" % (s, f.read()[-1000:]))
         stop(procs)
 
         # Remove keeps the node (configuration, keys, data, user) ...
