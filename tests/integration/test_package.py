@@ -4,7 +4,8 @@
 test_package_install_run_purge: the Debian package built with cpack from the
 tests' build tree (CPM_BUILD) is installed with dpkg on this machine; its files,
 system user, modes and units are checked; cpmesh-node sets up a one-node mesh
-(intake, routing, inspection) from the installed files, each service started
+(intake, routing, inspection, and the gateway as a member of its own) from the
+installed files, each service started
 with exactly its unit's ExecStart as user cpmesh (systemd is not running here);
 the installed cpmctl asks health and files a complaint; then dpkg -r keeps the
 node, dpkg --purge removes user, data, configuration and units. The machine is
@@ -13,6 +14,11 @@ left as it was found, also when the test fails. Needs root (skipped otherwise).
 test_backup_restore: every store of a running mesh copied with mdb_copy -c,
 with the keys, restored into a fresh home: the restored mesh is healthy,
 answers a status query for a case filed before the backup, and takes new work.
+
+test_nginx_proxy: deploy/nginx/cpmesh-gateway.conf in a real nginx (TLS with a
+throw-away certificate) in front of a stand-in gateway: http redirected,
+forwarded headers, oversized bodies and /metrics refused at the proxy, and
+server-sent events passed unbuffered. Skipped when nginx is not installed.
 """
 import glob
 import grp
