@@ -9,7 +9,10 @@
 #include "cpm_log.h"
 #include "cpm_service.h"
 
+#include "gw_auth.h"
 #include "gw_ctx.h"
+#include "gw_dash.h"
+#include "gw_live.h"
 #include "gw_routes.h"
 #include "gw_server.h"
 
@@ -26,7 +29,12 @@ static void fini(cpm_svc_t **p)
     if (!p || !*p)
         return;
     cpm_svc_t *s = *p;
-    gw_server_destroy(&s->http); /* first: no handler runs after this */
+    if (s->gw.live)
+        gw_live_stop(s->gw.live); /* ends the event streams, so the server can stop */
+    gw_server_destroy(&s->http);  /* first: no handler runs after this */
+    gw_live_destroy(&s->gw.live); /* the dashboard (gw_auth, gw_dash, gw_live) */
+    gw_dash_destroy(&s->gw.dash);
+    gw_auth_destroy(&s->gw.auth);
     gw_mesh_destroy(&s->gw.mesh);
     cpm_metrics_destroy(&s->gw.pending);
     pthread_mutex_destroy(&s->gw.count_lock);
@@ -46,6 +54,8 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     if (!s->gw.pending ||
         gw_mesh_new(&s->gw.mesh, cpm_server_zctx(srv), s->gw.cfg, cpm_server_identity(srv), &err) !=
             0 ||
+        gw_auth_new(&s->gw.auth) != 0 || gw_dash_new(&s->gw.dash, s->gw.cfg->places_dir) != 0 ||
+        gw_live_new(&s->gw.live, cpm_server_zctx(srv), s->gw.cfg, cpm_server_identity(srv)) != 0 ||
         gw_server_new(&s->http, s->gw.cfg->http_bind, gw_routes, &s->gw, &err) != 0) {
         cpm_error("gateway: %s", err.message[0] ? err.message : "out of memory");
         fini(&s);
@@ -59,11 +69,13 @@ static void registry_changed(cpm_svc_t *s, cpm_server_t *srv)
 {
     (void)srv;
     gw_mesh_reload(s->gw.mesh);
+    gw_live_reload(s->gw.live);
 }
 
 static void tick(cpm_svc_t *s, cpm_server_t *srv)
 {
     gw_count_flush(&s->gw, cpm_server_metrics(srv));
+    gw_live_tick(s->gw.live);
 }
 
 static const char *const databases[] = {NULL};
