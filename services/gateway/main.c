@@ -7,6 +7,7 @@
  *
  *   cpmesh-gateway --config gateway.yaml   (needs http_bind: host:port) */
 #include "cpm_log.h"
+#include "cpm_retention.h"
 #include "cpm_service.h"
 
 #include "gw_auth.h"
@@ -78,7 +79,9 @@ static void tick(cpm_svc_t *s, cpm_server_t *srv)
     gw_live_tick(s->gw.live);
 }
 
-static const char *const databases[] = {NULL};
+/* Every service sweeps its dead letters from the tick (cpm_retention_tick):
+ * without this database the first sweep aborts the gateway. */
+static const char *const databases[] = {CPM_RETENTION_DB, NULL};
 static const char *const requires[] = {"http_bind", NULL};
 static const cpm_svc_request_t requests[] = {{0}};
 
