@@ -24,6 +24,7 @@ typedef struct gw_open311 gw_open311_t; /* gw_open311.h: Open311 GeoReport v2 */
 typedef struct gw_auth gw_auth_t;       /* gw_auth.h: logins, sessions, CSRF */
 typedef struct gw_live gw_live_t;       /* gw_live.h: server-sent events */
 typedef struct gw_prom gw_prom_t;       /* gw_prom.h: /metrics */
+typedef struct gw_dash gw_dash_t;       /* gw_dash.h: the dashboard's pages, map, assets */
 
 struct gw_ctx {
     const cpm_config_t *cfg; /* the service's configuration (read only) */
@@ -35,6 +36,7 @@ struct gw_ctx {
     gw_auth_t *auth;
     gw_live_t *live;
     gw_prom_t *prom;
+    gw_dash_t *dash;
 };
 
 /* Count name by n in the service's health counters (any thread; they

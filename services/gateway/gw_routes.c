@@ -2,7 +2,10 @@
  * matching path answers. */
 #include "gw_routes.h"
 
+#include "gw_auth.h"
 #include "gw_ctx.h"
+#include "gw_dash.h"
+#include "gw_live.h"
 
 #include <string.h>
 
@@ -18,5 +21,14 @@ const gw_route_t gw_routes[] = {
     /* Open311 GeoReport v2 (gw_open311.h) */
     /* /metrics (gw_prom.h) */
     /* the dashboard, its login and its assets (gw_auth.h, gw_dash.h, gw_live.h) */
+    {"GET", "/login", gw_auth_login_page},
+    {"POST", "/login", gw_auth_login_post},
+    {"POST", "/logout", gw_auth_logout_post},
+    {"GET", "/dash/events", gw_live_events},
+    {"GET", "/dash/cases", gw_dash_cases},
+    {"GET", "/dash/case/*", gw_dash_case},
+    {"GET", "/dash/live", gw_dash_live},
+    {"GET", "/dash", gw_dash_overview},
+    {"GET", "/static/*", gw_dash_static},
     {NULL, NULL, NULL},
 };

@@ -10,7 +10,10 @@
 #include "cpm_retention.h"
 #include "cpm_service.h"
 
+#include "gw_auth.h"
 #include "gw_ctx.h"
+#include "gw_dash.h"
+#include "gw_live.h"
 #include "gw_routes.h"
 #include "gw_server.h"
 
@@ -27,7 +30,12 @@ static void fini(cpm_svc_t **p)
     if (!p || !*p)
         return;
     cpm_svc_t *s = *p;
-    gw_server_destroy(&s->http); /* first: no handler runs after this */
+    if (s->gw.live)
+        gw_live_stop(s->gw.live); /* ends the event streams, so the server can stop */
+    gw_server_destroy(&s->http);  /* first: no handler runs after this */
+    gw_live_destroy(&s->gw.live); /* the dashboard (gw_auth, gw_dash, gw_live) */
+    gw_dash_destroy(&s->gw.dash);
+    gw_auth_destroy(&s->gw.auth);
     gw_mesh_destroy(&s->gw.mesh);
     cpm_metrics_destroy(&s->gw.pending);
     pthread_mutex_destroy(&s->gw.count_lock);
@@ -47,6 +55,8 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     if (!s->gw.pending ||
         gw_mesh_new(&s->gw.mesh, cpm_server_zctx(srv), s->gw.cfg, cpm_server_identity(srv), &err) !=
             0 ||
+        gw_auth_new(&s->gw.auth) != 0 || gw_dash_new(&s->gw.dash, s->gw.cfg->places_dir) != 0 ||
+        gw_live_new(&s->gw.live, cpm_server_zctx(srv), s->gw.cfg, cpm_server_identity(srv)) != 0 ||
         gw_server_new(&s->http, s->gw.cfg->http_bind, gw_routes, &s->gw, &err) != 0) {
         cpm_error("gateway: %s", err.message[0] ? err.message : "out of memory");
         fini(&s);
@@ -60,14 +70,18 @@ static void registry_changed(cpm_svc_t *s, cpm_server_t *srv)
 {
     (void)srv;
     gw_mesh_reload(s->gw.mesh);
+    gw_live_reload(s->gw.live);
 }
 
 static void tick(cpm_svc_t *s, cpm_server_t *srv)
 {
     gw_count_flush(&s->gw, cpm_server_metrics(srv));
+    gw_live_tick(s->gw.live);
 }
 
-static const char *const databases[] = {CPM_RETENTION_DB, NULL}; /* swept by the library */
+/* Every service sweeps its dead letters from the tick (cpm_retention_tick):
+ * without this database the first sweep aborts the gateway. */
+static const char *const databases[] = {CPM_RETENTION_DB, NULL};
 static const char *const requires[] = {"http_bind", NULL};
 static const cpm_svc_request_t requests[] = {{0}};
 

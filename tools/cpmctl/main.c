@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+int ctl_cmd_web(const ctl_opts_t *o, int argc, char **argv); /* ctl_web.c */
+
 static const char usage[] =
     "usage: cpmctl [--home DIR] [--as ID] [--json] [--timeout MS] COMMAND [ARGS]\n"
     "\n"
@@ -25,6 +27,7 @@ static const char usage[] =
     "  keygen      create a member's signing and transport keys\n"
     "  registry    create, sign, show and verify the mesh registry\n"
     "  inspector   the inspector's device: checkout, findings, evidence, sync\n"
+    "  web         a login token for the dashboard (web grant --gateway hn.gw)\n"
     "  exchange    data shared between agencies: query, publish, subscribe, proof log\n"
     "\n"
     "Files come from --home, $CPMESH_HOME or ~/.cpmesh (./deploy/local/up writes them).\n"
@@ -61,16 +64,24 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(const ctl_opts_t *, int, char **);
     } cmds[] = {
-        {"submit", ctl_cmd_submit},         {"consult", ctl_cmd_consult},
-        {"status", ctl_cmd_status},         {"case", ctl_cmd_case},
-        {"watch", ctl_cmd_watch},           {"events", ctl_cmd_events},
-        {"health", ctl_cmd_health},         {"keygen", ctl_cmd_keygen},
-        {"registry", ctl_cmd_registry},     {"clusters", ctl_cmd_clusters},
-        {"cases", ctl_cmd_cases},           {"report", ctl_cmd_report},
-        {"inspection", ctl_cmd_inspection}, {"inspector", ctl_cmd_inspector},
+        {"submit", ctl_cmd_submit},
+        {"consult", ctl_cmd_consult},
+        {"status", ctl_cmd_status},
+        {"case", ctl_cmd_case},
+        {"watch", ctl_cmd_watch},
+        {"events", ctl_cmd_events},
+        {"health", ctl_cmd_health},
+        {"keygen", ctl_cmd_keygen},
+        {"registry", ctl_cmd_registry},
+        {"clusters", ctl_cmd_clusters},
+        {"cases", ctl_cmd_cases},
+        {"report", ctl_cmd_report},
+        {"inspection", ctl_cmd_inspection},
+        {"inspector", ctl_cmd_inspector},
         {"exchange", ctl_cmd_exchange},
 
         {"programme", ctl_cmd_programme},
+        {"web", ctl_cmd_web}, /* ctl_web.c: login tokens for the dashboard */
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))

@@ -1,0 +1,55 @@
+/* gw_live: the dashboard's live events (server-sent events).
+ *
+ * The loop's tick (main thread) polls a cpm_subscriber of every service's
+ * event stream (its own client and registry copy, remade when the registry
+ * changes; its cursor kept under data_dir/live-cursor) and puts each event,
+ * in its public projection (node, service, seq, time, kind, ticket, agency,
+ * area, category, state: never notes, actors, businesses or contact), into
+ * a ring of the last GW_LIVE_RING events. Each SSE connection reads the ring
+ * from a position of its own (from Last-Event-ID when the browser
+ * reconnects, else the oldest held): a reader that falls more than the ring
+ * behind is told (an SSE comment ": gap N") and goes on from the oldest. An
+ * idle stream gets a comment every 15 s. Ring and readers share the
+ * module's lock and condition variable. */
+#ifndef GW_LIVE_H
+#define GW_LIVE_H
+
+#include "cpm_config.h"
+#include "cpm_keys.h"
+#include "gw_http.h"
+
+#define GW_LIVE_RING 1000
+#define GW_LIVE_EVENT_MAX 1024 /* bytes of one event's "data:" JSON */
+
+typedef struct gw_live gw_live_t;
+
+/* zctx, cfg, id borrowed (outlive the module). The subscriber is made at
+ * the first tick (and again after a registry change). */
+int gw_live_new(gw_live_t **out, void *zctx, const cpm_config_t *cfg, const cpm_identity_t *id);
+void gw_live_destroy(gw_live_t **p);
+/* Main thread: deliver what arrived (bounded work). */
+void gw_live_tick(gw_live_t *l);
+/* Main thread: the registry changed; remake the subscriber at the next tick. */
+void gw_live_reload(gw_live_t *l);
+/* Wake every reader and end their streams (before the HTTP server stops). */
+void gw_live_stop(gw_live_t *l);
+
+/* Put one event (a JSON object, at most GW_LIVE_EVENT_MAX bytes) into the
+ * ring (any thread; used by the tick, and by tests). */
+void gw_live_push(gw_live_t *l, const char *json);
+/* Events pushed so far (the next event's id is this). */
+uint64_t gw_live_head(gw_live_t *l);
+
+/* A reader from position pos (clamped to what the ring holds), for the SSE
+ * stream: gw_live_read has the gw_stream_fn signature. */
+void *gw_live_reader_new(gw_live_t *l, uint64_t pos);
+ssize_t gw_live_read(void *reader, uint64_t off, char *buf, size_t cap);
+void gw_live_reader_free(void *reader);
+/* For tests: how long a reader waits for an event before it writes a
+ * keep-alive comment (default 15000 ms). */
+void gw_live_set_wait(gw_live_t *l, int ms);
+
+/* Route: GET /dash/events (text/event-stream, needs a session). */
+int gw_live_events(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs);
+
+#endif
