@@ -289,6 +289,8 @@ const char *cpm_msg_type_name(int type)
         return "exchange_checkpoint";
     case CPM__MSG_TYPE__MSG_EVENT_CHECKPOINT:
         return "event_checkpoint";
+    case CPM__MSG_TYPE__MSG_WEB_GRANT:
+        return "web_grant";
     default:
         return NULL; /* including MSG_UNSPECIFIED: never valid on the wire */
     }

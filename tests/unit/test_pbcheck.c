@@ -194,7 +194,7 @@ static void test_budget_refuses_a_payload_of_tiny_fields(void **state)
     uint8_t *buf = malloc(len);
     assert_non_null(buf);
     for (size_t i = 0; i < len; i += 2) {
-        buf[i] = 0x18; /* field 3, varint: unknown to StatusQuery */
+        buf[i] = 0x78; /* field 15, varint: unknown to StatusQuery */
         buf[i + 1] = 0x00;
     }
     Cpm__StatusQuery *q = cpm__status_query__unpack(NULL, len, buf);
