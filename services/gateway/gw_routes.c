@@ -3,6 +3,7 @@
 #include "gw_routes.h"
 
 #include "gw_ctx.h"
+#include "gw_open311.h"
 
 #include <string.h>
 
@@ -16,6 +17,7 @@ static int healthz(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
 const gw_route_t gw_routes[] = {
     {"GET", "/healthz", healthz},
     /* Open311 GeoReport v2 (gw_open311.h) */
+    {NULL, "/open311/v2/*", gw_open311_handle},
     /* /metrics (gw_prom.h) */
     /* the dashboard, its login and its assets (gw_auth.h, gw_dash.h, gw_live.h) */
     {NULL, NULL, NULL},
