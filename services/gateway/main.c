@@ -7,6 +7,7 @@
  *
  *   cpmesh-gateway --config gateway.yaml   (needs http_bind: host:port) */
 #include "cpm_log.h"
+#include "cpm_retention.h"
 #include "cpm_service.h"
 
 #include "gw_ctx.h"
@@ -69,7 +70,8 @@ static void tick(cpm_svc_t *s, cpm_server_t *srv)
     gw_count_flush(&s->gw, cpm_server_metrics(srv));
 }
 
-static const char *const databases[] = {NULL};
+/* CPM_RETENTION_DB: the server's tick sweeps dead letters in every service. */
+static const char *const databases[] = {CPM_RETENTION_DB, NULL};
 static const char *const requires[] = {"http_bind", "rules", NULL};
 static const cpm_svc_request_t requests[] = {{0}};
 

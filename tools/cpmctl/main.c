@@ -26,6 +26,7 @@ static const char usage[] =
     "  registry    create, sign, show and verify the mesh registry\n"
     "  inspector   the inspector's device: checkout, findings, evidence, sync\n"
     "  exchange    data shared between agencies: query, publish, subscribe, proof log\n"
+    "  gateway     Open311 client applications: API keys, the signed client list\n"
     "\n"
     "Files come from --home, $CPMESH_HOME or ~/.cpmesh (./deploy/local/up writes them).\n"
     "--as ID signs with DIR/keys/ID.secret (default: $CPMESH_AS or the id in DIR/identity).\n"
@@ -68,7 +69,7 @@ int main(int argc, char **argv)
         {"registry", ctl_cmd_registry},     {"clusters", ctl_cmd_clusters},
         {"cases", ctl_cmd_cases},           {"report", ctl_cmd_report},
         {"inspection", ctl_cmd_inspection}, {"inspector", ctl_cmd_inspector},
-        {"exchange", ctl_cmd_exchange},
+        {"exchange", ctl_cmd_exchange},     {"gateway", ctl_cmd_gateway},
 
         {"programme", ctl_cmd_programme},
     };
