@@ -6,6 +6,7 @@
 #include "gw_ctx.h"
 #include "gw_dash.h"
 #include "gw_live.h"
+#include "gw_open311.h"
 
 #include <string.h>
 
@@ -19,6 +20,7 @@ static int healthz(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
 const gw_route_t gw_routes[] = {
     {"GET", "/healthz", healthz},
     /* Open311 GeoReport v2 (gw_open311.h) */
+    {NULL, "/open311/v2/*", gw_open311_handle},
     /* /metrics (gw_prom.h) */
     /* the dashboard, its login and its assets (gw_auth.h, gw_dash.h, gw_live.h) */
     {"GET", "/login", gw_auth_login_page},

@@ -14,6 +14,7 @@
 #include "gw_ctx.h"
 #include "gw_dash.h"
 #include "gw_live.h"
+#include "gw_open311.h"
 #include "gw_routes.h"
 #include "gw_server.h"
 
@@ -36,6 +37,7 @@ static void fini(cpm_svc_t **p)
     gw_live_destroy(&s->gw.live); /* the dashboard (gw_auth, gw_dash, gw_live) */
     gw_dash_destroy(&s->gw.dash);
     gw_auth_destroy(&s->gw.auth);
+    gw_open311_destroy(&s->gw.open311);
     gw_mesh_destroy(&s->gw.mesh);
     cpm_metrics_destroy(&s->gw.pending);
     pthread_mutex_destroy(&s->gw.count_lock);
@@ -57,6 +59,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
             0 ||
         gw_auth_new(&s->gw.auth) != 0 || gw_dash_new(&s->gw.dash, s->gw.cfg->places_dir) != 0 ||
         gw_live_new(&s->gw.live, cpm_server_zctx(srv), s->gw.cfg, cpm_server_identity(srv)) != 0 ||
+        gw_open311_new(&s->gw, &err) != 0 ||
         gw_server_new(&s->http, s->gw.cfg->http_bind, gw_routes, &s->gw, &err) != 0) {
         cpm_error("gateway: %s", err.message[0] ? err.message : "out of memory");
         fini(&s);
@@ -79,10 +82,9 @@ static void tick(cpm_svc_t *s, cpm_server_t *srv)
     gw_live_tick(s->gw.live);
 }
 
-/* Every service sweeps its dead letters from the tick (cpm_retention_tick):
- * without this database the first sweep aborts the gateway. */
+/* CPM_RETENTION_DB: the server's tick sweeps dead letters in every service. */
 static const char *const databases[] = {CPM_RETENTION_DB, NULL};
-static const char *const requires[] = {"http_bind", NULL};
+static const char *const requires[] = {"http_bind", "rules", NULL};
 static const cpm_svc_request_t requests[] = {{0}};
 
 static const cpm_service_t gateway = {

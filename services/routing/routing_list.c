@@ -37,8 +37,13 @@ void routing_list_free(Cpm__CaseListReply **p)
     *p = NULL;
 }
 
-static Cpm__CaseListItem *item_of(const Cpm__StatusReply *r)
+/* An item holds only what the public status view shows (state, agency,
+ * area, category, deadlines, overdue): no contact, no actors, no notes, no
+ * rule. A field added to CaseListItem that the public may not see must be
+ * left empty here when public is set (the web gateway's lists). */
+static Cpm__CaseListItem *item_of(const Cpm__StatusReply *r, bool public)
 {
+    (void)public;
     Cpm__CaseListItem *it = malloc(sizeof *it);
     if (!it)
         return NULL;
@@ -107,7 +112,7 @@ static int check_query(const Cpm__CaseListQuery *q, cpm_error_t *err)
 
 /* Walk "cases" from the cursor, adding what matches to rep. */
 static int walk(cpm_store_t *st, MDB_txn *txn, const Cpm__CaseListQuery *q, const char *agency,
-                int64_t now_ms, Cpm__CaseListReply *rep)
+                bool public, int64_t now_ms, Cpm__CaseListReply *rep)
 {
     size_t limit = q->limit ? q->limit : ROUTING_LIST_DEFAULT;
     if (!(rep->cases = calloc(limit, sizeof *rep->cases)))
@@ -136,7 +141,7 @@ static int walk(cpm_store_t *st, MDB_txn *txn, const Cpm__CaseListQuery *q, cons
         if (!r)
             continue; /* not a case record: nothing to list */
         if (matches(r, q, agency, now_ms)) {
-            Cpm__CaseListItem *it = item_of(r);
+            Cpm__CaseListItem *it = item_of(r, public);
             if (!it)
                 rc = CPM_E_INTERNAL;
             else {
@@ -168,7 +173,8 @@ int routing_list(cpm_store_t *st, MDB_txn *txn, const Cpm__Member *asker,
     int scope = routing_list_scope(asker, &own);
     if (scope == 0)
         return cpm_error_set(err, CPM_E_FORBIDDEN, "role",
-                             "%s may not list cases: coordinators see all, agencies their own",
+                             "%s may not list cases: coordinators see all, agencies their own, "
+                             "the web gateway the public projection",
                              asker ? asker->id : "the public");
     int rc = check_query(q, err);
     if (rc != 0)
@@ -186,7 +192,7 @@ int routing_list(cpm_store_t *st, MDB_txn *txn, const Cpm__Member *asker,
     cpm__case_list_reply__init(rep);
     rep->next_cursor = NULL;
     rep->now_ms = now_ms;
-    if ((rc = walk(st, txn, q, agency, now_ms, rep)) != 0) {
+    if ((rc = walk(st, txn, q, agency, scope == 3, now_ms, rep)) != 0) {
         routing_list_free(&rep);
         return cpm_error_set(err, rc, "", "the register cannot be read");
     }

@@ -3,7 +3,8 @@
  *
  * Scope as for status (routing_list_scope): coordinators and the city see
  * every case; members that work cases for an agency see only that agency's;
- * anyone else is refused. Pages walk "cases" in ticket order from the
+ * the web gateway sees every case in the public projection (what the public
+ * status view shows); anyone else is refused. Pages walk "cases" in ticket order from the
  * cursor; one page holds at most ROUTING_LIST_MAX cases, looks at no more
  * than ROUTING_LIST_SCAN records (next_cursor says where to go on, also when
  * a page is short) and stays under ROUTING_LIST_BYTES packed. No sockets. */
@@ -30,7 +31,8 @@ int routing_list(cpm_store_t *st, MDB_txn *txn, const Cpm__Member *asker,
 void routing_list_free(Cpm__CaseListReply **p);
 
 /* Who may list what (routing_status.c, beside the status view's rules):
- * 1 every case, 2 only the cases of *agency (the asker's), 0 none. */
+ * 1 every case, 2 only the cases of *agency (the asker's), 3 every case in
+ * the public projection (the web gateway), 0 none. */
 int routing_list_scope(const Cpm__Member *asker, const char **agency);
 
 #endif

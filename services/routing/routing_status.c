@@ -33,6 +33,14 @@ static bool works_cases(const Cpm__Member *m)
     return role_is(m, roles, 4);
 }
 
+/* The web gateway (Open311) shows any case to anyone: it gets the public
+ * view of every ticket without a lookup code, and nothing more. */
+static bool is_gateway(const Cpm__Member *m)
+{
+    static const char *const roles[] = {"gateway"};
+    return role_is(m, roles, 1);
+}
+
 static void blank(char **s)
 {
     if (*s && *s != protobuf_c_empty_string)
@@ -121,6 +129,8 @@ Cpm__StatusReply *routing_status_for(cpm_store_t *st, MDB_txn *txn, const Cpm__M
     } else if (r && works_cases(asker) && asker->agency && *r->agency &&
                !strcmp(asker->agency, r->agency)) {
         view = "agency";
+    } else if (r && is_gateway(asker)) {
+        view = "public";
     }
     if (!view) {
         *hidden = r != NULL;
@@ -161,5 +171,5 @@ int routing_list_scope(const Cpm__Member *asker, const char **agency)
         *agency = asker->agency;
         return 2;
     }
-    return 0;
+    return is_gateway(asker) ? 3 : 0;
 }

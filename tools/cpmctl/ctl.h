@@ -90,6 +90,7 @@ int ctl_cmd_report(const ctl_opts_t *o, int argc, char **argv);     /* ctl_repor
 int ctl_cmd_inspection(const ctl_opts_t *o, int argc, char **argv); /* ctl_inspection.c */
 int ctl_cmd_inspector(const ctl_opts_t *o, int argc, char **argv);  /* ctl_inspector.c */
 int ctl_cmd_exchange(const ctl_opts_t *o, int argc, char **argv);   /* ctl_exchange_main.c */
+int ctl_cmd_gateway(const ctl_opts_t *o, int argc, char **argv);    /* ctl_gateway.c */
 int ctl_cmd_programme(const ctl_opts_t *o, int argc, char **argv);  /* ctl_programme.c */
 /* cpmctl case verify: check the signed acts of r's history against c's
  * registry; prints per entry; 0 when all verify, 1 otherwise. */

@@ -29,6 +29,7 @@ static const char usage[] =
     "  inspector   the inspector's device: checkout, findings, evidence, sync\n"
     "  web         a login token for the dashboard (web grant --gateway hn.gw)\n"
     "  exchange    data shared between agencies: query, publish, subscribe, proof log\n"
+    "  gateway     Open311 client applications: API keys, the signed client list\n"
     "\n"
     "Files come from --home, $CPMESH_HOME or ~/.cpmesh (./deploy/local/up writes them).\n"
     "--as ID signs with DIR/keys/ID.secret (default: $CPMESH_AS or the id in DIR/identity).\n"
@@ -79,6 +80,7 @@ int main(int argc, char **argv)
         {"inspection", ctl_cmd_inspection},
         {"inspector", ctl_cmd_inspector},
         {"exchange", ctl_cmd_exchange},
+        {"gateway", ctl_cmd_gateway},
 
         {"programme", ctl_cmd_programme},
         {"web", ctl_cmd_web}, /* ctl_web.c: login tokens for the dashboard */

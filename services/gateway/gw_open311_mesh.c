@@ -1,0 +1,122 @@
+/* gw_open311_mesh: the Open311 module's real backend (gw_open311_int.h):
+ * complaints to the city's intake, reads from routing, as the gateway
+ * member, through gw_mesh. */
+#include "gw_open311_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *service;
+    char member[128];
+} find_t;
+
+/* The member that runs service: for intake the city's node (role city), so
+ * that Open311 complaints get the city's tickets; for routing the one node
+ * that runs it. */
+static int find(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
+{
+    (void)c;
+    find_t *f = arg;
+    const Cpm__Registry *doc = cpm_registry_doc(reg);
+    for (size_t i = 0; doc && i < doc->n_members; i++) {
+        const Cpm__Member *m = doc->members[i];
+        if (cpm_member_service(m, f->service) &&
+            (strcmp(f->service, "intake") != 0 || (m->role && !strcmp(m->role, "city")))) {
+            snprintf(f->member, sizeof f->member, "%s", m->id);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int call(gw_ctx_t *gw, const char *service, Cpm__MsgType type, const ProtobufCMessage *req,
+                cpm_msg_t *reply, cpm_error_t *err)
+{
+    find_t f = {.service = service};
+    if (gw_mesh_with(gw->mesh, find, &f) != 0)
+        return cpm_error_set(err, CPM_E_UNAVAILABLE, service, "no %s%s in the registry", service,
+                             strcmp(service, "intake") ? "" : " at a node of role city");
+    return gw_mesh_call(gw->mesh, f.member, service, type, req, O311_CALL_MS, reply, err);
+}
+
+static int submit(void *arg, const Cpm__Complaint *c, Cpm__SubmitReply **out, cpm_error_t *err)
+{
+    cpm_msg_t reply = {0};
+    int rc = call(arg, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &c->base, &reply, err);
+    if (rc != 0)
+        return rc;
+    *out = cpm__submit_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
+    cpm_msg_clear(&reply);
+    return *out ? 0 : cpm_error_set(err, CPM_E_BAD_MESSAGE, "", "intake's reply does not decode");
+}
+
+static int status(void *arg, const char *ticket, Cpm__StatusReply **out, cpm_error_t *err)
+{
+    Cpm__StatusQuery q = CPM__STATUS_QUERY__INIT;
+    q.ticket = (char *)ticket;
+    cpm_msg_t reply = {0};
+    int rc = call(arg, "routing", CPM__MSG_TYPE__MSG_STATUS_QUERY, &q.base, &reply, err);
+    if (rc != 0)
+        return rc;
+    *out = cpm__status_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
+    cpm_msg_clear(&reply);
+    return *out ? 0 : cpm_error_set(err, CPM_E_BAD_MESSAGE, "", "routing's reply does not decode");
+}
+
+static int list(void *arg, const Cpm__CaseListQuery *q, Cpm__CaseListReply **out, cpm_error_t *err)
+{
+    cpm_msg_t reply = {0};
+    int rc = call(arg, "routing", CPM__MSG_TYPE__MSG_CASE_LIST_QUERY, &q->base, &reply, err);
+    if (rc != 0)
+        return rc;
+    *out = cpm__case_list_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
+    cpm_msg_clear(&reply);
+    return *out ? 0 : cpm_error_set(err, CPM_E_BAD_MESSAGE, "", "routing's reply does not decode");
+}
+
+typedef struct {
+    const char *id;
+    char *out;
+    size_t cap;
+} name_t;
+
+static int name_of(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
+{
+    (void)c;
+    name_t *n = arg;
+    const Cpm__Member *m = cpm_registry_member(reg, n->id);
+    snprintf(n->out, n->cap, "%s", m && m->name ? m->name : "");
+    return 0;
+}
+
+static void member_name(void *arg, const char *id, char *out, size_t cap)
+{
+    gw_ctx_t *gw = arg;
+    name_t n = {id, out, cap};
+    gw_mesh_with(gw->mesh, name_of, &n);
+}
+
+typedef struct {
+    int (*fn)(const cpm_registry_t *reg, void *a);
+    void *a;
+} with_t;
+
+static int with_reg(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
+{
+    (void)c;
+    with_t *w = arg;
+    return w->fn(reg, w->a);
+}
+
+static int with_registry(void *arg, int (*fn)(const cpm_registry_t *reg, void *a), void *a)
+{
+    gw_ctx_t *gw = arg;
+    with_t w = {fn, a};
+    return gw_mesh_with(gw->mesh, with_reg, &w);
+}
+
+void o311_mesh_backend(gw_ctx_t *gw, o311_backend_t *be)
+{
+    *be = (o311_backend_t){submit, status, list, member_name, with_registry, gw};
+}

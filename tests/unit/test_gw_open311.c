@@ -1,0 +1,328 @@
+/* gw_open311 without sockets: the handlers over a fake backend (intake and
+ * routing), a client list signed here (by a root key made here), and the
+ * writers: the form's fields mapped onto the Complaint, idempotency keys,
+ * the standard's errors for a bad key, a forged list, an unknown service,
+ * bad coordinates; a request's fields from routing's public view; XML
+ * escaping and ISO 8601 times. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cpm_docsig.h"
+#include "cpm_util.h"
+#include "gw_open311_int.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    int submits;
+    Cpm__Complaint *last; /* a packed-and-unpacked copy of the last submit */
+} fake_t;
+
+static int fake_submit(void *arg, const Cpm__Complaint *c, Cpm__SubmitReply **out, cpm_error_t *err)
+{
+    fake_t *f = arg;
+    f->submits++;
+    uint8_t buf[8192];
+    size_t n = cpm__complaint__pack(c, buf);
+    if (f->last)
+        cpm__complaint__free_unpacked(f->last, NULL);
+    f->last = cpm__complaint__unpack(NULL, n, buf);
+    if (!strcmp(c->description, "too long"))
+        return cpm_error_set(err, CPM_E_TOO_LARGE, "consumer_email", "email is too long");
+    *out = calloc(1, sizeof **out);
+    cpm__submit_reply__init(*out);
+    (*out)->ticket = strdup("DOIT-00000007");
+    (*out)->lookup_code = strdup("");
+    return 0;
+}
+
+static int fake_status(void *arg, const char *ticket, Cpm__StatusReply **out, cpm_error_t *err)
+{
+    (void)arg;
+    if (strcmp(ticket, "DOIT-00000007") != 0)
+        return cpm_error_set(err, CPM_E_NOT_FOUND, "ticket", "unknown");
+    Cpm__StatusReply *r = calloc(1, sizeof *r);
+    cpm__status_reply__init(r);
+    r->ticket = strdup(ticket);
+    r->state = CPM__CASE_STATE__CASE_STATE_RESOLVED;
+    r->outcome = CPM__OUTCOME__OUTCOME_MEDIATED;
+    r->agency = strdup("hn.d.hoan-kiem");
+    r->category = strdup("food_safety");
+    r->area = strdup("hoan-kiem");
+    r->received_ms = 1767225600000LL; /* 2026-01-01T00:00:00Z */
+    r->resolve_due_ms = 1767225600000LL + 86400000LL;
+    *out = r;
+    return 0;
+}
+
+static int fake_list(void *arg, const Cpm__CaseListQuery *q, Cpm__CaseListReply **out,
+                     cpm_error_t *err)
+{
+    (void)arg, (void)q, (void)out;
+    return cpm_error_set(err, CPM_E_UNAVAILABLE, "", "down");
+}
+
+static void fake_name(void *arg, const char *id, char *out, size_t cap)
+{
+    (void)arg;
+    snprintf(out, cap, "%s", !strcmp(id, "hn.d.hoan-kiem") ? "Hoan Kiem <office> & co" : "");
+}
+
+static int fake_with(void *arg, int (*fn)(const cpm_registry_t *reg, void *a), void *a)
+{
+    (void)arg;
+    return fn(NULL, a); /* signer "root" needs no registry */
+}
+
+typedef struct {
+    fake_t fake;
+    gw_open311_t *o;
+    char dir[256], clients[300];
+    uint8_t root_pk[32], root_sk[64];
+} fx_t;
+
+static void write_list(fx_t *x, const uint8_t sk[64], int version, const char *key)
+{
+    char hex[65], doc[512], sighex[129], file[1200];
+    gw_clients_key_hash(key, hex);
+    snprintf(doc, sizeof doc,
+             "{\"version\":%d,\"clients\":[{\"id\":\"demo-app\",\"name\":\"Demo\","
+             "\"key_sha256\":\"%s\",\"channel\":\"app\"}]}",
+             version, hex);
+    uint8_t sig[64];
+    assert_int_equal(cpm_docsig_sign(GW_CLIENTS_DOMAIN, (uint8_t *)doc, strlen(doc), sk, sig), 0);
+    sodium_bin2hex(sighex, sizeof sighex, sig, sizeof sig);
+    json_t *f = json_pack("{s:s,s:s,s:s}", "doc", doc, "signer", "root", "signature", sighex);
+    char *t = json_dumps(f, 0);
+    snprintf(file, sizeof file, "%s", t);
+    free(t);
+    json_decref(f);
+    assert_int_equal(cpm_write_file(x->clients, file, strlen(file), 0644), 0);
+}
+
+static int setup(void **state)
+{
+    fx_t *x = calloc(1, sizeof *x);
+    snprintf(x->dir, sizeof x->dir, "/tmp/test_gw_open311.XXXXXX");
+    assert_non_null(mkdtemp(x->dir));
+    snprintf(x->clients, sizeof x->clients, "%s/clients.signed", x->dir);
+    crypto_sign_keypair(x->root_pk, x->root_sk);
+    write_list(x, x->root_sk, 1, "good-key");
+    o311_backend_t be = {fake_submit, fake_status, fake_list, fake_name, fake_with, &x->fake};
+    char store[300], rules[1024];
+    snprintf(store, sizeof store, "%s/open311", x->dir);
+    cpm_error_t err = {0};
+    assert_int_equal(o311_new_with(&x->o, &be, store, x->clients, x->root_pk, &err), 0);
+    const char *src = getenv("CPM_SOURCE_DIR");
+    snprintf(rules, sizeof rules, "%s/deploy/hanoi/routing.yaml", src ? src : ".");
+    assert_int_equal(o311_cats_load(x->o, rules, &err), 0);
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *x = *state;
+    gw_open311_destroy(&x->o);
+    if (x->fake.last)
+        cpm__complaint__free_unpacked(x->fake.last, NULL);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", x->dir);
+    assert_int_equal(system(cmd), 0);
+    free(x);
+    return 0;
+}
+
+static int call(fx_t *x, const char *method, const char *path, const char *body, gw_resp_t *rs)
+{
+    static const gw_kv_t hdr[] = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    gw_req_t rq = {.method = method,
+                   .path = path,
+                   .headers = hdr,
+                   .n_headers = 1,
+                   .body = (const uint8_t *)(body ? body : ""),
+                   .body_len = body ? strlen(body) : 0,
+                   .peer = "127.0.0.1"};
+    gw_resp_init(rs);
+    /* no gateway context: counters are not kept in unit tests */
+    o311_post_request(x->o, NULL, &rq, rs, strstr(path, ".xml") ? O311_XML : O311_JSON);
+    return rs->status;
+}
+
+#define GOOD                                                                                       \
+    "api_key=good-key&service_code=food_safety&lat=21.0285&long=105.8542"                          \
+    "&address_string=12+H%C3%A0ng+B%E1%BA%A1c&first_name=An&last_name=Nguyen&phone=0912345678"     \
+    "&email=an%40example.vn&description=Food+poisoning&attribute%5Bbusiness_name%5D=Pho+Co"
+
+static void test_post_maps_fields(void **state)
+{
+    fx_t *x = *state;
+    gw_resp_t rs;
+    assert_int_equal(call(x, "POST", "/open311/v2/requests.json", GOOD, &rs), 200);
+    assert_non_null(strstr(rs.body, "\"service_request_id\":\"DOIT-00000007\""));
+    assert_null(strstr(rs.body, "0912345678"));
+    gw_resp_clear(&rs);
+    const Cpm__Complaint *c = x->fake.last;
+    assert_string_equal(c->channel, "web");
+    assert_string_equal(c->category, "food_safety");
+    assert_true(c->has_point);
+    assert_true(c->lat > 21.02 && c->lat < 21.03 && c->lon > 105.85 && c->lon < 105.86);
+    assert_string_equal(c->location, "12 Hàng Bạc");
+    assert_string_equal(c->consumer_name, "An Nguyen");
+    assert_string_equal(c->consumer_phone, "0912345678");
+    assert_string_equal(c->consumer_email, "an@example.vn");
+    assert_string_equal(c->business_name, "Pho Co");
+    assert_int_equal(strlen(c->client_ref), 5 + O311_TOKEN_LEN);
+    char ref[64];
+    snprintf(ref, sizeof ref, "%s", c->client_ref);
+    /* the same request again: the same idempotency key */
+    assert_int_equal(call(x, "POST", "/open311/v2/requests.json", GOOD, &rs), 200);
+    gw_resp_clear(&rs);
+    assert_string_equal(x->fake.last->client_ref, ref);
+    /* the token leads to the ticket */
+    char ticket[64];
+    assert_int_equal(o311_token_get(x->o, ref + 5, ticket, sizeof ticket), 0);
+    assert_string_equal(ticket, "DOIT-00000007");
+    /* another client_ref: another key */
+    assert_int_equal(call(x, "POST", "/open311/v2/requests.json", GOOD "&client_ref=r1", &rs), 200);
+    gw_resp_clear(&rs);
+    assert_string_not_equal(x->fake.last->client_ref, ref);
+}
+
+static void refused(fx_t *x, const char *body, int status, const char *field)
+{
+    gw_resp_t rs;
+    int before = x->fake.submits;
+    assert_int_equal(call(x, "POST", "/open311/v2/requests.json", body, &rs), status);
+    if (!strstr(rs.body, field))
+        fail_msg("%s: want %s in %s", body, field, rs.body);
+    json_t *e = json_loads(rs.body, 0, NULL);
+    assert_true(json_is_array(e));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(e, 0), "code")), status);
+    json_decref(e);
+    gw_resp_clear(&rs);
+    assert_int_equal(x->fake.submits, before); /* nothing reached intake */
+}
+
+static void test_post_refusals(void **state)
+{
+    fx_t *x = *state;
+    refused(x, "api_key=bad-key&service_code=food_safety", 403, "api_key");
+    refused(x, "service_code=food_safety", 403, "api_key");
+    refused(x, "api_key=good-key&service_code=nope&lat=1&long=1&description=d", 400,
+            "service_code");
+    refused(x, "api_key=good-key&service_code=food_safety&lat=x&long=1", 400, "lat");
+    refused(x, "api_key=good-key&service_code=food_safety&lat=1&long=181", 400, "long");
+    refused(x, "api_key=good-key&service_code=food_safety&description=d", 400, "location");
+    refused(x, "api_key=good-key&service_code=food_safety&lat=1&long=1", 400, "description");
+    refused(x, "api_key=good-key&service_code=food_safety&lat=1&long=1&description=d", 400,
+            "business_name");
+    refused(x, "api_key=good-key&api_key=good-key", 400, "api_key is given twice");
+    refused(x, "api_key=%zz", 400, "escape");
+    refused(x, "api_key=good-key&description=%00", 400, "escape"); /* a NUL byte */
+    refused(x, GOOD "&client_ref=no+spaces", 400, "client_ref");
+    refused(x, GOOD "&attribute%5Bcolour%5D=red", 400, "attribute[colour]");
+    /* intake's refusal names the Open311 field */
+    gw_resp_t rs;
+    assert_int_equal(call(x, "POST", "/open311/v2/requests.json",
+                          "api_key=good-key&service_code=food_safety&lat=1&long=1&description="
+                          "too+long&attribute%5Bbusiness_name%5D=B",
+                          &rs),
+                     400);
+    assert_non_null(strstr(rs.body, "email"));
+    gw_resp_clear(&rs);
+}
+
+static void test_forged_or_older_list_refused(void **state)
+{
+    fx_t *x = *state;
+    gw_resp_t rs;
+    assert_int_equal(call(x, "POST", "/open311/v2/requests.json", GOOD, &rs), 200);
+    gw_resp_clear(&rs);
+    /* a list signed by another key, naming another API key: refused, the old stays */
+    uint8_t pk[32], sk[64];
+    crypto_sign_keypair(pk, sk);
+    usleep(20000); /* a new mtime for the file */
+    write_list(x, sk, 5, "forged-key");
+    refused(x, "api_key=forged-key&service_code=food_safety", 403, "api_key");
+    assert_int_equal(call(x, "POST", "/open311/v2/requests.json", GOOD, &rs), 200);
+    gw_resp_clear(&rs);
+    /* an older version, properly signed: refused too */
+    usleep(20000);
+    write_list(x, x->root_sk, 0 + 1, "older-key");
+    refused(x, "api_key=older-key&service_code=food_safety", 403, "api_key");
+}
+
+static void test_request_of_public_view(void **state)
+{
+    fx_t *x = *state;
+    gw_resp_t rs;
+    gw_resp_init(&rs);
+    assert_int_equal(o311_get_request(x->o, NULL, "DOIT-00000007", &rs, O311_JSON), 0);
+    json_t *a = json_loads(rs.body, 0, NULL), *r = json_array_get(a, 0);
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "closed");
+    assert_string_equal(json_string_value(json_object_get(r, "status_notes")),
+                        "resolved: mediated");
+    assert_string_equal(json_string_value(json_object_get(r, "service_name")), "An toàn thực phẩm");
+    assert_string_equal(json_string_value(json_object_get(r, "agency_responsible")),
+                        "Hoan Kiem <office> & co");
+    assert_string_equal(json_string_value(json_object_get(r, "requested_datetime")),
+                        "2026-01-01T07:00:00+07:00");
+    assert_string_equal(json_string_value(json_object_get(r, "expected_datetime")),
+                        "2026-01-02T07:00:00+07:00");
+    assert_true(json_is_null(json_object_get(r, "description")));
+    json_decref(a);
+    gw_resp_clear(&rs);
+    gw_resp_init(&rs);
+    o311_get_request(x->o, NULL, "DOIT-00000007", &rs, O311_XML);
+    assert_non_null(strstr(rs.body, "<agency_responsible>Hoan Kiem &lt;office&gt; &amp; co<"));
+    gw_resp_clear(&rs);
+    gw_resp_init(&rs);
+    o311_get_request(x->o, NULL, "DOIT-00000008", &rs, O311_XML);
+    assert_int_equal(rs.status, 404);
+    assert_non_null(strstr(rs.body, "<errors><error><code>404</code>"));
+    gw_resp_clear(&rs);
+}
+
+static void test_xml_and_times(void **state)
+{
+    (void)state;
+    gw_resp_t rs;
+    gw_resp_init(&rs);
+    assert_int_equal(o311_xml_text(&rs, "<a href='x'>&\"\x01\xff ok</a>"), 0);
+    assert_string_equal(rs.body, "&lt;a href=&apos;x&apos;&gt;&amp;&quot;\xEF\xBF\xBD\xEF\xBF\xBD "
+                                 "ok&lt;/a&gt;");
+    gw_resp_clear(&rs);
+    int64_t ms;
+    assert_int_equal(o311_parse_time("2026-01-01T07:00:00+07:00", &ms), 0);
+    assert_int_equal(ms, 1767225600000LL);
+    assert_int_equal(o311_parse_time("2026-01-01T00:00:00.250Z", &ms), 0);
+    assert_int_equal(ms, 1767225600000LL);
+    assert_int_equal(o311_parse_time("2026-01-01", &ms), 0);
+    assert_int_equal(ms, 1767225600000LL - 7 * 3600000LL);
+    assert_int_equal(o311_parse_time("2026-02-31", &ms), -1);
+    assert_int_equal(o311_parse_time("2026-01-01T00:00:00", &ms), -1);
+    assert_int_equal(o311_parse_time("yesterday", &ms), -1);
+    char buf[32];
+    assert_string_equal(o311_time(1767225600000LL, buf), "2026-01-01T07:00:00+07:00");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_post_maps_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_or_older_list_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_of_public_view, setup, teardown),
+        cmocka_unit_test(test_xml_and_times),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,143 @@
+/* Routing and the web gateway (role gateway, Open311): the public view of
+ * any ticket without a lookup code (no rule, no actors, no notes, no signed
+ * acts), and lists of every case in the public projection; other members
+ * without a code or a role still see nothing. Real LMDB, no sockets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fixtures/domain/domain_fixture.h"
+#include "cpm_case.h"
+#include "routing_domain.h"
+#include "routing_list.h"
+
+#define SELF "hn.doit/routing"
+#define INTAKE "hn.d.hoan-kiem"
+
+static const char *const dbs[] = ROUTING_DBS;
+
+typedef dom_env_t fixture_t;
+
+static int setup(void **state)
+{
+    *state = dom_env_new(sizeof(fixture_t), "gwview", dbs, DOM_RULES | DOM_REGISTRY, SELF,
+                         dom_vn_time(2027, 1, 25, 10, 0));
+    return 0;
+}
+
+static void route(fixture_t *f, const char *ticket)
+{
+    Cpm__Complaint c = CPM__COMPLAINT__INIT;
+    c.ticket = (char *)ticket;
+    c.channel = "web";
+    c.business_name = "Shop";
+    c.area = "hoan-kiem";
+    c.category = "food_safety";
+    c.description = "a complaint";
+    c.intake_node = INTAKE;
+    c.received_ms = f->now;
+    cpm_error_t err = {0};
+    MDB_txn *txn = dom_begin(f->st, true);
+    int rc =
+        routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c, f->now, &err);
+    if (rc != 0)
+        fail_msg("route %s: %s", ticket, err.message);
+    assert_int_equal(cpm_store_commit(txn), 0);
+    Cpm__CaseUpdate u = CPM__CASE_UPDATE__INIT;
+    u.ticket = (char *)ticket;
+    u.state = CPM__CASE_STATE__CASE_STATE_ACCEPTED;
+    u.agency = INTAKE;
+    u.actor = "officer.hn.d.hoan-kiem";
+    u.note = "called the consumer at home";
+    u.at_ms = f->now + 1000;
+    txn = dom_begin(f->st, true);
+    rc = routing_apply_update(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &u, &err);
+    if (rc != 0)
+        fail_msg("update %s: %s", ticket, err.message);
+    assert_int_equal(cpm_store_commit(txn), 0);
+}
+
+static Cpm__Member member(const char *id, const char *role, const char *agency)
+{
+    Cpm__Member m = CPM__MEMBER__INIT;
+    m.id = (char *)id;
+    m.role = (char *)role;
+    m.agency = (char *)agency;
+    return m;
+}
+
+static Cpm__StatusReply *ask(fixture_t *f, const Cpm__Member *asker, const char *ticket, int *rc)
+{
+    Cpm__StatusQuery q = CPM__STATUS_QUERY__INIT;
+    q.ticket = (char *)ticket;
+    bool hidden;
+    cpm_error_t err = {0};
+    MDB_txn *txn = dom_begin(f->st, false);
+    Cpm__StatusReply *r = routing_status_for(f->st, txn, asker, &q, rc, &hidden, &err);
+    cpm_store_abort(&txn);
+    return r;
+}
+
+static void test_gateway_gets_public_view(void **state)
+{
+    fixture_t *f = *state;
+    route(f, "HK-00000001");
+    Cpm__Member gw = member("hn.gw", "gateway", "hn.gw");
+    int rc;
+    Cpm__StatusReply *r = ask(f, &gw, "HK-00000001", &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(r);
+    assert_string_equal(r->view, "public");
+    assert_string_equal(r->rule_id, "");
+    assert_string_equal(r->intake_node, "");
+    assert_int_equal(r->state, CPM__CASE_STATE__CASE_STATE_ACCEPTED);
+    assert_string_equal(r->agency, INTAKE);
+    assert_true(r->n_history > 0);
+    for (size_t i = 0; i < r->n_history; i++) {
+        assert_string_equal(r->history[i]->actor, "");
+        assert_string_equal(r->history[i]->note, "");
+        assert_int_equal(r->history[i]->signed_action.len, 0);
+    }
+    cpm__status_reply__free_unpacked(r, NULL);
+    /* unknown tickets stay unknown */
+    assert_null(ask(f, &gw, "HK-00000009", &rc));
+    assert_int_equal(rc, CPM_E_NOT_FOUND);
+    /* an operator without the lookup code still sees nothing */
+    Cpm__Member op = member("operator.hn.doit", "operator", "hn.doit");
+    assert_null(ask(f, &op, "HK-00000001", &rc));
+    assert_int_equal(rc, CPM_E_NOT_FOUND);
+}
+
+static void test_gateway_lists_every_case(void **state)
+{
+    fixture_t *f = *state;
+    route(f, "HK-00000001");
+    route(f, "HK-00000002");
+    Cpm__Member gw = member("hn.gw", "gateway", "hn.gw");
+    Cpm__CaseListQuery q = CPM__CASE_LIST_QUERY__INIT;
+    Cpm__CaseListReply *r = NULL;
+    cpm_error_t err = {0};
+    MDB_txn *txn = dom_begin(f->st, false);
+    assert_int_equal(routing_list(f->st, txn, &gw, &q, f->now, &r, &err), 0);
+    cpm_store_abort(&txn);
+    assert_int_equal(r->n_cases, 2);
+    assert_string_equal(r->cases[0]->ticket, "HK-00000001");
+    assert_string_equal(r->cases[0]->category, "food_safety");
+    routing_list_free(&r);
+    const char *agency = NULL;
+    assert_int_equal(routing_list_scope(&gw, &agency), 3);
+    Cpm__Member other = member("x.hn.gw", "association", "hn.gw");
+    assert_int_equal(routing_list_scope(&other, &agency), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_gateway_gets_public_view, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_gateway_lists_every_case, setup, dom_env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
