@@ -149,17 +149,17 @@ static void test_apply_with_cursor(void **state)
     MDB_txn *txn;
     assert_int_equal(cpm_store_begin(st, true, &txn), 0);
     Cpm__Event a = ev(1, "complaint.received", "DOIT-1");
-    assert_int_equal(monitor_apply(st, txn, NULL, 10, "hn.doit", "intake", &a), MON_APPLIED);
+    assert_int_equal(monitor_apply(st, txn, NULL, NULL, 10, "hn.doit", "intake", &a), MON_APPLIED);
     Cpm__Event b = ev(7, "case.refused", "DOIT-1");
-    assert_int_equal(monitor_apply(st, txn, NULL, 10, "hn.doit", "routing", &b), MON_APPLIED);
+    assert_int_equal(monitor_apply(st, txn, NULL, NULL, 10, "hn.doit", "routing", &b), MON_APPLIED);
     Cpm__Event c = ev(8, "case.refused", "DOIT-1"); /* inspection's copy: not counted */
-    assert_int_equal(monitor_apply(st, txn, NULL, 10, "hn.d.hoan-kiem", "inspection", &c),
+    assert_int_equal(monitor_apply(st, txn, NULL, NULL, 10, "hn.d.hoan-kiem", "inspection", &c),
                      MON_IGNORED);
     assert_int_equal(cpm_store_commit(txn), 0);
     /* a sweep that is rolled back leaves neither fact nor cursor */
     assert_int_equal(cpm_store_begin(st, true, &txn), 0);
     Cpm__Event d = ev(8, "case.assigned", "DOIT-1");
-    assert_int_equal(monitor_apply(st, txn, NULL, 10, "hn.doit", "routing", &d), MON_APPLIED);
+    assert_int_equal(monitor_apply(st, txn, NULL, NULL, 10, "hn.doit", "routing", &d), MON_APPLIED);
     cpm_store_abort(&txn);
     assert_int_equal(cpm_store_begin(st, false, &txn), 0);
     char cur[256] = "";
@@ -179,7 +179,7 @@ static void test_apply_with_cursor(void **state)
     /* the cap: a new case beyond cases_max is not kept; the cursor still moves */
     assert_int_equal(cpm_store_begin(st, true, &txn), 0);
     Cpm__Event f = ev(2, "complaint.received", "DOIT-2");
-    assert_int_equal(monitor_apply(st, txn, NULL, 1, "hn.doit", "intake", &f), MON_FULL);
+    assert_int_equal(monitor_apply(st, txn, NULL, NULL, 1, "hn.doit", "intake", &f), MON_FULL);
     cpm_store_abort(&txn);
     cpm_store_destroy(&st);
     rm(dir);
