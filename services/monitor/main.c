@@ -322,8 +322,8 @@ static int on_record(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_ms
         return cpm_error_set(err, CPM_E_NOT_FOUND, "target", "the monitor has no targets.csv");
     Cpm__ProgrammeRecordReply r = CPM__PROGRAMME_RECORD_REPLY__INIT;
     int rc = mon_targets_record(s->targets, cpm_server_store(srv), txn, m->member->agency,
-                                (const Cpm__ProgrammeActivity *)payload, m->frame, m->frame_len, &r,
-                                err);
+                                is_coordinator(m->member), (const Cpm__ProgrammeActivity *)payload,
+                                m->frame, m->frame_len, &r, err);
     if (rc != 0) {
         count(s, "monitor.programme_refused", 1);
         cpm_info("programme record refused to %s: %s", m->env->sender, err->message);
