@@ -280,12 +280,19 @@ static int on_report(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_ms
     }
     mon_eff_t *e = calloc(1, sizeof *e);
     /* Whole months from the aggregates (no walk of the facts); any other
-     * period walks every fact. */
-    bool agg = monitor_agg_covers(&mq) && monitor_agg_ready(cpm_server_store(srv), txn);
-    int rc = !e    ? -1
-             : agg ? monitor_agg_compute(cpm_server_store(srv), txn, s->cal, &mq, e)
-                   : monitor_compute(cpm_server_store(srv), txn, s->cal, &mq, e);
-    count(s, agg ? "monitor.reports_aggregated" : "monitor.reports_scanned", 1);
+     * query walks the facts of its period only; every fact only while the
+     * aggregates are being rebuilt after an upgrade. */
+    cpm_store_t *st = cpm_server_store(srv);
+    bool ready = monitor_agg_ready(st, txn), agg = ready && monitor_agg_covers(&mq);
+    int rc = !e      ? -1
+             : agg   ? monitor_agg_compute(st, txn, s->cal, &mq, e)
+             : ready ? monitor_agg_scan(st, txn, s->cal, &mq, e)
+                     : monitor_compute(st, txn, s->cal, &mq, e);
+    count(s,
+          agg     ? "monitor.reports_aggregated"
+          : ready ? "monitor.reports_period_walk"
+                  : "monitor.reports_full_walk",
+          1);
     free(areas);
     char *body = NULL;
     size_t len = 0;

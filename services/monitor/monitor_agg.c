@@ -162,9 +162,44 @@ static int store_deltas(cpm_store_t *st, MDB_txn *txn, deltas_t *ds)
     return 0;
 }
 
+/* "mon_bytime": 'c' or 'r', the time (8 bytes big-endian), the fact's key. */
+static size_t time_key(uint8_t *k, char tag, int64_t at, const void *key, size_t klen)
+{
+    uint64_t t = (uint64_t)(at < 0 ? 0 : at);
+    k[0] = (uint8_t)tag;
+    for (int i = 0; i < 8; i++)
+        k[1 + i] = (uint8_t)(t >> (56 - 8 * i));
+    memcpy(k + 9, key, klen);
+    return 9 + klen;
+}
+
+static int index_put(cpm_store_t *st, MDB_txn *txn, char tag, int64_t at, const void *key,
+                     size_t klen, bool del)
+{
+    uint8_t k[9 + KEY_MAX];
+    if (klen > KEY_MAX)
+        return 0; /* never: tickets and record keys are shorter */
+    MDB_val kv = {time_key(k, tag, at, key, klen), k}, v = {0, ""};
+    int rc = del ? mdb_del(txn, cpm_store_dbi(st, MONITOR_TIME_DB), &kv, NULL)
+                 : mdb_put(txn, cpm_store_dbi(st, MONITOR_TIME_DB), &kv, &v, 0);
+    return rc == 0 || (del && rc == MDB_NOTFOUND) ? 0 : cpm_store_err(rc);
+}
+
 int monitor_agg_case(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const mon_case_t *old,
                      const mon_case_t *neu)
 {
+    /* The index by time received follows the fact. */
+    int64_t was = old ? old->received_ms : 0;
+    if (was && was != neu->received_ms) {
+        int rc = index_put(st, txn, 'c', was, old->ticket, strlen(old->ticket), true);
+        if (rc != 0)
+            return rc;
+    }
+    if (neu->received_ms && was != neu->received_ms) {
+        int rc = index_put(st, txn, 'c', neu->received_ms, neu->ticket, strlen(neu->ticket), false);
+        if (rc != 0)
+            return rc;
+    }
     deltas_t *ds = malloc(sizeof *ds); /* not zeroed: 35 KiB per event */
     if (!ds)
         return CPM_E_INTERNAL;
@@ -176,8 +211,11 @@ int monitor_agg_case(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const 
     return rc;
 }
 
-int monitor_agg_rec(cpm_store_t *st, MDB_txn *txn, const mon_rec_t *r)
+int monitor_agg_rec(cpm_store_t *st, MDB_txn *txn, const void *key, size_t klen, const mon_rec_t *r)
 {
+    int irc = index_put(st, txn, 'r', r->at_ms, key, klen, false);
+    if (irc != 0)
+        return irc;
     deltas_t *ds = malloc(sizeof *ds); /* not zeroed: 35 KiB per event */
     if (!ds)
         return CPM_E_INTERNAL;
@@ -212,7 +250,8 @@ int monitor_agg_rebuild(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, mon
 {
     int rc;
     if (pos->stage == 0) { /* whatever an older build left is not trusted */
-        if ((rc = mdb_drop(txn, cpm_store_dbi(st, MONITOR_AGG_DB), 0)) != 0)
+        if ((rc = mdb_drop(txn, cpm_store_dbi(st, MONITOR_AGG_DB), 0)) != 0 ||
+            (rc = mdb_drop(txn, cpm_store_dbi(st, MONITOR_TIME_DB), 0)) != 0)
             return cpm_store_err(rc);
         pos->stage = 1, pos->klen = 0;
     }
@@ -236,7 +275,7 @@ int monitor_agg_rebuild(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, mon
             } else if (pos->stage == 2 && v.mv_size == sizeof(mon_rec_t)) {
                 mon_rec_t x;
                 memcpy(&x, v.mv_data, sizeof x);
-                rc = monitor_agg_rec(st, txn, &x);
+                rc = monitor_agg_rec(st, txn, k.mv_data, k.mv_size, &x);
             }
             if (k.mv_size <= sizeof pos->key) {
                 memcpy(pos->key, k.mv_data, k.mv_size);
@@ -373,5 +412,62 @@ int monitor_agg_compute(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, con
     free(groups);
     if (a)
         mon_acc_finish(&a, out);
+    return rc;
+}
+
+/* Each fact of one tag in [from, to) of the time index, looked up in db. */
+static int walk(cpm_store_t *st, MDB_txn *txn, char tag, const char *db, const mon_query_t *q,
+                mon_acc_t *a)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, cpm_store_dbi(st, MONITOR_TIME_DB), &cur);
+    if (rc != 0)
+        return cpm_store_err(rc);
+    uint8_t start[9];
+    time_key(start, tag, q->from_ms, "", 0);
+    MDB_val k = {sizeof start, start}, v;
+    MDB_dbi facts = cpm_store_dbi(st, db);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *b = k.mv_data;
+        if (k.mv_size < 9 || b[0] != (uint8_t)tag)
+            break;
+        uint64_t t = 0;
+        for (int i = 0; i < 8; i++)
+            t = t << 8 | b[1 + i];
+        if ((int64_t)t >= q->to_ms)
+            break;
+        MDB_val fk = {k.mv_size - 9, (void *)(b + 9)}, fv;
+        int g = mdb_get(txn, facts, &fk, &fv);
+        if (g == MDB_NOTFOUND)
+            continue;
+        if (g != 0) {
+            rc = g;
+            break;
+        }
+        if (tag == 'c' && fv.mv_size == sizeof(mon_case_t)) {
+            mon_case_t c;
+            memcpy(&c, fv.mv_data, sizeof c);
+            mon_acc_case(a, &c);
+        } else if (tag == 'r' && fv.mv_size == sizeof(mon_rec_t)) {
+            mon_rec_t x;
+            memcpy(&x, fv.mv_data, sizeof x);
+            mon_acc_rec(a, &x);
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : cpm_store_err(rc);
+}
+
+int monitor_agg_scan(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const mon_query_t *q,
+                     mon_eff_t *out)
+{
+    mon_acc_t *a = mon_acc_new(cal, q);
+    if (!a)
+        return -1;
+    int rc = walk(st, txn, 'c', "mon_cases", q, a);
+    if (rc == 0)
+        rc = walk(st, txn, 'r', "mon_recs", q, a);
+    mon_acc_finish(&a, out);
     return rc;
 }

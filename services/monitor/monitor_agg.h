@@ -31,15 +31,23 @@
 #include <stdbool.h>
 
 #define MONITOR_AGG_DB "mon_agg"
+/* The facts by time: 'c' + received_ms (8 bytes big-endian) + ticket, 'r' +
+ * at_ms + record key; kept with the aggregates (same transaction, same
+ * rebuild), so that a report over a period that is not whole months walks
+ * only the facts of that period. */
+#define MONITOR_TIME_DB "mon_bytime"
 /* u64 in "meta": MONITOR_AGG_VERSION once the aggregates cover every fact. */
 #define MONITOR_AGG_KEY "monitor.agg_version"
 #define MONITOR_AGG_VERSION 1
 
-/* Replace old's contribution (NULL: a new case) by neu's. 0 or a store code. */
+/* Replace old's contribution (NULL: a new case) by neu's, and its entry in
+ * the time index. 0 or a store code. */
 int monitor_agg_case(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const mon_case_t *old,
                      const mon_case_t *neu);
-/* Add a record's contribution. 0 or a store code. */
-int monitor_agg_rec(cpm_store_t *st, MDB_txn *txn, const mon_rec_t *r);
+/* Add a record's contribution (key: its key in "mon_recs"). 0 or a store
+ * code. */
+int monitor_agg_rec(cpm_store_t *st, MDB_txn *txn, const void *key, size_t klen,
+                    const mon_rec_t *r);
 
 /* Whether the aggregates cover every fact (the version key is set). */
 bool monitor_agg_ready(cpm_store_t *st, MDB_txn *txn);
@@ -63,5 +71,11 @@ bool monitor_agg_covers(const mon_query_t *q);
  * 0, -1 on memory, or a store code. */
 int monitor_agg_compute(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const mon_query_t *q,
                         mon_eff_t *out);
+
+/* The figures of any q (monitor_agg_ready must hold) by walking only the
+ * facts of q's period through the time index: the cost is the period's
+ * facts, not every fact. 0, -1 on memory, or a store code. */
+int monitor_agg_scan(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const mon_query_t *q,
+                     mon_eff_t *out);
 
 #endif

@@ -142,7 +142,7 @@ static int apply_rec(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *r, bool a
     snprintf(key, sizeof key, "%s/%s/%020llu", node, service, (unsigned long long)ev->seq);
     int rc = cpm_store_put(st, txn, "mon_recs", key, strlen(key), &x, sizeof x);
     if (rc == 0 && agg)
-        rc = monitor_agg_rec(st, txn, &x);
+        rc = monitor_agg_rec(st, txn, key, strlen(key), &x);
     return rc ? rc : MON_APPLIED;
 }
 

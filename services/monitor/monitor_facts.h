@@ -26,7 +26,7 @@
 
 /* CPM_RETENTION_DB: every service's tick runs the dead-letter sweep. */
 #define MONITOR_DATABASES                                                                          \
-    "mon_cases", "mon_recs", "mon_cursors", "mon_acts", "mon_agg", CPM_RETENTION_DB
+    "mon_cases", "mon_recs", "mon_cursors", "mon_acts", "mon_agg", "mon_bytime", CPM_RETENTION_DB
 
 /* u64 in "meta": events read from the streams (applied or not), moved in the
  * same transaction as the cursors. */

@@ -154,7 +154,7 @@ int main(int argc, char **argv)
         char key[32];
         snprintf(key, sizeof key, "n/s/%020zu", i);
         if (cpm_store_put(st, txn, "mon_recs", key, strlen(key), &recs[i], sizeof recs[i]) != 0 ||
-            monitor_agg_rec(st, txn, &recs[i]) != 0)
+            monitor_agg_rec(st, txn, key, strlen(key), &recs[i]) != 0)
             return 1;
     }
     if (cpm_store_put_u64(st, txn, MONITOR_AGG_KEY, MONITOR_AGG_VERSION) != 0 ||

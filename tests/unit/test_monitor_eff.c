@@ -290,6 +290,19 @@ static void check_agg(cpm_store_t *st, const mon_query_t *q, const mon_case_t *c
     assert_same(&agg, &scan);
 }
 
+/* The walk of q's period through the time index against the walk over c/r. */
+static void check_scan(cpm_store_t *st, const mon_query_t *q, const mon_case_t *c, size_t nc,
+                       const mon_rec_t *r, size_t nr)
+{
+    static mon_eff_t all, period;
+    assert_int_equal(mon_eff_compute(cal, q, c, nc, r, nr, &all), 0);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(st, false, &txn), 0);
+    assert_int_equal(monitor_agg_scan(st, txn, cal, q, &period), 0);
+    cpm_store_abort(&txn);
+    assert_same(&period, &all);
+}
+
 static void test_aggregates(void **state)
 {
     (void)state;
@@ -319,7 +332,7 @@ static void test_aggregates(void **state)
     assert_int_equal(monitor_agg_case(st, txn, cal, &c[2], &res), 0);
     assert_int_equal(monitor_agg_case(st, txn, cal, &res, &c[2]), 0);
     for (int i = 0; i < 4; i++)
-        assert_int_equal(monitor_agg_rec(st, txn, &r[i]), 0);
+        assert_int_equal(monitor_agg_rec(st, txn, "n/s/x", 5, &r[i]), 0);
     assert_int_equal(cpm_store_put_u64(st, txn, MONITOR_AGG_KEY, MONITOR_AGG_VERSION), 0);
     assert_int_equal(cpm_store_commit(txn), 0);
 
@@ -392,6 +405,31 @@ static void test_aggregates(void **state)
     check_agg(st, &q, c, 6, r, 4);
     q.areas = a, q.n_areas = 2;
     check_agg(st, &q, c, 6, r, 4);
+    /* Any other query walks the period's facts through the time index. */
+    q.areas = NULL, q.n_areas = 0;
+    const char *odd[] = {"2026-02-13..2026-03-03", "2026-02-14..2026-02-15",
+                         "2025-12-31..2026-01-02", "2026-03-03..2026-03-04", "2026"};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(mon_period_parse(odd[i], &q.from_ms, &q.to_ms), 0);
+        check_scan(st, &q, c, 6, r, 4);
+    }
+    q.agency = "hn.d.hoan-kiem", q.areas = a, q.n_areas = 2; /* both: no group */
+    check_scan(st, &q, c, 6, r, 4);
+    /* A case whose time received changes moves in the index. */
+    assert_int_equal(cpm_store_begin(st, true, &txn), 0);
+    mon_case_t moved = c[0];
+    moved.received_ms = vn(2026, 7, 1, 9);
+    assert_int_equal(monitor_agg_case(st, txn, cal, &c[0], &moved), 0);
+    assert_int_equal(cpm_store_put(st, txn, "mon_cases", moved.ticket, strlen(moved.ticket), &moved,
+                                   sizeof moved),
+                     0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+    c[0] = moved;
+    q.agency = NULL, q.areas = NULL;
+    assert_int_equal(mon_period_parse("2026-02-01..2026-07-02", &q.from_ms, &q.to_ms), 0);
+    check_scan(st, &q, c, 6, r, 4);
+    assert_int_equal(mon_period_parse("2026-02-01..2026-03-01", &q.from_ms, &q.to_ms), 0);
+    check_scan(st, &q, c, 6, r, 4);
 
     cpm_store_destroy(&st);
     char cmd[128];
