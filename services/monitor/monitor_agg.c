@@ -23,7 +23,9 @@ typedef struct {
     const char *groups[3];
     size_t n_groups;
     char gbuf[2][MON_KEY + MON_GEN + 4];
-    int32_t ym;
+    char pfx[3][MON_KEY + MON_GEN + 12]; /* group NUL YYYYMM, per group (set_month) */
+    size_t pfx_len[3];
+    uint16_t order[DELTAS_MAX];
 } deltas_t;
 
 static void groups_of(deltas_t *ds, const char *agency, const char *gen, const char *area)
@@ -40,12 +42,26 @@ static void groups_of(deltas_t *ds, const char *agency, const char *gen, const c
     }
 }
 
+/* v as exactly digits decimal digits (v >= 0 and small enough). */
+static void digits_of(char *out, int64_t v, int digits)
+{
+    for (int i = digits - 1; i >= 0; i--, v /= 10)
+        out[i] = (char)('0' + (v < 0 ? 0 : v % 10));
+}
+
 static size_t prefix(char *k, const char *group, int32_t ym)
 {
     size_t g = strlen(group);
     memcpy(k, group, g + 1); /* with its NUL */
-    snprintf(k + g + 1, 7, "%06d", (int)ym);
+    digits_of(k + g + 1, ym, 6);
     return g + 7;
+}
+
+/* The prefixes of the groups for month ym (set once per fact: emit copies them). */
+static void set_month(deltas_t *ds, int32_t ym)
+{
+    for (size_t i = 0; i < ds->n_groups; i++)
+        ds->pfx_len[i] = prefix(ds->pfx[i], ds->groups[i], ym);
 }
 
 /* d added under (every group, the month, dim, value). */
@@ -53,11 +69,15 @@ static void emit(deltas_t *ds, char dim, const char *value, int64_t d)
 {
     if (d == 0)
         return;
+    size_t vl = strlen(value);
     for (size_t i = 0; i < ds->n_groups && ds->n < DELTAS_MAX; i++) {
         delta_t *x = &ds->v[ds->n];
-        size_t p = prefix(x->key, ds->groups[i], ds->ym);
-        int w = snprintf(x->key + p, KEY_MAX - p, "%c%s", dim, value);
-        x->len = p + (size_t)(w < 0 ? 0 : w >= (int)(KEY_MAX - p) ? (int)(KEY_MAX - p) - 1 : w);
+        size_t p = ds->pfx_len[i];
+        size_t w = vl < KEY_MAX - p - 2 ? vl : KEY_MAX - p - 2;
+        memcpy(x->key, ds->pfx[i], p);
+        x->key[p] = dim;
+        memcpy(x->key + p + 1, value, w);
+        x->len = p + 1 + w;
         x->d = d;
         ds->n++;
     }
@@ -66,7 +86,8 @@ static void emit(deltas_t *ds, char dim, const char *value, int64_t d)
 static void emit_n(deltas_t *ds, char dim, int64_t v, int digits, int64_t d)
 {
     char b[24];
-    snprintf(b, sizeof b, "%0*lld", digits, (long long)v);
+    digits_of(b, v, digits);
+    b[digits] = 0;
     emit(ds, dim, b, d);
 }
 
@@ -76,7 +97,7 @@ static void case_deltas(deltas_t *ds, const mon_cal_t *cal, const mon_case_t *c,
     if (!c || c->received_ms == 0)
         return;
     groups_of(ds, c->agency, c->gen, c->area);
-    ds->ym = mon_month_of(c->received_ms);
+    set_month(ds, mon_month_of(c->received_ms));
     emit(ds, 'n', "received", sign);
     emit(ds, 'c', *c->channel ? c->channel : "(none)", sign);
     emit(ds, 'k', *c->category ? c->category : "(none)", sign);
@@ -120,27 +141,35 @@ static void case_deltas(deltas_t *ds, const mon_cal_t *cal, const mon_case_t *c,
     emit(ds, 'n', "open", c->closed ? 0 : sign);
 }
 
-static int cmp_delta(const void *x, const void *y)
+static int cmp_delta(const delta_t *a, const delta_t *b)
 {
-    const delta_t *a = x, *b = y;
     size_t n = a->len < b->len ? a->len : b->len;
     int c = memcmp(a->key, b->key, n);
     return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static int cmp_order(const void *x, const void *y, void *arg)
+{
+    const delta_t *v = arg;
+    return cmp_delta(&v[*(const uint16_t *)x], &v[*(const uint16_t *)y]);
 }
 
 /* Add the deltas (equal keys merged first, so an event that changes little
  * writes little). */
 static int store_deltas(cpm_store_t *st, MDB_txn *txn, deltas_t *ds)
 {
-    qsort(ds->v, ds->n, sizeof *ds->v, cmp_delta);
+    for (size_t i = 0; i < ds->n; i++)
+        ds->order[i] = (uint16_t)i;
+    qsort_r(ds->order, ds->n, sizeof *ds->order, cmp_order, ds->v);
     MDB_dbi dbi = cpm_store_dbi(st, MONITOR_AGG_DB);
     for (size_t i = 0; i < ds->n;) {
         int64_t d = 0;
         size_t j = i;
-        for (; j < ds->n && cmp_delta(&ds->v[i], &ds->v[j]) == 0; j++)
-            d += ds->v[j].d;
+        const delta_t *first = &ds->v[ds->order[i]];
+        for (; j < ds->n && cmp_delta(first, &ds->v[ds->order[j]]) == 0; j++)
+            d += ds->v[ds->order[j]].d;
         if (d != 0) {
-            MDB_val k = {ds->v[i].len, ds->v[i].key}, v;
+            MDB_val k = {first->len, (void *)first->key}, v;
             int64_t cur = 0;
             int rc = mdb_get(txn, dbi, &k, &v);
             if (rc == 0 && v.mv_size == sizeof cur)
@@ -221,7 +250,7 @@ int monitor_agg_rec(cpm_store_t *st, MDB_txn *txn, const void *key, size_t klen,
         return CPM_E_INTERNAL;
     ds->n = 0;
     groups_of(ds, r->agency, r->gen, r->area);
-    ds->ym = mon_month_of(r->at_ms);
+    set_month(ds, mon_month_of(r->at_ms));
     switch (r->kind) {
     case MON_REC_CONSULTATION:
         emit(ds, 'n', "consultations", 1);
