@@ -30,7 +30,7 @@
 
 #define CASES_MAX 5000000ULL /* case facts kept; new cases beyond are counted, not kept */
 #define TICK_BUDGET 2000     /* events fetched, then applied, per tick */
-#define REBUILD_BUDGET 20000 /* facts added to the aggregates per tick while rebuilding */
+#define REBUILD_BUDGET 5000  /* facts added to the aggregates per tick while rebuilding */
 #define TICK_EVERY_MS 200
 #define SWEEP_BACKOFF_MS 5000 /* between sweeps while a source does not answer */
 

@@ -405,8 +405,9 @@ static int add_month(MDB_cursor *cur, mon_acc_t *a, int32_t today, const char *g
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : cpm_store_err(rc);
 }
 
-int monitor_agg_compute(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const mon_query_t *q,
-                        mon_eff_t *out)
+/* Add the aggregates of q's groups for months [ym, end) to a. */
+static int add_months(cpm_store_t *st, MDB_txn *txn, const mon_query_t *q, mon_acc_t *a,
+                      int32_t ym0, int32_t end)
 {
     /* The groups: one, or an area's (gen, slug) pairs plus, once per slug,
      * the facts that have no generation (area_match lets them match any). */
@@ -427,25 +428,34 @@ int monitor_agg_compute(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, con
         if (!seen)
             snprintf(groups[n++], sizeof groups[0], "a::%s", q->areas[i].slug);
     }
-    mon_acc_t *a = mon_acc_new(cal, q);
     MDB_cursor *cur = NULL;
-    int rc = a ? mdb_cursor_open(txn, cpm_store_dbi(st, MONITOR_AGG_DB), &cur) : -1;
-    if (rc > 0)
-        rc = cpm_store_err(rc);
-    int32_t today = mon_day_of(q->now_ms), end = mon_month_of(q->to_ms);
+    int rc = mdb_cursor_open(txn, cpm_store_dbi(st, MONITOR_AGG_DB), &cur);
+    if (rc != 0) {
+        free(groups);
+        return cpm_store_err(rc);
+    }
+    int32_t today = mon_day_of(q->now_ms);
     for (size_t g = 0; g < n && rc == 0; g++)
-        for (int32_t ym = mon_month_of(q->from_ms); ym < end && rc == 0; ym = next_month(ym))
+        for (int32_t ym = ym0; ym < end && rc == 0; ym = next_month(ym))
             rc = add_month(cur, a, today, groups[g], ym);
-    if (cur)
-        mdb_cursor_close(cur);
+    mdb_cursor_close(cur);
     free(groups);
-    if (a)
-        mon_acc_finish(&a, out);
+    return rc;
+}
+
+int monitor_agg_compute(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const mon_query_t *q,
+                        mon_eff_t *out)
+{
+    mon_acc_t *a = mon_acc_new(cal, q);
+    if (!a)
+        return -1;
+    int rc = add_months(st, txn, q, a, mon_month_of(q->from_ms), mon_month_of(q->to_ms));
+    mon_acc_finish(&a, out);
     return rc;
 }
 
 /* Each fact of one tag in [from, to) of the time index, looked up in db. */
-static int walk(cpm_store_t *st, MDB_txn *txn, char tag, const char *db, const mon_query_t *q,
+static int walk(cpm_store_t *st, MDB_txn *txn, char tag, const char *db, int64_t from, int64_t to,
                 mon_acc_t *a)
 {
     MDB_cursor *cur;
@@ -453,7 +463,7 @@ static int walk(cpm_store_t *st, MDB_txn *txn, char tag, const char *db, const m
     if (rc != 0)
         return cpm_store_err(rc);
     uint8_t start[9];
-    time_key(start, tag, q->from_ms, "", 0);
+    time_key(start, tag, from, "", 0);
     MDB_val k = {sizeof start, start}, v;
     MDB_dbi facts = cpm_store_dbi(st, db);
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
@@ -464,7 +474,7 @@ static int walk(cpm_store_t *st, MDB_txn *txn, char tag, const char *db, const m
         uint64_t t = 0;
         for (int i = 0; i < 8; i++)
             t = t << 8 | b[1 + i];
-        if ((int64_t)t >= q->to_ms)
+        if ((int64_t)t >= to)
             break;
         MDB_val fk = {k.mv_size - 9, (void *)(b + 9)}, fv;
         int g = mdb_get(txn, facts, &fk, &fv);
@@ -494,9 +504,24 @@ int monitor_agg_scan(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const 
     mon_acc_t *a = mon_acc_new(cal, q);
     if (!a)
         return -1;
-    int rc = walk(st, txn, 'c', "mon_cases", q, a);
-    if (rc == 0)
-        rc = walk(st, txn, 'r', "mon_recs", q, a);
+    /* The whole months inside the period from the aggregates (when q has
+     * groups for them), the days before and after by walking. */
+    int64_t m1 = q->from_ms, m2 = q->from_ms;
+    if (!(q->agency && *q->agency && q->areas)) {
+        int32_t first = mon_month_of(q->from_ms), last = mon_month_of(q->to_ms);
+        if (mon_month_start(first) < q->from_ms)
+            first = next_month(first);
+        if (first < last) {
+            m1 = mon_month_start(first), m2 = mon_month_start(last);
+        }
+    }
+    int rc = 0;
+    int64_t from[2] = {q->from_ms, m2}, to[2] = {m1, q->to_ms};
+    for (int i = 0; i < 2 && rc == 0; i++)
+        if (from[i] < to[i] && (rc = walk(st, txn, 'c', "mon_cases", from[i], to[i], a)) == 0)
+            rc = walk(st, txn, 'r', "mon_recs", from[i], to[i], a);
+    if (rc == 0 && m1 < m2)
+        rc = add_months(st, txn, q, a, mon_month_of(m1), mon_month_of(m2));
     mon_acc_finish(&a, out);
     return rc;
 }

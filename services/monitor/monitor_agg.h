@@ -72,9 +72,11 @@ bool monitor_agg_covers(const mon_query_t *q);
 int monitor_agg_compute(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const mon_query_t *q,
                         mon_eff_t *out);
 
-/* The figures of any q (monitor_agg_ready must hold) by walking only the
- * facts of q's period through the time index: the cost is the period's
- * facts, not every fact. 0, -1 on memory, or a store code. */
+/* The figures of any q (monitor_agg_ready must hold): the whole months
+ * inside q's period from the aggregates (unless q names both an agency and
+ * an area), the days before the first and after the last of them by
+ * walking only those days' facts through the time index. 0, -1 on memory,
+ * or a store code. */
 int monitor_agg_scan(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const mon_query_t *q,
                      mon_eff_t *out);
 
