@@ -186,6 +186,17 @@ int main(int argc, char **argv)
          {.from_ms = from, .to_ms = to, .now_ms = to, .agency = "hn.d.ba-dinh"}},
         {"area hoan-kiem (lineage)",
          {.from_ms = from, .to_ms = to, .now_ms = to, .areas = areas, .n_areas = n_areas}},
+        /* not whole months: months from the aggregates, the edges walked */
+        {"city 01-15..12-20",
+         {.from_ms = from + 14 * 86400000LL, .to_ms = to - 11 * 86400000LL, .now_ms = to}},
+        /* an agency and an area: no group, the period walked */
+        {"agency+area, March",
+         {.from_ms = from + 59 * 86400000LL,
+          .to_ms = from + 90 * 86400000LL,
+          .now_ms = to,
+          .agency = "hn.d.hoan-kiem",
+          .areas = areas,
+          .n_areas = n_areas}},
     };
     int bad = 0;
     for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
@@ -196,8 +207,9 @@ int main(int argc, char **argv)
         if (monitor_compute(st, txn, cal, &runs[r].q, &out) != 0)
             return 1;
         double b = now_s();
-        if (!monitor_agg_covers(&runs[r].q) ||
-            monitor_agg_compute(st, txn, cal, &runs[r].q, &agg) != 0)
+        if ((monitor_agg_covers(&runs[r].q)
+                 ? monitor_agg_compute(st, txn, cal, &runs[r].q, &agg)
+                 : monitor_agg_scan(st, txn, cal, &runs[r].q, &agg)) != 0)
             return 1;
         double c = now_s();
         cpm_store_abort(&txn);
