@@ -107,6 +107,10 @@ def test_effectiveness_through_mesh():
               "bad period: %s" % r.stdout)
         r = m.ctl("report", "--period", year(), "--area", "atlantis", as_=COORD, check_rc=False)
         check(r.returncode == 1 and r.json[0]["field"] == "area", "bad area: %s" % r.stdout)
+        # Whole-month reports were added up from the aggregates, none walked every fact.
+        c = m.health("hn.doit").get(("hn.doit", "monitor"), {}).get("counters", {})
+        check(c.get("monitor.reports_aggregated", 0) > 0 and
+              c.get("monitor.reports_full_walk", 0) == 0, "monitor counters: %s" % c)
 
         programme(m)
         html_report(m)
