@@ -15,6 +15,7 @@
 #include "cpm_subscriber.h"
 #include "cpm_util.h"
 #include "monitor.pb-c.h"
+#include "monitor_agg.h"
 #include "monitor_eff.h"
 #include "monitor_facts.h"
 #include "monitor_html.h"
@@ -28,7 +29,8 @@
 #include <string.h>
 
 #define CASES_MAX 5000000ULL /* case facts kept; new cases beyond are counted, not kept */
-#define TICK_BUDGET 5000     /* events applied per tick */
+#define TICK_BUDGET 2000     /* events fetched, then applied, per tick */
+#define REBUILD_BUDGET 5000  /* facts added to the aggregates per tick while rebuilding */
 #define TICK_EVERY_MS 200
 #define SWEEP_BACKOFF_MS 5000 /* between sweeps while a source does not answer */
 
@@ -40,9 +42,16 @@ struct cpm_svc {
     cpm_client_t *client;
     cpm_subscriber_t *sub[3]; /* intake, routing, inspection (never itself) */
     cpm_server_t *srv;
-    MDB_txn *txn; /* the sweep's write transaction while it runs */
-    int apply_rc; /* first store error of this sweep (then it is rolled back) */
-    int failed;   /* sources that could not be read in the last sweep */
+    /* Events fetched by the sweep (outside any transaction), applied after
+     * in one short write transaction. */
+    struct queued {
+        char node[MON_KEY], service[MON_KEY];
+        Cpm__Event *ev;
+    } * q;
+    size_t n_q;
+    bool q_bad;            /* an event could not be kept: the sweep is dropped */
+    monitor_agg_pos_t agg; /* rebuilding the aggregates (stage 3: they are ready) */
+    int failed;            /* sources that could not be read in the last sweep */
     uint64_t applied;
     int64_t last_ms;
 };
@@ -52,20 +61,38 @@ static void count(cpm_svc_t *s, const char *name, uint64_t n)
     cpm_metrics_add(cpm_server_metrics(s->srv), name, n);
 }
 
+/* Called during the sweep, outside any transaction: keep a copy. */
 static void on_event(void *arg, const char *node, const char *service, const Cpm__Event *ev,
                      bool chain_ok)
 {
+    (void)chain_ok;
     cpm_svc_t *s = arg;
-    if (s->apply_rc != 0 || !s->txn)
-        return; /* the transaction is rolled back: the cursor goes back with it */
-    int rc =
-        monitor_apply(cpm_server_store(s->srv), s->txn, s->rules, CASES_MAX, node, service, ev);
-    if (rc < 0)
-        s->apply_rc = rc;
-    else if (rc == MON_FULL)
-        count(s, "monitor.cases_full", 1);
-    else if (rc == MON_APPLIED)
-        s->applied++;
+    if (s->q_bad || s->n_q >= TICK_BUDGET) {
+        s->q_bad = true; /* the cursor moved past it: start again from the stored cursors */
+        return;
+    }
+    struct queued *x = &s->q[s->n_q];
+    size_t len = protobuf_c_message_get_packed_size(&ev->base);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (buf)
+        protobuf_c_message_pack(&ev->base, buf);
+    x->ev = buf ? cpm__event__unpack(NULL, len, buf) : NULL;
+    free(buf);
+    if (!x->ev) {
+        s->q_bad = true;
+        return;
+    }
+    snprintf(x->node, sizeof x->node, "%s", node);
+    snprintf(x->service, sizeof x->service, "%s", service);
+    s->n_q++;
+}
+
+static void clear_queue(cpm_svc_t *s)
+{
+    for (size_t i = 0; i < s->n_q; i++)
+        cpm__event__free_unpacked(s->q[i].ev, NULL);
+    s->n_q = 0;
+    s->q_bad = false;
 }
 
 static void on_notice(void *arg, const char *node, const char *service, cpm_sub_notice_t what,
@@ -132,20 +159,47 @@ static int make_sub(cpm_svc_t *s)
     return rc;
 }
 
-static int sweep(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+/* Fetch (the subscriber waits on sources, up to its fetch timeout each),
+ * outside any transaction. */
+static void fetch(cpm_svc_t *s)
 {
-    cpm_svc_t *s = ctx;
-    s->txn = txn, s->apply_rc = 0;
     long left = TICK_BUDGET;
     s->failed = 0;
-    for (int i = 0; i < 3 && left > 0 && s->apply_rc == 0; i++) {
+    for (int i = 0; i < 3 && left > 0 && !s->q_bad; i++) {
         int failed = 0;
         long n = cpm_subscriber_sweep(s->sub[i], left, &failed);
         left -= n > 0 ? n : 0;
         s->failed += failed;
     }
-    s->txn = NULL;
-    return s->apply_rc;
+}
+
+/* Apply what fetch kept: a short transaction (no waiting on the network). */
+static int apply(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+{
+    cpm_svc_t *s = ctx;
+    (void)srv;
+    for (size_t i = 0; i < s->n_q; i++) {
+        int rc = monitor_apply(cpm_server_store(s->srv), txn, s->rules, s->cal, CASES_MAX,
+                               s->q[i].node, s->q[i].service, s->q[i].ev);
+        if (rc < 0)
+            return rc;
+        if (rc == MON_FULL)
+            count(s, "monitor.cases_full", 1);
+        else if (rc == MON_APPLIED)
+            s->applied++;
+    }
+    return 0;
+}
+
+static int rebuild(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+{
+    cpm_svc_t *s = ctx;
+    if (monitor_agg_ready(cpm_server_store(srv), txn)) {
+        s->agg.stage = 3;
+        return 0;
+    }
+    int rc = monitor_agg_rebuild(cpm_server_store(srv), txn, s->cal, &s->agg, REBUILD_BUDGET);
+    return rc == 0 || rc == 1 ? 0 : rc; /* 1: done (stage 3) */
 }
 
 static void on_tick(cpm_svc_t *s, cpm_server_t *srv)
@@ -154,11 +208,23 @@ static void on_tick(cpm_svc_t *s, cpm_server_t *srv)
     if (now - s->last_ms < TICK_EVERY_MS)
         return;
     s->last_ms = now;
+    if (s->agg.stage != 3) {
+        /* After an upgrade: the aggregates are rebuilt a bounded step per
+         * tick before any event is applied (the sources keep them). */
+        if (cpm_server_write(srv, rebuild, s) != 0) {
+            count(s, "monitor.rebuild_failed", 1);
+            s->agg.stage = 0; /* the step was rolled back: from the start */
+        }
+        return;
+    }
     if (!s->sub[0] && make_sub(s) != 0)
         return;
     uint64_t before = s->applied;
-    if (cpm_server_write(srv, sweep, s) != 0) {
-        /* Rolled back: the subscriber's cursors moved past events whose
+    fetch(s);
+    int rc = s->q_bad ? -1 : s->n_q ? cpm_server_write(srv, apply, s) : 0;
+    clear_queue(s);
+    if (rc != 0) {
+        /* Not applied: the subscriber's cursors moved past events whose
          * facts were not kept; start again from the stored cursors. */
         count(s, "monitor.sweep_failed", 1);
         s->applied = before;
@@ -213,7 +279,20 @@ static int on_report(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_ms
         mq.areas = areas, mq.n_areas = n_areas;
     }
     mon_eff_t *e = calloc(1, sizeof *e);
-    int rc = e ? monitor_compute(cpm_server_store(srv), txn, s->cal, &mq, e) : -1;
+    /* Whole months from the aggregates (no walk of the facts); any other
+     * query walks the facts of its period only; every fact only while the
+     * aggregates are being rebuilt after an upgrade. */
+    cpm_store_t *st = cpm_server_store(srv);
+    bool ready = monitor_agg_ready(st, txn), agg = ready && monitor_agg_covers(&mq);
+    int rc = !e      ? -1
+             : agg   ? monitor_agg_compute(st, txn, s->cal, &mq, e)
+             : ready ? monitor_agg_scan(st, txn, s->cal, &mq, e)
+                     : monitor_compute(st, txn, s->cal, &mq, e);
+    count(s,
+          agg     ? "monitor.reports_aggregated"
+          : ready ? "monitor.reports_period_walk"
+                  : "monitor.reports_full_walk",
+          1);
     free(areas);
     char *body = NULL;
     size_t len = 0;
@@ -250,8 +329,8 @@ static int on_record(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_ms
         return cpm_error_set(err, CPM_E_NOT_FOUND, "target", "the monitor has no targets.csv");
     Cpm__ProgrammeRecordReply r = CPM__PROGRAMME_RECORD_REPLY__INIT;
     int rc = mon_targets_record(s->targets, cpm_server_store(srv), txn, m->member->agency,
-                                (const Cpm__ProgrammeActivity *)payload, m->frame, m->frame_len, &r,
-                                err);
+                                is_coordinator(m->member), (const Cpm__ProgrammeActivity *)payload,
+                                m->frame, m->frame_len, &r, err);
     if (rc != 0) {
         count(s, "monitor.programme_refused", 1);
         cpm_info("programme record refused to %s: %s", m->env->sender, err->message);
@@ -284,15 +363,21 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
     if (!s)
         return -1;
     s->srv = srv;
+    if (!(s->q = calloc(TICK_BUDGET, sizeof *s->q))) {
+        free(s);
+        return -1;
+    }
     cpm_error_t err = {0};
     const char *path = cpm_server_config(srv)->rules;
     if (cpm_rules_load(path, &s->rules, &err) != 0) {
         fprintf(stderr, "cpmesh-monitor: rules %s: %s\n", path, err.message);
+        free(s->q);
         free(s);
         return -1;
     }
     if (!(s->cal = monitor_cal_from_rules(s->rules))) {
         cpm_rules_destroy(&s->rules);
+        free(s->q);
         free(s);
         return -1;
     }
@@ -317,6 +402,8 @@ static void fini(cpm_svc_t **st)
     if (!s)
         return;
     drop_sub(s);
+    clear_queue(s);
+    free(s->q);
     mon_cal_destroy(&s->cal);
     cpm_rules_destroy(&s->rules);
     mon_targets_destroy(&s->targets);

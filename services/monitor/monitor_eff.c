@@ -62,6 +62,23 @@ int32_t mon_cal_between(const mon_cal_t *c, int64_t a_ms, int64_t b_ms)
     return (int32_t)(upto(c, b + 1) - upto(c, a + 1));
 }
 
+int32_t mon_cal_overdue_day(const mon_cal_t *c, int64_t start_ms, int32_t days)
+{
+    int32_t a = mon_day_of(start_ms);
+    uint32_t want = upto(c, a + 1) + (uint32_t)(days < 0 ? 0 : days) + 1;
+    int32_t lo = a + 1, hi = c->day0 + (int32_t)c->n - 1;
+    if (hi < lo || upto(c, hi + 1) < want)
+        return -1;
+    while (lo < hi) { /* the first d in [lo, hi] with upto(d + 1) >= want */
+        int32_t mid = lo + (hi - lo) / 2;
+        if (upto(c, mid + 1) >= want)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
 static int64_t civil_days(int y, unsigned m, unsigned d)
 {
     y -= m <= 2;
@@ -75,6 +92,25 @@ static int64_t civil_days(int y, unsigned m, unsigned d)
 static int64_t vn_ms(int y, unsigned m, unsigned d)
 {
     return civil_days(y, m, d) * DAY_MS - VN_OFFSET_MS;
+}
+
+int32_t mon_month_of(int64_t ms)
+{
+    /* days to civil (the inverse of civil_days) */
+    int64_t z = (int64_t)mon_day_of(ms) + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    return (int32_t)((y + (m <= 2)) * 100 + m);
+}
+
+int64_t mon_month_start(int32_t ym)
+{
+    return vn_ms(ym / 100, (unsigned)(ym % 100), 1);
 }
 
 static int parse_date(const char *s, size_t len, int64_t *ms)
@@ -151,20 +187,26 @@ mon_acc_t *mon_acc_new(const mon_cal_t *cal, const mon_query_t *q)
     return a;
 }
 
-static void bump(mon_count_t *t, size_t *n, size_t cap, const char *key, uint64_t *other)
+static void bump_n(mon_count_t *t, size_t *n, size_t cap, const char *key, uint64_t by,
+                   uint64_t *other)
 {
     const char *k = *key ? key : "(none)";
     for (size_t i = 0; i < *n; i++)
-        if (!strcmp(t[i].key, k)) {
-            t[i].n++;
+        if (!strncmp(t[i].key, k, sizeof t[i].key - 1)) {
+            t[i].n += by;
             return;
         }
     if (*n == cap) {
-        (*other)++;
+        *other += by;
         return;
     }
     snprintf(t[*n].key, sizeof t[*n].key, "%s", k);
-    t[(*n)++].n = 1;
+    t[(*n)++].n = by;
+}
+
+static void bump(mon_count_t *t, size_t *n, size_t cap, const char *key, uint64_t *other)
+{
+    bump_n(t, n, cap, key, 1, other);
 }
 
 static bool area_match(const mon_query_t *q, const char *gen, const char *area)
@@ -252,6 +294,27 @@ void mon_acc_rec(mon_acc_t *a, const mon_rec_t *r)
         a->e.fines_vnd += r->fine_vnd;
         break;
     }
+}
+
+mon_eff_t *mon_acc_eff(mon_acc_t *a)
+{
+    return &a->e;
+}
+
+void mon_acc_hist(mon_acc_t *a, bool resolve, int32_t days, uint64_t n)
+{
+    (resolve ? a->resolve_hist : a->accept_hist)[clampd(days)] += n;
+}
+
+void mon_acc_key(mon_acc_t *a, char dim, const char *key, uint64_t n)
+{
+    mon_eff_t *e = &a->e;
+    if (dim == 'c')
+        bump_n(e->channels, &e->n_channels, MON_TOP, key, n, &e->other);
+    else if (dim == 'k')
+        bump_n(e->categories, &e->n_categories, MON_TOP, key, n, &e->other);
+    else if (dim == 'w')
+        bump_n(e->areas, &e->n_areas, MON_TOP * 4, key, n, &e->other);
 }
 
 /* The nearest-rank p-th percentile (p in percent) of a histogram of n values. */

@@ -65,6 +65,13 @@ int32_t mon_day_of(int64_t ms);
 /* Working days from a to b (0 when b is not after a's day; days outside the
  * calendar count as not working). */
 int32_t mon_cal_between(const mon_cal_t *c, int64_t a_ms, int64_t b_ms);
+/* The first day (days since 1970-01-01) on which mon_cal_between(start_ms,
+ * that day) > days, i.e. the day a deadline of days working days from
+ * start_ms is passed; -1 when the calendar ends first. */
+int32_t mon_cal_overdue_day(const mon_cal_t *c, int64_t start_ms, int32_t days);
+/* The Vietnam month of ms as YYYYMM, and the ms at which month ym begins. */
+int32_t mon_month_of(int64_t ms);
+int64_t mon_month_start(int32_t ym);
 
 /* A period: "2026", "2026-03", "2026-Q1" or "2026-03-01..2026-04-01"
  * (Vietnam dates, end excluded). 0, or -1 for a bad period. */
@@ -110,6 +117,13 @@ typedef struct mon_acc mon_acc_t;
 mon_acc_t *mon_acc_new(const mon_cal_t *cal, const mon_query_t *q);
 void mon_acc_case(mon_acc_t *a, const mon_case_t *c);
 void mon_acc_rec(mon_acc_t *a, const mon_rec_t *r);
+/* Pre-aggregated figures (monitor_agg): the counters to add to directly,
+ * n values of days in the accept (resolve false) or resolve histogram, and n
+ * under key of the breakdown dim 'c' (channel), 'k' (category) or 'w'
+ * (gen:area). */
+mon_eff_t *mon_acc_eff(mon_acc_t *a);
+void mon_acc_hist(mon_acc_t *a, bool resolve, int32_t days, uint64_t n);
+void mon_acc_key(mon_acc_t *a, char dim, const char *key, uint64_t n);
 /* Fills out and destroys *a. */
 void mon_acc_finish(mon_acc_t **a, mon_eff_t *out);
 

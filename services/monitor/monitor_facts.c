@@ -2,6 +2,7 @@
 #include "monitor_facts.h"
 
 #include "cpm_err.h"
+#include "monitor_agg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,8 +58,8 @@ static void deadlines(mon_case_t *c, const cpm_rules_t *r)
     c->resolve_days = cpm_rules_resolve_days_for(r, c->category, c->gen);
 }
 
-static int apply_case(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *r, uint64_t cases_max,
-                      const char *service, const Cpm__Event *ev)
+static int apply_case(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *r, const mon_cal_t *cal,
+                      uint64_t cases_max, const char *service, const Cpm__Event *ev)
 {
     const char *k = ev->kind;
     bool received = !strcmp(k, "complaint.received");
@@ -76,6 +77,7 @@ static int apply_case(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *r, uint6
         if (mdb_stat(txn, cpm_store_dbi(st, "mon_cases"), &ms) == 0 && ms.ms_entries >= cases_max)
             return MON_FULL;
     }
+    mon_case_t old = c;
     if (ev->area && *ev->area)
         cp(c.area, sizeof c.area, ev->area);
     if (ev->category && *ev->category)
@@ -114,11 +116,13 @@ static int apply_case(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *r, uint6
     }
     deadlines(&c, r);
     rc = cpm_store_put(st, txn, "mon_cases", c.ticket, strlen(c.ticket), &c, sizeof c);
+    if (rc == 0 && cal) /* the aggregates move with the fact, in its transaction */
+        rc = monitor_agg_case(st, txn, cal, found ? &old : NULL, &c);
     return rc ? rc : MON_APPLIED;
 }
 
-static int apply_rec(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *r, const char *node,
-                     const char *service, const Cpm__Event *ev)
+static int apply_rec(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *r, bool agg,
+                     const char *node, const char *service, const Cpm__Event *ev)
 {
     mon_rec_t x = {.version = MON_REC_VERSION, .at_ms = ev->at_ms};
     if (!strcmp(ev->kind, "consultation.recorded"))
@@ -137,17 +141,19 @@ static int apply_rec(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *r, const 
     char key[2 * MON_KEY + 24];
     snprintf(key, sizeof key, "%s/%s/%020llu", node, service, (unsigned long long)ev->seq);
     int rc = cpm_store_put(st, txn, "mon_recs", key, strlen(key), &x, sizeof x);
+    if (rc == 0 && agg)
+        rc = monitor_agg_rec(st, txn, key, strlen(key), &x);
     return rc ? rc : MON_APPLIED;
 }
 
-int monitor_apply(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *rules, uint64_t cases_max,
-                  const char *node, const char *service, const Cpm__Event *ev)
+int monitor_apply(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *rules, const mon_cal_t *cal,
+                  uint64_t cases_max, const char *node, const char *service, const Cpm__Event *ev)
 {
     int rc = MON_IGNORED;
     if (ev->kind) {
-        rc = apply_case(st, txn, rules, cases_max, service, ev);
+        rc = apply_case(st, txn, rules, cal, cases_max, service, ev);
         if (rc == MON_IGNORED)
-            rc = apply_rec(st, txn, rules, node, service, ev);
+            rc = apply_rec(st, txn, rules, cal != NULL, node, service, ev);
     }
     if (rc < 0 || (rc > MON_FULL))
         return rc > 0 ? -rc : rc;

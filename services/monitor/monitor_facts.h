@@ -25,7 +25,8 @@
 #include <stdint.h>
 
 /* CPM_RETENTION_DB: every service's tick runs the dead-letter sweep. */
-#define MONITOR_DATABASES "mon_cases", "mon_recs", "mon_cursors", "mon_acts", CPM_RETENTION_DB
+#define MONITOR_DATABASES                                                                          \
+    "mon_cases", "mon_recs", "mon_cursors", "mon_acts", "mon_agg", "mon_bytime", CPM_RETENTION_DB
 
 /* u64 in "meta": events read from the streams (applied or not), moved in the
  * same transaction as the cursors. */
@@ -33,11 +34,12 @@
 
 typedef enum { MON_APPLIED = 0, MON_IGNORED = 1, MON_FULL = 2 } mon_apply_t;
 
-/* Apply ev of node/service and move that source's cursor to it. Returns
+/* Apply ev of node/service and move that source's cursor to it, and (cal
+ * not NULL) the per-month aggregates of monitor_agg with the fact. Returns
  * MON_APPLIED, MON_IGNORED (a kind the monitor does not use), MON_FULL
  * (cases_max reached; cursor still moved), or a negative store code. */
-int monitor_apply(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *rules, uint64_t cases_max,
-                  const char *node, const char *service, const Cpm__Event *ev);
+int monitor_apply(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *rules, const mon_cal_t *cal,
+                  uint64_t cases_max, const char *node, const char *service, const Cpm__Event *ev);
 
 typedef void (*monitor_cursor_fn)(void *ctx, const char *node, const char *service, uint64_t seq,
                                   const uint8_t hash[32]);
@@ -55,7 +57,8 @@ mon_cal_t *monitor_cal_from_rules(const cpm_rules_t *r);
 int monitor_areas(const cpm_rules_t *r, const char *area, int64_t now_ms, mon_area_t **out,
                   size_t *n);
 
-/* Figures of q over every fact. 0 or a store code / -1 on memory. */
+/* Figures of q over every fact (a walk of every fact; monitor_agg_compute
+ * answers whole months from the aggregates). 0 or a store code / -1 on memory. */
 int monitor_compute(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, const mon_query_t *q,
                     mon_eff_t *out);
 

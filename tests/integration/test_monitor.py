@@ -107,6 +107,10 @@ def test_effectiveness_through_mesh():
               "bad period: %s" % r.stdout)
         r = m.ctl("report", "--period", year(), "--area", "atlantis", as_=COORD, check_rc=False)
         check(r.returncode == 1 and r.json[0]["field"] == "area", "bad area: %s" % r.stdout)
+        # Whole-month reports were added up from the aggregates, none walked every fact.
+        c = m.health("hn.doit").get(("hn.doit", "monitor"), {}).get("counters", {})
+        check(c.get("monitor.reports_aggregated", 0) > 0 and
+              c.get("monitor.reports_full_walk", 0) == 0, "monitor counters: %s" % c)
 
         programme(m)
         html_report(m)
@@ -205,12 +209,27 @@ def programme(m):
     r = m.ctl("programme", "record", "--target", "news_articles", "--title", "x", "--date",
               "15/03", as_=OFFICER, check_rc=False)
     check(r.returncode == 1 and r.json[0]["field"] == "date", "bad date: %s" % r.stdout)
+    # What 100% of the organisations means: stated by the city, not by an agency.
+    orgs = ["programme", "train", "--date", y + "-06-01", "--org"]
+    m.ctl(*orgs, "Women's Union", as_=OFFICER)
+    m.ctl(*orgs, "Youth Union", as_=OFFICER)
+    ros = ["programme", "roster", "--target", "orgs_in_awareness", "--as-of", y + "-01-02"]
+    r = m.ctl(*ros, "--count", "4", as_=OFFICER, check_rc=False)
+    check(r.returncode == 1 and r.json[0]["code"] == 403 and r.json[0]["field"] == "roster",
+          "an agency cannot state the roster: %s" % r.stdout)
+    m.ctl(*ros, "--name", "Women's Union", "--name", "Farmers' Association", as_=COORD)
     p = {t["target"]: t for t in m.ctl("programme", "progress", "--year", y, as_=COORD).json}
+    g = p["orgs_in_awareness"]
+    check(g["done"] == 1 and g["required"] == 2 and g["not_yet"] == ["Farmers' Association"]
+          and g["missing"] == "1 more needed: Farmers' Association" and
+          y + "-01-02" in g["denominator"], "organisations against the roster: %s" % g)
     check(p["news_articles"]["done"] == 2 and not p["news_articles"]["met"] and
           p["news_articles"]["missing"] == "48 more needed", "news: %s" % p["news_articles"])
     check(p["rights_day_launch"]["met"], "launch: %s" % p["rights_day_launch"])
     o = p["officials_trained"]
-    check(o["done"] == 1 and o["required"] > 1 and not o["met"], "officials: %s" % o)
+    check(o["done"] == 1 and o["required"] > 1 and not o["met"] and
+          len(o["not_yet"]) == min(o["required"] - 1, 100) and OFFICER not in o["not_yet"] and
+          "registry" in o["denominator"], "officials: %s" % o)
     check(p["hotline_systems"]["missing"] == "1 more needed", "hotline: %s" % p["hotline_systems"])
     check(len(p) == 9, "every target of targets.csv: %s" % sorted(p))
 

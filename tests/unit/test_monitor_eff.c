@@ -1,6 +1,7 @@
 /* monitor_eff: effectiveness arithmetic on a known scenario across weekends,
  * New Year and Tet 2026 (holidays from deploy/hanoi/routing.yaml: 1 Jan,
- * 16-20 Feb, 27 and 30 Apr, 1 May). */
+ * 16-20 Feb, 27 and 30 Apr, 1 May); and the same figures from the per-month
+ * aggregates of monitor_agg (kept as facts change, and rebuilt). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <cmocka.h>
 
 #include "cpm_rules.h"
+#include "cpm_store.h"
+#include "monitor_agg.h"
 #include "monitor_eff.h"
 #include "monitor_facts.h"
 #include "monitor_render.h"
@@ -220,12 +223,233 @@ static void test_areas_lineage(void **state)
     assert_int_not_equal(monitor_areas(rules, "nowhere", 0, &a, &n), 0);
 }
 
+static void test_overdue_day(void **state)
+{
+    (void)state;
+    /* Saturday 14 Feb + 10 working days (Tet 16-20 Feb off) ends Friday 6 Mar:
+     * overdue from Monday 9 Mar. */
+    assert_int_equal(mon_cal_overdue_day(cal, vn(2026, 2, 14, 9), 10),
+                     mon_day_of(vn(2026, 3, 9, 12)));
+    assert_int_equal(mon_cal_between(cal, vn(2026, 2, 14, 9), vn(2026, 3, 6, 12)), 10);
+    assert_int_equal(mon_cal_between(cal, vn(2026, 2, 14, 9), vn(2026, 3, 9, 12)), 11);
+    assert_int_equal(mon_month_of(vn(2026, 2, 28, 23)), 202602);
+    assert_int_equal(mon_month_of(vn(2026, 3, 1, 0)), 202603);
+    assert_int_equal(mon_month_start(202603), vn(2026, 3, 1, 0));
+}
+
+/* Every figure of a equals b's. */
+static void assert_same(const mon_eff_t *a, const mon_eff_t *b)
+{
+    assert_int_equal(a->received, b->received);
+    assert_int_equal(a->consultations, b->consultations);
+    assert_int_equal(a->accepted, b->accepted);
+    assert_int_equal(a->refused, b->refused);
+    assert_int_equal(a->returned, b->returned);
+    assert_int_equal(a->transferred, b->transferred);
+    assert_int_equal(a->resolved, b->resolved);
+    assert_int_equal(a->overdue_now, b->overdue_now);
+    assert_int_equal(a->open, b->open);
+    assert_int_equal(a->accept_median, b->accept_median);
+    assert_int_equal(a->accept_p90, b->accept_p90);
+    assert_int_equal(a->resolve_median, b->resolve_median);
+    assert_int_equal(a->resolve_p90, b->resolve_p90);
+    assert_int_equal(a->accept_timed, b->accept_timed);
+    assert_int_equal(a->accept_on_time, b->accept_on_time);
+    assert_int_equal(a->resolve_timed, b->resolve_timed);
+    assert_int_equal(a->resolve_on_time, b->resolve_on_time);
+    assert_int_equal(a->inspections, b->inspections);
+    assert_int_equal(a->violations, b->violations);
+    assert_int_equal(a->fines_vnd, b->fines_vnd);
+    assert_int_equal(a->case_fines_vnd, b->case_fines_vnd);
+    assert_memory_equal(a->outcomes, b->outcomes, sizeof a->outcomes);
+    assert_int_equal(a->n_channels, b->n_channels);
+    assert_int_equal(a->n_categories, b->n_categories);
+    assert_int_equal(a->n_areas, b->n_areas);
+    for (size_t i = 0; i < a->n_channels; i++) {
+        assert_string_equal(a->channels[i].key, b->channels[i].key);
+        assert_int_equal(a->channels[i].n, b->channels[i].n);
+    }
+    for (size_t i = 0; i < a->n_areas; i++) {
+        assert_string_equal(a->areas[i].key, b->areas[i].key);
+        assert_int_equal(a->areas[i].n, b->areas[i].n);
+    }
+}
+
+/* The aggregates of store st against the walk over c/r for q. */
+static void check_agg(cpm_store_t *st, const mon_query_t *q, const mon_case_t *c, size_t nc,
+                      const mon_rec_t *r, size_t nr)
+{
+    static mon_eff_t scan, agg;
+    assert_true(monitor_agg_covers(q));
+    assert_int_equal(mon_eff_compute(cal, q, c, nc, r, nr, &scan), 0);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(st, false, &txn), 0);
+    assert_true(monitor_agg_ready(st, txn));
+    assert_int_equal(monitor_agg_compute(st, txn, cal, q, &agg), 0);
+    cpm_store_abort(&txn);
+    assert_same(&agg, &scan);
+}
+
+/* The walk of q's period through the time index against the walk over c/r. */
+static void check_scan(cpm_store_t *st, const mon_query_t *q, const mon_case_t *c, size_t nc,
+                       const mon_rec_t *r, size_t nr)
+{
+    static mon_eff_t all, period;
+    assert_int_equal(mon_eff_compute(cal, q, c, nc, r, nr, &all), 0);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(st, false, &txn), 0);
+    assert_int_equal(monitor_agg_scan(st, txn, cal, q, &period), 0);
+    cpm_store_abort(&txn);
+    assert_same(&period, &all);
+}
+
+static void test_aggregates(void **state)
+{
+    (void)state;
+    static const char *const dbs[] = {MONITOR_DATABASES, NULL};
+    char dir[] = "/tmp/test-monitor-agg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[200];
+    cpm_store_t *st = cpm_store_open(dir, 64 << 20, dbs, err, sizeof err);
+    assert_non_null(st);
+    mon_case_t c[6];
+    mon_rec_t r[4];
+    scenario(c, r);
+    snprintf(c[3].gen, sizeof c[3].gen, "2024"); /* D in the older generation */
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(st, true, &txn), 0);
+    for (int i = 0; i < 6; i++) {
+        /* As the events come: received (open, no agency yet), then the final
+         * fact; C also resolved, reopened and back. */
+        mon_case_t rcv = c[i];
+        rcv.accepted_ms = rcv.resolved_ms = 0, rcv.closed = 0, rcv.refused = 0;
+        rcv.outcome = 0, rcv.fine_vnd = 0, rcv.agency[0] = 0;
+        assert_int_equal(monitor_agg_case(st, txn, cal, NULL, &rcv), 0);
+        assert_int_equal(monitor_agg_case(st, txn, cal, &rcv, &c[i]), 0);
+    }
+    mon_case_t res = c[2];
+    res.resolved_ms = vn(2026, 4, 29, 9), res.closed = 1, res.outcome = 2;
+    assert_int_equal(monitor_agg_case(st, txn, cal, &c[2], &res), 0);
+    assert_int_equal(monitor_agg_case(st, txn, cal, &res, &c[2]), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(monitor_agg_rec(st, txn, "n/s/x", 5, &r[i]), 0);
+    assert_int_equal(cpm_store_put_u64(st, txn, MONITOR_AGG_KEY, MONITOR_AGG_VERSION), 0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+
+    /* The known figures of test_city, from the aggregates. */
+    mon_query_t q = {.now_ms = vn(2026, 6, 1, 12)};
+    assert_int_equal(mon_period_parse("2026", &q.from_ms, &q.to_ms), 0);
+    mon_eff_t e;
+    assert_int_equal(cpm_store_begin(st, false, &txn), 0);
+    assert_int_equal(monitor_agg_compute(st, txn, cal, &q, &e), 0);
+    cpm_store_abort(&txn);
+    assert_int_equal(e.received, 5);
+    assert_int_equal(e.accept_median, 2);
+    assert_int_equal(e.accept_p90, 14);
+    assert_int_equal(e.resolve_median, 21);
+    assert_int_equal(e.overdue_now, 3);
+    assert_int_equal(e.open, 3);
+    assert_int_equal(e.fines_vnd, 5000000);
+    check_agg(st, &q, c, 6, r, 4);
+    /* Overdue "now" moves with now: on 6 Mar F is not yet overdue (due that
+     * day), A is not (accepted), C is not received yet. */
+    q.now_ms = vn(2026, 3, 6, 12);
+    check_agg(st, &q, c, 6, r, 4);
+    q.now_ms = vn(2026, 3, 9, 12);
+    check_agg(st, &q, c, 6, r, 4);
+    /* Months, quarters, an agency, an area through both generations. */
+    q.now_ms = vn(2026, 6, 1, 12);
+    const char *periods[] = {"2026-01", "2026-02", "2026-Q1", "2025", "2026-03-01..2026-05-01"};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(mon_period_parse(periods[i], &q.from_ms, &q.to_ms), 0);
+        check_agg(st, &q, c, 6, r, 4);
+    }
+    q.agency = "hn.d.hoan-kiem";
+    check_agg(st, &q, c, 6, r, 4);
+    q.agency = NULL;
+    mon_area_t a[2] = {{"2025", "hoan-kiem"}, {"2024", "hoan-kiem"}};
+    q.areas = a, q.n_areas = 1;
+    assert_int_equal(mon_period_parse("2026", &q.from_ms, &q.to_ms), 0);
+    check_agg(st, &q, c, 6, r, 4);
+    q.n_areas = 2;
+    check_agg(st, &q, c, 6, r, 4);
+    /* Not whole months, or agency and area together: the walk answers. */
+    q.agency = "hn.d.hoan-kiem";
+    assert_false(monitor_agg_covers(&q));
+    q.agency = NULL, q.areas = NULL;
+    assert_int_equal(mon_period_parse("2026-03-01..2026-03-15", &q.from_ms, &q.to_ms), 0);
+    assert_false(monitor_agg_covers(&q));
+
+    /* Rebuilt from the facts, two at a time: the same figures. */
+    assert_int_equal(cpm_store_begin(st, true, &txn), 0);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(cpm_store_put(st, txn, "mon_cases", c[i].ticket, strlen(c[i].ticket),
+                                       &c[i], sizeof c[i]),
+                         0);
+    for (int i = 0; i < 4; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "n/s/%d", i);
+        assert_int_equal(cpm_store_put(st, txn, "mon_recs", key, strlen(key), &r[i], sizeof r[i]),
+                         0);
+    }
+    assert_int_equal(cpm_store_put_u64(st, txn, MONITOR_AGG_KEY, 0), 0);
+    assert_false(monitor_agg_ready(st, txn));
+    monitor_agg_pos_t pos = {0};
+    int rc, steps = 0;
+    while ((rc = monitor_agg_rebuild(st, txn, cal, &pos, 2)) == 0)
+        steps++;
+    assert_int_equal(rc, 1);
+    assert_true(steps >= 4);
+    assert_int_equal(cpm_store_commit(txn), 0);
+    assert_int_equal(mon_period_parse("2026", &q.from_ms, &q.to_ms), 0);
+    check_agg(st, &q, c, 6, r, 4);
+    q.areas = a, q.n_areas = 2;
+    check_agg(st, &q, c, 6, r, 4);
+    /* Any other query walks the period's facts through the time index. */
+    q.areas = NULL, q.n_areas = 0;
+    const char *odd[] = {"2026-02-13..2026-03-03",
+                         "2026-02-14..2026-02-15",
+                         "2025-12-31..2026-01-02",
+                         "2026-03-03..2026-03-04",
+                         "2026",
+                         "2026-01-15..2026-04-10",
+                         "2025-12-31..2026-06-02",
+                         "2026-02-14..2026-03-02"};
+    for (size_t i = 0; i < 8; i++) {
+        assert_int_equal(mon_period_parse(odd[i], &q.from_ms, &q.to_ms), 0);
+        check_scan(st, &q, c, 6, r, 4);
+    }
+    q.agency = "hn.d.hoan-kiem", q.areas = a, q.n_areas = 2; /* both: no group */
+    check_scan(st, &q, c, 6, r, 4);
+    /* A case whose time received changes moves in the index. */
+    assert_int_equal(cpm_store_begin(st, true, &txn), 0);
+    mon_case_t moved = c[0];
+    moved.received_ms = vn(2026, 7, 1, 9);
+    assert_int_equal(monitor_agg_case(st, txn, cal, &c[0], &moved), 0);
+    assert_int_equal(cpm_store_put(st, txn, "mon_cases", moved.ticket, strlen(moved.ticket), &moved,
+                                   sizeof moved),
+                     0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+    c[0] = moved;
+    q.agency = NULL, q.areas = NULL;
+    assert_int_equal(mon_period_parse("2026-02-01..2026-07-02", &q.from_ms, &q.to_ms), 0);
+    check_scan(st, &q, c, 6, r, 4);
+    assert_int_equal(mon_period_parse("2026-02-01..2026-03-01", &q.from_ms, &q.to_ms), 0);
+    check_scan(st, &q, c, 6, r, 4);
+
+    cpm_store_destroy(&st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_working_days),  cmocka_unit_test(test_period),
         cmocka_unit_test(test_city),          cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_areas_lineage),
+        cmocka_unit_test(test_areas_lineage), cmocka_unit_test(test_overdue_day),
+        cmocka_unit_test(test_aggregates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
