@@ -19,6 +19,7 @@
 #include "cpm_err.h"
 #include "cpm_keys.h"
 #include "cpm_registry.h"
+#include "cpm_server.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,16 @@ CPM_MUST_CHECK int cpm_grant_sign(const cpm_identity_t *id, const char *gateway,
 CPM_MUST_CHECK int cpm_grant_verify(const cpm_registry_t *reg, const uint8_t *frame, size_t len,
                                     const char *gateway, int64_t now_ms, cpm_grant_t *out,
                                     cpm_error_t *err);
+
+/* The member a request speaks for (services answering for a gateway): the
+ * sender, or, when on_behalf is set, the member of a grant that passes
+ * cpm_grant_verify with the sender as its gateway and who may itself send
+ * type_name@service (the registry's may_send). NULL with err (field
+ * "on_behalf" or "sender") otherwise; a refused grant is counted
+ * ("grant.refused") and logged. */
+const Cpm__Member *cpm_grant_asker(cpm_server_t *srv, const cpm_msg_t *m,
+                                   const ProtobufCBinaryData *on_behalf, const char *type_name,
+                                   const char *service, cpm_error_t *err);
 
 /* Token text: base64url without padding of the frame, and back. */
 CPM_MUST_CHECK int cpm_grant_token(const uint8_t *frame, size_t len, char *out, size_t cap);

@@ -222,7 +222,7 @@ int gw_dash_overview(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
         bars(rs, "Open cases by agency", by_agency);
         gw_resp_printf(rs, "</div></section>\n");
     }
-    gw_dash_effectiveness(gw, rs);
+    gw_dash_effectiveness(gw, &s, rs);
     gw_page_end(rs);
     free(by_area), free(by_state), free(by_agency);
     gw_session_clear(&s);

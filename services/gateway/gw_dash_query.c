@@ -73,7 +73,7 @@ int gw_dash_status(gw_ctx_t *gw, const gw_session_t *s, const char *ticket, Cpm_
     return rc;
 }
 
-void gw_dash_effectiveness(gw_ctx_t *gw, gw_resp_t *rs)
+void gw_dash_effectiveness(gw_ctx_t *gw, const gw_session_t *s, gw_resp_t *rs)
 {
     char year[16];
     time_t t = (time_t)(cpm_now_ms() / 1000) + 7 * 3600; /* Vietnam's year */
@@ -83,6 +83,7 @@ void gw_dash_effectiveness(gw_ctx_t *gw, gw_resp_t *rs)
     Cpm__MonitorReportQuery q = CPM__MONITOR_REPORT_QUERY__INIT;
     q.period = year;
     q.format = "json";
+    q.on_behalf = (ProtobufCBinaryData){s->frame_len, s->frame}; /* answered as the person */
     cpm_msg_t reply = {0};
     cpm_error_t err = {0};
     gw_resp_printf(rs, "<section class=\"eff\"><h2>Effectiveness %s</h2>\n", year);

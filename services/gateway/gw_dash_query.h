@@ -18,6 +18,6 @@ int gw_dash_status(gw_ctx_t *gw, const gw_session_t *s, const char *ticket, Cpm_
                    cpm_error_t *err);
 /* The monitor's effectiveness figures for this year (format json) as a
  * table, or a sentence saying why there are none. */
-void gw_dash_effectiveness(gw_ctx_t *gw, gw_resp_t *rs);
+void gw_dash_effectiveness(gw_ctx_t *gw, const gw_session_t *s, gw_resp_t *rs);
 
 #endif

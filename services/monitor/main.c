@@ -9,6 +9,7 @@
  *   cpmesh-monitor --config monitor.yaml   (needs rules: for the calendar
  *                                           and the jurisdiction lineage) */
 #include "cpm_client.h"
+#include "cpm_grant.h"
 #include "cpm_log.h"
 #include "cpm_rules.h"
 #include "cpm_service.h"
@@ -248,12 +249,17 @@ static int on_report(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_ms
                      ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
 {
     const Cpm__MonitorReportQuery *q = (const Cpm__MonitorReportQuery *)payload;
-    const Cpm__Member *asker = cpm_registry_member(cpm_server_registry(srv), m->env->sender);
+    const Cpm__Member *asker =
+        cpm_grant_asker(srv, m, &q->on_behalf, "monitor_report", "monitor", err);
+    if (!asker) {
+        count(s, "monitor.report_refused", 1);
+        return err->code;
+    }
     if (!is_coordinator(asker)) {
         count(s, "monitor.report_refused", 1);
         return cpm_error_set(err, CPM_E_FORBIDDEN, "role",
-                             "reports are for the city's coordinators; %s is %s", m->env->sender,
-                             asker ? asker->role : "no member");
+                             "reports are for the city's coordinators; %s is %s", asker->id,
+                             asker->role);
     }
     int64_t now = cpm_now_ms();
     mon_query_t mq = {.now_ms = now, .agency = q->agency};

@@ -125,50 +125,14 @@ static int on_delivered(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const ch
                                         (const Cpm__Assignment *)rec, cpm_now_ms());
 }
 
-/* Who asks a status or list query: the sender, or, when a gateway sends a
- * person's web grant in on_behalf, that person (docs/protocol.md 23). The
- * grant must be signed by the member's current key, name the sender as its
- * gateway and be unexpired; the person must be allowed to send the query
- * themselves. A bad grant is refused (never answered as the gateway),
- * counted as grant.refused and logged. NULL with err on refusal. */
-static const Cpm__Member *asker_of(cpm_server_t *srv, const cpm_msg_t *m,
-                                   const ProtobufCBinaryData *on_behalf, const char *type_name,
-                                   cpm_error_t *err)
-{
-    const cpm_registry_t *reg = cpm_server_registry(srv);
-    if (!on_behalf->len) {
-        const Cpm__Member *a = cpm_registry_member(reg, m->env->sender);
-        if (!a)
-            cpm_error_set(err, CPM_E_FORBIDDEN, "sender", "%s is not a member", m->env->sender);
-        return a;
-    }
-    cpm_grant_t g;
-    int rc = cpm_grant_verify(reg, on_behalf->data, on_behalf->len, m->env->sender, cpm_now_ms(),
-                              &g, err);
-    const Cpm__Member *a = rc == 0 ? cpm_registry_member(reg, g.member) : NULL;
-    if (a && !cpm_member_may_send(a, type_name, "routing")) {
-        cpm_error_set(err, CPM_E_FORBIDDEN, "on_behalf", "%s may not send %s@routing", g.member,
-                      type_name);
-        a = NULL;
-    }
-    if (!a) {
-        cpm_metrics_add(cpm_server_metrics(srv), "grant.refused", 1);
-        static cpm_ratelimit_t grant_log = CPM_RATELIMIT_INIT(20, 10000);
-        uint64_t dropped = 0;
-        if (cpm_ratelimit_allow(&grant_log, cpm_mono_ms(), &dropped))
-            cpm_warn("%s from %s refused: %s%s", type_name, m->env->sender, err->message,
-                     cpm_ratelimit_note(dropped));
-    }
-    return a;
-}
-
 /* Scoped by who asks (routing_status_for): officers see their agency's
  * cases, coordinators all, the public view needs the ticket's lookup code. */
 static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
                      ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
 {
     const Cpm__StatusQuery *q = (const Cpm__StatusQuery *)payload;
-    const Cpm__Member *asker = asker_of(srv, m, &q->on_behalf, "status_query", err);
+    const Cpm__Member *asker =
+        cpm_grant_asker(srv, m, &q->on_behalf, "status_query", "routing", err);
     if (!asker)
         return err->code;
     int rc;
@@ -221,7 +185,8 @@ static int on_case_list(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cp
 {
     (void)st;
     const Cpm__CaseListQuery *q = (const Cpm__CaseListQuery *)payload;
-    const Cpm__Member *asker = asker_of(srv, m, &q->on_behalf, "case_list_query", err);
+    const Cpm__Member *asker =
+        cpm_grant_asker(srv, m, &q->on_behalf, "case_list_query", "routing", err);
     if (!asker)
         return err->code;
     Cpm__CaseListReply *r = NULL;
