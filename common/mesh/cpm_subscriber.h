@@ -110,7 +110,11 @@ uint64_t cpm_subscriber_refused(const cpm_subscriber_t *s);
  * cpm_subscriber_refused, and the events it covers in that reply are refused
  * (or delivered with chain_ok false under accept_broken). */
 /* The highest seq of node/service that a checkpoint proved (0: none yet):
- * every event delivered up to it is what the service signed. */
+ * every event delivered up to it is what the service signed. A signed head
+ * proves the events before it only when every hash from the last proven
+ * seq up to it was rebuilt from its event or covered by a checked range
+ * digest: after a filtered reply's skipped hashes (the source's claim) that
+ * no digest covered, proven stays below them (kept with the cursor). */
 uint64_t cpm_subscriber_proven(const cpm_subscriber_t *s, const char *node, const char *service);
 /* Checkpoints verified so far, and found wrong (bad signature, other hash). */
 uint64_t cpm_subscriber_checkpoints(const cpm_subscriber_t *s, uint64_t *bad);
