@@ -165,32 +165,33 @@ int cpm_zap_handle(cpm_zap_t *z)
  * connection that has not finished the CURVE handshake within
  * CPM_HANDSHAKE_MS is closed, so idle connections cannot hold descriptors.
  *
- * Publications: libzmq 4.3 aborts a SUB (assertion _input_stopped,
- * zeromq/libzmq#3937) when a connection whose reading stopped on a full
- * queue is closed by a timer and replaced: draining the old queue restarts
- * the new connection, which never stopped. A reader that stops on a full
- * queue is any busy subscriber, so no timer may close such a connection: the
- * SUB sends no heartbeats (it would time out waiting for the answers it does
- * not read) and the PUB's heartbeats carry no time-to-live (which the SUB
- * would arm and never see refreshed). The PUB still drops a subscriber that
- * stops answering its heartbeats; the SUB notices a dead publisher by TCP
- * keepalive, whose error waits for the reading to resume. */
+ * Publications carry no heartbeats, either way. libzmq 4.3 aborts a SUB
+ * whose reading stopped on a full queue (any busy subscriber) in two ways:
+ * (1) a heartbeat timer closes the connection and a new one replaces it;
+ * draining the old queue then restarts the new connection, which never
+ * stopped (assertion _input_stopped, zeromq/libzmq#3937); (2) the peer
+ * closed the connection meanwhile and the queued bytes hold a PING: its
+ * PONG is written to the closed connection (assertion !_io_error in
+ * out_event). So the SUB sends no heartbeats (it would time out waiting for
+ * answers it does not read) and the PUB sends none (no TTL to arm, no PING
+ * to answer). Both sides notice a dead peer by TCP keepalive, whose error
+ * waits for the reading to resume; a PUB never waits for a slow subscriber
+ * (its queue drops, CPM_SOCK_HWM). */
 static int set_common(void *s, int type)
 {
     int linger = 0, ivl = 2000, timeout = 6000, ttl = 6000, hwm = CPM_SOCK_HWM;
     int handshake = CPM_HANDSHAKE_MS;
     int64_t maxsize = CPM_MAX_MSG + 1024;
     int rc = 0;
-    if (type == ZMQ_SUB) {
+    if (type == ZMQ_SUB || type == ZMQ_PUB) {
         int on = 1, idle = 10, intvl = 5, cnt = 3;
         ivl = 0;
+        ttl = 0;
         rc = zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE, &on, sizeof on) |
              zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle) |
              zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_INTVL, &intvl, sizeof intvl) |
              zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_CNT, &cnt, sizeof cnt);
     }
-    if (type == ZMQ_PUB)
-        ttl = 0;
     return rc | zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) |
            zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) |
            zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout) |
