@@ -551,6 +551,8 @@ int cpm_subscriber_new(cpm_subscriber_t **out, void *zctx, const cpm_registry_t 
  * the notice callback already (CPM_SUB_CURSOR_SAVE). */
 static void save_noted(cpm_subscriber_t *s)
 {
+    if (s->o.caller_saves)
+        return;
     int rc = cpm_subscriber_save(s);
     (void)rc;
 }

@@ -65,6 +65,9 @@ typedef struct {
     bool fetch_only;        /* no SUB sockets; node+service name the one source even when
                                the registry lacks it (the fetch then reports it) */
     bool accept_broken;     /* deliver events off the chain, with chain_ok false */
+    bool caller_saves;      /* never save the cursor by itself (poll, sweep, destroy): the
+                               caller does, with cpm_subscriber_save_with, together with what
+                               it made of the events (one commit per batch, not per event) */
     int fetch_timeout_ms;   /* per EventsFetch (0: 2000) */
     cpm_sub_filter_t filter;
     /* Called for each delivered event in order; the cursor moves past it. */
