@@ -22,8 +22,13 @@ typedef struct {
     uint64_t last;
     uint8_t hash[32];
     bool have_hash;
-    bool unreachable;  /* told already */
-    uint64_t proven;   /* highest seq a checkpoint proved */
+    bool unreachable; /* told already */
+    uint64_t proven;  /* highest seq a checkpoint proved */
+    /* The lowest seq above proven whose hash is only the source's claim (a
+     * skipped hash of a filtered reply that no checked range digest
+     * covered); 0: none. A signed head beyond it proves nothing before it:
+     * the events delivered below it were never chained to that head. */
+    uint64_t claim;
     uint64_t broke;    /* first seq delivered off the chain (accept_broken): proven stays below */
     uint64_t pend_seq; /* a live checkpoint ahead of the cursor, checked on arrival */
     uint8_t pend_hash[32];
@@ -67,9 +72,12 @@ static bool filtering(const cpm_subscriber_t *s)
     return *s->kind || *s->agency || *s->area || *s->category || s->o.filter.state != 0;
 }
 
+/* A checkpoint matched the hash held for seq: every event delivered up to
+ * seq is proven when every hash from the proven one up to seq was rebuilt
+ * from its event or covered by a checked range digest. */
 static void prove(src_t *src, uint64_t seq)
 {
-    if (seq > src->proven && (!src->broke || seq < src->broke))
+    if (seq > src->proven && (!src->broke || seq < src->broke) && (!src->claim || src->claim > seq))
         src->proven = seq;
 }
 
@@ -169,8 +177,13 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
     uint8_t(*h)[32] = malloc(count * 32);
     if (!h)
         return -1;
+    /* claimed[i]: seq from+i is known only by the hash the source claims. */
+    bool *claimed = calloc(count, sizeof *claimed);
+    if (!claimed) {
+        free(h);
+        return -1;
+    }
     size_t j = 0, k = 0;
-    uint64_t first_skip = 0; /* the first seq known only by the hash the source claims */
     for (size_t i = 0; i < count && !bad; i++) {
         uint64_t seq = from + i;
         if (j < b->n_events && b->events[j]->seq == seq) {
@@ -189,8 +202,7 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
                 bad = true, why = "an event's hash does not match its fields";
         } else if (k < nskip) {
             memcpy(h[i], b->skipped_hashes.data + 32 * k++, 32);
-            if (!first_skip)
-                first_skip = seq;
+            claimed[i] = seq > src->last; /* below: the cursor's chain holds it already */
         } else {
             bad = true, why = "events out of order";
         }
@@ -201,7 +213,8 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
         bad = true, why = "the range does not continue the cursor's chain";
     cpm_evcheck_t cs[REPLY_CKPTS];
     size_t ncs = 0;
-    uint64_t proven = 0;
+    uint64_t heads[REPLY_CKPTS]; /* the seqs whose signed head matched, ascending */
+    size_t nheads = 0;
     if (!reply_checkpoints(s, src, b, cs, REPLY_CKPTS, &ncs))
         bad = true, why = "a checkpoint's signature";
     for (size_t i = 0; i < ncs && !bad; i++) {
@@ -212,14 +225,10 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
             bad = true, why = "the head hash differs from the signed one";
             break;
         }
-        if (c->range_from < from) {
-            /* The digest cannot be checked here. The head matches, but a
-             * skipped hash is only the source's claim: the checkpoint proves
-             * the events only when every one from an already proven seq up
-             * to it was rebuilt from its fields. */
-            if ((first_skip && first_skip <= c->seq) || src->proven + 1 < from)
-                continue;
-        } else { /* the whole range is here: its digest too */
+        /* A range that starts before the reply: its digest cannot be
+         * checked here, only the head; prove() then holds back unless every
+         * hash since the proven one was rebuilt (no claim below the head). */
+        if (c->range_from >= from) { /* the whole range is here: its digest too */
             cpm_evrange_t r;
             uint8_t d[32];
             cpm_evrange_init(&r, c->range_from);
@@ -230,9 +239,14 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
                 bad = true, why = "the range digest differs from the signed one";
                 break;
             }
+            /* The signature covers each hash of the range: none is a claim. */
+            memset(claimed + (c->range_from - from), 0, (size_t)(c->seq - c->range_from + 1));
         }
         s->ckpt_ok++;
-        proven = c->seq > proven ? c->seq : proven;
+        size_t at = nheads++;
+        for (; at > 0 && heads[at - 1] > c->seq; at--)
+            heads[at] = heads[at - 1];
+        heads[at] = c->seq;
     }
     if (bad) {
         char d[160];
@@ -241,6 +255,7 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
         ckpt_wrong(s, src, 0, d);
         if (!s->o.accept_broken) {
             free(h);
+            free(claimed);
             return -1;
         }
     }
@@ -258,15 +273,21 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
             s->o.on_event(s->o.arg, src->member, src->service, ev, !bad);
         got++;
     }
+    for (uint64_t q = src->last + 1; q <= end && (!src->claim || q < src->claim); q++)
+        if (claimed[q - from]) { /* the lowest claim now held */
+            src->claim = q;
+            break;
+        }
     src->last = end;
     memcpy(src->hash, h[end - from], 32);
     src->have_hash = true;
     if (bad && !src->broke)
         src->broke = from;
-    if (!bad)
-        prove(src, proven < end ? proven : end);
+    for (size_t i = 0; !bad && i < nheads && heads[i] <= end; i++)
+        prove(src, heads[i]);
     *done = end == to;
     free(h);
+    free(claimed);
     return got;
 }
 
@@ -367,7 +388,7 @@ static void cursor_load(cpm_subscriber_t *s)
         size_t len;
         src_t *src = &s->srcs[i];
         if (cpm_store_get(s->store, txn, SUB_DB, src->key, strlen(src->key), &v, &len) != 0 ||
-            (len != 41 && len != 49))
+            (len != 41 && len != 49 && len != 57))
             continue;
         const uint8_t *p = v;
         src->last = 0;
@@ -375,7 +396,12 @@ static void cursor_load(cpm_subscriber_t *s)
             src->last = src->last << 8 | p[k];
         memcpy(src->hash, p + 8, 32);
         src->have_hash = p[40] != 0;
-        src->proven = len == 49 ? cpm_get_be64(p + 41) : 0; /* 41: written before checkpoints */
+        src->proven = len >= 49 ? cpm_get_be64(p + 41) : 0; /* 41: written before checkpoints */
+        /* 49: written before claims were kept; a filtered reader may hold
+         * claims anywhere after the proven seq. */
+        src->claim = len == 57                                 ? cpm_get_be64(p + 49)
+                     : filtering(s) && src->last > src->proven ? src->proven + 1
+                                                               : 0;
     }
     cpm_store_abort(&txn);
 }
@@ -394,12 +420,13 @@ int cpm_subscriber_save_with(cpm_subscriber_t *s, const char *key, const void *v
         rc = cpm_store_put(s->store, txn, SUB_DB, k, strlen(k), val, len);
     }
     for (size_t i = 0; rc == 0 && i < s->n; i++) {
-        uint8_t v[49];
+        uint8_t v[57];
         for (int k = 0; k < 8; k++)
             v[k] = (uint8_t)(s->srcs[i].last >> (56 - 8 * k));
         memcpy(v + 8, s->srcs[i].hash, 32);
         v[40] = s->srcs[i].have_hash;
         cpm_put_be64(v + 41, s->srcs[i].proven);
+        cpm_put_be64(v + 49, s->srcs[i].claim);
         rc = cpm_store_put(s->store, txn, SUB_DB, s->srcs[i].key, strlen(s->srcs[i].key), v,
                            sizeof v);
     }
@@ -524,6 +551,8 @@ int cpm_subscriber_new(cpm_subscriber_t **out, void *zctx, const cpm_registry_t 
  * the notice callback already (CPM_SUB_CURSOR_SAVE). */
 static void save_noted(cpm_subscriber_t *s)
 {
+    if (s->o.caller_saves)
+        return;
     int rc = cpm_subscriber_save(s);
     (void)rc;
 }
@@ -682,6 +711,8 @@ int cpm_subscriber_seek(cpm_subscriber_t *s, const char *node, const char *servi
         if (strcmp(src->member, node) != 0 || strcmp(src->service, service) != 0)
             continue;
         src->last = seq;
+        if (src->claim > seq) /* the claims held are no longer behind the cursor */
+            src->claim = 0;
         src->have_hash = hash != NULL;
         if (hash)
             memcpy(src->hash, hash, 32);

@@ -65,6 +65,9 @@ typedef struct {
     bool fetch_only;        /* no SUB sockets; node+service name the one source even when
                                the registry lacks it (the fetch then reports it) */
     bool accept_broken;     /* deliver events off the chain, with chain_ok false */
+    bool caller_saves;      /* never save the cursor by itself (poll, sweep, destroy): the
+                               caller does, with cpm_subscriber_save_with, together with what
+                               it made of the events (one commit per batch, not per event) */
     int fetch_timeout_ms;   /* per EventsFetch (0: 2000) */
     cpm_sub_filter_t filter;
     /* Called for each delivered event in order; the cursor moves past it. */
@@ -110,7 +113,11 @@ uint64_t cpm_subscriber_refused(const cpm_subscriber_t *s);
  * cpm_subscriber_refused, and the events it covers in that reply are refused
  * (or delivered with chain_ok false under accept_broken). */
 /* The highest seq of node/service that a checkpoint proved (0: none yet):
- * every event delivered up to it is what the service signed. */
+ * every event delivered up to it is what the service signed. A signed head
+ * proves the events before it only when every hash from the last proven
+ * seq up to it was rebuilt from its event or covered by a checked range
+ * digest: after a filtered reply's skipped hashes (the source's claim) that
+ * no digest covered, proven stays below them (kept with the cursor). */
 uint64_t cpm_subscriber_proven(const cpm_subscriber_t *s, const char *node, const char *service);
 /* Checkpoints verified so far, and found wrong (bad signature, other hash). */
 uint64_t cpm_subscriber_checkpoints(const cpm_subscriber_t *s, uint64_t *bad);

@@ -163,13 +163,36 @@ int cpm_zap_handle(cpm_zap_t *z)
  * derived from the largest frame: a peer that never reads (or never stops
  * sending) pins at most CPM_SOCK_HWM frames each way on its connection. A
  * connection that has not finished the CURVE handshake within
- * CPM_HANDSHAKE_MS is closed, so idle connections cannot hold descriptors. */
-static int set_common(void *s)
+ * CPM_HANDSHAKE_MS is closed, so idle connections cannot hold descriptors.
+ *
+ * Publications carry no heartbeats, either way. libzmq 4.3 aborts a SUB
+ * whose reading stopped on a full queue (any busy subscriber) in two ways:
+ * (1) a heartbeat timer closes the connection and a new one replaces it;
+ * draining the old queue then restarts the new connection, which never
+ * stopped (assertion _input_stopped, zeromq/libzmq#3937); (2) the peer
+ * closed the connection meanwhile and the queued bytes hold a PING: its
+ * PONG is written to the closed connection (assertion !_io_error in
+ * out_event). So the SUB sends no heartbeats (it would time out waiting for
+ * answers it does not read) and the PUB sends none (no TTL to arm, no PING
+ * to answer). Both sides notice a dead peer by TCP keepalive, whose error
+ * waits for the reading to resume; a PUB never waits for a slow subscriber
+ * (its queue drops, CPM_SOCK_HWM). */
+static int set_common(void *s, int type)
 {
     int linger = 0, ivl = 2000, timeout = 6000, ttl = 6000, hwm = CPM_SOCK_HWM;
     int handshake = CPM_HANDSHAKE_MS;
     int64_t maxsize = CPM_MAX_MSG + 1024;
-    return zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) |
+    int rc = 0;
+    if (type == ZMQ_SUB || type == ZMQ_PUB) {
+        int on = 1, idle = 10, intvl = 5, cnt = 3;
+        ivl = 0;
+        ttl = 0;
+        rc = zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE, &on, sizeof on) |
+             zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle) |
+             zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_INTVL, &intvl, sizeof intvl) |
+             zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_CNT, &cnt, sizeof cnt);
+    }
+    return rc | zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) |
            zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) |
            zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout) |
            zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl) |
@@ -186,7 +209,7 @@ static void *server_socket(void *zctx, int type, const cpm_identity_t *id, const
     if (!s)
         return NULL;
     int one = 1;
-    int rc = set_common(s);
+    int rc = set_common(s, type);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, id->curve_sk, 32);
     rc |= zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, CPM_ZAP_DOMAIN, strlen(CPM_ZAP_DOMAIN));
@@ -222,7 +245,7 @@ void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint
     void *s = zmq_socket(zctx, type);
     if (!s)
         return NULL;
-    int rc = set_common(s);
+    int rc = set_common(s, type);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pk, 32);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, id->curve_pk, 32);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, id->curve_sk, 32);

@@ -18,6 +18,7 @@ import argparse
 import collections
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -36,6 +37,8 @@ def read_out(path):
 
 
 RESTARTS = collections.Counter()
+# A watcher's ordinary notices (a service busy for a moment); anything else is counted.
+NOTICE = re.compile(r"does not answer \(|answers again$")
 
 
 def complete(path, want, procs=None, i=None, start=None):
@@ -125,6 +128,15 @@ def run_bench(m, a, procs):
         print("stopped watcher resumed: caught up in %.1f s, no gap, no duplicate" % catch)
         print("watchers that died and were started again on their cursor (by exit status): %s"
               % dict(RESTARTS))
+        said = collections.Counter()
+        for i in range(a.watchers + 1):
+            try:
+                with open(os.path.join(m.home, "w%d.err" % i), errors="replace") as f:
+                    said.update(l.strip() for l in f if not NOTICE.search(l))
+            except FileNotFoundError:
+                pass
+        for line, n in said.most_common(10):
+            print("watchers' stderr, %d times: %s" % (n, line))
 
 
 if __name__ == "__main__":
