@@ -3,6 +3,7 @@
 #include "gw_routes.h"
 
 #include "gw_ctx.h"
+#include "gw_prom.h"
 
 #include <string.h>
 
@@ -17,6 +18,7 @@ const gw_route_t gw_routes[] = {
     {"GET", "/healthz", healthz},
     /* Open311 GeoReport v2 (gw_open311.h) */
     /* /metrics (gw_prom.h) */
+    {"GET", "/metrics", gw_prom_handle},
     /* the dashboard, its login and its assets (gw_auth.h, gw_dash.h, gw_live.h) */
     {NULL, NULL, NULL},
 };

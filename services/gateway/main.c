@@ -10,6 +10,7 @@
 #include "cpm_service.h"
 
 #include "gw_ctx.h"
+#include "gw_prom.h"
 #include "gw_routes.h"
 #include "gw_server.h"
 
@@ -27,6 +28,7 @@ static void fini(cpm_svc_t **p)
         return;
     cpm_svc_t *s = *p;
     gw_server_destroy(&s->http); /* first: no handler runs after this */
+    gw_prom_destroy(&s->gw.prom);
     gw_mesh_destroy(&s->gw.mesh);
     cpm_metrics_destroy(&s->gw.pending);
     pthread_mutex_destroy(&s->gw.count_lock);
@@ -46,6 +48,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     if (!s->gw.pending ||
         gw_mesh_new(&s->gw.mesh, cpm_server_zctx(srv), s->gw.cfg, cpm_server_identity(srv), &err) !=
             0 ||
+        gw_prom_new(&s->gw.prom, srv, &err) != 0 ||
         gw_server_new(&s->http, s->gw.cfg->http_bind, gw_routes, &s->gw, &err) != 0) {
         cpm_error("gateway: %s", err.message[0] ? err.message : "out of memory");
         fini(&s);
@@ -57,13 +60,14 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
 
 static void registry_changed(cpm_svc_t *s, cpm_server_t *srv)
 {
-    (void)srv;
     gw_mesh_reload(s->gw.mesh);
+    gw_prom_registry_changed(s->gw.prom, srv);
 }
 
 static void tick(cpm_svc_t *s, cpm_server_t *srv)
 {
     gw_count_flush(&s->gw, cpm_server_metrics(srv));
+    gw_prom_tick(s->gw.prom, srv);
 }
 
 static const char *const databases[] = {NULL};
