@@ -7,6 +7,7 @@
  *
  *   cpmesh-gateway --config gateway.yaml   (needs http_bind: host:port) */
 #include "cpm_log.h"
+#include "cpm_retention.h"
 #include "cpm_service.h"
 
 #include "gw_ctx.h"
@@ -70,7 +71,8 @@ static void tick(cpm_svc_t *s, cpm_server_t *srv)
     gw_prom_tick(s->gw.prom, srv);
 }
 
-static const char *const databases[] = {NULL};
+/* The dead-letter sweep (cpm_service) notes what it saw in CPM_RETENTION_DB. */
+static const char *const databases[] = {CPM_RETENTION_DB, NULL};
 static const char *const requires[] = {"http_bind", NULL};
 static const cpm_svc_request_t requests[] = {{0}};
 
