@@ -150,6 +150,13 @@ def test_prometheus_scrapes_the_gateway():
 def test_rules_check():
     r = subprocess.run([PROMTOOL, "check", "rules", RULES], capture_output=True, text=True)
     check(r.returncode == 0, "promtool check rules: %s %s" % (r.stdout, r.stderr))
+    check(subprocess.run([PROMTOOL, "check", "config", os.path.join(os.path.dirname(RULES),
+                                                                     "prometheus.yml")],
+                         capture_output=True).returncode == 0, "promtool check config")
+    # the alarms fire on the series that mean them, and not on a healthy one
+    r = subprocess.run([PROMTOOL, "test", "rules", "alerts_test.yml"], capture_output=True,
+                       text=True, cwd=os.path.dirname(RULES))
+    check(r.returncode == 0, "promtool test rules: %s %s" % (r.stdout, r.stderr))
 
 
 def test_metrics_format_and_access():
