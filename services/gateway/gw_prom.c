@@ -24,6 +24,7 @@ struct gw_prom {
     const cpm_identity_t *id;
     const cpm_registry_t *reg; /* the server's (main thread only) */
     cpm_client_t **clients;    /* target i asks through clients[i / GW_PROM_PER_CLIENT] */
+    bool *stale;               /* per client: a request of it went unanswered */
     size_t n_clients;
     target_t *t;
     size_t n;
@@ -32,12 +33,25 @@ struct gw_prom {
     size_t cursor; /* where the next tick starts reading (fair under the budget) */
 };
 
+/* Client k, new (closing the one it replaces: its links and what waits on
+ * them). */
+static int make_client(gw_prom_t *p, size_t k, cpm_error_t *err)
+{
+    char inst[32];
+    snprintf(inst, sizeof inst, "gateway.prom.%zu", k);
+    cpm_client_destroy(&p->clients[k]);
+    p->stale[k] = false;
+    return cpm_client_new(&p->clients[k], p->zctx, p->reg, p->id, inst, err);
+}
+
 static void close_clients(gw_prom_t *p)
 {
     for (size_t i = 0; i < p->n_clients; i++)
         cpm_client_destroy(&p->clients[i]);
     free(p->clients);
+    free(p->stale);
     p->clients = NULL;
+    p->stale = NULL;
     p->n_clients = 0;
 }
 
@@ -47,13 +61,12 @@ static int open_clients(gw_prom_t *p, cpm_error_t *err)
     close_clients(p);
     size_t k = (p->n + GW_PROM_PER_CLIENT - 1) / GW_PROM_PER_CLIENT;
     p->clients = calloc(k ? k : 1, sizeof *p->clients);
-    if (!p->clients)
+    p->stale = calloc(k ? k : 1, sizeof *p->stale);
+    if (!p->clients || !p->stale)
         return cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
     p->n_clients = k;
     for (size_t i = 0; i < k; i++) {
-        char inst[32];
-        snprintf(inst, sizeof inst, "gateway.prom.%zu", i);
-        int rc = cpm_client_new(&p->clients[i], p->zctx, p->reg, p->id, inst, err);
+        int rc = make_client(p, i, err);
         if (rc != 0)
             return rc;
     }
@@ -142,6 +155,8 @@ void gw_prom_destroy(gw_prom_t **pp)
 static void settle(gw_prom_t *p, size_t i, Cpm__HealthReply *h, const char *why, cpm_metrics_t *mx)
 {
     target_t *t = &p->t[i];
+    if (!h && i / GW_PROM_PER_CLIENT < p->n_clients)
+        p->stale[i / GW_PROM_PER_CLIENT] = true; /* its request may still be queued */
     int64_t rtt = cpm_mono_ms() - t->sent_mono;
     t->msg_id[0] = 0;
     /* Logged when it changes, not every round. */
@@ -222,17 +237,21 @@ void gw_prom_tick(gw_prom_t *p, cpm_server_t *srv)
     if (start < p->next_round)
         return;
     p->next_round = start + GW_PROM_ROUND_MS;
-    /* One request in flight per service: a client with one still waiting
-     * is made again, which drops what is queued on its links. */
-    bool waiting = false;
     for (size_t k = 0; k < p->n; k++)
-        if (p->t[k].msg_id[0]) {
-            waiting = true;
+        if (p->t[k].msg_id[0])
             settle(p, k, NULL, "no answer before the next round", mx);
-        }
     cpm_error_t err = {0};
-    if ((waiting || p->n_clients == 0) && open_clients(p, &err) != 0) {
+    int rc = p->n_clients == 0 ? open_clients(p, &err) : 0;
+    /* One request in flight per service: a client whose request went
+     * unanswered is made again, which drops what may still be queued on its
+     * links (ZeroMQ would block the loop once 8 wait), so the next round's
+     * request is the only one. */
+    for (size_t k = 0; rc == 0 && k < p->n_clients; k++)
+        if (p->stale[k])
+            rc = make_client(p, k, &err);
+    if (rc != 0) {
         cpm_error("metrics: %s", err.message);
+        close_clients(p); /* all made again at the next round */
         return;
     }
     send_round(p, mx);

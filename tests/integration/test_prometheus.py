@@ -204,5 +204,36 @@ def test_metrics_format_and_access():
               % (len(body), (time.perf_counter() - t0) / 20 * 1000))
 
 
+def scrape_ts(body, node, service):
+    key = 'cpmesh_last_scrape_timestamp_seconds{node="%s",service="%s"} ' % (node, service)
+    for line in body.splitlines():
+        if line.startswith(key):
+            return float(line[len(key):])
+    return None
+
+
+def test_silent_service_does_not_stall_collection():
+    """A service that stays silent for many rounds never has more than one
+    health request queued towards it: the gateway's loop goes on (ZeroMQ
+    would block it once eight requests wait on the link)."""
+    with Mesh(gateway=True) as m:
+        url = m.http_url + "/metrics"
+        poll(lambda: 'cpmesh_up{node="hn.d.cau-giay",service="intake"} 1\n' in get(url)[2],
+             "intake of cau-giay up")
+        m.kill("hn.d.cau-giay", "intake")
+        rounds = 0
+        last = None
+        while rounds < 10:  # ten rounds of 10 s with the service silent
+            ts = poll(lambda: (lambda t: t if t and t != last else None)(
+                scrape_ts(get(url)[2], "hn.doit", "routing")), "a new health round")
+            last = ts
+            rounds += 1
+        body = get(url)[2]
+        check('cpmesh_up{node="hn.d.cau-giay",service="intake"} 0\n' in body, "still down")
+        r = m.ctl("health", "--node", "hn.gw")
+        check(r.json and r.json[0].get("up"), "the gateway's loop answers: %s" % r.stdout)
+
+
 if __name__ == "__main__":
-    run([test_rules_check, test_metrics_format_and_access, test_prometheus_scrapes_the_gateway])
+    run([test_rules_check, test_metrics_format_and_access, test_prometheus_scrapes_the_gateway,
+         test_silent_service_does_not_stall_collection])
