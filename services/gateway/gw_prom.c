@@ -30,7 +30,8 @@ struct gw_prom {
     size_t n;
     int64_t now_ms; /* wall clock at the last tick (HTTP threads must not read the clock) */
     int64_t next_round;
-    size_t cursor; /* where the next tick starts reading (fair under the budget) */
+    size_t cursor;    /* where the next tick starts reading (fair under the budget) */
+    size_t send_next; /* the next target this round asks (n: all asked) */
 };
 
 /* Client k, new (closing the one it replaces: its links and what waits on
@@ -109,6 +110,7 @@ static int load_targets(gw_prom_t *p)
     p->t = t;
     p->n = n;
     p->cursor = 0;
+    p->send_next = n; /* a new round starts at once */
     pthread_mutex_unlock(&p->lock);
     for (size_t o = 0; o < old_n; o++)
         cpm__health_reply__free_unpacked(old[o].h, NULL);
@@ -204,9 +206,12 @@ static void read_one(gw_prom_t *p, size_t i, cpm_metrics_t *mx)
     settle(p, i, h, err.message, mx);
 }
 
-static void send_round(gw_prom_t *p, cpm_metrics_t *mx)
+/* Ask the targets of this round not asked yet, while the tick's budget
+ * lasts (making a link and signing cost a few ms each at a round's start). */
+static void send_some(gw_prom_t *p, int64_t start, cpm_metrics_t *mx)
 {
-    for (size_t i = 0; i < p->n; i++) {
+    for (; p->send_next < p->n && cpm_mono_ms() - start < GW_PROM_TICK_BUDGET_MS; p->send_next++) {
+        size_t i = p->send_next;
         target_t *t = &p->t[i];
         Cpm__HealthQuery q = CPM__HEALTH_QUERY__INIT;
         cpm_error_t err = {0};
@@ -234,8 +239,10 @@ void gw_prom_tick(gw_prom_t *p, cpm_server_t *srv)
     }
     if (p->n)
         p->cursor = (p->cursor + i) % p->n;
-    if (start < p->next_round)
+    if (start < p->next_round) {
+        send_some(p, start, mx);
         return;
+    }
     p->next_round = start + GW_PROM_ROUND_MS;
     for (size_t k = 0; k < p->n; k++)
         if (p->t[k].msg_id[0])
@@ -254,7 +261,8 @@ void gw_prom_tick(gw_prom_t *p, cpm_server_t *srv)
         close_clients(p); /* all made again at the next round */
         return;
     }
-    send_round(p, mx);
+    p->send_next = 0;
+    send_some(p, start, mx);
 }
 
 void gw_prom_registry_changed(gw_prom_t *p, cpm_server_t *srv)

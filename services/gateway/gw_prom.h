@@ -9,10 +9,14 @@
  * link polled for 1 ms at most and the whole reading bounded by
  * GW_PROM_TICK_BUDGET_MS; an answer not read within GW_PROM_TIMEOUT_MS of its
  * request (i.e. by the second tick after it) counts as no answer. Before the
- * next round, a client that still has a request without answer is closed and
- * made again, so an unreachable service never has more than one request
- * queued towards it (ZeroMQ would otherwise block the loop at its high-water
- * mark).
+ * next round, a client with a request that went unanswered is closed and
+ * made again (dropping what waits on its links), so an unreachable service
+ * never has more than one request queued towards it: ZeroMQ would otherwise
+ * block the loop once eight wait (tests/integration/test_prometheus.py
+ * test_silent_service_does_not_stall_collection). Sending is budgeted too:
+ * a round asks as many services as fit in GW_PROM_TICK_BUDGET_MS and goes on
+ * at the next tick (making a link and signing take a few ms each at a
+ * round's start; reading ticks take about 1 ms on the local city).
  *
  * The last answer of each service is kept under the module's lock; the HTTP
  * handler renders that cache and never calls the mesh. A service that did not
