@@ -54,6 +54,9 @@ static void close_clients(gw_prom_t *p)
     p->clients = NULL;
     p->stale = NULL;
     p->n_clients = 0;
+    for (size_t i = 0; i < p->n; i++)
+        p->t[i].msg_id[0] = 0; /* nothing is awaited on closed links */
+    p->send_next = p->n;
 }
 
 /* New clients for the targets (dropping every link and what waits on it). */
@@ -71,8 +74,6 @@ static int open_clients(gw_prom_t *p, cpm_error_t *err)
         if (rc != 0)
             return rc;
     }
-    for (size_t i = 0; i < p->n; i++)
-        p->t[i].msg_id[0] = 0;
     return 0;
 }
 
