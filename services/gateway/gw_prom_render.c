@@ -199,7 +199,8 @@ int gw_prom_render(const gw_prom_target_t *t, size_t n, int64_t now_ms, gw_resp_
         free(ss.s);
         return -1;
     }
-    qsort(ss.s, ss.n, sizeof *ss.s, by_family);
+    if (ss.n) /* qsort wants an array, even of none */
+        qsort(ss.s, ss.n, sizeof *ss.s, by_family);
     int rc = 0;
     for (size_t i = 0; i < ss.n && rc == 0; i++) {
         const sample_t *s = &ss.s[i];
