@@ -606,6 +606,16 @@ int cpm_server_handle_health(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, 
     int hrc = cpm_eventlog_head(s->store, txn, &h.event_head, NULL);
     if (hrc != 0)
         return cpm_error_set(err, hrc, "", "cannot read the event log head");
+    /* The store's fill, so that a full store is seen before it refuses
+     * (the gateway's /metrics; a failed read leaves them 0). */
+    size_t used = 0, map = 0;
+    if (cpm_store_usage(s->store, txn, &used, &map) == 0) {
+        size_t map_max = (size_t)s->cfg->map_max_mb << 20;
+        h.store_used_bytes = used;
+        h.store_map_bytes = map;
+        h.store_map_max_bytes = map_max > map ? map_max : map;
+        h.store_high_water_pct = s->cfg->map_high_water_pct;
+    }
     size_t n = cpm_metrics_count(s->metrics);
     Cpm__Counter *cs = calloc(n + 1, sizeof *cs);
     Cpm__Counter **cp = calloc(n + 1, sizeof *cp);

@@ -7,6 +7,7 @@
 #include "gw_dash.h"
 #include "gw_live.h"
 #include "gw_open311.h"
+#include "gw_prom.h"
 
 #include <string.h>
 
@@ -22,6 +23,7 @@ const gw_route_t gw_routes[] = {
     /* Open311 GeoReport v2 (gw_open311.h) */
     {NULL, "/open311/v2/*", gw_open311_handle},
     /* /metrics (gw_prom.h) */
+    {"GET", "/metrics", gw_prom_handle},
     /* the dashboard, its login and its assets (gw_auth.h, gw_dash.h, gw_live.h) */
     {"GET", "/login", gw_auth_login_page},
     {"POST", "/login", gw_auth_login_post},

@@ -15,6 +15,7 @@
 #include "gw_dash.h"
 #include "gw_live.h"
 #include "gw_open311.h"
+#include "gw_prom.h"
 #include "gw_routes.h"
 #include "gw_server.h"
 
@@ -38,6 +39,7 @@ static void fini(cpm_svc_t **p)
     gw_dash_destroy(&s->gw.dash);
     gw_auth_destroy(&s->gw.auth);
     gw_open311_destroy(&s->gw.open311);
+    gw_prom_destroy(&s->gw.prom);
     gw_mesh_destroy(&s->gw.mesh);
     cpm_metrics_destroy(&s->gw.pending);
     pthread_mutex_destroy(&s->gw.count_lock);
@@ -59,7 +61,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
             0 ||
         gw_auth_new(&s->gw.auth) != 0 || gw_dash_new(&s->gw.dash, s->gw.cfg->places_dir) != 0 ||
         gw_live_new(&s->gw.live, cpm_server_zctx(srv), s->gw.cfg, cpm_server_identity(srv)) != 0 ||
-        gw_open311_new(&s->gw, &err) != 0 ||
+        gw_open311_new(&s->gw, &err) != 0 || gw_prom_new(&s->gw.prom, srv, &err) != 0 ||
         gw_server_new(&s->http, s->gw.cfg->http_bind, gw_routes, &s->gw, &err) != 0) {
         cpm_error("gateway: %s", err.message[0] ? err.message : "out of memory");
         fini(&s);
@@ -71,15 +73,16 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
 
 static void registry_changed(cpm_svc_t *s, cpm_server_t *srv)
 {
-    (void)srv;
     gw_mesh_reload(s->gw.mesh);
     gw_live_reload(s->gw.live);
+    gw_prom_registry_changed(s->gw.prom, srv);
 }
 
 static void tick(cpm_svc_t *s, cpm_server_t *srv)
 {
     gw_count_flush(&s->gw, cpm_server_metrics(srv));
     gw_live_tick(s->gw.live);
+    gw_prom_tick(s->gw.prom, srv);
 }
 
 /* CPM_RETENTION_DB: the server's tick sweeps dead letters in every service. */

@@ -333,12 +333,35 @@ static void test_unknown_field_refused_in_library(void **state)
     client_close(&c);
 }
 
+/* The health reply carries the store's fill (fields 20..23), read from the
+ * store itself: live bytes within the map, the map within what it may grow
+ * to, and the configured high-water mark (the default, 80). */
+static void test_health_reports_store(void **state)
+{
+    client_t c;
+    client_open(&c);
+    uint8_t out[65536];
+    size_t outlen = sizeof out;
+    uint64_t t = call(&c, CPM__MSG_TYPE__MSG_HEALTH_QUERY, NULL, 0, out, &outlen);
+    assert_int_equal(t, CPM__MSG_TYPE__MSG_HEALTH_REPLY);
+    Cpm__HealthReply *h = cpm__health_reply__unpack(NULL, outlen, out);
+    assert_non_null(h);
+    assert_true(h->store_used_bytes > 0);
+    assert_true(h->store_used_bytes <= h->store_map_bytes);
+    assert_int_equal(h->store_map_bytes, (uint64_t)cfg->map_size_mb << 20);
+    assert_true(h->store_map_max_bytes >= h->store_map_bytes);
+    assert_int_equal(h->store_high_water_pct, 80);
+    cpm__health_reply__free_unpacked(h, NULL);
+    client_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_committed_then_read),
         cmocka_unit_test(test_unknown_type_refused),
         cmocka_unit_test(test_unknown_field_refused_in_library),
+        cmocka_unit_test(test_health_reports_store),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
