@@ -32,6 +32,7 @@ typedef struct {
     uint32_t *checkpoint_every, *checkpoint_s, *exchange_max_records;
     uint32_t *event_checkpoint_every, *event_checkpoint_s; /* every service's event log */
     char *http_bind, *gateway_clients;                     /* gateway */
+    uint32_t *metrics_every_s;                             /* gateway: health rounds for /metrics */
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -72,6 +73,7 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(event_checkpoint_s),
     STR(http_bind),
     STR(gateway_clients),
+    NUM(metrics_every_s),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -136,7 +138,8 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         {"checkpoint_s", y->checkpoint_s, 60, &c->checkpoint_s},
         {"exchange_max_records", y->exchange_max_records, 1000000, &c->exchange_max_records},
         {"event_checkpoint_every", y->event_checkpoint_every, 1000, &c->event_checkpoint_every},
-        {"event_checkpoint_s", y->event_checkpoint_s, 60, &c->event_checkpoint_s}};
+        {"event_checkpoint_s", y->event_checkpoint_s, 60, &c->event_checkpoint_s},
+        {"metrics_every_s", y->metrics_every_s, 10, &c->metrics_every_s}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (nums[i].val && *nums[i].val == 0) {
             return cpm_error_set(err, CPM_E_INVALID, nums[i].name,

@@ -48,6 +48,8 @@
  *   gateway_clients: clients.signed  # gateway: the city's signed list of Open311 client
  *                                 #   applications and their API key hashes; absent: no
  *                                 #   application may POST
+ *   metrics_every_s: 10           # optional, gateway: how often it asks every service's
+ *                                 #   health for /metrics (set it to Prometheus's scrape interval)
  *
  * Relative paths are taken relative to the configuration file's folder. */
 #ifndef CPM_CONFIG_H
@@ -94,8 +96,9 @@ typedef struct {
      * or seconds with new events (docs/protocol.md section 20). */
     uint32_t event_checkpoint_every;
     uint32_t event_checkpoint_s;
-    char *http_bind;       /* gateway: "host:port"; NULL when absent */
-    char *gateway_clients; /* gateway: signed client list; NULL when absent */
+    char *http_bind;          /* gateway: "host:port"; NULL when absent */
+    char *gateway_clients;    /* gateway: signed client list; NULL when absent */
+    uint32_t metrics_every_s; /* gateway: seconds between health rounds (/metrics) */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

@@ -30,6 +30,7 @@ struct gw_prom {
     size_t n;
     int64_t now_ms; /* wall clock at the last tick (HTTP threads must not read the clock) */
     int64_t next_round;
+    int64_t round_ms; /* metrics_every_s */
     size_t cursor;    /* where the next tick starts reading (fair under the budget) */
     size_t send_next; /* the next target this round asks (n: all asked) */
 };
@@ -130,6 +131,7 @@ int gw_prom_new(gw_prom_t **out, cpm_server_t *srv, cpm_error_t *err)
     p->id = cpm_server_identity(srv);
     p->reg = cpm_server_registry(srv);
     p->now_ms = cpm_now_ms();
+    p->round_ms = (int64_t)cpm_server_config(srv)->metrics_every_s * 1000;
     int rc = load_targets(p) == 0 ? open_clients(p, err)
                                   : cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
     if (rc != 0) {
@@ -244,7 +246,7 @@ void gw_prom_tick(gw_prom_t *p, cpm_server_t *srv)
         send_some(p, start, mx);
         return;
     }
-    p->next_round = start + GW_PROM_ROUND_MS;
+    p->next_round = start + p->round_ms;
     for (size_t k = 0; k < p->n; k++)
         if (p->t[k].msg_id[0])
             settle(p, k, NULL, "no answer before the next round", mx);

@@ -1,6 +1,6 @@
 /* gw_prom: the mesh's health as Prometheus metrics (GET /metrics).
  *
- * Collection (main thread, from the gateway's tick): every GW_PROM_ROUND_MS
+ * Collection (main thread, from the gateway's tick): every metrics_every_s (config, default 10 s)
  * the module sends MSG_HEALTH_QUERY to every service of every member in the
  * server's registry (one request in flight per service), from cpm_clients of
  * its own (instances "<node>/gateway.prom.<k>", at most GW_PROM_PER_CLIENT
@@ -43,7 +43,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define GW_PROM_ROUND_MS 10000
 #define GW_PROM_TIMEOUT_MS 2500
 #define GW_PROM_TICK_BUDGET_MS 40
 #define GW_PROM_PER_CLIENT 30
