@@ -166,6 +166,12 @@ int cpm_evcheck_make(cpm_store_t *s, MDB_txn *txn, const cpm_identity_t *id, con
         rc = cpm_eventlog_head(s, txn, &c.seq, c.head_hash);
     if (rc != 0 || c.seq == 0 || c.seq <= last)
         return rc;
+    /* A long backlog (the first checkpoint after an upgrade) is signed in
+     * steps, so one write transaction never reads more than this many events;
+     * the server makes the next step at its next turn. */
+    bool capped = c.seq - last > CPM_EVCHECK_RANGE_MAX;
+    if (capped)
+        c.seq = last + CPM_EVCHECK_RANGE_MAX;
     snprintf(c.node, sizeof c.node, "%s", id->id);
     snprintf(c.service, sizeof c.service, "%s", service);
     c.at_ms = now_ms;
@@ -186,6 +192,8 @@ int cpm_evcheck_make(cpm_store_t *s, MDB_txn *txn, const cpm_identity_t *id, con
                 return CPM_E_INTERNAL;
             }
             cpm_evrange_add(&r, evs[i]->hash.data);
+            if (capped && r.next - 1 == c.seq) /* the step ends here: its head is this event */
+                memcpy(c.head_hash, evs[i]->hash.data, 32);
         }
         cpm_eventlog_free(&evs, n);
         if (n == 0) {

@@ -28,6 +28,9 @@
 #include <stdint.h>
 
 #define CPM_EVRANGE_DOMAIN "CPM-EVRANGE-V1" /* followed by one zero byte */
+/* A checkpoint covers at most this many events: a longer backlog is signed
+ * in several checkpoints (cpm_evcheck_make). */
+#define CPM_EVCHECK_RANGE_MAX 10000
 
 typedef struct {
     char node[128];

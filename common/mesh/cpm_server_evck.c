@@ -53,9 +53,12 @@ void cpm_server_checkpoint(cpm_server_t *s, bool force)
     uint8_t *frame = NULL;
     size_t len = 0;
     int rc = cpm_store_begin(s->store, true, &txn);
+    uint64_t signed_to = s->published;
     if (rc == 0)
         rc = cpm_evcheck_make(s->store, txn, &s->id, s->cfg->service, cpm_now_ms(), &made, &frame,
                               &len);
+    if (rc == 0) /* less than the head after a long backlog: the next turn goes on */
+        rc = cpm_evcheck_last(s->store, txn, &signed_to);
     if (rc == 0)
         rc = cpm_store_commit(txn);
     else
@@ -81,7 +84,7 @@ void cpm_server_checkpoint(cpm_server_t *s, bool force)
                       zmq_send(s->pub, frame, len, ZMQ_DONTWAIT) < 0))
             cpm_metrics_add(s->metrics, "events.publish_send_failed", 1);
     }
-    s->ckpt_seq = s->published;
+    s->ckpt_seq = signed_to < s->published ? signed_to : s->published;
     free(frame);
 }
 

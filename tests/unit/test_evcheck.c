@@ -250,11 +250,70 @@ static void test_vector(void **state)
     free(fh), free(seed), free(pk), free(head), free(dig), free(f);
 }
 
+/* A backlog longer than CPM_EVCHECK_RANGE_MAX (the first checkpoint after an
+ * upgrade) is signed in steps: each checkpoint covers at most that many
+ * events, its head is the hash of its last event, and the next starts after. */
+static void test_long_backlog_in_steps(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cpm-evck-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[256];
+    static const char *const dbs[] = {NULL};
+    cpm_store_t *s = cpm_store_open(dir, 64u << 20, dbs, err, sizeof err);
+    assert_non_null(s);
+    cpm_identity_t id;
+    assert_int_equal(cpm_identity_from_seed(&id, "hn.doit", SEED), 0);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+    const uint64_t total = CPM_EVCHECK_RANGE_MAX + 5;
+    uint8_t h_cap[32], h_head[32];
+    for (uint64_t i = 1; i <= total; i++) {
+        cpm_event_t e = {.kind = "complaint.received", .area = "hoan-kiem"};
+        assert_int_equal(cpm_eventlog_append(s, txn, 1000 + (int64_t)i, &e, NULL), 0);
+        uint64_t head;
+        if (i == CPM_EVCHECK_RANGE_MAX)
+            assert_int_equal(cpm_eventlog_head(s, txn, &head, h_cap), 0);
+        if (i == total)
+            assert_int_equal(cpm_eventlog_head(s, txn, &head, h_head), 0);
+    }
+    const struct {
+        uint64_t from, seq;
+        const uint8_t *head;
+    } want[2] = {{1, CPM_EVCHECK_RANGE_MAX, h_cap}, {CPM_EVCHECK_RANGE_MAX + 1, total, h_head}};
+    for (int k = 0; k < 2; k++) {
+        bool made = false;
+        uint8_t *f = NULL;
+        size_t len;
+        assert_int_equal(cpm_evcheck_make(s, txn, &id, "intake", 5, &made, &f, &len), 0);
+        assert_true(made);
+        cpm_evcheck_t c;
+        cpm_error_t e2 = {0};
+        assert_int_equal(cpm_evcheck_open(f, len, id.sign_pk, &c, &e2), 0);
+        free(f);
+        assert_int_equal(c.range_from, want[k].from);
+        assert_int_equal(c.seq, want[k].seq);
+        assert_memory_equal(c.head_hash, want[k].head, 32);
+        uint64_t last;
+        assert_int_equal(cpm_evcheck_last(s, txn, &last), 0);
+        assert_int_equal(last, want[k].seq);
+    }
+    bool made = true;
+    assert_int_equal(cpm_evcheck_make(s, txn, &id, "intake", 5, &made, NULL, NULL), 0);
+    assert_false(made); /* the head is signed */
+    cpm_store_abort(&txn);
+    cpm_store_destroy(&s);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal_open_and_refusals),
         cmocka_unit_test(test_made_over_a_store),
+        cmocka_unit_test(test_long_backlog_in_steps),
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_vector),
     };
