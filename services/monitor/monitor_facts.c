@@ -29,6 +29,24 @@ static int put_cursor(cpm_store_t *st, MDB_txn *txn, const char *node, const cha
     return cpm_store_put(st, txn, "mon_cursors", key, strlen(key), val, sizeof val);
 }
 
+/* The seq applied last from node/service (0: none yet). */
+static int cursor_seq(cpm_store_t *st, MDB_txn *txn, const char *node, const char *service,
+                      uint64_t *seq)
+{
+    char key[2 * MON_KEY + 2];
+    snprintf(key, sizeof key, "%s/%s", node, service);
+    const void *v;
+    size_t n;
+    *seq = 0;
+    int rc = cpm_store_get(st, txn, "mon_cursors", key, strlen(key), &v, &n);
+    if (rc == CPM_E_NOT_FOUND)
+        return 0;
+    if (rc == 0 && n == 40)
+        for (int i = 0; i < 8; i++)
+            *seq = *seq << 8 | ((const uint8_t *)v)[i];
+    return rc;
+}
+
 static int get_case(cpm_store_t *st, MDB_txn *txn, const char *ticket, mon_case_t *c, bool *found)
 {
     const void *v;
@@ -149,6 +167,15 @@ static int apply_rec(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *r, bool a
 int monitor_apply(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *rules, const mon_cal_t *cal,
                   uint64_t cases_max, const char *node, const char *service, const Cpm__Event *ev)
 {
+    /* An event at or below the stored cursor was applied already (a source
+     * sought back, a cursor reset): applying it again would count its case
+     * change, record and aggregates twice. */
+    uint64_t done = 0;
+    int grc = cursor_seq(st, txn, node, service, &done);
+    if (grc != 0)
+        return -grc;
+    if (ev->seq <= done)
+        return MON_ALREADY;
     int rc = MON_IGNORED;
     if (ev->kind) {
         rc = apply_case(st, txn, rules, cal, cases_max, service, ev);

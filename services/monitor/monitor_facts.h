@@ -32,12 +32,13 @@
  * same transaction as the cursors. */
 #define MONITOR_SEEN_KEY "monitor.events_seen"
 
-typedef enum { MON_APPLIED = 0, MON_IGNORED = 1, MON_FULL = 2 } mon_apply_t;
+typedef enum { MON_APPLIED = 0, MON_IGNORED = 1, MON_FULL = 2, MON_ALREADY = 3 } mon_apply_t;
 
 /* Apply ev of node/service and move that source's cursor to it, and (cal
  * not NULL) the per-month aggregates of monitor_agg with the fact. Returns
  * MON_APPLIED, MON_IGNORED (a kind the monitor does not use), MON_FULL
- * (cases_max reached; cursor still moved), or a negative store code. */
+ * (cases_max reached; cursor still moved), MON_ALREADY (seq at or below the
+ * source's cursor: applied before, nothing changed), or a negative store code. */
 int monitor_apply(cpm_store_t *st, MDB_txn *txn, const cpm_rules_t *rules, const mon_cal_t *cal,
                   uint64_t cases_max, const char *node, const char *service, const Cpm__Event *ev);
 

@@ -299,6 +299,22 @@ static void test_apply_with_cursor(void **state)
     assert_int_equal(k.refused, 1);
     assert_int_equal(k.closed, 1); /* the rolled-back case.assigned did not reopen it */
     cpm_store_abort(&txn);
+    /* An event at or below its source's cursor (a source sought back) is not
+     * applied again: the fact, the cursor and the seen count stay. */
+    assert_int_equal(cpm_store_begin(st, true, &txn), 0);
+    Cpm__Event again = ev(7, "case.refused", "DOIT-1");
+    assert_int_equal(monitor_apply(st, txn, NULL, NULL, 10, "hn.doit", "routing", &again),
+                     MON_ALREADY);
+    Cpm__Event older = ev(5, "case.transferred", "DOIT-1");
+    assert_int_equal(monitor_apply(st, txn, NULL, NULL, 10, "hn.doit", "routing", &older),
+                     MON_ALREADY);
+    assert_int_equal(cpm_store_get(st, txn, "mon_cases", "DOIT-1", 6, &v, &n), 0);
+    memcpy(&k, v, sizeof k);
+    assert_int_equal(k.refused, 1);
+    assert_int_equal(k.transferred, 0);
+    assert_int_equal(cpm_store_get_u64(st, txn, MONITOR_SEEN_KEY, &seen), 0);
+    assert_int_equal(seen, 3);
+    cpm_store_abort(&txn);
     /* the cap: a new case beyond cases_max is not kept; the cursor still moves */
     assert_int_equal(cpm_store_begin(st, true, &txn), 0);
     Cpm__Event f = ev(2, "complaint.received", "DOIT-2");
