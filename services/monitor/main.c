@@ -186,6 +186,8 @@ static int apply(cpm_server_t *srv, MDB_txn *txn, void *ctx)
             return rc;
         if (rc == MON_FULL)
             count(s, "monitor.cases_full", 1);
+        else if (rc == MON_ALREADY) /* a source sent again what was applied */
+            count(s, "monitor.events_already", 1);
         else if (rc == MON_APPLIED)
             s->applied++;
     }
