@@ -81,6 +81,24 @@ static void prove(src_t *src, uint64_t seq)
         src->proven = seq;
 }
 
+/* Checked range digests of a reply that starts at or before the lowest
+ * claim held (the service steps back to a checkpoint's range) cover claims
+ * of earlier replies. Only the lowest claim is kept, so the one covered moves
+ * to the seq after its range, which stands for any claim above it up to the
+ * cursor until a range covers that too; past the cursor none is left. */
+static void resolve_claim(src_t *src, const uint64_t (*covered)[2], size_t n)
+{
+    for (bool moved = true; src->claim && moved;) {
+        moved = false;
+        for (size_t i = 0; i < n; i++)
+            if (covered[i][0] <= src->claim && src->claim <= covered[i][1]) {
+                src->claim = covered[i][1] >= src->last ? 0 : covered[i][1] + 1;
+                moved = true;
+                break;
+            }
+    }
+}
+
 static void ckpt_wrong(cpm_subscriber_t *s, src_t *src, uint64_t seq, const char *why)
 {
     char d[200];
@@ -215,6 +233,8 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
     size_t ncs = 0;
     uint64_t heads[REPLY_CKPTS]; /* the seqs whose signed head matched, ascending */
     size_t nheads = 0;
+    uint64_t covered[REPLY_CKPTS][2]; /* ranges whose digest was checked here */
+    size_t ncovered = 0;
     if (!reply_checkpoints(s, src, b, cs, REPLY_CKPTS, &ncs))
         bad = true, why = "a checkpoint's signature";
     for (size_t i = 0; i < ncs && !bad; i++) {
@@ -241,6 +261,7 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
             }
             /* The signature covers each hash of the range: none is a claim. */
             memset(claimed + (c->range_from - from), 0, (size_t)(c->seq - c->range_from + 1));
+            covered[ncovered][0] = c->range_from, covered[ncovered++][1] = c->seq;
         }
         s->ckpt_ok++;
         size_t at = nheads++;
@@ -273,6 +294,8 @@ static long filtered_batch(cpm_subscriber_t *s, src_t *src, const Cpm__EventBatc
             s->o.on_event(s->o.arg, src->member, src->service, ev, !bad);
         got++;
     }
+    if (!bad)
+        resolve_claim(src, covered, ncovered);
     for (uint64_t q = src->last + 1; q <= end && (!src->claim || q < src->claim); q++)
         if (claimed[q - from]) { /* the lowest claim now held */
             src->claim = q;

@@ -38,6 +38,7 @@ typedef struct {
      * the checkpoint of 10 (range 1..10). The second reply (seq 11) has the
      * checkpoint of 11 with its range from from11. */
     bool edited, ckpt10;
+    bool rewind11;   /* the reply from 11 steps back to 1 (the range of the checkpoint of 11) */
     atomic_int head; /* the log's head as the replies say it (0: N) */
     uint64_t from11;
     int fetches;
@@ -109,6 +110,15 @@ static void answer(fx_t *f, zmq_msg_t *ident, const cpm_msg_t *m)
         b.skipped_hashes = (ProtobufCBinaryData){sizeof skipped, skipped};
         if (f->ckpt10)
             add_ckpt(f, &b, 10, 1, &frame, &len);
+    } else if (q->from_seq == 11 && f->rewind11) { /* as the service does: from the range */
+        b.scan_from = 1, b.scan_to = 11;
+        for (int s = 1; s <= 7; s++)
+            evs[b.n_events++] = &f->ev[s];
+        for (int s = 8; s <= 10; s++)
+            memcpy(skipped + 32 * (s - 8), f->hash[s], 32);
+        b.skipped_hashes = (ProtobufCBinaryData){sizeof skipped, skipped};
+        evs[b.n_events++] = &f->ev[11];
+        add_ckpt(f, &b, 11, 1, &frame, &len);
     } else if (q->from_seq == 11) {
         b.scan_from = 11, b.scan_to = 11;
         evs[b.n_events++] = &f->ev[11];
@@ -239,6 +249,20 @@ static void head_beyond_claims_proves_nothing(void **state)
     assert_int_equal(f->delivered, 8);
 }
 
+/* Liveness: the first reading leaves 8..10 as claims (no checkpoint of 10);
+ * the next reply steps back to the range of the checkpoint of 11 (1..11),
+ * whose digest covers them: the claims are settled and 11 is proven (it
+ * stayed at 0 for good before). The events already delivered are not
+ * delivered again. */
+static void a_later_range_over_the_claims_proves_them(void **state)
+{
+    fx_t *f = *state;
+    f->rewind11 = true;
+    assert_int_equal(run(f), 11);
+    assert_int_equal(f->delivered, 8);
+    assert_true(f->all_chain_ok);
+}
+
 /* The attack: event 3 edited (3..7 rehashed), the checkpoint of 10 gone, a
  * genuine checkpoint of 11 (range 11..11, checked). Every link the reader
  * sees holds; event 3 must not be called proven. */
@@ -280,6 +304,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(honest_log_is_proven, setup, teardown),
         cmocka_unit_test_setup_teardown(head_beyond_claims_proves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_later_range_over_the_claims_proves_them, setup, teardown),
         cmocka_unit_test_setup_teardown(edited_events_before_skipped_ones_are_not_proven, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(claims_are_kept_with_the_cursor, setup, teardown),
