@@ -36,6 +36,8 @@ install(FILES ${CMAKE_SOURCE_DIR}/deploy/nginx/cpmesh-gateway.conf
 # Absolute destinations: where systemd and dpkg look, whatever the prefix.
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/cpmesh@.service
   ${CMAKE_SOURCE_DIR}/deploy/systemd/cpmesh.target DESTINATION /lib/systemd/system)
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/cpmesh@gateway.service.d/threads.conf
+  DESTINATION /lib/systemd/system/cpmesh@gateway.service.d)
 set(CPM_EXAMPLES)
 foreach(svc ${CPM_SERVICES})
   list(APPEND CPM_EXAMPLES ${CMAKE_SOURCE_DIR}/deploy/debian/examples/${svc}.yaml)
