@@ -109,9 +109,11 @@ void gw_dash_effectiveness(gw_ctx_t *gw, const gw_session_t *s, gw_resp_t *rs)
             gw_html_esc(rs, k);
             gw_resp_printf(rs, "</th><td>");
             if (json_is_string(v))
-                gw_html_esc(rs, json_string_value(v));
+                gw_html_esc(rs, *json_string_value(v) ? json_string_value(v) : "(all)");
+            else if (json_number_value(v) < 0) /* the report's "no case to measure" */
+                gw_resp_printf(rs, "&mdash;");
             else
-                gw_resp_printf(rs, "%g", json_number_value(v));
+                gw_resp_printf(rs, "%.15g", json_number_value(v));
             gw_resp_printf(rs, "</td></tr>\n");
         }
         gw_resp_printf(rs, "</table>\n");

@@ -18,8 +18,19 @@ static int healthz(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
     return gw_resp_text(rs, 200, "ok");
 }
 
+/* GET /: people arrive at the URL up prints; the dashboard (its login when
+ * there is no session) is the gateway's front page. */
+static int front(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
+{
+    (void)gw, (void)rq;
+    gw_resp_header(rs, "Location", "/dash");
+    return gw_resp_text(rs, 302,
+                        "the dashboard is at /dash; Open311 at /open311/v2/discovery.json");
+}
+
 const gw_route_t gw_routes[] = {
     {"GET", "/healthz", healthz},
+    {"GET", "/", front},
     /* Open311 GeoReport v2 (gw_open311.h) */
     {NULL, "/open311/v2/*", gw_open311_handle},
     /* /metrics (gw_prom.h) */

@@ -81,9 +81,11 @@ int ctl_cmd_web(const ctl_opts_t *gopts, int argc, char **argv)
         ctl_print_json(json_pack("{s:s,s:s,s:s,s:I}", "token", token, "member", c.id.id, "gateway",
                                  gateway, "not_after_ms",
                                  (json_int_t)(now + (int64_t)(hours * 3600000.0))));
-    else
-        printf("%s\n# for %s at gateway %s, until %s\n", token, c.id.id, gateway,
-               ctl_time_vn(now + (int64_t)(hours * 3600000.0), t));
+    else { /* the token alone on stdout: TOKEN=$(cpmctl web grant ...) works */
+        printf("%s\n", token);
+        fprintf(stderr, "# for %s at gateway %s, until %s: paste the line above at /login\n",
+                c.id.id, gateway, ctl_time_vn(now + (int64_t)(hours * 3600000.0), t));
+    }
     ctl_close(&c);
     return 0;
 }
