@@ -60,7 +60,10 @@ static void text(FILE *o, const mon_title_t *t, const mon_eff_t *e)
     fig_t f[32];
     size_t n = figures(e, f);
     for (size_t i = 0; i < n; i++)
-        fprintf(o, "  %-24s %lld\n", f[i].name, f[i].v);
+        if (f[i].v < 0) /* a median or percentile with no case to measure */
+            fprintf(o, "  %-24s -  (no case yet)\n", f[i].name);
+        else
+            fprintf(o, "  %-24s %lld\n", f[i].name, f[i].v);
     fprintf(o, "  %-24s %.1f%%\n", "accept_compliance", pct(e->accept_on_time, e->accept_timed));
     fprintf(o, "  %-24s %.1f%%\n", "resolve_compliance", pct(e->resolve_on_time, e->resolve_timed));
     fprintf(o, "Complaints by channel\n");
