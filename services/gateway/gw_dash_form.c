@@ -59,6 +59,18 @@ static int find_city(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
     return -1;
 }
 
+/* Whether name is a field the form shows (its error goes next to it). */
+static bool form_field(const char *name)
+{
+    static const char *const names[] = {
+        "channel",  "business_name", "business_address", "location",       "area",
+        "category", "description",   "consumer_name",    "consumer_phone", "consumer_email"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(name, names[i]))
+            return true;
+    return false;
+}
+
 static void field_error(gw_resp_t *rs, const cpm_error_t *err, const char *name)
 {
     if (err && err->code && !strcmp(err->field, name)) {
@@ -83,7 +95,7 @@ static void render(gw_ctx_t *gw, gw_resp_t *rs, const gw_session_t *s, const for
                    const cpm_error_t *err)
 {
     gw_page_begin(rs, "File a complaint", s);
-    if (err && err->code && !*err->field) {
+    if (err && err->code && !form_field(err->field)) {
         gw_resp_printf(rs, "<p class=\"error\">");
         gw_html_esc(rs, err->message);
         gw_resp_printf(rs, "</p>\n");
