@@ -11,6 +11,8 @@ member may not send submit_complaint@intake) gets 403 from the gateway and,
 posting anyway, from intake (grant refused, counted); a field error is shown
 next to its field with what was typed kept; headless Chromium draws the
 form with the session."""
+import base64
+import mmap
 import os
 import re
 import shutil
@@ -52,6 +54,22 @@ def ctl_submit(m, ref, form, as_=OPERATOR):
                  form["consumer_phone"], "--urgent", "--ref", ref, as_=as_).json[0]
 
 
+def stores_holding(m, blob):
+    """The files of every service's data folder that contain blob."""
+    found, n = [], 0
+    for root, _, files in os.walk(os.path.join(m.home, "data")):
+        for f in files:
+            p = os.path.join(root, f)
+            if os.path.getsize(p) == 0:
+                continue
+            n += 1
+            with open(p, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                if mm.find(blob) >= 0:
+                    found.append(p)
+    check(n > 0, "data folders were searched")
+    return found
+
+
 def counter(m, node, service, name):
     return m.health(node)[(node, service)]["counters"].get(name, 0)
 
@@ -61,7 +79,8 @@ def test_webform():
         m.wait_up("hn.gw", "gateway")
         st, h, _ = req(m, "GET", "/dash/complaint")
         check(st == 303 and h["location"].startswith("/login"), "no session: to /login (%d)" % st)
-        op = login(m, grant(m, OPERATOR))
+        op_token = grant(m, OPERATOR)
+        op = login(m, op_token)
         st, _, page = req(m, "GET", "/dash/complaint", cookie=op)
         check(st == 200 and 'action="/dash/complaint"' in page, "the form: %d" % st)
         check('value="food_safety"' in page, "categories from the deployment")
@@ -105,6 +124,13 @@ def test_webform():
         actors = [e["actor"] for e in s["history"]]
         print("  actors:", actors)
         check("hn.gw" not in actors, "the gateway is named nowhere in the case: %s" % actors)
+
+        # the grant did its work at intake and went no further: its bytes are
+        # in no service's store (intake's complaints and outbox, routing's cases)
+        frame = base64.urlsafe_b64decode(op_token + "=" * (-len(op_token) % 4))
+        m.wait_for(m.outbox_empty, "intake's outbox acknowledged")
+        held = stores_holding(m, frame)
+        check(not held, "the grant (on_behalf) is stored nowhere: %s" % held)
 
         # a field error is shown next to its field, with what was typed kept
         st, _, page = req(m, "GET", "/dash/complaint", cookie=op)
