@@ -182,10 +182,25 @@ int gw_dash_form_get(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
     return 0;
 }
 
-static void get(const gw_req_t *rq, const char *key, char *out, size_t cap)
+/* Whether the form body has field key (at its start or after '&'). */
+static bool present(const char *body, const char *key)
 {
-    if (gw_form_get((const char *)rq->body, key, out, cap) != 0)
-        *out = 0; /* absent, or longer than any value intake takes: intake names it */
+    size_t k = strlen(key);
+    for (const char *p = body; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, key, k) && p[k] == '=')
+            return true;
+    return false;
+}
+
+/* Field key into out; a value longer than cap - 1 (more than intake takes)
+ * is reported in *err (the first such field) rather than cut or dropped. */
+static void get(const gw_req_t *rq, const char *key, char *out, size_t cap, cpm_error_t *err)
+{
+    if (gw_form_get((const char *)rq->body, key, out, cap) == 0)
+        return;
+    *out = 0;
+    if (!err->code && present((const char *)rq->body, key))
+        cpm_error_set(err, CPM_E_TOO_LARGE, key, "%s is longer than %zu bytes", key, cap - 1);
 }
 
 int gw_dash_form_post(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
@@ -205,18 +220,19 @@ int gw_dash_form_post(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
         gw_session_clear(&s);
         return -1;
     }
-    get(rq, "channel", f->channel, sizeof f->channel);
-    get(rq, "business_name", f->business_name, sizeof f->business_name);
-    get(rq, "business_address", f->business_address, sizeof f->business_address);
-    get(rq, "location", f->location, sizeof f->location);
-    get(rq, "category", f->category, sizeof f->category);
-    get(rq, "description", f->description, sizeof f->description);
-    get(rq, "consumer_name", f->consumer_name, sizeof f->consumer_name);
-    get(rq, "consumer_phone", f->consumer_phone, sizeof f->consumer_phone);
-    get(rq, "consumer_email", f->consumer_email, sizeof f->consumer_email);
-    get(rq, "client_ref", f->client_ref, sizeof f->client_ref);
+    cpm_error_t err = {0};
+    get(rq, "channel", f->channel, sizeof f->channel, &err);
+    get(rq, "business_name", f->business_name, sizeof f->business_name, &err);
+    get(rq, "business_address", f->business_address, sizeof f->business_address, &err);
+    get(rq, "location", f->location, sizeof f->location, &err);
+    get(rq, "category", f->category, sizeof f->category, &err);
+    get(rq, "description", f->description, sizeof f->description, &err);
+    get(rq, "consumer_name", f->consumer_name, sizeof f->consumer_name, &err);
+    get(rq, "consumer_phone", f->consumer_phone, sizeof f->consumer_phone, &err);
+    get(rq, "consumer_email", f->consumer_email, sizeof f->consumer_email, &err);
+    get(rq, "client_ref", f->client_ref, sizeof f->client_ref, &err);
     char urgent[8] = "";
-    get(rq, "urgent", urgent, sizeof urgent);
+    get(rq, "urgent", urgent, sizeof urgent, &err);
     f->urgent = *urgent && strcmp(urgent, "0") != 0;
 
     Cpm__Complaint c = CPM__COMPLAINT__INIT;
@@ -227,11 +243,11 @@ int gw_dash_form_post(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
     c.consumer_email = f->consumer_email, c.client_ref = f->client_ref;
     c.urgent = f->urgent;
     c.on_behalf = (ProtobufCBinaryData){s.frame_len, s.frame}; /* filed as the person */
-    cpm_error_t err = {0};
     cpm_msg_t reply = {0};
     city_t city = {""};
     int rc =
-        gw_mesh_with(gw->mesh, find_city, &city) != 0
+        err.code ? err.code /* a field longer than intake takes: not sent */
+        : gw_mesh_with(gw->mesh, find_city, &city) != 0
             ? cpm_error_set(&err, CPM_E_UNAVAILABLE, "",
                             "no intake at a node of role city in the registry")
             : gw_mesh_call(gw->mesh, city.member, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT,

@@ -140,6 +140,16 @@ def test_webform():
         check(st == 400 and 'id="err-channel"' in out and "typed text kept" in out
               and "0912 345 678" in out, "field error by its field: %d %s" % (st, out[-900:]))
 
+        # longer than intake takes: intake's limit (text kept), or the gateway's bound
+        for n, who in ((4100, "intake"), (6000, "the gateway")):
+            st, _, page = req(m, "GET", "/dash/complaint", cookie=op)
+            st, _, out = req(m, "POST", "/dash/complaint",
+                             dict(FORM, client_ref=ref_of(page), csrf=csrf, description="x" * n),
+                             cookie=op)
+            check(st == 400 and 'id="err-description"' in out and "Pho 24" in out,
+                  "a description of %d bytes is refused by %s, by its field: %d %s"
+                  % (n, who, st, out[-900:]))
+
         # an officer may not file: the gateway says 403, and intake refuses its grant
         refused0 = counter(m, "hn.doit", "intake", "grant.refused")
         off = login(m, grant(m, OFFICER))
@@ -158,7 +168,7 @@ def test_webform():
         check(not r["duplicate"] and r["ticket"] != ticket, "the officer's post filed nothing")
 
         m.wait_for(lambda: counter(m, "hn.gw", "gateway", "web.complaint") >= 2
-                   and counter(m, "hn.gw", "gateway", "web.complaint_refused") >= 3
+                   and counter(m, "hn.gw", "gateway", "web.complaint_refused") >= 5
                    and counter(m, "hn.gw", "gateway", "web.csrf_refused") >= 4,
                    "the gateway counts filings, refusals and forgeries")
         screenshot(m, op)
