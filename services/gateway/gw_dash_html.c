@@ -43,9 +43,10 @@ void gw_page_begin(gw_resp_t *rs, const char *title, const gw_session_t *s)
     gw_resp_printf(rs, " · cpmesh</title>\n<link rel=\"stylesheet\" href=\"/static/dash.css\">\n"
                        "</head><body>\n<header><strong>cpmesh</strong>");
     if (s) {
-        gw_resp_printf(rs, "<nav><a href=\"/dash\">Overview</a> <a href=\"/dash/cases\">Cases</a> "
-                           "<a href=\"/dash/live\">Live</a></nav>"
-                           "<form method=\"post\" action=\"/logout\" class=\"who\">");
+        gw_resp_printf(rs,
+                       "<nav><a href=\"/dash\">Overview</a> <a href=\"/dash/cases\">Cases</a> "
+                       "<a href=\"/dash/live\">Live</a> <a href=\"/dash/complaint\">File</a></nav>"
+                       "<form method=\"post\" action=\"/logout\" class=\"who\">");
         gw_html_esc(rs, s->grant.member);
         gw_resp_printf(rs, " (");
         gw_html_esc(rs, s->grant.role);

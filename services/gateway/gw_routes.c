@@ -5,6 +5,7 @@
 #include "gw_auth.h"
 #include "gw_ctx.h"
 #include "gw_dash.h"
+#include "gw_dash_form.h"
 #include "gw_live.h"
 #include "gw_open311.h"
 #include "gw_prom.h"
@@ -43,6 +44,8 @@ const gw_route_t gw_routes[] = {
     {"GET", "/dash/cases", gw_dash_cases},
     {"GET", "/dash/case/*", gw_dash_case},
     {"GET", "/dash/live", gw_dash_live},
+    {"GET", "/dash/complaint", gw_dash_form_get},
+    {"POST", "/dash/complaint", gw_dash_form_post},
     {"GET", "/dash", gw_dash_overview},
     {"GET", "/static/*", gw_dash_static},
     {NULL, NULL, NULL},

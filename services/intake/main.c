@@ -2,6 +2,7 @@
  * channel and forwards complaints to routing.
  *
  *   cpmesh-intake --config intake.yaml */
+#include "cpm_grant.h"
 #include "cpm_log.h"
 #include "cpm_place.h"
 #include "cpm_rules.h"
@@ -38,10 +39,22 @@ static int on_submit(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
                      ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
 {
     Cpm__Complaint *c = (Cpm__Complaint *)payload;
+    /* A gateway filing for a person: the grant's member is the submitter
+     * (its client_ref space, its may_send); a grant that fails is refused,
+     * never taken as the gateway's own submission. */
+    const Cpm__Member *asker =
+        cpm_grant_asker(srv, m, &c->on_behalf, "submit_complaint", "intake", err);
+    if (!asker)
+        return err->code ? err->code : CPM_E_FORBIDDEN;
+    /* The grant has done its work: it is never stored nor sent on. */
+    if (c->on_behalf.len)
+        sodium_memzero(c->on_behalf.data, c->on_behalf.len);
+    free(c->on_behalf.data);
+    c->on_behalf = (ProtobufCBinaryData){0, NULL};
     cpm_effects_t fx = cpm_server_effects(srv);
     char ticket[INTAKE_TICKET_MAX];
     bool dup = false;
-    int rc = intake_submit(st->in, cpm_server_store(srv), txn, &fx, m->env->sender, c, cpm_now_ms(),
+    int rc = intake_submit(st->in, cpm_server_store(srv), txn, &fx, asker->id, c, cpm_now_ms(),
                            ticket, &dup, err);
     if (rc != 0)
         return rc;
