@@ -41,6 +41,28 @@ int o311_limit(gw_open311_t *o, gw_ctx_t *gw, gw_rate_t *r, const char *name, do
     return 1;
 }
 
+const char *o311_client_addr(const gw_req_t *rq, char *out, size_t cap)
+{
+    const char *peer = rq->peer ? rq->peer : "";
+    const char *xff = gw_req_header(rq, "X-Forwarded-For");
+    bool loopback =
+        !strncmp(peer, "127.", 4) || !strcmp(peer, "::1") || !strncmp(peer, "::ffff:127.", 11);
+    if (!loopback || !xff || !*xff) {
+        snprintf(out, cap, "%s", peer);
+        return out;
+    }
+    /* The proxy appends the address it saw: the last entry (what a client
+     * wrote before it is not trusted). */
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    last += strspn(last, " \t");
+    size_t n = strcspn(last, " \t");
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), last);
+    if (!*out)
+        snprintf(out, cap, "%s", peer);
+    return out;
+}
+
 int o311_new_with(gw_open311_t **out, const o311_backend_t *be, const char *store_dir,
                   const char *clients_path, const uint8_t root_pk[32], cpm_error_t *err)
 {
@@ -260,10 +282,10 @@ int gw_open311_handle(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
         arg[alen] = 0;
         n = (int)(slash - rest);
     }
-    /* Reads need no key: limited by address (behind a proxy all share the
-     * proxy's), before any work. */
-    if (o311_limit(o, gw, o->read_rate, rq->peer ? rq->peer : "", O311_READ_RATE, O311_READ_BURST,
-                   "open311.refused.read_rate", rs, fmt))
+    /* Reads need no key: limited by address, before any work. */
+    char who[64];
+    if (o311_limit(o, gw, o->read_rate, o311_client_addr(rq, who, sizeof who), O311_READ_RATE,
+                   O311_READ_BURST, "open311.refused.read_rate", rs, fmt))
         return 0;
     o311_count(gw, "open311.get");
     if (!slash && is(rest, n, "discovery"))

@@ -117,6 +117,9 @@ json_t *o311_request_of_status(gw_open311_t *o, const Cpm__StatusReply *r);
  * when refused. */
 int o311_limit(gw_open311_t *o, gw_ctx_t *gw, gw_rate_t *r, const char *name, double per_s,
                double burst, const char *counter, gw_resp_t *rs, o311_fmt_t fmt);
+/* The address a read is limited by: the peer; behind a proxy on loopback,
+ * the last entry of X-Forwarded-For (the address the proxy saw). */
+const char *o311_client_addr(const gw_req_t *rq, char *out, size_t cap);
 /* Count name (gw may be NULL in tests). */
 void o311_count(gw_ctx_t *gw, const char *name);
 

@@ -332,6 +332,18 @@ static void test_read_rate_per_address(void **state)
     gw_resp_clear(&rs);
     cpm_metrics_destroy(&gw.pending);
     pthread_mutex_destroy(&gw.count_lock);
+    /* behind a proxy on loopback: the address the proxy appended */
+    char who[64];
+    gw_kv_t h[] = {{"X-Forwarded-For", "6.6.6.6, 203.0.113.5"}};
+    gw_req_t p = {.peer = "127.0.0.1", .headers = h, .n_headers = 1};
+    assert_string_equal(o311_client_addr(&p, who, sizeof who), "203.0.113.5");
+    h[0].value = "203.0.113.9";
+    assert_string_equal(o311_client_addr(&p, who, sizeof who), "203.0.113.9");
+    p.peer = "198.51.100.1"; /* not a proxy: the header is the client's word, ignored */
+    assert_string_equal(o311_client_addr(&p, who, sizeof who), "198.51.100.1");
+    p.n_headers = 0;
+    p.peer = "127.0.0.1";
+    assert_string_equal(o311_client_addr(&p, who, sizeof who), "127.0.0.1");
 }
 
 typedef struct {
