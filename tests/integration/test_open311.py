@@ -12,6 +12,7 @@ reads from one address gets 429.
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,7 +32,7 @@ def url(path):
     return M.http_url + "/open311/v2/" + path
 
 
-def get(path, params=None):
+def get_once(path, params=None):
     """(status, body bytes, content type)"""
     u = url(path) + ("?" + urllib.parse.urlencode(params) if params else "")
     try:
@@ -39,6 +40,17 @@ def get(path, params=None):
             return r.status, r.read(), r.headers.get("Content-Type")
     except urllib.error.HTTPError as e:
         return e.code, e.read(), e.headers.get("Content-Type")
+
+
+def get(path, params=None):
+    """get_once as a well-behaved client: a 429 (reads are limited per
+    address, 20 at once) is waited out as its Retry-After says."""
+    for _ in range(60):
+        r = get_once(path, params)
+        if r[0] != 429:
+            return r
+        time.sleep(1)
+    return r
 
 
 def post(path, fields, headers=None, raw=None):
@@ -267,18 +279,18 @@ def test_read_burst_is_limited():
     address is served again once its bucket refills."""
     refused = None
     for _ in range(2000):  # far more than the burst, however slow the machine
-        st, body, _ = get("services.json")
+        st, body, _ = get_once("services.json")
         if st == 429:
             refused = body
             break
         check(st == 200, "services.json: %d %s" % (st, body[:200]))
     check(refused is not None, "2000 GETs in a row were never refused")
     error_of(429, refused, 429, "too many requests")
-    st, body, _ = get("requests.xml")
+    st, body, _ = get_once("requests.xml")
     if st == 429:  # XML clients get the same error in XML
         root = ET.fromstring(body)
         check(root.tag == "errors" and root.find("error/code").text == "429", "XML 429: %s" % body)
-    M.wait_for(lambda: get("services.json")[0] == 200, "the address to be served again")
+    M.wait_for(lambda: get_once("services.json")[0] == 200, "the address to be served again")
     M.wait_for(lambda: gateway_counter("open311.refused.read_rate") > 0,
                "open311.refused.read_rate counted")
 
