@@ -115,6 +115,12 @@ static int parse_doc(const char *doc, size_t len, gw_clients_t *c, cpm_error_t *
         else if (strcmp(e->pub.channel, "web") != 0 && strcmp(e->pub.channel, "app") != 0)
             rc = cpm_error_set(err, CPM_E_INVALID, "clients",
                                "clients[%zu].channel is not web or app", i);
+        else if (json_object_get(o, "rate_per_min") &&
+                 (!json_is_integer(json_object_get(o, "rate_per_min")) ||
+                  json_integer_value(json_object_get(o, "rate_per_min")) < 1 ||
+                  json_integer_value(json_object_get(o, "rate_per_min")) > 100000))
+            rc = cpm_error_set(err, CPM_E_INVALID, "clients",
+                               "clients[%zu].rate_per_min is not an integer 1..100000", i);
         else if (!cpm_text_utf8_valid(e->pub.name, strlen(e->pub.name)))
             rc = cpm_error_set(err, CPM_E_INVALID, "clients", "clients[%zu].name is not UTF-8", i);
         else if (strlen(hex) != 64 ||
@@ -126,8 +132,11 @@ static int parse_doc(const char *doc, size_t len, gw_clients_t *c, cpm_error_t *
                 !memcmp(c->e[j].key_sha256, e->key_sha256, 32))
                 rc = cpm_error_set(err, CPM_E_INVALID, "clients",
                                    "clients[%zu] repeats the id or key of clients[%zu]", i, j);
-        if (rc == 0)
+        if (rc == 0) {
+            json_t *rate = json_object_get(o, "rate_per_min");
+            e->pub.rate_per_min = rate ? (uint32_t)json_integer_value(rate) : 0;
             c->n++;
+        }
     }
     if (rc == 0)
         c->version = (uint64_t)json_integer_value(ver);

@@ -11,7 +11,10 @@
  * "CPMESH-GWCLIENTS-V1\0" || doc (cpm_docsig). The document:
  *
  *   {"version": 3, "clients": [{"id": "demo-app", "name": "Demo app",
- *     "key_sha256": "<64 hex of SHA-256 of the API key>", "channel": "web"}]}
+ *     "key_sha256": "<64 hex of SHA-256 of the API key>", "channel": "web", "rate_per_min": 60}]}
+ *
+ * rate_per_min (optional, 1..100000) is how many requests the application
+ * may POST a minute (burst the same); absent: the gateway's default (60).
  *
  * API keys themselves are never stored: `cpmctl gateway apikey new` shows a
  * key once and writes only its hash into the list. No sockets, no store;
@@ -36,7 +39,8 @@ typedef struct gw_clients gw_clients_t;
 typedef struct {
     char id[GW_CLIENT_ID_MAX + 1];
     char name[201];
-    char channel[8]; /* web | app */
+    char channel[8];       /* web | app */
+    uint32_t rate_per_min; /* POSTs a minute (and at once); 0: the gateway's default */
 } gw_client_t;
 
 /* Verify and parse a signed list (buf, len bytes) against reg and root_pk.

@@ -31,6 +31,7 @@ struct gw_ctx {
     pthread_mutex_t count_lock;
     cpm_metrics_t *pending; /* counted by HTTP threads, moved to health by the tick */
     gw_mesh_t *mesh;        /* the mesh, as this gateway's member */
+    gw_mesh_t *mesh311;     /* the same for Open311 only (its own client and lock) */
     const char *www_dir;    /* the dashboard's assets (data_dir/../www or installed) */
     gw_open311_t *open311;
     gw_auth_t *auth;

@@ -25,6 +25,12 @@ static int load(gw_mesh_t *m, cpm_registry_t **out, cpm_error_t *err)
 int gw_mesh_new(gw_mesh_t **out, void *zctx, const cpm_config_t *cfg, const cpm_identity_t *id,
                 cpm_error_t *err)
 {
+    return gw_mesh_new_as(out, zctx, cfg, id, "gateway.http", err);
+}
+
+int gw_mesh_new_as(gw_mesh_t **out, void *zctx, const cpm_config_t *cfg, const cpm_identity_t *id,
+                   const char *instance, cpm_error_t *err)
+{
     *out = NULL;
     gw_mesh_t *m = calloc(1, sizeof *m);
     if (!m)
@@ -39,7 +45,7 @@ int gw_mesh_new(gw_mesh_t **out, void *zctx, const cpm_config_t *cfg, const cpm_
         rc = load(m, &m->reg, err);
     }
     if (rc == 0)
-        rc = cpm_client_new(&m->client, zctx, m->reg, id, "gateway.http", err);
+        rc = cpm_client_new(&m->client, zctx, m->reg, id, instance, err);
     if (rc != 0) {
         gw_mesh_destroy(&m);
         return rc;

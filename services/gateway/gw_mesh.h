@@ -16,6 +16,11 @@ typedef struct gw_mesh gw_mesh_t;
 
 int gw_mesh_new(gw_mesh_t **out, void *zctx, const cpm_config_t *cfg, const cpm_identity_t *id,
                 cpm_error_t *err);
+/* The same with another client instance ("<node>/<instance>"): Open311's
+ * own ("gateway.open311"), so its anonymous reads never wait on the lock
+ * that logins and the dashboard take. */
+int gw_mesh_new_as(gw_mesh_t **out, void *zctx, const cpm_config_t *cfg, const cpm_identity_t *id,
+                   const char *instance, cpm_error_t *err);
 void gw_mesh_destroy(gw_mesh_t **p);
 /* Load the registry file again when its version is newer (main thread, from
  * registry_changed). */

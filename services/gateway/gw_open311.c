@@ -6,6 +6,7 @@
 #include "cpm_keys.h"
 #include "cpm_log.h"
 #include "cpm_text.h"
+#include "cpm_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,47 @@ void o311_count(gw_ctx_t *gw, const char *name)
         gw_count(gw, name, 1);
 }
 
+int o311_limit(gw_open311_t *o, gw_ctx_t *gw, gw_rate_t *r, const char *name, double per_s,
+               double burst, const char *counter, gw_resp_t *rs, o311_fmt_t fmt)
+{
+    int64_t now = o->clock_ms();
+    if (gw_rate_take(r, name, per_s, burst, now))
+        return 0;
+    o311_count(gw, counter);
+    uint64_t quiet = 0;
+    if (gw_rate_log_due(r, now, 10000, &quiet))
+        cpm_warn("open311: %s: %s over its limit of %.2f/s (burst %.0f); %llu more refused "
+                 "unlogged",
+                 counter, name, per_s, burst, (unsigned long long)quiet);
+    gw_resp_header(rs, "Retry-After", "1");
+    o311_error(rs, fmt, 429, "too many requests from %s: at most %.0f a minute; try again later",
+               strncmp(counter, "open311.refused.read", 20) ? "this application" : "this address",
+               per_s * 60);
+    return 1;
+}
+
+const char *o311_client_addr(const gw_req_t *rq, char *out, size_t cap)
+{
+    const char *peer = rq->peer ? rq->peer : "";
+    const char *xff = gw_req_header(rq, "X-Forwarded-For");
+    bool loopback =
+        !strncmp(peer, "127.", 4) || !strcmp(peer, "::1") || !strncmp(peer, "::ffff:127.", 11);
+    if (!loopback || !xff || !*xff) {
+        snprintf(out, cap, "%s", peer);
+        return out;
+    }
+    /* The proxy appends the address it saw: the last entry (what a client
+     * wrote before it is not trusted). */
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    last += strspn(last, " \t");
+    size_t n = strcspn(last, " \t");
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), last);
+    if (!*out)
+        snprintf(out, cap, "%s", peer);
+    return out;
+}
+
 int o311_new_with(gw_open311_t **out, const o311_backend_t *be, const char *store_dir,
                   const char *clients_path, const uint8_t root_pk[32], cpm_error_t *err)
 {
@@ -30,6 +72,12 @@ int o311_new_with(gw_open311_t **out, const o311_backend_t *be, const char *stor
         return cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
     pthread_mutex_init(&o->lock, NULL);
     o->be = *be;
+    o->clock_ms = cpm_mono_ms;
+    if (!(o->read_rate = gw_rate_new(O311_RATE_KEYS)) ||
+        !(o->post_rate = gw_rate_new(O311_RATE_KEYS))) {
+        gw_open311_destroy(&o);
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
+    }
     memcpy(o->root_pk, root_pk, 32);
     snprintf(o->clients_path, sizeof o->clients_path, "%s", clients_path ? clients_path : "");
     if (store_dir) {
@@ -53,6 +101,8 @@ void gw_open311_destroy(gw_open311_t **p)
     gw_open311_t *o = *p;
     cpm_store_destroy(&o->store);
     gw_clients_destroy(&o->clients);
+    gw_rate_destroy(&o->read_rate);
+    gw_rate_destroy(&o->post_rate);
     pthread_mutex_destroy(&o->lock);
     free(o);
     *p = NULL;
@@ -232,6 +282,11 @@ int gw_open311_handle(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
         arg[alen] = 0;
         n = (int)(slash - rest);
     }
+    /* Reads need no key: limited by address, before any work. */
+    char who[64];
+    if (o311_limit(o, gw, o->read_rate, o311_client_addr(rq, who, sizeof who), O311_READ_RATE,
+                   O311_READ_BURST, "open311.refused.read_rate", rs, fmt))
+        return 0;
     o311_count(gw, "open311.get");
     if (!slash && is(rest, n, "discovery"))
         return o311_render(rs, fmt, 200, "discovery", discovery(rq));

@@ -12,6 +12,7 @@
 #include "gw_clients.h"
 #include "gw_ctx.h"
 #include "gw_open311.h"
+#include "gw_rate.h"
 
 #include "cpm_store.h"
 #include "cpmesh.pb-c.h"
@@ -23,9 +24,18 @@
 #define O311_WINDOW_DAYS 90 /* GET requests: the default and widest window */
 #define O311_LIST_MAX 1000  /* GET requests: records at most */
 #define O311_IDS_MAX 100    /* GET requests: service_request_id values at most */
-#define O311_LIST_PAGES 400 /* routing pages looked at for one GET requests */
-#define O311_TOKEN_LEN 40   /* hex digits of a token */
-#define O311_CALL_MS 5000   /* one mesh call */
+/* Routing pages one GET requests may ask (each page looks at 20,000 records
+ * at most): an anonymous GET holds the Open311 mesh client a bounded time.
+ * When the window's records are not all looked at, the reply says so
+ * (header O311_CUT_HEADER). */
+#define O311_LIST_PAGES 4
+#define O311_CUT_HEADER "X-Open311-Incomplete"
+#define O311_READ_RATE 10         /* anonymous GETs per second per address */
+#define O311_READ_BURST 20        /* ... and at once */
+#define O311_POST_RATE_DEFAULT 60 /* POSTs a minute per application (rate_per_min) */
+#define O311_RATE_KEYS 4096       /* addresses / applications remembered */
+#define O311_TOKEN_LEN 40         /* hex digits of a token */
+#define O311_CALL_MS 5000         /* one mesh call */
 #define O311_CATS_MAX 256
 
 typedef enum { O311_JSON, O311_XML } o311_fmt_t;
@@ -63,6 +73,9 @@ struct gw_open311 {
     o311_cat_t cats[O311_CATS_MAX];
     size_t n_cats;
     o311_backend_t be;
+    gw_rate_t *read_rate;      /* anonymous GETs, by peer address */
+    gw_rate_t *post_rate;      /* POSTs, by application id */
+    int64_t (*clock_ms)(void); /* monotonic ms for the limits (tests set their own) */
 };
 
 /* Create a module with a given backend and categories (unit tests; the
@@ -99,6 +112,14 @@ int o311_get_request(gw_open311_t *o, gw_ctx_t *gw, const char *id, gw_resp_t *r
 int o311_get_token(gw_open311_t *o, gw_ctx_t *gw, const char *token, gw_resp_t *rs, o311_fmt_t fmt);
 /* One service request as the standard writes it, from routing's public view. */
 json_t *o311_request_of_status(gw_open311_t *o, const Cpm__StatusReply *r);
+/* A 429 in the standard's format when name has no token left in r (counted
+ * as counter, logged at most every 10 s), else 0 without touching rs: 1
+ * when refused. */
+int o311_limit(gw_open311_t *o, gw_ctx_t *gw, gw_rate_t *r, const char *name, double per_s,
+               double burst, const char *counter, gw_resp_t *rs, o311_fmt_t fmt);
+/* The address a read is limited by: the peer; behind a proxy on loopback,
+ * the last entry of X-Forwarded-For (the address the proxy saw). */
+const char *o311_client_addr(const gw_req_t *rq, char *out, size_t cap);
 /* Count name (gw may be NULL in tests). */
 void o311_count(gw_ctx_t *gw, const char *name);
 

@@ -6,6 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Open311's own client and lock (gw_ctx.mesh311), so a slow list never
+ * holds up logins and the dashboard. */
+static gw_mesh_t *mesh_of(gw_ctx_t *gw)
+{
+    return gw->mesh311 ? gw->mesh311 : gw->mesh;
+}
+
 typedef struct {
     const char *service;
     char member[128];
@@ -34,10 +41,10 @@ static int call(gw_ctx_t *gw, const char *service, Cpm__MsgType type, const Prot
                 cpm_msg_t *reply, cpm_error_t *err)
 {
     find_t f = {.service = service};
-    if (gw_mesh_with(gw->mesh, find, &f) != 0)
+    if (gw_mesh_with(mesh_of(gw), find, &f) != 0)
         return cpm_error_set(err, CPM_E_UNAVAILABLE, service, "no %s%s in the registry", service,
                              strcmp(service, "intake") ? "" : " at a node of role city");
-    return gw_mesh_call(gw->mesh, f.member, service, type, req, O311_CALL_MS, reply, err);
+    return gw_mesh_call(mesh_of(gw), f.member, service, type, req, O311_CALL_MS, reply, err);
 }
 
 static int submit(void *arg, const Cpm__Complaint *c, Cpm__SubmitReply **out, cpm_error_t *err)
@@ -94,7 +101,7 @@ static void member_name(void *arg, const char *id, char *out, size_t cap)
 {
     gw_ctx_t *gw = arg;
     name_t n = {id, out, cap};
-    gw_mesh_with(gw->mesh, name_of, &n);
+    gw_mesh_with(mesh_of(gw), name_of, &n);
 }
 
 typedef struct {
@@ -113,7 +120,7 @@ static int with_registry(void *arg, int (*fn)(const cpm_registry_t *reg, void *a
 {
     gw_ctx_t *gw = arg;
     with_t w = {fn, a};
-    return gw_mesh_with(gw->mesh, with_reg, &w);
+    return gw_mesh_with(mesh_of(gw), with_reg, &w);
 }
 
 void o311_mesh_backend(gw_ctx_t *gw, o311_backend_t *be)

@@ -363,10 +363,19 @@ int o311_post_request(gw_open311_t *o, gw_ctx_t *gw, const gw_req_t *rq, gw_resp
     gw_client_t app;
     const char *key = form_get(&f, "api_key");
     if (!key || !*key || !check_key(o, gw, key, &app)) {
+        /* Chosen before form_free: key points into the form. */
+        const char *msg = key && *key ? "api_key is not a key of an application the city admitted"
+                                      : "api_key is required";
         form_free(&f);
-        return refuse(gw, rs, fmt, 403, "api_key",
-                      key && *key ? "api_key is not a key of an application the city admitted"
-                                  : "api_key is required");
+        return refuse(gw, rs, fmt, 403, "api_key", msg);
+    }
+    /* Per application: a leaked key cannot fill intake's store faster than
+     * the city allowed it (rate_per_min in the client list). */
+    double per_min = app.rate_per_min ? app.rate_per_min : O311_POST_RATE_DEFAULT;
+    if (o311_limit(o, gw, o->post_rate, app.id, per_min / 60.0, per_min, "open311.refused.rate", rs,
+                   fmt)) {
+        form_free(&f);
+        return 0;
     }
     if ((st = check_fields(o, &f, why, sizeof why)) != 0) {
         form_free(&f);

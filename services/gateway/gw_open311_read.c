@@ -267,9 +267,21 @@ int o311_get_requests(gw_open311_t *o, gw_ctx_t *gw, const gw_req_t *rq, gw_resp
     json_t *out = json_array();
     Cpm__CaseListQuery q = CPM__CASE_LIST_QUERY__INIT;
     q.limit = 500;
+    /* Routing filters by time and category (one service_code); status and
+     * several codes are filtered here. Newest first: the window's recent
+     * cases come before old ones when the pages run out. */
+    q.received_from_ms = f.from_ms > 0 ? f.from_ms : 0;
+    q.received_to_ms = f.to_ms > 0 ? f.to_ms : 1; /* before 1970: none */
+    q.category = f.n_codes == 1 ? f.codes[0] : "";
+    q.newest_first = true;
     char cursor[CPM_TEXT_TICKET_MAX + 1] = "";
     q.cursor = cursor;
-    for (int page = 0; page < O311_LIST_PAGES && json_array_size(out) < O311_LIST_MAX; page++) {
+    bool cut = false;
+    for (int page = 0; json_array_size(out) < O311_LIST_MAX; page++) {
+        if (page == O311_LIST_PAGES) {
+            cut = true;
+            break;
+        }
         Cpm__CaseListReply *r = NULL;
         cpm_error_t err = {0};
         int rc = o->be.list(o->be.arg, &q, &r, &err);
@@ -292,6 +304,14 @@ int o311_get_requests(gw_open311_t *o, gw_ctx_t *gw, const gw_req_t *rq, gw_resp
         cpm__case_list_reply__free_unpacked(r, NULL);
         if (!more)
             break;
+    }
+    if (cut) {
+        /* Not an error: the reply holds the window's newest cases; older
+         * ones in it were not looked at (docs/open311.md "GET requests"). */
+        o311_count(gw, "open311.list_cut");
+        gw_resp_header(rs, O311_CUT_HEADER,
+                       "the register was read only in part: older requests of the window are "
+                       "missing (ask them by service_request_id)");
     }
     return o311_render(rs, fmt, 200, "service_requests", out);
 }

@@ -4,9 +4,53 @@
 #include "cpm_log.h"
 #include "cpm_util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A health answer shared by the cache and the scrapes rendering it: the
+ * last reference frees it, so a scrape renders outside the lock. */
+typedef struct {
+    atomic_int refs;
+    Cpm__HealthReply *h;
+} answer_t;
+
+static answer_t *answer_new(Cpm__HealthReply *h)
+{
+    answer_t *a = malloc(sizeof *a);
+    if (!a) {
+        cpm__health_reply__free_unpacked(h, NULL);
+        return NULL;
+    }
+    atomic_init(&a->refs, 1);
+    a->h = h;
+    return a;
+}
+
+static void answer_release(answer_t *a)
+{
+    if (a && atomic_fetch_sub(&a->refs, 1) == 1) {
+        cpm__health_reply__free_unpacked(a->h, NULL);
+        free(a);
+    }
+}
+
+uint64_t gw_prom_cap(Cpm__HealthReply *h)
+{
+    uint64_t dropped = 0;
+    if (!h)
+        return 0;
+    for (size_t i = GW_PROM_COUNTERS_MAX; i < h->n_counters; i++, dropped++)
+        cpm__counter__free_unpacked(h->counters[i], NULL);
+    if (h->n_counters > GW_PROM_COUNTERS_MAX)
+        h->n_counters = GW_PROM_COUNTERS_MAX;
+    for (size_t i = GW_PROM_PEERS_MAX; i < h->n_peers; i++, dropped++)
+        cpm__peer_status__free_unpacked(h->peers[i], NULL);
+    if (h->n_peers > GW_PROM_PEERS_MAX)
+        h->n_peers = GW_PROM_PEERS_MAX;
+    return dropped;
+}
 
 typedef struct {
     char node[128], service[64];
@@ -14,8 +58,9 @@ typedef struct {
     int64_t sent_mono;
     bool up;
     int64_t last_ok_ms, rtt_ms;
-    Cpm__HealthReply *h; /* the last answer when up (owned) */
-    int said;            /* what the log last said: 0 nothing, 1 answers, 2 does not */
+    answer_t *a;        /* the last answer when up (one reference) */
+    uint64_t truncated; /* what gw_prom_cap dropped of it */
+    int said;           /* what the log last said: 0 nothing, 1 answers, 2 does not */
 } target_t;
 
 struct gw_prom {
@@ -95,6 +140,8 @@ static int load_targets(gw_prom_t *p)
     if (!t)
         return -1;
     size_t k = 0;
+    /* Under the lock: moving an answer changes p->t, which scrapes read. */
+    pthread_mutex_lock(&p->lock);
     for (size_t i = 0; i < doc->n_members && k < n; i++)
         for (size_t j = 0; j < doc->members[i]->n_services && k < n; j++, k++) {
             snprintf(t[k].node, sizeof t[k].node, "%s", doc->members[i]->id);
@@ -102,11 +149,10 @@ static int load_targets(gw_prom_t *p)
             for (size_t o = 0; o < p->n; o++)
                 if (!strcmp(p->t[o].node, t[k].node) && !strcmp(p->t[o].service, t[k].service)) {
                     t[k] = p->t[o];
-                    p->t[o].h = NULL; /* moved */
+                    p->t[o].a = NULL; /* moved */
                     break;
                 }
         }
-    pthread_mutex_lock(&p->lock);
     target_t *old = p->t;
     size_t old_n = p->n;
     p->t = t;
@@ -115,7 +161,7 @@ static int load_targets(gw_prom_t *p)
     p->send_next = n; /* a new round starts at once */
     pthread_mutex_unlock(&p->lock);
     for (size_t o = 0; o < old_n; o++)
-        cpm__health_reply__free_unpacked(old[o].h, NULL);
+        answer_release(old[o].a);
     free(old);
     return 0;
 }
@@ -149,7 +195,7 @@ void gw_prom_destroy(gw_prom_t **pp)
     gw_prom_t *p = *pp;
     close_clients(p);
     for (size_t i = 0; i < p->n; i++)
-        cpm__health_reply__free_unpacked(p->t[i].h, NULL);
+        answer_release(p->t[i].a);
     free(p->t);
     pthread_mutex_destroy(&p->lock);
     free(p);
@@ -172,16 +218,28 @@ static void settle(gw_prom_t *p, size_t i, Cpm__HealthReply *h, const char *why,
     t->said = h ? 1 : 2;
     if (!h)
         cpm_metrics_add(mx, "metrics.unanswered", 1);
+    uint64_t dropped = gw_prom_cap(h);
+    if (dropped) {
+        cpm_metrics_add(mx, "metrics.truncated", dropped);
+        if (!t->truncated)
+            cpm_warn("metrics: %s/%s answers with more than %d counters or %d streams; %llu "
+                     "left out (logged once while it lasts)",
+                     t->node, t->service, GW_PROM_COUNTERS_MAX, GW_PROM_PEERS_MAX,
+                     (unsigned long long)dropped);
+    }
+    answer_t *a = h ? answer_new(h) : NULL;
     pthread_mutex_lock(&p->lock);
-    Cpm__HealthReply *old = t->h;
-    t->h = h;
-    t->up = h != NULL;
-    if (h) {
+    answer_t *old = t->a;
+    t->a = a;
+    t->up = a != NULL;
+    if (h)
+        t->truncated = dropped;
+    if (a) {
         t->last_ok_ms = p->now_ms;
         t->rtt_ms = rtt;
     }
     pthread_mutex_unlock(&p->lock);
-    cpm__health_reply__free_unpacked(old, NULL);
+    answer_release(old);
 }
 
 /* Read the answer of target i if it has come (1 ms at most). */
@@ -302,21 +360,37 @@ int gw_prom_handle(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
     }
     if (!p)
         return gw_resp_text(rs, 503, "metrics are not collected");
+    /* Under the lock only the copy: names, figures and a reference to each
+     * answer; rendering (the long part) runs after, so the tick's settle()
+     * never waits on a scrape. */
     pthread_mutex_lock(&p->lock);
-    gw_prom_target_t *v = calloc(p->n ? p->n : 1, sizeof *v);
-    int rc = -1;
-    if (v) {
-        for (size_t i = 0; i < p->n; i++)
-            v[i] = (gw_prom_target_t){.node = p->t[i].node,
-                                      .service = p->t[i].service,
-                                      .up = p->t[i].up,
-                                      .last_ok_ms = p->t[i].last_ok_ms,
-                                      .rtt_ms = p->t[i].rtt_ms,
-                                      .h = p->t[i].h};
-        rc = gw_prom_render(v, p->n, p->now_ms, rs);
-    }
+    size_t n = p->n;
+    int64_t now_ms = p->now_ms;
+    gw_prom_target_t *v = calloc(n ? n : 1, sizeof *v);
+    target_t *c = calloc(n ? n : 1, sizeof *c);
+    if (v && c)
+        for (size_t i = 0; i < n; i++) {
+            c[i] = p->t[i];
+            if (c[i].a)
+                atomic_fetch_add(&c[i].a->refs, 1);
+        }
     pthread_mutex_unlock(&p->lock);
+    int rc = -1;
+    if (v && c) {
+        for (size_t i = 0; i < n; i++)
+            v[i] = (gw_prom_target_t){.node = c[i].node,
+                                      .service = c[i].service,
+                                      .up = c[i].up,
+                                      .last_ok_ms = c[i].last_ok_ms,
+                                      .rtt_ms = c[i].rtt_ms,
+                                      .h = c[i].a ? c[i].a->h : NULL,
+                                      .truncated = c[i].truncated};
+        rc = gw_prom_render(v, n, now_ms, rs);
+        for (size_t i = 0; i < n; i++)
+            answer_release(c[i].a);
+    }
     free(v);
+    free(c);
     if (rc != 0)
         return -1;
     rs->status = 200;

@@ -18,8 +18,10 @@
  * at the next tick (making a link and signing take a few ms each at a
  * round's start; reading ticks take about 1 ms on the local city).
  *
- * The last answer of each service is kept under the module's lock; the HTTP
- * handler renders that cache and never calls the mesh. A service that did not
+ * The last answer of each service is kept under the module's lock, capped
+ * (gw_prom_cap); the HTTP handler takes a reference to each answer under the
+ * lock and renders after releasing it (the tick never waits on a scrape),
+ * and never calls the mesh. A service that did not
  * answer the last round shows only cpmesh_up 0 (and when it last answered), so
  * alert rules never judge stale figures.
  *
@@ -47,6 +49,8 @@
 #define GW_PROM_TICK_BUDGET_MS 40
 #define GW_PROM_PER_CLIENT 30
 #define GW_PROM_TARGETS_MAX 512
+#define GW_PROM_COUNTERS_MAX 256 /* health counters kept of one answer */
+#define GW_PROM_PEERS_MAX 256    /* streams (PeerStatus) kept of one answer */
 #define GW_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* One service as the renderer sees it. */
@@ -57,7 +61,14 @@ typedef struct {
     int64_t last_ok_ms;        /* wall-clock time of its last answer (0: never) */
     int64_t rtt_ms;            /* round trip of that answer */
     const Cpm__HealthReply *h; /* the last answer when up, else NULL */
+    uint64_t truncated;        /* counters and streams of that answer left out */
 } gw_prom_target_t;
+
+/* Cut h to GW_PROM_COUNTERS_MAX counters and GW_PROM_PEERS_MAX streams (the
+ * first ones kept), freeing the rest, when the answer is taken: a hostile or
+ * broken service cannot make every scrape huge. Returns how many were
+ * dropped (metrics.truncated, and the gauge cpmesh_health_truncated). */
+uint64_t gw_prom_cap(Cpm__HealthReply *h);
 
 /* Appends the exposition text (format 0.0.4) for n targets to rs: one HELP
  * and one TYPE line per family, families sorted by name, label values

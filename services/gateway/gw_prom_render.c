@@ -169,6 +169,9 @@ static void target_figures(samples_t *ss, const gw_prom_target_t *t, int64_t now
     gauge(ss, "cpmesh_peers_connected", "Outgoing streams whose peer is connected", t,
           (double)connected);
     gauge(ss, "cpmesh_streams", "Outgoing streams of the service", t, (double)h->n_peers);
+    gauge(ss, "cpmesh_health_truncated",
+          "Health counters and streams of the last answer left out (at most 256 of each kept)", t,
+          (double)t->truncated);
     for (size_t i = 0; i < h->n_counters; i++) {
         const Cpm__Counter *c = h->counters[i];
         char family[128], help[160];

@@ -41,6 +41,7 @@ static void fini(cpm_svc_t **p)
     gw_open311_destroy(&s->gw.open311);
     gw_prom_destroy(&s->gw.prom);
     gw_mesh_destroy(&s->gw.mesh);
+    gw_mesh_destroy(&s->gw.mesh311);
     cpm_metrics_destroy(&s->gw.pending);
     pthread_mutex_destroy(&s->gw.count_lock);
     free(s);
@@ -59,6 +60,8 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     if (!s->gw.pending ||
         gw_mesh_new(&s->gw.mesh, cpm_server_zctx(srv), s->gw.cfg, cpm_server_identity(srv), &err) !=
             0 ||
+        gw_mesh_new_as(&s->gw.mesh311, cpm_server_zctx(srv), s->gw.cfg, cpm_server_identity(srv),
+                       "gateway.open311", &err) != 0 ||
         gw_auth_new(&s->gw.auth) != 0 || gw_dash_new(&s->gw.dash, s->gw.cfg->places_dir) != 0 ||
         gw_live_new(&s->gw.live, cpm_server_zctx(srv), s->gw.cfg, cpm_server_identity(srv)) != 0 ||
         gw_open311_new(&s->gw, &err) != 0 || gw_prom_new(&s->gw.prom, srv, &err) != 0 ||
@@ -74,6 +77,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
 static void registry_changed(cpm_svc_t *s, cpm_server_t *srv)
 {
     gw_mesh_reload(s->gw.mesh);
+    gw_mesh_reload(s->gw.mesh311);
     gw_live_reload(s->gw.live);
     gw_prom_registry_changed(s->gw.prom, srv);
 }

@@ -82,6 +82,12 @@ static bool matches(const Cpm__StatusReply *r, const Cpm__CaseListQuery *q, cons
         return false;
     if (q->overdue && !routing_watch_is_overdue(r))
         return false;
+    if (q->received_from_ms > 0 && r->received_ms < q->received_from_ms)
+        return false;
+    if (q->received_to_ms > 0 && r->received_ms > q->received_to_ms)
+        return false;
+    if (*q->category && strcmp(r->category, q->category) != 0)
+        return false;
     if (q->due_within_ms > 0) {
         int64_t due;
         if (!*routing_watch_open_deadline(r, &due) || due < now_ms ||
@@ -105,6 +111,14 @@ static int check_query(const Cpm__CaseListQuery *q, cpm_error_t *err)
         return cpm_error_set(err, CPM_E_INVALID, "area", "area is not an area slug");
     if (q->due_within_ms < 0)
         return cpm_error_set(err, CPM_E_INVALID, "due_within_ms", "due_within_ms is negative");
+    if (*q->category && !cpm_text_slug_valid(q->category))
+        return cpm_error_set(err, CPM_E_INVALID, "category", "category is not a category slug");
+    if (q->received_from_ms < 0 || q->received_to_ms < 0)
+        return cpm_error_set(err, CPM_E_INVALID, "received_from_ms",
+                             "received_from_ms and received_to_ms are not negative");
+    if (q->received_to_ms > 0 && q->received_from_ms > q->received_to_ms)
+        return cpm_error_set(err, CPM_E_INVALID, "received_to_ms",
+                             "received_to_ms is before received_from_ms");
     if (!protobuf_c_enum_descriptor_get_value(&cpm__case_state__descriptor, q->state))
         return cpm_error_set(err, CPM_E_INVALID, "state", "state is not a case state");
     return 0;
@@ -122,14 +136,24 @@ static int walk(cpm_store_t *st, MDB_txn *txn, const Cpm__CaseListQuery *q, cons
     if (mrc != 0)
         return cpm_store_err(mrc);
     MDB_val k = {.mv_size = strlen(q->cursor), .mv_data = q->cursor}, v;
-    mrc = mdb_cursor_get(cur, &k, &v, *q->cursor ? MDB_SET_RANGE : MDB_FIRST);
-    if (mrc == 0 && *q->cursor && k.mv_size == strlen(q->cursor) &&
-        !memcmp(k.mv_data, q->cursor, k.mv_size))
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    MDB_cursor_op step = q->newest_first ? MDB_PREV : MDB_NEXT;
+    if (!*q->cursor)
+        mrc = mdb_cursor_get(cur, &k, &v, q->newest_first ? MDB_LAST : MDB_FIRST);
+    else {
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        bool at =
+            mrc == 0 && k.mv_size == strlen(q->cursor) && !memcmp(k.mv_data, q->cursor, k.mv_size);
+        /* Newest first: go on before the cursor (SET_RANGE found the first
+         * key at or after it, or none: then start from the last). */
+        if (q->newest_first && mrc == MDB_NOTFOUND)
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        else if (mrc == 0 && (at || q->newest_first))
+            mrc = mdb_cursor_get(cur, &k, &v, step);
+    }
     int rc = 0;
     size_t scanned = 0, bytes = 0;
     char last[CPM_TEXT_TICKET_MAX + 1] = "";
-    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, step)) {
         if (rep->n_cases == limit || scanned == ROUTING_LIST_SCAN || bytes > ROUTING_LIST_BYTES)
             break;
         scanned++;

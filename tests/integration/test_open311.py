@@ -6,11 +6,13 @@ the demo application's API key (deploy/local/up signs it), GET requests,
 requests/{id} and tokens/{token}. Bad requests get the standard's errors
 (an array of {code, description} naming the field) and change nothing:
 routing's case count is the same before and after. The same request twice
-creates one complaint. No personal data in any reply.
+creates one complaint. No personal data in any reply. A burst of anonymous
+reads from one address gets 429.
 """
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -30,7 +32,7 @@ def url(path):
     return M.http_url + "/open311/v2/" + path
 
 
-def get(path, params=None):
+def get_once(path, params=None):
     """(status, body bytes, content type)"""
     u = url(path) + ("?" + urllib.parse.urlencode(params) if params else "")
     try:
@@ -38,6 +40,17 @@ def get(path, params=None):
             return r.status, r.read(), r.headers.get("Content-Type")
     except urllib.error.HTTPError as e:
         return e.code, e.read(), e.headers.get("Content-Type")
+
+
+def get(path, params=None):
+    """get_once as a well-behaved client: a 429 (reads are limited per
+    address, 20 at once) is waited out as its Retry-After says."""
+    for _ in range(60):
+        r = get_once(path, params)
+        if r[0] != 429:
+            return r
+        time.sleep(1)
+    return r
 
 
 def post(path, fields, headers=None, raw=None):
@@ -255,12 +268,39 @@ def test_bad_requests_change_nothing():
     check(case_count() == before, "bad requests changed routing's cases")
 
 
+def gateway_counter(name):
+    h = M.health("hn.gw").get(("hn.gw", "gateway"), {})
+    return h.get("counters", {}).get(name, 0)
+
+
+def test_read_burst_is_limited():
+    """Anonymous reads are limited per address (20 at once, 10 a second): a
+    burst from one address gets 429 in the standard's format, counted; the
+    address is served again once its bucket refills."""
+    refused = None
+    for _ in range(2000):  # far more than the burst, however slow the machine
+        st, body, _ = get_once("services.json")
+        if st == 429:
+            refused = body
+            break
+        check(st == 200, "services.json: %d %s" % (st, body[:200]))
+    check(refused is not None, "2000 GETs in a row were never refused")
+    error_of(429, refused, 429, "too many requests")
+    st, body, _ = get_once("requests.xml")
+    if st == 429:  # XML clients get the same error in XML
+        root = ET.fromstring(body)
+        check(root.tag == "errors" and root.find("error/code").text == "429", "XML 429: %s" % body)
+    M.wait_for(lambda: get_once("services.json")[0] == 200, "the address to be served again")
+    M.wait_for(lambda: gateway_counter("open311.refused.read_rate") > 0,
+               "open311.refused.read_rate counted")
+
+
 if __name__ == "__main__":
     code = 0
     with Mesh(gateway=True) as M:
         try:
             run([test_discovery_and_services, test_post_read_and_idempotency,
-                 test_bad_requests_change_nothing])
+                 test_bad_requests_change_nothing, test_read_burst_is_limited])
         except SystemExit as e:  # run() exits; a failure keeps the mesh home
             code = e.code
             if code:

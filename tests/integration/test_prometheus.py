@@ -168,9 +168,14 @@ def test_metrics_format_and_access():
         url = m.http_url + "/metrics"
         # a stream exists once a record went out on it
         m.submit_file(complaints(1, seed=12, tag="fmt"), node="hn.doit")
-        poll(lambda: 'cpmesh_up{node="hn.doit",service="intake"} 1\n' in get(url)[2] and
-             'cpmesh_outbox_depth{node="hn.doit",service="intake",stream=' in get(url)[2],
-             "/metrics has intake up, with its stream")
+        # every service answers within a round or two (a busy machine: more)
+        want = ['cpmesh_up{node="%s",service="%s"} 1' % ns for ns in
+                (("hn.doit", "intake"), ("hn.doit", "routing"), ("hn.qltt", "inspection"),
+                 ("hn.gw", "gateway"))]
+        poll(lambda: (lambda b: all(w in b for w in want) and
+                      'cpmesh_outbox_depth{node="hn.doit",service="intake",stream=' in b)(
+                          get(url)[2]),
+             "/metrics has intake, routing, inspection and the gateway up, with intake's stream")
         status, headers, body = get(url)
         check(headers["Content-Type"].startswith("text/plain; version=0.0.4"),
               "content type of the text format: %s" % headers["Content-Type"])

@@ -89,14 +89,26 @@ typedef struct {
     uint8_t root_pk[32], root_sk[64];
 } fx_t;
 
-static void write_list(fx_t *x, const uint8_t sk[64], int version, const char *key)
+/* The limits' clock (gw_open311_int.h clock_ms): moved by the tests only. */
+static int64_t fake_now_ms = 1000000;
+
+static int64_t fake_clock(void)
 {
-    char hex[65], doc[512], sighex[129], file[1200];
+    return fake_now_ms;
+}
+
+/* rate: the rate_per_min field as JSON text, or NULL for none. */
+static void write_list_rate(fx_t *x, const uint8_t sk[64], int version, const char *key,
+                            const char *rate)
+{
+    char hex[65], doc[512], sighex[129], file[1200], extra[64] = "";
     gw_clients_key_hash(key, hex);
+    if (rate)
+        snprintf(extra, sizeof extra, ",\"rate_per_min\":%s", rate);
     snprintf(doc, sizeof doc,
              "{\"version\":%d,\"clients\":[{\"id\":\"demo-app\",\"name\":\"Demo\","
-             "\"key_sha256\":\"%s\",\"channel\":\"app\"}]}",
-             version, hex);
+             "\"key_sha256\":\"%s\",\"channel\":\"app\"%s}]}",
+             version, hex, extra);
     uint8_t sig[64];
     assert_int_equal(cpm_docsig_sign(GW_CLIENTS_DOMAIN, (uint8_t *)doc, strlen(doc), sk, sig), 0);
     sodium_bin2hex(sighex, sizeof sighex, sig, sizeof sig);
@@ -106,6 +118,11 @@ static void write_list(fx_t *x, const uint8_t sk[64], int version, const char *k
     free(t);
     json_decref(f);
     assert_int_equal(cpm_write_file(x->clients, file, strlen(file), 0644), 0);
+}
+
+static void write_list(fx_t *x, const uint8_t sk[64], int version, const char *key)
+{
+    write_list_rate(x, sk, version, key, NULL);
 }
 
 static int setup(void **state)
@@ -124,6 +141,7 @@ static int setup(void **state)
     const char *src = getenv("CPM_SOURCE_DIR");
     snprintf(rules, sizeof rules, "%s/deploy/hanoi/routing.yaml", src ? src : ".");
     assert_int_equal(o311_cats_load(x->o, rules, &err), 0);
+    x->o->clock_ms = fake_clock;
     *state = x;
     return 0;
 }
@@ -241,6 +259,148 @@ static void test_post_refusals(void **state)
     gw_resp_clear(&rs);
 }
 
+/* A leaked key cannot fill intake's store: POSTs per application are
+ * limited by the list's rate_per_min (429 in the standard's format,
+ * counted open311.refused.rate), nothing reaching intake. */
+static void test_post_rate_per_app(void **state)
+{
+    fx_t *x = *state;
+    write_list_rate(x, x->root_sk, 2, "good-key", "3");
+    gw_resp_t rs;
+    for (int i = 0; i < 3; i++) {
+        char body[600];
+        snprintf(body, sizeof body, "%s&client_ref=r%d", GOOD, i);
+        assert_int_equal(call(x, "POST", "/open311/v2/requests.json", body, &rs), 200);
+        gw_resp_clear(&rs);
+    }
+    refused(x, GOOD "&client_ref=r3", 429, "too many requests");
+    refused(x, GOOD "&client_ref=r4", 429, "\"code\":429");
+    fake_now_ms += 20000; /* 3 a minute: one more after 20 s */
+    assert_int_equal(call(x, "POST", "/open311/v2/requests.json", GOOD "&client_ref=r5", &rs), 200);
+    gw_resp_clear(&rs);
+    refused(x, GOOD "&client_ref=r6", 429, "too many requests");
+    /* a bad rate_per_min refuses the list, naming the field */
+    write_list_rate(x, x->root_sk, 3, "good-key", "0");
+    gw_clients_t *c = NULL;
+    cpm_error_t err = {0};
+    assert_int_equal(gw_clients_load(x->clients, NULL, x->root_pk, &c, &err), CPM_E_INVALID);
+    assert_non_null(strstr(err.message, "clients[0].rate_per_min"));
+    write_list_rate(x, x->root_sk, 3, "good-key", "\"many\"");
+    assert_int_equal(gw_clients_load(x->clients, NULL, x->root_pk, &c, &err), CPM_E_INVALID);
+    /* without the field: the default, 60 a minute */
+    write_list_rate(x, x->root_sk, 4, "good-key", NULL);
+    assert_int_equal(gw_clients_load(x->clients, NULL, x->root_pk, &c, &err), 0);
+    gw_client_t app;
+    assert_true(gw_clients_check(c, "good-key", &app));
+    assert_int_equal(app.rate_per_min, 0);
+    gw_clients_destroy(&c);
+}
+
+/* Anonymous reads are limited per address: 20 at once, then 10 a second;
+ * another address is not affected; refusals are counted. */
+static void test_read_rate_per_address(void **state)
+{
+    fx_t *x = *state;
+    gw_ctx_t gw = {0};
+    pthread_mutex_init(&gw.count_lock, NULL);
+    gw.pending = cpm_metrics_new();
+    gw.open311 = x->o;
+    gw_req_t rq = {.method = "GET", .path = "/open311/v2/services.json", .peer = "192.0.2.7"};
+    gw_resp_t rs;
+    for (int i = 0; i < O311_READ_BURST; i++) {
+        gw_resp_init(&rs);
+        gw_open311_handle(&gw, &rq, &rs);
+        assert_int_equal(rs.status, 200);
+        gw_resp_clear(&rs);
+    }
+    gw_resp_init(&rs);
+    gw_open311_handle(&gw, &rq, &rs);
+    assert_int_equal(rs.status, 429);
+    assert_non_null(strstr(rs.body, "\"code\":429"));
+    gw_resp_clear(&rs);
+    assert_int_equal(cpm_metrics_get(gw.pending, "open311.refused.read_rate"), 1);
+    rq.peer = "192.0.2.8";
+    gw_resp_init(&rs);
+    gw_open311_handle(&gw, &rq, &rs);
+    assert_int_equal(rs.status, 200);
+    gw_resp_clear(&rs);
+    rq.peer = "192.0.2.7";
+    fake_now_ms += 100; /* one token back */
+    gw_resp_init(&rs);
+    gw_open311_handle(&gw, &rq, &rs);
+    assert_int_equal(rs.status, 200);
+    gw_resp_clear(&rs);
+    cpm_metrics_destroy(&gw.pending);
+    pthread_mutex_destroy(&gw.count_lock);
+    /* behind a proxy on loopback: the address the proxy appended */
+    char who[64];
+    gw_kv_t h[] = {{"X-Forwarded-For", "6.6.6.6, 203.0.113.5"}};
+    gw_req_t p = {.peer = "127.0.0.1", .headers = h, .n_headers = 1};
+    assert_string_equal(o311_client_addr(&p, who, sizeof who), "203.0.113.5");
+    h[0].value = "203.0.113.9";
+    assert_string_equal(o311_client_addr(&p, who, sizeof who), "203.0.113.9");
+    p.peer = "198.51.100.1"; /* not a proxy: the header is the client's word, ignored */
+    assert_string_equal(o311_client_addr(&p, who, sizeof who), "198.51.100.1");
+    p.n_headers = 0;
+    p.peer = "127.0.0.1";
+    assert_string_equal(o311_client_addr(&p, who, sizeof who), "127.0.0.1");
+}
+
+typedef struct {
+    int calls;
+    Cpm__CaseListQuery seen;
+    char category[65];
+} list_spy_t;
+
+static list_spy_t spy;
+
+/* A register that never ends: every page says there is more. */
+static int endless_list(void *arg, const Cpm__CaseListQuery *q, Cpm__CaseListReply **out,
+                        cpm_error_t *err)
+{
+    (void)arg, (void)err;
+    spy.calls++;
+    spy.seen = *q;
+    snprintf(spy.category, sizeof spy.category, "%s", q->category);
+    Cpm__CaseListReply *r = calloc(1, sizeof *r);
+    cpm__case_list_reply__init(r);
+    r->next_cursor = strdup("DOIT-00000001");
+    *out = r;
+    return 0;
+}
+
+/* GET requests hands its filters to routing and asks a few pages at most,
+ * saying in a header that the window was cut. */
+static void test_list_filters_and_page_cap(void **state)
+{
+    fx_t *x = *state;
+    x->o->be.list = endless_list;
+    memset(&spy, 0, sizeof spy);
+    static const gw_kv_t args[] = {{"service_code", "food_safety"},
+                                   {"start_date", "2026-03-01T00:00:00Z"},
+                                   {"end_date", "2026-03-15T00:00:00Z"}};
+    gw_req_t rq = {.method = "GET",
+                   .path = "/open311/v2/requests.json",
+                   .args = args,
+                   .n_args = 3,
+                   .peer = "192.0.2.9"};
+    gw_resp_t rs;
+    gw_resp_init(&rs);
+    assert_int_equal(o311_get_requests(x->o, NULL, &rq, &rs, O311_JSON), 0);
+    assert_int_equal(rs.status, 200);
+    assert_int_equal(spy.calls, O311_LIST_PAGES);
+    assert_true(spy.calls <= 4);
+    assert_string_equal(spy.category, "food_safety");
+    assert_int_equal(spy.seen.received_from_ms, 1772323200000LL);
+    assert_int_equal(spy.seen.received_to_ms, 1773532800000LL);
+    assert_true(spy.seen.newest_first);
+    bool cut = false;
+    for (size_t i = 0; i < rs.n_headers; i++)
+        cut |= !strcmp(rs.headers[i].key, O311_CUT_HEADER);
+    assert_true(cut);
+    gw_resp_clear(&rs);
+}
+
 static void test_forged_or_older_list_refused(void **state)
 {
     fx_t *x = *state;
@@ -321,6 +481,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_post_maps_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_post_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_or_older_list_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_rate_per_app, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_rate_per_address, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_filters_and_page_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_of_public_view, setup, teardown),
         cmocka_unit_test(test_xml_and_times),
     };

@@ -252,6 +252,53 @@ static void test_render_escapes(void **state)
     reply_free(a);
 }
 
+/* A hostile service answers with 1,000 counters and 400 streams: the
+ * gateway keeps 256 of each when it takes the answer, frees the rest, and
+ * says how many it left out (cpmesh_health_truncated). */
+static void test_cap_hostile_answer(void **state)
+{
+    (void)state;
+    static char names[1000][24], streams[400][24];
+    Cpm__HealthReply *h = calloc(1, sizeof *h);
+    cpm__health_reply__init(h);
+    h->n_counters = 1000;
+    h->counters = calloc(1000, sizeof *h->counters);
+    for (size_t i = 0; i < 1000; i++) {
+        snprintf(names[i], sizeof names[i], "hostile.c%zu", i);
+        h->counters[i] = counter(names[i], i);
+    }
+    h->n_peers = 400;
+    h->peers = calloc(400, sizeof *h->peers);
+    for (size_t i = 0; i < 400; i++) {
+        snprintf(streams[i], sizeof streams[i], "s%zu", i);
+        h->peers[i] = peer(streams[i], 1, true, false);
+    }
+    /* as it arrives: unpacked, every part its own allocation */
+    size_t len = cpm__health_reply__get_packed_size(h);
+    uint8_t *buf = malloc(len);
+    cpm__health_reply__pack(h, buf);
+    reply_free(h);
+    Cpm__HealthReply *got = cpm__health_reply__unpack(NULL, len, buf);
+    free(buf);
+    assert_non_null(got);
+    assert_int_equal(gw_prom_cap(got), (1000 - GW_PROM_COUNTERS_MAX) + (400 - GW_PROM_PEERS_MAX));
+    assert_int_equal(got->n_counters, GW_PROM_COUNTERS_MAX);
+    assert_int_equal(got->n_peers, GW_PROM_PEERS_MAX);
+    assert_string_equal(got->counters[255]->name, "hostile.c255");
+    assert_int_equal(gw_prom_cap(got), 0); /* within the caps: nothing more */
+    gw_prom_target_t t = {.node = "n1", .service = "evil", .up = true, .h = got, .truncated = 888};
+    gw_resp_t rs;
+    gw_resp_init(&rs);
+    assert_int_equal(gw_prom_render(&t, 1, 1700000020000, &rs), 0);
+    assert_non_null(strstr(rs.body, "cpmesh_health_truncated{node=\"n1\",service=\"evil\"} 888"));
+    assert_null(strstr(rs.body, "hostile_c256"));
+    assert_non_null(strstr(rs.body, "hostile_c255"));
+    assert_int_equal(count_of(rs.body, "cpmesh_stream_connected{"), GW_PROM_PEERS_MAX);
+    gw_resp_clear(&rs);
+    cpm__health_reply__free_unpacked(got, NULL);
+    assert_int_equal(gw_prom_cap(NULL), 0);
+}
+
 static void test_render_nothing(void **state)
 {
     (void)state;
@@ -307,8 +354,11 @@ static void test_access(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counter_names),  cmocka_unit_test(test_render_families_and_labels),
-        cmocka_unit_test(test_render_escapes), cmocka_unit_test(test_render_nothing),
+        cmocka_unit_test(test_counter_names),
+        cmocka_unit_test(test_cap_hostile_answer),
+        cmocka_unit_test(test_render_families_and_labels),
+        cmocka_unit_test(test_render_escapes),
+        cmocka_unit_test(test_render_nothing),
         cmocka_unit_test(test_access),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
