@@ -39,26 +39,6 @@ static int may_submit(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
     return 0;
 }
 
-/* The city's intake (role city), as Open311 files there. */
-typedef struct {
-    char member[128];
-} city_t;
-
-static int find_city(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
-{
-    (void)c;
-    city_t *f = arg;
-    const Cpm__Registry *doc = cpm_registry_doc(reg);
-    for (size_t i = 0; doc && i < doc->n_members; i++) {
-        const Cpm__Member *m = doc->members[i];
-        if (cpm_member_service(m, "intake") && m->role && !strcmp(m->role, "city")) {
-            snprintf(f->member, sizeof f->member, "%s", m->id);
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* Whether name is a field the form shows (its error goes next to it). */
 static bool form_field(const char *name)
 {
@@ -244,14 +224,10 @@ int gw_dash_form_post(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
     c.urgent = f->urgent;
     c.on_behalf = (ProtobufCBinaryData){s.frame_len, s.frame}; /* filed as the person */
     cpm_msg_t reply = {0};
-    city_t city = {""};
-    int rc =
-        err.code ? err.code /* a field longer than intake takes: not sent */
-        : gw_mesh_with(gw->mesh, find_city, &city) != 0
-            ? cpm_error_set(&err, CPM_E_UNAVAILABLE, "",
-                            "no intake at a node of role city in the registry")
-            : gw_mesh_call(gw->mesh, city.member, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT,
-                           &c.base, FORM_CALL_MS, &reply, &err);
+    int rc = err.code
+                 ? err.code /* a field longer than intake takes: not sent */
+                 : gw_mesh_call_service(gw->mesh, "intake", CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT,
+                                        &c.base, FORM_CALL_MS, &reply, &err);
     Cpm__SubmitReply *r =
         rc == 0 ? cpm__submit_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data)
                 : NULL;

@@ -14,30 +14,10 @@
 
 #define GW_DASH_TIMEOUT_MS 5000
 
-typedef struct {
-    const char *service;
-    char member[128];
-} find_t;
-
-static int find(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
-{
-    (void)c;
-    find_t *f = arg;
-    const Cpm__Member *m = cpm_registry_find_service(reg, f->service);
-    if (!m)
-        return -1;
-    snprintf(f->member, sizeof f->member, "%s", m->id);
-    return 0;
-}
-
 static int call(gw_ctx_t *gw, const char *service, Cpm__MsgType type, const ProtobufCMessage *req,
                 cpm_msg_t *reply, cpm_error_t *err)
 {
-    find_t f = {.service = service};
-    if (gw_mesh_with(gw->mesh, find, &f) != 0)
-        return cpm_error_set(err, CPM_E_UNAVAILABLE, "service", "no %s service in the registry",
-                             service);
-    return gw_mesh_call(gw->mesh, f.member, service, type, req, GW_DASH_TIMEOUT_MS, reply, err);
+    return gw_mesh_call_service(gw->mesh, service, type, req, GW_DASH_TIMEOUT_MS, reply, err);
 }
 
 int gw_dash_list(gw_ctx_t *gw, const gw_session_t *s, Cpm__CaseListQuery *q,

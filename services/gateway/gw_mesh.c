@@ -107,3 +107,36 @@ const char *gw_mesh_self(const gw_mesh_t *m)
 {
     return m->self;
 }
+
+typedef struct {
+    const char *service;
+    char member[128];
+} find_t;
+
+static int find(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
+{
+    (void)c;
+    find_t *f = arg;
+    const Cpm__Registry *doc = cpm_registry_doc(reg);
+    bool intake = !strcmp(f->service, "intake");
+    for (size_t i = 0; doc && i < doc->n_members; i++) {
+        const Cpm__Member *m = doc->members[i];
+        if (cpm_member_service(m, f->service) &&
+            (!intake || (m->role && !strcmp(m->role, "city")))) {
+            snprintf(f->member, sizeof f->member, "%s", m->id);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int gw_mesh_call_service(gw_mesh_t *m, const char *service, Cpm__MsgType type,
+                         const ProtobufCMessage *req, int timeout_ms, cpm_msg_t *reply,
+                         cpm_error_t *err)
+{
+    find_t f = {.service = service};
+    if (gw_mesh_with(m, find, &f) != 0)
+        return cpm_error_set(err, CPM_E_UNAVAILABLE, "service", "no %s%s in the registry", service,
+                             strcmp(service, "intake") ? "" : " at a node of role city");
+    return gw_mesh_call(m, f.member, service, type, req, timeout_ms, reply, err);
+}

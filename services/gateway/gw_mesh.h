@@ -28,6 +28,13 @@ void gw_mesh_reload(gw_mesh_t *m);
 /* cpm_client_call under the lock. */
 int gw_mesh_call(gw_mesh_t *m, const char *member, const char *service, Cpm__MsgType type,
                  const ProtobufCMessage *req, int timeout_ms, cpm_msg_t *reply, cpm_error_t *err);
+/* gw_mesh_call to the member that runs service: for intake the city's node
+ * (role city: web complaints get the city's tickets), for any other service
+ * the first member that runs it. CPM_E_UNAVAILABLE (field "service") when
+ * the registry has none. */
+int gw_mesh_call_service(gw_mesh_t *m, const char *service, Cpm__MsgType type,
+                         const ProtobufCMessage *req, int timeout_ms, cpm_msg_t *reply,
+                         cpm_error_t *err);
 /* Run fn with the registry (and the client) under the lock; returns fn's
  * result. fn must not call gw_mesh functions. */
 int gw_mesh_with(gw_mesh_t *m, int (*fn)(const cpm_registry_t *reg, cpm_client_t *c, void *arg),

@@ -13,38 +13,10 @@ static gw_mesh_t *mesh_of(gw_ctx_t *gw)
     return gw->mesh311 ? gw->mesh311 : gw->mesh;
 }
 
-typedef struct {
-    const char *service;
-    char member[128];
-} find_t;
-
-/* The member that runs service: for intake the city's node (role city), so
- * that Open311 complaints get the city's tickets; for routing the one node
- * that runs it. */
-static int find(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
-{
-    (void)c;
-    find_t *f = arg;
-    const Cpm__Registry *doc = cpm_registry_doc(reg);
-    for (size_t i = 0; doc && i < doc->n_members; i++) {
-        const Cpm__Member *m = doc->members[i];
-        if (cpm_member_service(m, f->service) &&
-            (strcmp(f->service, "intake") != 0 || (m->role && !strcmp(m->role, "city")))) {
-            snprintf(f->member, sizeof f->member, "%s", m->id);
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static int call(gw_ctx_t *gw, const char *service, Cpm__MsgType type, const ProtobufCMessage *req,
                 cpm_msg_t *reply, cpm_error_t *err)
 {
-    find_t f = {.service = service};
-    if (gw_mesh_with(mesh_of(gw), find, &f) != 0)
-        return cpm_error_set(err, CPM_E_UNAVAILABLE, service, "no %s%s in the registry", service,
-                             strcmp(service, "intake") ? "" : " at a node of role city");
-    return gw_mesh_call(mesh_of(gw), f.member, service, type, req, O311_CALL_MS, reply, err);
+    return gw_mesh_call_service(mesh_of(gw), service, type, req, O311_CALL_MS, reply, err);
 }
 
 static int submit(void *arg, const Cpm__Complaint *c, Cpm__SubmitReply **out, cpm_error_t *err)
