@@ -76,6 +76,7 @@ static void test_good_grant_and_token(void **st)
     assert_string_equal(g.member, "coordinator.hn.doit");
     assert_string_equal(g.role, "coordinator");
     assert_int_equal(g.not_after_ms, now + 3600000);
+    free(back);
     assert_int_equal(cpm_grant_untoken("not base64 !", &back, &bn) == 0, 0);
     free(f), free(back);
     cpm_registry_destroy(&r);
