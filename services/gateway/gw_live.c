@@ -280,22 +280,24 @@ static void skip_hidden(reader_t *r)
 static int next_chunk(reader_t *r)
 {
     gw_live_t *l = r->l;
-    skip_hidden(r);
-    uint64_t wakes = l->wakes;
-    if (r->pos == l->head && !l->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += l->wait_ms / 1000;
-        until.tv_nsec += (long)(l->wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L)
-            until.tv_sec++, until.tv_nsec -= 1000000000L;
-        while (r->pos == l->head && !l->stopping && l->wakes == wakes)
-            if (pthread_cond_timedwait(&l->cond, &l->lock, &until) == ETIMEDOUT)
-                break;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += l->wait_ms / 1000;
+    until.tv_nsec += (long)(l->wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L)
+        until.tv_sec++, until.tv_nsec -= 1000000000L;
+    for (;;) {
+        skip_hidden(r);
+        uint64_t wakes = l->wakes;
+        bool timed_out = false;
+        while (r->pos == l->head && !l->stopping && l->wakes == wakes && !timed_out)
+            timed_out = pthread_cond_timedwait(&l->cond, &l->lock, &until) == ETIMEDOUT;
+        if (l->stopping || (r->auth && gw_auth_alive(r->auth, r->sid, cpm_now_ms()) != 0))
+            return -1;
+        skip_hidden(r);
+        if (r->pos < l->head || timed_out)
+            break; /* else only events of others came, or another session ended: wait on */
     }
-    if (l->stopping || (r->auth && gw_auth_alive(r->auth, r->sid, cpm_now_ms()) != 0))
-        return -1;
-    skip_hidden(r);
     uint64_t oldest = l->head > GW_LIVE_RING ? l->head - GW_LIVE_RING : 0;
     int n;
     if (r->pos < oldest) { /* fell off the ring: say so, go on from the oldest */
