@@ -77,17 +77,29 @@ int cpm_grant_verify(const cpm_registry_t *reg, const uint8_t *frame, size_t len
     if (!g)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "on_behalf",
                              "the grant's payload is not a WebGrant");
+    /* Only a member the registry calls a gateway may act for a person. */
+    const Cpm__Member *gm = cpm_registry_member(reg, gateway);
     int rc = 0;
-    if (strcmp(g->member, m->id) != 0)
+    if (!gm || !gm->role || strcmp(gm->role, "gateway") != 0)
+        rc = refuse(err, "%s is not a gateway in the registry (role %s)", gateway,
+                    gm && gm->role ? gm->role : "none");
+    else if (strcmp(g->member, m->id) != 0)
         rc = refuse(err, "the grant names %s but %s signed it", g->member, m->id);
     else if (strcmp(g->gateway, gateway) != 0)
         rc = refuse(err, "the grant is for gateway %s, not %s", g->gateway, gateway);
     else if (g->nonce.len != CPM_GRANT_NONCE)
         rc = refuse(err, "the grant's nonce is not 16 bytes%s%s", "", "");
-    else if (g->not_after_ms - g->issued_ms > CPM_GRANT_MAX_MS || g->not_after_ms <= g->issued_ms)
-        rc = refuse(err, "the grant lasts more than 12 hours (or not at all)%s%s", "", "");
+    /* Both times are the signer's: bound each against our clock before any
+     * subtraction, so no pair of values can overflow into a long grant. */
+    else if (g->issued_ms <= 0 || g->not_after_ms <= g->issued_ms)
+        rc = refuse(err, "the grant's issued_ms/not_after_ms are not a time span%s%s", "", "");
+    else if (g->issued_ms < now_ms - CPM_GRANT_MAX_MS)
+        rc = refuse(err, "the grant of %s was issued more than 12 hours ago%s", m->id, "");
     else if (g->issued_ms > now_ms + CPM_GRANT_SKEW_MS)
         rc = refuse(err, "the grant is issued in the future%s%s", "", "");
+    else if (g->not_after_ms > now_ms + CPM_GRANT_MAX_MS + CPM_GRANT_SKEW_MS ||
+             g->not_after_ms - g->issued_ms > CPM_GRANT_MAX_MS)
+        rc = refuse(err, "the grant lasts more than 12 hours%s%s", "", "");
     else if (now_ms >= g->not_after_ms)
         rc = refuse(err, "the grant of %s has expired%s", m->id, "");
     if (rc == 0) {
@@ -136,15 +148,16 @@ int cpm_grant_untoken(const char *token, uint8_t **out, size_t *out_len)
 
 typedef struct {
     uint8_t nonce[CPM_GRANT_NONCE];
+    char member[128];
     int64_t until_ms;
 } nonce_t;
 
 struct cpm_grant_nonces {
     nonce_t *v;
-    size_t n, cap;
+    size_t n, cap, per_member;
 };
 
-cpm_grant_nonces_t *cpm_grant_nonces_new(size_t cap)
+cpm_grant_nonces_t *cpm_grant_nonces_new(size_t cap, size_t per_member)
 {
     cpm_grant_nonces_t *n = calloc(1, sizeof *n);
     if (n && !(n->v = calloc(cap ? cap : 1, sizeof *n->v))) {
@@ -152,7 +165,7 @@ cpm_grant_nonces_t *cpm_grant_nonces_new(size_t cap)
         return NULL;
     }
     if (n)
-        n->cap = cap ? cap : 1;
+        n->cap = cap ? cap : 1, n->per_member = per_member ? per_member : n->cap;
     return n;
 }
 
@@ -173,12 +186,21 @@ int cpm_grant_nonce_use(cpm_grant_nonces_t *n, const cpm_grant_t *g, int64_t now
             n->v[live++] = n->v[i];
     }
     n->n = live;
-    for (size_t i = 0; i < n->n; i++)
+    size_t mine = 0;
+    for (size_t i = 0; i < n->n; i++) {
         if (!sodium_memcmp(n->v[i].nonce, g->nonce, CPM_GRANT_NONCE))
             return CPM_E_CONFLICT;
+        mine += !strcmp(n->v[i].member, g->member);
+    }
+    if (mine >= n->per_member)
+        return CPM_E_FORBIDDEN; /* one member cannot fill the table for everyone */
     if (n->n >= n->cap)
         return CPM_E_UNAVAILABLE;
-    memcpy(n->v[n->n].nonce, g->nonce, CPM_GRANT_NONCE);
-    n->v[n->n++].until_ms = g->not_after_ms;
+    nonce_t *v = &n->v[n->n++];
+    memcpy(v->nonce, g->nonce, CPM_GRANT_NONCE);
+    snprintf(v->member, sizeof v->member, "%s", g->member);
+    /* never longer than a grant may last, whatever not_after_ms says */
+    v->until_ms =
+        g->not_after_ms < now_ms + CPM_GRANT_MAX_MS ? g->not_after_ms : now_ms + CPM_GRANT_MAX_MS;
     return 0;
 }

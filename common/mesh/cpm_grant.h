@@ -50,9 +50,12 @@ CPM_MUST_CHECK int cpm_grant_sign(const cpm_identity_t *id, const char *gateway,
 
 /* Check frame as a grant for gateway at now_ms against reg: signed by the
  * member's current key (not revoked), type MSG_WEB_GRANT, instance and
- * recipient as above, payload member = the signer, gateway = gateway,
- * issued_ms not ahead of now by more than CPM_GRANT_SKEW_MS, now_ms <
- * not_after_ms, not_after_ms - issued_ms <= CPM_GRANT_MAX_MS. 0 and *out, or
+ * recipient as above, gateway a member of role "gateway" in reg, payload
+ * member = the signer, gateway = gateway, 0 < issued_ms < not_after_ms,
+ * now - CPM_GRANT_MAX_MS <= issued_ms <= now + CPM_GRANT_SKEW_MS, not_after_ms
+ * <= now + CPM_GRANT_MAX_MS + CPM_GRANT_SKEW_MS (all checked before any
+ * subtraction: no overflow), not_after_ms - issued_ms <= CPM_GRANT_MAX_MS,
+ * now_ms < not_after_ms. 0 and *out, or
  * CPM_E_FORBIDDEN with err saying which check failed (field "on_behalf"),
  * CPM_E_BAD_MESSAGE for a frame that does not decode. The nonce is NOT
  * checked here (see cpm_grant_nonces). */
@@ -76,13 +79,16 @@ CPM_MUST_CHECK int cpm_grant_token(const uint8_t *frame, size_t len, char *out, 
  * longer than CPM_GRANT_FRAME_MAX). */
 CPM_MUST_CHECK int cpm_grant_untoken(const char *token, uint8_t **out, size_t *out_len);
 
-/* Nonces seen, each kept until its grant's not_after_ms (at most cap of
- * them; when full, a new grant is refused rather than an old nonce
- * forgotten). Not thread-safe: its owner locks. */
+/* Nonces seen, each kept until min(its grant's not_after_ms, use +
+ * CPM_GRANT_MAX_MS) (at most cap of them, and at most per_member of one
+ * member's; when full, a new grant is refused rather than an old nonce
+ * forgotten, which would let it be replayed). Not thread-safe: its owner
+ * locks. */
 typedef struct cpm_grant_nonces cpm_grant_nonces_t;
-CPM_MUST_CHECK cpm_grant_nonces_t *cpm_grant_nonces_new(size_t cap);
+CPM_MUST_CHECK cpm_grant_nonces_t *cpm_grant_nonces_new(size_t cap, size_t per_member);
 void cpm_grant_nonces_destroy(cpm_grant_nonces_t **p);
 /* 0: first sight, now remembered; CPM_E_CONFLICT: seen before;
+ * CPM_E_FORBIDDEN: g's member has per_member live nonces already;
  * CPM_E_UNAVAILABLE: the table is full of live nonces. */
 CPM_MUST_CHECK int cpm_grant_nonce_use(cpm_grant_nonces_t *n, const cpm_grant_t *g, int64_t now_ms);
 

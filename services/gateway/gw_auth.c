@@ -5,6 +5,7 @@
 #include "cpm_util.h"
 #include "gw_ctx.h"
 #include "gw_dash_html.h"
+#include "gw_live.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -37,7 +38,7 @@ void gw_session_clear(gw_session_t *s)
 int gw_auth_new(gw_auth_t **out)
 {
     gw_auth_t *a = calloc(1, sizeof *a);
-    if (!a || !(a->nonces = cpm_grant_nonces_new(4 * GW_AUTH_SESSIONS))) {
+    if (!a || !(a->nonces = cpm_grant_nonces_new(4 * GW_AUTH_SESSIONS, GW_AUTH_PER_MEMBER))) {
         free(a);
         return -1;
     }
@@ -88,25 +89,39 @@ int gw_auth_login(gw_auth_t *a, const cpm_registry_t *reg, const char *self, con
     cpm_grant_t g;
     int rc = cpm_grant_verify(reg, frame, len, self, now_ms, &g, err);
     pthread_mutex_lock(&a->lock);
-    if (rc == 0) {
-        rc = cpm_grant_nonce_use(a->nonces, &g, now_ms);
-        if (rc == CPM_E_CONFLICT)
-            cpm_error_set(err, CPM_E_FORBIDDEN, "token",
-                          "this grant was used before: ask cpmctl web grant for a new one");
-        else if (rc != 0)
-            cpm_error_set(err, rc, "token", "too many recent logins: try again later");
-        if (rc == CPM_E_CONFLICT)
-            rc = CPM_E_FORBIDDEN;
-    }
+    /* A free slot first, and the member's own limit: a refused login must
+     * not burn the grant's nonce, and one member must not fill the table. */
     slot_t *free_slot = NULL;
+    size_t mine = 0;
     for (size_t i = 0; rc == 0 && i < GW_AUTH_SESSIONS; i++) {
         if (a->s[i].used && expired_at(&a->s[i], now_ms))
             slot_free(&a->s[i]);
         if (!a->s[i].used && !free_slot)
             free_slot = &a->s[i];
+        if (a->s[i].used && !strcmp(a->s[i].grant.member, g.member))
+            mine++;
     }
-    if (rc == 0 && !free_slot)
+    if (rc == 0 && mine >= GW_AUTH_PER_MEMBER)
+        rc = cpm_error_set(err, CPM_E_FORBIDDEN, "token",
+                           "%s has %d open sessions, the most one member may have: log out of "
+                           "one (or wait until one expires)",
+                           g.member, GW_AUTH_PER_MEMBER);
+    else if (rc == 0 && !free_slot)
         rc = cpm_error_set(err, CPM_E_UNAVAILABLE, "token", "too many open sessions");
+    if (rc == 0) {
+        rc = cpm_grant_nonce_use(a->nonces, &g, now_ms);
+        if (rc == CPM_E_CONFLICT)
+            rc = cpm_error_set(err, CPM_E_FORBIDDEN, "token",
+                               "this grant was used before: ask cpmctl web grant for a new one");
+        else if (rc == CPM_E_FORBIDDEN)
+            cpm_error_set(err, rc, "token",
+                          "%s has logged in with %d grants that have not expired yet, the most "
+                          "one member may have: each grant's nonce is kept until the grant "
+                          "expires; ask for shorter grants (cpmctl web grant --hours)",
+                          g.member, GW_AUTH_PER_MEMBER);
+        else if (rc != 0)
+            cpm_error_set(err, rc, "token", "too many recent logins: try again later");
+    }
     if (rc == 0) {
         free_slot->used = true;
         random_hex(free_slot->id);
@@ -151,6 +166,17 @@ int gw_auth_find(gw_auth_t *a, const char *sid, int64_t now_ms, gw_session_t *ou
         out->frame_len = s->frame_len;
         rc = 0;
     }
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
+int gw_auth_alive(gw_auth_t *a, const char *sid, int64_t now_ms)
+{
+    pthread_mutex_lock(&a->lock);
+    slot_t *s = lookup(a, sid);
+    int rc = s && !expired_at(s, now_ms) ? 0 : CPM_E_NOT_FOUND;
+    if (s && rc != 0)
+        slot_free(s);
     pthread_mutex_unlock(&a->lock);
     return rc;
 }
@@ -341,6 +367,7 @@ int gw_auth_logout_post(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
         return gw_resp_text(rs, 403, "%s", why);
     }
     gw_auth_logout(gw->auth, s.id);
+    gw_live_wake(gw->live); /* its event streams end now, not at the next keep-alive */
     gw_session_clear(&s);
     set_cookie(rq, rs, "", 0);
     rs->status = 303;

@@ -23,6 +23,7 @@
 #include "gw_http.h"
 
 #define GW_AUTH_SESSIONS 1024
+#define GW_AUTH_PER_MEMBER 8 /* open sessions, and unexpired used grants, of one member */
 #define GW_AUTH_IDLE_MS (30LL * 60 * 1000)
 #define GW_AUTH_COOKIE "cpm_session"
 #define GW_AUTH_ID_HEX 64
@@ -45,13 +46,21 @@ void gw_auth_destroy(gw_auth_t **p);
 
 /* Log in with a token for gateway self against reg at now_ms: 0 and the new
  * session's id in sid, or an error code with err (CPM_E_FORBIDDEN: a bad,
- * expired, foreign or used grant; CPM_E_INVALID: not a token;
- * CPM_E_UNAVAILABLE: too many sessions or live nonces). */
+ * expired, foreign or used grant,
+ * or the member has GW_AUTH_PER_MEMBER open sessions or unexpired used
+ * grants (the 9th is refused, err naming the member and the limit; nothing
+ * of theirs is ended); CPM_E_INVALID: not a token; CPM_E_UNAVAILABLE: the
+ * whole table of sessions or nonces is full). The grant's nonce is used only
+ * when a session can be opened. */
 int gw_auth_login(gw_auth_t *a, const cpm_registry_t *reg, const char *self, const char *token,
                   int64_t now_ms, char sid[GW_AUTH_ID_HEX + 1], cpm_error_t *err);
 /* The session sid at now_ms (touching its idle time): 0 and a copy in out;
  * CPM_E_NOT_FOUND when unknown, or expired (then forgotten: *expired true). */
 int gw_auth_find(gw_auth_t *a, const char *sid, int64_t now_ms, gw_session_t *out, bool *expired);
+/* Whether session sid is still open at now_ms, WITHOUT touching its idle
+ * time (the event stream asks this on each chunk: a stream alone must not
+ * keep a session alive). 0 or CPM_E_NOT_FOUND (expired ones forgotten). */
+int gw_auth_alive(gw_auth_t *a, const char *sid, int64_t now_ms);
 void gw_auth_logout(gw_auth_t *a, const char *sid);
 
 /* Same-origin check of a state-changing request: Origin (else Referer) must

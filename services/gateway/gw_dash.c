@@ -290,7 +290,9 @@ int gw_dash_cases(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
             gw_resp_printf(rs, "</td><td>");
             gw_html_esc(rs, c->category);
             cpm_format_time_vn(c->due_ms, t, sizeof t);
-            gw_resp_printf(rs, "</td><td>%s %s%s</td></tr>\n", c->due, c->due_ms ? t : "",
+            gw_resp_printf(rs, "</td><td>");
+            gw_html_esc(rs, c->due);
+            gw_resp_printf(rs, " %s%s</td></tr>\n", c->due_ms ? t : "",
                            c->overdue ? " (overdue)" : "");
         }
         gw_resp_printf(rs, "</tbody></table>\n<p>%zu cases.", r->n_cases);

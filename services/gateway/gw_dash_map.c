@@ -54,6 +54,11 @@ static void extend(draw_t *d, json_t *ring)
     }
 }
 
+static double clamp(double v)
+{
+    return isnan(v) ? 0 : v < -1e6 ? -1e6 : v > 1e6 ? 1e6 : v;
+}
+
 static void path(draw_t *d, json_t *ring)
 {
     size_t i;
@@ -67,10 +72,16 @@ static void path(draw_t *d, json_t *ring)
                 return;
             d->buf = b, d->cap = cap;
         }
-        double x = (json_number_value(json_array_get(pt, 0)) - d->minx) * d->c * d->k;
-        double y = (d->maxy - json_number_value(json_array_get(pt, 1))) * d->k;
-        d->len +=
-            (size_t)snprintf(d->buf + d->len, d->cap - d->len, "%s%.1f %.1f", i ? "L" : "M", x, y);
+        /* A drawing is MAP_W wide: anything far outside it (a broken or
+         * hostile file) is clamped, so each point fits the 32 bytes kept. */
+        double x = clamp((json_number_value(json_array_get(pt, 0)) - d->minx) * d->c * d->k);
+        double y = clamp((d->maxy - json_number_value(json_array_get(pt, 1))) * d->k);
+        int n = snprintf(d->buf + d->len, d->cap - d->len, "%s%.1f %.1f", i ? "L" : "M", x, y);
+        if (n < 0 || (size_t)n >= d->cap - d->len) {
+            d->buf[d->len] = 0; /* cannot happen after the clamp; never step past cap */
+            return;
+        }
+        d->len += (size_t)n;
     }
     if (d->buf && d->len + 2 < d->cap)
         d->buf[d->len++] = 'Z', d->buf[d->len] = 0;

@@ -15,11 +15,20 @@
 #include <string.h>
 #include <time.h>
 
+typedef struct {
+    char *json;
+    char *agency; /* the event's agency, for the readers' scope */
+} ev_t;
+
+typedef struct reader reader_t;
+
 struct gw_live {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    char *ring[GW_LIVE_RING];
-    uint64_t head; /* events pushed; ring[i % GW_LIVE_RING] holds event i */
+    ev_t ring[GW_LIVE_RING];
+    uint64_t head;     /* events pushed; ring[i % GW_LIVE_RING] holds event i */
+    uint64_t wakes;    /* gw_live_wake calls: a waiting reader rechecks its session */
+    reader_t *readers; /* open streams (to count them per session) */
     bool stopping;
     int wait_ms;
     /* main thread only */
@@ -33,12 +42,17 @@ struct gw_live {
     int64_t retry_ms;
 };
 
-typedef struct {
+struct reader {
     gw_live_t *l;
+    reader_t *next;
+    gw_auth_t *auth; /* NULL: no session to check (tests) */
+    char sid[GW_AUTH_ID_HEX + 1];
+    bool all; /* sees every event; else only those of agency */
+    char agency[128];
     uint64_t pos;
     char pending[GW_LIVE_EVENT_MAX + 64]; /* what did not fit in the last buffer */
     size_t pend_len, pend_off;
-} reader_t;
+};
 
 int gw_live_new(gw_live_t **out, void *zctx, const cpm_config_t *cfg, const cpm_identity_t *id)
 {
@@ -72,7 +86,7 @@ void gw_live_destroy(gw_live_t **p)
     gw_live_t *l = *p;
     unmake(l);
     for (size_t i = 0; i < GW_LIVE_RING; i++)
-        free(l->ring[i]);
+        free(l->ring[i].json), free(l->ring[i].agency);
     pthread_cond_destroy(&l->cond);
     pthread_mutex_destroy(&l->lock);
     free(l);
@@ -82,12 +96,19 @@ void gw_live_destroy(gw_live_t **p)
 void gw_live_push(gw_live_t *l, const char *json)
 {
     char *copy = strndup(json, GW_LIVE_EVENT_MAX);
-    if (!copy)
+    json_t *o = json_loads(json, 0, NULL);
+    char *agency = strdup(o && json_string_value(json_object_get(o, "agency"))
+                              ? json_string_value(json_object_get(o, "agency"))
+                              : "");
+    json_decref(o);
+    if (!copy || !agency) {
+        free(copy), free(agency);
         return;
+    }
     pthread_mutex_lock(&l->lock);
-    char **slot = &l->ring[l->head % GW_LIVE_RING];
-    free(*slot);
-    *slot = copy;
+    ev_t *slot = &l->ring[l->head % GW_LIVE_RING];
+    free(slot->json), free(slot->agency);
+    slot->json = copy, slot->agency = agency;
     l->head++;
     pthread_cond_broadcast(&l->cond);
     pthread_mutex_unlock(&l->lock);
@@ -106,6 +127,14 @@ void gw_live_set_wait(gw_live_t *l, int ms)
     l->wait_ms = ms;
 }
 
+void gw_live_wake(gw_live_t *l)
+{
+    pthread_mutex_lock(&l->lock);
+    l->wakes++;
+    pthread_cond_broadcast(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
 void gw_live_stop(gw_live_t *l)
 {
     pthread_mutex_lock(&l->lock);
@@ -114,7 +143,7 @@ void gw_live_stop(gw_live_t *l)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* The public projection of an event: what any logged-in person may see. */
+/* The public projection of an event; each reader sees those of its scope. */
 static void on_event(void *arg, const char *node, const char *service, const Cpm__Event *ev,
                      bool chain_ok)
 {
@@ -175,42 +204,100 @@ void gw_live_tick(gw_live_t *l)
         cpm_subscriber_poll(l->sub, 0, 500);
 }
 
-void *gw_live_reader_new(gw_live_t *l, uint64_t pos)
+int gw_live_scope(const char *role, bool *all)
 {
+    static const char *const everything[] = {"coordinator", "city"};
+    static const char *const works[] = {"department", "area", "inspector", "officer"};
+    for (size_t i = 0; role && i < 2; i++)
+        if (!strcmp(role, everything[i]))
+            return *all = true, 0;
+    for (size_t i = 0; role && i < 4; i++)
+        if (!strcmp(role, works[i]))
+            return *all = false, 0;
+    return -1;
+}
+
+int gw_live_reader_open(gw_live_t *l, uint64_t pos, gw_auth_t *auth, const char *sid,
+                        const char *role, const char *agency, void **out)
+{
+    *out = NULL;
     reader_t *r = calloc(1, sizeof *r);
     if (!r)
-        return NULL;
-    r->l = l;
+        return 500;
+    if (gw_live_scope(role, &r->all) != 0) {
+        free(r);
+        return 403;
+    }
+    r->l = l, r->auth = auth;
+    snprintf(r->sid, sizeof r->sid, "%s", sid ? sid : "");
+    snprintf(r->agency, sizeof r->agency, "%s", agency ? agency : "");
     pthread_mutex_lock(&l->lock);
+    int open = 0;
+    for (reader_t *o = l->readers; o; o = o->next)
+        open += *r->sid && !strcmp(o->sid, r->sid);
+    if (open >= GW_LIVE_PER_SESSION) {
+        pthread_mutex_unlock(&l->lock);
+        free(r);
+        return 429;
+    }
     uint64_t oldest = l->head > GW_LIVE_RING ? l->head - GW_LIVE_RING : 0;
     r->pos = pos < oldest ? oldest : pos > l->head ? l->head : pos;
+    r->next = l->readers, l->readers = r;
     pthread_mutex_unlock(&l->lock);
-    return r;
+    *out = r;
+    return 0;
 }
 
 void gw_live_reader_free(void *reader)
 {
-    free(reader);
+    reader_t *r = reader;
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->l->lock);
+    for (reader_t **p = &r->l->readers; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    pthread_mutex_unlock(&r->l->lock);
+    free(r);
+}
+
+/* Under the lock: step over the held events r may not see. */
+static void skip_hidden(reader_t *r)
+{
+    gw_live_t *l = r->l;
+    uint64_t oldest = l->head > GW_LIVE_RING ? l->head - GW_LIVE_RING : 0;
+    while (!r->all && r->pos >= oldest && r->pos < l->head &&
+           strcmp(l->ring[r->pos % GW_LIVE_RING].agency, r->agency) != 0)
+        r->pos++;
 }
 
 /* Under the lock: the next thing to send into r->pending (an event, a gap
- * notice, or a keep-alive after waiting). -1 when the gateway stops. */
+ * notice, or a keep-alive after waiting). -1 when the gateway stops or the
+ * session has ended (logout, idle or grant expiry: checked before every
+ * chunk, without touching its idle time). */
 static int next_chunk(reader_t *r)
 {
     gw_live_t *l = r->l;
-    if (r->pos == l->head && !l->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += l->wait_ms / 1000;
-        until.tv_nsec += (long)(l->wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L)
-            until.tv_sec++, until.tv_nsec -= 1000000000L;
-        while (r->pos == l->head && !l->stopping)
-            if (pthread_cond_timedwait(&l->cond, &l->lock, &until) == ETIMEDOUT)
-                break;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += l->wait_ms / 1000;
+    until.tv_nsec += (long)(l->wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L)
+        until.tv_sec++, until.tv_nsec -= 1000000000L;
+    for (;;) {
+        skip_hidden(r);
+        uint64_t wakes = l->wakes;
+        bool timed_out = false;
+        while (r->pos == l->head && !l->stopping && l->wakes == wakes && !timed_out)
+            timed_out = pthread_cond_timedwait(&l->cond, &l->lock, &until) == ETIMEDOUT;
+        if (l->stopping || (r->auth && gw_auth_alive(r->auth, r->sid, cpm_now_ms()) != 0))
+            return -1;
+        skip_hidden(r);
+        if (r->pos < l->head || timed_out)
+            break; /* else only events of others came, or another session ended: wait on */
     }
-    if (l->stopping)
-        return -1;
     uint64_t oldest = l->head > GW_LIVE_RING ? l->head - GW_LIVE_RING : 0;
     int n;
     if (r->pos < oldest) { /* fell off the ring: say so, go on from the oldest */
@@ -219,7 +306,7 @@ static int next_chunk(reader_t *r)
         r->pos = oldest;
     } else if (r->pos < l->head) {
         n = snprintf(r->pending, sizeof r->pending, "id: %llu\ndata: %s\n\n",
-                     (unsigned long long)r->pos, l->ring[r->pos % GW_LIVE_RING]);
+                     (unsigned long long)r->pos, l->ring[r->pos % GW_LIVE_RING].json);
         r->pos++;
     } else {
         n = snprintf(r->pending, sizeof r->pending, ": keep-alive\n\n");
@@ -246,7 +333,7 @@ ssize_t gw_live_read(void *reader, uint64_t off, char *buf, size_t cap)
         memcpy(buf + n, r->pending + r->pend_off, k);
         r->pend_off += k, n += k;
         /* go on without waiting while more is already in the ring */
-    } while (n < cap && r->pos < r->l->head && !r->l->stopping);
+    } while (n < cap && (skip_hidden(r), r->pos < r->l->head) && !r->l->stopping);
     pthread_mutex_unlock(&r->l->lock);
     return (ssize_t)n;
 }
@@ -256,11 +343,28 @@ int gw_live_events(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
     gw_session_t s;
     if (gw_auth_require(gw, rq, rs, true, &s) != 0)
         return 0;
-    gw_session_clear(&s);
     const char *last = gw_req_header(rq, "Last-Event-ID");
     uint64_t pos = last && *last ? strtoull(last, NULL, 10) + 1 : 0;
-    if (!(rs->stream_arg = gw_live_reader_new(gw->live, pos)))
-        return -1;
+    int rc = gw_live_reader_open(gw->live, pos, gw->auth, s.id, s.grant.role, s.grant.agency,
+                                 &rs->stream_arg);
+    if (rc != 0) {
+        if (rc != 500)
+            gw_count(gw, "web.stream_refused", 1);
+        cpm_info("gateway: event stream of %s refused (%d)", s.grant.member, rc);
+        if (rc == 403)
+            gw_resp_text(rs, 403,
+                         "the live events are for coordinators and for members that "
+                         "work cases; role %s sees none",
+                         s.grant.role);
+        else if (rc == 429)
+            gw_resp_text(rs, 429,
+                         "this session has %d event streams open already, the most "
+                         "one session may have: close one",
+                         GW_LIVE_PER_SESSION);
+        gw_session_clear(&s);
+        return rc == 500 ? -1 : 0;
+    }
+    gw_session_clear(&s);
     rs->stream = gw_live_read;
     rs->stream_free = gw_live_reader_free;
     rs->content_type = "text/event-stream";

@@ -10,16 +10,27 @@
  * reconnects, else the oldest held): a reader that falls more than the ring
  * behind is told (an SSE comment ": gap N") and goes on from the oldest. An
  * idle stream gets a comment every 15 s. Ring and readers share the
- * module's lock and condition variable. */
+ * module's lock and condition variable.
+ *
+ * A stream belongs to a session: before each chunk (event, gap notice or
+ * keep-alive) the reader asks gw_auth_alive, which does not touch the idle
+ * time, and ends the stream when the session is gone (logout wakes the
+ * readers at once; idle and grant expiry are seen at the next keep-alive at
+ * the latest). At most GW_LIVE_PER_SESSION streams per session (429 beyond).
+ * Scope (as routing's): coordinator and city see every event; department,
+ * area, inspector and officer only those whose agency is their own; other
+ * roles (operator, association, gateway...) get 403 for the stream. */
 #ifndef GW_LIVE_H
 #define GW_LIVE_H
 
 #include "cpm_config.h"
 #include "cpm_keys.h"
+#include "gw_auth.h"
 #include "gw_http.h"
 
 #define GW_LIVE_RING 1000
 #define GW_LIVE_EVENT_MAX 1024 /* bytes of one event's "data:" JSON */
+#define GW_LIVE_PER_SESSION 2
 
 typedef struct gw_live gw_live_t;
 
@@ -31,6 +42,9 @@ void gw_live_destroy(gw_live_t **p);
 void gw_live_tick(gw_live_t *l);
 /* Main thread: the registry changed; remake the subscriber at the next tick. */
 void gw_live_reload(gw_live_t *l);
+/* Wake every waiting reader so that it checks its session now (after a
+ * logout). Any thread. */
+void gw_live_wake(gw_live_t *l);
 /* Wake every reader and end their streams (before the HTTP server stops). */
 void gw_live_stop(gw_live_t *l);
 
@@ -40,9 +54,16 @@ void gw_live_push(gw_live_t *l, const char *json);
 /* Events pushed so far (the next event's id is this). */
 uint64_t gw_live_head(gw_live_t *l);
 
-/* A reader from position pos (clamped to what the ring holds), for the SSE
- * stream: gw_live_read has the gw_stream_fn signature. */
-void *gw_live_reader_new(gw_live_t *l, uint64_t pos);
+/* Whether role sees the live events: 0 with *all (every event) or not
+ * (those of its own agency), or -1 (none). */
+int gw_live_scope(const char *role, bool *all);
+/* A reader from position pos (clamped to what the ring holds) for session
+ * sid (checked in auth before each chunk; auth NULL: not checked) of a
+ * member of role and agency, for the SSE stream: gw_live_read has the
+ * gw_stream_fn signature. 0 and *out; 403 (the role sees no events), 429
+ * (the session has GW_LIVE_PER_SESSION streams open), 500 (no memory). */
+int gw_live_reader_open(gw_live_t *l, uint64_t pos, gw_auth_t *auth, const char *sid,
+                        const char *role, const char *agency, void **out);
 ssize_t gw_live_read(void *reader, uint64_t off, char *buf, size_t cap);
 void gw_live_reader_free(void *reader);
 /* For tests: how long a reader waits for an event before it writes a

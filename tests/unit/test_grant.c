@@ -1,5 +1,6 @@
 /* cpm_grant: a web grant verifies only when signed by the member's current
  * key, for this gateway, unexpired, at most 12 h; the nonce is taken once. */
+#include "cpm_envelope.h"
 #include "cpm_grant.h"
 #include "cpm_util.h"
 #include "fixtures/responder.h"
@@ -8,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +76,7 @@ static void test_good_grant_and_token(void **st)
     assert_string_equal(g.member, "coordinator.hn.doit");
     assert_string_equal(g.role, "coordinator");
     assert_int_equal(g.not_after_ms, now + 3600000);
+    free(back);
     assert_int_equal(cpm_grant_untoken("not base64 !", &back, &bn) == 0, 0);
     free(f), free(back);
     cpm_registry_destroy(&r);
@@ -143,7 +147,7 @@ static void test_nonce_once(void **st)
     uint8_t *f = NULL;
     size_t n = 0;
     cpm_grant_t g, g2;
-    cpm_grant_nonces_t *ns = cpm_grant_nonces_new(1);
+    cpm_grant_nonces_t *ns = cpm_grant_nonces_new(1, 2);
     assert_int_equal(cpm_grant_sign(&person, "hn.gw", now, 60000, &f, &n, NULL), 0);
     assert_int_equal(verify(r, f, n, "hn.gw", now, &g), 0);
     assert_int_equal(cpm_grant_nonce_use(ns, &g, now), 0);
@@ -158,6 +162,118 @@ static void test_nonce_once(void **st)
     cpm_registry_destroy(&r);
 }
 
+/* A grant with times of the signer's choosing (cpm_grant_sign would not
+ * make these). */
+static void sign_raw(const cpm_identity_t *id, const char *gw, int64_t issued, int64_t not_after,
+                     uint8_t **f, size_t *n)
+{
+    uint8_t nonce[CPM_GRANT_NONCE] = {1, 2, 3};
+    Cpm__WebGrant g = CPM__WEB_GRANT__INIT;
+    g.member = (char *)id->id;
+    g.gateway = (char *)gw;
+    g.nonce = (ProtobufCBinaryData){sizeof nonce, nonce};
+    g.issued_ms = issued;
+    g.not_after_ms = not_after;
+    char recipient[160];
+    snprintf(recipient, sizeof recipient, "%s/gateway", gw);
+    cpm_sender_t s;
+    cpm_sender_init(&s, id, CPM_GRANT_INSTANCE);
+    assert_int_equal(
+        cpm_sender_seal(&s, CPM__MSG_TYPE__MSG_WEB_GRANT, recipient, NULL, &g.base, NULL, f, n), 0);
+}
+
+/* issued_ms = -1, not_after_ms = INT64_MAX: not_after - issued wraps to a
+ * negative number, which passed the 12-hour bound and made a grant that
+ * never expires. Every time is now bounded against our clock first. */
+static void test_overflow_times(void **st)
+{
+    (void)st;
+    cpm_registry_t *r = reg_with(NULL);
+    int64_t now = cpm_now_ms();
+    const int64_t h12 = CPM_GRANT_MAX_MS, sk = CPM_GRANT_SKEW_MS;
+    const struct {
+        int64_t issued, not_after;
+        int ok;
+    } cases[] = {
+        {-1, INT64_MAX, 0},
+        {INT64_MIN, INT64_MAX, 0},
+        {INT64_MIN, now + 60000, 0},
+        {0, now + 60000, 0},
+        {-1, now + 60000, 0},
+        {now - h12 - 1, now + 60000, 0},     /* issued too long ago */
+        {now + sk + 1, now + sk + 60000, 0}, /* issued in the future */
+        {now, now + h12 + sk + 1, 0},        /* ends too late */
+        {now, now, 0},
+        {now, now - 1, 0},
+        {now - h12, now + 1, 0}, /* more than 12 h long */
+        {now - 1000, now + h12 - 1000, 1},
+        {now + sk, now + sk + h12, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t *f = NULL;
+        size_t n = 0;
+        cpm_grant_t g;
+        sign_raw(&person, "hn.gw", cases[i].issued, cases[i].not_after, &f, &n);
+        int rc = verify(r, f, n, "hn.gw", now, &g);
+        if (rc != (cases[i].ok ? 0 : CPM_E_FORBIDDEN))
+            fail_msg("case %zu: issued %lld not_after %lld: %d", i, (long long)cases[i].issued,
+                     (long long)cases[i].not_after, rc);
+        /* and a day later, nothing of these is still good */
+        assert_int_equal(verify(r, f, n, "hn.gw", now + 2 * h12, &g), CPM_E_FORBIDDEN);
+        free(f);
+    }
+    cpm_registry_destroy(&r);
+}
+
+/* A grant names its gateway; only a member of role gateway may be one (else
+ * any member could log in people's grants made out to it, or send
+ * on_behalf). */
+static void test_gateway_role(void **st)
+{
+    (void)st;
+    cpm_registry_t *r = reg_with(NULL);
+    int64_t now = cpm_now_ms();
+    uint8_t *f = NULL;
+    size_t n = 0;
+    cpm_grant_t g;
+    cpm_error_t err = {0};
+    /* a grant made out to the officer: signed right, for that "gateway" */
+    assert_int_equal(cpm_grant_sign(&person, other.id, now, 60000, &f, &n, NULL), 0);
+    assert_int_equal(cpm_grant_verify(r, f, n, other.id, now, &g, &err), CPM_E_FORBIDDEN);
+    assert_non_null(strstr(err.message, "not a gateway"));
+    assert_string_equal(err.field, "on_behalf");
+    free(f);
+    /* and for a name not in the registry */
+    assert_int_equal(cpm_grant_sign(&person, "nobody.gw", now, 60000, &f, &n, NULL), 0);
+    assert_int_equal(verify(r, f, n, "nobody.gw", now, &g), CPM_E_FORBIDDEN);
+    free(f);
+    assert_int_equal(cpm_grant_sign(&person, "hn.gw", now, 60000, &f, &n, NULL), 0);
+    assert_int_equal(verify(r, f, n, "hn.gw", now, &g), 0);
+    free(f);
+    cpm_registry_destroy(&r);
+}
+
+/* One member's nonces are limited, so one member cannot fill the table for
+ * everyone; a nonce is kept at most 12 h whatever its grant says. */
+static void test_nonce_per_member(void **st)
+{
+    (void)st;
+    int64_t now = cpm_now_ms();
+    cpm_grant_nonces_t *ns = cpm_grant_nonces_new(16, 2);
+    cpm_grant_t g = {.member = "a", .not_after_ms = INT64_MAX};
+    for (int i = 0; i < 2; i++) {
+        g.nonce[0] = (uint8_t)i;
+        assert_int_equal(cpm_grant_nonce_use(ns, &g, now), 0);
+    }
+    g.nonce[0] = 9;
+    assert_int_equal(cpm_grant_nonce_use(ns, &g, now), CPM_E_FORBIDDEN); /* a's limit */
+    cpm_grant_t b = {.member = "b", .nonce = {7}, .not_after_ms = now + 1000};
+    assert_int_equal(cpm_grant_nonce_use(ns, &b, now), 0); /* others still log in */
+    /* 12 h on, a's nonces are forgotten although their grants said never */
+    assert_int_equal(cpm_grant_nonce_use(ns, &g, now + CPM_GRANT_MAX_MS), 0);
+    cpm_grant_nonces_destroy(&ns);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +282,9 @@ int main(void)
         cmocka_unit_test(test_expired_long_and_wrong_gateway),
         cmocka_unit_test(test_revoked_key),
         cmocka_unit_test(test_nonce_once),
+        cmocka_unit_test(test_overflow_times),
+        cmocka_unit_test(test_gateway_role),
+        cmocka_unit_test(test_nonce_per_member),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cpm_identity_t root, person;
+static cpm_identity_t root, person, gwid;
 
 static void token_for(int64_t now, int64_t valid, char *tok)
 {
@@ -29,9 +29,11 @@ static void test_sessions(void **st)
     (void)st;
     assert_int_equal(cpm_identity_generate(&root, "root"), 0);
     assert_int_equal(cpm_identity_generate(&person, "coordinator.hn.doit"), 0);
-    Cpm__Member *ms[1] = {resp_member(&person, "coordinator", NULL, 0)};
+    assert_int_equal(cpm_identity_generate(&gwid, "hn.gw"), 0);
+    Cpm__Member *ms[2] = {resp_member(&person, "coordinator", NULL, 0),
+                          resp_member(&gwid, "gateway", NULL, 0)};
     cpm_registry_t *reg = NULL;
-    assert_int_equal(resp_registry(ms, 1, &root, &reg), 0);
+    assert_int_equal(resp_registry(ms, 2, &root, &reg), 0);
     gw_auth_t *a = NULL;
     assert_int_equal(gw_auth_new(&a), 0);
     int64_t now = cpm_now_ms();
@@ -90,11 +92,124 @@ static void test_sessions(void **st)
     assert_int_equal(gw_form_get("a=1", "token", out, sizeof out), -1);
     gw_auth_destroy(&a);
     cpm_registry_destroy(&reg);
-    free(ms[0]);
+    free(ms[0]), free(ms[1]);
+}
+
+static void token_of(const cpm_identity_t *who, int64_t now, int64_t valid, char *tok)
+{
+    uint8_t *f = NULL;
+    size_t n = 0;
+    assert_int_equal(cpm_grant_sign(who, "hn.gw", now, valid, &f, &n, NULL), 0);
+    assert_int_equal(cpm_grant_token(f, n, tok, CPM_GRANT_TOKEN_MAX + 1), 0);
+    free(f);
+}
+
+/* One member gets GW_AUTH_PER_MEMBER sessions; the next is refused with a
+ * sentence naming the member and the limit, and does not use up its grant;
+ * other members still log in. */
+static void test_member_limit(void **st)
+{
+    (void)st;
+    cpm_identity_t officer;
+    assert_int_equal(cpm_identity_generate(&officer, "officer.hn.d.ba-dinh"), 0);
+    Cpm__Member *ms[3] = {resp_member(&person, "coordinator", NULL, 0),
+                          resp_member(&gwid, "gateway", NULL, 0),
+                          resp_member(&officer, "officer", NULL, 0)};
+    cpm_registry_t *reg = NULL;
+    assert_int_equal(resp_registry(ms, 3, &root, &reg), 0);
+    gw_auth_t *a = NULL;
+    assert_int_equal(gw_auth_new(&a), 0);
+    int64_t now = cpm_now_ms();
+    char tok[CPM_GRANT_TOKEN_MAX + 1], ninth[CPM_GRANT_TOKEN_MAX + 1], sid[GW_AUTH_ID_HEX + 1];
+    cpm_error_t err = {0};
+    for (int i = 0; i < GW_AUTH_PER_MEMBER; i++) {
+        token_of(&person, now, 60000, tok);
+        assert_int_equal(gw_auth_login(a, reg, "hn.gw", tok, now, sid, &err), 0);
+    }
+    token_of(&person, now, CPM_GRANT_MAX_MS, ninth);
+    assert_int_equal(gw_auth_login(a, reg, "hn.gw", ninth, now, sid, &err), CPM_E_FORBIDDEN);
+    assert_string_equal(err.field, "token");
+    assert_non_null(strstr(err.message, "coordinator.hn.doit has 8 open sessions"));
+    token_of(&officer, now, 60000, tok);
+    assert_int_equal(gw_auth_login(a, reg, "hn.gw", tok, now, sid, &err), 0);
+    /* when the first eight have expired, the refused grant still works */
+    assert_int_equal(gw_auth_login(a, reg, "hn.gw", ninth, now + 60000, sid, &err), 0);
+    gw_auth_destroy(&a);
+    cpm_registry_destroy(&reg);
+    for (int i = 0; i < 3; i++)
+        free(ms[i]);
+}
+
+/* When every session slot is taken, a login is refused BEFORE its nonce is
+ * used: the same grant logs in once a slot is free. */
+static void test_full_table_keeps_grant(void **st)
+{
+    (void)st;
+    enum { N = GW_AUTH_SESSIONS / GW_AUTH_PER_MEMBER + 1 };
+    static cpm_identity_t ids[N];
+    Cpm__Member *ms[N + 1];
+    for (int i = 0; i < N; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "officer.hn.d.a%d", i);
+        assert_int_equal(cpm_identity_generate(&ids[i], name), 0);
+        ms[i] = resp_member(&ids[i], "officer", NULL, 0);
+    }
+    ms[N] = resp_member(&gwid, "gateway", NULL, 0);
+    cpm_registry_t *reg = NULL;
+    assert_int_equal(resp_registry(ms, N + 1, &root, &reg), 0);
+    gw_auth_t *a = NULL;
+    assert_int_equal(gw_auth_new(&a), 0);
+    int64_t now = cpm_now_ms();
+    char tok[CPM_GRANT_TOKEN_MAX + 1], sid[GW_AUTH_ID_HEX + 1], first[GW_AUTH_ID_HEX + 1];
+    cpm_error_t err = {0};
+    for (int i = 0; i < GW_AUTH_SESSIONS; i++) {
+        token_of(&ids[i / GW_AUTH_PER_MEMBER], now, 3600000, tok);
+        assert_int_equal(gw_auth_login(a, reg, "hn.gw", tok, now, sid, &err), 0);
+        if (i == 0)
+            memcpy(first, sid, sizeof first);
+    }
+    token_of(&ids[N - 1], now, 3600000, tok);
+    assert_int_equal(gw_auth_login(a, reg, "hn.gw", tok, now, sid, &err), CPM_E_UNAVAILABLE);
+    gw_auth_logout(a, first);
+    assert_int_equal(gw_auth_login(a, reg, "hn.gw", tok, now, sid, &err), 0);
+    gw_auth_destroy(&a);
+    cpm_registry_destroy(&reg);
+    for (int i = 0; i <= N; i++)
+        free(ms[i]);
+}
+
+/* gw_auth_alive (the event stream's check) does not keep a session alive. */
+static void test_alive_does_not_touch(void **st)
+{
+    (void)st;
+    Cpm__Member *ms[2] = {resp_member(&person, "coordinator", NULL, 0),
+                          resp_member(&gwid, "gateway", NULL, 0)};
+    cpm_registry_t *reg = NULL;
+    assert_int_equal(resp_registry(ms, 2, &root, &reg), 0);
+    gw_auth_t *a = NULL;
+    assert_int_equal(gw_auth_new(&a), 0);
+    int64_t now = cpm_now_ms();
+    char tok[CPM_GRANT_TOKEN_MAX + 1], sid[GW_AUTH_ID_HEX + 1];
+    cpm_error_t err = {0};
+    token_of(&person, now, 2 * GW_AUTH_IDLE_MS, tok);
+    assert_int_equal(gw_auth_login(a, reg, "hn.gw", tok, now, sid, &err), 0);
+    assert_int_equal(gw_auth_alive(a, sid, now + GW_AUTH_IDLE_MS - 1), 0);
+    assert_int_equal(gw_auth_alive(a, sid, now + GW_AUTH_IDLE_MS), CPM_E_NOT_FOUND);
+    gw_session_t s;
+    bool expired;
+    assert_int_equal(gw_auth_find(a, sid, now + GW_AUTH_IDLE_MS, &s, &expired), CPM_E_NOT_FOUND);
+    gw_auth_destroy(&a);
+    cpm_registry_destroy(&reg);
+    free(ms[0]), free(ms[1]);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_sessions)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_member_limit),
+        cmocka_unit_test(test_full_table_keeps_grant),
+        cmocka_unit_test(test_alive_does_not_touch),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
