@@ -116,8 +116,10 @@ def test_webform():
         r = ctl_submit(m, ref, FORM)
         check(r["ticket"] == ticket and r["duplicate"], "intake filed it as %s: %s" % (OPERATOR, r))
 
-        # the live view shows it (no contact)
-        ev = live_until(m, op, ticket)
+        # the city coordinator's live view shows it (no contact); an operator
+        # has no live view of its own (its role sees no case's events)
+        coord = login(m, grant(m, COORD))
+        ev = live_until(m, coord, ticket)
         print("  live:", ev.strip()[:120])
         m.wait_for(lambda: m.status(ticket)["state"] == "assigned", "assignment of " + ticket)
         s = m.status(ticket, as_=COORD)
