@@ -12,8 +12,9 @@
 
 #include "cpm_util.h"
 
-static const char *const ROLES[] = {"city",     "department",  "area",      "association",
-                                    "operator", "coordinator", "inspector", "officer", "gateway"};
+static const char *const ROLES[] = {"city",        "department", "area",
+                                    "association", "operator",   "coordinator",
+                                    "inspector",   "officer",    "gateway"};
 /* Service names are data (each binary names its own): any name of
  * lowercase letters, digits, '-' and '_' that starts with a letter, short
  * enough for the "<service>.reply" and "<service>.pub" instance names. */
