@@ -226,8 +226,23 @@ class Mesh:
                 out[(node, svc)] = int(pid)
         return out
 
+    def ours(self, pid, node, service):
+        """pid still runs node/service of this mesh (a pid of a process that
+        ended may be given to another, even to a service of another mesh)."""
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            return False
+        cfg = os.path.join(self.home, "etc", "%s.%s.yaml" % (node, service)).encode()
+        return bool(argv) and argv[0].endswith(b"cpmesh-" + service.encode()) and cfg in argv
+
     def kill(self, node, service, sig=signal.SIGKILL):
         pid = self.pids()[(node, service)]
+        if not self.ours(pid, node, service):
+            print("  (%s/%s was not running when it was to be killed)" % (node, service),
+                  file=sys.stderr)
+            return
         os.kill(pid, sig)
         for _ in range(100):
             try:
