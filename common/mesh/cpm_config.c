@@ -33,6 +33,10 @@ typedef struct {
     uint32_t *event_checkpoint_every, *event_checkpoint_s; /* every service's event log */
     char *http_bind, *gateway_clients;                     /* gateway */
     uint32_t *metrics_every_s;                             /* gateway: health rounds for /metrics */
+    char *triage_model;                                    /* intake */
+    uint32_t *triage_min_pm;                               /* intake */
+    uint32_t *hotspot_window_h, *hotspot_history_days, *hotspot_min_count; /* hotspot */
+    uint32_t *hotspot_p_max_e6, *hotspot_keys_max;                         /* hotspot */
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -74,6 +78,13 @@ static const cyaml_schema_field_t config_fields[] = {
     STR(http_bind),
     STR(gateway_clients),
     NUM(metrics_every_s),
+    STR(triage_model),
+    NUM(triage_min_pm),
+    NUM(hotspot_window_h),
+    NUM(hotspot_history_days),
+    NUM(hotspot_min_count),
+    NUM(hotspot_p_max_e6),
+    NUM(hotspot_keys_max),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -139,7 +150,13 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         {"exchange_max_records", y->exchange_max_records, 1000000, &c->exchange_max_records},
         {"event_checkpoint_every", y->event_checkpoint_every, 1000, &c->event_checkpoint_every},
         {"event_checkpoint_s", y->event_checkpoint_s, 60, &c->event_checkpoint_s},
-        {"metrics_every_s", y->metrics_every_s, 10, &c->metrics_every_s}};
+        {"metrics_every_s", y->metrics_every_s, 10, &c->metrics_every_s},
+        {"triage_min_pm", y->triage_min_pm, 700, &c->triage_min_pm},
+        {"hotspot_window_h", y->hotspot_window_h, 48, &c->hotspot_window_h},
+        {"hotspot_history_days", y->hotspot_history_days, 28, &c->hotspot_history_days},
+        {"hotspot_min_count", y->hotspot_min_count, 5, &c->hotspot_min_count},
+        {"hotspot_p_max_e6", y->hotspot_p_max_e6, 1000, &c->hotspot_p_max_e6},
+        {"hotspot_keys_max", y->hotspot_keys_max, 200000, &c->hotspot_keys_max}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (nums[i].val && *nums[i].val == 0) {
             return cpm_error_set(err, CPM_E_INVALID, nums[i].name,
@@ -154,6 +171,14 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
                              "config %s: map_max_mb (%u) must be at least map_size_mb (%u)", path,
                              c->map_max_mb, c->map_size_mb);
     }
+    if (c->triage_min_pm > 1000)
+        return cpm_error_set(err, CPM_E_INVALID, "triage_min_pm",
+                             "config %s: triage_min_pm must be 1 to 1000 (per mille), not %u", path,
+                             c->triage_min_pm);
+    if (c->hotspot_p_max_e6 >= 1000000)
+        return cpm_error_set(err, CPM_E_INVALID, "hotspot_p_max_e6",
+                             "config %s: hotspot_p_max_e6 must be 1 to 999999 (millionths), not %u",
+                             path, c->hotspot_p_max_e6);
     c->map_high_water_pct = y->map_high_water_pct ? *y->map_high_water_pct : 80;
     if (c->map_high_water_pct < 10 || c->map_high_water_pct > 95) {
         return cpm_error_set(err, CPM_E_INVALID, "map_high_water_pct",
@@ -175,8 +200,10 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
     c->exchange_policy = resolve(dir, blank(y->exchange_policy) ? NULL : y->exchange_policy);
     c->http_bind = blank(y->http_bind) ? NULL : strdup(y->http_bind);
     c->gateway_clients = resolve(dir, blank(y->gateway_clients) ? NULL : y->gateway_clients);
+    c->triage_model = resolve(dir, blank(y->triage_model) ? NULL : y->triage_model);
     if ((!blank(y->http_bind) && !c->http_bind) ||
-        (!blank(y->gateway_clients) && !c->gateway_clients))
+        (!blank(y->gateway_clients) && !c->gateway_clients) ||
+        (!blank(y->triage_model) && !c->triage_model))
         return cpm_error_set(err, CPM_E_INTERNAL, "", "config %s: out of memory", path);
     if ((!blank(y->consumer_key_file) && !c->consumer_key_file) ||
         (!blank(y->checklists) && !c->checklists) ||
@@ -284,6 +311,7 @@ void cpm_config_destroy(cpm_config_t **p)
     free(c->exchange_policy);
     free(c->http_bind);
     free(c->gateway_clients);
+    free(c->triage_model);
     free(c);
     *p = NULL;
 }

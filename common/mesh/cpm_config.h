@@ -50,6 +50,16 @@
  *                                 #   application may POST
  *   metrics_every_s: 10           # optional, gateway: how often it asks every service's
  *                                 #   health for /metrics (set it to Prometheus's scrape interval)
+ *   triage_model: triage.model    # intake: the category model (cpmctl triage train); absent:
+ *                                 #   no suggestions (docs/protocol.md 24)
+ *   triage_min_pm: 700            # optional, intake: a suggestion at or above this confidence
+ *                                 #   (per mille) routes the case; below, it goes to triage
+ *   hotspot_window_h: 48          # optional, hotspot: the sliding window counted per key
+ *   hotspot_history_days: 28      # optional, hotspot: the baseline's horizon (EWMA of daily counts)
+ *   hotspot_min_count: 5          # optional, hotspot: fewer complaints in the window never alert
+ *   hotspot_p_max_e6: 1000        # optional, hotspot: alert when P(count | baseline) is below
+ *                                 #   this, in millionths (1000 = 0.001)
+ *   hotspot_keys_max: 200000      # optional, hotspot: keys kept at most (least recent evicted)
  *
  * Relative paths are taken relative to the configuration file's folder. */
 #ifndef CPM_CONFIG_H
@@ -99,6 +109,10 @@ typedef struct {
     char *http_bind;          /* gateway: "host:port"; NULL when absent */
     char *gateway_clients;    /* gateway: signed client list; NULL when absent */
     uint32_t metrics_every_s; /* gateway: seconds between health rounds (/metrics) */
+    char *triage_model;       /* intake: category model file; NULL when absent */
+    uint32_t triage_min_pm;   /* intake: route by a suggestion at or above this (per mille) */
+    uint32_t hotspot_window_h, hotspot_history_days, hotspot_min_count; /* hotspot */
+    uint32_t hotspot_p_max_e6, hotspot_keys_max;                        /* hotspot */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

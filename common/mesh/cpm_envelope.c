@@ -291,6 +291,18 @@ const char *cpm_msg_type_name(int type)
         return "event_checkpoint";
     case CPM__MSG_TYPE__MSG_WEB_GRANT:
         return "web_grant";
+    case CPM__MSG_TYPE__MSG_HOTSPOT_LIST:
+        return "hotspot_list";
+    case CPM__MSG_TYPE__MSG_HOTSPOT_LIST_REPLY:
+        return "hotspot_list_reply";
+    case CPM__MSG_TYPE__MSG_HOTSPOT_DECIDE:
+        return "hotspot_decide";
+    case CPM__MSG_TYPE__MSG_HOTSPOT_DECIDE_REPLY:
+        return "hotspot_decide_reply";
+    case CPM__MSG_TYPE__MSG_TRIAGE_STATS:
+        return "triage_stats";
+    case CPM__MSG_TYPE__MSG_TRIAGE_STATS_REPLY:
+        return "triage_stats_reply";
     default:
         return NULL; /* including MSG_UNSPECIFIED: never valid on the wire */
     }
