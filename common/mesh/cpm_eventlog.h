@@ -13,6 +13,9 @@
  *   || for business, address, violation: length (u32 BE) || UTF-8
  *   || fine_vnd (i64 BE) || for tax_code, inspection, channel: length || UTF-8
  *   || outcome (u32 BE, the Outcome number)
+ *   and, only when one of the suggestion fields 22-25 is set: "R2"
+ *   || for product, suggested: length (u32 BE) || UTF-8
+ *   || suggestion_pm (u32 BE) || category_by: length (u32 BE) || UTF-8
  * so that the chain is checked without re-serializing protobuf. */
 #ifndef CPM_EVENTLOG_H
 #define CPM_EVENTLOG_H
@@ -38,6 +41,9 @@ typedef struct {
     int64_t fine_vnd;
     const char *tax_code, *inspection, *channel;
     Cpm__Outcome outcome; /* case.resolved */
+    /* Issue 12 (complaint.received, case.categorized): NULL/0 for none. */
+    const char *product, *suggested, *category_by;
+    uint32_t suggestion_pm;
 } cpm_event_t;
 
 /* Append one event. */

@@ -22,6 +22,7 @@
 #include "monitor_html.h"
 #include "monitor_render.h"
 #include "monitor_targets.h"
+#include "monitor_triage.h"
 
 #include <libgen.h>
 
@@ -184,6 +185,14 @@ static int apply(cpm_server_t *srv, MDB_txn *txn, void *ctx)
                                s->q[i].node, s->q[i].service, s->q[i].ev);
         if (rc < 0)
             return rc;
+        bool tfull = false; /* the model's accuracy (monitor_triage), with the same cursor */
+        int trc = rc == MON_ALREADY ? 0
+                                    : monitor_triage_apply(cpm_server_store(s->srv), txn, CASES_MAX,
+                                                           s->q[i].service, s->q[i].ev, &tfull);
+        if (trc != 0)
+            return -trc;
+        if (tfull)
+            count(s, "monitor.triage_full", 1);
         if (rc == MON_FULL)
             count(s, "monitor.cases_full", 1);
         else if (rc == MON_ALREADY) /* a source sent again what was applied */
@@ -329,6 +338,37 @@ static int on_report(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_ms
     return rc;
 }
 
+/* The category model's accuracy in production: coordinators only. */
+static int on_triage_stats(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                           ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    const Cpm__TriageStatsQuery *q = (const Cpm__TriageStatsQuery *)payload;
+    const Cpm__Member *asker =
+        cpm_grant_asker(srv, m, &q->on_behalf, "triage_stats", "monitor", err);
+    if (!asker || !is_coordinator(asker)) {
+        count(s, "monitor.triage_refused", 1);
+        cpm_info("triage stats refused to %s", m->env->sender);
+        return asker ? cpm_error_set(err, CPM_E_FORBIDDEN, "role",
+                                     "triage stats are for the city's coordinators; %s is %s",
+                                     asker->id, asker->role)
+                     : err->code;
+    }
+    Cpm__TriageStatsReply *r = NULL;
+    int rc =
+        monitor_triage_stats(cpm_server_store(srv), txn, q->from_ms, q->to_ms, cpm_now_ms(), &r);
+    if (rc == CPM_E_INVALID) {
+        count(s, "monitor.triage_refused", 1);
+        rc = cpm_error_set(err, rc, "to_ms", "to_ms must be after from_ms (and from_ms >= 0)");
+    } else if (rc != 0) {
+        rc = cpm_error_set(err, rc < 0 ? CPM_E_INTERNAL : rc, "", "triage stats failed");
+    } else {
+        rc = cpm_reply_set(reply, CPM__MSG_TYPE__MSG_TRIAGE_STATS_REPLY, &r->base);
+        count(s, "monitor.triage_stats", 1);
+    }
+    monitor_triage_free(&r);
+    return rc;
+}
+
 /* An activity towards a programme target, signed by the agency that did it. */
 static int on_record(cpm_svc_t *s, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
                      ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
@@ -435,9 +475,11 @@ static const cpm_svc_request_t requests[] = {
      NULL, true},
     {CPM__MSG_TYPE__MSG_PROGRAMME_PROGRESS, &cpm__programme_progress_query__descriptor, false,
      on_progress, NULL, false},
+    {CPM__MSG_TYPE__MSG_TRIAGE_STATS, &cpm__triage_stats_query__descriptor, false, on_triage_stats,
+     NULL, false},
     {0}};
 
-static const char *const dbs[] = {MONITOR_DATABASES, NULL};
+static const char *const dbs[] = {MONITOR_DATABASES, MONITOR_TRIAGE_DBS, NULL};
 static const char *const requires[] = {"rules", NULL};
 static const cpm_service_t service = {
     .name = "monitor",

@@ -11,6 +11,7 @@
 #include "cpm_service.h"
 #include "cpm_util.h"
 #include "routing_bounds.h"
+#include "routing_categorize.h"
 #include "routing_deadlines.h"
 #include "routing_contact.h"
 #include "routing_domain.h"
@@ -89,12 +90,38 @@ static int on_update(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     return rc;
 }
 
+/* A coordinator chooses a case's category, and so where it goes. */
+static int on_categorize(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                         const Cpm__CaseAssign *q, cpm_reply_t *reply, cpm_error_t *err)
+{
+    cpm_effects_t fx = cpm_server_effects(srv);
+    routing_categorized_t out;
+    int rc = routing_categorize(st->rules, cpm_server_registry(srv), cpm_server_store(srv), txn,
+                                &fx, m->member, q, cpm_now_ms(), &out, err);
+    if (rc != 0) {
+        cpm_metrics_add(cpm_server_metrics(srv), "case_categorize.refused", 1);
+        cpm_warn("category of %s by %s refused: %s", q->ticket, m->env->sender, err->message);
+        return rc;
+    }
+    cpm_metrics_add(cpm_server_metrics(srv), "case_categorize.done", 1);
+    cpm_info("case %s: category %s chosen by %s, with %s%s", q->ticket, q->category, m->env->sender,
+             *out.agency ? out.agency : "(coordinators)", out.duplicate ? " (it already was)" : "");
+    Cpm__CaseAssignReply r = CPM__CASE_ASSIGN_REPLY__INIT;
+    r.ticket = q->ticket;
+    r.agency = out.agency;
+    r.state = out.state;
+    r.duplicate = out.duplicate;
+    return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_ASSIGN_REPLY, &r.base);
+}
+
 /* A coordinator gives a case to an agency by hand (routing_case_assign). */
 static int on_case_assign(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
                           ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
 {
     const Cpm__CaseAssign *q = (const Cpm__CaseAssign *)payload;
     cpm_effects_t fx = cpm_server_effects(srv);
+    if (*q->category) /* a coordinator's choice of category (routing_categorize) */
+        return on_categorize(st, srv, txn, m, q, reply, err);
     Cpm__CaseState state = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
     bool dup = false;
     int rc = routing_case_assign(st->rules, cpm_server_registry(srv), cpm_server_store(srv), txn,

@@ -2,6 +2,7 @@
  * in routing_domain.h). Tickets are sequential, so whatever is not shown is
  * answered exactly like a ticket routing never saw. */
 #include "cpm_text.h"
+#include "routing_categorize.h"
 #include "routing_domain.h"
 #include "routing_list.h"
 #include "routing_watch.h"
@@ -66,7 +67,11 @@ static void make_public(Cpm__StatusReply *r)
         } else if (name != protobuf_c_empty_string)
             free(name);
     }
-    blank(&r->linked_to); /* another ticket: not the lookup code's to show */
+    blank(&r->linked_to);          /* another ticket: not the lookup code's to show */
+    blank(&r->category_suggested); /* how the category was chosen, and by whom */
+    r->suggestion_pm = 0;
+    blank(&r->category_by);
+    blank(&r->category_chosen_by);
     for (size_t i = 0; i < r->n_history; i++) {
         blank(&r->history[i]->actor);
         blank(&r->history[i]->note);
@@ -148,6 +153,10 @@ Cpm__StatusReply *routing_status_for(cpm_store_t *st, MDB_txn *txn, const Cpm__M
     }
     if (!strcmp(view, "public"))
         make_public(r);
+    else if ((*rc = routing_categorize_fill(st, txn, r)) != 0) { /* StatusReply 50-52 */
+        cpm_error_set(err, *rc, "ticket", "ticket %s cannot be read", ticket);
+        goto refuse;
+    }
     /* Flagged at escalation; shown while that deadline is still the open one. */
     r->overdue = routing_watch_is_overdue(r);
     blank(&r->view);

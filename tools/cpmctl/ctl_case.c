@@ -93,6 +93,27 @@ Cpm__StatusReply *ctl_query_status(ctl_t *c, const char *ticket, const char *cod
     return r;
 }
 
+/* The category and how it came: the submitter, the model (with its
+ * confidence), or a person's choice beside the model's suggestion. */
+static void print_category(const Cpm__StatusReply *r)
+{
+    const char *cat = *r->category ? ctl_safe(r->category) : "-";
+    const char *sug = ctl_safe(r->category_suggested);
+    unsigned pct = (r->suggestion_pm + 5) / 10;
+    if (!strcmp(r->category_by, "model"))
+        printf("category     %s (model, %u%%)\n", cat, pct);
+    else if (!strcmp(r->category_by, "person") && *sug)
+        printf("category     %s (chosen; model suggested %s, %u%%)\n", cat, sug, pct);
+    else if (!strcmp(r->category_by, "person"))
+        printf("category     %s (chosen; no suggestion)\n", cat);
+    else if (*sug)
+        printf("category     %s \u2014 model suggests %s (%u%%)\n", cat, sug, pct);
+    else
+        printf("category     %s\n", cat);
+    if (*r->category_chosen_by)
+        printf("chosen by    %s\n", ctl_safe(r->category_chosen_by));
+}
+
 static void print_status(bool json, const Cpm__StatusReply *r)
 {
     char t1[40], t2[40], t3[40], t4[40];
@@ -139,6 +160,10 @@ static void print_status(bool json, const Cpm__StatusReply *r)
         if (r->fine_vnd)
             json_object_set_new(o, "fine_vnd", json_integer(r->fine_vnd));
         json_object_set_new(o, "linked_to", json_string(ctl_utf8(r->linked_to)));
+        json_object_set_new(o, "category_suggested", json_string(ctl_utf8(r->category_suggested)));
+        json_object_set_new(o, "suggestion_pm", json_integer(r->suggestion_pm));
+        json_object_set_new(o, "category_by", json_string(ctl_utf8(r->category_by)));
+        json_object_set_new(o, "category_chosen_by", json_string(ctl_utf8(r->category_chosen_by)));
         ctl_print_json(o);
         return;
     }
@@ -151,8 +176,8 @@ static void print_status(bool json, const Cpm__StatusReply *r)
         printf("generation   %s\nbefore       %s (returns: %u)\n",
                *r->generation ? ctl_safe(r->generation) : "-",
                *r->previous_agency ? ctl_safe(r->previous_agency) : "-", r->returns);
-    printf("area         %s\ncategory     %s\n", ctl_safe(r->area),
-           *r->category ? ctl_safe(r->category) : "-");
+    printf("area         %s\n", ctl_safe(r->area));
+    print_category(r);
     if (*r->intake_node)
         printf("received at  %s (%s)\n", ctl_safe(r->intake_node), ctl_time_vn(r->received_ms, t1));
     else

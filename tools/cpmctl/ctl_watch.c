@@ -101,6 +101,11 @@ static void emit(void *arg, const char *node, const char *service, const Cpm__Ev
         if (o && typed)
             json_object_update(o, typed);
         json_decref(typed);
+        if (o && (*ev->suggested || *ev->category_by)) { /* issue 12: how the category came */
+            json_object_set_new(o, "suggested", json_string(ctl_utf8(ev->suggested)));
+            json_object_set_new(o, "suggestion_pm", json_integer(ev->suggestion_pm));
+            json_object_set_new(o, "category_by", json_string(ctl_utf8(ev->category_by)));
+        }
         if (out_file) {
             char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
             if (line)

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ctl_cmd_web(const ctl_opts_t *o, int argc, char **argv); /* ctl_web.c */
+int ctl_cmd_web(const ctl_opts_t *o, int argc, char **argv);          /* ctl_web.c */
+int ctl_cmd_triage_stats(const ctl_opts_t *o, int argc, char **argv); /* ctl_triage_stats.c */
 
 static const char usage[] =
     "usage: cpmctl [--home DIR] [--as ID] [--json] [--timeout MS] COMMAND [ARGS]\n"
@@ -84,6 +85,8 @@ int main(int argc, char **argv)
 
         {"programme", ctl_cmd_programme},
         {"web", ctl_cmd_web}, /* ctl_web.c: login tokens for the dashboard */
+        /* integrator: remove, reached as triage stats */
+        {"triage-stats", ctl_cmd_triage_stats},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))
