@@ -235,7 +235,6 @@ static int alert_add(hotspot_t *h, MDB_txn *txn, Cpm__HotspotAlert *a, const key
         t[n++] = ev->ticket;
     b.tickets = t;
     b.n_tickets = n;
-    (void)h;
     return hotspot_alert_put(h->st, txn, &b);
 }
 

@@ -8,7 +8,6 @@
  *
  *   cpmesh-hotspot --config hotspot.yaml   (hotspot_* settings optional) */
 #include "cpm_client.h"
-#include "cpm_clock.h"
 #include "cpm_log.h"
 #include "cpm_retention.h"
 #include "cpm_service.h"

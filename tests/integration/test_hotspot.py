@@ -57,6 +57,9 @@ def test_burst_sigkill_confirm():
         m.wait_for(lambda: counter(m, "hotspot.events_applied") >= 12,
                    "the background to be applied")
         check(alerts(m) == [], "no alert in the background: %s" % alerts(m))
+        r = m.ctl("hotspot", "list", "--state", "closed", as_=COORD, check_rc=False)
+        check(r.returncode != 0 and r.json and r.json[0].get("field") == "state",
+              "a bad state is refused naming the field: %s" % r.stdout)
         # Three days on: past the learning window (48 h from the first complaint).
         m.advance(days=3)
         burst = [complaint(100 + i, SHOP, "hoan-kiem", CATS[i], "burst") for i in range(8)]
