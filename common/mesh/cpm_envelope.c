@@ -336,6 +336,8 @@ int cpm_msg_type_is_reply(int type)
     case CPM__MSG_TYPE__MSG_MONITOR_REPORT_REPLY:
     case CPM__MSG_TYPE__MSG_PROGRAMME_RECORD_REPLY:
     case CPM__MSG_TYPE__MSG_PROGRAMME_PROGRESS_REPLY:
+    case CPM__MSG_TYPE__MSG_HOTSPOT_LIST_REPLY:
+    case CPM__MSG_TYPE__MSG_HOTSPOT_DECIDE_REPLY:
     case CPM__MSG_TYPE__MSG_TRIAGE_STATS_REPLY:
         return 1;
     default:

@@ -87,6 +87,23 @@ static int violation(const exchange_t *x, cpm_store_t *st, MDB_txn *txn, const C
     return put(x, st, txn, "violations", key, fs, sizeof fs / sizeof *fs, ev->at_ms, err);
 }
 
+/* A coordinator confirmed a hotspot alert about a business (docs/protocol.md
+ * 25.4): watched for 90 days from the decision, key = the alert's id. */
+static int watch_hotspot(const exchange_t *x, cpm_store_t *st, MDB_txn *txn, const Cpm__Event *ev,
+                         cpm_error_t *err)
+{
+    char from[24], until[24];
+    int64_t at = ev->at_ms > 0 ? ev->at_ms : 0;
+    snprintf(from, sizeof from, "%" PRId64, at);
+    snprintf(until, sizeof until, "%" PRId64, at + (int64_t)90 * 86400000);
+    Cpm__DataField fs[] = {
+        field("business", ev->business), field("tax_code", ""),     field("address", ev->address),
+        field("area", ev->area),         field("reason", ev->note), field("from", from),
+        field("until", until),
+    };
+    return put(x, st, txn, "watchlist", str(ev->ticket), fs, sizeof fs / sizeof *fs, at, err);
+}
+
 /* count + 1 of dataset/key, whose other fields are fs (count is added). */
 static int count_up(const exchange_t *x, cpm_store_t *st, MDB_txn *txn, const char *dataset,
                     const char *key, Cpm__DataField *fs, size_t n, int64_t at_ms, cpm_error_t *err)
@@ -128,6 +145,9 @@ int exchange_feed_apply(const exchange_t *x, cpm_store_t *st, MDB_txn *txn, cons
                                 field("month", month)};
         return count_up(x, st, txn, "complaint_stats", key, fs, 3, ev->at_ms, err);
     }
+    if (!strcmp(service, "hotspot") && !strcmp(kind, "hotspot.confirmed") &&
+        !strcmp(str(ev->rule), "business"))
+        return watch_hotspot(x, st, txn, ev, err);
     if (!strcmp(service, "intake") && !strcmp(kind, "consultation.recorded")) {
         if ((rc = stat_key(key, month, str(ev->category), str(ev->channel), err)) != 0)
             return rc;
@@ -203,13 +223,13 @@ typedef struct {
 struct exchange_feed {
     const exchange_t *x;
     cpm_client_t *client;
-    source_t src[2]; /* intake, inspection */
+    source_t src[3]; /* intake, inspection, hotspot */
     size_t n_src;
     bool made; /* sources made for the current registry */
     cpm_ratelimit_t refused_log;
 };
 
-static const char *const SERVICES[] = {"intake", "inspection"};
+static const char *const SERVICES[] = {"intake", "inspection", "hotspot"};
 
 exchange_feed_t *exchange_feed_new(const exchange_t *x)
 {

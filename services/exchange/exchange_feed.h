@@ -4,6 +4,8 @@
  *   inspection violation.recorded  -> violations, key "<inspection>#<violation|summary>#<seq>"
  *   intake complaint.received      -> complaint_stats, key "<area>|<category>|<YYYY-MM>", count+1
  *   intake consultation.recorded   -> hotline_stats, key "<YYYY-MM>|<category>|<channel>", count+1
+ *   hotspot hotspot.confirmed      -> watchlist, key "H<n>" (rule "business" only; from the
+ *                                     decision, until 90 days later, reason = the note)
  * (months in Asia/Ho_Chi_Minh, UTC+7, no daylight saving). Other events are
  * ignored.
  *

@@ -89,10 +89,11 @@ class Mesh:
     "now" is clock_at; advance() moves it forward for all of them at once."""
 
     def __init__(self, areas=("hoan-kiem", "ba-dinh", "cau-giay"), base_port=None,
-                 clock_at=None, exchange=False, monitor=False, gateway=False):
+                 clock_at=None, exchange=False, monitor=False, gateway=False, hotspot=False):
         self.home = tempfile.mkdtemp(prefix="cpmesh-it-")
         self.exchange = exchange  # also start every node's data-sharing exchange
         self.monitor = monitor  # also start the city's monitor (effectiveness reports)
+        self.hotspot = hotspot  # also start the city's hotspot detector (ports: the gateway's block)
         self.gateway = gateway  # also start the web gateway (node hn.gw, role gateway)
         self.areas = list(areas)
         self.fixed_port = base_port
@@ -137,6 +138,7 @@ class Mesh:
                                 "--build-dir", BUILD]
                                + ([] if self.exchange else ["--no-exchange"])
                                + ([] if self.monitor else ["--no-monitor"])
+                               + ([] if self.hotspot else ["--no-hotspot"])
                                + ([] if self.gateway else ["--no-gateway"]),
                                capture_output=True, text=True,
                                env=self.env)

@@ -19,6 +19,7 @@ static const char usage[] =
     "  case        act on a case: accept, refuse, start, wait, resume, resolve, close, reopen\n"
     "  inspection  plan, assign, show, list, review and close inspections at an agency\n"
     "  clusters    businesses many consumers complained about (coordinators)\n"
+    "  hotspot     unusual rises of complaints: list, show, confirm, dismiss (coordinators)\n"
     "  report      cases by area in the 2024 or 2025 generation (coordinators);\n"
     "              --period: effectiveness from the monitor\n"
     "  programme   record activities towards the programme's targets; progress\n"
@@ -76,6 +77,7 @@ int main(int argc, char **argv)
         {"keygen", ctl_cmd_keygen},
         {"registry", ctl_cmd_registry},
         {"clusters", ctl_cmd_clusters},
+        {"hotspot", ctl_cmd_hotspot}, /* ctl_hotspot.c */
         {"cases", ctl_cmd_cases},
         {"report", ctl_cmd_report},
         {"inspection", ctl_cmd_inspection},
