@@ -18,6 +18,56 @@ void cpm_bizkey_hash(const char *area, const char *text, char out[CPM_BIZKEY_HEX
     cpm_hex_encode(h, sizeof h, out);
 }
 
+/* Names that say the name is not known, or only what kind of place it is:
+ * business_name is required at intake, so a hotline note without a name
+ * carries one of these. As keys they would lump every unknown shop of an
+ * area together; they count as no name. Folded, whole names only. */
+static const char *const PLACEHOLDER[] = {"khong ro",
+                                          "ko ro",
+                                          "k ro",
+                                          "kh ro",
+                                          "chua ro",
+                                          "khong ro ten",
+                                          "chua ro ten",
+                                          "khong biet",
+                                          "ko biet",
+                                          "khong biet ten",
+                                          "khong ten",
+                                          "khong co ten",
+                                          "chua biet",
+                                          "chua co ten",
+                                          "khong co",
+                                          "khong nho",
+                                          "khong nho ten",
+                                          "quen ten",
+                                          "an danh",
+                                          "unknown",
+                                          "n a",
+                                          "na",
+                                          "none",
+                                          "x",
+                                          "xx",
+                                          "khac",
+                                          "quan",
+                                          "quan an",
+                                          "cua hang",
+                                          "shop",
+                                          "tiem",
+                                          "nha hang",
+                                          "cong ty",
+                                          "cty",
+                                          "sieu thi",
+                                          "tap hoa",
+                                          NULL};
+
+bool cpm_bizkey_placeholder(const char *folded)
+{
+    for (size_t i = 0; PLACEHOLDER[i]; i++)
+        if (strcmp(folded, PLACEHOLDER[i]) == 0)
+            return true;
+    return false;
+}
+
 int cpm_bizkey_make(const char *name, const char *address, const char *area, cpm_bizkey_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -28,6 +78,8 @@ int cpm_bizkey_make(const char *name, const char *address, const char *area, cpm
     if (exact)
         cpm_bizkey_hash(area, a.normal, out->addr_key);
     cpm_bizname_fold(name, out->name, sizeof out->name);
+    if (cpm_bizkey_placeholder(out->name))
+        out->name[0] = 0;
     const char *at = exact ? " @ " : "";
     if (out->name[0]) {
         cpm_bizkey_hash(area, out->name, out->key);

@@ -7,7 +7,9 @@
  * cpm_bizname_fold (case, diacritics and punctuation dropped, the legal forms
  * kept). This is, byte for byte, the business id routing has always stored
  * (routing_dupes.h), so stored clusters and links stay valid. A complaint
- * with no name (nothing left after folding) but an exact address (house and
+ * with no name (nothing left after folding, or a placeholder such as "không
+ * rõ", "chưa rõ tên", "N/A", "quán", "cửa hàng", "shop" alone:
+ * cpm_bizkey_placeholder) but an exact address (house and
  * street, cpm_bizaddr.h) gets the address's key instead: BLAKE2b-128 of
  * "<area>\x1f<address normal form>"; a normal form holds '=' which no folded
  * name does, so the two kinds of key never collide.
@@ -39,6 +41,9 @@ typedef struct {
  * area is used as given, a slug). 0, or -1 when neither a name nor an exact
  * address is left (out then holds what was found: address, label). */
 int cpm_bizkey_make(const char *name, const char *address, const char *area, cpm_bizkey_t *out);
+
+/* Is folded (a cpm_bizname_fold output) a placeholder, not a name? */
+bool cpm_bizkey_placeholder(const char *folded);
 
 /* 32 hex digits of BLAKE2b-128 of "<area>\x1f<text>" into out. */
 void cpm_bizkey_hash(const char *area, const char *text, char out[CPM_BIZKEY_HEX]);

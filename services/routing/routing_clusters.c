@@ -94,6 +94,7 @@ int routing_clusters_count(cpm_store_t *st, MDB_txn *txn, const char *bid, const
         cl->first_ticket = c->ticket;
         cl->first_ms = at_ms;
     }
+    char *own_business = cl->business, *own_address = cl->address; /* m's, freed with it */
     if (!*cl->business && *norm) /* known by its address until a name came */
         cl->business = (char *)norm;
     if (*address && at_ms >= cl->last_ms)
@@ -111,8 +112,11 @@ int routing_clusters_count(cpm_store_t *st, MDB_txn *txn, const char *bid, const
     if ((rc = put_ranked(st, txn, bid, cl, had, old_consumers, old_cases)) == 0)
         rc = routing_themes_add(st, txn, bid, c, at_ms);
 out:
-    if (m)
+    if (m) {
+        m->business = own_business;
+        m->address = own_address;
         cpm__cluster__free_unpacked(m, NULL);
+    }
     return rc;
 }
 

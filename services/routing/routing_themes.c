@@ -137,11 +137,13 @@ size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_TH
         sig[i] = UINT32_MAX;
     fold_text(description, folded, sizeof folded);
     size_t n = content_words(folded, w, sizeof w / sizeof w[0]);
-    for (size_t i = 0; i < n; i++) {
+    /* Syllables only: measured on made-up complaints (tests/unit/
+     * test_routing_themes.c), alike pairs have a Jaccard of 0.28-0.86 over
+     * syllables against at most 0.13 for unrelated ones; adding syllable
+     * 2-shingles lowers alike pairs to 0.15-0.53 (paraphrases share words,
+     * not word order) for unrelated ones at 0.07: a worse margin. */
+    for (size_t i = 0; i < n; i++)
         sig_add(sig, feature_hash(&w[i], NULL));
-        if (i + 1 < n)
-            sig_add(sig, feature_hash(&w[i], &w[i + 1]));
-    }
     return n;
 }
 

@@ -31,14 +31,14 @@
 
 #define ROUTING_THEMES_DB "clusters.themes"
 #define ROUTING_THEMES_MAX 16        /* themes kept per business */
-#define ROUTING_THEMES_K 32          /* MinHash minima per signature */
-#define ROUTING_THEMES_SIGS 4        /* signatures kept per theme: the first and 3 latest */
+#define ROUTING_THEMES_K 64          /* MinHash minima per signature */
+#define ROUTING_THEMES_SIGS 3        /* signatures kept per theme: the first and 2 latest */
 #define ROUTING_THEMES_TICKETS 20    /* tickets kept per theme */
 #define ROUTING_THEMES_FPS 32        /* consumer fingerprints kept per theme */
 #define ROUTING_THEMES_WORDS 12      /* candidate words kept per theme */
 #define ROUTING_THEMES_SHOW_WORDS 5  /* characteristic words shown */
 #define ROUTING_THEMES_TEXT_MAX 4096 /* bytes of a description looked at */
-#define ROUTING_THEMES_MIN_PM 250    /* similarity (per mille) to join a theme */
+#define ROUTING_THEMES_MIN_PM 200    /* similarity (per mille) to join a theme */
 
 /* How long a theme lives without a complaint (routing config
  * clusters_window_days; default 365 days). Set once at start. */
