@@ -32,12 +32,9 @@ static int step(cpm_server_t *srv, MDB_txn *txn, void *ctx)
 
 void routing_bounds_tick(cpm_server_t *srv)
 {
-    step_t s = {cpm_now_ms(),
-                (int64_t)cpm_server_config(srv)->clusters_window_days * 86400000LL,
-                0,
-                0,
-                0,
-                0};
+    step_t s = {.now_ms = cpm_now_ms(),
+                .clusters_window_ms =
+                    (int64_t)cpm_server_config(srv)->clusters_window_days * 86400000LL};
     int rc = cpm_server_write(srv, step, &s);
     if (rc != 0) {
         cpm_warn("retention of duplicate links and clusters failed (retried next tick): %s",
