@@ -329,6 +329,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     }
     st->rules = cpm_rules_watch_rules(st->watch);
     routing_dupes_set_window((int64_t)cpm_server_config(srv)->link_window_s * 1000);
+    routing_themes_set_window((int64_t)cpm_server_config(srv)->clusters_window_days * 86400000LL);
     return 0;
 }
 

@@ -8,7 +8,9 @@
  * stopped: link entries older than link_window_s (plus the grace of
  * routing_dupes.h) and consumers and clusters not heard from for
  * clusters_window_days are deleted, counted as retention.dupes_deleted,
- * retention.cluster_members_deleted and retention.clusters_deleted. */
+ * retention.cluster_members_deleted and retention.clusters_deleted; address
+ * and name links (routing_bizlink.h) unused for that long too, counted as
+ * retention.cluster_aliases_deleted. */
 #ifndef ROUTING_BOUNDS_H
 #define ROUTING_BOUNDS_H
 

@@ -1,6 +1,7 @@
 /* routing_clusters: see routing_clusters.h. */
 #include "routing_clusters.h"
 #include "cpm_util.h"
+#include "routing_themes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +69,17 @@ static int member(cpm_store_t *st, MDB_txn *txn, const char *bid, const Protobuf
     return cpm_store_put(st, txn, ROUTING_CLUSTER_MEMBERS_DB, key, MEMBER_KEY_LEN, val, 8);
 }
 
+int routing_clusters_exists(cpm_store_t *st, MDB_txn *txn, const char *bid, bool *exists)
+{
+    const void *v;
+    size_t vlen;
+    int rc = cpm_store_get(st, txn, ROUTING_CLUSTERS_DB, bid, BID_LEN, &v, &vlen);
+    *exists = rc == 0;
+    return rc == CPM_E_NOT_FOUND ? 0 : rc;
+}
+
 int routing_clusters_count(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *norm,
-                           const Cpm__Complaint *c, int64_t at_ms)
+                           const char *address, const Cpm__Complaint *c, int64_t at_ms)
 {
     int rc;
     Cpm__Cluster *m = load(st, txn, bid, &rc);
@@ -84,6 +94,11 @@ int routing_clusters_count(cpm_store_t *st, MDB_txn *txn, const char *bid, const
         cl->first_ticket = c->ticket;
         cl->first_ms = at_ms;
     }
+    char *own_business = cl->business, *own_address = cl->address; /* m's, freed with it */
+    if (!*cl->business && *norm) /* known by its address until a name came */
+        cl->business = (char *)norm;
+    if (*address && at_ms >= cl->last_ms)
+        cl->address = (char *)address;
     bool fresh = false;
     if (c->consumer_key.len == 32 &&
         (rc = member(st, txn, bid, &c->consumer_key, cl, had, at_ms, &fresh)) != 0)
@@ -94,10 +109,14 @@ int routing_clusters_count(cpm_store_t *st, MDB_txn *txn, const char *bid, const
         cl->last_ms = at_ms;
     if (!cl->first_ms || at_ms < cl->first_ms)
         cl->first_ms = at_ms;
-    rc = put_ranked(st, txn, bid, cl, had, old_consumers, old_cases);
+    if ((rc = put_ranked(st, txn, bid, cl, had, old_consumers, old_cases)) == 0)
+        rc = routing_themes_add(st, txn, bid, c, at_ms);
 out:
-    if (m)
+    if (m) {
+        m->business = own_business;
+        m->address = own_address;
         cpm__cluster__free_unpacked(m, NULL);
+    }
     return rc;
 }
 
@@ -129,7 +148,7 @@ static int append(Cpm__ClustersReply *r, Cpm__Cluster *cl, size_t *cap)
  * walk stops at the first cluster with too few consumers, and after max
  * clusters (plus stale entries, bounded too). */
 static int walk(cpm_store_t *st, MDB_txn *txn, MDB_cursor *cur, const char *after, uint32_t min,
-                uint32_t max, Cpm__ClustersReply *r)
+                uint32_t max, uint32_t themes, Cpm__ClustersReply *r)
 {
     MDB_val k = {0, NULL}, v;
     int mrc;
@@ -165,6 +184,10 @@ static int walk(cpm_store_t *st, MDB_txn *txn, MDB_cursor *cur, const char *afte
         Cpm__Cluster *cl = load(st, txn, key + 16, &rc);
         if (!cl && rc != CPM_E_NOT_FOUND)
             return rc;
+        if (cl && (rc = routing_themes_fill(st, txn, key + 16, cl, themes)) != 0) {
+            cpm__cluster__free_unpacked(cl, NULL);
+            return rc;
+        }
         if (cl && (rc = append(r, cl, &cap)) != 0) {
             cpm__cluster__free_unpacked(cl, NULL);
             return rc;
@@ -191,6 +214,9 @@ int routing_clusters_page(cpm_store_t *st, MDB_txn *txn, const Cpm__ClustersQuer
     uint32_t max = q->max ? q->max : 100;
     if (max > ROUTING_CLUSTERS_MAX)
         max = ROUTING_CLUSTERS_MAX;
+    uint32_t themes = q->themes ? q->themes : 5;
+    if (themes > ROUTING_THEMES_MAX)
+        themes = ROUTING_THEMES_MAX;
     Cpm__ClustersReply *r = calloc(1, sizeof *r);
     if (!r)
         return CPM_E_INTERNAL;
@@ -201,7 +227,7 @@ int routing_clusters_page(cpm_store_t *st, MDB_txn *txn, const Cpm__ClustersQuer
         free(r);
         return cpm_store_err(rc);
     }
-    rc = walk(st, txn, cur, after, min, max, r);
+    rc = walk(st, txn, cur, after, min, max, themes, r);
     mdb_cursor_close(cur);
     if (rc != 0) {
         routing_clusters_free(&r);
@@ -281,6 +307,10 @@ static int forget_cluster(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_v
         *del = true;
         rc = cpm_store_del(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN);
         rc = rc == CPM_E_NOT_FOUND ? 0 : rc;
+        char bid[BID_LEN + 1];
+        snprintf(bid, sizeof bid, "%.32s", (const char *)k->mv_data);
+        if (rc == 0)
+            rc = routing_themes_forget(s->st, txn, bid);
     } else {
         const void *rv;
         size_t rlen;

@@ -11,6 +11,7 @@
  *                      it returns, and its key is the paging cursor
  *   "clusters.members" b + hex(consumer_key) -> last received_ms (8 bytes BE):
  *                      who is counted as a consumer of b
+ *   "clusters.themes"  b -> its themes (routing_themes.h), deleted with it
  * Retention (routing_clusters_sweep): a consumer silent about a business for
  * the clusters window is forgotten (its cluster counts one consumer less; if
  * it comes back it counts again), and a cluster without a complaint for the
@@ -34,14 +35,20 @@
 #define ROUTING_CLUSTER_CURSOR_LEN 48 /* a rank key: 16 + 32 hex digits */
 
 /* Count complaint c (received at at_ms) in the cluster of business bid (32
- * hex digits) named norm: a case, and a consumer when its consumer_key is not
- * yet counted there. 0 or a store error. */
+ * hex digits) named norm ("" when known by its address only) at address (its
+ * normal form, "" when none): a case, a consumer when its consumer_key is not
+ * yet counted there, and its description in the business's themes
+ * (routing_themes.h), in the caller's transaction. 0 or a store error. */
 int routing_clusters_count(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *norm,
-                           const Cpm__Complaint *c, int64_t at_ms);
+                           const char *address, const Cpm__Complaint *c, int64_t at_ms);
+
+/* Whether business bid has a cluster (*exists). 0 or a store error. */
+int routing_clusters_exists(cpm_store_t *st, MDB_txn *txn, const char *bid, bool *exists);
 
 /* One page of the clusters with at least q->min_consumers distinct consumers
  * (0: 2), most consumers first, at most q->max (0: 100; capped at
- * ROUTING_CLUSTERS_MAX), after the cursor q->after. Reads at most max + 1
+ * ROUTING_CLUSTERS_MAX), after the cursor q->after; each with up to
+ * q->themes (0: 5; capped at ROUTING_THEMES_MAX) of its themes. Reads at most max + 1
  * entries of the rank index. *out is malloc'd (free with
  * routing_clusters_free); truncated and next_after tell that more matched.
  * 0, CPM_E_INVALID naming "after", or a store error. */

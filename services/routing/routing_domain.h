@@ -19,6 +19,8 @@
 #include "cpm_store.h"
 #include "routing_deadlines.h"
 #include "routing_dupes.h"
+#include "routing_bizlink.h"
+#include "routing_themes.h"
 #include "cpmesh.pb-c.h"
 
 #include <stdbool.h>
@@ -33,7 +35,8 @@
     {                                                                                              \
         ROUTING_CASES_DB, ROUTING_DUE_DB, ROUTING_CODES_DB, ROUTING_COPIES_DB, ROUTING_REORG_DB,   \
             ROUTING_DUPES_DB, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_RANK_DB,                        \
-            ROUTING_CLUSTER_MEMBERS_DB, CPM_RETENTION_DB, NULL                                     \
+            ROUTING_CLUSTER_MEMBERS_DB, ROUTING_THEMES_DB, ROUTING_BIZLINK_DB, CPM_RETENTION_DB,   \
+            NULL                                                                                   \
     } /* clang-format off */
 
 /* Route and record one complaint delivered by intake member sender. A

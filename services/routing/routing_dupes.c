@@ -1,6 +1,8 @@
 /* routing_dupes: see routing_dupes.h. */
 #include "routing_dupes.h"
+#include "cpm_bizkey.h"
 #include "cpm_bizname.h"
+#include "routing_bizlink.h"
 #include "routing_domain.h"
 #include "cpm_util.h"
 
@@ -8,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BIZ_MAX 256 /* bytes of a normalised business name kept */
 
 static int64_t window_ms = 30LL * 86400 * 1000;
 
@@ -30,19 +30,6 @@ bool routing_business_norm(const char *name, char *out, size_t n)
         return false;
     }
     return cpm_bizname_fold(name, out, n) > 0;
-}
-
-/* hex of the 16-byte hash of "<area>\x1f<name>" into out[33]. */
-static void business_id(const char *area, const char *norm, char out[33])
-{
-    uint8_t h[16];
-    crypto_generichash_state s;
-    crypto_generichash_init(&s, NULL, 0, sizeof h);
-    crypto_generichash_update(&s, (const uint8_t *)area, strlen(area));
-    crypto_generichash_update(&s, (const uint8_t *)"\x1f", 1);
-    crypto_generichash_update(&s, (const uint8_t *)norm, strlen(norm));
-    crypto_generichash_final(&s, h, sizeof h);
-    cpm_hex_encode(h, sizeof h, out);
 }
 
 /* "case.linked" with the agency and area that hold the first case, so that
@@ -72,20 +59,26 @@ int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                        const Cpm__Complaint *c, int64_t now_ms, char linked_to[ROUTING_TICKET_MAX])
 {
     linked_to[0] = 0;
-    char norm[BIZ_MAX], bid[33];
-    if (!routing_business_norm(c->business_name, norm, sizeof norm))
-        return 0; /* no business named: nothing to link or count */
-    business_id(c->area, norm, bid);
+    /* The business: by its folded name (the id routing always stored), or
+     * the one last seen at its exact address (routing_bizlink.h). */
+    static _Thread_local cpm_bizkey_t bk;
+    if (cpm_bizkey_make(c->business_name, c->business_address, c->area, &bk) != 0)
+        return 0; /* neither a name nor an exact address: nothing to link or count */
+    char bid[CPM_BIZKEY_HEX];
     int64_t at = c->received_ms ? c->received_ms : now_ms;
+    int rc = routing_bizlink_resolve(st, txn, &bk, at, bid);
+    if (rc != 0)
+        return rc;
+    const char *norm = bk.name;
     bool keyed = c->consumer_key.len == 32;
     if (!keyed)
-        return routing_clusters_count(st, txn, bid, norm, c, at);
+        return routing_clusters_count(st, txn, bid, norm, bk.address, c, at);
     char key[33 + 64];
     memcpy(key, bid, 32);
     cpm_hex_encode(c->consumer_key.data, 32, key + 32);
     const void *v;
     size_t vlen;
-    int rc = cpm_store_get(st, txn, ROUTING_DUPES_DB, key, strlen(key), &v, &vlen);
+    rc = cpm_store_get(st, txn, ROUTING_DUPES_DB, key, strlen(key), &v, &vlen);
     if (rc != 0 && rc != CPM_E_NOT_FOUND)
         return rc;
     bool seen = rc == 0 && vlen > 8 && vlen < 8 + ROUTING_TICKET_MAX;
@@ -103,7 +96,7 @@ int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
         if ((rc = cpm_store_put(st, txn, ROUTING_DUPES_DB, key, strlen(key), val, 8 + tl)) != 0)
             return rc;
     }
-    if ((rc = routing_clusters_count(st, txn, bid, norm, c, at)) != 0 || !*linked_to)
+    if ((rc = routing_clusters_count(st, txn, bid, norm, bk.address, c, at)) != 0 || !*linked_to)
         return rc;
     return announce(st, txn, fx, c, linked_to);
 }

@@ -4,7 +4,8 @@
  * A complaint carries Complaint.consumer_key (intake: a keyed hash of the
  * consumer's phone or email, never the contact). Its business is the
  * normalised business name (lower case, diacritics and punctuation dropped,
- * spaces collapsed) within its area. A complaint of the same consumer about
+ * spaces collapsed) within its area, or the business last seen at its exact
+ * address (cpm_bizkey.h, routing_bizlink.h). A complaint of the same consumer about
  * the same business received within the window after the first one is
  * linked to that first case (StatusReply.linked_to, event "case.linked" with
  * the agency and area holding the first case); it is routed like any other,

@@ -139,6 +139,20 @@ int main(int argc, char **argv)
         c.area = "hoan-kiem";
         c.category = "pricing";
         c.received_ms = T0 + (int64_t)(i * (365 * DAY / ncomplaints));
+        /* a description from a few problems told in varied words, and an
+         * address: themes and the address index are part of the cost */
+        static const char *const PROBLEM[] = {
+            "thấy con gián trong bát phở, quán mất vệ sinh",
+            "tính tiền sai, thu cao hơn bảng giá niêm yết",
+            "nhân viên thái độ thô lỗ, quát mắng khách hàng",
+            "bán sữa chua hết hạn sử dụng, bao bì phồng",
+            "không xuất hóa đơn, từ chối bảo hành sản phẩm",
+        };
+        char desc[160], addr[64];
+        snprintf(desc, sizeof desc, "%s lần %u", PROBLEM[(seed >> 8) % 5], (seed >> 12) % 97);
+        snprintf(addr, sizeof addr, "số %u phố Hàng Bạc, Hoàn Kiếm", biz);
+        c.description = desc;
+        c.business_address = addr;
         c.consumer_key.data = key;
         c.consumer_key.len = 32;
         char linked[ROUTING_TICKET_MAX];
@@ -153,8 +167,9 @@ int main(int argc, char **argv)
         }
     }
     double recorded = mono() - t0;
-    printf("recording %zu complaints (link + cluster aggregate): %.2f s (%.0f/s)\n", ncomplaints,
-           recorded, (double)ncomplaints / recorded);
+    printf("recording %zu complaints (link + address index + cluster aggregate + themes): %.2f s "
+           "(%.0f/s)\n",
+           ncomplaints, recorded, (double)ncomplaints / recorded);
 
     if (cpm_store_begin(st, false, &txn) != 0)
         return 1;

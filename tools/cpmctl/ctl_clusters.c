@@ -7,14 +7,18 @@
 #include <stdlib.h>
 
 static const char clusters_usage[] =
-    "usage: cpmctl clusters [--min N] [--max N] [--after CURSOR] [--as ID] [--json]\n"
+    "usage: cpmctl clusters [--min N] [--max N] [--themes N] [--after CURSOR] [--as ID] [--json]\n"
     "\n"
     "Asks the city's routing service for the businesses that at least N distinct\n"
     "consumers (by consumer_key, default 2) complained about, most consumers first:\n"
     "normalised business name, area, consumers, complaints (linked ones included),\n"
     "the first ticket and the newest complaint. At most --max clusters (default\n"
     "100, at most 500); \"truncated\" says there were more and \"next_after\" is the\n"
-    "--after CURSOR that asks for the next page. Coordinators only\n"
+    "--after CURSOR that asks for the next page. Under each business, its themes\n"
+    "(complaints with similar descriptions, at least 2): complaints, consumers,\n"
+    "characteristic words and tickets; at most --themes N per business (default 5,\n"
+    "at most 16). A business known only by its address shows \"@ <address>\".\n"
+    "Coordinators only\n"
     "(roles coordinator and city); anyone else gets error 403.\n";
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -28,11 +32,49 @@ static int parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
+static json_t *themes_json(const Cpm__Cluster *k)
+{
+    json_t *a = json_array();
+    char t1[40], t2[40];
+    for (size_t i = 0; i < k->n_themes; i++) {
+        const Cpm__ClusterTheme *th = k->themes[i];
+        json_t *words = json_array(), *tickets = json_array();
+        for (size_t j = 0; j < th->n_words; j++)
+            json_array_append_new(words, json_string(ctl_utf8(th->words[j])));
+        for (size_t j = 0; j < th->n_tickets; j++)
+            json_array_append_new(tickets, json_string(ctl_utf8(th->tickets[j])));
+        json_array_append_new(
+            a, json_pack("{s:i,s:i,s:s,s:s,s:o,s:o}", "count", (int)th->count, "consumers",
+                         (int)th->consumers, "first", ctl_time(th->first_ms, t1), "last",
+                         ctl_time(th->last_ms, t2), "words", words, "tickets", tickets));
+    }
+    return a;
+}
+
+/* Themes under their business: "theme: 5 complaints, 4 consumers: gian, pho
+ * (HK-1 HK-2 ...)". */
+static void print_themes(const Cpm__Cluster *k)
+{
+    for (size_t i = 0; i < k->n_themes; i++) {
+        const Cpm__ClusterTheme *th = k->themes[i];
+        printf("    theme: %u complaints, %u consumers:", th->count, th->consumers);
+        for (size_t j = 0; j < th->n_words; j++)
+            printf("%s %s", j ? "," : "", ctl_safe(th->words[j]));
+        printf(" (");
+        for (size_t j = 0; j < th->n_tickets; j++)
+            printf("%s%s", j ? " " : "", ctl_safe(th->tickets[j]));
+        printf(")\n");
+    }
+    if (k->themes_dropped)
+        printf("    (%u older themes dropped)\n", k->themes_dropped);
+}
+
 int ctl_cmd_clusters(const ctl_opts_t *gopts, int argc, char **argv)
 {
     static const struct option longopts[] = {{"min", required_argument, 0, 'm'},
                                              {"max", required_argument, 0, 'x'},
                                              {"after", required_argument, 0, 'a'},
+                                             {"themes", required_argument, 0, 't'},
                                              CTL_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
     ctl_opts_t o = *gopts;
@@ -42,7 +84,8 @@ int ctl_cmd_clusters(const ctl_opts_t *gopts, int argc, char **argv)
         if (ctl_common_opt(opt, &o))
             continue;
         if ((opt == 'm' && parse_u32(optarg, &q.min_consumers) == 0) ||
-            (opt == 'x' && parse_u32(optarg, &q.max) == 0))
+            (opt == 'x' && parse_u32(optarg, &q.max) == 0) ||
+            (opt == 't' && parse_u32(optarg, &q.themes) == 0))
             continue;
         if (opt == 'a') {
             q.after = optarg;
@@ -80,11 +123,14 @@ int ctl_cmd_clusters(const ctl_opts_t *gopts, int argc, char **argv)
         json_t *a = json_array();
         for (size_t i = 0; i < r->n_clusters; i++) {
             const Cpm__Cluster *k = r->clusters[i];
+            json_t *themes = themes_json(k); /* before: ctl_utf8's buffers rotate */
             json_array_append_new(
-                a, json_pack("{s:s,s:s,s:i,s:i,s:s,s:s}", "business", ctl_utf8(k->business), "area",
-                             ctl_utf8(k->area), "consumers", (int)k->consumers, "cases",
-                             (int)k->cases, "first_ticket", ctl_utf8(k->first_ticket), "last",
-                             ctl_time(k->last_ms, t)));
+                a, json_pack("{s:s,s:s,s:i,s:i,s:s,s:s,s:s,s:o,s:i}", "business",
+                             ctl_utf8(k->business), "area", ctl_utf8(k->area), "consumers",
+                             (int)k->consumers, "cases", (int)k->cases, "first_ticket",
+                             ctl_utf8(k->first_ticket), "last", ctl_time(k->last_ms, t), "address",
+                             ctl_utf8(k->address), "themes", themes, "themes_dropped",
+                             (int)k->themes_dropped));
         }
         ctl_print_json(json_pack("{s:b,s:o,s:b,s:s}", "ok", 1, "clusters", a, "truncated",
                                  r->truncated, "next_after", ctl_utf8(r->next_after)));
@@ -93,8 +139,10 @@ int ctl_cmd_clusters(const ctl_opts_t *gopts, int argc, char **argv)
                "business");
         for (size_t i = 0; i < r->n_clusters; i++) {
             const Cpm__Cluster *k = r->clusters[i];
-            printf("%-9u %-6u %-14s %-24s %s\n", k->consumers, k->cases, ctl_safe(k->area),
-                   ctl_safe(k->first_ticket), ctl_safe(k->business));
+            printf("%-9u %-6u %-14s %-24s %s%s%s\n", k->consumers, k->cases, ctl_safe(k->area),
+                   ctl_safe(k->first_ticket), *k->business ? ctl_safe(k->business) : "@ ",
+                   *k->business && *k->address ? "  @ " : "", ctl_safe(k->address));
+            print_themes(k);
         }
         if (r->truncated)
             printf("(more clusters matched: --after %s for the next page)\n",

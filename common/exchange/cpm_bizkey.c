@@ -1,0 +1,98 @@
+/* cpm_bizkey: business identity. See cpm_bizkey.h. */
+#include "cpm_bizkey.h"
+#include "cpm_util.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+void cpm_bizkey_hash(const char *area, const char *text, char out[CPM_BIZKEY_HEX])
+{
+    uint8_t h[16];
+    crypto_generichash_state s;
+    crypto_generichash_init(&s, NULL, 0, sizeof h);
+    crypto_generichash_update(&s, (const uint8_t *)(area ? area : ""), area ? strlen(area) : 0);
+    crypto_generichash_update(&s, (const uint8_t *)"\x1f", 1);
+    crypto_generichash_update(&s, (const uint8_t *)text, strlen(text));
+    crypto_generichash_final(&s, h, sizeof h);
+    cpm_hex_encode(h, sizeof h, out);
+}
+
+/* Names that say the name is not known, or only what kind of place it is:
+ * business_name is required at intake, so a hotline note without a name
+ * carries one of these. As keys they would lump every unknown shop of an
+ * area together; they count as no name. Folded, whole names only. */
+static const char *const PLACEHOLDER[] = {"khong ro",
+                                          "ko ro",
+                                          "k ro",
+                                          "kh ro",
+                                          "chua ro",
+                                          "khong ro ten",
+                                          "chua ro ten",
+                                          "khong biet",
+                                          "ko biet",
+                                          "khong biet ten",
+                                          "khong ten",
+                                          "khong co ten",
+                                          "chua biet",
+                                          "chua co ten",
+                                          "khong co",
+                                          "khong nho",
+                                          "khong nho ten",
+                                          "quen ten",
+                                          "an danh",
+                                          "unknown",
+                                          "n a",
+                                          "na",
+                                          "none",
+                                          "x",
+                                          "xx",
+                                          "khac",
+                                          "quan",
+                                          "quan an",
+                                          "cua hang",
+                                          "shop",
+                                          "tiem",
+                                          "nha hang",
+                                          "cong ty",
+                                          "cty",
+                                          "sieu thi",
+                                          "tap hoa",
+                                          NULL};
+
+bool cpm_bizkey_placeholder(const char *folded)
+{
+    for (size_t i = 0; PLACEHOLDER[i]; i++)
+        if (strcmp(folded, PLACEHOLDER[i]) == 0)
+            return true;
+    return false;
+}
+
+int cpm_bizkey_make(const char *name, const char *address, const char *area, cpm_bizkey_t *out)
+{
+    memset(out, 0, sizeof *out);
+    cpm_bizaddr_t a;
+    cpm_bizaddr_normal(address, &a);
+    snprintf(out->address, sizeof out->address, "%s", a.normal);
+    bool exact = cpm_bizaddr_exact(&a);
+    if (exact)
+        cpm_bizkey_hash(area, a.normal, out->addr_key);
+    cpm_bizname_fold(name, out->name, sizeof out->name);
+    if (cpm_bizkey_placeholder(out->name))
+        out->name[0] = 0;
+    const char *at = exact ? " @ " : "";
+    if (out->name[0]) {
+        cpm_bizkey_hash(area, out->name, out->key);
+        out->by_name = true;
+        snprintf(out->label, sizeof out->label, "%.120s%s%.40s%s%.60s", out->name, at,
+                 exact ? a.house : "", exact ? " " : "", exact ? a.street : "");
+        return 0;
+    }
+    if (!exact) {
+        snprintf(out->label, sizeof out->label, "%.120s", a.street);
+        return -1;
+    }
+    memcpy(out->key, out->addr_key, sizeof out->key);
+    snprintf(out->label, sizeof out->label, "@ %.40s %.100s", a.house, a.street);
+    return 0;
+}

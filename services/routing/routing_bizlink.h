@@ -1,0 +1,42 @@
+/* routing_bizlink: which business a complaint counts for when names and
+ * addresses disagree, so that complaints about one shop from different
+ * channels (a hotline note with only the address, a web form with the name
+ * and the address, a letter with the name spelled another way) land in one
+ * cluster.
+ *
+ * Database "clusters.alias": k -> b (32 hex) + last seen ms (8 bytes BE),
+ * where k is an exact address's key (cpm_bizkey_t.addr_key: the business
+ * last seen at that address in that area) or a name's key that was linked to
+ * another business through its address. Precedence, for a complaint with
+ * name key n (or none) and exact address key a (or none):
+ *   1. a name that is known (it has an alias, or a cluster of its own) keeps
+ *      its business: two shops known by name at one address (a market's
+ *      stalls) stay apart;
+ *   2. otherwise, an address known in the area gives its business: a new
+ *      spelling of the name, or no name, links to the shop seen there;
+ *   3. otherwise the complaint's own key (the name's, else the address's).
+ * Then a -> the business chosen (last seen there), and n -> it when it is not
+ * n itself. Entries not seen for the clusters window are swept. No sockets. */
+#ifndef ROUTING_BIZLINK_H
+#define ROUTING_BIZLINK_H
+
+#include "cpm_bizkey.h"
+#include "cpm_store.h"
+#include "cpm_sweep.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ROUTING_BIZLINK_DB "clusters.alias"
+
+/* The business bk counts for (32 hex digits into bid), recording the
+ * address and name aliases at at_ms. 0 or a store error. */
+int routing_bizlink_resolve(cpm_store_t *st, MDB_txn *txn, const cpm_bizkey_t *bk, int64_t at_ms,
+                            char bid[CPM_BIZKEY_HEX]);
+
+/* One bounded retention step: at most max aliases looked at, those last
+ * seen before now_ms - window_ms deleted (*deleted counts them). */
+int routing_bizlink_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, int64_t window_ms,
+                          size_t max, cpm_sweep_cursor_t *cur, size_t *deleted);
+
+#endif

@@ -1,0 +1,487 @@
+/* routing_themes: see routing_themes.h. */
+#include "routing_themes.h"
+#include "cpm_bizname.h"
+#include "cpm_err.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WORD_MAX 32
+#define TICKET_MAX 64
+
+static int64_t window_ms = 365LL * 86400 * 1000;
+
+void routing_themes_set_window(int64_t ms)
+{
+    if (ms > 0)
+        window_ms = ms;
+}
+
+/* Function words of complaints, folded: they are in every description and
+ * would make any two alike. */
+static const char *const STOP[] = {
+    "toi",   "em",   "anh",  "chi",   "minh",  "ban",  "la",    "va",   "cua",  "co",  "khong",
+    "ko",    "k",    "duoc", "dc",    "da",    "dang", "se",    "cho",  "nay",  "do",  "thi",
+    "ma",    "o",    "voi",  "vs",    "nhung", "cac",  "mot",   "nhu",  "khi",  "de",  "den",
+    "tu",    "ra",   "vao",  "trong", "len",   "lai",  "con",   "cung", "rat",  "qua", "nua",
+    "roi",   "bi",   "nen",  "vi",    "tai",   "ve",   "hay",   "hoac", "nao",  "gi",  "ai",
+    "day",   "ay",   "nhe",  "a",     "oi",    "ho",   "chung", "ta",   "ngay", "luc", "sau",
+    "truoc", "them", "moi",  "lam",   "nhieu", "it",   "hon",   "van",  "ca",   "neu", "thay",
+    "biet",  "muon", "can",  "xin",   "vui",   "long", "giup",  "the",  "and",  "of",  "to",
+    "in",    "is",   "it",   "i",     "was",   "my",   "a",     "an",   "for",  "on",  "at",
+    "with",  "this", "that", "but",   "not",   "have", "had",   "be",   "are",  NULL};
+
+static bool stopword(const char *w, size_t len)
+{
+    if (len < 2 && !(w[0] >= '0' && w[0] <= '9'))
+        return true;
+    bool digits = true;
+    for (size_t i = 0; i < len; i++)
+        digits = digits && w[i] >= '0' && w[i] <= '9';
+    if (digits) /* amounts, dates, house numbers: differ between alike complaints */
+        return true;
+    for (size_t i = 0; STOP[i]; i++)
+        if (strlen(STOP[i]) == len && memcmp(STOP[i], w, len) == 0)
+            return true;
+    return false;
+}
+
+/* The description folded (cut at a character boundary) into out. */
+static size_t fold_text(const char *text, char *out, size_t cap)
+{
+    static _Thread_local char in[ROUTING_THEMES_TEXT_MAX + 1];
+    size_t len = strnlen(text ? text : "", ROUTING_THEMES_TEXT_MAX);
+    if (len == ROUTING_THEMES_TEXT_MAX)
+        while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
+            len--;
+    memcpy(in, text ? text : "", len);
+    in[len] = 0;
+    return cpm_bizname_fold(in, out, cap);
+}
+
+typedef struct {
+    const char *w;
+    size_t len;
+} word_t;
+
+/* The content words of a folded text, at most max. */
+static size_t content_words(const char *folded, word_t *out, size_t max)
+{
+    size_t n = 0;
+    for (const char *p = folded; *p && n < max;) {
+        size_t l = strcspn(p, " ");
+        if (l && !stopword(p, l))
+            out[n++] = (word_t){p, l < WORD_MAX - 1 ? l : WORD_MAX - 1};
+        p += l;
+        p += *p == ' ';
+    }
+    return n;
+}
+
+static uint64_t feature_hash(const word_t *a, const word_t *b)
+{
+    static const uint8_t key[crypto_shorthash_KEYBYTES] = {0}; /* not a secret: a spread */
+    char f[2 * WORD_MAX + 2];
+    int l = b ? snprintf(f, sizeof f, "%.*s %.*s", (int)a->len, a->w, (int)b->len, b->w)
+              : snprintf(f, sizeof f, "%.*s", (int)a->len, a->w);
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const uint8_t *)f, (unsigned long long)l, key);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | h[i];
+    return v;
+}
+
+/* K cheap permutations of a 64-bit hash: odd multipliers and offsets drawn
+ * from a fixed splitmix64 sequence (deterministic across runs and nodes). */
+static void perm_constants(uint64_t a[ROUTING_THEMES_K], uint64_t b[ROUTING_THEMES_K])
+{
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < ROUTING_THEMES_K; i++) {
+        for (int j = 0; j < 2; j++) {
+            x += 0x9e3779b97f4a7c15ULL;
+            uint64_t z = x;
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+            z ^= z >> 31;
+            if (j == 0)
+                a[i] = z | 1;
+            else
+                b[i] = z;
+        }
+    }
+}
+
+static void sig_add(uint32_t sig[ROUTING_THEMES_K], uint64_t h)
+{
+    static uint64_t a[ROUTING_THEMES_K], b[ROUTING_THEMES_K];
+    static bool ready;
+    if (!ready) { /* idempotent: two threads computing it agree */
+        perm_constants(a, b);
+        ready = true;
+    }
+    for (int i = 0; i < ROUTING_THEMES_K; i++) {
+        uint32_t v = (uint32_t)((a[i] * h + b[i]) >> 32);
+        if (v < sig[i])
+            sig[i] = v;
+    }
+}
+
+size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_THEMES_K])
+{
+    static _Thread_local char folded[ROUTING_THEMES_TEXT_MAX + 1];
+    static _Thread_local word_t w[ROUTING_THEMES_TEXT_MAX / 2];
+    for (int i = 0; i < ROUTING_THEMES_K; i++)
+        sig[i] = UINT32_MAX;
+    fold_text(description, folded, sizeof folded);
+    size_t n = content_words(folded, w, sizeof w / sizeof w[0]);
+    /* Syllables only: measured on made-up complaints (tests/unit/
+     * test_routing_themes.c), alike pairs have a Jaccard of 0.28-0.86 over
+     * syllables against at most 0.13 for unrelated ones; adding syllable
+     * 2-shingles lowers alike pairs to 0.15-0.53 (paraphrases share words,
+     * not word order) for unrelated ones at 0.07: a worse margin. */
+    for (size_t i = 0; i < n; i++)
+        sig_add(sig, feature_hash(&w[i], NULL));
+    return n;
+}
+
+unsigned routing_themes_similarity(const uint32_t a[ROUTING_THEMES_K],
+                                   const uint32_t b[ROUTING_THEMES_K])
+{
+    unsigned same = 0;
+    for (int i = 0; i < ROUTING_THEMES_K; i++)
+        same += a[i] == b[i];
+    return same * 1000 / ROUTING_THEMES_K;
+}
+
+/* ---- the stored themes of one business, as plain bounded C ---------------- */
+
+typedef struct {
+    uint32_t count, consumers;
+    int64_t first_ms, last_ms;
+    char tickets[ROUTING_THEMES_TICKETS][TICKET_MAX];
+    size_t n_tickets;
+    uint32_t sigs[ROUTING_THEMES_SIGS][ROUTING_THEMES_K];
+    size_t n_sigs;
+    uint8_t fps[ROUTING_THEMES_FPS][4];
+    size_t n_fps;
+    char words[ROUTING_THEMES_WORDS][WORD_MAX];
+    uint32_t word_counts[ROUTING_THEMES_WORDS];
+    size_t n_words;
+} theme_t;
+
+typedef struct {
+    theme_t t[ROUTING_THEMES_MAX];
+    size_t n;
+    uint32_t dropped;
+} themes_t;
+
+static void sig_get(const ProtobufCBinaryData *b, uint32_t sig[ROUTING_THEMES_K])
+{
+    for (int i = 0; i < ROUTING_THEMES_K; i++) {
+        const uint8_t *p = b->data + 4 * i;
+        sig[i] = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    }
+}
+
+static void sig_put(const uint32_t sig[ROUTING_THEMES_K], uint8_t out[4 * ROUTING_THEMES_K])
+{
+    for (int i = 0; i < ROUTING_THEMES_K; i++)
+        for (int j = 0; j < 4; j++)
+            out[4 * i + j] = (uint8_t)(sig[i] >> (8 * j));
+}
+
+/* The stored themes of bid into *s (empty when none or unreadable: themes
+ * are a view, counted afresh rather than refusing the complaint). */
+static int load(cpm_store_t *st, MDB_txn *txn, const char *bid, themes_t *s)
+{
+    memset(s, 0, sizeof *s);
+    ProtobufCMessage *m = NULL;
+    int rc =
+        cpm_store_get_msg(st, txn, ROUTING_THEMES_DB, bid, &cpm__cluster_themes__descriptor, &m);
+    if (rc == CPM_E_NOT_FOUND || rc == CPM_E_BAD_MESSAGE)
+        return 0;
+    if (rc != 0)
+        return rc;
+    const Cpm__ClusterThemes *ct = (const Cpm__ClusterThemes *)m;
+    s->dropped = ct->dropped;
+    for (size_t i = 0; i < ct->n_themes && s->n < ROUTING_THEMES_MAX; i++) {
+        const Cpm__ClusterThemeState *x = ct->themes[i];
+        if (!x->theme)
+            continue;
+        theme_t *t = &s->t[s->n++];
+        t->count = x->theme->count;
+        t->consumers = x->theme->consumers;
+        t->first_ms = x->theme->first_ms;
+        t->last_ms = x->theme->last_ms;
+        for (size_t j = 0; j < x->theme->n_tickets && t->n_tickets < ROUTING_THEMES_TICKETS; j++)
+            snprintf(t->tickets[t->n_tickets++], TICKET_MAX, "%s", x->theme->tickets[j]);
+        for (size_t j = 0; j < x->n_signatures && t->n_sigs < ROUTING_THEMES_SIGS; j++)
+            if (x->signatures[j].len == 4 * ROUTING_THEMES_K)
+                sig_get(&x->signatures[j], t->sigs[t->n_sigs++]);
+        for (size_t j = 0; j + 4 <= x->consumer_fps.len && t->n_fps < ROUTING_THEMES_FPS; j += 4)
+            memcpy(t->fps[t->n_fps++], x->consumer_fps.data + j, 4);
+        for (size_t j = 0;
+             j < x->n_words && j < x->n_word_counts && t->n_words < ROUTING_THEMES_WORDS; j++) {
+            snprintf(t->words[t->n_words], WORD_MAX, "%s", x->words[j]);
+            t->word_counts[t->n_words++] = x->word_counts[j];
+        }
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return 0;
+}
+
+/* Up to ROUTING_THEMES_SHOW_WORDS words of t counted in at least 2 of its
+ * complaints, most counted first, into out. */
+static size_t top_words(const theme_t *t, const char *out[ROUTING_THEMES_SHOW_WORDS])
+{
+    bool used[ROUTING_THEMES_WORDS] = {0};
+    size_t n = 0;
+    while (n < ROUTING_THEMES_SHOW_WORDS) {
+        size_t best = ROUTING_THEMES_WORDS;
+        for (size_t i = 0; i < t->n_words; i++)
+            if (!used[i] && t->word_counts[i] >= 2 &&
+                (best == ROUTING_THEMES_WORDS || t->word_counts[i] > t->word_counts[best]))
+                best = i;
+        if (best == ROUTING_THEMES_WORDS)
+            break;
+        used[best] = true;
+        out[n++] = t->words[best];
+    }
+    return n;
+}
+
+/* Fill the public part of a theme (pointers into t). */
+static void public_theme(const theme_t *t, Cpm__ClusterTheme *pt, char **tickets,
+                         const char **words)
+{
+    cpm__cluster_theme__init(pt);
+    pt->count = t->count;
+    pt->consumers = t->consumers;
+    pt->first_ms = t->first_ms;
+    pt->last_ms = t->last_ms;
+    for (size_t j = 0; j < t->n_tickets; j++)
+        tickets[j] = (char *)t->tickets[j];
+    pt->tickets = tickets;
+    pt->n_tickets = t->n_tickets;
+    pt->n_words = top_words(t, words);
+    pt->words = (char **)words;
+}
+
+static int save(cpm_store_t *st, MDB_txn *txn, const char *bid, const themes_t *s)
+{
+    Cpm__ClusterThemeState states[ROUTING_THEMES_MAX], *sp[ROUTING_THEMES_MAX];
+    Cpm__ClusterTheme pub[ROUTING_THEMES_MAX];
+    char *tickets[ROUTING_THEMES_MAX][ROUTING_THEMES_TICKETS];
+    const char *shown[ROUTING_THEMES_MAX][ROUTING_THEMES_SHOW_WORDS];
+    static _Thread_local uint8_t sigbuf[ROUTING_THEMES_MAX][ROUTING_THEMES_SIGS]
+                                       [4 * ROUTING_THEMES_K];
+    ProtobufCBinaryData sigs[ROUTING_THEMES_MAX][ROUTING_THEMES_SIGS];
+    char *words[ROUTING_THEMES_MAX][ROUTING_THEMES_WORDS];
+    uint32_t counts[ROUTING_THEMES_MAX][ROUTING_THEMES_WORDS];
+    for (size_t i = 0; i < s->n; i++) {
+        const theme_t *t = &s->t[i];
+        Cpm__ClusterThemeState *x = &states[i];
+        cpm__cluster_theme_state__init(x);
+        public_theme(t, &pub[i], tickets[i], shown[i]);
+        x->theme = &pub[i];
+        for (size_t j = 0; j < t->n_sigs; j++) {
+            sig_put(t->sigs[j], sigbuf[i][j]);
+            sigs[i][j] = (ProtobufCBinaryData){4 * ROUTING_THEMES_K, sigbuf[i][j]};
+        }
+        x->signatures = sigs[i];
+        x->n_signatures = t->n_sigs;
+        x->consumer_fps = (ProtobufCBinaryData){4 * t->n_fps, (uint8_t *)t->fps};
+        for (size_t j = 0; j < t->n_words; j++) {
+            words[i][j] = (char *)t->words[j];
+            counts[i][j] = t->word_counts[j];
+        }
+        x->words = words[i];
+        x->n_words = t->n_words;
+        x->word_counts = counts[i];
+        x->n_word_counts = t->n_words;
+        sp[i] = x;
+    }
+    Cpm__ClusterThemes ct = CPM__CLUSTER_THEMES__INIT;
+    ct.themes = sp;
+    ct.n_themes = s->n;
+    ct.dropped = s->dropped;
+    return cpm_store_put_msg(st, txn, ROUTING_THEMES_DB, bid, &ct.base);
+}
+
+/* Count each distinct content word of the description once in t's
+ * candidates; a full table forgets its least counted word (Misra-Gries
+ * style: words that keep coming back stay). */
+static void count_words(theme_t *t, const word_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool again = false;
+        for (size_t j = 0; j < i && !again; j++)
+            again = w[j].len == w[i].len && !memcmp(w[j].w, w[i].w, w[i].len);
+        if (again)
+            continue;
+        size_t k;
+        for (k = 0; k < t->n_words; k++)
+            if (strlen(t->words[k]) == w[i].len && !memcmp(t->words[k], w[i].w, w[i].len))
+                break;
+        if (k == t->n_words) {
+            if (t->n_words == ROUTING_THEMES_WORDS) { /* replace the least counted */
+                k = 0;
+                for (size_t j = 1; j < t->n_words; j++)
+                    if (t->word_counts[j] < t->word_counts[k])
+                        k = j;
+                if (t->word_counts[k] > 1) {
+                    t->word_counts[k]--;
+                    continue;
+                }
+            } else {
+                t->n_words++;
+            }
+            snprintf(t->words[k], WORD_MAX, "%.*s", (int)w[i].len, w[i].w);
+            t->word_counts[k] = 0;
+        }
+        t->word_counts[k]++;
+    }
+}
+
+static void add_member(theme_t *t, const Cpm__Complaint *c, const uint32_t *sig, int64_t at_ms,
+                       const word_t *w, size_t nw)
+{
+    if (t->count == 0)
+        t->first_ms = t->last_ms = at_ms;
+    t->count++;
+    if (at_ms < t->first_ms)
+        t->first_ms = at_ms;
+    if (at_ms > t->last_ms)
+        t->last_ms = at_ms;
+    if (t->n_tickets < ROUTING_THEMES_TICKETS)
+        snprintf(t->tickets[t->n_tickets++], TICKET_MAX, "%s", c->ticket);
+    /* signatures: the first member stays; the latest ones rotate */
+    if (t->n_sigs < ROUTING_THEMES_SIGS)
+        memcpy(t->sigs[t->n_sigs++], sig, sizeof t->sigs[0]);
+    else {
+        memmove(t->sigs[1], t->sigs[2], (ROUTING_THEMES_SIGS - 2) * sizeof t->sigs[0]);
+        memcpy(t->sigs[ROUTING_THEMES_SIGS - 1], sig, sizeof t->sigs[0]);
+    }
+    if (c->consumer_key.len == 32) {
+        bool known = false;
+        for (size_t i = 0; i < t->n_fps && !known; i++)
+            known = !memcmp(t->fps[i], c->consumer_key.data, 4);
+        if (!known) { /* past ROUTING_THEMES_FPS every unknown one counts: an upper bound */
+            t->consumers++;
+            if (t->n_fps < ROUTING_THEMES_FPS)
+                memcpy(t->fps[t->n_fps++], c->consumer_key.data, 4);
+        }
+    }
+    count_words(t, w, nw);
+}
+
+/* The theme to drop for room: fewest complaints, then silent the longest. */
+static size_t weakest(const themes_t *s)
+{
+    size_t k = 0;
+    for (size_t i = 1; i < s->n; i++)
+        if (s->t[i].count < s->t[k].count ||
+            (s->t[i].count == s->t[k].count && s->t[i].last_ms < s->t[k].last_ms))
+            k = i;
+    return k;
+}
+
+static void remove_at(themes_t *s, size_t k)
+{
+    memmove(&s->t[k], &s->t[k + 1], (s->n - k - 1) * sizeof s->t[0]);
+    s->n--;
+}
+
+int routing_themes_add(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm__Complaint *c,
+                       int64_t at_ms)
+{
+    static _Thread_local char folded[ROUTING_THEMES_TEXT_MAX + 1];
+    static _Thread_local word_t w[ROUTING_THEMES_TEXT_MAX / 2];
+    uint32_t sig[ROUTING_THEMES_K];
+    if (routing_themes_signature(c->description, sig) == 0)
+        return 0;
+    fold_text(c->description, folded, sizeof folded);
+    size_t nw = content_words(folded, w, sizeof w / sizeof w[0]);
+    themes_t *s = malloc(sizeof *s);
+    if (!s)
+        return CPM_E_INTERNAL;
+    int rc = load(st, txn, bid, s);
+    if (rc != 0)
+        goto out;
+    for (size_t i = s->n; i-- > 0;) /* silent for the window: gone */
+        if (s->t[i].last_ms < at_ms - window_ms)
+            remove_at(s, i);
+    size_t best = s->n;
+    unsigned best_pm = 0;
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t j = 0; j < s->t[i].n_sigs; j++) {
+            unsigned pm = routing_themes_similarity(s->t[i].sigs[j], sig);
+            if (pm >= ROUTING_THEMES_MIN_PM && pm > best_pm) {
+                best_pm = pm;
+                best = i;
+            }
+        }
+    if (best == s->n) { /* a theme of its own */
+        if (s->n == ROUTING_THEMES_MAX) {
+            remove_at(s, weakest(s));
+            s->dropped++;
+        }
+        best = s->n++;
+        memset(&s->t[best], 0, sizeof s->t[best]);
+    }
+    add_member(&s->t[best], c, sig, at_ms, w, nw);
+    rc = save(st, txn, bid, s);
+out:
+    free(s);
+    return rc;
+}
+
+static int by_count(const void *a, const void *b)
+{
+    const Cpm__ClusterTheme *x = *(Cpm__ClusterTheme *const *)a,
+                            *y = *(Cpm__ClusterTheme *const *)b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return x->last_ms > y->last_ms ? -1 : x->last_ms < y->last_ms;
+}
+
+int routing_themes_fill(cpm_store_t *st, MDB_txn *txn, const char *bid, Cpm__Cluster *cl,
+                        uint32_t max)
+{
+    ProtobufCMessage *m = NULL;
+    int rc =
+        cpm_store_get_msg(st, txn, ROUTING_THEMES_DB, bid, &cpm__cluster_themes__descriptor, &m);
+    if (rc == CPM_E_NOT_FOUND || rc == CPM_E_BAD_MESSAGE)
+        return 0;
+    if (rc != 0)
+        return rc;
+    Cpm__ClusterThemes *ct = (Cpm__ClusterThemes *)m;
+    cl->themes_dropped = ct->dropped;
+    size_t n = 0;
+    Cpm__ClusterTheme **out = calloc(ct->n_themes ? ct->n_themes : 1, sizeof *out);
+    if (!out) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        return CPM_E_INTERNAL;
+    }
+    for (size_t i = 0; i < ct->n_themes; i++) /* taken over: detached from ct */
+        if (ct->themes[i]->theme && ct->themes[i]->theme->count >= 2) {
+            out[n++] = ct->themes[i]->theme;
+            ct->themes[i]->theme = NULL;
+        }
+    protobuf_c_message_free_unpacked(m, NULL);
+    qsort(out, n, sizeof *out, by_count);
+    for (size_t i = max; i < n; i++)
+        cpm__cluster_theme__free_unpacked(out[i], NULL);
+    cl->n_themes = n < max ? n : max;
+    cl->themes = out;
+    return 0;
+}
+
+int routing_themes_forget(cpm_store_t *st, MDB_txn *txn, const char *bid)
+{
+    int rc = cpm_store_del(st, txn, ROUTING_THEMES_DB, bid, strlen(bid));
+    return rc == CPM_E_NOT_FOUND ? 0 : rc;
+}

@@ -1,0 +1,175 @@
+/* routing_bizlink through routing_apply_complaint on a real store: a hotline
+ * note with only the address, a web form with the name and the address, a
+ * letter with the name spelled otherwise and a later one with the name only
+ * all count for one business; names known on their own stay apart at one
+ * address; the same address in another area is another place; the links are
+ * swept with the clusters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fixtures/domain/domain_fixture.h"
+#include "routing_bizlink.h"
+#include "routing_clusters.h"
+#include "routing_domain.h"
+
+#define SELF "hn.doit/routing"
+#define INTAKE "hn.d.hoan-kiem"
+#define DAY (86400LL * 1000)
+
+static const char *const dbs[] = ROUTING_DBS;
+#define T0 dom_vn_time(2026, 3, 2, 10, 0)
+
+typedef dom_env_t fixture_t;
+
+static int setup(void **state)
+{
+    routing_dupes_set_window(30 * DAY);
+    *state = dom_env_new(sizeof(fixture_t), "routing", dbs, DOM_RULES | DOM_REGISTRY, SELF,
+                         T0 + 60 * 1000);
+    return 0;
+}
+
+/* Route a complaint; returns its linked_to (static buffer). */
+static const char *route(fixture_t *f, int n, uint8_t k, const char *channel, const char *business,
+                         const char *address, const char *area, int64_t at)
+{
+    char ticket[32];
+    snprintf(ticket, sizeof ticket, "HK-%08d", n);
+    uint8_t key[32] = {k};
+    Cpm__Complaint c = CPM__COMPLAINT__INIT;
+    c.ticket = ticket;
+    c.channel = (char *)channel;
+    c.business_name = (char *)business;
+    c.business_address = (char *)address;
+    c.area = (char *)area;
+    c.category = "food_safety";
+    c.description = "Thức ăn ôi thiu.";
+    c.intake_node = INTAKE;
+    c.received_ms = at;
+    c.consumer_key.data = key;
+    c.consumer_key.len = 32;
+    cpm_error_t err = {0};
+    f->now = at + 1000;
+    MDB_txn *txn = dom_begin(f->st, true);
+    int rc = dom_end(txn, routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c,
+                                                  f->now, &err));
+    if (rc != 0)
+        fail_msg("route %s: %d %s: %s", ticket, rc, err.field, err.message);
+    txn = dom_begin(f->st, false);
+    Cpm__StatusReply *r = routing_status(f->st, txn, ticket, &rc);
+    cpm_store_abort(&txn);
+    assert_non_null(r);
+    static char linked[64];
+    snprintf(linked, sizeof linked, "%s", r->linked_to);
+    cpm__status_reply__free_unpacked(r, NULL);
+    return linked;
+}
+
+static Cpm__ClustersReply *all(fixture_t *f)
+{
+    MDB_txn *txn = dom_begin(f->st, false);
+    Cpm__ClustersReply *r = NULL;
+    assert_int_equal(routing_clusters(f->st, txn, 1, 0, &r), 0);
+    cpm_store_abort(&txn);
+    return r;
+}
+
+static void test_channels_link(void **state)
+{
+    fixture_t *f = *state;
+    /* hotline: no name, the address as the operator noted it */
+    route(f, 1, 1, "hotline", "không rõ", "so 12 P. Hang Bac, HK, HN", "hoan-kiem", T0);
+    /* web: the name and the address in another spelling */
+    route(f, 2, 2, "web", "Phở Gia Truyền Bát Đàn", "12 Phố Hàng Bạc, Hoàn Kiếm", "hoan-kiem",
+          T0 + DAY);
+    /* letter: the name written otherwise, same address */
+    route(f, 3, 3, "letter", "Cty TNHH Pho Gia Truyen", "Số 12 Hàng Bạc", "hoan-kiem",
+          T0 + 2 * DAY);
+    /* social: the first name, no address; and the first consumer again by name */
+    route(f, 4, 4, "social", "pho gia truyen bat dan", NULL, "hoan-kiem", T0 + 3 * DAY);
+    assert_string_equal(
+        route(f, 5, 1, "web", "Phở Gia Truyền Bát Đàn", "", "hoan-kiem", T0 + 4 * DAY),
+        "HK-00000001"); /* one consumer's repeat, linked across channels */
+    Cpm__ClustersReply *r = all(f);
+    assert_int_equal(r->n_clusters, 1);
+    const Cpm__Cluster *cl = r->clusters[0];
+    assert_int_equal(cl->cases, 5);
+    assert_int_equal(cl->consumers, 4);
+    assert_string_equal(cl->first_ticket, "HK-00000001");
+    assert_string_equal(cl->business, "pho gia truyen bat dan"); /* the first name that came */
+    assert_string_equal(cl->address, "house=12 street=hang bac");
+    routing_clusters_free(&r);
+
+    /* the same address in another area: another place */
+    route(f, 6, 6, "hotline", "Chưa rõ tên", "12 Hàng Bạc", "ba-dinh", T0 + 5 * DAY);
+    r = all(f);
+    assert_int_equal(r->n_clusters, 2);
+    routing_clusters_free(&r);
+}
+
+/* Two businesses known by name at one address (a market's stalls) stay
+ * apart; a complaint with no name there goes to the one seen last. */
+static void test_known_names_stay(void **state)
+{
+    fixture_t *f = *state;
+    route(f, 1, 1, "web", "Bún Chả Hương", "", "hoan-kiem", T0);
+    route(f, 2, 2, "web", "Nem Rán Lan", "5 Đồng Xuân", "hoan-kiem", T0 + 1);
+    route(f, 3, 3, "web", "Bún Chả Hương", "5 Đồng Xuân", "hoan-kiem", T0 + 2);
+    route(f, 4, 4, "hotline", "?", "số 5 phố Đồng Xuân", "hoan-kiem", T0 + 3);
+    Cpm__ClustersReply *r = all(f);
+    assert_int_equal(r->n_clusters, 2);
+    for (size_t i = 0; i < r->n_clusters; i++) {
+        if (!strcmp(r->clusters[i]->business, "bun cha huong"))
+            assert_int_equal(r->clusters[i]->cases, 3); /* its own, and the last seen there */
+        else
+            assert_int_equal(r->clusters[i]->cases, 1);
+    }
+    routing_clusters_free(&r);
+}
+
+/* No name (a placeholder) and no exact address: nothing counted. */
+static void test_nothing_to_key(void **state)
+{
+    fixture_t *f = *state;
+    route(f, 1, 1, "hotline", "không rõ", "Phố Hàng Bạc", "hoan-kiem", T0);
+    route(f, 2, 1, "hotline", "N/A", NULL, "hoan-kiem", T0 + 1);
+    route(f, 3, 1, "hotline", "Cửa hàng", "", "hoan-kiem", T0 + 2);
+    Cpm__ClustersReply *r = all(f);
+    assert_int_equal(r->n_clusters, 0);
+    routing_clusters_free(&r);
+}
+
+static void test_sweep(void **state)
+{
+    fixture_t *f = *state;
+    route(f, 1, 1, "hotline", "ko ro", "12 Hàng Bạc", "hoan-kiem", T0);
+    route(f, 2, 2, "web", "Pho A", "12 Hàng Bạc", "hoan-kiem", T0 + 10 * DAY);
+    cpm_sweep_cursor_t cur = {0};
+    size_t deleted = 0;
+    MDB_txn *txn = dom_begin(f->st, true); /* window 15 days at T0 + 20: nothing older */
+    assert_int_equal(dom_end(txn, routing_bizlink_sweep(f->st, txn, T0 + 20 * DAY, 15 * DAY, 100,
+                                                        &cur, &deleted)),
+                     0);
+    assert_int_equal(deleted, 0);
+    txn = dom_begin(f->st, true); /* at T0 + 30 both last seen at T0 + 10: gone */
+    assert_int_equal(dom_end(txn, routing_bizlink_sweep(f->st, txn, T0 + 30 * DAY, 15 * DAY, 100,
+                                                        &cur, &deleted)),
+                     0);
+    assert_int_equal(deleted, 2); /* the address, and the name linked through it */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_channels_link, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_known_names_stay, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_nothing_to_key, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_sweep, setup, dom_env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

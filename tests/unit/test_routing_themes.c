@@ -1,0 +1,263 @@
+/* routing_themes through routing_apply_complaint on a real store: similar
+ * descriptions about one business form one theme, different ones do not; at
+ * most ROUTING_THEMES_MAX themes (the 17th drops the weakest, counted); long
+ * and hostile texts are bounded; the themes database keeps no description. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fixtures/domain/domain_fixture.h"
+#include "cpm_bizkey.h"
+#include "routing_clusters.h"
+#include "routing_domain.h"
+#include "routing_themes.h"
+
+#define SELF "hn.doit/routing"
+#define INTAKE "hn.d.hoan-kiem"
+#define DAY (86400LL * 1000)
+
+static const char *const dbs[] = ROUTING_DBS;
+#define T0 dom_vn_time(2026, 3, 2, 10, 0)
+
+typedef dom_env_t fixture_t;
+
+static int setup(void **state)
+{
+    routing_dupes_set_window(30 * DAY);
+    routing_themes_set_window(365 * DAY);
+    *state = dom_env_new(sizeof(fixture_t), "routing", dbs, DOM_RULES | DOM_REGISTRY, SELF,
+                         T0 + 60 * 1000);
+    return 0;
+}
+
+/* One consumer's complaint (key byte k) about business with description. */
+static void route(fixture_t *f, int n, uint8_t k, const char *business, const char *description,
+                  int64_t at)
+{
+    char ticket[32];
+    snprintf(ticket, sizeof ticket, "HK-%08d", n);
+    uint8_t key[32] = {k};
+    Cpm__Complaint c = CPM__COMPLAINT__INIT;
+    c.ticket = ticket;
+    c.channel = "web";
+    c.business_name = (char *)business;
+    c.area = "hoan-kiem";
+    c.category = "food_safety";
+    c.description = (char *)description;
+    c.intake_node = INTAKE;
+    c.received_ms = at;
+    c.consumer_key.data = key;
+    c.consumer_key.len = 32;
+    cpm_error_t err = {0};
+    f->now = at + 1000;
+    MDB_txn *txn = dom_begin(f->st, true);
+    int rc = dom_end(txn, routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c,
+                                                  f->now, &err));
+    if (rc != 0)
+        fail_msg("route %s: %d %s: %s", ticket, rc, err.field, err.message);
+}
+
+/* Made-up complaints about one pho shop: five consumers tell of the same
+ * problem (a cockroach in the bowl) in their own words, with and without
+ * diacritics; three tell of other things. */
+static const char *const ALIKE[] = {
+    "Tôi ăn phở bò ở quán thì thấy con gián trong bát phở, rất mất vệ sinh.",
+    "Trong bát phở có con gián chết, quán phở không đảm bảo vệ sinh an toàn thực phẩm.",
+    "an pho thay gian trong bat pho, quan mat ve sinh qua",
+    "Phát hiện gián trong bát phở bò tái, nhân viên quán còn cãi lại. Mất vệ sinh!",
+    "Con gián nằm trong bát phở của con tôi, quán phở bẩn, mất vệ sinh thực phẩm.",
+};
+static const char *const OTHER[] = {
+    "Quán tính tiền sai, thu 150 nghìn cho hai bát nhưng bảng giá ghi 45 nghìn một bát.",
+    "Nhân viên thu ngân thái độ thô lỗ, quát mắng khách khi hỏi lại hóa đơn.",
+    "Mua sữa chua mang về thì hết hạn sử dụng từ tuần trước, bao bì phồng.",
+};
+
+/* The threshold, measured: every alike pair at least ROUTING_THEMES_MIN_PM
+ * against the first, every other text below it against all alike ones. */
+static void test_similarity(void **state)
+{
+    (void)state;
+    uint32_t a[5][ROUTING_THEMES_K], o[3][ROUTING_THEMES_K];
+    for (int i = 0; i < 5; i++)
+        assert_true(routing_themes_signature(ALIKE[i], a[i]) > 0);
+    for (int i = 0; i < 3; i++)
+        assert_true(routing_themes_signature(OTHER[i], o[i]) > 0);
+    unsigned min_alike = 1000, max_other = 0;
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++) {
+            unsigned pm = routing_themes_similarity(a[i], a[j]);
+            print_message("alike %d-%d: %u\n", i, j, pm);
+            if (pm < min_alike)
+                min_alike = pm;
+        }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 5; j++) {
+            unsigned pm = routing_themes_similarity(o[i], a[j]);
+            if (pm > max_other)
+                max_other = pm;
+        }
+    print_message("min alike %u, max other %u, threshold %u\n", min_alike, max_other,
+                  ROUTING_THEMES_MIN_PM);
+    assert_true(max_other < ROUTING_THEMES_MIN_PM);
+    assert_true(min_alike >= ROUTING_THEMES_MIN_PM);
+    assert_int_equal(routing_themes_similarity(a[0], a[0]), 1000);
+    /* nothing to compare: empty, function words only */
+    uint32_t s[ROUTING_THEMES_K];
+    assert_int_equal(routing_themes_signature("", s), 0);
+    assert_int_equal(routing_themes_signature(NULL, s), 0);
+    assert_int_equal(routing_themes_signature("tôi thì là và của", s), 0);
+}
+
+static Cpm__ClustersReply *clusters(fixture_t *f, uint32_t themes)
+{
+    MDB_txn *txn = dom_begin(f->st, false);
+    Cpm__ClustersQuery q = CPM__CLUSTERS_QUERY__INIT;
+    q.min_consumers = 1;
+    q.themes = themes;
+    Cpm__ClustersReply *r = NULL;
+    cpm_error_t err;
+    assert_int_equal(routing_clusters_page(f->st, txn, &q, &r, &err), 0);
+    cpm_store_abort(&txn);
+    return r;
+}
+
+static bool has_word(const Cpm__ClusterTheme *t, const char *w)
+{
+    for (size_t i = 0; i < t->n_words; i++)
+        if (!strcmp(t->words[i], w))
+            return true;
+    return false;
+}
+
+static void test_one_theme(void **state)
+{
+    fixture_t *f = *state;
+    int n = 1; /* interleaved: alike and other complaints over a week */
+    for (int i = 0; i < 5; i++) {
+        route(f, n++, (uint8_t)(i + 1), "Phở Ngon", ALIKE[i], T0 + i * DAY);
+        if (i < 3)
+            route(f, n++, (uint8_t)(i + 10), "Pho Ngon", OTHER[i], T0 + i * DAY + 1000);
+    }
+    Cpm__ClustersReply *r = clusters(f, 0);
+    assert_int_equal(r->n_clusters, 1);
+    const Cpm__Cluster *cl = r->clusters[0];
+    assert_int_equal(cl->cases, 8);
+    assert_int_equal(cl->n_themes, 1); /* singletons are not shown */
+    const Cpm__ClusterTheme *t = cl->themes[0];
+    assert_int_equal(t->count, 5);
+    assert_int_equal(t->consumers, 5);
+    assert_int_equal(t->first_ms, T0);
+    assert_int_equal(t->last_ms, T0 + 4 * DAY);
+    assert_int_equal(t->n_tickets, 5);
+    assert_string_equal(t->tickets[0], "HK-00000001");
+    assert_true(t->n_words >= 3 && t->n_words <= ROUTING_THEMES_SHOW_WORDS);
+    assert_true(has_word(t, "gian"));
+    assert_true(has_word(t, "pho"));
+    assert_int_equal(cl->themes_dropped, 0);
+    routing_clusters_free(&r);
+
+    /* The themes database holds no description: no word of one that is not
+     * a characteristic word, no run of its bytes. */
+    MDB_txn *txn = dom_begin(f->st, false);
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_THEMES_DB), &cur), 0);
+    MDB_val k, v;
+    size_t records = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        records++;
+        assert_null(memmem(v.mv_data, v.mv_size, "nghìn", strlen("nghìn")));
+        assert_null(memmem(v.mv_data, v.mv_size, "thô lỗ", strlen("thô lỗ")));
+        assert_null(memmem(v.mv_data, v.mv_size, "bat pho", strlen("bat pho")));
+        assert_null(memmem(v.mv_data, v.mv_size, "gián", strlen("gián")));
+    }
+    mdb_cursor_close(cur);
+    cpm_store_abort(&txn);
+    assert_int_equal(records, 1);
+}
+
+/* At most 16 themes per business: the 17th distinct description drops the
+ * weakest (fewest complaints, then oldest), counted. */
+static void test_bound(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const TOPIC[] = {
+        "gian bat pho",     "tinh tien sai",           "thai do tho lo",
+        "sua het han",      "hoa don khong",           "khuyen mai lua",
+        "bao hanh tu choi", "shipper giao muon",       "hang nhai nhan hieu",
+        "can thieu trong",  "dien thoai loi",          "phong kham vuot gia",
+        "ve may bay huy",   "nuoc ngot bui",           "xang pha tap chat",
+        "tour du lich doi", "karaoke on ao dem khuya",
+    };
+    int n = 1;
+    /* the first topic twice: it must survive, a single one goes */
+    route(f, n++, 1, "Shop X", "gian bat pho", T0);
+    route(f, n++, 2, "Shop X", "gian bat pho", T0 + 1);
+    for (int i = 1; i < 17; i++)
+        route(f, n++, (uint8_t)(i + 2), "Shop X", TOPIC[i], T0 + 10 + i);
+    Cpm__ClustersReply *r = clusters(f, 16);
+    assert_int_equal(r->n_clusters, 1);
+    assert_int_equal(r->clusters[0]->themes_dropped, 1);
+    assert_int_equal(r->clusters[0]->n_themes, 1); /* the one of 2 kept; singletons hidden */
+    assert_int_equal(r->clusters[0]->themes[0]->count, 2);
+    routing_clusters_free(&r);
+}
+
+/* Long texts are cut (ROUTING_THEMES_TEXT_MAX bytes), one huge "word" and
+ * invalid UTF-8 are harmless; a record stays bounded. */
+static void test_long_texts(void **state)
+{
+    fixture_t *f = *state;
+    static char big[60000];
+    size_t n = 0;
+    while (n + 40 < sizeof big)
+        n += (size_t)snprintf(big + n, sizeof big - n, "gián trong bát phở số %zu ", n);
+    uint32_t sig[ROUTING_THEMES_K]; /* more than intake lets through: cut, no harm */
+    assert_true(routing_themes_signature(big, sig) > 0);
+    big[3990] = 0; /* intake's bound is 4000 bytes */
+    route(f, 1, 1, "Shop Y", big, T0);
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    assert_int_equal(routing_themes_signature(big, sig), 1);
+    big[3990] = 0;
+    route(f, 2, 2, "Shop Y", big, T0 + 1);
+    /* invalid UTF-8 never reaches themes (refused before), but the
+     * signature takes it as bytes */
+    assert_true(routing_themes_signature("\xff\xfe gi\xe1\xba\n\x01 pho", sig) >= 1);
+    for (int i = 0; i < 40; i++) /* many alike: tickets and fingerprints bounded */
+        route(f, 10 + i, (uint8_t)(i + 5), "Shop Y", "gián trong bát phở bò", T0 + 10 + i);
+    Cpm__ClustersReply *r = clusters(f, 0);
+    assert_int_equal(r->n_clusters, 1);
+    assert_true(r->clusters[0]->n_themes >= 1);
+    const Cpm__ClusterTheme *t = r->clusters[0]->themes[0];
+    assert_true(t->count >= 40);
+    assert_int_equal(t->n_tickets, ROUTING_THEMES_TICKETS);
+    for (size_t i = 0; i < t->n_words; i++)
+        assert_true(strlen(t->words[i]) < 32);
+    routing_clusters_free(&r);
+    MDB_txn *txn = dom_begin(f->st, false);
+    const void *v;
+    size_t vlen = 0;
+    char bid[CPM_BIZKEY_HEX];
+    cpm_bizkey_hash("hoan-kiem", "shop y", bid);
+    assert_int_equal(cpm_store_get(f->st, txn, ROUTING_THEMES_DB, bid, 32, &v, &vlen), 0);
+    cpm_store_abort(&txn);
+    print_message("themes record of a busy business: %zu bytes\n", vlen);
+    assert_true(vlen < 16 * 1024);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_similarity),
+        cmocka_unit_test_setup_teardown(test_one_theme, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_bound, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_long_texts, setup, dom_env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
