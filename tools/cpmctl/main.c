@@ -30,6 +30,7 @@ static const char usage[] =
     "  web         a login token for the dashboard (web grant --gateway hn.gw)\n"
     "  exchange    data shared between agencies: query, publish, subscribe, proof log\n"
     "  gateway     Open311 client applications: API keys, the signed client list\n"
+    "  triage      the category model: train, eval, suggest; stats (accuracy in production)\n"
     "\n"
     "Files come from --home, $CPMESH_HOME or ~/.cpmesh (./deploy/local/up writes them).\n"
     "--as ID signs with DIR/keys/ID.secret (default: $CPMESH_AS or the id in DIR/identity).\n"
@@ -84,6 +85,7 @@ int main(int argc, char **argv)
 
         {"programme", ctl_cmd_programme},
         {"web", ctl_cmd_web}, /* ctl_web.c: login tokens for the dashboard */
+        {"triage", ctl_cmd_triage}, /* ctl_triage.c: the category model */
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))
