@@ -72,6 +72,15 @@ void cpm_event_hash(const Cpm__Event *ev, const uint8_t prev[32], uint8_t out[32
         cpm_put_be64(num, (uint64_t)(uint32_t)ev->outcome);
         sha256_update(&st, 4, num + 4);
     }
+    if (set(ev->product) || set(ev->suggested) || ev->suggestion_pm != 0 || set(ev->category_by)) {
+        /* The suggestion fields (22-25), likewise only when one is set. */
+        sha256_update(&st, 2, (const uint8_t *)"S1");
+        hash_str(&st, ev->product);
+        hash_str(&st, ev->suggested);
+        cpm_put_be64(num, ev->suggestion_pm);
+        sha256_update(&st, 4, num + 4);
+        hash_str(&st, ev->category_by);
+    }
     sha256_digest(&st, 32, out);
 }
 
@@ -129,6 +138,10 @@ int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const cpm_e
     ev.inspection = OR_EMPTY(e->inspection);
     ev.channel = OR_EMPTY(e->channel);
     ev.outcome = e->outcome;
+    ev.product = OR_EMPTY(e->product);
+    ev.suggested = OR_EMPTY(e->suggested);
+    ev.suggestion_pm = e->suggestion_pm;
+    ev.category_by = OR_EMPTY(e->category_by);
     cpm_event_hash(&ev, prev, hash);
     ev.prev_hash.len = 32;
     ev.prev_hash.data = prev;

@@ -38,6 +38,10 @@ typedef struct {
     int64_t fine_vnd;
     const char *tax_code, *inspection, *channel;
     Cpm__Outcome outcome; /* case.resolved */
+    /* Category suggestions (fields 22-25): the product, the model's
+     * suggestion and its confidence, and who set the category. */
+    const char *product, *suggested, *category_by;
+    uint32_t suggestion_pm;
 } cpm_event_t;
 
 /* Append one event. */
