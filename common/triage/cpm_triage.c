@@ -97,6 +97,9 @@ static int parse_head(cpm_triage_t *m, const json_t *root, uint32_t **docs, cpm_
     if ((rc = get_uint(root, "scale_milli", 1, 1000000, &u, err)))
         return rc;
     m->scale_milli = (uint32_t)u;
+    if ((rc = get_uint(root, "shrink", 0, 1000, &u, err)))
+        return rc;
+    m->shrink = (uint32_t)u;
     if ((rc = get_uint(root, "min_known", 0, 1000, &u, err)))
         return rc;
     m->min_known = (uint32_t)u;
@@ -301,7 +304,8 @@ int cpm_triage_suggest(const cpm_triage_t *m, const char *business, const char *
     if (rc == 0 && tdoc_from_text(&d, m->vocab, t, m->binary) != 0)
         rc = cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
     if (rc == 0) {
-        tnb_posterior(m->logp, m->logprior, m->ncat, m->scale_milli / 1000.0, d.idx, d.n, p);
+        tnb_posterior(m->logp, m->logprior, m->ncat, m->scale_milli / 1000.0, m->shrink, d.idx, d.n,
+                      p);
         size_t top = 0, second = 1;
         for (size_t c = 1; c < m->ncat; c++)
             if (p[c] > p[top]) {

@@ -29,7 +29,8 @@ struct cpm_triage {
     size_t ncat;
     char (*cat)[CPM_TRIAGE_SLUG_MAX + 1];
     uint32_t alpha_milli; /* additive smoothing */
-    uint32_t scale_milli; /* posterior = softmax(scale * mean log-likelihood + log prior) */
+    uint32_t scale_milli; /* posterior = softmax(scale * sum / (n + shrink) + log prior) */
+    uint32_t shrink;      /* features a text needs before its evidence counts in full */
     uint32_t min_known;   /* fewer known syllables: unknown */
     bool binary;          /* a feature counts once per text */
     double *logprior;     /* ncat */
@@ -49,9 +50,10 @@ int tdoc_from_text(tdoc_t *d, const tvocab_t *v, const cpm_ttext_t *t, bool bina
 void tdoc_free(tdoc_t *d);
 
 /* Posterior per category (p, ncat) of a document: softmax of scale times
- * the mean log-likelihood of its features plus the log prior. */
+ * the sum of its features' log-likelihoods over (n + shrink), plus the log
+ * prior: a mean for long texts, less sure for short ones. */
 void tnb_posterior(const float *logp, const double *logprior, size_t ncat, double scale,
-                   const long *idx, size_t n, double *p);
+                   double shrink, const long *idx, size_t n, double *p);
 
 /* Fill logp (nfeat * ncat) and logprior from counts (nfeat * ncat), docs
  * per category and alpha. */

@@ -166,7 +166,7 @@ void tdoc_free(tdoc_t *d)
 }
 
 void tnb_posterior(const float *logp, const double *logprior, size_t ncat, double scale,
-                   const long *idx, size_t n, double *p)
+                   double shrink, const long *idx, size_t n, double *p)
 {
     for (size_t c = 0; c < ncat; c++)
         p[c] = 0;
@@ -177,7 +177,7 @@ void tnb_posterior(const float *logp, const double *logprior, size_t ncat, doubl
     }
     double mx = -INFINITY;
     for (size_t c = 0; c < ncat; c++) {
-        p[c] = (n ? scale * p[c] / (double)n : 0) + logprior[c];
+        p[c] = (n ? scale * p[c] / ((double)n + shrink) : 0) + logprior[c];
         if (p[c] > mx)
             mx = p[c];
     }

@@ -16,6 +16,8 @@ static const unsigned ALPHAS[] = {50, 100, 200, 350, 500, 1000};
 static const unsigned SCALES[] = {1000,  2000,  3000,  4000,  5000,  6000,  8000,  10000,
                                   12000, 15000, 20000, 25000, 30000, 40000, 60000, 80000};
 #define NSCALE (sizeof SCALES / sizeof SCALES[0])
+static const unsigned SHRINKS[] = {0, 10, 20, 40, 80, 160};
+#define NSHRINK (sizeof SHRINKS / sizeof SHRINKS[0])
 
 /* A training row as vocabulary indices (sorted, repeats kept). */
 typedef struct {
@@ -165,7 +167,7 @@ static int tfit_build(tfit_t *f, const tset_t *s, int fold, bool binary, unsigne
 
 typedef struct {
     size_t right, total;
-    double loss[NSCALE];
+    double loss[NSHRINK][NSCALE];
 } tscore_t;
 
 /* Score the rows of fold against f, for every scale. */
@@ -195,9 +197,10 @@ static int score_fold(const tset_t *s, const tfit_t *f, int fold, bool binary, t
             if (f->map[r->idx[k]] >= 0)
                 idx[n++] = f->map[r->idx[k]];
         }
-        for (size_t j = 0; j < NSCALE; j++) {
-            tnb_posterior(f->logp, f->logprior, nc, SCALES[j] / 1000.0, idx, n, p);
-            sc->loss[j] -= log(p[r->cat] > 1e-12 ? p[r->cat] : 1e-12);
+        for (size_t j = 0; j < NSCALE * NSHRINK; j++) {
+            size_t js = j % NSCALE, jk = j / NSCALE;
+            tnb_posterior(f->logp, f->logprior, nc, SCALES[js] / 1000.0, SHRINKS[jk], idx, n, p);
+            sc->loss[jk][js] -= log(p[r->cat] > 1e-12 ? p[r->cat] : 1e-12);
             if (j == 0) {
                 size_t top = 0;
                 for (size_t c = 1; c < nc; c++)
@@ -214,7 +217,7 @@ static int score_fold(const tset_t *s, const tfit_t *f, int fold, bool binary, t
 
 typedef struct {
     bool binary;
-    unsigned min_df, alpha, scale;
+    unsigned min_df, alpha, scale, shrink;
     double acc, loss;
 } tchoice_t;
 
@@ -231,16 +234,20 @@ static int cross_validate(const tset_t *s, bool binary, unsigned min_df, unsigne
         if (rc != 0)
             return -1;
     }
-    size_t best = 0;
-    for (size_t j = 1; j < NSCALE; j++)
-        if (sc.loss[j] < sc.loss[best])
-            best = j;
+    size_t bs = 0, bk = 0;
+    for (size_t k = 0; k < NSHRINK; k++)
+        for (size_t j = 0; j < NSCALE; j++)
+            if (sc.loss[k][j] < sc.loss[bk][bs]) {
+                bs = j;
+                bk = k;
+            }
     *out = (tchoice_t){.binary = binary,
                        .min_df = min_df,
                        .alpha = alpha,
-                       .scale = SCALES[best],
+                       .scale = SCALES[bs],
+                       .shrink = SHRINKS[bk],
                        .acc = (double)sc.right / (double)sc.total,
-                       .loss = sc.loss[best] / (double)sc.total};
+                       .loss = sc.loss[bk][bs] / (double)sc.total};
     return 0;
 }
 
@@ -264,6 +271,7 @@ static json_t *model_json(const tset_t *s, const tfit_t *f, const tchoice_t *ch)
     json_object_set_new(root, "kind", json_string("multinomial_nb"));
     json_object_set_new(root, "alpha_milli", json_integer(ch->alpha));
     json_object_set_new(root, "scale_milli", json_integer(ch->scale));
+    json_object_set_new(root, "shrink", json_integer(ch->shrink));
     json_object_set_new(root, "min_known", json_integer(MIN_KNOWN));
     json_object_set_new(root, "binary", json_boolean(ch->binary));
     json_t *cats = json_array();

@@ -19,7 +19,7 @@
 /* What training chose and measured, for the operator. */
 typedef struct {
     size_t rows, features;
-    unsigned alpha_milli, scale_milli, min_df;
+    unsigned alpha_milli, scale_milli, min_df, shrink;
     int binary;
     double cv_accuracy, cv_logloss;
 } cpm_triage_train_info_t;

@@ -84,11 +84,12 @@ static int cmd_train(const ctl_opts_t *o, const char *corpus, const char *out)
                 "scale_milli", (json_int_t)info.scale_milli, "min_df", (json_int_t)info.min_df,
                 "binary", info.binary, "cv_accuracy", info.cv_accuracy));
         else
-            printf("%s: model %s from %zu training rows, %zu features (alpha %.3f, binary %s, "
-                   "min_df %u, scale %.1f; cross-validated accuracy %.3f, log-loss %.3f)\n",
-                   out, m ? cpm_triage_id(m) : "?", info.rows, info.features,
-                   info.alpha_milli / 1000.0, info.binary ? "yes" : "no", info.min_df,
-                   info.scale_milli / 1000.0, info.cv_accuracy, info.cv_logloss);
+            printf(
+                "%s: model %s from %zu training rows, %zu features (alpha %.3f, binary %s, "
+                "min_df %u, scale %.1f, shrink %u; cross-validated accuracy %.3f, log-loss %.3f)\n",
+                out, m ? cpm_triage_id(m) : "?", info.rows, info.features,
+                info.alpha_milli / 1000.0, info.binary ? "yes" : "no", info.min_df,
+                info.scale_milli / 1000.0, info.shrink, info.cv_accuracy, info.cv_logloss);
         cpm_triage_destroy(&m);
     }
     free(text);
