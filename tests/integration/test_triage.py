@@ -9,6 +9,7 @@ meaningful; each one's premise is checked first."""
 import json
 import os
 import subprocess
+import sys
 
 from mesh import BUILD, CTL, ROOT, Mesh, check, run
 
@@ -129,6 +130,14 @@ def test_forged_suggestion_is_refused():
 
 
 if __name__ == "__main__":
+    code = 0
     with Mesh() as M:
-        run([test_clear_text_is_routed_by_the_model, test_vague_text_goes_to_triage_with_the_suggestion,
-             test_forged_suggestion_is_refused])
+        try:
+            run([test_clear_text_is_routed_by_the_model,
+                 test_vague_text_goes_to_triage_with_the_suggestion,
+                 test_forged_suggestion_is_refused])
+        except SystemExit as e:  # run() exits; a failure keeps the mesh home
+            code = e.code
+            if code:
+                raise
+    sys.exit(code)
