@@ -19,7 +19,10 @@ MODEL = os.path.join(ROOT, "deploy/hanoi/triage/model.json")
 FORGE = os.path.join(BUILD, "cpm_forge_complaint")
 CLEAR = ("Cả nhà tôi bị ngộ độc thực phẩm sau khi ăn bún chả ở quán, đau bụng, nôn mửa, "
          "phải đi viện cấp cứu, đồ ăn có mùi ôi thiu")
-VAGUE = "mình bị lừa, mn ơi giúp với"
+# Vague texts: the first the shipped model is not sure about is used.
+VAGUE = ("mình bị lừa, mn ơi giúp với", "cửa hàng làm ăn không đàng hoàng, tôi bị thiệt",
+         "dịch vụ quá tệ, nhân viên thái độ, tôi muốn khiếu nại",
+         "tôi không hài lòng, đề nghị xem xét giải quyết sớm")
 
 
 def suggest(text, business):
@@ -79,12 +82,14 @@ def test_clear_text_is_routed_by_the_model():
 
 
 def test_vague_text_goes_to_triage_with_the_suggestion():
-    s = suggest(VAGUE, "Cửa hàng Minh An")
-    check(s["pm"] < 700, "premise: the model is not sure: %s" % s)
+    cands = [(t, suggest(t, "Cửa hàng Minh An")) for t in VAGUE]
+    unsure = [(t, s) for t, s in cands if s["pm"] < 700]
+    check(unsure, "premise: the model is not sure of one of the vague texts: %s" % cands)
+    text, s = unsure[0]
     m = M
     if True:
         before = counters(m)
-        t = submit(m, "Cửa hàng Minh An", VAGUE)
+        t = submit(m, "Cửa hàng Minh An", text)
         st = wait_routed(m, t)
         check(st["category"] in ("", "-"), "no category set by the model: %s" % st)
         e = received(m, t)
