@@ -280,7 +280,8 @@ static void refused(const char *text, int code, const char *field)
 
 #define HEAD                                                                                       \
     "\"format\":\"cpmesh-triage-model\",\"version\":1,\"kind\":\"multinomial_nb\","                \
-    "\"model_id\":\"hanoi-triage-1/0123abcd\",\"alpha_milli\":100,\"scale_milli\":5000,\"shrink\":10,"           \
+    "\"model_id\":\"hanoi-triage-1/"                                                               \
+    "0123abcd\",\"alpha_milli\":100,\"scale_milli\":5000,\"shrink\":10,"                           \
     "\"min_known\":3,\"binary\":true,"
 #define CATS "\"categories\":[{\"slug\":\"a\",\"docs\":3},{\"slug\":\"b\",\"docs\":2}],"
 
