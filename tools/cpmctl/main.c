@@ -84,7 +84,7 @@ int main(int argc, char **argv)
         {"gateway", ctl_cmd_gateway},
 
         {"programme", ctl_cmd_programme},
-        {"web", ctl_cmd_web}, /* ctl_web.c: login tokens for the dashboard */
+        {"web", ctl_cmd_web},       /* ctl_web.c: login tokens for the dashboard */
         {"triage", ctl_cmd_triage}, /* ctl_triage.c: the category model */
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
