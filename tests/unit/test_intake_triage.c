@@ -2,6 +2,7 @@
  * counters, and a missing or bad model file that leaves intake running
  * without suggestions. */
 #include "intake_triage.h"
+#include "intake_validate.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -121,11 +122,60 @@ static void test_suggest_route_low_unknown(void **state)
     cpm_metrics_destroy(&m);
 }
 
+/* What only intake sets is refused from a client, naming the field; the
+ * product is bounded. */
+static void test_validate_refuses_client_suggestion(void **state)
+{
+    (void)state;
+    const char *src = getenv("CPM_SOURCE_DIR");
+    char rpath[1024];
+    snprintf(rpath, sizeof rpath, "%s/deploy/hanoi/routing.yaml", src ? src : ".");
+    cpm_rules_t *rules = NULL;
+    cpm_error_t err = {0};
+    assert_int_equal(cpm_rules_load(rpath, &rules, &err), 0);
+    int64_t now = 1780000000000LL;
+    Cpm__Complaint c;
+    cpm__complaint__init(&c);
+    c.channel = "web";
+    c.business_name = "Quán Hồng Hà";
+    c.area = "hoan-kiem";
+    c.description = "ăn xong bị ngộ độc";
+    c.product = "bún chả";
+    assert_int_equal(intake_validate_complaint(&c, rules, now, &err), 0);
+    c.category_suggested = "food_safety";
+    assert_int_equal(intake_validate_complaint(&c, rules, now, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "category_suggested");
+    c.category_suggested = "";
+    c.suggestion_pm = 900;
+    assert_int_equal(intake_validate_complaint(&c, rules, now, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "suggestion_pm");
+    c.suggestion_pm = 0;
+    c.category_by = "model";
+    assert_int_equal(intake_validate_complaint(&c, rules, now, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "category_by");
+    c.category_by = "";
+    c.model_version = "hanoi-triage-1/00000000";
+    assert_int_equal(intake_validate_complaint(&c, rules, now, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "model_version");
+    c.model_version = "";
+    char big[300];
+    memset(big, 'x', 257);
+    big[257] = 0;
+    c.product = big;
+    assert_int_equal(intake_validate_complaint(&c, rules, now, &err), CPM_E_TOO_LARGE);
+    assert_string_equal(err.field, "product");
+    c.product = "b\xffn";
+    assert_int_equal(intake_validate_complaint(&c, rules, now, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "product");
+    cpm_rules_destroy(&rules);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_model_runs_without),
         cmocka_unit_test(test_suggest_route_low_unknown),
+        cmocka_unit_test(test_validate_refuses_client_suggestion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
