@@ -268,8 +268,13 @@ int cpm_eventlog_verify_chain(Cpm__Event *const *events, size_t n, const uint8_t
 const char *cpm_event_describe(const Cpm__Event *ev, char *buf, size_t n)
 {
     const char *state = cpm_case_state_name(ev->state);
-    const char *names[] = {"area", "category", "state", "rule", "actor"};
-    const char *vals[] = {ev->area, ev->category, state, ev->rule, ev->actor};
+    char pm[16] = "";
+    if (ev->suggestion_pm)
+        snprintf(pm, sizeof pm, "%u", ev->suggestion_pm);
+    const char *names[] = {"area",  "category",  "state",         "rule",
+                           "actor", "suggested", "suggestion_pm", "category_by"};
+    const char *vals[] = {ev->area,  ev->category,  state, ev->rule,
+                          ev->actor, ev->suggested, pm,    ev->category_by};
     size_t at = 0;
     if (n == 0)
         return buf;

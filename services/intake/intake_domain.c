@@ -7,6 +7,7 @@
 #include "intake_lookup.h"
 #include "intake_place.h"
 #include "intake_place_gen.h"
+#include "intake_triage.h"
 #include "intake_validate.h"
 
 #include <sodium.h>
@@ -26,6 +27,7 @@ struct intake {
     uint8_t ref_key[32];
     uint8_t consumer_secret[32]; /* keys Complaint.consumer_key */
     bool has_consumer_secret;
+    intake_triage_t *triage; /* borrowed; NULL: no suggestions */
 };
 
 intake_t *intake_new(const cpm_rules_t *rules, const char *node, const char *ticket_prefix,
@@ -86,6 +88,11 @@ void intake_set_consumer_secret(intake_t *in, const uint8_t secret[32])
 {
     memcpy(in->consumer_secret, secret, sizeof in->consumer_secret);
     in->has_consumer_secret = true;
+}
+
+void intake_set_triage(intake_t *in, intake_triage_t *triage)
+{
+    in->triage = triage;
 }
 
 /* Set c->consumer_key from the clear contact (before it is sealed); a key a
@@ -234,6 +241,9 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     }
     if (!*in->routing)
         return cpm_error_set(err, CPM_E_UNAVAILABLE, "", "no routing service in the registry");
+    /* Before the contact is sealed: the category the model sets routes it. */
+    if ((rc = intake_triage_apply(in->triage, in->rules, c, err)) != 0)
+        return rc;
     if ((rc = next_id(in, st, txn, "intake.ticket", "", ticket)) != 0)
         return rc;
     /* Only strings we own go into c: the caller frees c with the unpacker,
@@ -270,7 +280,13 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
                       .state = CPM__CASE_STATE__CASE_STATE_RECEIVED,
                       .actor = c->intake_node,
                       .note = note,
-                      .channel = c->channel};
+                      .channel = c->channel,
+                      .business = c->business_name,
+                      .address = c->business_address,
+                      .product = c->product,
+                      .suggested = c->category_suggested,
+                      .suggestion_pm = c->suggestion_pm,
+                      .category_by = c->category_by};
     if ((rc = fx->event(fx->ctx, txn, &ev)) != 0 ||
         (rc = fx->send(fx->ctx, txn, in->routing, "routing", &c->base)) != 0)
         return rc;

@@ -69,6 +69,10 @@ void intake_set_ref_key(intake_t *in, const uint8_t key[32]);
 /* The deployment's secret keying Complaint.consumer_key (intake_consumer).
  * Until set, complaints carry no consumer_key (nothing is linked). */
 void intake_set_consumer_secret(intake_t *in, const uint8_t secret[32]);
+/* The category model (intake_triage; borrowed): a complaint without a
+ * category or with "other" gets its suggestion. NULL: none. */
+struct intake_triage;
+void intake_set_triage(intake_t *in, struct intake_triage *triage);
 
 /* Validate and place c, then record it (c is completed with ticket,
  * received_ms, intake_node, placement and area = the unit's slug, "" for

@@ -183,6 +183,10 @@ int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules,
         (rc = check_set_by_intake(err, "received_ms", c->received_ms != 0)) ||
         (rc = check_set_by_intake(err, "intake_node", *str(c->intake_node))) ||
         (rc = check_set_by_intake(err, "lookup_code", *str(c->lookup_code))) ||
+        (rc = check_set_by_intake(err, "category_suggested", *str(c->category_suggested))) ||
+        (rc = check_set_by_intake(err, "suggestion_pm", c->suggestion_pm != 0)) ||
+        (rc = check_set_by_intake(err, "category_by", *str(c->category_by))) ||
+        (rc = check_set_by_intake(err, "model_version", *str(c->model_version))) ||
         (rc = check_channel(err, str(c->channel))) ||
         (rc = check_text(err, "consumer_name", str(c->consumer_name), INTAKE_NAME_MAX, false)) ||
         (rc = check_phone(err, str(c->consumer_phone))) ||
@@ -192,6 +196,7 @@ int intake_validate_complaint(const Cpm__Complaint *c, const cpm_rules_t *rules,
                          false)) ||
         (rc = check_location(err, c)) || (rc = check_category(err, rules, str(c->category))) ||
         (rc = check_text(err, "description", str(c->description), INTAKE_TEXT_MAX, true)) ||
+        (rc = check_text(err, "product", str(c->product), INTAKE_PRODUCT_MAX, false)) ||
         (rc = check_event_time(err, c->event_time_ms, now_ms)) ||
         (rc = check_client_ref(err, str(c->client_ref))) ||
         (rc = intake_validate_record(&c->base, err)))

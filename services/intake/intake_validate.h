@@ -23,6 +23,7 @@
 #define INTAKE_ADDRESS_MAX 300   /* business_address */
 #define INTAKE_LOCATION_MAX 1024 /* location, and area as a legacy location text */
 #define INTAKE_TEXT_MAX 4000     /* description, summary */
+#define INTAKE_PRODUCT_MAX 256   /* product */
 #define INTAKE_CLIENT_REF_MAX 64 /* client_ref: [A-Za-z0-9._:-] */
 #define INTAKE_EMAIL_MAX 254     /* consumer_email */
 #define INTAKE_PHONE_MIN 6       /* consumer_phone, characters */

@@ -12,6 +12,7 @@
 #include "intake_consumer.h"
 #include "intake_domain.h"
 #include "intake_lookup.h"
+#include "intake_triage.h"
 
 #include <sodium.h>
 
@@ -24,6 +25,7 @@ struct cpm_svc {
     cpm_rules_t *rules;
     cpm_places_t *places; /* loaded once at start: the data changes with a release */
     intake_t *in;
+    intake_triage_t *triage; /* the category model (loaded once at start) */
 };
 
 /* The routing member and the registry the domain checks against follow
@@ -132,6 +134,7 @@ static void fini(cpm_svc_t **st)
     if (!*st)
         return;
     intake_destroy(&(*st)->in);
+    intake_triage_destroy(&(*st)->triage);
     cpm_places_destroy(&(*st)->places);
     cpm_rules_watch_destroy(&(*st)->watch);
     free(*st);
@@ -174,6 +177,11 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
              cpm_place_count(st->places, CPM_PLACE_KIND_OLD_DISTRICT),
              cpm_place_count(st->places, CPM_PLACE_KIND_OLD_WARD), cfg->places_dir);
     intake_set_places(st->in, st->places, cpm_server_metrics(srv));
+    /* A bad model file is logged and counted; intake runs without it. */
+    if (!(st->triage =
+              intake_triage_new(cfg->triage_model, cfg->triage_min_pm, cpm_server_metrics(srv))))
+        return -1;
+    intake_set_triage(st->in, st->triage);
     uint8_t key[32];
     ref_key(cpm_server_identity(srv), key);
     intake_set_ref_key(st->in, key);

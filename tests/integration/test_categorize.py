@@ -5,7 +5,7 @@ food_safety` sets the category, records who chose it, routes the case again
 by the food_safety rule (R02-food: the area's office) and publishes
 case.categorized; an officer is refused (403), an unknown category is refused
 naming the field; the monitor counts the choice (here with no suggestion:
-the model may not run in this mesh) and `cpmctl triage-stats` shows it."""
+the model may not run in this mesh) and `cpmctl triage stats` shows it."""
 import subprocess
 
 from mesh import CTL, Mesh, check, run
@@ -74,15 +74,15 @@ def test_coordinator_chooses_category():
 
         # the monitor counts the choice, without a suggestion
         def stats():
-            return m.ctl("triage-stats", as_=COORD).json[0]
+            return m.ctl("triage", "stats", as_=COORD).json[0]
         m.wait_for(lambda: stats()["total"]["chosen_without_suggestion"] == 1,
                    "the monitor to count the choice")
         s = stats()
         check(s["total"]["unknown"] == 1 and s["total"]["chosen_equal"] == 0 and
               s["accuracy"] is None, "an 'other' with no suggestion is unknown: %s" % s)
-        r = m.ctl("triage-stats", as_="officer.hn.d.hoan-kiem", check_rc=False).json[0]
+        r = m.ctl("triage", "stats", as_="officer.hn.d.hoan-kiem", check_rc=False).json[0]
         check(not r["ok"] and r["code"] == 403, "stats are for coordinators: %s" % r)
-        r = m.ctl("triage-stats", "--from", "2026-13-01", as_=COORD, check_rc=False).json[0]
+        r = m.ctl("triage", "stats", "--from", "2026-13-01", as_=COORD, check_rc=False).json[0]
         check(not r["ok"] and r["field"] == "from", "a bad date names the field: %s" % r)
 
 

@@ -93,6 +93,7 @@ int ctl_cmd_exchange(const ctl_opts_t *o, int argc, char **argv);   /* ctl_excha
 int ctl_cmd_gateway(const ctl_opts_t *o, int argc, char **argv);    /* ctl_gateway.c */
 int ctl_cmd_programme(const ctl_opts_t *o, int argc, char **argv);  /* ctl_programme.c */
 int ctl_cmd_hotspot(const ctl_opts_t *o, int argc, char **argv);    /* ctl_hotspot.c */
+int ctl_cmd_triage(const ctl_opts_t *o, int argc, char **argv);     /* ctl_triage.c */
 /* cpmctl case verify: check the signed acts of r's history against c's
  * registry; prints per entry; 0 when all verify, 1 otherwise. */
 int ctl_case_verify(ctl_t *c, const Cpm__StatusReply *r);

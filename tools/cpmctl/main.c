@@ -6,7 +6,6 @@
 #include <string.h>
 
 int ctl_cmd_web(const ctl_opts_t *o, int argc, char **argv);          /* ctl_web.c */
-int ctl_cmd_triage_stats(const ctl_opts_t *o, int argc, char **argv); /* ctl_triage_stats.c */
 
 static const char usage[] =
     "usage: cpmctl [--home DIR] [--as ID] [--json] [--timeout MS] COMMAND [ARGS]\n"
@@ -32,6 +31,7 @@ static const char usage[] =
     "  web         a login token for the dashboard (web grant --gateway hn.gw)\n"
     "  exchange    data shared between agencies: query, publish, subscribe, proof log\n"
     "  gateway     Open311 client applications: API keys, the signed client list\n"
+    "  triage      the category model: train, eval, suggest; stats (accuracy in production)\n"
     "\n"
     "Files come from --home, $CPMESH_HOME or ~/.cpmesh (./deploy/local/up writes them).\n"
     "--as ID signs with DIR/keys/ID.secret (default: $CPMESH_AS or the id in DIR/identity).\n"
@@ -86,9 +86,8 @@ int main(int argc, char **argv)
         {"gateway", ctl_cmd_gateway},
 
         {"programme", ctl_cmd_programme},
-        {"web", ctl_cmd_web}, /* ctl_web.c: login tokens for the dashboard */
-        /* integrator: remove, reached as triage stats */
-        {"triage-stats", ctl_cmd_triage_stats},
+        {"web", ctl_cmd_web},       /* ctl_web.c: login tokens for the dashboard */
+        {"triage", ctl_cmd_triage}, /* ctl_triage.c: the category model */
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name))
