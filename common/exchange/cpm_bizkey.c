@@ -77,12 +77,18 @@ int cpm_bizkey_make(const char *name, const char *address, const char *area, cpm
     bool exact = cpm_bizaddr_exact(&a);
     if (exact)
         cpm_bizkey_hash(area, a.normal, out->addr_key);
+    char normal[CPM_BIZNAME_MAX];
     cpm_bizname_fold(name, out->name, sizeof out->name);
     if (cpm_bizkey_placeholder(out->name))
         out->name[0] = 0;
+    /* "Shop X": the normal form "x" alone says nothing; the name as folded does */
+    if (!cpm_bizname_normal(name, normal, sizeof normal, NULL, 0) || cpm_bizkey_placeholder(normal))
+        snprintf(normal, sizeof normal, "%s", out->name);
+    if (out->name[0])
+        cpm_bizkey_hash(area, out->name, out->legacy_key);
     const char *at = exact ? " @ " : "";
     if (out->name[0]) {
-        cpm_bizkey_hash(area, out->name, out->key);
+        cpm_bizkey_hash(area, normal, out->key);
         out->by_name = true;
         snprintf(out->label, sizeof out->label, "%.120s%s%.40s%s%.60s", out->name, at,
                  exact ? a.house : "", exact ? " " : "", exact ? a.street : "");

@@ -3,10 +3,13 @@
  * per business (routing's clusters, the hotspot detector).
  *
  * key: 32 lower-case hex digits of BLAKE2b-128 (libsodium crypto_generichash,
- * no key) of "<area>\x1f<folded name>", the folded name being
- * cpm_bizname_fold (case, diacritics and punctuation dropped, the legal forms
- * kept). This is, byte for byte, the business id routing has always stored
- * (routing_dupes.h), so stored clusters and links stay valid. A complaint
+ * no key) of "<area>\x1f<normal name>", the normal name being
+ * cpm_bizname_normal (case, diacritics and punctuation folded, the legal and
+ * shop forms people add or leave out dropped: "Công ty TNHH Phở Cổ" is "pho
+ * co", as is "Quán Phở Cổ"). legacy_key is the id routing stored before
+ * forms were dropped (the same hash of cpm_bizname_fold, forms kept); it
+ * differs from key only for names with forms, and routing links it to the
+ * stored cluster (routing_bizlink.h). A complaint
  * with no name (nothing left after folding, or a placeholder such as "không
  * rõ", "chưa rõ tên", "N/A", "quán", "cửa hàng", "shop" alone:
  * cpm_bizkey_placeholder) but an exact address (house and
@@ -31,7 +34,8 @@
 typedef struct {
     char key[CPM_BIZKEY_HEX];         /* the business: by name, else by exact address */
     char addr_key[CPM_BIZKEY_HEX];    /* the exact address in its area; "" when not exact */
-    char name[CPM_BIZNAME_MAX];       /* folded name ("" when none) */
+    char legacy_key[CPM_BIZKEY_HEX]; /* by name with forms kept (routing before); "" if none */
+    char name[CPM_BIZNAME_MAX];       /* folded name, forms kept, for humans ("" when none) */
     char address[CPM_BIZADDR_MAX];    /* address normal form ("" when no street) */
     char label[CPM_BIZKEY_LABEL_MAX]; /* for humans: "pho co @ 12 hang bac", "@ 12 hang bac" */
     bool by_name;                     /* key is from the name (else from the address) */

@@ -1,6 +1,8 @@
 /* hotspot_detect: the streaming detector (see hotspot_detect.h). */
 #include "hotspot_detect.h"
 
+#include "cpm_bizkey.h"
+
 #include "cpm_bizname.h"
 #include "cpm_text.h"
 #include "cpm_util.h"
@@ -58,20 +60,14 @@ void hotspot_destroy(hotspot_t **p)
     *p = NULL;
 }
 
-bool hotspot_business_key(const char *area, const char *business, char out[33])
+bool hotspot_business_key(const char *area, const char *business, const char *address,
+                          char out[33])
 {
-    char norm[CPM_BIZNAME_MAX];
+    cpm_bizkey_t bk;
     out[0] = 0;
-    if (!business || !cpm_bizname_normal(business, norm, sizeof norm, NULL, 0))
+    if (cpm_bizkey_make(business, address, area, &bk) != 0)
         return false;
-    uint8_t h[16];
-    crypto_generichash_state s;
-    crypto_generichash_init(&s, NULL, 0, sizeof h);
-    crypto_generichash_update(&s, (const uint8_t *)(area ? area : ""), area ? strlen(area) : 0);
-    crypto_generichash_update(&s, (const uint8_t *)"\x1f", 1);
-    crypto_generichash_update(&s, (const uint8_t *)norm, strlen(norm));
-    crypto_generichash_final(&s, h, sizeof h);
-    sodium_bin2hex(out, 33, h, sizeof h);
+    memcpy(out, bk.key, CPM_BIZKEY_HEX);
     return true;
 }
 
@@ -347,7 +343,7 @@ static size_t keys_of(const Cpm__Event *ev, keyref_t k[3])
 {
     size_t n = 0;
     char hex[33];
-    if (*ev->business && hotspot_business_key(ev->area, ev->business, hex)) {
+    if (hotspot_business_key(ev->area, ev->business, ev->address, hex)) {
         k[n].kind = "business";
         snprintf(k[n].key, sizeof k[n].key, "b:%s", hex);
         snprintf(k[n].label, sizeof k[n].label, "%s%s%s%s", ev->business, *ev->area ? " (" : "",

@@ -3,7 +3,7 @@
  * a write transaction, so that the unit tests replay scenarios directly.
  *
  * For each complaint three keys are counted: its business (the business key
- * of hotspot_business_key, skipped when the event has no business name), its
+ * of hotspot_business_key, skipped when neither name nor address gives one), its
  * "area|category" (skipped when either is empty) and its product folded
  * (skipped when empty). Per key: counts per hour over the window
  * (hotspot_window_h), an EWMA of daily counts (hotspot_stats.h) and the last
@@ -66,10 +66,11 @@ typedef struct {
 int hotspot_new(hotspot_t **out, cpm_store_t *st, const hotspot_cfg_t *cfg, cpm_error_t *err);
 void hotspot_destroy(hotspot_t **p);
 
-/* The business key: 32 lowercase hex of BLAKE2b-128 of area 0x1F the
- * business's normal form (cpm_bizname_normal) into out (33 bytes). false
- * when the name has no normal form. */
-bool hotspot_business_key(const char *area, const char *business, char out[33]);
+/* The business key (cpm_bizkey_make: the same business id as routing's
+ * clusters, from the name with its legal and shop forms dropped, else the
+ * exact address) into out (33 bytes). false when neither gives a key. */
+bool hotspot_business_key(const char *area, const char *business, const char *address,
+                          char out[33]);
 
 /* Apply ev of node/service (fx: where alert events go; may be NULL in
  * tests). 0 (counted in *c) or a negative store code (nothing applied: the

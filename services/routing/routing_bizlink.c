@@ -48,6 +48,16 @@ int routing_bizlink_resolve(cpm_store_t *st, MDB_txn *txn, const cpm_bizkey_t *b
             return rc;
         if (!name_alias && (rc = routing_clusters_exists(st, txn, bk->key, &name_cluster)) != 0)
             return rc;
+        /* A business stored under its name with the forms (before they were
+         * dropped from the key) keeps its cluster: the name links to it. */
+        bool legacy = false;
+        if (!name_alias && !name_cluster && strcmp(bk->legacy_key, bk->key) != 0 &&
+            (rc = routing_clusters_exists(st, txn, bk->legacy_key, &legacy)) != 0)
+            return rc;
+        if (legacy) {
+            memcpy(name_to, bk->legacy_key, CPM_BIZKEY_HEX);
+            name_alias = true;
+        }
     }
     if (bk->addr_key[0] && (rc = alias_get(st, txn, bk->addr_key, addr_to, &addr_known)) != 0)
         return rc;

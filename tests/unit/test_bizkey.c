@@ -31,10 +31,22 @@ static void test_name_key_unchanged(void **state)
     assert_string_equal(k.addr_key, ADDR_12_HANG_BAC);
     assert_string_equal(k.address, "house=12 street=hang bac");
     assert_string_equal(k.label, "pho ngon co @ 12 hang bac");
-    /* the legal forms stay in the key, as routing always stored them */
+    /* the legal and shop forms are dropped from the key, so that "Công ty
+     * TNHH Phở Cổ" and "Phở Cổ" are one business; legacy_key is the id
+     * routing stored before (forms kept), which routing links to */
     assert_int_equal(cpm_bizkey_make("Công ty TNHH Phở Cổ", "", "hoan-kiem", &k), 0);
-    assert_string_equal(k.key, OLD_CTY_PHO_CO);
+    assert_string_equal(k.legacy_key, OLD_CTY_PHO_CO);
     assert_string_equal(k.name, "cong ty tnhh pho co");
+    cpm_bizkey_t k2;
+    assert_int_equal(cpm_bizkey_make("Phở Cổ", "", "hoan-kiem", &k2), 0);
+    assert_string_equal(k.key, k2.key);
+    assert_string_equal(k2.key, k2.legacy_key);
+    assert_int_equal(cpm_bizkey_make("Cty TNHH MTV phở cổ", "", "hoan-kiem", &k2), 0);
+    assert_string_equal(k.key, k2.key);
+    /* a name that is a form and a placeholder ("Shop X") keeps its folded name */
+    assert_int_equal(cpm_bizkey_make("Shop X", "", "hoan-kiem", &k2), 0);
+    assert_true(k2.by_name);
+    assert_string_equal(k2.key, k2.legacy_key);
 }
 
 static void test_address_key(void **state)

@@ -331,11 +331,11 @@ static void test_eviction(void **state)
     char hex[33], key[40];
     hotspot_state_t *s = malloc(sizeof *s);
     bool found;
-    assert_true(hotspot_business_key("area-117", "Shop 999", hex));
+    assert_true(hotspot_business_key("area-117", "Shop 999", "", hex));
     snprintf(key, sizeof key, "b:%s", hex);
     assert_int_equal(hotspot_keys_load(e.st, txn, key, 48, s, &found), 0);
     assert_true(found);
-    assert_true(hotspot_business_key("area-000", "Shop 0", hex));
+    assert_true(hotspot_business_key("area-000", "Shop 0", "", hex));
     snprintf(key, sizeof key, "b:%s", hex);
     assert_int_equal(hotspot_keys_load(e.st, txn, key, 48, s, &found), 0);
     assert_false(found);

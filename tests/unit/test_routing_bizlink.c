@@ -163,6 +163,38 @@ static void test_sweep(void **state)
     assert_int_equal(deleted, 2); /* the address, and the name linked through it */
 }
 
+/* The key drops the legal and shop forms ("Công ty TNHH Phở Cổ" = "Phở Cổ");
+ * a business stored before, under its name with the forms, keeps its
+ * cluster: once a complaint spelled as stored arrives, every spelling with
+ * or without the forms counts there. */
+static void test_forms_and_stored_clusters(void **state)
+{
+    fixture_t *f = *state;
+    cpm_bizkey_t bk;
+    assert_int_equal(cpm_bizkey_make("Công ty TNHH Phở Cổ", "", "hoan-kiem", &bk), 0);
+    assert_string_not_equal(bk.key, bk.legacy_key);
+    /* as routing stored it before: the cluster under the name with its forms */
+    Cpm__Complaint c = CPM__COMPLAINT__INIT;
+    uint8_t key[32] = {99};
+    c.ticket = "HK-00000090";
+    c.business_name = "Công ty TNHH Phở Cổ";
+    c.area = "hoan-kiem";
+    c.consumer_key.data = key;
+    c.consumer_key.len = 32;
+    MDB_txn *txn = dom_begin(f->st, true);
+    assert_int_equal(
+        dom_end(txn, routing_clusters_count(f->st, txn, bk.legacy_key, bk.name, "", &c, T0)), 0);
+    /* the same spelling finds the stored cluster and links the new key to it */
+    route(f, 91, 1, "hotline", "CÔNG TY TNHH PHỞ CỔ", "", "hoan-kiem", T0 + DAY);
+    route(f, 92, 2, "web", "Phở Cổ", "", "hoan-kiem", T0 + 2 * DAY);
+    route(f, 93, 3, "social", "cty tnhh pho co", "", "hoan-kiem", T0 + 3 * DAY);
+    Cpm__ClustersReply *r = all(f);
+    assert_int_equal(r->n_clusters, 1);
+    assert_int_equal(r->clusters[0]->cases, 4);
+    assert_int_equal(r->clusters[0]->consumers, 4);
+    routing_clusters_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +202,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_known_names_stay, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_nothing_to_key, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_sweep, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_forms_and_stored_clusters, setup, dom_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
