@@ -30,6 +30,7 @@ typedef struct {
     uint32_t *evidence_max_mb, *field_share_contact; /* inspection: field sync */
     char *exchange_policy;                           /* exchange */
     uint32_t *checkpoint_every, *checkpoint_s, *exchange_max_records;
+    uint32_t *cosign_wait_ms;                              /* exchange */
     uint32_t *event_checkpoint_every, *event_checkpoint_s; /* every service's event log */
     char *http_bind, *gateway_clients;                     /* gateway */
     uint32_t *metrics_every_s;                             /* gateway: health rounds for /metrics */
@@ -73,6 +74,7 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(checkpoint_every),
     NUM(checkpoint_s),
     NUM(exchange_max_records),
+    NUM(cosign_wait_ms),
     NUM(event_checkpoint_every),
     NUM(event_checkpoint_s),
     STR(http_bind),
@@ -148,6 +150,7 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         {"checkpoint_every", y->checkpoint_every, 256, &c->checkpoint_every},
         {"checkpoint_s", y->checkpoint_s, 60, &c->checkpoint_s},
         {"exchange_max_records", y->exchange_max_records, 1000000, &c->exchange_max_records},
+        {"cosign_wait_ms", y->cosign_wait_ms, 3000, &c->cosign_wait_ms},
         {"event_checkpoint_every", y->event_checkpoint_every, 1000, &c->event_checkpoint_every},
         {"event_checkpoint_s", y->event_checkpoint_s, 60, &c->event_checkpoint_s},
         {"metrics_every_s", y->metrics_every_s, 10, &c->metrics_every_s},

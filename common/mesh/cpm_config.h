@@ -42,6 +42,9 @@
  *   checkpoint_every: 256         # optional, exchange: a signed checkpoint of the proof
  *   checkpoint_s: 60              #   log after this many entries or seconds with new entries
  *   exchange_max_records: 1000000 # optional, exchange: records kept per dataset
+ *   cosign_wait_ms: 3000          # optional, exchange: how long a peer may take to co-sign a
+ *                                 #   checkpoint before the next is asked; a round with no
+ *                                 #   cosignature is retried after 3 times this
  *   event_checkpoint_every: 1000  # optional: a signed checkpoint of the event log after
  *   event_checkpoint_s: 60        #   this many events or seconds with new events, and at stop
  *   http_bind: 127.0.0.1:8080     # gateway (required there): the HTTP listener, host:port
@@ -101,6 +104,7 @@ typedef struct {
     uint32_t checkpoint_every;     /* exchange: entries between checkpoints */
     uint32_t checkpoint_s;         /* exchange: seconds between checkpoints */
     uint32_t exchange_max_records; /* exchange: records per dataset */
+    uint32_t cosign_wait_ms;       /* exchange: per peer asked to co-sign a checkpoint */
 
     /* Every service's event log: a signed checkpoint after this many events
      * or seconds with new events (docs/protocol.md section 20). */

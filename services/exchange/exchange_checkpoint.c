@@ -442,6 +442,9 @@ static void got_reply(exchange_ckpt_t *k, const exchange_t *x, cpm_server_t *srv
 
 static void cosign_step(exchange_ckpt_t *k, const exchange_t *x, cpm_server_t *srv, int64_t now)
 {
+    /* per peer asked (cosign_wait_ms, default 3 s); a round without a
+     * cosignature is retried after three times that */
+    int64_t wait = cpm_server_config(srv)->cosign_wait_ms;
     if (k->inflight) {
         cpm_msg_t m = {0};
         cpm_error_t err = {0};
@@ -460,7 +463,7 @@ static void cosign_step(exchange_ckpt_t *k, const exchange_t *x, cpm_server_t *s
             next_peer(k, x, why);
             return;
         }
-        if (k->inflight && now - k->sent_ms > EXCHANGE_COSIGN_WAIT_MS)
+        if (k->inflight && now - k->sent_ms > wait)
             next_peer(k, x, "did not answer in time");
         return;
     }
@@ -471,14 +474,14 @@ static void cosign_step(exchange_ckpt_t *k, const exchange_t *x, cpm_server_t *s
             k->stalled = true;
             exchange_count(x, "exchange.cosign_stalled");
             cpm_warn("exchange: checkpoint %llu stays pending: %s; the exchange goes on and "
-                     "retries every %d s",
+                     "retries every %lld ms",
                      (unsigned long long)k->pending,
                      n ? "no peer exchange co-signed it" : "no peer exchange in the registry",
-                     EXCHANGE_COSIGN_WAIT_MS * 3 / 1000);
+                     (long long)(wait * 3));
         }
         if (k->round_ms == 0)
             k->round_ms = now;
-        if (now - k->round_ms < EXCHANGE_COSIGN_WAIT_MS * 3 || n == 0)
+        if (now - k->round_ms < wait * 3 || n == 0)
             return;
         k->tried = 0;
         k->round_ms = 0;

@@ -9,9 +9,10 @@
  * The tick seals a checkpoint every checkpoint_every entries or checkpoint_s
  * seconds with new entries, then asks peer exchanges in turn (a rotating
  * order) to co-sign: one request in flight, polled briefly each tick, the
- * next peer after a refusal or a few seconds without answer. A checkpoint no
- * peer co-signs stays pending (counted, logged once per state change) and
- * the exchange goes on answering: no single peer can halt it. */
+ * next peer after a refusal or cosign_wait_ms (config, default 3 s) without
+ * answer. A checkpoint no peer co-signs stays pending (counted, logged once
+ * per state change) and the exchange goes on answering: no single peer can
+ * halt it. */
 #ifndef EXCHANGE_CHECKPOINT_H
 #define EXCHANGE_CHECKPOINT_H
 
@@ -26,7 +27,6 @@
 
 #define EXCHANGE_CHECKPOINTS_DB "xcheckpoints"
 #define EXCHANGE_COSIGNED_DB "xcosigned"
-#define EXCHANGE_COSIGN_WAIT_MS 3000 /* per peer, before the next one is asked */
 
 /* Seal a checkpoint over the current head with s, store it and append its
  * "checkpoint" entry, in txn. *seq_out: the checkpoint's seq (0 when the log

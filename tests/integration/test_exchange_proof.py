@@ -8,7 +8,9 @@ after one changed byte.
 
 Entries come from by-hand publishing (tests/tools/cpm_xpublish); the
 exchanges run with checkpoint_every 4 and checkpoint_s 1 so checkpoints
-follow within seconds."""
+follow within seconds, and cosign_wait_ms 2000 (default 3000) so a stopped
+peer is given up on after 2-3 ticks (1 s) instead of 3-4, and a stalled
+round retried after 6 s instead of 9 (a healthy peer answers within a tick)."""
 import json
 import os
 import shutil
@@ -28,7 +30,7 @@ PEERS = ("hn.doit", "hn.d.hoan-kiem")
 def setup(m):
     for node in (NODE,) + PEERS:
         with open(os.path.join(m.home, "etc", "%s.exchange.yaml" % node), "a") as f:
-            f.write("checkpoint_every: 4\ncheckpoint_s: 1\n")
+            f.write("checkpoint_every: 4\ncheckpoint_s: 1\ncosign_wait_ms: 2000\n")
         m.kill(node, "exchange", signal.SIGTERM)
         m.start(node, "exchange")
 

@@ -142,7 +142,35 @@ static void test_inspection_defaults(void **state)
     assert_int_equal(c->max_skew_s, 300);
     assert_int_equal(c->map_size_mb, 1024);
     assert_int_equal(c->batch_max, 512);
+    assert_int_equal(c->cosign_wait_ms, 3000); /* the exchange's default */
     cpm_config_destroy(&c);
+}
+
+/* cosign_wait_ms (exchange): set, and 0 refused naming the field. */
+static void test_cosign_wait(void **state)
+{
+    static const char *const vals[] = {"1500", "0"};
+    for (int i = 0; i < 2; i++) {
+        char path[300], err[512] = "";
+        snprintf(path, sizeof path, "%s/cosign-%d.yaml", tmpdir, i);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f,
+                "node: hn.doit\nservice: exchange\ndata_dir: /tmp/x\nregistry: /tmp/r\n"
+                "root_public: /tmp/p\nidentity: /tmp/i\ncosign_wait_ms: %s\n",
+                vals[i]);
+        fclose(f);
+        cpm_config_t *c = load_msg(path, err, sizeof err);
+        if (i == 0) {
+            if (!c)
+                fail_msg("cosign_wait_ms 1500: %s", err);
+            assert_int_equal(c->cosign_wait_ms, 1500);
+            cpm_config_destroy(&c);
+        } else {
+            assert_null(c);
+            assert_has(err, "cosign_wait_ms");
+        }
+    }
 }
 
 static void test_relative_paths(void **state)
@@ -269,6 +297,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_inspection_defaults),
+        cmocka_unit_test(test_cosign_wait),
         cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_each_missing_field),
         cmocka_unit_test(test_empty_value_is_missing),
