@@ -42,7 +42,7 @@ static void print_json(const Cpm__TriageStatsReply *r)
     for (size_t i = 0; i < r->n_pairs; i++)
         json_array_append_new(pairs, json_pack("{s:s,s:s,s:I}", "suggested",
                                                ctl_utf8(r->pairs[i]->suggested), "chosen",
-                                               ctl_utf8(r->pairs[i]->chosen),
+                                               ctl_utf8(r->pairs[i]->chosen), "count",
                                                (json_int_t)r->pairs[i]->count));
     json_t *o = json_pack("{s:b,s:I,s:I,s:o,s:o,s:o}", "ok", 1, "from_ms", (json_int_t)r->from_ms,
                           "to_ms", (json_int_t)r->to_ms, "total", counts_json(r->total), "months",
