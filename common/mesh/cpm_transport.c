@@ -176,14 +176,23 @@ int cpm_zap_handle(cpm_zap_t *z)
  * answers it does not read) and the PUB sends none (no TTL to arm, no PING
  * to answer). Both sides notice a dead peer by TCP keepalive, whose error
  * waits for the reading to resume; a PUB never waits for a slow subscriber
- * (its queue drops, CPM_SOCK_HWM). */
+ * (its queue drops, CPM_SOCK_HWM).
+ *
+ * A service's ROUTER sends no heartbeats either: a client that never reads
+ * its replies stops the ROUTER's writing, the ROUTER's heartbeat timeout then
+ * closed the connection and libzmq aborted the service on the pending write
+ * (assertion !_io_error, seen with test_transport_limits' reader that never
+ * reads under load): one authorized client could stop intake. The client
+ * side (DEALER) keeps its heartbeats, so a sender still sees a dead or
+ * frozen service within seconds (delivery's "connected"); the service
+ * notices a dead client by TCP keepalive, as above. */
 static int set_common(void *s, int type)
 {
     int linger = 0, ivl = 2000, timeout = 6000, ttl = 6000, hwm = CPM_SOCK_HWM;
     int handshake = CPM_HANDSHAKE_MS;
     int64_t maxsize = CPM_MAX_MSG + 1024;
     int rc = 0;
-    if (type == ZMQ_SUB || type == ZMQ_PUB) {
+    if (type == ZMQ_SUB || type == ZMQ_PUB || type == ZMQ_ROUTER) {
         int on = 1, idle = 10, intvl = 5, cnt = 3;
         ivl = 0;
         ttl = 0;
