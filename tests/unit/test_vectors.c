@@ -271,6 +271,13 @@ static void test_events(void **state)
             ev.channel = (char *)str(v, "channel");
             ev.outcome = (Cpm__Outcome)num(v, "outcome");
         }
+        bool sug = json_object_get(v, "category_by") != NULL; /* the suggestion fields */
+        if (sug) {
+            ev.product = (char *)str(v, "product");
+            ev.suggested = (char *)str(v, "suggested");
+            ev.suggestion_pm = (uint32_t)num(v, "suggestion_pm");
+            ev.category_by = (char *)str(v, "category_by");
+        }
         assert_int_equal(cpm_event_has_record(&ev), rec);
         assert_int_equal(ev.seq, i + 1);
         assert_hex(prev, 32, str(v, "prev_hash_hex"), "prev_hash");
@@ -328,6 +335,22 @@ static void test_events(void **state)
             in[n++] = (uint8_t)(oc >> 8);
             in[n++] = (uint8_t)oc;
         }
+        if (sug) { /* "R2", then the suggestion fields (cpm_eventlog.h) */
+            in[n++] = 'R';
+            in[n++] = '2';
+            const char *ss[4] = {ev.product, ev.suggested, NULL, ev.category_by};
+            for (int k = 0; k < 4; k++) {
+                uint32_t x = k == 2 ? ev.suggestion_pm : (uint32_t)strlen(ss[k]);
+                in[n++] = (uint8_t)(x >> 24);
+                in[n++] = (uint8_t)(x >> 16);
+                in[n++] = (uint8_t)(x >> 8);
+                in[n++] = (uint8_t)x;
+                if (k != 2) {
+                    memcpy(in + n, ss[k], x);
+                    n += x;
+                }
+            }
+        }
         assert_hex(in, n, str(v, "hash_input_hex"), "event hash input");
         uint8_t h[32], h2[32];
         crypto_hash_sha256(h, in, n);
@@ -346,7 +369,7 @@ static void test_events(void **state)
         free(ebuf);
         memcpy(prev, h, 32);
     }
-    assert_int_equal(i, 4);
+    assert_int_equal(i, 5);
 
     /* The batch verifies as a chain; any changed field breaks it. */
     size_t blen;
@@ -354,13 +377,16 @@ static void test_events(void **state)
     Cpm__EventBatch *batch = cpm__event_batch__unpack(NULL, blen, b);
     assert_non_null(batch);
     assert_string_equal(batch->service, str(events_doc, "service"));
-    assert_int_equal(batch->head_seq, 4);
+    assert_int_equal(batch->head_seq, 5);
     uint8_t zero[32] = {0};
     assert_int_equal(cpm_eventlog_verify_chain(batch->events, batch->n_events, zero), 0);
     batch->events[1]->at_ms++;
     assert_int_equal(cpm_eventlog_verify_chain(batch->events, batch->n_events, zero), -1);
     batch->events[1]->at_ms--;
     batch->events[3]->fine_vnd++; /* a record field is covered too */
+    assert_int_equal(cpm_eventlog_verify_chain(batch->events, batch->n_events, zero), -1);
+    batch->events[3]->fine_vnd--;
+    batch->events[4]->suggestion_pm++; /* and a suggestion field */
     assert_int_equal(cpm_eventlog_verify_chain(batch->events, batch->n_events, zero), -1);
     cpm__event_batch__free_unpacked(batch, NULL);
     free(b);

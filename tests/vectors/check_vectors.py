@@ -298,6 +298,14 @@ def main():
                 else:
                     s = e[k].encode()
                     body += len(s).to_bytes(4, "big") + s
+        if "category_by" in e:  # the suggestion fields: the "R2" tail (cpm_eventlog.h)
+            body += b"R2"
+            for k in ("product", "suggested", "suggestion_pm", "category_by"):
+                if k == "suggestion_pm":
+                    body += e[k].to_bytes(4, "big")
+                else:
+                    s = e[k].encode()
+                    body += len(s).to_bytes(4, "big") + s
         check(body.hex() == e["hash_input_hex"], "event %d hash input" % e["seq"])
         check(e["prev_hash_hex"] == prev.hex(), "event %d prev_hash" % e["seq"])
         prev = hashlib.sha256(body).digest()

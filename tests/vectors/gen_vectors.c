@@ -226,7 +226,7 @@ typedef struct {
     int type;
     const char *msg_id, *correlation_id, *recipient;
     const char *payload_type;
-    uint8_t payload[1024];
+    uint8_t payload[4096]; /* the largest: good_publish's EventBatch of the five events */
     size_t payload_len;
     json_t *payload_json;
     cpm_verify_ctx_t ctx;
@@ -403,6 +403,10 @@ static json_t *envelope_case(case_t *c)
 
 static size_t pack_msg(const ProtobufCMessage *m, uint8_t *buf)
 {
+    if (protobuf_c_message_get_packed_size(m) > sizeof((case_t *)0)->payload) {
+        fprintf(stderr, "gen_vectors: a payload is larger than case_t.payload\n");
+        exit(1);
+    }
     return protobuf_c_message_pack(m, buf);
 }
 
@@ -518,19 +522,27 @@ typedef struct {
     int64_t fine_vnd;
     const char *tax_code, *inspection, *channel;
     uint32_t outcome; /* Outcome number */
+    /* the suggestion fields (22-25): hashed after "R2" only when one is set */
+    const char *product, *suggested;
+    uint32_t suggestion_pm;
+    const char *category_by;
 } event_def_t;
 
+#define NO_SUGGESTION NULL, NULL, 0, NULL
 #define NO_RECORD NULL, NULL, NULL, 0, NULL, NULL, NULL, 0
 static const event_def_t EVENTS[] = {
     {"case.routed", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 2, "area-food", "",
-     "reason=Đơn mới", NO_RECORD},
+     "reason=Đơn mới", NO_RECORD, NO_SUGGESTION},
     {"case.assigned", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 3, "area-food",
-     "hn.d.hoan-kiem", "", NO_RECORD},
+     "hn.d.hoan-kiem", "", NO_RECORD, NO_SUGGESTION},
     {"case.accepted", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 4, "area-food",
-     "hn.i.tuan", "", NO_RECORD},
+     "hn.i.tuan", "", NO_RECORD, NO_SUGGESTION},
     {"violation.recorded", "HK-2026-000001", "hn.d.hoan-kiem", "hoan-kiem", "food", 0, "",
      "hn.i.tuan", "finding", "Công ty TNHH Phở Cồ", "12 Hàng Bạc", "ND115-2018-6", 7000000,
-     "0101234567-001", "hn.d.hoan-kiem/I1", "", 0},
+     "0101234567-001", "hn.d.hoan-kiem/I1", "", 0, NO_SUGGESTION},
+    {"case.categorized", "HK-2026-000002", "hn.d.hoan-kiem", "hoan-kiem", "food_safety", 2,
+     "R02-food", "coordinator.hn.doit", "category other -> food_safety", NO_RECORD, "", "pricing",
+     412, "person"},
 };
 #define NEVENTS (sizeof EVENTS / sizeof EVENTS[0])
 
@@ -558,6 +570,12 @@ static bool def_has_record(const event_def_t *d)
 static const char *or_empty(const char *s)
 {
     return s ? s : "";
+}
+
+static bool def_has_suggestion(const event_def_t *d)
+{
+    return (d->product && *d->product) || (d->suggested && *d->suggested) ||
+           d->suggestion_pm != 0 || (d->category_by && *d->category_by);
 }
 
 /* Writes events.json and fills batch with the chain, for the publish case. */
@@ -606,6 +624,18 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
             input[n++] = (uint8_t)(d->outcome >> 8);
             input[n++] = (uint8_t)d->outcome;
         }
+        bool sug = def_has_suggestion(d);
+        if (sug) { /* the suggestion tail "R2" */
+            input[n++] = 'R';
+            input[n++] = '2';
+            put_str(input, &n, or_empty(d->product));
+            put_str(input, &n, or_empty(d->suggested));
+            input[n++] = (uint8_t)(d->suggestion_pm >> 24);
+            input[n++] = (uint8_t)(d->suggestion_pm >> 16);
+            input[n++] = (uint8_t)(d->suggestion_pm >> 8);
+            input[n++] = (uint8_t)d->suggestion_pm;
+            put_str(input, &n, or_empty(d->category_by));
+        }
         memcpy(prevs[i], prev, 32);
         crypto_hash_sha256(hashes[i], input, n);
         memcpy(prev, hashes[i], 32);
@@ -633,6 +663,12 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
             ev->channel = (char *)or_empty(d->channel);
             ev->outcome = (Cpm__Outcome)d->outcome;
         }
+        if (sug) {
+            ev->product = (char *)or_empty(d->product);
+            ev->suggested = (char *)or_empty(d->suggested);
+            ev->suggestion_pm = d->suggestion_pm;
+            ev->category_by = (char *)or_empty(d->category_by);
+        }
         ev->prev_hash.data = prevs[i];
         ev->prev_hash.len = 32;
         ev->hash.data = hashes[i];
@@ -655,6 +691,12 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
             json_object_set_new(o, "channel", json_string(or_empty(d->channel)));
             json_object_set_new(o, "outcome", json_integer(d->outcome));
         }
+        if (sug) {
+            json_object_set_new(o, "product", json_string(or_empty(d->product)));
+            json_object_set_new(o, "suggested", json_string(or_empty(d->suggested)));
+            json_object_set_new(o, "suggestion_pm", json_integer(d->suggestion_pm));
+            json_object_set_new(o, "category_by", json_string(or_empty(d->category_by)));
+        }
         json_object_set_new(o, "prev_hash_hex", hexj(prevs[i], 32));
         json_object_set_new(o, "hash_input_hex", hexj(input, n));
         json_object_set_new(o, "hash_hex", hexj(hashes[i], 32));
@@ -671,15 +713,17 @@ static json_t *gen_events(Cpm__EventBatch *batch, Cpm__Event **evs)
     cpm__event_batch__pack(batch, bbuf);
     json_t *out = json_pack(
         "{s:s, s:s, s:s, s:o, s:o}", "description",
-        "An event log's first four events. hash = SHA-256(hash_input); hash_input = prev_hash "
+        "An event log's first five events. hash = SHA-256(hash_input); hash_input = prev_hash "
         "(32) || seq (u64 BE) || at_ms (i64 BE) || for kind, ticket, agency, area, category: "
         "length (u32 BE) || UTF-8 bytes || state (u32 BE, the CaseState number) || for rule, "
         "actor, note: length (u32 BE) || UTF-8 bytes, and only when one of the record fields "
         "(14-21) is set (event 4): \"R1\" || for business, address, violation: length || UTF-8 "
         "|| fine_vnd (i64 BE) || for tax_code, inspection, channel: length || UTF-8 || outcome "
-        "(u32 BE, the Outcome number). prev_hash of seq 1 is 32 zero bytes. "
+        "(u32 BE, the Outcome number), and only when one of the suggestion fields (22-25) is "
+        "set (event 5): \"R2\" || for product, suggested: length || UTF-8 || suggestion_pm "
+        "(u32 BE) || category_by: length || UTF-8. prev_hash of seq 1 is 32 zero bytes. "
         "event_batch_hex is the "
-        "EventBatch carrying all four, as in EventsReply and on PUB.",
+        "EventBatch carrying all five, as in EventsReply and on PUB.",
         "node", EVENT_NODE, "service", EVENT_SERVICE, "events", list, "event_batch_hex",
         hexj(bbuf, blen));
     free(bbuf);
