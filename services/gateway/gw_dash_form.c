@@ -17,9 +17,9 @@
 
 /* The form's fields: name, label, size of the value kept. */
 typedef struct {
-    char channel[32], business_name[512], business_address[512], location[1100], category[72],
-        description[4200], consumer_name[256], consumer_phone[64], consumer_email[256],
-        client_ref[REF_HEX + 1];
+    char channel[32], business_name[512], business_address[512], product[300], location[1100],
+        category[72], description[4200], consumer_name[256], consumer_phone[64],
+        consumer_email[256], client_ref[REF_HEX + 1];
     bool urgent;
 } form_t;
 
@@ -43,7 +43,7 @@ static int may_submit(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
 static bool form_field(const char *name)
 {
     static const char *const names[] = {
-        "channel",  "business_name", "business_address", "location",       "area",
+        "channel",  "business_name", "business_address", "product",        "location",      "area",
         "category", "description",   "consumer_name",    "consumer_phone", "consumer_email"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strcmp(name, names[i]))
@@ -95,6 +95,7 @@ static void render(gw_ctx_t *gw, gw_resp_t *rs, const gw_session_t *s, const for
     gw_resp_printf(rs, "</p>\n");
     text(rs, "business_name", "Business name", f->business_name, err, false);
     text(rs, "business_address", "Business address", f->business_address, err, false);
+    text(rs, "product", "Product or service", f->product, err, false);
     text(rs, "location", "Where (ward, commune or address)", f->location, err, true);
     field_error(rs, err, "area");
     gw_resp_printf(rs, "<p><label>Category <select name=\"category\"><option value=\"\">"
@@ -204,6 +205,7 @@ int gw_dash_form_post(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
     get(rq, "channel", f->channel, sizeof f->channel, &err);
     get(rq, "business_name", f->business_name, sizeof f->business_name, &err);
     get(rq, "business_address", f->business_address, sizeof f->business_address, &err);
+    get(rq, "product", f->product, sizeof f->product, &err);
     get(rq, "location", f->location, sizeof f->location, &err);
     get(rq, "category", f->category, sizeof f->category, &err);
     get(rq, "description", f->description, sizeof f->description, &err);
@@ -218,6 +220,7 @@ int gw_dash_form_post(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
     Cpm__Complaint c = CPM__COMPLAINT__INIT;
     c.channel = f->channel, c.business_name = f->business_name;
     c.business_address = f->business_address, c.location = f->location;
+    c.product = f->product;
     c.category = f->category, c.description = f->description;
     c.consumer_name = f->consumer_name, c.consumer_phone = f->consumer_phone;
     c.consumer_email = f->consumer_email, c.client_ref = f->client_ref;

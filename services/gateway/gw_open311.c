@@ -225,6 +225,9 @@ static json_t *definition(const o311_cat_t *c)
     json_array_append_new(attrs, attribute("business_address", false, 2,
                                            "Địa chỉ cơ sở (the business's address), at most "
                                            "300 bytes"));
+    json_array_append_new(attrs, attribute("product", false, 3,
+                                           "Sản phẩm, dịch vụ (the product or service complained "
+                                           "about), at most 256 bytes"));
     return json_pack("{s:s,s:o}", "service_code", c->slug, "attributes", attrs);
 }
 

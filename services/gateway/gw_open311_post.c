@@ -221,6 +221,7 @@ static const char *open311_field(const char *f)
         {"consumer_email", "email"},
         {"business_name", "attribute[business_name]"},
         {"business_address", "attribute[business_address]"},
+        {"product", "attribute[product]"},
         {"location", "address_string"},
         {"area", "address_string"},
         {"category", "service_code"},
@@ -261,6 +262,7 @@ static const char *const KNOWN[] = {"api_key",
                                     "client_ref",
                                     "attribute[business_name]",
                                     "attribute[business_address]",
+                                    "attribute[product]",
                                     NULL};
 
 static int check_fields(gw_open311_t *o, const form_t *f, char *why, size_t wlen)
@@ -406,6 +408,7 @@ int o311_post_request(gw_open311_t *o, gw_ctx_t *gw, const gw_req_t *rq, gw_resp
     c.consumer_email = str_or_empty(form_get(&f, "email"));
     c.business_name = str_or_empty(form_get(&f, "attribute[business_name]"));
     c.business_address = str_or_empty(form_get(&f, "attribute[business_address]"));
+    c.product = str_or_empty(form_get(&f, "attribute[product]"));
     c.category = str_or_empty(form_get(&f, "service_code"));
     c.description = str_or_empty(form_get(&f, "description"));
     c.location = str_or_empty(form_get(&f, "address_string"));

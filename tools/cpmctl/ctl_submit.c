@@ -17,6 +17,7 @@ static const char submit_usage[] =
     "  --channel C          hotline|web|walk_in|email|social|letter\n"
     "  --business NAME      the business complained about\n"
     "  --address TEXT       the business's address\n"
+    "  --product TEXT       the product or service complained about (hotspots per product)\n"
     "  --location TEXT      where: a ward, commune, old ward or district, or an address\n"
     "                       line, in any spelling (\"P. Hàng Bạc\", \"phuong yen hoa\")\n"
     "  --lat X --lon Y      where, as a point (WGS 84 degrees): decides over the text\n"
@@ -249,6 +250,7 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
     static const struct option longopts[] = {{"channel", required_argument, 0, 'c'},
                                              {"business", required_argument, 0, 'b'},
                                              {"address", required_argument, 0, 'a'},
+                                             {"product", required_argument, 0, 'P'},
                                              {"area", required_argument, 0, 'd'},
                                              {"district", required_argument, 0, 'd'},
                                              {"location", required_argument, 0, 'l'},
@@ -285,6 +287,9 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
             break;
         case 'a':
             cp.business_address = optarg;
+            break;
+        case 'P':
+            cp.product = optarg;
             break;
         case 'd':
             cp.area = optarg;

@@ -16,6 +16,7 @@ static int complaint_from_json(json_t *o, Cpm__Complaint *c, cpm_error_t *err)
         {"consumer_email", offsetof(Cpm__Complaint, consumer_email)},
         {"business_name", offsetof(Cpm__Complaint, business_name)},
         {"business_address", offsetof(Cpm__Complaint, business_address)},
+        {"product", offsetof(Cpm__Complaint, product)},
         {"area", offsetof(Cpm__Complaint, area)},
         {"location", offsetof(Cpm__Complaint, location)},
         {"category", offsetof(Cpm__Complaint, category)},

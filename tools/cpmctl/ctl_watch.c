@@ -101,6 +101,13 @@ static void emit(void *arg, const char *node, const char *service, const Cpm__Ev
         if (o && typed)
             json_object_update(o, typed);
         json_decref(typed);
+        /* the record fields: business, address, product when set (complaint.received
+         * carries them since issue 12; violation.recorded always did) */
+        const char *rec[][2] = {
+            {"business", ev->business}, {"address", ev->address}, {"product", ev->product}};
+        for (size_t k = 0; o && k < sizeof rec / sizeof *rec; k++)
+            if (rec[k][1] && *rec[k][1])
+                json_object_set_new(o, rec[k][0], json_string(ctl_utf8(rec[k][1])));
         if (o && (*ev->suggested || *ev->category_by)) { /* issue 12: how the category came */
             json_object_set_new(o, "suggested", json_string(ctl_utf8(ev->suggested)));
             json_object_set_new(o, "suggestion_pm", json_integer(ev->suggestion_pm));
