@@ -145,6 +145,12 @@ static int parse_features(cpm_triage_t *m, const json_t *root, uint32_t **counts
         return cpm_error_set(err, CPM_E_INVALID, "features",
                              "model file: features must be an array of at most %d.",
                              CPM_TRIAGE_FEATS_MAX);
+    /* The counts and probabilities are dense (nf x ncat each, which keeps
+     * suggest() a row lookup): bound them before allocating. */
+    if (nf > CPM_TRIAGE_CELLS_MAX / m->ncat)
+        return cpm_error_set(err, CPM_E_TOO_LARGE, "features",
+                             "model file: %zu features x %zu categories is over %d cells.", nf,
+                             m->ncat, CPM_TRIAGE_CELLS_MAX);
     m->vocab = tvocab_new();
     *counts = calloc(nf ? nf * m->ncat : 1, sizeof **counts);
     if (!m->vocab || !*counts)

@@ -6,9 +6,14 @@
  * cpm_triage_train from the deployment's corpus and shipped as a versioned
  * JSON file (format in docs/protocol.md, section 24). The file is checked
  * and bounded before use: at most CPM_TRIAGE_FILE_MAX bytes, at most
- * CPM_TRIAGE_CATS_MAX categories and CPM_TRIAGE_FEATS_MAX features, every
+ * CPM_TRIAGE_CATS_MAX categories and CPM_TRIAGE_FEATS_MAX features, and
+ * features x categories at most CPM_TRIAGE_CELLS_MAX (the loader holds a
+ * dense table of that many counts and as many probabilities: at most
+ * 32 MB; checked before anything of that size is allocated), every
  * number an integer in its range; anything else is refused with an error
- * naming the offending field.
+ * naming the offending field. The vocabulary's hash table is keyed
+ * (SipHash, a random key per loaded model): feature names cannot be
+ * chosen to collide.
  *
  * Confidence (per mille) is the model's posterior for its best category,
  * computed from the mean log-likelihood per known feature with a scale
@@ -31,9 +36,11 @@
 
 #define CPM_TRIAGE_FORMAT "cpmesh-triage-model"
 #define CPM_TRIAGE_VERSION 1
-#define CPM_TRIAGE_FILE_MAX (32u << 20) /* bytes of a model file */
+/* The shipped model: 309 KB, 11,069 features x 15 categories (166k cells). */
+#define CPM_TRIAGE_FILE_MAX (8u << 20) /* bytes of a model file */
 #define CPM_TRIAGE_CATS_MAX 64
 #define CPM_TRIAGE_FEATS_MAX 1000000
+#define CPM_TRIAGE_CELLS_MAX 4000000    /* features x categories */
 #define CPM_TRIAGE_COUNT_MAX 100000000u /* any one count in the file */
 #define CPM_TRIAGE_ID_MAX 64
 #define CPM_TRIAGE_SLUG_MAX 64
@@ -53,7 +60,8 @@ typedef struct {
 } cpm_triage_suggestion_t;
 
 /* Read and check a model file. NULL with err: CPM_E_NOT_FOUND (no file),
- * CPM_E_TOO_LARGE (over CPM_TRIAGE_FILE_MAX), CPM_E_INVALID (err->field
+ * CPM_E_TOO_LARGE (over CPM_TRIAGE_FILE_MAX; or "features" when features x
+ * categories is over CPM_TRIAGE_CELLS_MAX), CPM_E_INVALID (err->field
  * names what is wrong: "format", "version", "categories", "features", ...). */
 CPM_MUST_CHECK cpm_triage_t *cpm_triage_load(const char *path, cpm_error_t *err);
 /* The same from a buffer of len bytes. */

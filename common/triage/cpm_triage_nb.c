@@ -3,31 +3,40 @@
 #include "cpm_triage_int.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct tvocab {
     char **str; /* by index */
     size_t n, cap;
-    long *slot;   /* open addressing: index or -1 */
+    long *slot;   /* open addressing: index or -1; at most half full */
     size_t nslot; /* power of two */
+    unsigned char key[crypto_shorthash_KEYBYTES];
 };
 
-/* FNV-1a: a hash table's spreading, not a security boundary (the strings
- * come from the model file or the text, bounded by their own limits). */
-static uint64_t hash(const char *s)
+/* SipHash-2-4 under a random key of this table: the feature names come
+ * from a model file, which may be crafted, and an unkeyed hash (FNV) lets
+ * names be chosen to collide and make loading quadratic. The key changes
+ * only slots, never indices: training's output order does not depend on
+ * it. */
+static uint64_t hash(const tvocab_t *v, const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const unsigned char *)s, strlen(s), v->key);
+    uint64_t x;
+    memcpy(&x, h, sizeof x);
+    return x;
 }
 
 tvocab_t *tvocab_new(void)
 {
+    if (sodium_init() < 0)
+        return NULL;
     tvocab_t *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;
+    randombytes_buf(v->key, sizeof v->key);
     v->nslot = 1024;
     v->slot = malloc(v->nslot * sizeof *v->slot);
     if (!v->slot) {
@@ -53,7 +62,7 @@ void tvocab_destroy(tvocab_t **p)
 long tvocab_find(const tvocab_t *v, const char *s)
 {
     size_t mask = v->nslot - 1;
-    for (size_t i = hash(s) & mask;; i = (i + 1) & mask) {
+    for (size_t i = hash(v, s) & mask;; i = (i + 1) & mask) {
         long k = v->slot[i];
         if (k < 0)
             return -1;
@@ -70,7 +79,7 @@ static int grow(tvocab_t *v)
         return -1;
     memset(nslot, 0xff, ns * sizeof *nslot);
     for (size_t k = 0; k < v->n; k++) {
-        size_t i = hash(v->str[k]) & (ns - 1);
+        size_t i = hash(v, v->str[k]) & (ns - 1);
         while (nslot[i] >= 0)
             i = (i + 1) & (ns - 1);
         nslot[i] = (long)k;
@@ -99,7 +108,7 @@ long tvocab_add(tvocab_t *v, const char *s)
     char *copy = strdup(s);
     if (!copy)
         return -1;
-    size_t i = hash(s) & (v->nslot - 1);
+    size_t i = hash(v, s) & (v->nslot - 1);
     while (v->slot[i] >= 0)
         i = (i + 1) & (v->nslot - 1);
     v->slot[i] = (long)v->n;

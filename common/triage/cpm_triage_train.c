@@ -338,16 +338,21 @@ int cpm_triage_train(const cpm_triage_corpus_t *c, char **json, cpm_triage_train
     json_t *root = NULL;
     if (rc == 0 && tfit_build(&f, &s, -1, best.binary, best.min_df, best.alpha) != 0)
         rc = cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
-    if (rc == 0 && f.nkept > CPM_TRIAGE_FEATS_MAX)
-        rc = cpm_error_set(err, CPM_E_TOO_LARGE, "corpus", "more than %d features.",
-                           CPM_TRIAGE_FEATS_MAX);
+    /* Never write a model the loader would refuse. */
+    if (rc == 0 && (f.nkept > CPM_TRIAGE_FEATS_MAX || f.nkept > CPM_TRIAGE_CELLS_MAX / s.ncat))
+        rc = cpm_error_set(err, CPM_E_TOO_LARGE, "corpus",
+                           "more than %d features, or features x categories over %d.",
+                           CPM_TRIAGE_FEATS_MAX, CPM_TRIAGE_CELLS_MAX);
     if (rc == 0 && !(root = model_json(&s, &f, &best)))
         rc = cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
     if (rc == 0) {
         char *text = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
         size_t l = text ? strlen(text) : 0;
-        char *out = text ? malloc(l + 2) : NULL;
-        if (!out)
+        char *out = text && l + 1 <= CPM_TRIAGE_FILE_MAX ? malloc(l + 2) : NULL;
+        if (text && l + 1 > CPM_TRIAGE_FILE_MAX)
+            rc = cpm_error_set(err, CPM_E_TOO_LARGE, "corpus", "model file over %u bytes.",
+                               CPM_TRIAGE_FILE_MAX);
+        else if (!out)
             rc = cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
         else {
             memcpy(out, text, l);

@@ -340,6 +340,72 @@ static void test_loader_refuses(void **state)
     assert_string_equal(err.field, "triage_model");
 }
 
+/* A model of ncat categories and nf features, each in category 0 once. */
+static char *model_text(size_t ncat, size_t nf, size_t *len)
+{
+    size_t cap = 4096 + ncat * 32 + nf * 24, l = 0;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    l += (size_t)snprintf(b + l, cap - l, "{" HEAD "\"categories\":[");
+    for (size_t c = 0; c < ncat; c++)
+        l += (size_t)snprintf(b + l, cap - l, "%s{\"slug\":\"c%zu\",\"docs\":1}", c ? "," : "", c);
+    l += (size_t)snprintf(b + l, cap - l, "],\"features\":[");
+    for (size_t f = 0; f < nf; f++)
+        l += (size_t)snprintf(b + l, cap - l, "%s[\"f%zu\",0,1]", f ? "," : "", f);
+    l += (size_t)snprintf(b + l, cap - l, "]}");
+    assert_true(l < cap);
+    *len = l;
+    return b;
+}
+
+/* Features x categories is bounded (the tables are dense) before the
+ * tables are allocated, and so is the file. */
+static void test_loader_bounds(void **state)
+{
+    (void)state;
+    cpm_error_t err = {0};
+    size_t len;
+    /* 64 x 200,000 = 12.8M cells (~100 MB of tables): refused. */
+    char *t = model_text(64, 200000, &len);
+    assert_true(len <= CPM_TRIAGE_FILE_MAX);
+    cpm_triage_t *m = cpm_triage_parse(t, len, &err);
+    assert_null(m);
+    assert_int_equal(err.code, CPM_E_TOO_LARGE);
+    assert_string_equal(err.field, "features");
+    free(t);
+    /* The edge: 64 x 62,500 = 4,000,000 cells loads, one more feature not. */
+    t = model_text(64, CPM_TRIAGE_CELLS_MAX / 64, &len);
+    m = cpm_triage_parse(t, len, &err);
+    assert_non_null(m);
+    assert_int_equal(cpm_triage_nfeatures(m), CPM_TRIAGE_CELLS_MAX / 64);
+    cpm_triage_destroy(&m);
+    free(t);
+    t = model_text(64, CPM_TRIAGE_CELLS_MAX / 64 + 1, &len);
+    assert_null(cpm_triage_parse(t, len, &err));
+    assert_string_equal(err.field, "features");
+    free(t);
+    /* A 9 MiB file is over the cap (8 MiB) whatever it holds. */
+    size_t n = 9u << 20;
+    char *big = malloc(n);
+    assert_non_null(big);
+    memset(big, ' ', n);
+    big[0] = '{';
+    big[n - 1] = '}';
+    assert_null(cpm_triage_parse(big, n, &err));
+    assert_int_equal(err.code, CPM_E_TOO_LARGE);
+    assert_string_equal(err.field, "model");
+    char path[] = "/tmp/cpm_triage_bigXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, big, n), (ssize_t)n);
+    close(fd);
+    assert_null(cpm_triage_load(path, &err));
+    assert_int_equal(err.code, CPM_E_TOO_LARGE);
+    assert_string_equal(err.field, "triage_model");
+    unlink(path);
+    free(big);
+}
+
 static void test_corpus_refuses(void **state)
 {
     (void)state;
@@ -366,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_train_deterministic),
         cmocka_unit_test(test_suggest_bad_input),
         cmocka_unit_test(test_loader_refuses),
+        cmocka_unit_test(test_loader_bounds),
         cmocka_unit_test(test_corpus_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
