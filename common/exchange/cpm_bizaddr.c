@@ -132,10 +132,12 @@ static size_t number_group(const toks_t *s, size_t k, size_t end, char *out, siz
     size_t i = k, len = 0;
     out[0] = 0;
     while (i < end && is_num(&s->t[i])) {
-        len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "%s", s->t[i].w);
+        if (len < cap) /* out + len is formed only inside out */
+            len += (size_t)snprintf(out + len, cap - len, "%s", s->t[i].w);
         i++;
         if (i + 1 < end && (s->t[i].kind == '/' || s->t[i].kind == '-') && is_num(&s->t[i + 1])) {
-            len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "%c", s->t[i].kind);
+            if (len < cap)
+                len += (size_t)snprintf(out + len, cap - len, "%c", s->t[i].kind);
             i++;
         } else {
             break;

@@ -83,18 +83,23 @@ static int get_case(cpm_store_t *st, MDB_txn *txn, const char *ticket, tri_case_
     return 0;
 }
 
+/* Is the per-ticket memory at cases_max? It only grows (nothing is swept
+ * or evicted), so a ticket not remembered once it is full never was. */
+static bool cases_full(cpm_store_t *st, MDB_txn *txn, uint64_t cases_max)
+{
+    MDB_stat ms;
+    return mdb_stat(txn, cpm_store_dbi(st, MONITOR_TRIAGE_CASES_DB), &ms) == 0 &&
+           ms.ms_entries >= cases_max;
+}
+
 /* Keep c for ticket unless that would pass cases_max. */
 static int put_case(cpm_store_t *st, MDB_txn *txn, uint64_t cases_max, const char *ticket,
                     const tri_case_t *c, bool found, bool *full)
 {
-    if (!found) {
-        MDB_stat ms;
-        if (mdb_stat(txn, cpm_store_dbi(st, MONITOR_TRIAGE_CASES_DB), &ms) == 0 &&
-            ms.ms_entries >= cases_max) {
-            if (full)
-                *full = true;
-            return 0;
-        }
+    if (!found && cases_full(st, txn, cases_max)) {
+        if (full)
+            *full = true;
+        return 0;
     }
     return cpm_store_put(st, txn, MONITOR_TRIAGE_CASES_DB, ticket, strlen(ticket), c, sizeof *c);
 }
@@ -148,6 +153,14 @@ static int on_categorized(cpm_store_t *st, MDB_txn *txn, uint64_t cases_max, con
     tri_case_t c;
     bool found;
     int rc = get_case(st, txn, ev->ticket, &c, &found);
+    if (rc == 0 && !found && cases_full(st, txn, cases_max)) {
+        /* Counted among the choices it could not be taken back by a later
+         * choice of the same ticket (counted twice): such choices count
+         * apart, once per event, and the choices stay one per case. */
+        if (full)
+            *full = true;
+        return bump(st, txn, mon_month_of(ev->at_ms), "chosen_unremembered", 1);
+    }
     if (rc == 0 && c.counted) /* the latest choice replaces the one counted */
         rc = choice(st, txn, &c, -1);
     if (rc != 0)
@@ -212,7 +225,8 @@ static void counts_add(Cpm__TriageCounts *t, const char *name, uint64_t n)
              {"chosen_equal", &t->chosen_equal},
              {"chosen_different", &t->chosen_different},
              {"chosen_without_suggestion", &t->chosen_without_suggestion},
-             {"model_routed_changed", &t->model_routed_changed}};
+             {"model_routed_changed", &t->model_routed_changed},
+             {"chosen_unremembered", &t->chosen_unremembered}};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++)
         if (!strcmp(name, f[i].name))
             *f[i].v += n;

@@ -61,13 +61,17 @@ int routing_bizlink_resolve(cpm_store_t *st, MDB_txn *txn, const cpm_bizkey_t *b
     }
     if (bk->addr_key[0] && (rc = alias_get(st, txn, bk->addr_key, addr_to, &addr_known)) != 0)
         return rc;
+    /* Only a complaint with no name is linked by its address: a name that
+     * differs is another business (a new shop in the same premises, or one
+     * complaint giving the wrong house), and linking it would merge all of
+     * its later complaints into the other's cluster. */
     if (name_alias)
-        memcpy(bid, name_to, CPM_BIZKEY_HEX); /* 1: a known name keeps its business */
-    else if (!name_cluster && addr_known)
-        memcpy(bid, addr_to, CPM_BIZKEY_HEX); /* 2: the business seen at the address */
+        memcpy(bid, name_to, CPM_BIZKEY_HEX); /* 1: the name's link (stored forms) */
+    else if (!bk->by_name && addr_known)
+        memcpy(bid, addr_to, CPM_BIZKEY_HEX); /* 2: no name: the business seen there */
     if (bk->addr_key[0] && (rc = alias_put(st, txn, bk->addr_key, bid, at_ms)) != 0)
         return rc;
-    if (bk->by_name && (name_alias || strcmp(bid, bk->key) != 0))
+    if (name_alias) /* refreshed: it lives while the name is used */
         return alias_put(st, txn, bk->key, bid, at_ms);
     return 0;
 }

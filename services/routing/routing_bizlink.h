@@ -1,22 +1,24 @@
 /* routing_bizlink: which business a complaint counts for when names and
  * addresses disagree, so that complaints about one shop from different
- * channels (a hotline note with only the address, a web form with the name
- * and the address, a letter with the name spelled another way) land in one
+ * channels (a web form with the name and the address, a hotline note with
+ * only the address, a letter with the name and its legal forms) land in one
  * cluster.
  *
  * Database "clusters.alias": k -> b (32 hex) + last seen ms (8 bytes BE),
  * where k is an exact address's key (cpm_bizkey_t.addr_key: the business
- * last seen at that address in that area) or a name's key that was linked to
- * another business through its address. Precedence, for a complaint with
- * name key n (or none) and exact address key a (or none):
- *   1. a name that is known (it has an alias, or a cluster of its own) keeps
- *      its business: two shops known by name at one address (a market's
- *      stalls) stay apart;
- *   2. otherwise, an address known in the area gives its business: a new
- *      spelling of the name, or no name, links to the shop seen there;
- *   3. otherwise the complaint's own key (the name's, else the address's).
- * Then a -> the business chosen (last seen there), and n -> it when it is not
- * n itself. Entries not seen for the clusters window are swept. No sockets. */
+ * last seen at that address in that area) or a name's key linked to the
+ * cluster stored under its legacy key (the name with its legal forms).
+ * Precedence, for a complaint with name key n (or none) and exact address
+ * key a (or none):
+ *   1. a named complaint counts for its name: n's link to a stored legacy
+ *      cluster when there is one, else n itself; never for the business
+ *      seen at its address (a new shop in the same premises, or a wrong
+ *      house number, would merge its later complaints into the other's);
+ *   2. a complaint with no name counts for the business last seen at a
+ *      (a hotline note with only the address);
+ *   3. otherwise its own key (the address's).
+ * Then a -> the business chosen (last seen there). Entries not seen for the
+ * clusters window are swept. No sockets. */
 #ifndef ROUTING_BIZLINK_H
 #define ROUTING_BIZLINK_H
 

@@ -101,10 +101,14 @@ static int record_choice(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                       r->category_suggested, (r->suggestion_pm + 5) / 10);
     else
         n += snprintf(note + n, sizeof note - (size_t)n, " (no suggestion)");
-    if (*q->note)
-        snprintf(note + n, sizeof note - (size_t)n, ": %s", q->note);
+    /* The person's free text stays in the case history: the event log is
+     * read by subscribers (watchers, the exchange feed, the monitor), so the
+     * event's note says only what changed and what the model said. */
+    char hist[sizeof note + 512]; /* the note is at most 500 bytes (checked above) */
     int rc;
-    if ((rc = history_push(r, now_ms, asker->id, note)) ||
+    if (snprintf(hist, sizeof hist, "%s%s%s", note, *q->note ? ": " : "", q->note) < 0)
+        return CPM_E_INTERNAL;
+    if ((rc = history_push(r, now_ms, asker->id, hist)) ||
         (rc = set_str(&r->category, q->category)) || (rc = set_str(&r->category_by, "person")) ||
         (rc = set_str(&r->category_chosen_by, asker->id)) ||
         (rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r->ticket, &r->base)))

@@ -169,6 +169,8 @@ typedef struct {
     size_t n_fps;
     char words[ROUTING_THEMES_WORDS][WORD_MAX];
     uint32_t word_counts[ROUTING_THEMES_WORDS];
+    uint8_t word_fp[ROUTING_THEMES_WORDS][4];      /* the first consumer that used it */
+    uint32_t word_consumers[ROUTING_THEMES_WORDS]; /* 0 none known, 1, 2 = two or more */
     size_t n_words;
 } theme_t;
 
@@ -223,9 +225,14 @@ static int load(cpm_store_t *st, MDB_txn *txn, const char *bid, themes_t *s)
                 sig_get(&x->signatures[j], t->sigs[t->n_sigs++]);
         for (size_t j = 0; j + 4 <= x->consumer_fps.len && t->n_fps < ROUTING_THEMES_FPS; j += 4)
             memcpy(t->fps[t->n_fps++], x->consumer_fps.data + j, 4);
-        for (size_t j = 0;
-             j < x->n_words && j < x->n_word_counts && t->n_words < ROUTING_THEMES_WORDS; j++) {
+        /* Candidates stored without their consumers (before they were kept)
+         * are dropped: whether two people used them is not known. */
+        bool attributed = x->n_word_consumers == x->n_words && x->n_word_counts == x->n_words &&
+                          x->word_fps.len == 4 * x->n_words;
+        for (size_t j = 0; attributed && j < x->n_words && t->n_words < ROUTING_THEMES_WORDS; j++) {
             snprintf(t->words[t->n_words], WORD_MAX, "%s", x->words[j]);
+            memcpy(t->word_fp[t->n_words], x->word_fps.data + 4 * j, 4);
+            t->word_consumers[t->n_words] = x->word_consumers[j] > 2 ? 2 : x->word_consumers[j];
             t->word_counts[t->n_words++] = x->word_counts[j];
         }
     }
@@ -233,8 +240,9 @@ static int load(cpm_store_t *st, MDB_txn *txn, const char *bid, themes_t *s)
     return 0;
 }
 
-/* Up to ROUTING_THEMES_SHOW_WORDS words of t counted in at least 2 of its
- * complaints, most counted first, into out. */
+/* Up to ROUTING_THEMES_SHOW_WORDS words of t that came from at least 2
+ * different consumers, most counted first, into out: a word only one person
+ * wrote (their name, however often they write it) is never shown. */
 static size_t top_words(const theme_t *t, const char *out[ROUTING_THEMES_SHOW_WORDS])
 {
     bool used[ROUTING_THEMES_WORDS] = {0};
@@ -242,7 +250,7 @@ static size_t top_words(const theme_t *t, const char *out[ROUTING_THEMES_SHOW_WO
     while (n < ROUTING_THEMES_SHOW_WORDS) {
         size_t best = ROUTING_THEMES_WORDS;
         for (size_t i = 0; i < t->n_words; i++)
-            if (!used[i] && t->word_counts[i] >= 2 &&
+            if (!used[i] && t->word_consumers[i] >= 2 &&
                 (best == ROUTING_THEMES_WORDS || t->word_counts[i] > t->word_counts[best]))
                 best = i;
         if (best == ROUTING_THEMES_WORDS)
@@ -281,6 +289,8 @@ static int save(cpm_store_t *st, MDB_txn *txn, const char *bid, const themes_t *
     ProtobufCBinaryData sigs[ROUTING_THEMES_MAX][ROUTING_THEMES_SIGS];
     char *words[ROUTING_THEMES_MAX][ROUTING_THEMES_WORDS];
     uint32_t counts[ROUTING_THEMES_MAX][ROUTING_THEMES_WORDS];
+    uint32_t wcons[ROUTING_THEMES_MAX][ROUTING_THEMES_WORDS];
+    uint8_t wfps[ROUTING_THEMES_MAX][ROUTING_THEMES_WORDS][4];
     for (size_t i = 0; i < s->n; i++) {
         const theme_t *t = &s->t[i];
         Cpm__ClusterThemeState *x = &states[i];
@@ -297,11 +307,16 @@ static int save(cpm_store_t *st, MDB_txn *txn, const char *bid, const themes_t *
         for (size_t j = 0; j < t->n_words; j++) {
             words[i][j] = (char *)t->words[j];
             counts[i][j] = t->word_counts[j];
+            wcons[i][j] = t->word_consumers[j];
+            memcpy(wfps[i][j], t->word_fp[j], 4);
         }
         x->words = words[i];
         x->n_words = t->n_words;
         x->word_counts = counts[i];
         x->n_word_counts = t->n_words;
+        x->word_consumers = wcons[i];
+        x->n_word_consumers = t->n_words;
+        x->word_fps = (ProtobufCBinaryData){4 * t->n_words, (uint8_t *)wfps[i]};
         sp[i] = x;
     }
     Cpm__ClusterThemes ct = CPM__CLUSTER_THEMES__INIT;
@@ -311,39 +326,78 @@ static int save(cpm_store_t *st, MDB_txn *txn, const char *bid, const themes_t *
     return cpm_store_put_msg(st, txn, ROUTING_THEMES_DB, bid, &ct.base);
 }
 
-/* Count each distinct content word of the description once in t's
- * candidates; a full table forgets its least counted word (Misra-Gries
- * style: words that keep coming back stay). */
-static void count_words(theme_t *t, const word_t *w, size_t n)
+static size_t word_at(const theme_t *t, const word_t *w)
 {
-    for (size_t i = 0; i < n; i++) {
-        bool again = false;
-        for (size_t j = 0; j < i && !again; j++)
-            again = w[j].len == w[i].len && !memcmp(w[j].w, w[i].w, w[i].len);
-        if (again)
-            continue;
-        size_t k;
-        for (k = 0; k < t->n_words; k++)
-            if (strlen(t->words[k]) == w[i].len && !memcmp(t->words[k], w[i].w, w[i].len))
-                break;
-        if (k == t->n_words) {
-            if (t->n_words == ROUTING_THEMES_WORDS) { /* replace the least counted */
-                k = 0;
-                for (size_t j = 1; j < t->n_words; j++)
-                    if (t->word_counts[j] < t->word_counts[k])
+    size_t k;
+    for (k = 0; k < t->n_words; k++)
+        if (strlen(t->words[k]) == w->len && !memcmp(t->words[k], w->w, w->len))
+            break;
+    return k;
+}
+
+/* One more complaint with word k, from consumer fp (NULL: none known). */
+static void word_seen(theme_t *t, size_t k, const uint8_t *fp)
+{
+    t->word_counts[k]++;
+    if (!fp || t->word_consumers[k] >= 2)
+        return;
+    if (t->word_consumers[k] == 0) {
+        memcpy(t->word_fp[k], fp, 4);
+        t->word_consumers[k] = 1;
+    } else if (memcmp(t->word_fp[k], fp, 4) != 0) {
+        t->word_consumers[k] = 2;
+    }
+}
+
+/* Count each distinct content word of the description once in t's
+ * candidates, with the consumer fingerprint fp (NULL: none). Words already
+ * there first, so that new ones cannot push out a match. A full table
+ * gives the slot of a word that fewer than 2 consumers used (the least
+ * counted) to the new word outright: one person's words do not stay; when
+ * every candidate came from 2 consumers, the least counted one loses a count
+ * instead (Misra-Gries style: words that keep coming back stay). */
+static void count_words(theme_t *t, const word_t *w, size_t n, const uint8_t *fp)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            bool again = false;
+            for (size_t j = 0; j < i && !again; j++)
+                again = w[j].len == w[i].len && !memcmp(w[j].w, w[i].w, w[i].len);
+            if (again)
+                continue;
+            size_t k = word_at(t, &w[i]);
+            if (pass == 0) {
+                if (k < t->n_words)
+                    word_seen(t, k, fp);
+                continue;
+            }
+            if (k < t->n_words)
+                continue; /* counted in the first pass */
+            if (t->n_words == ROUTING_THEMES_WORDS) {
+                k = ROUTING_THEMES_WORDS;
+                for (size_t j = 0; j < t->n_words; j++)
+                    if (t->word_consumers[j] < 2 &&
+                        (k == ROUTING_THEMES_WORDS || t->word_counts[j] < t->word_counts[k]))
                         k = j;
-                if (t->word_counts[k] > 1) {
-                    t->word_counts[k]--;
-                    continue;
+                if (k == ROUTING_THEMES_WORDS) {
+                    k = 0;
+                    for (size_t j = 1; j < t->n_words; j++)
+                        if (t->word_counts[j] < t->word_counts[k])
+                            k = j;
+                    if (t->word_counts[k] > 1) {
+                        t->word_counts[k]--;
+                        continue;
+                    }
                 }
             } else {
-                t->n_words++;
+                k = t->n_words++;
             }
             snprintf(t->words[k], WORD_MAX, "%.*s", (int)w[i].len, w[i].w);
             t->word_counts[k] = 0;
+            t->word_consumers[k] = 0;
+            memset(t->word_fp[k], 0, 4);
+            word_seen(t, k, fp);
         }
-        t->word_counts[k]++;
-    }
 }
 
 static void add_member(theme_t *t, const Cpm__Complaint *c, const uint32_t *sig, int64_t at_ms,
@@ -375,7 +429,7 @@ static void add_member(theme_t *t, const Cpm__Complaint *c, const uint32_t *sig,
                 memcpy(t->fps[t->n_fps++], c->consumer_key.data, 4);
         }
     }
-    count_words(t, w, nw);
+    count_words(t, w, nw, c->consumer_key.len == 32 ? c->consumer_key.data : NULL);
 }
 
 /* The theme to drop for room: fewest complaints, then silent the longest. */

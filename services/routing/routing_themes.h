@@ -16,7 +16,12 @@
  *
  * Database "clusters.themes": b -> ClusterThemes (cpmesh.proto): per theme
  * its counts, first 20 tickets, signatures, 4-byte consumer fingerprints and
- * candidate words (folded, counted). Never the description. Written in the
+ * candidate words (folded, counted, each with the first consumer fingerprint
+ * that used it and whether a second one did). Never the description; and
+ * never a word only one consumer wrote on the screen: a word is shown only
+ * once 2 different consumer fingerprints used it ("Tôi tên Nguyễn Thị Lan"
+ * written twice by one person shows none of it), and until then it is only a
+ * candidate, whose slot the next new word takes when the list is full. Written in the
  * transaction that counts the complaint in its cluster; deleted with the
  * cluster. No sockets. */
 #ifndef ROUTING_THEMES_H

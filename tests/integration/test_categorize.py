@@ -90,6 +90,9 @@ def test_coordinator_chooses_category():
         check(len(cat) == 1 and cat[0]["category"] == "food_safety" and
               cat[0]["actor"] == COORD and cat[0]["category_by"] == "person" and
               cat[0]["suggested"] == sug["category"], "one case.categorized: %s" % cat)
+        check("read the call notes" not in cat[0].get("note", "") and
+              any(h["note"].endswith(": read the call notes") for h in s["history"]),
+              "the free-text note in the history only, not in the event: %s" % cat)
         m.wait_for(lambda: m.status(t)["state"] == "assigned", "assigned at hoan-kiem")
 
         # delivered twice / chosen again: nothing new

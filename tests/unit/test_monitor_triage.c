@@ -2,7 +2,8 @@
  * case.categorized events counted per Vietnam month (suggestions, routed by
  * the model, to triage, unknown; choices equal, different with their pairs,
  * without a suggestion; model-routed cases re-categorized), a second choice
- * replacing the first, the bound on per-ticket memory, and the query's
+ * replacing the first, the bound on per-ticket memory (choices of tickets
+ * not remembered counted apart, never twice), and the query's
  * months and accuracy. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -169,6 +170,21 @@ static void test_memory_bounded(void **state)
     assert_int_equal(r->n_pairs, 1);
     assert_string_equal(r->pairs[0]->chosen, "?");
     assert_int_equal(r->total->model_routed_changed, 1);
+    monitor_triage_free(&r);
+    /* a ticket not remembered, chosen twice: not counted twice among the
+     * choices (nothing there could take the first back), apart instead */
+    for (int i = 0; i < 2; i++) {
+        full = false;
+        assert_int_equal(apply(e, 1, "routing", "case.categorized", "HK-3", MARCH,
+                               i ? "food_safety" : "pricing", "pricing", 900, "person", &full),
+                         0);
+        assert_true(full);
+    }
+    r = stats(e, 0, 0);
+    assert_int_equal(r->total->chosen_equal, 0);
+    assert_int_equal(r->total->chosen_different, 1); /* HK-1's only */
+    assert_int_equal(r->total->chosen_without_suggestion, 0);
+    assert_int_equal(r->total->chosen_unremembered, 2);
     monitor_triage_free(&r);
 }
 

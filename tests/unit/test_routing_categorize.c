@@ -173,6 +173,10 @@ static void test_choice_reroutes_by_rules(void **state)
     assert_string_equal(ev->suggested, "food_safety");
     assert_int_equal(ev->suggestion_pm, 620);
     assert_string_equal(ev->category_by, "person");
+    /* the coordinator's free text stays in the history, out of the event log */
+    assert_string_equal(ev->note,
+                        "category other -> food_safety (model suggested food_safety, 62%)");
+    assert_null(strstr(f->rec.events[0].detail, "read the letter"));
     /* fields 22-25 are in the hash: changing one breaks it */
     uint8_t h[32];
     cpm_event_hash(ev, ev->prev_hash.data, h);

@@ -181,6 +181,37 @@ static void test_one_theme(void **state)
     assert_int_equal(records, 1);
 }
 
+/* A word is shown only once 2 different consumers used it: one consumer
+ * writing their name twice puts none of it on the screen. */
+static void test_words_of_one_consumer(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const NAMED =
+        "Tôi tên Nguyễn Thị Lan, ăn phở thấy con gián trong bát, quán mất vệ sinh.";
+    route(f, 1, 7, "Phở Ngon", NAMED, T0);
+    route(f, 2, 7, "Phở Ngon", NAMED, T0 + DAY);
+    Cpm__ClustersReply *r = clusters(f, 0);
+    assert_int_equal(r->n_clusters, 1);
+    assert_int_equal(r->clusters[0]->n_themes, 1);
+    const Cpm__ClusterTheme *t = r->clusters[0]->themes[0];
+    assert_int_equal(t->count, 2);
+    assert_int_equal(t->consumers, 1);
+    assert_int_equal(t->n_words, 0); /* every word from one consumer */
+    routing_clusters_free(&r);
+    /* a second consumer: the words both used are shown, the name's are not */
+    route(f, 3, 8, "Phở Ngon", "Ăn phở thấy con gián trong bát, quán bẩn mất vệ sinh.",
+          T0 + 2 * DAY);
+    r = clusters(f, 0);
+    t = r->clusters[0]->themes[0];
+    assert_int_equal(t->count, 3);
+    assert_true(has_word(t, "gian"));
+    assert_true(has_word(t, "pho"));
+    assert_false(has_word(t, "nguyen"));
+    assert_false(has_word(t, "lan"));
+    assert_false(has_word(t, "ten"));
+    routing_clusters_free(&r);
+}
+
 /* At most 16 themes per business: the 17th distinct description drops the
  * weakest (fewest complaints, then oldest), counted. */
 static void test_bound(void **state)
@@ -256,6 +287,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_similarity),
         cmocka_unit_test_setup_teardown(test_one_theme, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_words_of_one_consumer, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_bound, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_long_texts, setup, dom_env_teardown),
     };

@@ -25,13 +25,14 @@ int ctl_cmd_triage_stats(const ctl_opts_t *o, int argc, char **argv);
 
 static json_t *counts_json(const Cpm__TriageCounts *t)
 {
-    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "month", ctl_utf8(t->month),
+    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "month", ctl_utf8(t->month),
                      "suggestions", (json_int_t)t->suggestions, "routed_by_model",
                      (json_int_t)t->routed_by_model, "to_triage", (json_int_t)t->to_triage,
                      "unknown", (json_int_t)t->unknown, "chosen_equal", (json_int_t)t->chosen_equal,
                      "chosen_different", (json_int_t)t->chosen_different,
                      "chosen_without_suggestion", (json_int_t)t->chosen_without_suggestion,
-                     "model_routed_changed", (json_int_t)t->model_routed_changed);
+                     "model_routed_changed", (json_int_t)t->model_routed_changed,
+                     "chosen_unremembered", (json_int_t)t->chosen_unremembered);
 }
 
 static void print_json(const Cpm__TriageStatsReply *r)
@@ -81,6 +82,9 @@ static void print_text(const Cpm__TriageStatsReply *r)
            (unsigned long long)t->chosen_equal, (unsigned long long)t->chosen_different,
            (unsigned long long)t->chosen_without_suggestion,
            (unsigned long long)t->model_routed_changed);
+    if (t->chosen_unremembered)
+        printf("choices for tickets the monitor could not remember (its case limit): %llu\n",
+               (unsigned long long)t->chosen_unremembered);
     if (r->n_months) {
         printf("\nmonth    suggestions routed to_triage unknown equal different no_sugg "
                "m_changed\n");
