@@ -22,7 +22,8 @@
 
 #define HOUR_MS 3600000LL
 #define DAY_MS 86400000LL
-#define T0 1790787600000LL /* 2026-10-01 00:00 +07 */
+#define T0 1790787600000LL      /* 2026-10-01 00:00 +07 */
+#define NOW (T0 + 365 * DAY_MS) /* the clock: after every complaint of the scenarios */
 #define BUSINESSES 2000
 #define AREAS 126
 #define DAYS 30
@@ -30,8 +31,8 @@
 #define BURST_DAY 24 /* its 15 complaints: days 24 and 25 */
 #define SOURCES 3
 
-static const char *const dbs[] = {HOTSPOT_KEYS_DB, HOTSPOT_LRU_DB, HOTSPOT_ALERTS_DB,
-                                  HOTSPOT_CURSORS_DB, NULL};
+static const char *const dbs[] = {HOTSPOT_KEYS_DB,    HOTSPOT_LRU_DB,  HOTSPOT_ALERTS_DB,
+                                  HOTSPOT_CURSORS_DB, HOTSPOT_OPEN_DB, NULL};
 static const char *const CATS[15] = {"food_safety",
                                      "counterfeit_goods",
                                      "pricing",
@@ -47,7 +48,7 @@ static const char *const CATS[15] = {"food_safety",
                                      "tourism_services",
                                      "contracts_warranty",
                                      "other"};
-static const hotspot_cfg_t CFG = {48, 28, 5, 1000, 200000};
+static const hotspot_cfg_t CFG = {48, 28, 5, 1000, 200000, 300};
 
 typedef struct {
     int64_t at;
@@ -190,8 +191,8 @@ static void replay(env_t *e, const sim_t *v, size_t from, size_t to, size_t batc
         MDB_txn *txn = dom_begin(e->st, true);
         for (size_t j = 0; j < batch && i < to; j++, i++) {
             make_event(&b, &v[i], i);
-            assert_int_equal(hotspot_apply(e->h, txn, &e->fx, source_of(i), "intake", &b.ev, &e->c),
-                             0);
+            assert_int_equal(
+                hotspot_apply(e->h, txn, &e->fx, source_of(i), "intake", &b.ev, NOW, &e->c), 0);
         }
         assert_int_equal(cpm_store_commit(txn), 0);
     }
@@ -314,8 +315,8 @@ static void test_eviction(void **state)
         for (size_t j = i; j < i + 50; j++) {
             sim_t s = {T0 + (int64_t)j * 60000, (int)j, (int)(j % 15), (int)(j % 7), false};
             make_event(&b, &s, j);
-            assert_int_equal(hotspot_apply(e.h, txn, &e.fx, source_of(j), "intake", &b.ev, &e.c),
-                             0);
+            assert_int_equal(
+                hotspot_apply(e.h, txn, &e.fx, source_of(j), "intake", &b.ev, NOW, &e.c), 0);
         }
         uint64_t keys;
         assert_int_equal(hotspot_keys_count(e.st, txn, &keys), 0);
@@ -362,7 +363,8 @@ static void test_bad_events(void **state)
     (ev = (Cpm__Event)CPM__EVENT__INIT, ev.seq = ++seq, ev.at_ms = T0,                             \
      ev.kind = "complaint.received", ev.ticket = "T-1", ev.area = "hoan-kiem",                     \
      ev.category = "pricing", ev.business = "Shop A")
-#define APPLY() assert_int_equal(hotspot_apply(e.h, txn, &e.fx, "hn.doit", "intake", &ev, &e.c), 0)
+#define APPLY()                                                                                    \
+    assert_int_equal(hotspot_apply(e.h, txn, &e.fx, "hn.doit", "intake", &ev, NOW, &e.c), 0)
     RESET(), ev.ticket = "", APPLY();
     RESET(), ev.at_ms = 0, APPLY();
     RESET(), ev.at_ms = -5, APPLY();
