@@ -43,8 +43,11 @@ int hotspot_keys_load(cpm_store_t *st, MDB_txn *txn, const char *key, uint32_t w
         return 0; /* unreadable: stamp 0, its LRU entry is stale from now on */
     memcpy(&old, v, FIXED);
     if (old.version != HOTSPOT_STATE_VERSION || old.window_h == 0 ||
-        old.window_h > HOTSPOT_WINDOW_MAX || n != FIXED + 4 * (size_t)old.window_h)
+        old.window_h > HOTSPOT_WINDOW_MAX || n != FIXED + 4 * (size_t)old.window_h) {
+        /* This version, a wrong length: its stamp still names its LRU entry. */
+        s->stamp = old.version == HOTSPOT_STATE_VERSION ? old.stamp : 0;
         return 0;
+    }
     memcpy(s, &old, FIXED);
     if (old.window_h == window_h)
         memcpy(s->ring, (const uint8_t *)v + FIXED, 4 * (size_t)window_h);
@@ -154,30 +157,37 @@ int hotspot_keys_evict(cpm_store_t *st, MDB_txn *txn, uint64_t keys_max, uint64_
         return cpm_store_err(rc);
     MDB_val k, v;
     int skipped = 0;
-    /* After mdb_cursor_del, MDB_NEXT gives the entry that followed. */
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n >= keys_max;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        int verdict, vrc = lru_verdict(st, txn, &k, &verdict);
-        if (vrc != 0) {
-            mdb_cursor_close(cur);
-            return vrc;
-        }
-        if (verdict == 2 && skipped < HOTSPOT_EVICT_SKIP) {
-            skipped++;
-            continue;
-        }
-        if (verdict != 1) {
-            int drc = mdb_del(txn, cpm_store_dbi(st, HOTSPOT_KEYS_DB),
-                              &(MDB_val){k.mv_size - 8, (uint8_t *)k.mv_data + 8}, NULL);
-            if (drc != 0) {
+    /* Pass 0 passes over keys with an open alert (at most HOTSPOT_EVICT_SKIP);
+     * if that leaves too many keys, pass 1 evicts the oldest anyway. After
+     * mdb_cursor_del, MDB_NEXT gives the entry that followed. */
+    for (int pass = 0; pass < 2 && n >= keys_max; pass++) {
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n >= keys_max;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            int verdict, vrc = lru_verdict(st, txn, &k, &verdict);
+            if (vrc != 0) {
                 mdb_cursor_close(cur);
-                return cpm_store_err(drc);
+                return vrc;
             }
-            n--;
-            (*evicted)++;
+            if (verdict == 2 && pass == 0 && skipped < HOTSPOT_EVICT_SKIP) {
+                skipped++;
+                continue;
+            }
+            if (verdict != 1) {
+                int drc = mdb_del(txn, cpm_store_dbi(st, HOTSPOT_KEYS_DB),
+                                  &(MDB_val){k.mv_size - 8, (uint8_t *)k.mv_data + 8}, NULL);
+                if (drc != 0) {
+                    mdb_cursor_close(cur);
+                    return cpm_store_err(drc);
+                }
+                n--;
+                (*evicted)++;
+            }
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
         }
-        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+        if (rc != 0 && rc != MDB_NOTFOUND)
             break;
+        rc = 0;
     }
     mdb_cursor_close(cur);
     return rc != 0 && rc != MDB_NOTFOUND ? cpm_store_err(rc) : 0;
