@@ -92,13 +92,17 @@ static int violation(const exchange_t *x, cpm_store_t *st, MDB_txn *txn, const C
 static int watch_hotspot(const exchange_t *x, cpm_store_t *st, MDB_txn *txn, const Cpm__Event *ev,
                          cpm_error_t *err)
 {
-    char from[24], until[24];
+    char from[24], until[24], reason[400];
     int64_t at = ev->at_ms > 0 ? ev->at_ms : 0;
+    /* A generated reason: the coordinator's free text (names, homes) stays
+     * in the hotspot service's own alert and event. */
+    snprintf(reason, sizeof reason, "hotspot %.40s confirmed by %.128s", str(ev->ticket),
+             str(ev->actor));
     snprintf(from, sizeof from, "%" PRId64, at);
     snprintf(until, sizeof until, "%" PRId64, at + (int64_t)90 * 86400000);
     Cpm__DataField fs[] = {
-        field("business", ev->business), field("tax_code", ""),     field("address", ev->address),
-        field("area", ev->area),         field("reason", ev->note), field("from", from),
+        field("business", ev->business), field("tax_code", ""),   field("address", ev->address),
+        field("area", ev->area),         field("reason", reason), field("from", from),
         field("until", until),
     };
     return put(x, st, txn, "watchlist", str(ev->ticket), fs, sizeof fs / sizeof *fs, at, err);

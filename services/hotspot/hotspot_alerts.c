@@ -2,6 +2,7 @@
 #include "hotspot_alerts.h"
 
 #include "cpm_text.h"
+#include "hotspot_keys.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +13,15 @@
 static void db_key(char out[17], uint64_t n)
 {
     snprintf(out, 17, "%016" PRIx64, n);
+}
+
+/* n of a 16-hex-digit database key. */
+static uint64_t db_no(const void *k)
+{
+    char hex[17];
+    memcpy(hex, k, 16);
+    hex[16] = 0;
+    return strtoull(hex, NULL, 16);
 }
 
 uint64_t hotspot_alert_no(const char *id)
@@ -132,8 +142,20 @@ int hotspot_alert_list(cpm_store_t *st, MDB_txn *txn, const Cpm__HotspotListQuer
     char k[17];
     db_key(k, after + 1);
     MDB_val key = {16, k}, v;
+    size_t scanned = 0;
+    uint64_t last = after;
     for (rc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
+        if (scanned++ == HOTSPOT_LIST_SCAN_MAX) {
+            /* Bounded work per request: the client asks again after the last
+             * alert looked at (a filter may match few of many). */
+            char id[24];
+            snprintf(id, sizeof id, "H%" PRIu64, last);
+            r->truncated = true;
+            r->next_after = strdup(id);
+            break;
+        }
+        last = key.mv_size == 16 ? db_no(key.mv_data) : last;
         Cpm__HotspotAlert *a = cpm__hotspot_alert__unpack(NULL, v.mv_size, v.mv_data);
         if (!a)
             continue; /* never written by this service: skipped */
@@ -158,6 +180,43 @@ int hotspot_alert_list(cpm_store_t *st, MDB_txn *txn, const Cpm__HotspotListQuer
     }
     *out = r;
     return 0;
+}
+
+/* The decided alert n is no longer its key's open one ("hs_open"). */
+static int open_drop(cpm_store_t *st, MDB_txn *txn, const Cpm__HotspotAlert *a, uint64_t n)
+{
+    char key[HOTSPOT_KEY_MAX + 1];
+    char kind = !strcmp(a->kind, "business")        ? 'b'
+                : !strcmp(a->kind, "area_category") ? 'c'
+                : !strcmp(a->kind, "product")       ? 'p'
+                                                    : 0;
+    int len = snprintf(key, sizeof key, "%c:%s", kind, a->key);
+    if (!kind || len < 0 || (size_t)len >= sizeof key)
+        return 0;
+    uint64_t cur = 0;
+    int rc = hotspot_keys_open_get(st, txn, key, &cur);
+    if (rc == 0 && cur == n)
+        rc = hotspot_keys_open_set(st, txn, key, 0);
+    return rc;
+}
+
+/* Retention step: decided alerts with decided_ms before now_ms - max_age_ms
+ * are deleted (open ones never). */
+static int purge_decide(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *del)
+{
+    (void)txn, (void)k;
+    const int64_t *before = ctx;
+    Cpm__HotspotAlert *a = cpm__hotspot_alert__unpack(NULL, v->mv_size, v->mv_data);
+    *del = a && strcmp(a->state, "open") && a->decided_ms > 0 && a->decided_ms < *before;
+    cpm__hotspot_alert__free_unpacked(a, NULL);
+    return 0;
+}
+
+int hotspot_alert_purge(cpm_store_t *st, MDB_txn *txn, cpm_sweep_cursor_t *cur, size_t max,
+                        int64_t now_ms, int64_t max_age_ms, cpm_sweep_stats_t *stats)
+{
+    int64_t before = now_ms - max_age_ms;
+    return cpm_sweep_step(st, txn, HOTSPOT_ALERTS_DB, cur, max, purge_decide, &before, stats);
 }
 
 int hotspot_alert_decide(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx, const char *actor,
@@ -195,6 +254,8 @@ int hotspot_alert_decide(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
     a->decided_ms = now_ms;
     a->reason = d->reason;
     rc = hotspot_alert_put(st, txn, a);
+    if (rc == 0)
+        rc = open_drop(st, txn, a, n);
     if (rc == 0)
         rc = hotspot_alert_event(fx, txn, d->confirm ? "hotspot.confirmed" : "hotspot.dismissed", a,
                                  actor, d->reason);

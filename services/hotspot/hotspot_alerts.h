@@ -15,6 +15,7 @@
 #include "cpm_effects.h"
 #include "cpm_err.h"
 #include "cpm_store.h"
+#include "cpm_sweep.h"
 #include "hotspot.pb-c.h"
 
 #include <stdint.h>
@@ -25,6 +26,11 @@
 #define HOTSPOT_LIST_MAX 200
 #define HOTSPOT_LIST_DEFAULT 50
 #define HOTSPOT_REASON_MAX 1000
+/* Alerts a list request looks at, at most: beyond, the reply is truncated
+ * with next_after = the last looked at (a state filter may match few). */
+#define HOTSPOT_LIST_SCAN_MAX 2000
+/* Decided alerts are deleted this long after their decision. */
+#define HOTSPOT_RETENTION_MS (365LL * 86400000LL)
 
 /* n of "H<n>" (0: not an alert id). */
 uint64_t hotspot_alert_no(const char *id);
@@ -52,6 +58,12 @@ int hotspot_alert_event(const cpm_effects_t *fx, MDB_txn *txn, const char *kind,
 int hotspot_alert_list(cpm_store_t *st, MDB_txn *txn, const Cpm__HotspotListQuery *q,
                        Cpm__HotspotListReply **out, cpm_error_t *err);
 void hotspot_alert_list_free(Cpm__HotspotListReply **p);
+
+/* One bounded retention step (cpm_sweep over "hs_alerts", cur kept by the
+ * caller): decided alerts whose decision is older than max_age_ms before
+ * now_ms are deleted. 0 or a store code. */
+int hotspot_alert_purge(cpm_store_t *st, MDB_txn *txn, cpm_sweep_cursor_t *cur, size_t max,
+                        int64_t now_ms, int64_t max_age_ms, cpm_sweep_stats_t *stats);
 
 /* A coordinator's decision on an open alert, at now_ms by actor: state,
  * decided_by, decided_ms and reason set, its event appended. *out gets the

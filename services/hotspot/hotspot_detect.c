@@ -10,6 +10,7 @@
 #include "hotspot_keys.h"
 #include "hotspot_stats.h"
 
+#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,8 @@ int hotspot_new(hotspot_t **out, cpm_store_t *st, const hotspot_cfg_t *cfg, cpm_
     h->st = st;
     h->cfg = *cfg;
     h->alpha = hotspot_alpha(cfg->history_days);
+    if (h->cfg.max_skew_s == 0)
+        h->cfg.max_skew_s = 300;
     *out = h;
     return 0;
 }
@@ -60,8 +63,7 @@ void hotspot_destroy(hotspot_t **p)
     *p = NULL;
 }
 
-bool hotspot_business_key(const char *area, const char *business, const char *address,
-                          char out[33])
+bool hotspot_business_key(const char *area, const char *business, const char *address, char out[33])
 {
     cpm_bizkey_t bk;
     out[0] = 0;
@@ -148,8 +150,11 @@ static int64_t vn_day(int64_t at_ms)
     return (at_ms + VN_OFFSET_MS) / DAY_MS;
 }
 
-/* Count the complaint into s; the baseline is that of the days before. */
-static void count_in(hotspot_t *h, hotspot_state_t *s, bool found, const Cpm__Event *ev,
+/* Count the complaint into s; the baseline is that of the days before the
+ * key's current day. A late complaint (an earlier day) goes into its own
+ * day's weight in the EWMA, and into the ring only if its hour is still in
+ * it. false when it is not in the window (it cannot change an alert). */
+static bool count_in(hotspot_t *h, hotspot_state_t *s, bool found, const Cpm__Event *ev,
                      double *baseline, uint32_t *count)
 {
     uint32_t w = h->cfg.window_h;
@@ -161,15 +166,27 @@ static void count_in(hotspot_t *h, hotspot_state_t *s, bool found, const Cpm__Ev
         s->cur_day = day;
         s->day_count = 0;
     }
+    if (day < s->cur_day) {
+        /* Day cur_day - k was folded k - 1 days ago (the newest completed day
+         * has weight alpha): as if it had come in time. Beyond 4 histories
+         * its weight is below e^-8 and it would age the key: dropped. */
+        int64_t k = s->cur_day - day;
+        if (k <= 4 * (int64_t)h->cfg.history_days) {
+            s->ewma += h->alpha * pow(1.0 - h->alpha, (double)(k - 1));
+            if ((int64_t)s->days < k)
+                s->days = (uint32_t)k;
+        }
+    } else if (s->day_count < UINT32_MAX)
+        s->day_count++;
     *baseline = hotspot_baseline(s->ewma, s->days, h->alpha);
-    s->day_count++; /* a late complaint (an earlier day) counts in the current one */
     if (s->ring_hour == 0 || hour - s->ring_hour >= (int64_t)w) {
         memset(s->ring, 0, sizeof s->ring[0] * w);
         s->ring_hour = hour;
     } else
         for (; s->ring_hour < hour; s->ring_hour++)
             s->ring[(s->ring_hour + 1) % w] = 0;
-    if (hour > s->ring_hour - (int64_t)w && s->ring[hour % w] < UINT32_MAX)
+    bool in = hour > s->ring_hour - (int64_t)w;
+    if (in && s->ring[hour % w] < UINT32_MAX)
         s->ring[hour % w]++;
     uint64_t sum = 0;
     for (uint32_t i = 0; i < w; i++)
@@ -183,6 +200,7 @@ static void count_in(hotspot_t *h, hotspot_state_t *s, bool found, const Cpm__Ev
         s->n_recent++;
     if (ev->at_ms > s->last_seen_ms)
         s->last_seen_ms = ev->at_ms;
+    return in;
 }
 
 static void fill_common(Cpm__HotspotAlert *a, const keyref_t *k, const Cpm__Event *ev,
@@ -207,13 +225,15 @@ static void fill_common(Cpm__HotspotAlert *a, const keyref_t *k, const Cpm__Even
 
 /* Add ev to the open alert a (a shallow copy is stored). The expectation
  * stays the one of its opening (the history before the rise: the rise's own
- * days enter the key's average later); count keeps its peak, p follows it. */
+ * days enter the key's average later); count keeps its peak, p follows it.
+ * The texts (business, address, area, category, product, label) stay those
+ * of the opening: a later complaint's free text (a person's name and home,
+ * written into the business field) never replaces what was reviewed. */
 static int alert_add(hotspot_t *h, MDB_txn *txn, Cpm__HotspotAlert *a, const keyref_t *k,
                      const Cpm__Event *ev, uint32_t count)
 {
+    (void)k;
     Cpm__HotspotAlert b = *a;
-    b.area = ev->area, b.category = ev->category, b.business = ev->business;
-    b.address = ev->address, b.product = ev->product, b.label = (char *)k->label;
     if (count > a->count) {
         b.count = count;
         b.p = hotspot_poisson_tail(count, a->expected);
@@ -249,11 +269,13 @@ static int alert_open(hotspot_t *h, MDB_txn *txn, const cpm_effects_t *fx, hotsp
     /* The evidence: the key's remembered tickets within the window, oldest first. */
     char *t[HOTSPOT_RECENT];
     size_t nt = 0;
-    int64_t since = ev->at_ms - (int64_t)h->cfg.window_h * HOUR_MS;
+    /* The ring's window (a late complaint may open the alert). */
+    int64_t upto = (s->ring_hour + 1) * HOUR_MS;
+    int64_t since = upto - (int64_t)h->cfg.window_h * HOUR_MS;
     a.first_ms = ev->at_ms;
     for (uint32_t i = 0; i < s->n_recent; i++) {
         uint32_t j = (s->recent_head + HOTSPOT_RECENT - s->n_recent + i) % HOTSPOT_RECENT;
-        if (s->recent[j].at_ms > since && s->recent[j].at_ms <= ev->at_ms) {
+        if (s->recent[j].at_ms >= since && s->recent[j].at_ms < upto) {
             t[nt++] = s->recent[j].ticket;
             if (s->recent[j].at_ms < a.first_ms)
                 a.first_ms = s->recent[j].at_ms;
@@ -269,25 +291,31 @@ static int alert_open(hotspot_t *h, MDB_txn *txn, const cpm_effects_t *fx, hotsp
         return rc;
     if ((rc = hotspot_alert_event(fx, txn, "hotspot.alert", &a, NULL, note)) != 0)
         return rc;
+    if ((rc = hotspot_keys_open_set(h->st, txn, k->key, n)) != 0)
+        return rc;
     s->alert_no = n;
     return 0;
 }
 
 /* 1 when the complaint went into an alert opened now, 2 into an open one, 0 none. */
 static int key_apply(hotspot_t *h, MDB_txn *txn, const cpm_effects_t *fx, const keyref_t *k,
-                     const Cpm__Event *ev, int64_t learn_until, hotspot_counts_t *c)
+                     const Cpm__Event *ev, int64_t learn_until, uint64_t stamp, hotspot_counts_t *c)
 {
     hotspot_state_t *s = &h->s;
     bool found;
     int rc = hotspot_keys_load(h->st, txn, k->key, h->cfg.window_h, s, &found);
     if (rc != 0)
         return rc;
-    int64_t old_seen = s->last_seen_ms;
+    uint64_t old_stamp = s->stamp;
     if (!found && (rc = hotspot_keys_evict(h->st, txn, h->cfg.keys_max, &c->evicted)) != 0)
         return rc;
+    /* An evicted (or unreadable) key that had an open alert finds it again. */
+    if (!s->alert_no && (rc = hotspot_keys_open_get(h->st, txn, k->key, &s->alert_no)) != 0)
+        return rc;
+    s->stamp = stamp;
     double baseline;
     uint32_t count;
-    count_in(h, s, found, ev, &baseline, &count);
+    bool in_window = count_in(h, s, found, ev, &baseline, &count);
     int what = 0;
     if (s->alert_no) {
         Cpm__HotspotAlert *a = NULL;
@@ -305,7 +333,7 @@ static int key_apply(hotspot_t *h, MDB_txn *txn, const cpm_effects_t *fx, const 
         if (rc != 0)
             return rc;
     }
-    if (!s->alert_no && ev->at_ms >= learn_until && count >= h->cfg.min_count) {
+    if (!s->alert_no && in_window && ev->at_ms >= learn_until && count >= h->cfg.min_count) {
         double p = hotspot_poisson_tail(count, baseline * h->cfg.window_h / 24.0);
         if (p < (double)h->cfg.p_max_e6 / 1e6) {
             if ((rc = alert_open(h, txn, fx, s, k, ev, baseline, count)) != 0)
@@ -313,7 +341,7 @@ static int key_apply(hotspot_t *h, MDB_txn *txn, const cpm_effects_t *fx, const 
             what = 1;
         }
     }
-    if ((rc = hotspot_keys_save(h->st, txn, k->key, found, old_seen, s)) != 0)
+    if ((rc = hotspot_keys_save(h->st, txn, k->key, old_stamp, s)) != 0)
         return rc;
     c->opened += what == 1;
     c->updated += what == 2;
@@ -368,7 +396,7 @@ static size_t keys_of(const Cpm__Event *ev, keyref_t k[3])
 }
 
 int hotspot_apply(hotspot_t *h, MDB_txn *txn, const cpm_effects_t *fx, const char *node,
-                  const char *service, const Cpm__Event *ev, hotspot_counts_t *c)
+                  const char *service, const Cpm__Event *ev, int64_t now_ms, hotspot_counts_t *c)
 {
     uint64_t done = 0;
     int rc = cursor_seq(h, txn, node, service, &done);
@@ -382,6 +410,8 @@ int hotspot_apply(hotspot_t *h, MDB_txn *txn, const cpm_effects_t *fx, const cha
         c->ignored++;
     else if (!usable(ev))
         c->bad++;
+    else if (ev->at_ms > now_ms + (int64_t)h->cfg.max_skew_s * 1000)
+        c->future++; /* a wrong clock: it would blind the detector and its keys */
     else {
         uint64_t learn = 0;
         if ((rc = cpm_store_get_u64(h->st, txn, HOTSPOT_LEARN_UNTIL, &learn)) != 0)
@@ -391,10 +421,14 @@ int hotspot_apply(hotspot_t *h, MDB_txn *txn, const cpm_effects_t *fx, const cha
             if ((rc = cpm_store_put_u64(h->st, txn, HOTSPOT_LEARN_UNTIL, learn)) != 0)
                 return -rc;
         }
+        uint64_t stamp = 0;
+        if ((rc = cpm_store_get_u64(h->st, txn, HOTSPOT_APPLIED_SEQ, &stamp)) != 0 ||
+            (rc = cpm_store_put_u64(h->st, txn, HOTSPOT_APPLIED_SEQ, ++stamp)) != 0)
+            return -rc;
         keyref_t k[3];
         size_t n = keys_of(ev, k);
         for (size_t i = 0; i < n; i++)
-            if ((rc = key_apply(h, txn, fx, &k[i], ev, (int64_t)learn, c)) != 0)
+            if ((rc = key_apply(h, txn, fx, &k[i], ev, (int64_t)learn, stamp, c)) != 0)
                 return rc < 0 ? rc : -rc;
         c->applied++;
     }

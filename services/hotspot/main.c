@@ -26,6 +26,9 @@
 #define TICK_EVERY_MS 200
 #define SWEEP_BACKOFF_MS 5000 /* between sweeps while a source does not answer */
 #define NAME_MAX_ 128
+#define PURGE_EVERY_MS 60000 /* a retention step of the decided alerts */
+#define PURGE_STEP 500       /* alerts looked at per step */
+#define FUTURE_LOG_MS 60000  /* at most one log line a minute for complaints dated ahead */
 
 struct cpm_svc {
     hotspot_t *det;
@@ -43,6 +46,9 @@ struct cpm_svc {
     hotspot_counts_t counts;
     int failed;
     int64_t last_ms;
+    cpm_sweep_cursor_t purge; /* where the retention of decided alerts goes on */
+    int64_t purge_ms, future_log_ms;
+    uint64_t future_unlogged;
 };
 
 static void count(cpm_svc_t *s, const char *name, uint64_t n)
@@ -149,12 +155,23 @@ static int apply(cpm_server_t *srv, MDB_txn *txn, void *ctx)
     cpm_effects_t fx = cpm_server_effects(srv);
     memset(&s->counts, 0, sizeof s->counts);
     for (size_t i = 0; i < s->n_q; i++) {
-        int rc =
-            hotspot_apply(s->det, txn, &fx, s->q[i].node, s->q[i].service, s->q[i].ev, &s->counts);
+        int rc = hotspot_apply(s->det, txn, &fx, s->q[i].node, s->q[i].service, s->q[i].ev,
+                               cpm_now_ms(), &s->counts);
         if (rc < 0)
             return -rc;
     }
     return 0;
+}
+
+static int purge(cpm_server_t *srv, MDB_txn *txn, void *ctx)
+{
+    cpm_svc_t *s = ctx;
+    cpm_sweep_stats_t stats = {0};
+    int rc = hotspot_alert_purge(cpm_server_store(srv), txn, &s->purge, PURGE_STEP, cpm_now_ms(),
+                                 HOTSPOT_RETENTION_MS, &stats);
+    if (rc == 0)
+        count(s, "hotspot.alerts_purged", stats.deleted);
+    return rc;
 }
 
 static void on_tick(cpm_svc_t *s, cpm_server_t *srv)
@@ -163,6 +180,11 @@ static void on_tick(cpm_svc_t *s, cpm_server_t *srv)
     if (now - s->last_ms < TICK_EVERY_MS)
         return;
     s->last_ms = now;
+    if (now - s->purge_ms >= PURGE_EVERY_MS) {
+        s->purge_ms = now;
+        if (cpm_server_write(srv, purge, s) != 0)
+            count(s, "hotspot.purge_failed", 1);
+    }
     if (!s->sub && make_sub(s) != 0)
         return;
     s->failed = 0;
@@ -181,6 +203,15 @@ static void on_tick(cpm_svc_t *s, cpm_server_t *srv)
     count(s, "hotspot.events_ignored", c->ignored);
     count(s, "hotspot.events_already", c->already);
     count(s, "hotspot.events_bad", c->bad);
+    count(s, "hotspot.events_future", c->future);
+    s->future_unlogged += c->future;
+    if (s->future_unlogged && now - s->future_log_ms >= FUTURE_LOG_MS) {
+        cpm_info("hotspot: %llu complaint(s) dated more than max_skew_s ahead of the clock "
+                 "refused (an intake's clock is wrong?)",
+                 (unsigned long long)s->future_unlogged);
+        s->future_unlogged = 0;
+        s->future_log_ms = now;
+    }
     count(s, "hotspot.keys_evicted", c->evicted);
     count(s, "hotspot.alerts_opened", c->opened);
     count(s, "hotspot.alerts_updated", c->updated);
@@ -256,7 +287,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
     s->srv = srv;
     const cpm_config_t *cfg = cpm_server_config(srv);
     hotspot_cfg_t hc = {cfg->hotspot_window_h, cfg->hotspot_history_days, cfg->hotspot_min_count,
-                        cfg->hotspot_p_max_e6, cfg->hotspot_keys_max};
+                        cfg->hotspot_p_max_e6, cfg->hotspot_keys_max,     cfg->max_skew_s};
     cpm_error_t err = {0};
     if (!(s->q = calloc(TICK_BUDGET, sizeof *s->q)) ||
         hotspot_new(&s->det, cpm_server_store(srv), &hc, &err) != 0) {
@@ -299,8 +330,13 @@ static const cpm_svc_request_t requests[] = {
      false},
     {0}};
 
-static const char *const dbs[] = {HOTSPOT_KEYS_DB,    HOTSPOT_LRU_DB,   HOTSPOT_ALERTS_DB,
-                                  HOTSPOT_CURSORS_DB, CPM_RETENTION_DB, NULL};
+static const char *const dbs[] = {HOTSPOT_KEYS_DB,
+                                  HOTSPOT_LRU_DB,
+                                  HOTSPOT_OPEN_DB,
+                                  HOTSPOT_ALERTS_DB,
+                                  HOTSPOT_CURSORS_DB,
+                                  CPM_RETENTION_DB,
+                                  NULL};
 static const cpm_service_t service = {
     .name = "hotspot",
     .databases = dbs,

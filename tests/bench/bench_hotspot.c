@@ -175,15 +175,15 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/bench_hotspot.XXXXXX";
     if (!mkdtemp(dir))
         return 1;
-    const char *dbs[] = {HOTSPOT_KEYS_DB, HOTSPOT_LRU_DB, HOTSPOT_ALERTS_DB, HOTSPOT_CURSORS_DB,
-                         NULL};
+    const char *dbs[] = {HOTSPOT_KEYS_DB,   HOTSPOT_LRU_DB,     HOTSPOT_OPEN_DB,
+                         HOTSPOT_ALERTS_DB, HOTSPOT_CURSORS_DB, NULL};
     char err[256];
     cpm_store_t *st = cpm_store_open(dir, (size_t)4 << 30, dbs, err, sizeof err);
     if (!st) {
         fprintf(stderr, "store: %s\n", err);
         return 1;
     }
-    hotspot_cfg_t cfg = {48, 28, 5, 1000, 200000};
+    hotspot_cfg_t cfg = {48, 28, 5, 1000, 200000, 300};
     hotspot_t *h = NULL;
     cpm_error_t e = {0};
     if (hotspot_new(&h, st, &cfg, &e) != 0)
@@ -198,7 +198,7 @@ int main(int argc, char **argv)
             return 1;
         for (int j = 0; j < BATCH && i < n; j++, i++) {
             make(&b, i, n, businesses);
-            if (hotspot_apply(h, txn, NULL, "hn.doit", "intake", &b.ev, &c) != 0) {
+            if (hotspot_apply(h, txn, NULL, "hn.doit", "intake", &b.ev, INT64_MAX / 2, &c) != 0) {
                 fprintf(stderr, "apply failed at %llu\n", (unsigned long long)i);
                 return 1;
             }

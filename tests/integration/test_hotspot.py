@@ -119,7 +119,7 @@ def test_burst_sigkill_confirm():
         w = watched()[0]
         f = w["fields"]
         check(w["publisher"] == "hn.doit" and f["business"] == SHOP and f["area"] == "hoan-kiem"
-              and f["address"] == ADDRESS and f["reason"] == "Nhiều ca ngộ độc, đã xác minh",
+              and f["address"] == ADDRESS and f["reason"] == "hotspot %s confirmed by %s" % (a["id"], COORD),
               "the record: %s" % w)
 
 

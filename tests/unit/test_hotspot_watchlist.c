@@ -1,6 +1,7 @@
 /* exchange_feed's hotspot case on a real store, no sockets: hotspot.confirmed
  * of a business alert -> a watchlist record keyed by the alert id (business,
- * address, area, reason = the note, from = the decision, until 90 days
+ * address, area, reason = a generated "hotspot H7 confirmed by <actor>", never
+ * the coordinator's free text, from = the decision, until 90 days
  * later); a confirmed area or product alert, a dismissal, an alert opening
  * and the same kind from another service make no record. */
 #include <setjmp.h>
@@ -55,7 +56,9 @@ static void test_confirmed_business(void **state)
     assert_string_equal(exchange_record_value(r, "business"), "Cửa hàng Phở Gà Hàng Bạc");
     assert_string_equal(exchange_record_value(r, "address"), "12 Hàng Bạc");
     assert_string_equal(exchange_record_value(r, "area"), "hoan-kiem");
-    assert_string_equal(exchange_record_value(r, "reason"), "Nhiều ca ngộ độc, đã xác minh");
+    /* generated: the coordinator's free text is not shared */
+    assert_string_equal(exchange_record_value(r, "reason"),
+                        "hotspot H7 confirmed by coordinator.hn.doit");
     assert_string_equal(exchange_record_value(r, "from"), "1796000000000");
     assert_string_equal(exchange_record_value(r, "until"), "1803776000000");
     assert_string_equal(r->publisher, "hn.doit");

@@ -107,11 +107,21 @@ void ctl_close(ctl_t *c)
     cpm_identity_wipe(&c->id);
 }
 
+/* ctl_safe's results live until CTL_RING later calls: more than any one
+ * json_pack takes (ctl_hotspot's alert_json passes 13). */
+#define CTL_RING 32
 static char *ring_slot(void)
 {
-    static char ring[8][16384];
+    static char ring[CTL_RING][16384];
     static unsigned next;
-    return ring[next++ % 8];
+    return ring[next++ % CTL_RING];
+}
+
+static bool json_failed;
+
+bool ctl_json_failed(void)
+{
+    return json_failed;
 }
 
 const char *ctl_safe(const char *s)
@@ -150,8 +160,11 @@ int ctl_fail(const ctl_t *c, bool json, const cpm_error_t *e)
 
 void ctl_print_json(json_t *v)
 {
-    if (!v)
+    if (!v) { /* json_pack refused its arguments: never a silent success */
+        fprintf(stderr, "cpmctl: error: the JSON output could not be built\n");
+        json_failed = true;
         return;
+    }
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII);
     if (s)
         printf("%s\n", s);

@@ -51,6 +51,8 @@ void ctl_close(ctl_t *c);
 int ctl_fail(const ctl_t *c, bool json, const cpm_error_t *e);
 /* Print a JSON value (steals the reference). */
 void ctl_print_json(json_t *v);
+/* Whether ctl_print_json was given NULL (main then exits 1). */
+bool ctl_json_failed(void);
 /* Text that came from the network, made safe to print: ctl_safe escapes
  * control characters, escape codes and invalid UTF-8 (cpm_text_escape) for
  * a terminal; ctl_utf8 only replaces invalid UTF-8 (as \xNN), for JSON,

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ctl_cmd_web(const ctl_opts_t *o, int argc, char **argv);          /* ctl_web.c */
+int ctl_cmd_web(const ctl_opts_t *o, int argc, char **argv); /* ctl_web.c */
 
 static const char usage[] =
     "usage: cpmctl [--home DIR] [--as ID] [--json] [--timeout MS] COMMAND [ARGS]\n"
@@ -90,8 +90,10 @@ int main(int argc, char **argv)
         {"triage", ctl_cmd_triage}, /* ctl_triage.c: the category model */
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
-        if (!strcmp(argv[i], cmds[k].name))
-            return cmds[k].fn(&o, argc - i, argv + i);
+        if (!strcmp(argv[i], cmds[k].name)) {
+            int rc = cmds[k].fn(&o, argc - i, argv + i);
+            return rc == 0 && ctl_json_failed() ? 1 : rc;
+        }
     fprintf(stderr, "cpmctl: unknown command '%s'\n%s", argv[i], usage);
     return 2;
 }
