@@ -34,7 +34,7 @@
 typedef struct {
     char key[CPM_BIZKEY_HEX];         /* the business: by name, else by exact address */
     char addr_key[CPM_BIZKEY_HEX];    /* the exact address in its area; "" when not exact */
-    char legacy_key[CPM_BIZKEY_HEX]; /* by name with forms kept (routing before); "" if none */
+    char legacy_key[CPM_BIZKEY_HEX];  /* by name with forms kept (routing before); "" if none */
     char name[CPM_BIZNAME_MAX];       /* folded name, forms kept, for humans ("" when none) */
     char address[CPM_BIZADDR_MAX];    /* address normal form ("" when no street) */
     char label[CPM_BIZKEY_LABEL_MAX]; /* for humans: "pho co @ 12 hang bac", "@ 12 hang bac" */
