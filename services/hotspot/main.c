@@ -11,6 +11,7 @@
 #include "cpm_log.h"
 #include "cpm_retention.h"
 #include "cpm_service.h"
+#include "cpm_evqueue.h"
 #include "cpm_subscriber.h"
 #include "cpm_util.h"
 #include "hotspot.pb-c.h"
@@ -37,12 +38,7 @@ struct cpm_svc {
     cpm_server_t *srv;
     /* Events fetched by the sweep (outside any transaction), applied after
      * in one short write transaction. */
-    struct queued {
-        char node[NAME_MAX_], service[NAME_MAX_];
-        Cpm__Event *ev;
-    } * q;
-    size_t n_q;
-    bool q_bad; /* an event could not be kept: the sweep is dropped */
+    cpm_evqueue_t *q;
     hotspot_counts_t counts;
     int failed;
     int64_t last_ms;
@@ -63,32 +59,7 @@ static void on_event(void *arg, const char *node, const char *service, const Cpm
 {
     (void)chain_ok;
     cpm_svc_t *s = arg;
-    if (s->q_bad || s->n_q >= TICK_BUDGET) {
-        s->q_bad = true; /* the cursor moved past it: start again from the stored cursors */
-        return;
-    }
-    struct queued *x = &s->q[s->n_q];
-    size_t len = protobuf_c_message_get_packed_size(&ev->base);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (buf)
-        protobuf_c_message_pack(&ev->base, buf);
-    x->ev = buf ? cpm__event__unpack(NULL, len, buf) : NULL;
-    free(buf);
-    if (!x->ev) {
-        s->q_bad = true;
-        return;
-    }
-    snprintf(x->node, sizeof x->node, "%s", node);
-    snprintf(x->service, sizeof x->service, "%s", service);
-    s->n_q++;
-}
-
-static void clear_queue(cpm_svc_t *s)
-{
-    for (size_t i = 0; i < s->n_q; i++)
-        cpm__event__free_unpacked(s->q[i].ev, NULL);
-    s->n_q = 0;
-    s->q_bad = false;
+    cpm_evqueue_push(s->q, node, service, ev);
 }
 
 static void on_notice(void *arg, const char *node, const char *service, cpm_sub_notice_t what,
@@ -154,9 +125,10 @@ static int apply(cpm_server_t *srv, MDB_txn *txn, void *ctx)
     cpm_svc_t *s = ctx;
     cpm_effects_t fx = cpm_server_effects(srv);
     memset(&s->counts, 0, sizeof s->counts);
-    for (size_t i = 0; i < s->n_q; i++) {
-        int rc = hotspot_apply(s->det, txn, &fx, s->q[i].node, s->q[i].service, s->q[i].ev,
-                               cpm_now_ms(), &s->counts);
+    for (size_t i = 0; i < cpm_evqueue_len(s->q); i++) {
+        const cpm_evq_item_t *e = cpm_evqueue_at(s->q, i);
+        int rc =
+            hotspot_apply(s->det, txn, &fx, e->node, e->service, e->ev, cpm_now_ms(), &s->counts);
         if (rc < 0)
             return -rc;
     }
@@ -189,8 +161,10 @@ static void on_tick(cpm_svc_t *s, cpm_server_t *srv)
         return;
     s->failed = 0;
     cpm_subscriber_sweep(s->sub, TICK_BUDGET, &s->failed);
-    int rc = s->q_bad ? -1 : s->n_q ? cpm_server_write(srv, apply, s) : 0;
-    clear_queue(s);
+    int rc = cpm_evqueue_bad(s->q)   ? -1
+             : cpm_evqueue_len(s->q) ? cpm_server_write(srv, apply, s)
+                                     : 0;
+    cpm_evqueue_clear(s->q);
     if (rc != 0) {
         /* Not applied: the subscriber's cursor moved past events that were
          * not kept; start again from the stored cursors. */
@@ -289,10 +263,10 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
     hotspot_cfg_t hc = {cfg->hotspot_window_h, cfg->hotspot_history_days, cfg->hotspot_min_count,
                         cfg->hotspot_p_max_e6, cfg->hotspot_keys_max,     cfg->max_skew_s};
     cpm_error_t err = {0};
-    if (!(s->q = calloc(TICK_BUDGET, sizeof *s->q)) ||
+    if (!(s->q = cpm_evqueue_new(TICK_BUDGET)) ||
         hotspot_new(&s->det, cpm_server_store(srv), &hc, &err) != 0) {
         fprintf(stderr, "cpmesh-hotspot: %s: %s\n", err.field, err.message);
-        free(s->q);
+        cpm_evqueue_destroy(&s->q);
         free(s);
         return -1;
     }
@@ -308,8 +282,8 @@ static void fini(cpm_svc_t **st)
     if (!s)
         return;
     drop_sub(s);
-    clear_queue(s);
-    free(s->q);
+    cpm_evqueue_clear(s->q);
+    cpm_evqueue_destroy(&s->q);
     hotspot_destroy(&s->det);
     free(s);
     *st = NULL;

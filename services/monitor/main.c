@@ -13,6 +13,7 @@
 #include "cpm_log.h"
 #include "cpm_rules.h"
 #include "cpm_service.h"
+#include "cpm_evqueue.h"
 #include "cpm_subscriber.h"
 #include "cpm_util.h"
 #include "monitor.pb-c.h"
@@ -46,12 +47,7 @@ struct cpm_svc {
     cpm_server_t *srv;
     /* Events fetched by the sweep (outside any transaction), applied after
      * in one short write transaction. */
-    struct queued {
-        char node[MON_KEY], service[MON_KEY];
-        Cpm__Event *ev;
-    } * q;
-    size_t n_q;
-    bool q_bad;            /* an event could not be kept: the sweep is dropped */
+    cpm_evqueue_t *q;
     monitor_agg_pos_t agg; /* rebuilding the aggregates (stage 3: they are ready) */
     int failed;            /* sources that could not be read in the last sweep */
     uint64_t applied;
@@ -69,32 +65,7 @@ static void on_event(void *arg, const char *node, const char *service, const Cpm
 {
     (void)chain_ok;
     cpm_svc_t *s = arg;
-    if (s->q_bad || s->n_q >= TICK_BUDGET) {
-        s->q_bad = true; /* the cursor moved past it: start again from the stored cursors */
-        return;
-    }
-    struct queued *x = &s->q[s->n_q];
-    size_t len = protobuf_c_message_get_packed_size(&ev->base);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (buf)
-        protobuf_c_message_pack(&ev->base, buf);
-    x->ev = buf ? cpm__event__unpack(NULL, len, buf) : NULL;
-    free(buf);
-    if (!x->ev) {
-        s->q_bad = true;
-        return;
-    }
-    snprintf(x->node, sizeof x->node, "%s", node);
-    snprintf(x->service, sizeof x->service, "%s", service);
-    s->n_q++;
-}
-
-static void clear_queue(cpm_svc_t *s)
-{
-    for (size_t i = 0; i < s->n_q; i++)
-        cpm__event__free_unpacked(s->q[i].ev, NULL);
-    s->n_q = 0;
-    s->q_bad = false;
+    cpm_evqueue_push(s->q, node, service, ev);
 }
 
 static void on_notice(void *arg, const char *node, const char *service, cpm_sub_notice_t what,
@@ -167,7 +138,7 @@ static void fetch(cpm_svc_t *s)
 {
     long left = TICK_BUDGET;
     s->failed = 0;
-    for (int i = 0; i < 3 && left > 0 && !s->q_bad; i++) {
+    for (int i = 0; i < 3 && left > 0 && !cpm_evqueue_bad(s->q); i++) {
         int failed = 0;
         long n = cpm_subscriber_sweep(s->sub[i], left, &failed);
         left -= n > 0 ? n : 0;
@@ -180,15 +151,16 @@ static int apply(cpm_server_t *srv, MDB_txn *txn, void *ctx)
 {
     cpm_svc_t *s = ctx;
     (void)srv;
-    for (size_t i = 0; i < s->n_q; i++) {
-        int rc = monitor_apply(cpm_server_store(s->srv), txn, s->rules, s->cal, CASES_MAX,
-                               s->q[i].node, s->q[i].service, s->q[i].ev);
+    for (size_t i = 0; i < cpm_evqueue_len(s->q); i++) {
+        const cpm_evq_item_t *e = cpm_evqueue_at(s->q, i);
+        int rc = monitor_apply(cpm_server_store(s->srv), txn, s->rules, s->cal, CASES_MAX, e->node,
+                               e->service, e->ev);
         if (rc < 0)
             return rc;
         bool tfull = false; /* the model's accuracy (monitor_triage), with the same cursor */
         int trc = rc == MON_ALREADY ? 0
                                     : monitor_triage_apply(cpm_server_store(s->srv), txn, CASES_MAX,
-                                                           s->q[i].service, s->q[i].ev, &tfull);
+                                                           e->service, e->ev, &tfull);
         if (trc != 0)
             return -trc;
         if (tfull)
@@ -233,8 +205,10 @@ static void on_tick(cpm_svc_t *s, cpm_server_t *srv)
         return;
     uint64_t before = s->applied;
     fetch(s);
-    int rc = s->q_bad ? -1 : s->n_q ? cpm_server_write(srv, apply, s) : 0;
-    clear_queue(s);
+    int rc = cpm_evqueue_bad(s->q)   ? -1
+             : cpm_evqueue_len(s->q) ? cpm_server_write(srv, apply, s)
+                                     : 0;
+    cpm_evqueue_clear(s->q);
     if (rc != 0) {
         /* Not applied: the subscriber's cursors moved past events whose
          * facts were not kept; start again from the stored cursors. */
@@ -411,7 +385,7 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
     if (!s)
         return -1;
     s->srv = srv;
-    if (!(s->q = calloc(TICK_BUDGET, sizeof *s->q))) {
+    if (!(s->q = cpm_evqueue_new(TICK_BUDGET))) {
         free(s);
         return -1;
     }
@@ -419,13 +393,13 @@ static int init(cpm_server_t *srv, cpm_svc_t **st)
     const char *path = cpm_server_config(srv)->rules;
     if (cpm_rules_load(path, &s->rules, &err) != 0) {
         fprintf(stderr, "cpmesh-monitor: rules %s: %s\n", path, err.message);
-        free(s->q);
+        cpm_evqueue_destroy(&s->q);
         free(s);
         return -1;
     }
     if (!(s->cal = monitor_cal_from_rules(s->rules))) {
         cpm_rules_destroy(&s->rules);
-        free(s->q);
+        cpm_evqueue_destroy(&s->q);
         free(s);
         return -1;
     }
@@ -450,8 +424,8 @@ static void fini(cpm_svc_t **st)
     if (!s)
         return;
     drop_sub(s);
-    clear_queue(s);
-    free(s->q);
+    cpm_evqueue_clear(s->q);
+    cpm_evqueue_destroy(&s->q);
     mon_cal_destroy(&s->cal);
     cpm_rules_destroy(&s->rules);
     mon_targets_destroy(&s->targets);
