@@ -9,17 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int set_str(char **field, const char *v)
-{
-    char *n = strdup(v ? v : "");
-    if (!n)
-        return CPM_E_INTERNAL;
-    if (*field && *field != protobuf_c_empty_string)
-        free(*field);
-    *field = n;
-    return 0;
-}
-
 /* The choice in the history: who, from what to what, and what the model said. */
 static int history_push(Cpm__StatusReply *r, int64_t at_ms, const char *actor, const char *note)
 {
@@ -88,7 +77,7 @@ static int record_choice(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
     /* The suggestion the choice answers: the record's own after a first
      * choice, else what intake recorded on the complaint. */
     if (!*r->category_by && c) {
-        int rc = set_str(&r->category_suggested, c->category_suggested);
+        int rc = routing_set_str(&r->category_suggested, c->category_suggested);
         if (rc)
             return rc;
         r->suggestion_pm = c->suggestion_pm;
@@ -109,12 +98,14 @@ static int record_choice(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
     if (snprintf(hist, sizeof hist, "%s%s%s", note, *q->note ? ": " : "", q->note) < 0)
         return CPM_E_INTERNAL;
     if ((rc = history_push(r, now_ms, asker->id, hist)) ||
-        (rc = set_str(&r->category, q->category)) || (rc = set_str(&r->category_by, "person")) ||
-        (rc = set_str(&r->category_chosen_by, asker->id)) ||
+        (rc = routing_set_str(&r->category, q->category)) ||
+        (rc = routing_set_str(&r->category_by, "person")) ||
+        (rc = routing_set_str(&r->category_chosen_by, asker->id)) ||
         (rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r->ticket, &r->base)))
         return rc;
     /* The copy travels with every later move: it says the chosen category. */
-    if (c && ((rc = set_str(&c->category, q->category)) || (rc = routing_copy_put(st, txn, c))))
+    if (c &&
+        ((rc = routing_set_str(&c->category, q->category)) || (rc = routing_copy_put(st, txn, c))))
         return rc;
     cpm_event_t ev = {.kind = "case.categorized",
                       .ticket = r->ticket,
@@ -219,8 +210,8 @@ int routing_categorize_fill(cpm_store_t *st, MDB_txn *txn, Cpm__StatusReply *r)
     Cpm__Complaint *c = routing_copy_get(st, txn, r->ticket, &rc);
     if (!c)
         return rc == CPM_E_NOT_FOUND ? 0 : rc;
-    if ((rc = set_str(&r->category_suggested, c->category_suggested)) == 0 &&
-        (rc = set_str(&r->category_by, c->category_by)) == 0)
+    if ((rc = routing_set_str(&r->category_suggested, c->category_suggested)) == 0 &&
+        (rc = routing_set_str(&r->category_by, c->category_by)) == 0)
         r->suggestion_pm = c->suggestion_pm;
     cpm__complaint__free_unpacked(c, NULL);
     return rc;

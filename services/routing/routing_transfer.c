@@ -32,8 +32,7 @@ Cpm__Complaint *routing_copy_get(cpm_store_t *st, MDB_txn *txn, const char *tick
     return *rc == 0 ? (Cpm__Complaint *)m : NULL;
 }
 
-/* Replace an unpacked string field with a copy of v. */
-static int set_str(char **field, const char *v)
+int routing_set_str(char **field, const char *v)
 {
     char *n = strdup(v ? v : "");
     if (!n)
@@ -114,18 +113,20 @@ int routing_transfer(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
     /* The register: the case is routed to its new agency, and says why. */
     if ((rc = history_push(r, now_ms, CPM__CASE_STATE__CASE_STATE_TRANSFERRED, mv->actor, note)) ||
         (rc = history_push(r, now_ms, CPM__CASE_STATE__CASE_STATE_ROUTED, mv->rule_id, "")) ||
-        (rc = set_str(&r->agency, mv->to)) || (rc = set_str(&r->previous_agency, old)) ||
-        (rc = set_str(&r->rule_id, mv->rule_id)) || (rc = set_str(&r->rules_version, version)))
+        (rc = routing_set_str(&r->agency, mv->to)) ||
+        (rc = routing_set_str(&r->previous_agency, old)) ||
+        (rc = routing_set_str(&r->rule_id, mv->rule_id)) ||
+        (rc = routing_set_str(&r->rules_version, version)))
         goto out;
     /* A reorganization moves the case to a unit of the new generation. */
-    if (mv->area && (rc = set_str(&r->area, mv->area)) != 0)
+    if (mv->area && (rc = routing_set_str(&r->area, mv->area)) != 0)
         goto out;
     /* The complaint keeps a unit slug (receivers require one): the new unit
      * when there is one, else the old (the candidates are in the reason). */
     if (mv->area && *mv->area &&
-        ((rc = set_str(&c->area, mv->area)) || (rc = routing_copy_put(st, txn, c))))
+        ((rc = routing_set_str(&c->area, mv->area)) || (rc = routing_copy_put(st, txn, c))))
         goto out;
-    if (mv->generation && (rc = set_str(&r->generation, mv->generation)))
+    if (mv->generation && (rc = routing_set_str(&r->generation, mv->generation)))
         goto out;
     r->state = CPM__CASE_STATE__CASE_STATE_ROUTED;
     r->routed_ms = now_ms;
@@ -188,7 +189,8 @@ static int to_coordinators(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *f
                  r->refused_by[i]);
     int rc;
     if ((rc = history_push(r, now_ms, CPM__CASE_STATE__CASE_STATE_UNASSIGNED, "routing", note)) ||
-        (rc = set_str(&r->previous_agency, r->agency)) || (rc = set_str(&r->agency, "")))
+        (rc = routing_set_str(&r->previous_agency, r->agency)) ||
+        (rc = routing_set_str(&r->agency, "")))
         return rc;
     r->state = CPM__CASE_STATE__CASE_STATE_UNASSIGNED;
     if ((rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r->ticket, &r->base)) != 0)

@@ -77,4 +77,8 @@ int routing_case_assign(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm
                         const Cpm__CaseAssign *q, int64_t now_ms, Cpm__CaseState *state,
                         bool *duplicate, cpm_error_t *err);
 
+/* Replace an unpacked string field of a stored record with a copy of v (NULL
+ * is ""): 0 or CPM_E_INTERNAL. Used by the transfers and the categorisation. */
+int routing_set_str(char **field, const char *v);
+
 #endif
