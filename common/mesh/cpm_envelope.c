@@ -181,6 +181,10 @@ const char *cpm_msg_type_name(int type)
         return "record_consultation";
     case CPM__MSG_TYPE__MSG_CONSULTATION_REPLY:
         return "consultation_reply";
+    case CPM__MSG_TYPE__MSG_SUBMIT_BATCH:
+        return "submit_batch";
+    case CPM__MSG_TYPE__MSG_GROUP_RECEIPT:
+        return "group_receipt";
     case CPM__MSG_TYPE__MSG_CASE_BATCH:
         return "case_batch";
     case CPM__MSG_TYPE__MSG_ASSIGN_BATCH:
@@ -315,6 +319,7 @@ int cpm_msg_type_is_reply(int type)
     case CPM__MSG_TYPE__MSG_ERROR:
     case CPM__MSG_TYPE__MSG_SUBMIT_REPLY:
     case CPM__MSG_TYPE__MSG_CONSULTATION_REPLY:
+    case CPM__MSG_TYPE__MSG_GROUP_RECEIPT:
     case CPM__MSG_TYPE__MSG_CASE_ACTION_REPLY:
     case CPM__MSG_TYPE__MSG_STATUS_REPLY:
     case CPM__MSG_TYPE__MSG_CASE_LIST_REPLY:
