@@ -19,6 +19,7 @@
 #include "cpm_envelope.h"
 #include "cpm_err.h"
 #include "cpm_keys.h"
+#include "cpm_receipt.h"
 #include "cpm_registry.h"
 #include "cpm_verifier.h"
 
@@ -61,6 +62,23 @@ CPM_MUST_CHECK int cpm_client_sent_hash(cpm_client_t *c, const char *member, con
  * refused (CPM_E_FORBIDDEN, field "reply"). */
 CPM_MUST_CHECK int cpm_client_recv(cpm_client_t *c, const char *member, const char *service,
                                    int timeout_ms, cpm_msg_t *reply, cpm_error_t *err);
+/* Send n complaints (1..CPM_SUBMIT_BATCH_MAX) to member's intake as one
+ * signed MSG_SUBMIT_BATCH (docs/protocol.md "Group receipts"). msg_id gets
+ * the request's id; item_hashes (n x 32 bytes, may be NULL) the SHA-256 of
+ * each item's bytes as sent, which its receipt leaf names. */
+CPM_MUST_CHECK int cpm_client_send_batch(cpm_client_t *c, const char *member,
+                                         const Cpm__Complaint *const *items, size_t n,
+                                         char msg_id[33], uint8_t (*item_hashes)[32],
+                                         cpm_error_t *err);
+/* Wait up to timeout_ms for the next answer on the link, of either kind: a
+ * classic reply (*reply set as cpm_client_recv does, *receipt NULL), or a
+ * group receipt (*receipt set, reply->env NULL): its signature verified once,
+ * every proof checked against its root, every item for a batch request of
+ * ours that it answers whole (a batch is answered by one receipt, never
+ * split). Free with cpm_receipt_destroy. */
+CPM_MUST_CHECK int cpm_client_recv_any(cpm_client_t *c, const char *member, const char *service,
+                                       int timeout_ms, cpm_msg_t *reply, cpm_receipt_t **receipt,
+                                       cpm_error_t *err);
 /* If reply is an ErrorReply, fill err and return its code; else 0. */
 CPM_MUST_CHECK int cpm_client_reply_error(const cpm_msg_t *reply, cpm_error_t *err);
 

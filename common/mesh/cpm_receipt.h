@@ -68,17 +68,21 @@ typedef struct {
 
 typedef struct cpm_receipt cpm_receipt_t;
 
-/* The frame's three fields read in place (fixed layout, like
- * cpm_envelope_parse_signed, plus field 3 at most once). 0 or -1. */
+/* The frame's three fields read in place: fields 1, 2 and 3 in this order,
+ * each once (field 3 may be absent), nothing else. Since field 3 comes
+ * last, buf[0 .. len - bytes of field 3) is a plain SignedEnvelope that
+ * cpm_verifier_check takes as it is: *signed_len is its length. 0 or -1. */
 CPM_MUST_CHECK int cpm_receipt_parse_frame(const uint8_t *buf, size_t len, cpm_slice_t *envelope,
-                                           cpm_slice_t *signature, cpm_slice_t *proofs);
+                                           cpm_slice_t *signature, cpm_slice_t *proofs,
+                                           size_t *signed_len);
 /* m: the frame's envelope, already accepted by cpm_verifier_check (type
- * MSG_GROUP_RECEIPT, signed by the service asked). Decodes its GroupRoot and
- * proofs (bounded), checks every proof's path against the root and that each
- * leaf names self as recipient. Any failure refuses the whole frame
+ * MSG_GROUP_RECEIPT, signed by the service asked); frame: the whole frame as
+ * received (copied into *out). Decodes the GroupRoot and the proofs
+ * (bounded), checks every proof's path against the root and that each leaf
+ * names self as recipient. Any failure refuses the whole frame
  * (CPM_E_FORBIDDEN, err names the field). On 0 *out holds the items (the
  * caller matches correlation ids to its pending requests). */
-CPM_MUST_CHECK int cpm_receipt_open(const cpm_msg_t *m, const uint8_t *proofs, size_t proofs_len,
+CPM_MUST_CHECK int cpm_receipt_open(const cpm_msg_t *m, const uint8_t *frame, size_t frame_len,
                                     const char *self, cpm_receipt_t **out, cpm_error_t *err);
 void cpm_receipt_destroy(cpm_receipt_t **p);
 size_t cpm_receipt_count(const cpm_receipt_t *r);
@@ -88,8 +92,7 @@ int64_t cpm_receipt_committed_ms(const cpm_receipt_t *r);
 /* A stand-alone proof of item i of r, for a third party: the received
  * frame's signed envelope and signature with only that item's proof in
  * field 3. *out is malloc'd. 0 or -1. */
-CPM_MUST_CHECK int cpm_receipt_proof_frame(const uint8_t *frame, size_t frame_len,
-                                           const cpm_receipt_t *r, size_t i, uint8_t **out,
+CPM_MUST_CHECK int cpm_receipt_proof_frame(const cpm_receipt_t *r, size_t i, uint8_t **out,
                                            size_t *out_len);
 
 /* Third party: check a stand-alone proof frame with the registry alone:
