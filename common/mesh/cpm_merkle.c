@@ -1,6 +1,7 @@
 /* cpm_merkle: RFC 9162 section 2.1 Merkle tree hash and inclusion proofs. */
 #include "cpm_merkle.h"
 
+#include <nettle/sha2.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,12 @@
 void cpm_merkle_leaf_hash(const uint8_t *leaf, size_t len, uint8_t out[H])
 {
     static const uint8_t prefix = 0x00;
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &prefix, 1);
+    struct sha256_ctx st;
+    sha256_init(&st);
+    sha256_update(&st, 1, &prefix);
     if (len)
-        crypto_hash_sha256_update(&st, leaf, len);
-    crypto_hash_sha256_final(&st, out);
+        sha256_update(&st, len, leaf);
+    sha256_digest(&st, H, out);
 }
 
 /* SHA-256(0x01 || left || right); out may alias either input. */
@@ -25,7 +26,10 @@ static void node_hash(const uint8_t left[H], const uint8_t right[H], uint8_t out
     in[0] = 0x01;
     memcpy(in + 1, left, H);
     memcpy(in + 1 + H, right, H);
-    crypto_hash_sha256(out, in, sizeof in);
+    struct sha256_ctx st;
+    sha256_init(&st);
+    sha256_update(&st, sizeof in, in);
+    sha256_digest(&st, H, out);
 }
 
 /* The largest power of two below n (n >= 2): where RFC 9162 splits. */

@@ -100,6 +100,9 @@ int main(int argc, char **argv)
     for (int k = 0; k < MINE; k++)
         idx[k] = (size_t)k * (LEAVES / MINE) + 3; /* spread over the tree */
     size_t frame_len = 0;
+    char who[8][32];
+    for (int i = 0; i < 8; i++)
+        snprintf(who[i], sizeof who[i], "hn.op.%d/cli.%d", i, i);
     for (int r = 0; r < rounds; r++) {
         double t0 = now_us();
         crypto_sign_detached(sig, NULL, msg, sizeof msg, svc.sign_sk);
@@ -115,9 +118,7 @@ int main(int argc, char **argv)
         cpm_rgroup_reset(g);
         t0 = now_us();
         for (int i = 0; i < LEAVES; i++) {
-            char who[32];
-            snprintf(who, sizeof who, "hn.op.%d/cli.%d", i % 8, i % 8);
-            if (cpm_rgroup_add(g, who, "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0", (uint32_t)(i / 8),
+            if (cpm_rgroup_add(g, who[i % 8], "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0", (uint32_t)(i / 8),
                                CPM__MSG_TYPE__MSG_SUBMIT_REPLY, (const uint8_t *)answer, alen,
                                ih) < 0)
                 return 1;

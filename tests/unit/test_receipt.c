@@ -592,6 +592,65 @@ static void test_root_bounds(void **state)
     }
 }
 
+/* Unknown fields, signed over or not, refuse the frame: in a leaf (its
+ * bytes are the tree's, so the root is built over them) and in the proofs. */
+static void test_unknown_fields(void **state)
+{
+    (void)state;
+    uint8_t lb[256], lh[H], ih[H] = {2};
+    Cpm__ReceiptLeaf l = CPM__RECEIPT_LEAF__INIT;
+    l.recipient = "hn.op.lan/a";
+    l.correlation_id = "aaaa";
+    l.type = CPM__MSG_TYPE__MSG_SUBMIT_REPLY;
+    l.item_hash = (ProtobufCBinaryData){H, ih};
+    size_t ll = cpm__receipt_leaf__pack(&l, lb);
+    for (int variant = 0; variant < 3; variant++) {
+        size_t n = ll;
+        if (variant == 1) { /* field 9, varint 1, inside the leaf */
+            lb[n++] = 0x48;
+            lb[n++] = 0x01;
+        }
+        cpm_merkle_leaf_hash(lb, n, lh);
+        Cpm__ReceiptProof p = CPM__RECEIPT_PROOF__INIT, *pp[1] = {&p};
+        p.leaf = (ProtobufCBinaryData){n, lb};
+        Cpm__ReceiptProofs ps = CPM__RECEIPT_PROOFS__INIT;
+        ps.proofs = pp;
+        ps.n_proofs = 1;
+        size_t sl = 0, fl = 0;
+        uint8_t *sealed = sealed_root(lh, H, 1, "*", CPM__MSG_TYPE__MSG_GROUP_RECEIPT, &sl);
+        uint8_t *f = reframe(sealed, sl, &ps, &fl);
+        if (variant == 2) { /* field 4 (varint 1) at the end of the ReceiptProof */
+            uint8_t *g = malloc(fl + 2);
+            memcpy(g, f, fl);
+            g[fl] = 0x20;
+            g[fl + 1] = 0x01;
+            assert_true(g[sl + 1] < 0x7e && g[sl + 2] == 0x0a && g[sl + 3] < 0x7e);
+            g[sl + 1] += 2; /* field 3's length (one byte: the proofs are short) */
+            g[sl + 3] += 2; /* the proof's */
+            free(f);
+            f = g;
+            fl += 2;
+        }
+        cpm_verifier_t *v = cpm_verifier_new(300000);
+        cpm_verify_ctx_t ctx = {NULL, NULL, NULL, "*", "hn.doit"};
+        cpm_msg_t m = {0};
+        assert_int_equal(cpm_verifier_check(v, reg, &ctx, sealed, sl, cpm_now_ms(), &m), CPM_V_OK);
+        cpm_receipt_t *r = NULL;
+        cpm_error_t err = {0};
+        int rc = cpm_receipt_open(&m, f, fl, "hn.op.lan/a", &r, &err);
+        if (variant == 0) {
+            assert_int_equal(rc, 0);
+            cpm_receipt_destroy(&r);
+        } else {
+            assert_refused(rc, &err, variant == 1 ? "proofs[0].leaf" : "proofs");
+        }
+        cpm_msg_clear(&m);
+        cpm_verifier_destroy(&v);
+        free(f);
+        free(sealed);
+    }
+}
+
 /* The group holds at most 65,536 leaves; reset empties it for the next. */
 static void test_group_bounds(void **state)
 {
@@ -638,7 +697,8 @@ int main(void)
         cmocka_unit_test(test_open_each),      cmocka_unit_test(test_other_recipient),
         cmocka_unit_test(test_swapped_proofs), cmocka_unit_test(test_flipped_byte),
         cmocka_unit_test(test_proof_refusals), cmocka_unit_test(test_forged),
-        cmocka_unit_test(test_root_bounds),    cmocka_unit_test(test_group_bounds),
+        cmocka_unit_test(test_root_bounds),    cmocka_unit_test(test_unknown_fields),
+        cmocka_unit_test(test_group_bounds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
