@@ -40,18 +40,21 @@ void cpm_rgroup_reset(cpm_rgroup_t *g);
 /* Add the answer to item `item` of request correlation_id from recipient
  * ("<member>/<instance>"): a serialized SubmitReply or ErrorReply payload of
  * type. item_hash: SHA-256 of the item's bytes as received. Returns the
- * leaf's index (>= 0), or -1 when the group is full or out of memory. */
+ * leaf's index (>= 0), or -1 when the group is full, already sealed (reset
+ * it first) or out of memory. */
 CPM_MUST_CHECK long cpm_rgroup_add(cpm_rgroup_t *g, const char *recipient,
                                    const char *correlation_id, uint32_t item, Cpm__MsgType type,
                                    const uint8_t *payload, size_t len,
                                    const uint8_t item_hash[CPM_MERKLE_HASH]);
 size_t cpm_rgroup_size(const cpm_rgroup_t *g);
 /* Compute the root and seal the GroupRoot once with sender (recipient "*",
- * no correlation id): the one signature of the group. 0 or -1. */
+ * no correlation id): the one signature of the group. 0, or -1 (no leaf,
+ * sealed already, out of memory). */
 CPM_MUST_CHECK int cpm_rgroup_seal(cpm_rgroup_t *g, cpm_sender_t *sender, int64_t committed_ms);
 /* The frame for one connection: the sealed root and the proofs of leaves
- * idx[0..n) (in that order). *out is malloc'd. 0 or -1 (not sealed yet, an
- * index out of range, out of memory). */
+ * idx[0..n) (in that order: strictly increasing, as clients require).
+ * *out is malloc'd. 0 or -1 (not sealed yet, n = 0, an index out of range
+ * or out of order, out of memory). */
 CPM_MUST_CHECK int cpm_rgroup_frame(const cpm_rgroup_t *g, const size_t *idx, size_t n,
                                     uint8_t **out, size_t *out_len);
 
