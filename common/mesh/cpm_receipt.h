@@ -60,13 +60,13 @@ CPM_MUST_CHECK int cpm_rgroup_frame(const cpm_rgroup_t *g, const size_t *idx, si
 
 /* ---- client: the answers in a received group receipt ---- */
 typedef struct {
-    uint64_t index;            /* leaf index in the group */
+    uint64_t index;             /* leaf index in the group */
     const char *correlation_id; /* msg_id of our request */
-    uint32_t item;             /* item of that request */
-    Cpm__MsgType type;         /* MSG_SUBMIT_REPLY or MSG_ERROR */
-    const uint8_t *payload;    /* SubmitReply or ErrorReply bytes */
+    uint32_t item;              /* item of that request */
+    Cpm__MsgType type;          /* MSG_SUBMIT_REPLY or MSG_ERROR */
+    const uint8_t *payload;     /* SubmitReply or ErrorReply bytes */
     size_t payload_len;
-    const uint8_t *item_hash;  /* 32 bytes */
+    const uint8_t *item_hash; /* 32 bytes */
 } cpm_receipt_item_t;
 
 typedef struct cpm_receipt cpm_receipt_t;
