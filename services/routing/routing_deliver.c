@@ -7,15 +7,9 @@ int routing_take_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg, 
                            cpm_error_t *err)
 {
     took->clear_dropped = routing_contact_drop_clear(c);
-    took->unreadable = false;
-    int known;
-    Cpm__StatusReply *old = routing_status(st, txn, c->ticket, &known);
-    bool fresh = old == NULL;
-    cpm__status_reply__free_unpacked(old, NULL);
-    int rc = routing_apply_complaint(rules, reg, st, txn, fx, sender, c, now_ms, err);
-    Cpm__StatusReply *now = rc == 0 && fresh ? routing_status(st, txn, c->ticket, &known) : NULL;
-    if (now && routing_contact_unreadable(c, now->agency))
-        took->unreadable = true;
-    cpm__status_reply__free_unpacked(now, NULL);
-    return rc;
+    /* routing_route_complaint says whether it routed the case now and to
+     * whom: no lookup of the case before and after (there were two, each
+     * decoding the whole record, besides the apply's own). */
+    return routing_route_complaint(rules, reg, st, txn, fx, sender, c, now_ms, &took->unreadable,
+                                   err);
 }

@@ -42,8 +42,10 @@ static bool stopword(const char *w, size_t len)
         digits = digits && w[i] >= '0' && w[i] <= '9';
     if (digits) /* amounts, dates, house numbers: differ between alike complaints */
         return true;
+    /* Looked at for every word of every complaint: compare the first
+     * letter before anything else (the list is short words only). */
     for (size_t i = 0; STOP[i]; i++)
-        if (strlen(STOP[i]) == len && memcmp(STOP[i], w, len) == 0)
+        if (STOP[i][0] == w[0] && strncmp(STOP[i], w, len) == 0 && STOP[i][len] == 0)
             return true;
     return false;
 }
@@ -84,8 +86,15 @@ static uint64_t feature_hash(const word_t *a, const word_t *b)
 {
     static const uint8_t key[crypto_shorthash_KEYBYTES] = {0}; /* not a secret: a spread */
     char f[2 * WORD_MAX + 2];
-    int l = b ? snprintf(f, sizeof f, "%.*s %.*s", (int)a->len, a->w, (int)b->len, b->w)
-              : snprintf(f, sizeof f, "%.*s", (int)a->len, a->w);
+    /* The bytes "a" or "a b" (words hold no zero byte and are shorter than
+     * WORD_MAX), built without printf: this runs for every word. */
+    size_t l = a->len;
+    memcpy(f, a->w, a->len);
+    if (b) {
+        f[l++] = ' ';
+        memcpy(f + l, b->w, b->len);
+        l += b->len;
+    }
     uint8_t h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const uint8_t *)f, (unsigned long long)l, key);
     uint64_t v = 0;
@@ -129,14 +138,11 @@ static void sig_add(uint32_t sig[ROUTING_THEMES_K], uint64_t h)
     }
 }
 
-size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_THEMES_K])
+/* The signature of the content words w[0..n). */
+static void words_signature(const word_t *w, size_t n, uint32_t sig[ROUTING_THEMES_K])
 {
-    static _Thread_local char folded[ROUTING_THEMES_TEXT_MAX + 1];
-    static _Thread_local word_t w[ROUTING_THEMES_TEXT_MAX / 2];
     for (int i = 0; i < ROUTING_THEMES_K; i++)
         sig[i] = UINT32_MAX;
-    fold_text(description, folded, sizeof folded);
-    size_t n = content_words(folded, w, sizeof w / sizeof w[0]);
     /* Syllables only: measured on made-up complaints (tests/unit/
      * test_routing_themes.c), alike pairs have a Jaccard of 0.28-0.86 over
      * syllables against at most 0.13 for unrelated ones; adding syllable
@@ -144,6 +150,15 @@ size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_TH
      * not word order) for unrelated ones at 0.07: a worse margin. */
     for (size_t i = 0; i < n; i++)
         sig_add(sig, feature_hash(&w[i], NULL));
+}
+
+size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_THEMES_K])
+{
+    static _Thread_local char folded[ROUTING_THEMES_TEXT_MAX + 1];
+    static _Thread_local word_t w[ROUTING_THEMES_TEXT_MAX / 2];
+    fold_text(description, folded, sizeof folded);
+    size_t n = content_words(folded, w, sizeof w / sizeof w[0]);
+    words_signature(w, n, sig);
     return n;
 }
 
@@ -455,10 +470,13 @@ int routing_themes_add(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm
     static _Thread_local char folded[ROUTING_THEMES_TEXT_MAX + 1];
     static _Thread_local word_t w[ROUTING_THEMES_TEXT_MAX / 2];
     uint32_t sig[ROUTING_THEMES_K];
-    if (routing_themes_signature(c->description, sig) == 0)
-        return 0;
+    /* Folded and cut into words once: the signature and the word counts
+     * take the same words. */
     fold_text(c->description, folded, sizeof folded);
     size_t nw = content_words(folded, w, sizeof w / sizeof w[0]);
+    if (nw == 0)
+        return 0;
+    words_signature(w, nw, sig);
     themes_t *s = malloc(sizeof *s);
     if (!s)
         return CPM_E_INTERNAL;

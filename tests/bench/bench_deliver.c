@@ -317,7 +317,7 @@ static int apply_record(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
  * commit. */
 static int onward(run_ctx_t *r, cpm_sender_t *rsnd)
 {
-    MDB_txn *txn = NULL;
+    MDB_txn *txn = NULL, *wtxn = NULL;
     char **names = NULL;
     size_t n = 0;
     if (cpm_store_begin(r->rst, false, &txn) != 0 ||
@@ -331,11 +331,10 @@ static int onward(run_ctx_t *r, cpm_sender_t *rsnd)
         for (;;) {
             uint64_t acked = 0;
             cpm_outbox_batch_t b = {0};
-            if (cpm_store_begin(r->rst, false, &txn) != 0 ||
-                cpm_outbox_acked(r->rst, txn, names[i], &acked) != 0 ||
-                cpm_outbox_read(r->rst, txn, names[i], acked + 1, BATCH, 1u << 20, &b) != 0)
+            if ((!wtxn && cpm_store_begin(r->rst, true, &wtxn) != 0) ||
+                cpm_outbox_acked(r->rst, wtxn, names[i], &acked) != 0 ||
+                cpm_outbox_read(r->rst, wtxn, names[i], acked + 1, BATCH, 1u << 20, &b) != 0)
                 die("onward read");
-            cpm_store_abort(&txn);
             if (b.n == 0)
                 break;
             Cpm__DeliveryBatch db = CPM__DELIVERY_BATCH__INIT;
@@ -355,10 +354,10 @@ static int onward(run_ctx_t *r, cpm_sender_t *rsnd)
                 die("onward seal");
             free(frame);
             free(recs);
-            /* the agency acknowledged: the hook over each record, then the ack */
+            /* the agency acknowledged: the hook over each record, then the ack,
+             * all streams' in one durable commit (cpm_pump's record_acks) */
             uint64_t upto = b.first_seq + b.n - 1;
-            if (cpm_store_begin(r->rst, true, &txn) != 0)
-                die("onward begin");
+            txn = wtxn;
             for (size_t k = 0; k < b.n; k++) {
                 ProtobufCMessage *a = protobuf_c_message_unpack(
                     &cpm__assignment__descriptor, cpm_pb_budget(b.lens[k]), b.lens[k], b.recs[k]);
@@ -370,11 +369,14 @@ static int onward(run_ctx_t *r, cpm_sender_t *rsnd)
                     die("assignment delivered");
                 protobuf_c_message_free_unpacked(a, NULL);
             }
-            if (cpm_outbox_ack(r->rst, txn, names[i], upto) != 0 || cpm_store_commit(txn) != 0)
+            if (cpm_outbox_ack(r->rst, txn, names[i], upto) != 0)
                 die("onward ack");
             cpm_outbox_batch_clear(&b);
+            break; /* one batch per stream per turn, as the pump sends */
         }
     }
+    if (wtxn && cpm_store_commit(wtxn) != 0)
+        die("onward commit");
     cpm_outbox_streams_free(&names, n);
     return 0;
 }

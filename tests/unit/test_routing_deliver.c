@@ -21,7 +21,7 @@
 #define SELF "hn.doit/routing"
 #define INTAKE "hn.d.hoan-kiem"
 
-static const char *const dbs[] __attribute__((unused)) = ROUTING_DBS;
+static const char *const dbs[] = ROUTING_DBS;
 #define T0 dom_vn_time(2026, 3, 2, 10, 0)
 
 static const char *const TEXTS[] = {
@@ -83,10 +83,109 @@ static void test_signatures_pinned(void **state)
     assert_int_equal(bad, 0);
 }
 
+typedef dom_env_t fixture_t;
+
+static int setup(void **state)
+{
+    *state = dom_env_new(sizeof(fixture_t), "rdeliver", dbs, DOM_RULES | DOM_REGISTRY, SELF,
+                         T0 + 60 * 1000);
+    return 0;
+}
+
+static uint8_t SEALED[] = "\x01opaque sealed contact bytes\x02";
+
+/* A complaint as intake delivers it, its contact sealed for contact_for. */
+static Cpm__Complaint complaint(const char *ticket, const char *contact_for)
+{
+    Cpm__Complaint c = CPM__COMPLAINT__INIT;
+    c.ticket = (char *)ticket;
+    c.channel = "hotline";
+    c.sealed_contact.data = SEALED;
+    c.sealed_contact.len = sizeof SEALED;
+    c.contact_for = (char *)contact_for;
+    c.business_name = "Pho Ngon Co.";
+    c.business_address = "12 Hang Bac";
+    c.area = "hoan-kiem";
+    c.category = "food_safety";
+    c.description = "Food poisoning after lunch.";
+    c.intake_node = INTAKE;
+    c.received_ms = T0;
+    return c;
+}
+
+static int take(fixture_t *f, Cpm__Complaint *c, routing_took_t *took)
+{
+    cpm_error_t err = {0};
+    MDB_txn *txn = dom_begin(f->st, true);
+    return dom_end(txn, routing_take_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, c,
+                                               f->now, took, &err));
+}
+
+static size_t events_of(fixture_t *f, const char *kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->rec.n_events; i++)
+        n += strcmp(f->rec.events[i].kind, kind) == 0;
+    return n;
+}
+
+/* Sealed for a member that is not the agency the rules choose: reported
+ * once, when routed; a second copy of the same complaint reports nothing. */
+static void test_unreadable_reported_once(void **state)
+{
+    fixture_t *f = *state;
+    cpm_route_t r;
+    cpm_rules_route(f->rules, f->reg, "food_safety", "hoan-kiem", false, &r);
+    const char *other = strcmp(r.agency, "hn.qltt") != 0 ? "hn.qltt" : "hn.attp";
+    Cpm__Complaint c = complaint("HK-00000001", other);
+    routing_took_t took;
+    assert_int_equal(take(f, &c, &took), 0);
+    assert_true(took.unreadable);
+    assert_false(took.clear_dropped);
+    assert_int_equal(events_of(f, "contact.unreadable"), 1);
+    Cpm__Complaint again = complaint("HK-00000001", other);
+    assert_int_equal(take(f, &again, &took), 0);
+    assert_false(took.unreadable);
+    assert_int_equal(events_of(f, "case.routed"), 1);
+    /* sealed for the agency chosen: readable */
+    Cpm__Complaint ok = complaint("HK-00000002", r.agency);
+    assert_int_equal(take(f, &ok, &took), 0);
+    assert_false(took.unreadable);
+}
+
+/* A contact in clear (an old intake) is emptied before anything is stored,
+ * and said. */
+static void test_clear_contact_dropped(void **state)
+{
+    fixture_t *f = *state;
+    cpm_route_t r;
+    cpm_rules_route(f->rules, f->reg, "food_safety", "hoan-kiem", false, &r);
+    Cpm__Complaint c = complaint("HK-00000003", r.agency);
+    c.consumer_phone = strdup("0912 345 678");
+    routing_took_t took;
+    assert_int_equal(take(f, &c, &took), 0);
+    assert_true(took.clear_dropped);
+    assert_string_equal(c.consumer_phone, "");
+    assert_false(took.unreadable);
+}
+
+/* A refused complaint reports nothing. */
+static void test_refused_reports_nothing(void **state)
+{
+    fixture_t *f = *state;
+    Cpm__Complaint c = complaint("XX-00000004", "hn.qltt"); /* not this intake's prefix */
+    routing_took_t took;
+    assert_int_equal(take(f, &c, &took), CPM_E_FORBIDDEN);
+    assert_false(took.unreadable);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signatures_pinned),
+        cmocka_unit_test_setup_teardown(test_unreadable_reported_once, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_clear_contact_dropped, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_reports_nothing, setup, dom_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
