@@ -4,6 +4,7 @@
 #include "cpm_err.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,16 @@ typedef struct {
     const char *w;
     size_t len;
 } word_t;
+
+/* At most len bytes of src (cut at cap - 1) into dst, terminated: what
+ * snprintf("%.*s") gave, without printf: a business's stored themes (up to
+ * 16 x 20 tickets and 12 words) are copied in and out for every complaint. */
+static void copy_str(char *dst, size_t cap, const char *src, size_t len)
+{
+    size_t n = strnlen(src ? src : "", len < cap - 1 ? len : cap - 1);
+    memcpy(dst, src ? src : "", n);
+    dst[n] = 0;
+}
 
 /* The content words of a folded text, at most max. */
 static size_t content_words(const char *folded, word_t *out, size_t max)
@@ -234,7 +245,7 @@ static int load(cpm_store_t *st, MDB_txn *txn, const char *bid, themes_t *s)
         t->first_ms = x->theme->first_ms;
         t->last_ms = x->theme->last_ms;
         for (size_t j = 0; j < x->theme->n_tickets && t->n_tickets < ROUTING_THEMES_TICKETS; j++)
-            snprintf(t->tickets[t->n_tickets++], TICKET_MAX, "%s", x->theme->tickets[j]);
+            copy_str(t->tickets[t->n_tickets++], TICKET_MAX, x->theme->tickets[j], SIZE_MAX);
         for (size_t j = 0; j < x->n_signatures && t->n_sigs < ROUTING_THEMES_SIGS; j++)
             if (x->signatures[j].len == 4 * ROUTING_THEMES_K)
                 sig_get(&x->signatures[j], t->sigs[t->n_sigs++]);
@@ -245,7 +256,7 @@ static int load(cpm_store_t *st, MDB_txn *txn, const char *bid, themes_t *s)
         bool attributed = x->n_word_consumers == x->n_words && x->n_word_counts == x->n_words &&
                           x->word_fps.len == 4 * x->n_words;
         for (size_t j = 0; attributed && j < x->n_words && t->n_words < ROUTING_THEMES_WORDS; j++) {
-            snprintf(t->words[t->n_words], WORD_MAX, "%s", x->words[j]);
+            copy_str(t->words[t->n_words], WORD_MAX, x->words[j], SIZE_MAX);
             memcpy(t->word_fp[t->n_words], x->word_fps.data + 4 * j, 4);
             t->word_consumers[t->n_words] = x->word_consumers[j] > 2 ? 2 : x->word_consumers[j];
             t->word_counts[t->n_words++] = x->word_counts[j];
@@ -407,7 +418,7 @@ static void count_words(theme_t *t, const word_t *w, size_t n, const uint8_t *fp
             } else {
                 k = t->n_words++;
             }
-            snprintf(t->words[k], WORD_MAX, "%.*s", (int)w[i].len, w[i].w);
+            copy_str(t->words[k], WORD_MAX, w[i].w, w[i].len);
             t->word_counts[k] = 0;
             t->word_consumers[k] = 0;
             memset(t->word_fp[k], 0, 4);
@@ -426,7 +437,7 @@ static void add_member(theme_t *t, const Cpm__Complaint *c, const uint32_t *sig,
     if (at_ms > t->last_ms)
         t->last_ms = at_ms;
     if (t->n_tickets < ROUTING_THEMES_TICKETS)
-        snprintf(t->tickets[t->n_tickets++], TICKET_MAX, "%s", c->ticket);
+        copy_str(t->tickets[t->n_tickets++], TICKET_MAX, c->ticket, SIZE_MAX);
     /* signatures: the first member stays; the latest ones rotate */
     if (t->n_sigs < ROUTING_THEMES_SIGS)
         memcpy(t->sigs[t->n_sigs++], sig, sizeof t->sigs[0]);
