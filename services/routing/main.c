@@ -14,6 +14,7 @@
 #include "routing_categorize.h"
 #include "routing_deadlines.h"
 #include "routing_contact.h"
+#include "routing_deliver.h"
 #include "routing_domain.h"
 #include "routing_list.h"
 #include "routing_report.h"
@@ -39,25 +40,19 @@ static int on_complaint(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cp
 {
     Cpm__Complaint *c =
         (Cpm__Complaint *)rec; /* the library's copy: the clear contact is dropped */
+    cpm_effects_t fx = cpm_server_effects(srv);
+    routing_took_t took;
+    int rc = routing_take_complaint(st->rules, cpm_server_registry(srv), cpm_server_store(srv), txn,
+                                    &fx, m->env->sender, c, cpm_now_ms(), &took, err);
     /* Routing never holds a contact in clear: an intake that sends one
      * (an old version) loses it here, counted and logged. */
-    if (routing_contact_drop_clear(c)) {
+    if (took.clear_dropped) {
         cpm_metrics_add(cpm_server_metrics(srv), "contact.clear_dropped", 1);
         cpm_warn("%s sent the contact of %s in clear; dropped (intake must seal it)",
                  m->env->sender, c->ticket);
     }
-    int known;
-    Cpm__StatusReply *old = routing_status(cpm_server_store(srv), txn, c->ticket, &known);
-    bool fresh = old == NULL;
-    cpm__status_reply__free_unpacked(old, NULL);
-    cpm_effects_t fx = cpm_server_effects(srv);
-    int rc = routing_apply_complaint(st->rules, cpm_server_registry(srv), cpm_server_store(srv),
-                                     txn, &fx, m->env->sender, c, cpm_now_ms(), err);
-    Cpm__StatusReply *now =
-        rc == 0 && fresh ? routing_status(cpm_server_store(srv), txn, c->ticket, &known) : NULL;
-    if (now && routing_contact_unreadable(c, now->agency))
+    if (took.unreadable)
         cpm_metrics_add(cpm_server_metrics(srv), "contact.unreadable", 1);
-    cpm__status_reply__free_unpacked(now, NULL);
     return rc;
 }
 

@@ -41,7 +41,17 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
                             MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
                             const Cpm__Complaint *c, int64_t now_ms, cpm_error_t *err)
 {
+    bool unreadable;
+    return routing_route_complaint(rules, reg, st, txn, fx, sender, c, now_ms, &unreadable, err);
+}
+
+int routing_route_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_store_t *st,
+                            MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
+                            const Cpm__Complaint *c, int64_t now_ms, bool *routed_unreadable,
+                            cpm_error_t *err)
+{
     char esc_node[96], esc_ticket[96];
+    *routed_unreadable = false;
     if (!c->ticket || !*c->ticket)
         return cpm_error_set(err, CPM_E_INVALID, "ticket", "the complaint has no ticket");
     if (!c->intake_node || strcmp(c->intake_node, sender) != 0)
@@ -161,7 +171,9 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     snprintf(note, sizeof note, "sealed_for=%s", c->contact_for);
     ev.kind = "contact.unreadable";
     ev.state = CPM__CASE_STATE__CASE_STATE_UNSPECIFIED;
-    return fx->event(fx->ctx, txn, &ev);
+    rc = fx->event(fx->ctx, txn, &ev);
+    *routed_unreadable = rc == 0;
+    return rc;
 }
 
 void routing_triage_reason(const Cpm__Placement *pl, const cpm_rules_t *rules, cpm_route_t *route)

@@ -48,6 +48,14 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
                             MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
                             const Cpm__Complaint *c, int64_t now_ms, cpm_error_t *err);
 
+/* The same, and *routed_unreadable true when c was routed now (not a second
+ * copy) to an agency that cannot open its sealed contact (see below): what
+ * the service counts, without looking the case up again. */
+int routing_route_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_store_t *st,
+                            MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
+                            const Cpm__Complaint *c, int64_t now_ms, bool *routed_unreadable,
+                            cpm_error_t *err);
+
 /* true when c's sealed contact is sealed for another member than agency, so
  * that agency cannot open it (the rules changed since intake sealed it, or
  * the agency has no node and the case went to triage). Routing records

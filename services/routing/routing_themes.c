@@ -4,6 +4,7 @@
 #include "cpm_err.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,10 @@ static bool stopword(const char *w, size_t len)
         digits = digits && w[i] >= '0' && w[i] <= '9';
     if (digits) /* amounts, dates, house numbers: differ between alike complaints */
         return true;
+    /* Looked at for every word of every complaint: compare the first
+     * letter before anything else (the list is short words only). */
     for (size_t i = 0; STOP[i]; i++)
-        if (strlen(STOP[i]) == len && memcmp(STOP[i], w, len) == 0)
+        if (STOP[i][0] == w[0] && strncmp(STOP[i], w, len) == 0 && STOP[i][len] == 0)
             return true;
     return false;
 }
@@ -66,6 +69,16 @@ typedef struct {
     size_t len;
 } word_t;
 
+/* At most len bytes of src (cut at cap - 1) into dst, terminated: what
+ * snprintf("%.*s") gave, without printf: a business's stored themes (up to
+ * 16 x 20 tickets and 12 words) are copied in and out for every complaint. */
+static void copy_str(char *dst, size_t cap, const char *src, size_t len)
+{
+    size_t n = strnlen(src ? src : "", len < cap - 1 ? len : cap - 1);
+    memcpy(dst, src ? src : "", n);
+    dst[n] = 0;
+}
+
 /* The content words of a folded text, at most max. */
 static size_t content_words(const char *folded, word_t *out, size_t max)
 {
@@ -84,8 +97,15 @@ static uint64_t feature_hash(const word_t *a, const word_t *b)
 {
     static const uint8_t key[crypto_shorthash_KEYBYTES] = {0}; /* not a secret: a spread */
     char f[2 * WORD_MAX + 2];
-    int l = b ? snprintf(f, sizeof f, "%.*s %.*s", (int)a->len, a->w, (int)b->len, b->w)
-              : snprintf(f, sizeof f, "%.*s", (int)a->len, a->w);
+    /* The bytes "a" or "a b" (words hold no zero byte and are shorter than
+     * WORD_MAX), built without printf: this runs for every word. */
+    size_t l = a->len;
+    memcpy(f, a->w, a->len);
+    if (b) {
+        f[l++] = ' ';
+        memcpy(f + l, b->w, b->len);
+        l += b->len;
+    }
     uint8_t h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const uint8_t *)f, (unsigned long long)l, key);
     uint64_t v = 0;
@@ -129,14 +149,11 @@ static void sig_add(uint32_t sig[ROUTING_THEMES_K], uint64_t h)
     }
 }
 
-size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_THEMES_K])
+/* The signature of the content words w[0..n). */
+static void words_signature(const word_t *w, size_t n, uint32_t sig[ROUTING_THEMES_K])
 {
-    static _Thread_local char folded[ROUTING_THEMES_TEXT_MAX + 1];
-    static _Thread_local word_t w[ROUTING_THEMES_TEXT_MAX / 2];
     for (int i = 0; i < ROUTING_THEMES_K; i++)
         sig[i] = UINT32_MAX;
-    fold_text(description, folded, sizeof folded);
-    size_t n = content_words(folded, w, sizeof w / sizeof w[0]);
     /* Syllables only: measured on made-up complaints (tests/unit/
      * test_routing_themes.c), alike pairs have a Jaccard of 0.28-0.86 over
      * syllables against at most 0.13 for unrelated ones; adding syllable
@@ -144,6 +161,15 @@ size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_TH
      * not word order) for unrelated ones at 0.07: a worse margin. */
     for (size_t i = 0; i < n; i++)
         sig_add(sig, feature_hash(&w[i], NULL));
+}
+
+size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_THEMES_K])
+{
+    static _Thread_local char folded[ROUTING_THEMES_TEXT_MAX + 1];
+    static _Thread_local word_t w[ROUTING_THEMES_TEXT_MAX / 2];
+    fold_text(description, folded, sizeof folded);
+    size_t n = content_words(folded, w, sizeof w / sizeof w[0]);
+    words_signature(w, n, sig);
     return n;
 }
 
@@ -219,7 +245,7 @@ static int load(cpm_store_t *st, MDB_txn *txn, const char *bid, themes_t *s)
         t->first_ms = x->theme->first_ms;
         t->last_ms = x->theme->last_ms;
         for (size_t j = 0; j < x->theme->n_tickets && t->n_tickets < ROUTING_THEMES_TICKETS; j++)
-            snprintf(t->tickets[t->n_tickets++], TICKET_MAX, "%s", x->theme->tickets[j]);
+            copy_str(t->tickets[t->n_tickets++], TICKET_MAX, x->theme->tickets[j], SIZE_MAX);
         for (size_t j = 0; j < x->n_signatures && t->n_sigs < ROUTING_THEMES_SIGS; j++)
             if (x->signatures[j].len == 4 * ROUTING_THEMES_K)
                 sig_get(&x->signatures[j], t->sigs[t->n_sigs++]);
@@ -230,7 +256,7 @@ static int load(cpm_store_t *st, MDB_txn *txn, const char *bid, themes_t *s)
         bool attributed = x->n_word_consumers == x->n_words && x->n_word_counts == x->n_words &&
                           x->word_fps.len == 4 * x->n_words;
         for (size_t j = 0; attributed && j < x->n_words && t->n_words < ROUTING_THEMES_WORDS; j++) {
-            snprintf(t->words[t->n_words], WORD_MAX, "%s", x->words[j]);
+            copy_str(t->words[t->n_words], WORD_MAX, x->words[j], SIZE_MAX);
             memcpy(t->word_fp[t->n_words], x->word_fps.data + 4 * j, 4);
             t->word_consumers[t->n_words] = x->word_consumers[j] > 2 ? 2 : x->word_consumers[j];
             t->word_counts[t->n_words++] = x->word_counts[j];
@@ -392,7 +418,7 @@ static void count_words(theme_t *t, const word_t *w, size_t n, const uint8_t *fp
             } else {
                 k = t->n_words++;
             }
-            snprintf(t->words[k], WORD_MAX, "%.*s", (int)w[i].len, w[i].w);
+            copy_str(t->words[k], WORD_MAX, w[i].w, w[i].len);
             t->word_counts[k] = 0;
             t->word_consumers[k] = 0;
             memset(t->word_fp[k], 0, 4);
@@ -411,7 +437,7 @@ static void add_member(theme_t *t, const Cpm__Complaint *c, const uint32_t *sig,
     if (at_ms > t->last_ms)
         t->last_ms = at_ms;
     if (t->n_tickets < ROUTING_THEMES_TICKETS)
-        snprintf(t->tickets[t->n_tickets++], TICKET_MAX, "%s", c->ticket);
+        copy_str(t->tickets[t->n_tickets++], TICKET_MAX, c->ticket, SIZE_MAX);
     /* signatures: the first member stays; the latest ones rotate */
     if (t->n_sigs < ROUTING_THEMES_SIGS)
         memcpy(t->sigs[t->n_sigs++], sig, sizeof t->sigs[0]);
@@ -455,10 +481,13 @@ int routing_themes_add(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm
     static _Thread_local char folded[ROUTING_THEMES_TEXT_MAX + 1];
     static _Thread_local word_t w[ROUTING_THEMES_TEXT_MAX / 2];
     uint32_t sig[ROUTING_THEMES_K];
-    if (routing_themes_signature(c->description, sig) == 0)
-        return 0;
+    /* Folded and cut into words once: the signature and the word counts
+     * take the same words. */
     fold_text(c->description, folded, sizeof folded);
     size_t nw = content_words(folded, w, sizeof w / sizeof w[0]);
+    if (nw == 0)
+        return 0;
+    words_signature(w, nw, sig);
     themes_t *s = malloc(sizeof *s);
     if (!s)
         return CPM_E_INTERNAL;
