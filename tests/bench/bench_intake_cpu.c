@@ -28,7 +28,6 @@
 #include "cpm_seal.h"
 #include "cpm_store.h"
 #include "cpm_util.h"
-#include "cpm_stream.h"
 #include "intake_consumer.h"
 #include "intake_contact.h"
 #include "intake_domain.h"
@@ -464,14 +463,12 @@ static int breakdown(const env_t *e, cpm_store_t *st, const packed_t *p, size_t 
             if (rc == 0)
                 rc = fx.send(fx.ctx, child, ROUTING, "routing", &c->base);
             STEP_END(S_OUTBOX);
-            char stream[CPM_STREAM_MAX];
-            uint64_t acked = 0, depth = 0;
-            if (rc == 0 &&
-                (rc = cpm_stream_build(stream, sizeof stream, NODE, "intake", ROUTING,
-                                       "routing")) == 0 &&
-                (rc = cpm_outbox_acked(st, child, stream, &acked)) == 0 &&
-                (rc = cpm_outbox_depth(st, child, stream, &depth)) == 0)
-                rc = intake_contact_track(st, child, stream, acked + depth, ticket);
+            /* as intake_domain's track_contact: the stream name built once (here:
+             * a constant), the newest number in one lookup */
+            static const char stream[] = NODE "/intake>" ROUTING "/routing";
+            uint64_t last = 0;
+            if (rc == 0 && (rc = cpm_outbox_last(st, child, stream, &last)) == 0)
+                rc = intake_contact_track(st, child, stream, last, ticket);
             STEP_END(S_TRACK);
             if (rc == 0)
                 rc = cpm_store_commit(child);
