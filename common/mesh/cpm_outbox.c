@@ -220,6 +220,21 @@ int cpm_outbox_ack(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t ac
     return cpm_store_put_u64(s, txn, k.acked, acked_seq);
 }
 
+int cpm_outbox_last(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *last)
+{
+    char key[sizeof NEXT_PREFIX + STREAM_MAX];
+    size_t sl = stream ? strlen(stream) : 0;
+    if (sl == 0 || sl > STREAM_MAX)
+        return CPM_E_INVALID;
+    memcpy(key, NEXT_PREFIX, sizeof NEXT_PREFIX - 1);
+    memcpy(key + sizeof NEXT_PREFIX - 1, stream, sl + 1);
+    uint64_t next;
+    int rc = cpm_store_get_u64(s, txn, key, &next);
+    if (rc == 0)
+        *last = next ? next - 1 : 0;
+    return rc;
+}
+
 int cpm_outbox_depth(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t *depth)
 {
     stream_keys_t k;

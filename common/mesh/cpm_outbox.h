@@ -49,6 +49,10 @@ CPM_MUST_CHECK int cpm_outbox_ack(cpm_store_t *s, MDB_txn *txn, const char *stre
                                   uint64_t acked_seq);
 CPM_MUST_CHECK int cpm_outbox_acked(cpm_store_t *s, MDB_txn *txn, const char *stream,
                                     uint64_t *acked);
+/* The seq of the newest record put on stream (acked + depth, in one read),
+ * 0 when none ever was. */
+CPM_MUST_CHECK int cpm_outbox_last(cpm_store_t *s, MDB_txn *txn, const char *stream,
+                                   uint64_t *last);
 /* next - 1 - acked: records not yet acknowledged. */
 CPM_MUST_CHECK int cpm_outbox_depth(cpm_store_t *s, MDB_txn *txn, const char *stream,
                                     uint64_t *depth);

@@ -60,16 +60,31 @@ static int check_sub(walk_t *w, const char *path, const ProtobufCMessage *sub, u
 }
 
 /* One element of a field: value points at the char *, ProtobufCBinaryData or
- * ProtobufCMessage * it is made of. */
-static int check_value(walk_t *w, const ProtobufCFieldDescriptor *fd, const char *path,
-                       const void *value, unsigned depth)
+ * ProtobufCMessage * it is made of; index is -1 for a field not repeated. The
+ * path that names it is made only for a refusal or a sub-message: formatting
+ * it for every field of every message was most of what a check cost. */
+static int check_value(walk_t *w, const ProtobufCFieldDescriptor *fd, long index, const void *value,
+                       unsigned depth)
 {
+    char path[128];
     switch (fd->type) {
-    case PROTOBUF_C_TYPE_STRING:
-        return check_string(w, path, *(char *const *)value);
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)value;
+        size_t n = s ? strlen(s) : 0;
+        if (!s || (n <= w->lim->max_string && cpm_text_utf8_valid(s, n)))
+            return 0;
+        field_path(w, fd->name, index, path, sizeof path);
+        return check_string(w, path, s);
+    }
     case PROTOBUF_C_TYPE_BYTES:
+        if (((const ProtobufCBinaryData *)value)->len <= w->lim->max_bytes)
+            return 0;
+        field_path(w, fd->name, index, path, sizeof path);
         return check_bytes(w, path, value);
     case PROTOBUF_C_TYPE_MESSAGE:
+        if (!*(ProtobufCMessage *const *)value)
+            return 0;
+        field_path(w, fd->name, index, path, sizeof path);
         return check_sub(w, path, *(ProtobufCMessage *const *)value, depth);
     default:
         return 0; /* numbers and enums: any value decodes, validators judge them */
@@ -106,8 +121,7 @@ static int check_field(walk_t *w, const ProtobufCMessage *m, const ProtobufCFiel
         size_t es = element_size(fd);
         const char *arr = *(const char *const *)(base + fd->offset);
         for (size_t i = 0; es && i < n; i++) {
-            field_path(w, fd->name, (long)i, path, sizeof path);
-            int rc = check_value(w, fd, path, arr + i * es, depth);
+            int rc = check_value(w, fd, (long)i, arr + i * es, depth);
             if (rc)
                 return rc;
         }
@@ -116,8 +130,7 @@ static int check_field(walk_t *w, const ProtobufCMessage *m, const ProtobufCFiel
     if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
         *(const uint32_t *)(base + fd->quantifier_offset) != fd->id)
         return 0; /* another member of the oneof is set */
-    field_path(w, fd->name, -1, path, sizeof path);
-    return check_value(w, fd, path, base + fd->offset, depth);
+    return check_value(w, fd, -1, base + fd->offset, depth);
 }
 
 static int check_message(walk_t *w, const ProtobufCMessage *m, unsigned depth)

@@ -21,6 +21,7 @@ struct intake {
     char node[128];
     char prefix[24];
     char routing[128];
+    char stream[CPM_STREAM_MAX]; /* ours to routing's: built when routing is set */
     const cpm_registry_t *reg;
     const cpm_places_t *places;
     cpm_metrics_t *metrics;
@@ -57,6 +58,9 @@ void intake_destroy(intake_t **p)
 void intake_set_routing(intake_t *in, const char *routing_member)
 {
     snprintf(in->routing, sizeof in->routing, "%s", routing_member ? routing_member : "");
+    if (!*in->routing ||
+        cpm_stream_build(in->stream, sizeof in->stream, in->node, "intake", in->routing, "routing"))
+        in->stream[0] = 0; /* no routing: nothing is queued, so nothing is tracked */
 }
 
 void intake_set_registry(intake_t *in, const cpm_registry_t *reg)
@@ -183,19 +187,15 @@ static int next_id(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *coun
 }
 
 /* The record just queued for routing holds a sealed contact: note its
- * number (the outbox's newest: acked + depth) for intake_contact_sweep. */
+ * number (the outbox's newest) for intake_contact_sweep. The stream name is
+ * built once per routing member, the number read in one lookup. */
 static int track_contact(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *ticket)
 {
-    char stream[CPM_STREAM_MAX];
-    uint64_t acked = 0, depth = 0;
-    int rc = cpm_stream_build(stream, sizeof stream, in->node, "intake", in->routing, "routing");
-    if (rc == 0)
-        rc = cpm_outbox_acked(st, txn, stream, &acked);
-    if (rc == 0)
-        rc = cpm_outbox_depth(st, txn, stream, &depth);
-    if (rc == 0)
-        rc = intake_contact_track(st, txn, stream, acked + depth, ticket);
-    return rc;
+    uint64_t last = 0;
+    if (!*in->stream)
+        return CPM_E_INVALID;
+    int rc = cpm_outbox_last(st, txn, in->stream, &last);
+    return rc ? rc : intake_contact_track(st, txn, in->stream, last, ticket);
 }
 
 int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
@@ -217,8 +217,9 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     uint8_t digest[32];
     /* Over what the client sent: location and point only when given, so
      * that a reference of a client before placement keeps its digest. */
-    char point[64];
-    snprintf(point, sizeof point, "%.9g,%.9g", c->lat, c->lon);
+    char point[64] = ""; /* formatted only when there is one (a printf of doubles) */
+    if (c->has_point)
+        snprintf(point, sizeof point, "%.9g,%.9g", c->lat, c->lon);
     bool where = (c->location && *c->location) || c->has_point;
     const char *fields[] = {c->channel,
                             c->consumer_name,
