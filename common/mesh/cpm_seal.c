@@ -55,8 +55,16 @@ Cpm__ContactCard *cpm_seal_open(const uint8_t *sealed, size_t len, const uint8_t
     if (len < crypto_box_SEALBYTES)
         return NULL;
     uint8_t clear[CPM_SEAL_MAX];
-    size_t plen = len - crypto_box_SEALBYTES;
-    if (crypto_box_seal_open(clear, sealed, len, curve_pk, curve_sk) != 0)
+    size_t plen = 0;
+    /* Format v2 starts with 0x02; a sealed box starts with its random epk,
+     * which may too: the MAC decides, and a v2 open that fails falls back. */
+    if (sealed[0] == CPM_SEAL_V2 && len >= CPM_SEAL_V2_OVERHEAD &&
+        crypto_box_open_easy(clear, sealed + 57, len - 57, sealed + 33, sealed + 1, curve_sk) ==
+            0)
+        plen = len - CPM_SEAL_V2_OVERHEAD;
+    else if (crypto_box_seal_open(clear, sealed, len, curve_pk, curve_sk) == 0)
+        plen = len - crypto_box_SEALBYTES;
+    else
         return NULL;
     Cpm__ContactCard *card = cpm__contact_card__unpack(NULL, plen, clear);
     sodium_memzero(clear, plen);
@@ -69,4 +77,106 @@ Cpm__ContactCard *cpm_seal_open(const uint8_t *sealed, size_t len, const uint8_t
     }
     *rc = 0;
     return card;
+}
+
+/* ---- format v2: an ephemeral key shared by a few seals (see cpm_seal.h) ---- */
+
+#define SEALER_SLOTS 8 /* recipients kept at once: one intake seals to a few agencies */
+
+typedef struct {
+    bool used;
+    uint8_t pk[32];                         /* recipient */
+    uint8_t epk[32];                        /* ephemeral public key */
+    uint8_t k[crypto_box_BEFORENMBYTES];    /* shared key: secret, wiped on rotation */
+    unsigned uses;
+    int64_t born_ms;
+} slot_t;
+
+struct cpm_sealer {
+    slot_t slot[SEALER_SLOTS];
+    size_t next; /* slot replaced next when all are taken */
+};
+
+cpm_sealer_t *cpm_sealer_new(void)
+{
+    if (sodium_init() < 0)
+        return NULL;
+    return calloc(1, sizeof(cpm_sealer_t));
+}
+
+void cpm_sealer_destroy(cpm_sealer_t **p)
+{
+    if (!p || !*p)
+        return;
+    sodium_memzero(*p, sizeof **p);
+    free(*p);
+    *p = NULL;
+}
+
+/* The slot for recipient pk with a live ephemeral key, drawn anew when it
+ * has done its seals or its time. NULL when libsodium refuses the key. */
+static slot_t *sealer_slot(cpm_sealer_t *s, const uint8_t pk[32], int64_t now_ms)
+{
+    slot_t *sl = NULL;
+    for (size_t i = 0; i < SEALER_SLOTS && !sl; i++)
+        if (s->slot[i].used && sodium_memcmp(s->slot[i].pk, pk, 32) == 0)
+            sl = &s->slot[i];
+    if (!sl) {
+        for (size_t i = 0; i < SEALER_SLOTS && !sl; i++)
+            if (!s->slot[i].used)
+                sl = &s->slot[i];
+        if (!sl) {
+            sl = &s->slot[s->next];
+            s->next = (s->next + 1) % SEALER_SLOTS;
+        }
+        sodium_memzero(sl, sizeof *sl);
+        memcpy(sl->pk, pk, 32);
+    }
+    if (!sl->used || sl->uses >= CPM_SEALER_USES || now_ms - sl->born_ms >= CPM_SEALER_MS ||
+        now_ms < sl->born_ms) {
+        uint8_t esk[32];
+        crypto_box_keypair(sl->epk, esk);
+        int rc = crypto_box_beforenm(sl->k, pk, esk);
+        sodium_memzero(esk, sizeof esk);
+        if (rc != 0) {
+            sodium_memzero(sl, sizeof *sl);
+            return NULL;
+        }
+        sl->used = true;
+        sl->uses = 0;
+        sl->born_ms = now_ms;
+    }
+    sl->uses++;
+    return sl;
+}
+
+int cpm_sealer_seal(cpm_sealer_t *s, const Cpm__ContactCard *card, const uint8_t curve_pk[32],
+                    int64_t now_ms, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    size_t plen = protobuf_c_message_get_packed_size(&card->base);
+    if (plen + CPM_SEAL_V2_OVERHEAD > CPM_SEAL_MAX)
+        return CPM_E_TOO_LARGE;
+    slot_t *sl = sealer_slot(s, curve_pk, now_ms);
+    if (!sl)
+        return CPM_E_INVALID;
+    uint8_t clear[CPM_SEAL_MAX];
+    protobuf_c_message_pack(&card->base, clear);
+    uint8_t *b = malloc(plen + CPM_SEAL_V2_OVERHEAD);
+    int rc = CPM_E_INTERNAL;
+    if (b) {
+        b[0] = CPM_SEAL_V2;
+        memcpy(b + 1, sl->epk, 32);
+        randombytes_buf(b + 33, crypto_box_NONCEBYTES);
+        if (crypto_box_easy_afternm(b + 57, clear, plen, b + 33, sl->k) == 0) {
+            *out = b;
+            *len = plen + CPM_SEAL_V2_OVERHEAD;
+            rc = 0;
+        } else {
+            free(b);
+        }
+    }
+    sodium_memzero(clear, plen);
+    return rc;
 }

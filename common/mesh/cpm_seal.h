@@ -2,7 +2,7 @@
  * the agency that will handle the case, so that no node on the way (routing,
  * dead letters, backups) ever holds it in clear.
  *
- * A sealed contact is libsodium's crypto_box_seal (X25519, XSalsa20-Poly1305,
+ * A sealed contact is libsodium's crypto_box_seal (or format v2, below) (X25519, XSalsa20-Poly1305,
  * an ephemeral sender key per seal) of a serialized ContactCard, to the
  * recipient member's curve_pk from the registry: the same X25519 key its
  * services use for ZeroMQ CURVE, whose secret only that node holds. The card
@@ -31,6 +31,29 @@ bool cpm_seal_card_empty(const Cpm__ContactCard *card);
  * serialization is wiped before return. */
 CPM_MUST_CHECK int cpm_seal_contact(const Cpm__ContactCard *card, const uint8_t curve_pk[32],
                                     uint8_t **out, size_t *len);
+
+/* A sealer for a busy intake (issue 13): crypto_box_seal costs two X25519
+ * operations per contact (an ephemeral key pair and a key agreement, ~75 us
+ * here), more than everything else intake does per complaint. A sealer keeps
+ * one ephemeral key pair per recipient key, with the shared key computed
+ * once (crypto_box_beforenm), for at most CPM_SEALER_USES seals or
+ * CPM_SEALER_MS milliseconds, whichever comes first; then it is wiped and a
+ * new one drawn. Each seal has its own random 24-byte nonce
+ * (crypto_box_easy_afternm). Format "v2": 0x02 || epk (32) || nonce (24) ||
+ * MAC (16) || ciphertext; docs/protocol.md "Sealed contact". cpm_seal_open
+ * opens both formats. Not thread-safe: one sealer per thread. */
+#define CPM_SEALER_USES 64
+#define CPM_SEALER_MS 1000
+#define CPM_SEAL_V2 0x02
+#define CPM_SEAL_V2_OVERHEAD (1 + 32 + 24 + 16)
+typedef struct cpm_sealer cpm_sealer_t;
+CPM_MUST_CHECK cpm_sealer_t *cpm_sealer_new(void);
+/* Wipes every ephemeral secret. */
+void cpm_sealer_destroy(cpm_sealer_t **p);
+/* As cpm_seal_contact, in format v2; now_ms: a monotonic clock. */
+CPM_MUST_CHECK int cpm_sealer_seal(cpm_sealer_t *s, const Cpm__ContactCard *card,
+                                   const uint8_t curve_pk[32], int64_t now_ms, uint8_t **out,
+                                   size_t *len);
 
 /* Open a sealed contact with the recipient's key pair and check that it
  * belongs to ticket. The card (free with cpm__contact_card__free_unpacked),

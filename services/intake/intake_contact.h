@@ -8,6 +8,7 @@
 #include "cpm_err.h"
 #include "cpm_registry.h"
 #include "cpm_rules.h"
+#include "cpm_seal.h"
 #include "cpm_store.h"
 #include "cpmesh.pb-c.h"
 
@@ -17,7 +18,8 @@
  * CPM_E_INVALID with err when the client set sealed_contact or contact_for, or
  * CPM_E_UNAVAILABLE with err when that agency has no key in reg (or reg is
  * NULL), or the error of cpm_seal_contact. */
-int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, Cpm__Complaint *c,
+int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_sealer_t *sealer,
+                        Cpm__Complaint *c,
                         cpm_error_t *err);
 
 /* Remember that the complaint ticket, queued as record seq of stream, holds

@@ -29,6 +29,7 @@ struct intake {
     uint8_t consumer_secret[32]; /* keys Complaint.consumer_key */
     bool has_consumer_secret;
     intake_triage_t *triage; /* borrowed; NULL: no suggestions */
+    cpm_sealer_t *sealer;    /* owned: contacts sealed in format v2 */
 };
 
 intake_t *intake_new(const cpm_rules_t *rules, const char *node, const char *ticket_prefix,
@@ -40,6 +41,10 @@ intake_t *intake_new(const cpm_rules_t *rules, const char *node, const char *tic
     if (!in)
         return NULL;
     in->rules = rules;
+    if (!(in->sealer = cpm_sealer_new())) {
+        free(in);
+        return NULL;
+    }
     snprintf(in->node, sizeof in->node, "%s", node);
     snprintf(in->prefix, sizeof in->prefix, "%s", ticket_prefix);
     intake_set_routing(in, routing_member);
@@ -51,6 +56,7 @@ void intake_destroy(intake_t **p)
     if (!p || !*p)
         return;
     sodium_memzero((*p)->ref_key, sizeof(*p)->ref_key);
+    cpm_sealer_destroy(&(*p)->sealer);
     free(*p);
     *p = NULL;
 }
@@ -265,7 +271,7 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
         return rc ? rc : CPM_E_INTERNAL;
     /* From here on the contact exists only sealed: nothing clear is stored. */
     if ((rc = set_consumer_key(in, c)) != 0 ||
-        (rc = intake_contact_seal(in->rules, in->reg, c, err)) != 0)
+        (rc = intake_contact_seal(in->rules, in->reg, in->sealer, c, err)) != 0)
         return rc;
     if ((rc = cpm_store_put_msg(st, txn, INTAKE_COMPLAINTS_DB, ticket, &c->base)) != 0)
         return rc;

@@ -435,7 +435,7 @@ static int breakdown(const env_t *e, cpm_store_t *st, const packed_t *p, size_t 
             }
             STEP_END(S_CONSUMER);
             if (rc == 0)
-                rc = intake_contact_seal(e->rules, e->reg, c, &err);
+                rc = intake_contact_seal(e->rules, e->reg, NULL, c, &err);
             STEP_END(S_SEAL);
             if (rc == 0)
                 rc = cpm_store_put_msg(st, child, INTAKE_COMPLAINTS_DB, ticket, &c->base);
