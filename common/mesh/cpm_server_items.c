@@ -84,21 +84,22 @@ int cpm_server_apply_items(cpm_server_t *s, MDB_txn *txn, pending_t *p)
     size_t nfields = 0;
     /* Counted in place before decoding: a container of 4 MiB of empty items
      * would otherwise cost a million allocations. */
-    if (cpm_pb_count_fields(env->payload.data, env->payload.len, CPM_SUBMIT_BATCH_MAX, &nfields) !=
-            0 ||
-        nfields == 0) {
+    int counted =
+        cpm_pb_count_fields(env->payload.data, env->payload.len, CPM_SUBMIT_BATCH_MAX, &nfields);
+    if (counted != 0 || nfields == 0) {
         count(s, "rejected", "batch_items");
+        if (counted != 0 && nfields != CPM_SUBMIT_BATCH_MAX + 1)
+            return cpm_error_set(&p->err, CPM_E_BAD_MESSAGE, "payload",
+                                 "payload is not a SubmitBatch");
         return cpm_error_set(&p->err, nfields ? CPM_E_TOO_LARGE : CPM_E_INVALID, "complaints",
-                             "payload is not a SubmitBatch of 1 to %d complaints",
-                             CPM_SUBMIT_BATCH_MAX);
+                             "a SubmitBatch holds 1 to %d complaints", CPM_SUBMIT_BATCH_MAX);
     }
     Cpm__SubmitBatch *b = cpm__submit_batch__unpack(cpm_pb_budget(env->payload.len),
                                                     env->payload.len, env->payload.data);
     int rc;
     if (!b) {
         count(s, "rejected", "batch_items");
-        return cpm_error_set(&p->err, CPM_E_BAD_MESSAGE, "complaints",
-                             "payload is not a SubmitBatch");
+        return cpm_error_set(&p->err, CPM_E_BAD_MESSAGE, "payload", "payload is not a SubmitBatch");
     }
     if ((rc = cpm_pbcheck(&b->base, NULL, &p->err)) != 0 || b->n_complaints != nfields) {
         cpm__submit_batch__free_unpacked(b, NULL);

@@ -348,6 +348,11 @@ static void test_too_many_items_refused_whole(void **state)
     assert_string_equal(e.field, "complaints");
     assert_int_equal(atomic_load(&handled), before);
     assert_false(stored(&c, "X-0"));
+    sb.n_complaints = 0; /* and none at all */
+    rc = cpm_client_call(c.cl, "t.server", "intake", CPM__MSG_TYPE__MSG_SUBMIT_BATCH, &sb.base,
+                         30000, &reply, &e);
+    assert_int_equal(rc, CPM_E_INVALID);
+    assert_string_equal(e.field, "complaints");
     client_close(&c);
 }
 
