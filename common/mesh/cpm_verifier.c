@@ -137,11 +137,13 @@ static cpm_verdict_t check_key(const cpm_registry_t *reg, const char *key_id, co
 
 static cpm_verdict_t check_address(const cpm_verify_ctx_t *ctx, const Cpm__Envelope *e)
 {
-    /* A group receipt's one signature covers every recipient of the group:
-     * its proofs say whose each leaf is (cpm_receipt_open). */
-    if (e->type == CPM__MSG_TYPE__MSG_EVENTS_PUBLISH ||
-        e->type == CPM__MSG_TYPE__MSG_GROUP_RECEIPT) {
+    if (e->type == CPM__MSG_TYPE__MSG_EVENTS_PUBLISH) {
         if (strcmp(e->recipient, "*") != 0)
+            return CPM_V_WRONG_RECIPIENT;
+    } else if (e->type == CPM__MSG_TYPE__MSG_GROUP_RECEIPT) {
+        /* One signature for every recipient of the group: "*", and its
+         * proofs say whose each leaf is (cpm_receipt_open). */
+        if (ctx->self && strcmp(e->recipient, "*") != 0)
             return CPM_V_WRONG_RECIPIENT;
     } else if (ctx->self && strcmp(e->recipient, ctx->self) != 0) {
         return CPM_V_WRONG_RECIPIENT;
