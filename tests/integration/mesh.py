@@ -251,10 +251,13 @@ class Mesh:
                 os.kill(pid, 0)
             except ProcessLookupError:
                 return
-            # a killed child stays a zombie until reaped: check its state
+            # a killed child stays a zombie until reaped: check its state, and
+            # that its other threads are gone too (a leader is a zombie while
+            # they still exit, holding the sockets a restart binds again)
             try:
                 with open("/proc/%d/stat" % pid) as f:
-                    if f.read().split()[2] == "Z":
+                    if (f.read().split()[2] == "Z" and
+                            len(os.listdir("/proc/%d/task" % pid)) <= 1):
                         return
             except FileNotFoundError:
                 return

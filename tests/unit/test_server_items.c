@@ -1,0 +1,366 @@
+/* The server's item path (cpm_server_on_items through a service's items
+ * table) in one process, with the real client (cpm_client_send_batch,
+ * cpm_client_recv_any): every item applied in its own nested transaction
+ * (a refused one leaves nothing, the others stand), all answered by one group
+ * receipt whose proofs the client checks; a batch over the bound refused
+ * whole, naming the field. The loop runs in a thread as in test_server.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "cpm_client.h"
+#include "cpm_config.h"
+#include "cpm_envelope.h"
+#include "cpm_keys.h"
+#include "cpm_registry.h"
+#include "cpm_service.h"
+#include "cpm_transport.h"
+#include "cpm_util.h"
+
+static char tmpdir[256];
+static atomic_int handled; /* calls of the submit entry */
+
+/* ---- the tiny service: "intake" stores each complaint's description under
+ * its ticket; a description "fail" is written, then refused (its write must
+ * be undone alone) --------------------------------------------------------- */
+
+struct cpm_svc {
+    int unused;
+};
+
+static int on_submit(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                     ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    Cpm__Complaint *c = (Cpm__Complaint *)payload;
+    atomic_fetch_add(&handled, 1);
+    int rc = cpm_store_put(cpm_server_store(srv), txn, "notes", c->ticket, strlen(c->ticket),
+                           c->description, strlen(c->description));
+    if (rc != 0)
+        return cpm_error_set(err, rc, "", "cannot store");
+    if (strcmp(c->description, "fail") == 0)
+        return cpm_error_set(err, CPM_E_INVALID, "description", "refused after writing");
+    Cpm__SubmitReply r = CPM__SUBMIT_REPLY__INIT;
+    r.ticket = c->ticket;
+    return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_SUBMIT_REPLY, &r.base);
+}
+
+static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
+                     ProtobufCMessage *payload, cpm_reply_t *reply, cpm_error_t *err)
+{
+    Cpm__StatusQuery *q = (Cpm__StatusQuery *)payload;
+    const void *val = NULL;
+    size_t len = 0;
+    if (cpm_store_get(cpm_server_store(srv), txn, "notes", q->ticket, strlen(q->ticket), &val,
+                      &len) != 0)
+        return cpm_error_set(err, CPM_E_NOT_FOUND, "ticket", "no note %s", q->ticket);
+    Cpm__StatusReply r = CPM__STATUS_REPLY__INIT;
+    r.ticket = q->ticket;
+    return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_STATUS_REPLY, &r.base);
+}
+
+static const char *const dbs[] = {"notes", NULL};
+static const cpm_svc_request_t requests[] = {{CPM__MSG_TYPE__MSG_STATUS_QUERY,
+                                              &cpm__status_query__descriptor, false, on_status,
+                                              NULL, false},
+                                             {0}};
+static const cpm_svc_request_t items[] = {
+    {CPM__MSG_TYPE__MSG_SUBMIT_BATCH, &cpm__complaint__descriptor, true, on_submit, NULL, false},
+    {0}};
+static const cpm_service_t notes = {
+    .name = "intake", .databases = dbs, .requests = requests, .items = items};
+
+/* ---- the mesh: a root key, two members, a signed registry, a config ----- */
+
+static Cpm__Member *member(const cpm_identity_t *id, const char *role, const char *service,
+                           const char *may_send)
+{
+    Cpm__Member *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    cpm__member__init(m);
+    m->id = strdup(id->id);
+    m->role = strdup(role);
+    m->agency = strdup(id->id);
+    m->name = strdup(id->id);
+    m->sign_pk.len = m->curve_pk.len = 32;
+    m->sign_pk.data = malloc(32);
+    m->curve_pk.data = malloc(32);
+    memcpy(m->sign_pk.data, id->sign_pk, 32);
+    memcpy(m->curve_pk.data, id->curve_pk, 32);
+    if (service) {
+        Cpm__ServiceEndpoint *s = calloc(1, sizeof *s);
+        cpm__service_endpoint__init(s);
+        s->name = strdup(service);
+        char ep[400];
+        snprintf(ep, sizeof ep, "ipc://%s/req", tmpdir);
+        s->endpoint = strdup(ep);
+        snprintf(ep, sizeof ep, "ipc://%s/pub", tmpdir);
+        s->pub_endpoint = strdup(ep);
+        m->n_services = 1;
+        m->services = calloc(1, sizeof *m->services);
+        m->services[0] = s;
+    }
+    if (may_send) {
+        m->n_may_send = 1;
+        m->may_send = calloc(1, sizeof *m->may_send);
+        m->may_send[0] = strdup(may_send);
+    }
+    return m;
+}
+
+static cpm_identity_t server_id, client_id;
+static uint8_t root_pk[32];
+static cpm_config_t *cfg;
+static cpm_server_t *srv;
+static pthread_t loop;
+
+static void write_mesh(void)
+{
+    cpm_identity_t root;
+    char path[512];
+    assert_int_equal(cpm_identity_generate(&root, "root"), 0);
+    memcpy(root_pk, root.sign_pk, 32);
+    assert_int_equal(cpm_identity_generate(&server_id, "t.server"), 0);
+    assert_int_equal(cpm_identity_generate(&client_id, "t.client"), 0);
+    snprintf(path, sizeof path, "%s/keys", tmpdir);
+    assert_int_equal(cpm_identity_save(&root, path, 0, NULL), 0);
+    assert_int_equal(cpm_identity_save(&server_id, path, 0, NULL), 0);
+
+    Cpm__Registry doc;
+    cpm__registry__init(&doc);
+    doc.version = 1;
+    doc.mesh = "test";
+    Cpm__Member *ms[] = {member(&server_id, "city", "intake", NULL),
+                         member(&client_id, "operator", NULL, "*@intake")};
+    doc.members = ms;
+    doc.n_members = 2;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(cpm_registry_sign(&doc, root.sign_sk, &buf, &len), 0);
+    snprintf(path, sizeof path, "%s/registry.signed", tmpdir);
+    assert_int_equal(cpm_write_file(path, buf, len, 0644), 0);
+    free(buf);
+    for (size_t i = 0; i < 2; i++)
+        cpm__member__free_unpacked(ms[i], NULL);
+    cpm_identity_wipe(&root);
+
+    char text[2048];
+    snprintf(text, sizeof text,
+             "node: t.server\nservice: intake\ndata_dir: %s/data\nregistry: %s/registry.signed\n"
+             "root_public: %s/keys/root.public\nidentity: %s/keys/t.server.secret\n",
+             tmpdir, tmpdir, tmpdir, tmpdir);
+    snprintf(path, sizeof path, "%s/notes.yaml", tmpdir);
+    assert_int_equal(cpm_write_file(path, text, strlen(text), 0600), 0);
+    cpm_error_t e = {0};
+    if (cpm_config_load(path, &cfg, &e) != 0)
+        fail_msg("config: %s", e.message);
+    assert_int_equal(cpm_config_check_service(cfg, notes.name, NULL, &e), 0);
+}
+
+static int run_rc = -1;
+
+static void *run(void *arg)
+{
+    run_rc = cpm_server_run(arg);
+    return NULL;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    assert_true(sodium_init() >= 0);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cpm_test_items_XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    write_mesh();
+    srv = cpm_server_new(cfg, notes.databases);
+    assert_non_null(srv);
+    assert_int_equal(cpm_service_attach(srv, &notes, NULL), 0);
+    assert_int_equal(pthread_create(&loop, NULL, run, srv), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    raise(SIGTERM); /* the loop's handler: stop after this turn */
+    pthread_join(loop, NULL);
+    assert_int_equal(run_rc, 0);
+    cpm_server_destroy(&srv);
+    cpm_config_destroy(&cfg);
+    cpm_identity_wipe(&server_id);
+    cpm_identity_wipe(&client_id);
+    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* ---- the client ------------------------------------------------------------ */
+
+typedef struct {
+    void *zctx;
+    cpm_registry_t *reg;
+    cpm_client_t *cl;
+} client_t;
+
+static void client_open(client_t *c)
+{
+    char path[512];
+    cpm_error_t e = {0};
+    snprintf(path, sizeof path, "%s/registry.signed", tmpdir);
+    assert_int_equal(cpm_registry_load(path, root_pk, &c->reg, &e), 0);
+    c->zctx = zmq_ctx_new();
+    assert_int_equal(cpm_client_new(&c->cl, c->zctx, c->reg, &client_id, NULL, &e), 0);
+}
+
+static void client_close(client_t *c)
+{
+    cpm_client_destroy(&c->cl);
+    zmq_ctx_term(c->zctx);
+    cpm_registry_destroy(&c->reg);
+}
+
+static bool stored(client_t *c, const char *ticket)
+{
+    Cpm__StatusQuery q = CPM__STATUS_QUERY__INIT;
+    q.ticket = (char *)ticket;
+    cpm_msg_t reply = {0};
+    cpm_error_t e = {0};
+    int rc = cpm_client_call(c->cl, "t.server", "intake", CPM__MSG_TYPE__MSG_STATUS_QUERY, &q.base,
+                             30000, &reply, &e);
+    cpm_msg_clear(&reply);
+    assert_true(rc == 0 || rc == CPM_E_NOT_FOUND);
+    return rc == 0;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+/* Three items, the middle one refused after writing: one receipt, three
+ * leaves in item order, the refused one's write undone. */
+static void test_items_answered_by_one_receipt(void **state)
+{
+    client_t c;
+    client_open(&c);
+    Cpm__Complaint cs[3];
+    const Cpm__Complaint *ps[3];
+    const char *tickets[3] = {"B-0", "B-1", "B-2"};
+    for (int i = 0; i < 3; i++) {
+        cpm__complaint__init(&cs[i]);
+        cs[i].ticket = (char *)tickets[i];
+        cs[i].description = i == 1 ? "fail" : "fine";
+        ps[i] = &cs[i];
+    }
+    char msg_id[33];
+    uint8_t hashes[3][32];
+    cpm_error_t e = {0};
+    assert_int_equal(cpm_client_send_batch(c.cl, "t.server", ps, 3, msg_id, hashes, &e), 0);
+    cpm_msg_t reply = {0};
+    cpm_receipt_t *r = NULL;
+    int rc = cpm_client_recv_any(c.cl, "t.server", "intake", 30000, &reply, &r, &e);
+    if (rc != 0)
+        fail_msg("no receipt: %s", e.message);
+    assert_non_null(r);
+    assert_null(reply.env);
+    assert_int_equal(cpm_receipt_count(r), 3);
+    for (uint32_t i = 0; i < 3; i++) {
+        const cpm_receipt_item_t *it = cpm_receipt_at(r, i);
+        assert_string_equal(it->correlation_id, msg_id);
+        assert_int_equal(it->item, i);
+        assert_memory_equal(it->item_hash, hashes[i], 32);
+        if (i == 1) {
+            assert_int_equal(it->type, CPM__MSG_TYPE__MSG_ERROR);
+            Cpm__ErrorReply *er = cpm__error_reply__unpack(NULL, it->payload_len, it->payload);
+            assert_non_null(er);
+            assert_int_equal(er->code, CPM_E_INVALID);
+            assert_string_equal(er->field, "description");
+            cpm__error_reply__free_unpacked(er, NULL);
+        } else {
+            assert_int_equal(it->type, CPM__MSG_TYPE__MSG_SUBMIT_REPLY);
+            Cpm__SubmitReply *sr = cpm__submit_reply__unpack(NULL, it->payload_len, it->payload);
+            assert_non_null(sr);
+            assert_string_equal(sr->ticket, tickets[i]);
+            cpm__submit_reply__free_unpacked(sr, NULL);
+        }
+    }
+    /* A stand-alone proof of one answer holds for a third party. */
+    uint8_t *proof = NULL;
+    size_t plen = 0;
+    assert_int_equal(cpm_receipt_proof_frame(r, 2, &proof, &plen), 0);
+    Cpm__ReceiptLeaf *leaf = NULL;
+    const Cpm__Member *signer = NULL;
+    int64_t at = 0;
+    assert_int_equal(cpm_receipt_check(c.reg, proof, plen, &leaf, &signer, &at, &e), 0);
+    assert_string_equal(signer->id, "t.server");
+    assert_int_equal(leaf->item, 2);
+    cpm__receipt_leaf__free_unpacked(leaf, NULL);
+    free(proof);
+    cpm_receipt_destroy(&r);
+    assert_int_equal(cpm_client_refused(c.cl), 0);
+    assert_true(stored(&c, "B-0"));
+    assert_false(stored(&c, "B-1")); /* written, then refused: undone alone */
+    assert_true(stored(&c, "B-2"));
+    client_close(&c);
+}
+
+/* 65 items, through the generic send (the batch call refuses them): a
+ * classic ErrorReply naming complaints, nothing applied. */
+static void test_too_many_items_refused_whole(void **state)
+{
+    client_t c;
+    client_open(&c);
+    static uint8_t bufs[65][64];
+    ProtobufCBinaryData bins[65];
+    for (int i = 0; i < 65; i++) {
+        Cpm__Complaint cp = CPM__COMPLAINT__INIT;
+        char t[16];
+        snprintf(t, sizeof t, "X-%d", i);
+        cp.ticket = t;
+        cp.description = "many";
+        bins[i].len = cpm__complaint__pack(&cp, bufs[i]);
+        bins[i].data = bufs[i];
+    }
+    Cpm__SubmitBatch sb = CPM__SUBMIT_BATCH__INIT;
+    sb.n_complaints = 65;
+    sb.complaints = bins;
+    int before = atomic_load(&handled);
+    cpm_msg_t reply = {0};
+    cpm_error_t e = {0};
+    const Cpm__Complaint *none[1] = {NULL};
+    char msg_id[33];
+    assert_int_equal(cpm_client_send_batch(c.cl, "t.server", none, 65, msg_id, NULL, &e),
+                     CPM_E_INVALID);
+    int rc = cpm_client_call(c.cl, "t.server", "intake", CPM__MSG_TYPE__MSG_SUBMIT_BATCH, &sb.base,
+                             30000, &reply, &e);
+    assert_int_equal(rc, CPM_E_TOO_LARGE);
+    assert_string_equal(e.field, "complaints");
+    assert_int_equal(atomic_load(&handled), before);
+    assert_false(stored(&c, "X-0"));
+    sb.n_complaints = 0; /* and none at all */
+    rc = cpm_client_call(c.cl, "t.server", "intake", CPM__MSG_TYPE__MSG_SUBMIT_BATCH, &sb.base,
+                         30000, &reply, &e);
+    assert_int_equal(rc, CPM_E_INVALID);
+    assert_string_equal(e.field, "complaints");
+    client_close(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_items_answered_by_one_receipt),
+        cmocka_unit_test(test_too_many_items_refused_whole),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
