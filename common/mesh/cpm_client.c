@@ -16,6 +16,15 @@
  * is refused. Older ones are forgotten (their late answers then too). */
 #define CLIENT_PENDING 1024
 
+/* A batch request awaiting its group receipt: what each item's leaf must
+ * name (docs/protocol.md "Group receipts"). */
+typedef struct {
+    char msg_id[33];
+    uint32_t n;
+    uint8_t hashes[CPM_SUBMIT_BATCH_MAX][32];
+    uint64_t seen; /* items met in the receipt being checked */
+} batch_t;
+
 typedef struct {
     char peer[200];   /* "<member>/<service>", "" when free */
     char member[128]; /* who its replies must be signed by */
@@ -26,6 +35,8 @@ typedef struct {
     unsigned next_pending;
     uint8_t sent_hash[32]; /* SHA-256 of the last frame sent (cpm_client_sent_hash) */
     bool sent_any;
+    batch_t *batches; /* the pending ones among pending[], oldest first */
+    size_t nbatches;
 } link_t;
 
 struct cpm_client {
@@ -81,6 +92,27 @@ static void unlink_peer(link_t *l)
     l->peer[0] = 0;
     memset(l->pending, 0, sizeof l->pending);
     l->sent_any = false;
+    free(l->batches);
+    l->batches = NULL;
+    l->nbatches = 0;
+}
+
+static batch_t *find_batch(link_t *l, const char *msg_id)
+{
+    for (size_t i = 0; i < l->nbatches; i++)
+        if (strcmp(l->batches[i].msg_id, msg_id) == 0)
+            return &l->batches[i];
+    return NULL;
+}
+
+static void forget_batch(link_t *l, const char *msg_id)
+{
+    batch_t *b = find_batch(l, msg_id);
+    if (!b)
+        return;
+    size_t i = (size_t)(b - l->batches);
+    memmove(b, b + 1, (l->nbatches - i - 1) * sizeof *b);
+    l->nbatches--;
 }
 
 /* Forget msg_id as pending; false when it never was (or is forgotten). */
@@ -89,6 +121,7 @@ static bool take_pending(link_t *l, const char *msg_id)
     for (int i = 0; *msg_id && i < CLIENT_PENDING; i++)
         if (strcmp(l->pending[i], msg_id) == 0) {
             l->pending[i][0] = 0;
+            forget_batch(l, msg_id);
             return true;
         }
     return false;
@@ -197,6 +230,65 @@ int cpm_client_send(cpm_client_t *c, const char *member, const char *service, Cp
     return rc;
 }
 
+int cpm_client_send_batch(cpm_client_t *c, const char *member, const Cpm__Complaint *const *items,
+                          size_t n, char msg_id[33], uint8_t (*item_hashes)[32], cpm_error_t *err)
+{
+    if (n == 0 || n > CPM_SUBMIT_BATCH_MAX)
+        return cpm_error_set(err, CPM_E_INVALID, "complaints",
+                             "a batch holds 1 to %d complaints, not %zu", CPM_SUBMIT_BATCH_MAX, n);
+    link_t *l;
+    int rc = link_to(c, member, "intake", &l, err);
+    if (rc != 0)
+        return rc;
+    batch_t b = {.n = (uint32_t)n};
+    ProtobufCBinaryData bins[CPM_SUBMIT_BATCH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        bins[i].len = cpm__complaint__get_packed_size(items[i]);
+        bins[i].data = malloc(bins[i].len ? bins[i].len : 1);
+        if (!bins[i].data) {
+            n = i;
+            rc = cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
+            break;
+        }
+        cpm__complaint__pack(items[i], bins[i].data);
+        crypto_hash_sha256(b.hashes[i], bins[i].data, bins[i].len);
+    }
+    Cpm__SubmitBatch sb = CPM__SUBMIT_BATCH__INIT;
+    sb.n_complaints = n;
+    sb.complaints = bins;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if (rc == 0 && cpm_sender_seal(&c->sender, CPM__MSG_TYPE__MSG_SUBMIT_BATCH, l->peer, NULL,
+                                   &sb.base, msg_id, &frame, &len) != 0)
+        rc = cpm_error_set(err, CPM_E_INTERNAL, "", "cannot sign the request");
+    for (size_t i = 0; i < n; i++)
+        free(bins[i].data);
+    if (rc != 0)
+        return rc;
+    if (l->nbatches == CLIENT_PENDING) /* its request is forgotten too by now */
+        forget_batch(l, l->batches[0].msg_id);
+    batch_t *grown = realloc(l->batches, (l->nbatches + 1) * sizeof *grown);
+    if (!grown) {
+        free(frame);
+        return cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
+    }
+    l->batches = grown;
+    rc = zmq_send(l->sock, frame, len, 0) == (int)len
+             ? 0
+             : cpm_error_set(err, CPM_E_UNAVAILABLE, "", "cannot send to %s", l->peer);
+    if (rc == 0) {
+        crypto_hash_sha256(l->sent_hash, frame, len);
+        l->sent_any = true;
+        memcpy(b.msg_id, msg_id, 33);
+        l->batches[l->nbatches++] = b;
+        memcpy(l->pending[l->next_pending++ % CLIENT_PENDING], msg_id, 33);
+        if (item_hashes)
+            memcpy(item_hashes, b.hashes, n * 32);
+    }
+    free(frame);
+    return rc;
+}
+
 int cpm_client_sent_hash(cpm_client_t *c, const char *member, const char *service, uint8_t out[32])
 {
     char peer[sizeof c->links[0].peer];
@@ -225,7 +317,56 @@ int cpm_client_reply_error(const cpm_msg_t *reply, cpm_error_t *err)
     return code;
 }
 
-static int recv_on(cpm_client_t *c, link_t *l, int timeout_ms, cpm_msg_t *reply, cpm_error_t *err)
+/* A verified group receipt's items: each for a pending batch of ours on l,
+ * naming the hash of the item we sent, every such batch answered whole.
+ * 0 (those batches are answered), 1 when an item answers no pending batch
+ * of ours (an unsolicited frame), CPM_E_FORBIDDEN on anything else. */
+static int match_receipt(link_t *l, const cpm_receipt_t *r, cpm_error_t *err)
+{
+    size_t n = cpm_receipt_count(r);
+    for (size_t i = 0; i < l->nbatches; i++)
+        l->batches[i].seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cpm_receipt_item_t *it = cpm_receipt_at(r, i);
+        batch_t *b = find_batch(l, it->correlation_id);
+        if (!b)
+            return 1;
+        if (it->item >= b->n || (b->seen >> it->item & 1) ||
+            memcmp(it->item_hash, b->hashes[it->item], 32) != 0)
+            return cpm_error_set(err, CPM_E_FORBIDDEN, "item_hash",
+                                 "the receipt's item %u of %s is not the one we sent", it->item,
+                                 it->correlation_id);
+        b->seen |= 1ull << it->item;
+    }
+    for (size_t i = 0; i < l->nbatches; i++) {
+        batch_t *b = &l->batches[i];
+        uint64_t all = b->n == 64 ? ~0ull : (1ull << b->n) - 1;
+        if (b->seen && b->seen != all)
+            return cpm_error_set(err, CPM_E_FORBIDDEN, "proofs",
+                                 "the receipt answers batch %s in part", b->msg_id);
+    }
+    for (size_t i = 0; i < n; i++) /* each batch once: later items find it gone */
+        take_pending(l, cpm_receipt_at(r, i)->correlation_id);
+    return 0;
+}
+
+/* A group receipt whose envelope the verifier accepted (reply): its proofs
+ * checked, its items matched to our batches. As match_receipt. */
+static int open_receipt(cpm_client_t *c, link_t *l, const cpm_msg_t *reply, const uint8_t *frame,
+                        size_t len, cpm_receipt_t **out, cpm_error_t *err)
+{
+    cpm_receipt_t *r = NULL;
+    if (cpm_receipt_open(reply, frame, len, c->self, &r, err) != 0)
+        return CPM_E_FORBIDDEN;
+    int rc = match_receipt(l, r, err);
+    if (rc != 0)
+        cpm_receipt_destroy(&r);
+    *out = r;
+    return rc;
+}
+
+static int recv_on(cpm_client_t *c, link_t *l, int timeout_ms, cpm_msg_t *reply,
+                   cpm_receipt_t **receipt, cpm_error_t *err)
 {
     int64_t deadline = cpm_mono_ms() + timeout_ms;
     for (;;) {
@@ -245,14 +386,44 @@ static int recv_on(cpm_client_t *c, link_t *l, int timeout_ms, cpm_msg_t *reply,
         if (cpm_sock_recv(l->sock, f, 1, 0) != 1)
             continue;
         cpm_verify_ctx_t ctx = {.self = c->self, .awaiting_reply = "*", .expect_sender = l->member};
-        cpm_verdict_t v = cpm_verifier_check(c->verifier, c->reg, &ctx, zmq_msg_data(&f[0]),
-                                             zmq_msg_size(&f[0]), cpm_now_ms(), reply);
-        zmq_msg_close(&f[0]);
+        const uint8_t *buf = zmq_msg_data(&f[0]);
+        size_t len = zmq_msg_size(&f[0]), signed_len = len;
+        /* A group receipt: its fields 1 and 2 are a plain signed envelope,
+         * verified as any reply; its proofs (field 3) are checked after. */
+        cpm_slice_t envs, sig, proofs;
+        bool has_proofs =
+            cpm_receipt_parse_frame(buf, len, &envs, &sig, &proofs, &signed_len) == 0 &&
+            signed_len < len;
+        if (!has_proofs)
+            signed_len = len; /* the verifier refuses what is not a plain envelope */
+        cpm_verdict_t v =
+            cpm_verifier_check(c->verifier, c->reg, &ctx, buf, signed_len, cpm_now_ms(), reply);
+        if (v == CPM_V_OK && has_proofs != (reply->env->type == CPM__MSG_TYPE__MSG_GROUP_RECEIPT)) {
+            cpm_msg_clear(reply); /* proofs on another reply, or a receipt without */
+            v = CPM_V_MALFORMED;
+        }
         if (v != CPM_V_OK) {
+            zmq_msg_close(&f[0]);
             c->refused++;
             return cpm_error_set(err, cpm_verdict_code(v), "reply", "refused the reply of %s: %s",
                                  l->peer, cpm_verdict_name(v));
         }
+        if (has_proofs) {
+            int rc = CPM_E_FORBIDDEN;
+            if (receipt)
+                rc = open_receipt(c, l, reply, buf, len, receipt, err);
+            else
+                cpm_error_set(err, rc, "reply", "a group receipt where a reply was awaited");
+            cpm_msg_clear(reply);
+            zmq_msg_close(&f[0]);
+            if (rc == 0)
+                return 0;
+            c->refused++;
+            if (rc == 1 || !receipt)
+                continue; /* answers nothing we wait for: dropped, the wait goes on */
+            return rc;
+        }
+        zmq_msg_close(&f[0]);
         /* Signed by the peer, but an answer to no request of ours (or one
          * answered already): dropped, and the wait goes on. */
         if (!take_pending(l, reply->env->correlation_id)) {
@@ -272,7 +443,20 @@ int cpm_client_recv(cpm_client_t *c, const char *member, const char *service, in
     link_t *l = find_link(c, peer);
     if (!l)
         return cpm_error_set(err, CPM_E_INVALID, "node", "no request is pending at %s", peer);
-    return recv_on(c, l, timeout_ms, reply, err);
+    return recv_on(c, l, timeout_ms, reply, NULL, err);
+}
+
+int cpm_client_recv_any(cpm_client_t *c, const char *member, const char *service, int timeout_ms,
+                        cpm_msg_t *reply, cpm_receipt_t **receipt, cpm_error_t *err)
+{
+    *receipt = NULL;
+    memset(reply, 0, sizeof *reply);
+    char peer[200];
+    snprintf(peer, sizeof peer, "%s/%s", member, service);
+    link_t *l = find_link(c, peer);
+    if (!l)
+        return cpm_error_set(err, CPM_E_INVALID, "node", "no request is pending at %s", peer);
+    return recv_on(c, l, timeout_ms, reply, receipt, err);
 }
 
 int cpm_client_call(cpm_client_t *c, const char *member, const char *service, Cpm__MsgType type,
@@ -287,7 +471,7 @@ int cpm_client_call(cpm_client_t *c, const char *member, const char *service, Cp
         l = find_link(c, peer);
     }
     while (rc == 0) {
-        rc = recv_on(c, l, timeout_ms, reply, err);
+        rc = recv_on(c, l, timeout_ms, reply, NULL, err);
         if (rc != 0)
             break;
         if (strcmp(reply->env->correlation_id, msg_id) != 0) {

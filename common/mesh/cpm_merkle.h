@@ -42,4 +42,22 @@ CPM_MUST_CHECK int cpm_merkle_verify(const uint8_t leaf_hash[CPM_MERKLE_HASH], u
                                      uint64_t n, const uint8_t (*path)[CPM_MERKLE_HASH],
                                      size_t npath, const uint8_t root[CPM_MERKLE_HASH]);
 
+/* Every level of the tree at once, for a server that needs the path of
+ * every leaf of a large group: O(n) hashes and memory once, then O(log n)
+ * per path, where cpm_merkle_path costs O(n) per call. Same tree, same
+ * paths (test_merkle compares them). */
+typedef struct cpm_merkle_tree cpm_merkle_tree_t;
+
+/* The tree of n >= 1 leaf hashes (copied). NULL when n is 0, n is above
+ * 2^32 or out of memory. */
+CPM_MUST_CHECK cpm_merkle_tree_t *cpm_merkle_tree_new(const uint8_t (*leaves)[CPM_MERKLE_HASH],
+                                                      size_t n);
+void cpm_merkle_tree_destroy(cpm_merkle_tree_t **p);
+size_t cpm_merkle_tree_size(const cpm_merkle_tree_t *t);
+void cpm_merkle_tree_root(const cpm_merkle_tree_t *t, uint8_t root[CPM_MERKLE_HASH]);
+/* As cpm_merkle_path. 0, or -1 when index >= size. */
+CPM_MUST_CHECK int cpm_merkle_tree_path(const cpm_merkle_tree_t *t, size_t index,
+                                        uint8_t path[CPM_MERKLE_PATH_MAX][CPM_MERKLE_HASH],
+                                        size_t *npath);
+
 #endif

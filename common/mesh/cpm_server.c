@@ -305,6 +305,7 @@ void cpm_server_destroy(cpm_server_t **p)
     cpm_registry_destroy(&s->reg);
     cpm_verifier_destroy(&s->verifier);
     cpm_metrics_destroy(&s->metrics);
+    cpm_rgroup_destroy(&s->rgroup);
     cpm_identity_wipe(&s->id);
     free(s->group);
     free(s->queued);
@@ -367,6 +368,16 @@ int cpm_server_on_batch(cpm_server_t *s, Cpm__MsgType type, cpm_apply_fn fn)
     h->write = true;
     h->batch = true;
     h->apply = fn;
+    return 0;
+}
+
+int cpm_server_on_items(cpm_server_t *s, Cpm__MsgType type, cpm_item_fn fn)
+{
+    handler_t *h = add_handler(s, type);
+    if (!h)
+        return -1;
+    h->write = true;
+    h->item = fn;
     return 0;
 }
 

@@ -73,6 +73,17 @@ CPM_MUST_CHECK int cpm_server_reads_when(cpm_server_t *srv, Cpm__MsgType type, c
  * action). Other requests are not copied. */
 CPM_MUST_CHECK int cpm_server_keep_frame(cpm_server_t *srv, Cpm__MsgType type);
 CPM_MUST_CHECK int cpm_server_on_batch(cpm_server_t *srv, Cpm__MsgType type, cpm_apply_fn fn);
+/* Applies item `index` (its bytes as received) of a batch request
+ * (SubmitBatch, docs/protocol.md "Group receipts") in its own nested
+ * transaction txn inside the group's: 0 with *reply set, or an error code
+ * with err filled; either becomes the item's leaf of the group receipt (a
+ * failed item's writes are undone, the others stand). */
+typedef int (*cpm_item_fn)(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, uint32_t index,
+                           const uint8_t *item, size_t len, cpm_reply_t *reply, cpm_error_t *err);
+/* Requests of type are SubmitBatch containers of 1..CPM_SUBMIT_BATCH_MAX
+ * items, each applied by fn and answered, with every other item of the
+ * group commit, by one signed group receipt per connection. */
+CPM_MUST_CHECK int cpm_server_on_items(cpm_server_t *srv, Cpm__MsgType type, cpm_item_fn fn);
 /* Records this service sends to peer_service travel in batches of type. */
 CPM_MUST_CHECK int cpm_server_outbound(cpm_server_t *srv, const char *peer_service,
                                        Cpm__MsgType type);

@@ -433,12 +433,14 @@ static void commit_group(cpm_server_t *s)
         pending_t *p = &s->group[i];
         size_t queued_before = s->nqueued;
         MDB_txn *child = NULL;
-        p->rc = p->h->batch ? 0 : cpm_store_admit(s->store, txn); /* batches: apply_record */
+        /* batches: apply_record; items: each admitted alone */
+        p->rc = p->h->batch || p->h->item ? 0 : cpm_store_admit(s->store, txn);
         if (p->rc == 0)
             p->rc = cpm_store_begin_child(s->store, txn, &child);
         if (p->rc == 0)
-            p->rc = p->h->batch ? apply_batch(s, child, p)
-                                : p->h->handle(s, child, &p->msg, &p->reply, &p->err);
+            p->rc = p->h->batch  ? apply_batch(s, child, p)
+                    : p->h->item ? cpm_server_apply_items(s, child, p)
+                                 : p->h->handle(s, child, &p->msg, &p->reply, &p->err);
         if (p->rc == 0)
             p->rc = cpm_store_commit(child);
         else
@@ -462,6 +464,7 @@ static void commit_group(cpm_server_t *s)
     } else {
         cpm_metrics_add(s->metrics, "store.commits", 1);
         hand_over_records(s);
+        cpm_server_send_receipts(s, cpm_now_ms()); /* batches of items: one signature */
     }
     for (size_t i = 0; i < s->ngroup; i++) {
         pending_t *p = &s->group[i];
@@ -470,6 +473,8 @@ static void commit_group(cpm_server_t *s)
             cpm_error_set(&e, rc, "", "not applied (%s); nothing was recorded, send again",
                           cpm_err_name(rc));
             send_error(s, &p->route, p->msg.env, &e);
+        } else if (p->receipted) {
+            /* answered by cpm_server_send_receipts */
         } else if (p->rc == 0) {
             cpm_metrics_add(s->metrics, "applied", 1);
             send_reply(s, &p->route, p->msg.env, p->reply.type, p->reply.buf, p->reply.len);
@@ -478,6 +483,7 @@ static void commit_group(cpm_server_t *s)
             send_error(s, &p->route, p->msg.env, &p->err);
         }
         free(p->reply.buf);
+        cpm_server_items_free(p);
         cpm_msg_clear(&p->msg);
         zmq_msg_close(&p->route);
     }

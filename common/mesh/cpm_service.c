@@ -23,12 +23,17 @@ static void refresh(cpm_server_t *s)
         s->svc->registry_changed(s->svc_state, s);
 }
 
-static const cpm_svc_request_t *find_request(const cpm_service_t *d, int type)
+static const cpm_svc_request_t *find_in(const cpm_svc_request_t *r, int type)
 {
-    for (const cpm_svc_request_t *r = d->requests; r && r->fn; r++)
+    for (; r && r->fn; r++)
         if ((int)r->type == type)
             return r;
     return NULL;
+}
+
+static const cpm_svc_request_t *find_request(const cpm_service_t *d, int type)
+{
+    return find_in(d->requests, type);
 }
 
 static const cpm_svc_batch_t *find_batch(const cpm_service_t *d, int type)
@@ -63,6 +68,25 @@ static int on_request(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, cpm_rep
     refresh(s);
     ProtobufCMessage *p =
         decode(r->payload, m->env->payload.data, m->env->payload.len, "payload", err);
+    if (!p)
+        return err->code;
+    int rc = r->fn(s->svc_state, s, txn, m, p, reply, err);
+    protobuf_c_message_free_unpacked(p, NULL);
+    return rc;
+}
+
+/* One item of a batch request, decoded with the entry's payload descriptor
+ * and handled exactly as a single request of that payload. */
+static int on_item(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, uint32_t index,
+                   const uint8_t *item, size_t len, cpm_reply_t *reply, cpm_error_t *err)
+{
+    const cpm_svc_request_t *r = find_in(s->svc->items, m->env->type);
+    if (!r)
+        return cpm_error_set(err, CPM_E_INTERNAL, "type", "no entry for this type");
+    refresh(s);
+    char what[32];
+    snprintf(what, sizeof what, "complaints[%u]", index);
+    ProtobufCMessage *p = decode(r->payload, item, len, what, err);
     if (!p)
         return err->code;
     int rc = r->fn(s->svc_state, s, txn, m, p, reply, err);
@@ -136,6 +160,12 @@ int cpm_service_attach(cpm_server_t *s, const cpm_service_t *d, cpm_svc_t *st)
     s->svc = d;
     s->svc_state = st;
     s->svc_reg_version = 0;
+    for (const cpm_svc_request_t *r = d->items; r && r->fn; r++)
+        if (!r->write || r->reads || r->keep_frame ||
+            cpm_server_on_items(s, r->type, on_item) != 0) {
+            cpm_error("%s: cannot register %s", d->name, cpm_msg_type_name(r->type));
+            return -1;
+        }
     for (const cpm_svc_request_t *r = d->requests; r && r->fn; r++) {
         if (cpm_server_on_request(s, r->type, r->write, on_request) != 0 ||
             (r->reads && cpm_server_reads_when(s, r->type, on_reads) != 0) ||

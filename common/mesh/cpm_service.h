@@ -90,9 +90,16 @@ typedef struct cpm_service {
     const char *const *databases;       /* the service's own, NULL-terminated */
     const char *const *config_requires; /* optional config fields it needs, NULL-terminated */
     const cpm_svc_request_t *requests;  /* ended by an entry with fn NULL */
-    const cpm_svc_batch_t *batches;     /* ended by an entry with fn NULL */
-    const cpm_svc_stream_t *streams;    /* ended by an entry with peer_service NULL */
-    const cpm_svc_acked_t *acked;       /* optional, ended by an entry with fn NULL */
+    /* Optional, ended by an entry with fn NULL: batch requests of items (type
+     * MSG_SUBMIT_BATCH, cpm_server_on_items). Each item is decoded with the
+     * entry's payload descriptor and given to fn exactly as a single request
+     * of that payload (the same handler), in its own nested transaction; the
+     * answers go out as one group receipt. write must be true, reads and
+     * keep_frame unset. */
+    const cpm_svc_request_t *items;
+    const cpm_svc_batch_t *batches;  /* ended by an entry with fn NULL */
+    const cpm_svc_stream_t *streams; /* ended by an entry with peer_service NULL */
+    const cpm_svc_acked_t *acked;    /* optional, ended by an entry with fn NULL */
     /* After the server is up: create the state. 0, or -1 with the reason
      * logged (the process exits 1). */
     int (*init)(cpm_server_t *srv, cpm_svc_t **st);

@@ -137,7 +137,10 @@ static cpm_verdict_t check_key(const cpm_registry_t *reg, const char *key_id, co
 
 static cpm_verdict_t check_address(const cpm_verify_ctx_t *ctx, const Cpm__Envelope *e)
 {
-    if (e->type == CPM__MSG_TYPE__MSG_EVENTS_PUBLISH) {
+    /* A group receipt's one signature covers every recipient of the group:
+     * its proofs say whose each leaf is (cpm_receipt_open). */
+    if (e->type == CPM__MSG_TYPE__MSG_EVENTS_PUBLISH ||
+        e->type == CPM__MSG_TYPE__MSG_GROUP_RECEIPT) {
         if (strcmp(e->recipient, "*") != 0)
             return CPM_V_WRONG_RECIPIENT;
     } else if (ctx->self && strcmp(e->recipient, ctx->self) != 0) {
@@ -153,6 +156,9 @@ static cpm_verdict_t check_authorization(const cpm_verify_ctx_t *ctx, const Cpm_
 {
     if (ctx->expect_sender && strcmp(ctx->expect_sender, e->sender) != 0)
         return CPM_V_FORBIDDEN;
+    if (e->type == CPM__MSG_TYPE__MSG_GROUP_RECEIPT) /* answers requests named in its leaves */
+        return !ctx->service && ctx->awaiting_reply && !e->correlation_id[0] ? CPM_V_OK
+                                                                             : CPM_V_FORBIDDEN;
     if (cpm_msg_type_is_reply(e->type)) {
         /* "*": a sender with several batches in flight takes any reply, since
          * acknowledgements are cumulative. */
@@ -170,7 +176,11 @@ static cpm_verdict_t check_authorization(const cpm_verify_ctx_t *ctx, const Cpm_
             svc[n - 4] = 0;
         return cpm_member_service(m, svc) ? CPM_V_OK : CPM_V_FORBIDDEN;
     }
-    if (!ctx->service || !cpm_member_may_send(m, cpm_msg_type_name(e->type), ctx->service))
+    /* A batch of complaints needs the right to submit one: no new right. */
+    const char *right = e->type == CPM__MSG_TYPE__MSG_SUBMIT_BATCH
+                            ? cpm_msg_type_name(CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT)
+                            : cpm_msg_type_name(e->type);
+    if (!ctx->service || !cpm_member_may_send(m, right, ctx->service))
         return CPM_V_FORBIDDEN;
     return CPM_V_OK;
 }

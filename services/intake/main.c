@@ -209,6 +209,12 @@ static const cpm_svc_request_t requests[] = {
     {CPM__MSG_TYPE__MSG_RECORD_CONSULTATION, &cpm__consultation__descriptor, true, on_consult, NULL,
      false},
     {0}};
+/* Up to 64 complaints at once: each exactly as a single submit (the same
+ * handler), all answered by one group receipt (docs/protocol.md "Group
+ * receipts"). */
+static const cpm_svc_request_t items[] = {
+    {CPM__MSG_TYPE__MSG_SUBMIT_BATCH, &cpm__complaint__descriptor, true, on_submit, NULL, false},
+    {0}};
 static const cpm_svc_stream_t streams[] = {{"routing", CPM__MSG_TYPE__MSG_CASE_BATCH}, {0}};
 
 static const cpm_service_t service = {
@@ -216,6 +222,7 @@ static const cpm_service_t service = {
     .databases = dbs,
     .config_requires = requires,
     .requests = requests,
+    .items = items,
     .streams = streams,
     .init = init,
     .fini = fini,

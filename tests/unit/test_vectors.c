@@ -14,6 +14,7 @@
 #include "cpm_envelope.h"
 #include "cpm_eventlog.h"
 #include "cpm_keys.h"
+#include "cpm_receipt.h"
 #include "cpm_registry.h"
 #include "cpm_util.h"
 #include "cpm_verifier.h"
@@ -687,12 +688,144 @@ static void test_exchange(void **state)
     json_decref(doc);
 }
 
+/* receipts.json: the trees, the group's leaves and proofs as cpm_rgroup
+ * writes them, the frame opened as its recipient, the stand-alone proof as
+ * cpm_receipt_proof_frame writes it and checked, and every refusal with
+ * its field. */
+static void test_receipts(void **state)
+{
+    (void)state;
+    json_t *doc = load("receipts.json");
+    assert_non_null(doc);
+    json_t *tj = json_object_get(doc, "trees"), *v, *w;
+    size_t i, j, len;
+    uint8_t lh[16][32], root[32], path[CPM_MERKLE_PATH_MAX][32];
+    json_array_foreach(json_object_get(tj, "leaves"), i, v)
+    {
+        const char *s = json_string_value(v);
+        cpm_merkle_leaf_hash((const uint8_t *)s, strlen(s), lh[i]);
+        assert_hex(lh[i], 32,
+                   json_string_value(json_array_get(json_object_get(tj, "leaf_hashes_hex"), i)),
+                   "leaf hash");
+    }
+    json_array_foreach(json_object_get(tj, "trees"), i, v)
+    {
+        size_t n = (size_t)num(v, "size");
+        assert_int_equal(cpm_merkle_root(lh, n, root), 0);
+        assert_hex(root, 32, str(v, "root_hex"), "tree root");
+        json_array_foreach(json_object_get(v, "paths_hex"), j, w)
+        {
+            size_t np = 0;
+            assert_int_equal(cpm_merkle_path(lh, n, j, path, &np), 0);
+            assert_int_equal(np, json_array_size(w));
+            for (size_t k = 0; k < np; k++)
+                assert_hex(path[k], 32, json_string_value(json_array_get(w, k)), "path hash");
+            assert_int_equal(cpm_merkle_verify(lh[j], j, n, path, np, root), 0);
+        }
+    }
+    /* The same leaves through cpm_rgroup give the vector's proofs. */
+    json_t *g = json_object_get(doc, "group");
+    cpm_rgroup_t *rg = cpm_rgroup_new();
+    json_array_foreach(json_object_get(g, "leaves"), i, v)
+    {
+        size_t pl, hl;
+        uint8_t *p = unhex(str(v, "payload_hex"), &pl), *ih = unhex(str(v, "item_hash_hex"), &hl);
+        assert_int_equal(cpm_rgroup_add(rg, str(v, "recipient"), str(v, "correlation_id"),
+                                        (uint32_t)num(v, "item"),
+                                        (Cpm__MsgType)num(v, "type_value"), p, pl, ih),
+                         (long)i);
+        free(p);
+        free(ih);
+    }
+    cpm_identity_t doit;
+    identity_of("hn.doit", &doit);
+    cpm_sender_t snd;
+    cpm_sender_init(&snd, &doit, "intake.reply");
+    assert_int_equal(cpm_rgroup_seal(rg, &snd, num(g, "committed_ms")), 0);
+    size_t mine[8], nmine = 0;
+    json_array_foreach(json_object_get(g, "items"), i, v) mine[nmine++] = (size_t)num(v, "index");
+    uint8_t *rf = NULL;
+    size_t rfl = 0;
+    assert_int_equal(cpm_rgroup_frame(rg, mine, nmine, &rf, &rfl), 0);
+    cpm_slice_t e, s, p;
+    size_t signed_len;
+    assert_int_equal(cpm_receipt_parse_frame(rf, rfl, &e, &s, &p, &signed_len), 0);
+    assert_hex(p.data, p.len, str(g, "proofs_hex"), "proofs written by cpm_rgroup_frame");
+    free(rf);
+    cpm_rgroup_destroy(&rg);
+    /* The vector's frame, as its recipient gets it. */
+    uint8_t *frame = unhex(str(g, "frame_hex"), &len);
+    assert_int_equal(cpm_receipt_parse_frame(frame, len, &e, &s, &p, &signed_len), 0);
+    assert_hex(frame, signed_len, str(g, "signed_envelope_hex"), "signed envelope");
+    int64_t now = num(env_doc, "now_ms");
+    cpm_verifier_t *vf = cpm_verifier_new(num(env_doc, "max_skew_ms"));
+    cpm_verify_ctx_t ctx = {NULL, NULL, NULL, "*", str(g, "signer")};
+    cpm_msg_t m = {0};
+    assert_int_equal(cpm_verifier_check(vf, reg, &ctx, frame, signed_len, now, &m), CPM_V_OK);
+    /* A service's view of the whole frame: field 3 is refused. */
+    cpm_msg_t m2 = {0};
+    assert_int_equal(cpm_verifier_check(vf, reg, &ctx, frame, len, now, &m2), CPM_V_MALFORMED);
+    cpm_receipt_t *r = NULL;
+    cpm_error_t err = {0};
+    if (cpm_receipt_open(&m, frame, len, str(g, "self"), &r, &err) != 0)
+        fail_msg("receipts.json frame: %s: %s", err.field, err.message);
+    assert_int_equal(cpm_receipt_count(r), nmine);
+    assert_int_equal(cpm_receipt_committed_ms(r), num(g, "committed_ms"));
+    json_array_foreach(json_object_get(g, "items"), i, v)
+    {
+        const cpm_receipt_item_t *it = cpm_receipt_at(r, i);
+        assert_int_equal(it->index, num(v, "index"));
+        assert_string_equal(it->correlation_id, str(v, "correlation_id"));
+        assert_int_equal(it->item, num(v, "item"));
+    }
+    json_t *pj = json_object_get(doc, "proof");
+    uint8_t *pf = NULL;
+    size_t pfl = 0, k = 0;
+    for (k = 0; k < nmine && mine[k] != (size_t)num(pj, "leaf"); k++)
+        ;
+    assert_int_equal(cpm_receipt_proof_frame(r, k, &pf, &pfl), 0);
+    assert_hex(pf, pfl, str(pj, "frame_hex"), "stand-alone proof frame");
+    Cpm__ReceiptLeaf *leaf = NULL;
+    const Cpm__Member *signer = NULL;
+    int64_t at = 0;
+    assert_int_equal(cpm_receipt_check(reg, pf, pfl, &leaf, &signer, &at, &err), 0);
+    assert_string_equal(signer->id, str(pj, "signer"));
+    assert_int_equal(at, num(pj, "committed_ms"));
+    assert_int_equal(leaf->item,
+                     num(json_array_get(json_object_get(g, "leaves"), num(pj, "leaf")), "item"));
+    cpm__receipt_leaf__free_unpacked(leaf, NULL);
+    free(pf);
+    cpm_receipt_destroy(&r);
+    json_array_foreach(json_object_get(doc, "refusals"), i, v)
+    {
+        size_t fl;
+        uint8_t *f = unhex(str(v, "frame_hex"), &fl);
+        cpm_msg_t mw = {0};
+        assert_string_equal(cpm_verdict_name(cpm_verifier_check(vf, reg, &ctx, f, fl, now, &mw)),
+                            str(v, "verifier_whole_frame"));
+        int rc;
+        if (strcmp(str(v, "by"), "open") == 0) {
+            rc = cpm_receipt_open(&m, f, fl, str(v, "self"), &r, &err);
+        } else {
+            rc = cpm_receipt_check(reg, f, fl, &leaf, &signer, NULL, &err);
+        }
+        if (rc == 0 || strcmp(err.field, str(v, "field")) != 0)
+            fail_msg("refusal %s: rc %d field %s (%s)", str(v, "name"), rc, err.field, err.message);
+        free(f);
+    }
+    cpm_msg_clear(&m);
+    cpm_verifier_destroy(&vf);
+    cpm_identity_wipe(&doit);
+    free(frame);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),     cmocka_unit_test(test_registry),
         cmocka_unit_test(test_events),   cmocka_unit_test(test_envelopes),
-        cmocka_unit_test(test_exchange),
+        cmocka_unit_test(test_exchange), cmocka_unit_test(test_receipts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

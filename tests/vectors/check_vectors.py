@@ -250,6 +250,268 @@ def check_checkpoints(vdir):
     return 1
 
 
+# ---- group receipts (docs/protocol.md 26), from the text alone ----
+
+def leaf_hash(b):
+    return hashlib.sha256(b"\x00" + b).digest()
+
+
+def node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def split(n):
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def mth(hs):
+    if len(hs) == 1:
+        return hs[0]
+    k = split(len(hs))
+    return node_hash(mth(hs[:k]), mth(hs[k:]))
+
+
+def audit_path(m, hs):
+    if len(hs) == 1:
+        return []
+    k = split(len(hs))
+    if m < k:
+        return audit_path(m, hs[:k]) + [mth(hs[k:])]
+    return audit_path(m - k, hs[k:]) + [mth(hs[:k])]
+
+
+def path_holds(lh, index, size, path, root):
+    """26.3: RFC 9162 2.1.3.2."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, lh
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+class Refused(Exception):
+    def __init__(self, field):
+        Exception.__init__(self, field)
+        self.field = field
+
+
+def only_known(b, known):
+    """Fields of a message, each of a known number and wire type (repeated ones in lists)."""
+    out = {}
+    try:
+        fields = wire_fields(b)
+    except Malformed:
+        return None
+    for num, wt, val in fields:
+        if num not in known or known[num][0] != wt:
+            return None
+        if known[num][1]:
+            out.setdefault(num, []).append(val)
+        else:
+            out[num] = val
+    return out
+
+
+GROUP_ROOT = {1: (2, False), 2: (0, False), 3: (0, False)}
+PROOFS = {1: (2, True)}
+PROOF = {1: (2, False), 2: (0, False), 3: (2, True)}
+LEAF = {1: (2, False), 2: (2, False), 3: (0, False), 4: (0, False), 5: (2, False), 6: (2, False)}
+
+
+def receipt_layout(frame):
+    """26.4: fields 1, 2, 3 in this order, each once; the bytes before field 3."""
+    try:
+        fields, i, last, cut = [], 0, 0, len(frame)
+        while i < len(frame):
+            start = i
+            tag, i = read_varint(frame, i)
+            n, i = read_varint(frame, i)
+            if tag & 7 != 2 or not last < tag >> 3 <= 3 or n > len(frame) - i:
+                raise Refused("frame")
+            last = tag >> 3
+            if last == 3:
+                cut = start
+            fields.append((last, frame[i:i + n]))
+            i += n
+    except Malformed:
+        raise Refused("frame")
+    f = dict(fields)
+    return f.get(1, b""), f.get(2, b""), f.get(3), frame[:cut]
+
+
+def open_proofs(env, proofs_b, max_count, self_addr):
+    """26.5 steps 3 to 5 on a verified envelope (fields by number)."""
+    if env.get(7) != 15:
+        raise Refused("envelope.type")
+    if env.get(10, b"") != b"*":
+        raise Refused("envelope.recipient")
+    gr = only_known(env.get(11, b""), GROUP_ROOT)
+    if gr is None:
+        raise Refused("group_root")
+    root, size = gr.get(1, b""), gr.get(2, 0)
+    if len(root) != 32:
+        raise Refused("group_root.root")
+    if not 1 <= size <= 65536:
+        raise Refused("group_root.size")
+    ps = only_known(proofs_b or b"", PROOFS) if proofs_b else None
+    if ps is None or not 1 <= len(ps.get(1, [])) <= min(size, max_count):
+        raise Refused("proofs")
+    out, prev = [], -1
+    for i, pb in enumerate(ps[1]):
+        p = only_known(pb, PROOF)
+        if p is None:
+            raise Refused("proofs")
+        index, path, leaf = p.get(2, 0), p.get(3, []), p.get(1, b"")
+        if index >= size or index <= prev:
+            raise Refused("proofs[%d].index" % i)
+        prev = index
+        if len(path) > 32 or any(len(h) != 32 for h in path):
+            raise Refused("proofs[%d].path" % i)
+        if not path_holds(leaf_hash(leaf), index, size, path, root):
+            raise Refused("proofs[%d].path" % i)
+        lf = only_known(leaf, LEAF)
+        if lf is None:
+            raise Refused("proofs[%d].leaf" % i)
+        if lf.get(4, 0) not in (2, 11):
+            raise Refused("proofs[%d].leaf.type" % i)
+        if len(lf.get(6, b"")) != 32:
+            raise Refused("proofs[%d].leaf.item_hash" % i)
+        if not lf.get(2):
+            raise Refused("proofs[%d].leaf.correlation_id" % i)
+        rcpt = lf.get(1, b"")
+        if (self_addr is not None and rcpt != self_addr.encode()) or not rcpt:
+            raise Refused("proofs[%d].leaf.recipient" % i)
+        out.append((index, lf))
+    return gr, out
+
+
+def third_party(frame, reg):
+    """26.6: a stand-alone proof with the registry alone; returns (signer, leaf fields)."""
+    eb, sig, proofs_b, prefix = receipt_layout(frame)
+    try:
+        env, _, _ = read_layout(prefix)
+    except Malformed:
+        raise Refused("frame")
+    member = next((m for m in reg["document"]["members"]
+                   if m["id"].encode() == env.get(2, b"")), None)
+    if member is None:
+        raise Refused("envelope.sender")
+    if hashlib.sha256(bytes.fromhex(member["sign_pk"])).digest()[:8].hex().encode() != env.get(4):
+        raise Refused("envelope.key_id")
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(member["sign_pk"])).verify(
+            sig, b"CPMESH-ENVELOPE-V1\0" + eb)
+    except Exception:
+        raise Refused("signature")
+    gr, items = open_proofs(env, proofs_b, 1, None)
+    return member["id"], gr, items[0][1]
+
+
+def check_receipts(vdir, sk, reg):
+    doc = json.load(open(os.path.join(vdir, "receipts.json")))
+    t = doc["trees"]
+    lhs = [leaf_hash(s.encode()) for s in t["leaves"]]
+    check([h.hex() for h in lhs] == t["leaf_hashes_hex"], "receipts: leaf hashes")
+    npaths = 0
+    for tree in t["trees"]:
+        n = tree["size"]
+        root = mth(lhs[:n])
+        check(root.hex() == tree["root_hex"], "receipts: root of %d" % n)
+        for i in range(n):
+            p = audit_path(i, lhs[:n])
+            check([h.hex() for h in p] == tree["paths_hex"][i], "receipts: path %d of %d" % (i, n))
+            check(path_holds(lhs[i], i, n, p, root), "receipts: path %d of %d holds" % (i, n))
+            check(not path_holds(lhs[i], i, n, p[:-1], root) if p else True, "short path")
+            npaths += 1
+
+    g = doc["group"]
+    lbs = []
+    for lf in g["leaves"]:
+        pl = lf["payload"]
+        if lf["type"] == "MSG_ERROR":
+            pb = f_varint(1, pl["code"]) + f_bytes(2, pl["field"]) + f_bytes(3, pl["message"]) + \
+                f_varint(4, int(pl["retryable"]))
+        else:
+            pb = f_bytes(1, pl["ticket"]) + f_varint(2, int(pl["duplicate"])) + \
+                f_bytes(3, pl["lookup_code"])
+        check(pb.hex() == lf["payload_hex"], "receipts: leaf %d payload" % lf["index"])
+        ih = hashlib.sha256(lf["item_text"].encode()).digest()
+        check(ih.hex() == lf["item_hash_hex"], "receipts: leaf %d item hash" % lf["index"])
+        lb = f_bytes(1, lf["recipient"]) + f_bytes(2, lf["correlation_id"]) + \
+            f_varint(3, lf["item"]) + f_varint(4, lf["type_value"]) + f_bytes(5, pb) + f_bytes(6, ih)
+        check(lb.hex() == lf["leaf_hex"], "receipts: leaf %d bytes" % lf["index"])
+        check(leaf_hash(lb).hex() == lf["leaf_hash_hex"], "receipts: leaf %d hash" % lf["index"])
+        lbs.append(lb)
+    hs = [leaf_hash(b) for b in lbs]
+    root = mth(hs)
+    check(root.hex() == g["root_hex"], "receipts: group root")
+    grb = f_bytes(1, root) + f_varint(2, len(lbs)) + f_varint(3, g["committed_ms"])
+    check(grb.hex() == g["group_root_hex"], "receipts: GroupRoot bytes")
+    check(g["envelope"]["payload_hex"] == grb.hex(), "receipts: envelope payload")
+    eb = envelope_bytes(g["envelope"])
+    check(eb.hex() == g["envelope_hex"], "receipts: envelope bytes")
+    sig = sk[g["signer"]].sign(b"CPMESH-ENVELOPE-V1\0" + eb)
+    check(sig.hex() == g["signature_hex"], "receipts: signature")
+    prefix = f_bytes(1, eb) + f_bytes(2, sig)
+    check(prefix.hex() == g["signed_envelope_hex"], "receipts: signed envelope")
+
+    def proofs_bytes(idx):
+        return b"".join(f_bytes(1, f_bytes(1, lbs[i]) + f_varint(2, i) +
+                                b"".join(f_bytes(3, h) for h in audit_path(i, hs)))
+                        for i in idx)
+
+    mine = [it["index"] for it in g["items"]]
+    pb = proofs_bytes(mine)
+    check(pb.hex() == g["proofs_hex"], "receipts: proofs")
+    frame = prefix + f_bytes(3, pb)
+    check(frame.hex() == g["frame_hex"], "receipts: frame")
+    # The client: the layout, section 6 on the prefix, then 26.5.
+    eb2, _, proofs_b, pre = receipt_layout(frame)
+    check(pre == prefix and early_verdict(frame) == "malformed", "receipts: prefix")
+    env, _, _ = read_layout(pre)
+    _, items = open_proofs(env, proofs_b, 1 << 16, g["self"])
+    check([(i, lf.get(2).decode(), lf.get(3, 0)) for i, lf in items] ==
+          [(it["index"], it["correlation_id"], it["item"]) for it in g["items"]], "receipts: items")
+
+    p = doc["proof"]
+    pf = prefix + f_bytes(3, proofs_bytes([p["leaf"]]))
+    check(pf.hex() == p["frame_hex"], "receipts: stand-alone proof frame")
+    signer, gr, leaf = third_party(pf, reg)
+    check(signer == p["signer"] and gr.get(3) == p["committed_ms"], "receipts: proof signer")
+    check(leaf.get(3, 0) == g["leaves"][p["leaf"]]["item"], "receipts: proof leaf")
+
+    for r in doc["refusals"]:
+        f = bytes.fromhex(r["frame_hex"])
+        check(early_verdict(f) == r["verifier_whole_frame"], r["name"] + ": whole-frame verdict")
+        try:
+            if r["by"] == "open":
+                _, _, proofs_b, pre = receipt_layout(f)
+                env, _, _ = read_layout(pre)
+                open_proofs(env, proofs_b, 1 << 16, r["self"])
+            else:
+                third_party(f, reg)
+            got = None
+        except Refused as e:
+            got = e.field
+        check(got == r["field"], "%s: refused with %s, the vector says %s" %
+              (r["name"], got, r["field"]))
+    return npaths, len(doc["refusals"])
+
+
 def main():
     vdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     load = lambda n: json.load(open(os.path.join(vdir, n)))
@@ -351,6 +613,9 @@ def main():
           "%d checkpoint" % (len(keys["identities"]), len(events["events"]), n, n_layout, nck))
     nx = check_exchange(vdir, reg)
     print("exchange vectors agree: %d log entries, checkpoint, cosignature, evidence" % nx)
+    npaths, nref = check_receipts(vdir, sk, reg)
+    print("receipt vectors agree: %d tree paths, group frame, stand-alone proof, %d refusals" %
+          (npaths, nref))
 
 
 if __name__ == "__main__":

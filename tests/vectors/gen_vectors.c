@@ -8,6 +8,7 @@
  * change of the wire format, and say so in the change. See README.md. */
 #include "cpm_envelope.h"
 #include "cpm_keys.h"
+#include "cpm_merkle.h"
 #include "cpm_pbcheck.h"
 #include "cpm_registry.h"
 #include "cpm_util.h"
@@ -1048,6 +1049,318 @@ static json_t *gen_exchange(void)
     return doc;
 }
 
+/* ---- group receipts (docs/protocol.md "Group receipts") ---------------------- */
+
+#define RC_SEQ 1767225600000500ull
+#define RC_SENT_MS (NOW_MS + 500)
+#define RC_COMMITTED_MS (NOW_MS + 499)
+#define RC_MSG_ID "9e0e1ec79e0e1ec79e0e1ec79e0e1ec7"
+#define RC_SELF "hn.op.lan/cli.4242"
+
+/* Bytes with their hex, for a JSON object. */
+static json_t *bytes_j(const uint8_t *b, size_t n)
+{
+    return hexj(b, n);
+}
+
+/* The trees of sizes 1..8 and 13 over the leaves "leaf-0".."leaf-12". */
+static json_t *gen_trees(void)
+{
+    static const size_t sizes[] = {1, 2, 3, 4, 5, 6, 7, 8, 13};
+    uint8_t lh[13][32];
+    json_t *names = json_array(), *hashes = json_array();
+    for (int i = 0; i < 13; i++) {
+        char s[16];
+        int n = snprintf(s, sizeof s, "leaf-%d", i);
+        cpm_merkle_leaf_hash((const uint8_t *)s, (size_t)n, lh[i]);
+        json_array_append_new(names, json_string(s));
+        json_array_append_new(hashes, bytes_j(lh[i], 32));
+    }
+    json_t *trees = json_array();
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        uint8_t root[32], path[CPM_MERKLE_PATH_MAX][32];
+        if (cpm_merkle_root(lh, n, root) != 0)
+            return NULL;
+        json_t *paths = json_array();
+        for (size_t i = 0; i < n; i++) {
+            size_t np = 0;
+            if (cpm_merkle_path(lh, n, i, path, &np) != 0 ||
+                cpm_merkle_verify(lh[i], i, n, path, np, root) != 0)
+                return NULL;
+            json_t *pj = json_array();
+            for (size_t j = 0; j < np; j++)
+                json_array_append_new(pj, bytes_j(path[j], 32));
+            json_array_append_new(paths, pj);
+        }
+        json_array_append_new(trees, json_pack("{s:I,s:o,s:o}", "size", (json_int_t)n, "root_hex",
+                                               bytes_j(root, 32), "paths_hex", paths));
+    }
+    return json_pack("{s:o,s:o,s:o}", "leaves", names, "leaf_hashes_hex", hashes, "trees", trees);
+}
+
+typedef struct {
+    const char *recipient, *correlation_id;
+    uint32_t item;
+    bool error;
+    const char *ticket_or_field, *code_or_message;
+    const char *item_text; /* stands for the Complaint bytes of the item */
+} rc_leaf_def_t;
+
+/* A group of five answers: hn.op.lan/cli.4242's request A (items 0 and 1,
+ * the second refused) and hn.op.old/cli.7's requests B and C. */
+static const rc_leaf_def_t RC_LEAVES[] = {
+    {RC_SELF, "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0", 0, false, "DOIT-2026-000001", "K7Q2M9",
+     "item A0"},
+    {"hn.op.old/cli.7", "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0", 0, false, "DOIT-2026-000002", "P4X8D3",
+     "item B0"},
+    {RC_SELF, "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0", 1, true, "complaint.description",
+     "description is empty", "item A1"},
+    {"hn.op.old/cli.7", "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0", 1, false, "DOIT-2026-000003", "R2T6W1",
+     "item B1"},
+    {"hn.op.old/cli.7", "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0", 0, false, "DOIT-2026-000004", "V5N3H8",
+     "item C0"},
+};
+#define RC_N 5
+
+/* ReceiptProofs of leaves idx[0..n) (lh: leaf hashes, lb/ll: leaf bytes). */
+static size_t rc_proofs(const uint8_t (*lh)[32], uint8_t lb[RC_N][256], const size_t *ll,
+                        const size_t *idx, size_t n, uint8_t *out)
+{
+    Cpm__ReceiptProof ps[RC_N], *pp[RC_N];
+    uint8_t path[RC_N][CPM_MERKLE_PATH_MAX][32];
+    ProtobufCBinaryData pd[RC_N][CPM_MERKLE_PATH_MAX];
+    for (size_t k = 0; k < n; k++) {
+        size_t np = 0;
+        if (cpm_merkle_path(lh, RC_N, idx[k], path[k], &np) != 0)
+            return 0;
+        for (size_t j = 0; j < np; j++)
+            pd[k][j] = (ProtobufCBinaryData){32, path[k][j]};
+        cpm__receipt_proof__init(&ps[k]);
+        ps[k].leaf = (ProtobufCBinaryData){ll[idx[k]], lb[idx[k]]};
+        ps[k].index = idx[k];
+        ps[k].path = pd[k];
+        ps[k].n_path = np;
+        pp[k] = &ps[k];
+    }
+    Cpm__ReceiptProofs rp = CPM__RECEIPT_PROOFS__INIT;
+    rp.proofs = pp;
+    rp.n_proofs = n;
+    return cpm__receipt_proofs__pack(&rp, out);
+}
+
+/* prefix || field 3 (proofs) into a malloc'd buffer. */
+static uint8_t *rc_frame(const uint8_t *prefix, size_t plen, const uint8_t *proofs, size_t n,
+                         size_t *len)
+{
+    uint8_t *b = malloc(plen + 11 + n), *p = b + plen;
+    memcpy(b, prefix, plen);
+    *p++ = 0x1a;
+    size_t v = n;
+    for (; v >= 0x80; v >>= 7)
+        *p++ = (uint8_t)(v | 0x80);
+    *p++ = (uint8_t)v;
+    memcpy(p, proofs, n);
+    *len = (size_t)(p + n - b);
+    return b;
+}
+
+static json_t *refusal(const char *name, const char *description, const char *by, const char *self,
+                       const uint8_t *frame, size_t len, const char *verifier, const char *field)
+{
+    return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:s}", "name", name, "description", description,
+                     "by", by, "self", str_or_null(self), "frame_hex", hexj(frame, len),
+                     "verifier_whole_frame", str_or_null(verifier), "field", field);
+}
+
+static json_t *gen_receipts(void)
+{
+    uint8_t lb[RC_N][256], lh[RC_N][32], ih[RC_N][32], pl[RC_N][128];
+    size_t ll[RC_N], plen[RC_N];
+    json_t *leaves = json_array();
+    for (int i = 0; i < RC_N; i++) {
+        const rc_leaf_def_t *d = &RC_LEAVES[i];
+        crypto_hash_sha256(ih[i], (const uint8_t *)d->item_text, strlen(d->item_text));
+        json_t *pj;
+        if (d->error) {
+            Cpm__ErrorReply e = CPM__ERROR_REPLY__INIT;
+            e.code = 400;
+            e.field = (char *)d->ticket_or_field;
+            e.message = (char *)d->code_or_message;
+            plen[i] = cpm__error_reply__pack(&e, pl[i]);
+            pj = json_pack("{s:i,s:s,s:s,s:b}", "code", 400, "field", e.field, "message", e.message,
+                           "retryable", 0);
+        } else {
+            Cpm__SubmitReply r = CPM__SUBMIT_REPLY__INIT;
+            r.ticket = (char *)d->ticket_or_field;
+            r.lookup_code = (char *)d->code_or_message;
+            plen[i] = cpm__submit_reply__pack(&r, pl[i]);
+            pj = json_pack("{s:s,s:b,s:s}", "ticket", r.ticket, "duplicate", 0, "lookup_code",
+                           r.lookup_code);
+        }
+        Cpm__ReceiptLeaf l = CPM__RECEIPT_LEAF__INIT;
+        l.recipient = (char *)d->recipient;
+        l.correlation_id = (char *)d->correlation_id;
+        l.item = d->item;
+        l.type = d->error ? CPM__MSG_TYPE__MSG_ERROR : CPM__MSG_TYPE__MSG_SUBMIT_REPLY;
+        l.payload = (ProtobufCBinaryData){plen[i], pl[i]};
+        l.item_hash = (ProtobufCBinaryData){32, ih[i]};
+        ll[i] = cpm__receipt_leaf__pack(&l, lb[i]);
+        cpm_merkle_leaf_hash(lb[i], ll[i], lh[i]);
+        json_array_append_new(
+            leaves, json_pack("{s:i,s:s,s:s,s:i,s:s,s:i,s:s,s:o,s:o,s:s,s:o,s:o,s:o}", "index", i,
+                              "recipient", d->recipient, "correlation_id", d->correlation_id,
+                              "item", (int)d->item, "type",
+                              d->error ? "MSG_ERROR" : "MSG_SUBMIT_REPLY", "type_value",
+                              (int)l.type, "payload_type", d->error ? "ErrorReply" : "SubmitReply",
+                              "payload", pj, "payload_hex", hexj(pl[i], plen[i]), "item_text",
+                              d->item_text, "item_hash_hex", hexj(ih[i], 32), "leaf_hex",
+                              hexj(lb[i], ll[i]), "leaf_hash_hex", hexj(lh[i], 32)));
+    }
+    uint8_t root[32];
+    if (cpm_merkle_root(lh, RC_N, root) != 0)
+        return NULL;
+    Cpm__GroupRoot gr = CPM__GROUP_ROOT__INIT;
+    gr.root = (ProtobufCBinaryData){32, root};
+    gr.size = RC_N;
+    gr.committed_ms = RC_COMMITTED_MS;
+    uint8_t grb[96];
+    size_t grl = cpm__group_root__pack(&gr, grb);
+    cpm_env_fields_t f = {"hn.doit",
+                          "intake.reply",
+                          ids[DOIT].key_id,
+                          RC_SEQ,
+                          RC_SENT_MS,
+                          CPM__MSG_TYPE__MSG_GROUP_RECEIPT,
+                          RC_MSG_ID,
+                          NULL,
+                          "*",
+                          grb,
+                          grl};
+    uint8_t *sealed = NULL;
+    size_t sl = 0;
+    if (cpm_envelope_seal(&f, ids[DOIT].sign_sk, &sealed, &sl) != 0)
+        return NULL;
+    cpm_slice_t envb, sig;
+    if (cpm_envelope_parse_signed(sealed, sl, &envb, &sig) != 0)
+        return NULL;
+    /* The frame of RC_SELF: its leaves 0 and 2. */
+    size_t mine[2] = {0, 2}, one[1] = {2}, foreign[2] = {0, 1};
+    uint8_t pb[4096], pb1[4096], pbx[4096];
+    size_t pbl = rc_proofs(lh, lb, ll, mine, 2, pb);
+    size_t pbl1 = rc_proofs(lh, lb, ll, one, 1, pb1);
+    size_t pblx = rc_proofs(lh, lb, ll, foreign, 2, pbx);
+    size_t fl, pfl, xl;
+    uint8_t *frame = rc_frame(sealed, sl, pb, pbl, &fl);
+    uint8_t *proof = rc_frame(sealed, sl, pb1, pbl1, &pfl);
+    uint8_t *other = rc_frame(sealed, sl, pbx, pblx, &xl);
+    json_t *refusals = json_array();
+    json_array_append_new(
+        refusals, refusal("leaf_for_another_recipient",
+                          "RC_SELF's frame with leaf 1 (hn.op.old/cli.7's) as its second "
+                          "proof: every path holds, the recipient does not",
+                          "open", RC_SELF, other, xl, "malformed", "proofs[1].leaf.recipient"));
+    /* The stand-alone proof with the last byte of its last path hash flipped. */
+    uint8_t *bad = malloc(pfl);
+    memcpy(bad, proof, pfl);
+    bad[pfl - 1] ^= 0x01;
+    json_array_append_new(refusals,
+                          refusal("wrong_path",
+                                  "the stand-alone proof with the last byte of its "
+                                  "last path hash XORed with 01",
+                                  "check", NULL, bad, pfl, "malformed", "proofs[0].path"));
+    free(bad);
+    /* Index 2 -> 3 (same path length in a tree of 5: the path then fails). */
+    Cpm__ReceiptProofs *ps = cpm__receipt_proofs__unpack(NULL, pbl1, pb1);
+    if (!ps)
+        return NULL;
+    ps->proofs[0]->index = 3;
+    uint8_t pbi[4096];
+    size_t pbil = cpm__receipt_proofs__pack(ps, pbi);
+    cpm__receipt_proofs__free_unpacked(ps, NULL);
+    size_t il;
+    bad = rc_frame(sealed, sl, pbi, pbil, &il);
+    json_array_append_new(refusals,
+                          refusal("wrong_index",
+                                  "the stand-alone proof of leaf 2 claiming index 3, its path "
+                                  "unchanged",
+                                  "check", NULL, bad, il, "malformed", "proofs[0].path"));
+    free(bad);
+    /* Field 3 moved between fields 1 and 2. */
+    size_t sigf = sl - (size_t)(envb.data + envb.len - sealed); /* field 2, whole */
+    size_t head = sl - sigf, f3 = pfl - sl;
+    bad = malloc(pfl);
+    memcpy(bad, proof, head);
+    memcpy(bad + head, proof + sl, f3);
+    memcpy(bad + head + f3, proof + head, sigf);
+    json_array_append_new(refusals,
+                          refusal("field_3_before_field_2",
+                                  "the stand-alone proof with field 3 placed between fields 1 and "
+                                  "2: not the receipt layout",
+                                  "check", NULL, bad, pfl, "malformed", "frame"));
+    free(bad);
+    /* Field 3 on a frame that is no group receipt: a signed SubmitReply. */
+    cpm_env_fields_t sr = f;
+    sr.type = CPM__MSG_TYPE__MSG_SUBMIT_REPLY;
+    sr.recipient = RC_SELF;
+    sr.correlation_id = "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0";
+    sr.payload = pl[0];
+    sr.payload_len = plen[0];
+    uint8_t *srb = NULL;
+    size_t srl = 0;
+    if (cpm_envelope_seal(&sr, ids[DOIT].sign_sk, &srb, &srl) != 0)
+        return NULL;
+    bad = rc_frame(srb, srl, pb1, pbl1, &il);
+    json_array_append_new(refusals,
+                          refusal("field_3_on_a_submit_reply",
+                                  "a signed MSG_SUBMIT_REPLY with a proof in field 3: services "
+                                  "and the verifier refuse field 3, and it is no group receipt",
+                                  "check", NULL, bad, il, "malformed", "envelope.type"));
+    free(bad);
+    free(srb);
+    json_t *items = json_array();
+    for (int k = 0; k < 2; k++)
+        json_array_append_new(items, json_pack("{s:i,s:s,s:i}", "index", (int)mine[k],
+                                               "correlation_id", RC_LEAVES[mine[k]].correlation_id,
+                                               "item", (int)RC_LEAVES[mine[k]].item));
+    json_t *env =
+        json_pack("{s:i,s:s,s:s,s:s,s:I,s:I,s:s,s:i,s:s,s:s,s:s,s:o}", "version", CPM_PROTO_VERSION,
+                  "sender", f.sender, "sender_instance", f.sender_instance, "key_id", f.key_id,
+                  "seq", (json_int_t)f.seq, "sent_ms", (json_int_t)f.sent_ms, "type",
+                  "MSG_GROUP_RECEIPT", "type_value", (int)f.type, "msg_id", f.msg_id,
+                  "correlation_id", "", "recipient", "*", "payload_hex", hexj(grb, grl));
+    json_t *trees = gen_trees();
+    if (!trees)
+        return NULL;
+    json_t *doc = json_pack(
+        "{s:s,s:o,s:{s:I,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o},"
+        "s:{s:I,s:o,s:s,s:I,s:o},s:o}",
+        "description",
+        "Group receipts (docs/protocol.md \"Group receipts\"). trees: RFC 9162 2.1 Merkle tree "
+        "hashes over SHA-256 of the leaves \"leaf-0\"..\"leaf-12\" (ASCII), leaf hash = SHA-256("
+        "0x00 || leaf), node = SHA-256(0x01 || left || right); every audit path, leaf to root. "
+        "group: one group commit of 5 answers sealed once by hn.doit (keys.json) at now_ms + 500 "
+        "(check with now_ms = 1767225600000 and max_skew_ms 300000 of envelopes.json); frame_hex: "
+        "the frame hn.op.lan/cli.4242 receives (its leaves 0 and 2); proof: its stand-alone proof "
+        "of leaf 2. refusals: by \"open\" (the client, as self, after the verifier accepted the "
+        "prefix) or \"check\" (a third party with the registry); verifier_whole_frame: the verdict "
+        "of cpm_verifier_check on the whole frame (a service's view: every frame with field 3 is "
+        "malformed to it); field: the field the refusal names.",
+        "trees", trees, "group", "size", (json_int_t)RC_N, "committed_ms",
+        (json_int_t)RC_COMMITTED_MS, "signer", "hn.doit", "leaves", leaves, "root_hex",
+        hexj(root, 32), "group_root_hex", hexj(grb, grl), "envelope", env, "envelope_hex",
+        hexj(envb.data, envb.len), "signature_hex", hexj(sig.data, sig.len), "signed_envelope_hex",
+        hexj(sealed, sl), "proofs_hex", hexj(pb, pbl), "self", RC_SELF, "items", items, "frame_hex",
+        hexj(frame, fl), "proof", "leaf", (json_int_t)2, "proofs_hex", hexj(pb1, pbl1), "signer",
+        "hn.doit", "committed_ms", (json_int_t)RC_COMMITTED_MS, "frame_hex", hexj(proof, pfl),
+        "refusals", refusals);
+    free(sealed);
+    free(frame);
+    free(proof);
+    free(other);
+    return doc;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "tests/vectors";
@@ -1062,10 +1375,12 @@ int main(int argc, char **argv)
     json_t *events = reg ? gen_events(&batch, evs) : NULL;
     json_t *envs = events ? gen_envelopes(&batch) : NULL;
     json_t *exch = envs ? gen_exchange() : NULL;
+    json_t *rcpt = exch ? gen_receipts() : NULL;
     cpm_registry_destroy(&registry);
     int rc = 0;
-    if (!envs || !exch) {
+    if (!envs || !exch || !rcpt) {
         json_decref(exch);
+        json_decref(rcpt);
         fprintf(stderr, "cpm-gen-vectors: failed; nothing written\n");
         json_decref(keys);
         json_decref(reg);
@@ -1078,11 +1393,14 @@ int main(int argc, char **argv)
         rc |= write_doc(dir, "events.json", events);
         rc |= write_doc(dir, "envelopes.json", envs);
         rc |= write_doc(dir, "exchange.json", exch);
+        rc |= write_doc(dir, "receipts.json", rcpt);
     }
     for (int i = 0; i < NIDS; i++)
         cpm_identity_wipe(&ids[i]);
     if (rc != 0)
         return 1;
-    printf("wrote keys.json, registry.json, events.json, envelopes.json in %s\n", dir);
+    printf("wrote keys.json, registry.json, events.json, envelopes.json, exchange.json, "
+           "receipts.json in %s\n",
+           dir);
     return 0;
 }

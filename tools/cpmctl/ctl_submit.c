@@ -1,5 +1,6 @@
 /* cpmctl submit / consult: record complaints and hotline consultations. */
 #include "ctl_args.h"
+#include "ctl_submit_batch.h"
 #include "ctl_submit_line.h"
 #include "cpm_util.h"
 
@@ -10,7 +11,8 @@
 
 static const char submit_usage[] =
     "usage: cpmctl submit --channel C --business NAME --location TEXT [options]\n"
-    "       cpmctl submit --file FILE.jsonl [--window N] [--node ID]\n"
+    "       cpmctl submit --file FILE.jsonl [--batch N] [--receipts DIR] [--window N]\n"
+    "                     [--node ID]\n"
     "\n"
     "Records a complaint at an intake service and prints its ticket and lookup code\n"
     "(give both to the consumer: the code opens the public status view).\n"
@@ -33,7 +35,13 @@ static const char submit_usage[] =
     "  --file FILE          one JSON object per line with the Complaint's field names\n"
     "                       (channel, business_name, location, lat, lon, area, ...);\n"
     "                       '-' reads stdin\n"
-    "  --window N           requests in flight with --file (default 64)\n"
+    "  --batch N            complaints per request with --file, 1 to 64 (default 32):\n"
+    "                       each batch is answered by a group receipt, one signature\n"
+    "                       for many answers; 1 sends single submits\n"
+    "  --receipts DIR       keep each recorded complaint's receipt, a proof anyone\n"
+    "                       with the registry can check (cpmctl receipt verify), as\n"
+    "                       DIR/<ticket>.receipt (mode 0600)\n"
+    "  --window N           complaints in flight with --file (default 64)\n"
     "  --json               print JSON\n";
 
 static const char consult_usage[] =
@@ -79,7 +87,7 @@ static int submit_one(ctl_t *c, const char *node, const Cpm__Complaint *cp, cpm_
     return *out ? 0 : cpm_error_set(err, CPM_E_BAD_MESSAGE, "", "undecodable reply");
 }
 
-static void print_ticket(bool json, long line, const Cpm__SubmitReply *r)
+void ctl_print_ticket(bool json, long line, const Cpm__SubmitReply *r)
 {
     /* The lookup code goes to the consumer: with the ticket it opens the
      * public status view (cpmctl status TICKET --code CODE). */
@@ -119,7 +127,8 @@ static int send_item(ctl_t *c, const char *node, item_t *it, cpm_error_t *err)
 }
 
 /* Many complaints over one link, window requests in flight. */
-static int submit_file(ctl_t *c, const char *node, const char *path, int window)
+static int submit_file(ctl_t *c, const char *node, const char *path, int window, int batch,
+                       const char *receipts)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
     cpm_error_t err = {0};
@@ -168,6 +177,23 @@ static int submit_file(ctl_t *c, const char *node, const char *path, int window)
     if (f != stdin)
         fclose(f);
     size_t next = 0, inflight = 0, done = 0, ok = 0;
+    if ((batch > 1 || receipts) && n > 0) { /* group receipts (ctl_submit_batch.c) */
+        Cpm__Complaint **cs = calloc(n, sizeof *cs);
+        long *lines = calloc(n, sizeof *lines);
+        for (size_t i = 0; cs && lines && i < n; i++) {
+            cs[i] = &items[i].c;
+            lines[i] = items[i].line;
+        }
+        int per = window / batch > 0 ? window / batch : 1;
+        int rc = cs && lines
+                     ? ctl_submit_batches(c, node, cs, lines, n, batch, per, receipts, &ok, &failed)
+                     : -1;
+        free(cs);
+        free(lines);
+        if (rc != 0 && ok + failed < n) /* sending stopped: the rest is not recorded */
+            failed = n - ok;
+        done = n;
+    }
     while (done < n) {
         while (inflight < (size_t)window && next < n) {
             if (send_item(c, node, &items[next++], &err) != 0)
@@ -221,7 +247,7 @@ static int submit_file(ctl_t *c, const char *node, const char *path, int window)
             it->done = true;
             done++, inflight--, ok++;
             if (r)
-                print_ticket(c->json, it->line, r);
+                ctl_print_ticket(c->json, it->line, r);
             cpm__submit_reply__free_unpacked(r, NULL);
         }
         cpm_msg_clear(&reply);
@@ -267,12 +293,14 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
                                              {"node", required_argument, 0, 'N'},
                                              {"file", required_argument, 0, 'f'},
                                              {"window", required_argument, 0, 'w'},
+                                             {"batch", required_argument, 0, 'B'},
+                                             {"receipts", required_argument, 0, 'R'},
                                              CTL_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
     ctl_opts_t o = *gopts;
     Cpm__Complaint cp = CPM__COMPLAINT__INIT;
-    const char *node = NULL, *file = NULL;
-    int window = 64, opt, npoint = 0;
+    const char *node = NULL, *file = NULL, *receipts = NULL;
+    int window = 64, batch = 32, opt, npoint = 0;
     char ref[48];
     cpm_error_t err = {0};
     while ((opt = ctl_getopt(argc, argv, "h", longopts)) != 0) {
@@ -338,6 +366,20 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
         case 'w':
             window = atoi(optarg) > 0 ? atoi(optarg) : 64;
             break;
+        case 'B': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > CPM_SUBMIT_BATCH_MAX) {
+                cpm_error_set(&err, CPM_E_INVALID, "batch", "--batch '%s' is not 1 to %d", optarg,
+                              CPM_SUBMIT_BATCH_MAX);
+                return ctl_fail(NULL, o.json, &err);
+            }
+            batch = (int)v;
+            break;
+        }
+        case 'R':
+            receipts = optarg;
+            break;
         case 't':
             if (ctl_parse_time(optarg, &cp.event_time_ms) != 0) {
                 cpm_error_set(&err, CPM_E_INVALID, "event_time_ms",
@@ -364,7 +406,7 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
     node = pick_intake(&c, node);
     int rc;
     if (file) {
-        rc = submit_file(&c, node, file, window);
+        rc = submit_file(&c, node, file, window, batch, receipts);
     } else {
         if (!*cp.client_ref) {
             random_ref(ref);
@@ -374,7 +416,7 @@ int ctl_cmd_submit(const ctl_opts_t *gopts, int argc, char **argv)
         if (submit_one(&c, node, &cp, &err, &r) != 0) {
             rc = ctl_fail(&c, c.json, &err);
         } else {
-            print_ticket(c.json, 0, r);
+            ctl_print_ticket(c.json, 0, r);
             rc = 0;
         }
         cpm__submit_reply__free_unpacked(r, NULL);
@@ -443,7 +485,7 @@ int ctl_cmd_consult(const ctl_opts_t *gopts, int argc, char **argv)
         Cpm__SubmitReply *r =
             cpm__submit_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
         if (r)
-            print_ticket(c.json, 0, r);
+            ctl_print_ticket(c.json, 0, r);
         cpm__submit_reply__free_unpacked(r, NULL);
         cpm_msg_clear(&reply);
     } else {

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ctl_cmd_web(const ctl_opts_t *o, int argc, char **argv); /* ctl_web.c */
+int ctl_cmd_web(const ctl_opts_t *o, int argc, char **argv);     /* ctl_web.c */
+int ctl_cmd_receipt(const ctl_opts_t *o, int argc, char **argv); /* ctl_receipt.c */
 
 static const char usage[] =
     "usage: cpmctl [--home DIR] [--as ID] [--json] [--timeout MS] COMMAND [ARGS]\n"
@@ -32,6 +33,7 @@ static const char usage[] =
     "  exchange    data shared between agencies: query, publish, subscribe, proof log\n"
     "  gateway     Open311 client applications: API keys, the signed client list\n"
     "  triage      the category model: train, eval, suggest; stats (accuracy in production)\n"
+    "  receipt     verify FILE: a saved proof of one answer of a group receipt\n"
     "\n"
     "Files come from --home, $CPMESH_HOME or ~/.cpmesh (./deploy/local/up writes them).\n"
     "--as ID signs with DIR/keys/ID.secret (default: $CPMESH_AS or the id in DIR/identity).\n"
@@ -86,8 +88,9 @@ int main(int argc, char **argv)
         {"gateway", ctl_cmd_gateway},
 
         {"programme", ctl_cmd_programme},
-        {"web", ctl_cmd_web},       /* ctl_web.c: login tokens for the dashboard */
-        {"triage", ctl_cmd_triage}, /* ctl_triage.c: the category model */
+        {"web", ctl_cmd_web},         /* ctl_web.c: login tokens for the dashboard */
+        {"triage", ctl_cmd_triage},   /* ctl_triage.c: the category model */
+        {"receipt", ctl_cmd_receipt}, /* ctl_receipt.c: group-receipt proofs */
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name)) {

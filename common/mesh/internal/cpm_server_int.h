@@ -6,6 +6,7 @@
 #include "cpm_err.h"
 
 #include "cpm_pump.h"
+#include "cpm_receipt.h"
 #include "cpm_seqres.h"
 #include "cpm_server.h"
 #include "cpm_transport.h"
@@ -39,7 +40,16 @@ typedef struct {
     cpm_apply_fn apply;
     cpm_reads_fn reads; /* a write handler's requests that only read */
     bool keep_frame;    /* copy the signed frame into cpm_msg_t.frame */
+    cpm_item_fn item;   /* a batch request of items (cpm_server_on_items) */
 } handler_t;
+
+/* The answer to one item of a batch request: its leaf's payload. */
+typedef struct {
+    Cpm__MsgType type; /* MSG_SUBMIT_REPLY (what the handler said) or MSG_ERROR */
+    uint8_t *buf;      /* serialized payload, malloc'd */
+    size_t len;
+    uint8_t hash[CPM_MERKLE_HASH]; /* SHA-256 of the item's bytes */
+} item_answer_t;
 
 /* A write request waiting for the group's commit. */
 typedef struct {
@@ -49,6 +59,9 @@ typedef struct {
     cpm_reply_t reply;
     cpm_error_t err;
     int rc;
+    item_answer_t *items; /* a batch request of items: one answer each */
+    uint32_t nitems;
+    bool receipted; /* answered by the group receipt */
 } pending_t;
 
 typedef struct {
@@ -105,6 +118,7 @@ struct cpm_server {
     const struct cpm_service *svc;
     struct cpm_svc *svc_state;
     uint64_t svc_reg_version;
+    cpm_rgroup_t *rgroup; /* the current group's receipt leaves (cpm_server_items.c) */
 };
 
 /* Reload the registry file when it changed; first: at start. A new version
@@ -124,5 +138,16 @@ void cpm_server_checkpoint_init(cpm_server_t *s);
 void cpm_server_checkpoint(cpm_server_t *s, bool force);
 CPM_MUST_CHECK int cpm_server_handle_health(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
                                             cpm_reply_t *reply, cpm_error_t *err);
+
+/* Batch requests of items (cpm_server_items.c): apply p's items inside txn
+ * (the request's nested transaction), each in its own; 0, or an error code
+ * with p->err filled when the batch is refused whole. */
+CPM_MUST_CHECK int cpm_server_apply_items(cpm_server_t *s, MDB_txn *txn, pending_t *p);
+/* After the group committed: one group receipt for every applied batch of
+ * the group, one frame per connection; sets p->receipted, or p->rc and
+ * p->err when no receipt could be made (then answered as a refusal). */
+void cpm_server_send_receipts(cpm_server_t *s, int64_t committed_ms);
+/* Free p's item answers. */
+void cpm_server_items_free(pending_t *p);
 
 #endif

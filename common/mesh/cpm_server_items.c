@@ -1,0 +1,233 @@
+/* Batch requests of items (cpm_server_on_items) and their group receipts
+ * (docs/protocol.md "Group receipts"): each item is applied like a single
+ * request, in its own nested transaction; after the group commit, every
+ * item's answer is a leaf of one Merkle tree whose root is signed once, and
+ * each connection gets one frame with the proofs of its own leaves. */
+#include "cpm_delivery.h"
+#include "cpm_log.h"
+#include "cpm_pbcheck.h"
+#include "cpm_ratelimit.h"
+#include "cpm_server_int.h"
+#include "cpm_util.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void count(cpm_server_t *s, const char *what, const char *detail)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.%s", what, detail);
+    cpm_metrics_add(s->metrics, name, 1);
+}
+
+/* A failed item's leaf: the ErrorReply a single request would have got. */
+static int answer_error(item_answer_t *a, const cpm_error_t *e)
+{
+    Cpm__ErrorReply er = CPM__ERROR_REPLY__INIT;
+    er.code = (uint32_t)e->code;
+    er.field = (char *)e->field;
+    er.message = (char *)e->message;
+    er.retryable = cpm_err_retryable(e->code);
+    a->len = cpm__error_reply__get_packed_size(&er);
+    a->buf = malloc(a->len ? a->len : 1);
+    if (!a->buf)
+        return CPM_E_INTERNAL;
+    cpm__error_reply__pack(&er, a->buf);
+    a->type = CPM__MSG_TYPE__MSG_ERROR;
+    return 0;
+}
+
+/* Apply item i in a nested transaction of txn: admitted like a single
+ * request (cpm_store_admit), undone alone when it fails. */
+static int apply_item(cpm_server_t *s, MDB_txn *txn, pending_t *p, uint32_t i,
+                      const ProtobufCBinaryData *item)
+{
+    item_answer_t *a = &p->items[i];
+    crypto_hash_sha256(a->hash, item->data, item->len);
+    cpm_reply_t reply = {0};
+    cpm_error_t e = {0};
+    MDB_txn *child = NULL;
+    size_t queued_before = s->nqueued;
+    int rc = cpm_store_admit(s->store, txn);
+    if (rc == 0)
+        rc = cpm_store_begin_child(s->store, txn, &child);
+    if (rc == 0)
+        rc = p->h->item(s, child, &p->msg, i, item->data, item->len, &reply, &e);
+    if (rc == 0)
+        rc = cpm_store_commit(child);
+    else
+        cpm_store_abort(&child);
+    if (rc == 0) {
+        a->type = reply.type;
+        a->buf = reply.buf;
+        a->len = reply.len;
+        return 0;
+    }
+    free(reply.buf);
+    s->nqueued = queued_before; /* its records were not written */
+    if (cpm_delivery_is_store_error(rc)) {
+        cpm_error_set(&e, rc, "", "not applied (%s); nothing was recorded, send again later",
+                      cpm_err_name(rc));
+        cpm_metrics_add(s->metrics, "store.failures", 1);
+    } else if (e.code != rc) {
+        cpm_error_set(&e, rc, "", "not applied: %s", cpm_err_name(rc));
+    }
+    count(s, "invalid", cpm_err_name(rc));
+    return answer_error(a, &e);
+}
+
+int cpm_server_apply_items(cpm_server_t *s, MDB_txn *txn, pending_t *p)
+{
+    const Cpm__Envelope *env = p->msg.env;
+    size_t nfields = 0;
+    /* Counted in place before decoding: a container of 4 MiB of empty items
+     * would otherwise cost a million allocations. */
+    if (cpm_pb_count_fields(env->payload.data, env->payload.len, CPM_SUBMIT_BATCH_MAX, &nfields) !=
+            0 ||
+        nfields == 0) {
+        count(s, "rejected", "batch_items");
+        return cpm_error_set(&p->err, nfields ? CPM_E_TOO_LARGE : CPM_E_INVALID, "complaints",
+                             "payload is not a SubmitBatch of 1 to %d complaints",
+                             CPM_SUBMIT_BATCH_MAX);
+    }
+    Cpm__SubmitBatch *b = cpm__submit_batch__unpack(cpm_pb_budget(env->payload.len),
+                                                    env->payload.len, env->payload.data);
+    int rc;
+    if (!b) {
+        count(s, "rejected", "batch_items");
+        return cpm_error_set(&p->err, CPM_E_BAD_MESSAGE, "complaints",
+                             "payload is not a SubmitBatch");
+    }
+    if ((rc = cpm_pbcheck(&b->base, NULL, &p->err)) != 0 || b->n_complaints != nfields) {
+        cpm__submit_batch__free_unpacked(b, NULL);
+        count(s, "rejected", "batch_items");
+        return rc ? rc
+                  : cpm_error_set(&p->err, CPM_E_BAD_MESSAGE, "complaints",
+                                  "a SubmitBatch holds complaints (field 1) only");
+    }
+    p->items = calloc(b->n_complaints, sizeof *p->items);
+    if (!p->items) {
+        cpm__submit_batch__free_unpacked(b, NULL);
+        return cpm_error_set(&p->err, CPM_E_INTERNAL, "", "out of memory");
+    }
+    p->nitems = (uint32_t)b->n_complaints;
+    for (uint32_t i = 0; rc == 0 && i < p->nitems; i++)
+        rc = apply_item(s, txn, p, i, &b->complaints[i]);
+    cpm__submit_batch__free_unpacked(b, NULL);
+    if (rc != 0)
+        cpm_error_set(&p->err, rc, "", "out of memory answering the batch");
+    return rc;
+}
+
+void cpm_server_items_free(pending_t *p)
+{
+    for (uint32_t i = 0; i < p->nitems; i++)
+        free(p->items[i].buf);
+    free(p->items);
+    p->items = NULL;
+    p->nitems = 0;
+}
+
+static bool same_route(zmq_msg_t *a, zmq_msg_t *b)
+{
+    return zmq_msg_size(a) == zmq_msg_size(b) &&
+           memcmp(zmq_msg_data(a), zmq_msg_data(b), zmq_msg_size(a)) == 0;
+}
+
+/* Add the leaves of every applied batch of the group; false when the tree
+ * cannot take them (out of memory: a turn holds at most TURN_FRAMES requests
+ * of CPM_SUBMIT_BATCH_MAX items, below CPM_RECEIPT_LEAVES_MAX). */
+static bool add_leaves(cpm_server_t *s, size_t *first)
+{
+    for (size_t i = 0; i < s->ngroup; i++) {
+        pending_t *p = &s->group[i];
+        if (p->rc != 0 || !p->h->item)
+            continue;
+        char recipient[200];
+        snprintf(recipient, sizeof recipient, "%s/%s", p->msg.env->sender,
+                 p->msg.env->sender_instance);
+        first[i] = cpm_rgroup_size(s->rgroup);
+        for (uint32_t k = 0; k < p->nitems; k++) {
+            const item_answer_t *a = &p->items[k];
+            if (cpm_rgroup_add(s->rgroup, recipient, p->msg.env->msg_id, k, a->type, a->buf, a->len,
+                               a->hash) < 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* One frame to the connection of group[i]: the proofs of the leaves of its
+ * batches and of every later one on the same connection. */
+static void send_frame(cpm_server_t *s, size_t i, const size_t *first, size_t *idx)
+{
+    pending_t *p = &s->group[i];
+    size_t n = 0;
+    for (size_t j = i; j < s->ngroup; j++) {
+        pending_t *q = &s->group[j];
+        if (q->rc != 0 || !q->h->item || q->receipted || !same_route(&p->route, &q->route))
+            continue;
+        for (uint32_t k = 0; k < q->nitems; k++)
+            idx[n++] = first[j] + k;
+        q->receipted = true;
+        cpm_metrics_add(s->metrics, "applied", 1);
+    }
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if (cpm_rgroup_frame(s->rgroup, idx, n, &frame, &len) != 0) {
+        cpm_error("cannot make a group receipt frame of %zu leaves", n);
+        cpm_metrics_add(s->metrics, "receipts.failed", 1);
+        return; /* the client's timeout and resend (idempotent by client_ref) */
+    }
+    /* Never block, as send_reply: a peer that does not read loses it. */
+    if (zmq_send(s->router, zmq_msg_data(&p->route), zmq_msg_size(&p->route),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(s->router, frame, len, ZMQ_DONTWAIT) < 0)
+        cpm_metrics_add(s->metrics, "replies.unroutable", 1);
+    else
+        cpm_metrics_add(s->metrics, "receipts.frames", 1);
+    free(frame);
+}
+
+void cpm_server_send_receipts(cpm_server_t *s, int64_t committed_ms)
+{
+    size_t nleaves = 0;
+    for (size_t i = 0; i < s->ngroup; i++)
+        if (s->group[i].rc == 0 && s->group[i].h->item)
+            nleaves += s->group[i].nitems;
+    if (nleaves == 0)
+        return;
+    if (!s->rgroup)
+        s->rgroup = cpm_rgroup_new();
+    else
+        cpm_rgroup_reset(s->rgroup);
+    size_t *first = calloc(s->ngroup, sizeof *first);
+    size_t *idx = calloc(nleaves, sizeof *idx);
+    bool ok = s->rgroup && first && idx && add_leaves(s, first) &&
+              cpm_rgroup_seal(s->rgroup, &s->reply_sender, committed_ms) == 0;
+    if (ok) {
+        cpm_metrics_add(s->metrics, "receipts.groups", 1);
+        cpm_metrics_add(s->metrics, "receipts.leaves", cpm_rgroup_size(s->rgroup));
+        for (size_t i = 0; i < s->ngroup; i++) {
+            pending_t *p = &s->group[i];
+            if (p->rc == 0 && p->h->item && !p->receipted)
+                send_frame(s, i, first, idx);
+        }
+    } else {
+        /* Applied and committed, but unanswerable: the batches get a
+         * refusal; a resend finds every item recorded (client_ref). */
+        cpm_error("cannot make the group receipt of %zu leaves", nleaves);
+        cpm_metrics_add(s->metrics, "receipts.failed", 1);
+        for (size_t i = 0; i < s->ngroup; i++) {
+            pending_t *p = &s->group[i];
+            if (p->rc == 0 && p->h->item)
+                p->rc = cpm_error_set(&p->err, CPM_E_INTERNAL, "",
+                                      "recorded, but the receipt could not be made; send "
+                                      "again to have it");
+        }
+    }
+    free(first);
+    free(idx);
+}
