@@ -76,8 +76,12 @@ int base_open(base_t *b, const env_t *e, fx_ctx_t *fc, cpm_store_t *st, const ch
     snprintf(fc->self, sizeof fc->self, "%s", e->self_svc);
     b->fx = (cpm_effects_t){fx_send, fx_event, fc};
     b->in = intake_new(e->rules, e->node, e->ticket_prefix, e->routing_member);
-    if (b->in) /* contacts are sealed to agency keys from the registry, as in the service */
+    if (b->in) { /* as the service: contacts sealed to registry keys, places, consumer key */
         intake_set_registry(b->in, e->reg);
+        intake_set_places(b->in, e->places, NULL);
+        if (e->have_consumer_secret)
+            intake_set_consumer_secret(b->in, e->consumer_secret);
+    }
     b->server_ver = cpm_verifier_new(300000);
     b->client_ver = cpm_verifier_new(300000);
     cpm_sender_init(&b->client, &e->id, inst);

@@ -5,9 +5,11 @@
 #define BENCH_INTAKE_BENCH_H
 
 #include "cpm_keys.h"
+#include "cpm_place.h"
 #include "cpm_registry.h"
 #include "cpm_rules.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define MAX_CLIENTS 16
@@ -22,6 +24,9 @@ typedef struct {
     uint8_t root_pk[32];
     cpm_registry_t *reg;
     cpm_rules_t *rules;
+    cpm_places_t *places;        /* etc/reform-2025, as intake places complaints */
+    uint8_t consumer_secret[32]; /* keys/consumer.key, as intake links consumers */
+    bool have_consumer_secret;
     cpm_identity_t id;
     char ticket_prefix[24];
     char run_id[9];     /* keeps client refs unique across runs */
@@ -31,9 +36,10 @@ typedef struct {
 } env_t;
 
 /* Fills e from e->home, e->node and e->as (the caller sets those): root key,
- * registry, routing rules, identity, the service pids. 0, or -1 after saying
- * why on stderr. */
+ * registry, routing rules, places, consumer key, identity, the service pids.
+ * 0, or -1 after saying why on stderr. env_free releases what it loaded. */
 int env_load(env_t *e);
+void env_free(env_t *e);
 
 int64_t mono_us(void);
 int64_t thread_cpu_us(void);
@@ -45,10 +51,11 @@ int64_t machine_busy_us(void);
 /* CPU of the mesh's other services, summed; -1 when none is readable. */
 int64_t others_cpu_us(const env_t *e);
 
-/* Complaint i of stream tag: realistic sizes (about 400 bytes packed). The
- * strings point into bufs, which must outlive c. */
+/* Complaint i of stream tag: realistic sizes (about 512 bytes packed, the
+ * record size of issue 13's comparison with the peers). The strings point
+ * into bufs, which must outlive c. */
 typedef struct {
-    char business[64], ref[64], desc[320];
+    char business[64], ref[64], desc[512];
 } complaint_bufs_t;
 
 void make_complaint(const env_t *e, const char *tag, uint64_t i, Cpm__Complaint *c,

@@ -17,7 +17,10 @@ void make_complaint(const env_t *e, const char *tag, uint64_t i, Cpm__Complaint 
     snprintf(b->desc, sizeof b->desc,
              "Complaint %llu: bought a bowl of pho and a drink; the receipt shows a price "
              "higher than the menu on the wall and the staff refused to correct it. Two of us "
-             "felt sick in the evening. We kept the receipt and photos of the menu.",
+             "felt sick in the evening. We kept the receipt and photos of the menu. The shop "
+             "opens from six in the morning, the owner's sister runs the till, and the same "
+             "happened to our neighbours last week according to them. Please look into it soon, "
+             "thank you.",
              (unsigned long long)i);
     c->channel = "hotline";
     c->consumer_name = "Nguyen Van A";

@@ -3,6 +3,9 @@
 #include "bench.h"
 
 #include "cpm_util.h"
+#include "intake_consumer.h"
+
+#include <sodium.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +22,6 @@ int env_load(env_t *e)
         fprintf(stderr, "bench_intake: %s: %s\n", path, kerr.message);
         return -1;
     }
-    cpm_rules_set_service(e->rules, "inspection"); /* as intake does */
     memcpy(e->root_pk, root.sign_pk, 32);
     snprintf(path, sizeof path, "%s/registry.signed", e->home);
     cpm_error_t rerr = {0};
@@ -32,6 +34,17 @@ int env_load(env_t *e)
         fprintf(stderr, "bench_intake: %s: %s\n", path, kerr.message);
         return -1;
     }
+    cpm_rules_set_service(e->rules, "inspection"); /* as intake does, once loaded */
+    /* The places and consumer key the home's intake config names: without
+     * places intake_submit refuses every complaint (the baseline places them too). */
+    snprintf(path, sizeof path, "%s/etc/reform-2025", e->home);
+    cpm_error_t perr = {0};
+    if (cpm_places_load(path, &e->places, &perr) != 0) {
+        fprintf(stderr, "bench_intake: places %s: %s %s\n", path, perr.field, perr.message);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/keys/consumer.key", e->home);
+    e->have_consumer_secret = intake_consumer_secret_load(path, e->consumer_secret, &kerr) == 0;
     snprintf(path, sizeof path, "%s/keys/%s.secret", e->home, e->as);
     if (cpm_identity_load(&e->id, path, &kerr) != 0) {
         fprintf(stderr, "bench_intake: %s: %s\n", path, kerr.message);
@@ -69,6 +82,15 @@ int env_load(env_t *e)
     if (f)
         fclose(f);
     return 0;
+}
+
+void env_free(env_t *e)
+{
+    cpm_identity_wipe(&e->id);
+    sodium_memzero(e->consumer_secret, sizeof e->consumer_secret);
+    cpm_places_destroy(&e->places);
+    cpm_rules_destroy(&e->rules);
+    cpm_registry_destroy(&e->reg);
 }
 
 /* cpm_util's clocks are wall time or milliseconds; latencies need

@@ -162,8 +162,6 @@ int main(int argc, char **argv)
         rc = 1;
     link_close(&hl.intake);
     link_close(&hl.routing);
-    cpm_identity_wipe(&e.id);
-    cpm_rules_destroy(&e.rules);
-    cpm_registry_destroy(&e.reg);
+    env_free(&e);
     return rc;
 }

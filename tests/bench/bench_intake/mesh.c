@@ -20,6 +20,7 @@
 typedef struct {
     char msg_id[33];
     int64_t t0;
+    uint64_t i; /* which complaint: a busy refusal resends the same one */
     bool busy;
 } slot_t;
 
@@ -32,7 +33,7 @@ typedef struct {
     /* results */
     int64_t *lat; /* microseconds per acknowledged request */
     size_t nlat, caplat;
-    uint64_t ok, refused;
+    uint64_t ok, refused, busy; /* busy: 503 "rate" refusals, resent */
     int64_t last_reply_us, cpu_us;
     int failed;
     char why[256];
@@ -63,6 +64,22 @@ static void lat_push(client_t *c, int64_t us)
     c->lat[c->nlat++] = us;
 }
 
+/* Sign and send complaint i of this client in slot k. 0 or -1. */
+static int client_send(client_t *c, link_t *l, slot_t *slot)
+{
+    char tag[24];
+    snprintf(tag, sizeof tag, "%d", c->tid);
+    Cpm__Complaint cp;
+    complaint_bufs_t b;
+    make_complaint(c->e, tag, slot->i, &cp, &b);
+    if (link_send(l, c->e->self_svc, CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cp.base, slot->msg_id) !=
+        0) {
+        snprintf(c->why, sizeof c->why, "cannot sign or send a request");
+        return -1;
+    }
+    return 0;
+}
+
 /* Fill free slots with new requests. 0 or -1. */
 static int client_fill(client_t *c, link_t *l, slot_t *slots, uint64_t *next, size_t *inflight)
 {
@@ -71,21 +88,27 @@ static int client_fill(client_t *c, link_t *l, slot_t *slots, uint64_t *next, si
             continue;
         if ((c->max_msgs && *next >= c->max_msgs) || (!c->max_msgs && mono_us() >= c->deadline_us))
             return 0;
-        char tag[24];
-        snprintf(tag, sizeof tag, "%d", c->tid);
-        Cpm__Complaint cp;
-        complaint_bufs_t b;
-        make_complaint(c->e, tag, (*next)++, &cp, &b);
+        slots[k].i = (*next)++;
         slots[k].t0 = mono_us();
-        if (link_send(l, c->e->self_svc, CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cp.base,
-                      slots[k].msg_id) != 0) {
-            snprintf(c->why, sizeof c->why, "cannot sign or send a request");
+        if (client_send(c, l, &slots[k]) != 0)
             return -1;
-        }
         slots[k].busy = true;
         (*inflight)++;
     }
     return 0;
+}
+
+/* A 503 in field "rate": the service's per-principal share of a turn was
+ * used (cpm_server_loop take_share) while other principals had requests in
+ * it; retryable by design. */
+static bool is_busy(const cpm_msg_t *r)
+{
+    if (r->env->type != CPM__MSG_TYPE__MSG_ERROR)
+        return false;
+    Cpm__ErrorReply *er = cpm__error_reply__unpack(NULL, r->env->payload.len, r->env->payload.data);
+    bool busy = er && er->code == 503 && er->field && !strcmp(er->field, "rate");
+    cpm__error_reply__free_unpacked(er, NULL);
+    return busy;
 }
 
 static void *client_main(void *arg)
@@ -135,6 +158,13 @@ static void *client_main(void *arg)
         for (int k = 0; k < c->window; k++) {
             if (!slots[k].busy || strcmp(slots[k].msg_id, r.env->correlation_id) != 0)
                 continue;
+            if (is_busy(&r)) { /* resend the same complaint (same client_ref), as a client
+                                  would; its latency keeps running from the first send */
+                c->busy++;
+                if (client_send(c, &l, &slots[k]) != 0)
+                    c->failed = 1;
+                break;
+            }
             slots[k].busy = false;
             inflight--;
             char err[sizeof c->why];
@@ -199,6 +229,7 @@ int run_clients(const env_t *e, int nclients, int window, int64_t dur_us, uint64
         }
         res->ok += cs[i].ok;
         res->refused += cs[i].refused;
+        res->busy += cs[i].busy;
         client_cpu += cs[i].cpu_us;
         if (cs[i].last_reply_us > last)
             last = cs[i].last_reply_us;
@@ -212,6 +243,10 @@ int run_clients(const env_t *e, int nclients, int window, int64_t dur_us, uint64
     if (res->refused)
         fprintf(stderr, "bench_intake: %llu requests refused, e.g. %s\n",
                 (unsigned long long)res->refused, cs[0].why);
+    if (res->busy)
+        printf("  (%d x %d: %llu busy refusals, 503 rate: the service's share per principal "
+               "and turn; resent, their wait is in the latency)\n",
+               nclients, window, (unsigned long long)res->busy);
     if (all) {
         qsort(all, k, sizeof *all, cmp_i64);
         res->p50 = pct_ms(all, k, 0.50);

@@ -8,7 +8,7 @@
 
 typedef struct {
     int clients, window;
-    uint64_t ok, refused;
+    uint64_t ok, refused, busy; /* busy: 503 "rate" refusals, resent and counted here */
     double rate, p50, p99, group, server_cpu_us, others_cpu_us, client_cpu_us, machine_cores;
     int64_t start_us, elapsed_us; /* from after the warm-up to the last reply */
     int failed;

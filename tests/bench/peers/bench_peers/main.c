@@ -1,0 +1,133 @@
+/* bench_peers: one phase of the benchmark beside PostgreSQL and Redis.
+ *
+ *   bench_peers pg    --target CONNINFO  [--clients N] [--window W] [--seconds S]
+ *   bench_peers redis --target HOST:PORT [...]
+ *   bench_peers mesh  --home DIR         [...]   single signed submits (bench_intake's clients)
+ *   bench_peers batch --home DIR --batch B [...] SubmitBatch, group receipts
+ *
+ * Every system gets the same bytes: the complaints bench_intake sends
+ * (make_complaint), packed; PostgreSQL stores them in a bytea column, one
+ * INSERT per transaction (pipelined with a sync after each INSERT when the
+ * window is above 1); Redis as the field of an XADD (pipelined when the window
+ * is above 1); the mesh as the payload of a signed submit_complaint. Prints
+ * one line "RESULT system clients window ok rate p50_ms p99_ms intake_cpu_us
+ * busy bytes" that tests/bench/run --peers makes a table of. Figures only.
+ * Exit 0, 1 on a failure, 3 when the batch phase is not available. */
+#include "peers.h"
+
+#include "mesh.h"
+
+#include "cpm_util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: bench_peers pg|redis|mesh|batch [--target T] [--home DIR] [--clients N]\n"
+    "                   [--window W] [--batch B] [--seconds S] [--label L]\n";
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"target", required_argument, 0, 't'},
+                                         {"home", required_argument, 0, 'H'},
+                                         {"clients", required_argument, 0, 'c'},
+                                         {"window", required_argument, 0, 'w'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"seconds", required_argument, 0, 's'},
+                                         {"label", required_argument, 0, 'l'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *mode = argv[1], *target = NULL, *home = NULL, *label = NULL;
+    int clients = 1, window = 1, batch = 16, opt;
+    double secs = 3;
+    optind = 2;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 't':
+            target = optarg;
+            break;
+        case 'H':
+            home = optarg;
+            break;
+        case 'c':
+            clients = atoi(optarg);
+            break;
+        case 'w':
+            window = atoi(optarg);
+            break;
+        case 'b':
+            batch = atoi(optarg);
+            break;
+        case 's':
+            secs = atof(optarg);
+            break;
+        case 'l':
+            label = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    bool peer = !strcmp(mode, "pg") || !strcmp(mode, "redis");
+    bool mesh = !strcmp(mode, "mesh") || !strcmp(mode, "batch");
+    if ((!peer && !mesh) || (peer && !target) || (mesh && !home) || clients < 1 ||
+        clients > MAX_CLIENTS || window < 1 || window > 1024 || secs <= 0) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    env_t e;
+    memset(&e, 0, sizeof e);
+    e.node = "hn.doit";
+    e.as = "operator.hn.doit";
+    char rid[33];
+    cpm_random_id(rid);
+    snprintf(e.run_id, sizeof e.run_id, "%.8s", rid);
+    if (mesh) {
+        snprintf(e.home, sizeof e.home, "%s", home);
+        if (env_load(&e) != 0)
+            return 1;
+    }
+    uint8_t buf[2048];
+    size_t bytes = peer_complaint(&e, 0, 0, buf, sizeof buf);
+    int64_t dur = (int64_t)(secs * 1e6);
+    peer_result_t r;
+    char why[300] = "";
+    int rc;
+    if (!strcmp(mode, "pg"))
+        rc = pg_prepare(target, why, sizeof why) ||
+             peer_phase(&pg_ops, target, &e, clients, window, dur, &r);
+    else if (!strcmp(mode, "redis"))
+        rc = redis_prepare(target, why, sizeof why) ||
+             peer_phase(&redis_ops, target, &e, clients, window, dur, &r);
+    else if (!strcmp(mode, "batch"))
+        rc = batch_phase(&e, clients, window, batch, dur, &r);
+    else {
+        mesh_result_t m;
+        rc = run_clients(&e, clients, window, dur, 0, &m) != 0;
+        r = (peer_result_t){.ok = m.ok,
+                            .busy = m.busy,
+                            .rate = m.rate,
+                            .p50 = m.p50,
+                            .p99 = m.p99,
+                            .intake_cpu_us = m.server_cpu_us};
+    }
+    if (*why)
+        fprintf(stderr, "bench_peers: %s\n", why);
+    if (rc == 0)
+        printf("RESULT %s %d %d %llu %.0f %.3f %.3f %.1f %llu %zu\n", label ? label : mode, clients,
+               window, (unsigned long long)r.ok, r.rate, r.p50, r.p99, r.intake_cpu_us,
+               (unsigned long long)r.busy, bytes);
+    if (mesh)
+        env_free(&e);
+    return rc == 0 ? 0 : rc == 1 && !strcmp(mode, "batch") ? 3 : 1;
+}
