@@ -147,7 +147,7 @@ int main(int argc, char **argv)
     printf("bench_verify: %zu signed frames of %zu bytes, best of %d rounds, pool of %u threads "
            "(%u online cores)\n",
            n, f.lens[0], rounds, threads, cpm_vpool_default_threads());
-    printf("%-6s %14s %14s %12s %12s %8s\n", "turn", "1 thread/s", "pool/s", "us/frame 1",
+    printf("%-6s %12s %12s %14s %14s %8s\n", "turn", "1 thread/s", "pool/s", "cpu us/fr 1",
            "cpu us/fr pool", "ratio");
     static const size_t turns[] = {256, 8, 2};
     for (size_t t = 0; t < sizeof turns / sizeof turns[0]; t++) {
