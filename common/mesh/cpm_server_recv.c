@@ -1,17 +1,19 @@
-/* The receiving half of the service loop: one turn takes up to TURN_FRAMES
- * frames off the ROUTER socket, checks their signatures on every core at
- * once (cpm_vpool, cpm_verifier_precheck), then, on the loop thread and in
- * arrival order, makes the checks that depend on order or state (clock,
- * replay, rights, counters: cpm_verifier_finish) and dispatches each frame:
- * refusals, shares, read handlers answered now, write requests into the
- * group that cpm_server_loop.c commits. Nothing stateful runs off the loop
- * thread, so order and exactly-once are those of one thread.
+/* The receiving half of the service loop: a turn takes frames off the ROUTER
+ * socket in batches of up to VERIFY_BATCH, checks a batch's signatures on
+ * every core at once (cpm_vpool, cpm_verifier_precheck), then, on the loop
+ * thread and in arrival order, makes the checks that depend on order or
+ * state (clock, replay, rights, counters: cpm_verifier_finish) and
+ * dispatches each frame: refusals, shares, read handlers answered now, write
+ * requests into the group that cpm_server_loop.c commits. Nothing stateful
+ * runs off the loop thread, so order and exactly-once are those of one
+ * thread. A turn still ends after TURN_FRAMES frames or TURN_MS.
  *
- * When a turn runs out of time (TURN_MS) the frames not yet dispatched are
- * held, with their checks, and dispatched first by the next turn (the loop
- * does not wait in poll meanwhile): the commit, delivery, ZAP and the
- * registry reload still come round. A held frame's signature check is made
- * again when the registry changed in between. */
+ * Batches, not the whole turn at once: a turn cut by time (TURN_MS) holds
+ * the rest of its batch only, which the next turn dispatches first (the loop
+ * does not wait in poll meanwhile), so a newcomer waits behind at most a
+ * batch, and the socket's fair queueing between connections still decides
+ * the rest. A held frame's signature check is made again when the registry
+ * changed in between. */
 #include "cpm_log.h"
 #include "cpm_ratelimit.h"
 #include "cpm_server_int.h"
@@ -21,6 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Frames received and checked at once: enough to keep a few threads busy
+ * for a millisecond or two, few enough to hold when a turn is cut. */
+#define VERIFY_BATCH 32
 
 /* One received frame: the ROUTER peer's identity and the message. */
 typedef struct {
@@ -32,8 +38,8 @@ struct cpm_server_recv {
     /* Frames first..n-1 are received and not yet dispatched; prechecked
      * under registry version pre_version. Frames never move in this array:
      * a small zmq_msg_t holds its bytes inside itself. */
-    turn_frame_t frames[TURN_FRAMES];
-    cpm_precheck_t pre[TURN_FRAMES];
+    turn_frame_t frames[VERIFY_BATCH];
+    cpm_precheck_t pre[VERIFY_BATCH];
     size_t first, n;
     uint64_t pre_version;
     const cpm_registry_t *reg; /* the registry of the precheck running now */
@@ -189,19 +195,24 @@ static void refuse_framing(cpm_server_t *s)
         cpm_warn("refused a message of more than one frame%s", cpm_ratelimit_note(dropped));
 }
 
-/* Receive into the free frames while the turn has room. Returns true when
- * the turn is full (more may wait in the socket). */
-static bool receive(cpm_server_t *s, cpm_server_recv_t *r)
+/* Receive up to max frames into the empty batch. Returns the frames taken
+ * off the socket (refused framing included); *empty: the socket had no more. */
+static size_t receive(cpm_server_t *s, cpm_server_recv_t *r, size_t max, bool *empty)
 {
-    for (size_t taken = 0; taken < TURN_FRAMES && s->ngroup + r->n < GROUP_MAX; taken++) {
+    size_t taken = 0;
+    *empty = false;
+    while (taken < max && s->ngroup + r->n < GROUP_MAX) {
         zmq_msg_t f[2];
         int n = cpm_sock_recv(s->router, f, 2, ZMQ_DONTWAIT);
+        if (n == 0 || n == -1) {
+            *empty = true;
+            break;
+        }
+        taken++;
         if (n == CPM_SOCK_TOO_MANY_FRAMES) {
             refuse_framing(s);
             continue;
         }
-        if (n <= 0)
-            return false;
         if (n != 2) {
             cpm_metrics_add(s->metrics, "received", 1);
             cpm_server_count(s, "rejected", "framing");
@@ -218,7 +229,7 @@ static bool receive(cpm_server_t *s, cpm_server_recv_t *r)
         zmq_msg_close(&f[0]);
         zmq_msg_close(&f[1]);
     }
-    return true;
+    return taken;
 }
 
 static void precheck_one(void *ctx, size_t i)
@@ -232,36 +243,46 @@ static void precheck_one(void *ctx, size_t i)
 /* Take the requests of one turn: at most TURN_FRAMES of them and TURN_MS of
  * work, so that the group's commit, delivery, ZAP and the registry reload
  * come round however many requests wait (the rest wait in the socket, within
- * its high-water mark, or held here after a cut). */
+ * its high-water mark, or, the rest of a batch, held here). */
 void cpm_server_take_turn(cpm_server_t *s)
 {
     cpm_server_recv_t *r = s->recv;
     int64_t end = cpm_mono_ms() + TURN_MS;
     s->nshares = 0;
-    bool full = false;
+    size_t taken = 0;
+    bool cut = false;
     uint64_t version = cpm_registry_version(s->reg);
-    /* Held frames keep their checks unless the registry changed since. */
-    bool check = r->pre_version != version;
-    if (r->first == r->n) { /* nothing held: a new turn's frames */
-        r->first = r->n = 0;
-        full = receive(s, r);
-        check = true;
-    }
-    if (check) {
-        r->reg = s->reg;
-        r->pre_version = version;
-        if (r->n - r->first > 1 && cpm_vpool_threads(r->pool) > 1)
-            cpm_metrics_add(s->metrics, "verify.parallel_turns", 1);
-        cpm_vpool_run(r->pool, r->n - r->first, precheck_one, r);
-    }
-    while (r->first < r->n) {
-        size_t i = r->first++;
-        dispatch(s, &r->frames[i], &r->pre[i]);
-        if (r->first < r->n && cpm_mono_ms() >= end) {
-            full = true;
-            break;
+    for (;;) {
+        /* Held frames keep their checks unless the registry changed since. */
+        bool check = r->pre_version != version;
+        if (r->first == r->n) { /* nothing held: the next batch */
+            if (taken >= TURN_FRAMES || s->ngroup >= GROUP_MAX) {
+                cut = true;
+                break;
+            }
+            size_t room = TURN_FRAMES - taken;
+            bool empty;
+            r->first = r->n = 0;
+            taken += receive(s, r, room < VERIFY_BATCH ? room : VERIFY_BATCH, &empty);
+            if (r->n == 0 && empty)
+                break;
+            check = true;
         }
+        if (check) {
+            r->reg = s->reg;
+            r->pre_version = version;
+            if (r->n - r->first > 1 && cpm_vpool_threads(r->pool) > 1)
+                cpm_metrics_add(s->metrics, "verify.parallel_batches", 1);
+            cpm_vpool_run(r->pool, r->n - r->first, precheck_one, r);
+        }
+        while (r->first < r->n && !cut) {
+            size_t i = r->first++;
+            dispatch(s, &r->frames[i], &r->pre[i]);
+            cut = cpm_mono_ms() >= end;
+        }
+        if (cut)
+            break;
     }
-    if (full)
+    if (cut)
         cpm_metrics_add(s->metrics, "loop.turns_cut", 1);
 }

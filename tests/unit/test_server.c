@@ -526,7 +526,7 @@ static void test_cut_turn_holds_frames(void **state)
     assert_non_null(h);
     for (size_t i = 0; i < h->n_counters; i++) /* which path ran (not asserted: timing) */
         if (strcmp(h->counters[i]->name, "loop.turns_cut") == 0 ||
-            strcmp(h->counters[i]->name, "verify.parallel_turns") == 0)
+            strcmp(h->counters[i]->name, "verify.parallel_batches") == 0)
             fprintf(stderr, "  %s %llu\n", h->counters[i]->name,
                     (unsigned long long)h->counters[i]->value);
     cpm__health_reply__free_unpacked(h, NULL);
