@@ -6,6 +6,7 @@
  * to say which key and on which line. */
 #include "cpm_config.h"
 #include "cpm_util.h"
+#include "cpm_vpool.h"
 #include "cpm_yaml.h"
 
 #include <cyaml/cyaml.h>
@@ -38,6 +39,7 @@ typedef struct {
     uint32_t *triage_min_pm;                               /* intake */
     uint32_t *hotspot_window_h, *hotspot_history_days, *hotspot_min_count; /* hotspot */
     uint32_t *hotspot_p_max_e6, *hotspot_keys_max;                         /* hotspot */
+    uint32_t *verify_threads; /* 0 allowed: verification on the loop thread */
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -87,6 +89,7 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(hotspot_min_count),
     NUM(hotspot_p_max_e6),
     NUM(hotspot_keys_max),
+    NUM(verify_threads),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -182,6 +185,11 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         return cpm_error_set(err, CPM_E_INVALID, "hotspot_p_max_e6",
                              "config %s: hotspot_p_max_e6 must be 1 to 999999 (millionths), not %u",
                              path, c->hotspot_p_max_e6);
+    c->verify_threads = y->verify_threads ? *y->verify_threads : cpm_vpool_default_threads();
+    if (c->verify_threads > CPM_VPOOL_MAX_THREADS)
+        return cpm_error_set(err, CPM_E_INVALID, "verify_threads",
+                             "config %s: verify_threads must be 0 to %d, not %u", path,
+                             CPM_VPOOL_MAX_THREADS, c->verify_threads);
     c->map_high_water_pct = y->map_high_water_pct ? *y->map_high_water_pct : 80;
     if (c->map_high_water_pct < 10 || c->map_high_water_pct > 95) {
         return cpm_error_set(err, CPM_E_INVALID, "map_high_water_pct",

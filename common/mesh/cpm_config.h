@@ -63,6 +63,9 @@
  * alert hotspot_p_max_e6: 1000        # optional, hotspot: alert when P(count | baseline) is below
  *                                 #   this, in millionths (1000 = 0.001)
  *   hotspot_keys_max: 200000      # optional, hotspot: keys kept at most (least recent evicted)
+ *   verify_threads: 2             # optional: threads that check a turn's signatures at once,
+ *                                 #   the loop's own included (default: the online cores, at
+ *                                 #   most 8; 0 or 1: all on the loop thread; at most 64)
  *
  * Relative paths are taken relative to the configuration file's folder. */
 #ifndef CPM_CONFIG_H
@@ -117,6 +120,7 @@ typedef struct {
     uint32_t triage_min_pm;   /* intake: route by a suggestion at or above this (per mille) */
     uint32_t hotspot_window_h, hotspot_history_days, hotspot_min_count; /* hotspot */
     uint32_t hotspot_p_max_e6, hotspot_keys_max;                        /* hotspot */
+    uint32_t verify_threads; /* signature checks of a turn at once (cpm_vpool) */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

@@ -229,6 +229,10 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
     s->group = calloc(GROUP_MAX, sizeof *s->group);
     if (!s->metrics || !s->verifier || !s->group)
         goto fail;
+    if (!(s->recv = cpm_server_recv_new(cfg->verify_threads))) {
+        cpm_error("cannot start %u verify_threads", cfg->verify_threads);
+        goto fail;
+    }
     cpm_error_t kerr;
     if (cpm_identity_load(&s->id, cfg->identity, &kerr) != 0) {
         cpm_error("identity: %s", kerr.message);
@@ -295,6 +299,7 @@ void cpm_server_destroy(cpm_server_t **p)
     if (!p || !*p)
         return;
     cpm_server_t *s = *p;
+    cpm_server_recv_destroy(&s->recv); /* its held frames before the sockets */
     cpm_pump_destroy(&s->pump);
     cpm_sock_close(&s->router);
     cpm_sock_close(&s->pub);

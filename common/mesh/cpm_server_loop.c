@@ -1,5 +1,6 @@
 /* The service loop: receive, verify, apply in groups, commit, answer, publish,
- * deliver. Read it top to bottom from cpm_server_run. */
+ * deliver. Read it top to bottom from cpm_server_run; receiving and verifying
+ * a turn's frames is in cpm_server_recv.c. */
 #include "cpm_delivery.h"
 #include "cpm_envelope.h"
 #include "cpm_eventlog.h"
@@ -80,29 +81,6 @@ static const handler_t *find_handler(cpm_server_t *s, int type)
     return NULL;
 }
 
-/* A refused frame: count, log (at a bounded rate: hostile frames can come
- * without end), and tell the sender when we can tell who it is. The frame is
- * not decoded again: the verifier handed back what addresses the answer
- * (see cpm_reply_addr_t), which is a label, never trusted. */
-static void refuse(cpm_server_t *s, zmq_msg_t *route, zmq_msg_t *frame, cpm_verdict_t v,
-                   const cpm_reply_addr_t *addr)
-{
-    static cpm_ratelimit_t log_rate = CPM_RATELIMIT_INIT(20, 10000);
-    count(s, "rejected", cpm_verdict_name(v));
-    const char *user = zmq_msg_gets(frame, "User-Id");
-    uint64_t dropped = 0;
-    if (cpm_ratelimit_allow(&log_rate, cpm_mono_ms(), &dropped))
-        cpm_warn("refused a message from %s: %s%s", user ? user : "?", cpm_verdict_name(v),
-                 cpm_ratelimit_note(dropped));
-    cpm_error_t e;
-    cpm_error_set(&e, cpm_verdict_code(v), "envelope", "message refused: %s", cpm_verdict_name(v));
-    Cpm__Envelope to = CPM__ENVELOPE__INIT;
-    to.sender = (char *)addr->sender;
-    to.sender_instance = (char *)addr->sender_instance;
-    to.msg_id = (char *)addr->msg_id;
-    send_error(s, route, addr->known ? &to : NULL, &e);
-}
-
 static void answer_now(cpm_server_t *s, zmq_msg_t *route, cpm_msg_t *m, const handler_t *h)
 {
     MDB_txn *txn = NULL;
@@ -119,112 +97,6 @@ static void answer_now(cpm_server_t *s, zmq_msg_t *route, cpm_msg_t *m, const ha
     else
         send_error(s, route, m->env, &err);
     free(reply.buf);
-}
-
-/* Count one request of user in this turn; false when user has had its share
- * while others want theirs (the request is then refused as busy). Alone, a
- * principal may use the whole turn: refusing it would serve nobody. */
-static bool take_share(cpm_server_t *s, const char *user)
-{
-    if (!user)
-        return true; /* not through ZAP: refused by the verifier anyway */
-    size_t i = 0;
-    while (i < s->nshares && strcmp(s->shares[i].user, user) != 0)
-        i++;
-    if (i == s->nshares) {
-        if (s->nshares == TURN_PRINCIPALS)
-            return true; /* so many principals that none can hold the turn */
-        snprintf(s->shares[i].user, sizeof s->shares[i].user, "%s", user);
-        s->shares[i].taken = 0;
-        s->nshares++;
-    }
-    return ++s->shares[i].taken <= TURN_PER_PRINCIPAL || s->nshares == 1;
-}
-
-static void refuse_busy(cpm_server_t *s, zmq_msg_t *route, const cpm_msg_t *m)
-{
-    cpm_error_t e;
-    cpm_error_set(&e, CPM_E_UNAVAILABLE, "rate",
-                  "busy: more than %d requests of %s in one turn; send again later",
-                  TURN_PER_PRINCIPAL, m->env->sender);
-    count(s, "rejected", "busy");
-    send_error(s, route, m->env, &e);
-}
-
-/* Receive, verify and dispatch one frame; write requests join the group. */
-static int take_one(cpm_server_t *s)
-{
-    zmq_msg_t f[2];
-    int n = cpm_sock_recv(s->router, f, 2, ZMQ_DONTWAIT);
-    if (n == CPM_SOCK_TOO_MANY_FRAMES) { /* a frame too many: not our framing */
-        cpm_metrics_add(s->metrics, "received", 1);
-        count(s, "rejected", "framing");
-        static cpm_ratelimit_t framing_log = CPM_RATELIMIT_INIT(20, 10000);
-        uint64_t dropped = 0;
-        if (cpm_ratelimit_allow(&framing_log, cpm_mono_ms(), &dropped))
-            cpm_warn("refused a message of more than one frame%s", cpm_ratelimit_note(dropped));
-        return 1;
-    }
-    if (n <= 0)
-        return n;
-    if (n != 2) {
-        cpm_metrics_add(s->metrics, "received", 1);
-        count(s, "rejected", "framing");
-        for (int i = 0; i < n; i++)
-            zmq_msg_close(&f[i]);
-        return 1;
-    }
-    cpm_metrics_add(s->metrics, "received", 1);
-    cpm_verify_ctx_t ctx = {.self = s->self,
-                            .service = s->cfg->service,
-                            .transport_user = zmq_msg_gets(&f[1], "User-Id")};
-    cpm_msg_t m = {0};
-    cpm_verdict_t v = cpm_verifier_check(s->verifier, s->reg, &ctx, zmq_msg_data(&f[1]),
-                                         zmq_msg_size(&f[1]), cpm_now_ms(), &m);
-    uint64_t evicted = cpm_verifier_replay_evicted(s->verifier);
-    if (evicted > s->replay_evicted) { /* a member past its share of the replay table */
-        cpm_metrics_add(s->metrics, "replay.evicted", evicted - s->replay_evicted);
-        s->replay_evicted = evicted;
-    }
-    if (v != CPM_V_OK) {
-        refuse(s, &f[0], &f[1], v, &m.addr);
-        zmq_msg_close(&f[0]);
-        zmq_msg_close(&f[1]);
-        return 1;
-    }
-    bool share = take_share(s, ctx.transport_user);
-    const handler_t *h = find_handler(s, m.env->type);
-    if (h && h->keep_frame && share && (m.frame = malloc(zmq_msg_size(&f[1])))) {
-        memcpy(m.frame, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]));
-        m.frame_len = zmq_msg_size(&f[1]);
-    }
-    zmq_msg_close(&f[1]);
-    if (h && h->keep_frame && share && !m.frame) {
-        cpm_error_t e;
-        cpm_error_set(&e, CPM_E_INTERNAL, "", "out of memory keeping the signed request");
-        send_error(s, &f[0], m.env, &e);
-    } else if (!share) {
-        refuse_busy(s, &f[0], &m);
-    } else if (!h) {
-        cpm_error_t e;
-        cpm_error_set(&e, CPM_E_FORBIDDEN, "type", "%s does not serve %s", s->self,
-                      cpm_msg_type_name(m.env->type));
-        count(s, "rejected", "not_served");
-        send_error(s, &f[0], m.env, &e);
-    } else if (!h->write || (h->reads && h->reads(s, &m))) {
-        answer_now(s, &f[0], &m, h);
-    } else {
-        pending_t *p = &s->group[s->ngroup++];
-        memset(p, 0, sizeof *p);
-        zmq_msg_init(&p->route);
-        zmq_msg_move(&p->route, &f[0]);
-        p->msg = m;
-        p->h = h;
-        return 1;
-    }
-    cpm_msg_clear(&m);
-    zmq_msg_close(&f[0]);
-    return 1;
 }
 
 typedef struct {
@@ -513,23 +385,26 @@ int cpm_server_write(cpm_server_t *s, cpm_write_fn fn, void *ctx)
     return 0;
 }
 
-/* Take the requests of one turn: at most TURN_FRAMES of them and TURN_MS of
- * work, so that the group's commit, delivery, ZAP and the registry reload
- * come round however many requests wait (the rest wait in the socket, within
- * its high-water mark). */
-static void take_turn(cpm_server_t *s)
+/* The loop's answering, for its receiving half (cpm_server_recv.c). */
+void cpm_server_count(cpm_server_t *s, const char *what, const char *detail)
 {
-    int64_t end = cpm_mono_ms() + TURN_MS;
-    s->nshares = 0;
-    for (int n = 0; n < TURN_FRAMES && s->ngroup < GROUP_MAX; n++) {
-        if (take_one(s) <= 0)
-            return;
-        if (cpm_mono_ms() >= end) {
-            cpm_metrics_add(s->metrics, "loop.turns_cut", 1);
-            return;
-        }
-    }
-    cpm_metrics_add(s->metrics, "loop.turns_cut", 1);
+    count(s, what, detail);
+}
+
+void cpm_server_send_error(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *request,
+                           const cpm_error_t *e)
+{
+    send_error(s, route, request, e);
+}
+
+void cpm_server_answer_now(cpm_server_t *s, zmq_msg_t *route, cpm_msg_t *m, const handler_t *h)
+{
+    answer_now(s, route, m, h);
+}
+
+const handler_t *cpm_server_find_handler(cpm_server_t *s, int type)
+{
+    return find_handler(s, type);
 }
 
 /* Keep each sender's persisted reservation ahead of its next sequence. */
@@ -572,12 +447,14 @@ int cpm_server_run(cpm_server_t *s)
         int64_t now = cpm_mono_ms();
         int64_t due = cpm_pump_next_due_ms(s->pump, now);
         long timeout = (due >= 0 && due < 200) ? (long)due : 200;
+        if (cpm_server_recv_held(s))
+            timeout = 0; /* frames of a cut turn wait in cpm_server_recv.c */
         if (zmq_poll(items, nitems, timeout) < 0 && zmq_errno() != EINTR) {
             cpm_error("poll: %s", zmq_strerror(zmq_errno()));
             return -1;
         }
         cpm_zap_handle(s->zap);
-        take_turn(s);
+        cpm_server_take_turn(s);
         if (s->ngroup > 0)
             commit_group(s);
         now = cpm_mono_ms();

@@ -260,17 +260,26 @@ cpm_verdict_t cpm_verify_signed(const cpm_registry_t *reg, const uint8_t *buf, s
     return check_signed(reg, buf, len, &addr, envb, member);
 }
 
-/* Every check but the replay window. On CPM_V_OK *env and *member are set. */
-static cpm_verdict_t check_frame(const cpm_verifier_t *v, const cpm_registry_t *reg,
-                                 const cpm_verify_ctx_t *ctx, const uint8_t *buf, size_t len,
-                                 int64_t now_ms, cpm_reply_addr_t *addr, Cpm__Envelope **env,
+void cpm_verifier_precheck(const cpm_registry_t *reg, const uint8_t *buf, size_t len,
+                           cpm_precheck_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->verdict = check_signed(reg, buf, len, &out->addr, &out->envb, &out->member);
+    if (out->verdict != CPM_V_OK)
+        out->member = NULL;
+}
+
+/* Every check after the signature but the replay window. On CPM_V_OK *env
+ * and *member are set. */
+static cpm_verdict_t check_frame(const cpm_verifier_t *v, const cpm_precheck_t *pre,
+                                 const cpm_verify_ctx_t *ctx, int64_t now_ms, Cpm__Envelope **env,
                                  const Cpm__Member **member)
 {
-    cpm_slice_t envb;
-    const Cpm__Member *m = NULL;
-    cpm_verdict_t r = check_signed(reg, buf, len, addr, &envb, &m);
-    if (r != CPM_V_OK)
-        return r;
+    if (pre->verdict != CPM_V_OK)
+        return pre->verdict;
+    cpm_slice_t envb = pre->envb;
+    const Cpm__Member *m = pre->member;
+    cpm_verdict_t r = CPM_V_OK;
     /* Signed, and read once already: at most 11 known fields to decode. */
     Cpm__Envelope *e = cpm__envelope__unpack(NULL, envb.len, envb.data);
     if (!e)
@@ -310,17 +319,30 @@ cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_registry_t *reg,
                                  const cpm_verify_ctx_t *ctx, const uint8_t *buf, size_t len,
                                  int64_t now_ms, cpm_msg_t *out)
 {
-    static const cpm_verify_ctx_t no_ctx = {0};
     if (out)
         memset(out, 0, sizeof *out);
     if (!v || !reg || !out)
         return CPM_V_MALFORMED; /* a caller bug; refuse rather than crash */
+    cpm_precheck_t pre;
+    cpm_verifier_precheck(reg, buf, len, &pre);
+    return cpm_verifier_finish(v, &pre, ctx, now_ms, out);
+}
+
+cpm_verdict_t cpm_verifier_finish(cpm_verifier_t *v, const cpm_precheck_t *pre,
+                                  const cpm_verify_ctx_t *ctx, int64_t now_ms, cpm_msg_t *out)
+{
+    static const cpm_verify_ctx_t no_ctx = {0};
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!v || !pre || !out)
+        return CPM_V_MALFORMED; /* a caller bug; refuse rather than crash */
     if (!ctx)
         ctx = &no_ctx;
 
+    out->addr = pre->addr;
     Cpm__Envelope *e = NULL;
     const Cpm__Member *m = NULL;
-    cpm_verdict_t r = check_frame(v, reg, ctx, buf, len, now_ms, &out->addr, &e, &m);
+    cpm_verdict_t r = check_frame(v, pre, ctx, now_ms, &e, &m);
     if (r == CPM_V_OK) {
         char *principal = principal_of(e);
         if (!principal || cpm_replay_check(v->replay, principal, e->seq, now_ms) != 0)

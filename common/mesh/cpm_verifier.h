@@ -106,6 +106,34 @@ CPM_MUST_CHECK cpm_verdict_t cpm_verifier_check(cpm_verifier_t *v, const cpm_reg
                                                 const cpm_verify_ctx_t *ctx, const uint8_t *buf,
                                                 size_t len, int64_t now_ms, cpm_msg_t *out);
 
+/* Verification in two steps, so that the costly one can run on other threads
+ * (cpm_vpool) while the order-dependent one stays on the loop thread:
+ *
+ * cpm_verifier_precheck: the stateless checks 1 to 7 (size, layouts, version,
+ * sender and key in reg, revocation, the Ed25519 signature). It reads only
+ * its arguments and the registry, writes only *out, counts nothing: any
+ * number of threads may run it at once on different frames, as long as reg
+ * is not reloaded meanwhile. out->member and out->envb borrow from reg and
+ * from buf, which must outlive the result.
+ *
+ * cpm_verifier_finish: the rest on that result (envelope decode, clock skew,
+ * type, recipient, transport identity, authorization, replay window) and the
+ * counters; run it on one thread, once per prechecked frame, in arrival
+ * order. cpm_verifier_check(...) is exactly precheck then finish. */
+typedef struct {
+    cpm_verdict_t verdict;     /* CPM_V_OK or the first refusal of checks 1 to 7 */
+    const Cpm__Member *member; /* the signer, on CPM_V_OK */
+    cpm_slice_t envb;          /* the signed envelope's bytes in the frame, on CPM_V_OK */
+    cpm_reply_addr_t addr;     /* where an answer goes (see cpm_reply_addr_t) */
+} cpm_precheck_t;
+
+void cpm_verifier_precheck(const cpm_registry_t *reg, const uint8_t *buf, size_t len,
+                           cpm_precheck_t *out);
+/* As cpm_verifier_check, given the precheck of the same frame. */
+CPM_MUST_CHECK cpm_verdict_t cpm_verifier_finish(cpm_verifier_t *v, const cpm_precheck_t *pre,
+                                                 const cpm_verify_ctx_t *ctx, int64_t now_ms,
+                                                 cpm_msg_t *out);
+
 /* The first checks alone, on a signed frame kept to be shown later (an
  * officer's act that its agency's node passes on): size, layout, version,
  * sender in reg, key id the sender's current key and not revoked, and the

@@ -1,5 +1,6 @@
-/* cpm_server_int: the server's state, shared by cpm_server.c (setup) and
- * cpm_server_loop.c (the loop). Internal: services never include it. */
+/* cpm_server_int: the server's state, shared by cpm_server.c (setup),
+ * cpm_server_loop.c (the loop) and cpm_server_recv.c (its receiving half).
+ * Internal: services never include it. */
 #ifndef CPM_SERVER_INT_H
 #define CPM_SERVER_INT_H
 
@@ -98,6 +99,7 @@ struct cpm_server {
     char bind_ep[256], pub_ep[256];
     turn_share_t shares[TURN_PRINCIPALS];
     size_t nshares;
+    struct cpm_server_recv *recv; /* a turn's frames and the verification pool */
     cpm_pump_t *pump;
     handler_t handlers[MAX_HANDLERS];
     size_t nhandlers;
@@ -136,6 +138,23 @@ CPM_MUST_CHECK int cpm_server_handle_events_fetch(cpm_server_t *srv, MDB_txn *tx
  * when due (force: whenever the head has none). */
 void cpm_server_checkpoint_init(cpm_server_t *s);
 void cpm_server_checkpoint(cpm_server_t *s, bool force);
+/* The receiving half of the loop (cpm_server_recv.c): a turn's frames,
+ * held over when a turn is cut, and the pool of verify_threads that checks
+ * their signatures. */
+typedef struct cpm_server_recv cpm_server_recv_t;
+CPM_MUST_CHECK cpm_server_recv_t *cpm_server_recv_new(unsigned verify_threads);
+void cpm_server_recv_destroy(cpm_server_recv_t **p);
+/* Receive, verify and dispatch one turn's frames; write requests join the
+ * group (s->group), which the caller then commits. */
+void cpm_server_take_turn(cpm_server_t *s);
+/* Frames of a cut turn wait for the next one: the loop must not sleep. */
+bool cpm_server_recv_held(const cpm_server_t *s);
+/* The loop's answering, for cpm_server_recv.c (cpm_server_loop.c). */
+void cpm_server_count(cpm_server_t *s, const char *what, const char *detail);
+void cpm_server_send_error(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *request,
+                           const cpm_error_t *e);
+void cpm_server_answer_now(cpm_server_t *s, zmq_msg_t *route, cpm_msg_t *m, const handler_t *h);
+const handler_t *cpm_server_find_handler(cpm_server_t *s, int type);
 CPM_MUST_CHECK int cpm_server_handle_health(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
                                             cpm_reply_t *reply, cpm_error_t *err);
 
