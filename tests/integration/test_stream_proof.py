@@ -144,9 +144,11 @@ def test_watch_resumes_after_sigkill_with_no_gap_and_no_duplicate():
 
         w = start_watch()
         for round_ in range(3):
-            m.submit_file(complaints(40, seed=40 + round_, tag="k%d" % round_))
-            # Kill it while events still arrive: at the first lines of this round.
+            # Counted before the round: batched submits are fast enough that every
+            # event of the round may already be written when submit_file returns.
             seen = len(read_out(out)) if os.path.exists(out) else 0
+            m.submit_file(complaints(40, seed=40 + round_, tag="k%d" % round_))
+            # Kill it at (or soon after) the first lines of this round.
             m.wait_for(lambda: os.path.exists(out) and len(read_out(out)) > seen, "events")
             w.send_signal(signal.SIGKILL)
             w.wait()
