@@ -60,11 +60,21 @@
 #define MAX_UNITS 200
 #define BUSINESSES 200000
 
-static const char *const CATEGORIES[] = {
-    "food_safety", "counterfeit_goods", "pricing",        "ecommerce",        "telecom",
-    "advertising", "utilities",         "real_estate",    "health_pharma",    "transport",
-    "finance_insurance", "education_training", "tourism_services", "contracts_warranty",
-    "other"};
+static const char *const CATEGORIES[] = {"food_safety",
+                                         "counterfeit_goods",
+                                         "pricing",
+                                         "ecommerce",
+                                         "telecom",
+                                         "advertising",
+                                         "utilities",
+                                         "real_estate",
+                                         "health_pharma",
+                                         "transport",
+                                         "finance_insurance",
+                                         "education_training",
+                                         "tourism_services",
+                                         "contracts_warranty",
+                                         "other"};
 #define NCAT (sizeof CATEGORIES / sizeof *CATEGORIES)
 static const char *const CITY[] = {"hn.doit", "hn.qltt", "hn.attp", "hn.doh",
                                    "hn.doic", "hn.doc",  "hn.dot"};
@@ -237,8 +247,7 @@ typedef struct {
     uint64_t next;    /* the next complaint number */
 } side_t;
 
-static void side_open(side_t *s, const char *parent, const char *what,
-                      size_t map)
+static void side_open(side_t *s, const char *parent, const char *what, size_t map)
 {
     static const char *const idbs[] = INTAKE_DBS, *const rdbs[] = ROUTING_DBS;
     char err[256] = "";
@@ -295,8 +304,8 @@ static Cpm__Complaint *complaint(uint64_t i, uint64_t npeople, int64_t t, char s
 {
     static const char *const CHANNELS[] = {"hotline", "web", "email", "walk_in"};
     static const char *const FAMILY[] = {"Nguyen", "Tran", "Le", "Pham", "Hoang", "Vu", "Dang"};
-    static const char *const GIVEN[] = {"Van An", "Thi Lan", "Minh Duc", "Thu Ha", "Quoc Bao",
-                                        "Ngoc Anh", "Duc Huy", "Thanh Tam"};
+    static const char *const GIVEN[] = {"Van An",   "Thi Lan",  "Minh Duc", "Thu Ha",
+                                        "Quoc Bao", "Ngoc Anh", "Duc Huy",  "Thanh Tam"};
     uint64_t h = mix(i + 1), person = mix(i * 7 + 3) % npeople;
     uint64_t biz = h % 5 == 0 ? h % 1000 : (h >> 8) % BUSINESSES;
     char name[64], phone[32], business[64], address[64], ref[48], desc[400];
@@ -392,7 +401,7 @@ static int route(side_t *s, MDB_txn *rtxn, size_t max, int64_t t, size_t *n)
 /* What the acks do in production, in two transactions: routing's inbox mark
  * acknowledges intake's outbox (and starts the retention of the sealed
  * contacts, intake's sweep), inspection acknowledges all of routing's. */
-static int ack_all(side_t *s, int64_t t, bool durable, size_t sweep_max)
+static int ack_all(side_t *s, int64_t t, size_t sweep_max)
 {
     MDB_txn *txn = NULL;
     uint64_t hwm = 0;
@@ -426,7 +435,6 @@ static int ack_all(side_t *s, int64_t t, bool durable, size_t sweep_max)
         cpm_outbox_streams_free(&streams, n);
         rc = rc == 0 ? cpm_store_commit(txn) : (cpm_store_abort(&txn), rc);
     }
-    (void)durable;
     return rc;
 }
 
@@ -442,8 +450,7 @@ static void set_nosync(side_t *s, bool on)
 
 /* n complaints through intake, routing and the acks, PREFILL_TXN per
  * transaction, not synced, at simulated times from t0 to t1. */
-static void prefill(side_t *s, uint64_t upto, uint64_t n, uint64_t npeople, int64_t t0,
-                    int64_t t1)
+static void prefill(side_t *s, uint64_t upto, uint64_t n, uint64_t npeople, int64_t t0, int64_t t1)
 {
     set_nosync(s, true);
     int64_t start = mono_us(), last = start;
@@ -461,7 +468,7 @@ static void prefill(side_t *s, uint64_t upto, uint64_t n, uint64_t npeople, int6
             rc = rc == 0 ? cpm_store_commit(txn) : (cpm_store_abort(&txn), rc);
         }
         if (rc == 0)
-            rc = ack_all(s, t, false, 2 * PREFILL_TXN);
+            rc = ack_all(s, t, 2 * PREFILL_TXN);
         if (rc != 0)
             die("prefill", cpm_err_name(rc));
         if (s->next % step < PREFILL_TXN || s->next == upto) {
@@ -483,7 +490,23 @@ typedef struct {
     size_t n, cap;
     uint64_t items;
     int64_t wall_us, cpu_us, commit_us; /* thread CPU; time in the durable commits */
+    int64_t written; /* bytes this process handed to write(2): LMDB's dirty pages */
 } lat_t;
+
+/* wchar of /proc/self/io: every byte written (LMDB writes each dirty page of
+ * a commit with pwrite/writev; what we print is negligible). -1 unknown. */
+static int64_t wchar(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    long long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "wchar: %lld", &v) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return v;
+}
 
 static void lat_add(lat_t *l, int64_t us)
 {
@@ -521,7 +544,7 @@ static double rate(const lat_t *l)
  * what it queued in durable groups of GROUP (into lr), then the acks. */
 static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr)
 {
-    int64_t t0 = mono_us(), c0 = cpu_us();
+    int64_t t0 = mono_us(), c0 = cpu_us(), w0 = wchar();
     while (mono_us() - t0 < (int64_t)(secs * 1e6)) {
         int64_t g0 = mono_us(), now = cpm_now_ms();
         MDB_txn *txn = NULL;
@@ -538,7 +561,8 @@ static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr
     }
     li->wall_us += mono_us() - t0;
     li->cpu_us += cpu_us() - c0;
-    t0 = mono_us(), c0 = cpu_us();
+    li->written += wchar() - w0;
+    t0 = mono_us(), c0 = cpu_us(), w0 = wchar();
     for (size_t routed = GROUP; routed > 0;) {
         int64_t g0 = mono_us();
         MDB_txn *txn = NULL;
@@ -557,7 +581,8 @@ static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr
     }
     lr->wall_us += mono_us() - t0;
     lr->cpu_us += cpu_us() - c0;
-    if (ack_all(s, cpm_now_ms(), true, 4096) != 0)
+    lr->written += wchar() - w0;
+    if (ack_all(s, cpm_now_ms(), 4096) != 0)
         die("acks", NULL);
 }
 
@@ -613,8 +638,8 @@ static void sizes(const char *what, cpm_store_t *st, const char *dir, const char
            what, (unsigned long long)n, used / 1048576.0, n ? (double)used / (double)n : 0,
            hw / 1048576.0, n ? (double)hw / (double)n : 0, file / 1048576.0);
     printf("    in the page cache now: %.1f MiB\n", resident(path) / 1048576.0);
-    const char *common[] = {CPM_DB_META, CPM_DB_OUTBOX, CPM_DB_INBOX, CPM_DB_EVENTS, CPM_DB_DEAD,
-                            NULL};
+    const char *common[] = {CPM_DB_META,   CPM_DB_OUTBOX, CPM_DB_INBOX,
+                            CPM_DB_EVENTS, CPM_DB_DEAD,   NULL};
     const char *const *lists[] = {common, dbs};
     for (int l = 0; detail && l < 2; l++)
         for (const char *const *d = lists[l]; *d; d++) {
@@ -644,9 +669,11 @@ static cpm_rules_t *load_rules(const char *src)
 /* CPU us per complaint, and ms per group in the durable commit. */
 static void costs(const char *what, const lat_t *l)
 {
-    printf("    %-5s CPU %5.0f us/complaint, commit (fsync) %5.2f ms/group of %zu groups\n", what,
-           l->items ? (double)l->cpu_us / (double)l->items : 0,
-           l->n ? (double)l->commit_us / 1000.0 / (double)l->n : 0, l->n);
+    printf("    %-5s CPU %5.0f us/complaint, commit (fsync) %5.2f ms/group, %4.0f pages written "
+           "per group (%zu groups)\n",
+           what, l->items ? (double)l->cpu_us / (double)l->items : 0,
+           l->n ? (double)l->commit_us / 1000.0 / (double)l->n : 0,
+           l->n ? (double)l->written / 4096.0 / (double)l->n : 0, l->n);
 }
 
 static void row(const char *what, lat_t *e, lat_t *f)
@@ -683,8 +710,8 @@ int main(int argc, char **argv)
         die(path, e.message);
     load_units(src);
     w_reg = registry();
-    routing_dupes_set_window(30 * DAY);      /* link_window_s default */
-    routing_themes_set_window(365 * DAY);    /* clusters_window_days default */
+    routing_dupes_set_window(30 * DAY);   /* link_window_s default */
+    routing_themes_set_window(365 * DAY); /* clusters_window_days default */
     uint64_t npeople = n / 2 + 1000;
     size_t big = (size_t)n * 8192 + ((size_t)4 << 30);
     side_t full;
@@ -726,6 +753,7 @@ int main(int argc, char **argv)
                     lat_add(sum[k], one[k]->us[i]);
                 sum[k]->items += one[k]->items, sum[k]->wall_us += one[k]->wall_us;
                 sum[k]->cpu_us += one[k]->cpu_us, sum[k]->commit_us += one[k]->commit_us;
+                sum[k]->written += one[k]->written;
                 free(one[k]->us);
             }
         }
