@@ -722,11 +722,13 @@ int main(int argc, char **argv)
     /* measured at each checkpoint on the way to n: a curve, and figures
      * even when a long run is cut short */
     static const uint64_t CPS[] = {100000, 250000, 500000, 1000000, 2000000, 5000000, 10000000};
-    int64_t now = cpm_now_ms(), p0 = mono_us();
+    int64_t now = cpm_now_ms(), pre_us = 0;
     for (size_t ci = 0; ci <= sizeof CPS / sizeof *CPS; ci++) {
         uint64_t cp = ci < sizeof CPS / sizeof *CPS && CPS[ci] < n ? CPS[ci] : n;
+        int64_t p0 = mono_us();
         prefill(&full, cp, n, npeople, now - 300 * DAY, now - DAY);
-        double pre_s = (mono_us() - p0) / 1e6;
+        pre_us += mono_us() - p0;
+        double pre_s = (double)pre_us / 1e6;
         printf("\n== %llu complaints in the full store; prefill so far %.1f s (%.0f complaints/s "
                "through intake, routing and the acks, not synced until each checkpoint)\n",
                (unsigned long long)full.next, pre_s, (double)full.next / pre_s);
