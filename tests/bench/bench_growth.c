@@ -18,8 +18,9 @@
  * before now, intake's outbox acked and routing's too after each chunk, and
  * intake's contact sweep run as the service runs it (30-day retention after
  * routing's ack: older complaints lose their sealed contact). Unique tickets,
- * client refs (64 desks), consumers (N/2 people), 200,000 businesses (20% of
- * complaints about 1,000 popular ones), 126 units, 15 categories.
+ * client refs (64 desks), consumers (N/2 people), 200,000 businesses, each at
+ * one address in one unit (20% of complaints about 1,000 popular ones), 126
+ * units, 15 categories.
  *
  *   build/bench_growth [SOURCE_DIR] [N] [DIR] [SECONDS] [ROUNDS]
  *     N complaints prefilled (default 1,000,000); DIR the parent folder of
@@ -328,7 +329,7 @@ static Cpm__Complaint *complaint(uint64_t i, uint64_t npeople, int64_t t, char s
     c.consumer_phone = phone;
     c.business_name = business;
     c.business_address = address;
-    c.area = units[(h >> 16) % nunits];
+    c.area = units[biz % nunits]; /* a business is in one unit: it is one business */
     c.category = (char *)CATEGORIES[(h >> 24) % NCAT];
     c.description = desc;
     c.client_ref = ref;
