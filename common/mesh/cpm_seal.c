@@ -101,16 +101,36 @@ cpm_sealer_t *cpm_sealer_new(void)
 {
     if (sodium_init() < 0)
         return NULL;
-    return calloc(1, sizeof(cpm_sealer_t));
+    /* Guarded, locked memory: the shared keys open past contacts. */
+    cpm_sealer_t *s = sodium_malloc(sizeof *s);
+    if (s)
+        sodium_memzero(s, sizeof *s);
+    return s;
 }
 
 void cpm_sealer_destroy(cpm_sealer_t **p)
 {
     if (!p || !*p)
         return;
-    sodium_memzero(*p, sizeof **p);
-    free(*p);
+    sodium_free(*p); /* wipes */
     *p = NULL;
+}
+
+static bool expired(const slot_t *sl, int64_t now_ms)
+{
+    return sl->uses >= CPM_SEALER_USES || now_ms - sl->born_ms >= CPM_SEALER_MS ||
+           now_ms < sl->born_ms;
+}
+
+size_t cpm_sealer_sweep(cpm_sealer_t *s, int64_t now_ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < SEALER_SLOTS; i++)
+        if (s->slot[i].used && expired(&s->slot[i], now_ms)) {
+            sodium_memzero(&s->slot[i], sizeof s->slot[i]);
+            n++;
+        }
+    return n;
 }
 
 /* The slot for recipient pk with a live ephemeral key, drawn anew when it
@@ -132,8 +152,7 @@ static slot_t *sealer_slot(cpm_sealer_t *s, const uint8_t pk[32], int64_t now_ms
         sodium_memzero(sl, sizeof *sl);
         memcpy(sl->pk, pk, 32);
     }
-    if (!sl->used || sl->uses >= CPM_SEALER_USES || now_ms - sl->born_ms >= CPM_SEALER_MS ||
-        now_ms < sl->born_ms) {
+    if (!sl->used || expired(sl, now_ms)) {
         uint8_t esk[32];
         crypto_box_keypair(sl->epk, esk);
         int rc = crypto_box_beforenm(sl->k, pk, esk);
@@ -158,6 +177,7 @@ int cpm_sealer_seal(cpm_sealer_t *s, const Cpm__ContactCard *card, const uint8_t
     size_t plen = protobuf_c_message_get_packed_size(&card->base);
     if (plen + CPM_SEAL_V2_OVERHEAD > CPM_SEAL_MAX)
         return CPM_E_TOO_LARGE;
+    cpm_sealer_sweep(s, now_ms); /* no key outlives its window, whoever it was for */
     slot_t *sl = sealer_slot(s, curve_pk, now_ms);
     if (!sl)
         return CPM_E_INVALID;

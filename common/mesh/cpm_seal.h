@@ -50,6 +50,10 @@ typedef struct cpm_sealer cpm_sealer_t;
 CPM_MUST_CHECK cpm_sealer_t *cpm_sealer_new(void);
 /* Wipes every ephemeral secret. */
 void cpm_sealer_destroy(cpm_sealer_t **p);
+/* Wipe every key past its seals or its time (also done by each seal): call
+ * it from a tick so that an idle recipient's key does not stay in memory.
+ * Returns how many were wiped. */
+size_t cpm_sealer_sweep(cpm_sealer_t *s, int64_t now_ms);
 /* As cpm_seal_contact, in format v2; now_ms: a monotonic clock. */
 CPM_MUST_CHECK int cpm_sealer_seal(cpm_sealer_t *s, const Cpm__ContactCard *card,
                                    const uint8_t curve_pk[32], int64_t now_ms, uint8_t **out,

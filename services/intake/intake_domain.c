@@ -61,6 +61,11 @@ void intake_destroy(intake_t **p)
     *p = NULL;
 }
 
+void intake_sweep_keys(intake_t *in, int64_t now_ms)
+{
+    cpm_sealer_sweep(in->sealer, now_ms);
+}
+
 void intake_set_routing(intake_t *in, const char *routing_member)
 {
     snprintf(in->routing, sizeof in->routing, "%s", routing_member ? routing_member : "");

@@ -53,6 +53,9 @@ typedef struct intake intake_t;
 intake_t *intake_new(const cpm_rules_t *rules, const char *node, const char *ticket_prefix,
                      const char *routing_member);
 void intake_destroy(intake_t **p);
+/* Wipe the contact sealer's keys past their window (cpm_sealer_sweep): from
+ * the service's tick, so that no key outlives it while intake is idle. */
+void intake_sweep_keys(intake_t *in, int64_t now_ms);
 void intake_set_routing(intake_t *in, const char *routing_member);
 /* The registry whose members' curve_pk contacts are sealed to (borrowed; set
  * again after every reload). Without one, a complaint with a contact is

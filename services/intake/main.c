@@ -109,6 +109,7 @@ static void on_tick(cpm_svc_t *st, cpm_server_t *srv)
      * inside: the rules in force stay, so there is nothing more to do here. */
     int watched = cpm_rules_watch_check(st->watch, cpm_server_metrics(srv));
     (void)watched;
+    intake_sweep_keys(st->in, cpm_mono_ms());
     sweep_t sw = {st, 0};
     int rc = cpm_server_write(srv, sweep_contacts, &sw);
     size_t stripped = sw.stripped;

@@ -99,6 +99,12 @@ static void test_key_shared_then_rotated(void **state)
     cpm__contact_card__free_unpacked(o, NULL);
     free(b);
     free(b2);
+    /* An idle recipient's key is wiped by a sweep once its window is over. */
+    assert_int_equal(cpm_sealer_sweep(s, 5000 + CPM_SEALER_MS + 1), 0);
+    /* pk's key (born at 5000) was wiped by the seal at 5000 + CPM_SEALER_MS
+     * already: each seal sweeps. pk2's new key goes now. */
+    assert_int_equal(cpm_sealer_sweep(s, 5000 + 2 * CPM_SEALER_MS), 1);
+    assert_int_equal(cpm_sealer_sweep(s, 5000 + 2 * CPM_SEALER_MS), 0);
     cpm_sealer_destroy(&s);
 }
 
