@@ -124,8 +124,8 @@ def test_batch_bounds_and_item_errors():
         ok = [j for j in r.json if j.get("ok")]
         bad = [j for j in r.json if not j.get("ok")]
         check(sorted(j["line"] for j in ok) == [1, 2, 4, 5], "the others recorded: %r" % ok)
-        check(len(bad) == 1 and bad[0]["field"] == "channel" and "line 3" in bad[0]["message"],
-              "line 3 refused naming channel: %r" % bad)
+        check(len(bad) == 1 and bad[0]["field"] == "channel" and "line 3" in bad[0]["message"]
+              and bad[0].get("line") == 3, "line 3 refused naming channel, \"line\": 3: %r" % bad)
         h = intake_counters(m)
         check(h.get("receipts.leaves") == 69, "64 + 5 leaves: %r" % h.get("receipts.leaves"))
 
