@@ -69,6 +69,13 @@ def test_batched_submit_one_signature_per_group():
         j = v.json[0]
         check(j["ok"] and j["signer"] == "hn.doit" and j["ticket"] == one and
               j["type"] == "submit_reply", "the receipt of %s holds: %r" % (one, j))
+        check(j["service"] == "intake" and j["lookup_code"] == ok[17]["lookup_code"],
+              "--json names the service and gives the lookup code: %r" % j)
+        # Without --json the secret lookup code is not printed.
+        t = subprocess.run(m.prefix + [CTL, "receipt", "verify", os.path.join(rdir, one + ".receipt")],
+                           capture_output=True, text=True, env=m.env, timeout=60)
+        check(t.returncode == 0 and "service      intake" in t.stdout and
+              ok[17]["lookup_code"] not in t.stdout, "text: service, no lookup code: %r" % t.stdout)
         # Every complaint recorded once: routed once each, each status known.
         m.wait_for(m.outbox_empty, "intake's outbox to drain", seconds=90)
         rt = routed(m)
