@@ -127,6 +127,17 @@ static bool take_pending(link_t *l, const char *msg_id)
     return false;
 }
 
+/* Remember msg_id as pending in the ring's next slot. The request whose
+ * slot it takes is forgotten, and with it its batch entry: otherwise that
+ * batch would linger and a late receipt for it would still be taken. */
+static void remember_pending(link_t *l, const char *msg_id)
+{
+    char *slot = l->pending[l->next_pending++ % CLIENT_PENDING];
+    if (slot[0])
+        forget_batch(l, slot);
+    memcpy(slot, msg_id, 33);
+}
+
 void cpm_client_destroy(cpm_client_t **p)
 {
     if (!p || !*p)
@@ -226,7 +237,7 @@ int cpm_client_send(cpm_client_t *c, const char *member, const char *service, Cp
     }
     free(frame);
     if (rc == 0)
-        memcpy(l->pending[l->next_pending++ % CLIENT_PENDING], msg_id, 33);
+        remember_pending(l, msg_id);
     return rc;
 }
 
@@ -280,8 +291,8 @@ int cpm_client_send_batch(cpm_client_t *c, const char *member, const Cpm__Compla
         crypto_hash_sha256(l->sent_hash, frame, len);
         l->sent_any = true;
         memcpy(b.msg_id, msg_id, 33);
+        remember_pending(l, msg_id); /* before the entry: it may free one */
         l->batches[l->nbatches++] = b;
-        memcpy(l->pending[l->next_pending++ % CLIENT_PENDING], msg_id, 33);
         if (item_hashes)
             memcpy(item_hashes, b.hashes, n * 32);
     }
@@ -320,7 +331,10 @@ int cpm_client_reply_error(const cpm_msg_t *reply, cpm_error_t *err)
 /* A verified group receipt's items: each for a pending batch of ours on l,
  * naming the hash of the item we sent, every such batch answered whole.
  * 0 (those batches are answered), 1 when an item answers no pending batch
- * of ours (an unsolicited frame), CPM_E_FORBIDDEN on anything else. */
+ * of ours (an unsolicited frame), CPM_E_FORBIDDEN on anything else.
+ * One unknown item refuses the whole frame, answers to batches still
+ * pending included (see cpm_client_recv_any): counted, and those batches
+ * wait for their caller's timeout and resend. */
 static int match_receipt(link_t *l, const cpm_receipt_t *r, cpm_error_t *err)
 {
     size_t n = cpm_receipt_count(r);

@@ -75,7 +75,16 @@ CPM_MUST_CHECK int cpm_client_send_batch(cpm_client_t *c, const char *member,
  * group receipt (*receipt set, reply->env NULL): its signature verified once,
  * every proof checked against its root, every item for a batch request of
  * ours that it answers whole (a batch is answered by one receipt, never
- * split). Free with cpm_receipt_destroy. */
+ * split). Free with cpm_receipt_destroy.
+ * A receipt holding an item for a request we do not (or no longer) await
+ * is refused WHOLE, though its other items answer batches still pending:
+ * counted in cpm_client_refused, and the wait goes on. The safer choice: a
+ * receipt returned is then always "every item ours", which callers that
+ * count items rely on, and the batches it answered are resent on the
+ * caller's timeout, which intake takes as duplicates (idempotent by
+ * client_ref), so nothing is lost. A service that never sends such frames
+ * (a batch's request is forgotten only after CLIENT_PENDING = 1024 later
+ * requests on the link) costs nothing. */
 CPM_MUST_CHECK int cpm_client_recv_any(cpm_client_t *c, const char *member, const char *service,
                                        int timeout_ms, cpm_msg_t *reply, cpm_receipt_t **receipt,
                                        cpm_error_t *err);

@@ -269,8 +269,11 @@ static void budget_free(void *data, void *p)
 
 ProtobufCAllocator *cpm_pb_budget(size_t len)
 {
-    static budget_t b;
-    static ProtobufCAllocator a = {budget_alloc, budget_free, &b};
+    /* One per thread: client threads (cpm_receipt_open in the bench's eight)
+     * and a service's threads decode at once. */
+    static _Thread_local budget_t b;
+    static _Thread_local ProtobufCAllocator a;
+    a = (ProtobufCAllocator){budget_alloc, budget_free, &b};
     b.used = 0;
     b.budget = len > (SIZE_MAX - CPM_PB_ALLOC_BASE) / CPM_PB_ALLOC_FACTOR
                    ? SIZE_MAX

@@ -44,7 +44,9 @@ typedef struct {
  * unknown fields needs tens of times len, and is refused after that budget
  * instead of costing a service hundreds of MiB. Memory comes from malloc, so
  * free the message with NULL (the default allocator). The allocator is one
- * static object, reset by each call: use it for one unpack at a time. */
+ * object per thread (_Thread_local), reset by each call: threads decode in
+ * parallel safely, and within a thread use it for one unpack at a time (the
+ * pointer returned is only good until the thread's next call). */
 #define CPM_PB_ALLOC_FACTOR 4
 #define CPM_PB_ALLOC_BASE (64u << 10)
 ProtobufCAllocator *cpm_pb_budget(size_t len);

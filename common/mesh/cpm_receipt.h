@@ -29,6 +29,11 @@
 
 #define CPM_SUBMIT_BATCH_MAX 64      /* items in one SubmitBatch */
 #define CPM_RECEIPT_LEAVES_MAX 65536 /* leaves in one group receipt */
+/* The one service that seals group receipts: every leaf answers an item
+ * of a SubmitBatch, which only intake takes. Its instance is
+ * CPM_RECEIPT_SERVICE ".reply"; cpm_receipt_open and cpm_receipt_check
+ * refuse any other (field envelope.sender_instance). */
+#define CPM_RECEIPT_SERVICE "intake"
 
 /* ---- server: the leaves of one group commit ---- */
 typedef struct cpm_rgroup cpm_rgroup_t;
@@ -79,8 +84,11 @@ CPM_MUST_CHECK int cpm_receipt_parse_frame(const uint8_t *buf, size_t len, cpm_s
                                            cpm_slice_t *signature, cpm_slice_t *proofs,
                                            size_t *signed_len);
 /* m: the frame's envelope, already accepted by cpm_verifier_check (type
- * MSG_GROUP_RECEIPT, signed by the service asked); frame: the whole frame as
- * received (copied into *out). Decodes the GroupRoot and the proofs
+ * MSG_GROUP_RECEIPT, signed by the member asked); frame: the whole frame as
+ * received (copied into *out). Checks the sealing instance is
+ * "intake.reply" (CPM_RECEIPT_SERVICE; that the member is the one asked is
+ * the verifier's expect_sender, and that it runs intake the client's link:
+ * it only connects to a member's listed services). Decodes the GroupRoot and the proofs
  * (bounded), checks every proof's path against the root and that each leaf
  * names self as recipient. Any failure refuses the whole frame
  * (CPM_E_FORBIDDEN, err names the field). On 0 *out holds the items (the
@@ -100,9 +108,16 @@ CPM_MUST_CHECK int cpm_receipt_proof_frame(const cpm_receipt_t *r, size_t i, uin
 
 /* Third party: check a stand-alone proof frame with the registry alone:
  * the GroupRoot's signature by a registered member's current key
- * (cpm_verify_signed), exactly one proof, its path to the root. On 0 *leaf
- * is the decoded ReceiptLeaf (free with cpm__receipt_leaf__free_unpacked),
- * *signer the member (borrowed), *root_out the GroupRoot's commit time. */
+ * (cpm_verify_signed), type group_receipt to "*", the sealing instance
+ * "intake.reply" of a signer that runs intake (a receipt signed by any
+ * other member, or by another of its services, is refused: field
+ * envelope.sender_instance or envelope.sender), exactly one proof, its path
+ * to the root. On 0 *leaf is the decoded ReceiptLeaf (free with
+ * cpm__receipt_leaf__free_unpacked), *signer the member (borrowed), and the
+ * service that answered is CPM_RECEIPT_SERVICE (always: no out parameter),
+ * *committed_ms the GroupRoot's commit time. The leaf's payload (a
+ * SubmitReply) holds the ticket's lookup code: whoever holds the proof can
+ * read the ticket's public status. */
 CPM_MUST_CHECK int cpm_receipt_check(const cpm_registry_t *reg, const uint8_t *frame, size_t len,
                                      Cpm__ReceiptLeaf **leaf, const Cpm__Member **signer,
                                      int64_t *committed_ms, cpm_error_t *err);

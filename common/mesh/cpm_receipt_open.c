@@ -171,6 +171,22 @@ static int same_envelope(const cpm_msg_t *m, cpm_slice_t envb, cpm_error_t *err)
     return 0;
 }
 
+/* The service a group receipt's sealing instance speaks for: instance
+ * "<service>.reply" (what cpm_server seals replies with), and the service
+ * must be CPM_RECEIPT_SERVICE, since every leaf answers a SubmitBatch item
+ * (leaf types SUBMIT_REPLY and ERROR only). A signature alone says "some
+ * member"; this says "its intake", so an operator's own key cannot mint a
+ * receipt for a ticket. */
+static int check_instance(const char *inst, size_t len, cpm_error_t *err)
+{
+    static const char want[] = CPM_RECEIPT_SERVICE ".reply";
+    if (len != sizeof want - 1 || memcmp(inst, want, len) != 0)
+        return refuse(err, "envelope.sender_instance",
+                      "a group receipt is sealed by instance \"" CPM_RECEIPT_SERVICE
+                      ".reply\" (answers to submit_batch come from intake)");
+    return 0;
+}
+
 int cpm_receipt_open(const cpm_msg_t *m, const uint8_t *frame, size_t frame_len, const char *self,
                      cpm_receipt_t **out, cpm_error_t *err)
 {
@@ -184,12 +200,14 @@ int cpm_receipt_open(const cpm_msg_t *m, const uint8_t *frame, size_t frame_len,
         return refuse(err, "envelope.recipient", "a group receipt is addressed to \"*\"");
     if (e->correlation_id[0])
         return refuse(err, "envelope.correlation_id", "a group receipt answers no one request");
+    int rc;
+    if ((rc = check_instance(e->sender_instance, strlen(e->sender_instance), err)) != 0)
+        return rc;
     cpm_slice_t envb, sig, proofs;
     size_t signed_len;
     if (frame_len > CPM_MAX_MSG ||
         cpm_receipt_parse_frame(frame, frame_len, &envb, &sig, &proofs, &signed_len) != 0)
         return refuse(err, "frame", "not fields 1, 2 and 3 of a SignedEnvelope, in order");
-    int rc;
     if ((rc = same_envelope(m, envb, err)) != 0)
         return rc;
     uint8_t root[H];
@@ -315,10 +333,17 @@ int cpm_receipt_check(const cpm_registry_t *reg, const uint8_t *frame, size_t le
         return refuse(err, "envelope.type", "not a group_receipt");
     if (v.recipient.len != 1 || v.recipient.data[0] != '*')
         return refuse(err, "envelope.recipient", "a group receipt is addressed to \"*\"");
+    int rc;
+    /* Signed by a member is not enough: by the intake that member runs. */
+    if ((rc = check_instance((const char *)v.sender_instance.data, v.sender_instance.len, err)) !=
+        0)
+        return rc;
+    if (!cpm_member_service(m, CPM_RECEIPT_SERVICE))
+        return refuse(err, "envelope.sender",
+                      "the signer runs no " CPM_RECEIPT_SERVICE " service: it answers no submit");
     uint8_t root[H];
     uint64_t size;
     int64_t at;
-    int rc;
     if ((rc = read_root(v.payload.data, v.payload.len, root, &size, &at, err)) != 0)
         return rc;
     Cpm__ReceiptProofs *ps = NULL;

@@ -47,6 +47,14 @@ static cpm_registry_t *make_registry(const cpm_identity_t *root, const cpm_ident
     m.role = "department";
     m.sign_pk = (ProtobufCBinaryData){32, (uint8_t *)svc->sign_pk};
     m.curve_pk = (ProtobufCBinaryData){32, (uint8_t *)svc->curve_pk};
+    /* It runs intake: only intake.reply of such a member seals a receipt. */
+    Cpm__ServiceEndpoint ep = CPM__SERVICE_ENDPOINT__INIT, *eps[1] = {&ep};
+    ep.name = "intake";
+    ep.endpoint = "tcp://127.0.0.1:7100";
+    ep.pub_endpoint = "tcp://127.0.0.1:7101";
+    m.services = eps;
+    m.n_services = 1;
+    m.ticket_prefix = "HN";
     Cpm__Registry doc = CPM__REGISTRY__INIT;
     doc.version = 1;
     doc.mesh = "bench";

@@ -69,6 +69,13 @@ def test_batched_submit_one_signature_per_group():
         j = v.json[0]
         check(j["ok"] and j["signer"] == "hn.doit" and j["ticket"] == one and
               j["type"] == "submit_reply", "the receipt of %s holds: %r" % (one, j))
+        check(j["service"] == "intake" and j["lookup_code"] == ok[17]["lookup_code"],
+              "--json names the service and gives the lookup code: %r" % j)
+        # Without --json the secret lookup code is not printed.
+        t = subprocess.run(m.prefix + [CTL, "receipt", "verify", os.path.join(rdir, one + ".receipt")],
+                           capture_output=True, text=True, env=m.env, timeout=60)
+        check(t.returncode == 0 and "service      intake" in t.stdout and
+              ok[17]["lookup_code"] not in t.stdout, "text: service, no lookup code: %r" % t.stdout)
         # Every complaint recorded once: routed once each, each status known.
         m.wait_for(m.outbox_empty, "intake's outbox to drain", seconds=90)
         rt = routed(m)
@@ -124,8 +131,8 @@ def test_batch_bounds_and_item_errors():
         ok = [j for j in r.json if j.get("ok")]
         bad = [j for j in r.json if not j.get("ok")]
         check(sorted(j["line"] for j in ok) == [1, 2, 4, 5], "the others recorded: %r" % ok)
-        check(len(bad) == 1 and bad[0]["field"] == "channel" and "line 3" in bad[0]["message"],
-              "line 3 refused naming channel: %r" % bad)
+        check(len(bad) == 1 and bad[0]["field"] == "channel" and "line 3" in bad[0]["message"]
+              and bad[0].get("line") == 3, "line 3 refused naming channel, \"line\": 3: %r" % bad)
         h = intake_counters(m)
         check(h.get("receipts.leaves") == 69, "64 + 5 leaves: %r" % h.get("receipts.leaves"))
 

@@ -12,6 +12,7 @@
 #include "cpm_ratelimit.h"
 #include "cpmesh.pb-c.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,6 +241,34 @@ static void test_ratelimit(void **state)
     assert_string_equal(cpm_ratelimit_note(97), " (97 similar lines not logged)");
 }
 
+/* The budget allocator is per thread: another thread's call neither
+ * returns the same object nor resets this thread's budget mid-unpack
+ * (client threads decode receipts at once). */
+static void *other_budget(void *arg)
+{
+    ProtobufCAllocator *a = cpm_pb_budget(1u << 20);
+    *(ProtobufCAllocator **)arg = a;
+    return NULL;
+}
+
+static void test_budget_is_per_thread(void **state)
+{
+    (void)state;
+    ProtobufCAllocator *mine = cpm_pb_budget(0), *theirs = NULL;
+    /* Take almost all of this thread's budget. */
+    void *p = mine->alloc(mine->allocator_data, CPM_PB_ALLOC_BASE - 16);
+    assert_non_null(p);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, other_budget, &theirs), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_non_null(theirs);
+    assert_ptr_not_equal(theirs, mine);
+    assert_ptr_not_equal(theirs->allocator_data, mine->allocator_data);
+    /* Its 1 MiB budget did not reset ours: the rest is still refused. */
+    assert_null(mine->alloc(mine->allocator_data, 1024));
+    mine->free(mine->allocator_data, p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_wire_reader),
         cmocka_unit_test(test_budget_refuses_a_payload_of_tiny_fields),
+        cmocka_unit_test(test_budget_is_per_thread),
         cmocka_unit_test(test_ratelimit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

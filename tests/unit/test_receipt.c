@@ -50,16 +50,20 @@ static int setup(void **state)
             return -1;
     }
     static char *op_rules[] = {"submit_complaint@intake"};
-    Cpm__ServiceEndpoint ep = CPM__SERVICE_ENDPOINT__INIT, *eps[1] = {&ep};
+    Cpm__ServiceEndpoint ep = CPM__SERVICE_ENDPOINT__INIT, st = CPM__SERVICE_ENDPOINT__INIT,
+                         *eps[2] = {&ep, &st};
     ep.name = "intake";
     ep.endpoint = "tcp://127.0.0.1:7100";
     ep.pub_endpoint = "tcp://127.0.0.1:7101";
+    st.name = "status"; /* a service of hn.doit that answers no submit */
+    st.endpoint = "tcp://127.0.0.1:7102";
+    st.pub_endpoint = "tcp://127.0.0.1:7103";
     Cpm__Member *ms[3] = {member(&doit, "department", NULL, 0),
                           member(&lan, "operator", op_rules, 1),
                           member(&old, "operator", op_rules, 1)};
     ms[0]->ticket_prefix = "HN";
     ms[0]->services = eps;
-    ms[0]->n_services = 1;
+    ms[0]->n_services = 2;
     Cpm__Registry doc = CPM__REGISTRY__INIT;
     doc.version = 1;
     doc.issued_ms = COMMITTED - 86400000;
@@ -112,12 +116,12 @@ static void payload_of(size_t leaf, char *buf, size_t n)
     snprintf(buf, n, "ticket HN-%04zu", leaf);
 }
 
-static void make_group(group_t *t, const cpm_identity_t *signer)
+static void make_group_as(group_t *t, const cpm_identity_t *signer, const char *instance)
 {
     memset(t, 0, sizeof *t);
     t->g = cpm_rgroup_new();
     assert_non_null(t->g);
-    cpm_sender_init(&t->sender, signer, "intake.reply");
+    cpm_sender_init(&t->sender, signer, instance);
     for (size_t i = 0; i < NLEAF; i++) {
         int w = WHO[i];
         char p[32], item[32];
@@ -141,6 +145,11 @@ static void make_group(group_t *t, const cpm_identity_t *signer)
     for (int w = 0; w < NREC; w++)
         assert_int_equal(cpm_rgroup_frame(t->g, t->idx[w], t->n[w], &t->frame[w], &t->frame_len[w]),
                          0);
+}
+
+static void make_group(group_t *t, const cpm_identity_t *signer)
+{
+    make_group_as(t, signer, "intake.reply");
 }
 
 static void free_group(group_t *t)
@@ -500,6 +509,48 @@ static void test_forged(void **state)
     free_group(&t);
 }
 
+/* A group sealed with a registered member's own key but not by its intake:
+ * an operator (no service at all) claiming "intake.reply", the department's
+ * status service, and the department's intake without ".reply". Each is a
+ * valid signature by a registered member; the third party and the client
+ * refuse all of them, naming the field. */
+static void test_not_intake(void **state)
+{
+    (void)state;
+    static const struct {
+        const cpm_identity_t *who;
+        const char *instance, *field;
+    } cases[] = {
+        {&lan, "intake.reply", "envelope.sender"},
+        {&doit, "status.reply", "envelope.sender_instance"},
+        {&doit, "intake", "envelope.sender_instance"},
+        {&lan, "status.reply", "envelope.sender_instance"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        group_t t;
+        make_group_as(&t, cases[c].who, cases[c].instance);
+        uint8_t *pf = NULL;
+        size_t pl = 0;
+        assert_int_equal(cpm_rgroup_frame(t.g, t.idx[0], 1, &pf, &pl), 0);
+        Cpm__ReceiptLeaf *leaf = NULL;
+        const Cpm__Member *signer = NULL;
+        cpm_error_t err = {0};
+        assert_refused(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, &err), &err,
+                       cases[c].field);
+        assert_null(leaf);
+        free(pf);
+        /* The client asked hn.doit: the verifier accepts its signature, and
+         * cpm_receipt_open refuses the instance. */
+        if (cases[c].who == &doit) {
+            cpm_receipt_t *r = NULL;
+            assert_refused(client_open(t.frame[0], t.frame_len[0], RECIPIENT[0], &r, &err), &err,
+                           "envelope.sender_instance");
+            assert_null(r);
+        }
+        free_group(&t);
+    }
+}
+
 /* A GroupRoot that is not what a service seals, signed by the service. */
 static uint8_t *sealed_root(const uint8_t *hash, size_t root_len, uint64_t size, const char *rcpt,
                             Cpm__MsgType type, size_t *len)
@@ -698,7 +749,7 @@ int main(void)
         cmocka_unit_test(test_swapped_proofs), cmocka_unit_test(test_flipped_byte),
         cmocka_unit_test(test_proof_refusals), cmocka_unit_test(test_forged),
         cmocka_unit_test(test_root_bounds),    cmocka_unit_test(test_unknown_fields),
-        cmocka_unit_test(test_group_bounds),
+        cmocka_unit_test(test_group_bounds),   cmocka_unit_test(test_not_intake),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -417,6 +417,12 @@ def third_party(frame, reg):
             sig, b"CPMESH-ENVELOPE-V1\0" + eb)
     except Exception:
         raise Refused("signature")
+    # 26.6 step 4 (after type and recipient): sealed by intake.reply of a member running intake.
+    if env.get(7) == 15 and env.get(10, b"") == b"*":
+        if env.get(3, b"") != b"intake.reply":
+            raise Refused("envelope.sender_instance")
+        if not any(s["name"] == "intake" for s in member.get("services", [])):
+            raise Refused("envelope.sender")
     gr, items = open_proofs(env, proofs_b, 1, None)
     return member["id"], gr, items[0][1]
 

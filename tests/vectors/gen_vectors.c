@@ -1318,6 +1318,35 @@ static json_t *gen_receipts(void)
                                   "check", NULL, bad, il, "malformed", "envelope.type"));
     free(bad);
     free(srb);
+    /* The same GroupRoot signed by a registered member that is not an
+     * intake: an operator with its own key under "intake.reply", and
+     * hn.doit's routing. Each signature holds; the sealer does not. */
+    static const struct {
+        int who;
+        const char *instance, *name, *description, *field;
+    } sealers[] = {
+        {LAN, "intake.reply", "sealed_by_an_operator",
+         "the stand-alone proof's GroupRoot signed by hn.op.lan (no service) as intake.reply: "
+         "any member's signature is not enough",
+         "envelope.sender"},
+        {DOIT, "routing.reply", "sealed_by_routing",
+         "the stand-alone proof's GroupRoot signed by hn.doit as routing.reply: answers to "
+         "submits come from intake only",
+         "envelope.sender_instance"},
+    };
+    for (size_t k = 0; k < sizeof sealers / sizeof sealers[0]; k++) {
+        cpm_env_fields_t o = f;
+        o.sender = ids[sealers[k].who].id;
+        o.sender_instance = sealers[k].instance;
+        o.key_id = ids[sealers[k].who].key_id;
+        if (cpm_envelope_seal(&o, ids[sealers[k].who].sign_sk, &srb, &srl) != 0)
+            return NULL;
+        bad = rc_frame(srb, srl, pb1, pbl1, &il);
+        json_array_append_new(refusals, refusal(sealers[k].name, sealers[k].description, "check",
+                                                NULL, bad, il, "malformed", sealers[k].field));
+        free(bad);
+        free(srb);
+    }
     json_t *items = json_array();
     for (int k = 0; k < 2; k++)
         json_array_append_new(items, json_pack("{s:i,s:s,s:i}", "index", (int)mine[k],

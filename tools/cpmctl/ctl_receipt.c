@@ -13,10 +13,13 @@ static const char usage[] =
     "usage: cpmctl [--home DIR] [--json] receipt verify [--json] FILE\n"
     "\n"
     "Checks a stand-alone proof of one answer of a group receipt (a file a client saved):\n"
-    "the signature of the group's root by a member of the registry in DIR, then the proof's\n"
-    "path to that root. Prints who signed, when the group committed (Vietnam time), whom the\n"
-    "answer was for, the ticket and lookup code or the error given to the item, and the\n"
-    "item's SHA-256. Exit 0 when the proof holds, 1 (with the field that fails) otherwise.\n";
+    "the signature of the group's root by the intake of a member of the registry in DIR\n"
+    "(instance intake.reply: no other member or service answers a submit), then the proof's\n"
+    "path to that root. Prints who signed and which service, when the group committed\n"
+    "(Vietnam time), whom the answer was for, the ticket or the error given to the item, and\n"
+    "the item's SHA-256. Exit 0 when the proof holds, 1 (with the field that fails) otherwise.\n"
+    "The proof holds the ticket's lookup code (the secret of its public status view): only\n"
+    "--json prints it, for a program; hand a proof only to whom may read the ticket's status.\n";
 
 /* The home's registry, checked against its root key; no identity needed. */
 static int load_registry(const ctl_opts_t *o, cpm_registry_t **reg, cpm_error_t *e)
@@ -46,7 +49,7 @@ static json_t *answer_json(const Cpm__ReceiptLeaf *l, bool print)
             return NULL;
         if (print)
             printf("answer       ticket %s, lookup code %s%s\n", ctl_safe(r->ticket),
-                   *r->lookup_code ? ctl_safe(r->lookup_code) : "-",
+                   *r->lookup_code ? "held (secret: --json prints it)" : "-",
                    r->duplicate ? " (a duplicate: filed before)" : "");
         json_t *j = json_pack("{s:s,s:s,s:b}", "ticket", ctl_utf8(r->ticket), "lookup_code",
                               ctl_utf8(r->lookup_code), "duplicate", r->duplicate);
@@ -93,8 +96,8 @@ static int verify_file(const ctl_opts_t *o, bool json, const char *file)
     char t[40], hash[65];
     cpm_hex_encode(leaf->item_hash.data, leaf->item_hash.len, hash);
     if (!json) {
-        printf("proof        holds\nsigner       %s (%s)\n", ctl_safe(signer->id),
-               ctl_safe(signer->name));
+        printf("proof        holds\nsigner       %s (%s)\nservice      %s\n", ctl_safe(signer->id),
+               ctl_safe(signer->name), CPM_RECEIPT_SERVICE);
         printf("committed    %s Asia/Ho_Chi_Minh\n", ctl_time_vn(at, t));
         printf("for          %s, request %s, item %u\n", ctl_safe(leaf->recipient),
                ctl_safe(leaf->correlation_id), leaf->item);
@@ -109,12 +112,12 @@ static int verify_file(const ctl_opts_t *o, bool json, const char *file)
         return ctl_fail(&c, json, &e);
     }
     if (json) {
-        json_t *j =
-            json_pack("{s:b,s:s,s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:s}", "ok", 1, "signer", signer->id,
-                      "committed_ms", (json_int_t)at, "committed", ctl_time_vn(at, t), "zone",
-                      "Asia/Ho_Chi_Minh", "recipient", ctl_utf8(leaf->recipient), "correlation_id",
-                      ctl_utf8(leaf->correlation_id), "item", (int)leaf->item, "type",
-                      cpm_msg_type_name(leaf->type), "item_hash", hash);
+        json_t *j = json_pack(
+            "{s:b,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:s}", "ok", 1, "signer", signer->id,
+            "service", CPM_RECEIPT_SERVICE, "committed_ms", (json_int_t)at, "committed",
+            ctl_time_vn(at, t), "zone", "Asia/Ho_Chi_Minh", "recipient", ctl_utf8(leaf->recipient),
+            "correlation_id", ctl_utf8(leaf->correlation_id), "item", (int)leaf->item, "type",
+            cpm_msg_type_name(leaf->type), "item_hash", hash);
         if (j)
             json_object_update(j, ans);
         ctl_print_json(j);

@@ -34,13 +34,53 @@ typedef struct {
     const char *dir;
 } run_t;
 
+/* A failure about input lines: with --json, ctl_fail's object plus "line"
+ * (one line) or "lines" (several), so a program can tell which complaints
+ * it concerns; else ctl_fail's text (its message names them). */
+static void fail_lines(const run_t *r, const long *lines, size_t n, const cpm_error_t *e)
+{
+    if (!r->c->json) {
+        ctl_fail(r->c, false, e);
+        return;
+    }
+    json_t *o =
+        json_pack("{s:b,s:i,s:s,s:s,s:s}", "ok", 0, "code", e->code, "error", cpm_err_name(e->code),
+                  "field", ctl_utf8(e->field), "message", ctl_utf8(e->message));
+    if (o && n == 1) {
+        json_object_set_new(o, "line", json_integer(lines[0]));
+    } else if (o) {
+        json_t *a = json_array();
+        for (size_t k = 0; k < n; k++)
+            json_array_append_new(a, json_integer(lines[k]));
+        json_object_set_new(o, "lines", a);
+    }
+    ctl_print_json(o);
+}
+
 static void fail_line(run_t *r, size_t i, int code, const char *field, const char *msg)
 {
     cpm_error_t e;
     cpm_error_set(&e, code, field ? field : "", "line %ld: %s", r->lines[i], msg);
-    ctl_fail(r->c, r->c->json, &e);
+    fail_lines(r, &r->lines[i], 1, &e);
     (*r->failed)++;
     r->done++;
+}
+
+/* A refused frame (counted by the client): it may have carried the answer
+ * of any batch in flight, so it concerns their lines; they stay pending
+ * (answered by a later receipt, or sent again on the timeout). */
+static void refused_frame(run_t *r, const slot_t *slots, int nslots, const cpm_error_t *err)
+{
+    long *lines = malloc(((size_t)nslots * CPM_SUBMIT_BATCH_MAX + 1) * sizeof *lines);
+    size_t n = 0;
+    for (int s = 0; lines && s < nslots; s++)
+        for (size_t k = 0; slots[s].used && k < slots[s].n; k++)
+            lines[n++] = r->lines[slots[s].idx[k]];
+    if (lines)
+        fail_lines(r, lines, n, err);
+    else
+        ctl_fail(r->c, r->c->json, err);
+    free(lines);
 }
 
 /* Send it again when tries are left, else give up on it with msg. */
@@ -204,7 +244,7 @@ int ctl_submit_batches(ctl_t *c, const char *node, Cpm__Complaint *const *cs, co
             continue;
         }
         if (got != 0) { /* a refused frame (counted by the client); the wait goes on */
-            ctl_fail(c, c->json, &err);
+            refused_frame(&r, slots, inflight, &err);
             continue;
         }
         if (!rcp) {
