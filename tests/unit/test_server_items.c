@@ -356,11 +356,101 @@ static void test_too_many_items_refused_whole(void **state)
     client_close(&c);
 }
 
+/* A counter of the server's health report (0 when absent). */
+static uint64_t counter(client_t *c, const char *name)
+{
+    Cpm__HealthQuery q = CPM__HEALTH_QUERY__INIT;
+    cpm_msg_t reply = {0};
+    cpm_error_t e = {0};
+    if (cpm_client_call(c->cl, "t.server", "intake", CPM__MSG_TYPE__MSG_HEALTH_QUERY, &q.base,
+                        30000, &reply, &e) != 0)
+        fail_msg("health: %s", e.message);
+    Cpm__HealthReply *h =
+        cpm__health_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
+    assert_non_null(h);
+    uint64_t v = 0;
+    for (size_t i = 0; i < h->n_counters; i++)
+        if (strcmp(h->counters[i]->name, name) == 0)
+            v = h->counters[i]->value;
+    cpm__health_reply__free_unpacked(h, NULL);
+    cpm_msg_clear(&reply);
+    return v;
+}
+
+/* Many full batches on one connection, sent at once so that a group holds
+ * many of them: every item of every batch answered exactly once, a group's
+ * proofs for one connection cut into several frames (more frames than
+ * groups: before, one frame per connection took them all and failed past
+ * 4 MiB), and no group larger than the turn's item cap (1024 items, plus
+ * the last batch taken: before, a turn took 256 batches of 64). */
+#define NBATCH 24
+static void test_many_batches_answered_in_bounded_frames(void **state)
+{
+    client_t c;
+    client_open(&c);
+    static Cpm__Complaint cs[NBATCH][CPM_SUBMIT_BATCH_MAX];
+    static const Cpm__Complaint *ps[NBATCH][CPM_SUBMIT_BATCH_MAX];
+    static char tickets[NBATCH][CPM_SUBMIT_BATCH_MAX][32];
+    static char ids[NBATCH][33];
+    static uint8_t answered[NBATCH][CPM_SUBMIT_BATCH_MAX];
+    bool split = false;
+    uint64_t max_group = 0;
+    for (int round = 0; round < 8 && !split; round++) {
+        uint64_t frames0 = counter(&c, "receipts.frames"), groups0 = counter(&c, "receipts.groups");
+        cpm_error_t e = {0};
+        for (int b = 0; b < NBATCH; b++)
+            for (int i = 0; i < CPM_SUBMIT_BATCH_MAX; i++) {
+                cpm__complaint__init(&cs[b][i]);
+                snprintf(tickets[b][i], sizeof tickets[b][i], "M-%d-%d-%d", round, b, i);
+                cs[b][i].ticket = tickets[b][i];
+                cs[b][i].description = "fine";
+                ps[b][i] = &cs[b][i];
+            }
+        for (int b = 0; b < NBATCH; b++)
+            assert_int_equal(cpm_client_send_batch(c.cl, "t.server", ps[b], CPM_SUBMIT_BATCH_MAX,
+                                                   ids[b], NULL, &e),
+                             0);
+        memset(answered, 0, sizeof answered);
+        size_t left = (size_t)NBATCH * CPM_SUBMIT_BATCH_MAX;
+        while (left > 0) {
+            cpm_msg_t reply = {0};
+            cpm_receipt_t *r = NULL;
+            int rc = cpm_client_recv_any(c.cl, "t.server", "intake", 30000, &reply, &r, &e);
+            if (rc != 0)
+                fail_msg("round %d: %zu items unanswered: %s", round, left, e.message);
+            if (!r)
+                fail_msg("round %d: a classic reply, not a receipt", round);
+            for (size_t k = 0; k < cpm_receipt_count(r); k++) {
+                const cpm_receipt_item_t *it = cpm_receipt_at(r, k);
+                int b = 0;
+                while (b < NBATCH && strcmp(ids[b], it->correlation_id) != 0)
+                    b++;
+                assert_true(b < NBATCH);
+                assert_true(it->item < CPM_SUBMIT_BATCH_MAX);
+                assert_int_equal(answered[b][it->item], 0);
+                assert_int_equal(it->type, CPM__MSG_TYPE__MSG_SUBMIT_REPLY);
+                answered[b][it->item] = 1;
+                left--;
+                if (it->index + 1 > max_group)
+                    max_group = it->index + 1;
+            }
+            cpm_receipt_destroy(&r);
+        }
+        split = counter(&c, "receipts.frames") - frames0 > counter(&c, "receipts.groups") - groups0;
+    }
+    assert_true(split);
+    assert_true(max_group < 1024 + CPM_SUBMIT_BATCH_MAX);
+    assert_int_equal(cpm_client_refused(c.cl), 0);
+    assert_true(stored(&c, "M-0-23-63"));
+    client_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_items_answered_by_one_receipt),
         cmocka_unit_test(test_too_many_items_refused_whole),
+        cmocka_unit_test(test_many_batches_answered_in_bounded_frames),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
