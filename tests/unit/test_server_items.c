@@ -26,6 +26,7 @@
 #include "cpm_envelope.h"
 #include "cpm_keys.h"
 #include "cpm_registry.h"
+#include "cpm_retention.h"
 #include "cpm_service.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
@@ -79,7 +80,8 @@ static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_STATUS_REPLY, &r.base);
 }
 
-static const char *const dbs[] = {"notes", NULL};
+/* CPM_RETENTION_DB: the server's tick sweeps dead letters in every service. */
+static const char *const dbs[] = {"notes", CPM_RETENTION_DB, NULL};
 static const cpm_svc_request_t requests[] = {{CPM__MSG_TYPE__MSG_STATUS_QUERY,
                                               &cpm__status_query__descriptor, false, on_status,
                                               NULL, false},
