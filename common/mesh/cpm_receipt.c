@@ -206,6 +206,29 @@ int cpm_rgroup_seal(cpm_rgroup_t *g, cpm_sender_t *sender, int64_t committed_ms)
     return 0;
 }
 
+int cpm_rgroup_reseal(cpm_rgroup_t *g, cpm_sender_t *sender, int64_t committed_ms)
+{
+    if (!g || !sender || !g->sealed || !g->tree)
+        return -1;
+    uint8_t root[H];
+    cpm_merkle_tree_root(g->tree, root);
+    Cpm__GroupRoot gr = CPM__GROUP_ROOT__INIT;
+    gr.root = (ProtobufCBinaryData){H, root};
+    gr.size = g->n;
+    gr.committed_ms = committed_ms;
+    uint8_t buf[96];
+    size_t blen = cpm__group_root__pack(&gr, buf);
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    if (cpm_sender_seal_raw(sender, CPM__MSG_TYPE__MSG_GROUP_RECEIPT, "*", NULL, buf, blen, NULL,
+                            &sealed, &sealed_len) != 0)
+        return -1;
+    free(g->sealed);
+    g->sealed = sealed;
+    g->sealed_len = sealed_len;
+    return 0;
+}
+
 /* One ReceiptProof of leaf i packed into out (NULL: only measure). */
 static size_t pack_proof(const cpm_rgroup_t *g, size_t i, uint8_t *out)
 {

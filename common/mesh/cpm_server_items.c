@@ -2,12 +2,14 @@
  * (docs/protocol.md "Group receipts"): each item is applied like a single
  * request, in its own nested transaction; after the group commit, every
  * item's answer is a leaf of one Merkle tree whose root is signed once, and
- * each connection gets one frame with the proofs of its own leaves. */
+ * each connection gets the proofs of its own leaves, in frames of at most
+ * CPM_REPLY_BYTES cut at batch boundaries. */
 #include "cpm_delivery.h"
 #include "cpm_log.h"
 #include "cpm_pbcheck.h"
 #include "cpm_ratelimit.h"
 #include "cpm_server_int.h"
+#include "cpm_transport.h"
 #include "cpm_util.h"
 
 #include <sodium.h>
@@ -160,29 +162,40 @@ static bool add_leaves(cpm_server_t *s, size_t *first)
     return true;
 }
 
-/* One frame to the connection of group[i]: the proofs of the leaves of its
- * batches and of every later one on the same connection. */
-static void send_frame(cpm_server_t *s, size_t i, const size_t *first, size_t *idx)
+/* Batches j0..j1 (those of idx[0..n)) could not be answered by the receipt:
+ * a classic refusal, retryable, since a resend finds every item recorded
+ * (idempotent by client_ref). */
+static void refuse_unanswered(cpm_server_t *s, size_t j0, size_t j1, pending_t *p)
 {
-    pending_t *p = &s->group[i];
-    size_t n = 0;
-    for (size_t j = i; j < s->ngroup; j++) {
+    for (size_t j = j0; j <= j1; j++) {
         pending_t *q = &s->group[j];
         if (q->rc != 0 || !q->h->item || q->receipted || !same_route(&p->route, &q->route))
             continue;
-        for (uint32_t k = 0; k < q->nitems; k++)
-            idx[n++] = first[j] + k;
-        q->receipted = true;
-        cpm_metrics_add(s->metrics, "applied", 1);
+        q->rc = cpm_error_set(&q->err, CPM_E_UNAVAILABLE, "",
+                              "recorded, but the receipt could not be made; send again to "
+                              "have it");
+        cpm_metrics_add(s->metrics, "receipts.refused", 1);
     }
+}
+
+/* Send the frame of the leaves idx[0..n) to p's connection and mark the
+ * batches j0..j1 of that connection answered; or refuse them (above). A
+ * further frame to the same connection (reseal) carries a new seal of the
+ * same root, since the client's replay window refuses a repeated one. */
+static void flush_frame(cpm_server_t *s, pending_t *p, const size_t *idx, size_t n, size_t j0,
+                        size_t j1, bool reseal, int64_t committed_ms)
+{
     uint8_t *frame = NULL;
     size_t len = 0;
-    if (cpm_rgroup_frame(s->rgroup, idx, n, &frame, &len) != 0) {
+    if ((reseal && cpm_rgroup_reseal(s->rgroup, &s->reply_sender, committed_ms) != 0) ||
+        cpm_rgroup_frame(s->rgroup, idx, n, &frame, &len) != 0) {
         cpm_error("cannot make a group receipt frame of %zu leaves", n);
         cpm_metrics_add(s->metrics, "receipts.failed", 1);
-        return; /* the client's timeout and resend (idempotent by client_ref) */
+        refuse_unanswered(s, j0, j1, p);
+        return;
     }
-    /* Never block, as send_reply: a peer that does not read loses it. */
+    /* Never block, as send_reply: a peer that does not read loses it (as
+     * it would lose a refusal: the batches count as answered). */
     if (zmq_send(s->router, zmq_msg_data(&p->route), zmq_msg_size(&p->route),
                  ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(s->router, frame, len, ZMQ_DONTWAIT) < 0)
@@ -190,6 +203,83 @@ static void send_frame(cpm_server_t *s, size_t i, const size_t *first, size_t *i
     else
         cpm_metrics_add(s->metrics, "receipts.frames", 1);
     free(frame);
+    for (size_t j = j0; j <= j1; j++) {
+        pending_t *q = &s->group[j];
+        if (q->rc != 0 || !q->h->item || q->receipted || !same_route(&p->route, &q->route))
+            continue;
+        q->receipted = true;
+        cpm_metrics_add(s->metrics, "applied", 1);
+    }
+}
+
+/* The bytes of ReceiptProofs that batch j's leaves take in a frame, or 0
+ * when its frame cannot be made: measured on a frame of its own (the signed
+ * prefix is the same in every frame of the group). */
+static size_t proofs_bytes(cpm_server_t *s, const size_t *first, size_t j, size_t *idx,
+                           size_t *prefix)
+{
+    const pending_t *q = &s->group[j];
+    for (uint32_t k = 0; k < q->nitems; k++)
+        idx[k] = first[j] + k;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    cpm_slice_t env, sig, proofs;
+    size_t bytes = 0;
+    if (cpm_rgroup_frame(s->rgroup, idx, q->nitems, &frame, &len) == 0 &&
+        cpm_receipt_parse_frame(frame, len, &env, &sig, &proofs, prefix) == 0)
+        bytes = proofs.len;
+    free(frame);
+    return bytes;
+}
+
+/* A new seal's envelope may be a few bytes longer (its sequence number). */
+#define RESEAL_SLACK 64
+
+static size_t varint_len(size_t v)
+{
+    size_t n = 1;
+    for (; v >= 0x80; v >>= 7)
+        n++;
+    return n;
+}
+
+/* The frames to the connection of group[i]: the proofs of the leaves of its
+ * batches and of every later one on the same connection, cut at batch
+ * boundaries so that no frame passes CPM_REPLY_BYTES (the client takes any
+ * frame answering whole batches; a ROUTER's queue for one connection is
+ * sized for replies of that bound, cpm_transport.h). A batch of
+ * CPM_SUBMIT_BATCH_MAX leaves always fits one frame. */
+static void send_frames(cpm_server_t *s, size_t i, const size_t *first, size_t *idx,
+                        int64_t committed_ms)
+{
+    pending_t *p = &s->group[i];
+    size_t n = 0, bytes = 0, j0 = i, last = i;
+    bool reseal = false;
+    for (size_t j = i; j < s->ngroup; j++) {
+        pending_t *q = &s->group[j];
+        if (q->rc != 0 || !q->h->item || q->receipted || !same_route(&p->route, &q->route))
+            continue;
+        size_t prefix = 0;
+        size_t b = proofs_bytes(s, first, j, idx + n, &prefix);
+        if (b == 0) { /* cannot be answered by a receipt: refused alone */
+            refuse_unanswered(s, j, j, p);
+            continue;
+        }
+        size_t more = bytes + b;
+        if (n > 0 && prefix + RESEAL_SLACK + 1 + varint_len(more) + more > CPM_REPLY_BYTES) {
+            flush_frame(s, p, idx, n, j0, last, reseal, committed_ms);
+            reseal = true;
+            for (uint32_t k = 0; k < q->nitems; k++) /* batch j's leaves to the front */
+                idx[k] = first[j] + k;
+            n = bytes = 0;
+            j0 = j;
+        }
+        n += q->nitems;
+        bytes += b;
+        last = j;
+    }
+    if (n > 0)
+        flush_frame(s, p, idx, n, j0, last, reseal, committed_ms);
 }
 
 void cpm_server_send_receipts(cpm_server_t *s, int64_t committed_ms)
@@ -214,7 +304,7 @@ void cpm_server_send_receipts(cpm_server_t *s, int64_t committed_ms)
         for (size_t i = 0; i < s->ngroup; i++) {
             pending_t *p = &s->group[i];
             if (p->rc == 0 && p->h->item && !p->receipted)
-                send_frame(s, i, first, idx);
+                send_frames(s, i, first, idx, committed_ms);
         }
     } else {
         /* Applied and committed, but unanswerable: the batches get a
@@ -224,7 +314,7 @@ void cpm_server_send_receipts(cpm_server_t *s, int64_t committed_ms)
         for (size_t i = 0; i < s->ngroup; i++) {
             pending_t *p = &s->group[i];
             if (p->rc == 0 && p->h->item)
-                p->rc = cpm_error_set(&p->err, CPM_E_INTERNAL, "",
+                p->rc = cpm_error_set(&p->err, CPM_E_UNAVAILABLE, "",
                                       "recorded, but the receipt could not be made; send "
                                       "again to have it");
         }

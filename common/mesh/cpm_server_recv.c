@@ -15,6 +15,7 @@
  * the rest. A held frame's signature check is made again when the registry
  * changed in between. */
 #include "cpm_log.h"
+#include "cpm_pbcheck.h"
 #include "cpm_ratelimit.h"
 #include "cpm_server_int.h"
 #include "cpm_util.h"
@@ -27,6 +28,13 @@
 /* Frames received and checked at once: enough to keep a few threads busy
  * for a millisecond or two, few enough to hold when a turn is cut. */
 #define VERIFY_BATCH 32
+/* Items of batch requests (cpm_server_on_items) one turn may take into its
+ * group: an item is applied like a single request, so the turn is cut when
+ * its group holds this many (TURN_FRAMES alone would let 64 times more work
+ * into one commit). The group then holds fewer than TURN_ITEMS +
+ * CPM_SUBMIT_BATCH_MAX leaves, which also bounds the receipt frames of one
+ * connection in one group. */
+#define TURN_ITEMS 1024
 
 /* One received frame: the ROUTER peer's identity and the message. */
 typedef struct {
@@ -42,6 +50,7 @@ struct cpm_server_recv {
     cpm_precheck_t pre[VERIFY_BATCH];
     size_t first, n;
     uint64_t pre_version;
+    size_t items;              /* items of batch requests in the turn's group */
     const cpm_registry_t *reg; /* the registry of the precheck running now */
 };
 
@@ -100,10 +109,12 @@ static void refuse(cpm_server_t *s, zmq_msg_t *route, zmq_msg_t *frame, cpm_verd
     cpm_server_send_error(s, route, addr->known ? &to : NULL, &e);
 }
 
-/* Count one request of user in this turn; false when user has had its share
- * while others want theirs (the request is then refused as busy). Alone, a
- * principal may use the whole turn: refusing it would serve nobody. */
-static bool take_share(cpm_server_t *s, const char *user)
+/* Count weight requests of user in this turn (a batch request of items
+ * weighs its items: each is applied as a single request would be); false
+ * when user has had its share while others want theirs (the request is then
+ * refused as busy). Alone, a principal may use the whole turn: refusing it
+ * would serve nobody. */
+static bool take_share(cpm_server_t *s, const char *user, size_t weight)
 {
     if (!user)
         return true; /* not through ZAP: refused by the verifier anyway */
@@ -117,14 +128,15 @@ static bool take_share(cpm_server_t *s, const char *user)
         s->shares[i].taken = 0;
         s->nshares++;
     }
-    return ++s->shares[i].taken <= TURN_PER_PRINCIPAL || s->nshares == 1;
+    s->shares[i].taken += (unsigned)weight;
+    return s->shares[i].taken <= TURN_PER_PRINCIPAL || s->nshares == 1;
 }
 
 static void refuse_busy(cpm_server_t *s, zmq_msg_t *route, const cpm_msg_t *m)
 {
     cpm_error_t e;
     cpm_error_set(&e, CPM_E_UNAVAILABLE, "rate",
-                  "busy: more than %d requests of %s in one turn; send again later",
+                  "busy: more than %d requests or items of %s in one turn; send again later",
                   TURN_PER_PRINCIPAL, m->env->sender);
     cpm_server_count(s, "rejected", "busy");
     cpm_server_send_error(s, route, m->env, &e);
@@ -150,8 +162,19 @@ static void dispatch(cpm_server_t *s, turn_frame_t *f, const cpm_precheck_t *pre
         zmq_msg_close(&f->frame);
         return;
     }
-    bool share = take_share(s, ctx.transport_user);
     const handler_t *h = cpm_server_find_handler(s, m.env->type);
+    /* A batch's items, counted in place (cheap; a malformed or oversized
+     * container counts as what was read, and is refused whole later). */
+    size_t weight = 1;
+    if (h && h->item) {
+        size_t n = 0;
+        if (cpm_pb_count_fields(m.env->payload.data, m.env->payload.len, CPM_SUBMIT_BATCH_MAX,
+                                &n) != 0) {
+            /* n: what was read before the container failed */
+        }
+        weight = n ? n : 1;
+    }
+    bool share = take_share(s, ctx.transport_user, weight);
     if (h && h->keep_frame && share && (m.frame = malloc(zmq_msg_size(&f->frame)))) {
         memcpy(m.frame, zmq_msg_data(&f->frame), zmq_msg_size(&f->frame));
         m.frame_len = zmq_msg_size(&f->frame);
@@ -178,6 +201,8 @@ static void dispatch(cpm_server_t *s, turn_frame_t *f, const cpm_precheck_t *pre
         zmq_msg_move(&p->route, &f->route);
         p->msg = m;
         p->h = h;
+        if (h->item)
+            s->recv->items += weight;
         return;
     }
     cpm_msg_clear(&m);
@@ -249,6 +274,7 @@ void cpm_server_take_turn(cpm_server_t *s)
     cpm_server_recv_t *r = s->recv;
     int64_t end = cpm_mono_ms() + TURN_MS;
     s->nshares = 0;
+    r->items = 0;
     size_t taken = 0;
     bool cut = false;
     uint64_t version = cpm_registry_version(s->reg);
@@ -278,7 +304,7 @@ void cpm_server_take_turn(cpm_server_t *s)
         while (r->first < r->n && !cut) {
             size_t i = r->first++;
             dispatch(s, &r->frames[i], &r->pre[i]);
-            cut = cpm_mono_ms() >= end;
+            cut = cpm_mono_ms() >= end || r->items >= TURN_ITEMS;
         }
         if (cut)
             break;

@@ -26,12 +26,16 @@
 #include "cpm_envelope.h"
 #include "cpm_keys.h"
 #include "cpm_registry.h"
+#include "cpm_retention.h"
 #include "cpm_service.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
 
 static char tmpdir[256];
 static atomic_int handled; /* calls of the submit entry */
+/* A description "hold" holds the loop (inside its group's apply) until
+ * hold_release: the requests sent meanwhile all wait for the next turn. */
+static atomic_int hold_entered, hold_release;
 
 /* ---- the tiny service: "intake" stores each complaint's description under
  * its ticket; a description "fail" is written, then refused (its write must
@@ -50,6 +54,11 @@ static int on_submit(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
                            c->description, strlen(c->description));
     if (rc != 0)
         return cpm_error_set(err, rc, "", "cannot store");
+    if (strcmp(c->description, "hold") == 0) {
+        atomic_store(&hold_entered, 1);
+        while (!atomic_load(&hold_release))
+            usleep(1000);
+    }
     if (strcmp(c->description, "fail") == 0)
         return cpm_error_set(err, CPM_E_INVALID, "description", "refused after writing");
     Cpm__SubmitReply r = CPM__SUBMIT_REPLY__INIT;
@@ -71,7 +80,8 @@ static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_STATUS_REPLY, &r.base);
 }
 
-static const char *const dbs[] = {"notes", NULL};
+/* CPM_RETENTION_DB: the server's tick sweeps dead letters in every service. */
+static const char *const dbs[] = {"notes", CPM_RETENTION_DB, NULL};
 static const cpm_svc_request_t requests[] = {{CPM__MSG_TYPE__MSG_STATUS_QUERY,
                                               &cpm__status_query__descriptor, false, on_status,
                                               NULL, false},
@@ -356,11 +366,128 @@ static void test_too_many_items_refused_whole(void **state)
     client_close(&c);
 }
 
+/* A counter of the server's health report (0 when absent). */
+static uint64_t counter(client_t *c, const char *name)
+{
+    Cpm__HealthQuery q = CPM__HEALTH_QUERY__INIT;
+    cpm_msg_t reply = {0};
+    cpm_error_t e = {0};
+    if (cpm_client_call(c->cl, "t.server", "intake", CPM__MSG_TYPE__MSG_HEALTH_QUERY, &q.base,
+                        30000, &reply, &e) != 0)
+        fail_msg("health: %s", e.message);
+    Cpm__HealthReply *h =
+        cpm__health_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
+    assert_non_null(h);
+    uint64_t v = 0;
+    for (size_t i = 0; i < h->n_counters; i++)
+        if (strcmp(h->counters[i]->name, name) == 0)
+            v = h->counters[i]->value;
+    cpm__health_reply__free_unpacked(h, NULL);
+    cpm_msg_clear(&reply);
+    return v;
+}
+
+/* Many full batches on one connection, sent while the loop is held so that
+ * the next turn finds them all waiting: every item of every batch answered exactly once, a group's
+ * proofs for one connection cut into several frames (more frames than
+ * groups: before, one frame per connection took them all and failed past
+ * 4 MiB), and no group larger than the turn's item cap (1024 items, plus
+ * the last batch taken: before, a turn took 256 batches of 64). */
+#define NBATCH 40
+static void test_many_batches_answered_in_bounded_frames(void **state)
+{
+    client_t c;
+    client_open(&c);
+    static Cpm__Complaint cs[NBATCH][CPM_SUBMIT_BATCH_MAX];
+    static const Cpm__Complaint *ps[NBATCH][CPM_SUBMIT_BATCH_MAX];
+    static char tickets[NBATCH][CPM_SUBMIT_BATCH_MAX][32];
+    static char ids[NBATCH][33];
+    static uint8_t answered[NBATCH][CPM_SUBMIT_BATCH_MAX];
+    bool split = false;
+    uint64_t max_group = 0;
+    for (int round = 0; round < 8 && !split; round++) {
+        uint64_t frames0 = counter(&c, "receipts.frames"), groups0 = counter(&c, "receipts.groups");
+        cpm_error_t e = {0};
+        Cpm__Complaint hc = CPM__COMPLAINT__INIT;
+        const Cpm__Complaint *hp[1] = {&hc};
+        char hold_ticket[32], hold_id[33];
+        snprintf(hold_ticket, sizeof hold_ticket, "H-%d", round);
+        hc.ticket = hold_ticket;
+        hc.description = "hold";
+        atomic_store(&hold_entered, 0);
+        atomic_store(&hold_release, 0);
+        int h0 = atomic_load(&handled);
+        assert_int_equal(cpm_client_send_batch(c.cl, "t.server", hp, 1, hold_id, NULL, &e), 0);
+        for (int64_t end = cpm_mono_ms() + 30000; !atomic_load(&hold_entered);) {
+            assert_true(cpm_mono_ms() < end);
+            usleep(1000);
+        }
+        for (int b = 0; b < NBATCH; b++)
+            for (int i = 0; i < CPM_SUBMIT_BATCH_MAX; i++) {
+                cpm__complaint__init(&cs[b][i]);
+                snprintf(tickets[b][i], sizeof tickets[b][i], "M-%d-%d-%d", round, b, i);
+                cs[b][i].ticket = tickets[b][i];
+                cs[b][i].description = "fine";
+                ps[b][i] = &cs[b][i];
+            }
+        for (int b = 0; b < NBATCH; b++)
+            assert_int_equal(cpm_client_send_batch(c.cl, "t.server", ps[b], CPM_SUBMIT_BATCH_MAX,
+                                                   ids[b], NULL, &e),
+                             0);
+        atomic_store(&hold_release, 1);
+        /* cpm_pb_budget's allocator is one static object: the client here
+         * decodes only once the server (same process) has decoded every
+         * item, so that the two never share it at once. */
+        for (int64_t end = cpm_mono_ms() + 60000;
+             atomic_load(&handled) < h0 + 1 + NBATCH * CPM_SUBMIT_BATCH_MAX;) {
+            assert_true(cpm_mono_ms() < end);
+            usleep(1000);
+        }
+        memset(answered, 0, sizeof answered);
+        size_t left = (size_t)NBATCH * CPM_SUBMIT_BATCH_MAX + 1;
+        while (left > 0) {
+            cpm_msg_t reply = {0};
+            cpm_receipt_t *r = NULL;
+            int rc = cpm_client_recv_any(c.cl, "t.server", "intake", 30000, &reply, &r, &e);
+            if (rc != 0)
+                fail_msg("round %d: %zu items unanswered: %s", round, left, e.message);
+            if (!r)
+                fail_msg("round %d: a classic reply, not a receipt", round);
+            for (size_t k = 0; k < cpm_receipt_count(r); k++) {
+                const cpm_receipt_item_t *it = cpm_receipt_at(r, k);
+                if (strcmp(it->correlation_id, hold_id) == 0) {
+                    left--;
+                    continue;
+                }
+                int b = 0;
+                while (b < NBATCH && strcmp(ids[b], it->correlation_id) != 0)
+                    b++;
+                assert_true(b < NBATCH);
+                assert_true(it->item < CPM_SUBMIT_BATCH_MAX);
+                assert_int_equal(answered[b][it->item], 0);
+                assert_int_equal(it->type, CPM__MSG_TYPE__MSG_SUBMIT_REPLY);
+                answered[b][it->item] = 1;
+                left--;
+                if (it->index + 1 > max_group)
+                    max_group = it->index + 1;
+            }
+            cpm_receipt_destroy(&r);
+        }
+        split = counter(&c, "receipts.frames") - frames0 > counter(&c, "receipts.groups") - groups0;
+    }
+    assert_true(split);
+    assert_true(max_group < 1024 + CPM_SUBMIT_BATCH_MAX);
+    assert_int_equal(cpm_client_refused(c.cl), 0);
+    assert_true(stored(&c, "M-0-39-63"));
+    client_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_items_answered_by_one_receipt),
         cmocka_unit_test(test_too_many_items_refused_whole),
+        cmocka_unit_test(test_many_batches_answered_in_bounded_frames),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
