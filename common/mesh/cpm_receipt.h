@@ -60,8 +60,7 @@ CPM_MUST_CHECK int cpm_rgroup_seal(cpm_rgroup_t *g, cpm_sender_t *sender, int64_
  * the frames made from now on: a client's replay window refuses a second
  * frame carrying the same signed envelope, so each further frame to one
  * connection needs its own. 0 or -1 (the previous seal stays). */
-CPM_MUST_CHECK int cpm_rgroup_reseal(cpm_rgroup_t *g, cpm_sender_t *sender,
-                                     int64_t committed_ms);
+CPM_MUST_CHECK int cpm_rgroup_reseal(cpm_rgroup_t *g, cpm_sender_t *sender, int64_t committed_ms);
 /* The frame for one connection: the sealed root and the proofs of leaves
  * idx[0..n) (in that order: strictly increasing, as clients require).
  * *out is malloc'd. 0 or -1 (not sealed yet, n = 0, an index out of range

@@ -59,8 +59,7 @@ Cpm__ContactCard *cpm_seal_open(const uint8_t *sealed, size_t len, const uint8_t
     /* Format v2 starts with 0x02; a sealed box starts with its random epk,
      * which may too: the MAC decides, and a v2 open that fails falls back. */
     if (sealed[0] == CPM_SEAL_V2 && len >= CPM_SEAL_V2_OVERHEAD &&
-        crypto_box_open_easy(clear, sealed + 57, len - 57, sealed + 33, sealed + 1, curve_sk) ==
-            0)
+        crypto_box_open_easy(clear, sealed + 57, len - 57, sealed + 33, sealed + 1, curve_sk) == 0)
         plen = len - CPM_SEAL_V2_OVERHEAD;
     else if (crypto_box_seal_open(clear, sealed, len, curve_pk, curve_sk) == 0)
         plen = len - crypto_box_SEALBYTES;
@@ -85,9 +84,9 @@ Cpm__ContactCard *cpm_seal_open(const uint8_t *sealed, size_t len, const uint8_t
 
 typedef struct {
     bool used;
-    uint8_t pk[32];                         /* recipient */
-    uint8_t epk[32];                        /* ephemeral public key */
-    uint8_t k[crypto_box_BEFORENMBYTES];    /* shared key: secret, wiped on rotation */
+    uint8_t pk[32];                      /* recipient */
+    uint8_t epk[32];                     /* ephemeral public key */
+    uint8_t k[crypto_box_BEFORENMBYTES]; /* shared key: secret, wiped on rotation */
     unsigned uses;
     int64_t born_ms;
 } slot_t;

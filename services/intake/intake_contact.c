@@ -26,8 +26,7 @@ static void wipe_field(char **s)
 }
 
 int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_sealer_t *sealer,
-                        Cpm__Complaint *c,
-                        cpm_error_t *err)
+                        Cpm__Complaint *c, cpm_error_t *err)
 {
     /* Only intake seals: a client may not bring its own sealed bytes. */
     if (c->sealed_contact.len)

@@ -19,8 +19,7 @@
  * CPM_E_UNAVAILABLE with err when that agency has no key in reg (or reg is
  * NULL), or the error of cpm_seal_contact. */
 int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_sealer_t *sealer,
-                        Cpm__Complaint *c,
-                        cpm_error_t *err);
+                        Cpm__Complaint *c, cpm_error_t *err);
 
 /* Remember that the complaint ticket, queued as record seq of stream, holds
  * a sealed contact. */

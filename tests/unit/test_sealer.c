@@ -76,7 +76,7 @@ static void test_key_shared_then_rotated(void **state)
             memcpy(first_epk, b + 1, 32);
             memcpy(first_nonce, b + 33, 24);
         } else if (i < CPM_SEALER_USES) {
-            assert_memory_equal(b + 1, first_epk, 32);       /* shared ephemeral key */
+            assert_memory_equal(b + 1, first_epk, 32);        /* shared ephemeral key */
             assert_memory_not_equal(b + 33, first_nonce, 24); /* never the same nonce */
         } else {
             assert_memory_not_equal(b + 1, first_epk, 32); /* used up: a new one */
