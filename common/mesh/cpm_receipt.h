@@ -18,6 +18,7 @@
 
 #include "cpm_envelope.h"
 #include "cpm_err.h"
+#include "cpm_keyhist.h"
 #include "cpm_merkle.h"
 #include "cpm_registry.h"
 #include "cpm_verifier.h"
@@ -112,19 +113,20 @@ CPM_MUST_CHECK int cpm_receipt_proof_frame(const cpm_receipt_t *r, size_t i, uin
                                            size_t *out_len);
 
 /* Third party: check a stand-alone proof frame with the registry alone:
- * the GroupRoot's signature by a registered member's current key
- * (cpm_verify_signed), type group_receipt to "*", the sealing instance
- * "intake.reply" of a signer that runs intake (a receipt signed by any
- * other member, or by another of its services, is refused: field
- * envelope.sender_instance or envelope.sender), exactly one proof, its path
- * to the root. On 0 *leaf is the decoded ReceiptLeaf (free with
- * cpm__receipt_leaf__free_unpacked), *signer the member (borrowed), and the
- * service that answered is CPM_RECEIPT_SERVICE (always: no out parameter),
- * *committed_ms the GroupRoot's commit time. The leaf's payload (a
- * SubmitReply) holds the ticket's lookup code: whoever holds the proof can
- * read the ticket's public status. */
+ * the GroupRoot's signature by a registered member's key that its key id
+ * names, current or past (cpm_verify_signed_key), valid at the GroupRoot's
+ * committed_ms (cpm_keyhist_check_at: a proof kept across a key rotation
+ * still holds; *standing says "current", "rotated" or "revoked"), type group_receipt to "*", the
+ * sealing instance "intake.reply" of a signer that runs intake (a receipt signed by any other
+ * member, or by another of its services, is refused: field envelope.sender_instance or
+ * envelope.sender), exactly one proof, its path to the root. On 0 *leaf is the decoded ReceiptLeaf
+ * (free with cpm__receipt_leaf__free_unpacked), *signer the member (borrowed), and the service that
+ * answered is CPM_RECEIPT_SERVICE (always: no out parameter), *committed_ms the GroupRoot's commit
+ * time. The leaf's payload (a SubmitReply) holds the ticket's lookup code: whoever holds the proof
+ * can read the ticket's public status. */
 CPM_MUST_CHECK int cpm_receipt_check(const cpm_registry_t *reg, const uint8_t *frame, size_t len,
                                      Cpm__ReceiptLeaf **leaf, const Cpm__Member **signer,
-                                     int64_t *committed_ms, cpm_error_t *err);
+                                     int64_t *committed_ms, cpm_key_standing_t *standing,
+                                     cpm_error_t *err);
 
 #endif

@@ -7,6 +7,7 @@
 #include "cpm_receipt.h"
 #include "cpm_receipt_int.h"
 
+#include "cpm_keyhist.h"
 #include "cpm_pbcheck.h"
 #include "cpm_text.h"
 
@@ -310,7 +311,7 @@ static const char *verdict_field(cpm_verdict_t v)
 
 int cpm_receipt_check(const cpm_registry_t *reg, const uint8_t *frame, size_t len,
                       Cpm__ReceiptLeaf **leaf, const Cpm__Member **signer, int64_t *committed_ms,
-                      cpm_error_t *err)
+                      cpm_key_standing_t *standing, cpm_error_t *err)
 {
     *leaf = NULL;
     *signer = NULL;
@@ -319,16 +320,18 @@ int cpm_receipt_check(const cpm_registry_t *reg, const uint8_t *frame, size_t le
     if (!reg || !frame || len > CPM_MAX_MSG ||
         cpm_receipt_parse_frame(frame, len, &envb, &sig, &proofs, &signed_len) != 0)
         return refuse(err, "frame", "not fields 1, 2 and 3 of a SignedEnvelope, in order");
+    /* A proof is kept and shown later, after the intake may have rotated
+     * its key: it is judged with the key its key id names, current or past
+     * (cpm_keyhist), at the time the group committed (below). */
     const Cpm__Member *m = NULL;
-    cpm_verdict_t vd = cpm_verify_signed(reg, frame, signed_len, &envb, &m);
+    cpm_envelope_view_t v;
+    cpm_member_key_t key;
+    cpm_verdict_t vd = cpm_verify_signed_key(reg, frame, signed_len, &envb, &v, &m, &key);
     if (vd != CPM_V_OK) {
         char msg[96];
         snprintf(msg, sizeof msg, "the signed root does not verify (%s)", cpm_verdict_name(vd));
         return refuse(err, verdict_field(vd), msg);
     }
-    cpm_envelope_view_t v;
-    if (cpm_envelope_parse_view(envb.data, envb.len, &v) != 0)
-        return refuse(err, "envelope", "not an Envelope");
     if (v.type != CPM__MSG_TYPE__MSG_GROUP_RECEIPT)
         return refuse(err, "envelope.type", "not a group_receipt");
     if (v.recipient.len != 1 || v.recipient.data[0] != '*')
@@ -346,6 +349,15 @@ int cpm_receipt_check(const cpm_registry_t *reg, const uint8_t *frame, size_t le
     int64_t at;
     if ((rc = read_root(v.payload.data, v.payload.len, root, &size, &at, err)) != 0)
         return rc;
+    cpm_key_standing_t st = CPM_KEY_CURRENT;
+    vd = cpm_keyhist_check_at(&key, at, &st);
+    if (vd == CPM_V_KEY_NOT_VALID_AT)
+        return refuse(err, "envelope.key_id",
+                      "the key that signed the root was not the signer's key when the group "
+                      "says it committed (payload.committed_ms)");
+    if (vd != CPM_V_OK)
+        return refuse(err, "envelope.key_id",
+                      "the key that signed the root is revoked with no time: it proves nothing");
     Cpm__ReceiptProofs *ps = NULL;
     if ((rc = read_proofs(proofs, 1, &ps, err)) != 0)
         return rc;
@@ -356,5 +368,7 @@ int cpm_receipt_check(const cpm_registry_t *reg, const uint8_t *frame, size_t le
     *signer = m;
     if (committed_ms)
         *committed_ms = at;
+    if (standing)
+        *standing = st;
     return 0;
 }

@@ -59,6 +59,7 @@ def test_proof_holds():
         check(leaf["payload"]["message"] in out and leaf["payload"]["field"] in out,
               "the item's error: %r" % out)
         check(leaf["item_hash_hex"] in out, "the item hash: %r" % out)
+        check("key          current" in out, "the key's standing: %r" % out)
         r = verify(home, p["frame_hex"], "--json")
         check(r.returncode == 0, "--json holds too: %s" % r.stderr)
         j = json.loads(r.stdout)
@@ -68,6 +69,7 @@ def test_proof_holds():
         check(j["error"]["field"] == leaf["payload"]["field"] and j["item_hash"] ==
               leaf["item_hash_hex"], "json answer: %r" % j)
         check(j["recipient"] == g["self"] and j["type"] == "error", "json recipient: %r" % j)
+        check(j["key_standing"] == "current", "json key standing: %r" % j)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

@@ -225,7 +225,7 @@ static void test_open_each(void **state)
             Cpm__ReceiptLeaf *leaf = NULL;
             const Cpm__Member *signer = NULL;
             int64_t at = 0;
-            if (cpm_receipt_check(reg, pf, pl, &leaf, &signer, &at, &err) != 0)
+            if (cpm_receipt_check(reg, pf, pl, &leaf, &signer, &at, NULL, &err) != 0)
                 fail_msg("proof %zu: %s: %s", k, err.field, err.message);
             assert_string_equal(signer->id, "hn.doit");
             assert_int_equal(at, COMMITTED);
@@ -243,8 +243,9 @@ static void test_open_each(void **state)
     Cpm__ReceiptLeaf *leaf = NULL;
     const Cpm__Member *signer = NULL;
     cpm_error_t err = {0};
-    assert_refused(cpm_receipt_check(reg, t.frame[0], t.frame_len[0], &leaf, &signer, NULL, &err),
-                   &err, "proofs");
+    assert_refused(
+        cpm_receipt_check(reg, t.frame[0], t.frame_len[0], &leaf, &signer, NULL, NULL, &err), &err,
+        "proofs");
     free_group(&t);
 }
 
@@ -444,7 +445,7 @@ static void test_proof_refusals(void **state)
      * the proof no longer holds. */
     for (size_t i = 0; i < pl; i++) {
         pf[i] ^= 0x01;
-        if (cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, &err) == 0)
+        if (cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, NULL, &err) == 0)
             fail_msg("proof frame byte %zu flipped: accepted", i);
         assert_null(leaf);
         assert_true(err.field[0] != 0);
@@ -455,10 +456,11 @@ static void test_proof_refusals(void **state)
     size_t signed_len;
     assert_int_equal(cpm_receipt_parse_frame(pf, pl, &e, &s, &p, &signed_len), 0);
     ((uint8_t *)s.data)[10] ^= 0x40;
-    assert_refused(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, &err), &err, "signature");
+    assert_refused(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, NULL, &err), &err,
+                   "signature");
     ((uint8_t *)s.data)[10] ^= 0x40;
     /* Without field 3; with field 3 before field 2. */
-    assert_refused(cpm_receipt_check(reg, pf, signed_len, &leaf, &signer, NULL, &err), &err,
+    assert_refused(cpm_receipt_check(reg, pf, signed_len, &leaf, &signer, NULL, NULL, &err), &err,
                    "proofs");
     size_t f3 = pl - signed_len, sig_field = 2 + 64;
     uint8_t *sw = malloc(pl);
@@ -466,9 +468,9 @@ static void test_proof_refusals(void **state)
     memcpy(sw + signed_len - sig_field, pf + signed_len, f3);
     memcpy(sw + signed_len - sig_field + f3, pf + signed_len - sig_field, sig_field);
     assert_int_equal(cpm_receipt_parse_frame(sw, pl, &e, &s, &p, &signed_len), -1);
-    assert_refused(cpm_receipt_check(reg, sw, pl, &leaf, &signer, NULL, &err), &err, "frame");
+    assert_refused(cpm_receipt_check(reg, sw, pl, &leaf, &signer, NULL, NULL, &err), &err, "frame");
     free(sw);
-    assert_int_equal(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, &err), 0);
+    assert_int_equal(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, NULL, &err), 0);
     cpm__receipt_leaf__free_unpacked(leaf, NULL);
     free(pf);
     cpm_receipt_destroy(&r);
@@ -491,7 +493,7 @@ static void test_forged(void **state)
     uint8_t *pf = NULL;
     size_t pl = 0;
     assert_int_equal(cpm_rgroup_frame(t.g, t.idx[0], 1, &pf, &pl), 0);
-    assert_refused(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, &err), &err,
+    assert_refused(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, NULL, &err), &err,
                    "envelope.sender");
     free(pf);
     free_group(&t);
@@ -504,7 +506,8 @@ static void test_forged(void **state)
     memcpy(forger.sign_sk, other.sign_sk, sizeof forger.sign_sk);
     make_group(&t, &forger);
     assert_int_equal(cpm_rgroup_frame(t.g, t.idx[0], 1, &pf, &pl), 0);
-    assert_refused(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, &err), &err, "signature");
+    assert_refused(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, NULL, &err), &err,
+                   "signature");
     free(pf);
     free_group(&t);
 }
@@ -535,7 +538,7 @@ static void test_not_intake(void **state)
         Cpm__ReceiptLeaf *leaf = NULL;
         const Cpm__Member *signer = NULL;
         cpm_error_t err = {0};
-        assert_refused(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, &err), &err,
+        assert_refused(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, NULL, &err), &err,
                        cases[c].field);
         assert_null(leaf);
         free(pf);
@@ -624,7 +627,7 @@ static void test_root_bounds(void **state)
         Cpm__ReceiptLeaf *leaf = NULL;
         const Cpm__Member *signer = NULL;
         cpm_error_t err2 = {0};
-        int rc2 = cpm_receipt_check(reg, f, fl, &leaf, &signer, NULL, &err2);
+        int rc2 = cpm_receipt_check(reg, f, fl, &leaf, &signer, NULL, NULL, &err2);
         if (!cases[c].field) {
             if (rc != 0 || rc2 != 0)
                 fail_msg("%s: refused: %s / %s", cases[c].name, err.message, err2.message);
@@ -742,6 +745,99 @@ static void test_group_bounds(void **state)
     cpm_rgroup_destroy(&g);
 }
 
+/* A proof kept across a key rotation. hn.doit signed a group with the key
+ * it had then; the registry now lists that key as a past key (valid until
+ * an hour after the group) and a new current key. The proof still holds,
+ * "rotated"; a group the old key says it committed after its period is
+ * refused (envelope.key_id); and the wire, which takes current keys only,
+ * refuses the old key. */
+static void test_rotated_key(void **state)
+{
+    (void)state;
+    cpm_identity_t now;
+    uint8_t seed[32];
+    memset(seed, 0x61, 32);
+    assert_int_equal(cpm_identity_from_seed(&now, "hn.doit", seed), 0);
+    Cpm__ServiceEndpoint ep = CPM__SERVICE_ENDPOINT__INIT, *eps[1] = {&ep};
+    ep.name = "intake";
+    ep.endpoint = "tcp://127.0.0.1:7100";
+    ep.pub_endpoint = "tcp://127.0.0.1:7101";
+    Cpm__PastKey past = CPM__PAST_KEY__INIT, *pasts[1] = {&past};
+    past.sign_pk = (ProtobufCBinaryData){32, (uint8_t *)doit.sign_pk};
+    past.valid_until_ms = COMMITTED + 3600000;
+    past.reason = "rotated";
+    Cpm__Member *m = member(&now, "department", NULL, 0);
+    m->ticket_prefix = "HN";
+    m->services = eps;
+    m->n_services = 1;
+    m->past_keys = pasts;
+    m->n_past_keys = 1;
+    Cpm__Registry doc = CPM__REGISTRY__INIT;
+    doc.version = 2;
+    doc.issued_ms = COMMITTED + 7200000;
+    doc.mesh = "hanoi-test";
+    doc.members = &m;
+    doc.n_members = 1;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char err[256] = "";
+    assert_int_equal(cpm_registry_sign(&doc, root.sign_sk, &buf, &len), 0);
+    free(m);
+    cpm_registry_t *rot = cpm_registry_from_signed(buf, len, root.sign_pk, err, sizeof err);
+    free(buf);
+    if (!rot)
+        fail_msg("registry: %s", err);
+
+    static const int64_t at[2] = {COMMITTED, COMMITTED + 3600000 + 1};
+    for (int k = 0; k < 2; k++) {
+        cpm_rgroup_t *g = cpm_rgroup_new();
+        assert_non_null(g);
+        cpm_sender_t snd;
+        cpm_sender_init(&snd, &doit, "intake.reply");
+        uint8_t ih[H] = {1};
+        const char *p = "ticket HN-0001";
+        assert_int_equal(cpm_rgroup_add(g, RECIPIENT[0], REQUEST[0], 0,
+                                        CPM__MSG_TYPE__MSG_SUBMIT_REPLY, (const uint8_t *)p,
+                                        strlen(p), ih),
+                         0);
+        assert_int_equal(cpm_rgroup_seal(g, &snd, at[k]), 0);
+        size_t idx = 0;
+        uint8_t *pf = NULL;
+        size_t pl = 0;
+        assert_int_equal(cpm_rgroup_frame(g, &idx, 1, &pf, &pl), 0);
+        Cpm__ReceiptLeaf *leaf = NULL;
+        const Cpm__Member *signer = NULL;
+        cpm_key_standing_t st = CPM_KEY_REVOKED;
+        int64_t when = 0;
+        cpm_error_t e = {0};
+        if (k == 0) {
+            assert_int_equal(cpm_receipt_check(rot, pf, pl, &leaf, &signer, &when, &st, &e), 0);
+            assert_int_equal(st, CPM_KEY_ROTATED);
+            assert_int_equal(when, COMMITTED);
+            assert_string_equal(signer->id, "hn.doit");
+            cpm__receipt_leaf__free_unpacked(leaf, NULL);
+            /* the same proof under the registry of its time: current */
+            assert_int_equal(cpm_receipt_check(reg, pf, pl, &leaf, &signer, NULL, &st, &e), 0);
+            assert_int_equal(st, CPM_KEY_CURRENT);
+            cpm__receipt_leaf__free_unpacked(leaf, NULL);
+            /* the wire takes the current key only */
+            cpm_slice_t envb;
+            const Cpm__Member *wm = NULL;
+            size_t signed_len = 0;
+            cpm_slice_t es, ss, ps;
+            assert_int_equal(cpm_receipt_parse_frame(pf, pl, &es, &ss, &ps, &signed_len), 0);
+            assert_int_equal(cpm_verify_signed(rot, pf, signed_len, &envb, &wm), CPM_V_UNKNOWN_KEY);
+        } else {
+            assert_refused(cpm_receipt_check(rot, pf, pl, &leaf, &signer, &when, &st, &e), &e,
+                           "envelope.key_id");
+            assert_null(leaf);
+        }
+        free(pf);
+        cpm_rgroup_destroy(&g);
+    }
+    cpm_registry_destroy(&rot);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -750,6 +846,7 @@ int main(void)
         cmocka_unit_test(test_proof_refusals), cmocka_unit_test(test_forged),
         cmocka_unit_test(test_root_bounds),    cmocka_unit_test(test_unknown_fields),
         cmocka_unit_test(test_group_bounds),   cmocka_unit_test(test_not_intake),
+        cmocka_unit_test(test_rotated_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -13,7 +13,8 @@ static const char usage[] =
     "usage: cpmctl [--home DIR] [--json] receipt verify [--json] FILE\n"
     "\n"
     "Checks a stand-alone proof of one answer of a group receipt (a file a client saved):\n"
-    "the signature of the group's root by the intake of a member of the registry in DIR\n"
+    "the signature of the group's root by the intake of a member of the registry in DIR,\n"
+    "with the key it had when the group committed (current, or since rotated or revoked)\n"
     "(instance intake.reply: no other member or service answers a submit), then the proof's\n"
     "path to that root. Prints who signed and which service, when the group committed\n"
     "(Vietnam time), whom the answer was for, the ticket or the error given to the item, and\n"
@@ -87,7 +88,8 @@ static int verify_file(const ctl_opts_t *o, bool json, const char *file)
     Cpm__ReceiptLeaf *leaf = NULL;
     const Cpm__Member *signer = NULL;
     int64_t at = 0;
-    int rc = cpm_receipt_check(reg, buf, len, &leaf, &signer, &at, &e);
+    cpm_key_standing_t st = CPM_KEY_CURRENT;
+    int rc = cpm_receipt_check(reg, buf, len, &leaf, &signer, &at, &st, &e);
     free(buf);
     if (rc != 0) {
         cpm_registry_destroy(&reg);
@@ -98,6 +100,11 @@ static int verify_file(const ctl_opts_t *o, bool json, const char *file)
     if (!json) {
         printf("proof        holds\nsigner       %s (%s)\nservice      %s\n", ctl_safe(signer->id),
                ctl_safe(signer->name), CPM_RECEIPT_SERVICE);
+        /* judged at the group's time: a key since rotated or revoked still proves it */
+        printf("key          %s%s\n", cpm_key_standing_name(st),
+               st == CPM_KEY_ROTATED   ? " (replaced since; it was the signer's key then)"
+               : st == CPM_KEY_REVOKED ? " (signed by a now-revoked key, before its revocation)"
+                                       : "");
         printf("committed    %s Asia/Ho_Chi_Minh\n", ctl_time_vn(at, t));
         printf("for          %s, request %s, item %u\n", ctl_safe(leaf->recipient),
                ctl_safe(leaf->correlation_id), leaf->item);
@@ -112,12 +119,13 @@ static int verify_file(const ctl_opts_t *o, bool json, const char *file)
         return ctl_fail(&c, json, &e);
     }
     if (json) {
-        json_t *j = json_pack(
-            "{s:b,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:s}", "ok", 1, "signer", signer->id,
-            "service", CPM_RECEIPT_SERVICE, "committed_ms", (json_int_t)at, "committed",
-            ctl_time_vn(at, t), "zone", "Asia/Ho_Chi_Minh", "recipient", ctl_utf8(leaf->recipient),
-            "correlation_id", ctl_utf8(leaf->correlation_id), "item", (int)leaf->item, "type",
-            cpm_msg_type_name(leaf->type), "item_hash", hash);
+        json_t *j = json_pack("{s:b,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:s}", "ok", 1,
+                              "signer", signer->id, "key_standing", cpm_key_standing_name(st),
+                              "service", CPM_RECEIPT_SERVICE, "committed_ms", (json_int_t)at,
+                              "committed", ctl_time_vn(at, t), "zone", "Asia/Ho_Chi_Minh",
+                              "recipient", ctl_utf8(leaf->recipient), "correlation_id",
+                              ctl_utf8(leaf->correlation_id), "item", (int)leaf->item, "type",
+                              cpm_msg_type_name(leaf->type), "item_hash", hash);
         if (j)
             json_object_update(j, ans);
         ctl_print_json(j);
