@@ -26,8 +26,9 @@ typedef struct {
 } batch_t;
 
 typedef struct {
-    char peer[200];   /* "<member>/<service>", "" when free */
-    char member[128]; /* who its replies must be signed by */
+    char peer[200];                      /* "<member>/<service>", "" when free */
+    char member[128];                    /* who its replies must be signed by */
+    char instance[CPM_INSTANCE_MAX + 1]; /* ... and sealed as: "<service>.reply" */
     void *sock;
     void *monitor; /* tells a refused handshake */
     uint64_t used; /* for LRU */
@@ -197,6 +198,7 @@ static int link_to(cpm_client_t *c, const char *member, const char *service, lin
                              ep->endpoint);
     snprintf(l->peer, sizeof l->peer, "%s", peer);
     snprintf(l->member, sizeof l->member, "%s", member);
+    snprintf(l->instance, sizeof l->instance, "%s.reply", service);
     l->used = ++c->clock;
     /* Watch the handshake, so that a refused key is a clear error at once
      * rather than a timeout. */
@@ -438,6 +440,18 @@ static int recv_on(cpm_client_t *c, link_t *l, int timeout_ms, cpm_msg_t *reply,
             return rc;
         }
         zmq_msg_close(&f[0]);
+        /* Signed by the peer member, but by the instance of another of its
+         * services: not the answer of the service we asked (a member's
+         * services share its key; cpm_server seals answers as
+         * "<service>.reply"). */
+        if (strcmp(reply->env->sender_instance, l->instance) != 0) {
+            c->refused++;
+            cpm_error_set(err, CPM_E_FORBIDDEN, "reply.sender_instance",
+                          "refused the reply of %s: sealed by instance \"%s\", not \"%s\"", l->peer,
+                          reply->env->sender_instance, l->instance);
+            cpm_msg_clear(reply);
+            return err->code;
+        }
         /* Signed by the peer, but an answer to no request of ours (or one
          * answered already): dropped, and the wait goes on. */
         if (!take_pending(l, reply->env->correlation_id)) {

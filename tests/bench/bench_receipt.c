@@ -167,7 +167,7 @@ int main(int argc, char **argv)
         const Cpm__Member *signer = NULL;
         t0 = now_us();
         if (cpm_receipt_proof_frame(rc, 7, &pf, &pfl) != 0 ||
-            cpm_receipt_check(reg, pf, pfl, &leaf, &signer, NULL, &err) != 0)
+            cpm_receipt_check(reg, pf, pfl, &leaf, &signer, NULL, NULL, &err) != 0)
             return 1;
         t1 = now_us();
         t_check[r] = t1 - t0;

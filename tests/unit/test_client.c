@@ -105,6 +105,20 @@ static void test_forged_reply_refused(void **state)
     assert_int_equal(cpm_client_refused(f->c), 1);
 }
 
+/* Signed with the key of the member asked, but sealed by another of its
+ * services: refused, naming the field, and counted. */
+static void test_other_instance_refused(void **state)
+{
+    fx_t *f = *state;
+    atomic_store(&f->r.mode, RESP_OTHER_INSTANCE);
+    char t[32];
+    cpm_error_t err = {0};
+    assert_int_equal(submit(f, 10000, 1, t, &err), CPM_E_FORBIDDEN);
+    assert_string_equal(err.field, "reply.sender_instance");
+    assert_non_null(strstr(err.message, "\"routing.reply\", not \"intake.reply\""));
+    assert_int_equal(cpm_client_refused(f->c), 1);
+}
+
 static void test_unsolicited_reply_refused(void **state)
 {
     fx_t *f = *state;
@@ -194,6 +208,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_keeps_the_client_reference, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_reply_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsolicited_reply_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_instance_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_several_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_peers_each_with_its_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_service, setup, teardown),

@@ -312,7 +312,7 @@ static void test_items_answered_by_one_receipt(void **state)
     Cpm__ReceiptLeaf *leaf = NULL;
     const Cpm__Member *signer = NULL;
     int64_t at = 0;
-    assert_int_equal(cpm_receipt_check(c.reg, proof, plen, &leaf, &signer, &at, &e), 0);
+    assert_int_equal(cpm_receipt_check(c.reg, proof, plen, &leaf, &signer, &at, NULL, &e), 0);
     assert_string_equal(signer->id, "t.server");
     assert_int_equal(leaf->item, 2);
     cpm__receipt_leaf__free_unpacked(leaf, NULL);

@@ -788,7 +788,7 @@ static void test_receipts(void **state)
     Cpm__ReceiptLeaf *leaf = NULL;
     const Cpm__Member *signer = NULL;
     int64_t at = 0;
-    assert_int_equal(cpm_receipt_check(reg, pf, pfl, &leaf, &signer, &at, &err), 0);
+    assert_int_equal(cpm_receipt_check(reg, pf, pfl, &leaf, &signer, &at, NULL, &err), 0);
     assert_string_equal(signer->id, str(pj, "signer"));
     assert_int_equal(at, num(pj, "committed_ms"));
     assert_int_equal(leaf->item,
@@ -807,7 +807,7 @@ static void test_receipts(void **state)
         if (strcmp(str(v, "by"), "open") == 0) {
             rc = cpm_receipt_open(&m, f, fl, str(v, "self"), &r, &err);
         } else {
-            rc = cpm_receipt_check(reg, f, fl, &leaf, &signer, NULL, &err);
+            rc = cpm_receipt_check(reg, f, fl, &leaf, &signer, NULL, NULL, &err);
         }
         if (rc == 0 || strcmp(err.field, str(v, "field")) != 0)
             fail_msg("refusal %s: rc %d field %s (%s)", str(v, "name"), rc, err.field, err.message);
