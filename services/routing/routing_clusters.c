@@ -14,7 +14,15 @@
 static void rank_key(uint32_t consumers, uint32_t cases, const char *bid,
                      char out[ROUTING_CLUSTER_CURSOR_LEN + 1])
 {
-    snprintf(out, ROUTING_CLUSTER_CURSOR_LEN + 1, "%08x%08x%.32s", ~consumers, ~cases, bid);
+    /* "%08x%08x%.32s" without printf: two of these for every complaint */
+    static const char HEX[] = "0123456789abcdef";
+    uint32_t w[2] = {~consumers, ~cases};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 8; j++)
+            out[8 * i + j] = HEX[(w[i] >> (28 - 4 * j)) & 0xf];
+    size_t n = strnlen(bid, BID_LEN);
+    memcpy(out + 16, bid, n);
+    out[16 + n] = 0;
 }
 
 /* Store cl under bid with its rank; the rank it had (consumers, cases) goes. */

@@ -44,11 +44,28 @@ static bool stopword(const char *w, size_t len)
         digits = digits && w[i] >= '0' && w[i] <= '9';
     if (digits) /* amounts, dates, house numbers: differ between alike complaints */
         return true;
-    /* Looked at for every word of every complaint: compare the first
-     * letter before anything else (the list is short words only). */
-    for (size_t i = 0; STOP[i]; i++)
-        if (STOP[i][0] == w[0] && strncmp(STOP[i], w, len) == 0 && STOP[i][len] == 0)
+    /* Looked at for every word of every complaint: only the entries of the
+     * list with the word's first byte, and the list is short words only. */
+    static _Atomic int ready;
+    static uint8_t first[256][16], n_first[256];
+    if (!ready) { /* idempotent: two threads building it agree */
+        uint8_t n[256] = {0};
+        uint8_t at[256][16];
+        for (size_t i = 0; STOP[i]; i++) {
+            uint8_t c = (uint8_t)STOP[i][0];
+            if (n[c] < 16)
+                at[c][n[c]++] = (uint8_t)i;
+        }
+        memcpy(first, at, sizeof first);
+        memcpy(n_first, n, sizeof n_first);
+        ready = 1;
+    }
+    uint8_t c = (uint8_t)w[0];
+    for (size_t i = 0; i < n_first[c]; i++) {
+        const char *s = STOP[first[c][i]];
+        if (strncmp(s, w, len) == 0 && s[len] == 0)
             return true;
+    }
     return false;
 }
 
