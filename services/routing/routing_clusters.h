@@ -43,13 +43,13 @@
 
 #define ROUTING_CLUSTERS_DB "clusters"
 #define ROUTING_CLUSTER_RANK_DB "clusters.rank"
-#define ROUTING_CLUSTER_MEMBERS_DB "clusters.members"
-#define ROUTING_CLUSTERS_MAX 500          /* clusters in one reply at most */
-#define ROUTING_CLUSTER_KEY_LEN 32        /* b: the aggregate */
-#define ROUTING_CLUSTER_THEMES_KEY_LEN 34 /* b "/t" */
-#define ROUTING_CLUSTER_MEMBER_KEY_LEN 96 /* b hex(consumer_key) */
-#define ROUTING_CLUSTER_DUPE_KEY_LEN 98   /* b hex(consumer_key) "/d" */
-#define ROUTING_CLUSTER_CURSOR_LEN 48     /* a rank key: 16 + 32 hex digits */
+#define ROUTING_CLUSTER_MEMBERS_DB "clusters.members" /* the layout before */
+#define ROUTING_CLUSTERS_MAX 500                      /* clusters in one reply at most */
+#define ROUTING_CLUSTER_KEY_LEN 32                    /* b: the aggregate */
+#define ROUTING_CLUSTER_THEMES_KEY_LEN 34             /* b "/t" */
+#define ROUTING_CLUSTER_MEMBER_KEY_LEN 96             /* b hex(consumer_key) */
+#define ROUTING_CLUSTER_DUPE_KEY_LEN 98               /* b hex(consumer_key) "/d" */
+#define ROUTING_CLUSTER_CURSOR_LEN 48                 /* a rank key: 16 + 32 hex digits */
 
 /* Count complaint c (received at at_ms) in the cluster of business bid (32
  * hex digits) named norm ("" when known by its address only) at address (its
