@@ -3,6 +3,7 @@
 #include "cpm_bizname.h"
 #include "cpm_err.h"
 #include "routing_clusters.h"
+#include "routing_fold.h"
 
 #include <sodium.h>
 #include <stdint.h>
@@ -72,14 +73,11 @@ static bool stopword(const char *w, size_t len)
 /* The description folded (cut at a character boundary) into out. */
 static size_t fold_text(const char *text, char *out, size_t cap)
 {
-    static _Thread_local char in[ROUTING_THEMES_TEXT_MAX + 1];
     size_t len = strnlen(text ? text : "", ROUTING_THEMES_TEXT_MAX);
     if (len == ROUTING_THEMES_TEXT_MAX)
         while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
             len--;
-    memcpy(in, text ? text : "", len);
-    in[len] = 0;
-    return cpm_bizname_fold(in, out, cap);
+    return routing_fold(text ? text : "", len, out, cap); /* cpm_bizname_fold's bytes */
 }
 
 typedef struct {
