@@ -14,7 +14,15 @@
 static void rank_key(uint32_t consumers, uint32_t cases, const char *bid,
                      char out[ROUTING_CLUSTER_CURSOR_LEN + 1])
 {
-    snprintf(out, ROUTING_CLUSTER_CURSOR_LEN + 1, "%08x%08x%.32s", ~consumers, ~cases, bid);
+    /* "%08x%08x%.32s" without printf: two of these for every complaint */
+    static const char HEX[] = "0123456789abcdef";
+    uint32_t w[2] = {~consumers, ~cases};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 8; j++)
+            out[8 * i + j] = HEX[(w[i] >> (28 - 4 * j)) & 0xf];
+    size_t n = strnlen(bid, BID_LEN);
+    memcpy(out + 16, bid, n);
+    out[16 + n] = 0;
 }
 
 /* Store cl under bid with its rank; the rank it had (consumers, cases) goes. */
@@ -46,6 +54,37 @@ static Cpm__Cluster *load(cpm_store_t *st, MDB_txn *txn, const char *bid, int *r
     return *rc == 0 ? (Cpm__Cluster *)m : NULL;
 }
 
+bool routing_clusters_old_used(cpm_store_t *st, MDB_txn *txn, const char *old_db)
+{
+    MDB_stat ms;
+    return mdb_stat(txn, cpm_store_dbi(st, old_db), &ms) != 0 || ms.ms_entries > 0;
+}
+
+int routing_clusters_get_moved(cpm_store_t *st, MDB_txn *txn, const char *key, size_t klen,
+                               const char *old_db, size_t oklen, const void **v, size_t *vlen,
+                               bool *in_old)
+{
+    *in_old = false;
+    int rc = cpm_store_get(st, txn, ROUTING_CLUSTERS_DB, key, klen, v, vlen);
+    /* A new store never looks at the old database: it has no entries. */
+    if (rc != CPM_E_NOT_FOUND || !routing_clusters_old_used(st, txn, old_db))
+        return rc;
+    rc = cpm_store_get(st, txn, old_db, key, oklen, v, vlen);
+    *in_old = rc == 0;
+    return rc;
+}
+
+int routing_clusters_put_moved(cpm_store_t *st, MDB_txn *txn, const char *key, size_t klen,
+                               const void *v, size_t vlen, const char *old_db, size_t oklen,
+                               bool in_old)
+{
+    int rc = cpm_store_put(st, txn, ROUTING_CLUSTERS_DB, key, klen, v, vlen);
+    if (rc != 0 || !in_old)
+        return rc;
+    rc = cpm_store_del(st, txn, old_db, key, oklen);
+    return rc == CPM_E_NOT_FOUND ? 0 : rc;
+}
+
 /* Whether consumer key k is a new consumer of cl (had: cl was stored): not
  * counted yet, or counted in an earlier life of the cluster (before first_ms),
  * and note it as heard from at at_ms. */
@@ -57,7 +96,9 @@ static int member(cpm_store_t *st, MDB_txn *txn, const char *bid, const Protobuf
     cpm_hex_encode(k->data, 32, key + BID_LEN);
     const void *v;
     size_t vlen;
-    int rc = cpm_store_get(st, txn, ROUTING_CLUSTER_MEMBERS_DB, key, MEMBER_KEY_LEN, &v, &vlen);
+    bool in_old;
+    int rc = routing_clusters_get_moved(st, txn, key, MEMBER_KEY_LEN, ROUTING_CLUSTER_MEMBERS_DB,
+                                        MEMBER_KEY_LEN, &v, &vlen, &in_old);
     if (rc != 0 && rc != CPM_E_NOT_FOUND)
         return rc;
     int64_t last = rc == 0 && vlen == 8 ? (int64_t)cpm_get_be64(v) : -1;
@@ -66,7 +107,8 @@ static int member(cpm_store_t *st, MDB_txn *txn, const char *bid, const Protobuf
         return 0;
     uint8_t val[8];
     cpm_put_be64(val, (uint64_t)(!*fresh && last > at_ms ? last : at_ms));
-    return cpm_store_put(st, txn, ROUTING_CLUSTER_MEMBERS_DB, key, MEMBER_KEY_LEN, val, 8);
+    return routing_clusters_put_moved(st, txn, key, MEMBER_KEY_LEN, val, 8,
+                                      ROUTING_CLUSTER_MEMBERS_DB, MEMBER_KEY_LEN, in_old);
 }
 
 int routing_clusters_exists(cpm_store_t *st, MDB_txn *txn, const char *bid, bool *exists)
@@ -263,6 +305,7 @@ void routing_clusters_free(Cpm__ClustersReply **r)
 typedef struct {
     cpm_store_t *st;
     int64_t cutoff;
+    size_t members, clusters; /* deleted from "clusters" */
 } sweep_ctx_t;
 
 /* A consumer last heard before the cutoff: forgotten, and its cluster counts
@@ -324,21 +367,39 @@ static int forget_cluster(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_v
     return rc;
 }
 
+/* One entry of "clusters": an aggregate or a consumer (themes go with their
+ * aggregate, links have their own sweep: routing_dupes_sweep). */
+static int forget_entry(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *del)
+{
+    sweep_ctx_t *s = ctx;
+    int rc = 0;
+    if (k->mv_size == BID_LEN) {
+        rc = forget_cluster(ctx, txn, k, v, del);
+        s->clusters += *del;
+    } else if (k->mv_size == MEMBER_KEY_LEN) {
+        rc = forget_member(ctx, txn, k, v, del);
+        s->members += *del;
+    }
+    return rc;
+}
+
 int routing_clusters_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, int64_t window_ms,
                            size_t max, routing_clusters_sweep_t *cur, size_t *members,
                            size_t *clusters)
 {
-    sweep_ctx_t s = {st, now_ms - window_ms};
-    cpm_sweep_stats_t a, b;
+    sweep_ctx_t s = {st, now_ms - window_ms, 0, 0};
+    cpm_sweep_stats_t a = {0}, b;
     *members = *clusters = 0;
-    int rc = cpm_sweep_step(st, txn, ROUTING_CLUSTER_MEMBERS_DB, &cur->members, max, forget_member,
+    int rc = 0;
+    if (routing_clusters_old_used(st, txn, ROUTING_CLUSTER_MEMBERS_DB)) /* a store from before */
+        rc = cpm_sweep_step(st, txn, ROUTING_CLUSTER_MEMBERS_DB, &cur->members, max, forget_member,
                             &s, &a);
     if (rc == 0)
-        rc = cpm_sweep_step(st, txn, ROUTING_CLUSTERS_DB, &cur->clusters, max, forget_cluster, &s,
-                            &b);
+        rc =
+            cpm_sweep_step(st, txn, ROUTING_CLUSTERS_DB, &cur->clusters, max, forget_entry, &s, &b);
     if (rc == 0) {
-        *members = a.deleted;
-        *clusters = b.deleted;
+        *members = a.deleted + s.members;
+        *clusters = s.clusters;
     }
     return rc;
 }

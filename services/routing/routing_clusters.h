@@ -3,15 +3,28 @@
  * whatever the number of complaints ever recorded.
  *
  * Databases (b is the 32 hex digits of a business: see routing_dupes.h):
- *   "clusters"         b -> Cluster (distinct consumers, complaints, first
- *                      ticket, first and last received_ms)
+ *   "clusters"         everything of one business under keys that begin
+ *                      with b, so that the complaint that updates them all
+ *                      dirties one leaf of one B-tree, not one leaf of each
+ *                      of four (a business's keys are random: nothing else
+ *                      shares a page with them):
+ *       b (32)                   -> Cluster (distinct consumers, complaints,
+ *                                   first ticket, first and last received_ms)
+ *       b "/t" (34)              -> its themes (routing_themes.h), deleted
+ *                                   with it
+ *       b hex(consumer_key) (96) -> last received_ms (8 bytes BE): who is
+ *                                   counted as a consumer of b
+ *       b hex(consumer_key) "/d" (98) -> its duplicate link (routing_dupes.h)
  *   "clusters.rank"    "%08x%08x" of (~consumers, ~cases) + b -> "" : the
  *                      clusters in reply order (most consumers, then most
  *                      complaints, first), so a query reads only the entries
  *                      it returns, and its key is the paging cursor
- *   "clusters.members" b + hex(consumer_key) -> last received_ms (8 bytes BE):
- *                      who is counted as a consumer of b
- *   "clusters.themes"  b -> its themes (routing_themes.h), deleted with it
+ * Stores written before (consumers in "clusters.members", themes in
+ * "clusters.themes", links in "dupes", under the keys without the suffix)
+ * keep working without a migration step: an entry not found in "clusters"
+ * is looked up there (only while that database has entries), moved to
+ * "clusters" when it is next written, and the old databases are swept as
+ * before until they are empty.
  * Retention (routing_clusters_sweep): a consumer silent about a business for
  * the clusters window is forgotten (its cluster counts one consumer less; if
  * it comes back it counts again), and a cluster without a complaint for the
@@ -30,9 +43,13 @@
 
 #define ROUTING_CLUSTERS_DB "clusters"
 #define ROUTING_CLUSTER_RANK_DB "clusters.rank"
-#define ROUTING_CLUSTER_MEMBERS_DB "clusters.members"
-#define ROUTING_CLUSTERS_MAX 500      /* clusters in one reply at most */
-#define ROUTING_CLUSTER_CURSOR_LEN 48 /* a rank key: 16 + 32 hex digits */
+#define ROUTING_CLUSTER_MEMBERS_DB "clusters.members" /* the layout before */
+#define ROUTING_CLUSTERS_MAX 500                      /* clusters in one reply at most */
+#define ROUTING_CLUSTER_KEY_LEN 32                    /* b: the aggregate */
+#define ROUTING_CLUSTER_THEMES_KEY_LEN 34             /* b "/t" */
+#define ROUTING_CLUSTER_MEMBER_KEY_LEN 96             /* b hex(consumer_key) */
+#define ROUTING_CLUSTER_DUPE_KEY_LEN 98               /* b hex(consumer_key) "/d" */
+#define ROUTING_CLUSTER_CURSOR_LEN 48                 /* a rank key: 16 + 32 hex digits */
 
 /* Count complaint c (received at at_ms) in the cluster of business bid (32
  * hex digits) named norm ("" when known by its address only) at address (its
@@ -41,6 +58,23 @@
  * (routing_themes.h), in the caller's transaction. 0 or a store error. */
 int routing_clusters_count(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *norm,
                            const char *address, const Cpm__Complaint *c, int64_t at_ms);
+
+/* The value under key (klen bytes) of "clusters", or for a store written
+ * before the move, under the same key without its suffix (oklen bytes) in
+ * old_db, then *in_old is true. CPM_E_NOT_FOUND, 0 or a store error. */
+int routing_clusters_get_moved(cpm_store_t *st, MDB_txn *txn, const char *key, size_t klen,
+                               const char *old_db, size_t oklen, const void **v, size_t *vlen,
+                               bool *in_old);
+
+/* Store v under key of "clusters"; in_old (what routing_clusters_get_moved
+ * said): the entry of old_db goes. 0 or a store error. */
+int routing_clusters_put_moved(cpm_store_t *st, MDB_txn *txn, const char *key, size_t klen,
+                               const void *v, size_t vlen, const char *old_db, size_t oklen,
+                               bool in_old);
+
+/* Whether old_db (a database of the layout before the move) still has
+ * entries: a store written before. */
+bool routing_clusters_old_used(cpm_store_t *st, MDB_txn *txn, const char *old_db);
 
 /* Whether business bid has a cluster (*exists). 0 or a store error. */
 int routing_clusters_exists(cpm_store_t *st, MDB_txn *txn, const char *bid, bool *exists);

@@ -73,12 +73,17 @@ int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
     bool keyed = c->consumer_key.len == 32;
     if (!keyed)
         return routing_clusters_count(st, txn, bid, norm, bk.address, c, at);
-    char key[33 + 64];
+    /* Next to the business's aggregate and its consumer (routing_clusters.h);
+     * a store from before has it in "dupes" under the key without "/d". */
+    char key[ROUTING_CLUSTER_DUPE_KEY_LEN + 1];
     memcpy(key, bid, 32);
     cpm_hex_encode(c->consumer_key.data, 32, key + 32);
+    memcpy(key + ROUTING_CLUSTER_MEMBER_KEY_LEN, "/d", 3);
     const void *v;
     size_t vlen;
-    rc = cpm_store_get(st, txn, ROUTING_DUPES_DB, key, strlen(key), &v, &vlen);
+    bool in_old;
+    rc = routing_clusters_get_moved(st, txn, key, ROUTING_CLUSTER_DUPE_KEY_LEN, ROUTING_DUPES_DB,
+                                    ROUTING_CLUSTER_MEMBER_KEY_LEN, &v, &vlen, &in_old);
     if (rc != 0 && rc != CPM_E_NOT_FOUND)
         return rc;
     bool seen = rc == 0 && vlen > 8 && vlen < 8 + ROUTING_TICKET_MAX;
@@ -93,7 +98,9 @@ int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
         size_t tl = strnlen(c->ticket, ROUTING_TICKET_MAX - 1);
         cpm_put_be64(val, (uint64_t)at);
         memcpy(val + 8, c->ticket, tl);
-        if ((rc = cpm_store_put(st, txn, ROUTING_DUPES_DB, key, strlen(key), val, 8 + tl)) != 0)
+        if ((rc = routing_clusters_put_moved(st, txn, key, ROUTING_CLUSTER_DUPE_KEY_LEN, val,
+                                             8 + tl, ROUTING_DUPES_DB,
+                                             ROUTING_CLUSTER_MEMBER_KEY_LEN, in_old)) != 0)
             return rc;
     }
     if ((rc = routing_clusters_count(st, txn, bid, norm, bk.address, c, at)) != 0 || !*linked_to)
@@ -114,12 +121,27 @@ static int old_link(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v,
     return 0;
 }
 
+/* The same among the entries of "clusters": its links only. */
+static int old_link_moved(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *del)
+{
+    if (k->mv_size != ROUTING_CLUSTER_DUPE_KEY_LEN ||
+        memcmp((const char *)k->mv_data + ROUTING_CLUSTER_MEMBER_KEY_LEN, "/d", 2) != 0)
+        return 0;
+    return old_link(ctx, txn, k, v, del);
+}
+
 int routing_dupes_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, size_t max,
                         cpm_sweep_cursor_t *cur, size_t *deleted)
 {
     dupes_sweep_t s = {now_ms - window_ms - ROUTING_DUPES_GRACE_MS};
     cpm_sweep_stats_t stats;
-    int rc = cpm_sweep_step(st, txn, ROUTING_DUPES_DB, cur, max, old_link, &s, &stats);
+    /* A store from before: its "dupes" first, until it is empty (nothing is
+     * added there any more, and every entry in it is old after one window
+     * and its grace); links past it link nothing meanwhile (the window is
+     * checked when one is read). */
+    bool old = routing_clusters_old_used(st, txn, ROUTING_DUPES_DB);
+    int rc = cpm_sweep_step(st, txn, old ? ROUTING_DUPES_DB : ROUTING_CLUSTERS_DB, cur, max,
+                            old ? old_link : old_link_moved, &s, &stats);
     *deleted = rc == 0 ? stats.deleted : 0;
     return rc;
 }

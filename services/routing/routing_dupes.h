@@ -9,8 +9,10 @@
  * the same business received within the window after the first one is
  * linked to that first case (StatusReply.linked_to, event "case.linked" with
  * the agency and area holding the first case); it is routed like any other,
- * never dropped. Database:
- *   "dupes"    hex(b) hex(consumer_key) -> first received_ms (8 bytes BE) + ticket
+ * never dropped. Stored in "clusters", next to the business's aggregate and
+ * its consumer entry (routing_clusters.h; a store from before has them in
+ * "dupes" under the key without "/d" until they are next written):
+ *   hex(b) hex(consumer_key) "/d" -> first received_ms (8 bytes BE) + ticket
  * where b is a 16-byte BLAKE2b of "<area>\x1f<normalised name>". Every
  * complaint is also counted in its business's cluster (routing_clusters.h).
  * Retention (routing_dupes_sweep): an entry that can no longer link anything
@@ -30,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ROUTING_DUPES_DB "dupes"
+#define ROUTING_DUPES_DB "dupes" /* the layout before: read, moved and swept until empty */
 #define ROUTING_TICKET_MAX 64
 /* How long after the window a link entry is kept: a complaint received by an
  * intake while routing was out of reach still links by its received time. */
@@ -51,7 +53,8 @@ bool routing_business_norm(const char *name, char *out, size_t n);
 int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                        const Cpm__Complaint *c, int64_t now_ms, char linked_to[ROUTING_TICKET_MAX]);
 
-/* One bounded retention step: at most max entries of "dupes" looked at,
+/* One bounded retention step: at most max entries of "dupes" (while a store
+ * from before has any) or else of "clusters" looked at,
  * those first seen before now_ms - window - ROUTING_DUPES_GRACE_MS deleted
  * (*deleted counts them). 0 or a store error. */
 int routing_dupes_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, size_t max,

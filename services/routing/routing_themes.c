@@ -2,6 +2,8 @@
 #include "routing_themes.h"
 #include "cpm_bizname.h"
 #include "cpm_err.h"
+#include "routing_clusters.h"
+#include "routing_fold.h"
 
 #include <sodium.h>
 #include <stdint.h>
@@ -43,25 +45,39 @@ static bool stopword(const char *w, size_t len)
         digits = digits && w[i] >= '0' && w[i] <= '9';
     if (digits) /* amounts, dates, house numbers: differ between alike complaints */
         return true;
-    /* Looked at for every word of every complaint: compare the first
-     * letter before anything else (the list is short words only). */
-    for (size_t i = 0; STOP[i]; i++)
-        if (STOP[i][0] == w[0] && strncmp(STOP[i], w, len) == 0 && STOP[i][len] == 0)
+    /* Looked at for every word of every complaint: only the entries of the
+     * list with the word's first byte, and the list is short words only. */
+    static _Atomic int ready;
+    static uint8_t first[256][16], n_first[256];
+    if (!ready) { /* idempotent: two threads building it agree */
+        uint8_t n[256] = {0};
+        uint8_t at[256][16];
+        for (size_t i = 0; STOP[i]; i++) {
+            uint8_t c = (uint8_t)STOP[i][0];
+            if (n[c] < 16)
+                at[c][n[c]++] = (uint8_t)i;
+        }
+        memcpy(first, at, sizeof first);
+        memcpy(n_first, n, sizeof n_first);
+        ready = 1;
+    }
+    uint8_t c = (uint8_t)w[0];
+    for (size_t i = 0; i < n_first[c]; i++) {
+        const char *s = STOP[first[c][i]];
+        if (strncmp(s, w, len) == 0 && s[len] == 0)
             return true;
+    }
     return false;
 }
 
 /* The description folded (cut at a character boundary) into out. */
 static size_t fold_text(const char *text, char *out, size_t cap)
 {
-    static _Thread_local char in[ROUTING_THEMES_TEXT_MAX + 1];
     size_t len = strnlen(text ? text : "", ROUTING_THEMES_TEXT_MAX);
     if (len == ROUTING_THEMES_TEXT_MAX)
         while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
             len--;
-    memcpy(in, text ? text : "", len);
-    in[len] = 0;
-    return cpm_bizname_fold(in, out, cap);
+    return routing_fold(text ? text : "", len, out, cap); /* cpm_bizname_fold's bytes */
 }
 
 typedef struct {
@@ -204,7 +220,32 @@ typedef struct {
     theme_t t[ROUTING_THEMES_MAX];
     size_t n;
     uint32_t dropped;
+    bool in_old; /* read from ROUTING_THEMES_DB (a store from before): moved when saved */
 } themes_t;
+
+/* Where the themes of bid live: next to its aggregate (routing_clusters.h). */
+static void themes_key(const char *bid, char key[ROUTING_CLUSTER_THEMES_KEY_LEN + 1])
+{
+    memcpy(key, bid, ROUTING_CLUSTER_KEY_LEN);
+    memcpy(key + ROUTING_CLUSTER_KEY_LEN, "/t", 3);
+}
+
+/* The stored themes of bid, from "clusters" or (a store from before) from
+ * ROUTING_THEMES_DB, then *in_old. */
+static int themes_get(cpm_store_t *st, MDB_txn *txn, const char *bid, ProtobufCMessage **m,
+                      bool *in_old)
+{
+    char key[ROUTING_CLUSTER_THEMES_KEY_LEN + 1];
+    themes_key(bid, key);
+    *in_old = false;
+    int rc =
+        cpm_store_get_msg(st, txn, ROUTING_CLUSTERS_DB, key, &cpm__cluster_themes__descriptor, m);
+    if (rc != CPM_E_NOT_FOUND || !routing_clusters_old_used(st, txn, ROUTING_THEMES_DB))
+        return rc;
+    rc = cpm_store_get_msg(st, txn, ROUTING_THEMES_DB, bid, &cpm__cluster_themes__descriptor, m);
+    *in_old = rc != CPM_E_NOT_FOUND;
+    return rc;
+}
 
 static void sig_get(const ProtobufCBinaryData *b, uint32_t sig[ROUTING_THEMES_K])
 {
@@ -225,10 +266,10 @@ static void sig_put(const uint32_t sig[ROUTING_THEMES_K], uint8_t out[4 * ROUTIN
  * are a view, counted afresh rather than refusing the complaint). */
 static int load(cpm_store_t *st, MDB_txn *txn, const char *bid, themes_t *s)
 {
-    memset(s, 0, sizeof *s);
+    s->n = 0;
+    s->dropped = 0;
     ProtobufCMessage *m = NULL;
-    int rc =
-        cpm_store_get_msg(st, txn, ROUTING_THEMES_DB, bid, &cpm__cluster_themes__descriptor, &m);
+    int rc = themes_get(st, txn, bid, &m, &s->in_old);
     if (rc == CPM_E_NOT_FOUND || rc == CPM_E_BAD_MESSAGE)
         return 0;
     if (rc != 0)
@@ -240,6 +281,7 @@ static int load(cpm_store_t *st, MDB_txn *txn, const char *bid, themes_t *s)
         if (!x->theme)
             continue;
         theme_t *t = &s->t[s->n++];
+        memset(t, 0, sizeof *t);
         t->count = x->theme->count;
         t->consumers = x->theme->consumers;
         t->first_ms = x->theme->first_ms;
@@ -349,7 +391,13 @@ static int save(cpm_store_t *st, MDB_txn *txn, const char *bid, const themes_t *
     ct.themes = sp;
     ct.n_themes = s->n;
     ct.dropped = s->dropped;
-    return cpm_store_put_msg(st, txn, ROUTING_THEMES_DB, bid, &ct.base);
+    char key[ROUTING_CLUSTER_THEMES_KEY_LEN + 1];
+    themes_key(bid, key);
+    int rc = cpm_store_put_msg(st, txn, ROUTING_CLUSTERS_DB, key, &ct.base);
+    if (rc != 0 || !s->in_old)
+        return rc;
+    rc = cpm_store_del(st, txn, ROUTING_THEMES_DB, bid, strlen(bid));
+    return rc == CPM_E_NOT_FOUND ? 0 : rc;
 }
 
 static size_t word_at(const theme_t *t, const word_t *w)
@@ -488,12 +536,13 @@ int routing_themes_add(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm
     if (nw == 0)
         return 0;
     words_signature(w, nw, sig);
-    themes_t *s = malloc(sizeof *s);
-    if (!s)
-        return CPM_E_INTERNAL;
+    /* ~43 KB: kept, not allocated and cleared for every complaint (load
+     * clears what it fills). */
+    static _Thread_local themes_t s_buf;
+    themes_t *s = &s_buf;
     int rc = load(st, txn, bid, s);
     if (rc != 0)
-        goto out;
+        return rc;
     for (size_t i = s->n; i-- > 0;) /* silent for the window: gone */
         if (s->t[i].last_ms < at_ms - window_ms)
             remove_at(s, i);
@@ -516,10 +565,7 @@ int routing_themes_add(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm
         memset(&s->t[best], 0, sizeof s->t[best]);
     }
     add_member(&s->t[best], c, sig, at_ms, w, nw);
-    rc = save(st, txn, bid, s);
-out:
-    free(s);
-    return rc;
+    return save(st, txn, bid, s);
 }
 
 static int by_count(const void *a, const void *b)
@@ -535,8 +581,8 @@ int routing_themes_fill(cpm_store_t *st, MDB_txn *txn, const char *bid, Cpm__Clu
                         uint32_t max)
 {
     ProtobufCMessage *m = NULL;
-    int rc =
-        cpm_store_get_msg(st, txn, ROUTING_THEMES_DB, bid, &cpm__cluster_themes__descriptor, &m);
+    bool in_old;
+    int rc = themes_get(st, txn, bid, &m, &in_old);
     if (rc == CPM_E_NOT_FOUND || rc == CPM_E_BAD_MESSAGE)
         return 0;
     if (rc != 0)
@@ -565,6 +611,11 @@ int routing_themes_fill(cpm_store_t *st, MDB_txn *txn, const char *bid, Cpm__Clu
 
 int routing_themes_forget(cpm_store_t *st, MDB_txn *txn, const char *bid)
 {
-    int rc = cpm_store_del(st, txn, ROUTING_THEMES_DB, bid, strlen(bid));
+    char key[ROUTING_CLUSTER_THEMES_KEY_LEN + 1];
+    themes_key(bid, key);
+    int rc = cpm_store_del(st, txn, ROUTING_CLUSTERS_DB, key, ROUTING_CLUSTER_THEMES_KEY_LEN);
+    if (rc != 0 && rc != CPM_E_NOT_FOUND)
+        return rc;
+    rc = cpm_store_del(st, txn, ROUTING_THEMES_DB, bid, strlen(bid)); /* a store from before */
     return rc == CPM_E_NOT_FOUND ? 0 : rc;
 }

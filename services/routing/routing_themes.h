@@ -14,7 +14,9 @@
  * with the fewest complaints (the oldest among equals) goes, counted in
  * themes_dropped; a theme silent for the window goes too.
  *
- * Database "clusters.themes": b -> ClusterThemes (cpmesh.proto): per theme
+ * Stored in "clusters" under b "/t", next to the business's aggregate
+ * (routing_clusters.h; a store from before has it in "clusters.themes" under
+ * b until it is next written): b -> ClusterThemes (cpmesh.proto): per theme
  * its counts, first 20 tickets, signatures, 4-byte consumer fingerprints and
  * candidate words (folded, counted, each with the first consumer fingerprint
  * that used it and whether a second one did). Never the description; and
@@ -34,16 +36,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ROUTING_THEMES_DB "clusters.themes"
-#define ROUTING_THEMES_MAX 16        /* themes kept per business */
-#define ROUTING_THEMES_K 64          /* MinHash minima per signature */
-#define ROUTING_THEMES_SIGS 3        /* signatures kept per theme: the first and 2 latest */
-#define ROUTING_THEMES_TICKETS 20    /* tickets kept per theme */
-#define ROUTING_THEMES_FPS 32        /* consumer fingerprints kept per theme */
-#define ROUTING_THEMES_WORDS 12      /* candidate words kept per theme */
-#define ROUTING_THEMES_SHOW_WORDS 5  /* characteristic words shown */
-#define ROUTING_THEMES_TEXT_MAX 4096 /* bytes of a description looked at */
-#define ROUTING_THEMES_MIN_PM 200    /* similarity (per mille) to join a theme */
+#define ROUTING_THEMES_DB "clusters.themes" /* the layout before (see above) */
+#define ROUTING_THEMES_MAX 16               /* themes kept per business */
+#define ROUTING_THEMES_K 64                 /* MinHash minima per signature */
+#define ROUTING_THEMES_SIGS 3               /* signatures kept per theme: the first and 2 latest */
+#define ROUTING_THEMES_TICKETS 20           /* tickets kept per theme */
+#define ROUTING_THEMES_FPS 32               /* consumer fingerprints kept per theme */
+#define ROUTING_THEMES_WORDS 12             /* candidate words kept per theme */
+#define ROUTING_THEMES_SHOW_WORDS 5         /* characteristic words shown */
+#define ROUTING_THEMES_TEXT_MAX 4096        /* bytes of a description looked at */
+#define ROUTING_THEMES_MIN_PM 200           /* similarity (per mille) to join a theme */
 
 /* How long a theme lives without a complaint (routing config
  * clusters_window_days; default 365 days). Set once at start. */

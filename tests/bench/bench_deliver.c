@@ -27,10 +27,16 @@
  *
  *   build/bench_deliver [SOURCE_DIR] [N] [--baseline-only|--routing-only]
  *
+ * Environment, to look further: CPM_BENCH_KEEP=1 keeps the stores (their
+ * folders printed; look at them with mdb_stat -a, remove them yourself);
+ * CPM_BENCH_FLAT=1 applies each batch without cpm_delivery_apply's nested
+ * transaction per record (what that nesting costs: not the service's path).
+ *
  * Prints records/s and a table of microseconds per record by stage. */
 #include "cpm_delivery.h"
 #include "cpm_envelope.h"
 #include "cpm_eventlog.h"
+#include "cpm_inbox.h"
 #include "cpm_keys.h"
 #include "cpm_outbox.h"
 #include "cpm_pbcheck.h"
@@ -482,10 +488,21 @@ static void run(const cpm_rules_t *rules, const cpm_registry_t *reg, uint64_t n,
         fc.now_ms = cpm_now_ms();
         MDB_txn *child = NULL;
         cpm_delivery_result_t dr;
-        if (cpm_store_begin(rst, true, &txn) != 0 || cpm_store_begin_child(rst, txn, &child) != 0 ||
-            cpm_delivery_apply(rst, child, mark, in->first_seq, rp, lens, in->n_records,
-                               apply_record, &rc, &dr) != 0 ||
-            cpm_store_commit(child) != 0)
+        if (getenv("CPM_BENCH_FLAT")) { /* experiment: no nested transaction per record */
+            if (cpm_store_begin(rst, true, &txn) != 0 ||
+                cpm_store_begin_child(rst, txn, &child) != 0)
+                die("apply");
+            for (size_t k = 0; k < in->n_records; k++)
+                if (apply_record(&rc, child, rp[k], lens[k], &err) != 0)
+                    die("flat apply");
+            dr.hwm = in->first_seq + in->n_records - 1;
+            if (cpm_inbox_set(rst, child, mark, dr.hwm) != 0 || cpm_store_commit(child) != 0)
+                die("apply");
+        } else if (cpm_store_begin(rst, true, &txn) != 0 ||
+                   cpm_store_begin_child(rst, txn, &child) != 0 ||
+                   cpm_delivery_apply(rst, child, mark, in->first_seq, rp, lens, in->n_records,
+                                      apply_record, &rc, &dr) != 0 ||
+                   cpm_store_commit(child) != 0)
             die("apply");
         STAGE_END(S_APPLY);
         t = mono_ns(), tc = cpu_ns();
@@ -524,6 +541,12 @@ static void run(const cpm_rules_t *rules, const cpm_registry_t *reg, uint64_t n,
         fprintf(stderr, "bench_deliver: %llu records not routed\n", (unsigned long long)rc.failed);
     cpm_identity_wipe(&iid);
     cpm_identity_wipe(&rid);
+    if (getenv("CPM_BENCH_KEEP")) { /* to look at with mdb_stat -a */
+        fprintf(stderr, "bench_deliver: kept %s and %s\n", rdir, idir);
+        cpm_store_destroy(&rst);
+        cpm_store_destroy(&ist);
+        return;
+    }
     store_drop(&rst, rdir);
     store_drop(&ist, idir);
 }

@@ -165,12 +165,13 @@ static void test_one_theme(void **state)
      * a characteristic word, no run of its bytes. */
     MDB_txn *txn = dom_begin(f->st, false);
     MDB_cursor *cur;
-    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_THEMES_DB), &cur), 0);
+    /* themes live next to their aggregate: b "/t" in "clusters" */
+    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_CLUSTERS_DB), &cur), 0);
     MDB_val k, v;
     size_t records = 0;
     for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        records++;
+        records += k.mv_size == ROUTING_CLUSTER_THEMES_KEY_LEN;
         assert_null(memmem(v.mv_data, v.mv_size, "nghìn", strlen("nghìn")));
         assert_null(memmem(v.mv_data, v.mv_size, "thô lỗ", strlen("thô lỗ")));
         assert_null(memmem(v.mv_data, v.mv_size, "bat pho", strlen("bat pho")));
@@ -276,7 +277,11 @@ static void test_long_texts(void **state)
     size_t vlen = 0;
     char bid[CPM_BIZKEY_HEX];
     cpm_bizkey_hash("hoan-kiem", "y", bid); /* "Shop Y": the shop form dropped */
-    assert_int_equal(cpm_store_get(f->st, txn, ROUTING_THEMES_DB, bid, 32, &v, &vlen), 0);
+    char key[ROUTING_CLUSTER_THEMES_KEY_LEN + 1];
+    snprintf(key, sizeof key, "%.32s/t", bid);
+    assert_int_equal(cpm_store_get(f->st, txn, ROUTING_CLUSTERS_DB, key,
+                                   ROUTING_CLUSTER_THEMES_KEY_LEN, &v, &vlen),
+                     0);
     cpm_store_abort(&txn);
     print_message("themes record of a busy business: %zu bytes\n", vlen);
     assert_true(vlen < 16 * 1024);

@@ -1,0 +1,317 @@
+/* Tests for where routing keeps a business's entries (routing_clusters.h):
+ * its aggregate, themes, consumers and duplicate links all under keys that
+ * begin with the business in "clusters", so that a complaint dirties one
+ * leaf of one B-tree for them, not one of each of four; and a store written
+ * before (consumers in "clusters.members", themes in "clusters.themes", links
+ * in "dupes") keeps giving the same answers as a store written after, its
+ * entries moved when next written and swept as before. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fixtures/domain/domain_fixture.h"
+#include "routing_clusters.h"
+#include "routing_domain.h"
+#include "routing_dupes.h"
+#include "routing_themes.h"
+
+#define SELF "hn.doit/routing"
+#define INTAKE "hn.d.hoan-kiem"
+#define DAY (86400LL * 1000)
+#define WINDOW (365 * DAY)
+
+static const char *const dbs[] = ROUTING_DBS;
+#define T0 dom_vn_time(2026, 3, 2, 10, 0)
+
+typedef dom_env_t fixture_t;
+
+static int setup(void **state)
+{
+    routing_dupes_set_window(30 * DAY);
+    routing_themes_set_window(WINDOW);
+    *state = dom_env_new(sizeof(fixture_t), "routing-layout", dbs, DOM_RULES | DOM_REGISTRY, SELF,
+                         T0 + 60 * 1000);
+    return 0;
+}
+
+static void route(fixture_t *f, int n, uint8_t consumer, const char *business, int64_t at)
+{
+    char ticket[32];
+    snprintf(ticket, sizeof ticket, "HK-%08d", n);
+    uint8_t key[32] = {consumer};
+    Cpm__Complaint c = CPM__COMPLAINT__INIT;
+    c.ticket = ticket;
+    c.channel = "hotline";
+    c.business_name = (char *)business;
+    c.business_address = "12 Hang Bac";
+    c.area = "hoan-kiem";
+    c.category = "pricing";
+    c.description = "Bát phở tính gấp đôi giá trên thực đơn, nhân viên thô lỗ";
+    c.intake_node = INTAKE;
+    c.received_ms = at;
+    c.consumer_key.data = key;
+    c.consumer_key.len = 32;
+    cpm_error_t err = {0};
+    f->now = at + 1000;
+    MDB_txn *txn = dom_begin(f->st, true);
+    int rc = dom_end(txn, routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c,
+                                                  f->now, &err));
+    if (rc != 0)
+        fail_msg("route %s: %d %s: %s", ticket, rc, err.field, err.message);
+}
+
+static size_t entries(fixture_t *f, const char *db)
+{
+    MDB_txn *txn = dom_begin(f->st, false);
+    MDB_stat s;
+    assert_int_equal(mdb_stat(txn, cpm_store_dbi(f->st, db), &s), 0);
+    cpm_store_abort(&txn);
+    return s.ms_entries;
+}
+
+/* Keys of "clusters" of length klen. */
+static size_t kind(fixture_t *f, size_t klen)
+{
+    MDB_txn *txn = dom_begin(f->st, false);
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_CLUSTERS_DB), &cur), 0);
+    MDB_val k, v;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        n += k.mv_size == klen;
+    mdb_cursor_close(cur);
+    cpm_store_abort(&txn);
+    return n;
+}
+
+/* Put the store back in the layout before the move: every consumer, link
+ * and themes entry of "clusters" into its old database under its old key,
+ * as the routing of earlier versions wrote them. */
+static void unmove(fixture_t *f)
+{
+    enum { MAX = 64 };
+    struct {
+        uint8_t key[ROUTING_CLUSTER_DUPE_KEY_LEN], val[8192];
+        size_t klen, vlen;
+    } *e = calloc(MAX, sizeof *e);
+    assert_non_null(e);
+    size_t n = 0;
+    MDB_txn *txn = dom_begin(f->st, true);
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_CLUSTERS_DB), &cur), 0);
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == ROUTING_CLUSTER_KEY_LEN)
+            continue;
+        assert_true(n < MAX && v.mv_size <= sizeof e[n].val);
+        memcpy(e[n].key, k.mv_data, k.mv_size);
+        memcpy(e[n].val, v.mv_data, v.mv_size);
+        e[n].klen = k.mv_size;
+        e[n++].vlen = v.mv_size;
+    }
+    mdb_cursor_close(cur);
+    for (size_t i = 0; i < n; i++) {
+        const char *old = ROUTING_THEMES_DB;
+        size_t oklen = ROUTING_CLUSTER_KEY_LEN;
+        if (e[i].klen == ROUTING_CLUSTER_MEMBER_KEY_LEN)
+            old = ROUTING_CLUSTER_MEMBERS_DB, oklen = ROUTING_CLUSTER_MEMBER_KEY_LEN;
+        else if (e[i].klen == ROUTING_CLUSTER_DUPE_KEY_LEN)
+            old = ROUTING_DUPES_DB, oklen = ROUTING_CLUSTER_MEMBER_KEY_LEN;
+        else
+            assert_int_equal(e[i].klen, ROUTING_CLUSTER_THEMES_KEY_LEN);
+        assert_int_equal(cpm_store_put(f->st, txn, old, e[i].key, oklen, e[i].val, e[i].vlen), 0);
+        assert_int_equal(cpm_store_del(f->st, txn, ROUTING_CLUSTERS_DB, e[i].key, e[i].klen), 0);
+    }
+    assert_int_equal(dom_end(txn, 0), 0);
+    free(e);
+}
+
+static const char *linked_to(fixture_t *f, int n, char out[64])
+{
+    char ticket[32];
+    snprintf(ticket, sizeof ticket, "HK-%08d", n);
+    int rc;
+    MDB_txn *txn = dom_begin(f->st, false);
+    Cpm__StatusReply *r = routing_status(f->st, txn, ticket, &rc);
+    cpm_store_abort(&txn);
+    assert_non_null(r);
+    snprintf(out, 64, "%s", r->linked_to);
+    cpm__status_reply__free_unpacked(r, NULL);
+    return out;
+}
+
+/* The clusters reply, as text: what a coordinator is answered. */
+static void answer(fixture_t *f, char *out, size_t cap)
+{
+    Cpm__ClustersQuery q = CPM__CLUSTERS_QUERY__INIT;
+    q.min_consumers = 1;
+    Cpm__ClustersReply *r = NULL;
+    cpm_error_t err = {0};
+    MDB_txn *txn = dom_begin(f->st, false);
+    assert_int_equal(routing_clusters_page(f->st, txn, &q, &r, &err), 0);
+    cpm_store_abort(&txn);
+    size_t w = 0;
+    for (size_t i = 0; i < r->n_clusters; i++) {
+        const Cpm__Cluster *c = r->clusters[i];
+        w += (size_t)snprintf(out + w, cap - w, "%s|%u|%u|%s|%lld|%lld|%u themes:", c->business,
+                              c->consumers, c->cases, c->first_ticket, (long long)c->first_ms,
+                              (long long)c->last_ms, c->themes_dropped);
+        for (size_t j = 0; j < c->n_themes; j++) {
+            w += (size_t)snprintf(out + w, cap - w, " %u/%u", c->themes[j]->count,
+                                  c->themes[j]->consumers);
+            for (size_t t = 0; t < c->themes[j]->n_tickets; t++)
+                w += (size_t)snprintf(out + w, cap - w, ",%s", c->themes[j]->tickets[t]);
+            for (size_t t = 0; t < c->themes[j]->n_words; t++)
+                w += (size_t)snprintf(out + w, cap - w, ";%s", c->themes[j]->words[t]);
+        }
+        w += (size_t)snprintf(out + w, cap - w, "\n");
+        assert_true(w < cap);
+    }
+    routing_clusters_free(&r);
+}
+
+static void sweep_all(fixture_t *f, int64_t now, size_t *dupes, size_t *members, size_t *clusters)
+{
+    cpm_sweep_cursor_t dc = {0};
+    routing_clusters_sweep_t cc = {0};
+    *dupes = *members = *clusters = 0;
+    for (int i = 0; i < 60; i++) {
+        size_t d = 0, m = 0, c = 0;
+        MDB_txn *txn = dom_begin(f->st, true);
+        assert_int_equal(dom_end(txn, routing_dupes_sweep(f->st, txn, now, 3, &dc, &d)), 0);
+        txn = dom_begin(f->st, true);
+        assert_int_equal(
+            dom_end(txn, routing_clusters_sweep(f->st, txn, now, WINDOW, 3, &cc, &m, &c)), 0);
+        *dupes += d;
+        *members += m;
+        *clusters += c;
+    }
+}
+
+/* What the tests route, in two halves (a restart may fall between). */
+static void first_half(fixture_t *f)
+{
+    route(f, 1, 1, "Pho Ngon", T0);
+    route(f, 2, 2, "Pho Ngon", T0 + DAY);
+    route(f, 3, 3, "Bun Cha", T0 + DAY);
+}
+
+static void second_half(fixture_t *f)
+{
+    route(f, 4, 1, "Pho Ngon", T0 + 2 * DAY); /* consumer 1 again: linked, not counted again */
+    route(f, 5, 4, "Pho Ngon", T0 + 3 * DAY); /* a new consumer */
+    route(f, 6, 3, "Bun Cha", T0 + 60 * DAY); /* past the link window: a new first */
+    route(f, 7, 3, "Bun Cha", T0 + 61 * DAY); /* linked to 6 */
+}
+
+/* A business's entries are all in "clusters", side by side; the databases
+ * of the layout before stay empty. */
+static void test_one_neighbourhood(void **state)
+{
+    fixture_t *f = *state;
+    first_half(f);
+    second_half(f);
+    assert_int_equal(entries(f, ROUTING_CLUSTER_MEMBERS_DB), 0);
+    assert_int_equal(entries(f, ROUTING_DUPES_DB), 0);
+    assert_int_equal(entries(f, ROUTING_THEMES_DB), 0);
+    assert_int_equal(kind(f, ROUTING_CLUSTER_KEY_LEN), 2);
+    assert_int_equal(kind(f, ROUTING_CLUSTER_THEMES_KEY_LEN), 2);
+    assert_int_equal(kind(f, ROUTING_CLUSTER_MEMBER_KEY_LEN), 4);
+    assert_int_equal(kind(f, ROUTING_CLUSTER_DUPE_KEY_LEN), 4);
+    /* in key order, each business's entries follow its aggregate */
+    MDB_txn *txn = dom_begin(f->st, false);
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_CLUSTERS_DB), &cur), 0);
+    MDB_val k, v;
+    char bid[ROUTING_CLUSTER_KEY_LEN] = {0};
+    size_t businesses = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        assert_true(k.mv_size >= ROUTING_CLUSTER_KEY_LEN);
+        if (k.mv_size == ROUTING_CLUSTER_KEY_LEN) {
+            memcpy(bid, k.mv_data, ROUTING_CLUSTER_KEY_LEN);
+            businesses++;
+        } else {
+            assert_memory_equal(k.mv_data, bid, ROUTING_CLUSTER_KEY_LEN);
+        }
+    }
+    mdb_cursor_close(cur);
+    cpm_store_abort(&txn);
+    assert_int_equal(businesses, 2);
+}
+
+/* A store written before the move gives the same answers as one written
+ * after: links found, consumers not counted twice, themes continued; what
+ * is written again moves, and retention empties the old databases. */
+static void test_store_from_before(void **state)
+{
+    fixture_t *f = *state;
+    /* the reference: all in the new layout */
+    fixture_t *ref = dom_env_new(sizeof(fixture_t), "routing-layout-ref", dbs,
+                                 DOM_RULES | DOM_REGISTRY, SELF, T0 + 60 * 1000);
+    first_half(ref);
+    second_half(ref);
+    /* the store from before: the first half in the old layout */
+    first_half(f);
+    unmove(f);
+    assert_int_equal(entries(f, ROUTING_CLUSTER_MEMBERS_DB), 3);
+    assert_int_equal(entries(f, ROUTING_DUPES_DB), 3);
+    assert_int_equal(entries(f, ROUTING_THEMES_DB), 2);
+    assert_int_equal(kind(f, ROUTING_CLUSTER_MEMBER_KEY_LEN) +
+                         kind(f, ROUTING_CLUSTER_DUPE_KEY_LEN) +
+                         kind(f, ROUTING_CLUSTER_THEMES_KEY_LEN),
+                     0);
+    second_half(f);
+    char a[4096], b[4096], la[64], lb[64];
+    answer(ref, a, sizeof a);
+    answer(f, b, sizeof b);
+    print_message("%s", b);
+    assert_string_equal(a, b);
+    for (int n = 1; n <= 7; n++)
+        assert_string_equal(linked_to(ref, n, la), linked_to(f, n, lb));
+    assert_string_equal(linked_to(f, 4, la), "HK-00000001");
+    assert_string_equal(linked_to(f, 7, la), "HK-00000006");
+    /* written again, moved: consumer 1 of Pho Ngon and 3 of Bun Cha, both
+     * themes; consumer 2's link and count stay where they were */
+    assert_int_equal(entries(f, ROUTING_CLUSTER_MEMBERS_DB), 1);
+    assert_int_equal(entries(f, ROUTING_THEMES_DB), 0);
+    assert_int_equal(entries(f, ROUTING_DUPES_DB), 2); /* consumer 1's first is still linked to */
+    /* retention: the same deletions as the reference, the old databases
+     * emptied */
+    size_t d1, m1, c1, d2, m2, c2;
+    sweep_all(ref, T0 + 40 * DAY, &d1, &m1, &c1);
+    sweep_all(f, T0 + 40 * DAY, &d2, &m2, &c2);
+    assert_int_equal(d1, d2);
+    assert_int_equal(m1 + c1 + m2 + c2, 0);
+    assert_int_equal(entries(f, ROUTING_DUPES_DB), 0);
+    answer(ref, a, sizeof a);
+    answer(f, b, sizeof b);
+    assert_string_equal(a, b);
+    sweep_all(ref, T0 + 70 * DAY + WINDOW, &d1, &m1, &c1);
+    sweep_all(f, T0 + 70 * DAY + WINDOW, &d2, &m2, &c2);
+    assert_int_equal(d1, d2);
+    assert_int_equal(m1, m2);
+    assert_int_equal(c1, c2);
+    assert_int_equal(c2, 2);
+    assert_int_equal(entries(f, ROUTING_CLUSTER_MEMBERS_DB), 0);
+    assert_int_equal(entries(f, ROUTING_DUPES_DB), 0);
+    assert_int_equal(entries(f, ROUTING_THEMES_DB), 0);
+    assert_int_equal(entries(f, ROUTING_CLUSTERS_DB), 0);
+    assert_int_equal(entries(ref, ROUTING_CLUSTERS_DB), 0);
+    void *r = ref;
+    dom_env_teardown(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_one_neighbourhood, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_store_from_before, setup, dom_env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
