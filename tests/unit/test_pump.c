@@ -131,10 +131,14 @@ static void step(fx_t *f)
     ackpeer_poll(&f->peer, 10);
 }
 
+static uint64_t store_u64(fx_t *f, int which);
+
+/* Acked, and the ack recorded in the store (acks of a stream without an
+ * acked hook are recorded up to 100 ms later, several at once). */
 static int acked_upto(fx_t *f, uint64_t seq)
 {
     Cpm__PeerStatus ps = health(f);
-    return ps.acked_seq == seq && ps.outbox_depth == 0;
+    return ps.acked_seq == seq && ps.outbox_depth == 0 && store_u64(f, 0) == seq;
 }
 
 static int halted(fx_t *f)
