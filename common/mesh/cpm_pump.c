@@ -19,10 +19,10 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
 #define HALTED_PREFIX "pump.halted:" /* in "meta": a stream stopped for good */
-/* An ack of a stream without an acked hook is kept in memory and recorded
- * with the others once the oldest waits this long, or this many records are
- * acknowledged and not recorded (see record_acks). */
-#define ACK_RECORD_MS 100
+/* An ack is kept in memory and recorded with the others once the oldest
+ * waits this long, or this many records are acknowledged and not recorded
+ * (see record_acks). */
+#define ACK_RECORD_MS 50
 #define ACK_RECORD_MAX 1024
 
 typedef struct {
@@ -183,7 +183,7 @@ static const route_t *route_of(const cpm_pump_t *p, const stream_t *s)
 }
 
 /* Acks of this stream run a hook whose effects (events) are published once
- * committed: they are recorded at once and durably. */
+ * committed: they are recorded durably. */
 static int hooked(const cpm_pump_t *p, const stream_t *s)
 {
     const route_t *r = route_of(p, s);
@@ -636,18 +636,19 @@ static void record_ack_in_steps(cpm_pump_t *p, stream_t *s)
     }
 }
 
-/* Whether s's ack is recorded in this turn. A stream with an acked hook: at
- * once, for its effects. Any other: once the oldest unrecorded ack waits
- * ACK_RECORD_MS or ACK_RECORD_MAX records are unrecorded, so that at low load
- * one commit records many acks instead of one commit per batch (final: at
- * stop, the others only). */
+/* Whether s's ack is recorded in this turn: once the oldest unrecorded ack
+ * waits ACK_RECORD_MS or ACK_RECORD_MAX records are unrecorded, so that at
+ * low load one commit records the acks of many batches instead of one commit
+ * per batch; at once after a failure (tried every turn). final: at stop, the
+ * streams without an acked hook only (a hook's events would not be published
+ * before the next start). */
 static int ack_due(const cpm_pump_t *p, const stream_t *s, int64_t now, int final)
 {
     if (!s->ack_unrecorded)
         return 0;
-    if (hooked(p, s))
-        return !final;
-    return final || s->ack_failed || now - s->ack_since >= ACK_RECORD_MS ||
+    if (final)
+        return !hooked(p, s);
+    return s->ack_failed || now - s->ack_since >= ACK_RECORD_MS ||
            s->acked - s->recorded >= ACK_RECORD_MAX;
 }
 
@@ -804,8 +805,8 @@ int64_t cpm_pump_next_due_ms(const cpm_pump_t *p, int64_t now)
     for (size_t i = 0; i < p->n; i++) {
         const stream_t *s = &p->streams[i];
         int64_t at = send_at(p, s);
-        if (s->ack_unrecorded) { /* hooked or failed: next turn; else when due */
-            int64_t rec = hooked(p, s) || s->ack_failed ? now : s->ack_since + ACK_RECORD_MS;
+        if (s->ack_unrecorded) { /* failed: next turn; else when due */
+            int64_t rec = s->ack_failed ? now : s->ack_since + ACK_RECORD_MS;
             at = rec < at ? rec : at;
         }
         if (at == INT64_MAX)

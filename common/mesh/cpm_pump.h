@@ -4,11 +4,12 @@
  * the registry), sends the records after the acknowledged one as one signed
  * DeliveryBatch, waits for the Ack, and resends with exponential backoff
  * (250 ms doubling up to 8 s) until the peer acknowledges. One batch is in
- * flight per stream. Acks are applied to the outbox in the store: at once and
- * durably for a stream with an acked hook; for the others gathered for up to
- * 100 ms and then recorded with one relaxed commit (cpm_store_commit_relaxed):
- * an ack whose record a crash undoes only makes this pump resend records the
- * receiver drops as duplicates (it dedupes by seq, cpm_delivery.h). The records
+ * flight per stream. Acks are applied to the outbox in the store, those of
+ * every stream gathered for up to 50 ms (or 1,024 records) and recorded in
+ * one commit: durable where an acked hook ran (its events are published),
+ * else relaxed (cpm_store_commit_relaxed, one device flush): an ack whose
+ * record a crash undoes only makes this pump resend records the receiver
+ * drops as duplicates (it dedupes by seq, cpm_delivery.h). The records
  * themselves are only ever read from the store, so a restart loses nothing.
  *
  * After a start each stream first learns the peer's mark, sending only the
@@ -60,7 +61,8 @@ CPM_MUST_CHECK int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cp
 /* Called once for every record a peer on a stream to peer_service has
  * acknowledged (seq, the record's bytes), inside the write transaction that
  * records the acknowledgement: what it writes commits with the ack or not at
- * all, so a crash between the two cannot happen. Records sent as tombstones
+ * all, so a crash between the two cannot happen (that commit is durable;
+ * it comes up to 50 ms after the ack arrived). Records sent as tombstones
  * (see above) are passed over. Return 0, or a store error: then the ack is
  * not recorded and both are tried again on the next turn (so return 0 for
  * anything that will not get better). It must not queue records. */
