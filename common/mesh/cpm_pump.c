@@ -830,7 +830,9 @@ void cpm_pump_health(cpm_pump_t *p, Cpm__HealthReply *h)
             break;
         cpm__peer_status__init(ps);
         ps->stream = s->name;
-        ps->outbox_depth = s->tail - s->acked;
+        /* In the store: an ack not yet recorded (record_acks) still counts, so
+         * a depth of 0 means the acked hooks' effects are committed too. */
+        ps->outbox_depth = s->tail - s->recorded;
         ps->acked_seq = s->acked;
         ps->last_ack_ms = s->last_ack_ms;
         ps->retries = s->retries;
