@@ -589,7 +589,7 @@ static int record_ack(cpm_pump_t *p, MDB_txn *txn, stream_t *s, uint64_t upto)
     if (rc == 0)
         p->hooked_pending += hooked; /* counted once the parent commits (settle) */
     if (rc != 0 && !s->ack_failed)
-        cpm_error("%s: cannot record ack %llu: %s (tried again every turn)", s->name,
+        cpm_error("%s: cannot record ack %llu: %s (tried again every 50 ms)", s->name,
                   (unsigned long long)upto, cpm_err_name(rc));
     s->ack_failed = rc != 0;
     return rc;
@@ -639,7 +639,7 @@ static void record_ack_in_steps(cpm_pump_t *p, stream_t *s)
 /* Whether s's ack is recorded in this turn: once the oldest unrecorded ack
  * waits ACK_RECORD_MS or ACK_RECORD_MAX records are unrecorded, so that at
  * low load one commit records the acks of many batches instead of one commit
- * per batch; at once after a failure (tried every turn). final: at stop, the
+ * per batch (after a failure, ACK_RECORD_MS after it). final: at stop, the
  * streams without an acked hook only (a hook's events would not be published
  * before the next start). */
 static int ack_due(const cpm_pump_t *p, const stream_t *s, int64_t now, int final)
@@ -648,8 +648,7 @@ static int ack_due(const cpm_pump_t *p, const stream_t *s, int64_t now, int fina
         return 0;
     if (final)
         return !hooked(p, s);
-    return s->ack_failed || now - s->ack_since >= ACK_RECORD_MS ||
-           s->acked - s->recorded >= ACK_RECORD_MAX;
+    return now - s->ack_since >= ACK_RECORD_MS || s->acked - s->recorded >= ACK_RECORD_MAX;
 }
 
 /* The acks that are due, in one commit. Where no acked hook ran, the commit
@@ -672,23 +671,33 @@ static void record_acks(cpm_pump_t *p, int64_t now, int final)
     if (pending == 0)
         return;
     MDB_txn *txn = NULL;
-    int rc = cpm_store_begin(p->store, true, &txn), full = 0;
+    int rc = cpm_store_begin(p->store, true, &txn), full = 0, ok = 0;
     for (size_t i = 0; rc == 0 && i < p->n; i++) {
         stream_t *s = &p->streams[i];
-        if (s->recording && record_ack(p, txn, s, s->acked) == CPM_E_STORE_FULL)
-            full = 1;
+        if (!s->recording)
+            continue;
+        int r = record_ack(p, txn, s, s->acked);
+        full |= r == CPM_E_STORE_FULL;
+        ok += r == 0;
     }
-    if (rc == 0)
+    if (rc == 0 && ok > 0) {
         rc = durable ? cpm_store_commit(txn) : cpm_store_commit_relaxed(txn);
+        if (rc == 0)
+            cpm_metrics_add(p->metrics,
+                            durable ? "delivery.ack_commits" : "delivery.ack_commits_relaxed", 1);
+    } else {
+        cpm_store_abort(&txn); /* nothing in it */
+    }
     settle(p, rc);
-    if (rc == 0)
-        cpm_metrics_add(p->metrics,
-                        durable ? "delivery.ack_commits" : "delivery.ack_commits_relaxed", 1);
-    for (size_t i = 0; rc == 0 && i < p->n; i++) {
+    for (size_t i = 0; i < p->n; i++) {
         stream_t *s = &p->streams[i];
-        if (s->recording && !s->ack_failed) {
+        if (!s->recording)
+            continue;
+        if (rc == 0 && !s->ack_failed) {
             s->ack_unrecorded = 0;
             s->recorded = s->acked;
+        } else {
+            s->ack_since = now; /* tried again in ACK_RECORD_MS, not in a busy loop */
         }
     }
     if (rc == CPM_E_STORE_FULL || full) {
@@ -805,8 +814,8 @@ int64_t cpm_pump_next_due_ms(const cpm_pump_t *p, int64_t now)
     for (size_t i = 0; i < p->n; i++) {
         const stream_t *s = &p->streams[i];
         int64_t at = send_at(p, s);
-        if (s->ack_unrecorded) { /* failed: next turn; else when due */
-            int64_t rec = s->ack_failed ? now : s->ack_since + ACK_RECORD_MS;
+        if (s->ack_unrecorded) {
+            int64_t rec = s->ack_since + ACK_RECORD_MS;
             at = rec < at ? rec : at;
         }
         if (at == INT64_MAX)

@@ -554,6 +554,35 @@ static void test_undone_ack_record_resends_without_halt(void **state)
     until(f, cond_acked, 3, "the next record after the resend");
 }
 
+/* A hooked stream's ack is recorded durably with the hook's writes; when
+ * that fails it is tried again ACK_RECORD_MS (50 ms) later, not at once in a
+ * busy loop, and the store keeps neither until it succeeds. */
+static void test_failed_ack_record_retried_after_a_pause(void **state)
+{
+    fx_t *f = *state;
+    hook_t h = {.f = f, .fail = 2};
+    pump_open(f);
+    assert_int_equal(cpm_pump_on_acked(f->p, "routing", count_acked, &h), 0);
+    int64_t t = cpm_mono_ms();
+    commit(f, 10, 'a');
+    acked_in_memory_at(f, t, 1);
+    assert_int_equal(cpm_pump_next_due_ms(f->p, t), 50);
+    cpm_pump_run(f->p, f->peer.reg, t + 50); /* fails */
+    assert_int_equal(h.fail, 1);
+    assert_int_equal(STORE_ACKED(f), 0);
+    assert_int_equal(cpm_pump_next_due_ms(f->p, t + 50), 50);
+    cpm_pump_run(f->p, f->peer.reg, t + 99); /* not yet */
+    assert_int_equal(h.fail, 1);
+    cpm_pump_run(f->p, f->peer.reg, t + 100); /* fails again */
+    assert_int_equal(h.fail, 0);
+    cpm_pump_run(f->p, f->peer.reg, t + 150); /* succeeds, durably */
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(STORE_ACKED(f), 1);
+    assert_int_equal(hooked(f, 1), 1);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.ack_commits"), 1);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.ack_commits_relaxed"), 0);
+}
+
 /* With a linger, a batch that is not full waits until its oldest record is
  * linger ms old; a full one goes at once. */
 static void test_linger_coalesces_until_full_or_old(void **state)
@@ -597,6 +626,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_undone_ack_record_resends_without_halt, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_linger_coalesces_until_full_or_old, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_ack_record_retried_after_a_pause, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
