@@ -39,7 +39,8 @@ typedef struct {
     uint32_t *triage_min_pm;                               /* intake */
     uint32_t *hotspot_window_h, *hotspot_history_days, *hotspot_min_count; /* hotspot */
     uint32_t *hotspot_p_max_e6, *hotspot_keys_max;                         /* hotspot */
-    uint32_t *verify_threads; /* 0 allowed: verification on the loop thread */
+    uint32_t *verify_threads;     /* 0 allowed: verification on the loop thread */
+    uint32_t *delivery_linger_ms; /* 0 allowed: a batch goes as soon as a record is there */
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -90,6 +91,7 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(hotspot_p_max_e6),
     NUM(hotspot_keys_max),
     NUM(verify_threads),
+    NUM(delivery_linger_ms),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -190,6 +192,12 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         return cpm_error_set(err, CPM_E_INVALID, "verify_threads",
                              "config %s: verify_threads must be 0 to %d, not %u", path,
                              CPM_VPOOL_MAX_THREADS, c->verify_threads);
+    c->delivery_linger_ms =
+        y->delivery_linger_ms ? *y->delivery_linger_ms : CPM_DELIVERY_LINGER_MS_DEFAULT;
+    if (c->delivery_linger_ms > CPM_DELIVERY_LINGER_MS_MAX)
+        return cpm_error_set(err, CPM_E_INVALID, "delivery_linger_ms",
+                             "config %s: delivery_linger_ms must be 0 to %d, not %u", path,
+                             CPM_DELIVERY_LINGER_MS_MAX, c->delivery_linger_ms);
     c->map_high_water_pct = y->map_high_water_pct ? *y->map_high_water_pct : 80;
     if (c->map_high_water_pct < 10 || c->map_high_water_pct > 95) {
         return cpm_error_set(err, CPM_E_INVALID, "map_high_water_pct",

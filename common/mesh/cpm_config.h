@@ -66,6 +66,10 @@
  *   verify_threads: 2             # optional: threads that check a turn's signatures at once,
  *                                 #   the loop's own included (default: the online cores, at
  *                                 #   most 8; 0 or 1: all on the loop thread; at most 64)
+ *   delivery_linger_ms: 5         # optional, 0..100: an outgoing delivery batch that is not
+ *                                 #   full waits until its oldest record is this old, so that
+ *                                 #   at low load receivers commit once per several records
+ *                                 #   (docs/operations.md "Flushes per complaint"); 0: at once
  *
  * Relative paths are taken relative to the configuration file's folder. */
 #ifndef CPM_CONFIG_H
@@ -76,6 +80,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define CPM_DELIVERY_LINGER_MS_DEFAULT 5
+#define CPM_DELIVERY_LINGER_MS_MAX 100
 
 typedef struct {
     char *node;
@@ -120,7 +127,8 @@ typedef struct {
     uint32_t triage_min_pm;   /* intake: route by a suggestion at or above this (per mille) */
     uint32_t hotspot_window_h, hotspot_history_days, hotspot_min_count; /* hotspot */
     uint32_t hotspot_p_max_e6, hotspot_keys_max;                        /* hotspot */
-    uint32_t verify_threads; /* signature checks of a turn at once (cpm_vpool) */
+    uint32_t verify_threads;     /* signature checks of a turn at once (cpm_vpool) */
+    uint32_t delivery_linger_ms; /* 0..CPM_DELIVERY_LINGER_MS_MAX (cpm_pump_set_linger) */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

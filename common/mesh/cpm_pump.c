@@ -10,6 +10,7 @@
 #include "cpm_transport.h"
 #include "cpm_util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,11 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
 #define HALTED_PREFIX "pump.halted:" /* in "meta": a stream stopped for good */
+/* An ack is kept in memory and recorded with the others once the oldest
+ * waits this long, or this many records are acknowledged and not recorded
+ * (see record_acks). */
+#define ACK_RECORD_MS 50
+#define ACK_RECORD_MAX 1024
 
 typedef struct {
     char name[CPM_STREAM_MAX];
@@ -37,11 +43,16 @@ typedef struct {
     int64_t due_ms;         /* monotonic time of the next (re)send */
     int64_t last_ack_ms;
     uint64_t retries;
-    int halted;          /* the peer holds more than this store: restored from an older copy */
-    int probed;          /* the peer has told us its mark since we started */
-    uint64_t start_tail; /* our tail when we started: all the peer can have */
-    int ack_unrecorded;  /* acked is ahead of the store: see record_acks */
-    int ack_failed;      /* recording it failed (said once until it succeeds) */
+    int halted;           /* the peer holds more than this store: restored from an older copy */
+    int probed;           /* the peer has told us its mark since we started */
+    uint64_t start_tail;  /* our tail when we started: all the peer can have */
+    int ack_unrecorded;   /* acked is ahead of the store: see record_acks */
+    int ack_failed;       /* recording it failed (said once until it succeeds) */
+    int recording;        /* in the transaction record_acks is committing */
+    int64_t ack_since;    /* monotonic ms of the oldest ack not recorded */
+    uint64_t recorded;    /* the ack as the store holds it */
+    int64_t unsent_since; /* monotonic ms the oldest record not yet sent was committed; 0:
+                           * none, or known at start (goes at once) */
 } stream_t;
 
 typedef struct {
@@ -66,6 +77,7 @@ struct cpm_pump {
     const cpm_registry_t *reg; /* during cpm_pump_run only */
     int hooked;                /* records through an acked hook, committed this turn */
     int hooked_pending;        /* the same, in the transaction not yet committed */
+    int64_t linger_ms;         /* cpm_pump_set_linger */
 };
 
 cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_sender_t *sender, const char *self,
@@ -83,6 +95,8 @@ cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_sender_t *sender, c
     p->batch_max = batch_max ? batch_max : 512;
     return p;
 }
+
+static void record_acks(cpm_pump_t *p, int64_t now, int final);
 
 static void close_link(stream_t *s)
 {
@@ -116,11 +130,17 @@ void cpm_pump_destroy(cpm_pump_t **pp)
     if (!pp || !*pp)
         return;
     cpm_pump_t *p = *pp;
+    record_acks(p, cpm_mono_ms(), 1); /* a clean stop resends nothing */
     for (size_t i = 0; i < p->n; i++)
         close_link(&p->streams[i]);
     free(p->streams);
     free(p);
     *pp = NULL;
+}
+
+void cpm_pump_set_linger(cpm_pump_t *p, uint32_t ms)
+{
+    p->linger_ms = ms;
 }
 
 int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cpm__MsgType type)
@@ -152,6 +172,22 @@ int cpm_pump_stream_name(const cpm_pump_t *p, const char *peer_member, const cha
         return -1;
     int rc = cpm_stream_build(out, n, me.from.member, me.from.service, peer_member, peer_service);
     return rc == 0 ? 0 : -1;
+}
+
+static const route_t *route_of(const cpm_pump_t *p, const stream_t *s)
+{
+    for (size_t i = 0; i < p->nroutes; i++)
+        if (strcmp(p->routes[i].service, s->peer_service) == 0)
+            return &p->routes[i];
+    return NULL;
+}
+
+/* Acks of this stream run a hook whose effects (events) are published once
+ * committed: they are recorded durably. */
+static int hooked(const cpm_pump_t *p, const stream_t *s)
+{
+    const route_t *r = route_of(p, s);
+    return r && r->acked;
 }
 
 static stream_t *find_stream(cpm_pump_t *p, const char *name)
@@ -220,6 +256,7 @@ int cpm_pump_load(cpm_pump_t *p)
             halted = 1;
         }
         s->tail = s->start_tail = s->acked + depth;
+        s->recorded = s->acked;
         s->halted = halted != 0; /* a halt outlives restarts until an operator acts */
         if (s->halted)
             cpm_error("%s: halted (see earlier logs); nothing is sent on it", s->name);
@@ -238,8 +275,11 @@ void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq)
         cpm_error("record committed on stream %s that has no route", stream);
         return;
     }
-    if (seq > s->tail)
+    if (seq > s->tail) {
+        if (s->unsent_since == 0)
+            s->unsent_since = cpm_mono_ms();
         s->tail = seq;
+    }
 }
 
 /* (Re)connect when the registry's endpoint or key for the peer changed. */
@@ -372,6 +412,7 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     }
     if (b.n == 0 && s->probed) { /* nothing there after all: our tail was ahead of the store */
         s->tail = s->acked;
+        s->unsent_since = 0;
         cpm_outbox_batch_clear(&b);
         return;
     }
@@ -403,6 +444,8 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
         send_failed(p, s, "delivery.seal_failed", "the batch cannot be sealed");
     } else if (zmq_send(s->sock, frame, len, ZMQ_DONTWAIT) == (int)len) {
         s->inflight_last = b.n ? b.first_seq + b.n - 1 : s->acked;
+        if (s->inflight_last >= s->tail)
+            s->unsent_since = 0; /* else the rest goes as soon as this batch is acked */
         memcpy(s->inflight_id, msg_id, sizeof msg_id);
         if (s->attempts > 0) {
             s->retries++;
@@ -478,10 +521,12 @@ static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, const cha
     s->probed = 1;
     uint64_t acked = ack->acked_seq;
     if (acked > s->acked) {
-        /* Recorded durably with the turn's other acks (record_acks); until
-         * then a crash only resends records the peer drops as duplicates. */
+        /* Recorded later with other acks (record_acks); until then a crash
+         * only resends records the peer drops as duplicates. */
         cpm_metrics_add(p->metrics, "delivered", acked - s->acked);
         s->acked = acked;
+        if (!s->ack_unrecorded)
+            s->ack_since = now;
         s->ack_unrecorded = 1;
     }
     if (s->inflight_last && s->acked >= s->inflight_last) {
@@ -501,10 +546,7 @@ static void apply_ack(cpm_pump_t *p, stream_t *s, const Cpm__Ack *ack, const cha
  * upto], in txn, before they are deleted. *n gets how many went through. */
 static int run_acked_hook(cpm_pump_t *p, MDB_txn *txn, stream_t *s, uint64_t upto, int *n)
 {
-    const route_t *route = NULL;
-    for (size_t i = 0; i < p->nroutes; i++)
-        if (strcmp(p->routes[i].service, s->peer_service) == 0)
-            route = &p->routes[i];
+    const route_t *route = route_of(p, s);
     uint64_t from = 0;
     int rc = route && route->acked ? cpm_outbox_acked(p->store, txn, s->name, &from) : 0;
     if (!route || !route->acked || rc != 0)
@@ -547,7 +589,7 @@ static int record_ack(cpm_pump_t *p, MDB_txn *txn, stream_t *s, uint64_t upto)
     if (rc == 0)
         p->hooked_pending += hooked; /* counted once the parent commits (settle) */
     if (rc != 0 && !s->ack_failed)
-        cpm_error("%s: cannot record ack %llu: %s (tried again every turn)", s->name,
+        cpm_error("%s: cannot record ack %llu: %s (tried again every 50 ms)", s->name,
                   (unsigned long long)upto, cpm_err_name(rc));
     s->ack_failed = rc != 0;
     return rc;
@@ -575,6 +617,8 @@ static void record_ack_in_steps(cpm_pump_t *p, stream_t *s)
         if (rc != 0 || stored >= s->acked) {
             cpm_store_abort(&txn);
             s->ack_unrecorded = rc != 0;
+            if (rc == 0)
+                s->recorded = stored;
             return;
         }
         if (step == 0 || step > s->acked - stored)
@@ -592,35 +636,79 @@ static void record_ack_in_steps(cpm_pump_t *p, stream_t *s)
     }
 }
 
-/* Every ack that arrived in this turn, in one durable commit (an ack recorded
- * without fsync could, after a power cut, corrupt the whole store). */
-static void record_acks(cpm_pump_t *p)
+/* Whether s's ack is recorded in this turn: once the oldest unrecorded ack
+ * waits ACK_RECORD_MS or ACK_RECORD_MAX records are unrecorded, so that at
+ * low load one commit records the acks of many batches instead of one commit
+ * per batch (after a failure, ACK_RECORD_MS after it). final: at stop, the
+ * streams without an acked hook only (a hook's events would not be published
+ * before the next start). */
+static int ack_due(const cpm_pump_t *p, const stream_t *s, int64_t now, int final)
+{
+    if (!s->ack_unrecorded)
+        return 0;
+    if (final)
+        return !hooked(p, s);
+    return now - s->ack_since >= ACK_RECORD_MS || s->acked - s->recorded >= ACK_RECORD_MAX;
+}
+
+/* The acks that are due, in one commit. Where no acked hook ran, the commit
+ * is relaxed (cpm_store_commit_relaxed: one device flush, not two): a power
+ * cut may undo it, and then this store still holds the records, resends them
+ * and the receiver drops them as duplicates by seq, so nothing is lost or
+ * applied twice. A commit with a hook's effects is durable: its events are
+ * published once it returns. Never MDB_NOSYNC: an ack recorded without its
+ * pages flushed could, after a power cut, corrupt the whole store. */
+static void record_acks(cpm_pump_t *p, int64_t now, int final)
 {
     size_t pending = 0;
-    for (size_t i = 0; i < p->n; i++)
-        pending += (size_t)p->streams[i].ack_unrecorded;
+    int durable = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        stream_t *s = &p->streams[i];
+        s->recording = ack_due(p, s, now, final);
+        pending += (size_t)s->recording;
+        durable |= s->recording && hooked(p, s);
+    }
     if (pending == 0)
         return;
     MDB_txn *txn = NULL;
-    int rc = cpm_store_begin(p->store, true, &txn), full = 0;
+    int rc = cpm_store_begin(p->store, true, &txn), full = 0, ok = 0;
     for (size_t i = 0; rc == 0 && i < p->n; i++) {
         stream_t *s = &p->streams[i];
-        if (s->ack_unrecorded && record_ack(p, txn, s, s->acked) == CPM_E_STORE_FULL)
-            full = 1;
+        if (!s->recording)
+            continue;
+        int r = record_ack(p, txn, s, s->acked);
+        full |= r == CPM_E_STORE_FULL;
+        ok += r == 0;
     }
-    if (rc == 0)
-        rc = cpm_store_commit(txn);
+    if (rc == 0 && ok > 0) {
+        rc = durable ? cpm_store_commit(txn) : cpm_store_commit_relaxed(txn);
+        if (rc == 0)
+            cpm_metrics_add(p->metrics,
+                            durable ? "delivery.ack_commits" : "delivery.ack_commits_relaxed", 1);
+    } else {
+        cpm_store_abort(&txn); /* nothing in it */
+    }
     settle(p, rc);
-    for (size_t i = 0; rc == 0 && i < p->n; i++)
-        if (!p->streams[i].ack_failed)
-            p->streams[i].ack_unrecorded = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        stream_t *s = &p->streams[i];
+        if (!s->recording)
+            continue;
+        if (rc == 0 && !s->ack_failed) {
+            s->ack_unrecorded = 0;
+            s->recorded = s->acked;
+        } else {
+            s->ack_since = now; /* tried again in ACK_RECORD_MS, not in a busy loop */
+        }
+    }
     if (rc == CPM_E_STORE_FULL || full) {
         for (size_t i = 0; i < p->n; i++)
-            if (p->streams[i].ack_unrecorded)
+            if (p->streams[i].recording && p->streams[i].ack_unrecorded)
                 record_ack_in_steps(p, &p->streams[i]);
     } else if (rc != 0) {
         cpm_error("cannot record %zu acks: %s (tried again next turn)", pending, cpm_err_name(rc));
     }
+    for (size_t i = 0; i < p->n; i++)
+        p->streams[i].recording = 0;
 }
 
 static void read_acks(cpm_pump_t *p, stream_t *s, int64_t now)
@@ -666,6 +754,23 @@ static void read_acks(cpm_pump_t *p, stream_t *s, int64_t now)
     }
 }
 
+/* Monotonic ms when s has a batch to (re)send, INT64_MAX when none. A new
+ * batch that is not full waits until its oldest record is linger_ms old
+ * (cpm_pump_set_linger); a resend, the first probe and the rest of a long
+ * queue do not wait. */
+static int64_t send_at(const cpm_pump_t *p, const stream_t *s)
+{
+    if (s->halted || (s->tail <= s->acked && s->probed))
+        return INT64_MAX;
+    int64_t at = s->due_ms;
+    size_t max_n =
+        p->batch_max < CPM_DELIVERY_RECORDS_MAX ? p->batch_max : CPM_DELIVERY_RECORDS_MAX;
+    if (p->linger_ms > 0 && s->probed && !s->inflight_last && s->unsent_since > 0 &&
+        s->tail - s->acked < max_n && s->unsent_since + p->linger_ms > at)
+        at = s->unsent_since + p->linger_ms;
+    return at;
+}
+
 size_t cpm_pump_size(const cpm_pump_t *p)
 {
     return p->n;
@@ -695,10 +800,10 @@ int cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now)
         read_monitor(p, s);
         if (s->sock)
             read_acks(p, s, now);
-        if ((s->tail > s->acked || !s->probed) && now >= s->due_ms && !s->halted)
+        if (now >= send_at(p, s))
             send_batch(p, s, now); /* first send, next batch, or resend */
     }
-    record_acks(p);
+    record_acks(p, now, 0);
     p->reg = NULL;
     return p->hooked;
 }
@@ -708,9 +813,14 @@ int64_t cpm_pump_next_due_ms(const cpm_pump_t *p, int64_t now)
     int64_t best = -1;
     for (size_t i = 0; i < p->n; i++) {
         const stream_t *s = &p->streams[i];
-        if ((s->tail <= s->acked && s->probed) || s->halted) /* nothing to send */
+        int64_t at = send_at(p, s);
+        if (s->ack_unrecorded) {
+            int64_t rec = s->ack_since + ACK_RECORD_MS;
+            at = rec < at ? rec : at;
+        }
+        if (at == INT64_MAX)
             continue;
-        int64_t d = s->due_ms > now ? s->due_ms - now : 0;
+        int64_t d = at > now ? at - now : 0;
         if (best < 0 || d < best)
             best = d;
     }
@@ -729,7 +839,9 @@ void cpm_pump_health(cpm_pump_t *p, Cpm__HealthReply *h)
             break;
         cpm__peer_status__init(ps);
         ps->stream = s->name;
-        ps->outbox_depth = s->tail - s->acked;
+        /* In the store: an ack not yet recorded (record_acks) still counts, so
+         * a depth of 0 means the acked hooks' effects are committed too. */
+        ps->outbox_depth = s->tail - s->recorded;
         ps->acked_seq = s->acked;
         ps->last_ack_ms = s->last_ack_ms;
         ps->retries = s->retries;

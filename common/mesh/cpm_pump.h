@@ -4,7 +4,12 @@
  * the registry), sends the records after the acknowledged one as one signed
  * DeliveryBatch, waits for the Ack, and resends with exponential backoff
  * (250 ms doubling up to 8 s) until the peer acknowledges. One batch is in
- * flight per stream. Acks are applied to the outbox in the store. The records
+ * flight per stream. Acks are applied to the outbox in the store, those of
+ * every stream gathered for up to 50 ms (or 1,024 records) and recorded in
+ * one commit: durable where an acked hook ran (its events are published),
+ * else relaxed (cpm_store_commit_relaxed, one device flush): an ack whose
+ * record a crash undoes only makes this pump resend records the receiver
+ * drops as duplicates (it dedupes by seq, cpm_delivery.h). The records
  * themselves are only ever read from the store, so a restart loses nothing.
  *
  * After a start each stream first learns the peer's mark, sending only the
@@ -45,12 +50,19 @@ CPM_MUST_CHECK cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_send
                                         cpm_metrics_t *metrics, size_t batch_max);
 void cpm_pump_destroy(cpm_pump_t **p);
 
+/* Coalescing at low load: a batch that is not full goes once its oldest
+ * record is ms old (0, the default: at once). Resends, the first probe and a
+ * queue of a full batch or more never wait. Receivers then commit once per
+ * several records instead of once per record (docs/operations.md, "Flushes
+ * per complaint"). */
+void cpm_pump_set_linger(cpm_pump_t *p, uint32_t ms);
 /* Records for peer_service travel in batches of type. */
 CPM_MUST_CHECK int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cpm__MsgType type);
 /* Called once for every record a peer on a stream to peer_service has
  * acknowledged (seq, the record's bytes), inside the write transaction that
  * records the acknowledgement: what it writes commits with the ack or not at
- * all, so a crash between the two cannot happen. Records sent as tombstones
+ * all, so a crash between the two cannot happen (that commit is durable;
+ * it comes up to 50 ms after the ack arrived). Records sent as tombstones
  * (see above) are passed over. Return 0, or a store error: then the ack is
  * not recorded and both are tried again on the next turn (so return 0 for
  * anything that will not get better). It must not queue records. */

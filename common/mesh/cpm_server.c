@@ -272,6 +272,7 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
                            cfg->batch_max);
     if (!s->pump)
         goto fail;
+    cpm_pump_set_linger(s->pump, cfg->delivery_linger_ms);
     MDB_txn *txn;
     if (cpm_store_begin(s->store, false, &txn) != 0)
         goto fail;

@@ -232,6 +232,25 @@ int cpm_store_commit(MDB_txn *txn)
     return rc ? store_fail("commit", rc) : 0;
 }
 
+int cpm_store_commit_relaxed(MDB_txn *txn)
+{
+    MDB_env *env = mdb_txn_env(txn);
+    int rc = mdb_env_set_flags(env, MDB_NOMETASYNC, 1);
+    if (rc != 0) { /* cannot relax: commit durably, which is always allowed */
+        rc = mdb_txn_commit(txn);
+        return rc ? store_fail("commit", rc) : 0;
+    }
+    rc = mdb_txn_commit(txn);
+    /* Back to durable before anything else commits; this cannot fail for a
+     * flag LMDB lets change at run time, but if it did every later commit
+     * would be relaxed: stop rather than lose acknowledged data. */
+    if (mdb_env_set_flags(env, MDB_NOMETASYNC, 0) != 0) {
+        cpm_error("store: cannot restore durable commits (MDB_NOMETASYNC); stopping");
+        abort();
+    }
+    return rc ? store_fail("commit", rc) : 0;
+}
+
 void cpm_store_abort(MDB_txn **txn)
 {
     if (txn == NULL || *txn == NULL)

@@ -57,6 +57,16 @@ CPM_MUST_CHECK int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn);
 CPM_MUST_CHECK int cpm_store_begin_child(cpm_store_t *s, MDB_txn *parent, MDB_txn **child);
 /* Commit durably (fsync); on failure the transaction is gone either way. */
 CPM_MUST_CHECK int cpm_store_commit(MDB_txn *txn);
+/* Commit a top-level write transaction with one device flush instead of two:
+ * its pages are flushed (fdatasync), its meta page is written but not
+ * flushed (LMDB's MDB_NOMETASYNC for this commit only). A power cut may undo
+ * this transaction, never corrupt the store nor undo an earlier one; the next
+ * durable commit (cpm_store_commit) makes it durable too. Only for writes whose
+ * loss is repaired by the protocol: a sender recording a receiver's ack
+ * (lost: the sender resends, the receiver drops the duplicates by seq).
+ * Nothing that left the process may depend on it. One writer thread per store
+ * (the flag is the environment's, set around this commit only). */
+CPM_MUST_CHECK int cpm_store_commit_relaxed(MDB_txn *txn);
 void cpm_store_abort(MDB_txn **txn);
 /* Map an LMDB or errno code to a cpm_err_t code. */
 int cpm_store_err(int mdb_rc);

@@ -146,6 +146,35 @@ static void test_inspection_defaults(void **state)
     cpm_config_destroy(&c);
 }
 
+/* delivery_linger_ms: default 5, 0 allowed (off), above 100 refused naming
+ * the field. */
+static void test_delivery_linger(void **state)
+{
+    static const char *const vals[] = {"", "0", "100", "101"};
+    static const int want[] = {CPM_DELIVERY_LINGER_MS_DEFAULT, 0, 100, -1};
+    for (int i = 0; i < 4; i++) {
+        char path[300], err[512] = "";
+        snprintf(path, sizeof path, "%s/linger-%d.yaml", tmpdir, i);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f,
+                "node: hn.doit\nservice: intake\ndata_dir: /tmp/x\nregistry: /tmp/r\n"
+                "root_public: /tmp/p\nidentity: /tmp/i\n%s%s\n",
+                *vals[i] ? "delivery_linger_ms: " : "", vals[i]);
+        fclose(f);
+        cpm_config_t *c = load_msg(path, err, sizeof err);
+        if (want[i] >= 0) {
+            if (!c)
+                fail_msg("delivery_linger_ms %s: %s", vals[i], err);
+            assert_int_equal(c->delivery_linger_ms, want[i]);
+            cpm_config_destroy(&c);
+        } else {
+            assert_null(c);
+            assert_has(err, "delivery_linger_ms must be 0 to 100, not 101");
+        }
+    }
+}
+
 /* cosign_wait_ms (exchange): set, and 0 refused naming the field. */
 static void test_cosign_wait(void **state)
 {
@@ -298,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_inspection_defaults),
         cmocka_unit_test(test_cosign_wait),
+        cmocka_unit_test(test_delivery_linger),
         cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_each_missing_field),
         cmocka_unit_test(test_empty_value_is_missing),

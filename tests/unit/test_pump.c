@@ -131,10 +131,14 @@ static void step(fx_t *f)
     ackpeer_poll(&f->peer, 10);
 }
 
+static uint64_t store_u64(fx_t *f, int which);
+
+/* Acked, and the ack recorded in the store (acks of a stream without an
+ * acked hook are recorded up to 100 ms later, several at once). */
 static int acked_upto(fx_t *f, uint64_t seq)
 {
     Cpm__PeerStatus ps = health(f);
-    return ps.acked_seq == seq && ps.outbox_depth == 0;
+    return ps.acked_seq == seq && ps.outbox_depth == 0 && store_u64(f, 0) == seq;
 }
 
 static int halted(fx_t *f)
@@ -444,6 +448,170 @@ static void test_acked_hook_runs_once_with_the_ack(void **state)
     (void)ran;
 }
 
+/* Turn both sides on a clock the test holds still at t until the pump has
+ * the peer's ack for seq in memory (the peer answers over the network). */
+static void acked_in_memory_at(fx_t *f, int64_t t, uint64_t seq)
+{
+    int64_t end = cpm_mono_ms() + DEADLINE_MS;
+    while (health(f).acked_seq != seq) {
+        if (cpm_mono_ms() > end)
+            fail_msg("timed out waiting for the ack of %llu", (unsigned long long)seq);
+        cpm_pump_run(f->p, f->peer.reg, t);
+        ackpeer_poll(&f->peer, 10);
+    }
+}
+
+/* Acks of a stream without a hook are gathered for 50 ms and then recorded
+ * in one relaxed commit; until then the records stay in the store and the
+ * health's depth counts them. */
+static void test_acks_gathered_then_recorded_relaxed(void **state)
+{
+    fx_t *f = *state;
+    pump_open(f);
+    int64_t t = cpm_mono_ms();
+    commit(f, 10, 'a');
+    acked_in_memory_at(f, t, 1);
+    commit(f, 10, 'b');
+    acked_in_memory_at(f, t + 10, 2);
+    assert_int_equal(STORE_ACKED(f), 0);
+    assert_int_equal(STORE_DEPTH(f), 2);
+    assert_int_equal(health(f).outbox_depth, 2); /* still in the store */
+    /* Due 50 ms after the first unrecorded ack, on the pump's clock. */
+    assert_int_equal(cpm_pump_next_due_ms(f->p, t + 10), 40);
+    cpm_pump_run(f->p, f->peer.reg, t + 49);
+    assert_int_equal(STORE_ACKED(f), 0);
+    cpm_pump_run(f->p, f->peer.reg, t + 50);
+    assert_int_equal(STORE_ACKED(f), 2);
+    assert_int_equal(STORE_DEPTH(f), 0);
+    assert_int_equal(health(f).outbox_depth, 0);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.ack_commits_relaxed"), 1);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.ack_commits"), 0);
+    assert_int_equal(cpm_pump_next_due_ms(f->p, t + 50), -1);
+}
+
+/* A clean stop records what is gathered: nothing is sent again. */
+static void test_stop_records_gathered_acks(void **state)
+{
+    fx_t *f = *state;
+    pump_open(f);
+    int64_t t = cpm_mono_ms();
+    commit(f, 10, 'a');
+    acked_in_memory_at(f, t, 1);
+    assert_int_equal(STORE_ACKED(f), 0);
+    reopen(f);
+    assert_int_equal(STORE_ACKED(f), 1);
+    assert_int_equal(STORE_DEPTH(f), 0);
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    char buf[65536];
+    size_t n;
+    int rc = in && out ? 0 : -1;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* What a power cut may do to a relaxed commit: undo it (the store as it
+ * was before the acks were recorded). The pump started on that store sends
+ * the records again, the peer answers with its mark (it drops them as
+ * duplicates), and the stream goes on: no halt, nothing lost, the records
+ * deleted once the ack is recorded again. */
+static void test_undone_ack_record_resends_without_halt(void **state)
+{
+    fx_t *f = *state;
+    pump_open(f);
+    int64_t t = cpm_mono_ms();
+    commit(f, 10, 'a');
+    commit(f, 10, 'b');
+    acked_in_memory_at(f, t, 2);
+    char data[128], saved[128];
+    snprintf(data, sizeof data, "%s/data.mdb", f->dir);
+    snprintf(saved, sizeof saved, "%s/saved.mdb", f->dir);
+    assert_int_equal(copy_file(data, saved), 0); /* before the ack is recorded */
+    cpm_pump_run(f->p, f->peer.reg, t + 50);
+    assert_int_equal(STORE_ACKED(f), 2);
+    cpm_pump_destroy(&f->p);
+    cpm_store_destroy(&f->store);
+    assert_int_equal(rename(saved, data), 0); /* the crash undid the relaxed commit */
+    store_open(f);
+    pump_open(f);
+    assert_int_equal(STORE_ACKED(f), 0);
+    assert_int_equal(STORE_DEPTH(f), 2);
+    size_t before = f->peer.batches;
+    until(f, cond_acked, 2, "the records acked again");
+    assert_false(health(f).halted);
+    assert_int_equal(f->peer.seen[before].first_seq, 1); /* sent again */
+    assert_int_equal(f->peer.mark, 2);                   /* applied once */
+    assert_int_equal(STORE_DEPTH(f), 0);
+    assert_int_equal(commit(f, 10, 'c'), 3);
+    until(f, cond_acked, 3, "the next record after the resend");
+}
+
+/* A hooked stream's ack is recorded durably with the hook's writes; when
+ * that fails it is tried again ACK_RECORD_MS (50 ms) later, not at once in a
+ * busy loop, and the store keeps neither until it succeeds. */
+static void test_failed_ack_record_retried_after_a_pause(void **state)
+{
+    fx_t *f = *state;
+    hook_t h = {.f = f, .fail = 2};
+    pump_open(f);
+    assert_int_equal(cpm_pump_on_acked(f->p, "routing", count_acked, &h), 0);
+    int64_t t = cpm_mono_ms();
+    commit(f, 10, 'a');
+    acked_in_memory_at(f, t, 1);
+    assert_int_equal(cpm_pump_next_due_ms(f->p, t), 50);
+    cpm_pump_run(f->p, f->peer.reg, t + 50); /* fails */
+    assert_int_equal(h.fail, 1);
+    assert_int_equal(STORE_ACKED(f), 0);
+    assert_int_equal(cpm_pump_next_due_ms(f->p, t + 50), 50);
+    cpm_pump_run(f->p, f->peer.reg, t + 99); /* not yet */
+    assert_int_equal(h.fail, 1);
+    cpm_pump_run(f->p, f->peer.reg, t + 100); /* fails again */
+    assert_int_equal(h.fail, 0);
+    cpm_pump_run(f->p, f->peer.reg, t + 150); /* succeeds, durably */
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(STORE_ACKED(f), 1);
+    assert_int_equal(hooked(f, 1), 1);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.ack_commits"), 1);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.ack_commits_relaxed"), 0);
+}
+
+/* With a linger, a batch that is not full waits until its oldest record is
+ * linger ms old; a full one goes at once. */
+static void test_linger_coalesces_until_full_or_old(void **state)
+{
+    fx_t *f = *state;
+    pump_open(f);
+    cpm_pump_set_linger(f->p, 1000);
+    /* A stream born in this run has no mark to ask for. */
+    uint64_t sent = cpm_metrics_get(f->metrics, "delivery.batches_sent");
+    int64_t t0 = cpm_mono_ms();
+    commit(f, 10, 'a');
+    commit(f, 10, 'b');
+    int64_t t = cpm_mono_ms();
+    cpm_pump_run(f->p, f->peer.reg, t);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent);
+    int64_t due = cpm_pump_next_due_ms(f->p, t);
+    assert_true(due >= 1000 - (t - t0) && due <= 1000); /* from the first commit */
+    cpm_pump_run(f->p, f->peer.reg, t + due);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 1);
+    until(f, cond_acked, 2, "both records in one batch");
+    assert_int_equal(f->peer.seen[f->peer.batches - 1].n, 2);
+
+    /* 512 records (batch_max): at once. */
+    for (int i = 0; i < 512; i++)
+        commit(f, 4, 'x');
+    cpm_pump_run(f->p, f->peer.reg, cpm_mono_ms());
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +621,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_older_than_peer_halts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversize_record_becomes_tombstone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_acked_hook_runs_once_with_the_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acks_gathered_then_recorded_relaxed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_records_gathered_acks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_undone_ack_record_resends_without_halt, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_linger_coalesces_until_full_or_old, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_ack_record_retried_after_a_pause, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,6 +210,36 @@ static void test_persists_across_reopen(void **state)
     cpm_store_destroy(&s);
 }
 
+/* A relaxed commit is a commit (visible, kept across a reopen) that leaves
+ * the environment durable for the next one. */
+static void test_commit_relaxed(void **state)
+{
+    fixture_t *f = *state;
+    cpm_store_t *s = open_ok(f->data, 0, NULL);
+    MDB_txn *txn;
+    unsigned flags = 0;
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+    assert_int_equal(cpm_store_put_u64(s, txn, "acked", 7), 0);
+    assert_int_equal(cpm_store_commit_relaxed(txn), 0);
+    assert_int_equal(mdb_env_get_flags(cpm_store_env(s), &flags), 0);
+    assert_int_equal(flags & (MDB_NOMETASYNC | MDB_NOSYNC), 0);
+    uint64_t v = 0;
+    assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+    assert_int_equal(cpm_store_get_u64(s, txn, "acked", &v), 0);
+    assert_int_equal(v, 7);
+    cpm_store_abort(&txn);
+    /* The next durable commit carries the relaxed one with it. */
+    put_commit(s, "meta", "m", "1");
+    cpm_store_destroy(&s);
+    s = open_ok(f->data, 0, NULL);
+    assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+    assert_int_equal(cpm_store_get_u64(s, txn, "acked", &v), 0);
+    assert_int_equal(v, 7);
+    cpm_store_abort(&txn);
+    assert_string_equal(get_str(s, "meta", "m"), "1");
+    cpm_store_destroy(&s);
+}
+
 static void test_u64(void **state)
 {
     fixture_t *f = *state;
@@ -541,6 +571,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_abort_discards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persists_across_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_u64, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_relaxed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_mismatch_fails_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_garbage_fails_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_open_arguments, setup, teardown),
