@@ -80,8 +80,8 @@ int cpm_zpoll(zmq_pollitem_t *items, int nitems, long timeout_ms)
     int64_t end = timeout_ms > 0 ? cpm_mono_ms() + timeout_ms : 0;
     long wait = ready > 0 ? 0 : timeout_ms;
     while (rc == 0) {
-        if (ready > 0 && raw == 0)
-            break; /* no descriptor item to look at */
+        if ((ready > 0 || wait == 0) && raw == 0)
+            break; /* ZMQ_EVENTS answered; no descriptor item to look at */
         int n = poll(pfd, (nfds_t)nitems, wait < 0 ? -1 : (int)wait);
         if (n < 0) {
             rc = -1;
