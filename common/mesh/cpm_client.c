@@ -1,6 +1,7 @@
 #include "cpm_client.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
+#include "cpm_zpoll.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,7 +389,7 @@ static int recv_on(cpm_client_t *c, link_t *l, int timeout_ms, cpm_msg_t *reply,
     for (;;) {
         int64_t left = deadline - cpm_mono_ms();
         zmq_pollitem_t it[2] = {{l->sock, 0, ZMQ_POLLIN, 0}, {l->monitor, 0, ZMQ_POLLIN, 0}};
-        if (left <= 0 || zmq_poll(it, l->monitor ? 2 : 1, (long)left) <= 0)
+        if (left <= 0 || cpm_zpoll(it, l->monitor ? 2 : 1, (long)left) <= 0)
             return cpm_error_set(err, CPM_E_TIMEOUT, "", "no answer from %s within %d ms", l->peer,
                                  timeout_ms);
         if (handshake_refused(l))

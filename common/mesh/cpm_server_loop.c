@@ -11,6 +11,7 @@
 #include "cpm_server_int.h"
 #include "cpm_stream.h"
 #include "cpm_util.h"
+#include "cpm_zpoll.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -227,9 +228,18 @@ static size_t events_within(Cpm__Event **evs, size_t n, size_t bytes)
     return k;
 }
 
+/* Events committed wait this long before they are published, so that the
+ * commits of that time go out in one publication: one signature, one send
+ * per subscriber and one verification in each, instead of one per commit (at
+ * one client, one per complaint; each subscriber is a process on the same
+ * cores). A publication is a notice (a subscriber fetches what it missed), so
+ * nothing but its delay changes. */
+#define PUBLISH_DELAY_MS 5
+
 /* Publish every event committed since the last call on the PUB socket. */
 static void publish_events(cpm_server_t *s)
 {
+    s->publish_due_ms = 0;
     for (;;) {
         MDB_txn *txn;
         Cpm__Event **evs = NULL;
@@ -242,7 +252,8 @@ static void publish_events(cpm_server_t *s)
             rc = cpm_eventlog_read(s->store, txn, s->published + 1, EVENTS_FETCH_MAX, &evs, &n);
         cpm_store_abort(&txn);
         if (rc != 0) {
-            /* Retried on the next turn; subscribers catch up by fetch meanwhile. */
+            /* Retried soon; subscribers catch up by fetch meanwhile. */
+            s->publish_due_ms = cpm_mono_ms() + PUBLISH_DELAY_MS;
             static cpm_ratelimit_t said = CPM_RATELIMIT_INIT(5, 60000);
             uint64_t dropped = 0;
             cpm_metrics_add(s->metrics, "events.publish_failed", 1);
@@ -276,6 +287,13 @@ static void publish_events(cpm_server_t *s)
         cpm_eventlog_free(&evs, n);
         cpm_server_checkpoint(s, false); /* every event_checkpoint_every events */
     }
+}
+
+/* After a commit that may have written events: publish them soon. */
+static void publish_soon(cpm_server_t *s)
+{
+    if (s->publish_due_ms == 0)
+        s->publish_due_ms = cpm_mono_ms() + PUBLISH_DELAY_MS;
 }
 
 /* After a commit: the records it queued are in the store; tell the pump. */
@@ -361,7 +379,7 @@ static void commit_group(cpm_server_t *s)
     }
     s->ngroup = 0;
     if (rc == 0)
-        publish_events(s);
+        publish_soon(s);
 }
 
 int cpm_server_write(cpm_server_t *s, cpm_write_fn fn, void *ctx)
@@ -447,19 +465,27 @@ int cpm_server_run(cpm_server_t *s)
         int64_t now = cpm_mono_ms();
         int64_t due = cpm_pump_next_due_ms(s->pump, now);
         long timeout = (due >= 0 && due < 200) ? (long)due : 200;
+        if (s->publish_due_ms)
+            timeout = s->publish_due_ms <= now            ? 0
+                      : s->publish_due_ms - now < timeout ? (long)(s->publish_due_ms - now)
+                                                          : timeout;
         if (cpm_server_recv_held(s))
             timeout = 0; /* frames of a cut turn wait in cpm_server_recv.c */
-        if (zmq_poll(items, nitems, timeout) < 0 && zmq_errno() != EINTR) {
-            cpm_error("poll: %s", zmq_strerror(zmq_errno()));
+        /* cpm_zpoll: zmq_poll's answers with half its system calls. */
+        if (cpm_zpoll(items, nitems, timeout) < 0 && errno != EINTR) {
+            cpm_error("poll: %s", zmq_strerror(errno));
             return -1;
         }
-        cpm_zap_handle(s->zap);
+        if (items[0].revents) /* each look costs libzmq two system calls */
+            cpm_zap_handle(s->zap);
         cpm_server_take_turn(s);
         if (s->ngroup > 0)
             commit_group(s);
         now = cpm_mono_ms();
         if (cpm_pump_run(s->pump, s->reg, now) > 0)
-            publish_events(s); /* the events acked hooks wrote (cpm_pump_on_acked) */
+            publish_soon(s); /* the events acked hooks wrote (cpm_pump_on_acked) */
+        if (s->publish_due_ms && now >= s->publish_due_ms)
+            publish_events(s);
         if (now >= next_reload) {
             next_reload = now + 1000;
             if (cpm_server_load_registry(s, false) != 0 && (!s->router || !s->pub)) {
@@ -471,6 +497,8 @@ int cpm_server_run(cpm_server_t *s)
             cpm_server_checkpoint(s, false); /* after event_checkpoint_s seconds */
         }
     }
+    if (s->publish_due_ms)
+        publish_events(s);
     cpm_server_checkpoint(s, true); /* a clean stop signs the head */
     cpm_info("stopping");
     return 0;

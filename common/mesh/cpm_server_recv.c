@@ -276,18 +276,23 @@ void cpm_server_take_turn(cpm_server_t *s)
     s->nshares = 0;
     r->items = 0;
     size_t taken = 0;
-    bool cut = false;
+    bool cut = false, empty = false;
     uint64_t version = cpm_registry_version(s->reg);
     for (;;) {
         /* Held frames keep their checks unless the registry changed since. */
         bool check = r->pre_version != version;
         if (r->first == r->n) { /* nothing held: the next batch */
+            /* The socket was found empty: asking again costs libzmq two
+             * system calls and mostly finds nothing (a client sends its next
+             * request on a reply, which comes after the commit); what came
+             * meanwhile is the next turn's, which follows at once. */
+            if (empty)
+                break;
             if (taken >= TURN_FRAMES || s->ngroup >= GROUP_MAX) {
                 cut = true;
                 break;
             }
             size_t room = TURN_FRAMES - taken;
-            bool empty;
             r->first = r->n = 0;
             taken += receive(s, r, room < VERIFY_BATCH ? room : VERIFY_BATCH, &empty);
             if (r->n == 0 && empty)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,11 +33,34 @@ int64_t cpm_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Ids come from the system's generator 64 at a time: each draw is a
+ * getrandom(2), and a service makes two or three ids per request. Per thread;
+ * a forked child forgets what its parent drew, so never repeats its ids. */
+static _Thread_local uint8_t id_pool[64 * 16];
+static _Thread_local size_t id_pool_left;
+static pthread_once_t id_pool_once = PTHREAD_ONCE_INIT;
+
+static void id_pool_forget(void)
+{
+    id_pool_left = 0;
+}
+
+static void id_pool_init(void)
+{
+    pthread_atfork(NULL, NULL, id_pool_forget);
+}
+
 void cpm_random_id(char out[33])
 {
-    uint8_t b[16];
-    randombytes_buf(b, sizeof b);
-    cpm_hex_encode(b, sizeof b, out);
+    pthread_once(&id_pool_once, id_pool_init);
+    if (id_pool_left < 16) {
+        randombytes_buf(id_pool, sizeof id_pool);
+        id_pool_left = sizeof id_pool;
+    }
+    uint8_t *b = id_pool + sizeof id_pool - id_pool_left;
+    cpm_hex_encode(b, 16, out);
+    sodium_memzero(b, 16); /* used: not left in memory */
+    id_pool_left -= 16;
 }
 
 void cpm_hex_encode(const uint8_t *in, size_t len, char *out)

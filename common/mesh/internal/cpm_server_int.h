@@ -108,6 +108,7 @@ struct cpm_server {
     queued_t *queued; /* records written by the current group */
     size_t nqueued, capqueued;
     uint64_t published;      /* event head already published */
+    int64_t publish_due_ms;  /* events committed, not yet published: when (0: none) */
     uint64_t ckpt_seq;       /* event head of the newest checkpoint (cpm_server_evck.c) */
     int64_t ckpt_mono_ms;    /* when it was made */
     uint64_t replay_evicted; /* the verifier's replay evictions already counted */

@@ -3,6 +3,7 @@
 
 #include "cpm_transport.h"
 #include "cpm_util.h"
+#include "cpm_zpoll.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,7 @@ int link_send(link_t *l, const char *recipient, Cpm__MsgType type, const Protobu
 int link_recv(link_t *l, const env_t *e, int timeout_ms, cpm_msg_t *reply, char *why, size_t whylen)
 {
     zmq_pollitem_t it = {l->sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) <= 0) {
+    if (cpm_zpoll(&it, 1, timeout_ms) <= 0) {
         snprintf(why, whylen, "no reply within %d ms", timeout_ms);
         return -1;
     }
