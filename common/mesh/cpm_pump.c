@@ -705,7 +705,7 @@ static void record_acks(cpm_pump_t *p, int64_t now, int final)
             if (p->streams[i].recording && p->streams[i].ack_unrecorded)
                 record_ack_in_steps(p, &p->streams[i]);
     } else if (rc != 0) {
-        cpm_error("cannot record %zu acks: %s (tried again next turn)", pending, cpm_err_name(rc));
+        cpm_error("cannot record %zu acks: %s (tried again in 50 ms)", pending, cpm_err_name(rc));
     }
     for (size_t i = 0; i < p->n; i++)
         p->streams[i].recording = 0;

@@ -51,7 +51,8 @@ CPM_MUST_CHECK cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_send
 void cpm_pump_destroy(cpm_pump_t **p);
 
 /* Coalescing at low load: a batch that is not full goes once its oldest
- * record is ms old (0, the default: at once). Resends, the first probe and a
+ * record is ms old (0, a new pump's value: at once; services set
+ * delivery_linger_ms, default 5). Resends, the first probe and a
  * queue of a full batch or more never wait. Receivers then commit once per
  * several records instead of once per record (docs/operations.md, "Flushes
  * per complaint"). */
@@ -64,7 +65,7 @@ CPM_MUST_CHECK int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cp
  * all, so a crash between the two cannot happen (that commit is durable;
  * it comes up to 50 ms after the ack arrived). Records sent as tombstones
  * (see above) are passed over. Return 0, or a store error: then the ack is
- * not recorded and both are tried again on the next turn (so return 0 for
+ * not recorded and both are tried again 50 ms later (so return 0 for
  * anything that will not get better). It must not queue records. */
 typedef int (*cpm_pump_acked_fn)(void *ctx, MDB_txn *txn, const char *peer_member,
                                  const char *peer_service, uint64_t seq, const uint8_t *rec,

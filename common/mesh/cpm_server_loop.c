@@ -186,6 +186,7 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
                                 apply_record, &ctx, &res);
     if (rc == 0) {
         cpm_metrics_add(s->metrics, "delivery.records_applied", res.applied);
+        cpm_metrics_add(s->metrics, "delivery.acks", 1); /* one signed Ack per batch */
         cpm_metrics_add(s->metrics, "delivery.duplicates", res.duplicates);
         cpm_metrics_add(s->metrics, "delivery.dead_letters", res.dead_letters);
         cpm_metrics_add(s->metrics, "delivery.skipped", res.skipped);
@@ -279,8 +280,10 @@ static void publish_events(cpm_server_t *s)
             if (zmq_send(s->pub, s->self, strlen(s->self), ZMQ_SNDMORE) < 0 ||
                 zmq_send(s->pub, frame, len, ZMQ_DONTWAIT) < 0)
                 cpm_metrics_add(s->metrics, "events.publish_send_failed", 1);
-            else
+            else {
                 cpm_metrics_add(s->metrics, "events.published", eb.n_events);
+                cpm_metrics_add(s->metrics, "events.publications", 1); /* one signature */
+            }
         }
         free(frame);
         s->published = evs[eb.n_events - 1]->seq;

@@ -3,6 +3,7 @@
 #include "cpm_util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 
@@ -82,7 +83,7 @@ int cpm_zpoll(zmq_pollitem_t *items, int nitems, long timeout_ms)
     while (rc == 0) {
         if ((ready > 0 || wait == 0) && raw == 0)
             break; /* ZMQ_EVENTS answered; no descriptor item to look at */
-        int n = poll(pfd, (nfds_t)nitems, wait < 0 ? -1 : (int)wait);
+        int n = poll(pfd, (nfds_t)nitems, wait < 0 ? -1 : wait > INT_MAX ? INT_MAX : (int)wait);
         if (n < 0) {
             rc = -1;
             break;

@@ -110,6 +110,7 @@ int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
 
 typedef struct {
     int64_t cutoff;
+    int64_t future; /* draining the old "dupes": links dated past this go too */
 } dupes_sweep_t;
 
 static int old_link(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *del)
@@ -119,6 +120,19 @@ static int old_link(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v,
     const dupes_sweep_t *s = ctx;
     *del = v->mv_size < 8 || (int64_t)cpm_get_be64(v->mv_data) < s->cutoff;
     return 0;
+}
+
+/* The old "dupes" of a store from before, drained: its entries also go when
+ * dated more than a window ahead (a skewed clock wrote them). Otherwise one
+ * such link would keep the sweep here, and the links in "clusters" unswept,
+ * until its date. */
+static int old_link_draining(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *del)
+{
+    const dupes_sweep_t *s = ctx;
+    int rc = old_link(ctx, txn, k, v, del);
+    if (rc == 0 && !*del)
+        *del = (int64_t)cpm_get_be64(v->mv_data) > s->future;
+    return rc;
 }
 
 /* The same among the entries of "clusters": its links only. */
@@ -133,7 +147,8 @@ static int old_link_moved(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_v
 int routing_dupes_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, size_t max,
                         cpm_sweep_cursor_t *cur, size_t *deleted)
 {
-    dupes_sweep_t s = {now_ms - window_ms - ROUTING_DUPES_GRACE_MS};
+    dupes_sweep_t s = {now_ms - window_ms - ROUTING_DUPES_GRACE_MS,
+                       now_ms + window_ms + ROUTING_DUPES_GRACE_MS};
     cpm_sweep_stats_t stats;
     /* A store from before: its "dupes" first, until it is empty (nothing is
      * added there any more, and every entry in it is old after one window
@@ -141,7 +156,7 @@ int routing_dupes_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, size_t ma
      * checked when one is read). */
     bool old = routing_clusters_old_used(st, txn, ROUTING_DUPES_DB);
     int rc = cpm_sweep_step(st, txn, old ? ROUTING_DUPES_DB : ROUTING_CLUSTERS_DB, cur, max,
-                            old ? old_link : old_link_moved, &s, &stats);
+                            old ? old_link_draining : old_link_moved, &s, &stats);
     *deleted = rc == 0 ? stats.deleted : 0;
     return rc;
 }

@@ -62,6 +62,12 @@ static bool stopword(const char *w, size_t len)
         ready = 1;
     }
     uint8_t c = (uint8_t)w[0];
+    if (n_first[c] == 16) { /* a letter with more words than its row holds: all of them */
+        for (size_t i = 0; STOP[i]; i++)
+            if (strncmp(STOP[i], w, len) == 0 && STOP[i][len] == 0)
+                return true;
+        return false;
+    }
     for (size_t i = 0; i < n_first[c]; i++) {
         const char *s = STOP[first[c][i]];
         if (strncmp(s, w, len) == 0 && s[len] == 0)

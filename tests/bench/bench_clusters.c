@@ -67,6 +67,10 @@ static size_t full_scan(cpm_store_t *st, MDB_txn *txn, uint32_t min, uint32_t ma
     MDB_val k, v;
     for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        /* "clusters" also holds each business's themes, consumers and
+         * links (routing_clusters.h): the aggregates are its 32-byte keys */
+        if (k.mv_size != ROUTING_CLUSTER_KEY_LEN)
+            continue;
         (*looked)++;
         Cpm__Cluster *cl = cpm__cluster__unpack(NULL, v.mv_size, v.mv_data);
         if (!cl || cl->consumers < min) {

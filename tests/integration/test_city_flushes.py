@@ -10,6 +10,7 @@ complaints flow while senders and receivers are killed with SIGKILL at random
 moments (a seeded random, so a failure can be replayed), and then every
 acknowledged complaint must be routed once and assigned exactly once, to the
 right agency, and every outbox must drain."""
+import os
 import random
 import signal
 import threading
@@ -64,8 +65,9 @@ def flow_with_random_kills(m, cs, seed):
 
 
 def test_acks_gathered_and_relaxed_survive_random_kills():
-    seed = int(time.time()) % 100000
-    print("  seed %d" % seed)
+    # CPM_SEED=N replays a run (its seed is printed).
+    seed = int(os.environ.get("CPM_SEED") or int(time.time()) % 100000)
+    print("  seed %d (CPM_SEED=%d replays it)" % (seed, seed))
     with Mesh() as m:
         cs = complaints(800, seed=seed)
         tickets, kills = flow_with_random_kills(m, cs, seed)

@@ -168,6 +168,35 @@ def test_kill_intake_during_batched_submit():
               "each routed exactly once (%d cases)" % len(rt))
 
 
+def test_acks_and_publications_one_signature_per_group():
+    """docs/protocol.md 26.9: between services one signature answers a whole
+    group. 64 complaints in one SubmitBatch are one group commit: intake
+    publishes their events in a few signed frames, and routing answers their
+    delivery with a few signed Acks, not one per complaint."""
+    with Mesh() as m:
+        def routing_counters():
+            return m.health("hn.doit")[("hn.doit", "routing")].get("counters", {})
+        i0, r0 = intake_counters(m), routing_counters()
+        cs = complaints(64, seed=37, tag="sig")
+        r = m.ctl("submit", "--file", write_file(m, cs, "sixty-four.jsonl"), "--node", "hn.doit",
+                  "--batch", "64")
+        check(sum(1 for j in r.json if j.get("ok")) == 64, "64 recorded")
+
+        def delta(now, before, name):
+            return now.get(name, 0) - before.get(name, 0)
+        m.wait_for(lambda: delta(routing_counters(), r0, "delivery.records_applied") >= 64,
+                   "routing applied the 64 records")
+        m.wait_for(lambda: delta(intake_counters(m), i0, "events.published") >= 64,
+                   "intake published the 64 complaints' events")
+        i1, r1 = intake_counters(m), routing_counters()
+        acks, recs = delta(r1, r0, "delivery.acks"), delta(r1, r0, "delivery.records_applied")
+        check(1 <= acks <= 4, "routing signed %d Acks for %d records" % (acks, recs))
+        pubs, evs = delta(i1, i0, "events.publications"), delta(i1, i0, "events.published")
+        check(1 <= pubs <= evs // 8,
+              "intake signed %d publications for %d events" % (pubs, evs))
+
+
 if __name__ == "__main__":
     run([test_batched_submit_one_signature_per_group, test_batch_bounds_and_item_errors,
-         test_kill_intake_during_batched_submit])
+         test_kill_intake_during_batched_submit,
+         test_acks_and_publications_one_signature_per_group])

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "cpm_util.h"
 #include "fixtures/domain/domain_fixture.h"
 #include "routing_clusters.h"
 #include "routing_domain.h"
@@ -307,11 +308,36 @@ static void test_store_from_before(void **state)
     dom_env_teardown(&r);
 }
 
+/* A store from before whose old "dupes" holds a link dated far ahead (a
+ * skewed clock wrote it): the sweep drains it too, instead of staying on the
+ * old database until that date while the links in "clusters" go unswept. */
+static void test_future_link_does_not_hold_the_sweep(void **state)
+{
+    fixture_t *f = *state;
+    first_half(f); /* links in "clusters", dated T0 and T0 + DAY */
+    assert_int_equal(kind(f, ROUTING_CLUSTER_DUPE_KEY_LEN), 3);
+    uint8_t key[ROUTING_CLUSTER_MEMBER_KEY_LEN], val[8 + 11];
+    memset(key, 'f', sizeof key);
+    cpm_put_be64(val, (uint64_t)(T0 + 400 * DAY));
+    memcpy(val + 8, "HK-99999999", 11);
+    MDB_txn *txn = dom_begin(f->st, true);
+    assert_int_equal(cpm_store_put(f->st, txn, ROUTING_DUPES_DB, key, sizeof key, val, sizeof val),
+                     0);
+    assert_int_equal(dom_end(txn, 0), 0);
+    size_t d, m, c;
+    sweep_all(f, T0 + 40 * DAY, &d, &m, &c);
+    assert_int_equal(entries(f, ROUTING_DUPES_DB), 0);
+    assert_int_equal(kind(f, ROUTING_CLUSTER_DUPE_KEY_LEN), 0);
+    assert_int_equal(d, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_neighbourhood, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_store_from_before, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_future_link_does_not_hold_the_sweep, setup,
+                                        dom_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
