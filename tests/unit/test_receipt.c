@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures/signed_registry.h"
+
 #include "cpm_receipt.h"
 #include "cpm_util.h"
 
@@ -25,30 +27,13 @@
 static cpm_identity_t root, doit, lan, old, ghost;
 static cpm_registry_t *reg;
 
-static Cpm__Member *member(const cpm_identity_t *id, const char *role, char **may_send, size_t n)
-{
-    Cpm__Member *m = calloc(1, sizeof *m);
-    cpm__member__init(m);
-    m->id = m->agency = m->name = (char *)id->id;
-    m->role = (char *)role;
-    m->sign_pk = (ProtobufCBinaryData){32, (uint8_t *)id->sign_pk};
-    m->curve_pk = (ProtobufCBinaryData){32, (uint8_t *)id->curve_pk};
-    m->may_send = may_send;
-    m->n_may_send = n;
-    return m;
-}
-
 static int setup(void **state)
 {
     (void)state;
-    uint8_t seed[32];
     cpm_identity_t *ids[] = {&root, &doit, &lan, &old, &ghost};
     const char *names[] = {"root", "hn.doit", "hn.op.lan", "hn.op.old", "hn.op.ghost"};
-    for (int i = 0; i < 5; i++) {
-        memset(seed, 0x50 + i, 32);
-        if (cpm_identity_from_seed(ids[i], names[i], seed) != 0)
-            return -1;
-    }
+    if (sreg_identities(ids, names, 5, 0x50) != 0)
+        return -1;
     static char *op_rules[] = {"submit_complaint@intake"};
     Cpm__ServiceEndpoint ep = CPM__SERVICE_ENDPOINT__INIT, st = CPM__SERVICE_ENDPOINT__INIT,
                          *eps[2] = {&ep, &st};
@@ -58,9 +43,9 @@ static int setup(void **state)
     st.name = "status"; /* a service of hn.doit that answers no submit */
     st.endpoint = "tcp://127.0.0.1:7102";
     st.pub_endpoint = "tcp://127.0.0.1:7103";
-    Cpm__Member *ms[3] = {member(&doit, "department", NULL, 0),
-                          member(&lan, "operator", op_rules, 1),
-                          member(&old, "operator", op_rules, 1)};
+    Cpm__Member *ms[3] = {sreg_member(&doit, "department", NULL, 0),
+                          sreg_member(&lan, "operator", op_rules, 1),
+                          sreg_member(&old, "operator", op_rules, 1)};
     ms[0]->ticket_prefix = "HN";
     ms[0]->services = eps;
     ms[0]->n_services = 2;
@@ -70,18 +55,9 @@ static int setup(void **state)
     doc.mesh = "hanoi-test";
     doc.members = ms;
     doc.n_members = 3;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    char err[256] = "";
-    int rc = cpm_registry_sign(&doc, root.sign_sk, &buf, &len);
+    reg = sreg_sign_load(&doc, &root);
     for (int i = 0; i < 3; i++)
         free(ms[i]);
-    if (rc != 0)
-        return -1;
-    reg = cpm_registry_from_signed(buf, len, root.sign_pk, err, sizeof err);
-    free(buf);
-    if (!reg)
-        fprintf(stderr, "registry: %s\n", err);
     return reg ? 0 : -1;
 }
 
@@ -766,7 +742,7 @@ static void test_rotated_key(void **state)
     past.sign_pk = (ProtobufCBinaryData){32, (uint8_t *)doit.sign_pk};
     past.valid_until_ms = COMMITTED + 3600000;
     past.reason = "rotated";
-    Cpm__Member *m = member(&now, "department", NULL, 0);
+    Cpm__Member *m = sreg_member(&now, "department", NULL, 0);
     m->ticket_prefix = "HN";
     m->services = eps;
     m->n_services = 1;

@@ -27,8 +27,8 @@
 #include "cpm_service.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
+#include "fixtures/mesh_fixture.h"
 
-static char tmpdir[256];
 static atomic_int handled; /* calls of the submit entry */
 
 /* ---- the tiny service: "submit" stores a note under its ticket, "status"
@@ -82,127 +82,20 @@ static const cpm_svc_request_t requests[] = {
     {0}};
 static const cpm_service_t notes = {.name = "notes", .databases = dbs, .requests = requests};
 
-/* ---- the mesh: a root key, two members, a signed registry, a config ----- */
+/* ---- the mesh (fixtures/mesh_fixture.h): a root key, two members, a signed
+ * registry, a config, the server's loop in a thread ------------------------ */
 
-static Cpm__Member *member(const cpm_identity_t *id, const char *role, const char *service,
-                           const char *may_send)
-{
-    Cpm__Member *m = calloc(1, sizeof *m);
-    assert_non_null(m);
-    cpm__member__init(m);
-    m->id = strdup(id->id);
-    m->role = strdup(role);
-    m->agency = strdup(id->id);
-    m->name = strdup(id->id);
-    m->sign_pk.len = m->curve_pk.len = 32;
-    m->sign_pk.data = malloc(32);
-    m->curve_pk.data = malloc(32);
-    memcpy(m->sign_pk.data, id->sign_pk, 32);
-    memcpy(m->curve_pk.data, id->curve_pk, 32);
-    if (service) {
-        Cpm__ServiceEndpoint *s = calloc(1, sizeof *s);
-        cpm__service_endpoint__init(s);
-        s->name = strdup(service);
-        char ep[400];
-        snprintf(ep, sizeof ep, "ipc://%s/req", tmpdir);
-        s->endpoint = strdup(ep);
-        snprintf(ep, sizeof ep, "ipc://%s/pub", tmpdir);
-        s->pub_endpoint = strdup(ep);
-        m->n_services = 1;
-        m->services = calloc(1, sizeof *m->services);
-        m->services[0] = s;
-    }
-    if (may_send) {
-        m->n_may_send = 1;
-        m->may_send = calloc(1, sizeof *m->may_send);
-        m->may_send[0] = strdup(may_send);
-    }
-    return m;
-}
-
-static cpm_identity_t server_id, client_id;
-static cpm_config_t *cfg;
-static cpm_server_t *srv;
-static pthread_t loop;
-
-static void write_mesh(void)
-{
-    cpm_identity_t root;
-    char path[512];
-    assert_int_equal(cpm_identity_generate(&root, "root"), 0);
-    assert_int_equal(cpm_identity_generate(&server_id, "t.server"), 0);
-    assert_int_equal(cpm_identity_generate(&client_id, "t.client"), 0);
-    snprintf(path, sizeof path, "%s/keys", tmpdir);
-    assert_int_equal(cpm_identity_save(&root, path, 0, NULL), 0);
-    assert_int_equal(cpm_identity_save(&server_id, path, 0, NULL), 0);
-
-    Cpm__Registry doc;
-    cpm__registry__init(&doc);
-    doc.version = 1;
-    doc.mesh = "test";
-    Cpm__Member *ms[] = {member(&server_id, "city", "notes", NULL),
-                         member(&client_id, "operator", NULL, "*@notes")};
-    doc.members = ms;
-    doc.n_members = 2;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    assert_int_equal(cpm_registry_sign(&doc, root.sign_sk, &buf, &len), 0);
-    snprintf(path, sizeof path, "%s/registry.signed", tmpdir);
-    assert_int_equal(cpm_write_file(path, buf, len, 0644), 0);
-    free(buf);
-    for (size_t i = 0; i < 2; i++)
-        cpm__member__free_unpacked(ms[i], NULL);
-    cpm_identity_wipe(&root);
-
-    char text[2048];
-    snprintf(text, sizeof text,
-             "node: t.server\nservice: notes\ndata_dir: %s/data\nregistry: %s/registry.signed\n"
-             "root_public: %s/keys/root.public\nidentity: %s/keys/t.server.secret\n",
-             tmpdir, tmpdir, tmpdir, tmpdir);
-    snprintf(path, sizeof path, "%s/notes.yaml", tmpdir);
-    assert_int_equal(cpm_write_file(path, text, strlen(text), 0600), 0);
-    cpm_error_t e = {0};
-    if (cpm_config_load(path, &cfg, &e) != 0)
-        fail_msg("config: %s", e.message);
-    assert_int_equal(cpm_config_check_service(cfg, notes.name, NULL, &e), 0);
-}
-
-static int run_rc = -1;
-
-static void *run(void *arg)
-{
-    run_rc = cpm_server_run(arg);
-    return NULL;
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
+static mesh_fx_t fx;
 
 static int setup(void **state)
 {
-    assert_true(sodium_init() >= 0);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cpm_test_server_XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    write_mesh();
-    srv = cpm_server_new(cfg, notes.databases);
-    assert_non_null(srv);
-    assert_int_equal(cpm_service_attach(srv, &notes, NULL), 0);
-    assert_int_equal(pthread_create(&loop, NULL, run, srv), 0);
+    mesh_fx_start(&fx, "/tmp/cpm_test_server_XXXXXX", &notes);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    raise(SIGTERM); /* the loop's handler: stop after this turn */
-    pthread_join(loop, NULL);
-    assert_int_equal(run_rc, 0);
-    cpm_server_destroy(&srv);
-    cpm_config_destroy(&cfg);
-    cpm_identity_wipe(&server_id);
-    cpm_identity_wipe(&client_id);
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    mesh_fx_stop(&fx);
     return 0;
 }
 
@@ -216,13 +109,13 @@ typedef struct {
 static void client_open(client_t *c)
 {
     char ep[400];
-    snprintf(ep, sizeof ep, "ipc://%s/req", tmpdir);
+    snprintf(ep, sizeof ep, "ipc://%s/req", fx.tmpdir);
     c->zctx = zmq_ctx_new();
-    c->sock = cpm_sock_client(c->zctx, ZMQ_DEALER, &client_id, server_id.curve_pk, ep);
+    c->sock = cpm_sock_client(c->zctx, ZMQ_DEALER, &fx.client_id, fx.server_id.curve_pk, ep);
     assert_non_null(c->sock);
     int ms = 30000; /* generous: the machine is shared; never a timed assertion */
     zmq_setsockopt(c->sock, ZMQ_RCVTIMEO, &ms, sizeof ms);
-    cpm_sender_init(&c->sender, &client_id, "test");
+    cpm_sender_init(&c->sender, &fx.client_id, "test");
 }
 
 static void client_close(client_t *c)
@@ -353,7 +246,7 @@ static void test_health_reports_store(void **state)
     assert_non_null(h);
     assert_true(h->store_used_bytes > 0);
     assert_true(h->store_used_bytes <= h->store_map_bytes);
-    assert_int_equal(h->store_map_bytes, (uint64_t)cfg->map_size_mb << 20);
+    assert_int_equal(h->store_map_bytes, (uint64_t)fx.cfg->map_size_mb << 20);
     assert_true(h->store_map_max_bytes >= h->store_map_bytes);
     assert_int_equal(h->store_high_water_pct, 80);
     cpm__health_reply__free_unpacked(h, NULL);

@@ -6,6 +6,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures/signed_registry.h"
+
 #include "cpm_envelope.h"
 #include "cpm_verifier.h"
 
@@ -32,24 +34,6 @@ static Cpm__ServiceEndpoint *endpoint(const char *name, int port)
     return s;
 }
 
-static Cpm__Member *member(const cpm_identity_t *id, const char *role, char **may_send,
-                           size_t n_may_send)
-{
-    Cpm__Member *m = calloc(1, sizeof *m);
-    cpm__member__init(m);
-    m->id = (char *)id->id;
-    m->agency = (char *)id->id;
-    m->role = (char *)role;
-    m->name = (char *)id->id;
-    m->sign_pk.data = (uint8_t *)id->sign_pk;
-    m->sign_pk.len = 32;
-    m->curve_pk.data = (uint8_t *)id->curve_pk;
-    m->curve_pk.len = 32;
-    m->may_send = may_send;
-    m->n_may_send = n_may_send;
-    return m;
-}
-
 static void free_member(Cpm__Member *m)
 {
     for (size_t i = 0; i < m->n_services; i++) {
@@ -64,24 +48,20 @@ static void free_member(Cpm__Member *m)
 static int setup(void **state)
 {
     (void)state;
-    uint8_t seed[32];
     cpm_identity_t *ids[] = {&root, &doit, &hk, &lan, &old, &ghost};
     const char *names[] = {"root",      "hn.doit",   "hn.d.hoan-kiem",
                            "hn.op.lan", "hn.op.old", "hn.op.ghost"};
-    for (int i = 0; i < 6; i++) {
-        memset(seed, 0x40 + i, 32);
-        if (cpm_identity_from_seed(ids[i], names[i], seed) != 0)
-            return -1;
-    }
+    if (sreg_identities(ids, names, 6, 0x40) != 0)
+        return -1;
     static char *doit_rules[] = {"assign_batch@inspection", "events_fetch@*", "health_query@*"};
     static char *hk_rules[] = {"case_batch@routing", "update_batch@routing", "events_fetch@*"};
     static char *op_rules[] = {"submit_complaint@intake", "record_consultation@intake",
                                "status_query@routing", "events_fetch@*"};
     Cpm__Member *ms[4] = {
-        member(&doit, "department", doit_rules, 3),
-        member(&hk, "area", hk_rules, 3),
-        member(&lan, "operator", op_rules, 4),
-        member(&old, "operator", op_rules, 4),
+        sreg_member(&doit, "department", doit_rules, 3),
+        sreg_member(&hk, "area", hk_rules, 3),
+        sreg_member(&lan, "operator", op_rules, 4),
+        sreg_member(&old, "operator", op_rules, 4),
     };
     ms[0]->ticket_prefix = "HN";
     ms[0]->n_services = 2;
@@ -104,18 +84,9 @@ static int setup(void **state)
     doc.n_members = 4;
     doc.revoked_keys = revoked;
     doc.n_revoked_keys = 1;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    char err[256] = "";
-    int rc = cpm_registry_sign(&doc, root.sign_sk, &buf, &len);
+    reg = sreg_sign_load(&doc, &root);
     for (int i = 0; i < 4; i++)
         free_member(ms[i]);
-    if (rc != 0)
-        return -1;
-    reg = cpm_registry_from_signed(buf, len, root.sign_pk, err, sizeof err);
-    free(buf);
-    if (!reg)
-        fprintf(stderr, "registry: %s\n", err);
     return reg ? 0 : -1;
 }
 

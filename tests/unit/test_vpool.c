@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures/signed_registry.h"
+
 #include "cpm_config.h"
 #include "cpm_envelope.h"
 #include "cpm_verifier.h"
@@ -97,36 +99,17 @@ static void test_limits(void **state)
 static cpm_identity_t root, doit, lan, old, ghost;
 static cpm_registry_t *reg;
 
-static Cpm__Member *member(const cpm_identity_t *id, char **may_send, size_t n)
-{
-    Cpm__Member *m = calloc(1, sizeof *m);
-    cpm__member__init(m);
-    m->id = m->agency = m->name = (char *)id->id;
-    m->role = "operator";
-    m->sign_pk.data = (uint8_t *)id->sign_pk;
-    m->sign_pk.len = 32;
-    m->curve_pk.data = (uint8_t *)id->curve_pk;
-    m->curve_pk.len = 32;
-    m->may_send = may_send;
-    m->n_may_send = n;
-    return m;
-}
-
 static int setup(void **state)
 {
     (void)state;
     cpm_identity_t *ids[] = {&root, &doit, &lan, &old, &ghost};
     const char *names[] = {"root", "hn.doit", "hn.op.lan", "hn.op.old", "hn.op.ghost"};
-    for (int i = 0; i < 5; i++) {
-        uint8_t seed[32];
-        memset(seed, 0x50 + i, 32);
-        if (cpm_identity_from_seed(ids[i], names[i], seed) != 0)
-            return -1;
-    }
+    if (sreg_identities(ids, names, 5, 0x50) != 0)
+        return -1;
     static char *op_rules[] = {"submit_complaint@intake", "status_query@routing"};
-    Cpm__Member *ms[3] = {member(&doit, NULL, 0), member(&lan, op_rules, 2),
-                          member(&old, op_rules, 2)};
-    ms[0]->role = "department";
+    Cpm__Member *ms[3] = {sreg_member(&doit, "department", NULL, 0),
+                          sreg_member(&lan, "operator", op_rules, 2),
+                          sreg_member(&old, "operator", op_rules, 2)};
     ms[0]->ticket_prefix = "HN";
     char *revoked[1] = {old.key_id};
     Cpm__Registry doc = CPM__REGISTRY__INIT;
@@ -137,18 +120,9 @@ static int setup(void **state)
     doc.n_members = 3;
     doc.revoked_keys = revoked;
     doc.n_revoked_keys = 1;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    char err[256] = "";
-    int rc = cpm_registry_sign(&doc, root.sign_sk, &buf, &len);
+    reg = sreg_sign_load(&doc, &root);
     for (int i = 0; i < 3; i++)
         free(ms[i]);
-    if (rc != 0)
-        return -1;
-    reg = cpm_registry_from_signed(buf, len, root.sign_pk, err, sizeof err);
-    free(buf);
-    if (!reg)
-        fprintf(stderr, "registry: %s\n", err);
     return reg ? 0 : -1;
 }
 
