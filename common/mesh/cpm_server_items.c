@@ -83,11 +83,11 @@ static int apply_item(cpm_server_t *s, MDB_txn *txn, pending_t *p, uint32_t i,
 int cpm_server_apply_items(cpm_server_t *s, MDB_txn *txn, pending_t *p)
 {
     const Cpm__Envelope *env = p->msg.env;
-    size_t nfields = 0;
-    /* Counted in place before decoding: a container of 4 MiB of empty items
-     * would otherwise cost a million allocations. */
-    int counted =
-        cpm_pb_count_fields(env->payload.data, env->payload.len, CPM_SUBMIT_BATCH_MAX, &nfields);
+    /* Counted in place before decoding (by cpm_server_recv.c, when it took
+     * the request): a container of 4 MiB of empty items would otherwise cost
+     * a million allocations. */
+    size_t nfields = p->counted;
+    int counted = p->counted_rc;
     if (counted != 0 || nfields == 0) {
         count(s, "rejected", "batch_items");
         if (counted != 0 && nfields != CPM_SUBMIT_BATCH_MAX + 1)

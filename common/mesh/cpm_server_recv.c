@@ -165,13 +165,12 @@ static void dispatch(cpm_server_t *s, turn_frame_t *f, const cpm_precheck_t *pre
     const handler_t *h = cpm_server_find_handler(s, m.env->type);
     /* A batch's items, counted in place (cheap; a malformed or oversized
      * container counts as what was read, and is refused whole later). */
-    size_t weight = 1;
+    size_t weight = 1, n = 0;
+    int counted_rc = 0;
     if (h && h->item) {
-        size_t n = 0;
-        if (cpm_pb_count_fields(m.env->payload.data, m.env->payload.len, CPM_SUBMIT_BATCH_MAX,
-                                &n) != 0) {
-            /* n: what was read before the container failed */
-        }
+        /* on failure n is what was read before the container failed */
+        counted_rc =
+            cpm_pb_count_fields(m.env->payload.data, m.env->payload.len, CPM_SUBMIT_BATCH_MAX, &n);
         weight = n ? n : 1;
     }
     bool share = take_share(s, ctx.transport_user, weight);
@@ -201,6 +200,8 @@ static void dispatch(cpm_server_t *s, turn_frame_t *f, const cpm_precheck_t *pre
         zmq_msg_move(&p->route, &f->route);
         p->msg = m;
         p->h = h;
+        p->counted_rc = counted_rc;
+        p->counted = n;
         if (h->item)
             s->recv->items += weight;
         return;

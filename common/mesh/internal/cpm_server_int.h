@@ -62,6 +62,10 @@ typedef struct {
     int rc;
     item_answer_t *items; /* a batch request of items: one answer each */
     uint32_t nitems;
+    /* Its fields as cpm_server_recv.c counted them in place, once (the
+     * principal's share, then cpm_server_apply_items's bounds). */
+    int counted_rc;
+    size_t counted;
     bool receipted; /* answered by the group receipt */
 } pending_t;
 
