@@ -63,28 +63,14 @@ static void route(fixture_t *f, int n, uint8_t consumer, const char *business, i
 
 static size_t entries(fixture_t *f, const char *db)
 {
-    MDB_txn *txn = dom_begin(f->st, false);
-    MDB_stat s;
-    assert_int_equal(mdb_stat(txn, cpm_store_dbi(f->st, db), &s), 0);
-    cpm_store_abort(&txn);
-    return s.ms_entries;
+    return dom_entries(f->st, db);
 }
 
 /* Entries of one kind in "clusters" (routing_clusters.h: told by their key
  * length), with those of old_db (where a store from before kept them). */
 static size_t kind_entries(fixture_t *f, size_t klen, const char *old_db)
 {
-    MDB_txn *txn = dom_begin(f->st, false);
-    MDB_cursor *cur;
-    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_CLUSTERS_DB), &cur), 0);
-    MDB_val k, v;
-    size_t n = 0;
-    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        n += k.mv_size == klen;
-    mdb_cursor_close(cur);
-    cpm_store_abort(&txn);
-    return n + (old_db ? entries(f, old_db) : 0);
+    return dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, klen) + (old_db ? entries(f, old_db) : 0);
 }
 #define LINKS(f) kind_entries(f, ROUTING_CLUSTER_DUPE_KEY_LEN, ROUTING_DUPES_DB)
 #define MEMBERS(f) kind_entries(f, ROUTING_CLUSTER_MEMBER_KEY_LEN, ROUTING_CLUSTER_MEMBERS_DB)

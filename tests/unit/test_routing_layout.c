@@ -66,27 +66,13 @@ static void route(fixture_t *f, int n, uint8_t consumer, const char *business, i
 
 static size_t entries(fixture_t *f, const char *db)
 {
-    MDB_txn *txn = dom_begin(f->st, false);
-    MDB_stat s;
-    assert_int_equal(mdb_stat(txn, cpm_store_dbi(f->st, db), &s), 0);
-    cpm_store_abort(&txn);
-    return s.ms_entries;
+    return dom_entries(f->st, db);
 }
 
 /* Keys of "clusters" of length klen. */
 static size_t kind(fixture_t *f, size_t klen)
 {
-    MDB_txn *txn = dom_begin(f->st, false);
-    MDB_cursor *cur;
-    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_CLUSTERS_DB), &cur), 0);
-    MDB_val k, v;
-    size_t n = 0;
-    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        n += k.mv_size == klen;
-    mdb_cursor_close(cur);
-    cpm_store_abort(&txn);
-    return n;
+    return dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, klen);
 }
 
 /* Put the store back in the layout before the move: every consumer, link
