@@ -6,7 +6,8 @@
  * phần", "CTCP", "Cty", "TNHH", "MTV", "Cửa hàng", "Shop", "Hộ kinh
  * doanh", "DNTN", ... A query matches a name when the query's normal form is
  * the name's, or a run of whole words in it ("pho co" matches "Công ty TNHH
- * Phở Cổ Hà Nội"). Pure functions, no allocation beyond one normalisation. */
+ * Phở Cổ Hà Nội"). Pure functions; no allocation for UTF-8 text (folded a character at a
+ * time), one normalisation otherwise. */
 #ifndef CPM_BIZNAME_H
 #define CPM_BIZNAME_H
 
@@ -19,6 +20,10 @@
  * "d"), ASCII lower case, every run of anything but a letter or digit one
  * space. Returns the length (0: nothing left). The forms stay. */
 size_t cpm_bizname_fold(const char *name, char *out, size_t cap);
+
+/* The same for the first len bytes of text (need not be terminated): routing
+ * folds a description cut at a character boundary. */
+size_t cpm_bizname_fold_n(const char *text, size_t len, char *out, size_t cap);
 
 /* The normal form of name into out (cap bytes). *forms (may be NULL) gets
  * the forms dropped, space-separated in their folded spelling ("cong ty

@@ -3,7 +3,6 @@
 #include "cpm_bizname.h"
 #include "cpm_err.h"
 #include "routing_clusters.h"
-#include "routing_fold.h"
 
 #include <sodium.h>
 #include <stdint.h>
@@ -83,7 +82,7 @@ static size_t fold_text(const char *text, char *out, size_t cap)
     if (len == ROUTING_THEMES_TEXT_MAX)
         while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
             len--;
-    return routing_fold(text ? text : "", len, out, cap); /* cpm_bizname_fold's bytes */
+    return cpm_bizname_fold_n(text ? text : "", len, out, cap);
 }
 
 typedef struct {
