@@ -193,7 +193,11 @@ static int link_to(cpm_client_t *c, const char *member, const char *service, lin
         if (!c->links[i].sock || c->links[i].used < l->used)
             l = &c->links[i];
     unlink_peer(l);
-    l->sock = cpm_sock_client(c->zctx, ZMQ_DEALER, c->id, m->curve_pk.data, ep->endpoint);
+    /* Watch the handshake from before the connect, so that a refused key is
+     * a clear error at once rather than a timeout. */
+    l->sock = cpm_sock_client_monitored(
+        c->zctx, ZMQ_DEALER, c->id, m->curve_pk.data, ep->endpoint,
+        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, &l->monitor);
     if (!l->sock)
         return cpm_error_set(err, CPM_E_UNAVAILABLE, "node", "cannot connect to %s at %s", peer,
                              ep->endpoint);
@@ -201,10 +205,6 @@ static int link_to(cpm_client_t *c, const char *member, const char *service, lin
     snprintf(l->member, sizeof l->member, "%s", member);
     snprintf(l->instance, sizeof l->instance, "%s.reply", service);
     l->used = ++c->clock;
-    /* Watch the handshake, so that a refused key is a clear error at once
-     * rather than a timeout. */
-    l->monitor = cpm_sock_monitor(
-        c->zctx, l->sock, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
     *out = l;
     return 0;
 }

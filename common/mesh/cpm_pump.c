@@ -295,12 +295,12 @@ static int ensure_socket(cpm_pump_t *p, stream_t *s)
         memcmp(s->server_pk, m->curve_pk.data, 32) == 0)
         return 0;
     close_link(s);
-    s->sock = cpm_sock_client(p->zctx, ZMQ_DEALER, p->sender->id, m->curve_pk.data, ep->endpoint);
+    s->sock = cpm_sock_client_monitored(
+        p->zctx, ZMQ_DEALER, p->sender->id, m->curve_pk.data, ep->endpoint,
+        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+        &s->monitor);
     if (!s->sock)
         return -1;
-    s->monitor = cpm_sock_monitor(p->zctx, s->sock,
-                                  ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                                      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     snprintf(s->endpoint, sizeof s->endpoint, "%s", ep->endpoint);
     memcpy(s->server_pk, m->curve_pk.data, 32);
     return 0;

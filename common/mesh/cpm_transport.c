@@ -248,8 +248,12 @@ void *cpm_sock_server_quiet(void *zctx, int type, const cpm_identity_t *id, cons
     return server_socket(zctx, type, id, endpoint, true);
 }
 
-void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint8_t server_pk[32],
-                      const char *endpoint)
+/* A CURVE client socket; with monitor, its monitor attached before the
+ * connect, so that no event of the first handshake can come before anyone
+ * listens (monitor events with no reader connected are dropped). */
+static void *client_socket(void *zctx, int type, const cpm_identity_t *id,
+                           const uint8_t server_pk[32], const char *endpoint, int events,
+                           void **monitor)
 {
     void *s = zmq_socket(zctx, type);
     if (!s)
@@ -258,12 +262,30 @@ void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pk, 32);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, id->curve_pk, 32);
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, id->curve_sk, 32);
+    if (rc == 0 && monitor)
+        *monitor = cpm_sock_monitor(zctx, s, events); /* NULL: no events, still a link */
     if (rc != 0 || zmq_connect(s, endpoint) != 0) {
         cpm_error("cannot connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        if (monitor)
+            cpm_sock_monitor_close(s, monitor);
         zmq_close(s);
         return NULL;
     }
     return s;
+}
+
+void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id, const uint8_t server_pk[32],
+                      const char *endpoint)
+{
+    return client_socket(zctx, type, id, server_pk, endpoint, 0, NULL);
+}
+
+void *cpm_sock_client_monitored(void *zctx, int type, const cpm_identity_t *id,
+                                const uint8_t server_pk[32], const char *endpoint, int events,
+                                void **monitor)
+{
+    *monitor = NULL;
+    return client_socket(zctx, type, id, server_pk, endpoint, events, monitor);
 }
 
 void cpm_sock_close(void **sock)

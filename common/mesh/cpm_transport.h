@@ -75,6 +75,13 @@ CPM_MUST_CHECK void *cpm_sock_server_quiet(void *zctx, int type, const cpm_ident
  * server_pk. NULL on failure. */
 CPM_MUST_CHECK void *cpm_sock_client(void *zctx, int type, const cpm_identity_t *id,
                                      const uint8_t server_pk[32], const char *endpoint);
+/* The same with a monitor of its connection events (ZMQ_EVENT_* bits) in
+ * *monitor (NULL when it could not be made), attached before the connect: a
+ * monitor attached after it can miss the first handshake's events, which
+ * libzmq drops while no reader is connected. */
+CPM_MUST_CHECK void *cpm_sock_client_monitored(void *zctx, int type, const cpm_identity_t *id,
+                                               const uint8_t server_pk[32], const char *endpoint,
+                                               int events, void **monitor);
 /* Close with linger 0; sets *sock to NULL. */
 void cpm_sock_close(void **sock);
 
