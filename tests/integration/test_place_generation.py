@@ -18,11 +18,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PLACES = os.path.join(ROOT, "deploy", "hanoi", "reform-2025")
 
 
-def counter(m, service, name):
-    return sum(h.get("counters", {}).get(name, 0)
-               for (node, svc), h in m.health().items() if svc == service)
-
-
 def load_rules(m, reform):
     """The mesh's rules with generation 2024 in force (and 2025 from today
     with reform), taken by intake and routing."""
@@ -38,12 +33,22 @@ def load_rules(m, reform):
         gens += "    valid_to: \"%s\"\n" % (today - datetime.timedelta(days=1)).isoformat()
         gens += ("  - id: \"2025\"\n    valid_from: \"%s\"\n    units: communes\n"
                  "    agency_prefix: \"hn.d.\"\n" % today.isoformat())
-    before = {s: counter(m, s, "rules.loaded") for s in ("intake", "routing")}
+    # Each intake and routing of the mesh, not their sum: a submit reaches
+    # hn.doit's intake, which must have taken the rules itself.
+    # A service busy past health's timeout answers without counters: asked again.
+    def loaded():
+        return {(node, svc): h["counters"].get("rules.loaded", 0) if "counters" in h else None
+                for (node, svc), h in m.health().items() if svc in ("intake", "routing")}
+    got = {}
+    m.wait_for(lambda: got.update(b=loaded()) or None not in got["b"].values(),
+               "every intake and routing counts its rules")
+    before = got["b"]
     with open(path + ".tmp", "w") as f:
         f.write(text + gens)
     os.rename(path + ".tmp", path)
-    for s in before:
-        m.wait_for(lambda s=s: counter(m, s, "rules.loaded") > before[s], s + " takes the rules")
+    for key in before:
+        m.wait_for(lambda key=key: (loaded().get(key) or 0) > before[key],
+                   "%s/%s takes the rules" % key)
 
 
 def placed(m, location):
