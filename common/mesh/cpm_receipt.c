@@ -182,13 +182,11 @@ long cpm_rgroup_add(cpm_rgroup_t *g, const char *recipient, const char *correlat
     return (long)(g->n - 1);
 }
 
-int cpm_rgroup_seal(cpm_rgroup_t *g, cpm_sender_t *sender, int64_t committed_ms)
+/* The group's root over its tree, signed into a fresh envelope (*sealed,
+ * malloc'd): the GroupRoot that seal and reseal both sign. */
+static int sign_root(const cpm_rgroup_t *g, cpm_sender_t *sender, int64_t committed_ms,
+                     uint8_t **sealed, size_t *sealed_len)
 {
-    if (!g || !sender || g->n == 0 || g->sealed)
-        return -1;
-    g->tree = cpm_merkle_tree_new((const uint8_t(*)[H])g->hash, g->n);
-    if (!g->tree)
-        return -1;
     uint8_t root[H];
     cpm_merkle_tree_root(g->tree, root);
     Cpm__GroupRoot gr = CPM__GROUP_ROOT__INIT;
@@ -197,8 +195,18 @@ int cpm_rgroup_seal(cpm_rgroup_t *g, cpm_sender_t *sender, int64_t committed_ms)
     gr.committed_ms = committed_ms;
     uint8_t buf[96]; /* 2 + 32 + 1 + 10 + 1 + 10 bytes at most */
     size_t blen = cpm__group_root__pack(&gr, buf);
-    if (cpm_sender_seal_raw(sender, CPM__MSG_TYPE__MSG_GROUP_RECEIPT, "*", NULL, buf, blen, NULL,
-                            &g->sealed, &g->sealed_len) != 0) {
+    return cpm_sender_seal_raw(sender, CPM__MSG_TYPE__MSG_GROUP_RECEIPT, "*", NULL, buf, blen, NULL,
+                               sealed, sealed_len);
+}
+
+int cpm_rgroup_seal(cpm_rgroup_t *g, cpm_sender_t *sender, int64_t committed_ms)
+{
+    if (!g || !sender || g->n == 0 || g->sealed)
+        return -1;
+    g->tree = cpm_merkle_tree_new((const uint8_t(*)[H])g->hash, g->n);
+    if (!g->tree)
+        return -1;
+    if (sign_root(g, sender, committed_ms, &g->sealed, &g->sealed_len) != 0) {
         g->sealed = NULL;
         cpm_merkle_tree_destroy(&g->tree);
         return -1;
@@ -210,18 +218,9 @@ int cpm_rgroup_reseal(cpm_rgroup_t *g, cpm_sender_t *sender, int64_t committed_m
 {
     if (!g || !sender || !g->sealed || !g->tree)
         return -1;
-    uint8_t root[H];
-    cpm_merkle_tree_root(g->tree, root);
-    Cpm__GroupRoot gr = CPM__GROUP_ROOT__INIT;
-    gr.root = (ProtobufCBinaryData){H, root};
-    gr.size = g->n;
-    gr.committed_ms = committed_ms;
-    uint8_t buf[96];
-    size_t blen = cpm__group_root__pack(&gr, buf);
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
-    if (cpm_sender_seal_raw(sender, CPM__MSG_TYPE__MSG_GROUP_RECEIPT, "*", NULL, buf, blen, NULL,
-                            &sealed, &sealed_len) != 0)
+    if (sign_root(g, sender, committed_ms, &sealed, &sealed_len) != 0)
         return -1;
     free(g->sealed);
     g->sealed = sealed;

@@ -16,6 +16,7 @@
 #include "cpm_registry.h"
 #include "cpm_util.h"
 #include "cpm_verifier.h"
+#include "signed_registry.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -29,38 +30,24 @@
 static cpm_identity_t root, doit, lan;
 static cpm_registry_t *reg;
 
-static Cpm__Member *member(const cpm_identity_t *id, const char *role, char **may_send, size_t n)
-{
-    static Cpm__Member ms[2];
-    static int next;
-    Cpm__Member *m = &ms[next++];
-    cpm__member__init(m);
-    m->id = m->agency = m->name = (char *)id->id;
-    m->role = (char *)role;
-    m->sign_pk = (ProtobufCBinaryData){32, (uint8_t *)id->sign_pk};
-    m->curve_pk = (ProtobufCBinaryData){32, (uint8_t *)id->curve_pk};
-    m->may_send = may_send;
-    m->n_may_send = n;
-    return m;
-}
-
 static int setup(void)
 {
-    uint8_t seed[32];
     cpm_identity_t *ids[] = {&root, &doit, &lan};
     const char *names[] = {"root", "hn.doit", "hn.op.lan"};
-    for (int i = 0; i < 3; i++) {
-        memset(seed, 0x50 + i, 32);
-        if (cpm_identity_from_seed(ids[i], names[i], seed) != 0)
-            return -1;
-    }
+    if (sreg_identities(ids, names, 3, 0x50) != 0)
+        return -1;
     static char *op_rules[] = {"submit_complaint@intake"};
     static Cpm__ServiceEndpoint ep = CPM__SERVICE_ENDPOINT__INIT, *eps[1] = {&ep};
     ep.name = "intake";
     ep.endpoint = "tcp://127.0.0.1:7100";
     ep.pub_endpoint = "tcp://127.0.0.1:7101";
-    Cpm__Member *ms[2] = {member(&doit, "department", NULL, 0),
-                          member(&lan, "operator", op_rules, 1)};
+    Cpm__Member *ms[2] = {sreg_member(&doit, "department", NULL, 0),
+                          sreg_member(&lan, "operator", op_rules, 1)};
+    if (!ms[0] || !ms[1]) {
+        free(ms[0]);
+        free(ms[1]);
+        return -1;
+    }
     ms[0]->ticket_prefix = "DOIT";
     ms[0]->services = eps;
     ms[0]->n_services = 1;
@@ -70,15 +57,9 @@ static int setup(void)
     doc.mesh = "bench";
     doc.members = ms;
     doc.n_members = 2;
-    uint8_t *buf;
-    size_t len;
-    char err[256];
-    if (cpm_registry_sign(&doc, root.sign_sk, &buf, &len) != 0)
-        return -1;
-    reg = cpm_registry_from_signed(buf, len, root.sign_pk, err, sizeof err);
-    free(buf);
-    if (!reg)
-        fprintf(stderr, "registry: %s\n", err);
+    reg = sreg_sign_load(&doc, &root);
+    free(ms[0]);
+    free(ms[1]);
     return reg ? 0 : -1;
 }
 
