@@ -30,7 +30,12 @@
  *   build/bench_growth [SOURCE_DIR] [N] [DIR] [SECONDS] [ROUNDS]
  *     N complaints prefilled (default 1,000,000); DIR the parent folder of
  *     the stores (default /tmp; removed at the end); SECONDS per phase (5);
- *     ROUNDS of empty/full pairs (3). Prints figures; asserts no timing. */
+ *     ROUNDS of empty/full pairs (3). Prints figures; asserts no timing.
+ *   CPM_GROWTH_STORE=DIR keeps the full stores in DIR (not removed) and goes
+ *     on from what an earlier run left there (its count in DIR/next);
+ *   CPM_GROWTH_FINAL=1 measures at N only. Together: prefill 10M while the
+ *     machine is busy (interrupt it after the prefill), measure on a quiet
+ *     machine later with the same DIR and N. */
 #include "cpm_eventlog.h"
 #include "cpm_inbox.h"
 #include "cpm_keys.h"
@@ -45,6 +50,7 @@
 #include "routing_dupes.h"
 #include "routing_themes.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -251,6 +257,7 @@ typedef struct {
     cpm_effects_t ifx, rfx;
     char stream[400]; /* intake -> routing */
     uint64_t next;    /* the next complaint number */
+    bool kept;        /* CPM_GROWTH_STORE: in a folder kept for the next run */
 } side_t;
 
 static void side_open(side_t *s, const char *parent, const char *what, size_t map)
@@ -258,9 +265,17 @@ static void side_open(side_t *s, const char *parent, const char *what, size_t ma
     static const char *const idbs[] = INTAKE_DBS, *const rdbs[] = ROUTING_DBS;
     char err[256] = "";
     memset(s, 0, sizeof *s);
-    snprintf(s->dir, sizeof s->dir, "%s/cpm-growth-%s-XXXXXX", parent, what);
-    if (!mkdtemp(s->dir))
-        die(s->dir, "mkdtemp");
+    const char *keep = strcmp(what, "full") == 0 ? getenv("CPM_GROWTH_STORE") : NULL;
+    if (keep && *keep) {
+        snprintf(s->dir, sizeof s->dir, "%s", keep);
+        if (mkdir(s->dir, 0700) != 0 && errno != EEXIST)
+            die(s->dir, strerror(errno));
+        s->kept = true;
+    } else {
+        snprintf(s->dir, sizeof s->dir, "%s/cpm-growth-%s-XXXXXX", parent, what);
+        if (!mkdtemp(s->dir))
+            die(s->dir, "mkdtemp");
+    }
     snprintf(s->idir, sizeof s->idir, "%s/intake", s->dir);
     snprintf(s->rdir, sizeof s->rdir, "%s/routing", s->dir);
     if (!(s->ist = cpm_store_open(s->idir, map, idbs, err, sizeof err)) ||
@@ -279,6 +294,29 @@ static void side_open(side_t *s, const char *parent, const char *what, size_t ma
     s->ifx = (cpm_effects_t){fx_send, fx_event, &s->ifc};
     s->rfx = (cpm_effects_t){fx_send, fx_event, &s->rfc};
     snprintf(s->stream, sizeof s->stream, NODE "/intake>" ROUTER "/routing");
+    if (s->kept) { /* how many complaints an earlier run left in it */
+        char np[PATH_MAX + 16];
+        snprintf(np, sizeof np, "%s/next", s->dir);
+        FILE *f = fopen(np, "r");
+        unsigned long long v = 0;
+        if (f && fscanf(f, "%llu", &v) == 1)
+            s->next = v;
+        if (f)
+            fclose(f);
+    }
+}
+
+/* A kept store's count, written after every change so that a later run
+ * (CPM_GROWTH_STORE) goes on from it. */
+static void side_save(const side_t *s)
+{
+    if (!s->kept)
+        return;
+    char np[PATH_MAX + 16];
+    snprintf(np, sizeof np, "%s/next", s->dir);
+    FILE *f = fopen(np, "w");
+    if (!f || fprintf(f, "%llu\n", (unsigned long long)s->next) < 0 || fclose(f) != 0)
+        die(np, "cannot record the count");
 }
 
 static int rm_entry(const char *p, const struct stat *sb, int f, struct FTW *w)
@@ -292,7 +330,8 @@ static void side_close(side_t *s)
     intake_destroy(&s->in);
     cpm_store_destroy(&s->ist);
     cpm_store_destroy(&s->rst);
-    nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (!s->kept)
+        nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static uint64_t mix(uint64_t x)
@@ -477,6 +516,7 @@ static void prefill(side_t *s, uint64_t upto, uint64_t n, uint64_t npeople, int6
             rc = ack_all(s, t, 2 * PREFILL_TXN);
         if (rc != 0)
             die("prefill", cpm_err_name(rc));
+        side_save(s);
         if (s->next % step < PREFILL_TXN || s->next == upto) {
             int64_t now = mono_us();
             uint64_t done = s->next - from;
@@ -487,6 +527,7 @@ static void prefill(side_t *s, uint64_t upto, uint64_t n, uint64_t npeople, int6
         }
     }
     set_nosync(s, false);
+    side_save(s);
 }
 
 /* ---- the measured phase ----------------------------------------------- */
@@ -590,6 +631,7 @@ static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr
     lr->written += wchar() - w0;
     if (ack_all(s, cpm_now_ms(), 4096) != 0)
         die("acks", NULL);
+    side_save(s);
 }
 
 /* ---- sizes ------------------------------------------------------------- */
@@ -720,8 +762,15 @@ int main(int argc, char **argv)
     routing_themes_set_window(365 * DAY); /* clusters_window_days default */
     uint64_t npeople = n / 2 + 1000;
     size_t big = (size_t)n * 8192 + ((size_t)4 << 30);
+    /* CPM_GROWTH_FINAL=1: measure at N only (a long prefill on a busy
+     * machine, measured later on a quiet one with CPM_GROWTH_STORE). */
+    const char *fin = getenv("CPM_GROWTH_FINAL");
+    bool final_only = fin && strcmp(fin, "1") == 0;
     side_t full;
     side_open(&full, parent, "full", big);
+    if (full.next)
+        printf("bench_growth: going on from the %llu complaints kept in %s\n",
+               (unsigned long long)full.next, full.dir);
     printf("bench_growth: up to %llu complaints prefilled, phases of %.1f s, %d rounds, groups "
            "of %d per durable transaction, stores under %s\n",
            (unsigned long long)n, secs, rounds, GROUP, parent);
@@ -731,6 +780,8 @@ int main(int argc, char **argv)
     int64_t now = cpm_now_ms(), pre_us = 0;
     for (size_t ci = 0; ci <= sizeof CPS / sizeof *CPS; ci++) {
         uint64_t cp = ci < sizeof CPS / sizeof *CPS && CPS[ci] < n ? CPS[ci] : n;
+        if (final_only && cp < n)
+            continue;
         int64_t p0 = mono_us();
         prefill(&full, cp, n, npeople, now - 300 * DAY, now - DAY);
         pre_us += mono_us() - p0;
@@ -772,9 +823,12 @@ int main(int argc, char **argv)
         row("routing", &er, &fr);
         free(ei.us), free(er.us), free(fi.us), free(fr.us);
         side_close(&empty);
+        side_save(&full); /* the measured phases added complaints too */
         if (last)
             break;
     }
+    if (full.kept)
+        printf("\nbench_growth: the full store is kept in %s (remove it when done)\n", full.dir);
     side_close(&full);
     cpm_registry_destroy(&w_reg);
     cpm_places_destroy(&w_places);
