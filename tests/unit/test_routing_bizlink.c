@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "fixtures/domain/domain_fixture.h"
+#include "fixtures/domain/routing_fixture.h"
 #include "routing_bizlink.h"
 #include "routing_clusters.h"
 #include "routing_domain.h"
@@ -38,36 +39,17 @@ static int setup(void **state)
 static const char *route(fixture_t *f, int n, uint8_t k, const char *channel, const char *business,
                          const char *address, const char *area, int64_t at)
 {
-    char ticket[32];
-    snprintf(ticket, sizeof ticket, "HK-%08d", n);
     uint8_t key[32] = {k};
-    Cpm__Complaint c = CPM__COMPLAINT__INIT;
-    c.ticket = ticket;
-    c.channel = (char *)channel;
-    c.business_name = (char *)business;
-    c.business_address = (char *)address;
-    c.area = (char *)area;
-    c.category = "food_safety";
-    c.description = "Thức ăn ôi thiu.";
-    c.intake_node = INTAKE;
-    c.received_ms = at;
-    c.consumer_key.data = key;
-    c.consumer_key.len = 32;
-    cpm_error_t err = {0};
-    f->now = at + 1000;
-    MDB_txn *txn = dom_begin(f->st, true);
-    int rc = dom_end(txn, routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c,
-                                                  f->now, &err));
-    if (rc != 0)
-        fail_msg("route %s: %d %s: %s", ticket, rc, err.field, err.message);
-    txn = dom_begin(f->st, false);
-    Cpm__StatusReply *r = routing_status(f->st, txn, ticket, &rc);
-    cpm_store_abort(&txn);
-    assert_non_null(r);
-    static char linked[64];
-    snprintf(linked, sizeof linked, "%s", r->linked_to);
-    cpm__status_reply__free_unpacked(r, NULL);
-    return linked;
+    const char *ticket = rfx_route(f, &(rfx_complaint_t){.n = n,
+                                                         .key = key,
+                                                         .channel = channel,
+                                                         .business = business,
+                                                         .address = address,
+                                                         .area = area,
+                                                         .category = "food_safety",
+                                                         .description = "Thức ăn ôi thiu.",
+                                                         .at = at});
+    return rfx_linked_to(f, ticket);
 }
 
 static Cpm__ClustersReply *all(fixture_t *f)

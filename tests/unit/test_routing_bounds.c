@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "fixtures/domain/domain_fixture.h"
+#include "fixtures/domain/routing_fixture.h"
 #include "routing_clusters.h"
 #include "routing_domain.h"
 #include "routing_dupes.h"
@@ -36,29 +37,9 @@ static int setup(void **state)
 
 static void route(fixture_t *f, int n, uint8_t consumer, const char *business, int64_t at)
 {
-    char ticket[32];
-    snprintf(ticket, sizeof ticket, "HK-%08d", n);
     uint8_t key[32] = {consumer};
-    Cpm__Complaint c = CPM__COMPLAINT__INIT;
-    c.ticket = ticket;
-    c.channel = "hotline";
-    c.business_name = (char *)business;
-    c.area = "hoan-kiem";
-    c.category = "pricing";
-    c.description = "Overcharged.";
-    c.intake_node = INTAKE;
-    c.received_ms = at;
-    if (consumer) {
-        c.consumer_key.data = key;
-        c.consumer_key.len = 32;
-    }
-    cpm_error_t err = {0};
-    f->now = at + 1000;
-    MDB_txn *txn = dom_begin(f->st, true);
-    int rc = dom_end(txn, routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c,
-                                                  f->now, &err));
-    if (rc != 0)
-        fail_msg("route %s: %d %s: %s", ticket, rc, err.field, err.message);
+    rfx_route(f, &(rfx_complaint_t){
+                     .n = n, .key = consumer ? key : NULL, .business = business, .at = at});
 }
 
 static size_t entries(fixture_t *f, const char *db)

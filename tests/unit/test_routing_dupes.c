@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "fixtures/domain/domain_fixture.h"
+#include "fixtures/domain/routing_fixture.h"
 #include "routing_domain.h"
 #include "routing_dupes.h"
 
@@ -38,34 +39,9 @@ static uint8_t K1[32] = {1}, K2[32] = {2};
 static const char *route(fixture_t *f, const char *ticket, const uint8_t *key, const char *business,
                          const char *area, int64_t at)
 {
-    Cpm__Complaint c = CPM__COMPLAINT__INIT;
-    c.ticket = (char *)ticket;
-    c.channel = "hotline";
-    c.business_name = (char *)business;
-    c.area = (char *)area;
-    c.category = "pricing";
-    c.description = "Overcharged.";
-    c.intake_node = INTAKE;
-    c.received_ms = at;
-    if (key) {
-        c.consumer_key.data = (uint8_t *)key;
-        c.consumer_key.len = 32;
-    }
-    cpm_error_t err = {0};
-    f->now = at + 1000;
-    MDB_txn *txn = dom_begin(f->st, true);
-    int rc = dom_end(txn, routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c,
-                                                  f->now, &err));
-    if (rc != 0)
-        fail_msg("route %s: %d %s: %s", ticket, rc, err.field, err.message);
-    txn = dom_begin(f->st, false);
-    Cpm__StatusReply *r = routing_status(f->st, txn, ticket, &rc);
-    cpm_store_abort(&txn);
-    assert_non_null(r); /* routed, whether linked or not */
-    static char linked[64];
-    snprintf(linked, sizeof linked, "%s", r->linked_to);
-    cpm__status_reply__free_unpacked(r, NULL);
-    return linked;
+    rfx_route(f, &(rfx_complaint_t){
+                     .ticket = ticket, .key = key, .business = business, .area = area, .at = at});
+    return rfx_linked_to(f, ticket);
 }
 
 static void test_norm(void **state)

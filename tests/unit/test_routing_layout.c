@@ -14,6 +14,7 @@
 
 #include "cpm_util.h"
 #include "fixtures/domain/domain_fixture.h"
+#include "fixtures/domain/routing_fixture.h"
 #include "routing_clusters.h"
 #include "routing_domain.h"
 #include "routing_dupes.h"
@@ -40,28 +41,15 @@ static int setup(void **state)
 
 static void route(fixture_t *f, int n, uint8_t consumer, const char *business, int64_t at)
 {
-    char ticket[32];
-    snprintf(ticket, sizeof ticket, "HK-%08d", n);
     uint8_t key[32] = {consumer};
-    Cpm__Complaint c = CPM__COMPLAINT__INIT;
-    c.ticket = ticket;
-    c.channel = "hotline";
-    c.business_name = (char *)business;
-    c.business_address = "12 Hang Bac";
-    c.area = "hoan-kiem";
-    c.category = "pricing";
-    c.description = "Bát phở tính gấp đôi giá trên thực đơn, nhân viên thô lỗ";
-    c.intake_node = INTAKE;
-    c.received_ms = at;
-    c.consumer_key.data = key;
-    c.consumer_key.len = 32;
-    cpm_error_t err = {0};
-    f->now = at + 1000;
-    MDB_txn *txn = dom_begin(f->st, true);
-    int rc = dom_end(txn, routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c,
-                                                  f->now, &err));
-    if (rc != 0)
-        fail_msg("route %s: %d %s: %s", ticket, rc, err.field, err.message);
+    rfx_route(f, &(rfx_complaint_t){
+                     .n = n,
+                     .key = key,
+                     .business = business,
+                     .address = "12 Hang Bac",
+                     .description = "Bát phở tính gấp đôi giá trên thực đơn, nhân viên thô lỗ",
+                     .at = at,
+                 });
 }
 
 static size_t entries(fixture_t *f, const char *db)

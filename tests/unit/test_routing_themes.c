@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "fixtures/domain/domain_fixture.h"
+#include "fixtures/domain/routing_fixture.h"
 #include "cpm_bizkey.h"
 #include "routing_clusters.h"
 #include "routing_domain.h"
@@ -38,27 +39,14 @@ static int setup(void **state)
 static void route(fixture_t *f, int n, uint8_t k, const char *business, const char *description,
                   int64_t at)
 {
-    char ticket[32];
-    snprintf(ticket, sizeof ticket, "HK-%08d", n);
     uint8_t key[32] = {k};
-    Cpm__Complaint c = CPM__COMPLAINT__INIT;
-    c.ticket = ticket;
-    c.channel = "web";
-    c.business_name = (char *)business;
-    c.area = "hoan-kiem";
-    c.category = "food_safety";
-    c.description = (char *)description;
-    c.intake_node = INTAKE;
-    c.received_ms = at;
-    c.consumer_key.data = key;
-    c.consumer_key.len = 32;
-    cpm_error_t err = {0};
-    f->now = at + 1000;
-    MDB_txn *txn = dom_begin(f->st, true);
-    int rc = dom_end(txn, routing_apply_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, &c,
-                                                  f->now, &err));
-    if (rc != 0)
-        fail_msg("route %s: %d %s: %s", ticket, rc, err.field, err.message);
+    rfx_route(f, &(rfx_complaint_t){.n = n,
+                                    .key = key,
+                                    .channel = "web",
+                                    .business = business,
+                                    .category = "food_safety",
+                                    .description = description,
+                                    .at = at});
 }
 
 /* Made-up complaints about one pho shop: five consumers tell of the same
