@@ -2,8 +2,12 @@
 #include "cpm_bizaddr.h"
 #include "cpm_bizname.h"
 
-#include <stdio.h>
 #include <string.h>
+
+/* No snprintf here: it was 38 calls per address, 28k of its 39k
+ * instructions at routing. cat() writes what snprintf(buf + *len, cap - *len,
+ * "%s", ...) wrote, byte for byte (tests/unit/test_bizaddr_same.c compares
+ * with the code as it was). */
 
 #define TOK_MAX 160 /* tokens looked at: 1 KiB of text holds no more words that matter */
 #define WORD_MAX 40
@@ -18,22 +22,35 @@ typedef struct {
     size_t n;
 } toks_t;
 
+/* Append the slen bytes of str to buf (cap bytes, *len used so far, which
+ * may pass cap as snprintf's results do): what fits, always terminated, and
+ * *len grows by slen. */
+static void cat(char *buf, size_t cap, size_t *len, const char *str, size_t slen)
+{
+    if (*len < cap) {
+        size_t room = cap - *len - 1, k = slen < room ? slen : room;
+        memcpy(buf + *len, str, k);
+        buf[*len + k] = 0;
+    }
+    *len += slen;
+}
+
 static void push(toks_t *s, char kind, const char *w, size_t len)
 {
     if (s->n == TOK_MAX)
         return;
     tok_t *t = &s->t[s->n++];
     t->kind = kind;
-    snprintf(t->w, sizeof t->w, "%.*s", (int)(len < WORD_MAX - 1 ? len : WORD_MAX - 1), w);
+    size_t k = len < WORD_MAX - 1 ? len : WORD_MAX - 1;
+    memcpy(t->w, w, k);
+    t->w[k] = 0;
 }
 
 /* One run of letters as written: folded, then one token per word. */
 static void push_word(toks_t *s, const char *raw, size_t len)
 {
-    char in[CPM_BIZADDR_IN_MAX + 1], out[CPM_BIZNAME_MAX];
-    memcpy(in, raw, len);
-    in[len] = 0;
-    cpm_bizname_fold(in, out, sizeof out);
+    char out[CPM_BIZNAME_MAX];
+    cpm_bizname_fold_n(raw, len, out, sizeof out);
     for (char *p = out; *p;) {
         size_t l = strcspn(p, " ");
         if (l)
@@ -132,12 +149,10 @@ static size_t number_group(const toks_t *s, size_t k, size_t end, char *out, siz
     size_t i = k, len = 0;
     out[0] = 0;
     while (i < end && is_num(&s->t[i])) {
-        if (len < cap) /* out + len is formed only inside out */
-            len += (size_t)snprintf(out + len, cap - len, "%s", s->t[i].w);
+        cat(out, cap, &len, s->t[i].w, strlen(s->t[i].w));
         i++;
         if (i + 1 < end && (s->t[i].kind == '/' || s->t[i].kind == '-') && is_num(&s->t[i + 1])) {
-            if (len < cap)
-                len += (size_t)snprintf(out + len, cap - len, "%c", s->t[i].kind);
+            cat(out, cap, &len, &s->t[i].kind, 1);
             i++;
         } else {
             break;
@@ -158,14 +173,18 @@ static bool is_word(const toks_t *s, size_t k, size_t end)
     return k < end && s->t[k].kind == 'w';
 }
 
-/* Do words w[from..n) spell seq ("hoan kiem")? */
+/* Do words w[from..n) spell seq ("hoan kiem"), one space between? (A word
+ * holds no space and is never empty.) */
 static bool tail_is(const tok_t *const *w, size_t from, size_t n, const char *seq)
 {
-    char buf[CPM_BIZADDR_STREET_MAX];
-    size_t len = 0;
-    for (size_t i = from; i < n && len < sizeof buf; i++)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? " " : "", w[i]->w);
-    return len < sizeof buf && strcmp(buf, seq) == 0;
+    for (size_t i = from; i < n; i++) {
+        if (i > from && *seq++ != ' ')
+            return false;
+        for (const char *c = w[i]->w; *c; c++, seq++)
+            if (*seq != *c)
+                return false;
+    }
+    return *seq == 0;
 }
 
 /* The street from k to end (one part); a house written after it ("Hàng Bạc
@@ -197,9 +216,11 @@ static void street(const toks_t *s, size_t k, size_t end, parts_t *p)
                 break;
             }
     size_t len = 0;
-    for (size_t i = 0; i < n && len < sizeof p->street; i++)
-        len += (size_t)snprintf(p->street + len, sizeof p->street - len, "%s%s", len ? " " : "",
-                                w[i]->w);
+    for (size_t i = 0; i < n && len < sizeof p->street; i++) {
+        if (len)
+            cat(p->street, sizeof p->street, &len, " ", 1);
+        cat(p->street, sizeof p->street, &len, w[i]->w, strlen(w[i]->w));
+    }
 }
 
 /* One part (tokens k..end): house groups, then the street. Returns whether a
@@ -234,8 +255,9 @@ static bool part(const toks_t *s, size_t k, size_t end, parts_t *p)
             break;
         char g[CPM_BIZADDR_HOUSE_MAX];
         k += m + number_group(s, k + m, end, g, sizeof g);
+        size_t glen = 0;
         if (!into[0])
-            snprintf(into, CPM_BIZADDR_HOUSE_MAX, "%s", g);
+            cat(into, CPM_BIZADDR_HOUSE_MAX, &glen, g, strlen(g));
     }
     if (k >= end)
         return false;
@@ -279,13 +301,18 @@ bool cpm_bizaddr_normal(const char *address, cpm_bizaddr_t *out)
         join(out->house, sizeof out->house, p.sublane);
         join(out->house, sizeof out->house, p.house);
     }
-    snprintf(out->street, sizeof out->street, "%s", p.street);
+    size_t len = 0;
+    cat(out->street, sizeof out->street, &len, p.street, strlen(p.street));
     if (!out->street[0])
         return false;
-    if (out->house[0])
-        snprintf(out->normal, sizeof out->normal, "house=%s street=%s", out->house, out->street);
-    else
-        snprintf(out->normal, sizeof out->normal, "street=%s", out->street);
+    len = 0;
+    if (out->house[0]) {
+        cat(out->normal, sizeof out->normal, &len, "house=", 6);
+        cat(out->normal, sizeof out->normal, &len, out->house, strlen(out->house));
+        cat(out->normal, sizeof out->normal, &len, " ", 1);
+    }
+    cat(out->normal, sizeof out->normal, &len, "street=", 7);
+    cat(out->normal, sizeof out->normal, &len, out->street, strlen(out->street));
     return true;
 }
 

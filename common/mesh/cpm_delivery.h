@@ -5,10 +5,15 @@
  * skipped; a batch that starts beyond mark + 1 (a gap) applies nothing; the
  * others are applied in order by apply(), and the mark moves with them in the
  * same transaction, so each record takes effect exactly once however often it
- * arrives. Each record is applied in a nested transaction: a record apply()
- * cannot take (undecodable, invalid: any error that is not a store error)
- * leaves no partial writes; it is kept as a dead letter and passed over, so
- * one bad record cannot stall a stream. */
+ * arrives. The new records are applied in one nested transaction: when
+ * apply() refuses a record (undecodable, invalid: any error that is not a
+ * store error), that transaction is undone, the record is kept as a dead
+ * letter and passed over, and the others are applied again without it; so a
+ * refused record leaves no partial writes, one bad record cannot stall a
+ * stream, and the others of its batch still take effect. apply() may thus
+ * run more than once for a record (at most twice, plus once for each refusal
+ * after it in its run); only the last run's writes stay, but what it does
+ * outside the transaction (counters, logs) must bear repeating. */
 #ifndef CPM_DELIVERY_H
 #define CPM_DELIVERY_H
 
@@ -46,7 +51,8 @@ typedef struct {
 } cpm_delivery_result_t;
 
 /* stream: the mark's name (see cpm_stream_mark); the sending member
- * is what precedes its first '/'. 0 with res filled; CPM_E_INVALID for an
+ * is what precedes its first '/'. 0 with res filled; CPM_E_TOO_LARGE for
+ * more than CPM_DELIVERY_RECORDS_MAX records; CPM_E_INVALID for an
  * empty stream name; CPM_E_UNAVAILABLE with res->stuck set when one more
  * dead letter would pass the member's cap; or a store error (nothing may be
  * committed then). */

@@ -9,8 +9,9 @@
  *   receive  the frame verified (cpm_verify_signed: registry key, Ed25519),
  *            the DeliveryBatch counted, decoded and checked;
  *   apply    one write transaction (a nested one for the batch, as the
- *            server's group does) with cpm_delivery_apply: per record a
- *            nested transaction, the Complaint decoded and checked, and
+ *            server's group does) with cpm_delivery_apply: the batch's new
+ *            records in one more nested transaction (run again without a
+ *            record apply() refuses), each Complaint decoded and checked, and
  *            routing's own entry (routing_take_complaint: the rules, the
  *            case, deadline, copy, code, dupes, clusters, the Assignment to
  *            the agency's inspection, events);
@@ -29,8 +30,9 @@
  *
  * Environment, to look further: CPM_BENCH_KEEP=1 keeps the stores (their
  * folders printed; look at them with mdb_stat -a, remove them yourself);
- * CPM_BENCH_FLAT=1 applies each batch without cpm_delivery_apply's nested
- * transaction per record (what that nesting costs: not the service's path).
+ * CPM_BENCH_FLAT=1 applies each batch straight in the batch's transaction,
+ * without cpm_delivery_apply (what its bookkeeping and its nested
+ * transaction cost: not the service's path).
  *
  * Prints records/s and a table of microseconds per record by stage. */
 #include "cpm_delivery.h"
@@ -488,7 +490,7 @@ static void run(const cpm_rules_t *rules, const cpm_registry_t *reg, uint64_t n,
         fc.now_ms = cpm_now_ms();
         MDB_txn *child = NULL;
         cpm_delivery_result_t dr;
-        if (getenv("CPM_BENCH_FLAT")) { /* experiment: no nested transaction per record */
+        if (getenv("CPM_BENCH_FLAT")) { /* experiment: without cpm_delivery_apply */
             if (cpm_store_begin(rst, true, &txn) != 0 ||
                 cpm_store_begin_child(rst, txn, &child) != 0)
                 die("apply");

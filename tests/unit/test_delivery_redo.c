@@ -1,0 +1,226 @@
+/* Tests for cpm_delivery's one nested transaction per batch: a record that
+ * writes and then is refused, in the middle of a batch, leaves nothing of
+ * itself while the others of its batch are applied; the runs again after a
+ * refusal are bounded (each record applied at most twice plus once per
+ * refusal after it in its run); and a record that applied once but is
+ * refused when run again is handled like any other refusal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cpm_delivery.h"
+#include "cpm_inbox.h"
+#include "fixtures/domain/domain_fixture.h"
+
+#define S1 "hn.d.hoan-kiem/intake>hn.doit/routing"
+#define NREC 64
+
+/* apply(): every record writes "applied:<rec>"; then "half*" refuses (its
+ * write must vanish), "flaky*" refuses from its second call on, "full"
+ * reports a full store. calls[] counts apply() per record index. */
+typedef struct {
+    dom_env_t env; /* first, for dom_env_teardown */
+    const char *const *recs;
+    size_t calls[NREC];
+    size_t total;
+} fixture_t;
+
+static size_t index_of(fixture_t *f, const uint8_t *rec)
+{
+    for (size_t i = 0; i < NREC; i++)
+        if ((const uint8_t *)f->recs[i] == rec)
+            return i;
+    fail_msg("unknown record");
+    return 0;
+}
+
+static int apply_rec(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len, cpm_error_t *err)
+{
+    fixture_t *f = ctx;
+    size_t i = index_of(f, rec);
+    f->calls[i]++;
+    f->total++;
+    char key[64];
+    snprintf(key, sizeof key, "applied:%.*s", (int)len, (const char *)rec);
+    int rc = cpm_store_put(f->env.st, txn, "meta", key, strlen(key), "1", 1);
+    if (rc != 0)
+        return rc;
+    if (!strncmp((const char *)rec, "half", 4))
+        return cpm_error_set(err, CPM_E_INVALID, "area", "area is not known.");
+    if (!strncmp((const char *)rec, "flaky", 5) && f->calls[i] > 1)
+        return cpm_error_set(err, CPM_E_INVALID, "area", "area changed.");
+    if (!strcmp((const char *)rec, "full"))
+        return CPM_E_STORE_FULL;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = dom_env_new(sizeof *f, "delivery_redo", NULL, 0, "", 0);
+    *state = f;
+    return 0;
+}
+
+static int deliver(fixture_t *f, uint64_t first_seq, const char *const *recs, size_t n,
+                   cpm_delivery_result_t *res)
+{
+    static char copies[NREC][32]; /* distinct addresses, so index_of finds each */
+    static const char *ptrs[NREC];
+    const uint8_t *p[NREC];
+    size_t lens[NREC];
+    assert_true(n <= NREC);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(copies[i], sizeof copies[i], "%s", recs[i]);
+        ptrs[i] = copies[i];
+        p[i] = (const uint8_t *)copies[i];
+        lens[i] = strlen(copies[i]);
+    }
+    f->recs = ptrs;
+    memset(f->calls, 0, sizeof f->calls);
+    f->total = 0;
+    MDB_txn *txn = dom_begin(f->env.st, true);
+    return dom_end(
+        txn, cpm_delivery_apply(f->env.st, txn, S1, first_seq, p, lens, n, apply_rec, f, res));
+}
+
+static int applied(fixture_t *f, const char *r)
+{
+    MDB_txn *txn;
+    char key[64];
+    const void *v;
+    size_t vlen;
+    snprintf(key, sizeof key, "applied:%s", r);
+    assert_int_equal(cpm_store_begin(f->env.st, false, &txn), 0);
+    int rc = cpm_store_get(f->env.st, txn, "meta", key, strlen(key), &v, &vlen);
+    cpm_store_abort(&txn);
+    return rc == 0;
+}
+
+static uint64_t dead_count(fixture_t *f)
+{
+    MDB_txn *txn;
+    uint64_t n = 99;
+    assert_int_equal(cpm_store_begin(f->env.st, false, &txn), 0);
+    assert_int_equal(cpm_inbox_dead_count(f->env.st, txn, &n), 0);
+    cpm_store_abort(&txn);
+    return n;
+}
+
+/* The refused record wrote before refusing: its write is gone, the records
+ * before and after it are applied, the mark passes all. */
+static void test_refused_in_the_middle(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"a", "b", "half", "c", "", "d"};
+    assert_int_equal(deliver(f, 1, b, 6, &res), 0);
+    assert_int_equal(res.applied, 4);
+    assert_int_equal(res.dead_letters, 1);
+    assert_int_equal(res.skipped, 1);
+    assert_int_equal(res.duplicates, 0);
+    assert_int_equal(res.hwm, 6);
+    assert_true(applied(f, "a"));
+    assert_true(applied(f, "b"));
+    assert_false(applied(f, "half"));
+    assert_true(applied(f, "c"));
+    assert_true(applied(f, "d"));
+    assert_int_equal(dead_count(f), 1);
+    assert_int_equal(f->calls[2], 1); /* the refused record is not tried again */
+    assert_int_equal(f->calls[0], 2); /* before it: its run again without it */
+    assert_int_equal(f->calls[3], 1); /* after it: once */
+    /* delivered again: duplicates, nothing applied twice */
+    assert_int_equal(deliver(f, 1, b, 6, &res), 0);
+    assert_int_equal(res.duplicates, 6);
+    assert_int_equal(f->total, 0);
+}
+
+/* Every other record refused, and all refused: at most twice per record that
+ * applies, once per refused one. */
+static void test_runs_again_are_bounded(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    static char names[NREC][16];
+    const char *b[NREC];
+    for (size_t i = 0; i < NREC; i++) {
+        snprintf(names[i], sizeof names[i], i % 2 ? "half%zu" : "ok%zu", i);
+        b[i] = names[i];
+    }
+    assert_int_equal(deliver(f, 1, b, NREC, &res), 0);
+    assert_int_equal(res.applied, NREC / 2);
+    assert_int_equal(res.dead_letters, NREC / 2);
+    for (size_t i = 0; i < NREC; i++) {
+        assert_true(f->calls[i] <= (i % 2 ? 1u : 2u));
+        assert_int_equal(applied(f, names[i]), i % 2 == 0);
+    }
+    assert_true(f->total <= NREC + NREC / 2);
+
+    /* a refusal last, after many good records: they run twice, not more */
+    for (size_t i = 0; i < NREC; i++) {
+        snprintf(names[i], sizeof names[i], i == NREC - 1 ? "half%zu" : "late%zu", i);
+        b[i] = names[i];
+    }
+    assert_int_equal(deliver(f, NREC + 1, b, NREC, &res), 0);
+    assert_int_equal(res.applied, NREC - 1);
+    assert_int_equal(res.dead_letters, 1);
+    assert_int_equal(f->total, 2 * (NREC - 1) + 1);
+    assert_int_equal(res.hwm, 2 * NREC);
+
+    /* all refused: one call each */
+    for (size_t i = 0; i < NREC; i++) {
+        snprintf(names[i], sizeof names[i], "half-all%zu", i);
+        b[i] = names[i];
+    }
+    assert_int_equal(deliver(f, 2 * NREC + 1, b, NREC, &res), 0);
+    assert_int_equal(res.dead_letters, NREC);
+    assert_int_equal(res.applied, 0);
+    assert_int_equal(f->total, NREC);
+    assert_int_equal(dead_count(f), NREC / 2 + 1 + NREC);
+}
+
+/* A record that applied in the first run but is refused when run again
+ * becomes a dead letter too, and nothing of it stays. */
+static void test_refused_when_run_again(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"a", "flaky", "b", "half", "c"};
+    assert_int_equal(deliver(f, 1, b, 5, &res), 0);
+    assert_int_equal(res.applied, 3);
+    assert_int_equal(res.dead_letters, 2);
+    assert_int_equal(res.hwm, 5);
+    assert_true(applied(f, "a"));
+    assert_false(applied(f, "flaky"));
+    assert_true(applied(f, "b"));
+    assert_false(applied(f, "half"));
+    assert_true(applied(f, "c"));
+    assert_int_equal(dead_count(f), 2);
+}
+
+/* A store error after a refusal: the batch stops, nothing of it stays (the
+ * caller aborts), not even the dead letter. */
+static void test_store_error_after_refusal(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"a", "half", "full", "c"};
+    assert_int_equal(deliver(f, 1, b, 4, &res), CPM_E_STORE_FULL);
+    assert_false(applied(f, "a"));
+    assert_false(applied(f, "c"));
+    assert_int_equal(dead_count(f), 0);
+    assert_int_equal(f->calls[3], 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_refused_in_the_middle, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_runs_again_are_bounded, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_when_run_again, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_store_error_after_refusal, setup, dom_env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
