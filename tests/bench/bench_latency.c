@@ -292,7 +292,8 @@ int main(int argc, char **argv)
     printf("bench_latency: the parts of one acknowledgement, us (p50 / p99), %ld cores\n",
            sysconf(_SC_NPROCESSORS_ONLN));
     printf("  thread hop (cond signal -> other thread runs)  %7.1f / %7.1f\n", wake.p50, wake.p99);
-    printf("  zmq DEALER->ROUTER round trip, plain TCP       %7.1f / %7.1f\n", plain.p50, plain.p99);
+    printf("  zmq DEALER->ROUTER round trip, plain TCP       %7.1f / %7.1f\n", plain.p50,
+           plain.p99);
     printf("  zmq DEALER->ROUTER round trip, CURVE           %7.1f / %7.1f  (x%.2f plain)\n",
            curve.p50, curve.p99, curve.p50 / plain.p50);
     printf("  Ed25519 sign, 700 bytes                        %7.1f / %7.1f\n", sign.p50, sign.p99);
