@@ -18,8 +18,11 @@
  *   sign / verify  Ed25519 (libsodium) over 700 bytes, as a request's and a
  *           reply's envelope
  *   commit  one durable LMDB commit (default flags: fdatasync + the meta
- *           page) of one 1 KiB put, as a complaint's; against a 4 KiB pwrite
- *           + fdatasync of a plain file (the device's floor)
+ *           page) of one 1 KiB put; against a 4 KiB pwrite + fdatasync of a
+ *           plain file (the device's floor); then a complaint's commit (one
+ *           put in each of six named databases, as intake's), with cpm_store's
+ *           flags and with MDB_WRITEMAP (a figure for a choice not made: the
+ *           store's flags are cpm_store's)
  *
  * The floor of one acknowledgement is then zmq(CURVE) + 2 x sign + 2 x verify
  * + commit: what no change inside intake's loop can go below. */
@@ -217,6 +220,58 @@ static void bench_sig(int rounds, fig_t *sign, fig_t *verify)
     free(b);
 }
 
+/* ---- a complaint's commit: six named databases ------------------------- */
+/* As intake's commit of one complaint touches them: a counter, the complaint,
+ * its client reference, an event, an outbox record, a contact note; each a
+ * B-tree whose leaf (and the main and free databases) LMDB writes page by
+ * page. flags: 0 (cpm_store's) or MDB_WRITEMAP (pages written in the map,
+ * flushed by msync: no pwrite per page). */
+static int bench_complaint_commit(const char *dir, int rounds, unsigned flags, fig_t *out)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/bench_latency.XXXXXX", dir);
+    if (!mkdtemp(path))
+        return -1;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi[6];
+    static const char *names[6] = {"counters", "complaints", "refs",
+                                   "events",   "outbox",     "contacts"};
+    static const size_t sizes[6] = {8, 1024, 64, 300, 1100, 40};
+    mdb_env_create(&env);
+    mdb_env_set_mapsize(env, 256u << 20);
+    mdb_env_set_maxdbs(env, 16);
+    if (mdb_env_open(env, path, MDB_NOTLS | flags, 0600) != 0)
+        return -1;
+    mdb_txn_begin(env, NULL, 0, &txn);
+    for (int d = 0; d < 6; d++)
+        mdb_dbi_open(txn, names[d], MDB_CREATE, &dbi[d]);
+    mdb_txn_commit(txn);
+    uint8_t val[1100];
+    memset(val, 0x21, sizeof val);
+    double *v = calloc((size_t)rounds, sizeof *v);
+    for (int i = -20; i < rounds; i++) { /* 20 to grow the trees a little first */
+        char key[32];
+        snprintf(key, sizeof key, "%012d", i + 20);
+        double t0 = now_us();
+        mdb_txn_begin(env, NULL, 0, &txn);
+        for (int d = 0; d < 6; d++) {
+            MDB_val k = {d == 0 ? 6 : strlen(key), d == 0 ? (char *)"ticket" : key};
+            MDB_val dv = {sizes[d], val};
+            mdb_put(txn, dbi[d], &k, &dv, 0);
+        }
+        mdb_txn_commit(txn);
+        if (i >= 0)
+            v[i] = now_us() - t0;
+    }
+    mdb_env_close(env);
+    *out = figs(v, rounds);
+    free(v);
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 /* ---- commit: LMDB against a plain fdatasync ------------------------------ */
 static int bench_commit(const char *dir, int rounds, fig_t *lmdb, fig_t *raw)
 {
@@ -287,7 +342,10 @@ int main(int argc, char **argv)
     fig_t wake = bench_wake(rounds), plain = bench_zmq(rounds, 0), curve = bench_zmq(rounds, 1),
           sign, verify, lmdb, raw;
     bench_sig(rounds, &sign, &verify);
-    if (bench_commit(dir, crounds, &lmdb, &raw) != 0)
+    fig_t six, six_wm;
+    if (bench_commit(dir, crounds, &lmdb, &raw) != 0 ||
+        bench_complaint_commit(dir, crounds, 0, &six) != 0 ||
+        bench_complaint_commit(dir, crounds, MDB_WRITEMAP, &six_wm) != 0)
         return 1;
     printf("bench_latency: the parts of one acknowledgement, us (p50 / p99), %ld cores\n",
            sysconf(_SC_NPROCESSORS_ONLN));
@@ -303,6 +361,10 @@ int main(int argc, char **argv)
            raw.p99);
     printf("  LMDB durable commit, one 1 KiB put (%d)        %7.1f / %7.1f  (x%.2f fdatasync)\n",
            crounds, lmdb.p50, lmdb.p99, lmdb.p50 / raw.p50);
+    printf("  LMDB durable commit, a complaint's 6 databases  %7.1f / %7.1f  (x%.2f one put)\n",
+           six.p50, six.p99, six.p50 / lmdb.p50);
+    printf("  the same with MDB_WRITEMAP (no pwrite per page) %7.1f / %7.1f  (x%.2f default)\n",
+           six_wm.p50, six_wm.p99, six_wm.p50 / six.p50);
     double floor = curve.p50 + 2 * sign.p50 + 2 * verify.p50 + lmdb.p50;
     printf("floor of one acknowledgement (round trip + 2 signs + 2 verifies + commit): %.0f us "
            "(commit %.0f%%, crypto %.0f%%, transport %.0f%%)\n",
