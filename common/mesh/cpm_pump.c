@@ -31,7 +31,11 @@ typedef struct {
     char peer_service[CPM_STREAM_SERVICE_MAX];
     Cpm__MsgType type;
     void *sock;
-    void *monitor; /* handshake and disconnect events of sock */
+    void *monitor;  /* handshake and disconnect events of sock */
+    int monitor_fd; /* its ZMQ_FD, polled as a plain descriptor; -1: none */
+    /* What cpm_pump_run must look at (see cpm_pump_polled): the monitor or
+     * the socket may hold something. Set when a link opens. */
+    int look_monitor, look_acks;
     int connected;
     char endpoint[256];
     uint8_t server_pk[32];
@@ -78,6 +82,7 @@ struct cpm_pump {
     int hooked;                /* records through an acked hook, committed this turn */
     int hooked_pending;        /* the same, in the transaction not yet committed */
     int64_t linger_ms;         /* cpm_pump_set_linger */
+    int polled;                /* cpm_pump_polled was called: look only where it said */
 };
 
 cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_sender_t *sender, const char *self,
@@ -103,6 +108,7 @@ static void close_link(stream_t *s)
     cpm_sock_monitor_close(s->sock, &s->monitor);
     cpm_sock_close(&s->sock);
     s->connected = 0;
+    s->monitor_fd = -1;
 }
 
 /* ZeroMQ heartbeats (see cpm_transport.c) turn a dead peer into a
@@ -110,6 +116,10 @@ static void close_link(stream_t *s)
 static void read_monitor(cpm_pump_t *p, stream_t *s)
 {
     int event;
+    /* Read until empty: only then does the next event make the monitor's
+     * descriptor readable again (libzmq wakes a reader whose pipe it found
+     * empty), which is what cpm_pump_polled waits for. */
+    s->look_monitor = 0;
     while ((event = cpm_sock_monitor_event(s->monitor)) > 0) {
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !s->connected) {
             s->connected = 1;
@@ -227,6 +237,7 @@ static stream_t *add_stream(cpm_pump_t *p, const char *name)
     snprintf(s->peer_member, sizeof s->peer_member, "%s", parts.to.member);
     snprintf(s->peer_service, sizeof s->peer_service, "%s", parts.to.service);
     s->type = route->type;
+    s->monitor_fd = -1;
     return s;
 }
 
@@ -301,6 +312,10 @@ static int ensure_socket(cpm_pump_t *p, stream_t *s)
         &s->monitor);
     if (!s->sock)
         return -1;
+    size_t fdlen = sizeof s->monitor_fd;
+    if (!s->monitor || zmq_getsockopt(s->monitor, ZMQ_FD, &s->monitor_fd, &fdlen) != 0)
+        s->monitor_fd = -1;             /* then read on every turn, as any unpolled stream */
+    s->look_monitor = s->look_acks = 1; /* nothing polled yet on the new link */
     snprintf(s->endpoint, sizeof s->endpoint, "%s", ep->endpoint);
     memcpy(s->server_pk, m->curve_pk.data, 32);
     return 0;
@@ -780,15 +795,32 @@ int cpm_pump_poll_items(cpm_pump_t *p, zmq_pollitem_t *items, int max)
 {
     int k = 0;
     for (size_t i = 0; i < p->n && k < max; i++) {
-        if (!p->streams[i].sock)
+        stream_t *s = &p->streams[i];
+        if (!s->sock)
             continue;
-        items[k].socket = p->streams[i].sock;
-        items[k].fd = 0;
-        items[k].events = ZMQ_POLLIN;
-        items[k].revents = 0;
-        k++;
+        items[k++] = (zmq_pollitem_t){s->sock, 0, ZMQ_POLLIN, 0};
+        /* The monitor as a plain descriptor: a poll(2) entry costs nothing
+         * more, where a socket item costs libzmq two system calls a wait. */
+        if (s->monitor_fd >= 0 && k < max)
+            items[k++] = (zmq_pollitem_t){NULL, s->monitor_fd, ZMQ_POLLIN, 0};
     }
     return k;
+}
+
+void cpm_pump_polled(cpm_pump_t *p, const zmq_pollitem_t *items, int n)
+{
+    p->polled = 1;
+    for (int k = 0; k < n; k++) {
+        if (!items[k].revents)
+            continue;
+        for (size_t i = 0; i < p->n; i++) {
+            stream_t *s = &p->streams[i];
+            if (items[k].socket && items[k].socket == s->sock)
+                s->look_acks = 1;
+            else if (!items[k].socket && s->sock && items[k].fd == s->monitor_fd)
+                s->look_monitor = 1;
+        }
+    }
 }
 
 int cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now)
@@ -797,9 +829,14 @@ int cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now)
     p->hooked = 0;
     for (size_t i = 0; i < p->n; i++) {
         stream_t *s = &p->streams[i];
-        read_monitor(p, s);
-        if (s->sock)
+        /* Polled: only where the poll saw something (each look at an idle
+         * socket costs libzmq two system calls, per stream, per turn). */
+        if (!p->polled || s->look_monitor || s->monitor_fd < 0)
+            read_monitor(p, s);
+        if (s->sock && (!p->polled || s->look_acks)) {
+            s->look_acks = 0;
             read_acks(p, s, now);
+        }
         if (now >= send_at(p, s))
             send_batch(p, s, now); /* first send, next batch, or resend */
     }

@@ -83,8 +83,14 @@ void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq);
 
 /* How many streams (an upper bound for cpm_pump_poll_items). */
 size_t cpm_pump_size(const cpm_pump_t *p);
-/* Fill poll items for the streams' sockets; returns how many (at most max). */
+/* Fill poll items for the streams' sockets and their monitors (at most two
+ * per stream); returns how many (at most max). */
 CPM_MUST_CHECK int cpm_pump_poll_items(cpm_pump_t *p, zmq_pollitem_t *items, int max);
+/* After the poll, with the items cpm_pump_poll_items filled: from then on
+ * cpm_pump_run reads a stream's socket and monitor only when the poll found
+ * something there (or the link is new), instead of on every call. A caller
+ * that never calls this gets every stream read on every cpm_pump_run. */
+void cpm_pump_polled(cpm_pump_t *p, const zmq_pollitem_t *items, int n);
 /* Handle whatever arrived on the sockets, then send what is due. Returns
  * how many acknowledged records went through an acked hook and were
  * committed (their effects, e.g. events, are now in the store). */

@@ -320,6 +320,11 @@ static void commit_group(cpm_server_t *s)
         /* cpm_store_admit below then refuses what does not fit; counted there. */
         cpm_metrics_add(s->metrics, "store.grow_failed", 1);
     int rc = cpm_store_begin(s->store, true, &txn);
+    /* A group of one single request (the one-client case): it is the whole
+     * transaction, so it needs no nested one (which costs a copy of every
+     * page it dirties); when it fails, the transaction is dropped and
+     * nothing was written, as with a nested one. */
+    bool alone = s->ngroup == 1 && !s->group[0].h->batch && !s->group[0].h->item;
     for (size_t i = 0; rc == 0 && i < s->ngroup; i++) {
         /* Each request in a nested transaction: one that fails, even half
          * way or on a full map, leaves nothing and fails alone. */
@@ -328,16 +333,27 @@ static void commit_group(cpm_server_t *s)
         MDB_txn *child = NULL;
         /* batches: apply_record; items: each admitted alone */
         p->rc = p->h->batch || p->h->item ? 0 : cpm_store_admit(s->store, txn);
-        if (p->rc == 0)
-            p->rc = cpm_store_begin_child(s->store, txn, &child);
-        if (p->rc == 0)
-            p->rc = p->h->batch  ? apply_batch(s, child, p)
-                    : p->h->item ? cpm_server_apply_items(s, child, p)
-                                 : p->h->handle(s, child, &p->msg, &p->reply, &p->err);
-        if (p->rc == 0)
-            p->rc = cpm_store_commit(child);
-        else
-            cpm_store_abort(&child);
+        if (p->rc == 0 && alone) {
+            p->rc = p->h->handle(s, txn, &p->msg, &p->reply, &p->err);
+            if (p->rc != 0) {
+                cpm_store_abort(&txn); /* nothing of it stays; no commit to make */
+                s->nqueued = 0;
+                cpm_metrics_add(s->metrics, "store.alone_dropped", 1);
+            } else {
+                cpm_metrics_add(s->metrics, "store.alone", 1);
+            }
+        } else {
+            if (p->rc == 0)
+                p->rc = cpm_store_begin_child(s->store, txn, &child);
+            if (p->rc == 0)
+                p->rc = p->h->batch  ? apply_batch(s, child, p)
+                        : p->h->item ? cpm_server_apply_items(s, child, p)
+                                     : p->h->handle(s, child, &p->msg, &p->reply, &p->err);
+            if (p->rc == 0)
+                p->rc = cpm_store_commit(child);
+            else
+                cpm_store_abort(&child);
+        }
         if (p->rc != 0)
             s->nqueued = queued_before; /* its records were not written */
         if (cpm_delivery_is_store_error(p->rc)) {
@@ -347,11 +363,14 @@ static void commit_group(cpm_server_t *s)
             cpm_metrics_add(s->metrics, "store.failures", 1);
         }
     }
-    if (rc == 0)
+    bool dropped = alone && !txn; /* the one request failed: nothing to commit */
+    if (rc == 0 && !dropped)
         rc = cpm_store_commit(txn);
     else if (txn)
         cpm_store_abort(&txn);
-    if (rc != 0) {
+    if (dropped) {
+        /* its error is answered below, as a failed request of a group */
+    } else if (rc != 0) {
         cpm_error("group of %zu not applied: %s", s->ngroup, cpm_err_name(rc));
         cpm_metrics_add(s->metrics, "store.failures", 1);
     } else {
@@ -381,7 +400,7 @@ static void commit_group(cpm_server_t *s)
         zmq_msg_close(&p->route);
     }
     s->ngroup = 0;
-    if (rc == 0)
+    if (rc == 0 && !dropped)
         publish_soon(s);
 }
 
@@ -451,8 +470,8 @@ int cpm_server_run(cpm_server_t *s)
     cpm_info("running (registry version %llu)", (unsigned long long)cpm_registry_version(s->reg));
     while (!stop_requested) {
         keep_sequences(s);
-        size_t need = 2 + cpm_pump_size(s->pump);
-        if (need > s->items_cap) { /* one poll item per peer, however many */
+        size_t need = 2 + 2 * cpm_pump_size(s->pump); /* a socket and a monitor each */
+        if (need > s->items_cap) {                    /* one poll item per peer, however many */
             zmq_pollitem_t *grown = realloc(s->items, need * 2 * sizeof *grown);
             if (!grown) {
                 cpm_error("out of memory for the poll set");
@@ -479,6 +498,7 @@ int cpm_server_run(cpm_server_t *s)
             cpm_error("poll: %s", zmq_strerror(errno));
             return -1;
         }
+        cpm_pump_polled(s->pump, items + 2, nitems - 2);
         if (items[0].revents) /* each look costs libzmq two system calls */
             cpm_zap_handle(s->zap);
         cpm_server_take_turn(s);

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""One client's requests, one at a time (the latency path of intake).
+
+A group of one single request is applied in the group's transaction itself,
+without a nested one; when it fails, the transaction is dropped: nothing of it
+stays and no durable commit is paid for it. Checked against a real mesh: a
+refused complaint is answered with its error and counted, leaves no event,
+takes no ticket number and costs no commit; the accepted ones around it are
+acknowledged, numbered one after the other and delivered to routing once."""
+import re
+
+from mesh import Mesh, check, run
+
+
+def counters(m):
+    return m.health("hn.doit")[("hn.doit", "intake")]["counters"]
+
+
+def submit(m, area, desc):
+    return m.ctl("submit", "--node", "hn.doit", "--channel", "web", "--business", "Latency Shop",
+                 "--area", area, "--category", "food_safety", "--description", desc,
+                 check_rc=False).json[0]
+
+
+def number(ticket):
+    return int(re.findall(r"\d+", ticket)[-1])
+
+
+def test_refused_alone_leaves_nothing():
+    with Mesh(areas=("hoan-kiem",)) as m:
+        first = submit(m, "hoan-kiem", "first, accepted")
+        check(first.get("ok"), "the first complaint is acknowledged: %s" % first)
+        before = counters(m)
+        bad = submit(m, "no-such-area", "refused")
+        check(not bad.get("ok"), "a complaint for an unknown area is refused: %s" % bad)
+        check("area" in str(bad), "the refusal names the field: %s" % bad)
+        after = counters(m)
+        invalid = sum(v for k, v in after.items() if k.startswith("invalid.")) - \
+            sum(v for k, v in before.items() if k.startswith("invalid."))
+        check(invalid == 1, "the refusal is counted (invalid.*: +%d)" % invalid)
+        check(after.get("store.commits", 0) == before.get("store.commits", 0),
+              "no durable commit for a refused request alone (store.commits %d -> %d)"
+              % (before.get("store.commits", 0), after.get("store.commits", 0)))
+        check(after.get("store.alone_dropped", 0) == before.get("store.alone_dropped", 0) + 1,
+              "its transaction dropped (store.alone_dropped)")
+        second = submit(m, "hoan-kiem", "second, accepted")
+        check(second.get("ok"), "the next complaint is acknowledged: %s" % second)
+        check(number(second["ticket"]) == number(first["ticket"]) + 1,
+              "no ticket number taken by the refused one (%s, %s)"
+              % (first["ticket"], second["ticket"]))
+        check(counters(m).get("store.alone", 0) >= 2,
+              "single requests applied without a nested transaction (store.alone)")
+        received = [e for e in m.events("hn.doit", "intake") if e["kind"] == "complaint.received"]
+        check(sorted(e["ticket"] for e in received) == sorted([first["ticket"], second["ticket"]]),
+              "exactly the two accepted complaints in the event log: %s"
+              % [e["ticket"] for e in received])
+        m.wait_for(m.outbox_empty, "intake's outbox to drain", seconds=60)
+        routed = [e["ticket"] for e in m.events("hn.doit", "routing") if e["kind"] == "case.routed"]
+        check(sorted(routed) == sorted([first["ticket"], second["ticket"]]),
+              "each accepted complaint routed once: %s" % routed)
+
+
+if __name__ == "__main__":
+    run([test_refused_alone_leaves_nothing])
