@@ -320,11 +320,6 @@ static void commit_group(cpm_server_t *s)
         /* cpm_store_admit below then refuses what does not fit; counted there. */
         cpm_metrics_add(s->metrics, "store.grow_failed", 1);
     int rc = cpm_store_begin(s->store, true, &txn);
-    /* A group of one single request (the one-client case): it is the whole
-     * transaction, so it needs no nested one (which costs a copy of every
-     * page it dirties); when it fails, the transaction is dropped and
-     * nothing was written, as with a nested one. */
-    bool alone = s->ngroup == 1 && !s->group[0].h->batch && !s->group[0].h->item;
     for (size_t i = 0; rc == 0 && i < s->ngroup; i++) {
         /* Each request in a nested transaction: one that fails, even half
          * way or on a full map, leaves nothing and fails alone. */
@@ -333,27 +328,16 @@ static void commit_group(cpm_server_t *s)
         MDB_txn *child = NULL;
         /* batches: apply_record; items: each admitted alone */
         p->rc = p->h->batch || p->h->item ? 0 : cpm_store_admit(s->store, txn);
-        if (p->rc == 0 && alone) {
-            p->rc = p->h->handle(s, txn, &p->msg, &p->reply, &p->err);
-            if (p->rc != 0) {
-                cpm_store_abort(&txn); /* nothing of it stays; no commit to make */
-                s->nqueued = 0;
-                cpm_metrics_add(s->metrics, "store.alone_dropped", 1);
-            } else {
-                cpm_metrics_add(s->metrics, "store.alone", 1);
-            }
-        } else {
-            if (p->rc == 0)
-                p->rc = cpm_store_begin_child(s->store, txn, &child);
-            if (p->rc == 0)
-                p->rc = p->h->batch  ? apply_batch(s, child, p)
-                        : p->h->item ? cpm_server_apply_items(s, child, p)
-                                     : p->h->handle(s, child, &p->msg, &p->reply, &p->err);
-            if (p->rc == 0)
-                p->rc = cpm_store_commit(child);
-            else
-                cpm_store_abort(&child);
-        }
+        if (p->rc == 0)
+            p->rc = cpm_store_begin_child(s->store, txn, &child);
+        if (p->rc == 0)
+            p->rc = p->h->batch  ? apply_batch(s, child, p)
+                    : p->h->item ? cpm_server_apply_items(s, child, p)
+                                 : p->h->handle(s, child, &p->msg, &p->reply, &p->err);
+        if (p->rc == 0)
+            p->rc = cpm_store_commit(child);
+        else
+            cpm_store_abort(&child);
         if (p->rc != 0)
             s->nqueued = queued_before; /* its records were not written */
         if (cpm_delivery_is_store_error(p->rc)) {
@@ -363,14 +347,11 @@ static void commit_group(cpm_server_t *s)
             cpm_metrics_add(s->metrics, "store.failures", 1);
         }
     }
-    bool dropped = alone && !txn; /* the one request failed: nothing to commit */
-    if (rc == 0 && !dropped)
+    if (rc == 0)
         rc = cpm_store_commit(txn);
     else if (txn)
         cpm_store_abort(&txn);
-    if (dropped) {
-        /* its error is answered below, as a failed request of a group */
-    } else if (rc != 0) {
+    if (rc != 0) {
         cpm_error("group of %zu not applied: %s", s->ngroup, cpm_err_name(rc));
         cpm_metrics_add(s->metrics, "store.failures", 1);
     } else {
@@ -400,7 +381,7 @@ static void commit_group(cpm_server_t *s)
         zmq_msg_close(&p->route);
     }
     s->ngroup = 0;
-    if (rc == 0 && !dropped)
+    if (rc == 0)
         publish_soon(s);
 }
 

@@ -1,12 +1,10 @@
 #!/usr/bin/env python3
-"""One client's requests, one at a time (the latency path of intake).
-
-A group of one single request is applied in the group's transaction itself,
-without a nested one; when it fails, the transaction is dropped: nothing of it
-stays and no durable commit is paid for it. Checked against a real mesh: a
-refused complaint is answered with its error and counted, leaves no event,
-takes no ticket number and costs no commit; the accepted ones around it are
-acknowledged, numbered one after the other and delivered to routing once."""
+"""One client's requests, one at a time (the latency path of intake): a
+refused complaint between two accepted ones, each alone in its group. Checked
+against a real mesh: the refused one is answered with its error naming the
+field and counted, leaves no event and takes no ticket number; the accepted
+ones around it are acknowledged, numbered one after the other and delivered
+to routing once."""
 import re
 
 from mesh import Mesh, check, run
@@ -38,18 +36,11 @@ def test_refused_alone_leaves_nothing():
         invalid = sum(v for k, v in after.items() if k.startswith("invalid.")) - \
             sum(v for k, v in before.items() if k.startswith("invalid."))
         check(invalid == 1, "the refusal is counted (invalid.*: +%d)" % invalid)
-        check(after.get("store.commits", 0) == before.get("store.commits", 0),
-              "no durable commit for a refused request alone (store.commits %d -> %d)"
-              % (before.get("store.commits", 0), after.get("store.commits", 0)))
-        check(after.get("store.alone_dropped", 0) == before.get("store.alone_dropped", 0) + 1,
-              "its transaction dropped (store.alone_dropped)")
         second = submit(m, "hoan-kiem", "second, accepted")
         check(second.get("ok"), "the next complaint is acknowledged: %s" % second)
         check(number(second["ticket"]) == number(first["ticket"]) + 1,
               "no ticket number taken by the refused one (%s, %s)"
               % (first["ticket"], second["ticket"]))
-        check(counters(m).get("store.alone", 0) >= 2,
-              "single requests applied without a nested transaction (store.alone)")
         received = [e for e in m.events("hn.doit", "intake") if e["kind"] == "complaint.received"]
         check(sorted(e["ticket"] for e in received) == sorted([first["ticket"], second["ticket"]]),
               "exactly the two accepted complaints in the event log: %s"
