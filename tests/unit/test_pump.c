@@ -19,110 +19,13 @@
 #include "cpm_inbox.h"
 #include "cpm_outbox.h"
 #include "cpm_pump.h"
-#include "fixtures/ackpeer.h"
+#include "fixtures/pump_fixture.h"
 
-#include <ftw.h>
-
-#define SELF "hn.d.x/intake"
-#define STREAM "hn.d.x/intake>hn.doit/routing"
+#define SELF PFX_SELF
+#define STREAM PFX_STREAM
 #define DEADLINE_MS 30000
 
-typedef struct {
-    char dir[64];
-    void *zctx;
-    ackpeer_t peer;
-    cpm_store_t *store;
-    cpm_metrics_t *metrics;
-    cpm_verifier_t *verifier;
-    cpm_sender_t sender;
-    cpm_pump_t *p;
-} fx_t;
-
-static void store_open(fx_t *f)
-{
-    char err[256];
-    f->store = cpm_store_open(f->dir, 0, NULL, err, sizeof err);
-    if (!f->store)
-        fail_msg("open: %s", err);
-}
-
-static void pump_open(fx_t *f)
-{
-    f->p = cpm_pump_new(f->zctx, f->store, &f->sender, SELF, f->verifier, f->metrics, 512);
-    assert_non_null(f->p);
-    assert_int_equal(cpm_pump_outbound(f->p, "routing", CPM__MSG_TYPE__MSG_CASE_BATCH), 0);
-    assert_int_equal(cpm_pump_load(f->p), 0);
-}
-
-static int setup(void **state)
-{
-    fx_t *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/cpm-pump-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    f->zctx = zmq_ctx_new();
-    if (ackpeer_start(&f->peer, f->zctx) != 0)
-        return -1;
-    f->metrics = cpm_metrics_new();
-    f->verifier = cpm_verifier_new(300000);
-    cpm_sender_init(&f->sender, &f->peer.self, "intake");
-    store_open(f);
-    *state = f;
-    return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-    cpm_pump_destroy(&f->p);
-    cpm_store_destroy(&f->store);
-    ackpeer_stop(&f->peer);
-    zmq_ctx_term(f->zctx);
-    cpm_verifier_destroy(&f->verifier);
-    cpm_metrics_destroy(&f->metrics);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
-
-/* Commit one record of len bytes of fill on STREAM; tell the pump when
- * there is one. Returns its seq. */
-static uint64_t commit(fx_t *f, size_t len, char fill)
-{
-    uint8_t *buf = malloc(len ? len : 1);
-    assert_non_null(buf);
-    memset(buf, fill, len);
-    MDB_txn *txn = NULL;
-    uint64_t seq = 0;
-    assert_int_equal(cpm_store_begin(f->store, true, &txn), 0);
-    assert_int_equal(cpm_outbox_put(f->store, txn, STREAM, buf, len, &seq), 0);
-    assert_int_equal(cpm_store_commit(txn), 0);
-    free(buf);
-    if (f->p)
-        cpm_pump_committed(f->p, STREAM, seq);
-    return seq;
-}
-
-/* The pump's PeerStatus for STREAM. */
-static Cpm__PeerStatus health(fx_t *f)
-{
-    Cpm__HealthReply h = CPM__HEALTH_REPLY__INIT;
-    cpm_pump_health(f->p, &h);
-    assert_int_equal(h.n_peers, 1);
-    Cpm__PeerStatus ps = *h.peers[0];
-    assert_string_equal(ps.stream, STREAM);
-    ps.stream = NULL; /* borrowed from the pump */
-    cpm_pump_health_free(&h);
-    return ps;
-}
+typedef pfx_t fx_t;
 
 /* One turn of each side on the real clock. */
 static void step(fx_t *f)
@@ -137,13 +40,13 @@ static uint64_t store_u64(fx_t *f, int which);
  * acked hook are recorded up to 100 ms later, several at once). */
 static int acked_upto(fx_t *f, uint64_t seq)
 {
-    Cpm__PeerStatus ps = health(f);
+    Cpm__PeerStatus ps = pfx_health(f);
     return ps.acked_seq == seq && ps.outbox_depth == 0 && store_u64(f, 0) == seq;
 }
 
 static int halted(fx_t *f)
 {
-    return health(f).halted;
+    return pfx_health(f).halted;
 }
 
 /* Turn both sides until cond holds; fails after DEADLINE_MS. */
@@ -188,16 +91,16 @@ static void reopen(fx_t *f)
 {
     cpm_pump_destroy(&f->p);
     cpm_store_destroy(&f->store);
-    store_open(f);
-    pump_open(f);
+    pfx_store_open(f);
+    pfx_pump_open(f);
 }
 
 static void test_batch_then_drained_and_ack_durable(void **state)
 {
     fx_t *f = *state;
-    pump_open(f);
+    pfx_pump_open(f);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(commit(f, 10, (char)('a' + i)), (uint64_t)i + 1);
+        assert_int_equal(pfx_commit(f, 10, (char)('a' + i)), (uint64_t)i + 1);
     until(f, cond_acked, 3, "the outbox to drain");
     assert_int_equal(f->peer.batches, 1); /* all three in one batch */
     assert_int_equal(f->peer.seen[0].first_seq, 1);
@@ -211,13 +114,13 @@ static void test_batch_then_drained_and_ack_durable(void **state)
     reopen(f);
     assert_int_equal(STORE_ACKED(f), 3);
     assert_int_equal(STORE_DEPTH(f), 0);
-    Cpm__PeerStatus ps = health(f);
+    Cpm__PeerStatus ps = pfx_health(f);
     assert_int_equal(ps.acked_seq, 3);
     assert_int_equal(ps.outbox_depth, 0);
     assert_false(ps.halted);
     /* The restarted pump asks the peer's mark once (an empty batch), then
      * the next record goes as seq 4. */
-    assert_int_equal(commit(f, 5, 'd'), 4);
+    assert_int_equal(pfx_commit(f, 5, 'd'), 4);
     until(f, cond_acked, 4, "record 4 acked after the restart");
     assert_int_equal(STORE_ACKED(f), 4);
     assert_int_equal(f->peer.seen[f->peer.batches - 1].first_seq, 4);
@@ -227,9 +130,9 @@ static void test_silent_peer_resends_with_backoff(void **state)
 {
     fx_t *f = *state;
     f->peer.mode = ACKPEER_SILENT;
-    pump_open(f);
-    commit(f, 10, 'a');
-    commit(f, 10, 'b');
+    pfx_pump_open(f);
+    pfx_commit(f, 10, 'a');
+    pfx_commit(f, 10, 'b');
     /* The pump's clock is the test's: each resend is due after the
      * backoff, which doubles from 250 ms up to 8 s. */
     const int64_t gaps[] = {250, 500, 1000, 2000, 4000, 8000, 8000};
@@ -243,7 +146,7 @@ static void test_silent_peer_resends_with_backoff(void **state)
         assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), i + 1);
         now += gaps[i];
     }
-    assert_int_equal(health(f).retries, nsends - 1);
+    assert_int_equal(pfx_health(f).retries, nsends - 1);
     assert_int_equal(cpm_metrics_get(f->metrics, "retried"), nsends - 1);
 
     /* Every sending reached the peer: the same records under a new msg_id. */
@@ -268,18 +171,18 @@ static void test_silent_peer_resends_with_backoff(void **state)
 static void test_peer_mark_going_back_halts(void **state)
 {
     fx_t *f = *state;
-    pump_open(f);
-    commit(f, 10, 'a');
-    commit(f, 10, 'b');
+    pfx_pump_open(f);
+    pfx_commit(f, 10, 'a');
+    pfx_commit(f, 10, 'b');
     until(f, cond_acked, 2, "records 1-2 acked");
 
     /* The peer now says it has applied only up to 1 (its store was reset). */
     f->peer.mode = ACKPEER_FIXED;
     f->peer.fixed_mark = 1;
-    commit(f, 10, 'c');
-    commit(f, 10, 'd');
+    pfx_commit(f, 10, 'c');
+    pfx_commit(f, 10, 'd');
     until(f, cond_halted, 0, "the stream to halt");
-    Cpm__PeerStatus ps = health(f);
+    Cpm__PeerStatus ps = pfx_health(f);
     assert_int_equal(ps.acked_seq, 2);
     assert_int_equal(ps.outbox_depth, 2);
     assert_int_equal(STORE_ACKED(f), 2); /* the mark did not go back */
@@ -305,13 +208,13 @@ static void test_store_older_than_peer_halts(void **state)
     fx_t *f = *state;
     /* This store holds records 1-2, unacknowledged; the peer has applied up
      * to 5 of this stream: the store was restored from an older copy. */
-    commit(f, 10, 'a');
-    commit(f, 10, 'b');
+    pfx_commit(f, 10, 'a');
+    pfx_commit(f, 10, 'b');
     f->peer.mark = 5;
-    pump_open(f);
-    commit(f, 10, 'c'); /* taken as 3 before the peer answered: kept too */
+    pfx_pump_open(f);
+    pfx_commit(f, 10, 'c'); /* taken as 3 before the peer answered: kept too */
     until(f, cond_halted, 0, "the stream to halt");
-    Cpm__PeerStatus ps = health(f);
+    Cpm__PeerStatus ps = pfx_health(f);
     assert_int_equal(ps.acked_seq, 0);
     assert_int_equal(ps.outbox_depth, 3);
     assert_int_equal(STORE_ACKED(f), 0);
@@ -323,10 +226,10 @@ static void test_store_older_than_peer_halts(void **state)
 static void test_oversize_record_becomes_tombstone(void **state)
 {
     fx_t *f = *state;
-    pump_open(f);
-    commit(f, 10, 'a');
-    commit(f, CPM_DELIVERY_RECORD_MAX + 1, 'B');
-    commit(f, 10, 'c');
+    pfx_pump_open(f);
+    pfx_commit(f, 10, 'a');
+    pfx_commit(f, CPM_DELIVERY_RECORD_MAX + 1, 'B');
+    pfx_commit(f, 10, 'c');
     until(f, cond_acked, 3, "all three acked");
     assert_int_equal(f->peer.mark, 3);
     assert_int_equal(cpm_metrics_get(f->metrics, "delivery.unsendable"), 1);
@@ -410,12 +313,12 @@ static void test_acked_hook_runs_once_with_the_ack(void **state)
 {
     fx_t *f = *state;
     hook_t h = {.f = f, .fail = 2};
-    pump_open(f);
+    pfx_pump_open(f);
     assert_int_equal(cpm_pump_on_acked(f->p, "routing", count_acked, &h), 0);
     assert_int_equal(cpm_pump_on_acked(f->p, "nobody", count_acked, &h), -1);
-    commit(f, 10, 'a');
-    commit(f, CPM_DELIVERY_RECORD_MAX + 1, 'B'); /* a tombstone: the peer never had it */
-    commit(f, 10, 'c');
+    pfx_commit(f, 10, 'a');
+    pfx_commit(f, CPM_DELIVERY_RECORD_MAX + 1, 'B'); /* a tombstone: the peer never had it */
+    pfx_commit(f, 10, 'c');
     /* The peer applies all three; the hook fails twice: the ack is recorded
      * only with the hook's writes, when it succeeds. */
     int64_t end = cpm_mono_ms() + DEADLINE_MS;
@@ -441,7 +344,7 @@ static void test_acked_hook_runs_once_with_the_ack(void **state)
     /* After a restart the peer acknowledges its mark again: nothing new. */
     reopen(f);
     assert_int_equal(cpm_pump_on_acked(f->p, "routing", count_acked, &h), 0);
-    commit(f, 10, 'd');
+    pfx_commit(f, 10, 'd');
     until(f, cond_acked, 4, "record 4 acked after the restart");
     assert_int_equal(h.calls, 3);
     assert_int_equal(h.last_seq, 4);
@@ -453,7 +356,7 @@ static void test_acked_hook_runs_once_with_the_ack(void **state)
 static void acked_in_memory_at(fx_t *f, int64_t t, uint64_t seq)
 {
     int64_t end = cpm_mono_ms() + DEADLINE_MS;
-    while (health(f).acked_seq != seq) {
+    while (pfx_health(f).acked_seq != seq) {
         if (cpm_mono_ms() > end)
             fail_msg("timed out waiting for the ack of %llu", (unsigned long long)seq);
         cpm_pump_run(f->p, f->peer.reg, t);
@@ -467,15 +370,15 @@ static void acked_in_memory_at(fx_t *f, int64_t t, uint64_t seq)
 static void test_acks_gathered_then_recorded_relaxed(void **state)
 {
     fx_t *f = *state;
-    pump_open(f);
+    pfx_pump_open(f);
     int64_t t = cpm_mono_ms();
-    commit(f, 10, 'a');
+    pfx_commit(f, 10, 'a');
     acked_in_memory_at(f, t, 1);
-    commit(f, 10, 'b');
+    pfx_commit(f, 10, 'b');
     acked_in_memory_at(f, t + 10, 2);
     assert_int_equal(STORE_ACKED(f), 0);
     assert_int_equal(STORE_DEPTH(f), 2);
-    assert_int_equal(health(f).outbox_depth, 2); /* still in the store */
+    assert_int_equal(pfx_health(f).outbox_depth, 2); /* still in the store */
     /* Due 50 ms after the first unrecorded ack, on the pump's clock. */
     assert_int_equal(cpm_pump_next_due_ms(f->p, t + 10), 40);
     cpm_pump_run(f->p, f->peer.reg, t + 49);
@@ -483,7 +386,7 @@ static void test_acks_gathered_then_recorded_relaxed(void **state)
     cpm_pump_run(f->p, f->peer.reg, t + 50);
     assert_int_equal(STORE_ACKED(f), 2);
     assert_int_equal(STORE_DEPTH(f), 0);
-    assert_int_equal(health(f).outbox_depth, 0);
+    assert_int_equal(pfx_health(f).outbox_depth, 0);
     assert_int_equal(cpm_metrics_get(f->metrics, "delivery.ack_commits_relaxed"), 1);
     assert_int_equal(cpm_metrics_get(f->metrics, "delivery.ack_commits"), 0);
     assert_int_equal(cpm_pump_next_due_ms(f->p, t + 50), -1);
@@ -493,9 +396,9 @@ static void test_acks_gathered_then_recorded_relaxed(void **state)
 static void test_stop_records_gathered_acks(void **state)
 {
     fx_t *f = *state;
-    pump_open(f);
+    pfx_pump_open(f);
     int64_t t = cpm_mono_ms();
-    commit(f, 10, 'a');
+    pfx_commit(f, 10, 'a');
     acked_in_memory_at(f, t, 1);
     assert_int_equal(STORE_ACKED(f), 0);
     reopen(f);
@@ -526,10 +429,10 @@ static int copy_file(const char *from, const char *to)
 static void test_undone_ack_record_resends_without_halt(void **state)
 {
     fx_t *f = *state;
-    pump_open(f);
+    pfx_pump_open(f);
     int64_t t = cpm_mono_ms();
-    commit(f, 10, 'a');
-    commit(f, 10, 'b');
+    pfx_commit(f, 10, 'a');
+    pfx_commit(f, 10, 'b');
     acked_in_memory_at(f, t, 2);
     char data[128], saved[128];
     snprintf(data, sizeof data, "%s/data.mdb", f->dir);
@@ -540,17 +443,17 @@ static void test_undone_ack_record_resends_without_halt(void **state)
     cpm_pump_destroy(&f->p);
     cpm_store_destroy(&f->store);
     assert_int_equal(rename(saved, data), 0); /* the crash undid the relaxed commit */
-    store_open(f);
-    pump_open(f);
+    pfx_store_open(f);
+    pfx_pump_open(f);
     assert_int_equal(STORE_ACKED(f), 0);
     assert_int_equal(STORE_DEPTH(f), 2);
     size_t before = f->peer.batches;
     until(f, cond_acked, 2, "the records acked again");
-    assert_false(health(f).halted);
+    assert_false(pfx_health(f).halted);
     assert_int_equal(f->peer.seen[before].first_seq, 1); /* sent again */
     assert_int_equal(f->peer.mark, 2);                   /* applied once */
     assert_int_equal(STORE_DEPTH(f), 0);
-    assert_int_equal(commit(f, 10, 'c'), 3);
+    assert_int_equal(pfx_commit(f, 10, 'c'), 3);
     until(f, cond_acked, 3, "the next record after the resend");
 }
 
@@ -561,10 +464,10 @@ static void test_failed_ack_record_retried_after_a_pause(void **state)
 {
     fx_t *f = *state;
     hook_t h = {.f = f, .fail = 2};
-    pump_open(f);
+    pfx_pump_open(f);
     assert_int_equal(cpm_pump_on_acked(f->p, "routing", count_acked, &h), 0);
     int64_t t = cpm_mono_ms();
-    commit(f, 10, 'a');
+    pfx_commit(f, 10, 'a');
     acked_in_memory_at(f, t, 1);
     assert_int_equal(cpm_pump_next_due_ms(f->p, t), 50);
     cpm_pump_run(f->p, f->peer.reg, t + 50); /* fails */
@@ -588,13 +491,13 @@ static void test_failed_ack_record_retried_after_a_pause(void **state)
 static void test_linger_coalesces_until_full_or_old(void **state)
 {
     fx_t *f = *state;
-    pump_open(f);
+    pfx_pump_open(f);
     cpm_pump_set_linger(f->p, 1000);
     /* A stream born in this run has no mark to ask for. */
     uint64_t sent = cpm_metrics_get(f->metrics, "delivery.batches_sent");
     int64_t t0 = cpm_mono_ms();
-    commit(f, 10, 'a');
-    commit(f, 10, 'b');
+    pfx_commit(f, 10, 'a');
+    pfx_commit(f, 10, 'b');
     int64_t t = cpm_mono_ms();
     cpm_pump_run(f->p, f->peer.reg, t);
     assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent);
@@ -607,7 +510,7 @@ static void test_linger_coalesces_until_full_or_old(void **state)
 
     /* 512 records (batch_max): at once. */
     for (int i = 0; i < 512; i++)
-        commit(f, 4, 'x');
+        pfx_commit(f, 4, 'x');
     cpm_pump_run(f->p, f->peer.reg, cpm_mono_ms());
     assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 2);
 }
@@ -615,19 +518,25 @@ static void test_linger_coalesces_until_full_or_old(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_batch_then_drained_and_ack_durable, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_silent_peer_resends_with_backoff, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_peer_mark_going_back_halts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_older_than_peer_halts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_oversize_record_becomes_tombstone, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_acked_hook_runs_once_with_the_ack, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_acks_gathered_then_recorded_relaxed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_records_gathered_acks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_undone_ack_record_resends_without_halt, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_linger_coalesces_until_full_or_old, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_ack_record_retried_after_a_pause, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_batch_then_drained_and_ack_durable, pfx_setup,
+                                        pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_silent_peer_resends_with_backoff, pfx_setup,
+                                        pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_mark_going_back_halts, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_store_older_than_peer_halts, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_oversize_record_becomes_tombstone, pfx_setup,
+                                        pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_acked_hook_runs_once_with_the_ack, pfx_setup,
+                                        pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_acks_gathered_then_recorded_relaxed, pfx_setup,
+                                        pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_records_gathered_acks, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_undone_ack_record_resends_without_halt, pfx_setup,
+                                        pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_linger_coalesces_until_full_or_old, pfx_setup,
+                                        pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_ack_record_retried_after_a_pause, pfx_setup,
+                                        pfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,103 +21,32 @@
 #include "cpm_outbox.h"
 #include "cpm_pump.h"
 #include "cpm_zpoll.h"
-#include "fixtures/ackpeer.h"
+#include "fixtures/pump_fixture.h"
 
-#include <ftw.h>
-
-#define SELF "hn.d.x/intake"
-#define STREAM "hn.d.x/intake>hn.doit/routing"
+#define STREAM PFX_STREAM
 #define DEADLINE_MS 30000
-#define NITEMS 8
 
-typedef struct {
-    char dir[64];
-    void *zctx;
-    ackpeer_t peer;
-    cpm_store_t *store;
-    cpm_metrics_t *metrics;
-    cpm_verifier_t *verifier;
-    cpm_sender_t sender;
-    cpm_pump_t *p;
-    zmq_pollitem_t items[NITEMS];
-    int n;
-} fx_t;
+typedef pfx_t fx_t;
 
+/* The pump opened at once: every test here drives it as the loop does. */
 static int setup(void **state)
 {
-    fx_t *f = calloc(1, sizeof *f);
-    if (!f)
+    if (pfx_setup(state) != 0)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/cpm-pumppoll-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    f->zctx = zmq_ctx_new();
-    if (ackpeer_start(&f->peer, f->zctx) != 0)
-        return -1;
-    f->metrics = cpm_metrics_new();
-    f->verifier = cpm_verifier_new(300000);
-    cpm_sender_init(&f->sender, &f->peer.self, "intake");
-    char err[256];
-    f->store = cpm_store_open(f->dir, 0, NULL, err, sizeof err);
-    if (!f->store)
-        return -1;
-    f->p = cpm_pump_new(f->zctx, f->store, &f->sender, SELF, f->verifier, f->metrics, 512);
-    if (!f->p || cpm_pump_outbound(f->p, "routing", CPM__MSG_TYPE__MSG_CASE_BATCH) != 0 ||
-        cpm_pump_load(f->p) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-    cpm_pump_destroy(&f->p);
-    cpm_store_destroy(&f->store);
-    ackpeer_stop(&f->peer);
-    zmq_ctx_term(f->zctx);
-    cpm_verifier_destroy(&f->verifier);
-    cpm_metrics_destroy(&f->metrics);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
+    pfx_pump_open(*state);
     return 0;
 }
 
 static uint64_t commit(fx_t *f, char fill)
 {
-    uint8_t buf[64];
-    memset(buf, fill, sizeof buf);
-    MDB_txn *txn = NULL;
-    uint64_t seq = 0;
-    assert_int_equal(cpm_store_begin(f->store, true, &txn), 0);
-    assert_int_equal(cpm_outbox_put(f->store, txn, STREAM, buf, sizeof buf, &seq), 0);
-    assert_int_equal(cpm_store_commit(txn), 0);
-    cpm_pump_committed(f->p, STREAM, seq);
-    return seq;
-}
-
-static Cpm__PeerStatus health(fx_t *f)
-{
-    Cpm__HealthReply h = CPM__HEALTH_REPLY__INIT;
-    cpm_pump_health(f->p, &h);
-    assert_int_equal(h.n_peers, 1);
-    Cpm__PeerStatus ps = *h.peers[0];
-    ps.stream = NULL; /* borrowed from the pump */
-    cpm_pump_health_free(&h);
-    return ps;
+    return pfx_commit(f, 64, fill);
 }
 
 /* The loop's poll over the pump's items (a short wait: the peer is driven
  * from this thread too). */
 static void poll_pump(fx_t *f, long wait_ms)
 {
-    f->n = cpm_pump_poll_items(f->p, f->items, NITEMS);
+    f->n = cpm_pump_poll_items(f->p, f->items, PFX_ITEMS);
     assert_true(cpm_zpoll(f->items, f->n, wait_ms) >= 0);
 }
 
@@ -133,9 +62,9 @@ static void turn(fx_t *f)
 static void turns_until_acked(fx_t *f, uint64_t seq)
 {
     int64_t end = cpm_mono_ms() + DEADLINE_MS;
-    while (health(f).acked_seq < seq && cpm_mono_ms() < end)
+    while (pfx_health(f).acked_seq < seq && cpm_mono_ms() < end)
         turn(f);
-    assert_true(health(f).acked_seq >= seq);
+    assert_true(pfx_health(f).acked_seq >= seq);
 }
 
 /* The socket item of the stream (the first item of its pair). */
@@ -155,9 +84,9 @@ static void polled_delivers_and_connects(void **state)
         turns_until_acked(f, commit(f, c));
     /* the monitor, read only when its descriptor was readable */
     int64_t end = cpm_mono_ms() + DEADLINE_MS;
-    while (!health(f).connected && cpm_mono_ms() < end)
+    while (!pfx_health(f).connected && cpm_mono_ms() < end)
         turn(f);
-    assert_true(health(f).connected);
+    assert_true(pfx_health(f).connected);
     assert_int_equal(f->n, 2); /* the socket and its monitor's descriptor */
     assert_null(f->items[1].socket);
 }
@@ -187,20 +116,20 @@ static void ack_stays_until_polled(void **state)
         f->items[i].revents = 0;
     cpm_pump_polled(f->p, f->items, f->n);
     cpm_pump_run(f->p, f->peer.reg, cpm_mono_ms());
-    assert_true(health(f).acked_seq < seq);
+    assert_true(pfx_health(f).acked_seq < seq);
     /* The next poll sees it, and the run takes it. */
     poll_pump(f, 0);
     assert_true(sock_item(f)->revents & ZMQ_POLLIN);
     cpm_pump_polled(f->p, f->items, f->n);
     cpm_pump_run(f->p, f->peer.reg, cpm_mono_ms());
-    assert_int_equal(health(f).acked_seq, seq);
+    assert_int_equal(pfx_health(f).acked_seq, seq);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(polled_delivers_and_connects, setup, teardown),
-        cmocka_unit_test_setup_teardown(ack_stays_until_polled, setup, teardown),
+        cmocka_unit_test_setup_teardown(polled_delivers_and_connects, setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(ack_stays_until_polled, setup, pfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
