@@ -1,6 +1,7 @@
 #include "cpm_delivery.h"
 #include "cpm_inbox.h"
 #include "cpm_log.h"
+#include "cpm_metrics.h"
 #include "cpm_ratelimit.h"
 #include "cpm_stream.h"
 #include "cpm_util.h"
@@ -59,7 +60,7 @@ static cpm_ratelimit_t dead_log = CPM_RATELIMIT_INIT(20, 60000);
 
 /* The records of a batch already settled (dead letters): one bit each. */
 typedef struct {
-    uint64_t bits[CPM_DELIVERY_RECORDS_MAX / 64];
+    uint64_t bits[(CPM_DELIVERY_RECORDS_MAX + 63) / 64];
 } settled_t;
 
 static int is_settled(const settled_t *s, size_t i)
@@ -71,10 +72,13 @@ static int is_settled(const settled_t *s, size_t i)
  * settled in one nested transaction of txn, committed when all of them
  * applied. Returns 0; or a store error (*fail = hi: nothing of the run
  * stays); or apply()'s refusal of record *fail with e filled, the nested
- * transaction aborted so that nothing of the run stays either. */
+ * transaction aborted so that nothing of the run stays either. again: the
+ * run repeats records already applied once (then undone with a refused
+ * one): what apply() counts and logs was counted and logged the first time,
+ * so this thread's counters and log are muted meanwhile. */
 static int apply_run(cpm_store_t *st, MDB_txn *txn, const uint8_t *const *recs, const size_t *lens,
                      size_t lo, size_t hi, const settled_t *settled, cpm_record_fn apply, void *ctx,
-                     size_t *fail, cpm_error_t *e)
+                     int again, size_t *fail, cpm_error_t *e)
 {
     *fail = hi;
     size_t i = lo;
@@ -90,7 +94,16 @@ static int apply_run(cpm_store_t *st, MDB_txn *txn, const uint8_t *const *recs, 
         if (lens[i] == 0 || is_settled(settled, i))
             continue;
         memset(e, 0, sizeof *e);
-        if ((rc = apply(ctx, child, recs[i], lens[i], e)) != 0) {
+        if (again) {
+            cpm_metrics_mute(1);
+            cpm_log_mute(1);
+        }
+        rc = apply(ctx, child, recs[i], lens[i], e);
+        if (again) {
+            cpm_metrics_mute(0);
+            cpm_log_mute(0);
+        }
+        if (rc != 0) {
             cpm_store_abort(&child);
             if (!cpm_delivery_is_store_error(rc))
                 *fail = i;
@@ -134,8 +147,9 @@ int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64
     while (lo < n) {
         size_t hi = n, fail;
         cpm_error_t e = {0};
-        while ((rc = apply_run(st, txn, recs, lens, lo, hi, &settled, apply, ctx, &fail, &e)) !=
-               0) {
+        int again = 0; /* after a refusal: [lo, hi) applied once already */
+        while ((rc = apply_run(st, txn, recs, lens, lo, hi, &settled, apply, ctx, again, &fail,
+                               &e)) != 0) {
             if (fail == hi)
                 return rc; /* a store error: the batch stops */
             uint64_t seq = first_seq + fail;
@@ -155,6 +169,7 @@ int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64
             dead_bytes += more;
             res->dead_letters++;
             hi = fail; /* the records before it, again without it */
+            again = 1;
         }
         /* [lo, hi) is in txn now; hi, when below n, is a dead letter */
         for (size_t i = lo; i < hi; i++) {

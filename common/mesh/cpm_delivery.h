@@ -12,8 +12,10 @@
  * refused record leaves no partial writes, one bad record cannot stall a
  * stream, and the others of its batch still take effect. apply() may thus
  * run more than once for a record (at most twice, plus once for each refusal
- * after it in its run); only the last run's writes stay, but what it does
- * outside the transaction (counters, logs) must bear repeating. */
+ * after it in its run); only the last run's writes stay, and while records
+ * already applied once run again, this thread's counters (cpm_metrics_add)
+ * and log (cpm_log) are muted, so they count and say each applied record
+ * once. Any other effect outside the transaction must bear repeating. */
 #ifndef CPM_DELIVERY_H
 #define CPM_DELIVERY_H
 

@@ -24,10 +24,17 @@ void cpm_log_init(const char *name)
         log_min = CPM_LOG_ERROR;
 }
 
+static _Thread_local int log_muted;
+
+void cpm_log_mute(int on)
+{
+    log_muted = on;
+}
+
 void cpm_log(cpm_log_level_t level, const char *fmt, ...)
 {
     static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-    if (level < log_min)
+    if (level < log_min || log_muted)
         return;
     char ts[40], line[2048], safe[4 * sizeof line];
     cpm_format_time(cpm_now_ms(), ts, sizeof ts);

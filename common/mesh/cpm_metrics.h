@@ -12,8 +12,13 @@ typedef struct cpm_metrics cpm_metrics_t;
 
 CPM_MUST_CHECK cpm_metrics_t *cpm_metrics_new(void);
 void cpm_metrics_destroy(cpm_metrics_t **p);
-/* Add n to the counter name, creating it at 0 first. */
+/* Add n to the counter name, creating it at 0 first (nothing while this
+ * thread is muted). */
 void cpm_metrics_add(cpm_metrics_t *m, const char *name, uint64_t n);
+/* Mute (on != 0) or unmute cpm_metrics_add on the calling thread: for work
+ * done a second time that was already counted the first time (a delivery
+ * batch's records applied again after a refused one undid their run). */
+void cpm_metrics_mute(int on);
 uint64_t cpm_metrics_get(const cpm_metrics_t *m, const char *name);
 size_t cpm_metrics_count(const cpm_metrics_t *m);
 /* The i-th counter in creation order; 0 or -1 when i is out of range. */
