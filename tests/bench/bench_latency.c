@@ -26,6 +26,7 @@
  *
  * The floor of one acknowledgement is then zmq(CURVE) + 2 x sign + 2 x verify
  * + commit: what no change inside intake's loop can go below. */
+#include "bench_time.h"
 #include <lmdb.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -37,29 +38,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-typedef struct {
-    double p50, p99;
-} fig_t;
-
-static fig_t figs(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return (fig_t){v[n / 2], v[(int)(n * 0.99)]};
-}
 
 /* ---- wake: a condition variable ping-pong -------------------------------- */
 typedef struct {
@@ -84,28 +62,28 @@ static void *pong(void *arg)
     return NULL;
 }
 
-static fig_t bench_wake(int rounds)
+static bench_fig_t bench_wake(int rounds)
 {
     pp_t p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, rounds};
     pthread_t t;
     pthread_create(&t, NULL, pong, &p);
     double *v = calloc((size_t)rounds, sizeof *v);
     for (int i = 0; i < rounds; i++) {
-        double t0 = now_us();
+        double t0 = bench_now_us();
         pthread_mutex_lock(&p.mu);
         p.turn = 1;
         pthread_cond_broadcast(&p.cv);
         while (p.turn == 1)
             pthread_cond_wait(&p.cv, &p.mu);
         pthread_mutex_unlock(&p.mu);
-        v[i] = (now_us() - t0) / 2; /* two hops per ping-pong */
+        v[i] = (bench_now_us() - t0) / 2; /* two hops per ping-pong */
     }
     pthread_mutex_lock(&p.mu);
     p.turn = -1;
     pthread_cond_broadcast(&p.cv);
     pthread_mutex_unlock(&p.mu);
     pthread_join(t, NULL);
-    fig_t f = figs(v, rounds);
+    bench_fig_t f = bench_figs(v, rounds);
     free(v);
     return f;
 }
@@ -154,7 +132,7 @@ static void *router_echo(void *arg)
     return NULL;
 }
 
-static fig_t bench_zmq(int rounds, int curve)
+static bench_fig_t bench_zmq(int rounds, int curve)
 {
     srv_t s;
     memset(&s, 0, sizeof s);
@@ -180,24 +158,24 @@ static fig_t bench_zmq(int rounds, int curve)
     memset(req, 0xa5, sizeof req);
     double *v = calloc((size_t)rounds, sizeof *v);
     for (int i = -50; i < rounds; i++) { /* 50 to warm up (handshake) */
-        double t0 = now_us();
+        double t0 = bench_now_us();
         zmq_send(d, req, sizeof req, 0);
         zmq_recv(d, buf, sizeof buf, 0);
         if (i >= 0)
-            v[i] = now_us() - t0;
+            v[i] = bench_now_us() - t0;
     }
     zmq_send(d, "", 0, 0);
     zmq_recv(d, buf, sizeof buf, 0);
     pthread_join(t, NULL);
     zmq_close(d);
     zmq_ctx_term(s.ctx);
-    fig_t f = figs(v, rounds);
+    bench_fig_t f = bench_figs(v, rounds);
     free(v);
     return f;
 }
 
 /* ---- sign / verify ------------------------------------------------------- */
-static void bench_sig(int rounds, fig_t *sign, fig_t *verify)
+static void bench_sig(int rounds, bench_fig_t *sign, bench_fig_t *verify)
 {
     uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], msg[700],
         sig[crypto_sign_BYTES];
@@ -206,16 +184,16 @@ static void bench_sig(int rounds, fig_t *sign, fig_t *verify)
     double *a = calloc((size_t)rounds, sizeof *a), *b = calloc((size_t)rounds, sizeof *b);
     for (int i = 0; i < rounds; i++) {
         msg[0] = (uint8_t)i;
-        double t0 = now_us();
+        double t0 = bench_now_us();
         crypto_sign_detached(sig, NULL, msg, sizeof msg, sk);
-        double t1 = now_us();
+        double t1 = bench_now_us();
         if (crypto_sign_verify_detached(sig, msg, sizeof msg, pk) != 0)
             fprintf(stderr, "bench_latency: a signature did not verify\n");
         a[i] = t1 - t0;
-        b[i] = now_us() - t1;
+        b[i] = bench_now_us() - t1;
     }
-    *sign = figs(a, rounds);
-    *verify = figs(b, rounds);
+    *sign = bench_figs(a, rounds);
+    *verify = bench_figs(b, rounds);
     free(a);
     free(b);
 }
@@ -226,7 +204,7 @@ static void bench_sig(int rounds, fig_t *sign, fig_t *verify)
  * B-tree whose leaf (and the main and free databases) LMDB writes page by
  * page. flags: 0 (cpm_store's) or MDB_WRITEMAP (pages written in the map,
  * flushed by msync: no pwrite per page). */
-static int bench_complaint_commit(const char *dir, int rounds, unsigned flags, fig_t *out)
+static int bench_complaint_commit(const char *dir, int rounds, unsigned flags, bench_fig_t *out)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/bench_latency.XXXXXX", dir);
@@ -253,7 +231,7 @@ static int bench_complaint_commit(const char *dir, int rounds, unsigned flags, f
     for (int i = -20; i < rounds; i++) { /* 20 to grow the trees a little first */
         char key[32];
         snprintf(key, sizeof key, "%012d", i + 20);
-        double t0 = now_us();
+        double t0 = bench_now_us();
         mdb_txn_begin(env, NULL, 0, &txn);
         for (int d = 0; d < 6; d++) {
             MDB_val k = {d == 0 ? 6 : strlen(key), d == 0 ? (char *)"ticket" : key};
@@ -262,10 +240,10 @@ static int bench_complaint_commit(const char *dir, int rounds, unsigned flags, f
         }
         mdb_txn_commit(txn);
         if (i >= 0)
-            v[i] = now_us() - t0;
+            v[i] = bench_now_us() - t0;
     }
     mdb_env_close(env);
-    *out = figs(v, rounds);
+    *out = bench_figs(v, rounds);
     free(v);
     char cmd[4300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
@@ -273,7 +251,7 @@ static int bench_complaint_commit(const char *dir, int rounds, unsigned flags, f
 }
 
 /* ---- commit: LMDB against a plain fdatasync ------------------------------ */
-static int bench_commit(const char *dir, int rounds, fig_t *lmdb, fig_t *raw)
+static int bench_commit(const char *dir, int rounds, bench_fig_t *lmdb, bench_fig_t *raw)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/bench_latency.XXXXXX", dir);
@@ -299,14 +277,14 @@ static int bench_commit(const char *dir, int rounds, fig_t *lmdb, fig_t *raw)
     for (int i = 0; i < rounds; i++) {
         char key[32];
         snprintf(key, sizeof key, "c%012d", i);
-        double t0 = now_us();
+        double t0 = bench_now_us();
         mdb_txn_begin(env, NULL, 0, &txn);
         MDB_val k = {strlen(key), key}, d = {sizeof val, val};
         mdb_put(txn, dbi, &k, &d, 0);
         mdb_txn_commit(txn);
-        v[i] = now_us() - t0;
+        v[i] = bench_now_us() - t0;
     }
-    *lmdb = figs(v, rounds);
+    *lmdb = bench_figs(v, rounds);
     mdb_env_close(env);
     char file[4200];
     snprintf(file, sizeof file, "%s/raw", path);
@@ -314,14 +292,14 @@ static int bench_commit(const char *dir, int rounds, fig_t *lmdb, fig_t *raw)
     uint8_t page[4096];
     memset(page, 0x44, sizeof page);
     for (int i = 0; i < rounds; i++) {
-        double t0 = now_us();
+        double t0 = bench_now_us();
         if (pwrite(fd, page, sizeof page, (off_t)(i % 64) * 4096) != (ssize_t)sizeof page ||
             fdatasync(fd) != 0)
             perror("bench_latency: pwrite");
-        v[i] = now_us() - t0;
+        v[i] = bench_now_us() - t0;
     }
     close(fd);
-    *raw = figs(v, rounds);
+    *raw = bench_figs(v, rounds);
     free(v);
     char cmd[4300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
@@ -339,10 +317,10 @@ int main(int argc, char **argv)
         return 2;
     }
     int crounds = rounds / 7 > 10 ? rounds / 7 : 10;
-    fig_t wake = bench_wake(rounds), plain = bench_zmq(rounds, 0), curve = bench_zmq(rounds, 1),
-          sign, verify, lmdb, raw;
+    bench_fig_t wake = bench_wake(rounds), plain = bench_zmq(rounds, 0),
+                curve = bench_zmq(rounds, 1), sign, verify, lmdb, raw;
     bench_sig(rounds, &sign, &verify);
-    fig_t six, six_wm;
+    bench_fig_t six, six_wm;
     if (bench_commit(dir, crounds, &lmdb, &raw) != 0 ||
         bench_complaint_commit(dir, crounds, 0, &six) != 0 ||
         bench_complaint_commit(dir, crounds, MDB_WRITEMAP, &six_wm) != 0)

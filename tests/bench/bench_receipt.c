@@ -9,6 +9,7 @@
  *
  * Usage: bench_receipt [rounds]   (default 2000). Prints microseconds per
  * operation (the median of the rounds). */
+#include "bench_time.h"
 #include "cpm_receipt.h"
 #include "cpm_util.h"
 
@@ -20,25 +21,6 @@
 
 #define LEAVES 256
 #define MINE 32
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return v[n / 2];
-}
 
 static cpm_registry_t *make_registry(const cpm_identity_t *root, const cpm_identity_t *svc)
 {
@@ -112,19 +94,19 @@ int main(int argc, char **argv)
     for (int i = 0; i < 8; i++)
         snprintf(who[i], sizeof who[i], "hn.op.%d/cli.%d", i, i);
     for (int r = 0; r < rounds; r++) {
-        double t0 = now_us();
+        double t0 = bench_now_us();
         crypto_sign_detached(sig, NULL, msg, sizeof msg, svc.sign_sk);
-        double t1 = now_us();
+        double t1 = bench_now_us();
         if (crypto_sign_verify_detached(sig, msg, sizeof msg, svc.sign_pk) != 0)
             return 1;
-        double t2 = now_us();
+        double t2 = bench_now_us();
         t_sign[r] = t1 - t0;
         t_verify[r] = t2 - t1;
 
         cpm_sender_t s;
         cpm_sender_init(&s, &svc, "intake.reply");
         cpm_rgroup_reset(g);
-        t0 = now_us();
+        t0 = bench_now_us();
         for (int i = 0; i < LEAVES; i++) {
             if (cpm_rgroup_add(g, who[i % 8], "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0", (uint32_t)(i / 8),
                                CPM__MSG_TYPE__MSG_SUBMIT_REPLY, (const uint8_t *)answer, alen,
@@ -133,11 +115,11 @@ int main(int argc, char **argv)
         }
         if (cpm_rgroup_seal(g, &s, 1767225600000LL) != 0)
             return 1;
-        t1 = now_us();
+        t1 = bench_now_us();
         uint8_t *frame = NULL;
         if (cpm_rgroup_frame(g, idx, MINE, &frame, &frame_len) != 0)
             return 1;
-        t2 = now_us();
+        t2 = bench_now_us();
         t_seal[r] = t1 - t0;
         t_frame[r] = t2 - t1;
 
@@ -149,27 +131,27 @@ int main(int argc, char **argv)
         cpm_msg_t m = {0};
         cpm_receipt_t *rc = NULL;
         cpm_error_t err;
-        t0 = now_us();
+        t0 = bench_now_us();
         if (cpm_receipt_parse_frame(frame, frame_len, &e, &sg, &p, &signed_len) != 0 ||
             cpm_verifier_check(v, reg, &ctx, frame, signed_len, cpm_now_ms(), &m) != CPM_V_OK)
             return 1;
-        t1 = now_us();
+        t1 = bench_now_us();
         if (cpm_receipt_open(&m, frame, frame_len, "hn.op.3/cli.3", &rc, &err) != 0) {
             fprintf(stderr, "open: %s: %s\n", err.field, err.message);
             return 1;
         }
-        t2 = now_us();
+        t2 = bench_now_us();
         t_vopen[r] = t2 - t0;
         t_open[r] = t2 - t1;
         uint8_t *pf = NULL;
         size_t pfl = 0;
         Cpm__ReceiptLeaf *leaf = NULL;
         const Cpm__Member *signer = NULL;
-        t0 = now_us();
+        t0 = bench_now_us();
         if (cpm_receipt_proof_frame(rc, 7, &pf, &pfl) != 0 ||
             cpm_receipt_check(reg, pf, pfl, &leaf, &signer, NULL, NULL, &err) != 0)
             return 1;
-        t1 = now_us();
+        t1 = bench_now_us();
         t_check[r] = t1 - t0;
         cpm__receipt_leaf__free_unpacked(leaf, NULL);
         free(pf);
@@ -177,10 +159,10 @@ int main(int argc, char **argv)
         cpm_msg_clear(&m);
         free(frame);
     }
-    double sign = median(t_sign, rounds), ver = median(t_verify, rounds);
-    double seal = median(t_seal, rounds), fr = median(t_frame, rounds);
-    double vopen = median(t_vopen, rounds), open = median(t_open, rounds);
-    double chk = median(t_check, rounds);
+    double sign = bench_median(t_sign, rounds), ver = bench_median(t_verify, rounds);
+    double seal = bench_median(t_seal, rounds), fr = bench_median(t_frame, rounds);
+    double vopen = bench_median(t_vopen, rounds), open = bench_median(t_open, rounds);
+    double chk = bench_median(t_check, rounds);
     printf("bench_receipt: %d rounds, medians in microseconds\n", rounds);
     printf("  baseline  Ed25519 sign (300 B)                 %8.1f\n", sign);
     printf("  baseline  Ed25519 verify (300 B)               %8.1f\n", ver);
