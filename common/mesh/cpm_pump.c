@@ -810,16 +810,24 @@ int cpm_pump_poll_items(cpm_pump_t *p, zmq_pollitem_t *items, int max)
 void cpm_pump_polled(cpm_pump_t *p, const zmq_pollitem_t *items, int n)
 {
     p->polled = 1;
-    for (int k = 0; k < n; k++) {
-        if (!items[k].revents)
+    /* The items are in cpm_pump_poll_items' order (per stream with a
+     * socket: the socket, then its monitor), and no stream changed since:
+     * one walk over both. */
+    int k = 0;
+    for (size_t i = 0; i < p->n && k < n; i++) {
+        stream_t *s = &p->streams[i];
+        if (!s->sock)
             continue;
-        for (size_t i = 0; i < p->n; i++) {
-            stream_t *s = &p->streams[i];
-            if (items[k].socket && items[k].socket == s->sock)
-                s->look_acks = 1;
-            else if (!items[k].socket && s->sock && items[k].fd == s->monitor_fd)
-                s->look_monitor = 1;
-        }
+        if (items[k].socket != s->sock)
+            break; /* not the set cpm_pump_poll_items filled: look nowhere new */
+        if (items[k++].revents)
+            s->look_acks = 1;
+        if (s->monitor_fd < 0 || k >= n)
+            continue;
+        if (items[k].socket || items[k].fd != s->monitor_fd)
+            break;
+        if (items[k++].revents)
+            s->look_monitor = 1;
     }
 }
 
