@@ -5,13 +5,18 @@
  *   bench_peers mesh  --home DIR         [...]   single signed submits (bench_intake's clients)
  *   bench_peers batch --home DIR --batch B [...] SubmitBatch, group receipts
  *
+ *   --server-pids P1,P2,...  the system's server processes: their CPU (and
+ *                 their descendants') from the phase's start until it stops
+ *                 growing after the phase, per acknowledged record
+ *
  * Every system gets the same bytes: the complaints bench_intake sends
  * (make_complaint), packed; PostgreSQL stores them in a bytea column, one
  * INSERT per transaction (pipelined with a sync after each INSERT when the
  * window is above 1); Redis as the field of an XADD (pipelined when the window
  * is above 1); the mesh as the payload of a signed submit_complaint. Prints
  * one line "RESULT system clients window ok rate p50_ms p99_ms intake_cpu_us
- * busy bytes" that tests/bench/run --peers makes a table of. Figures only.
+ * busy bytes server_cpu_us client_cpu_us" (CPU per acknowledged record, -1
+ * when not measured; the client's is this whole process's) that tests/bench/run --peers makes a table of. Figures only.
  * Exit 0, 1 on a failure, 3 when the batch phase is not available. */
 #include "peers.h"
 
@@ -26,7 +31,8 @@
 
 static const char usage[] =
     "usage: bench_peers pg|redis|mesh|batch [--target T] [--home DIR] [--clients N]\n"
-    "                   [--window W] [--batch B] [--seconds S] [--label L]\n";
+    "                   [--window W] [--batch B] [--seconds S] [--label L]\n"
+    "                   [--server-pids P1,P2,...]\n";
 
 int main(int argc, char **argv)
 {
@@ -37,6 +43,7 @@ int main(int argc, char **argv)
                                          {"batch", required_argument, 0, 'b'},
                                          {"seconds", required_argument, 0, 's'},
                                          {"label", required_argument, 0, 'l'},
+                                         {"server-pids", required_argument, 0, 'p'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     if (argc < 2) {
@@ -44,7 +51,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *mode = argv[1], *target = NULL, *home = NULL, *label = NULL;
-    int clients = 1, window = 1, batch = 16, opt;
+    int clients = 1, window = 1, batch = 16, opt, pids[64], npids = 0;
     double secs = 3;
     optind = 2;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -69,6 +76,11 @@ int main(int argc, char **argv)
             break;
         case 'l':
             label = optarg;
+            break;
+        case 'p':
+            for (char *t = strtok(optarg, ","); t && npids < 64; t = strtok(NULL, ","))
+                if (atoi(t) > 0)
+                    pids[npids++] = atoi(t);
             break;
         case 'h':
             fputs(usage, stdout);
@@ -101,6 +113,7 @@ int main(int argc, char **argv)
     size_t bytes = peer_complaint(&e, 0, 0, buf, sizeof buf);
     int64_t dur = (int64_t)(secs * 1e6);
     peer_result_t r;
+    int64_t srv0 = npids ? peers_tree_cpu_us(pids, npids) : -1, cli0 = peers_self_cpu_us();
     char why[300] = "";
     int rc;
     if (!strcmp(mode, "pg"))
@@ -121,12 +134,16 @@ int main(int argc, char **argv)
                             .p99 = m.p99,
                             .intake_cpu_us = m.server_cpu_us};
     }
+    int64_t cli1 = peers_self_cpu_us();
+    int64_t srv1 = srv0 >= 0 && rc == 0 ? peers_cpu_settle(pids, npids, 120 * 1000000LL) : -1;
+    double srv = srv1 >= 0 && r.ok ? (double)(srv1 - srv0) / (double)r.ok : -1;
+    double cli = cli0 >= 0 && cli1 >= 0 && r.ok ? (double)(cli1 - cli0) / (double)r.ok : -1;
     if (*why)
         fprintf(stderr, "bench_peers: %s\n", why);
     if (rc == 0)
-        printf("RESULT %s %d %d %llu %.0f %.3f %.3f %.1f %llu %zu\n", label ? label : mode, clients,
-               window, (unsigned long long)r.ok, r.rate, r.p50, r.p99, r.intake_cpu_us,
-               (unsigned long long)r.busy, bytes);
+        printf("RESULT %s %d %d %llu %.0f %.3f %.3f %.1f %llu %zu %.1f %.1f\n", label ? label : mode,
+               clients, window, (unsigned long long)r.ok, r.rate, r.p50, r.p99, r.intake_cpu_us,
+               (unsigned long long)r.busy, bytes, srv, cli);
     if (mesh)
         env_free(&e);
     return rc == 0 ? 0 : rc == 1 && !strcmp(mode, "batch") ? 3 : 1;

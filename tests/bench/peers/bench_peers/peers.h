@@ -49,6 +49,17 @@ int batch_phase(const env_t *e, int nclients, int window, int batch, int64_t dur
 /* The complaint i of client tid, packed (the same bytes every system gets). */
 size_t peer_complaint(const env_t *e, int tid, uint64_t i, uint8_t *buf, size_t cap);
 
+/* CPU (user + system, us) of the processes roots and all their live
+ * descendants, with their reaped children's; -1 when none is readable. */
+int64_t peers_tree_cpu_us(const int *roots, int nroots);
+
+/* Waits (at most max_us) until that CPU stops growing, then returns it: the
+ * work a server still does for what it acknowledged is counted too. */
+int64_t peers_cpu_settle(const int *roots, int nroots, int64_t max_us);
+
+/* This process's CPU (every thread), us; -1 on error. */
+int64_t peers_self_cpu_us(void);
+
 /* Sorted latencies (us) to p50/p99 in res. */
 void peer_percentiles(int64_t *lat, size_t n, peer_result_t *res);
 
