@@ -57,6 +57,34 @@ CPM_MUST_CHECK int cpm_eventlog_read(cpm_store_t *s, MDB_txn *txn, uint64_t from
                                      Cpm__Event ***events, size_t *n);
 void cpm_eventlog_free(Cpm__Event ***events, size_t n);
 
+/* An event as its stored bytes (what cpm_eventlog_append packed), inside
+ * the map: good until the transaction ends. hash points at its 32-byte hash
+ * inside data, NULL when it has none of that size. */
+typedef struct {
+    uint64_t seq;
+    const uint8_t *data;
+    size_t len;
+    const uint8_t *hash;
+} cpm_event_raw_t;
+
+/* cpm_eventlog_read without decoding, for readers that pass events on or
+ * want only their hash (cpm_eventlog_raw.c): at most max events from
+ * from_seq on into out (room for max). An event is refused as the decoder
+ * would refuse it (bytes not well-formed, a field of Event with another wire
+ * type) or when its seq is not its key: CPM_E_INTERNAL, logged, n = 0. */
+CPM_MUST_CHECK int cpm_eventlog_read_raw(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq,
+                                         size_t max, cpm_event_raw_t *out, size_t *n);
+/* How many of ev[0..n) fit in about bytes of a batch (at least one), counted
+ * as a server counts decoded events: each one's size plus 8. */
+size_t cpm_event_raw_within(const cpm_event_raw_t *ev, size_t n, size_t bytes);
+/* The packed EventBatch of head's fields (node, service, head_seq; nothing
+ * else set, else CPM_E_INVALID) with ev[0..n) as its events: byte for byte
+ * what packing head with those events decoded would give. *out is malloc'd.
+ * 0, CPM_E_INVALID or CPM_E_INTERNAL. */
+CPM_MUST_CHECK int cpm_eventlog_batch_payload(const Cpm__EventBatch *head,
+                                              const cpm_event_raw_t *ev, size_t n, uint8_t **out,
+                                              size_t *len);
+
 /* One of the record fields 14-21 is set (they then enter the hash). */
 bool cpm_event_has_record(const Cpm__Event *ev);
 /* The hash of ev given the previous hash (ev->prev_hash is not read). */

@@ -24,6 +24,13 @@ typedef struct {
     size_t slen;
 } stream_keys_t;
 
+/* prefix + stream into out, which has room for both and the zero. */
+static void prefixed(char *out, const char *prefix, size_t plen, const char *stream, size_t slen)
+{
+    memcpy(out, prefix, plen);
+    memcpy(out + plen, stream, slen + 1);
+}
+
 /* Build the keys of a stream on the stack; CPM_E_INVALID for a bad name. */
 static int stream_keys(const char *op, const char *stream, stream_keys_t *k)
 {
@@ -33,9 +40,10 @@ static int stream_keys(const char *op, const char *stream, stream_keys_t *k)
                   k->slen);
         return CPM_E_INVALID;
     }
-    snprintf(k->next, sizeof k->next, NEXT_PREFIX "%s", stream);
-    snprintf(k->acked, sizeof k->acked, ACKED_PREFIX "%s", stream);
-    snprintf(k->epoch, sizeof k->epoch, EPOCH_PREFIX "%s", stream);
+    /* Copies, not snprintf: every record queued builds these keys. */
+    prefixed(k->next, NEXT_PREFIX, sizeof NEXT_PREFIX - 1, stream, k->slen);
+    prefixed(k->acked, ACKED_PREFIX, sizeof ACKED_PREFIX - 1, stream, k->slen);
+    prefixed(k->epoch, EPOCH_PREFIX, sizeof EPOCH_PREFIX - 1, stream, k->slen);
     memcpy(k->rec, stream, k->slen + 1);
     return 0;
 }

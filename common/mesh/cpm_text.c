@@ -42,12 +42,57 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end, uint32_
     return n + 1;
 }
 
+/* The length of the well-formed multi-byte sequence at p (p[0] >= 0x80),
+ * or 0: utf8_seq's rules, without the code point. */
+static inline size_t utf8_multi(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0], lo = 0x80, hi = 0xBF;
+    size_t n;
+    if (c < 0xC2)
+        return 0; /* continuation byte, C0 or C1 as a lead */
+    if (c <= 0xDF)
+        n = 1;
+    else if (c <= 0xEF) {
+        n = 2;
+        if (c == 0xE0)
+            lo = 0xA0; /* no overlong 3-byte forms */
+        else if (c == 0xED)
+            hi = 0x9F; /* no UTF-16 surrogates */
+    } else if (c <= 0xF4) {
+        n = 3;
+        if (c == 0xF0)
+            lo = 0x90; /* no overlong 4-byte forms */
+        else if (c == 0xF4)
+            hi = 0x8F; /* nothing above U+10FFFF */
+    } else
+        return 0;
+    if ((size_t)(end - p) <= n || p[1] < lo || p[1] > hi)
+        return 0;
+    if (n >= 2 && (p[2] & 0xC0) != 0x80)
+        return 0;
+    if (n == 3 && (p[3] & 0xC0) != 0x80)
+        return 0;
+    return n + 1;
+}
+
+/* Every hop checks every string, several times on intake's path: ASCII is
+ * passed 8 bytes at a time, and no code point is computed. */
 bool cpm_text_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    uint32_t cp;
     while (p < end) {
-        size_t n = utf8_seq(p, end, &cp);
+        while ((size_t)(end - p) >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (w & UINT64_C(0x8080808080808080))
+                break;
+            p += 8;
+        }
+        while (p < end && *p < 0x80)
+            p++;
+        if (p == end)
+            break;
+        size_t n = utf8_multi(p, end);
         if (n == 0)
             return false;
         p += n;

@@ -28,7 +28,9 @@ int intake_consumer_secret_load(const char *path, uint8_t secret[32], cpm_error_
 bool intake_phone_normalise(const char *phone, char *out, size_t n);
 
 /* out = the consumer key of (phone, email) under secret; false when neither
- * gives one (no contact: nothing to link by). */
+ * gives one (no contact: nothing to link by). Each thread keeps the BLAKE2b
+ * state keyed with the last secret it was given (used again only for the
+ * same 32 bytes), as the service keeps the secret itself. */
 bool intake_consumer_key(const uint8_t secret[32], const char *phone, const char *email,
                          uint8_t out[INTAKE_CONSUMER_KEY_LEN]);
 

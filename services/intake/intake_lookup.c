@@ -1,45 +1,90 @@
 #include "intake_lookup.h"
 #include "cpm_err.h"
 
+#include <nettle/hmac.h>
 #include <sodium.h>
 #include <string.h>
 
 #define KEY_NAME "intake.lookup_key"
+#define TICKET_MEMO 64 /* a longer ticket is not remembered */
 
-static int lookup_key(cpm_store_t *st, MDB_txn *txn, uint8_t key[32])
+/* What the last code cost, kept for the next: the HMAC state with the key
+ * absorbed (the key's two compressions of four, done once), and the last
+ * ticket's code (intake asks twice per complaint: to send it to routing and
+ * to answer the client). Used only after the key in the store, read on every
+ * call, is seen to be byte for byte the key it was made from: a key created
+ * in a transaction that was then aborted, or another store, makes it again.
+ * One per thread: nothing is shared between threads. */
+typedef struct {
+    bool set;
+    uint8_t key[32];
+    struct hmac_sha256_ctx keyed;     /* nettle: the CPU's SHA instructions, same HMAC */
+    char ticket[TICKET_MEMO];         /* the ticket of code, when code is set */
+    char code[CPM_TEXT_CODE_LEN + 1]; /* "" until a code is made */
+} lookup_cache_t;
+
+static _Thread_local lookup_cache_t cache;
+
+/* The key in the store (32 bytes inside the map), creating it when there is
+ * none (in created, which *key then points at). 0 or a store error. */
+static int lookup_key(cpm_store_t *st, MDB_txn *txn, uint8_t created[32], const uint8_t **key)
 {
     const void *v;
     size_t vlen;
     int rc = cpm_store_get(st, txn, "meta", KEY_NAME, strlen(KEY_NAME), &v, &vlen);
     if (rc == 0 && vlen == 32) {
-        memcpy(key, v, 32);
+        *key = v;
         return 0;
     }
     if (rc == 0) /* a key of another size is not ours: never make codes with it */
         return CPM_E_INTERNAL;
     if (rc != CPM_E_NOT_FOUND)
         return rc;
-    randombytes_buf(key, 32);
-    return cpm_store_put(st, txn, "meta", KEY_NAME, strlen(KEY_NAME), key, 32);
+    randombytes_buf(created, 32);
+    *key = created;
+    return cpm_store_put(st, txn, "meta", KEY_NAME, strlen(KEY_NAME), created, 32);
+}
+
+void intake_lookup_forget(void)
+{
+    sodium_memzero(&cache, sizeof cache);
 }
 
 int intake_lookup_code(cpm_store_t *st, MDB_txn *txn, const char *ticket,
                        char out[CPM_TEXT_CODE_LEN + 1])
 {
     static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    uint8_t key[32], mac[crypto_auth_hmacsha256_BYTES];
-    int rc = lookup_key(st, txn, key);
+    uint8_t created[32], mac[SHA256_DIGEST_SIZE];
+    const uint8_t *key = NULL;
+    int rc = lookup_key(st, txn, created, &key);
     if (rc != 0) {
-        sodium_memzero(key, sizeof key);
+        sodium_memzero(created, sizeof created);
         return rc;
     }
-    crypto_auth_hmacsha256(mac, (const uint8_t *)ticket, strlen(ticket), key);
-    sodium_memzero(key, sizeof key);
+    if (!cache.set || memcmp(cache.key, key, 32) != 0) {
+        intake_lookup_forget();
+        memcpy(cache.key, key, 32);
+        hmac_sha256_set_key(&cache.keyed, 32, key);
+        cache.set = true;
+    }
+    sodium_memzero(created, sizeof created);
+    size_t tl = strlen(ticket);
+    if (cache.code[0] && tl < sizeof cache.ticket && memcmp(cache.ticket, ticket, tl + 1) == 0) {
+        memcpy(out, cache.code, sizeof cache.code);
+        return 0;
+    }
+    /* The digest leaves the state keyed again, ready for the next ticket. */
+    hmac_sha256_update(&cache.keyed, tl, (const uint8_t *)ticket);
+    hmac_sha256_digest(&cache.keyed, sizeof mac, mac);
     uint64_t bits = 0;
     for (int i = 0; i < 8; i++)
         bits = bits << 8 | mac[i];
     for (int i = 0; i < CPM_TEXT_CODE_LEN; i++) /* 5 bits each, from the top */
         out[i] = alphabet[(bits >> (59 - 5 * i)) & 31];
     out[CPM_TEXT_CODE_LEN] = 0;
+    if (tl < sizeof cache.ticket) {
+        memcpy(cache.ticket, ticket, tl + 1);
+        memcpy(cache.code, out, sizeof cache.code);
+    }
     return 0;
 }

@@ -17,4 +17,10 @@
 int intake_lookup_code(cpm_store_t *st, MDB_txn *txn, const char *ticket,
                        char out[CPM_TEXT_CODE_LEN + 1]);
 
+/* intake_lookup_code keeps, per thread, the HMAC state keyed with the last
+ * secret it read and the last ticket's code (the key is still read from the
+ * store on every call and the state used only for the same key bytes, so the
+ * codes are those of a plain HMAC). This wipes the calling thread's copy. */
+void intake_lookup_forget(void);
+
 #endif

@@ -10,6 +10,8 @@
 
 #include "intake_consumer.h"
 
+#include <sodium.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,75 @@ static void test_key(void **state)
     assert_false(intake_consumer_key(s1, "n/a", "  ", a));
 }
 
+/* The phone's normal form as it was made before (one snprintf), for
+ * comparison: the same text and answer for every buffer size. */
+static bool reference_normalise(const char *phone, char *out, size_t n)
+{
+    char d[64];
+    size_t k = 0;
+    for (const char *p = phone; p && *p; p++)
+        if (*p >= '0' && *p <= '9') {
+            if (k + 1 >= sizeof d)
+                return false;
+            d[k++] = *p;
+        }
+    d[k] = 0;
+    if (k == 0)
+        return false;
+    const char *national = d;
+    if (!strncmp(d, "0084", 4))
+        national = d + 4;
+    else if (!strncmp(d, "84", 2) && (k == 11 || k == 12))
+        national = d + 2;
+    int len = snprintf(out, n, "%s%s", national == d ? "" : "0", national);
+    return len > 0 && (size_t)len < n;
+}
+
+static void test_phone_same_as_before(void **state)
+{
+    (void)state;
+    const char *phones[] = {"0912 345 678",
+                            "+84 912 345 678",
+                            "84912345678",
+                            "0084912345678",
+                            "0084",
+                            "84",
+                            "8412345678901",
+                            "841234567890",
+                            "024 3825 1234",
+                            "7",
+                            "+84 (0) 912 345 678",
+                            "0084 0084 0084"};
+    for (size_t i = 0; i < sizeof phones / sizeof *phones; i++)
+        for (size_t n = 0; n <= 16; n++) {
+            char got[20], want[20];
+            memset(got, 'x', sizeof got);
+            memset(want, 'x', sizeof want);
+            bool g = intake_phone_normalise(phones[i], got, n);
+            bool w = reference_normalise(phones[i], want, n);
+            if (g != w || memcmp(got, want, sizeof got) != 0)
+                fail_msg("%s in %zu bytes: %d \"%.20s\", before %d \"%.20s\"", phones[i], n, g, got,
+                         w, want);
+        }
+}
+
+/* The key is the keyed BLAKE2b of the normal form, whichever secret came
+ * before (the keyed state is kept between calls). */
+static void test_key_is_the_keyed_hash(void **state)
+{
+    (void)state;
+    uint8_t s1[32] = {7}, s2[32] = {8}, got[32], want[32];
+    for (int round = 0; round < 3; round++) {
+        const uint8_t *sec = round == 1 ? s2 : s1;
+        assert_true(intake_consumer_key(sec, "+84 912 345 678", "", got));
+        crypto_generichash(want, 32, (const uint8_t *)"p:0912345678", 12, sec, 32);
+        assert_memory_equal(got, want, 32);
+        assert_true(intake_consumer_key(sec, "", " Lan.Nguyen@Example.VN ", got));
+        crypto_generichash(want, 32, (const uint8_t *)"e:lan.nguyen@example.vn", 23, sec, 32);
+        assert_memory_equal(got, want, 32);
+    }
+}
+
 static void write_file(const char *path, const void *data, size_t n, mode_t mode)
 {
     unlink(path);
@@ -92,6 +163,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phone),
         cmocka_unit_test(test_key),
+        cmocka_unit_test(test_phone_same_as_before),
+        cmocka_unit_test(test_key_is_the_keyed_hash),
         cmocka_unit_test(test_secret_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -95,6 +95,27 @@ static void test_legacy_area(void **state)
     placed("", "Hoàn Kiếm", CPM_PLACE_TRIAGE, "00070", "Hoàn Kiếm");
 }
 
+/* The note of a legacy area slug, word for word. */
+static void test_legacy_area_note(void **state)
+{
+    (void)state;
+    Cpm__Complaint *c = complaint("", "hoan-kiem");
+    cpm_placement_t p;
+    cpm_error_t err = {0};
+    assert_int_equal(intake_place_resolve(places, c, &p, &err), 0);
+    assert_string_equal(p.note, "the area slug hoan-kiem of a client before version 3: the "
+                                "current unit Phường Hoàn Kiếm (2025:00070)");
+    cpm__complaint__free_unpacked(c, NULL);
+    /* a slug as long as a slug may be is no unit: placed as text, no note of ours */
+    char lng[CPM_PLACE_SLUG_MAX];
+    memset(lng, 'a', sizeof lng - 1);
+    lng[sizeof lng - 1] = 0;
+    c = complaint("", lng);
+    assert_int_equal(intake_place_resolve(places, c, &p, &err), CPM_E_INVALID);
+    assert_null(strstr(err.message, "area slug"));
+    cpm__complaint__free_unpacked(c, NULL);
+}
+
 static void test_points(void **state)
 {
     (void)state;
@@ -163,6 +184,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_location_wins_and_is_kept_as_written),
         cmocka_unit_test(test_legacy_area),
+        cmocka_unit_test(test_legacy_area_note),
         cmocka_unit_test(test_points),
         cmocka_unit_test(test_unknown_names_the_field),
     };

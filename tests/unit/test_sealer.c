@@ -108,6 +108,36 @@ static void test_key_shared_then_rotated(void **state)
     cpm_sealer_destroy(&s);
 }
 
+/* Nonces come from a pool drawn in one call: across several refills and
+ * recipients no nonce is used twice, and every seal opens. */
+static void test_nonces_never_repeat(void **state)
+{
+    (void)state;
+    enum { SEALS = 300 };
+    uint8_t pk[2][32], sk[2][32];
+    crypto_box_keypair(pk[0], sk[0]);
+    crypto_box_keypair(pk[1], sk[1]);
+    cpm_sealer_t *s = cpm_sealer_new();
+    assert_non_null(s);
+    Cpm__ContactCard c = card("HK-1");
+    static uint8_t nonce[SEALS][24];
+    for (int i = 0; i < SEALS; i++) {
+        uint8_t *b = NULL;
+        size_t len = 0;
+        int who = i % 3 == 0;
+        assert_int_equal(cpm_sealer_seal(s, &c, pk[who], 5000, &b, &len), 0);
+        memcpy(nonce[i], b + 33, 24);
+        int rc;
+        Cpm__ContactCard *o = cpm_seal_open(b, len, pk[who], sk[who], "HK-1", &rc);
+        assert_non_null(o);
+        cpm__contact_card__free_unpacked(o, NULL);
+        free(b);
+        for (int j = 0; j < i; j++)
+            assert_memory_not_equal(nonce[i], nonce[j], 24);
+    }
+    cpm_sealer_destroy(&s);
+}
+
 static void test_old_sealed_box_still_opens(void **state)
 {
     (void)state;
@@ -138,6 +168,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_v2_opens_with_recipient_key_only),
         cmocka_unit_test(test_key_shared_then_rotated),
+        cmocka_unit_test(test_nonces_never_repeat),
         cmocka_unit_test(test_old_sealed_box_still_opens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include "cpm_seal.h"
 #include "cpm_text.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,116 @@ static void test_utf8(void **state)
     INVALID("\xe1\xbb");          /* truncated */
     INVALID("\x80");              /* lone continuation */
     INVALID("ok\xc3");            /* truncated at the end */
+}
+
+/* The validator as it was before its ASCII fast path: one sequence at a
+ * time, by the rules of RFC 3629 (the reference the fast one must match). */
+static bool reference_utf8(const unsigned char *p, size_t len)
+{
+    const unsigned char *end = p + len;
+    while (p < end) {
+        unsigned c = *p, lo = 0x80, hi = 0xBF;
+        size_t n;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1;
+        else if (c == 0xE0)
+            n = 2, lo = 0xA0;
+        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+            n = 2;
+        else if (c == 0xED)
+            n = 2, hi = 0x9F;
+        else if (c == 0xF0)
+            n = 3, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3)
+            n = 3;
+        else if (c == 0xF4)
+            n = 3, hi = 0x8F;
+        else
+            return false;
+        if ((size_t)(end - p) < n + 1 || p[1] < lo || p[1] > hi)
+            return false;
+        for (size_t i = 2; i <= n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+static void same_as_reference(const unsigned char *b, size_t len)
+{
+    bool want = reference_utf8(b, len);
+    if (cpm_text_utf8_valid((const char *)b, len) != want) {
+        char hex[3 * 64 + 1] = "";
+        for (size_t i = 0; i < len && i < 64; i++)
+            snprintf(hex + 3 * i, 4, "%02x ", b[i]);
+        fail_msg("cpm_text_utf8_valid(%s) is not %d", hex, want);
+    }
+}
+
+/* Every string of 1 to 3 bytes, the 4-byte ones over the bytes at the
+ * edges of the ranges, and random mixes of ASCII runs and sequences (valid,
+ * truncated, overlong) at every offset of the 8-byte ASCII fast path. */
+static void test_utf8_same_as_reference(void **state)
+{
+    (void)state;
+    unsigned char b[64];
+    for (unsigned x = 0; x < 1u << 24; x++) {
+        b[0] = (unsigned char)(x >> 16), b[1] = (unsigned char)(x >> 8), b[2] = (unsigned char)x;
+        if (x < 1u << 8)
+            same_as_reference(b + 2, 1);
+        if (x < 1u << 16)
+            same_as_reference(b + 1, 2);
+        same_as_reference(b, 3);
+    }
+    static const unsigned char edge[] = {0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F,
+                                         0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xF4, 0xFF};
+    for (unsigned lead = 0xC0; lead <= 0xFF; lead++)
+        for (size_t i = 0; i < sizeof edge; i++)
+            for (size_t j = 0; j < sizeof edge; j++)
+                for (size_t k = 0; k < sizeof edge; k++) {
+                    b[0] = (unsigned char)lead, b[1] = edge[i], b[2] = edge[j], b[3] = edge[k];
+                    same_as_reference(b, 4);
+                }
+    static const char *const piece[] = {"a",
+                                        "Hoan Kiem ",
+                                        "\xe1\xbb\x87",
+                                        "\xc3\xa0",
+                                        "\xf0\x9f\x98\x80",
+                                        "\xe1\xbb",
+                                        "\xc3",
+                                        "\xf0\x9f\x98",
+                                        "\x80",
+                                        "\xff",
+                                        "\xed\xa0\x80",
+                                        "\xe0\x80\xaf",
+                                        "\xf4\x90\x80\x80",
+                                        "\xc0\xaf",
+                                        "0123456"};
+    unsigned seed = 12345;
+    for (int round = 0; round < 200000; round++) {
+        size_t len = 0;
+        while (len < 40) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = (seed >> 16) % 100;
+            /* mostly valid pieces, so that a bad one is found at any offset */
+            const char *pc = piece[r < 80 ? r % 5 : r < 97 ? 5 + r % 9 : 14];
+            size_t pl = strlen(pc);
+            if (len + pl > sizeof b)
+                break;
+            memcpy(b + len, pc, pl);
+            len += pl;
+            if ((seed >> 8) % 7 == 0)
+                break;
+        }
+        for (size_t cut = 0; cut <= len; cut += 1 + len / 5)
+            same_as_reference(b, len - cut);
+        same_as_reference(b, len);
+    }
 }
 
 static void test_identifiers(void **state)
@@ -269,9 +380,10 @@ static void test_log_one_line(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8),   cmocka_unit_test(test_identifiers),
-        cmocka_unit_test(test_escape), cmocka_unit_test(test_check),
-        cmocka_unit_test(test_fields), cmocka_unit_test(test_log_one_line),
+        cmocka_unit_test(test_utf8),         cmocka_unit_test(test_utf8_same_as_reference),
+        cmocka_unit_test(test_identifiers),  cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_check),        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_log_one_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
