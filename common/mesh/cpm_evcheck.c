@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define EVCHECK_STEP 1000 /* events read per step of a checkpoint */
+
 #define LAST_KEY "evck.last"
 #define KEY_PREFIX "evck"
 
@@ -179,28 +181,35 @@ int cpm_evcheck_make(cpm_store_t *s, MDB_txn *txn, const cpm_identity_t *id, con
     /* The range's hashes, read in steps so that memory stays small. */
     cpm_evrange_t r;
     cpm_evrange_init(&r, c.range_from);
+    /* Only the hashes: the stored events are not decoded (the bytes stay
+     * the read transaction's, used before it ends). */
+    cpm_event_raw_t *evs = malloc(EVCHECK_STEP * sizeof *evs);
+    if (!evs)
+        return CPM_E_INTERNAL;
     while (r.next <= c.seq) {
-        Cpm__Event **evs = NULL;
         size_t n = 0;
-        if ((rc = cpm_eventlog_read(s, txn, r.next, 1000, &evs, &n)) != 0)
+        if ((rc = cpm_eventlog_read_raw(s, txn, r.next, EVCHECK_STEP, evs, &n)) != 0) {
+            free(evs);
             return rc;
+        }
         for (size_t i = 0; i < n && r.next <= c.seq; i++) {
-            if (evs[i]->seq != r.next || evs[i]->hash.len != 32) {
+            if (evs[i].seq != r.next || !evs[i].hash) {
                 cpm_error("evcheck: event %llu missing or without hash (corrupt store?)",
                           (unsigned long long)r.next);
-                cpm_eventlog_free(&evs, n);
+                free(evs);
                 return CPM_E_INTERNAL;
             }
-            cpm_evrange_add(&r, evs[i]->hash.data);
+            cpm_evrange_add(&r, evs[i].hash);
             if (capped && r.next - 1 == c.seq) /* the step ends here: its head is this event */
-                memcpy(c.head_hash, evs[i]->hash.data, 32);
+                memcpy(c.head_hash, evs[i].hash, 32);
         }
-        cpm_eventlog_free(&evs, n);
         if (n == 0) {
             cpm_error("evcheck: the log ends before its head %llu", (unsigned long long)c.seq);
+            free(evs);
             return CPM_E_INTERNAL;
         }
     }
+    free(evs);
     cpm_evrange_final(&r, c.range_digest);
     uint8_t *f = NULL;
     size_t flen = 0;
