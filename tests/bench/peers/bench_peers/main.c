@@ -16,8 +16,8 @@
  * is above 1); the mesh as the payload of a signed submit_complaint. Prints
  * one line "RESULT system clients window ok rate p50_ms p99_ms intake_cpu_us
  * busy bytes server_cpu_us client_cpu_us" (CPU per acknowledged record, -1
- * when not measured; the client's is this whole process's) that tests/bench/run --peers makes a table of. Figures only.
- * Exit 0, 1 on a failure, 3 when the batch phase is not available. */
+ * when not measured; the client's is this whole process's) that tests/bench/run --peers makes a
+ * table of. Figures only. Exit 0, 1 on a failure, 3 when the batch phase is not available. */
 #include "peers.h"
 
 #include "mesh.h"
@@ -36,16 +36,12 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"target", required_argument, 0, 't'},
-                                         {"home", required_argument, 0, 'H'},
-                                         {"clients", required_argument, 0, 'c'},
-                                         {"window", required_argument, 0, 'w'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"seconds", required_argument, 0, 's'},
-                                         {"label", required_argument, 0, 'l'},
-                                         {"server-pids", required_argument, 0, 'p'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"target", required_argument, 0, 't'},  {"home", required_argument, 0, 'H'},
+        {"clients", required_argument, 0, 'c'}, {"window", required_argument, 0, 'w'},
+        {"batch", required_argument, 0, 'b'},   {"seconds", required_argument, 0, 's'},
+        {"label", required_argument, 0, 'l'},   {"server-pids", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;
@@ -141,9 +137,9 @@ int main(int argc, char **argv)
     if (*why)
         fprintf(stderr, "bench_peers: %s\n", why);
     if (rc == 0)
-        printf("RESULT %s %d %d %llu %.0f %.3f %.3f %.1f %llu %zu %.1f %.1f\n", label ? label : mode,
-               clients, window, (unsigned long long)r.ok, r.rate, r.p50, r.p99, r.intake_cpu_us,
-               (unsigned long long)r.busy, bytes, srv, cli);
+        printf("RESULT %s %d %d %llu %.0f %.3f %.3f %.1f %llu %zu %.1f %.1f\n",
+               label ? label : mode, clients, window, (unsigned long long)r.ok, r.rate, r.p50,
+               r.p99, r.intake_cpu_us, (unsigned long long)r.busy, bytes, srv, cli);
     if (mesh)
         env_free(&e);
     return rc == 0 ? 0 : rc == 1 && !strcmp(mode, "batch") ? 3 : 1;
