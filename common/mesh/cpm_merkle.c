@@ -19,6 +19,15 @@ void cpm_merkle_leaf_hash(const uint8_t *leaf, size_t len, uint8_t out[H])
     sha256_digest(&st, H, out);
 }
 
+void cpm_merkle_sha256(const uint8_t *data, size_t len, uint8_t out[H])
+{
+    struct sha256_ctx st;
+    sha256_init(&st);
+    if (len)
+        sha256_update(&st, len, data);
+    sha256_digest(&st, H, out);
+}
+
 /* SHA-256(0x01 || left || right); out may alias either input. */
 static void node_hash(const uint8_t left[H], const uint8_t right[H], uint8_t out[H])
 {

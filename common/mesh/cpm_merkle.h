@@ -23,6 +23,9 @@
 #define CPM_MERKLE_PATH_MAX 32
 
 void cpm_merkle_leaf_hash(const uint8_t *leaf, size_t len, uint8_t out[CPM_MERKLE_HASH]);
+/* Plain SHA-256 of len bytes (a request's hash, as receipts name it): the
+ * same digest as crypto_hash_sha256, with the CPU's SHA instructions. */
+void cpm_merkle_sha256(const uint8_t *data, size_t len, uint8_t out[CPM_MERKLE_HASH]);
 
 /* Root of n >= 1 leaf hashes (leaves[i] is 32 bytes). 0, or -1 when n is 0
  * or out of memory. O(n) time, O(log n) stack. */

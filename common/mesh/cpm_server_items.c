@@ -6,13 +6,13 @@
  * CPM_REPLY_BYTES cut at batch boundaries. */
 #include "cpm_delivery.h"
 #include "cpm_log.h"
+#include "cpm_merkle.h"
 #include "cpm_pbcheck.h"
 #include "cpm_ratelimit.h"
 #include "cpm_server_int.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +47,7 @@ static int apply_item(cpm_server_t *s, MDB_txn *txn, pending_t *p, uint32_t i,
                       const ProtobufCBinaryData *item)
 {
     item_answer_t *a = &p->items[i];
-    crypto_hash_sha256(a->hash, item->data, item->len);
+    cpm_merkle_sha256(item->data, item->len, a->hash);
     cpm_reply_t reply = {0};
     cpm_error_t e = {0};
     MDB_txn *child = NULL;

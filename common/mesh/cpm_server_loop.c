@@ -216,19 +216,6 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
     return rc;
 }
 
-/* How many of the first events fit in bytes (at least one, so that one large
- * event still goes out alone). */
-static size_t events_within(Cpm__Event **evs, size_t n, size_t bytes)
-{
-    size_t total = 0, k = 0;
-    for (; k < n; k++) {
-        total += cpm__event__get_packed_size(evs[k]) + 8; /* tag and length */
-        if (total > bytes && k > 0)
-            break;
-    }
-    return k;
-}
-
 /* Events committed wait this long before they are published, so that the
  * commits of that time go out in one publication: one signature, one send
  * per subscriber and one verification in each, instead of one per commit (at
@@ -237,21 +224,34 @@ static size_t events_within(Cpm__Event **evs, size_t n, size_t bytes)
  * nothing but its delay changes. */
 #define PUBLISH_DELAY_MS 5
 
-/* Publish every event committed since the last call on the PUB socket. */
+/* Publish every event committed since the last call on the PUB socket. The
+ * events go out as stored (cpm_eventlog_read_raw): not decoded and packed
+ * again, the same bytes. */
 static void publish_events(cpm_server_t *s)
 {
     s->publish_due_ms = 0;
+    cpm_event_raw_t *raw = malloc(EVENTS_FETCH_MAX * sizeof *raw);
     for (;;) {
-        MDB_txn *txn;
-        Cpm__Event **evs = NULL;
-        size_t n = 0;
+        MDB_txn *txn = NULL;
+        size_t n = 0, k = 0, pl_len = 0;
         uint64_t head = 0;
-        if (cpm_store_begin(s->store, false, &txn) != 0)
-            return;
-        int rc = cpm_eventlog_head(s->store, txn, &head, NULL);
+        uint8_t *pl = NULL;
+        int rc = raw ? cpm_store_begin(s->store, false, &txn) : CPM_E_INTERNAL;
+        if (rc == 0)
+            rc = cpm_eventlog_head(s->store, txn, &head, NULL);
         if (rc == 0 && head > s->published)
-            rc = cpm_eventlog_read(s->store, txn, s->published + 1, EVENTS_FETCH_MAX, &evs, &n);
-        cpm_store_abort(&txn);
+            rc = cpm_eventlog_read_raw(s->store, txn, s->published + 1, EVENTS_FETCH_MAX, raw, &n);
+        Cpm__EventBatch eb = CPM__EVENT_BATCH__INIT;
+        eb.node = s->id.id;
+        eb.service = (char *)s->cfg->service;
+        eb.head_seq = head;
+        if (rc == 0 && n > 0) { /* the bytes are the map's: copied out before the abort */
+            k = cpm_event_raw_within(raw, n, EVENTS_REPLY_BYTES);
+            rc = cpm_eventlog_batch_payload(&eb, raw, k, &pl, &pl_len);
+        }
+        uint64_t last = rc == 0 && k > 0 ? raw[k - 1].seq : 0;
+        if (txn)
+            cpm_store_abort(&txn);
         if (rc != 0) {
             /* Retried soon; subscribers catch up by fetch meanwhile. */
             s->publish_due_ms = cpm_mono_ms() + PUBLISH_DELAY_MS;
@@ -261,35 +261,30 @@ static void publish_events(cpm_server_t *s)
             if (cpm_ratelimit_allow(&said, cpm_mono_ms(), &dropped))
                 cpm_error("cannot read the event log to publish: %s%s", cpm_err_name(rc),
                           cpm_ratelimit_note(dropped));
-            return;
+            break;
         }
         if (n == 0)
-            return;
-        Cpm__EventBatch eb = CPM__EVENT_BATCH__INIT;
-        eb.node = s->id.id;
-        eb.service = (char *)s->cfg->service;
-        eb.head_seq = head;
-        eb.n_events = events_within(evs, n, EVENTS_REPLY_BYTES);
-        eb.events = evs;
+            break;
         uint8_t *frame = NULL;
         size_t len = 0;
-        if (cpm_sender_seal(&s->pub_sender, CPM__MSG_TYPE__MSG_EVENTS_PUBLISH, "*", NULL, &eb.base,
-                            NULL, &frame, &len) == 0) {
+        if (cpm_sender_seal_raw(&s->pub_sender, CPM__MSG_TYPE__MSG_EVENTS_PUBLISH, "*", NULL, pl,
+                                pl_len, NULL, &frame, &len) == 0) {
             /* A publication lost here is not retried: subscribers see the gap
              * and fetch. Counted so that a broken PUB socket shows. */
             if (zmq_send(s->pub, s->self, strlen(s->self), ZMQ_SNDMORE) < 0 ||
                 zmq_send(s->pub, frame, len, ZMQ_DONTWAIT) < 0)
                 cpm_metrics_add(s->metrics, "events.publish_send_failed", 1);
             else {
-                cpm_metrics_add(s->metrics, "events.published", eb.n_events);
+                cpm_metrics_add(s->metrics, "events.published", k);
                 cpm_metrics_add(s->metrics, "events.publications", 1); /* one signature */
             }
         }
         free(frame);
-        s->published = evs[eb.n_events - 1]->seq;
-        cpm_eventlog_free(&evs, n);
+        free(pl);
+        s->published = last;
         cpm_server_checkpoint(s, false); /* every event_checkpoint_every events */
     }
+    free(raw);
 }
 
 /* After a commit that may have written events: publish them soon. */

@@ -9,6 +9,7 @@
 #include "cpm_retention.h"
 #include "cpm_server_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,14 +45,22 @@ static const cpm_svc_batch_t *find_batch(const cpm_service_t *d, int type)
     return NULL;
 }
 
+#define NOT_ITEM UINT32_MAX /* decode's index when the bytes are not an item */
+
 /* Decode len bytes as desc under the untrusted-input budget, then check;
- * NULL with err filled ("<what> is not a <Type>" or the check's finding). */
+ * NULL with err filled ("<what> is not a <Type>", what[index] for item index,
+ * or the check's finding). The item's name is formatted only when refused. */
 static ProtobufCMessage *decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
-                                size_t len, const char *what, cpm_error_t *err)
+                                size_t len, const char *what, uint32_t index, cpm_error_t *err)
 {
     ProtobufCMessage *msg = protobuf_c_message_unpack(desc, cpm_pb_budget(len), len, buf);
     if (!msg) {
-        cpm_error_set(err, CPM_E_BAD_MESSAGE, what, "%s is not a %s", what, desc->short_name);
+        char name[48];
+        if (index == NOT_ITEM)
+            snprintf(name, sizeof name, "%s", what);
+        else
+            snprintf(name, sizeof name, "%s[%u]", what, index);
+        cpm_error_set(err, CPM_E_BAD_MESSAGE, name, "%s is not a %s", name, desc->short_name);
         return NULL;
     }
     if (cpm_pbcheck_or_free(msg, err) != 0)
@@ -67,7 +76,7 @@ static int on_request(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, cpm_rep
         return cpm_error_set(err, CPM_E_INTERNAL, "type", "no entry for this type");
     refresh(s);
     ProtobufCMessage *p =
-        decode(r->payload, m->env->payload.data, m->env->payload.len, "payload", err);
+        decode(r->payload, m->env->payload.data, m->env->payload.len, "payload", NOT_ITEM, err);
     if (!p)
         return err->code;
     int rc = r->fn(s->svc_state, s, txn, m, p, reply, err);
@@ -84,9 +93,7 @@ static int on_item(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, uint32_t i
     if (!r)
         return cpm_error_set(err, CPM_E_INTERNAL, "type", "no entry for this type");
     refresh(s);
-    char what[32];
-    snprintf(what, sizeof what, "complaints[%u]", index);
-    ProtobufCMessage *p = decode(r->payload, item, len, what, err);
+    ProtobufCMessage *p = decode(r->payload, item, len, "complaints", index, err);
     if (!p)
         return err->code;
     int rc = r->fn(s->svc_state, s, txn, m, p, reply, err);
@@ -116,7 +123,7 @@ static int on_record(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, const ui
     if (!b)
         return cpm_error_set(err, CPM_E_INTERNAL, "type", "no entry for this batch type");
     refresh(s);
-    ProtobufCMessage *r = decode(b->record, rec, len, "record", err);
+    ProtobufCMessage *r = decode(b->record, rec, len, "record", NOT_ITEM, err);
     if (!r)
         return err->code;
     int rc = b->fn(s->svc_state, s, txn, m, r, err);
@@ -136,7 +143,7 @@ static int on_acked(void *ctx, MDB_txn *txn, const char *peer_member, const char
         return 0;
     refresh(s);
     cpm_error_t err = {0};
-    ProtobufCMessage *r = decode(o->record, rec, len, "record", &err);
+    ProtobufCMessage *r = decode(o->record, rec, len, "record", NOT_ITEM, &err);
     if (!r) { /* our own record: only a bug or a damaged store gets here */
         cpm_error("%s/%s: acknowledged record %llu does not decode (%s); passed over", peer_member,
                   peer_service, (unsigned long long)seq, err.message);
