@@ -197,12 +197,33 @@ static void test_path_max(void **state)
         cpm_merkle_verify(leaves[0], 0, UINT64_MAX, path, CPM_MERKLE_PATH_MAX + 1, root), -1);
 }
 
+/* cpm_merkle_sha256 is plain SHA-256: libsodium's digest at every length
+ * around the block size, and the FIPS 180-2 vector of "abc". */
+static void test_sha256_plain(void **state)
+{
+    (void)state;
+    uint8_t buf[300], a[32], b[32];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 7 + 3);
+    for (size_t len = 0; len <= sizeof buf; len++) {
+        cpm_merkle_sha256(buf, len, a);
+        crypto_hash_sha256(b, buf, len);
+        assert_memory_equal(a, b, 32);
+    }
+    static const uint8_t abc[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+                                    0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+                                    0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+                                    0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+    cpm_merkle_sha256((const uint8_t *)"abc", 3, a);
+    assert_memory_equal(a, abc, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_leaf_hash),       cmocka_unit_test(test_small_roots),
         cmocka_unit_test(test_reference_roots), cmocka_unit_test(test_every_path),
-        cmocka_unit_test(test_path_max),
+        cmocka_unit_test(test_path_max),        cmocka_unit_test(test_sha256_plain),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
