@@ -69,9 +69,11 @@ typedef struct {
 
 /* cpm_eventlog_read without decoding, for readers that pass events on or
  * want only their hash (cpm_eventlog_raw.c): at most max events from
- * from_seq on into out (room for max). An event is refused as the decoder
- * would refuse it (bytes not well-formed, a field of Event with another wire
- * type) or when its seq is not its key: CPM_E_INTERNAL, logged, n = 0. */
+ * from_seq on into out (room for max). An event is refused exactly when
+ * protobuf-c's decoder would refuse it (bytes not well-formed within its
+ * limits, a field of Event with another wire type; cpm_pb_next_as_decoder)
+ * or when its seq is not its key: CPM_E_INTERNAL, logged, n = 0.
+ * cpm_eventlog_read is this walk with each event then decoded. */
 CPM_MUST_CHECK int cpm_eventlog_read_raw(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq,
                                          size_t max, cpm_event_raw_t *out, size_t *n);
 /* How many of ev[0..n) fit in about bytes of a batch (at least one), counted
