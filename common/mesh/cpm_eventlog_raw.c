@@ -142,9 +142,11 @@ int cpm_eventlog_batch_payload(const Cpm__EventBatch *head, const cpm_event_raw_
 {
     *out = NULL;
     *len = 0;
+    /* Fields after events, or unknown ones (packed last), would have to
+     * come after them. */
     if (head->n_events || head->scan_from || head->scan_to || head->skipped_hashes.len ||
-        head->n_checkpoints)
-        return CPM_E_INVALID; /* fields after events would have to come after them */
+        head->n_checkpoints || head->base.n_unknown_fields)
+        return CPM_E_INVALID;
     size_t hl = cpm__event_batch__get_packed_size(head), total = hl;
     for (size_t i = 0; i < n; i++)
         total += 1 + cpm_receipt_varint_len(ev[i].len) + ev[i].len;

@@ -203,6 +203,27 @@ static void test_refuses_what_read_refuses(void **state)
     }
 }
 
+/* A head with unknown fields (protobuf-c packs them last, after the
+ * events) is refused rather than packed in the wrong order. */
+static void test_batch_payload_refuses_unknown_fields(void **state)
+{
+    fixture_t *f = *state;
+    append_n(f, 2);
+    cpm_event_raw_t raw[2];
+    size_t nr = 0;
+    assert_int_equal(cpm_eventlog_read_raw(f->s, f->txn, 1, 2, raw, &nr), 0);
+    static const uint8_t head_bytes[] = {0x0a, 0x01, 'n', 0x18, 0x02, 0x98, 0x06, 0x01}; /* #99 */
+    Cpm__EventBatch *head = cpm__event_batch__unpack(NULL, sizeof head_bytes, head_bytes);
+    assert_non_null(head);
+    assert_int_equal(head->base.n_unknown_fields, 1);
+    uint8_t *pl = (uint8_t *)"x";
+    size_t pl_len = 1;
+    assert_int_equal(cpm_eventlog_batch_payload(head, raw, nr, &pl, &pl_len), CPM_E_INVALID);
+    assert_null(pl);
+    assert_int_equal(pl_len, 0);
+    cpm__event_batch__free_unpacked(head, NULL);
+}
+
 /* Every field of Event has a wire type the raw reader checks as the decoder
  * does: a field it cannot judge (a repeated one, packed or not, or a
  * sub-message) would make events holding it unreadable by cpm_eventlog_read
@@ -236,6 +257,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_payload_is_the_packed_batch, setup,
                                         stx_teardown),
         cmocka_unit_test_setup_teardown(test_refuses_what_read_refuses, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_payload_refuses_unknown_fields, setup,
+                                        stx_teardown),
         cmocka_unit_test(test_every_event_field_has_a_wire_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
