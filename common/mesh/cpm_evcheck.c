@@ -181,14 +181,16 @@ int cpm_evcheck_make(cpm_store_t *s, MDB_txn *txn, const cpm_identity_t *id, con
     /* The range's hashes, read in steps so that memory stays small. */
     cpm_evrange_t r;
     cpm_evrange_init(&r, c.range_from);
-    /* Only the hashes: the stored events are not decoded (the bytes stay
-     * the read transaction's, used before it ends). */
-    cpm_event_raw_t *evs = malloc(EVCHECK_STEP * sizeof *evs);
+    /* Only the hashes: the stored events are not decoded. Their bytes are
+     * the map's pages in this write transaction, good until its next write:
+     * each step's are used before anything is written. */
+    size_t step = c.seq - last < EVCHECK_STEP ? (size_t)(c.seq - last) : EVCHECK_STEP;
+    cpm_event_raw_t *evs = malloc(step * sizeof *evs);
     if (!evs)
         return CPM_E_INTERNAL;
     while (r.next <= c.seq) {
-        size_t n = 0;
-        if ((rc = cpm_eventlog_read_raw(s, txn, r.next, EVCHECK_STEP, evs, &n)) != 0) {
+        size_t n = 0, want = c.seq - r.next < step ? (size_t)(c.seq - r.next + 1) : step;
+        if ((rc = cpm_eventlog_read_raw(s, txn, r.next, want, evs, &n)) != 0) {
             free(evs);
             return rc;
         }

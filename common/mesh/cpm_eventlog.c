@@ -3,6 +3,7 @@
 #include "cpm_case.h"
 
 #include "cpm_err.h"
+#include "cpm_eventlog_int.h"
 #include "cpm_log.h"
 #include "cpm_util.h"
 
@@ -216,56 +217,44 @@ void cpm_eventlog_free(Cpm__Event ***events, size_t n)
     *events = NULL;
 }
 
+typedef struct {
+    Cpm__Event **events;
+    size_t n, cap, max;
+} decoded_t;
+
+/* Decode one event the walk checked into the growing array. */
+static int decode_into(void *ctx, const cpm_event_raw_t *e, size_t i)
+{
+    decoded_t *d = ctx;
+    (void)i;
+    if (d->n == d->cap) {
+        size_t ncap = d->cap ? d->cap * 2 : (d->max < 64 ? d->max : 64);
+        Cpm__Event **grown = realloc(d->events, ncap * sizeof *grown);
+        if (grown == NULL)
+            return CPM_EVENTLOG_OOM;
+        d->events = grown;
+        d->cap = ncap;
+    }
+    Cpm__Event *ev = cpm__event__unpack(NULL, e->len, e->data);
+    if (ev == NULL || ev->seq != e->seq) { /* the walk checked as the decoder does */
+        cpm__event__free_unpacked(ev, NULL);
+        return CPM_EVENTLOG_CORRUPT;
+    }
+    d->events[d->n++] = ev;
+    return 0;
+}
+
 int cpm_eventlog_read(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t max,
                       Cpm__Event ***events, size_t *n)
 {
     *events = NULL;
-    *n = 0;
-    if (max == 0) {
-        cpm_error("eventlog: read: max must be at least 1");
-        return CPM_E_INVALID;
+    decoded_t d = {.max = max};
+    int rc = cpm_eventlog_walk(s, txn, from_seq, max, decode_into, &d, n);
+    if (rc != 0) {
+        cpm_eventlog_free(&d.events, d.n);
+        return rc;
     }
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, cpm_store_dbi(s, CPM_DB_EVENTS), &cur);
-    if (rc != 0)
-        return cpm_store_err(rc);
-    uint8_t key[8];
-    cpm_put_be64(key, from_seq);
-    MDB_val k = {8, key}, v;
-    size_t cap = 0;
-    int oom = 0, corrupt = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *n < max;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : (max < 64 ? max : 64);
-            Cpm__Event **grown = realloc(*events, ncap * sizeof *grown);
-            if ((oom = grown == NULL))
-                break;
-            *events = grown;
-            cap = ncap;
-        }
-        Cpm__Event *ev = cpm__event__unpack(NULL, v.mv_size, v.mv_data);
-        /* A key that is not its event's seq is as corrupt as bad bytes. */
-        if ((corrupt = ev == NULL || k.mv_size != 8 || ev->seq != cpm_get_be64(k.mv_data))) {
-            cpm__event__free_unpacked(ev, NULL);
-            break;
-        }
-        (*events)[(*n)++] = ev;
-    }
-    mdb_cursor_close(cur);
-    if (oom || corrupt || (rc != 0 && rc != MDB_NOTFOUND)) {
-        if (oom)
-            cpm_error("eventlog: read: out of memory after %zu events", *n);
-        else if (corrupt)
-            cpm_error("eventlog: read: the event after %zu read cannot be decoded or has "
-                      "the wrong seq (corrupt store?)",
-                      *n);
-        else
-            cpm_error("eventlog: read: %s", mdb_strerror(rc));
-        cpm_eventlog_free(events, *n);
-        *n = 0;
-        return (oom || corrupt) ? CPM_E_INTERNAL : cpm_store_err(rc);
-    }
+    *events = d.events;
     return 0;
 }
 

@@ -58,8 +58,9 @@ CPM_MUST_CHECK int cpm_eventlog_read(cpm_store_t *s, MDB_txn *txn, uint64_t from
 void cpm_eventlog_free(Cpm__Event ***events, size_t n);
 
 /* An event as its stored bytes (what cpm_eventlog_append packed), inside
- * the map: good until the transaction ends. hash points at its 32-byte hash
- * inside data, NULL when it has none of that size. */
+ * the map: good until the next write in txn (a put or delete may move or
+ * reuse the pages of a write transaction), or its end. hash points at its
+ * 32-byte hash inside data, NULL when it has none of that size. */
 typedef struct {
     uint64_t seq;
     const uint8_t *data;
@@ -69,18 +70,24 @@ typedef struct {
 
 /* cpm_eventlog_read without decoding, for readers that pass events on or
  * want only their hash (cpm_eventlog_raw.c): at most max events from
- * from_seq on into out (room for max). An event is refused as the decoder
- * would refuse it (bytes not well-formed, a field of Event with another wire
- * type) or when its seq is not its key: CPM_E_INTERNAL, logged, n = 0. */
+ * from_seq on into out (room for max). An event is refused exactly when
+ * protobuf-c's decoder would refuse it (bytes not well-formed within its
+ * limits, a field of Event with another wire type; cpm_pb_next_as_decoder)
+ * or when its seq is not its key: CPM_E_INTERNAL, logged, n = 0.
+ * cpm_eventlog_read is this walk with each event then decoded. */
 CPM_MUST_CHECK int cpm_eventlog_read_raw(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq,
                                          size_t max, cpm_event_raw_t *out, size_t *n);
 /* How many of ev[0..n) fit in about bytes of a batch (at least one), counted
  * as a server counts decoded events: each one's size plus 8. */
 size_t cpm_event_raw_within(const cpm_event_raw_t *ev, size_t n, size_t bytes);
 /* The packed EventBatch of head's fields (node, service, head_seq; nothing
- * else set, else CPM_E_INVALID) with ev[0..n) as its events: byte for byte
- * what packing head with those events decoded would give. *out is malloc'd.
- * 0, CPM_E_INVALID or CPM_E_INTERNAL. */
+ * else set, no unknown fields, else CPM_E_INVALID) with ev[0..n) as its
+ * events, each its stored bytes. For events as cpm_eventlog_append stores
+ * them (protobuf-c's packing) it is byte for byte what packing head with
+ * those events decoded would give; an event stored otherwise (fields out of
+ * order or twice, unknown fields, longer varints) is passed on as stored,
+ * which its decoded packing would not be. *out is malloc'd. 0,
+ * CPM_E_INVALID or CPM_E_INTERNAL. */
 CPM_MUST_CHECK int cpm_eventlog_batch_payload(const Cpm__EventBatch *head,
                                               const cpm_event_raw_t *ev, size_t n, uint8_t **out,
                                               size_t *len);

@@ -4,8 +4,10 @@
  * publishing cost. See cpm_eventlog.h. */
 #include "cpm_eventlog.h"
 
+#include "cpm_eventlog_int.h"
 #include "cpm_log.h"
 #include "cpm_pbcheck.h"
+#include "cpm_receipt_int.h"
 #include "cpm_util.h"
 
 #include <stdlib.h>
@@ -13,29 +15,40 @@
 
 #define EVENTS_FIELD 4 /* EventBatch.events */
 
-/* The wire type a field of Event is packed with (protobuf-c refuses the
- * event when a known field comes with another): 0 for the numbers and enums,
- * 2 for strings and bytes; -1 for a number Event does not have (kept, as the
- * decoder keeps unknown fields). */
-static int wire_type_of(uint32_t number)
+int cpm_event_field_wire_type(const ProtobufCFieldDescriptor *fd)
 {
-    const ProtobufCFieldDescriptor *fd =
-        protobuf_c_message_descriptor_get_field(&cpm__event__descriptor, number);
-    if (!fd)
-        return -1;
+    if (fd->label == PROTOBUF_C_LABEL_REPEATED)
+        return -1; /* packed or not: both decode */
     switch (fd->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_BOOL:
+    case PROTOBUF_C_TYPE_ENUM:
+        return 0;
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 1;
     case PROTOBUF_C_TYPE_STRING:
     case PROTOBUF_C_TYPE_BYTES:
-    case PROTOBUF_C_TYPE_MESSAGE:
         return 2;
-    default: /* Event holds only varint numbers and enums besides */
-        return 0;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return 5;
+    default: /* PROTOBUF_C_TYPE_MESSAGE */
+        return -1;
     }
 }
 
 /* Walk the bytes of one event as the decoder would: 0 with seq and hash
  * (the last of each, as the decoder takes them; hash NULL unless 32 bytes)
- * or -1 where the decoder would refuse them. */
+ * or -1 where the decoder would refuse them. A field Event does not have
+ * is kept by the decoder, whatever its wire type. */
 static int parse(const uint8_t *data, size_t len, uint64_t *seq, const uint8_t **hash)
 {
     const uint8_t *p = data, *end = data + len;
@@ -43,9 +56,10 @@ static int parse(const uint8_t *data, size_t len, uint64_t *seq, const uint8_t *
     int r;
     *seq = 0;
     *hash = NULL;
-    while ((r = cpm_pb_next(&p, end, &f)) == 1) {
-        int want = wire_type_of(f.number);
-        if (want >= 0 && f.wire_type != want)
+    while ((r = cpm_pb_next_as_decoder(&p, end, &f)) == 1) {
+        const ProtobufCFieldDescriptor *fd =
+            protobuf_c_message_descriptor_get_field(&cpm__event__descriptor, f.number);
+        if (fd && f.wire_type != cpm_event_field_wire_type(fd))
             return -1;
         if (f.number == 1)
             *seq = f.value;
@@ -55,8 +69,8 @@ static int parse(const uint8_t *data, size_t len, uint64_t *seq, const uint8_t *
     return r == 0 ? 0 : -1;
 }
 
-int cpm_eventlog_read_raw(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t max,
-                          cpm_event_raw_t *out, size_t *n)
+int cpm_eventlog_walk(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t max,
+                      cpm_eventlog_visit_fn visit, void *ctx, size_t *n)
 {
     *n = 0;
     if (max == 0) {
@@ -70,30 +84,46 @@ int cpm_eventlog_read_raw(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_
     uint8_t key[8];
     cpm_put_be64(key, from_seq);
     MDB_val k = {8, key}, v;
-    bool corrupt = false;
+    int stop = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *n < max;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        cpm_event_raw_t *e = &out[*n];
-        e->data = v.mv_data;
-        e->len = v.mv_size;
+        cpm_event_raw_t e = {.data = v.mv_data, .len = v.mv_size};
         /* A key that is not its event's seq is as corrupt as bad bytes. */
-        if ((corrupt = parse(e->data, e->len, &e->seq, &e->hash) != 0 || k.mv_size != 8 ||
-                       e->seq != cpm_get_be64(k.mv_data)))
+        if (parse(e.data, e.len, &e.seq, &e.hash) != 0 || k.mv_size != 8 ||
+            e.seq != cpm_get_be64(k.mv_data))
+            stop = CPM_EVENTLOG_CORRUPT;
+        else
+            stop = visit(ctx, &e, *n);
+        if (stop)
             break;
         (*n)++;
     }
     mdb_cursor_close(cur);
-    if (corrupt || (rc != 0 && rc != MDB_NOTFOUND)) {
-        if (corrupt)
+    if (stop || (rc != 0 && rc != MDB_NOTFOUND)) {
+        if (stop == CPM_EVENTLOG_OOM)
+            cpm_error("eventlog: read: out of memory after %zu events", *n);
+        else if (stop)
             cpm_error("eventlog: read: the event after %zu read cannot be decoded or has "
                       "the wrong seq (corrupt store?)",
                       *n);
         else
             cpm_error("eventlog: read: %s", mdb_strerror(rc));
         *n = 0;
-        return corrupt ? CPM_E_INTERNAL : cpm_store_err(rc);
+        return stop ? CPM_E_INTERNAL : cpm_store_err(rc);
     }
     return 0;
+}
+
+static int keep_raw(void *ctx, const cpm_event_raw_t *e, size_t i)
+{
+    ((cpm_event_raw_t *)ctx)[i] = *e;
+    return 0;
+}
+
+int cpm_eventlog_read_raw(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t max,
+                          cpm_event_raw_t *out, size_t *n)
+{
+    return cpm_eventlog_walk(s, txn, from_seq, max, keep_raw, out, n);
 }
 
 size_t cpm_event_raw_within(const cpm_event_raw_t *ev, size_t n, size_t bytes)
@@ -107,51 +137,32 @@ size_t cpm_event_raw_within(const cpm_event_raw_t *ev, size_t n, size_t bytes)
     return k;
 }
 
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 int cpm_eventlog_batch_payload(const Cpm__EventBatch *head, const cpm_event_raw_t *ev, size_t n,
                                uint8_t **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
+    /* Fields after events, or unknown ones (packed last), would have to
+     * come after them. */
     if (head->n_events || head->scan_from || head->scan_to || head->skipped_hashes.len ||
-        head->n_checkpoints)
-        return CPM_E_INVALID; /* fields after events would have to come after them */
+        head->n_checkpoints || head->base.n_unknown_fields)
+        return CPM_E_INVALID;
     size_t hl = cpm__event_batch__get_packed_size(head), total = hl;
     for (size_t i = 0; i < n; i++)
-        total += 1 + varint_len(ev[i].len) + ev[i].len;
+        total += 1 + cpm_receipt_varint_len(ev[i].len) + ev[i].len;
     uint8_t *b = malloc(total ? total : 1);
     if (!b)
         return CPM_E_INTERNAL;
     /* protobuf-c packs fields in the order of their numbers: node, service,
      * head_seq, then events; each event is its own bytes behind its tag. */
-    size_t o = cpm__event_batch__pack(head, b);
+    uint8_t *o = b + cpm__event_batch__pack(head, b);
     for (size_t i = 0; i < n; i++) {
-        b[o++] = EVENTS_FIELD << 3 | 2;
-        o += put_varint(b + o, ev[i].len);
-        memcpy(b + o, ev[i].data, ev[i].len);
+        *o++ = EVENTS_FIELD << 3 | 2;
+        o = cpm_receipt_put_varint(o, ev[i].len);
+        memcpy(o, ev[i].data, ev[i].len);
         o += ev[i].len;
     }
     *out = b;
-    *len = o;
+    *len = (size_t)(o - b);
     return 0;
 }

@@ -176,15 +176,15 @@ int cpm_pbcheck_or_free(ProtobufCMessage *m, cpm_error_t *err)
     return rc;
 }
 
-/* A varint of at most 10 bytes. 0 or -1. */
-static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+/* A varint of at most max bytes (10 hold 64 bits). 0 or -1. */
+static int read_varint(const uint8_t **p, const uint8_t *end, unsigned max, uint64_t *v)
 {
     uint64_t x = 0;
-    for (unsigned shift = 0; shift < 70; shift += 7) {
+    for (unsigned i = 0; i < max; i++) {
         if (*p >= end)
             return -1;
         uint8_t b = *(*p)++;
-        x |= (uint64_t)(b & 0x7f) << shift;
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
             *v = x;
             return 0;
@@ -193,12 +193,19 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return -1;
 }
 
-int cpm_pb_next(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f)
+/* cpm_pb_next (as_decoder false) or cpm_pb_next_as_decoder. */
+static int pb_next(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f, bool as_decoder)
 {
     if (*p >= end)
         return 0;
+    const uint8_t first = **p;
     uint64_t tag;
-    if (read_varint(p, end, &tag) != 0 || tag >> 3 == 0 || tag >> 3 > 0x1fffffff)
+    if (read_varint(p, end, as_decoder ? 5 : 10, &tag) != 0)
+        return -1;
+    /* protobuf-c's parse_tag_and_wiretype: a one-byte tag of number 0 is
+     * refused, any other tag of 5 bytes or fewer read (numbers up to 2^32-1,
+     * unknown fields when the message has no such number). */
+    if (as_decoder ? (first & 0xf8) == 0 : tag >> 3 == 0 || tag >> 3 > 0x1fffffff)
         return -1;
     memset(f, 0, sizeof *f);
     f->number = (uint32_t)(tag >> 3);
@@ -206,7 +213,7 @@ int cpm_pb_next(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f)
     size_t left;
     switch (f->wire_type) {
     case 0:
-        return read_varint(p, end, &f->value) == 0 ? 1 : -1;
+        return read_varint(p, end, 10, &f->value) == 0 ? 1 : -1;
     case 1:
     case 5: {
         size_t n = f->wire_type == 1 ? 8 : 4;
@@ -218,7 +225,8 @@ int cpm_pb_next(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f)
         return 1;
     }
     case 2:
-        if (read_varint(p, end, &f->value) != 0)
+        /* protobuf-c's scan_length_prefixed_data reads at most 5 bytes */
+        if (read_varint(p, end, as_decoder ? 5 : 10, &f->value) != 0)
             return -1;
         left = (size_t)(end - *p);
         if (f->value > left)
@@ -230,6 +238,16 @@ int cpm_pb_next(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f)
     default:
         return -1; /* groups (3, 4) are not used by cpmesh; 6, 7 do not exist */
     }
+}
+
+int cpm_pb_next(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f)
+{
+    return pb_next(p, end, f, false);
+}
+
+int cpm_pb_next_as_decoder(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f)
+{
+    return pb_next(p, end, f, true);
 }
 
 int cpm_pb_count_fields(const uint8_t *buf, size_t len, size_t max, size_t *n)

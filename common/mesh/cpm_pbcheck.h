@@ -77,6 +77,12 @@ typedef struct {
  * (field number 0, groups, a length past the end, a varint of more than
  * 10 bytes). Allocates nothing. */
 CPM_MUST_CHECK int cpm_pb_next(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f);
+/* cpm_pb_next with the limits of protobuf-c 1.4's decoder instead, for a
+ * reader that must refuse exactly what the decoder refuses (the event log's
+ * raw reader): a tag of at most 5 bytes, of any number that fits (above
+ * 2^29-1, or 0 when written in more than one byte, it is read: the decoder
+ * keeps it as an unknown field), and a length prefix of at most 5 bytes. */
+CPM_MUST_CHECK int cpm_pb_next_as_decoder(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f);
 
 /* Count the top-level fields of buf, stopping as soon as there are more than
  * max. 0 with *n set, or -1 when buf is not well-formed wire format or holds

@@ -5,6 +5,8 @@
 
 #include <sodium.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,17 +102,56 @@ struct cpm_sealer {
     size_t next; /* slot replaced next when all are taken */
     uint8_t nonces[SEALER_NONCES][crypto_box_NONCEBYTES];
     size_t nonces_used; /* of nonces; SEALER_NONCES: draw again */
+    unsigned forks;     /* sealer_forks when the keys and nonces were drawn */
 };
+
+/* Bumped in every child a fork makes: a child holds a copy of its parent's
+ * sealers, whose unused nonces and shared keys the parent goes on using, so
+ * the same (key, nonce) would seal two contacts. A sealer that sees the
+ * count move forgets both before it seals (as cpm_random_id's pool). */
+static atomic_uint sealer_forks;
+static pthread_once_t sealer_forks_once = PTHREAD_ONCE_INIT;
+
+static void sealer_forked(void)
+{
+    atomic_fetch_add_explicit(&sealer_forks, 1, memory_order_relaxed);
+}
+
+static void sealer_forks_watch(void)
+{
+    pthread_atfork(NULL, NULL, sealer_forked);
+}
+
+/* Wipe every slot and every nonce not yet used. */
+static void sealer_forget(cpm_sealer_t *s)
+{
+    sodium_memzero(s->slot, sizeof s->slot);
+    sodium_memzero(s->nonces, sizeof s->nonces);
+    s->next = 0;
+    s->nonces_used = SEALER_NONCES; /* none drawn */
+}
+
+/* A sealer copied into a forked child forgets what its parent drew. */
+static void sealer_check_fork(cpm_sealer_t *s)
+{
+    unsigned now = atomic_load_explicit(&sealer_forks, memory_order_relaxed);
+    if (s->forks != now) {
+        sealer_forget(s);
+        s->forks = now;
+    }
+}
 
 cpm_sealer_t *cpm_sealer_new(void)
 {
     if (sodium_init() < 0)
         return NULL;
+    pthread_once(&sealer_forks_once, sealer_forks_watch);
     /* Guarded, locked memory: the shared keys open past contacts. */
     cpm_sealer_t *s = sodium_malloc(sizeof *s);
     if (s) {
         sodium_memzero(s, sizeof *s);
         s->nonces_used = SEALER_NONCES; /* none drawn yet */
+        s->forks = atomic_load_explicit(&sealer_forks, memory_order_relaxed);
     }
     return s;
 }
@@ -131,6 +172,7 @@ static bool expired(const slot_t *sl, int64_t now_ms)
 
 size_t cpm_sealer_sweep(cpm_sealer_t *s, int64_t now_ms)
 {
+    sealer_check_fork(s);
     size_t n = 0;
     for (size_t i = 0; i < SEALER_SLOTS; i++)
         if (s->slot[i].used && expired(&s->slot[i], now_ms)) {

@@ -40,7 +40,11 @@ CPM_MUST_CHECK int cpm_seal_contact(const Cpm__ContactCard *card, const uint8_t 
  * CPM_SEALER_MS milliseconds, whichever comes first; then it is wiped and a
  * new one drawn. Each seal has its own random 24-byte nonce
  * (crypto_box_easy_afternm), taken from a pool the sealer draws from the
- * system 64 at a time, each used once. Format "v2": 0x02 || epk (32) || nonce (24) ||
+ * system 64 at a time, each used once. After fork() the child's copy of a
+ * sealer forgets its parent's ephemeral keys and unused nonces (a
+ * pthread_atfork handler, checked by the next seal or sweep), so parent and
+ * child never seal with the same key and nonce; the parent keeps its own.
+ * Format "v2": 0x02 || epk (32) || nonce (24) ||
  * MAC (16) || ciphertext; docs/protocol.md "Sealed contact". cpm_seal_open
  * opens both formats. Not thread-safe: one sealer per thread. */
 #define CPM_SEALER_USES 64

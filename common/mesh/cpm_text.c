@@ -238,3 +238,22 @@ bool cpm_text_needs_escape(const char *s, size_t len)
     }
     return false;
 }
+
+bool cpm_text_join(char *out, size_t cap, const char *const *parts, size_t n)
+{
+    if (cap == 0)
+        return false;
+    size_t o = 0;
+    bool fits = true;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(parts[i]);
+        if (o + l >= cap) {
+            l = cap - 1 - o;
+            fits = false;
+        }
+        memcpy(out + o, parts[i], l);
+        o += l;
+    }
+    out[o] = 0;
+    return fits;
+}

@@ -66,4 +66,10 @@ const char *cpm_text_esc(const char *s, char *buf, size_t cap);
 /* true when s would be changed by cpm_text_escape. */
 bool cpm_text_needs_escape(const char *s, size_t len);
 
+/* The n strings of parts one after the other into out (cap bytes, always
+ * NUL-terminated when cap >= 1), cut short where snprintf would cut them
+ * (by bytes: a UTF-8 character may be cut); true when it all fitted. For
+ * hot paths where a "%s%s..." snprintf cost more than the copies. */
+bool cpm_text_join(char *out, size_t cap, const char *const *parts, size_t n);
+
 #endif

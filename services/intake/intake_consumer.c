@@ -1,5 +1,6 @@
 /* intake_consumer: see intake_consumer.h. */
 #include "intake_consumer.h"
+#include "intake_secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +71,26 @@ bool intake_phone_normalise(const char *phone, char *out, size_t n)
     return len > 0 && len < n;
 }
 
+/* The BLAKE2b state keyed with the last secret, per thread. */
+typedef struct {
+    bool set;
+    uint8_t secret[32];
+    crypto_generichash_state keyed;
+} keyed_t;
+
+static intake_secret_slot_t keyed_slot = INTAKE_SECRET_SLOT(sizeof(keyed_t));
+static _Thread_local void *keyed_mine;
+
+void intake_consumer_forget(void)
+{
+    intake_secret_forget(&keyed_slot, &keyed_mine);
+}
+
+bool intake_consumer_keeps(void)
+{
+    return keyed_mine != NULL;
+}
+
 bool intake_consumer_key(const uint8_t secret[32], const char *phone, const char *email,
                          uint8_t out[INTAKE_CONSUMER_KEY_LEN])
 {
@@ -93,18 +114,20 @@ bool intake_consumer_key(const uint8_t secret[32], const char *phone, const char
         return false;
     }
     /* The key block is absorbed once per secret (one BLAKE2b compression of
-     * two per consumer), kept per thread: the same keyed hash. */
-    static _Thread_local struct {
-        bool set;
-        uint8_t secret[32];
-        crypto_generichash_state keyed;
-    } cache;
-    if (!cache.set || memcmp(cache.secret, secret, 32) != 0) {
-        memcpy(cache.secret, secret, 32);
-        crypto_generichash_init(&cache.keyed, secret, 32, INTAKE_CONSUMER_KEY_LEN);
-        cache.set = true;
+     * two per consumer), kept per thread in guarded memory: the same keyed
+     * hash. Without that memory the state is keyed here each time. */
+    keyed_t *c = intake_secret_get(&keyed_slot, &keyed_mine);
+    crypto_generichash_state h;
+    if (!c)
+        crypto_generichash_init(&h, secret, 32, INTAKE_CONSUMER_KEY_LEN);
+    else {
+        if (!c->set || sodium_memcmp(c->secret, secret, 32) != 0) {
+            memcpy(c->secret, secret, 32);
+            crypto_generichash_init(&c->keyed, secret, 32, INTAKE_CONSUMER_KEY_LEN);
+            c->set = true;
+        }
+        h = c->keyed;
     }
-    crypto_generichash_state h = cache.keyed;
     crypto_generichash_update(&h, (const uint8_t *)norm, strlen(norm));
     crypto_generichash_final(&h, out, INTAKE_CONSUMER_KEY_LEN);
     sodium_memzero(&h, sizeof h);

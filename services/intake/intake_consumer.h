@@ -30,8 +30,15 @@ bool intake_phone_normalise(const char *phone, char *out, size_t n);
 /* out = the consumer key of (phone, email) under secret; false when neither
  * gives one (no contact: nothing to link by). Each thread keeps the BLAKE2b
  * state keyed with the last secret it was given (used again only for the
- * same 32 bytes), as the service keeps the secret itself. */
+ * same 32 bytes) in guarded memory (sodium_malloc: locked, not dumped),
+ * wiped at the thread's end or by intake_consumer_forget. */
 bool intake_consumer_key(const uint8_t secret[32], const char *phone, const char *email,
                          uint8_t out[INTAKE_CONSUMER_KEY_LEN]);
+
+/* Wipe and free the calling thread's keyed state now: safe on any thread,
+ * any number of times; the next key keys a state again. */
+void intake_consumer_forget(void);
+/* true while the calling thread keeps a keyed state. */
+bool intake_consumer_keeps(void);
 
 #endif

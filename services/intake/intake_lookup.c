@@ -1,5 +1,6 @@
 #include "intake_lookup.h"
 #include "cpm_err.h"
+#include "intake_secret.h"
 
 #include <nettle/hmac.h>
 #include <sodium.h>
@@ -14,7 +15,8 @@
  * to answer the client). Used only after the key in the store, read on every
  * call, is seen to be byte for byte the key it was made from: a key created
  * in a transaction that was then aborted, or another store, makes it again.
- * One per thread: nothing is shared between threads. */
+ * One per thread, in guarded memory (intake_secret.h): nothing is shared
+ * between threads, and intake_lookup_forget or the thread's end wipes it. */
 typedef struct {
     bool set;
     uint8_t key[32];
@@ -23,7 +25,8 @@ typedef struct {
     char code[CPM_TEXT_CODE_LEN + 1]; /* "" until a code is made */
 } lookup_cache_t;
 
-static _Thread_local lookup_cache_t cache;
+static intake_secret_slot_t cache_slot = INTAKE_SECRET_SLOT(sizeof(lookup_cache_t));
+static _Thread_local void *cache_mine;
 
 /* The key in the store (32 bytes inside the map), creating it when there is
  * none (in created, which *key then points at). 0 or a store error. */
@@ -47,44 +50,64 @@ static int lookup_key(cpm_store_t *st, MDB_txn *txn, uint8_t created[32], const 
 
 void intake_lookup_forget(void)
 {
-    sodium_memzero(&cache, sizeof cache);
+    intake_secret_forget(&cache_slot, &cache_mine);
+}
+
+bool intake_lookup_keeps(void)
+{
+    return cache_mine != NULL;
+}
+
+/* The code of ticket from the HMAC state keyed with key (made again in c
+ * unless it holds that key). */
+static void code_of(lookup_cache_t *c, const uint8_t key[32], const char *ticket,
+                    char out[CPM_TEXT_CODE_LEN + 1])
+{
+    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    if (!c->set || sodium_memcmp(c->key, key, 32) != 0) {
+        sodium_memzero(c, sizeof *c);
+        memcpy(c->key, key, 32);
+        hmac_sha256_set_key(&c->keyed, 32, key);
+        c->set = true;
+    }
+    size_t tl = strlen(ticket);
+    if (c->code[0] && tl < sizeof c->ticket && memcmp(c->ticket, ticket, tl + 1) == 0) {
+        memcpy(out, c->code, sizeof c->code);
+        return;
+    }
+    /* The digest leaves the state keyed again, ready for the next ticket. */
+    uint8_t mac[SHA256_DIGEST_SIZE];
+    hmac_sha256_update(&c->keyed, tl, (const uint8_t *)ticket);
+    hmac_sha256_digest(&c->keyed, sizeof mac, mac);
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; i++)
+        bits = bits << 8 | mac[i];
+    sodium_memzero(mac, sizeof mac);
+    for (int i = 0; i < CPM_TEXT_CODE_LEN; i++) /* 5 bits each, from the top */
+        out[i] = alphabet[(bits >> (59 - 5 * i)) & 31];
+    out[CPM_TEXT_CODE_LEN] = 0;
+    if (tl < sizeof c->ticket) {
+        memcpy(c->ticket, ticket, tl + 1);
+        memcpy(c->code, out, sizeof c->code);
+    }
 }
 
 int intake_lookup_code(cpm_store_t *st, MDB_txn *txn, const char *ticket,
                        char out[CPM_TEXT_CODE_LEN + 1])
 {
-    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    uint8_t created[32], mac[SHA256_DIGEST_SIZE];
+    uint8_t created[32];
     const uint8_t *key = NULL;
     int rc = lookup_key(st, txn, created, &key);
-    if (rc != 0) {
-        sodium_memzero(created, sizeof created);
-        return rc;
-    }
-    if (!cache.set || memcmp(cache.key, key, 32) != 0) {
-        intake_lookup_forget();
-        memcpy(cache.key, key, 32);
-        hmac_sha256_set_key(&cache.keyed, 32, key);
-        cache.set = true;
+    if (rc == 0) {
+        lookup_cache_t *c = intake_secret_get(&cache_slot, &cache_mine);
+        if (c) {
+            code_of(c, key, ticket, out);
+        } else { /* no guarded memory: made and wiped here */
+            lookup_cache_t once = {0};
+            code_of(&once, key, ticket, out);
+            sodium_memzero(&once, sizeof once);
+        }
     }
     sodium_memzero(created, sizeof created);
-    size_t tl = strlen(ticket);
-    if (cache.code[0] && tl < sizeof cache.ticket && memcmp(cache.ticket, ticket, tl + 1) == 0) {
-        memcpy(out, cache.code, sizeof cache.code);
-        return 0;
-    }
-    /* The digest leaves the state keyed again, ready for the next ticket. */
-    hmac_sha256_update(&cache.keyed, tl, (const uint8_t *)ticket);
-    hmac_sha256_digest(&cache.keyed, sizeof mac, mac);
-    uint64_t bits = 0;
-    for (int i = 0; i < 8; i++)
-        bits = bits << 8 | mac[i];
-    for (int i = 0; i < CPM_TEXT_CODE_LEN; i++) /* 5 bits each, from the top */
-        out[i] = alphabet[(bits >> (59 - 5 * i)) & 31];
-    out[CPM_TEXT_CODE_LEN] = 0;
-    if (tl < sizeof cache.ticket) {
-        memcpy(cache.ticket, ticket, tl + 1);
-        memcpy(cache.code, out, sizeof cache.code);
-    }
-    return 0;
+    return rc;
 }

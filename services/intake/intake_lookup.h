@@ -12,6 +12,8 @@
 #include "cpm_store.h"
 #include "cpm_text.h"
 
+#include <stdbool.h>
+
 /* The code of ticket into out. txn must be a write transaction the first
  * time (the secret is created in it). 0 or a store error. */
 int intake_lookup_code(cpm_store_t *st, MDB_txn *txn, const char *ticket,
@@ -20,7 +22,12 @@ int intake_lookup_code(cpm_store_t *st, MDB_txn *txn, const char *ticket,
 /* intake_lookup_code keeps, per thread, the HMAC state keyed with the last
  * secret it read and the last ticket's code (the key is still read from the
  * store on every call and the state used only for the same key bytes, so the
- * codes are those of a plain HMAC). This wipes the calling thread's copy. */
+ * codes are those of a plain HMAC), in guarded memory (sodium_malloc:
+ * locked, not dumped) that the thread's end wipes. This wipes and frees the
+ * calling thread's copy now: safe on any thread, any number of times; the
+ * next code is made again from the key. */
 void intake_lookup_forget(void);
+/* true while the calling thread keeps such a copy. */
+bool intake_lookup_keeps(void);
 
 #endif

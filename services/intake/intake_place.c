@@ -2,6 +2,8 @@
  * intake_place.h. */
 #include "intake_place.h"
 
+#include "cpm_text.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,26 +24,6 @@ static const char *text_of(const Cpm__Complaint *c, const char **field)
     return str(c->area);
 }
 
-/* The n strings of parts one after the other into out, cut short (as
- * snprintf would) when cap is too small; true when it all fitted. Copies,
- * not snprintf: placing a legacy area slug formatted both every time. */
-static bool join(char *out, size_t cap, const char *const *parts, size_t n)
-{
-    size_t o = 0;
-    bool fits = true;
-    for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(parts[i]);
-        if (o + l >= cap) {
-            l = cap - 1 - o;
-            fits = false;
-        }
-        memcpy(out + o, parts[i], l);
-        o += l;
-    }
-    out[o] = 0;
-    return fits;
-}
-
 int intake_place_resolve(const cpm_places_t *places, const Cpm__Complaint *c, cpm_placement_t *out,
                          cpm_error_t *err)
 {
@@ -53,15 +35,15 @@ int intake_place_resolve(const cpm_places_t *places, const Cpm__Complaint *c, cp
     char ref[CPM_PLACE_SLUG_MAX + 8];
     /* A legacy area slug of a current unit is that unit (see the header). */
     if (!strcmp(field, "area") && cpm_place_unit_by_slug(places, CPM_PLACE_GEN_2025, text) &&
-        join(ref, sizeof ref, (const char *[]){CPM_PLACE_GEN_2025, ":", text}, 3))
+        cpm_text_join(ref, sizeof ref, (const char *[]){CPM_PLACE_GEN_2025, ":", text}, 3))
         text = ref;
     if (cpm_place_resolve(places, text, c->has_point, c->lat, c->lon, out) != CPM_PLACE_UNKNOWN) {
         if (text == ref)
-            join(out->note, sizeof out->note,
-                 (const char *[]){"the area slug ", out->slug,
-                                  " of a client before version 3: the current unit ", out->name,
-                                  " (", out->generation, ":", out->code, ")"},
-                 9);
+            cpm_text_join(out->note, sizeof out->note,
+                          (const char *[]){"the area slug ", out->slug,
+                                           " of a client before version 3: the current unit ",
+                                           out->name, " (", out->generation, ":", out->code, ")"},
+                          9);
         return 0;
     }
     /* The module's note quotes the text; the error goes back on the wire

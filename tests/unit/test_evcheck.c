@@ -308,12 +308,110 @@ static void test_long_backlog_in_steps(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A store whose log holds n events, in an open write transaction. */
+typedef struct {
+    char dir[32];
+    cpm_store_t *s;
+    MDB_txn *txn;
+    cpm_identity_t id;
+} logged_t;
+
+static void logged_open(logged_t *l, int n)
+{
+    snprintf(l->dir, sizeof l->dir, "/tmp/cpm-evck-XXXXXX");
+    assert_non_null(mkdtemp(l->dir));
+    char err[256];
+    static const char *const dbs[] = {NULL};
+    l->s = cpm_store_open(l->dir, 16u << 20, dbs, err, sizeof err);
+    assert_non_null(l->s);
+    assert_int_equal(cpm_identity_from_seed(&l->id, "hn.doit", SEED), 0);
+    assert_int_equal(cpm_store_begin(l->s, true, &l->txn), 0);
+    for (int i = 0; i < n; i++) {
+        cpm_event_t e = {.kind = "complaint.received", .area = "hoan-kiem"};
+        assert_int_equal(cpm_eventlog_append(l->s, l->txn, 1000 + i, &e, NULL), 0);
+    }
+}
+
+static void logged_close(logged_t *l)
+{
+    cpm_store_abort(&l->txn);
+    cpm_store_destroy(&l->s);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", l->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Replace the stored event of seq (len 0: delete it), as a corrupt store. */
+static void logged_set(logged_t *l, uint64_t seq, const uint8_t *bytes, size_t len)
+{
+    uint8_t key[8];
+    cpm_put_be64(key, seq);
+    if (len)
+        assert_int_equal(cpm_store_put(l->s, l->txn, CPM_DB_EVENTS, key, 8, bytes, len), 0);
+    else
+        assert_int_equal(cpm_store_del(l->s, l->txn, CPM_DB_EVENTS, key, 8), 0);
+}
+
+/* The log's corruptions a checkpoint meets: an event without a 32-byte hash,
+ * one missing in the range, the log ending before its head. None is signed
+ * over, and nothing is recorded as signed. */
+static void test_make_refuses_a_broken_log(void **state)
+{
+    (void)state;
+    static const uint8_t no_hash[] = {0x08, 0x02, 0x42, 0x02, 0xab, 0xcd}; /* seq 2, 2-byte hash */
+    static const struct {
+        const char *what;
+        uint64_t seq;
+        const uint8_t *bytes;
+        size_t len;
+    } cases[] = {
+        {"an event without a 32-byte hash", 2, no_hash, sizeof no_hash},
+        {"an event missing", 2, NULL, 0},
+        {"the log ending before its head", 3, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        logged_t l;
+        logged_open(&l, 3);
+        logged_set(&l, cases[i].seq, cases[i].bytes, cases[i].len);
+        bool made = true;
+        uint8_t *f = (uint8_t *)"x";
+        size_t len = 0;
+        int rc = cpm_evcheck_make(l.s, l.txn, &l.id, "intake", 5, &made, &f, &len);
+        if (rc != CPM_E_INTERNAL || made || f != NULL)
+            fail_msg("%s: rc %d, made %d", cases[i].what, rc, made);
+        uint64_t last = 99;
+        assert_int_equal(cpm_evcheck_last(l.s, l.txn, &last), 0);
+        assert_int_equal(last, 0);
+        logged_close(&l);
+    }
+}
+
+/* A checkpoint reads its range and no further: bytes stored past the head
+ * (here not an event at all) are not its business. */
+static void test_make_reads_no_further_than_its_head(void **state)
+{
+    (void)state;
+    logged_t l;
+    logged_open(&l, 5);
+    static const uint8_t garbage[] = {0x08, 0x84}; /* a truncated varint */
+    logged_set(&l, 6, garbage, sizeof garbage);
+    bool made = false;
+    assert_int_equal(cpm_evcheck_make(l.s, l.txn, &l.id, "intake", 5, &made, NULL, NULL), 0);
+    assert_true(made);
+    uint64_t last = 0;
+    assert_int_equal(cpm_evcheck_last(l.s, l.txn, &last), 0);
+    assert_int_equal(last, 5);
+    logged_close(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal_open_and_refusals),
         cmocka_unit_test(test_made_over_a_store),
         cmocka_unit_test(test_long_backlog_in_steps),
+        cmocka_unit_test(test_make_refuses_a_broken_log),
+        cmocka_unit_test(test_make_reads_no_further_than_its_head),
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_vector),
     };

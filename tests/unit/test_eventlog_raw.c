@@ -10,6 +10,7 @@
 
 #include "cpm_err.h"
 #include "cpm_eventlog.h"
+#include "cpm_eventlog_int.h"
 #include "cpm_util.h"
 #include "fixtures/store/store_fixture.h"
 
@@ -158,6 +159,31 @@ static void test_refuses_what_read_refuses(void **state)
         {"unknown field 99 kept", {0x08, 0x04, 0x98, 0x06, 0x01}, 5, true},
         {"seq twice, the last wins", {0x08, 0x07, 0x08, 0x04}, 4, true},
         {"group (wire type 3)", {0x08, 0x04, 0x1b}, 3, false},
+        /* protobuf-c 1.4's limits: tags and length prefixes of 5 bytes at
+         * most; a number past 2^29-1 in 5 bytes is an unknown field, kept. */
+        {"tag in 6 bytes", {0x88, 0x80, 0x80, 0x80, 0x80, 0x00, 0x04}, 7, false},
+        {"tag in 5 bytes", {0x88, 0x80, 0x80, 0x80, 0x00, 0x04}, 6, true},
+        {"length prefix in 6 bytes",
+         {0x08, 0x04, 0x1a, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00, 'x'},
+         10,
+         false},
+        {"length prefix in 5 bytes",
+         {0x08, 0x04, 0x1a, 0x81, 0x80, 0x80, 0x80, 0x00, 'x'},
+         9,
+         true},
+        {"field 2^29 kept", {0x08, 0x04, 0x80, 0x80, 0x80, 0x80, 0x10, 0x01}, 8, true},
+        {"field 2^32-1 kept", {0x08, 0x04, 0xf8, 0xff, 0xff, 0xff, 0x7f, 0x01}, 8, true},
+        {"field 0 in one byte", {0x08, 0x04, 0x00, 0x01}, 4, false},
+        {"field 0 in two bytes kept", {0x08, 0x04, 0x80, 0x00, 0x01}, 5, true},
+        {"varint in 10 bytes",
+         {0x08, 0x04, 0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01},
+         13,
+         true},
+        {"varint in 11 bytes",
+         {0x08, 0x04, 0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00},
+         14,
+         false},
+        {"kind not UTF-8", {0x08, 0x04, 0x1a, 0x01, 0xff}, 5, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         put_event_bytes(f, 4, cases[i].bytes, cases[i].len);
@@ -177,6 +203,53 @@ static void test_refuses_what_read_refuses(void **state)
     }
 }
 
+/* A head with unknown fields (protobuf-c packs them last, after the
+ * events) is refused rather than packed in the wrong order. */
+static void test_batch_payload_refuses_unknown_fields(void **state)
+{
+    fixture_t *f = *state;
+    append_n(f, 2);
+    cpm_event_raw_t raw[2];
+    size_t nr = 0;
+    assert_int_equal(cpm_eventlog_read_raw(f->s, f->txn, 1, 2, raw, &nr), 0);
+    static const uint8_t head_bytes[] = {0x0a, 0x01, 'n', 0x18, 0x02, 0x98, 0x06, 0x01}; /* #99 */
+    Cpm__EventBatch *head = cpm__event_batch__unpack(NULL, sizeof head_bytes, head_bytes);
+    assert_non_null(head);
+    assert_int_equal(head->base.n_unknown_fields, 1);
+    uint8_t *pl = (uint8_t *)"x";
+    size_t pl_len = 1;
+    assert_int_equal(cpm_eventlog_batch_payload(head, raw, nr, &pl, &pl_len), CPM_E_INVALID);
+    assert_null(pl);
+    assert_int_equal(pl_len, 0);
+    cpm__event_batch__free_unpacked(head, NULL);
+}
+
+/* Every field of Event has a wire type the raw reader checks as the decoder
+ * does: a field it cannot judge (a repeated one, packed or not, or a
+ * sub-message) would make events holding it unreadable by cpm_eventlog_read
+ * and cpm_eventlog_read_raw alike. */
+static void test_every_event_field_has_a_wire_type(void **state)
+{
+    (void)state;
+    const ProtobufCMessageDescriptor *d = &cpm__event__descriptor;
+    assert_true(d->n_fields > 20);
+    for (unsigned i = 0; i < d->n_fields; i++)
+        if (cpm_event_field_wire_type(&d->fields[i]) < 0)
+            fail_msg("Event.%s (type %d, label %d): the raw reader does not check it",
+                     d->fields[i].name, (int)d->fields[i].type, (int)d->fields[i].label);
+    /* and it refuses what it cannot judge */
+    ProtobufCFieldDescriptor fd = d->fields[0];
+    fd.label = PROTOBUF_C_LABEL_REPEATED;
+    assert_int_equal(cpm_event_field_wire_type(&fd), -1);
+    fd = d->fields[0];
+    fd.type = PROTOBUF_C_TYPE_MESSAGE;
+    assert_int_equal(cpm_event_field_wire_type(&fd), -1);
+    fd.type = PROTOBUF_C_TYPE_FIXED32;
+    assert_int_equal(cpm_event_field_wire_type(&fd), 5);
+    fd.type = PROTOBUF_C_TYPE_DOUBLE;
+    assert_int_equal(cpm_event_field_wire_type(&fd), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +257,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_payload_is_the_packed_batch, setup,
                                         stx_teardown),
         cmocka_unit_test_setup_teardown(test_refuses_what_read_refuses, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_payload_refuses_unknown_fields, setup,
+                                        stx_teardown),
+        cmocka_unit_test(test_every_event_field_has_a_wire_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include "intake_consumer.h"
 
+#include <pthread.h>
 #include <sodium.h>
 
 #include <fcntl.h>
@@ -158,6 +159,39 @@ static void test_secret_file(void **state)
     rmdir(dir);
 }
 
+static void *forget_here(void *arg)
+{
+    (void)arg;
+    intake_consumer_forget(); /* this thread kept nothing */
+    intake_consumer_forget();
+    return NULL;
+}
+
+/* intake_consumer_forget wipes the calling thread's keyed state (any number
+ * of times, on a thread that holds none too, which leaves this one's
+ * alone); the next key keys a state again: the same key. */
+static void test_forget_then_same_key(void **state)
+{
+    (void)state;
+    uint8_t sec[32] = {9}, a[32], b[32], want[32];
+    assert_true(intake_consumer_key(sec, "0912345678", "", a));
+    assert_true(intake_consumer_keeps());
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, forget_here, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_true(intake_consumer_keeps());
+    intake_consumer_forget();
+    assert_false(intake_consumer_keeps());
+    intake_consumer_forget();
+    assert_false(intake_consumer_keeps());
+    assert_true(intake_consumer_key(sec, "0912345678", "", b));
+    assert_true(intake_consumer_keeps());
+    assert_memory_equal(a, b, 32);
+    crypto_generichash(want, 32, (const uint8_t *)"p:0912345678", 12, sec, 32);
+    assert_memory_equal(b, want, 32);
+    intake_consumer_forget();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_phone_same_as_before),
         cmocka_unit_test(test_key_is_the_keyed_hash),
         cmocka_unit_test(test_secret_file),
+        cmocka_unit_test(test_forget_then_same_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include "fixtures/store/store_fixture.h"
 #include "intake_lookup.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -156,6 +157,39 @@ static void test_key_of_another_size_is_refused(void **state)
     assert_int_equal(intake_lookup_code(f->s, f->txn, "HK-00000001", got), CPM_E_INTERNAL);
 }
 
+static void *forget_here(void *arg)
+{
+    (void)arg;
+    intake_lookup_forget(); /* this thread kept nothing */
+    intake_lookup_forget();
+    return NULL;
+}
+
+/* forget wipes the calling thread's copy (any number of times, on a thread
+ * that holds none too, which leaves this one's alone); the next call makes
+ * the state and the code again from the key: the same code. */
+static void test_forget_then_same_code(void **state)
+{
+    fixture_t *f = *state;
+    char a[CPM_TEXT_CODE_LEN + 1], b[CPM_TEXT_CODE_LEN + 1];
+    assert_int_equal(intake_lookup_code(f->s, f->txn, "HK-00000001", a), 0);
+    assert_true(intake_lookup_keeps());
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, forget_here, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_true(intake_lookup_keeps());
+    intake_lookup_forget();
+    assert_false(intake_lookup_keeps());
+    intake_lookup_forget();
+    assert_false(intake_lookup_keeps());
+    assert_int_equal(intake_lookup_code(f->s, f->txn, "HK-00000001", b), 0);
+    assert_true(intake_lookup_keeps());
+    assert_string_equal(a, b);
+    expect_reference(f->s, f->txn, "HK-00000001");
+    intake_lookup_forget();
+    expect_reference(f->s, f->txn, "HK-00000002");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +199,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_changed_key_is_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_of_another_size_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forget_then_same_code, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

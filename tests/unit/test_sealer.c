@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -138,6 +140,60 @@ static void test_nonces_never_repeat(void **state)
     cpm_sealer_destroy(&s);
 }
 
+/* A forked child holds a copy of its parent's sealer: its unused nonces and
+ * the shared key of each recipient. The parent and the child each seal the
+ * same contact to the same recipient after the fork: the child's seal must
+ * not share the parent's ephemeral key or nonce (XSalsa20-Poly1305 with a
+ * key and nonce used twice gives both plaintexts away), and it opens. */
+static void test_child_does_not_reuse_parent_key_or_nonce(void **state)
+{
+    (void)state;
+    uint8_t pk[32], sk[32];
+    crypto_box_keypair(pk, sk);
+    cpm_sealer_t *s = cpm_sealer_new();
+    assert_non_null(s);
+    Cpm__ContactCard c = card("HK-1");
+    uint8_t *b = NULL;
+    size_t len = 0;
+    assert_int_equal(cpm_sealer_seal(s, &c, pk, 5000, &b, &len), 0); /* key and pool drawn */
+    free(b);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint8_t *cb = NULL;
+        size_t clen = 0;
+        int ok = cpm_sealer_seal(s, &c, pk, 5000, &cb, &clen) == 0 &&
+                 write(fds[1], &clen, sizeof clen) == (ssize_t)sizeof clen &&
+                 write(fds[1], cb, clen) == (ssize_t)clen;
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    size_t clen = 0;
+    assert_int_equal(read(fds[0], &clen, sizeof clen), sizeof clen);
+    assert_true(clen > CPM_SEAL_V2_OVERHEAD && clen < CPM_SEAL_MAX);
+    uint8_t child[CPM_SEAL_MAX];
+    size_t got = 0;
+    for (ssize_t r; got < clen && (r = read(fds[0], child + got, clen - got)) > 0;)
+        got += (size_t)r;
+    close(fds[0]);
+    assert_int_equal(got, clen);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(cpm_sealer_seal(s, &c, pk, 5000, &b, &len), 0);
+    assert_int_equal(len, clen);
+    assert_memory_not_equal(child + 1, b + 1, 32);   /* not the parent's ephemeral key */
+    assert_memory_not_equal(child + 33, b + 33, 24); /* nor its nonce */
+    int rc;
+    Cpm__ContactCard *o = cpm_seal_open(child, clen, pk, sk, "HK-1", &rc);
+    assert_non_null(o);
+    cpm__contact_card__free_unpacked(o, NULL);
+    free(b);
+    cpm_sealer_destroy(&s);
+}
+
 static void test_old_sealed_box_still_opens(void **state)
 {
     (void)state;
@@ -169,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_v2_opens_with_recipient_key_only),
         cmocka_unit_test(test_key_shared_then_rotated),
         cmocka_unit_test(test_nonces_never_repeat),
+        cmocka_unit_test(test_child_does_not_reuse_parent_key_or_nonce),
         cmocka_unit_test(test_old_sealed_box_still_opens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

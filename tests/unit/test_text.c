@@ -377,13 +377,52 @@ static void test_log_one_line(void **state)
     assert_non_null(strstr(buf, "\\x1b[2J\\xff\n"));
 }
 
+/* cpm_text_join cuts where snprintf("%s%s...") cuts, at every cap around
+ * the boundaries: the whole text in exactly cap - 1 bytes (fits), one byte
+ * more than cap - 1 (cut), an empty part after the cut or right at the end,
+ * parts that are all empty, cap 1 (only the NUL). */
+static void test_join_like_snprintf(void **state)
+{
+    (void)state;
+    static const char *const sets[][4] = {
+        {"2025", ":", "hoan-kiem", NULL},   {"abc", "", "d", NULL},
+        {"abcd", "", NULL, NULL},           {"", "", "", NULL},
+        {"Phường", " ", "Hoàn Kiếm", NULL},
+    };
+    for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
+        size_t n = 0, total = 0;
+        while (n < 4 && sets[k][n])
+            total += strlen(sets[k][n++]);
+        for (size_t cap = 1; cap <= total + 2; cap++) {
+            char got[32], want[32];
+            memset(got, 'x', sizeof got);
+            memset(want, 'x', sizeof want);
+            bool fits = cpm_text_join(got, cap, sets[k], n);
+            int len = snprintf(want, cap, "%s%s%s", sets[k][0], n > 1 ? sets[k][1] : "",
+                               n > 2 ? sets[k][2] : "");
+            if (fits != ((size_t)len < cap) || memcmp(got, want, sizeof got) != 0)
+                fail_msg("set %zu, cap %zu: %d \"%.31s\", snprintf %d \"%.31s\"", k, cap, fits, got,
+                         len, want);
+            if (cap == total + 1)
+                assert_true(fits); /* exactly cap - 1 bytes */
+            if (cap == total && total > 0)
+                assert_false(fits);
+        }
+    }
+    char one[1] = {'x'};
+    assert_false(cpm_text_join(one, 1, (const char *const[]){"a"}, 1));
+    assert_int_equal(one[0], 0);
+    assert_true(cpm_text_join(one, 1, (const char *const[]){""}, 1));
+    assert_false(cpm_text_join(one, 0, (const char *const[]){""}, 1)); /* no room even for NUL */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8),         cmocka_unit_test(test_utf8_same_as_reference),
         cmocka_unit_test(test_identifiers),  cmocka_unit_test(test_escape),
         cmocka_unit_test(test_check),        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_log_one_line),
+        cmocka_unit_test(test_log_one_line), cmocka_unit_test(test_join_like_snprintf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
