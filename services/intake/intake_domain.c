@@ -56,6 +56,11 @@ void intake_destroy(intake_t **p)
     if (!p || !*p)
         return;
     sodium_memzero((*p)->ref_key, sizeof(*p)->ref_key);
+    sodium_memzero((*p)->consumer_secret, sizeof(*p)->consumer_secret);
+    /* This thread's keyed copies (the lookup code's HMAC, the consumer
+     * key's BLAKE2b): other threads' go when those threads end. */
+    intake_lookup_forget();
+    intake_consumer_forget();
     cpm_sealer_destroy(&(*p)->sealer);
     free(*p);
     *p = NULL;
