@@ -1,4 +1,5 @@
 #include "cpm_client.h"
+#include "cpm_merkle.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
 #include "cpm_zpoll.h"
@@ -265,7 +266,7 @@ int cpm_client_send_batch(cpm_client_t *c, const char *member, const Cpm__Compla
             break;
         }
         cpm__complaint__pack(items[i], bins[i].data);
-        crypto_hash_sha256(b.hashes[i], bins[i].data, bins[i].len);
+        cpm_merkle_sha256(bins[i].data, bins[i].len, b.hashes[i]);
     }
     Cpm__SubmitBatch sb = CPM__SUBMIT_BATCH__INIT;
     sb.n_complaints = n;

@@ -26,9 +26,10 @@ int cpm_event_field_wire_type(const ProtobufCFieldDescriptor *fd)
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_BOOL:
     case PROTOBUF_C_TYPE_ENUM:
         return 0;
+    case PROTOBUF_C_TYPE_BOOL:
+        return CPM_EVENT_WIRE_ANY;
     case PROTOBUF_C_TYPE_FIXED64:
     case PROTOBUF_C_TYPE_SFIXED64:
     case PROTOBUF_C_TYPE_DOUBLE:
@@ -59,7 +60,8 @@ static int parse(const uint8_t *data, size_t len, uint64_t *seq, const uint8_t *
     while ((r = cpm_pb_next_as_decoder(&p, end, &f)) == 1) {
         const ProtobufCFieldDescriptor *fd =
             protobuf_c_message_descriptor_get_field(&cpm__event__descriptor, f.number);
-        if (fd && f.wire_type != cpm_event_field_wire_type(fd))
+        int want = fd ? cpm_event_field_wire_type(fd) : CPM_EVENT_WIRE_ANY;
+        if (want != CPM_EVENT_WIRE_ANY && f.wire_type != want)
             return -1;
         if (f.number == 1)
             *seq = f.value;

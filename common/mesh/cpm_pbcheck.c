@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 typedef struct {
@@ -229,7 +230,7 @@ static int pb_next(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f, boo
         if (read_varint(p, end, as_decoder ? 5 : 10, &f->value) != 0)
             return -1;
         left = (size_t)(end - *p);
-        if (f->value > left)
+        if (f->value > left || (as_decoder && f->value > INT_MAX)) /* the decoder's int */
             return -1;
         f->data = *p;
         f->len = (size_t)f->value;

@@ -2,10 +2,20 @@
 #include "intake_secret.h"
 
 #include <sodium.h>
+#include <stdint.h>
 
-static void secret_free(void *p)
+/* A block: the owner's _Thread_local pointer (cleared when the block goes),
+ * then the secret from byte HEAD on. */
+#define HEAD 64
+
+/* At thread exit: the owner's pointer is cleared too, so that nothing later
+ * on that thread (another key's destructor) uses the freed block. */
+static void secret_free(void *base)
 {
-    sodium_free(p); /* wipes */
+    void **mine = *(void ***)base;
+    if (mine)
+        *mine = NULL;
+    sodium_free(base); /* wipes */
 }
 
 /* sodium_malloc places a block at the end of its pages: a size that is a
@@ -28,15 +38,17 @@ void *intake_secret_get(intake_secret_slot_t *slot, void **mine)
     pthread_mutex_unlock(&slot->mu);
     if (!ready)
         return NULL;
-    void *p = sodium_malloc(aligned_size(slot->size));
-    if (!p)
+    size_t total = HEAD + aligned_size(slot->size);
+    uint8_t *base = sodium_malloc(total);
+    if (!base)
         return NULL;
-    sodium_memzero(p, aligned_size(slot->size));
-    if (pthread_setspecific(slot->key, p) != 0) {
-        sodium_free(p);
+    sodium_memzero(base, total);
+    *(void ***)base = mine;
+    if (pthread_setspecific(slot->key, base) != 0) {
+        sodium_free(base);
         return NULL;
     }
-    return *mine = p;
+    return *mine = base + HEAD;
 }
 
 void intake_secret_forget(intake_secret_slot_t *slot, void **mine)
@@ -44,6 +56,7 @@ void intake_secret_forget(intake_secret_slot_t *slot, void **mine)
     if (!*mine)
         return;
     pthread_setspecific(slot->key, NULL); /* ready: *mine was set after it */
-    sodium_free(*mine);
+    uint8_t *base = (uint8_t *)*mine - HEAD;
     *mine = NULL;
+    sodium_free(base);
 }

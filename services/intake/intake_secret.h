@@ -1,9 +1,12 @@
 /* intake_secret: per-thread copies of intake's secrets (a hash state keyed
  * once per key, the last code made with it) kept in guarded memory:
- * sodium_malloc's pages, with guard pages around them, locked so they are
- * never swapped out and left out of core dumps. Each thread has its own
- * block of a slot, allocated on its first use, wiped and freed by
- * intake_secret_forget on that thread or when the thread exits. */
+ * sodium_malloc's pages, with guard pages around them, locked against swap
+ * where the system allows it (libsodium goes on when mlock fails) and left
+ * out of core dumps. Each thread has its own block of a slot, allocated on
+ * its first use, wiped and freed by intake_secret_forget on that thread, or
+ * when a thread other than the main one exits (key destructors do not run
+ * when the main thread returns or calls exit: intake's loop is the main
+ * thread, so intake_destroy forgets its copies). */
 #ifndef INTAKE_SECRET_H
 #define INTAKE_SECRET_H
 

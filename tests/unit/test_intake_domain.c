@@ -14,6 +14,7 @@
 #include "cpm_seal.h"
 #include "intake_consumer.h"
 #include "intake_domain.h"
+#include "intake_lookup.h"
 #include "intake_validate.h"
 
 #define NODE "hn.d.hoan-kiem"
@@ -257,6 +258,22 @@ static void test_consumer_key(void **state)
     assert_memory_equal(q->consumer_key.data, want, 32);
     assert_string_equal(q->consumer_phone, ""); /* the contact itself stays sealed */
     cpm__complaint__free_unpacked(q, NULL);
+}
+
+/* intake_destroy wipes this thread's keyed copies of the secrets (the
+ * lookup code's HMAC, the consumer key's BLAKE2b) that submits made. */
+static void test_destroy_forgets_secrets(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t secret[32] = {7};
+    intake_set_consumer_secret(f->in, secret);
+    char t[48];
+    submit_ok(f, OP1, "ref-w1", t);
+    assert_true(intake_lookup_keeps());
+    assert_true(intake_consumer_keeps());
+    intake_destroy(&f->in);
+    assert_false(intake_lookup_keeps());
+    assert_false(intake_consumer_keeps());
 }
 
 static void test_queued_for_routing(void **state)
@@ -877,6 +894,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submit_completes_complaint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_for_routing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consumer_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_forgets_secrets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmission, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validation_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_routing_member, setup, teardown),

@@ -22,11 +22,15 @@ typedef int (*cpm_eventlog_visit_fn)(void *ctx, const cpm_event_raw_t *e, size_t
 int cpm_eventlog_walk(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t max,
                       cpm_eventlog_visit_fn visit, void *ctx, size_t *n);
 
+/* A field protobuf-c's decoder takes with any wire type (1.4.1 does not
+ * check a bool's: parse_required_member). */
+#define CPM_EVENT_WIRE_ANY (-2)
+
 /* The wire type protobuf-c's decoder requires of a field of Event (0, 1, 2
- * or 5), or -1 for a field whose bytes the raw reader cannot judge as the
- * decoder does (a repeated field, packed or not; a sub-message, whose own
- * decoding may fail): an event holding one is refused as corrupt, so every
- * field of Event must have a wire type here (test_eventlog_raw checks). */
+ * or 5; CPM_EVENT_WIRE_ANY for a bool), or -1 for a field whose bytes the raw reader cannot judge
+ * as the decoder does (a repeated field, packed or not; a sub-message, whose own decoding may
+ * fail): an event holding one is refused as corrupt, so every field of Event must have a wire type
+ * here (test_eventlog_raw checks). */
 int cpm_event_field_wire_type(const ProtobufCFieldDescriptor *fd);
 
 #endif
