@@ -7,11 +7,12 @@
  * handlers below for it; cpm_service_main then calls cpm_server_run.
  * Handlers get a verified message and, for writes, the transaction of the
  * current group: every write request that arrived together is applied in one
- * LMDB transaction, committed once, and only then answered. Each request (and
- * each delivered record) runs in a nested transaction of its own: when its
- * handler fails, even half way or on a full map, its writes are undone and it
- * alone gets the error (retryable for store errors); the rest of the group
- * commits. */
+ * LMDB transaction, committed once, and only then answered. Each request runs
+ * in a nested transaction of its own (the records of a delivery batch and the
+ * items of a batch request share one per run, undone and run again without a
+ * refused one): when its handler fails, even half way or on a full map, its
+ * writes are undone and it alone gets the error (retryable for store errors);
+ * the rest of the group commits. */
 #ifndef CPM_SERVER_H
 #define CPM_SERVER_H
 

@@ -82,6 +82,10 @@ static int apply_run(cpm_server_t *s, MDB_txn *txn, pending_t *p, run_items_t *r
                      size_t hi, size_t *fail, cpm_error_t *e)
 {
     *fail = hi;
+    while (lo < hi && r->settled[lo])
+        lo++;
+    if (lo == hi)
+        return 0; /* nothing to apply: no transaction */
     size_t queued_before = s->nqueued;
     MDB_txn *child = NULL;
     int rc = cpm_store_begin_child(s->store, txn, &child);
@@ -141,10 +145,10 @@ static int apply_run(cpm_server_t *s, MDB_txn *txn, pending_t *p, run_items_t *r
  * under batches). When the handler refuses item j, the run is undone, j is
  * answered with its refusal, the items before j (which applied) run again
  * and commit without it, and those after j start the next run: each item
- * is applied at most twice plus once per refusal of an earlier item in a
- * run again (a handler that answers differently the second time), and what
- * a refused item wrote never reaches the store, as when every item had its
- * own transaction. 0, or CPM_E_INTERNAL (out of memory answering). */
+ * is applied once, plus once per refusal after it in a run that held it
+ * (twice at most when the handler answers an item the same way twice), and
+ * what a refused item wrote never reaches the store, as when every item had
+ * its own transaction. 0, or CPM_E_INTERNAL (out of memory answering). */
 static int apply_runs(cpm_server_t *s, MDB_txn *txn, pending_t *p, run_items_t *r)
 {
     size_t n = p->nitems, lo = 0;

@@ -1,7 +1,8 @@
 /* The server's item path (cpm_server_on_items through a service's items
  * table) in one process, with the real client (cpm_client_send_batch,
- * cpm_client_recv_any): every item applied in its own nested transaction
- * (a refused one leaves nothing, the others stand), all answered by one group
+ * cpm_client_recv_any): the items of a batch applied in one nested
+ * transaction per run (a refused one leaves nothing, the others stand, and
+ * the re-runs are bounded and counted once), all answered by one group
  * receipt whose proofs the client checks; a batch over the bound refused
  * whole, naming the field. The loop runs in a thread as in test_server.c. */
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +28,7 @@
 #include "cpm_config.h"
 #include "cpm_envelope.h"
 #include "cpm_keys.h"
+#include "cpm_log.h"
 #include "cpm_registry.h"
 #include "cpm_retention.h"
 #include "cpm_service.h"
@@ -83,6 +86,7 @@ static int on_submit(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     if (strcmp(c->description, "full") == 0) /* a store error after writing */
         return CPM_E_STORE_FULL;
     cpm_metrics_add(cpm_server_metrics(srv), "test.effects", 1);
+    cpm_info("test: applied %s", c->ticket);
     Cpm__SubmitReply r = CPM__SUBMIT_REPLY__INIT;
     char number[32];
     snprintf(number, sizeof number, "T-%llu", (unsigned long long)(seq + 1));
@@ -506,6 +510,42 @@ static void test_refused_items_undo_their_run_only(void **state)
     client_close(&c);
 }
 
+/* Item 6 of 8 refused after writing: items 0..5 run twice, but each
+ * applied item's log line is written once (the loop's log is on stderr,
+ * here a file for the batch). */
+static void test_log_lines_said_once(void **state)
+{
+    client_t c;
+    client_open(&c);
+    const char *descs[8];
+    for (int i = 0; i < 8; i++)
+        descs[i] = i == 6 ? "fail" : "fine";
+    char path[600];
+    snprintf(path, sizeof path, "%s/stderr.log", fx.tmpdir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    int calls0 = atomic_load(&handled);
+    answer_t ans[8];
+    send_batch(&c, "G", descs, 8, ans); /* answered after the commit: logged by then */
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    close(fd);
+    assert_int_equal(atomic_load(&handled) - calls0, 8 + 6);
+    static char text[1 << 16];
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    text[fread(text, 1, sizeof text - 1, f)] = 0;
+    fclose(f);
+    int lines = 0;
+    for (const char *at = text; (at = strstr(at, "test: applied G-")) != NULL; at++)
+        lines++;
+    assert_int_equal(lines, 7);
+    client_close(&c);
+}
+
 /* Every item refused: each answered, nothing stored, each run once. */
 static void test_batch_of_refused_items(void **state)
 {
@@ -613,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_many_batches_answered_in_bounded_frames),
         cmocka_unit_test(test_refused_items_undo_their_run_only),
         cmocka_unit_test(test_batch_of_refused_items),
+        cmocka_unit_test(test_log_lines_said_once),
         cmocka_unit_test(test_store_error_at_item),
     };
     const struct CMUnitTest small[] = {
