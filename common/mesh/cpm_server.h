@@ -7,11 +7,12 @@
  * handlers below for it; cpm_service_main then calls cpm_server_run.
  * Handlers get a verified message and, for writes, the transaction of the
  * current group: every write request that arrived together is applied in one
- * LMDB transaction, committed once, and only then answered. Each request (and
- * each delivered record) runs in a nested transaction of its own: when its
- * handler fails, even half way or on a full map, its writes are undone and it
- * alone gets the error (retryable for store errors); the rest of the group
- * commits. */
+ * LMDB transaction, committed once, and only then answered. Each request runs
+ * in a nested transaction of its own (the records of a delivery batch and the
+ * items of a batch request share one per run, undone and run again without a
+ * refused one): when its handler fails, even half way or on a full map, its
+ * writes are undone and it alone gets the error (retryable for store errors);
+ * the rest of the group commits. */
 #ifndef CPM_SERVER_H
 #define CPM_SERVER_H
 
@@ -74,10 +75,13 @@ CPM_MUST_CHECK int cpm_server_reads_when(cpm_server_t *srv, Cpm__MsgType type, c
 CPM_MUST_CHECK int cpm_server_keep_frame(cpm_server_t *srv, Cpm__MsgType type);
 CPM_MUST_CHECK int cpm_server_on_batch(cpm_server_t *srv, Cpm__MsgType type, cpm_apply_fn fn);
 /* Applies item `index` (its bytes as received) of a batch request
- * (SubmitBatch, docs/protocol.md "Group receipts") in its own nested
- * transaction txn inside the group's: 0 with *reply set, or an error code
- * with err filled; either becomes the item's leaf of the group receipt (a
- * failed item's writes are undone, the others stand). */
+ * (SubmitBatch, docs/protocol.md "Group receipts") in txn, a nested
+ * transaction inside the group's that several items of the batch share: 0
+ * with *reply set, or an error code with err filled; either becomes the
+ * item's leaf of the group receipt (a failed item's writes are undone, the
+ * others stand). Since a refusal undoes the items before it in txn, which
+ * then run again, fn may be called twice for an item: it must keep its state
+ * in txn (its counters and log lines are muted the second time). */
 typedef int (*cpm_item_fn)(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, uint32_t index,
                            const uint8_t *item, size_t len, cpm_reply_t *reply, cpm_error_t *err);
 /* Requests of type are SubmitBatch containers of 1..CPM_SUBMIT_BATCH_MAX

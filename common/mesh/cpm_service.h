@@ -93,9 +93,10 @@ typedef struct cpm_service {
     /* Optional, ended by an entry with fn NULL: batch requests of items (type
      * MSG_SUBMIT_BATCH, cpm_server_on_items). Each item is decoded with the
      * entry's payload descriptor and given to fn exactly as a single request
-     * of that payload (the same handler), in its own nested transaction; the
-     * answers go out as one group receipt. write must be true, reads and
-     * keep_frame unset. */
+     * of that payload (the same handler), its writes undone alone when it
+     * fails (the items share nested transactions: fn may run twice for an
+     * item, see cpm_item_fn); the answers go out as one group receipt. write must be true, reads
+     * and keep_frame unset. */
     const cpm_svc_request_t *items;
     const cpm_svc_batch_t *batches;  /* ended by an entry with fn NULL */
     const cpm_svc_stream_t *streams; /* ended by an entry with peer_service NULL */

@@ -1,7 +1,8 @@
 /* The server's item path (cpm_server_on_items through a service's items
  * table) in one process, with the real client (cpm_client_send_batch,
- * cpm_client_recv_any): every item applied in its own nested transaction
- * (a refused one leaves nothing, the others stand), all answered by one group
+ * cpm_client_recv_any): the items of a batch applied in one nested
+ * transaction per run (a refused one leaves nothing, the others stand, and
+ * the re-runs are bounded and counted once), all answered by one group
  * receipt whose proofs the client checks; a batch over the bound refused
  * whole, naming the field. The loop runs in a thread as in test_server.c. */
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -25,6 +28,7 @@
 #include "cpm_config.h"
 #include "cpm_envelope.h"
 #include "cpm_keys.h"
+#include "cpm_log.h"
 #include "cpm_registry.h"
 #include "cpm_retention.h"
 #include "cpm_service.h"
@@ -33,13 +37,16 @@
 #include "fixtures/mesh_fixture.h"
 
 static atomic_int handled; /* calls of the submit entry */
+#define BIG_BYTES (560 << 10)
 /* A description "hold" holds the loop (inside its group's apply) until
  * hold_release: the requests sent meanwhile all wait for the next turn. */
 static atomic_int hold_entered, hold_release;
 
 /* ---- the tiny service: "intake" stores each complaint's description under
  * its ticket; a description "fail" is written, then refused (its write must
- * be undone alone) --------------------------------------------------------- */
+ * be undone alone), "full" written then refused as a store error, "big"
+ * writes BIG_BYTES more; each applied item takes the next number of
+ * test.seq and counts test.effects ------------------------------------------ */
 
 struct cpm_svc {
     int unused;
@@ -59,10 +66,32 @@ static int on_submit(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
         while (!atomic_load(&hold_release))
             usleep(1000);
     }
+    /* A number per applied item, from the store (as intake's tickets): what
+     * a refused item took is undone, so the applied ones number on. */
+    uint64_t seq = 0;
+    if ((rc = cpm_store_get_u64(cpm_server_store(srv), txn, "test.seq", &seq)) != 0 ||
+        (rc = cpm_store_put_u64(cpm_server_store(srv), txn, "test.seq", seq + 1)) != 0)
+        return cpm_error_set(err, rc, "", "cannot number");
+    if (strcmp(c->description, "big") == 0) { /* past the small map's mark */
+        static char big[BIG_BYTES];
+        memset(big, 'b', sizeof big);
+        char key[64];
+        snprintf(key, sizeof key, "%s.big", c->ticket);
+        if ((rc = cpm_store_put(cpm_server_store(srv), txn, "notes", key, strlen(key), big,
+                                sizeof big)) != 0)
+            return cpm_error_set(err, rc, "", "cannot store");
+    }
     if (strcmp(c->description, "fail") == 0)
         return cpm_error_set(err, CPM_E_INVALID, "description", "refused after writing");
+    if (strcmp(c->description, "full") == 0) /* a store error after writing */
+        return CPM_E_STORE_FULL;
+    cpm_metrics_add(cpm_server_metrics(srv), "test.effects", 1);
+    cpm_info("test: applied %s", c->ticket);
     Cpm__SubmitReply r = CPM__SUBMIT_REPLY__INIT;
+    char number[32];
+    snprintf(number, sizeof number, "T-%llu", (unsigned long long)(seq + 1));
     r.ticket = c->ticket;
+    r.lookup_code = number;
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_SUBMIT_REPLY, &r.base);
 }
 
@@ -373,12 +402,272 @@ static void test_many_batches_answered_in_bounded_frames(void **state)
     client_close(&c);
 }
 
+/* ---- one nested transaction per run of items ------------------------------
+ * A batch's items share one nested transaction; a refusal undoes the run,
+ * the items before the refused one run again without it, and the others
+ * start the next run. The answers and the store must be those of one nested
+ * transaction per item. */
+
+typedef struct {
+    int code; /* 0: a SubmitReply */
+    char field[32];
+    char number[32]; /* lookup_code: T-<n> */
+} answer_t;
+
+/* Send one batch of n items, tickets "<prefix>-<i>", descriptions descs[i];
+ * its answers in ans[], in item order, from one receipt. */
+static void send_batch(client_t *c, const char *prefix, const char *const *descs, int n,
+                       answer_t *ans)
+{
+    Cpm__Complaint cs[CPM_SUBMIT_BATCH_MAX];
+    const Cpm__Complaint *ps[CPM_SUBMIT_BATCH_MAX];
+    char tickets[CPM_SUBMIT_BATCH_MAX][32];
+    for (int i = 0; i < n; i++) {
+        cpm__complaint__init(&cs[i]);
+        snprintf(tickets[i], sizeof tickets[i], "%s-%d", prefix, i);
+        cs[i].ticket = tickets[i];
+        cs[i].description = (char *)descs[i];
+        ps[i] = &cs[i];
+    }
+    char msg_id[33];
+    uint8_t hashes[CPM_SUBMIT_BATCH_MAX][32];
+    cpm_error_t e = {0};
+    assert_int_equal(cpm_client_send_batch(c->cl, "t.server", ps, (size_t)n, msg_id, hashes, &e),
+                     0);
+    cpm_msg_t reply = {0};
+    cpm_receipt_t *r = NULL;
+    if (cpm_client_recv_any(c->cl, "t.server", "intake", 30000, &reply, &r, &e) != 0 || !r)
+        fail_msg("no receipt: %s", e.message);
+    assert_int_equal(cpm_receipt_count(r), n);
+    for (int i = 0; i < n; i++) {
+        const cpm_receipt_item_t *it = cpm_receipt_at(r, (size_t)i);
+        assert_string_equal(it->correlation_id, msg_id);
+        assert_int_equal(it->item, i);
+        assert_memory_equal(it->item_hash, hashes[i], 32);
+        memset(&ans[i], 0, sizeof ans[i]);
+        if (it->type == CPM__MSG_TYPE__MSG_ERROR) {
+            Cpm__ErrorReply *er = cpm__error_reply__unpack(NULL, it->payload_len, it->payload);
+            assert_non_null(er);
+            ans[i].code = (int)er->code;
+            snprintf(ans[i].field, sizeof ans[i].field, "%s", er->field);
+            cpm__error_reply__free_unpacked(er, NULL);
+        } else {
+            assert_int_equal(it->type, CPM__MSG_TYPE__MSG_SUBMIT_REPLY);
+            Cpm__SubmitReply *sr = cpm__submit_reply__unpack(NULL, it->payload_len, it->payload);
+            assert_non_null(sr);
+            assert_string_equal(sr->ticket, tickets[i]);
+            snprintf(ans[i].number, sizeof ans[i].number, "%s", sr->lookup_code);
+            cpm__submit_reply__free_unpacked(sr, NULL);
+        }
+    }
+    cpm_receipt_destroy(&r);
+}
+
+/* Items 5 and 11 of 16 write, then are refused: the other 14 are stored
+ * and numbered on as if each had had its own transaction (the refused ones'
+ * numbers undone), the refused ones answered with their code and field and
+ * absent from the store; the handler ran 16 + 5 + 5 times (the items before
+ * each refusal in its run, once more), each applied item's effect counted
+ * once, each refusal once, the batch applied once. */
+static void test_refused_items_undo_their_run_only(void **state)
+{
+    client_t c;
+    client_open(&c);
+    const char *descs[16];
+    for (int i = 0; i < 16; i++)
+        descs[i] = i == 5 || i == 11 ? "fail" : "fine";
+    answer_t first[1];
+    const char *one[1] = {"fine"};
+    send_batch(&c, "R0", one, 1, first); /* where the numbers stand */
+    unsigned long long base = strtoull(first[0].number + 2, NULL, 10);
+    uint64_t effects0 = counter(&c, "test.effects"), invalid0 = counter(&c, "invalid.invalid");
+    uint64_t applied0 = counter(&c, "applied");
+    int calls0 = atomic_load(&handled);
+    answer_t ans[16];
+    send_batch(&c, "R1", descs, 16, ans);
+    int calls = atomic_load(&handled) - calls0;
+    unsigned long long want = base;
+    for (int i = 0; i < 16; i++) {
+        char ticket[32];
+        snprintf(ticket, sizeof ticket, "R1-%d", i);
+        if (i == 5 || i == 11) {
+            assert_int_equal(ans[i].code, CPM_E_INVALID);
+            assert_string_equal(ans[i].field, "description");
+            assert_false(stored(&c, ticket));
+        } else {
+            char number[32];
+            snprintf(number, sizeof number, "T-%llu", ++want);
+            assert_int_equal(ans[i].code, 0);
+            assert_string_equal(ans[i].number, number);
+            assert_true(stored(&c, ticket));
+        }
+    }
+    assert_int_equal(calls, 16 + 5 + 5);
+    assert_true(calls <= 2 * 16);
+    assert_int_equal(counter(&c, "test.effects") - effects0, 14);
+    assert_int_equal(counter(&c, "invalid.invalid") - invalid0, 2);
+    assert_int_equal(counter(&c, "applied") - applied0, 1);
+    client_close(&c);
+}
+
+/* Item 6 of 8 refused after writing: items 0..5 run twice, but each
+ * applied item's log line is written once (the loop's log is on stderr,
+ * here a file for the batch). */
+static void test_log_lines_said_once(void **state)
+{
+    client_t c;
+    client_open(&c);
+    const char *descs[8];
+    for (int i = 0; i < 8; i++)
+        descs[i] = i == 6 ? "fail" : "fine";
+    char path[600];
+    snprintf(path, sizeof path, "%s/stderr.log", fx.tmpdir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    int calls0 = atomic_load(&handled);
+    answer_t ans[8];
+    send_batch(&c, "G", descs, 8, ans); /* answered after the commit: logged by then */
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    close(fd);
+    assert_int_equal(atomic_load(&handled) - calls0, 8 + 6);
+    static char text[1 << 16];
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    text[fread(text, 1, sizeof text - 1, f)] = 0;
+    fclose(f);
+    int lines = 0;
+    for (const char *at = text; (at = strstr(at, "test: applied G-")) != NULL; at++)
+        lines++;
+    assert_int_equal(lines, 7);
+    client_close(&c);
+}
+
+/* Every item refused: each answered, nothing stored, each run once. */
+static void test_batch_of_refused_items(void **state)
+{
+    client_t c;
+    client_open(&c);
+    const char *descs[4] = {"fail", "fail", "fail", "fail"};
+    uint64_t effects0 = counter(&c, "test.effects"), invalid0 = counter(&c, "invalid.invalid");
+    int calls0 = atomic_load(&handled);
+    answer_t ans[4];
+    send_batch(&c, "A", descs, 4, ans);
+    assert_int_equal(atomic_load(&handled) - calls0, 4);
+    for (int i = 0; i < 4; i++) {
+        char ticket[32];
+        snprintf(ticket, sizeof ticket, "A-%d", i);
+        assert_int_equal(ans[i].code, CPM_E_INVALID);
+        assert_string_equal(ans[i].field, "description");
+        assert_false(stored(&c, ticket));
+    }
+    assert_int_equal(counter(&c, "test.effects") - effects0, 0);
+    assert_int_equal(counter(&c, "invalid.invalid") - invalid0, 4);
+    client_close(&c);
+}
+
+/* A store error after writing at item 3 of 8 (the handler's, as a full map
+ * in mdb_put): that item answered store_full, retryable, counted as a store
+ * failure, nothing of it stored; the others applied. */
+static void test_store_error_at_item(void **state)
+{
+    client_t c;
+    client_open(&c);
+    const char *descs[8];
+    for (int i = 0; i < 8; i++)
+        descs[i] = i == 3 ? "full" : "fine";
+    uint64_t failures0 = counter(&c, "store.failures"), effects0 = counter(&c, "test.effects");
+    answer_t ans[8];
+    send_batch(&c, "F", descs, 8, ans);
+    for (int i = 0; i < 8; i++) {
+        char ticket[32];
+        snprintf(ticket, sizeof ticket, "F-%d", i);
+        assert_int_equal(ans[i].code, i == 3 ? CPM_E_STORE_FULL : 0);
+        assert_int_equal(stored(&c, ticket), i != 3);
+    }
+    assert_int_equal(counter(&c, "store.failures") - failures0, 1);
+    assert_int_equal(counter(&c, "test.effects") - effects0, 7);
+    client_close(&c);
+}
+
+/* A 1 MiB map whose mark is at 50%: once item 3 has written past it, the
+ * next items are refused by cpm_store_admit (store_full, each alone, the
+ * handler not called, no run undone), while item 1's refusal after
+ * writing undid the run before. */
+static int setup_small_map(void **state)
+{
+    assert_true(sodium_init() >= 0);
+    snprintf(fx.tmpdir, sizeof fx.tmpdir, "%s", "/tmp/cpm_test_items_full_XXXXXX");
+    assert_non_null(mkdtemp(fx.tmpdir));
+    mesh_fx_write(&fx, notes.name);
+    char path[512];
+    snprintf(path, sizeof path, "%s/notes.yaml", fx.tmpdir);
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fputs("map_size_mb: 1\nmap_high_water_pct: 50\n", f);
+    fclose(f);
+    cpm_config_destroy(&fx.cfg);
+    cpm_error_t e = {0};
+    if (cpm_config_load(path, &fx.cfg, &e) != 0)
+        fail_msg("config: %s", e.message);
+    fx.srv = cpm_server_new(fx.cfg, notes.databases);
+    assert_non_null(fx.srv);
+    assert_int_equal(cpm_service_attach(fx.srv, &notes, NULL), 0);
+    fx.run_rc = -1;
+    assert_int_equal(pthread_create(&fx.loop, NULL, mesh_fx_run, &fx), 0);
+    return 0;
+}
+
+static void test_store_full_at_item(void **state)
+{
+    client_t c;
+    client_open(&c);
+    const char *descs[7] = {"fine", "fail", "fine", "big", "fine", "fail", "fine"};
+    uint64_t full0 = counter(&c, "invalid.store_full"), failures0 = counter(&c, "store.failures");
+    int calls0 = atomic_load(&handled);
+    answer_t ans[7];
+    send_batch(&c, "S", descs, 7, ans);
+    /* runs: 0 1(refused) | 0 again | 2 3 4(admit: refused) 5(refused) 6(refused) */
+    assert_int_equal(atomic_load(&handled) - calls0, 2 + 1 + 2);
+    const int want[7] = {
+        0, CPM_E_INVALID, 0, 0, CPM_E_STORE_FULL, CPM_E_STORE_FULL, CPM_E_STORE_FULL};
+    for (int i = 0; i < 7; i++) {
+        char ticket[32];
+        snprintf(ticket, sizeof ticket, "S-%d", i);
+        assert_int_equal(ans[i].code, want[i]);
+        assert_int_equal(stored(&c, ticket), want[i] == 0);
+    }
+    assert_int_equal(counter(&c, "invalid.store_full") - full0, 3);
+    assert_int_equal(counter(&c, "store.failures") - failures0, 3);
+    client_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_items_answered_by_one_receipt),
         cmocka_unit_test(test_too_many_items_refused_whole),
         cmocka_unit_test(test_many_batches_answered_in_bounded_frames),
+        cmocka_unit_test(test_refused_items_undo_their_run_only),
+        cmocka_unit_test(test_batch_of_refused_items),
+        cmocka_unit_test(test_log_lines_said_once),
+        cmocka_unit_test(test_store_error_at_item),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest small[] = {
+        cmocka_unit_test(test_store_full_at_item),
+    };
+    /* The small map's server in a process of its own, forked before any
+     * thread: a loop stopped by SIGTERM stays stopped in its process. */
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(cmocka_run_group_tests_name("small map", small, setup_small_map, teardown) ? 1 : 0);
+    int status = 1;
+    int failed = cmocka_run_group_tests(tests, setup, teardown);
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0)
+        failed++;
+    return failed;
 }

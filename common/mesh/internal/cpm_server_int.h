@@ -164,8 +164,9 @@ CPM_MUST_CHECK int cpm_server_handle_health(cpm_server_t *srv, MDB_txn *txn, con
                                             cpm_reply_t *reply, cpm_error_t *err);
 
 /* Batch requests of items (cpm_server_items.c): apply p's items inside txn
- * (the request's nested transaction), each in its own; 0, or an error code
- * with p->err filled when the batch is refused whole. */
+ * (the request's nested transaction), in one nested transaction per run of
+ * items; 0, or an error code with p->err filled when the batch is refused
+ * whole. */
 CPM_MUST_CHECK int cpm_server_apply_items(cpm_server_t *s, MDB_txn *txn, pending_t *p);
 /* After the group committed: one group receipt for every applied batch of
  * the group, one frame per connection; sets p->receipted, or p->rc and
