@@ -35,43 +35,58 @@ static const char *const STOP[] = {
     "in",    "is",   "it",   "i",     "was",   "my",   "a",     "an",   "for",  "on",  "at",
     "with",  "this", "that", "but",   "not",   "have", "had",   "be",   "are",  NULL};
 
+/* The stop words by their first byte, with their lengths: every word of
+ * every complaint is looked up (a few compares of lengths, not a strncmp
+ * per entry of the row). */
+#define STOP_ROW 32
+typedef struct {
+    uint8_t n;
+    uint8_t len[STOP_ROW];
+    const char *w[STOP_ROW];
+} stop_row_t;
+
+static const stop_row_t *stop_rows(size_t *longest)
+{
+    static _Atomic int ready;
+    static stop_row_t rows[256];
+    static size_t max_len;
+    if (!ready) { /* idempotent: two threads building it agree */
+        static _Thread_local stop_row_t at[256];
+        size_t m = 0;
+        memset(at, 0, sizeof at);
+        for (size_t i = 0; STOP[i]; i++) {
+            stop_row_t *r = &at[(uint8_t)STOP[i][0]];
+            size_t l = strlen(STOP[i]);
+            if (r->n < STOP_ROW) { /* every row holds its words: the longest has 12 */
+                r->len[r->n] = (uint8_t)l;
+                r->w[r->n++] = STOP[i];
+            }
+            m = l > m ? l : m;
+        }
+        memcpy(rows, at, sizeof rows);
+        max_len = m;
+        ready = 1;
+    }
+    *longest = max_len;
+    return rows;
+}
+
 static bool stopword(const char *w, size_t len)
 {
     if (len < 2 && !(w[0] >= '0' && w[0] <= '9'))
         return true;
     bool digits = true;
-    for (size_t i = 0; i < len; i++)
-        digits = digits && w[i] >= '0' && w[i] <= '9';
+    for (size_t i = 0; i < len && digits; i++)
+        digits = w[i] >= '0' && w[i] <= '9';
     if (digits) /* amounts, dates, house numbers: differ between alike complaints */
         return true;
-    /* Looked at for every word of every complaint: only the entries of the
-     * list with the word's first byte, and the list is short words only. */
-    static _Atomic int ready;
-    static uint8_t first[256][16], n_first[256];
-    if (!ready) { /* idempotent: two threads building it agree */
-        uint8_t n[256] = {0};
-        uint8_t at[256][16];
-        for (size_t i = 0; STOP[i]; i++) {
-            uint8_t c = (uint8_t)STOP[i][0];
-            if (n[c] < 16)
-                at[c][n[c]++] = (uint8_t)i;
-        }
-        memcpy(first, at, sizeof first);
-        memcpy(n_first, n, sizeof n_first);
-        ready = 1;
-    }
-    uint8_t c = (uint8_t)w[0];
-    if (n_first[c] == 16) { /* a letter with more words than its row holds: all of them */
-        for (size_t i = 0; STOP[i]; i++)
-            if (strncmp(STOP[i], w, len) == 0 && STOP[i][len] == 0)
-                return true;
+    size_t longest;
+    const stop_row_t *r = &stop_rows(&longest)[(uint8_t)w[0]];
+    if (len > longest)
         return false;
-    }
-    for (size_t i = 0; i < n_first[c]; i++) {
-        const char *s = STOP[first[c][i]];
-        if (strncmp(s, w, len) == 0 && s[len] == 0)
+    for (size_t i = 0; i < r->n; i++)
+        if (r->len[i] == len && memcmp(r->w[i], w, len) == 0)
             return true;
-    }
     return false;
 }
 
@@ -88,28 +103,34 @@ static size_t fold_text(const char *text, char *out, size_t cap)
 typedef struct {
     const char *w;
     size_t len;
+    uint64_t h; /* its feature hash (words_hash) */
+    bool again; /* the same word came earlier in the text */
 } word_t;
 
 /* At most len bytes of src (cut at cap - 1) into dst, terminated: what
  * snprintf("%.*s") gave, without printf: a business's stored themes (up to
  * 16 x 20 tickets and 12 words) are copied in and out for every complaint. */
-static void copy_str(char *dst, size_t cap, const char *src, size_t len)
+static size_t copy_str(char *dst, size_t cap, const char *src, size_t len)
 {
     size_t n = strnlen(src ? src : "", len < cap - 1 ? len : cap - 1);
     memcpy(dst, src ? src : "", n);
     dst[n] = 0;
+    return n;
 }
 
-/* The content words of a folded text, at most max. */
+/* The content words of a folded text, at most max (their hashes not yet:
+ * words_hash). */
 static size_t content_words(const char *folded, word_t *out, size_t max)
 {
     size_t n = 0;
     for (const char *p = folded; *p && n < max;) {
-        size_t l = strcspn(p, " ");
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        size_t l = (size_t)(e - p);
         if (l && !stopword(p, l))
-            out[n++] = (word_t){p, l < WORD_MAX - 1 ? l : WORD_MAX - 1};
-        p += l;
-        p += *p == ' ';
+            out[n++] = (word_t){p, l < WORD_MAX - 1 ? l : WORD_MAX - 1, 0, false};
+        p = *e ? e + 1 : e;
     }
     return n;
 }
@@ -155,33 +176,53 @@ static void perm_constants(uint64_t a[ROUTING_THEMES_K], uint64_t b[ROUTING_THEM
     }
 }
 
-static void sig_add(uint32_t sig[ROUTING_THEMES_K], uint64_t h)
+/* Each word's feature hash, and whether the same word came before it: a
+ * repeated word changes neither the signature (a minimum over the set) nor
+ * the counts (once per complaint). Equal words have equal hashes, so only
+ * equal hashes are compared as bytes. */
+static void words_hash(word_t *w, size_t n)
 {
-    static uint64_t a[ROUTING_THEMES_K], b[ROUTING_THEMES_K];
-    static bool ready;
-    if (!ready) { /* idempotent: two threads computing it agree */
-        perm_constants(a, b);
-        ready = true;
-    }
-    for (int i = 0; i < ROUTING_THEMES_K; i++) {
-        uint32_t v = (uint32_t)((a[i] * h + b[i]) >> 32);
-        if (v < sig[i])
-            sig[i] = v;
+    for (size_t i = 0; i < n; i++) {
+        w[i].h = feature_hash(&w[i], NULL);
+        w[i].again = false;
+        for (size_t j = 0; j < i && !w[i].again; j++)
+            w[i].again =
+                w[j].h == w[i].h && w[j].len == w[i].len && !memcmp(w[j].w, w[i].w, w[i].len);
     }
 }
 
-/* The signature of the content words w[0..n). */
+/* The signature of the content words w[0..n) (hashed: words_hash): for
+ * each of the K permutations, the least permuted hash of a distinct word. */
 static void words_signature(const word_t *w, size_t n, uint32_t sig[ROUTING_THEMES_K])
 {
-    for (int i = 0; i < ROUTING_THEMES_K; i++)
-        sig[i] = UINT32_MAX;
+    static uint64_t a[ROUTING_THEMES_K], b[ROUTING_THEMES_K];
+    static _Atomic int ready;
+    if (!ready) { /* idempotent: two threads computing it agree */
+        uint64_t ta[ROUTING_THEMES_K], tb[ROUTING_THEMES_K];
+        perm_constants(ta, tb);
+        memcpy(a, ta, sizeof a);
+        memcpy(b, tb, sizeof b);
+        ready = 1;
+    }
+    static _Thread_local uint64_t hs[ROUTING_THEMES_TEXT_MAX / 2];
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++)
+        if (!w[j].again)
+            hs[m++] = w[j].h;
     /* Syllables only: measured on made-up complaints (tests/unit/
      * test_routing_themes.c), alike pairs have a Jaccard of 0.28-0.86 over
      * syllables against at most 0.13 for unrelated ones; adding syllable
      * 2-shingles lowers alike pairs to 0.15-0.53 (paraphrases share words,
      * not word order) for unrelated ones at 0.07: a worse margin. */
-    for (size_t i = 0; i < n; i++)
-        sig_add(sig, feature_hash(&w[i], NULL));
+    for (int i = 0; i < ROUTING_THEMES_K; i++) {
+        uint64_t ai = a[i], bi = b[i];
+        uint32_t least = UINT32_MAX;
+        for (size_t j = 0; j < m; j++) {
+            uint32_t v = (uint32_t)((ai * hs[j] + bi) >> 32);
+            least = v < least ? v : least;
+        }
+        sig[i] = least;
+    }
 }
 
 size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_THEMES_K])
@@ -190,6 +231,7 @@ size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_TH
     static _Thread_local word_t w[ROUTING_THEMES_TEXT_MAX / 2];
     fold_text(description, folded, sizeof folded);
     size_t n = content_words(folded, w, sizeof w / sizeof w[0]);
+    words_hash(w, n);
     words_signature(w, n, sig);
     return n;
 }
@@ -215,6 +257,7 @@ typedef struct {
     uint8_t fps[ROUTING_THEMES_FPS][4];
     size_t n_fps;
     char words[ROUTING_THEMES_WORDS][WORD_MAX];
+    uint8_t word_len[ROUTING_THEMES_WORDS]; /* strlen of words[k]: compared for every word */
     uint32_t word_counts[ROUTING_THEMES_WORDS];
     uint8_t word_fp[ROUTING_THEMES_WORDS][4];      /* the first consumer that used it */
     uint32_t word_consumers[ROUTING_THEMES_WORDS]; /* 0 none known, 1, 2 = two or more */
@@ -303,7 +346,8 @@ static int load(cpm_store_t *st, MDB_txn *txn, const char *bid, themes_t *s)
         bool attributed = x->n_word_consumers == x->n_words && x->n_word_counts == x->n_words &&
                           x->word_fps.len == 4 * x->n_words;
         for (size_t j = 0; attributed && j < x->n_words && t->n_words < ROUTING_THEMES_WORDS; j++) {
-            copy_str(t->words[t->n_words], WORD_MAX, x->words[j], SIZE_MAX);
+            t->word_len[t->n_words] =
+                (uint8_t)copy_str(t->words[t->n_words], WORD_MAX, x->words[j], SIZE_MAX);
             memcpy(t->word_fp[t->n_words], x->word_fps.data + 4 * j, 4);
             t->word_consumers[t->n_words] = x->word_consumers[j] > 2 ? 2 : x->word_consumers[j];
             t->word_counts[t->n_words++] = x->word_counts[j];
@@ -409,7 +453,7 @@ static size_t word_at(const theme_t *t, const word_t *w)
 {
     size_t k;
     for (k = 0; k < t->n_words; k++)
-        if (strlen(t->words[k]) == w->len && !memcmp(t->words[k], w->w, w->len))
+        if (t->word_len[k] == w->len && !memcmp(t->words[k], w->w, w->len))
             break;
     return k;
 }
@@ -439,10 +483,7 @@ static void count_words(theme_t *t, const word_t *w, size_t n, const uint8_t *fp
 {
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++) {
-            bool again = false;
-            for (size_t j = 0; j < i && !again; j++)
-                again = w[j].len == w[i].len && !memcmp(w[j].w, w[i].w, w[i].len);
-            if (again)
+            if (w[i].again)
                 continue;
             size_t k = word_at(t, &w[i]);
             if (pass == 0) {
@@ -471,7 +512,7 @@ static void count_words(theme_t *t, const word_t *w, size_t n, const uint8_t *fp
             } else {
                 k = t->n_words++;
             }
-            copy_str(t->words[k], WORD_MAX, w[i].w, w[i].len);
+            t->word_len[k] = (uint8_t)copy_str(t->words[k], WORD_MAX, w[i].w, w[i].len);
             t->word_counts[k] = 0;
             t->word_consumers[k] = 0;
             memset(t->word_fp[k], 0, 4);
@@ -540,6 +581,7 @@ int routing_themes_add(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm
     size_t nw = content_words(folded, w, sizeof w / sizeof w[0]);
     if (nw == 0)
         return 0;
+    words_hash(w, nw);
     words_signature(w, nw, sig);
     /* ~43 KB: kept, not allocated and cleared for every complaint (load
      * clears what it fills). */
