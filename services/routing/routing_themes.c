@@ -295,19 +295,30 @@ static int themes_get(cpm_store_t *st, MDB_txn *txn, const char *bid, ProtobufCM
     return rc;
 }
 
+/* A signature is stored as K little-endian uint32: on a little-endian host
+ * that is its memory (3 of them per theme, copied in and out for every
+ * complaint). */
 static void sig_get(const ProtobufCBinaryData *b, uint32_t sig[ROUTING_THEMES_K])
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(sig, b->data, 4 * ROUTING_THEMES_K);
+#else
     for (int i = 0; i < ROUTING_THEMES_K; i++) {
         const uint8_t *p = b->data + 4 * i;
         sig[i] = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     }
+#endif
 }
 
 static void sig_put(const uint32_t sig[ROUTING_THEMES_K], uint8_t out[4 * ROUTING_THEMES_K])
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(out, sig, 4 * ROUTING_THEMES_K);
+#else
     for (int i = 0; i < ROUTING_THEMES_K; i++)
         for (int j = 0; j < 4; j++)
             out[4 * i + j] = (uint8_t)(sig[i] >> (8 * j));
+#endif
 }
 
 /* The stored themes of bid into *s (empty when none or unreadable: themes
@@ -453,7 +464,8 @@ static size_t word_at(const theme_t *t, const word_t *w)
 {
     size_t k;
     for (k = 0; k < t->n_words; k++)
-        if (t->word_len[k] == w->len && !memcmp(t->words[k], w->w, w->len))
+        if (t->word_len[k] == w->len && t->words[k][0] == w->w[0] &&
+            !memcmp(t->words[k], w->w, w->len))
             break;
     return k;
 }
