@@ -280,6 +280,16 @@ static void squeeze(char *s)
     s[k] = 0;
 }
 
+/* snprintf(out, cap, "%s", s) without printf: twice for every name. */
+static void copy_cut(char *out, size_t cap, const char *s)
+{
+    if (!cap)
+        return;
+    size_t n = strnlen(s, cap - 1);
+    memcpy(out, s, n);
+    out[n] = 0;
+}
+
 static void add_form(char *forms, size_t cap, const char *f)
 {
     size_t n = strlen(forms);
@@ -298,7 +308,7 @@ bool cpm_bizname_normal(const char *name, char *out, size_t cap, char *forms, si
         return false;
     }
     char kept[CPM_BIZNAME_MAX];
-    snprintf(kept, sizeof kept, "%s", buf);
+    copy_cut(kept, sizeof kept, buf);
     for (size_t i = 0; i < sizeof FORMS / sizeof FORMS[0]; i++) {
         char *p;
         while ((p = find_words(buf, FORMS[i])) != NULL) {
@@ -309,12 +319,12 @@ bool cpm_bizname_normal(const char *name, char *out, size_t cap, char *forms, si
     }
     squeeze(buf);
     if (!buf[0]) { /* forms only: keep them, they are the name */
-        snprintf(out, cap, "%s", kept);
+        copy_cut(out, cap, kept);
         if (forms && forms_cap)
             forms[0] = 0;
         return true;
     }
-    snprintf(out, cap, "%s", buf);
+    copy_cut(out, cap, buf);
     return true;
 }
 

@@ -1,10 +1,11 @@
 /* Tests that cpm_bizkey_make, with its placeholders looked up by first byte
- * and its strings joined by copies instead of snprintf, gives the same
- * struct, byte for byte, as the code as it was (its digest recorded below
- * when it ran on the same inputs): names and addresses drawn from the pieces
- * they are made of (forms, placeholders, Vietnamese with and without marks,
- * houses and lanes, names and streets past the label's precisions), in a
- * few areas and none. A changed byte for any input changes the digest. */
+ * and its strings joined by copies instead of snprintf (cpm_bizname_normal
+ * too, at every output size), gives the same struct, byte for byte, as the
+ * code as it was (its digests recorded below when it ran on the same
+ * inputs): names and addresses drawn from the pieces they are made of
+ * (forms, placeholders, Vietnamese with and without marks, houses and lanes,
+ * names and streets past the label's precisions), in a few areas and none.
+ * A changed byte for any input changes the digest. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "cpm_bizkey.h"
+#include "cpm_bizname.h"
 
 #include <sodium.h>
 
@@ -122,12 +124,45 @@ static void test_drawn(void **state)
         fail_msg("the business keys changed for these inputs: digest %s, was %s", hex, want);
 }
 
+/* cpm_bizname_normal (what cpm_bizkey_make calls) at output sizes that cut
+ * its result, with and without the forms asked for. */
+static void test_normal_cut(void **state)
+{
+    (void)state;
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    static const size_t CAPS[] = {1, 2, 3, 5, 8, 17, 40, 256};
+    char name[512];
+    x = 0x5555aaaa12345678ULL;
+    for (int i = 0; i < 5000; i++) {
+        draw(name, sizeof name, NAME_PIECES, sizeof NAME_PIECES / sizeof *NAME_PIECES, 5);
+        for (size_t c = 0; c < sizeof CAPS / sizeof *CAPS; c++) {
+            char out[256], forms[64];
+            memset(out, 0x5a, sizeof out);
+            memset(forms, 0x5a, sizeof forms);
+            bool r = cpm_bizname_normal(name, out, CAPS[c], c % 2 ? forms : NULL,
+                                        c % 2 ? sizeof forms : 0);
+            crypto_hash_sha256_update(&st, (const uint8_t *)&r, 1);
+            crypto_hash_sha256_update(&st, (const uint8_t *)out, sizeof out);
+            crypto_hash_sha256_update(&st, (const uint8_t *)forms, sizeof forms);
+        }
+    }
+    uint8_t h[32];
+    char hex[65];
+    crypto_hash_sha256_final(&st, h);
+    sodium_bin2hex(hex, sizeof hex, h, 32);
+    const char *want = "c641166c72b4742124277e4acd48440f9d3a4e73f3bf748adcf82ee8d346367f";
+    if (strcmp(hex, want) != 0)
+        fail_msg("the normal names changed for these inputs: digest %s, was %s", hex, want);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_drawn),
+        cmocka_unit_test(test_normal_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
