@@ -103,8 +103,9 @@ static size_t fold_text(const char *text, char *out, size_t cap)
 typedef struct {
     const char *w;
     size_t len;
-    uint64_t h; /* its feature hash (words_hash) */
-    bool again; /* the same word came earlier in the text */
+    uint64_t h;   /* its feature hash (words_hash) */
+    uint64_t key; /* its first 8 bytes (word_key) */
+    bool again;   /* the same word came earlier in the text */
 } word_t;
 
 /* At most len bytes of src (cut at cap - 1) into dst, terminated: what
@@ -129,7 +130,7 @@ static size_t content_words(const char *folded, word_t *out, size_t max)
             e++;
         size_t l = (size_t)(e - p);
         if (l && !stopword(p, l))
-            out[n++] = (word_t){p, l < WORD_MAX - 1 ? l : WORD_MAX - 1, 0, false};
+            out[n++] = (word_t){.w = p, .len = l < WORD_MAX - 1 ? l : WORD_MAX - 1};
         p = *e ? e + 1 : e;
     }
     return n;
@@ -176,6 +177,15 @@ static void perm_constants(uint64_t a[ROUTING_THEMES_K], uint64_t b[ROUTING_THEM
     }
 }
 
+/* The first 8 bytes of a word of len bytes, zero after its end: two words
+ * of one length with different keys differ. */
+static uint64_t word_key(const char *w, size_t len)
+{
+    uint64_t k = 0;
+    memcpy(&k, w, len < 8 ? len : 8);
+    return k;
+}
+
 /* Each word's feature hash, and whether the same word came before it: a
  * repeated word changes neither the signature (a minimum over the set) nor
  * the counts (once per complaint). Equal words have equal hashes, so only
@@ -184,6 +194,7 @@ static void words_hash(word_t *w, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         w[i].h = feature_hash(&w[i], NULL);
+        w[i].key = word_key(w[i].w, w[i].len);
         w[i].again = false;
         for (size_t j = 0; j < i && !w[i].again; j++)
             w[i].again =
@@ -257,7 +268,8 @@ typedef struct {
     uint8_t fps[ROUTING_THEMES_FPS][4];
     size_t n_fps;
     char words[ROUTING_THEMES_WORDS][WORD_MAX];
-    uint8_t word_len[ROUTING_THEMES_WORDS]; /* strlen of words[k]: compared for every word */
+    uint8_t word_len[ROUTING_THEMES_WORDS];  /* strlen of words[k]: compared for every word */
+    uint64_t word_key[ROUTING_THEMES_WORDS]; /* word_key of words[k], likewise */
     uint32_t word_counts[ROUTING_THEMES_WORDS];
     uint8_t word_fp[ROUTING_THEMES_WORDS][4];      /* the first consumer that used it */
     uint32_t word_consumers[ROUTING_THEMES_WORDS]; /* 0 none known, 1, 2 = two or more */
@@ -357,8 +369,9 @@ static int load(cpm_store_t *st, MDB_txn *txn, const char *bid, themes_t *s)
         bool attributed = x->n_word_consumers == x->n_words && x->n_word_counts == x->n_words &&
                           x->word_fps.len == 4 * x->n_words;
         for (size_t j = 0; attributed && j < x->n_words && t->n_words < ROUTING_THEMES_WORDS; j++) {
-            t->word_len[t->n_words] =
-                (uint8_t)copy_str(t->words[t->n_words], WORD_MAX, x->words[j], SIZE_MAX);
+            size_t l = copy_str(t->words[t->n_words], WORD_MAX, x->words[j], SIZE_MAX);
+            t->word_len[t->n_words] = (uint8_t)l;
+            t->word_key[t->n_words] = word_key(t->words[t->n_words], l);
             memcpy(t->word_fp[t->n_words], x->word_fps.data + 4 * j, 4);
             t->word_consumers[t->n_words] = x->word_consumers[j] > 2 ? 2 : x->word_consumers[j];
             t->word_counts[t->n_words++] = x->word_counts[j];
@@ -464,8 +477,8 @@ static size_t word_at(const theme_t *t, const word_t *w)
 {
     size_t k;
     for (k = 0; k < t->n_words; k++)
-        if (t->word_len[k] == w->len && t->words[k][0] == w->w[0] &&
-            !memcmp(t->words[k], w->w, w->len))
+        if (t->word_len[k] == w->len && t->word_key[k] == w->key &&
+            (w->len <= 8 || !memcmp(t->words[k] + 8, w->w + 8, w->len - 8)))
             break;
     return k;
 }
@@ -525,6 +538,7 @@ static void count_words(theme_t *t, const word_t *w, size_t n, const uint8_t *fp
                 k = t->n_words++;
             }
             t->word_len[k] = (uint8_t)copy_str(t->words[k], WORD_MAX, w[i].w, w[i].len);
+            t->word_key[k] = word_key(t->words[k], t->word_len[k]);
             t->word_counts[k] = 0;
             t->word_consumers[k] = 0;
             memset(t->word_fp[k], 0, 4);
