@@ -204,9 +204,10 @@ static void words_hash(word_t *w, size_t n)
 
 /* The signature of the content words w[0..n) (hashed: words_hash): for
  * each of the K permutations, the least permuted hash of a distinct word. */
-static void words_signature(const word_t *w, size_t n, uint32_t sig[ROUTING_THEMES_K])
+/* The permutations' constants, made once. */
+static const uint64_t *perms(const uint64_t **b_out)
 {
-    static uint64_t a[ROUTING_THEMES_K], b[ROUTING_THEMES_K];
+    static _Alignas(32) uint64_t a[ROUTING_THEMES_K], b[ROUTING_THEMES_K];
     static _Atomic int ready;
     if (!ready) { /* idempotent: two threads computing it agree */
         uint64_t ta[ROUTING_THEMES_K], tb[ROUTING_THEMES_K];
@@ -215,6 +216,77 @@ static void words_signature(const word_t *w, size_t n, uint32_t sig[ROUTING_THEM
         memcpy(b, tb, sizeof b);
         ready = 1;
     }
+    *b_out = b;
+    return a;
+}
+
+/* For each permutation i, the least (a[i] * h + b[i]) mod 2^64 >> 32 over
+ * the hashes hs[0..m). */
+static void minhash_scalar(const uint64_t *a, const uint64_t *b, const uint64_t *hs, size_t m,
+                           uint32_t sig[ROUTING_THEMES_K])
+{
+    for (int i = 0; i < ROUTING_THEMES_K; i++) {
+        uint64_t ai = a[i], bi = b[i];
+        uint32_t least = UINT32_MAX;
+        for (size_t j = 0; j < m; j++) {
+            uint32_t v = (uint32_t)((ai * hs[j] + bi) >> 32);
+            least = v < least ? v : least;
+        }
+        sig[i] = least;
+    }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define THEMES_AVX2 1
+
+/* The same, four permutations at a time: the 64-bit product's low half from
+ * three 32 x 32 products (a_lo h_lo + (a_lo h_hi + a_hi h_lo) << 32), as
+ * exact as the scalar one; about half its time. */
+__attribute__((target("avx2"))) static void minhash_avx2(const uint64_t *a, const uint64_t *b,
+                                                         const uint64_t *hs, size_t m,
+                                                         uint32_t sig[ROUTING_THEMES_K])
+{
+    for (int i = 0; i < ROUTING_THEMES_K; i += 4) {
+        __m256i av = _mm256_load_si256((const __m256i *)(a + i));
+        __m256i ahi = _mm256_srli_epi64(av, 32);
+        __m256i bv = _mm256_load_si256((const __m256i *)(b + i));
+        __m256i least = _mm256_set1_epi64x(0xffffffffLL);
+        for (size_t j = 0; j < m; j++) {
+            __m256i h = _mm256_set1_epi64x((long long)hs[j]);
+            __m256i hhi = _mm256_srli_epi64(h, 32);
+            __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(av, hhi), _mm256_mul_epu32(ahi, h));
+            __m256i prod = _mm256_add_epi64(_mm256_mul_epu32(av, h), _mm256_slli_epi64(cross, 32));
+            __m256i v = _mm256_srli_epi64(_mm256_add_epi64(prod, bv), 32);
+            least = _mm256_min_epu32(least, v); /* high halves are 0 in both */
+        }
+        uint64_t out[4];
+        _mm256_storeu_si256((__m256i *)out, least);
+        for (int k = 0; k < 4; k++)
+            sig[i + k] = (uint32_t)out[k];
+    }
+}
+#endif
+
+static _Atomic int simd = -1; /* -1: not decided yet */
+
+bool routing_themes_simd(bool on)
+{
+#ifdef THEMES_AVX2
+    __builtin_cpu_init();
+    simd = on && __builtin_cpu_supports("avx2");
+#else
+    (void)on;
+    simd = 0;
+#endif
+    return simd == 1;
+}
+
+/* The signature of the content words w[0..n) (hashed: words_hash): for
+ * each of the K permutations, the least permuted hash of a distinct word. */
+static void words_signature(const word_t *w, size_t n, uint32_t sig[ROUTING_THEMES_K])
+{
+    const uint64_t *b, *a = perms(&b);
     static _Thread_local uint64_t hs[ROUTING_THEMES_TEXT_MAX / 2];
     size_t m = 0;
     for (size_t j = 0; j < n; j++)
@@ -225,15 +297,15 @@ static void words_signature(const word_t *w, size_t n, uint32_t sig[ROUTING_THEM
      * syllables against at most 0.13 for unrelated ones; adding syllable
      * 2-shingles lowers alike pairs to 0.15-0.53 (paraphrases share words,
      * not word order) for unrelated ones at 0.07: a worse margin. */
-    for (int i = 0; i < ROUTING_THEMES_K; i++) {
-        uint64_t ai = a[i], bi = b[i];
-        uint32_t least = UINT32_MAX;
-        for (size_t j = 0; j < m; j++) {
-            uint32_t v = (uint32_t)((ai * hs[j] + bi) >> 32);
-            least = v < least ? v : least;
-        }
-        sig[i] = least;
+    if (simd < 0)
+        routing_themes_simd(true);
+#ifdef THEMES_AVX2
+    if (simd == 1) {
+        minhash_avx2(a, b, hs, m, sig);
+        return;
     }
+#endif
+    minhash_scalar(a, b, hs, m, sig);
 }
 
 size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_THEMES_K])

@@ -7,7 +7,8 @@
  * thousand complaints drawn about a few businesses by a few consumers
  * (clusters, members, links, themes with their words and signatures, rank,
  * cases, events with their hashes, outbox). A changed byte for any input
- * changes a digest (but the outbox's epochs, drawn at random). */
+ * changes a digest (but the outbox's epochs, drawn at random). Both ways
+ * of computing signatures (AVX2 where the CPU has it, and one at a time). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,13 +210,32 @@ static void test_store(void **state)
           "3a6b3957013bc50cde4dec562fe64c03ed024170c90906b216654f1c9ce45cc8");
 }
 
+/* The same digests with the signatures computed one permutation at a time
+ * (the tests above used AVX2 where the CPU has it). */
+static void test_signatures_scalar(void **state)
+{
+    routing_themes_simd(false);
+    test_signatures(state);
+    routing_themes_simd(true);
+}
+
+static void test_store_scalar(void **state)
+{
+    routing_themes_simd(false);
+    test_store(state);
+    routing_themes_simd(true);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
+    print_message("signatures with AVX2: %s\n", routing_themes_simd(true) ? "yes" : "no");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signatures),
         cmocka_unit_test(test_store),
+        cmocka_unit_test(test_signatures_scalar),
+        cmocka_unit_test(test_store_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
