@@ -578,16 +578,29 @@ static void word_seen(theme_t *t, size_t k, const uint8_t *fp)
  * instead (Misra-Gries style: words that keep coming back stay). */
 static void count_words(theme_t *t, const word_t *w, size_t n, const uint8_t *fp)
 {
+    /* The slot each word had in the first pass (NOT_THERE: none), so the
+     * second looks it up again only if that slot got another word since:
+     * a slot the second pass writes holds a word of this complaint, and
+     * every word of it differs from every other (repeats are skipped). */
+    enum { NOT_THERE = 0xff };
+    static _Thread_local uint8_t slot[ROUTING_THEMES_TEXT_MAX / 2];
+    bool rewritten[ROUTING_THEMES_WORDS] = {0};
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++) {
             if (w[i].again)
                 continue;
-            size_t k = word_at(t, &w[i]);
+            size_t k;
             if (pass == 0) {
+                k = word_at(t, &w[i]);
+                slot[i] = k < t->n_words ? (uint8_t)k : NOT_THERE;
                 if (k < t->n_words)
                     word_seen(t, k, fp);
                 continue;
             }
+            if (slot[i] == NOT_THERE)
+                k = t->n_words;
+            else
+                k = rewritten[slot[i]] ? word_at(t, &w[i]) : slot[i];
             if (k < t->n_words)
                 continue; /* counted in the first pass */
             if (t->n_words == ROUTING_THEMES_WORDS) {
@@ -609,6 +622,7 @@ static void count_words(theme_t *t, const word_t *w, size_t n, const uint8_t *fp
             } else {
                 k = t->n_words++;
             }
+            rewritten[k] = true;
             t->word_len[k] = (uint8_t)copy_str(t->words[k], WORD_MAX, w[i].w, w[i].len);
             t->word_key[k] = word_key(t->words[k], t->word_len[k]);
             t->word_counts[k] = 0;
