@@ -97,6 +97,10 @@ static void tokenize(const char *addr, toks_t *s)
 /* Do the words of seq ("ha noi") start at token k (before end)? Their count. */
 static size_t words_at(const toks_t *s, size_t k, size_t end, const char *seq)
 {
+    /* Most lists' words differ from the token in their first byte: asked
+     * of every token against every list, for every address. */
+    if (k >= end || s->t[k].kind != 'w' || s->t[k].w[0] != seq[0])
+        return 0;
     size_t n = 0;
     for (const char *p = seq; *p; n++) {
         size_t l = strcspn(p, " ");

@@ -3,6 +3,7 @@
 #include "cpm_util.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,10 +63,24 @@ static const char *const PLACEHOLDER[] = {"khong ro",
 
 bool cpm_bizkey_placeholder(const char *folded)
 {
+    /* twice for every complaint: only the entries with its first byte */
     for (size_t i = 0; PLACEHOLDER[i]; i++)
-        if (strcmp(folded, PLACEHOLDER[i]) == 0)
+        if (PLACEHOLDER[i][0] == folded[0] && strcmp(folded, PLACEHOLDER[i]) == 0)
             return true;
     return false;
+}
+
+/* At most max bytes of src after dst[*len] (what "%.<max>s" writes), cut
+ * at cap - 1 as snprintf cuts, and terminated: the label and the normal
+ * forms of every complaint, without printf. */
+static void put_str(char *dst, size_t cap, size_t *len, const char *src, size_t max)
+{
+    size_t n = strnlen(src, max);
+    if (*len + n > cap - 1)
+        n = *len < cap - 1 ? cap - 1 - *len : 0;
+    memcpy(dst + *len, src, n);
+    *len += n;
+    dst[*len] = 0;
 }
 
 int cpm_bizkey_make(const char *name, const char *address, const char *area, cpm_bizkey_t *out)
@@ -73,7 +88,8 @@ int cpm_bizkey_make(const char *name, const char *address, const char *area, cpm
     memset(out, 0, sizeof *out);
     cpm_bizaddr_t a;
     cpm_bizaddr_normal(address, &a);
-    snprintf(out->address, sizeof out->address, "%s", a.normal);
+    size_t len = 0;
+    put_str(out->address, sizeof out->address, &len, a.normal, SIZE_MAX);
     bool exact = cpm_bizaddr_exact(&a);
     if (exact)
         cpm_bizkey_hash(area, a.normal, out->addr_key);
@@ -83,22 +99,31 @@ int cpm_bizkey_make(const char *name, const char *address, const char *area, cpm
         out->name[0] = 0;
     /* "Shop X": the normal form "x" alone says nothing; the name as folded does */
     if (!cpm_bizname_normal(name, normal, sizeof normal, NULL, 0) || cpm_bizkey_placeholder(normal))
-        snprintf(normal, sizeof normal, "%s", out->name);
+        put_str(normal, sizeof normal, &(size_t){0}, out->name, SIZE_MAX);
     if (out->name[0])
         cpm_bizkey_hash(area, out->name, out->legacy_key);
     const char *at = exact ? " @ " : "";
     if (out->name[0]) {
         cpm_bizkey_hash(area, normal, out->key);
         out->by_name = true;
-        snprintf(out->label, sizeof out->label, "%.120s%s%.40s%s%.60s", out->name, at,
-                 exact ? a.house : "", exact ? " " : "", exact ? a.street : "");
+        len = 0;
+        put_str(out->label, sizeof out->label, &len, out->name, 120);
+        put_str(out->label, sizeof out->label, &len, at, SIZE_MAX);
+        put_str(out->label, sizeof out->label, &len, exact ? a.house : "", 40);
+        put_str(out->label, sizeof out->label, &len, exact ? " " : "", SIZE_MAX);
+        put_str(out->label, sizeof out->label, &len, exact ? a.street : "", 60);
         return 0;
     }
     if (!exact) {
-        snprintf(out->label, sizeof out->label, "%.120s", a.street);
+        len = 0;
+        put_str(out->label, sizeof out->label, &len, a.street, 120);
         return -1;
     }
     memcpy(out->key, out->addr_key, sizeof out->key);
-    snprintf(out->label, sizeof out->label, "@ %.40s %.100s", a.house, a.street);
+    len = 0;
+    put_str(out->label, sizeof out->label, &len, "@ ", SIZE_MAX);
+    put_str(out->label, sizeof out->label, &len, a.house, 40);
+    put_str(out->label, sizeof out->label, &len, " ", SIZE_MAX);
+    put_str(out->label, sizeof out->label, &len, a.street, 100);
     return 0;
 }

@@ -2,6 +2,7 @@
 #include "cpm_bizname.h"
 #include "cpm_bizname_int.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,91 @@ size_t cpm_bizname_fold_reference(const char *name, char *out, size_t cap)
     return k;
 }
 
+/* What taking one character (its full decomposition, part by part) does, as
+ * at most FOLD_TOKENS tokens: a kept letter or digit, or ' ' for a
+ * separator (runs of them made one: the second changes nothing); marks do
+ * nothing. Taking the tokens gives the bytes taking the parts gives: a part
+ * that finds the output full writes nothing, nor can any part after it. Kept
+ * for U+0080-U+1FFF (Latin with its Vietnamese letters, the marks): most of
+ * what is folded, every description of every complaint. */
+#define FOLD_TOKENS 4
+#define FOLD_TABLE_END 0x2000
+typedef struct {
+    char tok[FOLD_TOKENS];
+    uint8_t n;
+    bool slow; /* more tokens than that: taken the long way */
+} fold_effect_t;
+
+static fold_effect_t fold_table[FOLD_TABLE_END];
+static pthread_once_t fold_table_once = PTHREAD_ONCE_INIT;
+
+/* The tokens of uc's decomposition, as take and take_decomposed see it. */
+static void effect_of(ucs4_t uc, int depth, fold_effect_t *e)
+{
+    ucs4_t d[UC_DECOMPOSITION_MAX_LENGTH];
+    int n = depth < 8 ? uc_canonical_decomposition(uc, d) : -1;
+    if (n > 0) {
+        for (int i = 0; i < n; i++)
+            effect_of(d[i], depth + 1, e);
+        return;
+    }
+    char t;
+    if (uc == 0x0111 || uc == 0x0110)
+        t = 'd';
+    else if (uc >= 'A' && uc <= 'Z')
+        t = (char)(uc - 'A' + 'a');
+    else if ((uc >= 'a' && uc <= 'z') || (uc >= '0' && uc <= '9'))
+        t = (char)uc;
+    else if (uc < 0x0300 || uc > 0x036f)
+        t = ' ';
+    else
+        return; /* a combining mark */
+    if (t == ' ' && e->n > 0 && e->tok[e->n - 1] == ' ')
+        return;
+    if (e->n == FOLD_TOKENS)
+        e->slow = true;
+    else
+        e->tok[e->n++] = t;
+}
+
+static void fold_table_build(void)
+{
+    for (ucs4_t uc = 0x80; uc < FOLD_TABLE_END; uc++)
+        if (uc < 0xd800) /* all of them: the table ends below the surrogates */
+            effect_of(uc, 0, &fold_table[uc]);
+}
+
+/* take for a token of fold_table (or an ASCII byte): a letter or digit, or
+ * ' ' for any separator. The state in locals, not in a fold_t whose address
+ * take_decomposed has: every byte of every description comes here. */
+#define TAKE_TOKEN(t)                                                                              \
+    do {                                                                                           \
+        char t_ = (t);                                                                             \
+        if (k + 2 >= cap)                                                                          \
+            full = true;                                                                           \
+        else if (t_ == ' ')                                                                        \
+            space = true;                                                                          \
+        else {                                                                                     \
+            if (space && k > 0)                                                                    \
+                out[k++] = ' ';                                                                    \
+            out[k++] = t_;                                                                         \
+            space = false;                                                                         \
+        }                                                                                          \
+    } while (0)
+
+/* An ASCII byte as take sees it: its lower case if a letter or digit, else
+ * ' ' (a separator: no ASCII byte is a mark). */
+static const char ASCII_FOLD[128] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6',
+    ['7'] = '7', ['8'] = '8', ['9'] = '9', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd',
+    ['e'] = 'e', ['f'] = 'f', ['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k',
+    ['l'] = 'l', ['m'] = 'm', ['n'] = 'n', ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r',
+    ['s'] = 's', ['t'] = 't', ['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y',
+    ['z'] = 'z', ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f',
+    ['G'] = 'g', ['H'] = 'h', ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l', ['M'] = 'm',
+    ['N'] = 'n', ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't',
+    ['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y', ['Z'] = 'z'};
+
 size_t cpm_bizname_fold_n(const char *text, size_t len, char *out, size_t cap)
 {
     if (cap)
@@ -133,20 +219,31 @@ size_t cpm_bizname_fold_n(const char *text, size_t len, char *out, size_t cap)
         free(z);
         return k;
     }
-    fold_t f = {out, 0, cap, false, false};
+    pthread_once(&fold_table_once, fold_table_build);
+    size_t k = 0;
+    bool space = false, full = false;
     const uint8_t *s = (const uint8_t *)text;
-    for (size_t i = 0; i < len && !f.full;) {
+    for (size_t i = 0; i < len && !full;) {
         if (s[i] < 0x80) {
-            take(&f, s[i++]);
+            char t = ASCII_FOLD[s[i++]];
+            TAKE_TOKEN(t ? t : ' ');
             continue;
         }
         ucs4_t uc;
         int l = u8_mbtouc(&uc, s + i, len - i);
         i += l > 0 ? (size_t)l : 1;
-        take_decomposed(&f, uc, 0);
+        if (uc < FOLD_TABLE_END && !fold_table[uc].slow) {
+            const fold_effect_t *e = &fold_table[uc];
+            for (size_t j = 0; j < e->n && !full; j++)
+                TAKE_TOKEN(e->tok[j]);
+        } else {
+            fold_t f = {out, k, cap, space, full};
+            take_decomposed(&f, uc, 0);
+            k = f.k, space = f.space, full = f.full;
+        }
     }
-    out[f.k] = 0;
-    return f.k;
+    out[k] = 0;
+    return k;
 }
 
 size_t cpm_bizname_fold(const char *name, char *out, size_t cap)
@@ -183,6 +280,16 @@ static void squeeze(char *s)
     s[k] = 0;
 }
 
+/* snprintf(out, cap, "%s", s) without printf: twice for every name. */
+static void copy_cut(char *out, size_t cap, const char *s)
+{
+    if (!cap)
+        return;
+    size_t n = strnlen(s, cap - 1);
+    memcpy(out, s, n);
+    out[n] = 0;
+}
+
 static void add_form(char *forms, size_t cap, const char *f)
 {
     size_t n = strlen(forms);
@@ -201,7 +308,7 @@ bool cpm_bizname_normal(const char *name, char *out, size_t cap, char *forms, si
         return false;
     }
     char kept[CPM_BIZNAME_MAX];
-    snprintf(kept, sizeof kept, "%s", buf);
+    copy_cut(kept, sizeof kept, buf);
     for (size_t i = 0; i < sizeof FORMS / sizeof FORMS[0]; i++) {
         char *p;
         while ((p = find_words(buf, FORMS[i])) != NULL) {
@@ -212,12 +319,12 @@ bool cpm_bizname_normal(const char *name, char *out, size_t cap, char *forms, si
     }
     squeeze(buf);
     if (!buf[0]) { /* forms only: keep them, they are the name */
-        snprintf(out, cap, "%s", kept);
+        copy_cut(out, cap, kept);
         if (forms && forms_cap)
             forms[0] = 0;
         return true;
     }
-    snprintf(out, cap, "%s", buf);
+    copy_cut(out, cap, buf);
     return true;
 }
 

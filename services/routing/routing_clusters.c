@@ -45,8 +45,10 @@ static int put_ranked(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm_
 
 static Cpm__Cluster *load(cpm_store_t *st, MDB_txn *txn, const char *bid, int *rc)
 {
-    char key[BID_LEN + 1];
-    snprintf(key, sizeof key, "%.32s", bid);
+    char key[BID_LEN + 1]; /* "%.32s" of bid, without printf: for every complaint */
+    size_t n = strnlen(bid, BID_LEN);
+    memcpy(key, bid, n);
+    key[n] = 0;
     ProtobufCMessage *m = NULL;
     *rc = cpm_store_get_msg(st, txn, ROUTING_CLUSTERS_DB, key, &cpm__cluster__descriptor, &m);
     if (*rc == CPM_E_BAD_MESSAGE) /* unreadable: counted afresh */

@@ -55,6 +55,11 @@ void routing_themes_set_window(int64_t window_ms);
  * features (0: nothing to compare, e.g. empty or only function words). */
 size_t routing_themes_signature(const char *description, uint32_t sig[ROUTING_THEMES_K]);
 
+/* Whether signatures are computed four permutations at a time with the
+ * CPU's AVX2 instructions (the same values), when it has them and on is
+ * true: true when they are. The default is on; tests compare the two. */
+bool routing_themes_simd(bool on);
+
 /* Estimated similarity of two signatures, per mille. */
 unsigned routing_themes_similarity(const uint32_t a[ROUTING_THEMES_K],
                                    const uint32_t b[ROUTING_THEMES_K]);

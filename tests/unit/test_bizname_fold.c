@@ -98,12 +98,77 @@ static void test_not_utf8(void **state)
                      cpm_bizname_fold_reference("a", out, sizeof out)); /* NUL inside: up to it */
 }
 
+/* Texts drawn from characters of every kind the fold treats apart (ASCII
+ * letters, digits and separators, Vietnamese letters precomposed and
+ * decomposed, đ, marks alone, letters of other scripts, characters past the
+ * fold's table, characters whose decomposition has many parts), at every
+ * output size up to past their fold. */
+static void test_drawn(void **state)
+{
+    (void)state;
+    static const char *const PIECES[] = {"a",
+                                         "Z",
+                                         "9",
+                                         " ",
+                                         ",",
+                                         "-",
+                                         "\t",
+                                         "ph",
+                                         "Ở",
+                                         "ở",
+                                         "ệ",
+                                         "Ệ",
+                                         "đ",
+                                         "Đ",
+                                         "ư",
+                                         "ơ",
+                                         "â",
+                                         "a\xcc\x81",
+                                         "o\xcc\x9b\xcc\x83",
+                                         "\xcc\x81",
+                                         "\xcc\xa3\xcc\x82",
+                                         "ﬁ",
+                                         "Å",
+                                         "Ω",
+                                         "ǅ",
+                                         "ᾏ",
+                                         "한",
+                                         "日",
+                                         "①",
+                                         "２",
+                                         "\xe1\xbe\x8f\xcc\x81",
+                                         "ǖ",
+                                         "Ǻ",
+                                         "ȁ",
+                                         "ẫ",
+                                         "ỹ",
+                                         "Ỷ"};
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 3000; i++) {
+        char text[256];
+        size_t len = 0;
+        text[0] = 0;
+        for (int w = 0; w < 24; w++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            const char *p = PIECES[x % (sizeof PIECES / sizeof *PIECES)];
+            size_t l = strlen(p);
+            if (len + l >= sizeof text)
+                break;
+            memcpy(text + len, p, l + 1);
+            len += l;
+        }
+        for (size_t cap = 2; cap <= 72; cap += 1 + (size_t)(x >> 60) % 3)
+            same(text, cap);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_code_point),
         cmocka_unit_test(test_texts_and_cuts),
         cmocka_unit_test(test_not_utf8),
+        cmocka_unit_test(test_drawn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

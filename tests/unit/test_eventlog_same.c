@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "fixtures/same_digest.h"
 #include <sodium.h>
 
 #include "cpm_eventlog.h"
@@ -120,16 +122,6 @@ static void db_digest(cpm_store_t *store, const char *db, crypto_hash_sha256_sta
     cpm_store_abort(&t);
 }
 
-static void check(crypto_hash_sha256_state *st, const char *what, const char *want)
-{
-    uint8_t h[32];
-    char hex[65];
-    crypto_hash_sha256_final(st, h);
-    sodium_bin2hex(hex, sizeof hex, h, 32);
-    if (strcmp(hex, want) != 0)
-        fail_msg("%s changed: digest %s, was %s", what, hex, want);
-}
-
 static void test_same_bytes(void **state)
 {
     fixture_t *f = *state;
@@ -151,8 +143,8 @@ static void test_same_bytes(void **state)
     crypto_hash_sha256_init(&d);
     db_digest(f->st, CPM_DB_EVENTS, &d);
     db_digest(f->st, CPM_DB_META, &d);
-    check(&d, "the stored events and meta",
-          "8f60d689866d474e9991aec26614b379906f2ea936ebb4c44155f4208e4f37ac");
+    same_digest_check(&d, "the stored events and meta",
+                      "8f60d689866d474e9991aec26614b379906f2ea936ebb4c44155f4208e4f37ac");
     /* and the chain holds */
     MDB_txn *txn;
     Cpm__Event **evs = NULL;
@@ -191,7 +183,8 @@ static void test_same_hash(void **state)
         cpm_event_hash(&ev, prev, h);
         crypto_hash_sha256_update(&d, h, 32);
     }
-    check(&d, "cpm_event_hash", "366ef072da9799a4ee3a59846c4e4a1120f2fc4afabfae2f1ed31cafcdffb07a");
+    same_digest_check(&d, "cpm_event_hash",
+                      "366ef072da9799a4ee3a59846c4e4a1120f2fc4afabfae2f1ed31cafcdffb07a");
 }
 
 /* A head behind its events (events.head rolled back alone): the next append
