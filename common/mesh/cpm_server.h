@@ -80,8 +80,11 @@ CPM_MUST_CHECK int cpm_server_on_batch(cpm_server_t *srv, Cpm__MsgType type, cpm
  * with *reply set, or an error code with err filled; either becomes the
  * item's leaf of the group receipt (a failed item's writes are undone, the
  * others stand). Since a refusal undoes the items before it in txn, which
- * then run again, fn may be called twice for an item: it must keep its state
- * in txn (its counters and log lines are muted the second time). */
+ * then run again, fn may be called more than once for an item (twice when it
+ * answers the same each time; an answer that changes, e.g. with the clock,
+ * costs another run): it must keep its state in txn (its counters and log
+ * lines are muted after the first time; a refusal only then is logged by
+ * the server). */
 typedef int (*cpm_item_fn)(cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m, uint32_t index,
                            const uint8_t *item, size_t len, cpm_reply_t *reply, cpm_error_t *err);
 /* Requests of type are SubmitBatch containers of 1..CPM_SUBMIT_BATCH_MAX

@@ -99,16 +99,20 @@ static int apply_run(cpm_server_t *s, MDB_txn *txn, pending_t *p, run_items_t *r
         cpm_reply_t reply = {0};
         memset(e, 0, sizeof *e);
         bool again = r->applied_once[i];
-        if (again) {
+        /* Admission outside the mute: its once-only lines (the store
+         * crossing its high-water mark) must be written whenever it flips. */
+        int admitted = cpm_store_admit(s->store, child);
+        if (admitted == 0 && again) { /* only what this item already said once */
             cpm_metrics_mute(1);
             cpm_log_mute(1);
         }
-        int admitted = cpm_store_admit(s->store, child);
         if (admitted == 0)
             rc = p->h->item(s, child, &p->msg, (uint32_t)i, item->data, item->len, &reply, e);
-        if (again) {
+        if (admitted == 0 && again) {
             cpm_metrics_mute(0);
             cpm_log_mute(0);
+            if (rc != 0) /* refused only the second time (the clock moved): said here */
+                cpm_warn("batch item %zu refused when applied again: %s", i, cpm_err_name(rc));
         }
         if (admitted != 0) { /* nothing written: answered, the run goes on */
             r->settled[i] = true;

@@ -33,7 +33,9 @@
  * its group holds this many (TURN_FRAMES alone would let 64 times more work
  * into one commit). The group then holds fewer than TURN_ITEMS +
  * CPM_SUBMIT_BATCH_MAX leaves, which also bounds the receipt frames of one
- * connection in one group. */
+ * connection in one group. A refused item makes the items before it in its
+ * run apply again (cpm_server_items.c), so a turn applies at most about
+ * twice this many while handlers answer the same each time. */
 #define TURN_ITEMS 1024
 
 /* One received frame: the ROUTER peer's identity and the message. */

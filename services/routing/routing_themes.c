@@ -57,10 +57,10 @@ static const stop_row_t *stop_rows(size_t *longest)
         for (size_t i = 0; STOP[i]; i++) {
             stop_row_t *r = &at[(uint8_t)STOP[i][0]];
             size_t l = strlen(STOP[i]);
-            if (r->n < STOP_ROW) { /* every row holds its words: the longest has 12 */
-                r->len[r->n] = (uint8_t)l;
-                r->w[r->n++] = STOP[i];
-            }
+            if (r->n == STOP_ROW) /* the longest row ('t') holds 13: a list that */
+                abort();          /* outgrows a row is a programming error */
+            r->len[r->n] = (uint8_t)l;
+            r->w[r->n++] = STOP[i];
             m = l > m ? l : m;
         }
         memcpy(rows, at, sizeof rows);
@@ -202,8 +202,6 @@ static void words_hash(word_t *w, size_t n)
     }
 }
 
-/* The signature of the content words w[0..n) (hashed: words_hash): for
- * each of the K permutations, the least permuted hash of a distinct word. */
 /* The permutations' constants, made once. */
 static const uint64_t *perms(const uint64_t **b_out)
 {
@@ -238,11 +236,13 @@ static void minhash_scalar(const uint64_t *a, const uint64_t *b, const uint64_t 
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
-#define THEMES_AVX2 1
+#define ROUTING_THEMES_AVX2 1
 
 /* The same, four permutations at a time: the 64-bit product's low half from
  * three 32 x 32 products (a_lo h_lo + (a_lo h_hi + a_hi h_lo) << 32), as
  * exact as the scalar one; about half its time. */
+_Static_assert(ROUTING_THEMES_K % 4 == 0, "minhash_avx2 takes four permutations at a time");
+
 __attribute__((target("avx2"))) static void minhash_avx2(const uint64_t *a, const uint64_t *b,
                                                          const uint64_t *hs, size_t m,
                                                          uint32_t sig[ROUTING_THEMES_K])
@@ -272,7 +272,7 @@ static _Atomic int simd = -1; /* -1: not decided yet */
 
 bool routing_themes_simd(bool on)
 {
-#ifdef THEMES_AVX2
+#ifdef ROUTING_THEMES_AVX2
     __builtin_cpu_init();
     simd = on && __builtin_cpu_supports("avx2");
 #else
@@ -299,7 +299,7 @@ static void words_signature(const word_t *w, size_t n, uint32_t sig[ROUTING_THEM
      * not word order) for unrelated ones at 0.07: a worse margin. */
     if (simd < 0)
         routing_themes_simd(true);
-#ifdef THEMES_AVX2
+#ifdef ROUTING_THEMES_AVX2
     if (simd == 1) {
         minhash_avx2(a, b, hs, m, sig);
         return;

@@ -238,6 +238,15 @@ static void test_store_evicted(void **state)
                       "29c845b5daebd6fa6a66e45580bd81bc81dfe1c34b6e9ebf45f5419f449b6347");
 }
 
+/* The digests above were checked with AVX2 only where the CPU has it: said
+ * as a skipped test where it does not, rather than passing unseen. */
+static void test_avx2_path_taken(void **state)
+{
+    (void)state;
+    if (!routing_themes_simd(true))
+        skip();
+}
+
 /* The same digests with the signatures computed one permutation at a time
  * (the tests above used AVX2 where the CPU has it). */
 static void test_signatures_scalar(void **state)
@@ -258,10 +267,12 @@ int main(void)
 {
     if (sodium_init() < 0)
         return 1;
-    print_message("signatures with AVX2: %s\n", routing_themes_simd(true) ? "yes" : "no");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_signatures),    cmocka_unit_test(test_store),
-        cmocka_unit_test(test_store_evicted), cmocka_unit_test(test_signatures_scalar),
+        cmocka_unit_test(test_avx2_path_taken),
+        cmocka_unit_test(test_signatures),
+        cmocka_unit_test(test_store),
+        cmocka_unit_test(test_store_evicted),
+        cmocka_unit_test(test_signatures_scalar),
         cmocka_unit_test(test_store_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
