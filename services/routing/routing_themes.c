@@ -4,6 +4,7 @@
 #include "cpm_err.h"
 #include "routing_clusters.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,30 +46,28 @@ typedef struct {
     const char *w[STOP_ROW];
 } stop_row_t;
 
+static stop_row_t stop_rows_[256];
+static size_t stop_longest;
+static pthread_once_t stop_once = PTHREAD_ONCE_INIT;
+
+static void stop_rows_build(void)
+{
+    for (size_t i = 0; STOP[i]; i++) {
+        stop_row_t *r = &stop_rows_[(uint8_t)STOP[i][0]];
+        size_t l = strlen(STOP[i]);
+        if (r->n == STOP_ROW) /* the longest row ('t') holds 13: a list that */
+            abort();          /* outgrows a row is a programming error */
+        r->len[r->n] = (uint8_t)l;
+        r->w[r->n++] = STOP[i];
+        stop_longest = l > stop_longest ? l : stop_longest;
+    }
+}
+
 static const stop_row_t *stop_rows(size_t *longest)
 {
-    static _Atomic int ready;
-    static stop_row_t rows[256];
-    static size_t max_len;
-    if (!ready) { /* idempotent: two threads building it agree */
-        static _Thread_local stop_row_t at[256];
-        size_t m = 0;
-        memset(at, 0, sizeof at);
-        for (size_t i = 0; STOP[i]; i++) {
-            stop_row_t *r = &at[(uint8_t)STOP[i][0]];
-            size_t l = strlen(STOP[i]);
-            if (r->n == STOP_ROW) /* the longest row ('t') holds 13: a list that */
-                abort();          /* outgrows a row is a programming error */
-            r->len[r->n] = (uint8_t)l;
-            r->w[r->n++] = STOP[i];
-            m = l > m ? l : m;
-        }
-        memcpy(rows, at, sizeof rows);
-        max_len = m;
-        ready = 1;
-    }
-    *longest = max_len;
-    return rows;
+    pthread_once(&stop_once, stop_rows_build);
+    *longest = stop_longest;
+    return stop_rows_;
 }
 
 static bool stopword(const char *w, size_t len)
@@ -203,19 +202,19 @@ static void words_hash(word_t *w, size_t n)
 }
 
 /* The permutations' constants, made once. */
+static _Alignas(32) uint64_t perm_a[ROUTING_THEMES_K], perm_b[ROUTING_THEMES_K];
+static pthread_once_t perms_once = PTHREAD_ONCE_INIT;
+
+static void perms_build(void)
+{
+    perm_constants(perm_a, perm_b);
+}
+
 static const uint64_t *perms(const uint64_t **b_out)
 {
-    static _Alignas(32) uint64_t a[ROUTING_THEMES_K], b[ROUTING_THEMES_K];
-    static _Atomic int ready;
-    if (!ready) { /* idempotent: two threads computing it agree */
-        uint64_t ta[ROUTING_THEMES_K], tb[ROUTING_THEMES_K];
-        perm_constants(ta, tb);
-        memcpy(a, ta, sizeof a);
-        memcpy(b, tb, sizeof b);
-        ready = 1;
-    }
-    *b_out = b;
-    return a;
+    pthread_once(&perms_once, perms_build);
+    *b_out = perm_b;
+    return perm_a;
 }
 
 /* For each permutation i, the least (a[i] * h + b[i]) mod 2^64 >> 32 over
