@@ -4,6 +4,7 @@ Starts ./deploy/local/up --detach in a temporary home on its own ports, and
 offers cpmctl (JSON), SIGKILL and restart of single services, and teardown.
 Only the Python standard library is used.
 """
+import collections
 import json
 import os
 import random
@@ -209,8 +210,19 @@ class Mesh:
         return self.ctl(*args, check_rc=check_rc)
 
     def status(self, ticket, as_="coordinator.hn.doit"):
+        """The case as routing tells it. A ticket intake acknowledged may not
+        have reached routing yet (404 "not known to routing (yet ..."): then
+        a status whose every field is None, so that a wait_for condition on
+        it is simply not met yet; any other failure raises."""
         # routing scopes status by who asks: a coordinator sees every case
-        return self.ctl("status", ticket, as_=as_).json[0]
+        r = self.ctl("status", ticket, as_=as_, check_rc=False)
+        if r.returncode != 0 and r.json and r.json[0].get("code") == 404 and \
+                "(yet" in r.json[0].get("message", ""):
+            return collections.defaultdict(lambda: None)
+        if r.returncode != 0:
+            raise Failure("cpmctl status %s failed (%d): %s %s" % (ticket, r.returncode,
+                                                                  r.stdout, r.stderr))
+        return r.json[0]
 
     def health(self, node=None):
         r = self.ctl("health", *(["--node", node] if node else []), check_rc=False)
