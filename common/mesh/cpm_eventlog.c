@@ -236,7 +236,7 @@ static int decode_into(void *ctx, const cpm_event_raw_t *e, size_t i)
         d->cap = ncap;
     }
     Cpm__Event *ev = cpm__event__unpack(NULL, e->len, e->data);
-    if (ev == NULL || ev->seq != e->seq) { /* the walk checked as the decoder does */
+    if (ev == NULL || ev->seq != e->seq) { /* the decoder judges; e->seq is the key's */
         cpm__event__free_unpacked(ev, NULL);
         return CPM_EVENTLOG_CORRUPT;
     }
@@ -249,7 +249,7 @@ int cpm_eventlog_read(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t ma
 {
     *events = NULL;
     decoded_t d = {.max = max};
-    int rc = cpm_eventlog_walk(s, txn, from_seq, max, decode_into, &d, n);
+    int rc = cpm_eventlog_walk(s, txn, from_seq, max, false, decode_into, &d, n);
     if (rc != 0) {
         cpm_eventlog_free(&d.events, d.n);
         return rc;

@@ -5,21 +5,24 @@
 #ifndef CPM_EVENTLOG_INT_H
 #define CPM_EVENTLOG_INT_H
 
+#include <stdbool.h>
 #include "cpm_eventlog.h"
 
 /* What a visitor returns to stop a walk (0 goes on). */
 #define CPM_EVENTLOG_CORRUPT 1 /* the event cannot be decoded */
 #define CPM_EVENTLOG_OOM 2
 
-/* Called with the i-th event read (its bytes checked as the decoder would
- * check them, its seq its key's). */
+/* Called with the i-th event read: with judge, its bytes checked as the
+ * decoder would check them and its seq its key's; without, unchecked, seq
+ * the key's and hash NULL (a visitor that decodes the bytes itself). */
 typedef int (*cpm_eventlog_visit_fn)(void *ctx, const cpm_event_raw_t *e, size_t i);
 
-/* Walk at most max events from from_seq on, calling visit for each. 0 with
+/* Walk at most max events from from_seq on, calling visit for each (judge:
+ * see cpm_eventlog_visit_fn). 0 with
  * *n visited; else the error, logged ("eventlog: read: ..."), with *n = 0:
  * CPM_E_INVALID (max 0), CPM_E_INTERNAL (an event that is corrupt, or the
  * visitor's CPM_EVENTLOG_CORRUPT / _OOM) or the store's error. */
-int cpm_eventlog_walk(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t max,
+int cpm_eventlog_walk(cpm_store_t *s, MDB_txn *txn, uint64_t from_seq, size_t max, bool judge,
                       cpm_eventlog_visit_fn visit, void *ctx, size_t *n);
 
 /* A field protobuf-c's decoder takes with any wire type (1.4.1 does not
