@@ -2,6 +2,7 @@
 # in a configured and built tree gives cpmesh_<version>_<arch>.deb.
 #
 #   /usr/bin              the services, cpmctl, cpmesh-node
+#   /usr/lib/cpmesh       libzmq.so.5: Debian's libzmq 4.3.4 with cpmesh's fix (deploy/libzmq)
 #   /usr/share/cpmesh     the deployment data (hanoi/, with reform-2025/) and the
 #                         gateway's web assets (www/, when the source has them)
 #   /lib/systemd/system   cpmesh@.service (one instance per service), cpmesh.target
@@ -21,6 +22,13 @@ foreach(svc ${CPM_SERVICES})
   install(TARGETS cpmesh-${svc} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endforeach()
 install(TARGETS cpmctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The patched libzmq (deploy/libzmq), private to cpmesh: the programs' RPATH
+# is $ORIGIN/../lib/cpmesh. The system's libzmq5 is neither used nor needed.
+get_filename_component(CPM_LIBZMQ_FILE ${CPM_LIBZMQ_PREFIX}/lib/libzmq.so.5 REALPATH)
+install(FILES ${CPM_LIBZMQ_FILE} DESTINATION lib/cpmesh RENAME libzmq.so.5)
+# Stripped as the programs are (CPACK_STRIP_FILES strips targets only).
+install(CODE "execute_process(COMMAND ${CMAKE_STRIP} --strip-unneeded
+  \$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/lib/cpmesh/libzmq.so.5 COMMAND_ERROR_IS_FATAL ANY)")
 install(PROGRAMS ${CMAKE_SOURCE_DIR}/tools/cpmesh-node DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/deploy/hanoi DESTINATION ${CMAKE_INSTALL_DATADIR}/cpmesh)
@@ -62,6 +70,9 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# dpkg-shlibdeps: libzmq.so.5 is the package's own (its own dependencies,
+# libsodium and the C++ runtime, are found through it).
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CPM_LIBZMQ_PREFIX}/lib)
 # Debug information stays in the build tree: the package has stripped programs.
 set(CPACK_STRIP_FILES ON)
 # adduser: the maintainer scripts; lmdb-utils: mdb_copy for backups.

@@ -185,7 +185,16 @@ int cpm_zap_handle(cpm_zap_t *z)
  * reads under load): one authorized client could stop intake. The client
  * side (DEALER) keeps its heartbeats, so a sender still sees a dead or
  * frozen service within seconds (delivery's "connected"); the service
- * notices a dead client by TCP keepalive, as above. */
+ * notices a dead client by TCP keepalive, as above.
+ *
+ * Way (2) needs no heartbeat of ours: a client's own PINGs, read before the
+ * ROUTER's reading stopped, were answered after the client reset the
+ * connection, and aborted the service (seen again with the same test). That
+ * one is fixed in libzmq itself: cpmesh links Debian's libzmq with
+ * deploy/libzmq/pong-after-io-error.patch (PINGs and PONGs go through
+ * restart_output, which returns on an I/O error), checked by
+ * tests/unit/test_zmq_reset_ping.c. The settings above stay: they also keep
+ * way (1) away, which the patch does not touch. */
 static int set_common(void *s, int type)
 {
     int linger = 0, ivl = 2000, timeout = 6000, ttl = 6000, hwm = CPM_SOCK_HWM;

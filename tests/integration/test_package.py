@@ -149,8 +149,16 @@ def check_installed_files(deb):
           "conffiles are the examples: %s" % conf)
     # Depends computed from the programs' libraries.
     dep = sh("dpkg-deb", "-f", deb, "Depends").stdout
-    for lib in ("libzmq", "liblmdb", "libsodium", "libmicrohttpd", "adduser"):
+    for lib in ("liblmdb", "libsodium", "libmicrohttpd", "adduser"):
         check(lib in dep, "Depends names %s: %s" % (lib, dep))
+    # libzmq is the package's own (deploy/libzmq: Debian's with cpmesh's fix),
+    # in /usr/lib/cpmesh, and the installed programs load that one.
+    check("libzmq" not in dep, "Depends does not name the system's libzmq: %s" % dep)
+    for prog in ("/usr/bin/cpmesh-intake", "/usr/bin/cpmctl"):
+        r = sh("ldd", prog)
+        zmq = [l for l in r.stdout.splitlines() if "libzmq" in l]
+        check(len(zmq) == 1 and os.path.realpath(zmq[0].split()[2]) == "/usr/lib/cpmesh/libzmq.so.5",
+              "%s loads /usr/lib/cpmesh/libzmq.so.5: %s" % (prog, zmq))
     # Installing starts nothing.
     r = sh("pgrep", "-u", "cpmesh", check_rc=False)
     check(r.returncode == 1, "nothing runs as cpmesh after install: %s" % r.stdout)

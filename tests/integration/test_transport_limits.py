@@ -13,6 +13,7 @@ import subprocess
 import time
 
 from mesh import BUILD, CTL, Mesh, check, complaints, run
+from relay import Relay
 from test_registry import resign, wait_version, with_version
 
 FLOOD = os.path.join(BUILD, "cpm_flood")
@@ -173,6 +174,51 @@ def test_fetch_flood_does_not_starve_submissions():
                 p.wait()
         c = counters(m, "hn.doit", "intake")
         check(c.get("store.commits", 0) >= commits + 5, "group commits advanced")
+
+
+def test_reset_after_pings_does_not_abort_intake():
+    """A member's link sends event fetches faster than intake takes them,
+    with ZMTP PINGs every millisecond among them, never reads, and is reset
+    (RST) while intake's reading of it is stopped: intake stays up and serves.
+    Debian's libzmq 4.3.4 aborted the service here (assertion !_io_error:
+    a PING read before the stop was answered on the dead connection);
+    cpmesh links it with deploy/libzmq/pong-after-io-error.patch. Five
+    rounds, each a new link through a relay that makes the reset."""
+    with Mesh(areas=("ba-dinh",)) as m:
+        r = m.submit_file(complaints(300, tag="rst"), node="hn.doit")
+        check(sum(1 for x in r.json if x.get("ok")) == 300, "300 complaints recorded")
+        pid = m.pids()[("hn.doit", "intake")]
+        host, port = endpoint(m, "hn.doit", "intake")
+        for rnd in range(5):
+            relay = Relay(host, port)
+            p = flood(m, "officer.hn.doit", "hn.doit/intake", "noread", "--count", 100000,
+                      "--hold-ms", 60000, "--via", relay.endpoint, "--ping-ms", 1)
+            try:
+                # Intake stopped reading the link: bytes wait in the relay.
+                m.wait_for(lambda: relay.held_upstream > 0 or p.poll() is not None,
+                           "intake's reading of the link stopped", 60)
+                check(p.poll() is None, "the flood runs: %s" % (p.stderr.read()
+                                                                if p.poll() is not None else ""))
+                time.sleep(0.3)  # PINGs among the bytes intake has read (not a synchronisation)
+                relay.reset()
+            finally:
+                p.kill()
+                p.wait()
+                relay.close()
+            # Intake drains what it had read (the abort was there), then answers.
+            try:
+                r = m.ctl("--timeout", "10000", *SUBMIT, "--node", "hn.doit", check_rc=False)
+                served = r.returncode == 0 and r.json[0]["ok"]
+            except subprocess.TimeoutExpired:
+                r, served = None, False
+            alive = os.path.exists("/proc/%d" % pid) and \
+                open("/proc/%d/stat" % pid).read().split()[2] != "Z"
+            log = open(os.path.join(m.home, "logs", "hn.doit.intake.log")).read()
+            check(alive, "intake is alive after round %d's reset; its log ends: %s"
+                  % (rnd, log[-400:]))
+            check(served, "intake serves after round %d's reset: %s"
+                  % (rnd, r.stdout[-300:] if r else "timed out"))
+        check(m.pids()[("hn.doit", "intake")] == pid, "the same intake process throughout")
 
 
 def test_invented_instances_do_not_lock_out_others():

@@ -5,6 +5,11 @@
  *
  *   cpm_flood --home DIR --as ID --target MEMBER/SERVICE --mode MODE
  *             [--count N] [--seconds S] [--window W] [--hold-ms MS]
+ *             [--via ENDPOINT] [--ping-ms MS]
+ *
+ * --via connects to ENDPOINT instead of the registry's (a relay in front of
+ * the service, which a test can make reset the connection); --ping-ms sends
+ * ZMTP PINGs that often (the link's heartbeat) among the requests.
  *
  * Modes:
  *   noread     send --count event fetches (from 1, max 1000) and never read a
@@ -30,8 +35,8 @@
 #include <zmq.h>
 
 typedef struct {
-    const char *home, *as, *target, *mode;
-    long count, window, hold_ms;
+    const char *home, *as, *target, *mode, *via;
+    long count, window, hold_ms, ping_ms;
     double seconds;
 } opts_t;
 
@@ -79,6 +84,13 @@ static int setup(flood_t *f, const opts_t *o)
                       : NULL;
     if (!f->sock)
         return die("cannot connect", o->target);
+    if (o->via || o->ping_ms > 0) { /* the same socket, connected again */
+        int ivl = (int)o->ping_ms;
+        if (zmq_disconnect(f->sock, ep->endpoint) != 0 ||
+            (ivl > 0 && zmq_setsockopt(f->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) != 0) ||
+            zmq_connect(f->sock, o->via ? o->via : ep->endpoint) != 0)
+            return die("cannot connect", o->via ? o->via : ep->endpoint);
+    }
     int tmo = 10000;
     zmq_setsockopt(f->sock, ZMQ_SNDTIMEO, &tmo, sizeof tmo);
     return 0;
@@ -214,6 +226,8 @@ int main(int argc, char **argv)
                                        {"seconds", required_argument, 0, 's'},
                                        {"window", required_argument, 0, 'w'},
                                        {"hold-ms", required_argument, 0, 'h'},
+                                       {"via", required_argument, 0, 'v'},
+                                       {"ping-ms", required_argument, 0, 'p'},
                                        {0, 0, 0, 0}};
     opts_t o = {.count = 1000, .window = 32, .hold_ms = 0, .seconds = 5};
     int opt;
@@ -243,6 +257,12 @@ int main(int argc, char **argv)
         case 'h':
             o.hold_ms = atol(optarg);
             break;
+        case 'v':
+            o.via = optarg;
+            break;
+        case 'p':
+            o.ping_ms = atol(optarg);
+            break;
         default:
             return 2;
         }
@@ -250,7 +270,7 @@ int main(int argc, char **argv)
     if (!o.home || !o.as || !o.target || !o.mode) {
         fprintf(stderr, "usage: cpm_flood --home DIR --as ID --target MEMBER/SERVICE --mode "
                         "noread|flood|instances [--count N] [--seconds S] [--window W] "
-                        "[--hold-ms MS]\n");
+                        "[--hold-ms MS] [--via ENDPOINT] [--ping-ms MS]\n");
         return 2;
     }
     flood_t f = {0};
