@@ -70,7 +70,7 @@ typedef struct {
     const uint8_t *const *recs;
     const size_t *lens;
     size_t first_new;
-    cpm_record_fn apply;
+    const cpm_delivery_ops_t *ops;
     void *ctx;
     cpm_delivery_result_t *res;
     uint64_t dead_n, dead_bytes; /* the sender's dead letters (UINT64_MAX: not counted yet) */
@@ -81,7 +81,7 @@ static int apply_record(void *ctx, MDB_txn *child, size_t i, cpm_error_t *e)
 {
     batch_t *b = ctx;
     size_t k = b->first_new + i;
-    return b->apply(b->ctx, child, b->recs[k], b->lens[k], e);
+    return b->ops->apply(b->ctx, child, b->recs[k], b->lens[k], e);
 }
 
 /* Record first_new + i refused: kept as a dead letter in the batch's
@@ -111,15 +111,29 @@ static int dead_letter(void *ctx, size_t i, int rc, cpm_error_t *e, bool again)
     return 0;
 }
 
-static const cpm_runs_ops_t record_runs = {
-    .apply = apply_record,
-    .refused = dead_letter,
-    .store_errors_stop = true,
-};
+static void run_begun(void *ctx)
+{
+    batch_t *b = ctx;
+    b->ops->run_begun(b->ctx);
+}
+
+static void run_undone(void *ctx)
+{
+    batch_t *b = ctx;
+    b->ops->run_undone(b->ctx);
+}
 
 int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64_t first_seq,
                        const uint8_t *const *recs, const size_t *lens, size_t n,
                        cpm_record_fn apply, void *ctx, cpm_delivery_result_t *res)
+{
+    const cpm_delivery_ops_t ops = {.apply = apply};
+    return cpm_delivery_apply_ops(st, txn, stream, first_seq, recs, lens, n, &ops, ctx, res);
+}
+
+int cpm_delivery_apply_ops(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64_t first_seq,
+                           const uint8_t *const *recs, const size_t *lens, size_t n,
+                           const cpm_delivery_ops_t *ops, void *ctx, cpm_delivery_result_t *res)
 {
     memset(res, 0, sizeof *res);
     if (n > CPM_DELIVERY_RECORDS_MAX)
@@ -152,10 +166,15 @@ int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64
                  .recs = recs,
                  .lens = lens,
                  .first_new = first_new,
-                 .apply = apply,
+                 .ops = ops,
                  .ctx = ctx,
                  .res = res,
                  .dead_n = UINT64_MAX};
+    const cpm_runs_ops_t record_runs = {.apply = apply_record,
+                                        .refused = dead_letter,
+                                        .run_begun = ops->run_begun ? run_begun : NULL,
+                                        .run_undone = ops->run_undone ? run_undone : NULL,
+                                        .store_errors_stop = true};
     if ((rc = cpm_runs_apply(&runs, st, txn, &record_runs, &b)) != 0)
         return rc;
     for (size_t i = first_new; i < n; i++) {

@@ -64,6 +64,22 @@ CPM_MUST_CHECK int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char 
                                       const size_t *lens, size_t n, cpm_record_fn apply, void *ctx,
                                       cpm_delivery_result_t *res);
 
+/* cpm_delivery_apply with hooks around each run's nested transaction: for
+ * what apply() does outside the store that must go with a run undone (the
+ * server's queue of records sent, handed to its pump after the commit:
+ * saved at run_begun, put back at run_undone). Either hook may be NULL. */
+typedef struct {
+    cpm_record_fn apply;
+    void (*run_begun)(void *ctx);
+    void (*run_undone)(void *ctx);
+} cpm_delivery_ops_t;
+
+CPM_MUST_CHECK int cpm_delivery_apply_ops(cpm_store_t *st, MDB_txn *txn, const char *stream,
+                                          uint64_t first_seq, const uint8_t *const *recs,
+                                          const size_t *lens, size_t n,
+                                          const cpm_delivery_ops_t *ops, void *ctx,
+                                          cpm_delivery_result_t *res);
+
 /* 1 for the retryable store errors that stop a batch (the store failed, not
  * the record). */
 int cpm_delivery_is_store_error(int rc);

@@ -35,7 +35,8 @@ typedef struct {
     const char *const *recs;
     size_t calls[NREC];
     size_t total;
-    cpm_metrics_t *m; /* "effects": counted by apply() on success */
+    cpm_metrics_t *m;             /* "effects": counted by apply() on success */
+    size_t queued, queued_before; /* what apply() queued outside the store */
 } fixture_t;
 
 static size_t index_of(fixture_t *f, const uint8_t *rec)
@@ -53,6 +54,7 @@ static int apply_rec(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len, cp
     size_t i = index_of(f, rec);
     f->calls[i]++;
     f->total++;
+    f->queued++; /* as the server's records sent, handed to its pump after the commit */
     char key[64];
     snprintf(key, sizeof key, "applied:%.*s", (int)len, (const char *)rec);
     int rc = cpm_store_put(f->env.st, txn, "meta", key, strlen(key), "1", 1);
@@ -333,6 +335,51 @@ static void test_begin_failure_stops(void **state)
     assert_false(applied(f, "a"));
 }
 
+static void run_begun(void *ctx)
+{
+    fixture_t *f = ctx;
+    f->queued_before = f->queued;
+}
+
+static void run_undone(void *ctx)
+{
+    fixture_t *f = ctx;
+    f->queued = f->queued_before;
+}
+
+/* With cpm_delivery_apply_ops' hooks, what apply() queued outside the store
+ * goes with each run undone: one per record that took effect, though
+ * apply() ran six times; without them, six. */
+static void test_queued_undone_with_their_run(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"a", "half", "b", "flaky", "c", "half2"};
+    f->queued = 0;
+    assert_int_equal(deliver(f, 1, b, 6, &res), 0);
+    assert_int_equal(res.applied, 3);
+    assert_int_equal(f->queued, f->total); /* no hooks: every call stays queued */
+
+    const uint8_t *p[6];
+    size_t lens[6];
+    for (size_t i = 0; i < 6; i++) {
+        p[i] = (const uint8_t *)b[i];
+        lens[i] = strlen(b[i]);
+    }
+    f->recs = b;
+    memset(f->calls, 0, sizeof f->calls);
+    f->total = f->queued = 0;
+    const cpm_delivery_ops_t ops = {apply_rec, run_begun, run_undone};
+    MDB_txn *txn = dom_begin(f->env.st, true);
+    assert_int_equal(
+        dom_end(txn, cpm_delivery_apply_ops(f->env.st, txn, S1 "2", 1, p, lens, 6, &ops, f, &res)),
+        0);
+    assert_int_equal(res.applied, 3);
+    assert_int_equal(res.dead_letters, 3);
+    assert_true(f->total > 6);
+    assert_int_equal(f->queued, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +393,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_commit_failure_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rerun_begin_failure_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_begin_failure_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_undone_with_their_run, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
