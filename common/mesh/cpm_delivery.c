@@ -1,7 +1,6 @@
 #include "cpm_delivery.h"
 #include "cpm_inbox.h"
 #include "cpm_log.h"
-#include "cpm_metrics.h"
 #include "cpm_ratelimit.h"
 #include "cpm_runs.h"
 #include "cpm_stream.h"
