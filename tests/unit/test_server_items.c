@@ -296,8 +296,8 @@ static void test_too_many_items_refused_whole(void **state)
     client_close(&c);
 }
 
-/* A counter of the server's health report (0 when absent). */
-static uint64_t counter(client_t *c, const char *name)
+/* The server's health report (cpm__health_reply__free_unpacked it). */
+static Cpm__HealthReply *health(client_t *c)
 {
     Cpm__HealthQuery q = CPM__HEALTH_QUERY__INIT;
     cpm_msg_t reply = {0};
@@ -308,12 +308,19 @@ static uint64_t counter(client_t *c, const char *name)
     Cpm__HealthReply *h =
         cpm__health_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
     assert_non_null(h);
+    cpm_msg_clear(&reply);
+    return h;
+}
+
+/* A counter of the server's health report (0 when absent). */
+static uint64_t counter(client_t *c, const char *name)
+{
+    Cpm__HealthReply *h = health(c);
     uint64_t v = 0;
     for (size_t i = 0; i < h->n_counters; i++)
         if (strcmp(h->counters[i]->name, name) == 0)
             v = h->counters[i]->value;
     cpm__health_reply__free_unpacked(h, NULL);
-    cpm_msg_clear(&reply);
     return v;
 }
 
@@ -322,21 +329,12 @@ static uint64_t counter(client_t *c, const char *name)
  * any. */
 static uint64_t depth_to_peer(client_t *c)
 {
-    Cpm__HealthQuery q = CPM__HEALTH_QUERY__INIT;
-    cpm_msg_t reply = {0};
-    cpm_error_t e = {0};
-    if (cpm_client_call(c->cl, "t.server", "intake", CPM__MSG_TYPE__MSG_HEALTH_QUERY, &q.base,
-                        30000, &reply, &e) != 0)
-        fail_msg("health: %s", e.message);
-    Cpm__HealthReply *h =
-        cpm__health_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
-    assert_non_null(h);
+    Cpm__HealthReply *h = health(c);
     uint64_t v = 0;
     for (size_t i = 0; i < h->n_peers; i++)
         if (strstr(h->peers[i]->stream, ">t.peer/routing"))
             v = h->peers[i]->outbox_depth;
     cpm__health_reply__free_unpacked(h, NULL);
-    cpm_msg_clear(&reply);
     return v;
 }
 
