@@ -1,8 +1,8 @@
 #include "cpm_delivery.h"
 #include "cpm_inbox.h"
 #include "cpm_log.h"
-#include "cpm_metrics.h"
 #include "cpm_ratelimit.h"
+#include "cpm_runs.h"
 #include "cpm_stream.h"
 #include "cpm_util.h"
 
@@ -58,64 +58,81 @@ static int dead_letter_room(cpm_store_t *st, MDB_txn *txn, const char *stream, u
  * lines a minute reach the log. */
 static cpm_ratelimit_t dead_log = CPM_RATELIMIT_INIT(20, 60000);
 
-/* The records of a batch already settled (dead letters): one bit each. */
+/* The new records of a batch as cpm_runs sees them (cpm_runs.h): item i is
+ * record first_new + i; a refusal makes a dead letter, a store error stops
+ * the batch. */
 typedef struct {
-    uint64_t bits[(CPM_DELIVERY_RECORDS_MAX + 63) / 64];
-} settled_t;
+    cpm_store_t *st;
+    MDB_txn *txn;
+    const char *stream;
+    uint64_t first_seq;
+    const uint8_t *const *recs;
+    const size_t *lens;
+    size_t first_new;
+    const cpm_delivery_ops_t *ops;
+    void *ctx;
+    cpm_delivery_result_t *res;
+    uint64_t dead_n, dead_bytes; /* the sender's dead letters (UINT64_MAX: not counted yet) */
+    uint64_t dropped;            /* for cpm_ratelimit_allow */
+} batch_t;
 
-static int is_settled(const settled_t *s, size_t i)
+static int apply_record(void *ctx, MDB_txn *child, size_t i, cpm_error_t *e)
 {
-    return (int)((s->bits[i / 64] >> (i % 64)) & 1);
+    batch_t *b = ctx;
+    size_t k = b->first_new + i;
+    return b->ops->apply(b->ctx, child, b->recs[k], b->lens[k], e);
 }
 
-/* Applies records [lo, hi) of the batch that are neither tombstones nor
- * settled in one nested transaction of txn, committed when all of them
- * applied. Returns 0; or a store error (*fail = hi: nothing of the run
- * stays); or apply()'s refusal of record *fail with e filled, the nested
- * transaction aborted so that nothing of the run stays either. again: the
- * run repeats records already applied once (then undone with a refused
- * one): what apply() counts and logs was counted and logged the first time,
- * so this thread's counters and log are muted meanwhile. */
-static int apply_run(cpm_store_t *st, MDB_txn *txn, const uint8_t *const *recs, const size_t *lens,
-                     size_t lo, size_t hi, const settled_t *settled, cpm_record_fn apply, void *ctx,
-                     int again, size_t *fail, cpm_error_t *e)
+/* Record first_new + i refused: kept as a dead letter in the batch's
+ * transaction (no child is open: delivery admits every record). 0, or
+ * CPM_E_UNAVAILABLE (res->stuck) or a store error, which stop the batch. */
+static int dead_letter(void *ctx, size_t i, int rc, cpm_error_t *e, bool again)
 {
-    *fail = hi;
-    size_t i = lo;
-    while (i < hi && (lens[i] == 0 || is_settled(settled, i)))
-        i++;
-    if (i == hi)
-        return 0; /* nothing to apply: no transaction */
-    MDB_txn *child = NULL;
-    int rc = cpm_store_begin_child(st, txn, &child);
+    batch_t *b = ctx;
+    size_t k = b->first_new + i;
+    uint64_t seq = b->first_seq + k;
+    size_t more = strlen(e->message) + 1 + b->lens[k];
+    (void)rc;
+    (void)again; /* the dead letter's line says it */
+    if ((rc = dead_letter_room(b->st, b->txn, b->stream, &b->dead_n, &b->dead_bytes, more)) != 0) {
+        b->res->stuck = rc == CPM_E_UNAVAILABLE;
+        return rc;
+    }
+    if (cpm_ratelimit_allow(&dead_log, cpm_mono_ms(), &b->dropped))
+        cpm_warn("%s record %llu kept as a dead letter: %s%s", b->stream, (unsigned long long)seq,
+                 e->message, cpm_ratelimit_note(b->dropped));
+    rc = cpm_inbox_dead_letter(b->st, b->txn, b->stream, seq, e->message, b->recs[k], b->lens[k]);
     if (rc != 0)
         return rc;
-    for (; i < hi; i++) {
-        if (lens[i] == 0 || is_settled(settled, i))
-            continue;
-        memset(e, 0, sizeof *e);
-        if (again) {
-            cpm_metrics_mute(1);
-            cpm_log_mute(1);
-        }
-        rc = apply(ctx, child, recs[i], lens[i], e);
-        if (again) {
-            cpm_metrics_mute(0);
-            cpm_log_mute(0);
-        }
-        if (rc != 0) {
-            cpm_store_abort(&child);
-            if (!cpm_delivery_is_store_error(rc))
-                *fail = i;
-            return rc;
-        }
-    }
-    return cpm_store_commit(child);
+    b->dead_n++;
+    b->dead_bytes += more;
+    b->res->dead_letters++;
+    return 0;
+}
+
+static void run_begun(void *ctx)
+{
+    batch_t *b = ctx;
+    b->ops->run_begun(b->ctx);
+}
+
+static void run_undone(void *ctx)
+{
+    batch_t *b = ctx;
+    b->ops->run_undone(b->ctx);
 }
 
 int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64_t first_seq,
                        const uint8_t *const *recs, const size_t *lens, size_t n,
                        cpm_record_fn apply, void *ctx, cpm_delivery_result_t *res)
+{
+    const cpm_delivery_ops_t ops = {.apply = apply};
+    return cpm_delivery_apply_ops(st, txn, stream, first_seq, recs, lens, n, &ops, ctx, res);
+}
+
+int cpm_delivery_apply_ops(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64_t first_seq,
+                           const uint8_t *const *recs, const size_t *lens, size_t n,
+                           const cpm_delivery_ops_t *ops, void *ctx, cpm_delivery_result_t *res)
 {
     memset(res, 0, sizeof *res);
     if (n > CPM_DELIVERY_RECORDS_MAX)
@@ -133,56 +150,41 @@ int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char *stream, uint64
         return 0;
     }
     res->duplicates = first_new;
-    /* The new records are applied together in one nested transaction: one
-     * per record cost ~13 us each (LMDB copies into every child the pages
-     * already dirty in its parent). When apply() refuses record j, that run
-     * is undone, j becomes a dead letter, and the records before j (which
-     * applied) run again on their own, then those after j: each record is
-     * applied at most twice plus once per refusal within its run, and what a
-     * refused record wrote never reaches the store. */
-    settled_t settled;
-    memset(&settled, 0, sizeof settled);
-    uint64_t dead_n = UINT64_MAX, dead_bytes = 0, dropped = 0;
-    size_t lo = first_new;
-    while (lo < n) {
-        size_t hi = n, fail;
-        cpm_error_t e = {0};
-        int again = 0; /* after a refusal: [lo, hi) applied once already */
-        while ((rc = apply_run(st, txn, recs, lens, lo, hi, &settled, apply, ctx, again, &fail,
-                               &e)) != 0) {
-            if (fail == hi)
-                return rc; /* a store error: the batch stops */
-            uint64_t seq = first_seq + fail;
-            size_t more = strlen(e.message) + 1 + lens[fail];
-            if ((rc = dead_letter_room(st, txn, stream, &dead_n, &dead_bytes, more)) != 0) {
-                res->stuck = rc == CPM_E_UNAVAILABLE;
-                return rc;
-            }
-            if (cpm_ratelimit_allow(&dead_log, cpm_mono_ms(), &dropped))
-                cpm_warn("%s record %llu kept as a dead letter: %s%s", stream,
-                         (unsigned long long)seq, e.message, cpm_ratelimit_note(dropped));
-            rc = cpm_inbox_dead_letter(st, txn, stream, seq, e.message, recs[fail], lens[fail]);
-            if (rc != 0)
-                return rc;
-            settled.bits[fail / 64] |= (uint64_t)1 << (fail % 64);
-            dead_n++;
-            dead_bytes += more;
-            res->dead_letters++;
-            hi = fail; /* the records before it, again without it */
-            again = 1;
+    /* The new records are applied together in one nested transaction per
+     * run (cpm_runs.h): one per record cost ~13 us each (LMDB copies into
+     * every child the pages already dirty in its parent). */
+    cpm_runs_t runs;
+    cpm_runs_init(&runs, n - first_new);
+    for (size_t i = first_new; i < n; i++)
+        if (lens[i] == 0) /* a tombstone: the sender kept that record itself */
+            cpm_runs_settle(&runs, i - first_new);
+    batch_t b = {.st = st,
+                 .txn = txn,
+                 .stream = stream,
+                 .first_seq = first_seq,
+                 .recs = recs,
+                 .lens = lens,
+                 .first_new = first_new,
+                 .ops = ops,
+                 .ctx = ctx,
+                 .res = res,
+                 .dead_n = UINT64_MAX};
+    const cpm_runs_ops_t record_runs = {.apply = apply_record,
+                                        .refused = dead_letter,
+                                        .run_begun = ops->run_begun ? run_begun : NULL,
+                                        .run_undone = ops->run_undone ? run_undone : NULL,
+                                        .store_errors_stop = true};
+    if ((rc = cpm_runs_apply(&runs, st, txn, &record_runs, &b)) != 0)
+        return rc;
+    for (size_t i = first_new; i < n; i++) {
+        if (lens[i] == 0) {
+            if (cpm_ratelimit_allow(&dead_log, cpm_mono_ms(), &b.dropped))
+                cpm_warn("%s record %llu skipped: its sender could not send it%s", stream,
+                         (unsigned long long)(first_seq + i), cpm_ratelimit_note(b.dropped));
+            res->skipped++;
+        } else if (!cpm_runs_settled(&runs, i - first_new)) {
+            res->applied++;
         }
-        /* [lo, hi) is in txn now; hi, when below n, is a dead letter */
-        for (size_t i = lo; i < hi; i++) {
-            if (lens[i] == 0) { /* a tombstone: the sender kept that record itself */
-                if (cpm_ratelimit_allow(&dead_log, cpm_mono_ms(), &dropped))
-                    cpm_warn("%s record %llu skipped: its sender could not send it%s", stream,
-                             (unsigned long long)(first_seq + i), cpm_ratelimit_note(dropped));
-                res->skipped++;
-            } else if (!is_settled(&settled, i)) {
-                res->applied++;
-            }
-        }
-        lo = hi < n ? hi + 1 : n;
     }
     res->hwm = first_seq + n - 1;
     return cpm_inbox_set(st, txn, stream, res->hwm);

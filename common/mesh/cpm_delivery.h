@@ -5,17 +5,18 @@
  * skipped; a batch that starts beyond mark + 1 (a gap) applies nothing; the
  * others are applied in order by apply(), and the mark moves with them in the
  * same transaction, so each record takes effect exactly once however often it
- * arrives. The new records are applied in one nested transaction: when
- * apply() refuses a record (undecodable, invalid: any error that is not a
- * store error), that transaction is undone, the record is kept as a dead
- * letter and passed over, and the others are applied again without it; so a
- * refused record leaves no partial writes, one bad record cannot stall a
- * stream, and the others of its batch still take effect. apply() may thus
- * run more than once for a record (at most twice, plus once for each refusal
- * after it in its run); only the last run's writes stay, and while records
- * already applied once run again, this thread's counters (cpm_metrics_add)
- * and log (cpm_log) are muted, so they count and say each applied record
- * once. Any other effect outside the transaction must bear repeating. */
+ * arrives. The new records are applied in one nested transaction per run
+ * (cpm_runs.h): when apply() refuses a record (undecodable, invalid: any
+ * error that is not a store error), that transaction is undone, the record
+ * is kept as a dead letter and passed over, and the others are applied again
+ * without it; so a refused record leaves no partial writes, one bad record
+ * cannot stall a stream, and the others of its batch still take effect.
+ * apply() may thus run more than once for a record (at most twice, plus once
+ * for each refusal after it in its run); only the last run's writes stay,
+ * and while a record applied once already runs again, this thread's counters
+ * (cpm_metrics_add) and log (cpm_log) are muted, so they count and say each
+ * applied record once. Any other effect outside the transaction must bear
+ * repeating. */
 #ifndef CPM_DELIVERY_H
 #define CPM_DELIVERY_H
 
@@ -62,6 +63,22 @@ CPM_MUST_CHECK int cpm_delivery_apply(cpm_store_t *st, MDB_txn *txn, const char 
                                       uint64_t first_seq, const uint8_t *const *recs,
                                       const size_t *lens, size_t n, cpm_record_fn apply, void *ctx,
                                       cpm_delivery_result_t *res);
+
+/* cpm_delivery_apply with hooks around each run's nested transaction: for
+ * what apply() does outside the store that must go with a run undone (the
+ * server's queue of records sent, handed to its pump after the commit:
+ * saved at run_begun, put back at run_undone). Either hook may be NULL. */
+typedef struct {
+    cpm_record_fn apply;
+    void (*run_begun)(void *ctx);
+    void (*run_undone)(void *ctx);
+} cpm_delivery_ops_t;
+
+CPM_MUST_CHECK int cpm_delivery_apply_ops(cpm_store_t *st, MDB_txn *txn, const char *stream,
+                                          uint64_t first_seq, const uint8_t *const *recs,
+                                          const size_t *lens, size_t n,
+                                          const cpm_delivery_ops_t *ops, void *ctx,
+                                          cpm_delivery_result_t *res);
 
 /* 1 for the retryable store errors that stop a batch (the store failed, not
  * the record). */

@@ -1,6 +1,6 @@
 /* Batch requests of items (cpm_server_on_items) and their group receipts
  * (docs/protocol.md "Group receipts"): each item is applied like a single
- * request, in one nested transaction per run of items (apply_runs); after
+ * request, in one nested transaction per run of items (cpm_runs); after
  * the group commit, every
  * item's answer is a leaf of one Merkle tree whose root is signed once, and
  * each connection gets the proofs of its own leaves, in frames of at most
@@ -10,6 +10,7 @@
 #include "cpm_merkle.h"
 #include "cpm_pbcheck.h"
 #include "cpm_ratelimit.h"
+#include "cpm_runs.h"
 #include "cpm_server_int.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
@@ -60,129 +61,73 @@ static int refuse_item(cpm_server_t *s, item_answer_t *a, int rc, cpm_error_t *e
     return answer_error(a, e);
 }
 
-/* The items of one batch as apply_run sees them: which are answered for
- * good (refused), and which were applied once already. */
+/* The items of one batch as cpm_runs sees them (cpm_runs.h): applied in
+ * nested transactions of the group's, one per run of items; a refusal
+ * (store errors too) answers its item alone. */
 typedef struct {
+    cpm_server_t *s;
+    pending_t *p;
     const ProtobufCBinaryData *items;
-    bool settled[CPM_SUBMIT_BATCH_MAX];
-    bool applied_once[CPM_SUBMIT_BATCH_MAX];
-    bool oom; /* an answer could not be made: the batch stops */
-} run_items_t;
+    size_t queued_before; /* s->nqueued when the run began */
+} batch_items_t;
 
-/* Applies the unsettled items of [lo, hi) of p in one nested transaction of
- * txn, each admitted like a single request (cpm_store_admit: a refusal there
- * writes nothing, so the item is answered at once and the run goes on), and
- * commits it when all the others applied; their answers are then in
- * p->items. Returns 0; or the handler's refusal of item *fail (e filled),
- * the run aborted so that nothing of it stays; or a store error with *fail
- * == hi when the run itself could not begin or commit (nothing stays
- * either). An item applied once already runs again muted: what it counts
- * and logs was counted and logged the first time. */
-static int apply_run(cpm_server_t *s, MDB_txn *txn, pending_t *p, run_items_t *r, size_t lo,
-                     size_t hi, size_t *fail, cpm_error_t *e)
+/* Admitted like a single request: a refusal there writes nothing. */
+static int admit_item(void *ctx, MDB_txn *child, size_t i, cpm_error_t *e)
 {
-    *fail = hi;
-    while (lo < hi && r->settled[lo])
-        lo++;
-    if (lo == hi)
-        return 0; /* nothing to apply: no transaction */
-    size_t queued_before = s->nqueued;
-    MDB_txn *child = NULL;
-    int rc = cpm_store_begin_child(s->store, txn, &child);
-    if (rc != 0)
-        return rc;
-    for (size_t i = lo; i < hi; i++) {
-        if (r->settled[i])
-            continue;
-        item_answer_t *a = &p->items[i];
-        const ProtobufCBinaryData *item = &r->items[i];
-        cpm_reply_t reply = {0};
-        memset(e, 0, sizeof *e);
-        bool again = r->applied_once[i];
-        /* Admission outside the mute: its once-only lines (the store
-         * crossing its high-water mark) must be written whenever it flips. */
-        int admitted = cpm_store_admit(s->store, child);
-        if (admitted == 0 && again) { /* only what this item already said once */
-            cpm_metrics_mute(1);
-            cpm_log_mute(1);
-        }
-        if (admitted == 0)
-            rc = p->h->item(s, child, &p->msg, (uint32_t)i, item->data, item->len, &reply, e);
-        if (admitted == 0 && again) {
-            cpm_metrics_mute(0);
-            cpm_log_mute(0);
-            if (rc != 0) /* refused only the second time (the clock moved): said here */
-                cpm_warn("batch item %zu refused when applied again: %s", i, cpm_err_name(rc));
-        }
-        if (admitted != 0) { /* nothing written: answered, the run goes on */
-            r->settled[i] = true;
-            if ((rc = refuse_item(s, a, admitted, e)) != 0) {
-                r->oom = true;
-                break;
-            }
-            continue;
-        }
-        if (rc != 0) {
-            free(reply.buf);
-            *fail = i;
-            break;
-        }
-        r->applied_once[i] = true;
-        free(a->buf); /* an answer of a run undone since */
-        a->type = reply.type;
-        a->buf = reply.buf;
-        a->len = reply.len;
-    }
-    if (rc == 0)
-        rc = cpm_store_commit(child);
-    else
-        cpm_store_abort(&child);
-    if (rc != 0)
-        s->nqueued = queued_before; /* the run's records were not written */
-    return rc;
+    batch_items_t *b = ctx;
+    (void)i;
+    (void)e;
+    return cpm_store_admit(b->s->store, child);
 }
 
-/* Applies p's items in nested transactions of txn, one per run of items
- * rather than one per item: a child transaction costs its copies of every
- * page already dirty in its parent that it touches, and a merge of dirty
- * lists at its commit (~12 pages per complaint, intake's largest CPU cost
- * under batches). When the handler refuses item j, the run is undone, j is
- * answered with its refusal, the items before j (which applied) run again
- * and commit without it, and those after j start the next run: each item
- * is applied once, plus once per refusal after it in a run that held it
- * (twice at most when the handler answers an item the same way twice), and
- * what a refused item wrote never reaches the store, as when every item had
- * its own transaction. 0, or CPM_E_INTERNAL (out of memory answering). */
-static int apply_runs(cpm_server_t *s, MDB_txn *txn, pending_t *p, run_items_t *r)
+static int apply_item(void *ctx, MDB_txn *child, size_t i, cpm_error_t *e)
 {
-    size_t n = p->nitems, lo = 0;
-    int rc = 0;
-    while (lo < n) {
-        size_t hi = n, fail;
-        cpm_error_t e = {0};
-        while ((rc = apply_run(s, txn, p, r, lo, hi, &fail, &e)) != 0) {
-            if (r->oom)
-                return CPM_E_INTERNAL;
-            if (fail == hi) { /* the run could not begin or commit: none stays */
-                for (size_t i = lo; i < hi; i++) {
-                    if (r->settled[i])
-                        continue;
-                    r->settled[i] = true;
-                    cpm_error_t se = {0};
-                    if (refuse_item(s, &p->items[i], rc, &se) != 0)
-                        return CPM_E_INTERNAL;
-                }
-                break;
-            }
-            r->settled[fail] = true;
-            if (refuse_item(s, &p->items[fail], rc, &e) != 0)
-                return CPM_E_INTERNAL;
-            hi = fail; /* the items before it, again without it */
-        }
-        lo = hi < n ? hi + 1 : n;
+    batch_items_t *b = ctx;
+    item_answer_t *a = &b->p->items[i];
+    const ProtobufCBinaryData *item = &b->items[i];
+    cpm_reply_t reply = {0};
+    int rc = b->p->h->item(b->s, child, &b->p->msg, (uint32_t)i, item->data, item->len, &reply, e);
+    if (rc != 0) {
+        free(reply.buf);
+        return rc;
     }
+    free(a->buf); /* an answer of a run undone since */
+    a->type = reply.type;
+    a->buf = reply.buf;
+    a->len = reply.len;
     return 0;
 }
+
+/* Answered for good; CPM_E_INTERNAL (out of memory answering) stops the
+ * batch. */
+static int refused_item(void *ctx, size_t i, int rc, cpm_error_t *e, bool again)
+{
+    batch_items_t *b = ctx;
+    if (again) /* refused only the second time (the clock moved): said here */
+        cpm_warn("batch item %zu refused when applied again: %s", i, cpm_err_name(rc));
+    return refuse_item(b->s, &b->p->items[i], rc, e);
+}
+
+static void run_begun(void *ctx)
+{
+    batch_items_t *b = ctx;
+    b->queued_before = b->s->nqueued;
+}
+
+static void run_undone(void *ctx)
+{
+    batch_items_t *b = ctx;
+    b->s->nqueued = b->queued_before; /* the run's records were not written */
+}
+
+static const cpm_runs_ops_t item_runs = {
+    .admit = admit_item,
+    .apply = apply_item,
+    .refused = refused_item,
+    .run_begun = run_begun,
+    .run_undone = run_undone,
+    .store_errors_stop = false,
+};
 
 int cpm_server_apply_items(cpm_server_t *s, MDB_txn *txn, pending_t *p)
 {
@@ -220,12 +165,16 @@ int cpm_server_apply_items(cpm_server_t *s, MDB_txn *txn, pending_t *p)
         return cpm_error_set(&p->err, CPM_E_INTERNAL, "", "out of memory");
     }
     p->nitems = (uint32_t)b->n_complaints; /* at most CPM_SUBMIT_BATCH_MAX: counted above */
-    run_items_t r;
-    memset(&r, 0, sizeof r);
-    r.items = b->complaints;
     for (uint32_t i = 0; i < p->nitems; i++)
         cpm_merkle_sha256(b->complaints[i].data, b->complaints[i].len, p->items[i].hash);
-    rc = apply_runs(s, txn, p, &r);
+    /* One nested transaction per run of items rather than per item: a child
+     * costs its copies of every page already dirty in its parent that it
+     * touches, and a merge of dirty lists at its commit (~12 pages per
+     * complaint, intake's largest CPU cost under batches). */
+    cpm_runs_t r;
+    cpm_runs_init(&r, p->nitems);
+    batch_items_t items = {.s = s, .p = p, .items = b->complaints};
+    rc = cpm_runs_apply(&r, s->store, txn, &item_runs, &items);
     cpm__submit_batch__free_unpacked(b, NULL);
     if (rc != 0)
         cpm_error_set(&p->err, rc, "", "out of memory answering the batch");

@@ -7,7 +7,10 @@
  * counts outside the transaction (cpm_metrics_add, as the services count
  * contact.followed or exchange.received_stale) is counted once per record
  * that took effect, though the records before a refused one run twice (the
- * round-3 review found it doubled). */
+ * round-3 review found it doubled), and though a record ran in a run undone
+ * by a refusal and then in one that was not a re-run (muted per record, not
+ * per run); and a run's nested transaction that cannot begin or commit (the
+ * fault hook of cpm_runs) stops the batch with nothing of it staying. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +21,7 @@
 #include "cpm_delivery.h"
 #include "cpm_inbox.h"
 #include "cpm_metrics.h"
+#include "cpm_runs.h"
 #include "fixtures/domain/domain_fixture.h"
 
 #define S1 "hn.d.hoan-kiem/intake>hn.doit/routing"
@@ -31,7 +35,8 @@ typedef struct {
     const char *const *recs;
     size_t calls[NREC];
     size_t total;
-    cpm_metrics_t *m; /* "effects": counted by apply() on success */
+    cpm_metrics_t *m;             /* "effects": counted by apply() on success */
+    size_t queued, queued_before; /* what apply() queued outside the store */
 } fixture_t;
 
 static size_t index_of(fixture_t *f, const uint8_t *rec)
@@ -49,6 +54,7 @@ static int apply_rec(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len, cp
     size_t i = index_of(f, rec);
     f->calls[i]++;
     f->total++;
+    f->queued++; /* as the server's records sent, handed to its pump after the commit */
     char key[64];
     snprintf(key, sizeof key, "applied:%.*s", (int)len, (const char *)rec);
     int rc = cpm_store_put(f->env.st, txn, "meta", key, strlen(key), "1", 1);
@@ -75,6 +81,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
+    cpm_runs_fault_arm(CPM_RUNS_AT_BEGIN, 0, 0); /* a test that failed left it armed */
     cpm_metrics_destroy(&f->m);
     return dom_env_teardown(state);
 }
@@ -256,6 +263,123 @@ static void test_alternating_counted_once(void **state)
     assert_true(f->total <= 2 * res.applied + res.dead_letters);
 }
 
+/* [g0, flaky, g2, half]: half undoes the first run; flaky, run again,
+ * is refused then; g0 runs a third time; g2, applied in the first run, is
+ * applied in a run of its own that is not a re-run: counted once all the
+ * same (muted per record; a per-run mute counted it twice). */
+static void test_counted_once_after_two_refusals(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"g0", "flaky", "g2", "half"};
+    assert_int_equal(deliver(f, 1, b, 4, &res), 0);
+    assert_int_equal(res.applied, 2);
+    assert_int_equal(res.dead_letters, 2);
+    assert_int_equal(f->calls[0], 3);
+    assert_int_equal(f->calls[2], 2);
+    assert_true(applied(f, "g0"));
+    assert_false(applied(f, "flaky"));
+    assert_true(applied(f, "g2"));
+    /* g0 and g2 once each, and flaky's first call, which applied then */
+    assert_int_equal(cpm_metrics_get(f->m, "effects"), 3);
+}
+
+/* The run's nested transaction cannot commit: a store error, the batch
+ * stops (the caller aborts), nothing applied, the mark unmoved; sent again,
+ * it applies. */
+static void test_run_commit_failure_stops(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"a", "b", "c"};
+    cpm_runs_fault_arm(CPM_RUNS_AT_COMMIT, 1, CPM_E_STORE_IO);
+    assert_int_equal(deliver(f, 1, b, 3, &res), CPM_E_STORE_IO);
+    assert_int_equal(f->total, 3);
+    assert_false(applied(f, "a"));
+    assert_false(applied(f, "c"));
+    assert_int_equal(dead_count(f), 0);
+    assert_int_equal(deliver(f, 1, b, 3, &res), 0);
+    assert_int_equal(res.applied, 3);
+    assert_int_equal(res.duplicates, 0);
+    assert_true(applied(f, "c"));
+}
+
+/* After a refusal, the re-run's nested transaction cannot begin: the batch
+ * stops, and the dead letter written meanwhile goes with it. */
+static void test_rerun_begin_failure_stops(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"a", "half", "b"};
+    cpm_runs_fault_arm(CPM_RUNS_AT_BEGIN, 2, CPM_E_STORE_IO);
+    assert_int_equal(deliver(f, 1, b, 3, &res), CPM_E_STORE_IO);
+    assert_int_equal(f->calls[0], 1);
+    assert_int_equal(f->calls[2], 0);
+    assert_false(applied(f, "a"));
+    assert_int_equal(dead_count(f), 0);
+    assert_int_equal(deliver(f, 1, b, 3, &res), 0);
+    assert_int_equal(res.applied, 2);
+    assert_int_equal(res.dead_letters, 1);
+    assert_int_equal(dead_count(f), 1);
+}
+
+/* The first run's nested transaction cannot begin: nothing applied at all. */
+static void test_begin_failure_stops(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"a", "b"};
+    cpm_runs_fault_arm(CPM_RUNS_AT_BEGIN, 1, CPM_E_STORE_FULL);
+    assert_int_equal(deliver(f, 1, b, 2, &res), CPM_E_STORE_FULL);
+    assert_int_equal(f->total, 0);
+    assert_false(applied(f, "a"));
+}
+
+static void run_begun(void *ctx)
+{
+    fixture_t *f = ctx;
+    f->queued_before = f->queued;
+}
+
+static void run_undone(void *ctx)
+{
+    fixture_t *f = ctx;
+    f->queued = f->queued_before;
+}
+
+/* With cpm_delivery_apply_ops' hooks, what apply() queued outside the store
+ * goes with each run undone: one per record that took effect, though
+ * apply() ran six times; without them, six. */
+static void test_queued_undone_with_their_run(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"a", "half", "b", "flaky", "c", "half2"};
+    f->queued = 0;
+    assert_int_equal(deliver(f, 1, b, 6, &res), 0);
+    assert_int_equal(res.applied, 3);
+    assert_int_equal(f->queued, f->total); /* no hooks: every call stays queued */
+
+    const uint8_t *p[6];
+    size_t lens[6];
+    for (size_t i = 0; i < 6; i++) {
+        p[i] = (const uint8_t *)b[i];
+        lens[i] = strlen(b[i]);
+    }
+    f->recs = b;
+    memset(f->calls, 0, sizeof f->calls);
+    f->total = f->queued = 0;
+    const cpm_delivery_ops_t ops = {apply_rec, run_begun, run_undone};
+    MDB_txn *txn = dom_begin(f->env.st, true);
+    assert_int_equal(
+        dom_end(txn, cpm_delivery_apply_ops(f->env.st, txn, S1 "2", 1, p, lens, 6, &ops, f, &res)),
+        0);
+    assert_int_equal(res.applied, 3);
+    assert_int_equal(res.dead_letters, 3);
+    assert_true(f->total > 6);
+    assert_int_equal(f->queued, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +389,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_error_after_refusal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counted_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alternating_counted_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counted_once_after_two_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_commit_failure_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rerun_begin_failure_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_begin_failure_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_undone_with_their_run, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,9 @@
  * transaction per run (a refused one leaves nothing, the others stand, and
  * the re-runs are bounded and counted once), all answered by one group
  * receipt whose proofs the client checks; a batch over the bound refused
- * whole, naming the field. The loop runs in a thread as in test_server.c. */
+ * whole, naming the field; a run whose nested transaction cannot begin or
+ * commit (cpm_runs' fault hook) answered with the store error; the records
+ * items send rolled back with their run. The loop runs in a thread as in test_server.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +33,7 @@
 #include "cpm_log.h"
 #include "cpm_registry.h"
 #include "cpm_retention.h"
+#include "cpm_runs.h"
 #include "cpm_service.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
@@ -45,8 +48,10 @@ static atomic_int hold_entered, hold_release;
 /* ---- the tiny service: "intake" stores each complaint's description under
  * its ticket; a description "fail" is written, then refused (its write must
  * be undone alone), "full" written then refused as a store error, "big"
- * writes BIG_BYTES more; each applied item takes the next number of
- * test.seq and counts test.effects ------------------------------------------ */
+ * writes BIG_BYTES more; "send" sends the complaint to t.peer's routing (a
+ * record in the outbox, queued for the pump) and "sendfail" sends it, then
+ * is refused; each applied item takes the next number of test.seq and
+ * counts test.effects ------------------------------------------------------- */
 
 struct cpm_svc {
     int unused;
@@ -61,6 +66,9 @@ static int on_submit(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
                            c->description, strlen(c->description));
     if (rc != 0)
         return cpm_error_set(err, rc, "", "cannot store");
+    if (strncmp(c->description, "send", 4) == 0 &&
+        (rc = cpm_server_send_record(srv, txn, "t.peer", "routing", &c->base)) != 0)
+        return cpm_error_set(err, rc, "", "cannot send");
     if (strcmp(c->description, "hold") == 0) {
         atomic_store(&hold_entered, 1);
         while (!atomic_load(&hold_release))
@@ -81,7 +89,7 @@ static int on_submit(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
                                 sizeof big)) != 0)
             return cpm_error_set(err, rc, "", "cannot store");
     }
-    if (strcmp(c->description, "fail") == 0)
+    if (strcmp(c->description, "fail") == 0 || strcmp(c->description, "sendfail") == 0)
         return cpm_error_set(err, CPM_E_INVALID, "description", "refused after writing");
     if (strcmp(c->description, "full") == 0) /* a store error after writing */
         return CPM_E_STORE_FULL;
@@ -118,8 +126,10 @@ static const cpm_svc_request_t requests[] = {{CPM__MSG_TYPE__MSG_STATUS_QUERY,
 static const cpm_svc_request_t items[] = {
     {CPM__MSG_TYPE__MSG_SUBMIT_BATCH, &cpm__complaint__descriptor, true, on_submit, NULL, false},
     {0}};
+/* t.peer is in no registry: what is sent to it stays in the outbox. */
+static const cpm_svc_stream_t streams[] = {{"routing", CPM__MSG_TYPE__MSG_CASE_BATCH}, {0}};
 static const cpm_service_t notes = {
-    .name = "intake", .databases = dbs, .requests = requests, .items = items};
+    .name = "intake", .databases = dbs, .requests = requests, .items = items, .streams = streams};
 
 /* ---- the mesh (fixtures/mesh_fixture.h): a root key, two members, a signed
  * registry, a config, the server's loop in a thread ------------------------ */
@@ -286,8 +296,8 @@ static void test_too_many_items_refused_whole(void **state)
     client_close(&c);
 }
 
-/* A counter of the server's health report (0 when absent). */
-static uint64_t counter(client_t *c, const char *name)
+/* The server's health report (cpm__health_reply__free_unpacked it). */
+static Cpm__HealthReply *health(client_t *c)
 {
     Cpm__HealthQuery q = CPM__HEALTH_QUERY__INIT;
     cpm_msg_t reply = {0};
@@ -298,12 +308,33 @@ static uint64_t counter(client_t *c, const char *name)
     Cpm__HealthReply *h =
         cpm__health_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
     assert_non_null(h);
+    cpm_msg_clear(&reply);
+    return h;
+}
+
+/* A counter of the server's health report (0 when absent). */
+static uint64_t counter(client_t *c, const char *name)
+{
+    Cpm__HealthReply *h = health(c);
     uint64_t v = 0;
     for (size_t i = 0; i < h->n_counters; i++)
         if (strcmp(h->counters[i]->name, name) == 0)
             v = h->counters[i]->value;
     cpm__health_reply__free_unpacked(h, NULL);
-    cpm_msg_clear(&reply);
+    return v;
+}
+
+/* The outbox depth of the stream to t.peer's routing that the server's pump
+ * knows (what it was told of the commits: cpm_pump_committed), 0 before
+ * any. */
+static uint64_t depth_to_peer(client_t *c)
+{
+    Cpm__HealthReply *h = health(c);
+    uint64_t v = 0;
+    for (size_t i = 0; i < h->n_peers; i++)
+        if (strstr(h->peers[i]->stream, ">t.peer/routing"))
+            v = h->peers[i]->outbox_depth;
+    cpm__health_reply__free_unpacked(h, NULL);
     return v;
 }
 
@@ -645,6 +676,88 @@ static void test_store_full_at_item(void **state)
     client_close(&c);
 }
 
+/* Items that send a record, the last refused after sending: its run is
+ * undone and run again without it, and the pump is told of the two
+ * records that stay, not of the undone run's three as well (the server's
+ * queue of records is rolled back with the run). */
+static void test_sent_records_undone_with_their_run(void **state)
+{
+    client_t c;
+    client_open(&c);
+    uint64_t depth0 = depth_to_peer(&c);
+    const char *descs[3] = {"send", "send", "sendfail"};
+    answer_t ans[3];
+    send_batch(&c, "Q", descs, 3, ans);
+    assert_int_equal(ans[0].code, 0);
+    assert_int_equal(ans[1].code, 0);
+    assert_int_equal(ans[2].code, CPM_E_INVALID);
+    assert_int_equal(depth_to_peer(&c) - depth0, 2);
+    client_close(&c);
+}
+
+/* The run's nested transaction cannot begin (the fault hook of cpm_runs):
+ * every item answered with the store error, retryable, counted as store
+ * failures, the handler not called, nothing stored; when only the re-run
+ * after a refusal cannot begin, the items before the refused one are
+ * answered so and those after it apply. */
+static void test_run_cannot_begin(void **state)
+{
+    client_t c;
+    client_open(&c);
+    const char *fine[3] = {"fine", "fine", "fine"};
+    uint64_t failures0 = counter(&c, "store.failures");
+    int calls0 = atomic_load(&handled);
+    answer_t ans[3];
+    cpm_runs_fault_arm(CPM_RUNS_AT_BEGIN, 1, CPM_E_STORE_IO);
+    send_batch(&c, "NB", fine, 3, ans);
+    assert_int_equal(atomic_load(&handled) - calls0, 0);
+    for (int i = 0; i < 3; i++) {
+        char ticket[32];
+        snprintf(ticket, sizeof ticket, "NB-%d", i);
+        assert_int_equal(ans[i].code, CPM_E_STORE_IO);
+        assert_false(stored(&c, ticket));
+    }
+    assert_int_equal(counter(&c, "store.failures") - failures0, 3);
+
+    const char *descs[3] = {"fine", "fail", "fine"};
+    cpm_runs_fault_arm(CPM_RUNS_AT_BEGIN, 2, CPM_E_STORE_IO);
+    send_batch(&c, "NR", descs, 3, ans);
+    const int want[3] = {CPM_E_STORE_IO, CPM_E_INVALID, 0};
+    for (int i = 0; i < 3; i++) {
+        char ticket[32];
+        snprintf(ticket, sizeof ticket, "NR-%d", i);
+        assert_int_equal(ans[i].code, want[i]);
+        assert_int_equal(stored(&c, ticket), i == 2);
+    }
+    client_close(&c);
+}
+
+/* The run's nested transaction cannot commit: both items answered with the
+ * store error, nothing stored, and the pump not told of the records they
+ * sent (rolled back with the run); sent again, they apply. */
+static void test_run_cannot_commit(void **state)
+{
+    client_t c;
+    client_open(&c);
+    uint64_t depth0 = depth_to_peer(&c), failures0 = counter(&c, "store.failures");
+    const char *descs[2] = {"send", "send"};
+    answer_t ans[2];
+    cpm_runs_fault_arm(CPM_RUNS_AT_COMMIT, 1, CPM_E_STORE_IO);
+    send_batch(&c, "NC", descs, 2, ans);
+    assert_int_equal(ans[0].code, CPM_E_STORE_IO);
+    assert_int_equal(ans[1].code, CPM_E_STORE_IO);
+    assert_false(stored(&c, "NC-0"));
+    assert_false(stored(&c, "NC-1"));
+    assert_int_equal(depth_to_peer(&c) - depth0, 0);
+    assert_int_equal(counter(&c, "store.failures") - failures0, 2);
+    send_batch(&c, "NC", descs, 2, ans);
+    assert_int_equal(ans[0].code, 0);
+    assert_int_equal(ans[1].code, 0);
+    assert_true(stored(&c, "NC-1"));
+    assert_int_equal(depth_to_peer(&c) - depth0, 2);
+    client_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -655,6 +768,9 @@ int main(void)
         cmocka_unit_test(test_batch_of_refused_items),
         cmocka_unit_test(test_log_lines_said_once),
         cmocka_unit_test(test_store_error_at_item),
+        cmocka_unit_test(test_sent_records_undone_with_their_run),
+        cmocka_unit_test(test_run_cannot_begin),
+        cmocka_unit_test(test_run_cannot_commit),
     };
     const struct CMUnitTest small[] = {
         cmocka_unit_test(test_store_full_at_item),
