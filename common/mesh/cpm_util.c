@@ -63,6 +63,17 @@ void cpm_random_id(char out[33])
     id_pool_left -= 16;
 }
 
+void cpm_time_ordered_id(char out[33], int64_t now_ms)
+{
+    uint8_t b[16];
+    uint64_t t = now_ms > 0 ? (uint64_t)now_ms : 0;
+    for (int i = 0; i < 6; i++)
+        b[i] = (uint8_t)(t >> (8 * (5 - i)));
+    randombytes_buf(b + 6, 10);
+    cpm_hex_encode(b, 16, out);
+    sodium_memzero(b, sizeof b);
+}
+
 void cpm_hex_encode(const uint8_t *in, size_t len, char *out)
 {
     sodium_bin2hex(out, 2 * len + 1, in, len);

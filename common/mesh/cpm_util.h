@@ -15,6 +15,12 @@ int64_t cpm_mono_ms(void); /* monotonic clock, for timeouts */
 
 /* 32 lowercase hex chars of randomness, NUL-terminated (out has 33 bytes). */
 void cpm_random_id(char out[33]);
+/* 32 hex digits that sort by time: now_ms as 12 (big-endian), then 80
+ * random bits. For client references: intake keeps them in key order per
+ * sender, so time-ordered ones are appended where the last ones were, and a
+ * large store's index stays where the page cache has it (random ones
+ * scatter each insert over the whole tree). */
+void cpm_time_ordered_id(char out[33], int64_t now_ms);
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void cpm_hex_encode(const uint8_t *in, size_t len, char *out);

@@ -2,6 +2,7 @@
 #include "gw_dash_form.h"
 
 #include "cpm_log.h"
+#include "cpm_util.h"
 #include "gw_auth.h"
 #include "gw_ctx.h"
 #include "gw_dash_html.h"
@@ -13,7 +14,7 @@
 #include <string.h>
 
 #define FORM_CALL_MS 5000
-#define REF_HEX 32
+#define REF_HEX 32 /* cpm_time_ordered_id's length */
 
 /* The form's fields: name, label, size of the value kept. */
 typedef struct {
@@ -155,9 +156,9 @@ int gw_dash_form_get(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
     if (begin(gw, rq, rs, &s) != 0)
         return 0;
     form_t f = {.channel = "hotline"};
-    uint8_t ref[REF_HEX / 2];
-    randombytes_buf(ref, sizeof ref); /* one form, one complaint: a resend is the same one */
-    sodium_bin2hex(f.client_ref, sizeof f.client_ref, ref, sizeof ref);
+    /* one form, one complaint: a resend is the same one (time-ordered: intake's
+     * index of references stays local) */
+    cpm_time_ordered_id(f.client_ref, cpm_now_ms());
     render(gw, rs, &s, &f, NULL);
     gw_session_clear(&s);
     return 0;

@@ -33,6 +33,8 @@
  *     ROUNDS of empty/full pairs (3). Prints figures; asserts no timing.
  *   CPM_GROWTH_STORE=DIR keeps the full stores in DIR (not removed) and goes
  *     on from what an earlier run left there (its count in DIR/next);
+ *   CPM_GROWTH_RANDOM_REFS=1 draws client references at random instead of
+ *     in time order (as cpmctl and the gateway make them);
  *   CPM_GROWTH_FINAL=1 measures at N only. Together: prefill 10M while the
  *     machine is busy (interrupt it after the prefill), measure on a quiet
  *     machine later with the same DIR and N. */
@@ -353,6 +355,10 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 33);
 }
 
+/* CPM_GROWTH_RANDOM_REFS=1: client references drawn at random, not in time
+ * order (intake's refs index then takes each insert anywhere in its tree). */
+static bool random_refs;
+
 /* Complaint i as a client sends it, at time t, unpacked (intake replaces
  * its strings); sender gets the desk that sent it. */
 static Cpm__Complaint *complaint(uint64_t i, uint64_t npeople, int64_t t, char sender[64])
@@ -370,7 +376,11 @@ static Cpm__Complaint *complaint(uint64_t i, uint64_t npeople, int64_t t, char s
     snprintf(business, sizeof business, "Cua hang %llu", (unsigned long long)biz);
     snprintf(address, sizeof address, "%llu pho Hang %llu", (unsigned long long)(biz % 300),
              (unsigned long long)(biz % 97));
-    snprintf(ref, sizeof ref, "g-%016llx-%llu", (unsigned long long)h, (unsigned long long)i);
+    if (random_refs) /* as a client drawing random references would */
+        snprintf(ref, sizeof ref, "g-%016llx-%llu", (unsigned long long)h, (unsigned long long)i);
+    else /* as cpmctl and the gateway do: in time order (cpm_time_ordered_id) */
+        snprintf(ref, sizeof ref, "g-%012llx-%010llu", (unsigned long long)t,
+                 (unsigned long long)i);
     snprintf(desc, sizeof desc,
              "Complaint %llu: bought goods on %s; the receipt shows a price higher than the "
              "label and the staff refused to correct it or take the goods back. Two of us "
@@ -774,6 +784,10 @@ int main(int argc, char **argv)
     size_t big = (size_t)n * 8192 + ((size_t)4 << 30);
     /* CPM_GROWTH_FINAL=1: measure at N only (a long prefill on a busy
      * machine, measured later on a quiet one with CPM_GROWTH_STORE). */
+    const char *rr = getenv("CPM_GROWTH_RANDOM_REFS");
+    random_refs = rr && *rr && strcmp(rr, "0") != 0;
+    printf("client references: %s\n",
+           random_refs ? "random (CPM_GROWTH_RANDOM_REFS)" : "in time order");
     const char *fin = getenv("CPM_GROWTH_FINAL");
     bool final_only = fin && strcmp(fin, "1") == 0;
     side_t full;

@@ -1,6 +1,7 @@
 /* cpm_random_id: ids drawn from a per-thread pool of the system's generator
  * never repeat: not across pool refills, not between threads, not between a
- * process and the child it forks (which forgets its parent's pool). */
+ * process and the child it forks (which forgets its parent's pool).
+ * cpm_time_ordered_id: the time first (sorts by it), random after. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include "cpm_util.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -97,12 +99,34 @@ static void test_child_does_not_repeat_parent(void **state)
     assert_string_not_equal(child_next, first);
 }
 
+static void test_time_ordered_ids_sort_by_time(void **state)
+{
+    (void)state;
+    static char ids[N][33];
+    int64_t t0 = INT64_C(1764547200000); /* 2025-12-01 00:00 UTC */
+    for (size_t i = 0; i < N; i++) {
+        cpm_time_ordered_id(ids[i], t0 + (int64_t)(i / 4)); /* four ids per millisecond */
+        assert_hex_id(ids[i]);
+        if (i > 0 && i % 4 == 0) /* a later millisecond sorts after every earlier id */
+            for (size_t j = 0; j < i; j++)
+                assert_true(strcmp(ids[j], ids[i]) < 0);
+    }
+    char want[13];
+    snprintf(want, sizeof want, "%012llx", (unsigned long long)t0);
+    assert_memory_equal(ids[0], want, 12); /* the time, big-endian hex */
+    assert_distinct(ids, N);               /* the same millisecond: told apart by 80 random bits */
+    char before[33];
+    cpm_time_ordered_id(before, -5); /* a clock before 1970 counts as 0 */
+    assert_memory_equal(before, "000000000000", 12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_distinct_across_refills),
         cmocka_unit_test(test_ids_distinct_between_threads),
         cmocka_unit_test(test_child_does_not_repeat_parent),
+        cmocka_unit_test(test_time_ordered_ids_sort_by_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,10 +66,12 @@ static const char *pick_intake(const ctl_t *c, const char *node)
     return any ? any->id : "";
 }
 
+/* A new client reference: "cli-" and 32 hex digits that sort by time
+ * (intake's index of references stays local: cpm_time_ordered_id). */
 static void random_ref(char out[48])
 {
     char id[33];
-    cpm_random_id(id);
+    cpm_time_ordered_id(id, cpm_now_ms());
     snprintf(out, 48, "cli-%s", id);
 }
 
