@@ -2,7 +2,8 @@
 network to misbehave: it forwards bytes both ways (one thread, bounded
 buffers, so back-pressure passes through) and, on request, resets the
 connection to the service (SO_LINGER 0: an RST, as a peer that dies with
-unread data or a middlebox that drops the connection)."""
+unread data or a middlebox that drops the connection). An end of file from
+either side closes both (bytes still in the relay are dropped)."""
 
 import selectors
 import socket
@@ -23,24 +24,42 @@ class Relay:
         self._wake_r, self._wake_w = socket.socketpair()
         self._lock = threading.Lock()
         self._resets = 0
+        self._reset_done = threading.Event()
         self._stop = False
+        self.error = None  # what stopped the relay's thread, if anything did
         self.held_upstream = 0  # bytes waiting for the service to read them
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def reset(self):
-        """Reset every connection to the service (and close the client's)."""
+    def reset(self, timeout=10):
+        """Reset every connection to the service (and close the client's);
+        returns once the relay has done it."""
+        self._reset_done.clear()
         with self._lock:
             self._resets += 1
         self._wake_w.send(b"r")
+        if not self._reset_done.wait(timeout):
+            raise RuntimeError("the relay did not reset within %s s: %s" % (timeout, self.error))
 
     def close(self):
         self._stop = True
         self._wake_w.send(b"s")
         self._thread.join(10)
-        self.listener.close()
+        if self._thread.is_alive():
+            raise RuntimeError("the relay's thread did not stop")
+        for s in (self.listener, self._wake_r, self._wake_w):
+            s.close()
+        if self.error:
+            raise RuntimeError("the relay failed: %s" % self.error)
 
     def _run(self):
+        try:
+            self._loop()
+        except Exception as e:  # noqa: BLE001 - reported by reset() and close()
+            self.error = repr(e)
+            self._reset_done.set()
+
+    def _loop(self):
         sel = selectors.DefaultSelector()
         sel.register(self.listener, selectors.EVENT_READ, "accept")
         sel.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -116,6 +135,7 @@ class Relay:
                 done_resets = want
                 for p in list(pairs):
                     drop(p, True)
+                self._reset_done.set()
             self.held_upstream = sum(len(p[2]) for p in pairs)
         for p in list(pairs):
             drop(p, False)

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from mesh import BUILD, CTL, Mesh, check, complaints, run
-from relay import Relay
+from relay import BUF as RELAY_BUF, Relay
 from test_registry import resign, wait_version, with_version
 
 FLOOD = os.path.join(BUILD, "cpm_flood")
@@ -194,8 +194,9 @@ def test_reset_after_pings_does_not_abort_intake():
             p = flood(m, "officer.hn.doit", "hn.doit/intake", "noread", "--count", 100000,
                       "--hold-ms", 60000, "--via", relay.endpoint, "--ping-ms", 1)
             try:
-                # Intake stopped reading the link: bytes wait in the relay.
-                m.wait_for(lambda: relay.held_upstream > 0 or p.poll() is not None,
+                # Intake stopped reading the link: the socket buffers between are
+                # full and the relay holds all it may.
+                m.wait_for(lambda: relay.held_upstream >= RELAY_BUF or p.poll() is not None,
                            "intake's reading of the link stopped", 60)
                 check(p.poll() is None, "the flood runs: %s" % (p.stderr.read()
                                                                 if p.poll() is not None else ""))
