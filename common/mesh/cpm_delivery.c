@@ -9,9 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* cpm_runs_init aborts past its bound: a batch must fit it. */
+_Static_assert(CPM_DELIVERY_RECORDS_MAX <= CPM_RUNS_ITEMS_MAX, "a delivery batch fits cpm_runs");
+
 int cpm_delivery_is_store_error(int rc)
 {
-    return rc == CPM_E_STORE_FULL || rc == CPM_E_STORE_IO;
+    return cpm_err_is_store(rc);
 }
 
 int cpm_delivery_check_batch(const size_t *lens, size_t n, cpm_error_t *err)
@@ -92,18 +95,20 @@ static int dead_letter(void *ctx, size_t i, int rc, cpm_error_t *e, bool again)
     size_t k = b->first_new + i;
     uint64_t seq = b->first_seq + k;
     size_t more = strlen(e->message) + 1 + b->lens[k];
-    (void)rc;
+    (void)rc;    /* e says why */
     (void)again; /* the dead letter's line says it */
-    if ((rc = dead_letter_room(b->st, b->txn, b->stream, &b->dead_n, &b->dead_bytes, more)) != 0) {
-        b->res->stuck = rc == CPM_E_UNAVAILABLE;
-        return rc;
+    int room = dead_letter_room(b->st, b->txn, b->stream, &b->dead_n, &b->dead_bytes, more);
+    if (room != 0) {
+        b->res->stuck = room == CPM_E_UNAVAILABLE;
+        return room;
     }
     if (cpm_ratelimit_allow(&dead_log, cpm_mono_ms(), &b->dropped))
         cpm_warn("%s record %llu kept as a dead letter: %s%s", b->stream, (unsigned long long)seq,
                  e->message, cpm_ratelimit_note(b->dropped));
-    rc = cpm_inbox_dead_letter(b->st, b->txn, b->stream, seq, e->message, b->recs[k], b->lens[k]);
-    if (rc != 0)
-        return rc;
+    int kept =
+        cpm_inbox_dead_letter(b->st, b->txn, b->stream, seq, e->message, b->recs[k], b->lens[k]);
+    if (kept != 0)
+        return kept;
     b->dead_n++;
     b->dead_bytes += more;
     b->res->dead_letters++;

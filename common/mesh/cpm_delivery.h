@@ -14,9 +14,12 @@
  * apply() may thus run more than once for a record (at most twice, plus once
  * for each refusal after it in its run); only the last run's writes stay,
  * and while a record applied once already runs again, this thread's counters
- * (cpm_metrics_add) and log (cpm_log) are muted, so they count and say each
- * applied record once. Any other effect outside the transaction must bear
- * repeating. */
+ * (cpm_metrics_add) and DEBUG/INFO lines (cpm_log) are muted, so they count
+ * and say each applied record once within one call (its WARN and ERROR
+ * lines are not muted: cpm_log_mute). A batch stopped by a store error is
+ * sent again by its sender, and its records are then counted and said again:
+ * what a call applied once is known to that call only. Any other effect
+ * outside the transaction must bear repeating. */
 #ifndef CPM_DELIVERY_H
 #define CPM_DELIVERY_H
 
@@ -81,7 +84,7 @@ CPM_MUST_CHECK int cpm_delivery_apply_ops(cpm_store_t *st, MDB_txn *txn, const c
                                           cpm_delivery_result_t *res);
 
 /* 1 for the retryable store errors that stop a batch (the store failed, not
- * the record). */
+ * the record): cpm_err_is_store, under the name its callers know. */
 int cpm_delivery_is_store_error(int rc);
 
 #endif

@@ -42,6 +42,11 @@ int cpm_err_retryable(int code)
            code == CPM_E_STORE_IO;
 }
 
+int cpm_err_is_store(int code)
+{
+    return code == CPM_E_STORE_FULL || code == CPM_E_STORE_IO;
+}
+
 int cpm_error_set(cpm_error_t *e, int code, const char *field, const char *fmt, ...)
 {
     if (!e)

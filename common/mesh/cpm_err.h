@@ -41,6 +41,10 @@ const char *cpm_err_name(int code);
 /* 1 when a sender should try again later (nothing was applied). */
 int cpm_err_retryable(int code);
 
+/* 1 for the store's own failures (CPM_E_STORE_FULL, CPM_E_STORE_IO): the
+ * store failed, not the request, which may be sent again as it was. */
+int cpm_err_is_store(int code);
+
 /* Fill e (may be NULL) and return code. */
 int cpm_error_set(cpm_error_t *e, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -26,15 +26,17 @@ void cpm_log_init(const char *name)
 
 static _Thread_local int log_muted;
 
-void cpm_log_mute(int on)
+int cpm_log_mute(int on)
 {
-    log_muted = on;
+    int prev = log_muted;
+    log_muted = on != 0;
+    return prev;
 }
 
 void cpm_log(cpm_log_level_t level, const char *fmt, ...)
 {
     static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-    if (level < log_min || log_muted)
+    if (level < log_min || (log_muted && level < CPM_LOG_WARN))
         return;
     char ts[40], line[2048], safe[4 * sizeof line];
     cpm_format_time(cpm_now_ms(), ts, sizeof ts);

@@ -39,9 +39,11 @@ static counter_t *find(const cpm_metrics_t *m, const char *name)
 
 static _Thread_local int muted;
 
-void cpm_metrics_mute(int on)
+int cpm_metrics_mute(int on)
 {
-    muted = on;
+    int prev = muted;
+    muted = on != 0;
+    return prev;
 }
 
 void cpm_metrics_add(cpm_metrics_t *m, const char *name, uint64_t n)

@@ -1,7 +1,7 @@
 #include "cpm_runs.h"
-#include "cpm_delivery.h"
 #include "cpm_log.h"
 #include "cpm_metrics.h"
+#include "cpm_runs_int.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -39,8 +39,8 @@ int cpm_runs_settled(const cpm_runs_t *r, size_t i)
     return is_set(r->settled, i);
 }
 
-/* The test-only fault hook: rc 0 is disarmed, the only state the hot path
- * reads. */
+/* The test-only fault hook (cpm_runs_int.h): rc 0 is disarmed, the only
+ * state the hot path reads. */
 static _Atomic int fault_rc;
 static _Atomic int fault_at;
 static _Atomic unsigned fault_n;
@@ -53,18 +53,39 @@ void cpm_runs_fault_arm(cpm_runs_at_t at, unsigned n, int rc)
     atomic_store(&fault_rc, n ? rc : 0);
 }
 
-static int fault(cpm_runs_at_t at)
+/* rc when the hook fires at this begin (commit false) or commit (true),
+ * else 0; *poison: the commit must leave the parent in error. */
+static int fault(bool commit, bool *poison)
 {
     if (atomic_load_explicit(&fault_rc, memory_order_relaxed) == 0)
         return 0;
-    if (atomic_load(&fault_at) != (int)at || atomic_fetch_sub(&fault_n, 1) != 1)
+    int at = atomic_load(&fault_at);
+    if ((at != CPM_RUNS_AT_BEGIN) != commit || atomic_fetch_sub(&fault_n, 1) != 1)
         return 0;
+    *poison = at == CPM_RUNS_AT_COMMIT_POISON;
     return atomic_exchange(&fault_rc, 0);
+}
+
+/* Puts child in error for real, as a failed write would: LMDB refuses to
+ * delete from the main database the record of a named one
+ * (MDB_INCOMPATIBLE) and marks the transaction. For the fault hook only. */
+static void fault_poison(MDB_txn *child)
+{
+    MDB_dbi main_db;
+    MDB_cursor *c = NULL;
+    MDB_val key, val;
+    if (mdb_dbi_open(child, NULL, 0, &main_db) != 0 || mdb_cursor_open(child, main_db, &c) != 0)
+        return;
+    int rc = mdb_cursor_get(c, &key, &val, MDB_FIRST);
+    mdb_cursor_close(c);
+    if (rc == 0 && mdb_del(child, main_db, &key, NULL) != MDB_INCOMPATIBLE)
+        cpm_error("cpm_runs fault hook: the child could not be put in error");
 }
 
 static int child_begin(cpm_store_t *st, MDB_txn *txn, MDB_txn **child)
 {
-    int rc = fault(CPM_RUNS_AT_BEGIN);
+    bool poison = false;
+    int rc = fault(false, &poison);
     if (rc != 0) {
         *child = NULL;
         return rc;
@@ -75,9 +96,17 @@ static int child_begin(cpm_store_t *st, MDB_txn *txn, MDB_txn **child)
 /* Commits *child, which is gone after either way. */
 static int child_commit(MDB_txn **child)
 {
-    int rc = fault(CPM_RUNS_AT_COMMIT);
+    bool poison = false;
+    int rc = fault(true, &poison);
     if (rc != 0) {
-        cpm_store_abort(child);
+        if (poison) {
+            fault_poison(*child);
+            if (mdb_txn_commit(*child) == 0) /* LMDB ends the child either way */
+                cpm_error("cpm_runs fault hook: a child in error committed");
+            *child = NULL;
+        } else {
+            cpm_store_abort(child);
+        }
         return rc;
     }
     rc = cpm_store_commit(*child);
@@ -85,22 +114,49 @@ static int child_commit(MDB_txn **child)
     return rc;
 }
 
-static void mute(int on)
+/* 1 when txn is in error (MDB_TXN_ERROR, set by a child's failed commit):
+ * no child of it can begin, and it cannot commit. LMDB has no accessor for
+ * it; a child that cannot begin with MDB_BAD_TXN tells, txn having no child
+ * open and being neither finished nor read-only. Only after a run failed,
+ * so the cost of a child begun and aborted does not matter. */
+static bool in_error(MDB_txn *txn)
 {
-    cpm_metrics_mute(on);
-    cpm_log_mute(on);
+    MDB_txn *probe = NULL;
+    int rc = mdb_txn_begin(mdb_txn_env(txn), txn, 0, &probe);
+    if (rc == 0)
+        mdb_txn_abort(probe);
+    return rc == MDB_BAD_TXN;
 }
 
-/* *fail when refused() stopped the runs. */
+/* Mutes what an item applied once already said and counted; restores what
+ * was muted before (the caller's mute stays on). */
+typedef struct {
+    int metrics, log;
+} mute_t;
+
+static mute_t mute(void)
+{
+    return (mute_t){cpm_metrics_mute(1), cpm_log_mute(1)};
+}
+
+static void unmute(mute_t prev)
+{
+    cpm_metrics_mute(prev.metrics);
+    cpm_log_mute(prev.log);
+}
+
+/* *fail when refused() stopped the runs, or when txn was left in error. */
 #define STOPPED SIZE_MAX
+#define BROKEN (SIZE_MAX - 1)
 
 /* One run: the unsettled items of [lo, hi) in one child of txn, committed
  * when all of them applied. 0; or apply()'s refusal of item *fail (again:
  * it had applied once before), the child aborted; or an error with *fail ==
  * hi when the run as a whole failed (its child could not begin or commit,
  * or apply() met a store error under store_errors_stop), nothing of it
- * staying; or refused()'s result with *fail == STOPPED, the child
- * aborted. */
+ * staying; or that error with *fail == BROKEN when its child could not
+ * begin or commit and txn is in error since; or refused()'s result with
+ * *fail == STOPPED, the child aborted. */
 static int run(cpm_runs_t *r, cpm_store_t *st, MDB_txn *txn, const cpm_runs_ops_t *ops, void *ctx,
                size_t lo, size_t hi, size_t *fail, cpm_error_t *e, bool *again)
 {
@@ -112,42 +168,49 @@ static int run(cpm_runs_t *r, cpm_store_t *st, MDB_txn *txn, const cpm_runs_ops_
         return 0; /* nothing to apply: no transaction */
     MDB_txn *child = NULL;
     int rc = child_begin(st, txn, &child);
-    if (rc != 0)
+    if (rc != 0) {
+        if (in_error(txn)) /* not by this run: the caller's txn was in error */
+            *fail = BROKEN;
         return rc;
+    }
     if (ops->run_begun)
         ops->run_begun(ctx);
     for (size_t i = lo; i < hi; i++) {
         if (is_set(r->settled, i))
             continue;
         memset(e, 0, sizeof *e);
+        bool once = is_set(r->once, i);
         /* Admission unmuted: its once-only lines (the store crossing its
          * high-water mark) must be written whenever it flips. */
         if (ops->admit && (rc = ops->admit(ctx, child, i, e)) != 0) {
             set_bit(r->settled, i); /* nothing written: answered, the run goes on */
-            if ((rc = ops->refused(ctx, i, rc, e, false)) != 0) {
+            if ((rc = ops->refused(ctx, i, rc, e, once)) != 0) {
                 *fail = STOPPED;
                 break;
             }
             continue;
         }
-        bool once = is_set(r->once, i);
+        mute_t prev = {0, 0};
         if (once) /* only what this item already said once */
-            mute(1);
+            prev = mute();
         rc = ops->apply(ctx, child, i, e);
         if (once)
-            mute(0);
+            unmute(prev);
         if (rc != 0) {
             *again = once;
-            if (!ops->store_errors_stop || !cpm_delivery_is_store_error(rc))
+            if (!ops->store_errors_stop || !cpm_err_is_store(rc))
                 *fail = i;
             break;
         }
         set_bit(r->once, i);
     }
-    if (rc == 0)
+    if (rc == 0) {
         rc = child_commit(&child);
-    else
+        if (rc != 0 && in_error(txn)) /* LMDB marked it rather than undo the merge */
+            *fail = BROKEN;
+    } else {
         cpm_store_abort(&child);
+    }
     if (rc != 0 && ops->run_undone)
         ops->run_undone(ctx);
     return rc;
@@ -162,7 +225,7 @@ static int refuse_run(cpm_runs_t *r, const cpm_runs_ops_t *ops, void *ctx, size_
             continue;
         set_bit(r->settled, i);
         cpm_error_t e = {0};
-        int stop = ops->refused(ctx, i, rc, &e, false);
+        int stop = ops->refused(ctx, i, rc, &e, is_set(r->once, i));
         if (stop != 0)
             return stop;
     }
@@ -179,7 +242,7 @@ int cpm_runs_apply(cpm_runs_t *r, cpm_store_t *st, MDB_txn *txn, const cpm_runs_
         bool again;
         int rc;
         while ((rc = run(r, st, txn, ops, ctx, lo, hi, &fail, &e, &again)) != 0) {
-            if (fail == STOPPED)
+            if (fail == STOPPED || fail == BROKEN)
                 return rc;
             if (fail == hi) { /* the run as a whole failed: none of it stays */
                 if (ops->store_errors_stop)

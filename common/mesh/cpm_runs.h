@@ -19,20 +19,37 @@
  *   - an item refused by admit() (before apply(), without writing) is
  *     settled at once and its run goes on: there is nothing to undo.
  * An item applied once already, whose run was undone since, is applied
- * again with this thread's counters (cpm_metrics_add) and log (cpm_log)
- * muted: what it counted and said was counted and said the first time.
- * Any other effect apply() has outside the transaction must bear repeating,
- * or be undone by run_undone() (the server's queue of records to hand to
- * its pump).
+ * again with this thread's counters (cpm_metrics_add) and DEBUG/INFO lines
+ * (cpm_log) muted: what it counted and said was counted and said the first
+ * time. Its WARN and ERROR lines are not muted (cpm_log_mute says why). A
+ * mute the caller had on stays on. Any other effect apply() has outside the
+ * transaction must bear repeating, or be undone by run_undone() (the
+ * server's queue of records to hand to its pump). The record of which items
+ * applied once lasts one cpm_runs_apply call: a batch stopped and sent again
+ * (delivery's, after a store error) counts its items again.
  *
- * Store errors (cpm_delivery_is_store_error) follow one of two policies
+ * Store errors (cpm_err_is_store) follow one of two policies
  * (cpm_runs_ops_t.store_errors_stop): they stop everything (delivery: the
  * batch is retried whole, so nothing of it may be committed), or they are
  * refusals like any other (the server: the item, or every unsettled item of
  * a run whose child could not begin or commit, is answered with the store
  * error and the other items go on).
  *
- * Single-threaded per cpm_runs_t; the mute is per thread. */
+ * Except when the parent is left in error. Some of LMDB's failures to
+ * commit a child mark the parent in error (MDB_TXN_ERROR) rather than leave
+ * it as it was: a child itself in error (one of its writes failed, which
+ * apply() did not report), or a failure after the merge into the parent
+ * began (mdb_txn_commit). From then on no child of the parent can begin and
+ * the parent cannot commit (MDB_BAD_TXN). So
+ * after any run whose child could not begin or commit, the parent is
+ * checked; when it is in error, cpm_runs_apply stops with that run's error
+ * whatever the policy (refused() is not called for the unsettled items):
+ * the others cannot go on, and the caller must abort the parent, the whole
+ * batch failing with that error (the server answers the request with it;
+ * nothing of the batch is recorded).
+ *
+ * Single-threaded per cpm_runs_t; the mute is per thread. A test-only fault
+ * hook (internal/cpm_runs_int.h) makes a child's begin or commit fail. */
 #ifndef CPM_RUNS_H
 #define CPM_RUNS_H
 
@@ -64,8 +81,9 @@ typedef struct {
      * for an item (see above). */
     int (*apply)(void *ctx, MDB_txn *child, size_t i, cpm_error_t *e);
     /* Item i is settled as refused with rc (e as admit() or apply() left it,
-     * or cleared for a run that could not begin or commit). again: apply()
-     * refused an item it had applied once before (its own lines were muted).
+     * or cleared for a run that could not begin or commit). again: the item
+     * had applied once before in this batch (what it counted and said then
+     * stands, though nothing of it stays; its later runs were muted).
      * Called with no child open, except after an admit() refusal, when the
      * run's child is open and the parent must not be written. 0 to go on;
      * anything else stops cpm_runs_apply, which returns it. */
@@ -77,7 +95,7 @@ typedef struct {
     /* true: a store error from apply(), or a child that cannot begin or
      * commit, stops cpm_runs_apply with that error (refused() not called);
      * false: the item, or every unsettled item of that run, is refused with
-     * it and the others go on. */
+     * it and the others go on, unless the parent was left in error (above). */
     bool store_errors_stop;
 } cpm_runs_ops_t;
 
@@ -91,17 +109,12 @@ int cpm_runs_settled(const cpm_runs_t *r, size_t i);
 
 /* Applies the items of r in nested transactions of txn, as above. 0 when
  * every item is settled or applied (the applied ones are in txn); or what
- * stopped it (a store error under store_errors_stop, or refused()'s
- * result), with no child left open: what the runs committed into txn stays
- * there, so the caller aborts txn when nothing of the batch may stay. */
+ * stopped it (a store error under store_errors_stop, the error of a run
+ * that left txn in error under either policy, or refused()'s result), with
+ * no child left open: what the runs committed into txn stays there, so the
+ * caller aborts txn when nothing of the batch may stay, and always when it
+ * is in error (it cannot commit). */
 CPM_MUST_CHECK int cpm_runs_apply(cpm_runs_t *r, cpm_store_t *st, MDB_txn *txn,
                                   const cpm_runs_ops_t *ops, void *ctx);
-
-/* Tests only (a fault hook, off unless armed): the nth child begin (at ==
- * CPM_RUNS_AT_BEGIN) or commit (CPM_RUNS_AT_COMMIT) from now, on any
- * thread, fails with rc, as a store that cannot; a commit that fails aborts
- * the child first, as LMDB does. n == 0 disarms. */
-typedef enum { CPM_RUNS_AT_BEGIN, CPM_RUNS_AT_COMMIT } cpm_runs_at_t;
-void cpm_runs_fault_arm(cpm_runs_at_t at, unsigned n, int rc);
 
 #endif

@@ -5,7 +5,6 @@
  * item's answer is a leaf of one Merkle tree whose root is signed once, and
  * each connection gets the proofs of its own leaves, in frames of at most
  * CPM_REPLY_BYTES cut at batch boundaries. */
-#include "cpm_delivery.h"
 #include "cpm_log.h"
 #include "cpm_merkle.h"
 #include "cpm_pbcheck.h"
@@ -18,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cpm_runs_init aborts past its bound: a batch must fit it. */
+_Static_assert(CPM_SUBMIT_BATCH_MAX <= CPM_RUNS_ITEMS_MAX, "a SubmitBatch fits cpm_runs");
 
 static void count(cpm_server_t *s, const char *what, const char *detail)
 {
@@ -50,7 +52,7 @@ static int refuse_item(cpm_server_t *s, item_answer_t *a, int rc, cpm_error_t *e
 {
     free(a->buf);
     a->buf = NULL;
-    if (cpm_delivery_is_store_error(rc)) {
+    if (cpm_err_is_store(rc)) {
         cpm_error_set(e, rc, "", "not applied (%s); nothing was recorded, send again later",
                       cpm_err_name(rc));
         cpm_metrics_add(s->metrics, "store.failures", 1);
@@ -62,13 +64,15 @@ static int refuse_item(cpm_server_t *s, item_answer_t *a, int rc, cpm_error_t *e
 }
 
 /* The items of one batch as cpm_runs sees them (cpm_runs.h): applied in
- * nested transactions of the group's, one per run of items; a refusal
- * (store errors too) answers its item alone. */
+ * nested transactions of the request's, one per run of items; a refusal
+ * (store errors too) answers its item alone, except a run's failure that
+ * leaves the request's transaction in error, which fails the request. */
 typedef struct {
     cpm_server_t *s;
     pending_t *p;
     const ProtobufCBinaryData *items;
     size_t queued_before; /* s->nqueued when the run began */
+    bool out_of_memory;   /* an answer could not be made: the batch stopped */
 } batch_items_t;
 
 /* Admitted like a single request: a refusal there writes nothing. */
@@ -103,9 +107,11 @@ static int apply_item(void *ctx, MDB_txn *child, size_t i, cpm_error_t *e)
 static int refused_item(void *ctx, size_t i, int rc, cpm_error_t *e, bool again)
 {
     batch_items_t *b = ctx;
-    if (again) /* refused only the second time (the clock moved): said here */
-        cpm_warn("batch item %zu refused when applied again: %s", i, cpm_err_name(rc));
-    return refuse_item(b->s, &b->p->items[i], rc, e);
+    if (again) /* its first application counted and said what it did: undone here */
+        cpm_warn("batch item %zu refused after it had applied once: %s", i, cpm_err_name(rc));
+    int made = refuse_item(b->s, &b->p->items[i], rc, e);
+    b->out_of_memory = made != 0;
+    return made;
 }
 
 static void run_begun(void *ctx)
@@ -176,8 +182,16 @@ int cpm_server_apply_items(cpm_server_t *s, MDB_txn *txn, pending_t *p)
     batch_items_t items = {.s = s, .p = p, .items = b->complaints};
     rc = cpm_runs_apply(&r, s->store, txn, &item_runs, &items);
     cpm__submit_batch__free_unpacked(b, NULL);
-    if (rc != 0)
+    /* The request fails whole (the caller aborts txn; a store error's
+     * message is the caller's): out of memory, or a run that left txn in
+     * error (cpm_runs.h). */
+    if (rc != 0 && items.out_of_memory)
         cpm_error_set(&p->err, rc, "", "out of memory answering the batch");
+    else if (rc != 0)
+        cpm_error_set(&p->err, rc, "",
+                      "not applied (%s): the batch's transaction failed; "
+                      "nothing was recorded",
+                      cpm_err_name(rc));
     return rc;
 }
 

@@ -407,17 +407,23 @@ static void test_internal_error_is_a_dead_letter(void **state)
     assert_int_equal(dead_count(f->env.st), 1);
 }
 
+/* The store errors (cpm_err_is_store; delivery's name for it agrees). */
 static void test_is_store_error(void **state)
 {
     (void)state;
-    assert_true(cpm_delivery_is_store_error(CPM_E_STORE_FULL));
-    assert_true(cpm_delivery_is_store_error(CPM_E_STORE_IO));
-    assert_false(cpm_delivery_is_store_error(CPM_E_INTERNAL));
-    assert_false(cpm_delivery_is_store_error(0));
-    assert_false(cpm_delivery_is_store_error(CPM_E_INVALID));
-    assert_false(cpm_delivery_is_store_error(CPM_E_FORBIDDEN));
-    assert_false(cpm_delivery_is_store_error(CPM_E_BAD_MESSAGE));
-    assert_false(cpm_delivery_is_store_error(CPM_E_UNAVAILABLE));
+    const int store[] = {CPM_E_STORE_FULL, CPM_E_STORE_IO};
+    const int other[] = {CPM_E_INTERNAL,    0,
+                         CPM_E_INVALID,     CPM_E_FORBIDDEN,
+                         CPM_E_BAD_MESSAGE, CPM_E_UNAVAILABLE,
+                         CPM_E_TIMEOUT,     CPM_E_TOO_LARGE};
+    for (size_t i = 0; i < sizeof store / sizeof store[0]; i++) {
+        assert_true(cpm_err_is_store(store[i]));
+        assert_true(cpm_delivery_is_store_error(store[i]));
+    }
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        assert_false(cpm_err_is_store(other[i]));
+        assert_false(cpm_delivery_is_store_error(other[i]));
+    }
 }
 
 /* A real LMDB map-full inside apply(): the same contract as a reported one. */

@@ -10,7 +10,8 @@
  * round-3 review found it doubled), and though a record ran in a run undone
  * by a refusal and then in one that was not a re-run (muted per record, not
  * per run); and a run's nested transaction that cannot begin or commit (the
- * fault hook of cpm_runs) stops the batch with nothing of it staying. */
+ * fault hook of cpm_runs), or whose commit leaves the caller's transaction
+ * in error, stops the batch with nothing of it staying. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,8 +22,9 @@
 #include "cpm_delivery.h"
 #include "cpm_inbox.h"
 #include "cpm_metrics.h"
-#include "cpm_runs.h"
 #include "fixtures/domain/domain_fixture.h"
+/* The fault hook is internal to the library (its internal/ folder). */
+#include "../../common/mesh/internal/cpm_runs_int.h"
 
 #define S1 "hn.d.hoan-kiem/intake>hn.doit/routing"
 #define NREC 64
@@ -304,6 +306,28 @@ static void test_run_commit_failure_stops(void **state)
     assert_true(applied(f, "c"));
 }
 
+/* The run's commit fails and leaves the caller's transaction in error (as
+ * LMDB may; the hook makes it so for real): the batch stops with the store
+ * error, so the caller aborts rather than commit a transaction that cannot;
+ * nothing applied, the mark unmoved; sent again, it applies. */
+static void test_run_commit_poisoning_stops(void **state)
+{
+    fixture_t *f = *state;
+    cpm_delivery_result_t res;
+    const char *b[] = {"a", "half", "b"};
+    /* runs: a half(refused: a dead letter) | a (its commit marks the parent) */
+    cpm_runs_fault_arm(CPM_RUNS_AT_COMMIT_POISON, 1, CPM_E_STORE_IO);
+    assert_int_equal(deliver(f, 1, b, 3, &res), CPM_E_STORE_IO);
+    assert_int_equal(f->calls[0], 2);
+    assert_int_equal(f->calls[2], 0);
+    assert_false(applied(f, "a"));
+    assert_int_equal(dead_count(f), 0);
+    assert_int_equal(deliver(f, 1, b, 3, &res), 0);
+    assert_int_equal(res.applied, 2);
+    assert_int_equal(res.dead_letters, 1);
+    assert_true(applied(f, "b"));
+}
+
 /* After a refusal, the re-run's nested transaction cannot begin: the batch
  * stops, and the dead letter written meanwhile goes with it. */
 static void test_rerun_begin_failure_stops(void **state)
@@ -391,6 +415,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alternating_counted_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counted_once_after_two_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_commit_failure_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_commit_poisoning_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rerun_begin_failure_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_begin_failure_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_undone_with_their_run, setup, teardown),

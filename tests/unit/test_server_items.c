@@ -33,11 +33,12 @@
 #include "cpm_log.h"
 #include "cpm_registry.h"
 #include "cpm_retention.h"
-#include "cpm_runs.h"
 #include "cpm_service.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
 #include "fixtures/mesh_fixture.h"
+/* The fault hook is internal to the library (its internal/ folder). */
+#include "../../common/mesh/internal/cpm_runs_int.h"
 
 static atomic_int handled; /* calls of the submit entry */
 #define BIG_BYTES (560 << 10)
@@ -758,6 +759,91 @@ static void test_run_cannot_commit(void **state)
     client_close(&c);
 }
 
+/* A run's commit that leaves the request's transaction in error (the fault
+ * hook makes LMDB mark it for real, as some of its commit failures do): the
+ * request fails whole, answered by one ErrorReply with the store error,
+ * nothing of it stored, the pump not told of the record its undone runs
+ * sent, one store failure counted; a batch of the same group is not harmed
+ * (before, the request's transaction in error was committed, which marked
+ * the group's, and every request of the group was refused as internal);
+ * sent again, the batch applies. The loop is held so that both batches
+ * wait for the same turn. */
+static void test_run_commit_poisons_request(void **state)
+{
+    client_t c;
+    client_open(&c);
+    uint64_t depth0 = depth_to_peer(&c), failures0 = counter(&c, "store.failures");
+    cpm_error_t e = {0};
+    Cpm__Complaint hc = CPM__COMPLAINT__INIT;
+    const Cpm__Complaint *hp[1] = {&hc};
+    char hold_id[33], bad_id[33], good_id[33];
+    hc.ticket = "PH-0";
+    hc.description = "hold";
+    atomic_store(&hold_entered, 0);
+    atomic_store(&hold_release, 0);
+    assert_int_equal(cpm_client_send_batch(c.cl, "t.server", hp, 1, hold_id, NULL, &e), 0);
+    for (int64_t end = cpm_mono_ms() + 30000; !atomic_load(&hold_entered);) {
+        assert_true(cpm_mono_ms() < end);
+        usleep(1000);
+    }
+    /* runs of PB: 0 1(refused) | 0 (its commit marks the request's txn) */
+    Cpm__Complaint bad[3], good[1];
+    const Cpm__Complaint *pb[3], *pg[1];
+    const char *descs[3] = {"send", "fail", "send"};
+    char tickets[3][16];
+    for (int i = 0; i < 3; i++) {
+        cpm__complaint__init(&bad[i]);
+        snprintf(tickets[i], sizeof tickets[i], "PB-%d", i);
+        bad[i].ticket = tickets[i];
+        bad[i].description = (char *)descs[i];
+        pb[i] = &bad[i];
+    }
+    cpm__complaint__init(&good[0]);
+    good[0].ticket = "PG-0";
+    good[0].description = "fine";
+    pg[0] = &good[0];
+    assert_int_equal(cpm_client_send_batch(c.cl, "t.server", pb, 3, bad_id, NULL, &e), 0);
+    assert_int_equal(cpm_client_send_batch(c.cl, "t.server", pg, 1, good_id, NULL, &e), 0);
+    /* the held run's commit is the first from now, PB's re-run's the second */
+    cpm_runs_fault_arm(CPM_RUNS_AT_COMMIT_POISON, 2, CPM_E_STORE_IO);
+    atomic_store(&hold_release, 1);
+    int bad_code = -1, good_code = -1;
+    for (int answers = 0; answers < 3; answers++) {
+        cpm_msg_t reply = {0};
+        cpm_receipt_t *r = NULL;
+        if (cpm_client_recv_any(c.cl, "t.server", "intake", 30000, &reply, &r, &e) != 0)
+            fail_msg("answer %d missing: %s", answers, e.message);
+        if (r) {
+            for (size_t k = 0; k < cpm_receipt_count(r); k++) {
+                const cpm_receipt_item_t *it = cpm_receipt_at(r, k);
+                assert_string_not_equal(it->correlation_id, bad_id); /* never a receipt */
+                if (strcmp(it->correlation_id, good_id) == 0)
+                    good_code = it->type == CPM__MSG_TYPE__MSG_SUBMIT_REPLY ? 0 : 1;
+            }
+            cpm_receipt_destroy(&r);
+        } else {
+            assert_string_equal(reply.env->correlation_id, bad_id);
+            bad_code = cpm_client_reply_error(&reply, &e);
+            cpm_msg_clear(&reply);
+        }
+    }
+    assert_int_equal(bad_code, CPM_E_STORE_IO);
+    assert_int_equal(good_code, 0);
+    for (int i = 0; i < 3; i++)
+        assert_false(stored(&c, tickets[i]));
+    assert_true(stored(&c, "PG-0"));
+    assert_int_equal(depth_to_peer(&c) - depth0, 0);
+    assert_int_equal(counter(&c, "store.failures") - failures0, 1);
+    answer_t ans[3];
+    send_batch(&c, "PB", descs, 3, ans);
+    assert_int_equal(ans[0].code, 0);
+    assert_int_equal(ans[1].code, CPM_E_INVALID);
+    assert_int_equal(ans[2].code, 0);
+    assert_true(stored(&c, "PB-2"));
+    assert_int_equal(depth_to_peer(&c) - depth0, 2);
+    client_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,6 +857,7 @@ int main(void)
         cmocka_unit_test(test_sent_records_undone_with_their_run),
         cmocka_unit_test(test_run_cannot_begin),
         cmocka_unit_test(test_run_cannot_commit),
+        cmocka_unit_test(test_run_commit_poisons_request),
     };
     const struct CMUnitTest small[] = {
         cmocka_unit_test(test_store_full_at_item),
