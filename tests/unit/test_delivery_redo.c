@@ -24,7 +24,7 @@
 #include "cpm_metrics.h"
 #include "fixtures/domain/domain_fixture.h"
 /* The fault hook is internal to the library (its internal/ folder). */
-#include "../../common/mesh/internal/cpm_runs_int.h"
+#include "cpm_runs_int.h"
 
 #define S1 "hn.d.hoan-kiem/intake>hn.doit/routing"
 #define NREC 64

@@ -26,7 +26,7 @@
 #include "cpm_runs.h"
 #include "fixtures/domain/domain_fixture.h"
 /* The fault hook is internal to the library (its internal/ folder). */
-#include "../../common/mesh/internal/cpm_runs_int.h"
+#include "cpm_runs_int.h"
 
 #define NITEMS 8
 

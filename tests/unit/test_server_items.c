@@ -38,7 +38,7 @@
 #include "cpm_util.h"
 #include "fixtures/mesh_fixture.h"
 /* The fault hook is internal to the library (its internal/ folder). */
-#include "../../common/mesh/internal/cpm_runs_int.h"
+#include "cpm_runs_int.h"
 
 static atomic_int handled; /* calls of the submit entry */
 #define BIG_BYTES (560 << 10)
