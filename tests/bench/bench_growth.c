@@ -35,6 +35,7 @@
  *     on from what an earlier run left there (its count in DIR/next);
  *   CPM_GROWTH_RANDOM_REFS=1 draws client references at random instead of
  *     in time order (as cpmctl and the gateway make them);
+ *   CPM_GROWTH_INTAKE_ONLY=1 measures intake's phases only;
  *   CPM_GROWTH_FINAL=1 measures at N only. Together: prefill 10M while the
  *     machine is busy (interrupt it after the prefill), measure on a quiet
  *     machine later with the same DIR and N. */
@@ -356,8 +357,11 @@ static uint64_t mix(uint64_t x)
 }
 
 /* CPM_GROWTH_RANDOM_REFS=1: client references drawn at random, not in time
- * order (intake's refs index then takes each insert anywhere in its tree). */
-static bool random_refs;
+ * order (intake's refs index then takes each insert anywhere in its tree).
+ * CPM_GROWTH_INTAKE_ONLY=1: phases measure intake only (its records are
+ * acknowledged as if routing had taken them): for runs whose memory is
+ * limited below the stores, where routing's phase would take hours. */
+static bool random_refs, intake_only;
 
 /* Complaint i as a client sends it, at time t, unpacked (intake replaces
  * its strings); sender gets the desk that sent it. */
@@ -630,7 +634,7 @@ static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr
     li->cpu_us += cpu_us() - c0;
     li->written += wchar() - w0;
     t0 = mono_us(), c0 = cpu_us(), w0 = wchar();
-    for (size_t routed = GROUP; routed > 0;) {
+    for (size_t routed = intake_only ? 0 : GROUP; routed > 0;) {
         int64_t g0 = mono_us();
         MDB_txn *txn = NULL;
         int rc = cpm_store_begin(s->rst, true, &txn);
@@ -786,6 +790,11 @@ int main(int argc, char **argv)
      * machine, measured later on a quiet one with CPM_GROWTH_STORE). */
     const char *rr = getenv("CPM_GROWTH_RANDOM_REFS");
     random_refs = rr && *rr && strcmp(rr, "0") != 0;
+    const char *io = getenv("CPM_GROWTH_INTAKE_ONLY");
+    intake_only = io && *io && strcmp(io, "0") != 0;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a long run's figures as they come */
+    if (intake_only)
+        printf("intake only (CPM_GROWTH_INTAKE_ONLY): routing's figures stay empty\n");
     printf("client references: %s\n",
            random_refs ? "random (CPM_GROWTH_RANDOM_REFS)" : "in time order");
     const char *fin = getenv("CPM_GROWTH_FINAL");
