@@ -35,7 +35,9 @@
  *     on from what an earlier run left there (its count in DIR/next);
  *   CPM_GROWTH_FINAL=1 measures at N only. Together: prefill 10M while the
  *     machine is busy (interrupt it after the prefill), measure on a quiet
- *     machine later with the same DIR and N. */
+ *     machine later with the same DIR and N.
+ *   CPM_GROWTH_ONLY=full (or empty) runs the measured phases of that side
+ *     only, for a profiler (perf record -p) attached while they run. */
 #include "cpm_eventlog.h"
 #include "cpm_inbox.h"
 #include "cpm_keys.h"
@@ -776,6 +778,9 @@ int main(int argc, char **argv)
      * machine, measured later on a quiet one with CPM_GROWTH_STORE). */
     const char *fin = getenv("CPM_GROWTH_FINAL");
     bool final_only = fin && strcmp(fin, "1") == 0;
+    /* CPM_GROWTH_ONLY=full or empty: the measured phases of that side only
+     * (the other's figures are 0), for a profiler attached to the process. */
+    const char *only = getenv("CPM_GROWTH_ONLY");
     side_t full;
     side_open(&full, parent, "full", big);
     uint64_t kept = full.next; /* from an earlier run: not this run's prefill */
@@ -813,8 +818,10 @@ int main(int argc, char **argv)
         free(warm.us), free(warm2.us);
         for (int r = 0; r < rounds; r++) {
             lat_t a = {0}, b = {0}, c = {0}, d = {0};
-            phase(&empty, secs, npeople, &a, &b);
-            phase(&full, secs, npeople, &c, &d);
+            if (!only || strcmp(only, "empty") == 0)
+                phase(&empty, secs, npeople, &a, &b);
+            if (!only || strcmp(only, "full") == 0)
+                phase(&full, secs, npeople, &c, &d);
             printf("  round %d: intake empty %.0f/s full %.0f/s; routing empty %.0f/s full "
                    "%.0f/s\n",
                    r + 1, rate(&a), rate(&c), rate(&b), rate(&d));
