@@ -213,6 +213,18 @@ static void test_alias_used_again(void **state)
     assert_int_equal(dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_SEEN_KEY_LEN), 0);
 }
 
+/* A complaint delivered late (received before the last one) is the alias's
+ * last use, as when the alias held it: the time is the last complaint's,
+ * not the latest. */
+static void test_alias_used_late(void **state)
+{
+    fixture_t *f = *state;
+    route(f, 1, 1, "web", "Pho A", "12 Hàng Bạc", "hoan-kiem", T0 + 10 * DAY);
+    route(f, 2, 2, "hotline", "ko ro", "12 Hàng Bạc", "hoan-kiem", T0 + 2 * DAY);
+    assert_int_equal(alias_sweep(f, T0 + 16 * DAY, 15 * DAY), 0);
+    assert_int_equal(alias_sweep(f, T0 + 18 * DAY, 15 * DAY), 1);
+}
+
 /* A store written before: an alias without its time next to the business
  * was last used when the alias says. */
 static void test_alias_from_before(void **state)
@@ -274,6 +286,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_channels_link, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_alias_used_again, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_alias_used_late, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_alias_from_before, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_named_at_known_address, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_known_names_stay, setup, dom_env_teardown),
