@@ -155,8 +155,9 @@ int routing_clusters_seen_del(cpm_store_t *st, MDB_txn *txn, const char *bid, co
 
 /* The alias times of bid (b "/a" ...), deleted with its cluster: an alias
  * that still leads to it was last used no later than the cluster's last
- * complaint, so the alias sweep would delete it too (by the time the alias
- * holds itself, which is not later either). */
+ * complaint (every complaint that uses it counts there), so the alias
+ * sweep, which runs with the same window (routing_bounds.c), would delete it
+ * too, by the time the alias holds itself, which is not later either. */
 static int forget_seen(cpm_store_t *st, MDB_txn *txn, const char *bid)
 {
     MDB_cursor *cur;
