@@ -4,10 +4,16 @@
  * only the address, a letter with the name and its legal forms) land in one
  * cluster.
  *
- * Database "clusters.alias": k -> b (32 hex) + last seen ms (8 bytes BE),
- * where k is an exact address's key (cpm_bizkey_t.addr_key: the business
- * last seen at that address in that area) or a name's key linked to the
- * cluster stored under its legacy key (the name with its legal forms).
+ * Database "clusters.alias": k -> b (32 hex) + the ms it was set (8 bytes
+ * BE), where k is an exact address's key (cpm_bizkey_t.addr_key: the
+ * business last seen at that address in that area) or a name's key linked
+ * to the cluster stored under its legacy key (the name with its legal
+ * forms). Written only when k is new or leads to another business: when it
+ * was last used is kept next to b in "clusters" (b "/a" k,
+ * routing_clusters.h), on the leaf that the complaint writes anyway (before,
+ * every complaint rewrote the alias: a page of its own, copied, written and
+ * synced, per complaint in a large store). An alias without that time (a
+ * store written before) was last used at the time it holds.
  * Precedence, for a complaint with name key n (or none) and exact address
  * key a (or none):
  *   1. a named complaint counts for its name: n's link to a stored legacy

@@ -113,6 +113,73 @@ static int member(cpm_store_t *st, MDB_txn *txn, const char *bid, const Protobuf
                                       ROUTING_CLUSTER_MEMBERS_DB, MEMBER_KEY_LEN, in_old);
 }
 
+static void seen_key(const char *bid, const char *k, char key[ROUTING_CLUSTER_SEEN_KEY_LEN])
+{
+    memcpy(key, bid, BID_LEN);
+    memcpy(key + BID_LEN, "/a", 2);
+    memcpy(key + BID_LEN + 2, k, BID_LEN);
+}
+
+int routing_clusters_seen_get(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *k,
+                              int64_t *at_ms)
+{
+    char key[ROUTING_CLUSTER_SEEN_KEY_LEN];
+    seen_key(bid, k, key);
+    const void *v;
+    size_t vlen;
+    int rc = cpm_store_get(st, txn, ROUTING_CLUSTERS_DB, key, sizeof key, &v, &vlen);
+    if (rc == 0 && vlen != 8)
+        return CPM_E_NOT_FOUND;
+    if (rc == 0)
+        *at_ms = (int64_t)cpm_get_be64(v);
+    return rc;
+}
+
+int routing_clusters_seen_put(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *k,
+                              int64_t at_ms)
+{
+    char key[ROUTING_CLUSTER_SEEN_KEY_LEN];
+    uint8_t val[8];
+    seen_key(bid, k, key);
+    cpm_put_be64(val, (uint64_t)at_ms);
+    return cpm_store_put(st, txn, ROUTING_CLUSTERS_DB, key, sizeof key, val, sizeof val);
+}
+
+int routing_clusters_seen_del(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *k)
+{
+    char key[ROUTING_CLUSTER_SEEN_KEY_LEN];
+    seen_key(bid, k, key);
+    int rc = cpm_store_del(st, txn, ROUTING_CLUSTERS_DB, key, sizeof key);
+    return rc == CPM_E_NOT_FOUND ? 0 : rc;
+}
+
+/* The alias times of bid (b "/a" ...), deleted with its cluster: an alias
+ * that still leads to it was last used no later than the cluster's last
+ * complaint (every complaint that uses it counts there), so the alias
+ * sweep, which runs with the same window (routing_bounds.c), would delete it
+ * too, by the time the alias holds itself, which is not later either. */
+static int forget_seen(cpm_store_t *st, MDB_txn *txn, const char *bid)
+{
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, cpm_store_dbi(st, ROUTING_CLUSTERS_DB), &cur);
+    if (mrc != 0)
+        return cpm_store_err(mrc);
+    char from[BID_LEN + 2];
+    memcpy(from, bid, BID_LEN);
+    memcpy(from + BID_LEN, "/a", 2);
+    for (;;) { /* sought again after each delete: nothing assumed of the cursor */
+        MDB_val k = {sizeof from, from}, v;
+        if ((mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
+            break;
+        if (k.mv_size != ROUTING_CLUSTER_SEEN_KEY_LEN || memcmp(k.mv_data, from, sizeof from))
+            break;
+        if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : cpm_store_err(mrc);
+}
+
 int routing_clusters_exists(cpm_store_t *st, MDB_txn *txn, const char *bid, bool *exists)
 {
     const void *v;
@@ -356,6 +423,8 @@ static int forget_cluster(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_v
         snprintf(bid, sizeof bid, "%.32s", (const char *)k->mv_data);
         if (rc == 0)
             rc = routing_themes_forget(s->st, txn, bid);
+        if (rc == 0)
+            rc = forget_seen(s->st, txn, bid);
     } else {
         const void *rv;
         size_t rlen;

@@ -15,6 +15,14 @@
  *       b hex(consumer_key) (96) -> last received_ms (8 bytes BE): who is
  *                                   counted as a consumer of b
  *       b hex(consumer_key) "/d" (98) -> its duplicate link (routing_dupes.h)
+ *       b "/a" k (66)            -> when alias k (an address's or a name's
+ *                                   key, routing_bizlink.h) that leads to b
+ *                                   was last used (8 bytes BE): refreshed
+ *                                   here, on the leaf the complaint writes
+ *                                   anyway, rather than in "clusters.alias"
+ *                                   (a random key: a page of its own per
+ *                                   complaint); deleted with the alias or
+ *                                   with the cluster
  *   "clusters.rank"    "%08x%08x" of (~consumers, ~cases) + b -> "" : the
  *                      clusters in reply order (most consumers, then most
  *                      complaints, first), so a query reads only the entries
@@ -50,6 +58,7 @@
 #define ROUTING_CLUSTER_MEMBER_KEY_LEN 96             /* b hex(consumer_key) */
 #define ROUTING_CLUSTER_DUPE_KEY_LEN 98               /* b hex(consumer_key) "/d" */
 #define ROUTING_CLUSTER_CURSOR_LEN 48                 /* a rank key: 16 + 32 hex digits */
+#define ROUTING_CLUSTER_SEEN_KEY_LEN 66               /* b "/a" k: when alias k was last used */
 
 /* Count complaint c (received at at_ms) in the cluster of business bid (32
  * hex digits) named norm ("" when known by its address only) at address (its
@@ -75,6 +84,20 @@ int routing_clusters_put_moved(cpm_store_t *st, MDB_txn *txn, const char *key, s
 /* Whether old_db (a database of the layout before the move) still has
  * entries: a store written before. */
 bool routing_clusters_old_used(cpm_store_t *st, MDB_txn *txn, const char *old_db);
+
+/* When alias k (32 hex digits) leading to business bid was last used, into
+ * *at_ms: CPM_E_NOT_FOUND (never recorded there: a store from before, or
+ * an unreadable entry), 0 or a store error. */
+int routing_clusters_seen_get(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *k,
+                              int64_t *at_ms);
+
+/* Record that alias k leading to bid was used at at_ms. 0 or a store error. */
+int routing_clusters_seen_put(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *k,
+                              int64_t at_ms);
+
+/* Forget when alias k leading to bid was used (none recorded: 0). 0 or a
+ * store error. */
+int routing_clusters_seen_del(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *k);
 
 /* Whether business bid has a cluster (*exists). 0 or a store error. */
 int routing_clusters_exists(cpm_store_t *st, MDB_txn *txn, const char *bid, bool *exists);

@@ -38,7 +38,9 @@
  *   CPM_GROWTH_INTAKE_ONLY=1 measures intake's phases only;
  *   CPM_GROWTH_FINAL=1 measures at N only. Together: prefill 10M while the
  *     machine is busy (interrupt it after the prefill), measure on a quiet
- *     machine later with the same DIR and N. */
+ *     machine later with the same DIR and N.
+ *   CPM_GROWTH_ONLY=full (or empty) runs the measured phases of that side
+ *     only, for a profiler (perf record -p) attached while they run. */
 #include "cpm_eventlog.h"
 #include "cpm_inbox.h"
 #include "cpm_keys.h"
@@ -561,7 +563,8 @@ typedef struct {
     size_t n, cap;
     uint64_t items;
     int64_t wall_us, cpu_us, commit_us; /* thread CPU; time in the durable commits */
-    int64_t written; /* bytes this process handed to write(2): LMDB's dirty pages */
+    int64_t commit_cpu_us; /* thread CPU in the durable commits (writing and syncing pages) */
+    int64_t written;       /* bytes this process handed to write(2): LMDB's dirty pages */
 } lat_t;
 
 /* wchar of /proc/self/io: every byte written (LMDB writes each dirty page of
@@ -622,9 +625,10 @@ static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr
         int rc = cpm_store_begin(s->ist, true, &txn);
         for (size_t k = 0; rc == 0 && k < GROUP; k++)
             rc = submit(s, txn, npeople, now);
-        int64_t k0 = mono_us();
+        int64_t k0 = mono_us(), kc0 = cpu_us();
         rc = rc == 0 ? cpm_store_commit(txn) : (cpm_store_abort(&txn), rc);
         li->commit_us += mono_us() - k0;
+        li->commit_cpu_us += cpu_us() - kc0;
         if (rc != 0)
             die("intake group", cpm_err_name(rc));
         lat_add(li, mono_us() - g0);
@@ -640,9 +644,10 @@ static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr
         int rc = cpm_store_begin(s->rst, true, &txn);
         if (rc == 0)
             rc = route(s, txn, GROUP, cpm_now_ms(), &routed);
-        int64_t k0 = mono_us();
+        int64_t k0 = mono_us(), kc0 = cpu_us();
         rc = rc == 0 ? cpm_store_commit(txn) : (cpm_store_abort(&txn), rc);
         lr->commit_us += mono_us() - k0;
+        lr->commit_cpu_us += cpu_us() - kc0;
         if (rc != 0)
             die("routing group", cpm_err_name(rc));
         if (routed) {
@@ -738,12 +743,15 @@ static cpm_rules_t *load_rules(const char *src)
     return r;
 }
 
-/* CPU us per complaint, and ms per group in the durable commit. */
+/* CPU us per complaint (and how much of it in the durable commit: LMDB
+ * writing its dirty pages and the kernel syncing them), and ms per group in
+ * the durable commit. */
 static void costs(const char *what, const lat_t *l)
 {
-    printf("    %-5s CPU %5.0f us/complaint, commit (fsync) %5.2f ms/group, %4.0f pages written "
-           "per group (%zu groups)\n",
+    printf("    %-5s CPU %5.0f us/complaint (%3.0f in the commit), commit (fsync) %5.2f ms/group, "
+           "%4.0f pages written per group (%zu groups)\n",
            what, l->items ? (double)l->cpu_us / (double)l->items : 0,
+           l->items ? (double)l->commit_cpu_us / (double)l->items : 0,
            l->n ? (double)l->commit_us / 1000.0 / (double)l->n : 0,
            l->n ? (double)l->written / 4096.0 / (double)l->n : 0, l->n);
 }
@@ -799,6 +807,9 @@ int main(int argc, char **argv)
            random_refs ? "random (CPM_GROWTH_RANDOM_REFS)" : "in time order");
     const char *fin = getenv("CPM_GROWTH_FINAL");
     bool final_only = fin && strcmp(fin, "1") == 0;
+    /* CPM_GROWTH_ONLY=full or empty: the measured phases of that side only
+     * (the other's figures are 0), for a profiler attached to the process. */
+    const char *only = getenv("CPM_GROWTH_ONLY");
     side_t full;
     side_open(&full, parent, "full", big);
     uint64_t kept = full.next; /* from an earlier run: not this run's prefill */
@@ -836,8 +847,10 @@ int main(int argc, char **argv)
         free(warm.us), free(warm2.us);
         for (int r = 0; r < rounds; r++) {
             lat_t a = {0}, b = {0}, c = {0}, d = {0};
-            phase(&empty, secs, npeople, &a, &b);
-            phase(&full, secs, npeople, &c, &d);
+            if (!only || strcmp(only, "empty") == 0)
+                phase(&empty, secs, npeople, &a, &b);
+            if (!only || strcmp(only, "full") == 0)
+                phase(&full, secs, npeople, &c, &d);
             printf("  round %d: intake empty %.0f/s full %.0f/s; routing empty %.0f/s full "
                    "%.0f/s\n",
                    r + 1, rate(&a), rate(&c), rate(&b), rate(&d));
@@ -847,6 +860,7 @@ int main(int argc, char **argv)
                     lat_add(sum[k], one[k]->us[i]);
                 sum[k]->items += one[k]->items, sum[k]->wall_us += one[k]->wall_us;
                 sum[k]->cpu_us += one[k]->cpu_us, sum[k]->commit_us += one[k]->commit_us;
+                sum[k]->commit_cpu_us += one[k]->commit_cpu_us;
                 sum[k]->written += one[k]->written;
                 free(one[k]->us);
             }

@@ -169,6 +169,86 @@ static void test_sweep(void **state)
     assert_int_equal(deleted, 1); /* the address (a name is never linked through it) */
 }
 
+/* The only alias of the store (an address's), its value into v. */
+static void only_alias(fixture_t *f, uint8_t v[ROUTING_CLUSTER_KEY_LEN + 8])
+{
+    MDB_txn *txn = dom_begin(f->st, false);
+    MDB_cursor *cur;
+    MDB_val k, val;
+    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_BIZLINK_DB), &cur), 0);
+    assert_int_equal(mdb_cursor_get(cur, &k, &val, MDB_FIRST), 0);
+    assert_int_equal(val.mv_size, ROUTING_CLUSTER_KEY_LEN + 8);
+    memcpy(v, val.mv_data, val.mv_size);
+    assert_int_equal(mdb_cursor_get(cur, &k, &val, MDB_NEXT), MDB_NOTFOUND);
+    mdb_cursor_close(cur);
+    cpm_store_abort(&txn);
+}
+
+static size_t alias_sweep(fixture_t *f, int64_t now, int64_t window)
+{
+    cpm_sweep_cursor_t cur = {0};
+    size_t deleted = 0;
+    MDB_txn *txn = dom_begin(f->st, true);
+    assert_int_equal(
+        dom_end(txn, routing_bizlink_sweep(f->st, txn, now, window, 100, &cur, &deleted)), 0);
+    return deleted;
+}
+
+/* An address used again for the business it leads to: the alias is not
+ * rewritten (when it was last used is kept next to the business, on the
+ * leaf the complaint writes anyway); the sweep goes by that time, and takes
+ * it along with the alias. */
+static void test_alias_used_again(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t before[ROUTING_CLUSTER_KEY_LEN + 8], after[ROUTING_CLUSTER_KEY_LEN + 8];
+    route(f, 1, 1, "web", "Pho A", "12 Hàng Bạc", "hoan-kiem", T0);
+    only_alias(f, before);
+    route(f, 2, 2, "hotline", "ko ro", "12 Hàng Bạc", "hoan-kiem", T0 + 10 * DAY);
+    only_alias(f, after);
+    assert_memory_equal(before, after, sizeof before); /* not written again */
+    assert_int_equal(dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_SEEN_KEY_LEN), 1);
+    assert_int_equal(alias_sweep(f, T0 + 20 * DAY, 15 * DAY), 0); /* used at T0 + 10 */
+    assert_int_equal(alias_sweep(f, T0 + 30 * DAY, 15 * DAY), 1);
+    assert_int_equal(dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_SEEN_KEY_LEN), 0);
+}
+
+/* A complaint delivered late (received before the last one) is the alias's
+ * last use, as when the alias held it: the time is the last complaint's,
+ * not the latest. */
+static void test_alias_used_late(void **state)
+{
+    fixture_t *f = *state;
+    route(f, 1, 1, "web", "Pho A", "12 Hàng Bạc", "hoan-kiem", T0 + 10 * DAY);
+    route(f, 2, 2, "hotline", "ko ro", "12 Hàng Bạc", "hoan-kiem", T0 + 2 * DAY);
+    assert_int_equal(alias_sweep(f, T0 + 16 * DAY, 15 * DAY), 0);
+    assert_int_equal(alias_sweep(f, T0 + 18 * DAY, 15 * DAY), 1);
+}
+
+/* A store written before: an alias without its time next to the business
+ * was last used when the alias says. */
+static void test_alias_from_before(void **state)
+{
+    fixture_t *f = *state;
+    route(f, 1, 1, "web", "Pho A", "12 Hàng Bạc", "hoan-kiem", T0);
+    uint8_t v[ROUTING_CLUSTER_KEY_LEN + 8];
+    only_alias(f, v);
+    /* as the code before left it: the alias with its time, nothing else */
+    MDB_txn *txn = dom_begin(f->st, true);
+    MDB_cursor *cur;
+    MDB_val k, val;
+    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_CLUSTERS_DB), &cur), 0);
+    for (int rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT))
+        if (k.mv_size == ROUTING_CLUSTER_SEEN_KEY_LEN)
+            assert_int_equal(mdb_cursor_del(cur, 0), 0);
+    mdb_cursor_close(cur);
+    assert_int_equal(dom_end(txn, 0), 0);
+    assert_int_equal(dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_SEEN_KEY_LEN), 0);
+    assert_int_equal(alias_sweep(f, T0 + 14 * DAY, 15 * DAY), 0);
+    assert_int_equal(alias_sweep(f, T0 + 16 * DAY, 15 * DAY), 1);
+}
+
 /* The key drops the legal and shop forms ("Công ty TNHH Phở Cổ" = "Phở Cổ");
  * a business stored before, under its name with the forms, keeps its
  * cluster: once a complaint spelled as stored arrives, every spelling with
@@ -205,6 +285,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_channels_link, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_alias_used_again, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_alias_used_late, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_alias_from_before, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_named_at_known_address, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_known_names_stay, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_nothing_to_key, setup, dom_env_teardown),

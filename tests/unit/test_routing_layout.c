@@ -15,6 +15,7 @@
 #include "cpm_util.h"
 #include "fixtures/domain/domain_fixture.h"
 #include "fixtures/domain/routing_fixture.h"
+#include "routing_bizlink.h"
 #include "routing_clusters.h"
 #include "routing_domain.h"
 #include "routing_dupes.h"
@@ -93,6 +94,20 @@ static void unmove(fixture_t *f)
     for (size_t i = 0; i < n; i++) {
         const char *old = ROUTING_THEMES_DB;
         size_t oklen = ROUTING_CLUSTER_KEY_LEN;
+        if (e[i].klen == ROUTING_CLUSTER_SEEN_KEY_LEN) {
+            /* an alias's last use: it was in the alias (b + at) */
+            uint8_t alias[ROUTING_CLUSTER_KEY_LEN + 8];
+            assert_int_equal(e[i].vlen, 8);
+            memcpy(alias, e[i].key, ROUTING_CLUSTER_KEY_LEN);
+            memcpy(alias + ROUTING_CLUSTER_KEY_LEN, e[i].val, 8);
+            assert_int_equal(cpm_store_put(f->st, txn, ROUTING_BIZLINK_DB,
+                                           e[i].key + ROUTING_CLUSTER_KEY_LEN + 2,
+                                           ROUTING_CLUSTER_KEY_LEN, alias, sizeof alias),
+                             0);
+            assert_int_equal(cpm_store_del(f->st, txn, ROUTING_CLUSTERS_DB, e[i].key, e[i].klen),
+                             0);
+            continue;
+        }
         if (e[i].klen == ROUTING_CLUSTER_MEMBER_KEY_LEN)
             old = ROUTING_CLUSTER_MEMBERS_DB, oklen = ROUTING_CLUSTER_MEMBER_KEY_LEN;
         else if (e[i].klen == ROUTING_CLUSTER_DUPE_KEY_LEN)
