@@ -334,11 +334,19 @@ static void hand_over_records(cpm_server_t *s)
  * that did not commit. Answers are sealed in the group's order, the order
  * they are sent in, so that their sequence numbers increase along each
  * connection as before. Not used for a group holding batch requests of
- * items: their receipts are sealed after the commit and go out first. */
+ * items (their receipts are sealed after the commit and go out first), nor
+ * for a group of more than EARLY_SEAL_MAX requests: that many signatures
+ * (about 25 us each here) fit within one commit (over 200 us), and a larger
+ * group means many clients, whose own work then keeps every core busy, so
+ * that a pool thread would not seal beside the commit but queue behind them
+ * while the loop waited for it; such a group is answered as before, each
+ * reply sent as soon as it is sealed. */
+#define EARLY_SEAL_MAX 4
+
 typedef struct {
     cpm_server_t *srv;
-    uint8_t **frames; /* one per request of the group; NULL: answer as usual */
-    size_t *lens;
+    uint8_t *frames[EARLY_SEAL_MAX]; /* one per request of the group; NULL: answer as usual */
+    size_t lens[EARLY_SEAL_MAX];
 } early_t;
 
 static void seal_answers(void *ctx, size_t i)
@@ -362,35 +370,28 @@ static void seal_answers(void *ctx, size_t i)
 
 /* Start sealing the group's answers beside the commit; false when they are
  * sealed after it as usual (no pool thread to do it, batches of items in the
- * group, or no memory). */
+ * group, or more than EARLY_SEAL_MAX requests). */
 static bool seal_early(cpm_server_t *s, early_t *e)
 {
-    *e = (early_t){s, NULL, NULL};
+    memset(e, 0, sizeof *e);
+    e->srv = s;
     cpm_vpool_t *pool = cpm_server_recv_pool(s);
-    if (cpm_vpool_threads(pool) < 2)
+    if (cpm_vpool_threads(pool) < 2 || s->ngroup > EARLY_SEAL_MAX)
         return false;
     for (size_t i = 0; i < s->ngroup; i++)
         if (s->group[i].h->item)
             return false;
-    e->frames = calloc(s->ngroup, sizeof *e->frames);
-    e->lens = calloc(s->ngroup, sizeof *e->lens);
-    if (!e->frames || !e->lens) {
-        free(e->frames);
-        free(e->lens);
-        e->frames = NULL;
-        return false;
-    }
     cpm_vpool_start(pool, 1, seal_answers, e);
     return true;
 }
 
+/* Frees the early frames; none is sent after this. */
 static void early_free(early_t *e)
 {
-    for (size_t i = 0; e->frames && i < e->srv->ngroup; i++)
+    for (size_t i = 0; i < EARLY_SEAL_MAX; i++) {
         free(e->frames[i]);
-    free(e->frames);
-    free(e->lens);
-    e->frames = NULL;
+        e->frames[i] = NULL;
+    }
 }
 
 /* Apply every write request of the group in one transaction, commit once,
@@ -461,7 +462,7 @@ static void commit_group(cpm_server_t *s)
             send_error(s, &p->route, p->msg.env, &e);
         } else if (p->receipted) {
             /* answered by cpm_server_send_receipts */
-        } else if (sealing && early.frames && early.frames[i]) {
+        } else if (sealing && early.frames[i]) {
             if (p->rc == 0)
                 cpm_metrics_add(s->metrics, "applied", 1);
             else
