@@ -345,8 +345,9 @@ static void hand_over_records(cpm_server_t *s)
 
 typedef struct {
     cpm_server_t *srv;
-    uint8_t *frames[EARLY_SEAL_MAX]; /* one per request of the group; NULL: answer as usual */
+    uint8_t *frames[EARLY_SEAL_MAX]; /* one per request of the group */
     size_t lens[EARLY_SEAL_MAX];
+    bool all; /* every answer was sealed */
 } early_t;
 
 static void seal_answers(void *ctx, size_t i)
@@ -363,9 +364,12 @@ static void seal_answers(void *ctx, size_t i)
                  : len > 0  ? seal_reply(s, p->msg.env, CPM__MSG_TYPE__MSG_ERROR, buf, len,
                                          &e->frames[k], &e->lens[k])
                             : -1;
-        if (rc != 0)
+        if (rc != 0) {
             e->frames[k] = NULL;
+            return;
+        }
     }
+    e->all = true;
 }
 
 /* Start sealing the group's answers beside the commit; false when they are
@@ -385,7 +389,7 @@ static bool seal_early(cpm_server_t *s, early_t *e)
     return true;
 }
 
-/* Frees the early frames; none is sent after this. */
+/* Frees the early frames; the group is then answered as usual. */
 static void early_free(early_t *e)
 {
     for (size_t i = 0; i < EARLY_SEAL_MAX; i++) {
@@ -442,8 +446,11 @@ static void commit_group(cpm_server_t *s)
         cpm_store_abort(&txn);
     if (sealing) {
         cpm_vpool_finish(cpm_server_recv_pool(s), 1, seal_answers, &early);
-        if (rc != 0)
-            early_free(&early); /* not one of them may go out */
+        /* Not one of them may go out for a group that did not commit; and
+         * all or none: an answer sealed later would carry a higher sequence
+         * number than the early ones sent after it. */
+        if (rc != 0 || !early.all)
+            early_free(&early);
     }
     if (rc != 0) {
         cpm_error("group of %zu not applied: %s", s->ngroup, cpm_err_name(rc));
