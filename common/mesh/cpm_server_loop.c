@@ -11,6 +11,7 @@
 #include "cpm_server_int.h"
 #include "cpm_stream.h"
 #include "cpm_util.h"
+#include "cpm_vpool.h"
 #include "cpm_zpoll.h"
 
 #include <errno.h>
@@ -34,43 +35,66 @@ static void count(cpm_server_t *s, const char *what, const char *detail)
     cpm_metrics_add(s->metrics, name, 1);
 }
 
-/* Seal payload as a reply to request (or to nobody when request is NULL) and
- * send it to the ROUTER peer route. */
-static void send_reply(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *request,
-                       Cpm__MsgType type, const uint8_t *payload, size_t len)
+/* Seal payload as a reply to request (or to nobody when request is NULL):
+ * 0, or -1 when it cannot be sealed. Uses only s->reply_sender, so that it
+ * may run beside the loop thread while that thread commits (seal_answers). */
+static int seal_reply(cpm_server_t *s, const Cpm__Envelope *request, Cpm__MsgType type,
+                      const uint8_t *payload, size_t len, uint8_t **frame, size_t *flen)
 {
     char recipient[200] = "";
     if (request)
         snprintf(recipient, sizeof recipient, "%s/%s", request->sender, request->sender_instance);
-    uint8_t *frame = NULL;
-    size_t flen = 0;
-    if (cpm_sender_seal_raw(&s->reply_sender, type, recipient, request ? request->msg_id : "",
-                            payload, len, NULL, &frame, &flen) != 0) {
-        cpm_error("cannot seal a reply");
-        return;
-    }
+    return cpm_sender_seal_raw(&s->reply_sender, type, recipient, request ? request->msg_id : "",
+                               payload, len, NULL, frame, flen);
+}
+
+/* Send a sealed frame to the ROUTER peer route. */
+static void send_frame(cpm_server_t *s, zmq_msg_t *route, const uint8_t *frame, size_t flen)
+{
     /* Never block: a peer that does not read has a full queue (ROUTER_MANDATORY
      * then says EAGAIN) and loses the reply, not the loop. */
     if (zmq_send(s->router, zmq_msg_data(route), zmq_msg_size(route), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
             0 ||
         zmq_send(s->router, frame, flen, ZMQ_DONTWAIT) < 0)
         cpm_metrics_add(s->metrics, "replies.unroutable", 1);
+}
+
+/* Seal payload as a reply to request and send it to route. */
+static void send_reply(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *request,
+                       Cpm__MsgType type, const uint8_t *payload, size_t len)
+{
+    uint8_t *frame = NULL;
+    size_t flen = 0;
+    if (seal_reply(s, request, type, payload, len, &frame, &flen) != 0) {
+        cpm_error("cannot seal a reply");
+        return;
+    }
+    send_frame(s, route, frame, flen);
     free(frame);
 }
 
-static void send_error(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *request,
-                       const cpm_error_t *e)
+/* e as an ErrorReply payload in buf (of size cap): its length, or 0 when it
+ * does not fit. */
+static size_t pack_error(const cpm_error_t *e, uint8_t *buf, size_t cap)
 {
     Cpm__ErrorReply er = CPM__ERROR_REPLY__INIT;
     er.code = (uint32_t)e->code;
     er.field = (char *)e->field;
     er.message = (char *)e->message;
     er.retryable = cpm_err_retryable(e->code);
-    uint8_t buf[512];
     size_t len = cpm__error_reply__get_packed_size(&er);
-    if (len > sizeof buf)
+    if (len > cap)
+        return 0;
+    return cpm__error_reply__pack(&er, buf);
+}
+
+static void send_error(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *request,
+                       const cpm_error_t *e)
+{
+    uint8_t buf[512];
+    size_t len = pack_error(e, buf, sizeof buf);
+    if (len == 0)
         return;
-    cpm__error_reply__pack(&er, buf);
     send_reply(s, route, request, CPM__MSG_TYPE__MSG_ERROR, buf, len);
 }
 
@@ -302,6 +326,78 @@ static void hand_over_records(cpm_server_t *s)
     s->nqueued = 0;
 }
 
+/* A group's answers, sealed on a pool thread while the loop thread waits for
+ * the group's commit (its flushes): at one request in flight the reply's
+ * signature is then off the acknowledgement's path. Each answer is final once
+ * its request is applied; a failed commit discards them all and answers with
+ * errors sealed afterwards, so nothing sealed early is ever sent for a group
+ * that did not commit. Answers are sealed in the group's order, the order
+ * they are sent in, so that their sequence numbers increase along each
+ * connection as before. Not used for a group holding batch requests of
+ * items (their receipts are sealed after the commit and go out first), nor
+ * for a group of more than EARLY_SEAL_MAX requests: that many signatures
+ * (about 25 us each here) fit within one commit (over 200 us), and a larger
+ * group means many clients, whose own work then keeps every core busy, so
+ * that a pool thread would not seal beside the commit but queue behind them
+ * while the loop waited for it; such a group is answered as before, each
+ * reply sent as soon as it is sealed. */
+#define EARLY_SEAL_MAX 4
+
+typedef struct {
+    cpm_server_t *srv;
+    uint8_t *frames[EARLY_SEAL_MAX]; /* one per request of the group */
+    size_t lens[EARLY_SEAL_MAX];
+    bool all; /* every answer was sealed */
+} early_t;
+
+static void seal_answers(void *ctx, size_t i)
+{
+    (void)i; /* one job: the whole group, in order */
+    early_t *e = ctx;
+    cpm_server_t *s = e->srv;
+    for (size_t k = 0; k < s->ngroup; k++) {
+        const pending_t *p = &s->group[k];
+        uint8_t buf[512];
+        size_t len = p->rc == 0 ? 0 : pack_error(&p->err, buf, sizeof buf);
+        int rc = p->rc == 0 ? seal_reply(s, p->msg.env, p->reply.type, p->reply.buf, p->reply.len,
+                                         &e->frames[k], &e->lens[k])
+                 : len > 0  ? seal_reply(s, p->msg.env, CPM__MSG_TYPE__MSG_ERROR, buf, len,
+                                         &e->frames[k], &e->lens[k])
+                            : -1;
+        if (rc != 0) {
+            e->frames[k] = NULL;
+            return;
+        }
+    }
+    e->all = true;
+}
+
+/* Start sealing the group's answers beside the commit; false when they are
+ * sealed after it as usual (no pool thread to do it, batches of items in the
+ * group, or more than EARLY_SEAL_MAX requests). */
+static bool seal_early(cpm_server_t *s, early_t *e)
+{
+    memset(e, 0, sizeof *e);
+    e->srv = s;
+    cpm_vpool_t *pool = cpm_server_recv_pool(s);
+    if (cpm_vpool_threads(pool) < 2 || s->ngroup > EARLY_SEAL_MAX)
+        return false;
+    for (size_t i = 0; i < s->ngroup; i++)
+        if (s->group[i].h->item)
+            return false;
+    cpm_vpool_start(pool, 1, seal_answers, e);
+    return true;
+}
+
+/* Frees the early frames; the group is then answered as usual. */
+static void early_free(early_t *e)
+{
+    for (size_t i = 0; i < EARLY_SEAL_MAX; i++) {
+        free(e->frames[i]);
+        e->frames[i] = NULL;
+    }
+}
+
 /* Apply every write request of the group in one transaction, commit once,
  * then answer them all. */
 static void commit_group(cpm_server_t *s)
@@ -342,10 +438,20 @@ static void commit_group(cpm_server_t *s)
             cpm_metrics_add(s->metrics, "store.failures", 1);
         }
     }
+    early_t early = {0};
+    bool sealing = rc == 0 && seal_early(s, &early);
     if (rc == 0)
         rc = cpm_store_commit(txn);
     else if (txn)
         cpm_store_abort(&txn);
+    if (sealing) {
+        cpm_vpool_finish(cpm_server_recv_pool(s), 1, seal_answers, &early);
+        /* Not one of them may go out for a group that did not commit; and
+         * all or none: an answer sealed later would carry a higher sequence
+         * number than the early ones sent after it. */
+        if (rc != 0 || !early.all)
+            early_free(&early);
+    }
     if (rc != 0) {
         cpm_error("group of %zu not applied: %s", s->ngroup, cpm_err_name(rc));
         cpm_metrics_add(s->metrics, "store.failures", 1);
@@ -363,6 +469,12 @@ static void commit_group(cpm_server_t *s)
             send_error(s, &p->route, p->msg.env, &e);
         } else if (p->receipted) {
             /* answered by cpm_server_send_receipts */
+        } else if (sealing && early.frames[i]) {
+            if (p->rc == 0)
+                cpm_metrics_add(s->metrics, "applied", 1);
+            else
+                count(s, "invalid", cpm_err_name(p->rc));
+            send_frame(s, &p->route, early.frames[i], early.lens[i]);
         } else if (p->rc == 0) {
             cpm_metrics_add(s->metrics, "applied", 1);
             send_reply(s, &p->route, p->msg.env, p->reply.type, p->reply.buf, p->reply.len);
@@ -375,6 +487,8 @@ static void commit_group(cpm_server_t *s)
         cpm_msg_clear(&p->msg);
         zmq_msg_close(&p->route);
     }
+    if (sealing && rc == 0)
+        early_free(&early);
     s->ngroup = 0;
     if (rc == 0)
         publish_soon(s);

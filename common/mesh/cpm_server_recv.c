@@ -88,6 +88,11 @@ bool cpm_server_recv_held(const cpm_server_t *s)
     return s->recv && s->recv->first < s->recv->n;
 }
 
+cpm_vpool_t *cpm_server_recv_pool(cpm_server_t *s)
+{
+    return s->recv ? s->recv->pool : NULL;
+}
+
 /* A refused frame: count, log (at a bounded rate: hostile frames can come
  * without end), and tell the sender when we can tell who it is. The frame is
  * not decoded again: the verifier handed back what addresses the answer

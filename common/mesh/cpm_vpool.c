@@ -132,6 +132,34 @@ unsigned cpm_vpool_threads(const cpm_vpool_t *p)
     return p ? p->nworkers + 1 : 1;
 }
 
+/* Publish job (fn, ctx, n) to at most want workers and wake them. */
+static void publish(cpm_vpool_t *p, size_t n, cpm_vpool_fn fn, void *ctx, unsigned want)
+{
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n = n;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    p->want = want;
+    p->joined = 0;
+    p->gen++;
+    for (unsigned i = 0; i < p->want; i++)
+        pthread_cond_signal(&p->go);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The caller's part of a published job: the indices left, then the wait. */
+static void finish(cpm_vpool_t *p, size_t n, cpm_vpool_fn fn, void *ctx)
+{
+    run_indices(p, fn, ctx, n);
+
+    pthread_mutex_lock(&p->mu);
+    p->want = p->joined; /* closed: a worker waking now leaves it alone */
+    while (p->working > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
 void cpm_vpool_run(cpm_vpool_t *p, size_t n, cpm_vpool_fn fn, void *ctx)
 {
     if (n == 0 || !fn)
@@ -141,25 +169,28 @@ void cpm_vpool_run(cpm_vpool_t *p, size_t n, cpm_vpool_fn fn, void *ctx)
             fn(ctx, i);
         return;
     }
-    pthread_mutex_lock(&p->mu);
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n = n;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    p->want = n - 1 < p->nworkers ? (unsigned)(n - 1) : p->nworkers;
-    p->joined = 0;
-    p->gen++;
-    for (unsigned i = 0; i < p->want; i++)
-        pthread_cond_signal(&p->go);
-    pthread_mutex_unlock(&p->mu);
+    publish(p, n, fn, ctx, n - 1 < p->nworkers ? (unsigned)(n - 1) : p->nworkers);
+    finish(p, n, fn, ctx);
+}
 
-    run_indices(p, fn, ctx, n);
+void cpm_vpool_start(cpm_vpool_t *p, size_t n, cpm_vpool_fn fn, void *ctx)
+{
+    if (n == 0 || !fn || !p || p->nworkers == 0)
+        return;
+    /* The caller is busy meanwhile: a worker may take even a job of one. */
+    publish(p, n, fn, ctx, n < p->nworkers ? (unsigned)n : p->nworkers);
+}
 
-    pthread_mutex_lock(&p->mu);
-    p->want = p->joined; /* closed: a worker waking now leaves it alone */
-    while (p->working > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+void cpm_vpool_finish(cpm_vpool_t *p, size_t n, cpm_vpool_fn fn, void *ctx)
+{
+    if (n == 0 || !fn)
+        return;
+    if (!p || p->nworkers == 0) {
+        for (size_t i = 0; i < n; i++)
+            fn(ctx, i);
+        return;
+    }
+    finish(p, n, fn, ctx);
 }
 
 typedef struct {

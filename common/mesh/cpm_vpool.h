@@ -8,7 +8,10 @@
  * for: cpm_vpool_run calls fn(ctx, i) once for each i in [0, n), on the
  * pool's threads and on the calling thread, and returns when every call has
  * returned. Nothing is queued between calls and nothing is allocated per
- * call: the threads are made once by cpm_vpool_new.
+ * call: the threads are made once by cpm_vpool_new. The same operation also
+ * comes in two halves (cpm_vpool_start, cpm_vpool_finish), so that the
+ * caller works on something of its own meanwhile: the loop seals a group's
+ * answers on the pool while it waits for the group's commit.
  *
  * One thread at a time may call cpm_vpool_run on a pool (the loop thread). */
 #ifndef CPM_VPOOL_H
@@ -40,6 +43,18 @@ typedef void (*cpm_vpool_fn)(void *ctx, size_t i);
  * any of the pool's threads; returns when all have returned. fn must be safe
  * to run concurrently for different i. p NULL: inline. */
 void cpm_vpool_run(cpm_vpool_t *p, size_t n, cpm_vpool_fn fn, void *ctx);
+
+/* The same parallel for in two halves, so that the caller can do something
+ * of its own meanwhile: cpm_vpool_start hands the job to the workers (at most
+ * n of them) and returns at once; cpm_vpool_finish runs on the calling thread
+ * whatever indices no worker has taken yet, then returns when every call has
+ * returned. A worker that is not running when the caller reaches
+ * cpm_vpool_finish costs nothing: the caller runs its indices itself. Every
+ * start is followed by one finish, with the same arguments, before the next
+ * start or run. p NULL or without workers: start does nothing and finish
+ * runs every index inline. */
+void cpm_vpool_start(cpm_vpool_t *p, size_t n, cpm_vpool_fn fn, void *ctx);
+void cpm_vpool_finish(cpm_vpool_t *p, size_t n, cpm_vpool_fn fn, void *ctx);
 
 /* The pool's one use: cpm_verifier_precheck(reg, bufs[i], lens[i], &out[i])
  * for every i in [0, n). The same results as calling it in a loop. */

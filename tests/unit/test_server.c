@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -426,6 +428,68 @@ static void test_cut_turn_holds_frames(void **state)
     client_close(&c);
 }
 
+/* A group whose commit fails is answered with errors only: the answers
+ * sealed beside the commit (on the pool's thread, before the commit's end)
+ * never go out, and nothing of the group is stored. The commit is made to
+ * fail for real: the process may not grow a file past the store's present
+ * size (RLIMIT_FSIZE), and the request's note needs new pages at its end. */
+static void test_failed_commit_sends_no_early_answer(void **state)
+{
+    client_t c;
+    client_open(&c);
+    uint8_t in[1024], out[65536];
+    size_t outlen = sizeof out;
+    Cpm__Complaint cp = CPM__COMPLAINT__INIT;
+    cp.ticket = "F-0"; /* a first write, so that the store's file exists at its size */
+    cp.description = "before";
+    assert_int_equal(
+        call(&c, CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, in, pack(&cp.base, in), out, &outlen),
+        CPM__MSG_TYPE__MSG_SUBMIT_REPLY);
+
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data/data.mdb", fx.tmpdir);
+    assert_int_equal(stat(path, &st), 0);
+    enum { BIG = 65000 }; /* 16 pages in one run: none free, new at the file's end */
+    char *text = malloc(BIG + 1);
+    uint8_t *big = malloc(BIG + 64);
+    assert_non_null(text);
+    assert_non_null(big);
+    memset(text, 'x', BIG);
+    text[BIG] = 0;
+    cp.ticket = "F-1";
+    cp.description = text;
+    size_t len = pack(&cp.base, big);
+
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)st.st_size;
+    signal(SIGXFSZ, SIG_IGN); /* the write fails with EFBIG instead */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    outlen = sizeof out;
+    uint64_t t = call(&c, CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, big, len, out, &outlen);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(t, CPM__MSG_TYPE__MSG_ERROR);
+    Cpm__ErrorReply *e = cpm__error_reply__unpack(NULL, outlen, out);
+    assert_non_null(e);
+    assert_non_null(strstr(e->message, "nothing was recorded"));
+    cpm__error_reply__free_unpacked(e, NULL);
+
+    Cpm__StatusQuery q = CPM__STATUS_QUERY__INIT;
+    q.ticket = "F-1";
+    outlen = sizeof out;
+    t = call(&c, CPM__MSG_TYPE__MSG_STATUS_QUERY, in, pack(&q.base, in), out, &outlen);
+    assert_int_equal(t, CPM__MSG_TYPE__MSG_ERROR);
+    assert_int_equal(error_code(out, outlen), CPM_E_NOT_FOUND);
+    outlen = sizeof out; /* the store works on: the same request now commits */
+    assert_int_equal(call(&c, CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, big, len, out, &outlen),
+                     CPM__MSG_TYPE__MSG_SUBMIT_REPLY);
+    free(text);
+    free(big);
+    client_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_health_reports_store),
         cmocka_unit_test(test_burst_verified_in_order),
         cmocka_unit_test(test_cut_turn_holds_frames),
+        cmocka_unit_test(test_failed_commit_sends_no_early_answer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

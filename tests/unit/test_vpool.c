@@ -16,6 +16,7 @@
 #include "cpm_verifier.h"
 #include "cpm_vpool.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,10 +61,17 @@ static void test_every_index_once(void **state)
                     atomic_store(&hits[i], 0);
                 hits_t h = {hits};
                 cpm_vpool_run(pool, n, hit, &h);
+                /* The same in two halves, the caller busy in between. */
+                cpm_vpool_start(pool, n, hit, &h);
+                size_t mine = 0;
+                for (size_t i = 0; i < 1000; i++)
+                    mine += i;
+                assert_int_equal(mine, 499500);
+                cpm_vpool_finish(pool, n, hit, &h);
                 for (size_t i = 0; i < n; i++)
-                    if (atomic_load(&hits[i]) != 1)
-                        fail_msg("threads %u, n %zu: index %zu ran %u times", pool_sizes[p], n, i,
-                                 atomic_load(&hits[i]));
+                    if (atomic_load(&hits[i]) != 2)
+                        fail_msg("threads %u, n %zu: index %zu ran %u times in two calls",
+                                 pool_sizes[p], n, i, atomic_load(&hits[i]));
             }
         }
         cpm_vpool_destroy(&pool);
@@ -77,7 +85,44 @@ static void test_every_index_once(void **state)
     cpm_vpool_run(NULL, 10, hit, &h);
     for (size_t i = 0; i < 10; i++)
         assert_int_equal(atomic_load(&hits[i]), 1);
+    cpm_vpool_start(NULL, 10, hit, &h); /* nothing yet */
+    assert_int_equal(atomic_load(&hits[0]), 1);
+    cpm_vpool_finish(NULL, 10, hit, &h);
+    for (size_t i = 0; i < 10; i++)
+        assert_int_equal(atomic_load(&hits[i]), 2);
     free(hits);
+}
+
+/* With a worker, start hands even a job of one index to it: the job runs
+ * while the caller waits without calling finish (a pool that ran it only in
+ * finish would never end this wait; ctest's timeout would say so). */
+typedef struct {
+    atomic_int ran;
+    pthread_t by;
+} beside_t;
+
+static void run_beside(void *ctx, size_t i)
+{
+    (void)i;
+    beside_t *b = ctx;
+    b->by = pthread_self();
+    atomic_store(&b->ran, 1);
+}
+
+static void test_start_hands_one_to_a_worker(void **state)
+{
+    (void)state;
+    cpm_vpool_t *pool = cpm_vpool_new(2);
+    assert_non_null(pool);
+    for (int round = 0; round < 50; round++) {
+        beside_t b = {0};
+        cpm_vpool_start(pool, 1, run_beside, &b);
+        while (!atomic_load(&b.ran))
+            usleep(100);
+        cpm_vpool_finish(pool, 1, run_beside, &b);
+        assert_false(pthread_equal(b.by, pthread_self()));
+    }
+    cpm_vpool_destroy(&pool);
 }
 
 static void test_limits(void **state)
@@ -412,6 +457,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_index_once),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_start_hands_one_to_a_worker),
         cmocka_unit_test(test_same_verdicts_as_sequential),
         cmocka_unit_test(test_finish_counts_precheck_refusals),
         cmocka_unit_test(test_config_verify_threads),

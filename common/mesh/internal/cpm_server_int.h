@@ -154,6 +154,9 @@ void cpm_server_recv_destroy(cpm_server_recv_t **p);
 void cpm_server_take_turn(cpm_server_t *s);
 /* Frames of a cut turn wait for the next one: the loop must not sleep. */
 bool cpm_server_recv_held(const cpm_server_t *s);
+/* The pool of verify_threads, which the loop also uses to seal a group's
+ * answers beside its commit (cpm_server_loop.c). */
+struct cpm_vpool *cpm_server_recv_pool(cpm_server_t *s);
 /* The loop's answering, for cpm_server_recv.c (cpm_server_loop.c). */
 void cpm_server_count(cpm_server_t *s, const char *what, const char *detail);
 void cpm_server_send_error(cpm_server_t *s, zmq_msg_t *route, const Cpm__Envelope *request,
