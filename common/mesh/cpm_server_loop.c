@@ -127,7 +127,8 @@ static void answer_now(cpm_server_t *s, zmq_msg_t *route, cpm_msg_t *m, const ha
 typedef struct {
     cpm_server_t *srv;
     pending_t *p;
-    bool admitted; /* the store had room when the batch's first new record came */
+    bool admitted;        /* the store had room when the batch's first new record came */
+    size_t queued_before; /* srv->nqueued when the run of records began */
 } apply_ctx_t;
 
 /* A batch is new work only from its first record not yet applied: one that
@@ -144,6 +145,22 @@ static int apply_record(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
     }
     return a->p->h->apply(a->srv, txn, &a->p->msg, rec, len, err);
 }
+
+/* The records a run of records sent go with it when it is undone (see
+ * cpm_delivery_apply_ops): else the pump would be told of them as well. */
+static void run_begun(void *ctx)
+{
+    apply_ctx_t *a = ctx;
+    a->queued_before = a->srv->nqueued;
+}
+
+static void run_undone(void *ctx)
+{
+    apply_ctx_t *a = ctx;
+    a->srv->nqueued = a->queued_before;
+}
+
+static const cpm_delivery_ops_t record_ops = {apply_record, run_begun, run_undone};
 
 /* A batch refused before anything of it is applied: counted and said. */
 static int refuse_batch(cpm_server_t *s, pending_t *p, int rc)
@@ -197,7 +214,7 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
     const uint8_t **recs = calloc(b->n_records + 1, sizeof *recs);
     size_t *lens = calloc(b->n_records + 1, sizeof *lens);
     cpm_delivery_result_t res;
-    apply_ctx_t ctx = {s, p, false};
+    apply_ctx_t ctx = {s, p, false, 0};
     rc = (!recs || !lens) ? CPM_E_INTERNAL : 0;
     for (size_t i = 0; rc == 0 && i < b->n_records; i++) {
         recs[i] = b->records[i].data;
@@ -206,8 +223,8 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
     if (rc == 0 && (rc = cpm_delivery_check_batch(lens, b->n_records, &p->err)) != 0)
         refuse_batch(s, p, rc);
     else if (rc == 0)
-        rc = cpm_delivery_apply(s->store, txn, mark, b->first_seq, recs, lens, b->n_records,
-                                apply_record, &ctx, &res);
+        rc = cpm_delivery_apply_ops(s->store, txn, mark, b->first_seq, recs, lens, b->n_records,
+                                    &record_ops, &ctx, &res);
     if (rc == 0) {
         cpm_metrics_add(s->metrics, "delivery.records_applied", res.applied);
         cpm_metrics_add(s->metrics, "delivery.acks", 1); /* one signed Ack per batch */
