@@ -1,7 +1,7 @@
 /* gw_dash_form: the dashboard's complaint form, for people whose registry
  * member may itself send submit_complaint@intake (hotline operators).
  *
- *   GET  /dash/complaint  the form, with a fresh random client_ref
+ *   GET  /dash/complaint  the form, with a fresh client_ref (time-ordered, random after the time)
  *   POST /dash/complaint  checks the session's CSRF token and Origin
  *                         (gw_auth), then submits the complaint to the
  *                         city's intake as the gateway WITH the person's

@@ -153,11 +153,17 @@ int routing_clusters_seen_del(cpm_store_t *st, MDB_txn *txn, const char *bid, co
     return rc == CPM_E_NOT_FOUND ? 0 : rc;
 }
 
-/* The alias times of bid (b "/a" ...), deleted with its cluster: an alias
- * that still leads to it was last used no later than the cluster's last
- * complaint (every complaint that uses it counts there), so the alias
- * sweep, which runs with the same window (routing_bounds.c), would delete it
- * too, by the time the alias holds itself, which is not later either. */
+/* At most this many alias times deleted with one cluster: a business named
+ * at many addresses (a hostile sender can make them without end) must not
+ * make one sweep step long; the rest go with their aliases. */
+#define FORGET_SEEN_MAX 64
+
+/* The alias times of bid (b "/a" ...), deleted with its cluster (up to
+ * FORGET_SEEN_MAX): an alias that still leads to it was last used no later
+ * than the cluster's last complaint (every complaint that uses it counts
+ * there), so the alias sweep, which runs with the same window
+ * (routing_bounds.c), deletes it and its time too, by the time the alias
+ * holds itself, which is not later either: what is left here goes then. */
 static int forget_seen(cpm_store_t *st, MDB_txn *txn, const char *bid)
 {
     MDB_cursor *cur;
@@ -167,7 +173,7 @@ static int forget_seen(cpm_store_t *st, MDB_txn *txn, const char *bid)
     char from[BID_LEN + 2];
     memcpy(from, bid, BID_LEN);
     memcpy(from + BID_LEN, "/a", 2);
-    for (;;) { /* sought again after each delete: nothing assumed of the cursor */
+    for (int n = 0; n < FORGET_SEEN_MAX; n++) { /* sought again after each delete */
         MDB_val k = {sizeof from, from}, v;
         if ((mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
             break;

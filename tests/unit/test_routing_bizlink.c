@@ -213,6 +213,37 @@ static void test_alias_used_again(void **state)
     assert_int_equal(dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_SEEN_KEY_LEN), 0);
 }
 
+/* A business named at many addresses: its cluster's sweep deletes a bounded
+ * number of their times (one step stays short however many a sender made),
+ * and the alias sweep, with the same window, takes the rest with their
+ * aliases: nothing is left. */
+static void test_many_aliases_swept_in_steps(void **state)
+{
+    fixture_t *f = *state;
+    for (int i = 0; i < 100; i++) {
+        char addr[64];
+        snprintf(addr, sizeof addr, "%d Hàng Bạc", i + 1);
+        route(f, i + 1, (uint8_t)(i + 1), "web", "Pho A", addr, "hoan-kiem", T0);
+    }
+    size_t seen = dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_SEEN_KEY_LEN);
+    assert_true(seen > 64); /* more than one step deletes */
+    routing_clusters_sweep_t cur = {0};
+    size_t members = 0, clusters = 0;
+    MDB_txn *txn = dom_begin(f->st, true);
+    assert_int_equal(dom_end(txn, routing_clusters_sweep(f->st, txn, T0 + 30 * DAY, 15 * DAY, 500,
+                                                         &cur, &members, &clusters)),
+                     0);
+    assert_true(clusters >= 1);
+    size_t left = dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_SEEN_KEY_LEN);
+    assert_int_equal(left, seen - 64); /* the step deleted 64 of them */
+    size_t aliases = 0;
+    for (int i = 0; i < 10 && dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB,
+                                              ROUTING_CLUSTER_SEEN_KEY_LEN) > 0; i++)
+        aliases += alias_sweep(f, T0 + 30 * DAY, 15 * DAY);
+    assert_true(aliases >= seen);
+    assert_int_equal(dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_SEEN_KEY_LEN), 0);
+}
+
 /* A complaint delivered late (received before the last one) is the alias's
  * last use, as when the alias held it: the time is the last complaint's,
  * not the latest. */
@@ -292,6 +323,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_known_names_stay, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_nothing_to_key, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_sweep, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_many_aliases_swept_in_steps, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_forms_and_stored_clusters, setup, dom_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
