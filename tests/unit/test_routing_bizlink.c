@@ -237,8 +237,9 @@ static void test_many_aliases_swept_in_steps(void **state)
     size_t left = dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_SEEN_KEY_LEN);
     assert_int_equal(left, seen - 64); /* the step deleted 64 of them */
     size_t aliases = 0;
-    for (int i = 0; i < 10 && dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB,
-                                              ROUTING_CLUSTER_SEEN_KEY_LEN) > 0; i++)
+    for (int i = 0;
+         i < 10 && dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_SEEN_KEY_LEN) > 0;
+         i++)
         aliases += alias_sweep(f, T0 + 30 * DAY, 15 * DAY);
     assert_true(aliases >= seen);
     assert_int_equal(dom_keys_of_len(f->st, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_SEEN_KEY_LEN), 0);
