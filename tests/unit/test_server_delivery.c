@@ -118,22 +118,15 @@ static int teardown(void **state)
  * stream of its own ("t.client/<instance>>t.server/routing") from seq 1 --- */
 
 typedef struct {
-    void *zctx;
-    cpm_registry_t *reg;
-    cpm_client_t *cl;
+    mesh_fx_client_t client;
     char stream[CPM_STREAM_MAX];
     uint64_t next_seq;
 } sender_t;
 
 static void sender_open(sender_t *c)
 {
-    char path[512];
-    cpm_error_t e = {0};
-    snprintf(path, sizeof path, "%s/registry.signed", fx.tmpdir);
-    assert_int_equal(cpm_registry_load(path, fx.root_pk, &c->reg, &e), 0);
-    c->zctx = zmq_ctx_new();
-    assert_int_equal(cpm_client_new(&c->cl, c->zctx, c->reg, &fx.client_id, NULL, &e), 0);
-    const char *self = cpm_client_self(c->cl); /* "t.client/<instance>" */
+    mesh_fx_client_open(&fx, &c->client);
+    const char *self = cpm_client_self(c->client.cl); /* "t.client/<instance>" */
     const char *slash = strchr(self, '/');
     assert_non_null(slash);
     assert_int_equal(
@@ -144,9 +137,7 @@ static void sender_open(sender_t *c)
 
 static void sender_close(sender_t *c)
 {
-    cpm_client_destroy(&c->cl);
-    zmq_ctx_term(c->zctx);
-    cpm_registry_destroy(&c->reg);
+    mesh_fx_client_close(&c->client);
 }
 
 /* Deliver the next n records of the stream, tickets "<prefix>-<i>" with
@@ -174,8 +165,8 @@ static uint64_t deliver(sender_t *c, const char *prefix, const char *const *desc
     b.records = recs;
     cpm_msg_t reply = {0};
     cpm_error_t e = {0};
-    if (cpm_client_call(c->cl, "t.server", "routing", CPM__MSG_TYPE__MSG_CASE_BATCH, &b.base, 30000,
-                        &reply, &e) != 0)
+    if (cpm_client_call(c->client.cl, "t.server", "routing", CPM__MSG_TYPE__MSG_CASE_BATCH, &b.base,
+                        30000, &reply, &e) != 0)
         fail_msg("batch not acknowledged: %s", e.message);
     assert_int_equal(reply.env->type, CPM__MSG_TYPE__MSG_ACK);
     Cpm__Ack *ack = cpm__ack__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
@@ -195,8 +186,8 @@ static Cpm__StatusReply *status(sender_t *c, const char *ticket)
     q.ticket = (char *)ticket;
     cpm_msg_t reply = {0};
     cpm_error_t e = {0};
-    int rc = cpm_client_call(c->cl, "t.server", "routing", CPM__MSG_TYPE__MSG_STATUS_QUERY, &q.base,
-                             30000, &reply, &e);
+    int rc = cpm_client_call(c->client.cl, "t.server", "routing", CPM__MSG_TYPE__MSG_STATUS_QUERY,
+                             &q.base, 30000, &reply, &e);
     assert_true(rc == 0 || rc == CPM_E_NOT_FOUND);
     Cpm__StatusReply *r =
         rc == 0 ? cpm__status_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data)
@@ -226,13 +217,13 @@ static uint64_t outbox_depth(sender_t *c)
 /* A counter of the server's health report (0 when absent). */
 static uint64_t counter(sender_t *c, const char *name)
 {
-    return mesh_fx_counter(c->cl, "routing", name);
+    return mesh_fx_counter(c->client.cl, "routing", name);
 }
 
 /* The outbox depth toward t.peer's inspection that the server's pump knows. */
 static uint64_t depth_to_peer(sender_t *c)
 {
-    return mesh_fx_pump_depth(c->cl, "routing", ">t.peer/inspection");
+    return mesh_fx_pump_depth(c->client.cl, "routing", ">t.peer/inspection");
 }
 
 /* ---- tests ----------------------------------------------------------------- */
