@@ -151,27 +151,16 @@ static int teardown(void **state)
 
 /* ---- the client ------------------------------------------------------------ */
 
-typedef struct {
-    void *zctx;
-    cpm_registry_t *reg;
-    cpm_client_t *cl;
-} client_t;
+typedef mesh_fx_client_t client_t;
 
 static void client_open(client_t *c)
 {
-    char path[512];
-    cpm_error_t e = {0};
-    snprintf(path, sizeof path, "%s/registry.signed", fx.tmpdir);
-    assert_int_equal(cpm_registry_load(path, fx.root_pk, &c->reg, &e), 0);
-    c->zctx = zmq_ctx_new();
-    assert_int_equal(cpm_client_new(&c->cl, c->zctx, c->reg, &fx.client_id, NULL, &e), 0);
+    mesh_fx_client_open(&fx, c);
 }
 
 static void client_close(client_t *c)
 {
-    cpm_client_destroy(&c->cl);
-    zmq_ctx_term(c->zctx);
-    cpm_registry_destroy(&c->reg);
+    mesh_fx_client_close(c);
 }
 
 static bool stored(client_t *c, const char *ticket)
@@ -297,46 +286,17 @@ static void test_too_many_items_refused_whole(void **state)
     client_close(&c);
 }
 
-/* The server's health report (cpm__health_reply__free_unpacked it). */
-static Cpm__HealthReply *health(client_t *c)
-{
-    Cpm__HealthQuery q = CPM__HEALTH_QUERY__INIT;
-    cpm_msg_t reply = {0};
-    cpm_error_t e = {0};
-    if (cpm_client_call(c->cl, "t.server", "intake", CPM__MSG_TYPE__MSG_HEALTH_QUERY, &q.base,
-                        30000, &reply, &e) != 0)
-        fail_msg("health: %s", e.message);
-    Cpm__HealthReply *h =
-        cpm__health_reply__unpack(NULL, reply.env->payload.len, reply.env->payload.data);
-    assert_non_null(h);
-    cpm_msg_clear(&reply);
-    return h;
-}
-
 /* A counter of the server's health report (0 when absent). */
 static uint64_t counter(client_t *c, const char *name)
 {
-    Cpm__HealthReply *h = health(c);
-    uint64_t v = 0;
-    for (size_t i = 0; i < h->n_counters; i++)
-        if (strcmp(h->counters[i]->name, name) == 0)
-            v = h->counters[i]->value;
-    cpm__health_reply__free_unpacked(h, NULL);
-    return v;
+    return mesh_fx_counter(c->cl, "intake", name);
 }
 
 /* The outbox depth of the stream to t.peer's routing that the server's pump
- * knows (what it was told of the commits: cpm_pump_committed), 0 before
- * any. */
+ * knows (fixtures/mesh_fixture.h). */
 static uint64_t depth_to_peer(client_t *c)
 {
-    Cpm__HealthReply *h = health(c);
-    uint64_t v = 0;
-    for (size_t i = 0; i < h->n_peers; i++)
-        if (strstr(h->peers[i]->stream, ">t.peer/routing"))
-            v = h->peers[i]->outbox_depth;
-    cpm__health_reply__free_unpacked(h, NULL);
-    return v;
+    return mesh_fx_pump_depth(c->cl, "intake", ">t.peer/routing");
 }
 
 /* Many full batches on one connection, sent while the loop is held so that
