@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Under clk_lock: the loop thread and the verification pool's threads (which
+ * seal replies, reading the time) ask at once when the offset file is set. */
+static pthread_mutex_t clk_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     bool loaded;        /* read at least once */
     int64_t read_at_ms; /* monotonic time of the last read */
@@ -74,7 +78,9 @@ bool cpm_clock_expire(void)
     const char *path = getenv(CPM_CLOCK_ENV);
     if (!path || !*path)
         return false;
+    pthread_mutex_lock(&clk_lock);
     clk.loaded = false;
+    pthread_mutex_unlock(&clk_lock);
     return true;
 }
 
@@ -84,8 +90,12 @@ int64_t cpm_clock_offset_ms(void)
     if (!path || !*path)
         return 0;
     int64_t mono = cpm_mono_ms();
-    if (clk.loaded && mono - clk.read_at_ms < CPM_CLOCK_REREAD_MS)
-        return clk.offset_ms;
+    pthread_mutex_lock(&clk_lock);
+    if (clk.loaded && mono - clk.read_at_ms < CPM_CLOCK_REREAD_MS) {
+        int64_t off = clk.offset_ms;
+        pthread_mutex_unlock(&clk_lock);
+        return off;
+    }
     char bad[sizeof clk.bad];
     int64_t off = read_offset(path, bad, sizeof bad);
     bool tell = bad[0] && strcmp(bad, clk.bad) != 0;
@@ -94,7 +104,9 @@ int64_t cpm_clock_offset_ms(void)
     clk.read_at_ms = mono;
     clk.offset_ms = off;
     snprintf(clk.bad, sizeof clk.bad, "%s", bad);
-    /* Logged after the state is set: the log line asks for the time again. */
+    pthread_mutex_unlock(&clk_lock);
+    /* Logged after the state is set and the lock let go: the log line asks
+     * for the time again. */
     if (tell)
         cpm_warn("clock offset file %s (%s, a test facility): %s; offset 0", path, CPM_CLOCK_ENV,
                  bad);
