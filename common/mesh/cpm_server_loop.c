@@ -9,6 +9,7 @@
 #include "cpm_pbcheck.h"
 #include "cpm_ratelimit.h"
 #include "cpm_server_int.h"
+#include "cpm_server_loop_int.h"
 #include "cpm_stream.h"
 #include "cpm_util.h"
 #include "cpm_vpool.h"
@@ -16,6 +17,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +369,22 @@ typedef struct {
     bool all; /* every answer was sealed */
 } early_t;
 
+/* The test-only fault hook (cpm_server_loop_int.h): 0 is disarmed. */
+static _Atomic unsigned seal_fault_nth;
+
+void cpm_server_seal_fault_arm(unsigned n)
+{
+    atomic_store(&seal_fault_nth, n);
+}
+
+/* Whether the hook makes answer k of a group of ngroup fail (once). */
+static bool seal_fault(size_t k, size_t ngroup)
+{
+    unsigned n = atomic_load_explicit(&seal_fault_nth, memory_order_relaxed);
+    return n != 0 && n <= ngroup && k + 1 == n &&
+           atomic_compare_exchange_strong(&seal_fault_nth, &n, 0);
+}
+
 static void seal_answers(void *ctx, size_t i)
 {
     (void)i; /* one job: the whole group, in order */
@@ -381,6 +399,10 @@ static void seal_answers(void *ctx, size_t i)
                  : len > 0  ? seal_reply(s, p->msg.env, CPM__MSG_TYPE__MSG_ERROR, buf, len,
                                          &e->frames[k], &e->lens[k])
                             : -1;
+        if (rc == 0 && seal_fault(k, s->ngroup)) {
+            free(e->frames[k]);
+            rc = -1;
+        }
         if (rc != 0) {
             e->frames[k] = NULL;
             return;
@@ -406,13 +428,18 @@ static bool seal_early(cpm_server_t *s, early_t *e)
     return true;
 }
 
-/* Frees the early frames; the group is then answered as usual. */
-static void early_free(early_t *e)
+/* Frees the early frames; the group is then answered as usual. Those not
+ * sent (discarded) are counted: replies.sealed_early_discarded. */
+static void early_free(cpm_server_t *s, early_t *e, bool discarded)
 {
+    uint64_t n = 0;
     for (size_t i = 0; i < EARLY_SEAL_MAX; i++) {
+        n += e->frames[i] != NULL;
         free(e->frames[i]);
         e->frames[i] = NULL;
     }
+    if (discarded && n > 0)
+        cpm_metrics_add(s->metrics, "replies.sealed_early_discarded", n);
 }
 
 /* Apply every write request of the group in one transaction, commit once,
@@ -467,7 +494,7 @@ static void commit_group(cpm_server_t *s)
          * all or none: an answer sealed later would carry a higher sequence
          * number than the early ones sent after it. */
         if (rc != 0 || !early.all)
-            early_free(&early);
+            early_free(s, &early, true);
     }
     if (rc != 0) {
         cpm_error("group of %zu not applied: %s", s->ngroup, cpm_err_name(rc));
@@ -491,6 +518,7 @@ static void commit_group(cpm_server_t *s)
                 cpm_metrics_add(s->metrics, "applied", 1);
             else
                 count(s, "invalid", cpm_err_name(p->rc));
+            cpm_metrics_add(s->metrics, "replies.sealed_early", 1);
             send_frame(s, &p->route, early.frames[i], early.lens[i]);
         } else if (p->rc == 0) {
             cpm_metrics_add(s->metrics, "applied", 1);
@@ -505,7 +533,7 @@ static void commit_group(cpm_server_t *s)
         zmq_msg_close(&p->route);
     }
     if (sealing && rc == 0)
-        early_free(&early);
+        early_free(s, &early, false);
     s->ngroup = 0;
     if (rc == 0)
         publish_soon(s);

@@ -13,7 +13,10 @@
  * caller works on something of its own meanwhile: the loop seals a group's
  * answers on the pool while it waits for the group's commit.
  *
- * One thread at a time may call cpm_vpool_run on a pool (the loop thread). */
+ * One thread at a time may call cpm_vpool_run, cpm_vpool_start or
+ * cpm_vpool_finish on a pool (the loop thread), and each start is followed by
+ * its one finish, with the same arguments, before that thread's next start
+ * or run: a pool holds one job at a time. */
 #ifndef CPM_VPOOL_H
 #define CPM_VPOOL_H
 

@@ -13,6 +13,7 @@
 
 #include "cpm_config.h"
 #include "cpm_envelope.h"
+#include "cpm_util.h"
 #include "cpm_verifier.h"
 #include "cpm_vpool.h"
 
@@ -95,7 +96,8 @@ static void test_every_index_once(void **state)
 
 /* With a worker, start hands even a job of one index to it: the job runs
  * while the caller waits without calling finish (a pool that ran it only in
- * finish would never end this wait; ctest's timeout would say so). */
+ * finish would never end this wait: the test fails after 30 s instead of
+ * hanging). */
 typedef struct {
     atomic_int ran;
     pthread_t by;
@@ -117,8 +119,11 @@ static void test_start_hands_one_to_a_worker(void **state)
     for (int round = 0; round < 50; round++) {
         beside_t b = {0};
         cpm_vpool_start(pool, 1, run_beside, &b);
-        while (!atomic_load(&b.ran))
+        /* a bound, not a timed assertion: fail rather than hang */
+        for (int64_t end = cpm_mono_ms() + 30000; !atomic_load(&b.ran);) {
+            assert_true(cpm_mono_ms() < end);
             usleep(100);
+        }
         cpm_vpool_finish(pool, 1, run_beside, &b);
         assert_false(pthread_equal(b.by, pthread_self()));
     }
