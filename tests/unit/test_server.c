@@ -32,7 +32,7 @@
 #include "cpm_verifier.h"
 #include "fixtures/mesh_fixture.h"
 /* The fault hook is internal to the library (its internal/ folder, by path). */
-#include "../../common/mesh/internal/cpm_server_loop_int.h"
+#include "cpm_server_loop_int.h"
 
 static atomic_int handled; /* calls of the submit entry */
 /* A description "hold" holds the loop (inside its group's apply) until
