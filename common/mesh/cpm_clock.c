@@ -84,11 +84,24 @@ bool cpm_clock_expire(void)
     return true;
 }
 
+/* A child forked while another thread held the lock starts with it free. */
+static void clk_lock_reset(void)
+{
+    pthread_mutex_init(&clk_lock, NULL);
+}
+
+static pthread_once_t clk_once = PTHREAD_ONCE_INIT;
+static void clk_init(void)
+{
+    pthread_atfork(NULL, NULL, clk_lock_reset);
+}
+
 int64_t cpm_clock_offset_ms(void)
 {
     const char *path = getenv(CPM_CLOCK_ENV);
     if (!path || !*path)
         return 0;
+    pthread_once(&clk_once, clk_init);
     int64_t mono = cpm_mono_ms();
     pthread_mutex_lock(&clk_lock);
     if (clk.loaded && mono - clk.read_at_ms < CPM_CLOCK_REREAD_MS) {

@@ -200,8 +200,9 @@ static Cpm__StatusReply *status(sender_t *c, const char *ticket)
 static bool stored(sender_t *c, const char *ticket)
 {
     Cpm__StatusReply *r = status(c, ticket);
+    bool found = r != NULL;
     cpm__status_reply__free_unpacked(r, NULL);
-    return r != NULL;
+    return found;
 }
 
 /* The outbox's depth toward t.peer's inspection, as the store holds it. */

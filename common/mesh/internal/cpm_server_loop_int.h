@@ -1,6 +1,7 @@
 /* cpm_server_loop_int: the server loop's fault hook, for tests only (off
  * unless armed). Internal: the library's own sources and the unit tests of
- * the loop include it (tests by its path); no service does.
+ * the loop include it; no service does. It is built into the library (one
+ * relaxed atomic load per answer sealed early when not armed).
  *
  * The loop seals a small group's answers on the pool while it waits for the
  * group's commit (seal_answers in cpm_server_loop.c), all or none: when one
