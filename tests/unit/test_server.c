@@ -176,10 +176,7 @@ static uint64_t counter(client_t *c, const char *name)
                      CPM__MSG_TYPE__MSG_HEALTH_REPLY);
     Cpm__HealthReply *h = cpm__health_reply__unpack(NULL, outlen, out);
     assert_non_null(h);
-    uint64_t v = 0;
-    for (size_t i = 0; i < h->n_counters; i++)
-        if (strcmp(h->counters[i]->name, name) == 0)
-            v = h->counters[i]->value;
+    uint64_t v = mesh_fx_counter_in(h, name);
     cpm__health_reply__free_unpacked(h, NULL);
     return v;
 }
