@@ -286,24 +286,42 @@ static void test_counted_once_after_two_refusals(void **state)
     assert_int_equal(cpm_metrics_get(f->m, "effects"), 3);
 }
 
+/* The batch b of 3, with the fault armed (at, n), stops with the store
+ * error: nothing of it applied, no dead letter kept. */
+static void stops(fixture_t *f, cpm_runs_at_t at, unsigned n, const char *const b[3])
+{
+    cpm_delivery_result_t res;
+    cpm_runs_fault_arm(at, n, CPM_E_STORE_IO);
+    assert_int_equal(deliver(f, 1, b, 3, &res), CPM_E_STORE_IO);
+    assert_false(applied(f, b[0]));
+    assert_int_equal(dead_count(f), 0);
+}
+
+/* Sent again (the mark unmoved), b applies: want_applied records and
+ * want_dead dead letters, its last record among them. */
+static void then_applies(fixture_t *f, const char *const b[3], size_t want_applied,
+                         size_t want_dead)
+{
+    cpm_delivery_result_t res;
+    assert_int_equal(deliver(f, 1, b, 3, &res), 0);
+    assert_int_equal(res.applied, want_applied);
+    assert_int_equal(res.dead_letters, want_dead);
+    assert_int_equal(res.duplicates, 0);
+    assert_true(applied(f, b[2]));
+    assert_int_equal(dead_count(f), want_dead);
+}
+
 /* The run's nested transaction cannot commit: a store error, the batch
  * stops (the caller aborts), nothing applied, the mark unmoved; sent again,
  * it applies. */
 static void test_run_commit_failure_stops(void **state)
 {
     fixture_t *f = *state;
-    cpm_delivery_result_t res;
     const char *b[] = {"a", "b", "c"};
-    cpm_runs_fault_arm(CPM_RUNS_AT_COMMIT, 1, CPM_E_STORE_IO);
-    assert_int_equal(deliver(f, 1, b, 3, &res), CPM_E_STORE_IO);
+    stops(f, CPM_RUNS_AT_COMMIT, 1, b);
     assert_int_equal(f->total, 3);
-    assert_false(applied(f, "a"));
     assert_false(applied(f, "c"));
-    assert_int_equal(dead_count(f), 0);
-    assert_int_equal(deliver(f, 1, b, 3, &res), 0);
-    assert_int_equal(res.applied, 3);
-    assert_int_equal(res.duplicates, 0);
-    assert_true(applied(f, "c"));
+    then_applies(f, b, 3, 0);
 }
 
 /* The run's commit fails and leaves the caller's transaction in error (as
@@ -313,19 +331,12 @@ static void test_run_commit_failure_stops(void **state)
 static void test_run_commit_poisoning_stops(void **state)
 {
     fixture_t *f = *state;
-    cpm_delivery_result_t res;
     const char *b[] = {"a", "half", "b"};
     /* runs: a half(refused: a dead letter) | a (its commit marks the parent) */
-    cpm_runs_fault_arm(CPM_RUNS_AT_COMMIT_POISON, 1, CPM_E_STORE_IO);
-    assert_int_equal(deliver(f, 1, b, 3, &res), CPM_E_STORE_IO);
+    stops(f, CPM_RUNS_AT_COMMIT_POISON, 1, b);
     assert_int_equal(f->calls[0], 2);
     assert_int_equal(f->calls[2], 0);
-    assert_false(applied(f, "a"));
-    assert_int_equal(dead_count(f), 0);
-    assert_int_equal(deliver(f, 1, b, 3, &res), 0);
-    assert_int_equal(res.applied, 2);
-    assert_int_equal(res.dead_letters, 1);
-    assert_true(applied(f, "b"));
+    then_applies(f, b, 2, 1);
 }
 
 /* After a refusal, the re-run's nested transaction cannot begin: the batch
@@ -333,18 +344,11 @@ static void test_run_commit_poisoning_stops(void **state)
 static void test_rerun_begin_failure_stops(void **state)
 {
     fixture_t *f = *state;
-    cpm_delivery_result_t res;
     const char *b[] = {"a", "half", "b"};
-    cpm_runs_fault_arm(CPM_RUNS_AT_BEGIN, 2, CPM_E_STORE_IO);
-    assert_int_equal(deliver(f, 1, b, 3, &res), CPM_E_STORE_IO);
+    stops(f, CPM_RUNS_AT_BEGIN, 2, b);
     assert_int_equal(f->calls[0], 1);
     assert_int_equal(f->calls[2], 0);
-    assert_false(applied(f, "a"));
-    assert_int_equal(dead_count(f), 0);
-    assert_int_equal(deliver(f, 1, b, 3, &res), 0);
-    assert_int_equal(res.applied, 2);
-    assert_int_equal(res.dead_letters, 1);
-    assert_int_equal(dead_count(f), 1);
+    then_applies(f, b, 2, 1);
 }
 
 /* The first run's nested transaction cannot begin: nothing applied at all. */
