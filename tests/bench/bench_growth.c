@@ -542,8 +542,8 @@ static void prefill(side_t *s, uint64_t upto, uint64_t n, uint64_t npeople, int6
         for (size_t k = 0; rc == 0 && k < PREFILL_TXN && s->next < upto; k++)
             rc = submit(s, txn, npeople, t);
         rc = rc == 0 ? cpm_store_commit(txn) : (cpm_store_abort(&txn), rc);
-        size_t routed = 0;
-        if (rc == 0 && (rc = cpm_store_begin(s->rst, true, &txn)) == 0) {
+        size_t routed = 0; /* intake only: routing's store stays empty */
+        if (rc == 0 && !intake_only && (rc = cpm_store_begin(s->rst, true, &txn)) == 0) {
             rc = route(s, txn, PREFILL_TXN, t, &routed);
             rc = rc == 0 ? cpm_store_commit(txn) : (cpm_store_abort(&txn), rc);
         }

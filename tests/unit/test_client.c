@@ -158,6 +158,44 @@ static void test_several_in_flight(void **state)
     assert_int_equal(cpm_client_recv(f->c, "hn.doit", "routing", 100, &reply, &err), CPM_E_INVALID);
 }
 
+/* A link remembers its last 1,024 requests: answers to each of them are
+ * taken, however far back (the oldest first, the farthest from the newest),
+ * and an answer to the one its slot was given away for is refused. */
+static void test_answers_across_the_whole_ring(void **state)
+{
+    fx_t *f = *state;
+    enum { RING = 1024, SENT = RING + 1 };
+    static char ids[SENT][33];
+    Cpm__Complaint cp = CPM__COMPLAINT__INIT;
+    cp.client_ref = "ref-ring";
+    for (int i = 0; i < SENT; i++)
+        assert_int_equal(cpm_client_send(f->c, "hn.doit", "intake",
+                                         CPM__MSG_TYPE__MSG_SUBMIT_COMPLAINT, &cp.base, ids[i],
+                                         NULL),
+                         0);
+    static bool seen[SENT];
+    memset(seen, 0, sizeof seen);
+    int taken = 0;
+    for (;;) {
+        cpm_msg_t reply = {0};
+        cpm_error_t err = {0};
+        int rc = cpm_client_recv(f->c, "hn.doit", "intake", 2000, &reply, &err);
+        if (rc == CPM_E_TIMEOUT)
+            break;
+        assert_int_equal(rc, 0);
+        int k = 0;
+        while (k < SENT && strcmp(reply.env->correlation_id, ids[k]) != 0)
+            k++;
+        assert_true(k > 0 && k < SENT); /* never the forgotten first one */
+        assert_false(seen[k]);          /* each once */
+        seen[k] = true;
+        taken++;
+        cpm_msg_clear(&reply);
+    }
+    assert_int_equal(taken, RING);
+    assert_int_equal(cpm_client_refused(f->c), 1); /* the first request's answer */
+}
+
 /* Two peers at once, each awaited with its own timeout: a silent one does
  * not hold up the other, and its request stays pending on its own link. */
 static void test_two_peers_each_with_its_timeout(void **state)
@@ -210,6 +248,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsolicited_reply_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_instance_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_several_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answers_across_the_whole_ring, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_peers_each_with_its_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_service, setup, teardown),
     };
