@@ -484,10 +484,16 @@ static void commit_group(cpm_server_t *s)
     }
     early_t early = {0};
     bool sealing = rc == 0 && seal_early(s, &early);
+    /* A group not sealed early (many requests, or batches of items) means
+     * busy clients, whose next frames are checked beside the commit (the
+     * pool holds one job at a time). */
+    bool prefetching = rc == 0 && !sealing && cpm_server_recv_prefetch_start(s);
     if (rc == 0)
         rc = cpm_store_commit(txn);
     else if (txn)
         cpm_store_abort(&txn);
+    if (prefetching)
+        cpm_server_recv_prefetch_finish(s);
     if (sealing) {
         cpm_vpool_finish(cpm_server_recv_pool(s), 1, seal_answers, &early);
         /* Not one of them may go out for a group that did not commit; and

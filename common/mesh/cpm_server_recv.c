@@ -228,13 +228,14 @@ static void refuse_framing(cpm_server_t *s)
         cpm_warn("refused a message of more than one frame%s", cpm_ratelimit_note(dropped));
 }
 
-/* Receive up to max frames into the empty batch. Returns the frames taken
- * off the socket (refused framing included); *empty: the socket had no more. */
-static size_t receive(cpm_server_t *s, cpm_server_recv_t *r, size_t max, bool *empty)
+/* Receive up to max frames into the empty batch, while the group they would
+ * join (of ngroup requests) has room for them. Returns the frames taken off
+ * the socket (refused framing included); *empty: the socket had no more. */
+static size_t receive(cpm_server_t *s, cpm_server_recv_t *r, size_t max, size_t ngroup, bool *empty)
 {
     size_t taken = 0;
     *empty = false;
-    while (taken < max && s->ngroup + r->n < GROUP_MAX) {
+    while (taken < max && ngroup + r->n < GROUP_MAX) {
         zmq_msg_t f[2];
         int n = cpm_sock_recv(s->router, f, 2, ZMQ_DONTWAIT);
         if (n == 0 || n == -1) {
@@ -302,7 +303,7 @@ void cpm_server_take_turn(cpm_server_t *s)
             }
             size_t room = TURN_FRAMES - taken;
             r->first = r->n = 0;
-            taken += receive(s, r, room < VERIFY_BATCH ? room : VERIFY_BATCH, &empty);
+            taken += receive(s, r, room < VERIFY_BATCH ? room : VERIFY_BATCH, s->ngroup, &empty);
             if (r->n == 0 && empty)
                 break;
             check = true;
@@ -324,4 +325,35 @@ void cpm_server_take_turn(cpm_server_t *s)
     }
     if (cut)
         cpm_metrics_add(s->metrics, "loop.turns_cut", 1);
+}
+
+/* While a group's commit waits for the disk, the loop thread has nothing to
+ * do and the pool's threads are idle: under load (many clients, so frames
+ * wait in the socket) the next turn's first batch is received now and its
+ * signatures checked on the pool meanwhile. Those frames were the next
+ * turn's anyway: they are held, and dispatched first, in arrival order, as a
+ * cut turn's are (a registry changed in between checks them again). The
+ * next turn may so take up to VERIFY_BATCH frames more than TURN_FRAMES, as
+ * after a cut one. They join the next group, which starts empty. */
+bool cpm_server_recv_prefetch_start(cpm_server_t *s)
+{
+    cpm_server_recv_t *r = s->recv;
+    if (!r || r->first < r->n || cpm_vpool_threads(r->pool) < 2)
+        return false;
+    bool empty = false;
+    r->first = r->n = 0;
+    receive(s, r, VERIFY_BATCH, 0, &empty);
+    if (r->n == 0)
+        return false;
+    r->reg = s->reg;
+    r->pre_version = cpm_registry_version(s->reg);
+    cpm_metrics_add(s->metrics, "verify.prefetched", r->n);
+    cpm_vpool_start(r->pool, r->n, precheck_one, r);
+    return true;
+}
+
+void cpm_server_recv_prefetch_finish(cpm_server_t *s)
+{
+    cpm_server_recv_t *r = s->recv;
+    cpm_vpool_finish(r->pool, r->n, precheck_one, r);
 }

@@ -36,7 +36,9 @@
 
 static atomic_int handled; /* calls of the submit entry */
 /* A description "hold" holds the loop (inside its group's apply) until
- * hold_release: the requests sent meanwhile all wait for the next turn. */
+ * hold_release reaches its number (the nth hold since both were set to 0
+ * waits for hold_release >= n): the requests sent meanwhile all wait for the
+ * next turn. */
 static atomic_int hold_entered, hold_release;
 
 /* ---- the tiny service: "submit" stores a note under its ticket (a note
@@ -56,9 +58,9 @@ static int on_submit(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     if (rc != 0)
         return cpm_error_set(err, rc, "", "cannot store");
     if (strcmp(c->description, "hold") == 0) {
-        atomic_store(&hold_entered, 1);
+        int nth = atomic_fetch_add(&hold_entered, 1) + 1; /* the nth hold since the reset */
         /* bounded: a failed assertion meanwhile must not hang the loop */
-        for (int i = 0; i < 30000 && !atomic_load(&hold_release); i++)
+        for (int i = 0; i < 30000 && atomic_load(&hold_release) < nth; i++)
             usleep(1000);
     }
     Cpm__SubmitReply r = CPM__SUBMIT_REPLY__INIT;
@@ -674,6 +676,117 @@ static void test_small_groups_answered_in_order(void **state)
     client_close(&c);
 }
 
+/* Under load the next turn's first frames are taken off the socket before a
+ * group's commit and checked on the pool while the commit waits for the disk
+ * (verify.prefetched counts them); they are then dispatched first in the
+ * next turn. A round: a first hold keeps the loop while CONNS - 1 writes
+ * and a second hold are sent, one per connection (a connection's queue holds
+ * only a few frames: CPM_SOCK_HWM), which the next turn takes into one group
+ * of more than EARLY_SEAL_MAX (not sealed early); the second hold keeps that
+ * group's apply while CONNS more writes are sent, which then wait in the
+ * socket when the group is committed. In every round every write is
+ * answered once on its connection, in increasing sequence numbers, each
+ * answer verified and naming the write it answers, and stored. Which frames
+ * libzmq shows the loop at once is its own (a pipe is seen after its
+ * activation is processed), so the rounds go on until one saw frames
+ * checked beside a commit, which the test asks for. */
+typedef struct {
+    client_t c;
+    answers_t a;
+    char self[32];
+    char ids[3][33];
+    int sent;
+} pconn_t;
+
+static uint64_t prefetch_round(pconn_t *pc, int nconn, int round)
+{
+    char ticket[48];
+    uint64_t pre0 = counter(&pc[0].c, "verify.prefetched");
+    for (int k = 0; k < nconn; k++)
+        pc[k].sent = 0;
+    atomic_store(&hold_entered, 0);
+    atomic_store(&hold_release, 0);
+    snprintf(ticket, sizeof ticket, "P-%d-hold", round);
+    send_write(&pc[0].c, ticket, "hold", pc[0].ids[pc[0].sent++]);
+    for (int phase = 1; phase <= 2; phase++) {
+        for (int64_t end = cpm_mono_ms() + 30000; atomic_load(&hold_entered) < phase;) {
+            assert_true(cpm_mono_ms() < end); /* a bound, not a timed assertion */
+            usleep(1000);
+        }
+        for (int k = 0; k < nconn; k++) {
+            bool hold = phase == 1 && k == nconn - 1; /* the second hold, last */
+            snprintf(ticket, sizeof ticket, "P-%d-%d-%d", round, phase, k);
+            send_write(&pc[k].c, ticket, hold ? "hold" : ticket, pc[k].ids[pc[k].sent++]);
+        }
+        usleep(50 * 1000); /* the frames reach the server's socket meanwhile */
+        atomic_store(&hold_release, phase);
+    }
+    int total = 0;
+    for (int k = 0; k < nconn; k++) {
+        int answered[3] = {0};
+        total += pc[k].sent;
+        for (int got = 0; got < pc[k].sent; got++) {
+            uint8_t buf[65536];
+            int n = zmq_recv(pc[k].c.sock, buf, sizeof buf, 0);
+            if (n <= 0)
+                fail_msg("round %d, connection %d, answer %d: none (%s)", round, k, got,
+                         zmq_strerror(zmq_errno()));
+            cpm_verify_ctx_t ctx = {
+                .self = pc[k].self, .awaiting_reply = "*", .expect_sender = "t.server"};
+            cpm_msg_t m = {0};
+            assert_int_equal(
+                cpm_verifier_check(pc[k].a.v, pc[k].a.reg, &ctx, buf, (size_t)n, cpm_now_ms(), &m),
+                CPM_V_OK);
+            assert_int_equal(m.env->type, CPM__MSG_TYPE__MSG_SUBMIT_REPLY);
+            assert_true(m.env->seq > pc[k].a.last_seq);
+            pc[k].a.last_seq = m.env->seq;
+            int which = -1;
+            for (int i = 0; i < pc[k].sent && which < 0; i++)
+                if (strcmp(m.env->correlation_id, pc[k].ids[i]) == 0)
+                    which = i;
+            assert_true(which >= 0);
+            assert_int_equal(answered[which]++, 0);
+            cpm_msg_clear(&m);
+        }
+    }
+    uint64_t prefetched = counter(&pc[0].c, "verify.prefetched") - pre0;
+    assert_true(prefetched <= (uint64_t)total);
+    uint8_t in[256], out[4096];
+    for (int k = 0; k < nconn; k++) /* every write stored, read back */
+        for (int phase = 1; phase <= 2; phase++) {
+            snprintf(ticket, sizeof ticket, "P-%d-%d-%d", round, phase, k);
+            Cpm__StatusQuery q = CPM__STATUS_QUERY__INIT;
+            q.ticket = ticket;
+            size_t outlen = sizeof out;
+            assert_int_equal(call(&pc[k].c, CPM__MSG_TYPE__MSG_STATUS_QUERY, in, pack(&q.base, in),
+                                  out, &outlen),
+                             CPM__MSG_TYPE__MSG_STATUS_REPLY);
+        }
+    return prefetched;
+}
+
+static void test_next_frames_checked_beside_commit(void **state)
+{
+    enum { CONNS = 6 };
+    static pconn_t pc[CONNS];
+    for (int k = 0; k < CONNS; k++) {
+        client_open(&pc[k].c);
+        char inst[16]; /* each connection its own sender: its own sequence */
+        snprintf(inst, sizeof inst, "pre%d", k);
+        snprintf(pc[k].self, sizeof pc[k].self, "t.client/%s", inst);
+        cpm_sender_init(&pc[k].c.sender, &fx.client_id, inst);
+        answers_open(&pc[k].a);
+    }
+    bool seen = false;
+    for (int round = 0; round < 10 && !seen; round++)
+        seen = prefetch_round(pc, CONNS, round) > 0;
+    assert_true(seen);
+    for (int k = 0; k < CONNS; k++) {
+        answers_close(&pc[k].a);
+        client_close(&pc[k].c);
+    }
+}
+
 /* All or none: when one answer of a group cannot be sealed beside the
  * commit (the fault hook: the second answer of the next group of two or
  * more), the one sealed before it is discarded and the whole group is
@@ -720,6 +833,7 @@ int main(void)
         cmocka_unit_test_teardown(test_failed_commit_sends_no_early_answer, restore_fsize),
         cmocka_unit_test(test_small_groups_answered_in_order),
         cmocka_unit_test(test_unsealable_answer_falls_back),
+        cmocka_unit_test(test_next_frames_checked_beside_commit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

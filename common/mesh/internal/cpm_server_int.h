@@ -154,6 +154,15 @@ void cpm_server_recv_destroy(cpm_server_recv_t **p);
 void cpm_server_take_turn(cpm_server_t *s);
 /* Frames of a cut turn wait for the next one: the loop must not sleep. */
 bool cpm_server_recv_held(const cpm_server_t *s);
+/* The next turn's first frames, taken off the socket before a group's
+ * commit and checked on the pool's threads while the loop thread waits for
+ * the commit's flushes; they are then held for the next turn, which
+ * dispatches them first. Only when nothing is held and the pool has a
+ * thread besides the caller's. true: a check was started, and
+ * cpm_server_recv_prefetch_finish must follow (after the commit) before the
+ * pool's next job. */
+bool cpm_server_recv_prefetch_start(cpm_server_t *s);
+void cpm_server_recv_prefetch_finish(cpm_server_t *s);
 /* The pool of verify_threads, which the loop also uses to seal a group's
  * answers beside its commit (cpm_server_loop.c). */
 struct cpm_vpool *cpm_server_recv_pool(cpm_server_t *s);
