@@ -30,6 +30,7 @@ struct intake {
     bool has_consumer_secret;
     intake_triage_t *triage; /* borrowed; NULL: no suggestions */
     cpm_sealer_t *sealer;    /* owned: contacts sealed in format v2 */
+    bool legacy_refs;        /* "refs" holds keys of the sender-first form */
 };
 
 intake_t *intake_new(const cpm_rules_t *rules, const char *node, const char *ticket_prefix,
@@ -157,16 +158,61 @@ static void digest_fields(const uint8_t key[32], const char *const *fields, size
     crypto_generichash_final(&st, out, 32);
 }
 
+/* A reference's key in "refs": kind 'C' (complaints) or 'K' (consultations),
+ * then the reference, then the sender: "C\x1f<client_ref>\x1f<sender>". The
+ * reference first, so that references made in time order
+ * (cpm_time_ordered_id: cpmctl, the gateway's form) by many senders meet at
+ * one end of the index, whose few pages a group of complaints then shares.
+ * Sender first (kind 'c' or 'k', the form before 2026-12-01), each sender's
+ * references made a run of their own, and a group from N senders changed N
+ * leaves and their branches: at 10 million complaints most of what a group
+ * wrote. Either form reads one way: neither a client_ref (intake_validate)
+ * nor a member id holds 0x1f. */
+static void ref_key(char *out, size_t cap, char kind, const char *sender, const char *client_ref)
+{
+    if (kind == 'C' || kind == 'K')
+        snprintf(out, cap, "%c\x1f%s\x1f%s", kind, client_ref, sender);
+    else
+        snprintf(out, cap, "%c\x1f%s\x1f%s", kind, sender, client_ref);
+}
+
+bool intake_refs_scan(intake_t *in, cpm_store_t *st, MDB_txn *txn)
+{
+    MDB_cursor *cur = NULL;
+    in->legacy_refs = false;
+    if (!txn || mdb_cursor_open(txn, cpm_store_dbi(st, INTAKE_REFS_DB), &cur) != 0) {
+        in->legacy_refs = true; /* unknown: look in both forms */
+        return true;
+    }
+    static const char *const old[] = {"c\x1f", "k\x1f"};
+    for (size_t i = 0; i < 2 && !in->legacy_refs; i++) {
+        MDB_val k = {2, (void *)old[i]}, v;
+        int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == 0 ? k.mv_size >= 2 && memcmp(k.mv_data, old[i], 2) == 0 : rc != MDB_NOTFOUND)
+            in->legacy_refs = true;
+    }
+    mdb_cursor_close(cur);
+    return in->legacy_refs;
+}
+
 /* "refs" values: the id, a zero byte, the 32-byte digest. 0 with *duplicate
- * set and id filled when key is known with the same digest; CPM_E_NOT_FOUND
- * when new; CPM_E_CONFLICT (err filled) when it stands for another request. */
-static int ref_lookup(cpm_store_t *st, MDB_txn *txn, const char *key, const char *client_ref,
-                      const uint8_t digest[32], char id[INTAKE_TICKET_MAX], bool *duplicate,
-                      cpm_error_t *err)
+ * set and id filled when the reference is known with the same digest;
+ * CPM_E_NOT_FOUND when new; CPM_E_CONFLICT (err filled) when it stands for
+ * another request. kind: 'C' or 'K'; in a store from before (legacy_refs)
+ * the sender-first form is looked up too. key: the new form's, for ref_store. */
+static int ref_lookup(intake_t *in, cpm_store_t *st, MDB_txn *txn, char kind, const char *sender,
+                      const char *client_ref, const uint8_t digest[32], char key[256],
+                      char id[INTAKE_TICKET_MAX], bool *duplicate, cpm_error_t *err)
 {
     const void *v;
     size_t vlen;
+    ref_key(key, 256, kind, sender, client_ref);
     int rc = cpm_store_get(st, txn, INTAKE_REFS_DB, key, strlen(key), &v, &vlen);
+    if (rc == CPM_E_NOT_FOUND && in->legacy_refs) {
+        char old[256];
+        ref_key(old, sizeof old, (char)(kind + ('a' - 'A')), sender, client_ref);
+        rc = cpm_store_get(st, txn, INTAKE_REFS_DB, old, strlen(old), &v, &vlen);
+    }
     if (rc != 0)
         return rc;
     size_t idlen = strnlen(v, vlen);
@@ -251,8 +297,8 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     digest_fields(in->ref_key, fields, sizeof fields / sizeof *fields - (where ? 0 : 2),
                   c->event_time_ms, c->urgent, digest);
     if (c->client_ref && *c->client_ref) {
-        snprintf(refkey, sizeof refkey, "c\x1f%s\x1f%s", sender, c->client_ref);
-        rc = ref_lookup(st, txn, refkey, c->client_ref, digest, ticket, duplicate, err);
+        rc = ref_lookup(in, st, txn, 'C', sender, c->client_ref, digest, refkey, ticket, duplicate,
+                        err);
         if (rc != CPM_E_NOT_FOUND)
             return rc;
     }
@@ -323,8 +369,8 @@ int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effect
     const char *fields[] = {c->channel, c->category, c->summary};
     digest_fields(in->ref_key, fields, sizeof fields / sizeof *fields, c->duration_s, 0, digest);
     if (c->client_ref && *c->client_ref) {
-        snprintf(refkey, sizeof refkey, "k\x1f%s\x1f%s", sender, c->client_ref);
-        rc = ref_lookup(st, txn, refkey, c->client_ref, digest, id, duplicate, err);
+        rc =
+            ref_lookup(in, st, txn, 'K', sender, c->client_ref, digest, refkey, id, duplicate, err);
         if (rc != CPM_E_NOT_FOUND)
             return rc;
     }

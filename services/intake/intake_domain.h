@@ -2,9 +2,11 @@
  * tickets unique across the mesh, and hands complaints to routing.
  *
  * Databases: "complaints" (ticket -> Complaint), "consultations" (id ->
- * Consultation), "refs" ("c\x1f<sender>\x1f<client_ref>" -> ticket, and
- * "k\x1f..." -> consultation id: two key spaces, so a reference reused across
- * kinds never returns the other kind's id). A client reference makes a
+ * Consultation), "refs" ("C\x1f<client_ref>\x1f<sender>" -> ticket, and
+ * "K\x1f..." -> consultation id: two key spaces, so a reference reused across
+ * kinds never returns the other kind's id; a store from before 2026-12-01
+ * also holds keys "c\x1f<sender>\x1f<client_ref>" and "k\x1f...", which stay
+ * and are still found: intake_refs_scan). A client reference makes a
  * submission idempotent per sender: sending it again returns the first ticket
  * and records nothing. Tickets are "<prefix>-<8 digits>",
  * consultations "<prefix>-C<8 digits>", where prefix is the node's
@@ -56,6 +58,13 @@ void intake_destroy(intake_t **p);
 /* Wipe the contact sealer's keys past their window (cpm_sealer_sweep): from
  * the service's tick, so that no key outlives it while intake is idle. */
 void intake_sweep_keys(intake_t *in, int64_t now_ms);
+/* Whether "refs" holds references of the sender-first form (a store from
+ * before 2026-12-01); true: a new reference is then looked up in both forms
+ * (one more lookup), as when the index cannot be read (txn NULL, or the
+ * cursor cannot be opened). Called once when the
+ * store opens; written in the new form only, so the answer never turns from
+ * false to true. */
+bool intake_refs_scan(intake_t *in, cpm_store_t *st, MDB_txn *txn);
 void intake_set_routing(intake_t *in, const char *routing_member);
 /* The registry whose members' curve_pk contacts are sealed to (borrowed; set
  * again after every reload). Without one, a complaint with a contact is

@@ -187,6 +187,14 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     ref_key(cpm_server_identity(srv), key);
     intake_set_ref_key(st->in, key);
     sodium_memzero(key, sizeof key);
+    MDB_txn *rtxn = NULL;
+    if (cpm_store_begin(cpm_server_store(srv), false, &rtxn) != 0)
+        rtxn = NULL; /* unreadable: both forms are looked up */
+    bool legacy = intake_refs_scan(st->in, cpm_server_store(srv), rtxn);
+    cpm_store_abort(&rtxn);
+    if (legacy)
+        cpm_info("refs: client references of the sender-first form (before 2026-12-01) are "
+                 "looked up too");
     if (cfg->consumer_key_file) { /* links one consumer's complaints (routing_dupes) */
         cpm_error_t kerr;
         if (intake_consumer_secret_load(cfg->consumer_key_file, key, &kerr) != 0) {

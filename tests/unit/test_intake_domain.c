@@ -409,6 +409,85 @@ static void check_refused(fixture_t *f, Cpm__Complaint *c, int code, const char 
     cpm__complaint__free_unpacked(c, NULL);
 }
 
+/* Move one reference's entry from its key in the reference-first form
+ * ("C\x1f<ref>\x1f<sender>") to the sender-first one ("c\x1f<sender>\x1f<ref>"),
+ * as a store written before 2026-12-01 holds it. */
+static void to_old_form(cpm_store_t *st, const char *sender, const char *ref)
+{
+    char nk[256], ok[256];
+    snprintf(nk, sizeof nk, "C\x1f%s\x1f%s", ref, sender);
+    snprintf(ok, sizeof ok, "c\x1f%s\x1f%s", sender, ref);
+    MDB_txn *txn = dom_begin(st, true);
+    const void *v;
+    size_t vlen;
+    assert_int_equal(cpm_store_get(st, txn, "refs", nk, strlen(nk), &v, &vlen), 0);
+    uint8_t val[128];
+    assert_true(vlen <= sizeof val);
+    memcpy(val, v, vlen);
+    assert_int_equal(cpm_store_del(st, txn, "refs", nk, strlen(nk)), 0);
+    assert_int_equal(cpm_store_put(st, txn, "refs", ok, strlen(ok), val, vlen), 0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+}
+
+static bool scan_refs(fixture_t *f)
+{
+    MDB_txn *txn = dom_begin(f->env.st, false);
+    bool legacy = intake_refs_scan(f->in, f->env.st, txn);
+    cpm_store_abort(&txn);
+    return legacy;
+}
+
+/* References are kept reference first ("C\x1f<ref>\x1f<sender>"), so that
+ * references in time order from many senders meet at one end of the index;
+ * a store from before holds them sender first, and those are still found
+ * (same ticket, conflict on a different request) once intake_refs_scan saw
+ * one; a new store has none and looks in one form only. */
+static void test_reference_first_keys(void **state)
+{
+    fixture_t *f = *state;
+    char t1[48], t2[48], t3[48];
+    assert_false(scan_refs(f)); /* empty: nothing of the old form */
+    submit_ok(f, OP1, "0190aa-ref-1", t1);
+    MDB_txn *txn = dom_begin(f->env.st, false);
+    const void *v;
+    size_t vlen;
+    static const char nk[] = "C\x1f"
+                             "0190aa-ref-1\x1f" OP1;
+    static const char ok[] = "c\x1f" OP1 "\x1f"
+                             "0190aa-ref-1";
+    assert_int_equal(cpm_store_get(f->env.st, txn, "refs", nk, sizeof nk - 1, &v, &vlen), 0);
+    assert_string_equal((const char *)v, t1);
+    assert_int_equal(cpm_store_get(f->env.st, txn, "refs", ok, sizeof ok - 1, &v, &vlen),
+                     CPM_E_NOT_FOUND);
+    cpm_store_abort(&txn);
+    assert_false(scan_refs(f));
+
+    /* a store from before: the entry in the old form */
+    to_old_form(f->env.st, OP1, "0190aa-ref-1");
+    assert_true(scan_refs(f));
+    Cpm__Complaint *c = complaint("0190aa-ref-1", "food_safety");
+    bool dup = false;
+    cpm_error_t err = {0};
+    assert_int_equal(submit(f, OP1, c, t2, &dup, &err), 0);
+    assert_true(dup);
+    assert_string_equal(t2, t1);
+    cpm__complaint__free_unpacked(c, NULL);
+    c = complaint("0190aa-ref-1", "pricing"); /* another request under it */
+    dup = false;
+    assert_int_equal(submit(f, OP1, c, t2, &dup, &err), CPM_E_CONFLICT);
+    assert_string_equal(err.field, "client_ref");
+    cpm__complaint__free_unpacked(c, NULL);
+    /* a new reference beside it: written in the new form only */
+    submit_ok(f, OP1, "0190ab-ref-2", t3);
+    assert_string_not_equal(t3, t1);
+    txn = dom_begin(f->env.st, false);
+    static const char nk2[] = "C\x1f"
+                              "0190ab-ref-2\x1f" OP1;
+    assert_int_equal(cpm_store_get(f->env.st, txn, "refs", nk2, sizeof nk2 - 1, &v, &vlen), 0);
+    cpm_store_abort(&txn);
+    assert_counts(f->env.st, 2, 2, 2);
+}
+
 static void test_validation_writes_nothing(void **state)
 {
     fixture_t *f = *state;
@@ -638,8 +717,8 @@ static void test_store_full(void **state)
     assert_int_equal(counter, 0);
     const void *v;
     size_t vlen;
-    static const char ref0[] = "c\x1f" OP1 "\x1f"
-                               "full-0";
+    static const char ref0[] = "C\x1f"
+                               "full-0\x1f" OP1;
     assert_int_equal(cpm_store_get(tiny, txn, "refs", ref0, sizeof ref0 - 1, &v, &vlen),
                      CPM_E_NOT_FOUND);
     cpm_store_abort(&txn);
@@ -896,6 +975,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_consumer_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_forgets_secrets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmission, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reference_first_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validation_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_routing_member, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consultations, setup, teardown),
