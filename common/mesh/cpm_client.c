@@ -17,6 +17,9 @@
 /* Requests a link remembers as awaiting an answer; a reply to none of them
  * is refused. Older ones are forgotten (their late answers then too). */
 #define CLIENT_PENDING 1024
+/* take_pending walks the ring back from next_pending across the wrap of an
+ * unsigned: right only when the ring's size divides 2^32 */
+_Static_assert((CLIENT_PENDING & (CLIENT_PENDING - 1)) == 0, "CLIENT_PENDING: a power of two");
 
 /* A batch request awaiting its group receipt: what each item's leaf must
  * name (docs/protocol.md "Group receipts"). */

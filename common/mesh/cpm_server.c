@@ -174,6 +174,7 @@ static void *bind_again(cpm_server_t *s, void **sock, int type, const char *ep)
 int cpm_server_rebind(cpm_server_t *s)
 {
     cpm_metrics_add(s->metrics, "transport.rebinds", 1);
+    cpm_server_recv_drop_held(s); /* they came on connections now gone */
     if (!bind_again(s, &s->router, ZMQ_ROUTER, s->bind_ep) ||
         !bind_again(s, &s->pub, ZMQ_PUB, s->pub_ep))
         return -1;

@@ -492,8 +492,6 @@ static void commit_group(cpm_server_t *s)
         rc = cpm_store_commit(txn);
     else if (txn)
         cpm_store_abort(&txn);
-    if (prefetching)
-        cpm_server_recv_prefetch_finish(s);
     if (sealing) {
         cpm_vpool_finish(cpm_server_recv_pool(s), 1, seal_answers, &early);
         /* Not one of them may go out for a group that did not commit; and
@@ -540,6 +538,10 @@ static void commit_group(cpm_server_t *s)
     }
     if (sealing && rc == 0)
         early_free(s, &early, false);
+    /* After the answers, which never wait for the next turn's checks; before
+     * the registry reload, which frees the registry the checks read. */
+    if (prefetching)
+        cpm_server_recv_prefetch_finish(s);
     s->ngroup = 0;
     if (rc == 0)
         publish_soon(s);

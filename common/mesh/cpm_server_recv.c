@@ -357,3 +357,15 @@ void cpm_server_recv_prefetch_finish(cpm_server_t *s)
     cpm_server_recv_t *r = s->recv;
     cpm_vpool_finish(r->pool, r->n, precheck_one, r);
 }
+
+void cpm_server_recv_drop_held(cpm_server_t *s)
+{
+    cpm_server_recv_t *r = s->recv;
+    if (!r)
+        return;
+    for (; r->first < r->n; r->first++) {
+        zmq_msg_close(&r->frames[r->first].route);
+        zmq_msg_close(&r->frames[r->first].frame);
+        cpm_server_count(s, "rejected", "rebind");
+    }
+}

@@ -163,6 +163,10 @@ bool cpm_server_recv_held(const cpm_server_t *s);
  * pool's next job. */
 bool cpm_server_recv_prefetch_start(cpm_server_t *s);
 void cpm_server_recv_prefetch_finish(cpm_server_t *s);
+/* Every connection is dropped (cpm_server_rebind): frames held for the next
+ * turn came on them and could not be answered, so they go too, as those
+ * still queued in the old socket do (counted: rejected.rebind). */
+void cpm_server_recv_drop_held(cpm_server_t *s);
 /* The pool of verify_threads, which the loop also uses to seal a group's
  * answers beside its commit (cpm_server_loop.c). */
 struct cpm_vpool *cpm_server_recv_pool(cpm_server_t *s);
