@@ -34,6 +34,11 @@ static void put_be32(uint8_t *out, uint32_t v)
     out[3] = (uint8_t)v;
 }
 
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
 /* The rank key of a cluster: ~consumers and ~cases big-endian, then the
  * business's 16 bytes, so that keys sort in reply order (most consumers,
  * then most complaints, then the business as its hex sorts). false when bid
@@ -357,8 +362,7 @@ static int walk(cpm_store_t *st, MDB_txn *txn, MDB_cursor *cur, const uint8_t *a
         if (k.mv_size != ROUTING_CLUSTER_RANK_KEY_LEN)
             continue;
         const uint8_t *kb = k.mv_data;
-        uint32_t consumers = ~((uint32_t)kb[0] << 24 | (uint32_t)kb[1] << 16 |
-                               (uint32_t)kb[2] << 8 | (uint32_t)kb[3]);
+        uint32_t consumers = ~get_be32(kb), cases = ~get_be32(kb + 4);
         if (consumers < min)
             break; /* all after it have fewer */
         if (r->n_clusters == max || looked == limit) {
@@ -372,6 +376,12 @@ static int walk(cpm_store_t *st, MDB_txn *txn, MDB_cursor *cur, const uint8_t *a
         Cpm__Cluster *cl = load(st, txn, key + 16, &rc);
         if (!cl && rc != CPM_E_NOT_FOUND)
             return rc;
+        if (cl && (cl->consumers != consumers || cl->cases != cases)) {
+            /* stale: not where its cluster is now (an older binary moved
+             * it in "clusters.rank" meanwhile); listed where it is */
+            cpm__cluster__free_unpacked(cl, NULL);
+            continue;
+        }
         if (cl && (rc = routing_themes_fill(st, txn, key + 16, cl, themes)) != 0) {
             cpm__cluster__free_unpacked(cl, NULL);
             return rc;
