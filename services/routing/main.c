@@ -12,6 +12,7 @@
 #include "cpm_util.h"
 #include "routing_bounds.h"
 #include "routing_categorize.h"
+#include "routing_clusters.h"
 #include "routing_deadlines.h"
 #include "routing_contact.h"
 #include "routing_deliver.h"
@@ -325,6 +326,17 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     st->rules = cpm_rules_watch_rules(st->watch);
     routing_dupes_set_window((int64_t)cpm_server_config(srv)->link_window_s * 1000);
     routing_themes_set_window((int64_t)cpm_server_config(srv)->clusters_window_days * 86400000LL);
+    /* A store written before "clusters.order": its rank index moved before
+     * anything is served (a clusters query reads the new one only). */
+    size_t moved = 0, txns = 0;
+    int rc = routing_clusters_rank_upgrade(cpm_server_store(srv), 5000, &moved, &txns);
+    if (rc != 0) {
+        fprintf(stderr, "cpmesh-routing: moving the clusters' rank index: %s\n", cpm_err_name(rc));
+        return -1;
+    }
+    if (moved)
+        cpm_info("clusters: %zu rank entries moved to %s in %zu transactions", moved,
+                 ROUTING_CLUSTER_RANK_DB, txns);
     return 0;
 }
 

@@ -10,37 +10,113 @@
 #define BID_LEN 32
 #define MEMBER_KEY_LEN (BID_LEN + 64)
 
-/* The rank key of cl: descending order of consumers, then of cases. */
-static void rank_key(uint32_t consumers, uint32_t cases, const char *bid,
-                     char out[ROUTING_CLUSTER_CURSOR_LEN + 1])
+/* Lowercase hex digit value, or -1. */
+static int hexval(char c)
 {
-    /* "%08x%08x%.32s" without printf: two of these for every complaint */
-    static const char HEX[] = "0123456789abcdef";
-    uint32_t w[2] = {~consumers, ~cases};
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 8; j++)
-            out[8 * i + j] = HEX[(w[i] >> (28 - 4 * j)) & 0xf];
-    size_t n = strnlen(bid, BID_LEN);
-    memcpy(out + 16, bid, n);
-    out[16 + n] = 0;
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* n lowercase hex digits of h into n/2 bytes: false when one is not. */
+static bool unhex(const char *h, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i += 2) {
+        int a = hexval(h[i]), b = hexval(h[i + 1]);
+        if (a < 0 || b < 0)
+            return false;
+        out[i / 2] = (uint8_t)(a << 4 | b);
+    }
+    return true;
+}
+
+static void put_be32(uint8_t *out, uint32_t v)
+{
+    out[0] = (uint8_t)(v >> 24), out[1] = (uint8_t)(v >> 16), out[2] = (uint8_t)(v >> 8);
+    out[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* The rank key of a cluster: ~consumers and ~cases big-endian, then the
+ * business's 16 bytes, so that keys sort in reply order (most consumers,
+ * then most complaints, then the business as its hex sorts). false when bid
+ * is not 32 lowercase hex digits (never made so: such a cluster is not
+ * ranked). */
+static bool rank_key(uint32_t consumers, uint32_t cases, const char *bid,
+                     uint8_t out[ROUTING_CLUSTER_RANK_KEY_LEN])
+{
+    put_be32(out, ~consumers);
+    put_be32(out + 4, ~cases);
+    return strnlen(bid, BID_LEN + 1) == BID_LEN && unhex(bid, BID_LEN, out + 8);
 }
 
 /* Store cl under bid with its rank; the rank it had (consumers, cases) goes. */
 static int put_ranked(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm__Cluster *cl,
                       bool had, uint32_t old_consumers, uint32_t old_cases)
 {
-    char key[ROUTING_CLUSTER_CURSOR_LEN + 1];
+    uint8_t key[ROUTING_CLUSTER_RANK_KEY_LEN];
     int rc;
-    if (had) {
-        rank_key(old_consumers, old_cases, bid, key);
-        rc = cpm_store_del(st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN);
+    if (had && rank_key(old_consumers, old_cases, bid, key)) {
+        rc = cpm_store_del(st, txn, ROUTING_CLUSTER_RANK_DB, key, sizeof key);
         if (rc != 0 && rc != CPM_E_NOT_FOUND)
             return rc;
     }
-    if ((rc = cpm_store_put_msg(st, txn, ROUTING_CLUSTERS_DB, bid, &cl->base)) != 0)
+    if ((rc = cpm_store_put_msg(st, txn, ROUTING_CLUSTERS_DB, bid, &cl->base)) != 0 ||
+        !rank_key(cl->consumers, cl->cases, bid, key))
         return rc;
-    rank_key(cl->consumers, cl->cases, bid, key);
-    return cpm_store_put(st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN, "", 0);
+    return cpm_store_put(st, txn, ROUTING_CLUSTER_RANK_DB, key, sizeof key, "", 0);
+}
+
+int routing_clusters_rank_move(cpm_store_t *st, MDB_txn *txn, size_t max, bool *left, size_t *moved)
+{
+    MDB_cursor *cur;
+    *left = false;
+    *moved = 0;
+    int mrc = mdb_cursor_open(txn, cpm_store_dbi(st, ROUTING_CLUSTER_RANK_OLD_DB), &cur);
+    if (mrc != 0)
+        return cpm_store_err(mrc);
+    int rc = 0;
+    MDB_val k, v;
+    size_t n = 0;
+    for (; (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && n < max; n++) {
+        uint8_t key[ROUTING_CLUSTER_RANK_KEY_LEN];
+        /* "%08x%08x" of (~consumers, ~cases), then the business: the same
+         * bytes in hex; anything else was never a rank key and goes */
+        if (k.mv_size == ROUTING_CLUSTER_CURSOR_LEN &&
+            unhex(k.mv_data, ROUTING_CLUSTER_CURSOR_LEN, key) &&
+            (rc = cpm_store_put(st, txn, ROUTING_CLUSTER_RANK_DB, key, sizeof key, "", 0)) != 0)
+            break;
+        if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        (*moved)++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0)
+        return rc;
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        return cpm_store_err(mrc);
+    *left = mrc == 0;
+    return 0;
+}
+
+int routing_clusters_rank_upgrade(cpm_store_t *st, size_t step, size_t *moved, size_t *txns)
+{
+    *moved = *txns = 0;
+    for (bool left = true; left;) {
+        MDB_txn *txn = NULL;
+        size_t n = 0;
+        int rc = cpm_store_begin(st, true, &txn);
+        if (rc == 0)
+            rc = routing_clusters_rank_move(st, txn, step, &left, &n);
+        rc = rc == 0 ? cpm_store_commit(txn) : (cpm_store_abort(&txn), rc);
+        if (rc != 0)
+            return rc;
+        *moved += n;
+        (*txns)++;
+    }
+    return 0;
 }
 
 static Cpm__Cluster *load(cpm_store_t *st, MDB_txn *txn, const char *bid, int *rc)
@@ -263,18 +339,19 @@ static int append(Cpm__ClustersReply *r, Cpm__Cluster *cl, size_t *cap)
 
 /* Walk the rank index from the cursor: entries are in reply order, so the
  * walk stops at the first cluster with too few consumers, and after max
- * clusters (plus stale entries, bounded too). */
-static int walk(cpm_store_t *st, MDB_txn *txn, MDB_cursor *cur, const char *after, uint32_t min,
+ * clusters (plus stale entries, bounded too). after: a rank key (binary),
+ * or NULL from the top. */
+static int walk(cpm_store_t *st, MDB_txn *txn, MDB_cursor *cur, const uint8_t *after, uint32_t min,
                 uint32_t max, uint32_t themes, Cpm__ClustersReply *r)
 {
     MDB_val k = {0, NULL}, v;
     int mrc;
-    if (*after) {
+    if (after) {
         k.mv_data = (void *)after;
-        k.mv_size = ROUTING_CLUSTER_CURSOR_LEN;
+        k.mv_size = ROUTING_CLUSTER_RANK_KEY_LEN;
         mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (mrc == 0 && k.mv_size == ROUTING_CLUSTER_CURSOR_LEN &&
-            !memcmp(k.mv_data, after, ROUTING_CLUSTER_CURSOR_LEN))
+        if (mrc == 0 && k.mv_size == ROUTING_CLUSTER_RANK_KEY_LEN &&
+            !memcmp(k.mv_data, after, ROUTING_CLUSTER_RANK_KEY_LEN))
             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     } else {
         mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
@@ -282,14 +359,10 @@ static int walk(cpm_store_t *st, MDB_txn *txn, MDB_cursor *cur, const char *afte
     size_t cap = 0, looked = 0, limit = 4 * (size_t)max + 16;
     char last[ROUTING_CLUSTER_CURSOR_LEN + 1] = "";
     for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != ROUTING_CLUSTER_CURSOR_LEN)
+        if (k.mv_size != ROUTING_CLUSTER_RANK_KEY_LEN)
             continue;
-        char key[ROUTING_CLUSTER_CURSOR_LEN + 1], hex[9];
-        memcpy(key, k.mv_data, ROUTING_CLUSTER_CURSOR_LEN);
-        key[ROUTING_CLUSTER_CURSOR_LEN] = 0;
-        memcpy(hex, key, 8);
-        hex[8] = 0;
-        uint32_t consumers = ~(uint32_t)strtoul(hex, NULL, 16);
+        const uint8_t *kb = k.mv_data;
+        uint32_t consumers = ~get_be32(kb), cases = ~get_be32(kb + 4);
         if (consumers < min)
             break; /* all after it have fewer */
         if (r->n_clusters == max || looked == limit) {
@@ -297,10 +370,18 @@ static int walk(cpm_store_t *st, MDB_txn *txn, MDB_cursor *cur, const char *afte
             break;
         }
         looked++;
+        char key[ROUTING_CLUSTER_CURSOR_LEN + 1]; /* the cursor: the key in hex */
+        cpm_hex_encode(kb, ROUTING_CLUSTER_RANK_KEY_LEN, key);
         int rc;
         Cpm__Cluster *cl = load(st, txn, key + 16, &rc);
         if (!cl && rc != CPM_E_NOT_FOUND)
             return rc;
+        if (cl && (cl->consumers != consumers || cl->cases != cases)) {
+            /* stale: not where its cluster is now (an older binary moved
+             * it in "clusters.rank" meanwhile); listed where it is */
+            cpm__cluster__free_unpacked(cl, NULL);
+            continue;
+        }
         if (cl && (rc = routing_themes_fill(st, txn, key + 16, cl, themes)) != 0) {
             cpm__cluster__free_unpacked(cl, NULL);
             return rc;
@@ -344,7 +425,9 @@ int routing_clusters_page(cpm_store_t *st, MDB_txn *txn, const Cpm__ClustersQuer
         free(r);
         return cpm_store_err(rc);
     }
-    rc = walk(st, txn, cur, after, min, max, themes, r);
+    uint8_t from[ROUTING_CLUSTER_RANK_KEY_LEN]; /* cursor_valid: it decodes */
+    bool at = *after && unhex(after, ROUTING_CLUSTER_CURSOR_LEN, from);
+    rc = walk(st, txn, cur, at ? from : NULL, min, max, themes, r);
     mdb_cursor_close(cur);
     if (rc != 0) {
         routing_clusters_free(&r);
@@ -414,31 +497,29 @@ static int forget_cluster(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_v
     if (k->mv_size != BID_LEN)
         return 0;
     Cpm__Cluster *cl = cpm__cluster__unpack(NULL, v->mv_size, v->mv_data);
-    char key[ROUTING_CLUSTER_CURSOR_LEN + 1];
+    uint8_t key[ROUTING_CLUSTER_RANK_KEY_LEN];
     int rc = 0;
     if (!cl) { /* unreadable: nothing to rank it by */
         *del = true;
         return 0;
     }
-    rank_key(cl->consumers, cl->cases, k->mv_data, key);
+    char bid[BID_LEN + 1];
+    snprintf(bid, sizeof bid, "%.32s", (const char *)k->mv_data);
+    bool ranked = rank_key(cl->consumers, cl->cases, bid, key);
     if (cl->last_ms < s->cutoff) {
         *del = true;
-        rc = cpm_store_del(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN);
+        rc = ranked ? cpm_store_del(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, sizeof key) : 0;
         rc = rc == CPM_E_NOT_FOUND ? 0 : rc;
-        char bid[BID_LEN + 1];
-        snprintf(bid, sizeof bid, "%.32s", (const char *)k->mv_data);
         if (rc == 0)
             rc = routing_themes_forget(s->st, txn, bid);
         if (rc == 0)
             rc = forget_seen(s->st, txn, bid);
-    } else {
+    } else if (ranked) {
         const void *rv;
         size_t rlen;
-        rc = cpm_store_get(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN,
-                           &rv, &rlen);
+        rc = cpm_store_get(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, sizeof key, &rv, &rlen);
         if (rc == CPM_E_NOT_FOUND)
-            rc = cpm_store_put(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, ROUTING_CLUSTER_CURSOR_LEN,
-                               "", 0);
+            rc = cpm_store_put(s->st, txn, ROUTING_CLUSTER_RANK_DB, key, sizeof key, "", 0);
     }
     cpm__cluster__free_unpacked(cl, NULL);
     return rc;

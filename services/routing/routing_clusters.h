@@ -23,10 +23,19 @@
  *                                   (a random key: a page of its own per
  *                                   complaint); deleted with the alias or
  *                                   with the cluster
- *   "clusters.rank"    "%08x%08x" of (~consumers, ~cases) + b -> "" : the
- *                      clusters in reply order (most consumers, then most
- *                      complaints, first), so a query reads only the entries
- *                      it returns, and its key is the paging cursor
+ *   "clusters.order"   ~consumers, ~cases (4 bytes each, big-endian), then
+ *                      b's 16 bytes (24) -> "" : the clusters in reply order
+ *                      (most consumers, then most complaints, first), so a
+ *                      query reads only the entries it returns; its key in
+ *                      hex (48 digits) is the paging cursor. Every complaint
+ *                      moves its cluster's entry (its cases change): two
+ *                      random places in this tree, whose keys are kept short
+ *                      so that it stays a level shallower (fewer branch
+ *                      pages copied per commit)
+ * Stores written before "clusters.order" have the same keys in hex in
+ * "clusters.rank" (48 bytes; the cursors are the same strings): moved
+ * before routing serves (routing_clusters_rank_move, in bounded steps, each
+ * its own transaction).
  * Stores written before (consumers in "clusters.members", themes in
  * "clusters.themes", links in "dupes", under the keys without the suffix)
  * keep working without a migration step: an entry not found in "clusters"
@@ -50,14 +59,16 @@
 #include <stdint.h>
 
 #define ROUTING_CLUSTERS_DB "clusters"
-#define ROUTING_CLUSTER_RANK_DB "clusters.rank"
+#define ROUTING_CLUSTER_RANK_DB "clusters.order"
+#define ROUTING_CLUSTER_RANK_OLD_DB "clusters.rank"   /* hex keys: the layout before */
+#define ROUTING_CLUSTER_RANK_KEY_LEN 24               /* ~consumers, ~cases, b (binary) */
 #define ROUTING_CLUSTER_MEMBERS_DB "clusters.members" /* the layout before */
 #define ROUTING_CLUSTERS_MAX 500                      /* clusters in one reply at most */
 #define ROUTING_CLUSTER_KEY_LEN 32                    /* b: the aggregate */
 #define ROUTING_CLUSTER_THEMES_KEY_LEN 34             /* b "/t" */
 #define ROUTING_CLUSTER_MEMBER_KEY_LEN 96             /* b hex(consumer_key) */
 #define ROUTING_CLUSTER_DUPE_KEY_LEN 98               /* b hex(consumer_key) "/d" */
-#define ROUTING_CLUSTER_CURSOR_LEN 48                 /* a rank key: 16 + 32 hex digits */
+#define ROUTING_CLUSTER_CURSOR_LEN 48                 /* a rank key in hex */
 #define ROUTING_CLUSTER_SEEN_KEY_LEN 66               /* b "/a" k: when alias k was last used */
 
 /* Count complaint c (received at at_ms) in the cluster of business bid (32
@@ -84,6 +95,20 @@ int routing_clusters_put_moved(cpm_store_t *st, MDB_txn *txn, const char *key, s
 /* Whether old_db (a database of the layout before the move) still has
  * entries: a store written before. */
 bool routing_clusters_old_used(cpm_store_t *st, MDB_txn *txn, const char *old_db);
+
+/* One bounded step of moving the rank index of a store written before
+ * "clusters.order" existed: at most max entries of "clusters.rank" moved
+ * there (decoded from hex; anything else deleted), counted in *moved.
+ * *left: whether entries remain (call again, in a new transaction). 0 or a
+ * store error. */
+int routing_clusters_rank_move(cpm_store_t *st, MDB_txn *txn, size_t max, bool *left,
+                               size_t *moved);
+
+/* routing_clusters_rank_move in transactions of step entries each (each
+ * committed durably: a stop in between goes on at the next start) until
+ * none is left; the service runs it at start, before it serves. Entries
+ * moved and transactions into *moved and *txns. 0 or a store error. */
+int routing_clusters_rank_upgrade(cpm_store_t *st, size_t step, size_t *moved, size_t *txns);
 
 /* When alias k (32 hex digits) leading to business bid was last used, into
  * *at_ms: CPM_E_NOT_FOUND (never recorded there: a store from before, or

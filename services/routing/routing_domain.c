@@ -7,6 +7,7 @@
 #include "cpm_keyhist.h"
 #include "cpm_verifier.h"
 #include "cpm_util.h"
+#include "routing_casewire.h"
 #include "routing_deadlines.h"
 #include "routing_transfer.h"
 #include "routing_dupes.h"
@@ -253,12 +254,79 @@ static int mark_assigned(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
     return fx->event(fx->ctx, txn, &ev);
 }
 
+/* A string of a case's bytes (len bytes at s) into out (cap): false when
+ * it does not fit. */
+static bool wire_str(const uint8_t *s, size_t len, char *out, size_t cap)
+{
+    if (len >= cap)
+        return false;
+    if (len)
+        memcpy(out, s, len);
+    out[len] = 0;
+    return true;
+}
+
+#define WIRE_STR_MAX 256 /* area, category, rule id: longer ones the slow way */
+
+/* mark_assigned on the stored bytes v (vlen) of the case ticket, by agency
+ * at at_ms, without decoding them (routing_casewire.h): 0 (marked, or not
+ * routed to agency: nothing to do), 1 (they are not plain fields, or a
+ * string is long: decode them), or a store error. */
+static int mark_assigned_wire(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                              const char *ticket, const char *agency, const void *v, size_t vlen,
+                              int64_t at_ms)
+{
+    routing_casewire_t w;
+    char area[WIRE_STR_MAX], category[WIRE_STR_MAX], rule[WIRE_STR_MAX];
+    if (!routing_casewire_peek(v, vlen, &w) || !wire_str(w.area, w.area_len, area, sizeof area) ||
+        !wire_str(w.category, w.category_len, category, sizeof category) ||
+        !wire_str(w.rule_id, w.rule_id_len, rule, sizeof rule))
+        return 1;
+    if (w.state != CPM__CASE_STATE__CASE_STATE_ROUTED || w.agency_len != strlen(agency) ||
+        memcmp(w.agency, agency, w.agency_len) != 0)
+        return 0;
+    Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT;
+    e.at_ms = at_ms;
+    e.state = CPM__CASE_STATE__CASE_STATE_ASSIGNED;
+    e.actor = (char *)agency;
+    size_t cap = vlen + 64 + protobuf_c_message_get_packed_size(&e.base);
+    uint8_t stack[4096], *buf = cap <= sizeof stack ? stack : malloc(cap);
+    if (!buf)
+        return CPM_E_INTERNAL;
+    memcpy(buf, v, vlen); /* v is the store's: read before the put */
+    size_t add =
+        routing_casewire_append(CPM__CASE_STATE__CASE_STATE_ASSIGNED, &e, buf + vlen, cap - vlen);
+    int rc = add ? cpm_store_put(st, txn, ROUTING_CASES_DB, ticket, strlen(ticket), buf, vlen + add)
+                 : CPM_E_INTERNAL;
+    if (buf != stack)
+        free(buf);
+    if (rc != 0)
+        return rc;
+    cpm_event_t ev = {.kind = "case.assigned",
+                      .ticket = ticket,
+                      .agency = agency,
+                      .area = area,
+                      .category = category,
+                      .state = CPM__CASE_STATE__CASE_STATE_ASSIGNED,
+                      .rule = rule,
+                      .actor = agency};
+    return fx->event(fx->ctx, txn, &ev);
+}
+
 int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                                  const char *agency, const Cpm__Assignment *a, int64_t now_ms)
 {
     const char *ticket = a->complaint && a->complaint->ticket ? a->complaint->ticket : "";
-    int rc;
-    Cpm__StatusReply *r = *ticket ? routing_status(st, txn, ticket, &rc) : NULL;
+    if (!*ticket)
+        return 0;
+    const void *v;
+    size_t vlen;
+    int rc = cpm_store_get(st, txn, ROUTING_CASES_DB, ticket, strlen(ticket), &v, &vlen);
+    if (rc != 0)
+        return rc == CPM_E_NOT_FOUND ? 0 : rc; /* only a store error is retried */
+    if ((rc = mark_assigned_wire(st, txn, fx, ticket, agency, v, vlen, now_ms)) != 1)
+        return rc;
+    Cpm__StatusReply *r = routing_status(st, txn, ticket, &rc);
     if (!r)
         return *ticket && rc != CPM_E_NOT_FOUND ? rc : 0; /* only a store error is retried */
     rc = 0;

@@ -35,8 +35,8 @@
     {                                                                                              \
         ROUTING_CASES_DB, ROUTING_DUE_DB, ROUTING_CODES_DB, ROUTING_COPIES_DB, ROUTING_REORG_DB,   \
             ROUTING_DUPES_DB, ROUTING_CLUSTERS_DB, ROUTING_CLUSTER_RANK_DB,                        \
-            ROUTING_CLUSTER_MEMBERS_DB, ROUTING_THEMES_DB, ROUTING_BIZLINK_DB, CPM_RETENTION_DB,   \
-            NULL                                                                                   \
+            ROUTING_CLUSTER_RANK_OLD_DB, ROUTING_CLUSTER_MEMBERS_DB, ROUTING_THEMES_DB,            \
+            ROUTING_BIZLINK_DB, CPM_RETENTION_DB, NULL                                             \
     } /* clang-format off */
 
 /* Route and record one complaint delivered by intake member sender. A

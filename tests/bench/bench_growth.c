@@ -40,7 +40,10 @@
  *     machine is busy (interrupt it after the prefill), measure on a quiet
  *     machine later with the same DIR and N.
  *   CPM_GROWTH_ONLY=full (or empty) runs the measured phases of that side
- *     only, for a profiler (perf record -p) attached while they run. */
+ *     only, for a profiler (perf record -p) attached while they run.
+ *   CPM_GROWTH_PAGES=1 also prints routing's pages written per group by
+ *     database (its trees walked after each of the first 8 groups of every
+ *     phase; the walks' time left out of the figures). */
 #include "cpm_eventlog.h"
 #include "cpm_inbox.h"
 #include "cpm_keys.h"
@@ -51,6 +54,7 @@
 #include "cpm_store.h"
 #include "cpm_util.h"
 #include "intake_domain.h"
+#include "routing_clusters.h"
 #include "routing_domain.h"
 #include "routing_dupes.h"
 #include "routing_themes.h"
@@ -286,6 +290,15 @@ static void side_open(side_t *s, const char *parent, const char *what, size_t ma
     if (!(s->ist = cpm_store_open(s->idir, map, idbs, err, sizeof err)) ||
         !(s->rst = cpm_store_open(s->rdir, map, rdbs, err, sizeof err)))
         die("store", err);
+    /* as the service does at start: a kept store written before
+     * "clusters.order" has its rank index moved */
+    size_t moved = 0, txns = 0;
+    int64_t m0 = mono_us();
+    if (routing_clusters_rank_upgrade(s->rst, 5000, &moved, &txns) != 0)
+        die("store", "moving the rank index");
+    if (moved)
+        printf("bench_growth: %s: %zu rank entries moved to %s in %zu transactions, %.1f s\n", what,
+               moved, ROUTING_CLUSTER_RANK_DB, txns, (double)(mono_us() - m0) / 1e6);
     s->in = intake_new(w_rules, NODE, "HK", ROUTER);
     intake_set_registry(s->in, w_reg);
     intake_set_places(s->in, w_places, NULL);
@@ -570,6 +583,153 @@ static void prefill(side_t *s, uint64_t upto, uint64_t n, uint64_t npeople, int6
     side_save(s);
 }
 
+/* ---- pages written per database (CPM_GROWTH_PAGES=1) ------------------ */
+
+/* LMDB copies every page it changes to a new page number (copy on write),
+ * and never reuses a page freed by the transaction that freed it: the pages
+ * of a database's tree after a commit that its tree before did not hold are
+ * the pages that commit wrote for it. The trees are read from the data file
+ * (LMDB 0.9's page and node layout, 64-bit), between routing's groups of
+ * the measured phases, for the first PW_GROUPS groups of each phase; the
+ * walk's time is left out of the phase's figures. */
+#define PW_GROUPS 8
+#define PW_DBS 48
+#define PW_HDR 16 /* page header: pgno, pad, flags, lower, upper */
+
+typedef struct {
+    uint64_t *pg;
+    size_t n, cap;
+} pw_set_t;
+
+typedef struct {
+    pw_set_t db[PW_DBS]; /* by pw_names */
+} pw_snap_t;
+
+static char pw_names[PW_DBS][48]; /* "(main)", "(free)", then named databases */
+static size_t pw_n;
+static bool pw_on;
+
+static size_t pw_index(const char *name, size_t len)
+{
+    for (size_t i = 0; i < pw_n; i++)
+        if (strlen(pw_names[i]) == len && !memcmp(pw_names[i], name, len))
+            return i;
+    if (pw_n == PW_DBS || len >= sizeof pw_names[0])
+        die("pages", "too many databases");
+    memcpy(pw_names[pw_n], name, len);
+    pw_names[pw_n][len] = 0;
+    return pw_n++;
+}
+
+static void pw_add(pw_set_t *s, uint64_t p)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1024;
+        if (!(s->pg = realloc(s->pg, s->cap * sizeof *s->pg)))
+            die("memory", NULL);
+    }
+    s->pg[s->n++] = p;
+}
+
+static uint16_t pw_u16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static uint64_t pw_u64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* The tree under root into s->db[d]; main: its sub-databases are named
+ * databases, each walked into its own set. */
+static void pw_tree(const uint8_t *map, size_t npages, size_t psz, uint64_t root, pw_snap_t *s,
+                    size_t d, bool main)
+{
+    if (root >= npages)
+        return; /* P_INVALID: an empty database */
+    const uint8_t *pg = map + root * psz;
+    uint16_t flags = pw_u16(pg + 10), lower = pw_u16(pg + 12);
+    size_t nkeys = lower > PW_HDR ? (size_t)(lower - PW_HDR) / 2 : 0;
+    pw_add(&s->db[d], root);
+    if (flags & 0x20) /* LEAF2: keys only */
+        return;
+    for (size_t i = 0; i < nkeys; i++) {
+        const uint8_t *node = pg + pw_u16(pg + PW_HDR + 2 * i);
+        if (flags & 0x01) { /* branch: the child's page number in lo, hi, flags */
+            uint64_t child =
+                pw_u16(node) | (uint64_t)pw_u16(node + 2) << 16 | (uint64_t)pw_u16(node + 4) << 32;
+            pw_tree(map, npages, psz, child, s, d, main);
+            continue;
+        }
+        uint16_t nflags = pw_u16(node + 4), ksize = pw_u16(node + 6);
+        const uint8_t *data = node + 8 + ksize;
+        if (nflags & 0x01) { /* F_BIGDATA: overflow pages */
+            uint64_t ov = pw_u64(data);
+            uint32_t count = 0;
+            if (ov < npages)
+                memcpy(&count, map + ov * psz + 12, 4);
+            char name[48]; /* counted apart: a value rewritten is copied whole */
+            int nl = snprintf(name, sizeof name, "%s (overflow)", pw_names[d]);
+            size_t o = pw_index(name, nl > 0 && (size_t)nl < sizeof name ? (size_t)nl : 0);
+            for (uint32_t k = 0; k < count; k++)
+                pw_add(&s->db[o], ov + k);
+        } else if (nflags & 0x02) { /* F_SUBDATA: an MDB_db, its root at 40 */
+            size_t sub = main ? pw_index((const char *)node + 8, ksize) : d;
+            pw_tree(map, npages, psz, pw_u64(data + 40), s, sub, false);
+        }
+    }
+}
+
+static int pw_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every database's pages in the last committed trees of the store in dir. */
+static void pw_walk(const char *dir, pw_snap_t *s)
+{
+    for (size_t i = 0; i < PW_DBS; i++)
+        s->db[i].n = 0;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    int fd = open(path, O_RDONLY);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0)
+        die(path, strerror(errno));
+    uint8_t *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        die(path, "mmap");
+    uint32_t psz;
+    memcpy(&psz, map + PW_HDR + 24, 4); /* the meta's free database's md_pad: the page size */
+    if (psz < 512 || psz > 65536)
+        psz = 4096;
+    /* the meta page with the newer transaction id */
+    const uint8_t *m0 = map + PW_HDR, *m1 = map + psz + PW_HDR;
+    const uint8_t *m = pw_u64(m1 + 128) > pw_u64(m0 + 128) ? m1 : m0;
+    size_t npages = (size_t)sb.st_size / psz;
+    pw_tree(map, npages, psz, pw_u64(m + 24 + 40), s, pw_index("(free)", 6), false);
+    pw_tree(map, npages, psz, pw_u64(m + 24 + 48 + 40), s, pw_index("(main)", 6), true);
+    munmap(map, (size_t)sb.st_size);
+    for (size_t i = 0; i < pw_n; i++)
+        qsort(s->db[i].pg, s->db[i].n, sizeof *s->db[i].pg, pw_cmp);
+}
+
+/* Pages of b not in a, per database, added to out. */
+static void pw_diff(const pw_snap_t *a, const pw_snap_t *b, int64_t out[PW_DBS])
+{
+    for (size_t d = 0; d < pw_n; d++)
+        for (size_t i = 0; i < b->db[d].n; i++)
+            out[d] +=
+                !bsearch(&b->db[d].pg[i], a->db[d].pg, a->db[d].n, sizeof *a->db[d].pg, pw_cmp);
+}
+
 /* ---- the measured phase ----------------------------------------------- */
 
 typedef struct {
@@ -579,6 +739,8 @@ typedef struct {
     int64_t wall_us, cpu_us, commit_us; /* thread CPU; time in the durable commits */
     int64_t commit_cpu_us; /* thread CPU in the durable commits (writing and syncing pages) */
     int64_t written;       /* bytes this process handed to write(2): LMDB's dirty pages */
+    int64_t pages[PW_DBS]; /* CPM_GROWTH_PAGES: pages written per database (by pw_names) */
+    size_t walked;         /* in that many groups */
 } lat_t;
 
 /* wchar of /proc/self/io: every byte written (LMDB writes each dirty page of
@@ -652,7 +814,13 @@ static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr
     li->cpu_us += cpu_us() - c0;
     li->written += wchar() - w0;
     t0 = mono_us(), c0 = cpu_us(), w0 = wchar();
-    for (size_t routed = intake_only ? 0 : GROUP; routed > 0;) {
+    static pw_snap_t before, after;
+    int64_t skip_us = 0, skip_cpu = 0; /* the walks' time: left out */
+    if (pw_on && !intake_only) {
+        pw_walk(s->rdir, &before);
+        skip_us = mono_us() - t0, skip_cpu = cpu_us() - c0;
+    }
+    for (size_t routed = intake_only ? 0 : GROUP, g = 0; routed > 0; g++) {
         int64_t g0 = mono_us();
         MDB_txn *txn = NULL;
         int rc = cpm_store_begin(s->rst, true, &txn);
@@ -668,9 +836,18 @@ static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr
             lat_add(lr, mono_us() - g0);
             lr->items += routed;
         }
+        if (pw_on && routed && g < PW_GROUPS) {
+            int64_t p0 = mono_us(), pc0 = cpu_us();
+            pw_walk(s->rdir, &after);
+            pw_diff(&before, &after, lr->pages);
+            lr->walked++;
+            pw_snap_t t = before;
+            before = after, after = t;
+            skip_us += mono_us() - p0, skip_cpu += cpu_us() - pc0;
+        }
     }
-    lr->wall_us += mono_us() - t0;
-    lr->cpu_us += cpu_us() - c0;
+    lr->wall_us += mono_us() - t0 - skip_us;
+    lr->cpu_us += cpu_us() - c0 - skip_cpu;
     lr->written += wchar() - w0;
     if (ack_all(s, cpm_now_ms(), 4096) != 0)
         die("acks", NULL);
@@ -770,6 +947,26 @@ static void costs(const char *what, const lat_t *l)
            l->n ? (double)l->written / 4096.0 / (double)l->n : 0, l->n);
 }
 
+/* Pages written per group, database by database (CPM_GROWTH_PAGES). */
+static void db_pages(const lat_t *e, const lat_t *f)
+{
+    if (!e->walked && !f->walked)
+        return;
+    printf("    pages written per group by database (trees walked after %zu and %zu groups):\n",
+           e->walked, f->walked);
+    int64_t te = 0, tf = 0;
+    for (size_t d = 0; d < pw_n; d++) {
+        te += e->pages[d], tf += f->pages[d];
+        if (e->pages[d] || f->pages[d])
+            printf("      %-18s empty %6.1f full %6.1f\n", pw_names[d],
+                   e->walked ? (double)e->pages[d] / (double)e->walked : 0,
+                   f->walked ? (double)f->pages[d] / (double)f->walked : 0);
+    }
+    printf("      %-18s empty %6.1f full %6.1f\n", "all",
+           e->walked ? (double)te / (double)e->walked : 0,
+           f->walked ? (double)tf / (double)f->walked : 0);
+}
+
 static void row(const char *what, lat_t *e, lat_t *f)
 {
     double re = rate(e), rf = rate(f), e50 = pct(e, 0.5), e99 = pct(e, 0.99), f50 = pct(f, 0.5),
@@ -779,6 +976,7 @@ static void row(const char *what, lat_t *e, lat_t *f)
            what, re, e50, e99, rf, f50, f99, re > 0 ? rf / re : 0, e99 > 0 ? f99 / e99 : 0);
     costs("empty", e);
     costs("full", f);
+    db_pages(e, f);
 }
 
 int main(int argc, char **argv)
@@ -823,6 +1021,10 @@ int main(int argc, char **argv)
     /* CPM_GROWTH_ONLY=full or empty: the measured phases of that side only
      * (the other's figures are 0), for a profiler attached to the process. */
     const char *only = getenv("CPM_GROWTH_ONLY");
+    /* CPM_GROWTH_PAGES=1: routing's pages written per group, by database
+     * (the trees walked between the first PW_GROUPS groups of each phase). */
+    const char *pw = getenv("CPM_GROWTH_PAGES");
+    pw_on = pw && *pw && strcmp(pw, "0") != 0;
     side_t full;
     side_open(&full, parent, "full", big);
     uint64_t kept = full.next; /* from an earlier run: not this run's prefill */
@@ -875,6 +1077,9 @@ int main(int argc, char **argv)
                 sum[k]->cpu_us += one[k]->cpu_us, sum[k]->commit_us += one[k]->commit_us;
                 sum[k]->commit_cpu_us += one[k]->commit_cpu_us;
                 sum[k]->written += one[k]->written;
+                sum[k]->walked += one[k]->walked;
+                for (size_t j = 0; j < PW_DBS; j++)
+                    sum[k]->pages[j] += one[k]->pages[j];
                 free(one[k]->us);
             }
         }

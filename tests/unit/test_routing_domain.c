@@ -12,6 +12,7 @@
 #include "fixtures/domain/domain_fixture.h"
 #include "cpm_case.h"
 #include "cpm_envelope.h"
+#include "routing_casewire.h"
 #include "routing_domain.h"
 
 #define SELF "hn.doit/routing"
@@ -478,6 +479,74 @@ static void test_assignment_delivered(void **state)
     dom_value_unchanged(f->st, "cases", T, before, lb);
 }
 
+/* The acknowledgement marks the case without decoding it: the change is
+ * appended to the stored bytes (routing_casewire.h), and the record decodes
+ * as the one decoding, changing and encoding it would have stored; its
+ * event names the case's area, category and rule. Bytes that are not plain
+ * fields are decoded, as before (an unreadable case is a store error). */
+static void test_assignment_delivered_appended(void **state)
+{
+    fixture_t *f = *state;
+    const char *T = "HK-00000001", *AG = "hn.d.hoan-kiem";
+    route_ok(f, T, "food_safety", "hoan-kiem", false);
+    dom_fx_clear(&f->rec);
+    int64_t t1 = dom_vn_time(2026, 3, 2, 11, 0);
+    static uint8_t before[8192], after[8192], want[8192], got[8192];
+    size_t lb = case_bytes(f, T, before, sizeof before);
+    Cpm__StatusReply *r = cpm__status_reply__unpack(NULL, lb, before);
+    assert_non_null(r);
+    Cpm__StatusEntry e = CPM__STATUS_ENTRY__INIT, *hist[8];
+    assert_true(r->n_history < 8);
+    memcpy(hist, r->history, r->n_history * sizeof *hist);
+    hist[r->n_history] = &e;
+    e.at_ms = t1;
+    e.state = CPM__CASE_STATE__CASE_STATE_ASSIGNED;
+    e.actor = (char *)AG;
+    Cpm__StatusEntry **own = r->history;
+    Cpm__CaseState was = r->state;
+    r->history = hist;
+    r->n_history++;
+    r->state = CPM__CASE_STATE__CASE_STATE_ASSIGNED;
+    size_t lw = cpm__status_reply__pack(r, want);
+    r->history = own;
+    r->n_history--;
+    r->state = was;
+
+    assert_int_equal(delivered(f, AG, T, t1), 0);
+    size_t la = case_bytes(f, T, after, sizeof after);
+    assert_true(la > lb);
+    assert_memory_equal(after, before, lb); /* appended, not encoded again */
+    Cpm__StatusReply *d = cpm__status_reply__unpack(NULL, la, after);
+    assert_non_null(d);
+    assert_int_equal(cpm__status_reply__pack(d, got), lw);
+    assert_memory_equal(got, want, lw);
+    cpm__status_reply__free_unpacked(d, NULL);
+    assert_int_equal(f->rec.n_events, 1);
+    assert_string_equal(f->rec.events[0].kind, "case.assigned");
+    assert_string_equal(f->rec.events[0].ticket, T);
+    assert_string_equal(f->rec.events[0].area, r->area);
+    assert_string_equal(f->rec.events[0].category, r->category);
+    assert_string_equal(f->rec.events[0].rule, r->rule_id);
+    assert_string_equal(f->rec.events[0].actor, AG);
+    cpm__status_reply__free_unpacked(r, NULL);
+
+    /* the last state counts: assigned now, a second ack changes nothing */
+    assert_int_equal(delivered(f, AG, T, t1 + 1), 0);
+    dom_value_unchanged(f->st, "cases", T, after, la);
+
+    /* not plain fields (a group's wire type; cut short): decoded, refused */
+    routing_casewire_t w;
+    static const uint8_t group[] = {0x0b, 0x0c}, cut[] = {0x1a, 0x05, 'h', 'n'};
+    assert_false(routing_casewire_peek(group, sizeof group, &w));
+    assert_false(routing_casewire_peek(cut, sizeof cut, &w));
+    assert_true(routing_casewire_peek(after, la, &w));
+    assert_int_equal(w.state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
+    MDB_txn *txn = dom_begin(f->st, true);
+    assert_int_equal(cpm_store_put(f->st, txn, "cases", "HK-00000002", 11, group, sizeof group), 0);
+    assert_int_equal(dom_end(txn, 0), 0);
+    assert_int_equal(delivered(f, AG, "HK-00000002", t1), CPM_E_INTERNAL);
+}
+
 static void test_update_refused_and_direct(void **state)
 {
     fixture_t *f = *state;
@@ -834,6 +903,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_walk_outcome, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_signed_act_verified, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_assignment_delivered, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_assignment_delivered_appended, setup,
+                                        dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_refused_and_direct, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_update_errors, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_no_registry, setup, dom_env_teardown),

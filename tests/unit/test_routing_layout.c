@@ -4,7 +4,8 @@
  * leaf of one B-tree for them, not one of each of four; and a store written
  * before (consumers in "clusters.members", themes in "clusters.themes", links
  * in "dupes") keeps giving the same answers as a store written after, its
- * entries moved when next written and swept as before. */
+ * entries moved when next written and swept as before; and one whose rank
+ * index is in "clusters.rank" (hex keys) has it moved at start. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,6 +147,7 @@ static void answer(fixture_t *f, char *out, size_t cap)
     assert_int_equal(routing_clusters_page(f->st, txn, &q, &r, &err), 0);
     cpm_store_abort(&txn);
     size_t w = 0;
+    out[0] = 0;
     for (size_t i = 0; i < r->n_clusters; i++) {
         const Cpm__Cluster *c = r->clusters[i];
         w += (size_t)snprintf(out + w, cap - w, "%s|%u|%u|%s|%lld|%lld|%u themes:", c->business,
@@ -297,6 +299,113 @@ static void test_store_from_before(void **state)
     dom_env_teardown(&r);
 }
 
+/* Put the rank index back as the code before kept it: "clusters.rank",
+ * "%08x%08x" of (~consumers, ~cases) then the business, for every
+ * aggregate; "clusters.order" emptied. The entries written. */
+static size_t unrank(fixture_t *f)
+{
+    MDB_txn *txn = dom_begin(f->st, true);
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_CLUSTERS_DB), &cur), 0);
+    MDB_val k, v;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != ROUTING_CLUSTER_KEY_LEN)
+            continue;
+        Cpm__Cluster *cl = cpm__cluster__unpack(NULL, v.mv_size, v.mv_data);
+        assert_non_null(cl);
+        char key[ROUTING_CLUSTER_CURSOR_LEN + 1];
+        snprintf(key, sizeof key, "%08x%08x%.32s", ~cl->consumers, ~cl->cases,
+                 (const char *)k.mv_data);
+        cpm__cluster__free_unpacked(cl, NULL);
+        assert_int_equal(cpm_store_put(f->st, txn, ROUTING_CLUSTER_RANK_OLD_DB, key,
+                                       ROUTING_CLUSTER_CURSOR_LEN, "", 0),
+                         0);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_drop(txn, cpm_store_dbi(f->st, ROUTING_CLUSTER_RANK_DB), 0), 0);
+    assert_int_equal(dom_end(txn, 0), 0);
+    return n;
+}
+
+/* One cluster from after (NULL: the top), with min 1 and max 1: its
+ * business into business, the next cursor into next. */
+static void page_of_one(fixture_t *f, const char *after, char business[64], char next[64])
+{
+    Cpm__ClustersQuery q = CPM__CLUSTERS_QUERY__INIT;
+    q.min_consumers = 1;
+    q.max = 1;
+    q.after = (char *)after;
+    Cpm__ClustersReply *r = NULL;
+    cpm_error_t err = {0};
+    MDB_txn *txn = dom_begin(f->st, false);
+    assert_int_equal(routing_clusters_page(f->st, txn, &q, &r, &err), 0);
+    cpm_store_abort(&txn);
+    assert_int_equal(r->n_clusters, 1);
+    snprintf(business, 64, "%s", r->clusters[0]->business);
+    snprintf(next, 64, "%s", r->next_after);
+    routing_clusters_free(&r);
+}
+
+/* A store written before "clusters.order" (its rank in hex in
+ * "clusters.rank") answers nothing until the rank is moved, as the service
+ * does at start, in bounded transactions; then the same answers as before,
+ * and a cursor given out before the move pages on after it. */
+static void test_rank_from_before(void **state)
+{
+    fixture_t *f = *state;
+    first_half(f);
+    second_half(f);
+    route(f, 8, 5, "Cha Ca", T0 + 62 * DAY);
+    char a[4096], b[4096], b1[64], c1[64], b2[64], c2[64], b3[64], c3[64];
+    answer(f, a, sizeof a);
+    page_of_one(f, NULL, b1, c1);
+    page_of_one(f, c1, b2, c2);
+    assert_int_equal(strlen(c1), ROUTING_CLUSTER_CURSOR_LEN);
+    assert_int_equal(unrank(f), 3);
+    MDB_txn *txn = dom_begin(f->st, true); /* not a rank key: dropped by the move */
+    assert_int_equal(cpm_store_put(f->st, txn, ROUTING_CLUSTER_RANK_OLD_DB, "x", 1, "", 0), 0);
+    assert_int_equal(dom_end(txn, 0), 0);
+    answer(f, b, sizeof b);
+    assert_string_equal(b, "");
+    size_t moved = 0, txns = 0;
+    assert_int_equal(routing_clusters_rank_upgrade(f->st, 2, &moved, &txns), 0);
+    assert_int_equal(moved, 4);
+    assert_int_equal(txns, 2); /* 2 entries per transaction */
+    assert_int_equal(entries(f, ROUTING_CLUSTER_RANK_OLD_DB), 0);
+    assert_int_equal(entries(f, ROUTING_CLUSTER_RANK_DB), 3);
+    answer(f, b, sizeof b);
+    assert_string_equal(a, b);
+    page_of_one(f, c1, b3, c3);
+    assert_string_equal(b3, b2);
+    assert_string_equal(c3, c2);
+    /* once moved, a start moves nothing */
+    assert_int_equal(routing_clusters_rank_upgrade(f->st, 2, &moved, &txns), 0);
+    assert_int_equal(moved, 0);
+    assert_int_equal(txns, 1);
+    /* rolled back and forward again: the older binary moved a cluster in
+     * "clusters.rank", its entry here no longer says where it is; the
+     * cluster is listed once, where it is */
+    txn = dom_begin(f->st, true);
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(f->st, ROUTING_CLUSTER_RANK_DB), &cur), 0);
+    MDB_val k, v;
+    assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+    uint8_t stale[ROUTING_CLUSTER_RANK_KEY_LEN];
+    assert_int_equal(k.mv_size, sizeof stale);
+    memcpy(stale, k.mv_data, sizeof stale);
+    mdb_cursor_close(cur);
+    stale[7]--; /* one complaint more than it has: listed first */
+    assert_int_equal(cpm_store_put(f->st, txn, ROUTING_CLUSTER_RANK_DB, stale, sizeof stale, "", 0),
+                     0);
+    assert_int_equal(dom_end(txn, 0), 0);
+    assert_int_equal(entries(f, ROUTING_CLUSTER_RANK_DB), 4);
+    answer(f, b, sizeof b);
+    assert_string_equal(a, b);
+}
+
 /* A store from before whose old "dupes" holds a link dated far ahead (a
  * skewed clock wrote it): the sweep drains it too, instead of staying on the
  * old database until that date while the links in "clusters" go unswept. */
@@ -327,6 +436,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_from_before, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_future_link_does_not_hold_the_sweep, setup,
                                         dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_rank_from_before, setup, dom_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
