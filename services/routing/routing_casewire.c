@@ -1,6 +1,8 @@
 /* routing_casewire: see routing_casewire.h. */
 #include "routing_casewire.h"
 
+#include "cpm_pbcheck.h"
+
 #include <string.h>
 
 /* StatusReply's field numbers (proto/cpmesh.proto) that are read or added. */
@@ -13,19 +15,6 @@
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
-/* A varint at *p (before e) into *v, *p past it; false when malformed. */
-static bool get_varint(const uint8_t **p, const uint8_t *e, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; *p < e && shift < 64; shift += 7) {
-        uint8_t b = *(*p)++;
-        *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return true;
-    }
-    return false;
-}
-
 static size_t put_varint(uint64_t v, uint8_t *out)
 {
     size_t n = 0;
@@ -36,55 +25,63 @@ static size_t put_varint(uint64_t v, uint8_t *out)
     return n;
 }
 
+/* Whether wire type wt is one the decoder takes for field f (repeated
+ * scalars also packed, as length-delimited). */
+static bool wire_ok(const ProtobufCFieldDescriptor *f, int wt)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return wt == WT_LEN;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return wt == WT_I32 || (f->label == PROTOBUF_C_LABEL_REPEATED && wt == WT_LEN);
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return wt == WT_I64 || (f->label == PROTOBUF_C_LABEL_REPEATED && wt == WT_LEN);
+    default: /* varints: ints, bool, enum */
+        return wt == WT_VARINT || (f->label == PROTOBUF_C_LABEL_REPEATED && wt == WT_LEN);
+    }
+}
+
 bool routing_casewire_peek(const uint8_t *b, size_t n, routing_casewire_t *out)
 {
     memset(out, 0, sizeof *out);
     const uint8_t *p = b, *e = b + n;
-    while (p < e) {
-        uint64_t tag, v;
-        if (!get_varint(&p, e, &tag) || tag >> 3 == 0 || tag >> 32)
+    cpm_pb_field_t f;
+    int rc;
+    /* read as protobuf-c's decoder reads (its limits on tags and lengths),
+     * a field of StatusReply in a wire type it would refuse refused too;
+     * what is inside the history entries and the placement is not looked at
+     * (the decoder reads it when the case is next decoded) */
+    while ((rc = cpm_pb_next_as_decoder(&p, e, &f)) == 1) {
+        const ProtobufCFieldDescriptor *d =
+            protobuf_c_message_descriptor_get_field(&cpm__status_reply__descriptor, f.number);
+        if (d && !wire_ok(d, f.wire_type))
             return false;
-        uint32_t field = (uint32_t)(tag >> 3);
-        switch (tag & 7) {
-        case WT_VARINT:
-            if (!get_varint(&p, e, &v))
-                return false;
-            if (field == F_STATE)
-                out->state = (uint32_t)v;
-            break;
-        case WT_I64:
-        case WT_I32: {
-            size_t w = (tag & 7) == WT_I64 ? 8 : 4;
-            if ((size_t)(e - p) < w)
-                return false;
-            p += w;
-            break;
-        }
-        case WT_LEN: {
-            if (!get_varint(&p, e, &v) || v > (uint64_t)(e - p))
-                return false;
-            const uint8_t **s = field == F_AGENCY     ? &out->agency
-                                : field == F_RULE_ID  ? &out->rule_id
-                                : field == F_AREA     ? &out->area
-                                : field == F_CATEGORY ? &out->category
-                                                      : NULL;
-            size_t *l = field == F_AGENCY     ? &out->agency_len
-                        : field == F_RULE_ID  ? &out->rule_id_len
-                        : field == F_AREA     ? &out->area_len
-                        : field == F_CATEGORY ? &out->category_len
-                                              : NULL;
-            if (s) {
-                *s = p;
-                *l = (size_t)v;
-            }
-            p += v;
-            break;
-        }
-        default: /* groups (never in a StatusReply) or garbage */
-            return false;
+        if (f.number == F_STATE && f.wire_type == WT_VARINT)
+            out->state = (uint32_t)f.value;
+        if (f.wire_type != WT_LEN)
+            continue;
+        const uint8_t **str = f.number == F_AGENCY     ? &out->agency
+                              : f.number == F_RULE_ID  ? &out->rule_id
+                              : f.number == F_AREA     ? &out->area
+                              : f.number == F_CATEGORY ? &out->category
+                                                       : NULL;
+        size_t *len = f.number == F_AGENCY     ? &out->agency_len
+                      : f.number == F_RULE_ID  ? &out->rule_id_len
+                      : f.number == F_AREA     ? &out->area_len
+                      : f.number == F_CATEGORY ? &out->category_len
+                                               : NULL;
+        if (str) {
+            *str = f.data;
+            *len = f.len;
         }
     }
-    return true;
+    return rc == 0;
 }
 
 size_t routing_casewire_append(Cpm__CaseState state, const Cpm__StatusEntry *e, uint8_t *out,

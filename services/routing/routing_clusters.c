@@ -104,6 +104,8 @@ int routing_clusters_rank_move(cpm_store_t *st, MDB_txn *txn, size_t max, bool *
 int routing_clusters_rank_upgrade(cpm_store_t *st, size_t step, size_t *moved, size_t *txns)
 {
     *moved = *txns = 0;
+    if (step == 0)
+        step = 1; /* a step of none would never end */
     for (bool left = true; left;) {
         MDB_txn *txn = NULL;
         size_t n = 0;
@@ -378,8 +380,11 @@ static int walk(cpm_store_t *st, MDB_txn *txn, MDB_cursor *cur, const uint8_t *a
             return rc;
         if (cl && (cl->consumers != consumers || cl->cases != cases)) {
             /* stale: not where its cluster is now (an older binary moved
-             * it in "clusters.rank" meanwhile); listed where it is */
+             * it in "clusters.rank" meanwhile); listed where it is. The
+             * cursor passes it, so that a page cut in a run of them goes on
+             * after it, not from before it again. */
             cpm__cluster__free_unpacked(cl, NULL);
+            memcpy(last, key, sizeof last);
             continue;
         }
         if (cl && (rc = routing_themes_fill(st, txn, key + 16, cl, themes)) != 0) {

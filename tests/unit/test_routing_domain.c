@@ -539,6 +539,14 @@ static void test_assignment_delivered_appended(void **state)
     static const uint8_t group[] = {0x0b, 0x0c}, cut[] = {0x1a, 0x05, 'h', 'n'};
     assert_false(routing_casewire_peek(group, sizeof group, &w));
     assert_false(routing_casewire_peek(cut, sizeof cut, &w));
+    /* a field of the record in a wire type the decoder refuses (history, a
+     * message, as a varint; agency, a string, as a fixed32): decoded too */
+    static uint8_t badwt[8192];
+    memcpy(badwt, after, la);
+    badwt[la] = 12 << 3 | 0, badwt[la + 1] = 1;
+    assert_false(routing_casewire_peek(badwt, la + 2, &w));
+    badwt[la] = 3 << 3 | 5, memset(badwt + la + 1, 'x', 4);
+    assert_false(routing_casewire_peek(badwt, la + 5, &w));
     assert_true(routing_casewire_peek(after, la, &w));
     assert_int_equal(w.state, CPM__CASE_STATE__CASE_STATE_ASSIGNED);
     MDB_txn *txn = dom_begin(f->st, true);

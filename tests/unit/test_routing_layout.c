@@ -404,6 +404,44 @@ static void test_rank_from_before(void **state)
     assert_int_equal(entries(f, ROUTING_CLUSTER_RANK_DB), 4);
     answer(f, b, sizeof b);
     assert_string_equal(a, b);
+    /* more stale entries in a row than a page may look at (4 x max + 16):
+     * a page cut among them gives a cursor past those it looked at, and
+     * paging on reaches the first cluster (it once handed back no cursor,
+     * or the same one, for ever) */
+    txn = dom_begin(f->st, true);
+    for (int i = 2; i < 60; i++) { /* each more complaints than it has */
+        uint8_t more[ROUTING_CLUSTER_RANK_KEY_LEN];
+        memcpy(more, stale, sizeof more);
+        more[7] = (uint8_t)(stale[7] - i);
+        assert_int_equal(
+            cpm_store_put(f->st, txn, ROUTING_CLUSTER_RANK_DB, more, sizeof more, "", 0), 0);
+    }
+    assert_int_equal(dom_end(txn, 0), 0);
+    char after[64] = "", got[64] = "";
+    int pages = 0;
+    while (!*got) {
+        assert_true(++pages <= 10);
+        Cpm__ClustersQuery q = CPM__CLUSTERS_QUERY__INIT;
+        q.min_consumers = 1;
+        q.max = 1;
+        q.after = *after ? after : NULL;
+        Cpm__ClustersReply *r = NULL;
+        cpm_error_t err = {0};
+        txn = dom_begin(f->st, false);
+        assert_int_equal(routing_clusters_page(f->st, txn, &q, &r, &err), 0);
+        cpm_store_abort(&txn);
+        if (r->n_clusters == 0) {
+            assert_true(r->truncated);
+            assert_true(strlen(r->next_after) == ROUTING_CLUSTER_CURSOR_LEN);
+            assert_string_not_equal(r->next_after, after); /* it moves on */
+        } else {
+            snprintf(got, sizeof got, "%s", r->clusters[0]->business);
+        }
+        snprintf(after, sizeof after, "%s", r->next_after);
+        routing_clusters_free(&r);
+    }
+    assert_true(pages > 1);
+    assert_string_equal(got, b1);
 }
 
 /* A store from before whose old "dupes" holds a link dated far ahead (a
