@@ -166,14 +166,17 @@ static void digest_fields(const uint8_t key[32], const char *const *fields, size
  * Sender first (kind 'c' or 'k', the form before 2026-12-01), each sender's
  * references made a run of their own, and a group from N senders changed N
  * leaves and their branches: at 10 million complaints most of what a group
- * wrote. Either form reads one way: neither a client_ref (intake_validate)
- * nor a member id holds 0x1f. */
-static void ref_key(char *out, size_t cap, char kind, const char *sender, const char *client_ref)
+ * wrote. Either form reads one way: a client_ref holds no 0x1f
+ * (intake_validate: [A-Za-z0-9._:-]), so the new form splits at its second
+ * 0x1f and the old at its last, whatever the sender's id holds. false when
+ * the key does not fit (a sender's id of some 190 bytes): the reference is
+ * then refused, never cut short. */
+static bool ref_key(char *out, size_t cap, char kind, const char *sender, const char *client_ref)
 {
-    if (kind == 'C' || kind == 'K')
-        snprintf(out, cap, "%c\x1f%s\x1f%s", kind, client_ref, sender);
-    else
-        snprintf(out, cap, "%c\x1f%s\x1f%s", kind, sender, client_ref);
+    int n = kind == 'C' || kind == 'K'
+                ? snprintf(out, cap, "%c\x1f%s\x1f%s", kind, client_ref, sender)
+                : snprintf(out, cap, "%c\x1f%s\x1f%s", kind, sender, client_ref);
+    return n > 0 && (size_t)n < cap; /* cut short, two senders could share a key */
 }
 
 bool intake_refs_scan(intake_t *in, cpm_store_t *st, MDB_txn *txn)
@@ -206,13 +209,15 @@ static int ref_lookup(intake_t *in, cpm_store_t *st, MDB_txn *txn, char kind, co
 {
     const void *v;
     size_t vlen;
-    ref_key(key, 256, kind, sender, client_ref);
+    char old[256];
+    if (!ref_key(key, 256, kind, sender, client_ref) ||
+        !ref_key(old, sizeof old, (char)(kind + ('a' - 'A')), sender, client_ref))
+        return cpm_error_set(err, CPM_E_INVALID, "client_ref",
+                             "client_ref %s of %s makes a reference key over 255 bytes", client_ref,
+                             sender);
     int rc = cpm_store_get(st, txn, INTAKE_REFS_DB, key, strlen(key), &v, &vlen);
-    if (rc == CPM_E_NOT_FOUND && in->legacy_refs) {
-        char old[256];
-        ref_key(old, sizeof old, (char)(kind + ('a' - 'A')), sender, client_ref);
+    if (rc == CPM_E_NOT_FOUND && in->legacy_refs)
         rc = cpm_store_get(st, txn, INTAKE_REFS_DB, old, strlen(old), &v, &vlen);
-    }
     if (rc != 0)
         return rc;
     size_t idlen = strnlen(v, vlen);

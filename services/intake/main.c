@@ -188,11 +188,15 @@ static int init(cpm_server_t *srv, cpm_svc_t **out)
     intake_set_ref_key(st->in, key);
     sodium_memzero(key, sizeof key);
     MDB_txn *rtxn = NULL;
-    if (cpm_store_begin(cpm_server_store(srv), false, &rtxn) != 0)
-        rtxn = NULL; /* unreadable: both forms are looked up */
+    bool readable = cpm_store_begin(cpm_server_store(srv), false, &rtxn) == 0;
+    if (!readable)
+        rtxn = NULL; /* both forms are looked up */
     bool legacy = intake_refs_scan(st->in, cpm_server_store(srv), rtxn);
     cpm_store_abort(&rtxn);
-    if (legacy)
+    if (legacy && !readable)
+        cpm_warn("refs: the store could not be read at start; client references are looked up in "
+                 "both forms (sender first, before 2026-12-01, and reference first)");
+    else if (legacy)
         cpm_info("refs: client references of the sender-first form (before 2026-12-01) are "
                  "looked up too");
     if (cfg->consumer_key_file) { /* links one consumer's complaints (routing_dupes) */

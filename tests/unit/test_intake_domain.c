@@ -412,11 +412,11 @@ static void check_refused(fixture_t *f, Cpm__Complaint *c, int code, const char 
 /* Move one reference's entry from its key in the reference-first form
  * ("C\x1f<ref>\x1f<sender>") to the sender-first one ("c\x1f<sender>\x1f<ref>"),
  * as a store written before 2026-12-01 holds it. */
-static void to_old_form(cpm_store_t *st, const char *sender, const char *ref)
+static void to_old_form(cpm_store_t *st, char kind, const char *sender, const char *ref)
 {
     char nk[256], ok[256];
-    snprintf(nk, sizeof nk, "C\x1f%s\x1f%s", ref, sender);
-    snprintf(ok, sizeof ok, "c\x1f%s\x1f%s", sender, ref);
+    snprintf(nk, sizeof nk, "%c\x1f%s\x1f%s", kind, ref, sender);
+    snprintf(ok, sizeof ok, "%c\x1f%s\x1f%s", kind + ('a' - 'A'), sender, ref);
     MDB_txn *txn = dom_begin(st, true);
     const void *v;
     size_t vlen;
@@ -463,7 +463,7 @@ static void test_reference_first_keys(void **state)
     assert_false(scan_refs(f));
 
     /* a store from before: the entry in the old form */
-    to_old_form(f->env.st, OP1, "0190aa-ref-1");
+    to_old_form(f->env.st, 'C', OP1, "0190aa-ref-1");
     assert_true(scan_refs(f));
     Cpm__Complaint *c = complaint("0190aa-ref-1", "food_safety");
     bool dup = false;
@@ -486,6 +486,38 @@ static void test_reference_first_keys(void **state)
     assert_int_equal(cpm_store_get(f->env.st, txn, "refs", nk2, sizeof nk2 - 1, &v, &vlen), 0);
     cpm_store_abort(&txn);
     assert_counts(f->env.st, 2, 2, 2);
+
+    /* a store whose only old-form key is a consultation's ("k\x1f..."):
+     * the complaint's old key removed, then a consultation's made old */
+    char o1[48], o2[48];
+    txn = dom_begin(f->env.st, true);
+    static const char cok[] = "c\x1f" OP1 "\x1f"
+                              "0190aa-ref-1";
+    assert_int_equal(cpm_store_del(f->env.st, txn, "refs", cok, sizeof cok - 1), 0);
+    assert_int_equal(dom_end(txn, 0), 0);
+    assert_false(scan_refs(f));
+    Cpm__Consultation *k = consultation("0190ac-call-1");
+    assert_int_equal(consult(f, OP1, k, o1, &dup, &err), 0);
+    assert_false(dup);
+    cpm__consultation__free_unpacked(k, NULL);
+    to_old_form(f->env.st, 'K', OP1, "0190ac-call-1");
+    assert_true(scan_refs(f));
+    k = consultation("0190ac-call-1");
+    assert_int_equal(consult(f, OP1, k, o2, &dup, &err), 0);
+    assert_true(dup);
+    assert_string_equal(o2, o1);
+    cpm__consultation__free_unpacked(k, NULL);
+
+    /* a key that would not fit (a sender's id of 250 bytes) is refused,
+     * never cut short: two such senders would share it */
+    char longsender[251];
+    memset(longsender, 'a', 250);
+    longsender[250] = 0;
+    Cpm__Complaint *lc = complaint("0190ad-ref-3", "food_safety");
+    memset(&err, 0, sizeof err);
+    assert_int_equal(submit(f, longsender, lc, t2, &dup, &err), CPM_E_INVALID);
+    assert_string_equal(err.field, "client_ref");
+    cpm__complaint__free_unpacked(lc, NULL);
 }
 
 static void test_validation_writes_nothing(void **state)

@@ -909,11 +909,18 @@ static int rebind_round(int round, uint64_t *dropped)
     }
     uint64_t prefetched = counter_asked("verify.prefetched") - pre0;
     *dropped = counter_asked("rejected.rebind") - rb0;
-    assert_true(*dropped <= prefetched); /* only frames held, at most all of them */
-    for (int k = 0; k < CONNS; k++) {    /* the first phase's group committed */
+    for (int k = 0; k < CONNS; k++) { /* the first phase's group committed */
         snprintf(ticket, sizeof ticket, "RB-%d-1-%d", round, k);
-        assert_true(stored(ticket));
+        if (!stored(ticket)) {
+            /* a first-phase frame came after the second hold (libzmq shows
+             * a connection's frames when it has seen to it): it waited in
+             * the socket or was held with the second phase's, and went with
+             * the rebind; the round shows nothing certain */
+            *dropped = 0;
+            return -1;
+        }
     }
+    assert_true(*dropped <= prefetched); /* only frames held, at most all of them */
     int lost = 0; /* the second phase's: held and dropped, or gone with the socket */
     for (int k = 0; k < CONNS; k++) {
         snprintf(ticket, sizeof ticket, "RB-%d-2-%d", round, k);
@@ -928,8 +935,11 @@ static void test_rebind_drops_held_frames(void **state)
     /* a round where the second hold came a turn after the writes before it
      * holds a group of one (signed early, nothing taken beside its commit):
      * nothing is held at the rebind, and the next round tries again */
-    for (int round = 0; round < 10 && dropped == 0; round++)
-        assert_int_equal(rebind_round(round, &dropped), 6); /* none applied */
+    for (int round = 0; round < 10 && dropped == 0; round++) {
+        int lost = rebind_round(round, &dropped);
+        if (lost >= 0) /* a complete round: none of the second phase applied */
+            assert_int_equal(lost, 6);
+    }
     assert_true(dropped > 0);
 }
 
