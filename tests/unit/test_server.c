@@ -140,9 +140,8 @@ static void client_close(client_t *c)
     zmq_ctx_term(c->zctx);
 }
 
-/* Send payload bytes as type; return the reply's type and its payload. */
-static uint64_t call(client_t *c, Cpm__MsgType type, const uint8_t *payload, size_t len,
-                     uint8_t *out, size_t *outlen)
+/* Seal payload bytes as type and send them on c. */
+static void send_as(client_t *c, Cpm__MsgType type, const uint8_t *payload, size_t len)
 {
     uint8_t *frame = NULL;
     size_t flen = 0;
@@ -151,9 +150,11 @@ static uint64_t call(client_t *c, Cpm__MsgType type, const uint8_t *payload, siz
                      0);
     assert_true(zmq_send(c->sock, frame, flen, 0) == (int)flen);
     free(frame);
-    uint8_t buf[65536];
-    int n = zmq_recv(c->sock, buf, sizeof buf, 0);
-    assert_true(n > 0);
+}
+
+/* The answer in buf (n bytes): its type, its payload into out. */
+static uint64_t answer_of(const uint8_t *buf, int n, uint8_t *out, size_t *outlen)
+{
     cpm_slice_t env, sig;
     cpm_envelope_view_t v;
     assert_int_equal(cpm_envelope_parse_signed(buf, (size_t)n, &env, &sig), 0);
@@ -164,23 +165,40 @@ static uint64_t call(client_t *c, Cpm__MsgType type, const uint8_t *payload, siz
     return v.type;
 }
 
+/* Send payload bytes as type; return the reply's type and its payload. */
+static uint64_t call(client_t *c, Cpm__MsgType type, const uint8_t *payload, size_t len,
+                     uint8_t *out, size_t *outlen)
+{
+    send_as(c, type, payload, len);
+    uint8_t buf[65536];
+    int n = zmq_recv(c->sock, buf, sizeof buf, 0);
+    assert_true(n > 0);
+    return answer_of(buf, n, out, outlen);
+}
+
 static size_t pack(const ProtobufCMessage *m, uint8_t *buf)
 {
     return protobuf_c_message_pack(m, buf);
 }
 
 /* A counter of the server's health report (0 when absent). */
+/* Counter name of a health reply's payload. */
+static uint64_t counter_of(const uint8_t *out, size_t outlen, const char *name)
+{
+    Cpm__HealthReply *h = cpm__health_reply__unpack(NULL, outlen, out);
+    assert_non_null(h);
+    uint64_t v = mesh_fx_counter_in(h, name);
+    cpm__health_reply__free_unpacked(h, NULL);
+    return v;
+}
+
 static uint64_t counter(client_t *c, const char *name)
 {
     uint8_t out[65536];
     size_t outlen = sizeof out;
     assert_int_equal(call(c, CPM__MSG_TYPE__MSG_HEALTH_QUERY, NULL, 0, out, &outlen),
                      CPM__MSG_TYPE__MSG_HEALTH_REPLY);
-    Cpm__HealthReply *h = cpm__health_reply__unpack(NULL, outlen, out);
-    assert_non_null(h);
-    uint64_t v = mesh_fx_counter_in(h, name);
-    cpm__health_reply__free_unpacked(h, NULL);
-    return v;
+    return counter_of(out, outlen, name);
 }
 
 static uint32_t error_code(const uint8_t *p, size_t len)
@@ -801,26 +819,12 @@ static uint64_t ask(Cpm__MsgType type, const uint8_t *payload, size_t len, uint8
         client_open(&q);
         int ms = 2000;
         zmq_setsockopt(q.sock, ZMQ_RCVTIMEO, &ms, sizeof ms);
-        uint8_t *frame = NULL;
-        size_t flen = 0;
-        assert_int_equal(cpm_sender_seal_raw(&q.sender, type, "t.server/notes", "", payload, len,
-                                             NULL, &frame, &flen),
-                         0);
-        assert_true(zmq_send(q.sock, frame, flen, 0) == (int)flen);
-        free(frame);
+        send_as(&q, type, payload, len);
         uint8_t buf[65536];
         int n = zmq_recv(q.sock, buf, sizeof buf, 0);
         client_close(&q);
-        if (n <= 0)
-            continue;
-        cpm_slice_t env, sig;
-        cpm_envelope_view_t v;
-        assert_int_equal(cpm_envelope_parse_signed(buf, (size_t)n, &env, &sig), 0);
-        assert_int_equal(cpm_envelope_parse_view(env.data, env.len, &v), 0);
-        assert_true(v.payload.len <= *outlen);
-        memcpy(out, v.payload.data, v.payload.len);
-        *outlen = v.payload.len;
-        return v.type;
+        if (n > 0)
+            return answer_of(buf, n, out, outlen);
     }
     fail_msg("no answer in 15 attempts");
     return 0;
@@ -832,11 +836,7 @@ static uint64_t counter_asked(const char *name)
     size_t outlen = sizeof out;
     assert_int_equal(ask(CPM__MSG_TYPE__MSG_HEALTH_QUERY, NULL, 0, out, &outlen),
                      CPM__MSG_TYPE__MSG_HEALTH_REPLY);
-    Cpm__HealthReply *h = cpm__health_reply__unpack(NULL, outlen, out);
-    assert_non_null(h);
-    uint64_t v = mesh_fx_counter_in(h, name);
-    cpm__health_reply__free_unpacked(h, NULL);
-    return v;
+    return counter_of(out, outlen, name);
 }
 
 /* Whether the note of ticket is stored (asked as above). */
