@@ -171,7 +171,7 @@ static void digest_fields(const uint8_t key[32], const char *const *fields, size
  * 0x1f and the old at its last, whatever the sender's id holds. false when
  * the key does not fit (a sender's id of some 190 bytes): the reference is
  * then refused, never cut short. */
-static bool ref_key(char *out, size_t cap, char kind, const char *sender, const char *client_ref)
+bool intake_ref_key(char *out, size_t cap, char kind, const char *sender, const char *client_ref)
 {
     int n = kind == 'C' || kind == 'K'
                 ? snprintf(out, cap, "%c\x1f%s\x1f%s", kind, client_ref, sender)
@@ -210,8 +210,8 @@ static int ref_lookup(intake_t *in, cpm_store_t *st, MDB_txn *txn, char kind, co
     const void *v;
     size_t vlen;
     char old[256];
-    if (!ref_key(key, 256, kind, sender, client_ref) ||
-        !ref_key(old, sizeof old, (char)(kind + ('a' - 'A')), sender, client_ref))
+    if (!intake_ref_key(key, 256, kind, sender, client_ref) ||
+        !intake_ref_key(old, sizeof old, (char)(kind + ('a' - 'A')), sender, client_ref))
         return cpm_error_set(err, CPM_E_INVALID, "client_ref",
                              "client_ref %s of %s makes a reference key over 255 bytes", client_ref,
                              sender);

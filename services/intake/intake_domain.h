@@ -58,6 +58,11 @@ void intake_destroy(intake_t **p);
 /* Wipe the contact sealer's keys past their window (cpm_sealer_sweep): from
  * the service's tick, so that no key outlives it while intake is idle. */
 void intake_sweep_keys(intake_t *in, int64_t now_ms);
+/* A client reference's key in "refs" into out (cap bytes): kind 'C'
+ * (complaints) or 'K' (consultations) makes the reference-first form
+ * "C\x1f<client_ref>\x1f<sender>"; 'c' or 'k' the sender-first form of
+ * stores from before 2026-12-01. false when it does not fit (never cut). */
+bool intake_ref_key(char *out, size_t cap, char kind, const char *sender, const char *client_ref);
 /* Whether "refs" holds references of the sender-first form (a store from
  * before 2026-12-01); true: a new reference is then looked up in both forms
  * (one more lookup), as when the index cannot be read (txn NULL, or the

@@ -393,7 +393,8 @@ static int breakdown(const env_t *e, cpm_store_t *st, const packed_t *p, size_t 
                 char refkey[256];
                 const void *v;
                 size_t vlen;
-                snprintf(refkey, sizeof refkey, "C\x1f%s\x1f%s", c->client_ref, NODE "/cli");
+                if (!intake_ref_key(refkey, sizeof refkey, 'C', NODE "/cli", c->client_ref))
+                    rc = CPM_E_INVALID;
                 if (cpm_store_get(st, child, INTAKE_REFS_DB, refkey, strlen(refkey), &v, &vlen) ==
                     0)
                     rc = CPM_E_CONFLICT; /* every reference is new */
