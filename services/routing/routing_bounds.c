@@ -45,6 +45,7 @@ void routing_bounds_tick(cpm_server_t *srv)
     cpm_metrics_add(m, "retention.dupes_deleted", s.dupes);
     cpm_metrics_add(m, "retention.cluster_members_deleted", s.members);
     cpm_metrics_add(m, "retention.clusters_deleted", s.clusters);
+    cpm_metrics_add(m, "retention.rank_stale_deleted", clusters_cursor.stale);
     cpm_metrics_add(m, "retention.cluster_aliases_deleted", s.aliases);
     if (s.dupes || s.members || s.clusters)
         cpm_info("retention: deleted %zu duplicate link%s, %zu cluster consumer%s, %zu cluster%s",

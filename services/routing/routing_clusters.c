@@ -546,6 +546,28 @@ static int forget_entry(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val
     return rc;
 }
 
+/* A rank entry whose cluster is gone or counts otherwise: stale (the query
+ * skips it; here it goes). A key of another length is not a rank entry. */
+static int forget_stale_rank(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *del)
+{
+    (void)v;
+    sweep_ctx_t *s = ctx;
+    if (k->mv_size != ROUTING_CLUSTER_RANK_KEY_LEN) {
+        *del = true;
+        return 0;
+    }
+    const uint8_t *kb = k->mv_data;
+    char hex[ROUTING_CLUSTER_CURSOR_LEN + 1];
+    cpm_hex_encode(kb, ROUTING_CLUSTER_RANK_KEY_LEN, hex);
+    int rc;
+    Cpm__Cluster *cl = load(s->st, txn, hex + 16, &rc);
+    if (!cl)
+        return rc == CPM_E_NOT_FOUND ? (*del = true, 0) : rc;
+    *del = cl->consumers != ~get_be32(kb) || cl->cases != ~get_be32(kb + 4);
+    cpm__cluster__free_unpacked(cl, NULL);
+    return 0;
+}
+
 int routing_clusters_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, int64_t window_ms,
                            size_t max, routing_clusters_sweep_t *cur, size_t *members,
                            size_t *clusters)
@@ -560,9 +582,14 @@ int routing_clusters_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, int64_
     if (rc == 0)
         rc =
             cpm_sweep_step(st, txn, ROUTING_CLUSTERS_DB, &cur->clusters, max, forget_entry, &s, &b);
+    cpm_sweep_stats_t c = {0};
+    if (rc == 0)
+        rc = cpm_sweep_step(st, txn, ROUTING_CLUSTER_RANK_DB, &cur->order, max, forget_stale_rank,
+                            &s, &c);
     if (rc == 0) {
         *members = a.deleted + s.members;
         *clusters = s.clusters;
+        cur->stale = c.deleted;
     }
     return rc;
 }

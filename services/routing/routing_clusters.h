@@ -143,13 +143,16 @@ int routing_clusters(cpm_store_t *st, MDB_txn *txn, uint32_t min_consumers, uint
 void routing_clusters_free(Cpm__ClustersReply **r);
 
 typedef struct {
-    cpm_sweep_cursor_t members, clusters;
+    cpm_sweep_cursor_t members, clusters, order;
+    size_t stale; /* rank entries the last step deleted as stale */
 } routing_clusters_sweep_t;
 
 /* One bounded retention step (at most max entries of each database looked
  * at): consumers last heard before now_ms - window_ms are forgotten, clusters
- * last heard before it deleted with their rank. Counts what was deleted into
- * *members and *clusters. 0 or a store error. */
+ * last heard before it deleted with their rank, and rank entries that no
+ * longer say where their cluster is (left by an older binary's moves, or by
+ * an aggregate found unreadable) deleted (cur->stale). Counts what was
+ * deleted into *members and *clusters. 0 or a store error. */
 int routing_clusters_sweep(cpm_store_t *st, MDB_txn *txn, int64_t now_ms, int64_t window_ms,
                            size_t max, routing_clusters_sweep_t *cur, size_t *members,
                            size_t *clusters);

@@ -442,6 +442,22 @@ static void test_rank_from_before(void **state)
     }
     assert_true(pages > 1);
     assert_string_equal(got, b1);
+    /* the retention passes delete the stale entries (and keep the rest):
+     * one pass, in steps of 10 */
+    routing_clusters_sweep_t cc = {0};
+    size_t swept = 0, m = 0, c = 0;
+    for (int step = 0; step < 20; step++) {
+        txn = dom_begin(f->st, true);
+        assert_int_equal(dom_end(txn, routing_clusters_sweep(f->st, txn, T0 + 70 * DAY, 3650 * DAY,
+                                                             10, &cc, &m, &c)),
+                         0);
+        assert_int_equal(m + c, 0); /* nothing is old */
+        swept += cc.stale;
+    }
+    assert_int_equal(swept, 59);
+    assert_int_equal(entries(f, ROUTING_CLUSTER_RANK_DB), 3);
+    answer(f, b, sizeof b);
+    assert_string_equal(a, b);
 }
 
 /* A store from before whose old "dupes" holds a link dated far ahead (a
