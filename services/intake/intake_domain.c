@@ -209,14 +209,16 @@ static int ref_lookup(intake_t *in, cpm_store_t *st, MDB_txn *txn, char kind, co
 {
     const void *v;
     size_t vlen;
-    char old[256];
-    if (!intake_ref_key(key, 256, kind, sender, client_ref) ||
-        !intake_ref_key(old, sizeof old, (char)(kind + ('a' - 'A')), sender, client_ref))
+    /* the old form has the same parts, so it fits when this one does: made
+     * only for a store that has such keys (not on every complaint) */
+    if (!intake_ref_key(key, 256, kind, sender, client_ref))
         return cpm_error_set(err, CPM_E_INVALID, "client_ref",
                              "client_ref %s of %s makes a reference key over 255 bytes", client_ref,
                              sender);
     int rc = cpm_store_get(st, txn, INTAKE_REFS_DB, key, strlen(key), &v, &vlen);
-    if (rc == CPM_E_NOT_FOUND && in->legacy_refs)
+    char old[256];
+    if (rc == CPM_E_NOT_FOUND && in->legacy_refs &&
+        intake_ref_key(old, sizeof old, (char)(kind + ('a' - 'A')), sender, client_ref))
         rc = cpm_store_get(st, txn, INTAKE_REFS_DB, old, strlen(old), &v, &vlen);
     if (rc != 0)
         return rc;
