@@ -102,6 +102,7 @@ class Mesh:
         self._pick_ports()
         self.nodes = ["hn.doit", "hn.qltt"] + ["hn.d." + d for d in self.areas]
         self.env = dict(os.environ, CPMESH_HOME=self.home)
+        self.procs = {}  # (node, service) -> Popen of a service start() started
         self.prefix = []  # e.g. ["ip", "netns", "exec", NS]: where cpmctl runs
         self.clock_file = None
         if clock_at is not None:
@@ -251,14 +252,42 @@ class Mesh:
         cfg = os.path.join(self.home, "etc", "%s.%s.yaml" % (node, service)).encode()
         return bool(argv) and argv[0].endswith(b"cpmesh-" + service.encode()) and cfg in argv
 
+    def log_tail(self, node, service, lines=25):
+        try:
+            with open(os.path.join(self.home, "logs", "%s.%s.log" % (node, service)),
+                      errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError as e:
+            return "(no log: %s)" % e
+
+    def ended_on_its_own(self, node, service, pid):
+        """A service found gone when the test meant to kill it: that is a
+        failure of the service (it crashed or exited), never to be passed
+        over; say how it ended when it is our child, and its log's end."""
+        p = self.procs.get((node, service))
+        how = "its exit status is unknown (started by deploy/local/up)"
+        if p is not None and p.pid == pid:
+            rc = p.wait(timeout=5)
+            how = ("it was killed by signal %d" % -rc) if rc < 0 else ("it exited with %d" % rc)
+        return Failure("%s/%s (pid %d) had ended on its own before it was to be killed: %s;"
+                       " the end of its log:\n%s" % (node, service, pid, how,
+                                                     self.log_tail(node, service)))
+
     def kill(self, node, service, sig=signal.SIGKILL):
         pid = self.pids()[(node, service)]
         if not self.ours(pid, node, service):
-            print("  (%s/%s was not running when it was to be killed)" % (node, service),
-                  file=sys.stderr)
-            return
-        os.kill(pid, sig)
+            raise self.ended_on_its_own(node, service, pid)
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            raise self.ended_on_its_own(node, service, pid) from None
+        p = self.procs.get((node, service))
         for _ in range(100):
+            if p is not None and p.pid == pid:
+                if p.poll() is not None:  # reaped: every thread has ended
+                    return
+                time.sleep(0.05)
+                continue
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
@@ -282,6 +311,10 @@ class Mesh:
         p = subprocess.Popen((self.prefix if prefix is None else prefix) +
                              [os.path.join(BUILD, "cpmesh-" + service), "--config", cfg],
                              stdout=log, stderr=log, env=self.env, start_new_session=True)
+        # kept, so that its exit status can be told, and so that it is reaped
+        # only here (a Popen dropped while its process runs is reaped by the
+        # next Popen made anywhere, e.g. a submitting thread's cpmctl)
+        self.procs[(node, service)] = p
         lines = []
         with open(os.path.join(self.home, "run", "pids")) as f:
             for line in f:
