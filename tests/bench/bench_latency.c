@@ -23,6 +23,11 @@
  *           put in each of six named databases, as intake's), with cpm_store's
  *           flags and with MDB_WRITEMAP (a figure for a choice not made: the
  *           store's flags are cpm_store's)
+ *   pages   12 pages of 4 KiB and one fdatasync, adjacent (one write) against
+ *           every other page (twelve writes, as an LMDB commit's pages lie
+ *           once freed pages are reused: an strace of intake shows it): what
+ *           the layout of a commit's pages costs on this disk; and twelve
+ *           pages 4 MB apart, as a large store's random-key trees place them
  *
  * The floor of one acknowledgement is then zmq(CURVE) + 2 x sign + 2 x verify
  * + commit: what no change inside intake's loop can go below. */
@@ -308,6 +313,55 @@ static int bench_commit(const char *dir, int rounds, bench_fig_t *lmdb, bench_fi
     return 0;
 }
 
+/* ---- pages: how the pages of one commit lie in the file ------------------- */
+/* n pages of 4 KiB written at a stride of `stride` pages (1: adjacent, in one
+ * pwrite; 2: every other page, one pwrite each, as LMDB's reuse of the pages
+ * two transactions freed leaves a commit's pages), then fdatasync: a device
+ * with a request per run of adjacent pages pays per run, not per byte. */
+#define PAGES_N 12
+static int bench_pages(const char *dir, int rounds, int stride, bench_fig_t *out)
+{
+    char file[4200];
+    snprintf(file, sizeof file, "%s/bench_latency.pages.XXXXXX", dir);
+    int fd = mkstemp(file);
+    if (fd < 0) {
+        perror("bench_latency: mkstemp");
+        return -1;
+    }
+    unlink(file);
+    static uint8_t buf[PAGES_N * 4096];
+    memset(buf, 0x55, sizeof buf);
+    /* pages: each round writes elsewhere in it; written through first, so
+     * that no round allocates blocks (a journal commit of its own) */
+    const int span = PAGES_N * stride * 2;
+    int rc = 0;
+    for (int p = 0; p < span && rc == 0; p += PAGES_N)
+        rc = pwrite(fd, buf, sizeof buf, (off_t)p * 4096) == (ssize_t)sizeof buf ? 0 : -1;
+    if (rc != 0 || fsync(fd) != 0) {
+        perror("bench_latency: pages file");
+        close(fd);
+        return -1;
+    }
+    double *v = calloc((size_t)rounds, sizeof *v);
+    for (int i = 0; i < rounds && rc == 0; i++) {
+        off_t base = (off_t)((i * 37) % (span - PAGES_N * stride)) * 4096;
+        double t0 = bench_now_us();
+        if (stride == 1)
+            rc = pwrite(fd, buf, sizeof buf, base) == (ssize_t)sizeof buf ? 0 : -1;
+        for (int k = 0; stride > 1 && k < PAGES_N && rc == 0; k++)
+            rc = pwrite(fd, buf, 4096, base + (off_t)k * stride * 4096) == 4096 ? 0 : -1;
+        if (rc == 0)
+            rc = fdatasync(fd);
+        v[i] = bench_now_us() - t0;
+    }
+    if (rc != 0)
+        perror("bench_latency: pages");
+    close(fd);
+    *out = bench_figs(v, rounds);
+    free(v);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
@@ -320,8 +374,11 @@ int main(int argc, char **argv)
     bench_fig_t wake = bench_wake(rounds), plain = bench_zmq(rounds, 0),
                 curve = bench_zmq(rounds, 1), sign, verify, lmdb, raw;
     bench_sig(rounds, &sign, &verify);
-    bench_fig_t six, six_wm;
+    bench_fig_t six, six_wm, adjacent, scattered, spread;
     if (bench_commit(dir, crounds, &lmdb, &raw) != 0 ||
+        bench_pages(dir, crounds, 1, &adjacent) != 0 ||
+        bench_pages(dir, crounds, 2, &scattered) != 0 ||
+        bench_pages(dir, crounds, 1000, &spread) != 0 ||
         bench_complaint_commit(dir, crounds, 0, &six) != 0 ||
         bench_complaint_commit(dir, crounds, MDB_WRITEMAP, &six_wm) != 0)
         return 1;
@@ -343,6 +400,12 @@ int main(int argc, char **argv)
            six.p50, six.p99, six.p50 / lmdb.p50);
     printf("  the same with MDB_WRITEMAP (no pwrite per page) %7.1f / %7.1f  (x%.2f default)\n",
            six_wm.p50, six_wm.p99, six_wm.p50 / six.p50);
+    printf("  %d adjacent 4 KiB pages + fdatasync            %7.1f / %7.1f\n", PAGES_N,
+           adjacent.p50, adjacent.p99);
+    printf("  %d pages, every other one, + fdatasync         %7.1f / %7.1f  (x%.2f adjacent)\n",
+           PAGES_N, scattered.p50, scattered.p99, scattered.p50 / adjacent.p50);
+    printf("  %d pages 4 MB apart (a large store) + fdatasync %7.1f / %7.1f  (x%.2f adjacent)\n",
+           PAGES_N, spread.p50, spread.p99, spread.p50 / adjacent.p50);
     double floor = curve.p50 + 2 * sign.p50 + 2 * verify.p50 + lmdb.p50;
     printf("floor of one acknowledgement (round trip + 2 signs + 2 verifies + commit): %.0f us "
            "(commit %.0f%%, crypto %.0f%%, transport %.0f%%)\n",

@@ -103,6 +103,7 @@ class Mesh:
         self.nodes = ["hn.doit", "hn.qltt"] + ["hn.d." + d for d in self.areas]
         self.env = dict(os.environ, CPMESH_HOME=self.home)
         self.procs = {}  # (node, service) -> Popen of a service start() started
+        self.killed = set()  # (node, service) kill() ended and start() did not start again
         self.prefix = []  # e.g. ["ip", "netns", "exec", NS]: where cpmctl runs
         self.clock_file = None
         if clock_at is not None:
@@ -116,6 +117,7 @@ class Mesh:
         return self
 
     def __exit__(self, *exc):
+        self.report_ended()
         self.down()
         release_ports(self.port_locks)
         if exc[0] is None:
@@ -252,6 +254,27 @@ class Mesh:
         cfg = os.path.join(self.home, "etc", "%s.%s.yaml" % (node, service)).encode()
         return bool(argv) and argv[0].endswith(b"cpmesh-" + service.encode()) and cfg in argv
 
+    def report_ended(self):
+        """Before the mesh stops: name every service that ended though this
+        harness did not kill it (a test that stops one by other means sees it
+        named too), with how it ended and its log's end, so that a service
+        that crashed in a passing test still shows in the output."""
+        try:
+            listed = self.pids()
+        except OSError:
+            return
+        for (node, service), pid in sorted(listed.items()):
+            if (node, service) in self.killed or self.ours(pid, node, service):
+                continue
+            p = self.procs.get((node, service))
+            how = "exit status unknown (started by deploy/local/up)"
+            if p is not None and p.pid == pid and p.poll() is not None:
+                rc = p.returncode
+                how = ("killed by signal %d" % -rc) if rc < 0 else ("exited with %d" % rc)
+            print("  NOTE %s/%s (pid %d) ended though the harness did not kill it (%s);"
+                  " the end of its log:\n%s" % (node, service, pid, how,
+                                                self.log_tail(node, service, 12)), flush=True)
+
     def log_tail(self, node, service, lines=25):
         try:
             with open(os.path.join(self.home, "logs", "%s.%s.log" % (node, service)),
@@ -281,6 +304,7 @@ class Mesh:
             os.kill(pid, sig)
         except ProcessLookupError:
             raise self.ended_on_its_own(node, service, pid) from None
+        self.killed.add((node, service))
         p = self.procs.get((node, service))
         for _ in range(100):
             if p is not None and p.pid == pid:
@@ -315,6 +339,7 @@ class Mesh:
         # only here (a Popen dropped while its process runs is reaped by the
         # next Popen made anywhere, e.g. a submitting thread's cpmctl)
         self.procs[(node, service)] = p
+        self.killed.discard((node, service))
         lines = []
         with open(os.path.join(self.home, "run", "pids")) as f:
             for line in f:
