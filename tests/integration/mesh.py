@@ -117,7 +117,10 @@ class Mesh:
         return self
 
     def __exit__(self, *exc):
-        self.report_ended()
+        try:
+            self.report_ended()
+        except Exception as e:  # noqa: BLE001 -- a report must not keep the mesh running
+            print("  (could not tell which services ended: %r)" % e, file=sys.stderr)
         self.down()
         release_ports(self.port_locks)
         if exc[0] is None:
@@ -267,7 +270,7 @@ class Mesh:
             if (node, service) in self.killed or self.ours(pid, node, service):
                 continue
             p = self.procs.get((node, service))
-            how = "exit status unknown (started by deploy/local/up)"
+            how = "exit status unknown (not a process this harness started)"
             if p is not None and p.pid == pid and p.poll() is not None:
                 rc = p.returncode
                 how = ("killed by signal %d" % -rc) if rc < 0 else ("exited with %d" % rc)
@@ -288,10 +291,14 @@ class Mesh:
         failure of the service (it crashed or exited), never to be passed
         over; say how it ended when it is our child, and its log's end."""
         p = self.procs.get((node, service))
-        how = "its exit status is unknown (started by deploy/local/up)"
+        how = "its exit status is unknown (not a process this harness started)"
         if p is not None and p.pid == pid:
-            rc = p.wait(timeout=5)
-            how = ("it was killed by signal %d" % -rc) if rc < 0 else ("it exited with %d" % rc)
+            try:
+                rc = p.wait(timeout=5)
+                how = ("it was killed by signal %d" % -rc) if rc < 0 else \
+                    ("it exited with %d" % rc)
+            except subprocess.TimeoutExpired:
+                how = "it still runs but is not recognisable as the service (pid %d)" % pid
         return Failure("%s/%s (pid %d) had ended on its own before it was to be killed: %s;"
                        " the end of its log:\n%s" % (node, service, pid, how,
                                                      self.log_tail(node, service)))
@@ -309,6 +316,7 @@ class Mesh:
         for _ in range(100):
             if p is not None and p.pid == pid:
                 if p.poll() is not None:  # reaped: every thread has ended
+                    self.procs.pop((node, service), None)  # its pid may be another's now
                     return
                 time.sleep(0.05)
                 continue
