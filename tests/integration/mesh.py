@@ -269,14 +269,24 @@ class Mesh:
         for (node, service), pid in sorted(listed.items()):
             if (node, service) in self.killed or self.ours(pid, node, service):
                 continue
-            p = self.procs.get((node, service))
-            how = "exit status unknown (not a process this harness started)"
-            if p is not None and p.pid == pid and p.poll() is not None:
-                rc = p.returncode
-                how = ("killed by signal %d" % -rc) if rc < 0 else ("exited with %d" % rc)
             print("  NOTE %s/%s (pid %d) ended though the harness did not kill it (%s);"
-                  " the end of its log:\n%s" % (node, service, pid, how,
+                  " the end of its log:\n%s" % (node, service, pid,
+                                                self.how_ended(node, service, pid, 0),
                                                 self.log_tail(node, service, 12)), flush=True)
+
+    def how_ended(self, node, service, pid, wait_s):
+        """How a service the harness started ended (its Popen is kept), after
+        waiting up to wait_s seconds for it to be reaped."""
+        p = self.procs.get((node, service))
+        if p is None or p.pid != pid:
+            return "exit status unknown: not a process this harness started"
+        try:
+            rc = p.wait(timeout=wait_s) if wait_s else p.poll()
+        except subprocess.TimeoutExpired:
+            rc = None
+        if rc is None:
+            return "it still runs but is not recognisable as the service"
+        return ("killed by signal %d" % -rc) if rc < 0 else ("exited with %d" % rc)
 
     def log_tail(self, node, service, lines=25):
         try:
@@ -290,17 +300,9 @@ class Mesh:
         """A service found gone when the test meant to kill it: that is a
         failure of the service (it crashed or exited), never to be passed
         over; say how it ended when it is our child, and its log's end."""
-        p = self.procs.get((node, service))
-        how = "its exit status is unknown (not a process this harness started)"
-        if p is not None and p.pid == pid:
-            try:
-                rc = p.wait(timeout=5)
-                how = ("it was killed by signal %d" % -rc) if rc < 0 else \
-                    ("it exited with %d" % rc)
-            except subprocess.TimeoutExpired:
-                how = "it still runs but is not recognisable as the service (pid %d)" % pid
-        return Failure("%s/%s (pid %d) had ended on its own before it was to be killed: %s;"
-                       " the end of its log:\n%s" % (node, service, pid, how,
+        return Failure("%s/%s (pid %d) had ended on its own before it was to be killed (%s);"
+                       " the end of its log:\n%s" % (node, service, pid,
+                                                     self.how_ended(node, service, pid, 5),
                                                      self.log_tail(node, service)))
 
     def kill(self, node, service, sig=signal.SIGKILL):
