@@ -9,26 +9,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The domain string and its terminating zero byte. */
+/* The domain strings with their terminating zero byte (both 19 bytes). */
 #define DOMAIN_LEN (sizeof CPM_ENVELOPE_DOMAIN)
+#define DOMAIN_V2_LEN (sizeof CPM_ENVELOPE_DOMAIN_V2)
 
-/* Ed25519 signs one contiguous message, so the domain and the envelope are
- * copied side by side. */
-static uint8_t *signature_input(const uint8_t *env, size_t env_len, size_t *len)
+int cpm_envelope_version_known(uint64_t version)
 {
-    uint8_t *m = malloc(DOMAIN_LEN + env_len);
-    if (!m)
-        return NULL;
-    memcpy(m, CPM_ENVELOPE_DOMAIN, DOMAIN_LEN);
-    if (env_len)
-        memcpy(m + DOMAIN_LEN, env, env_len);
-    *len = DOMAIN_LEN + env_len;
-    return m;
+    return version == CPM_PROTO_VERSION || version == CPM_PROTO_VERSION_V2;
+}
+
+void cpm_envelope_sig_input(const uint8_t *env, size_t env_len,
+                            uint8_t out[CPM_ENVELOPE_SIG_INPUT_LEN])
+{
+    memcpy(out, CPM_ENVELOPE_DOMAIN, DOMAIN_LEN);
+    crypto_generichash(out + DOMAIN_LEN, CPM_ENVELOPE_DIGEST_LEN, env, env_len, NULL, 0);
 }
 
 static char *str_or_empty(const char *s)
 {
     return (char *)(s ? s : "");
+}
+
+/* A varint into p (at most 10 bytes); the bytes written. */
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    for (; v >= 0x80; v >>= 7)
+        p[n++] = (uint8_t)(v | 0x80);
+    p[n++] = (uint8_t)v;
+    return n;
 }
 
 int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t **out,
@@ -50,50 +59,65 @@ int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t *
     e.payload.data = (uint8_t *)f->payload;
     e.payload.len = f->payload ? f->payload_len : 0;
 
+    /* The SignedEnvelope is written here, not by the general encoder: field
+     * 1 (tag 0x0a, the length, the envelope packed in place) and field 2
+     * (tag 0x12, length 64, the signature), the fixed layout of section 4.
+     * So the envelope is packed once, into the frame, and hashed there. The
+     * version is never 0, so the envelope is never empty (never left out). */
     size_t env_len = cpm__envelope__get_packed_size(&e);
-    if (env_len > CPM_MAX_MSG)
+    uint8_t head[11];
+    head[0] = 0x0a;
+    size_t hl = 1 + put_varint(head + 1, env_len);
+    size_t n = hl + env_len + 2 + crypto_sign_BYTES;
+    if (env_len > CPM_MAX_MSG || n > CPM_MAX_MSG)
         return -1;
-    size_t in_len = 0;
-    uint8_t *in = malloc(DOMAIN_LEN + env_len);
-    if (!in)
+    uint8_t *buf = malloc(n);
+    if (!buf)
         return -1;
-    memcpy(in, CPM_ENVELOPE_DOMAIN, DOMAIN_LEN);
-    cpm__envelope__pack(&e, in + DOMAIN_LEN);
-    in_len = DOMAIN_LEN + env_len;
-
-    uint8_t sig[crypto_sign_BYTES];
-    int rc = -1;
-    if (crypto_sign_detached(sig, NULL, in, in_len, sk) == 0) {
-        Cpm__SignedEnvelope se = CPM__SIGNED_ENVELOPE__INIT;
-        se.envelope.data = in + DOMAIN_LEN;
-        se.envelope.len = env_len;
-        se.signature.data = sig;
-        se.signature.len = sizeof sig;
-        size_t n = cpm__signed_envelope__get_packed_size(&se);
-        uint8_t *buf = n <= CPM_MAX_MSG ? malloc(n) : NULL;
-        if (buf) {
-            cpm__signed_envelope__pack(&se, buf);
-            *out = buf;
-            *out_len = n;
-            rc = 0;
-        }
+    memcpy(buf, head, hl);
+    uint8_t *env = buf + hl;
+    cpm__envelope__pack(&e, env);
+    uint8_t in[CPM_ENVELOPE_SIG_INPUT_LEN];
+    cpm_envelope_sig_input(env, env_len, in);
+    uint8_t *sig = env + env_len;
+    sig[0] = 0x12;
+    sig[1] = crypto_sign_BYTES;
+    if (crypto_sign_detached(sig + 2, NULL, in, sizeof in, sk) != 0) {
+        free(buf);
+        return -1;
     }
-    free(in);
+    *out = buf;
+    *out_len = n;
+    return 0;
+}
+
+/* Version 2 (still accepted, no longer sent): the signature is over the
+ * domain and the envelope bytes side by side, one contiguous message. */
+static int verify_v2(const uint8_t *env, size_t env_len, const uint8_t *sig, const uint8_t pk[32])
+{
+    uint8_t *m = malloc(DOMAIN_V2_LEN + env_len);
+    if (!m)
+        return -1;
+    memcpy(m, CPM_ENVELOPE_DOMAIN_V2, DOMAIN_V2_LEN);
+    if (env_len)
+        memcpy(m + DOMAIN_V2_LEN, env, env_len);
+    int rc = crypto_sign_verify_detached(sig, m, DOMAIN_V2_LEN + env_len, pk) == 0 ? 0 : -1;
+    free(m);
     return rc;
 }
 
-int cpm_envelope_verify_sig(const uint8_t *env, size_t env_len, const uint8_t *sig, size_t sig_len,
-                            const uint8_t pk[32])
+int cpm_envelope_verify_sig(uint64_t version, const uint8_t *env, size_t env_len,
+                            const uint8_t *sig, size_t sig_len, const uint8_t pk[32])
 {
     if ((!env && env_len) || !sig || sig_len != crypto_sign_BYTES || !pk)
         return -1;
-    size_t in_len = 0;
-    uint8_t *in = signature_input(env, env_len, &in_len);
-    if (!in)
+    if (version == CPM_PROTO_VERSION_V2)
+        return verify_v2(env, env_len, sig, pk);
+    if (version != CPM_PROTO_VERSION)
         return -1;
-    int rc = crypto_sign_verify_detached(sig, in, in_len, pk) == 0 ? 0 : -1;
-    free(in);
-    return rc;
+    uint8_t in[CPM_ENVELOPE_SIG_INPUT_LEN];
+    cpm_envelope_sig_input(env ? env : (const uint8_t *)"", env_len, in);
+    return crypto_sign_verify_detached(sig, in, sizeof in, pk) == 0 ? 0 : -1;
 }
 
 int cpm_envelope_parse_signed(const uint8_t *buf, size_t len, cpm_slice_t *envelope,

@@ -1,9 +1,11 @@
 /* cpm_envelope: build, sign and check SignedEnvelope frames.
  *
- * Signature input: the 19 ASCII bytes "CPMESH-ENVELOPE-V1" followed by one zero
- * byte, then exactly the serialized Envelope bytes as carried in
- * SignedEnvelope.envelope. Receivers verify those bytes; they never
- * re-serialize. See docs/protocol.md. */
+ * Version 3 (sent): the signature is over the 19 ASCII bytes
+ * "CPMESH-ENVELOPE-V3" and a zero byte, then the 64-byte BLAKE2b digest of
+ * the serialized Envelope bytes as carried in SignedEnvelope.envelope.
+ * Version 2 (still accepted): over "CPMESH-ENVELOPE-V1", a zero byte and the
+ * envelope bytes themselves. Receivers verify the bytes received; they never
+ * re-serialize. See docs/protocol.md section 5. */
 #ifndef CPM_ENVELOPE_H
 #define CPM_ENVELOPE_H
 
@@ -15,9 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CPM_PROTO_VERSION 2
+#define CPM_PROTO_VERSION 3    /* what this code sends */
+#define CPM_PROTO_VERSION_V2 2 /* still accepted: signed over the whole envelope */
 #define CPM_MAX_MSG (4u << 20) /* largest frame any socket accepts */
-#define CPM_ENVELOPE_DOMAIN "CPMESH-ENVELOPE-V1"
+#define CPM_ENVELOPE_DOMAIN "CPMESH-ENVELOPE-V3"    /* version 3, over the digest */
+#define CPM_ENVELOPE_DOMAIN_V2 "CPMESH-ENVELOPE-V1" /* version 2, over the bytes */
+#define CPM_ENVELOPE_DIGEST_LEN 64                  /* BLAKE2b-512 of the envelope */
+#define CPM_ENVELOPE_SIG_INPUT_LEN (sizeof CPM_ENVELOPE_DOMAIN + CPM_ENVELOPE_DIGEST_LEN)
 #define CPM_INSTANCE_MAX 63 /* bytes of Envelope.sender_instance; receivers refuse longer */
 
 /* What a sender fills in; strings may be NULL for empty. */
@@ -41,10 +47,22 @@ typedef struct {
 CPM_MUST_CHECK int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t **out,
                                      size_t *out_len);
 
-/* 0 when sig is a valid Ed25519 signature by pk over the domain-separated
- * envelope bytes, -1 otherwise (including a signature that is not 64 bytes). */
-CPM_MUST_CHECK int cpm_envelope_verify_sig(const uint8_t *env, size_t env_len, const uint8_t *sig,
-                                           size_t sig_len, const uint8_t pk[32]);
+/* 1 for an Envelope.version a receiver takes (3, or 2), 0 otherwise. */
+int cpm_envelope_version_known(uint64_t version);
+
+/* The 83-byte signature input of a version 3 envelope: the domain and its
+ * zero byte, then BLAKE2b-512 of env. */
+void cpm_envelope_sig_input(const uint8_t *env, size_t env_len,
+                            uint8_t out[CPM_ENVELOPE_SIG_INPUT_LEN]);
+
+/* 0 when sig is a valid Ed25519 signature by pk over the signature input of
+ * an envelope of this version (the version the envelope bytes carry), -1
+ * otherwise (including an unknown version and a signature that is not 64
+ * bytes). Version 3 hashes the bytes once (BLAKE2b) and verifies 83 bytes;
+ * version 2 verifies over the bytes themselves. */
+CPM_MUST_CHECK int cpm_envelope_verify_sig(uint64_t version, const uint8_t *env, size_t env_len,
+                                           const uint8_t *sig, size_t sig_len,
+                                           const uint8_t pk[32]);
 
 /* A piece of a received frame: points into the caller's buffer. */
 typedef struct {

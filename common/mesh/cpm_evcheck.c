@@ -118,7 +118,7 @@ int cpm_evcheck_open(const uint8_t *frame, size_t len, const uint8_t pk[32], cpm
     if (cpm_envelope_parse_signed(frame, len, &env, &sig) != 0 ||
         cpm_envelope_parse_view(env.data, env.len, &v) != 0)
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "checkpoint", "not a signed envelope");
-    if (cpm_envelope_verify_sig(env.data, env.len, sig.data, sig.len, pk) != 0)
+    if (cpm_envelope_verify_sig(v.version, env.data, env.len, sig.data, sig.len, pk) != 0)
         return cpm_error_set(err, CPM_E_INVALID, "signature",
                              "the checkpoint's signature is wrong");
     return decode(&v, out, err);

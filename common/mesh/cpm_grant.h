@@ -4,7 +4,7 @@
  * A grant is a SignedEnvelope of type MSG_WEB_GRANT signed with the person's
  * own member key: sender = the member, sender_instance "web.grant",
  * recipient "<gateway>/gateway", payload a WebGrant {member, gateway, nonce,
- * issued_ms, not_after_ms}. The envelope's domain ("CPMESH-ENVELOPE-V1\0")
+ * issued_ms, not_after_ms}. The envelope's signature domain (section 5)
  * and its type keep it apart from every other signed message: no request is
  * of type MSG_WEB_GRANT, and a grant is never accepted as a request.
  *

@@ -95,7 +95,7 @@ cpm_verdict_t cpm_verify_signed_key(const cpm_registry_t *reg, const uint8_t *bu
     if (cpm_envelope_parse_signed(buf, len, envb, &sig) != 0 ||
         cpm_envelope_parse_view(envb->data, envb->len, view) != 0)
         return CPM_V_MALFORMED;
-    if (view->version != CPM_PROTO_VERSION)
+    if (!cpm_envelope_version_known(view->version))
         return CPM_V_BAD_VERSION;
     /* the same bounds as the wire (cpm_verifier.c) */
     if (view->sender_instance.len == 0 || view->sender_instance.len > CPM_INSTANCE_MAX)
@@ -114,7 +114,8 @@ cpm_verdict_t cpm_verify_signed_key(const cpm_registry_t *reg, const uint8_t *bu
     snprintf(key_id, sizeof key_id, "%.*s", (int)view->key_id.len, (const char *)view->key_id.data);
     if (cpm_keyhist_find(reg, m, key_id, key) != 0)
         return CPM_V_UNKNOWN_KEY;
-    if (cpm_envelope_verify_sig(envb->data, envb->len, sig.data, sig.len, key->pk) != 0)
+    if (cpm_envelope_verify_sig(view->version, envb->data, envb->len, sig.data, sig.len, key->pk) !=
+        0)
         return CPM_V_BAD_SIGNATURE;
     *member = m;
     return CPM_V_OK;

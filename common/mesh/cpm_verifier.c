@@ -229,7 +229,7 @@ static cpm_verdict_t check_signed(const cpm_registry_t *reg, const uint8_t *buf,
         cpm_envelope_parse_view(envb->data, envb->len, &ev) != 0)
         return CPM_V_MALFORMED;
     fill_addr(&ev, addr);
-    if (ev.version != CPM_PROTO_VERSION)
+    if (!cpm_envelope_version_known(ev.version))
         return CPM_V_BAD_VERSION;
     /* Bounded, so that no sender can grow the replay table with long or
      * empty principals. */
@@ -246,7 +246,8 @@ static cpm_verdict_t check_signed(const cpm_registry_t *reg, const uint8_t *buf,
     cpm_verdict_t r = check_key(reg, key_id, m);
     if (r != CPM_V_OK)
         return r;
-    if (cpm_envelope_verify_sig(envb->data, envb->len, sig.data, sig.len, m->sign_pk.data) != 0)
+    if (cpm_envelope_verify_sig(ev.version, envb->data, envb->len, sig.data, sig.len,
+                                m->sign_pk.data) != 0)
         return CPM_V_BAD_SIGNATURE;
     addr->verified = true;
     *member = m;

@@ -79,21 +79,31 @@ static void decode_payload(int type, const uint8_t *p, size_t len)
     }
 }
 
-/* Sign env_bytes as id and wrap them in a SignedEnvelope. */
+/* Sign env_bytes as id, the way the version they carry says (version 2
+ * over the domain of version 2 and the bytes, any other over the version 3
+ * input), and wrap them in a SignedEnvelope. */
 static uint8_t *wrap(const cpm_identity_t *id, const uint8_t *env_bytes, size_t env_len,
                      size_t *out_len)
 {
-    static const char domain[] = CPM_ENVELOPE_DOMAIN;
-    size_t mlen = sizeof domain + env_len; /* sizeof counts the zero byte */
-    uint8_t *msg = malloc(mlen);
     uint8_t sig[64];
-    if (!msg)
-        return NULL;
-    memcpy(msg, domain, sizeof domain);
-    if (env_len)
-        memcpy(msg + sizeof domain, env_bytes, env_len);
-    crypto_sign_detached(sig, NULL, msg, mlen, id->sign_sk);
-    free(msg);
+    cpm_envelope_view_t view;
+    if (cpm_envelope_parse_view(env_bytes, env_len, &view) == 0 &&
+        view.version == CPM_PROTO_VERSION_V2) {
+        static const char domain[] = CPM_ENVELOPE_DOMAIN_V2;
+        size_t mlen = sizeof domain + env_len; /* sizeof counts the zero byte */
+        uint8_t *msg = malloc(mlen);
+        if (!msg)
+            return NULL;
+        memcpy(msg, domain, sizeof domain);
+        if (env_len)
+            memcpy(msg + sizeof domain, env_bytes, env_len);
+        crypto_sign_detached(sig, NULL, msg, mlen, id->sign_sk);
+        free(msg);
+    } else {
+        uint8_t in[CPM_ENVELOPE_SIG_INPUT_LEN];
+        cpm_envelope_sig_input(env_len ? env_bytes : (const uint8_t *)"", env_len, in);
+        crypto_sign_detached(sig, NULL, in, sizeof in, id->sign_sk);
+    }
     Cpm__SignedEnvelope se = CPM__SIGNED_ENVELOPE__INIT;
     se.envelope.data = (uint8_t *)env_bytes;
     se.envelope.len = env_len;

@@ -72,20 +72,33 @@ static void test_seal_roundtrip(void **state)
     assert_int_equal(e->payload.len, f.payload_len);
     assert_memory_equal(e->payload.data, f.payload, f.payload_len);
 
-    /* The signature input is the domain, one zero byte, then the envelope bytes. */
-    size_t in_len = 19 + se->envelope.len;
-    uint8_t *in = malloc(in_len);
-    memcpy(in, "CPMESH-ENVELOPE-V1", 18);
+    /* The signature input is the domain, one zero byte, then BLAKE2b-512 of
+     * the envelope bytes: 83 bytes. */
+    uint8_t in[83];
+    memcpy(in, "CPMESH-ENVELOPE-V3", 18);
     in[18] = 0;
-    memcpy(in + 19, se->envelope.data, se->envelope.len);
-    assert_int_equal(crypto_sign_verify_detached(se->signature.data, in, in_len, alice.sign_pk), 0);
-    /* Without the domain it is not a valid signature. */
+    crypto_generichash(in + 19, 64, se->envelope.data, se->envelope.len, NULL, 0);
+    assert_int_equal(crypto_sign_verify_detached(se->signature.data, in, sizeof in, alice.sign_pk),
+                     0);
+    uint8_t mine[CPM_ENVELOPE_SIG_INPUT_LEN];
+    assert_int_equal(sizeof mine, 83);
+    cpm_envelope_sig_input(se->envelope.data, se->envelope.len, mine);
+    assert_memory_equal(mine, in, sizeof in);
+    /* Without the domain, or over the bytes themselves, it is not valid. */
+    assert_int_not_equal(
+        crypto_sign_verify_detached(se->signature.data, in + 19, 64, alice.sign_pk), 0);
     assert_int_not_equal(crypto_sign_verify_detached(se->signature.data, se->envelope.data,
                                                      se->envelope.len, alice.sign_pk),
                          0);
-    free(in);
+    /* The frame is exactly field 1 then field 2, as the general encoder
+     * writes it. */
+    uint8_t *packed = malloc(len);
+    assert_int_equal(cpm__signed_envelope__get_packed_size(se), len);
+    cpm__signed_envelope__pack(se, packed);
+    assert_memory_equal(packed, frame, len);
+    free(packed);
 
-    assert_int_equal(cpm_envelope_verify_sig(se->envelope.data, se->envelope.len,
+    assert_int_equal(cpm_envelope_verify_sig(CPM_PROTO_VERSION, se->envelope.data, se->envelope.len,
                                              se->signature.data, 64, alice.sign_pk),
                      0);
     /* Ed25519 is deterministic: sealing again gives the same frame. */
@@ -112,27 +125,77 @@ static void test_verify_sig_refusals(void **state)
     uint8_t *env = se->envelope.data, *sig = se->signature.data;
     size_t env_len = se->envelope.len;
 
-    assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 64, bob.sign_pk), -1);
-    assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 63, alice.sign_pk), -1);
-    assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 65, alice.sign_pk), -1);
-    assert_int_equal(cpm_envelope_verify_sig(env, env_len, NULL, 64, alice.sign_pk), -1);
-    assert_int_equal(cpm_envelope_verify_sig(NULL, env_len, sig, 64, alice.sign_pk), -1);
-    assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 64, NULL), -1);
-    assert_int_equal(cpm_envelope_verify_sig(env, env_len - 1, sig, 64, alice.sign_pk), -1);
+    assert_int_equal(cpm_envelope_verify_sig(CPM_PROTO_VERSION, env, env_len, sig, 64, bob.sign_pk),
+                     -1);
+    assert_int_equal(
+        cpm_envelope_verify_sig(CPM_PROTO_VERSION, env, env_len, sig, 63, alice.sign_pk), -1);
+    assert_int_equal(
+        cpm_envelope_verify_sig(CPM_PROTO_VERSION, env, env_len, sig, 65, alice.sign_pk), -1);
+    assert_int_equal(
+        cpm_envelope_verify_sig(CPM_PROTO_VERSION, env, env_len, NULL, 64, alice.sign_pk), -1);
+    assert_int_equal(
+        cpm_envelope_verify_sig(CPM_PROTO_VERSION, NULL, env_len, sig, 64, alice.sign_pk), -1);
+    assert_int_equal(cpm_envelope_verify_sig(CPM_PROTO_VERSION, env, env_len, sig, 64, NULL), -1);
+    assert_int_equal(
+        cpm_envelope_verify_sig(CPM_PROTO_VERSION, env, env_len - 1, sig, 64, alice.sign_pk), -1);
     /* Every single flipped bit of the envelope or the signature is caught. */
     for (size_t i = 0; i < env_len; i++) {
         env[i] ^= 0x01;
-        assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 64, alice.sign_pk), -1);
+        assert_int_equal(
+            cpm_envelope_verify_sig(CPM_PROTO_VERSION, env, env_len, sig, 64, alice.sign_pk), -1);
         env[i] ^= 0x01;
     }
     for (size_t i = 0; i < 64; i++) {
         sig[i] ^= 0x80;
-        assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 64, alice.sign_pk), -1);
+        assert_int_equal(
+            cpm_envelope_verify_sig(CPM_PROTO_VERSION, env, env_len, sig, 64, alice.sign_pk), -1);
         sig[i] ^= 0x80;
     }
-    assert_int_equal(cpm_envelope_verify_sig(env, env_len, sig, 64, alice.sign_pk), 0);
+    assert_int_equal(
+        cpm_envelope_verify_sig(CPM_PROTO_VERSION, env, env_len, sig, 64, alice.sign_pk), 0);
     cpm__signed_envelope__free_unpacked(se, NULL);
     free(frame);
+}
+
+/* Version 2 frames (signed over "CPMESH-ENVELOPE-V1\0" and the envelope
+ * bytes) are still verified; a signature of one version's kind never passes
+ * as the other's, and an unknown version never verifies. */
+static void test_verify_sig_version_2(void **state)
+{
+    (void)state;
+    Cpm__Envelope e = CPM__ENVELOPE__INIT;
+    e.version = 2;
+    e.sender = "hn.op.alice";
+    e.sender_instance = "cli.42";
+    e.key_id = alice.key_id;
+    e.seq = 7;
+    e.type = CPM__MSG_TYPE__MSG_STATUS_QUERY;
+    e.msg_id = "00112233445566778899aabbccddeeff";
+    e.recipient = "hn.doit/routing";
+    size_t n = cpm__envelope__get_packed_size(&e);
+    uint8_t *in = malloc(19 + n);
+    memcpy(in, "CPMESH-ENVELOPE-V1", 19);
+    cpm__envelope__pack(&e, in + 19);
+    uint8_t sig[64], sig3[64], in3[CPM_ENVELOPE_SIG_INPUT_LEN];
+    crypto_sign_detached(sig, NULL, in, 19 + n, alice.sign_sk);
+    assert_int_equal(cpm_envelope_verify_sig(2, in + 19, n, sig, 64, alice.sign_pk), 0);
+    assert_int_equal(cpm_envelope_verify_sig(3, in + 19, n, sig, 64, alice.sign_pk), -1);
+    assert_int_equal(cpm_envelope_verify_sig(2, in + 19, n, sig, 64, bob.sign_pk), -1);
+    in[19 + n - 1] ^= 1;
+    assert_int_equal(cpm_envelope_verify_sig(2, in + 19, n, sig, 64, alice.sign_pk), -1);
+    in[19 + n - 1] ^= 1;
+    cpm_envelope_sig_input(in + 19, n, in3);
+    crypto_sign_detached(sig3, NULL, in3, sizeof in3, alice.sign_sk);
+    assert_int_equal(cpm_envelope_verify_sig(3, in + 19, n, sig3, 64, alice.sign_pk), 0);
+    assert_int_equal(cpm_envelope_verify_sig(2, in + 19, n, sig3, 64, alice.sign_pk), -1);
+    for (uint64_t v = 0; v < 6; v++) {
+        assert_int_equal(cpm_envelope_version_known(v), v == 2 || v == 3);
+        if (v != 2 && v != 3) {
+            assert_int_equal(cpm_envelope_verify_sig(v, in + 19, n, sig, 64, alice.sign_pk), -1);
+            assert_int_equal(cpm_envelope_verify_sig(v, in + 19, n, sig3, 64, alice.sign_pk), -1);
+        }
+    }
+    free(in);
 }
 
 static void test_seal_refusals(void **state)
@@ -216,7 +279,7 @@ static Cpm__Envelope *open_frame(const uint8_t *frame, size_t len)
 {
     Cpm__SignedEnvelope *se = cpm__signed_envelope__unpack(NULL, len, frame);
     assert_non_null(se);
-    assert_int_equal(cpm_envelope_verify_sig(se->envelope.data, se->envelope.len,
+    assert_int_equal(cpm_envelope_verify_sig(CPM_PROTO_VERSION, se->envelope.data, se->envelope.len,
                                              se->signature.data, se->signature.len, alice.sign_pk),
                      0);
     Cpm__Envelope *e = cpm__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
@@ -327,7 +390,8 @@ static void test_parse_in_place(void **state)
     assert_int_equal(v.sender.len, strlen(alice.id));
     assert_memory_equal(v.sender.data, alice.id, v.sender.len);
     assert_int_equal(v.payload.len, f.payload_len);
-    assert_int_equal(cpm_envelope_verify_sig(env.data, env.len, sig.data, sig.len, alice.sign_pk),
+    assert_int_equal(cpm_envelope_verify_sig(CPM_PROTO_VERSION, env.data, env.len, sig.data,
+                                             sig.len, alice.sign_pk),
                      0);
     /* empty: both fields empty */
     assert_int_equal(cpm_envelope_parse_signed(frame, 0, &env, &sig), 0);
@@ -363,6 +427,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal_roundtrip),
         cmocka_unit_test(test_verify_sig_refusals),
+        cmocka_unit_test(test_verify_sig_version_2),
         cmocka_unit_test(test_seal_refusals),
         cmocka_unit_test(test_empty_strings),
         cmocka_unit_test(test_type_names_match_descriptor),

@@ -138,7 +138,8 @@ static Cpm__ExchangeAnswer *ask(qenv_t *q, const char *member, const char *agenc
     assert_int_equal(cpm_store_commit(txn), 0);
     cpm_slice_t envb, sig;
     assert_int_equal(cpm_envelope_parse_signed(frame, len, &envb, &sig), 0);
-    assert_int_equal(cpm_envelope_verify_sig(envb.data, envb.len, sig.data, sig.len, q->id.sign_pk),
+    assert_int_equal(cpm_envelope_verify_sig(CPM_PROTO_VERSION, envb.data, envb.len, sig.data,
+                                             sig.len, q->id.sign_pk),
                      0);
     Cpm__Envelope *env = cpm__envelope__unpack(NULL, envb.len, envb.data);
     assert_non_null(env);

@@ -781,8 +781,9 @@ static void test_update_walk_outcome(void **state)
     cpm_slice_t envb, sig;
     assert_int_equal(
         cpm_envelope_parse_signed(e->signed_action.data, e->signed_action.len, &envb, &sig), 0);
-    assert_int_equal(
-        cpm_envelope_verify_sig(envb.data, envb.len, e->signature.data, 64, key.sign_pk), 0);
+    assert_int_equal(cpm_envelope_verify_sig(CPM_PROTO_VERSION, envb.data, envb.len,
+                                             e->signature.data, 64, key.sign_pk),
+                     0);
     cpm__status_reply__free_unpacked(r, NULL);
     assert_string_equal(f->rec.events[f->rec.n_events - 1].kind, "case.resolved");
     assert_string_equal(f->rec.events[f->rec.n_events - 1].detail, "outcome=fined");

@@ -484,19 +484,31 @@ static uint8_t *rebuild_case(json_t *c, size_t *frame_len)
     uint8_t *envb = malloc(env_len);
     cpm__envelope__pack(&env, envb);
     apply_edit(c, "envelope", &envb, &env_len);
-    size_t dlen = sizeof CPM_ENVELOPE_DOMAIN;
-    uint8_t *input = malloc(dlen + env_len);
-    memcpy(input, CPM_ENVELOPE_DOMAIN, dlen);
-    memcpy(input + dlen, envb, env_len);
-    free(envb);
-    assert_hex(input + dlen, env_len, str(c, "envelope_hex"), "envelope bytes");
-    assert_hex(input, dlen + env_len, str(c, "signature_input_hex"), "signature input");
+    assert_hex(envb, env_len, str(c, "envelope_hex"), "envelope bytes");
+    /* Signed as its version says (a case may sign the other way on purpose:
+     * then the input is the other version's, and the verdict bad_signature). */
+    const char *want_in = str(c, "signature_input_hex");
+    uint8_t *input = malloc(19 + (env_len > 64 ? env_len : 64));
+    size_t in_len;
+    if (strlen(want_in) == 2 * (19 + 64)) {
+        cpm_envelope_sig_input(envb, env_len, input);
+        in_len = CPM_ENVELOPE_SIG_INPUT_LEN;
+    } else {
+        memcpy(input, CPM_ENVELOPE_DOMAIN_V2, 19);
+        memcpy(input + 19, envb, env_len);
+        in_len = 19 + env_len;
+    }
+    assert_hex(input, in_len, want_in, "signature input");
     uint8_t sig[64];
-    crypto_sign_detached(sig, NULL, input, dlen + env_len, signer.sign_sk);
+    crypto_sign_detached(sig, NULL, input, in_len, signer.sign_sk);
     assert_hex(sig, 64, str(c, "signature_hex"), "signature");
+    if (env.version == CPM_PROTO_VERSION_V2 || env.version == CPM_PROTO_VERSION) {
+        int as_own = cpm_envelope_verify_sig(env.version, envb, env_len, sig, 64, signer.sign_pk);
+        assert_int_equal(as_own == 0, (env.version == CPM_PROTO_VERSION) == (in_len == 83));
+    }
 
     Cpm__SignedEnvelope se = CPM__SIGNED_ENVELOPE__INIT;
-    se.envelope.data = input + dlen;
+    se.envelope.data = envb;
     se.envelope.len = env_len;
     se.signature.data = sig;
     se.signature.len = 64;
@@ -504,9 +516,11 @@ static uint8_t *rebuild_case(json_t *c, size_t *frame_len)
     uint8_t *frame = malloc(n);
     cpm__signed_envelope__pack(&se, frame);
 
-    /* cpm_envelope_seal writes exactly these bytes for a version 1 envelope
+    /* cpm_envelope_seal writes exactly these bytes for a version 3 envelope
+     * signed its own way
      * (an edited envelope is not one it would write). */
-    if (env.version == CPM_PROTO_VERSION && !has_edit(c, "envelope")) {
+    if (env.version == CPM_PROTO_VERSION && in_len == CPM_ENVELOPE_SIG_INPUT_LEN &&
+        !has_edit(c, "envelope")) {
         cpm_env_fields_t f = {.sender = env.sender,
                               .sender_instance = env.sender_instance,
                               .key_id = env.key_id,
@@ -537,6 +551,7 @@ static uint8_t *rebuild_case(json_t *c, size_t *frame_len)
     apply_edit(c, "frame", &frame, &n);
     assert_hex(frame, n, str(c, "frame_hex"), "frame");
     free(input);
+    free(envb);
     free(payload);
     cpm_identity_wipe(&signer);
     *frame_len = n;
@@ -554,6 +569,8 @@ static void test_envelopes(void **state)
     (void)state;
     assert_hex((const uint8_t *)CPM_ENVELOPE_DOMAIN, sizeof CPM_ENVELOPE_DOMAIN,
                str(env_doc, "domain_hex"), "envelope domain");
+    assert_hex((const uint8_t *)CPM_ENVELOPE_DOMAIN_V2, sizeof CPM_ENVELOPE_DOMAIN_V2,
+               str(env_doc, "domain_v2_hex"), "envelope domain of version 2");
     int64_t now = num(env_doc, "now_ms");
     int64_t skew = num(env_doc, "max_skew_ms");
     int seen[CPM_V_COUNT] = {0};

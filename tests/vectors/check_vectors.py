@@ -73,7 +73,20 @@ def registry_bytes(d):
 # ---- the layout rules of section 6 (checks 1 to 4), on the bytes as received ----
 
 MAX_MSG = 4194304
-PROTO_VERSION = 2  # Envelope.version (CPM_PROTO_VERSION)
+PROTO_VERSION = 3  # Envelope.version sent (CPM_PROTO_VERSION)
+PROTO_VERSIONS = (2, 3)  # taken by a receiver (section 4)
+
+
+def sig_input(version, eb):
+    """Section 5: what an envelope of this version is signed over."""
+    if version == 2:
+        return b"CPMESH-ENVELOPE-V1\0" + eb
+    return b"CPMESH-ENVELOPE-V3\0" + hashlib.blake2b(eb, digest_size=64).digest()
+
+
+def env_version(eb):
+    """Field 1 of the envelope bytes (a varint; absent is 0)."""
+    return {n: v for n, _, v in wire_fields(eb)}.get(1, 0)
 VARINT_FIELDS = {1, 5, 6, 7}  # version, seq, sent_ms, type
 STRING_FIELDS = {2, 3, 4, 8, 9, 10}  # sender ... recipient; 11 (payload) is bytes
 
@@ -153,7 +166,7 @@ def early_verdict(frame):
         env, _, _ = read_layout(frame)
     except Malformed:
         return "malformed"
-    if env.get(1, 0) != PROTO_VERSION:
+    if env.get(1, 0) not in PROTO_VERSIONS:
         return "bad_version"
     if not 1 <= len(env.get(3, b"")) <= 63:
         return "malformed"
@@ -198,7 +211,7 @@ def check_exchange(vdir, reg):
     outer = {n: v for n, _, v in wire_fields(frame)}
     envb, sig = outer[1], outer[2]
     Ed25519PublicKey.from_public_bytes(pk_of[cp["agency"]]).verify(
-        sig, b"CPMESH-ENVELOPE-V1\0" + envb)
+        sig, sig_input(env_version(envb), envb))
     ef = {n: v for n, _, v in wire_fields(envb)}
     check(ef[2].decode() == cp["agency"] and ef[7] == 104, "checkpoint envelope sender/type")
     pf = {n: v for n, _, v in wire_fields(ef[11])}
@@ -240,12 +253,12 @@ def check_checkpoints(vdir):
     payload = b"".join([f_bytes(1, c["node"]), f_bytes(2, c["service"]), f_varint(3, c["seq"]),
                         f_bytes(4, head), f_varint(5, c["at_ms"]), f_varint(6, c["range_from"]),
                         f_bytes(7, d)])
-    eb = envelope_bytes({"version": 2, "sender": c["node"],
+    eb = envelope_bytes({"version": PROTO_VERSION, "sender": c["node"],
                          "sender_instance": c["service"] + ".ckpt", "key_id": c["key_id"],
                          "seq": c["seq"], "sent_ms": c["at_ms"], "type_value": 110,
                          "msg_id": head[:16].hex(), "correlation_id": "", "recipient": "*",
                          "payload_hex": payload.hex()})
-    sig = priv.sign(b"CPMESH-ENVELOPE-V1\0" + eb)
+    sig = priv.sign(sig_input(PROTO_VERSION, eb))
     check((f_bytes(1, eb) + f_bytes(2, sig)).hex() == c["frame_hex"], "checkpoint frame")
     return 1
 
@@ -414,7 +427,7 @@ def third_party(frame, reg):
         raise Refused("envelope.key_id")
     try:
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(member["sign_pk"])).verify(
-            sig, b"CPMESH-ENVELOPE-V1\0" + eb)
+            sig, sig_input(env.get(1, 0), eb))
     except Exception:
         raise Refused("signature")
     # 26.6 step 4 (after type and recipient): sealed by intake.reply of a member running intake.
@@ -470,7 +483,7 @@ def check_receipts(vdir, sk, reg):
     check(g["envelope"]["payload_hex"] == grb.hex(), "receipts: envelope payload")
     eb = envelope_bytes(g["envelope"])
     check(eb.hex() == g["envelope_hex"], "receipts: envelope bytes")
-    sig = sk[g["signer"]].sign(b"CPMESH-ENVELOPE-V1\0" + eb)
+    sig = sk[g["signer"]].sign(sig_input(g["envelope"]["version"], eb))
     check(sig.hex() == g["signature_hex"], "receipts: signature")
     prefix = f_bytes(1, eb) + f_bytes(2, sig)
     check(prefix.hex() == g["signed_envelope_hex"], "receipts: signed envelope")
@@ -591,8 +604,14 @@ def main():
             continue
         eb = apply_edit(c, "envelope", envelope_bytes(c["envelope"]))
         check(eb.hex() == c["envelope_hex"], c["name"] + " envelope bytes")
-        si = b"CPMESH-ENVELOPE-V1\0" + eb
+        # A case signs as its version says, or the other version's way on
+        # purpose (its verdict is then bad_signature).
+        own = sig_input(c["envelope"]["version"], eb)
+        other = sig_input(5 - c["envelope"]["version"], eb)
+        si = own if own.hex() == c["signature_input_hex"] else other
         check(si.hex() == c["signature_input_hex"], c["name"] + " signature input")
+        check(si == own or c["expect"][0] == "bad_signature",
+              c["name"] + " signed the other version's way but not bad_signature")
         sig = sk[c["signer"]].sign(si)
         check(sig.hex() == c["signature_hex"], c["name"] + " signature")
         frame = bytearray(f_bytes(1, eb) + f_bytes(2, sig))

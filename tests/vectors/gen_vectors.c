@@ -233,6 +233,7 @@ typedef struct {
     cpm_verify_ctx_t ctx;
     int tamper; /* flip the last payload byte of the frame */
     edit_t edit;
+    uint32_t sign_as; /* 0: signed as its version says; 2 or 3: that version's way */
 } case_t;
 
 static json_t *ctx_json(const cpm_verify_ctx_t *c)
@@ -304,6 +305,23 @@ static json_t *apply_edit(const edit_t *ed, uint8_t **buf, size_t *len)
     return j;
 }
 
+/* The signature input of envelope bytes as a version signs them (malloc'd). */
+static uint8_t *sig_input(uint32_t version, const uint8_t *envb, size_t env_len, size_t *len)
+{
+    if (version == CPM_PROTO_VERSION_V2) {
+        size_t dlen = sizeof CPM_ENVELOPE_DOMAIN_V2;
+        uint8_t *in = malloc(dlen + env_len);
+        memcpy(in, CPM_ENVELOPE_DOMAIN_V2, dlen);
+        memcpy(in + dlen, envb, env_len);
+        *len = dlen + env_len;
+        return in;
+    }
+    uint8_t *in = malloc(CPM_ENVELOPE_SIG_INPUT_LEN);
+    cpm_envelope_sig_input(envb, env_len, in);
+    *len = CPM_ENVELOPE_SIG_INPUT_LEN;
+    return in;
+}
+
 static json_t *envelope_case(case_t *c)
 {
     const cpm_identity_t *from = &ids[c->from];
@@ -332,15 +350,14 @@ static json_t *envelope_case(case_t *c)
         free(envb);
         return NULL;
     }
-    size_t dlen = sizeof CPM_ENVELOPE_DOMAIN;
-    uint8_t *input = malloc(dlen + env_len);
-    memcpy(input, CPM_ENVELOPE_DOMAIN, dlen);
-    memcpy(input + dlen, envb, env_len);
-    free(envb);
+    /* Version 2: the domain "CPMESH-ENVELOPE-V1\0" and the envelope bytes;
+     * version 3: "CPMESH-ENVELOPE-V3\0" and BLAKE2b-512 of the bytes. */
+    size_t in_len;
+    uint8_t *input = sig_input(c->sign_as ? c->sign_as : c->version, envb, env_len, &in_len);
     uint8_t sig[64];
-    crypto_sign_detached(sig, NULL, input, dlen + env_len, ids[c->signer].sign_sk);
+    crypto_sign_detached(sig, NULL, input, in_len, ids[c->signer].sign_sk);
     Cpm__SignedEnvelope se = CPM__SIGNED_ENVELOPE__INIT;
-    se.envelope.data = input + dlen;
+    se.envelope.data = envb;
     se.envelope.len = env_len;
     se.signature.data = sig;
     se.signature.len = 64;
@@ -359,6 +376,7 @@ static json_t *envelope_case(case_t *c)
     if (c->edit.target == EDIT_FRAME && !(edit = apply_edit(&c->edit, &frame, &frame_len))) {
         free(frame);
         free(input);
+        free(envb);
         return NULL;
     }
 
@@ -376,9 +394,9 @@ static json_t *envelope_case(case_t *c)
     json_t *out =
         json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", c->name,
                   "description", c->description, "signer", ID_NAMES[c->signer], "envelope", env,
-                  "envelope_hex", hexj(input + dlen, env_len), "signature_input_hex",
-                  hexj(input, dlen + env_len), "signature_hex", hexj(sig, 64), "mutation", mutation,
-                  "frame_hex", hexj(frame, frame_len), "ctx", ctx_json(&c->ctx), "expect", expect);
+                  "envelope_hex", hexj(envb, env_len), "signature_input_hex", hexj(input, in_len),
+                  "signature_hex", hexj(sig, 64), "mutation", mutation, "frame_hex",
+                  hexj(frame, frame_len), "ctx", ctx_json(&c->ctx), "expect", expect);
     if (edit)
         json_object_set_new(out, "edit", edit); /* only layout cases have one */
 
@@ -399,6 +417,7 @@ static json_t *envelope_case(case_t *c)
     cpm_verifier_destroy(&v);
     free(frame);
     free(input);
+    free(envb);
     return out;
 }
 
@@ -895,8 +914,30 @@ static json_t *gen_envelopes(const Cpm__EventBatch *batch)
     c.sent_ms = NOW_MS + MAX_SKEW_MS + 1;
     rc |= add(cases, c);
 
-    c = base_case("bad_version", "Envelope version 3 (this is version 2).", "bad_version");
+    c = base_case("bad_version", "Envelope version 4 (this is version 3; 2 is still taken).",
+                  "bad_version");
     c.version = CPM_PROTO_VERSION + 1;
+    rc |= add(cases, c);
+
+    c = base_case("version_2_still_taken",
+                  "Case good as a version 2 envelope, signed over the domain "
+                  "\"CPMESH-ENVELOPE-V1\" and the envelope bytes themselves.",
+                  "ok");
+    c.version = CPM_PROTO_VERSION_V2;
+    rc |= add(cases, c);
+
+    c = base_case("version_2_signed_as_3",
+                  "A version 2 envelope signed the version 3 way (over the digest): the "
+                  "version says how to verify, so the signature is bad.",
+                  "bad_signature");
+    c.version = CPM_PROTO_VERSION_V2;
+    c.sign_as = CPM_PROTO_VERSION;
+    rc |= add(cases, c);
+
+    c = base_case("version_3_signed_as_2",
+                  "A version 3 envelope signed the version 2 way (over the bytes): bad.",
+                  "bad_signature");
+    c.sign_as = CPM_PROTO_VERSION_V2;
     rc |= add(cases, c);
 
     c = base_case("unknown_type", "Type 999, unknown to version 2.", "unknown_type");
@@ -926,12 +967,14 @@ static json_t *gen_envelopes(const Cpm__EventBatch *batch)
         return NULL;
     }
     return json_pack(
-        "{s:s, s:I, s:I, s:o, s:o}", "description",
+        "{s:s, s:I, s:I, s:o, s:o, s:o}", "description",
         "Envelopes and the verdict of cpm_verifier_check with ctx at now_ms. Each "
         "case starts from a fresh verifier; when expect lists several verdicts the "
         "same frame is delivered that many times. See README.md.",
         "now_ms", (json_int_t)NOW_MS, "max_skew_ms", (json_int_t)MAX_SKEW_MS, "domain_hex",
-        hexj((const uint8_t *)CPM_ENVELOPE_DOMAIN, sizeof CPM_ENVELOPE_DOMAIN), "cases", cases);
+        hexj((const uint8_t *)CPM_ENVELOPE_DOMAIN, sizeof CPM_ENVELOPE_DOMAIN), "domain_v2_hex",
+        hexj((const uint8_t *)CPM_ENVELOPE_DOMAIN_V2, sizeof CPM_ENVELOPE_DOMAIN_V2), "cases",
+        cases);
 }
 
 /* ---- the exchange's proof log (docs/protocol.md 19.5, 19.6) --------------- */
