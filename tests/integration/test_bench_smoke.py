@@ -33,8 +33,16 @@ def test_bench_intake_runs_to_the_end():
                            capture_output=True, text=True, timeout=300)
         check(r.returncode == 0, "bench_intake exits 0, not %d: %s" % (r.returncode,
                                                                       r.stderr[-800:]))
-        for what in ("unit costs here", " 1 x 1 ", " 2 x 4 ", "delivery intake -> routing"):
+        for what in ("unit costs here", " 1 x 1 ", " 2 x 4 ", "delivery intake -> routing",
+                     "ratio drain/baseline"):
             check(what in r.stdout, "prints %r: %s" % (what, r.stdout[-800:]))
+        # the drain figure stopped routing and let it go on: every complaint
+        # (40 and the 4 clients' warm-ups) applied, and routing running
+        check(" applied 44 records in " in r.stdout, "drains 44 records: %s" % r.stdout[-800:])
+        pid = m.pids()[("hn.doit", "routing")]
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        check(state not in ("T", "t", "Z"), "routing left in state %s" % state)
 
 
 def test_bench_peers_cpmesh_phases_acknowledge():

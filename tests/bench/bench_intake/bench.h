@@ -31,6 +31,7 @@ typedef struct {
     char ticket_prefix[24];
     char run_id[9];     /* keeps client refs unique across runs */
     int intake_pid;     /* for CPU accounting; 0 when unknown */
+    int routing_pid;    /* the routing service intake delivers to; 0 when unknown */
     int other_pids[32]; /* every other service of the mesh */
     int nother;
 } env_t;

@@ -12,6 +12,7 @@
 #include "cpm_util.h"
 #include "routing_domain.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -132,6 +133,72 @@ static int wait_drained(const env_t *e, health_links_t *hl, uint64_t *applied)
     return 0;
 }
 
+/* Wait until routing's delivery.records_applied reaches target; *r gets its
+ * last health. 0, or -1 when health fails or the timeout passes (said). */
+static int wait_applied(const env_t *e, health_links_t *hl, uint64_t target, uint64_t from,
+                        health_t *r)
+{
+    int64_t deadline = mono_us() + ROUTED_TIMEOUT_MS * 1000LL;
+    do {
+        if (health_get(&hl->routing, e, "routing", r) != 0)
+            return -1;
+        if (r->records_applied >= target)
+            return 0;
+        usleep(2000);
+    } while (mono_us() < deadline);
+    fprintf(stderr, "bench_intake: routing applied %llu of %llu within %d s\n",
+            (unsigned long long)(r->records_applied - from), (unsigned long long)(target - from),
+            ROUTED_TIMEOUT_MS / 1000);
+    return -1;
+}
+
+/* The delivery alone: routing is stopped (SIGSTOP) while the clients submit n
+ * complaints, so that they wait in intake's outbox; then it goes on
+ * (SIGCONT), and the time until it has applied them all is the pipe's own
+ * rate, not bounded by how fast intake takes complaints. Printed beside the
+ * one-process routing rate of the baseline. 0 or -1. */
+static int drain_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclients, int window,
+                       double base_routing_rate)
+{
+    if (e->routing_pid <= 0) {
+        printf("  drain: routing's pid is not in run/pids; not measured\n");
+        return 0;
+    }
+    uint64_t r0 = 0;
+    if (wait_drained(e, hl, &r0) != 0)
+        return -1;
+    if (kill(e->routing_pid, SIGSTOP) != 0) {
+        perror("bench_intake: SIGSTOP routing");
+        return -1;
+    }
+    mesh_result_t mr;
+    int rc = run_clients(e, nclients, window, 0, n, &mr);
+    int64_t rcpu0 = proc_cpu_us(e->routing_pid), icpu0 = proc_cpu_us(e->intake_pid);
+    int64_t t0 = mono_us();
+    if (kill(e->routing_pid, SIGCONT) != 0) { /* never left stopped */
+        perror("bench_intake: SIGCONT routing");
+        return -1;
+    }
+    if (rc != 0)
+        return -1;
+    health_t r1 = {0};
+    if (wait_applied(e, hl, r0 + n + (uint64_t)nclients, r0, &r1) != 0)
+        return -1;
+    int64_t us = mono_us() - t0;
+    int64_t rcpu = proc_cpu_us(e->routing_pid) - rcpu0, icpu = proc_cpu_us(e->intake_pid) - icpu0;
+    uint64_t got = r1.records_applied - r0;
+    double rate = (double)got * 1e6 / (double)us;
+    printf("  drain:    routing stopped while intake took them (%.0f/s), then went on: applied "
+           "%llu records in %.2f s: %.0f records/s; CPU per record routing %.1f us, intake "
+           "%.1f us\n",
+           mr.rate, (unsigned long long)got, (double)us / 1e6, rate,
+           rcpu0 >= 0 ? (double)rcpu / (double)got : -1.0,
+           icpu0 >= 0 ? (double)icpu / (double)got : -1.0);
+    printf("  ratio drain/baseline routing alone (%.0f records/s): %.2f\n", base_routing_rate,
+           base_routing_rate > 0 ? rate / base_routing_rate : 0);
+    return 0;
+}
+
 int delivery_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclients, int window)
 {
     health_t r1 = {0};
@@ -142,22 +209,9 @@ int delivery_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclients,
     if (run_clients(e, nclients, window, 0, n, &mr) != 0)
         return -1;
     /* the clients' warm-up complaints are delivered too */
-    uint64_t target = r0 + n + (uint64_t)nclients;
-    int64_t deadline = mono_us() + ROUTED_TIMEOUT_MS * 1000LL;
-    do {
-        if (health_get(&hl->routing, e, "routing", &r1) != 0)
-            return -1;
-        if (r1.records_applied >= target)
-            break;
-        usleep(2000);
-    } while (mono_us() < deadline);
-    int64_t routed_us = mono_us() - mr.start_us;
-    if (r1.records_applied < target) {
-        fprintf(stderr, "bench_intake: routing applied %llu of %llu within %d s\n",
-                (unsigned long long)(r1.records_applied - r0),
-                (unsigned long long)(n + (uint64_t)nclients), ROUTED_TIMEOUT_MS / 1000);
+    if (wait_applied(e, hl, r0 + n + (uint64_t)nclients, r0, &r1) != 0)
         return -1;
-    }
+    int64_t routed_us = mono_us() - mr.start_us;
     deliver_base_t db = {0};
     if (baseline_delivery(e, n, &db) != 0)
         return -1;
@@ -173,5 +227,5 @@ int delivery_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclients,
            DELIVERY_GROUP, db.intake_s, DELIVERY_GROUP, db.routing_s,
            db.routing_s > 0 ? (double)n / db.routing_s : 0, db.rate);
     printf("  ratio mesh/baseline end to end: %.2f\n", db.rate > 0 ? mesh_rate / db.rate : 0);
-    return 0;
+    return drain_phase(e, hl, n, nclients, window, db.routing_s > 0 ? (double)n / db.routing_s : 0);
 }

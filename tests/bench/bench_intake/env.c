@@ -77,8 +77,12 @@ int env_load(env_t *e)
     while (f && fscanf(f, "%d %127s %31s", &pid, node, svc) == 3)
         if (!strcmp(node, e->node) && !strcmp(svc, "intake"))
             e->intake_pid = pid;
-        else if (e->nother < 32)
-            e->other_pids[e->nother++] = pid;
+        else {
+            if (!strcmp(node, e->routing_member) && !strcmp(svc, "routing"))
+                e->routing_pid = pid;
+            if (e->nother < 32)
+                e->other_pids[e->nother++] = pid;
+        }
     if (f)
         fclose(f);
     return 0;

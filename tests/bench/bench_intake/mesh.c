@@ -198,10 +198,14 @@ int run_clients(const env_t *e, int nclients, int window, int64_t dur_us, uint64
     memset(res, 0, sizeof *res);
     res->clients = nclients;
     res->window = window;
+    /* each call's clients tag their complaints apart (client references
+     * unique in the run): two calls of the same shape send new complaints */
+    static int calls;
+    int call = calls++;
     for (int i = 0; i < nclients; i++) {
         memset(&cs[i], 0, sizeof cs[i]);
         cs[i].e = e;
-        cs[i].tid = i + 100 * (int)(total_msgs ? 1 : 0) + 1000 * nclients;
+        cs[i].tid = i + 100 * (int)(total_msgs ? 1 : 0) + 1000 * nclients + 100000 * call;
         cs[i].window = window;
         cs[i].dur_us = dur_us;
         cs[i].max_msgs = total_msgs ? total_msgs / (uint64_t)nclients +
