@@ -5,7 +5,7 @@
  * bytes themselves, as cpmesh signed before; verified by the same
  * cpm_envelope_verify_sig, which still takes version 2).
  *
- * Sizes: a single complaint's frame (300 bytes), a SubmitBatch of 16 (8 KiB),
+ * Sizes: a single complaint's payload (300 bytes; its frame is 409), a SubmitBatch of 16 (8 KiB),
  * a delivery batch of 512 records (512 KiB) and the largest frame (4 MiB
  * less the envelope). Prints microseconds per seal and per verification,
  * the nanoseconds per byte above the fixed cost, and the ratios; asserts

@@ -6,7 +6,9 @@ submits and SubmitBatch with group receipts, must acknowledge complaints.
 Skipped where the bench programs are not built (the sanitizer tree turns them
 off; bench_peers needs libpq and hiredis)."""
 import os
+import re
 import subprocess
+import time
 
 from mesh import BUILD, Mesh, check, run
 
@@ -36,13 +38,47 @@ def test_bench_intake_runs_to_the_end():
         for what in ("unit costs here", " 1 x 1 ", " 2 x 4 ", "delivery intake -> routing",
                      "ratio drain/baseline"):
             check(what in r.stdout, "prints %r: %s" % (what, r.stdout[-800:]))
-        # the drain figure stopped routing and let it go on: every complaint
-        # (40 and the 4 clients' warm-ups) applied, and routing running
+        # the drain figure stopped routing: the 40 complaints and the 4
+        # clients' warm-ups waited in intake's outbox (had routing taken
+        # them meanwhile, fewer would); then it went on and applied all 44
+        waiting = re.search(r"; (\d+) records waiting in its outbox\)", r.stdout)
+        check(waiting and int(waiting.group(1)) >= 44,
+              "44 records waited while routing was stopped: %s" % r.stdout[-800:])
         check(" applied 44 records in " in r.stdout, "drains 44 records: %s" % r.stdout[-800:])
-        pid = m.pids()[("hn.doit", "routing")]
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
+        state = proc_state(m.pids()[("hn.doit", "routing")])
         check(state not in ("T", "t", "Z"), "routing left in state %s" % state)
+
+
+def proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_bench_killed_while_routing_is_stopped_leaves_it_running():
+    """bench_intake stops routing for its drain figure: killed meanwhile
+    (SIGKILL: no handler of its own runs), its guard continues routing."""
+    if not os.access(INTAKE, os.X_OK):
+        print("  (skipped: %s not built)" % INTAKE)
+        return
+    with Mesh(areas=("hoan-kiem",)) as m:
+        pid = m.pids()[("hn.doit", "routing")]
+        b = subprocess.Popen([INTAKE, "--home", m.home, "--seconds", "0.2", "--clients", "1",
+                              "--window", "4", "--deliver", "3000"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 240
+            while proc_state(pid) != "T" and b.poll() is None and time.time() < deadline:
+                time.sleep(0.005)
+            check(proc_state(pid) == "T", "bench_intake stopped routing")
+        finally:
+            b.kill()
+            b.wait()
+        deadline = time.time() + 10
+        while proc_state(pid) == "T" and time.time() < deadline:
+            time.sleep(0.05)
+        check(proc_state(pid) not in ("T", "t", "Z"), "routing runs again, not %s"
+              % proc_state(pid))
+        m.wait_for(m.outbox_empty, "routing takes what waited for it")
 
 
 def test_bench_peers_cpmesh_phases_acknowledge():
@@ -63,4 +99,6 @@ def test_bench_peers_cpmesh_phases_acknowledge():
 
 
 if __name__ == "__main__":
-    run([test_bench_intake_runs_to_the_end, test_bench_peers_cpmesh_phases_acknowledge])
+    run([test_bench_intake_runs_to_the_end,
+         test_bench_killed_while_routing_is_stopped_leaves_it_running,
+         test_bench_peers_cpmesh_phases_acknowledge])

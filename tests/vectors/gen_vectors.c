@@ -940,7 +940,7 @@ static json_t *gen_envelopes(const Cpm__EventBatch *batch)
     c.sign_as = CPM_PROTO_VERSION_V2;
     rc |= add(cases, c);
 
-    c = base_case("unknown_type", "Type 999, unknown to version 2.", "unknown_type");
+    c = base_case("unknown_type", "Type 999, unknown to versions 2 and 3.", "unknown_type");
     c.type = 999;
     rc |= add(cases, c);
 

@@ -12,8 +12,12 @@
 #include "cpm_util.h"
 #include "routing_domain.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define DELIVERY_GROUP 512
@@ -152,33 +156,86 @@ static int wait_applied(const env_t *e, health_links_t *hl, uint64_t target, uin
     return -1;
 }
 
+/* 1 when pid runs cpmesh-routing (/proc/<pid>/comm): a pid read from
+ * run/pids at start may since be another process's. */
+static bool is_routing(int pid)
+{
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", pid);
+    FILE *f = fopen(path, "r");
+    bool ok = f && fgets(comm, sizeof comm, f) && !strncmp(comm, "cpmesh-routing", 14);
+    if (f)
+        fclose(f);
+    return ok;
+}
+
+/* A child that continues pid (SIGCONT) once the pipe it reads is closed:
+ * when the parent closes it, and also when the parent dies in any way
+ * (killed, crashed, interrupted), so that routing is never left stopped.
+ * It ignores the terminal's signals (Ctrl-C reaches the whole group). The
+ * write end in *wfd; -1 when it cannot be made (then nothing is stopped). */
+static pid_t cont_guard(int pid, int *wfd)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    pid_t g = fork();
+    if (g == 0) {
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        close(p[1]);
+        char c;
+        while (read(p[0], &c, 1) != 0 && errno == EINTR)
+            ;
+        kill(pid, SIGCONT);
+        _exit(0);
+    }
+    close(p[0]);
+    if (g < 0) {
+        close(p[1]);
+        return -1;
+    }
+    *wfd = p[1];
+    return g;
+}
+
 /* The delivery alone: routing is stopped (SIGSTOP) while the clients submit n
- * complaints, so that they wait in intake's outbox; then it goes on
- * (SIGCONT), and the time until it has applied them all is the pipe's own
- * rate, not bounded by how fast intake takes complaints. Printed beside the
+ * complaints, so that they wait in intake's outbox (its depth printed: the
+ * proof that routing took none meanwhile); then it goes on (SIGCONT), and
+ * the time until it has applied them all is the pipe's own rate, not
+ * bounded by how fast intake takes complaints. Printed beside the
  * one-process routing rate of the baseline. 0 or -1. */
 static int drain_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclients, int window,
                        double base_routing_rate)
 {
-    if (e->routing_pid <= 0) {
-        printf("  drain: routing's pid is not in run/pids; not measured\n");
+    if (e->routing_pid <= 0 || !is_routing(e->routing_pid)) {
+        printf("  drain: no cpmesh-routing at the pid of run/pids; not measured\n");
         return 0;
     }
     uint64_t r0 = 0;
     if (wait_drained(e, hl, &r0) != 0)
         return -1;
-    if (kill(e->routing_pid, SIGSTOP) != 0) {
-        perror("bench_intake: SIGSTOP routing");
+    int wfd = -1;
+    pid_t guard = cont_guard(e->routing_pid, &wfd);
+    if (guard < 0 || kill(e->routing_pid, SIGSTOP) != 0) {
+        perror("bench_intake: stopping routing");
+        if (guard > 0) {
+            close(wfd);
+            waitpid(guard, NULL, 0);
+        }
         return -1;
     }
     mesh_result_t mr;
     int rc = run_clients(e, nclients, window, 0, n, &mr);
+    health_t in = {0};
+    if (rc == 0)
+        rc = health_get(&hl->intake, e, "intake", &in);
     int64_t rcpu0 = proc_cpu_us(e->routing_pid), icpu0 = proc_cpu_us(e->intake_pid);
     int64_t t0 = mono_us();
-    if (kill(e->routing_pid, SIGCONT) != 0) { /* never left stopped */
-        perror("bench_intake: SIGCONT routing");
-        return -1;
-    }
+    kill(e->routing_pid, SIGCONT);
+    close(wfd); /* the guard continues it too, and ends */
+    waitpid(guard, NULL, 0);
     if (rc != 0)
         return -1;
     health_t r1 = {0};
@@ -188,11 +245,11 @@ static int drain_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclie
     int64_t rcpu = proc_cpu_us(e->routing_pid) - rcpu0, icpu = proc_cpu_us(e->intake_pid) - icpu0;
     uint64_t got = r1.records_applied - r0;
     double rate = (double)got * 1e6 / (double)us;
-    printf("  drain:    routing stopped while intake took them (%.0f/s), then went on: applied "
-           "%llu records in %.2f s: %.0f records/s; CPU per record routing %.1f us, intake "
-           "%.1f us\n",
-           mr.rate, (unsigned long long)got, (double)us / 1e6, rate,
-           rcpu0 >= 0 ? (double)rcpu / (double)got : -1.0,
+    printf("  drain:    routing stopped while intake took them (%.0f/s; %llu records waiting in "
+           "its outbox), then went on: applied %llu records in %.2f s: %.0f records/s; CPU per "
+           "record routing %.1f us, intake %.1f us\n",
+           mr.rate, (unsigned long long)in.routing_backlog, (unsigned long long)got,
+           (double)us / 1e6, rate, rcpu0 >= 0 ? (double)rcpu / (double)got : -1.0,
            icpu0 >= 0 ? (double)icpu / (double)got : -1.0);
     printf("  ratio drain/baseline routing alone (%.0f records/s): %.2f\n", base_routing_rate,
            base_routing_rate > 0 ? rate / base_routing_rate : 0);

@@ -119,6 +119,13 @@ int health_get(link_t *l, const env_t *e, const char *service, health_t *out)
         out->commits = counter(h, "store.commits");
         out->records_applied = counter(h, "delivery.records_applied");
         out->event_head = h->event_head;
+        out->routing_backlog = 0;
+        for (size_t i = 0; i < h->n_peers; i++) {
+            const char *st = h->peers[i]->stream;
+            size_t sl = strlen(st);
+            if (sl >= 8 && !strcmp(st + sl - 8, "/routing"))
+                out->routing_backlog += h->peers[i]->outbox_depth;
+        }
         cpm__health_reply__free_unpacked(h, NULL);
         return 0;
     }

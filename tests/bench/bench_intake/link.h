@@ -32,6 +32,7 @@ int link_recv(link_t *l, const env_t *e, int timeout_ms, cpm_msg_t *reply, char 
 
 typedef struct {
     uint64_t applied, commits, records_applied, event_head;
+    uint64_t routing_backlog; /* records of the streams to a routing not yet acknowledged */
 } health_t;
 
 /* The counters of e->node's service. 0, or -1 after saying why on stderr. */
