@@ -5,6 +5,7 @@
  * in one sentence. Unknown keys are rejected by libcyaml; its log is captured
  * to say which key and on which line. */
 #include "cpm_config.h"
+#include "cpm_envelope.h"
 #include "cpm_util.h"
 #include "cpm_vpool.h"
 #include "cpm_yaml.h"
@@ -41,6 +42,7 @@ typedef struct {
     uint32_t *hotspot_p_max_e6, *hotspot_keys_max;                         /* hotspot */
     uint32_t *verify_threads;     /* 0 allowed: verification on the loop thread */
     uint32_t *delivery_linger_ms; /* 0 allowed: a batch goes as soon as a record is there */
+    uint32_t *envelope_version;   /* 2 or 3 */
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -92,6 +94,7 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(hotspot_keys_max),
     NUM(verify_threads),
     NUM(delivery_linger_ms),
+    NUM(envelope_version),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -198,6 +201,11 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         return cpm_error_set(err, CPM_E_INVALID, "delivery_linger_ms",
                              "config %s: delivery_linger_ms must be 0 to %d, not %u", path,
                              CPM_DELIVERY_LINGER_MS_MAX, c->delivery_linger_ms);
+    c->envelope_version = y->envelope_version ? *y->envelope_version : CPM_PROTO_VERSION;
+    if (!cpm_envelope_version_known(c->envelope_version))
+        return cpm_error_set(err, CPM_E_INVALID, "envelope_version",
+                             "config %s: envelope_version must be 2 or 3, not %u", path,
+                             c->envelope_version);
     c->map_high_water_pct = y->map_high_water_pct ? *y->map_high_water_pct : 80;
     if (c->map_high_water_pct < 10 || c->map_high_water_pct > 95) {
         return cpm_error_set(err, CPM_E_INVALID, "map_high_water_pct",

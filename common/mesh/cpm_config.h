@@ -70,6 +70,10 @@
  *                                 #   full waits until its oldest record is this old, so that
  *                                 #   at low load receivers commit once per several records
  *                                 #   (docs/operations.md "Flushes per complaint"); 0: at once
+ *   envelope_version: 3           # optional, 2 or 3: the envelope version this service sends
+ *                                 #   (replies go in their request's); 2 only while the nodes
+ *                                 #   it talks to are upgraded (docs/operations.md "Protocol
+ *                                 #   version 3")
  *
  * Relative paths are taken relative to the configuration file's folder. */
 #ifndef CPM_CONFIG_H
@@ -129,6 +133,7 @@ typedef struct {
     uint32_t hotspot_p_max_e6, hotspot_keys_max;                        /* hotspot */
     uint32_t verify_threads;     /* signature checks of a turn at once (cpm_vpool) */
     uint32_t delivery_linger_ms; /* 0..CPM_DELIVERY_LINGER_MS_MAX (cpm_pump_set_linger) */
+    uint32_t envelope_version;   /* 2 or 3 (cpm_envelope_set_send_version) */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

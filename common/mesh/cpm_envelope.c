@@ -2,20 +2,49 @@
 #include "cpm_envelope.h"
 #include "cpm_text.h"
 
+#include "cpm_docsig.h"
 #include "cpm_pbcheck.h"
 #include "cpm_util.h"
 
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The domain strings with their terminating zero byte (both 19 bytes). */
+/* The domain string with its terminating zero byte (19 bytes). */
 #define DOMAIN_LEN (sizeof CPM_ENVELOPE_DOMAIN)
-#define DOMAIN_V2_LEN (sizeof CPM_ENVELOPE_DOMAIN_V2)
 
 int cpm_envelope_version_known(uint64_t version)
 {
     return version == CPM_PROTO_VERSION || version == CPM_PROTO_VERSION_V2;
+}
+
+static _Atomic uint64_t send_version = CPM_PROTO_VERSION;
+
+int cpm_envelope_set_send_version(uint64_t version)
+{
+    if (!cpm_envelope_version_known(version))
+        return -1;
+    atomic_store(&send_version, version);
+    return 0;
+}
+
+uint64_t cpm_envelope_send_version(void)
+{
+    return atomic_load(&send_version);
+}
+
+int cpm_envelope_version_from_env(cpm_error_t *err)
+{
+    const char *v = getenv("CPM_ENVELOPE_VERSION");
+    if (!v || !*v)
+        return 0;
+    if ((strcmp(v, "2") && strcmp(v, "3")) || cpm_envelope_set_send_version((uint64_t)(*v - '0')))
+        return cpm_error_set(err, CPM_E_INVALID, "CPM_ENVELOPE_VERSION",
+                             "CPM_ENVELOPE_VERSION must be 2 or 3 (the envelope version to "
+                             "send), not '%.16s'",
+                             v);
+    return 0;
 }
 
 void cpm_envelope_sig_input(const uint8_t *env, size_t env_len,
@@ -46,7 +75,9 @@ int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t *
     if (!f || !sk || !out || !out_len)
         return -1;
     Cpm__Envelope e = CPM__ENVELOPE__INIT;
-    e.version = CPM_PROTO_VERSION;
+    e.version = f->version ? f->version : cpm_envelope_send_version();
+    if (!cpm_envelope_version_known(e.version))
+        return -1;
     e.sender = str_or_empty(f->sender);
     e.sender_instance = str_or_empty(f->sender_instance);
     e.key_id = str_or_empty(f->key_id);
@@ -77,12 +108,18 @@ int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t *
     memcpy(buf, head, hl);
     uint8_t *env = buf + hl;
     cpm__envelope__pack(&e, env);
-    uint8_t in[CPM_ENVELOPE_SIG_INPUT_LEN];
-    cpm_envelope_sig_input(env, env_len, in);
     uint8_t *sig = env + env_len;
     sig[0] = 0x12;
     sig[1] = crypto_sign_BYTES;
-    if (crypto_sign_detached(sig + 2, NULL, in, sizeof in, sk) != 0) {
+    int rc;
+    if (e.version == CPM_PROTO_VERSION_V2) { /* over the bytes themselves */
+        rc = cpm_docsig_sign(CPM_ENVELOPE_DOMAIN_V2, env, env_len, sk, sig + 2);
+    } else {
+        uint8_t in[CPM_ENVELOPE_SIG_INPUT_LEN];
+        cpm_envelope_sig_input(env, env_len, in);
+        rc = crypto_sign_detached(sig + 2, NULL, in, sizeof in, sk);
+    }
+    if (rc != 0) {
         free(buf);
         return -1;
     }
@@ -91,28 +128,13 @@ int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t *
     return 0;
 }
 
-/* Version 2 (still accepted, no longer sent): the signature is over the
- * domain and the envelope bytes side by side, one contiguous message. */
-static int verify_v2(const uint8_t *env, size_t env_len, const uint8_t *sig, const uint8_t pk[32])
-{
-    uint8_t *m = malloc(DOMAIN_V2_LEN + env_len);
-    if (!m)
-        return -1;
-    memcpy(m, CPM_ENVELOPE_DOMAIN_V2, DOMAIN_V2_LEN);
-    if (env_len)
-        memcpy(m + DOMAIN_V2_LEN, env, env_len);
-    int rc = crypto_sign_verify_detached(sig, m, DOMAIN_V2_LEN + env_len, pk) == 0 ? 0 : -1;
-    free(m);
-    return rc;
-}
-
 int cpm_envelope_verify_sig(uint64_t version, const uint8_t *env, size_t env_len,
                             const uint8_t *sig, size_t sig_len, const uint8_t pk[32])
 {
     if ((!env && env_len) || !sig || sig_len != crypto_sign_BYTES || !pk)
         return -1;
-    if (version == CPM_PROTO_VERSION_V2)
-        return verify_v2(env, env_len, sig, pk);
+    if (version == CPM_PROTO_VERSION_V2) /* over the domain and the bytes themselves */
+        return cpm_docsig_verify(CPM_ENVELOPE_DOMAIN_V2, env, env_len, sig, sig_len, pk);
     if (version != CPM_PROTO_VERSION)
         return -1;
     uint8_t in[CPM_ENVELOPE_SIG_INPUT_LEN];
@@ -407,6 +429,14 @@ int cpm_sender_seal_raw(cpm_sender_t *s, Cpm__MsgType type, const char *recipien
                         const char *correlation_id, const uint8_t *payload, size_t payload_len,
                         char msg_id_out[33], uint8_t **out, size_t *out_len)
 {
+    return cpm_sender_seal_raw_v(s, 0, type, recipient, correlation_id, payload, payload_len,
+                                 msg_id_out, out, out_len);
+}
+
+int cpm_sender_seal_raw_v(cpm_sender_t *s, uint64_t version, Cpm__MsgType type,
+                          const char *recipient, const char *correlation_id, const uint8_t *payload,
+                          size_t payload_len, char msg_id_out[33], uint8_t **out, size_t *out_len)
+{
     if (!s || !s->id || !out || !out_len || payload_len > CPM_MAX_MSG)
         return -1;
     /* Never below the clock, so a restarted sender starts above anything it
@@ -428,6 +458,7 @@ int cpm_sender_seal_raw(cpm_sender_t *s, Cpm__MsgType type, const char *recipien
         .recipient = recipient,
         .payload = payload,
         .payload_len = payload_len,
+        .version = version,
     };
     if (cpm_envelope_seal(&f, s->id->sign_sk, out, out_len) != 0)
         return -1;

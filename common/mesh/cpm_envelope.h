@@ -1,6 +1,7 @@
 /* cpm_envelope: build, sign and check SignedEnvelope frames.
  *
- * Version 3 (sent): the signature is over the 19 ASCII bytes
+ * Version 3 (sent unless the process is set to send version 2, for a
+ * rolling upgrade: cpm_envelope_set_send_version): the signature is over the 19 ASCII bytes
  * "CPMESH-ENVELOPE-V3" and a zero byte, then the 64-byte BLAKE2b digest of
  * the serialized Envelope bytes as carried in SignedEnvelope.envelope.
  * Version 2 (still accepted): over "CPMESH-ENVELOPE-V1", a zero byte and the
@@ -17,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CPM_PROTO_VERSION 3    /* what this code sends */
+#define CPM_PROTO_VERSION 3    /* what this code sends by default */
 #define CPM_PROTO_VERSION_V2 2 /* still accepted: signed over the whole envelope */
 #define CPM_MAX_MSG (4u << 20) /* largest frame any socket accepts */
 #define CPM_ENVELOPE_DOMAIN "CPMESH-ENVELOPE-V3"    /* version 3, over the digest */
@@ -39,7 +40,20 @@ typedef struct {
     const char *recipient;
     const uint8_t *payload;
     size_t payload_len;
+    uint64_t version; /* 2 or 3; 0: the process's send version */
 } cpm_env_fields_t;
+
+/* The version every envelope of this process is sealed in unless its caller
+ * names one (a reply goes in its request's version): 3, or 2 while the
+ * nodes and clients it talks to are being upgraded (docs/operations.md
+ * "Protocol version 3"). Set once at start. 0, or -1 for a version this code
+ * does not send. */
+CPM_MUST_CHECK int cpm_envelope_set_send_version(uint64_t version);
+uint64_t cpm_envelope_send_version(void);
+/* The send version from the environment variable CPM_ENVELOPE_VERSION ("2"
+ * or "3"; unset or empty: unchanged), for programs without a configuration
+ * file (cpmctl). 0, or CPM_E_INVALID with err naming CPM_ENVELOPE_VERSION. */
+CPM_MUST_CHECK int cpm_envelope_version_from_env(cpm_error_t *err);
 
 /* Serialize the Envelope, sign it with sk (64-byte libsodium secret key) and
  * serialize the SignedEnvelope into a malloc'd buffer the caller frees.
@@ -119,5 +133,11 @@ CPM_MUST_CHECK int cpm_sender_seal_raw(cpm_sender_t *s, Cpm__MsgType type, const
                                        const char *correlation_id, const uint8_t *payload,
                                        size_t payload_len, char msg_id_out[33], uint8_t **out,
                                        size_t *out_len);
+/* cpm_sender_seal_raw in envelope version (2 or 3; 0: the process's send
+ * version): a server answers a request in the request's version. */
+CPM_MUST_CHECK int cpm_sender_seal_raw_v(cpm_sender_t *s, uint64_t version, Cpm__MsgType type,
+                                         const char *recipient, const char *correlation_id,
+                                         const uint8_t *payload, size_t payload_len,
+                                         char msg_id_out[33], uint8_t **out, size_t *out_len);
 
 #endif

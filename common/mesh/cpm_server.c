@@ -230,6 +230,15 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
     s->group = calloc(GROUP_MAX, sizeof *s->group);
     if (!s->metrics || !s->verifier || !s->group)
         goto fail;
+    /* the version every frame of this process goes in (checked by the
+     * configuration: 2 or 3); replies follow their request's */
+    if (cpm_envelope_set_send_version(cfg->envelope_version) != 0) {
+        cpm_error("envelope_version %u is not sent by this build", cfg->envelope_version);
+        goto fail;
+    }
+    if (cfg->envelope_version != CPM_PROTO_VERSION)
+        cpm_warn("sending envelope version %u (envelope_version): for an upgrade only",
+                 cfg->envelope_version);
     if (!(s->recv = cpm_server_recv_new(cfg->verify_threads))) {
         cpm_error("cannot start %u verify_threads", cfg->verify_threads);
         goto fail;

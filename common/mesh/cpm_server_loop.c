@@ -37,17 +37,21 @@ static void count(cpm_server_t *s, const char *what, const char *detail)
     cpm_metrics_add(s->metrics, name, 1);
 }
 
-/* Seal payload as a reply to request (or to nobody when request is NULL):
- * 0, or -1 when it cannot be sealed. Uses only s->reply_sender, so that it
- * may run beside the loop thread while that thread commits (seal_answers). */
+/* Seal payload as a reply to request (or to nobody when request is NULL),
+ * in the request's envelope version (a client not yet upgraded to version 3
+ * reads its answers): 0, or -1 when it cannot be sealed. Uses only
+ * s->reply_sender, so that it may run beside the loop thread while that
+ * thread commits (seal_answers). */
 static int seal_reply(cpm_server_t *s, const Cpm__Envelope *request, Cpm__MsgType type,
                       const uint8_t *payload, size_t len, uint8_t **frame, size_t *flen)
 {
     char recipient[200] = "";
     if (request)
         snprintf(recipient, sizeof recipient, "%s/%s", request->sender, request->sender_instance);
-    return cpm_sender_seal_raw(&s->reply_sender, type, recipient, request ? request->msg_id : "",
-                               payload, len, NULL, frame, flen);
+    uint64_t version =
+        request && cpm_envelope_version_known(request->version) ? request->version : 0;
+    return cpm_sender_seal_raw_v(&s->reply_sender, version, type, recipient,
+                                 request ? request->msg_id : "", payload, len, NULL, frame, flen);
 }
 
 /* Send a sealed frame to the ROUTER peer route. */

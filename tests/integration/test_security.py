@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from mesh import BUILD, Mesh, check, run
+from mesh import BUILD, CTL, Mesh, check, run
 
 ATTACK = os.path.join(BUILD, "cpm_attack")
 OP = "operator.hn.doit"
@@ -22,10 +22,11 @@ ROUTING = "hn.doit/routing"
 M = None  # the mesh of this file, set in main
 
 
-def attack(name, target=INTAKE, as_=OP, extra=(), timeout_ms=15000):
+def attack(name, target=INTAKE, as_=OP, extra=(), timeout_ms=15000, env=None):
     cmd = [ATTACK, "--home", M.home, "--as", as_, "--target", target, "--attack", name,
            "--timeout", str(timeout_ms)] + list(extra)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
+                       env=dict(os.environ, **(env or {})))
     check(r.returncode == 0, "cpm_attack %s failed (%d): %s" % (name, r.returncode, r.stderr))
     return json.loads(r.stdout)
 
@@ -237,6 +238,24 @@ def test_valid_complaint_is_recorded_once():
     expect_valid_complaint(attack("valid"), before, "valid")
 
 
+def test_each_request_is_answered_in_its_envelope_version():
+    """A client not yet upgraded sends envelope version 2 and must read the
+    answer: a request is answered in its own version (docs/protocol.md
+    section 5), and both versions are taken."""
+    for version in (2, 3):
+        before = Snapshot()
+        out = attack("valid", env={"CPM_ENVELOPE_VERSION": str(version)})
+        check(out.get("reply_version") == version,
+              "version %d request answered in %s: %s" % (version, out.get("reply_version"), out))
+        expect_valid_complaint(out, before, "valid, version %d" % version)
+    env = dict(M.env, CPM_ENVELOPE_VERSION="4")
+    r = subprocess.run([CTL, "--home", M.home, "health"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    check(r.returncode == 2 and "CPM_ENVELOPE_VERSION must be 2 or 3" in r.stderr
+          and "not '4'" in r.stderr,
+          "cpmctl refuses a version it does not send: %d %s" % (r.returncode, r.stderr))
+
+
 def test_stream_forgery_is_refused():
     before = Snapshot()
     refused("stream_forgery", target=ROUTING, as_="hn.d.hoan-kiem", field="stream",
@@ -373,7 +392,8 @@ TESTS = [
     test_transport_mismatch, test_unregistered_curve_key_never_gets_a_reply,
     test_replay_is_refused_after_one_application, test_multipart_message_is_counted,
     test_bad_payload_is_refused, test_invalid_field_names_the_field,
-    test_valid_complaint_is_recorded_once, test_stream_forgery_is_refused,
+    test_valid_complaint_is_recorded_once, test_each_request_is_answered_in_its_envelope_version,
+    test_stream_forgery_is_refused,
     test_other_agency_officer_cannot_act_on_a_case,
     test_update_for_another_agencys_case_is_not_applied,
     test_area_cannot_claim_another_intakes_ticket, test_fuzz_intake, test_fuzz_routing,

@@ -146,33 +146,67 @@ static void test_inspection_defaults(void **state)
     cpm_config_destroy(&c);
 }
 
-/* delivery_linger_ms: default 5, 0 allowed (off), above 100 refused naming
- * the field. */
-static void test_delivery_linger(void **state)
+/* A config with key: val (no line when val is ""), loaded: each value of
+ * vals gives want through get, or (want -1) is refused with refusal. */
+static void check_values(const char *key, const char *const *vals, const int *want, int n,
+                         const char *refusal, uint32_t (*get)(const cpm_config_t *))
 {
-    static const char *const vals[] = {"", "0", "100", "101"};
-    static const int want[] = {CPM_DELIVERY_LINGER_MS_DEFAULT, 0, 100, -1};
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         char path[300], err[512] = "";
-        snprintf(path, sizeof path, "%s/linger-%d.yaml", tmpdir, i);
+        snprintf(path, sizeof path, "%s/%s-%d.yaml", tmpdir, key, i);
         FILE *f = fopen(path, "w");
         assert_non_null(f);
         fprintf(f,
                 "node: hn.doit\nservice: intake\ndata_dir: /tmp/x\nregistry: /tmp/r\n"
-                "root_public: /tmp/p\nidentity: /tmp/i\n%s%s\n",
-                *vals[i] ? "delivery_linger_ms: " : "", vals[i]);
+                "root_public: /tmp/p\nidentity: /tmp/i\n%s%s%s\n",
+                *vals[i] ? key : "", *vals[i] ? ": " : "", vals[i]);
         fclose(f);
         cpm_config_t *c = load_msg(path, err, sizeof err);
         if (want[i] >= 0) {
             if (!c)
-                fail_msg("delivery_linger_ms %s: %s", vals[i], err);
-            assert_int_equal(c->delivery_linger_ms, want[i]);
+                fail_msg("%s %s: %s", key, vals[i], err);
+            assert_int_equal(get(c), want[i]);
             cpm_config_destroy(&c);
         } else {
             assert_null(c);
-            assert_has(err, "delivery_linger_ms must be 0 to 100, not 101");
+            assert_has(err, refusal);
         }
     }
+}
+
+static uint32_t linger(const cpm_config_t *c)
+{
+    return c->delivery_linger_ms;
+}
+
+static uint32_t envelope_version(const cpm_config_t *c)
+{
+    return c->envelope_version;
+}
+
+/* delivery_linger_ms: default 5, 0 allowed (off), above 100 refused naming
+ * the field. */
+static void test_delivery_linger(void **state)
+{
+    (void)state;
+    static const char *const vals[] = {"", "0", "100", "101"};
+    static const int want[] = {CPM_DELIVERY_LINGER_MS_DEFAULT, 0, 100, -1};
+    check_values("delivery_linger_ms", vals, want, 4,
+                 "delivery_linger_ms must be 0 to 100, not 101", linger);
+}
+
+/* envelope_version: 3 by default, 2 for an upgrade, anything else refused
+ * naming the field. */
+static void test_envelope_version(void **state)
+{
+    (void)state;
+    static const char *const vals[] = {"", "2", "3", "1"};
+    static const int want[] = {3, 2, 3, -1};
+    check_values("envelope_version", vals, want, 4, "envelope_version must be 2 or 3, not 1",
+                 envelope_version);
+    static const char *const four[] = {"4"};
+    check_values("envelope_version", four, (const int[]){-1}, 1,
+                 "envelope_version must be 2 or 3, not 4", envelope_version);
 }
 
 /* cosign_wait_ms (exchange): set, and 0 refused naming the field. */
@@ -328,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_inspection_defaults),
         cmocka_unit_test(test_cosign_wait),
         cmocka_unit_test(test_delivery_linger),
+        cmocka_unit_test(test_envelope_version),
         cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_each_missing_field),
         cmocka_unit_test(test_empty_value_is_missing),

@@ -113,6 +113,92 @@ static void test_seal_roundtrip(void **state)
     free(frame);
 }
 
+/* The version an envelope is sealed in and verified by: env's version field
+ * and signature, checked both ways (*got_version gets the field). */
+static void sealed_as(const cpm_env_fields_t *f, uint64_t *got_version, int *ok2, int *ok3)
+{
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    assert_int_equal(cpm_envelope_seal(f, alice.sign_sk, &frame, &len), 0);
+    cpm_slice_t env, sig;
+    cpm_envelope_view_t v;
+    assert_int_equal(cpm_envelope_parse_signed(frame, len, &env, &sig), 0);
+    assert_int_equal(cpm_envelope_parse_view(env.data, env.len, &v), 0);
+    *got_version = v.version;
+    *ok2 = cpm_envelope_verify_sig(2, env.data, env.len, sig.data, sig.len, alice.sign_pk) == 0;
+    *ok3 = cpm_envelope_verify_sig(3, env.data, env.len, sig.data, sig.len, alice.sign_pk) == 0;
+    free(frame);
+}
+
+/* Version 2 is still sent when asked for (a reply to a version-2 request, a
+ * process set to send 2 during an upgrade), signed over the domain
+ * "CPMESH-ENVELOPE-V1\0" and the bytes; any other version is refused. */
+static void test_seal_version_2(void **state)
+{
+    (void)state;
+    cpm_env_fields_t f = sample_fields();
+    uint64_t got;
+    int ok2, ok3;
+    f.version = 2;
+    sealed_as(&f, &got, &ok2, &ok3);
+    assert_int_equal(got, 2);
+    assert_true(ok2);
+    assert_false(ok3);
+    f.version = 0; /* the process's send version: 3 */
+    assert_int_equal(cpm_envelope_send_version(), 3);
+    sealed_as(&f, &got, &ok2, &ok3);
+    assert_int_equal(got, 3);
+    assert_false(ok2);
+    assert_true(ok3);
+    assert_int_equal(cpm_envelope_set_send_version(2), 0);
+    sealed_as(&f, &got, &ok2, &ok3);
+    assert_int_equal(got, 2);
+    assert_true(ok2);
+    f.version = 3; /* named: whatever the process sends */
+    sealed_as(&f, &got, &ok2, &ok3);
+    assert_int_equal(got, 3);
+    assert_true(ok3);
+    assert_int_equal(cpm_envelope_set_send_version(3), 0);
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    for (uint64_t bad = 1; bad < 6; bad += 3) { /* 1 and 4 */
+        f.version = bad;
+        assert_int_equal(cpm_envelope_seal(&f, alice.sign_sk, &frame, &len), -1);
+        assert_null(frame);
+        assert_int_equal(cpm_envelope_set_send_version(bad), -1);
+    }
+    assert_int_equal(cpm_envelope_send_version(), 3);
+}
+
+/* CPM_ENVELOPE_VERSION: unset or empty leaves the send version, 2 and 3 set
+ * it, anything else is refused naming the variable. */
+static void test_version_from_env(void **state)
+{
+    (void)state;
+    cpm_error_t err = {0};
+    unsetenv("CPM_ENVELOPE_VERSION");
+    assert_int_equal(cpm_envelope_version_from_env(&err), 0);
+    assert_int_equal(cpm_envelope_send_version(), 3);
+    setenv("CPM_ENVELOPE_VERSION", "2", 1);
+    assert_int_equal(cpm_envelope_version_from_env(&err), 0);
+    assert_int_equal(cpm_envelope_send_version(), 2);
+    setenv("CPM_ENVELOPE_VERSION", "", 1);
+    assert_int_equal(cpm_envelope_version_from_env(&err), 0);
+    assert_int_equal(cpm_envelope_send_version(), 2);
+    static const char *const bad[] = {"4", "23", "3x", "-3", " 3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("CPM_ENVELOPE_VERSION", bad[i], 1);
+        assert_int_equal(cpm_envelope_version_from_env(&err), CPM_E_INVALID);
+        assert_string_equal(err.field, "CPM_ENVELOPE_VERSION");
+        assert_non_null(strstr(err.message, "must be 2 or 3"));
+        assert_int_equal(cpm_envelope_send_version(), 2);
+    }
+    setenv("CPM_ENVELOPE_VERSION", "3", 1);
+    assert_int_equal(cpm_envelope_version_from_env(&err), 0);
+    assert_int_equal(cpm_envelope_send_version(), 3);
+    unsetenv("CPM_ENVELOPE_VERSION");
+}
+
 static void test_verify_sig_refusals(void **state)
 {
     (void)state;
@@ -434,6 +520,8 @@ int main(void)
         cmocka_unit_test(test_sender),
         cmocka_unit_test(test_sender_instance_truncated),
         cmocka_unit_test(test_parse_in_place),
+        cmocka_unit_test(test_seal_version_2),
+        cmocka_unit_test(test_version_from_env),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1039,7 +1039,8 @@ static json_t *gen_exchange(void)
                           NULL,
                           "hn.doit",
                           cpb,
-                          cplen};
+                          cplen,
+                          CPM_PROTO_VERSION};
     uint8_t *frame = NULL, *sreg = NULL;
     size_t flen = 0, slen = 0;
     if (cpm_envelope_seal(&f, ids[DOIT].sign_sk, &frame, &flen) != 0 ||
@@ -1279,7 +1280,8 @@ static json_t *gen_receipts(void)
                           NULL,
                           "*",
                           grb,
-                          grl};
+                          grl,
+                          CPM_PROTO_VERSION};
     uint8_t *sealed = NULL;
     size_t sl = 0;
     if (cpm_envelope_seal(&f, ids[DOIT].sign_sk, &sealed, &sl) != 0)

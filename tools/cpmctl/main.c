@@ -1,6 +1,8 @@
 /* cpmctl: the command-line client of a cpmesh mesh. */
 #include "ctl.h"
 
+#include "cpm_envelope.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,8 @@ static const char usage[] =
     "Files come from --home, $CPMESH_HOME or ~/.cpmesh (./deploy/local/up writes them).\n"
     "--as ID signs with DIR/keys/ID.secret (default: $CPMESH_AS or the id in DIR/identity).\n"
     "--timeout MS waits that long for each answer (default 5000).\n"
-    "--json prints one JSON object per result. Exit status: 0 ok, 1 error, 2 bad usage.\n";
+    "--json prints one JSON object per result. Exit status: 0 ok, 1 error, 2 bad usage.\n"
+    "CPM_ENVELOPE_VERSION=2 sends envelope version 2, for nodes not yet upgraded (default 3).\n";
 
 int main(int argc, char **argv)
 {
@@ -63,6 +66,11 @@ int main(int argc, char **argv)
     }
     if (i >= argc) {
         fputs(usage, stderr);
+        return 2;
+    }
+    cpm_error_t verr = {0};
+    if (cpm_envelope_version_from_env(&verr) != 0) {
+        fprintf(stderr, "cpmctl: %s\n", verr.message);
         return 2;
     }
     static const struct {

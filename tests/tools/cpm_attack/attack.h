@@ -38,6 +38,7 @@ typedef struct {
     char field[64], message[300], ticket[64], stream[200];
     bool duplicate;
     uint64_t acked_seq;
+    uint64_t version; /* the verified reply's envelope version */
 } result_t;
 
 /* Says what failed on stderr ("cpm_attack: what: detail"); returns 1, the

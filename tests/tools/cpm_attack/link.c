@@ -98,6 +98,7 @@ static void read_reply(const cpm_msg_t *m, result_t *r)
 {
     const ProtobufCBinaryData *p = &m->env->payload;
     r->type = m->env->type;
+    r->version = m->env->version;
     if (r->type == CPM__MSG_TYPE__MSG_ERROR) {
         Cpm__ErrorReply *e = cpm__error_reply__unpack(NULL, p->len, p->data);
         if (e) {
@@ -184,6 +185,7 @@ json_t *result_json(const result_t *r)
     }
     const char *tn = cpm_msg_type_name(r->type);
     json_object_set_new(o, "reply_type", json_string(tn ? tn : "?"));
+    json_object_set_new(o, "reply_version", json_integer((json_int_t)r->version));
     json_object_set_new(o, "error_code", json_integer(r->error_code));
     json_object_set_new(o, "field", json_string(r->field));
     json_object_set_new(o, "message", json_string(r->message));

@@ -11,7 +11,9 @@
  * verified as cpmctl verifies them, except for the recipient, which a service
  * copies from the (possibly forged) request.
  *
- * Output: {"attack","replied","verified","reply_type","error_code","field",
+ * CPM_ENVELOPE_VERSION=2 seals the frames in envelope version 2.
+ *
+ * Output: {"attack","replied","verified","reply_type","reply_version","error_code","field",
  * "message", ...}; sequences add "first" (the first exchange) and fuzz prints
  * counts instead. Exit 0 when the attack ran (whatever the verdict), 1 when it
  * could not be run, 2 on bad usage.
@@ -21,6 +23,8 @@
  * fuzz runs in fuzz.c. */
 #include "attacks.h"
 #include "link.h"
+
+#include "cpm_envelope.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -110,6 +114,11 @@ int main(int argc, char **argv)
     }
     if (sodium_init() < 0)
         return attack_die("libsodium cannot start", NULL);
+    cpm_error_t verr = {0}; /* CPM_ENVELOPE_VERSION=2: the frames in version 2 */
+    if (cpm_envelope_version_from_env(&verr) != 0) {
+        fprintf(stderr, "cpm_attack: %s\n", verr.message);
+        return 2;
+    }
     attack_t a = {0};
     int rc = link_setup(&a, &o);
     json_t *out = json_pack("{s:s,s:s}", "attack", o.attack, "target", o.target);
