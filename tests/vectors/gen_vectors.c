@@ -353,7 +353,10 @@ static json_t *envelope_case(case_t *c)
     /* Version 2: the domain "CPMESH-ENVELOPE-V1\0" and the envelope bytes;
      * version 3: "CPMESH-ENVELOPE-V3\0" and BLAKE2b-512 of the bytes. */
     size_t in_len;
-    uint8_t *input = sig_input(c->sign_as ? c->sign_as : c->version, envb, env_len, &in_len);
+    uint32_t signed_as = c->sign_as                           ? c->sign_as
+                         : c->version == CPM_PROTO_VERSION_V2 ? CPM_PROTO_VERSION_V2
+                                                              : CPM_PROTO_VERSION;
+    uint8_t *input = sig_input(signed_as, envb, env_len, &in_len);
     uint8_t sig[64];
     crypto_sign_detached(sig, NULL, input, in_len, ids[c->signer].sign_sk);
     Cpm__SignedEnvelope se = CPM__SIGNED_ENVELOPE__INIT;
@@ -391,12 +394,12 @@ static json_t *envelope_case(case_t *c)
     json_t *expect = json_array();
     for (int i = 0; i < 3 && c->expect[i]; i++)
         json_array_append_new(expect, json_string(c->expect[i]));
-    json_t *out =
-        json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", c->name,
-                  "description", c->description, "signer", ID_NAMES[c->signer], "envelope", env,
-                  "envelope_hex", hexj(envb, env_len), "signature_input_hex", hexj(input, in_len),
-                  "signature_hex", hexj(sig, 64), "mutation", mutation, "frame_hex",
-                  hexj(frame, frame_len), "ctx", ctx_json(&c->ctx), "expect", expect);
+    json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name",
+                            c->name, "description", c->description, "signer", ID_NAMES[c->signer],
+                            "envelope", env, "signed_as", (int)signed_as, "envelope_hex",
+                            hexj(envb, env_len), "signature_input_hex", hexj(input, in_len),
+                            "signature_hex", hexj(sig, 64), "mutation", mutation, "frame_hex",
+                            hexj(frame, frame_len), "ctx", ctx_json(&c->ctx), "expect", expect);
     if (edit)
         json_object_set_new(out, "edit", edit); /* only layout cases have one */
 
