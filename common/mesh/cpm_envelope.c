@@ -59,16 +59,6 @@ static char *str_or_empty(const char *s)
     return (char *)(s ? s : "");
 }
 
-/* A varint into p (at most 10 bytes); the bytes written. */
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    for (; v >= 0x80; v >>= 7)
-        p[n++] = (uint8_t)(v | 0x80);
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t **out,
                       size_t *out_len)
 {
@@ -98,7 +88,7 @@ int cpm_envelope_seal(const cpm_env_fields_t *f, const uint8_t sk[64], uint8_t *
     size_t env_len = cpm__envelope__get_packed_size(&e);
     uint8_t head[11];
     head[0] = 0x0a;
-    size_t hl = 1 + put_varint(head + 1, env_len);
+    size_t hl = (size_t)(cpm_pb_put_varint(head + 1, env_len) - head);
     size_t n = hl + env_len + 2 + crypto_sign_BYTES;
     if (env_len > CPM_MAX_MSG || n > CPM_MAX_MSG)
         return -1;

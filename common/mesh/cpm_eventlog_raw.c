@@ -156,7 +156,7 @@ int cpm_eventlog_batch_payload(const Cpm__EventBatch *head, const cpm_event_raw_
         return CPM_E_INVALID;
     size_t hl = cpm__event_batch__get_packed_size(head), total = hl;
     for (size_t i = 0; i < n; i++)
-        total += 1 + cpm_receipt_varint_len(ev[i].len) + ev[i].len;
+        total += 1 + cpm_pb_varint_len(ev[i].len) + ev[i].len;
     uint8_t *b = malloc(total ? total : 1);
     if (!b)
         return CPM_E_INTERNAL;
@@ -165,7 +165,7 @@ int cpm_eventlog_batch_payload(const Cpm__EventBatch *head, const cpm_event_raw_
     uint8_t *o = b + cpm__event_batch__pack(head, b);
     for (size_t i = 0; i < n; i++) {
         *o++ = EVENTS_FIELD << 3 | 2;
-        o = cpm_receipt_put_varint(o, ev[i].len);
+        o = cpm_pb_put_varint(o, ev[i].len);
         memcpy(o, ev[i].data, ev[i].len);
         o += ev[i].len;
     }

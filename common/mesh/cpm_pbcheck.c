@@ -299,3 +299,23 @@ ProtobufCAllocator *cpm_pb_budget(size_t len)
                    : CPM_PB_ALLOC_FACTOR * len + CPM_PB_ALLOC_BASE;
     return &a;
 }
+
+size_t cpm_pb_varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+uint8_t *cpm_pb_put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}

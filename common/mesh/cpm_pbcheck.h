@@ -84,6 +84,12 @@ CPM_MUST_CHECK int cpm_pb_next(const uint8_t **p, const uint8_t *end, cpm_pb_fie
  * keeps it as an unknown field), and a length prefix of at most 5 bytes. */
 CPM_MUST_CHECK int cpm_pb_next_as_decoder(const uint8_t **p, const uint8_t *end, cpm_pb_field_t *f);
 
+/* Bytes of v as a varint (1 to 10); cpm_pb_put_varint writes it at p and
+ * returns its end. For the few frames written by hand (a SignedEnvelope,
+ * a group receipt's proofs, a raw event batch). */
+size_t cpm_pb_varint_len(uint64_t v);
+uint8_t *cpm_pb_put_varint(uint8_t *p, uint64_t v);
+
 /* Count the top-level fields of buf, stopping as soon as there are more than
  * max. 0 with *n set, or -1 when buf is not well-formed wire format or holds
  * more than max fields (*n is then max + 1). */

@@ -26,30 +26,10 @@ struct cpm_rgroup {
     size_t sealed_len;
 };
 
-size_t cpm_receipt_varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-uint8_t *cpm_receipt_put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
 int cpm_receipt_frame_alloc(const uint8_t *prefix, size_t prefix_len, size_t proofs_len,
                             uint8_t **out, size_t *out_len, uint8_t **proofs_at)
 {
-    size_t n = prefix_len + 1 + cpm_receipt_varint_len(proofs_len) + proofs_len;
+    size_t n = prefix_len + 1 + cpm_pb_varint_len(proofs_len) + proofs_len;
     if (n > CPM_MAX_MSG)
         return -1;
     uint8_t *b = malloc(n);
@@ -58,7 +38,7 @@ int cpm_receipt_frame_alloc(const uint8_t *prefix, size_t prefix_len, size_t pro
     memcpy(b, prefix, prefix_len);
     uint8_t *p = b + prefix_len;
     *p++ = FIELD3_TAG;
-    *proofs_at = cpm_receipt_put_varint(p, proofs_len);
+    *proofs_at = cpm_pb_put_varint(p, proofs_len);
     *out = b;
     *out_len = n;
     return 0;
@@ -258,7 +238,7 @@ int cpm_rgroup_frame(const cpm_rgroup_t *g, const size_t *idx, size_t n, uint8_t
         if (idx[k] >= g->n || (k && idx[k] <= idx[k - 1]))
             return -1;
         size_t sz = pack_proof(g, idx[k], NULL);
-        total += 1 + cpm_receipt_varint_len(sz) + sz;
+        total += 1 + cpm_pb_varint_len(sz) + sz;
         if (total > CPM_MAX_MSG)
             return -1;
     }
@@ -268,7 +248,7 @@ int cpm_rgroup_frame(const cpm_rgroup_t *g, const size_t *idx, size_t n, uint8_t
     for (size_t k = 0; k < n; k++) {
         size_t sz = pack_proof(g, idx[k], NULL);
         *p++ = 0x0a; /* ReceiptProofs.proofs, field 1 */
-        p = cpm_receipt_put_varint(p, sz);
+        p = cpm_pb_put_varint(p, sz);
         p += pack_proof(g, idx[k], p);
     }
     *out = buf;

@@ -280,12 +280,12 @@ int cpm_receipt_proof_frame(const cpm_receipt_t *r, size_t i, uint8_t **out, siz
     /* ReceiptProofs with one proof: field 1 around the proof as received. */
     const Cpm__ReceiptProof *p = r->proofs->proofs[i];
     size_t sz = cpm__receipt_proof__get_packed_size(p);
-    size_t total = 1 + cpm_receipt_varint_len(sz) + sz;
+    size_t total = 1 + cpm_pb_varint_len(sz) + sz;
     uint8_t *buf = NULL, *at = NULL;
     if (cpm_receipt_frame_alloc(r->frame, r->signed_len, total, &buf, out_len, &at) != 0)
         return -1;
     *at++ = 0x0a;
-    at = cpm_receipt_put_varint(at, sz);
+    at = cpm_pb_put_varint(at, sz);
     cpm__receipt_proof__pack(p, at);
     *out = buf;
     return 0;

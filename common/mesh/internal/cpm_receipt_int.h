@@ -12,8 +12,4 @@
 int cpm_receipt_frame_alloc(const uint8_t *prefix, size_t prefix_len, size_t proofs_len,
                             uint8_t **out, size_t *out_len, uint8_t **proofs_at);
 
-/* Bytes of a varint; cpm_receipt_put_varint writes one and returns its end. */
-size_t cpm_receipt_varint_len(uint64_t v);
-uint8_t *cpm_receipt_put_varint(uint8_t *p, uint64_t v);
-
 #endif
