@@ -387,6 +387,35 @@ int cpm_server_on_batch(cpm_server_t *s, Cpm__MsgType type, cpm_apply_fn fn)
     return 0;
 }
 
+int cpm_server_prepare_batch(cpm_server_t *s, Cpm__MsgType type, cpm_prepare_fn prepare,
+                             cpm_release_fn release)
+{
+    for (size_t i = 0; i < s->nhandlers && prepare && release; i++)
+        if (s->handlers[i].type == type && s->handlers[i].batch) {
+            s->handlers[i].prepare = prepare;
+            s->handlers[i].release = release;
+            return 0;
+        }
+    return -1;
+}
+
+void *cpm_server_prepared(cpm_server_t *s, const uint8_t *rec)
+{
+    /* records are applied in order: the next one is almost always it (a
+     * run applied again starts over: then a search) */
+    size_t n = s->prep.n, i = s->prep.next;
+    if (!s->prep.out || !rec)
+        return NULL;
+    if (i >= n || s->prep.recs[i] != rec)
+        for (i = 0; i < n && s->prep.recs[i] != rec; i++)
+            ;
+    if (i == n)
+        return NULL;
+    s->prep.next = i + 1;
+    /* not prepared yet: the apply function does without */
+    return atomic_load_explicit(&s->prep.ready[i], memory_order_acquire) ? s->prep.out[i] : NULL;
+}
+
 int cpm_server_on_items(cpm_server_t *s, Cpm__MsgType type, cpm_item_fn fn)
 {
     handler_t *h = add_handler(s, type);

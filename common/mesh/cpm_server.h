@@ -74,6 +74,23 @@ CPM_MUST_CHECK int cpm_server_reads_when(cpm_server_t *srv, Cpm__MsgType type, c
  * action). Other requests are not copied. */
 CPM_MUST_CHECK int cpm_server_keep_frame(cpm_server_t *srv, Cpm__MsgType type);
 CPM_MUST_CHECK int cpm_server_on_batch(cpm_server_t *srv, Cpm__MsgType type, cpm_apply_fn fn);
+/* Optional for a batch type of cpm_server_on_batch: the part of applying a
+ * record that depends on the record alone (decoding it, work that reads no
+ * store), done for every record of a batch at once on the verification
+ * pool's threads and the loop's, before the batch is applied in order; the
+ * apply function finds the result with cpm_server_prepared. prepare must be
+ * safe to run for several records at once; it runs for every record of the
+ * batch, duplicates included, and may return NULL (apply then does without).
+ * release frees each result after the batch, used or not. Only with a pool
+ * of two threads or more (verify_threads): else apply does it all. */
+typedef void *(*cpm_prepare_fn)(cpm_server_t *srv, const cpm_msg_t *m, const uint8_t *rec,
+                                size_t len);
+typedef void (*cpm_release_fn)(void *prepared);
+CPM_MUST_CHECK int cpm_server_prepare_batch(cpm_server_t *srv, Cpm__MsgType type,
+                                            cpm_prepare_fn prepare, cpm_release_fn release);
+/* Inside an apply function: what prepare made of rec (the pointer apply was
+ * given), or NULL (none made, or not in a prepared batch). */
+void *cpm_server_prepared(cpm_server_t *srv, const uint8_t *rec);
 /* Applies item `index` (its bytes as received) of a batch request
  * (SubmitBatch, docs/protocol.md "Group receipts") in txn, a nested
  * transaction inside the group's that several items of the batch share: 0

@@ -168,6 +168,65 @@ static void run_undone(void *ctx)
 
 static const cpm_delivery_ops_t record_ops = {apply_record, run_begun, run_undone};
 
+/* cpm_server_prepare_batch: the pool's workers prepare the batch's records
+ * in order while the loop thread applies them, so that the loop finds most
+ * of them ready (a pipeline, not a wait). A record not ready yet when it is
+ * applied is applied without (its apply function does that part itself);
+ * the rest is cancelled once the batch is applied. */
+static void prepare_one(void *ctx, size_t i)
+{
+    cpm_server_t *s = ctx;
+    if (atomic_load_explicit(&s->prep.cancel, memory_order_relaxed))
+        return;
+    if (s->prep.lens[i])
+        s->prep.out[i] = s->prep.h->prepare(s, s->prep.m, s->prep.recs[i], s->prep.lens[i]);
+    atomic_store_explicit(&s->prep.ready[i], true, memory_order_release);
+}
+
+static void prepare_start(cpm_server_t *s, const pending_t *p, const uint8_t *const *recs,
+                          const size_t *lens, size_t n)
+{
+    cpm_vpool_t *pool = cpm_server_recv_pool(s);
+    if (!p->h->prepare || n < 2 || cpm_vpool_threads(pool) < 2)
+        return;
+    void **out = calloc(n, sizeof *out);
+    atomic_bool *ready = calloc(n, sizeof *ready);
+    if (!out || !ready) { /* apply does it all */
+        free(out);
+        free(ready);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        atomic_init(&ready[i], false);
+    s->prep.h = p->h;
+    s->prep.m = &p->msg;
+    s->prep.recs = recs;
+    s->prep.lens = lens;
+    s->prep.out = out;
+    s->prep.ready = ready;
+    s->prep.n = n;
+    s->prep.next = 0;
+    atomic_store(&s->prep.cancel, false);
+    cpm_vpool_start(pool, n, prepare_one, s);
+}
+
+static void prepare_end(cpm_server_t *s)
+{
+    if (!s->prep.out)
+        return;
+    atomic_store(&s->prep.cancel, true);
+    /* waits for a record being prepared now; those not begun do nothing */
+    cpm_vpool_finish(cpm_server_recv_pool(s), s->prep.n, prepare_one, s);
+    for (size_t i = 0; i < s->prep.n; i++)
+        if (s->prep.out[i])
+            s->prep.h->release(s->prep.out[i]);
+    free(s->prep.out);
+    free(s->prep.ready);
+    s->prep.out = NULL;
+    s->prep.ready = NULL;
+    s->prep.n = 0;
+}
+
 /* A batch refused before anything of it is applied: counted and said. */
 static int refuse_batch(cpm_server_t *s, pending_t *p, int rc)
 {
@@ -228,9 +287,12 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
     }
     if (rc == 0 && (rc = cpm_delivery_check_batch(lens, b->n_records, &p->err)) != 0)
         refuse_batch(s, p, rc);
-    else if (rc == 0)
+    else if (rc == 0) {
+        prepare_start(s, p, recs, lens, b->n_records);
         rc = cpm_delivery_apply_ops(s->store, txn, mark, b->first_seq, recs, lens, b->n_records,
                                     &record_ops, &ctx, &res);
+        prepare_end(s);
+    }
     if (rc == 0) {
         cpm_metrics_add(s->metrics, "delivery.records_applied", res.applied);
         cpm_metrics_add(s->metrics, "delivery.acks", 1); /* one signed Ack per batch */

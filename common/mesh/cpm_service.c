@@ -10,6 +10,7 @@
 #include "cpm_server_int.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -116,6 +117,45 @@ static bool on_reads(cpm_server_t *s, const cpm_msg_t *m)
     return reads;
 }
 
+/* A record prepared on the pool (cpm_server_prepare_batch): decoded and
+ * checked there, and the service's own part. The decoded record goes to fn
+ * once: fn may change it (routing drops a contact sent in clear), and a
+ * record applied again (cpm_delivery's runs) is decoded again. */
+typedef struct {
+    const cpm_svc_batch_t *b;
+    ProtobufCMessage *rec; /* NULL once handed to fn */
+    void *own;             /* b->prepare's */
+} prepared_t;
+
+static void *prepare_record(cpm_server_t *s, const cpm_msg_t *m, const uint8_t *rec, size_t len)
+{
+    const cpm_svc_batch_t *b = find_batch(s->svc, m->env->type);
+    cpm_error_t err;
+    prepared_t *p = b ? calloc(1, sizeof *p) : NULL;
+    if (!p)
+        return NULL;
+    p->b = b;
+    /* a record that does not decode is refused by on_record, as before */
+    if ((p->rec = decode(b->record, rec, len, "record", NOT_ITEM, &err)) != NULL && b->prepare)
+        p->own = b->prepare(p->rec);
+    return p;
+}
+
+static void release_record(void *prepared)
+{
+    prepared_t *p = prepared;
+    if (p->rec)
+        protobuf_c_message_free_unpacked(p->rec, NULL);
+    if (p->own)
+        p->b->release(p->own);
+    free(p);
+}
+
+const void *cpm_svc_prepared(const cpm_server_t *s)
+{
+    return s->svc_prepared;
+}
+
 static int on_record(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, const uint8_t *rec,
                      size_t len, cpm_error_t *err)
 {
@@ -123,10 +163,16 @@ static int on_record(cpm_server_t *s, MDB_txn *txn, const cpm_msg_t *m, const ui
     if (!b)
         return cpm_error_set(err, CPM_E_INTERNAL, "type", "no entry for this batch type");
     refresh(s);
-    ProtobufCMessage *r = decode(b->record, rec, len, "record", NOT_ITEM, err);
+    prepared_t *p = cpm_server_prepared(s, rec);
+    ProtobufCMessage *r =
+        p && p->rec ? p->rec : decode(b->record, rec, len, "record", NOT_ITEM, err);
     if (!r)
         return err->code;
+    if (p && r == p->rec)
+        p->rec = NULL; /* fn's now, freed below */
+    s->svc_prepared = p ? p->own : NULL;
     int rc = b->fn(s->svc_state, s, txn, m, r, err);
+    s->svc_prepared = NULL;
     protobuf_c_message_free_unpacked(r, NULL);
     return rc;
 }
@@ -182,7 +228,9 @@ int cpm_service_attach(cpm_server_t *s, const cpm_service_t *d, cpm_svc_t *st)
         }
     }
     for (const cpm_svc_batch_t *b = d->batches; b && b->fn; b++)
-        if (cpm_server_on_batch(s, b->type, on_record) != 0) {
+        if (cpm_server_on_batch(s, b->type, on_record) != 0 ||
+            (b->prepare && (!b->release || cpm_server_prepare_batch(s, b->type, prepare_record,
+                                                                    release_record) != 0))) {
             cpm_error("%s: cannot register %s", d->name, cpm_msg_type_name(b->type));
             return -1;
         }

@@ -56,11 +56,26 @@ typedef struct {
     bool keep_frame;        /* the handler gets the signed frame (cpm_msg_t.frame) */
 } cpm_svc_request_t;
 
+/* Optional, for a batch entry: the part of fn's work on a record that reads
+ * no store, on a decoded and checked record, for every record of a batch at
+ * once on several threads before they are applied (cpm_server_prepare_batch;
+ * the library also decodes the records there). fn finds the result with
+ * cpm_svc_prepared. It must not change rec (fn may get the same decoded
+ * record) and must be safe to run for several records at once. */
+typedef void *(*cpm_svc_prepare_fn)(const ProtobufCMessage *rec);
+
 typedef struct {
     Cpm__MsgType type; /* the batch message type */
     const ProtobufCMessageDescriptor *record;
     cpm_svc_record_fn fn;
+    cpm_svc_prepare_fn prepare; /* optional, with release */
+    void (*release)(void *prepared);
 } cpm_svc_batch_t;
+
+/* Inside a batch entry's fn: what its prepare made of the record fn was
+ * given, or NULL (no prepare, not prepared, or prepare said NULL): fn must
+ * then do that part itself. */
+const void *cpm_svc_prepared(const cpm_server_t *srv);
 
 /* The peer's node acknowledged rec (decoded with the stream entry's record
  * descriptor), a record this service sent it. Runs inside the write

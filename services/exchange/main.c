@@ -232,8 +232,10 @@ static const cpm_svc_request_t requests[] = {
     {CPM__MSG_TYPE__MSG_EXCHANGE_LOG_QUERY, &cpm__exchange_log_query__descriptor, false,
      on_log_query, NULL, false},
     {0}};
-static const cpm_svc_batch_t batches[] = {
-    {CPM__MSG_TYPE__MSG_EXCHANGE_BATCH, &cpm__exchange_delivery__descriptor, on_delivery}, {0}};
+static const cpm_svc_batch_t batches[] = {{CPM__MSG_TYPE__MSG_EXCHANGE_BATCH,
+                                           &cpm__exchange_delivery__descriptor, on_delivery, NULL,
+                                           NULL},
+                                          {0}};
 static const cpm_svc_stream_t streams[] = {{"exchange", CPM__MSG_TYPE__MSG_EXCHANGE_BATCH}, {0}};
 
 static const char *const dbs[] = {EXCHANGE_DATABASES, NULL};

@@ -319,7 +319,8 @@ static const cpm_svc_request_t requests[] = {
      NULL, false},
     {0}};
 static const cpm_svc_batch_t batches[] = {
-    {CPM__MSG_TYPE__MSG_ASSIGN_BATCH, &cpm__assignment__descriptor, on_assignment}, {0}};
+    {CPM__MSG_TYPE__MSG_ASSIGN_BATCH, &cpm__assignment__descriptor, on_assignment, NULL, NULL},
+    {0}};
 static const cpm_svc_stream_t streams[] = {{"routing", CPM__MSG_TYPE__MSG_UPDATE_BATCH}, {0}};
 
 static const cpm_service_t service = {

@@ -274,7 +274,8 @@ int routing_clusters_exists(cpm_store_t *st, MDB_txn *txn, const char *bid, bool
 }
 
 int routing_clusters_count(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *norm,
-                           const char *address, const Cpm__Complaint *c, int64_t at_ms)
+                           const char *address, const Cpm__Complaint *c, int64_t at_ms,
+                           const struct routing_themes_text *text)
 {
     int rc;
     Cpm__Cluster *m = load(st, txn, bid, &rc);
@@ -305,7 +306,7 @@ int routing_clusters_count(cpm_store_t *st, MDB_txn *txn, const char *bid, const
     if (!cl->first_ms || at_ms < cl->first_ms)
         cl->first_ms = at_ms;
     if ((rc = put_ranked(st, txn, bid, cl, had, old_consumers, old_cases)) == 0)
-        rc = routing_themes_add(st, txn, bid, c, at_ms);
+        rc = routing_themes_add_text(st, txn, bid, c, at_ms, text);
 out:
     if (m) {
         m->business = own_business;

@@ -54,6 +54,8 @@
 #include "cpm_sweep.h"
 #include "cpmesh.pb-c.h"
 
+struct routing_themes_text; /* routing_themes.h, which includes this */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,9 +77,11 @@
  * hex digits) named norm ("" when known by its address only) at address (its
  * normal form, "" when none): a case, a consumer when its consumer_key is not
  * yet counted there, and its description in the business's themes
- * (routing_themes.h), in the caller's transaction. 0 or a store error. */
+ * (routing_themes.h; text: its description made ahead, or NULL), in the
+ * caller's transaction. 0 or a store error. */
 int routing_clusters_count(cpm_store_t *st, MDB_txn *txn, const char *bid, const char *norm,
-                           const char *address, const Cpm__Complaint *c, int64_t at_ms);
+                           const char *address, const Cpm__Complaint *c, int64_t at_ms,
+                           const struct routing_themes_text *text);
 
 /* The value under key (klen bytes) of "clusters", or for a store written
  * before the move, under the same key without its suffix (oklen bytes) in

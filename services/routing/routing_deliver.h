@@ -22,6 +22,6 @@ typedef struct {
 int routing_take_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_store_t *st,
                            MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
                            Cpm__Complaint *c, int64_t now_ms, routing_took_t *took,
-                           cpm_error_t *err);
+                           const routing_dupes_pre_t *pre, cpm_error_t *err);
 
 #endif

@@ -43,13 +43,14 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
                             const Cpm__Complaint *c, int64_t now_ms, cpm_error_t *err)
 {
     bool unreadable;
-    return routing_route_complaint(rules, reg, st, txn, fx, sender, c, now_ms, &unreadable, err);
+    return routing_route_complaint(rules, reg, st, txn, fx, sender, c, now_ms, &unreadable, NULL,
+                                   err);
 }
 
 int routing_route_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_store_t *st,
                             MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
                             const Cpm__Complaint *c, int64_t now_ms, bool *routed_unreadable,
-                            cpm_error_t *err)
+                            const routing_dupes_pre_t *pre, cpm_error_t *err)
 {
     char esc_node[96], esc_ticket[96];
     *routed_unreadable = false;
@@ -134,7 +135,7 @@ int routing_route_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
     if (unreadable)
         r.contact_for = c->contact_for;
     char linked[ROUTING_TICKET_MAX]; /* the same consumer about the same business: linked */
-    if ((rc = routing_dupes_link(st, txn, fx, c, now_ms, linked)) != 0)
+    if ((rc = routing_dupes_link_pre(st, txn, fx, c, now_ms, linked, pre)) != 0)
         return rc;
     r.linked_to = linked;
     if ((rc = cpm_store_put_msg(st, txn, ROUTING_CASES_DB, r.ticket, &r.base)) != 0 ||

@@ -54,7 +54,7 @@ int routing_apply_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg,
 int routing_route_complaint(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_store_t *st,
                             MDB_txn *txn, const cpm_effects_t *fx, const char *sender,
                             const Cpm__Complaint *c, int64_t now_ms, bool *routed_unreadable,
-                            cpm_error_t *err);
+                            const routing_dupes_pre_t *pre, cpm_error_t *err);
 
 /* true when c's sealed contact is sealed for another member than agency, so
  * that agency cannot open it (the rules changed since intake sealed it, or

@@ -55,24 +55,56 @@ static int announce(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx, cons
     return rc;
 }
 
+routing_dupes_pre_t *routing_dupes_pre_new(const Cpm__Complaint *c)
+{
+    routing_dupes_pre_t *p = malloc(sizeof *p);
+    if (!p)
+        return NULL;
+    p->bk_rc = cpm_bizkey_make(c->business_name, c->business_address, c->area, &p->bk);
+    /* no business: nothing is themed (routing_dupes_link stops before) */
+    p->text = p->bk_rc == 0 ? routing_themes_text_new(c->description) : NULL;
+    return p;
+}
+
+void routing_dupes_pre_destroy(routing_dupes_pre_t **p)
+{
+    if (!p || !*p)
+        return;
+    routing_themes_text_destroy(&(*p)->text);
+    free(*p);
+    *p = NULL;
+}
+
 int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                        const Cpm__Complaint *c, int64_t now_ms, char linked_to[ROUTING_TICKET_MAX])
+{
+    return routing_dupes_link_pre(st, txn, fx, c, now_ms, linked_to, NULL);
+}
+
+int routing_dupes_link_pre(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                           const Cpm__Complaint *c, int64_t now_ms,
+                           char linked_to[ROUTING_TICKET_MAX], const routing_dupes_pre_t *pre)
 {
     linked_to[0] = 0;
     /* The business: by its folded name (the id routing always stored), or
      * the one last seen at its exact address (routing_bizlink.h). */
-    static _Thread_local cpm_bizkey_t bk;
-    if (cpm_bizkey_make(c->business_name, c->business_address, c->area, &bk) != 0)
+    static _Thread_local cpm_bizkey_t bk_here;
+    const cpm_bizkey_t *bkp = &bk_here;
+    if (pre)
+        bkp = &pre->bk;
+    if (pre ? pre->bk_rc != 0
+            : cpm_bizkey_make(c->business_name, c->business_address, c->area, &bk_here) != 0)
         return 0; /* neither a name nor an exact address: nothing to link or count */
+    const routing_themes_text_t *text = pre ? pre->text : NULL;
     char bid[CPM_BIZKEY_HEX];
     int64_t at = c->received_ms ? c->received_ms : now_ms;
-    int rc = routing_bizlink_resolve(st, txn, &bk, at, bid);
+    int rc = routing_bizlink_resolve(st, txn, bkp, at, bid);
     if (rc != 0)
         return rc;
-    const char *norm = bk.name;
+    const char *norm = bkp->name;
     bool keyed = c->consumer_key.len == 32;
     if (!keyed)
-        return routing_clusters_count(st, txn, bid, norm, bk.address, c, at);
+        return routing_clusters_count(st, txn, bid, norm, bkp->address, c, at, text);
     /* Next to the business's aggregate and its consumer (routing_clusters.h);
      * a store from before has it in "dupes" under the key without "/d". */
     char key[ROUTING_CLUSTER_DUPE_KEY_LEN + 1];
@@ -103,7 +135,8 @@ int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                                              ROUTING_CLUSTER_MEMBER_KEY_LEN, in_old)) != 0)
             return rc;
     }
-    if ((rc = routing_clusters_count(st, txn, bid, norm, bk.address, c, at)) != 0 || !*linked_to)
+    if ((rc = routing_clusters_count(st, txn, bid, norm, bkp->address, c, at, text)) != 0 ||
+        !*linked_to)
         return rc;
     return announce(st, txn, fx, c, linked_to);
 }

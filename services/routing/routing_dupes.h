@@ -25,8 +25,10 @@
 #include "cpm_err.h"
 #include "cpm_store.h"
 #include "cpm_sweep.h"
+#include "cpm_bizkey.h"
 #include "cpmesh.pb-c.h"
 #include "routing_clusters.h"
+#include "routing_themes.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,6 +54,23 @@ bool routing_business_norm(const char *name, char *out, size_t n);
  * 0 or a store error. */
 int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                        const Cpm__Complaint *c, int64_t now_ms, char linked_to[ROUTING_TICKET_MAX]);
+
+/* What routing_dupes_link takes from the complaint alone (its business's key,
+ * its description's themes text), made ahead on any thread: routing makes it
+ * for the records of a batch at once on the verification pool. NULL when out
+ * of memory (then routing_dupes_link makes it itself). */
+typedef struct {
+    cpm_bizkey_t bk;
+    int bk_rc;                   /* cpm_bizkey_make's */
+    routing_themes_text_t *text; /* NULL: made by routing_themes_add */
+} routing_dupes_pre_t;
+
+routing_dupes_pre_t *routing_dupes_pre_new(const Cpm__Complaint *c);
+void routing_dupes_pre_destroy(routing_dupes_pre_t **p);
+/* routing_dupes_link with pre made ahead from c (NULL: made here). */
+int routing_dupes_link_pre(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                           const Cpm__Complaint *c, int64_t now_ms,
+                           char linked_to[ROUTING_TICKET_MAX], const routing_dupes_pre_t *pre);
 
 /* One bounded retention step: at most max entries of "dupes" (while a store
  * from before has any) or else of "clusters" looked at,

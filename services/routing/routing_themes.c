@@ -680,20 +680,75 @@ static void remove_at(themes_t *s, size_t k)
     s->n--;
 }
 
-int routing_themes_add(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm__Complaint *c,
-                       int64_t at_ms)
+struct routing_themes_text {
+    size_t nw;
+    uint32_t sig[ROUTING_THEMES_K];
+    word_t *w;     /* nw words, pointing into folded */
+    char folded[]; /* the description folded */
+};
+
+routing_themes_text_t *routing_themes_text_new(const char *description)
 {
     static _Thread_local char folded[ROUTING_THEMES_TEXT_MAX + 1];
     static _Thread_local word_t w[ROUTING_THEMES_TEXT_MAX / 2];
-    uint32_t sig[ROUTING_THEMES_K];
+    size_t len = fold_text(description, folded, sizeof folded);
+    routing_themes_text_t *t = malloc(sizeof *t + len + 1);
+    if (!t)
+        return NULL;
+    memcpy(t->folded, folded, len + 1);
     /* Folded and cut into words once: the signature and the word counts
      * take the same words. */
-    fold_text(c->description, folded, sizeof folded);
-    size_t nw = content_words(folded, w, sizeof w / sizeof w[0]);
+    t->nw = content_words(t->folded, w, sizeof w / sizeof w[0]);
+    t->w = malloc((t->nw ? t->nw : 1) * sizeof *t->w);
+    if (!t->w) {
+        free(t);
+        return NULL;
+    }
+    memcpy(t->w, w, t->nw * sizeof *t->w);
+    if (t->nw) {
+        words_hash(t->w, t->nw);
+        words_signature(t->w, t->nw, t->sig);
+    }
+    return t;
+}
+
+void routing_themes_text_destroy(routing_themes_text_t **p)
+{
+    if (!p || !*p)
+        return;
+    free((*p)->w);
+    free(*p);
+    *p = NULL;
+}
+
+int routing_themes_add(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm__Complaint *c,
+                       int64_t at_ms)
+{
+    return routing_themes_add_text(st, txn, bid, c, at_ms, NULL);
+}
+
+int routing_themes_add_text(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm__Complaint *c,
+                            int64_t at_ms, const routing_themes_text_t *text)
+{
+    static _Thread_local char folded[ROUTING_THEMES_TEXT_MAX + 1];
+    static _Thread_local word_t wbuf[ROUTING_THEMES_TEXT_MAX / 2];
+    uint32_t sigbuf[ROUTING_THEMES_K];
+    const word_t *w = wbuf;
+    const uint32_t *sig = sigbuf;
+    size_t nw;
+    if (text) { /* made ahead (routing_themes_text_new) */
+        w = text->w;
+        nw = text->nw;
+        sig = text->sig;
+    } else { /* the same steps here */
+        fold_text(c->description, folded, sizeof folded);
+        nw = content_words(folded, wbuf, sizeof wbuf / sizeof wbuf[0]);
+        words_hash(wbuf, nw);
+        if (nw)
+            words_signature(wbuf, nw, sigbuf);
+    }
     if (nw == 0)
         return 0;
-    words_hash(w, nw);
-    words_signature(w, nw, sig);
     /* ~43 KB: kept, not allocated and cleared for every complaint (load
      * clears what it fills). */
     static _Thread_local themes_t s_buf;

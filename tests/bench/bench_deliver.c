@@ -36,6 +36,7 @@
  *
  * Prints records/s and a table of microseconds per record by stage. */
 #include "cpm_delivery.h"
+#include "cpm_vpool.h"
 #include "cpm_envelope.h"
 #include "cpm_eventlog.h"
 #include "cpm_inbox.h"
@@ -54,6 +55,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,7 +295,48 @@ typedef struct {
     bool baseline;
     uint64_t put_seq; /* baseline: the key of the next record */
     uint64_t failed;
+    /* CPM_BENCH_PREPARE=1: while a batch is applied, a second thread
+     * decodes its records and makes their routing_dupes_pre_t in order, as
+     * routing's service does on its pool (cpm_server_prepare_batch); a record
+     * applied before its turn came is applied without; a decoded record is
+     * used once, as cpm_service does. */
+    const uint8_t *const *recs;
+    const size_t *lens_of;
+    ProtobufCMessage **msgs;
+    routing_dupes_pre_t **pres;
+    atomic_bool *ready;
+    atomic_bool cancel;
+    size_t n;
+    uint64_t hits, lookups;
 } run_ctx_t;
+
+static void prepare_one(void *ctx, size_t i)
+{
+    run_ctx_t *r = ctx;
+    if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
+        return;
+    ProtobufCMessage *m = protobuf_c_message_unpack(
+        &cpm__complaint__descriptor, cpm_pb_budget(r->lens_of[i]), r->lens_of[i], r->recs[i]);
+    cpm_error_t err;
+    if (m && cpm_pbcheck_or_free(m, &err) == 0) {
+        r->msgs[i] = m;
+        r->pres[i] = routing_dupes_pre_new((const Cpm__Complaint *)m);
+    }
+    atomic_store_explicit(&r->ready[i], true, memory_order_release);
+}
+
+/* The index of rec in the batch when it is prepared, or SIZE_MAX. */
+static size_t prepared_index(run_ctx_t *r, const uint8_t *rec)
+{
+    for (size_t i = 0; r->ready && i < r->n; i++)
+        if (r->recs[i] == rec) {
+            bool ok = atomic_load_explicit(&r->ready[i], memory_order_acquire);
+            r->lookups++;
+            r->hits += ok;
+            return ok ? i : SIZE_MAX;
+        }
+    return SIZE_MAX;
+}
 
 /* The record entry of routing as cpm_service gives it (decode under the
  * budget, check, the service's function), or the baseline's plain put. */
@@ -305,15 +348,19 @@ static int apply_record(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t len,
         cpm_put_be64(key, ++r->put_seq);
         return cpm_store_put(r->rst, txn, ROUTING_COPIES_DB, key, sizeof key, rec, len);
     }
-    ProtobufCMessage *m =
-        protobuf_c_message_unpack(&cpm__complaint__descriptor, cpm_pb_budget(len), len, rec);
-    if (!m)
+    size_t k = prepared_index(r, rec);
+    ProtobufCMessage *m = k != SIZE_MAX ? r->msgs[k] : NULL;
+    if (m)
+        r->msgs[k] = NULL; /* once */
+    else if (!(m = protobuf_c_message_unpack(&cpm__complaint__descriptor, cpm_pb_budget(len), len,
+                                             rec)))
         return cpm_error_set(err, CPM_E_BAD_MESSAGE, "record", "record is not a Complaint");
-    if (cpm_pbcheck_or_free(m, err) != 0)
+    else if (cpm_pbcheck_or_free(m, err) != 0)
         return err->code;
     routing_took_t took;
-    int rc = routing_take_complaint(r->rules, r->reg, r->rst, txn, &r->fx, INTAKE,
-                                    (Cpm__Complaint *)m, cpm_now_ms(), &took, err);
+    int rc =
+        routing_take_complaint(r->rules, r->reg, r->rst, txn, &r->fx, INTAKE, (Cpm__Complaint *)m,
+                               cpm_now_ms(), &took, k != SIZE_MAX ? r->pres[k] : NULL, err);
     if (rc != 0 && !cpm_delivery_is_store_error(rc))
         r->failed++;
     protobuf_c_message_free_unpacked(m, NULL);
@@ -425,7 +472,13 @@ static void run(const cpm_rules_t *rules, const cpm_registry_t *reg, uint64_t n,
             die("fill commit");
     }
     fx_ctx_t fc = {rst, cpm_now_ms()};
-    run_ctx_t rc = {rules, reg, rst, {fx_send, fx_event, &fc}, baseline, 0, 0};
+    run_ctx_t rc = {.rules = rules,
+                    .reg = reg,
+                    .rst = rst,
+                    .fx = {fx_send, fx_event, &fc},
+                    .baseline = baseline};
+    const char *pe = getenv("CPM_BENCH_PREPARE");
+    cpm_vpool_t *pool = !baseline && pe && *pe == '1' ? cpm_vpool_new(2) : NULL;
     memset(res, 0, sizeof *res);
     int64_t t0 = mono_ns(), t, tc;
 #define STAGE_END(s)                                                                               \
@@ -485,8 +538,20 @@ static void run(const cpm_rules_t *rules, const cpm_registry_t *reg, uint64_t n,
         if (cpm_delivery_check_batch(lens, in->n_records, &err) != 0)
             die("batch bounds");
         STAGE_END(S_RECV);
-        /* apply */
+        /* apply (CPM_BENCH_PREPARE=1: the records prepared beside it) */
         t = mono_ns(), tc = cpu_ns();
+        if (pool) {
+            rc.recs = rp;
+            rc.lens_of = lens;
+            rc.n = in->n_records;
+            rc.msgs = calloc(rc.n, sizeof *rc.msgs);
+            rc.pres = calloc(rc.n, sizeof *rc.pres);
+            rc.ready = calloc(rc.n, sizeof *rc.ready);
+            if (!rc.msgs || !rc.pres || !rc.ready)
+                die("prepare");
+            atomic_store(&rc.cancel, false);
+            cpm_vpool_start(pool, rc.n, prepare_one, &rc);
+        }
         fc.now_ms = cpm_now_ms();
         MDB_txn *child = NULL;
         cpm_delivery_result_t dr;
@@ -506,7 +571,25 @@ static void run(const cpm_rules_t *rules, const cpm_registry_t *reg, uint64_t n,
                                       apply_record, &rc, &dr) != 0 ||
                    cpm_store_commit(child) != 0)
             die("apply");
+        if (pool) {
+            atomic_store(&rc.cancel, true);
+            cpm_vpool_finish(pool, rc.n, prepare_one, &rc);
+        }
         STAGE_END(S_APPLY);
+        if (pool) { /* released after the batch, as the server does */
+            for (size_t k = 0; k < rc.n; k++) {
+                if (rc.msgs[k])
+                    protobuf_c_message_free_unpacked(rc.msgs[k], NULL);
+                routing_dupes_pre_destroy(&rc.pres[k]);
+            }
+            free(rc.msgs);
+            free(rc.pres);
+            free(rc.ready);
+            rc.msgs = NULL;
+            rc.pres = NULL;
+            rc.ready = NULL;
+            rc.n = 0;
+        }
         t = mono_ns(), tc = cpu_ns();
         if (cpm_store_commit(txn) != 0)
             die("commit");
@@ -543,6 +626,11 @@ static void run(const cpm_rules_t *rules, const cpm_registry_t *reg, uint64_t n,
         fprintf(stderr, "bench_deliver: %llu records not routed\n", (unsigned long long)rc.failed);
     cpm_identity_wipe(&iid);
     cpm_identity_wipe(&rid);
+    if (pool)
+        printf("prepared beside the apply (CPM_BENCH_PREPARE=1): %llu of %llu records found "
+               "ready\n",
+               (unsigned long long)rc.hits, (unsigned long long)rc.lookups);
+    cpm_vpool_destroy(&pool);
     if (getenv("CPM_BENCH_KEEP")) { /* to look at with mdb_stat -a */
         fprintf(stderr, "bench_deliver: kept %s and %s\n", rdir, idir);
         cpm_store_destroy(&rst);

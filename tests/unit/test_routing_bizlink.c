@@ -301,7 +301,8 @@ static void test_forms_and_stored_clusters(void **state)
     c.consumer_key.len = 32;
     MDB_txn *txn = dom_begin(f->st, true);
     assert_int_equal(
-        dom_end(txn, routing_clusters_count(f->st, txn, bk.legacy_key, bk.name, "", &c, T0)), 0);
+        dom_end(txn, routing_clusters_count(f->st, txn, bk.legacy_key, bk.name, "", &c, T0, NULL)),
+        0);
     /* the same spelling finds the stored cluster and links the new key to it */
     route(f, 91, 1, "hotline", "CÔNG TY TNHH PHỞ CỔ", "", "hoan-kiem", T0 + DAY);
     route(f, 92, 2, "web", "Phở Cổ", "", "hoan-kiem", T0 + 2 * DAY);

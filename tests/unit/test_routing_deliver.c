@@ -118,7 +118,7 @@ static int take(fixture_t *f, Cpm__Complaint *c, routing_took_t *took)
     cpm_error_t err = {0};
     MDB_txn *txn = dom_begin(f->st, true);
     return dom_end(txn, routing_take_complaint(f->rules, f->reg, f->st, txn, &f->fx, INTAKE, c,
-                                               f->now, took, &err));
+                                               f->now, took, NULL, &err));
 }
 
 static size_t events_of(fixture_t *f, const char *kind)

@@ -35,9 +35,11 @@ static int setup(void **state)
     return 0;
 }
 
-/* One consumer's complaint (key byte k) about business with description. */
-static void route(fixture_t *f, int n, uint8_t k, const char *business, const char *description,
-                  int64_t at)
+/* One consumer's complaint (key byte k) about business with description;
+ * ahead: what routing_dupes_link takes from it made first (routing_dupes_pre_new,
+ * as routing does on its pool for a batch). */
+static void route_as(fixture_t *f, int n, uint8_t k, const char *business, const char *description,
+                     int64_t at, bool ahead)
 {
     uint8_t key[32] = {k};
     rfx_route(f, &(rfx_complaint_t){.n = n,
@@ -46,7 +48,14 @@ static void route(fixture_t *f, int n, uint8_t k, const char *business, const ch
                                     .business = business,
                                     .category = "food_safety",
                                     .description = description,
-                                    .at = at});
+                                    .at = at,
+                                    .ahead = ahead});
+}
+
+static void route(fixture_t *f, int n, uint8_t k, const char *business, const char *description,
+                  int64_t at)
+{
+    route_as(f, n, k, business, description, at, false);
 }
 
 /* Made-up complaints about one pho shop: five consumers tell of the same
@@ -170,6 +179,42 @@ static void test_one_theme(void **state)
     assert_int_equal(records, 1);
 }
 
+/* Made ahead (routing_dupes_pre_new, on the pool for a batch) or here, the
+ * same themes: the same complaints about two businesses, one each way. */
+static void test_made_ahead_the_same(void **state)
+{
+    fixture_t *f = *state;
+    int n = 1;
+    for (int ahead = 0; ahead < 2; ahead++)
+        for (int i = 0; i < 5; i++) {
+            const char *biz = ahead ? "Bún Chả Hương" : "Phở Ngon";
+            route_as(f, n++, (uint8_t)(i + 1), biz, ALIKE[i], T0 + i * DAY, ahead);
+            if (i < 3)
+                route_as(f, n++, (uint8_t)(i + 10), biz, OTHER[i], T0 + i * DAY + 1000, ahead);
+        }
+    Cpm__ClustersReply *r = clusters(f, ROUTING_THEMES_MAX);
+    assert_int_equal(r->n_clusters, 2);
+    const Cpm__Cluster *a = r->clusters[0], *b = r->clusters[1];
+    assert_int_equal(a->cases, 8);
+    assert_int_equal(b->cases, 8);
+    assert_int_equal(a->consumers, b->consumers);
+    assert_int_equal(a->n_themes, 1);
+    assert_int_equal(a->n_themes, b->n_themes);
+    assert_int_equal(a->themes_dropped, b->themes_dropped);
+    for (size_t i = 0; i < a->n_themes; i++) {
+        const Cpm__ClusterTheme *x = a->themes[i], *y = b->themes[i];
+        assert_int_equal(x->count, y->count);
+        assert_int_equal(x->consumers, y->consumers);
+        assert_int_equal(x->first_ms, y->first_ms);
+        assert_int_equal(x->last_ms, y->last_ms);
+        assert_int_equal(x->n_tickets, y->n_tickets);
+        assert_int_equal(x->n_words, y->n_words);
+        for (size_t w = 0; w < x->n_words; w++)
+            assert_string_equal(x->words[w], y->words[w]);
+    }
+    routing_clusters_free(&r);
+}
+
 /* A word is shown only once 2 different consumers used it: one consumer
  * writing their name twice puts none of it on the screen. */
 static void test_words_of_one_consumer(void **state)
@@ -280,6 +325,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_similarity),
         cmocka_unit_test_setup_teardown(test_one_theme, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_made_ahead_the_same, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_words_of_one_consumer, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_bound, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_long_texts, setup, dom_env_teardown),

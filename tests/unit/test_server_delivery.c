@@ -8,20 +8,26 @@
  * (before eec30d6 the server's queue of records kept the undone run's, and
  * the pump's tail ran past its outbox). The loop runs in a thread as in
  * test_server_items.c; the sender is a client whose member may send to the
- * service, as a peer service's pump would. */
+ * service, as a peer service's pump would. The tiny service prepares its
+ * records ahead (cpm_svc_batch_t.prepare, on the verification pool), so
+ * every test also checks that each call of its record function finds what
+ * was prepared from its own record, applied again or not. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <cmocka.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "cpm_client.h"
 #include "cpm_outbox.h"
+#include "cpm_retention.h"
 #include "cpm_service.h"
 #include "cpm_stream.h"
 #include "fixtures/mesh_fixture.h"
@@ -41,10 +47,49 @@ struct cpm_svc {
     int unused;
 };
 
+/* Prepared ahead: "prep:<ticket>". Counted: made (on the pool's threads and
+ * the loop's), and found by the record function. */
+static atomic_uint prepared_made, prepared_found;
+static unsigned prepared_target; /* "wait" waits for prepared_made to reach it, */
+static bool waited;              /* once */
+
+static void *prepare(const ProtobufCMessage *rec)
+{
+    const Cpm__Complaint *c = (const Cpm__Complaint *)rec;
+    char *p = malloc(strlen(c->ticket) + 6);
+    if (p) {
+        sprintf(p, "prep:%s", c->ticket);
+        atomic_fetch_add(&prepared_made, 1);
+    }
+    return p;
+}
+
 static int on_complaint(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_msg_t *m,
                         ProtobufCMessage *rec, cpm_error_t *err)
 {
     Cpm__Complaint *c = (Cpm__Complaint *)rec;
+    const char *prep = cpm_svc_prepared(srv);
+    if (prep) { /* it must be this record's */
+        if (strncmp(prep, "prep:", 5) != 0 || strcmp(prep + 5, c->ticket) != 0)
+            return cpm_error_set(err, CPM_E_INTERNAL, "ticket", "prepared %s for %s", prep,
+                                 c->ticket);
+        atomic_fetch_add(&prepared_found, 1);
+    }
+    /* "wait": until the pool has prepared the batch's 5 records (at most
+     * 10 s), then half a second more for the last one to be marked ready:
+     * the records after it then find theirs, whatever the scheduling */
+    if (strcmp(c->description, "wait") == 0 && !waited) {
+        for (int i = 0; i < 10000 && atomic_load(&prepared_made) < prepared_target; i++)
+            usleep(1000);
+        usleep(500000);
+        waited = true;
+    }
+    /* "mut": the record function changes its decoded record (routing drops
+     * a contact sent in clear): applied again, it must get it unchanged */
+    if (strcmp(c->description, "mut") == 0)
+        c->description[0] = 'X';
+    else if (strcmp(c->description, "Xut") == 0)
+        return cpm_error_set(err, CPM_E_INTERNAL, "description", "got an already changed record");
     int rc = cpm_store_put(cpm_server_store(srv), txn, "cases", c->ticket, strlen(c->ticket),
                            c->description, strlen(c->description));
     if (rc != 0)
@@ -83,13 +128,13 @@ static int on_status(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_STATUS_REPLY, &r.base);
 }
 
-static const char *const dbs[] = {"cases", NULL};
+static const char *const dbs[] = {"cases", CPM_RETENTION_DB, NULL};
 static const cpm_svc_request_t requests[] = {{CPM__MSG_TYPE__MSG_STATUS_QUERY,
                                               &cpm__status_query__descriptor, false, on_status,
                                               NULL, false},
                                              {0}};
 static const cpm_svc_batch_t batches[] = {
-    {CPM__MSG_TYPE__MSG_CASE_BATCH, &cpm__complaint__descriptor, on_complaint}, {0}};
+    {CPM__MSG_TYPE__MSG_CASE_BATCH, &cpm__complaint__descriptor, on_complaint, prepare, free}, {0}};
 /* t.peer is in no registry: what is sent to it stays in the outbox. */
 static const cpm_svc_stream_t streams[] = {{"inspection", CPM__MSG_TYPE__MSG_ASSIGN_BATCH}, {0}};
 static const cpm_service_t routing = {.name = "routing",
@@ -297,6 +342,37 @@ static void test_sends_after_a_refusal(void **state)
     sender_close(&c);
 }
 
+/* Prepared ahead on the pool while the loop applies: each call of the
+ * record function that found something found its own record's (one that
+ * found another's would have refused its record). P-0 waits until all five
+ * are prepared, so the calls after it find theirs: P-1 and P-2 in the first
+ * run, undone by P-2's refusal; P-0, P-1, P-3 and P-4 when it runs again
+ * (P-0 may or may not have found its own the first time: it looked before
+ * waiting). P-1 changes its decoded record each time: the second run gets it
+ * decoded again, not the changed one. */
+static void test_records_prepared_ahead(void **state)
+{
+    sender_t c;
+    sender_open(&c);
+    unsigned made0 = atomic_load(&prepared_made), found0 = atomic_load(&prepared_found);
+    prepared_target = made0 + 5;
+    waited = false;
+    uint64_t dead0 = counter(&c, "delivery.dead_letters");
+    const char *descs[5] = {"wait", "mut", "sendfail", "fine", "fine"};
+    assert_int_equal(deliver(&c, "P", descs, 5), 5);
+    assert_true(stored(&c, "P-0"));
+    assert_true(stored(&c, "P-1"));
+    assert_false(stored(&c, "P-2"));
+    assert_true(stored(&c, "P-3"));
+    assert_true(stored(&c, "P-4"));
+    assert_int_equal(counter(&c, "delivery.dead_letters") - dead0, 1);
+    assert_int_equal(atomic_load(&prepared_made) - made0, 5);
+    unsigned found = atomic_load(&prepared_found) - found0;
+    if (found < 6 || found > 7)
+        fail_msg("prepared records found %u times, not 6 or 7", found);
+    sender_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_sends_after_a_refusal),
         cmocka_unit_test(test_refused_record_takes_its_runs_sends),
         cmocka_unit_test(test_batch_of_refused_senders),
+        cmocka_unit_test(test_records_prepared_ahead),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,6 +12,7 @@
 #include "cpm_server.h"
 #include "cpm_transport.h"
 
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <zmq.h>
 
@@ -39,9 +40,11 @@ typedef struct {
     bool batch;
     cpm_handle_fn handle;
     cpm_apply_fn apply;
-    cpm_reads_fn reads; /* a write handler's requests that only read */
-    bool keep_frame;    /* copy the signed frame into cpm_msg_t.frame */
-    cpm_item_fn item;   /* a batch request of items (cpm_server_on_items) */
+    cpm_reads_fn reads;     /* a write handler's requests that only read */
+    bool keep_frame;        /* copy the signed frame into cpm_msg_t.frame */
+    cpm_item_fn item;       /* a batch request of items (cpm_server_on_items) */
+    cpm_prepare_fn prepare; /* a batch's records before they are applied */
+    cpm_release_fn release;
 } handler_t;
 
 /* The answer to one item of a batch request: its leaf's payload. */
@@ -126,6 +129,20 @@ struct cpm_server {
     struct cpm_svc *svc_state;
     uint64_t svc_reg_version;
     cpm_rgroup_t *rgroup; /* the current group's receipt leaves (cpm_server_items.c) */
+    /* The batch being applied and what cpm_server_prepare_batch's prepare
+     * makes of its records on the pool meanwhile: out[i] is the loop's once
+     * ready[i] is set (NULL: none); found by the record's pointer. */
+    struct {
+        const handler_t *h;
+        const cpm_msg_t *m;
+        const uint8_t *const *recs;
+        const size_t *lens;
+        void **out;
+        atomic_bool *ready;
+        atomic_bool cancel;
+        size_t n, next;
+    } prep;
+    const void *svc_prepared; /* the service's part of it for the record applied now */
 };
 
 /* Reload the registry file when it changed; first: at start. A new version
