@@ -413,7 +413,10 @@ void *cpm_server_prepared(cpm_server_t *s, const uint8_t *rec)
         return NULL;
     s->prep.next = i + 1;
     /* not prepared yet: the apply function does without */
-    return atomic_load_explicit(&s->prep.ready[i], memory_order_acquire) ? s->prep.out[i] : NULL;
+    if (!atomic_load_explicit(&s->prep.ready[i], memory_order_acquire))
+        return NULL;
+    cpm_metrics_add(s->metrics, "delivery.records_prepared", 1);
+    return s->prep.out[i];
 }
 
 int cpm_server_on_items(cpm_server_t *s, Cpm__MsgType type, cpm_item_fn fn)

@@ -168,14 +168,19 @@ static void run_undone(void *ctx)
 
 static const cpm_delivery_ops_t record_ops = {apply_record, run_begun, run_undone};
 
-/* cpm_server_prepare_batch: the pool's workers prepare the batch's records
- * in order while the loop thread applies them, so that the loop finds most
- * of them ready (a pipeline, not a wait). A record not ready yet when it is
+/* cpm_server_prepare_batch: the pool's workers prepare the batch's new
+ * records (those past the stream's mark: the others are never applied) in
+ * order while the loop thread applies them, so that the loop finds most of
+ * them ready (a pipeline, not a wait). A record not ready yet when it is
  * applied is applied without (its apply function does that part itself);
- * the rest is cancelled once the batch is applied. */
-static void prepare_one(void *ctx, size_t i)
+ * the rest is cancelled once the batch is applied. The results of a batch
+ * are held until it is applied: at most a batch's records decoded (bounded
+ * by the batch's bytes, CPM_DELIVERY_BATCH_BYTES_MAX, and the decoder's
+ * budget) and what the service makes of each (routing: under 1 KB). */
+static void prepare_one(void *ctx, size_t j)
 {
     cpm_server_t *s = ctx;
+    size_t i = s->prep.first + j;
     if (atomic_load_explicit(&s->prep.cancel, memory_order_relaxed))
         return;
     if (s->prep.lens[i])
@@ -183,11 +188,17 @@ static void prepare_one(void *ctx, size_t i)
     atomic_store_explicit(&s->prep.ready[i], true, memory_order_release);
 }
 
-static void prepare_start(cpm_server_t *s, const pending_t *p, const uint8_t *const *recs,
-                          const size_t *lens, size_t n)
+static void prepare_start(cpm_server_t *s, MDB_txn *txn, const pending_t *p, const char *mark,
+                          uint64_t first_seq, const uint8_t *const *recs, const size_t *lens,
+                          size_t n)
 {
     cpm_vpool_t *pool = cpm_server_recv_pool(s);
-    if (!p->h->prepare || n < 2 || cpm_vpool_threads(pool) < 2)
+    uint64_t hwm;
+    if (!p->h->prepare || cpm_vpool_threads(pool) < 2 ||
+        cpm_inbox_hwm(s->store, txn, mark, &hwm) != 0 || first_seq == 0 || first_seq > hwm + 1)
+        return; /* a gap applies nothing; a store error: apply says it */
+    size_t first = (size_t)(hwm + 1 - first_seq); /* records before it: duplicates */
+    if (first >= n || n - first < 2)
         return;
     void **out = calloc(n, sizeof *out);
     atomic_bool *ready = calloc(n, sizeof *ready);
@@ -205,9 +216,10 @@ static void prepare_start(cpm_server_t *s, const pending_t *p, const uint8_t *co
     s->prep.out = out;
     s->prep.ready = ready;
     s->prep.n = n;
-    s->prep.next = 0;
+    s->prep.first = first;
+    s->prep.next = first;
     atomic_store(&s->prep.cancel, false);
-    cpm_vpool_start(pool, n, prepare_one, s);
+    cpm_vpool_start(pool, n - first, prepare_one, s);
 }
 
 static void prepare_end(cpm_server_t *s)
@@ -216,7 +228,7 @@ static void prepare_end(cpm_server_t *s)
         return;
     atomic_store(&s->prep.cancel, true);
     /* waits for a record being prepared now; those not begun do nothing */
-    cpm_vpool_finish(cpm_server_recv_pool(s), s->prep.n, prepare_one, s);
+    cpm_vpool_finish(cpm_server_recv_pool(s), s->prep.n - s->prep.first, prepare_one, s);
     for (size_t i = 0; i < s->prep.n; i++)
         if (s->prep.out[i])
             s->prep.h->release(s->prep.out[i]);
@@ -288,7 +300,7 @@ static int apply_batch(cpm_server_t *s, MDB_txn *txn, pending_t *p)
     if (rc == 0 && (rc = cpm_delivery_check_batch(lens, b->n_records, &p->err)) != 0)
         refuse_batch(s, p, rc);
     else if (rc == 0) {
-        prepare_start(s, p, recs, lens, b->n_records);
+        prepare_start(s, txn, p, mark, b->first_seq, recs, lens, b->n_records);
         rc = cpm_delivery_apply_ops(s->store, txn, mark, b->first_seq, recs, lens, b->n_records,
                                     &record_ops, &ctx, &res);
         prepare_end(s);

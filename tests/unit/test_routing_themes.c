@@ -35,7 +35,7 @@ static int setup(void **state)
     return 0;
 }
 
-/* One consumer's complaint (key byte k) about business with description;
+/* One consumer's complaint (key byte k; 0: no consumer key) about business with description;
  * ahead: what routing_dupes_link takes from it made first (routing_dupes_pre_new,
  * as routing does on its pool for a batch). */
 static void route_as(fixture_t *f, int n, uint8_t k, const char *business, const char *description,
@@ -43,7 +43,7 @@ static void route_as(fixture_t *f, int n, uint8_t k, const char *business, const
 {
     uint8_t key[32] = {k};
     rfx_route(f, &(rfx_complaint_t){.n = n,
-                                    .key = key,
+                                    .key = k ? key : NULL,
                                     .channel = "web",
                                     .business = business,
                                     .category = "food_safety",
@@ -180,23 +180,31 @@ static void test_one_theme(void **state)
 }
 
 /* Made ahead (routing_dupes_pre_new, on the pool for a batch) or here, the
- * same themes: the same complaints about two businesses, one each way. */
+ * same themes: the same complaints about two businesses, one each way;
+ * among them one with a description of no word, one of only function words
+ * and one without a consumer key; and one whose business name folds to
+ * nothing (no name, no address: nothing to count) each way. */
 static void test_made_ahead_the_same(void **state)
 {
     fixture_t *f = *state;
     int n = 1;
-    for (int ahead = 0; ahead < 2; ahead++)
+    for (int ahead = 0; ahead < 2; ahead++) {
+        const char *biz = ahead ? "Bún Chả Hương" : "Phở Ngon";
         for (int i = 0; i < 5; i++) {
-            const char *biz = ahead ? "Bún Chả Hương" : "Phở Ngon";
             route_as(f, n++, (uint8_t)(i + 1), biz, ALIKE[i], T0 + i * DAY, ahead);
             if (i < 3)
                 route_as(f, n++, (uint8_t)(i + 10), biz, OTHER[i], T0 + i * DAY + 1000, ahead);
         }
+        route_as(f, n++, 20, biz, "!!! 123 ... 45", T0 + 5 * DAY, ahead);
+        route_as(f, n++, 21, biz, "và của là thì", T0 + 5 * DAY + 1, ahead);
+        route_as(f, n++, 0, biz, ALIKE[0], T0 + 5 * DAY + 2, ahead);
+        route_as(f, n++, 22, "!!!", ALIKE[1], T0 + 5 * DAY + 3, ahead);
+    }
     Cpm__ClustersReply *r = clusters(f, ROUTING_THEMES_MAX);
     assert_int_equal(r->n_clusters, 2);
     const Cpm__Cluster *a = r->clusters[0], *b = r->clusters[1];
-    assert_int_equal(a->cases, 8);
-    assert_int_equal(b->cases, 8);
+    assert_int_equal(a->cases, 11);
+    assert_int_equal(b->cases, 11);
     assert_int_equal(a->consumers, b->consumers);
     assert_int_equal(a->n_themes, 1);
     assert_int_equal(a->n_themes, b->n_themes);

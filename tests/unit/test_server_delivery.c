@@ -50,8 +50,9 @@ struct cpm_svc {
 /* Prepared ahead: "prep:<ticket>". Counted: made (on the pool's threads and
  * the loop's), and found by the record function. */
 static atomic_uint prepared_made, prepared_found;
-static unsigned prepared_target; /* "wait" waits for prepared_made to reach it, */
-static bool waited;              /* once */
+static atomic_uint prepared_p[16];  /* preparations of tickets P-0 to P-15 */
+static atomic_uint prepared_target; /* "wait" waits for prepared_made to reach it, */
+static atomic_bool waited;          /* once */
 
 static void *prepare(const ProtobufCMessage *rec)
 {
@@ -59,6 +60,9 @@ static void *prepare(const ProtobufCMessage *rec)
     char *p = malloc(strlen(c->ticket) + 6);
     if (p) {
         sprintf(p, "prep:%s", c->ticket);
+        unsigned k;
+        if (sscanf(c->ticket, "P-%u", &k) == 1 && k < 16)
+            atomic_fetch_add(&prepared_p[k], 1);
         atomic_fetch_add(&prepared_made, 1);
     }
     return p;
@@ -75,15 +79,14 @@ static int on_complaint(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cp
                                  c->ticket);
         atomic_fetch_add(&prepared_found, 1);
     }
-    /* "wait": until the pool has prepared the batch's 5 records (at most
-     * 10 s), then half a second more for the last one to be marked ready:
-     * the records after it then find theirs, whatever the scheduling */
-    if (strcmp(c->description, "wait") == 0 && !waited) {
-        for (int i = 0; i < 10000 && atomic_load(&prepared_made) < prepared_target; i++)
+    /* "wait" (once): until the pool's one worker (verify_threads: 2) has
+     * begun to prepare the batch's last record (at most 10 s): it prepares
+     * in order, so every record before that one is marked ready by then and
+     * the records after this one find theirs, whatever the scheduling */
+    if (strcmp(c->description, "wait") == 0 && !atomic_exchange(&waited, true))
+        for (int i = 0; i < 10000 && atomic_load(&prepared_made) < atomic_load(&prepared_target);
+             i++)
             usleep(1000);
-        usleep(500000);
-        waited = true;
-    }
     /* "mut": the record function changes its decoded record (routing drops
      * a contact sent in clear): applied again, it must get it unchanged */
     if (strcmp(c->description, "mut") == 0)
@@ -344,32 +347,53 @@ static void test_sends_after_a_refusal(void **state)
 
 /* Prepared ahead on the pool while the loop applies: each call of the
  * record function that found something found its own record's (one that
- * found another's would have refused its record). P-0 waits until all five
- * are prepared, so the calls after it find theirs: P-1 and P-2 in the first
- * run, undone by P-2's refusal; P-0, P-1, P-3 and P-4 when it runs again
- * (P-0 may or may not have found its own the first time: it looked before
- * waiting). P-1 changes its decoded record each time: the second run gets it
- * decoded again, not the changed one. */
+ * found another's would have refused its record). P-0 waits until the last
+ * record is being prepared, so P-1 to P-4 find theirs: P-1 and P-2 in the
+ * first run, undone by P-2's refusal; P-0, P-1, P-3 and P-4 when it runs
+ * again; P-0 the first time and P-5 may or may not (P-0 looked before
+ * waiting; P-5 may still be in the making). P-1 changes its decoded record
+ * each time: the second run gets it decoded again, not the changed one.
+ * Sent again with two more, only the two new records are prepared. */
 static void test_records_prepared_ahead(void **state)
 {
     sender_t c;
     sender_open(&c);
     unsigned made0 = atomic_load(&prepared_made), found0 = atomic_load(&prepared_found);
-    prepared_target = made0 + 5;
-    waited = false;
+    atomic_store(&prepared_target, made0 + 6);
+    atomic_store(&waited, false);
     uint64_t dead0 = counter(&c, "delivery.dead_letters");
-    const char *descs[5] = {"wait", "mut", "sendfail", "fine", "fine"};
-    assert_int_equal(deliver(&c, "P", descs, 5), 5);
+    uint64_t prepared0 = counter(&c, "delivery.records_prepared");
+    const char *descs[6] = {"wait", "mut", "sendfail", "fine", "fine", "fine"};
+    assert_int_equal(deliver(&c, "P", descs, 6), 6);
     assert_true(stored(&c, "P-0"));
     assert_true(stored(&c, "P-1"));
     assert_false(stored(&c, "P-2"));
     assert_true(stored(&c, "P-3"));
     assert_true(stored(&c, "P-4"));
+    assert_true(stored(&c, "P-5"));
     assert_int_equal(counter(&c, "delivery.dead_letters") - dead0, 1);
-    assert_int_equal(atomic_load(&prepared_made) - made0, 5);
+    assert_int_equal(atomic_load(&prepared_made) - made0, 6);
     unsigned found = atomic_load(&prepared_found) - found0;
-    if (found < 6 || found > 7)
-        fail_msg("prepared records found %u times, not 6 or 7", found);
+    if (found < 6 || found > 8)
+        fail_msg("prepared records found %u times, not 6 to 8", found);
+    /* health counts what was found ready (once a record: P-1 to P-4 at least) */
+    assert_true(counter(&c, "delivery.records_prepared") - prepared0 >= 4);
+    /* sent again with two more: the six below the stream's mark are
+     * duplicates, never applied, and only the two new ones are prepared (P-6
+     * waits until two more were prepared: had the pool begun with the
+     * duplicates, those two would be P-0 and P-1) */
+    for (int k = 0; k < 6; k++)
+        assert_int_equal(atomic_load(&prepared_p[k]), 1);
+    atomic_store(&prepared_target, atomic_load(&prepared_made) + 2);
+    atomic_store(&waited, false);
+    c.next_seq -= 6;
+    const char *again[8] = {"-", "-", "-", "-", "-", "-", "wait", "fine"};
+    assert_int_equal(deliver(&c, "P", again, 8), 8);
+    assert_true(stored(&c, "P-6"));
+    assert_true(stored(&c, "P-7"));
+    for (int k = 0; k < 6; k++)
+        assert_int_equal(atomic_load(&prepared_p[k]), 1);
+    assert_int_equal(atomic_load(&prepared_p[6]), 1);
     sender_close(&c);
 }
 

@@ -140,7 +140,7 @@ struct cpm_server {
         void **out;
         atomic_bool *ready;
         atomic_bool cancel;
-        size_t n, next;
+        size_t n, first, next; /* first: the first new record (past the mark) */
     } prep;
     const void *svc_prepared; /* the service's part of it for the record applied now */
 };
