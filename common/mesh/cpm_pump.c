@@ -45,6 +45,7 @@ typedef struct {
     char inflight_id[33];   /* msg_id of its latest sending */
     int attempts;           /* sends of the batch in flight */
     int64_t due_ms;         /* monotonic time of the next (re)send */
+    int was_down;           /* the link went down since it last came up */
     int64_t last_ack_ms;
     uint64_t retries;
     int halted;           /* the peer holds more than this store: restored from an older copy */
@@ -112,8 +113,11 @@ static void close_link(stream_t *s)
 }
 
 /* ZeroMQ heartbeats (see cpm_transport.c) turn a dead peer into a
- * disconnect; the monitor tells us, so health can say which peer is down. */
-static void read_monitor(cpm_pump_t *p, stream_t *s)
+ * disconnect; the monitor tells us, so health can say which peer is down.
+ * A batch in flight when the link went down went with the old connection:
+ * once the peer is back it is sent again at once, not after the backoff
+ * (up to 8 s; a peer paused for a few seconds then waited that long). */
+static void read_monitor(cpm_pump_t *p, stream_t *s, int64_t now)
 {
     int event;
     /* Read until empty: only then does the next event make the monitor's
@@ -124,8 +128,15 @@ static void read_monitor(cpm_pump_t *p, stream_t *s)
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !s->connected) {
             s->connected = 1;
             cpm_info("%s: peer connected", s->name);
+            int again = s->was_down;
+            s->was_down = 0;
+            if (again && s->inflight_last && s->due_ms > now) {
+                s->due_ms = now;
+                cpm_metrics_add(p->metrics, "delivery.resent_on_reconnect", 1);
+            }
         } else if (event == ZMQ_EVENT_DISCONNECTED && s->connected) {
             s->connected = 0;
+            s->was_down = 1;
             cpm_warn("%s: peer down", s->name);
             cpm_metrics_add(p->metrics, "delivery.peer_down", 1);
         } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
@@ -840,7 +851,7 @@ int cpm_pump_run(cpm_pump_t *p, const cpm_registry_t *reg, int64_t now)
         /* Polled: only where the poll saw something (each look at an idle
          * socket costs libzmq two system calls, per stream, per turn). */
         if (!p->polled || s->look_monitor || s->monitor_fd < 0)
-            read_monitor(p, s);
+            read_monitor(p, s, now);
         if (s->sock && (!p->polled || s->look_acks)) {
             s->look_acks = 0;
             read_acks(p, s, now);

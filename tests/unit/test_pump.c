@@ -525,6 +525,62 @@ static void test_linger_coalesces_until_full_or_old(void **state)
     assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 2);
 }
 
+/* Turn both sides on the test's clock, frozen at now, until cond holds:
+ * nothing whose backoff has not passed by now is sent meanwhile. */
+static void until_at(fx_t *f, int64_t now, int (*cond)(fx_t *, uint64_t), uint64_t arg,
+                     const char *what)
+{
+    int64_t end = cpm_mono_ms() + DEADLINE_MS;
+    while (!cond(f, arg)) {
+        if (cpm_mono_ms() > end)
+            fail_msg("timed out waiting for %s", what);
+        cpm_pump_run(f->p, f->peer.reg, now);
+        ackpeer_poll(&f->peer, 10);
+    }
+}
+
+static int cond_connected(fx_t *f, uint64_t want)
+{
+    return pfx_health(f).connected == (want != 0);
+}
+
+static int cond_received(fx_t *f, uint64_t n)
+{
+    return f->peer.batches >= n;
+}
+
+/* The pump has the peer's ack of seq (recorded in the store or not yet). */
+static int cond_peer_acked(fx_t *f, uint64_t seq)
+{
+    return pfx_health(f).acked_seq == seq;
+}
+
+/* The peer goes away with a batch in flight and comes back on the same
+ * endpoint: the pump sends the batch again as soon as the link is up, not
+ * when its backoff ends (the test's clock does not move: before, it waited
+ * for ever here, and a real peer paused for a few seconds waited up to 8 s
+ * more). */
+static void test_reconnect_resends_at_once(void **state)
+{
+    fx_t *f = *state;
+    f->peer.mode = ACKPEER_SILENT;
+    pfx_pump_open(f);
+    pfx_commit(f, 10, 'a');
+    int64_t now = 1000000;
+    until_at(f, now, cond_received, 1, "the first sending");
+    until_at(f, now, cond_connected, 1, "the link up");
+    cpm_sock_close(&f->peer.router); /* the peer goes away, the batch unanswered */
+    until_at(f, now, cond_connected, 0, "the link down");
+    f->peer.router = cpm_sock_server(f->zctx, ZMQ_ROUTER, &f->peer.peer, f->peer.ep);
+    assert_non_null(f->peer.router);
+    f->peer.mode = ACKPEER_APPLY;
+    until_at(f, now, cond_peer_acked, 1, "the batch sent again on the new link");
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.resent_on_reconnect"), 1);
+    /* the ack is recorded on the clock's next turns, as ever */
+    until(f, cond_acked, 1, "the ack recorded");
+    assert_int_equal(STORE_DEPTH(f), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -547,6 +603,7 @@ int main(void)
                                         pfx_teardown),
         cmocka_unit_test_setup_teardown(test_failed_ack_record_retried_after_a_pause, pfx_setup,
                                         pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_reconnect_resends_at_once, pfx_setup, pfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
