@@ -39,13 +39,14 @@ typedef struct {
     int connected;
     char endpoint[256];
     uint8_t server_pk[32];
-    uint64_t tail;          /* highest seq known committed */
-    uint64_t acked;         /* highest seq the peer acknowledged */
-    uint64_t inflight_last; /* last seq of the batch in flight, 0 if none */
-    char inflight_id[33];   /* msg_id of its latest sending */
-    int attempts;           /* sends of the batch in flight */
-    int64_t due_ms;         /* monotonic time of the next (re)send */
-    int was_down;           /* the link went down since it last came up */
+    uint64_t tail;           /* highest seq known committed */
+    uint64_t acked;          /* highest seq the peer acknowledged */
+    uint64_t inflight_last;  /* last seq of the batch in flight, 0 if none */
+    char inflight_id[33];    /* msg_id of its latest sending */
+    int attempts;            /* sends of the batch in flight */
+    int64_t due_ms;          /* monotonic time of the next (re)send */
+    int was_down;            /* the link went down since it last came up */
+    int64_t early_resend_ms; /* when a reconnect last brought a resend forward (0: never) */
     int64_t last_ack_ms;
     uint64_t retries;
     int halted;           /* the peer holds more than this store: restored from an older copy */
@@ -116,7 +117,10 @@ static void close_link(stream_t *s)
  * disconnect; the monitor tells us, so health can say which peer is down.
  * A batch in flight when the link went down went with the old connection:
  * once the peer is back it is sent again at once, not after the backoff
- * (up to 8 s; a peer paused for a few seconds then waited that long). */
+ * (up to 8 s; a peer paused for a few seconds then waited that long). At
+ * most once per BACKOFF_MAX_MS: a link that keeps dropping (a peer that
+ * takes the handshake and hangs up) gets the backoff's pace, not a batch
+ * per reconnect. */
 static void read_monitor(cpm_pump_t *p, stream_t *s, int64_t now)
 {
     int event;
@@ -130,8 +134,10 @@ static void read_monitor(cpm_pump_t *p, stream_t *s, int64_t now)
             cpm_info("%s: peer connected", s->name);
             int again = s->was_down;
             s->was_down = 0;
-            if (again && s->inflight_last && s->due_ms > now) {
+            if (again && s->inflight_last && s->due_ms > now &&
+                (!s->early_resend_ms || now - s->early_resend_ms >= BACKOFF_MAX_MS)) {
                 s->due_ms = now;
+                s->early_resend_ms = now;
                 cpm_metrics_add(p->metrics, "delivery.resent_on_reconnect", 1);
             }
         } else if (event == ZMQ_EVENT_DISCONNECTED && s->connected) {
