@@ -169,6 +169,10 @@ static void dispatch(cpm_server_t *s, turn_frame_t *f, const cpm_precheck_t *pre
         zmq_msg_close(&f->frame);
         return;
     }
+    /* What still speaks version 2 (docs/operations.md "Protocol version 3"):
+     * an upgrade's second step waits until this stops growing everywhere. */
+    if (m.env->version == CPM_PROTO_VERSION_V2)
+        cpm_metrics_add(s->metrics, "received.envelope_v2", 1);
     const handler_t *h = cpm_server_find_handler(s, m.env->type);
     /* A batch's items, counted in place (cheap; a malformed or oversized
      * container counts as what was read, and is refused whole later). */

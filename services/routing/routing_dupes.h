@@ -62,7 +62,7 @@ int routing_dupes_link(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
 typedef struct {
     cpm_bizkey_t bk;
     int bk_rc;                   /* cpm_bizkey_make's */
-    routing_themes_text_t *text; /* NULL: made by routing_themes_add */
+    routing_themes_text_t *text; /* NULL: made by routing_themes_add_text */
 } routing_dupes_pre_t;
 
 routing_dupes_pre_t *routing_dupes_pre_new(const Cpm__Complaint *c);

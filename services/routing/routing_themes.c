@@ -721,12 +721,6 @@ void routing_themes_text_destroy(routing_themes_text_t **p)
     *p = NULL;
 }
 
-int routing_themes_add(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm__Complaint *c,
-                       int64_t at_ms)
-{
-    return routing_themes_add_text(st, txn, bid, c, at_ms, NULL);
-}
-
 int routing_themes_add_text(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm__Complaint *c,
                             int64_t at_ms, const routing_themes_text_t *text)
 {

@@ -64,20 +64,16 @@ bool routing_themes_simd(bool on);
 unsigned routing_themes_similarity(const uint32_t a[ROUTING_THEMES_K],
                                    const uint32_t b[ROUTING_THEMES_K]);
 
-/* Add complaint c (received at at_ms) to the themes of business bid. A
- * description with no features is not themed. 0 or a store error. */
-int routing_themes_add(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm__Complaint *c,
-                       int64_t at_ms);
-
-/* What routing_themes_add takes from a description alone (folded, cut into
- * words, hashed, signed), made ahead on any thread: routing makes it for the
- * records of a batch at once on the verification pool. NULL when out of
+/* What routing_themes_add_text takes from a description alone (folded, cut
+ * into words, hashed, signed), made ahead on any thread: routing makes it for
+ * the records of a batch at once on the verification pool. NULL when out of
  * memory. */
 typedef struct routing_themes_text routing_themes_text_t;
 routing_themes_text_t *routing_themes_text_new(const char *description);
 void routing_themes_text_destroy(routing_themes_text_t **p);
-/* routing_themes_add with c's description already made into text (NULL:
- * made here). The same result. */
+/* Add complaint c (received at at_ms) to the themes of business bid, with
+ * c's description made into text ahead (NULL: made here; the same result).
+ * A description with no features is not themed. 0 or a store error. */
 int routing_themes_add_text(cpm_store_t *st, MDB_txn *txn, const char *bid, const Cpm__Complaint *c,
                             int64_t at_ms, const routing_themes_text_t *text);
 

@@ -22,6 +22,11 @@ def routed(m, t):
     return m.status(t, as_=COORD)["state"] in ("routed", "assigned")
 
 
+def v2_count(m, service):
+    """Frames of envelope version 2 the service took (health counter)."""
+    return m.health("hn.doit")[("hn.doit", service)]["counters"].get("received.envelope_v2", 0)
+
+
 def set_version(m, node, service, version):
     path = os.path.join(m.home, "etc", "%s.%s.yaml" % (node, service))
     with open(path) as f:
@@ -42,22 +47,31 @@ def test_node_sending_version_2_works_beside_version_3():
         with open(os.path.join(m.home, "logs", "hn.doit.intake.log")) as f:
             check("sending envelope version 2 (envelope_version)" in f.read(),
                   "intake says it sends version 2")
+        intake0 = v2_count(m, "intake")
         tickets = [submit(m, "v3-client")]
+        check(v2_count(m, "intake") == intake0, "a client of version 3 sent version 3")
         m.env["CPM_ENVELOPE_VERSION"] = "2"  # a client not yet upgraded
         try:
             tickets.append(submit(m, "v2-client"))
         finally:
             del m.env["CPM_ENVELOPE_VERSION"]
+        check(v2_count(m, "intake") == intake0 + 1,
+              "cpmctl with CPM_ENVELOPE_VERSION=2 sent version 2: %d -> %d"
+              % (intake0, v2_count(m, "intake")))
         for t in tickets:
             m.wait_for(lambda t=t: routed(m, t), "routing of " + t)
         m.wait_for(m.outbox_empty, "every delivery acknowledged")
+        check(v2_count(m, "routing") > 0, "intake's deliveries went to routing in version 2")
         # then the upgrade ends: back to 3, nothing lost or applied twice
         set_version(m, "hn.doit", "intake", None)
         m.kill("hn.doit", "intake")
         m.start("hn.doit", "intake")
+        routing_v2 = v2_count(m, "routing")
         tickets.append(submit(m, "after"))
         m.wait_for(lambda: routed(m, tickets[-1]), "routing after the upgrade")
         m.wait_for(m.outbox_empty, "every delivery acknowledged")
+        check(v2_count(m, "routing") == routing_v2,
+              "after the upgrade routing takes no more version 2 from intake")
         h = m.health("hn.doit")[("hn.doit", "routing")]["counters"]
         check(h.get("delivery.records_applied") == 3,
               "routing applied each complaint once: %s" % h.get("delivery.records_applied"))
