@@ -24,6 +24,10 @@
 #define SELF PFX_SELF
 #define STREAM PFX_STREAM
 #define DEADLINE_MS 30000
+/* Where a test's own clock starts: a day ahead of the monotonic clock, so a
+ * test that slips back to the real clock fails on every machine, not only
+ * on one booted less than a few minutes before (as on a fresh machine). */
+#define TEST_CLOCK_START() (cpm_mono_ms() + 86400000)
 
 typedef pfx_t fx_t;
 
@@ -57,6 +61,24 @@ static void until(fx_t *f, int (*cond)(fx_t *, uint64_t), uint64_t arg, const ch
         if (cpm_mono_ms() > end)
             fail_msg("timed out waiting for %s", what);
         step(f);
+    }
+}
+
+/* Turn both sides on the test's clock, 10 ms further each turn, until cond
+ * holds. A test that moved the pump onto its own clock stays on it: that
+ * clock is ahead of the machine's monotonic clock (a machine booted a few
+ * minutes ago is below 1e6 ms), and on the real clock nothing timed after
+ * the test's "now" would fall due. */
+static void until_ticking(fx_t *f, int64_t *now, int (*cond)(fx_t *, uint64_t), uint64_t arg,
+                          const char *what)
+{
+    int64_t end = cpm_mono_ms() + DEADLINE_MS;
+    while (!cond(f, arg)) {
+        if (cpm_mono_ms() > end)
+            fail_msg("timed out waiting for %s", what);
+        cpm_pump_run(f->p, f->peer.reg, *now);
+        ackpeer_poll(&f->peer, 10);
+        *now += 10;
     }
 }
 
@@ -137,7 +159,7 @@ static void test_silent_peer_resends_with_backoff(void **state)
      * backoff, which doubles from 250 ms up to 8 s. */
     const int64_t gaps[] = {250, 500, 1000, 2000, 4000, 8000, 8000};
     const size_t nsends = sizeof gaps / sizeof gaps[0];
-    int64_t now = 1000000; /* the test's clock: any start works */
+    int64_t now = TEST_CLOCK_START();
     for (size_t i = 0; i < nsends; i++) {
         cpm_pump_run(f->p, f->peer.reg, now);
         assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), i + 1);
@@ -167,14 +189,7 @@ static void test_silent_peer_resends_with_backoff(void **state)
      * monotonic clock (a machine booted a few minutes ago is below 1e6 ms:
      * on the real clock the next resend would never be due). */
     f->peer.mode = ACKPEER_APPLY;
-    int64_t deadline = cpm_mono_ms() + DEADLINE_MS;
-    while (!cond_acked(f, 2)) {
-        if (cpm_mono_ms() > deadline)
-            fail_msg("timed out waiting for the outbox to drain once the peer answers");
-        cpm_pump_run(f->p, f->peer.reg, now);
-        ackpeer_poll(&f->peer, 10);
-        now += 10;
-    }
+    until_ticking(f, &now, cond_acked, 2, "the outbox to drain once the peer answers");
     assert_int_equal(STORE_DEPTH(f), 0);
 }
 
@@ -576,7 +591,7 @@ static void test_reconnect_resends_at_once(void **state)
     f->peer.mode = ACKPEER_SILENT;
     pfx_pump_open(f);
     pfx_commit(f, 10, 'a');
-    int64_t now = 1000000;
+    int64_t now = TEST_CLOCK_START();
     until_at(f, now, cond_received, 1, "the first sending");
     until_at(f, now, cond_connected, 1, "the link up");
     peer_bounce(f, now); /* the batch unanswered */
@@ -594,7 +609,7 @@ static void test_reconnect_resends_at_once(void **state)
     assert_int_equal(cpm_metrics_get(f->metrics, "delivery.resent_on_reconnect"), 1);
     now += 8000; /* the backoff's resend is due: sent, applied */
     until_at(f, now, cond_peer_acked, 1, "the batch sent again after the backoff");
-    until(f, cond_acked, 1, "the ack recorded"); /* on the clock's next turns, as ever */
+    until_ticking(f, &now, cond_acked, 1, "the ack recorded"); /* on the clock's next turns */
     assert_int_equal(STORE_DEPTH(f), 0);
 }
 
