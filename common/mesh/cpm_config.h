@@ -66,7 +66,7 @@
  *   verify_threads: 2             # optional: threads that check a turn's signatures at once,
  *                                 #   the loop's own included (default: the online cores, at
  *                                 #   most 8; 0 or 1: all on the loop thread; at most 64)
- *   delivery_linger_ms: 5         # optional, 0..100: an outgoing delivery batch that is not
+ *   delivery_linger_ms: 50        # optional, 0..100: an outgoing delivery batch that is not
  *                                 #   full waits until its oldest record is this old, so that
  *                                 #   at low load receivers commit once per several records
  *                                 #   (docs/operations.md "Flushes per complaint"); 0: at once
@@ -85,7 +85,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CPM_DELIVERY_LINGER_MS_DEFAULT 5
+#define CPM_DELIVERY_LINGER_MS_DEFAULT 50
 #define CPM_DELIVERY_LINGER_MS_MAX 100
 
 typedef struct {

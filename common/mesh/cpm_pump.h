@@ -52,7 +52,7 @@ void cpm_pump_destroy(cpm_pump_t **p);
 
 /* Coalescing at low load: a batch that is not full goes once its oldest
  * record is ms old (0, a new pump's value: at once; services set
- * delivery_linger_ms, default 5). Resends, the first probe and a
+ * delivery_linger_ms, default 50). Resends, the first probe and a
  * queue of a full batch or more never wait. Receivers then commit once per
  * several records instead of once per record (docs/operations.md, "Flushes
  * per complaint"). */

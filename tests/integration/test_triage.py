@@ -54,7 +54,8 @@ def delta(before, after, name):
 
 
 def wait_routed(m, ticket):
-    m.wait_for(lambda: m.status(ticket)["state"] not in ("", "received"),
+    # None: not at routing yet (Mesh.status); "triage" is an answer too.
+    m.wait_for(lambda: m.status(ticket)["state"] not in (None, "", "received"),
                "%s to be routed" % ticket)
     return m.status(ticket)
 

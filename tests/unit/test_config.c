@@ -184,7 +184,7 @@ static uint32_t envelope_version(const cpm_config_t *c)
     return c->envelope_version;
 }
 
-/* delivery_linger_ms: default 5, 0 allowed (off), above 100 refused naming
+/* delivery_linger_ms: default 50, 0 allowed (off), above 100 refused naming
  * the field. */
 static void test_delivery_linger(void **state)
 {
