@@ -194,14 +194,18 @@ def test_area_node_down_then_back():
         for j in r.json:
             tickets[j["ticket"]] = cs[j["line"] - 1]
         check(len(tickets) == 200, "200 recorded while the area is down")
-        time.sleep(1.0)
+        def depth():
+            return {s["stream"]: s["outbox_depth"]
+                    for s in m.health("hn.doit")[("hn.doit", "routing")]["streams"]}
+        # Each hop may wait delivery_linger_ms: wait for routing to have them all.
+        m.wait_for(lambda: depth().get("hn.doit/routing>hn.d.ba-dinh/inspection") == 200,
+                   "200 assignments waiting in routing's outbox", 30)
+        time.sleep(1.0)  # and still waiting a while later
         some = list(tickets)[:5]
         check(all(m.status(t)["state"] == "routed" for t in some),
               "cases wait as routed while their office is down")
-        depth = {s["stream"]: s["outbox_depth"]
-                 for s in m.health("hn.doit")[("hn.doit", "routing")]["streams"]}
-        check(depth.get("hn.doit/routing>hn.d.ba-dinh/inspection") == 200,
-              "200 assignments wait in routing's outbox: %s" % depth)
+        check(depth().get("hn.doit/routing>hn.d.ba-dinh/inspection") == 200,
+              "200 assignments wait in routing's outbox: %s" % depth())
         m.start("hn.d.ba-dinh", "inspection")
         m.start("hn.d.ba-dinh", "intake")
         check_exactly_once(m, tickets)

@@ -39,8 +39,8 @@ def test_hung_peer_is_noticed_by_heartbeats():
             h = m.health("hn.doit")[("hn.doit", "routing")]["counters"]
             check(h.get("delivery.peer_down", 0) >= 1, "delivery.peer_down counted")
             submit_pricing(m, 3)  # queued while the peer hangs
-            time.sleep(1)
-            check(stream_state(m)["outbox_depth"] >= 3, "assignments wait in the outbox")
+            m.wait_for(lambda: stream_state(m)["outbox_depth"] >= 3,
+                       "assignments waiting in the outbox", 20)
         finally:
             os.kill(pid, signal.SIGCONT)
         m.wait_for(lambda: stream_state(m)["connected"], "link back", 30)

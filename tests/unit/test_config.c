@@ -190,7 +190,7 @@ static void test_delivery_linger(void **state)
 {
     (void)state;
     static const char *const vals[] = {"", "0", "100", "101"};
-    static const int want[] = {CPM_DELIVERY_LINGER_MS_DEFAULT, 0, 100, -1};
+    static const int want[] = {50, 0, 100, -1};
     check_values("delivery_linger_ms", vals, want, 4,
                  "delivery_linger_ms must be 0 to 100, not 101", linger);
 }

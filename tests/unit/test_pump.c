@@ -24,9 +24,11 @@
 #define SELF PFX_SELF
 #define STREAM PFX_STREAM
 #define DEADLINE_MS 30000
-/* Where a test's own clock starts: a day ahead of the monotonic clock, so a
- * test that slips back to the real clock fails on every machine, not only
- * on one booted less than a few minutes before (as on a fresh machine). */
+/* Where the clock of a test that drives the pump on its own clock starts: a
+ * day ahead of the monotonic clock, so a test that slips back to the real
+ * clock fails (after DEADLINE_MS) on every machine, not only on one booted
+ * less than a few minutes before (as on a fresh machine). The other tests
+ * pass the real clock, or a second ahead of it at most. */
 #define TEST_CLOCK_START() (cpm_mono_ms() + 86400000)
 
 typedef pfx_t fx_t;
@@ -66,9 +68,9 @@ static void until(fx_t *f, int (*cond)(fx_t *, uint64_t), uint64_t arg, const ch
 
 /* Turn both sides on the test's clock, 10 ms further each turn, until cond
  * holds. A test that moved the pump onto its own clock stays on it: that
- * clock is ahead of the machine's monotonic clock (a machine booted a few
- * minutes ago is below 1e6 ms), and on the real clock nothing timed after
- * the test's "now" would fall due. */
+ * clock is a day ahead of the machine's monotonic clock (TEST_CLOCK_START),
+ * and on the real clock nothing timed after the test's "now" would fall
+ * due. */
 static void until_ticking(fx_t *f, int64_t *now, int (*cond)(fx_t *, uint64_t), uint64_t arg,
                           const char *what)
 {
@@ -185,9 +187,8 @@ static void test_silent_peer_resends_with_backoff(void **state)
     assert_int_equal(STORE_DEPTH(f), 2); /* nothing deleted without an ack */
 
     /* Once the peer answers, the next resend drains the outbox. The pump
-     * goes on on the test's clock, which is ahead of the machine's
-     * monotonic clock (a machine booted a few minutes ago is below 1e6 ms:
-     * on the real clock the next resend would never be due). */
+     * goes on on the test's clock, a day ahead of the machine's monotonic
+     * clock: on the real clock the next resend would never be due. */
     f->peer.mode = ACKPEER_APPLY;
     until_ticking(f, &now, cond_acked, 2, "the outbox to drain once the peer answers");
     assert_int_equal(STORE_DEPTH(f), 0);
