@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -571,6 +572,40 @@ static int cond_peer_acked(fx_t *f, uint64_t seq)
     return pfx_health(f).acked_seq == seq;
 }
 
+/* Records committed while a batch is in flight wait out their own linger
+ * after its ack, as docs/operations.md "Coalesced deliveries" says: sent on
+ * the ack, they would make a small batch per round trip at moderate load. */
+static void test_linger_holds_after_an_ack(void **state)
+{
+    fx_t *f = *state;
+    pfx_pump_open(f);
+    cpm_pump_set_linger(f->p, 1000);
+    uint64_t sent = cpm_metrics_get(f->metrics, "delivery.batches_sent");
+    pfx_commit(f, 10, 'a');
+    int64_t t = cpm_mono_ms(); /* after a's commit: a is due by t + 1000 */
+    cpm_pump_run(f->p, f->peer.reg, t); /* the link; a waits */
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent);
+    int64_t now = t + 1000; /* a's linger has passed */
+    cpm_pump_run(f->p, f->peer.reg, now);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 1);
+    usleep(50 * 1000);
+    pfx_commit(f, 10, 'b'); /* while a is in flight, 50 ms or more after t */
+    int64_t tb = cpm_mono_ms(); /* b's linger was stamped by then (monotonic clock) */
+    until_at(f, now, cond_peer_acked, 1, "a acked");
+    for (int i = 0; i < 5; i++) { /* the ack is in; b still waits */
+        cpm_pump_run(f->p, f->peer.reg, now);
+        ackpeer_poll(&f->peer, 10);
+    }
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 1);
+    int64_t due = cpm_pump_next_due_ms(f->p, now);
+    assert_true(due >= 40 && due <= 1000);
+    cpm_pump_run(f->p, f->peer.reg, tb + 1000); /* b's own linger has passed */
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 2);
+    until_at(f, tb + 1000, cond_peer_acked, 2, "b acked");
+    assert_int_equal(f->peer.seen[f->peer.batches - 1].first_seq, 2);
+    assert_int_equal(f->peer.seen[f->peer.batches - 1].n, 1);
+}
+
 /* The peer closes its socket and binds again on the same endpoint. */
 static void peer_bounce(fx_t *f, int64_t now)
 {
@@ -637,6 +672,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_ack_record_retried_after_a_pause, pfx_setup,
                                         pfx_teardown),
         cmocka_unit_test_setup_teardown(test_reconnect_resends_at_once, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_linger_holds_after_an_ack, pfx_setup, pfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
