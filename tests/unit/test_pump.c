@@ -582,14 +582,14 @@ static void test_linger_holds_after_an_ack(void **state)
     cpm_pump_set_linger(f->p, 1000);
     uint64_t sent = cpm_metrics_get(f->metrics, "delivery.batches_sent");
     pfx_commit(f, 10, 'a');
-    int64_t t = cpm_mono_ms(); /* after a's commit: a is due by t + 1000 */
+    int64_t t = cpm_mono_ms();          /* after a's commit: a is due by t + 1000 */
     cpm_pump_run(f->p, f->peer.reg, t); /* the link; a waits */
     assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent);
     int64_t now = t + 1000; /* a's linger has passed */
     cpm_pump_run(f->p, f->peer.reg, now);
     assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 1);
     usleep(50 * 1000);
-    pfx_commit(f, 10, 'b'); /* while a is in flight, 50 ms or more after t */
+    pfx_commit(f, 10, 'b');     /* while a is in flight, 50 ms or more after t */
     int64_t tb = cpm_mono_ms(); /* b's linger was stamped by then (monotonic clock) */
     until_at(f, now, cond_peer_acked, 1, "a acked");
     for (int i = 0; i < 5; i++) { /* the ack is in; b still waits */
