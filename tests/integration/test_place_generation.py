@@ -12,6 +12,7 @@ import os
 import re
 
 from mesh import Mesh, check, run
+from test_reorg import take_rules
 
 COORD = "coordinator.hn.doit"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -33,22 +34,15 @@ def load_rules(m, reform):
         gens += "    valid_to: \"%s\"\n" % (today - datetime.timedelta(days=1)).isoformat()
         gens += ("  - id: \"2025\"\n    valid_from: \"%s\"\n    units: communes\n"
                  "    agency_prefix: \"hn.d.\"\n" % today.isoformat())
+
+    def write():
+        with open(path + ".tmp", "w") as f:
+            f.write(text + gens)
+        os.rename(path + ".tmp", path)
+
     # Each intake and routing of the mesh, not their sum: a submit reaches
     # hn.doit's intake, which must have taken the rules itself.
-    # A service busy past health's timeout answers without counters: asked again.
-    def loaded():
-        return {(node, svc): h["counters"].get("rules.loaded", 0) if "counters" in h else None
-                for (node, svc), h in m.health().items() if svc in ("intake", "routing")}
-    got = {}
-    m.wait_for(lambda: got.update(b=loaded()) or None not in got["b"].values(),
-               "every intake and routing counts its rules")
-    before = got["b"]
-    with open(path + ".tmp", "w") as f:
-        f.write(text + gens)
-    os.rename(path + ".tmp", path)
-    for key in before:
-        m.wait_for(lambda key=key: (loaded().get(key) or 0) > before[key],
-                   "%s/%s takes the rules" % key)
+    take_rules(m, write)
 
 
 def placed(m, location):

@@ -56,10 +56,29 @@ def write_rules(m, reform):
     return v
 
 
+def rules_loaded(m):
+    """rules.loaded of each intake and routing; None for a service busy past
+    health's timeout (it answers without counters)."""
+    return {(node, svc): h["counters"].get("rules.loaded", 0) if "counters" in h else None
+            for (node, svc), h in m.health().items() if svc in ("intake", "routing")}
+
+
+def take_rules(m, write):
+    """Run write() (which changes the rules file), then wait until every
+    intake and routing has taken the new rules: each intake places the next
+    complaint by the generations it holds, routing by its own."""
+    got = {}
+    m.wait_for(lambda: got.update(b=rules_loaded(m)) or None not in got["b"].values(),
+               "every intake and routing counts its rules")
+    before = got["b"]
+    write()
+    for key in before:
+        m.wait_for(lambda key=key: (rules_loaded(m).get(key) or 0) > before[key],
+                   "%s/%s takes the rules" % key)
+
+
 def load_rules(m, reform):
-    before = counter(m, "routing", "rules.loaded")
-    write_rules(m, reform)
-    m.wait_for(lambda: counter(m, "routing", "rules.loaded") > before, "rules taken")
+    take_rules(m, lambda: write_rules(m, reform))
 
 
 def submit(m, area, category="food_safety"):
