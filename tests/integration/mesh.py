@@ -84,6 +84,15 @@ def check(cond, what):
         raise Failure(what)
 
 
+def write_atomically(path, text):
+    """Replace the file at path with text in one rename: a service that
+    watches it never reads half of it."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
 class Mesh:
     """clock_at (Unix ms): start every process of the mesh, and every cpmctl,
     with one shared clock offset file (CPM_CLOCK_OFFSET_FILE) so that their

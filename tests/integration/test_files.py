@@ -59,5 +59,23 @@ def test_up_help_prints_usage():
           "names the option and prints the usage: %r" % r.stderr[:200])
 
 
+def test_up_refuses_a_bad_delivery_linger():
+    parent = tempfile.mkdtemp(prefix="cpm-up-linger-")
+    try:
+        home = os.path.join(parent, "home")
+        for bad in ("abc", "101", "-1", "1e3"):
+            env = dict(os.environ, CPMESH_DELIVERY_LINGER_MS=bad)
+            r = subprocess.run([UP, "--home", home, "--no-build"], capture_output=True,
+                               text=True, env=env)
+            check(r.returncode == 2, "CPMESH_DELIVERY_LINGER_MS=%s exits 2, not %d: %s"
+                  % (bad, r.returncode, r.stderr[-300:]))
+            check("CPMESH_DELIVERY_LINGER_MS must be 0 to 100 (ms), not '%s'" % bad in r.stderr,
+                  "names the variable and the value: %r" % r.stderr[-300:])
+            check(not os.path.exists(home), "nothing made for %s" % bad)
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    run([test_up_makes_home_private, test_up_help_prints_usage])
+    run([test_up_makes_home_private, test_up_help_prints_usage,
+         test_up_refuses_a_bad_delivery_linger])

@@ -11,7 +11,7 @@ import datetime
 import os
 import re
 
-from mesh import Mesh, check, run
+from mesh import Mesh, check, run, write_atomically
 from test_reorg import take_rules
 
 COORD = "coordinator.hn.doit"
@@ -34,15 +34,9 @@ def load_rules(m, reform):
         gens += "    valid_to: \"%s\"\n" % (today - datetime.timedelta(days=1)).isoformat()
         gens += ("  - id: \"2025\"\n    valid_from: \"%s\"\n    units: communes\n"
                  "    agency_prefix: \"hn.d.\"\n" % today.isoformat())
-
-    def write():
-        with open(path + ".tmp", "w") as f:
-            f.write(text + gens)
-        os.rename(path + ".tmp", path)
-
     # Each intake and routing of the mesh, not their sum: a submit reaches
     # hn.doit's intake, which must have taken the rules itself.
-    take_rules(m, write)
+    take_rules(m, lambda: write_atomically(path, text + gens))
 
 
 def placed(m, location):

@@ -12,7 +12,7 @@ import datetime
 import os
 import re
 
-from mesh import ROOT, Mesh, check, run
+from mesh import ROOT, Mesh, check, run, write_atomically
 
 PLACES = os.path.join(ROOT, "deploy", "hanoi", "reform-2025")
 
@@ -49,10 +49,7 @@ def write_rules(m, reform):
                  "    agency_prefix: \"hn.w.\"\n    agencies:\n" % today.isoformat())
         for s in successors("hoan-kiem"):
             gens += "      %s: hn.d.cau-giay\n" % s
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text + gens)
-    os.rename(tmp, path)
+    write_atomically(path, text + gens)
     return v
 
 

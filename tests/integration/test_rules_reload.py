@@ -6,23 +6,11 @@ makes; a broken file or one that does not raise the version is refused
 import os
 import re
 
-from mesh import Mesh, check, run
-from test_reorg import take_rules
+from mesh import Mesh, check, run, write_atomically
+from test_reorg import counter, take_rules
 
 PRICING = ["submit", "--channel", "web", "--business", "Shop", "--area", "ba-dinh",
            "--category", "pricing", "--description", "price tag differs from the till"]
-
-
-def counter(m, service, name):
-    return sum(h.get("counters", {}).get(name, 0)
-               for (node, svc), h in m.health().items() if svc == service)
-
-
-def write_atomically(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
 
 
 def submit_pricing(m):
