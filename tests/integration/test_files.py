@@ -27,8 +27,18 @@ def test_up_makes_home_private():
     os.makedirs(os.path.join(m.home, "etc"))
     os.chmod(m.home, 0o755)
     os.chmod(os.path.join(m.home, "etc"), 0o755)
+    # up's linger knob on the way (the harness drops it unless set here):
+    # leading zeros are read as decimal, every service is given the value.
+    m.env["CPMESH_DELIVERY_LINGER_MS"] = "007"
     try:
         m.up()
+        etc = os.path.join(m.home, "etc")
+        cfgs = [n for n in os.listdir(etc) if n.startswith("hn.") and
+                n.endswith((".intake.yaml", ".routing.yaml", ".inspection.yaml"))]
+        check(len(cfgs) >= 4, "the services' configurations: %s" % cfgs)
+        for name in cfgs:
+            with open(os.path.join(etc, name)) as f:
+                check("\ndelivery_linger_ms: 7\n" in f.read(), "%s has the linger" % name)
         for d in ("", "etc", "logs", "keys", "data", "run"):
             p = os.path.join(m.home, d)
             check(mode(p) == 0o700, "%s is mode %o, not 0700" % (p, mode(p)))
