@@ -294,7 +294,7 @@ int cpm_pump_load(cpm_pump_t *p)
     return rc == 0 ? 0 : -1;
 }
 
-void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq)
+void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq, int64_t now_ms)
 {
     stream_t *s = find_stream(p, stream);
     if (!s && (s = add_stream(p, stream)) != NULL)
@@ -305,7 +305,7 @@ void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq)
     }
     if (seq > s->tail) {
         if (s->unsent_since == 0)
-            s->unsent_since = cpm_mono_ms();
+            s->unsent_since = now_ms > 0 ? now_ms : 1; /* 0 means none */
         s->tail = seq;
     }
 }

@@ -78,8 +78,9 @@ CPM_MUST_CHECK int cpm_pump_stream_name(const cpm_pump_t *p, const char *peer_me
                                         const char *peer_service, char *out, size_t n);
 /* Pick up every stream the store knows (at start). */
 CPM_MUST_CHECK int cpm_pump_load(cpm_pump_t *p);
-/* A record with this seq was committed on stream. */
-void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq);
+/* A record with this seq was committed on stream at now_ms (the clock
+ * cpm_pump_run is given: the delivery linger counts from it). */
+void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq, int64_t now_ms);
 
 /* How many streams (an upper bound for cpm_pump_poll_items). */
 size_t cpm_pump_size(const cpm_pump_t *p);

@@ -418,8 +418,9 @@ static void publish_soon(cpm_server_t *s)
 /* After a commit: the records it queued are in the store; tell the pump. */
 static void hand_over_records(cpm_server_t *s)
 {
+    int64_t now = cpm_mono_ms();
     for (size_t i = 0; i < s->nqueued; i++)
-        cpm_pump_committed(s->pump, s->queued[i].stream, s->queued[i].seq);
+        cpm_pump_committed(s->pump, s->queued[i].stream, s->queued[i].seq, now);
     s->nqueued = 0;
 }
 
