@@ -5,6 +5,7 @@
  * in one sentence. Unknown keys are rejected by libcyaml; its log is captured
  * to say which key and on which line. */
 #include "cpm_config.h"
+#include "cpm_store.h"
 #include "cpm_envelope.h"
 #include "cpm_util.h"
 #include "cpm_vpool.h"
@@ -43,6 +44,7 @@ typedef struct {
     uint32_t *verify_threads;     /* 0 allowed: verification on the loop thread */
     uint32_t *delivery_linger_ms; /* 0 allowed: a batch goes as soon as a record is there */
     uint32_t *envelope_version;   /* 2 or 3 */
+    uint32_t *store_journal, *journal_segment_mb, *journal_checkpoint_ms; /* the store */
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -95,6 +97,9 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(verify_threads),
     NUM(delivery_linger_ms),
     NUM(envelope_version),
+    NUM(store_journal),
+    NUM(journal_segment_mb),
+    NUM(journal_checkpoint_ms),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -206,6 +211,22 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         return cpm_error_set(err, CPM_E_INVALID, "envelope_version",
                              "config %s: envelope_version must be 2 or 3, not %u", path,
                              c->envelope_version);
+    if (y->store_journal && *y->store_journal > 1)
+        return cpm_error_set(err, CPM_E_INVALID, "store_journal",
+                             "config %s: store_journal must be 0 or 1, not %u", path,
+                             *y->store_journal);
+    c->store_journal = y->store_journal && *y->store_journal;
+    c->journal_segment_mb = y->journal_segment_mb ? *y->journal_segment_mb : 8;
+    if (c->journal_segment_mb < 1 || c->journal_segment_mb > 1024)
+        return cpm_error_set(err, CPM_E_INVALID, "journal_segment_mb",
+                             "config %s: journal_segment_mb must be 1 to 1024, not %u", path,
+                             c->journal_segment_mb);
+    c->journal_checkpoint_ms =
+        y->journal_checkpoint_ms ? *y->journal_checkpoint_ms : CPM_STORE_CHECKPOINT_MS_DEFAULT;
+    if (c->journal_checkpoint_ms < 10 || c->journal_checkpoint_ms > 60000)
+        return cpm_error_set(err, CPM_E_INVALID, "journal_checkpoint_ms",
+                             "config %s: journal_checkpoint_ms must be 10 to 60000, not %u", path,
+                             c->journal_checkpoint_ms);
     c->map_high_water_pct = y->map_high_water_pct ? *y->map_high_water_pct : 80;
     if (c->map_high_water_pct < 10 || c->map_high_water_pct > 95) {
         return cpm_error_set(err, CPM_E_INVALID, "map_high_water_pct",

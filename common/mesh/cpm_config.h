@@ -70,6 +70,12 @@
  *                                 #   full waits until its oldest record is this old, so that
  *                                 #   at low load receivers commit once per several records
  *                                 #   (docs/operations.md "Flushes per complaint"); 0: at once
+ *   store_journal: 1              # optional, 0 or 1 (default 0): the store keeps a redo
+ *                                 #   journal, one flush per commit instead of two
+ *                                 #   (docs/operations.md "A store's redo journal")
+ *   journal_segment_mb: 8         # optional, 1..1024: each of the journal's two segments
+ *   journal_checkpoint_ms: 200    # optional, 10..60000: how often the store is made durable
+ *                                 #   behind the journal
  *   envelope_version: 3           # optional, 2 or 3: the envelope version this service sends
  *                                 #   (replies go in their request's); 2 only while the nodes
  *                                 #   it talks to are upgraded (docs/operations.md "Protocol
@@ -131,9 +137,12 @@ typedef struct {
     uint32_t triage_min_pm;   /* intake: route by a suggestion at or above this (per mille) */
     uint32_t hotspot_window_h, hotspot_history_days, hotspot_min_count; /* hotspot */
     uint32_t hotspot_p_max_e6, hotspot_keys_max;                        /* hotspot */
-    uint32_t verify_threads;     /* signature checks of a turn at once (cpm_vpool) */
-    uint32_t delivery_linger_ms; /* 0..CPM_DELIVERY_LINGER_MS_MAX (cpm_pump_set_linger) */
-    uint32_t envelope_version;   /* 2 or 3 (cpm_envelope_set_send_version) */
+    uint32_t verify_threads;        /* signature checks of a turn at once (cpm_vpool) */
+    uint32_t delivery_linger_ms;    /* 0..CPM_DELIVERY_LINGER_MS_MAX (cpm_pump_set_linger) */
+    uint32_t envelope_version;      /* 2 or 3 (cpm_envelope_set_send_version) */
+    bool store_journal;             /* cpm_store_opts_t.journal */
+    uint32_t journal_segment_mb;    /* 1..1024 */
+    uint32_t journal_checkpoint_ms; /* 10..60000 */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

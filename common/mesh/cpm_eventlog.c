@@ -188,10 +188,10 @@ int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const cpm_e
      * the last one (a log whose head fell behind its events) is put the
      * usual way, overwriting as before. */
     MDB_dbi dbi = cpm_store_dbi(s, CPM_DB_EVENTS);
-    rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE | MDB_APPEND);
+    rc = cpm_store_mdb_put(s, txn, dbi, &k, &v, MDB_RESERVE | MDB_APPEND);
     if (rc == MDB_KEYEXIST) {
         v.mv_size = cpm__event__get_packed_size(&ev);
-        rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+        rc = cpm_store_mdb_put(s, txn, dbi, &k, &v, MDB_RESERVE);
     }
     if (rc != 0) {
         if (rc != MDB_MAP_FULL)

@@ -74,7 +74,7 @@ int cpm_inbox_dead_letter(cpm_store_t *s, MDB_txn *txn, const char *stream, uint
     cpm_put_be64(kbuf + slen + 1, seq);
     MDB_val k = {slen + 9, kbuf}, v = {rlen + 1 + len, NULL};
     /* Reserve the value in the map and fill it there: no temporary buffer. */
-    rc = mdb_put(txn, cpm_store_dbi(s, CPM_DB_DEAD), &k, &v, MDB_RESERVE);
+    rc = cpm_store_mdb_put(s, txn, cpm_store_dbi(s, CPM_DB_DEAD), &k, &v, MDB_RESERVE);
     if (rc != 0) {
         if (rc != MDB_MAP_FULL)
             cpm_error("inbox: dead_letter on stream %s: %s", stream, mdb_strerror(rc));

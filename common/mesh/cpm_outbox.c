@@ -217,7 +217,7 @@ int cpm_outbox_ack(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t ac
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
          rc == 0 && (seq = rec_seq(&k, &key)) != 0 && seq <= acked_seq;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+        if ((rc = cpm_store_cursor_del(s, cur)) != 0)
             break;
     }
     mdb_cursor_close(cur);

@@ -255,8 +255,11 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
     memcpy(s->root_pk, root.sign_pk, 32);
     if (cpm_server_load_registry(s, true) != 0 || !s->reg)
         goto fail;
-    s->store =
-        cpm_store_open(cfg->data_dir, (size_t)cfg->map_size_mb << 20, extra_dbs, err, sizeof err);
+    cpm_store_opts_t so = {.map_size = (size_t)cfg->map_size_mb << 20,
+                           .journal = cfg->store_journal,
+                           .journal_seg_bytes = (size_t)cfg->journal_segment_mb << 20,
+                           .checkpoint_ms = cfg->journal_checkpoint_ms};
+    s->store = cpm_store_open_with(cfg->data_dir, &so, extra_dbs, err, sizeof err);
     if (!s->store) {
         cpm_error("store %s: %s", cfg->data_dir, err);
         goto fail;

@@ -4,6 +4,7 @@
 #include "cpm_store_int.h"
 
 #include "cpm_err.h"
+#include "cpm_journal.h"
 #include "cpm_log.h"
 #include "cpm_util.h"
 
@@ -140,6 +141,14 @@ fail:
 cpm_store_t *cpm_store_open(const char *dir, size_t map_size, const char *const *extra_dbs,
                             char *err, size_t errlen)
 {
+    cpm_store_opts_t o = {.map_size = map_size};
+    return cpm_store_open_with(dir, &o, extra_dbs, err, errlen);
+}
+
+cpm_store_t *cpm_store_open_with(const char *dir, const cpm_store_opts_t *opts,
+                                 const char *const *extra_dbs, char *err, size_t errlen)
+{
+    size_t map_size = opts->map_size;
     if (dir == NULL || dir[0] == 0) {
         cpm_errf(err, errlen, "dir (the data directory) is empty");
         return NULL;
@@ -173,13 +182,30 @@ cpm_store_t *cpm_store_open(const char *dir, size_t map_size, const char *const 
     /* NOTLS: one thread per store, and read txns may be reused; no NOSYNC:
      * a commit that returned 0 must survive a power cut. */
     if (rc == 0)
-        rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+        rc = mdb_env_set_userctx(s->env, s);
+    if (rc != 0) {
+        cpm_errf(err, errlen, "cannot set up LMDB in %s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    if (store_jn_restore(dir, err, errlen) < 0)
+        goto fail;
+    rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
     if (rc != 0) {
         cpm_errf(err, errlen, "cannot open LMDB environment in %s: %s", dir, mdb_strerror(rc));
         goto fail;
     }
-    if (open_dbs(s, dir, err, errlen) != 0)
+    if (open_dbs(s, dir, err, errlen) != 0 || store_jn_replay(s, err, errlen) != 0)
         goto fail;
+    if (opts->journal) {
+        size_t seg =
+            opts->journal_seg_bytes ? opts->journal_seg_bytes : CPM_STORE_JOURNAL_SEG_DEFAULT;
+        unsigned ck = opts->checkpoint_ms ? opts->checkpoint_ms : CPM_STORE_CHECKPOINT_MS_DEFAULT;
+        if (store_jn_start(s, seg, ck, err, errlen) != 0)
+            goto fail;
+    } else if (cpm_journal_remove_files(dir) != 0) {
+        cpm_errf(err, errlen, "cannot remove the emptied journal of the store in %s", dir);
+        goto fail;
+    }
     return s;
 fail:
     cpm_store_destroy(&s);
@@ -190,6 +216,7 @@ void cpm_store_destroy(cpm_store_t **p)
 {
     if (p == NULL || *p == NULL)
         return;
+    store_jn_close(*p);
     if ((*p)->env != NULL)
         mdb_env_close((*p)->env);
     free((*p)->dir);
@@ -216,6 +243,8 @@ int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn)
 {
     *txn = NULL;
     int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
+    if (rc == 0 && write)
+        store_jn_begin(s, *txn);
     return rc ? store_fail("begin", rc) : 0;
 }
 
@@ -226,14 +255,26 @@ int cpm_store_begin_child(cpm_store_t *s, MDB_txn *parent, MDB_txn **child)
     return rc ? store_fail("begin nested", rc) : 0;
 }
 
+/* The store a transaction belongs to. */
+static cpm_store_t *store_of(MDB_txn *txn)
+{
+    return mdb_env_get_userctx(mdb_txn_env(txn));
+}
+
 int cpm_store_commit(MDB_txn *txn)
 {
+    cpm_store_t *s = store_of(txn);
+    if (s != NULL && store_jn_owns(s, txn))
+        return store_jn_commit(s, txn, false);
     int rc = mdb_txn_commit(txn);
     return rc ? store_fail("commit", rc) : 0;
 }
 
 int cpm_store_commit_relaxed(MDB_txn *txn)
 {
+    cpm_store_t *s = store_of(txn);
+    if (s != NULL && store_jn_owns(s, txn)) /* journaled, not flushed */
+        return store_jn_commit(s, txn, true);
     MDB_env *env = mdb_txn_env(txn);
     int rc = mdb_env_set_flags(env, MDB_NOMETASYNC, 1);
     if (rc != 0) { /* cannot relax: commit durably, which is always allowed */
@@ -255,6 +296,9 @@ void cpm_store_abort(MDB_txn **txn)
 {
     if (txn == NULL || *txn == NULL)
         return;
+    cpm_store_t *s = store_of(*txn);
+    if (s != NULL)
+        store_jn_abort(s, *txn);
     mdb_txn_abort(*txn);
     *txn = NULL;
 }
@@ -292,6 +336,8 @@ int cpm_store_put(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
     }
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
     rc = mdb_put(txn, dbi, &k, &v, 0);
+    if (rc == 0)
+        store_jn_touch(s, dbi, key, klen);
     return rc ? store_fail("put", rc) : 0;
 }
 
@@ -309,6 +355,7 @@ int cpm_store_put_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *
     if (rc != 0)
         return store_fail("put", rc);
     protobuf_c_message_pack(msg, v.mv_data);
+    store_jn_touch(s, dbi, key, klen);
     return 0;
 }
 
@@ -374,6 +421,8 @@ int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
         return rc;
     MDB_val k = {klen, (void *)key};
     rc = mdb_del(txn, dbi, &k, NULL);
+    if (rc == 0)
+        store_jn_touch(s, dbi, key, klen);
     return rc ? store_fail("del", rc) : 0;
 }
 
@@ -401,4 +450,49 @@ int cpm_store_put_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t v)
     uint8_t buf[8];
     cpm_put_be64(buf, v);
     return cpm_store_put(s, txn, CPM_DB_META, key, strlen(key), buf, sizeof buf);
+}
+
+int cpm_store_mdb_put(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+                      unsigned flags)
+{
+    /* Noted first: k may point into the map, which the write changes. A key
+     * noted and then not written is harmless (the commit records each key as
+     * the transaction leaves it; with MDB_RESERVE, filled by then). */
+    store_jn_touch(s, dbi, k->mv_data, k->mv_size);
+    return mdb_put(txn, dbi, k, v, flags);
+}
+
+int cpm_store_mdb_del(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
+{
+    store_jn_touch(s, dbi, k->mv_data, k->mv_size); /* first, as above */
+    return mdb_del(txn, dbi, k, NULL);
+}
+
+int cpm_store_cursor_put(cpm_store_t *s, MDB_cursor *cur, MDB_val *k, MDB_val *v, unsigned flags)
+{
+    int rc = mdb_cursor_put(cur, k, v, flags);
+    MDB_val at, unused;
+    /* MDB_CURRENT ignores k: the key is the cursor's */
+    if (rc == 0 && mdb_cursor_get(cur, &at, &unused, MDB_GET_CURRENT) == 0)
+        store_jn_touch(s, mdb_cursor_dbi(cur), at.mv_data, at.mv_size);
+    return rc;
+}
+
+int cpm_store_cursor_del(cpm_store_t *s, MDB_cursor *cur)
+{
+    MDB_val at, unused;
+    int rc = mdb_cursor_get(cur, &at, &unused, MDB_GET_CURRENT);
+    if (rc != 0)
+        return rc;
+    /* at points into the map: noted before the page changes */
+    store_jn_touch(s, mdb_cursor_dbi(cur), at.mv_data, at.mv_size);
+    return mdb_cursor_del(cur, 0);
+}
+
+int cpm_store_mdb_drop(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi)
+{
+    int rc = mdb_drop(txn, dbi, 0);
+    if (rc == 0)
+        store_jn_dropped(s, dbi);
+    return rc;
 }

@@ -40,9 +40,40 @@ typedef struct cpm_store cpm_store_t;
 
 /* Open (creating dir 0700 and the databases as needed). extra_dbs is a
  * NULL-terminated list of the service's own database names, or NULL. map_size
- * in bytes (0: 1 GiB). NULL with a sentence in err. */
+ * in bytes (0: 1 GiB). NULL with a sentence in err. A store that kept a
+ * journal and was not closed cleanly is brought back first (whatever the
+ * options say now): see cpm_store_opts_t. */
 CPM_MUST_CHECK cpm_store_t *cpm_store_open(const char *dir, size_t map_size,
                                            const char *const *extra_dbs, char *err, size_t errlen);
+
+/* The redo journal (docs/operations.md "A store's redo journal"). Without
+ * it every commit flushes twice (LMDB's pages, then its meta page); with it
+ * once: LMDB commits without flushing, the keys the transaction wrote are
+ * appended to the journal (journal.0/1 in the store's folder, two segments
+ * of journal_seg_bytes written through when made) and flushed, and a
+ * thread makes the data file durable every checkpoint_ms. A commit that
+ * returned 0 survives a power cut either way. What it costs: the segments'
+ * room on disk; pages the last checkpoint's state holds are not reused until
+ * the next one (more free pages waiting); a record larger than half a
+ * segment commits by a checkpoint of its own (two or more flushes). */
+typedef struct {
+    size_t map_size;          /* bytes (0: 1 GiB) */
+    bool journal;             /* keep a redo journal */
+    size_t journal_seg_bytes; /* 0: CPM_STORE_JOURNAL_SEG_DEFAULT */
+    unsigned checkpoint_ms;   /* 0: CPM_STORE_CHECKPOINT_MS_DEFAULT */
+} cpm_store_opts_t;
+#define CPM_STORE_JOURNAL_SEG_DEFAULT ((size_t)8 << 20)
+#define CPM_STORE_CHECKPOINT_MS_DEFAULT 200
+/* With a journal: a checkpoint now, waited for (the store durable as it is,
+ * the journal's records before it no longer needed), e.g. before copying
+ * the store's files. Between transactions, on the writer thread. 0 (also
+ * without a journal: every commit is durable then) or CPM_E_STORE_IO. */
+CPM_MUST_CHECK int cpm_store_checkpoint(cpm_store_t *s);
+/* Whether s keeps a journal. */
+bool cpm_store_journaled(const cpm_store_t *s);
+CPM_MUST_CHECK cpm_store_t *cpm_store_open_with(const char *dir, const cpm_store_opts_t *opts,
+                                                const char *const *extra_dbs, char *err,
+                                                size_t errlen);
 void cpm_store_destroy(cpm_store_t **p);
 
 MDB_env *cpm_store_env(cpm_store_t *s);
@@ -68,6 +99,18 @@ CPM_MUST_CHECK int cpm_store_commit(MDB_txn *txn);
  * (the flag is the environment's, set around this commit only). */
 CPM_MUST_CHECK int cpm_store_commit_relaxed(MDB_txn *txn);
 void cpm_store_abort(MDB_txn **txn);
+/* LMDB's writes, for code that works on MDB_val and cursors: each is the
+ * LMDB call of the same name (same arguments and result), noted for the
+ * store's journal. Nothing writes to a store any other way (test_store_lint
+ * checks the sources). */
+CPM_MUST_CHECK int cpm_store_mdb_put(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+                                     MDB_val *v, unsigned flags);
+CPM_MUST_CHECK int cpm_store_mdb_del(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k);
+CPM_MUST_CHECK int cpm_store_cursor_put(cpm_store_t *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
+                                        unsigned flags);
+CPM_MUST_CHECK int cpm_store_cursor_del(cpm_store_t *s, MDB_cursor *cur);
+CPM_MUST_CHECK int cpm_store_mdb_drop(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi);
+
 /* Map an LMDB or errno code to a cpm_err_t code. */
 int cpm_store_err(int mdb_rc);
 

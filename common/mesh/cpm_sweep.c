@@ -47,7 +47,7 @@ int cpm_sweep_step(cpm_store_t *st, MDB_txn *txn, const char *db, cpm_sweep_curs
         }
         if (del) {
             MDB_val dk = {cur->klen, cur->key};
-            if ((rc = mdb_del(txn, dbi, &dk, NULL)) != 0)
+            if ((rc = cpm_store_mdb_del(st, txn, dbi, &dk)) != 0)
                 break;
             stats->deleted++;
         }

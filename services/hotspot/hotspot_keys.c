@@ -173,8 +173,8 @@ int hotspot_keys_evict(cpm_store_t *st, MDB_txn *txn, uint64_t keys_max, uint64_
                 continue;
             }
             if (verdict != 1) {
-                int drc = mdb_del(txn, cpm_store_dbi(st, HOTSPOT_KEYS_DB),
-                                  &(MDB_val){k.mv_size - 8, (uint8_t *)k.mv_data + 8}, NULL);
+                int drc = cpm_store_mdb_del(st, txn, cpm_store_dbi(st, HOTSPOT_KEYS_DB),
+                                            &(MDB_val){k.mv_size - 8, (uint8_t *)k.mv_data + 8});
                 if (drc != 0) {
                     mdb_cursor_close(cur);
                     return cpm_store_err(drc);
@@ -182,7 +182,7 @@ int hotspot_keys_evict(cpm_store_t *st, MDB_txn *txn, uint64_t keys_max, uint64_
                 n--;
                 (*evicted)++;
             }
-            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            if ((rc = cpm_store_cursor_del(st, cur)) != 0)
                 break;
         }
         if (rc != 0 && rc != MDB_NOTFOUND)

@@ -178,10 +178,10 @@ static int store_deltas(cpm_store_t *st, MDB_txn *txn, deltas_t *ds)
                 return cpm_store_err(rc);
             cur += d;
             if (cur == 0)
-                rc = mdb_del(txn, dbi, &k, NULL);
+                rc = cpm_store_mdb_del(st, txn, dbi, &k);
             else {
                 v.mv_size = sizeof cur, v.mv_data = &cur;
-                rc = mdb_put(txn, dbi, &k, &v, 0);
+                rc = cpm_store_mdb_put(st, txn, dbi, &k, &v, 0);
             }
             if (rc != 0)
                 return cpm_store_err(rc);
@@ -209,8 +209,8 @@ static int index_put(cpm_store_t *st, MDB_txn *txn, char tag, int64_t at, const 
     if (klen > KEY_MAX)
         return 0; /* never: tickets and record keys are shorter */
     MDB_val kv = {time_key(k, tag, at, key, klen), k}, v = {0, ""};
-    int rc = del ? mdb_del(txn, cpm_store_dbi(st, MONITOR_TIME_DB), &kv, NULL)
-                 : mdb_put(txn, cpm_store_dbi(st, MONITOR_TIME_DB), &kv, &v, 0);
+    int rc = del ? cpm_store_mdb_del(st, txn, cpm_store_dbi(st, MONITOR_TIME_DB), &kv)
+                 : cpm_store_mdb_put(st, txn, cpm_store_dbi(st, MONITOR_TIME_DB), &kv, &v, 0);
     return rc == 0 || (del && rc == MDB_NOTFOUND) ? 0 : cpm_store_err(rc);
 }
 
@@ -279,8 +279,8 @@ int monitor_agg_rebuild(cpm_store_t *st, MDB_txn *txn, const mon_cal_t *cal, mon
 {
     int rc;
     if (pos->stage == 0) { /* whatever an older build left is not trusted */
-        if ((rc = mdb_drop(txn, cpm_store_dbi(st, MONITOR_AGG_DB), 0)) != 0 ||
-            (rc = mdb_drop(txn, cpm_store_dbi(st, MONITOR_TIME_DB), 0)) != 0)
+        if ((rc = cpm_store_mdb_drop(st, txn, cpm_store_dbi(st, MONITOR_AGG_DB))) != 0 ||
+            (rc = cpm_store_mdb_drop(st, txn, cpm_store_dbi(st, MONITOR_TIME_DB))) != 0)
             return cpm_store_err(rc);
         pos->stage = 1, pos->klen = 0;
     }

@@ -88,7 +88,7 @@ int routing_clusters_rank_move(cpm_store_t *st, MDB_txn *txn, size_t max, bool *
             unhex(k.mv_data, ROUTING_CLUSTER_CURSOR_LEN, key) &&
             (rc = cpm_store_put(st, txn, ROUTING_CLUSTER_RANK_DB, key, sizeof key, "", 0)) != 0)
             break;
-        if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+        if ((mrc = cpm_store_cursor_del(st, cur)) != 0)
             break;
         (*moved)++;
     }
@@ -257,7 +257,7 @@ static int forget_seen(cpm_store_t *st, MDB_txn *txn, const char *bid)
             break;
         if (k.mv_size != ROUTING_CLUSTER_SEEN_KEY_LEN || memcmp(k.mv_data, from, sizeof from))
             break;
-        if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+        if ((mrc = cpm_store_cursor_del(st, cur)) != 0)
             break;
     }
     mdb_cursor_close(cur);

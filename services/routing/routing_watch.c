@@ -175,7 +175,7 @@ static int remind(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn, const
         snprintf(marked, sizeof marked, "%s%s", e.what, ROUTING_DUE_REMINDED);
         MDB_val mk = {.mv_size = last_len, .mv_data = last};
         MDB_val mv = {.mv_size = strlen(marked), .mv_data = marked};
-        if ((mrc = mdb_cursor_put(cur, &mk, &mv, MDB_CURRENT)) != 0)
+        if ((mrc = cpm_store_cursor_put(st, cur, &mk, &mv, MDB_CURRENT)) != 0)
             break;
     }
     mdb_cursor_close(cur);
@@ -242,7 +242,7 @@ static int escalate(const cpm_rules_t *rules, cpm_store_t *st, MDB_txn *txn,
         } else {
             s->stale++;
         }
-        if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+        if ((mrc = cpm_store_cursor_del(st, cur)) != 0)
             break;
     }
     mdb_cursor_close(cur);

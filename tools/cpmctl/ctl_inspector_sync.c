@@ -129,9 +129,9 @@ int ctl_inspector_checkout(const ctl_opts_t *o, const ctl_field_t *w, int argc, 
         /* The reply is the whole of the work now assigned: an inspection
          * closed or given to others since, and its case facts, leave the
          * device (nothing more is recorded on it); records stay and sync. */
-        int mrc = mdb_drop(txn, cpm_store_dbi(s.d.st, FIELD_DEV_INSPECTIONS), 0);
+        int mrc = cpm_store_mdb_drop(s.d.st, txn, cpm_store_dbi(s.d.st, FIELD_DEV_INSPECTIONS));
         if (mrc == 0)
-            mrc = mdb_drop(txn, cpm_store_dbi(s.d.st, FIELD_DEV_CASES), 0);
+            mrc = cpm_store_mdb_drop(s.d.st, txn, cpm_store_dbi(s.d.st, FIELD_DEV_CASES));
         rc = mrc ? cpm_store_err(mrc) : 0;
         for (size_t i = 0; rc == 0 && i < r->n_inspections; i++)
             rc = cpm_store_put_msg(s.d.st, txn, FIELD_DEV_INSPECTIONS, r->inspections[i]->id,

@@ -1,10 +1,13 @@
 /* cpm_store_int: the store's state, shared by cpm_store.c (open, transactions,
- * key/value helpers) and cpm_store_space.c (headroom and map growth).
- * Internal: nothing outside these two files includes it. */
+ * key/value helpers), cpm_store_space.c (headroom and map growth) and
+ * cpm_store_journal.c (the redo journal: one flush per commit).
+ * Internal: nothing outside these files includes it. */
 #ifndef CPM_STORE_INT_H
 #define CPM_STORE_INT_H
 
 #include "cpm_store.h"
+
+#include <stdbool.h>
 
 #define STORE_DB_NAME_MAX 63
 
@@ -13,6 +16,8 @@ typedef struct {
     MDB_dbi dbi;
 } store_db_t;
 
+typedef struct store_jn store_jn_t; /* cpm_store_journal.c */
+
 struct cpm_store {
     MDB_env *env;
     char *dir;
@@ -20,8 +25,37 @@ struct cpm_store {
     unsigned high_water_pct; /* new work stops above this share of the map */
     int refusing;            /* above the mark at the last check (to log changes once) */
     int grow_warned;         /* said once that the map cannot grow */
+    store_jn_t *jn;          /* the redo journal, or NULL (durable LMDB commits) */
     size_t ndbs;
     store_db_t dbs[]; /* a handful: a linear scan beats hashing */
 };
+
+/* ---- the redo journal (cpm_store_journal.c) ------------------------------ */
+/* Before the environment opens: when dir holds a checkpoint image (a store
+ * journaled and not closed cleanly), put its meta pages back into the data
+ * file. 1 when restored, 0 when there was none, -1 with err. */
+int store_jn_restore(const char *dir, char *err, size_t errlen);
+/* After the databases are open: apply the journal's records past the
+ * store's last one, make the store durable and empty the journal. 0 or -1
+ * with err (a gap in the journal refuses to open). */
+int store_jn_replay(cpm_store_t *s, char *err, size_t errlen);
+/* Keep a journal from now on (segments of seg_bytes, a checkpoint every
+ * ckpt_ms). 0 or -1 with err. */
+int store_jn_start(cpm_store_t *s, size_t seg_bytes, unsigned ckpt_ms, char *err, size_t errlen);
+/* Clean close: the store made durable, the journal emptied. */
+void store_jn_close(cpm_store_t *s);
+/* A top-level write transaction begins, ends, commits (journaled). */
+void store_jn_begin(cpm_store_t *s, MDB_txn *txn);
+void store_jn_abort(cpm_store_t *s, MDB_txn *txn);
+bool store_jn_owns(const cpm_store_t *s, const MDB_txn *txn);
+int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed);
+/* A key of dbi was written (put or deleted) in the open write transaction;
+ * a database emptied. */
+void store_jn_touch(cpm_store_t *s, MDB_dbi dbi, const void *key, size_t klen);
+void store_jn_dropped(cpm_store_t *s, MDB_dbi dbi);
+/* Before and after mdb_env_set_mapsize (no transaction may be open): the
+ * store made durable and its snapshots let go, then taken again. */
+int store_jn_quiesce(cpm_store_t *s);
+void store_jn_resume(cpm_store_t *s);
 
 #endif

@@ -1,0 +1,790 @@
+/* cpm_store_journal: a store's redo journal (docs/operations.md "A store's
+ * redo journal"). With it a commit flushes once: LMDB commits without
+ * flushing (MDB_NOSYNC), the keys the transaction wrote, with their values as
+ * it leaves them, are appended to the journal (cpm_journal) and flushed.
+ * A checkpoint thread makes the data file durable every ckpt_ms
+ * (mdb_env_sync) and then keeps a copy of the two meta pages of the state it
+ * made durable (journal.meta); a read transaction held on that state keeps
+ * LMDB from writing over any of its pages, so that state stays whole in the
+ * file whatever later commits wrote before a power cut. Opening a store that
+ * was not closed cleanly puts those meta pages back, which brings the store
+ * to the checkpoint's state whether the process was killed or the machine
+ * lost power, and applies the journal's records after it: one way for both.
+ * One writer thread per store, as everywhere. */
+#include "cpm_journal.h"
+#include "cpm_log.h"
+#include "cpm_store_int.h"
+#include "cpm_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define IMG_MAGIC "CPJM"
+#define IMG_HDR 32 /* magic, page size, seq, journal id */
+#define IMG_HASH 16
+#define KEY_SEQ "journal.seq"
+#define KEY_ID "journal.id"
+/* A record larger than this share of a segment commits by a checkpoint. */
+#define LARGE_DIV 2
+
+typedef struct {
+    MDB_dbi dbi;
+    uint32_t klen;
+    size_t off; /* of the key in keys */
+} touched_t;
+
+struct store_jn {
+    cpm_journal_t *j;
+    uint8_t id[CPM_JOURNAL_ID_LEN];
+    uint64_t seq; /* of the last record (or checkpoint) committed */
+    MDB_txn *txn; /* the open top-level write transaction */
+    touched_t *t; /* keys it wrote */
+    size_t nt, tcap;
+    uint8_t *keys; /* their bytes */
+    size_t klen, kcap;
+    MDB_dbi dropped[8];
+    size_t ndropped;
+    uint8_t *buf; /* the record's payload */
+    size_t blen, bcap;
+    unsigned ckpt_ms;
+    int64_t last_ckpt_ms;
+    /* the checkpoint thread, under mu */
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started, stop, busy, failed;
+    MDB_txn *pin;     /* the durable checkpoint's state */
+    MDB_txn *pin_new; /* the one being made durable */
+    uint8_t *img;     /* its meta pages */
+    size_t psize;
+    uint64_t img_seq;
+};
+
+/* ---- images: the two meta pages of a durable state ----------------------- */
+
+static void img_path(const char *dir, char *out, size_t n)
+{
+    snprintf(out, n, "%s/journal.meta", dir);
+}
+
+static int data_fd(const char *dir, int flags)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    return open(path, flags | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* The meta pages as they are now (after the last commit, before the next). */
+static int img_take(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    int fd = -1;
+    if (mdb_env_get_fd(s->env, &fd) != 0)
+        return -1;
+    size_t n = IMG_HDR + 2 * jn->psize + IMG_HASH;
+    uint8_t *b = jn->img;
+    memcpy(b, IMG_MAGIC, 4);
+    b[4] = (uint8_t)(jn->psize >> 24);
+    b[5] = (uint8_t)(jn->psize >> 16);
+    b[6] = (uint8_t)(jn->psize >> 8);
+    b[7] = (uint8_t)jn->psize;
+    cpm_put_be64(b + 8, jn->seq);
+    memcpy(b + 16, jn->id, CPM_JOURNAL_ID_LEN);
+    if (pread(fd, b + IMG_HDR, 2 * jn->psize, 0) != (ssize_t)(2 * jn->psize))
+        return -1;
+    crypto_generichash(b + n - IMG_HASH, IMG_HASH, b, n - IMG_HASH, NULL, 0);
+    jn->img_seq = jn->seq;
+    return 0;
+}
+
+static int img_write(cpm_store_t *s)
+{
+    char path[4200];
+    img_path(s->dir, path, sizeof path);
+    size_t n = IMG_HDR + 2 * s->jn->psize + IMG_HASH;
+    if (cpm_write_file(path, s->jn->img, n, 0600) != 0) {
+        cpm_error("store: journal: cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int store_jn_restore(const char *dir, char *err, size_t errlen)
+{
+    char path[4200];
+    img_path(dir, path, sizeof path);
+    uint8_t *b = NULL;
+    size_t n = 0;
+    if (access(path, F_OK) != 0)
+        return 0;
+    if (cpm_read_file(path, 1 << 20, &b, &n) != 0) {
+        cpm_errf(err, errlen, "cannot read the checkpoint image %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t psize =
+        n >= IMG_HDR ? ((size_t)b[4] << 24 | (size_t)b[5] << 16 | (size_t)b[6] << 8 | (size_t)b[7])
+                     : 0;
+    uint8_t h[IMG_HASH];
+    int ok = n >= IMG_HDR + IMG_HASH && memcmp(b, IMG_MAGIC, 4) == 0 && psize >= 512 &&
+             n == IMG_HDR + 2 * psize + IMG_HASH;
+    if (ok) {
+        crypto_generichash(h, IMG_HASH, b, n - IMG_HASH, NULL, 0);
+        ok = sodium_memcmp(h, b + n - IMG_HASH, IMG_HASH) == 0;
+    }
+    if (!ok) {
+        cpm_errf(err, errlen,
+                 "the checkpoint image %s is damaged (%zu bytes): the store cannot be brought "
+                 "back to its last checkpoint; restore the store from a backup",
+                 path, n);
+        free(b);
+        return -1;
+    }
+    int fd = data_fd(dir, O_RDWR);
+    int rc = fd >= 0 && pwrite(fd, b + IMG_HDR, 2 * psize, 0) == (ssize_t)(2 * psize) &&
+                     fdatasync(fd) == 0
+                 ? 1
+                 : -1;
+    if (rc < 0)
+        cpm_errf(err, errlen, "cannot put the checkpoint's meta pages back into %s/data.mdb: %s",
+                 dir, strerror(errno));
+    else
+        cpm_info("store: %s was not closed cleanly: back to its checkpoint of record %llu", dir,
+                 (unsigned long long)cpm_get_be64(b + 8));
+    if (fd >= 0)
+        close(fd);
+    free(b);
+    return rc;
+}
+
+/* ---- replay ---------------------------------------------------------------- */
+
+static MDB_dbi s_meta_dbi(const cpm_store_t *s)
+{
+    return s->dbs[0].dbi; /* "meta", the first of the common databases */
+}
+
+static int meta_get(cpm_store_t *s, MDB_txn *txn, const char *key, MDB_val *v)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    return mdb_get(txn, s_meta_dbi(s), &k, v);
+}
+
+typedef struct {
+    cpm_store_t *s;
+    uint64_t n;
+} replay_t;
+
+static int db_by_name(cpm_store_t *s, const uint8_t *name, size_t len, MDB_dbi *dbi)
+{
+    for (size_t i = 0; i < s->ndbs; i++)
+        if (strlen(s->dbs[i].name) == len && memcmp(s->dbs[i].name, name, len) == 0) {
+            *dbi = s->dbs[i].dbi;
+            return 0;
+        }
+    return -1;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* One record's entries, in txn: 0, or -1 when malformed. */
+static int apply_entries(cpm_store_t *s, MDB_txn *txn, const uint8_t *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (len - off < 2)
+            return -1;
+        uint8_t op = p[off], nl = p[off + 1];
+        off += 2;
+        MDB_dbi dbi;
+        if (len - off < nl || db_by_name(s, p + off, nl, &dbi) != 0)
+            return -1;
+        off += nl;
+        if (op == 'X') {
+            if (mdb_drop(txn, dbi, 0) != 0)
+                return -1;
+            continue;
+        }
+        if (len - off < 4)
+            return -1;
+        MDB_val k = {get32(p + off), NULL}, v = {0, NULL};
+        off += 4;
+        if (k.mv_size == 0 || len - off < k.mv_size)
+            return -1;
+        k.mv_data = (void *)(p + off);
+        off += k.mv_size;
+        int rc;
+        if (op == 'D') {
+            rc = mdb_del(txn, dbi, &k, NULL);
+            rc = rc == MDB_NOTFOUND ? 0 : rc;
+        } else if (op == 'P' && len - off >= 4) {
+            v.mv_size = get32(p + off);
+            off += 4;
+            if (len - off < v.mv_size)
+                return -1;
+            v.mv_data = (void *)(p + off);
+            off += v.mv_size;
+            rc = mdb_put(txn, dbi, &k, &v, 0);
+        } else {
+            return -1;
+        }
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int replay_one(void *ctx, uint64_t seq, const uint8_t *payload, size_t len)
+{
+    replay_t *r = ctx;
+    MDB_txn *txn = NULL;
+    if (mdb_txn_begin(r->s->env, NULL, 0, &txn) != 0)
+        return CPM_E_STORE_IO;
+    if (apply_entries(r->s, txn, payload, len) != 0) {
+        cpm_error("store: journal record %llu does not apply (malformed or store full)",
+                  (unsigned long long)seq);
+        mdb_txn_abort(txn);
+        return CPM_E_INTERNAL;
+    }
+    uint8_t b[8];
+    cpm_put_be64(b, seq);
+    MDB_val k = {strlen(KEY_SEQ), (void *)KEY_SEQ}, v = {8, b};
+    if (mdb_put(txn, s_meta_dbi(r->s), &k, &v, 0) != 0) {
+        mdb_txn_abort(txn);
+        return CPM_E_STORE_IO;
+    }
+    if (mdb_txn_commit(txn) != 0)
+        return CPM_E_STORE_IO;
+    r->n++;
+    return 0;
+}
+
+/* The store's journal id and last record, from "meta" (0 and zeros when it
+ * never kept a journal). */
+static int read_mark(cpm_store_t *s, uint8_t id[CPM_JOURNAL_ID_LEN], uint64_t *seq, int *has_id)
+{
+    MDB_txn *txn = NULL;
+    MDB_val v;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+        return -1;
+    *has_id = meta_get(s, txn, KEY_ID, &v) == 0 && v.mv_size == CPM_JOURNAL_ID_LEN;
+    if (*has_id)
+        memcpy(id, v.mv_data, CPM_JOURNAL_ID_LEN);
+    *seq = meta_get(s, txn, KEY_SEQ, &v) == 0 && v.mv_size == 8 ? cpm_get_be64(v.mv_data) : 0;
+    mdb_txn_abort(txn);
+    return 0;
+}
+
+int store_jn_replay(cpm_store_t *s, char *err, size_t errlen)
+{
+    uint8_t id[CPM_JOURNAL_ID_LEN];
+    uint64_t seq = 0, last = 0;
+    int has_id = 0;
+    size_t beyond = 0;
+    if (read_mark(s, id, &seq, &has_id) != 0) {
+        cpm_errf(err, errlen, "cannot read the journal mark of the store in %s", s->dir);
+        return -1;
+    }
+    if (!has_id)
+        return cpm_journal_reset_files(s->dir) == 0 ? 0 : -1;
+    /* The state the store was brought back to stays whole while records
+     * apply: a read transaction keeps LMDB from reusing its pages (a crash
+     * now brings it back there again). */
+    MDB_txn *pin = NULL;
+    replay_t r = {s, 0};
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &pin);
+    if (rc == 0)
+        rc = mdb_env_set_flags(s->env, MDB_NOSYNC, 1);
+    if (rc == 0)
+        rc = cpm_journal_replay(s->dir, id, seq, replay_one, &r, &last, &beyond, err, errlen);
+    if (rc == 0 && beyond > 0) {
+        cpm_errf(err, errlen,
+                 "the journal of %s holds %zu records after a missing one (record %llu): a "
+                 "write acknowledged after it would be lost; not opened (restore from a backup)",
+                 s->dir, beyond, (unsigned long long)(last + 1));
+        rc = -1;
+    }
+    if (rc == 0 && (rc = mdb_env_sync(s->env, 1)) != 0)
+        cpm_errf(err, errlen, "cannot make the store in %s durable: %s", s->dir, mdb_strerror(rc));
+    mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
+    if (pin)
+        mdb_txn_abort(pin);
+    if (rc != 0) {
+        if (err && !err[0])
+            cpm_errf(err, errlen, "cannot apply the journal of the store in %s", s->dir);
+        return -1;
+    }
+    char path[4200];
+    img_path(s->dir, path, sizeof path);
+    if (cpm_journal_reset_files(s->dir) != 0 || (unlink(path) != 0 && errno != ENOENT)) {
+        cpm_errf(err, errlen, "cannot empty the journal of the store in %s", s->dir);
+        return -1;
+    }
+    if (r.n > 0)
+        cpm_info("store: %s: %llu journal records applied (to record %llu)", s->dir,
+                 (unsigned long long)r.n, (unsigned long long)last);
+    return 0;
+}
+
+/* ---- the checkpoint thread ----------------------------------------------- */
+
+static void *ckpt_main(void *arg)
+{
+    cpm_store_t *s = arg;
+    store_jn_t *jn = s->jn;
+    pthread_mutex_lock(&jn->mu);
+    for (;;) {
+        while (!jn->busy && !jn->stop)
+            pthread_cond_wait(&jn->cv, &jn->mu);
+        if (!jn->busy)
+            break;
+        pthread_mutex_unlock(&jn->mu);
+        int rc = mdb_env_sync(s->env, 1);
+        if (rc != 0)
+            cpm_error("store: checkpoint: cannot flush %s: %s", s->dir, mdb_strerror(rc));
+        else
+            rc = img_write(s);
+        pthread_mutex_lock(&jn->mu);
+        if (rc == 0) {
+            if (jn->pin)
+                mdb_txn_abort(jn->pin);
+            jn->pin = jn->pin_new;
+            jn->pin_new = NULL;
+            cpm_journal_release(jn->j);
+        } else {
+            jn->failed = 1;
+        }
+        jn->busy = 0;
+        pthread_cond_broadcast(&jn->cv);
+    }
+    pthread_mutex_unlock(&jn->mu);
+    return NULL;
+}
+
+static void ckpt_wait(store_jn_t *jn)
+{
+    pthread_mutex_lock(&jn->mu);
+    while (jn->busy)
+        pthread_cond_wait(&jn->cv, &jn->mu);
+    pthread_mutex_unlock(&jn->mu);
+}
+
+/* Begin a checkpoint of the state after the last commit: held by a read
+ * transaction, its meta pages copied, the journal switched to the other
+ * segment; the thread flushes. Only when none runs and the other segment
+ * is free. 1 begun, 0 not now, -1 error. */
+static int ckpt_begin(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    pthread_mutex_lock(&jn->mu);
+    int can = !jn->busy && cpm_journal_can_switch(jn->j);
+    pthread_mutex_unlock(&jn->mu);
+    if (!can)
+        return 0;
+    MDB_txn *pin = NULL;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &pin) != 0 || img_take(s) != 0) {
+        if (pin)
+            mdb_txn_abort(pin);
+        cpm_error("store: checkpoint: cannot hold or read the state of %s", s->dir);
+        return -1;
+    }
+    pthread_mutex_lock(&jn->mu);
+    if (cpm_journal_switch(jn->j) != 0) { /* cannot: checked above */
+        pthread_mutex_unlock(&jn->mu);
+        mdb_txn_abort(pin);
+        return 0;
+    }
+    jn->pin_new = pin;
+    jn->busy = 1;
+    jn->last_ckpt_ms = cpm_mono_ms();
+    pthread_cond_broadcast(&jn->cv);
+    pthread_mutex_unlock(&jn->mu);
+    return 1;
+}
+
+/* A checkpoint here and now, on the writer thread: the store durable as it
+ * is, every record before it no longer needed. 0 or -1. */
+static int ckpt_now(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    ckpt_wait(jn);
+    if (jn->failed)
+        return -1;
+    MDB_txn *pin = NULL;
+    int rc = mdb_env_sync(s->env, 1);
+    if (rc == 0)
+        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &pin);
+    if (rc == 0)
+        rc = img_take(s) == 0 && img_write(s) == 0 ? 0 : -1;
+    if (rc != 0) {
+        if (pin)
+            mdb_txn_abort(pin);
+        cpm_error("store: checkpoint of %s failed", s->dir);
+        return -1;
+    }
+    pthread_mutex_lock(&jn->mu);
+    if (jn->pin)
+        mdb_txn_abort(jn->pin);
+    jn->pin = pin;
+    cpm_journal_release(jn->j);
+    if (cpm_journal_switch(jn->j) == 0) /* both free: start afresh in the other */
+        cpm_journal_release(jn->j);
+    jn->last_ckpt_ms = cpm_mono_ms();
+    pthread_mutex_unlock(&jn->mu);
+    return 0;
+}
+
+/* ---- keeping a journal ------------------------------------------------------ */
+
+int store_jn_start(cpm_store_t *s, size_t seg_bytes, unsigned ckpt_ms, char *err, size_t errlen)
+{
+    store_jn_t *jn = calloc(1, sizeof *jn);
+    MDB_stat st;
+    int has_id = 0;
+    if (jn == NULL || mdb_env_stat(s->env, &st) != 0) {
+        free(jn);
+        cpm_errf(err, errlen, "cannot start the journal of the store in %s", s->dir);
+        return -1;
+    }
+    s->jn = jn;
+    jn->ckpt_ms = ckpt_ms;
+    jn->psize = st.ms_psize;
+    jn->img = malloc(IMG_HDR + 2 * jn->psize + IMG_HASH);
+    pthread_mutex_init(&jn->mu, NULL);
+    pthread_cond_init(&jn->cv, NULL);
+    if (jn->img == NULL || read_mark(s, jn->id, &jn->seq, &has_id) != 0)
+        goto fail;
+    if (!has_id) { /* first time: an id of its own, durably in the store */
+        MDB_txn *txn = NULL;
+        randombytes_buf(jn->id, sizeof jn->id);
+        MDB_val k = {strlen(KEY_ID), (void *)KEY_ID}, v = {sizeof jn->id, jn->id};
+        if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
+            goto fail;
+        if (mdb_put(txn, s_meta_dbi(s), &k, &v, 0) != 0) {
+            mdb_txn_abort(txn);
+            goto fail;
+        }
+        if (mdb_txn_commit(txn) != 0)
+            goto fail;
+    }
+    if ((jn->j = cpm_journal_open(s->dir, seg_bytes, jn->id, err, errlen)) == NULL)
+        goto fail;
+    if (pthread_create(&jn->th, NULL, ckpt_main, s) != 0)
+        goto fail;
+    jn->started = 1;
+    if (mdb_env_set_flags(s->env, MDB_NOSYNC, 1) != 0 || ckpt_now(s) != 0)
+        goto fail;
+    return 0;
+fail:
+    if (err && !err[0])
+        cpm_errf(err, errlen, "cannot start the journal of the store in %s", s->dir);
+    store_jn_close(s);
+    return -1;
+}
+
+void store_jn_close(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    if (jn == NULL)
+        return;
+    int clean = 0;
+    if (jn->started) {
+        pthread_mutex_lock(&jn->mu);
+        while (jn->busy)
+            pthread_cond_wait(&jn->cv, &jn->mu);
+        jn->stop = 1;
+        pthread_cond_broadcast(&jn->cv);
+        pthread_mutex_unlock(&jn->mu);
+        pthread_join(jn->th, NULL);
+        /* Durable as it is: then the next open need not go back to the
+         * checkpoint (the image goes first, then the records). */
+        char path[4200];
+        img_path(s->dir, path, sizeof path);
+        clean = !jn->failed && jn->txn == NULL && mdb_env_sync(s->env, 1) == 0 &&
+                unlink(path) == 0 && cpm_journal_reset_files(s->dir) == 0;
+        if (!clean)
+            cpm_warn("store: %s closed without emptying its journal: the next open applies it",
+                     s->dir);
+    }
+    if (jn->pin)
+        mdb_txn_abort(jn->pin);
+    if (jn->pin_new)
+        mdb_txn_abort(jn->pin_new);
+    mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
+    cpm_journal_destroy(&jn->j);
+    pthread_mutex_destroy(&jn->mu);
+    pthread_cond_destroy(&jn->cv);
+    free(jn->t);
+    free(jn->keys);
+    free(jn->buf);
+    free(jn->img);
+    free(jn);
+    s->jn = NULL;
+}
+
+void store_jn_begin(cpm_store_t *s, MDB_txn *txn)
+{
+    store_jn_t *jn = s->jn;
+    if (jn == NULL)
+        return;
+    jn->txn = txn;
+    jn->nt = jn->klen = jn->ndropped = 0;
+}
+
+bool store_jn_owns(const cpm_store_t *s, const MDB_txn *txn)
+{
+    return s->jn != NULL && txn != NULL && s->jn->txn == txn;
+}
+
+void store_jn_abort(cpm_store_t *s, MDB_txn *txn)
+{
+    if (store_jn_owns(s, txn))
+        s->jn->txn = NULL;
+}
+
+void store_jn_touch(cpm_store_t *s, MDB_dbi dbi, const void *key, size_t klen)
+{
+    store_jn_t *jn = s->jn;
+    if (jn == NULL || jn->txn == NULL)
+        return;
+    if (jn->nt == jn->tcap) {
+        size_t nc = jn->tcap ? jn->tcap * 2 : 256;
+        touched_t *t = realloc(jn->t, nc * sizeof *t);
+        if (t == NULL)
+            goto oom;
+        jn->t = t;
+        jn->tcap = nc;
+    }
+    if (jn->klen + klen > jn->kcap) {
+        size_t nc = jn->kcap ? jn->kcap * 2 : 16384;
+        while (nc < jn->klen + klen)
+            nc *= 2;
+        uint8_t *k = realloc(jn->keys, nc);
+        if (k == NULL)
+            goto oom;
+        jn->keys = k;
+        jn->kcap = nc;
+    }
+    memcpy(jn->keys + jn->klen, key, klen);
+    jn->t[jn->nt++] = (touched_t){dbi, (uint32_t)klen, jn->klen};
+    jn->klen += klen;
+    return;
+oom: /* a write the journal could not note must not be acknowledged */
+    cpm_error("store: journal: out of memory noting a write; stopping");
+    abort();
+}
+
+void store_jn_dropped(cpm_store_t *s, MDB_dbi dbi)
+{
+    store_jn_t *jn = s->jn;
+    if (jn == NULL || jn->txn == NULL)
+        return;
+    if (jn->ndropped == sizeof jn->dropped / sizeof jn->dropped[0]) {
+        cpm_error("store: journal: more than %zu databases emptied in one transaction; stopping",
+                  jn->ndropped);
+        abort();
+    }
+    jn->dropped[jn->ndropped++] = dbi;
+}
+
+/* ---- commits ------------------------------------------------------------ */
+
+static int room_for(store_jn_t *jn, size_t more)
+{
+    if (jn->blen + more <= jn->bcap)
+        return 0;
+    size_t nc = jn->bcap ? jn->bcap : 65536;
+    while (nc < jn->blen + more)
+        nc *= 2;
+    uint8_t *b = realloc(jn->buf, nc);
+    if (b == NULL)
+        return -1;
+    jn->buf = b;
+    jn->bcap = nc;
+    return 0;
+}
+
+static void put32(uint8_t *p, size_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static const char *name_of(const cpm_store_t *s, MDB_dbi dbi)
+{
+    for (size_t i = 0; i < s->ndbs; i++)
+        if (s->dbs[i].dbi == dbi)
+            return s->dbs[i].name;
+    return NULL;
+}
+
+/* op, the database's name, then the key and value as given (NULL: none). */
+static int emit(cpm_store_t *s, uint8_t op, MDB_dbi dbi, const MDB_val *k, const MDB_val *v)
+{
+    store_jn_t *jn = s->jn;
+    const char *name = name_of(s, dbi);
+    size_t nl = name ? strlen(name) : 0;
+    size_t n = 2 + nl + (k ? 4 + k->mv_size : 0) + (v ? 4 + v->mv_size : 0);
+    if (name == NULL || room_for(jn, n) != 0)
+        return -1;
+    uint8_t *p = jn->buf + jn->blen;
+    p[0] = op;
+    p[1] = (uint8_t)nl;
+    memcpy(p + 2, name, nl);
+    p += 2 + nl;
+    if (k) {
+        put32(p, k->mv_size);
+        memcpy(p + 4, k->mv_data, k->mv_size);
+        p += 4 + k->mv_size;
+    }
+    if (v) {
+        put32(p, v->mv_size);
+        memcpy(p + 4, v->mv_data, v->mv_size);
+    }
+    jn->blen += n;
+    return 0;
+}
+
+static int by_key(const void *a, const void *b, void *ctx)
+{
+    const touched_t *x = a, *y = b;
+    const uint8_t *keys = ctx;
+    if (x->dbi != y->dbi)
+        return x->dbi < y->dbi ? -1 : 1;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(keys + x->off, keys + y->off, n);
+    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+/* The payload: emptied databases, then every key written, once, as txn
+ * leaves it (its value, or deleted). A key written in a nested transaction
+ * that was undone is written back as it was: harmless. */
+static int build(cpm_store_t *s, MDB_txn *txn)
+{
+    store_jn_t *jn = s->jn;
+    jn->blen = 0;
+    for (size_t i = 0; i < jn->ndropped; i++)
+        if (emit(s, 'X', jn->dropped[i], NULL, NULL) != 0)
+            return -1;
+    qsort_r(jn->t, jn->nt, sizeof *jn->t, by_key, jn->keys);
+    for (size_t i = 0; i < jn->nt; i++) {
+        if (i > 0 && by_key(&jn->t[i - 1], &jn->t[i], jn->keys) == 0)
+            continue;
+        MDB_val k = {jn->t[i].klen, jn->keys + jn->t[i].off}, v;
+        int rc = mdb_get(txn, jn->t[i].dbi, &k, &v);
+        if (rc == 0)
+            rc = emit(s, 'P', jn->t[i].dbi, &k, &v);
+        else if (rc == MDB_NOTFOUND)
+            rc = emit(s, 'D', jn->t[i].dbi, &k, NULL);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
+{
+    store_jn_t *jn = s->jn;
+    if (jn->failed) {
+        jn->txn = NULL;
+        mdb_txn_abort(txn);
+        cpm_error("store: %s: a checkpoint failed; nothing more is committed (restart the "
+                  "service once the disk is sound)",
+                  s->dir);
+        return CPM_E_STORE_IO;
+    }
+    if (jn->nt == 0 && jn->ndropped == 0) { /* wrote nothing */
+        jn->txn = NULL;
+        int rc = mdb_txn_commit(txn);
+        return rc ? cpm_store_err(rc) : 0;
+    }
+    uint64_t seq = jn->seq + 1;
+    uint8_t b[8];
+    cpm_put_be64(b, seq);
+    MDB_val k = {strlen(KEY_SEQ), (void *)KEY_SEQ}, v = {8, b};
+    int rc = mdb_put(txn, s_meta_dbi(s), &k, &v, 0);
+    if (rc == 0) {
+        store_jn_touch(s, s_meta_dbi(s), k.mv_data, k.mv_size);
+        rc = build(s, txn) == 0 ? 0 : ENOMEM;
+    }
+    jn->txn = NULL;
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        cpm_error("store: journal: cannot prepare record %llu: %s", (unsigned long long)seq,
+                  mdb_strerror(rc));
+        return cpm_store_err(rc);
+    }
+    bool large = jn->blen > cpm_journal_payload_max(jn->j) / LARGE_DIV;
+    if (!large && cpm_journal_room(jn->j) < cpm_journal_record_size(jn->blen)) {
+        ckpt_wait(jn); /* the other segment is free once it ends */
+        large = jn->failed || ckpt_begin(s) != 1;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return cpm_store_err(rc);
+    jn->seq = seq;
+    if (large || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, !relaxed) != 0) {
+        if (ckpt_now(s) != 0) { /* neither journaled nor durable: stop here */
+            jn->failed = 1;
+            return CPM_E_STORE_IO;
+        }
+        return 0;
+    }
+    if (cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms || cpm_journal_fill(jn->j) >= 0.5)
+        (void)ckpt_begin(s); /* when it cannot now, at a later commit */
+    return 0;
+}
+
+int store_jn_quiesce(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    if (jn == NULL)
+        return 0;
+    if (ckpt_now(s) != 0) {
+        jn->failed = 1;
+        return -1;
+    }
+    pthread_mutex_lock(&jn->mu);
+    if (jn->pin)
+        mdb_txn_abort(jn->pin);
+    jn->pin = NULL;
+    pthread_mutex_unlock(&jn->mu);
+    return 0;
+}
+
+void store_jn_resume(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    if (jn == NULL || jn->pin != NULL)
+        return;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &jn->pin) != 0) {
+        cpm_error("store: %s: cannot hold the checkpoint's state; nothing more is committed",
+                  s->dir);
+        jn->failed = 1;
+    }
+}
+
+int cpm_store_checkpoint(cpm_store_t *s)
+{
+    if (s->jn == NULL)
+        return 0;
+    if (ckpt_now(s) != 0) {
+        s->jn->failed = 1;
+        return CPM_E_STORE_IO;
+    }
+    return 0;
+}
+
+bool cpm_store_journaled(const cpm_store_t *s)
+{
+    return s->jn != NULL;
+}

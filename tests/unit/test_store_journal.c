@@ -1,0 +1,373 @@
+/* Tests for cpm_store's redo journal (cpm_store_journal.c, cpm_journal.c):
+ * a journaled store killed at an arbitrary point reopens with exactly what
+ * its commits had written; so does one whose pages written after its last
+ * checkpoint are garbage and whose meta pages are garbage (a power cut at
+ * the worst moment); a store reopened without the journal applies it first
+ * and removes it; a journal with a record missing in the middle refuses to
+ * open. The work is random puts, deletes, reserved values, cursor deletes,
+ * nested transactions undone and emptied databases, in a child process that
+ * SIGKILLs itself. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cpm_err.h"
+#include "cpm_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *const DBS[] = {"alpha", "beta", "gamma", NULL};
+#define NKEYS 300
+
+typedef struct {
+    char dir[64];
+    char data[96];
+} fx_t;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/cpm-journal-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->data, sizeof f->data, "%s/store", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static cpm_store_t *open_store(const char *dir, bool journal, size_t seg, unsigned ckpt_ms)
+{
+    char err[512] = "";
+    cpm_store_opts_t o = {.map_size = 64u << 20,
+                          .journal = journal,
+                          .journal_seg_bytes = seg,
+                          .checkpoint_ms = ckpt_ms};
+    cpm_store_t *s = cpm_store_open_with(dir, &o, DBS, err, sizeof err);
+    if (s == NULL)
+        fail_msg("open %s: %s", dir, err);
+    return s;
+}
+
+/* Every record of the service's databases and the outbox, as text lines,
+ * into a malloc'd string (meta left out: it holds the journal's mark). */
+static char *dump(cpm_store_t *s)
+{
+    static const char *const all[] = {"alpha", "beta", "gamma", CPM_DB_OUTBOX, CPM_DB_EVENTS};
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+    for (size_t d = 0; d < sizeof all / sizeof all[0]; d++) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(s, all[d]), &c), 0);
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            while (len + k.mv_size + 2 * v.mv_size + 64 > cap)
+                out = realloc(out, cap *= 2);
+            len += (size_t)sprintf(out + len, "%s %.*s ", all[d], (int)k.mv_size,
+                                   (const char *)k.mv_data);
+            for (size_t i = 0; i < v.mv_size; i++)
+                len += (size_t)sprintf(out + len, "%02x", ((const uint8_t *)v.mv_data)[i]);
+            out[len++] = '\n';
+        }
+        mdb_cursor_close(c);
+    }
+    cpm_store_abort(&txn);
+    out[len] = 0;
+    return out;
+}
+
+/* One random transaction of the kinds services write. */
+static void random_txn(cpm_store_t *s, unsigned *seed)
+{
+    MDB_txn *txn, *child;
+    char key[32];
+    uint8_t val[700];
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+    int ops = 1 + rand_r(seed) % 12;
+    for (int i = 0; i < ops; i++) {
+        const char *db = DBS[rand_r(seed) % 3];
+        snprintf(key, sizeof key, "k%05d", rand_r(seed) % NKEYS);
+        size_t vlen = (size_t)(rand_r(seed) % (int)sizeof val);
+        memset(val, rand_r(seed) & 0xff, vlen);
+        int what = rand_r(seed) % 10;
+        if (what < 5) {
+            assert_int_equal(cpm_store_put(s, txn, db, key, strlen(key), val, vlen), 0);
+        } else if (what == 5) {
+            int rc = cpm_store_del(s, txn, db, key, strlen(key));
+            assert_true(rc == 0 || rc == CPM_E_NOT_FOUND);
+        } else if (what == 6) { /* a value filled after the put */
+            MDB_val k = {strlen(key), key}, v = {vlen + 1, NULL};
+            assert_int_equal(cpm_store_mdb_put(s, txn, cpm_store_dbi(s, db), &k, &v, MDB_RESERVE),
+                             0);
+            memset(v.mv_data, 'R', v.mv_size);
+        } else if (what == 7) { /* a nested transaction undone */
+            assert_int_equal(cpm_store_begin_child(s, txn, &child), 0);
+            assert_int_equal(cpm_store_put(s, child, db, key, strlen(key), "undone", 6), 0);
+            int drc = cpm_store_del(s, child, DBS[(rand_r(seed) % 3)], key, strlen(key));
+            assert_true(drc == 0 || drc == CPM_E_NOT_FOUND);
+            cpm_store_abort(&child);
+        } else if (what == 8) { /* a nested transaction kept */
+            assert_int_equal(cpm_store_begin_child(s, txn, &child), 0);
+            assert_int_equal(cpm_store_put(s, child, db, key, strlen(key), "kept", 4), 0);
+            assert_int_equal(cpm_store_commit(child), 0);
+        } else { /* the first few records of a database, by cursor */
+            MDB_cursor *c;
+            MDB_val k, v;
+            assert_int_equal(mdb_cursor_open(txn, cpm_store_dbi(s, db), &c), 0);
+            for (int n = 0; n < 3 && mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0; n++)
+                assert_int_equal(cpm_store_cursor_del(s, c), 0);
+            mdb_cursor_close(c);
+        }
+    }
+    if (rand_r(seed) % 97 == 0) /* now and then a database emptied */
+        assert_int_equal(cpm_store_mdb_drop(s, txn, cpm_store_dbi(s, "gamma")), 0);
+    if (rand_r(seed) % 50 == 0) { /* and a large transaction (by a checkpoint) */
+        static uint8_t big[40000];
+        memset(big, 'B', sizeof big);
+        for (int i = 0; i < 4; i++) {
+            snprintf(key, sizeof key, "big%d", i);
+            assert_int_equal(cpm_store_put(s, txn, "beta", key, strlen(key), big, sizeof big), 0);
+        }
+    }
+    int relaxed = rand_r(seed) % 5 == 0;
+    assert_int_equal(relaxed ? cpm_store_commit_relaxed(txn) : cpm_store_commit(txn), 0);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+/* In a child: `before` transactions, a checkpoint (its data file copied to
+ * copy when given), `after` more, the expected dump written to expect
+ * (with the relaxed commits' last record made durable by a normal commit
+ * at the end: a relaxed one may be lost, by design), then SIGKILL. */
+static void child_work(const fx_t *f, size_t seg, unsigned ckpt_ms, int before, int after,
+                       unsigned seed, const char *copy)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        cpm_store_t *s = open_store(f->data, true, seg, ckpt_ms);
+        for (int i = 0; i < before; i++)
+            random_txn(s, &seed);
+        if (copy) {
+            char cmd[512];
+            if (cpm_store_checkpoint(s) != 0)
+                _exit(3);
+            snprintf(cmd, sizeof cmd, "cp '%s/data.mdb' '%s'", f->data, copy);
+            if (system(cmd) != 0)
+                _exit(4);
+        }
+        for (int i = 0; i < after; i++)
+            random_txn(s, &seed);
+        MDB_txn *txn;
+        if (cpm_store_begin(s, true, &txn) != 0 ||
+            cpm_store_put(s, txn, "alpha", "last", 4, "durable", 7) != 0 ||
+            cpm_store_commit(txn) != 0)
+            _exit(5);
+        char *d = dump(s), path[256];
+        snprintf(path, sizeof path, "%s/expect", f->dir);
+        write_text(path, d);
+        raise(SIGKILL);
+        _exit(6);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+        fail_msg("the child did not end by SIGKILL (status %d)", st);
+}
+
+static void assert_same_as_expected(const fx_t *f, cpm_store_t *s)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/expect", f->dir);
+    char *want = read_text(path), *got = dump(s);
+    if (strcmp(want, got) != 0)
+        fail_msg("the reopened store differs from what was committed (%zu vs %zu bytes)",
+                 strlen(got), strlen(want));
+    free(want);
+    free(got);
+}
+
+/* Killed with checkpoints, segment switches and large records along the
+ * way (small segments, a checkpoint every 5 ms): reopened, exactly what was
+ * committed. Three seeds. */
+static void test_killed_reopens_with_every_commit(void **state)
+{
+    fx_t *f = *state;
+    for (unsigned seed = 1; seed <= 3; seed++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->data);
+        assert_int_equal(system(cmd), 0);
+        child_work(f, 128u << 10, 5, 0, 400, seed, NULL);
+        struct stat st;
+        char img[160];
+        snprintf(img, sizeof img, "%s/journal.meta", f->data);
+        assert_int_equal(stat(img, &st), 0); /* not closed cleanly: the image is there */
+        cpm_store_t *s = open_store(f->data, true, 128u << 10, 5);
+        assert_same_as_expected(f, s);
+        assert_true(cpm_store_journaled(s));
+        cpm_store_destroy(&s);
+        assert_int_equal(stat(img, &st), -1); /* closed cleanly: gone */
+        s = open_store(f->data, true, 128u << 10, 5);
+        assert_same_as_expected(f, s);
+        cpm_store_destroy(&s);
+    }
+}
+
+/* The worst power cut: every page written after the checkpoint is garbage
+ * (lost or torn), both meta pages too. The checkpoint's own pages were
+ * never written over (a read transaction held them), so the store comes
+ * back to the checkpoint, then the journal brings it to the last commit. */
+static void test_power_cut_after_a_checkpoint(void **state)
+{
+    fx_t *f = *state;
+    char copy[160], path[160];
+    snprintf(copy, sizeof copy, "%s/data.at-checkpoint", f->dir);
+    child_work(f, 4u << 20, 3600000, 300, 300, 7, copy);
+    snprintf(path, sizeof path, "%s/data.mdb", f->data);
+    int fd = open(path, O_RDWR), cfd = open(copy, O_RDONLY);
+    assert_true(fd >= 0 && cfd >= 0);
+    uint8_t page[4096], old[4096], junk[4096];
+    memset(junk, 0xEE, sizeof junk);
+    size_t changed = 0, kept = 0;
+    for (off_t off = 0;; off += 4096) {
+        ssize_t n = pread(fd, page, sizeof page, off);
+        if (n <= 0)
+            break;
+        ssize_t m = pread(cfd, old, sizeof old, off);
+        if (off < 8192 || m != n || memcmp(page, old, (size_t)n) != 0) {
+            assert_int_equal(pwrite(fd, junk, (size_t)n, off), n);
+            changed++;
+        } else {
+            kept++;
+        }
+    }
+    close(cfd);
+    close(fd);
+    assert_true(changed > 10 && kept > 10); /* the test did what it says */
+    cpm_store_t *s = open_store(f->data, true, 4u << 20, 3600000);
+    assert_same_as_expected(f, s);
+    cpm_store_destroy(&s);
+}
+
+/* Reopened without a journal: applied, then removed; commits are LMDB's
+ * own (durable) from then on. */
+static void test_reopened_without_journal(void **state)
+{
+    fx_t *f = *state;
+    child_work(f, 128u << 10, 20, 0, 200, 11, NULL);
+    cpm_store_t *s = open_store(f->data, false, 0, 0);
+    assert_false(cpm_store_journaled(s));
+    assert_same_as_expected(f, s);
+    cpm_store_destroy(&s);
+    char p[160];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/journal.0", f->data);
+    assert_int_equal(stat(p, &st), -1);
+    snprintf(p, sizeof p, "%s/journal.meta", f->data);
+    assert_int_equal(stat(p, &st), -1);
+}
+
+/* A record rotted in the middle of the journal: the records after it cannot
+ * be applied without it, and the store says so instead of opening short. */
+static void test_missing_records_refuse_to_open(void **state)
+{
+    fx_t *f = *state;
+    /* one checkpoint (at the start: record 0), everything after in one segment */
+    child_work(f, 4u << 20, 3600000, 0, 60, 5, NULL);
+    char seg[160];
+    int fd = -1;
+    for (int i = 0; i < 2 && fd < 0; i++) { /* the segment the records went to */
+        uint8_t magic[4];
+        snprintf(seg, sizeof seg, "%s/journal.%d", f->data, i);
+        fd = open(seg, O_RDWR);
+        assert_true(fd >= 0);
+        if (pread(fd, magic, 4, 0) != 4 || memcmp(magic, "CPJ1", 4) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    assert_true(fd >= 0);
+    off_t off = 0;
+    int flipped = 0;
+    for (int i = 0; i < 10 && !flipped; i++) {
+        uint8_t hdr[32];
+        assert_int_equal(pread(fd, hdr, sizeof hdr, off), (ssize_t)sizeof hdr);
+        assert_memory_equal(hdr, "CPJ1", 4);
+        uint32_t len =
+            (uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 | (uint32_t)hdr[6] << 8 | hdr[7];
+        if (hdr[15] == 2) { /* record 2: one byte of its payload changed */
+            uint8_t b;
+            assert_int_equal(pread(fd, &b, 1, off + 32), 1);
+            b ^= 0x40;
+            assert_int_equal(pwrite(fd, &b, 1, off + 32), 1);
+            flipped = 1;
+        }
+        off += 48 + (off_t)len;
+    }
+    close(fd);
+    assert_true(flipped);
+    char err[512] = "";
+    cpm_store_opts_t o = {.journal = true, .journal_seg_bytes = 4u << 20};
+    cpm_store_t *s = cpm_store_open_with(f->data, &o, DBS, err, sizeof err);
+    assert_null(s);
+    assert_non_null(strstr(err, "after a missing one"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_killed_reopens_with_every_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_power_cut_after_a_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopened_without_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_records_refuse_to_open, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
