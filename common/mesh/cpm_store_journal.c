@@ -58,19 +58,42 @@ struct store_jn {
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int started, stop, busy, failed;
-    MDB_txn *pin;     /* the durable checkpoint's state */
-    MDB_txn *pin_new; /* the one being made durable */
-    uint8_t *img;     /* its meta pages */
+    int started, stop, busy;
+    /* A commit is in LMDB that is neither journaled nor checkpointed (a
+     * checkpoint on the writer thread failed, e.g. on a full disk): every
+     * commit tries a checkpoint of its own until one succeeds, and fails
+     * (retryable) while none does. Written by the writer thread only. */
+    int owed;
+    uint64_t ckpt_failures; /* the thread's checkpoints that failed (retried) */
+    MDB_txn *pin;           /* the durable checkpoint's state */
+    MDB_txn *pin_new;       /* the one being made durable */
+    uint8_t *img;           /* its meta pages */
     size_t psize;
     uint64_t img_seq;
+    int img_fd;   /* journal.meta */
+    int img_slot; /* the slot the next image goes to */
 };
 
 /* ---- images: the two meta pages of a durable state ----------------------- */
+/* journal.meta holds two slots, each an image (IMG_MAGIC, page size, seq,
+ * journal id, the two pages, BLAKE2b-128 of all that) padded to whole 4 KiB
+ * blocks; checkpoints write them in turn, in place (the file is written
+ * through when made: a checkpoint needs no new block, even on a full disk),
+ * so a checkpoint torn by a crash leaves the other, older one whole. */
 
 static void img_path(const char *dir, char *out, size_t n)
 {
     snprintf(out, n, "%s/journal.meta", dir);
+}
+
+static size_t img_len(size_t psize)
+{
+    return IMG_HDR + 2 * psize + IMG_HASH;
+}
+
+static size_t slot_len(size_t psize)
+{
+    return (img_len(psize) + 4095) / 4096 * 4096;
 }
 
 static int data_fd(const char *dir, int flags)
@@ -87,8 +110,9 @@ static int img_take(cpm_store_t *s)
     int fd = -1;
     if (mdb_env_get_fd(s->env, &fd) != 0)
         return -1;
-    size_t n = IMG_HDR + 2 * jn->psize + IMG_HASH;
+    size_t n = img_len(jn->psize);
     uint8_t *b = jn->img;
+    memset(b, 0, slot_len(jn->psize));
     memcpy(b, IMG_MAGIC, 4);
     b[4] = (uint8_t)(jn->psize >> 24);
     b[5] = (uint8_t)(jn->psize >> 16);
@@ -103,16 +127,59 @@ static int img_take(cpm_store_t *s)
     return 0;
 }
 
+/* Into the slot the last image is not in, flushed. */
 static int img_write(cpm_store_t *s)
 {
-    char path[4200];
-    img_path(s->dir, path, sizeof path);
-    size_t n = IMG_HDR + 2 * s->jn->psize + IMG_HASH;
-    if (cpm_write_file(path, s->jn->img, n, 0600) != 0) {
-        cpm_error("store: journal: cannot write %s: %s", path, strerror(errno));
+    store_jn_t *jn = s->jn;
+    size_t len = slot_len(jn->psize);
+    off_t off = (off_t)(jn->img_slot * len);
+    ssize_t w = pwrite(jn->img_fd, jn->img, len, off);
+    if (w != (ssize_t)len || fdatasync(jn->img_fd) != 0) {
+        cpm_error("store: journal: cannot write the checkpoint image of %s: %s", s->dir,
+                  w < 0 ? strerror(errno) : "short write");
         return -1;
     }
+    jn->img_slot = 1 - jn->img_slot;
     return 0;
+}
+
+/* Make journal.meta (two empty slots, written through) and open it. */
+static int img_create(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    char path[4200];
+    img_path(s->dir, path, sizeof path);
+    uint8_t *zero = calloc(2, slot_len(jn->psize));
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int ok = zero && fd >= 0 &&
+             pwrite(fd, zero, 2 * slot_len(jn->psize), 0) == (ssize_t)(2 * slot_len(jn->psize)) &&
+             fsync(fd) == 0;
+    free(zero);
+    if (!ok) {
+        cpm_error("store: journal: cannot make %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    jn->img_fd = fd;
+    jn->img_slot = 0;
+    return 0;
+}
+
+/* The valid image of b (a slot) with its page size, or NULL. */
+static const uint8_t *img_check(const uint8_t *b, size_t avail, size_t *psize)
+{
+    if (avail < IMG_HDR + IMG_HASH || memcmp(b, IMG_MAGIC, 4) != 0)
+        return NULL;
+    size_t ps = (size_t)b[4] << 24 | (size_t)b[5] << 16 | (size_t)b[6] << 8 | (size_t)b[7];
+    if (ps < 512 || ps > 65536 || avail < img_len(ps))
+        return NULL;
+    uint8_t h[IMG_HASH];
+    crypto_generichash(h, IMG_HASH, b, img_len(ps) - IMG_HASH, NULL, 0);
+    if (sodium_memcmp(h, b + img_len(ps) - IMG_HASH, IMG_HASH) != 0)
+        return NULL;
+    *psize = ps;
+    return b;
 }
 
 int store_jn_restore(const char *dir, char *err, size_t errlen)
@@ -127,26 +194,24 @@ int store_jn_restore(const char *dir, char *err, size_t errlen)
         cpm_errf(err, errlen, "cannot read the checkpoint image %s: %s", path, strerror(errno));
         return -1;
     }
-    size_t psize =
-        n >= IMG_HDR ? ((size_t)b[4] << 24 | (size_t)b[5] << 16 | (size_t)b[6] << 8 | (size_t)b[7])
-                     : 0;
-    uint8_t h[IMG_HASH];
-    int ok = n >= IMG_HDR + IMG_HASH && memcmp(b, IMG_MAGIC, 4) == 0 && psize >= 512 &&
-             n == IMG_HDR + 2 * psize + IMG_HASH;
-    if (ok) {
-        crypto_generichash(h, IMG_HASH, b, n - IMG_HASH, NULL, 0);
-        ok = sodium_memcmp(h, b + n - IMG_HASH, IMG_HASH) == 0;
+    /* The newest whole slot: slots are whole 4 KiB blocks, the first at 0. */
+    const uint8_t *best = NULL;
+    size_t psize = 0;
+    for (size_t off = 0; off < n; off += 4096) {
+        size_t ps;
+        const uint8_t *img = img_check(b + off, n - off, &ps);
+        if (img && off % slot_len(ps) == 0 && off / slot_len(ps) < 2 &&
+            (!best || cpm_get_be64(img + 8) > cpm_get_be64(best + 8))) {
+            best = img;
+            psize = ps;
+        }
     }
-    if (!ok) {
-        cpm_errf(err, errlen,
-                 "the checkpoint image %s is damaged (%zu bytes): the store cannot be brought "
-                 "back to its last checkpoint; restore the store from a backup",
-                 path, n);
+    if (best == NULL) { /* none made yet: the store was durable when the journal began */
         free(b);
-        return -1;
+        return 0;
     }
     int fd = data_fd(dir, O_RDWR);
-    int rc = fd >= 0 && pwrite(fd, b + IMG_HDR, 2 * psize, 0) == (ssize_t)(2 * psize) &&
+    int rc = fd >= 0 && pwrite(fd, best + IMG_HDR, 2 * psize, 0) == (ssize_t)(2 * psize) &&
                      fdatasync(fd) == 0
                  ? 1
                  : -1;
@@ -155,7 +220,7 @@ int store_jn_restore(const char *dir, char *err, size_t errlen)
                  dir, strerror(errno));
     else
         cpm_info("store: %s was not closed cleanly: back to its checkpoint of record %llu", dir,
-                 (unsigned long long)cpm_get_be64(b + 8));
+                 (unsigned long long)cpm_get_be64(best + 8));
     if (fd >= 0)
         close(fd);
     free(b);
@@ -357,11 +422,12 @@ static void *ckpt_main(void *arg)
             if (jn->pin)
                 mdb_txn_abort(jn->pin);
             jn->pin = jn->pin_new;
-            jn->pin_new = NULL;
             cpm_journal_release(jn->j);
-        } else {
-            jn->failed = 1;
+        } else { /* the last durable checkpoint and its records stand: tried again later */
+            mdb_txn_abort(jn->pin_new);
+            jn->ckpt_failures++;
         }
+        jn->pin_new = NULL;
         jn->busy = 0;
         pthread_cond_broadcast(&jn->cv);
     }
@@ -379,15 +445,16 @@ static void ckpt_wait(store_jn_t *jn)
 
 /* Begin a checkpoint of the state after the last commit: held by a read
  * transaction, its meta pages copied, the journal switched to the other
- * segment; the thread flushes. Only when none runs and the other segment
- * is free. 1 begun, 0 not now, -1 error. */
+ * segment (when the last checkpoint failed the other is still sealed: not
+ * switched then, and this one, if it succeeds, frees it); the thread
+ * flushes. Only when none runs. 1 begun, 0 not now, -1 error. */
 static int ckpt_begin(cpm_store_t *s)
 {
     store_jn_t *jn = s->jn;
     pthread_mutex_lock(&jn->mu);
-    int can = !jn->busy && cpm_journal_can_switch(jn->j);
+    int can = !jn->busy;
     pthread_mutex_unlock(&jn->mu);
-    if (!can)
+    if (!can || jn->owed)
         return 0;
     MDB_txn *pin = NULL;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &pin) != 0 || img_take(s) != 0) {
@@ -397,10 +464,10 @@ static int ckpt_begin(cpm_store_t *s)
         return -1;
     }
     pthread_mutex_lock(&jn->mu);
-    if (cpm_journal_switch(jn->j) != 0) { /* cannot: checked above */
-        pthread_mutex_unlock(&jn->mu);
+    if (cpm_journal_can_switch(jn->j) && cpm_journal_switch(jn->j) != 0) {
+        pthread_mutex_unlock(&jn->mu); /* the flush before the switch failed */
         mdb_txn_abort(pin);
-        return 0;
+        return -1;
     }
     jn->pin_new = pin;
     jn->busy = 1;
@@ -416,8 +483,6 @@ static int ckpt_now(cpm_store_t *s)
 {
     store_jn_t *jn = s->jn;
     ckpt_wait(jn);
-    if (jn->failed)
-        return -1;
     MDB_txn *pin = NULL;
     int rc = mdb_env_sync(s->env, 1);
     if (rc == 0)
@@ -457,7 +522,8 @@ int store_jn_start(cpm_store_t *s, size_t seg_bytes, unsigned ckpt_ms, char *err
     s->jn = jn;
     jn->ckpt_ms = ckpt_ms;
     jn->psize = st.ms_psize;
-    jn->img = malloc(IMG_HDR + 2 * jn->psize + IMG_HASH);
+    jn->img_fd = -1;
+    jn->img = malloc(slot_len(jn->psize));
     pthread_mutex_init(&jn->mu, NULL);
     pthread_cond_init(&jn->cv, NULL);
     if (jn->img == NULL || read_mark(s, jn->id, &jn->seq, &has_id) != 0)
@@ -475,7 +541,8 @@ int store_jn_start(cpm_store_t *s, size_t seg_bytes, unsigned ckpt_ms, char *err
         if (mdb_txn_commit(txn) != 0)
             goto fail;
     }
-    if ((jn->j = cpm_journal_open(s->dir, seg_bytes, jn->id, err, errlen)) == NULL)
+    if ((jn->j = cpm_journal_open(s->dir, seg_bytes, jn->id, err, errlen)) == NULL ||
+        img_create(s) != 0)
         goto fail;
     if (pthread_create(&jn->th, NULL, ckpt_main, s) != 0)
         goto fail;
@@ -508,8 +575,8 @@ void store_jn_close(cpm_store_t *s)
          * checkpoint (the image goes first, then the records). */
         char path[4200];
         img_path(s->dir, path, sizeof path);
-        clean = !jn->failed && jn->txn == NULL && mdb_env_sync(s->env, 1) == 0 &&
-                unlink(path) == 0 && cpm_journal_reset_files(s->dir) == 0;
+        clean = !jn->owed && jn->txn == NULL && mdb_env_sync(s->env, 1) == 0 && unlink(path) == 0 &&
+                cpm_journal_reset_files(s->dir) == 0;
         if (!clean)
             cpm_warn("store: %s closed without emptying its journal: the next open applies it",
                      s->dir);
@@ -520,6 +587,8 @@ void store_jn_close(cpm_store_t *s)
         mdb_txn_abort(jn->pin_new);
     mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
     cpm_journal_destroy(&jn->j);
+    if (jn->img_fd >= 0)
+        close(jn->img_fd);
     pthread_mutex_destroy(&jn->mu);
     pthread_cond_destroy(&jn->cv);
     free(jn->t);
@@ -692,17 +761,30 @@ static int build(cpm_store_t *s, MDB_txn *txn)
     return 0;
 }
 
+/* After LMDB committed what the journal could not take: a checkpoint of its
+ * own, or the debt stays and the commit fails (retryable; what it wrote is in
+ * LMDB and becomes durable with the next checkpoint that succeeds, or is
+ * lost with the process: it was never acknowledged). */
+static int pay(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    if (ckpt_now(s) != 0) {
+        if (!jn->owed)
+            cpm_error("store: %s: a checkpoint failed: commits fail (retryable) until one "
+                      "succeeds",
+                      s->dir);
+        jn->owed = 1;
+        return CPM_E_STORE_IO;
+    }
+    if (jn->owed)
+        cpm_info("store: %s: checkpoint made: commits go on", s->dir);
+    jn->owed = 0;
+    return 0;
+}
+
 int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
 {
     store_jn_t *jn = s->jn;
-    if (jn->failed) {
-        jn->txn = NULL;
-        mdb_txn_abort(txn);
-        cpm_error("store: %s: a checkpoint failed; nothing more is committed (restart the "
-                  "service once the disk is sound)",
-                  s->dir);
-        return CPM_E_STORE_IO;
-    }
     if (jn->nt == 0 && jn->ndropped == 0) { /* wrote nothing */
         jn->txn = NULL;
         int rc = mdb_txn_commit(txn);
@@ -715,7 +797,7 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
     int rc = mdb_put(txn, s_meta_dbi(s), &k, &v, 0);
     if (rc == 0) {
         store_jn_touch(s, s_meta_dbi(s), k.mv_data, k.mv_size);
-        rc = build(s, txn) == 0 ? 0 : ENOMEM;
+        rc = jn->owed || build(s, txn) == 0 ? 0 : ENOMEM;
     }
     jn->txn = NULL;
     if (rc != 0) {
@@ -724,21 +806,17 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
                   mdb_strerror(rc));
         return cpm_store_err(rc);
     }
-    bool large = jn->blen > cpm_journal_payload_max(jn->j) / LARGE_DIV;
-    if (!large && cpm_journal_room(jn->j) < cpm_journal_record_size(jn->blen)) {
-        ckpt_wait(jn); /* the other segment is free once it ends */
-        large = jn->failed || ckpt_begin(s) != 1;
+    bool by_ckpt = jn->owed || jn->blen > cpm_journal_payload_max(jn->j) / LARGE_DIV;
+    if (!by_ckpt && cpm_journal_room(jn->j) < cpm_journal_record_size(jn->blen)) {
+        ckpt_wait(jn); /* the other segment is free once it ends, unless it failed */
+        by_ckpt = !cpm_journal_can_switch(jn->j) || ckpt_begin(s) != 1 ||
+                  cpm_journal_room(jn->j) < cpm_journal_record_size(jn->blen);
     }
     if ((rc = mdb_txn_commit(txn)) != 0)
         return cpm_store_err(rc);
     jn->seq = seq;
-    if (large || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, !relaxed) != 0) {
-        if (ckpt_now(s) != 0) { /* neither journaled nor durable: stop here */
-            jn->failed = 1;
-            return CPM_E_STORE_IO;
-        }
-        return 0;
-    }
+    if (by_ckpt || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, !relaxed) != 0)
+        return pay(s);
     if (cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms || cpm_journal_fill(jn->j) >= 0.5)
         (void)ckpt_begin(s); /* when it cannot now, at a later commit */
     return 0;
@@ -749,10 +827,8 @@ int store_jn_quiesce(cpm_store_t *s)
     store_jn_t *jn = s->jn;
     if (jn == NULL)
         return 0;
-    if (ckpt_now(s) != 0) {
-        jn->failed = 1;
+    if (pay(s) != 0)
         return -1;
-    }
     pthread_mutex_lock(&jn->mu);
     if (jn->pin)
         mdb_txn_abort(jn->pin);
@@ -767,9 +843,9 @@ void store_jn_resume(cpm_store_t *s)
     if (jn == NULL || jn->pin != NULL)
         return;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &jn->pin) != 0) {
-        cpm_error("store: %s: cannot hold the checkpoint's state; nothing more is committed",
+        cpm_error("store: %s: cannot hold the checkpoint's state: the next commit makes one",
                   s->dir);
-        jn->failed = 1;
+        jn->owed = 1;
     }
 }
 
@@ -777,11 +853,7 @@ int cpm_store_checkpoint(cpm_store_t *s)
 {
     if (s->jn == NULL)
         return 0;
-    if (ckpt_now(s) != 0) {
-        s->jn->failed = 1;
-        return CPM_E_STORE_IO;
-    }
-    return 0;
+    return pay(s);
 }
 
 bool cpm_store_journaled(const cpm_store_t *s)

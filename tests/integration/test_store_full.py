@@ -58,14 +58,16 @@ def test_map_full_is_retryable_and_loses_nothing():
 
 
 def test_full_disk_is_retryable_and_loses_nothing():
-    """The disk under intake's store fills up (a 1 MiB tmpfs): writes fail with
-    ENOSPC, which the sender sees as 508 store_io, retryable; everything
-    acknowledged before is delivered, and intake serves again with room."""
+    """The disk under intake's store fills up (a 4 MiB tmpfs, 2 MiB of it the
+    journal's two segments of 1 MiB, made at start): writes fail with ENOSPC,
+    which the sender sees as 508 store_io, retryable; everything acknowledged
+    before is delivered (intake records routing's acknowledgements on the full
+    disk: the journal and its checkpoint images are written in place)."""
     import subprocess
     with Mesh() as m:
         disk = os.path.join(m.home, "small-disk")
         os.makedirs(disk)
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", disk]).returncode:
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", disk]).returncode:
             print("SKIP: cannot mount a tmpfs here", file=sys.stderr)
             return
         try:
@@ -74,7 +76,7 @@ def test_full_disk_is_retryable_and_loses_nothing():
             cfg = os.path.join(m.home, "etc", "hn.doit.intake.yaml")
             text = open(cfg).read().replace("data_dir: ../data/hn.doit/intake",
                                             "data_dir: " + disk + "/intake")
-            open(cfg, "w").write(text + "map_size_mb: 64\n")
+            open(cfg, "w").write(text + "map_size_mb: 64\njournal_segment_mb: 1\n")
             m.start("hn.doit", "intake")
             cs = complaints(300, seed=21)
             for c in cs:
