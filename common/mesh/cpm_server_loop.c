@@ -415,6 +415,26 @@ static void publish_soon(cpm_server_t *s)
         s->publish_due_ms = cpm_mono_ms() + PUBLISH_DELAY_MS;
 }
 
+/* The store's journal: a checkpoint when one is due, its figures counted
+ * (store.journal_records, store.checkpoints, store.checkpoint_failures,
+ * store.commits_by_checkpoint; store.journal_owed_s: seconds in which
+ * commits failed because a checkpoint was owed). */
+static void journal_tick(cpm_server_t *s)
+{
+    cpm_store_journal_stats_t j;
+    cpm_store_tick(s->store);
+    cpm_store_journal_stats(s->store, &j);
+    cpm_metrics_add(s->metrics, "store.journal_records", j.records - s->jseen.records);
+    cpm_metrics_add(s->metrics, "store.checkpoints", j.checkpoints - s->jseen.checkpoints);
+    cpm_metrics_add(s->metrics, "store.checkpoint_failures",
+                    j.checkpoint_failures - s->jseen.checkpoint_failures);
+    cpm_metrics_add(s->metrics, "store.commits_by_checkpoint",
+                    j.by_checkpoint - s->jseen.by_checkpoint);
+    if (j.owed)
+        cpm_metrics_add(s->metrics, "store.journal_owed_s", 1);
+    s->jseen = j;
+}
+
 /* After a commit: the records it queued are in the store; tell the pump. */
 static void hand_over_records(cpm_server_t *s)
 {
@@ -740,6 +760,7 @@ int cpm_server_run(cpm_server_t *s)
             if (s->tick)
                 s->tick(s);
             cpm_server_checkpoint(s, false); /* after event_checkpoint_s seconds */
+            journal_tick(s);
         }
     }
     if (s->publish_due_ms)

@@ -69,8 +69,23 @@ typedef struct {
  * the store's files. Between transactions, on the writer thread. 0 (also
  * without a journal: every commit is durable then) or CPM_E_STORE_IO. */
 CPM_MUST_CHECK int cpm_store_checkpoint(cpm_store_t *s);
+/* Between transactions, on the writer thread, now and then (the server:
+ * every second): with a journal, begins a checkpoint when one is due and
+ * records were journaled since the last (else checkpoints begin at
+ * commits only, and an idle store's journal would keep its last records
+ * until the next commit). */
+void cpm_store_tick(cpm_store_t *s);
 /* Whether s keeps a journal. */
 bool cpm_store_journaled(const cpm_store_t *s);
+/* Since open: records journaled, checkpoints made and failed (retried),
+ * commits made durable by a checkpoint of their own (a record too large, a
+ * journal write failed, or a checkpoint owed); owed: commits fail
+ * (retryable) until a checkpoint succeeds. All 0 without a journal. */
+typedef struct {
+    uint64_t records, checkpoints, checkpoint_failures, by_checkpoint;
+    bool owed;
+} cpm_store_journal_stats_t;
+void cpm_store_journal_stats(cpm_store_t *s, cpm_store_journal_stats_t *out);
 CPM_MUST_CHECK cpm_store_t *cpm_store_open_with(const char *dir, const cpm_store_opts_t *opts,
                                                 const char *const *extra_dbs, char *err,
                                                 size_t errlen);

@@ -64,10 +64,12 @@ struct store_jn {
      * commit tries a checkpoint of its own until one succeeds, and fails
      * (retryable) while none does. Written by the writer thread only. */
     int owed;
-    uint64_t ckpt_failures; /* the thread's checkpoints that failed (retried) */
-    MDB_txn *pin;           /* the durable checkpoint's state */
-    MDB_txn *pin_new;       /* the one being made durable */
-    uint8_t *img;           /* its meta pages */
+    uint64_t ckpt_failures; /* checkpoints that failed (retried), under mu */
+    uint64_t ckpt_made;     /* under mu */
+    uint64_t records, by_ckpt;
+    MDB_txn *pin;     /* the durable checkpoint's state */
+    MDB_txn *pin_new; /* the one being made durable */
+    uint8_t *img;     /* its meta pages */
     size_t psize;
     uint64_t img_seq;
     int img_fd;   /* journal.meta */
@@ -423,6 +425,7 @@ static void *ckpt_main(void *arg)
                 mdb_txn_abort(jn->pin);
             jn->pin = jn->pin_new;
             cpm_journal_release(jn->j);
+            jn->ckpt_made++;
         } else { /* the last durable checkpoint and its records stand: tried again later */
             mdb_txn_abort(jn->pin_new);
             jn->ckpt_failures++;
@@ -493,6 +496,9 @@ static int ckpt_now(cpm_store_t *s)
         if (pin)
             mdb_txn_abort(pin);
         cpm_error("store: checkpoint of %s failed", s->dir);
+        pthread_mutex_lock(&jn->mu);
+        jn->ckpt_failures++;
+        pthread_mutex_unlock(&jn->mu);
         return -1;
     }
     pthread_mutex_lock(&jn->mu);
@@ -502,6 +508,7 @@ static int ckpt_now(cpm_store_t *s)
     cpm_journal_release(jn->j);
     if (cpm_journal_switch(jn->j) == 0) /* both free: start afresh in the other */
         cpm_journal_release(jn->j);
+    jn->ckpt_made++;
     jn->last_ckpt_ms = cpm_mono_ms();
     pthread_mutex_unlock(&jn->mu);
     return 0;
@@ -815,8 +822,11 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
     if ((rc = mdb_txn_commit(txn)) != 0)
         return cpm_store_err(rc);
     jn->seq = seq;
-    if (by_ckpt || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, !relaxed) != 0)
+    if (by_ckpt || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, !relaxed) != 0) {
+        jn->by_ckpt++;
         return pay(s);
+    }
+    jn->records++;
     if (cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms || cpm_journal_fill(jn->j) >= 0.5)
         (void)ckpt_begin(s); /* when it cannot now, at a later commit */
     return 0;
@@ -859,4 +869,32 @@ int cpm_store_checkpoint(cpm_store_t *s)
 bool cpm_store_journaled(const cpm_store_t *s)
 {
     return s->jn != NULL;
+}
+
+void cpm_store_journal_stats(cpm_store_t *s, cpm_store_journal_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    store_jn_t *jn = s->jn;
+    if (jn == NULL)
+        return;
+    out->records = jn->records;
+    out->by_checkpoint = jn->by_ckpt;
+    out->owed = jn->owed;
+    pthread_mutex_lock(&jn->mu);
+    out->checkpoints = jn->ckpt_made;
+    out->checkpoint_failures = jn->ckpt_failures;
+    pthread_mutex_unlock(&jn->mu);
+}
+
+void cpm_store_tick(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    if (jn == NULL || jn->txn != NULL)
+        return;
+    if (jn->owed) {
+        (void)pay(s); /* try again: the next commit would anyway */
+        return;
+    }
+    if (jn->seq != jn->img_seq && cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms)
+        (void)ckpt_begin(s);
 }

@@ -114,12 +114,13 @@ struct cpm_server {
     size_t ngroup;
     queued_t *queued; /* records written by the current group */
     size_t nqueued, capqueued;
-    uint64_t published;      /* event head already published */
-    int64_t publish_due_ms;  /* events committed, not yet published: when (0: none) */
-    uint64_t ckpt_seq;       /* event head of the newest checkpoint (cpm_server_evck.c) */
-    int64_t ckpt_mono_ms;    /* when it was made */
-    uint64_t replay_evicted; /* the verifier's replay evictions already counted */
-    zmq_pollitem_t *items;   /* the loop's poll set: zap, router, one per stream */
+    uint64_t published;              /* event head already published */
+    int64_t publish_due_ms;          /* events committed, not yet published: when (0: none) */
+    uint64_t ckpt_seq;               /* event head of the newest checkpoint (cpm_server_evck.c) */
+    int64_t ckpt_mono_ms;            /* when it was made */
+    uint64_t replay_evicted;         /* the verifier's replay evictions already counted */
+    cpm_store_journal_stats_t jseen; /* the store journal's figures already counted */
+    zmq_pollitem_t *items;           /* the loop's poll set: zap, router, one per stream */
     size_t items_cap;
     int64_t started_ms;
     cpm_tick_fn tick;
