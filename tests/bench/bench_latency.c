@@ -214,29 +214,41 @@ static void bench_sig(int rounds, bench_fig_t *sign, bench_fig_t *verify)
 /* As intake's commit of one complaint touches them: a counter, the complaint,
  * its client reference, an event, an outbox record, a contact note; each a
  * B-tree whose leaf (and the main and free databases) LMDB writes page by
- * page. flags: 0 (cpm_store's) or MDB_WRITEMAP (pages written in the map,
- * flushed by msync: no pwrite per page). */
+ * page. */
+static const char *const six_names[6] = {"counters", "complaints", "refs",
+                                         "events",   "outbox",     "contacts"};
+static const size_t six_sizes[6] = {8, 1024, 64, 300, 1100, 40};
+
+/* A new store in a new folder under dir (its name in path) with the six
+ * databases. 0 or -1. */
+static int six_open(const char *dir, unsigned flags, char path[4096], MDB_env **env, MDB_dbi dbi[6])
+{
+    MDB_txn *txn;
+    snprintf(path, 4096, "%s/bench_latency.XXXXXX", dir);
+    if (!mkdtemp(path))
+        return -1;
+    mdb_env_create(env);
+    mdb_env_set_mapsize(*env, 256u << 20);
+    mdb_env_set_maxdbs(*env, 16);
+    if (mdb_env_open(*env, path, MDB_NOTLS | flags, 0600) != 0)
+        return -1;
+    mdb_txn_begin(*env, NULL, 0, &txn);
+    for (int d = 0; d < 6; d++)
+        mdb_dbi_open(txn, six_names[d], MDB_CREATE, &dbi[d]);
+    return mdb_txn_commit(txn) == 0 ? 0 : -1;
+}
+
+/* flags: 0 (cpm_store's) or MDB_WRITEMAP (pages written in the map, flushed
+ * by msync: no pwrite per page). */
 static int bench_complaint_commit(const char *dir, int rounds, unsigned flags, bench_fig_t *out)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/bench_latency.XXXXXX", dir);
-    if (!mkdtemp(path))
-        return -1;
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi[6];
-    static const char *names[6] = {"counters", "complaints", "refs",
-                                   "events",   "outbox",     "contacts"};
-    static const size_t sizes[6] = {8, 1024, 64, 300, 1100, 40};
-    mdb_env_create(&env);
-    mdb_env_set_mapsize(env, 256u << 20);
-    mdb_env_set_maxdbs(env, 16);
-    if (mdb_env_open(env, path, MDB_NOTLS | flags, 0600) != 0)
+    static const size_t *const sizes = six_sizes;
+    if (six_open(dir, flags, path, &env, dbi) != 0)
         return -1;
-    mdb_txn_begin(env, NULL, 0, &txn);
-    for (int d = 0; d < 6; d++)
-        mdb_dbi_open(txn, names[d], MDB_CREATE, &dbi[d]);
-    mdb_txn_commit(txn);
     uint8_t val[1100];
     memset(val, 0x21, sizeof val);
     double *v = calloc((size_t)rounds, sizeof *v);
@@ -308,24 +320,12 @@ static int bench_journal_commit(const char *dir, int rounds, bench_fig_t *out, d
                                 int *nckpt)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/bench_latency.XXXXXX", dir);
-    if (!mkdtemp(path))
-        return -1;
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi[6];
-    static const char *names[6] = {"counters", "complaints", "refs",
-                                   "events",   "outbox",     "contacts"};
-    static const size_t sizes[6] = {8, 1024, 64, 300, 1100, 40};
-    mdb_env_create(&env);
-    mdb_env_set_mapsize(env, 256u << 20);
-    mdb_env_set_maxdbs(env, 16);
-    if (mdb_env_open(env, path, MDB_NOTLS | MDB_NOSYNC, 0600) != 0)
+    static const size_t *const sizes = six_sizes;
+    if (six_open(dir, MDB_NOSYNC, path, &env, dbi) != 0)
         return -1;
-    mdb_txn_begin(env, NULL, 0, &txn);
-    for (int d = 0; d < 6; d++)
-        mdb_dbi_open(txn, names[d], MDB_CREATE, &dbi[d]);
-    mdb_txn_commit(txn);
     char jpath[4200];
     snprintf(jpath, sizeof jpath, "%s/journal", path);
     int fd = open(jpath, O_RDWR | O_CREAT, 0600);
