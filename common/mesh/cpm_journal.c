@@ -108,6 +108,15 @@ cpm_journal_t *cpm_journal_open(const char *dir, size_t seg_bytes,
             return NULL;
         }
     }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* the new files stay */
+    if (dfd < 0 || fsync(dfd) != 0) {
+        cpm_errf(err, errlen, "cannot sync the folder %s: %s", dir, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        cpm_journal_destroy(&j);
+        return NULL;
+    }
+    close(dfd);
     return j;
 }
 
@@ -219,39 +228,50 @@ typedef struct {
     size_t len;
 } found_t;
 
-/* The whole records of buf with this id, from its start while headers
- * hold. A record whose hash fails is stepped over by its length: when it was
- * torn (the last write), what follows is zeros or older records (a segment
- * is written again only once a checkpoint covers all it held, so their seq
- * is at most the store's); when it rotted, the records after it show the
- * gap, and the store refuses to open rather than lose them. */
-static size_t scan(const uint8_t *buf, size_t size, const uint8_t *id, found_t **out, size_t *cap,
-                   size_t n)
+/* Every whole record of buf with this id. Records are read from the start,
+ * each stepped over by its length; where a header does not hold (zeros past
+ * the last record, a torn or rotted one), the search goes on at the next
+ * occurrence of the magic. What it finds past the last record are older
+ * records (a segment is written again only once a checkpoint covers all it
+ * held, so their seq is at most the store's, and replay skips them); what it
+ * finds past a rotted record are the ones after it, which show the gap, and
+ * the store refuses to open rather than lose them. -1 when out of memory
+ * (the caller fails: a record left out would be a write lost). */
+static long scan(const uint8_t *buf, size_t size, const uint8_t *id, found_t **out, size_t *cap,
+                 size_t n)
 {
     size_t off = 0;
-    while (size - off >= CPM_JOURNAL_OVERHEAD && memcmp(buf + off, MAGIC, 4) == 0) {
+    while (off < size && size - off >= CPM_JOURNAL_OVERHEAD) {
         const uint8_t *r = buf + off;
         size_t len = ((size_t)r[4] << 24) | ((size_t)r[5] << 16) | ((size_t)r[6] << 8) | r[7];
-        if (len > size - off - CPM_JOURNAL_OVERHEAD)
-            break;
+        if (memcmp(r, MAGIC, 4) != 0 || len > size - off - CPM_JOURNAL_OVERHEAD) {
+            const uint8_t *next = memmem(buf + off + 1, size - off - 1, MAGIC, 4);
+            if (next == NULL)
+                break;
+            off = (size_t)(next - buf);
+            continue;
+        }
         uint8_t h[HASH];
         crypto_generichash(h, HASH, r, HDR + len, NULL, 0);
         uint64_t seq = cpm_get_be64(r + 8);
+        if (sodium_memcmp(h, r + HDR + len, HASH) != 0) {
+            off++; /* not a whole record: its length cannot be trusted either */
+            continue;
+        }
         off += CPM_JOURNAL_OVERHEAD + len;
-        if (sodium_memcmp(h, r + HDR + len, HASH) != 0 ||
-            memcmp(r + 16, id, CPM_JOURNAL_ID_LEN) != 0)
+        if (memcmp(r + 16, id, CPM_JOURNAL_ID_LEN) != 0)
             continue;
         if (n == *cap) {
             size_t nc = *cap ? *cap * 2 : 64;
             found_t *f = realloc(*out, nc * sizeof *f);
             if (f == NULL)
-                break;
+                return -1;
             *out = f;
             *cap = nc;
         }
         (*out)[n++] = (found_t){seq, r + HDR, len};
     }
-    return n;
+    return (long)n;
 }
 
 static int by_seq(const void *a, const void *b)
@@ -280,7 +300,13 @@ int cpm_journal_replay(const char *dir, const uint8_t id[CPM_JOURNAL_ID_LEN], ui
             rc = CPM_E_STORE_IO;
             break;
         }
-        n = scan(buf[i], size[i], id, &f, &cap, n);
+        long got = scan(buf[i], size[i], id, &f, &cap, n);
+        if (got < 0) {
+            cpm_errf(err, errlen, "out of memory reading the journal segment %s", path);
+            rc = CPM_E_STORE_IO;
+            break;
+        }
+        n = (size_t)got;
     }
     if (rc == 0 && n > 0)
         qsort(f, n, sizeof *f, by_seq);

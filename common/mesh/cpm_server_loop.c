@@ -417,8 +417,7 @@ static void publish_soon(cpm_server_t *s)
 
 /* The store's journal: a checkpoint when one is due, its figures counted
  * (store.journal_records, store.checkpoints, store.checkpoint_failures,
- * store.commits_by_checkpoint; store.journal_owed_s: seconds in which
- * commits failed because a checkpoint was owed). */
+ * store.commits_by_checkpoint). */
 static void journal_tick(cpm_server_t *s)
 {
     cpm_store_journal_stats_t j;
@@ -430,8 +429,6 @@ static void journal_tick(cpm_server_t *s)
                     j.checkpoint_failures - s->jseen.checkpoint_failures);
     cpm_metrics_add(s->metrics, "store.commits_by_checkpoint",
                     j.by_checkpoint - s->jseen.by_checkpoint);
-    if (j.owed)
-        cpm_metrics_add(s->metrics, "store.journal_owed_s", 1);
     s->jseen = j;
 }
 

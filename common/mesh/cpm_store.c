@@ -9,6 +9,9 @@
 #include "cpm_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +141,28 @@ fail:
     return -1;
 }
 
+/* A journaled store (or one a journal must be applied to) is opened by one
+ * process at a time: another would put a checkpoint's meta pages back under
+ * a running store. An exclusive lock on store.lock, held until destroy. */
+static int lock_journaled(cpm_store_t *s, const char *dir, bool journal, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/journal.meta", dir);
+    if (!journal && access(path, F_OK) != 0) {
+        snprintf(path, sizeof path, "%s/journal.0", dir);
+        if (access(path, F_OK) != 0)
+            return 0;
+    }
+    snprintf(path, sizeof path, "%s/store.lock", dir);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        cpm_errf(err, errlen, "the store in %s is open in another process (%s: %s)", dir, path,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 cpm_store_t *cpm_store_open(const char *dir, size_t map_size, const char *const *extra_dbs,
                             char *err, size_t errlen)
 {
@@ -161,6 +186,7 @@ cpm_store_t *cpm_store_open_with(const char *dir, const cpm_store_opts_t *opts,
         cpm_errf(err, errlen, "out of memory opening the store in %s", dir);
         return NULL;
     }
+    s->lock_fd = -1;
     s->dir = strdup(dir);
     s->map_max = map_size ? map_size : STORE_DEFAULT_MAP;
     s->high_water_pct = CPM_STORE_HIGH_WATER_DEFAULT;
@@ -187,7 +213,8 @@ cpm_store_t *cpm_store_open_with(const char *dir, const cpm_store_opts_t *opts,
         cpm_errf(err, errlen, "cannot set up LMDB in %s: %s", dir, mdb_strerror(rc));
         goto fail;
     }
-    if (store_jn_restore(dir, err, errlen) < 0)
+    if (lock_journaled(s, dir, opts->journal, err, errlen) != 0 ||
+        store_jn_restore(dir, err, errlen) < 0)
         goto fail;
     rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
     if (rc != 0) {
@@ -219,6 +246,8 @@ void cpm_store_destroy(cpm_store_t **p)
     store_jn_close(*p);
     if ((*p)->env != NULL)
         mdb_env_close((*p)->env);
+    if ((*p)->lock_fd >= 0)
+        close((*p)->lock_fd); /* the lock goes with it */
     free((*p)->dir);
     free(*p);
     *p = NULL;
@@ -470,12 +499,15 @@ int cpm_store_mdb_del(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
 
 int cpm_store_cursor_put(cpm_store_t *s, MDB_cursor *cur, MDB_val *k, MDB_val *v, unsigned flags)
 {
-    int rc = mdb_cursor_put(cur, k, v, flags);
-    MDB_val at, unused;
-    /* MDB_CURRENT ignores k: the key is the cursor's */
-    if (rc == 0 && mdb_cursor_get(cur, &at, &unused, MDB_GET_CURRENT) == 0)
-        store_jn_touch(s, mdb_cursor_dbi(cur), at.mv_data, at.mv_size);
-    return rc;
+    MDB_val at = *k, unused;
+    /* MDB_CURRENT ignores k: the key is the cursor's. Noted first, as above. */
+    if (flags & MDB_CURRENT) {
+        int rc = mdb_cursor_get(cur, &at, &unused, MDB_GET_CURRENT);
+        if (rc != 0)
+            return rc;
+    }
+    store_jn_touch(s, mdb_cursor_dbi(cur), at.mv_data, at.mv_size);
+    return mdb_cursor_put(cur, k, v, flags);
 }
 
 int cpm_store_cursor_del(cpm_store_t *s, MDB_cursor *cur)

@@ -78,12 +78,10 @@ void cpm_store_tick(cpm_store_t *s);
 /* Whether s keeps a journal. */
 bool cpm_store_journaled(const cpm_store_t *s);
 /* Since open: records journaled, checkpoints made and failed (retried),
- * commits made durable by a checkpoint of their own (a record too large, a
- * journal write failed, or a checkpoint owed); owed: commits fail
- * (retryable) until a checkpoint succeeds. All 0 without a journal. */
+ * commits made durable by a checkpoint of their own (a record too large or
+ * a journal write failed). All 0 without a journal. */
 typedef struct {
     uint64_t records, checkpoints, checkpoint_failures, by_checkpoint;
-    bool owed;
 } cpm_store_journal_stats_t;
 void cpm_store_journal_stats(cpm_store_t *s, cpm_store_journal_stats_t *out);
 CPM_MUST_CHECK cpm_store_t *cpm_store_open_with(const char *dir, const cpm_store_opts_t *opts,

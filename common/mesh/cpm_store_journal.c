@@ -59,11 +59,6 @@ struct store_jn {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int started, stop, busy;
-    /* A commit is in LMDB that is neither journaled nor checkpointed (a
-     * checkpoint on the writer thread failed, e.g. on a full disk): every
-     * commit tries a checkpoint of its own until one succeeds, and fails
-     * (retryable) while none does. Written by the writer thread only. */
-    int owed;
     uint64_t ckpt_failures; /* checkpoints that failed (retried), under mu */
     uint64_t ckpt_made;     /* under mu */
     uint64_t records, by_ckpt;
@@ -125,7 +120,6 @@ static int img_take(cpm_store_t *s)
     if (pread(fd, b + IMG_HDR, 2 * jn->psize, 0) != (ssize_t)(2 * jn->psize))
         return -1;
     crypto_generichash(b + n - IMG_HASH, IMG_HASH, b, n - IMG_HASH, NULL, 0);
-    jn->img_seq = jn->seq;
     return 0;
 }
 
@@ -145,6 +139,26 @@ static int img_write(cpm_store_t *s)
     return 0;
 }
 
+/* fsync a folder: a file made or removed in it stays so after a power cut. */
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Remove journal.meta, durably. 0 (also when it was not there) or -1. */
+static int img_remove(const char *dir)
+{
+    char path[4200];
+    img_path(dir, path, sizeof path);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return -1;
+    return sync_dir(dir);
+}
+
 /* Make journal.meta (two empty slots, written through) and open it. */
 static int img_create(cpm_store_t *s)
 {
@@ -155,7 +169,7 @@ static int img_create(cpm_store_t *s)
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     int ok = zero && fd >= 0 &&
              pwrite(fd, zero, 2 * slot_len(jn->psize), 0) == (ssize_t)(2 * slot_len(jn->psize)) &&
-             fsync(fd) == 0;
+             fsync(fd) == 0 && sync_dir(s->dir) == 0;
     free(zero);
     if (!ok) {
         cpm_error("store: journal: cannot make %s: %s", path, strerror(errno));
@@ -389,9 +403,10 @@ int store_jn_replay(cpm_store_t *s, char *err, size_t errlen)
             cpm_errf(err, errlen, "cannot apply the journal of the store in %s", s->dir);
         return -1;
     }
-    char path[4200];
-    img_path(s->dir, path, sizeof path);
-    if (cpm_journal_reset_files(s->dir) != 0 || (unlink(path) != 0 && errno != ENOENT)) {
+    /* The image goes first (and the folder is synced): with it gone, an
+     * empty journal brings nothing back; the other way round, a crash in
+     * between would bring the store back to the image without the records. */
+    if (img_remove(s->dir) != 0 || cpm_journal_reset_files(s->dir) != 0) {
         cpm_errf(err, errlen, "cannot empty the journal of the store in %s", s->dir);
         return -1;
     }
@@ -426,6 +441,7 @@ static void *ckpt_main(void *arg)
             jn->pin = jn->pin_new;
             cpm_journal_release(jn->j);
             jn->ckpt_made++;
+            jn->img_seq = cpm_get_be64(jn->img + 8); /* the state made durable */
         } else { /* the last durable checkpoint and its records stand: tried again later */
             mdb_txn_abort(jn->pin_new);
             jn->ckpt_failures++;
@@ -457,7 +473,7 @@ static int ckpt_begin(cpm_store_t *s)
     pthread_mutex_lock(&jn->mu);
     int can = !jn->busy;
     pthread_mutex_unlock(&jn->mu);
-    if (!can || jn->owed)
+    if (!can)
         return 0;
     MDB_txn *pin = NULL;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &pin) != 0 || img_take(s) != 0) {
@@ -509,6 +525,7 @@ static int ckpt_now(cpm_store_t *s)
     if (cpm_journal_switch(jn->j) == 0) /* both free: start afresh in the other */
         cpm_journal_release(jn->j);
     jn->ckpt_made++;
+    jn->img_seq = jn->seq;
     jn->last_ckpt_ms = cpm_mono_ms();
     pthread_mutex_unlock(&jn->mu);
     return 0;
@@ -580,9 +597,7 @@ void store_jn_close(cpm_store_t *s)
         pthread_join(jn->th, NULL);
         /* Durable as it is: then the next open need not go back to the
          * checkpoint (the image goes first, then the records). */
-        char path[4200];
-        img_path(s->dir, path, sizeof path);
-        clean = !jn->owed && jn->txn == NULL && mdb_env_sync(s->env, 1) == 0 && unlink(path) == 0 &&
+        clean = jn->txn == NULL && mdb_env_sync(s->env, 1) == 0 && img_remove(s->dir) == 0 &&
                 cpm_journal_reset_files(s->dir) == 0;
         if (!clean)
             cpm_warn("store: %s closed without emptying its journal: the next open applies it",
@@ -742,16 +757,29 @@ static int by_key(const void *a, const void *b, void *ctx)
     return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
-/* The payload: emptied databases, then every key written, once, as txn
- * leaves it (its value, or deleted). A key written in a nested transaction
- * that was undone is written back as it was: harmless. */
+/* The payload: emptied databases, each followed by all it holds now, then
+ * every key written, once, as txn leaves it (its value, or deleted). A key
+ * written in a nested transaction that was undone is written back as it
+ * was, and a database emptied in one is emptied and filled again as it is:
+ * harmless either way. */
 static int build(cpm_store_t *s, MDB_txn *txn)
 {
     store_jn_t *jn = s->jn;
     jn->blen = 0;
-    for (size_t i = 0; i < jn->ndropped; i++)
-        if (emit(s, 'X', jn->dropped[i], NULL, NULL) != 0)
+    for (size_t i = 0; i < jn->ndropped; i++) {
+        MDB_cursor *c = NULL;
+        MDB_val k, v;
+        if (emit(s, 'X', jn->dropped[i], NULL, NULL) != 0 ||
+            mdb_cursor_open(txn, jn->dropped[i], &c) != 0)
             return -1;
+        int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            if (emit(s, 'P', jn->dropped[i], &k, &v) != 0)
+                break;
+        mdb_cursor_close(c);
+        if (rc != MDB_NOTFOUND)
+            return -1;
+    }
     qsort_r(jn->t, jn->nt, sizeof *jn->t, by_key, jn->keys);
     for (size_t i = 0; i < jn->nt; i++) {
         if (i > 0 && by_key(&jn->t[i - 1], &jn->t[i], jn->keys) == 0)
@@ -768,24 +796,22 @@ static int build(cpm_store_t *s, MDB_txn *txn)
     return 0;
 }
 
-/* After LMDB committed what the journal could not take: a checkpoint of its
- * own, or the debt stays and the commit fails (retryable; what it wrote is in
- * LMDB and becomes durable with the next checkpoint that succeeds, or is
- * lost with the process: it was never acknowledged). */
+/* After LMDB committed what the journal could not take (a record too large,
+ * a journal write that failed): a checkpoint of its own. When that fails too,
+ * the commit is in LMDB, seen by every later transaction, yet neither
+ * journaled nor durable: carrying on would build on it, and answering it
+ * with an error would be untrue. The process stops; its restart brings the
+ * store back to its last checkpoint and journal, without this commit (which
+ * was never acknowledged). */
 static int pay(cpm_store_t *s)
 {
-    store_jn_t *jn = s->jn;
     if (ckpt_now(s) != 0) {
-        if (!jn->owed)
-            cpm_error("store: %s: a checkpoint failed: commits fail (retryable) until one "
-                      "succeeds",
-                      s->dir);
-        jn->owed = 1;
-        return CPM_E_STORE_IO;
+        cpm_error("store: %s: a commit could be neither journaled nor made durable: stopping "
+                  "(the restart applies the journal; see docs/operations.md \"A store's redo "
+                  "journal\")",
+                  s->dir);
+        abort();
     }
-    if (jn->owed)
-        cpm_info("store: %s: checkpoint made: commits go on", s->dir);
-    jn->owed = 0;
     return 0;
 }
 
@@ -804,7 +830,7 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
     int rc = mdb_put(txn, s_meta_dbi(s), &k, &v, 0);
     if (rc == 0) {
         store_jn_touch(s, s_meta_dbi(s), k.mv_data, k.mv_size);
-        rc = jn->owed || build(s, txn) == 0 ? 0 : ENOMEM;
+        rc = build(s, txn) == 0 ? 0 : ENOMEM;
     }
     jn->txn = NULL;
     if (rc != 0) {
@@ -813,7 +839,7 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
                   mdb_strerror(rc));
         return cpm_store_err(rc);
     }
-    bool by_ckpt = jn->owed || jn->blen > cpm_journal_payload_max(jn->j) / LARGE_DIV;
+    bool by_ckpt = jn->blen > cpm_journal_payload_max(jn->j) / LARGE_DIV;
     if (!by_ckpt && cpm_journal_room(jn->j) < cpm_journal_record_size(jn->blen)) {
         ckpt_wait(jn); /* the other segment is free once it ends, unless it failed */
         by_ckpt = !cpm_journal_can_switch(jn->j) || ckpt_begin(s) != 1 ||
@@ -822,7 +848,12 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
     if ((rc = mdb_txn_commit(txn)) != 0)
         return cpm_store_err(rc);
     jn->seq = seq;
-    if (by_ckpt || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, !relaxed) != 0) {
+    /* Relaxed commits are flushed too: a record left unflushed before a
+     * flushed one could be lost while the later one is kept, a gap the store
+     * would refuse to open with. They are the senders' ack records, a few a
+     * second per stream: a flush each (LMDB's relaxed commit took one too). */
+    (void)relaxed;
+    if (by_ckpt || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, true) != 0) {
         jn->by_ckpt++;
         return pay(s);
     }
@@ -834,36 +865,26 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
 
 int store_jn_quiesce(cpm_store_t *s)
 {
-    store_jn_t *jn = s->jn;
-    if (jn == NULL)
-        return 0;
-    if (pay(s) != 0)
-        return -1;
-    pthread_mutex_lock(&jn->mu);
-    if (jn->pin)
-        mdb_txn_abort(jn->pin);
-    jn->pin = NULL;
-    pthread_mutex_unlock(&jn->mu);
+    /* The holds stay: LMDB refuses mdb_env_set_mapsize only while a write
+     * transaction is open, and a read transaction that is never read from
+     * holds no pointer into the map (mdb.c 0.9.24); letting them go, even
+     * for a moment, would let the next commits reuse the checkpoint's
+     * pages. The checkpoint thread is let finish first. */
+    if (s->jn != NULL)
+        ckpt_wait(s->jn);
     return 0;
 }
 
 void store_jn_resume(cpm_store_t *s)
 {
-    store_jn_t *jn = s->jn;
-    if (jn == NULL || jn->pin != NULL)
-        return;
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &jn->pin) != 0) {
-        cpm_error("store: %s: cannot hold the checkpoint's state: the next commit makes one",
-                  s->dir);
-        jn->owed = 1;
-    }
+    (void)s;
 }
 
 int cpm_store_checkpoint(cpm_store_t *s)
 {
     if (s->jn == NULL)
         return 0;
-    return pay(s);
+    return ckpt_now(s) == 0 ? 0 : CPM_E_STORE_IO; /* nothing unjournaled: the last one stands */
 }
 
 bool cpm_store_journaled(const cpm_store_t *s)
@@ -879,7 +900,6 @@ void cpm_store_journal_stats(cpm_store_t *s, cpm_store_journal_stats_t *out)
         return;
     out->records = jn->records;
     out->by_checkpoint = jn->by_ckpt;
-    out->owed = jn->owed;
     pthread_mutex_lock(&jn->mu);
     out->checkpoints = jn->ckpt_made;
     out->checkpoint_failures = jn->ckpt_failures;
@@ -891,10 +911,6 @@ void cpm_store_tick(cpm_store_t *s)
     store_jn_t *jn = s->jn;
     if (jn == NULL || jn->txn != NULL)
         return;
-    if (jn->owed) {
-        (void)pay(s); /* try again: the next commit would anyway */
-        return;
-    }
     if (jn->seq != jn->img_seq && cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms)
         (void)ckpt_begin(s);
 }

@@ -317,7 +317,7 @@ static void test_reopened_without_journal(void **state)
 
 /* A record rotted in the middle of the journal: the records after it cannot
  * be applied without it, and the store says so instead of opening short. */
-static void test_missing_records_refuse_to_open(void **state)
+static void rot_record_2(void **state, off_t where)
 {
     fx_t *f = *state;
     /* one checkpoint (at the start: record 0), everything after in one segment */
@@ -343,11 +343,11 @@ static void test_missing_records_refuse_to_open(void **state)
         assert_memory_equal(hdr, "CPJ1", 4);
         uint32_t len =
             (uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 | (uint32_t)hdr[6] << 8 | hdr[7];
-        if (hdr[15] == 2) { /* record 2: one byte of its payload changed */
+        if (hdr[15] == 2) { /* record 2: one byte changed */
             uint8_t b;
-            assert_int_equal(pread(fd, &b, 1, off + 32), 1);
+            assert_int_equal(pread(fd, &b, 1, off + where), 1);
             b ^= 0x40;
-            assert_int_equal(pwrite(fd, &b, 1, off + 32), 1);
+            assert_int_equal(pwrite(fd, &b, 1, off + where), 1);
             flipped = 1;
         }
         off += 48 + (off_t)len;
@@ -361,6 +361,80 @@ static void test_missing_records_refuse_to_open(void **state)
     assert_non_null(strstr(err, "after a missing one"));
 }
 
+/* One byte of record 2's payload rotted: refused. */
+static void test_missing_records_refuse_to_open(void **state)
+{
+    rot_record_2(state, 32);
+}
+
+/* Record 2's magic rotted (its header no longer reads as one): the records
+ * after it are still found, and the store refuses to open too. */
+static void test_rotted_header_refuses_too(void **state)
+{
+    rot_record_2(state, 0);
+}
+
+/* A database emptied in a nested transaction that was undone stays as it
+ * was after a kill (the record holds all it has at the commit). */
+static void test_drop_undone_in_a_nested_transaction(void **state)
+{
+    fx_t *f = *state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        cpm_store_t *s = open_store(f->data, true, 1u << 20, 3600000);
+        MDB_txn *txn, *child;
+        if (cpm_store_begin(s, true, &txn) != 0)
+            _exit(2);
+        for (int i = 0; i < 50; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "g%03d", i);
+            if (cpm_store_put(s, txn, "gamma", k, strlen(k), "v", 1) != 0)
+                _exit(3);
+        }
+        if (cpm_store_commit(txn) != 0 || cpm_store_begin(s, true, &txn) != 0 ||
+            cpm_store_begin_child(s, txn, &child) != 0 ||
+            cpm_store_mdb_drop(s, child, cpm_store_dbi(s, "gamma")) != 0)
+            _exit(4);
+        cpm_store_abort(&child);
+        if (cpm_store_put(s, txn, "alpha", "a", 1, "b", 1) != 0 || cpm_store_commit(txn) != 0)
+            _exit(5);
+        char *d = dump(s), path[256];
+        snprintf(path, sizeof path, "%s/expect", f->dir);
+        write_text(path, d);
+        raise(SIGKILL);
+        _exit(6);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    cpm_store_t *s = open_store(f->data, true, 1u << 20, 3600000);
+    assert_same_as_expected(f, s);
+    MDB_txn *txn;
+    const void *v;
+    size_t vlen;
+    assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+    assert_int_equal(cpm_store_get(s, txn, "gamma", "g049", 4, &v, &vlen), 0);
+    cpm_store_abort(&txn);
+    cpm_store_destroy(&s);
+}
+
+/* One process at a time: a second opening of a journaled store is refused
+ * (it would put a checkpoint's meta pages back under the first). */
+static void test_second_opener_refused(void **state)
+{
+    fx_t *f = *state;
+    cpm_store_t *s = open_store(f->data, true, 1u << 20, 200);
+    char err[512] = "";
+    cpm_store_opts_t o = {.journal = true, .journal_seg_bytes = 1u << 20};
+    cpm_store_t *t = cpm_store_open_with(f->data, &o, DBS, err, sizeof err);
+    assert_null(t);
+    assert_non_null(strstr(err, "open in another process"));
+    cpm_store_destroy(&s);
+    t = open_store(f->data, true, 1u << 20, 200); /* free again */
+    cpm_store_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +442,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_power_cut_after_a_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopened_without_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_records_refuse_to_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotted_header_refuses_too, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drop_undone_in_a_nested_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_opener_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

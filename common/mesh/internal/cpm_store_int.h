@@ -26,6 +26,7 @@ struct cpm_store {
     int refusing;            /* above the mark at the last check (to log changes once) */
     int grow_warned;         /* said once that the map cannot grow */
     store_jn_t *jn;          /* the redo journal, or NULL (durable LMDB commits) */
+    int lock_fd;             /* store.lock, held while a journaled store is open; -1 */
     size_t ndbs;
     store_db_t dbs[]; /* a handful: a linear scan beats hashing */
 };
