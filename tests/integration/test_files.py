@@ -38,7 +38,13 @@ def test_up_makes_home_private():
         check(len(cfgs) >= 4, "the services' configurations: %s" % cfgs)
         for name in cfgs:
             with open(os.path.join(etc, name)) as f:
-                check("\ndelivery_linger_ms: 7\n" in f.read(), "%s has the linger" % name)
+                text = f.read()
+            check("\ndelivery_linger_ms: 7\n" in text, "%s has the linger" % name)
+            check("\nstore_journal: 1\n" in text, "%s keeps a store journal" % name)
+        data = os.path.join(m.home, "data", "hn.doit", "intake")
+        for name in ("journal.0", "journal.1", "journal.meta", "store.lock"):
+            p = os.path.join(data, name)
+            check(os.path.isfile(p) and mode(p) == 0o600, "intake's %s is there, mode 0600" % name)
         for d in ("", "etc", "logs", "keys", "data", "run"):
             p = os.path.join(m.home, d)
             check(mode(p) == 0o700, "%s is mode %o, not 0700" % (p, mode(p)))
@@ -86,6 +92,23 @@ def test_up_refuses_a_bad_delivery_linger():
         shutil.rmtree(parent, ignore_errors=True)
 
 
+def test_up_refuses_a_bad_store_journal():
+    parent = tempfile.mkdtemp(prefix="cpm-up-journal-")
+    try:
+        home = os.path.join(parent, "home")
+        for bad in ("2", "yes", "-1"):
+            env = dict(os.environ, CPMESH_STORE_JOURNAL=bad)
+            r = subprocess.run([UP, "--home", home, "--no-build"], capture_output=True,
+                               text=True, env=env)
+            check(r.returncode == 2, "CPMESH_STORE_JOURNAL=%s exits 2, not %d: %s"
+                  % (bad, r.returncode, r.stderr[-300:]))
+            check("CPMESH_STORE_JOURNAL must be 0 or 1, not '%s'" % bad in r.stderr,
+                  "names the variable and the value: %r" % r.stderr[-300:])
+            check(not os.path.exists(home), "nothing made for %s" % bad)
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
 if __name__ == "__main__":
     run([test_up_makes_home_private, test_up_help_prints_usage,
-         test_up_refuses_a_bad_delivery_linger])
+         test_up_refuses_a_bad_delivery_linger, test_up_refuses_a_bad_store_journal])
