@@ -237,8 +237,8 @@ typedef struct {
  * finds past a rotted record are the ones after it, which show the gap, and
  * the store refuses to open rather than lose them. -1 when out of memory
  * (the caller fails: a record left out would be a write lost). */
-static long scan(const uint8_t *buf, size_t size, const uint8_t *id, found_t **out, size_t *cap,
-                 size_t n)
+static long scan(const uint8_t *buf, size_t size, const uint8_t *id, uint64_t after, found_t **out,
+                 size_t *cap, size_t n)
 {
     size_t off = 0;
     while (off < size && size - off >= CPM_JOURNAL_OVERHEAD) {
@@ -251,16 +251,22 @@ static long scan(const uint8_t *buf, size_t size, const uint8_t *id, found_t **o
             off = (size_t)(next - buf);
             continue;
         }
+        /* Cheap checks before the hash: bytes that merely look like a header
+         * (in a stale tail or a torn record's payload, which hold stored
+         * values verbatim) are rarely of this journal, whose id is random
+         * and kept in the store only, and older records are not wanted. */
+        uint64_t seq = cpm_get_be64(r + 8);
+        if (memcmp(r + 16, id, CPM_JOURNAL_ID_LEN) != 0 || seq <= after) {
+            off++;
+            continue;
+        }
         uint8_t h[HASH];
         crypto_generichash(h, HASH, r, HDR + len, NULL, 0);
-        uint64_t seq = cpm_get_be64(r + 8);
         if (sodium_memcmp(h, r + HDR + len, HASH) != 0) {
             off++; /* not a whole record: its length cannot be trusted either */
             continue;
         }
         off += CPM_JOURNAL_OVERHEAD + len;
-        if (memcmp(r + 16, id, CPM_JOURNAL_ID_LEN) != 0)
-            continue;
         if (n == *cap) {
             size_t nc = *cap ? *cap * 2 : 64;
             found_t *f = realloc(*out, nc * sizeof *f);
@@ -300,7 +306,7 @@ int cpm_journal_replay(const char *dir, const uint8_t id[CPM_JOURNAL_ID_LEN], ui
             rc = CPM_E_STORE_IO;
             break;
         }
-        long got = scan(buf[i], size[i], id, &f, &cap, n);
+        long got = scan(buf[i], size[i], id, after, &f, &cap, n);
         if (got < 0) {
             cpm_errf(err, errlen, "out of memory reading the journal segment %s", path);
             rc = CPM_E_STORE_IO;

@@ -141,23 +141,22 @@ fail:
     return -1;
 }
 
-/* A journaled store (or one a journal must be applied to) is opened by one
- * process at a time: another would put a checkpoint's meta pages back under
- * a running store. An exclusive lock on store.lock, held until destroy. */
-static int lock_journaled(cpm_store_t *s, const char *dir, bool journal, char *err, size_t errlen)
+/* A store is opened by one process (one opening) at a time: another could
+ * put a checkpoint's meta pages back under a running journaled store, or
+ * remove its journal. An exclusive lock on store.lock, held until destroy
+ * (raw readers such as mdb_copy do not take it, and need not). */
+static int lock_store(cpm_store_t *s, const char *dir, char *err, size_t errlen)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/journal.meta", dir);
-    if (!journal && access(path, F_OK) != 0) {
-        snprintf(path, sizeof path, "%s/journal.0", dir);
-        if (access(path, F_OK) != 0)
-            return 0;
-    }
     snprintf(path, sizeof path, "%s/store.lock", dir);
     s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        cpm_errf(err, errlen, "the store in %s is open in another process (%s: %s)", dir, path,
-                 strerror(errno));
+    if (s->lock_fd < 0) {
+        cpm_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        cpm_errf(err, errlen, "the store in %s is open in another process (%s is locked)", dir,
+                 path);
         return -1;
     }
     return 0;
@@ -213,8 +212,7 @@ cpm_store_t *cpm_store_open_with(const char *dir, const cpm_store_opts_t *opts,
         cpm_errf(err, errlen, "cannot set up LMDB in %s: %s", dir, mdb_strerror(rc));
         goto fail;
     }
-    if (lock_journaled(s, dir, opts->journal, err, errlen) != 0 ||
-        store_jn_restore(dir, err, errlen) < 0)
+    if (lock_store(s, dir, err, errlen) != 0 || store_jn_restore(dir, err, errlen) < 0)
         goto fail;
     rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
     if (rc != 0) {

@@ -416,6 +416,20 @@ int store_jn_replay(cpm_store_t *s, char *err, size_t errlen)
     return 0;
 }
 
+/* The data file could not be flushed. Linux may then drop the pages it could
+ * not write and report the next flush as a success: trying again would make
+ * a checkpoint of pages that are not on the disk, and free the journal
+ * records that still hold them. The process stops instead; its restart
+ * brings the store back to the last good checkpoint and applies the journal
+ * (docs/operations.md "A store's redo journal"). */
+static void sync_failed(cpm_store_t *s, int rc)
+{
+    cpm_error("store: %s: cannot flush the data file (%s): stopping; the restart applies the "
+              "journal from the last checkpoint",
+              s->dir, mdb_strerror(rc));
+    abort();
+}
+
 /* ---- the checkpoint thread ----------------------------------------------- */
 
 static void *ckpt_main(void *arg)
@@ -431,9 +445,8 @@ static void *ckpt_main(void *arg)
         pthread_mutex_unlock(&jn->mu);
         int rc = mdb_env_sync(s->env, 1);
         if (rc != 0)
-            cpm_error("store: checkpoint: cannot flush %s: %s", s->dir, mdb_strerror(rc));
-        else
-            rc = img_write(s);
+            sync_failed(s, rc);
+        rc = img_write(s);
         pthread_mutex_lock(&jn->mu);
         if (rc == 0) {
             if (jn->pin)
@@ -504,8 +517,9 @@ static int ckpt_now(cpm_store_t *s)
     ckpt_wait(jn);
     MDB_txn *pin = NULL;
     int rc = mdb_env_sync(s->env, 1);
-    if (rc == 0)
-        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &pin);
+    if (rc != 0)
+        sync_failed(s, rc);
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &pin);
     if (rc == 0)
         rc = img_take(s) == 0 && img_write(s) == 0 ? 0 : -1;
     if (rc != 0) {
@@ -911,6 +925,9 @@ void cpm_store_tick(cpm_store_t *s)
     store_jn_t *jn = s->jn;
     if (jn == NULL || jn->txn != NULL)
         return;
-    if (jn->seq != jn->img_seq && cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms)
+    pthread_mutex_lock(&jn->mu);
+    uint64_t durable = jn->img_seq; /* written by the checkpoint thread */
+    pthread_mutex_unlock(&jn->mu);
+    if (jn->seq != durable && cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms)
         (void)ckpt_begin(s);
 }
