@@ -75,38 +75,33 @@ def test_up_help_prints_usage():
           "names the option and prints the usage: %r" % r.stderr[:200])
 
 
-def test_up_refuses_a_bad_delivery_linger():
-    parent = tempfile.mkdtemp(prefix="cpm-up-linger-")
+def up_refuses(var, bads, sentence):
+    """up exits 2 for each bad value of var, naming it (sentence % value),
+    and makes nothing."""
+    parent = tempfile.mkdtemp(prefix="cpm-up-env-")
     try:
         home = os.path.join(parent, "home")
-        for bad in ("abc", "101", "-1", "1e3"):
-            env = dict(os.environ, CPMESH_DELIVERY_LINGER_MS=bad)
+        for bad in bads:
+            env = dict(os.environ, **{var: bad})
             r = subprocess.run([UP, "--home", home, "--no-build"], capture_output=True,
                                text=True, env=env)
-            check(r.returncode == 2, "CPMESH_DELIVERY_LINGER_MS=%s exits 2, not %d: %s"
-                  % (bad, r.returncode, r.stderr[-300:]))
-            check("CPMESH_DELIVERY_LINGER_MS must be 0 to 100 (ms), not '%s'" % bad in r.stderr,
+            check(r.returncode == 2, "%s=%s exits 2, not %d: %s"
+                  % (var, bad, r.returncode, r.stderr[-300:]))
+            check(sentence % bad in r.stderr,
                   "names the variable and the value: %r" % r.stderr[-300:])
             check(not os.path.exists(home), "nothing made for %s" % bad)
     finally:
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_up_refuses_a_bad_delivery_linger():
+    up_refuses("CPMESH_DELIVERY_LINGER_MS", ("abc", "101", "-1", "1e3"),
+               "CPMESH_DELIVERY_LINGER_MS must be 0 to 100 (ms), not '%s'")
 
 
 def test_up_refuses_a_bad_store_journal():
-    parent = tempfile.mkdtemp(prefix="cpm-up-journal-")
-    try:
-        home = os.path.join(parent, "home")
-        for bad in ("2", "yes", "-1"):
-            env = dict(os.environ, CPMESH_STORE_JOURNAL=bad)
-            r = subprocess.run([UP, "--home", home, "--no-build"], capture_output=True,
-                               text=True, env=env)
-            check(r.returncode == 2, "CPMESH_STORE_JOURNAL=%s exits 2, not %d: %s"
-                  % (bad, r.returncode, r.stderr[-300:]))
-            check("CPMESH_STORE_JOURNAL must be 0 or 1, not '%s'" % bad in r.stderr,
-                  "names the variable and the value: %r" % r.stderr[-300:])
-            check(not os.path.exists(home), "nothing made for %s" % bad)
-    finally:
-        shutil.rmtree(parent, ignore_errors=True)
+    up_refuses("CPMESH_STORE_JOURNAL", ("2", "yes", "-1"),
+               "CPMESH_STORE_JOURNAL must be 0 or 1, not '%s'")
 
 
 if __name__ == "__main__":

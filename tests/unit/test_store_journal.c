@@ -183,6 +183,16 @@ static char *read_text(const char *path)
     return b;
 }
 
+/* In a child: what s holds written to expect, then SIGKILL. */
+static void expect_and_die(const fx_t *f, cpm_store_t *s)
+{
+    char *d = dump(s), path[256];
+    snprintf(path, sizeof path, "%s/expect", f->dir);
+    write_text(path, d);
+    raise(SIGKILL);
+    _exit(6);
+}
+
 /* In a child: `before` transactions, a checkpoint (its data file copied to
  * copy when given), `after` more, the expected dump written to expect
  * (with the relaxed commits' last record made durable by a normal commit
@@ -211,11 +221,7 @@ static void child_work(const fx_t *f, size_t seg, unsigned ckpt_ms, int before, 
             cpm_store_put(s, txn, "alpha", "last", 4, "durable", 7) != 0 ||
             cpm_store_commit(txn) != 0)
             _exit(5);
-        char *d = dump(s), path[256];
-        snprintf(path, sizeof path, "%s/expect", f->dir);
-        write_text(path, d);
-        raise(SIGKILL);
-        _exit(6);
+        expect_and_die(f, s);
     }
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -399,11 +405,7 @@ static void test_drop_undone_in_a_nested_transaction(void **state)
         cpm_store_abort(&child);
         if (cpm_store_put(s, txn, "alpha", "a", 1, "b", 1) != 0 || cpm_store_commit(txn) != 0)
             _exit(5);
-        char *d = dump(s), path[256];
-        snprintf(path, sizeof path, "%s/expect", f->dir);
-        write_text(path, d);
-        raise(SIGKILL);
-        _exit(6);
+        expect_and_die(f, s);
     }
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
