@@ -299,9 +299,14 @@ int cpm_journal_replay(const char *dir, const uint8_t id[CPM_JOURNAL_ID_LEN], ui
     for (int i = 0; i < NSEG && rc == 0; i++) {
         char path[4200];
         seg_path(dir, i, path, sizeof path);
-        if (access(path, F_OK) != 0)
+        struct stat st;
+        if (stat(path, &st) != 0)
             continue;
-        if (cpm_read_file(path, CPM_JOURNAL_SEG_MAX, &buf[i], &size[i]) != 0) {
+        /* read with the file's own size as the bound (not the largest a
+         * segment may be: that would be a buffer of 1 GiB for each) */
+        size_t want =
+            (size_t)st.st_size < CPM_JOURNAL_SEG_MAX ? (size_t)st.st_size : CPM_JOURNAL_SEG_MAX;
+        if (cpm_read_file(path, want, &buf[i], &size[i]) != 0) {
             cpm_errf(err, errlen, "cannot read the journal segment %s: %s", path, strerror(errno));
             rc = CPM_E_STORE_IO;
             break;

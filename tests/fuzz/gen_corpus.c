@@ -451,6 +451,20 @@ static void field_seeds(void)
     put("fuzz_checklist_yaml", "duplicate-code", (const uint8_t *)dup, sizeof dup - 1);
 }
 
+/* fuzz_journal: journals described as fuzz_journal.c reads them. */
+static void journal_seeds(void)
+{
+    /* five records, contiguous, small payloads, undamaged */
+    static const uint8_t clean[] = {5, 0, 0, 4, 'a', 'b', 'c', 0, 0, 4, 'd', 'e', 'f', 0, 0,  1,
+                                    0, 0, 9, 1, 2,   3,   4,   5, 6, 7, 8,   0,   0,   2, 'z'};
+    put("fuzz_journal", "clean", clean, sizeof clean);
+    /* a gap, another id, a switch, then a byte of record 2 rotted and a cut */
+    static const uint8_t damaged[] = {6,   0,   0,   3, 'a', 'b',  1,    0, 3, 'c', 'd',  0,   1, 3,
+                                      'e', 'f', 0,   2, 3,   'g',  'h',  0, 0, 3,   'i',  'j', 0, 0,
+                                      3,   'k', 'l', 0, 0,   0x12, 0x40, 1, 0, 0,   0x30, 0};
+    put("fuzz_journal", "damaged", damaged, sizeof damaged);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -463,5 +477,6 @@ int main(int argc, char **argv)
     payloads();
     files();
     field_seeds();
+    journal_seeds();
     return 0;
 }
