@@ -256,6 +256,7 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
     if (cpm_server_load_registry(s, true) != 0 || !s->reg)
         goto fail;
     cpm_store_opts_t so = {.map_size = (size_t)cfg->map_size_mb << 20,
+                           .map_max = (size_t)cfg->map_max_mb << 20,
                            .journal = cfg->store_journal,
                            .journal_seg_bytes = (size_t)cfg->journal_segment_mb << 20,
                            .checkpoint_ms = cfg->journal_checkpoint_ms};

@@ -188,6 +188,8 @@ cpm_store_t *cpm_store_open_with(const char *dir, const cpm_store_opts_t *opts,
     s->lock_fd = -1;
     s->dir = strdup(dir);
     s->map_max = map_size ? map_size : STORE_DEFAULT_MAP;
+    if (opts->map_max > s->map_max) /* the journal's replay may grow the map to it */
+        s->map_max = opts->map_max;
     s->high_water_pct = CPM_STORE_HIGH_WATER_DEFAULT;
     if (s->dir == NULL) {
         cpm_errf(err, errlen, "out of memory opening the store in %s", dir);
@@ -269,6 +271,10 @@ MDB_dbi cpm_store_dbi(cpm_store_t *s, const char *name)
 int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn)
 {
     *txn = NULL;
+    if (write && s->full_seen) {
+        s->full_seen = 0;
+        store_jn_relieve(s);
+    }
     int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
     if (rc == 0 && write)
         store_jn_begin(s, *txn);
@@ -365,6 +371,7 @@ int cpm_store_put(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
     rc = mdb_put(txn, dbi, &k, &v, 0);
     if (rc == 0)
         store_jn_touch(s, dbi, key, klen);
+    s->full_seen |= rc == MDB_MAP_FULL;
     return rc ? store_fail("put", rc) : 0;
 }
 
@@ -379,6 +386,7 @@ int cpm_store_put_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *
     /* Serialize straight into the map: no copy, no allocation. */
     MDB_val k = {klen, (void *)key}, v = {protobuf_c_message_get_packed_size(msg), NULL};
     rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+    s->full_seen |= rc == MDB_MAP_FULL;
     if (rc != 0)
         return store_fail("put", rc);
     protobuf_c_message_pack(msg, v.mv_data);
@@ -450,6 +458,7 @@ int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
     rc = mdb_del(txn, dbi, &k, NULL);
     if (rc == 0)
         store_jn_touch(s, dbi, key, klen);
+    s->full_seen |= rc == MDB_MAP_FULL;
     return rc ? store_fail("del", rc) : 0;
 }
 
@@ -486,26 +495,30 @@ int cpm_store_mdb_put(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB
      * noted and then not written is harmless (the commit records each key as
      * the transaction leaves it; with MDB_RESERVE, filled by then). */
     store_jn_touch(s, dbi, k->mv_data, k->mv_size);
-    return mdb_put(txn, dbi, k, v, flags);
+    int rc = mdb_put(txn, dbi, k, v, flags);
+    s->full_seen |= rc == MDB_MAP_FULL;
+    return rc;
 }
 
 int cpm_store_mdb_del(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
 {
     store_jn_touch(s, dbi, k->mv_data, k->mv_size); /* first, as above */
-    return mdb_del(txn, dbi, k, NULL);
+    int rc = mdb_del(txn, dbi, k, NULL);
+    s->full_seen |= rc == MDB_MAP_FULL;
+    return rc;
 }
 
 int cpm_store_cursor_put(cpm_store_t *s, MDB_cursor *cur, MDB_val *k, MDB_val *v, unsigned flags)
 {
     MDB_val at = *k, unused;
+    int rc;
     /* MDB_CURRENT ignores k: the key is the cursor's. Noted first, as above. */
-    if (flags & MDB_CURRENT) {
-        int rc = mdb_cursor_get(cur, &at, &unused, MDB_GET_CURRENT);
-        if (rc != 0)
-            return rc;
-    }
+    if ((flags & MDB_CURRENT) && (rc = mdb_cursor_get(cur, &at, &unused, MDB_GET_CURRENT)) != 0)
+        return rc;
     store_jn_touch(s, mdb_cursor_dbi(cur), at.mv_data, at.mv_size);
-    return mdb_cursor_put(cur, k, v, flags);
+    rc = mdb_cursor_put(cur, k, v, flags);
+    s->full_seen |= rc == MDB_MAP_FULL;
+    return rc;
 }
 
 int cpm_store_cursor_del(cpm_store_t *s, MDB_cursor *cur)

@@ -58,6 +58,7 @@ CPM_MUST_CHECK cpm_store_t *cpm_store_open(const char *dir, size_t map_size,
  * segment commits by a checkpoint of its own (two or more flushes). */
 typedef struct {
     size_t map_size;          /* bytes (0: 1 GiB) */
+    size_t map_max;           /* bytes the map may grow to (0: map_size; cpm_store_set_limits) */
     bool journal;             /* keep a redo journal */
     size_t journal_seg_bytes; /* 0: CPM_STORE_JOURNAL_SEG_DEFAULT */
     unsigned checkpoint_ms;   /* 0: CPM_STORE_CHECKPOINT_MS_DEFAULT */

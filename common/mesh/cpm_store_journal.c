@@ -276,30 +276,31 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* One record's entries, in txn: 0, or -1 when malformed. */
+/* One record's entries, in txn: 0, EINVAL when malformed, or LMDB's code. */
 static int apply_entries(cpm_store_t *s, MDB_txn *txn, const uint8_t *p, size_t len)
 {
     size_t off = 0;
     while (off < len) {
         if (len - off < 2)
-            return -1;
+            return EINVAL;
         uint8_t op = p[off], nl = p[off + 1];
         off += 2;
         MDB_dbi dbi;
         if (len - off < nl || db_by_name(s, p + off, nl, &dbi) != 0)
-            return -1;
+            return EINVAL;
         off += nl;
         if (op == 'X') {
-            if (mdb_drop(txn, dbi, 0) != 0)
-                return -1;
+            int rc = mdb_drop(txn, dbi, 0);
+            if (rc != 0)
+                return rc;
             continue;
         }
         if (len - off < 4)
-            return -1;
+            return EINVAL;
         MDB_val k = {get32(p + off), NULL}, v = {0, NULL};
         off += 4;
         if (k.mv_size == 0 || len - off < k.mv_size)
-            return -1;
+            return EINVAL;
         k.mv_data = (void *)(p + off);
         off += k.mv_size;
         int rc;
@@ -310,40 +311,70 @@ static int apply_entries(cpm_store_t *s, MDB_txn *txn, const uint8_t *p, size_t 
             v.mv_size = get32(p + off);
             off += 4;
             if (len - off < v.mv_size)
-                return -1;
+                return EINVAL;
             v.mv_data = (void *)(p + off);
             off += v.mv_size;
             rc = mdb_put(txn, dbi, &k, &v, 0);
         } else {
-            return -1;
+            return EINVAL;
         }
         if (rc != 0)
-            return -1;
+            return rc;
     }
+    return 0;
+}
+
+/* One record in a transaction of its own, with its number: 0 or LMDB's
+ * code (EINVAL: malformed). */
+static int replay_txn(cpm_store_t *s, uint64_t seq, const uint8_t *payload, size_t len)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    uint8_t b[8];
+    cpm_put_be64(b, seq);
+    MDB_val k = {strlen(KEY_SEQ), (void *)KEY_SEQ}, v = {8, b};
+    if ((rc = apply_entries(s, txn, payload, len)) != 0 ||
+        (rc = mdb_put(txn, s_meta_dbi(s), &k, &v, 0)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+/* The map doubled, up to map_max: the store may have grown after its
+ * checkpoint, and replay starts from the checkpoint's map size. */
+static int replay_grow(cpm_store_t *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 ||
+        info.me_mapsize >= s->map_max)
+        return -1;
+    size_t want = info.me_mapsize > s->map_max / 2 ? s->map_max : info.me_mapsize * 2;
+    want -= want % st.ms_psize;
+    /* no write transaction is open; the hold on the checkpoint's state is a
+     * read transaction never read from (see store_jn_quiesce) */
+    if (want <= info.me_mapsize || mdb_env_set_mapsize(s->env, want) != 0)
+        return -1;
+    cpm_info("store: %s: map grown to %zu KiB to apply the journal", s->dir, want >> 10);
     return 0;
 }
 
 static int replay_one(void *ctx, uint64_t seq, const uint8_t *payload, size_t len)
 {
     replay_t *r = ctx;
-    MDB_txn *txn = NULL;
-    if (mdb_txn_begin(r->s->env, NULL, 0, &txn) != 0)
-        return CPM_E_STORE_IO;
-    if (apply_entries(r->s, txn, payload, len) != 0) {
-        cpm_error("store: journal record %llu does not apply (malformed or store full)",
-                  (unsigned long long)seq);
-        mdb_txn_abort(txn);
-        return CPM_E_INTERNAL;
+    int rc;
+    while ((rc = replay_txn(r->s, seq, payload, len)) == MDB_MAP_FULL && replay_grow(r->s) == 0)
+        ;
+    if (rc != 0) {
+        cpm_error("store: journal record %llu does not apply: %s", (unsigned long long)seq,
+                  rc == EINVAL         ? "malformed"
+                  : rc == MDB_MAP_FULL ? "the map is full at map_max_mb: raise it"
+                                       : mdb_strerror(rc));
+        return rc == EINVAL ? CPM_E_INTERNAL : cpm_store_err(rc);
     }
-    uint8_t b[8];
-    cpm_put_be64(b, seq);
-    MDB_val k = {strlen(KEY_SEQ), (void *)KEY_SEQ}, v = {8, b};
-    if (mdb_put(txn, s_meta_dbi(r->s), &k, &v, 0) != 0) {
-        mdb_txn_abort(txn);
-        return CPM_E_STORE_IO;
-    }
-    if (mdb_txn_commit(txn) != 0)
-        return CPM_E_STORE_IO;
     r->n++;
     return 0;
 }
@@ -849,8 +880,11 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
     jn->txn = NULL;
     if (rc != 0) {
         mdb_txn_abort(txn);
-        cpm_error("store: journal: cannot prepare record %llu: %s", (unsigned long long)seq,
-                  mdb_strerror(rc));
+        if (rc == MDB_MAP_FULL)
+            s->full_seen = 1;
+        else
+            cpm_error("store: journal: cannot prepare record %llu: %s", (unsigned long long)seq,
+                      mdb_strerror(rc));
         return cpm_store_err(rc);
     }
     bool by_ckpt = jn->blen > cpm_journal_payload_max(jn->j) / LARGE_DIV;
@@ -859,8 +893,10 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
         by_ckpt = !cpm_journal_can_switch(jn->j) || ckpt_begin(s) != 1 ||
                   cpm_journal_room(jn->j) < cpm_journal_record_size(jn->blen);
     }
-    if ((rc = mdb_txn_commit(txn)) != 0)
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        s->full_seen = rc == MDB_MAP_FULL;
         return cpm_store_err(rc);
+    }
     jn->seq = seq;
     /* Relaxed commits are flushed too: a record left unflushed before a
      * flushed one could be lost while the later one is kept, a gap the store
@@ -930,4 +966,13 @@ void cpm_store_tick(cpm_store_t *s)
     pthread_mutex_unlock(&jn->mu);
     if (jn->seq != durable && cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms)
         (void)ckpt_begin(s);
+}
+
+void store_jn_relieve(cpm_store_t *s)
+{
+    if (s->jn == NULL || s->jn->txn != NULL)
+        return;
+    if (ckpt_now(s) == 0)
+        cpm_info("store: %s: the map was full: checkpoint made, the pages it held free again",
+                 s->dir);
 }

@@ -421,6 +421,90 @@ static void test_drop_undone_in_a_nested_transaction(void **state)
     cpm_store_destroy(&s);
 }
 
+/* Replay starts from the checkpoint's state and map; reopened with a smaller
+ * map_size than the records need (the map had grown since, or the
+ * configuration changed), it grows the map, up to map_max, to apply them. */
+static void test_replay_grows_the_map(void **state)
+{
+    fx_t *f = *state;
+    char err[512] = "";
+    cpm_store_opts_t o = {.map_size = 8u << 20,
+                          .journal = true,
+                          .journal_seg_bytes = 8u << 20,
+                          .checkpoint_ms = 3600000};
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        cpm_store_t *s = cpm_store_open_with(f->data, &o, DBS, err, sizeof err);
+        if (!s)
+            _exit(2);
+        static uint8_t val[3000];
+        for (int i = 0; i < 200; i++) {
+            MDB_txn *txn;
+            char k[16];
+            snprintf(k, sizeof k, "big%05d", i);
+            memset(val, i & 0xff, sizeof val);
+            if (cpm_store_begin(s, true, &txn) != 0 ||
+                cpm_store_put(s, txn, "beta", k, strlen(k), val, sizeof val) != 0 ||
+                cpm_store_commit(txn) != 0)
+                _exit(3);
+        }
+        expect_and_die(f, s);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+        fail_msg("the child did not end by SIGKILL (status %d)", st);
+    o.map_size = 256u << 10; /* far less than 200 records of 3 KB and their history */
+    o.map_max = 64u << 20;
+    cpm_store_t *s = cpm_store_open_with(f->data, &o, DBS, err, sizeof err);
+    if (!s)
+        fail_msg("reopen: %s", err);
+    assert_same_as_expected(f, s);
+    cpm_store_destroy(&s);
+}
+
+/* The pages a checkpoint's state holds are not reused until the next one:
+ * with checkpoints far apart (1 h here) a small map fills with them while
+ * the live data is small. A write that finds the map full is refused
+ * (retryable) and the next transaction begins with a checkpoint, which
+ * lets them go: the retry succeeds. */
+static void test_full_map_makes_a_checkpoint(void **state)
+{
+    fx_t *f = *state;
+    char err[512] = "";
+    cpm_store_opts_t o = {.map_size = 1u << 20,
+                          .journal = true,
+                          .journal_seg_bytes = 8u << 20,
+                          .checkpoint_ms = 3600000};
+    cpm_store_t *s = cpm_store_open_with(f->data, &o, DBS, err, sizeof err);
+    if (!s)
+        fail_msg("open: %s", err);
+    static uint8_t val[3000];
+    int full = 0;
+    for (int i = 0; i < 400; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%03d", i % 40); /* live data stays at 40 values */
+        memset(val, i & 0xff, sizeof val);
+        for (int attempt = 0;; attempt++) {
+            MDB_txn *txn;
+            assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+            int rc = cpm_store_put(s, txn, "beta", k, strlen(k), val, sizeof val);
+            if (rc == 0)
+                rc = cpm_store_commit(txn);
+            else
+                cpm_store_abort(&txn);
+            if (rc == 0)
+                break;
+            assert_int_equal(rc, CPM_E_STORE_FULL);
+            assert_true(attempt == 0); /* the retry, after the checkpoint, succeeds */
+            full++;
+        }
+    }
+    assert_true(full > 0); /* the map did fill: the test did what it says */
+    cpm_store_destroy(&s);
+}
+
 /* One process at a time: a second opening of a journaled store is refused
  * (it would put a checkpoint's meta pages back under the first). */
 static void test_second_opener_refused(void **state)
@@ -447,6 +531,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotted_header_refuses_too, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_undone_in_a_nested_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_opener_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_grows_the_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_map_makes_a_checkpoint, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,8 @@ struct cpm_store {
     int refusing;            /* above the mark at the last check (to log changes once) */
     int grow_warned;         /* said once that the map cannot grow */
     store_jn_t *jn;          /* the redo journal, or NULL (durable LMDB commits) */
-    int lock_fd;             /* store.lock, held while a journaled store is open; -1 */
+    int lock_fd;             /* store.lock, held while the store is open; -1 */
+    int full_seen;           /* a write found the map full since the last begin */
     size_t ndbs;
     store_db_t dbs[]; /* a handful: a linear scan beats hashing */
 };
@@ -54,6 +55,10 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed);
  * a database emptied. */
 void store_jn_touch(cpm_store_t *s, MDB_dbi dbi, const void *key, size_t klen);
 void store_jn_dropped(cpm_store_t *s, MDB_dbi dbi);
+/* A top-level write transaction is about to begin after a write found the
+ * map full: a checkpoint, so that the pages the last one's state held can be
+ * reused. */
+void store_jn_relieve(cpm_store_t *s);
 /* Before and after mdb_env_set_mapsize (no transaction may be open): the
  * store made durable and its snapshots let go, then taken again. */
 int store_jn_quiesce(cpm_store_t *s);
