@@ -108,15 +108,11 @@ cpm_journal_t *cpm_journal_open(const char *dir, size_t seg_bytes,
             return NULL;
         }
     }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* the new files stay */
-    if (dfd < 0 || fsync(dfd) != 0) {
+    if (cpm_sync_dir(dir) != 0) { /* the new files stay */
         cpm_errf(err, errlen, "cannot sync the folder %s: %s", dir, strerror(errno));
-        if (dfd >= 0)
-            close(dfd);
         cpm_journal_destroy(&j);
         return NULL;
     }
-    close(dfd);
     return j;
 }
 

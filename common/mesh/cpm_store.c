@@ -298,7 +298,7 @@ int cpm_store_commit(MDB_txn *txn)
 {
     cpm_store_t *s = store_of(txn);
     if (s != NULL && store_jn_owns(s, txn))
-        return store_jn_commit(s, txn, false);
+        return store_jn_commit(s, txn);
     int rc = mdb_txn_commit(txn);
     return rc ? store_fail("commit", rc) : 0;
 }
@@ -306,8 +306,8 @@ int cpm_store_commit(MDB_txn *txn)
 int cpm_store_commit_relaxed(MDB_txn *txn)
 {
     cpm_store_t *s = store_of(txn);
-    if (s != NULL && store_jn_owns(s, txn)) /* journaled, not flushed */
-        return store_jn_commit(s, txn, true);
+    if (s != NULL && store_jn_owns(s, txn)) /* journaled: one flush, like the rest */
+        return store_jn_commit(s, txn);
     MDB_env *env = mdb_txn_env(txn);
     int rc = mdb_env_set_flags(env, MDB_NOMETASYNC, 1);
     if (rc != 0) { /* cannot relax: commit durably, which is always allowed */

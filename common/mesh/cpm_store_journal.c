@@ -139,16 +139,6 @@ static int img_write(cpm_store_t *s)
     return 0;
 }
 
-/* fsync a folder: a file made or removed in it stays so after a power cut. */
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
 /* Remove journal.meta, durably. 0 (also when it was not there) or -1. */
 static int img_remove(const char *dir)
 {
@@ -156,7 +146,7 @@ static int img_remove(const char *dir)
     img_path(dir, path, sizeof path);
     if (unlink(path) != 0 && errno != ENOENT)
         return -1;
-    return sync_dir(dir);
+    return cpm_sync_dir(dir);
 }
 
 /* Make journal.meta (two empty slots, written through) and open it. */
@@ -169,7 +159,7 @@ static int img_create(cpm_store_t *s)
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     int ok = zero && fd >= 0 &&
              pwrite(fd, zero, 2 * slot_len(jn->psize), 0) == (ssize_t)(2 * slot_len(jn->psize)) &&
-             fsync(fd) == 0 && sync_dir(s->dir) == 0;
+             fsync(fd) == 0 && cpm_sync_dir(s->dir) == 0;
     free(zero);
     if (!ok) {
         cpm_error("store: journal: cannot make %s: %s", path, strerror(errno));
@@ -860,7 +850,7 @@ static int pay(cpm_store_t *s)
     return 0;
 }
 
-int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
+int store_jn_commit(cpm_store_t *s, MDB_txn *txn)
 {
     store_jn_t *jn = s->jn;
     if (jn->nt == 0 && jn->ndropped == 0) { /* wrote nothing */
@@ -898,11 +888,11 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
         return cpm_store_err(rc);
     }
     jn->seq = seq;
-    /* Relaxed commits are flushed too: a record left unflushed before a
-     * flushed one could be lost while the later one is kept, a gap the store
-     * would refuse to open with. They are the senders' ack records, a few a
-     * second per stream: a flush each (LMDB's relaxed commit took one too). */
-    (void)relaxed;
+    /* Every record is flushed, relaxed commits' too (cpm_store_commit_relaxed):
+     * one left unflushed before a flushed one could be lost while the later
+     * one is kept, a gap the store would refuse to open with. They are the
+     * senders' ack records, a few a second per stream (LMDB's relaxed commit
+     * took one flush too). */
     if (by_ckpt || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, true) != 0) {
         jn->by_ckpt++;
         return pay(s);
@@ -913,21 +903,16 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed)
     return 0;
 }
 
-int store_jn_quiesce(cpm_store_t *s)
+void store_jn_quiesce(cpm_store_t *s)
 {
     /* The holds stay: LMDB refuses mdb_env_set_mapsize only while a write
      * transaction is open, and a read transaction that is never read from
      * holds no pointer into the map (mdb.c 0.9.24); letting them go, even
      * for a moment, would let the next commits reuse the checkpoint's
-     * pages. The checkpoint thread is let finish first. */
+     * pages. The checkpoint thread is let finish first: it is started only
+     * from this (the writer) thread, so it stays idle through the remap. */
     if (s->jn != NULL)
         ckpt_wait(s->jn);
-    return 0;
-}
-
-void store_jn_resume(cpm_store_t *s)
-{
-    (void)s;
 }
 
 int cpm_store_checkpoint(cpm_store_t *s)

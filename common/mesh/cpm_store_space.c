@@ -130,10 +130,8 @@ int cpm_store_make_room(cpm_store_t *s)
     }
     /* Safe: no transaction is open in this process (the caller's promise),
      * and no other process opens this store. */
-    if (store_jn_quiesce(s) != 0)
-        return CPM_E_STORE_IO;
+    store_jn_quiesce(s);
     rc = mdb_env_set_mapsize(s->env, want);
-    store_jn_resume(s);
     if (rc != 0) {
         cpm_error("store: cannot grow the map to %zu KiB: %s", want >> 10, mdb_strerror(rc));
         return cpm_store_err(rc);

@@ -166,6 +166,16 @@ static int write_all(int fd, const void *buf, size_t len)
 }
 
 /* Make a rename in path's folder durable: the folder's entry is data too. */
+int cpm_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
 static int sync_parent(const char *path)
 {
     char dir[4096];
@@ -177,12 +187,7 @@ static int sync_parent(const char *path)
         dir[1] = 0;
     else
         *slash = 0;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
+    return cpm_sync_dir(dir);
 }
 
 int cpm_write_file(const char *path, const void *buf, size_t len, int mode)

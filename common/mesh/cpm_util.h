@@ -39,6 +39,9 @@ CPM_MUST_CHECK int cpm_read_file(const char *path, size_t max, uint8_t **buf, si
  * path is replaced, not followed), fsync of the folder. The one way the
  * project writes a file. 0 or -1 (errno set). */
 CPM_MUST_CHECK int cpm_write_file(const char *path, const void *buf, size_t len, int mode);
+/* fsync a folder: a file made, renamed or removed in it stays so after a
+ * power cut. 0 or -1 (errno set). */
+CPM_MUST_CHECK int cpm_sync_dir(const char *dir);
 /* mkdir -p with mode; 0 or -1. */
 CPM_MUST_CHECK int cpm_mkdirs(const char *path, int mode);
 

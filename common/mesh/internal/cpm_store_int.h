@@ -50,7 +50,7 @@ void store_jn_close(cpm_store_t *s);
 void store_jn_begin(cpm_store_t *s, MDB_txn *txn);
 void store_jn_abort(cpm_store_t *s, MDB_txn *txn);
 bool store_jn_owns(const cpm_store_t *s, const MDB_txn *txn);
-int store_jn_commit(cpm_store_t *s, MDB_txn *txn, bool relaxed);
+int store_jn_commit(cpm_store_t *s, MDB_txn *txn);
 /* A key of dbi was written (put or deleted) in the open write transaction;
  * a database emptied. */
 void store_jn_touch(cpm_store_t *s, MDB_dbi dbi, const void *key, size_t klen);
@@ -59,9 +59,8 @@ void store_jn_dropped(cpm_store_t *s, MDB_dbi dbi);
  * map full: a checkpoint, so that the pages the last one's state held can be
  * reused. */
 void store_jn_relieve(cpm_store_t *s);
-/* Before and after mdb_env_set_mapsize (no transaction may be open): the
- * store made durable and its snapshots let go, then taken again. */
-int store_jn_quiesce(cpm_store_t *s);
-void store_jn_resume(cpm_store_t *s);
+/* Before mdb_env_set_mapsize (no transaction of this thread open): the
+ * checkpoint thread idle. The read transactions holding checkpoints stay. */
+void store_jn_quiesce(cpm_store_t *s);
 
 #endif
