@@ -417,7 +417,7 @@ static void publish_soon(cpm_server_t *s)
 
 /* The store's journal: a checkpoint when one is due, its figures counted
  * (store.journal_records, store.checkpoints, store.checkpoint_failures,
- * store.commits_by_checkpoint). */
+ * store.commits_by_checkpoint, store.checkpoints_for_room). */
 static void journal_tick(cpm_server_t *s)
 {
     cpm_store_journal_stats_t j;
@@ -429,6 +429,7 @@ static void journal_tick(cpm_server_t *s)
                     j.checkpoint_failures - s->jseen.checkpoint_failures);
     cpm_metrics_add(s->metrics, "store.commits_by_checkpoint",
                     j.by_checkpoint - s->jseen.by_checkpoint);
+    cpm_metrics_add(s->metrics, "store.checkpoints_for_room", j.for_room - s->jseen.for_room);
     s->jseen = j;
 }
 

@@ -11,7 +11,8 @@
  * Space. LMDB copies pages on write, so even deleting a record or recording
  * an acknowledgement needs free pages: a map filled to its last page could
  * never drain. So new work stops at a high-water mark, a share of the map
- * held by live pages (default 80%); the rest is headroom that only shrinking
+ * held by live pages (default 80%; with a journal, free pages the last
+ * checkpoint still holds count too); the rest is headroom that only shrinking
  * writes (acknowledgements, deletions) use. Callers that add new work ask
  * cpm_store_admit first; between transactions cpm_store_make_room grows the
  * map, up to a configured maximum and while the disk has room. */
@@ -80,9 +81,11 @@ void cpm_store_tick(cpm_store_t *s);
 bool cpm_store_journaled(const cpm_store_t *s);
 /* Since open: records journaled, checkpoints made and failed (retried),
  * commits made durable by a checkpoint of their own (a record too large or
- * a journal write failed). All 0 without a journal. */
+ * a journal write failed), checkpoints made early by cpm_store_make_room
+ * (the pages the last one held put the store above its mark). All 0
+ * without a journal. */
 typedef struct {
-    uint64_t records, checkpoints, checkpoint_failures, by_checkpoint;
+    uint64_t records, checkpoints, checkpoint_failures, by_checkpoint, for_room;
 } cpm_store_journal_stats_t;
 void cpm_store_journal_stats(cpm_store_t *s, cpm_store_journal_stats_t *out);
 CPM_MUST_CHECK cpm_store_t *cpm_store_open_with(const char *dir, const cpm_store_opts_t *opts,
@@ -173,15 +176,19 @@ CPM_MUST_CHECK int cpm_store_put_u64(cpm_store_t *s, MDB_txn *txn, const char *k
  * CPM_STORE_HIGH_WATER_DEFAULT). Cheap; may be called before every group. */
 void cpm_store_set_limits(cpm_store_t *s, size_t map_max, unsigned high_water_pct);
 /* Bytes in live pages as txn sees them (every tree, the free list's own
- * pages and the meta pages; free pages not counted), and the map's size. */
+ * pages and the meta pages), plus, with a journal, the free pages the last
+ * checkpoint's state still holds (freed since it, not reusable until the
+ * next; measured once per transaction); and the map's size. */
 CPM_MUST_CHECK int cpm_store_usage(cpm_store_t *s, MDB_txn *txn, size_t *used, size_t *map_size);
 /* 0 when txn may take new work, CPM_E_STORE_FULL when its live pages are above
  * the high-water mark. Shrinking writes need not ask. Logs when the answer
  * changes. */
 CPM_MUST_CHECK int cpm_store_admit(cpm_store_t *s, MDB_txn *txn);
-/* Only while this process has no transaction open: when live pages are above
- * the mark, grow the map (doubling, up to map_max, leaving half of the free
- * disk to others). 0 (also when it cannot grow: cpm_store_admit then
+/* Only while this process has no transaction open: when the store is above
+ * the mark, and the pages held for the last checkpoint are what puts it
+ * there, make a checkpoint now (they are free again after it); when it is
+ * still above, grow the map (doubling, up to map_max, leaving half of the
+ * free disk to others). 0 (also when it cannot grow: cpm_store_admit then
  * refuses), or a store code. */
 CPM_MUST_CHECK int cpm_store_make_room(cpm_store_t *s);
 

@@ -62,6 +62,8 @@ struct store_jn {
     uint64_t ckpt_failures; /* checkpoints that failed (retried), under mu */
     uint64_t ckpt_made;     /* under mu */
     uint64_t records, by_ckpt;
+    uint64_t for_room; /* checkpoints made because held pages filled the map */
+    int64_t room_logged_ms;
     MDB_txn *pin;     /* the durable checkpoint's state */
     MDB_txn *pin_new; /* the one being made durable */
     uint8_t *img;     /* its meta pages */
@@ -935,6 +937,7 @@ void cpm_store_journal_stats(cpm_store_t *s, cpm_store_journal_stats_t *out)
         return;
     out->records = jn->records;
     out->by_checkpoint = jn->by_ckpt;
+    out->for_room = jn->for_room;
     pthread_mutex_lock(&jn->mu);
     out->checkpoints = jn->ckpt_made;
     out->checkpoint_failures = jn->ckpt_failures;
@@ -951,6 +954,36 @@ void cpm_store_tick(cpm_store_t *s)
     pthread_mutex_unlock(&jn->mu);
     if (jn->seq != durable && cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms)
         (void)ckpt_begin(s);
+}
+
+uint64_t store_jn_pinned(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    if (jn == NULL)
+        return 0;
+    pthread_mutex_lock(&jn->mu);
+    MDB_txn *pin = jn->pin ? jn->pin : jn->pin_new;
+    uint64_t id = pin ? (uint64_t)mdb_txn_id(pin) : 0;
+    pthread_mutex_unlock(&jn->mu);
+    return id;
+}
+
+int store_jn_make_room(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    if (jn == NULL || jn->txn != NULL)
+        return -1;
+    if (ckpt_now(s) != 0)
+        return -1;
+    jn->for_room++;
+    int64_t now = cpm_mono_ms();
+    if (now - jn->room_logged_ms >= 10000) { /* one line per 10 s at most */
+        jn->room_logged_ms = now;
+        cpm_info("store: %s: pages freed since the last checkpoint held the store above its "
+                 "mark: checkpoint made early (%llu so far)",
+                 s->dir, (unsigned long long)jn->for_room);
+    }
+    return 0;
 }
 
 void store_jn_relieve(cpm_store_t *s)

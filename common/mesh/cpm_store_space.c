@@ -6,6 +6,7 @@
 #include "cpm_store_int.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,23 +38,89 @@ static int add_pages(MDB_txn *txn, MDB_dbi dbi, size_t *pages, size_t *psize)
     return 0;
 }
 
-int cpm_store_usage(cpm_store_t *s, MDB_txn *txn, size_t *used, size_t *map_size)
+/* Free pages LMDB may not reuse yet because the last checkpoint's state
+ * (a read transaction, store_jn_pinned) may still read them: the free list's
+ * entries of the transactions after it (LMDB reuses an entry only when it is
+ * older than every reader: mdb_page_alloc). Walked in a read transaction of
+ * its own (LMDB opens no cursor on the free list in a write one); the
+ * entries are those of one checkpoint's interval. cached: once per write
+ * transaction (cpm_store_admit asks before every request of a group). The
+ * pages txn itself freed are not yet listed; they are within its own size. */
+static int held_pages(cpm_store_t *s, MDB_txn *txn, bool cached, size_t *held)
 {
-    /* The trees as this transaction sees them, its own writes included: a
-     * group of requests is measured as it grows, not only at its start. */
-    size_t pages = META_PAGES, psize = 0;
-    int rc = add_pages(txn, FREE_DBI, &pages, &psize);
+    uint64_t since = store_jn_pinned(s);
+    uint64_t id = (uint64_t)mdb_txn_id(txn);
+    *held = 0;
+    if (since == 0)
+        return 0;
+    if (cached && s->held_txnid == id && s->held_since == since) {
+        *held = s->held_pages;
+        return 0;
+    }
+    MDB_txn *r = NULL;
+    MDB_cursor *c = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r);
     if (rc == 0)
-        rc = add_pages(txn, MAIN_DBI, &pages, &psize);
+        rc = mdb_cursor_open(r, FREE_DBI, &c);
+    size_t key = (size_t)since, n = 0;
+    MDB_val k = {sizeof key, &key}, v;
+    for (int op = MDB_SET_RANGE; rc == 0; op = MDB_NEXT) {
+        rc = mdb_cursor_get(c, &k, &v, op);
+        if (rc == 0 && v.mv_size >= sizeof(size_t)) {
+            size_t count; /* an ID list: its length, then the pages */
+            memcpy(&count, v.mv_data, sizeof count);
+            n += count;
+        }
+    }
+    if (c)
+        mdb_cursor_close(c);
+    if (r)
+        mdb_txn_abort(r);
+    if (rc != MDB_NOTFOUND) {
+        cpm_error("store: cannot measure the free list: %s", mdb_strerror(rc));
+        return cpm_store_err(rc);
+    }
+    s->held_txnid = id;
+    s->held_since = since;
+    s->held_pages = n;
+    *held = n;
+    return 0;
+}
+
+/* Pages in every tree as txn sees them (its own writes included: a group
+ * of requests is measured as it grows, not only at its start) and pages
+ * held for the last checkpoint; the page size. */
+static int count_pages(cpm_store_t *s, MDB_txn *txn, bool cached, size_t *live, size_t *held,
+                       size_t *psize)
+{
+    size_t pages = META_PAGES;
+    int rc = add_pages(txn, FREE_DBI, &pages, psize);
+    if (rc == 0)
+        rc = add_pages(txn, MAIN_DBI, &pages, psize);
     for (size_t i = 0; rc == 0 && i < s->ndbs; i++)
-        rc = add_pages(txn, s->dbs[i].dbi, &pages, &psize);
+        rc = add_pages(txn, s->dbs[i].dbi, &pages, psize);
+    if (rc == 0)
+        rc = held_pages(s, txn, cached, held);
+    *live = pages;
+    return rc;
+}
+
+static int usage(cpm_store_t *s, MDB_txn *txn, bool cached, size_t *used, size_t *map_size)
+{
+    size_t live = 0, held = 0, psize = 0;
+    int rc = count_pages(s, txn, cached, &live, &held, &psize);
     if (rc != 0)
         return rc;
     MDB_envinfo info;
     mdb_env_info(s->env, &info);
-    *used = pages * psize;
+    *used = (live + held) * psize;
     *map_size = info.me_mapsize;
     return 0;
+}
+
+int cpm_store_usage(cpm_store_t *s, MDB_txn *txn, size_t *used, size_t *map_size)
+{
+    return usage(s, txn, false, used, map_size);
 }
 
 static int above_mark(const cpm_store_t *s, size_t used, size_t map)
@@ -64,7 +131,7 @@ static int above_mark(const cpm_store_t *s, size_t used, size_t map)
 int cpm_store_admit(cpm_store_t *s, MDB_txn *txn)
 {
     size_t used, map;
-    int rc = cpm_store_usage(s, txn, &used, &map);
+    int rc = usage(s, txn, true, &used, &map);
     if (rc != 0)
         return rc;
     int over = above_mark(s, used, map);
@@ -100,17 +167,37 @@ static size_t disk_allowance(const cpm_store_t *s, size_t map)
     return room > SIZE_MAX ? SIZE_MAX : (size_t)room;
 }
 
-int cpm_store_make_room(cpm_store_t *s)
+/* What a read transaction sees now: bytes used (live and held) and held. */
+static int measure_now(cpm_store_t *s, size_t *used, size_t *held, size_t *map)
 {
     MDB_txn *txn = NULL;
-    size_t used, map;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
         return cpm_store_err(rc);
-    rc = cpm_store_usage(s, txn, &used, &map);
+    size_t live = 0, psize = 0;
+    rc = count_pages(s, txn, false, &live, held, &psize);
     mdb_txn_abort(txn);
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    *used = (live + *held) * psize;
+    *held *= psize;
+    *map = info.me_mapsize;
+    return rc;
+}
+
+int cpm_store_make_room(cpm_store_t *s)
+{
+    size_t used, held, map;
+    int rc = measure_now(s, &used, &held, &map);
     if (rc != 0 || !above_mark(s, used, map))
         return rc;
+    /* Held pages are free after a checkpoint: cheaper than a larger map,
+     * and the only way when the map cannot grow. */
+    if (held > 0 && store_jn_make_room(s) == 0) {
+        rc = measure_now(s, &used, &held, &map);
+        if (rc != 0 || !above_mark(s, used, map))
+            return rc;
+    }
     size_t want = map > s->map_max / 2 ? s->map_max : map * 2;
     size_t room = want > map ? disk_allowance(s, map) : 0;
     if (want > map && want - map > room)

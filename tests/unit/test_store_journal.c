@@ -505,6 +505,57 @@ static void test_full_map_makes_a_checkpoint(void **state)
     cpm_store_destroy(&s);
 }
 
+/* The pages the last checkpoint's state holds count toward the mark: with
+ * checkpoints an hour apart, rewriting the same 40 values fills a 1 MiB map
+ * with pages LMDB may not reuse yet. A writer that asks as the services do
+ * (cpm_store_make_room between transactions, cpm_store_admit in them) never
+ * finds the map full: the held pages show in the usage, and make_room turns
+ * them free with a checkpoint before the next transaction, with no map
+ * growth. Without the count, the same loop hits MDB_MAP_FULL
+ * (test_full_map_makes_a_checkpoint). */
+static void test_held_pages_count_toward_the_mark(void **state)
+{
+    fx_t *f = *state;
+    char err[512] = "";
+    cpm_store_opts_t o = {.map_size = 1u << 20,
+                          .journal = true,
+                          .journal_seg_bytes = 8u << 20,
+                          .checkpoint_ms = 3600000};
+    cpm_store_t *s = cpm_store_open_with(f->data, &o, DBS, err, sizeof err);
+    if (!s)
+        fail_msg("open: %s", err);
+    static uint8_t val[3000];
+    size_t used_max = 0, used_min = SIZE_MAX, map = 0;
+    for (int i = 0; i < 400; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%03d", i % 40);
+        memset(val, i & 0xff, sizeof val);
+        assert_int_equal(cpm_store_make_room(s), 0);
+        MDB_txn *txn;
+        assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+        assert_int_equal(cpm_store_admit(s, txn), 0); /* live data is far below the mark */
+        assert_int_equal(cpm_store_put(s, txn, "beta", k, strlen(k), val, sizeof val), 0);
+        assert_int_equal(cpm_store_commit(txn), 0);
+        size_t used;
+        assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+        assert_int_equal(cpm_store_usage(s, txn, &used, &map), 0);
+        cpm_store_abort(&txn);
+        if (i >= 40) { /* every value written once: live data stays the same from here */
+            used_max = used > used_max ? used : used_max;
+            used_min = used < used_min ? used : used_min;
+        }
+    }
+    assert_int_equal(map, 1u << 20); /* made room by checkpoints, not by growing */
+    cpm_store_journal_stats_t js;
+    cpm_store_journal_stats(s, &js);
+    assert_true(js.for_room > 0);
+    assert_int_equal(js.for_room + 1, js.checkpoints); /* + the one at open */
+    /* the held pages showed: usage rose well above the live data and fell back */
+    assert_true(used_max > used_min + (100u << 12));
+    assert_true(used_max * 100 <= (size_t)map * CPM_STORE_HIGH_WATER_MAX);
+    cpm_store_destroy(&s);
+}
+
 /* One process at a time: a second opening of a journaled store is refused
  * (it would put a checkpoint's meta pages back under the first). */
 static void test_second_opener_refused(void **state)
@@ -533,6 +584,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_opener_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_grows_the_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_map_makes_a_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_pages_count_toward_the_mark, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,9 @@ struct cpm_store {
     store_jn_t *jn;          /* the redo journal, or NULL (durable LMDB commits) */
     int lock_fd;             /* store.lock, held while the store is open; -1 */
     int full_seen;           /* a write found the map full since the last begin */
+    uint64_t held_txnid;     /* held_pages was measured for this transaction */
+    uint64_t held_since;     /* and this checkpoint's state (0: not measured) */
+    size_t held_pages;       /* free pages a checkpoint's state still holds */
     size_t ndbs;
     store_db_t dbs[]; /* a handful: a linear scan beats hashing */
 };
@@ -59,6 +62,13 @@ void store_jn_dropped(cpm_store_t *s, MDB_dbi dbi);
  * map full: a checkpoint, so that the pages the last one's state held can be
  * reused. */
 void store_jn_relieve(cpm_store_t *s);
+/* The id of the oldest state a checkpoint holds (a read transaction that
+ * keeps LMDB from reusing the pages freed after it); 0 without a journal. */
+uint64_t store_jn_pinned(cpm_store_t *s);
+/* Between transactions, on the writer thread: a checkpoint now, because
+ * the pages the last one's state holds push the store above its mark. 0 or
+ * -1. */
+int store_jn_make_room(cpm_store_t *s);
 /* Before mdb_env_set_mapsize (no transaction of this thread open): the
  * checkpoint thread idle. The read transactions holding checkpoints stay. */
 void store_jn_quiesce(cpm_store_t *s);
