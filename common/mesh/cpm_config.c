@@ -42,6 +42,7 @@ typedef struct {
     uint32_t *hotspot_window_h, *hotspot_history_days, *hotspot_min_count; /* hotspot */
     uint32_t *hotspot_p_max_e6, *hotspot_keys_max;                         /* hotspot */
     uint32_t *verify_threads;     /* 0 allowed: verification on the loop thread */
+    uint32_t *loop_spin_us;       /* 0 allowed (the default): the loop sleeps at once */
     uint32_t *delivery_linger_ms; /* 0 allowed: a batch goes as soon as a record is there */
     uint32_t *envelope_version;   /* 2 or 3 */
     uint32_t *store_journal, *journal_segment_mb, *journal_checkpoint_ms; /* the store */
@@ -95,6 +96,7 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(hotspot_p_max_e6),
     NUM(hotspot_keys_max),
     NUM(verify_threads),
+    NUM(loop_spin_us),
     NUM(delivery_linger_ms),
     NUM(envelope_version),
     NUM(store_journal),
@@ -200,6 +202,11 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
         return cpm_error_set(err, CPM_E_INVALID, "verify_threads",
                              "config %s: verify_threads must be 0 to %d, not %u", path,
                              CPM_VPOOL_MAX_THREADS, c->verify_threads);
+    c->loop_spin_us = y->loop_spin_us ? *y->loop_spin_us : 0;
+    if (c->loop_spin_us > CPM_LOOP_SPIN_US_MAX)
+        return cpm_error_set(err, CPM_E_INVALID, "loop_spin_us",
+                             "config %s: loop_spin_us must be 0 to %d (microseconds), not %u", path,
+                             CPM_LOOP_SPIN_US_MAX, c->loop_spin_us);
     c->delivery_linger_ms =
         y->delivery_linger_ms ? *y->delivery_linger_ms : CPM_DELIVERY_LINGER_MS_DEFAULT;
     if (c->delivery_linger_ms > CPM_DELIVERY_LINGER_MS_MAX)

@@ -66,6 +66,11 @@
  *   verify_threads: 2             # optional: threads that check a turn's signatures at once,
  *                                 #   the loop's own included (default: the online cores, at
  *                                 #   most 8; 0 or 1: all on the loop thread; at most 64)
+ *   loop_spin_us: 0               # optional, 0..1000 (default 0): before the loop sleeps in
+ *                                 #   its poll, it looks at its sockets without sleeping for
+ *                                 #   up to this long; a request that comes meanwhile is taken
+ *                                 #   without the wake-up of a sleeping thread, for CPU
+ *                                 #   (docs/operations.md "One client's latency")
  *   delivery_linger_ms: 50        # optional, 0..100: an outgoing delivery batch that is not
  *                                 #   full waits until its oldest record is this old, so that
  *                                 #   at low load receivers commit once per several records
@@ -93,6 +98,7 @@
 
 #define CPM_DELIVERY_LINGER_MS_DEFAULT 50
 #define CPM_DELIVERY_LINGER_MS_MAX 100
+#define CPM_LOOP_SPIN_US_MAX 1000 /* loop_spin_us: a millisecond of CPU per sleep at most */
 
 typedef struct {
     char *node;
@@ -138,6 +144,7 @@ typedef struct {
     uint32_t hotspot_window_h, hotspot_history_days, hotspot_min_count; /* hotspot */
     uint32_t hotspot_p_max_e6, hotspot_keys_max;                        /* hotspot */
     uint32_t verify_threads;        /* signature checks of a turn at once (cpm_vpool) */
+    uint32_t loop_spin_us;          /* 0..CPM_LOOP_SPIN_US_MAX: look before sleeping */
     uint32_t delivery_linger_ms;    /* 0..CPM_DELIVERY_LINGER_MS_MAX (cpm_pump_set_linger) */
     uint32_t envelope_version;      /* 2 or 3 (cpm_envelope_set_send_version) */
     bool store_journal;             /* cpm_store_opts_t.journal */

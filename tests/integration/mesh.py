@@ -111,10 +111,12 @@ class Mesh:
         self._pick_ports()
         self.nodes = ["hn.doit", "hn.qltt"] + ["hn.d." + d for d in self.areas]
         self.env = dict(os.environ, CPMESH_HOME=self.home)
-        # The tests run the services' own delivery linger and up's default
-        # store journal, whatever an A/B benchmark exported for deploy/local/up.
+        # The tests run the services' own delivery linger and loop spin and
+        # up's default store journal, whatever an A/B benchmark exported for
+        # deploy/local/up.
         self.env.pop("CPMESH_DELIVERY_LINGER_MS", None)
         self.env.pop("CPMESH_STORE_JOURNAL", None)
+        self.env.pop("CPMESH_LOOP_SPIN_US", None)
         self.procs = {}  # (node, service) -> Popen of a service start() started
         self.killed = set()  # (node, service) kill() ended and start() did not start again
         self.prefix = []  # e.g. ["ip", "netns", "exec", NS]: where cpmctl runs

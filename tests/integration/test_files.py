@@ -104,6 +104,12 @@ def test_up_refuses_a_bad_store_journal():
                "CPMESH_STORE_JOURNAL must be 0 or 1, not '%s'")
 
 
+def test_up_refuses_a_bad_loop_spin():
+    up_refuses("CPMESH_LOOP_SPIN_US", ("abc", "1001", "-1", "99999999999999999999"),
+               "CPMESH_LOOP_SPIN_US must be 0 to 1000 (us), not '%s'")
+
+
 if __name__ == "__main__":
     run([test_up_makes_home_private, test_up_help_prints_usage,
-         test_up_refuses_a_bad_delivery_linger, test_up_refuses_a_bad_store_journal])
+         test_up_refuses_a_bad_delivery_linger, test_up_refuses_a_bad_store_journal,
+         test_up_refuses_a_bad_loop_spin])

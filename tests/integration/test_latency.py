@@ -5,6 +5,7 @@ against a real mesh: the refused one is answered with its error naming the
 field and counted, leaves no event and takes no ticket number; the accepted
 ones around it are acknowledged, numbered one after the other and delivered
 to routing once."""
+import os
 import re
 
 from mesh import Mesh, check, run
@@ -51,5 +52,35 @@ def test_refused_alone_leaves_nothing():
               "each accepted complaint routed once: %s" % routed)
 
 
+def test_loop_spin():
+    """CPMESH_LOOP_SPIN_US given to deploy/local/up: intake's configuration
+    has loop_spin_us (routing's has not), intake's loop looks at its sockets
+    before it sleeps (loop.spins counted; routing counts none) and one client's
+    complaints are acknowledged, numbered and routed as without it."""
+    m = Mesh(areas=("hoan-kiem",))
+    m.env["CPMESH_LOOP_SPIN_US"] = "0500"
+    with m:
+        etc = os.path.join(m.home, "etc")
+        with open(os.path.join(etc, "hn.doit.intake.yaml")) as f:
+            check("\nloop_spin_us: 500\n" in f.read(), "intake's configuration has the spin")
+        with open(os.path.join(etc, "hn.doit.routing.yaml")) as f:
+            check("loop_spin_us" not in f.read(), "routing's has none")
+        tickets = []
+        for i in range(4):
+            r = submit(m, "hoan-kiem", "spin %d" % i)
+            check(r.get("ok"), "complaint %d acknowledged: %s" % (i, r))
+            tickets.append(r["ticket"])
+        nums = [number(t) for t in tickets]
+        check(nums == list(range(nums[0], nums[0] + 4)), "numbered in order: %s" % tickets)
+        health = m.health("hn.doit")
+        spins = health[("hn.doit", "intake")]["counters"].get("loop.spins", 0)
+        check(spins > 0, "intake's loop spun before sleeping (loop.spins %d)" % spins)
+        other = health[("hn.doit", "routing")]["counters"].get("loop.spins", 0)
+        check(other == 0, "routing, without the key, never spins (loop.spins %d)" % other)
+        m.wait_for(m.outbox_empty, "intake's outbox to drain", seconds=60)
+        routed = [e["ticket"] for e in m.events("hn.doit", "routing") if e["kind"] == "case.routed"]
+        check(sorted(routed) == sorted(tickets), "each routed once: %s" % routed)
+
+
 if __name__ == "__main__":
-    run([test_refused_alone_leaves_nothing])
+    run([test_refused_alone_leaves_nothing, test_loop_spin])

@@ -195,6 +195,22 @@ static void test_delivery_linger(void **state)
                  "delivery_linger_ms must be 0 to 100, not 101", linger);
 }
 
+static uint32_t spin(const cpm_config_t *c)
+{
+    return c->loop_spin_us;
+}
+
+/* loop_spin_us: default 0 (the loop sleeps at once), up to 1000, above
+ * refused naming the field. */
+static void test_loop_spin(void **state)
+{
+    (void)state;
+    static const char *const vals[] = {"", "0", "200", "1000", "1001"};
+    static const int want[] = {0, 0, 200, 1000, -1};
+    check_values("loop_spin_us", vals, want, 5,
+                 "loop_spin_us must be 0 to 1000 (microseconds), not 1001", spin);
+}
+
 /* envelope_version: 3 by default, 2 for an upgrade, anything else refused
  * naming the field. */
 static void test_envelope_version(void **state)
@@ -362,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_inspection_defaults),
         cmocka_unit_test(test_cosign_wait),
         cmocka_unit_test(test_delivery_linger),
+        cmocka_unit_test(test_loop_spin),
         cmocka_unit_test(test_envelope_version),
         cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_each_missing_field),
