@@ -58,10 +58,12 @@
  *   triage_min_pm: 700            # optional, intake: a suggestion at or above this confidence
  *                                 #   (per mille) routes the case; below, it goes to triage
  *   hotspot_window_h: 48          # optional, hotspot: the sliding window counted per key
- *   hotspot_history_days: 28      # optional, hotspot: the baseline's horizon (EWMA of daily
- * counts) hotspot_min_count: 5          # optional, hotspot: fewer complaints in the window never
- * alert hotspot_p_max_e6: 1000        # optional, hotspot: alert when P(count | baseline) is below
- *                                 #   this, in millionths (1000 = 0.001)
+ *   hotspot_history_days: 28      # optional, hotspot: the baseline's horizon (EWMA of
+ *                                 #   daily counts)
+ *   hotspot_min_count: 5          # optional, hotspot: fewer complaints in the window never
+ *                                 #   alert
+ *   hotspot_p_max_e6: 1000        # optional, hotspot: alert when P(count | baseline) is
+ *                                 #   below this, in millionths (1000 = 0.001)
  *   hotspot_keys_max: 200000      # optional, hotspot: keys kept at most (least recent evicted)
  *   verify_threads: 2             # optional: threads that check a turn's signatures at once,
  *                                 #   the loop's own included (default: the online cores, at
