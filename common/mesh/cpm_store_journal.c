@@ -50,6 +50,7 @@ struct store_jn {
     size_t klen, kcap;
     MDB_dbi dropped[8];
     size_t ndropped;
+    int step;     /* journal this transaction even if it wrote nothing (store_jn_step) */
     uint8_t *buf; /* the record's payload */
     size_t blen, bcap;
     unsigned ckpt_ms;
@@ -665,6 +666,7 @@ void store_jn_begin(cpm_store_t *s, MDB_txn *txn)
         return;
     jn->txn = txn;
     jn->nt = jn->klen = jn->ndropped = 0;
+    jn->step = 0;
 }
 
 bool store_jn_owns(const cpm_store_t *s, const MDB_txn *txn)
@@ -855,7 +857,7 @@ static int pay(cpm_store_t *s)
 int store_jn_commit(cpm_store_t *s, MDB_txn *txn)
 {
     store_jn_t *jn = s->jn;
-    if (jn->nt == 0 && jn->ndropped == 0) { /* wrote nothing */
+    if (jn->nt == 0 && jn->ndropped == 0 && !jn->step) { /* wrote nothing */
         jn->txn = NULL;
         int rc = mdb_txn_commit(txn);
         return rc ? cpm_store_err(rc) : 0;
@@ -984,6 +986,16 @@ int store_jn_make_room(cpm_store_t *s)
                  s->dir, (unsigned long long)jn->for_room);
     }
     return 0;
+}
+
+int store_jn_step(cpm_store_t *s)
+{
+    store_jn_t *jn = s->jn;
+    MDB_txn *txn = NULL;
+    if (jn == NULL || jn->txn != NULL || cpm_store_begin(s, true, &txn) != 0)
+        return -1;
+    jn->step = 1; /* the record holds the journal's sequence number alone */
+    return store_jn_commit(s, txn) == 0 ? 0 : -1;
 }
 
 void store_jn_relieve(cpm_store_t *s)

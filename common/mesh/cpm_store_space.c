@@ -195,6 +195,13 @@ int cpm_store_make_room(cpm_store_t *s)
      * and the only way when the map cannot grow. */
     if (held > 0 && store_jn_make_room(s) == 0) {
         rc = measure_now(s, &used, &held, &map);
+        /* LMDB reuses a free-list entry only when it is older than every
+         * reader, and the checkpoint just made reads the last commit's
+         * state: what that commit freed (all of a large deletion) stays
+         * held. One transaction more and a second checkpoint let it go. */
+        if (rc == 0 && held > 0 && above_mark(s, used, map) && store_jn_step(s) == 0 &&
+            store_jn_make_room(s) == 0)
+            rc = measure_now(s, &used, &held, &map);
         if (rc != 0 || !above_mark(s, used, map))
             return rc;
     }

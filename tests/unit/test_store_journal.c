@@ -464,6 +464,21 @@ static void test_replay_grows_the_map(void **state)
     cpm_store_destroy(&s);
 }
 
+/* A journaled store in a 1 MiB map that may not grow, checkpoints 1 h
+ * apart (only those the store makes itself). */
+static cpm_store_t *open_small(const char *dir)
+{
+    char err[512] = "";
+    cpm_store_opts_t o = {.map_size = 1u << 20,
+                          .journal = true,
+                          .journal_seg_bytes = 8u << 20,
+                          .checkpoint_ms = 3600000};
+    cpm_store_t *s = cpm_store_open_with(dir, &o, DBS, err, sizeof err);
+    if (!s)
+        fail_msg("open: %s", err);
+    return s;
+}
+
 /* The pages a checkpoint's state holds are not reused until the next one:
  * with checkpoints far apart (1 h here) a small map fills with them while
  * the live data is small. A write that finds the map full is refused
@@ -472,14 +487,7 @@ static void test_replay_grows_the_map(void **state)
 static void test_full_map_makes_a_checkpoint(void **state)
 {
     fx_t *f = *state;
-    char err[512] = "";
-    cpm_store_opts_t o = {.map_size = 1u << 20,
-                          .journal = true,
-                          .journal_seg_bytes = 8u << 20,
-                          .checkpoint_ms = 3600000};
-    cpm_store_t *s = cpm_store_open_with(f->data, &o, DBS, err, sizeof err);
-    if (!s)
-        fail_msg("open: %s", err);
+    cpm_store_t *s = open_small(f->data);
     static uint8_t val[3000];
     int full = 0;
     for (int i = 0; i < 400; i++) {
@@ -516,14 +524,7 @@ static void test_full_map_makes_a_checkpoint(void **state)
 static void test_held_pages_count_toward_the_mark(void **state)
 {
     fx_t *f = *state;
-    char err[512] = "";
-    cpm_store_opts_t o = {.map_size = 1u << 20,
-                          .journal = true,
-                          .journal_seg_bytes = 8u << 20,
-                          .checkpoint_ms = 3600000};
-    cpm_store_t *s = cpm_store_open_with(f->data, &o, DBS, err, sizeof err);
-    if (!s)
-        fail_msg("open: %s", err);
+    cpm_store_t *s = open_small(f->data);
     static uint8_t val[3000];
     size_t used_max = 0, used_min = SIZE_MAX, map = 0;
     for (int i = 0; i < 400; i++) {
@@ -556,6 +557,71 @@ static void test_held_pages_count_toward_the_mark(void **state)
     cpm_store_destroy(&s);
 }
 
+/* LMDB reuses a free-list entry only when it is older than every reader, and
+ * a checkpoint reads the state of the last commit: the pages that commit
+ * freed stay held after it. A store filled above its mark and then emptied
+ * by one large deletion (intake's outbox when a stopped receiver comes back
+ * and acknowledges everything at once) must take new work at once, as a
+ * sender would try it: make_room steps the state on by one journaled
+ * transaction and checkpoints again (fails with 507 without that step). */
+static void test_pages_the_last_commit_freed_are_let_go(void **state)
+{
+    fx_t *f = *state;
+    cpm_store_t *s = open_small(f->data);
+    static uint8_t val[3000];
+    memset(val, 7, sizeof val);
+    int n = 0, rc = 0;
+    MDB_txn *txn;
+    for (; n < 1000 && rc == 0; n++) { /* fill until new work is refused */
+        char k[16];
+        snprintf(k, sizeof k, "k%04d", n);
+        assert_int_equal(cpm_store_make_room(s), 0);
+        assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+        rc = cpm_store_admit(s, txn);
+        if (rc == 0)
+            assert_int_equal(cpm_store_put(s, txn, "beta", k, strlen(k), val, sizeof val), 0);
+        assert_int_equal(rc == 0 ? cpm_store_commit(txn) : (cpm_store_abort(&txn), 0), 0);
+    }
+    assert_int_equal(rc, CPM_E_STORE_FULL);
+    n--; /* the refused one was not written */
+    assert_true(n > 100);
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0); /* deletions use the headroom */
+    for (int i = 0; i < n - 10; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%04d", i);
+        assert_int_equal(cpm_store_del(s, txn, "beta", k, strlen(k)), 0);
+    }
+    assert_int_equal(cpm_store_commit(txn), 0);
+    cpm_store_journal_stats_t before, after;
+    cpm_store_journal_stats(s, &before);
+    assert_int_equal(cpm_store_make_room(s), 0);
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+    assert_int_equal(cpm_store_admit(s, txn), 0); /* new work again, at once */
+    assert_int_equal(cpm_store_put(s, txn, "beta", "after", 5, val, sizeof val), 0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+    cpm_store_journal_stats(s, &after);
+    assert_true(after.for_room > before.for_room);
+    size_t used, map;
+    assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+    assert_int_equal(cpm_store_usage(s, txn, &used, &map), 0);
+    cpm_store_abort(&txn);
+    assert_int_equal(map, 1u << 20);
+    assert_true(used * 100 < (size_t)map * 50); /* 11 values and little held */
+    cpm_store_destroy(&s);
+    /* and the store reopens with every value the commits kept */
+    s = open_small(f->data);
+    assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+    const void *v;
+    size_t vlen;
+    assert_int_equal(cpm_store_get(s, txn, "beta", "after", 5, &v, &vlen), 0);
+    assert_int_equal(cpm_store_get(s, txn, "beta", "k0000", 5, &v, &vlen), CPM_E_NOT_FOUND);
+    char last[16];
+    snprintf(last, sizeof last, "k%04d", n - 1);
+    assert_int_equal(cpm_store_get(s, txn, "beta", last, 5, &v, &vlen), 0);
+    cpm_store_abort(&txn);
+    cpm_store_destroy(&s);
+}
+
 /* One process at a time: a second opening of a journaled store is refused
  * (it would put a checkpoint's meta pages back under the first). */
 static void test_second_opener_refused(void **state)
@@ -585,6 +651,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_grows_the_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_map_makes_a_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_held_pages_count_toward_the_mark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pages_the_last_commit_freed_are_let_go, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

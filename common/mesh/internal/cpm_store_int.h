@@ -69,6 +69,11 @@ uint64_t store_jn_pinned(cpm_store_t *s);
  * the pages the last one's state holds push the store above its mark. 0 or
  * -1. */
 int store_jn_make_room(cpm_store_t *s);
+/* Between transactions, on the writer thread: one journaled transaction
+ * that writes the journal's sequence number alone, so that the store's state
+ * moves on by one (a checkpoint after it lets go of the pages the last
+ * commit before it freed). 0 or -1 (the map is full, or a store error). */
+int store_jn_step(cpm_store_t *s);
 /* Before mdb_env_set_mapsize (no transaction of this thread open): the
  * checkpoint thread idle. The read transactions holding checkpoints stay. */
 void store_jn_quiesce(cpm_store_t *s);
