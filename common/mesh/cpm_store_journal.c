@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define IMG_MAGIC "CPJM"
@@ -456,6 +457,33 @@ static void sync_failed(cpm_store_t *s, int rc)
 
 /* ---- the checkpoint thread ----------------------------------------------- */
 
+/* The data file's dirty pages are written a piece of the file at a time
+ * before the checkpoint's flush: pieces of 1 MiB, or of 1/256 of the file
+ * when that is larger (a few system calls per checkpoint, however large the
+ * store). */
+#define PIECE_MIN ((off_t)1 << 20)
+#define PIECES_MAX 256
+
+/* Before mdb_env_sync: start and wait for the writeback of the data file a
+ * piece at a time, so that a journal flush of the writer thread waits behind
+ * one piece's pages at most, not behind all that the interval dirtied (at one
+ * client, one flush of 200 ms of commits took 8-11 ms and held two journal
+ * flushes at 1.5-4.7 ms each: the p99). Durability still comes from the
+ * flush after it, which also reports a write that failed here. */
+static void write_back_in_pieces(cpm_store_t *s)
+{
+    int fd;
+    struct stat st;
+    if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0)
+        return;
+    off_t piece = st.st_size / PIECES_MAX > PIECE_MIN ? st.st_size / PIECES_MAX : PIECE_MIN;
+    piece -= piece % 4096;
+    for (off_t at = 0; at < st.st_size; at += piece)
+        (void)sync_file_range(fd, at, piece,
+                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                  SYNC_FILE_RANGE_WAIT_AFTER);
+}
+
 static void *ckpt_main(void *arg)
 {
     cpm_store_t *s = arg;
@@ -467,6 +495,7 @@ static void *ckpt_main(void *arg)
         if (!jn->busy)
             break;
         pthread_mutex_unlock(&jn->mu);
+        write_back_in_pieces(s);
         int rc = mdb_env_sync(s->env, 1);
         if (rc != 0)
             sync_failed(s, rc);
