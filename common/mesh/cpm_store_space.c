@@ -192,15 +192,17 @@ int cpm_store_make_room(cpm_store_t *s)
     if (rc != 0 || !above_mark(s, used, map))
         return rc;
     /* Held pages are free after a checkpoint: cheaper than a larger map,
-     * and the only way when the map cannot grow. */
-    if (held > 0 && store_jn_make_room(s) == 0) {
+     * and the only way when the map cannot grow. Only when they are what
+     * puts the store above its mark: a store full of live data makes no
+     * checkpoint per transaction. */
+    if (held > 0 && !above_mark(s, used - held, map) && store_jn_make_room(s) == 0) {
         rc = measure_now(s, &used, &held, &map);
         /* LMDB reuses a free-list entry only when it is older than every
          * reader, and the checkpoint just made reads the last commit's
          * state: what that commit freed (all of a large deletion) stays
          * held. One transaction more and a second checkpoint let it go. */
-        if (rc == 0 && held > 0 && above_mark(s, used, map) && store_jn_step(s) == 0 &&
-            store_jn_make_room(s) == 0)
+        if (rc == 0 && held > 0 && above_mark(s, used, map) && !above_mark(s, used - held, map) &&
+            store_jn_step(s) == 0 && store_jn_make_room(s) == 0)
             rc = measure_now(s, &used, &held, &map);
         if (rc != 0 || !above_mark(s, used, map))
             return rc;

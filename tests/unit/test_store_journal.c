@@ -622,6 +622,42 @@ static void test_pages_the_last_commit_freed_are_let_go(void **state)
     cpm_store_destroy(&s);
 }
 
+/* A store above its mark with live data makes no checkpoint for room: the
+ * pages a checkpoint would let go cannot bring it below, and a full store
+ * would otherwise flush its data file before every transaction. */
+static void test_live_data_above_the_mark_makes_no_checkpoint(void **state)
+{
+    fx_t *f = *state;
+    cpm_store_t *s = open_small(f->data);
+    static uint8_t val[3000];
+    memset(val, 9, sizeof val);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+    for (int i = 0; i < 212; i++) { /* a 4 KiB page each: 83% of the map, live */
+        char k[16];
+        snprintf(k, sizeof k, "k%04d", i);
+        assert_int_equal(cpm_store_put(s, txn, "beta", k, strlen(k), val, sizeof val), 0);
+    }
+    assert_int_equal(cpm_store_commit(txn), 0);
+    for (int i = 0; i < 3; i++) { /* a few small commits: some pages held */
+        assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+        assert_int_equal(cpm_store_put(s, txn, "beta", "k0000", 5, val, 100 + i), 0);
+        assert_int_equal(cpm_store_commit(txn), 0);
+    }
+    cpm_store_journal_stats_t before, after;
+    cpm_store_journal_stats(s, &before);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(cpm_store_make_room(s), 0); /* the map may not grow: 0, as it stays */
+        assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+        assert_int_equal(cpm_store_admit(s, txn), CPM_E_STORE_FULL);
+        cpm_store_abort(&txn);
+    }
+    cpm_store_journal_stats(s, &after);
+    assert_int_equal(after.for_room, before.for_room);
+    assert_int_equal(after.checkpoints, before.checkpoints);
+    cpm_store_destroy(&s);
+}
+
 /* One process at a time: a second opening of a journaled store is refused
  * (it would put a checkpoint's meta pages back under the first). */
 static void test_second_opener_refused(void **state)
@@ -652,6 +688,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_map_makes_a_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_held_pages_count_toward_the_mark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pages_the_last_commit_freed_are_let_go, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_live_data_above_the_mark_makes_no_checkpoint, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
