@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static volatile sig_atomic_t stop_requested;
 
@@ -697,13 +696,6 @@ static void keep_sequences(cpm_server_t *s)
             cpm_metrics_add(s->metrics, "store.failures", 1);
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* loop_spin_us: before the loop sleeps in its poll, look at its sockets
  * without sleeping for up to that long. A request that comes meanwhile is
  * taken at once, without the wake-up of a sleeping thread (on a virtual
@@ -712,7 +704,7 @@ static int64_t mono_us(void)
  * -1) when something came or it failed; 0 when nothing came. */
 static int spin_poll(cpm_server_t *s, zmq_pollitem_t *items, int nitems)
 {
-    int64_t end = mono_us() + s->cfg->loop_spin_us;
+    int64_t end = cpm_mono_us() + s->cfg->loop_spin_us;
     cpm_metrics_add(s->metrics, "loop.spins", 1);
     do {
         int got = cpm_zpoll(items, nitems, 0);
@@ -721,7 +713,7 @@ static int spin_poll(cpm_server_t *s, zmq_pollitem_t *items, int nitems)
                 cpm_metrics_add(s->metrics, "loop.spins_answered", 1);
             return got;
         }
-    } while (mono_us() < end && !stop_requested);
+    } while (cpm_mono_us() < end && !stop_requested);
     return 0;
 }
 

@@ -26,11 +26,16 @@ int64_t cpm_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 + cpm_clock_offset_ms() * 1000;
 }
 
-int64_t cpm_mono_ms(void)
+int64_t cpm_mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t cpm_mono_ms(void)
+{
+    return cpm_mono_us() / 1000;
 }
 
 /* Ids come from the system's generator 64 at a time: each draw is a

@@ -12,6 +12,7 @@
 int64_t cpm_now_ms(void);  /* wall clock, Unix milliseconds */
 int64_t cpm_now_us(void);  /* wall clock, Unix microseconds */
 int64_t cpm_mono_ms(void); /* monotonic clock, for timeouts */
+int64_t cpm_mono_us(void); /* the same in microseconds */
 
 /* 32 lowercase hex chars of randomness, NUL-terminated (out has 33 bytes). */
 void cpm_random_id(char out[33]);
