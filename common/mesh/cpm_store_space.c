@@ -185,6 +185,12 @@ static int measure_now(cpm_store_t *s, size_t *used, size_t *held, size_t *map)
     return rc;
 }
 
+/* Above the mark only because of the pages held for the last checkpoint. */
+static int held_put_above(const cpm_store_t *s, size_t used, size_t held, size_t map)
+{
+    return held > 0 && above_mark(s, used, map) && !above_mark(s, used - held, map);
+}
+
 int cpm_store_make_room(cpm_store_t *s)
 {
     size_t used, held, map;
@@ -194,19 +200,17 @@ int cpm_store_make_room(cpm_store_t *s)
     /* Held pages are free after a checkpoint: cheaper than a larger map,
      * and the only way when the map cannot grow. Only when they are what
      * puts the store above its mark: a store full of live data makes no
-     * checkpoint per transaction. */
-    if (held > 0 && !above_mark(s, used - held, map) && store_jn_make_room(s) == 0) {
+     * checkpoint per transaction. LMDB reuses a free-list entry only when it
+     * is older than every reader, and the checkpoint reads the last commit's
+     * state: what that commit freed (all of a large deletion) stays held
+     * after the first one; one transaction more and a second let it go. */
+    for (int round = 0; rc == 0 && held_put_above(s, used, held, map) && round < 2; round++) {
+        if ((round == 1 && store_jn_step(s) != 0) || store_jn_make_room(s) != 0)
+            break;
         rc = measure_now(s, &used, &held, &map);
-        /* LMDB reuses a free-list entry only when it is older than every
-         * reader, and the checkpoint just made reads the last commit's
-         * state: what that commit freed (all of a large deletion) stays
-         * held. One transaction more and a second checkpoint let it go. */
-        if (rc == 0 && held > 0 && above_mark(s, used, map) && !above_mark(s, used - held, map) &&
-            store_jn_step(s) == 0 && store_jn_make_room(s) == 0)
-            rc = measure_now(s, &used, &held, &map);
-        if (rc != 0 || !above_mark(s, used, map))
-            return rc;
     }
+    if (rc != 0 || !above_mark(s, used, map))
+        return rc;
     size_t want = map > s->map_max / 2 ? s->map_max : map * 2;
     size_t room = want > map ? disk_allowance(s, map) : 0;
     if (want > map && want - map > room)
