@@ -12,8 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
-#define MAGIC "CPJ1"
+/* A record's magic: "CPJ" and its check. "CPJ2": XXH3-128; "CPJ1", written
+ * before: BLAKE2b-128 (still read, so that a store killed under the build of
+ * before opens under this one). */
+#define MAGIC "CPJ2"
+#define MAGIC_PREFIX "CPJ"
 #define HDR 32
 #define HASH 16
 #define NSEG 2
@@ -148,6 +153,23 @@ double cpm_journal_fill(const cpm_journal_t *j)
     return (double)j->seg[j->active].off / (double)j->seg_bytes;
 }
 
+/* The check of a record's first n bytes, of the kind its magic's last byte
+ * names: XXH3-128 (canonical, big-endian) for '2', BLAKE2b-128 for '1'. Not a
+ * signature: it finds a torn or rotted record (whoever can write the journal
+ * can write the store itself); XXH3 takes about 27 us for 512 KiB here
+ * against 467 for BLAKE2b, which was a tenth of the writer thread's time
+ * with large groups. */
+static void record_check(const uint8_t *r, size_t n, char kind, uint8_t out[HASH])
+{
+    if (kind == '1') {
+        crypto_generichash(out, HASH, r, n, NULL, 0);
+        return;
+    }
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(r, n));
+    memcpy(out, c.digest, HASH);
+}
+
 int cpm_journal_append(cpm_journal_t *j, uint64_t seq, const void *payload, size_t len, bool sync)
 {
     size_t n = cpm_journal_record_size(len);
@@ -171,7 +193,7 @@ int cpm_journal_append(cpm_journal_t *j, uint64_t seq, const void *payload, size
     memcpy(r + 16, j->id, CPM_JOURNAL_ID_LEN);
     if (len)
         memcpy(r + HDR, payload, len);
-    crypto_generichash(r + HDR + len, HASH, r, HDR + len, NULL, 0);
+    record_check(r, HDR + len, MAGIC[3], r + HDR + len);
     if (write_all_at(s->fd, r, n, (off_t)s->off) != 0 || (sync && fdatasync(s->fd) != 0)) {
         cpm_error("journal: cannot write record %llu: %s", (unsigned long long)seq,
                   strerror(errno));
@@ -240,8 +262,9 @@ static long scan(const uint8_t *buf, size_t size, const uint8_t *id, uint64_t af
     while (off < size && size - off >= CPM_JOURNAL_OVERHEAD) {
         const uint8_t *r = buf + off;
         size_t len = ((size_t)r[4] << 24) | ((size_t)r[5] << 16) | ((size_t)r[6] << 8) | r[7];
-        if (memcmp(r, MAGIC, 4) != 0 || len > size - off - CPM_JOURNAL_OVERHEAD) {
-            const uint8_t *next = memmem(buf + off + 1, size - off - 1, MAGIC, 4);
+        if (memcmp(r, MAGIC_PREFIX, 3) != 0 || (r[3] != '1' && r[3] != '2') ||
+            len > size - off - CPM_JOURNAL_OVERHEAD) {
+            const uint8_t *next = memmem(buf + off + 1, size - off - 1, MAGIC_PREFIX, 3);
             if (next == NULL)
                 break;
             off = (size_t)(next - buf);
@@ -257,8 +280,8 @@ static long scan(const uint8_t *buf, size_t size, const uint8_t *id, uint64_t af
             continue;
         }
         uint8_t h[HASH];
-        crypto_generichash(h, HASH, r, HDR + len, NULL, 0);
-        if (sodium_memcmp(h, r + HDR + len, HASH) != 0) {
+        record_check(r, HDR + len, (char)r[3], h);
+        if (memcmp(h, r + HDR + len, HASH) != 0) {
             off++; /* not a whole record: its length cannot be trusted either */
             continue;
         }

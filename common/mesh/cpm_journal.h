@@ -6,8 +6,10 @@
  * one record and flushed once.
  *
  * A record, all integers big-endian:
- *   magic "CPJ1" (4) | payload length (4) | seq (8) | journal id (16)
- *   | payload | BLAKE2b-128 of everything before it (16)
+ *   magic "CPJ2" (4) | payload length (4) | seq (8) | journal id (16)
+ *   | payload | XXH3-128 of everything before it (16, canonical: big-endian)
+ * (Records with magic "CPJ1", written by builds of before, end in a
+ * BLAKE2b-128 instead and are read as well.)
  * seq goes up by one from record to record across both segments; a segment
  * is read from its start while headers hold; records whose hash fails are
  * left out (a torn last write; a rotted one shows as a gap).

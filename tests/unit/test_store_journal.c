@@ -21,12 +21,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 static const char *const DBS[] = {"alpha", "beta", "gamma", NULL};
 #define NKEYS 300
@@ -335,7 +337,7 @@ static void rot_record_2(void **state, off_t where)
         snprintf(seg, sizeof seg, "%s/journal.%d", f->data, i);
         fd = open(seg, O_RDWR);
         assert_true(fd >= 0);
-        if (pread(fd, magic, 4, 0) != 4 || memcmp(magic, "CPJ1", 4) != 0) {
+        if (pread(fd, magic, 4, 0) != 4 || memcmp(magic, "CPJ2", 4) != 0) {
             close(fd);
             fd = -1;
         }
@@ -346,7 +348,7 @@ static void rot_record_2(void **state, off_t where)
     for (int i = 0; i < 10 && !flipped; i++) {
         uint8_t hdr[32];
         assert_int_equal(pread(fd, hdr, sizeof hdr, off), (ssize_t)sizeof hdr);
-        assert_memory_equal(hdr, "CPJ1", 4);
+        assert_memory_equal(hdr, "CPJ2", 4);
         uint32_t len =
             (uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 | (uint32_t)hdr[6] << 8 | hdr[7];
         if (hdr[15] == 2) { /* record 2: one byte changed */
@@ -378,6 +380,76 @@ static void test_missing_records_refuse_to_open(void **state)
 static void test_rotted_header_refuses_too(void **state)
 {
     rot_record_2(state, 0);
+}
+
+/* The segment of f's journal whose first record is there, opened. */
+static int open_written_segment(const fx_t *f)
+{
+    for (int i = 0; i < 2; i++) {
+        char seg[160];
+        uint8_t magic[4];
+        snprintf(seg, sizeof seg, "%s/journal.%d", f->data, i);
+        int fd = open(seg, O_RDWR);
+        assert_true(fd >= 0);
+        if (pread(fd, magic, 4, 0) == 4 && memcmp(magic, "CPJ", 3) == 0)
+            return fd;
+        close(fd);
+    }
+    fail_msg("no journal segment holds records");
+    return -1;
+}
+
+/* A record ends in the XXH3-128 of all before it (canonical, big-endian);
+ * the records a build of before wrote ("CPJ1", BLAKE2b-128: a store killed
+ * under it, opened after the upgrade) are applied as well, exactly once. */
+static void test_records_of_before_are_replayed(void **state)
+{
+    fx_t *f = *state;
+    child_work(f, 4u << 20, 3600000, 0, 60, 9, NULL); /* one segment, no checkpoint after */
+    int fd = open_written_segment(f);
+    off_t off = 0;
+    int n = 0;
+    for (;;) {
+        uint8_t hdr[32];
+        if (pread(fd, hdr, sizeof hdr, off) != (ssize_t)sizeof hdr || memcmp(hdr, "CPJ", 3) != 0)
+            break;
+        assert_int_equal(hdr[3], '2');
+        size_t len = (size_t)hdr[4] << 24 | (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7];
+        uint8_t *r = malloc(32 + len + 16);
+        assert_non_null(r);
+        assert_int_equal(pread(fd, r, 32 + len + 16, off), (ssize_t)(32 + len + 16));
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits(r, 32 + len));
+        assert_memory_equal(c.digest, r + 32 + len, 16);
+        r[3] = '1'; /* as the build of before wrote it */
+        crypto_generichash(r + 32 + len, 16, r, 32 + len, NULL, 0);
+        assert_int_equal(pwrite(fd, r, 32 + len + 16, off), (ssize_t)(32 + len + 16));
+        free(r);
+        off += 48 + (off_t)len;
+        n++;
+    }
+    close(fd);
+    assert_true(n >= 60);
+    cpm_store_t *s = open_store(f->data, true, 4u << 20, 3600000);
+    assert_same_as_expected(f, s);
+    cpm_store_destroy(&s);
+}
+
+/* A record whose magic says BLAKE2b but whose check is XXH3's (or the other
+ * way round) is not whole: the kind of check is part of what is checked. */
+static void test_a_check_of_the_other_kind_fails(void **state)
+{
+    fx_t *f = *state;
+    child_work(f, 4u << 20, 3600000, 0, 60, 11, NULL);
+    int fd = open_written_segment(f);
+    uint8_t one = '1'; /* the first record, its XXH3 check kept */
+    assert_int_equal(pwrite(fd, &one, 1, 3), 1);
+    close(fd);
+    char err[512] = "";
+    cpm_store_opts_t o = {.journal = true, .journal_seg_bytes = 4u << 20};
+    cpm_store_t *s = cpm_store_open_with(f->data, &o, DBS, err, sizeof err);
+    assert_null(s);
+    assert_non_null(strstr(err, "after a missing one"));
 }
 
 /* A database emptied in a nested transaction that was undone stays as it
@@ -682,6 +754,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopened_without_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_records_refuse_to_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotted_header_refuses_too, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_of_before_are_replayed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_check_of_the_other_kind_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_undone_in_a_nested_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_opener_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_grows_the_map, setup, teardown),
