@@ -93,22 +93,18 @@ void gw_live_destroy(gw_live_t **p)
     *p = NULL;
 }
 
-void gw_live_push(gw_live_t *l, const char *json)
+void gw_live_push(gw_live_t *l, const char *json, const char *agency)
 {
     char *copy = strndup(json, GW_LIVE_EVENT_MAX);
-    json_t *o = json_loads(json, 0, NULL);
-    char *agency = strdup(o && json_string_value(json_object_get(o, "agency"))
-                              ? json_string_value(json_object_get(o, "agency"))
-                              : "");
-    json_decref(o);
-    if (!copy || !agency) {
-        free(copy), free(agency);
+    char *who = strdup(agency ? agency : "");
+    if (!copy || !who) {
+        free(copy), free(who);
         return;
     }
     pthread_mutex_lock(&l->lock);
     ev_t *slot = &l->ring[l->head % GW_LIVE_RING];
     free(slot->json), free(slot->agency);
-    slot->json = copy, slot->agency = agency;
+    slot->json = copy, slot->agency = who;
     l->head++;
     pthread_cond_broadcast(&l->cond);
     pthread_mutex_unlock(&l->lock);
@@ -155,7 +151,7 @@ static void on_event(void *arg, const char *node, const char *service, const Cpm
                           ev->area, "category", ev->category, "state", (int)ev->state);
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     if (s && strlen(s) <= GW_LIVE_EVENT_MAX)
-        gw_live_push(l, s);
+        gw_live_push(l, s, ev->agency);
     free(s);
     json_decref(o);
 }

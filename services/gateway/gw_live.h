@@ -49,8 +49,9 @@ void gw_live_wake(gw_live_t *l);
 void gw_live_stop(gw_live_t *l);
 
 /* Put one event (a JSON object, at most GW_LIVE_EVENT_MAX bytes) into the
- * ring (any thread; used by the tick, and by tests). */
-void gw_live_push(gw_live_t *l, const char *json);
+ * ring with its agency (the readers' scope: the object's "agency"; NULL as
+ * ""), any thread; used by the tick, and by tests. */
+void gw_live_push(gw_live_t *l, const char *json, const char *agency);
 /* Events pushed so far (the next event's id is this). */
 uint64_t gw_live_head(gw_live_t *l);
 

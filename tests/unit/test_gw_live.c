@@ -19,7 +19,7 @@ static void push(gw_live_t *l, const char *ticket, const char *agency)
 {
     char j[300];
     snprintf(j, sizeof j, "{\"ticket\":\"%s\",\"agency\":\"%s\"}", ticket, agency);
-    gw_live_push(l, j);
+    gw_live_push(l, j, agency);
 }
 
 /* Everything the reader gives until a keep-alive (nothing more held). */
