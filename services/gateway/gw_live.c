@@ -15,9 +15,17 @@
 #include <string.h>
 #include <time.h>
 
+/* An event of the ring. From the subscriber it is kept as its fields and
+ * made into JSON when a reader first reaches it (nothing is rendered while
+ * nobody watches: the rendering was most of the gateway's CPU under load);
+ * from gw_live_push, as the JSON given. */
+#define EV_STRS 6 /* node, service, kind, ticket, area, category */
 typedef struct {
-    char *json;
+    char *json;   /* NULL until rendered */
     char *agency; /* the event's agency, for the readers' scope */
+    char *strs;   /* the EV_STRS fields, each ended by a zero byte; NULL: json given */
+    int64_t seq, at_ms;
+    int state;
 } ev_t;
 
 typedef struct reader reader_t;
@@ -86,28 +94,61 @@ void gw_live_destroy(gw_live_t **p)
     gw_live_t *l = *p;
     unmake(l);
     for (size_t i = 0; i < GW_LIVE_RING; i++)
-        free(l->ring[i].json), free(l->ring[i].agency);
+        free(l->ring[i].json), free(l->ring[i].agency), free(l->ring[i].strs);
     pthread_cond_destroy(&l->cond);
     pthread_mutex_destroy(&l->lock);
     free(l);
     *p = NULL;
 }
 
-void gw_live_push(gw_live_t *l, const char *json, const char *agency)
+/* Into the next slot (the oldest event falls off); takes json, agency and
+ * strs. */
+static void put(gw_live_t *l, ev_t *e)
 {
-    char *copy = strndup(json, GW_LIVE_EVENT_MAX);
-    char *who = strdup(agency ? agency : "");
-    if (!copy || !who) {
-        free(copy), free(who);
-        return;
-    }
     pthread_mutex_lock(&l->lock);
     ev_t *slot = &l->ring[l->head % GW_LIVE_RING];
-    free(slot->json), free(slot->agency);
-    slot->json = copy, slot->agency = who;
+    free(slot->json), free(slot->agency), free(slot->strs);
+    *slot = *e;
     l->head++;
     pthread_cond_broadcast(&l->cond);
     pthread_mutex_unlock(&l->lock);
+}
+
+void gw_live_push(gw_live_t *l, const char *json, const char *agency)
+{
+    ev_t e = {.json = strndup(json, GW_LIVE_EVENT_MAX), .agency = strdup(agency ? agency : "")};
+    if (!e.json || !e.agency) {
+        free(e.json), free(e.agency);
+        return;
+    }
+    put(l, &e);
+}
+
+/* An event's public projection as JSON (f: node, service, kind, ticket,
+ * area, category), malloc'd; NULL when out of memory. */
+static char *render(const char *const f[EV_STRS], const char *agency, int64_t seq, int64_t at_ms,
+                    int state)
+{
+    json_t *o =
+        json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:i}", "node", f[0], "service", f[1], "seq",
+                  (json_int_t)seq, "at_ms", (json_int_t)at_ms, "kind", f[2], "ticket", f[3],
+                  "agency", agency, "area", f[4], "category", f[5], "state", state);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    return s;
+}
+
+/* Under the lock: e's JSON, rendered now if it was not yet (NULL when out
+ * of memory: the reader skips it). */
+static const char *json_of(ev_t *e)
+{
+    if (e->json || !e->strs)
+        return e->json;
+    const char *f[EV_STRS];
+    f[0] = e->strs;
+    for (size_t i = 1; i < EV_STRS; i++)
+        f[i] = f[i - 1] + strlen(f[i - 1]) + 1;
+    return e->json = render(f, e->agency, e->seq, e->at_ms, e->state);
 }
 
 uint64_t gw_live_head(gw_live_t *l)
@@ -139,21 +180,42 @@ void gw_live_stop(gw_live_t *l)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* The public projection of an event; each reader sees those of its scope. */
+/* The public projection of an event; each reader sees those of its scope.
+ * Kept as fields (json_of renders it for the first reader) when its JSON
+ * surely fits GW_LIVE_EVENT_MAX (every character escaped as \uXXXX, six
+ * bytes, plus the names and numbers); else rendered now and left out when it
+ * does not fit, as always. */
 static void on_event(void *arg, const char *node, const char *service, const Cpm__Event *ev,
                      bool chain_ok)
 {
     (void)chain_ok;
     gw_live_t *l = arg;
-    json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:i}", "node", node, "service",
-                          service, "seq", (json_int_t)ev->seq, "at_ms", (json_int_t)ev->at_ms,
-                          "kind", ev->kind, "ticket", ev->ticket, "agency", ev->agency, "area",
-                          ev->area, "category", ev->category, "state", (int)ev->state);
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    if (s && strlen(s) <= GW_LIVE_EVENT_MAX)
-        gw_live_push(l, s, ev->agency);
-    free(s);
-    json_decref(o);
+    const char *f[EV_STRS] = {node, service, ev->kind, ev->ticket, ev->area, ev->category};
+    size_t len[EV_STRS], total = 0;
+    for (size_t i = 0; i < EV_STRS; i++) {
+        f[i] = f[i] ? f[i] : "";
+        total += len[i] = strlen(f[i]);
+    }
+    ev_t e = {.seq = (int64_t)ev->seq, .at_ms = ev->at_ms, .state = (int)ev->state};
+    if ((total + strlen(ev->agency)) * 6 + 200 > GW_LIVE_EVENT_MAX) {
+        char *s = render(f, ev->agency, e.seq, e.at_ms, e.state);
+        if (s && strlen(s) <= GW_LIVE_EVENT_MAX)
+            gw_live_push(l, s, ev->agency);
+        free(s);
+        return;
+    }
+    e.strs = malloc(total + EV_STRS);
+    e.agency = strdup(ev->agency);
+    if (!e.strs || !e.agency) {
+        free(e.strs), free(e.agency);
+        return;
+    }
+    char *w = e.strs;
+    for (size_t i = 0; i < EV_STRS; i++) {
+        memcpy(w, f[i], len[i] + 1);
+        w += len[i] + 1;
+    }
+    put(l, &e);
 }
 
 static int make(gw_live_t *l)
@@ -301,8 +363,10 @@ static int next_chunk(reader_t *r)
                      (unsigned long long)(oldest - r->pos));
         r->pos = oldest;
     } else if (r->pos < l->head) {
-        n = snprintf(r->pending, sizeof r->pending, "id: %llu\ndata: %s\n\n",
-                     (unsigned long long)r->pos, l->ring[r->pos % GW_LIVE_RING].json);
+        const char *json = json_of(&l->ring[r->pos % GW_LIVE_RING]);
+        n = json ? snprintf(r->pending, sizeof r->pending, "id: %llu\ndata: %s\n\n",
+                            (unsigned long long)r->pos, json)
+                 : snprintf(r->pending, sizeof r->pending, ": gap 1\n\n");
         r->pos++;
     } else {
         n = snprintf(r->pending, sizeof r->pending, ": keep-alive\n\n");

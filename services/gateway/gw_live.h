@@ -5,7 +5,8 @@
  * changes; its cursor kept under data_dir/live-cursor) and puts each event,
  * in its public projection (node, service, seq, time, kind, ticket, agency,
  * area, category, state: never notes, actors, businesses or contact), into
- * a ring of the last GW_LIVE_RING events. Each SSE connection reads the ring
+ * a ring of the last GW_LIVE_RING events (kept as those fields and made into
+ * JSON once, when the first reader reaches it). Each SSE connection reads the ring
  * from a position of its own (from Last-Event-ID when the browser
  * reconnects, else the oldest held): a reader that falls more than the ring
  * behind is told (an SSE comment ": gap N") and goes on from the oldest. An
