@@ -20,12 +20,17 @@
  * nobody watches: the rendering was most of the gateway's CPU under load);
  * from gw_live_push, as the JSON given. */
 #define EV_STRS 6 /* node, service, kind, ticket, area, category */
+/* A bound of an event's JSON: every byte of its strings escaped (\u00XX,
+ * six bytes), plus the names, numbers and punctuation (at most about 160). */
+#define EV_ESCAPED 6
+#define EV_FIXED 200
 typedef struct {
     char *json;   /* NULL until rendered */
     char *agency; /* the event's agency, for the readers' scope */
     char *strs;   /* the EV_STRS fields, each ended by a zero byte; NULL: json given */
     int64_t seq, at_ms;
     int state;
+    bool failed; /* could not be rendered: every reader steps over it */
 } ev_t;
 
 typedef struct reader reader_t;
@@ -125,7 +130,8 @@ void gw_live_push(gw_live_t *l, const char *json, const char *agency)
 }
 
 /* An event's public projection as JSON (f: node, service, kind, ticket,
- * area, category), malloc'd; NULL when out of memory. */
+ * area, category), malloc'd; NULL when out of memory or a string is not
+ * UTF-8 (the subscriber's checks let no such event through). */
 static char *render(const char *const f[EV_STRS], const char *agency, int64_t seq, int64_t at_ms,
                     int state)
 {
@@ -138,8 +144,10 @@ static char *render(const char *const f[EV_STRS], const char *agency, int64_t se
     return s;
 }
 
-/* Under the lock: e's JSON, rendered now if it was not yet (NULL when out
- * of memory: the reader skips it). */
+/* Under the lock: e's JSON, rendered now if it was not yet; NULL when it
+ * cannot be (then marked failed, and every reader steps over it). One
+ * render holds the lock for a few microseconds; a reader far behind renders
+ * at most what fits its buffer per read (about 250 bytes an event). */
 static const char *json_of(ev_t *e)
 {
     if (e->json || !e->strs)
@@ -148,7 +156,12 @@ static const char *json_of(ev_t *e)
     f[0] = e->strs;
     for (size_t i = 1; i < EV_STRS; i++)
         f[i] = f[i - 1] + strlen(f[i - 1]) + 1;
-    return e->json = render(f, e->agency, e->seq, e->at_ms, e->state);
+    if (!(e->json = render(f, e->agency, e->seq, e->at_ms, e->state))) {
+        free(e->strs);
+        e->strs = NULL;
+        e->failed = true;
+    }
+    return e->json;
 }
 
 uint64_t gw_live_head(gw_live_t *l)
@@ -180,42 +193,50 @@ void gw_live_stop(gw_live_t *l)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* The public projection of an event; each reader sees those of its scope.
- * Kept as fields (json_of renders it for the first reader) when its JSON
- * surely fits GW_LIVE_EVENT_MAX (every character escaped as \uXXXX, six
- * bytes, plus the names and numbers); else rendered now and left out when it
- * does not fit, as always. */
-static void on_event(void *arg, const char *node, const char *service, const Cpm__Event *ev,
-                     bool chain_ok)
+/* e's fields (f, of lengths len) copied into one block. 0, or -1 when out of
+ * memory. */
+static int pack_fields(ev_t *e, const char *const f[EV_STRS], const size_t len[EV_STRS],
+                       size_t total)
 {
-    (void)chain_ok;
-    gw_live_t *l = arg;
+    if (!(e->strs = malloc(total + EV_STRS)))
+        return -1;
+    char *w = e->strs;
+    for (size_t i = 0; i < EV_STRS; i++) {
+        memcpy(w, f[i], len[i] + 1);
+        w += len[i] + 1;
+    }
+    return 0;
+}
+
+void gw_live_push_event(gw_live_t *l, const char *node, const char *service, const Cpm__Event *ev)
+{
     const char *f[EV_STRS] = {node, service, ev->kind, ev->ticket, ev->area, ev->category};
+    const char *agency = ev->agency ? ev->agency : "";
     size_t len[EV_STRS], total = 0;
     for (size_t i = 0; i < EV_STRS; i++) {
         f[i] = f[i] ? f[i] : "";
         total += len[i] = strlen(f[i]);
     }
     ev_t e = {.seq = (int64_t)ev->seq, .at_ms = ev->at_ms, .state = (int)ev->state};
-    if ((total + strlen(ev->agency)) * 6 + 200 > GW_LIVE_EVENT_MAX) {
-        char *s = render(f, ev->agency, e.seq, e.at_ms, e.state);
+    if ((total + strlen(agency)) * EV_ESCAPED + EV_FIXED > GW_LIVE_EVENT_MAX) {
+        char *s = render(f, agency, e.seq, e.at_ms, e.state);
         if (s && strlen(s) <= GW_LIVE_EVENT_MAX)
-            gw_live_push(l, s, ev->agency);
+            gw_live_push(l, s, agency);
         free(s);
         return;
     }
-    e.strs = malloc(total + EV_STRS);
-    e.agency = strdup(ev->agency);
-    if (!e.strs || !e.agency) {
-        free(e.strs), free(e.agency);
+    if (pack_fields(&e, f, len, total) != 0 || !(e.agency = strdup(agency))) {
+        free(e.strs);
         return;
     }
-    char *w = e.strs;
-    for (size_t i = 0; i < EV_STRS; i++) {
-        memcpy(w, f[i], len[i] + 1);
-        w += len[i] + 1;
-    }
     put(l, &e);
+}
+
+static void on_event(void *arg, const char *node, const char *service, const Cpm__Event *ev,
+                     bool chain_ok)
+{
+    (void)chain_ok;
+    gw_live_push_event(arg, node, service, ev);
 }
 
 static int make(gw_live_t *l)
@@ -326,8 +347,9 @@ static void skip_hidden(reader_t *r)
 {
     gw_live_t *l = r->l;
     uint64_t oldest = l->head > GW_LIVE_RING ? l->head - GW_LIVE_RING : 0;
-    while (!r->all && r->pos >= oldest && r->pos < l->head &&
-           strcmp(l->ring[r->pos % GW_LIVE_RING].agency, r->agency) != 0)
+    while (r->pos >= oldest && r->pos < l->head &&
+           (l->ring[r->pos % GW_LIVE_RING].failed ||
+            (!r->all && strcmp(l->ring[r->pos % GW_LIVE_RING].agency, r->agency) != 0)))
         r->pos++;
 }
 
@@ -366,7 +388,8 @@ static int next_chunk(reader_t *r)
         const char *json = json_of(&l->ring[r->pos % GW_LIVE_RING]);
         n = json ? snprintf(r->pending, sizeof r->pending, "id: %llu\ndata: %s\n\n",
                             (unsigned long long)r->pos, json)
-                 : snprintf(r->pending, sizeof r->pending, ": gap 1\n\n");
+                 : snprintf(r->pending, sizeof r->pending, ": skipped %llu\n\n",
+                            (unsigned long long)r->pos); /* failed just now */
         r->pos++;
     } else {
         n = snprintf(r->pending, sizeof r->pending, ": keep-alive\n\n");

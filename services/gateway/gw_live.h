@@ -26,6 +26,7 @@
 
 #include "cpm_config.h"
 #include "cpm_keys.h"
+#include "cpmesh.pb-c.h"
 #include "gw_auth.h"
 #include "gw_http.h"
 
@@ -53,6 +54,13 @@ void gw_live_stop(gw_live_t *l);
  * ring with its agency (the readers' scope: the object's "agency"; NULL as
  * ""), any thread; used by the tick, and by tests. */
 void gw_live_push(gw_live_t *l, const char *json, const char *agency);
+/* Put one event of node/service into the ring as its public projection (the
+ * tick's subscriber does; any thread): kept as its fields and made into
+ * JSON when the first reader reaches it, once. An event whose JSON might
+ * not fit GW_LIVE_EVENT_MAX is made now and left out when it does not fit;
+ * one that cannot be made (out of memory) is stepped over by every reader
+ * (the first one that tried gets an SSE comment ": skipped <id>"). */
+void gw_live_push_event(gw_live_t *l, const char *node, const char *service, const Cpm__Event *ev);
 /* Events pushed so far (the next event's id is this). */
 uint64_t gw_live_head(gw_live_t *l);
 

@@ -77,6 +77,65 @@ static void test_scope(void **st)
     gw_live_destroy(&l);
 }
 
+static void event(gw_live_t *l, const char *ticket, const char *area)
+{
+    Cpm__Event ev = CPM__EVENT__INIT;
+    ev.seq = 7;
+    ev.at_ms = 1796288025580;
+    ev.kind = "complaint.received";
+    ev.ticket = (char *)ticket;
+    ev.agency = "hn.d.hoan-kiem";
+    ev.area = (char *)area;
+    ev.category = "food_safety";
+    ev.state = CPM__CASE_STATE__CASE_STATE_RECEIVED;
+    gw_live_push_event(l, "hn.doit", "intake", &ev);
+}
+
+/* An event of the subscriber: its public projection, made into JSON when a
+ * reader first reaches it, the same bytes for every reader; one that might
+ * not fit is made at once (and left out when it does not fit); one that
+ * cannot be made is stepped over. */
+static void test_events_made_for_readers(void **st)
+{
+    (void)st;
+    gw_live_t *l = NULL;
+    assert_int_equal(gw_live_new(&l, NULL, NULL, NULL), 0);
+    gw_live_set_wait(l, 1);
+    event(l, "DOIT-00000001", "ho\xc3\xa0n-ki\xe1\xba\xbfm"); /* kept as fields */
+    char big[1100];
+    memset(big, 'T', sizeof big - 1);
+    big[400] = 0;
+    event(l, big, "hoan-kiem"); /* might not fit: made now, fits */
+    big[400] = 'T';
+    big[sizeof big - 1] = 0;
+    event(l, big, "hoan-kiem");        /* does not fit: left out */
+    event(l, "DOIT-00000004", "\xff"); /* not UTF-8: cannot be made */
+    assert_int_equal(gw_live_head(l), 3);
+    void *co = NULL, *hk = NULL, *bd = NULL;
+    assert_int_equal(gw_live_reader_open(l, 0, NULL, "c", "coordinator", "hn.doit", &co), 0);
+    assert_int_equal(gw_live_reader_open(l, 0, NULL, "b", "department", "hn.d.hoan-kiem", &hk), 0);
+    assert_int_equal(gw_live_reader_open(l, 0, NULL, "a", "officer", "hn.d.ba-dinh", &bd), 0);
+    static char a[8192], b[8192], c[8192];
+    read_all(co, a, sizeof a);
+    read_all(hk, b, sizeof b);
+    read_all(bd, c, sizeof c);
+    const char *first =
+        "id: 0\ndata: {\"node\":\"hn.doit\",\"service\":\"intake\",\"seq\":7,"
+        "\"at_ms\":1796288025580,\"kind\":\"complaint.received\",\"ticket\":\"DOIT-00000001\","
+        "\"agency\":\"hn.d.hoan-kiem\",\"area\":\"ho\\u00E0n-ki\\u1EBFm\","
+        "\"category\":\"food_safety\",\"state\":1}\n\n";
+    assert_memory_equal(a, first, strlen(first));
+    assert_memory_equal(b, first, strlen(first)); /* the same bytes */
+    big[400] = 0;
+    assert_non_null(strstr(a, big)), assert_non_null(strstr(b, big));
+    assert_non_null(strstr(a, "\nid: 1\n")), assert_null(strstr(a, "id: 2"));
+    assert_non_null(strstr(a, ": skipped 2")); /* the first reader to try */
+    assert_null(strstr(b, "skipped")), assert_null(strstr(b, "id: 2"));
+    assert_null(strstr(c, "id: ")); /* another agency: nothing */
+    gw_live_reader_free(co), gw_live_reader_free(hk), gw_live_reader_free(bd);
+    gw_live_destroy(&l);
+}
+
 static cpm_identity_t root, person, gwid;
 
 static void test_stream_ends_with_session(void **st)
@@ -127,6 +186,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scope),
+        cmocka_unit_test(test_events_made_for_readers),
         cmocka_unit_test(test_stream_ends_with_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
