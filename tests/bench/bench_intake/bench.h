@@ -54,9 +54,12 @@ int64_t others_cpu_us(const env_t *e);
 
 /* Complaint i of stream tag: realistic sizes (about 512 bytes packed, the
  * record size of issue 13's comparison with the peers). The strings point
- * into bufs, which must outlive c. */
+ * into bufs, which must outlive c. One consumer (one phone) files them all
+ * about 97 businesses, so that routing links nearly every one to an earlier
+ * one; with CPM_BENCH_CONSUMERS=distinct in the environment each has a phone
+ * of its own (no links: what a city's spread of consumers costs). */
 typedef struct {
-    char business[64], ref[64], desc[512];
+    char business[64], ref[64], desc[512], phone[16];
 } complaint_bufs_t;
 
 void make_complaint(const env_t *e, const char *tag, uint64_t i, Cpm__Complaint *c,

@@ -3,6 +3,8 @@
 #include "bench.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const char *const AREAS[] = {"hoan-kiem", "ba-dinh", "cau-giay", "tay-ho"};
 static const char *const CATEGORIES[] = {"food_safety", "pricing", "counterfeit_goods",
@@ -24,7 +26,20 @@ void make_complaint(const env_t *e, const char *tag, uint64_t i, Cpm__Complaint 
              (unsigned long long)i);
     c->channel = "hotline";
     c->consumer_name = "Nguyen Van A";
+    static _Atomic int distinct = -1; /* read once; every thread reads the same */
+    if (distinct < 0) {
+        const char *v = getenv("CPM_BENCH_CONSUMERS");
+        distinct = v && strcmp(v, "distinct") == 0;
+    }
     c->consumer_phone = "0912 345 678";
+    if (distinct) { /* of this stream (tag) and complaint: FNV-1a of both */
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *t = tag; *t; t++)
+            h = (h ^ (uint8_t)*t) * 1099511628211ULL;
+        h = (h ^ i) * 1099511628211ULL;
+        snprintf(b->phone, sizeof b->phone, "09%08llu", (unsigned long long)(h % 100000000ULL));
+        c->consumer_phone = b->phone;
+    }
     c->business_name = b->business;
     c->business_address = "12 Hang Bac";
     c->area = (char *)AREAS[i % 4];
