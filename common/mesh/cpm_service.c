@@ -183,11 +183,13 @@ static int on_acked(void *ctx, MDB_txn *txn, const char *peer_member, const char
 {
     cpm_server_t *s = ctx;
     const cpm_svc_acked_t *o = s->svc->acked;
-    while (o && o->fn && strcmp(o->peer_service, peer_service) != 0)
+    while (o && (o->fn || o->raw) && strcmp(o->peer_service, peer_service) != 0)
         o++;
-    if (!o || !o->fn)
+    if (!o || !(o->fn || o->raw))
         return 0;
     refresh(s);
+    if (!o->record)
+        return o->raw(s->svc_state, s, txn, peer_member, rec, len);
     cpm_error_t err = {0};
     ProtobufCMessage *r = decode(o->record, rec, len, "record", NOT_ITEM, &err);
     if (!r) { /* our own record: only a bug or a damaged store gets here */
@@ -240,8 +242,9 @@ int cpm_service_attach(cpm_server_t *s, const cpm_service_t *d, cpm_svc_t *st)
                       o->peer_service);
             return -1;
         }
-    for (const cpm_svc_acked_t *a = d->acked; a && a->fn; a++)
-        if (!a->record || cpm_pump_on_acked(s->pump, a->peer_service, on_acked, s) != 0) {
+    for (const cpm_svc_acked_t *a = d->acked; a && (a->fn || a->raw); a++)
+        if ((a->record ? !a->fn : !a->raw) ||
+            cpm_pump_on_acked(s->pump, a->peer_service, on_acked, s) != 0) {
             cpm_error("%s: cannot hear acknowledgements from %s (no such stream)", d->name,
                       a->peer_service);
             return -1;

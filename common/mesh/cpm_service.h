@@ -92,12 +92,19 @@ typedef struct {
     Cpm__MsgType type;
 } cpm_svc_stream_t;
 
+/* The same with the record's bytes as stored, undecoded: for a hook that
+ * needs a field or two of a large record (it reads them with cpm_pb_next). */
+typedef int (*cpm_svc_acked_raw_fn)(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn,
+                                    const char *peer_member, const uint8_t *rec, size_t len);
+
 /* Hear of each record of a stream to peer_service that the peer
- * acknowledged, decoded with record. */
+ * acknowledged: decoded with record and given to fn, or, with record NULL,
+ * as its bytes to raw. */
 typedef struct {
     const char *peer_service;
     const ProtobufCMessageDescriptor *record;
     cpm_svc_acked_fn fn;
+    cpm_svc_acked_raw_fn raw;
 } cpm_svc_acked_t;
 
 typedef struct cpm_service {
@@ -115,7 +122,7 @@ typedef struct cpm_service {
     const cpm_svc_request_t *items;
     const cpm_svc_batch_t *batches;  /* ended by an entry with fn NULL */
     const cpm_svc_stream_t *streams; /* ended by an entry with peer_service NULL */
-    const cpm_svc_acked_t *acked;    /* optional, ended by an entry with fn NULL */
+    const cpm_svc_acked_t *acked;    /* optional, ended by an entry with fn and raw NULL */
     /* After the server is up: create the state. 0, or -1 with the reason
      * logged (the process exits 1). */
     int (*init)(cpm_server_t *srv, cpm_svc_t **st);

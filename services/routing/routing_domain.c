@@ -1,4 +1,6 @@
 #include "routing_domain.h"
+
+#include "cpm_pbcheck.h"
 #include "cpm_case.h"
 #include "cpm_envelope.h"
 #include "cpm_keys.h"
@@ -318,6 +320,45 @@ int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effect
                                  const char *agency, const Cpm__Assignment *a, int64_t now_ms)
 {
     const char *ticket = a->complaint && a->complaint->ticket ? a->complaint->ticket : "";
+    return routing_assignment_delivered_ticket(st, txn, fx, agency, ticket, now_ms);
+}
+
+/* The last string field 1 of the message in (p, end) into out; 0, or -1. */
+static int last_field_1(const uint8_t *p, const uint8_t *end, const uint8_t **val, size_t *vlen)
+{
+    cpm_pb_field_t f;
+    int more;
+    while ((more = cpm_pb_next(&p, end, &f)) == 1)
+        if (f.number == 1) {
+            if (f.wire_type != 2)
+                return -1;
+            *val = f.data;
+            *vlen = f.len;
+        }
+    return more;
+}
+
+int routing_assignment_ticket(const uint8_t *rec, size_t len, char ticket[ROUTING_TICKET_MAX])
+{
+    const uint8_t *p = rec, *end = rec + len, *t = NULL;
+    size_t tlen = 0;
+    cpm_pb_field_t f;
+    int more;
+    /* Assignment.complaint (1) may come in pieces, merged: its ticket (1)
+     * is the last one of all of them. */
+    while ((more = cpm_pb_next(&p, end, &f)) == 1)
+        if (f.number == 1 && (f.wire_type != 2 || last_field_1(f.data, f.data + f.len, &t, &tlen)))
+            return -1;
+    if (more != 0 || tlen >= ROUTING_TICKET_MAX || (tlen && memchr(t, 0, tlen)))
+        return -1;
+    memcpy(ticket, t ? (const char *)t : "", tlen);
+    ticket[tlen] = 0;
+    return 0;
+}
+
+int routing_assignment_delivered_ticket(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                                        const char *agency, const char *ticket, int64_t now_ms)
+{
     if (!*ticket)
         return 0;
     const void *v;

@@ -78,6 +78,16 @@ bool routing_contact_drop_clear(Cpm__Complaint *c);
  * is left alone, so a second ack changes nothing. 0 or a store error. */
 int routing_assignment_delivered(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                                  const char *agency, const Cpm__Assignment *a, int64_t now_ms);
+/* The same for the assignment of ticket ("": nothing to do). */
+int routing_assignment_delivered_ticket(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                                        const char *agency, const char *ticket, int64_t now_ms);
+/* The ticket of an Assignment's complaint read from its bytes (rec, len)
+ * without decoding the rest (the acked hook's only need of a record of
+ * about 1 KB: decoding and checking it all was 2-3% of routing's CPU). As a
+ * decoder would: the last value wins, an empty or absent one is "". 0, or
+ * -1 when rec is not well-formed or the ticket does not fit
+ * ROUTING_TICKET_MAX (or holds a zero byte). */
+int routing_assignment_ticket(const uint8_t *rec, size_t len, char ticket[ROUTING_TICKET_MAX]);
 
 /* Apply a state change reported by an agency. Only the agency the case is
  * assigned to may report on it (CPM_E_FORBIDDEN otherwise); unknown tickets

@@ -430,8 +430,70 @@ static int delivered(fixture_t *f, const char *agency, const char *ticket, int64
     Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
     a.complaint = &c;
     a.agency = (char *)agency;
+    /* as the service has it: the ticket read from the record's bytes */
+    uint8_t buf[4096];
+    size_t n = cpm__assignment__pack(&a, buf);
+    char t[ROUTING_TICKET_MAX];
+    assert_int_equal(routing_assignment_ticket(buf, n, t), 0);
+    assert_string_equal(t, ticket);
     MDB_txn *txn = dom_begin(f->st, true);
-    return dom_end(txn, routing_assignment_delivered(f->st, txn, &f->fx, agency, &a, at));
+    return dom_end(txn, routing_assignment_delivered_ticket(f->st, txn, &f->fx, agency, t, at));
+}
+
+/* The ticket read from an Assignment's bytes is what the decoder finds:
+ * pieces of the complaint merged (the last ticket wins, a piece without one
+ * keeps the one before), none at all is "", and what does not decode or
+ * does not fit is refused. */
+static void test_assignment_ticket_as_decoded(void **state)
+{
+    (void)state;
+    uint8_t buf[8192];
+    char t[ROUTING_TICKET_MAX];
+    Cpm__Complaint c = complaint("HK-00000042", "food_safety", "hoan-kiem", false);
+    Cpm__Assignment a = CPM__ASSIGNMENT__INIT;
+    a.agency = "hn.d.hoan-kiem";
+    size_t n = cpm__assignment__pack(&a, buf); /* no complaint */
+    assert_int_equal(routing_assignment_ticket(buf, n, t), 0);
+    assert_string_equal(t, "");
+    a.complaint = &c;
+    n = cpm__assignment__pack(&a, buf);
+    size_t one = n;
+    assert_int_equal(routing_assignment_ticket(buf, n, t), 0);
+    assert_string_equal(t, "HK-00000042");
+    /* a second Assignment appended: its complaint merges into the first */
+    Cpm__Complaint c2 = CPM__COMPLAINT__INIT;
+    c2.description = "more";
+    Cpm__Assignment a2 = CPM__ASSIGNMENT__INIT;
+    a2.complaint = &c2;
+    for (size_t k = 0; k < 2; k++) {
+        c2.ticket = k ? "HK-00000043" : (char *)protobuf_c_empty_string;
+        n = one + cpm__assignment__pack(&a2, buf + one);
+        assert_int_equal(routing_assignment_ticket(buf, n, t), 0);
+        Cpm__Assignment *d = cpm__assignment__unpack(NULL, n, buf);
+        assert_non_null(d);
+        assert_string_equal(t, d->complaint->ticket);
+        assert_string_equal(t, k ? "HK-00000043" : "HK-00000042");
+        cpm__assignment__free_unpacked(d, NULL);
+    }
+    /* cut short anywhere inside: refused, as the decoder refuses it */
+    for (size_t cut = 1; cut < one; cut++) {
+        Cpm__Assignment *d = cpm__assignment__unpack(NULL, cut, buf);
+        int rc = routing_assignment_ticket(buf, cut, t);
+        if (d)
+            assert_int_equal(rc, 0), cpm__assignment__free_unpacked(d, NULL);
+        else
+            assert_int_equal(rc, -1);
+    }
+    /* a ticket longer than any routing keeps */
+    char longt[ROUTING_TICKET_MAX + 1];
+    memset(longt, 'T', ROUTING_TICKET_MAX);
+    longt[ROUTING_TICKET_MAX] = 0;
+    c.ticket = longt;
+    n = cpm__assignment__pack(&a, buf);
+    assert_int_equal(routing_assignment_ticket(buf, n, t), -1);
+    /* the complaint field with another wire type */
+    const uint8_t bad[] = {0x08, 0x01};
+    assert_int_equal(routing_assignment_ticket(bad, sizeof bad, t), -1);
 }
 
 static void test_assignment_delivered(void **state)
@@ -921,6 +983,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_contact_sealed_for_another_agency, setup,
                                         dom_env_teardown),
         cmocka_unit_test(test_clear_contact_dropped),
+        cmocka_unit_test(test_assignment_ticket_as_decoded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
