@@ -294,9 +294,12 @@ static void side_open(side_t *s, const char *parent, const char *what, size_t ma
     /* CPM_GROWTH_JOURNAL=1: the stores keep a redo journal, as the services'
      * do by default (segments of 64 MiB: a group's record fits) */
     const char *jv = getenv("CPM_GROWTH_JOURNAL");
+    /* CPM_GROWTH_CKPT_MS: the checkpoint interval (default the services') */
+    const char *cv = getenv("CPM_GROWTH_CKPT_MS");
     cpm_store_opts_t o = {.map_size = map,
                           .journal = jv && strcmp(jv, "1") == 0,
-                          .journal_seg_bytes = (size_t)64 << 20};
+                          .journal_seg_bytes = (size_t)64 << 20,
+                          .checkpoint_ms = cv ? (unsigned)strtoul(cv, NULL, 10) : 0};
     if (!(s->ist = cpm_store_open_with(s->idir, &o, idbs, err, sizeof err)) ||
         !(s->rst = cpm_store_open_with(s->rdir, &o, rdbs, err, sizeof err)))
         die("store", err);
