@@ -294,11 +294,13 @@ static void side_open(side_t *s, const char *parent, const char *what, size_t ma
     /* CPM_GROWTH_JOURNAL=1: the stores keep a redo journal, as the services'
      * do by default (segments of 64 MiB: a group's record fits) */
     const char *jv = getenv("CPM_GROWTH_JOURNAL");
-    /* CPM_GROWTH_CKPT_MS: the checkpoint interval (default the services') */
-    const char *cv = getenv("CPM_GROWTH_CKPT_MS");
+    /* CPM_GROWTH_CKPT_MS: the checkpoint interval (default the services');
+     * CPM_GROWTH_SEG_MB: the segments' size (a checkpoint also comes when
+     * one is half full: at 17,000 complaints/s about every 0.6 s with 64) */
+    const char *cv = getenv("CPM_GROWTH_CKPT_MS"), *sv = getenv("CPM_GROWTH_SEG_MB");
     cpm_store_opts_t o = {.map_size = map,
                           .journal = jv && strcmp(jv, "1") == 0,
-                          .journal_seg_bytes = (size_t)64 << 20,
+                          .journal_seg_bytes = (size_t)(sv ? strtoul(sv, NULL, 10) : 64) << 20,
                           .checkpoint_ms = cv ? (unsigned)strtoul(cv, NULL, 10) : 0};
     if (!(s->ist = cpm_store_open_with(s->idir, &o, idbs, err, sizeof err)) ||
         !(s->rst = cpm_store_open_with(s->rdir, &o, rdbs, err, sizeof err)))
