@@ -245,8 +245,9 @@ int cpm_service_attach(cpm_server_t *s, const cpm_service_t *d, cpm_svc_t *st)
     for (const cpm_svc_acked_t *a = d->acked; a && (a->fn || a->raw); a++)
         if ((a->record ? !a->fn : !a->raw) ||
             cpm_pump_on_acked(s->pump, a->peer_service, on_acked, s) != 0) {
-            cpm_error("%s: cannot hear acknowledgements from %s (no such stream)", d->name,
-                      a->peer_service);
+            cpm_error("%s: cannot hear acknowledgements from %s (no such stream, or the entry "
+                      "has no function for its record: fn with record, raw without)",
+                      d->name, a->peer_service);
             return -1;
         }
     cpm_server_on_tick(s, on_tick);

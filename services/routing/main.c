@@ -149,9 +149,8 @@ static int on_delivered(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const ch
     char ticket[ROUTING_TICKET_MAX];
     if (routing_assignment_ticket(rec, len, ticket) != 0) {
         /* our own record: only a bug or a damaged store gets here */
-        cpm_error("%s/inspection: an acknowledged assignment does not read (%zu bytes); passed "
-                  "over",
-                  agency, len);
+        cpm_error("%s/%s: an acknowledged assignment does not read (%zu bytes); passed over",
+                  agency, ASSIGNED_TO, len);
         return 0;
     }
     cpm_effects_t fx = cpm_server_effects(srv);
