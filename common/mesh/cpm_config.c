@@ -46,6 +46,7 @@ typedef struct {
     uint32_t *delivery_linger_ms; /* 0 allowed: a batch goes as soon as a record is there */
     uint32_t *envelope_version;   /* 2 or 3 */
     uint32_t *store_journal, *journal_segment_mb, *journal_checkpoint_ms; /* the store */
+    uint32_t *flush_beside_next;
 } y_config_t;
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -102,6 +103,7 @@ static const cyaml_schema_field_t config_fields[] = {
     NUM(store_journal),
     NUM(journal_segment_mb),
     NUM(journal_checkpoint_ms),
+    NUM(flush_beside_next),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t config_top = {
@@ -223,6 +225,11 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
                              "config %s: store_journal must be 0 or 1, not %u", path,
                              *y->store_journal);
     c->store_journal = y->store_journal && *y->store_journal;
+    if (y->flush_beside_next && *y->flush_beside_next > 1)
+        return cpm_error_set(err, CPM_E_INVALID, "flush_beside_next",
+                             "config %s: flush_beside_next must be 0 or 1, not %u", path,
+                             *y->flush_beside_next);
+    c->flush_beside_next = !y->flush_beside_next || *y->flush_beside_next;
     c->journal_segment_mb = y->journal_segment_mb ? *y->journal_segment_mb : 8;
     if (c->journal_segment_mb < 1 || c->journal_segment_mb > 1024)
         return cpm_error_set(err, CPM_E_INVALID, "journal_segment_mb",

@@ -83,6 +83,11 @@
  *   journal_segment_mb: 8         # optional, 1..1024: each of the journal's two segments
  *   journal_checkpoint_ms: 200    # optional, 10..60000: how often the store is made durable
  *                                 #   behind the journal
+ *   flush_beside_next: 1          # optional, 0 or 1 (default 1; with store_journal): a busy
+ *                                 #   group's journal flush runs while the next group is
+ *                                 #   applied, its answers held until it ends
+ *                                 #   (docs/operations.md "The journal's flush beside the
+ *                                 #   next group"); 0: the loop waits for each flush
  *   envelope_version: 3           # optional, 2 or 3: the envelope version this service sends
  *                                 #   (replies go in their request's); 2 only while the nodes
  *                                 #   it talks to are upgraded (docs/operations.md "Protocol
@@ -152,6 +157,7 @@ typedef struct {
     bool store_journal;             /* cpm_store_opts_t.journal */
     uint32_t journal_segment_mb;    /* 1..1024 */
     uint32_t journal_checkpoint_ms; /* 10..60000 */
+    bool flush_beside_next;         /* cpm_store_commit_early for busy groups */
 } cpm_config_t;
 
 /* 0 and *out, or an error code (CPM_E_NOT_FOUND: no such file; CPM_E_INVALID:

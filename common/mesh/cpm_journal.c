@@ -204,6 +204,11 @@ int cpm_journal_append(cpm_journal_t *j, uint64_t seq, const void *payload, size
     return 0;
 }
 
+int cpm_journal_active_fd(const cpm_journal_t *j)
+{
+    return j->seg[j->active].fd;
+}
+
 int cpm_journal_flush(cpm_journal_t *j)
 {
     if (fdatasync(j->seg[j->active].fd) != 0) {

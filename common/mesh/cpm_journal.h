@@ -57,6 +57,9 @@ double cpm_journal_fill(const cpm_journal_t *j);
  * CPM_E_STORE_FULL (no room: switch first), CPM_E_STORE_IO. */
 CPM_MUST_CHECK int cpm_journal_append(cpm_journal_t *j, uint64_t seq, const void *payload,
                                       size_t len, bool sync);
+/* The active segment's descriptor (to flush on another thread what was
+ * appended without sync; it stays open while the journal is). */
+int cpm_journal_active_fd(const cpm_journal_t *j);
 /* Flush what was appended without sync. 0 or CPM_E_STORE_IO. */
 CPM_MUST_CHECK int cpm_journal_flush(cpm_journal_t *j);
 /* Whether the other segment is free (released since it was last sealed). */

@@ -315,6 +315,7 @@ void cpm_server_destroy(cpm_server_t **p)
         return;
     cpm_server_t *s = *p;
     cpm_server_recv_destroy(&s->recv); /* its held frames before the sockets */
+    cpm_server_held_free(s);
     cpm_pump_destroy(&s->pump);
     cpm_sock_close(&s->router);
     cpm_sock_close(&s->pub);

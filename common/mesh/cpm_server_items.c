@@ -267,11 +267,7 @@ static void flush_frame(cpm_server_t *s, pending_t *p, const size_t *idx, size_t
     }
     /* Never block, as send_reply: a peer that does not read loses it (as
      * it would lose a refusal: the batches count as answered). */
-    if (zmq_send(s->router, zmq_msg_data(&p->route), zmq_msg_size(&p->route),
-                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(s->router, frame, len, ZMQ_DONTWAIT) < 0)
-        cpm_metrics_add(s->metrics, "replies.unroutable", 1);
-    else
+    if (cpm_server_out(s, &p->route, frame, len) == 0) /* held while a group's flush runs */
         cpm_metrics_add(s->metrics, "receipts.frames", 1);
     free(frame);
     for (size_t j = j0; j <= j1; j++) {

@@ -54,15 +54,11 @@ static int seal_reply(cpm_server_t *s, const Cpm__Envelope *request, Cpm__MsgTyp
                                  request ? request->msg_id : "", payload, len, NULL, frame, flen);
 }
 
-/* Send a sealed frame to the ROUTER peer route. */
+/* Send a sealed frame to the ROUTER peer route (held while a group's flush
+ * runs: cpm_server_held.c). */
 static void send_frame(cpm_server_t *s, zmq_msg_t *route, const uint8_t *frame, size_t flen)
 {
-    /* Never block: a peer that does not read has a full queue (ROUTER_MANDATORY
-     * then says EAGAIN) and loses the reply, not the loop. */
-    if (zmq_send(s->router, zmq_msg_data(route), zmq_msg_size(route), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
-            0 ||
-        zmq_send(s->router, frame, flen, ZMQ_DONTWAIT) < 0)
-        cpm_metrics_add(s->metrics, "replies.unroutable", 1);
+    (void)cpm_server_out(s, route, frame, flen);
 }
 
 /* Seal payload as a reply to request and send it to route. */
@@ -360,6 +356,8 @@ static void publish_events(cpm_server_t *s)
         int rc = raw ? cpm_store_begin(s->store, false, &txn) : CPM_E_INTERNAL;
         if (rc == 0)
             rc = cpm_eventlog_head(s->store, txn, &head, NULL);
+        if (rc == 0 && s->held.on && head > s->pub_limit)
+            head = s->pub_limit; /* the rest when its group is durable */
         if (rc == 0 && head > s->published)
             rc = cpm_eventlog_read_raw(s->store, txn, s->published + 1, EVENTS_FETCH_MAX, raw, &n);
         Cpm__EventBatch eb = CPM__EVENT_BATCH__INIT;
@@ -572,6 +570,10 @@ static void commit_group(cpm_server_t *s)
             cpm_store_abort(&child);
         if (p->rc != 0)
             s->nqueued = queued_before; /* its records were not written */
+        /* The group before goes out as soon as its flush ends, not after
+         * this whole group (its clients wait for it). */
+        if (s->held.on)
+            (void)cpm_server_held_release(s, false);
         if (cpm_delivery_is_store_error(p->rc)) {
             cpm_error_set(&p->err, p->rc, "",
                           "not applied (%s); nothing was recorded, send again later",
@@ -582,13 +584,26 @@ static void commit_group(cpm_server_t *s)
     early_t early = {0};
     bool sealing = rc == 0 && seal_early(s, &early);
     /* A group not sealed early (many requests, or batches of items) means
-     * busy clients, whose next frames are checked beside the commit (the
-     * pool holds one job at a time). */
-    bool prefetching = rc == 0 && !sealing && cpm_server_recv_prefetch_start(s);
+     * busy clients: its flush runs while the next group is applied, its
+     * answers held until then (cpm_server_held.c); or, without that, their
+     * next frames are checked beside the commit (the pool holds one job at
+     * a time). */
+    uint64_t ticket = 0, ev_head = 0;
+    bool beside = rc == 0 && !sealing && s->cfg->flush_beside_next &&
+                  cpm_store_journaled(s->store) &&
+                  cpm_eventlog_head(s->store, txn, &ev_head, NULL) == 0;
+    bool prefetching = rc == 0 && !sealing && !beside && cpm_server_recv_prefetch_start(s);
     if (rc == 0)
-        rc = cpm_store_commit(txn);
+        rc = beside ? cpm_store_commit_early(txn, &ticket) : cpm_store_commit(txn);
     else if (txn)
         cpm_store_abort(&txn);
+    /* The group before, when one is held: durable once this one committed
+     * (the store flushed it first), and answered before this one. */
+    (void)cpm_server_held_release(s, false);
+    if (rc == 0 && ticket != 0 && !s->held.on)
+        cpm_server_held_begin(s, ticket, ev_head);
+    else if (rc == 0 && ticket != 0)
+        cpm_store_wait_flushed(s->store); /* cannot happen: one held at most */
     if (sealing) {
         cpm_vpool_finish(cpm_server_recv_pool(s), 1, seal_answers, &early);
         /* Not one of them may go out for a group that did not commit; and
@@ -660,6 +675,7 @@ int cpm_server_write(cpm_server_t *s, cpm_write_fn fn, void *ctx)
         s->nqueued = 0;
         return rc;
     }
+    (void)cpm_server_held_release(s, false); /* durable: the store flushed it first */
     hand_over_records(s);
     publish_events(s);
     return 0;
@@ -731,7 +747,7 @@ int cpm_server_run(cpm_server_t *s)
     cpm_info("running (registry version %llu)", (unsigned long long)cpm_registry_version(s->reg));
     while (!stop_requested) {
         keep_sequences(s);
-        size_t need = 2 + 2 * cpm_pump_size(s->pump); /* a socket and a monitor each */
+        size_t need = 3 + 2 * cpm_pump_size(s->pump); /* a socket and a monitor each */
         if (need > s->items_cap) {                    /* one poll item per peer, however many */
             zmq_pollitem_t *grown = realloc(s->items, need * 2 * sizeof *grown);
             if (!grown) {
@@ -744,7 +760,10 @@ int cpm_server_run(cpm_server_t *s)
         zmq_pollitem_t *items = s->items;
         items[0] = (zmq_pollitem_t){cpm_zap_socket(s->zap), 0, ZMQ_POLLIN, 0};
         items[1] = (zmq_pollitem_t){s->router, 0, ZMQ_POLLIN, 0};
-        int nitems = 2 + cpm_pump_poll_items(s->pump, items + 2, (int)(s->items_cap - 2));
+        int nitems = 2 + cpm_pump_poll_items(s->pump, items + 2, (int)(s->items_cap - 3));
+        int npump = nitems - 2;
+        if (s->held.on) /* woken when the held group's flush ends */
+            items[nitems++] = (zmq_pollitem_t){NULL, cpm_store_flush_fd(s->store), ZMQ_POLLIN, 0};
         int64_t now = cpm_mono_ms();
         int64_t due = cpm_pump_next_due_ms(s->pump, now);
         long timeout = (due >= 0 && due < 200) ? (long)due : 200;
@@ -762,7 +781,9 @@ int cpm_server_run(cpm_server_t *s)
             cpm_error("poll: %s", zmq_strerror(errno));
             return -1;
         }
-        cpm_pump_polled(s->pump, items + 2, nitems - 2);
+        cpm_pump_polled(s->pump, items + 2, npump);
+        if (s->held.on)
+            (void)cpm_server_held_release(s, false);
         if (items[0].revents) /* each look costs libzmq two system calls */
             cpm_zap_handle(s->zap);
         cpm_server_take_turn(s);
@@ -785,6 +806,7 @@ int cpm_server_run(cpm_server_t *s)
             journal_tick(s);
         }
     }
+    (void)cpm_server_held_release(s, true);
     if (s->publish_due_ms)
         publish_events(s);
     cpm_server_checkpoint(s, true); /* a clean stop signs the head */

@@ -303,6 +303,30 @@ int cpm_store_commit(MDB_txn *txn)
     return rc ? store_fail("commit", rc) : 0;
 }
 
+int cpm_store_commit_early(MDB_txn *txn, uint64_t *ticket)
+{
+    cpm_store_t *s = store_of(txn);
+    *ticket = 0;
+    if (s != NULL && store_jn_owns(s, txn))
+        return store_jn_commit_early(s, txn, ticket);
+    return cpm_store_commit(txn);
+}
+
+bool cpm_store_flushed(cpm_store_t *s, uint64_t ticket)
+{
+    return store_jn_flushed(s, ticket);
+}
+
+void cpm_store_wait_flushed(cpm_store_t *s)
+{
+    store_jn_wait_flushed(s);
+}
+
+int cpm_store_flush_fd(const cpm_store_t *s)
+{
+    return store_jn_flush_fd(s);
+}
+
 int cpm_store_commit_relaxed(MDB_txn *txn)
 {
     cpm_store_t *s = store_of(txn);

@@ -82,10 +82,11 @@ bool cpm_store_journaled(const cpm_store_t *s);
 /* Since open: records journaled, checkpoints made and failed (retried),
  * commits made durable by a checkpoint of their own (a record too large or
  * a journal write failed), checkpoints made early by cpm_store_make_room
- * (the pages the last one held put the store above its mark). All 0
- * without a journal. */
+ * (the pages the last one held put the store above its mark), records
+ * flushed beside the next commit (cpm_store_commit_early). All 0 without a
+ * journal. */
 typedef struct {
-    uint64_t records, checkpoints, checkpoint_failures, by_checkpoint, for_room;
+    uint64_t records, checkpoints, checkpoint_failures, by_checkpoint, for_room, early;
 } cpm_store_journal_stats_t;
 void cpm_store_journal_stats(cpm_store_t *s, cpm_store_journal_stats_t *out);
 CPM_MUST_CHECK cpm_store_t *cpm_store_open_with(const char *dir, const cpm_store_opts_t *opts,
@@ -115,6 +116,25 @@ CPM_MUST_CHECK int cpm_store_commit(MDB_txn *txn);
  * Nothing that left the process may depend on it. One writer thread per store
  * (the flag is the environment's, set around this commit only). */
 CPM_MUST_CHECK int cpm_store_commit_relaxed(MDB_txn *txn);
+/* Commit a top-level write transaction whose durability the caller waits
+ * for later: with a journal, LMDB commits and the record is written, and its
+ * flush runs on another thread while the caller goes on (the server applies
+ * the next group meanwhile); without one, as cpm_store_commit (*ticket 0).
+ * The transaction's writes are seen by later transactions at once, but are
+ * durable only once cpm_store_flushed(s, *ticket) is true: until then
+ * nothing that depends on them may leave the process. The next commit of
+ * any kind first waits for this flush (one record unflushed at most, the
+ * last). A flush that fails is made good by a checkpoint of its own, or the
+ * process stops (as when a journal write fails). */
+CPM_MUST_CHECK int cpm_store_commit_early(MDB_txn *txn, uint64_t *ticket);
+/* Whether the commit of ticket is durable (0: always). Does not wait. On
+ * the writer thread, between transactions. */
+bool cpm_store_flushed(cpm_store_t *s, uint64_t ticket);
+/* Wait until every commit is durable. On the writer thread. */
+void cpm_store_wait_flushed(cpm_store_t *s);
+/* Readable when a flush of cpm_store_commit_early ended (until
+ * cpm_store_flushed is asked): for a loop's poll(2). -1 without a journal. */
+int cpm_store_flush_fd(const cpm_store_t *s);
 void cpm_store_abort(MDB_txn **txn);
 /* LMDB's writes, for code that works on MDB_val and cursors: each is the
  * LMDB call of the same name (same arguments and result), noted for the

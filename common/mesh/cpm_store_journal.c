@@ -11,6 +11,7 @@
  * to the checkpoint's state whether the process was killed or the machine
  * lost power, and applies the journal's records after it: one way for both.
  * One writer thread per store, as everywhere. */
+#include "cpm_flusher.h"
 #include "cpm_journal.h"
 #include "cpm_log.h"
 #include "cpm_store_int.h"
@@ -73,6 +74,10 @@ struct store_jn {
     uint64_t img_seq;
     int img_fd;   /* journal.meta */
     int img_slot; /* the slot the next image goes to */
+    /* A record appended without its flush (store_jn_commit_early): flushed
+     * on this thread; at most one at a time, the last one. */
+    cpm_flusher_t *fl;
+    uint64_t early; /* records committed that way */
 };
 
 /* ---- images: the two meta pages of a durable state ----------------------- */
@@ -639,6 +644,8 @@ int store_jn_start(cpm_store_t *s, size_t seg_bytes, unsigned ckpt_ms, char *err
     if ((jn->j = cpm_journal_open(s->dir, seg_bytes, jn->id, err, errlen)) == NULL ||
         img_create(s) != 0)
         goto fail;
+    if ((jn->fl = cpm_flusher_new()) == NULL)
+        goto fail;
     if (pthread_create(&jn->th, NULL, ckpt_main, s) != 0)
         goto fail;
     jn->started = 1;
@@ -658,6 +665,9 @@ void store_jn_close(cpm_store_t *s)
     if (jn == NULL)
         return;
     int clean = 0;
+    if (jn->fl != NULL && cpm_flusher_wait(jn->fl) != 0)
+        cpm_warn("store: %s: the journal's last flush failed", s->dir); /* not clean: below */
+    cpm_flusher_destroy(&jn->fl);
     if (jn->started) {
         pthread_mutex_lock(&jn->mu);
         while (jn->busy)
@@ -887,9 +897,29 @@ static int pay(cpm_store_t *s)
     return 0;
 }
 
-int store_jn_commit(cpm_store_t *s, MDB_txn *txn)
+/* The flush of a record appended early failed: the process may not know
+ * what reached the disk (see sync_failed), so the store is made durable as
+ * it is by a checkpoint of its own, or the process stops (pay). */
+static void early_failed(cpm_store_t *s, int err)
+{
+    cpm_error("store: %s: journal flush failed (%s): a checkpoint instead", s->dir, strerror(err));
+    s->jn->by_ckpt++;
+    (void)pay(s);
+}
+
+/* Before the next record: the one appended early is flushed. */
+static void settle(cpm_store_t *s)
+{
+    int err = s->jn->fl ? cpm_flusher_wait(s->jn->fl) : 0;
+    if (err != 0)
+        early_failed(s, err);
+}
+
+static int jn_commit(cpm_store_t *s, MDB_txn *txn, uint64_t *ticket)
 {
     store_jn_t *jn = s->jn;
+    if (ticket)
+        *ticket = 0;
     if (jn->nt == 0 && jn->ndropped == 0 && !jn->step) { /* wrote nothing */
         jn->txn = NULL;
         int rc = mdb_txn_commit(txn);
@@ -929,15 +959,63 @@ int store_jn_commit(cpm_store_t *s, MDB_txn *txn)
      * one left unflushed before a flushed one could be lost while the later
      * one is kept, a gap the store would refuse to open with. They are the
      * senders' ack records, a few a second per stream (LMDB's relaxed commit
-     * took one flush too). */
-    if (by_ckpt || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, true) != 0) {
+     * took one flush too). A record appended early is flushed before the
+     * next is written (settle), so that only the last may be unflushed. */
+    settle(s);
+    bool early = ticket != NULL && !by_ckpt;
+    if (by_ckpt || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, !early) != 0) {
         jn->by_ckpt++;
         return pay(s);
+    }
+    if (early) {
+        int err = cpm_flusher_start(jn->fl, cpm_journal_active_fd(jn->j), seq);
+        if (err != 0) { /* cannot happen after settle; made durable here if it does */
+            early_failed(s, err);
+        } else {
+            *ticket = seq;
+            jn->early++;
+        }
     }
     jn->records++;
     if (cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms || cpm_journal_fill(jn->j) >= 0.5)
         (void)ckpt_begin(s); /* when it cannot now, at a later commit */
     return 0;
+}
+
+int store_jn_commit(cpm_store_t *s, MDB_txn *txn)
+{
+    return jn_commit(s, txn, NULL);
+}
+
+int store_jn_commit_early(cpm_store_t *s, MDB_txn *txn, uint64_t *ticket)
+{
+    return jn_commit(s, txn, ticket);
+}
+
+bool store_jn_flushed(cpm_store_t *s, uint64_t ticket)
+{
+    store_jn_t *jn = s->jn;
+    int err = 0;
+    if (ticket == 0 || jn == NULL || jn->fl == NULL)
+        return true;
+    /* Inside a write transaction a failed flush waits for the writer's
+     * next commit (settle): its checkpoint needs no transaction open. */
+    if (!cpm_flusher_done(jn->fl, ticket, jn->txn != NULL ? NULL : &err))
+        return false;
+    if (err != 0)
+        early_failed(s, err);
+    return true;
+}
+
+void store_jn_wait_flushed(cpm_store_t *s)
+{
+    if (s->jn != NULL)
+        settle(s);
+}
+
+int store_jn_flush_fd(const cpm_store_t *s)
+{
+    return s->jn && s->jn->fl ? cpm_flusher_fd(s->jn->fl) : -1;
 }
 
 void store_jn_quiesce(cpm_store_t *s)
@@ -973,6 +1051,7 @@ void cpm_store_journal_stats(cpm_store_t *s, cpm_store_journal_stats_t *out)
     out->records = jn->records;
     out->by_checkpoint = jn->by_ckpt;
     out->for_room = jn->for_room;
+    out->early = jn->early;
     pthread_mutex_lock(&jn->mu);
     out->checkpoints = jn->ckpt_made;
     out->checkpoint_failures = jn->ckpt_failures;

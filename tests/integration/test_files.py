@@ -41,6 +41,7 @@ def test_up_makes_home_private():
                 text = f.read()
             check("\ndelivery_linger_ms: 7\n" in text, "%s has the linger" % name)
             check("\nstore_journal: 1\n" in text, "%s keeps a store journal" % name)
+            check("\nflush_beside_next: 1\n" in text, "%s flushes beside the next group" % name)
         data = os.path.join(m.home, "data", "hn.doit", "intake")
         for name in ("journal.0", "journal.1", "journal.meta", "store.lock"):
             p = os.path.join(data, name)
@@ -104,6 +105,11 @@ def test_up_refuses_a_bad_store_journal():
                "CPMESH_STORE_JOURNAL must be 0 or 1, not '%s'")
 
 
+def test_up_refuses_a_bad_flush_beside_next():
+    up_refuses("CPMESH_FLUSH_BESIDE_NEXT", ("2", "on", "-1"),
+               "CPMESH_FLUSH_BESIDE_NEXT must be 0 or 1, not '%s'")
+
+
 def test_up_refuses_a_bad_loop_spin():
     up_refuses("CPMESH_LOOP_SPIN_US", ("abc", "1001", "-1", "99999999999999999999"),
                "CPMESH_LOOP_SPIN_US must be 0 to 1000 (us), not '%s'")
@@ -112,4 +118,4 @@ def test_up_refuses_a_bad_loop_spin():
 if __name__ == "__main__":
     run([test_up_makes_home_private, test_up_help_prints_usage,
          test_up_refuses_a_bad_delivery_linger, test_up_refuses_a_bad_store_journal,
-         test_up_refuses_a_bad_loop_spin])
+         test_up_refuses_a_bad_loop_spin, test_up_refuses_a_bad_flush_beside_next])

@@ -225,6 +225,22 @@ static void test_envelope_version(void **state)
                  "envelope_version must be 2 or 3, not 4", envelope_version);
 }
 
+static uint32_t beside(const cpm_config_t *c)
+{
+    return c->flush_beside_next;
+}
+
+/* flush_beside_next: on by default, 0 turns it off, anything else refused
+ * naming the field. */
+static void test_flush_beside_next(void **state)
+{
+    (void)state;
+    static const char *const vals[] = {"", "0", "1", "2"};
+    static const int want[] = {1, 0, 1, -1};
+    check_values("flush_beside_next", vals, want, 4, "flush_beside_next must be 0 or 1, not 2",
+                 beside);
+}
+
 /* cosign_wait_ms (exchange): set, and 0 refused naming the field. */
 static void test_cosign_wait(void **state)
 {
@@ -380,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_delivery_linger),
         cmocka_unit_test(test_loop_spin),
         cmocka_unit_test(test_envelope_version),
+        cmocka_unit_test(test_flush_beside_next),
         cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_each_missing_field),
         cmocka_unit_test(test_empty_value_is_missing),

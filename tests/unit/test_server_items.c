@@ -29,6 +29,7 @@
 #include "cpm_client.h"
 #include "cpm_config.h"
 #include "cpm_envelope.h"
+#include "cpm_flusher.h"
 #include "cpm_keys.h"
 #include "cpm_log.h"
 #include "cpm_registry.h"
@@ -177,6 +178,68 @@ static bool stored(client_t *c, const char *ticket)
 }
 
 /* ---- tests ----------------------------------------------------------------- */
+
+/* A server whose store keeps a journal and flushes a busy group's record
+ * beside the next group (flush_beside_next, the services' default). */
+static void start_with(const char *template, const char *extra);
+static int setup_beside(void **state)
+{
+    (void)state;
+    start_with("/tmp/cpm_test_items_beside_XXXXXX", "store_journal: 1\nflush_beside_next: 1\n");
+    return 0;
+}
+
+static int teardown_beside(void **state)
+{
+    cpm_flusher_test_hold(false); /* a failed check must not leave the stop waiting */
+    return teardown(state);
+}
+
+/* While the journal's flush of a batch's group is held back, its receipt is
+ * not sent (nor is any other answer: the health asked meanwhile waits too);
+ * once the flush ends both come, the receipt first, and the items are
+ * stored. */
+static void test_receipt_waits_for_the_flush(void **state)
+{
+    (void)state;
+    client_t c;
+    client_open(&c);
+    Cpm__Complaint cs[2];
+    const Cpm__Complaint *ps[2];
+    const char *tickets[2] = {"H-0", "H-1"};
+    for (int i = 0; i < 2; i++) {
+        cpm__complaint__init(&cs[i]);
+        cs[i].ticket = (char *)tickets[i];
+        cs[i].description = "fine";
+        ps[i] = &cs[i];
+    }
+    char msg_id[33];
+    uint8_t hashes[2][32];
+    cpm_error_t e = {0};
+    cpm_msg_t reply = {0};
+    cpm_receipt_t *r = NULL;
+    cpm_flusher_test_hold(true);
+    assert_int_equal(cpm_client_send_batch(c.cl, "t.server", ps, 2, msg_id, hashes, &e), 0);
+    /* Had the receipt left before the flush, it would be here well within
+     * this (the loop answers in microseconds); its absence is the check. */
+    int rc = cpm_client_recv_any(c.cl, "t.server", "intake", 400, &reply, &r, &e);
+    assert_int_not_equal(rc, 0);
+    assert_null(r);
+    cpm_flusher_test_hold(false);
+    rc = cpm_client_recv_any(c.cl, "t.server", "intake", 30000, &reply, &r, &e);
+    if (rc != 0)
+        fail_msg("no receipt after the flush: %s", e.message);
+    assert_non_null(r);
+    assert_int_equal(cpm_receipt_count(r), 2);
+    assert_string_equal(cpm_receipt_at(r, 0)->correlation_id, msg_id);
+    cpm_receipt_destroy(&r);
+    assert_true(stored(&c, "H-0"));
+    assert_true(stored(&c, "H-1"));
+    assert_true(mesh_fx_counter(c.cl, "intake", "store.commits_early") >= 1);
+    assert_true(mesh_fx_counter(c.cl, "intake", "replies.held") >= 1);
+    assert_int_equal(cpm_client_refused(c.cl), 0);
+    client_close(&c);
+}
 
 /* Three items, the middle one refused after writing: one receipt, three
  * leaves in item order, the refused one's write undone. */
@@ -589,17 +652,18 @@ static void test_store_error_at_item(void **state)
  * next items are refused by cpm_store_admit (store_full, each alone, the
  * handler not called, no run undone), while item 1's refusal after
  * writing undid the run before. */
-static int setup_small_map(void **state)
+/* The mesh's server with extra lines in its configuration. */
+static void start_with(const char *template, const char *extra)
 {
     assert_true(sodium_init() >= 0);
-    snprintf(fx.tmpdir, sizeof fx.tmpdir, "%s", "/tmp/cpm_test_items_full_XXXXXX");
+    snprintf(fx.tmpdir, sizeof fx.tmpdir, "%s", template);
     assert_non_null(mkdtemp(fx.tmpdir));
     mesh_fx_write(&fx, notes.name);
     char path[512];
     snprintf(path, sizeof path, "%s/notes.yaml", fx.tmpdir);
     FILE *f = fopen(path, "a");
     assert_non_null(f);
-    fputs("map_size_mb: 1\nmap_high_water_pct: 50\n", f);
+    fputs(extra, f);
     fclose(f);
     cpm_config_destroy(&fx.cfg);
     cpm_error_t e = {0};
@@ -610,6 +674,12 @@ static int setup_small_map(void **state)
     assert_int_equal(cpm_service_attach(fx.srv, &notes, NULL), 0);
     fx.run_rc = -1;
     assert_int_equal(pthread_create(&fx.loop, NULL, mesh_fx_run, &fx), 0);
+}
+
+static int setup_small_map(void **state)
+{
+    (void)state;
+    start_with("/tmp/cpm_test_items_full_XXXXXX", "map_size_mb: 1\nmap_high_water_pct: 50\n");
     return 0;
 }
 
@@ -822,15 +892,26 @@ int main(void)
     const struct CMUnitTest small[] = {
         cmocka_unit_test(test_store_full_at_item),
     };
+    const struct CMUnitTest beside[] = {
+        cmocka_unit_test(test_receipt_waits_for_the_flush),
+    };
     /* The small map's server in a process of its own, forked before any
      * thread: a loop stopped by SIGTERM stays stopped in its process. */
     pid_t pid = fork();
     if (pid == 0)
         _exit(cmocka_run_group_tests_name("small map", small, setup_small_map, teardown) ? 1 : 0);
-    int status = 1;
+    pid_t pid2 = pid == 0 ? -1 : fork();
+    if (pid2 == 0)
+        _exit(cmocka_run_group_tests_name("flush beside", beside, setup_beside, teardown_beside)
+                  ? 1
+                  : 0);
+    int status = 1, status2 = 1;
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
         WEXITSTATUS(status) != 0)
+        failed++;
+    if (pid2 < 0 || waitpid(pid2, &status2, 0) != pid2 || !WIFEXITED(status2) ||
+        WEXITSTATUS(status2) != 0)
         failed++;
     return failed;
 }

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <ftw.h>
 #include <signal.h>
 #include <sodium.h>
@@ -159,8 +160,16 @@ static void random_txn(cpm_store_t *s, unsigned *seed)
             assert_int_equal(cpm_store_put(s, txn, "beta", key, strlen(key), big, sizeof big), 0);
         }
     }
-    int relaxed = rand_r(seed) % 5 == 0;
-    assert_int_equal(relaxed ? cpm_store_commit_relaxed(txn) : cpm_store_commit(txn), 0);
+    int kind = rand_r(seed) % 5;
+    if (kind == 1) { /* flushed beside what follows (the server's busy groups) */
+        uint64_t ticket = 1;
+        assert_int_equal(cpm_store_commit_early(txn, &ticket), 0);
+        if (rand_r(seed) % 2 == 0)
+            while (!cpm_store_flushed(s, ticket)) {
+            }
+        return;
+    }
+    assert_int_equal(kind == 0 ? cpm_store_commit_relaxed(txn) : cpm_store_commit(txn), 0);
 }
 
 static void write_text(const char *path, const char *text)
@@ -267,6 +276,63 @@ static void test_killed_reopens_with_every_commit(void **state)
         assert_same_as_expected(f, s);
         cpm_store_destroy(&s);
     }
+}
+
+/* A commit whose flush ran beside the caller, killed once the store says
+ * it is flushed and before anything else is committed: reopened, it is
+ * there (and so is every commit before it). Its ticket wakes a poll(2) on
+ * cpm_store_flush_fd. A store without a journal commits durably at once
+ * (ticket 0). */
+static void test_early_commit_durable_once_flushed(void **state)
+{
+    fx_t *f = *state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        unsigned seed = 11;
+        cpm_store_t *s = open_store(f->data, true, 256u << 10, 5);
+        for (int i = 0; i < 200; i++)
+            random_txn(s, &seed);
+        MDB_txn *txn;
+        uint64_t ticket = 0;
+        if (cpm_store_begin(s, true, &txn) != 0 ||
+            cpm_store_put(s, txn, "alpha", "early", 5, "flushed", 7) != 0 ||
+            cpm_store_commit_early(txn, &ticket) != 0 || ticket == 0)
+            _exit(3);
+        struct pollfd p = {.fd = cpm_store_flush_fd(s), .events = POLLIN};
+        while (!cpm_store_flushed(s, ticket))
+            if (poll(&p, 1, 10000) != 1)
+                _exit(4); /* the eventfd never woke the poll */
+        expect_and_die(f, s);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+        fail_msg("the child did not end by SIGKILL (status %d)", st);
+    cpm_store_t *s = open_store(f->data, true, 256u << 10, 5);
+    assert_same_as_expected(f, s);
+    const void *v;
+    size_t vlen;
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+    assert_int_equal(cpm_store_get(s, txn, "alpha", "early", 5, &v, &vlen), 0);
+    assert_memory_equal(v, "flushed", 7);
+    cpm_store_abort(&txn);
+    cpm_store_journal_stats_t js;
+    cpm_store_journal_stats(s, &js);
+    assert_int_equal(js.early, 0); /* counted per open */
+    cpm_store_destroy(&s);
+
+    /* Without a journal: ticket 0, flushed at once. */
+    s = open_store(f->data, false, 0, 0);
+    uint64_t ticket = 9;
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+    assert_int_equal(cpm_store_put(s, txn, "alpha", "plain", 5, "x", 1), 0);
+    assert_int_equal(cpm_store_commit_early(txn, &ticket), 0);
+    assert_int_equal(ticket, 0);
+    assert_true(cpm_store_flushed(s, ticket));
+    assert_int_equal(cpm_store_flush_fd(s), -1);
+    cpm_store_destroy(&s);
 }
 
 /* The worst power cut: every page written after the checkpoint is garbage
@@ -783,6 +849,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_killed_reopens_with_every_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_after_a_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_early_commit_durable_once_flushed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopened_without_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_records_refuse_to_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotted_header_refuses_too, setup, teardown),

@@ -77,6 +77,13 @@ typedef struct {
     uint64_t seq;
 } queued_t;
 
+/* A frame for a ROUTER peer, held until the group before it is durable. */
+typedef struct {
+    zmq_msg_t route;
+    uint8_t *frame;
+    size_t len;
+} held_frame_t;
+
 /* Requests taken from one principal in the current turn. */
 typedef struct {
     char user[128];
@@ -114,6 +121,20 @@ struct cpm_server {
     size_t ngroup;
     queued_t *queued; /* records written by the current group */
     size_t nqueued, capqueued;
+    /* A group committed early (cpm_store_commit_early) whose flush runs:
+     * every frame for a ROUTER peer waits in out (cpm_server_out), its
+     * records are handed to the pump and its events published only once
+     * it is durable (cpm_server_held.c). */
+    struct {
+        bool on;
+        uint64_t ticket;  /* the store's flush ticket */
+        uint64_t ev_head; /* the event log's head at its commit */
+        queued_t *queued;
+        size_t nqueued, capqueued;
+        held_frame_t *out;
+        size_t nout, capout;
+    } held;
+    uint64_t pub_limit;              /* while a group is held: events durable up to here */
     uint64_t published;              /* event head already published */
     int64_t publish_due_ms;          /* events committed, not yet published: when (0: none) */
     uint64_t ckpt_seq;               /* event head of the newest checkpoint (cpm_server_evck.c) */
@@ -208,5 +229,18 @@ CPM_MUST_CHECK int cpm_server_apply_items(cpm_server_t *s, MDB_txn *txn, pending
 void cpm_server_send_receipts(cpm_server_t *s, int64_t committed_ms);
 /* Free p's item answers. */
 void cpm_server_items_free(pending_t *p);
+
+/* Groups committed early (cpm_server_held.c). Send frame to the ROUTER peer
+ * route now, or keep a copy until the held group is durable: 0 (sent or
+ * kept), -1 (unroutable now: counted replies.unroutable). */
+int cpm_server_out(cpm_server_t *s, zmq_msg_t *route, const uint8_t *frame, size_t len);
+/* The group just committed early (ticket, the event head at its commit) is
+ * held: its queued records wait with it. Only when none is held. */
+void cpm_server_held_begin(cpm_server_t *s, uint64_t ticket, uint64_t ev_head);
+/* When the held group is durable (wait: wait for it): send its frames, hand
+ * its records to the pump, let its events be published. Whether a group is
+ * still held after. */
+bool cpm_server_held_release(cpm_server_t *s, bool wait);
+void cpm_server_held_free(cpm_server_t *s);
 
 #endif

@@ -54,6 +54,12 @@ void store_jn_begin(cpm_store_t *s, MDB_txn *txn);
 void store_jn_abort(cpm_store_t *s, MDB_txn *txn);
 bool store_jn_owns(const cpm_store_t *s, const MDB_txn *txn);
 int store_jn_commit(cpm_store_t *s, MDB_txn *txn);
+/* As store_jn_commit, but the record's flush runs on the flusher's thread:
+ * *ticket (0: already durable) is flushed once store_jn_flushed says so. */
+int store_jn_commit_early(cpm_store_t *s, MDB_txn *txn, uint64_t *ticket);
+bool store_jn_flushed(cpm_store_t *s, uint64_t ticket);
+void store_jn_wait_flushed(cpm_store_t *s);
+int store_jn_flush_fd(const cpm_store_t *s);
 /* A key of dbi was written (put or deleted) in the open write transaction;
  * a database emptied. */
 void store_jn_touch(cpm_store_t *s, MDB_dbi dbi, const void *key, size_t klen);
