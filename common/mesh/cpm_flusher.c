@@ -52,8 +52,8 @@ static void *flusher_main(void *arg)
         f->running = 0;
         f->count++;
         pthread_cond_broadcast(&f->cv);
-        /* After done is set: a reader that empties the eventfd and then
-         * finds the ticket not done is woken again by this write. */
+        /* After done is set, under the lock the reader empties it under: a
+         * count is never left behind for a flush already seen done. */
         uint64_t one = 1;
         (void)!write(f->efd, &one, sizeof one);
     }
@@ -138,11 +138,13 @@ bool cpm_flusher_done(cpm_flusher_t *f, uint64_t ticket, int *err)
      * requests. done is stored before the eventfd is written. */
     if (atomic_load(&f->done) < ticket)
         return false;
-    uint64_t n;
-    while (read(f->efd, &n, sizeof n) > 0) {
-    }
     pthread_mutex_lock(&f->mu);
     bool failed = f->err != 0;
+    if (take || !failed) { /* a failure left for later keeps the loop woken */
+        uint64_t n;
+        while (read(f->efd, &n, sizeof n) > 0) {
+        }
+    }
     if (take) {
         *err = f->err;
         f->err = 0;

@@ -428,6 +428,11 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
      * peer look like it holds more than this store. */
     if (!s->probed && s->start_tail - s->acked < max_n)
         max_n = (size_t)(s->start_tail - s->acked);
+    /* After it, only what it was told was committed (cpm_pump_committed):
+     * a record the store shows may not be durable yet (a group whose flush
+     * runs beside the next: cpm_server_held.c). */
+    if (s->probed && s->tail - s->acked < max_n)
+        max_n = s->tail > s->acked ? (size_t)(s->tail - s->acked) : 0;
     if (max_n > 0)
         rc = cpm_outbox_read(p->store, txn, s->name, s->acked + 1, max_n, BATCH_BYTES, &b);
     else

@@ -762,7 +762,11 @@ int cpm_server_run(cpm_server_t *s)
         items[1] = (zmq_pollitem_t){s->router, 0, ZMQ_POLLIN, 0};
         int nitems = 2 + cpm_pump_poll_items(s->pump, items + 2, (int)(s->items_cap - 3));
         int npump = nitems - 2;
-        if (s->held.on) /* woken when the held group's flush ends */
+        /* Released here when its flush ended unseen (its wake-up taken by
+         * an earlier question), else woken when it ends. */
+        if (s->held.on)
+            (void)cpm_server_held_release(s, false); /* then due: its records, events */
+        if (s->held.on)
             items[nitems++] = (zmq_pollitem_t){NULL, cpm_store_flush_fd(s->store), ZMQ_POLLIN, 0};
         int64_t now = cpm_mono_ms();
         int64_t due = cpm_pump_next_due_ms(s->pump, now);

@@ -537,6 +537,8 @@ static void ckpt_wait(store_jn_t *jn)
     pthread_mutex_unlock(&jn->mu);
 }
 
+static void settle(cpm_store_t *s);
+
 /* Begin a checkpoint of the state after the last commit: held by a read
  * transaction, its meta pages copied, the journal switched to the other
  * segment (when the last checkpoint failed the other is still sealed: not
@@ -550,6 +552,10 @@ static int ckpt_begin(cpm_store_t *s)
     pthread_mutex_unlock(&jn->mu);
     if (!can)
         return 0;
+    /* The switch below flushes the segment too: a record flushed beside
+     * the caller is waited for first, so that one flush, the flusher's,
+     * sees (and reports) a write error of its pages. */
+    settle(s);
     MDB_txn *pin = NULL;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &pin) != 0 || img_take(s) != 0) {
         if (pin)
@@ -576,6 +582,7 @@ static int ckpt_begin(cpm_store_t *s)
 static int ckpt_now(cpm_store_t *s)
 {
     store_jn_t *jn = s->jn;
+    settle(s); /* as in ckpt_begin (a failure of it comes back here once, taken) */
     ckpt_wait(jn);
     MDB_txn *pin = NULL;
     int rc = mdb_env_sync(s->env, 1);
@@ -665,8 +672,8 @@ void store_jn_close(cpm_store_t *s)
     if (jn == NULL)
         return;
     int clean = 0;
-    if (jn->fl != NULL && cpm_flusher_wait(jn->fl) != 0)
-        cpm_warn("store: %s: the journal's last flush failed", s->dir); /* not clean: below */
+    if (jn->fl != NULL && cpm_flusher_wait(jn->fl) != 0) /* mdb_env_sync below covers it */
+        cpm_warn("store: %s: the journal's last flush failed", s->dir);
     cpm_flusher_destroy(&jn->fl);
     if (jn->started) {
         pthread_mutex_lock(&jn->mu);
