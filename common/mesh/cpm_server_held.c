@@ -48,7 +48,9 @@ int cpm_server_out(cpm_server_t *s, zmq_msg_t *route, const uint8_t *frame, size
     }
     held_frame_t *h = &s->held.out[s->held.nout];
     h->frame = malloc(len ? len : 1);
-    if (h->frame == NULL || zmq_msg_init(&h->route) != 0 || zmq_msg_copy(&h->route, route) != 0) {
+    zmq_msg_init(&h->route);
+    if (h->frame == NULL || zmq_msg_copy(&h->route, route) != 0) {
+        zmq_msg_close(&h->route);
         free(h->frame);
         cpm_error("out of memory holding an answer until its group is durable");
         count_unroutable(s);

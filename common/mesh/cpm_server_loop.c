@@ -598,12 +598,11 @@ static void commit_group(cpm_server_t *s)
     else if (txn)
         cpm_store_abort(&txn);
     /* The group before, when one is held: durable once this one committed
-     * (the store flushed it first), and answered before this one. */
-    (void)cpm_server_held_release(s, false);
-    if (rc == 0 && ticket != 0 && !s->held.on)
+     * (the store flushed it first), and answered before this one, which is
+     * held in its turn when it committed early. */
+    (void)cpm_server_held_release(s, rc == 0 && ticket != 0);
+    if (rc == 0 && ticket != 0)
         cpm_server_held_begin(s, ticket, ev_head);
-    else if (rc == 0 && ticket != 0)
-        cpm_store_wait_flushed(s->store); /* cannot happen: one held at most */
     if (sealing) {
         cpm_vpool_finish(cpm_server_recv_pool(s), 1, seal_answers, &early);
         /* Not one of them may go out for a group that did not commit; and
