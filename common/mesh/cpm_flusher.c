@@ -161,6 +161,14 @@ int cpm_flusher_wait(cpm_flusher_t *f)
     return err;
 }
 
+bool cpm_flusher_busy(cpm_flusher_t *f)
+{
+    pthread_mutex_lock(&f->mu);
+    bool busy = f->running != 0;
+    pthread_mutex_unlock(&f->mu);
+    return busy;
+}
+
 int cpm_flusher_fd(const cpm_flusher_t *f)
 {
     return f->efd;

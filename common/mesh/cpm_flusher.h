@@ -42,6 +42,9 @@ bool cpm_flusher_done(cpm_flusher_t *f, uint64_t ticket, int *err);
 /* Wait until no flush runs: 0, or the errno of the last flush when it
  * failed (reported once). */
 CPM_MUST_CHECK int cpm_flusher_wait(cpm_flusher_t *f);
+/* Whether a flush was started and has not ended (does not touch the
+ * eventfd). */
+bool cpm_flusher_busy(cpm_flusher_t *f);
 /* Readable once a flush is done, until cpm_flusher_done empties it. */
 int cpm_flusher_fd(const cpm_flusher_t *f);
 /* Flushes done so far (for the journal's figures). */

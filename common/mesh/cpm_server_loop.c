@@ -598,9 +598,15 @@ static void commit_group(cpm_server_t *s)
     else if (txn)
         cpm_store_abort(&txn);
     /* The group before, when one is held: durable once this one committed
-     * (the store flushed it first), and answered before this one, which is
-     * held in its turn when it committed early. */
-    (void)cpm_server_held_release(s, rc == 0 && ticket != 0);
+     * (the store flushed it before writing this one's record), and
+     * answered before this one, which is held in its turn when it committed
+     * early. Not a wait: that would wait for this group's own flush too. */
+    (void)cpm_server_held_release(s, false);
+    if (rc == 0 && ticket != 0 && s->held.on) {
+        cpm_error("a group committed early while the one before was not seen durable");
+        cpm_store_wait_flushed(s->store); /* both durable then */
+        (void)cpm_server_held_release(s, false);
+    }
     if (rc == 0 && ticket != 0)
         cpm_server_held_begin(s, ticket, ev_head);
     if (sealing) {

@@ -970,6 +970,13 @@ static int jn_commit(cpm_store_t *s, MDB_txn *txn, uint64_t *ticket)
      * next is written (settle), so that only the last may be unflushed. */
     settle(s);
     bool early = ticket != NULL && !by_ckpt;
+    /* A checkpoint that is due begins here, before this record is written
+     * (its state holds this commit; the record, past it, is skipped by a
+     * replay from it): after the flush beside the writer had begun, its
+     * segment switch would wait for that flush on the writer thread. */
+    if (!by_ckpt && (cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms ||
+                     cpm_journal_fill(jn->j) >= 0.5))
+        (void)ckpt_begin(s); /* when it cannot now, at a later commit */
     if (by_ckpt || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, !early) != 0) {
         jn->by_ckpt++;
         return pay(s);
@@ -984,8 +991,6 @@ static int jn_commit(cpm_store_t *s, MDB_txn *txn, uint64_t *ticket)
         }
     }
     jn->records++;
-    if (cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms || cpm_journal_fill(jn->j) >= 0.5)
-        (void)ckpt_begin(s); /* when it cannot now, at a later commit */
     return 0;
 }
 
@@ -1073,7 +1078,10 @@ void cpm_store_tick(cpm_store_t *s)
     pthread_mutex_lock(&jn->mu);
     uint64_t durable = jn->img_seq; /* written by the checkpoint thread */
     pthread_mutex_unlock(&jn->mu);
-    if (jn->seq != durable && cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms)
+    /* Not while a flush beside the writer runs (it would wait for it):
+     * at the next commit or tick. */
+    if (jn->seq != durable && cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms &&
+        !(jn->fl && cpm_flusher_busy(jn->fl)))
         (void)ckpt_begin(s);
 }
 

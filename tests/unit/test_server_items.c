@@ -29,12 +29,14 @@
 #include "cpm_client.h"
 #include "cpm_config.h"
 #include "cpm_envelope.h"
+#include "cpm_eventlog.h"
 #include "cpm_flusher.h"
 #include "cpm_keys.h"
 #include "cpm_log.h"
 #include "cpm_registry.h"
 #include "cpm_retention.h"
 #include "cpm_service.h"
+#include "cpm_subscriber.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
 #include "fixtures/mesh_fixture.h"
@@ -71,6 +73,10 @@ static int on_submit(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
     if (strncmp(c->description, "send", 4) == 0 &&
         (rc = cpm_server_send_record(srv, txn, "t.peer", "routing", &c->base)) != 0)
         return cpm_error_set(err, rc, "", "cannot send");
+    if (strcmp(c->description, "event") == 0 &&
+        (rc = cpm_server_event(
+             srv, txn, &(cpm_event_t){.kind = "complaint.received", .ticket = c->ticket})) != 0)
+        return cpm_error_set(err, rc, "", "cannot write the event");
     if (strcmp(c->description, "hold") == 0) {
         atomic_store(&hold_entered, 1);
         while (!atomic_load(&hold_release))
@@ -187,6 +193,61 @@ static int setup_beside(void **state)
     (void)state;
     start_with("/tmp/cpm_test_items_beside_XXXXXX", "store_journal: 1\nflush_beside_next: 1\n");
     return 0;
+}
+
+static atomic_long sub_events;
+
+static void on_sub_event(void *arg, const char *node, const char *service, const Cpm__Event *ev,
+                         bool chain_ok)
+{
+    (void)arg, (void)node, (void)service, (void)ev, (void)chain_ok;
+    atomic_fetch_add(&sub_events, 1);
+}
+
+/* A held group's event is neither published nor fetched before its flush
+ * ends: a subscriber sees nothing meanwhile, then the event. */
+static void test_events_wait_for_the_flush(void **state)
+{
+    (void)state;
+    client_t c, sc; /* the subscriber fetches through a client of its own */
+    client_open(&c);
+    client_open(&sc);
+    cpm_sub_opts_t o = {.from_start = true, .fetch_timeout_ms = 300, .on_event = on_sub_event};
+    cpm_subscriber_t *sub = NULL;
+    cpm_error_t e = {0};
+    if (cpm_subscriber_new(&sub, sc.zctx, sc.reg, &fx.client_id, sc.cl, &o, &e) != 0)
+        fail_msg("subscriber: %s", e.message);
+    (void)cpm_subscriber_poll(sub, 300, 0); /* its SUB socket joins */
+    long before = atomic_load(&sub_events);
+    Cpm__Complaint cp = CPM__COMPLAINT__INIT;
+    cp.ticket = "E-0";
+    cp.description = "event";
+    const Cpm__Complaint *ps[1] = {&cp};
+    char msg_id[33];
+    uint8_t hashes[1][32];
+    cpm_flusher_test_hold(true);
+    assert_int_equal(cpm_client_send_batch(c.cl, "t.server", ps, 1, msg_id, hashes, &e), 0);
+    for (int i = 0; i < 3; i++) {
+        (void)cpm_subscriber_poll(sub, 200, 0);
+        (void)cpm_subscriber_sweep(sub, 0, NULL);
+    }
+    assert_int_equal(atomic_load(&sub_events), before);
+    cpm_flusher_test_hold(false);
+    cpm_msg_t reply = {0};
+    cpm_receipt_t *r = NULL;
+    if (cpm_client_recv_any(c.cl, "t.server", "intake", 30000, &reply, &r, &e) != 0)
+        fail_msg("no receipt after the flush: %s", e.message);
+    cpm_receipt_destroy(&r);
+    int64_t end = cpm_mono_ms() + 30000;
+    while (atomic_load(&sub_events) == before && cpm_mono_ms() < end) {
+        (void)cpm_subscriber_poll(sub, 100, 0);
+        if (atomic_load(&sub_events) == before)
+            (void)cpm_subscriber_sweep(sub, 0, NULL);
+    }
+    assert_int_equal(atomic_load(&sub_events), before + 1);
+    cpm_subscriber_destroy(&sub);
+    client_close(&sc);
+    client_close(&c);
 }
 
 static int teardown_beside(void **state)
@@ -894,6 +955,7 @@ int main(void)
     };
     const struct CMUnitTest beside[] = {
         cmocka_unit_test(test_receipt_waits_for_the_flush),
+        cmocka_unit_test(test_events_wait_for_the_flush),
     };
     /* The small map's server in a process of its own, forked before any
      * thread: a loop stopped by SIGTERM stays stopped in its process. */
