@@ -23,6 +23,12 @@ struct cpm_flusher {
 };
 
 static atomic_bool test_hold;
+static atomic_int test_waiting;
+
+bool cpm_flusher_test_waiting(void)
+{
+    return atomic_load(&test_waiting) > 0;
+}
 
 void cpm_flusher_test_hold(bool on)
 {
@@ -106,8 +112,13 @@ void cpm_flusher_destroy(cpm_flusher_t **p)
 /* Under mu: wait for a running flush; its error, reported once. */
 static int wait_locked(cpm_flusher_t *f)
 {
+    if (f->running)
+        atomic_fetch_add(&test_waiting, 1);
+    bool counted = f->running;
     while (f->running)
         pthread_cond_wait(&f->cv, &f->mu);
+    if (counted)
+        atomic_fetch_sub(&test_waiting, 1);
     int err = f->err;
     f->err = 0;
     return err;

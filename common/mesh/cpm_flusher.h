@@ -52,5 +52,8 @@ uint64_t cpm_flusher_count(cpm_flusher_t *f);
 /* Test-only: while on, every flusher of the process waits before it
  * flushes (to see what a server holds back until then). Off by default. */
 void cpm_flusher_test_hold(bool on);
+/* Test-only: whether a thread waits for a flush of some flusher of the
+ * process (what a test that holds the flushes waits to see). */
+bool cpm_flusher_test_waiting(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include "cpm_server_int.h"
 
 #include "cpm_log.h"
+#include "cpm_ratelimit.h"
 #include "cpm_util.h"
 
 #include <stdlib.h>
@@ -32,8 +33,25 @@ static int send_now(cpm_server_t *s, zmq_msg_t *route, const uint8_t *frame, siz
     return 0;
 }
 
+/* What a held group may keep waiting: its own answers (a group and one
+ * turn's refusals fit), not the reads of turn after turn while a flush does
+ * not end (a stuck disk), each up to a reply's size. Past either, the loop
+ * waits for the flush, then sends (replies.held_full). */
+#define HELD_FRAMES_MAX (GROUP_MAX + TURN_FRAMES)
+#define HELD_BYTES_MAX ((size_t)64 << 20)
+
 int cpm_server_out(cpm_server_t *s, zmq_msg_t *route, const uint8_t *frame, size_t len)
 {
+    if (s->held.on && (s->held.nout >= HELD_FRAMES_MAX || s->held.bytes + len > HELD_BYTES_MAX)) {
+        static cpm_ratelimit_t said = CPM_RATELIMIT_INIT(5, 60000);
+        uint64_t dropped = 0;
+        cpm_metrics_add(s->metrics, "replies.held_full", 1);
+        if (cpm_ratelimit_allow(&said, cpm_mono_ms(), &dropped))
+            cpm_warn("%zu answers (%zu bytes) wait for a journal flush that has not ended: the "
+                     "loop waits for it%s",
+                     s->held.nout, s->held.bytes, cpm_ratelimit_note(dropped));
+        (void)cpm_server_held_release(s, true);
+    }
     if (!s->held.on)
         return send_now(s, route, frame, len);
     if (s->held.nout == s->held.capout) {
@@ -59,6 +77,7 @@ int cpm_server_out(cpm_server_t *s, zmq_msg_t *route, const uint8_t *frame, size
     memcpy(h->frame, frame, len);
     h->len = len;
     s->held.nout++;
+    s->held.bytes += len;
     return 0;
 }
 
@@ -97,6 +116,7 @@ bool cpm_server_held_release(cpm_server_t *s, bool wait)
     if (s->held.nout > 0)
         cpm_metrics_add(s->metrics, "replies.held", s->held.nout);
     s->held.nout = 0;
+    s->held.bytes = 0;
     int64_t now = cpm_mono_ms();
     for (size_t i = 0; i < s->held.nqueued; i++)
         cpm_pump_committed(s->pump, s->held.queued[i].stream, s->held.queued[i].seq, now);

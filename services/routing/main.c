@@ -140,8 +140,8 @@ static int on_case_assign(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const 
     return cpm_reply_set(reply, CPM__MSG_TYPE__MSG_CASE_ASSIGN_REPLY, &r.base);
 }
 
-/* The agency's node acknowledged an assignment: the case is assigned. */
-/* Only the ticket of the Assignment is needed: read from its bytes. */
+/* The agency's node acknowledged an assignment: the case is assigned. Only
+ * the Assignment's ticket is needed, read from its bytes. */
 static int on_delivered(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const char *agency,
                         const uint8_t *rec, size_t len)
 {

@@ -39,6 +39,7 @@
 #include "cpm_subscriber.h"
 #include "cpm_transport.h"
 #include "cpm_util.h"
+#include "cpm_server_int.h" /* GROUP_MAX, TURN_FRAMES: the bound on held answers */
 #include "fixtures/mesh_fixture.h"
 /* The fault hook is internal to the library (its internal/ folder). */
 #include "cpm_runs_int.h"
@@ -247,6 +248,49 @@ static void test_events_wait_for_the_flush(void **state)
     assert_int_equal(atomic_load(&sub_events), before + 1);
     cpm_subscriber_destroy(&sub);
     client_close(&sc);
+    client_close(&c);
+}
+
+/* While a flush does not end, the answers waiting for it are bounded: a
+ * client that keeps reading meanwhile (more than a group and a turn of
+ * answers) makes the loop wait for the flush (replies.held_full) instead of
+ * holding more; once the flush ends, everything goes on. */
+static void test_held_answers_are_bounded(void **state)
+{
+    (void)state;
+    client_t c, h;
+    client_open(&c);
+    client_open(&h);
+    Cpm__Complaint cp = CPM__COMPLAINT__INIT;
+    cp.ticket = "F-0";
+    cp.description = "fine";
+    const Cpm__Complaint *ps[1] = {&cp};
+    char msg_id[33];
+    uint8_t hashes[1][32];
+    cpm_error_t e = {0};
+    cpm_flusher_test_hold(true);
+    assert_int_equal(cpm_client_send_batch(c.cl, "t.server", ps, 1, msg_id, hashes, &e), 0);
+    Cpm__StatusQuery q = CPM__STATUS_QUERY__INIT;
+    q.ticket = "F-0";
+    int64_t end = cpm_mono_ms() + 60000;
+    for (int i = 0; i < GROUP_MAX + TURN_FRAMES + 16 && !cpm_flusher_test_waiting(); i++) {
+        char id[33];
+        assert_int_equal(cpm_client_send(c.cl, "t.server", "intake",
+                                         CPM__MSG_TYPE__MSG_STATUS_QUERY, &q.base, id, &e),
+                         0);
+        if (cpm_mono_ms() > end)
+            fail_msg("the queries could not be sent");
+    }
+    /* Without the bound the loop would hold them all and never wait. */
+    while (!cpm_flusher_test_waiting())
+        if (cpm_mono_ms() > end)
+            fail_msg("the loop did not wait for the flush with its answers at the bound");
+        else
+            usleep(1000);
+    cpm_flusher_test_hold(false);
+    assert_true(mesh_fx_counter(h.cl, "intake", "replies.held_full") >= 1);
+    assert_true(stored(&h, "F-0"));
+    client_close(&h);
     client_close(&c);
 }
 
@@ -956,6 +1000,7 @@ int main(void)
     const struct CMUnitTest beside[] = {
         cmocka_unit_test(test_receipt_waits_for_the_flush),
         cmocka_unit_test(test_events_wait_for_the_flush),
+        cmocka_unit_test(test_held_answers_are_bounded),
     };
     /* The small map's server in a process of its own, forked before any
      * thread: a loop stopped by SIGTERM stays stopped in its process. */

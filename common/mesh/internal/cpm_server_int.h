@@ -132,7 +132,7 @@ struct cpm_server {
         queued_t *queued;
         size_t nqueued, capqueued;
         held_frame_t *out;
-        size_t nout, capout;
+        size_t nout, capout, bytes;
     } held;
     uint64_t pub_limit;              /* while a group is held: events durable up to here */
     uint64_t published;              /* event head already published */
