@@ -196,6 +196,19 @@ static int setup_beside(void **state)
     return 0;
 }
 
+/* A batch of one item (ticket, description) sent, not waited for. */
+static void send_one(client_t *c, const char *ticket, const char *description)
+{
+    Cpm__Complaint cp = CPM__COMPLAINT__INIT;
+    cp.ticket = (char *)ticket;
+    cp.description = (char *)description;
+    const Cpm__Complaint *ps[1] = {&cp};
+    char msg_id[33];
+    uint8_t hashes[1][32];
+    cpm_error_t e = {0};
+    assert_int_equal(cpm_client_send_batch(c->cl, "t.server", ps, 1, msg_id, hashes, &e), 0);
+}
+
 static atomic_long sub_events;
 
 static void on_sub_event(void *arg, const char *node, const char *service, const Cpm__Event *ev,
@@ -220,14 +233,8 @@ static void test_events_wait_for_the_flush(void **state)
         fail_msg("subscriber: %s", e.message);
     (void)cpm_subscriber_poll(sub, 300, 0); /* its SUB socket joins */
     long before = atomic_load(&sub_events);
-    Cpm__Complaint cp = CPM__COMPLAINT__INIT;
-    cp.ticket = "E-0";
-    cp.description = "event";
-    const Cpm__Complaint *ps[1] = {&cp};
-    char msg_id[33];
-    uint8_t hashes[1][32];
     cpm_flusher_test_hold(true);
-    assert_int_equal(cpm_client_send_batch(c.cl, "t.server", ps, 1, msg_id, hashes, &e), 0);
+    send_one(&c, "E-0", "event");
     for (int i = 0; i < 3; i++) {
         (void)cpm_subscriber_poll(sub, 200, 0);
         (void)cpm_subscriber_sweep(sub, 0, NULL);
@@ -261,15 +268,9 @@ static void test_held_answers_are_bounded(void **state)
     client_t c, h;
     client_open(&c);
     client_open(&h);
-    Cpm__Complaint cp = CPM__COMPLAINT__INIT;
-    cp.ticket = "F-0";
-    cp.description = "fine";
-    const Cpm__Complaint *ps[1] = {&cp};
-    char msg_id[33];
-    uint8_t hashes[1][32];
     cpm_error_t e = {0};
     cpm_flusher_test_hold(true);
-    assert_int_equal(cpm_client_send_batch(c.cl, "t.server", ps, 1, msg_id, hashes, &e), 0);
+    send_one(&c, "F-0", "fine");
     Cpm__StatusQuery q = CPM__STATUS_QUERY__INIT;
     q.ticket = "F-0";
     int64_t end = cpm_mono_ms() + 60000;
