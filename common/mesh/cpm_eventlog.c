@@ -182,23 +182,19 @@ int cpm_eventlog_append(cpm_store_t *s, MDB_txn *txn, int64_t at_ms, const cpm_e
 
     uint8_t key[8];
     cpm_put_be64(key, ev.seq);
-    MDB_val k = {8, key}, v = {cpm__event__get_packed_size(&ev), NULL};
-    /* Pack straight into the map page: no temporary buffer. Seqs only
-     * grow, so the put appends (no search from the root); a key at or below
-     * the last one (a log whose head fell behind its events) is put the
-     * usual way, overwriting as before. */
+    MDB_val k = {8, key};
+    /* Seqs only grow, so the put appends (no search from the root); a key
+     * at or below the last one (a log whose head fell behind its events) is
+     * put the usual way, overwriting as before. */
     MDB_dbi dbi = cpm_store_dbi(s, CPM_DB_EVENTS);
-    rc = cpm_store_mdb_put(s, txn, dbi, &k, &v, MDB_RESERVE | MDB_APPEND);
-    if (rc == MDB_KEYEXIST) {
-        v.mv_size = cpm__event__get_packed_size(&ev);
-        rc = cpm_store_mdb_put(s, txn, dbi, &k, &v, MDB_RESERVE);
-    }
+    rc = cpm_store_mdb_put_msg(s, txn, dbi, &k, &ev.base, MDB_APPEND);
+    if (rc == MDB_KEYEXIST)
+        rc = cpm_store_mdb_put_msg(s, txn, dbi, &k, &ev.base, 0);
     if (rc != 0) {
         if (rc != MDB_MAP_FULL)
             cpm_error("eventlog: append %llu: %s", (unsigned long long)ev.seq, mdb_strerror(rc));
         return cpm_store_err(rc);
     }
-    cpm__event__pack(&ev, v.mv_data);
     if ((rc = cpm_store_put_u64(s, txn, HEAD_KEY, ev.seq)) != 0 ||
         (rc = cpm_store_put(s, txn, CPM_DB_META, HASH_KEY, sizeof HASH_KEY - 1, hash, 32)) != 0)
         return rc;

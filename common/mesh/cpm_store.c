@@ -285,6 +285,8 @@ int cpm_store_begin_child(cpm_store_t *s, MDB_txn *parent, MDB_txn **child)
 {
     *child = NULL;
     int rc = mdb_txn_begin(s->env, parent, 0, child);
+    if (rc == 0)
+        store_ws_child(store_jn_ws(s), *child);
     return rc ? store_fail("begin nested", rc) : 0;
 }
 
@@ -299,7 +301,11 @@ int cpm_store_commit(MDB_txn *txn)
     cpm_store_t *s = store_of(txn);
     if (s != NULL && store_jn_owns(s, txn))
         return store_jn_commit(s, txn);
+    store_ws_t *ws = s ? store_jn_ws(s) : NULL;
     int rc = mdb_txn_commit(txn);
+    /* a nested transaction: its writes stay in the journal's log when it
+     * committed; LMDB dropped them when it could not */
+    store_ws_child_end(ws, txn, rc == 0);
     return rc ? store_fail("commit", rc) : 0;
 }
 
@@ -354,8 +360,10 @@ void cpm_store_abort(MDB_txn **txn)
     if (txn == NULL || *txn == NULL)
         return;
     cpm_store_t *s = store_of(*txn);
-    if (s != NULL)
+    if (s != NULL) {
+        store_ws_child_end(store_jn_ws(s), *txn, false);
         store_jn_abort(s, *txn);
+    }
     mdb_txn_abort(*txn);
     *txn = NULL;
 }
@@ -392,10 +400,7 @@ int cpm_store_put(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
         return CPM_E_INVALID;
     }
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
-    rc = mdb_put(txn, dbi, &k, &v, 0);
-    if (rc == 0)
-        store_jn_touch(s, dbi, key, klen);
-    s->full_seen |= rc == MDB_MAP_FULL;
+    rc = cpm_store_mdb_put(s, txn, dbi, &k, &v, 0);
     return rc ? store_fail("put", rc) : 0;
 }
 
@@ -407,15 +412,9 @@ int cpm_store_put_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *
     int rc = prepare(s, "put", db, key, klen, &dbi);
     if (rc != 0)
         return rc;
-    /* Serialize straight into the map: no copy, no allocation. */
-    MDB_val k = {klen, (void *)key}, v = {protobuf_c_message_get_packed_size(msg), NULL};
-    rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
-    s->full_seen |= rc == MDB_MAP_FULL;
-    if (rc != 0)
-        return store_fail("put", rc);
-    protobuf_c_message_pack(msg, v.mv_data);
-    store_jn_touch(s, dbi, key, klen);
-    return 0;
+    MDB_val k = {klen, (void *)key};
+    rc = cpm_store_mdb_put_msg(s, txn, dbi, &k, msg, 0);
+    return rc ? store_fail("put", rc) : 0;
 }
 
 int cpm_store_get_msg(cpm_store_t *s, MDB_txn *txn, const char *db, const char *key,
@@ -479,10 +478,7 @@ int cpm_store_del(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
     if (rc != 0)
         return rc;
     MDB_val k = {klen, (void *)key};
-    rc = mdb_del(txn, dbi, &k, NULL);
-    if (rc == 0)
-        store_jn_touch(s, dbi, key, klen);
-    s->full_seen |= rc == MDB_MAP_FULL;
+    rc = cpm_store_mdb_del(s, txn, dbi, &k);
     return rc ? store_fail("del", rc) : 0;
 }
 
@@ -515,19 +511,52 @@ int cpm_store_put_u64(cpm_store_t *s, MDB_txn *txn, const char *key, uint64_t v)
 int cpm_store_mdb_put(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v,
                       unsigned flags)
 {
-    /* Noted first: k may point into the map, which the write changes. A key
-     * noted and then not written is harmless (the commit records each key as
-     * the transaction leaves it; with MDB_RESERVE, filled by then). */
-    store_jn_touch(s, dbi, k->mv_data, k->mv_size);
+    store_ws_t *ws = store_jn_ws(s);
+    size_t mark = store_ws_mark(ws);
+    /* Logged first: k or v may point into the map, which the write changes.
+     * A value reserved is filled after the put: its key is read back at the
+     * commit instead. */
+    if (flags & MDB_RESERVE)
+        store_ws_touch(ws, dbi, k);
+    else
+        store_ws_put(ws, s, dbi, k, v);
     int rc = mdb_put(txn, dbi, k, v, flags);
+    if (rc != 0)
+        store_ws_cut(ws, mark);
+    s->full_seen |= rc == MDB_MAP_FULL;
+    return rc;
+}
+
+int cpm_store_mdb_put_msg(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+                          const ProtobufCMessage *msg, unsigned flags)
+{
+    store_ws_t *ws = store_jn_ws(s);
+    MDB_val v = {protobuf_c_message_get_packed_size(msg), NULL};
+    int rc;
+    if (ws == NULL) { /* serialized straight into the map */
+        rc = mdb_put(txn, dbi, k, &v, flags | MDB_RESERVE);
+        if (rc == 0)
+            protobuf_c_message_pack(msg, v.mv_data);
+    } else { /* serialized into the journal's log, and put from there */
+        size_t mark = store_ws_mark(ws);
+        v.mv_data = store_ws_put_room(ws, s, dbi, k, v.mv_size);
+        protobuf_c_message_pack(msg, v.mv_data);
+        rc = mdb_put(txn, dbi, k, &v, flags);
+        if (rc != 0)
+            store_ws_cut(ws, mark);
+    }
     s->full_seen |= rc == MDB_MAP_FULL;
     return rc;
 }
 
 int cpm_store_mdb_del(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
 {
-    store_jn_touch(s, dbi, k->mv_data, k->mv_size); /* first, as above */
+    store_ws_t *ws = store_jn_ws(s);
+    size_t mark = store_ws_mark(ws);
+    store_ws_del(ws, s, dbi, k); /* first, as above */
     int rc = mdb_del(txn, dbi, k, NULL);
+    if (rc != 0)
+        store_ws_cut(ws, mark);
     s->full_seen |= rc == MDB_MAP_FULL;
     return rc;
 }
@@ -536,11 +565,18 @@ int cpm_store_cursor_put(cpm_store_t *s, MDB_cursor *cur, MDB_val *k, MDB_val *v
 {
     MDB_val at = *k, unused;
     int rc;
-    /* MDB_CURRENT ignores k: the key is the cursor's. Noted first, as above. */
+    /* MDB_CURRENT ignores k: the key is the cursor's. Logged first, as above. */
     if ((flags & MDB_CURRENT) && (rc = mdb_cursor_get(cur, &at, &unused, MDB_GET_CURRENT)) != 0)
         return rc;
-    store_jn_touch(s, mdb_cursor_dbi(cur), at.mv_data, at.mv_size);
+    store_ws_t *ws = store_jn_ws(s);
+    size_t mark = store_ws_mark(ws);
+    if (flags & MDB_RESERVE)
+        store_ws_touch(ws, mdb_cursor_dbi(cur), &at);
+    else
+        store_ws_put(ws, s, mdb_cursor_dbi(cur), &at, v);
     rc = mdb_cursor_put(cur, k, v, flags);
+    if (rc != 0)
+        store_ws_cut(ws, mark);
     s->full_seen |= rc == MDB_MAP_FULL;
     return rc;
 }
@@ -551,15 +587,20 @@ int cpm_store_cursor_del(cpm_store_t *s, MDB_cursor *cur)
     int rc = mdb_cursor_get(cur, &at, &unused, MDB_GET_CURRENT);
     if (rc != 0)
         return rc;
-    /* at points into the map: noted before the page changes */
-    store_jn_touch(s, mdb_cursor_dbi(cur), at.mv_data, at.mv_size);
-    return mdb_cursor_del(cur, 0);
+    store_ws_t *ws = store_jn_ws(s);
+    size_t mark = store_ws_mark(ws);
+    /* at points into the map: logged before the page changes */
+    store_ws_del(ws, s, mdb_cursor_dbi(cur), &at);
+    rc = mdb_cursor_del(cur, 0);
+    if (rc != 0)
+        store_ws_cut(ws, mark);
+    return rc;
 }
 
 int cpm_store_mdb_drop(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi)
 {
     int rc = mdb_drop(txn, dbi, 0);
     if (rc == 0)
-        store_jn_dropped(s, dbi);
+        store_ws_dropped(store_jn_ws(s), dbi);
     return rc;
 }

@@ -142,6 +142,10 @@ void cpm_store_abort(MDB_txn **txn);
  * checks the sources). */
 CPM_MUST_CHECK int cpm_store_mdb_put(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
                                      MDB_val *v, unsigned flags);
+/* A protobuf message put under k, serialized once (into the map, or into the
+ * journal's record and put from there); LMDB's result. */
+CPM_MUST_CHECK int cpm_store_mdb_put_msg(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+                                         const ProtobufCMessage *msg, unsigned flags);
 CPM_MUST_CHECK int cpm_store_mdb_del(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k);
 CPM_MUST_CHECK int cpm_store_cursor_put(cpm_store_t *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
                                         unsigned flags);

@@ -1,7 +1,7 @@
 /* cpm_store_journal: a store's redo journal (docs/operations.md "A store's
  * redo journal"). With it a commit flushes once: LMDB commits without
- * flushing (MDB_NOSYNC), the keys the transaction wrote, with their values as
- * it leaves them, are appended to the journal (cpm_journal) and flushed.
+ * flushing (MDB_NOSYNC), the transaction's writes, logged as they were made
+ * (cpm_store_wset), are appended to the journal (cpm_journal) and flushed.
  * A checkpoint thread makes the data file durable every ckpt_ms
  * (mdb_env_sync) and then keeps a copy of the two meta pages of the state it
  * made durable (journal.meta); a read transaction held on that state keeps
@@ -35,26 +35,13 @@
 /* A record larger than this share of a segment commits by a checkpoint. */
 #define LARGE_DIV 2
 
-typedef struct {
-    MDB_dbi dbi;
-    uint32_t klen;
-    size_t off; /* of the key in keys */
-} touched_t;
-
 struct store_jn {
     cpm_journal_t *j;
     uint8_t id[CPM_JOURNAL_ID_LEN];
-    uint64_t seq; /* of the last record (or checkpoint) committed */
-    MDB_txn *txn; /* the open top-level write transaction */
-    touched_t *t; /* keys it wrote */
-    size_t nt, tcap;
-    uint8_t *keys; /* their bytes */
-    size_t klen, kcap;
-    MDB_dbi dropped[8];
-    size_t ndropped;
-    int step;     /* journal this transaction even if it wrote nothing (store_jn_step) */
-    uint8_t *buf; /* the record's payload */
-    size_t blen, bcap;
+    uint64_t seq;   /* of the last record (or checkpoint) committed */
+    MDB_txn *txn;   /* the open top-level write transaction */
+    store_ws_t *ws; /* what it wrote */
+    int step;       /* journal this transaction even if it wrote nothing (store_jn_step) */
     unsigned ckpt_ms;
     int64_t last_ckpt_ms;
     /* the checkpoint thread, under mu */
@@ -631,9 +618,10 @@ int store_jn_start(cpm_store_t *s, size_t seg_bytes, unsigned ckpt_ms, char *err
     jn->psize = st.ms_psize;
     jn->img_fd = -1;
     jn->img = malloc(slot_len(jn->psize));
+    jn->ws = store_ws_new();
     pthread_mutex_init(&jn->mu, NULL);
     pthread_cond_init(&jn->cv, NULL);
-    if (jn->img == NULL || read_mark(s, jn->id, &jn->seq, &has_id) != 0)
+    if (jn->img == NULL || jn->ws == NULL || read_mark(s, jn->id, &jn->seq, &has_id) != 0)
         goto fail;
     if (!has_id) { /* first time: an id of its own, durably in the store */
         MDB_txn *txn = NULL;
@@ -701,9 +689,7 @@ void store_jn_close(cpm_store_t *s)
         close(jn->img_fd);
     pthread_mutex_destroy(&jn->mu);
     pthread_cond_destroy(&jn->cv);
-    free(jn->t);
-    free(jn->keys);
-    free(jn->buf);
+    store_ws_destroy(&jn->ws);
     free(jn->img);
     free(jn);
     s->jn = NULL;
@@ -715,7 +701,7 @@ void store_jn_begin(cpm_store_t *s, MDB_txn *txn)
     if (jn == NULL)
         return;
     jn->txn = txn;
-    jn->nt = jn->klen = jn->ndropped = 0;
+    store_ws_reset(jn->ws);
     jn->step = 0;
 }
 
@@ -730,160 +716,12 @@ void store_jn_abort(cpm_store_t *s, MDB_txn *txn)
         s->jn->txn = NULL;
 }
 
-void store_jn_touch(cpm_store_t *s, MDB_dbi dbi, const void *key, size_t klen)
+store_ws_t *store_jn_ws(cpm_store_t *s)
 {
-    store_jn_t *jn = s->jn;
-    if (jn == NULL || jn->txn == NULL)
-        return;
-    if (jn->nt == jn->tcap) {
-        size_t nc = jn->tcap ? jn->tcap * 2 : 256;
-        touched_t *t = realloc(jn->t, nc * sizeof *t);
-        if (t == NULL)
-            goto oom;
-        jn->t = t;
-        jn->tcap = nc;
-    }
-    if (jn->klen + klen > jn->kcap) {
-        size_t nc = jn->kcap ? jn->kcap * 2 : 16384;
-        while (nc < jn->klen + klen)
-            nc *= 2;
-        uint8_t *k = realloc(jn->keys, nc);
-        if (k == NULL)
-            goto oom;
-        jn->keys = k;
-        jn->kcap = nc;
-    }
-    memcpy(jn->keys + jn->klen, key, klen);
-    jn->t[jn->nt++] = (touched_t){dbi, (uint32_t)klen, jn->klen};
-    jn->klen += klen;
-    return;
-oom: /* a write the journal could not note must not be acknowledged */
-    cpm_error("store: journal: out of memory noting a write; stopping");
-    abort();
-}
-
-void store_jn_dropped(cpm_store_t *s, MDB_dbi dbi)
-{
-    store_jn_t *jn = s->jn;
-    if (jn == NULL || jn->txn == NULL)
-        return;
-    if (jn->ndropped == sizeof jn->dropped / sizeof jn->dropped[0]) {
-        cpm_error("store: journal: more than %zu databases emptied in one transaction; stopping",
-                  jn->ndropped);
-        abort();
-    }
-    jn->dropped[jn->ndropped++] = dbi;
+    return s->jn != NULL && s->jn->txn != NULL ? s->jn->ws : NULL;
 }
 
 /* ---- commits ------------------------------------------------------------ */
-
-static int room_for(store_jn_t *jn, size_t more)
-{
-    if (jn->blen + more <= jn->bcap)
-        return 0;
-    size_t nc = jn->bcap ? jn->bcap : 65536;
-    while (nc < jn->blen + more)
-        nc *= 2;
-    uint8_t *b = realloc(jn->buf, nc);
-    if (b == NULL)
-        return -1;
-    jn->buf = b;
-    jn->bcap = nc;
-    return 0;
-}
-
-static void put32(uint8_t *p, size_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static const char *name_of(const cpm_store_t *s, MDB_dbi dbi)
-{
-    for (size_t i = 0; i < s->ndbs; i++)
-        if (s->dbs[i].dbi == dbi)
-            return s->dbs[i].name;
-    return NULL;
-}
-
-/* op, the database's name, then the key and value as given (NULL: none). */
-static int emit(cpm_store_t *s, uint8_t op, MDB_dbi dbi, const MDB_val *k, const MDB_val *v)
-{
-    store_jn_t *jn = s->jn;
-    const char *name = name_of(s, dbi);
-    size_t nl = name ? strlen(name) : 0;
-    size_t n = 2 + nl + (k ? 4 + k->mv_size : 0) + (v ? 4 + v->mv_size : 0);
-    if (name == NULL || room_for(jn, n) != 0)
-        return -1;
-    uint8_t *p = jn->buf + jn->blen;
-    p[0] = op;
-    p[1] = (uint8_t)nl;
-    memcpy(p + 2, name, nl);
-    p += 2 + nl;
-    if (k) {
-        put32(p, k->mv_size);
-        memcpy(p + 4, k->mv_data, k->mv_size);
-        p += 4 + k->mv_size;
-    }
-    if (v) {
-        put32(p, v->mv_size);
-        memcpy(p + 4, v->mv_data, v->mv_size);
-    }
-    jn->blen += n;
-    return 0;
-}
-
-static int by_key(const void *a, const void *b, void *ctx)
-{
-    const touched_t *x = a, *y = b;
-    const uint8_t *keys = ctx;
-    if (x->dbi != y->dbi)
-        return x->dbi < y->dbi ? -1 : 1;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(keys + x->off, keys + y->off, n);
-    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
-}
-
-/* The payload: emptied databases, each followed by all it holds now, then
- * every key written, once, as txn leaves it (its value, or deleted). A key
- * written in a nested transaction that was undone is written back as it
- * was, and a database emptied in one is emptied and filled again as it is:
- * harmless either way. */
-static int build(cpm_store_t *s, MDB_txn *txn)
-{
-    store_jn_t *jn = s->jn;
-    jn->blen = 0;
-    for (size_t i = 0; i < jn->ndropped; i++) {
-        MDB_cursor *c = NULL;
-        MDB_val k, v;
-        if (emit(s, 'X', jn->dropped[i], NULL, NULL) != 0 ||
-            mdb_cursor_open(txn, jn->dropped[i], &c) != 0)
-            return -1;
-        int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-        for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-            if (emit(s, 'P', jn->dropped[i], &k, &v) != 0)
-                break;
-        mdb_cursor_close(c);
-        if (rc != MDB_NOTFOUND)
-            return -1;
-    }
-    qsort_r(jn->t, jn->nt, sizeof *jn->t, by_key, jn->keys);
-    for (size_t i = 0; i < jn->nt; i++) {
-        if (i > 0 && by_key(&jn->t[i - 1], &jn->t[i], jn->keys) == 0)
-            continue;
-        MDB_val k = {jn->t[i].klen, jn->keys + jn->t[i].off}, v;
-        int rc = mdb_get(txn, jn->t[i].dbi, &k, &v);
-        if (rc == 0)
-            rc = emit(s, 'P', jn->t[i].dbi, &k, &v);
-        else if (rc == MDB_NOTFOUND)
-            rc = emit(s, 'D', jn->t[i].dbi, &k, NULL);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
-}
 
 /* After LMDB committed what the journal could not take (a record too large,
  * a journal write that failed): a checkpoint of its own. When that fails too,
@@ -927,7 +765,7 @@ static int jn_commit(cpm_store_t *s, MDB_txn *txn, uint64_t *ticket)
     store_jn_t *jn = s->jn;
     if (ticket)
         *ticket = 0;
-    if (jn->nt == 0 && jn->ndropped == 0 && !jn->step) { /* wrote nothing */
+    if (store_ws_empty(jn->ws) && !jn->step) { /* wrote nothing */
         jn->txn = NULL;
         int rc = mdb_txn_commit(txn);
         return rc ? cpm_store_err(rc) : 0;
@@ -936,11 +774,11 @@ static int jn_commit(cpm_store_t *s, MDB_txn *txn, uint64_t *ticket)
     uint8_t b[8];
     cpm_put_be64(b, seq);
     MDB_val k = {strlen(KEY_SEQ), (void *)KEY_SEQ}, v = {8, b};
-    int rc = mdb_put(txn, s_meta_dbi(s), &k, &v, 0);
-    if (rc == 0) {
-        store_jn_touch(s, s_meta_dbi(s), k.mv_data, k.mv_size);
-        rc = build(s, txn) == 0 ? 0 : ENOMEM;
-    }
+    const uint8_t *payload = NULL;
+    size_t plen = 0;
+    int rc = cpm_store_mdb_put(s, txn, s_meta_dbi(s), &k, &v, 0);
+    if (rc == 0)
+        rc = store_ws_build(jn->ws, s, txn, &payload, &plen) == 0 ? 0 : ENOMEM;
     jn->txn = NULL;
     if (rc != 0) {
         mdb_txn_abort(txn);
@@ -951,11 +789,11 @@ static int jn_commit(cpm_store_t *s, MDB_txn *txn, uint64_t *ticket)
                       mdb_strerror(rc));
         return cpm_store_err(rc);
     }
-    bool by_ckpt = jn->blen > cpm_journal_payload_max(jn->j) / LARGE_DIV;
-    if (!by_ckpt && cpm_journal_room(jn->j) < cpm_journal_record_size(jn->blen)) {
+    bool by_ckpt = plen > cpm_journal_payload_max(jn->j) / LARGE_DIV;
+    if (!by_ckpt && cpm_journal_room(jn->j) < cpm_journal_record_size(plen)) {
         ckpt_wait(jn); /* the other segment is free once it ends, unless it failed */
         by_ckpt = !cpm_journal_can_switch(jn->j) || ckpt_begin(s) != 1 ||
-                  cpm_journal_room(jn->j) < cpm_journal_record_size(jn->blen);
+                  cpm_journal_room(jn->j) < cpm_journal_record_size(plen);
     }
     if ((rc = mdb_txn_commit(txn)) != 0) {
         s->full_seen = rc == MDB_MAP_FULL;
@@ -977,7 +815,7 @@ static int jn_commit(cpm_store_t *s, MDB_txn *txn, uint64_t *ticket)
     if (!by_ckpt && (cpm_mono_ms() - jn->last_ckpt_ms >= (int64_t)jn->ckpt_ms ||
                      cpm_journal_fill(jn->j) >= 0.5))
         (void)ckpt_begin(s); /* when it cannot now, at a later commit */
-    if (by_ckpt || cpm_journal_append(jn->j, seq, jn->buf, jn->blen, !early) != 0) {
+    if (by_ckpt || cpm_journal_append(jn->j, seq, payload, plen, !early) != 0) {
         jn->by_ckpt++;
         return pay(s);
     }

@@ -67,10 +67,8 @@ int exchange_log_append(cpm_store_t *st, MDB_txn *txn, int64_t at_ms, const exch
     lr.hash.len = 32;
     uint8_t key[8];
     cpm_put_be64(key, le.seq);
-    MDB_val k = {8, key}, v = {cpm__log_record__get_packed_size(&lr), NULL};
-    rc = cpm_store_mdb_put(st, txn, cpm_store_dbi(st, EXCHANGE_LOG_DB), &k, &v, MDB_RESERVE);
-    if (rc == 0)
-        cpm__log_record__pack(&lr, v.mv_data);
+    MDB_val k = {8, key};
+    rc = cpm_store_mdb_put_msg(st, txn, cpm_store_dbi(st, EXCHANGE_LOG_DB), &k, &lr.base, 0);
     free(body);
     if (rc != 0) {
         if (rc != MDB_MAP_FULL)

@@ -137,10 +137,21 @@ static void random_txn(cpm_store_t *s, unsigned *seed)
             int drc = cpm_store_del(s, child, DBS[(rand_r(seed) % 3)], key, strlen(key));
             assert_true(drc == 0 || drc == CPM_E_NOT_FOUND);
             cpm_store_abort(&child);
-        } else if (what == 8) { /* a nested transaction kept */
+        } else if (what == 8) { /* a nested transaction kept, one in it undone */
+            MDB_txn *grand;
             assert_int_equal(cpm_store_begin_child(s, txn, &child), 0);
             assert_int_equal(cpm_store_put(s, child, db, key, strlen(key), "kept", 4), 0);
+            assert_int_equal(cpm_store_begin_child(s, child, &grand), 0);
+            assert_int_equal(cpm_store_put(s, grand, db, key, strlen(key), "gone", 4), 0);
+            assert_int_equal(cpm_store_put(s, grand, "gamma", "g-undone", 8, "x", 1), 0);
+            if (rand_r(seed) % 2)
+                cpm_store_abort(&grand);
+            else
+                assert_int_equal(cpm_store_commit(grand), 0);
             assert_int_equal(cpm_store_commit(child), 0);
+        } else if (what == 9 && rand_r(seed) % 40 == 0) { /* emptied, written after */
+            assert_int_equal(cpm_store_mdb_drop(s, txn, cpm_store_dbi(s, "gamma")), 0);
+            assert_int_equal(cpm_store_put(s, txn, "gamma", key, strlen(key), "after", 5), 0);
         } else { /* the first few records of a database, by cursor */
             MDB_cursor *c;
             MDB_val k, v;
@@ -495,7 +506,9 @@ static void test_records_of_before_are_replayed(void **state)
         n++;
     }
     close(fd);
-    assert_true(n >= 60);
+    /* 61 commits; one that changed nothing (deletes of absent keys, a
+     * nested transaction undone) makes no record */
+    assert_true(n >= 50);
     cpm_store_t *s = open_store(f->data, true, 4u << 20, 3600000);
     assert_same_as_expected(f, s);
     cpm_store_destroy(&s);

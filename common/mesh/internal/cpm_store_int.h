@@ -1,6 +1,7 @@
 /* cpm_store_int: the store's state, shared by cpm_store.c (open, transactions,
  * key/value helpers), cpm_store_space.c (headroom and map growth) and
- * cpm_store_journal.c (the redo journal: one flush per commit).
+ * cpm_store_journal.c (the redo journal: one flush per commit) and
+ * cpm_store_wset.c (a journaled transaction's writes, as its record).
  * Internal: nothing outside these files includes it. */
 #ifndef CPM_STORE_INT_H
 #define CPM_STORE_INT_H
@@ -17,6 +18,7 @@ typedef struct {
 } store_db_t;
 
 typedef struct store_jn store_jn_t; /* cpm_store_journal.c */
+typedef struct store_ws store_ws_t; /* cpm_store_wset.c */
 
 struct cpm_store {
     MDB_env *env;
@@ -60,10 +62,9 @@ int store_jn_commit_early(cpm_store_t *s, MDB_txn *txn, uint64_t *ticket);
 bool store_jn_flushed(cpm_store_t *s, uint64_t ticket);
 void store_jn_wait_flushed(cpm_store_t *s);
 int store_jn_flush_fd(const cpm_store_t *s);
-/* A key of dbi was written (put or deleted) in the open write transaction;
- * a database emptied. */
-void store_jn_touch(cpm_store_t *s, MDB_dbi dbi, const void *key, size_t klen);
-void store_jn_dropped(cpm_store_t *s, MDB_dbi dbi);
+/* The open journaled write transaction's writes (cpm_store_wset.c), or
+ * NULL: no journal, or no such transaction. */
+store_ws_t *store_jn_ws(cpm_store_t *s);
 /* A top-level write transaction is about to begin after a write found the
  * map full: a checkpoint, so that the pages the last one's state held can be
  * reused. */
@@ -83,5 +84,37 @@ int store_jn_step(cpm_store_t *s);
 /* Before mdb_env_set_mapsize (no transaction of this thread open): the
  * checkpoint thread idle. The read transactions holding checkpoints stay. */
 void store_jn_quiesce(cpm_store_t *s);
+
+/* ---- a journaled transaction's writes (cpm_store_wset.c) --------------- */
+/* Logged as they are made, in the journal record's form; a nested
+ * transaction's are cut when it is undone. Every call but new, reset, empty
+ * and build takes a NULL w (no journal) and does nothing. Out of memory
+ * stops the process: a write the journal could not note must not be
+ * acknowledged. */
+store_ws_t *store_ws_new(void);
+void store_ws_destroy(store_ws_t **w);
+void store_ws_reset(store_ws_t *w); /* a top-level transaction begins */
+bool store_ws_empty(const store_ws_t *w);
+/* Where the log ends; cut back to it (a write LMDB refused). */
+size_t store_ws_mark(const store_ws_t *w);
+void store_ws_cut(store_ws_t *w, size_t mark);
+void store_ws_put(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, const MDB_val *k,
+                  const MDB_val *v);
+/* A put whose value (vlen bytes, at the pointer returned) the caller
+ * writes before it puts it; w not NULL. */
+uint8_t *store_ws_put_room(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, const MDB_val *k,
+                           size_t vlen);
+void store_ws_del(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, const MDB_val *k);
+/* A key read back at the commit (a value reserved, filled after its put). */
+void store_ws_touch(store_ws_t *w, MDB_dbi dbi, const MDB_val *k);
+/* A database emptied: written whole at the commit. */
+void store_ws_dropped(store_ws_t *w, MDB_dbi dbi);
+/* A nested transaction began; ended (kept: committed). */
+void store_ws_child(store_ws_t *w, const MDB_txn *child);
+void store_ws_child_end(store_ws_t *w, const MDB_txn *child, bool kept);
+/* The record's payload, in txn (the top-level transaction, before its
+ * commit): valid until the next reset. 0 or -1 (LMDB could not read). */
+int store_ws_build(store_ws_t *w, const cpm_store_t *s, MDB_txn *txn, const uint8_t **payload,
+                   size_t *len);
 
 #endif
