@@ -2,6 +2,7 @@
  * cpm_place_int.h, every field and cross-reference checked, and the lookups
  * by code, slug and lineage. */
 #include "cpm_place_csv.h"
+#include "cpm_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ static int cmp_code(const void *a, const void *b)
 static cpm_place_unit_t *find_code(cpm_place_unit_t *t, size_t n, const char *code)
 {
     cpm_place_unit_t k;
-    snprintf(k.code, sizeof k.code, "%s", code);
+    cpm_str_copy(k.code, sizeof k.code, code);
     return bsearch(&k, t, n, sizeof *t, cmp_code);
 }
 

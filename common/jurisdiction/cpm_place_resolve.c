@@ -1,6 +1,7 @@
 /* cpm_place_resolve: the resolution order of cpm_place.h, over the tables
  * and keys of the other cpm_place files. */
 #include "cpm_place_int.h"
+#include "cpm_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -74,10 +75,10 @@ static size_t filter_type(const cpm_place_unit_t *t, uint32_t *hits, size_t n, c
 
 static void set_unit(cpm_placement_t *o, const cpm_place_unit_t *u)
 {
-    snprintf(o->generation, sizeof o->generation, "%s", u->generation);
-    snprintf(o->code, sizeof o->code, "%s", u->code);
-    snprintf(o->slug, sizeof o->slug, "%s", u->slug);
-    snprintf(o->name, sizeof o->name, "%s", u->full_name);
+    cpm_str_copy(o->generation, sizeof o->generation, u->generation);
+    cpm_str_copy(o->code, sizeof o->code, u->code);
+    cpm_str_copy(o->slug, sizeof o->slug, u->slug);
+    cpm_str_copy(o->name, sizeof o->name, u->full_name);
 }
 
 static void add_candidate(cpm_placement_t *o, const cpm_place_unit_t *u)
@@ -89,10 +90,10 @@ static void add_candidate(cpm_placement_t *o, const cpm_place_unit_t *u)
     if (o->n_candidates == CPM_PLACE_MAX_CANDIDATES)
         return;
     cpm_place_ref_t *r = &o->candidates[o->n_candidates++];
-    snprintf(r->generation, sizeof r->generation, "%s", u->generation);
-    snprintf(r->code, sizeof r->code, "%s", u->code);
-    snprintf(r->slug, sizeof r->slug, "%s", u->slug);
-    snprintf(r->name, sizeof r->name, "%s", u->full_name);
+    cpm_str_copy(r->generation, sizeof r->generation, u->generation);
+    cpm_str_copy(r->code, sizeof r->code, u->code);
+    cpm_str_copy(r->slug, sizeof r->slug, u->slug);
+    cpm_str_copy(r->name, sizeof r->name, u->full_name);
 }
 
 /* The old units the text named (cpm_placement_t.named). */
@@ -101,7 +102,7 @@ static void named(cpm_placement_t *o, const cpm_place_unit_t *t, cpm_place_kind_
 {
     o->named_kind = kind;
     for (o->n_named = 0; o->n_named < n && o->n_named < CPM_PLACE_MAX_CANDIDATES; o->n_named++)
-        snprintf(o->named[o->n_named], sizeof o->named[0], "%s", t[hits[o->n_named]].code);
+        cpm_str_copy(o->named[o->n_named], sizeof o->named[0], t[hits[o->n_named]].code);
 }
 
 /* Every unit that took part of an old ward or district. */

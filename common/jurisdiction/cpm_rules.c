@@ -46,7 +46,7 @@ const char *cpm_rules_triage(const cpm_rules_t *r)
 __attribute__((format(printf, 3, 4))) static void to_triage(const cpm_rules_t *r, cpm_route_t *out,
                                                             const char *fmt, ...)
 {
-    snprintf(out->agency, sizeof out->agency, "%s", r->triage);
+    cpm_str_copy(out->agency, sizeof out->agency, r->triage);
     snprintf(out->rule_id, sizeof out->rule_id, "triage");
     va_list ap;
     va_start(ap, fmt);
@@ -75,7 +75,7 @@ const char *cpm_rules_unit_agency(const cpm_rules_t *r, const char *gen, const c
     if (!u)
         return NULL;
     if (*u->agency)
-        snprintf(buf, n, "%s", u->agency);
+        cpm_str_copy(buf, n, u->agency);
     else
         snprintf(buf, n, "%s%s", g->prefix, u->slug);
     return buf;
@@ -99,7 +99,7 @@ static bool unit_agency(const cpm_rules_t *r, const cpm_registry_t *reg, const r
     char id[128];
     snprintf(id, sizeof id, "%s%s", g->prefix, u->slug);
     if (*u->agency)
-        snprintf(id, sizeof id, "%s", u->agency);
+        cpm_str_copy(id, sizeof id, u->agency);
     const Cpm__Member *m = NULL;
     if (reg && !(m = cpm_registry_member(reg, id)) && !*u->agency)
         m = cpm_registry_area_office(reg, area);
@@ -111,7 +111,7 @@ static bool unit_agency(const cpm_rules_t *r, const cpm_registry_t *reg, const r
         to_triage(r, out, "rule %s: member %.60s has no %s service", ru->id, m->id, r->service);
         return false;
     }
-    snprintf(out->agency, sizeof out->agency, "%s", m ? m->id : id);
+    cpm_str_copy(out->agency, sizeof out->agency, m ? m->id : id);
     return true;
 }
 
@@ -144,7 +144,7 @@ static bool resolve_agency(const cpm_rules_t *r, const cpm_registry_t *reg, cons
         to_triage(r, out, "rule %s: member %.60s has no %s service", ru->id, m->id, r->service);
         return false;
     }
-    snprintf(out->agency, sizeof out->agency, "%s", m ? m->id : ru->agency);
+    cpm_str_copy(out->agency, sizeof out->agency, m ? m->id : ru->agency);
     return true;
 }
 
@@ -187,7 +187,7 @@ void cpm_rules_route_q(const cpm_rules_t *r, const cpm_registry_t *reg, const cp
                       q->generation && *q->generation ? q->generation : "(none in force)");
             return;
         }
-        snprintf(out->generation, sizeof out->generation, "%s", g->id);
+        cpm_str_copy(out->generation, sizeof out->generation, g->id);
     }
     int cidx = cpm_rules_find_slug(r->categories, r->ncategories, category);
     int didx = cpm_rules_find_slug(r->areas, r->nareas, area);
@@ -199,7 +199,7 @@ void cpm_rules_route_q(const cpm_rules_t *r, const cpm_registry_t *reg, const cp
             continue;
         cpm_route_t d;
         memset(&d, 0, sizeof d);
-        snprintf(d.generation, sizeof d.generation, "%s", out->generation);
+        cpm_str_copy(d.generation, sizeof d.generation, out->generation);
         bool ok = g && ru->at_area ? unit_agency(r, reg, ru, g, area, &d)
                                    : resolve_agency(r, reg, ru, area, didx, &d);
         /* An agency that returned the case ("not ours") is not asked again:
@@ -209,7 +209,7 @@ void cpm_rules_route_q(const cpm_rules_t *r, const cpm_registry_t *reg, const cp
         *out = d;
         if (!ok)
             return;
-        snprintf(out->rule_id, sizeof out->rule_id, "%s", ru->id);
+        cpm_str_copy(out->rule_id, sizeof out->rule_id, ru->id);
         snprintf(out->reason, sizeof out->reason, "rule %s matched category %s", ru->id,
                  cidx >= 0 ? r->categories[cidx] : "(any)");
         return;

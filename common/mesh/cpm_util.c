@@ -265,3 +265,35 @@ void cpm_errf(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
 }
+
+size_t cpm_str_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (cap > 0) {
+        size_t k = n < cap ? n : cap - 1;
+        memcpy(dst, src, k);
+        dst[k] = 0;
+    }
+    return n;
+}
+
+size_t cpm_str_num(char *dst, size_t cap, const char *prefix, uint64_t v, int width)
+{
+    char digits[24];
+    int nd = 0;
+    do {
+        digits[nd++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    char num[48];
+    size_t k = 0;
+    for (int pad = width > 40 ? 40 : width; pad > nd; pad--)
+        num[k++] = '0';
+    while (nd > 0)
+        num[k++] = digits[--nd];
+    num[k] = 0;
+    size_t pl = cpm_str_copy(dst, cap, prefix);
+    if (pl < cap)
+        cpm_str_copy(dst + pl, cap - pl, num);
+    return pl + k;
+}

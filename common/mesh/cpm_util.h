@@ -28,6 +28,15 @@ void cpm_hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decode exactly outlen bytes from a hex string; 0 or -1. */
 CPM_MUST_CHECK int cpm_hex_decode(const char *hex, uint8_t *out, size_t outlen);
 
+/* src copied into dst (cap bytes), cut short to fit and always ended by a
+ * zero byte when cap > 0, as snprintf(dst, cap, "%s", src) does, without
+ * the format's parsing (on hot paths). Returns strlen(src): cut when >= cap. */
+size_t cpm_str_copy(char *dst, size_t cap, const char *src);
+/* "prefix" then v in decimal, zero-padded to at least width digits, into
+ * dst (cap bytes), as snprintf(dst, cap, "%s%0*llu", ...); returns the
+ * length it would have (cut when >= cap). */
+size_t cpm_str_num(char *dst, size_t cap, const char *prefix, uint64_t v, int width);
+
 /* Big-endian u64 for LMDB keys that sort by number. */
 void cpm_put_be64(uint8_t out[8], uint64_t v);
 uint64_t cpm_get_be64(const uint8_t in[8]);

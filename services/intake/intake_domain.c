@@ -173,10 +173,17 @@ static void digest_fields(const uint8_t key[32], const char *const *fields, size
  * then refused, never cut short. */
 bool intake_ref_key(char *out, size_t cap, char kind, const char *sender, const char *client_ref)
 {
-    int n = kind == 'C' || kind == 'K'
-                ? snprintf(out, cap, "%c\x1f%s\x1f%s", kind, client_ref, sender)
-                : snprintf(out, cap, "%c\x1f%s\x1f%s", kind, sender, client_ref);
-    return n > 0 && (size_t)n < cap; /* cut short, two senders could share a key */
+    bool ref_first = kind == 'C' || kind == 'K';
+    const char *a = ref_first ? client_ref : sender, *b = ref_first ? sender : client_ref;
+    size_t la = strlen(a), lb = strlen(b);
+    if (4 + la + lb > cap) /* cut short, two senders could share a key */
+        return false;
+    out[0] = kind;
+    out[1] = '\x1f';
+    memcpy(out + 2, a, la);
+    out[2 + la] = '\x1f';
+    memcpy(out + 3 + la, b, lb + 1);
+    return true;
 }
 
 bool intake_refs_scan(intake_t *in, cpm_store_t *st, MDB_txn *txn)
@@ -249,9 +256,15 @@ static int next_id(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char *coun
     int rc = cpm_store_get_u64(st, txn, counter, &n);
     if (rc == 0)
         rc = cpm_store_put_u64(st, txn, counter, n + 1);
-    if (rc == 0)
-        snprintf(id, INTAKE_TICKET_MAX, "%s-%s%08llu", in->prefix, infix,
-                 (unsigned long long)(n + 1));
+    if (rc == 0) { /* "%s-%s%08llu" of prefix, infix and n + 1, without snprintf */
+        char pre[INTAKE_TICKET_MAX];
+        size_t k = cpm_str_copy(pre, sizeof pre, in->prefix);
+        if (k + 1 < sizeof pre) {
+            pre[k] = '-';
+            cpm_str_copy(pre + k + 1, sizeof pre - k - 1, infix);
+        }
+        cpm_str_num(id, INTAKE_TICKET_MAX, pre, n + 1, 8);
+    }
     return rc;
 }
 

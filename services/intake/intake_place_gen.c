@@ -1,5 +1,6 @@
 /* intake_place_gen: see intake_place_gen.h. */
 #include "intake_place_gen.h"
+#include "cpm_util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,10 +20,10 @@ cpm_place_method_t intake_place_generation(const cpm_places_t *places, const cha
         return cpm_place_in_generation(places, generation, p);
     p->method = CPM_PLACE_NAME;
     p->n_candidates = p->n_candidates_total = 0;
-    snprintf(p->generation, sizeof p->generation, "%s", d->generation);
-    snprintf(p->code, sizeof p->code, "%s", d->code);
-    snprintf(p->slug, sizeof p->slug, "%s", d->slug);
-    snprintf(p->name, sizeof p->name, "%s", d->name);
+    cpm_str_copy(p->generation, sizeof p->generation, d->generation);
+    cpm_str_copy(p->code, sizeof p->code, d->code);
+    cpm_str_copy(p->slug, sizeof p->slug, d->slug);
+    cpm_str_copy(p->name, sizeof p->name, d->name);
     snprintf(p->note, sizeof p->note,
              "the area slug %s of a client before version 3: %s, a unit of generation %s", d->slug,
              d->full_name, d->generation);

@@ -7,7 +7,9 @@
 #include <cmocka.h>
 
 #include "cpm_stream.h"
+#include "cpm_util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void build_parse_round_trip(void **state)
@@ -42,6 +44,51 @@ static void bad_names_are_refused(void **state)
     assert_int_equal(cpm_stream_parse_end("m/s>x/y", &e), CPM_E_INVALID);
 }
 
+/* Built by hand: the exact fit and one byte short, at every size. */
+static void build_fits_exactly_or_refuses(void **state)
+{
+    const char *want = "m/s>t/u";
+    for (size_t n = 0; n <= 12; n++) {
+        char out[16];
+        memset(out, '#', sizeof out);
+        int rc = cpm_stream_build(out, n, "m", "s", "t", "u");
+        if (n >= strlen(want) + 1) {
+            assert_int_equal(rc, 0);
+            assert_string_equal(out, want);
+        } else {
+            assert_int_equal(rc, CPM_E_TOO_LARGE);
+        }
+        assert_int_equal(out[n], '#'); /* nothing written past n bytes */
+    }
+}
+
+/* cpm_str_copy and cpm_str_num give what snprintf gives, cut or not. */
+static void copies_as_snprintf_does(void **state)
+{
+    const char *src[] = {"", "a", "Phường Hoàn Kiếm", "0123456789abcdef"};
+    for (size_t i = 0; i < sizeof src / sizeof *src; i++)
+        for (size_t cap = 1; cap <= 20; cap++) {
+            char a[24], b[24];
+            memset(a, '#', sizeof a);
+            memset(b, '#', sizeof b);
+            int w = snprintf(a, cap, "%s", src[i]);
+            size_t got = cpm_str_copy(b, cap, src[i]);
+            assert_int_equal(got, (size_t)w);
+            assert_memory_equal(a, b, sizeof a);
+        }
+    const uint64_t v[] = {0, 7, 12345678, 123456789, UINT64_MAX};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        for (size_t cap = 1; cap <= 40; cap++) {
+            char a[48], b[48];
+            memset(a, '#', sizeof a);
+            memset(b, '#', sizeof b);
+            int w = snprintf(a, cap, "%s%08llu", "HN-C", (unsigned long long)v[i]);
+            size_t got = cpm_str_num(b, cap, "HN-C", v[i], 8);
+            assert_int_equal(got, (size_t)w);
+            assert_memory_equal(a, b, sizeof a);
+        }
+}
+
 static void marks(void **state)
 {
     char m[CPM_STREAM_MARK_MAX];
@@ -59,6 +106,8 @@ int main(void)
         cmocka_unit_test(build_parse_round_trip),
         cmocka_unit_test(bad_names_are_refused),
         cmocka_unit_test(marks),
+        cmocka_unit_test(build_fits_exactly_or_refuses),
+        cmocka_unit_test(copies_as_snprintf_does),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
