@@ -338,6 +338,8 @@ int cpm_store_commit_relaxed(MDB_txn *txn)
     cpm_store_t *s = store_of(txn);
     if (s != NULL && store_jn_owns(s, txn)) /* journaled: one flush, like the rest */
         return store_jn_commit(s, txn);
+    if (s != NULL && store_jn_ws(s) != NULL) /* a nested transaction: nothing to relax */
+        return cpm_store_commit(txn);
     MDB_env *env = mdb_txn_env(txn);
     int rc = mdb_env_set_flags(env, MDB_NOMETASYNC, 1);
     if (rc != 0) { /* cannot relax: commit durably, which is always allowed */
@@ -517,7 +519,7 @@ int cpm_store_mdb_put(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB
      * A value reserved is filled after the put: its key is read back at the
      * commit instead. */
     if (flags & MDB_RESERVE)
-        store_ws_touch(ws, dbi, k);
+        store_ws_touch(ws, s, dbi, k);
     else
         store_ws_put(ws, s, dbi, k, v);
     int rc = mdb_put(txn, dbi, k, v, flags);
@@ -533,7 +535,8 @@ int cpm_store_mdb_put_msg(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
     store_ws_t *ws = store_jn_ws(s);
     MDB_val v = {protobuf_c_message_get_packed_size(msg), NULL};
     int rc;
-    if (ws == NULL) { /* serialized straight into the map */
+    flags &= ~(unsigned)MDB_RESERVE; /* the value is the message, always */
+    if (ws == NULL) {                /* serialized straight into the map */
         rc = mdb_put(txn, dbi, k, &v, flags | MDB_RESERVE);
         if (rc == 0)
             protobuf_c_message_pack(msg, v.mv_data);
@@ -571,7 +574,7 @@ int cpm_store_cursor_put(cpm_store_t *s, MDB_cursor *cur, MDB_val *k, MDB_val *v
     store_ws_t *ws = store_jn_ws(s);
     size_t mark = store_ws_mark(ws);
     if (flags & MDB_RESERVE)
-        store_ws_touch(ws, mdb_cursor_dbi(cur), &at);
+        store_ws_touch(ws, s, mdb_cursor_dbi(cur), &at);
     else
         store_ws_put(ws, s, mdb_cursor_dbi(cur), &at, v);
     rc = mdb_cursor_put(cur, k, v, flags);
@@ -601,6 +604,6 @@ int cpm_store_mdb_drop(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi)
 {
     int rc = mdb_drop(txn, dbi, 0);
     if (rc == 0)
-        store_ws_dropped(store_jn_ws(s), dbi);
+        store_ws_dropped(store_jn_ws(s), s, dbi);
     return rc;
 }

@@ -47,6 +47,7 @@ struct store_ws {
     size_t ndropped;
     child_t child[CHILD_MAX];
     size_t nchild;
+    bool unknown_db; /* a write to a database the store did not open */
 };
 
 store_ws_t *store_ws_new(void)
@@ -66,9 +67,26 @@ void store_ws_destroy(store_ws_t **w)
     *w = NULL;
 }
 
+/* One large transaction (a rebuild, a sweep) does not keep its buffers for
+ * the life of the store. */
+#define KEEP_MAX (8u << 20)
+
+static void shrink(uint8_t **b, size_t *cap)
+{
+    if (*cap > KEEP_MAX) {
+        free(*b);
+        *b = NULL;
+        *cap = 0;
+    }
+}
+
 void store_ws_reset(store_ws_t *w)
 {
     w->len = w->nt = w->klen = w->ndropped = w->nchild = 0;
+    w->unknown_db = false;
+    shrink(&w->log, &w->cap);
+    shrink(&w->rec, &w->rcap);
+    shrink(&w->keys, &w->kcap);
 }
 
 bool store_ws_empty(const store_ws_t *w)
@@ -115,9 +133,18 @@ static const char *name_of(const cpm_store_t *s, MDB_dbi dbi)
     for (size_t i = 0; i < s->ndbs; i++)
         if (s->dbs[i].dbi == dbi)
             return s->dbs[i].name;
-    cpm_error("store: journal: a write to database %u, which the store did not open; stopping",
-              (unsigned)dbi);
-    abort();
+    return NULL;
+}
+
+/* The database's name for the log; for one the store did not open, "" and
+ * the commit fails (store_ws_build), as LMDB may have taken the write. */
+static const char *log_name(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi)
+{
+    const char *name = name_of(s, dbi);
+    if (name != NULL)
+        return name;
+    w->unknown_db = true;
+    return "";
 }
 
 /* An entry at the end of *b (length *n): op, name, key, then room for a
@@ -162,7 +189,7 @@ void store_ws_put(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, const MDB_va
 {
     if (w == NULL)
         return;
-    uint8_t *p = entry(&w->log, &w->len, &w->cap, 'P', name_of(s, dbi), k, true, v->mv_size);
+    uint8_t *p = entry(&w->log, &w->len, &w->cap, 'P', log_name(w, s, dbi), k, true, v->mv_size);
     if (v->mv_size)
         memcpy(p, v->mv_data, v->mv_size);
 }
@@ -170,18 +197,18 @@ void store_ws_put(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, const MDB_va
 uint8_t *store_ws_put_room(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, const MDB_val *k,
                            size_t vlen)
 {
-    return entry(&w->log, &w->len, &w->cap, 'P', name_of(s, dbi), k, true, vlen);
+    return entry(&w->log, &w->len, &w->cap, 'P', log_name(w, s, dbi), k, true, vlen);
 }
 
 void store_ws_del(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, const MDB_val *k)
 {
     if (w != NULL)
-        (void)entry(&w->log, &w->len, &w->cap, 'D', name_of(s, dbi), k, false, 0);
+        (void)entry(&w->log, &w->len, &w->cap, 'D', log_name(w, s, dbi), k, false, 0);
 }
 
-void store_ws_touch(store_ws_t *w, MDB_dbi dbi, const MDB_val *k)
+void store_ws_touch(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, const MDB_val *k)
 {
-    if (w == NULL)
+    if (w == NULL || *log_name(w, s, dbi) == 0)
         return;
     if (w->nt == w->tcap) {
         size_t nc = w->tcap ? w->tcap * 2 : 64;
@@ -197,9 +224,9 @@ void store_ws_touch(store_ws_t *w, MDB_dbi dbi, const MDB_val *k)
     w->klen += k->mv_size;
 }
 
-void store_ws_dropped(store_ws_t *w, MDB_dbi dbi)
+void store_ws_dropped(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi)
 {
-    if (w == NULL)
+    if (w == NULL || *log_name(w, s, dbi) == 0)
         return;
     for (size_t i = 0; i < w->ndropped; i++)
         if (w->dropped[i] == dbi)
@@ -307,6 +334,10 @@ static int by_key(const void *a, const void *b, void *ctx)
 int store_ws_build(store_ws_t *w, const cpm_store_t *s, MDB_txn *txn, const uint8_t **payload,
                    size_t *len)
 {
+    if (w->unknown_db) {
+        cpm_error("store: journal: a write to a database the store did not open");
+        return -1;
+    }
     uint8_t **b = &w->log;
     size_t *n = &w->len, *cap = &w->cap;
     if (w->ndropped > 0) {

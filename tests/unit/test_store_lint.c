@@ -3,9 +3,11 @@
  * wrote from cpm_store's calls, so a direct LMDB write elsewhere would be
  * lost by a power cut or a killed process. This test reads the sources
  * (services/, common/, tools/) and fails on any LMDB write call outside the
- * store's own files, naming the file and line. Allowed: cpm_runs.c's fault
- * hook, which makes a nested transaction fail on purpose (its delete is
- * refused by LMDB and the child is never committed). */
+ * store's own files, naming the file and line, and on any transaction begun
+ * or ended there. Allowed: cpm_runs.c's fault hook, which makes a nested
+ * transaction fail on purpose (its delete is refused by LMDB and the child
+ * is never committed; its parent, then in error, is undone), and its probe
+ * of a parent in error (a child begun and aborted, writing nothing). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,13 +20,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const CALLS[] = {"mdb_put(",        "mdb_del(",  "mdb_cursor_put(",
-                                    "mdb_cursor_del(", "mdb_drop(", "mdb_txn_commit("};
+/* The writes, and the beginnings and ends of transactions: a journaled
+ * store logs a nested transaction's writes and cuts them when it is undone
+ * (cpm_store_begin_child, cpm_store_abort), so a child begun or ended by LMDB
+ * directly would leave writes in the journal that never happened. */
+static const char *const CALLS[] = {"mdb_put(",        "mdb_del(",      "mdb_cursor_put(",
+                                    "mdb_cursor_del(", "mdb_drop(",     "mdb_txn_commit(",
+                                    "mdb_txn_begin(",  "mdb_txn_abort("};
 static const struct {
     const char *file, *call;
 } ALLOWED[] = {
     {"common/mesh/cpm_runs.c", "mdb_del("},
     {"common/mesh/cpm_runs.c", "mdb_txn_commit("},
+    /* in_error's probe: a child begun and aborted at once, writing nothing */
+    {"common/mesh/cpm_runs.c", "mdb_txn_begin("},
+    {"common/mesh/cpm_runs.c", "mdb_txn_abort("},
 };
 
 static char root[1024];
@@ -78,7 +88,8 @@ static int visit(const char *path, const struct stat *st, int flag, struct FTW *
             const char *p = strstr(line, CALLS[i]);
             if (p && in_code(line, p) && !allowed(rel, CALLS[i])) {
                 print_message("%s:%d: %s outside cpm_store (use cpm_store_put/del or "
-                              "cpm_store_mdb_*, cpm_store_cursor_*)\n",
+                              "cpm_store_mdb_*, cpm_store_cursor_*, cpm_store_begin*, "
+                              "cpm_store_commit, cpm_store_abort)\n",
                               rel, no, CALLS[i]);
                 found++;
             }

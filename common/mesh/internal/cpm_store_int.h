@@ -106,14 +106,15 @@ uint8_t *store_ws_put_room(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, con
                            size_t vlen);
 void store_ws_del(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, const MDB_val *k);
 /* A key read back at the commit (a value reserved, filled after its put). */
-void store_ws_touch(store_ws_t *w, MDB_dbi dbi, const MDB_val *k);
+void store_ws_touch(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, const MDB_val *k);
 /* A database emptied: written whole at the commit. */
-void store_ws_dropped(store_ws_t *w, MDB_dbi dbi);
+void store_ws_dropped(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi);
 /* A nested transaction began; ended (kept: committed). */
 void store_ws_child(store_ws_t *w, const MDB_txn *child);
 void store_ws_child_end(store_ws_t *w, const MDB_txn *child, bool kept);
 /* The record's payload, in txn (the top-level transaction, before its
- * commit): valid until the next reset. 0 or -1 (LMDB could not read). */
+ * commit): valid until the next reset. 0 or -1 (LMDB could not read, or a
+ * write went to a database the store did not open). */
 int store_ws_build(store_ws_t *w, const cpm_store_t *s, MDB_txn *txn, const uint8_t **payload,
                    size_t *len);
 
