@@ -539,10 +539,29 @@ static void early_free(cpm_server_t *s, early_t *e, bool discarded)
 
 /* Apply every write request of the group in one transaction, commit once,
  * then answer them all. */
+/* A busy group (batches of items, or more requests than are sealed early)
+ * whose apply does not need the pool (no delivery batch: cpm_server_prepare
+ * takes it). */
+static bool busy_group(const cpm_server_t *s)
+{
+    bool items = false;
+    for (size_t i = 0; i < s->ngroup; i++) {
+        if (s->group[i].h->batch)
+            return false;
+        items |= s->group[i].h->item != NULL;
+    }
+    return items || s->ngroup > EARLY_SEAL_MAX;
+}
+
 static void commit_group(cpm_server_t *s)
 {
     MDB_txn *txn = NULL;
     s->nqueued = 0;
+    /* Busy: the next turn's first frames, already waiting, are received now
+     * and checked on the pool's threads while this group is applied, so that
+     * the loop thread does not check them itself at the next turn (it did
+     * about half of the checks, 13% of its time, at 8 x 32 batches). */
+    bool prefetching = busy_group(s) && cpm_server_recv_prefetch_start(s);
     /* New work stays out of the store's headroom, which only acks and
      * deletions use (see cpm_store.h); grow the map first when allowed. */
     cpm_store_set_limits(s->store, (size_t)s->cfg->map_max_mb << 20, s->cfg->map_high_water_pct);
@@ -582,7 +601,7 @@ static void commit_group(cpm_server_t *s)
         }
     }
     early_t early = {0};
-    bool sealing = rc == 0 && seal_early(s, &early);
+    bool sealing = rc == 0 && !prefetching && seal_early(s, &early);
     /* A group not sealed early (many requests, or batches of items) means
      * busy clients: its flush runs while the next group is applied, its
      * answers held until then (cpm_server_held.c); or, without that, their
@@ -592,7 +611,9 @@ static void commit_group(cpm_server_t *s)
     bool beside = rc == 0 && !sealing && s->cfg->flush_beside_next &&
                   cpm_store_journaled(s->store) &&
                   cpm_eventlog_head(s->store, txn, &ev_head, NULL) == 0;
-    bool prefetching = rc == 0 && !sealing && !beside && cpm_server_recv_prefetch_start(s);
+    if (!prefetching) /* what came during the apply, checked beside the commit */
+        prefetching =
+            rc == 0 && !sealing && (!beside || busy_group(s)) && cpm_server_recv_prefetch_start(s);
     if (rc == 0)
         rc = beside ? cpm_store_commit_early(txn, &ticket) : cpm_store_commit(txn);
     else if (txn)
