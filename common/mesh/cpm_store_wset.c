@@ -218,7 +218,7 @@ void store_ws_touch(store_ws_t *w, const cpm_store_t *s, MDB_dbi dbi, const MDB_
         w->t = t;
         w->tcap = nc;
     }
-    grow(&w->keys, &w->kcap, w->klen + k->mv_size);
+    grow(&w->keys, &w->kcap, w->klen + k->mv_size + 1); /* an empty key still gets room */
     memcpy(w->keys + w->klen, k->mv_data, k->mv_size);
     w->t[w->nt++] = (touched_t){dbi, (uint32_t)k->mv_size, w->klen};
     w->klen += k->mv_size;
@@ -347,7 +347,8 @@ int store_ws_build(store_ws_t *w, const cpm_store_t *s, MDB_txn *txn, const uint
         n = &w->rlen;
         cap = &w->rcap;
     }
-    qsort_r(w->t, w->nt, sizeof *w->t, by_key, w->keys);
+    if (w->nt > 1) /* none yet: w->t may be NULL */
+        qsort_r(w->t, w->nt, sizeof *w->t, by_key, w->keys);
     for (size_t i = 0; i < w->nt; i++) {
         if (i > 0 && by_key(&w->t[i - 1], &w->t[i], w->keys) == 0)
             continue;
