@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -113,6 +114,14 @@ static int teardown(void **state)
 {
     mesh_fx_stop(&fx);
     return 0;
+}
+
+/* The store journaled, each busy group's flush beside the next (the
+ * services' defaults in deploy/local/up). */
+static int setup_journaled(void **state)
+{
+    fx.extra_config = "store_journal: 1\nflush_beside_next: 1\n";
+    return setup(state);
 }
 
 /* ---- the client ------------------------------------------------------------ */
@@ -695,19 +704,18 @@ static void test_small_groups_answered_in_order(void **state)
 }
 
 /* Under load the next turn's first frames are taken off the socket before a
- * group's commit and checked on the pool while the commit waits for the disk
- * (verify.prefetched counts them); they are then dispatched first in the
- * next turn. A round: a first hold keeps the loop while CONNS - 1 writes
- * and a second hold are sent, one per connection (a connection's queue holds
- * only a few frames: CPM_SOCK_HWM), which the next turn takes into one group
- * of more than EARLY_SEAL_MAX (not sealed early); the second hold keeps that
- * group's apply while CONNS more writes are sent, which then wait in the
- * socket when the group is committed. In every round every write is
- * answered once on its connection, in increasing sequence numbers, each
- * answer verified and naming the write it answers, and stored. Which frames
- * libzmq shows the loop at once is its own (a pipe is seen after its
- * activation is processed), so the rounds go on until one saw frames
- * checked beside a commit, which the test asks for. */
+ * group's commit and checked on the pool while the commit waits for the disk,
+ * or, journaled with the flush beside the next group, while a busy group
+ * commits early (verify.prefetched counts them); they are then dispatched
+ * first in the next turn. Run both ways (main). A round: a first hold keeps the loop while CONNS -
+ * 1 writes and a second hold are sent, one per connection (a connection's queue holds only a few
+ * frames: CPM_SOCK_HWM), which the next turn takes into one group of more than EARLY_SEAL_MAX (not
+ * sealed early); the second hold keeps that group's apply while CONNS more writes are sent, which
+ * then wait in the socket when the group is committed. In every round every write is answered once
+ * on its connection, in increasing sequence numbers, each answer verified and naming the write it
+ * answers, and stored. Which frames libzmq shows the loop at once is its own (a pipe is seen after
+ * its activation is processed), so the rounds go on until one saw frames checked beside a commit,
+ * which the test asks for. */
 typedef struct {
     client_t c;
     answers_t a;
@@ -992,5 +1000,20 @@ int main(void)
         cmocka_unit_test(test_next_frames_checked_beside_commit),
         cmocka_unit_test(test_rebind_drops_held_frames),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* A second server in this process would find the first one's stop
+     * request: the journaled group runs in a child of its own. */
+    const struct CMUnitTest journaled[] = {
+        cmocka_unit_test(test_next_frames_checked_beside_commit),
+    };
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(cmocka_run_group_tests_name("journaled, flush beside", journaled, setup_journaled,
+                                          teardown)
+                  ? 1
+                  : 0);
+    int failed = cmocka_run_group_tests(tests, setup, teardown), status = 1;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0)
+        failed++;
+    return failed;
 }
