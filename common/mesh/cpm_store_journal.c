@@ -257,11 +257,6 @@ static int db_by_name(cpm_store_t *s, const uint8_t *name, size_t len, MDB_dbi *
     return -1;
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* One record's entries, in txn: 0, EINVAL when malformed, or LMDB's code. */
 static int apply_entries(cpm_store_t *s, MDB_txn *txn, const uint8_t *p, size_t len)
 {
@@ -283,7 +278,7 @@ static int apply_entries(cpm_store_t *s, MDB_txn *txn, const uint8_t *p, size_t 
         }
         if (len - off < 4)
             return EINVAL;
-        MDB_val k = {get32(p + off), NULL}, v = {0, NULL};
+        MDB_val k = {store_rec_get32(p + off), NULL}, v = {0, NULL};
         off += 4;
         if (k.mv_size == 0 || len - off < k.mv_size)
             return EINVAL;
@@ -294,7 +289,7 @@ static int apply_entries(cpm_store_t *s, MDB_txn *txn, const uint8_t *p, size_t 
             rc = mdb_del(txn, dbi, &k, NULL);
             rc = rc == MDB_NOTFOUND ? 0 : rc;
         } else if (op == 'P' && len - off >= 4) {
-            v.mv_size = get32(p + off);
+            v.mv_size = store_rec_get32(p + off);
             off += 4;
             if (len - off < v.mv_size)
                 return EINVAL;

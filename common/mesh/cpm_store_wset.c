@@ -115,19 +115,6 @@ static void grow(uint8_t **b, size_t *cap, size_t need)
     *cap = nc;
 }
 
-static void put32(uint8_t *p, size_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static const char *name_of(const cpm_store_t *s, MDB_dbi dbi)
 {
     for (size_t i = 0; i < s->ndbs; i++)
@@ -161,12 +148,12 @@ static uint8_t *entry(uint8_t **b, size_t *n, size_t *cap, uint8_t op, const cha
     memcpy(p + 2, name, nl);
     p += 2 + nl;
     if (k) {
-        put32(p, k->mv_size);
+        store_rec_put32(p, k->mv_size);
         memcpy(p + 4, k->mv_data, k->mv_size);
         p += 4 + k->mv_size;
     }
     if (has_v) {
-        put32(p, vlen);
+        store_rec_put32(p, vlen);
         p += 4;
     }
     *n += size;
@@ -280,9 +267,9 @@ static size_t entry_size(const uint8_t *p)
     size_t n = 2 + p[1];
     if (p[0] == 'X')
         return n;
-    n += 4 + get32(p + n);
+    n += 4 + store_rec_get32(p + n);
     if (p[0] == 'P')
-        n += 4 + get32(p + n);
+        n += 4 + store_rec_get32(p + n);
     return n;
 }
 

@@ -9,6 +9,7 @@
 #include "cpm_store.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define STORE_DB_NAME_MAX 63
 
@@ -84,6 +85,24 @@ int store_jn_step(cpm_store_t *s);
 /* Before mdb_env_set_mapsize (no transaction of this thread open): the
  * checkpoint thread idle. The read transactions holding checkpoints stay. */
 void store_jn_quiesce(cpm_store_t *s);
+
+/* A journal record's entries, one after the other: op ('P' put, 'D'
+ * delete, 'X' database emptied), the database name's length (1 byte) and
+ * name, then for P and D the key's length (4 bytes, big-endian) and key, and
+ * for P the value's length and value. Written by cpm_store_wset.c, applied
+ * by cpm_store_journal.c. */
+static inline void store_rec_put32(uint8_t *p, size_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline uint32_t store_rec_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 
 /* ---- a journaled transaction's writes (cpm_store_wset.c) --------------- */
 /* Logged as they are made, in the journal record's form; a nested
