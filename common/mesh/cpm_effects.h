@@ -16,6 +16,11 @@ typedef struct {
                 const ProtobufCMessage *rec);
     int (*event)(void *ctx, MDB_txn *txn, const cpm_event_t *ev);
     void *ctx;
+    /* Optional (NULL: send): send rec, given as well as packed, its bytes as
+     * protobuf_c_message_pack makes them, for a caller that has just packed
+     * it for a store of its own (intake's complaint): not packed twice. */
+    int (*send_packed)(void *ctx, MDB_txn *txn, const char *peer_member, const char *peer_service,
+                       const ProtobufCMessage *rec, const uint8_t *packed, size_t len);
 } cpm_effects_t;
 
 #endif

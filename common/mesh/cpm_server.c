@@ -439,8 +439,9 @@ int cpm_server_outbound(cpm_server_t *s, const char *peer_service, Cpm__MsgType 
     return cpm_pump_outbound(s->pump, peer_service, type);
 }
 
-int cpm_server_send_record(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
-                           const char *peer_service, const ProtobufCMessage *rec)
+/* Queue a record's bytes for peer_member's peer_service. */
+static int send_packed(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
+                       const char *peer_service, const uint8_t *packed, size_t len)
 {
     if (s->nqueued == s->capqueued) {
         size_t cap = s->capqueued ? s->capqueued * 2 : 256;
@@ -453,16 +454,23 @@ int cpm_server_send_record(cpm_server_t *s, MDB_txn *txn, const char *peer_membe
     queued_t *q = &s->queued[s->nqueued];
     if (cpm_pump_stream_name(s->pump, peer_member, peer_service, q->stream, sizeof q->stream))
         return CPM_E_INVALID;
+    int rc = cpm_outbox_put(s->store, txn, q->stream, packed, len, &q->seq);
+    if (rc == 0)
+        s->nqueued++;
+    return rc;
+}
+
+int cpm_server_send_record(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
+                           const char *peer_service, const ProtobufCMessage *rec)
+{
     size_t len = protobuf_c_message_get_packed_size(rec);
     uint8_t stackbuf[4096], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
     if (!buf)
         return CPM_E_INTERNAL;
     protobuf_c_message_pack(rec, buf);
-    int rc = cpm_outbox_put(s->store, txn, q->stream, buf, len, &q->seq);
+    int rc = send_packed(s, txn, peer_member, peer_service, buf, len);
     if (buf != stackbuf)
         free(buf);
-    if (rc == 0)
-        s->nqueued++;
     return rc;
 }
 
@@ -477,6 +485,13 @@ static int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *serv
     return cpm_server_send_record(ctx, txn, member, service, rec);
 }
 
+static int fx_send_packed(void *ctx, MDB_txn *txn, const char *member, const char *service,
+                          const ProtobufCMessage *rec, const uint8_t *packed, size_t len)
+{
+    (void)rec;
+    return send_packed(ctx, txn, member, service, packed, len);
+}
+
 static int fx_event(void *ctx, MDB_txn *txn, const cpm_event_t *ev)
 {
     return cpm_server_event(ctx, txn, ev);
@@ -484,7 +499,7 @@ static int fx_event(void *ctx, MDB_txn *txn, const cpm_event_t *ev)
 
 cpm_effects_t cpm_server_effects(cpm_server_t *s)
 {
-    cpm_effects_t fx = {fx_send, fx_event, s};
+    cpm_effects_t fx = {fx_send, fx_event, s, fx_send_packed};
     return fx;
 }
 

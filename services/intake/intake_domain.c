@@ -280,6 +280,42 @@ static int track_contact(intake_t *in, cpm_store_t *st, MDB_txn *txn, const char
     return rc ? rc : intake_contact_track(st, txn, in->stream, last, ticket);
 }
 
+/* The complaint c (ticket set), packed as cbuf: stored, its reference and
+ * its event written, and sent to routing. */
+static int store_and_send(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
+                          const Cpm__Complaint *c, const uint8_t *cbuf, size_t clen,
+                          const char *refkey, const uint8_t digest[32],
+                          const cpm_placement_t *place)
+{
+    int rc = cpm_store_put(st, txn, INTAKE_COMPLAINTS_DB, c->ticket, strlen(c->ticket), cbuf, clen);
+    if (rc != 0)
+        return rc;
+    if (*refkey && (rc = ref_store(st, txn, refkey, c->ticket, digest)) != 0)
+        return rc;
+    char note[96]; /* how it was placed, for watchers: never what was written */
+    snprintf(note, sizeof note, "channel=%s%s place=%s", c->channel, c->urgent ? " urgent" : "",
+             cpm_place_method_name(place->method));
+    cpm_event_t ev = {.kind = "complaint.received",
+                      .ticket = c->ticket,
+                      .area = c->area,
+                      .category = c->category,
+                      .state = CPM__CASE_STATE__CASE_STATE_RECEIVED,
+                      .actor = c->intake_node,
+                      .note = note,
+                      .channel = c->channel,
+                      .business = c->business_name,
+                      .address = c->business_address,
+                      .product = c->product,
+                      .suggested = c->category_suggested,
+                      .suggestion_pm = c->suggestion_pm,
+                      .category_by = c->category_by};
+    if ((rc = fx->event(fx->ctx, txn, &ev)) != 0)
+        return rc;
+    return fx->send_packed
+               ? fx->send_packed(fx->ctx, txn, in->routing, "routing", &c->base, cbuf, clen)
+               : fx->send(fx->ctx, txn, in->routing, "routing", &c->base);
+}
+
 int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                   const char *sender, Cpm__Complaint *c, int64_t now_ms,
                   char ticket[INTAKE_TICKET_MAX], bool *duplicate, cpm_error_t *err)
@@ -349,29 +385,16 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
     if ((rc = set_consumer_key(in, c)) != 0 ||
         (rc = intake_contact_seal(in->rules, in->reg, in->sealer, c, err)) != 0)
         return rc;
-    if ((rc = cpm_store_put_msg(st, txn, INTAKE_COMPLAINTS_DB, ticket, &c->base)) != 0)
-        return rc;
-    if (*refkey && (rc = ref_store(st, txn, refkey, ticket, digest)) != 0)
-        return rc;
-    char note[96]; /* how it was placed, for watchers: never what was written */
-    snprintf(note, sizeof note, "channel=%s%s place=%s", c->channel, c->urgent ? " urgent" : "",
-             cpm_place_method_name(place.method));
-    cpm_event_t ev = {.kind = "complaint.received",
-                      .ticket = ticket,
-                      .area = c->area,
-                      .category = c->category,
-                      .state = CPM__CASE_STATE__CASE_STATE_RECEIVED,
-                      .actor = c->intake_node,
-                      .note = note,
-                      .channel = c->channel,
-                      .business = c->business_name,
-                      .address = c->business_address,
-                      .product = c->product,
-                      .suggested = c->category_suggested,
-                      .suggestion_pm = c->suggestion_pm,
-                      .category_by = c->category_by};
-    if ((rc = fx->event(fx->ctx, txn, &ev)) != 0 ||
-        (rc = fx->send(fx->ctx, txn, in->routing, "routing", &c->base)) != 0)
+    /* Packed once: the stored complaint is the record routing gets. */
+    size_t clen = cpm__complaint__get_packed_size(c);
+    uint8_t stackbuf[4096], *cbuf = clen <= sizeof stackbuf ? stackbuf : malloc(clen);
+    if (!cbuf)
+        return CPM_E_INTERNAL;
+    cpm__complaint__pack(c, cbuf);
+    rc = store_and_send(in, st, txn, fx, c, cbuf, clen, refkey, digest, &place);
+    if (cbuf != stackbuf)
+        free(cbuf);
+    if (rc != 0)
         return rc;
     return c->sealed_contact.len ? track_contact(in, st, txn, ticket) : 0;
 }

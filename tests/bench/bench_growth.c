@@ -324,8 +324,8 @@ static void side_open(side_t *s, const char *parent, const char *what, size_t ma
     intake_set_consumer_secret(s->in, key);
     s->ifc = (fx_ctx_t){s->ist, NODE "/intake", 0};
     s->rfc = (fx_ctx_t){s->rst, ROUTER "/routing", 0};
-    s->ifx = (cpm_effects_t){fx_send, fx_event, &s->ifc};
-    s->rfx = (cpm_effects_t){fx_send, fx_event, &s->rfc};
+    s->ifx = (cpm_effects_t){fx_send, fx_event, &s->ifc, NULL};
+    s->rfx = (cpm_effects_t){fx_send, fx_event, &s->rfc, NULL};
     snprintf(s->stream, sizeof s->stream, NODE "/intake>" ROUTER "/routing");
     if (s->kept) { /* how many complaints an earlier run left in it */
         char np[PATH_MAX + 16];

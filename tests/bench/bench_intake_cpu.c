@@ -64,19 +64,27 @@ static int64_t wall_us(void)
 
 /* ---- effects as cpm_server binds them: outbox record, event log ---------- */
 
+/* As the server's: the record's bytes into the outbox (intake hands over
+ * the complaint it packed for its own store). */
+static int fx_send_packed(void *ctx, MDB_txn *txn, const char *member, const char *service,
+                          const ProtobufCMessage *rec, const uint8_t *packed, size_t len)
+{
+    (void)rec;
+    char stream[512];
+    snprintf(stream, sizeof stream, "%s/intake>%s/%s", NODE, member, service);
+    uint64_t seq;
+    return cpm_outbox_put(ctx, txn, stream, packed, len, &seq);
+}
+
 static int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *service,
                    const ProtobufCMessage *rec)
 {
-    cpm_store_t *st = ctx;
-    char stream[512];
-    snprintf(stream, sizeof stream, "%s/intake>%s/%s", NODE, member, service);
     size_t len = protobuf_c_message_get_packed_size(rec);
     uint8_t stackbuf[4096], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
     if (!buf)
         return CPM_E_INTERNAL;
     protobuf_c_message_pack(rec, buf);
-    uint64_t seq;
-    int rc = cpm_outbox_put(st, txn, stream, buf, len, &seq);
+    int rc = fx_send_packed(ctx, txn, member, service, rec, buf, len);
     if (buf != stackbuf)
         free(buf);
     return rc;
@@ -271,7 +279,7 @@ typedef struct {
 static int run_loop(intake_t *in, cpm_store_t *st, const packed_t *p, size_t group, int64_t *cpu,
                     int64_t *wall)
 {
-    cpm_effects_t fx = {fx_send, fx_event, st};
+    cpm_effects_t fx = {fx_send, fx_event, st, fx_send_packed};
     int64_t c0 = cpu_us(), w0 = wall_us();
     for (size_t i = 0; i < p->n;) {
         MDB_txn *txn = NULL;
@@ -333,10 +341,10 @@ enum {
     S_N
 };
 static const char *const STEP[S_N] = {
-    "decode (unpack)",   "validate",      "placement + generation",  "client_ref digest",
-    "refs get + put",    "triage",        "ticket counter",          "lookup code (HMAC)",
-    "consumer key",      "contact seal",  "complaint put_msg",       "event append",
-    "outbox pack + put", "track contact", "nested txn begin+commit", "group begin+commit",
+    "decode (unpack)", "validate",      "placement + generation",  "client_ref digest",
+    "refs get + put",  "triage",        "ticket counter",          "lookup code (HMAC)",
+    "consumer key",    "contact seal",  "complaint pack + put",    "event append",
+    "outbox put",      "track contact", "nested txn begin+commit", "group begin+commit",
     "free_unpacked"};
 
 static int breakdown(const env_t *e, cpm_store_t *st, const packed_t *p, size_t group)
@@ -345,7 +353,7 @@ static int breakdown(const env_t *e, cpm_store_t *st, const packed_t *p, size_t 
     uint8_t ref_key[32], secret[32];
     randombytes_buf(ref_key, 32);
     randombytes_buf(secret, 32);
-    cpm_effects_t fx = {fx_send, fx_event, st};
+    cpm_effects_t fx = {fx_send, fx_event, st, fx_send_packed};
     int rc = 0;
 #define STEP_END(s)                                                                                \
     do {                                                                                           \
@@ -438,8 +446,16 @@ static int breakdown(const env_t *e, cpm_store_t *st, const packed_t *p, size_t 
             if (rc == 0)
                 rc = intake_contact_seal(e->rules, e->reg, NULL, c, &err);
             STEP_END(S_SEAL);
-            if (rc == 0)
-                rc = cpm_store_put_msg(st, child, INTAKE_COMPLAINTS_DB, ticket, &c->base);
+            /* packed once, for the store and for routing (intake_domain) */
+            size_t clen = cpm__complaint__get_packed_size(c);
+            uint8_t *cbuf = malloc(clen ? clen : 1);
+            if (!cbuf)
+                rc = CPM_E_INTERNAL;
+            if (rc == 0) {
+                cpm__complaint__pack(c, cbuf);
+                rc = cpm_store_put(st, child, INTAKE_COMPLAINTS_DB, ticket, strlen(ticket), cbuf,
+                                   clen);
+            }
             STEP_END(S_PUTMSG);
             char note[96];
             snprintf(note, sizeof note, "channel=%s%s place=%s", c->channel,
@@ -462,7 +478,8 @@ static int breakdown(const env_t *e, cpm_store_t *st, const packed_t *p, size_t 
                 rc = fx.event(fx.ctx, child, &ev);
             STEP_END(S_EVENT);
             if (rc == 0)
-                rc = fx.send(fx.ctx, child, ROUTING, "routing", &c->base);
+                rc = fx.send_packed(fx.ctx, child, ROUTING, "routing", &c->base, cbuf, clen);
+            free(cbuf);
             STEP_END(S_OUTBOX);
             /* as intake_domain's track_contact: the stream name built once (here:
              * a constant), the newest number in one lookup */

@@ -74,7 +74,7 @@ int base_open(base_t *b, const env_t *e, fx_ctx_t *fc, cpm_store_t *st, const ch
     b->st = st;
     fc->st = st;
     snprintf(fc->self, sizeof fc->self, "%s", e->self_svc);
-    b->fx = (cpm_effects_t){fx_send, fx_event, fc};
+    b->fx = (cpm_effects_t){fx_send, fx_event, fc, NULL};
     b->in = intake_new(e->rules, e->node, e->ticket_prefix, e->routing_member);
     if (b->in) { /* as the service: contacts sealed to registry keys, places, consumer key */
         intake_set_registry(b->in, e->reg);
