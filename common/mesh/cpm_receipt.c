@@ -226,13 +226,13 @@ static size_t pack_proof(const cpm_rgroup_t *g, size_t i, uint8_t *out)
     return out ? cpm__receipt_proof__pack(&p, out) : cpm__receipt_proof__get_packed_size(&p);
 }
 
-int cpm_rgroup_frame(const cpm_rgroup_t *g, const size_t *idx, size_t n, uint8_t **out,
-                     size_t *out_len)
+int cpm_rgroup_frame_size(const cpm_rgroup_t *g, const size_t *idx, size_t n, size_t *proofs_len,
+                          size_t *prefix_len)
 {
-    if (!g || !g->sealed || !out || !out_len || n == 0 || !idx)
+    if (!g || !g->sealed || n == 0 || !idx)
         return -1;
-    /* Pass 1: the size of ReceiptProofs (field 1 repeated), checking that
-     * the indexes are the group's, in increasing order as the client wants. */
+    /* The size of ReceiptProofs (field 1 repeated), checking that the
+     * indexes are the group's, in increasing order as the client wants. */
     size_t total = 0;
     for (size_t k = 0; k < n; k++) {
         if (idx[k] >= g->n || (k && idx[k] <= idx[k - 1]))
@@ -242,6 +242,17 @@ int cpm_rgroup_frame(const cpm_rgroup_t *g, const size_t *idx, size_t n, uint8_t
         if (total > CPM_MAX_MSG)
             return -1;
     }
+    *proofs_len = total;
+    *prefix_len = g->sealed_len;
+    return 0;
+}
+
+int cpm_rgroup_frame(const cpm_rgroup_t *g, const size_t *idx, size_t n, uint8_t **out,
+                     size_t *out_len)
+{
+    size_t total = 0, prefix = 0;
+    if (!out || !out_len || cpm_rgroup_frame_size(g, idx, n, &total, &prefix) != 0)
+        return -1;
     uint8_t *buf = NULL, *p = NULL;
     if (cpm_receipt_frame_alloc(g->sealed, g->sealed_len, total, &buf, out_len, &p) != 0)
         return -1;

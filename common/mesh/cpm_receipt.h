@@ -68,6 +68,12 @@ CPM_MUST_CHECK int cpm_rgroup_reseal(cpm_rgroup_t *g, cpm_sender_t *sender, int6
  * or out of order, out of memory). */
 CPM_MUST_CHECK int cpm_rgroup_frame(const cpm_rgroup_t *g, const size_t *idx, size_t n,
                                     uint8_t **out, size_t *out_len);
+/* What cpm_rgroup_frame would make of the same leaves, without making it:
+ * *proofs_len, the bytes of their ReceiptProofs (field 3's contents), and
+ * *prefix_len, the bytes before field 3 (the signed envelope of the seal in
+ * force). 0, or -1 as cpm_rgroup_frame. */
+CPM_MUST_CHECK int cpm_rgroup_frame_size(const cpm_rgroup_t *g, const size_t *idx, size_t n,
+                                         size_t *proofs_len, size_t *prefix_len);
 
 /* ---- client: the answers in a received group receipt ---- */
 typedef struct {

@@ -280,23 +280,16 @@ static void flush_frame(cpm_server_t *s, pending_t *p, const size_t *idx, size_t
 }
 
 /* The bytes of ReceiptProofs that batch j's leaves take in a frame, or 0
- * when its frame cannot be made: measured on a frame of its own (the signed
- * prefix is the same in every frame of the group). */
+ * when its frame cannot be made (the signed prefix is the same in every
+ * frame of the group). */
 static size_t proofs_bytes(cpm_server_t *s, const size_t *first, size_t j, size_t *idx,
                            size_t *prefix)
 {
     const pending_t *q = &s->group[j];
     for (uint32_t k = 0; k < q->nitems; k++)
         idx[k] = first[j] + k;
-    uint8_t *frame = NULL;
-    size_t len = 0;
-    cpm_slice_t env, sig, proofs;
     size_t bytes = 0;
-    if (cpm_rgroup_frame(s->rgroup, idx, q->nitems, &frame, &len) == 0 &&
-        cpm_receipt_parse_frame(frame, len, &env, &sig, &proofs, prefix) == 0)
-        bytes = proofs.len;
-    free(frame);
-    return bytes;
+    return cpm_rgroup_frame_size(s->rgroup, idx, q->nitems, &bytes, prefix) == 0 ? bytes : 0;
 }
 
 /* A new seal's envelope may be a few bytes longer (its sequence number). */

@@ -25,8 +25,83 @@ static void wipe_field(char **s)
     *s = (char *)protobuf_c_empty_string;
 }
 
+#define MEMO_SLOTS 64
+
+typedef struct {
+    bool used, urgent;
+    char category[48], area[64]; /* longer ones are not remembered */
+    cpm_route_t route;
+} memo_slot_t;
+
+struct intake_route_memo {
+    const cpm_rules_t *rules; /* the slots hold the decisions of these */
+    uint32_t rules_version;
+    const cpm_registry_t *reg;
+    uint64_t reg_version;
+    const char *generation;
+    memo_slot_t slot[MEMO_SLOTS];
+};
+
+intake_route_memo_t *intake_route_memo_new(void)
+{
+    return calloc(1, sizeof(intake_route_memo_t));
+}
+
+void intake_route_memo_destroy(intake_route_memo_t **p)
+{
+    if (p) {
+        free(*p);
+        *p = NULL;
+    }
+}
+
+/* cpm_rules_route of (category, area, urgent) now, through memo. */
+static void route_of(intake_route_memo_t *memo, const cpm_rules_t *rules, const cpm_registry_t *reg,
+                     const char *category, const char *area, bool urgent, cpm_route_t *out)
+{
+    int64_t now = cpm_now_ms();
+    cpm_route_query_t q = {NULL, now, category, area, urgent, NULL, 0};
+    category = category ? category : "";
+    area = area ? area : "";
+    size_t lc = strlen(category), la = strlen(area);
+    if (!memo || lc >= sizeof memo->slot[0].category || la >= sizeof memo->slot[0].area) {
+        cpm_rules_route_q(rules, reg, &q, out);
+        return;
+    }
+    const char *gen = cpm_rules_generation_at(rules, now);
+    uint64_t rv = reg ? cpm_registry_version(reg) : 0;
+    if (memo->rules != rules || memo->rules_version != cpm_rules_version(rules) ||
+        memo->reg != reg || memo->reg_version != rv || memo->generation != gen) {
+        memset(memo->slot, 0, sizeof memo->slot); /* another configuration: forget */
+        memo->rules = rules;
+        memo->rules_version = cpm_rules_version(rules);
+        memo->reg = reg;
+        memo->reg_version = rv;
+        memo->generation = gen;
+    }
+    uint32_t h = 2166136261u; /* FNV-1a of both and the flag */
+    for (const char *t = category; *t; t++)
+        h = (h ^ (uint8_t)*t) * 16777619u;
+    h = (h ^ 0x1f) * 16777619u;
+    for (const char *t = area; *t; t++)
+        h = (h ^ (uint8_t)*t) * 16777619u;
+    h = (h ^ (urgent ? 1u : 2u)) * 16777619u;
+    memo_slot_t *m = &memo->slot[h % MEMO_SLOTS];
+    if (m->used && m->urgent == urgent && strcmp(m->category, category) == 0 &&
+        strcmp(m->area, area) == 0) {
+        *out = m->route;
+        return;
+    }
+    cpm_rules_route_q(rules, reg, &q, out);
+    m->used = true;
+    m->urgent = urgent;
+    memcpy(m->category, category, lc + 1);
+    memcpy(m->area, area, la + 1);
+    m->route = *out;
+}
+
 int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_sealer_t *sealer,
-                        Cpm__Complaint *c, cpm_error_t *err)
+                        intake_route_memo_t *memo, Cpm__Complaint *c, cpm_error_t *err)
 {
     /* Only intake seals: a client may not bring its own sealed bytes. */
     if (c->sealed_contact.len)
@@ -45,7 +120,7 @@ int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm
     /* The same decision routing will take, so that the agency that gets the
      * case can open the contact; routing counts any disagreement. */
     cpm_route_t route;
-    cpm_rules_route(rules, reg, c->category, c->area, c->urgent, &route);
+    route_of(memo, rules, reg, c->category, c->area, c->urgent, &route);
     const Cpm__Member *m = reg ? cpm_registry_member(reg, route.agency) : NULL;
     if (!m || m->curve_pk.len != 32)
         return cpm_error_set(err, CPM_E_UNAVAILABLE, "consumer_name",

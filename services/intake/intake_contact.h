@@ -12,14 +12,24 @@
 #include "cpm_store.h"
 #include "cpmesh.pb-c.h"
 
+/* The agency contacts are sealed to, by (category, area, urgent):
+ * cpm_rules_route's decision, remembered while the rules' version, the
+ * registry's version and the generation in force stay the same (a city has
+ * a few dozen such combinations; a direct-mapped table of them, an entry
+ * replaced on a collision). Not thread-safe: one per intake. */
+typedef struct intake_route_memo intake_route_memo_t;
+intake_route_memo_t *intake_route_memo_new(void);
+void intake_route_memo_destroy(intake_route_memo_t **p);
+
 /* Replace c's clear contact by sealed_contact/contact_for, sealed to the
  * curve_pk of the agency rules route c to (c->ticket must be set). The clear
  * strings are wiped. A complaint without contact gets neither. 0,
  * CPM_E_INVALID with err when the client set sealed_contact or contact_for, or
  * CPM_E_UNAVAILABLE with err when that agency has no key in reg (or reg is
  * NULL), or the error of cpm_seal_contact. */
+/* memo: NULL, or where the agency is looked up first. */
 int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_sealer_t *sealer,
-                        Cpm__Complaint *c, cpm_error_t *err);
+                        intake_route_memo_t *memo, Cpm__Complaint *c, cpm_error_t *err);
 
 /* Remember that the complaint ticket, queued as record seq of stream, holds
  * a sealed contact. */

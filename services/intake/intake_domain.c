@@ -28,9 +28,10 @@ struct intake {
     uint8_t ref_key[32];
     uint8_t consumer_secret[32]; /* keys Complaint.consumer_key */
     bool has_consumer_secret;
-    intake_triage_t *triage; /* borrowed; NULL: no suggestions */
-    cpm_sealer_t *sealer;    /* owned: contacts sealed in format v2 */
-    bool legacy_refs;        /* "refs" holds keys of the sender-first form */
+    intake_triage_t *triage;         /* borrowed; NULL: no suggestions */
+    cpm_sealer_t *sealer;            /* owned: contacts sealed in format v2 */
+    intake_route_memo_t *route_memo; /* owned: the agencies contacts are sealed to */
+    bool legacy_refs;                /* "refs" holds keys of the sender-first form */
 };
 
 intake_t *intake_new(const cpm_rules_t *rules, const char *node, const char *ticket_prefix,
@@ -42,7 +43,8 @@ intake_t *intake_new(const cpm_rules_t *rules, const char *node, const char *tic
     if (!in)
         return NULL;
     in->rules = rules;
-    if (!(in->sealer = cpm_sealer_new())) {
+    if (!(in->sealer = cpm_sealer_new()) || !(in->route_memo = intake_route_memo_new())) {
+        cpm_sealer_destroy(&in->sealer);
         free(in);
         return NULL;
     }
@@ -63,6 +65,7 @@ void intake_destroy(intake_t **p)
     intake_lookup_forget();
     intake_consumer_forget();
     cpm_sealer_destroy(&(*p)->sealer);
+    intake_route_memo_destroy(&(*p)->route_memo);
     free(*p);
     *p = NULL;
 }
@@ -142,19 +145,36 @@ static int set_consumer_key(const intake_t *in, Cpm__Complaint *c)
 static void digest_fields(const uint8_t key[32], const char *const *fields, size_t n, int64_t a,
                           int64_t b, uint8_t out[32])
 {
+    /* The same bytes as one update per piece, hashed in one call when they
+     * fit the stack (a complaint's fields, under the 4 KiB description
+     * limit, do): the pieces cost more than the hashing. */
+    uint8_t buf[8192], *p = buf;
+    bool whole = true;
     crypto_generichash_state st;
     crypto_generichash_init(&st, key, 32, 32);
     for (size_t i = 0; i < n; i++) {
-        uint8_t len[8];
         const char *f = fields[i] ? fields[i] : "";
-        cpm_put_be64(len, strlen(f));
-        crypto_generichash_update(&st, len, 8);
-        crypto_generichash_update(&st, (const uint8_t *)f, strlen(f));
+        size_t len = strlen(f);
+        if (whole && (size_t)(buf + sizeof buf - p) >= 8 + len + 16) {
+            cpm_put_be64(p, len);
+            memcpy(p + 8, f, len);
+            p += 8 + len;
+            continue;
+        }
+        if (whole) { /* too long for buf: what it holds first, then piece by piece */
+            crypto_generichash_update(&st, buf, (size_t)(p - buf));
+            p = buf;
+            whole = false;
+        }
+        uint8_t lenb[8];
+        cpm_put_be64(lenb, len);
+        crypto_generichash_update(&st, lenb, 8);
+        crypto_generichash_update(&st, (const uint8_t *)f, len);
     }
-    uint8_t tail[16];
-    cpm_put_be64(tail, (uint64_t)a);
-    cpm_put_be64(tail + 8, (uint64_t)b);
-    crypto_generichash_update(&st, tail, sizeof tail);
+    cpm_put_be64(p, (uint64_t)a);
+    cpm_put_be64(p + 8, (uint64_t)b);
+    p += 16;
+    crypto_generichash_update(&st, buf, (size_t)(p - buf));
     crypto_generichash_final(&st, out, 32);
 }
 
@@ -383,7 +403,7 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
         return rc ? rc : CPM_E_INTERNAL;
     /* From here on the contact exists only sealed: nothing clear is stored. */
     if ((rc = set_consumer_key(in, c)) != 0 ||
-        (rc = intake_contact_seal(in->rules, in->reg, in->sealer, c, err)) != 0)
+        (rc = intake_contact_seal(in->rules, in->reg, in->sealer, in->route_memo, c, err)) != 0)
         return rc;
     /* Packed once: the stored complaint is the record routing gets. */
     size_t clen = cpm__complaint__get_packed_size(c);

@@ -62,7 +62,11 @@ static int on_submit(cpm_svc_t *st, cpm_server_t *srv, MDB_txn *txn, const cpm_m
         return rc;
     Cpm__SubmitReply r = CPM__SUBMIT_REPLY__INIT;
     char code[CPM_TEXT_CODE_LEN + 1];
-    if ((rc = intake_lookup_code(cpm_server_store(srv), txn, ticket, code)) != 0)
+    /* A new complaint carries its code (routing's public view asks for it);
+     * a resubmission's is made again from the store's secret. */
+    if (!dup && c->lookup_code && *c->lookup_code)
+        cpm_str_copy(code, sizeof code, c->lookup_code);
+    else if ((rc = intake_lookup_code(cpm_server_store(srv), txn, ticket, code)) != 0)
         return rc;
     r.ticket = ticket;
     r.duplicate = dup;

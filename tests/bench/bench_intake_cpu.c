@@ -444,7 +444,7 @@ static int breakdown(const env_t *e, cpm_store_t *st, const packed_t *p, size_t 
             }
             STEP_END(S_CONSUMER);
             if (rc == 0)
-                rc = intake_contact_seal(e->rules, e->reg, NULL, c, &err);
+                rc = intake_contact_seal(e->rules, e->reg, NULL, NULL, c, &err);
             STEP_END(S_SEAL);
             /* packed once, for the store and for routing (intake_domain) */
             size_t clen = cpm__complaint__get_packed_size(c);

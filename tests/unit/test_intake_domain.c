@@ -12,6 +12,7 @@
 #include "fixtures/places/places_fixture.h"
 #include "cpm_fields.h"
 #include "cpm_seal.h"
+#include "cpm_rules_watch.h"
 #include "intake_consumer.h"
 #include "intake_domain.h"
 #include "intake_lookup.h"
@@ -955,6 +956,116 @@ static void test_contact_sweep_bounded(void **state)
     assert_int_equal(sweep(f, now, 0), 4);
 }
 
+/* Submit a fresh food_safety complaint of area through in; its contact_for. */
+static void submit_in(fixture_t *f, intake_t *in, const char *ref, const char *area, char *to,
+                      size_t cap)
+{
+    Cpm__Complaint *c = complaint(ref, "food_safety");
+    free(c->area);
+    c->area = strdup(area);
+    char t[48];
+    bool dup = true;
+    cpm_error_t err = {0};
+    MDB_txn *txn = dom_begin(f->env.st, true);
+    int rc = dom_end(
+        txn, intake_submit(in, f->env.st, txn, &f->env.fx, OP1, c, f->env.now, t, &dup, &err));
+    if (rc != 0)
+        fail_msg("submit %s: %s", ref, err.message);
+    snprintf(to, cap, "%s", c->contact_for);
+    cpm__complaint__free_unpacked(c, NULL);
+}
+
+static void write_rules(const char *path, int version, const char *agency)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fprintf(fp,
+            "version: %d\neffective_from: \"2026-01-01\"\ntriage: hn.doit\n"
+            "deadlines: {accept_working_days: 2, resolve_working_days: 5}\n"
+            "areas:\n  - {slug: hoan-kiem}\n  - {slug: tay-ho}\n"
+            "categories:\n  - {slug: food_safety}\n"
+            "rules:\n  - {id: F1, category: food_safety, areas: [hoan-kiem], agency: %s}\n",
+            version, agency);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* The agency a contact is sealed to is remembered (intake_route_memo), and
+ * forgotten when the registry or the rules change: a new registry with an
+ * office for tay-ho, then rules reloaded in place with a higher version,
+ * each move the next contact to the new agency. */
+static void test_seal_follows_reloads(void **state)
+{
+    fixture_t *f = *state;
+    char to[128];
+    submit_in(f, f->in, "memo-1", "tay-ho", to, sizeof to);
+    assert_string_equal(to, "hn.doit"); /* no office there: triage */
+    submit_in(f, f->in, "memo-2", "tay-ho", to, sizeof to);
+    assert_string_equal(to, "hn.doit");
+    Cpm__Member *ms[] = {
+        dom_member("hn.doit", "city", NULL, "inspection"),
+        dom_member("hn.attp", "department", NULL, "inspection"),
+        dom_member("hn.qltt", "department", NULL, "inspection"),
+        dom_member("hn.d.hoan-kiem", "area", "hoan-kiem", "inspection"),
+        dom_member("office-th", "area", "tay-ho", "inspection"),
+    };
+    cpm_registry_t *reg = dom_registry_signed(ms, sizeof ms / sizeof *ms, 4);
+    intake_set_registry(f->in, reg);
+    submit_in(f, f->in, "memo-3", "tay-ho", to, sizeof to);
+    assert_string_equal(to, "office-th");
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/rules.yaml", f->env.dir);
+    write_rules(path, 1, "hn.attp");
+    cpm_rules_watch_t *w = NULL;
+    cpm_error_t e = {0};
+    if (cpm_rules_watch_new(path, "inspection", &w, &e) != 0)
+        fail_msg("rules: %s", e.message);
+    intake_t *in = intake_new(cpm_rules_watch_rules(w), NODE, "HK", ROUTING);
+    assert_non_null(in);
+    intake_set_registry(in, reg);
+    intake_set_places(in, places, NULL);
+    submit_in(f, in, "memo-4", "hoan-kiem", to, sizeof to);
+    assert_string_equal(to, "hn.attp");
+    write_rules(path, 2, "hn.qltt");
+    int rc = 0;
+    for (int i = 0; i < 600 && rc == 0; i++) { /* the watch looks once a second */
+        rc = cpm_rules_watch_check(w, NULL);
+        if (rc == 0)
+            usleep(50 * 1000);
+    }
+    assert_int_equal(rc, 1);
+    submit_in(f, in, "memo-5", "hoan-kiem", to, sizeof to);
+    assert_string_equal(to, "hn.qltt");
+    intake_destroy(&in);
+    cpm_rules_watch_destroy(&w);
+    intake_set_registry(f->in, f->env.reg);
+    cpm_registry_destroy(&reg);
+}
+
+/* What a client reference stands for is pinned: the keyed BLAKE2b of
+ * intake_domain.c's digest_fields (each field length-prefixed, then the
+ * event time and urgency), as stored in "refs" (key all zero until set),
+ * computed apart (Python's hashlib.blake2b) for the fixture's complaint. A change here would make
+ * every resubmission of a complaint recorded before it a conflict. */
+static void test_reference_digest_pinned(void **state)
+{
+    fixture_t *f = *state;
+    char t[48];
+    submit_ok(f, OP1, "vec-1", t);
+    static const char want[] = "af9f4e1c04b868de1642067f8bfd5ebd928a244e52e9caba0e24e2adde13f33b";
+    MDB_txn *txn = dom_begin(f->env.st, false);
+    const void *v = NULL;
+    size_t vlen = 0;
+    static const char key[] = "C\x1fvec-1\x1f" OP1;
+    assert_int_equal(cpm_store_get(f->env.st, txn, INTAKE_REFS_DB, key, strlen(key), &v, &vlen), 0);
+    assert_int_equal(vlen, strlen(t) + 1 + 32);
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", ((const uint8_t *)v)[strlen(t) + 1 + i]);
+    assert_string_equal(hex, want);
+    cpm_store_abort(&txn);
+}
+
 /* Intake places the complaint: what goes to routing carries the placement,
  * a triage placement has no area, an unknown place records nothing, and
  * every placement is counted by method. */
@@ -1020,6 +1131,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_contact_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_contact_sweep_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_placement_goes_to_routing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seal_follows_reloads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reference_digest_pinned, setup, teardown),
     };
     return cmocka_run_group_tests(tests, places_setup, places_teardown);
 }

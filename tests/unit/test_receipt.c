@@ -118,9 +118,22 @@ static void make_group_as(group_t *t, const cpm_identity_t *signer, const char *
     assert_int_equal(cpm_rgroup_frame(t->g, t->idx[0], 1, &f, &fl), -1); /* not sealed */
     assert_int_equal(cpm_rgroup_seal(t->g, &t->sender, COMMITTED), 0);
     assert_int_equal(cpm_rgroup_seal(t->g, &t->sender, COMMITTED), -1); /* once */
-    for (int w = 0; w < NREC; w++)
+    for (int w = 0; w < NREC; w++) {
         assert_int_equal(cpm_rgroup_frame(t->g, t->idx[w], t->n[w], &t->frame[w], &t->frame_len[w]),
                          0);
+        /* its size told without making it: field 3's contents and what
+         * comes before field 3 */
+        size_t proofs_len = 0, prefix_len = 0;
+        assert_int_equal(cpm_rgroup_frame_size(t->g, t->idx[w], t->n[w], &proofs_len, &prefix_len),
+                         0);
+        cpm_slice_t env, sig, proofs;
+        size_t signed_len = 0;
+        assert_int_equal(
+            cpm_receipt_parse_frame(t->frame[w], t->frame_len[w], &env, &sig, &proofs, &signed_len),
+            0);
+        assert_int_equal(proofs_len, proofs.len);
+        assert_int_equal(prefix_len, signed_len);
+    }
 }
 
 static void make_group(group_t *t, const cpm_identity_t *signer)
@@ -245,8 +258,11 @@ static void test_other_recipient(void **state)
     free(f);
     /* The server refuses indexes out of order, twice, or past the group. */
     size_t bad[3][2] = {{2, 0}, {2, 2}, {0, NLEAF}};
-    for (int i = 0; i < 3; i++)
+    size_t pl = 0, xl = 0;
+    for (int i = 0; i < 3; i++) {
         assert_int_equal(cpm_rgroup_frame(t.g, bad[i], 2, &f, &fl), -1);
+        assert_int_equal(cpm_rgroup_frame_size(t.g, bad[i], 2, &pl, &xl), -1);
+    }
     assert_int_equal(cpm_rgroup_frame(t.g, idx, 0, &f, &fl), -1);
     free_group(&t);
 }
