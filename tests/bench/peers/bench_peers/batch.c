@@ -192,11 +192,24 @@ static void *bworker_main(void *arg)
     return NULL;
 }
 
+/* The main thread's time on a core and waiting for one, in ns
+ * (/proc/PID/task/PID/schedstat); -1 when it cannot be read. */
+static int loop_sched(int pid, long long *run_ns, long long *wait_ns)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", pid, pid);
+    FILE *f = fopen(path, "r");
+    int ok = f && fscanf(f, "%lld %lld", run_ns, wait_ns) == 2;
+    if (f)
+        fclose(f);
+    return ok ? 0 : -1;
+}
+
 int batch_phase(const env_t *e, int nclients, int window, int batch, int64_t dur_us,
                 peer_result_t *res)
 {
     memset(res, 0, sizeof *res);
-    res->intake_cpu_us = -1;
+    res->intake_cpu_us = res->loop_cpu_us = res->loop_wait_us = -1;
     if (!cpm_client_send_batch || !cpm_client_recv_any || !cpm_receipt_count) {
         printf("bench_peers: batch: not available: this build's client library has no "
                "cpm_client_send_batch/cpm_client_recv_any (group receipts)\n");
@@ -221,12 +234,16 @@ int batch_phase(const env_t *e, int nclients, int window, int batch, int64_t dur
     }
     pthread_barrier_wait(&bar);
     int64_t cpu0 = proc_cpu_us(e->intake_pid), t0 = mono_us(), last = t0;
+    long long run0 = 0, wait0 = 0, run1 = 0, wait1 = 0;
+    int sched = loop_sched(e->intake_pid, &run0, &wait0);
     size_t n = 0;
     for (int i = 0; i < nclients; i++) {
         pthread_join(th[i], NULL);
         n += ws[i].nlat;
     }
     int64_t cpu1 = proc_cpu_us(e->intake_pid);
+    if (sched == 0)
+        sched = loop_sched(e->intake_pid, &run1, &wait1);
     int64_t *all = malloc((n ? n : 1) * sizeof *all);
     size_t k = 0;
     int unavailable = 0;
@@ -251,6 +268,10 @@ int batch_phase(const env_t *e, int nclients, int window, int batch, int64_t dur
     res->rate = last > t0 ? (double)k * 1e6 / (double)(last - t0) : 0;
     if (k && cpu0 >= 0 && cpu1 >= 0)
         res->intake_cpu_us = (double)(cpu1 - cpu0) / (double)k;
+    if (k && sched == 0) {
+        res->loop_cpu_us = (double)(run1 - run0) / 1e3 / (double)k;
+        res->loop_wait_us = (double)(wait1 - wait0) / 1e3 / (double)k;
+    }
     if (all)
         peer_percentiles(all, k, res);
     free(all);

@@ -15,8 +15,10 @@
  * window is above 1); Redis as the field of an XADD (pipelined when the window
  * is above 1); the mesh as the payload of a signed submit_complaint. Prints
  * one line "RESULT system clients window ok rate p50_ms p99_ms intake_cpu_us
- * busy bytes server_cpu_us client_cpu_us" (CPU per acknowledged record, -1
- * when not measured; the client's is this whole process's) that tests/bench/run --peers makes a
+ * busy bytes server_cpu_us client_cpu_us loop_cpu_us loop_wait_us" (per
+ * acknowledged record, -1 when not measured; the client's CPU is this whole
+ * process's; loop_*: intake's loop thread on a core and waiting for one, batch
+ * phases only) that tests/bench/run --peers makes a
  * table of. Figures only. Exit 0, 1 on a failure, 3 when the batch phase is not available. */
 #include "peers.h"
 
@@ -128,7 +130,9 @@ int main(int argc, char **argv)
                             .rate = m.rate,
                             .p50 = m.p50,
                             .p99 = m.p99,
-                            .intake_cpu_us = m.server_cpu_us};
+                            .intake_cpu_us = m.server_cpu_us,
+                            .loop_cpu_us = -1,
+                            .loop_wait_us = -1};
     }
     int64_t cli1 = peers_self_cpu_us();
     int64_t srv1 = srv0 >= 0 && rc == 0 ? peers_cpu_settle(pids, npids, 120 * 1000000LL) : -1;
@@ -137,9 +141,10 @@ int main(int argc, char **argv)
     if (*why)
         fprintf(stderr, "bench_peers: %s\n", why);
     if (rc == 0)
-        printf("RESULT %s %d %d %llu %.0f %.3f %.3f %.1f %llu %zu %.1f %.1f\n",
+        printf("RESULT %s %d %d %llu %.0f %.3f %.3f %.1f %llu %zu %.1f %.1f %.2f %.2f\n",
                label ? label : mode, clients, window, (unsigned long long)r.ok, r.rate, r.p50,
-               r.p99, r.intake_cpu_us, (unsigned long long)r.busy, bytes, srv, cli);
+               r.p99, r.intake_cpu_us, (unsigned long long)r.busy, bytes, srv, cli, r.loop_cpu_us,
+               r.loop_wait_us);
     if (mesh)
         env_free(&e);
     return rc == 0 ? 0 : rc == 1 && !strcmp(mode, "batch") ? 3 : 1;

@@ -16,6 +16,10 @@ typedef struct {
     uint64_t ok, busy;
     double rate, p50, p99;
     double intake_cpu_us; /* -1: not measured (the peers) */
+    /* intake's loop thread (its main thread), per acknowledged record: time
+     * on a core and time runnable but waiting for one (schedstat); -1: not
+     * measured. Their sum bounds the rate the loop allows. */
+    double loop_cpu_us, loop_wait_us;
     int failed;
 } peer_result_t;
 

@@ -102,7 +102,7 @@ int peer_phase(const peer_ops_t *ops, const char *target, const env_t *e, int nc
     pthread_t th[MAX_CLIENTS];
     pthread_barrier_t bar;
     memset(res, 0, sizeof *res);
-    res->intake_cpu_us = -1;
+    res->intake_cpu_us = res->loop_cpu_us = res->loop_wait_us = -1;
     pthread_barrier_init(&bar, NULL, (unsigned)nclients + 1);
     for (int i = 0; i < nclients; i++) {
         memset(&ws[i], 0, sizeof ws[i]);
