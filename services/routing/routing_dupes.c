@@ -4,6 +4,7 @@
 #include "cpm_bizname.h"
 #include "routing_bizlink.h"
 #include "routing_domain.h"
+#include "cpm_pbcheck.h"
 #include "cpm_util.h"
 
 #include <sodium.h>
@@ -32,27 +33,76 @@ bool routing_business_norm(const char *name, char *out, size_t n)
     return cpm_bizname_fold(name, out, n) > 0;
 }
 
+/* The agency and area of case ticket, read from its stored StatusReply
+ * without decoding the rest (its history grows with the case): 0 with both
+ * set ("" when absent), CPM_E_NOT_FOUND, CPM_E_TOO_LARGE for one that does
+ * not fit its buffer, or CPM_E_INTERNAL for a record that is not
+ * well-formed (as a failed decode). */
+static int case_agency_area(cpm_store_t *st, MDB_txn *txn, const char *ticket, char *agency,
+                            size_t na, char *area, size_t nr)
+{
+    static int f_agency, f_area; /* their field numbers, from the descriptor */
+    if (!f_agency) {
+        f_agency = (int)protobuf_c_message_descriptor_get_field_by_name(
+                       &cpm__status_reply__descriptor, "agency")
+                       ->id;
+        f_area =
+            (int)protobuf_c_message_descriptor_get_field_by_name(&cpm__status_reply__descriptor,
+                                                                 "area")
+                ->id;
+    }
+    const void *v;
+    size_t vlen;
+    int rc = cpm_store_get(st, txn, ROUTING_CASES_DB, ticket, strlen(ticket), &v, &vlen);
+    if (rc != 0)
+        return rc;
+    agency[0] = area[0] = 0;
+    const uint8_t *p = v, *end = p + vlen;
+    cpm_pb_field_t f;
+    int r;
+    while ((r = cpm_pb_next(&p, end, &f)) == 1) {
+        bool is_agency = f.number == (uint32_t)f_agency, is_area = f.number == (uint32_t)f_area;
+        if (!is_agency && !is_area)
+            continue;
+        char *out = is_agency ? agency : area;
+        size_t cap = is_agency ? na : nr;
+        if (f.wire_type != 2)
+            return CPM_E_INTERNAL; /* a decode would refuse it too */
+        if (f.len >= cap)
+            return CPM_E_TOO_LARGE; /* not a member id or a slug: decoded whole */
+        memcpy(out, f.data, f.len); /* the last one stands, as in a decode */
+        out[f.len] = 0;
+    }
+    return r == 0 ? 0 : CPM_E_INTERNAL;
+}
+
 /* "case.linked" with the agency and area that hold the first case, so that
  * a watcher filtering by agency sees the link to its own case. */
 static int announce(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx, const Cpm__Complaint *c,
                     const char *linked_to)
 {
-    int rc;
-    Cpm__StatusReply *first = routing_status(st, txn, linked_to, &rc);
-    if (!first && rc != CPM_E_NOT_FOUND)
+    char agency[256], area[256];
+    int rc = case_agency_area(st, txn, linked_to, agency, sizeof agency, area, sizeof area);
+    if (rc == CPM_E_TOO_LARGE) { /* as the whole record says */
+        Cpm__StatusReply *r = routing_status(st, txn, linked_to, &rc);
+        if (r) {
+            snprintf(agency, sizeof agency, "%.255s", r->agency);
+            snprintf(area, sizeof area, "%.255s", r->area);
+            cpm__status_reply__free_unpacked(r, NULL);
+        }
+    }
+    if (rc != 0 && rc != CPM_E_NOT_FOUND)
         return rc;
+    bool first = rc == 0;
     char note[ROUTING_TICKET_MAX + 16];
     snprintf(note, sizeof note, "linked_to=%s", linked_to);
     cpm_event_t ev = {.kind = "case.linked",
                       .ticket = c->ticket,
-                      .agency = first && *first->agency ? first->agency : NULL,
-                      .area = first && *first->area ? first->area : c->area,
+                      .agency = first && *agency ? agency : NULL,
+                      .area = first && *area ? area : c->area,
                       .category = c->category,
                       .note = note};
-    rc = fx->event(fx->ctx, txn, &ev);
-    if (first)
-        cpm__status_reply__free_unpacked(first, NULL);
-    return rc;
+    return fx->event(fx->ctx, txn, &ev);
 }
 
 routing_dupes_pre_t *routing_dupes_pre_new(const Cpm__Complaint *c)

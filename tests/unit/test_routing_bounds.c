@@ -298,6 +298,38 @@ static void test_linked_agency(void **state)
     cpm__status_reply__free_unpacked(first, NULL);
 }
 
+/* The same when the first case's agency is longer than any member id (read
+ * from the whole record then, not from its two fields). */
+static void test_linked_agency_long(void **state)
+{
+    fixture_t *f = *state;
+    route(f, 1, 1, "Pho Ngon", T0);
+    int rc;
+    MDB_txn *txn = dom_begin(f->st, true);
+    Cpm__StatusReply *first = routing_status(f->st, txn, "HK-00000001", &rc);
+    assert_non_null(first);
+    char agency[301];
+    memset(agency, 'a', 300);
+    agency[300] = 0;
+    first->agency = agency; /* borrowed until the put */
+    assert_int_equal(cpm_store_put_msg(f->st, txn, ROUTING_CASES_DB, "HK-00000001", &first->base),
+                     0);
+    first->agency = NULL;
+    cpm__status_reply__free_unpacked(first, NULL);
+    assert_int_equal(cpm_store_commit(txn), 0);
+    route(f, 2, 1, "Pho Ngon", T0 + DAY);
+    size_t linked = 0;
+    for (size_t i = 0; i < f->rec.n_events; i++) {
+        if (strcmp(f->rec.events[i].kind, "case.linked") != 0)
+            continue;
+        linked++;
+        assert_int_equal(strspn(f->rec.events[i].agency, "a"), strlen(f->rec.events[i].agency));
+        assert_true(strlen(f->rec.events[i].agency) >= 100);
+        assert_string_equal(f->rec.events[i].area, "hoan-kiem");
+    }
+    assert_int_equal(linked, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +337,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_retention_new_life, setup, dom_env_teardown),
         cmocka_unit_test_setup_teardown(test_linked_agency, setup, dom_env_teardown),
+        cmocka_unit_test_setup_teardown(test_linked_agency_long, setup, dom_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
