@@ -46,10 +46,9 @@ static int case_agency_area(cpm_store_t *st, MDB_txn *txn, const char *ticket, c
         f_agency = (int)protobuf_c_message_descriptor_get_field_by_name(
                        &cpm__status_reply__descriptor, "agency")
                        ->id;
-        f_area =
-            (int)protobuf_c_message_descriptor_get_field_by_name(&cpm__status_reply__descriptor,
-                                                                 "area")
-                ->id;
+        f_area = (int)protobuf_c_message_descriptor_get_field_by_name(
+                     &cpm__status_reply__descriptor, "area")
+                     ->id;
     }
     const void *v;
     size_t vlen;
