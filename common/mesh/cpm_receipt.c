@@ -242,6 +242,9 @@ int cpm_rgroup_frame_size(const cpm_rgroup_t *g, const size_t *idx, size_t n, si
         if (total > CPM_MAX_MSG)
             return -1;
     }
+    /* the frame's bound too, as cpm_receipt_frame_alloc's */
+    if (g->sealed_len + 1 + cpm_pb_varint_len(total) + total > CPM_MAX_MSG)
+        return -1;
     *proofs_len = total;
     *prefix_len = g->sealed_len;
     return 0;

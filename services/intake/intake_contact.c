@@ -55,11 +55,12 @@ void intake_route_memo_destroy(intake_route_memo_t **p)
     }
 }
 
-/* cpm_rules_route of (category, area, urgent) now, through memo. */
+/* cpm_rules_route_q of (category, area, urgent) at at_ms (0: now), through memo. */
 static void route_of(intake_route_memo_t *memo, const cpm_rules_t *rules, const cpm_registry_t *reg,
-                     const char *category, const char *area, bool urgent, cpm_route_t *out)
+                     const char *category, const char *area, bool urgent, int64_t at_ms,
+                     cpm_route_t *out)
 {
-    int64_t now = cpm_now_ms();
+    int64_t now = at_ms ? at_ms : cpm_now_ms();
     cpm_route_query_t q = {NULL, now, category, area, urgent, NULL, 0};
     category = category ? category : "";
     area = area ? area : "";
@@ -120,7 +121,7 @@ int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm
     /* The same decision routing will take, so that the agency that gets the
      * case can open the contact; routing counts any disagreement. */
     cpm_route_t route;
-    route_of(memo, rules, reg, c->category, c->area, c->urgent, &route);
+    route_of(memo, rules, reg, c->category, c->area, c->urgent, c->received_ms, &route);
     const Cpm__Member *m = reg ? cpm_registry_member(reg, route.agency) : NULL;
     if (!m || m->curve_pk.len != 32)
         return cpm_error_set(err, CPM_E_UNAVAILABLE, "consumer_name",

@@ -27,7 +27,8 @@ void intake_route_memo_destroy(intake_route_memo_t **p);
  * CPM_E_INVALID with err when the client set sealed_contact or contact_for, or
  * CPM_E_UNAVAILABLE with err when that agency has no key in reg (or reg is
  * NULL), or the error of cpm_seal_contact. */
-/* memo: NULL, or where the agency is looked up first. */
+/* memo: NULL, or where the agency is looked up first. The rules decide at
+ * c->received_ms (now when 0), as routing's decision does. */
 int intake_contact_seal(const cpm_rules_t *rules, const cpm_registry_t *reg, cpm_sealer_t *sealer,
                         intake_route_memo_t *memo, Cpm__Complaint *c, cpm_error_t *err);
 

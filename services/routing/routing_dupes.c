@@ -7,6 +7,7 @@
 #include "cpm_pbcheck.h"
 #include "cpm_util.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,23 +34,34 @@ bool routing_business_norm(const char *name, char *out, size_t n)
     return cpm_bizname_fold(name, out, n) > 0;
 }
 
+/* StatusReply's agency and area field numbers, from the generated
+ * descriptor (found once; 0 when a field is gone, which makes every read
+ * decode the whole record). */
+static uint32_t f_agency, f_area;
+static pthread_once_t fields_once = PTHREAD_ONCE_INIT;
+
+static void fields_init(void)
+{
+    const ProtobufCFieldDescriptor *a =
+        protobuf_c_message_descriptor_get_field_by_name(&cpm__status_reply__descriptor, "agency");
+    const ProtobufCFieldDescriptor *r =
+        protobuf_c_message_descriptor_get_field_by_name(&cpm__status_reply__descriptor, "area");
+    f_agency = a ? a->id : 0;
+    f_area = r ? r->id : 0;
+}
+
 /* The agency and area of case ticket, read from its stored StatusReply
- * without decoding the rest (its history grows with the case): 0 with both
- * set ("" when absent), CPM_E_NOT_FOUND, CPM_E_TOO_LARGE for one that does
- * not fit its buffer, or CPM_E_INTERNAL for a record that is not
- * well-formed (as a failed decode). */
+ * without decoding the rest (its history grows with the case), with the
+ * decoder's limits: 0 with both set ("" when absent), CPM_E_NOT_FOUND,
+ * CPM_E_TOO_LARGE when the whole record must decide (a field longer than
+ * its buffer, or the field numbers unknown), or CPM_E_INTERNAL for a record
+ * that is not well-formed wire format (as a failed decode). */
 static int case_agency_area(cpm_store_t *st, MDB_txn *txn, const char *ticket, char *agency,
                             size_t na, char *area, size_t nr)
 {
-    static int f_agency, f_area; /* their field numbers, from the descriptor */
-    if (!f_agency) {
-        f_agency = (int)protobuf_c_message_descriptor_get_field_by_name(
-                       &cpm__status_reply__descriptor, "agency")
-                       ->id;
-        f_area = (int)protobuf_c_message_descriptor_get_field_by_name(
-                     &cpm__status_reply__descriptor, "area")
-                     ->id;
-    }
+    pthread_once(&fields_once, fields_init);
+    if (!f_agency || !f_area)
+        return CPM_E_TOO_LARGE;
     const void *v;
     size_t vlen;
     int rc = cpm_store_get(st, txn, ROUTING_CASES_DB, ticket, strlen(ticket), &v, &vlen);
@@ -59,8 +71,8 @@ static int case_agency_area(cpm_store_t *st, MDB_txn *txn, const char *ticket, c
     const uint8_t *p = v, *end = p + vlen;
     cpm_pb_field_t f;
     int r;
-    while ((r = cpm_pb_next(&p, end, &f)) == 1) {
-        bool is_agency = f.number == (uint32_t)f_agency, is_area = f.number == (uint32_t)f_area;
+    while ((r = cpm_pb_next_as_decoder(&p, end, &f)) == 1) {
+        bool is_agency = f.number == f_agency, is_area = f.number == f_area;
         if (!is_agency && !is_area)
             continue;
         char *out = is_agency ? agency : area;
@@ -68,7 +80,7 @@ static int case_agency_area(cpm_store_t *st, MDB_txn *txn, const char *ticket, c
         if (f.wire_type != 2)
             return CPM_E_INTERNAL; /* a decode would refuse it too */
         if (f.len >= cap)
-            return CPM_E_TOO_LARGE; /* not a member id or a slug: decoded whole */
+            return CPM_E_TOO_LARGE; /* not a member id or a slug */
         memcpy(out, f.data, f.len); /* the last one stands, as in a decode */
         out[f.len] = 0;
     }
@@ -80,15 +92,14 @@ static int case_agency_area(cpm_store_t *st, MDB_txn *txn, const char *ticket, c
 static int announce(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx, const Cpm__Complaint *c,
                     const char *linked_to)
 {
-    char agency[256], area[256];
-    int rc = case_agency_area(st, txn, linked_to, agency, sizeof agency, area, sizeof area);
-    if (rc == CPM_E_TOO_LARGE) { /* as the whole record says */
-        Cpm__StatusReply *r = routing_status(st, txn, linked_to, &rc);
-        if (r) {
-            snprintf(agency, sizeof agency, "%.255s", r->agency);
-            snprintf(area, sizeof area, "%.255s", r->area);
-            cpm__status_reply__free_unpacked(r, NULL);
-        }
+    char agency_buf[256], area_buf[256];
+    const char *agency = agency_buf, *area = area_buf;
+    Cpm__StatusReply *whole = NULL; /* when the two fields could not tell */
+    int rc = case_agency_area(st, txn, linked_to, agency_buf, sizeof agency_buf, area_buf,
+                              sizeof area_buf);
+    if (rc == CPM_E_TOO_LARGE && (whole = routing_status(st, txn, linked_to, &rc)) != NULL) {
+        agency = whole->agency;
+        area = whole->area;
     }
     if (rc != 0 && rc != CPM_E_NOT_FOUND)
         return rc;
@@ -101,7 +112,10 @@ static int announce(cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx, cons
                       .area = first && *area ? area : c->area,
                       .category = c->category,
                       .note = note};
-    return fx->event(fx->ctx, txn, &ev);
+    rc = fx->event(fx->ctx, txn, &ev);
+    if (whole)
+        cpm__status_reply__free_unpacked(whole, NULL);
+    return rc;
 }
 
 routing_dupes_pre_t *routing_dupes_pre_new(const Cpm__Complaint *c)

@@ -269,27 +269,37 @@ static void test_held_answers_are_bounded(void **state)
     client_open(&c);
     client_open(&h);
     cpm_error_t e = {0};
-    cpm_flusher_test_hold(true);
-    send_one(&c, "F-0", "fine");
     Cpm__StatusQuery q = CPM__STATUS_QUERY__INIT;
     q.ticket = "F-0";
-    int64_t end = cpm_mono_ms() + 60000;
-    for (int i = 0; i < GROUP_MAX + TURN_FRAMES + 16 && !cpm_flusher_test_waiting(); i++) {
-        char id[33];
-        assert_int_equal(cpm_client_send(c.cl, "t.server", "intake",
-                                         CPM__MSG_TYPE__MSG_STATUS_QUERY, &q.base, id, &e),
-                         0);
-        if (cpm_mono_ms() > end)
-            fail_msg("the queries could not be sent");
+    /* The loop also waits for a held flush when its once-a-second work
+     * commits (retention, checkpoints): on a slow machine that can come
+     * first, and the wait is then not the bound's. Tried again then; without
+     * the bound no attempt counts one. */
+    uint64_t full = 0;
+    for (int attempt = 0; attempt < 5 && full == 0; attempt++) {
+        cpm_flusher_test_hold(true);
+        char ticket[16];
+        snprintf(ticket, sizeof ticket, "F-%d", attempt);
+        send_one(&c, ticket, "fine");
+        int64_t end = cpm_mono_ms() + 60000;
+        for (int i = 0; i < GROUP_MAX + TURN_FRAMES + 16 && !cpm_flusher_test_waiting(); i++) {
+            char id[33];
+            assert_int_equal(cpm_client_send(c.cl, "t.server", "intake",
+                                             CPM__MSG_TYPE__MSG_STATUS_QUERY, &q.base, id, &e),
+                             0);
+            if (cpm_mono_ms() > end)
+                fail_msg("the queries could not be sent");
+        }
+        /* Without the bound the loop would hold them all and never wait. */
+        while (!cpm_flusher_test_waiting())
+            if (cpm_mono_ms() > end)
+                fail_msg("the loop did not wait for the flush with its answers at the bound");
+            else
+                usleep(1000);
+        cpm_flusher_test_hold(false);
+        full = mesh_fx_counter(h.cl, "intake", "replies.held_full");
     }
-    /* Without the bound the loop would hold them all and never wait. */
-    while (!cpm_flusher_test_waiting())
-        if (cpm_mono_ms() > end)
-            fail_msg("the loop did not wait for the flush with its answers at the bound");
-        else
-            usleep(1000);
-    cpm_flusher_test_hold(false);
-    assert_true(mesh_fx_counter(h.cl, "intake", "replies.held_full") >= 1);
+    assert_true(full >= 1);
     assert_true(stored(&h, "F-0"));
     client_close(&h);
     client_close(&c);
