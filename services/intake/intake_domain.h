@@ -101,6 +101,13 @@ int intake_submit(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects
                   const char *sender, Cpm__Complaint *c, int64_t now_ms,
                   char ticket[INTAKE_TICKET_MAX], bool *duplicate, cpm_error_t *err);
 
+/* The "complaint.received" event of c (ticket set, placed by method) into
+ * *ev, its note written into note: how it was placed, never what the
+ * consumer wrote. ev borrows c's strings and note. */
+#define INTAKE_NOTE_MAX 96
+void intake_received_event(const Cpm__Complaint *c, cpm_place_method_t method,
+                           char note[INTAKE_NOTE_MAX], cpm_event_t *ev);
+
 /* The same for a consultation (kept at intake; nothing is forwarded). */
 int intake_consult(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm_effects_t *fx,
                    const char *sender, Cpm__Consultation *c, int64_t now_ms,

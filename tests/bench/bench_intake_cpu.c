@@ -457,23 +457,9 @@ static int breakdown(const env_t *e, cpm_store_t *st, const packed_t *p, size_t 
                                    clen);
             }
             STEP_END(S_PUTMSG);
-            char note[96];
-            snprintf(note, sizeof note, "channel=%s%s place=%s", c->channel,
-                     c->urgent ? " urgent" : "", cpm_place_method_name(place.method));
-            cpm_event_t ev = {.kind = "complaint.received",
-                              .ticket = ticket,
-                              .area = c->area,
-                              .category = c->category,
-                              .state = CPM__CASE_STATE__CASE_STATE_RECEIVED,
-                              .actor = c->intake_node,
-                              .note = note,
-                              .channel = c->channel,
-                              .business = c->business_name,
-                              .address = c->business_address,
-                              .product = c->product,
-                              .suggested = c->category_suggested,
-                              .suggestion_pm = c->suggestion_pm,
-                              .category_by = c->category_by};
+            char note[INTAKE_NOTE_MAX];
+            cpm_event_t ev;
+            intake_received_event(c, place.method, note, &ev);
             if (rc == 0)
                 rc = fx.event(fx.ctx, child, &ev);
             STEP_END(S_EVENT);
