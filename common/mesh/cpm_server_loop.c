@@ -9,6 +9,7 @@
 #include "cpm_pbcheck.h"
 #include "cpm_ratelimit.h"
 #include "cpm_server_int.h"
+#include "cpm_threadtime.h"
 #include "cpm_server_loop_int.h"
 #include "cpm_stream.h"
 #include "cpm_util.h"
@@ -431,6 +432,21 @@ static void journal_tick(cpm_server_t *s)
     s->jseen = j;
 }
 
+/* The loop thread's time (cpm_threadtime.h), once a second: loop.cpu_ms on
+ * a core, loop.wait_ms runnable and waiting for one, since the start. Their
+ * rates, in ms per second, say how near its serial bound the service runs
+ * (alert CpmeshLoopSaturated). */
+static void loop_time_tick(cpm_server_t *s)
+{
+    cpm_threadtime_t t;
+    if (cpm_threadtime_now(&t) != 0)
+        return;
+    cpm_metrics_add(s->metrics, "loop.cpu_ms", cpm_threadtime_ms_due(t.cpu_ns, &s->loop_cpu_ms));
+    if (t.has_wait)
+        cpm_metrics_add(s->metrics, "loop.wait_ms",
+                        cpm_threadtime_ms_due(t.wait_ns, &s->loop_wait_ms));
+}
+
 /* After a commit: the records it queued are in the store; tell the pump. */
 static void hand_over_records(cpm_server_t *s)
 {
@@ -834,6 +850,7 @@ int cpm_server_run(cpm_server_t *s)
                 s->tick(s);
             cpm_server_checkpoint(s, false); /* after event_checkpoint_s seconds */
             journal_tick(s);
+            loop_time_tick(s);
         }
     }
     (void)cpm_server_held_release(s, true);

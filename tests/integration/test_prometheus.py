@@ -135,6 +135,13 @@ def test_prometheus_scrapes_the_gateway():
                  "routing's delivery.records_applied raised by 3 in Prometheus")
             check(p.value('cpmesh_store_used_bytes{node="hn.doit",service="routing"}') > 0,
                   "the store's fill reaches Prometheus")
+            # the loop thread's time: on a core (it has worked since its start),
+            # and waiting for one (a count, 0 or more, where the kernel keeps it)
+            loop = '{job="cpmesh",node="hn.doit",service="intake"}'
+            poll(lambda: (p.value("cpmesh_loop_cpu_ms_total" + loop) or 0) > 0,
+                 "intake's loop.cpu_ms in Prometheus")
+            check(p.value("cpmesh_loop_wait_ms_total" + loop) is not None,
+                  "intake's loop.wait_ms in Prometheus")
             # the alert rules load in this Prometheus
             groups = p.api("rules")["groups"]
             rules = [r for g in groups for r in g["rules"]]
