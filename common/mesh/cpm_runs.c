@@ -101,7 +101,9 @@ static int child_commit(MDB_txn **child)
     if (rc != 0) {
         if (poison) {
             fault_poison(*child);
-            if (mdb_txn_commit(*child) == 0) /* LMDB ends the child either way */
+            /* through the store, which follows its transactions (its log,
+             * its cursors); LMDB ends the child either way */
+            if (cpm_store_commit(*child) == 0)
                 cpm_error("cpm_runs fault hook: a child in error committed");
             *child = NULL;
         } else {

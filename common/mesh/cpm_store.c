@@ -276,8 +276,10 @@ int cpm_store_begin(cpm_store_t *s, bool write, MDB_txn **txn)
         store_jn_relieve(s);
     }
     int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
-    if (rc == 0 && write)
+    if (rc == 0 && write) {
         store_jn_begin(s, *txn);
+        store_cur_begin(s, *txn);
+    }
     return rc ? store_fail("begin", rc) : 0;
 }
 
@@ -285,8 +287,10 @@ int cpm_store_begin_child(cpm_store_t *s, MDB_txn *parent, MDB_txn **child)
 {
     *child = NULL;
     int rc = mdb_txn_begin(s->env, parent, 0, child);
-    if (rc == 0)
+    if (rc == 0) {
         store_ws_child(store_jn_ws(s), *child);
+        store_cur_child(s, parent, *child);
+    }
     return rc ? store_fail("begin nested", rc) : 0;
 }
 
@@ -299,6 +303,8 @@ static cpm_store_t *store_of(MDB_txn *txn)
 int cpm_store_commit(MDB_txn *txn)
 {
     cpm_store_t *s = store_of(txn);
+    if (s != NULL)
+        store_cur_end(s, txn);
     if (s != NULL && store_jn_owns(s, txn))
         return store_jn_commit(s, txn);
     store_ws_t *ws = s ? store_jn_ws(s) : NULL;
@@ -313,6 +319,8 @@ int cpm_store_commit_early(MDB_txn *txn, uint64_t *ticket)
 {
     cpm_store_t *s = store_of(txn);
     *ticket = 0;
+    if (s != NULL)
+        store_cur_end(s, txn);
     if (s != NULL && store_jn_owns(s, txn))
         return store_jn_commit_early(s, txn, ticket);
     return cpm_store_commit(txn);
@@ -336,6 +344,8 @@ int cpm_store_flush_fd(const cpm_store_t *s)
 int cpm_store_commit_relaxed(MDB_txn *txn)
 {
     cpm_store_t *s = store_of(txn);
+    if (s != NULL)
+        store_cur_end(s, txn);
     if (s != NULL && store_jn_owns(s, txn)) /* journaled: one flush, like the rest */
         return store_jn_commit(s, txn);
     if (s != NULL && store_jn_ws(s) != NULL) /* a nested transaction: nothing to relax */
@@ -363,6 +373,7 @@ void cpm_store_abort(MDB_txn **txn)
         return;
     cpm_store_t *s = store_of(*txn);
     if (s != NULL) {
+        store_cur_end(s, *txn);
         store_ws_child_end(store_jn_ws(s), *txn, false);
         store_jn_abort(s, *txn);
     }
@@ -465,7 +476,7 @@ int cpm_store_get(cpm_store_t *s, MDB_txn *txn, const char *db, const void *key,
     if (rc != 0)
         return rc;
     MDB_val k = {klen, (void *)key}, v;
-    rc = mdb_get(txn, dbi, &k, &v);
+    rc = store_cur_get(s, txn, dbi, &k, &v);
     if (rc != 0)
         return store_fail("get", rc);
     *val = v.mv_data;
@@ -522,7 +533,7 @@ int cpm_store_mdb_put(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB
         store_ws_touch(ws, s, dbi, k);
     else
         store_ws_put(ws, s, dbi, k, v);
-    int rc = mdb_put(txn, dbi, k, v, flags);
+    int rc = store_cur_put(s, txn, dbi, k, v, flags);
     if (rc != 0)
         store_ws_cut(ws, mark);
     s->full_seen |= rc == MDB_MAP_FULL;
@@ -537,14 +548,14 @@ int cpm_store_mdb_put_msg(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
     int rc;
     flags &= ~(unsigned)MDB_RESERVE; /* the value is the message, always */
     if (ws == NULL) {                /* serialized straight into the map */
-        rc = mdb_put(txn, dbi, k, &v, flags | MDB_RESERVE);
+        rc = store_cur_put(s, txn, dbi, k, &v, flags | MDB_RESERVE);
         if (rc == 0)
             protobuf_c_message_pack(msg, v.mv_data);
     } else { /* serialized into the journal's log, and put from there */
         size_t mark = store_ws_mark(ws);
         v.mv_data = store_ws_put_room(ws, s, dbi, k, v.mv_size);
         protobuf_c_message_pack(msg, v.mv_data);
-        rc = mdb_put(txn, dbi, k, &v, flags);
+        rc = store_cur_put(s, txn, dbi, k, &v, flags);
         if (rc != 0)
             store_ws_cut(ws, mark);
     }
@@ -557,7 +568,7 @@ int cpm_store_mdb_del(cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
     store_ws_t *ws = store_jn_ws(s);
     size_t mark = store_ws_mark(ws);
     store_ws_del(ws, s, dbi, k); /* first, as above */
-    int rc = mdb_del(txn, dbi, k, NULL);
+    int rc = store_cur_del(s, txn, dbi, k);
     if (rc != 0)
         store_ws_cut(ws, mark);
     s->full_seen |= rc == MDB_MAP_FULL;

@@ -1,7 +1,8 @@
 /* cpm_store_int: the store's state, shared by cpm_store.c (open, transactions,
  * key/value helpers), cpm_store_space.c (headroom and map growth) and
  * cpm_store_journal.c (the redo journal: one flush per commit) and
- * cpm_store_wset.c (a journaled transaction's writes, as its record).
+ * cpm_store_wset.c (a journaled transaction's writes, as its record) and
+ * cpm_store_cursors.c (a cursor per database while a write transaction lasts).
  * Internal: nothing outside these files includes it. */
 #ifndef CPM_STORE_INT_H
 #define CPM_STORE_INT_H
@@ -37,6 +38,21 @@ struct cpm_store {
     size_t ndbs;
     store_db_t dbs[]; /* a handful: a linear scan beats hashing */
 };
+
+/* ---- cursors kept while a write transaction lasts (cpm_store_cursors.c) --- */
+/* Follow the write transaction txn (begun), a child begun in parent, and
+ * the end (commit or abort, just before LMDB's) of txn. */
+void store_cur_begin(const cpm_store_t *s, MDB_txn *txn);
+void store_cur_child(const cpm_store_t *s, MDB_txn *parent, MDB_txn *child);
+void store_cur_end(const cpm_store_t *s, MDB_txn *txn);
+/* mdb_get, mdb_put and mdb_del (same arguments and results), on the kept
+ * cursor of dbi when txn is the innermost write transaction followed. */
+int store_cur_get(const cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
+int store_cur_put(const cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+                  unsigned flags);
+int store_cur_del(const cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k);
+/* Calls the calling thread made on a kept cursor (for tests). */
+uint64_t store_cur_hits(void);
 
 /* ---- the redo journal (cpm_store_journal.c) ------------------------------ */
 /* Before the environment opens: when dir holds a checkpoint image (a store
