@@ -211,9 +211,11 @@ CPM_MUST_CHECK int cpm_store_admit(cpm_store_t *s, MDB_txn *txn);
 /* Only while this process has no transaction open: when the store is above
  * the mark, and the pages held for the last checkpoint are what puts it
  * there, make a checkpoint now (they are free again after it); when it is
- * still above, grow the map (doubling, up to map_max, leaving half of the
- * free disk to others). 0 (also when it cannot grow: cpm_store_admit then
- * refuses), or a store code. */
+ * still above, or within a sixteenth of the map below the mark while the map
+ * may grow (so that the next group's requests are not refused one by one
+ * as they cross it), grow the map (doubling, up to map_max, leaving half of
+ * the free disk to others). 0 (also when it cannot grow: cpm_store_admit
+ * then refuses), or a store code. */
 CPM_MUST_CHECK int cpm_store_make_room(cpm_store_t *s);
 
 #endif

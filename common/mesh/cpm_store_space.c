@@ -128,6 +128,13 @@ static int above_mark(const cpm_store_t *s, size_t used, size_t map)
     return (unsigned long long)used * 100 > (unsigned long long)map * s->high_water_pct;
 }
 
+/* Within a sixteenth of the map below the mark: near enough that the next
+ * group of requests, measured as it grows (cpm_store_admit), may cross it. */
+static int near_mark(const cpm_store_t *s, size_t used, size_t map)
+{
+    return above_mark(s, used + map / 16, map);
+}
+
 int cpm_store_admit(cpm_store_t *s, MDB_txn *txn)
 {
     size_t used, map;
@@ -195,7 +202,7 @@ int cpm_store_make_room(cpm_store_t *s)
 {
     size_t used, held, map;
     int rc = measure_now(s, &used, &held, &map);
-    if (rc != 0 || !above_mark(s, used, map))
+    if (rc != 0 || !near_mark(s, used, map))
         return rc;
     /* Held pages are free after a checkpoint: cheaper than a larger map,
      * and the only way when the map cannot grow. Only when they are what
@@ -209,7 +216,10 @@ int cpm_store_make_room(cpm_store_t *s)
             break;
         rc = measure_now(s, &used, &held, &map);
     }
-    if (rc != 0 || !above_mark(s, used, map))
+    /* A map that may grow grows before the mark, not once new work is
+     * refused: near it, a group's items would cross it one by one. */
+    bool above = above_mark(s, used, map);
+    if (rc != 0 || !(above || (s->map_max > map && near_mark(s, used, map))))
         return rc;
     size_t want = map > s->map_max / 2 ? s->map_max : map * 2;
     size_t room = want > map ? disk_allowance(s, map) : 0;
@@ -219,6 +229,8 @@ int cpm_store_make_room(cpm_store_t *s)
     mdb_env_stat(s->env, &st);
     want -= want % st.ms_psize;
     if (want <= map) {
+        if (!above) /* near the mark only: said once it is above */
+            return 0;
         if (!s->grow_warned && s->map_max <= map)
             cpm_warn("store: the map stays at %zu KiB: map_max_mb reached", map >> 10);
         else if (!s->grow_warned)

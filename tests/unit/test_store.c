@@ -562,6 +562,38 @@ static void test_map_grows_up_to_max(void **state)
     cpm_store_destroy(&s);
 }
 
+/* A map that may grow grows before new work is refused: filled to just
+ * below the mark (within a sixteenth of the map), make_room doubles it, so
+ * that the requests of the next group do not meet store_full one by one as
+ * they cross the mark. A map that may not grow stays, and says nothing. */
+static void test_map_grows_before_the_mark(void **state)
+{
+    fixture_t *f = *state;
+    cpm_store_t *s = open_ok(f->data, 1 << 20, NULL);
+    size_t map, used = used_now(s, &map);
+    int n = 0;
+    /* up to the last put that keeps it below the mark minus 1/32 of the map */
+    while ((used + map / 32) * 100 < map * CPM_STORE_HIGH_WATER_DEFAULT) {
+        assert_int_equal(put_admitted(s, n++), 0);
+        used = used_now(s, &map);
+    }
+    assert_true(used * 100 <= map * CPM_STORE_HIGH_WATER_DEFAULT); /* not above */
+    assert_int_equal(cpm_store_make_room(s), 0); /* map_max: the open size */
+    used_now(s, &map);
+    assert_int_equal(map, 1 << 20);
+    assert_int_equal(put_admitted(s, n++), 0);
+
+    cpm_store_set_limits(s, 4 << 20, 0);
+    assert_int_equal(cpm_store_make_room(s), 0);
+    used = used_now(s, &map);
+    assert_int_equal(map, 2 << 20);
+    /* far below the mark now: nothing more */
+    assert_int_equal(cpm_store_make_room(s), 0);
+    used_now(s, &map);
+    assert_int_equal(map, 2 << 20);
+    cpm_store_destroy(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +612,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_headroom_keeps_deletions_possible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_grows_up_to_max, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_grows_before_the_mark, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
