@@ -578,7 +578,7 @@ static void test_map_grows_before_the_mark(void **state)
         used = used_now(s, &map);
     }
     assert_true(used * 100 <= map * CPM_STORE_HIGH_WATER_DEFAULT); /* not above */
-    assert_int_equal(cpm_store_make_room(s), 0); /* map_max: the open size */
+    assert_int_equal(cpm_store_make_room(s), 0);                   /* map_max: the open size */
     used_now(s, &map);
     assert_int_equal(map, 1 << 20);
     assert_int_equal(put_admitted(s, n++), 0);
