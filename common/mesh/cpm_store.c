@@ -244,6 +244,7 @@ void cpm_store_destroy(cpm_store_t **p)
     if (p == NULL || *p == NULL)
         return;
     store_jn_close(*p);
+    store_cur_forget(*p);
     if ((*p)->env != NULL)
         mdb_env_close((*p)->env);
     if ((*p)->lock_fd >= 0)

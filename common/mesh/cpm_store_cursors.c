@@ -37,6 +37,7 @@ typedef struct {
 
 static _Thread_local struct {
     const cpm_store_t *s;
+    size_t txnid; /* of stack[0]: LMDB reuses a top-level write transaction's object */
     MDB_txn *stack[CUR_DEPTH];
     int depth; /* 0: no write transaction followed */
     cur_t c[CUR_MAX];
@@ -49,12 +50,26 @@ uint64_t store_cur_hits(void)
     return tl.hits;
 }
 
+int store_cur_depth(void)
+{
+    return tl.depth;
+}
+
 void store_cur_begin(const cpm_store_t *s, MDB_txn *txn)
 {
     tl.s = s;
+    tl.txnid = mdb_txn_id(txn);
     tl.stack[0] = txn;
     tl.depth = 1;
     tl.n = 0; /* any before were LMDB's to free, with their transaction */
+}
+
+void store_cur_forget(const cpm_store_t *s)
+{
+    if (tl.s == s) {
+        tl.s = NULL;
+        tl.depth = tl.n = 0;
+    }
 }
 
 void store_cur_child(const cpm_store_t *s, MDB_txn *parent, MDB_txn *child)
@@ -94,6 +109,10 @@ static MDB_cursor *cursor_for(const cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi)
 {
     if (tl.s != s || tl.depth == 0 || tl.stack[tl.depth - 1] != txn)
         return NULL;
+    if (mdb_txn_id(tl.stack[0]) != tl.txnid) { /* ended unseen: another one now */
+        tl.depth = tl.n = 0;
+        return NULL;
+    }
     for (int i = 0; i < tl.n; i++)
         if (tl.c[i].dbi == dbi) {
             tl.hits++;
@@ -119,7 +138,9 @@ int store_cur_get(const cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, M
 int store_cur_put(const cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v,
                   unsigned flags)
 {
-    MDB_cursor *cur = cursor_for(s, txn, dbi);
+    /* MDB_CURRENT is a cursor's flag: mdb_put refuses it (EINVAL), and so
+     * does the store, whatever cursor it keeps */
+    MDB_cursor *cur = (flags & MDB_CURRENT) ? NULL : cursor_for(s, txn, dbi);
     return cur ? mdb_cursor_put(cur, k, v, flags) : mdb_put(txn, dbi, k, v, flags);
 }
 

@@ -217,9 +217,11 @@ int cpm_store_make_room(cpm_store_t *s)
         rc = measure_now(s, &used, &held, &map);
     }
     /* A map that may grow grows before the mark, not once new work is
-     * refused: near it, a group's items would cross it one by one. */
+     * refused: near it, a group's items would cross it one by one. Near it
+     * by its live pages: those held for the last checkpoint are free after
+     * the next one, which is cheaper than a larger map that stays. */
     bool above = above_mark(s, used, map);
-    if (rc != 0 || !(above || (s->map_max > map && near_mark(s, used, map))))
+    if (rc != 0 || !(above || (s->map_max > map && near_mark(s, used - held, map))))
         return rc;
     size_t want = map > s->map_max / 2 ? s->map_max : map * 2;
     size_t room = want > map ? disk_allowance(s, map) : 0;
@@ -228,6 +230,11 @@ int cpm_store_make_room(cpm_store_t *s)
     MDB_stat st;
     mdb_env_stat(s->env, &st);
     want -= want % st.ms_psize;
+    /* Before the mark, only a step worth a remap (the loop waits for one):
+     * with the disk nearly full the room left grows by half of what the
+     * file grows, and small steps would remap at every group. */
+    if (!above && want < map + map / 16)
+        want = map;
     if (want <= map) {
         if (!above) /* near the mark only: said once it is above */
             return 0;

@@ -56,7 +56,8 @@ int cpm_threadtime_now(cpm_threadtime_t *t)
         close(fd);
         if (n > 0) {
             buf[n] = 0;
-            if (cpm_threadtime_parse(buf, t) == 0)
+            /* a kernel without schedstat's figures writes zeros */
+            if (cpm_threadtime_parse(buf, t) == 0 && t->cpu_ns != 0)
                 return 0;
         }
     }

@@ -342,12 +342,47 @@ static void test_two_stores_and_a_reader(void **state)
     cpm_store_destroy(&s2);
 }
 
+/* A transaction the store begins and commits by itself (store_jn_step, which
+ * cpm_store_make_room takes to let held pages go) is followed to its end:
+ * LMDB frees the cursor it kept. A raw write transaction after it (LMDB
+ * reuses the top-level transaction's object) then goes to the plain calls,
+ * never to that cursor. */
+static void test_store_own_step_is_followed(void **state)
+{
+    fx_t *f = *state;
+    cpm_store_t *s = open_store(f, "step", true);
+    MDB_txn *txn;
+    assert_int_equal(cpm_store_begin(s, true, &txn), 0);
+    assert_int_equal(cpm_store_put(s, txn, "alpha", "a", 1, "1", 1), 0);
+    assert_int_equal(cpm_store_commit(txn), 0);
+    assert_int_equal(store_cur_depth(), 0);
+    assert_int_equal(store_jn_step(s), 0);
+    assert_int_equal(store_cur_depth(), 0);
+    MDB_env *env = NULL;
+    assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+    env = mdb_txn_env(txn);
+    cpm_store_abort(&txn);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    MDB_val k = {5, "after"}, v = {3, "raw"};
+    assert_int_equal(cpm_store_mdb_put(s, txn, cpm_store_dbi(s, "meta"), &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    const void *got;
+    size_t n;
+    assert_int_equal(cpm_store_begin(s, false, &txn), 0);
+    assert_int_equal(cpm_store_get(s, txn, "meta", "after", 5, &got, &n), 0);
+    assert_int_equal(n, 3);
+    assert_memory_equal(got, "raw", 3);
+    cpm_store_abort(&txn);
+    cpm_store_destroy(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_same_as_plain_lmdb, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_as_plain_lmdb_journaled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_stores_and_a_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_own_step_is_followed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

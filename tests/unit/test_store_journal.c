@@ -707,10 +707,10 @@ static void test_full_map_makes_a_checkpoint(void **state)
  * them free with a checkpoint before the next transaction, with no map
  * growth. Without the count, the same loop hits MDB_MAP_FULL
  * (test_full_map_makes_a_checkpoint). */
-static void test_held_pages_count_toward_the_mark(void **state)
+static void held_pages_loop(fx_t *f, size_t map_max)
 {
-    fx_t *f = *state;
     cpm_store_t *s = open_small(f->data);
+    cpm_store_set_limits(s, map_max, 0);
     static uint8_t val[3000];
     size_t used_max = 0, used_min = SIZE_MAX, map = 0;
     for (int i = 0; i < 400; i++) {
@@ -741,6 +741,19 @@ static void test_held_pages_count_toward_the_mark(void **state)
     assert_true(used_max > used_min + (100u << 12));
     assert_true(used_max * 100 <= (size_t)map * CPM_STORE_HIGH_WATER_MAX);
     cpm_store_destroy(&s);
+}
+
+static void test_held_pages_count_toward_the_mark(void **state)
+{
+    held_pages_loop(*state, 0);
+}
+
+/* The same with a map that may grow to 4 MiB: the held pages bring the store
+ * near its mark again and again, its live data stays far below it, and the
+ * map does not grow (a checkpoint lets them go; a larger map would stay). */
+static void test_held_pages_do_not_grow_the_map(void **state)
+{
+    held_pages_loop(*state, 4u << 20);
 }
 
 /* LMDB reuses a free-list entry only when it is older than every reader, and
@@ -876,6 +889,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_grows_the_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_map_makes_a_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_held_pages_count_toward_the_mark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_pages_do_not_grow_the_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pages_the_last_commit_freed_are_let_go, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_live_data_above_the_mark_makes_no_checkpoint, setup,

@@ -45,14 +45,18 @@ struct cpm_store {
 void store_cur_begin(const cpm_store_t *s, MDB_txn *txn);
 void store_cur_child(const cpm_store_t *s, MDB_txn *parent, MDB_txn *child);
 void store_cur_end(const cpm_store_t *s, MDB_txn *txn);
+/* The store closes: nothing of it is followed on this thread any more. */
+void store_cur_forget(const cpm_store_t *s);
 /* mdb_get, mdb_put and mdb_del (same arguments and results), on the kept
  * cursor of dbi when txn is the innermost write transaction followed. */
 int store_cur_get(const cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
 int store_cur_put(const cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v,
                   unsigned flags);
 int store_cur_del(const cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k);
-/* Calls the calling thread made on a kept cursor (for tests). */
+/* Calls the calling thread made on a kept cursor, and the depth of the
+ * write transactions it follows (for tests). */
 uint64_t store_cur_hits(void);
+int store_cur_depth(void);
 
 /* ---- the redo journal (cpm_store_journal.c) ------------------------------ */
 /* Before the environment opens: when dir holds a checkpoint image (a store
