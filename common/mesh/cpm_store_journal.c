@@ -954,7 +954,7 @@ int store_jn_step(cpm_store_t *s)
     MDB_txn *txn = NULL;
     if (jn == NULL || jn->txn != NULL || cpm_store_begin(s, true, &txn) != 0)
         return -1;
-    jn->step = 1; /* the record holds the journal's sequence number alone */
+    jn->step = 1;          /* the record holds the journal's sequence number alone */
     store_cur_end(s, txn); /* as cpm_store_commit does: LMDB frees its cursors */
     return store_jn_commit(s, txn) == 0 ? 0 : -1;
 }

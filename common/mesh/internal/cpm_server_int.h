@@ -142,7 +142,7 @@ struct cpm_server {
     uint64_t replay_evicted;         /* the verifier's replay evictions already counted */
     cpm_store_journal_stats_t jseen; /* the store journal's figures already counted */
     uint64_t loop_cpu_ms, loop_wait_ms; /* the loop thread's time already counted */
-    zmq_pollitem_t *items;           /* the loop's poll set: zap, router, one per stream */
+    zmq_pollitem_t *items;              /* the loop's poll set: zap, router, one per stream */
     size_t items_cap;
     int64_t started_ms;
     cpm_tick_fn tick;
