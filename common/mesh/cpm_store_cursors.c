@@ -113,15 +113,15 @@ static MDB_cursor *cursor_for(const cpm_store_t *s, MDB_txn *txn, MDB_dbi dbi)
         tl.depth = tl.n = 0;
         return NULL;
     }
-    for (int i = 0; i < tl.n; i++)
-        if (tl.c[i].dbi == dbi) {
-            tl.hits++;
-            return tl.c[i].cur;
-        }
-    MDB_cursor *cur;
-    if (tl.n == CUR_MAX || mdb_cursor_open(txn, dbi, &cur) != 0)
-        return NULL;
-    tl.c[tl.n++] = (cur_t){dbi, cur, tl.depth - 1};
+    MDB_cursor *cur = NULL;
+    for (int i = 0; i < tl.n && !cur; i++)
+        if (tl.c[i].dbi == dbi)
+            cur = tl.c[i].cur;
+    if (!cur) {
+        if (tl.n == CUR_MAX || mdb_cursor_open(txn, dbi, &cur) != 0)
+            return NULL;
+        tl.c[tl.n++] = (cur_t){dbi, cur, tl.depth - 1};
+    }
     tl.hits++;
     return cur;
 }

@@ -198,6 +198,20 @@ static int held_put_above(const cpm_store_t *s, size_t used, size_t held, size_t
     return held > 0 && above_mark(s, used, map) && !above_mark(s, used - held, map);
 }
 
+size_t store_space_grow_to(size_t map, size_t map_max, size_t room, size_t psize, bool above)
+{
+    size_t want = map > map_max / 2 ? map_max : map * 2;
+    if (want > map && want - map > room)
+        want = map + room;
+    want -= want % psize;
+    /* Before the mark, only a step worth a remap (the loop waits for one):
+     * with the disk nearly full the room left grows by half of what the
+     * file grows, and small steps would remap at every group. */
+    if (!above && want < map + map / 16)
+        return map;
+    return want > map ? want : map;
+}
+
 int cpm_store_make_room(cpm_store_t *s)
 {
     size_t used, held, map;
@@ -223,18 +237,10 @@ int cpm_store_make_room(cpm_store_t *s)
     bool above = above_mark(s, used, map);
     if (rc != 0 || !(above || (s->map_max > map && near_mark(s, used - held, map))))
         return rc;
-    size_t want = map > s->map_max / 2 ? s->map_max : map * 2;
-    size_t room = want > map ? disk_allowance(s, map) : 0;
-    if (want > map && want - map > room)
-        want = map + room;
+    size_t room = s->map_max > map ? disk_allowance(s, map) : 0;
     MDB_stat st;
     mdb_env_stat(s->env, &st);
-    want -= want % st.ms_psize;
-    /* Before the mark, only a step worth a remap (the loop waits for one):
-     * with the disk nearly full the room left grows by half of what the
-     * file grows, and small steps would remap at every group. */
-    if (!above && want < map + map / 16)
-        want = map;
+    size_t want = store_space_grow_to(map, s->map_max, room, st.ms_psize, above);
     if (want <= map) {
         if (!above) /* near the mark only: said once it is above */
             return 0;

@@ -8,6 +8,7 @@
 
 #include "cpm_err.h"
 #include "cpm_store.h"
+#include "cpm_store_int.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -594,6 +595,28 @@ static void test_map_grows_before_the_mark(void **state)
     cpm_store_destroy(&s);
 }
 
+/* The size the map grows to: doubled up to map_max and to what the disk
+ * allows, in whole pages; near the mark (not above it) only by a sixteenth
+ * of the map or more, so that a nearly full disk does not make the map
+ * creep a page per group (a remap each time); above it, whatever fits. */
+static void test_grow_to(void **state)
+{
+    (void)state;
+    const size_t M = 1 << 20, P = 4096;
+    assert_int_equal(store_space_grow_to(M, 8 * M, 100 * M, P, false), 2 * M);
+    assert_int_equal(store_space_grow_to(M, 8 * M, 100 * M, P, true), 2 * M);
+    assert_int_equal(store_space_grow_to(6 * M, 8 * M, 100 * M, P, true), 8 * M);     /* capped */
+    assert_int_equal(store_space_grow_to(8 * M, 8 * M, 100 * M, P, true), 8 * M);     /* at max */
+    assert_int_equal(store_space_grow_to(M, 8 * M, M / 4 + 100, P, true), M + M / 4); /* disk */
+    assert_int_equal(store_space_grow_to(M, 8 * M, M / 4, P, false), M + M / 4);
+    /* the disk nearly full: a page or two more is taken above the mark only */
+    assert_int_equal(store_space_grow_to(M, 8 * M, 2 * P, P, true), M + 2 * P);
+    assert_int_equal(store_space_grow_to(M, 8 * M, 2 * P, P, false), M);
+    assert_int_equal(store_space_grow_to(M, 8 * M, M / 16 - P, P, false), M);
+    assert_int_equal(store_space_grow_to(M, 8 * M, M / 16, P, false), M + M / 16);
+    assert_int_equal(store_space_grow_to(M, 8 * M, 0, P, true), M); /* no room at all */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +636,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_headroom_keeps_deletions_possible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_grows_up_to_max, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_grows_before_the_mark, setup, teardown),
+        cmocka_unit_test(test_grow_to),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,13 @@ struct cpm_store {
     store_db_t dbs[]; /* a handful: a linear scan beats hashing */
 };
 
+/* ---- the map's growth (cpm_store_space.c) -------------------------------- */
+/* The size a map of map bytes grows to (map: it stays): doubled, up to
+ * map_max and to room more bytes (what the disk allows), whole pages of
+ * psize; above: the store is above its mark (else it is only near it, and a
+ * step under a sixteenth of the map is not worth its remap). */
+size_t store_space_grow_to(size_t map, size_t map_max, size_t room, size_t psize, bool above);
+
 /* ---- cursors kept while a write transaction lasts (cpm_store_cursors.c) --- */
 /* Follow the write transaction txn (begun), a child begun in parent, and
  * the end (commit or abort, just before LMDB's) of txn. */
