@@ -124,6 +124,9 @@ static int child_commit(MDB_txn **child)
 static bool in_error(MDB_txn *txn)
 {
     MDB_txn *probe = NULL;
+    /* Begun behind the store's back, so nothing may use the store between
+     * this begin and the abort: LMDB lends the parent's kept cursors
+     * (cpm_store_cursors.c) to the probe while it lives. */
     int rc = mdb_txn_begin(mdb_txn_env(txn), txn, 0, &probe);
     if (rc == 0)
         mdb_txn_abort(probe);
