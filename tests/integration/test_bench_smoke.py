@@ -98,7 +98,25 @@ def test_bench_peers_cpmesh_phases_acknowledge():
             check(450 <= res["bytes"] <= 600, "%s: ~512-byte complaints: %r" % (mode, res))
 
 
+def test_bench_peers_warm_touches_and_reports():
+    """bench_peers warm (run_peers --warm): the memory is touched and given
+    back, and its time per page printed; a size out of range is refused."""
+    if not os.access(PEERS, os.X_OK):
+        print("  (skipped: %s not built)" % PEERS)
+        return
+    r = subprocess.run([PEERS, "warm", "--mb", "16"], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "bench_peers warm exits 0, not %d: %s" % (r.returncode, r.stderr))
+    m = re.fullmatch(r"WARM 16 (\d+\.\d\d)\n", r.stdout)
+    check(m is not None and float(m.group(1)) > 0, "one WARM line with a time: %r" % r.stdout)
+    for bad in ("0", "70000"):
+        r = subprocess.run([PEERS, "warm", "--mb", bad], capture_output=True, text=True,
+                           timeout=60)
+        check(r.returncode == 2 and "usage" in r.stderr, "--mb %s refused: %d %r"
+              % (bad, r.returncode, r.stderr))
+
+
 if __name__ == "__main__":
     run([test_bench_intake_runs_to_the_end,
          test_bench_killed_while_routing_is_stopped_leaves_it_running,
-         test_bench_peers_cpmesh_phases_acknowledge])
+         test_bench_peers_cpmesh_phases_acknowledge,
+         test_bench_peers_warm_touches_and_reports])

@@ -123,7 +123,13 @@ static int take_answer(bworker_t *w, cpm_client_t *c, bslot_t *slots, int *infli
         if (!s)
             continue;
         if (it->type != CPM__MSG_TYPE__MSG_SUBMIT_REPLY) {
-            snprintf(w->why, sizeof w->why, "an item of a batch was refused");
+            Cpm__ErrorReply *e = it->type == CPM__MSG_TYPE__MSG_ERROR
+                                     ? cpm__error_reply__unpack(NULL, it->payload_len, it->payload)
+                                     : NULL;
+            snprintf(w->why, sizeof w->why, "an item of a batch was refused: %.40s %.200s",
+                     e ? e->field : "?", e ? e->message : "(no error reply)");
+            if (e)
+                cpm__error_reply__free_unpacked(e, NULL);
             ret = -1;
             continue;
         }

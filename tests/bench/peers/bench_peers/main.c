@@ -4,6 +4,8 @@
  *   bench_peers redis --target HOST:PORT [...]
  *   bench_peers mesh  --home DIR         [...]   single signed submits (bench_intake's clients)
  *   bench_peers batch --home DIR --batch B [...] SubmitBatch, group receipts
+ *   bench_peers warm  --mb N          N MiB of new memory touched and given back
+ *                 (warm.c); prints "WARM mb us_per_page"
  *
  *   --server-pids P1,P2,...  the system's server processes: their CPU (and
  *                 their descendants') from the phase's start until it stops
@@ -33,23 +35,30 @@
 
 static const char usage[] =
     "usage: bench_peers pg|redis|mesh|batch [--target T] [--home DIR] [--clients N]\n"
+
     "                   [--window W] [--batch B] [--seconds S] [--label L]\n"
-    "                   [--server-pids P1,P2,...]\n";
+    "                   [--server-pids P1,P2,...]\n"
+    "       bench_peers warm --mb N\n";
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"target", required_argument, 0, 't'},  {"home", required_argument, 0, 'H'},
-        {"clients", required_argument, 0, 'c'}, {"window", required_argument, 0, 'w'},
-        {"batch", required_argument, 0, 'b'},   {"seconds", required_argument, 0, 's'},
-        {"label", required_argument, 0, 'l'},   {"server-pids", required_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option opts[] = {{"target", required_argument, 0, 't'},
+                                         {"home", required_argument, 0, 'H'},
+                                         {"clients", required_argument, 0, 'c'},
+                                         {"window", required_argument, 0, 'w'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"seconds", required_argument, 0, 's'},
+                                         {"label", required_argument, 0, 'l'},
+                                         {"server-pids", required_argument, 0, 'p'},
+                                         {"mb", required_argument, 0, 'm'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;
     }
     const char *mode = argv[1], *target = NULL, *home = NULL, *label = NULL;
-    int clients = 1, window = 1, batch = 16, opt, pids[64], npids = 0;
+    int clients = 1, window = 1, batch = 16, opt, pids[64], npids = 0, mb = 0;
     double secs = 3;
     optind = 2;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -80,6 +89,9 @@ int main(int argc, char **argv)
                 if (atoi(t) > 0)
                     pids[npids++] = atoi(t);
             break;
+        case 'm':
+            mb = atoi(optarg);
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -87,6 +99,19 @@ int main(int argc, char **argv)
             fputs(usage, stderr);
             return 2;
         }
+    }
+    if (!strcmp(mode, "warm")) {
+        double us = 0;
+        if (mb < 1 || mb > 65536) {
+            fputs(usage, stderr);
+            return 2;
+        }
+        if (peers_warm((size_t)mb, &us) != 0) {
+            fprintf(stderr, "bench_peers: warm: could not map %d MiB\n", mb);
+            return 1;
+        }
+        printf("WARM %d %.2f\n", mb, us);
+        return 0;
     }
     bool peer = !strcmp(mode, "pg") || !strcmp(mode, "redis");
     bool mesh = !strcmp(mode, "mesh") || !strcmp(mode, "batch");

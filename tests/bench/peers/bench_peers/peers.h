@@ -64,6 +64,10 @@ int64_t peers_cpu_settle(const int *roots, int nroots, int64_t max_us);
 /* This process's CPU (every thread), us; -1 on error. */
 int64_t peers_self_cpu_us(void);
 
+/* Touches mb MiB of new memory, one write per page, and gives it back
+ * (warm.c says why); *us_per_page: the time it took per 4 KiB page. 0 or -1. */
+int peers_warm(size_t mb, double *us_per_page);
+
 /* Sorted latencies (us) to p50/p99 in res. */
 void peer_percentiles(int64_t *lat, size_t n, peer_result_t *res);
 
