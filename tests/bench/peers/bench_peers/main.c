@@ -35,10 +35,9 @@
 
 static const char usage[] =
     "usage: bench_peers pg|redis|mesh|batch [--target T] [--home DIR] [--clients N]\n"
-
     "                   [--window W] [--batch B] [--seconds S] [--label L]\n"
     "                   [--server-pids P1,P2,...]\n"
-    "       bench_peers warm --mb N\n";
+    "       bench_peers warm --mb N   (N MiB, 1 to 8192)\n";
 
 int main(int argc, char **argv)
 {
@@ -102,7 +101,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(mode, "warm")) {
         double us = 0;
-        if (mb < 1 || mb > 65536) {
+        if (mb < 1 || mb > 8192) {
             fputs(usage, stderr);
             return 2;
         }
