@@ -21,6 +21,13 @@ typedef struct {
      * it for a store of its own (intake's complaint): not packed twice. */
     int (*send_packed)(void *ctx, MDB_txn *txn, const char *peer_member, const char *peer_service,
                        const ProtobufCMessage *rec, const uint8_t *packed, size_t len);
+    /* Optional (NULL: send_packed or send): send the record this service has
+     * just stored in its database db under key, as protobuf_c_message_pack
+     * makes it. The outbox keeps a reference, not a second copy
+     * (cpm_outbox_put_ref): the service must leave those bytes as they are
+     * until the peer has acknowledged the record. */
+    int (*send_stored)(void *ctx, MDB_txn *txn, const char *peer_member, const char *peer_service,
+                       const char *db, const void *key, size_t klen);
 } cpm_effects_t;
 
 #endif

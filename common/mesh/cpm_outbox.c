@@ -61,17 +61,53 @@ static uint64_t rec_seq(const stream_keys_t *k, const MDB_val *key)
     return cpm_get_be64((const uint8_t *)key->mv_data + k->slen + 1);
 }
 
+/* A reference's value: REF_MARK, REF_KIND, the database's name, a zero, the key. */
+#define REF_MARK 0x00
+#define REF_KIND 'R'
+#define REF_DB_MAX 63
+#define REF_KEY_MAX 255
+
+static int put_value(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8_t *rec,
+                     size_t len, uint64_t *seq_out);
+
 int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8_t *rec, size_t len,
                    uint64_t *seq_out)
+{
+    if (rec == NULL && len != 0) {
+        cpm_error("outbox: put: rec is NULL with len %zu", len);
+        return CPM_E_INVALID;
+    }
+    if (len > 0 && rec[0] == REF_MARK) {
+        cpm_error("outbox: put: a record may not begin with a zero byte (it marks a reference)");
+        return CPM_E_INVALID;
+    }
+    return put_value(s, txn, stream, rec, len, seq_out);
+}
+
+int cpm_outbox_put_ref(cpm_store_t *s, MDB_txn *txn, const char *stream, const char *db,
+                       const void *key, size_t klen, uint64_t *seq_out)
+{
+    size_t dl = db ? strlen(db) : 0;
+    if (dl == 0 || dl > REF_DB_MAX || key == NULL || klen == 0 || klen > REF_KEY_MAX) {
+        cpm_error("outbox: put_ref: db must be 1 to %d bytes and key 1 to %d, not %zu and %zu",
+                  REF_DB_MAX, REF_KEY_MAX, dl, key ? klen : 0);
+        return CPM_E_INVALID;
+    }
+    uint8_t v[2 + REF_DB_MAX + 1 + REF_KEY_MAX];
+    v[0] = REF_MARK;
+    v[1] = REF_KIND;
+    memcpy(v + 2, db, dl + 1);
+    memcpy(v + 3 + dl, key, klen);
+    return put_value(s, txn, stream, v, 3 + dl + klen, seq_out);
+}
+
+static int put_value(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8_t *rec,
+                     size_t len, uint64_t *seq_out)
 {
     stream_keys_t k;
     int rc = stream_keys("put", stream, &k);
     if (rc != 0)
         return rc;
-    if (rec == NULL && len != 0) {
-        cpm_error("outbox: put: rec is NULL with len %zu", len);
-        return CPM_E_INVALID;
-    }
     uint64_t next;
     if ((rc = cpm_store_get_u64(s, txn, k.next, &next)) != 0)
         return rc;
@@ -109,6 +145,33 @@ void cpm_outbox_batch_clear(cpm_outbox_batch_t *b)
     free(b->recs);
     free(b->lens);
     memset(b, 0, sizeof *b);
+}
+
+/* The bytes a reference (a value that begins with REF_MARK) refers to, in
+ * *v; CPM_E_INTERNAL, logged, when the value is not a well-formed reference
+ * or its bytes are gone. */
+static int resolve_ref(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t seq, MDB_val *v)
+{
+    const uint8_t *p = v->mv_data;
+    /* at least: mark, kind, a one-byte name, its zero, a one-byte key */
+    const uint8_t *nul =
+        v->mv_size >= 5 && p[1] == REF_KIND ? memchr(p + 2, 0, v->mv_size - 2) : NULL;
+    const void *bytes = NULL;
+    size_t blen = 0;
+    int rc = CPM_E_INTERNAL;
+    if (nul != NULL && nul > p + 2 && nul + 1 < p + v->mv_size) {
+        size_t klen = (size_t)(p + v->mv_size - (nul + 1));
+        rc = cpm_store_get(s, txn, (const char *)p + 2, nul + 1, klen, &bytes, &blen);
+    }
+    if (rc != 0) {
+        cpm_error("outbox: record %llu of stream %s refers to bytes this store does not hold "
+                  "(%s): not sent",
+                  (unsigned long long)seq, stream, cpm_err_name(rc));
+        return rc == CPM_E_NOT_FOUND || rc == CPM_E_INVALID ? CPM_E_INTERNAL : rc;
+    }
+    v->mv_data = (void *)bytes;
+    v->mv_size = blen;
+    return 0;
 }
 
 /* Append a copy of v to b, growing the arrays by doubling. */
@@ -155,27 +218,32 @@ int cpm_outbox_read(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t f
     MDB_val key = {k.slen + 9, k.rec}, val;
     size_t cap = 0, total = 0;
     uint64_t seq;
-    int oom = 0;
+    int failed = 0; /* a cpm error code: out of memory or a reference unresolved */
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
          rc == 0 && b->n < max_n && (seq = rec_seq(&k, &key)) != 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        if (b->n > 0 && (total + val.mv_size > max_bytes || seq != b->first_seq + b->n))
+        if (b->n > 0 && seq != b->first_seq + b->n)
             break; /* a gap cannot happen: ack deletes a prefix only */
+        if (val.mv_size > 0 && *(const uint8_t *)val.mv_data == REF_MARK &&
+            (failed = resolve_ref(s, txn, stream, seq, &val)) != 0)
+            break;
+        if (b->n > 0 && total + val.mv_size > max_bytes)
+            break;
         if (b->n == 0)
             b->first_seq = seq;
-        if ((oom = batch_push(b, &cap, &val)) != 0)
+        if ((failed = batch_push(b, &cap, &val)) != 0) {
+            cpm_error("outbox: read: out of memory copying %zu records", b->n);
             break;
+        }
         total += val.mv_size;
     }
     mdb_cursor_close(cur);
-    if (oom || (rc != 0 && rc != MDB_NOTFOUND)) {
-        if (oom)
-            cpm_error("outbox: read: out of memory copying %zu records", b->n);
-        else
+    if (failed || (rc != 0 && rc != MDB_NOTFOUND)) {
+        if (!failed)
             cpm_error("outbox: read on stream %s: %s", stream, mdb_strerror(rc));
         cpm_outbox_batch_clear(b);
         b->first_seq = from_seq;
-        return oom ? CPM_E_INTERNAL : cpm_store_err(rc);
+        return failed ? failed : cpm_store_err(rc);
     }
     return 0;
 }

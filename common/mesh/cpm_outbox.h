@@ -21,6 +21,18 @@
 CPM_MUST_CHECK int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream,
                                   const uint8_t *rec, size_t len, uint64_t *seq_out);
 
+/* Append a reference to a record this store already holds: the bytes under
+ * key in database db (protobuf, as protobuf_c_message_pack makes them), read
+ * when the record is (cpm_outbox_read), so that they are not stored twice.
+ * Whoever holds them must leave them unchanged until the peer acknowledges
+ * the record (cpm_outbox_ack). Kept as the value 0x00 'R' db 0x00 key: no
+ * record begins with a zero byte (a protobuf field number is never 0), so
+ * cpm_outbox_put refuses one that does. CPM_E_INVALID for an empty db or key
+ * or one that does not fit a value of the store (key at most 255 bytes). */
+CPM_MUST_CHECK int cpm_outbox_put_ref(cpm_store_t *s, MDB_txn *txn, const char *stream,
+                                      const char *db, const void *key, size_t klen,
+                                      uint64_t *seq_out);
+
 /* The stream's epoch ("outbox.epoch:<stream>" in "meta"; 0 before its first
  * record). Numbers are unique only within an epoch: a store created anew (a
  * wiped or reinstalled node) numbers from 1 again under a new epoch, and the
@@ -30,7 +42,10 @@ CPM_MUST_CHECK int cpm_outbox_epoch(cpm_store_t *s, MDB_txn *txn, const char *st
                                     uint64_t *epoch);
 
 /* Records from from_seq on, at most max_n records and (after the first) at most
- * max_bytes in all, copied into b. Consecutive by construction. */
+ * max_bytes in all, copied into b. Consecutive by construction. A reference
+ * (cpm_outbox_put_ref) is read as the bytes it refers to; one whose bytes are
+ * gone is CPM_E_INTERNAL, logged with its stream and number (the holder broke
+ * the rule above: nothing is sent rather than something else). */
 typedef struct {
     uint64_t first_seq;
     size_t n;

@@ -439,9 +439,11 @@ int cpm_server_outbound(cpm_server_t *s, const char *peer_service, Cpm__MsgType 
     return cpm_pump_outbound(s->pump, peer_service, type);
 }
 
-/* Queue a record's bytes for peer_member's peer_service. */
-static int send_packed(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
-                       const char *peer_service, const uint8_t *packed, size_t len)
+/* Queue a record for peer_member's peer_service: its bytes (packed, len), or
+ * a reference to those stored in db under key (db not NULL). */
+static int queue_record(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
+                        const char *peer_service, const uint8_t *packed, size_t len, const char *db,
+                        const void *key, size_t klen)
 {
     if (s->nqueued == s->capqueued) {
         size_t cap = s->capqueued ? s->capqueued * 2 : 256;
@@ -454,10 +456,17 @@ static int send_packed(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
     queued_t *q = &s->queued[s->nqueued];
     if (cpm_pump_stream_name(s->pump, peer_member, peer_service, q->stream, sizeof q->stream))
         return CPM_E_INVALID;
-    int rc = cpm_outbox_put(s->store, txn, q->stream, packed, len, &q->seq);
+    int rc = db ? cpm_outbox_put_ref(s->store, txn, q->stream, db, key, klen, &q->seq)
+                : cpm_outbox_put(s->store, txn, q->stream, packed, len, &q->seq);
     if (rc == 0)
         s->nqueued++;
     return rc;
+}
+
+static int send_packed(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
+                       const char *peer_service, const uint8_t *packed, size_t len)
+{
+    return queue_record(s, txn, peer_member, peer_service, packed, len, NULL, NULL, 0);
 }
 
 int cpm_server_send_record(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
@@ -492,6 +501,12 @@ static int fx_send_packed(void *ctx, MDB_txn *txn, const char *member, const cha
     return send_packed(ctx, txn, member, service, packed, len);
 }
 
+static int fx_send_stored(void *ctx, MDB_txn *txn, const char *member, const char *service,
+                          const char *db, const void *key, size_t klen)
+{
+    return queue_record(ctx, txn, member, service, NULL, 0, db, key, klen);
+}
+
 static int fx_event(void *ctx, MDB_txn *txn, const cpm_event_t *ev)
 {
     return cpm_server_event(ctx, txn, ev);
@@ -499,7 +514,7 @@ static int fx_event(void *ctx, MDB_txn *txn, const cpm_event_t *ev)
 
 cpm_effects_t cpm_server_effects(cpm_server_t *s)
 {
-    cpm_effects_t fx = {fx_send, fx_event, s, fx_send_packed};
+    cpm_effects_t fx = {fx_send, fx_event, s, fx_send_packed, fx_send_stored};
     return fx;
 }
 

@@ -349,6 +349,12 @@ static int store_and_send(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm
     intake_received_event(c, place->method, note, &ev);
     if ((rc = fx->event(fx->ctx, txn, &ev)) != 0)
         return rc;
+    /* The complaint's bytes stay as stored until routing has acknowledged it
+     * (its contact is stripped only after: intake_contact_sweep), so the
+     * outbox may refer to them. */
+    if (fx->send_stored)
+        return fx->send_stored(fx->ctx, txn, in->routing, "routing", INTAKE_COMPLAINTS_DB,
+                               c->ticket, strlen(c->ticket));
     return fx->send_packed
                ? fx->send_packed(fx->ctx, txn, in->routing, "routing", &c->base, cbuf, clen)
                : fx->send(fx->ctx, txn, in->routing, "routing", &c->base);

@@ -167,7 +167,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_clusters: store: %s\n", err);
         return 1;
     }
-    cpm_effects_t fx = {fx_send, fx_event, st, NULL};
+    cpm_effects_t fx = {fx_send, fx_event, st, NULL, NULL};
     routing_dupes_set_window(30 * DAY);
     uint32_t seed = 1;
     double t0 = mono();

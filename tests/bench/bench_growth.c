@@ -48,6 +48,7 @@
  *     services keep by default (segments of 64 MiB): a commit is then the
  *     journal's one flush; the data file's flushes happen on the checkpoint
  *     thread, whose time is not in the commit time but shares the disk. */
+#include "bench_time.h"
 #include "cpm_eventlog.h"
 #include "cpm_inbox.h"
 #include "cpm_keys.h"
@@ -154,6 +155,16 @@ static int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *serv
     if (buf != stackbuf)
         free(buf);
     return rc;
+}
+
+/* As the server's: intake's complaint goes by reference to its stored bytes. */
+static int fx_send_stored(void *ctx, MDB_txn *txn, const char *member, const char *service,
+                          const char *db, const void *key, size_t klen)
+{
+    fx_ctx_t *f = ctx;
+    char stream[400];
+    snprintf(stream, sizeof stream, "%s>%s/%s", f->self, member, service);
+    return cpm_outbox_put_ref(f->st, txn, stream, db, key, klen, NULL);
 }
 
 static int fx_event(void *ctx, MDB_txn *txn, const cpm_event_t *ev)
@@ -324,8 +335,8 @@ static void side_open(side_t *s, const char *parent, const char *what, size_t ma
     intake_set_consumer_secret(s->in, key);
     s->ifc = (fx_ctx_t){s->ist, NODE "/intake", 0};
     s->rfc = (fx_ctx_t){s->rst, ROUTER "/routing", 0};
-    s->ifx = (cpm_effects_t){fx_send, fx_event, &s->ifc, NULL};
-    s->rfx = (cpm_effects_t){fx_send, fx_event, &s->rfc, NULL};
+    s->ifx = (cpm_effects_t){fx_send, fx_event, &s->ifc, NULL, fx_send_stored};
+    s->rfx = (cpm_effects_t){fx_send, fx_event, &s->rfc, NULL, NULL};
     snprintf(s->stream, sizeof s->stream, NODE "/intake>" ROUTER "/routing");
     if (s->kept) { /* how many complaints an earlier run left in it */
         char np[PATH_MAX + 16];
@@ -759,21 +770,6 @@ typedef struct {
     size_t walked;         /* in that many groups */
 } lat_t;
 
-/* wchar of /proc/self/io: every byte written (LMDB writes each dirty page of
- * a commit with pwrite/writev; what we print is negligible). -1 unknown. */
-static int64_t wchar(void)
-{
-    FILE *f = fopen("/proc/self/io", "r");
-    char line[128];
-    long long v = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "wchar: %lld", &v) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static void lat_add(lat_t *l, int64_t us)
 {
     if (l->n == l->cap) {
@@ -810,7 +806,7 @@ static double rate(const lat_t *l)
  * what it queued in durable groups of GROUP (into lr), then the acks. */
 static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr)
 {
-    int64_t t0 = mono_us(), c0 = cpu_us(), w0 = wchar();
+    int64_t t0 = mono_us(), c0 = cpu_us(), w0 = bench_wchar();
     while (mono_us() - t0 < (int64_t)(secs * 1e6)) {
         int64_t g0 = mono_us(), now = cpm_now_ms();
         MDB_txn *txn = NULL;
@@ -828,8 +824,8 @@ static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr
     }
     li->wall_us += mono_us() - t0;
     li->cpu_us += cpu_us() - c0;
-    li->written += wchar() - w0;
-    t0 = mono_us(), c0 = cpu_us(), w0 = wchar();
+    li->written += bench_wchar() - w0;
+    t0 = mono_us(), c0 = cpu_us(), w0 = bench_wchar();
     static pw_snap_t before, after;
     int64_t skip_us = 0, skip_cpu = 0; /* the walks' time: left out */
     if (pw_on && !intake_only) {
@@ -864,7 +860,7 @@ static void phase(side_t *s, double secs, uint64_t npeople, lat_t *li, lat_t *lr
     }
     lr->wall_us += mono_us() - t0 - skip_us;
     lr->cpu_us += cpu_us() - c0 - skip_cpu;
-    lr->written += wchar() - w0;
+    lr->written += bench_wchar() - w0;
     if (ack_all(s, cpm_now_ms(), 4096) != 0)
         die("acks", NULL);
     side_save(s);

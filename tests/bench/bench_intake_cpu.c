@@ -8,7 +8,11 @@
  * complaint: what a deployed intake does per complaint, minus sockets,
  * signature and verification.
  *
- * It prints the thread CPU per complaint of the whole loop, then the unit
+ * It prints the thread CPU per complaint of the whole loop, in rounds that
+ * alternate the outbox as the service keeps it (a reference to the stored
+ * complaint, cpm_outbox_put_ref) with a copy of its bytes (the baseline,
+ * before round 20), with the bytes written and the store's file per
+ * complaint and the CPU of reading the outbox back as sending does; then the unit
  * costs of its parts measured alone in the same process (the machine load
  * shifts both alike), as a reference for a perf profile:
  *
@@ -17,6 +21,7 @@
  *
  * CPM_SOURCE_DIR (default ".") finds deploy/hanoi. -q: the loop only. -b:
  * then the same complaints again with each step of intake_submit timed. */
+#include "bench_time.h"
 #include "cpm_effects.h"
 #include "cpm_err.h"
 #include "cpm_eventlog.h"
@@ -42,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +80,16 @@ static int fx_send_packed(void *ctx, MDB_txn *txn, const char *member, const cha
     snprintf(stream, sizeof stream, "%s/intake>%s/%s", NODE, member, service);
     uint64_t seq;
     return cpm_outbox_put(ctx, txn, stream, packed, len, &seq);
+}
+
+/* As the server's: a reference to the complaint intake has just stored. */
+static int fx_send_stored(void *ctx, MDB_txn *txn, const char *member, const char *service,
+                          const char *db, const void *key, size_t klen)
+{
+    char stream[512];
+    snprintf(stream, sizeof stream, "%s/intake>%s/%s", NODE, member, service);
+    uint64_t seq;
+    return cpm_outbox_put_ref(ctx, txn, stream, db, key, klen, &seq);
 }
 
 static int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *service,
@@ -276,10 +292,12 @@ typedef struct {
 
 /* decode + intake_submit of every packed complaint, group per durable
  * transaction; *cpu and *wall get the totals in us. 0 or -1. */
-static int run_loop(intake_t *in, cpm_store_t *st, const packed_t *p, size_t group, int64_t *cpu,
-                    int64_t *wall)
+static int run_loop(intake_t *in, cpm_store_t *st, const packed_t *p, size_t group, bool by_ref,
+                    int64_t *cpu, int64_t *wall)
 {
-    cpm_effects_t fx = {fx_send, fx_event, st, fx_send_packed};
+    /* by_ref: the outbox refers to the stored complaint, as the service does;
+     * else it keeps a copy of its bytes (the service before round 20) */
+    cpm_effects_t fx = {fx_send, fx_event, st, fx_send_packed, by_ref ? fx_send_stored : NULL};
     int64_t c0 = cpu_us(), w0 = wall_us();
     for (size_t i = 0; i < p->n;) {
         MDB_txn *txn = NULL;
@@ -353,7 +371,7 @@ static int breakdown(const env_t *e, cpm_store_t *st, const packed_t *p, size_t 
     uint8_t ref_key[32], secret[32];
     randombytes_buf(ref_key, 32);
     randombytes_buf(secret, 32);
-    cpm_effects_t fx = {fx_send, fx_event, st, fx_send_packed};
+    cpm_effects_t fx = {fx_send, fx_event, st, fx_send_packed, fx_send_stored};
     int rc = 0;
 #define STEP_END(s)                                                                                \
     do {                                                                                           \
@@ -565,6 +583,70 @@ static void unit_costs(const env_t *e)
     cpm_identity_wipe(&id);
 }
 
+typedef struct {
+    double cpu;  /* us of thread CPU per complaint, the loop */
+    double rate; /* complaints per second of wall time */
+    double wkb;  /* KB written per complaint (wchar) */
+    double fkb;  /* KB of data.mdb per complaint */
+    double read; /* us of thread CPU per record, reading the outbox as sending does */
+} round_t;
+
+/* Read every record of intake's stream to routing in batches, as the pump
+ * does before it signs them; CPU per record into *us. */
+static int read_outbox(cpm_store_t *st, size_t n, double *us)
+{
+    MDB_txn *txn = NULL;
+    if (cpm_store_begin(st, false, &txn) != 0)
+        return -1;
+    int64_t c0 = cpu_us();
+    size_t got = 0;
+    int rc = 0;
+    while (rc == 0 && got < n) {
+        cpm_outbox_batch_t b = {0};
+        rc = cpm_outbox_read(st, txn, NODE "/intake>" ROUTING "/routing", got + 1, 256,
+                             (size_t)1 << 20, &b);
+        if (rc == 0 && b.n == 0)
+            rc = -1;
+        got += b.n;
+        cpm_outbox_batch_clear(&b);
+    }
+    *us = (double)(cpu_us() - c0) / (double)(got ? got : 1);
+    cpm_store_abort(&txn);
+    return rc == 0 ? 0 : -1;
+}
+
+/* One round on a fresh store: the loop, then the outbox read back. */
+static int one_round(const env_t *e, const packed_t *p, size_t group, const char *parent,
+                     bool by_ref, round_t *m)
+{
+    static const char *const dbs[] = INTAKE_DBS;
+    char dir[1200], err[256] = "", file[1300];
+    snprintf(dir, sizeof dir, "%s/bench-intake-cpu-XXXXXX", parent);
+    if (!mkdtemp(dir)) {
+        perror("bench_intake_cpu: mkdtemp");
+        return -1;
+    }
+    cpm_store_t *st = cpm_store_open(dir, (size_t)2 << 30, dbs, err, sizeof err);
+    intake_t *in = intake_for(e);
+    int64_t cpu = 0, wall = 0, w0 = bench_wchar();
+    int rc = !st || !in || run_loop(in, st, p, group, by_ref, &cpu, &wall) != 0 ? -1 : 0;
+    struct stat sb;
+    snprintf(file, sizeof file, "%s/data.mdb", dir);
+    if (rc == 0) {
+        m->cpu = (double)cpu / (double)p->n;
+        m->rate = (double)p->n * 1e6 / (double)wall;
+        m->wkb = (double)(bench_wchar() - w0) / 1024.0 / (double)p->n;
+        m->fkb = stat(file, &sb) == 0 ? (double)sb.st_size / 1024.0 / (double)p->n : 0;
+        rc = read_outbox(st, p->n, &m->read);
+    }
+    if (rc != 0 && err[0])
+        fprintf(stderr, "bench_intake_cpu: %s\n", err);
+    intake_destroy(&in);
+    cpm_store_destroy(&st);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     size_t n = 8192, group = 32;
@@ -607,35 +689,37 @@ int main(int argc, char **argv)
     if (!quiet)
         unit_costs(&e);
     int status = 0;
-    double best = 0;
+    round_t best[2] = {{0}};
     for (int r = 0; r < rounds && status == 0; r++) {
-        static const char *const dbs[] = INTAKE_DBS;
-        char dir[1200], err[256] = "";
-        snprintf(dir, sizeof dir, "%s/bench-intake-cpu-XXXXXX", parent);
-        if (!mkdtemp(dir)) {
-            perror("bench_intake_cpu: mkdtemp");
-            return 1;
+        /* alternated, so that the machine's drift touches both alike */
+        for (int k = 0; k < 2 && status == 0; k++) {
+            bool by_ref = (k + r) % 2 == 0;
+            round_t m;
+            if (one_round(&e, &p, group, parent, by_ref, &m) != 0) {
+                fprintf(stderr, "bench_intake_cpu: round %d failed\n", r + 1);
+                status = 1;
+                break;
+            }
+            printf("round %d, %s: %zu complaints in groups of %zu: %.1f us CPU per complaint "
+                   "(decode + intake_submit + commits), %.0f/s wall, %.2f KB written and %.2f KB "
+                   "of store file per complaint; reading the outbox: %.2f us per record\n",
+                   r + 1, by_ref ? "outbox by reference" : "outbox by copy", n, group, m.cpu,
+                   m.rate, m.wkb, m.fkb, m.read);
+            round_t *b = &best[by_ref];
+            if (r == 0 || m.cpu < b->cpu)
+                b->cpu = m.cpu;
+            if (r == 0 || m.read < b->read)
+                b->read = m.read;
+            b->wkb = m.wkb;
+            b->fkb = m.fkb;
         }
-        cpm_store_t *st = cpm_store_open(dir, (size_t)2 << 30, dbs, err, sizeof err);
-        intake_t *in = intake_for(&e);
-        int64_t cpu = 0, wall = 0;
-        if (!st || !in || run_loop(in, st, &p, group, &cpu, &wall) != 0) {
-            fprintf(stderr, "bench_intake_cpu: round %d failed %s\n", r + 1, err);
-            status = 1;
-        } else {
-            double per = (double)cpu / (double)n;
-            best = r == 0 || per < best ? per : best;
-            printf("round %d: %zu complaints in groups of %zu: %.1f us CPU per complaint (decode + "
-                   "intake_submit + commits), %.0f/s wall\n",
-                   r + 1, n, group, per, (double)n * 1e6 / (double)wall);
-        }
-        intake_destroy(&in);
-        cpm_store_destroy(&st);
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        /* the next round's unique refs: a fresh store, the same complaints */
     }
     if (status == 0)
-        printf("best: %.1f us CPU per complaint\n", best);
+        printf("best: %.1f us CPU per complaint (outbox by reference, as the service), %.1f us by "
+               "copy: ratio %.2f; written %.2f against %.2f KB per complaint; reading the outbox "
+               "%.2f against %.2f us per record\n",
+               best[1].cpu, best[0].cpu, best[1].cpu / best[0].cpu, best[1].wkb, best[0].wkb,
+               best[1].read, best[0].read);
     if (status == 0 && brk) { /* a fresh store, as a round's */
         static const char *const dbs[] = INTAKE_DBS;
         char dir[1200], err[256] = "";

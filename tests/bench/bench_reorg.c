@@ -124,7 +124,7 @@ int main(int argc, char **argv)
         return 1;
     }
     fx_ctx_t ctx = {st};
-    cpm_effects_t fx = {fx_send, fx_event, &ctx, NULL};
+    cpm_effects_t fx = {fx_send, fx_event, &ctx, NULL, NULL};
     cpm_rules_t *r24 = rules(src, 1, false);
     double t0 = mono();
     MDB_txn *txn = NULL;

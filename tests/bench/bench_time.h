@@ -1,9 +1,11 @@
 /* The clock and the order statistics the in-process benches print: a
- * monotonic clock in microseconds and the p50/p99 of a sample (sorted in
- * place). Header only: each bench is one program. */
+ * monotonic clock in microseconds, the p50/p99 of a sample (sorted in
+ * place) and the bytes written so far. Header only: each bench is one program. */
 #ifndef BENCH_TIME_H
 #define BENCH_TIME_H
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -35,6 +37,21 @@ static inline bench_fig_t bench_figs(double *v, int n)
 static inline double bench_median(double *v, int n)
 {
     return bench_figs(v, n).p50;
+}
+
+/* wchar of /proc/self/io: every byte the process has written (LMDB writes
+ * each dirty page of a commit with pwrite/writev). -1 unknown. */
+static inline int64_t bench_wchar(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    long long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "wchar: %lld", &v) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return v;
 }
 
 #endif

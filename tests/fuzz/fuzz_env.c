@@ -229,12 +229,12 @@ cpm_effects_t fz_effects(cpm_store_t *st, const char *self)
     static size_t n;
     for (size_t i = 0; i < n; i++)
         if (ctxs[i].st == st && strcmp(ctxs[i].self, self) == 0)
-            return (cpm_effects_t){fx_send, fx_event, &ctxs[i], NULL};
+            return (cpm_effects_t){fx_send, fx_event, &ctxs[i], NULL, NULL};
     if (n == sizeof ctxs / sizeof ctxs[0])
         fz_die("fz_effects", "too many");
     ctxs[n].st = st;
     snprintf(ctxs[n].self, sizeof ctxs[n].self, "%s", self);
-    return (cpm_effects_t){fx_send, fx_event, &ctxs[n++], NULL};
+    return (cpm_effects_t){fx_send, fx_event, &ctxs[n++], NULL, NULL};
 }
 
 /* The complaint behind FZ_TICKET, as intake forwards it. */

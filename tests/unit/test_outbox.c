@@ -321,7 +321,8 @@ static void test_store_full_leaves_outbox_unchanged(void **state)
     fixture_t *f = *state;
     cpm_store_t *s = stx_open_small(f);
     MDB_txn *txn;
-    uint8_t rec[2000] = {0};
+    uint8_t rec[2000];
+    memset(rec, 'r', sizeof rec);
     assert_int_equal(cpm_store_begin(s, true, &txn), 0);
     assert_int_equal(cpm_outbox_put(s, txn, S1, rec, 10, NULL), 0);
     assert_int_equal(cpm_store_commit(txn), 0);
@@ -344,6 +345,98 @@ static void test_store_full_leaves_outbox_unchanged(void **state)
     cpm_store_destroy(&s);
 }
 
+/* A reference is read as the bytes it refers to, in order among plain
+ * records, and counted at their size against max_bytes. */
+static void test_ref_read_as_its_bytes(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t big[300];
+    memset(big, 'b', sizeof big);
+    assert_int_equal(cpm_store_put(f->s, f->txn, CPM_DB_DEAD, "held:1", 6, big, sizeof big), 0);
+    assert_int_equal(cpm_store_put(f->s, f->txn, CPM_DB_DEAD, "held:2", 6, "two", 3), 0);
+    uint64_t seq = 0;
+    put_rec(f, S1, 10, 'a');
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S1, CPM_DB_DEAD, "held:1", 6, &seq), 0);
+    assert_int_equal(seq, 2);
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S1, CPM_DB_DEAD, "held:2", 6, &seq), 0);
+    assert_int_equal(seq, 3);
+    put_rec(f, S1, 10, 'c');
+    commit_and_renew(f);
+
+    cpm_outbox_batch_t b;
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 1, 10, 1 << 20, &b), 0);
+    assert_int_equal(b.n, 4);
+    assert_int_equal(b.lens[1], sizeof big);
+    assert_memory_equal(b.recs[1], big, sizeof big);
+    assert_int_equal(b.lens[2], 3);
+    assert_memory_equal(b.recs[2], "two", 3);
+    assert_int_equal(b.recs[3][0], 'c');
+    cpm_outbox_batch_clear(&b);
+    /* 10 + 300 > 200: the reference's bytes count, not its own few */
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 1, 10, 200, &b), 0);
+    assert_int_equal(b.n, 1);
+    cpm_outbox_batch_clear(&b);
+    /* a reference first in a batch goes whatever its size */
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 2, 10, 100, &b), 0);
+    assert_int_equal(b.first_seq, 2);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.lens[0], sizeof big);
+    cpm_outbox_batch_clear(&b);
+    /* acked, the references go; the bytes they referred to stay */
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 3), 0);
+    const void *v;
+    size_t vlen;
+    assert_int_equal(cpm_store_get(f->s, f->txn, CPM_DB_DEAD, "held:1", 6, &v, &vlen), 0);
+    assert_int_equal(vlen, sizeof big);
+}
+
+/* Bytes gone under a reference: nothing is read, rather than something else. */
+static void test_ref_to_missing_bytes(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(cpm_store_put(f->s, f->txn, CPM_DB_DEAD, "held:9", 6, "x", 1), 0);
+    put_rec(f, S1, 10, 'a');
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S1, CPM_DB_DEAD, "held:9", 6, NULL), 0);
+    assert_int_equal(cpm_store_del(f->s, f->txn, CPM_DB_DEAD, "held:9", 6), 0);
+    cpm_outbox_batch_t b;
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 1, 10, 1 << 20, &b), CPM_E_INTERNAL);
+    assert_int_equal(b.n, 0);
+    assert_null(b.recs);
+    /* the record before it still reads alone */
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S1, 1, 1, 1 << 20, &b), 0);
+    assert_int_equal(b.n, 1);
+    cpm_outbox_batch_clear(&b);
+    /* a reference to a database the store does not have */
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S2, "nosuchdb", "k", 1, NULL), 0);
+    assert_int_equal(cpm_outbox_read(f->s, f->txn, S2, 1, 10, 1 << 20, &b), CPM_E_INTERNAL);
+    assert_int_equal(b.n, 0);
+}
+
+static void test_ref_bad_input(void **state)
+{
+    fixture_t *f = *state;
+    uint64_t v = 0;
+    char longkey[300];
+    memset(longkey, 'k', sizeof longkey);
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S1, "", "k", 1, &v), CPM_E_INVALID);
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S1, NULL, "k", 1, &v), CPM_E_INVALID);
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S1, CPM_DB_DEAD, "k", 0, &v), CPM_E_INVALID);
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S1, CPM_DB_DEAD, NULL, 1, &v), CPM_E_INVALID);
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S1, CPM_DB_DEAD, longkey, 256, &v),
+                     CPM_E_INVALID);
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, "", CPM_DB_DEAD, "k", 1, &v), CPM_E_INVALID);
+    /* a plain record may not look like a reference (no protobuf does) */
+    assert_int_equal(cpm_outbox_put(f->s, f->txn, S1, (const uint8_t *)"\0R" CPM_DB_DEAD, 7, &v),
+                     CPM_E_INVALID);
+    assert_int_equal(cpm_outbox_put(f->s, f->txn, S1, (const uint8_t *)"\0", 1, &v), CPM_E_INVALID);
+    uint64_t depth = 9;
+    assert_int_equal(cpm_outbox_depth(f->s, f->txn, S1, &depth), 0);
+    assert_int_equal(depth, 0);
+    /* an empty record (a tombstone's shape) is still a record */
+    assert_int_equal(cpm_outbox_put(f->s, f->txn, S1, (const uint8_t *)"", 0, &v), 0);
+    assert_int_equal(v, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +450,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_input, setup, stx_teardown),
         cmocka_unit_test_setup_teardown(test_store_full_leaves_outbox_unchanged, setup,
                                         stx_teardown),
+        cmocka_unit_test_setup_teardown(test_ref_read_as_its_bytes, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_ref_to_missing_bytes, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_ref_bad_input, setup, stx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

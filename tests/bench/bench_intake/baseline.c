@@ -35,6 +35,16 @@ int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *service,
     return rc;
 }
 
+/* As the server's: intake's complaint by reference to its stored bytes. */
+static int fx_send_stored(void *ctx, MDB_txn *txn, const char *member, const char *service,
+                          const char *db, const void *key, size_t klen)
+{
+    fx_ctx_t *f = ctx;
+    char stream[512];
+    snprintf(stream, sizeof stream, "%s>%s/%s", f->self, member, service);
+    return cpm_outbox_put_ref(f->st, txn, stream, db, key, klen, NULL);
+}
+
 int fx_event(void *ctx, MDB_txn *txn, const cpm_event_t *ev)
 {
     fx_ctx_t *f = ctx;
@@ -74,7 +84,7 @@ int base_open(base_t *b, const env_t *e, fx_ctx_t *fc, cpm_store_t *st, const ch
     b->st = st;
     fc->st = st;
     snprintf(fc->self, sizeof fc->self, "%s", e->self_svc);
-    b->fx = (cpm_effects_t){fx_send, fx_event, fc, NULL};
+    b->fx = (cpm_effects_t){fx_send, fx_event, fc, NULL, fx_send_stored};
     b->in = intake_new(e->rules, e->node, e->ticket_prefix, e->routing_member);
     if (b->in) { /* as the service: contacts sealed to registry keys, places, consumer key */
         intake_set_registry(b->in, e->reg);

@@ -52,7 +52,7 @@ static int baseline_delivery(const env_t *e, uint64_t n, deliver_base_t *res)
     snprintf(stream, sizeof stream, "%s>%s/routing", e->self_svc, e->routing_member);
     snprintf(rfc.self, sizeof rfc.self, "%s/routing", e->routing_member);
     rfc.st = rst;
-    cpm_effects_t rfx = {fx_send, fx_event, &rfc, NULL};
+    cpm_effects_t rfx = {fx_send, fx_event, &rfc, NULL, NULL};
     for (uint64_t acked = 0; rc == 0 && acked < n;) {
         MDB_txn *txn = NULL;
         cpm_outbox_batch_t ob = {0};
