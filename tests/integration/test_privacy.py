@@ -124,6 +124,25 @@ def test_retention_strips_contacts_and_deletes_dead_letters():
                "routing to delete the dead letter after its retention")
 
 
+def test_contact_waiting_for_routing_outlives_its_retention():
+    # Intake's outbox refers to the stored complaint (no second copy), so a
+    # complaint waiting for routing must keep its sealed contact whatever its
+    # retention: the clock starts at routing's ack, not at intake.
+    M.kill(CITY, "routing")
+    stripped = counter(CITY, "intake", "retention.contacts_stripped")
+    [t] = submit([complaint(7, "food_safety", "hoan-kiem")], CITY)
+    time.sleep(5)  # more than the 2 s retention, several of intake's sweeps
+    check(counter(CITY, "intake", "retention.contacts_stripped") == stripped,
+          "nothing stripped while routing has not acknowledged")
+    M.start(CITY, "routing")
+    wait_assigned([t])
+    j = case_show(t)
+    check(j["contact_status"] == "open" and j["contact"]["phone"] == PHONE,
+          "the agency got the contact after routing's return: %s" % j)
+    M.wait_for(lambda: counter(CITY, "intake", "retention.contacts_stripped") > stripped,
+               "intake to strip it after routing's ack and the retention")
+
+
 def reconfigure():
     """Stale rules and 2 s retention at the city's intake; 2 s dead-letter
     retention at routing."""
@@ -149,7 +168,8 @@ def reconfigure():
 
 TESTS = [test_contact_is_in_no_file_yet_the_agency_sees_it,
          test_contact_sealed_for_another_agency_is_counted,
-         test_retention_strips_contacts_and_deletes_dead_letters]
+         test_retention_strips_contacts_and_deletes_dead_letters,
+         test_contact_waiting_for_routing_outlives_its_retention]
 
 if __name__ == "__main__":
     code = 0
