@@ -25,7 +25,9 @@ typedef struct {
      * just stored in its database db under key, as protobuf_c_message_pack
      * makes it. The outbox keeps a reference, not a second copy
      * (cpm_outbox_put_ref): the service must leave those bytes as they are
-     * until the peer has acknowledged the record. */
+     * until the peer has acknowledged the record (today only intake does,
+     * for its complaints: their contact is stripped after routing's ack;
+     * the pump's acked hook, if any, reads them before the ack deletes). */
     int (*send_stored)(void *ctx, MDB_txn *txn, const char *peer_member, const char *peer_service,
                        const char *db, const void *key, size_t klen);
 } cpm_effects_t;

@@ -224,9 +224,13 @@ int cpm_outbox_read(cpm_store_t *s, MDB_txn *txn, const char *stream, uint64_t f
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         if (b->n > 0 && seq != b->first_seq + b->n)
             break; /* a gap cannot happen: ack deletes a prefix only */
-        if (val.mv_size > 0 && *(const uint8_t *)val.mv_data == REF_MARK &&
-            (failed = resolve_ref(s, txn, stream, seq, &val)) != 0)
-            break;
+        if (val.mv_size > 0 && *(const uint8_t *)val.mv_data == REF_MARK) {
+            int bad = resolve_ref(s, txn, stream, seq, &val);
+            if (bad != 0) { /* those before it still go; a read from it fails */
+                failed = b->n == 0 ? bad : 0;
+                break;
+            }
+        }
         if (b->n > 0 && total + val.mv_size > max_bytes)
             break;
         if (b->n == 0)

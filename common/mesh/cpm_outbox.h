@@ -43,9 +43,10 @@ CPM_MUST_CHECK int cpm_outbox_epoch(cpm_store_t *s, MDB_txn *txn, const char *st
 
 /* Records from from_seq on, at most max_n records and (after the first) at most
  * max_bytes in all, copied into b. Consecutive by construction. A reference
- * (cpm_outbox_put_ref) is read as the bytes it refers to; one whose bytes are
- * gone is CPM_E_INTERNAL, logged with its stream and number (the holder broke
- * the rule above: nothing is sent rather than something else). */
+ * (cpm_outbox_put_ref) is read as the bytes it refers to. One whose bytes are
+ * gone (the holder broke the rule above) ends the batch before it, logged with
+ * its stream and number; read from it, it is CPM_E_INTERNAL with an empty b:
+ * nothing is sent in its place, and the records before it are not held up. */
 typedef struct {
     uint64_t first_seq;
     size_t n;
