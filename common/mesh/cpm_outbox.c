@@ -87,7 +87,7 @@ int cpm_outbox_put(cpm_store_t *s, MDB_txn *txn, const char *stream, const uint8
 int cpm_outbox_put_ref(cpm_store_t *s, MDB_txn *txn, const char *stream, const char *db,
                        const void *key, size_t klen, uint64_t *seq_out)
 {
-    size_t dl = db ? strlen(db) : 0;
+    size_t dl = db ? strnlen(db, REF_DB_MAX + 1) : 0; /* not past what fits */
     if (dl == 0 || dl > REF_DB_MAX || key == NULL || klen == 0 || klen > REF_KEY_MAX) {
         cpm_error("outbox: put_ref: db must be 1 to %d bytes and key 1 to %d, not %zu and %zu",
                   REF_DB_MAX, REF_KEY_MAX, dl, key ? klen : 0);

@@ -429,6 +429,12 @@ static void test_ref_bad_input(void **state)
     assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S1, CPM_DB_DEAD, NULL, 1, &v), CPM_E_INVALID);
     assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S1, CPM_DB_DEAD, longkey, 256, &v),
                      CPM_E_INVALID);
+    char longdb[70];
+    memset(longdb, 'd', 64);
+    longdb[64] = 0; /* 64 bytes: one more than a reference holds */
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S1, longdb, "k", 1, &v), CPM_E_INVALID);
+    longdb[63] = 0; /* 63: fits, though the store has no such database */
+    assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, S2, longdb, "k", 1, &v), 0);
     assert_int_equal(cpm_outbox_put_ref(f->s, f->txn, "", CPM_DB_DEAD, "k", 1, &v), CPM_E_INVALID);
     /* a plain record may not look like a reference (no protobuf does) */
     assert_int_equal(cpm_outbox_put(f->s, f->txn, S1, (const uint8_t *)"\0R" CPM_DB_DEAD, 7, &v),
