@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DELIVERY_GROUP 512
@@ -200,6 +201,44 @@ static pid_t cont_guard(int pid, int *wfd)
     return g;
 }
 
+/* Where the drain's CPU went, per record: routing, intake, the other
+ * services (inspection takes the Assignments) and the whole machine, with the
+ * cores it kept busy; then the other services' CPU once they settle (CPU
+ * growing by less than 1 ms in 300 ms, at most 10 s), since inspection goes
+ * on with the Assignments after routing has applied the last record. This is
+ * the budget that a delivery rate on this machine has to fit in. */
+static void drain_budget(const env_t *e, uint64_t got, int64_t us, int64_t rcpu, int64_t icpu,
+                         int64_t ocpu, int64_t box, int64_t ocpu0, int64_t rcpu0)
+{
+    if (!got || ocpu < 0 || rcpu < 0 || icpu < 0)
+        return;
+    double n = (double)got;
+    int64_t other = ocpu - rcpu; /* others_cpu_us counts routing among them */
+    printf("  drain budget, CPU us per record: routing %.1f + intake %.1f + the other services "
+           "%.1f = %.1f",
+           (double)rcpu / n, (double)icpu / n, (double)other / n, (double)(ocpu + icpu) / n);
+    if (box >= 0)
+        printf("; the machine %.1f (%.2f of %ld cores busy)", (double)box / n,
+               (double)box / (double)us, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("\n");
+    int64_t last = others_cpu_us(e), t0 = mono_us();
+    for (;;) {
+        struct timespec ts = {0, 300 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        int64_t now = others_cpu_us(e);
+        if (now - last < 1000 || mono_us() - t0 > 10 * 1000000LL)
+            break;
+        last = now;
+    }
+    int64_t rnow = proc_cpu_us(e->routing_pid);
+    if (rnow < 0)
+        return;
+    int64_t settled = (others_cpu_us(e) - ocpu0) - (rnow - rcpu0);
+    printf("  until they settled (%.1f s more): routing %.1f, the other services %.1f us per "
+           "record\n",
+           (double)(mono_us() - t0) / 1e6, (double)(rnow - rcpu0) / n, (double)settled / n);
+}
+
 /* The delivery alone: routing is stopped (SIGSTOP) while the clients submit n
  * complaints, so that they wait in intake's outbox (its depth printed: the
  * proof that routing took none meanwhile); then it goes on (SIGCONT), and
@@ -232,6 +271,7 @@ static int drain_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclie
     if (rc == 0)
         rc = health_get(&hl->intake, e, "intake", &in);
     int64_t rcpu0 = proc_cpu_us(e->routing_pid), icpu0 = proc_cpu_us(e->intake_pid);
+    int64_t ocpu0 = others_cpu_us(e), box0 = machine_busy_us();
     int64_t t0 = mono_us();
     kill(e->routing_pid, SIGCONT);
     close(wfd); /* the guard continues it too, and ends */
@@ -243,6 +283,7 @@ static int drain_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclie
         return -1;
     int64_t us = mono_us() - t0;
     int64_t rcpu = proc_cpu_us(e->routing_pid) - rcpu0, icpu = proc_cpu_us(e->intake_pid) - icpu0;
+    int64_t ocpu = others_cpu_us(e) - ocpu0, box = machine_busy_us() - box0;
     uint64_t got = r1.records_applied - r0;
     double rate = (double)got * 1e6 / (double)us;
     printf("  drain:    routing stopped while intake took them (%.0f/s; %llu records waiting in "
@@ -253,6 +294,8 @@ static int drain_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclie
            icpu0 >= 0 ? (double)icpu / (double)got : -1.0);
     printf("  ratio drain/baseline routing alone (%.0f records/s): %.2f\n", base_routing_rate,
            base_routing_rate > 0 ? rate / base_routing_rate : 0);
+    drain_budget(e, got, us, rcpu, icpu, ocpu0 >= 0 ? ocpu : -1, box0 >= 0 ? box : -1, ocpu0,
+                 rcpu0);
     return 0;
 }
 
