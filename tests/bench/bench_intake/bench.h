@@ -29,10 +29,11 @@ typedef struct {
     bool have_consumer_secret;
     cpm_identity_t id;
     char ticket_prefix[24];
-    char run_id[9];     /* keeps client refs unique across runs */
-    int intake_pid;     /* for CPU accounting; 0 when unknown */
-    int routing_pid;    /* the routing service intake delivers to; 0 when unknown */
-    int other_pids[32]; /* every other service of the mesh */
+    char run_id[9];           /* keeps client refs unique across runs */
+    int intake_pid;           /* for CPU accounting; 0 when unknown */
+    int routing_pid;          /* the routing service intake delivers to; 0 when unknown */
+    int other_pids[32];       /* every other service of the mesh */
+    char other_names[32][64]; /* "node/service" of each */
     int nother;
 } env_t;
 

@@ -208,7 +208,8 @@ static pid_t cont_guard(int pid, int *wfd)
  * on with the Assignments after routing has applied the last record. This is
  * the budget that a delivery rate on this machine has to fit in. */
 static void drain_budget(const env_t *e, uint64_t got, int64_t us, int64_t rcpu, int64_t icpu,
-                         int64_t ocpu, int64_t box, int64_t ocpu0, int64_t rcpu0)
+                         int64_t ocpu, int64_t box, int64_t ocpu0, int64_t rcpu0,
+                         const int64_t *each0)
 {
     if (!got || ocpu < 0 || rcpu < 0 || icpu < 0)
         return;
@@ -237,6 +238,15 @@ static void drain_budget(const env_t *e, uint64_t got, int64_t us, int64_t rcpu,
     printf("  until they settled (%.1f s more): routing %.1f, the other services %.1f us per "
            "record\n",
            (double)(mono_us() - t0) / 1e6, (double)(rnow - rcpu0) / n, (double)settled / n);
+    printf("    of which (us per record, at least 0.5):");
+    for (int i = 0; i < e->nother; i++) {
+        int64_t v = proc_cpu_us(e->other_pids[i]);
+        if (e->other_pids[i] == e->routing_pid || v < 0 || each0[i] < 0 ||
+            (double)(v - each0[i]) / n < 0.5)
+            continue;
+        printf(" %s %.1f", e->other_names[i], (double)(v - each0[i]) / n);
+    }
+    printf("\n");
 }
 
 /* The delivery alone: routing is stopped (SIGSTOP) while the clients submit n
@@ -272,6 +282,9 @@ static int drain_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclie
         rc = health_get(&hl->intake, e, "intake", &in);
     int64_t rcpu0 = proc_cpu_us(e->routing_pid), icpu0 = proc_cpu_us(e->intake_pid);
     int64_t ocpu0 = others_cpu_us(e), box0 = machine_busy_us();
+    int64_t each0[32];
+    for (int i = 0; i < e->nother; i++)
+        each0[i] = proc_cpu_us(e->other_pids[i]);
     int64_t t0 = mono_us();
     kill(e->routing_pid, SIGCONT);
     close(wfd); /* the guard continues it too, and ends */
@@ -294,8 +307,8 @@ static int drain_phase(const env_t *e, health_links_t *hl, uint64_t n, int nclie
            icpu0 >= 0 ? (double)icpu / (double)got : -1.0);
     printf("  ratio drain/baseline routing alone (%.0f records/s): %.2f\n", base_routing_rate,
            base_routing_rate > 0 ? rate / base_routing_rate : 0);
-    drain_budget(e, got, us, rcpu, icpu, ocpu0 >= 0 ? ocpu : -1, box0 >= 0 ? box : -1, ocpu0,
-                 rcpu0);
+    drain_budget(e, got, us, rcpu, icpu, ocpu0 >= 0 ? ocpu : -1, box0 >= 0 ? box : -1, ocpu0, rcpu0,
+                 each0);
     return 0;
 }
 

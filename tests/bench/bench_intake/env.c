@@ -80,8 +80,11 @@ int env_load(env_t *e)
         else {
             if (!strcmp(node, e->routing_member) && !strcmp(svc, "routing"))
                 e->routing_pid = pid;
-            if (e->nother < 32)
+            if (e->nother < 32) {
+                snprintf(e->other_names[e->nother], sizeof e->other_names[0], "%.40s/%.20s", node,
+                         svc);
                 e->other_pids[e->nother++] = pid;
+            }
         }
     if (f)
         fclose(f);
