@@ -5,6 +5,7 @@
  * in one sentence. Unknown keys are rejected by libcyaml; its log is captured
  * to say which key and on which line. */
 #include "cpm_config.h"
+#include "cpm_delivery.h"
 #include "cpm_store.h"
 #include "cpm_envelope.h"
 #include "cpm_util.h"
@@ -156,7 +157,7 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
     } nums[] = {
         {"max_skew_s", y->max_skew_s, 300, &c->max_skew_s},
         {"map_size_mb", y->map_size_mb, 1024, &c->map_size_mb},
-        {"batch_max", y->batch_max, 512, &c->batch_max},
+        {"batch_max", y->batch_max, CPM_DELIVERY_BATCH_DEFAULT, &c->batch_max},
         {"dead_retention_s", y->dead_retention_s, 30 * 86400, &c->dead_retention_s},
         {"contact_retention_s", y->contact_retention_s, 30 * 86400, &c->contact_retention_s},
         {"reopen_period_s", y->reopen_period_s, 30 * 86400, &c->reopen_period_s},

@@ -99,7 +99,7 @@ cpm_pump_t *cpm_pump_new(void *zctx, cpm_store_t *store, cpm_sender_t *sender, c
     snprintf(p->self, sizeof p->self, "%s", self);
     p->verifier = verifier;
     p->metrics = metrics;
-    p->batch_max = batch_max ? batch_max : 512;
+    p->batch_max = batch_max ? batch_max : CPM_DELIVERY_BATCH_DEFAULT;
     return p;
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cpm_config.h"
+#include "cpm_delivery.h"
 #include "cpm_util.h"
 
 static char fixtures[PATH_MAX]; /* real path of tests/unit/fixtures/config */
@@ -141,7 +142,8 @@ static void test_inspection_defaults(void **state)
     assert_null(c->pub_bind);
     assert_int_equal(c->max_skew_s, 300);
     assert_int_equal(c->map_size_mb, 1024);
-    assert_int_equal(c->batch_max, 512);
+    assert_int_equal(c->batch_max, CPM_DELIVERY_BATCH_DEFAULT);
+    assert_int_equal(c->batch_max, 1024);
     assert_int_equal(c->cosign_wait_ms, 3000); /* the exchange's default */
     cpm_config_destroy(&c);
 }
