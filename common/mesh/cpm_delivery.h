@@ -37,15 +37,15 @@ typedef int (*cpm_record_fn)(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t
                              cpm_error_t *err);
 
 #define CPM_DELIVERY_RECORDS_MAX 4096           /* records in one batch */
+#define CPM_DELIVERY_RECORD_MAX (1u << 20)      /* bytes of one record */
+#define CPM_DELIVERY_BATCH_BYTES_MAX (2u << 20) /* bytes of a batch's records */
+#define CPM_DELIVERY_DEAD_MAX 1000              /* dead letters per sending member */
+#define CPM_DELIVERY_DEAD_BYTES_MAX (16u << 20) /* their bytes per sending member */
 /* Records a sender puts in one batch unless configured (batch_max); about
  * 1 MiB of them at most (cpm_pump). 512 before 2026-12-04: a backlog's
  * batches of ~900 complaints cost routing 18% less CPU per record than 512
  * (docs/operations.md, round 21). */
 #define CPM_DELIVERY_BATCH_DEFAULT 1024
-#define CPM_DELIVERY_RECORD_MAX (1u << 20)      /* bytes of one record */
-#define CPM_DELIVERY_BATCH_BYTES_MAX (2u << 20) /* bytes of a batch's records */
-#define CPM_DELIVERY_DEAD_MAX 1000              /* dead letters per sending member */
-#define CPM_DELIVERY_DEAD_BYTES_MAX (16u << 20) /* their bytes per sending member */
 
 /* 0 when a batch of n records of the given lengths is within the bounds
  * above, else CPM_E_TOO_LARGE with err naming "records". */
