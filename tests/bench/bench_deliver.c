@@ -62,7 +62,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 1024 /* the senders' batch_max (CPM_DELIVERY_BATCH_DEFAULT) */
+/* Records per batch: the senders' batch_max (CPM_DELIVERY_BATCH_DEFAULT);
+ * CPM_BENCH_BATCH=N (1..4096) sets another, to compare. */
+static size_t batch_records(void)
+{
+    static size_t n;
+    if (!n) {
+        const char *e = getenv("CPM_BENCH_BATCH");
+        long v = e ? strtol(e, NULL, 10) : 0;
+        n = v >= 1 && v <= CPM_DELIVERY_RECORDS_MAX ? (size_t)v : CPM_DELIVERY_BATCH_DEFAULT;
+    }
+    return n;
+}
+#define BATCH batch_records()
 #define INTAKE "hn.d.hoan-kiem"
 #define ROUTING "hn.doit"
 
@@ -488,8 +500,9 @@ static void run(const cpm_rules_t *rules, const cpm_registry_t *reg, uint64_t n,
     int64_t t0 = mono_ns(), t, tc;
 #define STAGE_END(s)                                                                               \
     (res->stage_ns[s] += (double)(mono_ns() - t), res->cpu_ns[s] += (double)(cpu_ns() - tc))
-    uint64_t acked = 0;
+    uint64_t acked = 0, batches = 0;
     while (acked < n) {
+        batches++;
         /* pump */
         t = mono_ns(), tc = cpu_ns();
         MDB_txn *txn = NULL;
@@ -628,6 +641,9 @@ static void run(const cpm_rules_t *rules, const cpm_registry_t *reg, uint64_t n,
     double secs = (double)(mono_ns() - t0) / 1e9;
     res->rate = (double)n / secs;
     res->n = n;
+    printf("%llu batches from intake, %.0f records each (at most %zu and 1 MiB: "
+           "CPM_BENCH_BATCH)\n",
+           (unsigned long long)batches, batches ? (double)n / (double)batches : 0.0, BATCH);
     if (rc.failed)
         fprintf(stderr, "bench_deliver: %llu records not routed\n", (unsigned long long)rc.failed);
     cpm_identity_wipe(&iid);
