@@ -381,3 +381,39 @@ int cpm_outbox_streams(cpm_store_t *s, MDB_txn *txn, char ***streams, size_t *n)
     }
     return 0;
 }
+
+#define FORMAT_KEY "outbox.format"
+
+int cpm_outbox_format_open(cpm_store_t *s, MDB_txn *txn, uint64_t *lowered_from, cpm_error_t *err)
+{
+    *lowered_from = 0;
+    uint64_t mark = 0;
+    int rc = cpm_store_get_u64(s, txn, FORMAT_KEY, &mark);
+    if (rc != 0)
+        return rc;
+    if (mark > CPM_OUTBOX_FORMAT) {
+        char **streams = NULL;
+        size_t n = 0;
+        if ((rc = cpm_outbox_streams(s, txn, &streams, &n)) != 0)
+            return rc;
+        uint64_t depth = 0, waiting = 0;
+        size_t held = 0;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            if ((rc = cpm_outbox_depth(s, txn, streams[i], &depth)) == 0 && depth > 0) {
+                waiting += depth;
+                held++;
+            }
+        cpm_outbox_streams_free(&streams, n);
+        if (rc != 0)
+            return rc;
+        if (waiting > 0)
+            return cpm_error_set(err, CPM_E_CONFLICT, "outbox.format",
+                                 "outbox.format %llu is a newer build's and %llu records wait "
+                                 "for their peers (streams: %zu); this build reads format %d at "
+                                 "most: run the newer one until cpmctl health shows outbox 0",
+                                 (unsigned long long)mark, (unsigned long long)waiting, held,
+                                 CPM_OUTBOX_FORMAT);
+        *lowered_from = mark;
+    }
+    return mark == CPM_OUTBOX_FORMAT ? 0 : cpm_store_put_u64(s, txn, FORMAT_KEY, CPM_OUTBOX_FORMAT);
+}

@@ -33,6 +33,22 @@ CPM_MUST_CHECK int cpm_outbox_put_ref(cpm_store_t *s, MDB_txn *txn, const char *
                                       const char *db, const void *key, size_t klen,
                                       uint64_t *seq_out);
 
+/* The record formats this build reads from an outbox: 1, records as put;
+ * 2, also references (cpm_outbox_put_ref). Kept in "meta" as "outbox.format"
+ * (u64; absent in stores from before 2026-12-04). */
+#define CPM_OUTBOX_FORMAT 2
+
+/* At a service's start, in a write transaction: when "outbox.format" is
+ * larger than CPM_OUTBOX_FORMAT (the store was last run by a newer build,
+ * whose records this one may not read) and a stream still holds a record its
+ * peer has not acknowledged, CPM_E_CONFLICT with err naming outbox.format and
+ * saying what to do: this build could send such a record as something else.
+ * Otherwise the mark becomes CPM_OUTBOX_FORMAT (an empty outbox holds nothing
+ * to misread) and *lowered_from gets the mark it had when it was larger (else
+ * 0). 0 or an error. */
+CPM_MUST_CHECK int cpm_outbox_format_open(cpm_store_t *s, MDB_txn *txn, uint64_t *lowered_from,
+                                          cpm_error_t *err);
+
 /* The stream's epoch ("outbox.epoch:<stream>" in "meta"; 0 before its first
  * record). Numbers are unique only within an epoch: a store created anew (a
  * wiped or reinstalled node) numbers from 1 again under a new epoch, and the

@@ -137,6 +137,34 @@ static int check_registry_rollback(cpm_server_t *s)
     return remember_registry_version(s) == 0 ? 0 : -1;
 }
 
+/* A store whose outbox a newer build wrote, with records still waiting, is
+ * not run by this build (cpm_outbox_format_open): it might send them as
+ * something else. */
+static int check_outbox_format(cpm_server_t *s)
+{
+    MDB_txn *txn = NULL;
+    uint64_t lowered = 0;
+    cpm_error_t e = {0};
+    int rc = cpm_store_begin(s->store, true, &txn);
+    if (rc == 0 && (rc = cpm_outbox_format_open(s->store, txn, &lowered, &e)) == 0)
+        rc = cpm_store_commit(txn);
+    else
+        cpm_store_abort(&txn);
+    if (rc == CPM_E_CONFLICT) {
+        cpm_error("store %s: %s; not starting", s->cfg->data_dir, e.message);
+        return -1;
+    }
+    if (rc != 0) {
+        cpm_error("store %s: cannot read or mark its outbox format: %s; not starting",
+                  s->cfg->data_dir, cpm_err_name(rc));
+        return -1;
+    }
+    if (lowered)
+        cpm_warn("store %s: outbox.format %llu (a newer build's) is now %d: its outbox was empty",
+                 s->cfg->data_dir, (unsigned long long)lowered, CPM_OUTBOX_FORMAT);
+    return 0;
+}
+
 /* Descriptors: each connection holds one, and the default soft limit (1024)
  * is reached by a thousand idle connections. Raise the soft limit to the hard
  * one (LimitNOFILE in the systemd unit) and say what we got. */
@@ -265,7 +293,7 @@ cpm_server_t *cpm_server_new(const cpm_config_t *cfg, const char *const *extra_d
         cpm_error("store %s: %s", cfg->data_dir, err);
         goto fail;
     }
-    if (check_registry_rollback(s) != 0)
+    if (check_registry_rollback(s) != 0 || check_outbox_format(s) != 0)
         goto fail;
     s->zctx = zmq_ctx_new();
     if (!s->zctx || open_sockets(s) != 0)

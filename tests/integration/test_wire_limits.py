@@ -193,6 +193,46 @@ def test_unsendable_record_is_a_counted_dead_letter_and_does_not_block():
     check(log_lines(INTAKE, "more than a receiver takes") == 1, "logged again after a restart")
 
 
+def test_outbox_of_a_newer_format_with_records_waiting_is_refused():
+    """A store whose outbox a newer build wrote (outbox.format above this
+    build's) is not run while records in it wait for their peers: this build
+    could send them as something else. Once they are acknowledged it starts
+    and takes the mark as its own."""
+    data = os.path.join(M.home, "data", "hn.doit", "intake")
+    cfg = os.path.join(M.home, "etc", "hn.doit.intake.yaml")
+    M.wait_for(M.outbox_empty, "deliveries to settle")
+    M.kill("hn.doit", "routing", signal.SIGTERM)
+    ticket = submit("Waits For Routing")
+    M.kill("hn.doit", "intake", signal.SIGTERM)
+    r = subprocess.run([OUTBOX_PUT, "--data-dir", data, "--format", "3"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "cpm_outbox_put --format: %s" % r.stderr)
+    r = subprocess.run([os.path.join(BUILD, "cpmesh-intake"), "--config", cfg],
+                       capture_output=True, text=True, env=M.env, timeout=60)
+    out = r.stdout + r.stderr
+    check(r.returncode != 0, "intake refuses to start: rc %d %s" % (r.returncode, out[-600:]))
+    check("outbox.format 3 is a newer build's" in out and "records wait for their peers" in out
+          and "cpmctl health shows outbox 0" in out, "the reason is logged: %s" % out[-600:])
+    # the newer build drains it (here: the mark set back, as that build would run)
+    r = subprocess.run([OUTBOX_PUT, "--data-dir", data, "--format", "2"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "cpm_outbox_put --format 2: %s" % r.stderr)
+    M.start("hn.doit", "intake")
+    M.start("hn.doit", "routing")
+    M.wait_for(lambda: routed(ticket), "the waiting complaint to be routed", seconds=60)
+    M.wait_for(M.outbox_empty, "intake's outbox to drain", seconds=60)
+    # nothing waits now: a newer mark is lowered, and said so
+    M.kill("hn.doit", "intake", signal.SIGTERM)
+    r = subprocess.run([OUTBOX_PUT, "--data-dir", data, "--format", "3"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "cpm_outbox_put --format 3: %s" % r.stderr)
+    M.start("hn.doit", "intake")
+    check(log_lines(INTAKE, "outbox.format 3 (a newer build's) is now 2") == 1,
+          "the lowered mark is logged")
+    ticket = submit("After The Mark")
+    M.wait_for(lambda: routed(ticket), "a complaint after the restart to be routed", seconds=60)
+
+
 TESTS = [
     test_padded_complaint_is_refused_and_nothing_stored,
     test_twobyte_frame_is_malformed_and_the_service_answers,
@@ -200,6 +240,7 @@ TESTS = [
     test_batch_of_100000_empty_records_is_refused,
     test_failing_records_are_capped_and_logged_boundedly,
     test_unsendable_record_is_a_counted_dead_letter_and_does_not_block,
+    test_outbox_of_a_newer_format_with_records_waiting_is_refused,
 ]
 
 if __name__ == "__main__":

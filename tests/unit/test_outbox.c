@@ -448,6 +448,48 @@ static void test_ref_bad_input(void **state)
     assert_int_equal(v, 1);
 }
 
+/* The format mark: set on a store from before; a newer build's mark is
+ * refused while records wait (naming the field), and lowered once none do. */
+static void test_format_mark(void **state)
+{
+    fixture_t *f = *state;
+    uint64_t mark = 9, lowered = 9;
+    cpm_error_t e = {0};
+    assert_int_equal(cpm_store_get_u64(f->s, f->txn, "outbox.format", &mark), 0);
+    assert_int_equal(mark, 0); /* a store from before */
+    assert_int_equal(cpm_outbox_format_open(f->s, f->txn, &lowered, &e), 0);
+    assert_int_equal(lowered, 0);
+    assert_int_equal(cpm_store_get_u64(f->s, f->txn, "outbox.format", &mark), 0);
+    assert_int_equal(mark, CPM_OUTBOX_FORMAT);
+
+    /* a newer build ran this store and left 2 records unacknowledged */
+    put_rec(f, S1, 10, 'a');
+    put_rec(f, S1, 10, 'b');
+    put_rec(f, S2, 10, 'c');
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S2, 1), 0);
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 0), 0);
+    assert_int_equal(cpm_store_put_u64(f->s, f->txn, "outbox.format", CPM_OUTBOX_FORMAT + 1), 0);
+    assert_int_equal(cpm_outbox_format_open(f->s, f->txn, &lowered, &e), CPM_E_CONFLICT);
+    assert_string_equal(e.field, "outbox.format");
+    assert_non_null(strstr(e.message, "2 records wait for their peers (streams: 1)"));
+    assert_non_null(strstr(e.message, "outbox 0"));
+    assert_int_equal(cpm_store_get_u64(f->s, f->txn, "outbox.format", &mark), 0);
+    assert_int_equal(mark, CPM_OUTBOX_FORMAT + 1); /* left as it was */
+
+    /* one still waits: still refused */
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 1), 0);
+    assert_int_equal(cpm_outbox_format_open(f->s, f->txn, &lowered, &e), CPM_E_CONFLICT);
+    assert_non_null(strstr(e.message, "1 records wait"));
+    /* every record acknowledged: nothing to misread, the mark is ours again */
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S1, 2), 0);
+    assert_int_equal(cpm_outbox_format_open(f->s, f->txn, &lowered, &e), 0);
+    assert_int_equal(lowered, CPM_OUTBOX_FORMAT + 1);
+    assert_int_equal(cpm_store_get_u64(f->s, f->txn, "outbox.format", &mark), 0);
+    assert_int_equal(mark, CPM_OUTBOX_FORMAT);
+    assert_int_equal(cpm_outbox_format_open(f->s, f->txn, &lowered, &e), 0);
+    assert_int_equal(lowered, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ref_read_as_its_bytes, setup, stx_teardown),
         cmocka_unit_test_setup_teardown(test_ref_to_missing_bytes, setup, stx_teardown),
         cmocka_unit_test_setup_teardown(test_ref_bad_input, setup, stx_teardown),
+        cmocka_unit_test_setup_teardown(test_format_mark, setup, stx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
