@@ -45,7 +45,16 @@ typedef int (*cpm_record_fn)(void *ctx, MDB_txn *txn, const uint8_t *rec, size_t
  * 1 MiB of them at most (cpm_pump). 512 before 2026-12-04: a backlog's
  * batches of ~900 complaints cost routing 18% less CPU per record than 512
  * (docs/operations.md, round 21). */
-#define CPM_DELIVERY_BATCH_DEFAULT 1024
+#define CPM_DELIVERY_BATCH_DEFAULT 1000
+/* The most records a sender puts in one batch, whatever batch_max says: a
+ * receiver takes no batch whose refused records would pass its cap of dead
+ * letters, so a larger batch of records that all fail could never be taken,
+ * even with the cap emptied. */
+#define CPM_DELIVERY_BATCH_RECORDS                                                                 \
+    (CPM_DELIVERY_RECORDS_MAX < CPM_DELIVERY_DEAD_MAX ? CPM_DELIVERY_RECORDS_MAX                   \
+                                                      : CPM_DELIVERY_DEAD_MAX)
+_Static_assert(CPM_DELIVERY_BATCH_DEFAULT <= CPM_DELIVERY_BATCH_RECORDS,
+               "a default batch must fit a receiver's cap of dead letters");
 
 /* 0 when a batch of n records of the given lengths is within the bounds
  * above, else CPM_E_TOO_LARGE with err naming "records". */

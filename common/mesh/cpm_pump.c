@@ -310,6 +310,13 @@ void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq, int64_t
     }
 }
 
+/* Records in one batch: batch_max, at most what a receiver always takes
+ * (CPM_DELIVERY_BATCH_RECORDS). */
+static size_t batch_records(const cpm_pump_t *p)
+{
+    return p->batch_max < CPM_DELIVERY_BATCH_RECORDS ? p->batch_max : CPM_DELIVERY_BATCH_RECORDS;
+}
+
 /* (Re)connect when the registry's endpoint or key for the peer changed. */
 static int ensure_socket(cpm_pump_t *p, stream_t *s)
 {
@@ -420,8 +427,7 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     }
     uint64_t epoch = 0;
     /* Never more records than a receiver takes, whatever batch_max says. */
-    size_t max_n =
-        p->batch_max < CPM_DELIVERY_RECORDS_MAX ? p->batch_max : CPM_DELIVERY_RECORDS_MAX;
+    size_t max_n = batch_records(p);
     /* Until the peer has answered once, only records we held at start go:
      * its ack is checked against start_tail (apply_ack), so a record
      * committed since (while the peer was down, say) would make a healthy
@@ -800,8 +806,7 @@ static int64_t send_at(const cpm_pump_t *p, const stream_t *s)
     if (s->halted || (s->tail <= s->acked && s->probed))
         return INT64_MAX;
     int64_t at = s->due_ms;
-    size_t max_n =
-        p->batch_max < CPM_DELIVERY_RECORDS_MAX ? p->batch_max : CPM_DELIVERY_RECORDS_MAX;
+    size_t max_n = batch_records(p);
     if (p->linger_ms > 0 && s->probed && !s->inflight_last && s->unsent_since > 0 &&
         s->tail - s->acked < max_n && s->unsent_since + p->linger_ms > at)
         at = s->unsent_since + p->linger_ms;

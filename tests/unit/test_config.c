@@ -143,7 +143,7 @@ static void test_inspection_defaults(void **state)
     assert_int_equal(c->max_skew_s, 300);
     assert_int_equal(c->map_size_mb, 1024);
     assert_int_equal(c->batch_max, CPM_DELIVERY_BATCH_DEFAULT);
-    assert_int_equal(c->batch_max, 1024);
+    assert_int_equal(c->batch_max, 1000);
     assert_int_equal(c->cosign_wait_ms, 3000); /* the exchange's default */
     cpm_config_destroy(&c);
 }

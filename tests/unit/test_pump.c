@@ -120,6 +120,25 @@ static void reopen(fx_t *f)
     pfx_pump_open(f);
 }
 
+/* A batch_max above a receiver's cap of dead letters sends no more records in
+ * a batch than that cap: a batch of records that all fail must always fit. */
+static void test_batch_max_is_held_to_what_a_receiver_takes(void **state)
+{
+    fx_t *f = *state;
+    f->batch_max = 4096;
+    pfx_pump_open(f);
+    size_t n = CPM_DELIVERY_BATCH_RECORDS + 200;
+    for (size_t i = 0; i < n; i++)
+        pfx_commit(f, 4, 'b');
+    until(f, cond_acked, n, "the outbox to drain");
+    assert_true(f->peer.batches >= 2);
+    assert_int_equal(f->peer.seen[0].first_seq, 1);
+    assert_int_equal(f->peer.seen[0].n, CPM_DELIVERY_BATCH_RECORDS);
+    assert_int_equal(CPM_DELIVERY_BATCH_RECORDS, CPM_DELIVERY_DEAD_MAX);
+    for (size_t b = 0; b < f->peer.batches && b < ACKPEER_MAX_SEEN; b++)
+        assert_true(f->peer.seen[b].n <= CPM_DELIVERY_BATCH_RECORDS);
+}
+
 static void test_batch_then_drained_and_ack_durable(void **state)
 {
     fx_t *f = *state;
@@ -687,6 +706,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_batch_then_drained_and_ack_durable, pfx_setup,
+                                        pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_max_is_held_to_what_a_receiver_takes, pfx_setup,
                                         pfx_teardown),
         cmocka_unit_test_setup_teardown(test_only_records_told_committed_are_sent, pfx_setup,
                                         pfx_teardown),
