@@ -154,6 +154,10 @@ static int check_outbox_format(cpm_server_t *s)
         cpm_error("store %s: %s; not starting", s->cfg->data_dir, e.message);
         return -1;
     }
+    if (rc == CPM_E_STORE_FULL) { /* a full store must still start and drain */
+        cpm_warn("store %s: full: its outbox format is not marked this time", s->cfg->data_dir);
+        return 0;
+    }
     if (rc != 0) {
         cpm_error("store %s: cannot read or mark its outbox format: %s; not starting",
                   s->cfg->data_dir, cpm_err_name(rc));
