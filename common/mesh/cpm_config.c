@@ -192,6 +192,11 @@ static int fill(cpm_config_t *c, const y_config_t *y, const char *dir, const cha
                              "config %s: map_max_mb (%u) must be at least map_size_mb (%u)", path,
                              c->map_max_mb, c->map_size_mb);
     }
+    if (c->batch_max > CPM_DELIVERY_BATCH_RECORDS) /* a receiver's cap of dead letters */
+        return cpm_error_set(err, CPM_E_INVALID, "batch_max",
+                             "config %s: batch_max must be 1 to %d records, not %u (a batch of "
+                             "records that all fail must fit a receiver's cap of dead letters)",
+                             path, CPM_DELIVERY_BATCH_RECORDS, c->batch_max);
     if (c->triage_min_pm > 1000)
         return cpm_error_set(err, CPM_E_INVALID, "triage_min_pm",
                              "config %s: triage_min_pm must be 1 to 1000 (per mille), not %u", path,

@@ -18,7 +18,7 @@
  *                                 #   use, new writes and delivery batches are refused
  *                                 #   (507 store_full); the rest is headroom for acks
  *                                 #   and deletions, so a full store always drains
- *   batch_max: 1000               # optional: records per delivery batch (at most 1000, ~1 MiB)
+ *   batch_max: 1000               # optional: records per delivery batch, 1 to 1000 (~1 MiB)
  *   dead_retention_s: 2592000     # optional: dead letters are deleted after (30 days)
  *   contact_retention_s: 2592000  # optional, intake: sealed contact kept after routing's ack
  *   reopen_period_s: 2592000      # optional, inspection: a case may be reopened this long

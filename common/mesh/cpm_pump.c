@@ -311,7 +311,8 @@ void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq, int64_t
 }
 
 /* Records in one batch: batch_max, at most what a receiver always takes
- * (CPM_DELIVERY_BATCH_RECORDS). */
+ * (CPM_DELIVERY_BATCH_RECORDS; the configuration refuses more, this holds
+ * for any caller of cpm_pump_new). */
 static size_t batch_records(const cpm_pump_t *p)
 {
     return p->batch_max < CPM_DELIVERY_BATCH_RECORDS ? p->batch_max : CPM_DELIVERY_BATCH_RECORDS;

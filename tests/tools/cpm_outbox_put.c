@@ -35,6 +35,12 @@ int main(int argc, char **argv)
                         "       cpm_outbox_put --data-dir DIR --format N\n");
         return 2;
     }
+    char *end = NULL;
+    uint64_t mark = format ? strtoull(format, &end, 10) : 0;
+    if (format && (!*format || *end)) {
+        fprintf(stderr, "cpm_outbox_put: --format %s is not a number\n", format);
+        return 2;
+    }
     char err[256];
     cpm_store_t *st = cpm_store_open(dir, 0, NULL, err, sizeof err);
     if (!st) {
@@ -43,7 +49,6 @@ int main(int argc, char **argv)
     }
     MDB_txn *txn = NULL;
     if (format) {
-        uint64_t mark = strtoull(format, NULL, 10);
         int frc = cpm_store_begin(st, true, &txn);
         if (frc == 0) {
             frc = cpm_store_put_u64(st, txn, "outbox.format", mark);

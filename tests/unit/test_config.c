@@ -359,6 +359,7 @@ static void test_bad_files(void **state)
     expect_refused_by_service("intake_without_rules.yaml", "intake", "missing required field rules",
                               "intake");
     expect_error("zero_batch.yaml", "batch_max", "must be greater than 0");
+    expect_error("big_batch.yaml", "batch_max", "must be 1 to 1000 records, not 1001");
     expect_error("bad_number.yaml", "near line 7", "(in 'max_skew_s')");
     expect_error("bad_type.yaml", "SEQUENCE", "(in 'rules')");
     expect_error("empty.yaml", "empty.yaml", "missing required field node");
