@@ -52,11 +52,13 @@ int cpm_event_field_wire_type(const ProtobufCFieldDescriptor *fd)
  * is kept by the decoder, whatever its wire type. */
 static int parse(const uint8_t *data, size_t len, uint64_t *seq, const uint8_t **hash)
 {
-    const uint8_t *p = data, *end = data + len;
     cpm_pb_field_t f;
     int r;
     *seq = 0;
     *hash = NULL;
+    if (len == 0)
+        return 0; /* data may be NULL then */
+    const uint8_t *p = data, *end = data + len;
     while ((r = cpm_pb_next_as_decoder(&p, end, &f)) == 1) {
         const ProtobufCFieldDescriptor *fd =
             protobuf_c_message_descriptor_get_field(&cpm__event__descriptor, f.number);

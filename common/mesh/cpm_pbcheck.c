@@ -253,14 +253,14 @@ int cpm_pb_next_as_decoder(const uint8_t **p, const uint8_t *end, cpm_pb_field_t
 
 int cpm_pb_count_fields(const uint8_t *buf, size_t len, size_t max, size_t *n)
 {
-    const uint8_t *p = buf, *end = buf + len;
     cpm_pb_field_t f;
     int r;
     *n = 0;
     if (len == 0)
-        return 0;
+        return 0; /* buf may be NULL then: no arithmetic on it */
     if (!buf)
         return -1;
+    const uint8_t *p = buf, *end = buf + len;
     while ((r = cpm_pb_next(&p, end, &f)) == 1)
         if (++*n > max)
             return -1;

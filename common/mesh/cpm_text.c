@@ -79,6 +79,8 @@ static inline size_t utf8_multi(const unsigned char *p, const unsigned char *end
  * passed 8 bytes at a time, and no code point is computed. */
 bool cpm_text_utf8_valid(const char *s, size_t len)
 {
+    if (len == 0)
+        return true; /* s may be NULL then: no arithmetic on it */
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
         while ((size_t)(end - p) >= 8) {
@@ -197,10 +199,14 @@ static size_t replacement(const unsigned char *p, size_t n, uint32_t cp, char re
 
 size_t cpm_text_escape(const char *s, size_t len, char *out, size_t cap)
 {
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
     size_t o = 0;
     if (cap == 0)
         return 0;
+    if (len == 0) { /* s may be NULL then: no arithmetic on it */
+        out[0] = 0;
+        return 0;
+    }
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
         uint32_t cp = 0;
         size_t n = utf8_seq(p, end, &cp);
@@ -227,6 +233,8 @@ const char *cpm_text_esc(const char *s, char *buf, size_t cap)
 
 bool cpm_text_needs_escape(const char *s, size_t len)
 {
+    if (len == 0)
+        return false; /* s may be NULL then */
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
         uint32_t cp = 0;

@@ -68,11 +68,8 @@ static void drop_from(Cpm__FieldCheckoutReply *out, size_t i, size_t n_cases)
     for (size_t k = i; k < out->n_inspections; k++)
         cpm__inspection__free_unpacked(out->inspections[k], NULL);
     out->n_inspections = i;
-    Cpm__FieldCheckoutReply tail = CPM__FIELD_CHECKOUT_REPLY__INIT;
-    tail.cases = out->cases + n_cases;
-    tail.n_cases = out->n_cases - n_cases;
-    for (size_t k = 0; k < tail.n_cases; k++) {
-        Cpm__FieldCase *c = tail.cases[k];
+    for (size_t k = n_cases; k < out->n_cases; k++) {
+        Cpm__FieldCase *c = out->cases[k];
         free(c->ticket);
         free(c->business);
         free(c->address);

@@ -25,8 +25,8 @@ static const char *const dbs[] = ROUTING_DBS;
 #define T0 dom_vn_time(2026, 3, 2, 10, 0)
 
 static const char *const TEXTS[] = {
-    "Tôi mua phở ở quán này và bị đau bụng, 2 người trong nhà cũng bị. The shop sold expired "
-    "milk at 12 Hang Bac!",
+    ("Tôi mua phở ở quán này và bị đau bụng, 2 người trong nhà cũng bị. The shop sold expired "
+     "milk at 12 Hang Bac!"),
     "Gián trong bếp, bát đũa bẩn; nhân viên không đeo găng tay khi làm bánh mì bánh mì",
     "a an the 123 45 toi va cua"};
 
