@@ -59,6 +59,8 @@ typedef struct {
     uint64_t recorded;    /* the ack as the store holds it */
     int64_t unsent_since; /* monotonic ms the oldest record not yet sent was committed; 0:
                            * none, or known at start (goes at once) */
+    size_t unsent_bytes;  /* about the bytes of the records committed since unsent_since
+                           * and not yet sent: a full batch's worth does not linger */
 } stream_t;
 
 typedef struct {
@@ -294,7 +296,8 @@ int cpm_pump_load(cpm_pump_t *p)
     return rc == 0 ? 0 : -1;
 }
 
-void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq, int64_t now_ms)
+void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq, size_t bytes,
+                        int64_t now_ms)
 {
     stream_t *s = find_stream(p, stream);
     if (!s && (s = add_stream(p, stream)) != NULL)
@@ -307,6 +310,7 @@ void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq, int64_t
         if (s->unsent_since == 0)
             s->unsent_since = now_ms > 0 ? now_ms : 1; /* 0 means none */
         s->tail = seq;
+        s->unsent_bytes += bytes;
     }
 }
 
@@ -457,6 +461,7 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     if (b.n == 0 && s->probed) { /* nothing there after all: our tail was ahead of the store */
         s->tail = s->acked;
         s->unsent_since = 0;
+        s->unsent_bytes = 0;
         cpm_outbox_batch_clear(&b);
         return;
     }
@@ -470,9 +475,11 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
         send_failed(p, s, "delivery.seal_failed", "out of memory");
         return;
     }
+    size_t bytes = 0;
     for (size_t i = 0; i < b.n; i++) {
         recs[i].data = b.recs[i];
         recs[i].len = b.lens[i];
+        bytes += b.lens[i];
     }
     db.stream = s->name;
     db.first_seq = b.n ? b.first_seq : s->acked + 1;
@@ -488,8 +495,12 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
         send_failed(p, s, "delivery.seal_failed", "the batch cannot be sealed");
     } else if (zmq_send(s->sock, frame, len, ZMQ_DONTWAIT) == (int)len) {
         s->inflight_last = b.n ? b.first_seq + b.n - 1 : s->acked;
-        if (s->inflight_last >= s->tail)
+        if (s->inflight_last >= s->tail) {
             s->unsent_since = 0; /* else the rest goes as soon as this batch is acked */
+            s->unsent_bytes = 0;
+        } else {
+            s->unsent_bytes -= s->unsent_bytes < bytes ? s->unsent_bytes : bytes;
+        }
         memcpy(s->inflight_id, msg_id, sizeof msg_id);
         if (s->attempts > 0) {
             s->retries++;
@@ -809,7 +820,8 @@ static int64_t send_at(const cpm_pump_t *p, const stream_t *s)
     int64_t at = s->due_ms;
     size_t max_n = batch_records(p);
     if (p->linger_ms > 0 && s->probed && !s->inflight_last && s->unsent_since > 0 &&
-        s->tail - s->acked < max_n && s->unsent_since + p->linger_ms > at)
+        s->tail - s->acked < max_n && s->unsent_bytes < BATCH_BYTES &&
+        s->unsent_since + p->linger_ms > at)
         at = s->unsent_since + p->linger_ms;
     return at;
 }

@@ -53,7 +53,8 @@ void cpm_pump_destroy(cpm_pump_t **p);
 /* Coalescing at low load: a batch that is not full goes once its oldest
  * record is ms old (0, a new pump's value: at once; services set
  * delivery_linger_ms, default 50). Resends, the first probe and a
- * queue of a full batch or more never wait. Receivers then commit once per
+ * queue of a full batch or more (in records, or in bytes: 1 MiB) never
+ * wait. Receivers then commit once per
  * several records instead of once per record (docs/operations.md, "Flushes
  * per complaint"). */
 void cpm_pump_set_linger(cpm_pump_t *p, uint32_t ms);
@@ -78,9 +79,11 @@ CPM_MUST_CHECK int cpm_pump_stream_name(const cpm_pump_t *p, const char *peer_me
                                         const char *peer_service, char *out, size_t n);
 /* Pick up every stream the store knows (at start). */
 CPM_MUST_CHECK int cpm_pump_load(cpm_pump_t *p);
-/* A record with this seq was committed on stream at now_ms (the clock
- * cpm_pump_run is given: the delivery linger counts from it). */
-void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq, int64_t now_ms);
+/* A record with this seq, of bytes bytes as it will travel, was committed
+ * on stream at now_ms (the clock cpm_pump_run is given: the delivery linger
+ * counts from it, and records of a full batch's bytes do not wait it out). */
+void cpm_pump_committed(cpm_pump_t *p, const char *stream, uint64_t seq, size_t bytes,
+                        int64_t now_ms);
 
 /* How many streams (an upper bound for cpm_pump_poll_items). */
 size_t cpm_pump_size(const cpm_pump_t *p);

@@ -488,6 +488,12 @@ static int queue_record(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
     queued_t *q = &s->queued[s->nqueued];
     if (cpm_pump_stream_name(s->pump, peer_member, peer_service, q->stream, sizeof q->stream))
         return CPM_E_INVALID;
+    q->bytes = len;
+    if (db) { /* the record travels as the bytes stored there, written in this transaction */
+        const void *val = NULL;
+        if (cpm_store_get(s->store, txn, db, key, klen, &val, &q->bytes) != 0)
+            q->bytes = 0; /* then the outbox's read says what is wrong; the linger only waits */
+    }
     int rc = db ? cpm_outbox_put_ref(s->store, txn, q->stream, db, key, klen, &q->seq)
                 : cpm_outbox_put(s->store, txn, q->stream, packed, len, &q->seq);
     if (rc == 0)

@@ -119,7 +119,8 @@ bool cpm_server_held_release(cpm_server_t *s, bool wait)
     s->held.bytes = 0;
     int64_t now = cpm_mono_ms();
     for (size_t i = 0; i < s->held.nqueued; i++)
-        cpm_pump_committed(s->pump, s->held.queued[i].stream, s->held.queued[i].seq, now);
+        cpm_pump_committed(s->pump, s->held.queued[i].stream, s->held.queued[i].seq,
+                           s->held.queued[i].bytes, now);
     s->held.nqueued = 0;
     s->pub_limit = s->held.ev_head;
     if (s->published < s->held.ev_head && s->publish_due_ms == 0)

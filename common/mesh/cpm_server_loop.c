@@ -452,7 +452,7 @@ static void hand_over_records(cpm_server_t *s)
 {
     int64_t now = cpm_mono_ms();
     for (size_t i = 0; i < s->nqueued; i++)
-        cpm_pump_committed(s->pump, s->queued[i].stream, s->queued[i].seq, now);
+        cpm_pump_committed(s->pump, s->queued[i].stream, s->queued[i].seq, s->queued[i].bytes, now);
     s->nqueued = 0;
 }
 

@@ -190,7 +190,7 @@ static void test_only_records_told_committed_are_sent(void **state)
     assert_int_equal(f->peer.mark, 2);
     for (size_t b = 0; b < f->peer.batches && b < ACKPEER_MAX_SEEN; b++)
         assert_true(f->peer.seen[b].first_seq + f->peer.seen[b].n <= 3);
-    cpm_pump_committed(f->p, STREAM, 3, cpm_mono_ms());
+    cpm_pump_committed(f->p, STREAM, 3, 10, cpm_mono_ms());
     until(f, cond_acked, 3, "record 3 acked once told");
     assert_int_equal(f->peer.mark, 3);
 }
@@ -659,6 +659,39 @@ static void test_linger_holds_after_an_ack(void **state)
     assert_int_equal(f->peer.seen[f->peer.batches - 1].n, 1);
 }
 
+/* A batch full by its bytes (1 MiB) goes at once too, though it holds fewer
+ * records than batch_max: before, 128 records of 8 KiB waited out the
+ * linger, as if the batch could still grow (it cannot: the rest would go in
+ * the next one). Below 1 MiB the batch still waits. */
+static void test_linger_ends_at_a_full_batchs_bytes(void **state)
+{
+    fx_t *f = *state;
+    pfx_pump_open(f);
+    cpm_pump_set_linger(f->p, 1000);
+    uint64_t sent = cpm_metrics_get(f->metrics, "delivery.batches_sent");
+    int64_t t = TEST_CLOCK_START();
+    for (int i = 0; i < 100; i++) /* 800 KiB */
+        pfx_commit_at(f, 8192, 'a', t);
+    cpm_pump_run(f->p, f->peer.reg, t);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent);
+    assert_int_equal(cpm_pump_next_due_ms(f->p, t), 1000);
+    for (int i = 0; i < 30; i++) /* 1,040 KiB in all: 128 of them make 1 MiB */
+        pfx_commit_at(f, 8192, 'b', t + 10);
+    cpm_pump_run(f->p, f->peer.reg, t + 10);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 1);
+    until_at(f, t + 10, cond_peer_acked, 128, "the full batch acked");
+    assert_int_equal(f->peer.seen[f->peer.batches - 1].first_seq, 1);
+    assert_int_equal(f->peer.seen[f->peer.batches - 1].n, 128);
+    /* The 2 left are not a full batch: they wait for the oldest one's
+     * linger, as before. */
+    cpm_pump_run(f->p, f->peer.reg, t + 10);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 1);
+    cpm_pump_run(f->p, f->peer.reg, t + 1000);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 2);
+    until_at(f, t + 1000, cond_peer_acked, 130, "the rest acked");
+    assert_int_equal(f->peer.seen[f->peer.batches - 1].n, 2);
+}
+
 /* The peer closes its socket and binds again on the same endpoint. */
 static void peer_bounce(fx_t *f, int64_t now)
 {
@@ -730,6 +763,8 @@ int main(void)
                                         pfx_teardown),
         cmocka_unit_test_setup_teardown(test_reconnect_resends_at_once, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_linger_holds_after_an_ack, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_linger_ends_at_a_full_batchs_bytes, pfx_setup,
+                                        pfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,6 +75,7 @@ typedef struct {
 typedef struct {
     char stream[320];
     uint64_t seq;
+    size_t bytes; /* the record's, as it will travel (the pump's linger counts them) */
 } queued_t;
 
 /* A frame for a ROUTER peer, held until the group before it is durable. */
