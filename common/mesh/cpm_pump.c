@@ -451,6 +451,9 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
     if (rc == 0)
         rc = cpm_outbox_epoch(p->store, txn, s->name, &epoch);
     cpm_store_abort(&txn);
+    size_t bytes = 0; /* as committed: before tombstones empty any (unsent_bytes counts them) */
+    for (size_t i = 0; rc == 0 && i < b.n; i++)
+        bytes += b.lens[i];
     if (rc == 0)
         rc = set_aside_unsendable(p, s, &b);
     if (rc != 0) {
@@ -475,11 +478,9 @@ static void send_batch(cpm_pump_t *p, stream_t *s, int64_t now)
         send_failed(p, s, "delivery.seal_failed", "out of memory");
         return;
     }
-    size_t bytes = 0;
     for (size_t i = 0; i < b.n; i++) {
         recs[i].data = b.recs[i];
         recs[i].len = b.lens[i];
-        bytes += b.lens[i];
     }
     db.stream = s->name;
     db.first_seq = b.n ? b.first_seq : s->acked + 1;

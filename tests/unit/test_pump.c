@@ -690,6 +690,11 @@ static void test_linger_ends_at_a_full_batchs_bytes(void **state)
     assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 2);
     until_at(f, t + 1000, cond_peer_acked, 130, "the rest acked");
     assert_int_equal(f->peer.seen[f->peer.batches - 1].n, 2);
+    /* Everything sent: the count is back to nothing, a small record waits. */
+    pfx_commit_at(f, 10, 'c', t + 2000);
+    cpm_pump_run(f->p, f->peer.reg, t + 2000);
+    assert_int_equal(cpm_metrics_get(f->metrics, "delivery.batches_sent"), sent + 2);
+    assert_int_equal(cpm_pump_next_due_ms(f->p, t + 2000), 1000);
 }
 
 /* The peer closes its socket and binds again on the same endpoint. */
