@@ -27,9 +27,10 @@ typedef struct {
      * (cpm_outbox_put_ref): the service must leave those bytes as they are
      * until the peer has acknowledged the record (today only intake does,
      * for its complaints: their contact is stripped after routing's ack;
-     * the pump's acked hook, if any, reads them before the ack deletes). */
+     * the pump's acked hook, if any, reads them before the ack deletes).
+     * len: those bytes' length (the pump counts a batch's bytes by it). */
     int (*send_stored)(void *ctx, MDB_txn *txn, const char *peer_member, const char *peer_service,
-                       const char *db, const void *key, size_t klen);
+                       const char *db, const void *key, size_t klen, size_t len);
 } cpm_effects_t;
 
 #endif

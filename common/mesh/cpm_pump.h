@@ -54,9 +54,8 @@ void cpm_pump_destroy(cpm_pump_t **p);
  * record is ms old (0, a new pump's value: at once; services set
  * delivery_linger_ms, default 50). Resends, the first probe and a
  * queue of a full batch or more (in records, or in bytes: 1 MiB) never
- * wait. Receivers then commit once per
- * several records instead of once per record (docs/operations.md, "Flushes
- * per complaint"). */
+ * wait. Receivers then commit once per several records instead of once per
+ * record (docs/operations.md, "Flushes per complaint"). */
 void cpm_pump_set_linger(cpm_pump_t *p, uint32_t ms);
 /* Records for peer_service travel in batches of type. */
 CPM_MUST_CHECK int cpm_pump_outbound(cpm_pump_t *p, const char *peer_service, Cpm__MsgType type);

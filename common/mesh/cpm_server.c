@@ -472,7 +472,8 @@ int cpm_server_outbound(cpm_server_t *s, const char *peer_service, Cpm__MsgType 
 }
 
 /* Queue a record for peer_member's peer_service: its bytes (packed, len), or
- * a reference to those stored in db under key (db not NULL). */
+ * a reference to those stored in db under key (db not NULL; len their
+ * length). */
 static int queue_record(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
                         const char *peer_service, const uint8_t *packed, size_t len, const char *db,
                         const void *key, size_t klen)
@@ -488,12 +489,7 @@ static int queue_record(cpm_server_t *s, MDB_txn *txn, const char *peer_member,
     queued_t *q = &s->queued[s->nqueued];
     if (cpm_pump_stream_name(s->pump, peer_member, peer_service, q->stream, sizeof q->stream))
         return CPM_E_INVALID;
-    q->bytes = len;
-    if (db) { /* the record travels as the bytes stored there, written in this transaction */
-        const void *val = NULL;
-        if (cpm_store_get(s->store, txn, db, key, klen, &val, &q->bytes) != 0)
-            q->bytes = 0; /* then the outbox's read says what is wrong; the linger only waits */
-    }
+    q->bytes = len; /* a stored record's: the length its service gave */
     int rc = db ? cpm_outbox_put_ref(s->store, txn, q->stream, db, key, klen, &q->seq)
                 : cpm_outbox_put(s->store, txn, q->stream, packed, len, &q->seq);
     if (rc == 0)
@@ -540,9 +536,9 @@ static int fx_send_packed(void *ctx, MDB_txn *txn, const char *member, const cha
 }
 
 static int fx_send_stored(void *ctx, MDB_txn *txn, const char *member, const char *service,
-                          const char *db, const void *key, size_t klen)
+                          const char *db, const void *key, size_t klen, size_t len)
 {
-    return queue_record(ctx, txn, member, service, NULL, 0, db, key, klen);
+    return queue_record(ctx, txn, member, service, NULL, len, db, key, klen);
 }
 
 static int fx_event(void *ctx, MDB_txn *txn, const cpm_event_t *ev)

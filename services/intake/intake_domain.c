@@ -354,7 +354,7 @@ static int store_and_send(intake_t *in, cpm_store_t *st, MDB_txn *txn, const cpm
      * outbox may refer to them. */
     if (fx->send_stored)
         return fx->send_stored(fx->ctx, txn, in->routing, "routing", INTAKE_COMPLAINTS_DB,
-                               c->ticket, strlen(c->ticket));
+                               c->ticket, strlen(c->ticket), clen);
     return fx->send_packed
                ? fx->send_packed(fx->ctx, txn, in->routing, "routing", &c->base, cbuf, clen)
                : fx->send(fx->ctx, txn, in->routing, "routing", &c->base);

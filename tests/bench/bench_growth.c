@@ -159,7 +159,7 @@ static int fx_send(void *ctx, MDB_txn *txn, const char *member, const char *serv
 
 /* As the server's: intake's complaint goes by reference to its stored bytes. */
 static int fx_send_stored(void *ctx, MDB_txn *txn, const char *member, const char *service,
-                          const char *db, const void *key, size_t klen)
+                          const char *db, const void *key, size_t klen, size_t len)
 {
     fx_ctx_t *f = ctx;
     char stream[400];

@@ -84,7 +84,7 @@ static int fx_send_packed(void *ctx, MDB_txn *txn, const char *member, const cha
 
 /* As the server's: a reference to the complaint intake has just stored. */
 static int fx_send_stored(void *ctx, MDB_txn *txn, const char *member, const char *service,
-                          const char *db, const void *key, size_t klen)
+                          const char *db, const void *key, size_t klen, size_t len)
 {
     char stream[512];
     snprintf(stream, sizeof stream, "%s/intake>%s/%s", NODE, member, service);
