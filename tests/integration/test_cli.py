@@ -2,6 +2,7 @@
 """cpmctl as a new user meets it: --help everywhere, clear errors naming the
 field with a non-zero exit, keys on disk with mode 0600, officers acting only
 for their own agency."""
+import json
 import os
 import stat
 import subprocess
@@ -43,6 +44,33 @@ def test_keygen_writes_0600_secrets_and_refuses_to_overwrite():
         r = subprocess.run([CTL, "keygen", "--id", "x.y", "--dir", d], capture_output=True,
                            text=True)
         check(r.returncode == 1 and "exists" in r.stderr, "no silent overwrite: %s" % r.stderr)
+
+
+def test_keygen_makes_several_ids_in_one_call_and_stops_at_the_first_refused():
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run([CTL, "--json", "keygen", "--id", "a.1", "--id", "b.2", "--dir", d],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "keygen: %s" % r.stderr)
+        lines = [json.loads(l) for l in r.stdout.splitlines()]
+        check([l["id"] for l in lines] == ["a.1", "b.2"], "one line per id: %s" % r.stdout)
+        for i in ("a.1", "b.2"):
+            mode = stat.S_IMODE(os.stat(os.path.join(d, i + ".secret")).st_mode)
+            check(mode == 0o600, "%s secret mode %o" % (i, mode))
+        before = open(os.path.join(d, "b.2.secret")).read()
+        # c.3 is made, b.2 exists: refused there, so d.4 is not made
+        r = subprocess.run([CTL, "keygen", "--id", "c.3", "--id", "b.2", "--id", "d.4",
+                            "--dir", d], capture_output=True, text=True)
+        check(r.returncode == 1 and "exists" in r.stderr, "refused: %s" % r.stderr)
+        check(os.path.exists(os.path.join(d, "c.3.secret")), "the one before is kept")
+        check(not os.path.exists(os.path.join(d, "d.4.secret")), "none after the refusal")
+        check(open(os.path.join(d, "b.2.secret")).read() == before, "b.2 left alone")
+        r = subprocess.run([CTL, "--json", "keygen", "--dir", d]
+                           + [a for k in range(65) for a in ("--id", "m%d" % k)],
+                           capture_output=True, text=True)
+        err = json.loads(r.stdout.splitlines()[0])
+        check(r.returncode == 1 and err["field"] == "id" and "64" in err["message"],
+              "more than 64 ids refused: %s" % r.stdout)
+        check(not os.path.exists(os.path.join(d, "m0.secret")), "nothing made when refused")
 
 
 def test_bad_input_names_the_field_and_records_nothing():
@@ -129,5 +157,6 @@ def test_consultation_and_health():
 if __name__ == "__main__":
     run([test_every_command_has_help_and_bad_usage_exits_2, test_no_mesh_is_a_clear_error,
          test_keygen_writes_0600_secrets_and_refuses_to_overwrite,
+         test_keygen_makes_several_ids_in_one_call_and_stops_at_the_first_refused,
          test_bad_input_names_the_field_and_records_nothing,
          test_case_actions_follow_responsibility, test_consultation_and_health])

@@ -8,11 +8,15 @@
 #include <string.h>
 
 static const char keygen_usage[] =
-    "usage: cpmctl keygen --id ID [--dir DIR] [--force] [--json]\n"
+    "usage: cpmctl keygen --id ID [--id ID ...] [--dir DIR] [--force] [--json]\n"
     "\n"
     "Creates ID's Ed25519 signing key and Curve25519 transport key:\n"
     "DIR/ID.secret (mode 0600) and DIR/ID.public. DIR defaults to the home's keys/.\n"
-    "Refuses to overwrite an existing secret unless --force.\n";
+    "Refuses to overwrite an existing secret unless --force. With several --id (at\n"
+    "most 64), each in turn: the first refused stops there, the ones before it kept.\n";
+
+/* At most this many --id in one call. */
+#define KEYGEN_IDS_MAX 64
 
 static const char registry_usage[] =
     "usage: cpmctl registry create --source FILE.yaml --root-key ROOT.secret --out FILE\n"
@@ -26,6 +30,32 @@ static const char registry_usage[] =
     "verify  checks the signature and the content; exit 0 when good.\n"
     "FILE defaults to the home's registry.signed, ROOT to the home's keys/root.public.\n";
 
+static int keygen_one(const ctl_opts_t *o, const char *id, const char *dir, int force)
+{
+    cpm_error_t e = {0}, kerr = {0};
+    if (!*id || strchr(id, '/')) {
+        cpm_error_set(&e, CPM_E_INVALID, "id", "--id may not be empty or contain '/': '%s'", id);
+        return ctl_fail(NULL, o->json, &e);
+    }
+    cpm_identity_t ident;
+    if (cpm_identity_generate(&ident, id) != 0) {
+        cpm_error_set(&e, CPM_E_INVALID, "id", "'%s' is not a valid member id", id);
+        return ctl_fail(NULL, o->json, &e);
+    }
+    if (cpm_identity_save(&ident, dir, force, &kerr) != 0) {
+        cpm_identity_wipe(&ident);
+        cpm_error_set(&e, CPM_E_INVALID, "id", "%s", kerr.message);
+        return ctl_fail(NULL, o->json, &e);
+    }
+    if (o->json)
+        ctl_print_json(
+            json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "id", id, "key_id", ident.key_id, "dir", dir));
+    else
+        printf("%s: key id %s, files in %s\n", id, ident.key_id, dir);
+    cpm_identity_wipe(&ident);
+    return 0;
+}
+
 int ctl_cmd_keygen(const ctl_opts_t *gopts, int argc, char **argv)
 {
     static const struct option longopts[] = {{"id", required_argument, 0, 'i'},
@@ -34,14 +64,21 @@ int ctl_cmd_keygen(const ctl_opts_t *gopts, int argc, char **argv)
                                              CTL_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
     ctl_opts_t o = *gopts;
-    const char *id = NULL, *dir = NULL;
-    int force = 0, opt;
+    const char *ids[KEYGEN_IDS_MAX];
+    const char *dir = NULL;
+    int n = 0, force = 0, opt;
+    cpm_error_t e = {0};
     while ((opt = ctl_getopt(argc, argv, "h", longopts)) != 0) {
         if (ctl_common_opt(opt, &o))
             continue;
         switch (opt) {
         case 'i':
-            id = optarg;
+            if (n == KEYGEN_IDS_MAX) {
+                cpm_error_set(&e, CPM_E_INVALID, "id", "at most %d --id in one call",
+                              KEYGEN_IDS_MAX);
+                return ctl_fail(NULL, o.json, &e);
+            }
+            ids[n++] = optarg;
             break;
         case 'd':
             dir = optarg;
@@ -53,28 +90,18 @@ int ctl_cmd_keygen(const ctl_opts_t *gopts, int argc, char **argv)
             return ctl_usage(keygen_usage, opt == 'h' ? 0 : 2);
         }
     }
-    cpm_error_t e = {0};
-    if (!id || !*id || strchr(id, '/')) {
-        cpm_error_set(&e, CPM_E_INVALID, "id", "--id is required and may not contain '/'");
+    if (n == 0) {
+        cpm_error_set(&e, CPM_E_INVALID, "id", "--id is required");
         return ctl_fail(NULL, o.json, &e);
     }
     char home[1024], keys[1100];
-    cpm_error_t kerr;
     ctl_home(o.home, home, sizeof home);
     snprintf(keys, sizeof keys, "%s/keys", home);
-    cpm_identity_t ident;
-    if (cpm_identity_generate(&ident, id) != 0 ||
-        cpm_identity_save(&ident, dir ? dir : keys, force, &kerr) != 0) {
-        cpm_identity_wipe(&ident);
-        cpm_error_set(&e, CPM_E_INVALID, "id", "%s", kerr.message);
-        return ctl_fail(NULL, o.json, &e);
+    for (int i = 0; i < n; i++) {
+        int rc = keygen_one(&o, ids[i], dir ? dir : keys, force);
+        if (rc != 0)
+            return rc;
     }
-    if (o.json)
-        ctl_print_json(json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "id", id, "key_id", ident.key_id,
-                                 "dir", dir ? dir : keys));
-    else
-        printf("%s: key id %s, files in %s\n", id, ident.key_id, dir ? dir : keys);
-    cpm_identity_wipe(&ident);
     return 0;
 }
 
