@@ -52,12 +52,15 @@ def state(m):
 
 
 def wait_cosigned(m, what, min_cps=1):
-    """At least min_cps checkpoints, every one co-signed. (Each round of 4
+    """At least min_cps checkpoints, the newest co-signed. (Each round of 4
     publications makes at least one checkpoint; peers' co-signing requests
-    may add entries and checkpoints at any time, so counts are lower bounds.)"""
+    may add entries and checkpoints at any time, so counts are lower bounds.
+    Not every one: a checkpoint superseded while the stopped peer is asked
+    (cosign_wait_ms 2 s > checkpoint_s 1 s) is never co-signed, by design.)"""
     def done():
         s = state(m)
-        return s["ok"] and s["checkpoints"] >= min_cps and s["cosigned"] == s["checkpoints"]
+        return (s["ok"] and s["checkpoints"] >= min_cps and s["cosigned"] >= 1
+                and s["last_cosigned"] == s["last_checkpoint"])
     m.wait_for(done, what, seconds=120)
     return state(m)
 
@@ -157,7 +160,7 @@ def test_peer_down_does_not_halt():
             # the pending one co-signed (entries after it may be the peers'
             # own co-signing requests, below checkpoint_every)
             return (last["ok"] and last["checkpoints"] > before
-                    and last["cosigned"] == last["checkpoints"])
+                    and last["last_cosigned"] == last["last_checkpoint"])
         try:
             m.wait_for(last_cosigned, "co-signing resumed", seconds=120)
         except Exception:

@@ -104,11 +104,14 @@ static int keep_hashes(seen_t *s, Cpm__LogRecord *const *recs, size_t n)
     return 0;
 }
 
-/* Check every checkpoint against the verified chain. */
+/* Check every checkpoint against the verified chain; count the co-signed ones
+ * and find the newest of them (a checkpoint superseded while its peer was
+ * being asked is never co-signed: the next one covers its entries). */
 static int check_cps(const ctl_t *c, const char *node, seen_t *s, cpm_xlog_problem_t *p,
-                     size_t *cosigned)
+                     size_t *cosigned, uint64_t *last_cosigned)
 {
     *cosigned = 0;
+    *last_cosigned = 0;
     for (size_t i = 0; i < s->n_cps; i++) {
         Cpm__Checkpoint *cp = NULL;
         if (cpm_xcheckpoint_verify_signed(c->reg, s->cps[i], &cp, p) != 0)
@@ -131,8 +134,11 @@ static int check_cps(const ctl_t *c, const char *node, seen_t *s, cpm_xlog_probl
             bad = 1;
         }
         p->seq = cp->seq;
-        if (s->cps[i]->n_cosignatures)
+        if (s->cps[i]->n_cosignatures) {
             (*cosigned)++;
+            if (cp->seq > *last_cosigned)
+                *last_cosigned = cp->seq;
+        }
         cpm__checkpoint__free_unpacked(cp, NULL);
         if (bad)
             return -1;
@@ -205,12 +211,13 @@ static int verify_log(ctl_t *c, const char *node)
         from = head.seq + 1;
     }
     size_t cosigned = 0;
+    uint64_t last_cosigned = 0;
     if (rc == 0 && !bad && head.seq < head_seq) {
         snprintf(p.what, sizeof p.what, "seq %llu: missing (the log's head is %llu)",
                  (unsigned long long)(head.seq + 1), (unsigned long long)head_seq);
         bad = 1;
     }
-    if (rc == 0 && !bad && check_cps(c, node, &s, &p, &cosigned) != 0)
+    if (rc == 0 && !bad && check_cps(c, node, &s, &p, &cosigned, &last_cosigned) != 0)
         bad = 1;
     if (rc != 0) {
         rc = ctl_fail(c, c->json, &err);
@@ -225,17 +232,21 @@ static int verify_log(ctl_t *c, const char *node)
     } else {
         uint64_t last_cp = s.last_cp;
         if (c->json)
-            ctl_print_json(json_pack("{s:b,s:s,s:I,s:I,s:I,s:I}", "ok", 1, "node", node, "entries",
-                                     (json_int_t)head.seq, "checkpoints", (json_int_t)s.n_cps,
-                                     "cosigned", (json_int_t)cosigned, "last_checkpoint",
-                                     (json_int_t)last_cp));
+            ctl_print_json(json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:I}", "ok", 1, "node", node,
+                                     "entries", (json_int_t)head.seq, "checkpoints",
+                                     (json_int_t)s.n_cps, "cosigned", (json_int_t)cosigned,
+                                     "last_checkpoint", (json_int_t)last_cp, "last_cosigned",
+                                     (json_int_t)last_cosigned));
         else
             printf("%s's exchange log verifies: %llu entries, hash chain intact; %zu "
                    "checkpoint(s) signed by %s, %zu co-signed by a peer; last checkpoint at "
-                   "seq %llu (%llu entries after it not yet checkpointed)\n",
+                   "seq %llu (%llu entries after it not yet checkpointed); the newest co-signed at "
+                   "seq "
+                   "%llu (0: none)\n",
                    node, (unsigned long long)head.seq, s.n_cps, node, cosigned,
                    (unsigned long long)last_cp,
-                   (unsigned long long)(head.seq > last_cp ? head.seq - last_cp : 0));
+                   (unsigned long long)(head.seq > last_cp ? head.seq - last_cp : 0),
+                   (unsigned long long)last_cosigned);
     }
     for (size_t i = 0; i < s.n_cps; i++)
         cpm__signed_checkpoint__free_unpacked(s.cps[i], NULL);
