@@ -71,6 +71,18 @@ def test_keygen_makes_several_ids_in_one_call_and_stops_at_the_first_refused():
         check(r.returncode == 1 and err["field"] == "id" and "64" in err["message"],
               "more than 64 ids refused: %s" % r.stdout)
         check(not os.path.exists(os.path.join(d, "m0.secret")), "nothing made when refused")
+        # a malformed id anywhere in the list: refused before any key is made
+        r = subprocess.run([CTL, "--json", "keygen", "--dir", d, "--id", "e.5", "--id", "x/y"],
+                           capture_output=True, text=True)
+        err = json.loads(r.stdout.splitlines()[0])
+        check(r.returncode == 1 and err["field"] == "id" and "x/y" in err["message"],
+              "malformed id refused: %s" % r.stdout)
+        check(not os.path.exists(os.path.join(d, "e.5.secret")), "nothing made before it")
+        # an existing secret is a conflict, not bad input
+        r = subprocess.run([CTL, "--json", "keygen", "--dir", d, "--id", "a.1"],
+                           capture_output=True, text=True)
+        err = json.loads(r.stdout.splitlines()[0])
+        check(r.returncode == 1 and err["error"] == "conflict", "exists: %s" % r.stdout)
 
 
 def test_bad_input_names_the_field_and_records_nothing():

@@ -13,7 +13,8 @@ static const char keygen_usage[] =
     "Creates ID's Ed25519 signing key and Curve25519 transport key:\n"
     "DIR/ID.secret (mode 0600) and DIR/ID.public. DIR defaults to the home's keys/.\n"
     "Refuses to overwrite an existing secret unless --force. With several --id (at\n"
-    "most 64), each in turn: the first refused stops there, the ones before it kept.\n";
+    "most 64), all are checked first (an empty id or one with '/' makes none), then\n"
+    "each is made in turn: the first refused stops there, the ones before it kept.\n";
 
 /* At most this many --id in one call. */
 #define KEYGEN_IDS_MAX 64
@@ -33,18 +34,15 @@ static const char registry_usage[] =
 static int keygen_one(const ctl_opts_t *o, const char *id, const char *dir, int force)
 {
     cpm_error_t e = {0}, kerr = {0};
-    if (!*id || strchr(id, '/')) {
-        cpm_error_set(&e, CPM_E_INVALID, "id", "--id may not be empty or contain '/': '%s'", id);
-        return ctl_fail(NULL, o->json, &e);
-    }
     cpm_identity_t ident;
     if (cpm_identity_generate(&ident, id) != 0) {
         cpm_error_set(&e, CPM_E_INVALID, "id", "'%s' is not a valid member id", id);
         return ctl_fail(NULL, o->json, &e);
     }
-    if (cpm_identity_save(&ident, dir, force, &kerr) != 0) {
+    int rc = cpm_identity_save(&ident, dir, force, &kerr);
+    if (rc != 0) {
         cpm_identity_wipe(&ident);
-        cpm_error_set(&e, CPM_E_INVALID, "id", "%s", kerr.message);
+        cpm_error_set(&e, rc, "id", "%s", kerr.message);
         return ctl_fail(NULL, o->json, &e);
     }
     if (o->json)
@@ -76,6 +74,12 @@ int ctl_cmd_keygen(const ctl_opts_t *gopts, int argc, char **argv)
             if (n == KEYGEN_IDS_MAX) {
                 cpm_error_set(&e, CPM_E_INVALID, "id", "at most %d --id in one call",
                               KEYGEN_IDS_MAX);
+                return ctl_fail(NULL, o.json, &e);
+            }
+            /* every id checked before any key is made */
+            if (!*optarg || strchr(optarg, '/')) {
+                cpm_error_set(&e, CPM_E_INVALID, "id", "--id may not be empty or contain '/': '%s'",
+                              optarg);
                 return ctl_fail(NULL, o.json, &e);
             }
             ids[n++] = optarg;
