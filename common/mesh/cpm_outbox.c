@@ -382,6 +382,32 @@ int cpm_outbox_streams(cpm_store_t *s, MDB_txn *txn, char ***streams, size_t *n)
     return 0;
 }
 
+#define HALTED_PREFIX "pump.halted:"
+
+static int halted_key(const char *stream, char *key, size_t cap)
+{
+    int n = snprintf(key, cap, HALTED_PREFIX "%s", stream);
+    return n > 0 && (size_t)n < cap ? 0 : CPM_E_INVALID;
+}
+
+int cpm_outbox_halt(cpm_store_t *s, MDB_txn *txn, const char *stream)
+{
+    char key[400];
+    int rc = halted_key(stream, key, sizeof key);
+    return rc ? rc : cpm_store_put_u64(s, txn, key, 1);
+}
+
+int cpm_outbox_halted(cpm_store_t *s, MDB_txn *txn, const char *stream, int *halted)
+{
+    char key[400];
+    uint64_t v = 0;
+    int rc = halted_key(stream, key, sizeof key);
+    if (rc == 0)
+        rc = cpm_store_get_u64(s, txn, key, &v);
+    *halted = rc != 0 || v != 0; /* unreadable: taken as halted, the safe side */
+    return rc;
+}
+
 #define FORMAT_KEY "outbox.format"
 
 int cpm_outbox_format_open(cpm_store_t *s, MDB_txn *txn, uint64_t *lowered_from, cpm_error_t *err)
@@ -397,15 +423,28 @@ int cpm_outbox_format_open(cpm_store_t *s, MDB_txn *txn, uint64_t *lowered_from,
         if ((rc = cpm_outbox_streams(s, txn, &streams, &n)) != 0)
             return rc;
         uint64_t depth = 0, waiting = 0;
-        size_t held = 0;
-        for (size_t i = 0; i < n && rc == 0; i++)
-            if ((rc = cpm_outbox_depth(s, txn, streams[i], &depth)) == 0 && depth > 0) {
-                waiting += depth;
-                held++;
-            }
+        size_t held = 0, halted = 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            int h = 0;
+            if ((rc = cpm_outbox_depth(s, txn, streams[i], &depth)) != 0 || depth == 0)
+                continue;
+            waiting += depth;
+            held++;
+            if ((rc = cpm_outbox_halted(s, txn, streams[i], &h)) == 0 && h)
+                halted++;
+        }
         cpm_outbox_streams_free(&streams, n);
         if (rc != 0)
             return rc;
+        if (waiting > 0 && halted > 0)
+            return cpm_error_set(err, CPM_E_CONFLICT, "outbox.format",
+                                 "outbox.format %llu is a newer build's and %llu records wait "
+                                 "for their peers (streams: %zu, halted: %zu); this build reads "
+                                 "format %d at most, and a halted stream never drains: restore "
+                                 "the store's newest copy and run the newer build until cpmctl "
+                                 "health shows outbox 0 (docs/operations.md, stream HALTED)",
+                                 (unsigned long long)mark, (unsigned long long)waiting, held,
+                                 halted, CPM_OUTBOX_FORMAT);
         if (waiting > 0)
             return cpm_error_set(err, CPM_E_CONFLICT, "outbox.format",
                                  "outbox.format %llu is a newer build's and %llu records wait "

@@ -42,7 +42,8 @@ CPM_MUST_CHECK int cpm_outbox_put_ref(cpm_store_t *s, MDB_txn *txn, const char *
  * larger than CPM_OUTBOX_FORMAT (the store was last run by a newer build,
  * whose records this one may not read) and a stream still holds a record its
  * peer has not acknowledged, CPM_E_CONFLICT with err naming outbox.format and
- * saying what to do: this build could send such a record as something else.
+ * saying what to do: this build could send such a record as something else
+ * (a halted stream's records never drain, so the message names those apart).
  * Otherwise the mark becomes CPM_OUTBOX_FORMAT (an empty outbox holds nothing
  * to misread) and *lowered_from gets the mark it had when it was larger (else
  * 0). 0 or an error. */
@@ -88,6 +89,13 @@ CPM_MUST_CHECK int cpm_outbox_last(cpm_store_t *s, MDB_txn *txn, const char *str
 /* next - 1 - acked: records not yet acknowledged. */
 CPM_MUST_CHECK int cpm_outbox_depth(cpm_store_t *s, MDB_txn *txn, const char *stream,
                                     uint64_t *depth);
+
+/* A stream's halt ("pump.halted:<stream>" in "meta"): set by the pump when
+ * the peer holds more of the stream than this store (restored from an older
+ * copy); nothing on it is sent or deleted, across restarts, until an operator
+ * repairs the store. cpm_outbox_halted gives 1 or 0 in *halted. */
+CPM_MUST_CHECK int cpm_outbox_halt(cpm_store_t *s, MDB_txn *txn, const char *stream);
+CPM_MUST_CHECK int cpm_outbox_halted(cpm_store_t *s, MDB_txn *txn, const char *stream, int *halted);
 
 /* Every stream that has ever had a record ("outbox.next:" keys). *streams is a
  * malloc'd array of malloc'd strings; free with cpm_outbox_streams_free. */

@@ -18,7 +18,6 @@
 #define BATCH_BYTES (1u << 20)
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
-#define HALTED_PREFIX "pump.halted:" /* in "meta": a stream stopped for good */
 /* An ack is kept in memory and recorded with the others once the oldest
  * waits this long, or this many records are acknowledged and not recorded
  * (see record_acks). */
@@ -276,12 +275,11 @@ int cpm_pump_load(cpm_pump_t *p)
             cpm_warn("outbox stream %s has no route in this service; left alone", names[i]);
             continue;
         }
-        uint64_t depth = 0, halted = 0;
-        char key[400];
-        snprintf(key, sizeof key, HALTED_PREFIX "%s", s->name);
+        uint64_t depth = 0;
+        int halted = 0;
         if (cpm_outbox_acked(p->store, txn, s->name, &s->acked) != 0 ||
             cpm_outbox_depth(p->store, txn, s->name, &depth) != 0 ||
-            cpm_store_get_u64(p->store, txn, key, &halted) != 0) {
+            cpm_outbox_halted(p->store, txn, s->name, &halted) != 0) {
             cpm_error("%s: cannot read its state; the stream is halted", s->name);
             halted = 1;
         }
@@ -525,11 +523,9 @@ static void halt(cpm_pump_t *p, stream_t *s, const char *why)
         cpm_error("%s: %s. Stream halted; nothing on it is deleted", s->name, why);
     s->halted = 1;
     cpm_metrics_add(p->metrics, "delivery.rewound", 1);
-    char key[400];
-    snprintf(key, sizeof key, HALTED_PREFIX "%s", s->name);
     MDB_txn *txn = NULL;
     if (cpm_store_begin(p->store, true, &txn) == 0) {
-        if (cpm_store_put_u64(p->store, txn, key, 1) == 0) {
+        if (cpm_outbox_halt(p->store, txn, s->name) == 0) {
             if (cpm_store_commit(txn) != 0)
                 cpm_error("%s: cannot record the halt; it holds until restart only", s->name);
         } else

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import time
 
-from mesh import Mesh, check, complaints, run
+from mesh import BUILD, Mesh, check, complaints, run
 
 NODE = "hn.d.ba-dinh"
 STREAM = NODE + "/intake>hn.doit/routing"
@@ -102,6 +102,18 @@ def test_restored_older_copy_halts_its_stream_and_keeps_everything():
         check(stream["halted"] and stream["outbox_depth"] == depth,
               "still halted after a restart, %d records kept: %s" % (depth, stream))
         check(routing_applied(m) == applied, "nothing applied at routing after the restart")
+        # Going back to an older build cannot drain a halted stream: the
+        # outbox-format refusal names the halt and says what to do instead.
+        m.kill(NODE, "intake")
+        r = subprocess.run([os.path.join(BUILD, "cpm_outbox_put"), "--data-dir", data_dir(m),
+                            "--format", "3"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "cpm_outbox_put --format 3: %s" % r.stderr)
+        cfg = os.path.join(m.home, "etc", "%s.intake.yaml" % NODE)
+        r = subprocess.run([os.path.join(BUILD, "cpmesh-intake"), "--config", cfg],
+                           capture_output=True, text=True, env=m.env, timeout=60)
+        out = r.stdout + r.stderr
+        check(r.returncode != 0 and "(streams: 1, halted: 1)" in out and "newest copy" in out,
+              "refused, the halted stream named: rc %d %s" % (r.returncode, out[-600:]))
 
 
 if __name__ == "__main__":

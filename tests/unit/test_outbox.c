@@ -488,6 +488,27 @@ static void test_format_mark(void **state)
     assert_int_equal(mark, CPM_OUTBOX_FORMAT);
     assert_int_equal(cpm_outbox_format_open(f->s, f->txn, &lowered, &e), 0);
     assert_int_equal(lowered, 0);
+
+    /* a halted stream never drains: the refusal says so, not only "run the
+     * newer one until outbox 0" */
+    int h = 1;
+    assert_int_equal(cpm_outbox_halted(f->s, f->txn, S2, &h), 0);
+    assert_int_equal(h, 0);
+    put_rec(f, S2, 10, 'd');
+    assert_int_equal(cpm_outbox_halt(f->s, f->txn, S2), 0);
+    assert_int_equal(cpm_outbox_halted(f->s, f->txn, S2, &h), 0);
+    assert_int_equal(h, 1);
+    assert_int_equal(cpm_outbox_halted(f->s, f->txn, S1, &h), 0);
+    assert_int_equal(h, 0);
+    assert_int_equal(cpm_store_put_u64(f->s, f->txn, "outbox.format", CPM_OUTBOX_FORMAT + 1), 0);
+    assert_int_equal(cpm_outbox_format_open(f->s, f->txn, &lowered, &e), CPM_E_CONFLICT);
+    assert_string_equal(e.field, "outbox.format");
+    assert_non_null(strstr(e.message, "1 records wait for their peers (streams: 1, halted: 1)"));
+    assert_non_null(strstr(e.message, "newest copy"));
+    /* a halted stream with nothing waiting holds nothing to misread */
+    assert_int_equal(cpm_outbox_ack(f->s, f->txn, S2, 2), 0);
+    assert_int_equal(cpm_outbox_format_open(f->s, f->txn, &lowered, &e), 0);
+    assert_int_equal(lowered, CPM_OUTBOX_FORMAT + 1);
 }
 
 int main(void)
