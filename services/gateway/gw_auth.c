@@ -215,6 +215,10 @@ int gw_auth_check_post(const gw_req_t *rq, const gw_session_t *s, const char **w
         *why = "the form was not sent from this site (Origin or Referer is not this gateway)";
         return -1;
     }
+    if (rq->body_len && memchr(rq->body, 0, rq->body_len)) {
+        *why = "the form holds a NUL byte (a form escapes it as %00, which no field takes)";
+        return -1;
+    }
     if (gw_form_get((const char *)rq->body, "csrf", csrf, sizeof csrf) != 0 ||
         strlen(csrf) != GW_AUTH_ID_HEX || sodium_memcmp(csrf, s->csrf, GW_AUTH_ID_HEX) != 0) {
         *why = "the form's csrf field is missing or is not this session's";
@@ -242,8 +246,12 @@ int gw_form_get(const char *body, const char *key, char *out, size_t cap)
             int c = (unsigned char)*q;
             if (c == '+')
                 c = ' ';
-            else if (c == '%' && hexval(q[1]) >= 0 && hexval(q[2]) >= 0) {
+            else if (c == '%') {
+                if (hexval(q[1]) < 0 || hexval(q[2]) < 0)
+                    return -2;
                 c = hexval(q[1]) * 16 + hexval(q[2]);
+                if (c == 0)
+                    return -2;
                 q += 2;
             }
             if (n + 1 >= cap)
@@ -329,7 +337,8 @@ int gw_auth_login_post(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
                              "the login was not sent from this site");
         gw_count(gw, "web.csrf_refused", 1);
     } else if (gw_form_get((const char *)rq->body, "token", tok, CPM_GRANT_TOKEN_MAX + 8) != 0) {
-        l.rc = cpm_error_set(&l.err, CPM_E_INVALID, "token", "the form has no token (or too long)");
+        l.rc = cpm_error_set(&l.err, CPM_E_INVALID, "token",
+                             "the form has no token (or too long, or badly escaped)");
     } else {
         gw_mesh_with(gw->mesh, login_with, &l);
     }

@@ -71,7 +71,10 @@ int gw_auth_same_origin(const gw_req_t *rq);
 int gw_auth_check_post(const gw_req_t *rq, const gw_session_t *s, const char **why);
 
 /* The value of field key of an application/x-www-form-urlencoded body,
- * decoded into out (cap bytes). 0, or -1 when absent or too long. */
+ * decoded into out (cap bytes). 0, -1 when absent or too long, -2 when the
+ * value holds a broken % escape or an escaped NUL (%00: it would cut the
+ * value short). A raw NUL ends body here: gw_auth_check_post refuses such a
+ * form. */
 int gw_form_get(const char *body, const char *key, char *out, size_t cap);
 
 /* For handlers: the request's session (0), or -1 after filling rs with the

@@ -175,13 +175,17 @@ static bool present(const char *body, const char *key)
 }
 
 /* Field key into out; a value longer than cap - 1 (more than intake takes)
- * is reported in *err (the first such field) rather than cut or dropped. */
+ * or not well escaped is reported in *err (the first such field) rather
+ * than cut or dropped. */
 static void get(const gw_req_t *rq, const char *key, char *out, size_t cap, cpm_error_t *err)
 {
-    if (gw_form_get((const char *)rq->body, key, out, cap) == 0)
+    int rc = gw_form_get((const char *)rq->body, key, out, cap);
+    if (rc == 0)
         return;
     *out = 0;
-    if (!err->code && present((const char *)rq->body, key))
+    if (!err->code && rc == -2)
+        cpm_error_set(err, CPM_E_INVALID, key, "%s holds a broken %% escape or a NUL byte", key);
+    else if (!err->code && present((const char *)rq->body, key))
         cpm_error_set(err, CPM_E_TOO_LARGE, key, "%s is longer than %zu bytes", key, cap - 1);
 }
 

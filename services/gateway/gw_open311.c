@@ -8,6 +8,7 @@
 #include "cpm_text.h"
 #include "cpm_util.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +24,14 @@ void o311_count(gw_ctx_t *gw, const char *name)
 }
 
 int o311_limit(gw_open311_t *o, gw_ctx_t *gw, gw_rate_t *r, const char *name, double per_s,
-               double burst, const char *counter, gw_resp_t *rs, o311_fmt_t fmt)
+               double burst, double cost, const char *counter, gw_resp_t *rs, o311_fmt_t fmt)
 {
     int64_t now = o->clock_ms();
-    if (gw_rate_take(r, name, per_s, burst, now))
+    if (gw_rate_take_n(r, name, per_s, burst, cost, now))
         return 0;
     o311_count(gw, counter);
     uint64_t quiet = 0;
-    if (gw_rate_log_due(r, now, 10000, &quiet))
+    if (gw_rate_log_due(r, now, O311_LOG_EVERY_MS, &quiet))
         cpm_warn("open311: %s: %s over its limit of %.2f/s (burst %.0f); %llu more refused "
                  "unlogged",
                  counter, name, per_s, burst, (unsigned long long)quiet);
@@ -38,6 +39,36 @@ int o311_limit(gw_open311_t *o, gw_ctx_t *gw, gw_rate_t *r, const char *name, do
     o311_error(rs, fmt, 429, "too many requests from %s: at most %.0f a minute; try again later",
                strncmp(counter, "open311.refused.read", 20) ? "this application" : "this address",
                per_s * 60);
+    return 1;
+}
+
+/* An IPv6 address stands for its /64: one subscriber commonly holds a whole
+ * /64 and could otherwise take a fresh bucket per address. An IPv4 address
+ * (mapped or not), or what does not parse, is kept as it is. */
+static void by_network(char *addr, size_t cap)
+{
+    struct in6_addr a;
+    if (!strchr(addr, ':') || inet_pton(AF_INET6, addr, &a) != 1)
+        return;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+        char v4[INET_ADDRSTRLEN];
+        if (inet_ntop(AF_INET, &a.s6_addr[12], v4, sizeof v4))
+            snprintf(addr, cap, "%s", v4);
+        return;
+    }
+    memset(&a.s6_addr[8], 0, 8);
+    char net[INET6_ADDRSTRLEN];
+    if (inet_ntop(AF_INET6, &a, net, sizeof net))
+        snprintf(addr, cap, "%s/64", net);
+}
+
+int gw_open311_refusal(const char *path, int status, const char *why, gw_resp_t *rs)
+{
+    if (!path || strncmp(path, "/open311/", 9) != 0)
+        return 0;
+    size_t n = strlen(path);
+    o311_error(rs, n >= 4 && !strcmp(path + n - 4, ".xml") ? O311_XML : O311_JSON, status, "%s",
+               why);
     return 1;
 }
 
@@ -49,6 +80,7 @@ const char *o311_client_addr(const gw_req_t *rq, char *out, size_t cap)
         !strncmp(peer, "127.", 4) || !strcmp(peer, "::1") || !strncmp(peer, "::ffff:127.", 11);
     if (!loopback || !xff || !*xff) {
         snprintf(out, cap, "%s", peer);
+        by_network(out, cap);
         return out;
     }
     /* The proxy appends the address it saw: the last entry (what a client
@@ -60,6 +92,7 @@ const char *o311_client_addr(const gw_req_t *rq, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), last);
     if (!*out)
         snprintf(out, cap, "%s", peer);
+    by_network(out, cap);
     return out;
 }
 
@@ -74,7 +107,7 @@ int o311_new_with(gw_open311_t **out, const o311_backend_t *be, const char *stor
     o->be = *be;
     o->clock_ms = cpm_mono_ms;
     if (!(o->read_rate = gw_rate_new(O311_RATE_KEYS)) ||
-        !(o->post_rate = gw_rate_new(O311_RATE_KEYS))) {
+        !(o->post_rate = gw_rate_new(O311_RATE_KEYS)) || !(o->refusal_log = gw_rate_new(1))) {
         gw_open311_destroy(&o);
         return cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
     }
@@ -103,6 +136,7 @@ void gw_open311_destroy(gw_open311_t **p)
     gw_clients_destroy(&o->clients);
     gw_rate_destroy(&o->read_rate);
     gw_rate_destroy(&o->post_rate);
+    gw_rate_destroy(&o->refusal_log);
     pthread_mutex_destroy(&o->lock);
     free(o);
     *p = NULL;
@@ -288,7 +322,7 @@ int gw_open311_handle(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
     /* Reads need no key: limited by address, before any work. */
     char who[64];
     if (o311_limit(o, gw, o->read_rate, o311_client_addr(rq, who, sizeof who), O311_READ_RATE,
-                   O311_READ_BURST, "open311.refused.read_rate", rs, fmt))
+                   O311_READ_BURST, 1, "open311.refused.read_rate", rs, fmt))
         return 0;
     o311_count(gw, "open311.get");
     if (!slash && is(rest, n, "discovery"))

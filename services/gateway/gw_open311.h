@@ -28,4 +28,10 @@ void gw_open311_destroy(gw_open311_t **p);
 /* Every /open311/v2/ route (the route table points here). */
 int gw_open311_handle(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs);
 
+/* A refusal made before any handler runs (413, 414, 400 by the HTTP
+ * adapter): for a path under /open311/ it is written into rs in the
+ * standard's error format (XML when the path ends in .xml) and 1 is
+ * returned; else 0 and rs is untouched. */
+int gw_open311_refusal(const char *path, int status, const char *why, gw_resp_t *rs);
+
 #endif

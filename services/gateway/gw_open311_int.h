@@ -23,15 +23,20 @@
 
 #define O311_WINDOW_DAYS 90 /* GET requests: the default and widest window */
 #define O311_LIST_MAX 1000  /* GET requests: records at most */
-#define O311_IDS_MAX 100    /* GET requests: service_request_id values at most */
+/* GET requests: service_request_id values at most. Each distinct one is a
+ * routing query and costs a token of the address's read limit, so no more
+ * than a full bucket (O311_READ_BURST) can be asked at once. */
+#define O311_IDS_MAX 20
 /* Routing pages one GET requests may ask (each page looks at 20,000 records
  * at most): an anonymous GET holds the Open311 mesh client a bounded time.
  * When the window's records are not all looked at, the reply says so
  * (header O311_CUT_HEADER). */
 #define O311_LIST_PAGES 4
 #define O311_CUT_HEADER "X-Open311-Incomplete"
-#define O311_READ_RATE 10         /* anonymous GETs per second per address */
-#define O311_READ_BURST 20        /* ... and at once */
+#define O311_READ_RATE 10       /* anonymous GETs per second per address */
+#define O311_READ_BURST 20      /* ... and at once */
+#define O311_LOG_EVERY_MS 10000 /* refusals: a log line at most this often */
+_Static_assert(O311_IDS_MAX <= O311_READ_BURST, "a GET of O311_IDS_MAX tickets must be grantable");
 #define O311_POST_RATE_DEFAULT 60 /* POSTs a minute per application (rate_per_min) */
 #define O311_RATE_KEYS 4096       /* addresses / applications remembered */
 #define O311_TOKEN_LEN 40         /* hex digits of a token */
@@ -75,6 +80,7 @@ struct gw_open311 {
     o311_backend_t be;
     gw_rate_t *read_rate;      /* anonymous GETs, by peer address */
     gw_rate_t *post_rate;      /* POSTs, by application id */
+    gw_rate_t *refusal_log;    /* only its log pace: refused POSTs' lines */
     int64_t (*clock_ms)(void); /* monotonic ms for the limits (tests set their own) */
 };
 
@@ -112,13 +118,15 @@ int o311_get_request(gw_open311_t *o, gw_ctx_t *gw, const char *id, gw_resp_t *r
 int o311_get_token(gw_open311_t *o, gw_ctx_t *gw, const char *token, gw_resp_t *rs, o311_fmt_t fmt);
 /* One service request as the standard writes it, from routing's public view. */
 json_t *o311_request_of_status(gw_open311_t *o, const Cpm__StatusReply *r);
-/* A 429 in the standard's format when name has no token left in r (counted
- * as counter, logged at most every 10 s), else 0 without touching rs: 1
- * when refused. */
+/* A 429 in the standard's format when name has fewer than cost tokens left
+ * in r (counted as counter, logged at most every 10 s), else 0 without
+ * touching rs: 1 when refused. */
 int o311_limit(gw_open311_t *o, gw_ctx_t *gw, gw_rate_t *r, const char *name, double per_s,
-               double burst, const char *counter, gw_resp_t *rs, o311_fmt_t fmt);
+               double burst, double cost, const char *counter, gw_resp_t *rs, o311_fmt_t fmt);
 /* The address a read is limited by: the peer; behind a proxy on loopback,
- * the last entry of X-Forwarded-For (the address the proxy saw). */
+ * the last entry of X-Forwarded-For (the address the proxy saw). An IPv6
+ * address is taken as its /64 ("2001:db8:1:2::/64"), an IPv4-mapped one
+ * as the IPv4 address. */
 const char *o311_client_addr(const gw_req_t *rq, char *out, size_t cap);
 /* Count name (gw may be NULL in tests). */
 void o311_count(gw_ctx_t *gw, const char *name);

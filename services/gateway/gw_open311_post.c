@@ -48,7 +48,8 @@ static int hexval(int c)
 }
 
 /* application/x-www-form-urlencoded: '+' is a space, %XX a byte. NULL when
- * a % escape is broken. */
+ * a % escape is broken or a NUL byte is sent, raw or escaped (it would cut
+ * the field short). */
 static char *decode(const char *s, size_t len)
 {
     char *out = malloc(len + 1), *w = out;
@@ -67,6 +68,9 @@ static char *decode(const char *s, size_t len)
             }
             *w++ = (char)(h * 16 + l);
             i += 2;
+        } else if (s[i] == 0) {
+            free(out);
+            return NULL;
         } else {
             *w++ = s[i];
         }
@@ -102,7 +106,7 @@ static int form_parse(const char *body, size_t len, form_t *f, char *why, size_t
                 free(k), free(v);
                 snprintf(why, wlen,
                          "the form is not application/x-www-form-urlencoded (a "
-                         "broken %% escape or an empty name)");
+                         "broken %% escape, a NUL byte or an empty name)");
                 return 400;
             }
             f->p[f->n++] = (pair_t){k, v};
@@ -234,13 +238,18 @@ static const char *open311_field(const char *f)
     return f;
 }
 
-static int refuse(gw_ctx_t *gw, gw_resp_t *rs, o311_fmt_t fmt, int status, const char *why,
-                  const char *desc)
+/* Every refusal is counted; the log says one at most every 10 s (with how
+ * many went unlogged), since anyone may send them as fast as they like. */
+static int refuse(gw_open311_t *o, gw_ctx_t *gw, gw_resp_t *rs, o311_fmt_t fmt, int status,
+                  const char *why, const char *desc)
 {
     char name[64];
     snprintf(name, sizeof name, "open311.refused.%s", why);
     o311_count(gw, name);
-    cpm_warn("open311: POST requests refused (%d, %s): %s", status, why, desc);
+    uint64_t quiet = 0;
+    if (gw_rate_log_due(o->refusal_log, o->clock_ms(), O311_LOG_EVERY_MS, &quiet))
+        cpm_warn("open311: POST requests refused (%d, %s): %s; %llu more refused unlogged", status,
+                 why, desc, (unsigned long long)quiet);
     return o311_error(rs, fmt, status, "%s", desc);
 }
 
@@ -354,13 +363,13 @@ int o311_post_request(gw_open311_t *o, gw_ctx_t *gw, const gw_req_t *rq, gw_resp
     char why[700] = "";
     const char *ct = gw_req_header(rq, "Content-Type");
     if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)
-        return refuse(gw, rs, fmt, 400, "content_type",
+        return refuse(o, gw, rs, fmt, 400, "content_type",
                       "Content-Type must be application/x-www-form-urlencoded");
     form_t f = {0};
     int st = form_parse((const char *)rq->body, rq->body_len, &f, why, sizeof why);
     if (st != 0) {
         form_free(&f);
-        return refuse(gw, rs, fmt, st, "form", why);
+        return refuse(o, gw, rs, fmt, st, "form", why);
     }
     gw_client_t app;
     const char *key = form_get(&f, "api_key");
@@ -369,26 +378,26 @@ int o311_post_request(gw_open311_t *o, gw_ctx_t *gw, const gw_req_t *rq, gw_resp
         const char *msg = key && *key ? "api_key is not a key of an application the city admitted"
                                       : "api_key is required";
         form_free(&f);
-        return refuse(gw, rs, fmt, 403, "api_key", msg);
+        return refuse(o, gw, rs, fmt, 403, "api_key", msg);
     }
     /* Per application: a leaked key cannot fill intake's store faster than
      * the city allowed it (rate_per_min in the client list). */
     double per_min = app.rate_per_min ? app.rate_per_min : O311_POST_RATE_DEFAULT;
-    if (o311_limit(o, gw, o->post_rate, app.id, per_min / 60.0, per_min, "open311.refused.rate", rs,
-                   fmt)) {
+    if (o311_limit(o, gw, o->post_rate, app.id, per_min / 60.0, per_min, 1, "open311.refused.rate",
+                   rs, fmt)) {
         form_free(&f);
         return 0;
     }
     if ((st = check_fields(o, &f, why, sizeof why)) != 0) {
         form_free(&f);
-        return refuse(gw, rs, fmt, st, "field", why);
+        return refuse(o, gw, rs, fmt, st, "field", why);
     }
     const char *ref = form_get(&f, "client_ref");
     if (!ref || !*ref)
         ref = gw_req_header(rq, "Idempotency-Key");
     if (ref && *ref && !cpm_text_label_valid(ref)) {
         form_free(&f);
-        return refuse(gw, rs, fmt, 400, "field",
+        return refuse(o, gw, rs, fmt, 400, "field",
                       "client_ref (or the Idempotency-Key header) is not 1-64 of A-Z a-z 0-9 . _ "
                       ": -");
     }
@@ -431,7 +440,7 @@ int o311_post_request(gw_open311_t *o, gw_ctx_t *gw, const gw_req_t *rq, gw_resp
                  (hs == 400 || hs == 409) && *field ? ": " : "",
                  hs >= 500 ? "the city's intake cannot take the request now; try again later"
                            : err.message);
-        return refuse(gw, rs, fmt, hs, hs >= 500 ? "intake" : "field", why);
+        return refuse(o, gw, rs, fmt, hs, hs >= 500 ? "intake" : "field", why);
     }
     if (o311_token_put(o, token, r->ticket) != 0)
         cpm_warn("open311: token of %s not stored (GET tokens will not find it)", r->ticket);

@@ -214,8 +214,11 @@ static bool wanted(const filter_t *f, const Cpm__CaseListItem *it)
 }
 
 /* service_request_id=A,B,C: those requests (the other filters ignored, as
- * the standard says); unknown ones are left out. */
-static int by_ids(gw_open311_t *o, gw_ctx_t *gw, const char *ids, gw_resp_t *rs, o311_fmt_t fmt)
+ * the standard says); unknown ones are left out, a ticket given twice is
+ * answered once. Each distinct ticket is a routing query: the GET's own
+ * token pays for the first, the address's read limit for the others. */
+static int by_ids(gw_open311_t *o, gw_ctx_t *gw, const gw_req_t *rq, const char *ids, gw_resp_t *rs,
+                  o311_fmt_t fmt)
 {
     char(*id)[65] = calloc(O311_IDS_MAX, 65);
     size_t n;
@@ -226,15 +229,30 @@ static int by_ids(gw_open311_t *o, gw_ctx_t *gw, const char *ids, gw_resp_t *rs,
         return o311_error(rs, fmt, 400, "service_request_id is a comma list of at most %d tickets",
                           O311_IDS_MAX);
     }
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!cpm_text_ticket_valid(id[i], NULL)) {
+            free(id);
+            return o311_error(rs, fmt, 400, "service_request_id %zu is not a ticket", i + 1);
+        }
+        bool seen = false;
+        for (size_t j = 0; j < distinct && !seen; j++)
+            seen = !strcmp(id[j], id[i]);
+        if (!seen && distinct != i)
+            memcpy(id[distinct], id[i], sizeof id[i]);
+        distinct += !seen;
+    }
+    n = distinct;
+    char who[64];
+    if (n > 1 &&
+        o311_limit(o, gw, o->read_rate, o311_client_addr(rq, who, sizeof who), O311_READ_RATE,
+                   O311_READ_BURST, (double)(n - 1), "open311.refused.read_rate", rs, fmt)) {
+        free(id);
+        return 0;
+    }
     json_t *out = json_array();
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (!cpm_text_ticket_valid(id[i], NULL)) {
-            rc = o311_error(rs, fmt, 400, "service_request_id %zu is not a ticket", i + 1);
-            json_decref(out);
-            free(id);
-            return rc;
-        }
         Cpm__StatusReply *r = NULL;
         cpm_error_t err = {0};
         int mrc = o->be.status(o->be.arg, id[i], &r, &err);
@@ -257,7 +275,7 @@ int o311_get_requests(gw_open311_t *o, gw_ctx_t *gw, const gw_req_t *rq, gw_resp
 {
     const char *ids = gw_req_arg(rq, "service_request_id");
     if (ids && *ids)
-        return by_ids(o, gw, ids, rs, fmt);
+        return by_ids(o, gw, rq, ids, rs, fmt);
     filter_t f = {0};
     char why[200];
     if (parse_filter(o, rq, cpm_now_ms(), &f, why, sizeof why) != 0) {

@@ -62,6 +62,12 @@ static bucket_t *find(gw_rate_t *r, const char *name, double burst, int64_t now_
 
 bool gw_rate_take(gw_rate_t *r, const char *name, double rate_per_s, double burst, int64_t now_ms)
 {
+    return gw_rate_take_n(r, name, rate_per_s, burst, 1.0, now_ms);
+}
+
+bool gw_rate_take_n(gw_rate_t *r, const char *name, double rate_per_s, double burst, double n,
+                    int64_t now_ms)
+{
     pthread_mutex_lock(&r->lock);
     bucket_t *b = find(r, name ? name : "", burst, now_ms);
     if (now_ms > b->at_ms) {
@@ -71,9 +77,9 @@ bool gw_rate_take(gw_rate_t *r, const char *name, double rate_per_s, double burs
     }
     if (now_ms > b->at_ms)
         b->at_ms = now_ms;
-    bool ok = b->tokens >= 1.0;
+    bool ok = b->tokens >= n;
     if (ok)
-        b->tokens -= 1.0;
+        b->tokens -= n;
     pthread_mutex_unlock(&r->lock);
     return ok;
 }

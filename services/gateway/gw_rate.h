@@ -22,6 +22,10 @@ void gw_rate_destroy(gw_rate_t **p);
 /* Take one token of name's bucket (rate_per_s tokens a second, burst at
  * most; rate_per_s > 0, burst >= 1): true when there was one. */
 bool gw_rate_take(gw_rate_t *r, const char *name, double rate_per_s, double burst, int64_t now_ms);
+/* Take n tokens at once (a request that costs n, e.g. n lookups): true when
+ * there were n; otherwise none is taken (so n > burst is never granted). */
+bool gw_rate_take_n(gw_rate_t *r, const char *name, double rate_per_s, double burst, double n,
+                    int64_t now_ms);
 /* Whether to log a refusal now: at most once per interval_ms (0: log) and
  * *suppressed says how many were not logged since (any thread). */
 bool gw_rate_log_due(gw_rate_t *r, int64_t now_ms, int64_t interval_ms, uint64_t *suppressed);

@@ -1,5 +1,6 @@
 /* gw_server: see gw_server.h. */
 #include "gw_server.h"
+#include "gw_open311.h"
 
 #include "cpm_log.h"
 
@@ -19,6 +20,9 @@ struct gw_server {
     atomic_ulong refused;
 };
 
+#define BODY_WHY "the body is larger than 65536 bytes"
+#define DRAIN_MAX (1024 * 1024) /* bytes of a body too big read before closing */
+
 /* What one request collects between the calls of the access handler. */
 typedef struct {
     gw_kv_t args[GW_ARGS_MAX], headers[GW_HEADERS_MAX];
@@ -27,6 +31,7 @@ typedef struct {
     char *body;
     size_t len;
     bool too_big;
+    size_t drained; /* bytes of a body too big, read and dropped */
 } pending_t;
 
 static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -67,12 +72,16 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, gw_resp_t *rs)
     return ok;
 }
 
-static enum MHD_Result refuse(gw_server_t *s, struct MHD_Connection *c, int status, const char *why)
+/* Open311 clients get the standard's error format (docs/open311.md), others
+ * a sentence. */
+static enum MHD_Result refuse(gw_server_t *s, struct MHD_Connection *c, const char *url, int status,
+                              const char *why)
 {
     atomic_fetch_add(&s->refused, 1);
     gw_resp_t rs;
     gw_resp_init(&rs);
-    gw_resp_text(&rs, status, "%s", why);
+    if (!gw_open311_refusal(url, status, why, &rs))
+        gw_resp_text(&rs, status, "%s", why);
     enum MHD_Result ok = send_resp(c, &rs);
     gw_resp_clear(&rs);
     return ok;
@@ -94,7 +103,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!p->too_big && p->len + *upload_size <= GW_BODY_MAX) {
+        if (p->too_big) {
+            /* Read and dropped so that the 413 reaches a client still
+             * sending (closing on unread bytes would reset the connection
+             * before it reads the answer), but only up to DRAIN_MAX: a body
+             * that goes on (chunked, or a huge Content-Length sent slowly)
+             * is cut by closing the connection. */
+            p->drained += *upload_size;
+            *upload_size = 0;
+            if (p->drained > DRAIN_MAX) {
+                atomic_fetch_add(&s->refused, 1);
+                return MHD_NO;
+            }
+            return MHD_YES;
+        }
+        if (p->len + *upload_size <= GW_BODY_MAX) {
             char *b = realloc(p->body, p->len + *upload_size + 1);
             if (!b)
                 return MHD_NO;
@@ -108,13 +131,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (p->too_big)
-        return refuse(s, c, 413, "the body is larger than 65536 bytes");
+        return refuse(s, c, url, 413, BODY_WHY);
     if (strlen(url) > GW_PATH_MAX)
-        return refuse(s, c, 414, "the path is longer than 1024 bytes");
+        return refuse(s, c, url, 414, "the path is longer than 1024 bytes");
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect, p);
     MHD_get_connection_values(c, MHD_HEADER_KIND, collect, p);
     if (p->too_many)
-        return refuse(s, c, 400, "more than 64 query arguments or headers");
+        return refuse(s, c, url, 400, "more than 64 query arguments or headers");
     char peer[INET6_ADDRSTRLEN] = "?";
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);

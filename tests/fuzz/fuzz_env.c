@@ -150,6 +150,11 @@ int64_t fz_now_ms(void)
     return fz.now_ms;
 }
 
+const char *fz_source_dir(void)
+{
+    return CPM_FUZZ_SOURCE_DIR;
+}
+
 const cpm_rules_t *fz_rules(void)
 {
     init();

@@ -40,6 +40,8 @@ cpm_store_t *fz_store(const char *tag, const char *const *dbs);
 /* Effects that write the outbox and the event log for sender self
  * ("<member>/<service>") the way a service's effects do. */
 cpm_effects_t fz_effects(cpm_store_t *st, const char *self);
+/* The source tree (for files the harnesses read, like deploy/hanoi). */
+const char *fz_source_dir(void);
 /* The temporary folder (for files the harnesses write). */
 const char *fz_dir(void);
 /* Write data to <fz_dir()>/<name> (replacing it); the path goes to out. 0 or -1. */

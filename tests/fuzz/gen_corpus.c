@@ -465,6 +465,27 @@ static void journal_seeds(void)
     put("fuzz_journal", "damaged", damaged, sizeof damaged);
 }
 
+/* fuzz_open311_form: Open311 POST bodies with the harness's key (fuzz-key):
+ * a whole complaint, and the refusals' shapes. */
+static void open311_seeds(void)
+{
+    static const char *const forms[] = {
+        ("api_key=fuzz-key&service_code=food_safety&lat=21.0285&long=105.8542"
+         "&address_string=12+H%C3%A0ng+B%E1%BA%A1c&first_name=An&last_name=Nguyen"
+         "&phone=0912345678&email=an%40example.vn&description=Food+poisoning"
+         "&attribute%5Bbusiness_name%5D=Pho+Co&client_ref=r-1"),
+        "api_key=fuzz-key&service_code=food_safety&address_id=hoan-kiem&description=d",
+        "api_key=fuzz-key&api_key=fuzz-key",
+        "api_key=%zz&description=%00",
+        "token=ab%2Bc+d&csrf=00ff",
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "form-%zu", i);
+        put("fuzz_open311_form", name, (const uint8_t *)forms[i], strlen(forms[i]));
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -478,5 +499,6 @@ int main(int argc, char **argv)
     files();
     field_seeds();
     journal_seeds();
+    open311_seeds();
     return 0;
 }

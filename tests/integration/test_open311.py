@@ -11,6 +11,7 @@ reads from one address gets 429.
 """
 import json
 import os
+import socket
 import sys
 import time
 import urllib.error
@@ -223,6 +224,27 @@ def error_of(st, body, status, field):
                                                                               body))
 
 
+def endless_chunked_body(limit):
+    """POST a chunked body of up to limit bytes; the bytes sent before the
+    gateway closed the connection (limit when it never did)."""
+    u = urllib.parse.urlsplit(M.http_url)
+    s = socket.create_connection((u.hostname, u.port), timeout=30)
+    sent = 0
+    try:
+        s.sendall(b"POST /open311/v2/requests.json HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (65536, b"a" * 65536)
+        while sent < limit:
+            s.sendall(chunk)
+            sent += 65536
+    except OSError:  # reset or broken pipe: the gateway closed it
+        pass
+    finally:
+        s.close()
+    return sent
+
+
 def test_bad_requests_change_nothing():
     before = case_count()
     error_of(*post("requests.json", complaint(api_key="wrong"))[:2], 403, "api_key")
@@ -252,7 +274,13 @@ def test_bad_requests_change_nothing():
                        headers={"Content-Type": "application/json"})
     error_of(st, body, 400, "Content-Type")
     st, body, _ = post("requests.json", complaint(description="y" * 70000))
-    check(st == 413, "oversized body: %d" % st)
+    error_of(st, body, 413, "larger than 65536")  # the standard's format, as for any error
+    st, body, _ = post("requests.xml", complaint(description="y" * 70000))
+    check(st == 413 and ET.fromstring(body).find("error/code").text == "413",
+          "oversized XML body: %d %s" % (st, body[:200]))
+    error_of(*post("requests.json", {}, raw=b"api_key=x&description=a\x00b")[:2], 400, "NUL")
+    sent = endless_chunked_body(32 << 20)
+    check(sent < 32 << 20, "a chunked body that never ends is cut (%d bytes taken)" % sent)
     st, body, _ = post("requests.xml", complaint(api_key="wrong"))
     root = ET.fromstring(body)
     check(st == 403 and root.tag == "errors" and root.find("error/code").text == "403"

@@ -69,6 +69,16 @@ static void test_sessions(void **st)
     rq.n_headers = 1; /* neither Origin nor Referer */
     assert_int_equal(gw_auth_check_post(&rq, &s, &why), -1);
     rq.n_headers = 2, h[1].value = "http://127.0.0.1:8080";
+    /* a raw NUL would hide every field after it: the form is refused */
+    char nul[300];
+    int at = snprintf(nul, sizeof nul, "csrf=%s&a=b", s.csrf);
+    nul[at - 2] = 0; /* "...&a\0b" */
+    rq.body = (const uint8_t *)nul, rq.body_len = (size_t)at;
+    assert_int_equal(gw_auth_check_post(&rq, &s, &why), -1);
+    assert_non_null(strstr(why, "NUL"));
+    rq.body_len = (size_t)at - 2; /* the same bytes before it: taken */
+    assert_int_equal(gw_auth_check_post(&rq, &s, &why), 0);
+    rq.body = (const uint8_t *)body, rq.body_len = strlen(body);
     body[strlen(body) - 1] ^= 1;
     assert_int_equal(gw_auth_check_post(&rq, &s, &why), -1);
     gw_session_clear(&s);
@@ -90,6 +100,12 @@ static void test_sessions(void **st)
     assert_int_equal(gw_form_get("a=1&token=ab%2Bc+d", "token", out, sizeof out), 0);
     assert_string_equal(out, "ab+c d");
     assert_int_equal(gw_form_get("a=1", "token", out, sizeof out), -1);
+    /* an escaped NUL or a broken escape: refused, not cut or kept as typed */
+    assert_int_equal(gw_form_get("token=ab%00cd", "token", out, sizeof out), -2);
+    assert_int_equal(gw_form_get("token=ab%zz", "token", out, sizeof out), -2);
+    assert_int_equal(gw_form_get("token=ab%4", "token", out, sizeof out), -2);
+    assert_int_equal(gw_form_get("token=ab%41", "token", out, sizeof out), 0);
+    assert_string_equal(out, "abA");
     gw_auth_destroy(&a);
     cpm_registry_destroy(&reg);
     free(ms[0]), free(ms[1]);

@@ -19,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 typedef struct {
     int submits;
+    int statuses;         /* status queries asked of routing */
     Cpm__Complaint *last; /* a packed-and-unpacked copy of the last submit */
 } fake_t;
 
@@ -46,7 +48,7 @@ static int fake_submit(void *arg, const Cpm__Complaint *c, Cpm__SubmitReply **ou
 
 static int fake_status(void *arg, const char *ticket, Cpm__StatusReply **out, cpm_error_t *err)
 {
-    (void)arg;
+    ((fake_t *)arg)->statuses++;
     if (strcmp(ticket, "DOIT-00000007") != 0)
         return cpm_error_set(err, CPM_E_NOT_FOUND, "ticket", "unknown");
     Cpm__StatusReply *r = calloc(1, sizeof *r);
@@ -246,6 +248,25 @@ static void test_post_refusals(void **state)
     refused(x, "api_key=good-key&api_key=good-key", 400, "api_key is given twice");
     refused(x, "api_key=%zz", 400, "escape");
     refused(x, "api_key=good-key&description=%00", 400, "escape"); /* a NUL byte */
+    { /* a raw NUL byte inside a field: refused, not cut there */
+        static const char raw[] = GOOD "\0tail";
+        static const gw_kv_t hdr[] = {{"Content-Type", "application/x-www-form-urlencoded"}};
+        gw_req_t rq = {.method = "POST",
+                       .path = "/open311/v2/requests.json",
+                       .headers = hdr,
+                       .n_headers = 1,
+                       .body = (const uint8_t *)raw,
+                       .body_len = sizeof raw - 1,
+                       .peer = "127.0.0.1"};
+        gw_resp_t rs;
+        gw_resp_init(&rs);
+        int before = x->fake.submits;
+        o311_post_request(x->o, NULL, &rq, &rs, O311_JSON);
+        assert_int_equal(rs.status, 400);
+        assert_non_null(strstr(rs.body, "NUL"));
+        assert_int_equal(x->fake.submits, before);
+        gw_resp_clear(&rs);
+    }
     refused(x, GOOD "&client_ref=no+spaces", 400, "client_ref");
     refused(x, GOOD "&attribute%5Bcolour%5D=red", 400, "attribute[colour]");
     /* intake's refusal names the Open311 field */
@@ -257,6 +278,41 @@ static void test_post_refusals(void **state)
                      400);
     assert_non_null(strstr(rs.body, "email"));
     gw_resp_clear(&rs);
+}
+
+static size_t occurrences(const char *text, const char *what)
+{
+    size_t n = 0;
+    for (const char *at = text; (at = strstr(at, what)) != NULL; at++)
+        n++;
+    return n;
+}
+
+/* Refused POSTs are all counted but logged at most every 10 s, saying how
+ * many went unlogged: anyone can send them as fast as they like. */
+static void test_post_refusals_log_at_a_pace(void **state)
+{
+    fx_t *x = *state;
+    char path[300], text[8192];
+    snprintf(path, sizeof path, "%s/stderr.log", x->dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    for (int i = 0; i < 50; i++)
+        refused(x, "api_key=bad-key&service_code=food_safety", 403, "api_key");
+    fake_now_ms += O311_LOG_EVERY_MS;
+    refused(x, "api_key=bad-key&service_code=food_safety", 403, "api_key");
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    close(fd);
+    FILE *in = fopen(path, "r");
+    assert_non_null(in);
+    text[fread(text, 1, sizeof text - 1, in)] = 0;
+    fclose(in);
+    assert_int_equal(occurrences(text, "POST requests refused"), 2);
+    assert_int_equal(occurrences(text, "; 49 more refused unlogged"), 1);
 }
 
 /* A leaked key cannot fill intake's store: POSTs per application are
@@ -344,6 +400,110 @@ static void test_read_rate_per_address(void **state)
     p.n_headers = 0;
     p.peer = "127.0.0.1";
     assert_string_equal(o311_client_addr(&p, who, sizeof who), "127.0.0.1");
+    /* IPv6: one /64 is one subscriber, one bucket */
+    p.peer = "2001:db8:1:2:aaaa:bbbb:cccc:dddd";
+    assert_string_equal(o311_client_addr(&p, who, sizeof who), "2001:db8:1:2::/64");
+    p.peer = "::ffff:198.51.100.7";
+    assert_string_equal(o311_client_addr(&p, who, sizeof who), "198.51.100.7");
+    p.peer = "::1", p.n_headers = 1, h[0].value = "2001:db8:1:2::99";
+    assert_string_equal(o311_client_addr(&p, who, sizeof who), "2001:db8:1:2::/64");
+    /* addresses rotated within a /64 share the read limit */
+    gw.pending = cpm_metrics_new();
+    pthread_mutex_init(&gw.count_lock, NULL);
+    gw_kv_t xff[] = {{"X-Forwarded-For", ""}};
+    gw_req_t v6 = {.method = "GET",
+                   .path = "/open311/v2/services.json",
+                   .peer = "127.0.0.1",
+                   .headers = xff,
+                   .n_headers = 1};
+    int ok = 0;
+    for (int i = 0; i < 40; i++) {
+        char a[64];
+        snprintf(a, sizeof a, "2001:db8:5:6::%x", i + 1);
+        xff[0].value = a;
+        gw_resp_init(&rs);
+        gw_open311_handle(&gw, &v6, &rs);
+        ok += rs.status == 200;
+        gw_resp_clear(&rs);
+    }
+    assert_int_equal(ok, O311_READ_BURST);
+    cpm_metrics_destroy(&gw.pending);
+    pthread_mutex_destroy(&gw.count_lock);
+}
+
+/* GET requests?service_request_id=... from peer: the status code; the
+ * body's service requests counted in *found (when not NULL), the body
+ * checked to hold want (when not NULL). */
+static int get_ids(gw_ctx_t *gw, const char *peer, const char *ids, size_t *found, const char *want)
+{
+    gw_kv_t arg[] = {{"service_request_id", ids}};
+    gw_req_t rq = {.method = "GET",
+                   .path = "/open311/v2/requests.json",
+                   .args = arg,
+                   .n_args = 1,
+                   .peer = peer};
+    gw_resp_t rs;
+    gw_resp_init(&rs);
+    gw_open311_handle(gw, &rq, &rs);
+    int status = rs.status;
+    if (want && !strstr(rs.body, want))
+        fail_msg("want %s in %s", want, rs.body);
+    if (found) {
+        json_t *a = json_loads(rs.body, 0, NULL);
+        *found = json_is_array(a) && status == 200 ? json_array_size(a) : 0;
+        json_decref(a);
+    }
+    gw_resp_clear(&rs);
+    return status;
+}
+
+/* One anonymous GET by service_request_id asks routing once per distinct
+ * ticket, so each costs a token of the address's read limit: a list of 20
+ * cannot become 20 queries per token, and a ticket given twice is asked and
+ * answered once. */
+static void test_read_by_ids_costs_a_token_per_ticket(void **state)
+{
+    fx_t *x = *state;
+    gw_ctx_t gw = {0};
+    pthread_mutex_init(&gw.count_lock, NULL);
+    gw.pending = cpm_metrics_new();
+    gw.open311 = x->o;
+    size_t found = 0;
+    /* repeats: asked once, answered once; unknown ones left out */
+    x->fake.statuses = 0;
+    assert_int_equal(
+        get_ids(&gw, "192.0.2.20", "DOIT-00000007,DOIT-00000007,DOIT-00000008", &found, NULL), 200);
+    assert_int_equal(found, 1);
+    assert_int_equal(x->fake.statuses, 2);
+    /* 10 distinct tickets cost 10 tokens: two such GETs empty a bucket of 20 */
+    char ten[400] = "", twenty[800] = "", more[900];
+    for (int i = 1; i <= 20; i++) {
+        char t[24];
+        snprintf(t, sizeof t, "%sDOIT-%08d", i == 1 ? "" : ",", i);
+        if (i <= 10)
+            strcat(ten, t);
+        strcat(twenty, t);
+    }
+    x->fake.statuses = 0;
+    assert_int_equal(get_ids(&gw, "192.0.2.21", ten, NULL, NULL), 200);
+    assert_int_equal(get_ids(&gw, "192.0.2.21", ten, NULL, NULL), 200);
+    assert_int_equal(x->fake.statuses, 20);
+    assert_int_equal(get_ids(&gw, "192.0.2.21", ten, NULL, NULL), 429);
+    assert_int_equal(get_ids(&gw, "192.0.2.21", "DOIT-00000007", NULL, NULL), 429);
+    assert_int_equal(x->fake.statuses, 20); /* nothing asked once refused */
+    assert_int_equal(cpm_metrics_get(gw.pending, "open311.refused.read_rate"), 2);
+    /* a full bucket grants the most one GET may ask */
+    assert_int_equal(get_ids(&gw, "192.0.2.22", twenty, &found, NULL), 200);
+    assert_int_equal(x->fake.statuses, 40);
+    assert_int_equal(found, 1); /* only DOIT-00000007 is known to the fake */
+    /* one more is refused naming the field, before any query */
+    snprintf(more, sizeof more, "%s,DOIT-00000021", twenty);
+    assert_int_equal(
+        get_ids(&gw, "192.0.2.23", more, NULL, "service_request_id is a comma list of at most 20"),
+        400);
+    assert_int_equal(x->fake.statuses, 40);
+    cpm_metrics_destroy(&gw.pending);
+    pthread_mutex_destroy(&gw.count_lock);
 }
 
 typedef struct {
@@ -483,6 +643,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_or_older_list_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_post_rate_per_app, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_rate_per_address, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_refusals_log_at_a_pace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_by_ids_costs_a_token_per_ticket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_filters_and_page_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_of_public_view, setup, teardown),
         cmocka_unit_test(test_xml_and_times),

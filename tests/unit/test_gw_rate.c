@@ -61,6 +61,23 @@ static void test_bounded_table(void **state)
     gw_rate_destroy(&r);
 }
 
+/* A request that costs n takes n tokens or none: more than the burst is
+ * never granted, and a refusal leaves the bucket as it was. */
+static void test_take_n(void **state)
+{
+    (void)state;
+    gw_rate_t *r = gw_rate_new(4);
+    assert_non_null(r);
+    assert_false(gw_rate_take_n(r, "a", 10, 20, 21, 1000));
+    assert_true(gw_rate_take_n(r, "a", 10, 20, 15, 1000));
+    assert_false(gw_rate_take_n(r, "a", 10, 20, 6, 1000)); /* 5 left: none taken */
+    assert_true(gw_rate_take_n(r, "a", 10, 20, 5, 1000));
+    assert_false(gw_rate_take(r, "a", 10, 20, 1000));
+    assert_true(gw_rate_take_n(r, "a", 10, 20, 3, 1300)); /* 0.3 s: 3 back */
+    assert_false(gw_rate_take(r, "a", 10, 20, 1300));
+    gw_rate_destroy(&r);
+}
+
 static void test_log_due(void **state)
 {
     (void)state;
@@ -80,6 +97,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_then_rate),
         cmocka_unit_test(test_bounded_table),
+        cmocka_unit_test(test_take_n),
         cmocka_unit_test(test_log_due),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
