@@ -309,9 +309,8 @@ typedef struct {
     int rc;
 } login_arg_t;
 
-static int login_with(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
+static int login_with(const cpm_registry_t *reg, void *arg)
 {
-    (void)c;
     login_arg_t *l = arg;
     l->rc = gw_auth_login(l->a, reg, l->self, l->token, cpm_now_ms(), l->sid, &l->err);
     return l->rc;

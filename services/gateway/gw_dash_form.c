@@ -31,9 +31,8 @@ typedef struct {
     bool may;
 } may_t;
 
-static int may_submit(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
+static int may_submit(const cpm_registry_t *reg, void *arg)
 {
-    (void)c;
     may_t *w = arg;
     const Cpm__Member *m = cpm_registry_member(reg, w->member);
     w->may = m && cpm_member_may_send(m, "submit_complaint", "intake");

@@ -9,7 +9,8 @@
 #include <string.h>
 
 struct gw_mesh {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;      /* the client: one call at a time */
+    pthread_rwlock_t reg_lock; /* reg: readers share it, a reload writes */
     cpm_client_t *client;
     cpm_registry_t *reg;
     const cpm_config_t *cfg;
@@ -36,6 +37,7 @@ int gw_mesh_new_as(gw_mesh_t **out, void *zctx, const cpm_config_t *cfg, const c
     if (!m)
         return cpm_error_set(err, CPM_E_INTERNAL, "", "out of memory");
     pthread_mutex_init(&m->lock, NULL);
+    pthread_rwlock_init(&m->reg_lock, NULL);
     m->cfg = cfg;
     snprintf(m->self, sizeof m->self, "%s", id->id);
     cpm_public_t root;
@@ -62,6 +64,7 @@ void gw_mesh_destroy(gw_mesh_t **p)
     cpm_client_destroy(&m->client);
     cpm_registry_destroy(&m->reg);
     pthread_mutex_destroy(&m->lock);
+    pthread_rwlock_destroy(&m->reg_lock);
     free(m);
     *p = NULL;
 }
@@ -74,13 +77,16 @@ void gw_mesh_reload(gw_mesh_t *m)
         cpm_warn("gateway: registry for the web side not reloaded: %s", err.message);
         return;
     }
+    /* no call in flight (the client reads the registry), and no reader */
     pthread_mutex_lock(&m->lock);
+    pthread_rwlock_wrlock(&m->reg_lock);
     if (cpm_registry_version(r) > cpm_registry_version(m->reg)) {
         cpm_client_set_registry(m->client, r);
         cpm_registry_t *old = m->reg;
         m->reg = r;
         r = old;
     }
+    pthread_rwlock_unlock(&m->reg_lock);
     pthread_mutex_unlock(&m->lock);
     cpm_registry_destroy(&r);
 }
@@ -94,12 +100,11 @@ int gw_mesh_call(gw_mesh_t *m, const char *member, const char *service, Cpm__Msg
     return rc;
 }
 
-int gw_mesh_with(gw_mesh_t *m, int (*fn)(const cpm_registry_t *reg, cpm_client_t *c, void *arg),
-                 void *arg)
+int gw_mesh_with(gw_mesh_t *m, int (*fn)(const cpm_registry_t *reg, void *arg), void *arg)
 {
-    pthread_mutex_lock(&m->lock);
-    int rc = fn(m->reg, m->client, arg);
-    pthread_mutex_unlock(&m->lock);
+    pthread_rwlock_rdlock(&m->reg_lock);
+    int rc = fn(m->reg, arg);
+    pthread_rwlock_unlock(&m->reg_lock);
     return rc;
 }
 
@@ -113,9 +118,8 @@ typedef struct {
     char member[128];
 } find_t;
 
-static int find(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
+static int find(const cpm_registry_t *reg, void *arg)
 {
-    (void)c;
     find_t *f = arg;
     const Cpm__Registry *doc = cpm_registry_doc(reg);
     bool intake = !strcmp(f->service, "intake");

@@ -1,10 +1,12 @@
 /* gw_mesh: the gateway's way into the mesh from HTTP threads.
  *
  * It holds its own cpm_client (instance "<node>/gateway.http") and its own
- * copy of the signed registry, both used under one lock, so any HTTP thread
- * may call a service while the loop reloads the server's registry. Calls
- * are serialised: at most one request in flight from the web side, each
- * with its own timeout. */
+ * copy of the signed registry, so any HTTP thread may call a service while
+ * the loop reloads the server's registry. Calls are serialised by the call
+ * lock: at most one request in flight from the web side, each with its own
+ * timeout. The registry has a lock of its own (readers share it), so what
+ * needs only the registry (a login's grant, a member's name or rights)
+ * never waits behind a slow call. */
 #ifndef GW_MESH_H
 #define GW_MESH_H
 
@@ -35,10 +37,9 @@ int gw_mesh_call(gw_mesh_t *m, const char *member, const char *service, Cpm__Msg
 int gw_mesh_call_service(gw_mesh_t *m, const char *service, Cpm__MsgType type,
                          const ProtobufCMessage *req, int timeout_ms, cpm_msg_t *reply,
                          cpm_error_t *err);
-/* Run fn with the registry (and the client) under the lock; returns fn's
- * result. fn must not call gw_mesh functions. */
-int gw_mesh_with(gw_mesh_t *m, int (*fn)(const cpm_registry_t *reg, cpm_client_t *c, void *arg),
-                 void *arg);
+/* Run fn with the registry under its read lock (not the call lock);
+ * returns fn's result. fn must not call gw_mesh functions. */
+int gw_mesh_with(gw_mesh_t *m, int (*fn)(const cpm_registry_t *reg, void *arg), void *arg);
 /* This gateway's member id. */
 const char *gw_mesh_self(const gw_mesh_t *m);
 

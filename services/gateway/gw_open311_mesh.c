@@ -60,9 +60,8 @@ typedef struct {
     size_t cap;
 } name_t;
 
-static int name_of(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
+static int name_of(const cpm_registry_t *reg, void *arg)
 {
-    (void)c;
     name_t *n = arg;
     const Cpm__Member *m = cpm_registry_member(reg, n->id);
     snprintf(n->out, n->cap, "%s", m && m->name ? m->name : "");
@@ -76,23 +75,10 @@ static void member_name(void *arg, const char *id, char *out, size_t cap)
     gw_mesh_with(mesh_of(gw), name_of, &n);
 }
 
-typedef struct {
-    int (*fn)(const cpm_registry_t *reg, void *a);
-    void *a;
-} with_t;
-
-static int with_reg(const cpm_registry_t *reg, cpm_client_t *c, void *arg)
-{
-    (void)c;
-    with_t *w = arg;
-    return w->fn(reg, w->a);
-}
-
 static int with_registry(void *arg, int (*fn)(const cpm_registry_t *reg, void *a), void *a)
 {
     gw_ctx_t *gw = arg;
-    with_t w = {fn, a};
-    return gw_mesh_with(mesh_of(gw), with_reg, &w);
+    return gw_mesh_with(mesh_of(gw), fn, a);
 }
 
 void o311_mesh_backend(gw_ctx_t *gw, o311_backend_t *be)

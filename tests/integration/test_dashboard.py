@@ -10,8 +10,10 @@ import http.client
 import http.server
 import os
 import shutil
+import signal
 import subprocess
 import threading
+import time
 import urllib.parse
 
 import traceback
@@ -164,7 +166,29 @@ def test_dashboard():
         check(health.get("web.login", 0) >= 4 and health.get("web.login_refused", 0) >= 3
               and health.get("web.csrf_refused", 0) >= 3, "counted: %s" % health)
 
+        login_while_the_overview_waits(m, coord)
         screenshot(m, coord)
+
+
+def login_while_the_overview_waits(m, cookie):
+    """A login needs only the registry: it is answered while another
+    session's overview waits on a stopped routing (each of its calls times
+    out after 5 s), instead of queueing behind the web side's calls."""
+    token = grant(m, COORD)
+    routing = m.pids()[("hn.doit", "routing")]
+    os.kill(routing, signal.SIGSTOP)
+    try:
+        slow = threading.Thread(target=lambda: req(m, "GET", "/dash", cookie=cookie), daemon=True)
+        slow.start()
+        time.sleep(1)  # the overview's first call to routing is in flight by now
+        t0 = time.monotonic()
+        login(m, token)
+        took = time.monotonic() - t0
+        check(slow.is_alive() and took < 2.5,  # blocked, it would wait out a call: 4 s here
+              "login answered in %.1f s, the overview still waiting: %s" % (took, slow.is_alive()))
+    finally:
+        os.kill(routing, signal.SIGCONT)
+    slow.join(120)
 
 
 def cookie_forwarder(m, cookie):
