@@ -41,7 +41,7 @@ struct gw_live {
     ev_t ring[GW_LIVE_RING];
     uint64_t head;     /* events pushed; ring[i % GW_LIVE_RING] holds event i */
     uint64_t wakes;    /* gw_live_wake calls: a waiting reader rechecks its session */
-    reader_t *readers; /* open streams (to count them per session) */
+    reader_t *readers; /* open streams (to count them per session, member, in all) */
     bool stopping;
     int wait_ms;
     /* main thread only */
@@ -60,7 +60,8 @@ struct reader {
     reader_t *next;
     gw_auth_t *auth; /* NULL: no session to check (tests) */
     char sid[GW_AUTH_ID_HEX + 1];
-    bool all; /* sees every event; else only those of agency */
+    char member[128]; /* the grant's member id (cpm_grant_t's size) */
+    bool all;         /* sees every event; else only those of agency */
     char agency[128];
     uint64_t pos;
     char pending[GW_LIVE_EVENT_MAX + 64]; /* what did not fit in the last buffer */
@@ -296,35 +297,57 @@ int gw_live_scope(const char *role, bool *all)
     return -1;
 }
 
-int gw_live_reader_open(gw_live_t *l, uint64_t pos, gw_auth_t *auth, const char *sid,
-                        const char *role, const char *agency, void **out)
+_Static_assert(GW_LIVE_PER_SESSION <= GW_LIVE_PER_MEMBER && GW_LIVE_PER_MEMBER <= GW_LIVE_MAX &&
+                   GW_LIVE_MAX < GW_CONN_PER_IP,
+               "a session's streams within its member's, a member's within the gateway's, "
+               "and room left for pages");
+
+/* Under the lock: whether r may join the open readers (their count for its
+ * session, its member and in all). */
+static gw_live_open_t room_for(const gw_live_t *l, const reader_t *r)
+{
+    int session = 0, member = 0, all = 0;
+    for (const reader_t *o = l->readers; o; o = o->next) {
+        session += *r->sid && !strcmp(o->sid, r->sid);
+        member += *r->member && !strcmp(o->member, r->member);
+        all++;
+    }
+    if (session >= GW_LIVE_PER_SESSION)
+        return GW_LIVE_SESSION_FULL;
+    if (member >= GW_LIVE_PER_MEMBER)
+        return GW_LIVE_MEMBER_FULL;
+    return all >= GW_LIVE_MAX ? GW_LIVE_FULL : GW_LIVE_OPENED;
+}
+
+gw_live_open_t gw_live_reader_open(gw_live_t *l, uint64_t pos, gw_auth_t *auth, const char *sid,
+                                   const char *member, const char *role, const char *agency,
+                                   void **out)
 {
     *out = NULL;
     reader_t *r = calloc(1, sizeof *r);
     if (!r)
-        return 500;
+        return GW_LIVE_NO_MEMORY;
     if (gw_live_scope(role, &r->all) != 0) {
         free(r);
-        return 403;
+        return GW_LIVE_NOT_IN_SCOPE;
     }
     r->l = l, r->auth = auth;
     snprintf(r->sid, sizeof r->sid, "%s", sid ? sid : "");
+    snprintf(r->member, sizeof r->member, "%s", member ? member : "");
     snprintf(r->agency, sizeof r->agency, "%s", agency ? agency : "");
     pthread_mutex_lock(&l->lock);
-    int open = 0;
-    for (reader_t *o = l->readers; o; o = o->next)
-        open += *r->sid && !strcmp(o->sid, r->sid);
-    if (open >= GW_LIVE_PER_SESSION) {
+    gw_live_open_t rc = room_for(l, r);
+    if (rc != GW_LIVE_OPENED) {
         pthread_mutex_unlock(&l->lock);
         free(r);
-        return 429;
+        return rc;
     }
     uint64_t oldest = l->head > GW_LIVE_RING ? l->head - GW_LIVE_RING : 0;
     r->pos = pos < oldest ? oldest : pos > l->head ? l->head : pos;
     r->next = l->readers, l->readers = r;
     pthread_mutex_unlock(&l->lock);
     *out = r;
-    return 0;
+    return GW_LIVE_OPENED;
 }
 
 void gw_live_reader_free(void *reader)
@@ -421,6 +444,40 @@ ssize_t gw_live_read(void *reader, uint64_t off, char *buf, size_t cap)
     return (ssize_t)n;
 }
 
+/* The answer to a stream gw_live_reader_open refused with why (but for want
+ * of memory: the adapter's 500), counted and logged with its status. */
+static void refuse(gw_ctx_t *gw, const gw_session_t *s, gw_live_open_t why, gw_resp_t *rs)
+{
+    if (why == GW_LIVE_NOT_IN_SCOPE) {
+        gw_resp_text(rs, 403,
+                     "the live events are for coordinators and for members that "
+                     "work cases; role %s sees none",
+                     s->grant.role);
+    } else if (why == GW_LIVE_SESSION_FULL) {
+        gw_resp_text(rs, 429,
+                     "this session has %d event streams open already, the most "
+                     "one session may have: close one",
+                     GW_LIVE_PER_SESSION);
+    } else if (why == GW_LIVE_MEMBER_FULL) {
+        gw_count(gw, "web.stream_refused.member", 1);
+        gw_resp_text(rs, 429,
+                     "%s has %d event streams open already (all sessions together), the "
+                     "most one member may have: close one",
+                     s->grant.member, GW_LIVE_PER_MEMBER);
+    } else if (why == GW_LIVE_FULL) {
+        gw_count(gw, "web.stream_refused.full", 1);
+        gw_resp_header(rs, "Retry-After", "60");
+        gw_resp_text(rs, 503,
+                     "the gateway has %d event streams open, the most it serves at once; "
+                     "the rest of the dashboard works: try the live view again later",
+                     GW_LIVE_MAX);
+    }
+    if (why != GW_LIVE_NO_MEMORY)
+        gw_count(gw, "web.stream_refused", 1);
+    cpm_info("gateway: event stream of %s refused (%d)", s->grant.member,
+             why == GW_LIVE_NO_MEMORY ? 500 : rs->status);
+}
+
 int gw_live_events(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
 {
     gw_session_t s;
@@ -428,24 +485,12 @@ int gw_live_events(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
         return 0;
     const char *last = gw_req_header(rq, "Last-Event-ID");
     uint64_t pos = last && *last ? strtoull(last, NULL, 10) + 1 : 0;
-    int rc = gw_live_reader_open(gw->live, pos, gw->auth, s.id, s.grant.role, s.grant.agency,
-                                 &rs->stream_arg);
-    if (rc != 0) {
-        if (rc != 500)
-            gw_count(gw, "web.stream_refused", 1);
-        cpm_info("gateway: event stream of %s refused (%d)", s.grant.member, rc);
-        if (rc == 403)
-            gw_resp_text(rs, 403,
-                         "the live events are for coordinators and for members that "
-                         "work cases; role %s sees none",
-                         s.grant.role);
-        else if (rc == 429)
-            gw_resp_text(rs, 429,
-                         "this session has %d event streams open already, the most "
-                         "one session may have: close one",
-                         GW_LIVE_PER_SESSION);
+    gw_live_open_t rc = gw_live_reader_open(gw->live, pos, gw->auth, s.id, s.grant.member,
+                                            s.grant.role, s.grant.agency, &rs->stream_arg);
+    if (rc != GW_LIVE_OPENED) {
+        refuse(gw, &s, rc, rs);
         gw_session_clear(&s);
-        return rc == 500 ? -1 : 0;
+        return rc == GW_LIVE_NO_MEMORY ? -1 : 0;
     }
     gw_session_clear(&s);
     rs->stream = gw_live_read;

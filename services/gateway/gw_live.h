@@ -17,7 +17,12 @@
  * keep-alive) the reader asks gw_auth_alive, which does not touch the idle
  * time, and ends the stream when the session is gone (logout wakes the
  * readers at once; idle and grant expiry are seen at the next keep-alive at
- * the latest). At most GW_LIVE_PER_SESSION streams per session (429 beyond).
+ * the latest). Streams hold long-lived connections, and behind the proxy the
+ * gateway has GW_CONN_PER_IP of them for every client together, so they are
+ * bounded three ways: GW_LIVE_PER_SESSION per session and GW_LIVE_PER_MEMBER
+ * per member over all its sessions (429 beyond either), GW_LIVE_MAX in the
+ * whole gateway (503 beyond: the other half of the connections stays for
+ * pages and Open311).
  * Scope (as routing's): coordinator and city see every event; department,
  * area, inspector and officer only those whose agency is their own; other
  * roles (operator, association, gateway...) get 403 for the stream. */
@@ -29,10 +34,13 @@
 #include "cpmesh.pb-c.h"
 #include "gw_auth.h"
 #include "gw_http.h"
+#include "gw_server.h"
 
 #define GW_LIVE_RING 1000
 #define GW_LIVE_EVENT_MAX 1024 /* bytes of one event's "data:" JSON */
 #define GW_LIVE_PER_SESSION 2
+#define GW_LIVE_PER_MEMBER 4 /* a member logs in from up to GW_AUTH_PER_MEMBER sessions */
+#define GW_LIVE_MAX (GW_CONN_PER_IP / 2) /* 16; nginx's max_conns is GW_CONN_PER_IP */
 
 typedef struct gw_live gw_live_t;
 
@@ -67,13 +75,29 @@ uint64_t gw_live_head(gw_live_t *l);
 /* Whether role sees the live events: 0 with *all (every event) or not
  * (those of its own agency), or -1 (none). */
 int gw_live_scope(const char *role, bool *all);
+/* Why gw_live_reader_open refused a stream (the HTTP status it is answered
+ * with). */
+typedef enum {
+    GW_LIVE_OPENED = 0,
+    GW_LIVE_NOT_IN_SCOPE, /* 403: the role sees no events */
+    GW_LIVE_SESSION_FULL, /* 429: the session has GW_LIVE_PER_SESSION streams open */
+    GW_LIVE_MEMBER_FULL,  /* 429: the member has GW_LIVE_PER_MEMBER open, all sessions together */
+    GW_LIVE_FULL,         /* 503: the gateway has GW_LIVE_MAX open */
+    GW_LIVE_NO_MEMORY,    /* 500 */
+} gw_live_open_t;
+
 /* A reader from position pos (clamped to what the ring holds) for session
- * sid (checked in auth before each chunk; auth NULL: not checked) of a
- * member of role and agency, for the SSE stream: gw_live_read has the
- * gw_stream_fn signature. 0 and *out; 403 (the role sees no events), 429
- * (the session has GW_LIVE_PER_SESSION streams open), 500 (no memory). */
-int gw_live_reader_open(gw_live_t *l, uint64_t pos, gw_auth_t *auth, const char *sid,
-                        const char *role, const char *agency, void **out);
+ * sid (checked in auth before each chunk; auth NULL: not checked) of member
+ * (the grant's member id), of role and agency, for the SSE stream:
+ * gw_live_read has the gw_stream_fn signature. GW_LIVE_OPENED and *out, or
+ * why not (*out NULL; the caps checked session, member, then gateway). An
+ * empty or NULL sid or member is not counted against its own cap (tests);
+ * every reader counts against GW_LIVE_MAX. A reader holds its place until
+ * gw_live_reader_free (a stream whose client went away: until a write to it
+ * fails, at a keep-alive). */
+gw_live_open_t gw_live_reader_open(gw_live_t *l, uint64_t pos, gw_auth_t *auth, const char *sid,
+                                   const char *member, const char *role, const char *agency,
+                                   void **out);
 ssize_t gw_live_read(void *reader, uint64_t off, char *buf, size_t cap);
 void gw_live_reader_free(void *reader);
 /* For tests: how long a reader waits for an event before it writes a
