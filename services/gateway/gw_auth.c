@@ -27,6 +27,9 @@ struct gw_auth {
     pthread_mutex_t lock;
     slot_t s[GW_AUTH_SESSIONS];
     cpm_grant_nonces_t *nonces;
+    bool logged; /* a refused login was logged, at logged_ms */
+    int64_t logged_ms;
+    uint64_t unlogged; /* refused logins not logged since */
 };
 
 void gw_session_clear(gw_session_t *s)
@@ -63,6 +66,19 @@ void gw_auth_destroy(gw_auth_t **p)
     pthread_mutex_destroy(&(*p)->lock);
     free(*p);
     *p = NULL;
+}
+
+bool gw_auth_refusal_log_due(gw_auth_t *a, int64_t now_ms, uint64_t *quiet)
+{
+    pthread_mutex_lock(&a->lock);
+    bool due = !a->logged || now_ms - a->logged_ms >= GW_AUTH_LOG_EVERY_MS;
+    *quiet = a->unlogged;
+    if (due)
+        a->logged = true, a->logged_ms = now_ms, a->unlogged = 0;
+    else
+        a->unlogged++;
+    pthread_mutex_unlock(&a->lock);
+    return due;
 }
 
 static bool expired_at(const slot_t *s, int64_t now_ms)
@@ -344,7 +360,10 @@ int gw_auth_login_post(gw_ctx_t *gw, const gw_req_t *rq, gw_resp_t *rs)
     free(tok);
     if (l.rc != 0) {
         gw_count(gw, "web.login_refused", 1);
-        cpm_info("gateway: login from %s refused: %s", rq->peer, l.err.message);
+        uint64_t quiet = 0;
+        if (gw_auth_refusal_log_due(gw->auth, cpm_mono_ms(), &quiet))
+            cpm_info("gateway: login from %s refused: %s; %llu more refused unlogged", rq->peer,
+                     l.err.message, (unsigned long long)quiet);
         gw_page_begin(rs, "Log in", NULL);
         rs->status = l.rc == CPM_E_UNAVAILABLE ? 503 : l.rc == CPM_E_INVALID ? 400 : 403;
         gw_resp_printf(rs, "<p class=\"error\">Not logged in: ");

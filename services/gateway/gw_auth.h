@@ -70,6 +70,13 @@ int gw_auth_same_origin(const gw_req_t *rq);
  * field equal to the session's. 0 or -1 (why in *why, a static sentence). */
 int gw_auth_check_post(const gw_req_t *rq, const gw_session_t *s, const char **why);
 
+/* Whether to log a refused login now: at most one line every
+ * GW_AUTH_LOG_EVERY_MS (anyone may send refused logins as fast as they
+ * like; each is still counted), *quiet saying how many were not logged
+ * since. */
+#define GW_AUTH_LOG_EVERY_MS 10000
+bool gw_auth_refusal_log_due(gw_auth_t *a, int64_t now_ms, uint64_t *quiet);
+
 /* The value of field key of an application/x-www-form-urlencoded body,
  * decoded into out (cap bytes). 0, -1 when absent or too long, -2 when the
  * value holds a broken % escape or an escaped NUL (%00: it would cut the

@@ -96,6 +96,15 @@ static void test_sessions(void **st)
     assert_int_equal(gw_auth_login(a, reg, "hn.gw", tok, now, sid, &err), 0);
     gw_auth_logout(a, sid);
     assert_int_equal(gw_auth_find(a, sid, now, &s, &expired), CPM_E_NOT_FOUND);
+    /* refused logins: a log line at most every 10 s, saying how many not */
+    uint64_t quiet = 9;
+    assert_true(gw_auth_refusal_log_due(a, 1000, &quiet));
+    assert_int_equal(quiet, 0);
+    for (int i = 0; i < 30; i++)
+        assert_false(gw_auth_refusal_log_due(a, 1000 + i, &quiet));
+    assert_false(gw_auth_refusal_log_due(a, 1000 + GW_AUTH_LOG_EVERY_MS - 1, &quiet));
+    assert_true(gw_auth_refusal_log_due(a, 1000 + GW_AUTH_LOG_EVERY_MS, &quiet));
+    assert_int_equal(quiet, 31);
     char out[16];
     assert_int_equal(gw_form_get("a=1&token=ab%2Bc+d", "token", out, sizeof out), 0);
     assert_string_equal(out, "ab+c d");
